@@ -1,0 +1,68 @@
+"""The one global knob: how many OpenMP threads the kernels may use.
+
+The thread count never changes a result: every kernel splits work by output rows, and each
+output element is computed by one thread in a fixed order.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from typing import Iterator, Optional
+
+from convops._validation import as_int
+
+try:
+    from convops import _openmp
+except ImportError as exc:  # pragma: no cover - exercised by the import-error test in a subprocess
+    raise ImportError(
+        "convops' compiled kernels are missing (the Cython extensions were not built). "
+        "Rebuild them with `pip install -e .` (or `python setup.py build_ext --inplace`) from the "
+        f"source checkout. Original error: {exc}"
+    ) from None
+
+_num_threads: Optional[int] = None
+
+
+def _default_threads() -> int:
+    env = os.environ.get("CONVOPS_NUM_THREADS")
+    if env:
+        try:
+            return max(1, int(env))
+        except ValueError:
+            pass
+    return _openmp.max_threads()
+
+
+def get_num_threads() -> int:
+    """Threads the kernels use (``CONVOPS_NUM_THREADS``, else OpenMP's default)."""
+    return _num_threads if _num_threads is not None else _default_threads()
+
+
+def set_num_threads(n: Optional[int]) -> None:
+    """Set the kernels' thread count; ``None`` restores the default. Results do not change."""
+    global _num_threads
+    if n is None:
+        _num_threads = None
+        return
+    n = as_int(n, "n")
+    if n < 1:
+        raise ValueError(f"`n` (number of threads) must be >= 1; got {n}")
+    _num_threads = n
+
+
+@contextlib.contextmanager
+def num_threads(n: Optional[int]) -> Iterator[None]:
+    """Context manager: ``with convops.num_threads(1): ...``."""
+    global _num_threads
+    previous = _num_threads
+    set_num_threads(n)
+    try:
+        yield
+    finally:
+        _num_threads = previous
+
+
+def openmp_enabled() -> bool:
+    """Whether the kernels were compiled with OpenMP (otherwise they run serially)."""
+    return _openmp.openmp_enabled()

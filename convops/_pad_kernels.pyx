@@ -1,0 +1,91 @@
+# Padding kernel: one routine for every mode, rank and dtype. The public layer turns the mode into
+# one index map per axis (output index -> input index, or -1 for "constant here"), so the kernel
+# only copies bytes: it never needs to know which mode it is running.
+from cython.parallel cimport prange
+from libc.string cimport memcpy
+
+from convops._openmp cimport effective_threads
+
+
+cdef void _fill_constant(char* dst, Py_ssize_t count, const char* value, Py_ssize_t itemsize) noexcept nogil:
+    # Write `value` once, then double the filled prefix: log2(count) memcpy calls.
+    cdef Py_ssize_t done, step
+    if count <= 0:
+        return
+    memcpy(dst, value, itemsize)
+    done = 1
+    while done < count:
+        step = min(done, count - done)
+        memcpy(dst + done * itemsize, dst, step * itemsize)
+        done += step
+
+
+cdef void _fill(Py_ssize_t axis, Py_ssize_t ndim, const char* src, char* dst,
+                const Py_ssize_t* out_shape, const Py_ssize_t* in_shape, const Py_ssize_t* src_strides,
+                const Py_ssize_t* dst_strides, const Py_ssize_t* maps, const Py_ssize_t* map_offsets,
+                const Py_ssize_t* befores, const char* value, Py_ssize_t itemsize) noexcept nogil:
+    cdef const Py_ssize_t* index_map = maps + map_offsets[axis]
+    cdef Py_ssize_t i, j, n_out = out_shape[axis]
+    if axis == ndim - 1:
+        # Innermost axis: the interior is one contiguous run; only the borders go through the map.
+        if in_shape[axis] > 0:
+            memcpy(dst + befores[axis] * itemsize, src, in_shape[axis] * itemsize)
+        for i in range(befores[axis]):
+            j = index_map[i]
+            if j < 0:
+                memcpy(dst + i * itemsize, value, itemsize)
+            else:
+                memcpy(dst + i * itemsize, src + j * itemsize, itemsize)
+        for i in range(befores[axis] + in_shape[axis], n_out):
+            j = index_map[i]
+            if j < 0:
+                memcpy(dst + i * itemsize, value, itemsize)
+            else:
+                memcpy(dst + i * itemsize, src + j * itemsize, itemsize)
+        return
+    for i in range(n_out):
+        j = index_map[i]
+        if j < 0:
+            _fill_constant(dst + i * dst_strides[axis], dst_strides[axis] // itemsize, value, itemsize)
+        else:
+            _fill(axis + 1, ndim, src + j * src_strides[axis], dst + i * dst_strides[axis], out_shape,
+                  in_shape, src_strides, dst_strides, maps, map_offsets, befores, value, itemsize)
+
+
+def pad_copy(const unsigned char[::1] src, unsigned char[::1] dst, const Py_ssize_t[::1] in_shape,
+             const Py_ssize_t[::1] out_shape, const Py_ssize_t[::1] maps,
+             const Py_ssize_t[::1] map_offsets, const Py_ssize_t[::1] befores,
+             const unsigned char[::1] value, Py_ssize_t itemsize, int num_threads):
+    """Fill the C-contiguous `dst` (viewed as bytes) from the C-contiguous `src` through per-axis
+    index maps. The caller guarantees: ndim >= 1, every input axis non-empty wherever a map
+    points into it, and `dst` has prod(out_shape) * itemsize bytes."""
+    cdef Py_ssize_t ndim = in_shape.shape[0]
+    cdef Py_ssize_t src_strides[64]
+    cdef Py_ssize_t dst_strides[64]
+    cdef Py_ssize_t axis, i, j, n_out = out_shape[0]
+    cdef const Py_ssize_t* index_map = &maps[0]
+    cdef const char* src_ptr = <const char*>&src[0] if src.shape[0] else NULL
+    cdef char* dst_ptr = <char*>&dst[0]
+    cdef int threads
+    if ndim > 64:
+        raise ValueError("pad supports at most 64 dimensions")
+    src_strides[ndim - 1] = itemsize
+    dst_strides[ndim - 1] = itemsize
+    for axis in range(ndim - 2, -1, -1):
+        src_strides[axis] = src_strides[axis + 1] * in_shape[axis + 1]
+        dst_strides[axis] = dst_strides[axis + 1] * out_shape[axis + 1]
+    threads = effective_threads(num_threads, dst.shape[0] // 8)
+    with nogil:
+        if ndim == 1:
+            _fill(0, 1, src_ptr, dst_ptr, &out_shape[0], &in_shape[0], src_strides, dst_strides,
+                  index_map, &map_offsets[0], &befores[0], <const char*>&value[0], itemsize)
+        else:
+            for i in prange(n_out, num_threads=threads, schedule="static"):
+                j = index_map[i]
+                if j < 0:
+                    _fill_constant(dst_ptr + i * dst_strides[0], dst_strides[0] // itemsize,
+                                   <const char*>&value[0], itemsize)
+                else:
+                    _fill(1, ndim, src_ptr + j * src_strides[0], dst_ptr + i * dst_strides[0],
+                          &out_shape[0], &in_shape[0], src_strides, dst_strides, index_map,
+                          &map_offsets[0], &befores[0], <const char*>&value[0], itemsize)

@@ -1,0 +1,171 @@
+"""Argument checking and normalisation shared by every public op.
+
+Each helper turns one of TensorFlow's argument forms into one canonical Python value, or raises
+``ValueError``/``TypeError`` naming the argument, the rule and what was received. Nothing here
+touches array data beyond ``np.asarray``; the kernels trust what these helpers hand them.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any, Tuple
+
+import numpy as np
+
+DATA_FORMATS = ("NHWC", "NCHW")
+PADDING_STRINGS = ("SAME", "VALID")
+
+
+def _describe(value: Any) -> str:
+    text = repr(value)
+    if len(text) > 80:
+        text = text[:77] + "..."
+    return f"{text} ({type(value).__name__})"
+
+
+def as_int(value: Any, name: str) -> int:
+    """An exact Python int from an int-like value; floats, bools and strings are refused."""
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"`{name}` must be an integer, not a bool; got {_describe(value)}")
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "iu":
+        return int(value)
+    raise TypeError(f"`{name}` must be an integer; got {_describe(value)}")
+
+
+def check_data_format(data_format: Any) -> str:
+    if not isinstance(data_format, str) or data_format.upper() not in DATA_FORMATS:
+        raise ValueError(f"`data_format` must be one of {DATA_FORMATS}; got {_describe(data_format)}")
+    return data_format.upper()
+
+
+def spatial_pair(value: Any, name: str, data_format: str = "NHWC") -> Tuple[int, int]:
+    """``strides``/``dilations``/``ksize`` in any form ``tf.nn`` accepts, as ``(h, w)`` >= 1.
+
+    Accepted: an int, a sequence of 1 or 2 ints, or TF's 4-list (``[1, h, w, 1]`` for NHWC,
+    ``[1, 1, h, w]`` for NCHW) whose batch and channel entries must be 1.
+    """
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    if isinstance(value, (list, tuple)):
+        items = [as_int(v, name) for v in value]
+        if len(items) == 1:
+            h = w = items[0]
+        elif len(items) == 2:
+            h, w = items
+        elif len(items) == 4:
+            if data_format == "NHWC":
+                batch, h, w, channel = items
+            else:
+                batch, channel, h, w = items
+            if batch != 1 or channel != 1:
+                layout = "[1, h, w, 1]" if data_format == "NHWC" else "[1, 1, h, w]"
+                raise ValueError(f"`{name}` as a 4-list must be {layout} for {data_format} (no striding "
+                                 f"over batch or channels); got {list(value)}")
+        else:
+            raise ValueError(f"`{name}` must be an int or a sequence of 1, 2 or 4 ints; got {len(items)} "
+                             f"values: {list(value)}")
+    else:
+        h = w = as_int(value, name)
+    if h < 1 or w < 1:
+        raise ValueError(f"`{name}` must be >= 1 in every spatial dimension; got {(h, w)}")
+    return h, w
+
+
+def _pad_pair(item: Any, name: str) -> Tuple[int, int]:
+    if isinstance(item, np.ndarray):
+        item = item.tolist()
+    if not isinstance(item, (list, tuple)) or len(item) != 2:
+        raise ValueError(f"each entry of `{name}` must be a pair (before, after); got {_describe(item)}")
+    before, after = as_int(item[0], name), as_int(item[1], name)
+    if before < 0 or after < 0:
+        raise ValueError(f"`{name}` must be non-negative; got {(before, after)}")
+    return before, after
+
+
+def parse_padding(padding: Any, data_format: str = "NHWC", name: str = "padding"):
+    """``"SAME"``/``"VALID"`` (any case) or explicit padding as ``((top, bottom), (left, right))``.
+
+    Explicit forms: TF's 4x2 list (``[[0, 0], [t, b], [l, r], [0, 0]]`` for NHWC,
+    ``[[0, 0], [0, 0], [t, b], [l, r]]`` for NCHW) or the short 2x2 ``((t, b), (l, r))``.
+    """
+    if isinstance(padding, str):
+        mode = padding.upper()
+        if mode not in PADDING_STRINGS:
+            raise ValueError(f"`{name}` must be 'SAME', 'VALID' or explicit [[t, b], [l, r]]; got {padding!r}")
+        return mode
+    if isinstance(padding, np.ndarray):
+        padding = padding.tolist()
+    if not isinstance(padding, (list, tuple)):
+        raise TypeError(f"`{name}` must be 'SAME', 'VALID' or a nested sequence of ints; got {_describe(padding)}")
+    if len(padding) == 2:
+        return _pad_pair(padding[0], name), _pad_pair(padding[1], name)
+    if len(padding) == 4:
+        pairs = [_pad_pair(item, name) for item in padding]
+        if data_format == "NHWC":
+            batch, top_bottom, left_right, channel = pairs
+        else:
+            batch, channel, top_bottom, left_right = pairs
+        if batch != (0, 0) or channel != (0, 0):
+            raise ValueError(f"explicit `{name}` must not pad the batch or channel dimension; got {list(padding)}")
+        return top_bottom, left_right
+    raise ValueError(f"explicit `{name}` must be 2 pairs ((t, b), (l, r)) or 4 pairs (TF's form); "
+                     f"got {len(padding)} entries: {_describe(padding)}")
+
+
+def _is_array(value: Any) -> bool:
+    return isinstance(value, np.ndarray) or hasattr(value, "__array__") or hasattr(value, "__array_interface__")
+
+
+def to_array(value: Any, name: str, like: np.ndarray | None = None) -> np.ndarray:
+    """``value`` as an ndarray, following ``tf.convert_to_tensor``'s dtype rules for non-arrays.
+
+    An array keeps its dtype. A list, tuple or scalar takes ``like``'s dtype when given;
+    otherwise Python ints become int32 and Python floats float32, as in TensorFlow.
+    """
+    if _is_array(value):
+        try:
+            return np.asarray(value)
+        except Exception as exc:  # noqa: BLE001 - report any conversion failure as a TypeError
+            raise TypeError(f"`{name}` could not be converted to an array: {exc}") from None
+    try:
+        array = np.asarray(value)
+    except Exception as exc:  # ragged lists and the like
+        raise ValueError(f"`{name}` must be a rectangular array-like of numbers: {exc}") from None
+    if array.dtype.kind in "OUSVmM":
+        raise TypeError(f"`{name}` must contain real numbers; got an array of dtype {array.dtype}")
+    if like is not None and array.dtype.kind in "iuf" and like.dtype.kind in "iuf":
+        if array.dtype.kind == "f" and like.dtype.kind in "iu" and not np.all(np.mod(array, 1) == 0):
+            raise TypeError(f"`{name}` holds non-integer values but the other operand is {like.dtype}")
+        return array.astype(like.dtype)
+    if array.dtype.kind in "iu":
+        info = np.iinfo(np.int32)
+        if array.size and (array.min() < info.min or array.max() > info.max):
+            return array.astype(np.int64)
+        return array.astype(np.int32)
+    if array.dtype.kind == "f":
+        return array.astype(np.float32)
+    return array
+
+
+def check_dtype(array: np.ndarray, name: str, allowed: Tuple[np.dtype, ...], op: str) -> None:
+    if array.dtype not in allowed:
+        names = ", ".join(str(np.dtype(d)) for d in allowed)
+        raise TypeError(f"`{name}` of {op} must have one of the dtypes {names}; got {array.dtype}")
+
+
+def check_rank(array: np.ndarray, name: str, op: str, layout: str) -> None:
+    if array.ndim != 4:
+        raise ValueError(f"`{name}` of {op} must be 4-D {layout} (or 2-D (H, W) for one grayscale image); "
+                         f"got {array.ndim}-D with shape {array.shape}")
+
+
+def check_output_size(shape: Tuple[int, ...], dtype: np.dtype, op: str) -> None:
+    """Refuse outputs whose byte size cannot be indexed, before anything is allocated."""
+    count = 1
+    for extent in shape:
+        count *= extent
+    if count * np.dtype(dtype).itemsize > np.iinfo(np.intp).max:
+        raise ValueError(f"{op} output of shape {tuple(shape)} is too large to index "
+                         f"({count} elements of {np.dtype(dtype).itemsize} bytes)")

@@ -1,0 +1,277 @@
+"""Convolution arithmetic in pure Python: output sizes, padding, receptive fields, parameters.
+
+These small functions are the single source of truth for every shape in convops: the ops call
+them to size their outputs, the documentation's figures call them to label their axes, and you
+can call them for homework. Every function works on one spatial axis or on plain integers, so
+the formulas can be read directly from the code.
+
+Symbols (the same as in the docs and in the op docstrings):
+
+======  ===================================================================
+``i``   input size along one spatial axis (``H`` or ``W``)
+``k``   kernel (window) size along that axis (``KH`` or ``KW``)
+``s``   stride
+``d``   dilation (1 = no dilation, as in TensorFlow)
+``k_eff`` effective kernel size ``(k - 1) * d + 1``
+``p``   padding, a pair ``(before, after)``
+``o``   output size
+======  ===================================================================
+
+References: V. Dumoulin and F. Visin, *A guide to convolution arithmetic for deep learning*,
+arXiv:1603.07285 (2016); the CS231n notes on convolutional networks.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, NamedTuple, Sequence, Tuple, Union
+
+__all__ = [
+    "effective_kernel_size",
+    "same_padding",
+    "conv_output_size",
+    "pool_output_size",
+    "resolve_padding",
+    "ReceptiveField",
+    "receptive_field",
+    "receptive_fields",
+    "conv2d_params",
+    "dense_params",
+    "conv2d_flops",
+]
+
+Padding1D = Union[str, Tuple[int, int]]
+
+
+def _positive(value: int, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) and not hasattr(value, "__index__"):
+        raise TypeError(f"`{name}` must be an integer; got {value!r} ({type(value).__name__})")
+    value = int(value.__index__()) if not isinstance(value, int) else value
+    if value < 1:
+        raise ValueError(f"`{name}` must be >= 1; got {value}")
+    return value
+
+
+def _non_negative(value: int, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) and not hasattr(value, "__index__"):
+        raise TypeError(f"`{name}` must be an integer; got {value!r} ({type(value).__name__})")
+    value = int(value.__index__()) if not isinstance(value, int) else value
+    if value < 0:
+        raise ValueError(f"`{name}` must be >= 0; got {value}")
+    return value
+
+
+def effective_kernel_size(kernel_size: int, dilation: int = 1) -> int:
+    """Span of a dilated kernel: ``k_eff = (k - 1) * d + 1``.
+
+    >>> effective_kernel_size(3, dilation=2)
+    5
+    """
+    k = _positive(kernel_size, "kernel_size")
+    d = _positive(dilation, "dilation")
+    return (k - 1) * d + 1
+
+
+def same_padding(input_size: int, kernel_size: int, stride: int = 1, dilation: int = 1) -> Tuple[int, int]:
+    """TensorFlow's ``"SAME"`` padding for one axis, as ``(before, after)``.
+
+    ``o = ceil(i / s)``; total padding ``max((o - 1) * s + k_eff - i, 0)``; ``before = total // 2``
+    and the odd extra pixel goes *after* (bottom / right). PyTorch and several textbooks put it
+    before instead, which changes results at stride 2.
+
+    >>> same_padding(28, 3)
+    (1, 1)
+    >>> same_padding(28, 2, stride=2)   # even kernel: nothing needed
+    (0, 0)
+    >>> same_padding(5, 4)              # total 3: 1 before, 2 after
+    (1, 2)
+    """
+    i = _non_negative(input_size, "input_size")
+    s = _positive(stride, "stride")
+    k_eff = effective_kernel_size(kernel_size, dilation)
+    o = -(-i // s)
+    total = max((o - 1) * s + k_eff - i, 0)
+    return total // 2, total - total // 2
+
+
+def resolve_padding(padding: Padding1D, input_size: int, kernel_size: int, stride: int = 1,
+                    dilation: int = 1) -> Tuple[int, int]:
+    """Turn ``"SAME"``, ``"VALID"`` or ``(before, after)`` into explicit ``(before, after)``.
+
+    >>> resolve_padding("VALID", 28, 3)
+    (0, 0)
+    >>> resolve_padding("same", 28, 3)
+    (1, 1)
+    >>> resolve_padding((2, 0), 28, 3)
+    (2, 0)
+    """
+    if isinstance(padding, str):
+        mode = padding.upper()
+        if mode == "VALID":
+            return 0, 0
+        if mode == "SAME":
+            return same_padding(input_size, kernel_size, stride, dilation)
+        raise ValueError(f"`padding` must be 'SAME', 'VALID' or explicit (before, after); got {padding!r}")
+    try:
+        before, after = padding
+    except (TypeError, ValueError):
+        raise ValueError(f"`padding` must be 'SAME', 'VALID' or a pair (before, after); got {padding!r}") from None
+    return _non_negative(before, "padding"), _non_negative(after, "padding")
+
+
+def conv_output_size(input_size: int, kernel_size: int, stride: int = 1, padding: Padding1D = "VALID",
+                     dilation: int = 1) -> int:
+    """Output size of a convolution along one axis.
+
+    ``o = floor((i + p_before + p_after - k_eff) / s) + 1``, or 0 when the (padded) input is
+    smaller than the effective kernel. With ``"SAME"`` this is ``ceil(i / s)``; with ``"VALID"``
+    it is ``ceil((i - k_eff + 1) / s)``.
+
+    >>> conv_output_size(28, 3)                      # the tutorial's first layer
+    26
+    >>> conv_output_size(28, 3, padding="SAME")
+    28
+    >>> conv_output_size(7, 3, stride=2)             # (7 - 3) / 2 + 1
+    3
+    >>> conv_output_size(8, 3, stride=2)             # floor drops the last row
+    3
+    >>> conv_output_size(2, 3)                       # kernel larger than input: empty
+    0
+    """
+    i = _non_negative(input_size, "input_size")
+    s = _positive(stride, "stride")
+    k_eff = effective_kernel_size(kernel_size, dilation)
+    before, after = resolve_padding(padding, i, kernel_size, s, dilation)
+    span = i + before + after - k_eff
+    if span < 0:
+        return 0
+    return span // s + 1
+
+
+def pool_output_size(input_size: int, window_size: int, stride: int, padding: Padding1D = "VALID") -> int:
+    """Output size of a pooling layer along one axis (a convolution without dilation).
+
+    >>> pool_output_size(26, 2, 2)     # the tutorial: 26 x 26 -> 13 x 13
+    13
+    >>> pool_output_size(11, 2, 2)     # 11 -> 5: the last row and column are dropped
+    5
+    """
+    return conv_output_size(input_size, window_size, stride, padding, 1)
+
+
+class ReceptiveField(NamedTuple):
+    """Receptive field of one unit after a layer.
+
+    ``size`` is how many input pixels (along one axis) can influence one output unit; ``jump``
+    is the distance in input pixels between two neighbouring output units; ``start`` is the
+    input coordinate of the centre of the first unit's field (negative when padding is used).
+    """
+
+    size: int
+    jump: int
+    start: float
+
+
+def receptive_fields(layers: Iterable[Sequence[int]], padding_before: Sequence[int] | None = None
+                     ) -> list[ReceptiveField]:
+    """Receptive field after each layer of a stack, along one axis.
+
+    Each layer is ``(kernel_size, stride)`` or ``(kernel_size, stride, dilation)``; pooling layers
+    are ``(window, stride)``. The recurrence is::
+
+        size_out  = size_in + (k_eff - 1) * jump_in
+        jump_out  = jump_in * s
+        start_out = start_in + ((k_eff - 1) / 2 - p_before) * jump_in
+
+    The tutorial's network (conv 3, pool 2, conv 3, pool 2, conv 3):
+
+    >>> [(rf.size, rf.jump) for rf in receptive_fields([(3, 1), (2, 2), (3, 1), (2, 2), (3, 1)])]
+    [(3, 1), (4, 2), (8, 2), (10, 4), (18, 4)]
+    """
+    layers = list(layers)
+    pads = list(padding_before) if padding_before is not None else [0] * len(layers)
+    if len(pads) != len(layers):
+        raise ValueError(f"`padding_before` must have one entry per layer ({len(layers)}); got {len(pads)}")
+    size, jump, start = 1, 1, 0.0  # one input pixel, centred on pixel 0
+    out = []
+    for index, layer in enumerate(layers):
+        layer = tuple(layer)
+        if len(layer) not in (2, 3):
+            raise ValueError(f"layer {index} must be (kernel_size, stride) or (kernel_size, stride, dilation); "
+                             f"got {layer!r}")
+        k, s = layer[0], layer[1]
+        d = layer[2] if len(layer) == 3 else 1
+        k_eff = effective_kernel_size(k, d)
+        s = _positive(s, "stride")
+        p = _non_negative(pads[index], "padding_before")
+        start = start + ((k_eff - 1) / 2 - p) * jump
+        size = size + (k_eff - 1) * jump
+        jump = jump * s
+        out.append(ReceptiveField(size, jump, start))
+    return out
+
+
+def receptive_field(layers: Iterable[Sequence[int]]) -> int:
+    """Receptive field size (one axis) of a unit after the whole stack.
+
+    >>> receptive_field([(3, 1), (2, 2), (3, 1)])   # conv 3, pool 2, conv 3: 8, not 7
+    8
+    """
+    fields = receptive_fields(layers)
+    return fields[-1].size if fields else 1
+
+
+def conv2d_params(kernel_size: int | Tuple[int, int], in_channels: int, out_channels: int,
+                  use_bias: bool = True, groups: int = 1) -> int:
+    """Number of trainable parameters of a 2-D convolution: ``(KH·KW·C_in/groups + 1)·C_out``.
+
+    Parameter sharing is why this does not depend on the image size.
+
+    >>> conv2d_params(3, 1, 32)      # the tutorial's first layer: (9·1 + 1)·32
+    320
+    >>> conv2d_params(3, 32, 64)     # (9·32 + 1)·64
+    18496
+    """
+    if isinstance(kernel_size, int) or hasattr(kernel_size, "__index__"):
+        kh = kw = _positive(kernel_size, "kernel_size")
+    else:
+        kh, kw = kernel_size
+        kh, kw = _positive(kh, "kernel_size"), _positive(kw, "kernel_size")
+    c_in = _positive(in_channels, "in_channels")
+    c_out = _positive(out_channels, "out_channels")
+    g = _positive(groups, "groups")
+    if c_in % g or c_out % g:
+        raise ValueError(f"`in_channels` ({c_in}) and `out_channels` ({c_out}) must be multiples of "
+                         f"`groups` ({g})")
+    return (kh * kw * (c_in // g) + (1 if use_bias else 0)) * c_out
+
+
+def dense_params(in_features: int, out_features: int, use_bias: bool = True) -> int:
+    """Number of trainable parameters of a dense (fully connected) layer: ``(n_in + 1)·n_out``.
+
+    >>> dense_params(3 * 3 * 128, 10)   # the tutorial's classifier
+    11530
+    >>> dense_params(28 * 28, 26 * 26 * 32)  # a dense layer with the first conv's output size
+    16981120
+    """
+    n_in = _positive(in_features, "in_features")
+    n_out = _positive(out_features, "out_features")
+    return (n_in + (1 if use_bias else 0)) * n_out
+
+
+def conv2d_flops(output_hw: Tuple[int, int], kernel_size: int | Tuple[int, int], in_channels: int,
+                 out_channels: int, groups: int = 1) -> int:
+    """Floating-point operations of one image through a conv layer (multiply and add count as 2).
+
+    ``2 · H_out · W_out · KH · KW · C_in/groups · C_out``
+
+    >>> conv2d_flops((26, 26), 3, 1, 32)
+    389376
+    """
+    ho, wo = (_non_negative(v, "output_hw") for v in output_hw)
+    if isinstance(kernel_size, int) or hasattr(kernel_size, "__index__"):
+        kh = kw = _positive(kernel_size, "kernel_size")
+    else:
+        kh, kw = (_positive(v, "kernel_size") for v in kernel_size)
+    g = _positive(groups, "groups")
+    return 2 * ho * wo * kh * kw * (_positive(in_channels, "in_channels") // g) * _positive(out_channels, "out_channels")
+

@@ -1,0 +1,191 @@
+"""Padding with ``tf.pad``'s contract, plus the modes learners and PyTorch users expect.
+
+Every mode is an *index map* per axis: output index ``i`` reads input index ``source(i)``, or a
+constant. :func:`padding_index` gives that map, so you can see exactly where each border value
+comes from; the kernel only copies bytes along these maps.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence, Tuple
+
+import numpy as np
+
+from convops import _config
+from convops._pad_kernels import pad_copy
+from convops._validation import _describe, as_int, check_output_size, to_array
+
+__all__ = ["pad", "padding_index", "PAD_MODES"]
+
+#: Modes of :func:`pad`. The first three are ``tf.pad``'s; EDGE and CIRCULAR are PyTorch's
+#: ``replicate`` and ``circular``; MEAN pads with the mean of the padded axes (see :func:`pad`).
+PAD_MODES = ("CONSTANT", "REFLECT", "SYMMETRIC", "EDGE", "CIRCULAR", "MEAN")
+
+
+def padding_index(size: int, before: int, after: int, mode: str = "CONSTANT") -> np.ndarray:
+    """Source index of every output position along one axis (-1 where a constant goes).
+
+    ========== ===================================== ===========================
+    mode       border (``k = i - before`` outside)   e.g. ``[a b c]``, pad 2/2
+    ========== ===================================== ===========================
+    CONSTANT   constant                              ``0 0 a b c 0 0``
+    REFLECT    mirror, edge not repeated             ``c b a b c b a``
+    SYMMETRIC  mirror, edge repeated                 ``b a a b c c b``
+    EDGE       nearest edge value                    ``a a a b c c c``
+    CIRCULAR   wrap around (``k mod size``)          ``b c a b c a b``
+    ========== ===================================== ===========================
+
+    >>> padding_index(3, 2, 2, "REFLECT")
+    array([2, 1, 0, 1, 2, 1, 0])
+    >>> padding_index(3, 2, 2, "SYMMETRIC")
+    array([1, 0, 0, 1, 2, 2, 1])
+    """
+    k = np.arange(-before, size + after, dtype=np.intp)
+    inside = (k >= 0) & (k < size)
+    mode = mode.upper()
+    if mode in ("CONSTANT", "MEAN"):
+        return np.where(inside, k, -1)
+    if size == 0:
+        return np.full(k.shape, -1, dtype=np.intp)
+    if mode == "REFLECT":
+        k = np.abs(k)
+        return np.where(k >= size, 2 * (size - 1) - k, k)
+    if mode == "SYMMETRIC":
+        k = np.where(k < 0, -k - 1, k)
+        return np.where(k >= size, 2 * size - 1 - k, k)
+    if mode == "EDGE":
+        return np.clip(k, 0, size - 1)
+    if mode == "CIRCULAR":
+        return np.mod(k, size)
+    raise ValueError(f"`mode` must be one of {PAD_MODES} (any case); got {mode!r}")
+
+
+def _parse_paddings(paddings: Any, ndim: int) -> Tuple[Tuple[int, int], ...]:
+    if isinstance(paddings, np.ndarray):
+        if paddings.dtype.kind not in "iu":
+            raise TypeError(f"`paddings` must hold integers; got dtype {paddings.dtype}")
+        paddings = paddings.tolist()
+    if not isinstance(paddings, (list, tuple)):
+        raise TypeError(f"`paddings` must be a sequence of (before, after) pairs; got {_describe(paddings)}")
+    if len(paddings) != ndim:
+        raise ValueError(f"`paddings` must have shape [rank, 2] = [{ndim}, 2] (one pair per input dimension); "
+                         f"got {len(paddings)} entries")
+    pairs = []
+    for axis, item in enumerate(paddings):
+        if isinstance(item, np.ndarray):
+            item = item.tolist()
+        if not isinstance(item, (list, tuple)) or len(item) != 2:
+            raise ValueError(f"`paddings`[{axis}] must be a pair (before, after); got {_describe(item)}")
+        before, after = as_int(item[0], "paddings"), as_int(item[1], "paddings")
+        if before < 0 or after < 0:
+            raise ValueError(f"`paddings` must be non-negative; got {(before, after)} for dimension {axis}")
+        pairs.append((before, after))
+    return tuple(pairs)
+
+
+def pad(input: Any, paddings: Any, mode: str = "CONSTANT", constant_values: Any = 0) -> np.ndarray:
+    """Pad an array, as ``tf.pad``.
+
+    Parameters
+    ----------
+    input : array_like, any rank >= 1
+        For a batch of images, (N, H, W, C).
+    paddings : sequence of ``(before, after)`` int pairs, shape (rank, 2)
+        E.g. ``[[0, 0], [1, 1], [1, 1], [0, 0]]`` adds one pixel around every NHWC image.
+    mode : str, any case
+        ``"CONSTANT"``, ``"REFLECT"`` (mirror without the edge; pads <= size - 1) and
+        ``"SYMMETRIC"`` (mirror with the edge; pads <= size) as ``tf.pad``; ``"EDGE"`` (repeat the
+        edge value, PyTorch's ``replicate``) and ``"CIRCULAR"`` (wrap around, any pad) which
+        TensorFlow lacks; and ``"MEAN"``: pad with the mean of the values along the padded axes,
+        taken separately for every index of the unpadded axes — for NHWC images padded in H and W
+        that is one mean per image and channel. (``tf.pad(x, p, constant_values=tf.reduce_mean(x))``
+        instead uses one mean of the whole tensor; pass ``constant_values=x.mean()`` for that.)
+    constant_values : scalar
+        Value of the border in ``"CONSTANT"`` mode, cast to the input dtype.
+
+    Returns
+    -------
+    ndarray of the input dtype, shape ``input.shape[i] + before_i + after_i`` on every axis
+
+    Notes
+    -----
+    For integer inputs the MEAN border is the mean rounded to the nearest integer (halves to even).
+
+    Examples
+    --------
+    >>> import numpy as np, convops
+    >>> x = np.array([[1, 2, 3], [4, 5, 6]])
+    >>> convops.pad(x, [[1, 1], [2, 2]], "REFLECT")
+    array([[6, 5, 4, 5, 6, 5, 4],
+           [3, 2, 1, 2, 3, 2, 1],
+           [6, 5, 4, 5, 6, 5, 4],
+           [3, 2, 1, 2, 3, 2, 1]])
+    >>> convops.pad(np.array([[1., 2.], [3., 6.]]), [[1, 0], [0, 1]], "MEAN")
+    array([[3., 3., 3.],
+           [1., 2., 3.],
+           [3., 6., 3.]])
+    """
+    x = np.asarray(input) if isinstance(input, np.ndarray) else to_array(input, "input")
+    if x.dtype.kind not in "biuf":
+        raise TypeError(f"`input` of pad must have a boolean, integer or floating dtype; got {x.dtype}")
+    if x.ndim == 0:
+        raise ValueError("`input` of pad must have rank >= 1; got a scalar")
+    if not isinstance(mode, str):
+        raise TypeError(f"`mode` must be a string, one of {PAD_MODES}; got {_describe(mode)}")
+    mode_upper = mode.upper()
+    if mode_upper not in PAD_MODES:
+        raise ValueError(f"`mode` must be one of {PAD_MODES} (any case); got {mode!r}")
+    pairs = _parse_paddings(paddings, x.ndim)
+    for axis, ((before, after), size) in enumerate(zip(pairs, x.shape)):
+        limit = {"REFLECT": size - 1, "SYMMETRIC": size}.get(mode_upper)
+        if limit is not None and max(before, after) > limit:
+            rule = "size - 1 (the edge is not repeated)" if mode_upper == "REFLECT" else "size"
+            raise ValueError(f"`paddings` for {mode_upper} mode must be <= {rule} = {limit} in dimension {axis} "
+                             f"(size {size}); got {(before, after)}")
+        if mode_upper in ("EDGE", "CIRCULAR") and size == 0 and before + after > 0:
+            raise ValueError(f"{mode_upper} padding needs a non-empty dimension to copy from; dimension {axis} "
+                             f"has size 0")
+    out_shape = tuple(size + before + after for size, (before, after) in zip(x.shape, pairs))
+    check_output_size(out_shape, x.dtype, "pad")
+
+    if mode_upper == "MEAN":
+        return _pad_mean(x, pairs, out_shape)
+    value = _constant(constant_values, x.dtype)
+    out = np.empty(out_shape, dtype=x.dtype)
+    if out.size == 0:
+        return out
+    maps = [padding_index(size, before, after, mode_upper) for size, (before, after) in zip(x.shape, pairs)]
+    offsets = np.cumsum([0] + [len(m) for m in maps[:-1]]).astype(np.intp)
+    src = np.ascontiguousarray(x)
+    pad_copy(src.reshape(-1).view(np.uint8), out.reshape(-1).view(np.uint8),
+             np.asarray(x.shape, dtype=np.intp), np.asarray(out_shape, dtype=np.intp),
+             np.concatenate(maps).astype(np.intp), offsets,
+             np.asarray([before for before, _ in pairs], dtype=np.intp),
+             np.frombuffer(value.tobytes(), dtype=np.uint8), x.dtype.itemsize, _config.get_num_threads())
+    return out
+
+
+def _constant(constant_values: Any, dtype: np.dtype) -> np.ndarray:
+    value = np.asarray(constant_values)
+    if value.ndim != 0:
+        raise ValueError(f"`constant_values` must be a scalar (as in tf.pad); got shape {value.shape}")
+    if value.dtype.kind not in "biuf":
+        raise TypeError(f"`constant_values` must be a real number; got {_describe(constant_values)}")
+    if dtype.kind in "iub" and value.dtype.kind == "f" and not np.isfinite(value):
+        raise ValueError(f"`constant_values` {value} cannot be stored in an {dtype} array")
+    return np.asarray(value, dtype=dtype)
+
+
+def _pad_mean(x: np.ndarray, pairs: Sequence[Tuple[int, int]], out_shape: Tuple[int, ...]) -> np.ndarray:
+    padded_axes = tuple(axis for axis, (before, after) in enumerate(pairs) if before or after)
+    out = np.empty(out_shape, dtype=x.dtype)
+    if out.size == 0:
+        return out
+    if padded_axes and any(x.shape[axis] == 0 for axis in padded_axes):
+        raise ValueError("MEAN padding needs a non-empty input along every padded dimension")
+    mean = x.mean(axis=padded_axes, keepdims=True, dtype=np.float64) if padded_axes else x
+    if x.dtype.kind in "iub":
+        mean = np.rint(mean)
+    out[...] = mean.astype(x.dtype)
+    out[tuple(slice(before, before + size) for size, (before, _) in zip(x.shape, pairs))] = x
+    return out

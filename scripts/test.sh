@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The one test command (README and .ci/run): set up, then run every suite; exits non-zero on any
+# failure. Hypothesis profile: $HYPOTHESIS_PROFILE, else `ci` when CI=true, else `dev`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/env.sh test
+# shellcheck disable=SC1091
+. .venv/bin/activate
+if [ -z "${HYPOTHESIS_PROFILE:-}" ]; then
+  if [ "${CI:-}" = true ]; then HYPOTHESIS_PROFILE=ci; else HYPOTHESIS_PROFILE=dev; fi
+fi
+export HYPOTHESIS_PROFILE
+status=0
+run() {  # run one suite, remember a failure, keep going so one run reports everything
+  echo; echo "== $1"; shift
+  if ! "$@"; then status=1; echo "!! FAILED: $*"; fi
+}
+run "unit and property tests (TensorFlow oracle, profile $HYPOTHESIS_PROFILE)" \
+  python -m pytest tests -p no:cacheprovider
+exit $status
