@@ -1,0 +1,232 @@
+"""The benchmark cases and, for each, one callable per implementation.
+
+Every implementation of a case computes the same thing from the same data, already converted
+to its own array type outside the timed call (a TensorFlow tensor, a torch tensor in the
+layout torch wants): the timings compare the operations, not conversions. Each builder also
+returns the result of one call so that the runner can check that everyone agrees.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Dict, Optional, Tuple
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+import convops
+from convops import reference
+from convops.arithmetic import resolve_padding
+
+
+@dataclass
+class Case:
+    name: str           # short, stable id (used as the JSON key and in the docs plot)
+    op: str             # "conv2d", "max_pool2d", "avg_pool2d", "pad"
+    shape: Tuple[int, ...]
+    dtype: str = "float32"
+    kernel: Tuple[int, ...] = ()        # conv: filters HWIO; pool: (KH, KW)
+    strides: int = 1
+    padding: str = "VALID"              # conv/pool: SAME/VALID; pad: mode
+    group: str = ""                     # "small", "compute", "memory", "image": what the target is
+    reference: bool = False             # time convops.reference too (slow: small cases only)
+    label: str = ""
+    extra: dict = field(default_factory=dict)
+
+    def describe(self) -> str:
+        if self.label:
+            return self.label
+        dims = "x".join(map(str, self.shape))
+        if self.op == "conv2d":
+            kh, kw, ci, co = self.kernel
+            text = f"conv {dims}->{co} k{kh}x{kw} s{self.strides} {self.padding}"
+        elif self.op == "pad":
+            text = f"pad {self.padding} 1 {dims}"
+        else:
+            kh, kw = self.kernel
+            text = f"{self.op.split('_')[0]}pool {kh}x{kw}/{self.strides} {dims}"
+        return text + ("" if self.dtype == "float32" else f" {self.dtype}")
+
+
+def _conv(name, n, h, w, ci, co, k=3, s=1, padding="VALID", group="compute", **kw):
+    return Case(name, "conv2d", (n, h, w, ci), kernel=(k, k, ci, co), strides=s, padding=padding, group=group, **kw)
+
+
+CASES = [
+    _conv("conv_tiny", 1, 8, 8, 1, 1, group="small", reference=True),
+    _conv("conv_l1_b1", 1, 28, 28, 1, 32, group="small", reference=True),
+    _conv("conv_l2_b1", 1, 13, 13, 32, 64, group="small", reference=True),
+    _conv("conv_l3_b1", 1, 5, 5, 64, 128, group="small", reference=True),
+    _conv("conv_l1_b64", 64, 28, 28, 1, 32, group="large"),
+    _conv("conv_l2_b64", 64, 13, 13, 32, 64, group="compute"),
+    _conv("conv_l3_b64", 64, 5, 5, 64, 128, group="large"),
+    _conv("conv_56", 8, 56, 56, 64, 64, padding="SAME", group="compute"),
+    _conv("conv_s2", 4, 112, 112, 32, 64, s=2, padding="SAME", group="compute"),
+    _conv("conv_gray512", 1, 512, 512, 1, 1, k=5, padding="SAME", group="large"),
+    _conv("conv_l1_b1_f64", 1, 28, 28, 1, 32, group="small", dtype="float64"),
+    _conv("conv_l2_b64_f64", 64, 13, 13, 32, 64, group="compute", dtype="float64"),
+    _conv("conv_56_f64", 8, 56, 56, 64, 64, padding="SAME", group="compute", dtype="float64"),
+    Case("maxpool_26", "max_pool2d", (64, 26, 26, 32), kernel=(2, 2), strides=2, group="memory", reference=True),
+    Case("avgpool_26", "avg_pool2d", (64, 26, 26, 32), kernel=(2, 2), strides=2, group="memory", reference=True),
+    Case("maxpool_112", "max_pool2d", (8, 112, 112, 64), kernel=(2, 2), strides=2, group="memory"),
+    Case("avgpool_112", "avg_pool2d", (8, 112, 112, 64), kernel=(2, 2), strides=2, group="memory"),
+    Case("maxpool_26_f64", "max_pool2d", (64, 26, 26, 32), kernel=(2, 2), strides=2, group="memory",
+         dtype="float64"),
+    Case("pad_constant", "pad", (64, 28, 28, 32), padding="CONSTANT", group="memory"),
+    Case("pad_reflect", "pad", (64, 28, 28, 32), padding="REFLECT", group="memory"),
+    Case("pad_reflect_f64", "pad", (64, 28, 28, 32), padding="REFLECT", group="memory", dtype="float64"),
+]
+
+
+def flops(case: Case) -> Optional[float]:
+    """Multiply-adds x 2 of a convolution (None for the memory-bound ops)."""
+    if case.op != "conv2d":
+        return None
+    n, h, w, ci = case.shape
+    kh, kw, _, co = case.kernel
+    ho, wo = _out_hw(case)
+    return 2.0 * n * ho * wo * co * kh * kw * ci
+
+
+def _out_hw(case: Case) -> Tuple[int, int]:
+    n, h, w, c = case.shape
+    kh, kw = case.kernel[:2]
+    s = case.strides
+    if case.padding == "SAME":
+        return -(-h // s), -(-w // s)
+    return (h - kh) // s + 1, (w - kw) // s + 1
+
+
+def bytes_moved(case: Case) -> Optional[float]:
+    """Bytes read + written by a memory-bound op (input once, output once)."""
+    item = np.dtype(case.dtype).itemsize
+    n, h, w, c = case.shape
+    if case.op == "pad":
+        return float(item * (n * h * w * c + n * (h + 2) * (w + 2) * c))
+    if case.op in ("max_pool2d", "avg_pool2d"):
+        ho, wo = _out_hw(case)
+        return float(item * (n * h * w * c + n * ho * wo * c))
+    return None
+
+
+def _pads(case: Case):
+    n, h, w, c = case.shape
+    kh, kw = case.kernel[:2]
+    if case.padding == "VALID":
+        return (0, 0), (0, 0)
+    return resolve_padding("SAME", h, kh, case.strides), resolve_padding("SAME", w, kw, case.strides)
+
+
+# ---------------------------------------------------------------------------------------------
+# NumPy's best vectorised baselines
+
+
+def numpy_conv(x, w, strides, pads):
+    """im2col the NumPy way: a strided window view, then one tensordot (which copies the view)."""
+    (top, bottom), (left, right) = pads
+    if top or bottom or left or right:
+        x = np.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)))
+    kh, kw = w.shape[:2]
+    windows = sliding_window_view(x, (kh, kw), axis=(1, 2))[:, ::strides, ::strides]  # (N, Ho, Wo, C, KH, KW)
+    return np.tensordot(windows, w, axes=([3, 4, 5], [2, 0, 1]))
+
+
+def numpy_pool(x, k, s, reduce):
+    n, h, w, c = x.shape
+    if k == s and h % k == 0 and w % k == 0:
+        # Non-overlapping windows that tile the image: a reshape exposes them without copying.
+        return reduce(x.reshape(n, h // k, k, w // k, k, c), axis=(2, 4))
+    return reduce(sliding_window_view(x, (k, k), axis=(1, 2))[:, ::s, ::s], axis=(-2, -1))
+
+
+# ---------------------------------------------------------------------------------------------
+# Builders: name -> zero-argument callable
+
+
+def build(case: Case, tf=None, torch=None, rng=None) -> Dict[str, Callable]:
+    rng = rng or np.random.default_rng(0)
+    dtype = np.dtype(case.dtype)
+    x = rng.standard_normal(case.shape).astype(dtype)
+    impls: Dict[str, Callable] = {}
+    if case.op == "conv2d":
+        w = (rng.standard_normal(case.kernel) / np.sqrt(np.prod(case.kernel[:3]))).astype(dtype)
+        s, pad = case.strides, case.padding
+        pads = _pads(case)
+        impls["convops"] = lambda: convops.conv2d(x, w, s, pad)
+        if tf is not None:
+            xt, wt = tf.constant(x), tf.constant(w)
+            impls["tf_eager"] = lambda: tf.nn.conv2d(xt, wt, s, pad)
+            fn = tf.function(lambda a, b: tf.nn.conv2d(a, b, s, pad), jit_compile=False)
+            impls["tf_function"] = lambda: fn(xt, wt)
+        if torch is not None:
+            F = torch.nn.functional
+            (top, bottom), (left, right) = pads
+            # torch pads symmetrically; TF's SAME with stride 2 on an even side pads (0, 1). Padding
+            # (1, 1) instead costs the same and gives the same output shape, only shifted by one
+            # pixel, so the timing is fair but the values are not compared (see `exact`).
+            tp = (max(top, bottom), max(left, right))
+            x_nchw = torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
+            x_cl = x_nchw.contiguous(memory_format=torch.channels_last)
+            w_oihw = torch.from_numpy(np.ascontiguousarray(w.transpose(3, 2, 0, 1)))
+            w_cl = w_oihw.contiguous(memory_format=torch.channels_last)
+            impls["torch_nchw"] = lambda: F.conv2d(x_nchw, w_oihw, None, s, tp)
+            impls["torch_cl"] = lambda: F.conv2d(x_cl, w_cl, None, s, tp)
+            case.extra["torch_exact"] = (top, left) == (bottom, right)
+        impls["numpy"] = lambda: numpy_conv(x, w, s, pads)
+        if case.reference:
+            impls["reference"] = lambda: reference.conv2d_reference(x, w, (s, s), pads)
+    elif case.op in ("max_pool2d", "avg_pool2d"):
+        k, s = case.kernel[0], case.strides
+        is_max = case.op == "max_pool2d"
+        op = convops.max_pool2d if is_max else convops.avg_pool2d
+        impls["convops"] = lambda: op(x, k, s, case.padding)
+        if tf is not None:
+            tf_op = tf.nn.max_pool2d if is_max else tf.nn.avg_pool2d
+            xt = tf.constant(x)
+            impls["tf_eager"] = lambda: tf_op(xt, k, s, case.padding)
+            fn = tf.function(lambda a: tf_op(a, k, s, case.padding), jit_compile=False)
+            impls["tf_function"] = lambda: fn(xt)
+        if torch is not None:
+            F = torch.nn.functional
+            t_op = F.max_pool2d if is_max else F.avg_pool2d
+            x_nchw = torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
+            x_cl = x_nchw.contiguous(memory_format=torch.channels_last)
+            impls["torch_nchw"] = lambda: t_op(x_nchw, k, s)
+            impls["torch_cl"] = lambda: t_op(x_cl, k, s)
+            case.extra["torch_exact"] = True
+        impls["numpy"] = lambda: numpy_pool(x, k, s, np.max if is_max else np.mean)
+        if case.reference:
+            ref = reference.max_pool2d_reference if is_max else reference.avg_pool2d_reference
+            impls["reference"] = lambda: ref(x, (k, k), (s, s))
+    elif case.op == "pad":
+        mode = case.padding
+        paddings = [[0, 0], [1, 1], [1, 1], [0, 0]]
+        impls["convops"] = lambda: convops.pad(x, paddings, mode)
+        if tf is not None:
+            xt = tf.constant(x)
+            impls["tf_eager"] = lambda: tf.pad(xt, paddings, mode)
+            fn = tf.function(lambda a: tf.pad(a, paddings, mode), jit_compile=False)
+            impls["tf_function"] = lambda: fn(xt)
+        if torch is not None:
+            F = torch.nn.functional
+            t_mode = mode.lower()
+            x_nchw = torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
+            x_cl = x_nchw.contiguous(memory_format=torch.channels_last)
+            impls["torch_nchw"] = lambda: F.pad(x_nchw, (1, 1, 1, 1), t_mode)
+            impls["torch_cl"] = lambda: F.pad(x_cl, (1, 1, 1, 1), t_mode)
+            case.extra["torch_exact"] = True
+        impls["numpy"] = lambda: np.pad(x, paddings, mode.lower())
+        if case.reference:
+            impls["reference"] = lambda: reference.pad_reference(x, paddings, mode)
+    else:  # pragma: no cover - a typo in CASES
+        raise ValueError(f"unknown op {case.op!r}")
+    return impls
+
+
+def to_nhwc_numpy(name: str, value) -> np.ndarray:
+    """Any implementation's result as an NHWC NumPy array, for the agreement check."""
+    if hasattr(value, "detach"):  # torch
+        return value.detach().numpy().transpose(0, 2, 3, 1)
+    if hasattr(value, "numpy"):  # TensorFlow
+        return value.numpy()
+    return np.asarray(value)

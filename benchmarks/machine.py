@@ -1,0 +1,154 @@
+"""What the benchmark ran on, and how busy the machine was while it ran.
+
+Standard library only: this module is imported before NumPy so that thread-count environment
+variables can still be set (OpenBLAS reads them when it is loaded).
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import sys
+import time
+from typing import Dict, Optional
+
+_CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _cpu_jiffies() -> Optional[Dict[str, int]]:
+    """Machine-wide CPU time from /proc/stat (Linux), split into busy and stolen ticks."""
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(v) for v in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    user, nice, system, idle, iowait, irq, softirq, steal = (fields + [0] * 8)[:8]
+    return {"busy": user + nice + system + irq + softirq, "steal": steal}
+
+
+class LoadProbe:
+    """Measure, around a block of work, how much CPU *other* processes used.
+
+    ``other_cores`` is the machine's busy CPU time minus this process's own CPU time, divided by
+    the wall time: 0.0 means the machine was ours, 1.0 means another process kept one core busy
+    the whole time (on a 2-core machine that halves what a 2-thread kernel can get). ``steal`` is
+    the time the hypervisor gave our virtual CPUs to other guests, in the same unit.
+    """
+
+    def __enter__(self) -> "LoadProbe":
+        self.loadavg_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+        self._jiffies = _cpu_jiffies()
+        self._cpu = time.process_time()
+        self._wall = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        wall = time.perf_counter() - self._wall
+        own = time.process_time() - self._cpu
+        after = _cpu_jiffies()
+        self.result = {"wall_s": wall, "loadavg_1min": self.loadavg_before}
+        if self._jiffies is not None and after is not None and wall > 0:
+            busy = (after["busy"] - self._jiffies["busy"]) / _CLK_TCK
+            steal = (after["steal"] - self._jiffies["steal"]) / _CLK_TCK
+            self.result["other_cores"] = round(max(busy - own, 0.0) / wall, 2)
+            self.result["steal_cores"] = round(steal / wall, 2)
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _cpu_flags() -> list:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    return [f for f in ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512_vnni",
+                                        "avx512_bf16", "amx_tile") if f in flags]
+    except OSError:
+        pass
+    return []
+
+
+def _caches() -> Dict[str, str]:
+    out = {}
+    try:
+        text = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return out
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() in ("L1d cache", "L2 cache", "L3 cache", "Hypervisor vendor", "CPU max MHz"):
+            out[key.strip()] = value.strip()
+    return out
+
+
+def _git_commit() -> Optional[str]:
+    here = os.path.dirname(os.path.abspath(__file__))
+    try:
+        result = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=here, capture_output=True, text=True,
+                                timeout=10)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "convops"], cwd=here, capture_output=True,
+                               text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if result.returncode != 0:
+        return None
+    return result.stdout.strip() + ("+dirty" if dirty else "")
+
+
+def _memory_gib() -> Optional[float]:
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemTotal"):
+                    return round(int(line.split()[1]) / 2**20, 1)
+    except OSError:
+        pass
+    return None
+
+
+def machine_info(original_env: Dict[str, Optional[str]]) -> dict:
+    """Static facts about the machine and the software (call after the libraries are imported)."""
+    info = {
+        "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        "host": platform.node(),
+        "platform": platform.platform(),
+        "cpu": _cpu_model(),
+        "cores": os.cpu_count(),
+        "cpu_flags": _cpu_flags(),
+        "memory_gib": _memory_gib(),
+        "python": sys.version.split()[0],
+        "git_commit": _git_commit(),
+        "environment_as_started": original_env,
+    }
+    info.update({k.lower().replace(" ", "_"): v for k, v in _caches().items()})
+    versions = {}
+    for name in ("numpy", "scipy", "tensorflow", "torch", "convops", "threadpoolctl"):
+        module = sys.modules.get(name)
+        if module is not None:
+            versions[name] = getattr(module, "__version__", "?")
+    info["versions"] = versions
+    try:
+        from threadpoolctl import threadpool_info
+        info["blas"] = [{k: lib.get(k) for k in ("internal_api", "version", "architecture", "num_threads",
+                                                  "threading_layer", "filepath")} for lib in threadpool_info()]
+    except ImportError:
+        info["blas"] = "threadpoolctl not installed"
+    convops = sys.modules.get("convops")
+    if convops is not None:
+        info["convops_openmp"] = convops.openmp_enabled()
+        info["convops_threads"] = convops.get_num_threads()
+        kernels = sys.modules.get("convops._conv_kernels")
+        if kernels is not None and hasattr(kernels, "cpu_features"):
+            info["convops_cpu_features"] = kernels.cpu_features()
+    return info

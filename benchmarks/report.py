@@ -1,0 +1,118 @@
+"""Derived numbers (speed-ups, GFLOP/s, % of the machine's limits) and the Markdown table.
+
+Speed-ups are ``t_peer / t_convops`` of the *median* times: above 1 convops is faster. They
+are computed only within one run (one process, same minutes, same load).
+"""
+
+from __future__ import annotations
+
+PEERS = ("tf_eager", "tf_function", "torch_cl", "torch_nchw")
+TARGETS = {  # what each group of cases must reach (issue 5), checked in the table's last column
+    "small": "5x TF eager",
+    "compute": ">= TF eager, >= 60% of matmul",
+    "large": ">= TF eager",
+    "memory": ">= TF eager and torch, >= 50% of copy",
+}
+
+
+def derived(entry: dict, limits: dict) -> dict:
+    impls = entry["impls"]
+    t = impls["convops"]["median_s"]
+    out = {"speedup": {name: impls[name]["median_s"] / t for name in impls if name != "convops"}}
+    peers = [name for name in PEERS if name in impls]
+    if peers:
+        best = min(peers, key=lambda name: impls[name]["median_s"])
+        out["fastest_peer"] = best
+        out["speedup_vs_fastest_peer"] = impls[best]["median_s"] / t
+    if entry["flops"]:
+        out["gflops"] = entry["flops"] / t / 1e9
+        out["pct_matmul"] = 100.0 * out["gflops"] / limits["matmul_f32"]["gflops"]
+    if entry["bytes"]:
+        out["gbs"] = entry["bytes"] / t / 1e9
+        out["pct_copy"] = 100.0 * out["gbs"] / limits["copy"]["gbs"]
+    out["met"] = _met(entry, out)
+    return out
+
+
+def _met(entry: dict, d: dict):
+    s = d["speedup"]
+    tf = s.get("tf_eager")
+    if tf is None:
+        return None
+    group = entry["group"]
+    if group == "small":
+        return tf >= 5.0
+    if group == "compute":
+        return tf >= 1.0 and d.get("pct_matmul", 0) >= 60.0
+    if group == "large":
+        return tf >= 1.0
+    if group == "memory":
+        torch_ok = all(s.get(name, 1.0) >= 1.0 for name in ("torch_cl", "torch_nchw"))
+        return tf >= 1.0 and torch_ok and d.get("pct_copy", 0) >= 50.0
+    return None
+
+
+def _ms(impls, name):
+    if name not in impls:
+        return ""
+    value = impls[name]["median_s"] * 1e3
+    return f"{value:.3f}" if value < 1 else f"{value:.2f}" if value < 100 else f"{value:.0f}"
+
+
+def _x(speedup, name):
+    return f"{speedup[name]:.2f}" if name in speedup else ""
+
+
+def line(entry: dict) -> str:
+    s = entry["speedup"]
+    extra = f" {entry['gflops']:6.1f} GFLOP/s {entry['pct_matmul']:4.0f}% mm" if "gflops" in entry else \
+        f" {entry['gbs']:6.1f} GB/s {entry['pct_copy']:4.0f}% copy" if "gbs" in entry else ""
+    load = entry["load"]
+    return (f"{entry['label']:<44} convops {_ms(entry['impls'], 'convops'):>8} ms | xTF {_x(s, 'tf_eager'):>6} "
+            f"| xtorch_cl {_x(s, 'torch_cl'):>6} |{extra} | others {load.get('other_cores', '?')} cores"
+            + ("" if not entry["disagree"] else f" | DISAGREE {entry['disagree']}"))
+
+
+COLUMNS = ("case", "convops ms", "TF eager ms", "tf.function ms", "torch CL ms", "torch NCHW ms", "NumPy ms",
+           "reference ms", "xTF eager", "xtorch CL", "xfastest peer", "GFLOP/s", "% matmul", "GB/s", "% copy",
+           "target met", "other load")
+
+
+def markdown(result: dict, header: bool = True) -> str:
+    lines = []
+    machine = result["machine"]
+    if header:
+        lines += ["# convops benchmark results", "",
+                  f"Machine: {machine['cpu']}, {machine['cores']} cores, {machine.get('memory_gib')} GiB; "
+                  f"{machine['date']}; convops {machine['git_commit']}; versions "
+                  + ", ".join(f"{k} {v}" for k, v in machine["versions"].items()) + ".",
+                  f"TensorFlow oneDNN: {'on' if machine.get('tf_onednn') else 'off'}. "
+                  "Times are medians; `xPEER` = PEER's time / convops' time (above 1: convops is faster).", ""]
+    for run in result["runs"]:
+        lim = run["limits"]
+        lines += [f"## {run['threads']} thread{'s' * (run['threads'] > 1)} for everyone", "",
+                  f"Limits in this run: float32 matmul {lim['matmul_f32']['n']}² = "
+                  f"{lim['matmul_f32']['gflops']:.0f} GFLOP/s (NumPy BLAS, best of {lim['matmul_f32']['samples']}); "
+                  f"copy {lim['copy']['gbs']:.1f} GB/s (read + write, 256 MiB)."
+                  + (" QUICK RUN: not a result." if run.get("quick") else ""), ""]
+        lines.append("| " + " | ".join(COLUMNS) + " |")
+        lines.append("|" + "|".join("---" for _ in COLUMNS) + "|")
+        for e in run["cases"]:
+            s, im = e["speedup"], e["impls"]
+            load = e["load"]
+            met = {True: "yes", False: "**no**", None: ""}[e["met"]]
+            cells = [e["label"], _ms(im, "convops"), _ms(im, "tf_eager"), _ms(im, "tf_function"), _ms(im, "torch_cl"),
+                     _ms(im, "torch_nchw"), _ms(im, "numpy"), _ms(im, "reference"), _x(s, "tf_eager"),
+                     _x(s, "torch_cl"), f"{e['speedup_vs_fastest_peer']:.2f} ({e['fastest_peer']})"
+                     if "fastest_peer" in e else "",
+                     f"{e['gflops']:.1f}" if "gflops" in e else "", f"{e['pct_matmul']:.0f}" if "gflops" in e else "",
+                     f"{e['gbs']:.1f}" if "gbs" in e else "", f"{e['pct_copy']:.0f}" if "gbs" in e else "",
+                     met, f"{load.get('other_cores', '?')} cores, load {load.get('loadavg_1min', 0):.1f}"]
+            lines.append("| " + " | ".join(cells) + " |")
+        bad = {e["name"]: e["disagree"] for e in run["cases"] if e["disagree"]}
+        if bad:
+            lines += ["", f"Results that disagree with convops: {bad}"]
+        for note in run.get("notes", []):
+            lines += ["", note]
+        lines.append("")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,148 @@
+"""One benchmark mode (a fixed thread count for everyone), run in one process.
+
+Started by :mod:`benchmarks.run` with the thread variables already in the environment. Imports
+the libraries, pins every thread pool, measures the machine's limits, then times each case.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import statistics
+import sys
+import time
+
+from benchmarks.machine import LoadProbe, machine_info
+
+IMPL_ORDER = ("convops", "tf_eager", "tf_function", "torch_cl", "torch_nchw", "numpy", "reference")
+PEERS = ("tf_eager", "tf_function", "torch_cl", "torch_nchw")
+
+
+def measure(fn, repeats=7, min_sample=0.025, warmup=2, budget=3.0):
+    """Median and minimum seconds per call of ``fn()``.
+
+    Each of ``repeats`` samples times a loop of ``number`` calls, ``number`` chosen so that a
+    sample lasts at least ``min_sample`` seconds (small calls are timed in bulk so the clock's
+    resolution does not matter). A slow function gets fewer samples so that one implementation
+    never takes more than about ``budget`` seconds.
+    """
+    start = time.perf_counter()
+    for _ in range(warmup):
+        fn()
+        if time.perf_counter() - start > budget / 3:
+            break
+    t0 = time.perf_counter()
+    fn()
+    once = max(time.perf_counter() - t0, 1e-7)
+    number = max(1, int(min_sample / once))
+    repeats = max(1, min(repeats, int(budget / (once * number))))
+    samples = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for _ in range(number):
+            fn()
+        samples.append((time.perf_counter() - t0) / number)
+    return {"median_s": statistics.median(samples), "min_s": min(samples), "samples": len(samples), "number": number}
+
+
+def _limits(np, threads, quick):
+    """The machine's own ceilings in this mode: BLAS float32 matmul and a large copy."""
+    n = 2048 if quick else 4096
+    rng = np.random.default_rng(1)
+    a = rng.standard_normal((n, n), dtype=np.float32)
+    b = rng.standard_normal((n, n), dtype=np.float32)
+    c = np.empty((n, n), np.float32)
+    with LoadProbe() as probe:
+        t = measure(lambda: np.matmul(a, b, out=c), repeats=3 if quick else 5, warmup=1, budget=10)
+    matmul = {"n": n, "gflops": 2.0 * n ** 3 / t["min_s"] / 1e9, "gflops_median": 2.0 * n ** 3 / t["median_s"] / 1e9,
+              **t, "load": probe.result}
+    src = np.ones(2 ** 26, np.float32)  # 256 MiB: far beyond the last-level cache
+    dst = np.empty_like(src)
+    with LoadProbe() as probe:
+        t = measure(lambda: np.copyto(dst, src), repeats=5, warmup=1, budget=5)
+    copy = {"bytes": 2 * src.nbytes, "gbs": 2 * src.nbytes / t["min_s"] / 1e9,
+            "gbs_median": 2 * src.nbytes / t["median_s"] / 1e9, **t, "load": probe.result}
+    return {"matmul_f32": matmul, "copy": copy}
+
+
+def _agree(name, expected, got, dtype, case, to_numpy):
+    import numpy as np
+    if name.startswith("torch") and not case.extra.get("torch_exact", True):
+        return None
+    got = to_numpy(name, got)
+    if got.shape != expected.shape:
+        return f"shape {got.shape} != {expected.shape}"
+    scale = max(float(np.max(np.abs(expected))), 1.0) if expected.size else 1.0
+    err = float(np.max(np.abs(got.astype(np.float64) - expected))) / scale if expected.size else 0.0
+    tol = 1e-4 if dtype == "float32" else 1e-10
+    return None if err <= tol else f"max relative error {err:.2e} > {tol:g}"
+
+
+def run_child(args) -> int:
+    threads = args.threads or (os.cpu_count() or 1)
+    import numpy as np
+    import convops
+    from benchmarks import cases as cases_mod
+
+    convops.set_num_threads(threads)
+    tf = torch = None
+    notes = []
+    if not args.no_tf:
+        import tensorflow as tf
+        # Must happen before the first TensorFlow op creates the thread pools.
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads if threads == 1 else 0)
+    if not args.no_torch:
+        try:
+            import torch
+            torch.set_num_threads(threads)
+        except ImportError:
+            notes.append("PyTorch not installed: its columns are empty")
+    # Load convops' kernels now so that the first case does not pay for it.
+    convops.conv2d(np.ones((1, 3, 3, 1), np.float32), np.ones((3, 3, 1, 1), np.float32))
+
+    info = machine_info({name: os.environ.get(name) for name in
+                         ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")})
+    info["tf_onednn"] = os.environ.get("TF_ENABLE_ONEDNN_OPTS") != "0" if tf is not None else None
+    repeats = 3 if args.quick else args.repeats
+    min_sample = 0.005 if args.quick else 0.025
+    pattern = re.compile(args.filter) if args.filter else None
+
+    print(f"machine: {info['cpu']}, {info['cores']} cores; threads for everyone: {threads}; "
+          f"OpenBLAS pins: {os.environ.get('OPENBLAS_CORETYPE') or 'none'}", flush=True)
+    limits = _limits(np, threads, args.quick)
+    print(f"limits: float32 matmul {limits['matmul_f32']['n']}^2 {limits['matmul_f32']['gflops']:.0f} GFLOP/s, "
+          f"copy {limits['copy']['gbs']:.1f} GB/s (read + write)", flush=True)
+
+    from benchmarks import report
+    results = []
+    for case in cases_mod.CASES:
+        if pattern and not pattern.search(case.name):
+            continue
+        impls = cases_mod.build(case, tf=tf, torch=torch)
+        expected = np.asarray(impls["convops"]()).astype(np.float64)
+        entry = {"name": case.name, "label": case.describe(), "op": case.op, "dtype": case.dtype,
+                 "shape": list(case.shape), "kernel": list(case.kernel), "strides": case.strides,
+                 "padding": case.padding, "group": case.group, "flops": cases_mod.flops(case),
+                 "bytes": cases_mod.bytes_moved(case), "impls": {}, "disagree": {}}
+        with LoadProbe() as probe:
+            for name in IMPL_ORDER:
+                if name not in impls:
+                    continue
+                problem = _agree(name, expected, impls[name](), case.dtype, case, cases_mod.to_nhwc_numpy)
+                if problem:
+                    entry["disagree"][name] = problem
+                budget = 1.0 if name == "reference" else 2.0
+                entry["impls"][name] = measure(impls[name], repeats=repeats, min_sample=min_sample, budget=budget)
+        entry["load"] = probe.result
+        entry.update(report.derived(entry, limits))
+        results.append(entry)
+        print(report.line(entry), flush=True)
+    run = {"threads": threads, "quick": bool(args.quick), "machine": info, "limits": limits, "notes": notes,
+           "cases": results}
+    print()
+    print(report.markdown({"machine": info, "runs": [run]}, header=False))
+    with open(args.child_json, "w") as f:
+        json.dump(run, f)
+    return 0
