@@ -11,6 +11,15 @@ from convops import arithmetic, reference
 from convops.conv import conv2d
 from convops.padding import PAD_MODES, pad, padding_index
 from convops.pooling import avg_pool2d, max_pool2d
+from convops.gradients import (
+    avg_pool2d_grad,
+    conv2d_backprop_filter,
+    conv2d_backprop_input,
+    conv2d_transpose,
+    max_pool2d_grad,
+    max_pool2d_with_argmax,
+    pad_grad,
+)
 
 __all__ = [
     "__version__",
@@ -20,6 +29,13 @@ __all__ = [
     "PAD_MODES",
     "max_pool2d",
     "avg_pool2d",
+    "conv2d_backprop_input",
+    "conv2d_backprop_filter",
+    "conv2d_transpose",
+    "max_pool2d_grad",
+    "max_pool2d_with_argmax",
+    "avg_pool2d_grad",
+    "pad_grad",
     "arithmetic",
     "reference",
     "get_num_threads",
