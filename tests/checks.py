@@ -1,0 +1,281 @@
+"""Assertions that explain themselves, the tolerance table, and "inputs are not modified".
+
+A failing comparison prints a call you can paste into a Python prompt (after
+``import numpy as np, convops``) to reproduce the result, the largest error with its index, and
+the values on both sides there — the habit of array-api-tests, which attaches a repro snippet to
+every failure.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import sys
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator, Optional, Sequence
+
+import numpy as np
+
+# A repro longer than this is cut: it would drown the report (hypothesis shrinks to small cases
+# anyway, and prints its own reproduce blob).
+_MAX_REPRO_CHARS = 40_000
+
+
+# --------------------------------------------------------------------------- formatting
+
+def format_value(value: Any) -> str:
+    """Python source that rebuilds ``value``: arrays with their dtype and every digit, views
+    (Fortran order, negative or gapped strides, read-only) rebuilt as the same kind of view."""
+    if isinstance(value, np.ndarray):
+        return _format_array(value)
+    if isinstance(value, (np.generic,)):
+        return f"np.{value.dtype}({value.item()!r})"
+    if isinstance(value, tuple):
+        inner = ", ".join(format_value(v) for v in value)
+        return f"({inner},)" if len(value) == 1 else f"({inner})"
+    if isinstance(value, list):
+        return "[" + ", ".join(format_value(v) for v in value) + "]"
+    if isinstance(value, float) and not np.isfinite(value):
+        return f"float({str(value)!r})"
+    return repr(value)
+
+
+def _array_literal(a: np.ndarray) -> str:
+    body = np.array2string(np.ascontiguousarray(a), separator=", ", threshold=sys.maxsize, max_line_width=120,
+                           floatmode="unique", sign="-")
+    body = body.replace("nan", "np.nan").replace("inf", "np.inf")
+    dtype = "bool_" if a.dtype == np.bool_ else str(a.dtype)
+    return f"np.array({body}, dtype=np.{dtype})"
+
+
+def _format_array(a: np.ndarray) -> str:
+    if a.ndim == 0:
+        return _array_literal(a)
+    if not a.flags.writeable:
+        return f"np.lib.stride_tricks.as_strided({_format_array(_writeable_copy(a))}, writeable=False)"
+    if a.flags.c_contiguous or a.size <= 1:
+        return _array_literal(a)
+    if a.flags.f_contiguous:
+        return f"np.asfortranarray({_array_literal(a)})"
+    flipped = tuple(slice(None, None, -1) if s < 0 else slice(None) for s in a.strides)
+    if any(s < 0 for s in a.strides):
+        inner = _format_array(np.ascontiguousarray(a[flipped]))
+        return f"{inner}[{', '.join(':' if s == slice(None) else '::-1' for s in flipped)}]"
+    # Gapped strides (or a transposed view): rebuilt as a view taking every second element of a
+    # doubled array; the values and the non-contiguity are what matter for a repro.
+    return f"np.repeat({_array_literal(a)}, 2, axis=-1)[..., ::2]"
+
+
+def _writeable_copy(a: np.ndarray) -> np.ndarray:
+    # Keep the memory layout (Fortran, negative strides) so that the repro keeps it too.
+    if a.flags.f_contiguous and not a.flags.c_contiguous:
+        return np.array(a, order="F", copy=True)
+    if any(s < 0 for s in a.strides):
+        flipped = tuple(slice(None, None, -1) if s < 0 else slice(None) for s in a.strides)
+        return np.array(a[flipped], order="C", copy=True)[flipped]
+    return np.array(a, copy=True)
+
+
+def format_call(function: str, *args: Any, **kwargs: Any) -> str:
+    """``convops.<function>(<args>, key=value, ...)`` as copy-pasteable source."""
+    parts = [format_value(a) for a in args] + [f"{k}={format_value(v)}" for k, v in kwargs.items()]
+    text = f"convops.{function}({', '.join(parts)})"
+    if len(text) > _MAX_REPRO_CHARS:
+        shapes = [getattr(a, "shape", None) for a in args]
+        text = (text[:_MAX_REPRO_CHARS // 2] + f"\n... [repro cut: {len(text)} characters; argument shapes {shapes}]")
+    return text
+
+
+# --------------------------------------------------------------------------- tolerances
+
+@dataclass(frozen=True)
+class Tolerance:
+    """Allowed |got - want| for one output element of a reduction of ``K`` products:
+
+    ``value_rtol * |want| + term_eps * (K + 1) * magnitude + atol``
+
+    where ``magnitude = sum |x| * |w|`` over the element's window (``conv2d(|x|, |w|)`` in
+    float64). Two correct implementations that sum the same K products in different orders
+    (BLAS blocking, FMA, Eigen's contraction) each err by at most ``(K + 1) * u * magnitude``
+    with ``u = eps / 2`` (Higham, *Accuracy and Stability of Numerical Algorithms*, §3.1), so
+    ``term_eps = eps`` bounds their difference and never flakes, while any indexing bug (a
+    wrong tap, pad, stride or group) is off by a whole term, ~``magnitude / K`` or more.
+    """
+
+    value_rtol: float
+    term_eps: float
+    atol: float
+
+
+#: One table for every floating comparison of conv2d: float16 is computed in float32 by both
+#: TensorFlow (on CPU) and convops and rounded once to half, which adds one half-ulp of the value
+#: (float16 subnormals are 2**-24 apart, hence atol). int32 arithmetic wraps mod 2**32 in both
+#: and is compared exactly. Measured: float32 TF vs float64 worst ~2e-6 * max|ref| at K ~ 20,
+#: i.e. the bound's order of magnitude.
+CONV_TOLERANCE = {
+    np.dtype(np.float64): Tolerance(value_rtol=0.0, term_eps=float(np.finfo(np.float64).eps), atol=0.0),
+    np.dtype(np.float32): Tolerance(value_rtol=0.0, term_eps=float(np.finfo(np.float32).eps), atol=0.0),
+    np.dtype(np.float16): Tolerance(value_rtol=float(np.finfo(np.float16).eps), term_eps=float(np.finfo(np.float32).eps),
+                                    atol=2.0 ** -24),
+    np.dtype(np.int32): Tolerance(value_rtol=0.0, term_eps=0.0, atol=0.0),
+}
+
+
+def conv_bound(want: np.ndarray, magnitude: np.ndarray, reduction: int, dtype: np.dtype) -> np.ndarray:
+    """Elementwise allowed error for a conv2d result (see :class:`Tolerance`)."""
+    tol = CONV_TOLERANCE[np.dtype(dtype)]
+    return (tol.value_rtol * np.abs(want.astype(np.float64)) + tol.term_eps * (reduction + 1) * magnitude
+            + tol.atol)
+
+
+# --------------------------------------------------------------------------- assertions
+
+def _first_difference(got: np.ndarray, want: np.ndarray) -> Optional[tuple]:
+    if got.dtype.kind == "f" or want.dtype.kind == "f":
+        same = (got == want) | (np.isnan(got) & np.isnan(want))
+    else:
+        same = got == want
+    bad = np.argwhere(~same)
+    return tuple(int(i) for i in bad[0]) if len(bad) else None
+
+
+def assert_same_shape_dtype(got: np.ndarray, want: np.ndarray, call: str, dtype: Optional[np.dtype] = None) -> None:
+    if not isinstance(got, np.ndarray):
+        raise AssertionError(f"expected an ndarray, got {type(got).__name__}\n  call: {call}")
+    if got.shape != want.shape:
+        raise AssertionError(f"shape {got.shape} != expected {want.shape}\n  call: {call}")
+    expected_dtype = np.dtype(dtype) if dtype is not None else want.dtype
+    if got.dtype != expected_dtype:
+        raise AssertionError(f"dtype {got.dtype} != expected {expected_dtype}\n  call: {call}")
+
+
+def assert_exact(got: np.ndarray, want: np.ndarray, call: str, what: str = "oracle") -> None:
+    """Same shape, dtype and values bit for bit, NaN where NaN (pooling, padding, int conv)."""
+    assert_same_shape_dtype(got, want, call)
+    index = _first_difference(got, want)
+    if index is not None:
+        count = int(np.count_nonzero(~((got == want) | (_isnan(got) & _isnan(want)))))
+        raise AssertionError(
+            f"{count} of {got.size} elements differ from {what}; first at index {index}: "
+            f"got {got[index]!r}, expected {want[index]!r}\n  reproduce: {call}")
+
+
+def _isnan(a: np.ndarray) -> np.ndarray:
+    return np.isnan(a) if a.dtype.kind == "f" else np.zeros(a.shape, dtype=bool)
+
+
+def assert_within(got: np.ndarray, want: np.ndarray, bound: np.ndarray, call: str, what: str = "oracle",
+                  dtype: Optional[np.dtype] = None) -> None:
+    """``|got - want| <= bound`` elementwise (NaN must match NaN); reports the worst element."""
+    assert_same_shape_dtype(got, want, call, dtype)
+    g, w = got.astype(np.float64), want.astype(np.float64)
+    nan_mismatch = np.isnan(g) != np.isnan(w)
+    if nan_mismatch.any():
+        index = tuple(int(i) for i in np.argwhere(nan_mismatch)[0])
+        raise AssertionError(f"NaN mismatch at index {index}: got {got[index]!r}, expected {want[index]!r}"
+                             f"\n  reproduce: {call}")
+    with np.errstate(invalid="ignore"):
+        error = np.where(np.isnan(g), 0.0, np.abs(g - w))
+        error = np.where(np.isinf(g) & (g == w), 0.0, error)
+    excess = error - bound
+    if excess.size and excess.max() > 0:
+        index = tuple(int(i) for i in np.unravel_index(int(np.argmax(excess)), excess.shape))
+        worst = tuple(int(i) for i in np.unravel_index(int(np.argmax(error)), error.shape))
+        raise AssertionError(
+            f"{int(np.count_nonzero(excess > 0))} of {got.size} elements differ from {what} beyond the "
+            f"tolerance; worst at index {index}: got {got[index]!r}, expected {want[index]!r}, "
+            f"error {error[index]:.3g} > allowed {bound[index]:.3g} (max error {error[worst]:.3g} at {worst})"
+            f"\n  reproduce: {call}")
+
+
+# --------------------------------------------------------------------------- inputs unchanged
+
+def _snapshot(value: Any) -> Any:
+    if isinstance(value, np.ndarray):
+        return value.copy(order="K"), value.flags.writeable, value.strides
+    return copy.deepcopy(value)
+
+
+@contextlib.contextmanager
+def unchanged(*values: Any, call: str = "") -> Iterator[None]:
+    """Check that the ops do not write into (or change the flags of) their arguments."""
+    before = [_snapshot(v) for v in values]
+    yield
+    for position, (value, old) in enumerate(zip(values, before)):
+        if isinstance(value, np.ndarray):
+            data, writeable, strides = old
+            if not np.array_equal(value, data, equal_nan=value.dtype.kind == "f") or value.tobytes() != data.tobytes():
+                raise AssertionError(f"argument {position} was modified in place\n  reproduce: {call}")
+            if value.flags.writeable != writeable or value.strides != strides:
+                raise AssertionError(f"argument {position} had its flags or strides changed\n  reproduce: {call}")
+        elif not _equal_nested(value, old):
+            raise AssertionError(f"argument {position} ({type(value).__name__}) was modified\n  reproduce: {call}")
+
+
+def _equal_nested(a: Any, b: Any) -> bool:
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return type(a) is type(b) and len(a) == len(b) and all(_equal_nested(x, y) for x, y in zip(a, b))
+    if isinstance(a, float) and isinstance(b, float) and np.isnan(a) and np.isnan(b):
+        return True
+    return bool(a == b)
+
+
+def call_op(function: Callable[..., np.ndarray], name: str, *args: Any, **kwargs: Any):
+    """Run ``convops.<name>(*args, **kwargs)``, checking that no argument is modified.
+
+    Returns ``(result, repro)`` where ``repro`` is the copy-pasteable call.
+    """
+    repro = format_call(name, *args, **kwargs)
+    with unchanged(*args, *kwargs.values(), call=repro):
+        result = function(*args, **kwargs)
+    return result, repro
+
+
+def nhwc(array: np.ndarray, data_format: str) -> np.ndarray:
+    """A result in ``data_format`` seen as NHWC, for comparison with a NHWC oracle."""
+    return array.transpose(0, 2, 3, 1) if data_format == "NCHW" else array
+
+
+def reduction_length(filters_shape: Sequence[int]) -> int:
+    """``K = KH * KW * C_in / groups`` — the filters' in-channels already are ``C_in / groups``."""
+    kh, kw, c_group = filters_shape[:3]
+    return int(kh * kw * c_group)
+
+
+def window_conv2d(x: np.ndarray, w: np.ndarray, strides, padding, dilations) -> np.ndarray:
+    """A vectorised float64 conv2d written for the tests (sliding windows + einsum), independent of
+    convops and its reference. Used as the ``magnitude`` of :class:`Tolerance` (called on |x|, |w|).
+
+    x: (N, H, W, C_in), w: (KH, KW, C_in/groups, C_out), padding ((top, bottom), (left, right)).
+    """
+    (sh, sw), ((top, bottom), (left, right)), (dh, dw) = strides, padding, dilations
+    kh, kw, c_group, c_out = w.shape
+    n, _, _, c_in = x.shape
+    groups = c_in // c_group
+    xp = np.pad(x.astype(np.float64), ((0, 0), (top, bottom), (left, right), (0, 0)))
+    span_h, span_w = (kh - 1) * dh + 1, (kw - 1) * dw + 1
+    h_out = max((xp.shape[1] - span_h) // sh + 1, 0)
+    w_out = max((xp.shape[2] - span_w) // sw + 1, 0)
+    if h_out == 0 or w_out == 0:
+        return np.zeros((n, h_out, w_out, c_out))
+    windows = np.lib.stride_tricks.sliding_window_view(xp, (span_h, span_w), axis=(1, 2))
+    windows = windows[:, ::sh, ::sw, :, ::dh, ::dw][:, :h_out, :w_out]          # (N, Ho, Wo, C_in, KH, KW)
+    windows = windows.reshape(n, h_out, w_out, groups, c_group, kh, kw)
+    filters = w.astype(np.float64).reshape(kh, kw, c_group, groups, c_out // groups)
+    out = np.einsum("nyxgcij,ijcgo->nyxgo", windows, filters)
+    return out.reshape(n, h_out, w_out, c_out)
+
+
+def flush_subnormals(a: np.ndarray) -> np.ndarray:
+    """``a`` with float32/float64 subnormals replaced by (signed) zero.
+
+    TensorFlow's CPU kernels run with flush-to-zero and denormals-are-zero for float32/float64
+    (checked: avg_pool2d of [4 * smallest_subnormal, 0] gives 0, not 2 * smallest_subnormal);
+    convops keeps IEEE gradual underflow. Results are compared with TF after this flush and with
+    the NumPy reference (IEEE) without it. float16 is computed in float32 on both sides, where
+    half's subnormals are normal numbers, so TF does not flush them.
+    """
+    if a.dtype not in (np.float32, np.float64):
+        return a
+    tiny = np.finfo(a.dtype).tiny
+    return np.where(np.abs(a) < tiny, np.copysign(np.zeros((), a.dtype), a), a).astype(a.dtype)
