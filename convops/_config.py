@@ -22,13 +22,16 @@ except ImportError as exc:  # pragma: no cover - exercised by the import-error t
     ) from None
 
 _num_threads: Optional[int] = None
+#: Most threads a kernel may be asked for. The kernels take a C int, and libgomp ends the whole
+#: process (exit status 1) when it cannot create a requested thread, as num_threads(10**5) would.
+MAX_THREADS = 1024
 
 
 def _default_threads() -> int:
     env = os.environ.get("CONVOPS_NUM_THREADS")
     if env:
         try:
-            return max(1, int(env))
+            return min(max(1, int(env)), MAX_THREADS)
         except ValueError:
             pass
     return _openmp.max_threads()
@@ -46,8 +49,8 @@ def set_num_threads(n: Optional[int]) -> None:
         _num_threads = None
         return
     n = as_int(n, "n")
-    if n < 1:
-        raise ValueError(f"`n` (number of threads) must be >= 1; got {n}")
+    if n < 1 or n > MAX_THREADS:
+        raise ValueError(f"`n` (number of threads) must be between 1 and {MAX_THREADS}; got {n}")
     _num_threads = n
 
 

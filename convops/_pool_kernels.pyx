@@ -88,7 +88,9 @@ def avg_pool(const floating[:, :, :, ::1] x, floating[:, :, :, ::1] out, Py_ssiz
                         for c in range(channels):
                             acc[c] = acc[c] + src[c]
                 if count_include_pad:
-                    divisor = <floating>(kh * kw)
+                    # Multiplied in floating point: kh * kw in Py_ssize_t wraps for windows near the
+                    # 2**60 limit (a huge SAME window), and a wrapped divisor would be garbage.
+                    divisor = (<floating>kh) * (<floating>kw)
                 else:
                     divisor = <floating>((y1 - y0) * (x1 - x0))
                 for c in range(channels):

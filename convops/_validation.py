@@ -14,6 +14,11 @@ import numpy as np
 
 DATA_FORMATS = ("NHWC", "NCHW")
 PADDING_STRINGS = ("SAME", "VALID")
+#: Largest stride, dilation, window or padding the kernels accept. Their index arithmetic is in
+#: Py_ssize_t (int64): with every term at most 2**60, no sum they form (``oy*s - pad + ky*d``) can
+#: overflow, and no array can be that large anyway. Larger values raise ValueError (they used to
+#: reach the kernels and fail with OverflowError).
+MAX_EXTENT = 2**60
 
 
 def _describe(value: Any) -> str:
@@ -70,7 +75,14 @@ def spatial_pair(value: Any, name: str, data_format: str = "NHWC") -> Tuple[int,
         h = w = as_int(value, name)
     if h < 1 or w < 1:
         raise ValueError(f"`{name}` must be >= 1 in every spatial dimension; got {(h, w)}")
+    check_extent(max(h, w), name)
     return h, w
+
+
+def check_extent(value: int, name: str) -> None:
+    """Refuse a stride/dilation/window/padding above :data:`MAX_EXTENT` (see there)."""
+    if value > MAX_EXTENT:
+        raise ValueError(f"`{name}` must be at most 2**60 (the kernels index with 64-bit integers); got {value}")
 
 
 def _pad_pair(item: Any, name: str) -> Tuple[int, int]:
@@ -81,6 +93,7 @@ def _pad_pair(item: Any, name: str) -> Tuple[int, int]:
     before, after = as_int(item[0], name), as_int(item[1], name)
     if before < 0 or after < 0:
         raise ValueError(f"`{name}` must be non-negative; got {(before, after)}")
+    check_extent(max(before, after), name)
     return before, after
 
 
@@ -136,9 +149,20 @@ def to_array(value: Any, name: str, like: np.ndarray | None = None) -> np.ndarra
     if array.dtype.kind in "OUSVmM":
         raise TypeError(f"`{name}` must contain real numbers; got an array of dtype {array.dtype}")
     if like is not None and array.dtype.kind in "iuf" and like.dtype.kind in "iuf":
-        if array.dtype.kind == "f" and like.dtype.kind in "iu" and not np.all(np.mod(array, 1) == 0):
-            raise TypeError(f"`{name}` holds non-integer values but the other operand is {like.dtype}")
-        return array.astype(like.dtype)
+        if like.dtype.kind in "iu" and array.size:
+            # As tf.convert_to_tensor: refuse values the integer dtype cannot hold (a bare astype
+            # would wrap 2**40 to 0 and turn 1e20 into garbage).
+            if array.dtype.kind == "f":
+                with np.errstate(invalid="ignore"):
+                    integral = np.isfinite(array) & (np.mod(array, 1) == 0)
+                if not np.all(integral):
+                    raise TypeError(f"`{name}` holds non-integer values but the other operand is {like.dtype}")
+            info = np.iinfo(like.dtype)
+            if array.min() < info.min or array.max() > info.max:
+                raise ValueError(f"`{name}` holds values outside the range of {like.dtype} (the other operand's "
+                                 f"dtype): min {array.min()}, max {array.max()}")
+        with np.errstate(over="ignore"):  # a float too large for float16/32 becomes inf, as in TF
+            return array.astype(like.dtype)
     if array.dtype.kind in "iu":
         info = np.iinfo(np.int32)
         if array.size and (array.min() < info.min or array.max() > info.max):
@@ -166,6 +190,7 @@ def check_output_size(shape: Tuple[int, ...], dtype: np.dtype, op: str) -> None:
     count = 1
     for extent in shape:
         count *= extent
-    if count * np.dtype(dtype).itemsize > np.iinfo(np.intp).max:
+    # An empty output can still have an extent NumPy cannot represent (padding 2**62, a 0 elsewhere).
+    if count * np.dtype(dtype).itemsize > np.iinfo(np.intp).max or max(shape, default=0) > np.iinfo(np.intp).max:
         raise ValueError(f"{op} output of shape {tuple(shape)} is too large to index "
                          f"({count} elements of {np.dtype(dtype).itemsize} bytes)")

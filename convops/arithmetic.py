@@ -25,6 +25,8 @@ from __future__ import annotations
 
 from typing import Iterable, NamedTuple, Sequence, Tuple, Union
 
+import numpy as np
+
 __all__ = [
     "effective_kernel_size",
     "same_padding",
@@ -58,6 +60,23 @@ def _non_negative(value: int, name: str) -> int:
     if value < 0:
         raise ValueError(f"`{name}` must be >= 0; got {value}")
     return value
+
+
+def _pair(value, name: str, check) -> Tuple[int, int]:
+    """An int or a sequence of two ints, each passed through ``check``, as ``(h, w)``."""
+    if isinstance(value, bool) or isinstance(value, int) or hasattr(value, "__index__"):
+        return check(value, name), check(value, name)
+    try:
+        h, w = value
+    except (TypeError, ValueError):
+        raise TypeError(f"`{name}` must be an integer or a pair of integers; got {value!r}") from None
+    return check(h, name), check(w, name)
+
+
+def _bool(value, name: str) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"`{name}` must be a bool; got {value!r} ({type(value).__name__})")
+    return bool(value)
 
 
 def effective_kernel_size(kernel_size: int, dilation: int = 1) -> int:
@@ -187,14 +206,20 @@ def receptive_fields(layers: Iterable[Sequence[int]], padding_before: Sequence[i
     >>> [(rf.size, rf.jump) for rf in receptive_fields([(3, 1), (2, 2), (3, 1), (2, 2), (3, 1)])]
     [(3, 1), (4, 2), (8, 2), (10, 4), (18, 4)]
     """
-    layers = list(layers)
-    pads = list(padding_before) if padding_before is not None else [0] * len(layers)
+    try:
+        layers = list(layers)
+        pads = list(padding_before) if padding_before is not None else [0] * len(layers)
+    except TypeError as exc:
+        raise TypeError(f"`layers` and `padding_before` must be sequences: {exc}") from None
     if len(pads) != len(layers):
         raise ValueError(f"`padding_before` must have one entry per layer ({len(layers)}); got {len(pads)}")
     size, jump, start = 1, 1, 0.0  # one input pixel, centred on pixel 0
     out = []
     for index, layer in enumerate(layers):
-        layer = tuple(layer)
+        try:
+            layer = tuple(layer)
+        except TypeError:
+            raise TypeError(f"layer {index} of `layers` must be (kernel_size, stride[, dilation]); got {layer!r}") from None
         if len(layer) not in (2, 3):
             raise ValueError(f"layer {index} must be (kernel_size, stride) or (kernel_size, stride, dilation); "
                              f"got {layer!r}")
@@ -231,18 +256,14 @@ def conv2d_params(kernel_size: int | Tuple[int, int], in_channels: int, out_chan
     >>> conv2d_params(3, 32, 64)     # (9·32 + 1)·64
     18496
     """
-    if isinstance(kernel_size, int) or hasattr(kernel_size, "__index__"):
-        kh = kw = _positive(kernel_size, "kernel_size")
-    else:
-        kh, kw = kernel_size
-        kh, kw = _positive(kh, "kernel_size"), _positive(kw, "kernel_size")
+    kh, kw = _pair(kernel_size, "kernel_size", _positive)
     c_in = _positive(in_channels, "in_channels")
     c_out = _positive(out_channels, "out_channels")
     g = _positive(groups, "groups")
     if c_in % g or c_out % g:
         raise ValueError(f"`in_channels` ({c_in}) and `out_channels` ({c_out}) must be multiples of "
                          f"`groups` ({g})")
-    return (kh * kw * (c_in // g) + (1 if use_bias else 0)) * c_out
+    return (kh * kw * (c_in // g) + (1 if _bool(use_bias, "use_bias") else 0)) * c_out
 
 
 def dense_params(in_features: int, out_features: int, use_bias: bool = True) -> int:
@@ -255,7 +276,7 @@ def dense_params(in_features: int, out_features: int, use_bias: bool = True) -> 
     """
     n_in = _positive(in_features, "in_features")
     n_out = _positive(out_features, "out_features")
-    return (n_in + (1 if use_bias else 0)) * n_out
+    return (n_in + (1 if _bool(use_bias, "use_bias") else 0)) * n_out
 
 
 def conv2d_flops(output_hw: Tuple[int, int], kernel_size: int | Tuple[int, int], in_channels: int,
@@ -267,11 +288,12 @@ def conv2d_flops(output_hw: Tuple[int, int], kernel_size: int | Tuple[int, int],
     >>> conv2d_flops((26, 26), 3, 1, 32)
     389376
     """
-    ho, wo = (_non_negative(v, "output_hw") for v in output_hw)
-    if isinstance(kernel_size, int) or hasattr(kernel_size, "__index__"):
-        kh = kw = _positive(kernel_size, "kernel_size")
-    else:
-        kh, kw = (_positive(v, "kernel_size") for v in kernel_size)
+    ho, wo = _pair(output_hw, "output_hw", _non_negative)
+    kh, kw = _pair(kernel_size, "kernel_size", _positive)
     g = _positive(groups, "groups")
-    return 2 * ho * wo * kh * kw * (_positive(in_channels, "in_channels") // g) * _positive(out_channels, "out_channels")
+    c_in, c_out = _positive(in_channels, "in_channels"), _positive(out_channels, "out_channels")
+    if c_in % g or c_out % g:
+        raise ValueError(f"`in_channels` ({c_in}) and `out_channels` ({c_out}) must be multiples of "
+                         f"`groups` ({g})")
+    return 2 * ho * wo * kh * kw * (c_in // g) * c_out
 

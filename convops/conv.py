@@ -8,6 +8,7 @@ import numpy as np
 
 from convops import _config
 from convops._validation import (
+    MAX_EXTENT,
     check_data_format,
     check_dtype,
     check_output_size,
@@ -124,6 +125,9 @@ def conv2d(input: Any, filters: Any, strides: Any = 1, padding: Any = "VALID", d
     if pad in ("SAME", "VALID"):
         top, bottom = resolve_padding(pad, height, kh, sh, dh)
         left, right = resolve_padding(pad, width, kw, sw, dw)
+        if max(top, bottom, left, right) > MAX_EXTENT:  # only a huge dilation gets here
+            raise ValueError(f"`dilations` {(dh, dw)} with padding='SAME' needs padding "
+                             f"{((top, bottom), (left, right))}, above the kernels' limit 2**60")
     else:
         (top, bottom), (left, right) = pad
     h_out = conv_output_size(height, kh, sh, (top, bottom), dh)
@@ -139,7 +143,8 @@ def conv2d(input: Any, filters: Any, strides: Any = 1, padding: Any = "VALID", d
             _run_kernel(np.ascontiguousarray(x, dtype=compute), np.ascontiguousarray(w, dtype=compute), out,
                         (sh, sw), (dh, dw), (top, left), groups)
     if compute != x.dtype:
-        out = out.astype(x.dtype)
+        with np.errstate(over="ignore"):  # float16 sums beyond 65504 become inf, as in TensorFlow
+            out = out.astype(x.dtype)
     if image_2d:
         return out[0, :, :, 0]
     if data_format == "NCHW":

@@ -40,9 +40,20 @@ def padding_index(size: int, before: int, after: int, mode: str = "CONSTANT") ->
     >>> padding_index(3, 2, 2, "SYMMETRIC")
     array([1, 0, 0, 1, 2, 2, 1])
     """
+    size, before, after = (as_int(v, name) for v, name in ((size, "size"), (before, "before"), (after, "after")))
+    if min(size, before, after) < 0:
+        raise ValueError(f"`size`, `before` and `after` must be non-negative; got {(size, before, after)}")
+    if not isinstance(mode, str) or mode.upper() not in PAD_MODES:
+        raise ValueError(f"`mode` must be one of {PAD_MODES} (any case); got {_describe(mode)}")
+    mode = mode.upper()
+    # The same limits as pad(): beyond them the mirror would point outside the input.
+    limit = {"REFLECT": size - 1, "SYMMETRIC": size}.get(mode)
+    if limit is not None and max(before, after) > limit:
+        raise ValueError(f"`before`/`after` for {mode} mode must be <= {limit} for size {size}; got {(before, after)}")
+    if mode in ("EDGE", "CIRCULAR") and size == 0 and before + after > 0:
+        raise ValueError(f"{mode} padding needs `size` >= 1 to copy from; got size 0")
     k = np.arange(-before, size + after, dtype=np.intp)
     inside = (k >= 0) & (k < size)
-    mode = mode.upper()
     if mode in ("CONSTANT", "MEAN"):
         return np.where(inside, k, -1)
     if size == 0:
@@ -55,9 +66,7 @@ def padding_index(size: int, before: int, after: int, mode: str = "CONSTANT") ->
         return np.where(k >= size, 2 * size - 1 - k, k)
     if mode == "EDGE":
         return np.clip(k, 0, size - 1)
-    if mode == "CIRCULAR":
-        return np.mod(k, size)
-    raise ValueError(f"`mode` must be one of {PAD_MODES} (any case); got {mode!r}")
+    return np.mod(k, size)  # CIRCULAR
 
 
 def _parse_paddings(paddings: Any, ndim: int) -> Tuple[Tuple[int, int], ...]:
@@ -171,9 +180,21 @@ def _constant(constant_values: Any, dtype: np.dtype) -> np.ndarray:
         raise ValueError(f"`constant_values` must be a scalar (as in tf.pad); got shape {value.shape}")
     if value.dtype.kind not in "biuf":
         raise TypeError(f"`constant_values` must be a real number; got {_describe(constant_values)}")
-    if dtype.kind in "iub" and value.dtype.kind == "f" and not np.isfinite(value):
-        raise ValueError(f"`constant_values` {value} cannot be stored in an {dtype} array")
-    return np.asarray(value, dtype=dtype)
+    # tf.pad's conversions: a float must be a finite integer (in range) to pad an integer array,
+    # a bool array takes only bools or 0/1; an int out of an integer dtype's range wraps (tf.pad
+    # pads uint8 with 300 as 44); a float too large for the dtype becomes inf.
+    if dtype.kind in "iu" and value.dtype.kind == "f":
+        if not np.isfinite(value) or value != np.floor(value):
+            raise ValueError(f"`constant_values` {value} cannot be stored in an {dtype} array")
+        info = np.iinfo(dtype)
+        if not info.min <= float(value) <= info.max:  # Python's exact int/float comparison
+            raise ValueError(f"`constant_values` {value} is outside the range of {dtype} [{info.min}, {info.max}]")
+    if dtype.kind == "b" and value.dtype.kind != "b" and float(value) not in (0.0, 1.0):
+        raise ValueError(f"`constant_values` for a bool array must be a bool (or 0/1); got {_describe(constant_values)}")
+    if dtype.kind in "iu" and value.dtype.kind in "iu":
+        return value.astype(dtype)  # array-to-array integer casts wrap, as tf.pad does
+    with np.errstate(over="ignore"):
+        return np.asarray(value, dtype=dtype)
 
 
 def _pad_mean(x: np.ndarray, pairs: Sequence[Tuple[int, int]], out_shape: Tuple[int, ...]) -> np.ndarray:

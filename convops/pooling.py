@@ -190,4 +190,5 @@ def _avg_pool_float16(x: np.ndarray, ksize: Tuple[int, int], strides: Tuple[int,
                     acc = acc + x[:, iy, ix, :]
             out[:, oy, ox, :] = acc
             count[oy, ox] = kh * kw if count_include_pad else (y1 - y0) * (x1 - x0)
-    return out / count[None, :, :, None]
+    with np.errstate(invalid="ignore"):  # a window with no real cell (H or W is 0) is 0/0 = NaN
+        return out / count[None, :, :, None]
