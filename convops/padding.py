@@ -204,9 +204,35 @@ def _pad_mean(x: np.ndarray, pairs: Sequence[Tuple[int, int]], out_shape: Tuple[
         return out
     if padded_axes and any(x.shape[axis] == 0 for axis in padded_axes):
         raise ValueError("MEAN padding needs a non-empty input along every padded dimension")
-    mean = x.mean(axis=padded_axes, keepdims=True, dtype=np.float64) if padded_axes else x
-    if x.dtype.kind in "iub":
-        mean = np.rint(mean)
+    if not padded_axes:
+        mean = x
+    elif x.dtype.kind in "iub":
+        mean = _integer_mean(x, padded_axes)
+    else:
+        with np.errstate(over="ignore", invalid="ignore"):  # inf - inf is NaN, as it should be
+            mean = x.mean(axis=padded_axes, keepdims=True, dtype=np.float64)
+        # float64 data near its largest value overflows the float64 sum (the mean of [max, max]
+        # came out inf, of [inf, -max, -max] NaN): there, divide by the count before summing.
+        overflow = ~np.isfinite(mean) & ~np.isnan(x).any(axis=padded_axes, keepdims=True)
+        if overflow.any():
+            count = int(np.prod([x.shape[axis] for axis in padded_axes]))
+            mean = np.where(overflow, (x / count).sum(axis=padded_axes, keepdims=True, dtype=np.float64), mean)
     out[...] = mean.astype(x.dtype)
     out[tuple(slice(before, before + size) for size, (before, _) in zip(x.shape, pairs))] = x
     return out
+
+
+def _integer_mean(x: np.ndarray, axes: Tuple[int, ...]) -> np.ndarray:
+    """Exact mean of integers along ``axes`` (keepdims), rounded half to even.
+
+    A float64 mean is not enough: it rounds int64 values (the mean of two 2**62 + 1 was 2**62) and
+    the mean of int64.max became 2**63, which wrapped to int64.min when cast back. So sum exactly —
+    in int64 for narrow types, in Python ints for 64-bit ones — and round with integer division.
+    """
+    count = int(np.prod([x.shape[axis] for axis in axes]))
+    wide = x.astype(object) if x.dtype.itemsize >= 8 or count >= 2**31 else x.astype(np.int64)
+    total = wide.sum(axis=axes, keepdims=True)
+    quotient = total // count          # floor division: the remainder is in [0, count)
+    remainder = total - quotient * count
+    round_up = (2 * remainder > count) | ((2 * remainder == count) & (quotient % 2 == 1))
+    return (quotient + round_up.astype(np.int64)).astype(x.dtype)

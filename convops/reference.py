@@ -10,6 +10,7 @@ They take already-validated NHWC arrays and explicit paddings; the public ops in
 
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import Sequence, Tuple
 
 import numpy as np
@@ -117,9 +118,16 @@ def pad_reference(x: np.ndarray, paddings: Sequence[Pair], mode: str = "CONSTANT
         return np.pad(x, paddings, mode="constant", constant_values=np.asarray(constant_values, x.dtype))
     if mode == "MEAN":
         axes = tuple(i for i, p in enumerate(paddings) if p != (0, 0))
-        mean = x.mean(axis=axes, keepdims=True, dtype=np.float64) if axes else x.astype(np.float64)
-        if x.dtype.kind in "iub":
-            mean = np.rint(mean)
+        count = int(np.prod([x.shape[i] for i in axes]))
+        if not axes:
+            mean = x
+        elif x.dtype.kind in "iub":
+            # Exactly: Python ints do not overflow, and round(Fraction) rounds half to even.
+            total = x.astype(object).sum(axis=axes, keepdims=True)
+            mean = np.vectorize(lambda t: round(Fraction(int(t), count)), otypes=[object])(total)
+        else:
+            # Divide first: summing float64 values near the maximum would overflow to inf.
+            mean = (x.astype(np.float64) / count).sum(axis=axes, keepdims=True)
         out = np.broadcast_to(mean.astype(x.dtype), [s + a + b for s, (a, b) in zip(x.shape, paddings)]).copy()
         out[tuple(slice(a, a + s) for s, (a, _) in zip(x.shape, paddings))] = x
         return out

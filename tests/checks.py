@@ -215,9 +215,9 @@ def unchanged(*values: Any, call: str = "") -> Iterator[None]:
 def _equal_nested(a: Any, b: Any) -> bool:
     if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
         return type(a) is type(b) and len(a) == len(b) and all(_equal_nested(x, y) for x, y in zip(a, b))
-    if isinstance(a, float) and isinstance(b, float) and np.isnan(a) and np.isnan(b):
-        return True
-    return bool(a == b)
+    if isinstance(a, (float, np.floating)) and isinstance(b, (float, np.floating)) and np.isnan(a) and np.isnan(b):
+        return type(a) is type(b)
+    return type(a) is type(b) and bool(a == b)
 
 
 def call_op(function: Callable[..., np.ndarray], name: str, *args: Any, **kwargs: Any):

@@ -264,18 +264,55 @@ class PoolCase:
 
 @dataclass
 class PadCase:
+    """One pad problem: ``x`` of any rank, one ``(before, after)`` pair per axis."""
+
     x: np.ndarray
     paddings: Tuple[Pair, ...]
     mode: str = "CONSTANT"
     constant_values: Any = 0
     layout: str = "C"
     spelled_mode: Optional[str] = None
+    seed: Optional[int] = None
+    style: str = "normal"
+
+    def with_dtype(self, dtype: Any) -> "PadCase":
+        """Same shape and paddings; values (and the constant) of ``dtype``, regenerated from the seed."""
+        dtype = np.dtype(dtype)
+        if self.x.dtype == dtype:
+            return self
+        if self.seed is None:
+            x, constant = self.x.astype(dtype), np.asarray(self.constant_values).astype(dtype)[()]
+        else:
+            rng = np.random.default_rng(self.seed)
+            style = self.style if (self.style != "nan" or dtype.kind == "f") else "extremes"
+            x = make_values(rng, self.x.shape, dtype, style)
+            constant = constant_from(rng, dtype)
+        layout = self.layout if self.layout != "list" or dtype.name in ("bool", "int32", "float32") else "C"
+        return replace(self, x=x, constant_values=constant, layout=layout)
 
     def convops_args(self) -> Tuple[tuple, dict]:
         kwargs: Dict[str, Any] = {"mode": self.spelled_mode or self.mode}
         if self.mode.upper() == "CONSTANT":
             kwargs["constant_values"] = self.constant_values
-        return (present(self.x, self.layout), [list(p) for p in self.paddings]), kwargs
+        # An empty list has no dtype (and [] loses the shape (0, 3)): present empty arrays as arrays.
+        layout = "C" if self.layout == "list" and self.x.size == 0 else self.layout
+        return (present(self.x, layout), [list(p) for p in self.paddings]), kwargs
+
+
+def constant_from(rng: np.random.Generator, dtype: np.dtype) -> Any:
+    """A ``constant_values`` exactly representable in ``dtype``: a Python number or a NumPy scalar,
+    including the dtype's extremes, NaN and infinities."""
+    dtype = np.dtype(dtype)
+    if dtype == np.bool_:
+        return bool(rng.integers(0, 2))
+    if dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        pool = [int(info.min), int(info.max), 0, 7, int(info.min) + 1]
+    else:
+        info = np.finfo(dtype)
+        pool = [float(info.max), float(info.min), 1.5, -0.0, float("nan"), float("inf"), -float("inf"), 0.25]
+    value = pool[int(rng.integers(0, len(pool)))]
+    return dtype.type(value) if rng.integers(0, 2) else value
 
 
 def resolve_same(padding: Any, hw: Sequence[int], khw: Sequence[int], strides: Pair, dilations: Pair
@@ -429,37 +466,29 @@ def pad_cases(draw, modes: Sequence[str] = ("CONSTANT", "REFLECT", "SYMMETRIC"),
     rank = draw(st.integers(min_rank, max_rank), label="rank")
     # Keep the total small: rank 5 with sides up to 3 is at most 243 elements before padding.
     max_side = {1: 8, 2: 6, 3: 5, 4: 4, 5: 3}[rank]
-    low_side = 0 if allow_zero_size and mode in ("CONSTANT",) else 1
+    upper = mode.upper()
+    low_side = 0 if allow_zero_size and upper == "CONSTANT" else 1
     shape = tuple(draw(st.integers(low_side, max_side), label=f"dim {axis}") for axis in range(rank))
     pairs = []
     for axis, size in enumerate(shape):
-        limit = {"REFLECT": size - 1, "SYMMETRIC": size}.get(mode.upper(), 4)
-        if mode.upper() == "CIRCULAR":
-            limit = 2 * size + 1   # wraps around more than once
-        limit = min(limit, 4) if mode.upper() != "CIRCULAR" else limit
+        if upper == "REFLECT":
+            limit = size - 1            # the edge is not repeated
+        elif upper == "SYMMETRIC":
+            limit = size
+        elif upper == "CIRCULAR":
+            limit = 2 * size + 1        # wraps around more than once
+        else:
+            limit = 4
         pairs.append((draw(st.integers(0, limit), label=f"before {axis}"),
                       draw(st.integers(0, limit), label=f"after {axis}")))
-    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1), label="seed"))
+    seed = draw(st.integers(0, 2**32 - 1), label="seed")
+    rng = np.random.default_rng(seed)
     style = draw(st.sampled_from(["normal", "extremes", "nan"] if dtype.kind == "f" else ["normal", "extremes"]),
                  label="value style")
     x = make_values(rng, shape, dtype, style)
-    constant: Any = 0
-    if mode.upper() == "CONSTANT":
-        constant = draw(constant_for(dtype), label="constant_values")
+    constant = constant_from(rng, dtype) if upper == "CONSTANT" else 0
     # A list of Python numbers becomes int32/float32 (TF's rule); only those dtypes (and bool) survive.
     allowed = [l for l in layouts if l != "list" or dtype.name in ("bool", "int32", "float32")]
     layout = draw(st.sampled_from(allowed), label="layout")
     spelled_mode = draw(st.sampled_from([mode, mode.lower(), mode.capitalize()]), label="mode spelling")
-    return PadCase(x, tuple(pairs), mode, constant, layout, spelled_mode)
-
-
-def constant_for(dtype: np.dtype) -> st.SearchStrategy:
-    """A ``constant_values`` that is exactly representable in ``dtype`` (so both sides agree on it)."""
-    dtype = np.dtype(dtype)
-    if dtype == np.bool_:
-        return st.booleans()
-    if dtype.kind in "iu":
-        info = np.iinfo(dtype)
-        return st.one_of(st.integers(info.min, info.max), st.integers(info.min, info.max).map(dtype.type))
-    return st.one_of(st.floats(width=16, allow_nan=True), st.just(np.inf), st.just(-np.inf)).map(
-        lambda v: dtype.type(v))
+    return PadCase(x, tuple(pairs), mode, constant, layout, spelled_mode, seed, style)

@@ -1,0 +1,145 @@
+"""pad against ``tf.pad`` (CONSTANT, REFLECT, SYMMETRIC, any case, ranks 1..5, every dtype), against
+``np.pad`` for the modes TF lacks (EDGE = ``edge``, CIRCULAR = ``wrap``), and MEAN against its
+definition (one mean per index of the unpadded axes, e.g. per image and channel). Exact."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+import pytest
+from hypothesis import example, given
+
+import convops
+import oracle
+from checks import assert_exact, assert_within, call_op
+from strategies import PAD_DTYPES, PadCase, pad_cases
+
+
+def run(case: PadCase):
+    args, kwargs = case.convops_args()
+    return call_op(convops.pad, "pad", *args, **kwargs)
+
+
+_X23 = np.array([[1, 2, 3], [4, 5, 6]], dtype=np.float64)
+
+
+@pytest.mark.tf
+@pytest.mark.parametrize("dtype", PAD_DTYPES)
+@given(case=pad_cases())
+@example(case=PadCase(_X23, ((1, 1), (2, 2)), "REFLECT"))                 # TF-SEMANTICS.md's example
+@example(case=PadCase(_X23, ((1, 1), (2, 2)), "SYMMETRIC"))
+@example(case=PadCase(_X23, ((1, 1), (2, 2)), "reflect", spelled_mode="reflect"))
+@example(case=PadCase(_X23, ((0, 1), (2, 2)), "REFLECT"))                  # pad = size - 1: the limit
+@example(case=PadCase(_X23, ((2, 2), (3, 3)), "SYMMETRIC"))                # pad = size: the limit
+@example(case=PadCase(np.zeros((0, 3)), ((1, 2), (0, 1)), "CONSTANT", constant_values=7))   # empty axis
+@example(case=PadCase(np.arange(5.0), ((3, 0),), "CONSTANT", constant_values=-1))          # rank 1
+@example(case=PadCase(np.arange(4.0).reshape(1, 1, 2, 2, 1), ((0, 0), (1, 0), (1, 1), (0, 1), (1, 1)), "SYMMETRIC"))
+def test_pad_matches_tensorflow(dtype, case):
+    case = case.with_dtype(dtype)
+    want = oracle.pad(case.x, case.paddings, case.mode, case.constant_values)
+    got, repro = run(case)
+    assert_exact(got, want, repro, "TensorFlow")
+
+
+@pytest.mark.parametrize("dtype", PAD_DTYPES)
+@given(case=pad_cases(modes=("EDGE", "CIRCULAR")))
+@example(case=PadCase(np.arange(3.0), ((2, 2),), "EDGE"))                 # a a a b c c c
+@example(case=PadCase(np.arange(3.0), ((7, 5),), "CIRCULAR"))             # wraps more than once
+def test_pad_edge_and_circular_match_numpy(dtype, case):
+    """EDGE is np.pad's ``edge`` (PyTorch's ``replicate``), CIRCULAR np.pad's ``wrap``."""
+    case = case.with_dtype(dtype)
+    want = np.pad(case.x, case.paddings, mode={"EDGE": "edge", "CIRCULAR": "wrap"}[case.mode.upper()])
+    got, repro = run(case)
+    assert_exact(got, want, repro, f"np.pad(mode={case.mode.lower()!r})")
+
+
+def _exact_mean(values: np.ndarray):
+    """The mean of ``values`` rounded once to their dtype (integers: half to even)."""
+    if values.dtype.kind == "f":
+        if np.isnan(values).any() or (np.isposinf(values).any() and np.isneginf(values).any()):
+            return values.dtype.type(np.nan)
+        if np.isinf(values).any():
+            return values[np.isinf(values)][0]
+        mean = sum((Fraction(float(v)) for v in values), Fraction(0)) / values.size
+        return values.dtype.type(float(mean))     # Fraction -> float is correctly rounded
+    mean = sum((int(v) for v in values), 0)
+    return values.dtype.type(round(Fraction(mean, values.size)))   # round() halves to even
+
+
+def _mean_border(x: np.ndarray, paddings) -> np.ndarray:
+    """MEAN padding by its definition, with loops: for each index of the unpadded axes, the exact
+    mean (Fractions) of the values along the padded axes, rounded once."""
+    padded_axes = [axis for axis, p in enumerate(paddings) if tuple(p) != (0, 0)]
+    kept_axes = [axis for axis in range(x.ndim) if axis not in padded_axes]
+    out_shape = [s + a + b for s, (a, b) in zip(x.shape, paddings)]
+    out = np.empty(out_shape, dtype=x.dtype)
+    for kept in np.ndindex(*[x.shape[a] for a in kept_axes]):
+        source = [slice(None)] * x.ndim
+        target = [slice(None)] * x.ndim
+        for axis, index in zip(kept_axes, kept):
+            source[axis] = index
+            target[axis] = index
+        out[tuple(target)] = _exact_mean(x[tuple(source)].ravel())
+    interior = tuple(slice(a, a + s) for s, (a, _) in zip(x.shape, paddings))
+    out[interior] = x
+    return out
+
+
+@pytest.mark.parametrize("dtype", ["int8", "int32", "uint8", "int64", "float16", "float32", "float64"])
+@given(case=pad_cases(modes=("MEAN",), min_rank=1, max_rank=5))
+@example(case=PadCase(np.array([[1.0, 2.0], [3.0, 6.0]]), ((1, 0), (0, 1)), "MEAN"))
+def test_pad_mean_matches_its_definition(dtype, case):
+    """MEAN pads with the mean along the padded axes, separately for every index of the others.
+    Integers exactly (half to even); floats within 1 ulp of the exactly rounded mean (convops sums
+    in float64, which rounds a little). NaN in the data makes the mean NaN."""
+    case = case.with_dtype(dtype)
+    want = _mean_border(case.x, case.paddings)
+    got, repro = run(case)
+    if case.x.dtype.kind in "iu":
+        assert_exact(got, want, repro, "the definition of MEAN")
+        return
+    # convops' float64 sum errs by up to (count + 1) * eps64 * mean(|x|) (cancellation), then the
+    # result is rounded once more to the dtype: one ulp there.
+    count = int(np.prod([size for size, p in zip(case.x.shape, case.paddings) if tuple(p) != (0, 0)]))
+    with np.errstate(invalid="ignore", over="ignore"):
+        mean_abs = _mean_border(np.abs(case.x.astype(np.float64)), case.paddings)
+        ulp = np.spacing(np.abs(want).astype(want.dtype)).astype(np.float64)
+        bound = np.where(np.isfinite(want), ulp + (count + 1) * np.finfo(np.float64).eps * mean_abs, 0.0)
+    assert_within(got, want, bound, repro, "the definition of MEAN")
+
+
+def test_pad_mean_is_per_image_and_channel_not_whole_tensor(tf):
+    """Two 2x2 images x 2 channels padded in H and W: each (image, channel) plane gets its own mean.
+    tf.pad(x, p, constant_values=tf.reduce_mean(x)) is the whole tensor's mean — a different thing."""
+    x = np.zeros((2, 2, 2, 2), dtype=np.float64)
+    x[0, :, :, 0] = [[1, 1], [1, 1]]        # mean 1
+    x[0, :, :, 1] = [[0, 2], [4, 6]]        # mean 3
+    x[1, :, :, 0] = [[-4, -4], [0, 0]]      # mean -2
+    x[1, :, :, 1] = [[10, 10], [10, 10]]    # mean 10
+    paddings = [[0, 0], [1, 1], [1, 1], [0, 0]]
+    got = convops.pad(x, paddings, "MEAN")
+    assert got.shape == (2, 4, 4, 2)
+    expected_means = {(0, 0): 1.0, (0, 1): 3.0, (1, 0): -2.0, (1, 1): 10.0}
+    for (n, c), mean in expected_means.items():
+        plane = got[n, :, :, c]
+        border = np.concatenate([plane[0], plane[-1], plane[1:-1, 0], plane[1:-1, -1]])
+        assert np.all(border == mean), f"image {n}, channel {c}: border {border}, expected {mean}"
+        np.testing.assert_array_equal(plane[1:-1, 1:-1], x[n, :, :, c])
+    whole = tf.pad(tf.constant(x), paddings, constant_values=tf.reduce_mean(x)).numpy()
+    assert not np.array_equal(got, whole), "MEAN must not be the whole-tensor mean"
+    # The documented way to get the whole-tensor mean is CONSTANT with constant_values=x.mean().
+    assert_exact(convops.pad(x, paddings, "CONSTANT", constant_values=x.mean()), whole,
+                 "convops.pad(x, paddings, 'CONSTANT', constant_values=x.mean())", "TensorFlow")
+
+
+@pytest.mark.parametrize("mode", ["REFLECT", "SYMMETRIC", "EDGE", "CIRCULAR"])
+def test_padding_index_maps_agree_with_pad(mode):
+    """pad's output is the input read through padding_index's per-axis maps (the documented model)."""
+    x = np.arange(12).reshape(3, 4)
+    pairs = [(2, 1), (3, 3)]
+    maps = [convops.padding_index(size, before, after, mode) for size, (before, after) in zip(x.shape, pairs)]
+    np.testing.assert_array_equal(convops.pad(x, pairs, mode), x[np.ix_(*maps)])
+    assert convops.padding_index(3, 2, 2, mode).tolist() == {
+        "REFLECT": [2, 1, 0, 1, 2, 1, 0], "SYMMETRIC": [1, 0, 0, 1, 2, 2, 1],
+        "EDGE": [0, 0, 0, 1, 2, 2, 2], "CIRCULAR": [1, 2, 0, 1, 2, 0, 1]}[mode]
