@@ -168,6 +168,7 @@ def avg_pool2d(input: Any, ksize: Any, strides: Any, padding: Any = "VALID", dat
     return _finish(out, image_2d, data_format)
 
 
+@np.errstate(over="ignore", invalid="ignore")  # overflow to inf and inf - inf are results, as in float32
 def _avg_pool_float16(x: np.ndarray, ksize: Tuple[int, int], strides: Tuple[int, int],
                       pad_before: Tuple[int, int], shape, count_include_pad: bool) -> np.ndarray:
     """float16 average pooling, accumulated in float16 one cell at a time as TensorFlow's CPU

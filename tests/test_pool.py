@@ -163,3 +163,17 @@ def test_avg_pool2d_propagates_nan_like_tensorflow():
     x = np.array([1, np.nan, 3, 2], dtype=np.float32).reshape(1, 2, 2, 1)
     assert np.isnan(oracle.avg_pool2d(x, (2, 2), (2, 2), "VALID").item())
     assert np.isnan(convops.avg_pool2d(x, 2, 2).item())
+
+
+@pytest.mark.parametrize("dtype", AVG_POOL_DTYPES)
+def test_pools_overflow_and_nan_quietly(dtype, recwarn):
+    """inf - inf and overflow are results here, not events: no RuntimeWarning in any dtype (the
+    float32/64 kernels are silent, so the float16 path must be too; TF is silent)."""
+    big = np.finfo(dtype).max
+    x = np.array([[big, big], [np.inf, -np.inf]], dtype=dtype)
+    avg = convops.avg_pool2d(x, (1, 2), 1)
+    assert avg[0, 0] == np.inf and np.isnan(avg[1, 0])
+    assert convops.avg_pool2d(x, (1, 2), 1, "SAME", count_include_pad=True)[0, 0] == np.inf
+    assert convops.max_pool2d(x, (1, 2), 1)[1, 0] == np.inf
+    runtime = [w for w in recwarn.list if issubclass(w.category, RuntimeWarning)]
+    assert not runtime, f"{dtype}: {[str(w.message) for w in runtime]}"
