@@ -7,15 +7,15 @@ the formulas can be read directly from the code.
 
 Symbols (the same as in the docs and in the op docstrings):
 
-======  ===================================================================
-``i``   input size along one spatial axis (``H`` or ``W``)
-``k``   kernel (window) size along that axis (``KH`` or ``KW``)
-``s``   stride
-``d``   dilation (1 = no dilation, as in TensorFlow)
-``k_eff`` effective kernel size ``(k - 1) * d + 1``
-``p``   padding, a pair ``(before, after)``
-``o``   output size
-======  ===================================================================
+=========  ===================================================================
+``i``      input size along one spatial axis (``H`` or ``W``)
+``k``      kernel (window) size along that axis (``KH`` or ``KW``)
+``s``      stride
+``d``      dilation (1 = no dilation, as in TensorFlow)
+``k_eff``  effective kernel size ``(k - 1) * d + 1``
+``p``      padding, a pair ``(before, after)``
+``o``      output size
+=========  ===================================================================
 
 References: V. Dumoulin and F. Visin, *A guide to convolution arithmetic for deep learning*,
 arXiv:1603.07285 (2016); the CS231n notes on convolutional networks.
