@@ -216,7 +216,9 @@ def _pad_mean(x: np.ndarray, pairs: Sequence[Tuple[int, int]], out_shape: Tuple[
         overflow = ~np.isfinite(mean) & ~np.isnan(x).any(axis=padded_axes, keepdims=True)
         if overflow.any():
             count = int(np.prod([x.shape[axis] for axis in padded_axes]))
-            mean = np.where(overflow, (x / count).sum(axis=padded_axes, keepdims=True, dtype=np.float64), mean)
+            with np.errstate(over="ignore", invalid="ignore"):
+                scaled = (x / count).sum(axis=padded_axes, keepdims=True, dtype=np.float64)
+            mean = np.where(overflow, scaled, mean)
     out[...] = mean.astype(x.dtype)
     out[tuple(slice(before, before + size) for size, (before, _) in zip(x.shape, pairs))] = x
     return out

@@ -143,3 +143,20 @@ def test_padding_index_maps_agree_with_pad(mode):
     assert convops.padding_index(3, 2, 2, mode).tolist() == {
         "REFLECT": [2, 1, 0, 1, 2, 1, 0], "SYMMETRIC": [1, 0, 0, 1, 2, 2, 1],
         "EDGE": [0, 0, 0, 1, 2, 2, 2], "CIRCULAR": [1, 2, 0, 1, 2, 0, 1]}[mode]
+
+
+def test_pad_mean_extremes(recwarn):
+    """MEAN near the top of each range: exact for int64 (a float64 mean of int64.max is 2**63,
+    which wrapped to int64.min), no float64 overflow, NaN for inf - inf, and no RuntimeWarning."""
+    top = np.iinfo(np.int64).max
+    assert convops.pad(np.array([top, top]), [[1, 0]], "MEAN").tolist() == [top, top, top]
+    assert convops.pad(np.array([2**62 + 1, 2**62 + 3]), [[0, 1]], "MEAN")[-1] == 2**62 + 2
+    assert convops.pad(np.array([2**64 - 1] * 3, np.uint64), [[0, 1]], "MEAN")[-1] == 2**64 - 1
+    assert convops.pad(np.array([1, 2], np.uint8), [[0, 1]], "MEAN")[-1] == 2      # 1.5: half to even
+    assert convops.pad(np.array([-3, -2], np.int8), [[0, 1]], "MEAN")[-1] == -2    # -2.5: half to even
+    big = np.finfo(np.float64).max
+    assert convops.pad(np.array([big, big]), [[0, 1]], "MEAN")[-1] == big
+    assert np.isnan(convops.pad(np.array([np.inf, -np.inf, 1.0]), [[0, 1]], "MEAN")[-1])
+    assert convops.pad(np.array([np.inf, -big, -big]), [[0, 1]], "MEAN")[-1] == np.inf
+    runtime = [str(w.message) for w in recwarn.list if issubclass(w.category, RuntimeWarning)]
+    assert not runtime, runtime
