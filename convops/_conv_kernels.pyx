@@ -57,8 +57,10 @@ def conv2d_gemm(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,
     """Cross-correlation as im2col + GEMM, one chunk of output positions at a time.
 
     x: (N, H, W, C_in), w: (KH, KW, C_in/groups, C_out), out: (N, H_out, W_out, C_out).
-    The patch matrix of `chunk_rows` output positions is built in a scratch buffer (in parallel
-    over rows) and multiplied by the filter matrix with BLAS. The caller guarantees that every
+    The patch matrix of `chunk_rows` output positions is built in a scratch buffer and multiplied
+    by the filter matrix with BLAS (threaded by BLAS itself). The fallback of conv2d_direct: it
+    multiplies the zeros of the padding by the filters, so non-finite filters give TensorFlow's
+    NaN at the border. The caller guarantees that every
     BLAS dimension fits in a C int and that out is non-empty.
     """
     cdef Py_ssize_t kh = w.shape[0], kw = w.shape[1], c_group = w.shape[2], c_out = w.shape[3]
@@ -67,7 +69,6 @@ def conv2d_gemm(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,
     cdef Py_ssize_t k = kh * kw * c_group
     cdef Py_ssize_t c_out_group = c_out // groups
     cdef Py_ssize_t m0, rows, r, g
-    cdef int threads
     cdef floating* out_ptr = &out[0, 0, 0, 0]
     cdef const floating* w_ptr = &w[0, 0, 0, 0]
     cdef const floating* x_ptr = &x[0, 0, 0, 0]
@@ -90,9 +91,11 @@ def conv2d_gemm(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,
             m0 = 0
             while m0 < m_total:
                 rows = min(chunk_rows, m_total - m0)
-                threads = effective_threads(num_threads, rows * k)
                 for g in range(groups):
-                    for r in prange(rows, num_threads=threads, schedule="static"):
+                    # Serial on purpose: an OpenMP team filling patches while OpenBLAS's own
+                    # threads wait to multiply them oversubscribes the cores (measured 40x
+                    # slower on 2 cores). BLAS threads the multiplication.
+                    for r in range(rows):
                         _im2col_row(x_ptr, height, width, c_in, buf + r * k, m0 + r, h_out, w_out, kh, kw, c_group,
                                     g * c_group, sh, sw, dh, dw, pad_top, pad_left)
                     _gemm(<int>c_out_group, <int>rows, <int>k, w_ptr + g * c_out_group, <int>c_out,
@@ -137,3 +140,360 @@ def conv2d_direct_int32(const int[:, :, :, ::1] x, const int[:, :, :, ::1] w, in
                                 w_row = &w[ky, kx, ci, g * c_out_group]
                                 for o in range(c_out_group):
                                     acc[g * c_out_group + o] += value * w_row[o]
+
+
+# ---------------------------------------------------------------------------------------------
+# The readable kernel: the definition of conv2d as seven nested loops, compiled. It is the step
+# between the NumPy reference and the fast kernels below (the docs' "naive to Cython" page) and a
+# second oracle in tests. Serial, no blocking, no SIMD: ~1-2 GFLOP/s.
+
+def conv2d_naive(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w, floating[:, :, :, ::1] out,
+                 Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t dh, Py_ssize_t dw,
+                 Py_ssize_t pad_top, Py_ssize_t pad_left, Py_ssize_t groups):
+    """out[n, oy, ox, o] = sum over ky, kx, c of x[n, iy, ix, g*C_g + c] * w[ky, kx, c, o],
+    iy = oy*sh - pad_top + ky*dh, ix = ox*sw - pad_left + kx*dw, taps outside the image skipped
+    (they would add zeros). x: (N, H, W, C_in), w: (KH, KW, C_in/groups, C_out),
+    out: (N, H_out, W_out, C_out), allocated by the caller."""
+    cdef Py_ssize_t n_batch = x.shape[0], height = x.shape[1], width = x.shape[2]
+    cdef Py_ssize_t kh = w.shape[0], kw = w.shape[1], c_group = w.shape[2], c_out = w.shape[3]
+    cdef Py_ssize_t h_out = out.shape[1], w_out = out.shape[2]
+    cdef Py_ssize_t c_out_group = c_out // groups
+    cdef Py_ssize_t n, oy, ox, o, g, ky, kx, c, iy, ix
+    cdef floating total
+    with nogil:
+        for n in range(n_batch):
+            for oy in range(h_out):
+                for ox in range(w_out):
+                    for o in range(c_out):
+                        g = o // c_out_group
+                        total = 0
+                        for ky in range(kh):
+                            iy = oy * sh - pad_top + ky * dh
+                            if iy < 0 or iy >= height:
+                                continue
+                            for kx in range(kw):
+                                ix = ox * sw - pad_left + kx * dw
+                                if ix < 0 or ix >= width:
+                                    continue
+                                for c in range(c_group):
+                                    total = total + x[n, iy, ix, g * c_group + c] * w[ky, kx, c, o]
+                        out[n, oy, ox, o] = total
+
+
+# ---------------------------------------------------------------------------------------------
+# The fast kernel: direct convolution, register-blocked. The loops of conv2d_naive, reordered:
+#
+#   for each block of V*L output channels (L = SIMD lanes)     <- weights packed per block
+#     for each block of P output pixels                         <- any P pixels whose windows
+#       acc[P][V] = 0                                              are clipped alike
+#       for ky, kx, c in the window:
+#         acc[p][v] += x[pixel p, ky, kx, c] * w[ky, kx, c, block v]   (broadcast x, vector w)
+#       store acc
+#
+# P x V accumulators live in SIMD registers for the whole reduction, so each loaded weight vector
+# feeds P multiply-adds and each input value V of them: the loop runs at the FMA units' speed
+# rather than memory's. The micro-kernel is C (_conv_ukernel_body.h), compiled for SSE2, AVX2 and
+# AVX-512 and chosen at run time. Output channels are the vector axis because NHWC makes them
+# contiguous in both the filters (HWIO) and the output.
+#
+# Padding is never materialised. Output rows are grouped into "spans" whose windows lose the same
+# taps to the top/bottom padding, columns likewise; every (row span, column span) pair is a set of
+# pixels with one clipped window [ky0, ky1) x [kx0, kx1), cut into blocks of P. Taps in the
+# padding are skipped rather than multiplied by zero; that differs from TensorFlow only for
+# non-finite filters (0 * inf = NaN), which the caller sends to conv2d_gemm instead.
+
+from libc.stddef cimport ptrdiff_t
+from libc.stdint cimport uintptr_t
+
+cdef extern from "_conv_simd.h" nogil:
+    int CONVOPS_ISA_BASE
+    int CONVOPS_ISA_AVX2
+    int CONVOPS_ISA_AVX512
+    int CONVOPS_SIMD_AVAILABLE
+    int convops_simd_supported(int isa)
+    ptrdiff_t convops_simd_lanes(int isa, ptrdiff_t itemsize)
+    int convops_simd_pixels(int isa, int v)
+    ctypedef void (*convops_ukernel_f32)(int, const float* const*, float* const*, const float*, ptrdiff_t,
+                                         ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t,
+                                         ptrdiff_t) noexcept nogil
+    ctypedef void (*convops_ukernel_f64)(int, const double* const*, double* const*, const double*, ptrdiff_t,
+                                         ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t,
+                                         ptrdiff_t) noexcept nogil
+    ctypedef void (*convops_image_f32)(const float*, float*, const float*, ptrdiff_t, ptrdiff_t, ptrdiff_t,
+                                       ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t,
+                                       ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t) noexcept nogil
+    ctypedef void (*convops_image_f64)(const double*, double*, const double*, ptrdiff_t, ptrdiff_t, ptrdiff_t,
+                                       ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t,
+                                       ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t) noexcept nogil
+    convops_ukernel_f32 convops_ukernels_f32[3]
+    convops_ukernel_f64 convops_ukernels_f64[3]
+    convops_image_f32 convops_images_f32[3]
+    convops_image_f64 convops_images_f64[3]
+
+ISA_NAMES = ("base", "avx2", "avx512")
+cdef int _isa = -1
+
+
+def supported_isas():
+    """The instruction sets this build has and this CPU runs, narrowest first."""
+    return tuple(name for i, name in enumerate(ISA_NAMES) if convops_simd_supported(i))
+
+
+def get_isa():
+    """The instruction set the direct kernels use now (the widest supported, unless set_isa)."""
+    global _isa
+    if _isa < 0:
+        names = supported_isas()
+        # (wraparound is off in this module: no negative indexing, even of tuples)
+        _isa = ISA_NAMES.index(names[len(names) - 1]) if names else 0
+    return ISA_NAMES[_isa]
+
+
+def set_isa(name):
+    """Force an instruction set (tests use this to run every variant); None = the widest."""
+    global _isa
+    if name is None:
+        _isa = -1
+        get_isa()
+        return
+    if name not in ISA_NAMES or not convops_simd_supported(ISA_NAMES.index(name)):
+        raise ValueError(f"instruction set {name!r} is not available here; choose from {supported_isas()}")
+    _isa = ISA_NAMES.index(name)
+
+
+def cpu_features():
+    """What the direct kernels can use here (reported by the benchmark)."""
+    return {"simd_build": bool(CONVOPS_SIMD_AVAILABLE), "supported": list(supported_isas()), "in_use": get_isa()}
+
+
+def block_shape(Py_ssize_t itemsize, Py_ssize_t c_out_group):
+    """(V, P, lanes): vectors of output channels per block, pixels per block, lanes per vector,
+    as conv2d_direct chooses them for this dtype size and group width."""
+    cdef int isa = ISA_NAMES.index(get_isa())
+    cdef Py_ssize_t lanes = convops_simd_lanes(isa, itemsize)
+    cdef Py_ssize_t vectors = (c_out_group + lanes - 1) // lanes
+    cdef Py_ssize_t n_blocks = (vectors + 3) // 4
+    cdef int v = <int>((vectors + n_blocks - 1) // n_blocks)
+    return v, convops_simd_pixels(isa, v), lanes
+
+
+cdef struct Span:
+    # Output positions [start, stop) along one axis whose windows keep taps [k0, k1).
+    Py_ssize_t start, stop, k0, k1
+
+
+cdef Py_ssize_t _spans(Py_ssize_t n_out, Py_ssize_t n_in, Py_ssize_t k, Py_ssize_t s, Py_ssize_t d,
+                       Py_ssize_t pad, Span* spans) noexcept nogil:
+    cdef Py_ssize_t o, base, k0, k1, count = 0
+    for o in range(n_out):
+        base = o * s - pad                      # input index of tap 0
+        k0 = 0 if base >= 0 else min(k, (-base + d - 1) // d)
+        k1 = 0 if n_in - base <= 0 else min(k, (n_in - base + d - 1) // d)
+        if k1 < k0:
+            k1 = k0
+        if count > 0 and spans[count - 1].k0 == k0 and spans[count - 1].k1 == k1:
+            spans[count - 1].stop = o + 1
+        else:
+            spans[count].start = o
+            spans[count].stop = o + 1
+            spans[count].k0 = k0
+            spans[count].k1 = k1
+            count += 1
+    return count
+
+
+cdef struct Plan:
+    const void* x
+    void* out
+    const void* wp             # packed weights, aligned
+    Py_ssize_t height, width, c_in, h_out, w_out, c_out, n_batch
+    Py_ssize_t kh, kw, c_group, c_out_group, sh, sw, dh, dw, top, left
+    Py_ssize_t n_cb, vb, v, p, isa
+    Span* rows
+    Span* cols
+    Py_ssize_t n_cols
+    Py_ssize_t n_pairs
+    Py_ssize_t* pair_first     # first block of each (row span, column span) pair; [n_pairs] = total
+    Py_ssize_t n_blocks
+
+
+cdef void _task(const Plan* plan, Py_ssize_t task, floating dummy) noexcept nogil:
+    # One block of P pixels x one block of V*L output channels.
+    cdef Py_ssize_t cob = task // plan.n_blocks, b = task - cob * plan.n_blocks
+    cdef Py_ssize_t g = cob // plan.n_cb, cb = cob - g * plan.n_cb
+    cdef Py_ssize_t lo = 0, hi = plan.n_pairs, mid, pair, j, per_image, n, rem, oy, ox, p
+    cdef const Span* rs
+    cdef const Span* cs
+    cdef const floating* xs[12]
+    cdef floating* outs[12]
+    cdef floating scratch[64]
+    cdef const floating* x = <const floating*>plan.x
+    cdef floating* out = <floating*>plan.out
+    cdef const floating* w
+    cdef Py_ssize_t n_lanes = min(plan.vb, plan.c_out_group - cb * plan.vb)
+    while hi - lo > 1:                          # the pair this block belongs to
+        mid = (lo + hi) // 2
+        if plan.pair_first[mid] <= b:
+            lo = mid
+        else:
+            hi = mid
+    pair = lo
+    rs = &plan.rows[pair // plan.n_cols]
+    cs = &plan.cols[pair % plan.n_cols]
+    per_image = (rs.stop - rs.start) * (cs.stop - cs.start)
+    for p in range(plan.p):
+        j = (b - plan.pair_first[pair]) * plan.p + p
+        if j < plan.n_batch * per_image:
+            n = j // per_image
+            rem = j - n * per_image
+            oy = rs.start + rem // (cs.stop - cs.start)
+            ox = cs.start + rem % (cs.stop - cs.start)
+            outs[p] = out + ((n * plan.h_out + oy) * plan.w_out + ox) * plan.c_out + g * plan.c_out_group + cb * plan.vb
+            if rs.k1 > rs.k0 and cs.k1 > cs.k0:
+                xs[p] = x + ((n * plan.height + oy * plan.sh - plan.top + rs.k0 * plan.dh) * plan.width
+                             + ox * plan.sw - plan.left + cs.k0 * plan.dw) * plan.c_in + g * plan.c_group
+            else:
+                xs[p] = x
+        else:                                   # past the last pixel: compute a copy, drop it
+            xs[p] = xs[0]
+            outs[p] = scratch
+    w = (<const floating*>plan.wp) + (cob * plan.kh * plan.kw * plan.c_group
+                                      + (rs.k0 * plan.kw + cs.k0) * plan.c_group) * plan.vb
+    if floating is float:
+        convops_ukernels_f32[plan.isa](<int>plan.v, xs, outs, w, rs.k1 - rs.k0, cs.k1 - cs.k0, plan.c_group,
+                                       plan.dh * plan.width * plan.c_in, plan.dw * plan.c_in,
+                                       plan.kw * plan.c_group * plan.vb, n_lanes)
+    else:
+        convops_ukernels_f64[plan.isa](<int>plan.v, xs, outs, w, rs.k1 - rs.k0, cs.k1 - cs.k0, plan.c_group,
+                                       plan.dh * plan.width * plan.c_in, plan.dw * plan.c_in,
+                                       plan.kw * plan.c_group * plan.vb, n_lanes)
+
+
+def conv2d_direct(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w, floating[:, :, :, ::1] out,
+                  Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t dh, Py_ssize_t dw,
+                  Py_ssize_t pad_top, Py_ssize_t pad_left, Py_ssize_t groups, int num_threads):
+    """Register-blocked direct cross-correlation (see the comment above). Returns False, having
+    written nothing, when the filters hold inf/NaN and some window reaches into the padding (the
+    caller then uses conv2d_gemm, which multiplies the padding's zeros as TensorFlow does).
+
+    x: (N, H, W, C_in), w: (KH, KW, C_in/groups, C_out), out: (N, H_out, W_out, C_out), non-empty.
+    """
+    cdef Plan plan
+    cdef Py_ssize_t lanes, vectors, i, g, cb, ky, kx, ci, lane, co, n_tasks, n_row_spans, r, c, total
+    cdef floating value
+    cdef floating* packed
+    cdef bint finite = True, clipped = False
+    cdef int threads
+    cdef Py_ssize_t chunk
+    cdef void* raw = NULL
+    cdef void* spans_raw = NULL
+    cdef void* pairs_raw = NULL
+    plan.isa = ISA_NAMES.index(get_isa())
+    plan.n_batch, plan.height, plan.width, plan.c_in = x.shape[0], x.shape[1], x.shape[2], x.shape[3]
+    plan.kh, plan.kw, plan.c_group, plan.c_out = w.shape[0], w.shape[1], w.shape[2], w.shape[3]
+    plan.h_out, plan.w_out = out.shape[1], out.shape[2]
+    plan.c_out_group = plan.c_out // groups
+    plan.sh, plan.sw, plan.dh, plan.dw, plan.top, plan.left = sh, sw, dh, dw, pad_top, pad_left
+    lanes = convops_simd_lanes(<int>plan.isa, sizeof(floating))
+    vectors = (plan.c_out_group + lanes - 1) // lanes
+    plan.n_cb = (vectors + 3) // 4             # blocks of at most 4 vectors, as even as possible
+    plan.v = (vectors + plan.n_cb - 1) // plan.n_cb
+    plan.vb = plan.v * lanes
+    plan.p = convops_simd_pixels(<int>plan.isa, <int>plan.v)
+    plan.x, plan.out = &x[0, 0, 0, 0], &out[0, 0, 0, 0]
+    try:
+        # Packed weights [g][cb][ky][kx][ci][vb], zero lanes past C_out, 64-byte aligned (the
+        # micro-kernel uses aligned vector loads).
+        total = groups * plan.n_cb * plan.kh * plan.kw * plan.c_group * plan.vb
+        raw = malloc(total * sizeof(floating) + 64)
+        spans_raw = malloc((plan.h_out + plan.w_out) * sizeof(Span))
+        if raw == NULL or spans_raw == NULL:
+            raise MemoryError("conv2d: could not allocate the packed filters")
+        packed = <floating*>((<uintptr_t>raw + 63) & ~(<uintptr_t>63))
+        plan.wp = packed
+        plan.rows = <Span*>spans_raw
+        plan.cols = plan.rows + plan.h_out
+        with nogil:
+            i = 0
+            for g in range(groups):
+                for cb in range(plan.n_cb):
+                    for ky in range(plan.kh):
+                        for kx in range(plan.kw):
+                            for ci in range(plan.c_group):
+                                for lane in range(plan.vb):
+                                    co = cb * plan.vb + lane
+                                    if co < plan.c_out_group:
+                                        value = w[ky, kx, ci, g * plan.c_out_group + co]
+                                        if value - value != 0:   # inf or NaN
+                                            finite = False
+                                    else:
+                                        value = 0
+                                    packed[i] = value
+                                    i += 1
+            n_row_spans = _spans(plan.h_out, plan.height, plan.kh, sh, dh, pad_top, plan.rows)
+            plan.n_cols = _spans(plan.w_out, plan.width, plan.kw, sw, dw, pad_left, plan.cols)
+            for r in range(n_row_spans):
+                clipped = clipped or plan.rows[r].k0 > 0 or plan.rows[r].k1 < plan.kh
+            for c in range(plan.n_cols):
+                clipped = clipped or plan.cols[c].k0 > 0 or plan.cols[c].k1 < plan.kw
+        if clipped and not finite:
+            return False
+        plan.n_pairs = n_row_spans * plan.n_cols
+        pairs_raw = malloc((plan.n_pairs + 1) * sizeof(Py_ssize_t))
+        if pairs_raw == NULL:
+            raise MemoryError("conv2d: could not allocate the block table")
+        plan.pair_first = <Py_ssize_t*>pairs_raw
+        with nogil:
+            plan.pair_first[0] = 0
+            for i in range(plan.n_pairs):
+                r, c = i // plan.n_cols, i % plan.n_cols
+                plan.pair_first[i + 1] = plan.pair_first[i] + (
+                    plan.n_batch * (plan.rows[r].stop - plan.rows[r].start) * (plan.cols[c].stop - plan.cols[c].start)
+                    + plan.p - 1) // plan.p
+            plan.n_blocks = plan.pair_first[plan.n_pairs]
+            n_tasks = groups * plan.n_cb * plan.n_blocks
+            # Work in lane multiply-adds / 16: ~16 of them per scalar operation's time.
+            threads = effective_threads(num_threads, n_tasks * plan.p * plan.kh * plan.kw * plan.c_group * plan.vb // 16)
+            # Dynamic schedule in contiguous chunks (same filters, nearby pixels): on a shared
+            # machine a thread that loses its core for a time slice would otherwise hold the whole
+            # call up; here the others take its chunks. Which thread computes a block never changes
+            # what is computed, so results do not depend on the thread count.
+            chunk = max(1, n_tasks // (threads * 8))
+            for i in prange(n_tasks, num_threads=threads, schedule="dynamic", chunksize=chunk):
+                _task(&plan, i, <floating>0)
+    finally:
+        free(raw)
+        free(spans_raw)
+        free(pairs_raw)
+    return True
+
+
+def conv2d_image(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w, floating[:, :, :, ::1] out,
+                 Py_ssize_t sh, Py_ssize_t dh, Py_ssize_t dw, Py_ssize_t pad_top, Py_ssize_t pad_left,
+                 int num_threads):
+    """One-channel images (C_in = C_out = 1) with horizontal stride 1: each tap is an axpy along
+    an output row, vectorised over pixels (a channel-vectorised block would use 1 lane of L).
+    Returns False, having written nothing, for non-finite filters with padding (as conv2d_direct).
+    x: (N, H, W, 1), w: (KH, KW, 1, 1), out: (N, H_out, W_out, 1), non-empty."""
+    cdef Py_ssize_t rows = out.shape[0] * out.shape[1], r, ky, kx
+    cdef int isa = ISA_NAMES.index(get_isa())
+    cdef int threads = effective_threads(num_threads, rows * out.shape[2] * w.shape[0] * w.shape[1] // 16)
+    cdef bint clipped = (pad_top > 0 or pad_left > 0
+                         or (out.shape[1] - 1) * sh - pad_top + (w.shape[0] - 1) * dh >= x.shape[1]
+                         or out.shape[2] - 1 - pad_left + (w.shape[1] - 1) * dw >= x.shape[2])
+    if clipped:
+        for ky in range(w.shape[0]):
+            for kx in range(w.shape[1]):
+                if w[ky, kx, 0, 0] - w[ky, kx, 0, 0] != 0:   # inf or NaN: let conv2d_gemm do it
+                    return False
+    with nogil:
+        for r in prange(rows, num_threads=threads, schedule="dynamic", chunksize=max(1, rows // (threads * 8))):
+            if floating is float:
+                convops_images_f32[isa](&x[0, 0, 0, 0], &out[0, 0, 0, 0], &w[0, 0, 0, 0], x.shape[1], x.shape[2],
+                                        out.shape[1], out.shape[2], w.shape[0], w.shape[1], sh, dh, dw, pad_top,
+                                        pad_left, r, r + 1)
+            else:
+                convops_images_f64[isa](&x[0, 0, 0, 0], &out[0, 0, 0, 0], &w[0, 0, 0, 0], x.shape[1], x.shape[2],
+                                        out.shape[1], out.shape[2], w.shape[0], w.shape[1], sh, dh, dw, pad_top,
+                                        pad_left, r, r + 1)
+    return True

@@ -4,10 +4,13 @@ cdef extern from "_omp_shim.h":
     const int CONVOPS_OPENMP
     int convops_omp_max_threads() noexcept nogil
 
-# Below this many inner-loop operations a parallel region costs more than it saves
-# (starting an OpenMP team costs a few microseconds on a 2-core machine).
+# Below this many inner-loop operations (scalar element operations, ~20-40 us of work on one
+# core) a parallel region costs more than it saves: waking an OpenMP team costs a few
+# microseconds on an idle 2-core machine, and up to a scheduler time slice (ms) when other
+# processes hold the cores. Kernels whose inner operation is a SIMD multiply-add pass a
+# correspondingly scaled count.
 cdef enum:
-    MIN_PARALLEL_WORK = 32768
+    MIN_PARALLEL_WORK = 131072
 
 
 cdef int effective_threads(int requested, Py_ssize_t work) noexcept nogil:

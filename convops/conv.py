@@ -24,10 +24,12 @@ __all__ = ["conv2d"]
 CONV_DTYPES = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.int32))
 # BLAS takes C ints: every GEMM dimension must stay below 2**31.
 _BLAS_INT_MAX = 2**31 - 1
-# Rows of the patch matrix built per GEMM call: big enough for BLAS to run at full speed,
-# small enough (~1 MiB of patches) to stay in cache while it is consumed.
+# Rows of the patch matrix built per GEMM call (fallback path): big enough for BLAS to run at
+# full speed, small enough (~1 MiB of patches) to stay in cache while it is consumed.
 _PATCH_BYTES = 1 << 20
-
+# Which kernel runs (see _run_kernel): None = choose by shape; tests force each one in turn.
+_FORCE_METHOD = None
+METHODS = ("direct", "image", "gemm", "naive")
 
 def conv2d(input: Any, filters: Any, strides: Any = 1, padding: Any = "VALID", dilations: Any = 1,
            data_format: str = "NHWC") -> np.ndarray:
@@ -166,11 +168,30 @@ def _conv_kernels():
 
 
 def _run_kernel(x: np.ndarray, w: np.ndarray, out: np.ndarray, strides, dilations, pad_before, groups) -> None:
+    """Fill ``out`` with the kernel this shape runs best on (all give TensorFlow's results).
+
+    - int32: a direct integer loop (BLAS has no integer GEMM).
+    - one-channel images (C_in = C_out = 1, horizontal stride 1): ``conv2d_image``, vectorised
+      over output pixels — vectorising over channels would use 1 lane of 16.
+    - everything else: ``conv2d_direct``, register-blocked and vectorised over output channels.
+    - ``conv2d_gemm`` (im2col + BLAS) only when the filters hold inf/NaN and the padding is used:
+      the direct kernels skip padded taps, but TensorFlow multiplies their zeros (0 * inf = NaN).
+    """
     (sh, sw), (dh, dw), (top, left) = strides, dilations, pad_before
     kernels = _conv_kernels()
     threads = _config.get_num_threads()
     if x.dtype == np.int32:
         kernels.conv2d_direct_int32(x, w, out, sh, sw, dh, dw, top, left, groups, threads)
+        return
+    method = _FORCE_METHOD
+    if method is None:
+        method = "image" if (x.shape[3] == 1 and w.shape[3] == 1 and sw == 1) else "direct"
+    if method == "image" and kernels.conv2d_image(x, w, out, sh, dh, dw, top, left, threads):
+        return
+    if method == "direct" and kernels.conv2d_direct(x, w, out, sh, sw, dh, dw, top, left, groups, threads):
+        return
+    if method == "naive":
+        kernels.conv2d_naive(x, w, out, sh, sw, dh, dw, top, left, groups)
         return
     k = w.shape[0] * w.shape[1] * w.shape[2]
     if k > _BLAS_INT_MAX or out.shape[3] > _BLAS_INT_MAX:
