@@ -1,0 +1,106 @@
+"""Sphinx configuration of the convops site.
+
+Built offline: MathJax 3.2.2 is served from ``_static/mathjax`` (fetched from the npm registry by
+``scripts/site.sh``), intersphinx is not used (it would fetch inventories), and every figure is
+drawn at build time by ``docs/figures``, which calls convops itself.
+"""
+
+import os
+import pathlib
+import sys
+
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")  # if a figure imports TensorFlow (timings page)
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+HERE = pathlib.Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))           # the `figures` drawing package
+sys.path.insert(0, str(HERE / "_ext"))  # the `animation` directive
+
+import convops  # noqa: E402
+
+project = "convops"
+author = "The convops developers"
+copyright = "2026, The convops developers"
+release = version = convops.__version__
+
+extensions = [
+    "sphinx.ext.autodoc",
+    "sphinx.ext.doctest",
+    "sphinx.ext.mathjax",
+    "numpydoc",
+    "matplotlib.sphinxext.plot_directive",
+    "animation",
+]
+
+exclude_patterns = ["_build", "_data", "_ext", "figures", "Thumbs.db", ".DS_Store"]
+templates_path = []
+html_static_path = ["_static"]
+html_css_files = ["convops.css"]
+html_theme = "furo"
+html_title = f"convops {release}"
+html_theme_options = {
+    "sidebar_hide_name": False,
+    "navigation_with_keys": True,
+}
+html_show_sourcelink = False
+html_copy_source = False
+pygments_style = "friendly"
+pygments_dark_style = "monokai"
+
+# Self-hosted MathJax 3 (Sphinx 9 defaults to MathJax 4 from a CDN, which fails offline).
+mathjax_path = "mathjax/tex-chtml.js"
+mathjax3_config = {"tex": {"inlineMath": [["\\(", "\\)"]], "displayMath": [["\\[", "\\]"]]}}
+
+# Nitpicky: every cross-reference must resolve. Without intersphinx (offline) the numpy/python
+# types named in docstrings cannot resolve; they are listed here instead.
+nitpicky = True
+nitpick_ignore = [
+    ("py:class", "numpy.ndarray"),
+    ("py:class", "np.ndarray"),
+    ("py:class", "ndarray"),
+    ("py:class", "numpy.dtype"),
+    ("py:class", "array_like"),
+    ("py:class", "optional"),
+    ("py:class", "Iterator"),
+    ("py:class", "Iterable"),
+    ("py:class", "Sequence"),
+    ("py:class", "Any"),
+    ("py:class", "Padding1D"),
+]
+nitpick_ignore_regex = [("py:class", r"(typing|collections\.abc|numpy|contextlib)\..*")]
+
+autodoc_member_order = "bysource"
+autodoc_typehints = "none"  # numpydoc's Parameters sections carry the types and shapes
+numpydoc_show_class_members = False
+numpydoc_xref_param_type = False
+numpydoc_validation_checks = set()
+
+# Doctests: every `>>>` in the pages and in the autodoc'd docstrings runs with this set-up.
+doctest_global_setup = """
+import numpy as np
+import convops
+from convops import arithmetic
+# the module docstrings of convops (autodoc'd in api.rst) use their module's names unqualified
+from convops.arithmetic import *
+from convops.padding import padding_index
+np.set_printoptions(precision=4, suppress=True, linewidth=100)
+"""
+
+# The plot directive: figures are drawn by docs/figures (which calls convops) at build time.
+plot_include_source = False
+plot_html_show_source_link = False
+plot_html_show_formats = False
+plot_formats = [("png", 110)]
+plot_pre_code = "import numpy as np\nimport matplotlib.pyplot as plt\n"
+plot_rcparams = {"figure.facecolor": "white", "savefig.facecolor": "white", "font.size": 10}
+plot_apply_rcparams = True
+
+
+def _check_mathjax(app):
+    if app.builder.format == "html" and not (HERE / "_static" / "mathjax" / "tex-chtml.js").exists():
+        raise RuntimeError("docs/_static/mathjax/tex-chtml.js is missing: run `bash scripts/site.sh --no-serve`, "
+                           "which fetches MathJax 3.2.2 from the npm registry, before sphinx-build")
+
+
+def setup(app):
+    app.connect("builder-inited", _check_mathjax)

@@ -1,0 +1,75 @@
+"""Page 1: kernels, the receptive field of one output, parameter sharing."""
+
+import numpy as np
+from matplotlib import pyplot as plt
+from matplotlib.patches import ConnectionPatch, Rectangle
+
+import convops
+from convops import arithmetic
+
+from . import grammar as g
+
+# A 5 x 5 image with a vertical stroke, and a detector of "dark on the left, bright on the right".
+STROKE = np.array([[0, 1, 8, 9, 1],
+                   [0, 2, 9, 8, 0],
+                   [1, 1, 9, 9, 1],
+                   [0, 2, 8, 9, 0],
+                   [0, 1, 9, 8, 1]], dtype=np.float32)
+EDGE = np.array([[-1, 0, 1],
+                 [-1, 0, 1],
+                 [-1, 0, 1]], dtype=np.float32)
+
+
+def one_position():
+    """The window at one position: nine products summed into one output number."""
+    info = g.sliding_window(STROKE, kernel=EDGE)
+    return g.static_step(info, 3, "One output = the kernel laid on one window, multiplied and summed")
+
+
+def anim_conv(path):
+    info = g.sliding_window(STROKE, kernel=EDGE)
+    g.animate(info, path, "conv2d, 3×3 kernel, VALID: the window visits every position")
+
+
+def dense_vs_conv():
+    """One conv unit sees a 3 x 3 patch; one dense unit sees all 784 pixels; parameter counts."""
+    x = g.digit(3)
+    kernel = np.array([[-1, -1, -1], [0, 0, 0], [1, 1, 1]], np.float32)   # a horizontal edge
+    response = convops.conv2d(x, kernel)
+    fig = plt.figure(figsize=(10.5, 4.3))
+    ax = fig.add_axes([0.0, 0.02, 0.58, 0.8])
+    g.setup_axes(ax, 28 * 2 + 8, 30)
+    top = 1.8
+    # convolution: the unit at (9, 12) of the 26 x 26 map sees input rows 9..11, cols 12..14
+    g.image(ax, x, 0, top, g.INPUT_CMAP, 0, 1)
+    g.window(ax, 9, 12, 3, 3, 0, top, lw=2)
+    lim = np.abs(response).max()
+    xo = 28 + 6
+    g.image(ax, response, xo, top + 1, g.SIGNED_OUTPUT_CMAP, -lim, lim)
+    g.highlight(ax, 9, 12, xo, top + 1, lw=2)
+    ax.annotate("", xy=(xo + 12.5, top + 1 + 9.5), xytext=(13.5, top + 10.5),
+                arrowprops=dict(arrowstyle="->", color=g.WINDOW, lw=1.8, connectionstyle="arc3,rad=-0.25"))
+    g.label(ax, 14, top - 0.6, "input 28×28", g.INPUT)
+    g.label(ax, xo + 13, top + 0.4, "conv output 26×26", g.OUTPUT)
+    fig.text(0.01, 0.97, "Convolution: each output sees a 3×3 window, and all outputs share the same "
+             "9 weights + 1 bias.\nDense: each output sees every pixel with weights of its own.",
+             fontsize=9.5, va="top")
+    # dense: one unit sees every pixel
+    ax2 = fig.add_axes([0.58, 0.02, 0.17, 0.8])
+    g.setup_axes(ax2, 30, 30 * 1.05)
+    g.image(ax2, x, 1, top, g.INPUT_CMAP, 0, 1)
+    ax2.add_patch(Rectangle((1, top), 28, 28, fill=False, edgecolor=g.WINDOW, linewidth=2))
+    g.label(ax2, 15, top - 0.6, "dense: 784 weights\nper output unit", g.WINDOW, size=9)
+    # bar chart of parameter counts, from convops.arithmetic
+    conv = arithmetic.conv2d_params(3, 1, 32)
+    dense = arithmetic.dense_params(28 * 28, 26 * 26 * 32)
+    ax3 = fig.add_axes([0.83, 0.14, 0.16, 0.62])
+    bars = ax3.bar(["Conv2D\n3×3, 32", "Dense\n784→21,632"], [conv, dense], color=[g.OUTPUT, g.WINDOW], log=True)
+    for bar, value in zip(bars, [conv, dense]):
+        ax3.text(bar.get_x() + bar.get_width() / 2, value * 1.5, f"{value:,}", ha="center", fontsize=9)
+    ax3.set_ylim(100, dense * 30)
+    ax3.set_ylabel("parameters (log scale)")
+    ax3.set_title("parameters, same input\nand output sizes", fontsize=9)
+    ax3.spines[["top", "right"]].set_visible(False)
+    ax3.tick_params(axis="x", labelsize=8.5)
+    return fig
