@@ -369,30 +369,27 @@ cdef void _task(const Plan* plan, Py_ssize_t task, floating dummy) noexcept nogi
                                        plan.kw * plan.c_group * plan.vb, n_lanes)
 
 
-def conv2d_direct(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w, floating[:, :, :, ::1] out,
-                  Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t dh, Py_ssize_t dw,
-                  Py_ssize_t pad_top, Py_ssize_t pad_left, Py_ssize_t groups, int num_threads):
-    """Register-blocked direct cross-correlation (see the comment above). Returns False, having
-    written nothing, when the filters hold inf/NaN and some window reaches into the padding (the
-    caller then uses conv2d_gemm, which multiplies the padding's zeros as TensorFlow does).
-
-    x: (N, H, W, C_in), w: (KH, KW, C_in/groups, C_out), out: (N, H_out, W_out, C_out), non-empty.
-    """
+cdef int _direct(const floating* x, Py_ssize_t n_batch, Py_ssize_t height, Py_ssize_t width, Py_ssize_t c_in,
+                 const floating* w, Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t c_group, Py_ssize_t c_out,
+                 floating* out, Py_ssize_t h_out, Py_ssize_t w_out, Py_ssize_t sh, Py_ssize_t sw,
+                 Py_ssize_t dh, Py_ssize_t dw, Py_ssize_t pad_top, Py_ssize_t pad_left, Py_ssize_t groups,
+                 int num_threads) except -1:
+    # conv2d_direct on raw C-contiguous buffers: 1 = done, 0 = declined (non-finite filters with
+    # padding in use; nothing written).
     cdef Plan plan
-    cdef Py_ssize_t lanes, vectors, i, g, cb, ky, kx, ci, lane, co, n_tasks, n_row_spans, r, c, total
+    cdef Py_ssize_t lanes, vectors, i, g, cb, ky, kx, ci, lane, co, n_tasks, n_row_spans, r, c, total, chunk
     cdef floating value
     cdef floating* packed
     cdef bint finite = True, clipped = False
     cdef int threads
-    cdef Py_ssize_t chunk
     cdef void* raw = NULL
     cdef void* spans_raw = NULL
     cdef void* pairs_raw = NULL
-    plan.isa = ISA_NAMES.index(get_isa())
-    plan.n_batch, plan.height, plan.width, plan.c_in = x.shape[0], x.shape[1], x.shape[2], x.shape[3]
-    plan.kh, plan.kw, plan.c_group, plan.c_out = w.shape[0], w.shape[1], w.shape[2], w.shape[3]
-    plan.h_out, plan.w_out = out.shape[1], out.shape[2]
-    plan.c_out_group = plan.c_out // groups
+    plan.isa = _isa if _isa >= 0 else ISA_NAMES.index(get_isa())
+    plan.n_batch, plan.height, plan.width, plan.c_in = n_batch, height, width, c_in
+    plan.kh, plan.kw, plan.c_group, plan.c_out = kh, kw, c_group, c_out
+    plan.h_out, plan.w_out = h_out, w_out
+    plan.c_out_group = c_out // groups
     plan.sh, plan.sw, plan.dh, plan.dw, plan.top, plan.left = sh, sw, dh, dw, pad_top, pad_left
     lanes = convops_simd_lanes(<int>plan.isa, sizeof(floating))
     vectors = (plan.c_out_group + lanes - 1) // lanes
@@ -400,44 +397,44 @@ def conv2d_direct(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w
     plan.v = (vectors + plan.n_cb - 1) // plan.n_cb
     plan.vb = plan.v * lanes
     plan.p = convops_simd_pixels(<int>plan.isa, <int>plan.v)
-    plan.x, plan.out = &x[0, 0, 0, 0], &out[0, 0, 0, 0]
+    plan.x, plan.out = x, out
     try:
         # Packed weights [g][cb][ky][kx][ci][vb], zero lanes past C_out, 64-byte aligned (the
         # micro-kernel uses aligned vector loads).
-        total = groups * plan.n_cb * plan.kh * plan.kw * plan.c_group * plan.vb
+        total = groups * plan.n_cb * kh * kw * c_group * plan.vb
         raw = malloc(total * sizeof(floating) + 64)
-        spans_raw = malloc((plan.h_out + plan.w_out) * sizeof(Span))
+        spans_raw = malloc((h_out + w_out) * sizeof(Span))
         if raw == NULL or spans_raw == NULL:
             raise MemoryError("conv2d: could not allocate the packed filters")
         packed = <floating*>((<uintptr_t>raw + 63) & ~(<uintptr_t>63))
         plan.wp = packed
         plan.rows = <Span*>spans_raw
-        plan.cols = plan.rows + plan.h_out
+        plan.cols = plan.rows + h_out
         with nogil:
             i = 0
             for g in range(groups):
                 for cb in range(plan.n_cb):
-                    for ky in range(plan.kh):
-                        for kx in range(plan.kw):
-                            for ci in range(plan.c_group):
+                    for ky in range(kh):
+                        for kx in range(kw):
+                            for ci in range(c_group):
                                 for lane in range(plan.vb):
                                     co = cb * plan.vb + lane
                                     if co < plan.c_out_group:
-                                        value = w[ky, kx, ci, g * plan.c_out_group + co]
+                                        value = w[((ky * kw + kx) * c_group + ci) * c_out + g * plan.c_out_group + co]
                                         if value - value != 0:   # inf or NaN
                                             finite = False
                                     else:
                                         value = 0
                                     packed[i] = value
                                     i += 1
-            n_row_spans = _spans(plan.h_out, plan.height, plan.kh, sh, dh, pad_top, plan.rows)
-            plan.n_cols = _spans(plan.w_out, plan.width, plan.kw, sw, dw, pad_left, plan.cols)
+            n_row_spans = _spans(h_out, height, kh, sh, dh, pad_top, plan.rows)
+            plan.n_cols = _spans(w_out, width, kw, sw, dw, pad_left, plan.cols)
             for r in range(n_row_spans):
-                clipped = clipped or plan.rows[r].k0 > 0 or plan.rows[r].k1 < plan.kh
+                clipped = clipped or plan.rows[r].k0 > 0 or plan.rows[r].k1 < kh
             for c in range(plan.n_cols):
-                clipped = clipped or plan.cols[c].k0 > 0 or plan.cols[c].k1 < plan.kw
+                clipped = clipped or plan.cols[c].k0 > 0 or plan.cols[c].k1 < kw
         if clipped and not finite:
-            return False
+            return 0
         plan.n_pairs = n_row_spans * plan.n_cols
         pairs_raw = malloc((plan.n_pairs + 1) * sizeof(Py_ssize_t))
         if pairs_raw == NULL:
@@ -448,24 +445,74 @@ def conv2d_direct(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w
             for i in range(plan.n_pairs):
                 r, c = i // plan.n_cols, i % plan.n_cols
                 plan.pair_first[i + 1] = plan.pair_first[i] + (
-                    plan.n_batch * (plan.rows[r].stop - plan.rows[r].start) * (plan.cols[c].stop - plan.cols[c].start)
+                    n_batch * (plan.rows[r].stop - plan.rows[r].start) * (plan.cols[c].stop - plan.cols[c].start)
                     + plan.p - 1) // plan.p
             plan.n_blocks = plan.pair_first[plan.n_pairs]
             n_tasks = groups * plan.n_cb * plan.n_blocks
             # Work in lane multiply-adds / 16: ~16 of them per scalar operation's time.
-            threads = effective_threads(num_threads, n_tasks * plan.p * plan.kh * plan.kw * plan.c_group * plan.vb // 16)
-            # Dynamic schedule in contiguous chunks (same filters, nearby pixels): on a shared
-            # machine a thread that loses its core for a time slice would otherwise hold the whole
-            # call up; here the others take its chunks. Which thread computes a block never changes
-            # what is computed, so results do not depend on the thread count.
-            chunk = max(1, n_tasks // (threads * 8))
-            for i in prange(n_tasks, num_threads=threads, schedule="dynamic", chunksize=chunk):
-                _task(&plan, i, <floating>0)
+            threads = effective_threads(num_threads, n_tasks * plan.p * kh * kw * c_group * plan.vb // 16)
+            if threads == 1:
+                for i in range(n_tasks):
+                    _task(&plan, i, <floating>0)
+            else:
+                # Dynamic schedule in contiguous chunks (same filters, nearby pixels): on a shared
+                # machine a thread that loses its core for a time slice would otherwise hold the
+                # whole call up; here the others take its chunks. Which thread computes a block
+                # never changes what is computed, so results do not depend on the thread count.
+                chunk = max(1, n_tasks // (threads * 8))
+                for i in prange(n_tasks, num_threads=threads, schedule="dynamic", chunksize=chunk):
+                    _task(&plan, i, <floating>0)
     finally:
         free(raw)
         free(spans_raw)
         free(pairs_raw)
-    return True
+    return 1
+
+
+def conv2d_direct(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w, floating[:, :, :, ::1] out,
+                  Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t dh, Py_ssize_t dw,
+                  Py_ssize_t pad_top, Py_ssize_t pad_left, Py_ssize_t groups, int num_threads):
+    """Register-blocked direct cross-correlation (see the comment above). Returns False, having
+    written nothing, when the filters hold inf/NaN and some window reaches into the padding (the
+    caller then uses conv2d_gemm, which multiplies the padding's zeros as TensorFlow does).
+
+    x: (N, H, W, C_in), w: (KH, KW, C_in/groups, C_out), out: (N, H_out, W_out, C_out), non-empty.
+    """
+    return _direct(&x[0, 0, 0, 0], x.shape[0], x.shape[1], x.shape[2], x.shape[3], &w[0, 0, 0, 0], w.shape[0],
+                   w.shape[1], w.shape[2], w.shape[3], &out[0, 0, 0, 0], out.shape[1], out.shape[2], sh, sw, dh,
+                   dw, pad_top, pad_left, groups, num_threads) == 1
+
+
+cdef int _image(const floating* x, Py_ssize_t n_batch, Py_ssize_t height, Py_ssize_t width, const floating* w,
+                Py_ssize_t kh, Py_ssize_t kw, floating* out, Py_ssize_t h_out, Py_ssize_t w_out, Py_ssize_t sh,
+                Py_ssize_t dh, Py_ssize_t dw, Py_ssize_t pad_top, Py_ssize_t pad_left, int num_threads) noexcept:
+    cdef Py_ssize_t rows = n_batch * h_out, r, i
+    cdef int isa = _isa if _isa >= 0 else ISA_NAMES.index(get_isa())
+    cdef int threads = effective_threads(num_threads, rows * w_out * kh * kw // 16)
+    cdef bint clipped = (pad_top > 0 or pad_left > 0 or (h_out - 1) * sh - pad_top + (kh - 1) * dh >= height
+                         or w_out - 1 - pad_left + (kw - 1) * dw >= width)
+    if clipped:
+        for i in range(kh * kw):
+            if w[i] - w[i] != 0:                # inf or NaN: let conv2d_gemm do it
+                return 0
+    with nogil:
+        if threads == 1:
+            _image_rows(x, out, w, height, width, h_out, w_out, kh, kw, sh, dh, dw, pad_top, pad_left, 0, rows, isa)
+        else:
+            for r in prange(rows, num_threads=threads, schedule="dynamic", chunksize=max(1, rows // (threads * 8))):
+                _image_rows(x, out, w, height, width, h_out, w_out, kh, kw, sh, dh, dw, pad_top, pad_left, r, r + 1,
+                            isa)
+    return 1
+
+
+cdef inline void _image_rows(const floating* x, floating* out, const floating* w, Py_ssize_t height,
+                             Py_ssize_t width, Py_ssize_t h_out, Py_ssize_t w_out, Py_ssize_t kh, Py_ssize_t kw,
+                             Py_ssize_t sh, Py_ssize_t dh, Py_ssize_t dw, Py_ssize_t pad_top, Py_ssize_t pad_left,
+                             Py_ssize_t r0, Py_ssize_t r1, int isa) noexcept nogil:
+    if floating is float:
+        convops_images_f32[isa](x, out, w, height, width, h_out, w_out, kh, kw, sh, dh, dw, pad_top, pad_left, r0, r1)
+    else:
+        convops_images_f64[isa](x, out, w, height, width, h_out, w_out, kh, kw, sh, dh, dw, pad_top, pad_left, r0, r1)
 
 
 def conv2d_image(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w, floating[:, :, :, ::1] out,
@@ -475,25 +522,95 @@ def conv2d_image(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,
     an output row, vectorised over pixels (a channel-vectorised block would use 1 lane of L).
     Returns False, having written nothing, for non-finite filters with padding (as conv2d_direct).
     x: (N, H, W, 1), w: (KH, KW, 1, 1), out: (N, H_out, W_out, 1), non-empty."""
-    cdef Py_ssize_t rows = out.shape[0] * out.shape[1], r, ky, kx
-    cdef int isa = ISA_NAMES.index(get_isa())
-    cdef int threads = effective_threads(num_threads, rows * out.shape[2] * w.shape[0] * w.shape[1] // 16)
-    cdef bint clipped = (pad_top > 0 or pad_left > 0
-                         or (out.shape[1] - 1) * sh - pad_top + (w.shape[0] - 1) * dh >= x.shape[1]
-                         or out.shape[2] - 1 - pad_left + (w.shape[1] - 1) * dw >= x.shape[2])
-    if clipped:
-        for ky in range(w.shape[0]):
-            for kx in range(w.shape[1]):
-                if w[ky, kx, 0, 0] - w[ky, kx, 0, 0] != 0:   # inf or NaN: let conv2d_gemm do it
-                    return False
-    with nogil:
-        for r in prange(rows, num_threads=threads, schedule="dynamic", chunksize=max(1, rows // (threads * 8))):
-            if floating is float:
-                convops_images_f32[isa](&x[0, 0, 0, 0], &out[0, 0, 0, 0], &w[0, 0, 0, 0], x.shape[1], x.shape[2],
-                                        out.shape[1], out.shape[2], w.shape[0], w.shape[1], sh, dh, dw, pad_top,
-                                        pad_left, r, r + 1)
-            else:
-                convops_images_f64[isa](&x[0, 0, 0, 0], &out[0, 0, 0, 0], &w[0, 0, 0, 0], x.shape[1], x.shape[2],
-                                        out.shape[1], out.shape[2], w.shape[0], w.shape[1], sh, dh, dw, pad_top,
-                                        pad_left, r, r + 1)
-    return True
+    return _image(&x[0, 0, 0, 0], x.shape[0], x.shape[1], x.shape[2], &w[0, 0, 0, 0], w.shape[0], w.shape[1],
+                  &out[0, 0, 0, 0], out.shape[1], out.shape[2], sh, dh, dw, pad_top, pad_left, num_threads) == 1
+
+
+# ---------------------------------------------------------------------------------------------
+# The fast path of convops.conv2d for its most common call: two float32/float64 NHWC ndarrays, an
+# int stride, "VALID"/"SAME", no dilation, no groups. Its whole job is to skip the general
+# argument handling (~6 us of Python) when there is nothing to handle: it accepts only arguments
+# that the general path would accept unchanged and returns None for anything else — including
+# everything that would raise — so every error still comes from the general path, word for word.
+
+import numpy as np
+cimport numpy as cnp
+cnp.import_array()
+
+
+cdef Py_ssize_t _stride_of(object strides) except -2:
+    # An exact int or a list/tuple of 2 equal exact ints; -1 = not this fast path's business.
+    cdef Py_ssize_t s
+    if type(strides) is int:
+        s = strides
+    elif (type(strides) is tuple or type(strides) is list) and len(strides) == 2 \
+            and type(strides[0]) is int and type(strides[1]) is int and strides[0] == strides[1]:
+        s = strides[0]
+    else:
+        return -1
+    return s if 1 <= s <= 65536 else -1
+
+
+def conv2d_fast(input, filters, strides, padding, dilations, data_format, int num_threads):
+    """``convops.conv2d(input, filters, strides, padding, dilations, data_format)`` for the plain
+    case described above, or None (then nothing was done; the caller takes the general path)."""
+    cdef cnp.ndarray x, w, out
+    cdef Py_ssize_t n, height, width, c_in, kh, kw, c_out, h_out, w_out, s, total, top = 0, left = 0
+    cdef cnp.npy_intp dims[4]
+    cdef int typenum, done
+    cdef bint same
+    if type(input) is not np.ndarray or type(filters) is not np.ndarray:
+        return None
+    if not (type(dilations) is int and dilations == 1) or not (data_format == "NHWC" and type(data_format) is str):
+        return None
+    if type(padding) is not str:
+        return None
+    if padding == "VALID" or padding == "valid":
+        same = False
+    elif padding == "SAME" or padding == "same":
+        same = True
+    else:
+        return None
+    s = _stride_of(strides)
+    if s < 0:
+        return None
+    x, w = input, filters
+    typenum = cnp.PyArray_TYPE(x)
+    if (cnp.PyArray_NDIM(x) != 4 or cnp.PyArray_NDIM(w) != 4 or cnp.PyArray_TYPE(w) != typenum
+            or (typenum != cnp.NPY_FLOAT32 and typenum != cnp.NPY_FLOAT64)
+            or not cnp.PyArray_ISCARRAY_RO(x) or not cnp.PyArray_ISCARRAY_RO(w)
+            or not cnp.PyArray_ISNOTSWAPPED(x) or not cnp.PyArray_ISNOTSWAPPED(w)):
+        return None
+    n, height, width, c_in = x.shape[0], x.shape[1], x.shape[2], x.shape[3]
+    kh, kw, c_out = w.shape[0], w.shape[1], w.shape[3]
+    if w.shape[2] != c_in or n < 1 or height < 1 or width < 1 or c_in < 1 or kh < 1 or kw < 1 or c_out < 1:
+        return None
+    if same:
+        h_out, w_out = (height + s - 1) // s, (width + s - 1) // s
+        total = (h_out - 1) * s + kh - height
+        top = total // 2 if total > 0 else 0
+        total = (w_out - 1) * s + kw - width
+        left = total // 2 if total > 0 else 0
+    else:
+        if kh > height or kw > width:
+            return None                          # empty result: the general path's business
+        h_out, w_out = (height - kh) // s + 1, (width - kw) // s + 1
+    dims[0], dims[1], dims[2], dims[3] = n, h_out, w_out, c_out
+    out = cnp.PyArray_EMPTY(4, dims, typenum, 0)
+    if typenum == cnp.NPY_FLOAT32:
+        if c_in == 1 and c_out == 1 and s == 1:
+            done = _image(<const float*>cnp.PyArray_DATA(x), n, height, width, <const float*>cnp.PyArray_DATA(w),
+                          kh, kw, <float*>cnp.PyArray_DATA(out), h_out, w_out, s, 1, 1, top, left, num_threads)
+        else:
+            done = _direct(<const float*>cnp.PyArray_DATA(x), n, height, width, c_in,
+                           <const float*>cnp.PyArray_DATA(w), kh, kw, c_in, c_out, <float*>cnp.PyArray_DATA(out),
+                           h_out, w_out, s, s, 1, 1, top, left, 1, num_threads)
+    else:
+        if c_in == 1 and c_out == 1 and s == 1:
+            done = _image(<const double*>cnp.PyArray_DATA(x), n, height, width, <const double*>cnp.PyArray_DATA(w),
+                          kh, kw, <double*>cnp.PyArray_DATA(out), h_out, w_out, s, 1, 1, top, left, num_threads)
+        else:
+            done = _direct(<const double*>cnp.PyArray_DATA(x), n, height, width, c_in,
+                           <const double*>cnp.PyArray_DATA(w), kh, kw, c_in, c_out, <double*>cnp.PyArray_DATA(out),
+                           h_out, w_out, s, s, 1, 1, top, left, 1, num_threads)
+    return out if done else None

@@ -84,6 +84,12 @@ def conv2d(input: Any, filters: Any, strides: Any = 1, padding: Any = "VALID", d
     >>> convops.conv2d(np.ones((1, 5, 5, 3)), np.ones((3, 3, 3, 8)), strides=2, padding="SAME").shape
     (1, 3, 3, 8)
     """
+    if _FORCE_METHOD is None:
+        # The common call (float NHWC ndarrays, int stride, VALID/SAME) in compiled code; None for
+        # anything else, including every argument the checks below would reject.
+        out = _fast()(input, filters, strides, padding, dilations, data_format, _config.get_num_threads())
+        if out is not None:
+            return out
     data_format = check_data_format(data_format)
     x = to_array(input, "input", like=filters if isinstance(filters, np.ndarray) else None)
     w = to_array(filters, "filters", like=x)
@@ -165,6 +171,16 @@ def _conv_kernels():
         from convops import _conv_kernels as module
         _kernels = module
     return _kernels
+
+
+def _fast():
+    global _fast_path
+    if _fast_path is None:
+        _fast_path = _conv_kernels().conv2d_fast
+    return _fast_path
+
+
+_fast_path = None
 
 
 def _run_kernel(x: np.ndarray, w: np.ndarray, out: np.ndarray, strides, dilations, pad_before, groups) -> None:
