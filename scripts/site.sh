@@ -4,6 +4,7 @@
 #   bash scripts/site.sh              set up, build docs/_build/html, serve on http://127.0.0.1:8000
 #   bash scripts/site.sh --no-serve   set up and build only (CI); also CONVOPS_SITE_SERVE=0
 #   bash scripts/site.sh --clean      remove the previous build and drawn animations first
+#   bash scripts/site.sh --no-setup   skip scripts/env.sh (scripts/test.sh has already run it)
 #   PORT=8001 bash scripts/site.sh    serve on another port
 #
 # The build is offline: the only download is MathJax 3.2.2 from the npm registry (once, into
@@ -13,16 +14,20 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 serve=${CONVOPS_SITE_SERVE:-1}
 clean=0
+setup=1
 for arg in "$@"; do
   case "$arg" in
     --no-serve) serve=0 ;;
     --clean) clean=1 ;;
+    --no-setup) setup=0 ;;
     -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
-    *) echo "scripts/site.sh: unknown option '$arg' (use --no-serve, --clean)" >&2; exit 2 ;;
+    *) echo "scripts/site.sh: unknown option '$arg' (use --no-serve, --clean, --no-setup)" >&2; exit 2 ;;
   esac
 done
 
-bash scripts/env.sh docs
+if [ "$setup" = 1 ]; then
+  bash scripts/env.sh docs
+fi
 # shellcheck disable=SC1091
 . .venv/bin/activate
 

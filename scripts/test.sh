@@ -16,5 +16,11 @@ run() {  # run one suite, remember a failure, keep going so one run reports ever
   if ! "$@"; then status=1; echo "!! FAILED: $*"; fi
 }
 run "unit and property tests (TensorFlow oracle, profile $HYPOTHESIS_PROFILE)" \
-  python -m pytest tests -p no:cacheprovider
+  python -m pytest tests -p no:cacheprovider --ignore=tests/site
+# The docs site: built with -W --keep-going -n (no warning, every reference resolved), its worked
+# examples run as doctests, then every page opened in Chromium (tests/site).
+run "docs: build the site (sphinx-build -W --keep-going -n)" bash scripts/site.sh --no-serve --no-setup --clean
+run "docs: doctests (sphinx-build -b doctest)" \
+  python -m sphinx -W --keep-going -n -q -b doctest docs docs/_build/doctest
+run "docs: browser test of every page (Chromium)" python -m pytest tests/site -p no:cacheprovider
 exit $status

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import time
@@ -73,41 +74,57 @@ CASES = {
 }
 
 
+@contextlib.contextmanager
+def kernel(method: str):
+    """Force convops.conv2d onto one of its Cython kernels (convops.conv.METHODS), as its tests do."""
+    from convops import conv
+    if method not in conv.METHODS:
+        raise ValueError(f"convops.conv.METHODS is {conv.METHODS}; the speed page expects {method!r} in it")
+    previous, conv._FORCE_METHOD = conv._FORCE_METHOD, method
+    try:
+        yield
+    finally:
+        conv._FORCE_METHOD = previous
+
+
 @functools.lru_cache(maxsize=None)
 def measure():
-    """{case: [(step, seconds or None)]} measured now, with each result checked against convops."""
+    """{case: [(step, seconds)]} measured now, each step's result checked against convops.conv2d."""
     rng = np.random.default_rng(0)
     tf = tensorflow()
     results = {}
     for case, (xs, ws) in CASES.items():
         x = rng.normal(size=xs).astype(np.float32)
         w = rng.normal(size=ws).astype(np.float32)
-        xi = rng.integers(-8, 8, size=xs, dtype=np.int32)
-        wi = rng.integers(-8, 8, size=ws, dtype=np.int32)
         expected = convops.conv2d(x, w)
-        steps = []
-        if xs[0] == 1:
-            xl, wl = x.tolist(), w.tolist()
-            got = np.array(conv2d_python(xl, wl), np.float32)
+
+        def check(got):
             np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
+
+        steps = []
+        if xs[0] == 1:   # pure Python on the batch case would take seconds per call
+            xl, wl = x.tolist(), w.tolist()
+            check(np.array(conv2d_python(xl, wl), np.float32))
             steps.append(("1. pure Python loops", best_time(lambda: conv2d_python(xl, wl), repeats=2)))
-        # (pure Python is left out of the batch case: seconds per call would dominate the build)
         no_pad = ((0, 0), (0, 0))
-        np.testing.assert_allclose(conv2d_reference(x, w, (1, 1), no_pad), expected, rtol=1e-4, atol=1e-4)
+        check(conv2d_reference(x, w, (1, 1), no_pad))
         steps.append(("2. convops.reference\n(NumPy, loop over positions)",
                       best_time(lambda: conv2d_reference(x, w, (1, 1), no_pad))))
-        np.testing.assert_allclose(conv2d_numpy_im2col(x, w), expected, rtol=1e-4, atol=1e-4)
+        check(conv2d_numpy_im2col(x, w))
         steps.append(("3. NumPy, all windows at once", best_time(lambda: conv2d_numpy_im2col(x, w))))
-        np.testing.assert_array_equal(convops.conv2d(xi, wi), conv2d_numpy_im2col(xi.astype(np.int64), wi))
-        steps.append(("4. Cython direct loops\n(convops int32 kernel)", best_time(lambda: convops.conv2d(xi, wi))))
-        # step 5 is measured with one thread and with the default; the page discusses the difference
         with convops.num_threads(1):
-            steps.append(("5. Cython im2col + BLAS\n(convops float32, 1 thread)", best_time(lambda: convops.conv2d(x, w))))
-        steps.append((f"5. Cython im2col + BLAS\n(convops float32, {convops.get_num_threads()} threads)",
-                      best_time(lambda: convops.conv2d(x, w))))
+            for method, name in [("naive", "4. Cython, the same loops typed\n(conv2d_naive, 1 thread)"),
+                                 ("gemm", "5. Cython im2col + BLAS\n(1 thread)"),
+                                 (None, "6. Cython register-blocked SIMD\n(convops' kernel, 1 thread)")]:
+                with kernel(method) if method else contextlib.nullcontext():
+                    check(convops.conv2d(x, w))
+                    steps.append((name, best_time(lambda: convops.conv2d(x, w))))
+        threads = convops.get_num_threads()
+        if threads > 1:
+            steps.append((f"6. ... with {threads} threads", best_time(lambda: convops.conv2d(x, w))))
         if tf is not None:
             tx, tw = tf.constant(x), tf.constant(w)
-            np.testing.assert_allclose(tf.nn.conv2d(tx, tw, 1, "VALID").numpy(), expected, rtol=1e-4, atol=1e-4)
+            check(tf.nn.conv2d(tx, tw, 1, "VALID").numpy())
             steps.append(("TensorFlow tf.nn.conv2d", best_time(lambda: tf.nn.conv2d(tx, tw, 1, "VALID"))))
         results[case] = steps
     return results
@@ -127,7 +144,8 @@ def timings():
     for ax, (case, steps) in zip(axes, results.items()):
         names = [name for name, _ in steps][::-1]
         values = [t for _, t in steps][::-1]
-        colours = [g.WINDOW if "TensorFlow" in n else (g.OUTPUT if "Cython" in n else g.INPUT) for n in names]
+        colours = [g.WINDOW if "TensorFlow" in n else (g.OUTPUT if n.startswith(("4", "5", "6")) else g.INPUT)
+                   for n in names]
         bars = ax.barh(names, values, color=colours, log=True)
         reference = dict(steps)["2. convops.reference\n(NumPy, loop over positions)"]
         for bar, value in zip(bars, values):
@@ -139,7 +157,7 @@ def timings():
         ax.tick_params(axis="y", labelsize=8)
         ax.spines[["top", "right"]].set_visible(False)
     note = ("" if tensorflow() is not None else "TensorFlow was not importable in this build. ")
-    fig.text(0.01, 0.01, note + f"Measured while building these docs, float32 (step 4: int32); "
+    fig.text(0.01, 0.01, note + "Measured while building these docs, float32; "
              f"convops threads: {convops.get_num_threads()}, OpenMP: {convops.openmp_enabled()}. "
              "(×n) = speed-up over step 2.", fontsize=8.5)
     fig.tight_layout(rect=(0, 0.05, 1, 1))
