@@ -76,10 +76,33 @@ def _writeable_copy(a: np.ndarray) -> np.ndarray:
     return np.array(a, copy=True)
 
 
+class Repro:
+    """A call, formatted as copy-pasteable source only when a message needs it (formatting every
+    digit of a 40k-element array costs ~0.1 s; most calls pass)."""
+
+    def __init__(self, function: str, args: tuple, kwargs: dict, module: str = "convops"):
+        self.function, self.args, self.kwargs, self.module = function, args, kwargs, module
+        self._text: Optional[str] = None
+
+    def __str__(self) -> str:
+        if self._text is None:
+            self._text = _format_call(f"{self.module}.{self.function}", self.args, self.kwargs)
+        return self._text
+
+
+def repro(function: str, *args: Any, **kwargs: Any) -> Repro:
+    """A lazily formatted ``convops.<function>(...)`` call for assertion messages."""
+    return Repro(function, args, kwargs)
+
+
 def format_call(function: str, *args: Any, **kwargs: Any) -> str:
     """``convops.<function>(<args>, key=value, ...)`` as copy-pasteable source."""
+    return _format_call(f"convops.{function}", args, kwargs)
+
+
+def _format_call(qualified: str, args: tuple, kwargs: dict) -> str:
     parts = [format_value(a) for a in args] + [f"{k}={format_value(v)}" for k, v in kwargs.items()]
-    text = f"convops.{function}({', '.join(parts)})"
+    text = f"{qualified}({', '.join(parts)})"
     if len(text) > _MAX_REPRO_CHARS:
         shapes = [getattr(a, "shape", None) for a in args]
         text = (text[:_MAX_REPRO_CHARS // 2] + f"\n... [repro cut: {len(text)} characters; argument shapes {shapes}]")
@@ -139,7 +162,7 @@ def _first_difference(got: np.ndarray, want: np.ndarray) -> Optional[tuple]:
     return tuple(int(i) for i in bad[0]) if len(bad) else None
 
 
-def assert_same_shape_dtype(got: np.ndarray, want: np.ndarray, call: str, dtype: Optional[np.dtype] = None) -> None:
+def assert_same_shape_dtype(got: np.ndarray, want: np.ndarray, call: Any, dtype: Optional[np.dtype] = None) -> None:
     if not isinstance(got, np.ndarray):
         raise AssertionError(f"expected an ndarray, got {type(got).__name__}\n  call: {call}")
     if got.shape != want.shape:
@@ -149,7 +172,7 @@ def assert_same_shape_dtype(got: np.ndarray, want: np.ndarray, call: str, dtype:
         raise AssertionError(f"dtype {got.dtype} != expected {expected_dtype}\n  call: {call}")
 
 
-def assert_exact(got: np.ndarray, want: np.ndarray, call: str, what: str = "oracle") -> None:
+def assert_exact(got: np.ndarray, want: np.ndarray, call: Any, what: str = "oracle") -> None:
     """Same shape, dtype and values bit for bit, NaN where NaN (pooling, padding, int conv)."""
     assert_same_shape_dtype(got, want, call)
     index = _first_difference(got, want)
@@ -164,7 +187,7 @@ def _isnan(a: np.ndarray) -> np.ndarray:
     return np.isnan(a) if a.dtype.kind == "f" else np.zeros(a.shape, dtype=bool)
 
 
-def assert_within(got: np.ndarray, want: np.ndarray, bound: np.ndarray, call: str, what: str = "oracle",
+def assert_within(got: np.ndarray, want: np.ndarray, bound: np.ndarray, call: Any, what: str = "oracle",
                   dtype: Optional[np.dtype] = None) -> None:
     """``|got - want| <= bound`` elementwise (NaN must match NaN); reports the worst element."""
     assert_same_shape_dtype(got, want, call, dtype)
@@ -197,7 +220,7 @@ def _snapshot(value: Any) -> Any:
 
 
 @contextlib.contextmanager
-def unchanged(*values: Any, call: str = "") -> Iterator[None]:
+def unchanged(*values: Any, call: Any = "") -> Iterator[None]:
     """Check that the ops do not write into (or change the flags of) their arguments."""
     before = [_snapshot(v) for v in values]
     yield
@@ -225,10 +248,10 @@ def call_op(function: Callable[..., np.ndarray], name: str, *args: Any, **kwargs
 
     Returns ``(result, repro)`` where ``repro`` is the copy-pasteable call.
     """
-    repro = format_call(name, *args, **kwargs)
-    with unchanged(*args, *kwargs.values(), call=repro):
+    call = Repro(name, args, kwargs)
+    with unchanged(*args, *kwargs.values(), call=call):
         result = function(*args, **kwargs)
-    return result, repro
+    return result, call
 
 
 def nhwc(array: np.ndarray, data_format: str) -> np.ndarray:

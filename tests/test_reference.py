@@ -13,7 +13,8 @@ from hypothesis import given
 
 import convops
 import oracle
-from checks import assert_exact, assert_within, call_op, conv_bound, flush_subnormals, reduction_length, window_conv2d
+from checks import (Repro, assert_exact, assert_within, call_op, conv_bound, flush_subnormals, reduction_length,
+                    window_conv2d)
 from convops.reference import avg_pool2d_reference, conv2d_reference, max_pool2d_reference, pad_reference
 from strategies import (AVG_POOL_DTYPES, CONV_DTYPES, MAX_POOL_DTYPES, PAD_DTYPES, conv2d_cases, pad_cases,
                         pool2d_cases)
@@ -28,10 +29,9 @@ def _conv_bound(case, want):
     return conv_bound(want, magnitude, reduction_length(case.w.shape), case.x.dtype)
 
 
-def _reference_call(name, case, **extra) -> str:
-    from checks import format_call
-    return format_call(name, case.x, *([case.w] if hasattr(case, "w") else []), **extra).replace(
-        "convops.", "convops.reference.")
+def _reference_call(name, case, **extra) -> Repro:
+    operands = (case.x, case.w) if hasattr(case, "w") else (case.x,)
+    return Repro(name, operands, extra, module="convops.reference")
 
 
 # --------------------------------------------------------------------------- reference vs TF
