@@ -2,6 +2,7 @@
 # one index map per axis (output index -> input index, or -1 for "constant here"), so the kernel
 # only copies bytes: it never needs to know which mode it is running.
 from cython.parallel cimport prange
+from libc.stdlib cimport malloc, free
 from libc.string cimport memcpy
 
 from convops._openmp cimport effective_threads
@@ -62,30 +63,66 @@ def pad_copy(const unsigned char[::1] src, unsigned char[::1] dst, const Py_ssiz
     cdef Py_ssize_t ndim = in_shape.shape[0]
     cdef Py_ssize_t src_strides[64]
     cdef Py_ssize_t dst_strides[64]
-    cdef Py_ssize_t axis, i, j, n_out = out_shape[0]
+    cdef Py_ssize_t axis, item = itemsize
     cdef const Py_ssize_t* index_map = &maps[0]
     cdef const char* src_ptr = <const char*>&src[0] if src.shape[0] else NULL
     cdef char* dst_ptr = <char*>&dst[0]
+    cdef char* fill = NULL
     cdef int threads
     if ndim > 64:
         raise ValueError("pad supports at most 64 dimensions")
-    src_strides[ndim - 1] = itemsize
-    dst_strides[ndim - 1] = itemsize
+    # Trailing axes that are not padded (the channels of NHWC images) travel whole: they merge
+    # into one bigger "element", so each pixel is one memcpy and each interior row is one.
+    while ndim > 1 and befores[ndim - 1] == 0 and out_shape[ndim - 1] == in_shape[ndim - 1]:
+        item *= in_shape[ndim - 1]
+        ndim -= 1
+    fill = <char*>malloc(item if item > 0 else 1)
+    if fill == NULL:
+        raise MemoryError("pad: could not allocate the constant element")
+    _fill_constant(fill, item // itemsize, <const char*>&value[0], itemsize)
+    src_strides[ndim - 1] = item
+    dst_strides[ndim - 1] = item
     for axis in range(ndim - 2, -1, -1):
         src_strides[axis] = src_strides[axis + 1] * in_shape[axis + 1]
         dst_strides[axis] = dst_strides[axis + 1] * out_shape[axis + 1]
     threads = effective_threads(num_threads, dst.shape[0] // 8)
+    _copy(ndim, src_ptr, dst_ptr, &out_shape[0], &in_shape[0], src_strides, dst_strides, index_map,
+          &map_offsets[0], &befores[0], fill, item, threads)
+    free(fill)
+
+
+cdef void _copy(Py_ssize_t ndim, const char* src_ptr, char* dst_ptr, const Py_ssize_t* out_shape,
+                const Py_ssize_t* in_shape, const Py_ssize_t* src_strides, const Py_ssize_t* dst_strides,
+                const Py_ssize_t* index_map, const Py_ssize_t* map_offsets, const Py_ssize_t* befores,
+                const char* fill, Py_ssize_t item, int threads) noexcept:
+    # Nothing in here can fail: pad_copy allocates before and frees after.
+    cdef Py_ssize_t i, j, jj, k, n_rows
     with nogil:
         if ndim == 1:
-            _fill(0, 1, src_ptr, dst_ptr, &out_shape[0], &in_shape[0], src_strides, dst_strides,
-                  index_map, &map_offsets[0], &befores[0], <const char*>&value[0], itemsize)
-        else:
-            for i in prange(n_out, num_threads=threads, schedule="static"):
-                j = index_map[i]
+            _fill(0, 1, src_ptr, dst_ptr, out_shape, in_shape, src_strides, dst_strides,
+                  index_map, map_offsets, befores, fill, item)
+        elif ndim == 2:
+            for i in prange(out_shape[0], num_threads=threads, schedule="dynamic",
+                            chunksize=max(1, out_shape[0] // (threads * 8))):
+                j = index_map[map_offsets[0] + i]
                 if j < 0:
-                    _fill_constant(dst_ptr + i * dst_strides[0], dst_strides[0] // itemsize,
-                                   <const char*>&value[0], itemsize)
+                    _fill_constant(dst_ptr + i * dst_strides[0], out_shape[1], fill, item)
                 else:
-                    _fill(1, ndim, src_ptr + j * src_strides[0], dst_ptr + i * dst_strides[0],
-                          &out_shape[0], &in_shape[0], src_strides, dst_strides, index_map,
-                          &map_offsets[0], &befores[0], <const char*>&value[0], itemsize)
+                    _fill(1, 2, src_ptr + j * src_strides[0], dst_ptr + i * dst_strides[0], out_shape,
+                          in_shape, src_strides, dst_strides, index_map, map_offsets, befores, fill, item)
+        else:
+            # Parallel over the first two axes together (images x rows), so that one image
+            # alone still splits across threads; dynamic chunks, so that a thread that loses its
+            # core on a shared machine does not hold the call up.
+            n_rows = out_shape[0] * out_shape[1]
+            for k in prange(n_rows, num_threads=threads, schedule="dynamic",
+                            chunksize=max(1, n_rows // (threads * 8))):
+                i = k // out_shape[1]
+                j = index_map[map_offsets[0] + i]
+                jj = index_map[map_offsets[1] + k - i * out_shape[1]]
+                if j < 0 or jj < 0:
+                    _fill_constant(dst_ptr + k * dst_strides[1], dst_strides[1] // item, fill, item)
+                else:
+                    _fill(2, ndim, src_ptr + j * src_strides[0] + jj * src_strides[1],
+                          dst_ptr + k * dst_strides[1], out_shape, in_shape, src_strides, dst_strides,
+                          index_map, map_offsets, befores, fill, item)
