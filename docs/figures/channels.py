@@ -10,9 +10,9 @@ from . import grammar as g
 
 
 def rgb_digit() -> np.ndarray:
-    """A colour image (28, 28, 3): a red-orange digit on a pale blue sheet."""
+    """A colour image (28, 28, 3): a red-orange digit on a light blue sheet."""
     d = g.digit(2)
-    paper = np.array([0.80, 0.88, 1.0], np.float32)
+    paper = np.array([0.55, 0.80, 0.95], np.float32)
     ink = np.array([0.85, 0.25, 0.10], np.float32)
     return (paper * (1 - d[..., None]) + ink * d[..., None]).astype(np.float32)
 
@@ -21,7 +21,7 @@ def grayscale_vs_rgb():
     """A grayscale image has one channel; a colour image is three planes on the last axis (NHWC)."""
     gray = g.digit(2)
     rgb = rgb_digit()
-    fig, axes = plt.subplots(1, 6, figsize=(10.5, 2.4), gridspec_kw={"width_ratios": [1, 0.25, 1, 0.25, 1, 2.2]})
+    fig, axes = plt.subplots(1, 6, figsize=(8.4, 2.3), gridspec_kw={"width_ratios": [1, 0.25, 1, 0.25, 1, 2.2]})
     axes[0].imshow(gray, cmap="gray_r", vmin=0, vmax=1)
     axes[0].set_title("grayscale\n(28, 28, 1)", fontsize=9, color=g.INPUT)
     axes[2].imshow(rgb, interpolation="nearest")
@@ -54,16 +54,16 @@ def one_filter_per_map():
     filters[1, 1, :, 2] = [1.0, -0.5, -0.5]                                        # "redness"
     filters[:, :, :, 3] = rng.normal(size=(3, 3, 3))                               # a random filter
     out = convops.conv2d(rgb[None], filters)[0]                                    # (26, 26, 4)
-    fig, axes = plt.subplots(1, 6, figsize=(10.5, 2.5), gridspec_kw={"width_ratios": [1.05, 0.5, 1, 1, 1, 1]})
+    fig, axes = plt.subplots(1, 6, figsize=(8.4, 2.4), gridspec_kw={"width_ratios": [1.05, 0.5, 1, 1, 1, 1]})
     axes[0].imshow(rgb, interpolation="nearest")
     axes[0].set_title("input (1, 28, 28, 3)", fontsize=9, color=g.INPUT)
     axes[1].axis("off")
     axes[1].text(0.5, 0.5, "⋆ filters\n(3, 3, 3, 4)\n→", ha="center", va="center", fontsize=10, color=g.WINDOW)
-    names = ["vertical edges", "horizontal edges", "red minus green/blue", "random weights"]
+    names = ["vertical edges", "horizontal edges", "red − (green+blue)/2", "random weights"]
     for c in range(4):
         lim = np.abs(out[..., c]).max()
         axes[c + 2].imshow(out[..., c], cmap=g.SIGNED_OUTPUT_CMAP, vmin=-lim, vmax=lim, interpolation="nearest")
-        axes[c + 2].set_title(f"map {c}: {names[c]}", fontsize=8.5, color=g.OUTPUT)
+        axes[c + 2].set_title(f"map {c}:\n{names[c]}", fontsize=8.5, color=g.OUTPUT)
     for ax in axes:
         ax.set_xticks([])
         ax.set_yticks([])

@@ -16,7 +16,7 @@ def impulse():
     """An impulse shows the difference: correlation stamps the kernel upside down."""
     corr = convops.conv2d(IMPULSE, KERNEL, padding="SAME")
     conv = convops.conv2d(IMPULSE, KERNEL[::-1, ::-1].copy(), padding="SAME")  # convolution = flipped kernel
-    fig, ax = g.canvas(31, 8.2, scale=0.36)
+    fig, ax = g.canvas(31, 8.2, scale=0.28)
     top = 1.6
     g.grid(ax, IMPULSE, 0, top, g.INPUT_CMAP, 0, 1)
     g.label(ax, 2.5, top - 0.25, "input: one bright pixel", g.INPUT, size=9)

@@ -295,7 +295,7 @@ def static_step(info, step, title=None, scale: float = 0.42):
     return fig
 
 
-def animate(info, path, title: str | None = None, fps: float = 1.6, scale: float = 0.38, dpi: int = 72) -> None:
+def animate(info, path, title: str | None = None, fps: float = 1.6, scale: float = 0.4, dpi: int = 90) -> None:
     """Animated GIF of the window visiting every output position, written with PillowWriter."""
     fig = plt.figure()
     ax = fig.add_axes([0, 0, 1, 1])

@@ -31,7 +31,7 @@ def same_fraction(a: np.ndarray, b: np.ndarray) -> float:
 
 def shift_maps():
     x = g.digit(1, 1)
-    fig, axes = plt.subplots(3, 4, figsize=(9, 6.6))
+    fig, axes = plt.subplots(3, 4, figsize=(7.2, 5.6))
     base = features(x)
     for row, dx in enumerate((0, 1, 2)):
         xs = shift_right(x, dx)

@@ -36,7 +36,7 @@ def dense_vs_conv():
     x = g.digit(3)
     kernel = np.array([[-1, -1, -1], [0, 0, 0], [1, 1, 1]], np.float32)   # a horizontal edge
     response = convops.conv2d(x, kernel)
-    fig = plt.figure(figsize=(10.5, 4.3))
+    fig = plt.figure(figsize=(8.4, 3.9))
     ax = fig.add_axes([0.0, 0.02, 0.58, 0.8])
     g.setup_axes(ax, 28 * 2 + 8, 30)
     top = 1.8
@@ -51,9 +51,8 @@ def dense_vs_conv():
                 arrowprops=dict(arrowstyle="->", color=g.WINDOW, lw=1.8, connectionstyle="arc3,rad=-0.25"))
     g.label(ax, 14, top - 0.6, "input 28×28", g.INPUT)
     g.label(ax, xo + 13, top + 0.4, "conv output 26×26", g.OUTPUT)
-    fig.text(0.01, 0.97, "Convolution: each output sees a 3×3 window, and all outputs share the same "
-             "9 weights + 1 bias.\nDense: each output sees every pixel with weights of its own.",
-             fontsize=9.5, va="top")
+    fig.text(0.01, 0.98, "Convolution: each output sees a 3×3 window; all outputs share 9 weights + 1 bias.\n"
+             "Dense: each output sees every pixel, with weights of its own.", fontsize=9.5, va="top")
     # dense: one unit sees every pixel
     ax2 = fig.add_axes([0.58, 0.02, 0.17, 0.8])
     g.setup_axes(ax2, 30, 30 * 1.05)
@@ -63,13 +62,13 @@ def dense_vs_conv():
     # bar chart of parameter counts, from convops.arithmetic
     conv = arithmetic.conv2d_params(3, 1, 32)
     dense = arithmetic.dense_params(28 * 28, 26 * 26 * 32)
-    ax3 = fig.add_axes([0.83, 0.14, 0.16, 0.62])
-    bars = ax3.bar(["Conv2D\n3×3, 32", "Dense\n784→21,632"], [conv, dense], color=[g.OUTPUT, g.WINDOW], log=True)
+    ax3 = fig.add_axes([0.86, 0.16, 0.135, 0.58])
+    bars = ax3.bar(["Conv2D", "Dense"], [conv, dense], color=[g.OUTPUT, g.WINDOW], log=True)
     for bar, value in zip(bars, [conv, dense]):
-        ax3.text(bar.get_x() + bar.get_width() / 2, value * 1.5, f"{value:,}", ha="center", fontsize=9)
+        ax3.text(bar.get_x() + bar.get_width() / 2, value * 1.5, f"{value:,}", ha="center", fontsize=8)
     ax3.set_ylim(100, dense * 30)
-    ax3.set_ylabel("parameters (log scale)")
-    ax3.set_title("parameters, same input\nand output sizes", fontsize=9)
+    ax3.set_ylabel("parameters (log scale)", fontsize=8.5)
+    ax3.set_title("parameters", fontsize=9)
     ax3.spines[["top", "right"]].set_visible(False)
     ax3.tick_params(axis="x", labelsize=8.5)
     return fig

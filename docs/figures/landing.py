@@ -15,14 +15,14 @@ def overview():
     fmap = convops.conv2d(padded, kernel)
     relu = np.maximum(fmap, 0)
     pooled = convops.max_pool2d(relu, 2, 2)
-    fig = plt.figure(figsize=(11, 3.3))
+    fig = plt.figure(figsize=(8.4, 3.2))
     steps = [(x, "a real MNIST digit", f"{x.shape[0]}×{x.shape[1]}", g.INPUT_CMAP, 0, None),
              (padded, "convops.pad", f"{padded.shape[0]}×{padded.shape[1]}", g.INPUT_CMAP, 0, None),
              (fmap, "convops.conv2d", f"{fmap.shape[0]}×{fmap.shape[1]}", g.SIGNED_OUTPUT_CMAP, None, None),
              (pooled, "convops.max_pool2d\n(after ReLU)", f"{pooled.shape[0]}×{pooled.shape[1]}", g.OUTPUT_CMAP, 0, None)]
     width = 0.2
     for i, (data, title, shape, cmap, vmin, _) in enumerate(steps):
-        ax = fig.add_axes([0.02 + i * 0.25, 0.14, width, 0.62])
+        ax = fig.add_axes([0.02 + i * 0.25, 0.1, width, 0.6])
         lim = np.abs(data).max()
         ax.imshow(data, cmap=cmap, vmin=-lim if vmin is None else vmin, vmax=lim, interpolation="nearest")
         if i == 1:
@@ -34,13 +34,13 @@ def overview():
             ax.set_ylim(31.5, -0.5)
         if i == 2:
             g.window(ax, 9.5, 11.5, 3, 3, 0, 0, lw=1.8)
-        ax.set_title(title, fontsize=10, fontweight="bold",
+        ax.set_title(title, fontsize=9.5, fontweight="bold",
                      color=[g.INPUT, g.TEXT, g.OUTPUT, g.OUTPUT][i], family="monospace" if i else None)
         ax.set_xlabel(shape, fontsize=9.5)
         ax.set_xticks([])
         ax.set_yticks([])
         if i < 3:
             fig.text(0.02 + i * 0.25 + width + 0.025, 0.45, "→", fontsize=22, ha="center", va="center")
-    fig.text(0.5, 0.965, "convops: the operations of a convolutional network, in Cython, giving TensorFlow's "
-             "numbers — and every picture on this site drawn by them", ha="center", va="top", fontsize=10.5)
+    fig.text(0.5, 0.985, "convops: a CNN's operations in Cython, with TensorFlow's numbers —\n"
+             "and every picture on this site is drawn by them", ha="center", va="top", fontsize=10.5)
     return fig

@@ -58,10 +58,10 @@ def forward(x: np.ndarray, seed: int = 0):
 def shapes():
     rows = summary()
     acts = forward(g.digit(5)[None, :, :, None])
-    fig = plt.figure(figsize=(12, 3.9))
+    fig = plt.figure(figsize=(9, 3.6))
     ax = fig.add_axes([0, 0, 1, 1])
     ax.set_xlim(0, 148)
-    ax.set_ylim(44, -2)
+    ax.set_ylim(44, -4)
     ax.set_aspect("equal")
     ax.axis("off")
     x0 = 1
@@ -94,15 +94,15 @@ def shapes():
                       interpolation="nearest", vmin=0, vmax=max(float(data.max()), 1e-9), zorder=3)
             label = f"{name}\n{size}×{size}×{channels}"
             width = size + depth
-        ax.text(x0 + width / 2, 36.5, label, ha="center", va="top", fontsize=8.5, fontweight="bold", color=colour)
+        ax.text(x0 + width / 2, 36.5, label, ha="center", va="top", fontsize=8, fontweight="bold", color=colour)
         if params is not None:
             extra = f"{params:,} params" if params else "0 params"
             if rf:
                 extra += f"\nRF {rf}×{rf}"
-            ax.text(x0 + width / 2, 40.6, extra, ha="center", va="top", fontsize=8, color=g.TEXT)
+            ax.text(x0 + width / 2, 40.6, extra, ha="center", va="top", fontsize=7.5, color=g.TEXT)
         x0 += width + 2.6
     total = sum(r[3] for r in rows)
-    ax.text(1, -1, f"28 → 26 → 13 → 11 → 5 → 3: the tutorial's network, {total:,} parameters in total "
+    ax.text(1, -1, f"28 → 26 → 13 → 11 → 5 → 3: the tutorial's network, {total:,} parameters in total\n"
             "(front faces: channel 0 of a real digit's activations)", fontsize=9.5, va="top")
     return fig
 
@@ -111,7 +111,7 @@ def feature_maps(channels: int = 8):
     x = g.digit(5)[None, :, :, None]
     acts = forward(x)
     names = ["conv1 + ReLU", "pool1", "conv2 + ReLU", "pool2", "conv3 + ReLU"]
-    fig, axes = plt.subplots(5, channels + 1, figsize=(10, 6.6),
+    fig, axes = plt.subplots(5, channels + 1, figsize=(8.4, 5.8),
                              gridspec_kw={"width_ratios": [1.3] + [1] * channels})
     for row, (act, name) in enumerate(zip(acts, names)):
         axes[row, 0].axis("off")

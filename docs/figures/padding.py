@@ -28,7 +28,7 @@ def coverage(height: int, width: int, k: int, padding) -> np.ndarray:
 def border_effect():
     valid = coverage(6, 6, 3, "VALID")
     same = coverage(6, 6, 3, "SAME")
-    fig, ax = g.canvas(15, 9.2, scale=0.45)
+    fig, ax = g.canvas(15, 8.6, scale=0.45, title_space=0.1)
     g.grid(ax, valid, 0, 1.5, g.INPUT_CMAP, 0, 9)
     g.label(ax, 3, 1.25, "VALID: windows covering each pixel", g.INPUT, size=9)
     g.grid(ax, same, 8.5, 1.5, g.INPUT_CMAP, 0, 9)
@@ -42,10 +42,11 @@ def border_effect():
 def valid_vs_same():
     infos = [(g.sliding_window(SMALL, kernel=LAPLACE, padding="VALID"), "VALID: no padding, 5×5 → 3×3"),
              (g.sliding_window(SMALL, kernel=LAPLACE, padding="SAME"), "SAME: pad 1 on each side, 5×5 → 5×5")]
-    fig, axes = plt.subplots(1, 2, figsize=(12, 3.6), gridspec_kw={"width_ratios": [15.5, 18]})
+    fig, axes = plt.subplots(2, 1, figsize=(7.2, 6.0), gridspec_kw={"height_ratios": [6.6, 8.6]})
     for ax, (info, title) in zip(axes, infos):
         g.draw_step(ax, info, None, title, show_formula=False)
-    fig.subplots_adjust(left=0.005, right=0.995, top=0.99, bottom=0.01, wspace=0.08)
+        ax.set_anchor("W")
+    fig.subplots_adjust(left=0.005, right=0.995, top=0.99, bottom=0.01, hspace=0.08)
     return fig
 
 
@@ -88,7 +89,7 @@ def pad_modes():
     modes = ["CONSTANT", "REFLECT", "SYMMETRIC", "EDGE", "CIRCULAR", "MEAN"]
     notes = ["zeros (tf.pad default)", "mirror, edge not repeated", "mirror, edge repeated",
              "repeat the edge (not in TF)", "wrap around (not in TF)", "mean of the image (not in TF)"]
-    fig, axes = plt.subplots(2, 3, figsize=(10, 6.4))
+    fig, axes = plt.subplots(2, 3, figsize=(8, 5.6))
     mask = convops.pad(np.zeros((3, 3), bool), [[2, 2], [2, 2]], constant_values=True)
     for ax, mode, note in zip(axes.ravel(), modes, notes):
         xp = convops.pad(x, [[2, 2], [2, 2]], mode)
@@ -110,7 +111,7 @@ def zero_vs_mean():
     for mode in ("MEAN", "REFLECT", "EDGE"):
         panels.append((f"{mode.lower()} padding\n(pad, then VALID)",
                        convops.conv2d(convops.pad(x, [[2, 2], [2, 2]], mode), kernel)))
-    fig, axes = plt.subplots(1, 5, figsize=(10.5, 2.7))
+    fig, axes = plt.subplots(1, 5, figsize=(8.4, 2.5))
     for ax, (title, data) in zip(axes, panels):
         ax.imshow(data, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
         ax.set_title(title, fontsize=9.5)

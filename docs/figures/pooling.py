@@ -21,7 +21,7 @@ X5 = np.array([[1, 3, 2, 0, 4],
 def max_vs_avg():
     infos = [(g.sliding_window(X4, ksize=(2, 2), strides=(2, 2), pool="max"), "max_pool2d(x, 2, 2)"),
              (g.sliding_window(X4, ksize=(2, 2), strides=(2, 2), pool="avg"), "avg_pool2d(x, 2, 2)")]
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.1))
+    fig, axes = plt.subplots(1, 2, figsize=(8.4, 2.9))
     for ax, (info, title) in zip(axes, infos):
         g.draw_step(ax, info, 3, title)
     fig.subplots_adjust(left=0.01, right=0.99, top=0.99, bottom=0.01, wspace=0.1)
@@ -39,7 +39,7 @@ def borders():
               "max, SAME: the last window holds 1 real cell"),
              (g.sliding_window(X5, ksize=(2, 2), strides=(2, 2), padding="SAME", pool="avg"),
               "avg, SAME: divide by the real cells only")]
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
+    fig, axes = plt.subplots(1, 2, figsize=(8.4, 3.1))
     for ax, (info, title) in zip(axes, infos):
         g.draw_step(ax, info, 8, title)
     fig.subplots_adjust(left=0.01, right=0.99, top=0.99, bottom=0.01, wspace=0.1)
@@ -53,7 +53,7 @@ def digit_pooling():
     fmap = np.maximum(convops.conv2d(x, kernel), 0)                     # conv + ReLU: 26 x 26
     pooled_max = convops.max_pool2d(fmap, 2, 2)
     pooled_avg = convops.avg_pool2d(fmap, 2, 2)
-    fig, axes = plt.subplots(1, 4, figsize=(10.5, 2.9), gridspec_kw={"width_ratios": [28, 26, 26, 26]})
+    fig, axes = plt.subplots(1, 4, figsize=(8.4, 2.5), gridspec_kw={"width_ratios": [28, 26, 26, 26]})
     top = fmap.max()
     for ax, data, title, cmap, vmax in [
             (axes[0], x, "digit 28×28", g.INPUT_CMAP, 1),

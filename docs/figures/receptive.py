@@ -46,7 +46,7 @@ def influence(base: np.ndarray, bump: float = 100.0) -> list[np.ndarray]:
 def growth():
     x = g.digit(8)
     fields = arithmetic.receptive_fields(LAYERS)
-    fig = plt.figure(figsize=(10, 4.3))
+    fig = plt.figure(figsize=(8.4, 3.9))
     ax = fig.add_axes([0.0, 0.02, 0.5, 0.9])
     g.setup_axes(ax, 40, 28)
     g.image(ax, x, 0, 0, g.INPUT_CMAP, 0, 1)
@@ -57,7 +57,7 @@ def growth():
         ax.plot([first + size, 29.5], [first, label_y], color=COLOURS[layer], lw=1)
         ax.text(29.8, label_y, f"{NAMES[layer]}: {size}×{size}", color=COLOURS[layer], fontsize=9, va="center",
                 fontweight="bold")
-    ax.set_title("Field of the middle unit of each layer, drawn on the input", fontsize=9.5)
+    ax.set_title("Field of each layer's middle unit, on the input", fontsize=9.5, loc="left")
     tab = fig.add_axes([0.53, 0.1, 0.46, 0.75])
     tab.axis("off")
     rows = [["layer", "kernel/stride", "output", "size r", "jump j"]]
@@ -76,7 +76,7 @@ def growth():
 def empirical():
     x = g.digit(8)
     masks = influence(x + 0.5)
-    fig, axes = plt.subplots(1, 5, figsize=(11, 2.9))
+    fig, axes = plt.subplots(1, 5, figsize=(8.4, 2.6))
     for layer, (ax, mask) in enumerate(zip(axes, masks)):
         first, size = field_box(layer)
         ax.imshow(x, cmap=g.INPUT_CMAP, vmin=0, vmax=1.6, interpolation="nearest")

@@ -140,7 +140,7 @@ def _fmt_time(seconds: float) -> str:
 
 def timings():
     results = measure()
-    fig, axes = plt.subplots(1, 2, figsize=(11.5, 4.2))
+    fig, axes = plt.subplots(2, 1, figsize=(8.4, 7.4))
     for ax, (case, steps) in zip(axes, results.items()):
         names = [name for name, _ in steps][::-1]
         values = [t for _, t in steps][::-1]
@@ -158,7 +158,7 @@ def timings():
         ax.spines[["top", "right"]].set_visible(False)
     note = ("" if tensorflow() is not None else "TensorFlow was not importable in this build. ")
     fig.text(0.01, 0.01, note + "Measured while building these docs, float32; "
-             f"convops threads: {convops.get_num_threads()}, OpenMP: {convops.openmp_enabled()}. "
+             f"convops threads: {convops.get_num_threads()}, OpenMP: {convops.openmp_enabled()}.\n"
              "(×n) = speed-up over step 2.", fontsize=8.5)
-    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
     return fig

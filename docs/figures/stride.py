@@ -21,7 +21,7 @@ def used_pixels(height: int, width: int, k: int, stride: int) -> np.ndarray:
 
 def stride_windows():
     """Stride 1 vs 2 on 7 x 7 (every pixel used), and stride 2 on 8 x 8 (the last row is dropped)."""
-    fig, axes = plt.subplots(1, 3, figsize=(11, 4.4))
+    fig, axes = plt.subplots(1, 3, figsize=(8.4, 3.9))
     for ax, (size, s) in zip(axes, [(7, 1), (7, 2), (8, 2)]):
         count = used_pixels(size, size, 3, s)
         out = arithmetic.conv_output_size(size, 3, stride=s)
@@ -34,7 +34,7 @@ def stride_windows():
                                                hatch="xx", linewidth=0.6))
         colours = ["#e8710a", "#7b3294", "#1b7837", "#c51b7d"]
         for i in range(out):
-            g.window(ax, 0 if s == 1 else i * s, i * s, 3, 3, colour=colours[i % 4], lw=2)
+            g.window(ax, i * s, i * s, 3, 3, colour=colours[i % 4], lw=2)
         ax.set_title(f"{size}×{size}, 3×3 kernel, stride {s} → {out}×{out}\n"
                      f"⌊({size} − 3) / {s}⌋ + 1 = {out}", fontsize=9.5)
     fig.text(0.5, 0.02, "Numbers: how many windows read each pixel. Windows drawn: the diagonal ones. "
