@@ -7,19 +7,28 @@ output element is computed by one thread in a fixed order.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
+from types import ModuleType
 from typing import Iterator, Optional
 
 from convops._validation import as_int
 
-try:
-    from convops import _openmp
-except ImportError as exc:  # pragma: no cover - exercised by the import-error test in a subprocess
-    raise ImportError(
-        "convops' compiled kernels are missing (the Cython extensions were not built). "
-        "Rebuild them with `pip install -e .` (or `python setup.py build_ext --inplace`) from the "
-        f"source checkout. Original error: {exc}"
-    ) from None
+
+def load_extension(name: str) -> ModuleType:
+    """Import the compiled kernel module ``convops.<name>``; if it is missing (a source checkout
+    whose Cython extensions were never built), say so and how to rebuild, whichever module it is."""
+    try:
+        return importlib.import_module(f"convops.{name}")
+    except ImportError as exc:  # exercised by tests/test_package.py in a subprocess
+        raise ImportError(
+            f"convops' compiled kernels are missing: convops.{name} could not be imported (the Cython "
+            "extensions were not built). Rebuild them with `pip install --no-build-isolation -e .` (or "
+            f"`python setup.py build_ext --inplace`) from the source checkout. Original error: {exc}"
+        ) from None
+
+
+_openmp = load_extension("_openmp")
 
 _num_threads: Optional[int] = None
 #: Most threads a kernel may be asked for. The kernels take a C int, and libgomp ends the whole

@@ -168,8 +168,7 @@ def _conv_kernels():
     # ~0.15 s, which would otherwise be paid by every `import convops`.
     global _kernels
     if _kernels is None:
-        from convops import _conv_kernels as module
-        _kernels = module
+        _kernels = _config.load_extension("_conv_kernels")
     return _kernels
 
 

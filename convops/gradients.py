@@ -26,14 +26,6 @@ from typing import Any, Sequence, Tuple
 import numpy as np
 
 from convops import _config
-from convops._grad_kernels import (
-    avg_pool_grad as _avg_pool_grad_kernel,
-    conv2d_backprop_filter as _backprop_filter_kernel,
-    conv2d_backprop_input as _backprop_input_kernel,
-    max_pool_argmax as _max_pool_argmax_kernel,
-    max_pool_grad_scatter as _max_pool_scatter_kernel,
-    pad_fold_axis as _pad_fold_kernel,
-)
 from convops._validation import (
     _describe,
     as_int,
@@ -46,6 +38,25 @@ from convops._validation import (
 )
 from convops.arithmetic import conv_output_size, resolve_padding
 from convops.padding import PAD_MODES, padding_index
+
+
+class _LazyKernel:
+    """A kernel of convops._grad_kernels, imported on first call: the module cimports SciPy's BLAS,
+    and importing scipy.linalg (~0.15 s) at `import convops` would double its cost."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __call__(self, *args: Any) -> Any:
+        return getattr(_config.load_extension("_grad_kernels"), self.name)(*args)
+
+
+_avg_pool_grad_kernel = _LazyKernel("avg_pool_grad")
+_backprop_filter_kernel = _LazyKernel("conv2d_backprop_filter")
+_backprop_input_kernel = _LazyKernel("conv2d_backprop_input")
+_max_pool_argmax_kernel = _LazyKernel("max_pool_argmax")
+_max_pool_scatter_kernel = _LazyKernel("max_pool_grad_scatter")
+_pad_fold_kernel = _LazyKernel("pad_fold_axis")
 
 __all__ = [
     "conv2d_backprop_input",

@@ -12,10 +12,11 @@ from typing import Any, Sequence, Tuple
 import numpy as np
 
 from convops import _config
-from convops._pad_kernels import pad_copy
 from convops._validation import _describe, as_int, check_output_size, to_array
 
 __all__ = ["pad", "padding_index", "PAD_MODES"]
+
+pad_copy = _config.load_extension("_pad_kernels").pad_copy
 
 #: Modes of :func:`pad`. The first three are ``tf.pad``'s; EDGE and CIRCULAR are PyTorch's
 #: ``replicate`` and ``circular``; MEAN pads with the mean of the padded axes (see :func:`pad`).

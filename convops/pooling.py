@@ -7,7 +7,6 @@ from typing import Any, Tuple
 import numpy as np
 
 from convops import _config
-from convops._pool_kernels import avg_pool, max_pool
 from convops._validation import (
     check_data_format,
     check_dtype,
@@ -20,6 +19,9 @@ from convops._validation import (
 from convops.arithmetic import pool_output_size, resolve_padding
 
 __all__ = ["max_pool2d", "avg_pool2d"]
+
+_kernels = _config.load_extension("_pool_kernels")
+avg_pool, max_pool = _kernels.avg_pool, _kernels.max_pool
 
 MAX_POOL_DTYPES = tuple(np.dtype(t) for t in (np.float16, np.float32, np.float64, np.int8, np.int16,
                                               np.int32, np.int64, np.uint8, np.uint16))

@@ -11,7 +11,7 @@ They take already-validated NHWC arrays and explicit paddings; the public ops in
 from __future__ import annotations
 
 from fractions import Fraction
-from typing import Sequence, Tuple
+from typing import Any, Sequence, Tuple
 
 import numpy as np
 
@@ -106,7 +106,7 @@ def avg_pool2d_reference(x: np.ndarray, ksize: Pair, strides: Pair,
 
 
 def pad_reference(x: np.ndarray, paddings: Sequence[Pair], mode: str = "CONSTANT",
-                  constant_values=0) -> np.ndarray:
+                  constant_values: Any = 0) -> np.ndarray:
     """Padding by NumPy's own ``np.pad`` (an independent implementation of the same modes).
 
     REFLECT = ``reflect``, SYMMETRIC = ``symmetric``, EDGE = ``edge``, CIRCULAR = ``wrap``.
