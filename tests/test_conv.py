@@ -18,9 +18,6 @@ from checks import assert_exact, assert_within, call_op, conv_bound, reduction_l
 from convops.reference import conv2d_reference
 from strategies import CONV_DTYPES, ConvCase, conv2d_cases, conv2d_empty_cases, conv2d_image_cases
 
-pytestmark = pytest.mark.tf
-
-
 def run(case: ConvCase):
     """convops.conv2d on the case as spelled; returns (NHWC result, repro). Inputs must not change."""
     args, kwargs = case.convops_args()
@@ -49,6 +46,7 @@ def pinned(x_shape, w_shape, **kwargs) -> ConvCase:
     return ConvCase(x, w, **kwargs)
 
 
+@pytest.mark.tf
 @pytest.mark.parametrize("dtype", CONV_DTYPES)
 @given(case=conv2d_cases())
 @example(case=pinned((2, 3, 4, 2), (1, 1, 2, 3)))                                  # 1x1 kernel: a matmul
@@ -68,6 +66,7 @@ def test_conv2d_matches_tensorflow(dtype, case):
     check_against(case, tf_answer(case), "TensorFlow")
 
 
+@pytest.mark.tf
 @pytest.mark.parametrize("dtype", CONV_DTYPES)
 @given(case=conv2d_image_cases())
 @example(case=ConvCase(np.array([[[[0], [0], [1], [1]]] * 4], dtype=np.float64), np.array([[[[-1]], [[1]]]], dtype=np.float64),
@@ -81,6 +80,7 @@ def test_conv2d_grayscale_image_matches_tensorflow(dtype, case):
     check_against(case, tf_answer(case), "TensorFlow")
 
 
+@pytest.mark.tf
 @given(case=conv2d_cases(dtypes=("int32",), styles=("normal",), layouts=("C",)), scale=st.integers(16, 30))
 def test_conv2d_int32_wraps_like_tensorflow(case, scale):
     """Huge int32 values overflow: both sides wrap modulo 2**32 (addition is associative there, so
@@ -106,6 +106,7 @@ def test_conv2d_empty_output_matches_reference(case):
     assert_exact(got, want, repro, "the reference")
 
 
+@pytest.mark.tf
 def test_conv2d_float16_is_computed_in_float32():
     """TF's CPU kernel accumulates half in float32 and rounds once; a half accumulator would round
     2048 + 1 + 1 down to 2048 (half has 11 significant bits)."""

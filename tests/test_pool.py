@@ -20,7 +20,6 @@ from convops.reference import avg_pool2d_reference, max_pool2d_reference
 from strategies import AVG_POOL_DTYPES, MAX_POOL_DTYPES, PoolCase, pool2d_cases, pool2d_empty_cases
 
 pytestmark = [
-    pytest.mark.tf,
     # The reference sums in the input dtype one addition at a time; inf - inf and overflow are
     # part of what is compared, NumPy's warnings about them are noise here.
     pytest.mark.filterwarnings("ignore::RuntimeWarning:convops.reference"),
@@ -43,6 +42,7 @@ def pinned(values, ksize, strides, padding="VALID", **kwargs) -> PoolCase:
 _SQUARE = np.arange(25, dtype=np.float64).reshape(5, 5) % 7 - 3
 
 
+@pytest.mark.tf
 @pytest.mark.parametrize("dtype", MAX_POOL_DTYPES)
 @given(case=pool2d_cases())
 @example(case=pinned(_SQUARE, (1, 1), (1, 1)))                                    # 1x1 window: identity
@@ -63,6 +63,7 @@ def test_max_pool2d_matches_tensorflow(dtype, case):
     # Our inputs hold no subnormals, so TF's flush-to-zero never shows in a max.
 
 
+@pytest.mark.tf
 @pytest.mark.parametrize("dtype", AVG_POOL_DTYPES)
 @given(case=pool2d_cases(dtypes=AVG_POOL_DTYPES, paddings=("VALID", "SAME")))
 @example(case=pinned(_SQUARE, (1, 1), (1, 1)))
@@ -82,6 +83,7 @@ def test_avg_pool2d_matches_tensorflow(dtype, case):
     assert_exact(got, reference, repro, "the reference")
 
 
+@pytest.mark.tf
 @pytest.mark.parametrize("dtype", AVG_POOL_DTYPES)
 @given(case=pool2d_cases(dtypes=AVG_POOL_DTYPES))
 @example(case=pinned(np.ones((3, 3)), (2, 2), (2, 2), "SAME"))
@@ -105,6 +107,7 @@ def test_avg_pool2d_count_include_pad_by_hand():
                                   np.array([[1.0, 0.5], [0.5, 0.25]], np.float32))
 
 
+@pytest.mark.tf
 @pytest.mark.parametrize("dtype", AVG_POOL_DTYPES)
 @given(case=pool2d_cases(dtypes=AVG_POOL_DTYPES, paddings=("explicit",), styles=("normal", "ties", "negative")))
 @example(case=pinned(_SQUARE, (3, 2), (1, 2), ((2, 1), (0, 1))))
@@ -137,6 +140,7 @@ def test_pool_empty_output_matches_reference(op, case):
     assert_exact(got, want, repro, "the reference")
 
 
+@pytest.mark.tf
 @pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
 @pytest.mark.parametrize("fill", [np.nan, -np.inf])
 def test_max_pool2d_window_without_numbers_gives_lowest_finite(dtype, fill):
@@ -151,6 +155,7 @@ def test_max_pool2d_window_without_numbers_gives_lowest_finite(dtype, fill):
     assert_exact(got, want, f"convops.max_pool2d(np.full((1, 2, 4, 1), {fill}, np.{dtype}), 2, 2)", "TensorFlow")
 
 
+@pytest.mark.tf
 def test_max_pool2d_ignores_nan_like_tensorflow():
     """[1, NaN, 3, 2] -> 3 wherever the NaN sits (TF-SEMANTICS.md)."""
     for values in ([1, np.nan, 3, 2], [np.nan, 1, 3, 2], [3, 2, 1, np.nan]):
@@ -159,6 +164,7 @@ def test_max_pool2d_ignores_nan_like_tensorflow():
         assert convops.max_pool2d(x, 2, 2).item() == 3
 
 
+@pytest.mark.tf
 def test_avg_pool2d_propagates_nan_like_tensorflow():
     x = np.array([1, np.nan, 3, 2], dtype=np.float32).reshape(1, 2, 2, 1)
     assert np.isnan(oracle.avg_pool2d(x, (2, 2), (2, 2), "VALID").item())
