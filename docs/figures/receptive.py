@@ -92,7 +92,7 @@ def empirical():
         ax.set_title(f"{NAMES[layer]}: {mask.sum()} pixels\n= {rows.size}×{cols.size}", fontsize=9.5)
         ax.set_xticks([])
         ax.set_yticks([])
-    fig.suptitle("Orange: input pixels that change the unit when raised (measured through the real ops). "
-                 "Outline: predicted field. Dashed: the tutorial's 7×7.", fontsize=9.5)
-    fig.tight_layout(rect=(0, 0, 1, 0.93))
+    fig.suptitle("Orange: input pixels that change the unit when raised (measured through the real ops).\n"
+                 "Outline: the field predicted by convops.arithmetic. Dashed: the tutorial's 7×7.", fontsize=9.5)
+    fig.tight_layout(rect=(0, 0, 1, 0.88))
     return fig

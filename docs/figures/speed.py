@@ -17,13 +17,16 @@ from . import grammar as g
 
 
 def conv2d_python(x, w):
-    """Step 1: pure Python, nested lists, VALID, stride 1. x: (N, H, W, C_in), w: (KH, KW, C_in, C_out)."""
+    """Step 1: pure Python on nested lists; VALID, stride 1.
+
+    x: (N, H, W, C_in), w: (KH, KW, C_in, C_out) as lists of lists."""
     n, h, wd, c_in = len(x), len(x[0]), len(x[0][0]), len(x[0][0][0])
     kh, kw, c_out = len(w), len(w[0]), len(w[0][0][0])
-    out = [[[[0.0] * c_out for _ in range(wd - kw + 1)] for _ in range(h - kh + 1)] for _ in range(n)]
+    h_out, w_out = h - kh + 1, wd - kw + 1
+    out = [[[[0.0] * c_out for _ in range(w_out)] for _ in range(h_out)] for _ in range(n)]
     for b in range(n):
-        for y in range(h - kh + 1):
-            for x_ in range(wd - kw + 1):
+        for y in range(h_out):
+            for x_ in range(w_out):
                 acc = out[b][y][x_]
                 for ky in range(kh):
                     for kx in range(kw):
@@ -39,7 +42,8 @@ def conv2d_python(x, w):
 def conv2d_numpy_im2col(x, w):
     """Step 3: vectorised NumPy: all windows as a strided view, one tensordot."""
     kh, kw = w.shape[:2]
-    windows = np.lib.stride_tricks.sliding_window_view(x, (kh, kw), axis=(1, 2))   # (N, Ho, Wo, C, KH, KW)
+    # every window, as a view: (N, H_out, W_out, C_in, KH, KW)
+    windows = np.lib.stride_tricks.sliding_window_view(x, (kh, kw), axis=(1, 2))
     return np.tensordot(windows, w, axes=([4, 5, 3], [0, 1, 2]))
 
 
