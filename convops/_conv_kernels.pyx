@@ -203,7 +203,6 @@ def conv2d_naive(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,
 # non-finite filters (0 * inf = NaN), which the caller sends to conv2d_gemm instead.
 
 from libc.stddef cimport ptrdiff_t
-from libc.stdint cimport uintptr_t
 
 cdef extern from "_conv_simd.h" nogil:
     int CONVOPS_ISA_BASE
@@ -214,10 +213,10 @@ cdef extern from "_conv_simd.h" nogil:
     ptrdiff_t convops_simd_lanes(int isa, ptrdiff_t itemsize)
     int convops_simd_pixels(int isa, int v)
     ctypedef void (*convops_ukernel_f32)(int, const float* const*, float* const*, const float*, ptrdiff_t,
-                                         ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t,
+                                         ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t,
                                          ptrdiff_t) noexcept nogil
     ctypedef void (*convops_ukernel_f64)(int, const double* const*, double* const*, const double*, ptrdiff_t,
-                                         ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t,
+                                         ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t,
                                          ptrdiff_t) noexcept nogil
     ctypedef void (*convops_image_f32)(const float*, float*, const float*, ptrdiff_t, ptrdiff_t, ptrdiff_t,
                                        ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t,
@@ -305,7 +304,9 @@ cdef Py_ssize_t _spans(Py_ssize_t n_out, Py_ssize_t n_in, Py_ssize_t k, Py_ssize
 cdef struct Plan:
     const void* x
     void* out
-    const void* wp             # packed weights, aligned
+    const void* wp             # weights: the HWIO filters, or a zero-padded copy [g][cb][ky][kx][ci][vb]
+    bint packed
+    Py_ssize_t w_ci_stride     # elements from one in-channel's weights to the next's
     Py_ssize_t height, width, c_in, h_out, w_out, c_out, n_batch
     Py_ssize_t kh, kw, c_group, c_out_group, sh, sw, dh, dw, top, left
     Py_ssize_t n_cb, vb, v, p, isa
@@ -321,7 +322,7 @@ cdef void _task(const Plan* plan, Py_ssize_t task, floating dummy) noexcept nogi
     # One block of P pixels x one block of V*L output channels.
     cdef Py_ssize_t cob = task // plan.n_blocks, b = task - cob * plan.n_blocks
     cdef Py_ssize_t g = cob // plan.n_cb, cb = cob - g * plan.n_cb
-    cdef Py_ssize_t lo = 0, hi = plan.n_pairs, mid, pair, j, per_image, n, rem, oy, ox, p
+    cdef Py_ssize_t lo = 0, hi = plan.n_pairs, mid, pair, j, n_pixels, n_rows, n_cols, n, r, c, p
     cdef const Span* rs
     cdef const Span* cs
     cdef const floating* xs[12]
@@ -331,6 +332,9 @@ cdef void _task(const Plan* plan, Py_ssize_t task, floating dummy) noexcept nogi
     cdef floating* out = <floating*>plan.out
     cdef const floating* w
     cdef Py_ssize_t n_lanes = min(plan.vb, plan.c_out_group - cb * plan.vb)
+    cdef Py_ssize_t out_offset = g * plan.c_out_group + cb * plan.vb
+    cdef Py_ssize_t x_offset, iy0, ix0
+    cdef bint taps
     while hi - lo > 1:                          # the pair this block belongs to
         mid = (lo + hi) // 2
         if plan.pair_first[mid] <= b:
@@ -340,33 +344,48 @@ cdef void _task(const Plan* plan, Py_ssize_t task, floating dummy) noexcept nogi
     pair = lo
     rs = &plan.rows[pair // plan.n_cols]
     cs = &plan.cols[pair % plan.n_cols]
-    per_image = (rs.stop - rs.start) * (cs.stop - cs.start)
+    n_rows, n_cols = rs.stop - rs.start, cs.stop - cs.start
+    n_pixels = plan.n_batch * n_rows * n_cols
+    taps = rs.k1 > rs.k0 and cs.k1 > cs.k0
+    # Pixel j of the pair is (n, rs.start + r, cs.start + c), j = (n * n_rows + r) * n_cols + c:
+    # divide once, then step through the block.
+    j = (b - plan.pair_first[pair]) * plan.p
+    n = j // (n_rows * n_cols)
+    r = (j - n * n_rows * n_cols) // n_cols
+    c = j - (n * n_rows + r) * n_cols
+    iy0 = rs.k0 * plan.dh - plan.top
+    ix0 = cs.k0 * plan.dw - plan.left
     for p in range(plan.p):
-        j = (b - plan.pair_first[pair]) * plan.p + p
-        if j < plan.n_batch * per_image:
-            n = j // per_image
-            rem = j - n * per_image
-            oy = rs.start + rem // (cs.stop - cs.start)
-            ox = cs.start + rem % (cs.stop - cs.start)
-            outs[p] = out + ((n * plan.h_out + oy) * plan.w_out + ox) * plan.c_out + g * plan.c_out_group + cb * plan.vb
-            if rs.k1 > rs.k0 and cs.k1 > cs.k0:
-                xs[p] = x + ((n * plan.height + oy * plan.sh - plan.top + rs.k0 * plan.dh) * plan.width
-                             + ox * plan.sw - plan.left + cs.k0 * plan.dw) * plan.c_in + g * plan.c_group
+        if j + p < n_pixels:
+            outs[p] = out + ((n * plan.h_out + rs.start + r) * plan.w_out + cs.start + c) * plan.c_out + out_offset
+            if taps:
+                xs[p] = x + ((n * plan.height + (rs.start + r) * plan.sh + iy0) * plan.width
+                             + (cs.start + c) * plan.sw + ix0) * plan.c_in + g * plan.c_group
             else:
                 xs[p] = x
+            c += 1
+            if c == n_cols:
+                c = 0
+                r += 1
+                if r == n_rows:
+                    r = 0
+                    n += 1
         else:                                   # past the last pixel: compute a copy, drop it
             xs[p] = xs[0]
             outs[p] = scratch
-    w = (<const floating*>plan.wp) + (cob * plan.kh * plan.kw * plan.c_group
-                                      + (rs.k0 * plan.kw + cs.k0) * plan.c_group) * plan.vb
+    if plan.packed:
+        w = (<const floating*>plan.wp) + cob * plan.kh * plan.kw * plan.c_group * plan.vb
+    else:
+        w = (<const floating*>plan.wp) + out_offset
+    w += (rs.k0 * plan.kw + cs.k0) * plan.c_group * plan.w_ci_stride
     if floating is float:
         convops_ukernels_f32[plan.isa](<int>plan.v, xs, outs, w, rs.k1 - rs.k0, cs.k1 - cs.k0, plan.c_group,
-                                       plan.dh * plan.width * plan.c_in, plan.dw * plan.c_in,
-                                       plan.kw * plan.c_group * plan.vb, n_lanes)
+                                       plan.dh * plan.width * plan.c_in, plan.dw * plan.c_in, plan.kw,
+                                       plan.w_ci_stride, n_lanes)
     else:
         convops_ukernels_f64[plan.isa](<int>plan.v, xs, outs, w, rs.k1 - rs.k0, cs.k1 - cs.k0, plan.c_group,
-                                       plan.dh * plan.width * plan.c_in, plan.dw * plan.c_in,
-                                       plan.kw * plan.c_group * plan.vb, n_lanes)
+                                       plan.dh * plan.width * plan.c_in, plan.dw * plan.c_in, plan.kw,
+                                       plan.w_ci_stride, n_lanes)
 
 
 cdef int _direct(const floating* x, Py_ssize_t n_batch, Py_ssize_t height, Py_ssize_t width, Py_ssize_t c_in,
@@ -377,8 +396,7 @@ cdef int _direct(const floating* x, Py_ssize_t n_batch, Py_ssize_t height, Py_ss
     # conv2d_direct on raw C-contiguous buffers: 1 = done, 0 = declined (non-finite filters with
     # padding in use; nothing written).
     cdef Plan plan
-    cdef Py_ssize_t lanes, vectors, i, g, cb, ky, kx, ci, lane, co, n_tasks, n_row_spans, r, c, total, chunk
-    cdef floating value
+    cdef Py_ssize_t lanes, vectors, i, g, cb, ky, co, n_tasks, n_row_spans, r, c, total, chunk
     cdef floating* packed
     cdef bint finite = True, clipped = False
     cdef int threads
@@ -399,42 +417,50 @@ cdef int _direct(const floating* x, Py_ssize_t n_batch, Py_ssize_t height, Py_ss
     plan.p = convops_simd_pixels(<int>plan.isa, <int>plan.v)
     plan.x, plan.out = x, out
     try:
-        # Packed weights [g][cb][ky][kx][ci][vb], zero lanes past C_out, 64-byte aligned (the
-        # micro-kernel uses aligned vector loads).
-        total = groups * plan.n_cb * kh * kw * c_group * plan.vb
-        raw = malloc(total * sizeof(floating) + 64)
         spans_raw = malloc((h_out + w_out) * sizeof(Span))
-        if raw == NULL or spans_raw == NULL:
-            raise MemoryError("conv2d: could not allocate the packed filters")
-        packed = <floating*>((<uintptr_t>raw + 63) & ~(<uintptr_t>63))
-        plan.wp = packed
+        if spans_raw == NULL:
+            raise MemoryError("conv2d: could not allocate the block table")
         plan.rows = <Span*>spans_raw
         plan.cols = plan.rows + h_out
-        with nogil:
-            i = 0
-            for g in range(groups):
-                for cb in range(plan.n_cb):
-                    for ky in range(kh):
-                        for kx in range(kw):
-                            for ci in range(c_group):
-                                for lane in range(plan.vb):
-                                    co = cb * plan.vb + lane
-                                    if co < plan.c_out_group:
-                                        value = w[((ky * kw + kx) * c_group + ci) * c_out + g * plan.c_out_group + co]
-                                        if value - value != 0:   # inf or NaN
-                                            finite = False
-                                    else:
-                                        value = 0
-                                    packed[i] = value
-                                    i += 1
-            n_row_spans = _spans(h_out, height, kh, sh, dh, pad_top, plan.rows)
-            plan.n_cols = _spans(w_out, width, kw, sw, dw, pad_left, plan.cols)
-            for r in range(n_row_spans):
-                clipped = clipped or plan.rows[r].k0 > 0 or plan.rows[r].k1 < kh
-            for c in range(plan.n_cols):
-                clipped = clipped or plan.cols[c].k0 > 0 or plan.cols[c].k1 < kw
-        if clipped and not finite:
-            return 0
+        n_row_spans = _spans(h_out, height, kh, sh, dh, pad_top, plan.rows)
+        plan.n_cols = _spans(w_out, width, kw, sw, dw, pad_left, plan.cols)
+        for r in range(n_row_spans):
+            clipped = clipped or plan.rows[r].k0 > 0 or plan.rows[r].k1 < kh
+        for c in range(plan.n_cols):
+            clipped = clipped or plan.cols[c].k0 > 0 or plan.cols[c].k1 < kw
+        if clipped:
+            # Skipping padded taps equals adding 0 * w only for finite w (see the comment above).
+            with nogil:
+                for i in range(kh * kw * c_group * c_out):
+                    if w[i] - w[i] != 0:        # inf or NaN
+                        finite = False
+                        break
+            if not finite:
+                return 0
+        # The micro-kernel reads V whole vectors of channels per block straight from the HWIO
+        # filters when every block is full; otherwise (C_out/groups not a multiple of the block)
+        # from a copy [g][cb][ky][kx][ci][vb] whose missing channels are zeros.
+        plan.packed = plan.n_cb * plan.vb != plan.c_out_group
+        plan.wp = w
+        plan.w_ci_stride = c_out
+        if plan.packed:
+            total = groups * plan.n_cb * kh * kw * c_group * plan.vb
+            raw = malloc(total * sizeof(floating))
+            if raw == NULL:
+                raise MemoryError("conv2d: could not allocate the packed filters")
+            packed = <floating*>raw
+            plan.wp = packed
+            plan.w_ci_stride = plan.vb
+            with nogil:
+                i = 0
+                for g in range(groups):
+                    for cb in range(plan.n_cb):
+                        co = min(plan.vb, plan.c_out_group - cb * plan.vb)     # real channels here
+                        for ky in range(kh * kw * c_group):
+                            memcpy(packed + i, w + ky * c_out + g * plan.c_out_group + cb * plan.vb,
+                                   co * sizeof(floating))
+                            memset(packed + i + co, 0, (plan.vb - co) * sizeof(floating))
+                            i += plan.vb
         plan.n_pairs = n_row_spans * plan.n_cols
         pairs_raw = malloc((plan.n_pairs + 1) * sizeof(Py_ssize_t))
         if pairs_raw == NULL:

@@ -114,9 +114,9 @@ static int convops_simd_supported(int isa)
 }
 
 typedef void (*convops_ukernel_f32)(int, const float* const*, float* const*, const float*, ptrdiff_t, ptrdiff_t,
-                                    ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t);
-typedef void (*convops_ukernel_f64)(int, const double* const*, double* const*, const double*, ptrdiff_t,
                                     ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t);
+typedef void (*convops_ukernel_f64)(int, const double* const*, double* const*, const double*, ptrdiff_t,
+                                    ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t);
 typedef void (*convops_image_f32)(const float*, float*, const float*, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t,
                                   ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t,
                                   ptrdiff_t, ptrdiff_t);

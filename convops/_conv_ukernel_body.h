@@ -19,17 +19,18 @@ typedef UK_T UK_NAME(vec) __attribute__((vector_size(UK_VBYTES)));
  *
  * xs[p]  input of pixel p at the window's first valid tap (ky0, kx0), channel offset of the group
  * outs[p] where pixel p's n_lanes output channels go
- * w      packed weights at (ky0, kx0): [ky][kx][ci][V * L], rows w_ky_stride apart
+ * w      weights at (ky0, kx0) and this block's first channel, laid out [ky][kx][ci][channel]
+ *        with w_ci_stride elements from one ci to the next (KW * C_g * w_ci_stride per ky):
+ *        the HWIO filters themselves, or a zero-padded copy when the block overhangs C_out
  * The order of the additions is ky, kx, ci for every output element, whatever P, V or thread:
  * results are bit-identical for any thread count. */
 static inline __attribute__((always_inline)) UK_TARGET void UK_NAME(block)(
         const int V, const int P, const UK_T* const* xs, UK_T* const* outs, const UK_T* w,
         ptrdiff_t nky, ptrdiff_t nkx, ptrdiff_t cg, ptrdiff_t row_stride, ptrdiff_t col_stride,
-        ptrdiff_t w_ky_stride, ptrdiff_t n_lanes)
+        ptrdiff_t kw, ptrdiff_t w_ci_stride, ptrdiff_t n_lanes)
 {
     UK_NAME(vec) acc[12][4];
     UK_NAME(vec) wv[4];
-    const ptrdiff_t vb = V * UK_L;
     ptrdiff_t ky, kx, ci;
     int p, v;
     for (p = 0; p < P; p++)
@@ -38,11 +39,11 @@ static inline __attribute__((always_inline)) UK_TARGET void UK_NAME(block)(
     for (ky = 0; ky < nky; ky++) {
         for (kx = 0; kx < nkx; kx++) {
             const ptrdiff_t off = ky * row_stride + kx * col_stride;
-            const UK_T* wk = w + ky * w_ky_stride + kx * cg * vb;
+            const UK_T* wk = w + ((ky * kw + kx) * cg) * w_ci_stride;
             for (ci = 0; ci < cg; ci++) {
                 for (v = 0; v < V; v++)
-                    wv[v] = *(const UK_NAME(vec)*)(wk + v * UK_L);   /* packed: aligned */
-                wk += vb;
+                    memcpy(&wv[v], wk + v * UK_L, sizeof(wv[v]));   /* an unaligned vector load */
+                wk += w_ci_stride;
                 for (p = 0; p < P; p++) {
                     const UK_NAME(vec) b = (UK_NAME(vec)){0} + xs[p][off + ci];   /* broadcast */
                     for (v = 0; v < V; v++)
@@ -65,13 +66,14 @@ static inline __attribute__((always_inline)) UK_TARGET void UK_NAME(block)(
 /* The entry point: V (1..4 vectors of output channels) chosen at run time, P fixed per V. */
 static UK_TARGET void UK_NAME(ukernel)(
         int V, const UK_T* const* xs, UK_T* const* outs, const UK_T* w, ptrdiff_t nky, ptrdiff_t nkx,
-        ptrdiff_t cg, ptrdiff_t row_stride, ptrdiff_t col_stride, ptrdiff_t w_ky_stride, ptrdiff_t n_lanes)
+        ptrdiff_t cg, ptrdiff_t row_stride, ptrdiff_t col_stride, ptrdiff_t kw, ptrdiff_t w_ci_stride,
+        ptrdiff_t n_lanes)
 {
     switch (V) {
-    case 1: UK_NAME(block)(1, UK_P1, xs, outs, w, nky, nkx, cg, row_stride, col_stride, w_ky_stride, n_lanes); break;
-    case 2: UK_NAME(block)(2, UK_P2, xs, outs, w, nky, nkx, cg, row_stride, col_stride, w_ky_stride, n_lanes); break;
-    case 3: UK_NAME(block)(3, UK_P3, xs, outs, w, nky, nkx, cg, row_stride, col_stride, w_ky_stride, n_lanes); break;
-    default: UK_NAME(block)(4, UK_P4, xs, outs, w, nky, nkx, cg, row_stride, col_stride, w_ky_stride, n_lanes); break;
+    case 1: UK_NAME(block)(1, UK_P1, xs, outs, w, nky, nkx, cg, row_stride, col_stride, kw, w_ci_stride, n_lanes); break;
+    case 2: UK_NAME(block)(2, UK_P2, xs, outs, w, nky, nkx, cg, row_stride, col_stride, kw, w_ci_stride, n_lanes); break;
+    case 3: UK_NAME(block)(3, UK_P3, xs, outs, w, nky, nkx, cg, row_stride, col_stride, kw, w_ci_stride, n_lanes); break;
+    default: UK_NAME(block)(4, UK_P4, xs, outs, w, nky, nkx, cg, row_stride, col_stride, kw, w_ci_stride, n_lanes); break;
     }
 }
 

@@ -1,0 +1,86 @@
+"""The docs' performance figure, drawn from benchmarks/results/latest.json.
+
+``plot_results()`` returns a matplotlib Figure: one panel per thread mode, one row per case, and
+for each implementation its speed relative to TensorFlow eager (log scale, right of 1 = faster
+than TF). Use it from a Sphinx plot directive::
+
+    .. plot::
+
+       from benchmarks.plot import plot_results
+       plot_results()
+
+or ``python -m benchmarks.plot out.png``. Needs only matplotlib and the JSON file (no TensorFlow).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "latest.json")
+# Drawn in this order, with these labels and colours (convops stands out; peers are muted).
+SERIES = (
+    ("convops", "convops", "#d62728"),
+    ("tf_function", "TF tf.function", "#9ecae1"),
+    ("torch_cl", "torch channels-last", "#fdae6b"),
+    ("torch_nchw", "torch NCHW", "#fdd0a2"),
+    ("numpy", "NumPy (windows + tensordot)", "#a1d99b"),
+)
+
+
+def load(path: str = RESULTS) -> dict:
+    with open(path) as f:
+        return json.load(f)
+
+
+def speed_vs_tf(case: dict, impl: str):
+    """TF eager's median time / ``impl``'s: above 1, ``impl`` is faster than TF eager."""
+    impls = case["impls"]
+    if impl not in impls or "tf_eager" not in impls:
+        return None
+    return impls["tf_eager"]["median_s"] / impls[impl]["median_s"]
+
+
+def plot_results(results=None, path: str = RESULTS, figsize=None):
+    import matplotlib.pyplot as plt
+
+    results = results if results is not None else load(path)
+    runs = results["runs"]
+    n_cases = max(len(run["cases"]) for run in runs)
+    fig, axes = plt.subplots(1, len(runs), sharey=True, squeeze=False,
+                             figsize=figsize or (5.5 * len(runs) + 2.5, 0.38 * n_cases + 1.8))
+    height = 0.8 / len(SERIES)
+    for ax, run in zip(axes[0], runs):
+        cases = run["cases"]
+        labels = [case["label"] for case in cases]
+        for k, (impl, name, colour) in enumerate(SERIES):
+            ys, xs = [], []
+            for i, case in enumerate(cases):
+                value = speed_vs_tf(case, impl)
+                if value is not None:
+                    ys.append(i + (k - (len(SERIES) - 1) / 2) * height)
+                    xs.append(value)
+            ax.barh(ys, xs, height=height, color=colour, label=name, left=0)
+        ax.axvline(1.0, color="black", linewidth=1)
+        ax.set_xscale("log")
+        ax.set_yticks(range(len(cases)))
+        ax.set_yticklabels(labels, fontsize=8)
+        ax.invert_yaxis()
+        lim = run["limits"]
+        ax.set_title(f"{run['threads']} thread{'s' * (run['threads'] > 1)}: speed vs TF eager\n"
+                     f"(matmul {lim['matmul_f32']['gflops']:.0f} GFLOP/s, copy {lim['copy']['gbs']:.0f} GB/s)",
+                     fontsize=9)
+        ax.set_xlabel("TF eager time / time (log; right of 1 = faster than TF)", fontsize=8)
+        ax.grid(axis="x", which="both", alpha=0.3)
+    m = results["machine"]
+    fig.suptitle(f"{m['cpu']}, {m['cores']} cores, {m['date']} (convops {m.get('git_commit')})", fontsize=9)
+    axes[0][-1].legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+if __name__ == "__main__":  # pragma: no cover
+    out = sys.argv[1] if len(sys.argv) > 1 else "benchmark.png"
+    plot_results().savefig(out, dpi=120)
+    print(f"wrote {out}")
