@@ -6,7 +6,7 @@
 # Parallel loops are written as *gathers* wherever several sources add into one destination: each
 # destination element is summed by one thread in a fixed order, so results never depend on the
 # thread count and there are no races (a scatter with atomics would be neither).
-from cython.parallel cimport prange
+from cython.parallel cimport prange, threadid
 from libc.stdlib cimport malloc, free
 from libc.string cimport memcpy, memset
 from scipy.linalg.cython_blas cimport sgemm, dgemm
@@ -64,72 +64,91 @@ cdef inline void _im2col_row(const floating* x, Py_ssize_t height, Py_ssize_t wi
 def conv2d_backprop_filter(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] dy,
                            floating[:, :, :, ::1] dw, Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t dh,
                            Py_ssize_t dwl, Py_ssize_t pad_top, Py_ssize_t pad_left, Py_ssize_t groups,
-                           Py_ssize_t chunk_rows, int num_threads):
+                           Py_ssize_t chunk_rows, Py_ssize_t lanes, int num_threads):
     """Filter gradient: dw[ky, kx, c, o] = sum_m patch[m, (ky, kx, c)] * dy[m, o], per group.
 
     x: (N, H, W, C_in), dy: (N, H_out, W_out, C_out), dw: (KH, KW, C_in/groups, C_out), overwritten.
-    `dwl` is the width dilation. The patch matrix P (rows x K, K = KH*KW*C_in/groups) of
-    `chunk_rows` output positions is built in scratch (in parallel over rows) and
-    dw_g += P^T . dy_g is one BLAS call per chunk and group. The caller guarantees that every
-    BLAS dimension fits in a C int and that dy and x are non-empty.
+    `dwl` is the width dilation. The M = N*H_out*W_out output positions are cut into chunks of
+    `chunk_rows`; chunk i belongs to lane i % `lanes`. Each lane (one thread) builds the patch
+    matrix P of its chunks (rows x K, K = KH*KW*C_in/groups) in its thread's scratch and
+    accumulates P^T . dy_g into its own partial sum with one BLAS call per chunk and group; the
+    lanes' partials are then added in lane order. Chunks and lanes are chosen by the caller from
+    the problem size alone, so the result is the same for any thread count. BLAS must run
+    single-threaded here (the caller arranges it): the parallelism is ours. The caller
+    guarantees BLAS-sized dimensions and non-empty x, dy.
     """
     cdef Py_ssize_t kh = dw.shape[0], kw = dw.shape[1], c_group = dw.shape[2], c_out = dw.shape[3]
     cdef Py_ssize_t h_out = dy.shape[1], w_out = dy.shape[2]
     cdef Py_ssize_t m_total = dy.shape[0] * h_out * w_out
     cdef Py_ssize_t k = kh * kw * c_group
+    cdef Py_ssize_t kc = k * c_out
     cdef Py_ssize_t c_out_group = c_out // groups
     cdef Py_ssize_t height = x.shape[1], width = x.shape[2], c_in = x.shape[3]
-    cdef Py_ssize_t m0, rows, r, g
+    cdef Py_ssize_t n_chunks = (m_total + chunk_rows - 1) // chunk_rows
+    cdef Py_ssize_t lane, chunk, m0, rows, r, g, e, tid
     cdef int threads
-    cdef floating beta
+    cdef floating beta, total
     cdef floating* dw_ptr = &dw[0, 0, 0, 0]
     cdef const floating* dy_ptr = &dy[0, 0, 0, 0]
     cdef const floating* x_ptr = &x[0, 0, 0, 0]
-    cdef floating* buf
-    cdef bint pointwise = (kh == 1 and kw == 1 and sh == 1 and sw == 1 and pad_top == 0
-                           and pad_left == 0 and groups == 1 and height == h_out and width == w_out
-                           and m_total <= 2147483647)
-    if pointwise:
-        # 1x1, stride 1: the patch matrix is x itself, viewed as (M x C_in).
-        with nogil:
-            _gemm(False, True, <int>c_out, <int>k, <int>m_total, dy_ptr, <int>c_out, x_ptr, <int>k,
-                  <floating>0, dw_ptr, <int>c_out)
-        return
-    buf = <floating*>malloc(chunk_rows * k * sizeof(floating))
-    if buf == NULL:
-        raise MemoryError("conv2d_backprop_filter: could not allocate the patch buffer")
+    cdef floating* patches
+    cdef floating* partials
+    cdef floating* target
+    lanes = max(1, min(lanes, n_chunks))
+    threads = effective_threads(num_threads, m_total * kc // 16) if lanes > 1 else 1
+    threads = <int>min(<Py_ssize_t>threads, lanes)
+    patches = <floating*>malloc(threads * chunk_rows * k * sizeof(floating))
+    # Lane 0 accumulates straight into dw; the others into scratch partials.
+    partials = <floating*>malloc(max(lanes - 1, 1) * kc * sizeof(floating))
+    if patches == NULL or partials == NULL:
+        free(patches)
+        free(partials)
+        raise MemoryError("conv2d_backprop_filter: could not allocate the patch buffers")
     try:
         with nogil:
-            m0 = 0
-            while m0 < m_total:
-                rows = min(chunk_rows, m_total - m0)
-                threads = effective_threads(num_threads, rows * k)
-                beta = 0 if m0 == 0 else 1
-                for g in range(groups):
-                    for r in prange(rows, num_threads=threads, schedule="static"):
-                        _im2col_row(x_ptr, height, width, c_in, buf + r * k, m0 + r, h_out, w_out, kh, kw,
-                                    c_group, g * c_group, sh, sw, dh, dwl, pad_top, pad_left)
-                    # Row-major dw_g (K x C_out_g, row stride C_out) is column-major (C_out_g x K):
-                    # dw_g^T = dy_g^T . P, with dy_g^T read as column-major (C_out_g x rows).
-                    _gemm(False, True, <int>c_out_group, <int>k, <int>rows, dy_ptr + m0 * c_out + g * c_out_group,
-                          <int>c_out, buf, <int>k, beta, dw_ptr + g * c_out_group, <int>c_out)
-                m0 += rows
+            for lane in prange(lanes, num_threads=threads, schedule="static"):
+                tid = threadid()
+                target = dw_ptr if lane == 0 else partials + (lane - 1) * kc
+                chunk = lane
+                while chunk < n_chunks:
+                    m0 = chunk * chunk_rows
+                    rows = min(chunk_rows, m_total - m0)
+                    beta = 0 if chunk == lane else 1
+                    for g in range(groups):
+                        for r in range(rows):
+                            _im2col_row(x_ptr, height, width, c_in, patches + (tid * chunk_rows + r) * k, m0 + r,
+                                        h_out, w_out, kh, kw, c_group, g * c_group, sh, sw, dh, dwl, pad_top,
+                                        pad_left)
+                        # Row-major dw_g (K x C_out_g, row stride C_out) is column-major (C_out_g x K):
+                        # dw_g^T = dy_g^T . P, with dy_g^T read as column-major (C_out_g x rows).
+                        _gemm(False, True, <int>c_out_group, <int>k, <int>rows,
+                              dy_ptr + m0 * c_out + g * c_out_group, <int>c_out, patches + tid * chunk_rows * k,
+                              <int>k, beta, target + g * c_out_group, <int>c_out)
+                    chunk = chunk + lanes
+            if lanes > 1:
+                for e in prange(kc, num_threads=effective_threads(num_threads, kc * lanes), schedule="static"):
+                    total = dw_ptr[e]
+                    for lane in range(1, lanes):
+                        total = total + partials[(lane - 1) * kc + e]
+                    dw_ptr[e] = total
     finally:
-        free(buf)
+        free(patches)
+        free(partials)
 
 
 def conv2d_backprop_input(const floating[:, :, :, ::1] dy, const floating[:, :, :, ::1] w,
                           floating[:, :, :, ::1] dx, Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t dh,
                           Py_ssize_t dwl, Py_ssize_t pad_top, Py_ssize_t pad_left, Py_ssize_t groups,
                           Py_ssize_t chunk_images, int num_threads):
-    """Input gradient (= transposed convolution) as GEMM + col2im.
+    """Input gradient (= transposed convolution) as GEMM + col2im, in parallel over image chunks.
 
     dy: (N, H_out, W_out, C_out), w: (KH, KW, C_in/groups, C_out), dx: (N, H, W, C_in), overwritten.
-    For `chunk_images` images at a time and each group: the patch gradient
-    dP = dy_g . w_g^T (rows x K) is one BLAS call; then every input cell *gathers* the entries of
-    dP that its taps touched (col2im), in parallel over input rows. Cells no window reaches
-    (rows dropped by a VALID stride) get 0. The caller guarantees BLAS-sized dimensions and
-    non-empty dy, w and dx.
+    For each chunk of `chunk_images` images (one thread per chunk) and each group: the patch
+    gradient dP = dy_g . w_g^T (rows x K) is one single-threaded BLAS call into the thread's
+    scratch; then every input cell of those images *gathers* the entries of dP that its taps
+    touched (col2im). Cells no window reaches (rows dropped by a VALID stride) get 0. Every dx
+    element is summed by one thread in a fixed order: the result does not depend on the thread
+    count. The caller guarantees BLAS-sized dimensions and non-empty dy, w and dx.
     """
     cdef Py_ssize_t kh = w.shape[0], kw = w.shape[1], c_group = w.shape[2], c_out = w.shape[3]
     cdef Py_ssize_t n_batch = dx.shape[0], height = dx.shape[1], width = dx.shape[2], c_in = dx.shape[3]
@@ -137,30 +156,35 @@ def conv2d_backprop_input(const floating[:, :, :, ::1] dy, const floating[:, :, 
     cdef Py_ssize_t k = kh * kw * c_group
     cdef Py_ssize_t c_out_group = c_out // groups
     cdef Py_ssize_t per_image = h_out * w_out
-    cdef Py_ssize_t n0, images, rows, row, nl, iy, ix, ky, kx, ty, tx, oy, ox, c, g
-    cdef int threads
+    cdef Py_ssize_t n_chunks = (n_batch + chunk_images - 1) // chunk_images
+    cdef Py_ssize_t chunk, n0, images, rows, row, nl, iy, ix, ky, kx, ty, tx, oy, ox, c, g, tid
+    cdef int threads = effective_threads(num_threads, n_batch * per_image * k * c_out_group // 16) \
+        if n_chunks > 1 else 1
     cdef floating* acc
     cdef const floating* src
+    cdef floating* bufs
     cdef floating* buf
     cdef const floating* dy_ptr = &dy[0, 0, 0, 0]
     cdef const floating* w_ptr = &w[0, 0, 0, 0]
     cdef floating* dx_ptr = &dx[0, 0, 0, 0]
-    buf = <floating*>malloc(chunk_images * per_image * k * sizeof(floating))
-    if buf == NULL:
-        raise MemoryError("conv2d_backprop_input: could not allocate the patch-gradient buffer")
+    threads = <int>min(<Py_ssize_t>threads, n_chunks)
+    bufs = <floating*>malloc(threads * chunk_images * per_image * k * sizeof(floating))
+    if bufs == NULL:
+        raise MemoryError("conv2d_backprop_input: could not allocate the patch-gradient buffers")
     try:
         with nogil:
-            n0 = 0
-            while n0 < n_batch:
+            for chunk in prange(n_chunks, num_threads=threads, schedule="static"):
+                tid = threadid()
+                buf = bufs + tid * chunk_images * per_image * k
+                n0 = chunk * chunk_images
                 images = min(chunk_images, n_batch - n0)
                 rows = images * per_image
-                threads = effective_threads(num_threads, images * height * width * kh * kw * c_group)
                 for g in range(groups):
                     # Row-major dP (rows x K) is column-major dP^T (K x rows) = w_g (K x C_out_g) . dy_g^T,
-                    # where row-major w (K x C_out) read column-major is w^T, hence transa = 'T'.
+                    # where row-major w (K x C_out) read column-major is w^T, hence trans_a.
                     _gemm(True, False, <int>k, <int>rows, <int>c_out_group, w_ptr + g * c_out_group, <int>c_out,
                           dy_ptr + n0 * per_image * c_out + g * c_out_group, <int>c_out, <floating>0, buf, <int>k)
-                    for row in prange(images * height, num_threads=threads, schedule="static"):
+                    for row in range(images * height):
                         nl = row // height
                         iy = row - nl * height
                         for ix in range(width):
@@ -188,9 +212,8 @@ def conv2d_backprop_input(const floating[:, :, :, ::1] dy, const floating[:, :, 
                                     src = buf + ((nl * h_out + oy) * w_out + ox) * k + (ky * kw + kx) * c_group
                                     for c in range(c_group):
                                         acc[c] = acc[c] + src[c]
-                n0 += images
     finally:
-        free(buf)
+        free(bufs)
 
 
 ctypedef fused pool_t:

@@ -21,7 +21,8 @@ of ``tf.nn.conv2d_transpose``, and :func:`max_pool2d_with_argmax` is
 
 from __future__ import annotations
 
-from typing import Any, Sequence, Tuple
+import contextlib
+from typing import Any, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -74,11 +75,59 @@ GRAD_DTYPES = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
 _MAX_POOL_DTYPES = tuple(np.dtype(t) for t in (np.float16, np.float32, np.float64, np.int8, np.int16,
                                                np.int32, np.int64, np.uint8, np.uint16))
 _BLAS_INT_MAX = 2**31 - 1
-# Scratch for the patch matrices (patches for the filter gradient, patch gradients for the input
-# gradient): a few MiB keeps each BLAS call large enough to run at full speed without
-# multiplying a training step's peak memory. Measured on the tutorial's model: 4 MiB is as
-# fast as unlimited scratch (the whole batch at once) and 1 MiB is ~10% slower.
-_SCRATCH_BYTES = 4 << 20
+# Scratch per thread for the patch matrices (patches for the filter gradient, patch gradients
+# for the input gradient): enough for BLAS calls of a few hundred rows, small next to a training
+# step's activations.
+_SCRATCH_BYTES = 2 << 20
+# The work is cut into at most this many independent pieces (chunks of images for the input
+# gradient, "lanes" of partial sums for the filter gradient), whatever the thread count, so the
+# summation order -- and the result -- never depends on the number of threads.
+_LANES = 8
+# Lanes of the filter gradient keep one partial filter gradient each: cap their total size.
+_PARTIALS_BYTES = 16 << 20
+
+
+class _BlasThreads:
+    """Run SciPy's BLAS with a given number of threads inside a ``with`` block.
+
+    The conv-gradient kernels call BLAS from their own OpenMP threads, each on its own chunk;
+    OpenBLAS's threads on top of those would fight over the cores (measured on 2 cores: a
+    tutorial-sized filter gradient took 50-110 ms instead of 3 ms). threadpoolctl sets
+    OpenBLAS's thread count and restores it afterwards (~10 us). Without threadpoolctl the
+    kernels run their chunks one after the other and leave BLAS's threading alone."""
+
+    def __init__(self) -> None:
+        self._controller: Any = None
+        self.available: Optional[bool] = None
+
+    def _load(self) -> None:
+        try:
+            from threadpoolctl import ThreadpoolController
+        except ImportError:
+            self.available = False
+            return
+        # After _grad_kernels is imported: SciPy's OpenBLAS must be loaded to be found.
+        _config.load_extension("_grad_kernels")
+        self._controller = ThreadpoolController()
+        self.available = bool(self._controller.select(user_api="blas").lib_controllers)
+
+    def limit(self, threads: int):
+        if self.available is None:
+            self._load()
+        if not self.available:
+            return contextlib.nullcontext()
+        return self._controller.limit(limits=threads, user_api="blas")
+
+
+_blas_threads = _BlasThreads()
+
+
+def _run_blas_kernel(kernel: Any, parallel: bool, *args: Any) -> None:
+    """Call a BLAS-using kernel: our threads over chunks with single-threaded BLAS when the work
+    splits (``parallel``), else one chunk with BLAS using the configured thread count."""
+    threads = _config.get_num_threads()
+    with _blas_threads.limit(1 if parallel else threads):
+        kernel(*args, threads if parallel and _blas_threads.available else 1)
 
 
 # --------------------------------------------------------------------------- shared helpers
@@ -227,18 +276,21 @@ def _backprop_input(op: str, input_sizes: Any, filters: Any, out_backprop: Any, 
                    (dh, dw), pad, pads)
     compute = _compute_dtype(w.dtype)
     check_output_size((n, height, width, c_in), compute, op)
-    dx = np.zeros((n, height, width, c_in), dtype=compute)
+    dx = np.empty((n, height, width, c_in), dtype=compute)
     if dy.size and w.size and dx.size:
         k = kh * kw * c_group
         _check_blas(op, k, c_out)
         per_image = dy.shape[1] * dy.shape[2]
-        chunk = max(1, min(n, _SCRATCH_BYTES // max(1, per_image * k * compute.itemsize)))
-        if chunk * per_image > _BLAS_INT_MAX:
-            chunk = max(1, _BLAS_INT_MAX // per_image)
         if per_image > _BLAS_INT_MAX:
             raise ValueError(f"{op}: {per_image} positions per image is too many for one BLAS call (2**31 - 1)")
-        _backprop_input_kernel(np.ascontiguousarray(dy, dtype=compute), np.ascontiguousarray(w, dtype=compute),
-                               dx, sh, sw, dh, dw, pads[0][0], pads[1][0], groups, chunk, _config.get_num_threads())
+        # Whole images per chunk, at least _LANES chunks when the batch allows, within the scratch.
+        budget = max(1, _SCRATCH_BYTES // max(1, per_image * k * compute.itemsize))
+        chunk = max(1, min(budget, -(-n // _LANES), _BLAS_INT_MAX // per_image))
+        _run_blas_kernel(_backprop_input_kernel, -(-n // chunk) > 1,
+                         np.ascontiguousarray(dy, dtype=compute), np.ascontiguousarray(w, dtype=compute), dx,
+                         sh, sw, dh, dw, pads[0][0], pads[1][0], groups, chunk)
+    else:
+        dx.fill(0)
     if compute != w.dtype:
         dx = dx.astype(w.dtype)
     return _from_nhwc(dx, data_format)
@@ -441,15 +493,22 @@ def conv2d_backprop_filter(input: Any, filter_sizes: Any, out_backprop: Any, str
                    pad, pads)
     compute = _compute_dtype(x.dtype)
     check_output_size((kh, kw, c_group, c_out), compute, op)
-    dwts = np.zeros((kh, kw, c_group, c_out), dtype=compute)
+    dwts = np.empty((kh, kw, c_group, c_out), dtype=compute)
     if dy.size and x.size and dwts.size:
         k = kh * kw * c_group
         _check_blas(op, k, c_out)
         m_total = dy.shape[0] * dy.shape[1] * dy.shape[2]
-        chunk = max(1, min(m_total, _SCRATCH_BYTES // (k * compute.itemsize), _BLAS_INT_MAX // k))
-        _backprop_filter_kernel(np.ascontiguousarray(x, dtype=compute), np.ascontiguousarray(dy, dtype=compute),
-                                dwts, sh, sw, dh, dw, pads[0][0], pads[1][0], groups, chunk,
-                                _config.get_num_threads())
+        # Chunks of output positions: big enough for an efficient BLAS call (>= 64 rows), at least
+        # _LANES of them when there are enough rows, within the scratch budget.
+        budget = max(1, min(_SCRATCH_BYTES // (k * compute.itemsize), _BLAS_INT_MAX // k))
+        chunk = max(min(64, m_total, budget), min(budget, -(-m_total // _LANES)))
+        n_chunks = -(-m_total // chunk)
+        lanes = max(1, min(_LANES, n_chunks, _PARTIALS_BYTES // (k * c_out * compute.itemsize)))
+        _run_blas_kernel(_backprop_filter_kernel, lanes > 1,
+                         np.ascontiguousarray(x, dtype=compute), np.ascontiguousarray(dy, dtype=compute), dwts,
+                         sh, sw, dh, dw, pads[0][0], pads[1][0], groups, chunk, lanes)
+    else:
+        dwts.fill(0)
     return dwts.astype(x.dtype) if compute != x.dtype else dwts
 
 
