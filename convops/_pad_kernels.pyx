@@ -3,7 +3,7 @@
 # only copies bytes: it never needs to know which mode it is running.
 from cython.parallel cimport prange
 from libc.stdlib cimport malloc, free
-from libc.string cimport memcpy
+from libc.string cimport memcpy, memset
 
 from convops._openmp cimport effective_threads
 
@@ -60,13 +60,18 @@ def pad_copy(const unsigned char[::1] src, unsigned char[::1] dst, const Py_ssiz
     """Fill the C-contiguous `dst` (viewed as bytes) from the C-contiguous `src` through per-axis
     index maps. The caller guarantees: ndim >= 1, every input axis non-empty wherever a map
     points into it, and `dst` has prod(out_shape) * itemsize bytes."""
-    cdef Py_ssize_t ndim = in_shape.shape[0]
+    _pad(in_shape.shape[0], <const char*>&src[0] if src.shape[0] else NULL, <char*>&dst[0], &in_shape[0],
+         &out_shape[0], &maps[0], &map_offsets[0], &befores[0], <const char*>&value[0], itemsize, dst.shape[0],
+         num_threads)
+
+
+cdef int _pad(Py_ssize_t ndim, const char* src_ptr, char* dst_ptr, const Py_ssize_t* in_shape,
+              const Py_ssize_t* out_shape, const Py_ssize_t* index_map, const Py_ssize_t* map_offsets,
+              const Py_ssize_t* befores, const char* value, Py_ssize_t itemsize, Py_ssize_t dst_bytes,
+              int num_threads) except -1:
     cdef Py_ssize_t src_strides[64]
     cdef Py_ssize_t dst_strides[64]
     cdef Py_ssize_t axis, item = itemsize
-    cdef const Py_ssize_t* index_map = &maps[0]
-    cdef const char* src_ptr = <const char*>&src[0] if src.shape[0] else NULL
-    cdef char* dst_ptr = <char*>&dst[0]
     cdef char* fill = NULL
     cdef int threads
     if ndim > 64:
@@ -79,16 +84,17 @@ def pad_copy(const unsigned char[::1] src, unsigned char[::1] dst, const Py_ssiz
     fill = <char*>malloc(item if item > 0 else 1)
     if fill == NULL:
         raise MemoryError("pad: could not allocate the constant element")
-    _fill_constant(fill, item // itemsize, <const char*>&value[0], itemsize)
+    _fill_constant(fill, item // itemsize, value, itemsize)
     src_strides[ndim - 1] = item
     dst_strides[ndim - 1] = item
     for axis in range(ndim - 2, -1, -1):
         src_strides[axis] = src_strides[axis + 1] * in_shape[axis + 1]
         dst_strides[axis] = dst_strides[axis + 1] * out_shape[axis + 1]
-    threads = effective_threads(num_threads, dst.shape[0] // 8)
-    _copy(ndim, src_ptr, dst_ptr, &out_shape[0], &in_shape[0], src_strides, dst_strides, index_map,
-          &map_offsets[0], &befores[0], fill, item, threads)
+    threads = effective_threads(num_threads, dst_bytes // 8)
+    _copy(ndim, src_ptr, dst_ptr, out_shape, in_shape, src_strides, dst_strides, index_map,
+          map_offsets, befores, fill, item, threads)
     free(fill)
+    return 0
 
 
 cdef void _copy(Py_ssize_t ndim, const char* src_ptr, char* dst_ptr, const Py_ssize_t* out_shape,
@@ -126,3 +132,102 @@ cdef void _copy(Py_ssize_t ndim, const char* src_ptr, char* dst_ptr, const Py_ss
                     _fill(2, ndim, src_ptr + j * src_strides[0] + jj * src_strides[1],
                           dst_ptr + k * dst_strides[1], out_shape, in_shape, src_strides, dst_strides,
                           index_map, map_offsets, befores, fill, item)
+
+
+# ---------------------------------------------------------------------------------------------
+# The fast path of convops.pad for its common call: an ndarray, a list/tuple of (before, after)
+# int pairs, CONSTANT with 0 / REFLECT / SYMMETRIC within their limits. It builds the index maps
+# in C (the general path builds them with NumPy, ~30 us for a 4-D array) and returns None for
+# anything else — including everything that would raise, so errors come from the general path.
+
+import numpy as np
+cimport numpy as cnp
+cnp.import_array()
+
+cdef enum:
+    MODE_CONSTANT = 0
+    MODE_REFLECT = 1
+    MODE_SYMMETRIC = 2
+
+
+cdef int _mode_of(object mode):
+    if type(mode) is not str:
+        return -1
+    if mode == "CONSTANT" or mode == "constant":
+        return MODE_CONSTANT
+    if mode == "REFLECT" or mode == "reflect":
+        return MODE_REFLECT
+    if mode == "SYMMETRIC" or mode == "symmetric":
+        return MODE_SYMMETRIC
+    return -1
+
+
+def pad_fast(input, paddings, mode, constant_values, int num_threads):
+    """``convops.pad(input, paddings, mode, constant_values)`` for the plain case above, or None."""
+    cdef cnp.ndarray x, out
+    cdef Py_ssize_t ndim, axis, i, k, size, total = 0, count = 1
+    cdef Py_ssize_t in_shape[64]
+    cdef Py_ssize_t out_shape[64]
+    cdef Py_ssize_t befores[64]
+    cdef Py_ssize_t afters[64]
+    cdef Py_ssize_t offsets[64]
+    cdef cnp.npy_intp dims[64]
+    cdef Py_ssize_t* maps
+    cdef char zero[16]
+    cdef int code = _mode_of(mode)
+    if code < 0 or type(input) is not np.ndarray:
+        return None
+    if not ((type(constant_values) is int or type(constant_values) is float) and constant_values == 0):
+        return None
+    if type(paddings) is not list and type(paddings) is not tuple:
+        return None
+    x = input
+    ndim = cnp.PyArray_NDIM(x)
+    if ndim < 1 or ndim > 64 or len(paddings) != ndim or x.dtype.kind not in "biuf" or x.dtype.itemsize > 16:
+        return None
+    if not cnp.PyArray_ISCARRAY_RO(x) or not cnp.PyArray_ISNOTSWAPPED(x):
+        return None
+    for axis in range(ndim):
+        pair = paddings[axis]
+        if (type(pair) is not list and type(pair) is not tuple) or len(pair) != 2:
+            return None
+        before, after = pair
+        if type(before) is not int or type(after) is not int or not (0 <= before <= 65536 and 0 <= after <= 65536):
+            return None
+        size = x.shape[axis]
+        befores[axis], afters[axis], in_shape[axis] = before, after, size
+        if code == MODE_REFLECT and (before > size - 1 or after > size - 1):
+            return None
+        if code == MODE_SYMMETRIC and (before > size or after > size):
+            return None
+        out_shape[axis] = size + before + after
+        dims[axis] = out_shape[axis]
+        offsets[axis] = total
+        total += out_shape[axis]
+        count *= out_shape[axis]
+        if count == 0 or count > (1 << 40):
+            return None                          # empty or huge: the general path's business
+    out = cnp.PyArray_EMPTY(<int>ndim, dims, cnp.PyArray_TYPE(x), 0)
+    maps = <Py_ssize_t*>malloc(total * sizeof(Py_ssize_t))
+    if maps == NULL:
+        raise MemoryError("pad: could not allocate the index maps")
+    try:
+        # The index maps of padding.padding_index, mode by mode.
+        for axis in range(ndim):
+            size = in_shape[axis]
+            for i in range(out_shape[axis]):
+                k = i - befores[axis]
+                if k < 0 or k >= size:
+                    if code == MODE_CONSTANT:
+                        k = -1
+                    elif code == MODE_REFLECT:
+                        k = -k if k < 0 else 2 * (size - 1) - k
+                    else:
+                        k = -k - 1 if k < 0 else 2 * size - 1 - k
+                maps[offsets[axis] + i] = k
+        memset(zero, 0, sizeof(zero))
+        _pad(ndim, <const char*>cnp.PyArray_DATA(x) if x.size else NULL, <char*>cnp.PyArray_DATA(out), in_shape,
+             out_shape, maps, offsets, befores, zero, x.dtype.itemsize, count * x.dtype.itemsize, num_threads)
+    finally:
+        free(maps)
+    return out

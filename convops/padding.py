@@ -17,6 +17,7 @@ from convops._validation import _describe, as_int, check_output_size, to_array
 __all__ = ["pad", "padding_index", "PAD_MODES"]
 
 pad_copy = _config.load_extension("_pad_kernels").pad_copy
+pad_fast = _config.load_extension("_pad_kernels").pad_fast
 
 #: Modes of :func:`pad`. The first three are ``tf.pad``'s; EDGE and CIRCULAR are PyTorch's
 #: ``replicate`` and ``circular``; MEAN pads with the mean of the padded axes (see :func:`pad`).
@@ -135,6 +136,11 @@ def pad(input: Any, paddings: Any, mode: str = "CONSTANT", constant_values: Any 
            [1., 2., 3.],
            [3., 6., 3.]])
     """
+    # The common call (ndarray, int pairs, CONSTANT 0 / REFLECT / SYMMETRIC) in compiled code;
+    # None for anything else, including every argument the checks below would reject.
+    out = pad_fast(input, paddings, mode, constant_values, _config.get_num_threads())
+    if out is not None:
+        return out
     x = np.asarray(input) if isinstance(input, np.ndarray) else to_array(input, "input")
     if x.dtype.kind not in "biuf":
         raise TypeError(f"`input` of pad must have a boolean, integer or floating dtype; got {x.dtype}")
