@@ -97,6 +97,7 @@ def run_child(args) -> int:
         try:
             import torch
             torch.set_num_threads(threads)
+            torch.set_grad_enabled(False)        # inference, as the other libraries here
         except ImportError:
             notes.append("PyTorch not installed: its columns are empty")
     # Load convops' kernels now so that the first case does not pay for it.
