@@ -75,17 +75,29 @@ CASES = [
     Case("pad_constant", "pad", (64, 28, 28, 32), padding="CONSTANT", group="memory"),
     Case("pad_reflect", "pad", (64, 28, 28, 32), padding="REFLECT", group="memory"),
     Case("pad_reflect_f64", "pad", (64, 28, 28, 32), padding="REFLECT", group="memory", dtype="float64"),
+    # Gradients (convops.gradients vs TF's GradientTape / torch.autograd): the backward pass only,
+    # the forward op recorded once outside the timing.
+    Case("grad_conv_l2_b64", "conv2d_grad", (64, 13, 13, 32), kernel=(3, 3, 32, 64), group="gradient",
+         label="grad conv 64x13x13x32->64 k3 VALID (dx, dw)"),
+    Case("grad_conv_56", "conv2d_grad", (8, 56, 56, 64), kernel=(3, 3, 64, 64), padding="SAME", group="gradient",
+         label="grad conv 8x56x56x64->64 k3 SAME (dx, dw)"),
+    Case("grad_maxpool_26", "max_pool2d_grad", (64, 26, 26, 32), kernel=(2, 2), strides=2, group="gradient",
+         label="grad maxpool 2x2/2 64x26x26x32"),
+    Case("grad_avgpool_26", "avg_pool2d_grad", (64, 26, 26, 32), kernel=(2, 2), strides=2, group="gradient",
+         label="grad avgpool 2x2/2 64x26x26x32"),
+    Case("grad_pad_reflect", "pad_grad", (64, 28, 28, 32), padding="REFLECT", group="gradient",
+         label="grad pad REFLECT 1 64x28x28x32"),
 ]
 
 
 def flops(case: Case) -> Optional[float]:
-    """Multiply-adds x 2 of a convolution (None for the memory-bound ops)."""
-    if case.op != "conv2d":
+    """Multiply-adds x 2 of a convolution (x 2 again for its two gradients; None otherwise)."""
+    if case.op not in ("conv2d", "conv2d_grad"):
         return None
     n, h, w, ci = case.shape
     kh, kw, _, co = case.kernel
     ho, wo = _out_hw(case)
-    return 2.0 * n * ho * wo * co * kh * kw * ci
+    return (2.0 if case.op == "conv2d" else 4.0) * n * ho * wo * co * kh * kw * ci
 
 
 def _out_hw(case: Case) -> Tuple[int, int]:
@@ -103,7 +115,9 @@ def bytes_moved(case: Case) -> Optional[float]:
     n, h, w, c = case.shape
     if case.op == "pad":
         return float(item * (n * h * w * c + n * (h + 2) * (w + 2) * c))
-    if case.op in ("max_pool2d", "avg_pool2d"):
+    if case.op in ("max_pool2d", "avg_pool2d", "max_pool2d_grad", "avg_pool2d_grad", "pad_grad"):
+        if case.op == "pad_grad":
+            return float(item * (n * h * w * c + n * (h + 2) * (w + 2) * c))
         ho, wo = _out_hw(case)
         return float(item * (n * h * w * c + n * ho * wo * c))
     return None
@@ -218,13 +232,76 @@ def build(case: Case, tf=None, torch=None, rng=None) -> Dict[str, Callable]:
         impls["numpy"] = lambda: np.pad(x, paddings, mode.lower())
         if case.reference:
             impls["reference"] = lambda: reference.pad_reference(x, paddings, mode)
+    elif case.op.endswith("_grad"):
+        _build_grad(case, x, impls, tf, torch, rng)
     else:  # pragma: no cover - a typo in CASES
         raise ValueError(f"unknown op {case.op!r}")
     return impls
 
 
+def _build_grad(case: Case, x, impls, tf, torch, rng):
+    """Backward passes. Each returns the input gradient (conv: and the filter gradient)."""
+    from convops import gradients as G
+    dtype = x.dtype
+    paddings = [[0, 0], [1, 1], [1, 1], [0, 0]]
+    if case.op == "conv2d_grad":
+        w = (rng.standard_normal(case.kernel) / np.sqrt(np.prod(case.kernel[:3]))).astype(dtype)
+        pad = case.padding
+        y = convops.conv2d(x, w, 1, pad)
+        dy = rng.standard_normal(y.shape).astype(dtype)
+        impls["convops"] = lambda: (G.conv2d_backprop_input(x.shape, w, dy, 1, pad),
+                                    G.conv2d_backprop_filter(x, w.shape, dy, 1, pad))
+        forward = lambda a, b: tf.nn.conv2d(a, b, 1, pad)  # noqa: E731
+        tf_args = (x, w)
+        torch_forward = lambda a, b: torch.nn.functional.conv2d(a, b, None, 1, 1 if pad == "SAME" else 0)  # noqa
+        torch_args = (x.transpose(0, 3, 1, 2), w.transpose(3, 2, 0, 1))
+    else:
+        k, s = (case.kernel[0], case.strides) if case.kernel else (None, None)
+        if case.op == "max_pool2d_grad":
+            y = convops.max_pool2d(x, k, s)
+            dy = rng.standard_normal(y.shape).astype(dtype)
+            impls["convops"] = lambda: (G.max_pool2d_grad(x, dy, k, s),)
+            forward = lambda a: tf.nn.max_pool2d(a, k, s, "VALID")  # noqa: E731
+            torch_forward = lambda a: torch.nn.functional.max_pool2d(a, k, s)  # noqa: E731
+        elif case.op == "avg_pool2d_grad":
+            y = convops.avg_pool2d(x, k, s)
+            dy = rng.standard_normal(y.shape).astype(dtype)
+            impls["convops"] = lambda: (G.avg_pool2d_grad(x.shape, dy, k, s),)
+            forward = lambda a: tf.nn.avg_pool2d(a, k, s, "VALID")  # noqa: E731
+            torch_forward = lambda a: torch.nn.functional.avg_pool2d(a, k, s)  # noqa: E731
+        else:
+            mode = case.padding
+            y = convops.pad(x, paddings, mode)
+            dy = rng.standard_normal(y.shape).astype(dtype)
+            impls["convops"] = lambda: (G.pad_grad(dy, paddings, mode),)
+            forward = lambda a: tf.pad(a, paddings, mode)  # noqa: E731
+            torch_forward = lambda a: torch.nn.functional.pad(a, (1, 1, 1, 1), mode.lower())  # noqa: E731
+        tf_args = (x,)
+        torch_args = (x.transpose(0, 3, 1, 2),)
+    if tf is not None:
+        variables = [tf.constant(a) for a in tf_args]
+        with tf.GradientTape(persistent=True) as tape:
+            for v in variables:
+                tape.watch(v)
+            out = forward(*variables)
+        dy_t = tf.constant(dy)
+        impls["tf_eager"] = lambda: tuple(tape.gradient(out, variables, output_gradients=dy_t))
+    if torch is not None:
+        with torch.enable_grad():
+            leaves = [torch.from_numpy(np.ascontiguousarray(a)).contiguous(memory_format=torch.channels_last)
+                      .requires_grad_(True) for a in torch_args]
+            out_t = torch_forward(*leaves)
+        dy_torch = torch.from_numpy(np.ascontiguousarray(dy.transpose(0, 3, 1, 2)))
+        impls["torch_cl"] = lambda: torch.autograd.grad(out_t, leaves, dy_torch, retain_graph=True)
+        case.extra["torch_exact"] = case.padding != "SAME"
+    case.extra["grad"] = True
+
+
 def to_nhwc_numpy(name: str, value) -> np.ndarray:
-    """Any implementation's result as an NHWC NumPy array, for the agreement check."""
+    """Any implementation's result as an NHWC NumPy array, for the agreement check (gradients:
+    the input gradient, the first of the tuple)."""
+    if isinstance(value, tuple):
+        value = value[0]
     if hasattr(value, "detach"):  # torch
         return value.detach().numpy().transpose(0, 2, 3, 1)
     if hasattr(value, "numpy"):  # TensorFlow

@@ -122,7 +122,7 @@ def run_child(args) -> int:
         if pattern and not pattern.search(case.name):
             continue
         impls = cases_mod.build(case, tf=tf, torch=torch)
-        expected = np.asarray(impls["convops"]()).astype(np.float64)
+        expected = cases_mod.to_nhwc_numpy("convops", impls["convops"]()).astype(np.float64)
         entry = {"name": case.name, "label": case.describe(), "op": case.op, "dtype": case.dtype,
                  "shape": list(case.shape), "kernel": list(case.kernel), "strides": case.strides,
                  "padding": case.padding, "group": case.group, "flops": cases_mod.flops(case),
