@@ -147,8 +147,9 @@ CONV_TOLERANCE = {
 def conv_bound(want: np.ndarray, magnitude: np.ndarray, reduction: int, dtype: np.dtype) -> np.ndarray:
     """Elementwise allowed error for a conv2d result (see :class:`Tolerance`)."""
     tol = CONV_TOLERANCE[np.dtype(dtype)]
-    return (tol.value_rtol * np.abs(want.astype(np.float64)) + tol.term_eps * (reduction + 1) * magnitude
-            + tol.atol)
+    with np.errstate(invalid="ignore"):   # 0 * inf where the result is non-finite: compared exactly
+        return (tol.value_rtol * np.abs(want.astype(np.float64)) + tol.term_eps * (reduction + 1) * magnitude
+                + tol.atol)
 
 
 # --------------------------------------------------------------------------- assertions
@@ -189,25 +190,28 @@ def _isnan(a: np.ndarray) -> np.ndarray:
 
 def assert_within(got: np.ndarray, want: np.ndarray, bound: np.ndarray, call: Any, what: str = "oracle",
                   dtype: Optional[np.dtype] = None) -> None:
-    """``|got - want| <= bound`` elementwise (NaN must match NaN); reports the worst element."""
+    """``|got - want| <= bound`` where both are finite; NaN and ±inf must match exactly (a NaN
+    bound counts as 0, so a broken bound cannot pass silently). Reports the worst element."""
     assert_same_shape_dtype(got, want, call, dtype)
     g, w = got.astype(np.float64), want.astype(np.float64)
-    nan_mismatch = np.isnan(g) != np.isnan(w)
-    if nan_mismatch.any():
-        index = tuple(int(i) for i in np.argwhere(nan_mismatch)[0])
-        raise AssertionError(f"NaN mismatch at index {index}: got {got[index]!r}, expected {want[index]!r}"
-                             f"\n  reproduce: {call}")
+    finite = np.isfinite(g) & np.isfinite(w)
+    mismatch = ~finite & ~((g == w) | (np.isnan(g) & np.isnan(w)))
+    if mismatch.any():
+        index = tuple(int(i) for i in np.argwhere(mismatch)[0])
+        raise AssertionError(
+            f"{int(np.count_nonzero(mismatch))} non-finite mismatches; first at index {index}: got {got[index]!r}, "
+            f"expected {want[index]!r}\n  reproduce: {call}")
     with np.errstate(invalid="ignore"):
-        error = np.where(np.isnan(g), 0.0, np.abs(g - w))
-        error = np.where(np.isinf(g) & (g == w), 0.0, error)
-    excess = error - bound
+        error = np.where(finite, np.abs(g - w), 0.0)
+        allowed = np.where(np.isnan(bound), 0.0, bound)
+        excess = np.where(finite, error - allowed, -np.inf)
     if excess.size and excess.max() > 0:
         index = tuple(int(i) for i in np.unravel_index(int(np.argmax(excess)), excess.shape))
         worst = tuple(int(i) for i in np.unravel_index(int(np.argmax(error)), error.shape))
         raise AssertionError(
             f"{int(np.count_nonzero(excess > 0))} of {got.size} elements differ from {what} beyond the "
             f"tolerance; worst at index {index}: got {got[index]!r}, expected {want[index]!r}, "
-            f"error {error[index]:.3g} > allowed {bound[index]:.3g} (max error {error[worst]:.3g} at {worst})"
+            f"error {error[index]:.3g} > allowed {allowed[index]:.3g} (max error {error[worst]:.3g} at {worst})"
             f"\n  reproduce: {call}")
 
 

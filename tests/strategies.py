@@ -65,12 +65,29 @@ def make_values(rng: np.random.Generator, shape: Sequence[int], dtype: np.dtype,
         pool = np.array([info.min, -1.0, -info.tiny, -0.0, 0.0, info.tiny, 1.0, info.max, np.inf, -np.inf],
                         dtype=dtype)
         return rng.choice(pool, size=shape)
+    if style == "large":
+        # float16 products and sums beyond 65504: overflow to inf (conv computes in float32, then rounds).
+        return (rng.standard_normal(shape) * (150.0 if dtype == np.float16 else 1e150 if dtype == np.float64
+                                               else 1e18)).astype(dtype)
     values = rng.standard_normal(shape) * (2.0 if dtype == np.float16 else 10.0)
+    if style == "sparse_nonfinite":
+        # A few NaN and ±inf among finite values, and zeros (0 * inf = NaN), so that only some
+        # outputs are non-finite.
+        values[rng.random(shape) < 0.1] = 0.0
+        values[rng.random(shape) < 0.03] = np.nan
+        values[rng.random(shape) < 0.03] = np.inf
+        values[rng.random(shape) < 0.03] = -np.inf
     if style == "nan":
         values[rng.random(shape) < 0.3] = np.nan
         values[rng.random(shape) < 0.05] = np.inf
         values[rng.random(shape) < 0.05] = -np.inf
     return values.astype(dtype)
+
+
+def filter_style(style: str) -> str:
+    """The filters' value style for an input style: ties with ties (exact sums), non-finite and
+    large values on both operands, otherwise normal."""
+    return style if style in ("ties", "sparse_nonfinite", "large") else "normal"
 
 
 # --------------------------------------------------------------------------- layouts
@@ -164,7 +181,7 @@ class ConvCase:
         else:
             rng = np.random.default_rng(self.seed)
             x = make_values(rng, self.x.shape, dtype, self.style)
-            w = make_values(rng, self.w.shape, dtype, "ties" if self.style == "ties" else "normal")
+            w = make_values(rng, self.w.shape, dtype, filter_style(self.style))
         layout, filter_layout = self.layout, self.filter_layout
         if layout == "list" and filter_layout == "list" and dtype.name not in ("float32", "int32"):
             filter_layout = "C"
@@ -225,7 +242,8 @@ class PoolCase:
         if self.x.dtype == dtype:
             return self
         if self.seed is None:
-            x = self.x.astype(dtype)
+            # Pinned examples hold small integers (and NaN, which integer dtypes cannot hold: 0 there).
+            x = (np.nan_to_num(self.x, nan=0.0) if dtype.kind != "f" else self.x).astype(dtype)
         else:
             style = self.style if (self.style != "nan" or dtype.kind == "f") else "extremes"
             x = make_values(np.random.default_rng(self.seed), self.x.shape, dtype, style)
@@ -341,7 +359,8 @@ def conv2d_cases(draw, dtypes: Sequence[str] = CONV_DTYPES, data_formats: Sequen
                  layouts: Sequence[str] = LAYOUTS, max_groups: int = 3, max_kernel: int = 4,
                  max_dilation: int = 3, max_stride: int = 4, allow_empty: bool = False,
                  styles: Sequence[str] = ("normal", "ties", "negative"), spell: bool = True,
-                 paddings: Sequence[str] = ("VALID", "SAME", "explicit")) -> ConvCase:
+                 paddings: Sequence[str] = ("VALID", "SAME", "explicit"), max_group_channels: int = 3,
+                 max_out_per_group: int = 3, max_batch: int = 3) -> ConvCase:
     dtype = np.dtype(draw(st.sampled_from(dtypes), label="dtype"))
     kh, kw = draw(st.integers(1, max_kernel), label="KH"), draw(st.integers(1, max_kernel), label="KW")
     dh, dw = draw(st.integers(1, max_dilation), label="dh"), draw(st.integers(1, max_dilation), label="dw")
@@ -357,15 +376,15 @@ def conv2d_cases(draw, dtypes: Sequence[str] = CONV_DTYPES, data_formats: Sequen
     height = _side(draw, (kh - 1) * dh + 1, pad_values[0] + pad_values[1], allow_empty or same, 7, "H")
     width = _side(draw, (kw - 1) * dw + 1, pad_values[2] + pad_values[3], allow_empty or same, 7, "W")
     groups = draw(st.integers(1, max_groups), label="groups")
-    c_group = draw(st.integers(1, 3), label="C_in/groups")
-    c_out = groups * draw(st.integers(1, 3), label="C_out/groups")
-    n = draw(st.integers(1, 3), label="N")
+    c_group = draw(st.integers(1, max_group_channels), label="C_in/groups")
+    c_out = groups * draw(st.integers(1, max_out_per_group), label="C_out/groups")
+    n = draw(st.integers(1, max_batch), label="N")
     data_format = draw(st.sampled_from(data_formats), label="data_format")
     style = draw(st.sampled_from(styles), label="value style")
     seed = draw(st.integers(0, 2**32 - 1), label="seed")
     rng = np.random.default_rng(seed)
     x = make_values(rng, (n, height, width, groups * c_group), dtype, style)
-    w = make_values(rng, (kh, kw, c_group, c_out), dtype, "ties" if style == "ties" else "normal")
+    w = make_values(rng, (kh, kw, c_group, c_out), dtype, filter_style(style))
     layout = draw(st.sampled_from(layouts), label="input layout")
     # A list takes the other operand's dtype (or TF's default float32/int32 when both are lists).
     filter_layouts = [l for l in layouts if l != "list" or (layout != "list" or dtype.name in ("float32", "int32"))]

@@ -68,6 +68,29 @@ def test_conv2d_matches_tensorflow(dtype, case):
 
 @pytest.mark.tf
 @pytest.mark.parametrize("dtype", CONV_DTYPES)
+@given(case=conv2d_cases(max_group_channels=24, max_out_per_group=40, max_groups=2, max_batch=2, max_kernel=3))
+def test_conv2d_many_channels_matches_tensorflow(dtype, case):
+    """Up to 48 input and 80 output channels: the vectorised kernels' channel blocks, their
+    remainders, and long reductions (K up to 216)."""
+    case = case.with_dtype(dtype)
+    check_against(case, tf_answer(case), "TensorFlow")
+
+
+@pytest.mark.tf
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+@given(case=conv2d_cases(styles=("sparse_nonfinite", "large")))
+@example(case=ConvCase(np.array([[[[1.0], [np.inf], [2.0]]]]), np.array([[[[0.0]], [[1.0]]]]), padding="SAME"))
+@example(case=ConvCase(np.ones((1, 2, 2, 1)), np.array([[[[1.0]]], [[[np.inf]]]]), padding="SAME"))  # 0 * inf in padding
+def test_conv2d_non_finite_and_large_values_match_tensorflow(dtype, case):
+    """NaN and inf propagate as in TF, including 0 * inf = NaN where an infinite weight meets a
+    zero of the padding; float16 overflows to inf after the float32 sum, as in TF; huge finite
+    values keep their relative accuracy."""
+    case = case.with_dtype(dtype)
+    check_against(case, tf_answer(case), "TensorFlow")
+
+
+@pytest.mark.tf
+@pytest.mark.parametrize("dtype", CONV_DTYPES)
 @given(case=conv2d_image_cases())
 @example(case=ConvCase(np.array([[[[0], [0], [1], [1]]] * 4], dtype=np.float64), np.array([[[[-1]], [[1]]]], dtype=np.float64),
                        image_2d=True))

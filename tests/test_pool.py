@@ -53,6 +53,8 @@ _SQUARE = np.arange(25, dtype=np.float64).reshape(5, 5) % 7 - 3
 @example(case=pinned(-1 - np.arange(20).reshape(4, 5), (3, 2), (1, 1), ((2, 1), (0, 1))))
 @example(case=pinned([[1, 1, 0], [1, 1, 0], [0, 0, 0]], (2, 2), (1, 1)))          # ties
 @example(case=pinned(_SQUARE, (3, 2), (2, 1), "SAME", data_format="NCHW"))
+@example(case=pinned([[np.nan, np.nan, 1], [np.nan, np.nan, np.nan]], (2, 2), (1, 1)))   # all-NaN window
+@example(case=pinned([[np.nan, 2, 2], [-1, np.nan, 2]], (2, 2), (1, 1), "SAME"))         # NaN among ties
 def test_max_pool2d_matches_tensorflow(dtype, case):
     """Every dtype TF's CPU max-pool has; SAME/VALID/explicit (pads < window); ksize and strides as
     int/pair/4-list; NCHW; NaN, ±inf, ties, dtype extremes; every memory layout."""
