@@ -182,7 +182,10 @@ def _avg_pool_float16(x: np.ndarray, ksize: Tuple[int, int], strides: Tuple[int,
     if out.size == 0:
         return out
     height, width = x.shape[1], x.shape[2]
-    count = np.zeros((h_out, w_out), dtype=np.float16)
+    # The count is exact in float32: a float16 count rounds above 2048 (2051 cells became 2052).
+    # TensorFlow counts in float16 one cell at a time, so its count stops at 2048 and its mean of
+    # a window of more than 2048 cells is wrong; convops divides by the true count there.
+    count = np.zeros((h_out, w_out), dtype=np.float32)
     for oy in range(h_out):
         y0, y1 = max(oy * sh - top, 0), min(oy * sh - top + kh, height)
         for ox in range(w_out):
@@ -194,4 +197,5 @@ def _avg_pool_float16(x: np.ndarray, ksize: Tuple[int, int], strides: Tuple[int,
             out[:, oy, ox, :] = acc
             count[oy, ox] = kh * kw if count_include_pad else (y1 - y0) * (x1 - x0)
     with np.errstate(invalid="ignore"):  # a window with no real cell (H or W is 0) is 0/0 = NaN
-        return out / count[None, :, :, None]
+        # float16 / float32 in float32, rounded once to half: what TF's half division does too.
+        return (out / count[None, :, :, None]).astype(np.float16)

@@ -101,7 +101,8 @@ def avg_pool2d_reference(x: np.ndarray, ksize: Pair, strides: Pair,
                 total = total + x[:, iy, ix, :]          # one addition at a time, in the input dtype
         cells = ksize[0] * ksize[1] if count_include_pad else (rows.stop - rows.start) * (cols.stop - cols.start)
         with np.errstate(invalid="ignore", divide="ignore"):
-            out[:, y, x_, :] = total / x.dtype.type(cells)
+            # The count is exact (a float16 count would round above 2048); one rounding of the quotient.
+            out[:, y, x_, :] = (total.astype(np.float64) / cells).astype(x.dtype)
     return out
 
 

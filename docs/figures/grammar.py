@@ -40,7 +40,7 @@ WINDOW = "#e8710a"
 INPUT = "#2f6ea8"
 OUTPUT = "#2e8b57"
 PAD_FACE = "#f0f0f0"
-PAD_EDGE = "#9a9a9a"
+PAD_EDGE = "#b3b3b3"
 PAD_HATCH = "////"
 GRID_EDGE = "#555555"
 TEXT = "#222222"
@@ -53,7 +53,7 @@ RC = {
     "axes.titlesize": 11,
     "axes.titleweight": "bold",
     "hatch.color": PAD_EDGE,
-    "hatch.linewidth": 0.6,
+    "hatch.linewidth": 0.5,
 }
 plt.rcParams.update(RC)
 
@@ -131,9 +131,9 @@ def grid(ax, values, x0: float = 0, y0: float = 0, cmap: str = INPUT_CMAP, vmin=
                 if padded and pad_text is not None:
                     if pad_text:
                         ax.text(x0 + j + 0.5, y0 + i + 0.52, pad_text, ha="center", va="center",
-                                fontsize=fontsize, color="#666666")
+                                fontsize=fontsize, color="#444444")
                     continue
-                colour = "#666666" if padded else ("white" if dark else TEXT)
+                colour = "#444444" if padded else ("white" if dark else TEXT)
                 ax.text(x0 + j + 0.5, y0 + i + 0.52, _fmt(v), ha="center", va="center",
                         fontsize=fontsize, color=colour)
 
