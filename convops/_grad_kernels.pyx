@@ -48,16 +48,21 @@ cdef inline void _im2col_row(const floating* x, Py_ssize_t height, Py_ssize_t wi
     cdef Py_ssize_t rem = m - n * h_out * w_out
     cdef Py_ssize_t oy = rem // w_out
     cdef Py_ssize_t ox = rem - oy * w_out
-    cdef Py_ssize_t ky, kx, iy, ix
-    cdef size_t nbytes = c_group * sizeof(floating)
+    cdef Py_ssize_t ky, kx, iy, ix, c
+    cdef const floating* src
     for ky in range(kh):
         iy = oy * sh - pad_top + ky * dh
         for kx in range(kw):
             ix = ox * sw - pad_left + kx * dw
+            # Plain loops, not memcpy: with one input channel (a first layer) a call per tap
+            # costs more than the copy.
             if 0 <= iy < height and 0 <= ix < width:
-                memcpy(dst, x + ((n * height + iy) * width + ix) * c_in + c_offset, nbytes)
+                src = x + ((n * height + iy) * width + ix) * c_in + c_offset
+                for c in range(c_group):
+                    dst[c] = src[c]
             else:
-                memset(dst, 0, nbytes)
+                for c in range(c_group):
+                    dst[c] = 0
             dst += c_group
 
 
@@ -245,7 +250,7 @@ def max_pool_argmax(const pool_t[:, :, :, ::1] x, pool_t[:, :, :, ::1] out, long
     cdef Py_ssize_t n_batch = x.shape[0], height = x.shape[1], width = x.shape[2], channels = x.shape[3]
     cdef Py_ssize_t h_out = out.shape[1], w_out = out.shape[2]
     cdef Py_ssize_t row, n, oy, ox, y0, y1, x0, x1, iy, ix, c, base
-    cdef pool_t value
+    cdef pool_t value, best
     cdef pool_t* acc
     cdef long long* arg
     cdef const pool_t* src
@@ -263,23 +268,35 @@ def max_pool_argmax(const pool_t[:, :, :, ::1] x, pool_t[:, :, :, ::1] out, long
                 x1 = min(ox * sw - pad_left + kw, width)
                 acc = &out[n, oy, ox, 0]
                 arg = &argmax[n, oy, ox, 0]
+                # TF's argmax rule: take the first real cell (every window has one: explicit
+                # pads are smaller than the window), then move only to strictly greater values.
+                # `acc` holds the value at the argmax, so the comparison needs no indirect load.
+                base = (y0 * width + x0) * channels
                 for c in range(channels):
-                    acc[c] = lowest
-                    arg[c] = -1
+                    acc[c] = image[base + c]
+                    arg[c] = base + c
                 for iy in range(y0, y1):
                     for ix in range(x0, x1):
                         base = (iy * width + ix) * channels
                         src = image + base
                         for c in range(channels):
                             value = src[c]
-                            if arg[c] < 0 or value > image[arg[c]]:
-                                arg[c] = base + c
                             if value > acc[c]:
                                 acc[c] = value
-                if values_from_argmax:
+                                arg[c] = base + c
+                if not values_from_argmax:
+                    # max_pool2d's rule (start at `lowest`) gives the same value unless the first
+                    # cell was NaN (the argmax then stays on it) or nothing beat `lowest`: only
+                    # then rescan the window with that rule.
                     for c in range(channels):
-                        if arg[c] >= 0:
-                            acc[c] = image[arg[c]]
+                        if not (acc[c] > lowest):
+                            best = lowest
+                            for iy in range(y0, y1):
+                                for ix in range(x0, x1):
+                                    value = image[(iy * width + ix) * channels + c]
+                                    if value > best:
+                                        best = value
+                            acc[c] = best
 
 
 def max_pool_grad_scatter(const floating[:, ::1] dy, const long long[:, ::1] argmax, floating[:, ::1] dx,
@@ -367,3 +384,50 @@ def pad_fold_axis(const floating[:, :, ::1] src, floating[:, :, ::1] dst, const 
                 s = &src[o, indices[t], 0]
                 for c in range(inner):
                     d[c] = d[c] + s[c]
+
+
+def bias_act_forward(floating[:, ::1] z, const floating[::1] bias, bint use_bias, bint relu, int num_threads):
+    """z = z + bias (broadcast over rows), then max(z, 0) when `relu`, in place: one pass over a
+    layer's output instead of NumPy's two. z: (M, C), bias: (C,)."""
+    cdef Py_ssize_t m = z.shape[0], channels = z.shape[1], row, c
+    cdef floating v
+    cdef floating* zr
+    cdef int threads = effective_threads(num_threads, m * channels)
+    with nogil:
+        for row in prange(m, num_threads=threads, schedule="static"):
+            zr = &z[row, 0]
+            for c in range(channels):
+                v = zr[c]
+                if use_bias:
+                    v = v + bias[c]
+                if relu and not (v > 0):
+                    v = 0 if v == v else v          # ReLU keeps NaN, as tf.nn.relu does
+                zr[c] = v
+
+
+def bias_act_backward(floating[:, ::1] dz, const floating[:, ::1] y, double[:, ::1] partial_sums,
+                      bint relu, int num_threads):
+    """The backward pass of bias + ReLU in one pass, in place: dz = dz * (y > 0) when `relu`, and
+    the bias gradient's partial sums in double: rows are cut into len(partial_sums) fixed lanes
+    and lane l adds its rows into partial_sums[l] (the caller adds the lanes in order, so the
+    result does not depend on the thread count). dz, y: (M, C); partial_sums: (lanes, C)."""
+    cdef Py_ssize_t m = dz.shape[0], channels = dz.shape[1], lanes = partial_sums.shape[0]
+    cdef Py_ssize_t lane, row, r0, r1, c, per_lane = (m + lanes - 1) // lanes
+    cdef floating* d
+    cdef const floating* yr
+    cdef double* sums
+    cdef int threads = effective_threads(num_threads, m * channels)
+    with nogil:
+        for lane in prange(lanes, num_threads=threads, schedule="static"):
+            sums = &partial_sums[lane, 0]
+            for c in range(channels):
+                sums[c] = 0
+            r0 = lane * per_lane
+            r1 = min(r0 + per_lane, m)
+            for row in range(r0, r1):
+                d = &dz[row, 0]
+                yr = &y[row, 0]
+                for c in range(channels):
+                    if relu and not (yr[c] > 0):
+                        d[c] = 0
+                    sums[c] = sums[c] + d[c]

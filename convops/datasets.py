@@ -1,0 +1,250 @@
+"""Handwritten digits for the tutorial: real MNIST (Keras's ``mnist.npz``) and an offline stand-in.
+
+Both loaders return Keras's format, so the tutorial's preprocessing applies unchanged::
+
+    (x_train, y_train), (x_test, y_test) = load_mnist()        # or load_digits()
+    x_train = x_train.reshape((-1, 28, 28, 1)).astype("float32") / 255
+
+``x_*`` are ``uint8`` images ``(N, 28, 28)`` with ink 0..255, ``y_*`` ``uint8`` labels 0..9.
+
+* :func:`load_mnist` reads ``mnist.npz`` from a path you give, or from Keras's cache
+  (``~/.keras/datasets/mnist.npz``, shared with ``keras.datasets.mnist.load_data``), and
+  otherwise downloads it — with its SHA-256 checked and a progress bar. Without a network it
+  fails within seconds and says what to do.
+* :func:`load_digits` needs no network anywhere: scikit-learn's 1,797 handwritten 8x8 digits
+  (shipped inside scikit-learn), upscaled to 28x28 by bilinear interpolation (zoom x3.5) so the
+  tutorial's exact architecture applies, split 75/25 with every class in proportion.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Optional, TextIO, Tuple, Union
+
+import numpy as np
+
+__all__ = ["load_mnist", "load_digits", "MNIST_URL", "MNIST_SHA256", "DatasetUnavailableError"]
+
+#: Where Keras downloads MNIST from, and the SHA-256 of that file (from ``keras.datasets.mnist``).
+MNIST_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"
+MNIST_SHA256 = "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"
+
+Split = Tuple[Tuple[np.ndarray, np.ndarray], Tuple[np.ndarray, np.ndarray]]
+_KEYS = ("x_train", "y_train", "x_test", "y_test")
+
+
+class DatasetUnavailableError(OSError):
+    """The data set is not on this machine and could not be downloaded."""
+
+
+def _keras_cache() -> Path:
+    # Keras honours KERAS_HOME, else ~/.keras (falling back to /tmp/.keras when not writable).
+    home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+    return Path(home) / "datasets"
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _read_npz(path: Path) -> Split:
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            missing = [k for k in _KEYS if k not in data.files]
+            if missing:
+                raise ValueError(f"{path} is not in Keras's mnist.npz format: it lacks {missing} "
+                                 f"(has {sorted(data.files)})")
+            x_train, y_train, x_test, y_test = (data[k] for k in _KEYS)
+    except (OSError, ValueError) as exc:
+        if isinstance(exc, ValueError) and "mnist.npz format" in str(exc):
+            raise
+        raise ValueError(f"{path} could not be read as an .npz file: {exc}") from exc
+    for name, x, y in (("train", x_train, y_train), ("test", x_test, y_test)):
+        if x.ndim != 3 or len(x) != len(y):
+            raise ValueError(f"{path}: x_{name} must be (N, H, W) images with one label each; got x {x.shape}, "
+                             f"y {y.shape}")
+    return (x_train, y_train), (x_test, y_test)
+
+
+def _download(url: str, destination: Path, sha256: Optional[str], timeout: float, progress: bool,
+              stream: TextIO) -> None:
+    """Stream ``url`` into a temporary file next to ``destination``, check it, then move it there."""
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    request = urllib.request.Request(url, headers={"User-Agent": "convops"})
+    fd, tmp_name = tempfile.mkstemp(prefix=destination.name + ".", suffix=".part", dir=destination.parent)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(request, timeout=timeout) as response:
+            total = int(response.headers.get("Content-Length") or 0)
+            done, start, last = 0, time.perf_counter(), 0.0
+            digest = hashlib.sha256()
+            while True:
+                block = response.read(1 << 16)
+                if not block:
+                    break
+                out.write(block)
+                digest.update(block)
+                done += len(block)
+                now = time.perf_counter()
+                if progress and (now - last > 0.1 or (total and done == total)):
+                    last = now
+                    _draw_download(stream, url, done, total, now - start)
+            if progress:
+                _draw_download(stream, url, done, total, time.perf_counter() - start)
+                stream.write("\n")
+                stream.flush()
+        if total and done != total:
+            raise DatasetUnavailableError(f"download of {url} stopped after {done} of {total} bytes")
+        got = digest.hexdigest()
+        if sha256 is not None and got != sha256.lower():
+            raise DatasetUnavailableError(f"the file downloaded from {url} is corrupt or not the expected one: its "
+                                          f"SHA-256 is {got}, expected {sha256}. Nothing was saved; try again, or "
+                                          f"download it yourself and pass path=...")
+        os.replace(tmp, destination)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def _draw_download(stream: TextIO, url: str, done: int, total: int, elapsed: float) -> None:
+    width = 30
+    speed = done / max(elapsed, 1e-9) / 1e6
+    if total:
+        filled = int(width * done / total)
+        text = (f"\rDownloading {url.rsplit('/', 1)[-1]}: {'━' * filled}{'─' * (width - filled)} "
+                f"{done / 1e6:.1f}/{total / 1e6:.1f} MB {speed:.1f} MB/s")
+    else:
+        text = f"\rDownloading {url.rsplit('/', 1)[-1]}: {done / 1e6:.1f} MB {speed:.1f} MB/s"
+    stream.write(text)
+    stream.flush()
+
+
+def load_mnist(path: Union[str, os.PathLike, None] = None, *, download: bool = True, url: str = MNIST_URL,
+               sha256: Optional[str] = MNIST_SHA256, cache_dir: Union[str, os.PathLike, None] = None,
+               timeout: float = 5.0, progress: bool = True, stream: Optional[TextIO] = None) -> Split:
+    """MNIST's 60,000 + 10,000 handwritten digits, from Keras's ``mnist.npz``.
+
+    Parameters
+    ----------
+    path : path-like, optional
+        An ``mnist.npz`` you already have (keys ``x_train``, ``y_train``, ``x_test``, ``y_test``).
+        It is read as is; nothing is downloaded.
+    download : bool
+        When ``path`` is not given and the cache has no (valid) copy, download it.
+    url, sha256 : str
+        Where from, and the file's SHA-256 (Keras's values; ``sha256=None`` skips the check).
+    cache_dir : path-like, optional
+        Directory of the cached copy; default Keras's, ``~/.keras/datasets`` (or
+        ``$KERAS_HOME/datasets``), so a file Keras downloaded is reused and vice versa.
+    timeout : float
+        Seconds to wait for the server before giving up (a machine without a network fails fast).
+    progress : bool
+        Draw a progress bar while downloading.
+    stream : file-like
+        Where the progress bar goes (default ``sys.stderr``).
+
+    Returns
+    -------
+    (x_train, y_train), (x_test, y_test)
+        ``uint8`` arrays: images ``(60000, 28, 28)`` / ``(10000, 28, 28)``, labels ``(N,)``.
+
+    Raises
+    ------
+    FileNotFoundError
+        ``path`` does not exist.
+    DatasetUnavailableError
+        No cached copy and no download possible (offline, ``download=False``, bad checksum).
+    """
+    if path is not None:
+        path = Path(path).expanduser()
+        if not path.is_file():
+            raise FileNotFoundError(f"`path` {str(path)!r} does not exist. Pass the path of an mnist.npz file, or "
+                                    f"leave `path` out to use (and if needed download) the cached copy")
+        return _read_npz(path)
+    cached = Path(cache_dir).expanduser() / "mnist.npz" if cache_dir is not None else _keras_cache() / "mnist.npz"
+    if cached.is_file():
+        if sha256 is None or _sha256(cached) == sha256.lower():
+            return _read_npz(cached)
+        problem = f"the cached {cached} has the wrong SHA-256 (a partial or different file)"
+    else:
+        problem = f"MNIST is not cached at {cached}"
+    advice = (f"Either download {url} on a machine with internet and pass load_mnist(path=...), or copy it to "
+              f"{cached}; or train offline on convops.datasets.load_digits() (scikit-learn's digits at 28x28)")
+    if not download:
+        raise DatasetUnavailableError(f"{problem} and download=False. {advice}")
+    out = stream if stream is not None else sys.stderr
+    try:
+        _download(url, cached, sha256, timeout, progress, out)
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        if isinstance(exc, DatasetUnavailableError):
+            raise DatasetUnavailableError(f"{exc}. {advice}") from exc
+        reason = getattr(exc, "reason", exc)
+        raise DatasetUnavailableError(f"{problem} and downloading {url} failed ({reason}); this machine seems to "
+                                      f"be offline. {advice}") from exc
+    return _read_npz(cached)
+
+
+def load_digits(size: int = 28, test_size: float = 0.25, seed: int = 0) -> Split:
+    """Real handwritten digits that need no network: scikit-learn's 8x8 digits at ``size`` x ``size``.
+
+    scikit-learn ships 1,797 digits (from 43 writers, UCI's "optical recognition of handwritten
+    digits"), 8x8 pixels with ink 0..16. Each is upscaled by bilinear interpolation
+    (``scipy.ndimage.zoom`` with ``order=1``, zoom ``size/8`` = 3.5 for 28) and its ink rescaled
+    to 0..255, then the set is split into train and test with every class in the same
+    proportion in both (stratified), reproducibly for a given ``seed``.
+
+    Parameters
+    ----------
+    size : int
+        Side of the returned images (28, MNIST's, by default).
+    test_size : float in (0, 1)
+        Fraction held out for testing (0.25: 1,347 train, 450 test).
+    seed : int
+        Seed of the split.
+
+    Returns
+    -------
+    (x_train, y_train), (x_test, y_test)
+        ``uint8`` images ``(N, size, size)`` with ink 0..255, ``uint8`` labels — MNIST's format.
+
+    Examples
+    --------
+    >>> from convops.datasets import load_digits
+    >>> (x_train, y_train), (x_test, y_test) = load_digits()
+    >>> x_train.shape, x_test.shape, x_train.dtype
+    ((1347, 28, 28), (450, 28, 28), dtype('uint8'))
+    >>> int(x_train.max())
+    255
+    """
+    try:
+        from sklearn.datasets import load_digits as sklearn_digits
+        from sklearn.model_selection import train_test_split
+    except ImportError as exc:  # pragma: no cover - scikit-learn is a docs/test requirement
+        raise ImportError("convops.datasets.load_digits needs scikit-learn (pip install scikit-learn); it "
+                          "ships the digits, so no network is needed") from exc
+    from scipy import ndimage
+
+    if not isinstance(size, (int, np.integer)) or isinstance(size, bool) or size < 8:
+        raise ValueError(f"`size` must be an integer >= 8 (the digits are 8x8); got {size!r}")
+    if not 0 < test_size < 1:
+        raise ValueError(f"`test_size` must be in (0, 1); got {test_size!r}")
+    digits = sklearn_digits()
+    images = digits.images.astype(np.float64)                     # (1797, 8, 8), ink 0..16
+    zoom = size / 8
+    big = ndimage.zoom(images, (1, zoom, zoom), order=1)          # bilinear, each image separately
+    big = big[:, :size, :size]
+    x = np.clip(np.rint(big * (255 / 16)), 0, 255).astype(np.uint8)
+    y = digits.target.astype(np.uint8)
+    x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=test_size, stratify=y, random_state=seed)
+    return (x_train, y_train), (x_test, y_test)

@@ -1,0 +1,148 @@
+"""Weight initialisers with Keras's names and formulas.
+
+``fan_in``/``fan_out`` follow Keras: for a conv kernel (KH, KW, C_in, C_out) they are
+``KH*KW*C_in`` and ``KH*KW*C_out``; for a dense kernel (n_in, n_out) ``n_in`` and ``n_out``.
+The values are not Keras's bit for bit (Keras draws from TensorFlow's generators); to start
+from Keras's exact weights, copy them with ``model.set_weights(keras_model.get_weights())``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional, Sequence, Tuple
+
+import numpy as np
+
+from convops.nn._random import next_generator
+
+__all__ = ["Initializer", "GlorotUniform", "GlorotNormal", "HeUniform", "HeNormal", "Zeros", "Ones",
+           "Constant", "RandomNormal", "RandomUniform", "compute_fans", "get"]
+
+
+def compute_fans(shape: Sequence[int]) -> Tuple[float, float]:
+    """``(fan_in, fan_out)`` of a kernel shape, as Keras computes them."""
+    shape = tuple(shape)
+    if len(shape) == 0:
+        return 1.0, 1.0
+    if len(shape) == 1:
+        return float(shape[0]), float(shape[0])
+    if len(shape) == 2:
+        return float(shape[0]), float(shape[1])
+    receptive = float(np.prod(shape[:-2]))
+    return receptive * shape[-2], receptive * shape[-1]
+
+
+class Initializer:
+    """Base class: ``initializer(shape, dtype)`` returns a new array."""
+
+    def __init__(self, seed: Optional[int] = None):
+        self.seed = seed
+
+    def __call__(self, shape: Sequence[int], dtype: Any = "float32") -> np.ndarray:
+        return self.sample(tuple(int(s) for s in shape), next_generator(self.seed)).astype(dtype)
+
+    def sample(self, shape: Tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+class GlorotUniform(Initializer):
+    """Uniform on ``[-limit, limit]``, ``limit = sqrt(6 / (fan_in + fan_out))`` (Keras's default
+    for Conv2D and Dense kernels): keeps the variance of activations and gradients similar
+    from layer to layer (Glorot & Bengio, 2010)."""
+
+    def sample(self, shape, rng):
+        fan_in, fan_out = compute_fans(shape)
+        limit = np.sqrt(6.0 / max(1.0, fan_in + fan_out))
+        return rng.uniform(-limit, limit, size=shape)
+
+
+class GlorotNormal(Initializer):
+    """Normal truncated at 2 standard deviations, ``stddev = sqrt(2 / (fan_in + fan_out))``
+    (Keras rescales by 0.8796 so the truncated distribution keeps that standard deviation)."""
+
+    def sample(self, shape, rng):
+        fan_in, fan_out = compute_fans(shape)
+        return _truncated_normal(rng, shape, np.sqrt(2.0 / max(1.0, fan_in + fan_out)))
+
+
+class HeUniform(Initializer):
+    """Uniform on ``[-limit, limit]``, ``limit = sqrt(6 / fan_in)`` (He et al., 2015, for ReLU)."""
+
+    def sample(self, shape, rng):
+        fan_in, _ = compute_fans(shape)
+        limit = np.sqrt(6.0 / max(1.0, fan_in))
+        return rng.uniform(-limit, limit, size=shape)
+
+
+class HeNormal(Initializer):
+    """Truncated normal with ``stddev = sqrt(2 / fan_in)``."""
+
+    def sample(self, shape, rng):
+        fan_in, _ = compute_fans(shape)
+        return _truncated_normal(rng, shape, np.sqrt(2.0 / max(1.0, fan_in)))
+
+
+class RandomNormal(Initializer):
+    def __init__(self, mean: float = 0.0, stddev: float = 0.05, seed: Optional[int] = None):
+        super().__init__(seed)
+        self.mean, self.stddev = float(mean), float(stddev)
+
+    def sample(self, shape, rng):
+        return rng.normal(self.mean, self.stddev, size=shape)
+
+
+class RandomUniform(Initializer):
+    def __init__(self, minval: float = -0.05, maxval: float = 0.05, seed: Optional[int] = None):
+        super().__init__(seed)
+        self.minval, self.maxval = float(minval), float(maxval)
+
+    def sample(self, shape, rng):
+        return rng.uniform(self.minval, self.maxval, size=shape)
+
+
+class Constant(Initializer):
+    def __init__(self, value: float = 0.0):
+        super().__init__(None)
+        self.value = float(value)
+
+    def __call__(self, shape, dtype="float32"):
+        return np.full(tuple(shape), self.value, dtype=dtype)
+
+
+class Zeros(Constant):
+    """All zeros (Keras's default for biases)."""
+
+    def __init__(self):
+        super().__init__(0.0)
+
+
+class Ones(Constant):
+    def __init__(self):
+        super().__init__(1.0)
+
+
+def _truncated_normal(rng: np.random.Generator, shape, stddev: float) -> np.ndarray:
+    # Keras: truncated at 2 sigma, with the sigma of the untruncated normal divided by .87962566.
+    sigma = stddev / 0.87962566103423978
+    values = rng.normal(0.0, sigma, size=shape)
+    bad = np.abs(values) > 2 * sigma
+    while bad.any():
+        values[bad] = rng.normal(0.0, sigma, size=int(bad.sum()))
+        bad = np.abs(values) > 2 * sigma
+    return values
+
+
+_BY_NAME = {"glorot_uniform": GlorotUniform, "glorot_normal": GlorotNormal, "he_uniform": HeUniform,
+            "he_normal": HeNormal, "zeros": Zeros, "ones": Ones, "random_normal": RandomNormal,
+            "random_uniform": RandomUniform}
+
+
+def get(identifier: Any) -> Initializer:
+    """An initializer from a Keras name (``"glorot_uniform"``, ``"zeros"``...) or an instance."""
+    if isinstance(identifier, Initializer):
+        return identifier
+    if isinstance(identifier, str) and identifier.lower() in _BY_NAME:
+        return _BY_NAME[identifier.lower()]()
+    raise ValueError(f"unknown initializer {identifier!r}; use one of {sorted(_BY_NAME)} or an Initializer")

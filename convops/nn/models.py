@@ -1,0 +1,532 @@
+"""Models: a stack of layers trained with ``fit``, as Keras's ``Sequential`` and functional ``Model``.
+
+The tutorial's network in both of Keras's styles::
+
+    from convops.nn import layers, models
+
+    model = models.Sequential([
+        layers.Input(shape=(28, 28, 1)),
+        layers.Conv2D(32, 3, activation="relu"), layers.MaxPooling2D(2),
+        layers.Conv2D(64, 3, activation="relu"), layers.MaxPooling2D(2),
+        layers.Conv2D(128, 3, activation="relu"),
+        layers.Flatten(), layers.Dense(10, activation="softmax")])
+
+    inputs = layers.Input(shape=(28, 28, 1))
+    x = layers.Conv2D(32, 3, activation="relu")(inputs)
+    ...
+    model = models.Model(inputs=inputs, outputs=outputs)
+
+    model.compile(optimizer="rmsprop", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit(x_train, y_train, epochs=5, batch_size=64)
+
+A training step is the forward pass of every layer (keeping what backward needs), the loss and
+its gradient, the backward pass from the last layer to the first, and one optimizer update.
+"""
+
+from __future__ import annotations
+
+import itertools
+import sys
+from collections import defaultdict
+from typing import Any, Dict, List, Optional, Sequence, TextIO, Tuple, Union
+
+import numpy as np
+
+from convops import arithmetic
+from convops.gradients import _blas_threads
+from convops._validation import as_int
+from convops.nn import losses as losses_module
+from convops.nn import optimizers as optimizers_module
+from convops.nn._progress import ProgressBar
+from convops.nn._random import next_generator
+from convops.nn.layers import InputLayer, Layer, SymbolicTensor, _Activated
+
+__all__ = ["Model", "Sequential", "History"]
+
+_model_counters: Dict[str, "itertools.count[int]"] = defaultdict(itertools.count)
+
+
+def _model_name(kind: str) -> str:
+    n = next(_model_counters[kind])
+    return kind if n == 0 else f"{kind}_{n}"
+
+
+class History:
+    """What ``fit`` returns: ``history.history["loss"]`` etc., one value per epoch."""
+
+    def __init__(self) -> None:
+        self.history: Dict[str, List[float]] = {}
+        self.epoch: List[int] = []
+
+    def _append(self, epoch: int, logs: Dict[str, float]) -> None:
+        self.epoch.append(epoch)
+        for key, value in logs.items():
+            self.history.setdefault(key, []).append(float(value))
+
+    def __repr__(self) -> str:
+        return f"History({self.history})"
+
+
+class Model:
+    """A chain of layers. Build it from a list (``Model(layers=[...])``), with
+    :class:`Sequential`, or in Keras's functional style ``Model(inputs=..., outputs=...)`` (a
+    single chain: each layer's input is the previous layer's output)."""
+
+    def __init__(self, inputs: Optional[SymbolicTensor] = None, outputs: Optional[SymbolicTensor] = None,
+                 name: Optional[str] = None, layers: Optional[Sequence[Any]] = None):
+        self._input_layer: Optional[InputLayer] = None
+        self._layers: List[Layer] = []
+        self._show_input_row = False
+        self.optimizer: Optional[optimizers_module.Optimizer] = None
+        self.loss: Optional[losses_module.SparseCategoricalCrossentropy] = None
+        self.metrics: List[str] = []
+        self.compiled = False
+        if inputs is not None or outputs is not None:
+            self.name = name or _model_name("functional")
+            self._from_graph(inputs, outputs)
+            self._show_input_row = True
+        else:
+            self.name = name or _model_name(self._default_name())
+            for layer in layers or []:
+                self.add(layer)
+
+    def _default_name(self) -> str:
+        return "model"
+
+    def _from_graph(self, inputs: Any, outputs: Any) -> None:
+        if not isinstance(inputs, SymbolicTensor) or not isinstance(outputs, SymbolicTensor):
+            raise TypeError("`inputs` and `outputs` must be the results of Input(...) and of calling layers on it "
+                            "(one input, one output)")
+        chain = []
+        node: Optional[SymbolicTensor] = outputs
+        while node is not None and node is not inputs:
+            chain.append(node.layer)
+            node = node.parent
+        if node is None:
+            raise ValueError("`outputs` was not computed from `inputs`: every layer must be called on the previous "
+                             "layer's output, starting from `inputs`")
+        if not isinstance(inputs.layer, InputLayer):
+            raise ValueError("`inputs` must come from Input(shape=...)")
+        self._input_layer = inputs.layer
+        self._layers = list(reversed(chain))
+
+    # -- composition ---------------------------------------------------------------------------
+    def add(self, layer: Any) -> None:
+        """Append a layer (``Input(...)`` or an InputLayer only as the first element)."""
+        if isinstance(layer, SymbolicTensor):
+            if layer.parent is not None or not isinstance(layer.layer, InputLayer):
+                raise ValueError("only the result of Input(...) can be added to a model as a tensor")
+            layer = layer.layer
+        if isinstance(layer, InputLayer):
+            if self._layers or self._input_layer is not None:
+                raise ValueError("an input layer can only be the first layer of a model")
+            self._input_layer = layer
+            return
+        if not isinstance(layer, Layer):
+            raise TypeError(f"a model is made of convops.nn layers; got {type(layer).__name__}")
+        if any(existing is layer for existing in self._layers):
+            raise ValueError(f"layer {layer.name!r} is already in this model")
+        if not self._layers and self._input_layer is None and layer.input_shape is not None and not layer.built:
+            self._input_layer = InputLayer(layer.input_shape, dtype=layer.dtype)
+        self._layers.append(layer)
+        if self._input_layer is not None:
+            self._build_from(len(self._layers) - 1)
+
+    def _build_from(self, start: int) -> None:
+        shape = self._input_layer.output_shape if start == 0 else self._layers[start - 1].output_shape
+        for layer in self._layers[start:]:
+            if not layer.built:
+                layer.build(shape)
+            elif tuple(layer.input_shape) != tuple(shape):
+                raise ValueError(f"layer {layer.name!r} was built for inputs {layer.input_shape}, but receives {shape}")
+            shape = layer.output_shape
+
+    def build(self, input_shape: Sequence[Optional[int]]) -> None:
+        """Create every weight for inputs of ``input_shape`` (with or without the batch axis)."""
+        shape = tuple(input_shape)
+        if len(shape) >= 1 and shape[0] is None:
+            shape = shape[1:]
+        if self._input_layer is None:
+            self._input_layer = InputLayer(shape)
+        elif tuple(self._input_layer.output_shape) != tuple(shape):
+            raise ValueError(f"model {self.name!r} expects inputs {(None,) + self._input_layer.output_shape}; got "
+                             f"{(None,) + tuple(shape)}")
+        self._build_from(0)
+
+    @property
+    def built(self) -> bool:
+        return self._input_layer is not None and all(layer.built for layer in self._layers)
+
+    @property
+    def layers(self) -> List[Layer]:
+        return list(self._layers)
+
+    @property
+    def input_shape(self) -> Optional[Tuple[Optional[int], ...]]:
+        return None if self._input_layer is None else (None,) + self._input_layer.output_shape
+
+    @property
+    def output_shape(self) -> Optional[Tuple[Optional[int], ...]]:
+        return (None,) + self._layers[-1].output_shape if self.built and self._layers else None
+
+    # -- weights -------------------------------------------------------------------------------
+    @property
+    def trainable_weights(self) -> List[np.ndarray]:
+        return [w for layer in self._layers for w in layer.params.values()]
+
+    def get_weights(self) -> List[np.ndarray]:
+        """Copies of every weight array, layer by layer in Keras's order (kernel, then bias)."""
+        return [w.copy() for w in self.trainable_weights]
+
+    def set_weights(self, weights: Sequence[Any]) -> None:
+        """Load weights in :meth:`get_weights`' order — e.g. ``keras_model.get_weights()`` of a
+        Keras model with the same architecture."""
+        self._require_built("set_weights")
+        weights = list(weights)
+        mine = self.trainable_weights
+        if len(weights) != len(mine):
+            raise ValueError(f"model {self.name!r} has {len(mine)} weight arrays; got {len(weights)}")
+        for index, (current, new) in enumerate(zip(mine, weights)):
+            new = np.asarray(new)
+            if new.shape != current.shape:
+                raise ValueError(f"weight {index} must have shape {current.shape}; got {new.shape}")
+        for current, new in zip(mine, weights):
+            current[...] = np.asarray(new)
+
+    def count_params(self) -> int:
+        self._require_built("count_params")
+        return sum(layer.count_params() for layer in self._layers)
+
+    # -- training configuration ----------------------------------------------------------------
+    def compile(self, optimizer: Any = "rmsprop", loss: Any = "sparse_categorical_crossentropy",
+                metrics: Optional[Sequence[str]] = None) -> None:
+        """Choose the optimizer (``"rmsprop"``, ``"sgd"``, ``"adam"`` or an instance), the loss
+        (sparse categorical cross-entropy) and the metrics (``["accuracy"]``)."""
+        self.optimizer = optimizers_module.get(optimizer)
+        self.loss = losses_module.get(loss)
+        metrics = list(metrics or [])
+        for metric in metrics:
+            if metric not in ("accuracy", "acc", "sparse_categorical_accuracy"):
+                raise ValueError(f"`metrics` may contain 'accuracy' (sparse categorical accuracy); got {metric!r}")
+        self.metrics = ["accuracy"] if metrics else []
+        self.compiled = True
+
+    # -- computing -----------------------------------------------------------------------------
+    def _require_built(self, what: str) -> None:
+        if not self.built:
+            raise ValueError(f"model {self.name!r} is not built yet: give the first layer input_shape=..., start "
+                             f"with Input(shape=...), or call build(input_shape) before {what}()")
+
+    def _prepare_x(self, x: Any) -> np.ndarray:
+        x = np.asarray(x)
+        if x.dtype.kind not in "biuf":
+            raise TypeError(f"`x` must be numeric; got dtype {x.dtype}")
+        if not self.built:
+            self.build(x.shape[1:])
+        expected = self._input_layer.output_shape
+        if x.shape[1:] != tuple(expected):
+            hint = ""
+            if x.shape[1:] == tuple(expected[:-1]) and expected[-1] == 1:
+                hint = " (add the channel axis: x[..., None])"
+            raise ValueError(f"model {self.name!r} expects `x` of shape (N,) + {tuple(expected)}; got {x.shape}{hint}")
+        return np.ascontiguousarray(x, dtype=self._input_layer.dtype)
+
+    def _forward(self, x: np.ndarray, training: bool) -> np.ndarray:
+        with _blas_threads.limit(1):
+            for layer in self._layers:
+                x = layer.forward(x, training=training)
+        return x
+
+    def _fused_logits(self) -> bool:
+        # Keras: a softmax output and from_logits=False -> the loss uses the softmax's logits.
+        last = self._layers[-1]
+        return isinstance(last, _Activated) and last.activation_name == "softmax" and not self.loss.from_logits
+
+    def _train_step(self, x: np.ndarray, y: np.ndarray) -> Tuple[float, float]:
+        # NumPy's and SciPy's OpenBLAS threads, spinning after a small product (Dense), would
+        # compete with the kernels' own threads: inside a step BLAS runs on the calling thread.
+        with _blas_threads.limit(1):
+            return self._train_step_body(x, y)
+
+    def _train_step_body(self, x: np.ndarray, y: np.ndarray) -> Tuple[float, float]:
+        out = self._forward(x, training=True)
+        fused = self._fused_logits()
+        loss, dy = self.loss.value_and_grad(y, out, logits=self._layers[-1].logits if fused else None)
+        correct = _correct(y, out)
+        first = next((i for i, layer in enumerate(self._layers) if layer.params), len(self._layers))
+        for index in range(len(self._layers) - 1, first - 1, -1):
+            layer = self._layers[index]
+            need = index > first
+            if index == len(self._layers) - 1 and fused:
+                dy = layer.backward(dy, need, from_logits=True)
+            else:
+                dy = layer.backward(dy, need)
+        pairs = [(layer.grads[key], layer.params[key]) for layer in self._layers for key in layer.params]
+        self.optimizer.apply_gradients(pairs)
+        return loss, correct
+
+    def _test_step(self, x: np.ndarray, y: np.ndarray) -> Tuple[float, float]:
+        out = self._forward(x, training=False)
+        logits = self._layers[-1].logits if self._fused_logits() else None
+        loss, _ = self.loss.value_and_grad(y, out, logits=logits)
+        return loss, _correct(y, out)
+
+    def _require_compiled(self, what: str) -> None:
+        if not self.compiled:
+            raise RuntimeError(f"call model.compile(optimizer=..., loss=..., metrics=...) before {what}()")
+
+    def train_on_batch(self, x: Any, y: Any) -> Union[float, List[float]]:
+        """One update on one batch; returns the loss computed *before* the update (and the
+        accuracy when compiled with it), as Keras does."""
+        self._require_compiled("train_on_batch")
+        x = self._prepare_x(x)
+        y = np.asarray(y)
+        loss, correct = self._train_step(x, y)
+        return [loss, correct / len(x)] if self.metrics else loss
+
+    def test_on_batch(self, x: Any, y: Any) -> Union[float, List[float]]:
+        self._require_compiled("test_on_batch")
+        x = self._prepare_x(x)
+        loss, correct = self._test_step(x, np.asarray(y))
+        return [loss, correct / len(x)] if self.metrics else loss
+
+    def predict_on_batch(self, x: Any) -> np.ndarray:
+        return self._forward(self._prepare_x(x), training=False)
+
+    def __call__(self, x: Any) -> np.ndarray:
+        return self.predict_on_batch(x)
+
+    def predict(self, x: Any, batch_size: Optional[int] = None, verbose: int = 1,
+                stream: Optional[TextIO] = None) -> np.ndarray:
+        """The model's outputs for ``x``, computed ``batch_size`` (32) examples at a time."""
+        x = self._prepare_x(x)
+        batch_size = _batch_size(batch_size)
+        steps = max(1, -(-len(x) // batch_size))
+        bar = ProgressBar(steps, _verbose(verbose), stream)
+        outputs = []
+        for step in range(steps):
+            outputs.append(self._forward(x[step * batch_size:(step + 1) * batch_size], training=False))
+            bar.update(step + 1, {}, finalize=step == steps - 1)
+        return np.concatenate(outputs) if outputs else np.empty((0,) + self._layers[-1].output_shape)
+
+    def evaluate(self, x: Any, y: Any, batch_size: Optional[int] = None, verbose: int = 1,
+                 stream: Optional[TextIO] = None) -> Union[float, List[float]]:
+        """Loss (and accuracy) over the whole of ``x``, as Keras: ``[loss, accuracy]`` when
+        compiled with ``metrics=["accuracy"]``, else the loss."""
+        self._require_compiled("evaluate")
+        x = self._prepare_x(x)
+        y = np.asarray(y)
+        if len(y) != len(x):
+            raise ValueError(f"`x` and `y` must have the same number of examples; got {len(x)} and {len(y)}")
+        batch_size = _batch_size(batch_size)
+        steps = max(1, -(-len(x) // batch_size))
+        bar = ProgressBar(steps, _verbose(verbose), stream)
+        total_loss = total_correct = seen = 0.0
+        for step in range(steps):
+            sl = slice(step * batch_size, (step + 1) * batch_size)
+            loss, correct = self._test_step(x[sl], y[sl])
+            count = len(x[sl])
+            total_loss += loss * count
+            total_correct += correct
+            seen += count
+            bar.update(step + 1, self._logs(total_loss, total_correct, seen), finalize=step == steps - 1)
+        logs = self._logs(total_loss, total_correct, seen)
+        return [logs["loss"], logs["accuracy"]] if self.metrics else logs["loss"]
+
+    def _logs(self, total_loss: float, total_correct: float, seen: float, prefix: str = "") -> Dict[str, float]:
+        seen = max(seen, 1)
+        logs = {}
+        if self.metrics:
+            logs[prefix + "accuracy"] = total_correct / seen
+        logs[prefix + "loss"] = total_loss / seen
+        return logs
+
+    def fit(self, x: Any, y: Any, batch_size: Optional[int] = None, epochs: int = 1, verbose: int = 1,
+            validation_split: float = 0.0, validation_data: Optional[Tuple[Any, Any]] = None,
+            shuffle: bool = True, stream: Optional[TextIO] = None) -> History:
+        """Train for ``epochs`` passes over ``(x, y)`` in mini-batches of ``batch_size`` (32).
+
+        Parameters
+        ----------
+        x : array_like, shape (N,) + input shape
+        y : array_like of int, shape (N,)
+            Class labels.
+        batch_size, epochs : int
+        verbose : 0 (silent), 1 (Keras's progress bar, one line per epoch), 2 (one plain line per epoch)
+        validation_split : float in [0, 1)
+            Hold out this fraction of the examples (the *last* ones, before shuffling, as Keras).
+        validation_data : (x_val, y_val), optional
+        shuffle : bool
+            Shuffle the examples before each epoch (reproducible after
+            :func:`convops.nn.set_random_seed`).
+        stream : file-like, optional
+            Where the progress goes (default ``sys.stdout``).
+
+        Returns
+        -------
+        History
+            ``history.history`` maps ``"loss"``, ``"accuracy"`` (and ``"val_..."``) to one value per epoch:
+            the mean over the epoch's examples, as Keras reports them.
+        """
+        self._require_compiled("fit")
+        x = self._prepare_x(x)
+        y = np.asarray(y)
+        if len(y) != len(x):
+            raise ValueError(f"`x` and `y` must have the same number of examples; got {len(x)} and {len(y)}")
+        epochs = as_int(epochs, "epochs")
+        batch_size = _batch_size(batch_size)
+        verbose = _verbose(verbose)
+        if not 0 <= validation_split < 1:
+            raise ValueError(f"`validation_split` must be in [0, 1); got {validation_split}")
+        if validation_split and validation_data is None:
+            cut = int(len(x) * (1 - validation_split))
+            x, y, validation_data = x[:cut], y[:cut], (x[cut:], y[cut:])
+        rng = next_generator()
+        out = stream if stream is not None else sys.stdout
+        history = History()
+        steps = max(1, -(-len(x) // batch_size))
+        for epoch in range(epochs):
+            if verbose:
+                out.write(f"Epoch {epoch + 1}/{epochs}\n")
+            order = rng.permutation(len(x)) if shuffle else np.arange(len(x))
+            bar = ProgressBar(steps, verbose, out)
+            total_loss = total_correct = seen = 0.0
+            for step in range(steps):
+                index = order[step * batch_size:(step + 1) * batch_size]
+                loss, correct = self._train_step(np.ascontiguousarray(x[index]), y[index])
+                total_loss += loss * len(index)
+                total_correct += correct
+                seen += len(index)
+                if step < steps - 1:
+                    bar.update(step + 1, self._logs(total_loss, total_correct, seen))
+            logs = self._logs(total_loss, total_correct, seen)
+            if validation_data is not None:
+                val = self.evaluate(*validation_data, batch_size=batch_size, verbose=0)
+                val = val if isinstance(val, list) else [val]
+                logs["val_loss"] = val[0]
+                if self.metrics:
+                    logs["val_accuracy"] = val[1]
+            bar.update(steps, logs, finalize=True)
+            history._append(epoch, logs)
+        return history
+
+    # -- summary -------------------------------------------------------------------------------
+    def summary(self, print_fn: Any = None) -> None:
+        """Keras's table (layer, output shape, parameters) plus what Keras does not show: each
+        layer's receptive field (how many input pixels can reach one of its units, and the jump
+        between neighbouring units in input pixels) and its FLOPs per example."""
+        self._require_built("summary")
+        print_fn = print_fn or print
+        rows = []
+        if self._show_input_row:
+            rows.append((f"{self._input_layer.name} (InputLayer)", _shape_text(self._input_layer.output_shape), "0",
+                         "1×1, jump 1", "0"))
+        # Receptive fields along H and W from convops.arithmetic, over the sliding-window layers.
+        windows = [layer.window() for layer in self._layers]
+        stack = [w for w in windows if w is not None]
+        fields_h = arithmetic.receptive_fields([(k[0], s[0], d[0]) for k, s, d, _ in stack], [p[0] for *_, p in stack])
+        fields_w = arithmetic.receptive_fields([(k[1], s[1], d[1]) for k, s, d, _ in stack], [p[1] for *_, p in stack])
+        image_hw = self._input_layer.output_shape[:2] if len(self._input_layer.output_shape) == 3 else None
+        seen_windows, everything, total_flops = 0, False, 0
+        for layer, window in zip(self._layers, windows):
+            if window is not None and not everything:
+                seen_windows += 1
+            everything = everything or type(layer).__name__ == "Dense"
+            if everything:
+                field = f"{image_hw[0]}×{image_hw[1]} (all)" if image_hw is not None else "all"
+            elif seen_windows == 0:
+                field = "1×1, jump 1"
+            else:
+                fh, fw = fields_h[seen_windows - 1], fields_w[seen_windows - 1]
+                jump = f"{fh.jump}" if fh.jump == fw.jump else f"{fh.jump}×{fw.jump}"
+                field = f"{fh.size}×{fw.size}, jump {jump}"
+            flops = layer.flops()
+            total_flops += flops
+            rows.append((f"{layer.name} ({type(layer).__name__})", _shape_text(layer.output_shape),
+                         f"{layer.count_params():,}", field, f"{flops:,}"))
+        headers = ("Layer (type)", "Output Shape", "Param #", "Receptive field", "FLOPs")
+        widths = [max(31, *(len(r[0]) for r in rows)), max(22, *(len(r[1]) for r in rows)), 13,
+                  max(18, *(len(r[3]) for r in rows)), max(11, *(len(r[4]) for r in rows))]
+        right = (False, False, True, False, True)
+
+        def line(cells, bar="│"):
+            parts = [(c.rjust(w) if r else c.ljust(w)) for c, w, r in zip(cells, widths, right)]
+            return bar + bar.join(f" {p} " for p in parts) + bar
+
+        def rule(left, mid, end, fill):
+            return left + mid.join(fill * (w + 2) for w in widths) + end
+
+        params = self.count_params()
+        itemsize = self._input_layer.dtype.itemsize
+        print_fn(f'Model: "{self.name}"')
+        print_fn(rule("┏", "┳", "┓", "━"))
+        print_fn(line(headers, "┃"))
+        print_fn(rule("┡", "╇", "┩", "━"))
+        for index, row in enumerate(rows):
+            print_fn(line(row))
+            print_fn(rule("├", "┼", "┤", "─") if index < len(rows) - 1 else rule("└", "┴", "┘", "─"))
+        print_fn(f" Total params: {params:,} ({_memory(params * itemsize)})")
+        print_fn(f" Trainable params: {params:,} ({_memory(params * itemsize)})")
+        print_fn(f" Non-trainable params: 0 ({_memory(0)})")
+        print_fn(f" Forward FLOPs per example: {total_flops:,} (multiply and add count 2; a training step "
+                 f"costs about 3x)")
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r}: {len(self._layers)} layers>"
+
+
+class Sequential(Model):
+    """Layers applied one after the other, as ``keras.Sequential``.
+
+    >>> from convops.nn import layers, Sequential
+    >>> model = Sequential([layers.Input((28, 28, 1)), layers.Conv2D(32, 3, activation="relu"),
+    ...                     layers.MaxPooling2D(2), layers.Flatten(), layers.Dense(10, activation="softmax")])
+    >>> model.count_params()
+    54410
+    """
+
+    def __init__(self, layers: Optional[Sequence[Any]] = None, name: Optional[str] = None):
+        super().__init__(name=name, layers=layers)
+
+    def _default_name(self) -> str:
+        return "sequential"
+
+    def pop(self) -> Layer:
+        if not self._layers:
+            raise IndexError("there is no layer to remove")
+        return self._layers.pop()
+
+
+def _correct(y: np.ndarray, out: np.ndarray) -> float:
+    labels = np.asarray(y).reshape(-1)
+    return float(np.count_nonzero(np.argmax(out, axis=1) == labels))
+
+
+def _batch_size(batch_size: Optional[int]) -> int:
+    value = 32 if batch_size is None else as_int(batch_size, "batch_size")
+    if value < 1:
+        raise ValueError(f"`batch_size` must be >= 1; got {value}")
+    return value
+
+
+def _verbose(verbose: Any) -> int:
+    if verbose == "auto":
+        return 1
+    value = as_int(verbose, "verbose")
+    if value not in (0, 1, 2):
+        raise ValueError(f"`verbose` must be 0, 1, 2 or 'auto'; got {verbose!r}")
+    return value
+
+
+def _shape_text(shape: Tuple[int, ...]) -> str:
+    return "(" + ", ".join(["None"] + [str(s) for s in shape]) + ")"
+
+
+def _memory(nbytes: float) -> str:
+    # Keras's readable_memory_size: powers of 1024, two decimals.
+    for unit in ("B", "KB", "MB", "GB"):
+        if nbytes < 1024 or unit == "GB":
+            return f"{nbytes:.2f} {unit}"
+        nbytes /= 1024
+    return f"{nbytes:.2f} TB"  # pragma: no cover
+
