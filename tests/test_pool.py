@@ -185,3 +185,37 @@ def test_pools_overflow_and_nan_quietly(dtype, recwarn):
     assert convops.max_pool2d(x, (1, 2), 1)[1, 0] == np.inf
     runtime = [w for w in recwarn.list if issubclass(w.category, RuntimeWarning)]
     assert not runtime, f"{dtype}: {[str(w.message) for w in runtime]}"
+
+
+@pytest.mark.tf
+def test_avg_pool2d_float16_counts_beyond_2048_cells():
+    """2048 ones then 952 zeros: the sum (2048) is exact in half, the mean is 2048/3000. TF counts
+    the cells in float16 one at a time, the count stops at 2048 and TF answers 1.0; convops
+    divides by the true count (a deliberate difference, pinned here so a TF fix is noticed)."""
+    x = np.zeros((1, 1, 3000, 1), dtype=np.float16)
+    x[..., :2048, :] = 1
+    assert oracle.avg_pool2d(x, (1, 3000), (1, 1), "VALID").item() == 1.0, "TF's float16 count no longer saturates"
+    got = convops.avg_pool2d(x, (1, 3000), 1)
+    assert got.item() == np.float16(2048 / 3000)
+    assert_exact(got, avg_pool2d_reference(x, (1, 3000), (1, 1)), "convops.avg_pool2d(x, (1, 3000), 1)",
+                 "the reference")
+
+
+@pytest.mark.tf
+@pytest.mark.parametrize("dtype", AVG_POOL_DTYPES)
+@given(case=pool2d_cases(dtypes=AVG_POOL_DTYPES, max_window=16, max_stride=8, paddings=("VALID", "SAME"),
+                         styles=("normal", "ties", "negative"), image_2d=True, layouts=("C",)))
+@example(case=pinned(np.arange(2500).reshape(50, 50) % 7, (50, 50), (1, 1)))        # 2500 cells
+@example(case=pinned(np.arange(2401).reshape(49, 49) % 5, (49, 49), (49, 49), "SAME"))
+def test_avg_pool2d_large_windows(dtype, case):
+    """Windows of up to 256 cells (drawn) and 2401/2500 cells (pinned; the reference is slow beyond):
+    exactly the reference; exactly TF where every window has at most 2048 real cells (beyond that
+    TF's float16 count saturates, see above)."""
+    case = case.with_dtype(dtype)
+    got, repro = run("avg_pool2d", case)
+    assert_exact(got, avg_pool2d_reference(case.x, case.ksize, case.strides, case.explicit_padding), repro,
+                 "the reference")
+    (kh, kw), (h, w) = case.ksize, case.x.shape[1:3]
+    if case.x.dtype != np.float16 or min(kh, h) * min(kw, w) <= 2048:
+        want = oracle.avg_pool2d(case.x, case.ksize, case.strides, case.padding)
+        assert_exact(flush_subnormals(got), want, repro, "TensorFlow")
