@@ -44,3 +44,24 @@ def overview():
     fig.text(0.5, 0.985, "convops: a CNN's operations in Cython, with TensorFlow's numbers —\n"
              "and every picture on this site is drawn by them", ha="center", va="top", fontsize=10.5)
     return fig
+
+
+def legend():
+    """The visual grammar used by every figure of the site, drawn with the same helpers."""
+    fig, ax = g.canvas(27, 2.6, scale=0.32, title_space=0.05)
+    items = [
+        (lambda x: g.grid(ax, np.array([[1, 5]]), x, 0.6, g.INPUT_CMAP, 0, 6), "input"),
+        (lambda x: g.grid(ax, np.array([[-1, 1]]), x, 0.6, g.KERNEL_CMAP, -1, 1), "kernel"),
+        (lambda x: (g.grid(ax, np.array([[2, 3]]), x, 0.6, g.INPUT_CMAP, 0, 6),
+                    g.window(ax, 0, 0, 1, 2, x, 0.6)), "kernel window"),
+        (lambda x: g.grid(ax, np.array([[0, 0]]), x, 0.6, pad_mask=np.ones((1, 2), bool)), "padding"),
+        (lambda x: g.grid(ax, np.array([[2, 7]]), x, 0.6, g.OUTPUT_CMAP, 0, 8), "output"),
+    ]
+    x = 0.2
+    for draw, name in items:
+        draw(x)
+        ax.text(x + 1, 2.3, name, ha="center", va="center", fontsize=9.5)
+        x += 4.2
+    g.grid(ax, np.array([[-2, 2]]), x, 0.6, g.SIGNED_OUTPUT_CMAP, -2, 2)
+    ax.text(x + 1, 2.3, "signed map", ha="center", va="center", fontsize=9.5)
+    return fig
