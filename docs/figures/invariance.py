@@ -31,7 +31,7 @@ def same_fraction(a: np.ndarray, b: np.ndarray) -> float:
 
 def shift_maps():
     x = g.digit(1, 1)
-    fig, axes = plt.subplots(3, 4, figsize=(7.2, 5.6))
+    fig, axes = plt.subplots(3, 4, figsize=(7.2, 5.9))
     base = features(x)
     for row, dx in enumerate((0, 1, 2)):
         xs = shift_right(x, dx)
@@ -44,9 +44,14 @@ def shift_maps():
         active = (pool1 != 0) | (base[1] != 0)
         view = np.where(active, np.where(same, 1.0, 0.0), np.nan)
         axes[row, 3].imshow(view, cmap="RdYlGn", vmin=-0.2, vmax=1.2, interpolation="nearest")
-        axes[row, 3].set_xlabel(f"{same_fraction(pool1, base[1]):.0%} unchanged", fontsize=9)
+        text = f"{same_fraction(pool1, base[1]):.0%} unchanged in place"
+        if dx == 2:
+            # a 2-pixel shift moves the pooled map by exactly one cell: compare one cell over
+            moved = same_fraction(pool1[:, 1:], base[1][:, :-1])
+            text += f"\n{moved:.0%} equal 1 cell right"
+        axes[row, 3].set_xlabel(text, fontsize=8.5)
     for ax, title in zip(axes[0], ["input", "ReLU(conv) 26×26", "max_pool2d 13×13",
-                                   "pooled value unchanged?\n(green yes, red no)"]):
+                                   "pooled value the same?\n(green yes, red no)"]):
         ax.set_title(title, fontsize=9.5)
     for ax in axes.ravel():
         ax.set_xticks([])
