@@ -41,6 +41,8 @@ def format_value(value: Any) -> str:
 
 
 def _array_literal(a: np.ndarray) -> str:
+    if a.size == 0:     # a literal [] would lose the shape (0, 3)
+        return f"np.empty({a.shape}, dtype=np.{'bool_' if a.dtype == np.bool_ else a.dtype})"
     body = np.array2string(np.ascontiguousarray(a), separator=", ", threshold=sys.maxsize, max_line_width=120,
                            floatmode="unique", sign="-")
     body = body.replace("nan", "np.nan").replace("inf", "np.inf")
