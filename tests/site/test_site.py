@@ -3,7 +3,8 @@
 Opens every page over HTTP on 127.0.0.1 and fails on: a page that does not load (or a 404 for any
 resource), a console error or uncaught exception, any request to another host, a broken image or
 animation, math that MathJax did not render, a concept page without a build-time figure (or, for the
-sliding-window pages, without an animated GIF), and a search for "padding" that finds nothing.
+sliding-window pages, without an animated GIF), without its eight sections in order or without a
+doctest, and a search for "padding" that finds nothing.
 Every page is screenshotted (full page) into $CONVOPS_SCREENSHOTS, else a temporary directory whose
 path is printed, so that a person can look at them.
 
@@ -17,6 +18,7 @@ import functools
 import http.server
 import os
 import pathlib
+import re
 import tempfile
 import threading
 from urllib.parse import urlparse
@@ -33,6 +35,9 @@ FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "-
 
 CONCEPTS = ["kernels", "correlation", "channels", "response-maps", "padding", "stride", "dilation", "pooling",
             "receptive-field", "translation", "mnist-convnet", "cython", "testing"]
+# The sections of every concept page, in this order.
+SECTIONS = ["Intuition", "Definition", "Formula", "Figures", "Worked example", "How TensorFlow does it", "Summary",
+            "Exercises"]
 # The sliding-window pages, each of which must show an animation (an animated GIF).
 ANIMATED = {"kernels", "padding", "stride", "dilation", "pooling"}
 
@@ -166,6 +171,17 @@ def test_page(path, browser, base_url, screenshots):
             figures = [s for s in sources if "_images/" in s]
             if not figures:
                 problems.append("concept page without a build-time figure")
+            headings = page.evaluate("() => Array.from(document.querySelectorAll('article section > h2'))"
+                                     ".map(h => h.textContent.replace(/[#¶]/g, '').trim())")
+            position = 0
+            for section in SECTIONS:   # every section, in the learning order, other sections allowed between
+                try:
+                    position = headings.index(section, position) + 1
+                except ValueError:
+                    problems.append(f"section {section!r} missing or out of order; headings: {headings}")
+                    break
+            if page.evaluate("() => document.querySelectorAll('div.highlight-pycon').length") == 0:
+                problems.append("concept page without a worked example (>>> code)")
             if name in ANIMATED:
                 gifs = [s for s in figures if s.endswith(".gif")]
                 if not gifs:
@@ -184,6 +200,28 @@ def test_page(path, browser, base_url, screenshots):
 def test_every_concept_page_is_built():
     missing = [c for c in CONCEPTS if not (SITE / "concepts" / f"{c}.html").is_file()]
     assert not missing, f"concept pages missing from {SITE}: {missing}"
+
+
+DOCTEST_OUTPUT = pathlib.Path(os.environ.get("CONVOPS_DOCTEST_OUTPUT",
+                                             ROOT / "docs" / "_build" / "doctest" / "output.txt"))
+
+
+def test_every_concept_page_ran_its_doctests():
+    """`sphinx-build -b doctest` (run before this test by scripts/test.sh) ran and passed the worked
+    examples of every concept page."""
+    if not DOCTEST_OUTPUT.is_file():
+        pytest.fail(f"{DOCTEST_OUTPUT} is missing: run `python -m sphinx -b doctest docs docs/_build/doctest` first")
+    report = DOCTEST_OUTPUT.read_text()
+    problems = []
+    for name in CONCEPTS:
+        match = re.search(rf"^Document: concepts/{re.escape(name)}\n-+\n(.*?)(?:\n\n|\Z)", report, re.M | re.S)
+        if not match:
+            problems.append(f"{name}: no doctests ran")
+            continue
+        counts = re.search(r"(\d+) passed and (\d+) failed", match.group(1))
+        if not counts or int(counts.group(1)) == 0 or int(counts.group(2)) != 0:
+            problems.append(f"{name}: {match.group(1).strip()!r}")
+    assert not problems, "doctests of the concept pages:\n  " + "\n  ".join(problems)
 
 
 def test_search_finds_padding(browser, base_url):
