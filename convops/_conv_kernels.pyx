@@ -1,12 +1,16 @@
 # Convolution kernels. Private: the public layer (convops/conv.py) has validated every argument,
 # resolved the padding to explicit integers, made the arrays C-contiguous and allocated `out`.
 # These functions trust their inputs, hold no Python objects in their loops and release the GIL.
-from cython.parallel cimport prange
+from libc.stddef cimport ptrdiff_t
 from libc.stdlib cimport malloc, free
 from libc.string cimport memcpy, memset
 from scipy.linalg.cython_blas cimport sgemm, dgemm
 
 from convops._openmp cimport effective_threads
+
+cdef extern from "_parallel.h" nogil:
+    ctypedef void (*convops_task_fn)(void*, ptrdiff_t, ptrdiff_t) noexcept nogil
+    void convops_parallel_for(convops_task_fn fn, void* ctx, ptrdiff_t n_tasks, ptrdiff_t chunk, int threads)
 
 ctypedef fused floating:
     float
@@ -105,41 +109,59 @@ def conv2d_gemm(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,
         free(buf)
 
 
+cdef struct IntPlan:
+    const int* x
+    const int* w
+    int* out
+    Py_ssize_t height, width, c_in, kh, kw, c_group, c_out, h_out, w_out, sh, sw, dh, dw, top, left, groups
+
+
+cdef void _int32_rows(void* ctx, ptrdiff_t r0, ptrdiff_t r1) noexcept nogil:
+    # Output rows [r0, r1) of the flattened (n, oy) range.
+    cdef const IntPlan* p = <const IntPlan*>ctx
+    cdef Py_ssize_t c_out_group = p.c_out // p.groups
+    cdef Py_ssize_t row, n, oy, ox, ky, kx, iy, ix, ci, o, g
+    cdef int value
+    cdef int* acc
+    cdef const int* w_row
+    for row in range(r0, r1):
+        n = row // p.h_out
+        oy = row - n * p.h_out
+        for ox in range(p.w_out):
+            acc = p.out + (row * p.w_out + ox) * p.c_out
+            memset(acc, 0, p.c_out * sizeof(int))
+            for ky in range(p.kh):
+                iy = oy * p.sh - p.top + ky * p.dh
+                if iy < 0 or iy >= p.height:
+                    continue
+                for kx in range(p.kw):
+                    ix = ox * p.sw - p.left + kx * p.dw
+                    if ix < 0 or ix >= p.width:
+                        continue
+                    for g in range(p.groups):
+                        for ci in range(p.c_group):
+                            value = p.x[((n * p.height + iy) * p.width + ix) * p.c_in + g * p.c_group + ci]
+                            w_row = p.w + ((ky * p.kw + kx) * p.c_group + ci) * p.c_out + g * c_out_group
+                            for o in range(c_out_group):
+                                acc[g * c_out_group + o] += value * w_row[o]
+
+
 def conv2d_direct_int32(const int[:, :, :, ::1] x, const int[:, :, :, ::1] w, int[:, :, :, ::1] out,
                         Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t dh, Py_ssize_t dw,
                         Py_ssize_t pad_top, Py_ssize_t pad_left, Py_ssize_t groups, int num_threads):
     """Direct int32 cross-correlation (no BLAS for integers). Overflow wraps modulo 2**32 as in
     TensorFlow; the extension is compiled with -fwrapv so that wrapping is defined behaviour."""
-    cdef Py_ssize_t n_batch = x.shape[0], height = x.shape[1], width = x.shape[2]
-    cdef Py_ssize_t kh = w.shape[0], kw = w.shape[1], c_group = w.shape[2], c_out = w.shape[3]
-    cdef Py_ssize_t h_out = out.shape[1], w_out = out.shape[2]
-    cdef Py_ssize_t c_out_group = c_out // groups
-    cdef Py_ssize_t row, n, oy, ox, ky, kx, iy, ix, ci, o, g
-    cdef int value
-    cdef int* acc
-    cdef const int* w_row
-    cdef int threads = effective_threads(num_threads, n_batch * h_out * w_out * kh * kw * c_group * c_out)
+    cdef IntPlan p
+    cdef Py_ssize_t rows = out.shape[0] * out.shape[1]
+    cdef int threads = effective_threads(num_threads, rows * out.shape[2] * w.shape[0] * w.shape[1] * w.shape[2]
+                                         * w.shape[3])
+    p.x, p.w, p.out = &x[0, 0, 0, 0], &w[0, 0, 0, 0], &out[0, 0, 0, 0]
+    p.height, p.width, p.c_in = x.shape[1], x.shape[2], x.shape[3]
+    p.kh, p.kw, p.c_group, p.c_out = w.shape[0], w.shape[1], w.shape[2], w.shape[3]
+    p.h_out, p.w_out, p.sh, p.sw, p.dh, p.dw = out.shape[1], out.shape[2], sh, sw, dh, dw
+    p.top, p.left, p.groups = pad_top, pad_left, groups
     with nogil:
-        for row in prange(n_batch * h_out, num_threads=threads, schedule="static"):
-            n = row // h_out
-            oy = row - n * h_out
-            for ox in range(w_out):
-                acc = &out[n, oy, ox, 0]
-                memset(acc, 0, c_out * sizeof(int))
-                for ky in range(kh):
-                    iy = oy * sh - pad_top + ky * dh
-                    if iy < 0 or iy >= height:
-                        continue
-                    for kx in range(kw):
-                        ix = ox * sw - pad_left + kx * dw
-                        if ix < 0 or ix >= width:
-                            continue
-                        for g in range(groups):
-                            for ci in range(c_group):
-                                value = x[n, iy, ix, g * c_group + ci]
-                                w_row = &w[ky, kx, ci, g * c_out_group]
-                                for o in range(c_out_group):
-                                    acc[g * c_out_group + o] += value * w_row[o]
+        convops_parallel_for(_int32_rows, &p, rows, max(1, rows // (threads * 16)), threads)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -202,7 +224,6 @@ def conv2d_naive(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,
 # padding are skipped rather than multiplied by zero; that differs from TensorFlow only for
 # non-finite filters (0 * inf = NaN), which the caller sends to conv2d_gemm instead.
 
-from libc.stddef cimport ptrdiff_t
 
 cdef extern from "_conv_simd.h" nogil:
     int CONVOPS_ISA_BASE
@@ -477,17 +498,13 @@ cdef int _direct(const floating* x, Py_ssize_t n_batch, Py_ssize_t height, Py_ss
             n_tasks = groups * plan.n_cb * plan.n_blocks
             # Work in lane multiply-adds / 16: ~16 of them per scalar operation's time.
             threads = effective_threads(num_threads, n_tasks * plan.p * kh * kw * c_group * plan.vb // 16)
-            if threads == 1:
-                for i in range(n_tasks):
-                    _task(&plan, i, <floating>0)
+            # Chunks of contiguous blocks (same filters, nearby pixels), claimed by whichever
+            # thread is free (_parallel.h: never waits for a helper that has no core).
+            chunk = max(1, n_tasks // (threads * 16))
+            if floating is float:
+                convops_parallel_for(_direct_chunk_f32, &plan, n_tasks, chunk, threads)
             else:
-                # Dynamic schedule in contiguous chunks (same filters, nearby pixels): on a shared
-                # machine a thread that loses its core for a time slice would otherwise hold the
-                # whole call up; here the others take its chunks. Which thread computes a block
-                # never changes what is computed, so results do not depend on the thread count.
-                chunk = max(1, n_tasks // (threads * 8))
-                for i in prange(n_tasks, num_threads=threads, schedule="dynamic", chunksize=chunk):
-                    _task(&plan, i, <floating>0)
+                convops_parallel_for(_direct_chunk_f64, &plan, n_tasks, chunk, threads)
     finally:
         free(raw)
         free(spans_raw)
@@ -521,24 +538,48 @@ cdef int _image(const floating* x, Py_ssize_t n_batch, Py_ssize_t height, Py_ssi
         for i in range(kh * kw):
             if w[i] - w[i] != 0:                # inf or NaN: let conv2d_gemm do it
                 return 0
+    cdef ImagePlan plan
+    plan.x, plan.out, plan.w = x, out, w
+    plan.height, plan.width, plan.h_out, plan.w_out, plan.kh, plan.kw = height, width, h_out, w_out, kh, kw
+    plan.sh, plan.dh, plan.dw, plan.top, plan.left, plan.isa = sh, dh, dw, pad_top, pad_left, isa
     with nogil:
-        if threads == 1:
-            _image_rows(x, out, w, height, width, h_out, w_out, kh, kw, sh, dh, dw, pad_top, pad_left, 0, rows, isa)
+        if floating is float:
+            convops_parallel_for(_image_chunk_f32, &plan, rows, max(1, rows // (threads * 16)), threads)
         else:
-            for r in prange(rows, num_threads=threads, schedule="dynamic", chunksize=max(1, rows // (threads * 8))):
-                _image_rows(x, out, w, height, width, h_out, w_out, kh, kw, sh, dh, dw, pad_top, pad_left, r, r + 1,
-                            isa)
+            convops_parallel_for(_image_chunk_f64, &plan, rows, max(1, rows // (threads * 16)), threads)
     return 1
 
 
-cdef inline void _image_rows(const floating* x, floating* out, const floating* w, Py_ssize_t height,
-                             Py_ssize_t width, Py_ssize_t h_out, Py_ssize_t w_out, Py_ssize_t kh, Py_ssize_t kw,
-                             Py_ssize_t sh, Py_ssize_t dh, Py_ssize_t dw, Py_ssize_t pad_top, Py_ssize_t pad_left,
-                             Py_ssize_t r0, Py_ssize_t r1, int isa) noexcept nogil:
-    if floating is float:
-        convops_images_f32[isa](x, out, w, height, width, h_out, w_out, kh, kw, sh, dh, dw, pad_top, pad_left, r0, r1)
-    else:
-        convops_images_f64[isa](x, out, w, height, width, h_out, w_out, kh, kw, sh, dh, dw, pad_top, pad_left, r0, r1)
+cdef struct ImagePlan:
+    const void* x
+    void* out
+    const void* w
+    Py_ssize_t height, width, h_out, w_out, kh, kw, sh, dh, dw, top, left
+    int isa
+
+
+cdef void _image_chunk_f32(void* ctx, ptrdiff_t r0, ptrdiff_t r1) noexcept nogil:
+    cdef ImagePlan* p = <ImagePlan*>ctx
+    convops_images_f32[p.isa](<const float*>p.x, <float*>p.out, <const float*>p.w, p.height, p.width, p.h_out,
+                              p.w_out, p.kh, p.kw, p.sh, p.dh, p.dw, p.top, p.left, r0, r1)
+
+
+cdef void _image_chunk_f64(void* ctx, ptrdiff_t r0, ptrdiff_t r1) noexcept nogil:
+    cdef ImagePlan* p = <ImagePlan*>ctx
+    convops_images_f64[p.isa](<const double*>p.x, <double*>p.out, <const double*>p.w, p.height, p.width, p.h_out,
+                              p.w_out, p.kh, p.kw, p.sh, p.dh, p.dw, p.top, p.left, r0, r1)
+
+
+cdef void _direct_chunk_f32(void* ctx, ptrdiff_t begin, ptrdiff_t end) noexcept nogil:
+    cdef ptrdiff_t i
+    for i in range(begin, end):
+        _task(<const Plan*>ctx, i, <float>0)
+
+
+cdef void _direct_chunk_f64(void* ctx, ptrdiff_t begin, ptrdiff_t end) noexcept nogil:
+    cdef ptrdiff_t i
+    for i in range(begin, end):
+        _task(<const Plan*>ctx, i, <double>0)
 
 
 def conv2d_image(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w, floating[:, :, :, ::1] out,

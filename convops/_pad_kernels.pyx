@@ -1,11 +1,15 @@
 # Padding kernel: one routine for every mode, rank and dtype. The public layer turns the mode into
 # one index map per axis (output index -> input index, or -1 for "constant here"), so the kernel
 # only copies bytes: it never needs to know which mode it is running.
-from cython.parallel cimport prange
+from libc.stddef cimport ptrdiff_t
 from libc.stdlib cimport malloc, free
 from libc.string cimport memcpy, memset
 
 from convops._openmp cimport effective_threads
+
+cdef extern from "_parallel.h" nogil:
+    ctypedef void (*convops_task_fn)(void*, ptrdiff_t, ptrdiff_t) noexcept nogil
+    void convops_parallel_for(convops_task_fn fn, void* ctx, ptrdiff_t n_tasks, ptrdiff_t chunk, int threads)
 
 
 cdef void _fill_constant(char* dst, Py_ssize_t count, const char* value, Py_ssize_t itemsize) noexcept nogil:
@@ -97,41 +101,71 @@ cdef int _pad(Py_ssize_t ndim, const char* src_ptr, char* dst_ptr, const Py_ssiz
     return 0
 
 
+cdef struct PadPlan:
+    Py_ssize_t ndim
+    const char* src
+    char* dst
+    const Py_ssize_t* out_shape
+    const Py_ssize_t* in_shape
+    const Py_ssize_t* src_strides
+    const Py_ssize_t* dst_strides
+    const Py_ssize_t* maps
+    const Py_ssize_t* map_offsets
+    const Py_ssize_t* befores
+    const char* fill
+    Py_ssize_t item
+
+
+cdef void _rows_2d(void* ctx, ptrdiff_t begin, ptrdiff_t end) noexcept nogil:
+    # Output rows [begin, end) of a 2-D (after merging) array.
+    cdef const PadPlan* p = <const PadPlan*>ctx
+    cdef Py_ssize_t i, j
+    for i in range(begin, end):
+        j = p.maps[p.map_offsets[0] + i]
+        if j < 0:
+            _fill_constant(p.dst + i * p.dst_strides[0], p.out_shape[1], p.fill, p.item)
+        else:
+            _fill(1, 2, p.src + j * p.src_strides[0], p.dst + i * p.dst_strides[0], p.out_shape, p.in_shape,
+                  p.src_strides, p.dst_strides, p.maps, p.map_offsets, p.befores, p.fill, p.item)
+
+
+cdef void _rows_nd(void* ctx, ptrdiff_t begin, ptrdiff_t end) noexcept nogil:
+    # Output (axis 0, axis 1) pairs [begin, end) of an array of 3 or more (merged) dimensions.
+    cdef const PadPlan* p = <const PadPlan*>ctx
+    cdef Py_ssize_t k, i, j, jj
+    for k in range(begin, end):
+        i = k // p.out_shape[1]
+        j = p.maps[p.map_offsets[0] + i]
+        jj = p.maps[p.map_offsets[1] + k - i * p.out_shape[1]]
+        if j < 0 or jj < 0:
+            _fill_constant(p.dst + k * p.dst_strides[1], p.dst_strides[1] // p.item, p.fill, p.item)
+        else:
+            _fill(2, p.ndim, p.src + j * p.src_strides[0] + jj * p.src_strides[1], p.dst + k * p.dst_strides[1],
+                  p.out_shape, p.in_shape, p.src_strides, p.dst_strides, p.maps, p.map_offsets, p.befores, p.fill,
+                  p.item)
+
+
 cdef void _copy(Py_ssize_t ndim, const char* src_ptr, char* dst_ptr, const Py_ssize_t* out_shape,
                 const Py_ssize_t* in_shape, const Py_ssize_t* src_strides, const Py_ssize_t* dst_strides,
                 const Py_ssize_t* index_map, const Py_ssize_t* map_offsets, const Py_ssize_t* befores,
                 const char* fill, Py_ssize_t item, int threads) noexcept:
-    # Nothing in here can fail: pad_copy allocates before and frees after.
-    cdef Py_ssize_t i, j, jj, k, n_rows
+    # Nothing in here can fail: pad_copy allocates before and frees after. Rows are handed out in
+    # chunks to whichever thread is free (_parallel.h); the first two axes together when there
+    # are three or more, so that one image alone still splits.
+    cdef PadPlan plan
+    cdef Py_ssize_t n_rows
+    plan.ndim, plan.src, plan.dst, plan.out_shape, plan.in_shape = ndim, src_ptr, dst_ptr, out_shape, in_shape
+    plan.src_strides, plan.dst_strides, plan.maps, plan.map_offsets = src_strides, dst_strides, index_map, map_offsets
+    plan.befores, plan.fill, plan.item = befores, fill, item
     with nogil:
         if ndim == 1:
             _fill(0, 1, src_ptr, dst_ptr, out_shape, in_shape, src_strides, dst_strides,
                   index_map, map_offsets, befores, fill, item)
         elif ndim == 2:
-            for i in prange(out_shape[0], num_threads=threads, schedule="dynamic",
-                            chunksize=max(1, out_shape[0] // (threads * 8))):
-                j = index_map[map_offsets[0] + i]
-                if j < 0:
-                    _fill_constant(dst_ptr + i * dst_strides[0], out_shape[1], fill, item)
-                else:
-                    _fill(1, 2, src_ptr + j * src_strides[0], dst_ptr + i * dst_strides[0], out_shape,
-                          in_shape, src_strides, dst_strides, index_map, map_offsets, befores, fill, item)
+            convops_parallel_for(_rows_2d, &plan, out_shape[0], max(1, out_shape[0] // (threads * 16)), threads)
         else:
-            # Parallel over the first two axes together (images x rows), so that one image
-            # alone still splits across threads; dynamic chunks, so that a thread that loses its
-            # core on a shared machine does not hold the call up.
             n_rows = out_shape[0] * out_shape[1]
-            for k in prange(n_rows, num_threads=threads, schedule="dynamic",
-                            chunksize=max(1, n_rows // (threads * 8))):
-                i = k // out_shape[1]
-                j = index_map[map_offsets[0] + i]
-                jj = index_map[map_offsets[1] + k - i * out_shape[1]]
-                if j < 0 or jj < 0:
-                    _fill_constant(dst_ptr + k * dst_strides[1], dst_strides[1] // item, fill, item)
-                else:
-                    _fill(2, ndim, src_ptr + j * src_strides[0] + jj * src_strides[1],
-                          dst_ptr + k * dst_strides[1], out_shape, in_shape, src_strides, dst_strides,
-                          index_map, map_offsets, befores, fill, item)
+            convops_parallel_for(_rows_nd, &plan, n_rows, max(1, n_rows // (threads * 16)), threads)
 
 
 # ---------------------------------------------------------------------------------------------

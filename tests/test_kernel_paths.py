@@ -287,6 +287,56 @@ def test_results_do_not_depend_on_thread_count(isa, dtype):
     _threads_agree(lambda: convops.max_pool2d(x, 2, 2))
     _threads_agree(lambda: convops.avg_pool2d(x, 3, 2, "SAME"))
     _threads_agree(lambda: convops.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]], "REFLECT"))
+    xi = (x * 100).astype(np.int32)
+    _threads_agree(lambda: convops.conv2d(xi, (w * 100).astype(np.int32), padding="SAME"))
+
+
+def test_concurrent_calls_from_python_threads():
+    # The kernels release the GIL and share one helper pool per module: calls from several Python
+    # threads at once each get every one of their chunks done, and the right answer.
+    import threading
+
+    x = _data((4, 30, 30, 16), np.float32, 0)
+    w = _data((3, 3, 16, 40), np.float32, 1)
+    with convops.num_threads(1):
+        want = (convops.conv2d(x, w, padding="SAME"), convops.max_pool2d(x, 2, 2),
+                convops.pad(x, [[0, 0], [2, 2], [2, 2], [0, 0]], "SYMMETRIC"))
+    errors = []
+
+    def work():
+        try:
+            for _ in range(10):
+                got = (convops.conv2d(x, w, padding="SAME"), convops.max_pool2d(x, 2, 2),
+                       convops.pad(x, [[0, 0], [2, 2], [2, 2], [0, 0]], "SYMMETRIC"))
+                for g, e in zip(got, want):
+                    np.testing.assert_array_equal(g, e)
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    with convops.num_threads(2):
+        threads = [threading.Thread(target=work) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert not errors, errors[0]
+
+
+def test_forked_child_runs_parallel_kernels():
+    # A forked child has none of the parent's helper threads; its calls must still finish (the
+    # caller runs every chunk) and be right.
+    import os
+
+    x = _data((4, 30, 30, 16), np.float32, 0)
+    w = _data((3, 3, 16, 40), np.float32, 1)
+    with convops.num_threads(2):
+        want = convops.conv2d(x, w, padding="SAME")          # starts the parent's helpers
+        pid = os.fork()
+        if pid == 0:                                          # the child
+            ok = np.array_equal(convops.conv2d(x, w, padding="SAME"), want)
+            os._exit(0 if ok else 3)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status
 
 
 # ------------------------------------------------------------------ pooling's vectorised select
