@@ -246,13 +246,19 @@ class Model:
         # NumPy's and SciPy's OpenBLAS threads, spinning after a small product (Dense), would
         # compete with the kernels' own threads: inside a step BLAS runs on the calling thread.
         with _blas_threads.limit(1):
-            return self._train_step_body(x, y)
+            loss, correct = self._backprop(x, y)
+            pairs = [(layer.grads[key], layer.params[key]) for layer in self._layers for key in layer.params]
+            self.optimizer.apply_gradients(pairs)
+        return loss, correct
 
-    def _train_step_body(self, x: np.ndarray, y: np.ndarray) -> Tuple[float, float]:
+    def _backprop(self, x: np.ndarray, y: np.ndarray) -> Tuple[float, float]:
+        """Forward (keeping what backward needs), loss, backward: fills every ``layer.grads``."""
         out = self._forward(x, training=True)
         fused = self._fused_logits()
         loss, dy = self.loss.value_and_grad(y, out, logits=self._layers[-1].logits if fused else None)
         correct = _correct(y, out)
+        # Layers below the first one with weights need no gradient at all, and that one needs
+        # none with respect to its input.
         first = next((i for i, layer in enumerate(self._layers) if layer.params), len(self._layers))
         for index in range(len(self._layers) - 1, first - 1, -1):
             layer = self._layers[index]
@@ -261,9 +267,27 @@ class Model:
                 dy = layer.backward(dy, need, from_logits=True)
             else:
                 dy = layer.backward(dy, need)
-        pairs = [(layer.grads[key], layer.params[key]) for layer in self._layers for key in layer.params]
-        self.optimizer.apply_gradients(pairs)
         return loss, correct
+
+    def loss_and_gradients(self, x: Any, y: Any) -> Tuple[float, List[np.ndarray]]:
+        """The loss on one batch and its gradient with respect to every weight, in
+        :meth:`get_weights`' order, without updating anything — what ``tf.GradientTape`` would
+        give for Keras's model.
+
+        >>> from convops import nn
+        >>> from convops.nn import layers
+        >>> import numpy as np
+        >>> model = nn.Sequential([layers.Input((4,)), layers.Dense(3, activation="softmax")])
+        >>> model.compile(loss="sparse_categorical_crossentropy")
+        >>> loss, grads = model.loss_and_gradients(np.ones((2, 4)), [0, 2])
+        >>> [g.shape for g in grads]
+        [(4, 3), (3,)]
+        """
+        self._require_compiled("loss_and_gradients")
+        x = self._prepare_x(x)
+        with _blas_threads.limit(1):
+            loss, _ = self._backprop(x, np.asarray(y))
+        return loss, [layer.grads[key] for layer in self._layers for key in layer.params]
 
     def _test_step(self, x: np.ndarray, y: np.ndarray) -> Tuple[float, float]:
         out = self._forward(x, training=False)
