@@ -102,5 +102,36 @@ def _check_mathjax(app):
                            "which fetches MathJax 3.2.2 from the npm registry, before sphinx-build")
 
 
+class _AnyOption(dict):
+    """An option_spec accepting every option of the directive it stands in for."""
+
+    def __getitem__(self, key):
+        return str
+
+    def __contains__(self, key):
+        return True
+
+
+def _skip_figures_outside_html(app):
+    # The doctest builder reads every page too; drawing ~40 figures and 5 GIFs again there would
+    # double the docs job's time for nothing (the html build draws them, and fails if one fails).
+    if app.builder.format == "html":
+        return
+    from docutils.parsers.rst import Directive
+
+    class Skip(Directive):
+        has_content = True
+        optional_arguments = 2
+        final_argument_whitespace = True
+        option_spec = _AnyOption()
+
+        def run(self):
+            return []
+
+    for name in ("plot", "animation"):
+        app.add_directive(name, Skip, override=True)
+
+
 def setup(app):
     app.connect("builder-inited", _check_mathjax)
+    app.connect("builder-inited", _skip_figures_outside_html)
