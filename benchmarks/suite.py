@@ -46,6 +46,40 @@ def measure(fn, repeats=7, min_sample=0.025, warmup=2, budget=3.0):
     return {"median_s": statistics.median(samples), "min_s": min(samples), "samples": len(samples), "number": number}
 
 
+def measure_interleaved(fns: dict, repeats=7, min_sample=0.025, warmup=2, budget=2.0, slow=("reference",)):
+    """``measure`` for several implementations of one case, sampled round-robin.
+
+    Sample k of every implementation is taken before sample k+1 of any: on a shared machine a
+    burst of load then slows all of them alike instead of whichever one happened to be running,
+    so the ratios (which use the medians) are far steadier than with one block per implementation.
+    """
+    plan = {}
+    for name, fn in fns.items():
+        start = time.perf_counter()
+        for _ in range(warmup):
+            fn()
+            if time.perf_counter() - start > budget / 3:
+                break
+        t0 = time.perf_counter()
+        fn()
+        once = max(time.perf_counter() - t0, 1e-7)
+        number = max(1, int(min_sample / once))
+        cap = budget / 2 if name in slow else budget
+        plan[name] = (number, max(1, min(repeats, int(cap / (once * number)))))
+    samples = {name: [] for name in fns}
+    for k in range(max(r for _, r in plan.values())):
+        for name, fn in fns.items():
+            number, reps = plan[name]
+            if k >= reps:
+                continue
+            t0 = time.perf_counter()
+            for _ in range(number):
+                fn()
+            samples[name].append((time.perf_counter() - t0) / number)
+    return {name: {"median_s": statistics.median(v), "min_s": min(v), "samples": len(v), "number": plan[name][0]}
+            for name, v in samples.items()}
+
+
 def _limits(np, threads, quick):
     """The machine's own ceilings in this mode: BLAS float32 matmul and a large copy."""
     n = 2048 if quick else 4096
@@ -127,15 +161,13 @@ def run_child(args) -> int:
                  "shape": list(case.shape), "kernel": list(case.kernel), "strides": case.strides,
                  "padding": case.padding, "group": case.group, "flops": cases_mod.flops(case),
                  "bytes": cases_mod.bytes_moved(case), "impls": {}, "disagree": {}}
+        ordered = {name: impls[name] for name in IMPL_ORDER if name in impls}
+        for name, fn in ordered.items():
+            problem = _agree(name, expected, fn(), case.dtype, case, cases_mod.to_nhwc_numpy)
+            if problem:
+                entry["disagree"][name] = problem
         with LoadProbe() as probe:
-            for name in IMPL_ORDER:
-                if name not in impls:
-                    continue
-                problem = _agree(name, expected, impls[name](), case.dtype, case, cases_mod.to_nhwc_numpy)
-                if problem:
-                    entry["disagree"][name] = problem
-                budget = 1.0 if name == "reference" else 2.0
-                entry["impls"][name] = measure(impls[name], repeats=repeats, min_sample=min_sample, budget=budget)
+            entry["impls"] = measure_interleaved(ordered, repeats=repeats, min_sample=min_sample)
         entry["load"] = probe.result
         entry.update(report.derived(entry, limits))
         results.append(entry)
