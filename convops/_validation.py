@@ -187,10 +187,11 @@ def check_rank(array: np.ndarray, name: str, op: str, layout: str) -> None:
 
 def check_output_size(shape: Tuple[int, ...], dtype: np.dtype, op: str) -> None:
     """Refuse outputs whose byte size cannot be indexed, before anything is allocated."""
+    # NumPy cannot create even an *empty* array whose non-zero extents multiply (times the item
+    # size) beyond intp: padding 2**60 along an axis next to an empty one must be refused here too.
     count = 1
     for extent in shape:
-        count *= extent
-    # An empty output can still have an extent NumPy cannot represent (padding 2**62, a 0 elsewhere).
-    if count * np.dtype(dtype).itemsize > np.iinfo(np.intp).max or max(shape, default=0) > np.iinfo(np.intp).max:
+        count *= max(extent, 1)
+    if count * np.dtype(dtype).itemsize > np.iinfo(np.intp).max:
         raise ValueError(f"{op} output of shape {tuple(shape)} is too large to index "
-                         f"({count} elements of {np.dtype(dtype).itemsize} bytes)")
+                         f"({count} elements of {np.dtype(dtype).itemsize} bytes, counting empty extents as 1)")

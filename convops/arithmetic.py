@@ -123,6 +123,10 @@ def resolve_padding(padding: Padding1D, input_size: int, kernel_size: int, strid
     >>> resolve_padding((2, 0), 28, 3)
     (2, 0)
     """
+    # Every argument is checked, whatever the mode (VALID used to return (0, 0) for stride 0).
+    _non_negative(input_size, "input_size")
+    effective_kernel_size(kernel_size, dilation)
+    _positive(stride, "stride")
     if isinstance(padding, str):
         mode = padding.upper()
         if mode == "VALID":
@@ -221,12 +225,15 @@ def receptive_fields(layers: Iterable[Sequence[int]], padding_before: Sequence[i
         except TypeError:
             raise TypeError(f"layer {index} of `layers` must be (kernel_size, stride[, dilation]); got {layer!r}") from None
         if len(layer) not in (2, 3):
-            raise ValueError(f"layer {index} must be (kernel_size, stride) or (kernel_size, stride, dilation); "
+            raise ValueError(f"layer {index} of `layers` must be (kernel_size, stride) or (kernel_size, stride, dilation); "
                              f"got {layer!r}")
         k, s = layer[0], layer[1]
         d = layer[2] if len(layer) == 3 else 1
-        k_eff = effective_kernel_size(k, d)
-        s = _positive(s, "stride")
+        try:
+            k_eff = effective_kernel_size(k, d)
+            s = _positive(s, "stride")
+        except (TypeError, ValueError) as exc:  # say which argument the bad number came from
+            raise type(exc)(f"layer {index} of `layers`: {exc}") from None
         p = _non_negative(pads[index], "padding_before")
         start = start + ((k_eff - 1) / 2 - p) * jump
         size = size + (k_eff - 1) * jump

@@ -9,6 +9,7 @@ import numpy as np
 from convops import _config
 from convops._validation import (
     MAX_EXTENT,
+    _is_array,
     check_data_format,
     check_dtype,
     check_output_size,
@@ -91,7 +92,8 @@ def conv2d(input: Any, filters: Any, strides: Any = 1, padding: Any = "VALID", d
         if out is not None:
             return out
     data_format = check_data_format(data_format)
-    x = to_array(input, "input", like=filters if isinstance(filters, np.ndarray) else None)
+    # A list takes the dtype of the other operand when that is any array-like (ndarray or not).
+    x = to_array(input, "input", like=to_array(filters, "filters") if _is_array(filters) else None)
     w = to_array(filters, "filters", like=x)
     check_dtype(x, "input", CONV_DTYPES, "conv2d")
     if w.dtype != x.dtype:

@@ -12,7 +12,7 @@ from typing import Any, Sequence, Tuple
 import numpy as np
 
 from convops import _config
-from convops._validation import _describe, as_int, check_output_size, to_array
+from convops._validation import _describe, as_int, check_extent, check_output_size, to_array
 
 __all__ = ["pad", "padding_index", "PAD_MODES"]
 
@@ -45,6 +45,8 @@ def padding_index(size: int, before: int, after: int, mode: str = "CONSTANT") ->
     size, before, after = (as_int(v, name) for v, name in ((size, "size"), (before, "before"), (after, "after")))
     if min(size, before, after) < 0:
         raise ValueError(f"`size`, `before` and `after` must be non-negative; got {(size, before, after)}")
+    for value, name in ((size, "size"), (before, "before"), (after, "after")):
+        check_extent(value, name)
     if not isinstance(mode, str) or mode.upper() not in PAD_MODES:
         raise ValueError(f"`mode` must be one of {PAD_MODES} (any case); got {_describe(mode)}")
     mode = mode.upper()
@@ -159,14 +161,18 @@ def pad(input: Any, paddings: Any, mode: str = "CONSTANT", constant_values: Any 
             raise ValueError(f"`paddings` for {mode_upper} mode must be <= {rule} = {limit} in dimension {axis} "
                              f"(size {size}); got {(before, after)}")
         if mode_upper in ("EDGE", "CIRCULAR") and size == 0 and before + after > 0:
-            raise ValueError(f"{mode_upper} padding needs a non-empty dimension to copy from; dimension {axis} "
-                             f"has size 0")
+            raise ValueError(f"{mode_upper} padding needs a non-empty dimension to copy from; `input` dimension "
+                             f"{axis} has size 0 and `paddings` {(before, after)} for it")
     out_shape = tuple(size + before + after for size, (before, after) in zip(x.shape, pairs))
+    # Every argument is checked before the output's size, so a bad one is always named.
+    value = _constant(constant_values, x.dtype) if mode_upper != "MEAN" else None
+    if mode_upper == "MEAN" and 0 not in out_shape and any(
+            size == 0 and (before or after) for size, (before, after) in zip(x.shape, pairs)):
+        raise ValueError("MEAN padding needs a non-empty `input` along every padded dimension")
     check_output_size(out_shape, x.dtype, "pad")
 
     if mode_upper == "MEAN":
         return _pad_mean(x, pairs, out_shape)
-    value = _constant(constant_values, x.dtype)
     out = np.empty(out_shape, dtype=x.dtype)
     if out.size == 0:
         return out
@@ -209,8 +215,6 @@ def _pad_mean(x: np.ndarray, pairs: Sequence[Tuple[int, int]], out_shape: Tuple[
     out = np.empty(out_shape, dtype=x.dtype)
     if out.size == 0:
         return out
-    if padded_axes and any(x.shape[axis] == 0 for axis in padded_axes):
-        raise ValueError("MEAN padding needs a non-empty input along every padded dimension")
     if not padded_axes:
         mean = x
     elif x.dtype.kind in "iub":

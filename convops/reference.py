@@ -80,6 +80,8 @@ def max_pool2d_reference(x: np.ndarray, ksize: Pair, strides: Pair,
     """
     lowest = np.finfo(x.dtype).min if x.dtype.kind == "f" else np.iinfo(x.dtype).min
     out = np.full(_pool_shape(x, ksize, strides, padding), lowest, dtype=x.dtype)
+    if out.size == 0:
+        return out  # (no image or no channel: the window reshape below would be ambiguous)
     for y, x_, rows, cols in _windows(x.shape[1], x.shape[2], ksize, strides, padding):
         window = x[:, rows, cols, :].reshape(x.shape[0], -1, x.shape[3])   # (N, cells, C)
         if window.shape[1]:
