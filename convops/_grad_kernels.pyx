@@ -1,14 +1,18 @@
-# Backward kernels: the gradients of conv2d, max/avg pooling and pad. Private: convops/gradients.py
-# has validated every argument, resolved padding to explicit integers, made the arrays
-# C-contiguous NHWC and allocated every result. These functions trust their inputs, hold no Python
-# objects in their loops and release the GIL. Scratch buffers (patch matrices) are theirs.
+# Backward kernels: the gradients of conv2d, max/avg pooling and pad, plus the fused bias+ReLU
+# steps of the network module. Private: convops/gradients.py (and convops/nn) have validated
+# every argument, resolved padding to explicit integers, made the arrays C-contiguous NHWC and
+# allocated every result. These functions trust their inputs, hold no Python objects in their
+# loops and release the GIL. Scratch buffers (patch matrices, partial sums) are theirs.
 #
-# Parallel loops are written as *gathers* wherever several sources add into one destination: each
-# destination element is summed by one thread in a fixed order, so results never depend on the
-# thread count and there are no races (a scatter with atomics would be neither).
-from cython.parallel cimport prange, threadid
+# Parallel work goes through convops_parallel_for (_parallel.h, shared with the forward
+# kernels): chunks of independent tasks claimed by whichever thread is free, the caller never
+# waiting for a helper that has no core. Wherever several sources add into one destination the
+# loops are *gathers*: each destination element is summed by one task in a fixed order, so
+# results never depend on the thread count and there are no races.
+cimport cython
+from libc.stddef cimport ptrdiff_t
 from libc.stdlib cimport malloc, free
-from libc.string cimport memcpy, memset
+from libc.string cimport memset
 from scipy.linalg.cython_blas cimport sgemm, dgemm
 
 from convops._openmp cimport effective_threads
@@ -16,6 +20,29 @@ from convops._openmp cimport effective_threads
 ctypedef fused floating:
     float
     double
+
+ctypedef fused pool_t:
+    signed char
+    short
+    int
+    long long
+    unsigned char
+    unsigned short
+    float
+    double
+
+
+cdef extern from "_parallel.h" nogil:
+    ctypedef void (*convops_task_fn)(void*, ptrdiff_t, ptrdiff_t) noexcept nogil
+    void convops_parallel_for(convops_task_fn fn, void* ctx, ptrdiff_t n_tasks, ptrdiff_t chunk, int threads)
+
+
+cdef inline ptrdiff_t _chunk(ptrdiff_t n, int threads) noexcept nogil:
+    # ~16 chunks per thread: small enough to balance, big enough to amortise claiming one.
+    return max(1, n // (max(threads, 1) * 16))
+
+
+# --------------------------------------------------------------------------- BLAS and im2col
 
 cdef inline void _gemm(bint trans_a, bint trans_b, int m, int n, int k, const floating* a, int lda,
                        const floating* b, int ldb, floating beta, floating* c, int ldc) noexcept nogil:
@@ -35,35 +62,104 @@ cdef inline void _gemm(bint trans_a, bint trans_b, int m, int n, int k, const fl
               <double*>c, &ldc)
 
 
-cdef inline void _im2col_row(const floating* x, Py_ssize_t height, Py_ssize_t width,
-                             Py_ssize_t c_in, floating* dst, Py_ssize_t m,
-                             Py_ssize_t h_out, Py_ssize_t w_out, Py_ssize_t kh, Py_ssize_t kw,
-                             Py_ssize_t c_group, Py_ssize_t c_offset, Py_ssize_t sh, Py_ssize_t sw,
-                             Py_ssize_t dh, Py_ssize_t dw, Py_ssize_t pad_top,
-                             Py_ssize_t pad_left) noexcept nogil:
+cdef struct ConvPlan:
+    # One conv-gradient call: raw C-contiguous buffers and the geometry.
+    const void* x            # forward input (filter gradient) or upstream gradient dy (input gradient)
+    const void* y            # dy (filter gradient) or the filters (input gradient)
+    void* out                # dw or dx
+    void* partials           # filter gradient: one partial dw per lane after the first
+    Py_ssize_t n_batch, height, width, c_in, h_out, w_out, kh, kw, c_group, c_out, groups
+    Py_ssize_t sh, sw, dh, dw, top, left
+    Py_ssize_t chunk_rows, lanes, m_total       # filter gradient
+    Py_ssize_t chunk_images                     # input gradient
+    int code                                    # 0: float, 1: double
+    bint failed                                 # a task could not allocate its scratch
+
+
+cdef inline void _im2col_row(const floating* x, const ConvPlan* p, floating* dst, Py_ssize_t m,
+                             Py_ssize_t c_offset) noexcept nogil:
     # One row of the patch matrix: the receptive field of output position m in (ky, kx, c) order
     # (the order of the HWIO filter's first three axes), zeros where the window is over padding.
-    # A private copy of the forward kernel's routine: the two modules evolve independently.
-    cdef Py_ssize_t n = m // (h_out * w_out)
-    cdef Py_ssize_t rem = m - n * h_out * w_out
-    cdef Py_ssize_t oy = rem // w_out
-    cdef Py_ssize_t ox = rem - oy * w_out
-    cdef Py_ssize_t ky, kx, iy, ix, c
+    # A private copy of the forward kernels' routine: the two modules evolve independently.
+    cdef Py_ssize_t n = m // (p.h_out * p.w_out)
+    cdef Py_ssize_t rem = m - n * p.h_out * p.w_out
+    cdef Py_ssize_t oy = rem // p.w_out
+    cdef Py_ssize_t ox = rem - oy * p.w_out
+    cdef Py_ssize_t ky, kx, iy, ix, c, c_group = p.c_group
     cdef const floating* src
-    for ky in range(kh):
-        iy = oy * sh - pad_top + ky * dh
-        for kx in range(kw):
-            ix = ox * sw - pad_left + kx * dw
+    for ky in range(p.kh):
+        iy = oy * p.sh - p.top + ky * p.dh
+        for kx in range(p.kw):
+            ix = ox * p.sw - p.left + kx * p.dw
             # Plain loops, not memcpy: with one input channel (a first layer) a call per tap
             # costs more than the copy.
-            if 0 <= iy < height and 0 <= ix < width:
-                src = x + ((n * height + iy) * width + ix) * c_in + c_offset
+            if 0 <= iy < p.height and 0 <= ix < p.width:
+                src = x + ((n * p.height + iy) * p.width + ix) * p.c_in + c_offset
                 for c in range(c_group):
                     dst[c] = src[c]
             else:
                 for c in range(c_group):
                     dst[c] = 0
             dst += c_group
+
+
+# --------------------------------------------------------------------------- conv2d: filter gradient
+
+cdef void _filter_lane(const floating* x, const floating* dy, floating* dw, ConvPlan* p, Py_ssize_t lane) noexcept nogil:
+    # Lane `lane` owns chunks lane, lane + lanes, ...; it accumulates P^T . dy_g over them into
+    # its own target (dw itself for lane 0, a partial otherwise).
+    cdef Py_ssize_t k = p.kh * p.kw * p.c_group, kc = k * p.c_out, c_out_group = p.c_out // p.groups
+    cdef Py_ssize_t n_chunks = (p.m_total + p.chunk_rows - 1) // p.chunk_rows
+    cdef Py_ssize_t chunk, m0, rows, r, g
+    cdef floating beta
+    cdef floating* target = dw if lane == 0 else (<floating*>p.partials) + (lane - 1) * kc
+    cdef floating* patches = <floating*>malloc(p.chunk_rows * k * sizeof(floating))
+    if patches == NULL:
+        p.failed = True
+        return
+    chunk = lane
+    while chunk < n_chunks:
+        m0 = chunk * p.chunk_rows
+        rows = min(p.chunk_rows, p.m_total - m0)
+        beta = 0 if chunk == lane else 1
+        for g in range(p.groups):
+            for r in range(rows):
+                _im2col_row(x, p, patches + r * k, m0 + r, g * p.c_group)
+            # Row-major dw_g (K x C_out_g, row stride C_out) is column-major (C_out_g x K):
+            # dw_g^T = dy_g^T . P, with dy_g^T read as column-major (C_out_g x rows).
+            _gemm(False, True, <int>c_out_group, <int>k, <int>rows, dy + m0 * p.c_out + g * c_out_group,
+                  <int>p.c_out, patches, <int>k, beta, target + g * c_out_group, <int>p.c_out)
+        chunk = chunk + p.lanes
+    free(patches)
+
+
+cdef void _filter_lanes(void* ctx, ptrdiff_t begin, ptrdiff_t end) noexcept nogil:
+    cdef ConvPlan* p = <ConvPlan*>ctx
+    cdef ptrdiff_t lane
+    for lane in range(begin, end):
+        if p.code == 0:
+            _filter_lane(<const float*>p.x, <const float*>p.y, <float*>p.out, p, lane)
+        else:
+            _filter_lane(<const double*>p.x, <const double*>p.y, <double*>p.out, p, lane)
+
+
+cdef void _sum_lanes_typed(floating* dw, const floating* partials, const ConvPlan* p, Py_ssize_t e0,
+                           Py_ssize_t e1) noexcept nogil:
+    cdef Py_ssize_t kc = p.kh * p.kw * p.c_group * p.c_out, e, lane
+    cdef floating total
+    for e in range(e0, e1):
+        total = dw[e]
+        for lane in range(1, p.lanes):
+            total = total + partials[(lane - 1) * kc + e]
+        dw[e] = total
+
+
+cdef void _sum_lanes(void* ctx, ptrdiff_t begin, ptrdiff_t end) noexcept nogil:
+    cdef ConvPlan* p = <ConvPlan*>ctx
+    if p.code == 0:
+        _sum_lanes_typed(<float*>p.out, <const float*>p.partials, p, begin, end)
+    else:
+        _sum_lanes_typed(<double*>p.out, <const double*>p.partials, p, begin, end)
 
 
 def conv2d_backprop_filter(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] dy,
@@ -74,162 +170,232 @@ def conv2d_backprop_filter(const floating[:, :, :, ::1] x, const floating[:, :, 
 
     x: (N, H, W, C_in), dy: (N, H_out, W_out, C_out), dw: (KH, KW, C_in/groups, C_out), overwritten.
     `dwl` is the width dilation. The M = N*H_out*W_out output positions are cut into chunks of
-    `chunk_rows`; chunk i belongs to lane i % `lanes`. Each lane (one thread) builds the patch
-    matrix P of its chunks (rows x K, K = KH*KW*C_in/groups) in its thread's scratch and
-    accumulates P^T . dy_g into its own partial sum with one BLAS call per chunk and group; the
-    lanes' partials are then added in lane order. Chunks and lanes are chosen by the caller from
-    the problem size alone, so the result is the same for any thread count. BLAS must run
-    single-threaded here (the caller arranges it): the parallelism is ours. The caller
-    guarantees BLAS-sized dimensions and non-empty x, dy.
+    `chunk_rows`; chunk i belongs to lane i % `lanes`. Each lane (one task) builds the patch
+    matrix P of its chunks (rows x K, K = KH*KW*C_in/groups) in its own scratch and accumulates
+    P^T . dy_g into its own partial sum with one BLAS call per chunk and group; the partials are
+    then added in lane order. Chunks and lanes are chosen by the caller from the problem size
+    alone, so the result is the same for any thread count. With several lanes BLAS must run
+    single-threaded (the caller arranges it): the parallelism is ours. The caller guarantees
+    BLAS-sized dimensions and non-empty x, dy.
     """
-    cdef Py_ssize_t kh = dw.shape[0], kw = dw.shape[1], c_group = dw.shape[2], c_out = dw.shape[3]
-    cdef Py_ssize_t h_out = dy.shape[1], w_out = dy.shape[2]
-    cdef Py_ssize_t m_total = dy.shape[0] * h_out * w_out
-    cdef Py_ssize_t k = kh * kw * c_group
-    cdef Py_ssize_t kc = k * c_out
-    cdef Py_ssize_t c_out_group = c_out // groups
-    cdef Py_ssize_t height = x.shape[1], width = x.shape[2], c_in = x.shape[3]
-    cdef Py_ssize_t n_chunks = (m_total + chunk_rows - 1) // chunk_rows
-    cdef Py_ssize_t lane, chunk, m0, rows, r, g, e, tid
+    cdef ConvPlan p
+    cdef Py_ssize_t k = dw.shape[0] * dw.shape[1] * dw.shape[2], kc = k * dw.shape[3]
+    cdef Py_ssize_t n_chunks
     cdef int threads
-    cdef floating beta, total
-    cdef floating* dw_ptr = &dw[0, 0, 0, 0]
-    cdef const floating* dy_ptr = &dy[0, 0, 0, 0]
-    cdef const floating* x_ptr = &x[0, 0, 0, 0]
-    cdef floating* patches
-    cdef floating* partials
-    cdef floating* target
-    lanes = max(1, min(lanes, n_chunks))
-    threads = effective_threads(num_threads, m_total * kc // 16) if lanes > 1 else 1
-    threads = <int>min(<Py_ssize_t>threads, lanes)
-    patches = <floating*>malloc(threads * chunk_rows * k * sizeof(floating))
-    # Lane 0 accumulates straight into dw; the others into scratch partials.
-    partials = <floating*>malloc(max(lanes - 1, 1) * kc * sizeof(floating))
-    if patches == NULL or partials == NULL:
-        free(patches)
-        free(partials)
-        raise MemoryError("conv2d_backprop_filter: could not allocate the patch buffers")
+    p.n_batch, p.height, p.width, p.c_in = x.shape[0], x.shape[1], x.shape[2], x.shape[3]
+    p.h_out, p.w_out = dy.shape[1], dy.shape[2]
+    p.kh, p.kw, p.c_group, p.c_out, p.groups = dw.shape[0], dw.shape[1], dw.shape[2], dw.shape[3], groups
+    p.sh, p.sw, p.dh, p.dw, p.top, p.left = sh, sw, dh, dwl, pad_top, pad_left
+    p.m_total = dy.shape[0] * dy.shape[1] * dy.shape[2]
+    p.chunk_rows = chunk_rows
+    n_chunks = (p.m_total + chunk_rows - 1) // chunk_rows
+    p.lanes = max(1, min(lanes, n_chunks))
+    p.x, p.y, p.out = &x[0, 0, 0, 0], &dy[0, 0, 0, 0], &dw[0, 0, 0, 0]
+    p.code = 0 if floating is float else 1
+    p.failed = False
+    p.partials = NULL
+    if p.lanes > 1:
+        # Lane 0 accumulates straight into dw; the others into scratch partials.
+        p.partials = malloc((p.lanes - 1) * kc * sizeof(floating))
+        if p.partials == NULL:
+            raise MemoryError("conv2d_backprop_filter: could not allocate the partial sums")
+    threads = effective_threads(num_threads, p.m_total * kc // 16) if p.lanes > 1 else 1
     try:
         with nogil:
-            for lane in prange(lanes, num_threads=threads, schedule="static"):
-                tid = threadid()
-                target = dw_ptr if lane == 0 else partials + (lane - 1) * kc
-                chunk = lane
-                while chunk < n_chunks:
-                    m0 = chunk * chunk_rows
-                    rows = min(chunk_rows, m_total - m0)
-                    beta = 0 if chunk == lane else 1
-                    for g in range(groups):
-                        for r in range(rows):
-                            _im2col_row(x_ptr, height, width, c_in, patches + (tid * chunk_rows + r) * k, m0 + r,
-                                        h_out, w_out, kh, kw, c_group, g * c_group, sh, sw, dh, dwl, pad_top,
-                                        pad_left)
-                        # Row-major dw_g (K x C_out_g, row stride C_out) is column-major (C_out_g x K):
-                        # dw_g^T = dy_g^T . P, with dy_g^T read as column-major (C_out_g x rows).
-                        _gemm(False, True, <int>c_out_group, <int>k, <int>rows,
-                              dy_ptr + m0 * c_out + g * c_out_group, <int>c_out, patches + tid * chunk_rows * k,
-                              <int>k, beta, target + g * c_out_group, <int>c_out)
-                    chunk = chunk + lanes
-            if lanes > 1:
-                for e in prange(kc, num_threads=effective_threads(num_threads, kc * lanes), schedule="static"):
-                    total = dw_ptr[e]
-                    for lane in range(1, lanes):
-                        total = total + partials[(lane - 1) * kc + e]
-                    dw_ptr[e] = total
+            convops_parallel_for(_filter_lanes, &p, p.lanes, 1, threads)
+            if p.lanes > 1 and not p.failed:
+                convops_parallel_for(_sum_lanes, &p, kc, _chunk(kc, threads),
+                                     effective_threads(num_threads, kc * p.lanes))
     finally:
-        free(patches)
-        free(partials)
+        free(p.partials)
+    if p.failed:
+        raise MemoryError("conv2d_backprop_filter: could not allocate a patch buffer")
+
+
+# --------------------------------------------------------------------------- conv2d: input gradient
+
+cdef void _input_chunk_typed(const floating* dy, const floating* w, floating* dx, ConvPlan* p,
+                             Py_ssize_t chunk) noexcept nogil:
+    # One chunk of images: dP = dy_g . w_g^T by BLAS into this task's scratch, then every input
+    # cell of these images gathers the dP entries of the taps that read it (col2im).
+    cdef Py_ssize_t k = p.kh * p.kw * p.c_group, c_out_group = p.c_out // p.groups
+    cdef Py_ssize_t per_image = p.h_out * p.w_out, c_group = p.c_group
+    cdef Py_ssize_t n0 = chunk * p.chunk_images
+    cdef Py_ssize_t images = min(p.chunk_images, p.n_batch - n0)
+    cdef Py_ssize_t rows = images * per_image
+    cdef Py_ssize_t row, nl, iy, ix, ky, kx, ty, tx, oy, ox, c, g
+    cdef floating* acc
+    cdef const floating* src
+    cdef floating* buf = <floating*>malloc(rows * k * sizeof(floating))
+    if buf == NULL:
+        p.failed = True
+        return
+    for g in range(p.groups):
+        # Row-major dP (rows x K) is column-major dP^T (K x rows) = w_g (K x C_out_g) . dy_g^T,
+        # where row-major w (K x C_out) read column-major is w^T, hence trans_a.
+        _gemm(True, False, <int>k, <int>rows, <int>c_out_group, w + g * c_out_group, <int>p.c_out,
+              dy + n0 * per_image * p.c_out + g * c_out_group, <int>p.c_out, <floating>0, buf, <int>k)
+        for row in range(images * p.height):
+            nl = row // p.height
+            iy = row - nl * p.height
+            for ix in range(p.width):
+                acc = dx + (((n0 + nl) * p.height + iy) * p.width + ix) * p.c_in + g * c_group
+                memset(acc, 0, c_group * sizeof(floating))
+                for ky in range(p.kh):
+                    # Tap ky of output row oy reads input row oy*sh - top + ky*dh.
+                    ty = iy + p.top - ky * p.dh
+                    if ty < 0:
+                        break          # ty only decreases with ky
+                    if ty % p.sh != 0:
+                        continue
+                    oy = ty // p.sh
+                    if oy >= p.h_out:
+                        continue
+                    for kx in range(p.kw):
+                        tx = ix + p.left - kx * p.dw
+                        if tx < 0:
+                            break
+                        if tx % p.sw != 0:
+                            continue
+                        ox = tx // p.sw
+                        if ox >= p.w_out:
+                            continue
+                        src = buf + ((nl * p.h_out + oy) * p.w_out + ox) * k + (ky * p.kw + kx) * c_group
+                        for c in range(c_group):
+                            acc[c] = acc[c] + src[c]
+    free(buf)
+
+
+cdef void _input_chunks(void* ctx, ptrdiff_t begin, ptrdiff_t end) noexcept nogil:
+    cdef ConvPlan* p = <ConvPlan*>ctx
+    cdef ptrdiff_t chunk
+    for chunk in range(begin, end):
+        if p.code == 0:
+            _input_chunk_typed(<const float*>p.x, <const float*>p.y, <float*>p.out, p, chunk)
+        else:
+            _input_chunk_typed(<const double*>p.x, <const double*>p.y, <double*>p.out, p, chunk)
 
 
 def conv2d_backprop_input(const floating[:, :, :, ::1] dy, const floating[:, :, :, ::1] w,
                           floating[:, :, :, ::1] dx, Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t dh,
                           Py_ssize_t dwl, Py_ssize_t pad_top, Py_ssize_t pad_left, Py_ssize_t groups,
                           Py_ssize_t chunk_images, int num_threads):
-    """Input gradient (= transposed convolution) as GEMM + col2im, in parallel over image chunks.
+    """Input gradient (= transposed convolution) as GEMM + col2im, one task per chunk of images.
 
     dy: (N, H_out, W_out, C_out), w: (KH, KW, C_in/groups, C_out), dx: (N, H, W, C_in), overwritten.
-    For each chunk of `chunk_images` images (one thread per chunk) and each group: the patch
-    gradient dP = dy_g . w_g^T (rows x K) is one single-threaded BLAS call into the thread's
-    scratch; then every input cell of those images *gathers* the entries of dP that its taps
-    touched (col2im). Cells no window reaches (rows dropped by a VALID stride) get 0. Every dx
-    element is summed by one thread in a fixed order: the result does not depend on the thread
-    count. The caller guarantees BLAS-sized dimensions and non-empty dy, w and dx.
+    For each chunk of `chunk_images` images and each group: the patch gradient
+    dP = dy_g . w_g^T (rows x K) is one BLAS call into the task's scratch; then every input cell
+    of those images *gathers* the entries of dP that its taps touched (col2im). Cells no window
+    reaches (rows dropped by a VALID stride) get 0. Every dx element is summed by one task in a
+    fixed order: the result does not depend on the thread count. With several chunks BLAS must
+    run single-threaded (the caller arranges it). The caller guarantees BLAS-sized dimensions
+    and non-empty dy, w and dx.
     """
-    cdef Py_ssize_t kh = w.shape[0], kw = w.shape[1], c_group = w.shape[2], c_out = w.shape[3]
-    cdef Py_ssize_t n_batch = dx.shape[0], height = dx.shape[1], width = dx.shape[2], c_in = dx.shape[3]
-    cdef Py_ssize_t h_out = dy.shape[1], w_out = dy.shape[2]
-    cdef Py_ssize_t k = kh * kw * c_group
-    cdef Py_ssize_t c_out_group = c_out // groups
-    cdef Py_ssize_t per_image = h_out * w_out
-    cdef Py_ssize_t n_chunks = (n_batch + chunk_images - 1) // chunk_images
-    cdef Py_ssize_t chunk, n0, images, rows, row, nl, iy, ix, ky, kx, ty, tx, oy, ox, c, g, tid
-    cdef int threads = effective_threads(num_threads, n_batch * per_image * k * c_out_group // 16) \
-        if n_chunks > 1 else 1
-    cdef floating* acc
-    cdef const floating* src
-    cdef floating* bufs
-    cdef floating* buf
-    cdef const floating* dy_ptr = &dy[0, 0, 0, 0]
-    cdef const floating* w_ptr = &w[0, 0, 0, 0]
-    cdef floating* dx_ptr = &dx[0, 0, 0, 0]
-    threads = <int>min(<Py_ssize_t>threads, n_chunks)
-    bufs = <floating*>malloc(threads * chunk_images * per_image * k * sizeof(floating))
-    if bufs == NULL:
-        raise MemoryError("conv2d_backprop_input: could not allocate the patch-gradient buffers")
-    try:
-        with nogil:
-            for chunk in prange(n_chunks, num_threads=threads, schedule="static"):
-                tid = threadid()
-                buf = bufs + tid * chunk_images * per_image * k
-                n0 = chunk * chunk_images
-                images = min(chunk_images, n_batch - n0)
-                rows = images * per_image
-                for g in range(groups):
-                    # Row-major dP (rows x K) is column-major dP^T (K x rows) = w_g (K x C_out_g) . dy_g^T,
-                    # where row-major w (K x C_out) read column-major is w^T, hence trans_a.
-                    _gemm(True, False, <int>k, <int>rows, <int>c_out_group, w_ptr + g * c_out_group, <int>c_out,
-                          dy_ptr + n0 * per_image * c_out + g * c_out_group, <int>c_out, <floating>0, buf, <int>k)
-                    for row in range(images * height):
-                        nl = row // height
-                        iy = row - nl * height
-                        for ix in range(width):
-                            acc = dx_ptr + (((n0 + nl) * height + iy) * width + ix) * c_in + g * c_group
-                            memset(acc, 0, c_group * sizeof(floating))
-                            for ky in range(kh):
-                                # Tap ky of output row oy reads input row oy*sh - pad_top + ky*dh.
-                                ty = iy + pad_top - ky * dh
-                                if ty < 0:
-                                    break          # ty only decreases with ky
-                                if ty % sh != 0:
-                                    continue
-                                oy = ty // sh
-                                if oy >= h_out:
-                                    continue
-                                for kx in range(kw):
-                                    tx = ix + pad_left - kx * dwl
-                                    if tx < 0:
-                                        break
-                                    if tx % sw != 0:
-                                        continue
-                                    ox = tx // sw
-                                    if ox >= w_out:
-                                        continue
-                                    src = buf + ((nl * h_out + oy) * w_out + ox) * k + (ky * kw + kx) * c_group
-                                    for c in range(c_group):
-                                        acc[c] = acc[c] + src[c]
-    finally:
-        free(bufs)
+    cdef ConvPlan p
+    cdef Py_ssize_t n_chunks
+    cdef int threads
+    p.n_batch, p.height, p.width, p.c_in = dx.shape[0], dx.shape[1], dx.shape[2], dx.shape[3]
+    p.h_out, p.w_out = dy.shape[1], dy.shape[2]
+    p.kh, p.kw, p.c_group, p.c_out, p.groups = w.shape[0], w.shape[1], w.shape[2], w.shape[3], groups
+    p.sh, p.sw, p.dh, p.dw, p.top, p.left = sh, sw, dh, dwl, pad_top, pad_left
+    p.chunk_images = chunk_images
+    p.x, p.y, p.out = &dy[0, 0, 0, 0], &w[0, 0, 0, 0], &dx[0, 0, 0, 0]
+    p.code = 0 if floating is float else 1
+    p.failed = False
+    p.partials = NULL
+    n_chunks = (p.n_batch + chunk_images - 1) // chunk_images
+    threads = effective_threads(num_threads, p.n_batch * p.h_out * p.w_out * p.kh * p.kw * p.c_group
+                                * (p.c_out // groups) // 16) if n_chunks > 1 else 1
+    with nogil:
+        convops_parallel_for(_input_chunks, &p, n_chunks, 1, threads)
+    if p.failed:
+        raise MemoryError("conv2d_backprop_input: could not allocate a patch-gradient buffer")
 
 
-ctypedef fused pool_t:
-    signed char
-    short
-    int
-    long long
-    unsigned char
-    unsigned short
-    float
-    double
+# --------------------------------------------------------------------------- max pooling
+
+cdef struct PoolPlan:
+    const void* x
+    void* out
+    void* dx
+    const void* dy
+    long long* argmax
+    Py_ssize_t height, width, channels, h_out, w_out, kh, kw, sh, sw, top, left
+    Py_ssize_t size_in, size_out
+    bint values_from_argmax, count_include_pad
+    int code
+    double lowest_f
+    long long lowest_i
+
+
+cdef void _argmax_rows(const pool_t* x, pool_t* out, const PoolPlan* p, pool_t lowest, Py_ssize_t r0,
+                       Py_ssize_t r1) noexcept nogil:
+    cdef Py_ssize_t row, n, oy, ox, y0, y1, x0, x1, iy, ix, c, base, channels = p.channels
+    cdef pool_t value, best
+    cdef pool_t* acc
+    cdef long long* arg
+    cdef const pool_t* src
+    cdef const pool_t* image
+    for row in range(r0, r1):
+        n = row // p.h_out
+        oy = row - n * p.h_out
+        image = x + n * p.height * p.width * channels
+        y0 = max(oy * p.sh - p.top, 0)
+        y1 = min(oy * p.sh - p.top + p.kh, p.height)
+        for ox in range(p.w_out):
+            x0 = max(ox * p.sw - p.left, 0)
+            x1 = min(ox * p.sw - p.left + p.kw, p.width)
+            acc = out + (row * p.w_out + ox) * channels
+            arg = p.argmax + (row * p.w_out + ox) * channels
+            # TF's argmax rule: take the first real cell (every window has one: explicit pads
+            # are smaller than the window), then move only to strictly greater values. `acc`
+            # holds the value at the argmax, so the comparison needs no indirect load.
+            base = (y0 * p.width + x0) * channels
+            for c in range(channels):
+                acc[c] = image[base + c]
+                arg[c] = base + c
+            for iy in range(y0, y1):
+                for ix in range(x0, x1):
+                    base = (iy * p.width + ix) * channels
+                    src = image + base
+                    for c in range(channels):
+                        value = src[c]
+                        if value > acc[c]:
+                            acc[c] = value
+                            arg[c] = base + c
+            if not p.values_from_argmax:
+                # max_pool2d's rule (start at `lowest`) gives the same value unless the first cell
+                # was NaN (the argmax then stays on it) or nothing beat `lowest`: only then
+                # rescan the window with that rule.
+                for c in range(channels):
+                    if not (acc[c] > lowest):
+                        best = lowest
+                        for iy in range(y0, y1):
+                            for ix in range(x0, x1):
+                                value = image[(iy * p.width + ix) * channels + c]
+                                if value > best:
+                                    best = value
+                        acc[c] = best
+
+
+cdef void _argmax_chunk(void* ctx, ptrdiff_t r0, ptrdiff_t r1) noexcept nogil:
+    cdef const PoolPlan* p = <const PoolPlan*>ctx
+    if p.code == 0:
+        _argmax_rows(<const signed char*>p.x, <signed char*>p.out, p, <signed char>p.lowest_i, r0, r1)
+    elif p.code == 1:
+        _argmax_rows(<const short*>p.x, <short*>p.out, p, <short>p.lowest_i, r0, r1)
+    elif p.code == 2:
+        _argmax_rows(<const int*>p.x, <int*>p.out, p, <int>p.lowest_i, r0, r1)
+    elif p.code == 3:
+        _argmax_rows(<const long long*>p.x, <long long*>p.out, p, <long long>p.lowest_i, r0, r1)
+    elif p.code == 4:
+        _argmax_rows(<const unsigned char*>p.x, <unsigned char*>p.out, p, <unsigned char>p.lowest_i, r0, r1)
+    elif p.code == 5:
+        _argmax_rows(<const unsigned short*>p.x, <unsigned short*>p.out, p, <unsigned short>p.lowest_i, r0, r1)
+    elif p.code == 6:
+        _argmax_rows(<const float*>p.x, <float*>p.out, p, <float>p.lowest_f, r0, r1)
+    else:
+        _argmax_rows(<const double*>p.x, <double*>p.out, p, <double>p.lowest_f, r0, r1)
 
 
 def max_pool_argmax(const pool_t[:, :, :, ::1] x, pool_t[:, :, :, ::1] out, long long[:, :, :, ::1] argmax,
@@ -247,74 +413,104 @@ def max_pool_argmax(const pool_t[:, :, :, ::1] x, pool_t[:, :, :, ::1] out, long
     ignored, all-NaN/-inf windows give `lowest`); True: tf.nn.max_pool_with_argmax's (the value
     at the argmax, which can be NaN or -inf). Parallel over output rows.
     """
-    cdef Py_ssize_t n_batch = x.shape[0], height = x.shape[1], width = x.shape[2], channels = x.shape[3]
-    cdef Py_ssize_t h_out = out.shape[1], w_out = out.shape[2]
-    cdef Py_ssize_t row, n, oy, ox, y0, y1, x0, x1, iy, ix, c, base
-    cdef pool_t value, best
-    cdef pool_t* acc
-    cdef long long* arg
-    cdef const pool_t* src
-    cdef const pool_t* image
-    cdef int threads = effective_threads(num_threads, n_batch * h_out * w_out * kh * kw * channels)
+    cdef PoolPlan p
+    cdef Py_ssize_t rows = out.shape[0] * out.shape[1]
+    cdef int threads = effective_threads(num_threads, rows * out.shape[2] * kh * kw * x.shape[3])
+    p.height, p.width, p.channels, p.h_out, p.w_out = x.shape[1], x.shape[2], x.shape[3], out.shape[1], out.shape[2]
+    p.kh, p.kw, p.sh, p.sw, p.top, p.left = kh, kw, sh, sw, pad_top, pad_left
+    p.x, p.out, p.argmax = &x[0, 0, 0, 0], &out[0, 0, 0, 0], &argmax[0, 0, 0, 0]
+    p.values_from_argmax = values_from_argmax
+    p.code = (0 if pool_t is cython.schar else 1 if pool_t is short else 2 if pool_t is int
+              else 3 if pool_t is cython.longlong else 4 if pool_t is cython.uchar else 5 if pool_t is cython.ushort
+              else 6 if pool_t is float else 7)
+    if pool_t is float or pool_t is double:
+        p.lowest_f = lowest
+    else:
+        p.lowest_i = lowest
     with nogil:
-        for row in prange(n_batch * h_out, num_threads=threads, schedule="static"):
-            n = row // h_out
-            oy = row - n * h_out
-            image = &x[n, 0, 0, 0]
-            y0 = max(oy * sh - pad_top, 0)
-            y1 = min(oy * sh - pad_top + kh, height)
-            for ox in range(w_out):
-                x0 = max(ox * sw - pad_left, 0)
-                x1 = min(ox * sw - pad_left + kw, width)
-                acc = &out[n, oy, ox, 0]
-                arg = &argmax[n, oy, ox, 0]
-                # TF's argmax rule: take the first real cell (every window has one: explicit
-                # pads are smaller than the window), then move only to strictly greater values.
-                # `acc` holds the value at the argmax, so the comparison needs no indirect load.
-                base = (y0 * width + x0) * channels
-                for c in range(channels):
-                    acc[c] = image[base + c]
-                    arg[c] = base + c
-                for iy in range(y0, y1):
-                    for ix in range(x0, x1):
-                        base = (iy * width + ix) * channels
-                        src = image + base
-                        for c in range(channels):
-                            value = src[c]
-                            if value > acc[c]:
-                                acc[c] = value
-                                arg[c] = base + c
-                if not values_from_argmax:
-                    # max_pool2d's rule (start at `lowest`) gives the same value unless the first
-                    # cell was NaN (the argmax then stays on it) or nothing beat `lowest`: only
-                    # then rescan the window with that rule.
-                    for c in range(channels):
-                        if not (acc[c] > lowest):
-                            best = lowest
-                            for iy in range(y0, y1):
-                                for ix in range(x0, x1):
-                                    value = image[(iy * width + ix) * channels + c]
-                                    if value > best:
-                                        best = value
-                            acc[c] = best
+        convops_parallel_for(_argmax_chunk, &p, rows, _chunk(rows, threads), threads)
+
+
+cdef void _scatter_images(floating* dx, const floating* dy, const PoolPlan* p, Py_ssize_t n0,
+                          Py_ssize_t n1) noexcept nogil:
+    cdef Py_ssize_t n, j
+    cdef long long a
+    cdef floating* image
+    cdef const floating* grad
+    cdef const long long* arg
+    for n in range(n0, n1):
+        image = dx + n * p.size_in
+        grad = dy + n * p.size_out
+        arg = p.argmax + n * p.size_out
+        memset(image, 0, p.size_in * sizeof(floating))
+        for j in range(p.size_out):
+            a = arg[j]
+            if a >= 0:
+                image[a] = image[a] + grad[j]
+
+
+cdef void _scatter_chunk(void* ctx, ptrdiff_t n0, ptrdiff_t n1) noexcept nogil:
+    cdef const PoolPlan* p = <const PoolPlan*>ctx
+    if p.code == 6:
+        _scatter_images(<float*>p.dx, <const float*>p.dy, p, n0, n1)
+    else:
+        _scatter_images(<double*>p.dx, <const double*>p.dy, p, n0, n1)
 
 
 def max_pool_grad_scatter(const floating[:, ::1] dy, const long long[:, ::1] argmax, floating[:, ::1] dx,
                           int num_threads):
     """dx[n, argmax[n, j]] += dy[n, j] for every output element j, in output order (TensorFlow's
     order, so float sums are bit-identical). dy, argmax: (N, H_out*W_out*C); dx: (N, H*W*C),
-    overwritten. Windows of one image may overlap, so the parallel loop runs over images."""
-    cdef Py_ssize_t n_batch = dx.shape[0], size_in = dx.shape[1], size_out = dy.shape[1]
-    cdef Py_ssize_t n, j
-    cdef long long a
-    cdef int threads = effective_threads(num_threads, n_batch * (size_in + size_out))
+    overwritten. Windows of one image may overlap, so the tasks are whole images."""
+    cdef PoolPlan p
+    cdef Py_ssize_t n_batch = dx.shape[0]
+    cdef int threads = effective_threads(num_threads, n_batch * (dx.shape[1] + dy.shape[1]))
+    p.size_in, p.size_out = dx.shape[1], dy.shape[1]
+    p.dx, p.dy, p.argmax = &dx[0, 0], &dy[0, 0], <long long*>&argmax[0, 0]
+    p.code = 6 if floating is float else 7
     with nogil:
-        for n in prange(n_batch, num_threads=threads, schedule="static"):
-            memset(&dx[n, 0], 0, size_in * sizeof(floating))
-            for j in range(size_out):
-                a = argmax[n, j]
-                if a >= 0:
-                    dx[n, a] = dx[n, a] + dy[n, j]
+        convops_parallel_for(_scatter_chunk, &p, n_batch, _chunk(n_batch, threads), threads)
+
+
+# --------------------------------------------------------------------------- average pooling
+
+cdef void _avg_grad_rows(const floating* dy, floating* dx, const PoolPlan* p, Py_ssize_t r0,
+                         Py_ssize_t r1) noexcept nogil:
+    cdef Py_ssize_t row, n, iy, ix, oy, ox, oy0, oy1, ox0, ox1, rows_in, cols_in, c, channels = p.channels
+    cdef floating coeff
+    cdef floating* acc
+    cdef const floating* src
+    for row in range(r0, r1):
+        n = row // p.height
+        iy = row - n * p.height
+        # Windows oy with oy*sh - top <= iy < oy*sh - top + kh.
+        oy0 = (iy + p.top - p.kh + p.sh) // p.sh if iy + p.top - p.kh + 1 > 0 else 0
+        oy1 = min((iy + p.top) // p.sh + 1, p.h_out)
+        for ix in range(p.width):
+            ox0 = (ix + p.left - p.kw + p.sw) // p.sw if ix + p.left - p.kw + 1 > 0 else 0
+            ox1 = min((ix + p.left) // p.sw + 1, p.w_out)
+            acc = dx + (row * p.width + ix) * channels
+            for c in range(channels):
+                acc[c] = 0
+            for oy in range(oy0, oy1):
+                rows_in = min(oy * p.sh - p.top + p.kh, p.height) - max(oy * p.sh - p.top, 0)
+                for ox in range(ox0, ox1):
+                    if p.count_include_pad:
+                        coeff = <floating>(1.0 / (<double>p.kh * <double>p.kw))
+                    else:
+                        cols_in = min(ox * p.sw - p.left + p.kw, p.width) - max(ox * p.sw - p.left, 0)
+                        coeff = <floating>(1.0 / <double>(rows_in * cols_in))
+                    src = dy + ((n * p.h_out + oy) * p.w_out + ox) * channels
+                    for c in range(channels):
+                        acc[c] = acc[c] + src[c] * coeff
+
+
+cdef void _avg_grad_chunk(void* ctx, ptrdiff_t r0, ptrdiff_t r1) noexcept nogil:
+    cdef const PoolPlan* p = <const PoolPlan*>ctx
+    if p.code == 6:
+        _avg_grad_rows(<const float*>p.dy, <float*>p.dx, p, r0, r1)
+    else:
+        _avg_grad_rows(<const double*>p.dy, <double*>p.dx, p, r0, r1)
 
 
 def avg_pool_grad(const floating[:, :, :, ::1] dy, floating[:, :, :, ::1] dx, Py_ssize_t kh, Py_ssize_t kw,
@@ -327,37 +523,52 @@ def avg_pool_grad(const floating[:, :, :, ::1] dy, floating[:, :, :, ::1] dx, Py
     row-major order of the windows: TensorFlow's AvgPoolGrad does both, so results match bit for
     bit. dy: (N, H_out, W_out, C); dx: (N, H, W, C), overwritten. Parallel over input rows.
     """
-    cdef Py_ssize_t n_batch = dx.shape[0], height = dx.shape[1], width = dx.shape[2], channels = dx.shape[3]
-    cdef Py_ssize_t h_out = dy.shape[1], w_out = dy.shape[2]
-    cdef Py_ssize_t row, n, iy, ix, oy, ox, oy0, oy1, ox0, ox1, rows_in, cols_in, c
-    cdef floating coeff
-    cdef floating* acc
-    cdef const floating* src
-    cdef int threads = effective_threads(num_threads, n_batch * height * width * channels * kh * kw // (sh * sw) + 1)
+    cdef PoolPlan p
+    cdef Py_ssize_t rows = dx.shape[0] * dx.shape[1]
+    cdef int threads = effective_threads(num_threads, rows * dx.shape[2] * dx.shape[3]
+                                         * max(1, kh // sh) * max(1, kw // sw))
+    p.height, p.width, p.channels, p.h_out, p.w_out = dx.shape[1], dx.shape[2], dx.shape[3], dy.shape[1], dy.shape[2]
+    p.kh, p.kw, p.sh, p.sw, p.top, p.left = kh, kw, sh, sw, pad_top, pad_left
+    p.dy, p.dx = &dy[0, 0, 0, 0], &dx[0, 0, 0, 0]
+    p.count_include_pad = count_include_pad
+    p.code = 6 if floating is float else 7
     with nogil:
-        for row in prange(n_batch * height, num_threads=threads, schedule="static"):
-            n = row // height
-            iy = row - n * height
-            # Windows oy with oy*sh - pad_top <= iy < oy*sh - pad_top + kh.
-            oy0 = (iy + pad_top - kh + sh) // sh if iy + pad_top - kh + 1 > 0 else 0
-            oy1 = min((iy + pad_top) // sh + 1, h_out)
-            for ix in range(width):
-                ox0 = (ix + pad_left - kw + sw) // sw if ix + pad_left - kw + 1 > 0 else 0
-                ox1 = min((ix + pad_left) // sw + 1, w_out)
-                acc = &dx[n, iy, ix, 0]
-                for c in range(channels):
-                    acc[c] = 0
-                for oy in range(oy0, oy1):
-                    rows_in = min(oy * sh - pad_top + kh, height) - max(oy * sh - pad_top, 0)
-                    for ox in range(ox0, ox1):
-                        if count_include_pad:
-                            coeff = <floating>(1.0 / <double>(kh * kw))
-                        else:
-                            cols_in = min(ox * sw - pad_left + kw, width) - max(ox * sw - pad_left, 0)
-                            coeff = <floating>(1.0 / <double>(rows_in * cols_in))
-                        src = &dy[n, oy, ox, 0]
-                        for c in range(channels):
-                            acc[c] = acc[c] + src[c] * coeff
+        convops_parallel_for(_avg_grad_chunk, &p, rows, _chunk(rows, threads), threads)
+
+
+# --------------------------------------------------------------------------- pad
+
+cdef struct FoldPlan:
+    const void* src
+    void* dst
+    const Py_ssize_t* indptr
+    const Py_ssize_t* indices
+    Py_ssize_t n_out, n_in, inner
+    int code
+
+
+cdef void _fold_rows(const floating* src, floating* dst, const FoldPlan* p, Py_ssize_t r0,
+                     Py_ssize_t r1) noexcept nogil:
+    cdef Py_ssize_t row, o, j, t, c, inner = p.inner
+    cdef floating* d
+    cdef const floating* s
+    for row in range(r0, r1):
+        o = row // p.n_in
+        j = row - o * p.n_in
+        d = dst + row * inner
+        memset(d, 0, inner * sizeof(floating))
+        for t in range(p.indptr[j], p.indptr[j + 1]):
+            s = src + (o * p.n_out + p.indices[t]) * inner
+            for c in range(inner):
+                d[c] = d[c] + s[c]
+
+
+cdef void _fold_chunk(void* ctx, ptrdiff_t r0, ptrdiff_t r1) noexcept nogil:
+    cdef const FoldPlan* p = <const FoldPlan*>ctx
+    if p.code == 0:
+        _fold_rows(<const float*>p.src, <float*>p.dst, p, r0, r1)
+    else:
+        _fold_rows(<const double*>p.src, <double*>p.dst, p, r0, r1)
 
 
 def pad_fold_axis(const floating[:, :, ::1] src, floating[:, :, ::1] dst, const Py_ssize_t[::1] indptr,
@@ -369,40 +580,92 @@ def pad_fold_axis(const floating[:, :, ::1] src, floating[:, :, ::1] dst, const 
     padding's index map, in increasing i). Constant-border indices appear in no list: a CONSTANT
     border's gradient goes to the constant, not to the input. Parallel over (outer, j) rows.
     """
-    cdef Py_ssize_t outer = dst.shape[0], n_in = dst.shape[1], inner = dst.shape[2]
-    cdef Py_ssize_t row, o, j, t, c
-    cdef floating* d
-    cdef const floating* s
-    cdef int threads = effective_threads(num_threads, outer * src.shape[1] * inner)
+    cdef FoldPlan p
+    cdef Py_ssize_t rows = dst.shape[0] * dst.shape[1]
+    cdef int threads = effective_threads(num_threads, dst.shape[0] * src.shape[1] * dst.shape[2])
+    p.n_out, p.n_in, p.inner = src.shape[1], dst.shape[1], dst.shape[2]
+    p.src, p.dst = &src[0, 0, 0], &dst[0, 0, 0]
+    p.indptr, p.indices = &indptr[0], &indices[0] if indices.shape[0] else NULL
+    p.code = 0 if floating is float else 1
     with nogil:
-        for row in prange(outer * n_in, num_threads=threads, schedule="static"):
-            o = row // n_in
-            j = row - o * n_in
-            d = &dst[o, j, 0]
-            memset(d, 0, inner * sizeof(floating))
-            for t in range(indptr[j], indptr[j + 1]):
-                s = &src[o, indices[t], 0]
-                for c in range(inner):
-                    d[c] = d[c] + s[c]
+        convops_parallel_for(_fold_chunk, &p, rows, _chunk(rows, threads), threads)
+
+
+# --------------------------------------------------------------------------- bias + ReLU (convops.nn)
+
+cdef struct BiasPlan:
+    void* z
+    const void* y
+    const void* bias
+    double* sums
+    Py_ssize_t m, channels, lanes
+    bint use_bias, relu
+    int code
+
+
+cdef void _bias_forward_rows(floating* z, const floating* bias, const BiasPlan* p, Py_ssize_t r0,
+                             Py_ssize_t r1) noexcept nogil:
+    cdef Py_ssize_t row, c, channels = p.channels
+    cdef floating v
+    cdef floating* zr
+    for row in range(r0, r1):
+        zr = z + row * channels
+        for c in range(channels):
+            v = zr[c]
+            if p.use_bias:
+                v = v + bias[c]
+            if p.relu and not (v > 0):
+                v = 0 if v == v else v          # ReLU keeps NaN, as np.maximum does
+            zr[c] = v
+
+
+cdef void _bias_forward_chunk(void* ctx, ptrdiff_t r0, ptrdiff_t r1) noexcept nogil:
+    cdef const BiasPlan* p = <const BiasPlan*>ctx
+    if p.code == 0:
+        _bias_forward_rows(<float*>p.z, <const float*>p.bias, p, r0, r1)
+    else:
+        _bias_forward_rows(<double*>p.z, <const double*>p.bias, p, r0, r1)
 
 
 def bias_act_forward(floating[:, ::1] z, const floating[::1] bias, bint use_bias, bint relu, int num_threads):
     """z = z + bias (broadcast over rows), then max(z, 0) when `relu`, in place: one pass over a
     layer's output instead of NumPy's two. z: (M, C), bias: (C,)."""
-    cdef Py_ssize_t m = z.shape[0], channels = z.shape[1], row, c
-    cdef floating v
-    cdef floating* zr
-    cdef int threads = effective_threads(num_threads, m * channels)
+    cdef BiasPlan p
+    cdef int threads = effective_threads(num_threads, z.shape[0] * z.shape[1])
+    p.z, p.bias, p.m, p.channels = &z[0, 0], &bias[0], z.shape[0], z.shape[1]
+    p.use_bias, p.relu = use_bias, relu
+    p.code = 0 if floating is float else 1
     with nogil:
-        for row in prange(m, num_threads=threads, schedule="static"):
-            zr = &z[row, 0]
+        convops_parallel_for(_bias_forward_chunk, &p, p.m, _chunk(p.m, threads), threads)
+
+
+cdef void _bias_backward_lanes(floating* dz, const floating* y, const BiasPlan* p, Py_ssize_t l0,
+                               Py_ssize_t l1) noexcept nogil:
+    cdef Py_ssize_t lane, row, r0, r1, c, channels = p.channels, per_lane = (p.m + p.lanes - 1) // p.lanes
+    cdef floating* d
+    cdef const floating* yr
+    cdef double* sums
+    for lane in range(l0, l1):
+        sums = p.sums + lane * channels
+        for c in range(channels):
+            sums[c] = 0
+        r0 = lane * per_lane
+        r1 = min(r0 + per_lane, p.m)
+        for row in range(r0, r1):
+            d = dz + row * channels
+            yr = y + row * channels
             for c in range(channels):
-                v = zr[c]
-                if use_bias:
-                    v = v + bias[c]
-                if relu and not (v > 0):
-                    v = 0 if v == v else v          # ReLU keeps NaN, as tf.nn.relu does
-                zr[c] = v
+                if p.relu and not (yr[c] > 0):
+                    d[c] = 0
+                sums[c] = sums[c] + d[c]
+
+
+cdef void _bias_backward_chunk(void* ctx, ptrdiff_t l0, ptrdiff_t l1) noexcept nogil:
+    cdef const BiasPlan* p = <const BiasPlan*>ctx
+    if p.code == 0:
+        _bias_backward_lanes(<float*>p.z, <const float*>p.y, p, l0, l1)
+    else:
+        _bias_backward_lanes(<double*>p.z, <const double*>p.y, p, l0, l1)
 
 
 def bias_act_backward(floating[:, ::1] dz, const floating[:, ::1] y, double[:, ::1] partial_sums,
@@ -411,23 +674,11 @@ def bias_act_backward(floating[:, ::1] dz, const floating[:, ::1] y, double[:, :
     the bias gradient's partial sums in double: rows are cut into len(partial_sums) fixed lanes
     and lane l adds its rows into partial_sums[l] (the caller adds the lanes in order, so the
     result does not depend on the thread count). dz, y: (M, C); partial_sums: (lanes, C)."""
-    cdef Py_ssize_t m = dz.shape[0], channels = dz.shape[1], lanes = partial_sums.shape[0]
-    cdef Py_ssize_t lane, row, r0, r1, c, per_lane = (m + lanes - 1) // lanes
-    cdef floating* d
-    cdef const floating* yr
-    cdef double* sums
-    cdef int threads = effective_threads(num_threads, m * channels)
+    cdef BiasPlan p
+    cdef int threads = effective_threads(num_threads, dz.shape[0] * dz.shape[1])
+    p.z, p.y, p.sums = &dz[0, 0], &y[0, 0], &partial_sums[0, 0]
+    p.m, p.channels, p.lanes = dz.shape[0], dz.shape[1], partial_sums.shape[0]
+    p.relu = relu
+    p.code = 0 if floating is float else 1
     with nogil:
-        for lane in prange(lanes, num_threads=threads, schedule="static"):
-            sums = &partial_sums[lane, 0]
-            for c in range(channels):
-                sums[c] = 0
-            r0 = lane * per_lane
-            r1 = min(r0 + per_lane, m)
-            for row in range(r0, r1):
-                d = &dz[row, 0]
-                yr = &y[row, 0]
-                for c in range(channels):
-                    if relu and not (yr[c] > 0):
-                        d[c] = 0
-                    sums[c] = sums[c] + d[c]
+        convops_parallel_for(_bias_backward_chunk, &p, p.lanes, 1, threads)
