@@ -14,7 +14,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))           # the `figures` drawing package
-sys.path.insert(0, str(HERE / "_ext"))  # the `animation` directive
+sys.path.insert(0, str(HERE / "_ext"))  # the `animation` and `kernel-source` directives
 
 import convops  # noqa: E402
 
@@ -30,6 +30,7 @@ extensions = [
     "numpydoc",
     "matplotlib.sphinxext.plot_directive",
     "animation",
+    "kernel_source",
 ]
 
 exclude_patterns = ["_build", "_data", "_ext", "figures", "Thumbs.db", ".DS_Store"]

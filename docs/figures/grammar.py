@@ -234,6 +234,8 @@ def draw_step(ax, info, step: int | None, title: str | None = None, numbers: boo
     xk = wp + 1.6
     xo = xk + (kw + 1.9 if kernel is not None else 0.4)
     width = xo + max(wo, 1) + 0.2
+    if title:  # room for the title line (about a quarter of a cell per character at 11 pt)
+        width = max(width, 0.26 * len(title) + 0.5)
     height = top + max(hp, kh, ho) + (1.0 if show_formula else 0.2)
     setup_axes(ax, width, height)
     vmax_in = max(float(np.nanmax(np.abs(info["x"]))) if info["x"].size else 1, 1e-9)
