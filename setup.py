@@ -19,7 +19,7 @@ import numpy as np
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 
-KERNELS = ["_openmp", "_conv_kernels", "_pool_kernels", "_pad_kernels", "_grad_kernels"]
+KERNELS = ["_openmp", "_conv_kernels", "_conv_gemm", "_pool_kernels", "_pad_kernels", "_grad_kernels"]
 
 
 def _flag(name):

@@ -166,8 +166,8 @@ _kernels = None
 
 
 def _conv_kernels():
-    # Imported on first use: the kernels cimport SciPy's BLAS, and importing scipy.linalg costs
-    # ~0.15 s, which would otherwise be paid by every `import convops`.
+    # Imported on first use (the im2col + BLAS fallback, which needs scipy.linalg, is in
+    # _conv_gemm and imported only when a call needs it).
     global _kernels
     if _kernels is None:
         _kernels = _config.load_extension("_conv_kernels")
@@ -217,4 +217,4 @@ def _run_kernel(x: np.ndarray, w: np.ndarray, out: np.ndarray, strides, dilation
     m_total = out.shape[0] * out.shape[1] * out.shape[2]
     chunk = max(1, min(m_total, _PATCH_BYTES // (k * x.itemsize), _BLAS_INT_MAX // k))
     chunk = max(chunk, min(m_total, 64))
-    kernels.conv2d_gemm(x, w, out, sh, sw, dh, dw, top, left, groups, chunk, threads)
+    _config.load_extension("_conv_gemm").conv2d_gemm(x, w, out, sh, sw, dh, dw, top, left, groups, chunk, threads)
