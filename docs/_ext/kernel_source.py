@@ -40,7 +40,7 @@ class KernelSource(SphinxDirective):
             code = text[begin:stop]
             block = nodes.literal_block(code, code, language="cython")
             caption = nodes.caption(f"convops/{path.name}", f"convops/{path.name}")
-            container = nodes.container("", literal_block=True, classes=["literal-block-wrapper"])
+            container = nodes.container("", literal_block=True, classes=["literal-block-wrapper", "kernel-source"])
             container += caption
             container += block
             return [container]
