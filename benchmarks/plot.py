@@ -66,17 +66,18 @@ def plot_results(results=None, path: str = RESULTS, figsize=None):
         ax.set_xscale("log")
         ax.set_yticks(range(len(cases)))
         ax.set_yticklabels(labels, fontsize=8)
-        ax.invert_yaxis()
         lim = run["limits"]
         ax.set_title(f"{run['threads']} thread{'s' * (run['threads'] > 1)}: speed vs TF eager\n"
                      f"(matmul {lim['matmul_f32']['gflops']:.0f} GFLOP/s, copy {lim['copy']['gbs']:.0f} GB/s)",
                      fontsize=9)
         ax.set_xlabel("TF eager time / time (log; right of 1 = faster than TF)", fontsize=8)
         ax.grid(axis="x", which="both", alpha=0.3)
+    axes[0][0].invert_yaxis()           # once: the panels share the y axis
     m = results["machine"]
     fig.suptitle(f"{m['cpu']}, {m['cores']} cores, {m['date']} (convops {m.get('git_commit')})", fontsize=9)
-    axes[0][-1].legend(fontsize=7, loc="lower right")
-    fig.tight_layout()
+    handles, names = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, names, fontsize=8, loc="lower center", ncol=len(SERIES), frameon=False)
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
     return fig
 
 
