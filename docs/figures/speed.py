@@ -167,7 +167,8 @@ def timings():
         ax.spines[["top", "right"]].set_visible(False)
     note = ("" if tensorflow() is not None else "TensorFlow was not importable in this build. ")
     fig.text(0.01, 0.01, note + "Measured while building these docs, float32; "
-             f"convops threads: {convops.get_num_threads()}, OpenMP: {convops.openmp_enabled()}.\n"
+             f"convops threads: {convops.get_num_threads()}, OpenMP: {convops.openmp_enabled()}, "
+             f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} (other jobs make timings noisy).\n"
              "(×n) = speed-up over step 2.", fontsize=8.5)
     fig.tight_layout(rect=(0, 0.03, 1, 1))
     return fig
