@@ -66,9 +66,11 @@ def make_values(rng: np.random.Generator, shape: Sequence[int], dtype: np.dtype,
                         dtype=dtype)
         return rng.choice(pool, size=shape)
     if style == "large":
-        # float16 products and sums beyond 65504: overflow to inf (conv computes in float32, then rounds).
-        return (rng.standard_normal(shape) * (150.0 if dtype == np.float16 else 1e150 if dtype == np.float64
-                                               else 1e18)).astype(dtype)
+        # float16: products and sums beyond 65504 overflow to inf (after the float32 sum, in TF too).
+        # float32/64: huge but far from overflow (~1e34 / ~1e300 per product), because where a
+        # partial sum overflows depends on the summation order, which differs between libraries.
+        scale = {np.dtype(np.float16): 150.0, np.dtype(np.float32): 1e17, np.dtype(np.float64): 1e150}[dtype]
+        return (rng.standard_normal(shape) * scale).astype(dtype)
     values = rng.standard_normal(shape) * (2.0 if dtype == np.float16 else 10.0)
     if style == "sparse_nonfinite":
         # A few NaN and ±inf among finite values, and zeros (0 * inf = NaN), so that only some
