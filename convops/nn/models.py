@@ -427,9 +427,9 @@ class Model:
             if validation_data is not None:
                 val = self.evaluate(*validation_data, batch_size=batch_size, verbose=0)
                 val = val if isinstance(val, list) else [val]
-                logs["val_loss"] = val[0]
                 if self.metrics:
-                    logs["val_accuracy"] = val[1]
+                    logs["val_accuracy"] = val[1]      # Keras's order: alphabetical
+                logs["val_loss"] = val[0]
             bar.update(steps, logs, finalize=True)
             history._append(epoch, logs)
         return history
