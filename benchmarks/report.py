@@ -20,6 +20,10 @@ def derived(entry: dict, limits: dict) -> dict:
     impls = entry["impls"]
     t = impls["convops"]["median_s"]
     out = {"speedup": {name: impls[name]["median_s"] / t for name in impls if name != "convops"}}
+    if impls["convops"].get("cpu_s"):
+        # By CPU time: load-independent in the 1-thread mode (see suite.measure_interleaved).
+        out["speedup_cpu"] = {name: impls[name]["cpu_s"] / impls["convops"]["cpu_s"] for name in impls
+                              if name != "convops" and impls[name].get("cpu_s")}
     peers = [name for name in PEERS if name in impls]
     if peers:
         best = min(peers, key=lambda name: impls[name]["median_s"])
@@ -77,8 +81,8 @@ def line(entry: dict) -> str:
 
 
 COLUMNS = ("case", "convops ms", "TF eager ms", "tf.function ms", "torch CL ms", "torch NCHW ms", "NumPy ms",
-           "reference ms", "xTF eager", "xtorch CL", "xfastest peer", "GFLOP/s", "% matmul", "GB/s", "% copy",
-           "target met", "other load")
+           "reference ms", "xTF eager", "xtorch CL", "xfastest peer", "xTF by CPU time", "GFLOP/s", "% matmul",
+           "GB/s", "% copy", "target met", "other load")
 
 
 def markdown(result: dict, header: bool = True) -> str:
@@ -90,7 +94,9 @@ def markdown(result: dict, header: bool = True) -> str:
                   f"{machine['date']}; convops {machine['git_commit']}; versions "
                   + ", ".join(f"{k} {v}" for k, v in machine["versions"].items()) + ".",
                   f"TensorFlow oneDNN: {'on' if machine.get('tf_onednn') else 'off'}. "
-                  "Times are medians; `xPEER` = PEER's time / convops' time (above 1: convops is faster).", ""]
+                  "Times are medians; `xPEER` = PEER's time / convops' time (above 1: convops is faster). "
+                  "`xTF by CPU time` compares process CPU time per call: with 1 thread for everyone it does not "
+                  "depend on other processes' load; with more threads it compares total work, not speed.", ""]
     for run in result["runs"]:
         lim = run["limits"]
         lines += [f"## {run['threads']} thread{'s' * (run['threads'] > 1)} for everyone", "",
@@ -108,6 +114,7 @@ def markdown(result: dict, header: bool = True) -> str:
                      _ms(im, "torch_nchw"), _ms(im, "numpy"), _ms(im, "reference"), _x(s, "tf_eager"),
                      _x(s, "torch_cl"), f"{e['speedup_vs_fastest_peer']:.2f} ({e['fastest_peer']})"
                      if "fastest_peer" in e else "",
+                     _x(e.get("speedup_cpu", {}), "tf_eager"),
                      f"{e['gflops']:.1f}" if "gflops" in e else "", f"{e['pct_matmul']:.0f}" if "gflops" in e else "",
                      f"{e['gbs']:.1f}" if "gbs" in e else "", f"{e['pct_copy']:.0f}" if "gbs" in e else "",
                      met, f"{load.get('other_cores', '?')} cores, load {load.get('loadavg_1min', 0):.1f}"]

@@ -67,16 +67,23 @@ def measure_interleaved(fns: dict, repeats=7, min_sample=0.025, warmup=2, budget
         cap = budget / 2 if name in slow else budget
         plan[name] = (number, max(1, min(repeats, int(cap / (once * number)))))
     samples = {name: [] for name in fns}
+    cpu = {name: [] for name in fns}
     for k in range(max(r for _, r in plan.values())):
         for name, fn in fns.items():
             number, reps = plan[name]
             if k >= reps:
                 continue
+            c0 = time.process_time()
             t0 = time.perf_counter()
             for _ in range(number):
                 fn()
             samples[name].append((time.perf_counter() - t0) / number)
-    return {name: {"median_s": statistics.median(v), "min_s": min(v), "samples": len(v), "number": plan[name][0]}
+            cpu[name].append((time.process_time() - c0) / number)
+    # cpu_s: CPU time of the whole process (all its threads) per call. With one thread for
+    # everyone it is the time the call would take on a machine of its own, whatever the load;
+    # with more threads it is the total work, not a duration.
+    return {name: {"median_s": statistics.median(v), "min_s": min(v), "samples": len(v), "number": plan[name][0],
+                   "cpu_s": statistics.median(cpu[name])}
             for name, v in samples.items()}
 
 
