@@ -139,9 +139,13 @@ def to_array(value: Any, name: str, like: np.ndarray | None = None) -> np.ndarra
     """
     if _is_array(value):
         try:
-            return np.asarray(value)
+            array = np.asarray(value)
         except Exception as exc:  # noqa: BLE001 - report any conversion failure as a TypeError
             raise TypeError(f"`{name}` could not be converted to an array: {exc}") from None
+        # The kernels read typed elements: data at an address that is not a multiple of the item
+        # size (a view at a byte offset into a buffer) is undefined behaviour in C (UBSan's
+        # "misaligned load"; an aligned SIMD load would fault), so such arrays are copied.
+        return array if array.flags.aligned else array.copy()
     try:
         array = np.asarray(value)
     except Exception as exc:  # ragged lists and the like

@@ -215,20 +215,23 @@ def _pad_mean(x: np.ndarray, pairs: Sequence[Tuple[int, int]], out_shape: Tuple[
     out = np.empty(out_shape, dtype=x.dtype)
     if out.size == 0:
         return out
+    # The mean of a C-contiguous copy: NumPy's summation order (pairwise along the contiguous
+    # axis) follows the memory layout, and a Fortran or strided input must not change the result.
+    x_c = np.ascontiguousarray(x)
     if not padded_axes:
         mean = x
     elif x.dtype.kind in "iub":
         mean = _integer_mean(x, padded_axes)
     else:
         with np.errstate(over="ignore", invalid="ignore"):  # inf - inf is NaN, as it should be
-            mean = x.mean(axis=padded_axes, keepdims=True, dtype=np.float64)
+            mean = x_c.mean(axis=padded_axes, keepdims=True, dtype=np.float64)
         # float64 data near its largest value overflows the float64 sum (the mean of [max, max]
         # came out inf, of [inf, -max, -max] NaN): there, divide by the count before summing.
         overflow = ~np.isfinite(mean) & ~np.isnan(x).any(axis=padded_axes, keepdims=True)
         if overflow.any():
             count = int(np.prod([x.shape[axis] for axis in padded_axes]))
             with np.errstate(over="ignore", invalid="ignore"):
-                scaled = (x / count).sum(axis=padded_axes, keepdims=True, dtype=np.float64)
+                scaled = (x_c / count).sum(axis=padded_axes, keepdims=True, dtype=np.float64)
             mean = np.where(overflow, scaled, mean)
     out[...] = mean.astype(x.dtype)
     out[tuple(slice(before, before + size) for size, (before, _) in zip(x.shape, pairs))] = x

@@ -465,11 +465,12 @@ def direct_conv2d(x: np.ndarray, w: np.ndarray, strides, pads, dilations) -> np.
     c_out_group = c_out // groups
     (sh, sw), ((top, bottom), (left, right)), (dh, dw) = strides, pads, dilations
     h_out, w_out = out_size(height, kh, sh, (top, bottom), dh), out_size(width, kw, sw, (left, right), dw)
+    if 0 in (n, h_out, w_out, c_out):
+        # (h_out may be 2**60 when w_out is 0: no loop over it, and no wider dtype than x's)
+        return np.zeros((n, h_out, w_out, c_out), dtype=x.dtype)
     acc = np.int64 if x.dtype.kind in "iu" else np.float64
     xa, wa = x.astype(acc), w.astype(acc)
     out = np.zeros((n, h_out, w_out, c_out), dtype=acc)
-    if out.size == 0:
-        return out.astype(x.dtype)  # (h_out may be 2**60 when w_out is 0: no loop over it)
     zeros = np.zeros((n, c_group), dtype=acc)
     for oy in range(h_out):
         for ox in range(w_out):

@@ -30,7 +30,15 @@ HANG_SECONDS = 120
 
 
 def _tail(text: str, lines: int = 150) -> str:
-    return "\n".join(text.splitlines()[-lines:])
+    """The end of ``text``, preceded by any sanitizer report in it (which comes before the long
+    faulthandler traceback and would otherwise be cut)."""
+    all_lines = text.splitlines()
+    report = [i for i, line in enumerate(all_lines)
+              if "ERROR: AddressSanitizer" in line or "runtime error:" in line or "SUMMARY:" in line]
+    head = ""
+    if report:
+        head = "\n".join(all_lines[report[0]:report[0] + 60]) + "\n[...]\n"
+    return head + "\n".join(all_lines[-lines:])
 
 
 def examples_per_test(output: str) -> dict:
@@ -45,8 +53,13 @@ def examples_per_test(output: str) -> dict:
 
 
 def test_argument_fuzzing_survives_in_a_child_process():
+    # --capture=sys: output written at the file-descriptor level (a sanitizer's report, written
+    # just before it aborts the process) goes straight to the child's stderr instead of a
+    # capture file that dies with the process.
     command = [sys.executable, "-X", "faulthandler", "-m", "pytest", str(HERE / "fuzz_ops.py"), "-q",
-               "-p", "no:cacheprovider", "--hypothesis-show-statistics", "-o", f"faulthandler_timeout={HANG_SECONDS}"]
+               "-p", "no:cacheprovider", "--capture=sys", "--hypothesis-show-statistics", "-o", f"faulthandler_timeout={HANG_SECONDS}"]
+    if os.environ.get("CONVOPS_FUZZ_SEED"):   # scripts/sanitize.sh: a reproducible run of the dev profile
+        command.append(f"--hypothesis-seed={os.environ['CONVOPS_FUZZ_SEED']}")
     try:
         child = subprocess.run(command, cwd=ROOT, env=dict(os.environ), capture_output=True, text=True,
                                timeout=TIMEOUT)

@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Run convops' test suites with the kernels compiled under AddressSanitizer + UndefinedBehaviorSanitizer.
+#
+#   scripts/sanitize.sh                 build + the default suites (below); non-zero exit on any finding
+#   scripts/sanitize.sh tests/x.py ...  build + only the pytest arguments given
+#   scripts/sanitize.sh --build-only
+#
+# The sanitized build lives in its own copy, $SANITIZE_DIR (default build/sanitize/: sources,
+# setup.py and tests copied there), so the normal in-place build in convops/ is never touched,
+# and pytest runs from inside that copy so that `import convops` can only find the sanitized
+# extensions (checked before the run). setup.py's CONVOPS_SANITIZE=1 adds
+# -fsanitize=address,undefined; everything else (OpenMP, -O3, the CPU dispatch) is as in a normal
+# build, bounds checks included: off, as shipped.
+#
+# Python itself is not instrumented, so gcc's ASan runtime is preloaded (it must come first), with
+# libstdc++ so that ASan can intercept C++ exceptions: without it TensorFlow aborts at import
+# ("CHECK failed: real___cxa_throw"); with it TensorFlow runs here and the TF-oracle suites run
+# under the sanitizers too. Options: no leak detection (CPython frees little at exit), stop at the
+# first finding, and let a huge malloc return NULL (-> MemoryError, which the size tests expect)
+# instead of ASan aborting on it.
+#
+# Budget: the `dev` Hypothesis profile (25 examples per property, 100 per fuzz target) with a
+# fixed seed, so that CI's sanitizer run is reproducible; ~5 min on 2 cores after the build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+# shellcheck disable=SC1091
+. .venv/bin/activate
+dir=${SANITIZE_DIR:-build/sanitize}
+
+build_only=0
+if [ "${1:-}" = "--build-only" ]; then build_only=1; shift; fi
+
+# Default suites: every test of the package except the docs site's browser test (no kernels) and
+# the package test that builds wheels / imports with extensions removed (it reinstalls convops).
+default_tests=(tests --ignore=tests/site --ignore=tests/test_package.py)
+
+echo "== sanitizer build in $dir (CONVOPS_SANITIZE=1)"
+mkdir -p "$dir/convops"
+# Copy the sources (tar keeps modification times, so unchanged kernels are not recompiled) but
+# never the in-place build's products (*.so, generated *.c) into the copy, nor the copy's own out.
+tar -C convops --exclude='*.so' --exclude='*.c' --exclude=__pycache__ -cf - . | tar -C "$dir/convops" -xf -
+for f in "$dir"/convops/*.py "$dir"/convops/*.pyx "$dir"/convops/*.pxd "$dir"/convops/*.h; do
+  # a source deleted upstream must not linger in the copy
+  [ -e "convops/${f##*/}" ] || rm -f "$f"
+done
+cp -p setup.py pyproject.toml "$dir/"
+[ -e README.md ] && cp -p README.md "$dir/"
+[ -e LICENSE ] && cp -p LICENSE "$dir/"
+rm -rf "$dir/tests" && cp -a tests "$dir/tests"
+
+log=$(mktemp)
+if ! (cd "$dir" && CONVOPS_SANITIZE=1 python setup.py -q build_ext --inplace -j 2) >"$log" 2>&1; then
+  cat "$log" >&2; rm -f "$log"; echo "!! sanitizer build failed" >&2; exit 1
+fi
+rm -f "$log"
+# Every extension must really be instrumented (a stale uninstrumented .so would make a silent pass).
+n_so=0
+for so in "$dir"/convops/*.so; do
+  n_so=$((n_so + 1))
+  if ! ldd "$so" | grep libasan >/dev/null; then echo "!! $so is not linked with ASan" >&2; exit 1; fi
+done
+[ "$n_so" -ge 4 ] || { echo "!! only $n_so extensions built in $dir/convops" >&2; exit 1; }
+echo "   $n_so instrumented extensions"
+[ "$build_only" = 1 ] && exit 0
+
+asan=$(gcc -print-file-name=libasan.so)
+stdcxx=$(gcc -print-file-name=libstdc++.so)
+for lib in "$asan" "$stdcxx"; do
+  [ -e "$lib" ] || { echo "!! $lib not found: install gcc's sanitizer runtime (Debian: libasan8, libubsan1)" >&2; exit 1; }
+done
+export LD_PRELOAD="$asan $stdcxx"
+export ASAN_OPTIONS="detect_leaks=0:halt_on_error=1:abort_on_error=1:allocator_may_return_null=1:detect_odr_violation=0:strict_string_checks=1:check_initialization_order=1"
+export UBSAN_OPTIONS="halt_on_error=1:abort_on_error=1:print_stacktrace=1"
+export HYPOTHESIS_PROFILE=${HYPOTHESIS_PROFILE_SANITIZE:-dev}
+export CONVOPS_FUZZ_SEED=${CONVOPS_FUZZ_SEED:-0}
+export CONVOPS_SANITIZED=1   # tests that measure time or memory (ASan's shadow) adapt to this
+
+cd "$dir"
+# The copy's convops must be the one imported: sanitized, from this directory.
+python - <<'EOF'
+import pathlib, convops, convops._conv_kernels as k
+here = pathlib.Path.cwd().resolve()
+assert pathlib.Path(convops.__file__).resolve().is_relative_to(here), f"imported {convops.__file__}, not the copy in {here}"
+assert pathlib.Path(k.__file__).resolve().is_relative_to(here), k.__file__
+print(f"   importing {pathlib.Path(convops.__file__).parent} (sanitized)")
+EOF
+if [ $# -eq 0 ]; then set -- "${default_tests[@]}"; fi
+echo "== tests under ASan + UBSan (profile $HYPOTHESIS_PROFILE, seed 0): $*"
+status=0
+# --capture=sys: a sanitizer writes its report to file descriptor 2 just before aborting; with
+# pytest's default fd capture that report would vanish with the process.
+python -m pytest -p no:cacheprovider -q --capture=sys --hypothesis-seed=0 -o faulthandler_timeout=300 "$@" || status=$?
+if [ "$status" -ne 0 ]; then
+  echo "!! FAILED under the sanitizers (exit $status; a sanitizer finding aborts with its report above)" >&2
+fi
+exit $status
