@@ -21,6 +21,10 @@ ctypedef fused floating:
     float
     double
 
+ctypedef fused index_t:
+    int
+    long long
+
 ctypedef fused pool_t:
     signed char
     short
@@ -319,7 +323,8 @@ cdef struct PoolPlan:
     void* out
     void* dx
     const void* dy
-    long long* argmax
+    void* argmax                # int (index32) or long long
+    bint index32
     Py_ssize_t height, width, channels, h_out, w_out, kh, kw, sh, sw, top, left
     Py_ssize_t size_in, size_out
     bint values_from_argmax, count_include_pad, failed
@@ -335,7 +340,8 @@ cdef void _argmax_rows(const pool_t* x, pool_t* out, const PoolPlan* p, pool_t l
     cdef pool_t value, best
     cdef pool_t* acc
     cdef int* idx
-    cdef long long* arg
+    cdef long long* arg64
+    cdef int* arg32
     cdef const pool_t* src
     cdef const pool_t* image
     # The index within the image as a 32-bit int while the window is scanned (the caller checks
@@ -388,9 +394,14 @@ cdef void _argmax_rows(const pool_t* x, pool_t* out, const PoolPlan* p, pool_t l
                                 if value > best:
                                     best = value
                         acc[c] = best
-        arg = p.argmax + row * p.w_out * channels
-        for c in range(p.w_out * channels):
-            arg[c] = idx_row[c]
+        if p.index32:
+            arg32 = (<int*>p.argmax) + row * p.w_out * channels
+            for c in range(p.w_out * channels):
+                arg32[c] = idx_row[c]
+        else:
+            arg64 = (<long long*>p.argmax) + row * p.w_out * channels
+            for c in range(p.w_out * channels):
+                arg64[c] = idx_row[c]
     free(idx_row)
 
 
@@ -414,7 +425,7 @@ cdef void _argmax_chunk(void* ctx, ptrdiff_t r0, ptrdiff_t r1) noexcept nogil:
         _argmax_rows(<const double*>p.x, <double*>p.out, p, <double>p.lowest_f, r0, r1)
 
 
-def max_pool_argmax(const pool_t[:, :, :, ::1] x, pool_t[:, :, :, ::1] out, long long[:, :, :, ::1] argmax,
+def max_pool_argmax(const pool_t[:, :, :, ::1] x, pool_t[:, :, :, ::1] out, index_t[:, :, :, ::1] argmax,
                     Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t pad_top,
                     Py_ssize_t pad_left, pool_t lowest, bint values_from_argmax, int num_threads):
     """Max pooling that also records where each maximum is: argmax = (y*W + x)*C + c in its image.
@@ -435,6 +446,7 @@ def max_pool_argmax(const pool_t[:, :, :, ::1] x, pool_t[:, :, :, ::1] out, long
     p.height, p.width, p.channels, p.h_out, p.w_out = x.shape[1], x.shape[2], x.shape[3], out.shape[1], out.shape[2]
     p.kh, p.kw, p.sh, p.sw, p.top, p.left = kh, kw, sh, sw, pad_top, pad_left
     p.x, p.out, p.argmax = &x[0, 0, 0, 0], &out[0, 0, 0, 0], &argmax[0, 0, 0, 0]
+    p.index32 = index_t is int
     p.values_from_argmax = values_from_argmax
     p.code = (0 if pool_t is cython.schar else 1 if pool_t is short else 2 if pool_t is int
               else 3 if pool_t is cython.longlong else 4 if pool_t is cython.uchar else 5 if pool_t is cython.ushort
@@ -452,17 +464,17 @@ def max_pool_argmax(const pool_t[:, :, :, ::1] x, pool_t[:, :, :, ::1] out, long
         raise MemoryError("max_pool_argmax: could not allocate a scratch row")
 
 
-cdef void _scatter_images(floating* dx, const floating* dy, const PoolPlan* p, Py_ssize_t n0,
-                          Py_ssize_t n1) noexcept nogil:
+cdef void _scatter_images(floating* dx, const floating* dy, const index_t* argmax, const PoolPlan* p,
+                          Py_ssize_t n0, Py_ssize_t n1) noexcept nogil:
     cdef Py_ssize_t n, j
-    cdef long long a
+    cdef index_t a
     cdef floating* image
     cdef const floating* grad
-    cdef const long long* arg
+    cdef const index_t* arg
     for n in range(n0, n1):
         image = dx + n * p.size_in
         grad = dy + n * p.size_out
-        arg = p.argmax + n * p.size_out
+        arg = argmax + n * p.size_out
         memset(image, 0, p.size_in * sizeof(floating))
         for j in range(p.size_out):
             a = arg[j]
@@ -472,22 +484,27 @@ cdef void _scatter_images(floating* dx, const floating* dy, const PoolPlan* p, P
 
 cdef void _scatter_chunk(void* ctx, ptrdiff_t n0, ptrdiff_t n1) noexcept nogil:
     cdef const PoolPlan* p = <const PoolPlan*>ctx
-    if p.code == 6:
-        _scatter_images(<float*>p.dx, <const float*>p.dy, p, n0, n1)
+    if p.code == 6 and p.index32:
+        _scatter_images(<float*>p.dx, <const float*>p.dy, <const int*>p.argmax, p, n0, n1)
+    elif p.code == 6:
+        _scatter_images(<float*>p.dx, <const float*>p.dy, <const long long*>p.argmax, p, n0, n1)
+    elif p.index32:
+        _scatter_images(<double*>p.dx, <const double*>p.dy, <const int*>p.argmax, p, n0, n1)
     else:
-        _scatter_images(<double*>p.dx, <const double*>p.dy, p, n0, n1)
+        _scatter_images(<double*>p.dx, <const double*>p.dy, <const long long*>p.argmax, p, n0, n1)
 
 
-def max_pool_grad_scatter(const floating[:, ::1] dy, const long long[:, ::1] argmax, floating[:, ::1] dx,
+def max_pool_grad_scatter(const floating[:, ::1] dy, const index_t[:, ::1] argmax, floating[:, ::1] dx,
                           int num_threads):
     """dx[n, argmax[n, j]] += dy[n, j] for every output element j, in output order (TensorFlow's
-    order, so float sums are bit-identical). dy, argmax: (N, H_out*W_out*C); dx: (N, H*W*C),
-    overwritten. Windows of one image may overlap, so the tasks are whole images."""
+    order, so float sums are bit-identical). dy, argmax (int32 or int64): (N, H_out*W_out*C);
+    dx: (N, H*W*C), overwritten. Windows of one image may overlap, so the tasks are whole images."""
     cdef PoolPlan p
     cdef Py_ssize_t n_batch = dx.shape[0]
     cdef int threads = effective_threads(num_threads, n_batch * (dx.shape[1] + dy.shape[1]))
     p.size_in, p.size_out = dx.shape[1], dy.shape[1]
-    p.dx, p.dy, p.argmax = &dx[0, 0], &dy[0, 0], <long long*>&argmax[0, 0]
+    p.dx, p.dy, p.argmax = &dx[0, 0], &dy[0, 0], <void*>&argmax[0, 0]
+    p.index32 = index_t is int
     p.code = 6 if floating is float else 7
     with nogil:
         convops_parallel_for(_scatter_chunk, &p, n_batch, _chunk(n_batch, threads), threads)

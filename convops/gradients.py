@@ -534,11 +534,13 @@ def _pool_geometry(op: str, shape_nhwc: Tuple[int, int, int, int], ksize: Any, s
     return (kh, kw), (sh, sw), (top, left), (shape_nhwc[0], h_out, w_out, shape_nhwc[3])
 
 
-def _argmax(x: np.ndarray, ksize, strides, pad_before, out_shape, values_from_argmax: bool):
-    """Run the argmax kernel on NHWC ``x``: (values, argmax within each image) in the compute dtype."""
+def _argmax(x: np.ndarray, ksize, strides, pad_before, out_shape, values_from_argmax: bool,
+            index_dtype: Any = np.int64):
+    """Run the argmax kernel on NHWC ``x``: (values, argmax within each image) in the compute dtype.
+    ``index_dtype`` int32 halves the indices' memory (images must have < 2**31 elements)."""
     compute = _compute_dtype(x.dtype)
     out = np.empty(out_shape, dtype=compute)
-    argmax = np.empty(out_shape, dtype=np.int64)
+    argmax = np.empty(out_shape, dtype=index_dtype)
     if out.size:
         lowest = np.finfo(compute).min if compute.kind == "f" else np.iinfo(compute).min
         if x.dtype == np.float16:
@@ -618,7 +620,9 @@ def max_pool2d_grad(orig_input: Any, grad: Any, ksize: Any, strides: Any, paddin
         raise ValueError(f"{op}: `grad` must have the max-pool output's shape {_shape_in(out_shape, data_format)} "
                          f"for `orig_input` of shape {_shape_in(x.shape, data_format)}; got "
                          f"{_shape_in(dy.shape, data_format)}")
-    _, argmax = _argmax(x, ksize_, strides_, pad_before, out_shape, values_from_argmax=False)
+    # int32 positions within each image (the kernel's own width; half the memory of int64).
+    _, argmax = _argmax(x, ksize_, strides_, pad_before, out_shape, values_from_argmax=False,
+                        index_dtype=np.int32)
     compute = _compute_dtype(x.dtype)
     dx = _scatter_argmax(np.ascontiguousarray(dy, dtype=compute), argmax, x.shape)
     if compute != x.dtype:
@@ -689,15 +693,14 @@ def max_pool2d_with_argmax(input: Any, ksize: Any, strides: Any, padding: Any = 
     _check_4d(x, "input", op, "(N, H, W, C)")
     ksize_, strides_, pad_before, out_shape = _pool_geometry(op, x.shape, ksize, strides, padding, data_format)
     check_output_size(out_shape, np.int64, op)
-    out, argmax = _argmax(x, ksize_, strides_, pad_before, out_shape, values_from_argmax=True)
     n, height, width, channels = x.shape
+    limit = (n if include_batch_in_index else 1) * height * width * channels
+    if index_dtype == np.int32 and limit - 1 > np.iinfo(np.int32).max:
+        raise ValueError(f"{op}: indices up to {limit - 1} do not fit `output_dtype` int32; use int64")
+    out, argmax = _argmax(x, ksize_, strides_, pad_before, out_shape, values_from_argmax=True,
+                          index_dtype=index_dtype)
     if include_batch_in_index and argmax.size:
-        argmax += (np.arange(n, dtype=np.int64) * (height * width * channels))[:, None, None, None]
-    if index_dtype == np.int32:
-        limit = (n if include_batch_in_index else 1) * height * width * channels
-        if limit - 1 > np.iinfo(np.int32).max:
-            raise ValueError(f"{op}: indices up to {limit - 1} do not fit `output_dtype` int32; use int64")
-        argmax = argmax.astype(np.int32)
+        argmax += (np.arange(n, dtype=index_dtype) * (height * width * channels))[:, None, None, None]
     if out.dtype != x.dtype:
         out = out.astype(x.dtype)
     return out, argmax

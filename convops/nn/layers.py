@@ -314,13 +314,16 @@ class Conv2D(_Activated):
             z += self.bias
         return self._activate(z, training)
 
-    def backward(self, dy, need_input_grad=True, from_logits=False):
+    def backward(self, dy, need_input_grad=True, from_logits=False, overwrite_dy=False):
+        """``overwrite_dy=True`` lets the layer compute in ``dy``'s memory (a model passes its own
+        intermediate gradients this way: one activation-sized copy less per layer)."""
         if self._x is None:
             raise RuntimeError(f"layer {self.name!r}: backward() needs a forward(x, training=True) first")
         args = (self.strides, self.padding.upper(), "NHWC", self.dilation_rate)
         if self.activation_name in ("relu", "linear") and not from_logits and dy.size:
             # ReLU's mask and the bias gradient in one pass (the sum in float64, rounded once).
-            dz = np.array(dy, dtype=self.dtype, order="C")
+            reuse = (overwrite_dy and dy.dtype == self.dtype and dy.flags.c_contiguous and dy.flags.writeable)
+            dz = dy if reuse else np.array(dy, dtype=self.dtype, order="C")
             bias_grad = _bias_act_backward(dz, self._output, self.filters, self.activation_name == "relu")
         else:
             dz = np.ascontiguousarray(self._activation_backward(dy, from_logits), dtype=self.dtype)
@@ -385,7 +388,8 @@ class MaxPooling2D(_Pooling2D):
         x = np.ascontiguousarray(x)
         ksize, strides, pad_before, out_shape = gradients._pool_geometry(
             "MaxPooling2D", x.shape, self.pool_size, self.strides, self.padding.upper(), "NHWC")
-        out, self._argmax = gradients._argmax(x, ksize, strides, pad_before, out_shape, values_from_argmax=False)
+        out, self._argmax = gradients._argmax(x, ksize, strides, pad_before, out_shape, values_from_argmax=False,
+                                              index_dtype=np.int32)
         self._in_shape = x.shape
         return out.astype(x.dtype, copy=False)
 

@@ -39,7 +39,7 @@ from convops.nn import losses as losses_module
 from convops.nn import optimizers as optimizers_module
 from convops.nn._progress import ProgressBar
 from convops.nn._random import next_generator
-from convops.nn.layers import InputLayer, Layer, SymbolicTensor, _Activated
+from convops.nn.layers import Conv2D, InputLayer, Layer, SymbolicTensor, _Activated
 
 __all__ = ["Model", "Sequential", "History"]
 
@@ -265,6 +265,8 @@ class Model:
             need = index > first
             if index == len(self._layers) - 1 and fused:
                 dy = layer.backward(dy, need, from_logits=True)
+            elif isinstance(layer, Conv2D):
+                dy = layer.backward(dy, need, overwrite_dy=True)     # dy is ours: no copy
             else:
                 dy = layer.backward(dy, need)
         return loss, correct
