@@ -17,6 +17,9 @@ run() {  # run one suite, remember a failure, keep going so one run reports ever
 }
 run "unit and property tests (TensorFlow oracle, profile $HYPOTHESIS_PROFILE)" \
   python -m pytest tests -p no:cacheprovider --ignore=tests/site
+# The same suites (fuzzing, sizes, concurrency, leaks included) with the kernels built under
+# AddressSanitizer + UndefinedBehaviorSanitizer in build/sanitize, on the dev profile's budget.
+run "tests under ASan + UBSan (scripts/sanitize.sh)" bash scripts/sanitize.sh
 # The docs site: built with -W --keep-going -n (no warning, every reference resolved), its worked
 # examples run as doctests, then every page opened in Chromium (tests/site).
 run "docs: build the site (sphinx-build -W --keep-going -n)" bash scripts/site.sh --no-serve --no-setup --clean
