@@ -6,10 +6,12 @@
 * NCHW is NHWC transposed; a 2-D image is a 1-image, 1-channel batch;
 * pooling commutes with exact shifts and scalings;
 * padding then cropping gives the input back;
-* results are bit-identical for any thread count.
+* results are bit-identical for any thread count and any memory layout of the inputs.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -267,3 +269,38 @@ def test_pool_and_pad_are_identical_for_any_thread_count(op, seed, side, k, s, d
     one, *others = _by_threads(function, *args, **kwargs)
     for count, other in zip(_THREAD_COUNTS[1:], others):
         assert_exact(other, one, repro_call(op, *args, **kwargs), f"the 1-thread result ({count} threads)")
+
+
+# --------------------------------------------------------------------------- memory layout
+
+@pytest.mark.parametrize("dtype", CONV_DTYPES)
+@given(case=conv2d_cases())
+def test_conv2d_result_does_not_depend_on_memory_layout(dtype, case):
+    """Fortran order, negative or gapped strides, read-only arrays and lists give the very bits that
+    a C-contiguous array gives (the kernels copy to C order; nothing may depend on the layout)."""
+    case = case.with_dtype(dtype)
+    args, kwargs = case.convops_args()
+    got, call = call_op(convops.conv2d, "conv2d", *args, **kwargs)
+    plain_args, _ = replace(case, layout="C", filter_layout="C").convops_args()
+    assert_exact(got, convops.conv2d(*plain_args, **kwargs), call, "the C-contiguous call")
+
+
+@pytest.mark.parametrize("op", ["max_pool2d", "avg_pool2d"])
+@given(case=pool2d_cases(dtypes=AVG_POOL_DTYPES))
+def test_pools_result_does_not_depend_on_memory_layout(op, case):
+    args, kwargs = case.convops_args()
+    function = getattr(convops, op)
+    got, call = call_op(function, op, *args, **kwargs)
+    plain_args, _ = replace(case, layout="C").convops_args()
+    assert_exact(got, function(*plain_args, **kwargs), call, "the C-contiguous call")
+
+
+@pytest.mark.parametrize("dtype", PAD_DTYPES)
+@given(case=pad_cases(modes=("CONSTANT", "REFLECT", "SYMMETRIC", "EDGE", "CIRCULAR", "MEAN")))
+def test_pad_result_does_not_depend_on_memory_layout(dtype, case):
+    case = case.with_dtype(dtype)
+    args, kwargs = case.convops_args()
+    got, call = call_op(convops.pad, "pad", *args, **kwargs)
+    plain_args, _ = replace(case, layout="C").convops_args()
+    with np.errstate(invalid="ignore"):
+        assert_exact(got, convops.pad(*plain_args, **kwargs), call, "the C-contiguous call")
