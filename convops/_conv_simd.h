@@ -12,15 +12,7 @@
 #include <stddef.h>
 #include <string.h>
 
-#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
-#define CONVOPS_SIMD_X86 1
-#else
-#define CONVOPS_SIMD_X86 0
-#endif
-
-#define CONVOPS_ISA_BASE 0
-#define CONVOPS_ISA_AVX2 1
-#define CONVOPS_ISA_AVX512 2
+#include "_simd_isa.h"
 
 /* Output pixels per block for 1..4 vectors of channels: P x V accumulators plus V weight
  * vectors and one broadcast must fit the register file (32 vector registers with AVX-512,
@@ -93,25 +85,7 @@ static const int convops_pixels[3][4] = {{8, 6, 4, 3}, {8, 6, 4, 3}, {12, 12, 8,
 #undef UK_P2
 #undef UK_P3
 #undef UK_P4
-#define CONVOPS_SIMD_AVAILABLE 1
-#else
-#define CONVOPS_SIMD_AVAILABLE 0
 #endif /* __GNUC__ */
-
-/* The widest instruction set this build has and this CPU runs. */
-static int convops_simd_supported(int isa)
-{
-    if (isa == CONVOPS_ISA_BASE)
-        return CONVOPS_SIMD_AVAILABLE;
-#if CONVOPS_SIMD_X86
-    __builtin_cpu_init();
-    if (isa == CONVOPS_ISA_AVX2)
-        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    if (isa == CONVOPS_ISA_AVX512)
-        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-#endif
-    return 0;
-}
 
 typedef void (*convops_ukernel_f32)(int, const float* const*, float* const*, const float*, ptrdiff_t, ptrdiff_t,
                                     ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t);

@@ -27,6 +27,44 @@ cdef extern from "_parallel.h" nogil:
     void convops_parallel_for(convops_task_fn fn, void* ctx, ptrdiff_t n_tasks, ptrdiff_t chunk, int threads)
 
 
+cdef extern from "_pool_simd.h" nogil:
+    int convops_simd_supported(int isa)
+    ctypedef void (*convops_pool_f32)(int, const float*, float*, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t,
+                                      ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t,
+                                      int, float, ptrdiff_t, ptrdiff_t) noexcept nogil
+    ctypedef void (*convops_pool_f64)(int, const double*, double*, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t,
+                                      ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t,
+                                      int, double, ptrdiff_t, ptrdiff_t) noexcept nogil
+    convops_pool_f32 convops_pools_f32[3]
+    convops_pool_f64 convops_pools_f64[3]
+
+# float32/float64 pools run the SIMD copies of the loops below (_pool_body.h: the channel axis in
+# register blocks, compiled for SSE2/AVX2/AVX-512 and chosen at run time; bit-identical results).
+# The integer types run the Cython loops, which the compiler vectorises for the baseline ISA.
+ISA_NAMES = ("base", "avx2", "avx512")
+cdef int _isa = -1
+
+
+def supported_isas():
+    """The instruction sets this build has and this CPU runs, narrowest first."""
+    return tuple(name for i, name in enumerate(ISA_NAMES) if convops_simd_supported(i))
+
+
+def set_isa(name):
+    """Force the float kernels' instruction set (tests run every variant); None = the widest."""
+    global _isa
+    names = supported_isas()
+    if name is None:
+        _isa = ISA_NAMES.index(names[len(names) - 1]) if names else -1
+        return
+    if name not in names:
+        raise ValueError(f"instruction set {name!r} is not available here; choose from {names}")
+    _isa = ISA_NAMES.index(name)
+
+
+set_isa(None)
+
+
 cdef struct PoolPlan:
     # One pooling call: raw C-contiguous NHWC buffers and the geometry. Rows are the flattened
     # (n, oy) output rows; convops_parallel_for hands out chunks of them.
@@ -35,6 +73,7 @@ cdef struct PoolPlan:
     Py_ssize_t height, width, channels, h_out, w_out, kh, kw, sh, sw, top, left
     bint count_include_pad
     int code                    # which element type (index into pool_t's list above)
+    int isa                     # float kernels: index into convops_pools_f32/f64, -1 = Cython loops
     double lowest_f
     long long lowest_i
 
@@ -82,9 +121,17 @@ cdef void _max_chunk(void* ctx, ptrdiff_t r0, ptrdiff_t r1) noexcept nogil:
     elif p.code == 5:
         _max_rows(<const unsigned short*>p.x, <unsigned short*>p.out, p, <unsigned short>p.lowest_i, r0, r1)
     elif p.code == 6:
-        _max_rows(<const float*>p.x, <float*>p.out, p, <float>p.lowest_f, r0, r1)
+        if p.isa >= 0:
+            convops_pools_f32[p.isa](1, <const float*>p.x, <float*>p.out, p.height, p.width, p.channels, p.h_out,
+                                     p.w_out, p.kh, p.kw, p.sh, p.sw, p.top, p.left, 0, <float>p.lowest_f, r0, r1)
+        else:
+            _max_rows(<const float*>p.x, <float*>p.out, p, <float>p.lowest_f, r0, r1)
     else:
-        _max_rows(<const double*>p.x, <double*>p.out, p, <double>p.lowest_f, r0, r1)
+        if p.isa >= 0:
+            convops_pools_f64[p.isa](1, <const double*>p.x, <double*>p.out, p.height, p.width, p.channels, p.h_out,
+                                     p.w_out, p.kh, p.kw, p.sh, p.sw, p.top, p.left, 0, p.lowest_f, r0, r1)
+        else:
+            _max_rows(<const double*>p.x, <double*>p.out, p, <double>p.lowest_f, r0, r1)
 
 
 cdef void _avg_rows(const floating* x, floating* out, const PoolPlan* p, Py_ssize_t r0, Py_ssize_t r1) noexcept nogil:
@@ -120,7 +167,13 @@ cdef void _avg_rows(const floating* x, floating* out, const PoolPlan* p, Py_ssiz
 
 cdef void _avg_chunk(void* ctx, ptrdiff_t r0, ptrdiff_t r1) noexcept nogil:
     cdef const PoolPlan* p = <const PoolPlan*>ctx
-    if p.code == 6:
+    if p.isa >= 0 and p.code == 6:
+        convops_pools_f32[p.isa](0, <const float*>p.x, <float*>p.out, p.height, p.width, p.channels, p.h_out,
+                                 p.w_out, p.kh, p.kw, p.sh, p.sw, p.top, p.left, p.count_include_pad, 0, r0, r1)
+    elif p.isa >= 0:
+        convops_pools_f64[p.isa](0, <const double*>p.x, <double*>p.out, p.height, p.width, p.channels, p.h_out,
+                                 p.w_out, p.kh, p.kw, p.sh, p.sw, p.top, p.left, p.count_include_pad, 0, r0, r1)
+    elif p.code == 6:
         _avg_rows(<const float*>p.x, <float*>p.out, p, r0, r1)
     else:
         _avg_rows(<const double*>p.x, <double*>p.out, p, r0, r1)
@@ -131,6 +184,7 @@ cdef void _plan(PoolPlan* p, Py_ssize_t height, Py_ssize_t width, Py_ssize_t cha
                 Py_ssize_t pad_left) noexcept nogil:
     p.height, p.width, p.channels, p.h_out, p.w_out = height, width, channels, h_out, w_out
     p.kh, p.kw, p.sh, p.sw, p.top, p.left = kh, kw, sh, sw, pad_top, pad_left
+    p.isa = _isa
 
 
 def max_pool(const pool_t[:, :, :, ::1] x, pool_t[:, :, :, ::1] out, Py_ssize_t kh, Py_ssize_t kw,

@@ -401,3 +401,36 @@ def test_pad_fast_path_declines_everything_else(case):
         "complex": {"input": x.astype(np.complex64)},
     }[case])
     assert _pad_kernels.pad_fast(*args.values(), 1) is None
+
+
+# ------------------------------------------------------------------ float pooling, per ISA
+
+POOL_ISAS = __import__("convops._pool_kernels", fromlist=["supported_isas"]).supported_isas()
+
+
+@pytest.mark.parametrize("pool_isa", POOL_ISAS)
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("channels", [3, 16, 37, 64, 130])   # scalar tail, one vector, 4-vector blocks
+@pytest.mark.parametrize("ksize, strides, padding", [(2, 2, "VALID"), (3, 2, "SAME"), ((3, 1), (1, 2), "SAME"),
+                                                     (4, 4, "SAME")])
+def test_float_pools_every_isa(pool_isa, dtype, channels, ksize, strides, padding):
+    # Max: NaN ignored, -inf kept; avg: divisions by 1..9 cells (powers of two multiply by the
+    # reciprocal, the others divide: both must equal TF's division bit for bit).
+    from convops import _pool_kernels
+
+    x = _data((2, 7, 9, channels), np.float64, channels) * 10
+    x[0, 0, 0, : min(channels, 5)] = np.nan
+    x[1, 3, 4, channels - 1] = -np.inf
+    x = x.astype(dtype)
+    k = ksize if isinstance(ksize, tuple) else (ksize, ksize)
+    s = strides if isinstance(strides, tuple) else (strides, strides)
+    _pool_kernels.set_isa(pool_isa)
+    try:
+        got_max = convops.max_pool2d(x, ksize, strides, padding)
+        got_avg = convops.avg_pool2d(np.nan_to_num(x, nan=0.5, neginf=-3.0), ksize, strides, padding)
+    finally:
+        _pool_kernels.set_isa(None)
+    call = format_call("max_pool2d", x, ksize, strides, padding) + f"  [isa {pool_isa}]"
+    assert_exact(got_max, oracle.max_pool2d(x, k, s, padding), call)
+    clean = np.nan_to_num(x, nan=0.5, neginf=-3.0)
+    assert_exact(got_avg, oracle.avg_pool2d(clean, k, s, padding), call.replace("max_pool2d", "avg_pool2d"))
