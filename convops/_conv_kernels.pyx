@@ -248,11 +248,11 @@ cdef struct Plan:
     Py_ssize_t n_blocks
 
 
-cdef void _task(const Plan* plan, Py_ssize_t task, floating dummy) noexcept nogil:
-    # One block of P pixels x one block of V*L output channels.
-    cdef Py_ssize_t cob = task // plan.n_blocks, b = task - cob * plan.n_blocks
-    cdef Py_ssize_t g = cob // plan.n_cb, cb = cob - g * plan.n_cb
-    cdef Py_ssize_t lo = 0, hi = plan.n_pairs, mid, pair, j, n_pixels, n_rows, n_cols, n, r, c, p
+cdef void _tasks(const Plan* plan, Py_ssize_t begin, Py_ssize_t end, floating dummy) noexcept nogil:
+    # Tasks [begin, end): task i is block b of P pixels x channel block cob, i = cob * n_blocks + b.
+    # Consecutive blocks of one (row span, column span) pair share their window and filters, and
+    # their pixels follow each other: decode the first pixel once, then step.
+    cdef Py_ssize_t i = begin, last, cob, b, g, cb, lo, hi, mid, pair, j, n_pixels, n_rows, n_cols, n, r, c, p, t
     cdef const Span* rs
     cdef const Span* cs
     cdef const floating* xs[12]
@@ -261,61 +261,70 @@ cdef void _task(const Plan* plan, Py_ssize_t task, floating dummy) noexcept nogi
     cdef const floating* x = <const floating*>plan.x
     cdef floating* out = <floating*>plan.out
     cdef const floating* w
-    cdef Py_ssize_t n_lanes = min(plan.vb, plan.c_out_group - cb * plan.vb)
-    cdef Py_ssize_t out_offset = g * plan.c_out_group + cb * plan.vb
-    cdef Py_ssize_t x_offset, iy0, ix0
+    cdef Py_ssize_t n_lanes, out_offset, iy0, ix0, row_stride = plan.dh * plan.width * plan.c_in
     cdef bint taps
-    while hi - lo > 1:                          # the pair this block belongs to
-        mid = (lo + hi) // 2
-        if plan.pair_first[mid] <= b:
-            lo = mid
-        else:
-            hi = mid
-    pair = lo
-    rs = &plan.rows[pair // plan.n_cols]
-    cs = &plan.cols[pair % plan.n_cols]
-    n_rows, n_cols = rs.stop - rs.start, cs.stop - cs.start
-    n_pixels = plan.n_batch * n_rows * n_cols
-    taps = rs.k1 > rs.k0 and cs.k1 > cs.k0
-    # Pixel j of the pair is (n, rs.start + r, cs.start + c), j = (n * n_rows + r) * n_cols + c:
-    # divide once, then step through the block.
-    j = (b - plan.pair_first[pair]) * plan.p
-    n = j // (n_rows * n_cols)
-    r = (j - n * n_rows * n_cols) // n_cols
-    c = j - (n * n_rows + r) * n_cols
-    iy0 = rs.k0 * plan.dh - plan.top
-    ix0 = cs.k0 * plan.dw - plan.left
-    for p in range(plan.p):
-        if j + p < n_pixels:
-            outs[p] = out + ((n * plan.h_out + rs.start + r) * plan.w_out + cs.start + c) * plan.c_out + out_offset
-            if taps:
-                xs[p] = x + ((n * plan.height + (rs.start + r) * plan.sh + iy0) * plan.width
-                             + (cs.start + c) * plan.sw + ix0) * plan.c_in + g * plan.c_group
+    while i < end:
+        cob = i // plan.n_blocks
+        b = i - cob * plan.n_blocks
+        g = cob // plan.n_cb
+        cb = cob - g * plan.n_cb
+        lo, hi = 0, plan.n_pairs
+        while hi - lo > 1:                      # the pair block b belongs to
+            mid = (lo + hi) // 2
+            if plan.pair_first[mid] <= b:
+                lo = mid
             else:
-                xs[p] = x
-            c += 1
-            if c == n_cols:
-                c = 0
-                r += 1
-                if r == n_rows:
-                    r = 0
-                    n += 1
-        else:                                   # past the last pixel: compute a copy, drop it
-            xs[p] = xs[0]
-            outs[p] = scratch
-    if plan.packed:
-        w = (<const floating*>plan.wp) + cob * plan.kh * plan.kw * plan.c_group * plan.vb
-    else:
-        w = (<const floating*>plan.wp) + out_offset
-    w += (rs.k0 * plan.kw + cs.k0) * plan.c_group * plan.w_ci_stride
-    if floating is float:
-        convops_ukernels_f32[plan.isa](<int>plan.v, xs, outs, w, rs.k1 - rs.k0, cs.k1 - cs.k0, plan.c_group,
-                                       plan.dh * plan.width * plan.c_in, plan.dw * plan.c_in, plan.kw,
-                                       plan.w_ci_stride, n_lanes)
-    else:
-        convops_ukernels_f64[plan.isa](<int>plan.v, xs, outs, w, rs.k1 - rs.k0, cs.k1 - cs.k0, plan.c_group,
-                                       plan.dh * plan.width * plan.c_in, plan.dw * plan.c_in, plan.kw,
-                                       plan.w_ci_stride, n_lanes)
+                hi = mid
+        pair = lo
+        last = min(end, cob * plan.n_blocks + plan.pair_first[pair + 1])
+        rs = &plan.rows[pair // plan.n_cols]
+        cs = &plan.cols[pair % plan.n_cols]
+        n_rows, n_cols = rs.stop - rs.start, cs.stop - cs.start
+        n_pixels = plan.n_batch * n_rows * n_cols
+        taps = rs.k1 > rs.k0 and cs.k1 > cs.k0
+        n_lanes = min(plan.vb, plan.c_out_group - cb * plan.vb)
+        out_offset = g * plan.c_out_group + cb * plan.vb
+        iy0 = rs.k0 * plan.dh - plan.top
+        ix0 = cs.k0 * plan.dw - plan.left
+        if plan.packed:
+            w = (<const floating*>plan.wp) + cob * plan.kh * plan.kw * plan.c_group * plan.vb
+        else:
+            w = (<const floating*>plan.wp) + out_offset
+        w += (rs.k0 * plan.kw + cs.k0) * plan.c_group * plan.w_ci_stride
+        # Pixel j of the pair is (n, rs.start + r, cs.start + c), j = (n * n_rows + r) * n_cols + c.
+        j = (b - plan.pair_first[pair]) * plan.p
+        n = j // (n_rows * n_cols)
+        r = (j - n * n_rows * n_cols) // n_cols
+        c = j - (n * n_rows + r) * n_cols
+        for t in range(i, last):
+            for p in range(plan.p):
+                if j < n_pixels:
+                    outs[p] = out + ((n * plan.h_out + rs.start + r) * plan.w_out + cs.start + c) * plan.c_out + out_offset
+                    if taps:
+                        xs[p] = x + ((n * plan.height + (rs.start + r) * plan.sh + iy0) * plan.width
+                                     + (cs.start + c) * plan.sw + ix0) * plan.c_in + g * plan.c_group
+                    else:
+                        xs[p] = x
+                    j += 1
+                    c += 1
+                    if c == n_cols:
+                        c = 0
+                        r += 1
+                        if r == n_rows:
+                            r = 0
+                            n += 1
+                else:                           # past the pair's last pixel: compute a copy, drop it
+                    xs[p] = xs[0]
+                    outs[p] = scratch
+            if floating is float:
+                convops_ukernels_f32[plan.isa](<int>plan.v, xs, outs, w, rs.k1 - rs.k0, cs.k1 - cs.k0,
+                                               plan.c_group, row_stride, plan.dw * plan.c_in, plan.kw,
+                                               plan.w_ci_stride, n_lanes)
+            else:
+                convops_ukernels_f64[plan.isa](<int>plan.v, xs, outs, w, rs.k1 - rs.k0, cs.k1 - cs.k0,
+                                               plan.c_group, row_stride, plan.dw * plan.c_in, plan.kw,
+                                               plan.w_ci_stride, n_lanes)
+        i = last
 
 
 cdef int _direct(const floating* x, Py_ssize_t n_batch, Py_ssize_t height, Py_ssize_t width, Py_ssize_t c_in,
@@ -480,15 +489,11 @@ cdef void _image_chunk_f64(void* ctx, ptrdiff_t r0, ptrdiff_t r1) noexcept nogil
 
 
 cdef void _direct_chunk_f32(void* ctx, ptrdiff_t begin, ptrdiff_t end) noexcept nogil:
-    cdef ptrdiff_t i
-    for i in range(begin, end):
-        _task(<const Plan*>ctx, i, <float>0)
+    _tasks(<const Plan*>ctx, begin, end, <float>0)
 
 
 cdef void _direct_chunk_f64(void* ctx, ptrdiff_t begin, ptrdiff_t end) noexcept nogil:
-    cdef ptrdiff_t i
-    for i in range(begin, end):
-        _task(<const Plan*>ctx, i, <double>0)
+    _tasks(<const Plan*>ctx, begin, end, <double>0)
 
 
 def conv2d_image(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w, floating[:, :, :, ::1] out,
