@@ -168,25 +168,16 @@ def _int_vector(value: Any, name: str, lengths: Sequence[int], what: str) -> Tup
 
 
 def _sizes_giving(out: int, k: int, s: int, d: int, pad: Any) -> Tuple[int, int]:
-    """The range [lo, hi] of input sizes that a conv maps to output size ``out`` (lo > hi: none).
-
-    The output size is non-decreasing in the input size, so the range is found by a search
-    from an estimate, then widened while the neighbours still map to ``out``."""
-    def size(i: int) -> int:
-        return conv_output_size(i, k, s, pad, d)
-
+    """The range [lo, hi] of input sizes that a conv maps to output size ``out`` (lo > hi: none),
+    from the output-size formulas solved for the input size (no search: sizes may be huge)."""
     k_eff = (k - 1) * d + 1
-    total = 0 if isinstance(pad, str) else pad[0] + pad[1]
-    guess = out * s if pad == "SAME" else max((out - 1) * s + k_eff - total, 0)
-    found = [i for i in range(max(guess - 2 * s - 1, 0), guess + 2 * s + 2) if size(i) == out]
-    if not found:
-        return 1, 0
-    lo, hi = found[0], found[-1]
-    while lo > 0 and size(lo - 1) == out:
-        lo -= 1
-    while size(hi + 1) == out:
-        hi += 1
-    return lo, hi
+    if pad == "SAME":                            # out = ceil(i / s)
+        return (0, 0) if out == 0 else ((out - 1) * s + 1, out * s)
+    total = 0 if pad == "VALID" else pad[0] + pad[1]
+    if out == 0:                                 # the padded input is shorter than the kernel
+        return 0, k_eff - total - 1
+    # out = floor((i + total - k_eff) / s) + 1 with i + total >= k_eff
+    return max(0, (out - 1) * s + k_eff - total), out * s - 1 + k_eff - total
 
 
 def _check_spatial(op: str, big_name: str, small_name: str, big: Tuple[int, int], small: Tuple[int, int],

@@ -381,6 +381,10 @@ def test_conv2d_backprop_errors_name_the_argument():
         convops.conv2d_backprop_filter(x.astype(np.int32), (3, 3, 2, 4), dy.astype(np.int32))
     with pytest.raises(ValueError, match=r"`out_backprop` of conv2d_backprop_input must be 4-D"):
         convops.conv2d_backprop_input((1, 5, 5, 2), w, dy[0])
+    # Huge geometry: the possible sizes are solved for, not searched (this returns at once).
+    with pytest.raises(ValueError, match=r"maps height 2000000005 to 5, not 0; input heights 0 to 2000000000 give 0"):
+        convops.conv2d_backprop_input((1, 2 * 10**9 + 5, 5, 2), w, np.ones((1, 0, 3, 4), np.float32),
+                                      dilations=(10**9, 1))
 
 
 def test_conv2d_gradients_of_an_empty_output_are_zero():
