@@ -22,7 +22,8 @@ of ``tf.nn.conv2d_transpose``, and :func:`max_pool2d_with_argmax` is
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Optional, Sequence, Tuple
+import threading
+from typing import Any, Iterator, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -88,17 +89,22 @@ _PARTIALS_BYTES = 16 << 20
 
 
 class _BlasThreads:
-    """Run SciPy's BLAS with a given number of threads inside a ``with`` block.
+    """Run NumPy's and SciPy's BLAS with a given number of threads inside a ``with`` block.
 
-    The conv-gradient kernels call BLAS from their own OpenMP threads, each on its own chunk;
-    OpenBLAS's threads on top of those would fight over the cores (measured on 2 cores: a
-    tutorial-sized filter gradient took 50-110 ms instead of 3 ms). threadpoolctl sets
-    OpenBLAS's thread count and restores it afterwards (~10 us). Without threadpoolctl the
-    kernels run their chunks one after the other and leave BLAS's threading alone."""
+    The conv-gradient kernels call BLAS from their own threads, each on its own chunk; OpenBLAS's
+    threads on top of those would fight over the cores (measured on 2 cores: a tutorial-sized
+    filter gradient took 50-110 ms instead of 3 ms). threadpoolctl sets OpenBLAS's thread count
+    (~10 us). The limit is shared: the first ``with`` (in any Python thread) sets it, nested and
+    concurrent ones keep it, the last one out restores the original counts -- so concurrent
+    callers can never leave BLAS limited. Without threadpoolctl the kernels run their chunks one
+    after the other and leave BLAS's threading alone."""
 
     def __init__(self) -> None:
-        self._controller: Any = None
+        self._libs: list = []
         self.available: Optional[bool] = None
+        self._lock = threading.Lock()
+        self._depth = 0
+        self._saved: list = []
 
     def _load(self) -> None:
         try:
@@ -108,15 +114,32 @@ class _BlasThreads:
             return
         # After _grad_kernels is imported: SciPy's OpenBLAS must be loaded to be found.
         _config.load_extension("_grad_kernels")
-        self._controller = ThreadpoolController()
-        self.available = bool(self._controller.select(user_api="blas").lib_controllers)
+        self._libs = list(ThreadpoolController().select(user_api="blas").lib_controllers)
+        self.available = bool(self._libs)
 
-    def limit(self, threads: int):
+    @contextlib.contextmanager
+    def limit(self, threads: int) -> Iterator[None]:
         if self.available is None:
-            self._load()
+            with self._lock:
+                if self.available is None:
+                    self._load()
         if not self.available:
-            return contextlib.nullcontext()
-        return self._controller.limit(limits=threads, user_api="blas")
+            yield
+            return
+        with self._lock:
+            if self._depth == 0:
+                self._saved = [(lib, lib.num_threads) for lib in self._libs]
+                for lib in self._libs:
+                    lib.set_num_threads(threads)
+            self._depth += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._depth -= 1
+                if self._depth == 0:
+                    for lib, count in self._saved:
+                        lib.set_num_threads(count)
 
 
 _blas_threads = _BlasThreads()

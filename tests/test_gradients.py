@@ -782,3 +782,35 @@ def test_gradients_do_not_depend_on_the_thread_count():
                          convops.pad_grad(x, [[0, 0], [2, 3], [1, 4], [0, 0]], "REFLECT")])
     for one, two in zip(*runs):
         assert np.array_equal(one, two)
+
+
+def test_concurrent_python_threads_get_the_same_results_and_leave_blas_alone():
+    """The conv gradients run BLAS single-threaded inside their own parallel loops; calls from
+    several Python threads at once must neither change the results nor leave NumPy's/SciPy's
+    BLAS thread counts limited afterwards."""
+    import threading
+
+    from threadpoolctl import threadpool_info
+
+    before = [(i["filepath"], i["num_threads"]) for i in threadpool_info() if i["user_api"] == "blas"]
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((8, 14, 14, 8)).astype(np.float32)
+    w = rng.standard_normal((3, 3, 8, 16)).astype(np.float32)
+    dy = rng.standard_normal((8, 12, 12, 16)).astype(np.float32)
+    want = (convops.conv2d_backprop_filter(x, w.shape, dy), convops.conv2d_backprop_input(x.shape, w, dy))
+    failures = []
+
+    def work():
+        for _ in range(10):
+            got = (convops.conv2d_backprop_filter(x, w.shape, dy), convops.conv2d_backprop_input(x.shape, w, dy))
+            if not all(np.array_equal(a, b) for a, b in zip(got, want)):
+                failures.append("different result")
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not failures
+    after = [(i["filepath"], i["num_threads"]) for i in threadpool_info() if i["user_api"] == "blas"]
+    assert after == before
