@@ -76,9 +76,9 @@ GRAD_DTYPES = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
 _MAX_POOL_DTYPES = tuple(np.dtype(t) for t in (np.float16, np.float32, np.float64, np.int8, np.int16,
                                                np.int32, np.int64, np.uint8, np.uint16))
 _BLAS_INT_MAX = 2**31 - 1
-# Scratch per thread for the patch matrices (patches for the filter gradient, patch gradients
-# for the input gradient): enough for BLAS calls of a few hundred rows, small next to a training
-# step's activations.
+# Scratch per task for the patch matrices (patches for the filter gradient, patch gradients for
+# the input gradient; at most one task per thread at a time): enough for BLAS calls of a few
+# hundred rows, small next to a training step's activations.
 _SCRATCH_BYTES = 2 << 20
 # The work is cut into at most this many independent pieces (chunks of images for the input
 # gradient, "lanes" of partial sums for the filter gradient), whatever the thread count, so the
