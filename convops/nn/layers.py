@@ -430,7 +430,7 @@ class Flatten(Layer):
 
     def forward(self, x, training=False):
         self._in_shape = x.shape
-        return x.reshape(x.shape[0], -1)
+        return x.reshape(x.shape[0], int(np.prod(x.shape[1:])))    # explicit: works for an empty batch
 
     def backward(self, dy, need_input_grad=True):
         return dy.reshape(self._in_shape)

@@ -218,6 +218,8 @@ class Model:
                              f"with Input(shape=...), or call build(input_shape) before {what}()")
 
     def _prepare_x(self, x: Any) -> np.ndarray:
+        if not self._layers:
+            raise ValueError(f"model {self.name!r} has no layers: add some first")
         x = np.asarray(x)
         if x.dtype.kind not in "biuf":
             raise TypeError(f"`x` must be numeric; got dtype {x.dtype}")
@@ -344,6 +346,8 @@ class Model:
         y = np.asarray(y)
         if len(y) != len(x):
             raise ValueError(f"`x` and `y` must have the same number of examples; got {len(x)} and {len(y)}")
+        if len(x) == 0:
+            raise ValueError("`x` has no examples to evaluate")
         batch_size = _batch_size(batch_size)
         steps = max(1, -(-len(x) // batch_size))
         bar = ProgressBar(steps, _verbose(verbose), stream)
@@ -400,6 +404,8 @@ class Model:
         if len(y) != len(x):
             raise ValueError(f"`x` and `y` must have the same number of examples; got {len(x)} and {len(y)}")
         epochs = as_int(epochs, "epochs")
+        if epochs < 0:
+            raise ValueError(f"`epochs` must be >= 0; got {epochs}")
         batch_size = _batch_size(batch_size)
         verbose = _verbose(verbose)
         if not 0 <= validation_split < 1:
@@ -407,6 +413,8 @@ class Model:
         if validation_split and validation_data is None:
             cut = int(len(x) * (1 - validation_split))
             x, y, validation_data = x[:cut], y[:cut], (x[cut:], y[cut:])
+        if len(x) == 0:
+            raise ValueError("`x` has no examples to train on")
         rng = next_generator()
         out = stream if stream is not None else sys.stdout
         history = History()
