@@ -484,3 +484,35 @@ def test_errors_say_what_to_do(digits):
         model.evaluate(np.zeros((3, 28, 28, 1)), [1, 2], verbose=0)
     with pytest.raises(ValueError, match=r"does not fit input"):
         nn.Sequential([layers.Input((2, 2, 1)), layers.Conv2D(1, 3)])
+
+
+def test_separate_activation_layers_equal_fused_activations():
+    """Conv2D(activation="relu") == Conv2D + ReLU(), Dense(activation="softmax") == Dense + Softmax():
+    same outputs, loss and gradients (the loss uses the softmax's logits either way)."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((6, 7, 7, 2))
+    y = rng.integers(0, 4, 6)
+    fused = nn.Sequential([layers.Input((7, 7, 2), dtype="float64"),
+                           layers.Conv2D(3, 3, activation="relu", dtype="float64"),
+                           layers.Flatten(dtype="float64"), layers.Dense(4, activation="softmax", dtype="float64")])
+    split = nn.Sequential([layers.Input((7, 7, 2), dtype="float64"), layers.Conv2D(3, 3, dtype="float64"),
+                           layers.ReLU(dtype="float64"), layers.Flatten(dtype="float64"),
+                           layers.Dense(4, dtype="float64"), layers.Softmax(dtype="float64")])
+    for model in (fused, split):
+        model.compile(loss="sparse_categorical_crossentropy")
+    split.set_weights([w + rng.normal(0, 0.1, w.shape) for w in fused.get_weights()])
+    fused.set_weights(split.get_weights())
+    assert np.allclose(fused.predict(x, verbose=0), split.predict(x, verbose=0), rtol=1e-14, atol=0)
+    (loss_a, grads_a), (loss_b, grads_b) = fused.loss_and_gradients(x, y), split.loss_and_gradients(x, y)
+    assert loss_a == pytest.approx(loss_b, rel=1e-14)
+    for a, b in zip(grads_a, grads_b):
+        assert np.allclose(a, b, rtol=1e-12, atol=1e-15)
+
+
+def test_empty_inputs():
+    model = tutorial()
+    assert model.predict(np.zeros((0, 28, 28, 1), np.float32), verbose=0).shape == (0, 10)
+    with pytest.raises(ValueError, match=r"`x` has no examples to evaluate"):
+        model.evaluate(np.zeros((0, 28, 28, 1), np.float32), np.zeros(0, int), verbose=0)
+    with pytest.raises(ValueError, match=r"has no layers"):
+        nn.Sequential().predict(np.zeros((1, 3)), verbose=0)
