@@ -142,11 +142,11 @@ static void convops_pool_after_fork(void)
 }
 
 /* Back-off: when helpers keep the caller waiting (they claimed chunks, then lost their core to
- * another process), calls run on the caller alone for a while. Measured on a 2-core machine with
+ * another process), calls run on the caller alone for half a second. Measured on a 2-core machine with
  * one core taken by another process: 2-thread calls were up to 7x slower than 1-thread ones;
  * with the back-off they cost what 1 thread costs, and on a quiet machine nothing changes
  * (helpers finish with the caller, so it never waits long). */
-#define CONVOPS_BACKOFF_SECONDS 0.2
+#define CONVOPS_BACKOFF_SECONDS 0.5
 static _Atomic double convops_serial_until = 0.0;
 
 /* Run fn(ctx, begin, end) over [0, n_tasks) in chunks of `chunk` tasks on up to `threads`
@@ -217,9 +217,10 @@ static void convops_parallel_for(convops_task_fn fn, void* ctx, ptrdiff_t n_task
         while (atomic_load_explicit(&job->finished, memory_order_acquire) < job->n_chunks)
             pthread_cond_wait(&convops_pool_done, &convops_pool_lock);
         pthread_mutex_unlock(&convops_pool_lock);
-        /* Waited more than a quarter of the caller's own share (+50 us): a helper was late. */
+        /* Waited more than a quarter of the caller's own share (+50 us), or over 1 ms (the caller
+         * itself may have lost its core, stretching its share): a helper was late. */
         t_end = convops_now();
-        if (t_end - t_own > 0.25 * (t_own - t_start) + 50e-6)
+        if (t_end - t_own > 0.25 * (t_own - t_start) + 50e-6 || t_end - t_own > 1e-3)
             atomic_store_explicit(&convops_serial_until, t_end + CONVOPS_BACKOFF_SECONDS, memory_order_relaxed);
     }
     convops_job_release(job);
