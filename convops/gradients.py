@@ -30,6 +30,7 @@ import numpy as np
 from convops import _config
 from convops._validation import (
     _describe,
+    _is_array,
     as_int,
     check_data_format,
     check_dtype,
@@ -247,7 +248,7 @@ def _backprop_input(op: str, input_sizes: Any, filters: Any, out_backprop: Any, 
     caller's argument names so that every message speaks the caller's language."""
     data_format = check_data_format(data_format)
     w = to_array(filters, names["filters"],
-                 like=out_backprop if isinstance(out_backprop, np.ndarray) else None)
+                 like=to_array(out_backprop, names["dy"]) if _is_array(out_backprop) else None)
     dy = to_array(out_backprop, names["dy"], like=w)
     check_dtype(w, names["filters"], GRAD_DTYPES, op)
     if dy.dtype != w.dtype:
@@ -474,7 +475,7 @@ def conv2d_backprop_filter(input: Any, filter_sizes: Any, out_backprop: Any, str
     """
     op = "conv2d_backprop_filter"
     data_format = check_data_format(data_format)
-    x = to_array(input, "input", like=out_backprop if isinstance(out_backprop, np.ndarray) else None)
+    x = to_array(input, "input", like=to_array(out_backprop, "out_backprop") if _is_array(out_backprop) else None)
     dy = to_array(out_backprop, "out_backprop", like=x)
     check_dtype(x, "input", GRAD_DTYPES, op)
     if dy.dtype != x.dtype:
@@ -620,7 +621,7 @@ def max_pool2d_grad(orig_input: Any, grad: Any, ksize: Any, strides: Any, paddin
     """
     op = "max_pool2d_grad"
     data_format = check_data_format(data_format)
-    x = to_array(orig_input, "orig_input", like=grad if isinstance(grad, np.ndarray) else None)
+    x = to_array(orig_input, "orig_input", like=to_array(grad, "grad") if _is_array(grad) else None)
     dy = to_array(grad, "grad", like=x)
     check_dtype(x, "orig_input", GRAD_DTYPES, op)
     if dy.dtype != x.dtype:
@@ -852,8 +853,8 @@ def pad_grad(grad: Any, paddings: Any, mode: str = "CONSTANT") -> np.ndarray:
             raise ValueError(f"`paddings` for {mode_upper} mode must be <= {rule} = {limit} in dimension {axis} "
                              f"(input size {n_in}); got {(before, after)}")
         if mode_upper in ("EDGE", "CIRCULAR", "MEAN") and n_in == 0 and before + after > 0:
-            raise ValueError(f"{mode_upper} padding needs a non-empty dimension to copy from; dimension {axis} "
-                             f"has input size 0")
+            raise ValueError(f"{mode_upper} padding needs a non-empty dimension to copy from; `paddings` "
+                             f"{(before, after)} leave dimension {axis} of `grad` an input size of 0")
         in_shape.append(n_in)
     compute = _compute_dtype(dy.dtype)
     if mode_upper == "MEAN":
@@ -917,8 +918,11 @@ def _mean_pad_grad(dy: np.ndarray, pairs, in_shape: Tuple[int, ...]) -> np.ndarr
     if not padded_axes or dx.size == 0:
         return dx
     count = int(np.prod([in_shape[axis] for axis in padded_axes]))
-    # The border's total gradient per fibre: everything minus the interior.
-    border = (dy.sum(axis=padded_axes, keepdims=True, dtype=np.float64)
-              - dy[interior].sum(axis=padded_axes, keepdims=True, dtype=np.float64))
-    dx += (border / count).astype(dy.dtype)
+    # The border's total gradient per fibre, summed over the border cells themselves: "everything
+    # minus the interior" gave NaN for an infinite interior cell (inf - inf) next to a finite border.
+    outside = np.ones(dy.shape, dtype=bool)
+    outside[interior] = False
+    with np.errstate(invalid="ignore", over="ignore"):  # inf + -inf within the border is NaN, rightly
+        border = np.where(outside, dy, 0).sum(axis=padded_axes, keepdims=True, dtype=np.float64)
+        dx += (border / count).astype(dy.dtype)
     return dx

@@ -108,8 +108,8 @@ def conv2d_calls(draw) -> Call:
         x = draw(array_args("input", CONV_DTYPES, x_shape, styles=("normal", "ties", "nan"), exotic=wild))
     same_dtype = x.canonical is not None and x.canonical.dtype.name in CONV_DTYPES and (
         draw(st.integers(0, 7)) > 0 or not wild)
-    filters = draw(array_args("filters", (x.canonical.dtype.name,) if same_dtype else CONV_DTYPES, w_shape,
-                              styles=("normal", "ties"), exotic=wild))
+    filters = draw(array_args("filters", CONV_DTYPES, w_shape, styles=("normal", "ties"), exotic=wild,
+                              prefer=x.canonical.dtype.name if same_dtype else None))
     strides = draw(spatial_args("strides", layout, wild=wild))
     dilations = draw(spatial_args("dilations", layout, wild=wild))
     padding = draw(padding_args(layout, wild=wild))
@@ -200,6 +200,12 @@ def pool_calls(draw, op: str) -> Call:
         padding.canonical = padding.value
     args: Dict[str, Arg] = {"input": x, "ksize": ksize, "strides": strides, "padding": padding, "data_format": fmt}
     kwargs: Dict[str, Any] = {"padding": padding.value, "data_format": fmt.value}
+    geometry_rules = []
+    if ksize.canonical is not None and padding.canonical is not None and not isinstance(padding.canonical, str):
+        # Pool padding must be smaller than the window (checkable whatever the input is).
+        (t, b), (l, r) = padding.canonical
+        geometry_rules.append((max(t, b) >= ksize.canonical[0] or max(l, r) >= ksize.canonical[1],
+                               ["padding", "ksize"]))
     count_include_pad = False
     if op == "avg_pool2d" and draw(st.booleans(), label="pass count_include_pad?"):
         cip = draw(st.sampled_from([True, False, np.True_, np.False_] + ([1, 0, "yes", None] if wild else [])),
@@ -211,15 +217,12 @@ def pool_calls(draw, op: str) -> Call:
     function = getattr(convops, op)
     call = Call(op, function, (x.value, ksize.value, strides.value), kwargs)
     if x.status == INVALID or x.canonical is None:
-        return combine(call, args)
+        return combine(call, args, geometry_rules)
     xa = x.canonical.astype(default_list_dtype(x.canonical)) if x.is_list else x.canonical
-    rules = [(xa.dtype.name not in dtypes, ["input"]), (xa.ndim not in (2, 4), ["input"])]
+    rules = geometry_rules + [(xa.dtype.name not in dtypes, ["input"]), (xa.ndim not in (2, 4), ["input"])]
     if any(v for v, _ in rules) or ksize.canonical is None or padding.canonical is None:
         return combine(call, args, rules)
     (kh, kw) = ksize.canonical
-    if not isinstance(padding.canonical, str):
-        (t, b), (l, r) = padding.canonical
-        rules.append((max(t, b) >= kh or max(l, r) >= kw, ["padding", "ksize"]))
     call = combine(call, args, rules)
     if call.status == INVALID or strides.canonical is None or fmt.canonical is None:
         return call

@@ -200,6 +200,8 @@ def present(values: np.ndarray, layout: str) -> Any:
     if layout == "F":
         return np.array(values, order="F")
     if layout == "negative":
+        if values.ndim == 0:
+            return values.copy()
         flip = (slice(None, None, -1),) * values.ndim
         return np.ascontiguousarray(values[flip])[flip]
     if layout == "gapped":
@@ -233,11 +235,14 @@ def present(values: np.ndarray, layout: str) -> Any:
 @st.composite
 def array_args(draw, name: str, ok_dtypes: Sequence[str], shape: Tuple[int, ...],
                styles: Sequence[str] = ("normal", "ties", "nan", "extremes"), list_ok: bool = True,
-               exotic: bool = True) -> ArrayArg:
-    """An array of ``shape`` whose dtype is mostly one of ``ok_dtypes``, sometimes any other
-    (then the argument is invalid, or a limit for non-native byte order), in any layout."""
+               exotic: bool = True, prefer: Optional[str] = None) -> ArrayArg:
+    """An array of ``shape`` whose dtype is mostly one of ``ok_dtypes`` (mostly ``prefer`` when
+    given: the other operand's), sometimes any other (then the argument is invalid, or a limit
+    for non-native byte order), in any layout."""
     roll = draw(st.integers(0, 19), label=f"{name} dtype roll")
-    if roll < 16 or not exotic:
+    if prefer is not None and (roll < 13 or not exotic and roll < 17):
+        dtype_name = prefer
+    elif roll < 16 or not exotic:
         dtype_name = draw(st.sampled_from(list(ok_dtypes)), label=f"{name} dtype")
     elif roll < 18:
         dtype_name = draw(st.sampled_from(NUMERIC_DTYPES), label=f"{name} dtype")
@@ -250,8 +255,11 @@ def array_args(draw, name: str, ok_dtypes: Sequence[str], shape: Tuple[int, ...]
     layouts = [l for l in LAYOUTS if list_ok or l != "list"]
     layout = draw(st.sampled_from(layouts), label=f"{name} layout")
     if layout == "list" and (dtype.kind not in "biuf" or dtype.itemsize > 8 or dtype.byteorder == ">"
-                             or style in ("nan", "extremes")):
-        layout = "C"  # lists of exotic objects are covered by the scalar/garbage draws
+                             or style in ("nan", "extremes") or 0 in shape):
+        # Lists of exotic objects are covered by the garbage draws; a list cannot hold an empty
+        # axis after the first (np.zeros((2, 0)).tolist() is [[], []], of shape (2, 0) but
+        # (1, 2, 0, 3) would come back as (1, 2, 0)).
+        layout = "C"
     value = present(values, layout)
     if layout == "list":
         canonical = np.asarray(value)

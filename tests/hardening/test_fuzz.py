@@ -1,4 +1,4 @@
-"""Run the argument fuzzing (``fuzz_ops.py``) in a child process.
+"""Run the argument fuzzing (``fuzz_ops.py``, ``fuzz_gradients.py``) in a child process.
 
 A kernel that writes out of bounds or divides by zero in C does not raise: it kills the process.
 Run in this process, such a crash would end the whole test session (pytest's faulthandler would
@@ -56,7 +56,8 @@ def test_argument_fuzzing_survives_in_a_child_process():
     # --capture=sys: output written at the file-descriptor level (a sanitizer's report, written
     # just before it aborts the process) goes straight to the child's stderr instead of a
     # capture file that dies with the process.
-    command = [sys.executable, "-X", "faulthandler", "-m", "pytest", str(HERE / "fuzz_ops.py"), "-q",
+    command = [sys.executable, "-X", "faulthandler", "-m", "pytest", str(HERE / "fuzz_ops.py"),
+               str(HERE / "fuzz_gradients.py"), "-q",
                "-p", "no:cacheprovider", "--capture=sys", "--hypothesis-show-statistics", "-o", f"faulthandler_timeout={HANG_SECONDS}"]
     if os.environ.get("CONVOPS_FUZZ_SEED"):   # scripts/sanitize.sh: a reproducible run of the dev profile
         command.append(f"--hypothesis-seed={os.environ['CONVOPS_FUZZ_SEED']}")
@@ -77,5 +78,5 @@ def test_argument_fuzzing_survives_in_a_child_process():
         pytest.fail(f"the fuzzing child failed (exit code {child.returncode}):\n{_tail(output, 300)}")
     counts = examples_per_test(output)
     print("fuzz examples per function:", counts)
-    assert len(counts) >= 6, f"expected statistics for every fuzz test, got {counts}:\n{_tail(output)}"
+    assert len(counts) >= 13, f"expected statistics for every fuzz test, got {counts}:\n{_tail(output)}"
     assert all(n > 0 for n in counts.values()), counts
