@@ -206,6 +206,18 @@ def block_shape(Py_ssize_t itemsize, Py_ssize_t c_out_group):
     return v, convops_simd_pixels(isa, v), lanes
 
 
+cdef int _threads(int requested, Py_ssize_t work) except -1:
+    # The thread count for `work`; requested <= 0 means "convops' default", looked up only when
+    # the work is big enough to run in parallel at all: the lookup (os.environ) costs ~0.5 us,
+    # half of a small call's whole fixed cost.
+    if effective_threads(2, work) == 1:
+        return 1
+    if requested > 0:
+        return requested
+    from convops import _config
+    return _config.get_num_threads()
+
+
 cdef struct Span:
     # Output positions [start, stop) along one axis whose windows keep taps [k0, k1).
     Py_ssize_t start, stop, k0, k1
@@ -414,8 +426,9 @@ cdef int _direct(const floating* x, Py_ssize_t n_batch, Py_ssize_t height, Py_ss
                     + plan.p - 1) // plan.p
             plan.n_blocks = plan.pair_first[plan.n_pairs]
             n_tasks = groups * plan.n_cb * plan.n_blocks
-            # Work in lane multiply-adds / 16: ~16 of them per scalar operation's time.
-            threads = effective_threads(num_threads, n_tasks * plan.p * kh * kw * c_group * plan.vb // 16)
+        # Work in lane multiply-adds / 16: ~16 of them per scalar operation's time.
+        threads = _threads(num_threads, n_tasks * plan.p * kh * kw * c_group * plan.vb // 16)
+        with nogil:
             # Chunks of contiguous blocks (same filters, nearby pixels), claimed by whichever
             # thread is free (_parallel.h: never waits for a helper that has no core).
             chunk = max(1, n_tasks // (threads * 16))
@@ -449,7 +462,7 @@ cdef int _image(const floating* x, Py_ssize_t n_batch, Py_ssize_t height, Py_ssi
                 Py_ssize_t dh, Py_ssize_t dw, Py_ssize_t pad_top, Py_ssize_t pad_left, int num_threads) noexcept:
     cdef Py_ssize_t rows = n_batch * h_out, r, i
     cdef int isa = _isa if _isa >= 0 else ISA_NAMES.index(get_isa())
-    cdef int threads = effective_threads(num_threads, rows * w_out * kh * kw // 16)
+    cdef int threads = _threads(num_threads, rows * w_out * kh * kw // 16)
     cdef bint clipped = (pad_top > 0 or pad_left > 0 or (h_out - 1) * sh - pad_top + (kh - 1) * dh >= height
                          or w_out - 1 - pad_left + (kw - 1) * dw >= width)
     if clipped:
@@ -534,7 +547,8 @@ cdef Py_ssize_t _stride_of(object strides) except -2:
 
 def conv2d_fast(input, filters, strides, padding, dilations, data_format, int num_threads):
     """``convops.conv2d(input, filters, strides, padding, dilations, data_format)`` for the plain
-    case described above, or None (then nothing was done; the caller takes the general path)."""
+    case described above, or None (then nothing was done; the caller takes the general path).
+    ``num_threads`` <= 0: convops' default, looked up only if the call is big enough to use it."""
     cdef cnp.ndarray x, w, out
     cdef Py_ssize_t n, height, width, c_in, kh, kw, c_out, h_out, w_out, s, total, top = 0, left = 0
     cdef cnp.npy_intp dims[4]

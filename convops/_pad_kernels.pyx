@@ -94,7 +94,14 @@ cdef int _pad(Py_ssize_t ndim, const char* src_ptr, char* dst_ptr, const Py_ssiz
     for axis in range(ndim - 2, -1, -1):
         src_strides[axis] = src_strides[axis + 1] * in_shape[axis + 1]
         dst_strides[axis] = dst_strides[axis + 1] * out_shape[axis + 1]
-    threads = effective_threads(num_threads, dst_bytes // 8)
+    threads = effective_threads(2, dst_bytes // 8)
+    if threads > 1:
+        # num_threads <= 0 (the fast path): convops' default, looked up only now that it matters.
+        if num_threads > 0:
+            threads = num_threads
+        else:
+            from convops import _config
+            threads = _config.get_num_threads()
     _copy(ndim, src_ptr, dst_ptr, out_shape, in_shape, src_strides, dst_strides, index_map,
           map_offsets, befores, fill, item, threads)
     free(fill)

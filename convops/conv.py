@@ -88,7 +88,9 @@ def conv2d(input: Any, filters: Any, strides: Any = 1, padding: Any = "VALID", d
     if _FORCE_METHOD is None:
         # The common call (float NHWC ndarrays, int stride, VALID/SAME) in compiled code; None for
         # anything else, including every argument the checks below would reject.
-        out = _fast()(input, filters, strides, padding, dilations, data_format, _config.get_num_threads())
+        # Thread count 0 = the default, which the kernel looks up only for calls big enough to
+        # use threads (reading it here would cost half of a small call's fixed cost).
+        out = _fast()(input, filters, strides, padding, dilations, data_format, _config._num_threads or 0)
         if out is not None:
             return out
     data_format = check_data_format(data_format)

@@ -140,7 +140,7 @@ def pad(input: Any, paddings: Any, mode: str = "CONSTANT", constant_values: Any 
     """
     # The common call (ndarray, int pairs, CONSTANT 0 / REFLECT / SYMMETRIC) in compiled code;
     # None for anything else, including every argument the checks below would reject.
-    out = pad_fast(input, paddings, mode, constant_values, _config.get_num_threads())
+    out = pad_fast(input, paddings, mode, constant_values, _config._num_threads or 0)   # 0: default, looked up if needed
     if out is not None:
         return out
     x = np.asarray(input) if isinstance(input, np.ndarray) else to_array(input, "input")
