@@ -274,6 +274,9 @@ cdef void _tasks(const Plan* plan, Py_ssize_t begin, Py_ssize_t end, floating du
     cdef floating* out = <floating*>plan.out
     cdef const floating* w
     cdef Py_ssize_t n_lanes, out_offset, iy0, ix0, row_stride = plan.dh * plan.width * plan.c_in
+    cdef Py_ssize_t x_step = plan.sw * plan.c_in
+    cdef floating* op
+    cdef const floating* xp
     cdef bint taps
     while i < end:
         cob = i // plan.n_blocks
@@ -308,23 +311,29 @@ cdef void _tasks(const Plan* plan, Py_ssize_t begin, Py_ssize_t end, floating du
         n = j // (n_rows * n_cols)
         r = (j - n * n_rows * n_cols) // n_cols
         c = j - (n * n_rows + r) * n_cols
+        # Pointers of the current pixel; along a row they advance by constant steps.
+        op = out + ((n * plan.h_out + rs.start + r) * plan.w_out + cs.start + c) * plan.c_out + out_offset
+        xp = x + ((n * plan.height + (rs.start + r) * plan.sh + iy0) * plan.width
+                  + (cs.start + c) * plan.sw + ix0) * plan.c_in + g * plan.c_group
         for t in range(i, last):
             for p in range(plan.p):
                 if j < n_pixels:
-                    outs[p] = out + ((n * plan.h_out + rs.start + r) * plan.w_out + cs.start + c) * plan.c_out + out_offset
-                    if taps:
-                        xs[p] = x + ((n * plan.height + (rs.start + r) * plan.sh + iy0) * plan.width
-                                     + (cs.start + c) * plan.sw + ix0) * plan.c_in + g * plan.c_group
-                    else:
-                        xs[p] = x
+                    outs[p] = op
+                    xs[p] = xp if taps else x
                     j += 1
                     c += 1
-                    if c == n_cols:
+                    if c < n_cols:
+                        op += plan.c_out
+                        xp += x_step
+                    else:
                         c = 0
                         r += 1
                         if r == n_rows:
                             r = 0
                             n += 1
+                        op = out + ((n * plan.h_out + rs.start + r) * plan.w_out + cs.start) * plan.c_out + out_offset
+                        xp = x + ((n * plan.height + (rs.start + r) * plan.sh + iy0) * plan.width
+                                  + cs.start * plan.sw + ix0) * plan.c_in + g * plan.c_group
                 else:                           # past the pair's last pixel: compute a copy, drop it
                     xs[p] = xs[0]
                     outs[p] = scratch
