@@ -47,6 +47,7 @@ def padding_index(size: int, before: int, after: int, mode: str = "CONSTANT") ->
         raise ValueError(f"`size`, `before` and `after` must be non-negative; got {(size, before, after)}")
     for value, name in ((size, "size"), (before, "before"), (after, "after")):
         check_extent(value, name)
+    check_output_size((size + before + after,), np.intp, "padding_index")
     if not isinstance(mode, str) or mode.upper() not in PAD_MODES:
         raise ValueError(f"`mode` must be one of {PAD_MODES} (any case); got {_describe(mode)}")
     mode = mode.upper()
