@@ -31,7 +31,7 @@ import time
 import numpy as np
 
 from convops import nn
-from convops.datasets import load_digits, load_mnist
+from convops.datasets import DatasetUnavailableError, load_digits, load_mnist
 from convops.nn import layers
 
 
@@ -91,7 +91,11 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     nn.set_random_seed(args.seed)
-    (train_images, train_labels), (test_images, test_labels) = load_data(args.mnist)
+    try:
+        (train_images, train_labels), (test_images, test_labels) = load_data(args.mnist)
+    except DatasetUnavailableError as exc:     # offline without a copy of MNIST: say what to do
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     print(f"{'MNIST' if args.mnist else 'offline digits (scikit-learn, 28x28)'}: {len(train_images)} training and "
           f"{len(test_images)} test images\n")
     model = build_model()
