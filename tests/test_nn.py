@@ -516,3 +516,19 @@ def test_empty_inputs():
         model.evaluate(np.zeros((0, 28, 28, 1), np.float32), np.zeros(0, int), verbose=0)
     with pytest.raises(ValueError, match=r"has no layers"):
         nn.Sequential().predict(np.zeros((1, 3)), verbose=0)
+
+
+def test_the_example_script_runs():
+    """examples/train_mnist_convnet.py: summary, one epoch on the offline digits, test accuracy."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parent.parent / "examples" / "train_mnist_convnet.py"
+    done = subprocess.run([sys.executable, str(script), "--epochs", "1", "--quiet"], capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = done.stdout
+    assert "Total params: 104,202" in out and "18×18, jump 4" in out
+    match = re.search(r"convops: test_acc: (\d\.\d{3})", out)
+    assert match and 0.1 < float(match.group(1)) <= 1.0, out[-2000:]
