@@ -219,4 +219,9 @@ def _run_kernel(x: np.ndarray, w: np.ndarray, out: np.ndarray, strides, dilation
     m_total = out.shape[0] * out.shape[1] * out.shape[2]
     chunk = max(1, min(m_total, _PATCH_BYTES // (k * x.itemsize), _BLAS_INT_MAX // k))
     chunk = max(chunk, min(m_total, 64))
-    _config.load_extension("_conv_gemm").conv2d_gemm(x, w, out, sh, sw, dh, dw, top, left, groups, chunk, threads)
+    # BLAS pinned to one thread, as in the gradients: OpenBLAS's bits depend on its thread count,
+    # a process-wide setting that concurrent gradient calls change (tests/hardening).
+    from convops.gradients import _blas_threads
+    with _blas_threads.limit(1):
+        _config.load_extension("_conv_gemm").conv2d_gemm(x, w, out, sh, sw, dh, dw, top, left, groups, chunk,
+                                                         threads)

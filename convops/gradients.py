@@ -131,7 +131,7 @@ class _BlasThreads:
             if self._depth == 0:
                 self._saved = [(lib, lib.num_threads) for lib in self._libs]
                 for lib in self._libs:
-                    lib.set_num_threads(threads)
+                    self._set(lib, threads)
             self._depth += 1
         try:
             yield
@@ -140,17 +140,37 @@ class _BlasThreads:
                 self._depth -= 1
                 if self._depth == 0:
                     for lib, count in self._saved:
-                        lib.set_num_threads(count)
+                        self._set(lib, count)
+                        # Let go: another Python thread (or the user's own threadpoolctl) may set it next.
+                        if hasattr(type(lib), "clear_controlling_thread"):
+                            type(lib).clear_controlling_thread()
+
+    @staticmethod
+    def _set(lib: Any, threads: int) -> None:
+        # threadpoolctl (>= 3.6) lets only one Python thread -- the first to call set_num_threads
+        # on a pthreads OpenBLAS -- change its thread count; calls from any other thread silently
+        # do nothing. Found by tests/hardening: a gradient called from a second Python thread ran
+        # with OpenBLAS's own threads under ours, and OpenBLAS's results depend on its thread
+        # count (different bits than the same call from the main thread). Our lock and depth
+        # count already serialise the changes, so take control when another thread holds it.
+        lib.set_num_threads(threads)
+        if lib.num_threads != threads and hasattr(type(lib), "clear_controlling_thread"):
+            type(lib).clear_controlling_thread(force=True)
+            lib.set_num_threads(threads)
 
 
 _blas_threads = _BlasThreads()
 
 
 def _run_blas_kernel(kernel: Any, parallel: bool, *args: Any) -> None:
-    """Call a BLAS-using kernel: our threads over chunks with single-threaded BLAS when the work
-    splits (``parallel``), else one chunk with BLAS using the configured thread count."""
+    """Call a BLAS-using kernel: our threads over its chunks (``parallel``: more than one), BLAS
+    single-threaded in every case."""
+    # BLAS always runs single-threaded, even for a single chunk: OpenBLAS's results depend on its
+    # own thread count (a batch-1 input gradient differed in the last bits between
+    # convops.num_threads(1) and (2)), and every concurrent caller must ask for the same count
+    # for the limit to be shared (tests/hardening). The parallelism is ours, over chunks.
     threads = _config.get_num_threads()
-    with _blas_threads.limit(1 if parallel else threads):
+    with _blas_threads.limit(1):
         kernel(*args, threads if parallel and _blas_threads.available else 1)
 
 
