@@ -15,6 +15,7 @@ import time
 
 from benchmarks.machine import LoadProbe, machine_info
 
+PAUSE_S = 0.02   # between two implementations' samples (see measure_interleaved)
 IMPL_ORDER = ("convops", "tf_eager", "tf_function", "torch_cl", "torch_nchw", "numpy", "reference")
 PEERS = ("tf_eager", "tf_function", "torch_cl", "torch_nchw")
 
@@ -73,6 +74,10 @@ def measure_interleaved(fns: dict, repeats=7, min_sample=0.025, warmup=2, budget
             number, reps = plan[name]
             if k >= reps:
                 continue
+            # Let the previous library's idle threads stop spinning first (OpenMP and Eigen pools
+            # spin for ~1 ms after a call): they would otherwise take the second core from this
+            # one's threads, and a 2-thread result would measure their neighbour, not them.
+            time.sleep(PAUSE_S)
             c0 = time.process_time()
             t0 = time.perf_counter()
             for _ in range(number):

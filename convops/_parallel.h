@@ -142,11 +142,11 @@ static void convops_pool_after_fork(void)
 }
 
 /* Back-off: when helpers keep the caller waiting (they claimed chunks, then lost their core to
- * another process), calls run on the caller alone for half a second. Measured on a 2-core machine with
+ * another process), calls run on the caller alone for 0.1 s. Measured on a 2-core machine with
  * one core taken by another process: 2-thread calls were up to 7x slower than 1-thread ones;
  * with the back-off they cost what 1 thread costs, and on a quiet machine nothing changes
  * (helpers finish with the caller, so it never waits long). */
-#define CONVOPS_BACKOFF_SECONDS 0.5
+#define CONVOPS_BACKOFF_SECONDS 0.1
 static _Atomic double convops_serial_until = 0.0;
 
 /* Run fn(ctx, begin, end) over [0, n_tasks) in chunks of `chunk` tasks on up to `threads`
