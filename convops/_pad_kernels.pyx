@@ -210,7 +210,6 @@ def pad_fast(input, paddings, mode, constant_values, int num_threads):
     cdef Py_ssize_t in_shape[64]
     cdef Py_ssize_t out_shape[64]
     cdef Py_ssize_t befores[64]
-    cdef Py_ssize_t afters[64]
     cdef Py_ssize_t offsets[64]
     cdef cnp.npy_intp dims[64]
     cdef Py_ssize_t* maps
@@ -236,7 +235,7 @@ def pad_fast(input, paddings, mode, constant_values, int num_threads):
         if type(before) is not int or type(after) is not int or not (0 <= before <= 65536 and 0 <= after <= 65536):
             return None
         size = x.shape[axis]
-        befores[axis], afters[axis], in_shape[axis] = before, after, size
+        befores[axis], in_shape[axis] = before, size
         if code == MODE_REFLECT and (before > size - 1 or after > size - 1):
             return None
         if code == MODE_SYMMETRIC and (before > size or after > size):
