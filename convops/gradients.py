@@ -576,10 +576,18 @@ def _argmax(x: np.ndarray, ksize, strides, pad_before, out_shape, values_from_ar
     compute = _compute_dtype(x.dtype)
     out = np.empty(out_shape, dtype=compute)
     argmax = np.empty(out_shape, dtype=index_dtype)
-    if out.size:
-        lowest = np.finfo(compute).min if compute.kind == "f" else np.iinfo(compute).min
-        if x.dtype == np.float16:
-            lowest = np.float32(np.finfo(np.float16).min)
+    lowest = np.finfo(compute).min if compute.kind == "f" else np.iinfo(compute).min
+    if x.dtype == np.float16:
+        lowest = np.float32(np.finfo(np.float16).min)
+    if out.size and x.size == 0:
+        # An empty H or W under explicit padding: every window lies in the padding and has no
+        # first cell for the kernel to start from (it read past the empty input: found by
+        # tests/hardening under AddressSanitizer). max_pool2d's value for a window without a
+        # number, and no argmax (-1): the input gradient is empty anyway, and
+        # max_pool2d_with_argmax refuses such calls.
+        out.fill(lowest)
+        argmax.fill(-1)
+    elif out.size:
         _max_pool_argmax_kernel(np.ascontiguousarray(x, dtype=compute), out, argmax, ksize[0], ksize[1], strides[0],
                                 strides[1], pad_before[0], pad_before[1], compute.type(lowest), values_from_argmax,
                                 _config.get_num_threads())
@@ -729,6 +737,9 @@ def max_pool2d_with_argmax(input: Any, ksize: Any, strides: Any, padding: Any = 
     ksize_, strides_, pad_before, out_shape = _pool_geometry(op, x.shape, ksize, strides, padding, data_format)
     check_output_size(out_shape, np.int64, op)
     n, height, width, channels = x.shape
+    if (height == 0 or width == 0) and np.prod(out_shape) > 0:
+        raise ValueError(f"{op}: `input` of shape {x.shape} has an empty spatial dimension, and the explicit "
+                         f"`padding` leaves windows that hold no input cell: they have no argmax")
     limit = (n if include_batch_in_index else 1) * height * width * channels
     if index_dtype == np.int32 and limit - 1 > np.iinfo(np.int32).max:
         raise ValueError(f"{op}: indices up to {limit - 1} do not fit `output_dtype` int32; use int64")

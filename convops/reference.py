@@ -50,7 +50,9 @@ def conv2d_reference(x: np.ndarray, filters: np.ndarray, strides: Pair = (1, 1),
                 channels = slice(g * c_group, (g + 1) * c_group)
                 outputs = slice(g * c_out_group, (g + 1) * c_out_group)
                 # sum over ky, kx, c of patch[n, ky, kx, c] * w[ky, kx, c, o]
-                out[:, y, x_, outputs] = np.tensordot(patch[..., channels], w[..., outputs], axes=3)
+                # (einsum, not tensordot: tensordot goes through BLAS, whose matrix-vector
+                # kernels skip zero multipliers, so NaN * 0 came out 0 instead of NaN)
+                out[:, y, x_, outputs] = np.einsum("nhwc,hwco->no", patch[..., channels], w[..., outputs])
     return out.astype(x.dtype)
 
 

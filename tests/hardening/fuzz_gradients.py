@@ -38,6 +38,7 @@ from hardening.fuzzing import (
     explicit_pads,
     garbage_array_arg,
     int_like,
+    mark_byte_order,
     out_size,
     padding_args,
     resolve_operands,
@@ -147,7 +148,7 @@ def shape_arg(draw, name: str, shape, short_ok: bool = False) -> Arg:
         big = list(shape)
         big[draw(st.integers(1, 2))] = draw(st.sampled_from(HUGE_OK[2:] + HUGE_LIMIT[:2]), label=f"{name} huge")
         return Arg(big, LIMIT)  # the spatial sizes cannot match any small gradient: refused
-    return Arg(draw(st.sampled_from([None, 5, "NHWC", list(shape)[:3], list(shape) + [1], [1.0] * len(shape),
+    return Arg(draw(st.sampled_from([None, 5, "NHWC", list(shape)[:-1], list(shape) + [1], [1.0] * len(shape),
                                      [-1] + list(shape)[1:], [True] + list(shape)[1:], np.ones((2, 2), int),
                                      np.array(shape, dtype=float)]), label=f"{name} bad"), INVALID)
 
@@ -216,6 +217,7 @@ def conv_grad_calls(draw, op: str) -> Call:
     if first.status == INVALID or second.status == INVALID or first.canonical is None or second.canonical is None:
         return combine(call, args, [(first.is_list or second.is_list, [first_name, second_name])])
     a, b, match = resolve_operands(first, second)
+    mark_byte_order(((first, a), (second, b)))
     rules = [(not match or a is None or b is None, [first_name, second_name]),
              (match and a is not None and a.dtype.name not in GRAD_DTYPES, [first_name, second_name])]
     rules.append((dy_shape[1:3] != (h_out, w_out), [dy_name, sizes_name]))
@@ -307,6 +309,7 @@ def pool_grad_calls(draw, op: str) -> Call:
         if x.status == INVALID or dy.status == INVALID or x.canonical is None or dy.canonical is None:
             return combine(call, args, rules + [(x.is_list or dy.is_list, ["orig_input", "grad"])])
         xa, dya, match = resolve_operands(x, dy)
+        mark_byte_order(((x, xa), (dy, dya)))
         rules += [(not match or xa is None or dya is None, ["orig_input", "grad"]),
                   (match and xa is not None and xa.dtype.name not in GRAD_DTYPES, ["orig_input", "grad"])]
     elif op == "avg_pool2d_grad":
@@ -339,6 +342,8 @@ def pool_grad_calls(draw, op: str) -> Call:
             return combine(call, args, rules)
         xa = x.canonical.astype(default_list_dtype(x.canonical)) if x.is_list else x.canonical
         rules.append((xa.dtype.name not in MAX_POOL_DTYPES, ["input"]))
+        # An empty H or W with explicit padding: windows without any cell have no argmax (refused).
+        rules.append((geometry and (h == 0 or w == 0) and n * h_out * w_out * c > 0, ["input", "padding"]))
         dya = None
     if dya is not None:
         rules.append((dy_shape[1:3] != (h_out, w_out), ["grad"]))
