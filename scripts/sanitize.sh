@@ -36,18 +36,15 @@ if [ "${1:-}" = "--build-only" ]; then build_only=1; shift; fi
 default_tests=(tests --ignore=tests/site --ignore=tests/test_package.py)
 
 echo "== sanitizer build in $dir (CONVOPS_SANITIZE=1)"
-mkdir -p "$dir/convops"
-# Copy the sources (tar keeps modification times, so unchanged kernels are not recompiled) but
-# never the in-place build's products (*.so, generated *.c) into the copy, nor the copy's own out.
-tar -C convops --exclude='*.so' --exclude='*.c' --exclude=__pycache__ -cf - . | tar -C "$dir/convops" -xf -
-for f in "$dir"/convops/*.py "$dir"/convops/*.pyx "$dir"/convops/*.pxd "$dir"/convops/*.h; do
-  # a source deleted upstream must not linger in the copy
-  [ -e "convops/${f##*/}" ] || rm -f "$f"
-done
-cp -p setup.py pyproject.toml "$dir/"
-[ -e README.md ] && cp -p README.md "$dir/"
-[ -e LICENSE ] && cp -p LICENSE "$dir/"
-rm -rf "$dir/tests" && cp -a tests "$dir/tests"
+mkdir -p "$dir"
+# Copy every file git knows or would know (tracked, or new and not ignored): sources, tests,
+# examples, data. tar keeps modification times, so unchanged kernels are not recompiled; ignored
+# files -- the in-place build's *.so and generated *.c, .venv, build/ itself -- never come along.
+# Tests and sources are refreshed whole so that a file deleted upstream does not linger.
+rm -rf "$dir/tests" "$dir/examples"
+find "$dir/convops" -maxdepth 2 -type f ! -name '*.so' ! -name '*.c' -delete 2>/dev/null || true
+git ls-files -z --cached --others --exclude-standard -- convops tests examples setup.py pyproject.toml \
+    README.md LICENSE MANIFEST.in requirements | tar --null -T - -cf - | tar -C "$dir" -xf -
 
 log=$(mktemp)
 if ! (cd "$dir" && CONVOPS_SANITIZE=1 python setup.py -q build_ext --inplace -j 2) >"$log" 2>&1; then
@@ -74,6 +71,9 @@ export ASAN_OPTIONS="detect_leaks=0:halt_on_error=1:abort_on_error=1:allocator_m
 export UBSAN_OPTIONS="halt_on_error=1:abort_on_error=1:print_stacktrace=1"
 export HYPOTHESIS_PROFILE=${HYPOTHESIS_PROFILE_SANITIZE:-dev}
 export CONVOPS_FUZZ_SEED=${CONVOPS_FUZZ_SEED:-0}
+# The argument fuzzing is the suite most likely to reach a kernel with an odd geometry: 300 calls
+# per public function here (the dev profile alone would give 100).
+export CONVOPS_FUZZ_EXAMPLES=${CONVOPS_FUZZ_EXAMPLES:-300}
 export CONVOPS_SANITIZED=1   # tests that measure time or memory (ASan's shadow) adapt to this
 
 cd "$dir"
