@@ -5,7 +5,8 @@ Environment switches (all optional):
 ``CONVOPS_NO_OPENMP=1``  build without OpenMP (kernels then run serially).
 ``CONVOPS_DEBUG=1``      bounds checking, wraparound and initialised-memory checks on, -O0 -g:
                          slower, but an out-of-range index raises instead of corrupting memory.
-``CONVOPS_SANITIZE=1``   compile and link with -fsanitize=address,undefined (see tests/README).
+``CONVOPS_SANITIZE=1``   compile and link with -fsanitize=address,undefined (scripts/sanitize.sh builds
+                         a copy this way and runs the tests under it; tests/hardening/README.md).
 """
 
 import os
@@ -83,8 +84,8 @@ if DEBUG:
 else:
     compile_args += ["-O3"]
 if SANITIZE:
-    # -O1 after -O3: ASan's recommended level; compiles ~5x faster (17 s vs 2 min of CPU here: the SIMD kernels are large) and
-    # keeps stack traces exact. The code paths are the same as in the -O3 build.
+    # -O1 after -O3: ASan's recommended level; compiles ~5x faster (17 s vs 2 min of CPU here:
+    # the SIMD kernels are large) and keeps stack traces exact. The code paths are the -O3 build's.
     compile_args += ["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-g", "-O1"]
     link_args += ["-fsanitize=address,undefined"]
 
