@@ -140,3 +140,21 @@ def test_version_matches_pyproject():
         assert "version" in project.get("dynamic", []), "pyproject.toml declares no version"
         pytest.fail("pyproject.toml's version is dynamic; compare with its source instead")
     assert convops.__version__ == declared
+
+
+def test_every_subpackage_is_packaged():
+    """A wheel holds only the packages pyproject.toml names: `convops.nn` once went missing
+    from a listed-by-hand `packages = ["convops"]` while the in-place build still worked."""
+    import tomllib
+
+    from setuptools import find_packages
+
+    with open(ROOT / "pyproject.toml", "rb") as handle:
+        config = tomllib.load(handle)["tool"]["setuptools"]
+    assert "packages" not in config or isinstance(config["packages"], dict), \
+        "list packages with packages.find, not by hand"
+    packaged = set(find_packages(where=str(ROOT), **config["packages"]["find"]))
+    on_disk = {".".join(init.parent.relative_to(ROOT).parts)
+               for init in PACKAGE.rglob("__init__.py") if "__pycache__" not in init.parts}
+    assert on_disk <= packaged, f"packages left out of the wheel: {sorted(on_disk - packaged)}"
+    assert "convops.nn" in on_disk
