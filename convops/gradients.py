@@ -40,7 +40,7 @@ from convops._validation import (
     to_array,
 )
 from convops.arithmetic import conv_output_size, resolve_padding
-from convops.padding import PAD_MODES, padding_index
+from convops.padding import PAD_MODES, _parse_paddings, padding_index
 
 
 class _LazyKernel:
@@ -871,7 +871,7 @@ def pad_grad(grad: Any, paddings: Any, mode: str = "CONSTANT") -> np.ndarray:
     mode_upper = mode.upper()
     if mode_upper not in PAD_MODES:
         raise ValueError(f"`mode` must be one of {PAD_MODES} (any case); got {mode!r}")
-    pairs = _pad_pairs(paddings, dy.ndim)
+    pairs = _parse_paddings(paddings, dy.ndim, "grad")
     in_shape = []
     for axis, ((before, after), size) in enumerate(zip(pairs, dy.shape)):
         n_in = size - before - after
@@ -899,29 +899,6 @@ def pad_grad(grad: Any, paddings: Any, mode: str = "CONSTANT") -> np.ndarray:
         if dx is dy or np.shares_memory(dx, dy):
             dx = dx.copy()
     return dx.astype(dy.dtype) if compute != dy.dtype else dx
-
-
-def _pad_pairs(paddings: Any, ndim: int) -> Tuple[Tuple[int, int], ...]:
-    if isinstance(paddings, np.ndarray):
-        if paddings.dtype.kind not in "iu":
-            raise TypeError(f"`paddings` must hold integers; got dtype {paddings.dtype}")
-        paddings = paddings.tolist()
-    if not isinstance(paddings, (list, tuple)):
-        raise TypeError(f"`paddings` must be a sequence of (before, after) pairs; got {_describe(paddings)}")
-    if len(paddings) != ndim:
-        raise ValueError(f"`paddings` must have shape [rank, 2] = [{ndim}, 2] (one pair per dimension of `grad`); "
-                         f"got {len(paddings)} entries")
-    pairs = []
-    for axis, item in enumerate(paddings):
-        if isinstance(item, np.ndarray):
-            item = item.tolist()
-        if not isinstance(item, (list, tuple)) or len(item) != 2:
-            raise ValueError(f"`paddings`[{axis}] must be a pair (before, after); got {_describe(item)}")
-        before, after = as_int(item[0], "paddings"), as_int(item[1], "paddings")
-        if before < 0 or after < 0:
-            raise ValueError(f"`paddings` must be non-negative; got {(before, after)} for dimension {axis}")
-        pairs.append((before, after))
-    return tuple(pairs)
 
 
 def _fold_axis(dy: np.ndarray, axis: int, n_in: int, before: int, after: int, mode: str) -> np.ndarray:

@@ -74,7 +74,8 @@ def padding_index(size: int, before: int, after: int, mode: str = "CONSTANT") ->
     return np.mod(k, size)  # CIRCULAR
 
 
-def _parse_paddings(paddings: Any, ndim: int) -> Tuple[Tuple[int, int], ...]:
+def _parse_paddings(paddings: Any, ndim: int, array: str = "input") -> Tuple[Tuple[int, int], ...]:
+    """``paddings`` as one (before, after) pair of non-negative ints per dimension of ``array``."""
     if isinstance(paddings, np.ndarray):
         if paddings.dtype.kind not in "iu":
             raise TypeError(f"`paddings` must hold integers; got dtype {paddings.dtype}")
@@ -82,7 +83,7 @@ def _parse_paddings(paddings: Any, ndim: int) -> Tuple[Tuple[int, int], ...]:
     if not isinstance(paddings, (list, tuple)):
         raise TypeError(f"`paddings` must be a sequence of (before, after) pairs; got {_describe(paddings)}")
     if len(paddings) != ndim:
-        raise ValueError(f"`paddings` must have shape [rank, 2] = [{ndim}, 2] (one pair per input dimension); "
+        raise ValueError(f"`paddings` must have shape [rank, 2] = [{ndim}, 2] (one pair per dimension of `{array}`); "
                          f"got {len(paddings)} entries")
     pairs = []
     for axis, item in enumerate(paddings):
