@@ -410,9 +410,13 @@ POOL_ISAS = __import__("convops._pool_kernels", fromlist=["supported_isas"]).sup
 
 @pytest.mark.parametrize("pool_isa", POOL_ISAS)
 @pytest.mark.parametrize("dtype", FLOATS)
-@pytest.mark.parametrize("channels", [3, 16, 37, 64, 130])   # scalar tail, one vector, 4-vector blocks
-@pytest.mark.parametrize("ksize, strides, padding", [(2, 2, "VALID"), (3, 2, "SAME"), ((3, 1), (1, 2), "SAME"),
-                                                     (4, 4, "SAME")])
+# Channels: scalar tail, one vector, 2- and 4-vector blocks and their mixes (24, 56: 2+1 vectors
+# and a tail for 16-lane float32; 4+2+1 for 8-lane float64).
+@pytest.mark.parametrize("channels", [3, 16, 24, 37, 56, 64, 130])
+# Windows: 2x2 and 3x3 interior runs take the unrolled copies (_pool_body.h), clipped border
+# cells and other shapes the general loop; SAME on 7x9 clips the first/last rows and columns.
+@pytest.mark.parametrize("ksize, strides, padding", [(2, 2, "VALID"), (2, 1, "VALID"), (2, 2, "SAME"), (3, 1, "VALID"),
+                                                     (3, 2, "SAME"), ((3, 1), (1, 2), "SAME"), (4, 4, "SAME")])
 def test_float_pools_every_isa(pool_isa, dtype, channels, ksize, strides, padding):
     # Max: NaN ignored, -inf kept; avg: divisions by 1..9 cells (powers of two multiply by the
     # reciprocal, the others divide: both must equal TF's division bit for bit).
