@@ -14,7 +14,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))           # the `figures` drawing package
-sys.path.insert(0, str(HERE / "_ext"))  # the `animation` and `kernel-source` directives
+sys.path.insert(0, str(HERE / "_ext"))  # the `animation`, `kernel-source` and results directives
+# The repository's root, for the `benchmarks` package (the performance page draws its figure with
+# benchmarks.plot). Appended, not prepended: nothing at the root (tests/, build/, setup.py) may
+# shadow an installed package; only `benchmarks`, which is not installed anywhere, resolves here.
+if str(HERE.parent) not in sys.path:
+    sys.path.append(str(HERE.parent))
 
 import convops  # noqa: E402
 
@@ -31,6 +36,7 @@ extensions = [
     "matplotlib.sphinxext.plot_directive",
     "animation",
     "kernel_source",
+    "results",
 ]
 
 exclude_patterns = ["_build", "_data", "_ext", "figures", "Thumbs.db", ".DS_Store"]

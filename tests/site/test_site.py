@@ -4,7 +4,8 @@ Opens every page over HTTP on 127.0.0.1 and fails on: a page that does not load 
 resource), a console error or uncaught exception, any request to another host, a broken image or
 animation, math that MathJax did not render, a concept page without a build-time figure (or, for the
 sliding-window pages, without an animated GIF), without its eight sections in order or without a
-doctest, and a search for "padding" that finds nothing.
+doctest, a search for "padding" that finds nothing, and a performance or training-example page without
+its build-time figure and generated text (latest.json's machine; the example's output).
 Every page is screenshotted (full page) into $CONVOPS_SCREENSHOTS, else a temporary directory whose
 path is printed, so that a person can look at them.
 
@@ -40,6 +41,13 @@ SECTIONS = ["Intuition", "Definition", "Formula", "Figures", "Worked example", "
             "Exercises"]
 # The sliding-window pages, each of which must show an animation (an animated GIF).
 ANIMATED = {"kernels", "padding", "stride", "dilation", "pooling"}
+# Pages outside concepts/ whose figures are drawn at build time (from benchmarks/results, or by
+# training the example), and what each must show besides: text generated at build time.
+FIGURE_PAGES = {"performance.html": "the machine and commit of benchmarks/results/latest.json",
+                "examples/train-convnet.html": "the example script's output, run while the site was built"}
+# Pages whose worked examples must have run as doctests (besides the concept pages).
+DOCTEST_PAGES = ["examples/train-convnet"]
+LATEST = ROOT / "benchmarks" / "results" / "latest.json"
 
 
 def _pages() -> list[str]:
@@ -189,6 +197,8 @@ def test_page(path, browser, base_url, screenshots):
                 for src in gifs:
                     if _gif_frames(src, path) < 2:
                         problems.append(f"animation {src} has a single frame")
+        if path in FIGURE_PAGES:
+            problems += _check_generated_page(page, path)
         page.wait_for_timeout(200)  # let late console errors arrive
         page.screenshot(path=str(screenshots / f"{path.replace('/', '__')}.png"), full_page=True)
         problems += visit.problems()
@@ -197,9 +207,37 @@ def test_page(path, browser, base_url, screenshots):
         visit.close()
 
 
+def _check_generated_page(page, path: str) -> list[str]:
+    """A page of FIGURE_PAGES: a build-time figure, and the text only a build-time run can write."""
+    import json
+
+    problems = []
+    sources = page.evaluate("() => Array.from(document.querySelectorAll('article img')).map(i => i.getAttribute('src'))")
+    if not [s for s in sources if "_images/" in s]:
+        problems.append(f"page without a build-time figure ({FIGURE_PAGES[path]} must be drawn)")
+    text = page.evaluate("() => document.querySelector('article').innerText")
+    if path == "performance.html":
+        machine = json.loads(LATEST.read_text())["machine"]
+        for what in (machine["date"], str(machine["git_commit"]), machine["cpu"]):
+            if what not in text:
+                problems.append(f"latest.json's {what!r} is not stated on the page")
+        if "%" not in text or "GFLOP/s" not in text:
+            problems.append("no generated share of the machine's limits (GFLOP/s, %) on the page")
+    else:
+        output = page.evaluate("() => Array.from(document.querySelectorAll('.example-output pre'))"
+                               ".map(p => p.innerText).join('\\n')")
+        for what in ("Total params: 104,202", "Epoch 5/5", "convops: test_acc: "):
+            if what not in output:
+                problems.append(f"the example's output (run at build time) does not show {what!r}")
+        if "trained while this page was built" not in text:
+            problems.append("no accuracy table row for the convops runs trained at build time")
+    return problems
+
+
 def test_every_concept_page_is_built():
     missing = [c for c in CONCEPTS if not (SITE / "concepts" / f"{c}.html").is_file()]
-    assert not missing, f"concept pages missing from {SITE}: {missing}"
+    missing += [p for p in FIGURE_PAGES if not (SITE / p).is_file()]
+    assert not missing, f"pages missing from {SITE}: {missing}"
 
 
 DOCTEST_OUTPUT = pathlib.Path(os.environ.get("CONVOPS_DOCTEST_OUTPUT",
@@ -208,20 +246,20 @@ DOCTEST_OUTPUT = pathlib.Path(os.environ.get("CONVOPS_DOCTEST_OUTPUT",
 
 def test_every_concept_page_ran_its_doctests():
     """`sphinx-build -b doctest` (run before this test by scripts/test.sh) ran and passed the worked
-    examples of every concept page."""
+    examples of every concept page and of DOCTEST_PAGES."""
     if not DOCTEST_OUTPUT.is_file():
         pytest.fail(f"{DOCTEST_OUTPUT} is missing: run `python -m sphinx -b doctest docs docs/_build/doctest` first")
     report = DOCTEST_OUTPUT.read_text()
     problems = []
-    for name in CONCEPTS:
-        match = re.search(rf"^Document: concepts/{re.escape(name)}\n-+\n(.*?)(?:\n\n|\Z)", report, re.M | re.S)
+    for name in [f"concepts/{c}" for c in CONCEPTS] + DOCTEST_PAGES:
+        match = re.search(rf"^Document: {re.escape(name)}\n-+\n(.*?)(?:\n\n|\Z)", report, re.M | re.S)
         if not match:
             problems.append(f"{name}: no doctests ran")
             continue
         counts = re.search(r"(\d+) passed and (\d+) failed", match.group(1))
         if not counts or int(counts.group(1)) == 0 or int(counts.group(2)) != 0:
             problems.append(f"{name}: {match.group(1).strip()!r}")
-    assert not problems, "doctests of the concept pages:\n  " + "\n  ".join(problems)
+    assert not problems, "doctests of the pages:\n  " + "\n  ".join(problems)
 
 
 def test_search_finds_padding(browser, base_url):
@@ -239,8 +277,8 @@ def test_search_finds_padding(browser, base_url):
 
 
 def test_dark_mode_pages_render(browser, base_url, screenshots):
-    """The landing page and a figure-heavy page in dark mode: figures keep their white card."""
-    for path in ("index.html", "concepts/padding.html"):
+    """The landing page and figure-heavy pages in dark mode: figures keep their white card."""
+    for path in ("index.html", "concepts/padding.html", "performance.html", "examples/train-convnet.html"):
         visit = Visit(browser, base_url, colour_scheme="dark")
         try:
             page = visit.open(path)
