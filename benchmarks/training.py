@@ -92,6 +92,13 @@ def _batch(seed: int = 0):
     return rng.random((64, 28, 28, 1), dtype=np.float32), rng.integers(0, 10, 64)
 
 
+def _machine() -> dict:
+    """Where and when a section was measured (the docs' pages state it next to the numbers)."""
+    from benchmarks.machine import machine_info
+
+    return machine_info({k: os.environ.get(k) for k in OPENBLAS_PINS})
+
+
 def _status(key: str) -> int:
     with open("/proc/self/status") as f:
         for line in f:
@@ -198,7 +205,7 @@ def speed(args) -> dict:
     memory = {"convops": _run_child(args, "memory", "convops", "0"),
               "keras_onednn_off": _run_child(args, "memory", "keras", "0"),
               "keras_onednn_on": _run_child(args, "memory", "keras", "1")}
-    return {"runs": runs, "memory": memory}
+    return {"runs": runs, "memory": memory, "machine": _machine()}
 
 
 # --------------------------------------------------------------------------- accuracy
@@ -248,7 +255,7 @@ def accuracy(args) -> dict:
             print(f"  {framework} seed {seed}: epoch 5 {runs[-1]['val_accuracy'][4]:.3f}, "
                   f"epoch {args.epochs} {runs[-1]['val_accuracy'][-1]:.3f} ({runs[-1]['seconds']:.0f} s)",
                   file=sys.stderr)
-    return {"epochs": args.epochs, "runs": runs}
+    return {"epochs": args.epochs, "runs": runs, "machine": _machine()}
 
 
 # --------------------------------------------------------------------------- report
