@@ -188,7 +188,8 @@ class BenchmarkMachine(_ResultsDirective):
             + (f" ({m['hypervisor_vendor']} virtual machine)" if m.get("hypervisor_vendor") else "")
             + (f", {m['memory_gib']} GiB" if m.get("memory_gib") else "")
             + (f"; caches L1d {m['l1d_cache']}, L2 {m['l2_cache']}, L3 {m['l3_cache']}" if m.get("l3_cache") else "")
-            + (f"; instruction sets {', '.join('``' + f + '``' for f in m['cpu_flags'])}" if m.get("cpu_flags") else ""),
+            + (f"; instruction sets {', '.join(f'``{flag}``' for flag in m['cpu_flags'])}"
+               if m.get("cpu_flags") else ""),
             f"- **When**: {m['date']}, convops at commit ``{m.get('git_commit')}``, Python {m.get('python')}",
             f"- **Versions**: {versions}",
             f"- **Back ends**: TensorFlow with oneDNN {'on' if m.get('tf_onednn') else 'off'}; convops' kernels "
@@ -314,10 +315,12 @@ class TrainingAccuracy(_ResultsDirective):
             build = training.build_runs()
             groups.insert(0, ("**convops, trained while this page was built**", build))
         for label, runs in groups:
-            seeds = ", ".join(str(r["seed"]) for r in runs)
+            numbers = sorted(r["seed"] for r in runs)
+            consecutive = len(numbers) > 2 and numbers == list(range(numbers[0], numbers[-1] + 1))
+            seeds = f"{numbers[0]}–{numbers[-1]}" if consecutive else ", ".join(map(str, numbers))
             rows.append([label, seeds] + [_spread([r["val_accuracy"][e - 1] for r in runs])
                                           if all(len(r["val_accuracy"]) >= e for r in runs) else "" for e in marks])
-        lines = _list_table(header, rows, widths=[34, 12] + [27] * len(marks),
+        lines = _list_table(header, rows, widths=[36, 8] + [28] * len(marks),
                             title="Test accuracy on the 450 held-out digits: mean ± standard deviation over seeds "
                                   "(lowest–highest)")
         last = epochs

@@ -212,7 +212,8 @@ def _check_generated_page(page, path: str) -> list[str]:
     import json
 
     problems = []
-    sources = page.evaluate("() => Array.from(document.querySelectorAll('article img')).map(i => i.getAttribute('src'))")
+    sources = page.evaluate("() => Array.from(document.querySelectorAll('article img'))"
+                            ".map(i => i.getAttribute('src'))")
     if not [s for s in sources if "_images/" in s]:
         problems.append(f"page without a build-time figure ({FIGURE_PAGES[path]} must be drawn)")
     text = page.evaluate("() => document.querySelector('article').innerText")
