@@ -2,7 +2,7 @@
 
 Environment switches (all optional):
 
-``CONVOPS_NO_OPENMP=1``  build without OpenMP (kernels then run serially).
+``CONVOPS_NO_OPENMP=1``  build without OpenMP (it only supplies the default thread count, then 1).
 ``CONVOPS_DEBUG=1``      bounds checking, wraparound and initialised-memory checks on, -O0 -g:
                          slower, but an out-of-range index raises instead of corrupting memory.
 ``CONVOPS_SANITIZE=1``   compile and link with -fsanitize=address,undefined (scripts/sanitize.sh builds

@@ -1,4 +1,4 @@
-"""The one global knob: how many OpenMP threads the kernels may use.
+"""The one global knob: how many threads the kernels may use (convops' own pool, _parallel.h).
 
 The thread count never changes a result: every kernel splits work by output rows, and each
 output element is computed by one thread in a fixed order.
@@ -76,5 +76,7 @@ def num_threads(n: Optional[int]) -> Iterator[None]:
 
 
 def openmp_enabled() -> bool:
-    """Whether the kernels were compiled with OpenMP (otherwise they run serially)."""
+    """Whether the kernels were compiled with OpenMP, which only supplies the default thread count
+    (``OMP_NUM_THREADS``, else the cores); without it the default is 1 thread (``set_num_threads``
+    and ``CONVOPS_NUM_THREADS`` still apply: the kernels' pool uses pthreads)."""
     return _openmp.openmp_enabled()
