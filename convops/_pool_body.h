@@ -36,6 +36,23 @@ typedef PK_I PK_NAME(ivec) __attribute__((vector_size(PK_VBYTES)));
  * correctly rounded value of the same real number: bit-identical, and ~10x cheaper than a vector
  * division, which bounded the large average pools); a division otherwise. */
 #define PK_DIV(a, d, inv, exact) ((exact) ? (a) * (inv) : (a) / (d))
+/* Non-temporal ("streaming") stores write whole cache lines to memory without first reading
+ * them into the cache (the write-allocate read a normal store triggers) and without evicting
+ * the input. Used only for outputs too large to stay cached (pooling.py decides) and only when
+ * every vector store is aligned (checked in pool_rows). Measured on the 8x112x112x64 float32
+ * 2x2/2 average pool (6.4 MB out), 1 core: 0.71 -> 0.51 ms with 32-byte vectors. */
+#if CONVOPS_SIMD_X86 && PK_VBYTES == 64
+#define PK_NT(p, v) _mm512_stream_si512((__m512i*)(void*)(p), (__m512i)(v))
+#elif CONVOPS_SIMD_X86 && PK_VBYTES == 32
+#define PK_NT(p, v) _mm256_stream_si256((__m256i*)(void*)(p), (__m256i)(v))
+#elif CONVOPS_SIMD_X86 && PK_VBYTES == 16
+#define PK_NT(p, v) _mm_stream_si128((__m128i*)(void*)(p), (__m128i)(v))
+#endif
+#ifdef PK_NT
+#define PK_PUT(p, v) do { if (stream) PK_NT(p, v); else PK_STORE(p, v); } while (0)
+#else
+#define PK_PUT(p, v) PK_STORE(p, v)
+#endif
 #define PK_INLINE static inline __attribute__((always_inline)) PK_TARGET
 
 /* What an average divides by: the window's cell count, and whether 1/count is exact. */
@@ -57,7 +74,7 @@ PK_INLINE PK_NAME(div) PK_NAME(divisor)(int count_include_pad, ptrdiff_t kh, ptr
 PK_INLINE void PK_NAME(cells)(const int is_max, const PK_T* s, PK_T* o, const ptrdiff_t ncells,
                               const ptrdiff_t step, const ptrdiff_t rows, const ptrdiff_t cols,
                               const ptrdiff_t row_stride, const ptrdiff_t channels, const PK_T start,
-                              const PK_NAME(div) d)
+                              const PK_NAME(div) d, const int stream)
 {
     ptrdiff_t k, c, iy, ix;
     for (k = 0; k < ncells; k++, s += step, o += channels) {
@@ -74,8 +91,8 @@ PK_INLINE void PK_NAME(cells)(const int is_max, const PK_T* s, PK_T* o, const pt
                 a0 = PK_DIV(a0, d.divisor, d.inverse, d.exact); a1 = PK_DIV(a1, d.divisor, d.inverse, d.exact);
                 a2 = PK_DIV(a2, d.divisor, d.inverse, d.exact); a3 = PK_DIV(a3, d.divisor, d.inverse, d.exact);
             }
-            PK_STORE(o + c, a0); PK_STORE(o + c + PK_L, a1); PK_STORE(o + c + 2 * PK_L, a2);
-            PK_STORE(o + c + 3 * PK_L, a3);
+            PK_PUT(o + c, a0); PK_PUT(o + c + PK_L, a1); PK_PUT(o + c + 2 * PK_L, a2);
+            PK_PUT(o + c + 3 * PK_L, a3);
         }
         /* Two vectors: 32 float32 channels on AVX-512 (the 26x26x32 pools) in one block. */
         if (c + 2 * PK_L <= channels) {
@@ -90,7 +107,7 @@ PK_INLINE void PK_NAME(cells)(const int is_max, const PK_T* s, PK_T* o, const pt
             if (!is_max) {
                 a0 = PK_DIV(a0, d.divisor, d.inverse, d.exact); a1 = PK_DIV(a1, d.divisor, d.inverse, d.exact);
             }
-            PK_STORE(o + c, a0); PK_STORE(o + c + PK_L, a1);
+            PK_PUT(o + c, a0); PK_PUT(o + c + PK_L, a1);
             c += 2 * PK_L;
         }
         if (c + PK_L <= channels) {
@@ -102,7 +119,7 @@ PK_INLINE void PK_NAME(cells)(const int is_max, const PK_T* s, PK_T* o, const pt
                 }
             if (!is_max)
                 a0 = PK_DIV(a0, d.divisor, d.inverse, d.exact);
-            PK_STORE(o + c, a0);
+            PK_PUT(o + c, a0);
             c += PK_L;
         }
         for (; c < channels; c++) {
@@ -123,7 +140,7 @@ PK_INLINE void PK_NAME(cells)(const int is_max, const PK_T* s, PK_T* o, const pt
 PK_INLINE void PK_NAME(rows)(
         const int is_max, const PK_T* x, PK_T* out, ptrdiff_t height, ptrdiff_t width, ptrdiff_t channels,
         ptrdiff_t h_out, ptrdiff_t w_out, ptrdiff_t kh, ptrdiff_t kw, ptrdiff_t sh, ptrdiff_t sw, ptrdiff_t top,
-        ptrdiff_t left, int count_include_pad, PK_T lowest, ptrdiff_t r0, ptrdiff_t r1)
+        ptrdiff_t left, int count_include_pad, PK_T lowest, int stream, ptrdiff_t r0, ptrdiff_t r1)
 {
     const PK_T start = is_max ? lowest : (PK_T)0;
     const ptrdiff_t row_stride = width * channels, step = sw * channels;
@@ -148,11 +165,11 @@ PK_INLINE void PK_NAME(rows)(
                 const ptrdiff_t run = ox_hi - ox_lo;
                 const PK_NAME(div) d = PK_NAME(divisor)(count_include_pad, kh, kw, rows * kw);
                 if (rows == 2 && kw == 2)
-                    PK_NAME(cells)(is_max, s, oo, run, step, 2, 2, row_stride, channels, start, d);
+                    PK_NAME(cells)(is_max, s, oo, run, step, 2, 2, row_stride, channels, start, d, stream);
                 else if (rows == 3 && kw == 3)
-                    PK_NAME(cells)(is_max, s, oo, run, step, 3, 3, row_stride, channels, start, d);
+                    PK_NAME(cells)(is_max, s, oo, run, step, 3, 3, row_stride, channels, start, d, stream);
                 else
-                    PK_NAME(cells)(is_max, s, oo, run, step, rows, kw, row_stride, channels, start, d);
+                    PK_NAME(cells)(is_max, s, oo, run, step, rows, kw, row_stride, channels, start, d, stream);
                 ox = ox_hi;
                 if (ox >= w_out)
                     break;
@@ -163,23 +180,37 @@ PK_INLINE void PK_NAME(rows)(
                 const ptrdiff_t cols = x1 > x0 ? x1 - x0 : 0;
                 const PK_NAME(div) d = PK_NAME(divisor)(count_include_pad, kh, kw, rows * cols);
                 PK_NAME(cells)(is_max, rows && cols ? xr + x0 * channels : x, o + ox * channels, 1, step, rows,
-                               cols, row_stride, channels, start, d);
+                               cols, row_stride, channels, start, d, stream);
             }
         }
     }
 }
 
-/* is_max is a constant in each copy, so neither copy tests it per cell. */
+/* is_max is a constant in each copy, so neither copy tests it per cell. `stream` asks for
+ * non-temporal stores; they are used only if every vector store of the output is aligned (the
+ * output and each cell's channels a multiple of the vector size), else ignored. */
 static PK_TARGET void PK_NAME(pool_rows)(
         int is_max, const PK_T* x, PK_T* out, ptrdiff_t height, ptrdiff_t width, ptrdiff_t channels,
         ptrdiff_t h_out, ptrdiff_t w_out, ptrdiff_t kh, ptrdiff_t kw, ptrdiff_t sh, ptrdiff_t sw, ptrdiff_t top,
-        ptrdiff_t left, int count_include_pad, PK_T lowest, ptrdiff_t r0, ptrdiff_t r1)
+        ptrdiff_t left, int count_include_pad, PK_T lowest, int stream, ptrdiff_t r0, ptrdiff_t r1)
 {
+#ifdef PK_NT
+    stream = stream && (uintptr_t)out % PK_VBYTES == 0 && channels % PK_L == 0;
+#else
+    stream = 0;
+#endif
     if (is_max)
-        PK_NAME(rows)(1, x, out, height, width, channels, h_out, w_out, kh, kw, sh, sw, top, left, 0, lowest, r0, r1);
+        PK_NAME(rows)(1, x, out, height, width, channels, h_out, w_out, kh, kw, sh, sw, top, left, 0, lowest,
+                      stream, r0, r1);
     else
         PK_NAME(rows)(0, x, out, height, width, channels, h_out, w_out, kh, kw, sh, sw, top, left,
-                      count_include_pad, lowest, r0, r1);
+                      count_include_pad, lowest, stream, r0, r1);
+#ifdef PK_NT
+    /* Streaming stores are weakly ordered: make them visible before the caller reports this
+     * chunk done (and another thread, or Python, reads the output). */
+    if (stream)
+        _mm_sfence();
+#endif
 }
 
 #undef PK_L
@@ -189,3 +220,7 @@ static PK_TARGET void PK_NAME(pool_rows)(
 #undef PK_ACC
 #undef PK_DIV
 #undef PK_INLINE
+#undef PK_PUT
+#ifdef PK_NT
+#undef PK_NT
+#endif

@@ -86,11 +86,11 @@
 #endif
 
 typedef void (*convops_pool_f32)(int, const float*, float*, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t,
-                                 ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, int, float,
+                                 ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, int, float, int,
                                  ptrdiff_t, ptrdiff_t);
 typedef void (*convops_pool_f64)(int, const double*, double*, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t,
                                  ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, int,
-                                 double, ptrdiff_t, ptrdiff_t);
+                                 double, int, ptrdiff_t, ptrdiff_t);
 static convops_pool_f32 convops_pools_f32[3] = {
 #if CONVOPS_SIMD_AVAILABLE
     convops_pf32_base_pool_rows,

@@ -27,6 +27,26 @@ MAX_POOL_DTYPES = tuple(np.dtype(t) for t in (np.float16, np.float32, np.float64
                                               np.int32, np.int64, np.uint8, np.uint16))
 AVG_POOL_DTYPES = tuple(np.dtype(t) for t in (np.float16, np.float32, np.float64))
 
+# Float outputs of at least this many bytes are written with non-temporal stores (_pool_body.h):
+# a normal store first reads each output line into the cache (write-allocate) and evicts input
+# lines on the way; an output this large leaves a core's L2 (0.5-2 MiB on current x86) anyway.
+# Measured, 1 core, 2x2/2 pools, AVX2: 8x112x112x64 float32 (6.4 MB out) avg 0.73 -> 0.61 ms,
+# max 0.94 -> 0.71; 64x26x26x32 (1.4 MB out) 0.092 -> 0.087. Smaller outputs are usually read
+# again soon (by the next layer) and stay cached.
+STREAM_BYTES = 1 << 20
+
+
+def _empty_output(shape, dtype: np.dtype) -> Tuple[np.ndarray, bool]:
+    """``np.empty(shape, dtype)`` and whether the kernel should stream it; a streamed output is
+    64-byte aligned (a view into a slightly larger buffer), which streaming stores require."""
+    dtype = np.dtype(dtype)
+    nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    if dtype.kind != "f" or nbytes < STREAM_BYTES:
+        return np.empty(shape, dtype=dtype), False
+    buffer = np.empty(nbytes + 64, dtype=np.uint8)
+    start = -buffer.ctypes.data % 64
+    return buffer[start:start + nbytes].view(dtype).reshape(shape), True
+
 
 def _prepare(input: Any, ksize: Any, strides: Any, padding: Any, data_format: str, op: str, dtypes):
     """Shared argument handling: array, rank, layout, window, strides, explicit padding, out shape."""
@@ -103,7 +123,8 @@ def max_pool2d(input: Any, ksize: Any, strides: Any, padding: Any = "VALID",
         input, ksize, strides, padding, data_format, "max_pool2d", MAX_POOL_DTYPES)
     compute = np.dtype(np.float32) if x.dtype == np.float16 else x.dtype
     check_output_size(shape, compute, "max_pool2d")
-    out = np.empty(shape, dtype=compute)
+    # float16 is narrowed after the call: no point streaming its float32 temporary.
+    out, stream = _empty_output(shape, compute) if x.dtype == compute else (np.empty(shape, dtype=compute), False)
     if out.size:
         lowest = np.finfo(compute).min if compute.kind == "f" else np.iinfo(compute).min
         # float16 is widened exactly to float32 and the maximum narrowed back exactly, except that
@@ -111,7 +132,7 @@ def max_pool2d(input: Any, ksize: Any, strides: Any, padding: Any = "VALID",
         if x.dtype == np.float16:
             lowest = np.float32(np.finfo(np.float16).min)
         max_pool(np.ascontiguousarray(x, dtype=compute), out, kh, kw, sh, sw, top, left,
-                 lowest, _config.get_num_threads())
+                 lowest, _config.get_num_threads(), stream)
     if compute != x.dtype:
         out = out.astype(x.dtype)
     return _finish(out, image_2d, data_format)
@@ -163,10 +184,10 @@ def avg_pool2d(input: Any, ksize: Any, strides: Any, padding: Any = "VALID", dat
     if x.dtype == np.float16:
         out = _avg_pool_float16(x, (kh, kw), (sh, sw), (top, left), shape, bool(count_include_pad))
     else:
-        out = np.empty(shape, dtype=x.dtype)
+        out, stream = _empty_output(shape, x.dtype)
         if out.size:
             avg_pool(np.ascontiguousarray(x), out, kh, kw, sh, sw, top, left, bool(count_include_pad),
-                     _config.get_num_threads())
+                     _config.get_num_threads(), stream)
     return _finish(out, image_2d, data_format)
 
 

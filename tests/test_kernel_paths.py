@@ -417,10 +417,15 @@ POOL_ISAS = __import__("convops._pool_kernels", fromlist=["supported_isas"]).sup
 # cells and other shapes the general loop; SAME on 7x9 clips the first/last rows and columns.
 @pytest.mark.parametrize("ksize, strides, padding", [(2, 2, "VALID"), (2, 1, "VALID"), (2, 2, "SAME"), (3, 1, "VALID"),
                                                      (3, 2, "SAME"), ((3, 1), (1, 2), "SAME"), (4, 4, "SAME")])
-def test_float_pools_every_isa(pool_isa, dtype, channels, ksize, strides, padding):
+# stream: outputs from STREAM_BYTES up are aligned and written with non-temporal stores when every
+# vector store is aligned (channels a multiple of the vector width; 3 and 37 are refused).
+@pytest.mark.parametrize("stream", [False, True])
+def test_float_pools_every_isa(pool_isa, dtype, channels, ksize, strides, padding, stream, monkeypatch):
     # Max: NaN ignored, -inf kept; avg: divisions by 1..9 cells (powers of two multiply by the
     # reciprocal, the others divide: both must equal TF's division bit for bit).
-    from convops import _pool_kernels
+    from convops import _pool_kernels, pooling
+
+    monkeypatch.setattr(pooling, "STREAM_BYTES", 0 if stream else 1 << 62)
 
     x = _data((2, 7, 9, channels), np.float64, channels) * 10
     x[0, 0, 0, : min(channels, 5)] = np.nan
