@@ -1,8 +1,8 @@
 """The docs' performance figure, drawn from benchmarks/results/latest.json.
 
 ``plot_results()`` returns a matplotlib Figure: one panel per thread mode, one row per case, and
-for each implementation its speed relative to TensorFlow eager (log scale, right of 1 = faster
-than TF). Use it from a Sphinx plot directive::
+for each implementation its speed relative to TensorFlow eager: a bar from 1 to the ratio (log
+scale, right of 1 = faster than TF, left = slower). Use it from a Sphinx plot directive::
 
     .. plot::
 
@@ -61,7 +61,9 @@ def plot_results(results=None, path: str = RESULTS, figsize=None):
                 if value is not None:
                     ys.append(i + (k - (len(SERIES) - 1) / 2) * height)
                     xs.append(value)
-            ax.barh(ys, xs, height=height, color=colour, label=name, left=0)
+            # Bars grow from 1 (as fast as TF): right = faster, left = slower, length = the factor
+            # on the log axis (a bar from 0 has no start on a log axis).
+            ax.barh(ys, [x - 1 for x in xs], height=height, color=colour, label=name, left=1)
         ax.axvline(1.0, color="black", linewidth=1)
         ax.set_xscale("log")
         ax.set_yticks(range(len(cases)))
