@@ -328,6 +328,7 @@ cdef struct PoolPlan:
     Py_ssize_t height, width, channels, h_out, w_out, kh, kw, sh, sw, top, left
     Py_ssize_t size_in, size_out
     bint values_from_argmax, count_include_pad, failed
+    bint readable               # avg_pool_grad: the readable loop instead of the fast one
     int code
     double lowest_f
     long long lowest_i
@@ -512,6 +513,8 @@ def max_pool_grad_scatter(const floating[:, ::1] dy, const index_t[:, ::1] argma
 
 # --------------------------------------------------------------------------- average pooling
 
+# The readable loop: every input cell starts at 0 and gathers its windows' shares. Kept as the
+# reference for the fast loop below (tests run both against TensorFlow: `readable=True`).
 cdef void _avg_grad_rows(const floating* dy, floating* dx, const PoolPlan* p, Py_ssize_t r0,
                          Py_ssize_t r1) noexcept nogil:
     cdef Py_ssize_t row, n, iy, ix, oy, ox, oy0, oy1, ox0, ox1, rows_in, cols_in, c, channels = p.channels
@@ -543,23 +546,134 @@ cdef void _avg_grad_rows(const floating* dy, floating* dx, const PoolPlan* p, Py
                         acc[c] = acc[c] + src[c] * coeff
 
 
+cdef void _avg_grad_rows_fast(const floating* dy, floating* dx, const PoolPlan* p, Py_ssize_t r0,
+                              Py_ssize_t r1) noexcept nogil:
+    # The same sums in the same order as _avg_grad_rows, without its per-cell bookkeeping, which
+    # cost more than the arithmetic on small channel counts (64x26x26x32, 2x2/2: 0.41 ms, TF 0.31):
+    # - the windows covering column ix are tracked incrementally across the row (no divisions);
+    # - the share of a window lying wholly inside the input (count = KH*KW) is computed once,
+    #   only clipped windows divide;
+    # - the first window's term is stored (as 0 + term, so a -0.0 term still gives +0.0 as in
+    #   TF's zero-initialised sum) instead of zeroing the cell and reading it back.
+    # Baseline-ISA C: the compiler vectorises the channel loops and cannot fuse the multiply and
+    # the add into an FMA (that would round once instead of twice: not TF's result).
+    cdef Py_ssize_t row, n, iy, ix, oy, ox, oy0, oy1, ox0, ox1, rows_in, cols_in, c, channels = p.channels
+    cdef floating coeff, full, zero = 0
+    cdef floating* acc
+    cdef const floating* src
+    cdef bint first
+    full = <floating>(1.0 / (<double>p.kh * <double>p.kw))
+    for row in range(r0, r1):
+        n = row // p.height
+        iy = row - n * p.height
+        oy0 = (iy + p.top - p.kh + p.sh) // p.sh if iy + p.top - p.kh + 1 > 0 else 0
+        oy1 = min((iy + p.top) // p.sh + 1, p.h_out)
+        ox0 = 0
+        ox1 = 0
+        for ix in range(p.width):
+            # Windows ox with ox*sw - left <= ix < ox*sw - left + kw: [ox0, ox1), both non-decreasing.
+            while ox0 < p.w_out and ox0 * p.sw - p.left + p.kw <= ix:
+                ox0 += 1
+            while ox1 < p.w_out and ox1 * p.sw - p.left <= ix:
+                ox1 += 1
+            acc = dx + (row * p.width + ix) * channels
+            first = True
+            for oy in range(oy0, oy1):
+                rows_in = min(oy * p.sh - p.top + p.kh, p.height) - max(oy * p.sh - p.top, 0)
+                for ox in range(ox0, ox1):
+                    cols_in = min(ox * p.sw - p.left + p.kw, p.width) - max(ox * p.sw - p.left, 0)
+                    if p.count_include_pad or (rows_in == p.kh and cols_in == p.kw):
+                        coeff = full
+                    else:
+                        coeff = <floating>(1.0 / <double>(rows_in * cols_in))
+                    src = dy + ((n * p.h_out + oy) * p.w_out + ox) * channels
+                    if first:
+                        for c in range(channels):
+                            acc[c] = zero + src[c] * coeff
+                        first = False
+                    else:
+                        for c in range(channels):
+                            acc[c] = acc[c] + src[c] * coeff
+            if first:
+                for c in range(channels):
+                    acc[c] = 0
+
+
+cdef void _avg_grad_rows_disjoint(const floating* dy, floating* dx, const PoolPlan* p, Py_ssize_t r0,
+                                  Py_ssize_t r1) noexcept nogil:
+    # Windows that do not overlap (KH <= sh and KW <= sw: the usual 2x2/2): each input cell lies
+    # in at most one window, so its sum is one term, 0 + share (TF's zero-initialised sum: a
+    # -0.0 share gives +0.0), or 0 outside every window. Written once per cell, row by row,
+    # window by window: no search for the windows of a cell. 64x26x26x32 float32 2x2/2, 1 core:
+    # 0.32 ms with the gather loop above, 0.23 ms here (TF 0.31).
+    cdef Py_ssize_t row, n, iy, oy, ox, ix, j, x_start, x0, x1, y_start, rows_in, c
+    cdef Py_ssize_t channels = p.channels, width = p.width, height = p.height, kh = p.kh, kw = p.kw
+    cdef Py_ssize_t sw = p.sw, left = p.left, w_out = p.w_out
+    cdef bint include_pad = p.count_include_pad
+    cdef floating coeff, zero = 0
+    cdef floating full = <floating>(1.0 / (<double>kh * <double>kw))
+    cdef floating* d
+    cdef const floating* src
+    for row in range(r0, r1):
+        n = row // height
+        iy = row - n * height
+        d = dx + row * width * channels
+        oy = (iy + p.top) // p.sh                   # the only window that can hold row iy
+        y_start = oy * p.sh - p.top
+        if oy >= p.h_out or iy >= y_start + kh:
+            memset(d, 0, width * channels * sizeof(floating))
+            continue
+        rows_in = min(y_start + kh, height) - max(y_start, 0)
+        ix = 0
+        for ox in range(w_out):
+            x_start = ox * sw - left
+            x0 = max(x_start, 0)
+            x1 = min(x_start + kw, width)
+            if x1 <= x0:                            # no real column (cannot happen for TF's shapes)
+                continue
+            if x0 > ix:                             # columns between windows
+                memset(d + ix * channels, 0, (x0 - ix) * channels * sizeof(floating))
+            if include_pad or (rows_in == kh and x1 - x0 == kw):
+                coeff = full
+            else:
+                coeff = <floating>(1.0 / <double>(rows_in * (x1 - x0)))
+            src = dy + ((n * p.h_out + oy) * w_out + ox) * channels
+            for j in range(x0, x1):
+                for c in range(channels):
+                    d[j * channels + c] = zero + src[c] * coeff
+            ix = x1
+        if width > ix:
+            memset(d + ix * channels, 0, (width - ix) * channels * sizeof(floating))
+
+
 cdef void _avg_grad_chunk(void* ctx, ptrdiff_t r0, ptrdiff_t r1) noexcept nogil:
     cdef const PoolPlan* p = <const PoolPlan*>ctx
+    cdef bint disjoint = p.kh <= p.sh and p.kw <= p.sw
     if p.code == 6:
-        _avg_grad_rows(<const float*>p.dy, <float*>p.dx, p, r0, r1)
-    else:
+        if p.readable:
+            _avg_grad_rows(<const float*>p.dy, <float*>p.dx, p, r0, r1)
+        elif disjoint:
+            _avg_grad_rows_disjoint(<const float*>p.dy, <float*>p.dx, p, r0, r1)
+        else:
+            _avg_grad_rows_fast(<const float*>p.dy, <float*>p.dx, p, r0, r1)
+    elif p.readable:
         _avg_grad_rows(<const double*>p.dy, <double*>p.dx, p, r0, r1)
+    elif disjoint:
+        _avg_grad_rows_disjoint(<const double*>p.dy, <double*>p.dx, p, r0, r1)
+    else:
+        _avg_grad_rows_fast(<const double*>p.dy, <double*>p.dx, p, r0, r1)
 
 
 def avg_pool_grad(const floating[:, :, :, ::1] dy, floating[:, :, :, ::1] dx, Py_ssize_t kh, Py_ssize_t kw,
                   Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t pad_top, Py_ssize_t pad_left,
-                  bint count_include_pad, int num_threads):
+                  bint count_include_pad, int num_threads, bint readable=False):
     """Each input cell gathers dy * (1 / count) from every window that covers it.
 
     count = real cells of the window (TensorFlow) or KH*KW (`count_include_pad`). The
     coefficient is 1/count computed in double and rounded to the dtype, and the terms are added in
     row-major order of the windows: TensorFlow's AvgPoolGrad does both, so results match bit for
-    bit. dy: (N, H_out, W_out, C); dx: (N, H, W, C), overwritten. Parallel over input rows.
+    bit. dy: (N, H_out, W_out, C); dx: (N, H, W, C), overwritten (every cell is written). Parallel
+    over input rows. `readable`: run the readable loop instead of the fast one (tests).
     """
     cdef PoolPlan p
     cdef Py_ssize_t rows = dx.shape[0] * dx.shape[1]
@@ -569,6 +683,7 @@ def avg_pool_grad(const floating[:, :, :, ::1] dy, floating[:, :, :, ::1] dx, Py
     p.kh, p.kw, p.sh, p.sw, p.top, p.left = kh, kw, sh, sw, pad_top, pad_left
     p.dy, p.dx = &dy[0, 0, 0, 0], &dx[0, 0, 0, 0]
     p.count_include_pad = count_include_pad
+    p.readable = readable
     p.code = 6 if floating is float else 7
     with nogil:
         convops_parallel_for(_avg_grad_chunk, &p, rows, _chunk(rows, threads), threads)

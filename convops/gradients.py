@@ -87,6 +87,9 @@ _SCRATCH_BYTES = 2 << 20
 _LANES = 8
 # Lanes of the filter gradient keep one partial filter gradient each: cap their total size.
 _PARTIALS_BYTES = 16 << 20
+# avg_pool2d_grad runs the readable gather loop instead of the fast one when True (tests compare
+# both with TensorFlow; _grad_kernels.pyx, _avg_grad_rows / _avg_grad_rows_fast).
+AVG_POOL_GRAD_READABLE = False
 
 
 class _BlasThreads:
@@ -805,11 +808,13 @@ def avg_pool2d_grad(orig_input_shape: Any, grad: Any, ksize: Any, strides: Any, 
                          f"for an input of shape {tuple(sizes)}; got {_shape_in(dy.shape, data_format)}")
     compute = _compute_dtype(dy.dtype)
     check_output_size(in_shape, compute, op)
-    dx = np.zeros(in_shape, dtype=compute)
-    if dx.size and dy.size:
+    if all(in_shape) and dy.size:
+        dx = np.empty(in_shape, dtype=compute)      # the kernel writes every cell
         _avg_pool_grad_kernel(np.ascontiguousarray(dy, dtype=compute), dx, ksize_[0], ksize_[1], strides_[0],
                               strides_[1], pad_before[0], pad_before[1], bool(count_include_pad),
-                              _config.get_num_threads())
+                              _config.get_num_threads(), AVG_POOL_GRAD_READABLE)
+    else:
+        dx = np.zeros(in_shape, dtype=compute)
     if compute != dy.dtype:
         dx = dx.astype(dy.dtype)
     return _from_nhwc(dx, data_format)

@@ -575,6 +575,36 @@ def test_avg_pool2d_grad_matches_tensorflow_exactly(dtype, case):
 
 
 @pytest.mark.tf
+@pytest.mark.parametrize("readable", [False, True])
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+@pytest.mark.parametrize("ksize, strides, padding", [
+    ((2, 2), (2, 2), "VALID"),      # disjoint windows (KH <= sh, KW <= sw): the write-once loop
+    ((2, 2), (2, 2), "SAME"),       # ... with the last row and column clipped (odd sides)
+    ((2, 1), (3, 2), "VALID"),      # ... with cells in no window (gaps) between and after windows
+    ((3, 2), (3, 2), "SAME"),       # ... padding on both sides, clipped windows of 2-6 cells
+    ((3, 3), (2, 2), "SAME"),       # overlapping windows: the gather loop, clipped windows
+    ((3, 3), (1, 1), "VALID"),
+    ((2, 3), (1, 2), "SAME"),
+])
+def test_avg_pool2d_grad_kernels_match_tensorflow(readable, dtype, ksize, strides, padding, monkeypatch):
+    """Each loop of the avg-pool gradient (_grad_kernels.pyx: readable, write-once for disjoint
+    windows, fast gather) bit for bit against TF, including the sign of zero: a -0.0 upstream
+    value gives +0.0, as TF's zero-initialised sums do."""
+    from convops import gradients
+
+    monkeypatch.setattr(gradients, "AVG_POOL_GRAD_READABLE", readable)
+    case = PoolCase(np.zeros((2, 7, 9, 5), dtype), ksize, strides, padding)
+    out_shape = convops.avg_pool2d(case.x, ksize, strides, padding).shape
+    dy = np.random.default_rng(7).uniform(-2.0, 2.0, out_shape).astype(dtype)
+    dy[..., 0] = -0.0
+    want = tf_pool_grad("avg_pool2d", case, dy)
+    got, repro = call_op(convops.avg_pool2d_grad, "avg_pool2d_grad", case.x.shape, dy, ksize, strides, padding)
+    what = f"tf.GradientTape (readable loop: {readable})"
+    assert_exact(got, want, repro, what)
+    assert np.array_equal(np.signbit(got), np.signbit(want)), f"signs of zeros differ from {what}\n  reproduce: {repro}"
+
+
+@pytest.mark.tf
 @pytest.mark.parametrize("count_include_pad", [False, True])
 @given(case=pool2d_cases(dtypes=("float64",), paddings=("explicit", "SAME"), styles=("normal",),
                          data_formats=("NHWC",)))
