@@ -87,6 +87,9 @@ _SCRATCH_BYTES = 2 << 20
 _LANES = 8
 # Lanes of the filter gradient keep one partial filter gradient each: cap their total size.
 _PARTIALS_BYTES = 16 << 20
+# How the input gradient is computed (_backprop_input): None = by shape ("direct" for stride 1,
+# else "gemm"); tests force each in turn.
+_INPUT_GRAD_METHOD = None
 # avg_pool2d_grad runs the readable gather loop instead of the fast one when True (tests compare
 # both with TensorFlow; _grad_kernels.pyx, _avg_grad_rows / _avg_grad_rows_fast).
 AVG_POOL_GRAD_READABLE = False
@@ -265,6 +268,39 @@ def _check_blas(op: str, k: int, c_out: int) -> None:
 
 # --------------------------------------------------------------------------- conv2d
 
+def _input_grad_direct(dy: np.ndarray, w: np.ndarray, dx: np.ndarray, strides, dilations, pads, groups: int,
+                       compute: np.dtype) -> bool:
+    """The stride-1 input gradient as a forward convolution, by conv2d's register-blocked kernel.
+
+    With stride 1, ``dx[n, iy, ix, c] = sum dy[n, iy + top - ky*dh, ix + left - kx*dw, o] *
+    w[ky, kx, c, o]``: the cross-correlation of ``dy`` (padded by ``(KH-1)*dh - top`` above and
+    ``(KH-1)*dh - bottom`` below, likewise across) with the filters flipped in space and with
+    in/out channels swapped (per group). The direct kernel runs at ~95% of one core's matmul;
+    im2col + BLAS + col2im here reached ~60% (8x56x56x64->64 SAME, 1 core: 12.0 -> 8.0 ms, TF 8.1;
+    64x13x13x32->64 VALID: 2.0 -> 1.3 ms, TF 1.6). The kernel skips taps on the padding of dy,
+    which is exactly the gradient's sum (no padding terms). Returns False, having written
+    nothing, where it does not apply: strides > 1 (zero insertion would waste most of the work;
+    the GEMM path handles them), a forward pad larger than the dilated kernel (dy rows no input
+    cell reaches), or non-finite filters with padding (the kernel refuses them: its forward
+    contract multiplies padding zeros by the filters)."""
+    method = _INPUT_GRAD_METHOD or ("direct" if strides == (1, 1) else "gemm")
+    if method != "direct" or strides != (1, 1):
+        return False
+    kh, kw, c_group, c_out = w.shape
+    (dh, dw), ((top, bottom), (left, right)) = dilations, pads
+    extent_h, extent_w = (kh - 1) * dh, (kw - 1) * dw
+    if max(top, bottom) > extent_h or max(left, right) > extent_w:
+        return False
+    # flipped[ky, kx, o, g*C_g + c] = w[KH-1-ky, KW-1-kx, c, g*C_out_g + o]
+    c_out_group = c_out // groups
+    flipped = (np.asarray(w, dtype=compute)[::-1, ::-1].reshape(kh, kw, c_group, groups, c_out_group)
+               .transpose(0, 1, 4, 3, 2).reshape(kh, kw, c_out_group, groups * c_group))
+    kernels = _config.load_extension("_conv_kernels")
+    return bool(kernels.conv2d_direct(np.ascontiguousarray(dy, dtype=compute), np.ascontiguousarray(flipped), dx,
+                                      1, 1, dh, dw, extent_h - top, extent_w - left, groups,
+                                      _config.get_num_threads()))
+
+
 def _backprop_input(op: str, input_sizes: Any, filters: Any, out_backprop: Any, strides: Any, padding: Any,
                     data_format: str, dilations: Any, names: dict) -> np.ndarray:
     """Shared body of conv2d_backprop_input and conv2d_transpose; ``names`` maps roles to the
@@ -315,7 +351,9 @@ def _backprop_input(op: str, input_sizes: Any, filters: Any, out_backprop: Any, 
     compute = _compute_dtype(w.dtype)
     check_output_size((n, height, width, c_in), compute, op)
     dx = np.empty((n, height, width, c_in), dtype=compute)
-    if dy.size and w.size and dx.size:
+    if not (dy.size and w.size and dx.size):
+        dx.fill(0)
+    elif not _input_grad_direct(dy, w, dx, (sh, sw), (dh, dw), pads, groups, compute):
         k = kh * kw * c_group
         _check_blas(op, k, c_out)
         per_image = dy.shape[1] * dy.shape[2]
@@ -327,8 +365,6 @@ def _backprop_input(op: str, input_sizes: Any, filters: Any, out_backprop: Any, 
         _run_blas_kernel(_backprop_input_kernel, -(-n // chunk) > 1,
                          np.ascontiguousarray(dy, dtype=compute), np.ascontiguousarray(w, dtype=compute), dx,
                          sh, sw, dh, dw, pads[0][0], pads[1][0], groups, chunk)
-    else:
-        dx.fill(0)
     if compute != w.dtype:
         dx = dx.astype(w.dtype)
     return _from_nhwc(dx, data_format)

@@ -173,6 +173,43 @@ def test_conv2d_backprop_input_matches_tensorflow(dtype, case, form):
 
 
 @pytest.mark.tf
+@pytest.mark.parametrize("method", ["direct", "gemm"])
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+@pytest.mark.parametrize("x_shape, w_shape, padding, dilations, bad_filter, direct_applies", [
+    ((2, 7, 8, 5), (3, 3, 5, 6), "VALID", (1, 1), False, True),
+    ((2, 7, 8, 5), (3, 2, 5, 17), "SAME", (1, 1), False, True),
+    ((1, 9, 7, 4), (3, 3, 2, 6), "SAME", (1, 1), False, True),             # groups = 2
+    ((1, 9, 9, 3), (2, 3, 3, 4), ((2, 0), (1, 2)), (2, 1), False, True),   # explicit, uneven, dilated
+    ((1, 6, 6, 2), (2, 2, 2, 3), ((3, 0), (0, 1)), (1, 1), False, False),  # pad beyond the kernel
+    ((1, 6, 5, 2), (3, 3, 2, 3), "SAME", (1, 1), True, False),             # inf filter, dy gets padded
+    ((1, 6, 5, 2), (3, 3, 2, 3), ((2, 2), (2, 2)), (1, 1), True, True),    # inf filter, dy needs no pad
+])
+def test_conv2d_backprop_input_each_method_matches_tensorflow(method, dtype, x_shape, w_shape, padding, dilations,
+                                                              bad_filter, direct_applies, monkeypatch):
+    """Stride-1 input gradients run conv2d's direct kernel on dy with flipped filters
+    (gradients._input_grad_direct) where it applies, else im2col + BLAS + col2im; both against TF,
+    with the shapes where the direct path must hand over to GEMM."""
+    from convops import gradients
+
+    monkeypatch.setattr(gradients, "_INPUT_GRAD_METHOD", method)
+    blas_calls = []
+    run_blas = gradients._run_blas_kernel
+    monkeypatch.setattr(gradients, "_run_blas_kernel", lambda *args: blas_calls.append(1) or run_blas(*args))
+    rng = np.random.default_rng(3)
+    case = ConvCase(rng.uniform(-1, 1, x_shape).astype(dtype), rng.uniform(-1, 1, w_shape).astype(dtype),
+                    (1, 1), padding, dilations)
+    if bad_filter:
+        case.w[1, 1, 0, 0] = np.inf
+    dy = conv_dy(case)
+    want_dx, want_dw = tf_conv_grads(case.x, case.w, dy, case.strides, case.padding, case.dilations)
+    got, repro = call_op(convops.conv2d_backprop_input, "conv2d_backprop_input", case.x.shape, case.w, dy,
+                         padding=padding, dilations=dilations)
+    bound_dx, _ = conv_grad_bounds(case, dy, want_dx, want_dw)
+    assert_within(got, want_dx, bound_dx, repro, f"tf.GradientTape (method {method})", dtype=case.x.dtype)
+    assert bool(blas_calls) == (method == "gemm" or not direct_applies), f"wrong path taken: {repro}"
+
+
+@pytest.mark.tf
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
 @given(case=conv2d_cases(dtypes=FLOAT_DTYPES))
 @with_examples(CONV_EXAMPLES)
