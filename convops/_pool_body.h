@@ -77,7 +77,13 @@ PK_INLINE void PK_NAME(cells)(const int is_max, const PK_T* s, PK_T* o, const pt
                               const PK_NAME(div) d, const int stream)
 {
     ptrdiff_t k, c, iy, ix;
-    for (k = 0; k < ncells; k++, s += step, o += channels) {
+    const PK_T* const s0 = s;
+    PK_T* const o0 = o;
+    for (k = 0; k < ncells; k++) {
+        /* Indexed, not advanced after each cell: a pointer stepped past the last cell by a huge
+         * stride would overflow (undefined behaviour, caught by UBSan). */
+        s = s0 + k * step;
+        o = o0 + k * channels;
         for (c = 0; c + 4 * PK_L <= channels; c += 4 * PK_L) {
             PK_NAME(vec) a0, a1, a2, a3, v0, v1, v2, v3;
             a0 = a1 = a2 = a3 = (PK_NAME(vec)){0} + start;
@@ -160,9 +166,10 @@ PK_INLINE void PK_NAME(rows)(
         for (ox = 0; ox < w_out; ox++) {
             if (ox == ox_lo) {
                 /* The interior run, then continue with the border cells after it. */
-                const PK_T* s = rows ? xr + (ox_lo * sw - left) * channels : x;
-                PK_T* oo = o + ox_lo * channels;
                 const ptrdiff_t run = ox_hi - ox_lo;
+                /* Only formed for a non-empty run: with a huge stride, ox_lo * sw overflows. */
+                const PK_T* s = rows && run ? xr + (ox_lo * sw - left) * channels : x;
+                PK_T* oo = o + ox_lo * channels;
                 const PK_NAME(div) d = PK_NAME(divisor)(count_include_pad, kh, kw, rows * kw);
                 if (rows == 2 && kw == 2)
                     PK_NAME(cells)(is_max, s, oo, run, step, 2, 2, row_stride, channels, start, d, stream);
