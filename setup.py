@@ -15,6 +15,7 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
+from pathlib import Path
 
 import numpy as np
 from Cython.Build import cythonize
@@ -94,6 +95,9 @@ extensions = [
         f"convops.{name}",
         [f"convops/{name}.pyx"],
         include_dirs=[np.get_include(), "convops"],
+        # The C headers hold the SIMD kernels: editing one must recompile (build_ext compares
+        # times against `depends`; Cython tracks only what the .pyx names directly).
+        depends=sorted(str(path) for path in Path("convops").glob("*.h")),
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_9_API_VERSION")],
         extra_compile_args=compile_args,
         extra_link_args=link_args,
