@@ -16,6 +16,11 @@ import time
 from benchmarks.machine import LoadProbe, machine_info
 
 PAUSE_S = 0.02   # between two implementations' samples (see measure_interleaved)
+# After NumPy's baseline: its tensordot runs OpenBLAS, whose idle threads spin for ~2**28
+# cycles (~0.1 s) after a call. Measured here: a 2-thread convops conv2d (3.8 ms alone) took
+# 5.7 ms 20 ms after an OpenBLAS sgemm and 3.8 ms after 0.1 s.
+PAUSE_AFTER_BLAS_S = 0.15
+BLAS_IMPLS = ("numpy",)
 IMPL_ORDER = ("convops", "tf_eager", "tf_function", "torch_cl", "torch_nchw", "numpy", "reference")
 PEERS = ("tf_eager", "tf_function", "torch_cl", "torch_nchw")
 
@@ -69,15 +74,18 @@ def measure_interleaved(fns: dict, repeats=7, min_sample=0.025, warmup=2, budget
         plan[name] = (number, max(1, min(repeats, int(cap / (once * number)))))
     samples = {name: [] for name in fns}
     cpu = {name: [] for name in fns}
+    previous = None
     for k in range(max(r for _, r in plan.values())):
         for name, fn in fns.items():
             number, reps = plan[name]
             if k >= reps:
                 continue
             # Let the previous library's idle threads stop spinning first (OpenMP and Eigen pools
-            # spin for ~1 ms after a call): they would otherwise take the second core from this
-            # one's threads, and a 2-thread result would measure their neighbour, not them.
-            time.sleep(PAUSE_S)
+            # spin for ~1 ms after a call, OpenBLAS's for ~0.1 s): they would otherwise take the
+            # second core from this one's threads, and a 2-thread result would measure their
+            # neighbour, not them.
+            time.sleep(PAUSE_AFTER_BLAS_S if previous in BLAS_IMPLS else PAUSE_S)
+            previous = name
             c0 = time.process_time()
             t0 = time.perf_counter()
             for _ in range(number):
