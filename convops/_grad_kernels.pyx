@@ -216,6 +216,171 @@ def conv2d_backprop_filter(const floating[:, :, :, ::1] x, const floating[:, :, 
         raise MemoryError("conv2d_backprop_filter: could not allocate a patch buffer")
 
 
+# --------------------------------------------------------------------------- conv2d: filter gradient, direct
+
+cdef extern from "_dw_simd.h" nogil:
+    ctypedef void (*convops_dw_f32)(int, int, const float*, const float*, float*, const ptrdiff_t*, ptrdiff_t,
+                                    ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t) noexcept nogil
+    ctypedef void (*convops_dw_f64)(int, int, const double*, const double*, double*, const ptrdiff_t*,
+                                    ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t) noexcept nogil
+    convops_dw_f32 convops_dw_ukernels_f32[3]
+    convops_dw_f64 convops_dw_ukernels_f64[3]
+    ptrdiff_t convops_dw_lanes(int isa, ptrdiff_t itemsize)
+    int convops_dw_block_rows(int isa, int v)
+
+
+cdef struct DwPlan:
+    const void* x
+    const void* dy
+    void* dw
+    Py_ssize_t height, width, c_in, h_out, w_out, kh, kw, c_group, c_out, c_out_group, groups
+    Py_ssize_t sh, sw, dh, dw_dil, top, left
+    Py_ssize_t out_rows           # N * H_out: the flattened (n, oy) output rows
+    Py_ssize_t chunk_rows         # output rows streamed per pass (a cache block of dy and x)
+    Py_ssize_t rows_per_block     # R: filter-gradient rows (input channels of one tap) per block
+    Py_ssize_t ci_blocks          # ceil(C_in/groups / R)
+    Py_ssize_t parts              # tasks per group, each a range of (tap, ci block) units
+    Py_ssize_t lanes, vec_per_block, co_blocks
+    int isa, code
+    bint failed
+
+
+cdef Py_ssize_t _dw_segments(const DwPlan* p, Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t ky, Py_ssize_t kx,
+                             ptrdiff_t* segs) noexcept nogil:
+    # The positions of output rows [r0, r1) whose tap (ky, kx) reads the input (not padding): per
+    # row one run of consecutive ox, as (x index, dy index, count) at the first one.
+    cdef Py_ssize_t r, n, oy, iy, ix0, lo, hi, n_seg = 0
+    ix0 = kx * p.dw_dil - p.left                  # input column of ox = 0
+    # lo: the first ox with ox*sw + ix0 >= 0; hi: one past the last with ox*sw + ix0 <= W - 1.
+    lo = 0 if ix0 >= 0 else (-ix0 + p.sw - 1) // p.sw
+    if p.width - 1 - ix0 < 0:
+        return 0
+    hi = min(p.w_out, (p.width - 1 - ix0) // p.sw + 1)
+    if lo >= hi:
+        return 0
+    for r in range(r0, r1):
+        n = r // p.h_out
+        oy = r - n * p.h_out
+        iy = oy * p.sh - p.top + ky * p.dh
+        if iy < 0 or iy >= p.height:
+            continue
+        segs[3 * n_seg] = ((n * p.height + iy) * p.width + lo * p.sw + ix0) * p.c_in
+        segs[3 * n_seg + 1] = (r * p.w_out + lo) * p.c_out
+        segs[3 * n_seg + 2] = hi - lo
+        n_seg += 1
+    return n_seg
+
+
+cdef void _dw_task_typed(const floating* x, const floating* dy, floating* dw, DwPlan* p,
+                         Py_ssize_t task) noexcept nogil:
+    # Task = (group g, part): the (tap, ci block) units [u0, u1) of group g, over every output
+    # position, chunk of output rows by chunk (the chunk's dy and input rows stay in cache while
+    # every unit of the task streams them). Each dw element belongs to one unit: it is summed by
+    # one task, in position order.
+    cdef Py_ssize_t g = task // p.parts, part = task - g * p.parts
+    cdef Py_ssize_t units = p.kh * p.kw * p.ci_blocks
+    cdef Py_ssize_t u0 = part * units // p.parts, u1 = (part + 1) * units // p.parts
+    cdef Py_ssize_t r0, r1, u, tap, cur_tap, cb, ci0, n_rows, b, co0, n_lanes, n_seg = 0
+    cdef const floating* xg = x + g * p.c_group
+    cdef const floating* dyg = dy + g * p.c_out_group
+    cdef ptrdiff_t* segs = <ptrdiff_t*>malloc(max(1, p.chunk_rows) * 3 * sizeof(ptrdiff_t))
+    if segs == NULL:
+        p.failed = True
+        return
+    r0 = 0
+    while r0 < p.out_rows:
+        r1 = min(p.out_rows, r0 + p.chunk_rows)
+        cur_tap = -1
+        for u in range(u0, u1):
+            tap = u // p.ci_blocks
+            cb = u - tap * p.ci_blocks
+            if tap != cur_tap:
+                n_seg = _dw_segments(p, r0, r1, tap // p.kw, tap - (tap // p.kw) * p.kw, segs)
+                cur_tap = tap
+            if n_seg == 0:
+                continue
+            ci0 = cb * p.rows_per_block
+            n_rows = min(p.rows_per_block, p.c_group - ci0)
+            for b in range(p.co_blocks):
+                co0 = b * p.vec_per_block * p.lanes
+                n_lanes = min(p.vec_per_block * p.lanes, p.c_out_group - co0)
+                if floating is float:
+                    convops_dw_ukernels_f32[p.isa](
+                        <int>n_rows, <int>((n_lanes + p.lanes - 1) // p.lanes), xg + ci0, dyg + co0,
+                        dw + (tap * p.c_group + ci0) * p.c_out + g * p.c_out_group + co0, segs, n_seg,
+                        p.sw * p.c_in, p.c_out, p.c_out, n_lanes)
+                else:
+                    convops_dw_ukernels_f64[p.isa](
+                        <int>n_rows, <int>((n_lanes + p.lanes - 1) // p.lanes), xg + ci0, dyg + co0,
+                        dw + (tap * p.c_group + ci0) * p.c_out + g * p.c_out_group + co0, segs, n_seg,
+                        p.sw * p.c_in, p.c_out, p.c_out, n_lanes)
+        r0 = r1
+    free(segs)
+
+
+cdef void _dw_tasks(void* ctx, ptrdiff_t begin, ptrdiff_t end) noexcept nogil:
+    cdef DwPlan* p = <DwPlan*>ctx
+    cdef ptrdiff_t task
+    for task in range(begin, end):
+        if p.code == 0:
+            _dw_task_typed(<const float*>p.x, <const float*>p.dy, <float*>p.dw, p, task)
+        else:
+            _dw_task_typed(<const double*>p.x, <const double*>p.dy, <double*>p.dw, p, task)
+
+
+def conv2d_backprop_filter_direct(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] dy,
+                                  floating[:, :, :, ::1] dw, Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t dh,
+                                  Py_ssize_t dwl, Py_ssize_t pad_top, Py_ssize_t pad_left, Py_ssize_t groups,
+                                  int isa, Py_ssize_t chunk_bytes, int num_threads):
+    """Filter gradient by a register-blocked direct kernel (no patch matrix, no BLAS).
+
+    Same contract and result layout as conv2d_backprop_filter (x, dy, dw, `dwl` the width
+    dilation), with `isa` the instruction set (_conv_kernels.ISA_NAMES index, supported here).
+    dw[ky, kx, ci, o] = sum over output positions m (in order) of x[m's input at tap (ky, kx),
+    g*C_g + ci] * dy[m, o], taps on padding skipped: the caller routes dy with non-finite values
+    where a window reaches the padding to the GEMM path (which multiplies them by the padding
+    zeros, as TF does). A block of R input channels of one tap x V vectors of output channels
+    of dw stays in SIMD registers while the positions of a chunk of output rows stream past
+    (`chunk_bytes` of dy per chunk, so that they stay in cache for all the blocks). Tasks are
+    ranges of blocks; every dw element is summed by one task in position order, so the result
+    does not depend on the thread count.
+    """
+    cdef DwPlan p
+    cdef Py_ssize_t vectors, tasks
+    cdef int threads
+    p.height, p.width, p.c_in = x.shape[1], x.shape[2], x.shape[3]
+    p.h_out, p.w_out = dy.shape[1], dy.shape[2]
+    p.kh, p.kw, p.c_group, p.c_out, p.groups = dw.shape[0], dw.shape[1], dw.shape[2], dw.shape[3], groups
+    p.c_out_group = p.c_out // groups
+    p.sh, p.sw, p.dh, p.dw_dil, p.top, p.left = sh, sw, dh, dwl, pad_top, pad_left
+    p.out_rows = dy.shape[0] * dy.shape[1]
+    p.chunk_rows = max(1, min(p.out_rows, chunk_bytes // max(1, p.w_out * p.c_out_group * sizeof(floating))))
+    p.isa = isa
+    p.lanes = convops_dw_lanes(isa, sizeof(floating))
+    vectors = (p.c_out_group + p.lanes - 1) // p.lanes
+    p.co_blocks = (vectors + 3) // 4
+    p.vec_per_block = (vectors + p.co_blocks - 1) // p.co_blocks
+    p.rows_per_block = convops_dw_block_rows(isa, <int>p.vec_per_block)
+    p.ci_blocks = (p.c_group + p.rows_per_block - 1) // p.rows_per_block
+    p.x, p.dy, p.dw = &x[0, 0, 0, 0], &dy[0, 0, 0, 0], &dw[0, 0, 0, 0]
+    p.code = 0 if floating is float else 1
+    p.failed = False
+    if (floating is float and convops_dw_ukernels_f32[isa] == NULL) or \
+            (floating is double and convops_dw_ukernels_f64[isa] == NULL):
+        raise ValueError(f"conv2d_backprop_filter_direct: instruction set {isa} is not in this build")
+    threads = effective_threads(num_threads, p.out_rows * p.w_out * p.kh * p.kw * p.c_group * p.c_out // 16)
+    # Parts per group: one per thread (with fewer groups than threads), as few as possible
+    # because every part streams all of the group's dy and x through the cache once (8 parts per
+    # group on 2 threads: a first layer with one input channel ran no faster than on one).
+    p.parts = max(1, min(p.kh * p.kw * p.ci_blocks, threads // min(groups, threads)))
+    tasks = groups * p.parts
+    with nogil:
+        memset(p.dw, 0, p.kh * p.kw * p.c_group * p.c_out * sizeof(floating))
+        convops_parallel_for(_dw_tasks, &p, tasks, 1, threads if tasks > 1 else 1)
+    if p.failed:
+        raise MemoryError("conv2d_backprop_filter_direct: could not allocate a segment buffer")
+
+
 # --------------------------------------------------------------------------- conv2d: input gradient
 
 cdef void _input_chunk_typed(const floating* dy, const floating* w, floating* dx, ConvPlan* p,

@@ -20,6 +20,7 @@ gradient taken of ``|x|``, ``|filters|``, ``|dy|`` in float64.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -225,26 +226,110 @@ def test_conv2d_backprop_filter_matches_tensorflow(dtype, case):
     assert_within(got, want_dw, bound_dw, repro, "tf.GradientTape", dtype=case.x.dtype)
 
 
+FILTER_ISAS = __import__("convops._conv_kernels", fromlist=["supported_isas"]).supported_isas()
+
+
+@contextlib.contextmanager
+def forced_filter_path(method, isa):
+    """conv2d_backprop_filter with its path (None = by shape) and instruction set forced inside
+    the block; yields the list that records each call of the GEMM path (_run_blas_kernel). A
+    context manager, not a fixture: Hypothesis runs many examples in one fixture scope."""
+    from convops import _conv_kernels, gradients
+
+    blas_calls = []
+    run_blas = gradients._run_blas_kernel
+    saved = gradients._FILTER_GRAD_METHOD
+    gradients._FILTER_GRAD_METHOD = method
+    gradients._run_blas_kernel = lambda *args: blas_calls.append(1) or run_blas(*args)
+    _conv_kernels.set_isa(isa)
+    try:
+        yield blas_calls
+    finally:
+        _conv_kernels.set_isa(None)
+        gradients._run_blas_kernel = run_blas
+        gradients._FILTER_GRAD_METHOD = saved
+
+
 @pytest.mark.tf
+@pytest.mark.parametrize("method, isa", [("gemm", None)] + [("direct", isa) for isa in FILTER_ISAS])
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+@given(case=conv2d_cases(dtypes=FLOAT_DTYPES))
+@with_examples(CONV_EXAMPLES)
+def test_conv2d_backprop_filter_each_method_matches_tensorflow(method, isa, dtype, case):
+    """Both filter-gradient paths, forced, for every conv option: the direct SIMD kernel in every
+    instruction set this CPU runs (gradients._filter_grad_direct; by shape it only takes groups
+    whose C_out/groups fills whole vectors, forced it takes any width: partial vectors) and
+    im2col + BLAS."""
+    case = case.with_dtype(dtype)
+    dy = conv_dy(case)
+    want_dx, want_dw = tf_conv_grads(case.x, case.w, dy, case.strides, case.padding, case.dilations)
+    (x_arg, _), _ = case.convops_args()
+    with forced_filter_path(method, isa) as blas_calls:
+        got, repro = call_op(convops.conv2d_backprop_filter, "conv2d_backprop_filter", x_arg, list(case.w.shape),
+                             to_format(dy, case.data_format), **conv_kwargs(case))
+    _, bound_dw = conv_grad_bounds(case, dy, want_dx, want_dw)
+    what = f"tf.GradientTape (method {method}, instruction set {isa})"
+    assert_within(got, want_dw, bound_dw, repro, what, dtype=case.x.dtype)
+    if np.isfinite(dy).all() and case.x.size and dy.size:
+        assert bool(blas_calls) == (method == "gemm"), f"wrong path taken: {repro}"
+
+
+@pytest.mark.tf
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+@pytest.mark.parametrize("x_shape, w_shape, strides, padding, bad_dy, direct", [
+    ((2, 7, 8, 5), (3, 3, 5, 64), (1, 1), "SAME", None, True),        # whole vectors: direct
+    ((2, 9, 9, 4), (3, 3, 2, 128), (2, 2), "SAME", None, True),       # 2 groups of 64, stride 2
+    ((2, 7, 8, 5), (3, 3, 5, 3), (1, 1), "SAME", None, False),        # 3 lanes: GEMM
+    ((1, 8, 8, 4), (3, 3, 1, 12), (1, 1), "VALID", None, False),      # depthwise-like groups of 3
+    ((2, 7, 8, 5), (3, 3, 5, 64), (1, 1), "SAME", (0, 0, 3), False),  # inf where a window reads padding
+    ((2, 7, 8, 5), (3, 3, 5, 64), (1, 1), "SAME", (1, 3, 4), True),   # inf away from the padding
+    ((2, 7, 8, 5), (3, 3, 5, 64), (1, 1), "VALID", (0, 0, 0), True),  # VALID: no padding at all
+])
+def test_conv2d_backprop_filter_path_by_shape_matches_tensorflow(dtype, x_shape, w_shape, strides, padding, bad_dy,
+                                                                 direct):
+    """The shape-based choice of the filter-gradient path, against TF: the direct kernel skips
+    the taps on padding, so a non-finite out_backprop where a window reaches the padding must go
+    to im2col + BLAS, which multiplies it by the padding zeros as TF does (inf * 0 = NaN)."""
+    rng = np.random.default_rng(5)
+    case = ConvCase(rng.uniform(-1, 1, x_shape).astype(dtype), rng.uniform(-1, 1, w_shape).astype(dtype),
+                    strides, padding)
+    dy = conv_dy(case)
+    if bad_dy is not None:
+        dy[bad_dy] = np.inf
+    want_dx, want_dw = tf_conv_grads(case.x, case.w, dy, case.strides, case.padding, case.dilations)
+    with forced_filter_path(None, None) as blas_calls:
+        got, repro = call_op(convops.conv2d_backprop_filter, "conv2d_backprop_filter", case.x, case.w.shape, dy,
+                             strides=strides, padding=padding)
+    _, bound_dw = conv_grad_bounds(case, dy, want_dx, want_dw)
+    assert_within(got, want_dw, bound_dw, repro, "tf.GradientTape", dtype=case.x.dtype)
+    if bad_dy is not None and padding == "SAME" and not direct:
+        assert np.isnan(got).any(), f"inf x padding zero should give NaN somewhere: {repro}"
+    assert bool(blas_calls) == (not direct), f"wrong path taken: {repro}"
+
+
+@pytest.mark.tf
+@pytest.mark.parametrize("filter_method", ["direct", "gemm"])
 @given(case=conv2d_cases(dtypes=("float64",), layouts=("C",), spell=False), scratch=st.integers(1, 4096))
-def test_conv2d_gradients_in_small_chunks_match_tensorflow(case, scratch):
+def test_conv2d_gradients_in_small_chunks_match_tensorflow(filter_method, case, scratch):
     """The kernels work through the batch in chunks sized by a scratch budget (a few MiB in
     practice, so tiny test cases fit in one). With a budget of a few bytes every chunk is one
-    image (input gradient) or a few output positions (filter gradient, accumulated across
-    chunks): the results must not change."""
+    image (input gradient) or a few output positions (filter gradient by GEMM, accumulated
+    across chunks) or one output row (filter gradient by the direct kernel, _DW_CHUNK_BYTES):
+    the results must not change."""
     from convops import gradients
     dy = conv_dy(case)
     want_dx, want_dw = tf_conv_grads(case.x, case.w, dy, case.strides, case.padding, case.dilations)
     kw = dict(strides=case.strides, padding=case.padding, dilations=case.dilations)
-    saved = gradients._SCRATCH_BYTES
-    gradients._SCRATCH_BYTES = scratch
+    saved = gradients._SCRATCH_BYTES, gradients._DW_CHUNK_BYTES
+    gradients._SCRATCH_BYTES = gradients._DW_CHUNK_BYTES = scratch
     try:
         dx = convops.conv2d_backprop_input(case.x.shape, case.w, dy, **kw)
-        dw = convops.conv2d_backprop_filter(case.x, case.w.shape, dy, **kw)
+        with forced_filter_path(filter_method, None):
+            dw = convops.conv2d_backprop_filter(case.x, case.w.shape, dy, **kw)
     finally:
-        gradients._SCRATCH_BYTES = saved
+        gradients._SCRATCH_BYTES, gradients._DW_CHUNK_BYTES = saved
     bound_dx, bound_dw = conv_grad_bounds(case, dy, want_dx, want_dw)
-    repro = f"with convops.gradients._SCRATCH_BYTES = {scratch}: {case}"
+    repro = f"with convops.gradients._SCRATCH_BYTES = _DW_CHUNK_BYTES = {scratch}, {filter_method}: {case}"
     assert_within(dx, want_dx, bound_dx, repro, "tf.GradientTape")
     assert_within(dw, want_dw, bound_dw, repro, "tf.GradientTape")
 

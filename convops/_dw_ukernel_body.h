@@ -1,0 +1,164 @@
+/* One instantiation of the filter-gradient micro-kernel (conv2d_backprop_filter's direct path).
+ *
+ * Included by _dw_simd.h once per (element type, instruction set) with these macros set:
+ *   UK_T, UK_VBYTES, UK_TARGET, UK_NAME(x)  as for _conv_ukernel_body.h
+ *   UK_R1..UK_R4  filter-gradient rows per block when the block is 1..4 vectors of channels wide
+ *
+ * The mirror image of conv2d's micro-kernel: there a block of output pixels x output channels
+ * stays in registers while the reduction runs over (ky, kx, ci); here a block of R filter-gradient
+ * rows (R consecutive input channels of one tap) x V vectors of output channels stays in
+ * registers while the reduction runs over output positions. The readable version of the same
+ * loop is _filter_lane (im2col + GEMM) in _grad_kernels.pyx and reference.py's definition.
+ */
+
+typedef UK_T UK_NAME(vec) __attribute__((vector_size(UK_VBYTES)));
+#define UK_L ((ptrdiff_t)(UK_VBYTES / sizeof(UK_T)))
+
+/* acc[i][v] = dw[i][v] + sum over the segments' positions j of x[j][i] * dy[j][v].
+ *
+ * dw      the block's first element; R rows of dw_stride elements, n_lanes channels used
+ * x, dy   the block's first input channel and first output channel (no position offset)
+ * segs    n_seg triples (x index, dy index, count): `count` positions, the first at x + x index
+ *         and dy + dy index, the next x_step and dy_step elements further
+ * The additions into each element run in segment order, then position order: the same for any
+ * R, V or thread, so results are bit-identical for any thread count. Lanes past n_lanes are
+ * neither read from dy nor written to dw (a partial vector is copied through a zeroed one). */
+static inline __attribute__((always_inline)) UK_TARGET void UK_NAME(dw_block)(
+        const int R, const int V, const int partial, const UK_T* x, const UK_T* dy, UK_T* dw,
+        const ptrdiff_t* segs, ptrdiff_t n_seg, ptrdiff_t x_step, ptrdiff_t dy_step, ptrdiff_t dw_stride,
+        ptrdiff_t n_lanes)
+{
+    UK_NAME(vec) acc[12][4];
+    UK_NAME(vec) dv[4];
+    const ptrdiff_t tail = n_lanes - (V - 1) * UK_L;   /* lanes of the last vector, 1..UK_L */
+    ptrdiff_t s, j;
+    int i, v;
+    for (i = 0; i < R; i++) {
+        for (v = 0; v < V; v++) {
+            acc[i][v] = (UK_NAME(vec)){0};
+            if (partial && v == V - 1)
+                memcpy(&acc[i][v], dw + i * dw_stride + v * UK_L, (size_t)tail * sizeof(UK_T));
+            else
+                memcpy(&acc[i][v], dw + i * dw_stride + v * UK_L, sizeof(acc[i][v]));
+        }
+    }
+    for (s = 0; s < n_seg; s++) {
+        const UK_T* xs = x + segs[3 * s];
+        const UK_T* ds = dy + segs[3 * s + 1];
+        const ptrdiff_t count = segs[3 * s + 2];
+        for (j = 0; j < count; j++) {
+            /* By index, not by stepping pointers: no pointer is formed past the last position
+             * (UBSan's pointer-overflow check). */
+            const UK_T* xp = xs + j * x_step;
+            const UK_T* dp = ds + j * dy_step;
+            for (v = 0; v < V; v++) {
+                if (partial && v == V - 1) {
+                    dv[v] = (UK_NAME(vec)){0};
+                    memcpy(&dv[v], dp + v * UK_L, (size_t)tail * sizeof(UK_T));
+                } else {
+                    memcpy(&dv[v], dp + v * UK_L, sizeof(dv[v]));   /* an unaligned vector load */
+                }
+            }
+            for (i = 0; i < R; i++) {
+                const UK_NAME(vec) b = (UK_NAME(vec)){0} + xp[i];   /* broadcast */
+                for (v = 0; v < V; v++)
+                    acc[i][v] += b * dv[v];
+            }
+        }
+    }
+    for (i = 0; i < R; i++) {
+        for (v = 0; v < V; v++) {
+            if (partial && v == V - 1)
+                memcpy(dw + i * dw_stride + v * UK_L, &acc[i][v], (size_t)tail * sizeof(UK_T));
+            else
+                memcpy(dw + i * dw_stride + v * UK_L, &acc[i][v], sizeof(acc[i][v]));
+        }
+    }
+}
+
+#define UK_DW_CASE_R(RR, VV, PART) \
+    UK_NAME(dw_block)(RR, VV, PART, x, dy, dw, segs, n_seg, x_step, dy_step, dw_stride, n_lanes)
+
+/* R rows (1..UK_Rv for V vectors) x V vectors, both chosen at run time: full blocks use R = UK_Rv,
+ * the last rows of a tap a smaller R. */
+#define UK_DW_SW_3(VV, PART) \
+    switch (R) { \
+    case 1: UK_DW_CASE_R(1, VV, PART); break; \
+    case 2: UK_DW_CASE_R(2, VV, PART); break; \
+    default: UK_DW_CASE_R(3, VV, PART); break; \
+    }
+#define UK_DW_SW_4(VV, PART) \
+    switch (R) { \
+    case 1: UK_DW_CASE_R(1, VV, PART); break; \
+    case 2: UK_DW_CASE_R(2, VV, PART); break; \
+    case 3: UK_DW_CASE_R(3, VV, PART); break; \
+    default: UK_DW_CASE_R(4, VV, PART); break; \
+    }
+#define UK_DW_SW_6(VV, PART) \
+    switch (R) { \
+    case 1: UK_DW_CASE_R(1, VV, PART); break; \
+    case 2: UK_DW_CASE_R(2, VV, PART); break; \
+    case 3: UK_DW_CASE_R(3, VV, PART); break; \
+    case 4: UK_DW_CASE_R(4, VV, PART); break; \
+    case 5: UK_DW_CASE_R(5, VV, PART); break; \
+    default: UK_DW_CASE_R(6, VV, PART); break; \
+    }
+#define UK_DW_SW_8(VV, PART) \
+    switch (R) { \
+    case 1: UK_DW_CASE_R(1, VV, PART); break; \
+    case 2: UK_DW_CASE_R(2, VV, PART); break; \
+    case 3: UK_DW_CASE_R(3, VV, PART); break; \
+    case 4: UK_DW_CASE_R(4, VV, PART); break; \
+    case 5: UK_DW_CASE_R(5, VV, PART); break; \
+    case 6: UK_DW_CASE_R(6, VV, PART); break; \
+    case 7: UK_DW_CASE_R(7, VV, PART); break; \
+    default: UK_DW_CASE_R(8, VV, PART); break; \
+    }
+#define UK_DW_SW_12(VV, PART) \
+    switch (R) { \
+    case 1: UK_DW_CASE_R(1, VV, PART); break; \
+    case 2: UK_DW_CASE_R(2, VV, PART); break; \
+    case 3: UK_DW_CASE_R(3, VV, PART); break; \
+    case 4: UK_DW_CASE_R(4, VV, PART); break; \
+    case 5: UK_DW_CASE_R(5, VV, PART); break; \
+    case 6: UK_DW_CASE_R(6, VV, PART); break; \
+    case 7: UK_DW_CASE_R(7, VV, PART); break; \
+    case 8: UK_DW_CASE_R(8, VV, PART); break; \
+    case 9: UK_DW_CASE_R(9, VV, PART); break; \
+    case 10: UK_DW_CASE_R(10, VV, PART); break; \
+    case 11: UK_DW_CASE_R(11, VV, PART); break; \
+    default: UK_DW_CASE_R(12, VV, PART); break; \
+    }
+#define UK_DW_SW(N, VV, PART) UK_DW_SW_I(N, VV, PART)
+#define UK_DW_SW_I(N, VV, PART) UK_DW_SW_##N(VV, PART)
+
+static UK_TARGET void UK_NAME(dw_ukernel)(
+        int R, int V, const UK_T* x, const UK_T* dy, UK_T* dw, const ptrdiff_t* segs, ptrdiff_t n_seg,
+        ptrdiff_t x_step, ptrdiff_t dy_step, ptrdiff_t dw_stride, ptrdiff_t n_lanes)
+{
+    if (n_lanes >= V * UK_L) {
+        switch (V) {
+        case 1: UK_DW_SW(UK_R1, 1, 0); break;
+        case 2: UK_DW_SW(UK_R2, 2, 0); break;
+        case 3: UK_DW_SW(UK_R3, 3, 0); break;
+        default: UK_DW_SW(UK_R4, 4, 0); break;
+        }
+    } else {
+        switch (V) {
+        case 1: UK_DW_SW(UK_R1, 1, 1); break;
+        case 2: UK_DW_SW(UK_R2, 2, 1); break;
+        case 3: UK_DW_SW(UK_R3, 3, 1); break;
+        default: UK_DW_SW(UK_R4, 4, 1); break;
+        }
+    }
+}
+
+#undef UK_DW_CASE_R
+#undef UK_DW_SW
+#undef UK_DW_SW_I
+#undef UK_DW_SW_3
+#undef UK_DW_SW_4
+#undef UK_DW_SW_6
+#undef UK_DW_SW_8
+#undef UK_DW_SW_12
+#undef UK_L
