@@ -20,9 +20,11 @@ typedef UK_T UK_NAME(vec) __attribute__((vector_size(UK_VBYTES)));
  * x, dy   the block's first input channel and first output channel (no position offset)
  * segs    n_seg triples (x index, dy index, count): `count` positions, the first at x + x index
  *         and dy + dy index, the next x_step and dy_step elements further
- * The additions into each element run in segment order, then position order: the same for any
- * R, V or thread, so results are bit-identical for any thread count. Lanes past n_lanes are
- * neither read from dy nor written to dw (a partial vector is copied through a zeroed one). */
+ * Every position's dy holds V whole vectors (V * UK_L readable elements; the caller pads narrow
+ * groups into a scratch copy), but only n_lanes of dw are read and written (a partial vector is
+ * copied through a zeroed one). The additions into each element run in segment order, then
+ * position order: the same for any R, V or thread, so results are bit-identical for any thread
+ * count. */
 static inline __attribute__((always_inline)) UK_TARGET void UK_NAME(dw_block)(
         const int R, const int V, const int partial, const UK_T* x, const UK_T* dy, UK_T* dw,
         const ptrdiff_t* segs, ptrdiff_t n_seg, ptrdiff_t x_step, ptrdiff_t dy_step, ptrdiff_t dw_stride,
@@ -51,14 +53,8 @@ static inline __attribute__((always_inline)) UK_TARGET void UK_NAME(dw_block)(
              * (UBSan's pointer-overflow check). */
             const UK_T* xp = xs + j * x_step;
             const UK_T* dp = ds + j * dy_step;
-            for (v = 0; v < V; v++) {
-                if (partial && v == V - 1) {
-                    dv[v] = (UK_NAME(vec)){0};
-                    memcpy(&dv[v], dp + v * UK_L, (size_t)tail * sizeof(UK_T));
-                } else {
-                    memcpy(&dv[v], dp + v * UK_L, sizeof(dv[v]));   /* an unaligned vector load */
-                }
-            }
+            for (v = 0; v < V; v++)
+                memcpy(&dv[v], dp + v * UK_L, sizeof(dv[v]));   /* an unaligned vector load */
             for (i = 0; i < R; i++) {
                 const UK_NAME(vec) b = (UK_NAME(vec)){0} + xp[i];   /* broadcast */
                 for (v = 0; v < V; v++)

@@ -241,6 +241,7 @@ cdef struct DwPlan:
     Py_ssize_t ci_blocks          # ceil(C_in/groups / R)
     Py_ssize_t parts              # tasks per group, each a range of (tap, ci block) units
     Py_ssize_t lanes, vec_per_block, co_blocks
+    Py_ssize_t co_pad             # 0, or the padded row of a scratch copy of dy (narrow groups)
     int isa, code
     bint failed
 
@@ -248,7 +249,8 @@ cdef struct DwPlan:
 cdef Py_ssize_t _dw_segments(const DwPlan* p, Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t ky, Py_ssize_t kx,
                              ptrdiff_t* segs) noexcept nogil:
     # The positions of output rows [r0, r1) whose tap (ky, kx) reads the input (not padding): per
-    # row one run of consecutive ox, as (x index, dy index, count) at the first one.
+    # row one run of consecutive ox, as (x index, dy index, count) at the first one. The dy index
+    # is into dy itself, or into the chunk's padded copy (rows of co_pad) when there is one.
     cdef Py_ssize_t r, n, oy, iy, ix0, lo, hi, n_seg = 0
     ix0 = kx * p.dw_dil - p.left                  # input column of ox = 0
     # lo: the first ox with ox*sw + ix0 >= 0; hi: one past the last with ox*sw + ix0 <= W - 1.
@@ -265,7 +267,10 @@ cdef Py_ssize_t _dw_segments(const DwPlan* p, Py_ssize_t r0, Py_ssize_t r1, Py_s
         if iy < 0 or iy >= p.height:
             continue
         segs[3 * n_seg] = ((n * p.height + iy) * p.width + lo * p.sw + ix0) * p.c_in
-        segs[3 * n_seg + 1] = (r * p.w_out + lo) * p.c_out
+        if p.co_pad:
+            segs[3 * n_seg + 1] = ((r - r0) * p.w_out + lo) * p.co_pad
+        else:
+            segs[3 * n_seg + 1] = (r * p.w_out + lo) * p.c_out
         segs[3 * n_seg + 2] = hi - lo
         n_seg += 1
     return n_seg
@@ -280,16 +285,41 @@ cdef void _dw_task_typed(const floating* x, const floating* dy, floating* dw, Dw
     cdef Py_ssize_t g = task // p.parts, part = task - g * p.parts
     cdef Py_ssize_t units = p.kh * p.kw * p.ci_blocks
     cdef Py_ssize_t u0 = part * units // p.parts, u1 = (part + 1) * units // p.parts
-    cdef Py_ssize_t r0, r1, u, tap, cur_tap, cb, ci0, n_rows, b, co0, n_lanes, n_seg = 0
+    cdef Py_ssize_t r0, r1, u, tap, cur_tap, cb, ci0, n_rows, b, co0, n_lanes, n_seg = 0, pos
+    cdef Py_ssize_t dy_step = p.co_pad if p.co_pad else p.c_out
     cdef const floating* xg = x + g * p.c_group
     cdef const floating* dyg = dy + g * p.c_out_group
+    cdef const floating* dyg_src = dyg
+    cdef const floating* src
+    cdef floating* dst
+    cdef floating* padded = NULL
+    cdef Py_ssize_t c
     cdef ptrdiff_t* segs = <ptrdiff_t*>malloc(max(1, p.chunk_rows) * 3 * sizeof(ptrdiff_t))
     if segs == NULL:
         p.failed = True
         return
+    if p.co_pad:
+        # Groups narrower than whole vectors: the micro-kernel loads whole vectors of dy, so each
+        # chunk's dy is copied into rows of co_pad with zeros after the group's channels.
+        padded = <floating*>malloc(p.chunk_rows * p.w_out * p.co_pad * sizeof(floating))
+        if padded == NULL:
+            free(segs)
+            p.failed = True
+            return
+        dyg = padded
     r0 = 0
     while r0 < p.out_rows:
         r1 = min(p.out_rows, r0 + p.chunk_rows)
+        if p.co_pad:
+            # Plain loops, not memcpy/memset: with a few channels per group (depthwise) two calls
+            # per position cost more than the copy.
+            for pos in range((r1 - r0) * p.w_out):
+                src = dyg_src + (r0 * p.w_out + pos) * p.c_out
+                dst = padded + pos * p.co_pad
+                for c in range(p.c_out_group):
+                    dst[c] = src[c]
+                for c in range(p.c_out_group, p.co_pad):
+                    dst[c] = 0
         cur_tap = -1
         for u in range(u0, u1):
             tap = u // p.ci_blocks
@@ -308,14 +338,15 @@ cdef void _dw_task_typed(const floating* x, const floating* dy, floating* dw, Dw
                     convops_dw_ukernels_f32[p.isa](
                         <int>n_rows, <int>((n_lanes + p.lanes - 1) // p.lanes), xg + ci0, dyg + co0,
                         dw + (tap * p.c_group + ci0) * p.c_out + g * p.c_out_group + co0, segs, n_seg,
-                        p.sw * p.c_in, p.c_out, p.c_out, n_lanes)
+                        p.sw * p.c_in, dy_step, p.c_out, n_lanes)
                 else:
                     convops_dw_ukernels_f64[p.isa](
                         <int>n_rows, <int>((n_lanes + p.lanes - 1) // p.lanes), xg + ci0, dyg + co0,
                         dw + (tap * p.c_group + ci0) * p.c_out + g * p.c_out_group + co0, segs, n_seg,
-                        p.sw * p.c_in, p.c_out, p.c_out, n_lanes)
+                        p.sw * p.c_in, dy_step, p.c_out, n_lanes)
         r0 = r1
     free(segs)
+    free(padded)
 
 
 cdef void _dw_tasks(void* ctx, ptrdiff_t begin, ptrdiff_t end) noexcept nogil:
@@ -341,7 +372,8 @@ def conv2d_backprop_filter_direct(const floating[:, :, :, ::1] x, const floating
     where a window reaches the padding to the GEMM path (which multiplies them by the padding
     zeros, as TF does). A block of R input channels of one tap x V vectors of output channels
     of dw stays in SIMD registers while the positions of a chunk of output rows stream past
-    (`chunk_bytes` of dy per chunk, so that they stay in cache for all the blocks). Tasks are
+    (`chunk_bytes` of dy per chunk, so that they stay in cache for all the blocks; groups whose
+    C_out/groups is not a whole number of vectors stream a zero-padded copy of the chunk). Tasks are
     ranges of blocks; every dw element is summed by one task in position order, so the result
     does not depend on the thread count.
     """
@@ -354,7 +386,6 @@ def conv2d_backprop_filter_direct(const floating[:, :, :, ::1] x, const floating
     p.c_out_group = p.c_out // groups
     p.sh, p.sw, p.dh, p.dw_dil, p.top, p.left = sh, sw, dh, dwl, pad_top, pad_left
     p.out_rows = dy.shape[0] * dy.shape[1]
-    p.chunk_rows = max(1, min(p.out_rows, chunk_bytes // max(1, p.w_out * p.c_out_group * sizeof(floating))))
     p.isa = isa
     p.lanes = convops_dw_lanes(isa, sizeof(floating))
     vectors = (p.c_out_group + p.lanes - 1) // p.lanes
@@ -362,6 +393,8 @@ def conv2d_backprop_filter_direct(const floating[:, :, :, ::1] x, const floating
     p.vec_per_block = (vectors + p.co_blocks - 1) // p.co_blocks
     p.rows_per_block = convops_dw_block_rows(isa, <int>p.vec_per_block)
     p.ci_blocks = (p.c_group + p.rows_per_block - 1) // p.rows_per_block
+    p.co_pad = 0 if p.c_out_group % p.lanes == 0 else vectors * p.lanes
+    p.chunk_rows = max(1, min(p.out_rows, chunk_bytes // max(1, p.w_out * vectors * p.lanes * sizeof(floating))))
     p.x, p.dy, p.dw = &x[0, 0, 0, 0], &dy[0, 0, 0, 0], &dw[0, 0, 0, 0]
     p.code = 0 if floating is float else 1
     p.failed = False

@@ -257,9 +257,8 @@ def forced_filter_path(method, isa):
 @with_examples(CONV_EXAMPLES)
 def test_conv2d_backprop_filter_each_method_matches_tensorflow(method, isa, dtype, case):
     """Both filter-gradient paths, forced, for every conv option: the direct SIMD kernel in every
-    instruction set this CPU runs (gradients._filter_grad_direct; by shape it only takes groups
-    whose C_out/groups fills whole vectors, forced it takes any width: partial vectors) and
-    im2col + BLAS."""
+    instruction set this CPU runs (gradients._filter_grad_direct; C_out/groups of whole vectors
+    read dy in place, other widths a zero-padded copy) and im2col + BLAS."""
     case = case.with_dtype(dtype)
     dy = conv_dy(case)
     want_dx, want_dw = tf_conv_grads(case.x, case.w, dy, case.strides, case.padding, case.dilations)
@@ -279,15 +278,15 @@ def test_conv2d_backprop_filter_each_method_matches_tensorflow(method, isa, dtyp
 @pytest.mark.parametrize("x_shape, w_shape, strides, padding, bad_dy, direct", [
     ((2, 7, 8, 5), (3, 3, 5, 64), (1, 1), "SAME", None, True),        # whole vectors: direct
     ((2, 9, 9, 4), (3, 3, 2, 128), (2, 2), "SAME", None, True),       # 2 groups of 64, stride 2
-    ((2, 7, 8, 5), (3, 3, 5, 3), (1, 1), "SAME", None, False),        # 3 lanes: GEMM
-    ((1, 8, 8, 4), (3, 3, 1, 12), (1, 1), "VALID", None, False),      # depthwise-like groups of 3
+    ((2, 7, 8, 5), (3, 3, 5, 3), (1, 1), "SAME", None, True),         # 3 lanes: zero-padded dy copy
+    ((1, 8, 8, 4), (3, 3, 1, 12), (1, 1), "VALID", None, True),       # depthwise, groups of 3 lanes
     ((2, 7, 8, 5), (3, 3, 5, 64), (1, 1), "SAME", (0, 0, 3), False),  # inf where a window reads padding
     ((2, 7, 8, 5), (3, 3, 5, 64), (1, 1), "SAME", (1, 3, 4), True),   # inf away from the padding
     ((2, 7, 8, 5), (3, 3, 5, 64), (1, 1), "VALID", (0, 0, 0), True),  # VALID: no padding at all
 ])
-def test_conv2d_backprop_filter_path_by_shape_matches_tensorflow(dtype, x_shape, w_shape, strides, padding, bad_dy,
+def test_conv2d_backprop_filter_default_path_matches_tensorflow(dtype, x_shape, w_shape, strides, padding, bad_dy,
                                                                  direct):
-    """The shape-based choice of the filter-gradient path, against TF: the direct kernel skips
+    """The default choice of the filter-gradient path, against TF: the direct kernel skips
     the taps on padding, so a non-finite out_backprop where a window reaches the padding must go
     to im2col + BLAS, which multiplies it by the padding zeros as TF does (inf * 0 = NaN)."""
     rng = np.random.default_rng(5)
