@@ -571,9 +571,9 @@ def conv2d_backprop_filter(input: Any, filter_sizes: Any, out_backprop: Any, str
     A register-blocked direct kernel accumulates each block of the result over the output
     positions in order (where it does not apply -- no SIMD build, or non-finite ``out_backprop``
     whose windows reach the padding -- one matrix product per chunk of output positions and
-    group, ``dW_g += P^T . dy_g`` with ``P`` the im2col patch matrix). Both accumulate in the input dtype (float16 in float32). Tolerance
-    against a float64 result grows with ``N * H_out * W_out``, the number of products summed per
-    element.
+    group, ``dW_g += P^T . dy_g`` with ``P`` the im2col patch matrix). Both accumulate in the
+    input dtype (float16 in float32). Tolerance against a float64 result grows with
+    ``N * H_out * W_out``, the number of products summed per element.
 
     Examples
     --------
