@@ -37,6 +37,7 @@ extensions = [
     "animation",
     "kernel_source",
     "results",
+    "answers",
 ]
 
 exclude_patterns = ["_build", "_data", "_ext", "figures", "Thumbs.db", ".DS_Store"]
