@@ -83,16 +83,8 @@ numpydoc_show_class_members = False
 numpydoc_xref_param_type = False
 numpydoc_validation_checks = set()
 
-# Doctests: every `>>>` in the pages and in the autodoc'd docstrings runs with this set-up.
-doctest_global_setup = """
-import numpy as np
-import convops
-from convops import arithmetic
-# the module docstrings of convops (autodoc'd in api.rst) use their module's names unqualified
-from convops.arithmetic import *
-from convops.padding import padding_index
-np.set_printoptions(precision=4, suppress=True, linewidth=100)
-"""
+# Doctests: no `doctest_global_setup`. Every page's and every docstring's `>>>` examples state
+# their own imports, so they run when pasted into a fresh Python (tests/test_docs_examples.py).
 
 # The plot directive: figures are drawn by docs/figures (which calls convops) at build time.
 plot_include_source = False
