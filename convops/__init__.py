@@ -1,6 +1,7 @@
 """convops: the operations of a convolutional network, in Cython, with TensorFlow's semantics.
 
->>> import numpy as np, convops
+>>> import numpy as np
+>>> import convops
 >>> convops.conv2d(np.ones((1, 28, 28, 1), np.float32), np.ones((3, 3, 1, 32), np.float32)).shape
 (1, 26, 26, 32)
 """

@@ -82,6 +82,7 @@ def _bool(value, name: str) -> bool:
 def effective_kernel_size(kernel_size: int, dilation: int = 1) -> int:
     """Span of a dilated kernel: ``k_eff = (k - 1) * d + 1``.
 
+    >>> from convops.arithmetic import effective_kernel_size
     >>> effective_kernel_size(3, dilation=2)
     5
     """
@@ -97,6 +98,7 @@ def same_padding(input_size: int, kernel_size: int, stride: int = 1, dilation: i
     and the odd extra pixel goes *after* (bottom / right). PyTorch and several textbooks put it
     before instead, which changes results at stride 2.
 
+    >>> from convops.arithmetic import same_padding
     >>> same_padding(28, 3)
     (1, 1)
     >>> same_padding(28, 2, stride=2)   # even kernel: nothing needed
@@ -116,6 +118,7 @@ def resolve_padding(padding: Padding1D, input_size: int, kernel_size: int, strid
                     dilation: int = 1) -> Tuple[int, int]:
     """Turn ``"SAME"``, ``"VALID"`` or ``(before, after)`` into explicit ``(before, after)``.
 
+    >>> from convops.arithmetic import resolve_padding
     >>> resolve_padding("VALID", 28, 3)
     (0, 0)
     >>> resolve_padding("same", 28, 3)
@@ -149,6 +152,7 @@ def conv_output_size(input_size: int, kernel_size: int, stride: int = 1, padding
     smaller than the effective kernel. With ``"SAME"`` this is ``ceil(i / s)``; with ``"VALID"``
     it is ``ceil((i - k_eff + 1) / s)``.
 
+    >>> from convops.arithmetic import conv_output_size
     >>> conv_output_size(28, 3)                      # the tutorial's first layer
     26
     >>> conv_output_size(28, 3, padding="SAME")
@@ -173,6 +177,7 @@ def conv_output_size(input_size: int, kernel_size: int, stride: int = 1, padding
 def pool_output_size(input_size: int, window_size: int, stride: int, padding: Padding1D = "VALID") -> int:
     """Output size of a pooling layer along one axis (a convolution without dilation).
 
+    >>> from convops.arithmetic import pool_output_size
     >>> pool_output_size(26, 2, 2)     # the tutorial: 26 x 26 -> 13 x 13
     13
     >>> pool_output_size(11, 2, 2)     # 11 -> 5: the last row and column are dropped
@@ -207,6 +212,7 @@ def receptive_fields(layers: Iterable[Sequence[int]], padding_before: Sequence[i
 
     The tutorial's network (conv 3, pool 2, conv 3, pool 2, conv 3):
 
+    >>> from convops.arithmetic import receptive_fields
     >>> [(rf.size, rf.jump) for rf in receptive_fields([(3, 1), (2, 2), (3, 1), (2, 2), (3, 1)])]
     [(3, 1), (4, 2), (8, 2), (10, 4), (18, 4)]
     """
@@ -245,6 +251,7 @@ def receptive_fields(layers: Iterable[Sequence[int]], padding_before: Sequence[i
 def receptive_field(layers: Iterable[Sequence[int]]) -> int:
     """Receptive field size (one axis) of a unit after the whole stack.
 
+    >>> from convops.arithmetic import receptive_field
     >>> receptive_field([(3, 1), (2, 2), (3, 1)])   # conv 3, pool 2, conv 3: 8, not 7
     8
     """
@@ -258,6 +265,7 @@ def conv2d_params(kernel_size: int | Tuple[int, int], in_channels: int, out_chan
 
     Parameter sharing is why this does not depend on the image size.
 
+    >>> from convops.arithmetic import conv2d_params
     >>> conv2d_params(3, 1, 32)      # the tutorial's first layer: (9·1 + 1)·32
     320
     >>> conv2d_params(3, 32, 64)     # (9·32 + 1)·64
@@ -276,6 +284,7 @@ def conv2d_params(kernel_size: int | Tuple[int, int], in_channels: int, out_chan
 def dense_params(in_features: int, out_features: int, use_bias: bool = True) -> int:
     """Number of trainable parameters of a dense (fully connected) layer: ``(n_in + 1)·n_out``.
 
+    >>> from convops.arithmetic import dense_params
     >>> dense_params(3 * 3 * 128, 10)   # the tutorial's classifier
     11530
     >>> dense_params(28 * 28, 26 * 26 * 32)  # a dense layer with the first conv's output size
@@ -292,6 +301,7 @@ def conv2d_flops(output_hw: Tuple[int, int], kernel_size: int | Tuple[int, int],
 
     ``2 · H_out · W_out · KH · KW · C_in/groups · C_out``
 
+    >>> from convops.arithmetic import conv2d_flops
     >>> conv2d_flops((26, 26), 3, 1, 32)
     389376
     """

@@ -75,7 +75,8 @@ def conv2d(input: Any, filters: Any, strides: Any = 1, padding: Any = "VALID", d
     --------
     A vertical-edge detector on a 4x4 image: one line, no reshaping.
 
-    >>> import numpy as np, convops
+    >>> import numpy as np
+    >>> import convops
     >>> image = np.array([[0, 0, 1, 1]] * 4, dtype=np.float32)
     >>> convops.conv2d(image, np.array([[-1, 1]], dtype=np.float32))
     array([[0., 1., 0.],

@@ -463,7 +463,8 @@ def conv2d_backprop_input(input_sizes: Any, filters: Any, out_backprop: Any, str
     --------
     A 1x2 kernel spreads each upstream value over the two pixels it read:
 
-    >>> import numpy as np, convops
+    >>> import numpy as np
+    >>> import convops
     >>> dy = np.array([[1., 10., 100.]], dtype=np.float32).reshape(1, 1, 3, 1)
     >>> w = np.array([[2., 3.]], dtype=np.float32).reshape(1, 2, 1, 1)
     >>> convops.conv2d_backprop_input((1, 1, 4, 1), w, dy)[0, :, :, 0]
@@ -517,7 +518,8 @@ def conv2d_transpose(input: Any, filters: Any, output_shape: Any, strides: Any, 
     --------
     Stride 2 "unpools" a 2x2 map to 4x4 (with a 2x2 kernel of ones every pixel becomes a block):
 
-    >>> import numpy as np, convops
+    >>> import numpy as np
+    >>> import convops
     >>> x = np.array([[1., 2.], [3., 4.]], dtype=np.float32).reshape(1, 2, 2, 1)
     >>> convops.conv2d_transpose(x, np.ones((2, 2, 1, 1), np.float32), (1, 4, 4, 1), strides=2)[0, :, :, 0]
     array([[1., 1., 2., 2.],
@@ -577,7 +579,8 @@ def conv2d_backprop_filter(input: Any, filter_sizes: Any, out_backprop: Any, str
 
     Examples
     --------
-    >>> import numpy as np, convops
+    >>> import numpy as np
+    >>> import convops
     >>> x = np.arange(4, dtype=np.float64).reshape(1, 1, 4, 1)      # [0, 1, 2, 3]
     >>> dy = np.ones((1, 1, 3, 1))                                   # from a 1x2 VALID conv
     >>> convops.conv2d_backprop_filter(x, (1, 2, 1, 1), dy)[0, :, 0, 0]   # [0+1+2, 1+2+3]
@@ -732,7 +735,8 @@ def max_pool2d_grad(orig_input: Any, grad: Any, ksize: Any, strides: Any, paddin
 
     Examples
     --------
-    >>> import numpy as np, convops
+    >>> import numpy as np
+    >>> import convops
     >>> x = np.array([[1., 3.], [3., 2.]])            # two maxima: the first (row-major) wins
     >>> convops.max_pool2d_grad(x[None, :, :, None], np.ones((1, 1, 1, 1)), 2, 2)[0, :, :, 0]
     array([[0., 1.],
@@ -803,7 +807,8 @@ def max_pool2d_with_argmax(input: Any, ksize: Any, strides: Any, padding: Any = 
 
     Examples
     --------
-    >>> import numpy as np, convops
+    >>> import numpy as np
+    >>> import convops
     >>> x = np.array([[1, 2, 5, 0], [3, 4, 1, 1]], dtype=np.float32)[None, :, :, None]
     >>> out, argmax = convops.max_pool2d_with_argmax(x, 2, 2)
     >>> out[0, :, :, 0], argmax[0, :, :, 0]            # 4 is at (1, 1): 1*4 + 1; 5 at (0, 2)
@@ -872,7 +877,8 @@ def avg_pool2d_grad(orig_input_shape: Any, grad: Any, ksize: Any, strides: Any, 
 
     Examples
     --------
-    >>> import numpy as np, convops
+    >>> import numpy as np
+    >>> import convops
     >>> g = convops.avg_pool2d_grad((1, 3, 3, 1), np.ones((1, 2, 2, 1)), 2, 2, padding="SAME")
     >>> g[0, :, :, 0]                                 # windows of 4, 2, 2 and 1 real cells
     array([[0.25, 0.25, 0.5 ],
@@ -946,7 +952,8 @@ def pad_grad(grad: Any, paddings: Any, mode: str = "CONSTANT") -> np.ndarray:
 
     Examples
     --------
-    >>> import numpy as np, convops
+    >>> import numpy as np
+    >>> import convops
     >>> convops.pad_grad(np.ones(7), [[2, 2]], "REFLECT")      # pad [a b c] -> c b a b c b a
     array([2., 3., 2.])
     >>> convops.pad_grad(np.ones(7), [[2, 2]], "EDGE")         # a a a b c c c

@@ -37,6 +37,7 @@ def padding_index(size: int, before: int, after: int, mode: str = "CONSTANT") ->
     CIRCULAR   wrap around (``k mod size``)          ``b c a b c a b``
     ========== ===================================== ===========================
 
+    >>> from convops import padding_index
     >>> padding_index(3, 2, 2, "REFLECT")
     array([2, 1, 0, 1, 2, 1, 0])
     >>> padding_index(3, 2, 2, "SYMMETRIC")
@@ -128,7 +129,8 @@ def pad(input: Any, paddings: Any, mode: str = "CONSTANT", constant_values: Any 
 
     Examples
     --------
-    >>> import numpy as np, convops
+    >>> import numpy as np
+    >>> import convops
     >>> x = np.array([[1, 2, 3], [4, 5, 6]])
     >>> convops.pad(x, [[1, 1], [2, 2]], "REFLECT")
     array([[6, 5, 4, 5, 6, 5, 4],

@@ -113,7 +113,8 @@ def max_pool2d(input: Any, ksize: Any, strides: Any, padding: Any = "VALID",
 
     Examples
     --------
-    >>> import numpy as np, convops
+    >>> import numpy as np
+    >>> import convops
     >>> x = np.array([[1, 2, 5, 0], [3, 4, 1, 1], [0, 0, 2, 2], [9, 0, 2, 7]], dtype=np.float32)
     >>> convops.max_pool2d(x, ksize=2, strides=2)
     array([[4., 5.],
@@ -167,7 +168,8 @@ def avg_pool2d(input: Any, ksize: Any, strides: Any, padding: Any = "VALID", dat
 
     Examples
     --------
-    >>> import numpy as np, convops
+    >>> import numpy as np
+    >>> import convops
     >>> x = np.arange(9, dtype=np.float32).reshape(3, 3)
     >>> convops.avg_pool2d(x, 2, 2, padding="SAME")           # 2 x 2, 2 x 1, 1 x 2, 1 x 1 cells
     array([[2. , 3.5],
