@@ -44,6 +44,9 @@ exclude_patterns = ["_build", "_data", "_ext", "figures", "Thumbs.db", ".DS_Stor
 templates_path = []
 html_static_path = ["_static"]
 html_css_files = ["convops.css"]
+# click a figure to enlarge it; search results show formulas without TeX delimiters
+html_js_files = [("figures.js", {"defer": "defer"})]
+html_favicon = "_static/favicon.svg"
 html_theme = "furo"
 html_title = f"convops {release}"
 html_theme_options = {
@@ -90,9 +93,12 @@ numpydoc_validation_checks = set()
 plot_include_source = False
 plot_html_show_source_link = False
 plot_html_show_formats = False
-plot_formats = [("png", 110)]
+# SVG with real <text> (svg.fonttype "none"): sharp at any zoom, text searchable; images inside
+# (imshow) are embedded at their own resolution. The directive resets matplotlib before each
+# figure, so the grammar's rcParams (fonts, sizes, colours) are applied here, not only on import.
+plot_formats = [("svg", 150)]
 plot_pre_code = "import numpy as np\nimport matplotlib.pyplot as plt\n"
-plot_rcparams = {"figure.facecolor": "white", "savefig.facecolor": "white", "font.size": 10}
+from figures.grammar import RC as plot_rcparams  # noqa: E402
 plot_apply_rcparams = True
 
 

@@ -2,14 +2,28 @@
 
 Every diagram of the site is drawn on a grid of unit cells with the same meaning everywhere:
 
-* **input** cells are blue (``INPUT_CMAP``), darker for larger values;
-* the **kernel window** is an orange outline (``WINDOW``), the kernel's own cells are orange;
+* **input** cells are blue (``INPUT``, ``INPUT_CMAP``), darker for larger values;
+* the **kernel** is vermillion: its window is a vermillion outline (``WINDOW``), its
+  non-negative weights are shades of vermillion (``KERNEL_CMAP``);
 * **padding** cells are light grey and hatched (``PAD_FACE``, ``PAD_HATCH``);
-* **output** cells are green (``OUTPUT_CMAP``), the one being computed outlined in orange.
+* **output** cells are bluish green (``OUTPUT``, ``OUTPUT_CMAP``), the one being computed
+  outlined in vermillion.
 
-Signed data (filters, response maps) use diverging maps of the same hues: outputs pink/green
-(``SIGNED_OUTPUT_CMAP``), kernels purple/orange (``SIGNED_KERNEL_CMAP``). Figures are drawn on a
-white card so that they read the same in the site's light and dark modes.
+Whatever its role, an array with negative values (a signed kernel, a response map before ReLU) is
+drawn with the one diverging map ``SIGNED_CMAP`` — purple below zero, white at zero, green above —
+always symmetric about zero and always with a colour bar (:func:`signed_image`,
+:func:`colour_key`). ``SIGNED_OUTPUT_CMAP`` and ``SIGNED_KERNEL_CMAP`` are the same map.
+
+The three role colours are Okabe and Ito's colour-blind-safe palette (blue, vermillion, bluish
+green); the diverging map is ColorBrewer's PRGn. ``tests/test_figures_palette.py`` simulates
+protanopia, deuteranopia and tritanopia (Machado et al. 2009) and checks that they stay apart.
+Two states ("the same" / "changed") are told apart by shape as well as colour (``SAME``,
+``CHANGED`` and ``CHANGED_HATCH``), never by red against green.
+
+Figures fit the page's column: at most ``MAX_WIDTH`` inches wide, no text below ``MIN_FONT``
+points (the site writes SVG with real text, so a figure drawn at its natural size shows 9 pt as
+12 CSS px, and never below 9 px in a column of 540 px or more). Figures are drawn on a white card
+so that they read the same in the site's light and dark modes.
 
 All numbers come from convops: the figures call its ops and :mod:`convops.arithmetic`, so a
 wrong op or formula shows up as a wrong picture (or a failed build) here.
@@ -26,34 +40,75 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.animation import FuncAnimation, PillowWriter  # noqa: E402
+from matplotlib.colors import LinearSegmentedColormap  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
 
 import convops  # noqa: E402
 from convops import arithmetic  # noqa: E402
 
-INPUT_CMAP = "Blues"
-OUTPUT_CMAP = "Greens"
-KERNEL_CMAP = "Oranges"
-SIGNED_OUTPUT_CMAP = "PiYG"
-SIGNED_KERNEL_CMAP = "PuOr_r"
-WINDOW = "#e8710a"
-INPUT = "#2f6ea8"
-OUTPUT = "#2e8b57"
-PAD_FACE = "#f0f0f0"
-PAD_EDGE = "#b3b3b3"
+# ----------------------------------------------------------------------------------------------
+# colours: Okabe & Ito (2008) for the roles, ColorBrewer PRGn for signed values
+INPUT = "#0072B2"      # Okabe-Ito blue
+WINDOW = "#D55E00"     # Okabe-Ito vermillion: the kernel, its window, the cell being computed
+KERNEL = WINDOW
+OUTPUT = "#009E73"     # Okabe-Ito bluish green
+PAD_FACE = "#eeeeee"
+PAD_EDGE = "#9a9a9a"
 PAD_HATCH = "////"
 GRID_EDGE = "#555555"
 TEXT = "#222222"
+#: Two states told apart by lightness *and* shape: "the same" is a dark solid cell, "changed" a
+#: light cell with a cross hatch (Paul Tol's indigo and sand: apart under every colour-vision
+#: deficiency, and in grey).
+SAME = "#332288"
+CHANGED = "#DDCC77"
+CHANGED_HATCH = "xxx"
+#: The role colours, by name (the palette test checks them pairwise).
+ROLES = {"input": INPUT, "kernel": WINDOW, "output": OUTPUT}
+
+#: Figures are at most this wide (inches) and use no text smaller than this (points).
+MAX_WIDTH = 7.5
+MIN_FONT = 9
+
+
+def _register(name: str, colours) -> str:
+    if name not in matplotlib.colormaps:
+        matplotlib.colormaps.register(LinearSegmentedColormap.from_list(name, colours, N=256))
+    return name
+
+
+# Sequential maps of one hue each: white (zero) to the role colour to a dark shade of it, so that
+# lightness falls steadily with the value.
+INPUT_CMAP = _register("convops_input", ["#ffffff", "#bcd9ec", INPUT, "#00304d"])
+KERNEL_CMAP = _register("convops_kernel", ["#ffffff", "#f4c9a6", WINDOW, "#5c2800"])
+OUTPUT_CMAP = _register("convops_output", ["#ffffff", "#b3e2d5", OUTPUT, "#00422f"])
+# One diverging map for every signed array (kernels and outputs alike): purple < 0 < green.
+SIGNED_CMAP = _register("convops_signed", [matplotlib.colormaps["PRGn"](t) for t in np.linspace(0, 1, 11)])
+SIGNED_OUTPUT_CMAP = SIGNED_CMAP
+SIGNED_KERNEL_CMAP = SIGNED_CMAP
 
 RC = {
     "figure.facecolor": "white",
     "savefig.facecolor": "white",
     "axes.facecolor": "white",
+    # Text is written into the SVG as <text> (crisp, searchable, selectable) in DejaVu Sans, which
+    # matplotlib lays out with; a browser without it falls back to its sans-serif, which is
+    # narrower, so labels never run out of their place.
+    "svg.fonttype": "none",
+    "svg.hashsalt": "convops",
+    "font.family": "sans-serif",
+    "font.sans-serif": ["DejaVu Sans", "Arial", "Helvetica", "sans-serif"],
     "font.size": 10,
-    "axes.titlesize": 11,
+    "axes.titlesize": 10.5,
     "axes.titleweight": "bold",
+    "axes.labelsize": 10,
+    "xtick.labelsize": 9,
+    "ytick.labelsize": 9,
+    "legend.fontsize": 9,
+    "figure.titlesize": 10.5,
     "hatch.color": PAD_EDGE,
-    "hatch.linewidth": 0.5,
+    "hatch.linewidth": 0.6,
+    "image.interpolation": "nearest",
 }
 plt.rcParams.update(RC)
 
@@ -75,10 +130,79 @@ def digit(label: int = 7, index: int = 0) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------------------------
+# figures and maps
+def figure(width: float, height: float, **kw):
+    """A figure at most MAX_WIDTH inches wide (the page's column)."""
+    return plt.figure(figsize=(min(width, MAX_WIDTH), height), **kw)
+
+
+def plain(ax) -> None:
+    """No ticks, no frame: a map or an image."""
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def limit(values) -> float:
+    """The symmetric colour limit of a signed array: its largest |value| (1 if all zero)."""
+    values = np.asarray(values, dtype=float)
+    values = values[np.isfinite(values)]
+    top = float(np.abs(values).max()) if values.size else 0.0
+    return top if top > 0 else 1.0
+
+
+def colorbar(mappable, ax, label: str | None = None, orientation: str = "vertical", ticks=None, **kw):
+    """A colour bar for `mappable` beside `ax` (an axes or a list of axes), text at MIN_FONT."""
+    fig = (ax[0] if isinstance(ax, (list, tuple, np.ndarray)) else ax).figure
+    kw.setdefault("fraction", 0.05)
+    kw.setdefault("pad", 0.03)
+    bar = fig.colorbar(mappable, ax=ax, orientation=orientation, ticks=ticks, **kw)
+    bar.ax.tick_params(labelsize=MIN_FONT, length=2)
+    bar.outline.set_linewidth(0.5)
+    if label:
+        bar.set_label(label, fontsize=MIN_FONT)
+    return bar
+
+
+def signed_image(ax, values, lim: float | None = None, bar: bool = True, label: str | None = None,
+                 **kw):
+    """A signed map drawn with SIGNED_CMAP, symmetric about zero, with its colour bar (unless `bar`
+    is False because the caller adds one shared bar for several maps of the same limit)."""
+    lim = limit(values) if lim is None else lim
+    im = ax.imshow(values, cmap=SIGNED_CMAP, vmin=-lim, vmax=lim, interpolation="nearest", **kw)
+    plain(ax)
+    if bar:
+        colorbar(im, ax, label, ticks=[-lim, 0, lim], format=_tick)
+    return im
+
+
+def _tick(value, _pos=None) -> str:
+    return _fmt(float(np.float32(value))).replace("-", "−")
+
+
+def colour_key(ax, x: float, y: float, width: float, lim: float, cmap: str = SIGNED_CMAP,
+               height: float = 0.32, fontsize: float = MIN_FONT, vmin: float | None = None) -> None:
+    """A horizontal colour bar drawn inside a cell diagram (data units): `width` cells wide at
+    (x, y), labelled with its ends and, for the signed map, with 0."""
+    lo = -lim if vmin is None else vmin
+    ramp = np.linspace(0, 1, 64)[None, :]
+    ax.imshow(ramp, cmap=cmap, vmin=0, vmax=1, extent=(x, x + width, y + height, y), aspect="auto",
+              interpolation="bilinear", zorder=2)
+    ax.add_patch(Rectangle((x, y), width, height, fill=False, edgecolor=GRID_EDGE, linewidth=0.5, zorder=3))
+    below = y + height + 0.08
+    ticks = [(x, _tick(lo), "left"), (x + width, _tick(lim), "right")]
+    if cmap == SIGNED_CMAP and vmin is None:
+        ticks.append((x + width / 2, "0", "center"))
+    for tx, text, ha in ticks:
+        ax.text(tx, below, text, ha=ha, va="top", fontsize=fontsize, color=TEXT)
+
+
+# ----------------------------------------------------------------------------------------------
 # grid primitives: cell (i, j) of a grid whose top-left corner is (x0, y0) covers
 # [x0 + j, x0 + j + 1] x [y0 + i, y0 + i + 1], with y pointing down.
 def canvas(width: float, height: float, scale: float = 0.42, title_space: float = 0.5):
-    """A figure with one axes of `width` x `height` cells, y pointing down, no frame."""
+    """A figure with one axes of `width` x `height` cells, y pointing down, no frame; cells are
+    `scale` inches, smaller if the figure would be wider than MAX_WIDTH."""
+    scale = min(scale, MAX_WIDTH / max(width + 0.2, 1e-9))
     fig = plt.figure(figsize=(max(width * scale, 2.5), height * scale + title_space))
     ax = fig.add_axes([0.01, 0.01, 0.98, (height * scale) / (height * scale + title_space) - 0.01])
     setup_axes(ax, width, height)
@@ -106,26 +230,36 @@ def grid(ax, values, x0: float = 0, y0: float = 0, cmap: str = INPUT_CMAP, vmin=
          numbers: bool = True, pad_mask=None, fontsize: float = 9, edge: str = GRID_EDGE,
          blank=None, pad_text: str | None = None) -> None:
     """Draw a 2-D array as cells; `pad_mask` marks padding cells (hatched grey); `blank` marks
-    cells not computed yet (white)."""
+    cells not computed yet (white). With SIGNED_CMAP the colours are symmetric about zero (white
+    at zero) whatever `vmin` and `vmax` say."""
     values = np.asarray(values)
     finite = values[np.isfinite(values)] if values.dtype.kind == "f" else values
     lo = vmin if vmin is not None else (finite.min() if finite.size else 0)
     hi = vmax if vmax is not None else (finite.max() if finite.size else 1)
+    signed = cmap == SIGNED_CMAP
+    if signed:
+        hi = max(abs(float(lo)), abs(float(hi))) or 1.0
+        lo = -hi
     colours = plt.get_cmap(cmap)
+    fontsize = max(fontsize, MIN_FONT)
     for i in range(values.shape[0]):
         for j in range(values.shape[1]):
             v = values[i, j]
             padded = pad_mask is not None and pad_mask[i, j]
             empty = blank is not None and blank[i, j]
             if padded:
+                face = PAD_FACE
                 ax.add_patch(Rectangle((x0 + j, y0 + i), 1, 1, facecolor=PAD_FACE, edgecolor=PAD_EDGE,
                                        hatch=PAD_HATCH, linewidth=0.6))
             else:
-                t = 0.0 if hi == lo or not np.isfinite(v) else (float(v) - lo) / (hi - lo)
-                face = "white" if empty else colours(0.08 + 0.8 * min(max(t, 0.0), 1.0))
+                t = 0.5 if signed else 0.0
+                if hi != lo and np.isfinite(v):
+                    t = (float(v) - lo) / (hi - lo)
+                t = min(max(t, 0.0), 1.0)
+                face = "white" if empty else colours(0.04 + 0.92 * t if signed else 0.08 + 0.8 * t)
                 ax.add_patch(Rectangle((x0 + j, y0 + i), 1, 1, facecolor=face, edgecolor=edge, linewidth=0.6))
             if numbers and not empty:
-                face_rgb = (0.94, 0.94, 0.94) if padded else face[:3] if not isinstance(face, str) else (1, 1, 1)
+                face_rgb = matplotlib.colors.to_rgb(face)
                 # white text on dark cells, dark text on light ones (by luminance)
                 dark = 0.299 * face_rgb[0] + 0.587 * face_rgb[1] + 0.114 * face_rgb[2] < 0.5
                 if padded and pad_text is not None:
@@ -134,32 +268,40 @@ def grid(ax, values, x0: float = 0, y0: float = 0, cmap: str = INPUT_CMAP, vmin=
                                 fontsize=fontsize, color="#444444")
                     continue
                 colour = "#444444" if padded else ("white" if dark else TEXT)
-                ax.text(x0 + j + 0.5, y0 + i + 0.52, _fmt(v), ha="center", va="center",
+                ax.text(x0 + j + 0.5, y0 + i + 0.52, _fmt(v).replace("-", "−"), ha="center", va="center",
                         fontsize=fontsize, color=colour)
 
 
 def image(ax, values, x0: float = 0, y0: float = 0, cmap: str = INPUT_CMAP, vmin=None, vmax=None,
-          frame: str = GRID_EDGE) -> None:
+          frame: str = GRID_EDGE):
     """Draw a larger 2-D array as an image occupying one unit per pixel (no numbers)."""
     values = np.asarray(values, dtype=float)
     h, w = values.shape
-    ax.imshow(values, cmap=cmap, vmin=vmin, vmax=vmax, extent=(x0, x0 + w, y0 + h, y0),
-              interpolation="nearest")
+    if cmap == SIGNED_CMAP and (vmin is None or vmax is None):
+        vmax = limit(values)
+        vmin = -vmax
+    im = ax.imshow(values, cmap=cmap, vmin=vmin, vmax=vmax, extent=(x0, x0 + w, y0 + h, y0),
+                   interpolation="nearest")
     ax.add_patch(Rectangle((x0, y0), w, h, fill=False, edgecolor=frame, linewidth=0.8))
+    return im
 
 
 def window(ax, top: int, left: int, height: int, width: int, x0: float = 0, y0: float = 0,
            dilation=(1, 1), colour: str = WINDOW, lw: float = 2.6) -> None:
-    """The kernel window: an orange outline around its span, and each tap outlined when dilated."""
+    """The kernel window: a vermillion outline around its span. When dilated, the span is dashed
+    and each tap (a cell the kernel really reads) is a solid vermillion square with a dot."""
     dh, dw = dilation
     span_h, span_w = (height - 1) * dh + 1, (width - 1) * dw + 1
-    ax.add_patch(Rectangle((x0 + left, y0 + top), span_w, span_h, fill=False, edgecolor=colour, linewidth=lw,
-                           zorder=5))
-    if dh > 1 or dw > 1:
+    dilated = dh > 1 or dw > 1
+    ax.add_patch(Rectangle((x0 + left, y0 + top), span_w, span_h, fill=False, edgecolor=colour,
+                           linewidth=lw * (0.6 if dilated else 1), linestyle="--" if dilated else "-", zorder=5))
+    if dilated:
         for a in range(height):
             for b in range(width):
-                ax.add_patch(Rectangle((x0 + left + b * dw + 0.08, y0 + top + a * dh + 0.08), 0.84, 0.84,
-                                       facecolor=colour, alpha=0.35, edgecolor=colour, linewidth=1.2, zorder=4))
+                cx, cy = x0 + left + b * dw, y0 + top + a * dh
+                ax.add_patch(Rectangle((cx + 0.1, cy + 0.1), 0.8, 0.8, fill=False, edgecolor=colour,
+                                       linewidth=lw * 0.9, zorder=6))
+                ax.plot(cx + 0.22, cy + 0.22, "o", color=colour, markersize=3.2, zorder=7)
 
 
 def highlight(ax, i: int, j: int, x0: float = 0, y0: float = 0, colour: str = WINDOW, lw: float = 2.6) -> None:
@@ -167,8 +309,8 @@ def highlight(ax, i: int, j: int, x0: float = 0, y0: float = 0, colour: str = WI
 
 
 def label(ax, x: float, y: float, text: str, colour: str = TEXT, size: float = 10, **kw) -> None:
-    ax.text(x, y, text, ha=kw.pop("ha", "center"), va=kw.pop("va", "bottom"), fontsize=size, color=colour,
-            fontweight=kw.pop("weight", "bold"), **kw)
+    ax.text(x, y, text, ha=kw.pop("ha", "center"), va=kw.pop("va", "bottom"), fontsize=max(size, MIN_FONT),
+            color=colour, fontweight=kw.pop("weight", "bold"), **kw)
 
 
 def symbol(ax, x: float, y: float, text: str, size: float = 16) -> None:
@@ -219,10 +361,22 @@ def sliding_window(x: np.ndarray, *, kernel=None, ksize=None, strides=(1, 1), pa
             "d": (dh, dw), "kernel": kernel, "pool": pool}
 
 
+def _signed(values) -> bool:
+    values = np.asarray(values, dtype=float)
+    return bool((values[np.isfinite(values)] < 0).any())
+
+
+# width of one character, in cells of 0.42 in, at 10 pt (DejaVu Sans averages ~0.55 em)
+_CHAR = 0.55 * 10 / 72 / 0.42
+
+
 def draw_step(ax, info, step: int | None, title: str | None = None, numbers: bool = True,
               show_formula: bool = True):
     """Draw input (with padding), kernel and output, the window at output position `step`
-    (row-major), and the output filled up to that position (all of it when `step` is None)."""
+    (row-major), and the output filled up to that position (all of it when `step` is None).
+
+    A kernel or output with negative values is drawn with the signed map, with a colour key
+    under it."""
     xp, mask, out = info["xp"], info["mask"], info["out"]
     kh, kw = info["k"]
     sh, sw = info["s"]
@@ -233,17 +387,38 @@ def draw_step(ax, info, step: int | None, title: str | None = None, numbers: boo
     top = 1.4
     xk = wp + 1.6
     xo = xk + (kw + 1.9 if kernel is not None else 0.4)
-    width = xo + max(wo, 1) + 0.2
-    if title:  # room for the title line (about a quarter of a cell per character at 11 pt)
-        width = max(width, 0.26 * len(title) + 0.5)
-    height = top + max(hp, kh, ho) + (1.0 if show_formula else 0.2)
+    width = xo + max(wo, 3) + 0.2
+    signed_kernel = kernel is not None and _signed(kernel)
+    signed_out = _signed(out)
+    # a colour key takes 1.2 cells under its grid
+    body = max(hp, kh + (1.2 if signed_kernel else 0), ho + (1.2 if signed_out else 0))
+    height = top + body + (1.0 if show_formula else 0.2)
+    text = None
+    if step is not None and out.size and show_formula:
+        i, j = divmod(step, wo)
+        if info["pool"] == "max":
+            text = f"out[{i},{j}] = max of the window = {_fmt(out[i, j])}"
+        elif info["pool"] == "avg":
+            text = f"out[{i},{j}] = mean of the real cells in the window = {_fmt(out[i, j])}"
+        else:
+            text = f"out[{i},{j}] = " + _products(info, i, j) + f" = {_fmt(out[i, j])}"
+        text = text.replace("-", "−")
+        width = max(width, _CHAR * len(text) + 0.3)
+    if title:  # room for the title line (11 pt bold)
+        width = max(width, _CHAR * 1.2 * len(title) + 0.3)
     setup_axes(ax, width, height)
     vmax_in = max(float(np.nanmax(np.abs(info["x"]))) if info["x"].size else 1, 1e-9)
     # padded cells of a pool never win (max) and are not counted (avg): no number shown in them
     grid(ax, xp, 0, top, INPUT_CMAP, 0, vmax_in, numbers, mask, pad_text="" if info["pool"] else None)
     label(ax, wp / 2, top - 0.25, "input" + (" (padded)" if mask.any() else ""), INPUT)
     if kernel is not None:
-        grid(ax, kernel, xk, top, KERNEL_CMAP, min(kernel.min(), 0), max(kernel.max(), 1e-9), numbers)
+        if signed_kernel:
+            klim = limit(kernel)
+            grid(ax, kernel, xk, top, SIGNED_CMAP, -klim, klim, numbers)
+            colour_key(ax, xk, top + kh + 0.2, kw, klim)
+        else:
+            grid(ax, kernel, xk, top, KERNEL_CMAP, 0, max(kernel.max(), 1e-9), numbers)
+        ax.add_patch(Rectangle((xk, top), kw, kh, fill=False, edgecolor=WINDOW, linewidth=2.2, zorder=5))
         label(ax, xk + kw / 2, top - 0.25, "kernel", WINDOW)
         symbol(ax, xk - 0.8, top + kh / 2, "⋆", 22)
         symbol(ax, xo - 0.95, top + kh / 2, "=")
@@ -253,21 +428,21 @@ def draw_step(ax, info, step: int | None, title: str | None = None, numbers: boo
     if step is not None and out.size:
         done = (np.arange(out.size) <= step).reshape(out.shape)
     finite = out[np.isfinite(out)]
-    grid(ax, out, xo, top, OUTPUT_CMAP, finite.min() if finite.size else 0, finite.max() if finite.size else 1,
-         numbers, blank=~done)
+    if signed_out:
+        olim = limit(out)
+        grid(ax, out, xo, top, SIGNED_CMAP, -olim, olim, numbers, blank=~done)
+        colour_key(ax, xo, top + ho + 0.2, max(wo, 3), olim)
+    else:
+        grid(ax, out, xo, top, OUTPUT_CMAP, 0, finite.max() if finite.size and finite.max() > 0 else 1,
+             numbers, blank=~done)
+    ax.add_patch(Rectangle((xo, top), wo, ho, fill=False, edgecolor=OUTPUT, linewidth=2.2, zorder=4))
     label(ax, xo + wo / 2, top - 0.25, f"output {ho}×{wo}", OUTPUT)
     if step is not None and out.size:
         i, j = divmod(step, wo)
         window(ax, i * sh, j * sw, kh, kw, 0, top, (dh, dw))
         highlight(ax, i, j, xo, top)
-        if show_formula:
-            if info["pool"] == "max":
-                text = f"out[{i},{j}] = max of the window = {_fmt(out[i, j])}"
-            elif info["pool"] == "avg":
-                text = f"out[{i},{j}] = mean of the real cells in the window = {_fmt(out[i, j])}"
-            else:
-                text = f"out[{i},{j}] = " + _products(info, i, j) + f" = {_fmt(out[i, j])}"
-            ax.text(0, top + max(hp, kh, ho) + 0.35, text, ha="left", va="top", fontsize=10, color=TEXT)
+        if text:
+            ax.text(0, top + body + 0.35, text, ha="left", va="top", fontsize=10, color=TEXT)
     if title:
         ax.text(0, 0.05, title, ha="left", va="top", fontsize=11, fontweight="bold", color=TEXT)
     return width, height
@@ -290,9 +465,11 @@ def _products(info, i: int, j: int) -> str:
 
 
 def static_step(info, step, title=None, scale: float = 0.42):
+    """One step of the sliding window as a figure at most MAX_WIDTH wide."""
     fig = plt.figure()
     ax = fig.add_axes([0, 0, 1, 1])
     width, height = draw_step(ax, info, step, title)
+    scale = min(scale, MAX_WIDTH / width)
     fig.set_size_inches(width * scale, height * scale)
     return fig
 
@@ -301,13 +478,20 @@ def animate(info, path, title: str | None = None, fps: float = 1.6, scale: float
     """Animated GIF of the window visiting every output position, written with PillowWriter."""
     fig = plt.figure()
     ax = fig.add_axes([0, 0, 1, 1])
-    width, height = draw_step(ax, info, 0, title)
-    fig.set_size_inches(width * scale, height * scale)
+    width, height = 0.0, 0.0
     n = max(info["out"].size, 1)
+    # the figure is sized for the largest frame (formula lines differ in length)
+    for step in list(range(n)) + [None]:
+        ax.clear()
+        w, h = draw_step(ax, info, step, title)
+        width, height = max(width, w), max(height, h)
+    scale = min(scale, MAX_WIDTH / width)
+    fig.set_size_inches(width * scale, height * scale)
 
     def update(step):
         ax.clear()
         draw_step(ax, info, step if step < n else None, title)
+        setup_axes(ax, width, height)
         return []
 
     # one extra frame at the end shows the finished output
