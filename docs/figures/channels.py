@@ -21,26 +21,22 @@ def grayscale_vs_rgb():
     """A grayscale image has one channel; a colour image is three planes on the last axis (NHWC)."""
     gray = g.digit(2)
     rgb = rgb_digit()
-    fig, axes = plt.subplots(1, 6, figsize=(8.4, 2.3), gridspec_kw={"width_ratios": [1, 0.25, 1, 0.25, 1, 2.2]})
+    fig, axes = plt.subplots(1, 6, figsize=(g.MAX_WIDTH, 2.3),
+                             gridspec_kw={"width_ratios": [1, 1, 0.28, 1, 1, 1], "wspace": 0.12})
     axes[0].imshow(gray, cmap="gray_r", vmin=0, vmax=1)
-    axes[0].set_title("grayscale\n(28, 28, 1)", fontsize=9, color=g.INPUT)
-    axes[2].imshow(rgb, interpolation="nearest")
-    axes[2].set_title("colour\n(28, 28, 3)", fontsize=9, color=g.INPUT)
-    for ax, text in [(axes[1], ""), (axes[3], "=")]:
-        ax.axis("off")
-        ax.text(0.5, 0.5, text, ha="center", va="center", fontsize=18)
-    axes[4].imshow(rgb[..., 0], cmap="gray", vmin=0, vmax=1)
-    axes[4].set_title("x[..., 0]  red", fontsize=9, color=g.INPUT)
-    # the green and blue planes share the last axes, side by side
-    axes[5].imshow(np.concatenate([rgb[..., 1], np.ones((28, 3)), rgb[..., 2]], axis=1), cmap="gray", vmin=0, vmax=1)
-    axes[5].set_title("x[..., 1]  green        x[..., 2]  blue", fontsize=9, color=g.INPUT)
+    axes[0].set_title("grayscale\n(28, 28, 1)", fontsize=9.5, color=g.INPUT)
+    axes[1].imshow(rgb)
+    axes[1].set_title("colour\n(28, 28, 3)", fontsize=9.5, color=g.INPUT)
+    axes[2].axis("off")
+    axes[2].text(0.5, 0.5, "=", ha="center", va="center", fontsize=18, transform=axes[2].transAxes)
+    # the three planes, each the same size as the image it comes from
+    for c, name in enumerate(["red", "green", "blue"]):
+        axes[3 + c].imshow(rgb[..., c], cmap="gray", vmin=0, vmax=1)
+        axes[3 + c].set_title(f"x[..., {c}]\n{name}", fontsize=9.5, color=g.INPUT)
     for ax in axes:
-        ax.set_xticks([])
-        ax.set_yticks([])
-    for ax in (axes[1], axes[3]):
-        ax.axis("off")
+        g.plain(ax)
     fig.suptitle("Each plane is one channel: white where that colour is strong", fontsize=10)
-    fig.tight_layout()
+    fig.subplots_adjust(left=0.015, right=0.985, top=0.74, bottom=0.03)
     return fig
 
 
@@ -54,22 +50,24 @@ def one_filter_per_map():
     filters[1, 1, :, 2] = [1.0, -0.5, -0.5]                                        # "redness"
     filters[:, :, :, 3] = rng.normal(size=(3, 3, 3))                               # a random filter
     out = convops.conv2d(rgb[None], filters)[0]                                    # (26, 26, 4)
-    fig, axes = plt.subplots(1, 6, figsize=(8.4, 2.4), gridspec_kw={"width_ratios": [1.05, 0.5, 1, 1, 1, 1]})
-    axes[0].imshow(rgb, interpolation="nearest")
-    axes[0].set_title("input (1, 28, 28, 3)", fontsize=9, color=g.INPUT)
-    axes[1].axis("off")
-    axes[1].text(0.5, 0.5, "⋆ filters\n(3, 3, 3, 4)\n→", ha="center", va="center", fontsize=10, color=g.WINDOW)
+    fig = plt.figure(figsize=(g.MAX_WIDTH, 5.2))
+    gs = fig.add_gridspec(2, 3, width_ratios=[1.1, 1, 1], left=0.01, right=0.92, top=0.84, bottom=0.02,
+                          wspace=0.5, hspace=0.4)
+    ax_in = fig.add_subplot(gs[0, 0])
+    ax_in.imshow(rgb)
+    ax_in.set_title("input (1, 28, 28, 3)", fontsize=9.5, color=g.INPUT)
+    g.plain(ax_in)
+    note = fig.add_subplot(gs[1, 0])
+    note.axis("off")
+    note.text(0.5, 0.6, "⋆ filters (3, 3, 3, 4)\n→ 4 maps", ha="center", va="center", fontsize=10,
+              color=g.WINDOW, fontweight="bold", transform=note.transAxes)
     names = ["vertical edges", "horizontal edges", "red − (green+blue)/2", "random weights"]
     for c in range(4):
-        lim = np.abs(out[..., c]).max()
-        axes[c + 2].imshow(out[..., c], cmap=g.SIGNED_OUTPUT_CMAP, vmin=-lim, vmax=lim, interpolation="nearest")
-        axes[c + 2].set_title(f"map {c}:\n{names[c]}", fontsize=8.5, color=g.OUTPUT)
-    for ax in axes:
-        ax.set_xticks([])
-        ax.set_yticks([])
-    fig.suptitle(f"output {out.shape[:2]} × 4 channels — one feature map per filter, "
-                 f"{arithmetic.conv2d_params(3, 3, 4)} parameters", fontsize=10)
-    fig.tight_layout()
+        ax = fig.add_subplot(gs[c // 2, 1 + c % 2])
+        g.signed_image(ax, out[..., c])
+        ax.set_title(f"map {c}:\n{names[c]}", fontsize=9.5, color=g.OUTPUT)
+    fig.suptitle(f"output {out.shape[:2]} × 4 channels: one feature map per filter, "
+                 f"{arithmetic.conv2d_params(3, 3, 4)} parameters\n(purple < 0 < green)", fontsize=10)
     return fig
 
 
@@ -77,13 +75,13 @@ def parameter_formula():
     """(k²·C_in + 1)·C_out for a few layers, computed by convops.arithmetic."""
     rows = [(3, 1, 32), (3, 3, 32), (3, 32, 64), (3, 64, 128), (5, 3, 16), (1, 64, 32)]
     counts = [arithmetic.conv2d_params(k, ci, co) for k, ci, co in rows]
-    fig, ax = plt.subplots(figsize=(7.5, 2.8))
+    fig, ax = plt.subplots(figsize=(g.MAX_WIDTH, 3.0))
     labels = [f"k={k}, C_in={ci}, C_out={co}" for k, ci, co in rows]
     bars = ax.barh(labels[::-1], counts[::-1], color=g.OUTPUT)
     for bar, (k, ci, co), n in zip(bars, rows[::-1], counts[::-1]):
         ax.text(bar.get_width() * 1.02 + 200, bar.get_y() + bar.get_height() / 2,
-                f"({k}²·{ci} + 1)·{co} = {n:,}", va="center", fontsize=8.5)
-    ax.set_xlim(0, max(counts) * 1.6)
+                f"({k}²·{ci} + 1)·{co} = {n:,}", va="center", fontsize=9)
+    ax.set_xlim(0, max(counts) * 1.75)
     ax.set_xlabel("parameters (weights + biases)")
     ax.spines[["top", "right"]].set_visible(False)
     ax.set_title("Parameters of a Conv2D layer do not depend on the image size", fontsize=10)

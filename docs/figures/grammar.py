@@ -151,11 +151,15 @@ def limit(values) -> float:
 
 
 def colorbar(mappable, ax, label: str | None = None, orientation: str = "vertical", ticks=None, **kw):
-    """A colour bar for `mappable` beside `ax` (an axes or a list of axes), text at MIN_FONT."""
+    """A colour bar for `mappable` beside `ax` (an axes or a list of axes; or in ``cax=``), text at
+    MIN_FONT."""
     fig = (ax[0] if isinstance(ax, (list, tuple, np.ndarray)) else ax).figure
-    kw.setdefault("fraction", 0.05)
-    kw.setdefault("pad", 0.03)
-    bar = fig.colorbar(mappable, ax=ax, orientation=orientation, ticks=ticks, **kw)
+    if "cax" in kw:     # a colour bar in an axes of its own
+        bar = fig.colorbar(mappable, orientation=orientation, ticks=ticks, **kw)
+    else:
+        kw.setdefault("fraction", 0.05)
+        kw.setdefault("pad", 0.03)
+        bar = fig.colorbar(mappable, ax=ax, orientation=orientation, ticks=ticks, **kw)
     bar.ax.tick_params(labelsize=MIN_FONT, length=2)
     bar.outline.set_linewidth(0.5)
     if label:
@@ -289,7 +293,7 @@ def image(ax, values, x0: float = 0, y0: float = 0, cmap: str = INPUT_CMAP, vmin
 def window(ax, top: int, left: int, height: int, width: int, x0: float = 0, y0: float = 0,
            dilation=(1, 1), colour: str = WINDOW, lw: float = 2.6) -> None:
     """The kernel window: a vermillion outline around its span. When dilated, the span is dashed
-    and each tap (a cell the kernel really reads) is a solid vermillion square with a dot."""
+    and each tap (a cell the kernel really reads) is a thick vermillion square."""
     dh, dw = dilation
     span_h, span_w = (height - 1) * dh + 1, (width - 1) * dw + 1
     dilated = dh > 1 or dw > 1
@@ -300,8 +304,7 @@ def window(ax, top: int, left: int, height: int, width: int, x0: float = 0, y0: 
             for b in range(width):
                 cx, cy = x0 + left + b * dw, y0 + top + a * dh
                 ax.add_patch(Rectangle((cx + 0.1, cy + 0.1), 0.8, 0.8, fill=False, edgecolor=colour,
-                                       linewidth=lw * 0.9, zorder=6))
-                ax.plot(cx + 0.22, cy + 0.22, "o", color=colour, markersize=3.2, zorder=7)
+                                       linewidth=lw, zorder=6))
 
 
 def highlight(ax, i: int, j: int, x0: float = 0, y0: float = 0, colour: str = WINDOW, lw: float = 2.6) -> None:
