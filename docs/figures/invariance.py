@@ -2,6 +2,7 @@
 
 import numpy as np
 from matplotlib import pyplot as plt
+from matplotlib.patches import Rectangle
 
 import convops
 
@@ -29,9 +30,28 @@ def same_fraction(a: np.ndarray, b: np.ndarray) -> float:
     return float((a[active] == b[active]).mean()) if active.any() else 1.0
 
 
+def _same_or_changed(ax, same: np.ndarray, active: np.ndarray) -> None:
+    """Active cells of a pooled map: solid dark where the value is the same as without the shift,
+    light and cross-hatched where it changed (told apart by shape and lightness, not by hue)."""
+    h, w = same.shape
+    for i in range(h):
+        for j in range(w):
+            if not active[i, j]:
+                continue
+            if same[i, j]:
+                ax.add_patch(Rectangle((j, i), 1, 1, facecolor=g.SAME, edgecolor="white", linewidth=0.3))
+            else:
+                ax.add_patch(Rectangle((j, i), 1, 1, facecolor=g.CHANGED, edgecolor="#6b5d1f",
+                                       hatch=g.CHANGED_HATCH, linewidth=0.3))
+    ax.add_patch(Rectangle((0, 0), w, h, fill=False, edgecolor=g.GRID_EDGE, linewidth=0.8))
+    ax.set_xlim(0, w)
+    ax.set_ylim(h, 0)
+    ax.set_aspect("equal")
+
+
 def shift_maps():
     x = g.digit(1, 1)
-    fig, axes = plt.subplots(3, 4, figsize=(7.2, 5.9))
+    fig, axes = plt.subplots(3, 4, figsize=(g.MAX_WIDTH, 6.6))
     base = features(x)
     for row, dx in enumerate((0, 1, 2)):
         xs = shift_right(x, dx)
@@ -42,21 +62,22 @@ def shift_maps():
         axes[row, 2].imshow(pool1, cmap=g.OUTPUT_CMAP, vmin=0, vmax=base[0].max())
         same = (pool1 == base[1])
         active = (pool1 != 0) | (base[1] != 0)
-        view = np.where(active, np.where(same, 1.0, 0.0), np.nan)
-        axes[row, 3].imshow(view, cmap="RdYlGn", vmin=-0.2, vmax=1.2, interpolation="nearest")
+        _same_or_changed(axes[row, 3], same, active)
         text = f"{same_fraction(pool1, base[1]):.0%} unchanged in place"
         if dx == 2:
             # a 2-pixel shift moves the pooled map by exactly one cell: compare one cell over
             moved = same_fraction(pool1[:, 1:], base[1][:, :-1])
             text += f"\n{moved:.0%} equal 1 cell right"
-        axes[row, 3].set_xlabel(text, fontsize=8.5)
-    for ax, title in zip(axes[0], ["input", "ReLU(conv) 26×26", "max_pool2d 13×13",
-                                   "pooled value the same?\n(green yes, red no)"]):
+        axes[row, 3].set_xlabel(text, fontsize=9)
+    for ax, title in zip(axes[0], ["input", "ReLU(conv)\n26×26", "max_pool2d\n13×13", "pooled value\nthe same?"]):
         ax.set_title(title, fontsize=9.5)
     for ax in axes.ravel():
-        ax.set_xticks([])
-        ax.set_yticks([])
-    fig.tight_layout()
+        g.plain(ax)
+    handles = [Rectangle((0, 0), 1, 1, facecolor=g.SAME, edgecolor="white"),
+               Rectangle((0, 0), 1, 1, facecolor=g.CHANGED, edgecolor="#6b5d1f", hatch=g.CHANGED_HATCH)]
+    fig.legend(handles, ["the same (solid, dark)", "changed (light, hatched)"], loc="lower center", ncol=2,
+               frameon=False, fontsize=9.5, handlelength=1.6, handleheight=1.2)
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
     return fig
 
 
@@ -72,14 +93,15 @@ def invariance_curve():
             scores += [same_fraction(m, b) for m, b in zip(moved, base)]
         for key, score in zip(curves, scores / len(digits)):
             curves[key].append(score)
-    fig, ax = plt.subplots(figsize=(7, 3.2))
-    for (key, values), colour in zip(curves.items(), [g.INPUT, g.WINDOW, g.OUTPUT]):
-        ax.plot(shifts, values, "o-", color=colour, label=key, lw=2)
+    fig, ax = plt.subplots(figsize=(g.MAX_WIDTH, 3.4))
+    # three lines told apart by marker and dash as well as colour
+    for (key, values), colour, style in zip(curves.items(), [g.INPUT, g.WINDOW, g.OUTPUT], ["o-", "s--", "^:"]):
+        ax.plot(shifts, values, style, color=colour, label=key, lw=2)
     ax.set_xlabel("shift of the input (pixels to the right)")
     ax.set_ylabel("active values unchanged")
     ax.set_ylim(0, 1.05)
     ax.grid(alpha=0.3)
     ax.legend(frameon=False, fontsize=9)
-    ax.set_title("Pooling buys a little invariance to small shifts, not full invariance (10 digits)", fontsize=9.5)
+    ax.set_title("Pooling buys a little invariance to small shifts,\nnot full invariance (10 digits)", fontsize=10)
     fig.tight_layout()
     return fig
