@@ -179,6 +179,28 @@ def signed_image(ax, values, lim: float | None = None, bar: bool = True, label: 
     return im
 
 
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def log_axis(ax, which: str = "y") -> None:
+    """Label a log axis 10⁻⁶, 10⁰, 10³ … in plain text: matplotlib's default writes mathtext whose
+    exponents are set at 70 % of the font size (below MIN_FONT)."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    def fmt(value, _pos=None):
+        if value <= 0:
+            return ""
+        exponent = int(round(np.log10(value)))
+        if not np.isclose(value, 10.0 ** exponent):
+            return ""
+        return "10" + str(exponent).translate(_SUPERSCRIPT)
+
+    axis = ax.xaxis if which == "x" else ax.yaxis
+    axis.set_major_locator(LogLocator(base=10))
+    axis.set_major_formatter(FuncFormatter(fmt))
+    axis.set_minor_formatter(NullFormatter())
+
+
 def _tick(value, _pos=None) -> str:
     return _fmt(float(np.float32(value))).replace("-", "−")
 

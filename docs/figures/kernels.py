@@ -36,39 +36,41 @@ def dense_vs_conv():
     x = g.digit(3)
     kernel = np.array([[-1, -1, -1], [0, 0, 0], [1, 1, 1]], np.float32)   # a horizontal edge
     response = convops.conv2d(x, kernel)
-    fig = plt.figure(figsize=(8.4, 3.9))
-    ax = fig.add_axes([0.0, 0.02, 0.58, 0.8])
-    g.setup_axes(ax, 28 * 2 + 8, 30)
-    top = 1.8
+    fig = plt.figure(figsize=(g.MAX_WIDTH, 6.1))
+    fig.text(0.01, 0.99, "Convolution: each output sees a 3×3 window; all outputs share 9 weights + 1 bias.\n"
+             "Dense: each output sees every pixel, with weights of its own.", fontsize=10, va="top")
     # convolution: the unit at (9, 12) of the 26 x 26 map sees input rows 9..11, cols 12..14
+    ax = fig.add_axes([0.01, 0.37, 0.67, 0.51])
+    width = 28 + 6 + 26 + 1
+    g.setup_axes(ax, width, 30)
+    top = 1.8
     g.image(ax, x, 0, top, g.INPUT_CMAP, 0, 1)
     g.window(ax, 9, 12, 3, 3, 0, top, lw=2)
-    lim = np.abs(response).max()
     xo = 28 + 6
-    g.image(ax, response, xo, top + 1, g.SIGNED_OUTPUT_CMAP, -lim, lim)
+    lim = g.limit(response)
+    im = g.image(ax, response, xo, top + 1, g.SIGNED_CMAP, -lim, lim)
     g.highlight(ax, 9, 12, xo, top + 1, lw=2)
     ax.annotate("", xy=(xo + 12.5, top + 1 + 9.5), xytext=(13.5, top + 10.5),
                 arrowprops=dict(arrowstyle="->", color=g.WINDOW, lw=1.8, connectionstyle="arc3,rad=-0.25"))
     g.label(ax, 14, top - 0.6, "input 28×28", g.INPUT)
     g.label(ax, xo + 13, top + 0.4, "conv output 26×26", g.OUTPUT)
-    fig.text(0.01, 0.98, "Convolution: each output sees a 3×3 window; all outputs share 9 weights + 1 bias.\n"
-             "Dense: each output sees every pixel, with weights of its own.", fontsize=9.5, va="top")
+    g.colorbar(im, ax, ticks=[-lim, 0, lim], format=g._tick, cax=fig.add_axes([0.69, 0.43, 0.015, 0.3]))
     # dense: one unit sees every pixel
-    ax2 = fig.add_axes([0.58, 0.02, 0.17, 0.8])
-    g.setup_axes(ax2, 30, 30 * 1.05)
-    g.image(ax2, x, 1, top, g.INPUT_CMAP, 0, 1)
-    ax2.add_patch(Rectangle((1, top), 28, 28, fill=False, edgecolor=g.WINDOW, linewidth=2))
-    g.label(ax2, 15, top - 0.6, "dense: 784 weights\nper output unit", g.WINDOW, size=9)
+    ax2 = fig.add_axes([0.77, 0.38, 0.22, 0.5])
+    g.setup_axes(ax2, 30, 34)
+    g.image(ax2, x, 1, top + 2.6, g.INPUT_CMAP, 0, 1)
+    ax2.add_patch(Rectangle((1, top + 2.6), 28, 28, fill=False, edgecolor=g.WINDOW, linewidth=2))
+    g.label(ax2, 15, top + 2.0, "dense: 784 weights\nper output unit", g.WINDOW)
     # bar chart of parameter counts, from convops.arithmetic
     conv = arithmetic.conv2d_params(3, 1, 32)
     dense = arithmetic.dense_params(28 * 28, 26 * 26 * 32)
-    ax3 = fig.add_axes([0.86, 0.16, 0.135, 0.58])
-    bars = ax3.bar(["Conv2D", "Dense"], [conv, dense], color=[g.OUTPUT, g.WINDOW], log=True)
+    ax3 = fig.add_axes([0.2, 0.08, 0.62, 0.2])
+    bars = ax3.barh(["Conv2D 3×3, 32", "Dense, same outputs"], [conv, dense], color=[g.OUTPUT, g.WINDOW], log=True)
     for bar, value in zip(bars, [conv, dense]):
-        ax3.text(bar.get_x() + bar.get_width() / 2, value * 1.5, f"{value:,}", ha="center", fontsize=8)
-    ax3.set_ylim(100, dense * 30)
-    ax3.set_ylabel("parameters (log scale)", fontsize=8.5)
-    ax3.set_title("parameters", fontsize=9)
+        ax3.text(value * 1.3, bar.get_y() + bar.get_height() / 2, f"{value:,}", va="center", fontsize=10)
+    ax3.set_xlim(100, dense * 40)
+    g.log_axis(ax3, "x")
+    ax3.set_xlabel("parameters (log scale), for 26·26·32 outputs")
+    ax3.invert_yaxis()
     ax3.spines[["top", "right"]].set_visible(False)
-    ax3.tick_params(axis="x", labelsize=8.5)
     return fig
