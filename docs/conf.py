@@ -43,9 +43,10 @@ extensions = [
 exclude_patterns = ["_build", "_data", "_ext", "figures", "Thumbs.db", ".DS_Store"]
 templates_path = []
 html_static_path = ["_static"]
-html_css_files = ["convops.css"]
-# click a figure to enlarge it; search results show formulas without TeX delimiters
-html_js_files = [("figures.js", {"defer": "defer"})]
+html_css_files = ["convops.css", "player.css"]
+html_js_files = [("player.js", {"defer": "defer"}),  # the animations' frame player
+                 # click a figure to enlarge it; search results show formulas without TeX delimiters
+                 ("figures.js", {"defer": "defer"})]
 html_favicon = "_static/favicon.svg"
 html_theme = "furo"
 html_title = f"convops {release}"
