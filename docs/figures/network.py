@@ -55,76 +55,120 @@ def forward(x: np.ndarray, seed: int = 0):
     return [c1, p1, c2, p2, c3]
 
 
+def _test_digit(label: int = 5) -> np.ndarray:
+    """The first `label` of the test split of real MNIST (a digit the trained network never saw),
+    as (28, 28) float32 in [0, 1]."""
+    from . import mnist
+
+    (_, _), (x_test, y_test) = mnist.load_split()
+    return mnist.as_input(x_test[np.flatnonzero(y_test == label)[0]][None])[0, :, :, 0]
+
+
+def trained_activations(x: np.ndarray):
+    """The activations of the five spatial layers of the tutorial's network trained on real MNIST
+    (figures.mnist.trained_model: the one model every page shows), for x: (N, 28, 28, 1)."""
+    from . import mnist
+
+    model = mnist.trained_model()
+    acts, act = [], np.asarray(x, np.float32)
+    for layer in model.layers:
+        kind = type(layer).__name__
+        if kind not in ("Conv2D", "MaxPooling2D"):
+            break
+        act = layer.forward(act)
+        acts.append(act)
+    if len(acts) != len(LAYERS):
+        raise RuntimeError(f"expected the tutorial's {len(LAYERS)} spatial layers, found {len(acts)}")
+    return acts
+
+
+def _block(ax, x0: float, base: float, size: int, channels: int, data, cmap, colour: str) -> float:
+    """A layer's output as a block standing on the line y = base: the front face is channel 0 of a
+    real activation (one unit per pixel, so sizes compare), the slanted depth grows with log2(C).
+    Returns the block's width."""
+    depth = 0 if channels == 1 else 0.9 * np.log2(channels)
+    top = base - size
+    lift = depth * 0.6
+    ax.add_patch(Polygon([(x0, top), (x0 + depth, top - lift), (x0 + depth + size, top - lift),
+                          (x0 + depth + size, base - lift), (x0 + size, base), (x0, base)], closed=True,
+                         facecolor=colour, alpha=0.18, edgecolor=colour))
+    ax.imshow(data, cmap=cmap, extent=(x0, x0 + size, base, top), vmin=0,
+              vmax=max(float(np.max(data)), 1e-9), zorder=3)
+    ax.add_patch(Rectangle((x0, top), size, size, fill=False, edgecolor=colour, lw=1.2, zorder=4))
+    return size + depth
+
+
 def shapes():
+    """The network as blocks drawn to scale, in two rows that fit the column."""
     rows = summary()
-    acts = forward(g.digit(5)[None, :, :, None])
-    fig = plt.figure(figsize=(9, 3.6))
+    x = _test_digit()
+    acts = trained_activations(x[None, :, :, None])
+    items = [("input", 28, 1, None, None)] + rows
+    fig = plt.figure(figsize=(g.MAX_WIDTH, 6.3))
     ax = fig.add_axes([0, 0, 1, 1])
-    ax.set_xlim(0, 148)
-    ax.set_ylim(44, -4)
+    width = 104.0
+    height = width * 6.3 / g.MAX_WIDTH
+    ax.set_xlim(0, width)
+    ax.set_ylim(height, 0)
     ax.set_aspect("equal")
     ax.axis("off")
-    x0 = 1
-    items = [("input", 28, 1, None, None)] + rows
-    for index, (name, size, channels, params, rf) in enumerate(items):
-        if name.startswith("Flatten") or name.startswith("Dense"):
-            height = 26 if name.startswith("Flatten") else 10
-            colour = g.OUTPUT
-            ax.add_patch(Rectangle((x0, 20 - height / 2), 2.2, height, facecolor=colour, alpha=0.35,
-                                   edgecolor=colour))
-            width = 2.2
-            ax.text(x0 + width / 2, 20 - height / 2 - 0.6, f"{name}\n{channels:,}", ha="center", va="bottom",
-                    fontsize=8.5, fontweight="bold", color=colour)
-            if params:
-                ax.text(x0 + width / 2, 20 + height / 2 + 0.6, f"{params:,}\nparams", ha="center", va="top",
-                        fontsize=8, color=g.TEXT)
-            x0 += width + 5
-            continue
-        else:
-            depth = 0 if channels == 1 else 1.1 * np.log2(channels)
-            colour = g.INPUT if index == 0 else g.OUTPUT
-            top = 20 - size / 2
-            ax.add_patch(Polygon([(x0, top), (x0 + depth, top - depth * 0.6), (x0 + depth + size, top - depth * 0.6),
-                                  (x0 + depth + size, top + size - depth * 0.6), (x0 + size, top + size),
-                                  (x0, top + size)], closed=True, facecolor=colour, alpha=0.18, edgecolor=colour))
-            ax.add_patch(Rectangle((x0, top), size, size, facecolor="white", edgecolor=colour, lw=1.2))
-            # a real activation on the front face (the first channel)
-            data = g.digit(5) if index == 0 else acts[index - 1][0, :, :, 0]
-            ax.imshow(data, cmap=g.INPUT_CMAP if index == 0 else g.OUTPUT_CMAP, extent=(x0, x0 + size, top + size, top),
-                      interpolation="nearest", vmin=0, vmax=max(float(data.max()), 1e-9), zorder=3)
-            label = f"{name}\n{size}×{size}×{channels}"
-            width = size + depth
-        ax.text(x0 + width / 2, 36.5, label, ha="center", va="top", fontsize=8, fontweight="bold", color=colour)
-        if params is not None:
-            extra = f"{params:,} params" if params else "0 params"
-            if rf:
-                extra += f"\nRF {rf}×{rf}"
-            ax.text(x0 + width / 2, 40.6, extra, ha="center", va="top", fontsize=7.5, color=g.TEXT)
-        x0 += width + 2.6
     total = sum(r[3] for r in rows)
-    ax.text(1, -1, f"28 → 26 → 13 → 11 → 5 → 3: the tutorial's network, {total:,} parameters in total\n"
-            "(front faces: channel 0 of a real digit's activations)", fontsize=9.5, va="top")
+    ax.text(1, 1, f"28 → 26 → 13 → 11 → 5 → 3: the tutorial's network, {total:,} parameters.\n"
+            "Front faces: channel 0 of the trained network's activations for a test digit.",
+            fontsize=10, va="top")
+    # two rows: input, conv1, pool1 | conv2, pool2, conv3, flatten, dense
+    layout = [(items[:3], 44.0, 3.0, 8.0), (items[3:], 77.0, 3.0, 12.0)]
+    for group, base, x0, gap in layout:
+        for name, size, channels, params, rf in group:
+            index = items.index((name, size, channels, params, rf))
+            if name.startswith(("Flatten", "Dense")):
+                bar = 18 if name.startswith("Flatten") else 7
+                colour = g.OUTPUT
+                ax.add_patch(Rectangle((x0, base - bar), 2.0, bar, facecolor=colour, alpha=0.35, edgecolor=colour))
+                w = 2.0
+                lines = [name, f"{channels:,}"] + ([f"{params:,} params"] if params else ["0 params"])
+            else:
+                colour = g.INPUT if index == 0 else g.OUTPUT
+                data = x if index == 0 else acts[index - 1][0, :, :, 0]
+                w = _block(ax, x0, base, size, channels, data, g.INPUT_CMAP if index == 0 else g.OUTPUT_CMAP,
+                           colour)
+                lines = [name, f"{size}×{size}×{channels}"]
+                if params is not None:
+                    lines.append(f"{params:,} params")
+                if rf:
+                    lines.append(f"RF {rf}×{rf}")
+            centre = x0 + w / 2
+            ax.text(centre, base + 1.2, lines[0], ha="center", va="top", fontsize=9.5, fontweight="bold",
+                    color=colour)
+            ax.text(centre, base + 3.4, "\n".join(lines[1:]), ha="center", va="top", fontsize=9.5,
+                    color=g.TEXT, linespacing=1.3)
+            x0 += w + gap
+            if (name, size) != (group[-1][0], group[-1][1]):
+                ax.text(x0 - gap / 2, base - min(size, 10) / 2, "→", fontsize=14, ha="center", va="center")
     return fig
 
 
 def feature_maps(channels: int = 8):
-    x = g.digit(5)[None, :, :, None]
-    acts = forward(x)
+    """A test digit through the trained network: the first `channels` maps of each layer, one row
+    per layer, each row's title above it (so the maps use the column's whole width)."""
+    x = _test_digit()
+    acts = trained_activations(x[None, :, :, None])
     names = ["conv1 + ReLU", "pool1", "conv2 + ReLU", "pool2", "conv3 + ReLU"]
-    fig, axes = plt.subplots(5, channels + 1, figsize=(8.4, 5.8),
-                             gridspec_kw={"width_ratios": [1.3] + [1] * channels})
+    fig = plt.figure(figsize=(g.MAX_WIDTH, 6.6))
+    gs = fig.add_gridspec(len(acts), channels + 1, width_ratios=[1.15] + [1] * channels,
+                          left=0.01, right=0.99, top=0.88, bottom=0.01, wspace=0.08, hspace=0.4)
+    ax_in = fig.add_subplot(gs[0, 0])
+    ax_in.imshow(x, cmap=g.INPUT_CMAP, vmin=0, vmax=1)
+    ax_in.set_title("input", fontsize=9.5, color=g.INPUT)
+    g.plain(ax_in)
     for row, (act, name) in enumerate(zip(acts, names)):
-        axes[row, 0].axis("off")
-        axes[row, 0].text(0.95, 0.5, f"{name}\n{act.shape[1]}×{act.shape[2]}×{act.shape[3]}", ha="right",
-                          va="center", fontsize=9, transform=axes[row, 0].transAxes)
         for c in range(channels):
-            ax = axes[row, c + 1]
-            ax.imshow(act[0, :, :, c], cmap=g.OUTPUT_CMAP, vmin=0, vmax=max(float(act[0].max()), 1e-9),
-                      interpolation="nearest")
-            ax.set_xticks([])
-            ax.set_yticks([])
-    fig.suptitle("A real '5' through the network (first 8 channels of each layer). conv1's first 8 filters are the "
-                 "hand-made ones;\nthe rest are random: these are the shapes of a trained network's maps, "
-                 "not learned patterns.", fontsize=9.5)
-    fig.tight_layout(rect=(0, 0, 1, 0.92))
+            ax = fig.add_subplot(gs[row, c + 1])
+            ax.imshow(act[0, :, :, c], cmap=g.OUTPUT_CMAP, vmin=0, vmax=max(float(act[0, :, :, c].max()), 1e-9))
+            g.plain(ax)
+            if c == 0:
+                ax.set_title(f"{name}: {act.shape[1]}×{act.shape[2]}×{act.shape[3]}, channels 0–{channels - 1}",
+                             fontsize=9.5, loc="left", color=g.OUTPUT)
+    fig.suptitle("A test digit through the trained network (first 8 channels of each layer;\n"
+                 "white = 0, darker green = stronger, each map on its own scale)", fontsize=10)
     return fig
