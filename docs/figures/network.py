@@ -4,11 +4,9 @@ import numpy as np
 from matplotlib import pyplot as plt
 from matplotlib.patches import Polygon, Rectangle
 
-import convops
 from convops import arithmetic
 
 from . import grammar as g
-from .responses import bank
 
 # (name, kind, kernel, C_out)
 LAYERS = [("Conv2D 32", "conv", 3, 32), ("MaxPool 2", "pool", 2, None), ("Conv2D 64", "conv", 3, 64),
@@ -31,28 +29,6 @@ def summary():
     rows.append(("Flatten", 1, flat, 0, None))
     rows.append(("Dense 10", 1, 10, arithmetic.dense_params(flat, 10), None))
     return rows
-
-
-def weights(seed: int = 0):
-    """Conv weights for the feature-map figure: layer 1 starts with the 8 hand-made filters of the
-    response-map page; the rest is random (He-normal), i.e. an *untrained* network."""
-    rng = np.random.default_rng(seed)
-    w1 = rng.normal(0, np.sqrt(2 / 9), (3, 3, 1, 32)).astype(np.float32)
-    w1[..., :8] = bank()
-    w2 = rng.normal(0, np.sqrt(2 / (9 * 32)), (3, 3, 32, 64)).astype(np.float32)
-    w3 = rng.normal(0, np.sqrt(2 / (9 * 64)), (3, 3, 64, 128)).astype(np.float32)
-    return w1, w2, w3
-
-
-def forward(x: np.ndarray, seed: int = 0):
-    """x: (N, 28, 28, 1) float32 -> the activations of the five spatial layers."""
-    w1, w2, w3 = weights(seed)
-    c1 = np.maximum(convops.conv2d(x, w1), 0)
-    p1 = convops.max_pool2d(c1, 2, 2)
-    c2 = np.maximum(convops.conv2d(p1, w2), 0)
-    p2 = convops.max_pool2d(c2, 2, 2)
-    c3 = np.maximum(convops.conv2d(p2, w3), 0)
-    return [c1, p1, c2, p2, c3]
 
 
 def _test_digit(label: int = 5) -> np.ndarray:
