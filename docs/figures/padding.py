@@ -28,14 +28,14 @@ def coverage(height: int, width: int, k: int, padding) -> np.ndarray:
 def border_effect():
     valid = coverage(6, 6, 3, "VALID")
     same = coverage(6, 6, 3, "SAME")
-    fig, ax = g.canvas(15, 8.6, scale=0.45, title_space=0.1)
+    fig, ax = g.canvas(15, 9.6, scale=0.45, title_space=0.05)
     g.grid(ax, valid, 0, 1.5, g.INPUT_CMAP, 0, 9)
     g.label(ax, 3, 1.25, "VALID: windows covering each pixel", g.INPUT, size=9)
     g.grid(ax, same, 8.5, 1.5, g.INPUT_CMAP, 0, 9)
     g.label(ax, 11.5, 1.25, "SAME: windows covering each pixel", g.INPUT, size=9)
-    ax.text(0, 8.0, f"6×6 input, 3×3 kernel. VALID: a corner pixel is seen by {int(valid[0, 0])} window, the centre "
-            f"by {int(valid[2, 2])}.\nSAME: the zero border lets the window centre on every pixel "
-            f"(corners now seen {int(same[0, 0])} times).", fontsize=8.5, va="top")
+    ax.text(0, 8.0, f"6×6 input, 3×3 kernel. VALID: a corner pixel is seen by {int(valid[0, 0])} window,\n"
+            f"the centre by {int(valid[2, 2])}. SAME: the zero border lets the window centre on every\n"
+            f"pixel (corners now seen {int(same[0, 0])} times).", fontsize=9.5, va="top")
     return fig
 
 
@@ -72,7 +72,7 @@ def tf_vs_pytorch():
         g.grid(ax, xp, 0, y0 + 0.3, g.INPUT_CMAP, 0, 6, pad_mask=mask)
         for i in range(out.size):
             left = 2 * i
-            colour = ["#e8710a", "#7b3294", "#1b7837"][i]
+            colour = g.WINDOW   # every window in the kernel's colour, one below the other
             ax.annotate("", xy=(left + 3 - 0.05, y0 + 1.55 + 0.25 * i), xytext=(left + 0.05, y0 + 1.55 + 0.25 * i),
                         arrowprops=dict(arrowstyle="|-|", color=colour, lw=1.6, mutation_scale=3))
         xo = xp.shape[1] + 2.5
@@ -89,7 +89,7 @@ def pad_modes():
     modes = ["CONSTANT", "REFLECT", "SYMMETRIC", "EDGE", "CIRCULAR", "MEAN"]
     notes = ["zeros (tf.pad default)", "mirror, edge not repeated", "mirror, edge repeated",
              "repeat the edge (not in TF)", "wrap around (not in TF)", "mean of the image (not in TF)"]
-    fig, axes = plt.subplots(2, 3, figsize=(8, 5.6))
+    fig, axes = plt.subplots(2, 3, figsize=(g.MAX_WIDTH, 6.6))
     mask = convops.pad(np.zeros((3, 3), bool), [[2, 2], [2, 2]], constant_values=True)
     for ax, mode, note in zip(axes.ravel(), modes, notes):
         xp = convops.pad(x, [[2, 2], [2, 2]], mode)
@@ -97,7 +97,7 @@ def pad_modes():
         g.grid(ax, xp, 0, 0, g.INPUT_CMAP, 0, 9, pad_mask=mask)
         ax.add_patch(plt.Rectangle((2, 2), 3, 3, fill=False, edgecolor=g.INPUT, linewidth=2))
         ax.set_title(f"\"{mode}\"\n{note}", fontsize=9.5)
-    fig.suptitle("convops.pad(x, [[2, 2], [2, 2]], mode): the hatched border comes from ...", fontsize=10.5)
+    fig.suptitle("convops.pad(x, [[2, 2], [2, 2]], mode):\nthe hatched border comes from ...", fontsize=10.5)
     fig.tight_layout()
     return fig
 
@@ -106,17 +106,15 @@ def zero_vs_mean():
     """A 5 x 5 blur of a dark-on-light digit: zero padding draws a dark frame, other modes do not."""
     x = 1.0 - 0.8 * g.digit(5)                                          # ink on white paper
     kernel = np.full((5, 5), 1 / 25, np.float32)
-    panels = [("input", x)]
-    panels.append(("zero padding\n(SAME)", convops.conv2d(x, kernel, padding="SAME")))
+    panels = [("input\n", x)]
+    panels.append(("zero\n(SAME)", convops.conv2d(x, kernel, padding="SAME")))
     for mode in ("MEAN", "REFLECT", "EDGE"):
-        panels.append((f"{mode.lower()} padding\n(pad, then VALID)",
-                       convops.conv2d(convops.pad(x, [[2, 2], [2, 2]], mode), kernel)))
-    fig, axes = plt.subplots(1, 5, figsize=(8.4, 2.5))
+        panels.append((f"{mode.lower()}\n(pad, VALID)", convops.conv2d(convops.pad(x, [[2, 2], [2, 2]], mode), kernel)))
+    fig, axes = plt.subplots(1, 5, figsize=(g.MAX_WIDTH, 2.5))
     for ax, (title, data) in zip(axes, panels):
         ax.imshow(data, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
         ax.set_title(title, fontsize=9.5)
-        ax.set_xticks([])
-        ax.set_yticks([])
+        g.plain(ax)
     fig.suptitle("5×5 blur of a dark-on-light digit: zero padding drags the border towards black", fontsize=10)
-    fig.tight_layout()
+    fig.subplots_adjust(left=0.01, right=0.99, top=0.7, bottom=0.03, wspace=0.08)
     return fig
