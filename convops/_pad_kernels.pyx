@@ -3,6 +3,7 @@
 # only copies bytes: it never needs to know which mode it is running.
 from libc.stddef cimport ptrdiff_t
 from libc.stdlib cimport malloc, free
+from libc.math cimport signbit
 from libc.string cimport memcpy, memset
 
 from convops._openmp cimport effective_threads
@@ -217,7 +218,11 @@ def pad_fast(input, paddings, mode, constant_values, int num_threads):
     cdef int code = _mode_of(mode)
     if code < 0 or type(input) is not np.ndarray:
         return None
+    # Only +0 fills with memset; -0.0 is a different constant (its sign bit is kept, as tf.pad,
+    # np.pad and PyTorch keep it) and goes the general way.
     if not ((type(constant_values) is int or type(constant_values) is float) and constant_values == 0):
+        return None
+    if type(constant_values) is float and signbit(<double>constant_values):
         return None
     if type(paddings) is not list and type(paddings) is not tuple:
         return None

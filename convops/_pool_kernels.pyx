@@ -45,14 +45,25 @@ ISA_NAMES = ("base", "avx2", "avx512")
 cdef int _isa = -1
 
 
+#: The float kernels' variant without SIMD: the Cython loops below, which builds without the SIMD
+#: copies (compilers other than GCC/Clang, e.g. MSVC) run for every dtype. Selectable here so the
+#: tests run those loops against TensorFlow on every machine.
+SCALAR = "cython"
+
+
 def supported_isas():
     """The instruction sets this build has and this CPU runs, narrowest first."""
     return tuple(name for i, name in enumerate(ISA_NAMES) if convops_simd_supported(i))
 
 
+def variants():
+    """Every float-kernel variant this machine can run: ``"cython"`` (no SIMD), then the ISAs."""
+    return (SCALAR,) + supported_isas()
+
+
 def set_isa(name):
     """Force the float kernels' instruction set (tests run every variant); None = the default:
-    AVX2 where available, else the widest.
+    AVX2 where available, else the widest; ``"cython"`` = the loops without SIMD.
 
     Why not AVX-512 by default: pooling is memory-bound, and large NumPy arrays usually start 16
     bytes past a 64-byte cache line, so every 64-byte load spans two lines (half of the 32-byte
@@ -65,8 +76,11 @@ def set_isa(name):
         _isa = (ISA_NAMES.index("avx2") if "avx2" in names
                 else ISA_NAMES.index(names[len(names) - 1]) if names else -1)
         return
+    if name == SCALAR:
+        _isa = -1
+        return
     if name not in names:
-        raise ValueError(f"instruction set {name!r} is not available here; choose from {names}")
+        raise ValueError(f"instruction set {name!r} is not available here; choose from {variants()}")
     _isa = ISA_NAMES.index(name)
 
 

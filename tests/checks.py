@@ -175,8 +175,22 @@ def assert_same_shape_dtype(got: np.ndarray, want: np.ndarray, call: Any, dtype:
         raise AssertionError(f"dtype {got.dtype} != expected {expected_dtype}\n  call: {call}")
 
 
-def assert_exact(got: np.ndarray, want: np.ndarray, call: Any, what: str = "oracle") -> None:
-    """Same shape, dtype and values bit for bit, NaN where NaN (pooling, padding, int conv)."""
+def _bits(a: np.ndarray) -> np.ndarray:
+    """The raw bit patterns of ``a``'s elements (unsigned integers of the same width)."""
+    a = np.ascontiguousarray(a)
+    if a.dtype.kind in "fc":
+        return a.view(f"u{a.dtype.itemsize}")
+    return a.view(np.uint8) if a.dtype == np.bool_ else a
+
+
+def assert_exact(got: np.ndarray, want: np.ndarray, call: Any, what: str = "oracle",
+                 nan_payload: bool = False) -> None:
+    """Same shape, dtype and values bit for bit (pooling, padding, int conv): ``-0.0`` is not
+    ``+0.0`` (``np.array_equal`` treats them as equal). A NaN must be a NaN; its sign and payload
+    are compared only with ``nan_payload`` (:func:`assert_bits_equal`), because IEEE 754 leaves
+    them to the implementation for a NaN that an operation creates (``inf - inf`` is 0xFFC00000 in
+    x86 SSE, 0x7FC00000 from TensorFlow's Eigen kernels): against another library, NaN-ness is the
+    contract; against convops itself, or for ops that only copy values, the very bits are."""
     assert_same_shape_dtype(got, want, call)
     index = _first_difference(got, want)
     if index is not None:
@@ -184,6 +198,22 @@ def assert_exact(got: np.ndarray, want: np.ndarray, call: Any, what: str = "orac
         raise AssertionError(
             f"{count} of {got.size} elements differ from {what}; first at index {index}: "
             f"got {got[index]!r}, expected {want[index]!r}\n  reproduce: {call}")
+    differ = _bits(got) != _bits(want)
+    if not nan_payload:
+        differ &= ~_isnan(np.ascontiguousarray(got))
+    if differ.any():
+        index = tuple(int(i) for i in np.argwhere(differ)[0])
+        kind = "signed zero or NaN payload" if nan_payload else "signed zero"
+        raise AssertionError(
+            f"{int(np.count_nonzero(differ))} of {got.size} elements have other bits than {what} ({kind}); "
+            f"first at index {index}: got {got[index]!r} (0x{int(_bits(got)[index]):x}), expected "
+            f"{want[index]!r} (0x{int(_bits(want)[index]):x})\n  reproduce: {call}")
+
+
+def assert_bits_equal(got: np.ndarray, want: np.ndarray, call: Any, what: str = "oracle") -> None:
+    """Every element's bits equal, NaN payloads included: convops against itself (memory layouts,
+    thread counts, kernel variants) and ops that only copy values (pad)."""
+    assert_exact(got, want, call, what, nan_payload=True)
 
 
 def _isnan(a: np.ndarray) -> np.ndarray:

@@ -32,6 +32,10 @@ AVG_POOL_DTYPES = ("float16", "float32", "float64")
 PAD_DTYPES = ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
               "float16", "float32", "float64")
 LAYOUTS = ("C", "F", "negative", "gapped", "readonly", "list")
+#: Channel counts that cross SIMD vector widths (4 float64 lanes under AVX2, 8 float32 under AVX2
+#: or float64 under AVX-512, 16 float32 under AVX-512) and leave scalar tails: the kernels'
+#: vector loops and their tails both run. Drawn beside the small counts of every op's strategy.
+WIDE_CHANNELS = (8, 9, 16, 17, 33)
 
 
 # --------------------------------------------------------------------------- values
@@ -362,7 +366,7 @@ def conv2d_cases(draw, dtypes: Sequence[str] = CONV_DTYPES, data_formats: Sequen
                  max_dilation: int = 3, max_stride: int = 4, allow_empty: bool = False,
                  styles: Sequence[str] = ("normal", "ties", "negative"), spell: bool = True,
                  paddings: Sequence[str] = ("VALID", "SAME", "explicit"), max_group_channels: int = 3,
-                 max_out_per_group: int = 3, max_batch: int = 3) -> ConvCase:
+                 max_out_per_group: int = 3, max_batch: int = 3, wide_channels: bool = True) -> ConvCase:
     dtype = np.dtype(draw(st.sampled_from(dtypes), label="dtype"))
     kh, kw = draw(st.integers(1, max_kernel), label="KH"), draw(st.integers(1, max_kernel), label="KW")
     dh, dw = draw(st.integers(1, max_dilation), label="dh"), draw(st.integers(1, max_dilation), label="dw")
@@ -378,8 +382,16 @@ def conv2d_cases(draw, dtypes: Sequence[str] = CONV_DTYPES, data_formats: Sequen
     height = _side(draw, (kh - 1) * dh + 1, pad_values[0] + pad_values[1], allow_empty or same, 7, "H")
     width = _side(draw, (kw - 1) * dw + 1, pad_values[2] + pad_values[3], allow_empty or same, 7, "W")
     groups = draw(st.integers(1, max_groups), label="groups")
-    c_group = draw(st.integers(1, max_group_channels), label="C_in/groups")
-    c_out = groups * draw(st.integers(1, max_out_per_group), label="C_out/groups")
+    wide = draw(st.integers(0, 3), label="wide channels") == 0 if wide_channels else False
+    if wide:
+        # Vector widths and their tails, in the output channels (what the direct kernels
+        # vectorise) and sometimes the input channels; one group keeps the call small.
+        groups = 1
+        c_group = draw(st.sampled_from((1, 3) + WIDE_CHANNELS[:2]), label="C_in/groups")
+        c_out = draw(st.sampled_from(WIDE_CHANNELS), label="C_out/groups")
+    else:
+        c_group = draw(st.integers(1, max_group_channels), label="C_in/groups")
+        c_out = groups * draw(st.integers(1, max_out_per_group), label="C_out/groups")
     n = draw(st.integers(1, max_batch), label="N")
     data_format = draw(st.sampled_from(data_formats), label="data_format")
     style = draw(st.sampled_from(styles), label="value style")
@@ -402,8 +414,9 @@ def conv2d_cases(draw, dtypes: Sequence[str] = CONV_DTYPES, data_formats: Sequen
 
 @st.composite
 def conv2d_image_cases(draw, dtypes: Sequence[str] = CONV_DTYPES) -> ConvCase:
-    """conv2d(image2d, kernel2d): one grayscale (H, W) image and one (KH, KW) kernel."""
-    case = draw(conv2d_cases(dtypes=dtypes, data_formats=("NHWC",), max_groups=1))
+    """conv2d(image2d, kernel2d): one grayscale (H, W) image and one (KH, KW) kernel, with either
+    ``data_format`` (a 2-D image is one grayscale image whatever it says: NCHW must not transpose it)."""
+    case = draw(conv2d_cases(dtypes=dtypes, max_groups=1))
     x, w = case.x[:1, :, :, :1], case.w[:, :, :1, :1]
     return replace(case, x=np.ascontiguousarray(x), w=np.ascontiguousarray(w), image_2d=True)
 
@@ -461,8 +474,9 @@ def pool2d_cases(draw, dtypes: Sequence[str] = MAX_POOL_DTYPES, data_formats: Se
     width = _side(draw, kw, pad_values[2] + pad_values[3], allow_empty or same, 8, "W")
     flat = draw(st.booleans(), label="2-D image") if image_2d is None else image_2d
     n = 1 if flat else draw(st.integers(1, 3), label="N")
-    c = 1 if flat else draw(st.integers(1, 4), label="C")
-    data_format = "NHWC" if flat else draw(st.sampled_from(data_formats), label="data_format")
+    c = 1 if flat else draw(st.one_of(st.integers(1, 4), st.sampled_from(WIDE_CHANNELS)), label="C")
+    # A 2-D image is one grayscale image whatever data_format says: NCHW must not transpose it.
+    data_format = draw(st.sampled_from(data_formats), label="data_format")
     usable = [s for s in styles if not (s == "nan" and dtype.kind != "f")]
     style = draw(st.sampled_from(usable), label="value style")
     seed = draw(st.integers(0, 2**32 - 1), label="seed")
@@ -490,6 +504,9 @@ def pad_cases(draw, modes: Sequence[str] = ("CONSTANT", "REFLECT", "SYMMETRIC"),
     upper = mode.upper()
     low_side = 0 if allow_zero_size and upper == "CONSTANT" else 1
     shape = tuple(draw(st.integers(low_side, max_side), label=f"dim {axis}") for axis in range(rank))
+    if rank <= 3 and draw(st.integers(0, 3), label="wide last axis") == 0:
+        # The contiguous axis across vector widths and tails (the copy loops' vector paths).
+        shape = shape[:-1] + (draw(st.sampled_from(WIDE_CHANNELS), label=f"dim {rank - 1}"),)
     pairs = []
     for axis, size in enumerate(shape):
         if upper == "REFLECT":

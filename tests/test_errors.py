@@ -12,6 +12,8 @@ import re
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import convops
 from convops import arithmetic
@@ -231,3 +233,50 @@ def test_a_failed_call_leaves_no_state_behind(op):
     with pytest.raises(ValueError):
         _ops()[op](np.ones((5, 5, 3), np.float32))
     assert _ops()[op](X).dtype == np.float32
+
+
+# --------------------------------------------------------------------------- Python-list operands
+
+# A Python list takes the other operand's dtype (tf.convert_to_tensor's rule), so an int32 conv2d
+# given a list holding 2**31 must refuse it by name, never wrap it to int32.min.
+_INT32 = np.iinfo(np.int32)
+_EDGES = [int(_INT32.min) - 1, int(_INT32.min), int(_INT32.min) + 1, -1, 0, 1, int(_INT32.max) - 1,
+          int(_INT32.max), int(_INT32.max) + 1, 2**40, -(2**40), 2**63 - 1]
+
+
+@pytest.mark.parametrize("which, value", [
+    ("filters", 2**31), ("filters", -(2**31) - 1), ("filters", 2**40), ("filters", 2**63 - 1),
+    ("input", 2**31), ("input", -(2**31) - 1)])
+def test_int32_conv2d_refuses_list_values_outside_int32(which, value):
+    x = np.ones((1, 2, 2, 1), np.int32)
+    w = np.ones((1, 1, 1, 1), np.int32)
+    if which == "filters":
+        call = lambda: convops.conv2d(x, [[[[value]]]])                      # noqa: E731
+    else:
+        call = lambda: convops.conv2d([[[[value]], [[1]]], [[[1]], [[1]]]], w)  # noqa: E731
+    with pytest.raises(ValueError, match=rf"`{which}` holds values outside the range of int32") as info:
+        call()
+    assert str(value) in str(info.value), f"the message does not show the value received: {info.value}"
+
+
+@given(values=st.lists(st.one_of(st.sampled_from(_EDGES), st.integers(-(2**40), 2**40)), min_size=4, max_size=4),
+       which=st.sampled_from(["input", "filters"]))
+def test_list_operands_with_extreme_integers_are_exact_or_refused(values, which):
+    """Either every value fits int32 and the list gives the same bits as an int32 array, or the
+    call raises ValueError naming the list's argument: nothing in between (no silent wrap)."""
+    array = np.array([[-1, 2], [3, -4]], np.int32)
+    shaped = [[[[v] for v in values[:2]], [[v] for v in values[2:]]]]           # (1, 2, 2, 1)
+    kernel = [[[[v]] for v in values[:2]], [[[v]] for v in values[2:]]]          # (2, 2, 1, 1)
+    fits = all(_INT32.min <= v <= _INT32.max for v in values)
+    if which == "input":
+        call = lambda: convops.conv2d(shaped, array.reshape(2, 2, 1, 1))          # noqa: E731
+        want = lambda: convops.conv2d(np.array(shaped, np.int64).astype(np.int32), array.reshape(2, 2, 1, 1))  # noqa: E731
+    else:
+        call = lambda: convops.conv2d(array.reshape(1, 2, 2, 1), kernel)          # noqa: E731
+        want = lambda: convops.conv2d(array.reshape(1, 2, 2, 1), np.array(kernel, np.int64).astype(np.int32))  # noqa: E731
+    if fits:
+        got = call()
+        assert got.dtype == np.int32 and got.tobytes() == want().tobytes(), (values, which)
+    else:
+        with pytest.raises(ValueError, match=rf"`{which}` holds values outside the range of int32"):
+            call()
