@@ -2,6 +2,7 @@
 
 import numpy as np
 from matplotlib import pyplot as plt
+from matplotlib.patches import Rectangle
 
 import convops
 
@@ -26,32 +27,39 @@ def bank() -> np.ndarray:
 
 
 def response_maps(label: int = 7):
-    """Eight hand-made 3 x 3 filters on one digit: one conv2d call with a (3, 3, 1, 8) bank."""
+    """Eight hand-made 3 x 3 filters on one digit: one conv2d call with a (3, 3, 1, 8) bank.
+
+    Kernels and maps share the signed map (purple < 0 < green); each panel is scaled by its own
+    largest |value|, so one colour bar serves them all."""
     x = g.digit(label)
     maps = convops.conv2d(x[None, :, :, None], bank())[0]          # (26, 26, 8)
-    fig = plt.figure(figsize=(8.4, 5.8))
-    gs = fig.add_gridspec(4, 5, height_ratios=[0.55, 1, 0.55, 1], width_ratios=[1.3, 1, 1, 1, 1], hspace=0.35,
-                          wspace=0.15, left=0.01, right=0.99, top=0.85, bottom=0.02)
-    fig.suptitle("Rows 1 and 3: each 3×3 kernel (purple < 0 < orange).\nRows 2 and 4: its 26×26 response map "
-                 "(pink < 0 < green).", fontsize=10)
-    ax0 = fig.add_subplot(gs[1:3, 0])
+    fig = plt.figure(figsize=(g.MAX_WIDTH, 8.4))
+    gs = fig.add_gridspec(5, 4, height_ratios=[1.25, 0.62, 1, 0.62, 1], left=0.02, right=0.86, top=0.97,
+                          bottom=0.01, hspace=0.42, wspace=0.12)
+    ax0 = fig.add_subplot(gs[0, 0])
     ax0.imshow(x, cmap=g.INPUT_CMAP, vmin=0, vmax=1)
     ax0.set_title(f"digit {label}, 28×28", fontsize=9.5, color=g.INPUT)
-    ax0.set_xticks([])
-    ax0.set_yticks([])
+    g.plain(ax0)
+    note = fig.add_subplot(gs[0, 1:])
+    note.axis("off")
+    note.text(0.02, 0.55, "Rows 2 and 4: each 3×3 kernel (its weights written in it).\n"
+              "Rows 3 and 5: its 26×26 response map on the digit.\n"
+              "One conv2d call with the (3, 3, 1, 8) bank.", fontsize=10, va="center", linespacing=1.5,
+              transform=note.transAxes)
     for c, (name, (weights, scale)) in enumerate(FILTERS.items()):
-        row, col = 2 * (c // 4), 1 + c % 4
+        row, col = 1 + 2 * (c // 4), c % 4
         kax = fig.add_subplot(gs[row, col])
         weights = np.asarray(weights, np.float32)
         g.setup_axes(kax, 3, 3)
-        klim = np.abs(weights).max()
-        g.grid(kax, weights, 0, 0, g.SIGNED_KERNEL_CMAP, -klim, klim, fontsize=8)
-        kax.set_title(name + (f" (÷{scale})" if scale != 1 else ""), fontsize=9, color=g.WINDOW)
+        g.grid(kax, weights, 0, 0, g.SIGNED_CMAP, -g.limit(weights), g.limit(weights))
+        kax.add_patch(Rectangle((0, 0), 3, 3, fill=False, edgecolor=g.WINDOW, linewidth=2))
+        kax.set_title(name + (f" (÷{scale})" if scale != 1 else ""), fontsize=9.5, color=g.WINDOW)
         rax = fig.add_subplot(gs[row + 1, col])
-        lim = np.abs(maps[..., c]).max()
-        rax.imshow(maps[..., c], cmap=g.SIGNED_OUTPUT_CMAP, vmin=-lim, vmax=lim, interpolation="nearest")
-        rax.set_xticks([])
-        rax.set_yticks([])
+        lim = g.limit(maps[..., c])
+        im = rax.imshow(maps[..., c] / lim, cmap=g.SIGNED_CMAP, vmin=-1, vmax=1)
+        g.plain(rax)
+    g.colorbar(im, rax, "value ÷ the largest |value| in its panel", ticks=[-1, 0, 1], format=g._tick,
+               cax=fig.add_axes([0.89, 0.2, 0.022, 0.45]))
     return fig
 
 
@@ -60,15 +68,16 @@ def same_filter_everywhere():
     kernel = np.asarray(FILTERS["horizontal edge"][0], np.float32)[:, :, None, None]
     digits = np.stack([g.digit(d, 1) for d in range(10)])[..., None]        # (10, 28, 28, 1)
     maps = np.maximum(convops.conv2d(digits, kernel), 0)[..., 0]          # ReLU keeps the positive part
-    fig, axes = plt.subplots(2, 10, figsize=(8.4, 2.2))
+    fig, axes = plt.subplots(4, 5, figsize=(g.MAX_WIDTH, 6.4))
     for d in range(10):
-        axes[0, d].imshow(digits[d, ..., 0], cmap=g.INPUT_CMAP, vmin=0, vmax=1)
-        axes[1, d].imshow(maps[d], cmap=g.OUTPUT_CMAP, vmin=0, vmax=maps.max())
+        row, col = 2 * (d // 5), d % 5
+        axes[row, col].imshow(digits[d, ..., 0], cmap=g.INPUT_CMAP, vmin=0, vmax=1)
+        axes[row + 1, col].imshow(maps[d], cmap=g.OUTPUT_CMAP, vmin=0, vmax=maps.max())
     for ax in axes.ravel():
-        ax.set_xticks([])
-        ax.set_yticks([])
-    axes[0, 0].set_ylabel("input", fontsize=9, color=g.INPUT)
-    axes[1, 0].set_ylabel("ReLU(response)", fontsize=9, color=g.OUTPUT)
+        g.plain(ax)
+    for row in (0, 2):
+        axes[row, 0].set_ylabel("input", fontsize=10, color=g.INPUT)
+        axes[row + 1, 0].set_ylabel("ReLU(response)", fontsize=10, color=g.OUTPUT)
     fig.suptitle("The 'top edge of a stroke' filter on ten digits: one batch, one conv2d call", fontsize=10)
-    fig.tight_layout()
+    fig.subplots_adjust(left=0.05, right=0.99, top=0.94, bottom=0.01, wspace=0.06, hspace=0.06)
     return fig
