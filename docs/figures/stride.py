@@ -21,25 +21,25 @@ def used_pixels(height: int, width: int, k: int, stride: int) -> np.ndarray:
 
 def stride_windows():
     """Stride 1 vs 2 on 7 x 7 (every pixel used), and stride 2 on 8 x 8 (the last row is dropped)."""
-    fig, axes = plt.subplots(1, 3, figsize=(8.4, 3.9))
+    fig, axes = plt.subplots(1, 3, figsize=(g.MAX_WIDTH, 3.9), gridspec_kw={"width_ratios": [7, 7, 8]})
     for ax, (size, s) in zip(axes, [(7, 1), (7, 2), (8, 2)]):
         count = used_pixels(size, size, 3, s)
         out = arithmetic.conv_output_size(size, 3, stride=s)
         g.setup_axes(ax, size, size)
-        g.grid(ax, count, 0, 0, g.INPUT_CMAP, 0, 9, numbers=True, fontsize=8)
+        g.grid(ax, count, 0, 0, g.INPUT_CMAP, 0, 9, numbers=True)
         for i in range(size):
             for j in range(size):
-                if count[i, j] == 0:
-                    ax.add_patch(plt.Rectangle((j, i), 1, 1, facecolor="#fde0dd", edgecolor="#c51b7d",
+                if count[i, j] == 0:   # read by no window: white, crossed out
+                    ax.add_patch(plt.Rectangle((j, i), 1, 1, facecolor="white", edgecolor=g.TEXT,
                                                hatch="xx", linewidth=0.6))
-        colours = ["#e8710a", "#7b3294", "#1b7837", "#c51b7d"]
-        for i in range(out):
-            g.window(ax, i * s, i * s, 3, 3, colour=colours[i % 4], lw=2)
-        ax.set_title(f"{size}×{size}, 3×3 kernel, stride {s} → {out}×{out}\n"
-                     f"⌊({size} − 3) / {s}⌋ + 1 = {out}", fontsize=9.5)
-    fig.text(0.5, 0.02, "Numbers: how many windows read each pixel. Windows drawn: the diagonal ones. "
-             "Pink ×: pixels no window reads.", ha="center", fontsize=9)
-    fig.subplots_adjust(left=0.01, right=0.99, top=0.84, bottom=0.08, wspace=0.08)
+        for i in range(out):   # the windows on the diagonal, alternately solid and dashed
+            g.window(ax, i * s, i * s, 3, 3, lw=2)
+            ax.patches[-1].set_linestyle("-" if i % 2 == 0 else "--")
+        ax.set_title(f"{size}×{size}, stride {s}\n→ {out}×{out}:  ⌊({size} − 3) / {s}⌋ + 1", fontsize=9.5)
+        ax.set_anchor("N")
+    fig.text(0.5, 0.02, "Numbers: how many windows read each pixel (3×3 kernel). Windows drawn: the diagonal\n"
+             "ones. Crossed-out cells: pixels no window reads.", ha="center", fontsize=9.5)
+    fig.subplots_adjust(left=0.01, right=0.99, top=0.86, bottom=0.13, wspace=0.1)
     return fig
 
 
@@ -51,16 +51,16 @@ def anim_stride(path):
 def output_sizes():
     """Output size against input size for stride 1, 2, 3 (kernel 3, VALID), from convops.arithmetic."""
     sizes = np.arange(3, 21)
-    fig, ax = plt.subplots(figsize=(7, 3))
-    for s, colour in zip((1, 2, 3), (g.OUTPUT, g.WINDOW, "#7b3294")):
+    fig, ax = plt.subplots(figsize=(g.MAX_WIDTH, 3.4))
+    for s, colour, style in zip((1, 2, 3), (g.OUTPUT, g.WINDOW, g.INPUT), ("-", "--", ":")):
         ax.step(sizes, [arithmetic.conv_output_size(int(i), 3, stride=s) for i in sizes], where="mid",
-                color=colour, label=f"stride {s}", lw=2)
+                color=colour, label=f"stride {s}", lw=2.2, linestyle=style)
     ax.set_xlabel("input size i (kernel k = 3, VALID)")
     ax.set_ylabel("output size o")
     ax.set_xticks(sizes[::1])
     ax.grid(alpha=0.3)
     ax.legend(frameon=False)
-    ax.set_title("o = ⌊(i − k) / s⌋ + 1: flat steps are input sizes whose last rows are floored away",
-                 fontsize=9.5)
+    ax.set_title("o = ⌊(i − k) / s⌋ + 1: flat steps are input sizes\nwhose last rows are floored away",
+                 fontsize=10)
     fig.tight_layout()
     return fig
