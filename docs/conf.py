@@ -38,6 +38,7 @@ extensions = [
     "kernel_source",
     "results",
     "answers",
+    "figure_facts",
 ]
 
 exclude_patterns = ["_build", "_data", "_ext", "figures", "Thumbs.db", ".DS_Store"]

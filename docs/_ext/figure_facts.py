@@ -1,0 +1,42 @@
+"""``:fact:`MODULE.KEY``` — a number computed by a figure module while the site is built.
+
+The pages about the trained network state numbers (test accuracy, how many digits it gets
+wrong, receptive-field sizes, ...) that belong to the model the build trains or loads; none is
+typed by hand. ``:fact:`trained.accuracy``` is ``figures.trained.facts()["accuracy"]``; an
+unknown module or key fails the build. Only the HTML builder computes them (other builders,
+such as doctest, read the pages too and get a placeholder).
+"""
+
+from __future__ import annotations
+
+import importlib
+import pathlib
+
+from docutils import nodes
+from sphinx.util.docutils import SphinxRole
+
+FIGURES = pathlib.Path(__file__).resolve().parent.parent / "figures"
+
+
+class FactRole(SphinxRole):
+    def run(self):
+        module_name, _, key = self.text.partition(".")
+        if not key:
+            msg = self.inliner.reporter.error(f"fact {self.text!r}: write MODULE.KEY, e.g. trained.accuracy",
+                                              line=self.lineno)
+            return [self.inliner.problematic(self.rawtext, self.rawtext, msg)], [msg]
+        for name in (module_name, "mnist", "grammar"):
+            self.env.note_dependency(str(FIGURES / f"{name}.py"))
+        if self.env.app.builder.format != "html":
+            return [nodes.Text("…")], []
+        try:
+            value = importlib.import_module(f"figures.{module_name}").facts()[key]
+        except (ImportError, AttributeError, KeyError) as exc:
+            msg = self.inliner.reporter.error(f"fact {self.text!r}: {type(exc).__name__}: {exc}", line=self.lineno)
+            return [self.inliner.problematic(self.rawtext, self.rawtext, msg)], [msg]
+        return [nodes.Text(value)], []
+
+
+def setup(app):
+    app.add_role("fact", FactRole())
+    return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}
