@@ -142,6 +142,16 @@ def plain(ax) -> None:
     ax.set_yticks([])
 
 
+def min_font(fig, size: float = MIN_FONT) -> None:
+    """Raise every text of `fig` (titles, labels, ticks, legends) to at least `size` points: for
+    figures drawn by code outside the docs (benchmarks.plot)."""
+    from matplotlib.text import Text
+
+    for text in fig.findobj(Text):
+        if text.get_text() and text.get_fontsize() < size:
+            text.set_fontsize(size)
+
+
 def limit(values) -> float:
     """The symmetric colour limit of a signed array: its largest |value| (1 if all zero)."""
     values = np.asarray(values, dtype=float)
