@@ -149,7 +149,7 @@ def _fmt_time(seconds: float) -> str:
 
 def timings():
     results = measure()
-    fig, axes = plt.subplots(2, 1, figsize=(8.4, 7.4))
+    fig, axes = plt.subplots(2, 1, figsize=(g.MAX_WIDTH, 9.0))
     for ax, (case, steps) in zip(axes, results.items()):
         names = [name for name, _ in steps][::-1]
         values = [t for _, t in steps][::-1]
@@ -159,16 +159,17 @@ def timings():
         reference = dict(steps)["2. convops.reference\n(NumPy, loop over positions)"]
         for bar, value in zip(bars, values):
             y = bar.get_y() + bar.get_height() / 2
-            ax.text(value * 1.15, y, f"{_fmt_time(value)}  (×{reference / value:.3g})", va="center", fontsize=8)
-        ax.set_xlim(min(values) / 2, max(values) * 200)
+            ax.text(value * 1.15, y, f"{_fmt_time(value)}  (×{reference / value:.3g})", va="center", fontsize=9)
+        ax.set_xlim(min(values) / 2, max(values) * 60)
+        g.log_axis(ax, "x")
         ax.set_title(case, fontsize=9.5)
         ax.set_xlabel("seconds per call (log scale)")
-        ax.tick_params(axis="y", labelsize=8)
+        ax.tick_params(axis="y", labelsize=9)
         ax.spines[["top", "right"]].set_visible(False)
     note = ("" if tensorflow() is not None else "TensorFlow was not importable in this build. ")
     fig.text(0.01, 0.01, note + "Measured while building these docs, float32; "
              f"convops threads: {convops.get_num_threads()}, OpenMP: {convops.openmp_enabled()}, "
-             f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} (other jobs make timings noisy).\n"
-             "(×n) = speed-up over step 2.", fontsize=8.5)
-    fig.tight_layout(rect=(0, 0.03, 1, 1))
+             f"{os.cpu_count()} CPUs,\nload average {os.getloadavg()[0]:.1f} (other jobs make timings noisy). "
+             "(×n) = speed-up over step 2.", fontsize=9)
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
     return fig
