@@ -181,3 +181,21 @@ def test_pad_mean_does_not_depend_on_memory_layout(shape, seed, pads, layout, dt
     assert_bits_equal(got, want, f"convops.pad(<{dtype} {shape} array, {layout} layout>, {paddings}, 'MEAN')  "
                                  f"# values: make_values(default_rng({seed}), {shape}, {dtype!r}, 'normal')",
                       "the C-ordered call")
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+@pytest.mark.parametrize("layout", ["C", "F", "negative"])
+@pytest.mark.parametrize("constant", [-0.0, 0.0, "numpy -0.0", "numpy 0.0"])
+@pytest.mark.parametrize("paddings_as", ["list", "ndarray"])
+def test_pad_keeps_the_sign_of_a_zero_constant_on_every_path(dtype, layout, constant, paddings_as):
+    """``constant_values=-0.0`` pads with -0.0 (as tf.pad, np.pad and PyTorch do) whichever path the
+    call takes: the compiled fast path (C-ordered input, list paddings, a Python float) or the
+    general one (other layouts, ndarray paddings, NumPy scalars)."""
+    value = np.dtype(dtype).type(float(constant.split()[-1])) if isinstance(constant, str) else constant
+    x = present(np.arange(6, dtype=dtype).reshape(2, 3) + 1, layout)
+    paddings = [[1, 0], [0, 2]]
+    out = convops.pad(x, np.array(paddings) if paddings_as == "ndarray" else paddings, constant_values=value)
+    border = np.concatenate([out[0], out[1:, 3:].ravel()])
+    negative = bool(np.signbit(np.float64(value)))
+    assert np.all(border == 0) and np.all(np.signbit(border) == negative), (
+        f"border {border!r} (signbit {np.signbit(border)}), constant {value!r}")

@@ -36,6 +36,29 @@ def fingerprints(size: str) -> dict:
     return {name: catalog.digest(fn()) for name, fn in catalog.calls(size).items()}
 
 
+def reproducer(name: str, size: str, threads: str = "") -> str:
+    """A shell command that prints the catalogue call's result, to diff two runs by hand."""
+    env = f"CONVOPS_NUM_THREADS={threads} " if threads else ""
+    return (f"{env}python -c \"import sys, numpy as np; sys.path.insert(0, 'tests'); from hardening import catalog; "
+            f"np.set_printoptions(threshold=50, floatmode='unique'); print(catalog.calls({size!r})[{name!r}]())\"")
+
+
+def first_difference(got, want) -> str:
+    """Where two results' bits first differ, with both values (tuples of arrays too)."""
+    for k, (g, w) in enumerate(zip(got if isinstance(got, tuple) else (got,),
+                                   want if isinstance(want, tuple) else (want,))):
+        g, w = np.ascontiguousarray(g), np.ascontiguousarray(w)
+        if g.shape != w.shape or g.dtype != w.dtype:
+            return f"part {k}: shape/dtype {g.shape} {g.dtype} vs {w.shape} {w.dtype}"
+        differ = np.frombuffer(g.tobytes(), np.uint8).reshape(g.shape + (g.itemsize,)) != \
+            np.frombuffer(w.tobytes(), np.uint8).reshape(w.shape + (w.itemsize,))
+        bad = np.argwhere(differ.any(axis=-1))
+        if len(bad):
+            index = tuple(int(i) for i in bad[0])
+            return f"part {k}, {len(bad)} elements; first at {index}: {g[index]!r} vs {w[index]!r}"
+    return "no element differs"
+
+
 @pytest.mark.parametrize("size", ["small", "parallel"])
 def test_same_bits_on_every_call(size):
     first = fingerprints(size)
@@ -43,7 +66,8 @@ def test_same_bits_on_every_call(size):
         fn()                                    # other work in between: caches, pools, BLAS state
     again = fingerprints(size)
     changed = [name for name in first if first[name] != again[name]]
-    assert not changed, f"different bits on a second call: {changed}"
+    assert not changed, "different bits on a second call:\n" + "\n".join(
+        f"  {name}: reproduce (run it twice in one process): {reproducer(name, size)}" for name in changed)
 
 
 _CHILD = """
@@ -65,7 +89,9 @@ def test_same_bits_in_other_processes_and_thread_counts():
         there = json.loads(child.stdout.strip().splitlines()[-1])
         for size in here:
             changed = [name for name in here[size] if here[size][name] != there[size][name]]
-            assert not changed, f"{threads} thread(s) in another process: different bits for {changed}"
+            assert not changed, f"{threads} thread(s) in another process: different bits for\n" + "\n".join(
+                f"  {name}: compare {reproducer(name, size, threads)}\n    with {reproducer(name, size, '1')}"
+                for name in changed)
 
 
 LAYOUTS = ["F", "negative", "gapped", "readonly", "unaligned"]
@@ -103,7 +129,13 @@ LAYOUT_CASES = _layout_cases()
 @pytest.mark.parametrize("name", list(LAYOUT_CASES))
 def test_same_bits_whatever_the_memory_layout(name):
     fn, arrays = LAYOUT_CASES[name]
-    want = catalog.digest(fn(*[np.ascontiguousarray(a) for a in arrays]))
+    plain = fn(*[np.ascontiguousarray(a) for a in arrays])
+    want = catalog.digest(plain)
     for layout in LAYOUTS:
-        got = catalog.digest(fn(*[present(a, layout) for a in arrays]))
-        assert got == want, f"{name}: inputs laid out {layout!r} give other bits than C-contiguous ones"
+        result = fn(*[present(a, layout) for a in arrays])
+        assert catalog.digest(result) == want, (
+            f"{name}: inputs laid out {layout!r} give other bits than C-contiguous ones: "
+            f"{first_difference(result, plain)}\n  reproduce: python -c \"import sys; sys.path.insert(0, 'tests'); "
+            f"from hardening.test_determinism import LAYOUT_CASES, first_difference; from hardening.fuzzing import "
+            f"present; import numpy as np; fn, arrays = LAYOUT_CASES[{name!r}]; print(first_difference("
+            f"fn(*[present(a, {layout!r}) for a in arrays]), fn(*[np.ascontiguousarray(a) for a in arrays])))\"")
