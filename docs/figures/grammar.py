@@ -63,6 +63,7 @@ TEXT = "#222222"
 SAME = "#332288"
 CHANGED = "#DDCC77"
 CHANGED_HATCH = "xxx"
+CHANGED_EDGE = "#6b5d1f"   # the hatch and outline of a "changed" cell
 #: The role colours, by name (the palette test checks them pairwise).
 ROLES = {"input": INPUT, "kernel": WINDOW, "output": OUTPUT}
 

@@ -41,7 +41,7 @@ def _same_or_changed(ax, same: np.ndarray, active: np.ndarray) -> None:
             if same[i, j]:
                 ax.add_patch(Rectangle((j, i), 1, 1, facecolor=g.SAME, edgecolor="white", linewidth=0.3))
             else:
-                ax.add_patch(Rectangle((j, i), 1, 1, facecolor=g.CHANGED, edgecolor="#6b5d1f",
+                ax.add_patch(Rectangle((j, i), 1, 1, facecolor=g.CHANGED, edgecolor=g.CHANGED_EDGE,
                                        hatch=g.CHANGED_HATCH, linewidth=0.3))
     ax.add_patch(Rectangle((0, 0), w, h, fill=False, edgecolor=g.GRID_EDGE, linewidth=0.8))
     ax.set_xlim(0, w)
@@ -74,7 +74,7 @@ def shift_maps():
     for ax in axes.ravel():
         g.plain(ax)
     handles = [Rectangle((0, 0), 1, 1, facecolor=g.SAME, edgecolor="white"),
-               Rectangle((0, 0), 1, 1, facecolor=g.CHANGED, edgecolor="#6b5d1f", hatch=g.CHANGED_HATCH)]
+               Rectangle((0, 0), 1, 1, facecolor=g.CHANGED, edgecolor=g.CHANGED_EDGE, hatch=g.CHANGED_HATCH)]
     fig.legend(handles, ["the same (solid, dark)", "changed (light, hatched)"], loc="lower center", ncol=2,
                frameon=False, fontsize=9.5, handlelength=1.6, handleheight=1.2)
     fig.tight_layout(rect=(0, 0.05, 1, 1))
