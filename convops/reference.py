@@ -6,7 +6,7 @@ themselves checked against TensorFlow), and the "step 0" of the docs' road to Cy
 
 The forward references take already-validated NHWC arrays and explicit paddings; the public
 ops in :mod:`convops` do the argument handling. The gradient references (the second half of
-this file) take the arguments of their public twins in :mod:`convops.gradients` -- NHWC only,
+this file) take the arguments of their public twins in ``convops.gradients`` -- NHWC only,
 ``padding`` as ``"SAME"``, ``"VALID"`` or ``((top, bottom), (left, right))`` -- and return what
 ``tf.GradientTape`` returns: for ``y = op(x)`` and an upstream gradient ``dy = dL/dy``, the
 gradient ``dL/dx`` (or ``dL/dfilters``).
