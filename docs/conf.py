@@ -39,6 +39,7 @@ extensions = [
     "results",
     "answers",
     "figure_facts",
+    "downloads",
 ]
 
 exclude_patterns = ["_build", "_data", "_ext", "figures", "Thumbs.db", ".DS_Store"]

@@ -328,7 +328,7 @@ def setup(app):
     class AddDownloads(SphinxTransform):
         """Write the page's script and notebook; link them at the end of its "Worked example"."""
 
-        default_priority = 880  # late in reading; before the doctree-read event collects downloads
+        default_priority = 870  # late in reading, before the doctree-read event (880) collects downloads
 
         def apply(self, **kwargs) -> None:
             docname = self.env.docname
