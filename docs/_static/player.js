@@ -106,6 +106,8 @@
         return;
       }
       event.preventDefault();
+      // The site turns pages with the arrow keys (a listener on the document): not while stepping here.
+      event.stopPropagation();
     });
 
     root.tabIndex = 0;
