@@ -233,23 +233,25 @@ def conv2d_backprop_input_reference(input_sizes: Sequence[int], filters: np.ndar
     kh, kw, c_group, c_out = filters.shape
     groups = c_in // c_group
     c_out_group = c_out // groups
-    (top, _), (left, _) = _explicit_padding(padding, (height, width), (kh, kw), (sh, sw), (dh, dw))
+    pads = _explicit_padding(padding, (height, width), (kh, kw), (sh, sw), (dh, dw))
+    (top, _), (left, _) = pads
     w, dy = filters.astype(np.float64), out_backprop.astype(np.float64)
     dx = np.zeros((n, height, width, c_in))
-    # Visit the windows as the forward op did; send each output's gradient back through each tap.
+    # Visit the windows as the forward op did; send each output's dy back through each tap.
     for y in range(dy.shape[1]):
         for x_ in range(dy.shape[2]):
             for ky in range(kh):
                 for kx in range(kw):
-                    iy, ix = y * sh + ky * dh - top, x_ * sw + kx * dw - left    # the pixel this tap read
+                    # the pixel this tap read
+                    iy, ix = y * sh + ky * dh - top, x_ * sw + kx * dw - left
                     if not (0 <= iy < height and 0 <= ix < width):
-                        continue        # the tap read padding: a constant, whose gradient goes nowhere
+                        continue    # it read padding: a constant, its gradient goes nowhere
                     for g in range(groups):
                         channels = slice(g * c_group, (g + 1) * c_group)
                         outputs = slice(g * c_out_group, (g + 1) * c_out_group)
                         # dx[n, iy, ix, c] += sum over o of dy[n, y, x, o] * w[ky, kx, c, o]
-                        dx[:, iy, ix, channels] += np.einsum("no,co->nc", dy[:, y, x_, outputs],
-                                                             w[ky, kx, :, outputs])
+                        dx[:, iy, ix, channels] += np.einsum(
+                            "no,co->nc", dy[:, y, x_, outputs], w[ky, kx, :, outputs])
     return dx.astype(filters.dtype)
 
 
@@ -298,20 +300,23 @@ def conv2d_backprop_filter_reference(input: np.ndarray, filter_sizes: Sequence[i
     (sh, sw), (dh, dw) = _pair(strides), _pair(dilations)
     groups = input.shape[3] // c_group
     c_out_group = c_out // groups
-    (top, bottom), (left, right) = _explicit_padding(padding, input.shape[1:3], (kh, kw), (sh, sw), (dh, dw))
+    pads = _explicit_padding(padding, input.shape[1:3], (kh, kw), (sh, sw), (dh, dw))
+    (top, bottom), (left, right) = pads
     xp = np.pad(input.astype(np.float64), ((0, 0), (top, bottom), (left, right), (0, 0)))
     dy = out_backprop.astype(np.float64)
     span_h, span_w = (kh - 1) * dh + 1, (kw - 1) * dw + 1
     dwts = np.zeros((kh, kw, c_group, c_out))
     for y in range(dy.shape[1]):
         for x_ in range(dy.shape[2]):
-            # The patch the forward op read at (y, x): every dh-th row and dw-th column of the span.
-            patch = xp[:, y * sh:y * sh + span_h:dh, x_ * sw:x_ * sw + span_w:dw, :]    # (N, KH, KW, C_in)
+            # The patch the forward op read at (y, x): every dh-th row, dw-th column of the span.
+            # (N, KH, KW, C_in)
+            patch = xp[:, y * sh:y * sh + span_h:dh, x_ * sw:x_ * sw + span_w:dw, :]
             for g in range(groups):
                 channels = slice(g * c_group, (g + 1) * c_group)
                 outputs = slice(g * c_out_group, (g + 1) * c_out_group)
                 # dw[ky, kx, c, o] += sum over n of patch[n, ky, kx, c] * dy[n, y, x, o]
-                dwts[..., outputs] += np.einsum("nhwc,no->hwco", patch[..., channels], dy[:, y, x_, outputs])
+                dwts[..., outputs] += np.einsum(
+                    "nhwc,no->hwco", patch[..., channels], dy[:, y, x_, outputs])
     return dwts.astype(input.dtype)
 
 
@@ -370,14 +375,14 @@ def _first_maxima(x: np.ndarray, ksize: Any, strides: Any, padding: Any):
     pads = _pool_padding(x.shape, ksize, strides, padding)
     for y, x_, rows, cols in _windows(x.shape[1], x.shape[2], ksize, strides, pads):
         if rows.start >= rows.stop or cols.start >= cols.stop:
-            continue                                  # a window of padding only (empty input)
+            continue                        # a window of padding only (empty input)
         best = x[:, rows.start, cols.start, :]                          # (N, C)
         best_row = np.full(best.shape, rows.start)
         best_col = np.full(best.shape, cols.start)
         for iy in range(rows.start, rows.stop):
             for ix in range(cols.start, cols.stop):
                 value = x[:, iy, ix, :]
-                better = value > best                   # strictly: the first of equal maxima stays
+                better = value > best       # strictly: the first of equal maxima stays
                 best = np.where(better, value, best)
                 best_row = np.where(better, iy, best_row)
                 best_col = np.where(better, ix, best_col)
@@ -594,7 +599,7 @@ def pad_grad_reference(grad: np.ndarray, paddings: Sequence[Pair], mode: str = "
         for i in range(padded.shape[0]):
             j = _source_index(i, size, before, mode)
             if j >= 0:
-                folded[j] += padded[i]                                  # add the copy back onto its source
+                folded[j] += padded[i]          # add the copy back onto its source
         dx = np.moveaxis(folded, 0, axis)
     return np.ascontiguousarray(dx).astype(grad.dtype)
 
