@@ -158,6 +158,10 @@ def facts() -> dict[str, str]:
     h, w, c = model().layers[k].output_shape
     rf = trained.fields()[-1]
     centres = rf.start + rf.jump * np.arange(h)
+    stretched_at = (np.arange(h) + 0.5) * 28 / h - 0.5
+    x, _ = trained.test_set()
+    pred = trained.test_predictions().argmax(axis=1)
+    blank = lambda indices: sum(not grad_cam(x[n], int(pred[n]))["cam"].any() for n in indices)  # noqa: E731
     return {
         "n_test": f"{len(y):,}",
         "n_wrong": str(len(wrong)),
@@ -166,9 +170,14 @@ def facts() -> dict[str, str]:
         "cam_shape": f"{h}×{w}",
         "cam_channels": str(c),
         "rf": f"{rf.size}×{rf.size}",
+        "jump": str(rf.jump),
         "centres": ", ".join(f"{v:g}" for v in centres),
-        "stretch_centres": ", ".join(f"{v:.1f}" for v in (np.arange(h) + 0.5) * 28 / h - 0.5),
+        "centres_stretched": ", ".join(f"{v:.1f}" for v in stretched_at),
+        "stretch_offset": f"{np.abs(stretched_at - centres).max():.1f}",
         "shown": str(min(SHOWN, len(wrong))),
+        "shown_correct": str(len(trained._pick_digits(SHOWN))),
+        "cam_zero_correct": str(blank(trained._pick_digits(SHOWN))),
+        "cam_zero_wrong": str(blank(wrong[:SHOWN])),
         "cam_zero": f"{cam_survey()['zero']:,}",
         "cam_zero_pct": f"{100 * cam_survey()['zero'] / cam_survey()['count']:.0f}%",
     }

@@ -163,6 +163,13 @@ def facts() -> dict[str, str]:
         "chance": f"{agree['chance']:.2f}",
         "unseen": str(unseen_border()[0]),
     }
+    rows, cols = unseen_border()
+    strip = np.zeros(x.shape[1:3], bool)
+    strip[x.shape[1] - rows:, :] = True
+    strip[:, x.shape[2] - cols:] = True
+    ink = x[..., 0]
+    out["border_ink"] = f"{int(np.sum(ink[:, strip].max(axis=1) > 0)):,}"
+    out["border_share"] = f"{100 * ink[:, strip].sum() / ink.sum():.2f}%"
     for name, rf in zip(windowed, fields()):
         out[f"rf.{name}"] = f"{rf.size}×{rf.size}"
         out[f"jump.{name}"] = str(rf.jump)
