@@ -480,7 +480,8 @@ import nbformat
 from nbclient import NotebookClient
 nb = nbformat.read(sys.argv[1], as_version=4)
 nbformat.validate(nb)
-NotebookClient(nb, timeout=int(sys.argv[3]), kernel_name="python3", resources={"metadata": {"path": "."}}).execute()
+NotebookClient(nb, timeout=int(sys.argv[3]), kernel_name="python3", resources={"metadata": {"path": "."}},
+               extra_arguments=["--colors=nocolor"]).execute()  # tracebacks without terminal colours
 nbformat.write(nb, sys.argv[2])
 '''
 

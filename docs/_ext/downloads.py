@@ -241,7 +241,7 @@ def build_script(rst: str | Path, page_url: str | None = None) -> str:
     """The page's examples as a Python script; each expected output is a comment under its line."""
     rst = Path(rst)
     title = page_title(rst)
-    url = page_url or _page_url(_docname(rst))
+    url = page_url or f"{_docname(rst)}.html"
     lines = [f"# {title}", f"# The examples of the convops documentation page {url}, in page order.",
              "# Each value a line shows in Python's interactive prompt is written below it as a comment;",
              "# run the file with `python`, or paste it into Python, IPython or Jupyter line by line.", ""]
