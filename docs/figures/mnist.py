@@ -9,14 +9,15 @@ Every page that needs a trained network uses this module, so the whole site show
 * :func:`as_input` -- the tutorial's preprocessing: ``(N, 28, 28, 1)`` float32 in [0, 1].
 * :func:`trained_model` -- the tutorial's convnet (``build_model`` of
   ``examples/train_mnist_convnet.py``, the Keras listing written with :mod:`convops.nn`) trained
-  with the tutorial's recipe (RMSprop, batches of 64, 5 epochs) from seed 0, as
-  ``python examples/train_mnist_convnet.py --seed 0`` does. The weights are cached in
-  ``docs/_generated/`` as an ``.npz`` of plain arrays (read with ``allow_pickle=False``), keyed by
-  a hash of the data, the training settings, the model's code and convops' version; and in
-  memory, so a build trains at most once.
+  with the tutorial's recipe (RMSprop, batches of 64, 5 epochs) from seed 0: it *is*
+  ``python examples/train_mnist_convnet.py --seed 0``, run in this process (the script's
+  ``main``). The weights are cached in ``docs/_generated/`` as an ``.npz`` of plain arrays (read
+  with ``allow_pickle=False``), keyed by a hash of the data, the training settings, the script
+  and convops' version; and in memory, so a build trains at most once.
 * :func:`history` -- that run's ``History.history``: ``loss``, ``accuracy``, ``val_loss``,
   ``val_accuracy`` per epoch (``val_`` = the 2,000 test digits).
-* :func:`training_seconds` -- how long that training took, on the machine that trained it.
+* :func:`training_seconds` -- how long that training took, on the machine that trained it;
+  :func:`script_output` -- what the script printed.
 
 The returned arrays are read-only: every page shares them.
 """
@@ -26,7 +27,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import importlib.util
-import inspect
 import json
 import os
 import pathlib
@@ -130,55 +130,67 @@ def build_model():
     return example_script().build_model()
 
 
-def settings() -> dict:
-    return {"seed": SEED, "epochs": EPOCHS, "batch_size": BATCH_SIZE, "test_size": TEST_SIZE,
+def settings(seed: int = SEED) -> dict:
+    return {"seed": seed, "epochs": EPOCHS, "batch_size": BATCH_SIZE, "test_size": TEST_SIZE,
             "split_seed": SPLIT_SEED}
 
 
-def cache_key() -> str:
-    """A hash of everything the trained weights depend on."""
-    import convops
-
+def data_sha256() -> str:
+    """SHA-256 of the split's arrays (dtype, shape, bytes; MNIST's key order), as
+    ``benchmarks/training.py`` records it next to Keras's results on the same split."""
     digest = hashlib.sha256()
     for a in (x for pair in load_split() for x in pair):
         digest.update(f"{a.dtype}{a.shape}".encode())
         digest.update(np.ascontiguousarray(a).tobytes())
-    digest.update(json.dumps(settings(), sort_keys=True).encode())
+    return digest.hexdigest()
+
+
+def cache_key(seed: int = SEED) -> str:
+    """A hash of everything a training run depends on: the data, the settings, convops' version
+    and the example script (its model, and what it prints)."""
+    import convops
+
+    digest = hashlib.sha256(data_sha256().encode())
+    digest.update(json.dumps(settings(seed), sort_keys=True).encode())
     digest.update(convops.__version__.encode())
-    digest.update(inspect.getsource(example_script().build_model).encode())
+    digest.update(SCRIPT.read_bytes())
     return digest.hexdigest()[:16]
 
 
-def cache_path() -> pathlib.Path:
-    return CACHE / f"mnist-convnet-{cache_key()}.npz"
+def cache_path(seed: int = SEED) -> pathlib.Path:
+    return CACHE / f"mnist-convnet-{cache_key(seed)}.npz"
 
 
-def _train():
-    from convops import nn
+def _train(seed: int):
+    """``python examples/train_mnist_convnet.py --seed SEED``, in this process: the script's own
+    ``main`` trains (its progress bars see a file, so each epoch prints one line)."""
+    import contextlib
+    import io
 
-    (x_train, y_train), (x_test, y_test) = load_split()
-    nn.set_random_seed(SEED)
-    model = build_model()
-    start = time.perf_counter()
-    logs = model.fit(as_input(x_train), y_train, epochs=EPOCHS, batch_size=BATCH_SIZE, verbose=0,
-                     validation_data=(as_input(x_test), y_test)).history
-    seconds = time.perf_counter() - start
-    return model, logs, seconds
+    out, trained = io.StringIO(), {}
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+        status = example_script().main(["--seed", str(seed), "--epochs", str(EPOCHS),
+                                         "--batch-size", str(BATCH_SIZE)], trained=trained)
+    if status != 0 or "model" not in trained:
+        raise RuntimeError(f"{SCRIPT.name} --seed {seed} failed (status {status}):\n{out.getvalue()}")
+    if not out.getvalue().startswith("real MNIST (8,000"):
+        raise RuntimeError(f"{SCRIPT.name} did not train on the docs' real-MNIST split:\n{out.getvalue()[:500]}")
+    return trained["model"], trained["history"], trained["seconds"], out.getvalue()
 
 
 @functools.lru_cache(maxsize=None)
-def _trained():
-    path = cache_path()
+def _trained(seed: int = SEED):
+    path = cache_path(seed)
     if path.is_file():
         with np.load(path, allow_pickle=False) as data:
             count = int(data["weight_count"])
             weights = [data[f"weight_{i}"] for i in range(count)]
             logs = {str(k): [float(v) for v in data[f"history_{k}"]] for k in data["history_keys"]}
-            seconds = float(data["seconds"])
+            seconds, output = float(data["seconds"]), str(data["output"])
         model = build_model()
         model.set_weights(weights)
-        return model, logs, seconds
-    model, logs, seconds = _train()
+        return model, logs, seconds, output
+    model, logs, seconds, output = _train(seed)
     weights = model.get_weights()
     arrays = {f"weight_{i}": w for i, w in enumerate(weights)}
     arrays.update({f"history_{k}": np.asarray(v, dtype=np.float64) for k, v in logs.items()})
@@ -187,36 +199,42 @@ def _trained():
     os.close(fd)
     try:      # written atomically: several builds may share docs/_generated
         np.savez(tmp, weight_count=np.int64(len(weights)), history_keys=np.array(sorted(logs)),
-                 seconds=np.float64(seconds), **arrays)
+                 seconds=np.float64(seconds), output=np.array(output), **arrays)
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
-    return model, logs, seconds
+    return model, logs, seconds, output
 
 
-def trained_model():
+def trained_model(seed: int = SEED):
     """The tutorial's convnet trained on :func:`load_split`'s 8,000 digits (5 epochs, seed 0).
 
     Shared by every page: don't train it further or change its weights (``model.set_weights``)
-    -- build your own with :func:`build_model` for that."""
-    return _trained()[0]
+    -- build your own with :func:`build_model` for that. Other seeds (the training page's spread)
+    are trained and cached the same way."""
+    return _trained(seed)[0]
 
 
-def history() -> dict:
+def history(seed: int = SEED) -> dict:
     """Per-epoch logs of :func:`trained_model`'s training: ``{"loss": [...], "accuracy": [...],
     "val_loss": [...], "val_accuracy": [...]}``, one value per epoch (a copy)."""
-    return {k: list(v) for k, v in _trained()[1].items()}
+    return {k: list(v) for k, v in _trained(seed)[1].items()}
 
 
-def training_seconds() -> float:
+def training_seconds(seed: int = SEED) -> float:
     """Seconds the training of :func:`trained_model` took (when it was trained, not loaded)."""
-    return _trained()[2]
+    return _trained(seed)[2]
 
 
-def test_accuracy() -> float:
+def script_output(seed: int = SEED) -> str:
+    """What ``python examples/train_mnist_convnet.py --seed SEED`` printed in that training run."""
+    return _trained(seed)[3]
+
+
+def test_accuracy(seed: int = SEED) -> float:
     """:func:`trained_model`'s accuracy on the 2,000 test digits (computed now, not from the logs)."""
     (_, _), (x_test, y_test) = load_split()
-    predicted = trained_model().predict(as_input(x_test), batch_size=500, verbose=0).argmax(axis=1)
+    predicted = trained_model(seed).predict(as_input(x_test), batch_size=500, verbose=0).argmax(axis=1)
     return float(np.mean(predicted == y_test))
