@@ -126,3 +126,38 @@ def test_download_links_resolve_to_the_page_examples(site, page):
     # the notebook's title cell links back to the page, relative to where the site serves it
     back = re.search(r"\]\(([^)]+)\)", "".join(json.loads(notebook.read_text(encoding="utf-8"))["cells"][0]["source"]))
     assert back and (notebook.parent / back.group(1)).resolve() == html.resolve(), (page, back)
+
+
+def _sphinx_blocks(doctree_path: pathlib.Path) -> list[tuple[str, str]]:
+    import pickle
+
+    from docutils import nodes
+
+    sys.path[:0] = [str(DOCS), str(DOCS / "_ext")]  # the docs' own node classes, to unpickle
+    try:
+        doctree = pickle.loads(doctree_path.read_bytes())
+    finally:
+        del sys.path[:2]
+    found = []
+    for node in doctree.findall(nodes.Element):
+        kind = node.get("testnodetype") or ("doctest_block" if isinstance(node, nodes.doctest_block) else None)
+        if kind:
+            source = node["test"] if "test" in node else node.astext()
+            found.append((kind, source.strip().split("\n")[0].strip()))
+    return found
+
+
+def test_the_page_reader_finds_the_blocks_sphinx_found(site):
+    """downloads.extract_blocks (used without Sphinx by the paste test) against the build's doctrees."""
+    doctrees = site / ".doctrees"
+    if not doctrees.is_dir():
+        pytest.skip(f"no doctrees next to the site ({doctrees})")
+    compared = 0
+    for rst in sorted(DOCS.rglob("*.rst")):
+        doctree = doctrees / rst.relative_to(DOCS).with_suffix(".doctree")
+        if not doctree.is_file() or doctree.stat().st_mtime < rst.stat().st_mtime:
+            continue  # not built, or edited since the build
+        ours = [(b.kind, b.source.strip().split("\n")[0].strip()) for b in downloads.extract_blocks(rst)]
+        assert ours == _sphinx_blocks(doctree), rst
+        compared += bool(ours)
+    assert compared >= 5, f"only {compared} pages with examples could be compared"
