@@ -84,18 +84,22 @@ def max_pool2d_reference(x: np.ndarray, ksize: Pair, strides: Pair,
                          padding: Tuple[Pair, Pair] = ((0, 0), (0, 0))) -> np.ndarray:
     """Max pooling of ``x`` (N, H, W, C). Padded cells are not part of any window.
 
-    TensorFlow's CPU rule: start from the dtype's lowest finite value and keep any larger value;
-    NaN is never larger, so it is ignored.
+    TensorFlow's CPU rule: start from the dtype's lowest finite value and, in row-major order,
+    keep a value only if it is *strictly* larger. So NaN (never larger) is ignored, ``-inf`` and
+    an all-NaN window give the lowest finite value, and of ``-0.0`` and ``0.0`` (equal) the
+    first one in the window is kept, sign included.
     """
     lowest = np.finfo(x.dtype).min if x.dtype.kind == "f" else np.iinfo(x.dtype).min
     out = np.full(_pool_shape(x, ksize, strides, padding), lowest, dtype=x.dtype)
     if out.size == 0:
-        return out  # (no image or no channel: the window reshape below would be ambiguous)
+        return out
     for y, x_, rows, cols in _windows(x.shape[1], x.shape[2], ksize, strides, padding):
-        window = x[:, rows, cols, :].reshape(x.shape[0], -1, x.shape[3])   # (N, cells, C)
-        if window.shape[1]:
-            best = np.fmax.reduce(window, axis=1)                           # fmax skips NaN
-            out[:, y, x_, :] = np.where(best > lowest, best, lowest)        # NaN/-inf -> lowest
+        best = out[:, y, x_, :]                                          # (N, C), the lowest value
+        for iy in range(rows.start, rows.stop):
+            for ix in range(cols.start, cols.stop):
+                value = x[:, iy, ix, :]
+                best = np.where(value > best, value, best)
+        out[:, y, x_, :] = best
     return out
 
 
