@@ -31,7 +31,7 @@ Opens every page over HTTP on 127.0.0.1 and fails on:
 
 Every page is screenshotted (full page) at 1280 and 390 px, light and dark, into
 $CONVOPS_SCREENSHOTS, else a temporary directory whose path is printed, so that a person can look at
-them: ``<page>__<width>-<scheme>.png``.
+them: ``<page>__<width>-<scheme>.jpg``.
 
 Build the site first: ``bash scripts/site.sh --no-serve`` (scripts/test.sh does). Chromium is Debian's
 (/usr/bin/chromium, installed by scripts/env.sh), driven by Playwright: never `playwright install`.
@@ -647,17 +647,17 @@ def test_page(path, browser, base_url, screenshots):
         # 1280 px: layout and figures, light and dark shots (figures keep their white card in dark mode).
         problems += _check_layout(page, 1280)
         problems += _check_figures(page)
-        shot = screenshots / path.replace("/", "__").removesuffix(".html")
-        page.screenshot(path=f"{shot}__1280-light.png", full_page=True)
+        shoot = functools.partial(_screenshot, page, screenshots / path.replace("/", "__").removesuffix(".html"))
+        shoot("1280-light")
         page.emulate_media(color_scheme="dark")
         problems += _check_dark_figures(page)
-        page.screenshot(path=f"{shot}__1280-dark.png", full_page=True)
+        shoot("1280-dark")
         # 390 px: a phone.
         page.set_viewport_size({"width": 390, "height": 844})
         problems += _check_layout(page, 390)
-        page.screenshot(path=f"{shot}__390-dark.png", full_page=True)
+        shoot("390-dark")
         page.emulate_media(color_scheme="light")
-        page.screenshot(path=f"{shot}__390-light.png", full_page=True)
+        shoot("390-light")
         if path.startswith("concepts/"):
             problems += _check_answers(page, closed_only=False)
         page.wait_for_timeout(200)  # let late console errors arrive
@@ -665,6 +665,12 @@ def test_page(path, browser, base_url, screenshots):
         assert not problems, f"{path}:\n  " + "\n  ".join(problems)
     finally:
         visit.close()
+
+
+def _screenshot(page, stem: pathlib.Path, mode: str):
+    # JPEG: half the time of a PNG for a long page (the API page is ~50,000 px tall at 390 px), and
+    # plenty for a person looking at the layout.
+    page.screenshot(path=f"{stem}__{mode}.jpg", full_page=True, type="jpeg", quality=85)
 
 
 def _check_dark_figures(page) -> list[str]:
