@@ -10,6 +10,9 @@ this file) take the arguments of their public twins in ``convops.gradients`` -- 
 ``padding`` as ``"SAME"``, ``"VALID"`` or ``((top, bottom), (left, right))`` -- and return what
 ``tf.GradientTape`` returns: for ``y = op(x)`` and an upstream gradient ``dy = dL/dy``, the
 gradient ``dL/dx`` (or ``dL/dfilters``).
+
+One file on purpose, a little over the project's ~600 lines: every op and its gradient side by
+side, so that a reader comparing a forward loop with its backward loop finds both here.
 """
 
 from __future__ import annotations
