@@ -134,6 +134,7 @@
     let s = tex;
     // escaped characters; braces kept apart until the grouping braces are gone
     s = s.replace(/\\([{}%#&$_])/g, (m, c) => (c === "{" ? "\uE000" : c === "}" ? "\uE001" : c));
+    s = s.replace(/\\(?:begin|end)\s*\{[^{}]*\}/g, " ");                       // environments
     for (let i = 0; i < 3; i++) {                                               // nested groups
       s = s.replace(/\\[dt]?frac\s*\{([^{}]*)\}\s*\{([^{}]*)\}/g, (m, a, b) => {
         const wrap = (t) => /^[\w.]+$/.test(t.trim()) ? t.trim() : "(" + t.trim() + ")";
@@ -165,12 +166,34 @@
     Search.htmlToText.convopsPatched = true;
   }
 
+  // ------------------------------------------------------------------------------------------
+  // 3. inline formulas wider than their line scroll (CSS: mjx-container.math-wide)
+  function markWideMath() {
+    document.querySelectorAll('article[role="main"] mjx-container:not([display="true"])').forEach((m) => {
+      m.classList.remove("math-wide");
+      const box = m.parentElement && m.parentElement.closest("p, li, dd, td, div");
+      if (box && m.getBoundingClientRect().width > box.clientWidth) m.classList.add("math-wide");
+    });
+  }
+
+  function watchMath(tries) {
+    const mj = window.MathJax;
+    if (mj && mj.startup && mj.startup.promise) {
+      mj.startup.promise.then(markWideMath);
+      let timer = null;
+      window.addEventListener("resize", () => { clearTimeout(timer); timer = setTimeout(markWideMath, 150); });
+    } else if (document.querySelector(".math") && (tries || 0) < 50) {
+      setTimeout(() => watchMath((tries || 0) + 1), 200);   // MathJax not loaded yet
+    }
+  }
+
   // for the browser test of the site
   window.convopsFigures = { texToText: texToText, stripTeX: stripTeX };
 
   function ready() {
     document.querySelectorAll("img.plot-directive").forEach(enhance);
     patchSearch();
+    watchMath(0);
   }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", ready);
   else ready();
