@@ -8,6 +8,8 @@
  * 2. Sphinx's search shows a snippet of each page's text, where formulas are still TeX source
  *    (MathJax typesets them only on the page itself): "\(k_{\text{eff}} = (k - 1)\cdot d + 1\)".
  *    Search.htmlToText is wrapped so that snippets read "k_eff = (k - 1)·d + 1".
+ * 3. An inline formula wider than its line (MathJax does not break lines) gets the class
+ *    math-wide, which makes it scroll inside the column instead of widening the page.
  *
  * Nothing here loads anything: the dialog shows the image the page already has.
  */

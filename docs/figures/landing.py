@@ -55,8 +55,9 @@ def overview():
 
 
 def legend():
-    """The visual grammar used by every figure of the site, drawn with the same helpers."""
-    fig, ax = g.canvas(24, 6.2, scale=0.31, title_space=0.05)
+    """The visual grammar used by every figure of the site, drawn with the same helpers. Narrow (two
+    rows of three, then the signed map) so that it stays legible on a phone."""
+    fig, ax = g.canvas(14.2, 9.4, scale=0.33, title_space=0.05)
     items = [
         (lambda x, y: g.grid(ax, np.array([[1, 5]]), x, y, g.INPUT_CMAP, 0, 6), "input"),
         (lambda x, y: (g.grid(ax, np.array([[1, 3]]), x, y, g.KERNEL_CMAP, 0, 3),
@@ -66,15 +67,17 @@ def legend():
                        g.window(ax, 0, 0, 1, 2, x, y)), "kernel window"),
         (lambda x, y: g.grid(ax, np.array([[0, 0]]), x, y, pad_mask=np.ones((1, 2), bool)), "padding"),
         (lambda x, y: g.grid(ax, np.array([[2, 7]]), x, y, g.OUTPUT_CMAP, 0, 8), "output"),
+        (lambda x, y: (ax.add_patch(plt.Rectangle((x, y), 1, 1, facecolor=g.SAME, edgecolor="white")),
+                       ax.add_patch(plt.Rectangle((x + 1, y), 1, 1, facecolor=g.CHANGED, edgecolor=g.CHANGED_EDGE,
+                                                  hatch=g.CHANGED_HATCH))), "same / changed"),
     ]
-    x = 0.3
-    for draw, name in items:
-        draw(x, 0.3)
-        ax.text(x + 1, 1.75, name, ha="center", va="center", fontsize=9.5)
-        x += 4.8
+    for index, (draw, name) in enumerate(items):
+        x, y = 0.6 + 5.0 * (index % 3), 0.3 + 2.9 * (index // 3)
+        draw(x, y)
+        ax.text(x + 1, y + 1.45, name, ha="center", va="center", fontsize=10)
     # the signed map: any array with negative values (a kernel, a response), with its colour key
-    g.grid(ax, np.array([[-2, -1, 0, 1, 2]]), 0.3, 3.0, g.SIGNED_CMAP, -2, 2)
-    g.colour_key(ax, 5.8, 3.3, 5, 2)
-    ax.text(11.3, 3.5, "signed values (kernels and outputs alike):\npurple < 0 < green, always with a colour bar",
-            ha="left", va="center", fontsize=9.5)
+    g.grid(ax, np.array([[-2, -1, 0, 1, 2]]), 0.6, 6.0, g.SIGNED_CMAP, -2, 2)
+    g.colour_key(ax, 6.6, 6.3, 5, 2)
+    ax.text(0.6, 7.5, "signed values, kernels and outputs alike:\npurple < 0 < green, always with a colour bar",
+            ha="left", va="top", fontsize=10)
     return fig
