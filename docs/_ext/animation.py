@@ -163,7 +163,10 @@ def _visit_player_html(self, node):
         uris.append(uri)
     count = len(uris)
     attr = html.escape
-    style = f' style="max-width: {attr(node["max_width"])}"' if node.get("max_width") else ""
+    width = node.get("max_width") or ""
+    if width and width[-1].isdigit():
+        width += "px"  # a bare number, as in .. figure:: :width: 400
+    style = f' style="max-width: {attr(width)}"' if width else ""
     first = uris[0]
     self.body.append(
         f'<div class="convops-player" data-frames="{attr(json.dumps(uris))}" '

@@ -269,7 +269,8 @@ _OVERFLOW_JS = """(tolerance) => {
   const left = box.left + parseFloat(style.paddingLeft) + parseFloat(style.borderLeftWidth);
   const right = box.right - parseFloat(style.paddingRight) - parseFloat(style.borderRightWidth);
   if (box.left < -tolerance || box.right > viewport + tolerance) {
-    out.push(`the main column (${Math.round(box.left)}..${Math.round(box.right)}px) is outside the window (${viewport}px)`);
+    out.push(`the main column (${Math.round(box.left)}..${Math.round(box.right)}px) `
+             + `is outside the window (${viewport}px)`);
   }
   const describe = (el) => {
     let name = el.tagName.toLowerCase();
@@ -441,7 +442,10 @@ def _check_figures(page) -> list[str]:
 # animations: the frame player
 
 _PLAYERS_JS = """() => Array.from(document.querySelectorAll('.convops-player')).map((p, k) => {
-  const label = (sel) => { const b = p.querySelector(sel); return b ? [b.tagName, b.getAttribute('aria-label')] : null; };
+  const label = (sel) => {
+    const b = p.querySelector(sel);
+    return b ? [b.tagName, b.getAttribute('aria-label')] : null;
+  };
   const frame = p.querySelector('img');
   const counter = p.querySelector('.convops-player-counter');
   return {index: k, frames: JSON.parse(p.getAttribute('data-frames') || '[]'),
@@ -535,7 +539,8 @@ def _check_player_controls(page, player: dict) -> list[str]:
     expect("the step-forward button", start, 1)
     src = _player_state(page, k)[1]
     if src != player["frames"][position() - 1]:
-        problems.append(f"{where}: step forward shows {src}, not frame {position()} ({player['frames'][position() - 1]})")
+        problems.append(f"{where}: step forward shows {src}, not frame {position()} "
+                        f"({player['frames'][position() - 1]})")
     start = position()
     controls.locator(".convops-player-prev").click()
     expect("the step-back button", start, -1)
@@ -571,7 +576,10 @@ def _check_sections(page) -> list[str]:
 
 _ANSWERS_JS = """() => {
   const section = Array.from(document.querySelectorAll('article section'))
-    .find(s => { const h = s.querySelector(':scope > h2'); return h && h.textContent.replace(/[#¶]/g, '').trim() === 'Exercises'; });
+    .find(s => {
+      const h = s.querySelector(':scope > h2');
+      return h && h.textContent.replace(/[#¶]/g, '').trim() === 'Exercises';
+    });
   if (!section) return null;
   const shown = (el) => el.checkVisibility({contentVisibilityAuto: true, visibilityProperty: true})
                         && el.getBoundingClientRect().height > 0;
