@@ -437,6 +437,10 @@ def test_the_reader_finds_doctests_where_sphinx_does():
         ("testsetup", 40, ("default",), "Section two", "hidden = 1"),
     ], found
     assert blocks[1].options == {"NORMALIZE_WHITESPACE": True, "ELLIPSIS": False}
+    assert [b.inside for b in blocks] == [("note",), (), (), ("answers",), ()]
+    # the downloads label the answers' cells, which the page keeps closed
+    # (group "other" is not the page's reader-facing group; `plain = 1` and `plain` make one cell)
+    assert [c.section for c in downloads._cells(blocks)] == ["Title", "Section two", "Section two (answers)"]
 
 
 # --------------------------------------------------------------------------- the downloads

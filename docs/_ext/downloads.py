@@ -60,6 +60,7 @@ class Block:
     hide: bool = False
     skipif: str | None = None
     section: str = ""  # title of the (top-level or nested) section the block is in
+    inside: tuple = ()  # the rst directives the block is nested in, outermost first ("answers", "note" …)
 
     def in_group(self, group: str = "default") -> bool:
         return group in self.groups or "*" in self.groups
@@ -104,7 +105,7 @@ def _parse_flags(spec: str) -> dict:
     return flags
 
 
-def _walk(lines: list[str], first: int, out: list[Block], section: list[str]) -> None:
+def _walk(lines: list[str], first: int, out: list[Block], section: list[str], inside: tuple = ()) -> None:
     """Collect the doctest blocks of ``lines`` (line ``first`` of the page is ``lines[0]``)."""
     i, n = 0, len(lines)
     while i < n:
@@ -123,10 +124,10 @@ def _walk(lines: list[str], first: int, out: list[Block], section: list[str]) ->
                 groups = tuple(g.strip() for g in argument.split(",")) if argument else ("default",)
                 flags = _parse_flags(options["options"]) if "options" in options else {}
                 out.append(Block(name, "\n".join(content), start, groups, flags, "hide" in options,
-                                 options.get("skipif"), section[0]))
+                                 options.get("skipif"), section[0], inside))
             elif name in BODY_DIRECTIVES:
                 _, content, start = _split_options(body, first + i + 1)
-                _walk(content, start, out, section)
+                _walk(content, start, out, section, inside + (name,))
             i = end
             continue
         if _EXPLICIT.match(line):
@@ -137,7 +138,7 @@ def _walk(lines: list[str], first: int, out: list[Block], section: list[str]) ->
             while j < n and lines[j].strip():
                 j += 1
             out.append(Block("doctest_block", textwrap.dedent("\n".join(lines[i:j])), first + i,
-                             section=section[0]))
+                             section=section[0], inside=inside))
             i = j
             continue
         # a section title: text underlined (optionally overlined) with one punctuation character
@@ -216,11 +217,16 @@ def _cells(blocks: list[Block], group: str = "default") -> list[Cell]:
         for example in examples:
             current.append(example)
             if example.want or example.exc_msg:
-                cells.append(Cell(current, block.section, block))
+                cells.append(Cell(current, _heading(block), block))
                 current = []
         if current:
-            cells.append(Cell(current, block.section, block))
+            cells.append(Cell(current, _heading(block), block))
     return cells
+
+
+def _heading(block: Block) -> str:
+    # The page hides its exercises' answers until asked: the downloads say which cells are answers.
+    return f"{block.section} (answers)" if "answers" in block.inside else block.section
 
 
 def _page_url(docname: str) -> str:
