@@ -109,7 +109,9 @@ RC = {
     "figure.titlesize": 10.5,
     "hatch.color": PAD_EDGE,
     "hatch.linewidth": 0.6,
-    "image.interpolation": "nearest",
+    # images keep their own pixels: SVG embeds them at their size and the browser draws them
+    # pixelated (crisp at any zoom); raster output (the animations) uses nearest neighbours
+    "image.interpolation": "none",
 }
 plt.rcParams.update(RC)
 
@@ -183,7 +185,7 @@ def signed_image(ax, values, lim: float | None = None, bar: bool = True, label: 
     """A signed map drawn with SIGNED_CMAP, symmetric about zero, with its colour bar (unless `bar`
     is False because the caller adds one shared bar for several maps of the same limit)."""
     lim = limit(values) if lim is None else lim
-    im = ax.imshow(values, cmap=SIGNED_CMAP, vmin=-lim, vmax=lim, interpolation="nearest", **kw)
+    im = ax.imshow(values, cmap=SIGNED_CMAP, vmin=-lim, vmax=lim, **kw)
     plain(ax)
     if bar:
         colorbar(im, ax, label, ticks=[-lim, 0, lim], format=_tick)
@@ -317,8 +319,7 @@ def image(ax, values, x0: float = 0, y0: float = 0, cmap: str = INPUT_CMAP, vmin
     if cmap == SIGNED_CMAP and (vmin is None or vmax is None):
         vmax = limit(values)
         vmin = -vmax
-    im = ax.imshow(values, cmap=cmap, vmin=vmin, vmax=vmax, extent=(x0, x0 + w, y0 + h, y0),
-                   interpolation="nearest")
+    im = ax.imshow(values, cmap=cmap, vmin=vmin, vmax=vmax, extent=(x0, x0 + w, y0 + h, y0))
     ax.add_patch(Rectangle((x0, y0), w, h, fill=False, edgecolor=frame, linewidth=0.8))
     return im
 

@@ -112,7 +112,7 @@ def zero_vs_mean():
         panels.append((f"{mode.lower()}\n(pad, VALID)", convops.conv2d(convops.pad(x, [[2, 2], [2, 2]], mode), kernel)))
     fig, axes = plt.subplots(1, 5, figsize=(g.MAX_WIDTH, 2.5))
     for ax, (title, data) in zip(axes, panels):
-        ax.imshow(data, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+        ax.imshow(data, cmap="gray", vmin=0, vmax=1)
         ax.set_title(title, fontsize=9.5)
         g.plain(ax)
     fig.suptitle("5×5 blur of a dark-on-light digit: zero padding drags the border towards black", fontsize=10)

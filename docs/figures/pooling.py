@@ -73,7 +73,7 @@ def digit_pooling():
     fig, axes = plt.subplots(1, 4, figsize=(g.MAX_WIDTH, 2.7),
                              gridspec_kw={"width_ratios": [d.shape[1] for d, *_ in panels], "wspace": 0.12})
     for ax, (data, title, cmap, vmax, colour) in zip(axes, panels):
-        ax.imshow(data, cmap=cmap, vmin=0, vmax=vmax, interpolation="nearest")
+        ax.imshow(data, cmap=cmap, vmin=0, vmax=vmax)
         ax.set_title(title, fontsize=9.5, color=colour)
         ax.set_anchor("S")
         g.plain(ax)

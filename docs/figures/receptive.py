@@ -84,10 +84,10 @@ def empirical():
     fig, axes = plt.subplots(1, 5, figsize=(g.MAX_WIDTH, 2.75))
     for layer, (ax, mask) in enumerate(zip(axes, masks)):
         first, size = field_box(layer)
-        ax.imshow(x, cmap=g.INPUT_CMAP, vmin=0, vmax=1.6, interpolation="nearest")
+        ax.imshow(x, cmap=g.INPUT_CMAP, vmin=0, vmax=1.6)
         overlay = np.zeros((28, 28, 4))
         overlay[mask] = (*matplotlib.colors.to_rgb(g.WINDOW), 0.6)
-        ax.imshow(overlay, interpolation="nearest")
+        ax.imshow(overlay)
         ax.add_patch(Rectangle((first - 0.5, first - 0.5), size, size, fill=False, edgecolor="black", lw=1.6))
         if NAMES[layer] == "conv2":
             ax.add_patch(Rectangle((first - 0.5 + 0.5, first - 0.5 + 0.5), 7, 7, fill=False, edgecolor="black",
