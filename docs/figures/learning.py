@@ -150,7 +150,7 @@ def anim_learning(path) -> None:
     bar.ax.tick_params(labelsize=g.MIN_FONT, length=2)
     # the loss: the whole curve in grey, the steps done so far in green
     steps = np.arange(len(losses))
-    ax_loss.semilogy(steps, losses, color="#bbbbbb", lw=1.5)
+    ax_loss.semilogy(steps, losses, color=g.PAD_EDGE, lw=1.2)
     (done,) = ax_loss.semilogy(steps[:1], losses[:1], color=g.OUTPUT, lw=2.2)
     (marker,) = ax_loss.plot([0], [losses[0]], "o", color=g.WINDOW, ms=7)
     ax_loss.set_xlabel("gradient-descent step")
