@@ -141,7 +141,7 @@ def _sphinx_blocks(doctree_path: pathlib.Path) -> list[tuple[str, str]]:
     found = []
     for node in doctree.findall(nodes.Element):
         kind = node.get("testnodetype") or ("doctest_block" if isinstance(node, nodes.doctest_block) else None)
-        if kind:
+        if kind and "docstring of" not in (node.source or ""):  # autodoc's are not the page's own
             source = node["test"] if "test" in node else node.astext()
             found.append((kind, source.strip().split("\n")[0].strip()))
     return found
