@@ -118,7 +118,7 @@ def bottleneck_counts():
     ax.barh([1], [counts[0]], color=layers[0][4], height=0.55)
     ax.text(counts[0] * 1.01, 1, f"{counts[0]:,}  ({layers[0][0]})", va="center", fontsize=9)
     left = 0
-    for (name, _, _, _, colour), n in zip(layers[1:], counts[1:]):
+    for (_, _, _, _, colour), n in zip(layers[1:], counts[1:]):
         ax.barh([0], [n], left=left, color=colour, height=0.55, edgecolor="white",
                 hatch="///" if colour == g.OUTPUT else None)
         left += n

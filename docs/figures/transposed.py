@@ -89,7 +89,7 @@ def _scatter_frame(ax, done: int) -> tuple[float, float]:
 def anim_scatter(path) -> None:
     """GIF: each of the 9 input cells scatters its scaled kernel into the 7x7 output, then the sum."""
     # the scatter view must be what conv2d_transpose computes: sum of shifted, scaled kernels
-    size = _size(*X.shape[:1], W.shape[0])
+    size = _size(X.shape[0], W.shape[0])
     by_hand = np.zeros((size, size), np.float32)
     for (i, j), v in np.ndenumerate(X):
         by_hand[i * S:i * S + W.shape[0], j * S:j * S + W.shape[1]] += v * W
