@@ -139,6 +139,7 @@ def values() -> dict:
         "tutorial_errors": f"{round((1 - TUTORIAL_ACCURACY) * len(x_test))}",
         "stderr_points": f"{100 * stderr:.1f}",
         "build_seeds": _seeds(ours),
+        "other_build_seeds": " and ".join(str(r["seed"]) for r in ours if r["seed"] != mnist.SEED),
         "build_mean": f"{ours_mean:.3f}",
         "build_range": f"{min(r['val_accuracy'][e - 1] for r in ours):.3f}–"
                        f"{max(r['val_accuracy'][e - 1] for r in ours):.3f}",
@@ -162,60 +163,62 @@ def values() -> dict:
 
 
 def learning_curves():
-    """Loss (training and test) and test accuracy per epoch, stacked for a phone: convops trained
-    for this build (seed 0 thick, other seeds thin) and Keras as recorded (mean and range over seeds)."""
+    """Loss (training and test) and test accuracy per epoch, stacked and narrow so that a phone
+    shows the text at a readable size: convops trained for this build (seed 0 thick, the other
+    seeds thin), convops and Keras as recorded (mean; Keras's band is the range over seeds)."""
     ours = build_runs()
     rec = recorded()
     keras = rec["keras_reshuffled"]
     last = recorded_epochs()
-    fig, (ax_loss, ax_acc) = plt.subplots(2, 1, figsize=(6.4, 7.4), sharex=True)
+    fig, (ax_loss, ax_acc) = plt.subplots(2, 1, figsize=(4.6, 8.4), sharex=True,
+                                          gridspec_kw={"height_ratios": (1, 1.15)})
     e_ours = np.arange(1, epochs() + 1)
     e_rec = np.arange(1, last + 1)
+    others = [r for r in ours if r["seed"] != mnist.SEED]
+
+    def style(run):
+        thick = run["seed"] == mnist.SEED
+        return dict(color=CONVOPS, lw=2.4 if thick else 0.9, alpha=1 if thick else 0.6,
+                    marker="o" if thick else None, markersize=4.5)
 
     k_loss = np.array([r["loss"] for r in keras])
     k_val_loss = np.array([r["val_loss"] for r in keras])
     k_acc = np.array([r["val_accuracy"] for r in keras])
-    ax_loss.plot(e_rec, k_loss.mean(axis=0), color=KERAS, lw=1.8, label="Keras, training (recorded)")
-    ax_loss.plot(e_rec, k_val_loss.mean(axis=0), color=KERAS, lw=1.8, ls="--", label="Keras, test (recorded)")
+    c_acc = np.array([r["val_accuracy"] for r in rec["convops"]])
+    ax_loss.plot(e_rec, k_loss.mean(axis=0), color=KERAS, lw=1.6)
+    ax_loss.plot(e_rec, k_val_loss.mean(axis=0), color=KERAS, lw=1.6, ls="--")
     for run in ours:
-        thick = run["seed"] == mnist.SEED
-        ax_loss.plot(e_ours, run["loss"], color=CONVOPS, lw=2.6 if thick else 0.9, alpha=1 if thick else 0.5,
-                     marker="o" if thick else None, label="convops, training" if thick else None)
-        ax_loss.plot(e_ours, run["val_loss"], color=CONVOPS, lw=2.6 if thick else 0.9, ls="--",
-                     alpha=1 if thick else 0.5, marker="s" if thick else None,
-                     label="convops, test" if thick else None)
-    ax_loss.set(yscale="log", ylabel="loss (cross-entropy, log scale)",
-                title="Loss on the training and the test digits")
+        ax_loss.plot(e_ours, run["loss"], **style(run))
+        ax_loss.plot(e_ours, run["val_loss"], ls="--", **style(run))
+    ax_loss.set(yscale="log", ylabel="loss (log scale)", title="Loss")
     low, high = ax_loss.get_ylim()
     ax_loss.set_yticks([t for t in (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2) if low <= t <= high])
     ax_loss.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _pos: f"{v:g}"))
     ax_loss.yaxis.set_minor_formatter(ticker.NullFormatter())
-    ax_loss.legend(loc="upper right", ncol=2, frameon=False)
+    keys = [plt.Line2D([], [], color=g.TEXT, lw=1.4), plt.Line2D([], [], color=g.TEXT, lw=1.4, ls="--")]
+    ax_loss.legend(keys, ["on the training digits", "on the test digits"], loc="upper right", frameon=False)
 
     ax_acc.fill_between(e_rec, k_acc.min(axis=0), k_acc.max(axis=0), color=KERAS, alpha=0.18, lw=0)
-    ax_acc.plot(e_rec, k_acc.mean(axis=0), color=KERAS, lw=1.8,
-                label=f"Keras (recorded): mean, band = range of {len(keras)} seeds")
-    c_acc = np.array([r["val_accuracy"] for r in rec["convops"]])
-    ax_acc.plot(e_rec, c_acc.mean(axis=0), color=CONVOPS, lw=1.4, ls="--",
-                label=f"convops (recorded): mean of {len(c_acc)} seeds")
-    for run in ours:
-        thick = run["seed"] == mnist.SEED
-        ax_acc.plot(e_ours, run["val_accuracy"], color=CONVOPS, lw=2.6 if thick else 0.9,
-                    alpha=1 if thick else 0.5, marker="o" if thick else None,
-                    label=(f"convops, seed {run['seed']} (this build)" if thick else
-                           f"convops, seeds {_seeds([r for r in ours if r['seed'] != mnist.SEED])} (thin)"
-                           if run is ours[1] else None))
+    keras_line, = ax_acc.plot(e_rec, k_acc.mean(axis=0), color=KERAS, lw=1.6)
+    recorded_line, = ax_acc.plot(e_rec, c_acc.mean(axis=0), color=CONVOPS, lw=1.3, ls="-.")
+    lines = [ax_acc.plot(e_ours, run["val_accuracy"], **style(run))[0] for run in ours]
     ax_acc.axhline(TUTORIAL_ACCURACY, color=TUTORIAL, lw=1.2, ls=":")
-    ax_acc.annotate(f"the tutorial: {TUTORIAL_ACCURACY} (60,000 training digits)", (1, TUTORIAL_ACCURACY),
-                    xytext=(0, 4), textcoords="offset points", fontsize=9, color=TUTORIAL)
+    ax_acc.annotate(f"the tutorial: {TUTORIAL_ACCURACY}", (1, TUTORIAL_ACCURACY), xytext=(0, 3),
+                    textcoords="offset points", fontsize=9, color=TUTORIAL)
     low = min(k_acc.min(), min(min(r["val_accuracy"]) for r in ours))
     ax_acc.set_ylim(math.floor(low * 50) / 50, 1.0)
-    ax_acc.axvline(epochs(), color=g.PAD_EDGE, lw=0.8, ls=":")
-    ax_acc.set(xlabel="epoch", ylabel=f"test accuracy ({len(mnist.load_split()[1][1]):,} digits)",
-               title="Test accuracy after each epoch")
+    ax_acc.set(xlabel="epoch", ylabel="test accuracy", title="Test accuracy")
     ax_acc.set_xticks(e_rec)
-    ax_acc.legend(loc="lower right", frameon=False)
+    handles = [lines[0], keras_line, recorded_line]
+    labels = [f"convops, seed {mnist.SEED}, this build",
+              f"Keras, seeds {_seeds(keras)}, recorded: mean (band: range)",
+              f"convops, seeds {_seeds(rec['convops'])}, recorded: mean"]
+    if others:
+        handles.insert(1, lines[1])
+        labels.insert(1, f"convops, seeds {_seeds(others)}, this build")
     for ax in (ax_loss, ax_acc):
         ax.grid(alpha=0.3)
-    fig.tight_layout()
+        ax.axvline(epochs(), color=g.PAD_EDGE, lw=0.8, ls=":")
+    fig.legend(handles, labels, loc="lower center", ncol=1, frameon=False)
+    fig.tight_layout(rect=(0, 0.12, 1, 1))
     return fig
