@@ -430,6 +430,9 @@ def test_float_pools_every_isa(pool_isa, dtype, channels, ksize, strides, paddin
 
     x = _data((2, 7, 9, channels), np.float64, channels) * 10
     x[0, 0, 0, : min(channels, 5)] = np.nan
+    # NaN scattered over every window position too: a loop that took NaN would pass if NaN only
+    # ever came first in its windows (every later cell overwrites it under "take when not <=").
+    x[np.random.default_rng(channels).random(x.shape) < 0.15] = np.nan
     x[1, 3, 4, channels - 1] = -np.inf
     x = x.astype(dtype)
     k = ksize if isinstance(ksize, tuple) else (ksize, ksize)
