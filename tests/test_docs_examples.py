@@ -554,3 +554,52 @@ def test_notebook_executes(download_page):
         if not ok:
             problems.append(f"cell {''.join(cell['source'])!r}\n  expected: {want!r}\n  shown:    {got!r}")
     assert not problems, f"{download_page}: notebook cells show other values than the page:\n" + "\n".join(problems)
+
+
+def test_the_downloads_of_a_small_page(tmp_path):
+    page = tmp_path / "docs" / "concepts" / "small.rst"
+    page.parent.mkdir(parents=True)
+    page.write_text(textwrap.dedent("""\
+        3. A small page
+        ===============
+
+        Worked example
+        --------------
+
+        .. doctest::
+
+           >>> import numpy as np
+           >>> # a comment the page shows
+           >>> x = np.arange(3)
+           >>> x.sum()
+           np.int64(3)
+           >>> x[5]
+           Traceback (most recent call last):
+           IndexError: index 5 is out of bounds for axis 0 with size 3
+
+        .. code-block:: python
+
+           not_an_example()
+        """), encoding="utf-8")
+    script = downloads.build_script(page)
+    assert script.startswith("# 3. A small page\n") and "concepts/small.html" in script
+    assert "# a comment the page shows\nx = np.arange(3)\nx.sum()\n# -> np.int64(3)\n" in script, script
+    assert "try:\n    x[5]\nexcept IndexError as error:" in script and "not_an_example" not in script
+    (tmp_path / "small.py").write_text(script, encoding="utf-8")
+    proc = subprocess.run([sys.executable, "-I", str(tmp_path / "small.py")], cwd=tmp_path, env=_env(),
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and proc.stdout == "IndexError: index 5 is out of bounds for axis 0 with size 3\n"
+    notebook = downloads.build_notebook(page)
+    code = [c for c in notebook["cells"] if c["cell_type"] == "code"]
+    # one displayed value per cell: a cell ends at each example with an output
+    assert ["".join(c["source"]) for c in code] == [
+        "import numpy as np\n# a comment the page shows\nx = np.arange(3)\nx.sum()", "x[5]"]
+    assert code[1]["metadata"] == {"tags": ["raises-exception"]} and code[0]["metadata"] == {}
+    assert notebook["cells"][0]["source"][0] == "# 3. A small page\n"
+    assert "](../../concepts/small.html)" in "".join(notebook["cells"][0]["source"])
+    assert [c["source"] for c in notebook["cells"] if c["cell_type"] == "markdown"][1] == ["## Worked example"]
+    try:
+        import nbformat
+    except ImportError:
+        return
+    nbformat.validate(nbformat.from_dict(notebook))

@@ -2,7 +2,7 @@
 
 For each concept page (``concepts/*.rst``) and each example page (``examples/*.rst``) that has
 doctests, the build writes ``<page>.py`` (the examples in page order, each expected output below
-its line as a comment) and ``<page>.ipynb`` (nbformat 4: a title cell linking back to the page,
+its line as a ``# ->`` comment) and ``<page>.ipynb`` (nbformat 4: a title cell linking back to the page,
 then the examples as code cells, one displayed value per cell), and a transform appends the line
 "Download this page's examples: script (.py) · notebook (.ipynb)" to the page's "Worked example"
 section (or to the last section with an example). The files go through Sphinx's download
@@ -206,7 +206,7 @@ def _cells(blocks: list[Block], group: str = "default") -> list[Cell]:
     visible = [b for b in blocks if b.in_group(group) and not b.hide and b.kind not in ("testsetup", "testcleanup")]
     for k, block in enumerate(visible):
         if block.kind in ("doctest", "doctest_block"):
-            examples = parser.get_examples(block.source)
+            examples = _with_comments(block.source, parser.get_examples(block.source))
         elif block.kind == "testcode":
             following = visible[k + 1] if k + 1 < len(visible) else None
             want = following.source + "\n" if following is not None and following.kind == "testoutput" else ""
@@ -222,6 +222,26 @@ def _cells(blocks: list[Block], group: str = "default") -> list[Cell]:
         if current:
             cells.append(Cell(current, _heading(block), block))
     return cells
+
+
+_COMMENT_LINE = re.compile(r"^\s*>>>\s*(#.*)$")
+
+
+def _with_comments(source: str, examples: list) -> list:
+    """Keep a block's comment-only ``>>> # ...`` lines (doctest drops them) with the next example."""
+    comments = [(k, m.group(1)) for k, line in enumerate(source.split("\n")) if (m := _COMMENT_LINE.match(line))]
+    for example in examples:
+        example.comments = [text for k, text in comments if k < example.lineno]
+        comments = [(k, text) for k, text in comments if k > example.lineno]
+    if examples and comments:
+        examples[-1].trailing = [text for _, text in comments]
+    return examples
+
+
+def _shown(example: doctest.Example) -> str:
+    """An example's code as the page shows it: its comment lines, its source, no prompts."""
+    lines = getattr(example, "comments", []) + [example.source.rstrip("\n")] + getattr(example, "trailing", [])
+    return "\n".join(lines)
 
 
 def _heading(block: Block) -> str:
@@ -244,20 +264,22 @@ def _exception_name(example: doctest.Example) -> str:
 
 
 def build_script(rst: str | Path, page_url: str | None = None) -> str:
-    """The page's examples as a Python script; each expected output is a comment under its line."""
+    """The page's examples as a Python script; each expected output is a ``# ->`` comment under its line."""
     rst = Path(rst)
     title = page_title(rst)
     url = page_url or f"{_docname(rst)}.html"
     lines = [f"# {title}", f"# The examples of the convops documentation page {url}, in page order.",
-             "# Each value a line shows in Python's interactive prompt is written below it as a comment;",
+             "# What a line shows in Python's interactive prompt is written below it after `# ->`;",
              "# run the file with `python`, or paste it into Python, IPython or Jupyter line by line.", ""]
     section = None
     for cell in _cells(extract_blocks(rst)):
         if cell.section != section:
             section = cell.section
-            lines += ["", f"# --- {section} ---", ""]
+            while lines and not lines[-1]:
+                lines.pop()
+            lines += ["", "", f"# --- {section} ---", ""]
         for example in cell.examples:
-            source = example.source.rstrip("\n")
+            source = _shown(example)
             if example.exc_msg:
                 # Expected to fail: show the error instead of stopping the script.
                 lines += ["try:", textwrap.indent(source, "    "),
@@ -267,7 +289,8 @@ def build_script(rst: str | Path, page_url: str | None = None) -> str:
                 lines.append(source)
             want = example.want.rstrip("\n")
             if want:
-                lines += [f"# {w}".rstrip() for w in want.split("\n")]
+                first, *rest = want.split("\n")
+                lines += [f"# -> {first}".rstrip()] + [f"#    {w}".rstrip() for w in rest] + [""]
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
@@ -288,7 +311,7 @@ def build_notebook(rst: str | Path, page_url: str | None = None) -> dict:
             section = cell.section
             cells.append(markdown(f"## {section}"))
         metadata = {"tags": ["raises-exception"]} if any(e.exc_msg for e in cell.examples) else {}
-        source = "".join(e.source if e.source.endswith("\n") else e.source + "\n" for e in cell.examples)
+        source = "".join(_shown(e) + "\n" for e in cell.examples)
         cells.append({"cell_type": "code", "execution_count": None, "metadata": metadata, "outputs": [],
                       "source": _lines(source.rstrip("\n"))})
     for number, cell in enumerate(cells):
