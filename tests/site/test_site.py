@@ -207,8 +207,8 @@ def _check_math(page) -> list[str]:
 # alt text, favicon
 
 # A token that is a path: has a "/" and starts like one ("/x", "./x", "../x", "_images/x") or has two
-# or more "/" (a/b/c). "dL/dx" or "input/output" in a sentence are words, not paths.
-_PATH_TOKEN = re.compile(r"^(?:\.{0,2}/|_[\w.-]*/|[\w.~-]+/[\w.~-]+/)\S*")
+# or more "/" (a/b/c). "dL/dx", "input/output" or a lone "/" (rows "9 8 7 / 6 5 4") are not paths.
+_PATH_TOKEN = re.compile(r"^(?:\.{0,2}/[\w~]|_[\w.-]*/[\w.~-]|[\w.~-]+/[\w.~-]+/)\S*")
 _IMAGE_FILE = re.compile(r"\.(?:png|svg|gif|jpe?g|webp|avif|bmp)\b", re.I)
 
 
