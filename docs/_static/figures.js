@@ -62,7 +62,8 @@
     const view = dialog.querySelector(".figure-zoom-view");
     const ratio = (img.naturalWidth && img.naturalHeight) ? img.naturalWidth / img.naturalHeight : 1.5;
     const room = view.clientWidth - 16;
-    const tall = Math.max(window.innerHeight - 140, 200) * ratio;
+    // the view's height less its padding (8 px each side) and the card's (6 px each side)
+    const tall = Math.max(view.clientHeight - 28, 150) * ratio;
     return Math.max(Math.min(room, tall), Math.min(room, trigger ? trigger.clientWidth : room));
   }
 
