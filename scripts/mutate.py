@@ -124,6 +124,24 @@ def _build(copy: Path) -> None:
         raise RuntimeError(f"build failed:\n{result.stderr[-3000:]}")
 
 
+def _save_artefacts(copy: Path) -> Path:
+    """A copy of the compiled state (extensions, generated C, object files), timestamps kept."""
+    saved = Path(tempfile.mkdtemp(prefix="convops-mutate-build-"))
+    shutil.copytree(copy / "build", saved / "build")
+    (saved / "convops").mkdir()
+    for built in list((copy / "convops").glob("*.so")) + list((copy / "convops").glob("*.c")):
+        shutil.copy2(built, saved / "convops" / built.name)
+    return saved
+
+
+def _restore_artefacts(copy: Path, saved: Path) -> None:
+    shutil.rmtree(copy / "build")
+    shutil.copytree(saved / "build", copy / "build")
+    for built in (saved / "convops").iterdir():
+        shutil.copy2(built, copy / "convops" / built.name)
+    shutil.rmtree(saved)
+
+
 def _env(copy: Path) -> dict:
     env = dict(os.environ, HYPOTHESIS_PROFILE="dev", PYTHONPATH=str(copy), PYTHONDONTWRITEBYTECODE="1")
     env.pop("CI", None)   # the dev profile's budget, whatever the caller's environment
@@ -143,8 +161,9 @@ def run(mutations, copy: Path) -> list:
         if original.count(m.old) != 1:
             results.append((m, "ERROR", 0.0, f"text found {original.count(m.old)} times in {m.path}"))
             continue
+        stat = path.stat()
+        saved = _save_artefacts(copy) if m.compiled else None
         path.write_text(original.replace(m.old, m.new))
-        start = time.monotonic()
         try:
             if m.compiled:
                 _build(copy)
@@ -157,8 +176,9 @@ def run(mutations, copy: Path) -> list:
             results.append((m, status, seconds, last))
         finally:
             path.write_text(original)
-            if m.compiled:
-                _build(copy)
+            os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+            if saved is not None:      # the unmutated build back, without recompiling it
+                _restore_artefacts(copy, saved)
         print(f"{results[-1][1]:9} {m.name:22} {results[-1][2]:6.1f} s  {results[-1][3]}", flush=True)
     return results
 
