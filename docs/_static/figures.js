@@ -10,6 +10,8 @@
  *    Search.htmlToText is wrapped so that snippets read "k_eff = (k - 1)·d + 1".
  * 3. An inline formula wider than its line (MathJax does not break lines) gets the class
  *    math-wide, which makes it scroll inside the column instead of widening the page.
+ * 4. Every scroller that overflows (tables, code, formulas) is wrapped in .scroll-shadow, which
+ *    shades the side that has more to see, and can take the keyboard focus to be scrolled.
  *
  * Nothing here loads anything: the dialog shows the image the page already has.
  */
@@ -182,12 +184,43 @@
   function watchMath(tries) {
     const mj = window.MathJax;
     if (mj && mj.startup && mj.startup.promise) {
-      mj.startup.promise.then(markWideMath);
+      mj.startup.promise.then(() => { markWideMath(); shadows(); });
       let timer = null;
-      window.addEventListener("resize", () => { clearTimeout(timer); timer = setTimeout(markWideMath, 150); });
+      window.addEventListener("resize", () => {
+        clearTimeout(timer);
+        timer = setTimeout(() => { markWideMath(); shadows(); }, 150);
+      });
     } else if (document.querySelector(".math") && (tries || 0) < 50) {
       setTimeout(() => watchMath((tries || 0) + 1), 200);   // MathJax not loaded yet
     }
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // 4. scrollers that overflow (wide tables, long code lines, long formulas) show it: a shadow on
+  //    the side with more to see (CSS: .scroll-shadow), and keyboard focus to scroll them
+  const SCROLLERS = 'article[role="main"] .table-wrapper, article[role="main"] .highlight pre, ' +
+                    'article[role="main"] mjx-container[display="true"], article[role="main"] mjx-container.math-wide';
+
+  function edges(el, box) {
+    box.classList.toggle("more-left", el.scrollLeft > 1);
+    box.classList.toggle("more-right", el.scrollLeft + el.clientWidth < el.scrollWidth - 1);
+  }
+
+  function shadows() {
+    document.querySelectorAll(SCROLLERS).forEach((el) => {
+      let box = el.parentElement;
+      const wrapped = box && box.classList.contains("scroll-shadow");
+      if (!wrapped) {
+        if (el.scrollWidth <= el.clientWidth + 1) return;
+        box = document.createElement(el.tagName === "MJX-CONTAINER" && !el.hasAttribute("display") ? "span" : "div");
+        box.className = "scroll-shadow";
+        el.parentNode.insertBefore(box, el);
+        box.appendChild(el);
+        el.addEventListener("scroll", () => edges(el, box), { passive: true });
+        if (!el.hasAttribute("tabindex")) el.setAttribute("tabindex", "0");
+      }
+      edges(el, box);
+    });
   }
 
   // for the browser test of the site
@@ -196,6 +229,11 @@
   function ready() {
     document.querySelectorAll("img.plot-directive").forEach(enhance);
     patchSearch();
+    shadows();
+    if (!document.querySelector(".math")) {
+      let timer = null;
+      window.addEventListener("resize", () => { clearTimeout(timer); timer = setTimeout(shadows, 150); });
+    }
     watchMath(0);
   }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", ready);
