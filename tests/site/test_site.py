@@ -24,7 +24,7 @@ Opens every page over HTTP on 127.0.0.1 and fails on:
 - a landing page that does not name and link the tutorial the site follows (Rain Hu's
   "[AI] 卷積神經網路", https://intervalrain.github.io/);
 - a search for "padding" that does not find the padding page; search snippets (for "padding",
-  "receptive field") that show TeX source such as ``\\(`` instead of the formula's text;
+  "receptive field", "dilation") that show TeX source such as ``\\(`` instead of the formula's text;
 - a performance or training-example page without its build-time figure and generated text
   (latest.json's machine; the example's output; the real-MNIST test accuracy measured while the site
   was built, stated beside the tutorial's 0.992).
@@ -811,7 +811,7 @@ def test_search_finds_padding(browser, base_url):
         visit.close()
 
 
-@pytest.mark.parametrize("query", ["receptive field", "padding"])
+@pytest.mark.parametrize("query", ["receptive field", "padding", "dilation"])
 def test_search_snippets_show_no_tex(query, browser, base_url):
     """A search result's snippet is the page's text: formulas read as text, not as TeX source."""
     visit = Visit(browser, base_url)
