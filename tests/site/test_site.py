@@ -509,14 +509,14 @@ def _check_player_controls(page, player: dict) -> list[str]:
     where = f"animation {k + 1}"
     n = len(player["frames"])
     longest = max(player["durations"] or [1000])
-    page.locator(".convops-player").nth(k).scroll_into_view_if_needed()
+    box = page.locator(".convops-player").nth(k)
+    box.scroll_into_view_if_needed()
     counter, _, label = _player_state(page, k)
     if label != "Pause":
         return [f"{where} does not start playing (its play/pause button says {label!r})"]
     if not _wait_for_frame_change(page, k, counter, 2 * longest + 2000):
         return [f"{where} shows {counter!r} and does not move on: it does not play"]
-    controls = page.locator(".convops-player").nth(k)
-    controls.locator(".convops-player-toggle").click()
+    box.locator(".convops-player-toggle").click()
     paused = _player_state(page, k)
     problems = []
     if paused[2] != "Play":
@@ -535,17 +535,17 @@ def _check_player_controls(page, player: dict) -> list[str]:
             problems.append(f"{where}: {after} moved the counter from {start} to {now} (expected {by:+d})")
 
     start = position()
-    controls.locator(".convops-player-next").click()
+    box.locator(".convops-player-next").click()
     expect("the step-forward button", start, 1)
     src = _player_state(page, k)[1]
     if src != player["frames"][position() - 1]:
         problems.append(f"{where}: step forward shows {src}, not frame {position()} "
                         f"({player['frames'][position() - 1]})")
     start = position()
-    controls.locator(".convops-player-prev").click()
+    box.locator(".convops-player-prev").click()
     expect("the step-back button", start, -1)
     start = position()
-    controls.focus()
+    box.focus()  # the player itself: its keys, not a button's
     page.keyboard.press("ArrowRight")
     expect("the right arrow key", start, 1)
     page.keyboard.press("ArrowLeft")
