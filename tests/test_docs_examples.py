@@ -92,7 +92,7 @@ def page_tests(rst: Path, text: str | None = None, label: str | None = None) -> 
     return out, notes
 
 
-def _autodoc_objects(text: str) -> list[tuple[str, object]]:
+def _autodoc_objects(text: str) -> list[tuple[str, object, str]]:
     objects = []
     for _, name in AUTODOC.findall(text):
         module_name, obj = name, None
@@ -120,7 +120,9 @@ def docstring_tests(rst: Path) -> list[dict]:
     finder = doctest.DocTestFinder(exclude_empty=True)
     seen, out = set(), []
     for name, obj, module_name in _autodoc_objects(rst.read_text(encoding="utf-8")):
-        if obj is None or isinstance(obj, (str, tuple, list, dict, int, float)):
+        if obj is None:
+            raise LookupError(f"{rst.name} documents {name}, which cannot be imported")
+        if isinstance(obj, (str, tuple, list, dict, int, float)):
             continue  # autodata: a value, no docstring examples of its own
         module = inspect.getmodule(obj) or importlib.import_module(module_name)
         for test in finder.find(obj, name, module=module, globs={}):
