@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import io
+import os
 import re
 
 import numpy as np
@@ -519,7 +520,9 @@ def test_empty_inputs():
 
 
 def test_the_example_script_runs():
-    """examples/train_mnist_convnet.py: summary, one epoch on the offline digits, test accuracy."""
+    """examples/train_mnist_convnet.py: summary, one epoch on the real-MNIST split that
+    scripts/fetch_data.sh fetched (the offline digits when it is absent), test accuracy. One epoch
+    of 8,000 real digits already gives well above 0.85; the offline stand-in far less."""
     import subprocess
     import sys
     from pathlib import Path
@@ -532,3 +535,7 @@ def test_the_example_script_runs():
     assert "Total params: 104,202" in out and "18×18, jump 4" in out
     match = re.search(r"convops: test_acc: (\d\.\d{3})", out)
     assert match and 0.1 < float(match.group(1)) <= 1.0, out[-2000:]
+    if "real MNIST (8,000 + 2,000" in out:
+        assert float(match.group(1)) > 0.85, out[-2000:]
+    elif os.environ.get("CI", "").lower() == "true":
+        raise AssertionError("on CI the example must train on the fetched real MNIST:\n" + out[:1000])
