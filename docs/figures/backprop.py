@@ -182,40 +182,44 @@ def _argmax_cells(x, ksize, strides, padding="VALID"):
 
 
 def max_pool_routing():
-    """A 4x4 input, its 2x2 max-pool, an upstream dy, and dx: each dy value lands on its window's maximum."""
+    """A 4x4 input, its 2x2 max-pool, an upstream dy, and dx: each dy value lands on its window's
+    maximum. Two rows (forward, backward) so that the cells stay large on a phone."""
     y = convops.max_pool2d(POOL4, 2, 2)
     dx = convops.max_pool2d_grad(POOL4[None, :, :, None], POOL_DY[None, :, :, None], 2, 2)[0, :, :, 0]
+    winners = _argmax_cells(POOL4, 2, 2)
     lim = g.limit(POOL_DY)
-    top = 1.5
-    x_y, x_dy, x_dx = 5.6, 9.6, 13.6
-    width, height = x_dx + 4.6, top + 4 + 1.2
-    fig = g.figure(7.2, 2.9)
+    top, x_right = 1.1, 6.6
+    row2 = top + 4 + 1.9
+    width, height = x_right + 4.3, row2 + 4 + 1.3
+    fig = g.figure(4.6, 5.0)
     ax = fig.add_axes([0, 0, 1, 1])
     g.setup_axes(ax, width, height)
+    # forward: the input, its windows and their maxima, and the pooled output
     g.grid(ax, POOL4, 0, top, g.INPUT_CMAP, 0, 8)
     for a in range(2):
         for b in range(2):
             ax.add_patch(Rectangle((2 * b, top + 2 * a), 2, 2, fill=False, edgecolor=g.WINDOW, linewidth=1.6,
                                    zorder=5))
-    for r, c in _argmax_cells(POOL4, 2, 2):
+    for r, c in winners:
         g.highlight(ax, r, c, 0, top, lw=3)
     g.label(ax, 2, top - 0.3, "input x", g.INPUT)
-    g.symbol(ax, x_y - 0.8, top + 2, "→")
-    g.grid(ax, y, x_y, top + 1, g.OUTPUT_CMAP, 0, 8)
-    _frame(ax, x_y, top + 1, 2, 2, g.OUTPUT)
-    g.label(ax, x_y + 1, top + 0.7, "max_pool2d", g.OUTPUT)
-    g.grid(ax, POOL_DY, x_dy, top + 1, g.SIGNED_CMAP, -lim, lim)
-    _frame(ax, x_dy, top + 1, 2, 2, g.OUTPUT)
-    g.label(ax, x_dy + 1, top + 0.7, "dy", g.OUTPUT)
-    g.colour_key(ax, x_dy - 0.5, top + 3.3, 3, lim)
-    g.symbol(ax, x_dx - 0.8, top + 2, "→")
-    g.grid(ax, dx, x_dx, top, g.SIGNED_CMAP, -lim, lim)
-    _frame(ax, x_dx, top, 4, 4, g.INPUT)
-    for r, c in _argmax_cells(POOL4, 2, 2):
-        g.highlight(ax, r, c, x_dx, top, lw=3)
-    g.label(ax, x_dx + 2, top - 0.3, "dx = max_pool2d_grad", g.INPUT)
-    ax.text(0, top + 4.3, "each window's dy goes to its maximum (outlined); the other cells get 0",
-            ha="left", va="top", fontsize=9.5, color=g.TEXT)
+    g.symbol(ax, x_right - 1.3, top + 2, "→")
+    g.grid(ax, y, x_right, top + 1, g.OUTPUT_CMAP, 0, 8)
+    _frame(ax, x_right, top + 1, 2, 2, g.OUTPUT)
+    g.label(ax, x_right + 1, top + 0.7, "max_pool2d", g.OUTPUT)
+    # backward: dy on the output's grid, dx on the input's
+    g.grid(ax, POOL_DY, x_right, row2 + 1, g.SIGNED_CMAP, -lim, lim)
+    _frame(ax, x_right, row2 + 1, 2, 2, g.OUTPUT)
+    g.label(ax, x_right + 1, row2 + 0.7, "dy", g.OUTPUT)
+    g.colour_key(ax, x_right - 0.5, row2 + 3.3, 3, lim)
+    g.symbol(ax, x_right - 1.3, row2 + 2, "←")
+    g.grid(ax, dx, 0, row2, g.SIGNED_CMAP, -lim, lim)
+    _frame(ax, 0, row2, 4, 4, g.INPUT)
+    for r, c in winners:
+        g.highlight(ax, r, c, 0, row2, lw=3)
+    g.label(ax, 0, row2 - 0.3, "dx = max_pool2d_grad", g.INPUT, ha="left")
+    ax.text(0, row2 + 4.3, "each dy goes to its window's maximum;\nthe other cells get 0", ha="left", va="top",
+            fontsize=9.5, color=g.TEXT)
     return _fit(fig, width, height)
 
 
