@@ -581,8 +581,9 @@ _ANSWERS_JS = """() => {
       return h && h.textContent.replace(/[#¶]/g, '').trim() === 'Exercises';
     });
   if (!section) return null;
-  const shown = (el) => el.checkVisibility({contentVisibilityAuto: true, visibilityProperty: true})
-                        && el.getBoundingClientRect().height > 0;
+  // Layout first: checkVisibility alone can answer from the style before <details> toggled.
+  const shown = (el) => el.getBoundingClientRect().height > 0
+                        && el.checkVisibility({contentVisibilityAuto: true, visibilityProperty: true});
   return Array.from(section.querySelectorAll('details.answers')).map(d => {
     const body = Array.from(d.children).filter(c => c.tagName !== 'SUMMARY');
     return {open: d.open, summary: !!d.querySelector(':scope > summary'), shown: body.some(shown),
