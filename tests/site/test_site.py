@@ -632,8 +632,8 @@ def test_page(path, browser, base_url, screenshots):
         problems += _check_favicon(page)
         name = pathlib.PurePosixPath(path).stem
         players = _players(page)
-        for player in players:
-            problems += _check_player_markup(path, player)
+        markup = [_check_player_markup(path, player) for player in players]
+        problems += [problem for found in markup for problem in found]
         if path.startswith("concepts/"):
             sources = page.evaluate("() => Array.from(document.querySelectorAll('article img'))"
                                     ".map(i => i.getAttribute('src'))")
@@ -650,8 +650,8 @@ def test_page(path, browser, base_url, screenshots):
         if path in FIGURE_PAGES:
             problems += _check_generated_page(page, path)
         # Playing animations change the picture: stop them (checking their controls) before the shots.
-        for player in players:
-            if not _check_player_markup(path, player):
+        for player, found in zip(players, markup):
+            if not found:
                 problems += _check_player_controls(page, player)
         # 1280 px: layout and figures, light and dark shots (figures keep their white card in dark mode).
         problems += _check_layout(page, 1280)
