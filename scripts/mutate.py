@@ -207,8 +207,12 @@ def main(argv=None) -> int:
             print(f"scratch copy kept: {copy}")
         else:
             shutil.rmtree(copy, ignore_errors=True)
-    killed = sum(status == "KILLED" for _, status, _, _ in results)
-    print(f"\n{killed} of {len(results)} planted bugs killed")
+    planted = [(m, status) for m, status, _, _ in results if m.name not in CONTROL]
+    killed = sum(status == "KILLED" for _, status in planted)
+    print(f"\n{killed} of {len(planted)} planted bugs killed")
+    for m, status, _, _ in results:
+        if m.name in CONTROL:
+            print(f"control {m.name}: {status} ({'as it should' if status == 'SURVIVED' else 'the script is broken'})")
     expected = [(m, s) for m, s, _, _ in results if (s != "SURVIVED" if m.name in CONTROL else s != "KILLED")]
     return 1 if expected else 0
 
