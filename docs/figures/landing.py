@@ -50,7 +50,7 @@ def overview():
     g.colorbar(im, axes[2], orientation="horizontal", ticks=[-lim, 0, lim], format=g._tick,
                cax=fig.add_axes([box.x0, 0.06, box.width, 0.03]))
     fig.text(0.5, 0.985, "convops: a CNN's operations in Cython, with TensorFlow's numbers;\n"
-             "every picture on this site is drawn by them", ha="center", va="top", fontsize=10.5)
+             "every concept diagram on this site is drawn by them", ha="center", va="top", fontsize=10.5)
     return fig
 
 
