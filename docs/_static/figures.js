@@ -1,6 +1,7 @@
 /* convops docs: figures that enlarge, and search results without TeX.
  *
- * 1. Every build-time figure (img.plot-directive) becomes a link to its own SVG; a click (or
+ * 1. Every build-time figure (img.plot-directive) becomes a link to its own SVG (an animation's
+ *    frame too: the dialog shows the frame on screen when clicked); a click (or
  *    Enter) opens it in a modal <dialog> over the page instead: fitted to the screen, with a
  *    "Zoom" button (and + / - keys) to see it at twice that size and pan, and "Open alone" for the
  *    browser's own zoom. Esc, the Close button or a click outside the figure close it, and the
@@ -91,7 +92,7 @@
     big.src = img.currentSrc || img.src;
     big.alt = img.alt || "";
     dialog.querySelector(".figure-zoom-alt").textContent = img.alt || "";
-    dialog.querySelector(".figure-zoom-alone").href = link.href;
+    dialog.querySelector(".figure-zoom-alone").href = img.currentSrc || link.href;  // a player's current frame
     document.documentElement.classList.add("figure-zoom-open");
     dialog.showModal();
     zoom(false);
@@ -227,7 +228,8 @@
   window.convopsFigures = { texToText: texToText, stripTeX: stripTeX };
 
   function ready() {
-    document.querySelectorAll("img.plot-directive").forEach(enhance);
+    // figures, and the frame an animation shows (a phone scales frames down: enlarge the current one)
+    document.querySelectorAll("img.plot-directive, img.convops-player-frame").forEach(enhance);
     patchSearch();
     shadows();
     if (!document.querySelector(".math")) {

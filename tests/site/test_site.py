@@ -860,6 +860,17 @@ def test_animation_starts_paused_for_reduced_motion(name, browser, base_url):
         after = [_player_state(page, p["index"])[:2] for p in players]
         problems += [f"animation {k + 1} changes frames under reduced motion: {b[0]!r} -> {a[0]!r}"
                      for k, (b, a) in enumerate(zip(before, after)) if a != b]
+        # A phone scales frames down: clicking the frame on screen enlarges that very frame.
+        frame = page.locator("img.convops-player-frame").first
+        frame.scroll_into_view_if_needed()
+        shown = frame.evaluate("img => img.currentSrc || img.src")
+        frame.click()
+        page.wait_for_timeout(300)
+        zoomed = page.evaluate("""() => { const d = document.querySelector('.figure-zoom-dialog');
+            const i = d && d.querySelector('img'); return d && d.open ? (i.currentSrc || i.src) : null; }""")
+        if zoomed != shown:
+            problems.append(f"clicking the frame {shown!r} does not enlarge it (dialog shows {zoomed!r})")
+        page.keyboard.press("Escape")
         problems += visit.problems()
         assert not problems, f"{path}:\n  " + "\n  ".join(problems)
     finally:
