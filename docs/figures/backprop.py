@@ -17,7 +17,7 @@ KERNEL = np.arange(1, 10, dtype=np.float64).reshape(3, 3)          # distinct ta
 DY3 = np.array([[1, 2, 0],
                 [0, 1, 3],
                 [2, 0, 1]], dtype=np.float64)
-PIXEL = (1, 2)                                                       # the input pixel followed on page 13
+PIXEL = (1, 2)                                       # the input pixel followed on the conv backprop page
 
 
 def _check(got, want, what: str) -> None:
@@ -37,7 +37,7 @@ def _fit(fig, width, height, scale=0.42):
     return fig
 
 
-# ---------------------------------------------------------------------------------------------- page 13
+# ------------------------------------------------------------------ backprop-conv.rst
 def pixel_collects():
     """One input pixel's gradient collects from every output whose window read it, each through
     the tap that read it: conv2d of a one-hot input gives exactly those weights."""
@@ -166,7 +166,7 @@ def filter_gradient():
     return _fit(fig, width, height)
 
 
-# ---------------------------------------------------------------------------------------------- page 14
+# -------------------------------------------------------------- backprop-pool-pad.rst
 POOL4 = np.array([[1, 3, 2, 0],
                   [4, 6, 1, 1],
                   [0, 2, 5, 7],

@@ -1,4 +1,4 @@
-"""Page 3: feature maps and channels: grayscale vs RGB, NHWC and HWIO, one map per filter."""
+"""docs/concepts/channels.rst: feature maps and channels: grayscale vs RGB, NHWC and HWIO, one map per filter."""
 
 import numpy as np
 from matplotlib import pyplot as plt

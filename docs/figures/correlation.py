@@ -1,4 +1,4 @@
-"""Page 2: cross-correlation (what conv2d computes) vs convolution (the kernel flipped)."""
+"""docs/concepts/correlation.rst: cross-correlation (what conv2d computes) vs convolution (the kernel flipped)."""
 
 import numpy as np
 from matplotlib import pyplot as plt

@@ -1,4 +1,4 @@
-"""Page 7: dilation: a kernel with holes, k_eff = (k - 1)·d + 1."""
+"""docs/concepts/dilation.rst: dilation: a kernel with holes, k_eff = (k - 1)·d + 1."""
 
 import numpy as np
 from matplotlib import pyplot as plt

@@ -1,4 +1,4 @@
-"""Page 10: translation: conv maps shift with the input; pooled maps partly stay the same."""
+"""docs/concepts/translation.rst: translation: conv maps shift with the input; pooled maps partly stay the same."""
 
 import numpy as np
 from matplotlib import pyplot as plt

@@ -1,4 +1,4 @@
-"""Page 1: kernels, the receptive field of one output, parameter sharing."""
+"""docs/concepts/kernels.rst: kernels, the receptive field of one output, parameter sharing."""
 
 import numpy as np
 from matplotlib import pyplot as plt

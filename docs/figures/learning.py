@@ -1,4 +1,4 @@
-"""Page 15: learning a kernel by gradient descent on real MNIST digits.
+"""docs/concepts/learning-a-kernel.rst: learning a kernel by gradient descent on real MNIST digits.
 
 A random 3x3 kernel is trained, with plain full-batch gradient descent on the mean squared
 error, to reproduce the response maps of the Sobel vertical-edge kernel. The forward pass is

@@ -1,4 +1,4 @@
-"""Page 11: the tutorial's MNIST convnet: shapes, parameters, receptive fields, feature maps."""
+"""docs/concepts/mnist-convnet.rst: the tutorial's MNIST convnet: shapes, parameters, receptive fields, feature maps."""
 
 import numpy as np
 from matplotlib import pyplot as plt

@@ -1,4 +1,4 @@
-"""Page 12: 1x1 convolutions: channel mixing at every pixel, RGB to grayscale, bottleneck counts.
+"""docs/concepts/one-by-one.rst: 1x1 convolutions: channel mixing at every pixel, RGB to grayscale, bottleneck counts.
 
 The photograph is scikit-learn's sample image ``flower.jpg`` (by vultilion on Flickr, CC BY 2.0,
 shipped inside scikit-learn: ``sklearn/datasets/images/README.txt``), read from disk, no network.

@@ -1,4 +1,4 @@
-"""Page 5: padding: the border effect, VALID vs SAME, TF's asymmetric split, padding modes."""
+"""docs/concepts/padding.rst: padding: the border effect, VALID vs SAME, TF's asymmetric split, padding modes."""
 
 import numpy as np
 from matplotlib import pyplot as plt

@@ -1,4 +1,4 @@
-"""Page 8: pooling: max and average, 26 x 26 -> 13 x 13, borders, NaN, no parameters."""
+"""docs/concepts/pooling.rst: pooling: max and average, 26 x 26 -> 13 x 13, borders, NaN, no parameters."""
 
 import numpy as np
 from matplotlib import pyplot as plt

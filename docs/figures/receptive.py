@@ -1,4 +1,4 @@
-"""Page 9: receptive-field growth in the tutorial's network, computed and checked empirically."""
+"""docs/concepts/receptive-field.rst: receptive-field growth in the tutorial's network, computed and checked."""
 
 import matplotlib
 import numpy as np

@@ -1,4 +1,4 @@
-"""Page 4: response maps of hand-made filters on real handwritten digits."""
+"""docs/concepts/response-maps.rst: response maps of hand-made filters on real handwritten digits."""
 
 import numpy as np
 from matplotlib import pyplot as plt

@@ -1,4 +1,4 @@
-"""Page 12: from naive Python to Cython: timings measured while the docs are built."""
+"""docs/concepts/cython.rst: from naive Python to Cython: timings measured while the docs are built."""
 
 from __future__ import annotations
 

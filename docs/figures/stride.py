@@ -1,4 +1,4 @@
-"""Page 6: stride: skipped positions, the output size formula, rows floored away."""
+"""docs/concepts/stride.rst: stride: skipped positions, the output size formula, rows floored away."""
 
 import numpy as np
 from matplotlib import pyplot as plt

@@ -1,4 +1,4 @@
-"""Page 13: how convops is tested: why float32 tolerances scale with the reduction length."""
+"""docs/concepts/testing.rst: how convops is tested: why float32 tolerances scale with the reduction length."""
 
 import numpy as np
 from matplotlib import pyplot as plt

@@ -1,4 +1,4 @@
-"""Page 16: transposed convolution: scatter, zero insertion, the output-size ambiguity, checkerboards.
+"""docs/concepts/transposed-conv.rst: scatter, zero insertion, the output-size ambiguity, checkerboards.
 
 Every output is computed by :func:`convops.conv2d_transpose` (and checked against the equivalent
 views it is drawn as: the sum of scattered kernel copies, and the convolution of the zero-inserted,
