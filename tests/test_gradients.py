@@ -35,7 +35,7 @@ from hypothesis import strategies as st
 
 import convops
 import oracle
-from checks import assert_exact, assert_within, call_op, conv_bound, nhwc
+from checks import assert_exact, assert_within, call_op, central_differences, conv_bound, nhwc
 from strategies import ConvCase, PadCase, PoolCase, conv2d_cases, make_values, pad_cases, pool2d_cases
 
 FLOAT_DTYPES = ("float32", "float64")
@@ -841,16 +841,7 @@ def test_pad_grad_errors():
 
 def _fd_check(loss, x: np.ndarray, grad: np.ndarray, what: str, h: float = 1e-6, rtol: float = 1e-6) -> None:
     """Central differences of the scalar ``loss`` at ``x`` against ``grad``, element by element."""
-    flat = x.reshape(-1)
-    numeric = np.empty(flat.size)
-    for i in range(flat.size):
-        keep = flat[i]
-        flat[i] = keep + h
-        up = loss(x)
-        flat[i] = keep - h
-        down = loss(x)
-        flat[i] = keep
-        numeric[i] = (up - down) / (2 * h)
+    numeric = central_differences(loss, x, h).reshape(-1)
     scale = max(1.0, float(np.abs(grad).max()))
     error = np.abs(numeric - grad.reshape(-1))
     worst = int(np.argmax(error))

@@ -13,8 +13,8 @@ from hypothesis import given
 
 import convops
 import oracle
-from checks import (Repro, assert_exact, assert_within, call_op, conv_bound, flush_subnormals, reduction_length,
-                    window_conv2d)
+from checks import (Repro, assert_exact, assert_within, call_op, central_differences, conv_bound, flush_subnormals,
+                    reduction_length, window_conv2d)
 from convops.reference import (avg_pool2d_grad_reference, avg_pool2d_reference, conv2d_backprop_filter_reference,
                                conv2d_backprop_input_reference, conv2d_reference, conv2d_transpose_reference,
                                max_pool2d_grad_reference, max_pool2d_reference, max_pool2d_with_argmax_reference,
@@ -267,21 +267,6 @@ def test_pad_grad_reference_matches_convops(dtype, case):
 
 # --------------------------------------------------------------------------- no TF: finite differences
 
-def _central_differences(loss, v: np.ndarray, h: float = 1e-5) -> np.ndarray:
-    """d loss / d v by central differences, one element at a time (float64)."""
-    numeric = np.empty(v.size)
-    flat = v.reshape(-1)
-    for i in range(flat.size):
-        keep = flat[i]
-        flat[i] = keep + h
-        up = loss(v)
-        flat[i] = keep - h
-        down = loss(v)
-        flat[i] = keep
-        numeric[i] = (up - down) / (2 * h)
-    return numeric.reshape(v.shape)
-
-
 @given(case=conv2d_cases(dtypes=("float64",), max_kernel=3, max_dilation=2, max_groups=2, max_batch=1,
                          **_CANONICAL))
 def test_conv2d_gradient_references_are_finite_differences(case):
@@ -295,10 +280,10 @@ def test_conv2d_gradient_references_are_finite_differences(case):
     dy = _upstream(case, forward.shape, np.float64)
     dx = conv2d_backprop_input_reference(x.shape, w, dy, **conv)
     dw = conv2d_backprop_filter_reference(x, w.shape, dy, **conv)
-    numeric_dx = _central_differences(lambda v: float(np.sum(window_conv2d(v, w, case.strides, pads,
-                                                                           case.dilations) * dy)), x)
-    numeric_dw = _central_differences(lambda v: float(np.sum(window_conv2d(x, v, case.strides, pads,
-                                                                           case.dilations) * dy)), w)
+    numeric_dx = central_differences(lambda v: float(np.sum(window_conv2d(v, w, case.strides, pads,
+                                                                           case.dilations) * dy)), x, h=1e-5)
+    numeric_dw = central_differences(lambda v: float(np.sum(window_conv2d(x, v, case.strides, pads,
+                                                                           case.dilations) * dy)), w, h=1e-5)
     # L is linear in x and in w: central differences are exact up to rounding, ~1e-9 of the scale.
     scale = max(1.0, float(np.abs(dy).sum() * max(np.abs(w).max(), np.abs(x).max())))
     call = _grad_repro("conv2d_backprop_input_reference", x.shape, w, dy, **conv)
