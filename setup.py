@@ -21,7 +21,10 @@ import numpy as np
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 
-KERNELS = ["_openmp", "_conv_kernels", "_conv_gemm", "_pool_kernels", "_pad_kernels", "_grad_kernels"]
+# The compiled half lives in convops/_kernels/, one module per concept (C only in _kernels/src/).
+# `parallel` holds the process's one thread pool; the others cimport it.
+KERNELS = ["parallel", "conv", "conv_gemm", "conv_grad", "pool", "pool_grad", "pad", "nn"]
+KERNEL_DIR = Path("convops/_kernels")
 
 
 def _flag(name):
@@ -92,12 +95,13 @@ if SANITIZE:
 
 extensions = [
     Extension(
-        f"convops.{name}",
-        [f"convops/{name}.pyx"],
-        include_dirs=[np.get_include(), "convops"],
+        f"convops._kernels.{name}",
+        [f"convops/_kernels/{name}.pyx"],
+        include_dirs=[np.get_include(), str(KERNEL_DIR / "src")],
         # The C headers hold the SIMD kernels: editing one must recompile (build_ext compares
         # times against `depends`; Cython tracks only what the .pyx names directly).
-        depends=sorted(str(path) for path in Path("convops").glob("*.h")),
+        depends=sorted(str(path) for path in (KERNEL_DIR / "src").glob("*.h"))
+        + sorted(str(path) for path in KERNEL_DIR.glob("*.pxd")),
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_9_API_VERSION")],
         extra_compile_args=compile_args,
         extra_link_args=link_args,

@@ -164,7 +164,7 @@ def machine_info(original_env: Dict[str, Optional[str]]) -> dict:
     if convops is not None:
         info["convops_openmp"] = convops.openmp_enabled()
         info["convops_threads"] = convops.get_num_threads()
-        kernels = sys.modules.get("convops._conv_kernels")
+        kernels = sys.modules.get("convops._kernels.conv")
         if kernels is not None and hasattr(kernels, "cpu_features"):
             info["convops_cpu_features"] = kernels.cpu_features()
     return info

@@ -7,7 +7,7 @@
 """
 
 from convops._version import __version__
-from convops._config import get_num_threads, num_threads, openmp_enabled, set_num_threads
+from convops._threads import get_num_threads, num_threads, openmp_enabled, set_num_threads
 from convops import arithmetic, reference
 from convops.conv import conv2d
 from convops.padding import PAD_MODES, pad, padding_index

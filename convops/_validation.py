@@ -8,7 +8,7 @@ touches array data beyond ``np.asarray``; the kernels trust what these helpers h
 from __future__ import annotations
 
 import numbers
-from typing import Any, Tuple
+from typing import Any, Tuple, Sequence
 
 import numpy as np
 
@@ -199,3 +199,45 @@ def check_output_size(shape: Tuple[int, ...], dtype: np.dtype, op: str) -> None:
     if count * np.dtype(dtype).itemsize > np.iinfo(np.intp).max:
         raise ValueError(f"{op} output of shape {tuple(shape)} is too large to index "
                          f"({count} elements of {np.dtype(dtype).itemsize} bytes, counting empty extents as 1)")
+
+
+# --------------------------------------------------------------------------- shared by the gradients
+
+#: dtypes that have gradients: float16 is computed in float32 and rounded once, as TF's CPU does
+#: for its float16 convolutions.
+GRAD_DTYPES = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
+
+
+def compute_dtype(dtype: np.dtype) -> np.dtype:
+    return np.dtype(np.float32) if dtype == np.float16 else dtype
+
+
+def to_nhwc(array: np.ndarray, data_format: str) -> np.ndarray:
+    return array.transpose(0, 2, 3, 1) if data_format == "NCHW" else array
+
+
+def from_nhwc(array: np.ndarray, data_format: str) -> np.ndarray:
+    return np.ascontiguousarray(array.transpose(0, 3, 1, 2)) if data_format == "NCHW" else array
+
+
+def check_4d(array: np.ndarray, name: str, op: str, layout: str) -> None:
+    if array.ndim != 4:
+        raise ValueError(f"`{name}` of {op} must be 4-D {layout}; got {array.ndim}-D with shape {array.shape}")
+
+
+def int_vector(value: Any, name: str, lengths: Sequence[int], what: str) -> Tuple[int, ...]:
+    """A shape argument (list, tuple or integer array) as a tuple of non-negative ints."""
+    if isinstance(value, np.ndarray):
+        if value.ndim != 1 or value.dtype.kind not in "iu":
+            raise TypeError(f"`{name}` must be a 1-D sequence of integers {what}; got an array of dtype "
+                            f"{value.dtype} and shape {value.shape}")
+        value = value.tolist()
+    if not isinstance(value, (list, tuple)):
+        raise TypeError(f"`{name}` must be a sequence of integers {what}; got {_describe(value)}")
+    items = tuple(as_int(v, name) for v in value)
+    if len(items) not in lengths:
+        raise ValueError(f"`{name}` must have {' or '.join(map(str, lengths))} entries {what}; got "
+                         f"{len(items)}: {list(items)}")
+    if any(v < 0 for v in items):
+        raise ValueError(f"`{name}` must be non-negative; got {list(items)}")
+    return items

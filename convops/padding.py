@@ -11,13 +11,24 @@ from typing import Any, Sequence, Tuple
 
 import numpy as np
 
-from convops import _config
-from convops._validation import _describe, as_int, check_extent, check_output_size, to_array
+from convops import _threads
+from convops._kernels import load
+from convops._validation import (
+    as_int,
+    check_dtype,
+    check_extent,
+    check_output_size,
+    compute_dtype,
+    _describe,
+    GRAD_DTYPES,
+    to_array,
+)
 
 __all__ = ["pad", "padding_index", "PAD_MODES"]
 
-pad_copy = _config.load_extension("_pad_kernels").pad_copy
-pad_fast = _config.load_extension("_pad_kernels").pad_fast
+_kernels = load("pad")
+pad_copy = _kernels.pad_copy
+pad_fast = _kernels.pad_fast
 
 #: Modes of :func:`pad`. The first three are ``tf.pad``'s; EDGE and CIRCULAR are PyTorch's
 #: ``replicate`` and ``circular``; MEAN pads with the mean of the padded axes (see :func:`pad`).
@@ -144,7 +155,7 @@ def pad(input: Any, paddings: Any, mode: str = "CONSTANT", constant_values: Any 
     """
     # The common call (ndarray, int pairs, CONSTANT 0 / REFLECT / SYMMETRIC) in compiled code;
     # None for anything else, including every argument the checks below would reject.
-    out = pad_fast(input, paddings, mode, constant_values, _config._num_threads or 0)   # 0: default, looked up if needed
+    out = pad_fast(input, paddings, mode, constant_values, _threads._num_threads or 0)   # 0: default, looked up if needed
     if out is not None:
         return out
     x = np.asarray(input) if isinstance(input, np.ndarray) else to_array(input, "input")
@@ -187,7 +198,7 @@ def pad(input: Any, paddings: Any, mode: str = "CONSTANT", constant_values: Any 
              np.asarray(x.shape, dtype=np.intp), np.asarray(out_shape, dtype=np.intp),
              np.concatenate(maps).astype(np.intp), offsets,
              np.asarray([before for before, _ in pairs], dtype=np.intp),
-             np.frombuffer(value.tobytes(), dtype=np.uint8), x.dtype.itemsize, _config.get_num_threads())
+             np.frombuffer(value.tobytes(), dtype=np.uint8), x.dtype.itemsize, _threads.get_num_threads())
     return out
 
 
@@ -256,3 +267,125 @@ def _integer_mean(x: np.ndarray, axes: Tuple[int, ...]) -> np.ndarray:
     remainder = total - quotient * count
     round_up = (2 * remainder > count) | ((2 * remainder == count) & (quotient % 2 == 1))
     return (quotient + round_up.astype(np.int64)).astype(x.dtype)
+
+
+# --------------------------------------------------------------------------- pad
+
+def pad_grad(grad: Any, paddings: Any, mode: str = "CONSTANT") -> np.ndarray:
+    """Gradient of :func:`convops.pad` with respect to its input.
+
+    Every output cell of ``pad`` is a copy of one input cell (or a constant), so the gradient
+    sends each cell of ``grad`` back to the input cell it copied and adds up the copies:
+
+    ============  ===================================================================
+    CONSTANT      crop: the border came from the constant, not from the input
+    REFLECT,      fold the border back onto the cells it mirrors (TF's MirrorPadGrad)
+    SYMMETRIC
+    EDGE          the whole border row/column goes to the edge cell
+    CIRCULAR      the border wraps around onto the opposite side
+    MEAN          crop, plus each border cell's gradient shared equally (``1/count``) by all the
+                  cells its mean was taken over
+    ============  ===================================================================
+
+    Parameters
+    ----------
+    grad : array_like
+        ``dL/d(pad(x))``, shape ``x.shape[i] + before_i + after_i``, floating dtype.
+    paddings : sequence of ``(before, after)`` pairs, shape (rank, 2)
+        As given to :func:`convops.pad`.
+    mode : str, any case
+        As given to :func:`convops.pad`.
+
+    Returns
+    -------
+    ndarray of shape ``x.shape``, dtype of ``grad``
+
+    Notes
+    -----
+    Implemented axis by axis with the inverse of :func:`convops.padding_index`'s map (padding
+    is separable, so the gradient is too). float16 is computed in float32.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import convops
+    >>> convops.pad_grad(np.ones(7), [[2, 2]], "REFLECT")      # pad [a b c] -> c b a b c b a
+    array([2., 3., 2.])
+    >>> convops.pad_grad(np.ones(7), [[2, 2]], "EDGE")         # a a a b c c c
+    array([3., 1., 3.])
+    >>> convops.pad_grad(np.arange(5.), [[1, 1]], "CONSTANT")
+    array([1., 2., 3.])
+    """
+    op = "pad_grad"
+    dy = to_array(grad, "grad")
+    check_dtype(dy, "grad", GRAD_DTYPES, op)
+    if dy.ndim == 0:
+        raise ValueError(f"`grad` of {op} must have rank >= 1; got a scalar")
+    if not isinstance(mode, str):
+        raise TypeError(f"`mode` must be a string, one of {PAD_MODES}; got {_describe(mode)}")
+    mode_upper = mode.upper()
+    if mode_upper not in PAD_MODES:
+        raise ValueError(f"`mode` must be one of {PAD_MODES} (any case); got {mode!r}")
+    pairs = _parse_paddings(paddings, dy.ndim, "grad")
+    in_shape = []
+    for axis, ((before, after), size) in enumerate(zip(pairs, dy.shape)):
+        n_in = size - before - after
+        if n_in < 0:
+            raise ValueError(f"{op}: `paddings` {(before, after)} in dimension {axis} exceed the size of `grad` "
+                             f"there ({size}); `grad` must have the padded shape")
+        limit = {"REFLECT": n_in - 1, "SYMMETRIC": n_in}.get(mode_upper)
+        if limit is not None and max(before, after) > limit:
+            rule = "size - 1" if mode_upper == "REFLECT" else "size"
+            raise ValueError(f"`paddings` for {mode_upper} mode must be <= {rule} = {limit} in dimension {axis} "
+                             f"(input size {n_in}); got {(before, after)}")
+        if mode_upper in ("EDGE", "CIRCULAR", "MEAN") and n_in == 0 and before + after > 0:
+            raise ValueError(f"{mode_upper} padding needs a non-empty dimension to copy from; `paddings` "
+                             f"{(before, after)} leave dimension {axis} of `grad` an input size of 0")
+        in_shape.append(n_in)
+    compute = compute_dtype(dy.dtype)
+    if mode_upper == "MEAN":
+        dx = _mean_pad_grad(dy.astype(compute, copy=False), pairs, tuple(in_shape))
+    else:
+        dx = np.ascontiguousarray(dy, dtype=compute)
+        for axis, ((before, after), n_in) in enumerate(zip(pairs, in_shape)):
+            if before == 0 and after == 0:
+                continue
+            dx = _fold_axis(dx, axis, n_in, before, after, mode_upper)
+        if dx is dy or np.shares_memory(dx, dy):
+            dx = dx.copy()
+    return dx.astype(dy.dtype) if compute != dy.dtype else dx
+
+
+def _fold_axis(dy: np.ndarray, axis: int, n_in: int, before: int, after: int, mode: str) -> np.ndarray:
+    """Sum the copies along ``axis``: input index j gets every output index i with map[i] == j."""
+    source = padding_index(n_in, before, after, mode)
+    order = np.argsort(source, kind="stable")                # output indices grouped by source, ascending i
+    order = order[source[order] >= 0]                         # constants feed no input cell
+    indptr = np.zeros(n_in + 1, dtype=np.intp)
+    np.cumsum(np.bincount(source[source >= 0], minlength=n_in), out=indptr[1:])
+    outer = int(np.prod(dy.shape[:axis], dtype=np.int64))
+    inner = int(np.prod(dy.shape[axis + 1:], dtype=np.int64))
+    out_shape = dy.shape[:axis] + (n_in,) + dy.shape[axis + 1:]
+    dx = np.empty(out_shape, dtype=dy.dtype)
+    if dx.size:
+        _kernels.pad_fold_axis(dy.reshape(outer, dy.shape[axis], inner), dx.reshape(outer, n_in, inner),
+                         indptr, np.ascontiguousarray(order, dtype=np.intp), _threads.get_num_threads())
+    return dx
+
+
+def _mean_pad_grad(dy: np.ndarray, pairs, in_shape: Tuple[int, ...]) -> np.ndarray:
+    """MEAN mode: border = mean of x over the padded axes (one mean per index of the others)."""
+    interior = tuple(slice(before, before + n) for (before, _), n in zip(pairs, in_shape))
+    dx = np.array(dy[interior], dtype=dy.dtype, order="C")
+    padded_axes = tuple(axis for axis, (before, after) in enumerate(pairs) if before or after)
+    if not padded_axes or dx.size == 0:
+        return dx
+    count = int(np.prod([in_shape[axis] for axis in padded_axes]))
+    # The border's total gradient per fibre, summed over the border cells themselves: "everything
+    # minus the interior" gave NaN for an infinite interior cell (inf - inf) next to a finite border.
+    outside = np.ones(dy.shape, dtype=bool)
+    outside[interior] = False
+    with np.errstate(invalid="ignore", over="ignore"):  # inf + -inf within the border is NaN, rightly
+        border = np.where(outside, dy, 0).sum(axis=padded_axes, keepdims=True, dtype=np.float64)
+        dx += (border / count).astype(dy.dtype)
+    return dx

@@ -2,32 +2,42 @@
 
 from __future__ import annotations
 
-from typing import Any, Tuple
+from typing import Any, Sequence, Tuple
 
 import numpy as np
 
-from convops import _config
+from convops import _threads
+from convops._kernels import load
 from convops._validation import (
+    check_4d,
     check_data_format,
     check_dtype,
     check_output_size,
     check_rank,
+    compute_dtype,
+    _describe,
+    from_nhwc,
+    GRAD_DTYPES,
+    int_vector,
+    _is_array,
     parse_padding,
     spatial_pair,
     to_array,
+    to_nhwc,
 )
-from convops.arithmetic import pool_output_size, resolve_padding
+from convops.arithmetic import conv_output_size, pool_output_size, resolve_padding
 
 __all__ = ["max_pool2d", "avg_pool2d"]
 
-_kernels = _config.load_extension("_pool_kernels")
+_kernels = load("pool")
+_grad_kernels = load("pool_grad")
 avg_pool, max_pool = _kernels.avg_pool, _kernels.max_pool
 
 MAX_POOL_DTYPES = tuple(np.dtype(t) for t in (np.float16, np.float32, np.float64, np.int8, np.int16,
                                               np.int32, np.int64, np.uint8, np.uint16))
 AVG_POOL_DTYPES = tuple(np.dtype(t) for t in (np.float16, np.float32, np.float64))
 
-# Float outputs of at least this many bytes are written with non-temporal stores (_pool_body.h):
+# Float outputs of at least this many bytes are written with non-temporal stores (pool_ukernel.h):
 # a normal store first reads each output line into the cache (write-allocate) and evicts input
 # lines on the way; an output this large leaves a core's L2 (0.5-2 MiB on current x86) anyway.
 # Measured, 1 core, 2x2/2 pools, AVX2: 8x112x112x64 float32 (6.4 MB out) avg 0.73 -> 0.61 ms,
@@ -133,7 +143,7 @@ def max_pool2d(input: Any, ksize: Any, strides: Any, padding: Any = "VALID",
         if x.dtype == np.float16:
             lowest = np.float32(np.finfo(np.float16).min)
         max_pool(np.ascontiguousarray(x, dtype=compute), out, kh, kw, sh, sw, top, left,
-                 lowest, _config.get_num_threads(), stream)
+                 lowest, _threads.get_num_threads(), stream)
     if compute != x.dtype:
         out = out.astype(x.dtype)
     return _finish(out, image_2d, data_format)
@@ -189,7 +199,7 @@ def avg_pool2d(input: Any, ksize: Any, strides: Any, padding: Any = "VALID", dat
         out, stream = _empty_output(shape, x.dtype)
         if out.size:
             avg_pool(np.ascontiguousarray(x), out, kh, kw, sh, sw, top, left, bool(count_include_pad),
-                     _config.get_num_threads(), stream)
+                     _threads.get_num_threads(), stream)
     return _finish(out, image_2d, data_format)
 
 
@@ -222,3 +232,281 @@ def _avg_pool_float16(x: np.ndarray, ksize: Tuple[int, int], strides: Tuple[int,
     with np.errstate(invalid="ignore"):  # a window with no real cell (H or W is 0) is 0/0 = NaN
         # float16 / float32 in float32, rounded once to half: what TF's half division does too.
         return (out / count[None, :, :, None]).astype(np.float16)
+
+
+# avg_pool2d_grad runs the readable gather loop instead of the fast one when True (tests compare
+# both with TensorFlow; _kernels/pool_grad.pyx, _avg_grad_rows / _avg_grad_rows_fast).
+AVG_POOL_GRAD_READABLE = False
+
+
+# --------------------------------------------------------------------------- pooling
+
+def _pool_geometry(op: str, shape_nhwc: Tuple[int, int, int, int], ksize: Any, strides: Any, padding: Any,
+                   data_format: str, explicit_ok: bool = True):
+    kh, kw = spatial_pair(ksize, "ksize", data_format)
+    sh, sw = spatial_pair(strides, "strides", data_format)
+    pad = parse_padding(padding, data_format)
+    _, height, width, _ = shape_nhwc
+    if pad in ("SAME", "VALID"):
+        (top, bottom), (left, right) = resolve_padding(pad, height, kh, sh), resolve_padding(pad, width, kw, sw)
+    else:
+        if not explicit_ok:
+            raise ValueError(f"`padding` of {op} must be 'SAME' or 'VALID' (as in TensorFlow); got {padding!r}")
+        (top, bottom), (left, right) = pad
+        if max(top, bottom) >= kh or max(left, right) >= kw:
+            raise ValueError(f"explicit `padding` of {op} must be smaller than the window `ksize` {(kh, kw)} "
+                             f"on each side; got ((top, bottom), (left, right)) = {((top, bottom), (left, right))}")
+    h_out = conv_output_size(height, kh, sh, (top, bottom))
+    w_out = conv_output_size(width, kw, sw, (left, right))
+    return (kh, kw), (sh, sw), (top, left), (shape_nhwc[0], h_out, w_out, shape_nhwc[3])
+
+
+def _argmax(x: np.ndarray, ksize, strides, pad_before, out_shape, values_from_argmax: bool,
+            index_dtype: Any = np.int64):
+    """Run the argmax kernel on NHWC ``x``: (values, argmax within each image) in the compute dtype.
+    ``index_dtype`` int32 halves the indices' memory (images must have < 2**31 elements)."""
+    compute = compute_dtype(x.dtype)
+    out = np.empty(out_shape, dtype=compute)
+    argmax = np.empty(out_shape, dtype=index_dtype)
+    lowest = np.finfo(compute).min if compute.kind == "f" else np.iinfo(compute).min
+    if x.dtype == np.float16:
+        lowest = np.float32(np.finfo(np.float16).min)
+    if out.size and x.size == 0:
+        # An empty H or W under explicit padding: every window lies in the padding and has no
+        # first cell for the kernel to start from (it read past the empty input: found by
+        # tests/hardening under AddressSanitizer). max_pool2d's value for a window without a
+        # number, and no argmax (-1): the input gradient is empty anyway, and
+        # max_pool2d_with_argmax refuses such calls.
+        out.fill(lowest)
+        argmax.fill(-1)
+    elif out.size:
+        _grad_kernels.max_pool_argmax(np.ascontiguousarray(x, dtype=compute), out, argmax, ksize[0], ksize[1], strides[0],
+                                strides[1], pad_before[0], pad_before[1], compute.type(lowest), values_from_argmax,
+                                _threads.get_num_threads())
+    return out, argmax
+
+
+def _scatter_argmax(dy: np.ndarray, argmax: np.ndarray, in_shape: Tuple[int, ...]) -> np.ndarray:
+    """dx (``in_shape``, NHWC) with every dy element added at its argmax (same compute dtype as dy)."""
+    dx = np.empty(in_shape, dtype=dy.dtype)
+    n = in_shape[0]
+    if dx.size == 0:
+        return dx
+    if dy.size == 0:
+        dx.fill(0)
+        return dx
+    _grad_kernels.max_pool_grad_scatter(np.ascontiguousarray(dy).reshape(n, -1), argmax.reshape(n, -1), dx.reshape(n, -1),
+                             _threads.get_num_threads())
+    return dx
+
+
+def max_pool2d_grad(orig_input: Any, grad: Any, ksize: Any, strides: Any, padding: Any = "VALID",
+                    data_format: str = "NHWC") -> np.ndarray:
+    """Gradient of :func:`convops.max_pool2d` with respect to its input, as TF's ``MaxPoolGrad``.
+
+    Each window's whole upstream gradient goes to **one** cell: the first maximum of the window
+    in row-major order (TensorFlow's CPU rule, so ties do not share). Overlapping windows add
+    up where they pick the same cell; padding never receives gradient; cells that are never a
+    maximum get 0.
+
+    Parameters
+    ----------
+    orig_input : array_like, shape (N, H, W, C)
+        The forward op's input (``(N, C, H, W)`` for NCHW), a floating dtype. The maxima are
+        found again from it (TF's raw op also takes the forward output, which its CPU kernel
+        ignores for the same reason).
+    grad : array_like, shape (N, H_out, W_out, C)
+        ``dL/dy``, same dtype as ``orig_input``.
+    ksize, strides, padding, data_format
+        As given to :func:`convops.max_pool2d`.
+
+    Returns
+    -------
+    ndarray, shape of ``orig_input``, its dtype
+
+    Notes
+    -----
+    NaN (TensorFlow's CPU rule, checked with TF 2.21): the argmax starts at the window's first
+    cell and moves only to a strictly greater value, so a NaN in the *first* cell keeps the
+    gradient even though the forward max skips NaN, a later NaN never gets it, and an all-NaN
+    or all ``-inf`` window sends it to its first cell. float16 is accumulated in float32.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import convops
+    >>> x = np.array([[1., 3.], [3., 2.]])            # two maxima: the first (row-major) wins
+    >>> convops.max_pool2d_grad(x[None, :, :, None], np.ones((1, 1, 1, 1)), 2, 2)[0, :, :, 0]
+    array([[0., 1.],
+           [0., 0.]])
+    """
+    op = "max_pool2d_grad"
+    data_format = check_data_format(data_format)
+    x = to_array(orig_input, "orig_input", like=to_array(grad, "grad") if _is_array(grad) else None)
+    dy = to_array(grad, "grad", like=x)
+    check_dtype(x, "orig_input", GRAD_DTYPES, op)
+    if dy.dtype != x.dtype:
+        raise TypeError(f"`grad` dtype must match `orig_input` dtype; got grad {dy.dtype}, orig_input {x.dtype}")
+    layout = "(N, H, W, C)" if data_format == "NHWC" else "(N, C, H, W)"
+    check_4d(x, "orig_input", op, layout)
+    check_4d(dy, "grad", op, layout)
+    x, dy = to_nhwc(x, data_format), to_nhwc(dy, data_format)
+    ksize_, strides_, pad_before, out_shape = _pool_geometry(op, x.shape, ksize, strides, padding, data_format)
+    if dy.shape != out_shape:
+        raise ValueError(f"{op}: `grad` must have the max-pool output's shape {_shape_in(out_shape, data_format)} "
+                         f"for `orig_input` of shape {_shape_in(x.shape, data_format)}; got "
+                         f"{_shape_in(dy.shape, data_format)}")
+    # int32 positions within each image (the kernel's own width; half the memory of int64).
+    _, argmax = _argmax(x, ksize_, strides_, pad_before, out_shape, values_from_argmax=False,
+                        index_dtype=np.int32)
+    compute = compute_dtype(x.dtype)
+    dx = _scatter_argmax(np.ascontiguousarray(dy, dtype=compute), argmax, x.shape)
+    if compute != x.dtype:
+        dx = dx.astype(x.dtype)
+    return from_nhwc(dx, data_format)
+
+
+def _shape_in(shape_nhwc: Tuple[int, ...], data_format: str) -> Tuple[int, ...]:
+    n, h, w, c = shape_nhwc
+    return (n, h, w, c) if data_format == "NHWC" else (n, c, h, w)
+
+
+def max_pool2d_with_argmax(input: Any, ksize: Any, strides: Any, padding: Any = "VALID",
+                           data_format: str = "NHWC", output_dtype: Any = np.int64,
+                           include_batch_in_index: bool = False) -> Tuple[np.ndarray, np.ndarray]:
+    """Max pooling that also says where each maximum came from, as ``tf.nn.max_pool_with_argmax``.
+
+    Parameters
+    ----------
+    input : array_like, shape (N, H, W, C)
+        NHWC only, as in TensorFlow (the index formula is NHWC's).
+    ksize, strides : int, (h, w) or TF's 4-list
+    padding : "VALID", "SAME" or explicit ``((top, bottom), (left, right))``
+        Explicit padding (smaller than the window) is a convops extension.
+    data_format : "NHWC"
+    output_dtype : int64 (default) or int32
+    include_batch_in_index : bool
+        Whether the flat index counts the earlier images of the batch.
+
+    Returns
+    -------
+    output : ndarray, shape (N, H_out, W_out, C), dtype of ``input``
+    argmax : ndarray, shape (N, H_out, W_out, C), ``output_dtype``
+        ``(y * W + x) * C + c`` — the flat index of the maximum in its (H, W, C) image — or
+        ``((n * H + y) * W + x) * C + c`` with ``include_batch_in_index``.
+
+    Notes
+    -----
+    The argmax is the cell :func:`max_pool2d_grad` sends the gradient to (first maximum in
+    row-major order). The values follow TF's MaxPoolWithArgmax, which differs from
+    :func:`convops.max_pool2d` only on NaN and ``-inf``: the value is the one at the argmax,
+    so a window starting with NaN gives NaN and an all ``-inf`` window gives ``-inf`` (where
+    max_pool2d skips NaN and gives the lowest finite value).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import convops
+    >>> x = np.array([[1, 2, 5, 0], [3, 4, 1, 1]], dtype=np.float32)[None, :, :, None]
+    >>> out, argmax = convops.max_pool2d_with_argmax(x, 2, 2)
+    >>> out[0, :, :, 0], argmax[0, :, :, 0]            # 4 is at (1, 1): 1*4 + 1; 5 at (0, 2)
+    (array([[4., 5.]], dtype=float32), array([[5, 2]]))
+    """
+    op = "max_pool2d_with_argmax"
+    data_format = check_data_format(data_format)
+    if data_format != "NHWC":
+        raise ValueError(f"`data_format` of {op} must be 'NHWC' (as in TensorFlow: the argmax index formula "
+                         f"(y*W + x)*C + c is NHWC's); got {data_format!r}")
+    try:
+        index_dtype = np.dtype(output_dtype)
+    except TypeError:
+        index_dtype = None
+    if index_dtype not in (np.dtype(np.int64), np.dtype(np.int32)):
+        raise TypeError(f"`output_dtype` must be int64 or int32; got {_describe(output_dtype)}")
+    if not isinstance(include_batch_in_index, (bool, np.bool_)):
+        raise TypeError(f"`include_batch_in_index` must be a bool; got {_describe(include_batch_in_index)}")
+    x = to_array(input, "input")
+    check_dtype(x, "input", MAX_POOL_DTYPES, op)
+    check_4d(x, "input", op, "(N, H, W, C)")
+    ksize_, strides_, pad_before, out_shape = _pool_geometry(op, x.shape, ksize, strides, padding, data_format)
+    check_output_size(out_shape, np.int64, op)
+    n, height, width, channels = x.shape
+    if (height == 0 or width == 0) and np.prod(out_shape) > 0:
+        raise ValueError(f"{op}: `input` of shape {x.shape} has an empty spatial dimension, and the explicit "
+                         f"`padding` leaves windows that hold no input cell: they have no argmax")
+    limit = (n if include_batch_in_index else 1) * height * width * channels
+    if index_dtype == np.int32 and limit - 1 > np.iinfo(np.int32).max:
+        raise ValueError(f"{op}: indices up to {limit - 1} do not fit `output_dtype` int32; use int64")
+    out, argmax = _argmax(x, ksize_, strides_, pad_before, out_shape, values_from_argmax=True,
+                          index_dtype=index_dtype)
+    if include_batch_in_index and argmax.size:
+        argmax += (np.arange(n, dtype=index_dtype) * (height * width * channels))[:, None, None, None]
+    if out.dtype != x.dtype:
+        out = out.astype(x.dtype)
+    return out, argmax
+
+
+def avg_pool2d_grad(orig_input_shape: Any, grad: Any, ksize: Any, strides: Any, padding: Any = "VALID",
+                    data_format: str = "NHWC", count_include_pad: bool = False) -> np.ndarray:
+    """Gradient of :func:`convops.avg_pool2d` with respect to its input, as TF's ``AvgPoolGrad``.
+
+    Each window hands every one of its real cells an equal share ``grad / count`` (``count`` =
+    real cells in the window, TensorFlow's divisor; ``KH * KW`` with ``count_include_pad``);
+    overlapping windows add up. Padding gets nothing.
+
+    Parameters
+    ----------
+    orig_input_shape : sequence of 4 ints
+        Shape of the forward op's input, in ``data_format`` order.
+    grad : array_like, shape (N, H_out, W_out, C)
+        ``dL/dy`` (``(N, C, H_out, W_out)`` for NCHW), floating.
+    ksize, strides, padding, data_format, count_include_pad
+        As given to :func:`convops.avg_pool2d`.
+
+    Returns
+    -------
+    ndarray, shape ``orig_input_shape``, dtype of ``grad``
+
+    Notes
+    -----
+    The share is ``1/count`` computed in double and rounded to the dtype, and each cell adds its
+    shares in row-major window order — TensorFlow's AvgPoolGrad does both, so float32/float64
+    results are bit-identical to it. float16 is computed in float32.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import convops
+    >>> g = convops.avg_pool2d_grad((1, 3, 3, 1), np.ones((1, 2, 2, 1)), 2, 2, padding="SAME")
+    >>> g[0, :, :, 0]                                 # windows of 4, 2, 2 and 1 real cells
+    array([[0.25, 0.25, 0.5 ],
+           [0.25, 0.25, 0.5 ],
+           [0.5 , 0.5 , 1.  ]])
+    """
+    op = "avg_pool2d_grad"
+    data_format = check_data_format(data_format)
+    if not isinstance(count_include_pad, (bool, np.bool_)):
+        raise TypeError(f"`count_include_pad` must be a bool; got {_describe(count_include_pad)}")
+    dy = to_array(grad, "grad")
+    check_dtype(dy, "grad", GRAD_DTYPES, op)
+    layout = "(N, H, W, C)" if data_format == "NHWC" else "(N, C, H, W)"
+    check_4d(dy, "grad", op, layout)
+    sizes = int_vector(orig_input_shape, "orig_input_shape", (4,), f"(the input shape {layout})")
+    in_shape = sizes if data_format == "NHWC" else (sizes[0], sizes[2], sizes[3], sizes[1])
+    dy = to_nhwc(dy, data_format)
+    ksize_, strides_, pad_before, out_shape = _pool_geometry(op, in_shape, ksize, strides, padding, data_format)
+    if dy.shape != out_shape:
+        raise ValueError(f"{op}: `grad` must have the avg-pool output's shape {_shape_in(out_shape, data_format)} "
+                         f"for an input of shape {tuple(sizes)}; got {_shape_in(dy.shape, data_format)}")
+    compute = compute_dtype(dy.dtype)
+    check_output_size(in_shape, compute, op)
+    if all(in_shape) and dy.size:
+        dx = np.empty(in_shape, dtype=compute)      # the kernel writes every cell
+        _grad_kernels.avg_pool_grad(np.ascontiguousarray(dy, dtype=compute), dx, ksize_[0], ksize_[1], strides_[0],
+                              strides_[1], pad_before[0], pad_before[1], bool(count_include_pad),
+                              _threads.get_num_threads(), AVG_POOL_GRAD_READABLE)
+    else:
+        dx = np.zeros(in_shape, dtype=compute)
+    if compute != dy.dtype:
+        dx = dx.astype(dy.dtype)
+    return from_nhwc(dx, data_format)

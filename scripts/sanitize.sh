@@ -46,7 +46,7 @@ mkdir -p "$dir"
 # files -- the in-place build's *.so and generated *.c, .venv, build/ itself -- never come along.
 # Tests and sources are refreshed whole so that a file deleted upstream does not linger.
 rm -rf "$dir/tests" "$dir/examples"
-find "$dir/convops" -maxdepth 2 -type f ! -name '*.so' ! -name '*.c' -delete 2>/dev/null || true
+find "$dir/convops" -maxdepth 3 -type f ! -name '*.so' ! -name '*.c' -delete 2>/dev/null || true
 git ls-files -z --cached --others --exclude-standard -- convops tests examples docs/_data setup.py pyproject.toml \
     README.md LICENSE MANIFEST.in requirements | tar --null -T - -cf - | tar -C "$dir" -xf -
 # docs/_data above holds the committed digit sample; the real MNIST digits scripts/fetch_data.sh
@@ -65,11 +65,12 @@ fi
 rm -f "$log"
 # Every extension must really be instrumented (a stale uninstrumented .so would make a silent pass).
 n_so=0
-for so in "$dir"/convops/*.so; do
+for so in "$dir"/convops/_kernels/*.so; do
   n_so=$((n_so + 1))
   if ! ldd "$so" | grep libasan >/dev/null; then echo "!! $so is not linked with ASan" >&2; exit 1; fi
 done
-[ "$n_so" -ge 4 ] || { echo "!! only $n_so extensions built in $dir/convops" >&2; exit 1; }
+n_pyx=$(ls "$dir"/convops/_kernels/*.pyx | wc -l)
+[ "$n_so" -ge "$n_pyx" ] || { echo "!! only $n_so of $n_pyx extensions built in $dir/convops/_kernels" >&2; exit 1; }
 echo "   $n_so instrumented extensions"
 [ "$build_only" = 1 ] && exit 0
 
@@ -91,7 +92,7 @@ export CONVOPS_SANITIZED=1   # tests that measure time or memory (ASan's shadow)
 cd "$dir"
 # The copy's convops must be the one imported: sanitized, from this directory.
 python - <<'EOF'
-import pathlib, convops, convops._conv_kernels as k
+import pathlib, convops, convops._kernels.conv as k
 here = pathlib.Path.cwd().resolve()
 assert pathlib.Path(convops.__file__).resolve().is_relative_to(here), f"imported {convops.__file__}, not the copy in {here}"
 assert pathlib.Path(k.__file__).resolve().is_relative_to(here), k.__file__

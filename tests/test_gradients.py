@@ -188,14 +188,14 @@ def test_conv2d_backprop_input_matches_tensorflow(dtype, case, form):
 def test_conv2d_backprop_input_each_method_matches_tensorflow(method, dtype, x_shape, w_shape, padding, dilations,
                                                               bad_filter, direct_applies, monkeypatch):
     """Stride-1 input gradients run conv2d's direct kernel on dy with flipped filters
-    (gradients._input_grad_direct) where it applies, else im2col + BLAS + col2im; both against TF,
+    (convops.conv._input_grad_direct) where it applies, else im2col + BLAS + col2im; both against TF,
     with the shapes where the direct path must hand over to GEMM."""
     from convops import gradients
 
-    monkeypatch.setattr(gradients, "_INPUT_GRAD_METHOD", method)
+    monkeypatch.setattr(convops.conv, "_INPUT_GRAD_METHOD", method)
     blas_calls = []
-    run_blas = gradients._run_blas_kernel
-    monkeypatch.setattr(gradients, "_run_blas_kernel", lambda *args: blas_calls.append(1) or run_blas(*args))
+    run_blas = convops._threads.run_blas_kernel
+    monkeypatch.setattr(convops._threads, "run_blas_kernel", lambda *args: blas_calls.append(1) or run_blas(*args))
     rng = np.random.default_rng(3)
     case = ConvCase(rng.uniform(-1, 1, x_shape).astype(dtype), rng.uniform(-1, 1, w_shape).astype(dtype),
                     (1, 1), padding, dilations)
@@ -226,7 +226,7 @@ def test_conv2d_backprop_filter_matches_tensorflow(dtype, case):
     assert_within(got, want_dw, bound_dw, repro, "tf.GradientTape", dtype=case.x.dtype)
 
 
-FILTER_ISAS = __import__("convops._conv_kernels", fromlist=["supported_isas"]).supported_isas()
+FILTER_ISAS = __import__("convops._kernels.conv", fromlist=["supported_isas"]).supported_isas()
 
 
 @contextlib.contextmanager
@@ -234,19 +234,20 @@ def forced_filter_path(method, isa):
     """conv2d_backprop_filter with its path (None = by shape) and instruction set forced inside
     the block; yields the list that records each call of the GEMM path (_run_blas_kernel). A
     context manager, not a fixture: Hypothesis runs many examples in one fixture scope."""
-    from convops import _conv_kernels, gradients
+    from convops import _threads, conv as gradients
+    from convops._kernels import conv as _conv_kernels
 
     blas_calls = []
-    run_blas = gradients._run_blas_kernel
+    run_blas = convops._threads.run_blas_kernel
     saved = gradients._FILTER_GRAD_METHOD
     gradients._FILTER_GRAD_METHOD = method
-    gradients._run_blas_kernel = lambda *args: blas_calls.append(1) or run_blas(*args)
+    _threads.run_blas_kernel = lambda *args: blas_calls.append(1) or run_blas(*args)
     _conv_kernels.set_isa(isa)
     try:
         yield blas_calls
     finally:
         _conv_kernels.set_isa(None)
-        gradients._run_blas_kernel = run_blas
+        _threads.run_blas_kernel = run_blas
         gradients._FILTER_GRAD_METHOD = saved
 
 
@@ -257,7 +258,7 @@ def forced_filter_path(method, isa):
 @with_examples(CONV_EXAMPLES)
 def test_conv2d_backprop_filter_each_method_matches_tensorflow(method, isa, dtype, case):
     """Both filter-gradient paths, forced, for every conv option: the direct SIMD kernel in every
-    instruction set this CPU runs (gradients._filter_grad_direct; C_out/groups of whole vectors
+    instruction set this CPU runs (convops.conv._filter_grad_direct; C_out/groups of whole vectors
     read dy in place, other widths a zero-padded copy) and im2col + BLAS."""
     case = case.with_dtype(dtype)
     dy = conv_dy(case)
@@ -319,16 +320,16 @@ def test_conv2d_gradients_in_small_chunks_match_tensorflow(filter_method, case, 
     dy = conv_dy(case)
     want_dx, want_dw = tf_conv_grads(case.x, case.w, dy, case.strides, case.padding, case.dilations)
     kw = dict(strides=case.strides, padding=case.padding, dilations=case.dilations)
-    saved = gradients._SCRATCH_BYTES, gradients._DW_CHUNK_BYTES
-    gradients._SCRATCH_BYTES = gradients._DW_CHUNK_BYTES = scratch
+    saved = convops.conv._SCRATCH_BYTES, convops.conv._DW_CHUNK_BYTES
+    convops.conv._SCRATCH_BYTES = convops.conv._DW_CHUNK_BYTES = scratch
     try:
         dx = convops.conv2d_backprop_input(case.x.shape, case.w, dy, **kw)
         with forced_filter_path(filter_method, None):
             dw = convops.conv2d_backprop_filter(case.x, case.w.shape, dy, **kw)
     finally:
-        gradients._SCRATCH_BYTES, gradients._DW_CHUNK_BYTES = saved
+        convops.conv._SCRATCH_BYTES, convops.conv._DW_CHUNK_BYTES = saved
     bound_dx, bound_dw = conv_grad_bounds(case, dy, want_dx, want_dw)
-    repro = f"with convops.gradients._SCRATCH_BYTES = _DW_CHUNK_BYTES = {scratch}, {filter_method}: {case}"
+    repro = f"with convops.convops.conv._SCRATCH_BYTES = _DW_CHUNK_BYTES = {scratch}, {filter_method}: {case}"
     assert_within(dx, want_dx, bound_dx, repro, "tf.GradientTape")
     assert_within(dw, want_dw, bound_dw, repro, "tf.GradientTape")
 
@@ -708,12 +709,12 @@ def test_avg_pool2d_grad_matches_tensorflow_exactly(dtype, case):
     ((2, 3), (1, 2), "SAME"),
 ])
 def test_avg_pool2d_grad_kernels_match_tensorflow(readable, dtype, ksize, strides, padding, monkeypatch):
-    """Each loop of the avg-pool gradient (_grad_kernels.pyx: readable, write-once for disjoint
+    """Each loop of the avg-pool gradient (_kernels/pool_grad.pyx: readable, write-once for disjoint
     windows, fast gather) bit for bit against TF, including the sign of zero: a -0.0 upstream
     value gives +0.0, as TF's zero-initialised sums do."""
     from convops import gradients
 
-    monkeypatch.setattr(gradients, "AVG_POOL_GRAD_READABLE", readable)
+    monkeypatch.setattr(convops.pooling, "AVG_POOL_GRAD_READABLE", readable)
     case = PoolCase(np.zeros((2, 7, 9, 5), dtype), ksize, strides, padding)
     out_shape = convops.avg_pool2d(case.x, ksize, strides, padding).shape
     dy = np.random.default_rng(7).uniform(-2.0, 2.0, out_shape).astype(dtype)

@@ -19,7 +19,7 @@ import pytest
 import convops
 import oracle
 from checks import assert_bits_equal, assert_exact, assert_within, conv_bound, format_call, reduction_length, window_conv2d
-from convops import _conv_kernels as kernels
+from convops._kernels import conv as kernels
 from convops import conv as conv_module
 
 pytestmark = pytest.mark.tf
@@ -370,7 +370,7 @@ def test_pad_fast_path_matches_tf(dtype, mode, paddings):
     tf = oracle.load()
     x = (_data((2, 4, 5, 3), np.float64, 0) * 50)
     x = x.astype(dtype) if np.dtype(dtype).kind == "f" else (x > 0) if dtype == np.bool_ else np.abs(x).astype(dtype)
-    from convops import _pad_kernels
+    from convops._kernels import pad as _pad_kernels
     fast = _pad_kernels.pad_fast(x, paddings, mode, 0, 1)
     assert fast is not None
     want = tf.pad(tf.constant(x), [list(p) for p in paddings], mode.upper()).numpy()
@@ -382,7 +382,7 @@ def test_pad_fast_path_matches_tf(dtype, mode, paddings):
                                   "numpy paddings", "float pad", "negative pad", "wrong rank", "strided view",
                                   "empty output", "complex"])
 def test_pad_fast_path_declines_everything_else(case):
-    from convops import _pad_kernels
+    from convops._kernels import pad as _pad_kernels
     x = _data((2, 3, 4), np.float32, 0)
     args = {"input": x, "paddings": [[0, 0], [1, 1], [1, 1]], "mode": "CONSTANT", "constant_values": 0}
     args.update({
@@ -406,7 +406,7 @@ def test_pad_fast_path_declines_everything_else(case):
 # ------------------------------------------------------------------ float pooling, per ISA
 
 # Every float pool variant: the Cython loops that builds without SIMD run ("cython"), then each ISA.
-POOL_ISAS = __import__("convops._pool_kernels", fromlist=["variants"]).variants()
+POOL_ISAS = __import__("convops._kernels.pool", fromlist=["variants"]).variants()
 
 
 @pytest.mark.parametrize("pool_isa", POOL_ISAS)
@@ -414,7 +414,7 @@ POOL_ISAS = __import__("convops._pool_kernels", fromlist=["variants"]).variants(
 # Channels: scalar tail, one vector, 2- and 4-vector blocks and their mixes (24, 56: 2+1 vectors
 # and a tail for 16-lane float32; 4+2+1 for 8-lane float64).
 @pytest.mark.parametrize("channels", [3, 16, 24, 37, 56, 64, 130])
-# Windows: 2x2 and 3x3 interior runs take the unrolled copies (_pool_body.h), clipped border
+# Windows: 2x2 and 3x3 interior runs take the unrolled copies (pool_ukernel.h), clipped border
 # cells and other shapes the general loop; SAME on 7x9 clips the first/last rows and columns.
 @pytest.mark.parametrize("ksize, strides, padding", [(2, 2, "VALID"), (2, 1, "VALID"), (2, 2, "SAME"), (3, 1, "VALID"),
                                                      (3, 2, "SAME"), ((3, 1), (1, 2), "SAME"), (4, 4, "SAME")])
@@ -424,7 +424,8 @@ POOL_ISAS = __import__("convops._pool_kernels", fromlist=["variants"]).variants(
 def test_float_pools_every_isa(pool_isa, dtype, channels, ksize, strides, padding, stream, monkeypatch):
     # Max: NaN ignored, -inf kept; avg: divisions by 1..9 cells (powers of two multiply by the
     # reciprocal, the others divide: both must equal TF's division bit for bit).
-    from convops import _pool_kernels, pooling
+    from convops import pooling
+    from convops._kernels import pool as _pool_kernels
 
     monkeypatch.setattr(pooling, "STREAM_BYTES", 0 if stream else 1 << 62)
 

@@ -63,7 +63,7 @@ _LANES = 8        # fixed partial sums for the bias gradient: the same result fo
 
 
 def _bias_act_forward(z: np.ndarray, channels: int, bias: Optional[np.ndarray], relu: bool) -> None:
-    kernel = convops._config.load_extension("_grad_kernels").bias_act_forward
+    kernel = convops._kernels.load("nn").bias_act_forward
     flat = z.reshape(-1, channels)
     kernel(flat, bias if bias is not None else np.zeros(channels, z.dtype), bias is not None, relu,
            convops.get_num_threads())
@@ -71,7 +71,7 @@ def _bias_act_forward(z: np.ndarray, channels: int, bias: Optional[np.ndarray], 
 
 def _bias_act_backward(dz: np.ndarray, y: Optional[np.ndarray], channels: int, relu: bool) -> np.ndarray:
     """Mask ``dz`` in place where the ReLU was off; return the bias gradient (float64)."""
-    kernel = convops._config.load_extension("_grad_kernels").bias_act_backward
+    kernel = convops._kernels.load("nn").bias_act_backward
     flat = dz.reshape(-1, channels)
     partial = np.empty((max(1, min(_LANES, flat.shape[0])), channels), dtype=np.float64)
     kernel(flat, (y if relu else dz).reshape(-1, channels), partial, relu, convops.get_num_threads())
@@ -386,9 +386,9 @@ class MaxPooling2D(_Pooling2D):
             return convops.max_pool2d(x, self.pool_size, self.strides, self.padding.upper())
         # One pass gives the maxima (max_pool2d's values) and their positions for backward.
         x = np.ascontiguousarray(x)
-        ksize, strides, pad_before, out_shape = gradients._pool_geometry(
+        ksize, strides, pad_before, out_shape = convops.pooling._pool_geometry(
             "MaxPooling2D", x.shape, self.pool_size, self.strides, self.padding.upper(), "NHWC")
-        out, self._argmax = gradients._argmax(x, ksize, strides, pad_before, out_shape, values_from_argmax=False,
+        out, self._argmax = convops.pooling._argmax(x, ksize, strides, pad_before, out_shape, values_from_argmax=False,
                                               index_dtype=np.int32)
         self._in_shape = x.shape
         return out.astype(x.dtype, copy=False)
@@ -396,7 +396,7 @@ class MaxPooling2D(_Pooling2D):
     def backward(self, dy, need_input_grad=True):
         if self._argmax is None:
             raise RuntimeError(f"layer {self.name!r}: backward() needs a forward(x, training=True) first")
-        dx = gradients._scatter_argmax(np.ascontiguousarray(dy), self._argmax, self._in_shape)
+        dx = convops.pooling._scatter_argmax(np.ascontiguousarray(dy), self._argmax, self._in_shape)
         self._argmax = None
         return dx
 

@@ -33,7 +33,7 @@ from typing import Any, Dict, List, Optional, Sequence, TextIO, Tuple, Union
 import numpy as np
 
 from convops import arithmetic
-from convops.gradients import _blas_threads
+from convops._threads import blas_threads
 from convops._validation import as_int
 from convops.nn import losses as losses_module
 from convops.nn import optimizers as optimizers_module
@@ -234,7 +234,7 @@ class Model:
         return np.ascontiguousarray(x, dtype=self._input_layer.dtype)
 
     def _forward(self, x: np.ndarray, training: bool) -> np.ndarray:
-        with _blas_threads.limit(1):
+        with blas_threads.limit(1):
             for layer in self._layers:
                 x = layer.forward(x, training=training)
         return x
@@ -247,7 +247,7 @@ class Model:
     def _train_step(self, x: np.ndarray, y: np.ndarray) -> Tuple[float, float]:
         # NumPy's and SciPy's OpenBLAS threads, spinning after a small product (Dense), would
         # compete with the kernels' own threads: inside a step BLAS runs on the calling thread.
-        with _blas_threads.limit(1):
+        with blas_threads.limit(1):
             loss, correct = self._backprop(x, y)
             pairs = [(layer.grads[key], layer.params[key]) for layer in self._layers for key in layer.params]
             self.optimizer.apply_gradients(pairs)
@@ -289,7 +289,7 @@ class Model:
         """
         self._require_compiled("loss_and_gradients")
         x = self._prepare_x(x)
-        with _blas_threads.limit(1):
+        with blas_threads.limit(1):
             loss, _ = self._backprop(x, np.asarray(y))
         return loss, [layer.grads[key] for layer in self._layers for key in layer.params]
 

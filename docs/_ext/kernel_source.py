@@ -23,7 +23,7 @@ class KernelSource(SphinxDirective):
         start = self.arguments[0]
         end = self.options.get("end-at")
         root = pathlib.Path(self.env.srcdir).parent / "convops"
-        for path in sorted(root.glob("*.pyx")):
+        for path in sorted(root.rglob("*.pyx")):
             text = path.read_text()
             begin = text.find(start)
             if begin < 0:

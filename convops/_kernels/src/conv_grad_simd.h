@@ -1,5 +1,5 @@
-/* The filter-gradient micro-kernels (see _dw_ukernel_body.h), compiled for several instruction
- * sets in one build exactly as conv2d's (_conv_simd.h): the portable 16-byte build everywhere
+/* The filter-gradient micro-kernels (see conv_grad_ukernel.h), compiled for several instruction
+ * sets in one build exactly as conv2d's (conv_simd.h): the portable 16-byte build everywhere
  * GCC-compatible compilers are, plus AVX2+FMA and AVX-512 through function target attributes on
  * x86-64; the caller picks the instruction set (the one conv2d's kernels use, _conv_kernels.get_isa). */
 #ifndef CONVOPS_DW_SIMD_H
@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <string.h>
 
-#include "_simd_isa.h"
+#include "simd_isa.h"
 
 /* Filter-gradient rows per block for 1..4 vectors of output channels: R x V accumulators plus
  * V vectors of dy and one broadcast fit the register file (32 vector registers with AVX-512,
@@ -23,12 +23,12 @@ static const int convops_dw_rows[3][4] = {{8, 6, 4, 3}, {8, 6, 4, 3}, {12, 12, 8
 #define UK_R4 3
 #define UK_T float
 #define UK_NAME(x) convops_f32_base_##x
-#include "_dw_ukernel_body.h"
+#include "conv_grad_ukernel.h"
 #undef UK_T
 #undef UK_NAME
 #define UK_T double
 #define UK_NAME(x) convops_f64_base_##x
-#include "_dw_ukernel_body.h"
+#include "conv_grad_ukernel.h"
 #undef UK_T
 #undef UK_NAME
 #undef UK_VBYTES
@@ -39,12 +39,12 @@ static const int convops_dw_rows[3][4] = {{8, 6, 4, 3}, {8, 6, 4, 3}, {12, 12, 8
 #define UK_TARGET __attribute__((target("avx2,fma")))
 #define UK_T float
 #define UK_NAME(x) convops_f32_avx2_##x
-#include "_dw_ukernel_body.h"
+#include "conv_grad_ukernel.h"
 #undef UK_T
 #undef UK_NAME
 #define UK_T double
 #define UK_NAME(x) convops_f64_avx2_##x
-#include "_dw_ukernel_body.h"
+#include "conv_grad_ukernel.h"
 #undef UK_T
 #undef UK_NAME
 #undef UK_VBYTES
@@ -62,12 +62,12 @@ static const int convops_dw_rows[3][4] = {{8, 6, 4, 3}, {8, 6, 4, 3}, {12, 12, 8
 #define UK_R4 6
 #define UK_T float
 #define UK_NAME(x) convops_f32_avx512_##x
-#include "_dw_ukernel_body.h"
+#include "conv_grad_ukernel.h"
 #undef UK_T
 #undef UK_NAME
 #define UK_T double
 #define UK_NAME(x) convops_f64_avx512_##x
-#include "_dw_ukernel_body.h"
+#include "conv_grad_ukernel.h"
 #undef UK_T
 #undef UK_NAME
 #undef UK_VBYTES

@@ -1,6 +1,6 @@
 /* One instantiation of convops' register-blocked convolution micro-kernels.
  *
- * Included by _conv_simd.h once per (element type, instruction set) with these macros set:
+ * Included by conv_simd.h once per (element type, instruction set) with these macros set:
  *   UK_T        element type (float or double)
  *   UK_VBYTES   bytes per SIMD vector (64 = AVX-512, 32 = AVX2, 16 = SSE2/NEON)
  *   UK_TARGET   function attribute that lets the compiler use that instruction set

@@ -4,11 +4,7 @@
 from libc.stdlib cimport malloc, free
 from libc.string cimport memcpy, memset
 from scipy.linalg.cython_blas cimport sgemm, dgemm
-
-ctypedef fused floating:
-    float
-    double
-
+from convops._kernels.common cimport floating
 
 cdef inline void _gemm(int m, int n, int k, const floating* a, int lda, const floating* b, int ldb,
                        floating* c, int ldc) noexcept nogil:

@@ -1,11 +1,11 @@
-/* convops' float pooling kernels for several instruction sets (see _conv_simd.h for the scheme:
+/* convops' float pooling kernels for several instruction sets (see conv_simd.h for the scheme:
  * baseline build, AVX2 and AVX-512 copies through target attributes, chosen at run time). */
 #ifndef CONVOPS_POOL_SIMD_H
 #define CONVOPS_POOL_SIMD_H
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
-#include "_simd_isa.h"
+#include "simd_isa.h"
 #if CONVOPS_SIMD_X86
 #include <immintrin.h>
 #endif
@@ -19,7 +19,7 @@
 #define PK_T float
 #define PK_I int32_t
 #define PK_NAME(x) convops_pf32_base_##x
-#include "_pool_body.h"
+#include "pool_ukernel.h"
 #undef PK_T
 #undef PK_I
 #undef PK_NAME
@@ -30,7 +30,7 @@
 #define PK_T double
 #define PK_I int64_t
 #define PK_NAME(x) convops_pf64_base_##x
-#include "_pool_body.h"
+#include "pool_ukernel.h"
 #undef PK_T
 #undef PK_I
 #undef PK_NAME
@@ -44,7 +44,7 @@
 #define PK_T float
 #define PK_I int32_t
 #define PK_NAME(x) convops_pf32_avx2_##x
-#include "_pool_body.h"
+#include "pool_ukernel.h"
 #undef PK_T
 #undef PK_I
 #undef PK_NAME
@@ -53,7 +53,7 @@
 #define PK_T double
 #define PK_I int64_t
 #define PK_NAME(x) convops_pf64_avx2_##x
-#include "_pool_body.h"
+#include "pool_ukernel.h"
 #undef PK_T
 #undef PK_I
 #undef PK_NAME
@@ -66,7 +66,7 @@
 #define PK_T float
 #define PK_I int32_t
 #define PK_NAME(x) convops_pf32_avx512_##x
-#include "_pool_body.h"
+#include "pool_ukernel.h"
 #undef PK_T
 #undef PK_I
 #undef PK_NAME
@@ -75,7 +75,7 @@
 #define PK_T double
 #define PK_I int64_t
 #define PK_NAME(x) convops_pf64_avx512_##x
-#include "_pool_body.h"
+#include "pool_ukernel.h"
 #undef PK_T
 #undef PK_I
 #undef PK_NAME

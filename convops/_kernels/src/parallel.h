@@ -12,7 +12,9 @@
  * A helper that wakes late finds nothing to claim and goes back to sleep. Which thread runs a
  * chunk never changes what the chunk computes, so results do not depend on the thread count.
  *
- * Helpers are started on first use (one pool per extension module), sleep on a condition
+ * This header holds the pool's state in static variables: it is compiled into one extension
+ * module only (convops/_kernels/parallel.pyx), which every other kernel module cimports.
+ * Helpers are started on first use, sleep on a condition
  * variable between calls, and are forgotten in a forked child (the child's caller then simply
  * runs every chunk itself). Without pthreads or C11 atomics everything runs on the caller.
  */
@@ -226,7 +228,19 @@ static void convops_parallel_for(convops_task_fn fn, void* ctx, ptrdiff_t n_task
     convops_job_release(job);
 }
 
+/* Helper threads started so far (for tests: one pool per process). */
+static int convops_pool_helper_count(void)
+{
+    int n;
+    pthread_mutex_lock(&convops_pool_lock);
+    n = convops_pool_helpers;
+    pthread_mutex_unlock(&convops_pool_lock);
+    return n;
+}
+
 #else  /* no threads: every chunk on the caller */
+
+static int convops_pool_helper_count(void) { return 0; }
 
 static void convops_parallel_for(convops_task_fn fn, void* ctx, ptrdiff_t n_tasks, ptrdiff_t chunk, int threads)
 {

@@ -6,12 +6,8 @@ from libc.stdlib cimport malloc, free
 from libc.math cimport signbit
 from libc.string cimport memcpy, memset
 
-from convops._openmp cimport effective_threads
-
-cdef extern from "_parallel.h" nogil:
-    ctypedef void (*convops_task_fn)(void*, ptrdiff_t, ptrdiff_t) noexcept nogil
-    void convops_parallel_for(convops_task_fn fn, void* ctx, ptrdiff_t n_tasks, ptrdiff_t chunk, int threads)
-
+from convops._kernels.parallel cimport effective_threads, parallel_for, chunk_for
+from convops._kernels.common cimport floating
 
 cdef void _fill_constant(char* dst, Py_ssize_t count, const char* value, Py_ssize_t itemsize) noexcept nogil:
     # Write `value` once, then double the filled prefix: log2(count) memcpy calls.
@@ -101,8 +97,8 @@ cdef int _pad(Py_ssize_t ndim, const char* src_ptr, char* dst_ptr, const Py_ssiz
         if num_threads > 0:
             threads = num_threads
         else:
-            from convops import _config
-            threads = _config.get_num_threads()
+            from convops._threads import get_num_threads
+            threads = get_num_threads()
     _copy(ndim, src_ptr, dst_ptr, out_shape, in_shape, src_strides, dst_strides, index_map,
           map_offsets, befores, fill, item, threads)
     free(fill)
@@ -158,7 +154,7 @@ cdef void _copy(Py_ssize_t ndim, const char* src_ptr, char* dst_ptr, const Py_ss
                 const Py_ssize_t* index_map, const Py_ssize_t* map_offsets, const Py_ssize_t* befores,
                 const char* fill, Py_ssize_t item, int threads) noexcept:
     # Nothing in here can fail: pad_copy allocates before and frees after. Rows are handed out in
-    # chunks to whichever thread is free (_parallel.h); the first two axes together when there
+    # chunks to whichever thread is free (parallel.h); the first two axes together when there
     # are three or more, so that one image alone still splits.
     cdef PadPlan plan
     cdef Py_ssize_t n_rows
@@ -170,10 +166,10 @@ cdef void _copy(Py_ssize_t ndim, const char* src_ptr, char* dst_ptr, const Py_ss
             _fill(0, 1, src_ptr, dst_ptr, out_shape, in_shape, src_strides, dst_strides,
                   index_map, map_offsets, befores, fill, item)
         elif ndim == 2:
-            convops_parallel_for(_rows_2d, &plan, out_shape[0], max(1, out_shape[0] // (threads * 16)), threads)
+            parallel_for(_rows_2d, &plan, out_shape[0], max(1, out_shape[0] // (threads * 16)), threads)
         else:
             n_rows = out_shape[0] * out_shape[1]
-            convops_parallel_for(_rows_nd, &plan, n_rows, max(1, n_rows // (threads * 16)), threads)
+            parallel_for(_rows_nd, &plan, n_rows, max(1, n_rows // (threads * 16)), threads)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -276,3 +272,58 @@ def pad_fast(input, paddings, mode, constant_values, int num_threads):
     finally:
         free(maps)
     return out
+
+
+# --------------------------------------------------------------------------- pad
+
+cdef struct FoldPlan:
+    const void* src
+    void* dst
+    const Py_ssize_t* indptr
+    const Py_ssize_t* indices
+    Py_ssize_t n_out, n_in, inner
+    int code
+
+
+cdef void _fold_rows(const floating* src, floating* dst, const FoldPlan* p, Py_ssize_t r0,
+                     Py_ssize_t r1) noexcept nogil:
+    cdef Py_ssize_t row, o, j, t, c, inner = p.inner
+    cdef floating* d
+    cdef const floating* s
+    for row in range(r0, r1):
+        o = row // p.n_in
+        j = row - o * p.n_in
+        d = dst + row * inner
+        memset(d, 0, inner * sizeof(floating))
+        for t in range(p.indptr[j], p.indptr[j + 1]):
+            s = src + (o * p.n_out + p.indices[t]) * inner
+            for c in range(inner):
+                d[c] = d[c] + s[c]
+
+
+cdef void _fold_chunk(void* ctx, ptrdiff_t r0, ptrdiff_t r1) noexcept nogil:
+    cdef const FoldPlan* p = <const FoldPlan*>ctx
+    if p.code == 0:
+        _fold_rows(<const float*>p.src, <float*>p.dst, p, r0, r1)
+    else:
+        _fold_rows(<const double*>p.src, <double*>p.dst, p, r0, r1)
+
+
+def pad_fold_axis(const floating[:, :, ::1] src, floating[:, :, ::1] dst, const Py_ssize_t[::1] indptr,
+                  const Py_ssize_t[::1] indices, int num_threads):
+    """The gradient of padding along one axis: fold the padded axis back onto the input.
+
+    src: (outer, n_out, inner), dst: (outer, n_in, inner), overwritten. Input index j receives
+    src[:, i, :] for every output index i in indices[indptr[j]:indptr[j + 1]] (the inverse of the
+    padding's index map, in increasing i). Constant-border indices appear in no list: a CONSTANT
+    border's gradient goes to the constant, not to the input. Parallel over (outer, j) rows.
+    """
+    cdef FoldPlan p
+    cdef Py_ssize_t rows = dst.shape[0] * dst.shape[1]
+    cdef int threads = effective_threads(num_threads, dst.shape[0] * src.shape[1] * dst.shape[2])
+    p.n_out, p.n_in, p.inner = src.shape[1], dst.shape[1], dst.shape[2]
+    p.src, p.dst = &src[0, 0, 0], &dst[0, 0, 0]
+    p.indptr, p.indices = &indptr[0], &indices[0] if indices.shape[0] else NULL
+    p.code = 0 if floating is float else 1
+    with nogil:
+        parallel_for(_fold_chunk, &p, rows, chunk_for(rows, threads), threads)

@@ -1,7 +1,7 @@
 /* One instantiation of the filter-gradient micro-kernel (conv2d_backprop_filter's direct path).
  *
- * Included by _dw_simd.h once per (element type, instruction set) with these macros set:
- *   UK_T, UK_VBYTES, UK_TARGET, UK_NAME(x)  as for _conv_ukernel_body.h
+ * Included by conv_grad_simd.h once per (element type, instruction set) with these macros set:
+ *   UK_T, UK_VBYTES, UK_TARGET, UK_NAME(x)  as for conv_ukernel.h
  *   UK_R1..UK_R4  filter-gradient rows per block when the block is 1..4 vectors of channels wide
  *
  * The mirror image of conv2d's micro-kernel: there a block of output pixels x output channels

@@ -1,33 +1,14 @@
 # Pooling kernels. Private: convops/pooling.py validates, resolves padding to explicit integers,
 # makes the input C-contiguous NHWC and allocates `out`. Chunks of output rows run in parallel
-# (_parallel.h); the innermost loop runs over channels, which are contiguous in NHWC, and is
+# (parallel.h); the innermost loop runs over channels, which are contiguous in NHWC, and is
 # vectorised by the compiler. Both ops are memory-bound: ~30-40 GB/s per core here.
 cimport cython
 from libc.stddef cimport ptrdiff_t
 
-from convops._openmp cimport effective_threads
+from convops._kernels.parallel cimport effective_threads, parallel_for
+from convops._kernels.common cimport floating, pool_t
 
-ctypedef fused pool_t:
-    signed char
-    short
-    int
-    long long
-    unsigned char
-    unsigned short
-    float
-    double
-
-ctypedef fused floating:
-    float
-    double
-
-
-cdef extern from "_parallel.h" nogil:
-    ctypedef void (*convops_task_fn)(void*, ptrdiff_t, ptrdiff_t) noexcept nogil
-    void convops_parallel_for(convops_task_fn fn, void* ctx, ptrdiff_t n_tasks, ptrdiff_t chunk, int threads)
-
-
-cdef extern from "_pool_simd.h" nogil:
+cdef extern from "pool_simd.h" nogil:
     int convops_simd_supported(int isa)
     ctypedef void (*convops_pool_f32)(int, const float*, float*, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t,
                                       ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t,
@@ -38,7 +19,7 @@ cdef extern from "_pool_simd.h" nogil:
     convops_pool_f32 convops_pools_f32[3]
     convops_pool_f64 convops_pools_f64[3]
 
-# float32/float64 pools run the SIMD copies of the loops below (_pool_body.h: the channel axis in
+# float32/float64 pools run the SIMD copies of the loops below (pool_ukernel.h: the channel axis in
 # register blocks, compiled for SSE2/AVX2/AVX-512 and chosen at run time; bit-identical results).
 # The integer types run the Cython loops, which the compiler vectorises for the baseline ISA.
 ISA_NAMES = ("base", "avx2", "avx512")
@@ -94,7 +75,7 @@ cdef struct PoolPlan:
     void* out
     Py_ssize_t height, width, channels, h_out, w_out, kh, kw, sh, sw, top, left
     bint count_include_pad
-    bint stream                 # float kernels: non-temporal stores if the output allows (_pool_body.h)
+    bint stream                 # float kernels: non-temporal stores if the output allows (pool_ukernel.h)
     int code                    # which element type (index into pool_t's list above)
     int isa                     # float kernels: index into convops_pools_f32/f64, -1 = Cython loops
     double lowest_f
@@ -238,8 +219,8 @@ def max_pool(const pool_t[:, :, :, ::1] x, pool_t[:, :, :, ::1] out, Py_ssize_t 
     else:
         plan.lowest_i = lowest
     with nogil:
-        # Chunks of rows claimed by whichever thread is free (_parallel.h).
-        convops_parallel_for(_max_chunk, &plan, rows, max(1, rows // (threads * 16)), threads)
+        # Chunks of rows claimed by whichever thread is free (parallel.h).
+        parallel_for(_max_chunk, &plan, rows, max(1, rows // (threads * 16)), threads)
 
 
 def avg_pool(const floating[:, :, :, ::1] x, floating[:, :, :, ::1] out, Py_ssize_t kh, Py_ssize_t kw,
@@ -258,4 +239,4 @@ def avg_pool(const floating[:, :, :, ::1] x, floating[:, :, :, ::1] out, Py_ssiz
     plan.count_include_pad = count_include_pad
     plan.code = 6 if floating is float else 7
     with nogil:
-        convops_parallel_for(_avg_chunk, &plan, rows, max(1, rows // (threads * 16)), threads)
+        parallel_for(_avg_chunk, &plan, rows, max(1, rows // (threads * 16)), threads)

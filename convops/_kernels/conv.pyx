@@ -7,16 +7,8 @@ from libc.stddef cimport ptrdiff_t
 from libc.stdlib cimport malloc, free
 from libc.string cimport memcpy, memset
 
-from convops._openmp cimport effective_threads
-
-cdef extern from "_parallel.h" nogil:
-    ctypedef void (*convops_task_fn)(void*, ptrdiff_t, ptrdiff_t) noexcept nogil
-    void convops_parallel_for(convops_task_fn fn, void* ctx, ptrdiff_t n_tasks, ptrdiff_t chunk, int threads)
-
-ctypedef fused floating:
-    float
-    double
-
+from convops._kernels.parallel cimport effective_threads, parallel_for
+from convops._kernels.common cimport floating
 
 cdef struct IntPlan:
     const int* x
@@ -70,7 +62,7 @@ def conv2d_direct_int32(const int[:, :, :, ::1] x, const int[:, :, :, ::1] w, in
     p.h_out, p.w_out, p.sh, p.sw, p.dh, p.dw = out.shape[1], out.shape[2], sh, sw, dh, dw
     p.top, p.left, p.groups = pad_top, pad_left, groups
     with nogil:
-        convops_parallel_for(_int32_rows, &p, rows, max(1, rows // (threads * 16)), threads)
+        parallel_for(_int32_rows, &p, rows, max(1, rows // (threads * 16)), threads)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -123,7 +115,7 @@ def conv2d_naive(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,
 #
 # P x V accumulators live in SIMD registers for the whole reduction, so each loaded weight vector
 # feeds P multiply-adds and each input value V of them: the loop runs at the FMA units' speed
-# rather than memory's. The micro-kernel is C (_conv_ukernel_body.h), compiled for SSE2, AVX2 and
+# rather than memory's. The micro-kernel is C (conv_ukernel.h), compiled for SSE2, AVX2 and
 # AVX-512 and chosen at run time. Output channels are the vector axis because NHWC makes them
 # contiguous in both the filters (HWIO) and the output.
 #
@@ -134,7 +126,7 @@ def conv2d_naive(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,
 # non-finite filters (0 * inf = NaN), which the caller sends to conv2d_gemm instead.
 
 
-cdef extern from "_conv_simd.h" nogil:
+cdef extern from "conv_simd.h" nogil:
     int CONVOPS_ISA_BASE
     int CONVOPS_ISA_AVX2
     int CONVOPS_ISA_AVX512
@@ -214,8 +206,8 @@ cdef int _threads(int requested, Py_ssize_t work) except -1:
         return 1
     if requested > 0:
         return requested
-    from convops import _config
-    return _config.get_num_threads()
+    from convops._threads import get_num_threads
+    return get_num_threads()
 
 
 cdef struct Span:
@@ -439,12 +431,12 @@ cdef int _direct(const floating* x, Py_ssize_t n_batch, Py_ssize_t height, Py_ss
         threads = _threads(num_threads, n_tasks * plan.p * kh * kw * c_group * plan.vb // 16)
         with nogil:
             # Chunks of contiguous blocks (same filters, nearby pixels), claimed by whichever
-            # thread is free (_parallel.h: never waits for a helper that has no core).
+            # thread is free (parallel.h: never waits for a helper that has no core).
             chunk = max(1, n_tasks // (threads * 16))
             if floating is float:
-                convops_parallel_for(_direct_chunk_f32, &plan, n_tasks, chunk, threads)
+                parallel_for(_direct_chunk_f32, &plan, n_tasks, chunk, threads)
             else:
-                convops_parallel_for(_direct_chunk_f64, &plan, n_tasks, chunk, threads)
+                parallel_for(_direct_chunk_f64, &plan, n_tasks, chunk, threads)
     finally:
         free(raw)
         free(spans_raw)
@@ -484,9 +476,9 @@ cdef int _image(const floating* x, Py_ssize_t n_batch, Py_ssize_t height, Py_ssi
     plan.sh, plan.dh, plan.dw, plan.top, plan.left, plan.isa = sh, dh, dw, pad_top, pad_left, isa
     with nogil:
         if floating is float:
-            convops_parallel_for(_image_chunk_f32, &plan, rows, max(1, rows // (threads * 16)), threads)
+            parallel_for(_image_chunk_f32, &plan, rows, max(1, rows // (threads * 16)), threads)
         else:
-            convops_parallel_for(_image_chunk_f64, &plan, rows, max(1, rows // (threads * 16)), threads)
+            parallel_for(_image_chunk_f64, &plan, rows, max(1, rows // (threads * 16)), threads)
     return 1
 
 

@@ -1,4 +1,4 @@
-/* One instantiation of the float pooling kernels (see _pool_simd.h for the macros).
+/* One instantiation of the float pooling kernels (see pool_simd.h for the macros).
  *
  * The loops of _pool_kernels.pyx's _max_rows/_avg_rows, with the channel axis cut into blocks of
  * 4, 2 or 1 SIMD vectors whose running max/sum stays in registers over the window (the Cython

@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <string.h>
 
-#include "_simd_isa.h"
+#include "simd_isa.h"
 
 /* Output pixels per block for 1..4 vectors of channels: P x V accumulators plus V weight
  * vectors and one broadcast must fit the register file (32 vector registers with AVX-512,
@@ -29,12 +29,12 @@ static const int convops_pixels[3][4] = {{8, 6, 4, 3}, {8, 6, 4, 3}, {12, 12, 8,
 #define UK_P4 3
 #define UK_T float
 #define UK_NAME(x) convops_f32_base_##x
-#include "_conv_ukernel_body.h"
+#include "conv_ukernel.h"
 #undef UK_T
 #undef UK_NAME
 #define UK_T double
 #define UK_NAME(x) convops_f64_base_##x
-#include "_conv_ukernel_body.h"
+#include "conv_ukernel.h"
 #undef UK_T
 #undef UK_NAME
 #undef UK_VBYTES
@@ -46,12 +46,12 @@ static const int convops_pixels[3][4] = {{8, 6, 4, 3}, {8, 6, 4, 3}, {12, 12, 8,
 #define UK_TARGET __attribute__((target("avx2,fma")))
 #define UK_T float
 #define UK_NAME(x) convops_f32_avx2_##x
-#include "_conv_ukernel_body.h"
+#include "conv_ukernel.h"
 #undef UK_T
 #undef UK_NAME
 #define UK_T double
 #define UK_NAME(x) convops_f64_avx2_##x
-#include "_conv_ukernel_body.h"
+#include "conv_ukernel.h"
 #undef UK_T
 #undef UK_NAME
 #undef UK_VBYTES
@@ -70,12 +70,12 @@ static const int convops_pixels[3][4] = {{8, 6, 4, 3}, {8, 6, 4, 3}, {12, 12, 8,
 #define UK_P4 6
 #define UK_T float
 #define UK_NAME(x) convops_f32_avx512_##x
-#include "_conv_ukernel_body.h"
+#include "conv_ukernel.h"
 #undef UK_T
 #undef UK_NAME
 #define UK_T double
 #define UK_NAME(x) convops_f64_avx512_##x
-#include "_conv_ukernel_body.h"
+#include "conv_ukernel.h"
 #undef UK_T
 #undef UK_NAME
 #undef UK_VBYTES

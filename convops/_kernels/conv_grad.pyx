@@ -1,0 +1,486 @@
+# conv2d's gradients: the filter gradient (im2col + GEMM, and the register-blocked direct kernel
+# of src/conv_grad_ukernel.h) and the input gradient. Private: convops/conv.py has validated every
+# argument, resolved padding to explicit integers, made the arrays C-contiguous NHWC and allocated
+# every result. These functions trust their inputs, hold no Python objects in their loops and
+# release the GIL. Scratch buffers (patch matrices, partial sums) are theirs.
+#
+# Parallel work goes through parallel_for (the process's one pool, parallel.pyx): chunks of
+# independent tasks claimed by whichever thread is free. Wherever several sources add into one
+# destination the loops are *gathers*: each destination element is summed by one task in a fixed
+# order, so results never depend on the thread count and there are no races.
+from libc.stddef cimport ptrdiff_t
+from libc.stdlib cimport malloc, free
+from libc.string cimport memset
+from scipy.linalg.cython_blas cimport sgemm, dgemm
+
+from convops._kernels.parallel cimport effective_threads, parallel_for, chunk_for
+from convops._kernels.common cimport floating
+
+# --------------------------------------------------------------------------- BLAS and im2col
+
+cdef inline void _gemm(bint trans_a, bint trans_b, int m, int n, int k, const floating* a, int lda,
+                       const floating* b, int ldb, floating beta, floating* c, int ldc) noexcept nogil:
+    # Column-major C(m x n) = op(A) . op(B) + beta * C (BLAS's convention; a row-major matrix is
+    # the column-major transpose, which is how the callers below read their arguments).
+    cdef float one_s = 1.0, beta_s
+    cdef double one_d = 1.0, beta_d
+    cdef char transa = b'T' if trans_a else b'N'
+    cdef char transb = b'T' if trans_b else b'N'
+    if floating is float:
+        beta_s = beta
+        sgemm(&transa, &transb, &m, &n, &k, &one_s, <float*>a, &lda, <float*>b, &ldb, &beta_s,
+              <float*>c, &ldc)
+    else:
+        beta_d = beta
+        dgemm(&transa, &transb, &m, &n, &k, &one_d, <double*>a, &lda, <double*>b, &ldb, &beta_d,
+              <double*>c, &ldc)
+
+
+cdef struct ConvPlan:
+    # One conv-gradient call: raw C-contiguous buffers and the geometry.
+    const void* x            # forward input (filter gradient) or upstream gradient dy (input gradient)
+    const void* y            # dy (filter gradient) or the filters (input gradient)
+    void* out                # dw or dx
+    void* partials           # filter gradient: one partial dw per lane after the first
+    Py_ssize_t n_batch, height, width, c_in, h_out, w_out, kh, kw, c_group, c_out, groups
+    Py_ssize_t sh, sw, dh, dw, top, left
+    Py_ssize_t chunk_rows, lanes, m_total       # filter gradient
+    Py_ssize_t chunk_images                     # input gradient
+    int code                                    # 0: float, 1: double
+    bint failed                                 # a task could not allocate its scratch
+
+
+cdef inline void _im2col_row(const floating* x, const ConvPlan* p, floating* dst, Py_ssize_t m,
+                             Py_ssize_t c_offset) noexcept nogil:
+    # One row of the patch matrix: the receptive field of output position m in (ky, kx, c) order
+    # (the order of the HWIO filter's first three axes), zeros where the window is over padding.
+    # A private copy of the forward kernels' routine: the two modules evolve independently.
+    cdef Py_ssize_t n = m // (p.h_out * p.w_out)
+    cdef Py_ssize_t rem = m - n * p.h_out * p.w_out
+    cdef Py_ssize_t oy = rem // p.w_out
+    cdef Py_ssize_t ox = rem - oy * p.w_out
+    cdef Py_ssize_t ky, kx, iy, ix, c, c_group = p.c_group
+    cdef const floating* src
+    for ky in range(p.kh):
+        iy = oy * p.sh - p.top + ky * p.dh
+        for kx in range(p.kw):
+            ix = ox * p.sw - p.left + kx * p.dw
+            # Plain loops, not memcpy: with one input channel (a first layer) a call per tap
+            # costs more than the copy.
+            if 0 <= iy < p.height and 0 <= ix < p.width:
+                src = x + ((n * p.height + iy) * p.width + ix) * p.c_in + c_offset
+                for c in range(c_group):
+                    dst[c] = src[c]
+            else:
+                for c in range(c_group):
+                    dst[c] = 0
+            dst += c_group
+
+
+# --------------------------------------------------------------------------- conv2d: filter gradient
+
+cdef void _filter_lane(const floating* x, const floating* dy, floating* dw, ConvPlan* p, Py_ssize_t lane) noexcept nogil:
+    # Lane `lane` owns chunks lane, lane + lanes, ...; it accumulates P^T . dy_g over them into
+    # its own target (dw itself for lane 0, a partial otherwise).
+    cdef Py_ssize_t k = p.kh * p.kw * p.c_group, kc = k * p.c_out, c_out_group = p.c_out // p.groups
+    cdef Py_ssize_t n_chunks = (p.m_total + p.chunk_rows - 1) // p.chunk_rows
+    cdef Py_ssize_t chunk, m0, rows, r, g
+    cdef floating beta
+    cdef floating* target = dw if lane == 0 else (<floating*>p.partials) + (lane - 1) * kc
+    cdef floating* patches = <floating*>malloc(p.chunk_rows * k * sizeof(floating))
+    if patches == NULL:
+        p.failed = True
+        return
+    chunk = lane
+    while chunk < n_chunks:
+        m0 = chunk * p.chunk_rows
+        rows = min(p.chunk_rows, p.m_total - m0)
+        beta = 0 if chunk == lane else 1
+        for g in range(p.groups):
+            for r in range(rows):
+                _im2col_row(x, p, patches + r * k, m0 + r, g * p.c_group)
+            # Row-major dw_g (K x C_out_g, row stride C_out) is column-major (C_out_g x K):
+            # dw_g^T = dy_g^T . P, with dy_g^T read as column-major (C_out_g x rows).
+            _gemm(False, True, <int>c_out_group, <int>k, <int>rows, dy + m0 * p.c_out + g * c_out_group,
+                  <int>p.c_out, patches, <int>k, beta, target + g * c_out_group, <int>p.c_out)
+        chunk = chunk + p.lanes
+    free(patches)
+
+
+cdef void _filter_lanes(void* ctx, ptrdiff_t begin, ptrdiff_t end) noexcept nogil:
+    cdef ConvPlan* p = <ConvPlan*>ctx
+    cdef ptrdiff_t lane
+    for lane in range(begin, end):
+        if p.code == 0:
+            _filter_lane(<const float*>p.x, <const float*>p.y, <float*>p.out, p, lane)
+        else:
+            _filter_lane(<const double*>p.x, <const double*>p.y, <double*>p.out, p, lane)
+
+
+cdef void _sum_lanes_typed(floating* dw, const floating* partials, const ConvPlan* p, Py_ssize_t e0,
+                           Py_ssize_t e1) noexcept nogil:
+    cdef Py_ssize_t kc = p.kh * p.kw * p.c_group * p.c_out, e, lane
+    cdef floating total
+    for e in range(e0, e1):
+        total = dw[e]
+        for lane in range(1, p.lanes):
+            total = total + partials[(lane - 1) * kc + e]
+        dw[e] = total
+
+
+cdef void _sum_lanes(void* ctx, ptrdiff_t begin, ptrdiff_t end) noexcept nogil:
+    cdef ConvPlan* p = <ConvPlan*>ctx
+    if p.code == 0:
+        _sum_lanes_typed(<float*>p.out, <const float*>p.partials, p, begin, end)
+    else:
+        _sum_lanes_typed(<double*>p.out, <const double*>p.partials, p, begin, end)
+
+
+def conv2d_backprop_filter(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] dy,
+                           floating[:, :, :, ::1] dw, Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t dh,
+                           Py_ssize_t dwl, Py_ssize_t pad_top, Py_ssize_t pad_left, Py_ssize_t groups,
+                           Py_ssize_t chunk_rows, Py_ssize_t lanes, int num_threads):
+    """Filter gradient: dw[ky, kx, c, o] = sum_m patch[m, (ky, kx, c)] * dy[m, o], per group.
+
+    x: (N, H, W, C_in), dy: (N, H_out, W_out, C_out), dw: (KH, KW, C_in/groups, C_out), overwritten.
+    `dwl` is the width dilation. The M = N*H_out*W_out output positions are cut into chunks of
+    `chunk_rows`; chunk i belongs to lane i % `lanes`. Each lane (one task) builds the patch
+    matrix P of its chunks (rows x K, K = KH*KW*C_in/groups) in its own scratch and accumulates
+    P^T . dy_g into its own partial sum with one BLAS call per chunk and group; the partials are
+    then added in lane order. Chunks and lanes are chosen by the caller from the problem size
+    alone, so the result is the same for any thread count. With several lanes BLAS must run
+    single-threaded (the caller arranges it): the parallelism is ours. The caller guarantees
+    BLAS-sized dimensions and non-empty x, dy.
+    """
+    cdef ConvPlan p
+    cdef Py_ssize_t k = dw.shape[0] * dw.shape[1] * dw.shape[2], kc = k * dw.shape[3]
+    cdef Py_ssize_t n_chunks
+    cdef int threads
+    p.n_batch, p.height, p.width, p.c_in = x.shape[0], x.shape[1], x.shape[2], x.shape[3]
+    p.h_out, p.w_out = dy.shape[1], dy.shape[2]
+    p.kh, p.kw, p.c_group, p.c_out, p.groups = dw.shape[0], dw.shape[1], dw.shape[2], dw.shape[3], groups
+    p.sh, p.sw, p.dh, p.dw, p.top, p.left = sh, sw, dh, dwl, pad_top, pad_left
+    p.m_total = dy.shape[0] * dy.shape[1] * dy.shape[2]
+    p.chunk_rows = chunk_rows
+    n_chunks = (p.m_total + chunk_rows - 1) // chunk_rows
+    p.lanes = max(1, min(lanes, n_chunks))
+    p.x, p.y, p.out = &x[0, 0, 0, 0], &dy[0, 0, 0, 0], &dw[0, 0, 0, 0]
+    p.code = 0 if floating is float else 1
+    p.failed = False
+    p.partials = NULL
+    if p.lanes > 1:
+        # Lane 0 accumulates straight into dw; the others into scratch partials.
+        p.partials = malloc((p.lanes - 1) * kc * sizeof(floating))
+        if p.partials == NULL:
+            raise MemoryError("conv2d_backprop_filter: could not allocate the partial sums")
+    threads = effective_threads(num_threads, p.m_total * kc // 16) if p.lanes > 1 else 1
+    try:
+        with nogil:
+            parallel_for(_filter_lanes, &p, p.lanes, 1, threads)
+            if p.lanes > 1 and not p.failed:
+                parallel_for(_sum_lanes, &p, kc, chunk_for(kc, threads),
+                                     effective_threads(num_threads, kc * p.lanes))
+    finally:
+        free(p.partials)
+    if p.failed:
+        raise MemoryError("conv2d_backprop_filter: could not allocate a patch buffer")
+
+
+# --------------------------------------------------------------------------- conv2d: filter gradient, direct
+
+cdef extern from "conv_grad_simd.h" nogil:
+    ctypedef void (*convops_dw_f32)(int, int, const float*, const float*, float*, const ptrdiff_t*, ptrdiff_t,
+                                    ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t) noexcept nogil
+    ctypedef void (*convops_dw_f64)(int, int, const double*, const double*, double*, const ptrdiff_t*,
+                                    ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t) noexcept nogil
+    convops_dw_f32 convops_dw_ukernels_f32[3]
+    convops_dw_f64 convops_dw_ukernels_f64[3]
+    ptrdiff_t convops_dw_lanes(int isa, ptrdiff_t itemsize)
+    int convops_dw_block_rows(int isa, int v)
+
+
+cdef struct DwPlan:
+    const void* x
+    const void* dy
+    void* dw
+    Py_ssize_t height, width, c_in, h_out, w_out, kh, kw, c_group, c_out, c_out_group, groups
+    Py_ssize_t sh, sw, dh, dw_dil, top, left
+    Py_ssize_t out_rows           # N * H_out: the flattened (n, oy) output rows
+    Py_ssize_t chunk_rows         # output rows streamed per pass (a cache block of dy and x)
+    Py_ssize_t rows_per_block     # R: filter-gradient rows (input channels of one tap) per block
+    Py_ssize_t ci_blocks          # ceil(C_in/groups / R)
+    Py_ssize_t parts              # tasks per group, each a range of (tap, ci block) units
+    Py_ssize_t lanes, vec_per_block, co_blocks
+    Py_ssize_t co_pad             # 0, or the padded row of a scratch copy of dy (narrow groups)
+    int isa, code
+    bint failed
+
+
+cdef Py_ssize_t _dw_segments(const DwPlan* p, Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t ky, Py_ssize_t kx,
+                             ptrdiff_t* segs) noexcept nogil:
+    # The positions of output rows [r0, r1) whose tap (ky, kx) reads the input (not padding): per
+    # row one run of consecutive ox, as (x index, dy index, count) at the first one. The dy index
+    # is into dy itself, or into the chunk's padded copy (rows of co_pad) when there is one.
+    cdef Py_ssize_t r, n, oy, iy, ix0, lo, hi, n_seg = 0
+    ix0 = kx * p.dw_dil - p.left                  # input column of ox = 0
+    # lo: the first ox with ox*sw + ix0 >= 0; hi: one past the last with ox*sw + ix0 <= W - 1.
+    lo = 0 if ix0 >= 0 else (-ix0 + p.sw - 1) // p.sw
+    if p.width - 1 - ix0 < 0:
+        return 0
+    hi = min(p.w_out, (p.width - 1 - ix0) // p.sw + 1)
+    if lo >= hi:
+        return 0
+    for r in range(r0, r1):
+        n = r // p.h_out
+        oy = r - n * p.h_out
+        iy = oy * p.sh - p.top + ky * p.dh
+        if iy < 0 or iy >= p.height:
+            continue
+        segs[3 * n_seg] = ((n * p.height + iy) * p.width + lo * p.sw + ix0) * p.c_in
+        if p.co_pad:
+            segs[3 * n_seg + 1] = ((r - r0) * p.w_out + lo) * p.co_pad
+        else:
+            segs[3 * n_seg + 1] = (r * p.w_out + lo) * p.c_out
+        segs[3 * n_seg + 2] = hi - lo
+        n_seg += 1
+    return n_seg
+
+
+cdef void _dw_task_typed(const floating* x, const floating* dy, floating* dw, DwPlan* p,
+                         Py_ssize_t task) noexcept nogil:
+    # Task = (group g, part): the (tap, ci block) units [u0, u1) of group g, over every output
+    # position, chunk of output rows by chunk (the chunk's dy and input rows stay in cache while
+    # every unit of the task streams them). Each dw element belongs to one unit: it is summed by
+    # one task, in position order.
+    cdef Py_ssize_t g = task // p.parts, part = task - g * p.parts
+    cdef Py_ssize_t units = p.kh * p.kw * p.ci_blocks
+    cdef Py_ssize_t u0 = part * units // p.parts, u1 = (part + 1) * units // p.parts
+    cdef Py_ssize_t r0, r1, u, tap, cur_tap, cb, ci0, n_rows, b, co0, n_lanes, n_seg = 0, pos
+    cdef Py_ssize_t dy_step = p.co_pad if p.co_pad else p.c_out
+    cdef const floating* xg = x + g * p.c_group
+    cdef const floating* dyg = dy + g * p.c_out_group
+    cdef const floating* dyg_src = dyg
+    cdef const floating* src
+    cdef floating* dst
+    cdef floating* padded = NULL
+    cdef Py_ssize_t c
+    cdef ptrdiff_t* segs = <ptrdiff_t*>malloc(max(1, p.chunk_rows) * 3 * sizeof(ptrdiff_t))
+    if segs == NULL:
+        p.failed = True
+        return
+    if p.co_pad:
+        # Groups narrower than whole vectors: the micro-kernel loads whole vectors of dy, so each
+        # chunk's dy is copied into rows of co_pad with zeros after the group's channels.
+        padded = <floating*>malloc(p.chunk_rows * p.w_out * p.co_pad * sizeof(floating))
+        if padded == NULL:
+            free(segs)
+            p.failed = True
+            return
+        dyg = padded
+    r0 = 0
+    while r0 < p.out_rows:
+        r1 = min(p.out_rows, r0 + p.chunk_rows)
+        if p.co_pad:
+            # Plain loops, not memcpy/memset: with a few channels per group (depthwise) two calls
+            # per position cost more than the copy.
+            for pos in range((r1 - r0) * p.w_out):
+                src = dyg_src + (r0 * p.w_out + pos) * p.c_out
+                dst = padded + pos * p.co_pad
+                for c in range(p.c_out_group):
+                    dst[c] = src[c]
+                for c in range(p.c_out_group, p.co_pad):
+                    dst[c] = 0
+        cur_tap = -1
+        for u in range(u0, u1):
+            tap = u // p.ci_blocks
+            cb = u - tap * p.ci_blocks
+            if tap != cur_tap:
+                n_seg = _dw_segments(p, r0, r1, tap // p.kw, tap - (tap // p.kw) * p.kw, segs)
+                cur_tap = tap
+            if n_seg == 0:
+                continue
+            ci0 = cb * p.rows_per_block
+            n_rows = min(p.rows_per_block, p.c_group - ci0)
+            for b in range(p.co_blocks):
+                co0 = b * p.vec_per_block * p.lanes
+                n_lanes = min(p.vec_per_block * p.lanes, p.c_out_group - co0)
+                if floating is float:
+                    convops_dw_ukernels_f32[p.isa](
+                        <int>n_rows, <int>((n_lanes + p.lanes - 1) // p.lanes), xg + ci0, dyg + co0,
+                        dw + (tap * p.c_group + ci0) * p.c_out + g * p.c_out_group + co0, segs, n_seg,
+                        p.sw * p.c_in, dy_step, p.c_out, n_lanes)
+                else:
+                    convops_dw_ukernels_f64[p.isa](
+                        <int>n_rows, <int>((n_lanes + p.lanes - 1) // p.lanes), xg + ci0, dyg + co0,
+                        dw + (tap * p.c_group + ci0) * p.c_out + g * p.c_out_group + co0, segs, n_seg,
+                        p.sw * p.c_in, dy_step, p.c_out, n_lanes)
+        r0 = r1
+    free(segs)
+    free(padded)
+
+
+cdef void _dw_tasks(void* ctx, ptrdiff_t begin, ptrdiff_t end) noexcept nogil:
+    cdef DwPlan* p = <DwPlan*>ctx
+    cdef ptrdiff_t task
+    for task in range(begin, end):
+        if p.code == 0:
+            _dw_task_typed(<const float*>p.x, <const float*>p.dy, <float*>p.dw, p, task)
+        else:
+            _dw_task_typed(<const double*>p.x, <const double*>p.dy, <double*>p.dw, p, task)
+
+
+def conv2d_backprop_filter_direct(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] dy,
+                                  floating[:, :, :, ::1] dw, Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t dh,
+                                  Py_ssize_t dwl, Py_ssize_t pad_top, Py_ssize_t pad_left, Py_ssize_t groups,
+                                  int isa, Py_ssize_t chunk_bytes, int num_threads):
+    """Filter gradient by a register-blocked direct kernel (no patch matrix, no BLAS).
+
+    Same contract and result layout as conv2d_backprop_filter (x, dy, dw, `dwl` the width
+    dilation), with `isa` the instruction set (_conv_kernels.ISA_NAMES index, supported here).
+    dw[ky, kx, ci, o] = sum over output positions m (in order) of x[m's input at tap (ky, kx),
+    g*C_g + ci] * dy[m, o], taps on padding skipped: the caller routes dy with non-finite values
+    where a window reaches the padding to the GEMM path (which multiplies them by the padding
+    zeros, as TF does). A block of R input channels of one tap x V vectors of output channels
+    of dw stays in SIMD registers while the positions of a chunk of output rows stream past
+    (`chunk_bytes` of dy per chunk, so that they stay in cache for all the blocks; groups whose
+    C_out/groups is not a whole number of vectors stream a zero-padded copy of the chunk). Tasks are
+    ranges of blocks; every dw element is summed by one task in position order, so the result
+    does not depend on the thread count.
+    """
+    cdef DwPlan p
+    cdef Py_ssize_t vectors, tasks
+    cdef int threads
+    p.height, p.width, p.c_in = x.shape[1], x.shape[2], x.shape[3]
+    p.h_out, p.w_out = dy.shape[1], dy.shape[2]
+    p.kh, p.kw, p.c_group, p.c_out, p.groups = dw.shape[0], dw.shape[1], dw.shape[2], dw.shape[3], groups
+    p.c_out_group = p.c_out // groups
+    p.sh, p.sw, p.dh, p.dw_dil, p.top, p.left = sh, sw, dh, dwl, pad_top, pad_left
+    p.out_rows = dy.shape[0] * dy.shape[1]
+    p.isa = isa
+    p.lanes = convops_dw_lanes(isa, sizeof(floating))
+    vectors = (p.c_out_group + p.lanes - 1) // p.lanes
+    p.co_blocks = (vectors + 3) // 4
+    p.vec_per_block = (vectors + p.co_blocks - 1) // p.co_blocks
+    p.rows_per_block = convops_dw_block_rows(isa, <int>p.vec_per_block)
+    p.ci_blocks = (p.c_group + p.rows_per_block - 1) // p.rows_per_block
+    p.co_pad = 0 if p.c_out_group % p.lanes == 0 else vectors * p.lanes
+    p.chunk_rows = max(1, min(p.out_rows, chunk_bytes // max(1, p.w_out * vectors * p.lanes * sizeof(floating))))
+    p.x, p.dy, p.dw = &x[0, 0, 0, 0], &dy[0, 0, 0, 0], &dw[0, 0, 0, 0]
+    p.code = 0 if floating is float else 1
+    p.failed = False
+    if (floating is float and convops_dw_ukernels_f32[isa] == NULL) or \
+            (floating is double and convops_dw_ukernels_f64[isa] == NULL):
+        raise ValueError(f"conv2d_backprop_filter_direct: instruction set {isa} is not in this build")
+    threads = effective_threads(num_threads, p.out_rows * p.w_out * p.kh * p.kw * p.c_group * p.c_out // 16)
+    # Parts per group: one per thread (with fewer groups than threads), as few as possible
+    # because every part streams all of the group's dy and x through the cache once (8 parts per
+    # group on 2 threads: a first layer with one input channel ran no faster than on one).
+    p.parts = max(1, min(p.kh * p.kw * p.ci_blocks, threads // min(groups, threads)))
+    tasks = groups * p.parts
+    with nogil:
+        memset(p.dw, 0, p.kh * p.kw * p.c_group * p.c_out * sizeof(floating))
+        parallel_for(_dw_tasks, &p, tasks, 1, threads if tasks > 1 else 1)
+    if p.failed:
+        raise MemoryError("conv2d_backprop_filter_direct: could not allocate a segment buffer")
+
+
+# --------------------------------------------------------------------------- conv2d: input gradient
+
+cdef void _input_chunk_typed(const floating* dy, const floating* w, floating* dx, ConvPlan* p,
+                             Py_ssize_t chunk) noexcept nogil:
+    # One chunk of images: dP = dy_g . w_g^T by BLAS into this task's scratch, then every input
+    # cell of these images gathers the dP entries of the taps that read it (col2im).
+    cdef Py_ssize_t k = p.kh * p.kw * p.c_group, c_out_group = p.c_out // p.groups
+    cdef Py_ssize_t per_image = p.h_out * p.w_out, c_group = p.c_group
+    cdef Py_ssize_t n0 = chunk * p.chunk_images
+    cdef Py_ssize_t images = min(p.chunk_images, p.n_batch - n0)
+    cdef Py_ssize_t rows = images * per_image
+    cdef Py_ssize_t row, nl, iy, ix, ky, kx, ty, tx, oy, ox, c, g
+    cdef floating* acc
+    cdef const floating* src
+    cdef floating* buf = <floating*>malloc(rows * k * sizeof(floating))
+    if buf == NULL:
+        p.failed = True
+        return
+    for g in range(p.groups):
+        # Row-major dP (rows x K) is column-major dP^T (K x rows) = w_g (K x C_out_g) . dy_g^T,
+        # where row-major w (K x C_out) read column-major is w^T, hence trans_a.
+        _gemm(True, False, <int>k, <int>rows, <int>c_out_group, w + g * c_out_group, <int>p.c_out,
+              dy + n0 * per_image * p.c_out + g * c_out_group, <int>p.c_out, <floating>0, buf, <int>k)
+        for row in range(images * p.height):
+            nl = row // p.height
+            iy = row - nl * p.height
+            for ix in range(p.width):
+                acc = dx + (((n0 + nl) * p.height + iy) * p.width + ix) * p.c_in + g * c_group
+                memset(acc, 0, c_group * sizeof(floating))
+                for ky in range(p.kh):
+                    # Tap ky of output row oy reads input row oy*sh - top + ky*dh.
+                    ty = iy + p.top - ky * p.dh
+                    if ty < 0:
+                        break          # ty only decreases with ky
+                    if ty % p.sh != 0:
+                        continue
+                    oy = ty // p.sh
+                    if oy >= p.h_out:
+                        continue
+                    for kx in range(p.kw):
+                        tx = ix + p.left - kx * p.dw
+                        if tx < 0:
+                            break
+                        if tx % p.sw != 0:
+                            continue
+                        ox = tx // p.sw
+                        if ox >= p.w_out:
+                            continue
+                        src = buf + ((nl * p.h_out + oy) * p.w_out + ox) * k + (ky * p.kw + kx) * c_group
+                        for c in range(c_group):
+                            acc[c] = acc[c] + src[c]
+    free(buf)
+
+
+cdef void _input_chunks(void* ctx, ptrdiff_t begin, ptrdiff_t end) noexcept nogil:
+    cdef ConvPlan* p = <ConvPlan*>ctx
+    cdef ptrdiff_t chunk
+    for chunk in range(begin, end):
+        if p.code == 0:
+            _input_chunk_typed(<const float*>p.x, <const float*>p.y, <float*>p.out, p, chunk)
+        else:
+            _input_chunk_typed(<const double*>p.x, <const double*>p.y, <double*>p.out, p, chunk)
+
+
+def conv2d_backprop_input(const floating[:, :, :, ::1] dy, const floating[:, :, :, ::1] w,
+                          floating[:, :, :, ::1] dx, Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t dh,
+                          Py_ssize_t dwl, Py_ssize_t pad_top, Py_ssize_t pad_left, Py_ssize_t groups,
+                          Py_ssize_t chunk_images, int num_threads):
+    """Input gradient (= transposed convolution) as GEMM + col2im, one task per chunk of images.
+
+    dy: (N, H_out, W_out, C_out), w: (KH, KW, C_in/groups, C_out), dx: (N, H, W, C_in), overwritten.
+    For each chunk of `chunk_images` images and each group: the patch gradient
+    dP = dy_g . w_g^T (rows x K) is one BLAS call into the task's scratch; then every input cell
+    of those images *gathers* the entries of dP that its taps touched (col2im). Cells no window
+    reaches (rows dropped by a VALID stride) get 0. Every dx element is summed by one task in a
+    fixed order: the result does not depend on the thread count. With several chunks BLAS must
+    run single-threaded (the caller arranges it). The caller guarantees BLAS-sized dimensions
+    and non-empty dy, w and dx.
+    """
+    cdef ConvPlan p
+    cdef Py_ssize_t n_chunks
+    cdef int threads
+    p.n_batch, p.height, p.width, p.c_in = dx.shape[0], dx.shape[1], dx.shape[2], dx.shape[3]
+    p.h_out, p.w_out = dy.shape[1], dy.shape[2]
+    p.kh, p.kw, p.c_group, p.c_out, p.groups = w.shape[0], w.shape[1], w.shape[2], w.shape[3], groups
+    p.sh, p.sw, p.dh, p.dw, p.top, p.left = sh, sw, dh, dwl, pad_top, pad_left
+    p.chunk_images = chunk_images
+    p.x, p.y, p.out = &dy[0, 0, 0, 0], &w[0, 0, 0, 0], &dx[0, 0, 0, 0]
+    p.code = 0 if floating is float else 1
+    p.failed = False
+    p.partials = NULL
+    n_chunks = (p.n_batch + chunk_images - 1) // chunk_images
+    threads = effective_threads(num_threads, p.n_batch * p.h_out * p.w_out * p.kh * p.kw * p.c_group
+                                * (p.c_out // groups) // 16) if n_chunks > 1 else 1
+    with nogil:
+        parallel_for(_input_chunks, &p, n_chunks, 1, threads)
+    if p.failed:
+        raise MemoryError("conv2d_backprop_input: could not allocate a patch-gradient buffer")
+
+

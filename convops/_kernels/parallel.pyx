@@ -1,0 +1,54 @@
+# The one thread pool of the process and the thread-count rule shared by every kernel.
+#
+# src/parallel.h keeps its pool in static C state, so it must be compiled into exactly one
+# extension module: this one. Other kernel modules `cimport` parallel_for from here (a call
+# through a function pointer Cython exports at import), so `set_num_threads(n)` means at most
+# n threads in the process, not n per module.
+from libc.stddef cimport ptrdiff_t
+
+cdef extern from "omp_shim.h":
+    const int CONVOPS_OPENMP
+    int convops_omp_max_threads() noexcept nogil
+
+cdef extern from "parallel.h" nogil:
+    ctypedef void (*convops_task_fn)(void*, ptrdiff_t, ptrdiff_t) noexcept nogil
+    void convops_parallel_for(convops_task_fn fn, void* ctx, ptrdiff_t n_tasks, ptrdiff_t chunk, int threads)
+    int convops_pool_helper_count()
+
+# Below this many inner-loop operations (scalar element operations, ~20-40 us of work on one
+# core) running in parallel costs more than it saves: waking helper threads costs microseconds
+# to tens of microseconds, and on a loaded machine a helper may not get a core at all. Kernels
+# whose inner operation is a SIMD multiply-add pass a correspondingly scaled count.
+cdef enum:
+    MIN_PARALLEL_WORK = 131072
+
+
+cdef void parallel_for(task_fn fn, void* ctx, ptrdiff_t n_tasks, ptrdiff_t chunk, int threads) noexcept nogil:
+    """Run fn(ctx, begin, end) over [0, n_tasks) in chunks on up to `threads` threads (caller included)."""
+    convops_parallel_for(<convops_task_fn>fn, ctx, n_tasks, chunk, threads)
+
+
+cdef int effective_threads(int requested, Py_ssize_t work) noexcept nogil:
+    if work < MIN_PARALLEL_WORK or requested < 1:
+        return 1
+    return requested
+
+
+cdef ptrdiff_t chunk_for(ptrdiff_t n, int threads) noexcept nogil:
+    # ~16 chunks per thread: small enough to balance, big enough to amortise claiming one.
+    return max(1, n // (max(threads, 1) * 16))
+
+
+def openmp_enabled():
+    """True when the extensions were compiled with OpenMP (it only supplies the default count)."""
+    return bool(CONVOPS_OPENMP)
+
+
+def max_threads():
+    """OpenMP's default team size (1 when compiled without OpenMP)."""
+    return convops_omp_max_threads()
+
+
+def helper_threads():
+    """Helper threads the pool has started so far (the caller of a kernel is not counted)."""
+    return convops_pool_helper_count()
