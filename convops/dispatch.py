@@ -1,0 +1,90 @@
+"""Which kernel runs a call, and how to force one (tests, benchmarks, the docs' speed ladder).
+
+Every public op chooses exactly one kernel from facts it knows in Python -- dtype, shapes,
+strides, whether a window reaches the padding and whether the values there are finite, and the
+instruction sets this CPU runs -- and the kernel never declines. :func:`force` overrides the
+choice inside a ``with`` block; the result does not change (every path is tested against
+TensorFlow), only the speed does.
+
+The override is per thread (and per asyncio task): a ``with force(...)`` in one thread never
+changes what another thread runs. A forced method applies to the calls it can run; a call it
+cannot run (a "direct" input gradient with strides > 1, say) keeps the default choice.
+
+>>> import numpy as np
+>>> import convops
+>>> from convops.dispatch import force
+>>> x = np.ones((1, 5, 5, 1), np.float32)
+>>> w = np.ones((3, 3, 1, 1), np.float32)
+>>> with force(conv2d="naive"):          # the readable seven-loop kernel
+...     float(convops.conv2d(x, w)[0, 0, 0, 0])
+9.0
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+from types import MappingProxyType
+from typing import Iterator, Mapping, Optional
+
+__all__ = ["METHODS", "ISAS", "force", "forced_method", "forced_isa"]
+
+#: The kernels each op can run, by name (the default choice depends on the call).
+METHODS: Mapping[str, tuple[str, ...]] = MappingProxyType({
+    "conv2d": ("naive", "direct", "image", "gemm"),
+    "conv2d_backprop_input": ("direct", "gemm"),
+    "conv2d_backprop_filter": ("direct", "gemm"),
+    "avg_pool2d_grad": ("fast", "readable"),
+})
+
+#: Instruction-set variants of the float kernels, narrowest first. ``"cython"`` is the pooling
+#: loops without SIMD (what a build without the C kernels runs); the conv kernels have no such
+#: variant and keep their default under it.
+ISAS: tuple[str, ...] = ("cython", "base", "avx2", "avx512")
+
+_forced: contextvars.ContextVar[tuple[Mapping[str, str], Optional[str]]] = contextvars.ContextVar(
+    "convops_forced", default=(MappingProxyType({}), None))
+
+
+def forced_method(op: str) -> Optional[str]:
+    """The method forced for ``op`` in this thread, or None (the default choice)."""
+    return _forced.get()[0].get(op)
+
+
+def forced_isa() -> Optional[str]:
+    """The instruction set forced in this thread, or None (the best this CPU runs)."""
+    return _forced.get()[1]
+
+
+@contextlib.contextmanager
+def force(*, isa: Optional[str] = None, **methods: str) -> Iterator[None]:
+    """Run the ``with`` block with the given kernels.
+
+    Parameters
+    ----------
+    isa : {"cython", "base", "avx2", "avx512"}, optional
+        Instruction set of the float kernels (must be one this build and CPU run: see
+        ``convops._kernels.simd``).
+    **methods : str
+        ``op=method`` pairs from :data:`METHODS`, e.g. ``conv2d="gemm"``.
+
+    Raises
+    ------
+    ValueError
+        For an unknown op, a method the op does not have, or an instruction set not in
+        :data:`ISAS`.
+    """
+    for op, method in methods.items():
+        if op not in METHODS:
+            raise ValueError(f"force: unknown op {op!r}; choose from {sorted(METHODS)}")
+        if method not in METHODS[op]:
+            raise ValueError(f"force: `{op}` must be one of {METHODS[op]}; got {method!r}")
+    if isa is not None and isa not in ISAS:
+        raise ValueError(f"force: `isa` must be one of {ISAS}; got {isa!r}")
+    outer_methods, outer_isa = _forced.get()
+    merged = MappingProxyType({**outer_methods, **methods})
+    token = _forced.set((merged, isa if isa is not None else outer_isa))
+    try:
+        yield
+    finally:
+        _forced.reset(token)
