@@ -2,7 +2,8 @@
 # Idempotent set-up of everything convops needs on a fresh Debian machine:
 #   scripts/env.sh [build|test|docs|all]
 # creates .venv, installs the pinned requirements (`test` and `all` add requirements/lint.txt,
-# the checks scripts/test.sh runs first), compiles the Cython kernels in place and, for `test`/`docs`/`all`, installs Debian's chromium for the browser test of the site.
+# the checks scripts/test.sh runs first), compiles the Cython kernels in place and,
+# for `test`/`docs`/`all`, installs Debian's chromium for the browser test of the site.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what=${1:-all}
