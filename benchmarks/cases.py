@@ -8,8 +8,8 @@ returns the result of one call so that the runner can check that everyone agrees
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, Dict, Optional, Tuple
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -21,15 +21,15 @@ from convops.arithmetic import resolve_padding
 
 @dataclass
 class Case:
-    name: str           # short, stable id (used as the JSON key and in the docs plot)
-    op: str             # "conv2d", "max_pool2d", "avg_pool2d", "pad"
-    shape: Tuple[int, ...]
+    name: str  # short, stable id (used as the JSON key and in the docs plot)
+    op: str  # "conv2d", "max_pool2d", "avg_pool2d", "pad"
+    shape: tuple[int, ...]
     dtype: str = "float32"
-    kernel: Tuple[int, ...] = ()        # conv: filters HWIO; pool: (KH, KW)
+    kernel: tuple[int, ...] = ()  # conv: filters HWIO; pool: (KH, KW)
     strides: int = 1
-    padding: str = "VALID"              # conv/pool: SAME/VALID; pad: mode
-    group: str = ""                     # "small", "compute", "memory", "image": what the target is
-    reference: bool = False             # time convops.reference too (slow: small cases only)
+    padding: str = "VALID"  # conv/pool: SAME/VALID; pad: mode
+    group: str = ""  # "small", "compute", "memory", "image": what the target is
+    reference: bool = False  # time convops.reference too (slow: small cases only)
     label: str = ""
     extra: dict = field(default_factory=dict)
 
@@ -70,27 +70,59 @@ CASES = [
     Case("avgpool_26", "avg_pool2d", (64, 26, 26, 32), kernel=(2, 2), strides=2, group="memory", reference=True),
     Case("maxpool_112", "max_pool2d", (8, 112, 112, 64), kernel=(2, 2), strides=2, group="memory"),
     Case("avgpool_112", "avg_pool2d", (8, 112, 112, 64), kernel=(2, 2), strides=2, group="memory"),
-    Case("maxpool_26_f64", "max_pool2d", (64, 26, 26, 32), kernel=(2, 2), strides=2, group="memory",
-         dtype="float64"),
+    Case("maxpool_26_f64", "max_pool2d", (64, 26, 26, 32), kernel=(2, 2), strides=2, group="memory", dtype="float64"),
     Case("pad_constant", "pad", (64, 28, 28, 32), padding="CONSTANT", group="memory"),
     Case("pad_reflect", "pad", (64, 28, 28, 32), padding="REFLECT", group="memory"),
     Case("pad_reflect_f64", "pad", (64, 28, 28, 32), padding="REFLECT", group="memory", dtype="float64"),
     # Gradients (convops.gradients vs TF's GradientTape / torch.autograd): the backward pass only,
     # the forward op recorded once outside the timing.
-    Case("grad_conv_l2_b64", "conv2d_grad", (64, 13, 13, 32), kernel=(3, 3, 32, 64), group="gradient",
-         label="grad conv 64x13x13x32->64 k3 VALID (dx, dw)"),
-    Case("grad_conv_56", "conv2d_grad", (8, 56, 56, 64), kernel=(3, 3, 64, 64), padding="SAME", group="gradient",
-         label="grad conv 8x56x56x64->64 k3 SAME (dx, dw)"),
-    Case("grad_maxpool_26", "max_pool2d_grad", (64, 26, 26, 32), kernel=(2, 2), strides=2, group="gradient",
-         label="grad maxpool 2x2/2 64x26x26x32"),
-    Case("grad_avgpool_26", "avg_pool2d_grad", (64, 26, 26, 32), kernel=(2, 2), strides=2, group="gradient",
-         label="grad avgpool 2x2/2 64x26x26x32"),
-    Case("grad_pad_reflect", "pad_grad", (64, 28, 28, 32), padding="REFLECT", group="gradient",
-         label="grad pad REFLECT 1 64x28x28x32"),
+    Case(
+        "grad_conv_l2_b64",
+        "conv2d_grad",
+        (64, 13, 13, 32),
+        kernel=(3, 3, 32, 64),
+        group="gradient",
+        label="grad conv 64x13x13x32->64 k3 VALID (dx, dw)",
+    ),
+    Case(
+        "grad_conv_56",
+        "conv2d_grad",
+        (8, 56, 56, 64),
+        kernel=(3, 3, 64, 64),
+        padding="SAME",
+        group="gradient",
+        label="grad conv 8x56x56x64->64 k3 SAME (dx, dw)",
+    ),
+    Case(
+        "grad_maxpool_26",
+        "max_pool2d_grad",
+        (64, 26, 26, 32),
+        kernel=(2, 2),
+        strides=2,
+        group="gradient",
+        label="grad maxpool 2x2/2 64x26x26x32",
+    ),
+    Case(
+        "grad_avgpool_26",
+        "avg_pool2d_grad",
+        (64, 26, 26, 32),
+        kernel=(2, 2),
+        strides=2,
+        group="gradient",
+        label="grad avgpool 2x2/2 64x26x26x32",
+    ),
+    Case(
+        "grad_pad_reflect",
+        "pad_grad",
+        (64, 28, 28, 32),
+        padding="REFLECT",
+        group="gradient",
+        label="grad pad REFLECT 1 64x28x28x32",
+    ),
 ]
 
 
-def flops(case: Case) -> Optional[float]:
+def flops(case: Case) -> float | None:
     """Multiply-adds x 2 of a convolution (x 2 again for its two gradients; None otherwise)."""
     if case.op not in ("conv2d", "conv2d_grad"):
         return None
@@ -100,7 +132,7 @@ def flops(case: Case) -> Optional[float]:
     return (2.0 if case.op == "conv2d" else 4.0) * n * ho * wo * co * kh * kw * ci
 
 
-def _out_hw(case: Case) -> Tuple[int, int]:
+def _out_hw(case: Case) -> tuple[int, int]:
     n, h, w, c = case.shape
     kh, kw = case.kernel[:2]
     s = case.strides
@@ -109,7 +141,7 @@ def _out_hw(case: Case) -> Tuple[int, int]:
     return (h - kh) // s + 1, (w - kw) // s + 1
 
 
-def bytes_moved(case: Case) -> Optional[float]:
+def bytes_moved(case: Case) -> float | None:
     """Bytes read + written by a memory-bound op (input once, output once)."""
     item = np.dtype(case.dtype).itemsize
     n, h, w, c = case.shape
@@ -157,11 +189,11 @@ def numpy_pool(x, k, s, reduce):
 # Builders: name -> zero-argument callable
 
 
-def build(case: Case, tf=None, torch=None, rng=None) -> Dict[str, Callable]:
+def build(case: Case, tf=None, torch=None, rng=None) -> dict[str, Callable]:
     rng = rng or np.random.default_rng(0)
     dtype = np.dtype(case.dtype)
     x = rng.standard_normal(case.shape).astype(dtype)
-    impls: Dict[str, Callable] = {}
+    impls: dict[str, Callable] = {}
     if case.op == "conv2d":
         w = (rng.standard_normal(case.kernel) / np.sqrt(np.prod(case.kernel[:3]))).astype(dtype)
         s, pad = case.strides, case.padding
@@ -242,6 +274,7 @@ def build(case: Case, tf=None, torch=None, rng=None) -> Dict[str, Callable]:
 def _build_grad(case: Case, x, impls, tf, torch, rng):
     """Backward passes. Each returns the input gradient (conv: and the filter gradient)."""
     from convops import gradients as G
+
     dtype = x.dtype
     paddings = [[0, 0], [1, 1], [1, 1], [0, 0]]
     if case.op == "conv2d_grad":
@@ -249,8 +282,10 @@ def _build_grad(case: Case, x, impls, tf, torch, rng):
         pad = case.padding
         y = convops.conv2d(x, w, 1, pad)
         dy = rng.standard_normal(y.shape).astype(dtype)
-        impls["convops"] = lambda: (G.conv2d_backprop_input(x.shape, w, dy, 1, pad),
-                                    G.conv2d_backprop_filter(x, w.shape, dy, 1, pad))
+        impls["convops"] = lambda: (
+            G.conv2d_backprop_input(x.shape, w, dy, 1, pad),
+            G.conv2d_backprop_filter(x, w.shape, dy, 1, pad),
+        )
         forward = lambda a, b: tf.nn.conv2d(a, b, 1, pad)  # noqa: E731
         tf_args = (x, w)
         torch_forward = lambda a, b: torch.nn.functional.conv2d(a, b, None, 1, 1 if pad == "SAME" else 0)  # noqa
@@ -288,8 +323,12 @@ def _build_grad(case: Case, x, impls, tf, torch, rng):
         impls["tf_eager"] = lambda: tuple(tape.gradient(out, variables, output_gradients=dy_t))
     if torch is not None:
         with torch.enable_grad():
-            leaves = [torch.from_numpy(np.ascontiguousarray(a)).contiguous(memory_format=torch.channels_last)
-                      .requires_grad_(True) for a in torch_args]
+            leaves = [
+                torch.from_numpy(np.ascontiguousarray(a))
+                .contiguous(memory_format=torch.channels_last)
+                .requires_grad_(True)
+                for a in torch_args
+            ]
             out_t = torch_forward(*leaves)
         dy_torch = torch.from_numpy(np.ascontiguousarray(dy.transpose(0, 3, 1, 2)))
         impls["torch_cl"] = lambda: torch.autograd.grad(out_t, leaves, dy_torch, retain_graph=True)

@@ -35,12 +35,41 @@ from pathlib import Path
 TEST_DIRECTIVES = ("doctest", "testcode", "testoutput", "testsetup", "testcleanup")
 #: Directives whose content is reStructuredText (a doctest inside them is a doctest); the content
 #: of any other directive (code-block, plot, math, literalinclude, autodoc …) is not.
-BODY_DIRECTIVES = frozenset({
-    "admonition", "attention", "caution", "danger", "error", "hint", "important", "note", "tip",
-    "warning", "seealso", "topic", "sidebar", "container", "only", "answers", "compound",
-    "epigraph", "highlights", "pull-quote", "glossary", "list-table", "table", "figure",
-    "versionadded", "versionchanged", "deprecated", "rst-class", "class", "dropdown", "tab",
-})
+BODY_DIRECTIVES = frozenset(
+    {
+        "admonition",
+        "attention",
+        "caution",
+        "danger",
+        "error",
+        "hint",
+        "important",
+        "note",
+        "tip",
+        "warning",
+        "seealso",
+        "topic",
+        "sidebar",
+        "container",
+        "only",
+        "answers",
+        "compound",
+        "epigraph",
+        "highlights",
+        "pull-quote",
+        "glossary",
+        "list-table",
+        "table",
+        "figure",
+        "versionadded",
+        "versionchanged",
+        "deprecated",
+        "rst-class",
+        "class",
+        "dropdown",
+        "tab",
+    }
+)
 
 _DIRECTIVE = re.compile(r"^(\s*)\.\.\s+([A-Za-z][\w:.+-]*)::(.*)$")
 _EXPLICIT = re.compile(r"^(\s*)\.\.(\s|$)")  # comments, hyperlink targets, substitutions, footnotes
@@ -118,13 +147,24 @@ def _walk(lines: list[str], first: int, out: list[Block], section: list[str], in
         if directive:
             end = _body_end(lines, i, indent)
             name, argument = directive.group(2), directive.group(3).strip()
-            body = lines[i + 1:end]
+            body = lines[i + 1 : end]
             if name in TEST_DIRECTIVES:
                 options, content, start = _split_options(body, first + i + 1)
                 groups = tuple(g.strip() for g in argument.split(",")) if argument else ("default",)
                 flags = _parse_flags(options["options"]) if "options" in options else {}
-                out.append(Block(name, "\n".join(content), start, groups, flags, "hide" in options,
-                                 options.get("skipif"), section[0], inside))
+                out.append(
+                    Block(
+                        name,
+                        "\n".join(content),
+                        start,
+                        groups,
+                        flags,
+                        "hide" in options,
+                        options.get("skipif"),
+                        section[0],
+                        inside,
+                    )
+                )
             elif name in BODY_DIRECTIVES:
                 _, content, start = _split_options(body, first + i + 1)
                 _walk(content, start, out, section, inside + (name,))
@@ -137,8 +177,15 @@ def _walk(lines: list[str], first: int, out: list[Block], section: list[str], in
             j = i
             while j < n and lines[j].strip():
                 j += 1
-            out.append(Block("doctest_block", textwrap.dedent("\n".join(lines[i:j])), first + i,
-                             section=section[0], inside=inside))
+            out.append(
+                Block(
+                    "doctest_block",
+                    textwrap.dedent("\n".join(lines[i:j])),
+                    first + i,
+                    section=section[0],
+                    inside=inside,
+                )
+            )
             i = j
             continue
         # a section title: text underlined (optionally overlined) with one punctuation character
@@ -178,13 +225,18 @@ def page_title(rst: str | Path, text: str | None = None) -> str:
         text = Path(rst).read_text(encoding="utf-8")
     lines = text.split("\n")
     for i, line in enumerate(lines[:-1]):
-        if line.strip() and not _ADORNMENT.match(line) and _ADORNMENT.match(lines[i + 1]) \
-                and len(lines[i + 1].strip()) >= len(line.strip()):
+        if (
+            line.strip()
+            and not _ADORNMENT.match(line)
+            and _ADORNMENT.match(lines[i + 1])
+            and len(lines[i + 1].strip()) >= len(line.strip())
+        ):
             return line.strip()
     return Path(rst).stem
 
 
 # --------------------------------------------------------------------------- what a reader runs
+
 
 @dataclass
 class Cell:
@@ -256,7 +308,7 @@ def _page_url(docname: str) -> str:
 
 def _docname(rst: Path) -> str:
     parts = Path(rst).resolve().with_suffix("").parts
-    return "/".join(parts[parts.index("docs") + 1:]) if "docs" in parts else Path(rst).stem
+    return "/".join(parts[parts.index("docs") + 1 :]) if "docs" in parts else Path(rst).stem
 
 
 def _exception_name(example: doctest.Example) -> str:
@@ -268,9 +320,13 @@ def build_script(rst: str | Path, page_url: str | None = None) -> str:
     rst = Path(rst)
     title = page_title(rst)
     url = page_url or f"{_docname(rst)}.html"
-    lines = [f"# {title}", f"# The examples of the convops documentation page {url}, in page order.",
-             "# What a line shows in Python's interactive prompt is written below it after `# ->`;",
-             "# run the file with `python`, or paste it into Python, IPython or Jupyter line by line.", ""]
+    lines = [
+        f"# {title}",
+        f"# The examples of the convops documentation page {url}, in page order.",
+        "# What a line shows in Python's interactive prompt is written below it after `# ->`;",
+        "# run the file with `python`, or paste it into Python, IPython or Jupyter line by line.",
+        "",
+    ]
     section = None
     for cell in _cells(extract_blocks(rst)):
         if cell.section != section:
@@ -282,9 +338,12 @@ def build_script(rst: str | Path, page_url: str | None = None) -> str:
             source = _shown(example)
             if example.exc_msg:
                 # Expected to fail: show the error instead of stopping the script.
-                lines += ["try:", textwrap.indent(source, "    "),
-                          f"except {_exception_name(example)} as error:",
-                          "    print(f\"{type(error).__name__}: {error}\")"]
+                lines += [
+                    "try:",
+                    textwrap.indent(source, "    "),
+                    f"except {_exception_name(example)} as error:",
+                    '    print(f"{type(error).__name__}: {error}")',
+                ]
             else:
                 lines.append(source)
             want = example.want.rstrip("\n")
@@ -303,8 +362,12 @@ def build_notebook(rst: str | Path, page_url: str | None = None) -> dict:
     def markdown(text: str) -> dict:
         return {"cell_type": "markdown", "metadata": {}, "source": _lines(text)}
 
-    cells = [markdown(f"# {title}\n\nThe examples of [the documentation page]({url}), in page order. "
-                      "Run the cells from the top: each one shows the value the page shows.")]
+    cells = [
+        markdown(
+            f"# {title}\n\nThe examples of [the documentation page]({url}), in page order. "
+            "Run the cells from the top: each one shows the value the page shows."
+        )
+    ]
     section = None
     for cell in _cells(extract_blocks(rst)):
         if cell.section != section:
@@ -312,8 +375,15 @@ def build_notebook(rst: str | Path, page_url: str | None = None) -> dict:
             cells.append(markdown(f"## {section}"))
         metadata = {"tags": ["raises-exception"]} if any(e.exc_msg for e in cell.examples) else {}
         source = "".join(_shown(e) + "\n" for e in cell.examples)
-        cells.append({"cell_type": "code", "execution_count": None, "metadata": metadata, "outputs": [],
-                      "source": _lines(source.rstrip("\n"))})
+        cells.append(
+            {
+                "cell_type": "code",
+                "execution_count": None,
+                "metadata": metadata,
+                "outputs": [],
+                "source": _lines(source.rstrip("\n")),
+            }
+        )
     for number, cell in enumerate(cells):
         cell["id"] = f"cell-{number}"
     return {
@@ -380,8 +450,9 @@ def setup(app):
             for k, (path, label) in enumerate(((script, "script (.py)"), (notebook, "notebook (.ipynb)"))):
                 if k:
                     paragraph += nodes.Text(" · ")
-                reference = addnodes.download_reference("", "", refdoc=docname, refexplicit=True,
-                                                        reftarget=os.path.relpath(path, page_dir))
+                reference = addnodes.download_reference(
+                    "", "", refdoc=docname, refexplicit=True, reftarget=os.path.relpath(path, page_dir)
+                )
                 reference += nodes.inline(label, label)
                 paragraph += reference
             subsections = [i for i, child in enumerate(target.children) if isinstance(child, nodes.section)]
@@ -396,9 +467,13 @@ def setup(app):
                 if section.children and section[0].astext().strip().lower() == "worked example":
                     return section
             last = None
-            for node in self.document.findall(lambda n: isinstance(n, nodes.doctest_block)
-                                              or n.get("testnodetype") in ("doctest", "testcode")
-                                              if isinstance(n, nodes.Element) else False):
+            for node in self.document.findall(
+                lambda n: (
+                    isinstance(n, nodes.doctest_block) or n.get("testnodetype") in ("doctest", "testcode")
+                    if isinstance(n, nodes.Element)
+                    else False
+                )
+            ):
                 parent = node.parent
                 while parent is not None and not isinstance(parent, nodes.section):
                     parent = parent.parent
