@@ -87,51 +87,64 @@ def _x(value: float) -> str:
     return f"{value:.2f}×" if value < 10 else f"{value:.0f}×"
 
 
+# What ``:bench:`CASE.THREADS.FIELD``` prints for each FIELD of one benchmark case.
+_CASE_FIELDS = {
+    "us": lambda case: f"{_num(case['impls']['convops']['median_s'] * 1e6)} µs",
+    "time": lambda case: _time(case["impls"]["convops"]["median_s"]),
+    "tf_us": lambda case: f"{_num(case['impls']['tf_eager']['median_s'] * 1e6)} µs",
+    "tf_time": lambda case: _time(case["impls"]["tf_eager"]["median_s"]),
+    "xtf": lambda case: _x(case["speedup"]["tf_eager"]),
+    "xpeer": lambda case: _x(case["speedup_vs_fastest_peer"]),
+    "peer": lambda case: IMPL_NAMES[case["fastest_peer"]],
+    "gflops": lambda case: _num(case["gflops"]),
+    "gbs": lambda case: _num(case["gbs"]),
+    "pct_matmul": lambda case: f"{case['pct_matmul']:.0f}%",
+    "pct_copy": lambda case: f"{case['pct_copy']:.0f}%",
+    "mb": lambda case: f"{_num(case['bytes'] / 1e6, 2)} MB",  # bytes read + written by a pooling or padding
+    "label": lambda case: case["label"],
+    "other_cores": lambda case: f"{case['load'].get('other_cores', '?')}",
+}
+
+
 def _case_field(case: dict, field: str) -> str:
+    if field in _CASE_FIELDS:
+        return _CASE_FIELDS[field](case)
     impls = case["impls"]
-    if field == "us":
-        return f"{_num(impls['convops']['median_s'] * 1e6)} µs"
-    if field == "time":
-        return _time(impls["convops"]["median_s"])
-    if field == "tf_us":
-        return f"{_num(impls['tf_eager']['median_s'] * 1e6)} µs"
-    if field == "tf_time":
-        return _time(impls["tf_eager"]["median_s"])
-    if field == "xtf":
-        return _x(case["speedup"]["tf_eager"])
-    if field == "xpeer":
-        return _x(case["speedup_vs_fastest_peer"])
-    if field == "peer":
-        return IMPL_NAMES[case["fastest_peer"]]
-    if field in ("gflops", "gbs"):
-        return _num(case[field])
-    if field in ("pct_matmul", "pct_copy"):
-        return f"{case[field]:.0f}%"
-    if field.endswith("_time") and field[:-5] in impls:  # e.g. torch_cl_time
+    if field.endswith("_time") and field[:-5] in impls:  # any implementation's time, e.g. torch_cl_time
         return _time(impls[field[:-5]]["median_s"])
-    if field == "mb":  # bytes read + written by a pooling or padding
-        return f"{_num(case['bytes'] / 1e6, 2)} MB"
-    if field == "label":
-        return case["label"]
-    if field == "other_cores":
-        return f"{case['load'].get('other_cores', '?')}"
     raise KeyError(f"unknown case field {field!r}")
+
+
+def _machine_field(machine: dict, field: str) -> str:
+    if field == "commit":
+        return str(machine.get("git_commit"))
+    if field == "date":
+        return machine["date"].split()[0]
+    if field == "isa":
+        return machine.get("convops_cpu_features", {}).get("in_use", "?")
+    return str(machine[field])
+
+
+def _group_range(run: dict, group: str, field: str) -> str:
+    """``low–high`` of ``field`` over the float32 cases of ``group``."""
+    cases = [c for c in run["cases"] if c["group"] == group and c.get("dtype", "float32") == "float32"]
+    values = [c[field] for c in cases if c.get(field) is not None]
+    if not values:
+        raise KeyError(f"no float32 case of group {group!r} has {field!r}")
+    low, high = min(values), max(values)
+    if field.startswith("pct"):
+        return f"{low:.0f}–{high:.0f}%" if round(low) != round(high) else f"{low:.0f}%"
+    if field == "speedup_vs_fastest_peer":
+        return f"{low:.2f}–{high:.2f}×"
+    return f"{_num(low)}–{_num(high)}"
 
 
 def bench_value(key: str) -> str:
     """The text of ``:bench:`KEY``` (see the module docstring)."""
     results = load(LATEST)
     parts = key.split(".")
-    machine = results["machine"]
     if parts[0] == "machine":
-        field = parts[1]
-        if field == "commit":
-            return str(machine.get("git_commit"))
-        if field == "date":
-            return machine["date"].split()[0]
-        if field == "isa":
-            return machine.get("convops_cpu_features", {}).get("in_use", "?")
-        return str(machine[field])
+        return _machine_field(results["machine"], parts[1])
     if parts[0] in ("matmul", "copy"):
         limits = _run(results, parts[1])["limits"]
         return (
@@ -147,16 +160,7 @@ def bench_value(key: str) -> str:
         slow = [c for c in run["cases"] if c["speedup"].get("tf_eager", 1.0) < 1.0]
         return "; ".join(f"{c['label']} ({_x(c['speedup']['tf_eager'])})" for c in slow) or "none"
     if parts[0] in GROUPS:
-        cases = [c for c in run["cases"] if c["group"] == parts[0] and c.get("dtype", "float32") == "float32"]
-        values = [c[parts[2]] for c in cases if c.get(parts[2]) is not None]
-        if not values:
-            raise KeyError(f"no float32 case of group {parts[0]!r} has {parts[2]!r}")
-        low, high = min(values), max(values)
-        if parts[2].startswith("pct"):
-            return f"{low:.0f}–{high:.0f}%" if round(low) != round(high) else f"{low:.0f}%"
-        if parts[2] == "speedup_vs_fastest_peer":
-            return f"{low:.2f}–{high:.2f}×"
-        return f"{_num(low)}–{_num(high)}"
+        return _group_range(run, parts[0], parts[2])
     cases = {c["name"]: c for c in run["cases"]}
     if parts[0] not in cases:
         raise KeyError(f"no case {parts[0]!r}; cases: {sorted(cases)}")
