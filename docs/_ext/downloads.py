@@ -134,6 +134,50 @@ def _parse_flags(spec: str) -> dict:
     return flags
 
 
+def _directive(
+    lines: list[str],
+    i: int,
+    indent: int,
+    directive: re.Match,
+    first: int,
+    out: list[Block],
+    section: list[str],
+    inside: tuple,
+) -> int:
+    """Collect the blocks of the directive on line ``i``; return the index after its body."""
+    end = _body_end(lines, i, indent)
+    name, argument = directive.group(2), directive.group(3).strip()
+    body = lines[i + 1 : end]
+    if name in TEST_DIRECTIVES:
+        options, content, start = _split_options(body, first + i + 1)
+        groups = tuple(g.strip() for g in argument.split(",")) if argument else ("default",)
+        flags = _parse_flags(options["options"]) if "options" in options else {}
+        block = Block(
+            name, "\n".join(content), start, groups, flags, "hide" in options, options.get("skipif"), section[0], inside
+        )
+        out.append(block)
+    elif name in BODY_DIRECTIVES:
+        _, content, start = _split_options(body, first + i + 1)
+        _walk(content, start, out, section, inside + (name,))
+    return end
+
+
+def _paragraph_end(lines: list[str], i: int, indent: int) -> int:
+    """Index after the paragraph on line ``i`` (up to a blank line), and after the literal block a
+    paragraph ending in "::" introduces."""
+    n = len(lines)
+    j = i
+    while j < n and lines[j].strip():
+        j += 1
+    if lines[j - 1].rstrip().endswith("::"):
+        k = j
+        while k < n and not lines[k].strip():
+            k += 1
+        if k < n and _indent(lines[k]) > indent:
+            return _body_end(lines, k - 1, indent)
+    return j
+
+
 def _walk(lines: list[str], first: int, out: list[Block], section: list[str], inside: tuple = ()) -> None:
     """Collect the doctest blocks of ``lines`` (line ``first`` of the page is ``lines[0]``)."""
     i, n = 0, len(lines)
@@ -145,30 +189,7 @@ def _walk(lines: list[str], first: int, out: list[Block], section: list[str], in
         indent = _indent(line)
         directive = _DIRECTIVE.match(line)
         if directive:
-            end = _body_end(lines, i, indent)
-            name, argument = directive.group(2), directive.group(3).strip()
-            body = lines[i + 1 : end]
-            if name in TEST_DIRECTIVES:
-                options, content, start = _split_options(body, first + i + 1)
-                groups = tuple(g.strip() for g in argument.split(",")) if argument else ("default",)
-                flags = _parse_flags(options["options"]) if "options" in options else {}
-                out.append(
-                    Block(
-                        name,
-                        "\n".join(content),
-                        start,
-                        groups,
-                        flags,
-                        "hide" in options,
-                        options.get("skipif"),
-                        section[0],
-                        inside,
-                    )
-                )
-            elif name in BODY_DIRECTIVES:
-                _, content, start = _split_options(body, first + i + 1)
-                _walk(content, start, out, section, inside + (name,))
-            i = end
+            i = _directive(lines, i, indent, directive, first, out, section, inside)
             continue
         if _EXPLICIT.match(line):
             i = _body_end(lines, i, indent)
@@ -197,17 +218,7 @@ def _walk(lines: list[str], first: int, out: list[Block], section: list[str], in
             section[0] = lines[i + 1].strip()
             i += 3
             continue
-        # a paragraph (up to a blank line); one ending in "::" introduces a literal block
-        j = i
-        while j < n and lines[j].strip():
-            j += 1
-        i = j
-        if lines[j - 1].rstrip().endswith("::"):
-            k = j
-            while k < n and not lines[k].strip():
-                k += 1
-            if k < n and _indent(lines[k]) > indent:
-                i = _body_end(lines, k - 1, indent)
+        i = _paragraph_end(lines, i, indent)
 
 
 def extract_blocks(rst: str | Path, text: str | None = None) -> list[Block]:
@@ -419,9 +430,26 @@ def _write_if_changed(path: Path, text: str) -> None:
         path.write_text(text, encoding="utf-8")
 
 
-def setup(app):
+def _links_paragraph(docname: str, page_dir: Path, script: Path, notebook: Path):
+    """The paragraph that links a page's script and notebook (``LINK_TEXT script (.py) · notebook (.ipynb)``)."""
     from docutils import nodes
     from sphinx import addnodes
+
+    paragraph = nodes.paragraph(classes=["example-downloads"])
+    paragraph += nodes.Text(LINK_TEXT + " ")
+    for k, (path, label) in enumerate(((script, "script (.py)"), (notebook, "notebook (.ipynb)"))):
+        if k:
+            paragraph += nodes.Text(" · ")
+        reference = addnodes.download_reference(
+            "", "", refdoc=docname, refexplicit=True, reftarget=os.path.relpath(path, page_dir)
+        )
+        reference += nodes.inline(label, label)
+        paragraph += reference
+    return paragraph
+
+
+def setup(app):
+    from docutils import nodes
     from sphinx.transforms import SphinxTransform
 
     class AddDownloads(SphinxTransform):
@@ -445,16 +473,7 @@ def setup(app):
             _write_if_changed(script, build_script(source))
             _write_if_changed(notebook, json.dumps(build_notebook(source), indent=1, ensure_ascii=False) + "\n")
             page_dir = Path(self.env.srcdir) / Path(docname).parent
-            paragraph = nodes.paragraph(classes=["example-downloads"])
-            paragraph += nodes.Text(LINK_TEXT + " ")
-            for k, (path, label) in enumerate(((script, "script (.py)"), (notebook, "notebook (.ipynb)"))):
-                if k:
-                    paragraph += nodes.Text(" · ")
-                reference = addnodes.download_reference(
-                    "", "", refdoc=docname, refexplicit=True, reftarget=os.path.relpath(path, page_dir)
-                )
-                reference += nodes.inline(label, label)
-                paragraph += reference
+            paragraph = _links_paragraph(docname, page_dir, script, notebook)
             subsections = [i for i, child in enumerate(target.children) if isinstance(child, nodes.section)]
             if subsections:
                 target.insert(subsections[0], paragraph)
