@@ -404,6 +404,123 @@ def accuracy(args) -> dict:
 # --------------------------------------------------------------------------- report
 
 
+def _speed_section(results: dict) -> list[str]:
+    """Time per batch and peak memory of a training step, convops vs Keras."""
+    lines = [
+        "## Time per batch of 64 (same process, measured alternately)",
+        "",
+        "| TF back end | Keras forward | convops forward | ratio | Keras train step | convops train step "
+        "| ratio | load (1 min) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for run in results["speed"]["runs"]:
+        t = run["times"]
+        lines.append(
+            f"| oneDNN {'on' if run['onednn'] else 'off'} "
+            f"| {t['keras_forward']['median_ms']:.1f} ms | {t['convops_forward']['median_ms']:.1f} ms "
+            f"| {t['convops_forward']['median_ms'] / t['keras_forward']['median_ms']:.2f} "
+            f"| {t['keras_step']['median_ms']:.1f} ms | {t['convops_step']['median_ms']:.1f} ms "
+            f"| {t['convops_step']['median_ms'] / t['keras_step']['median_ms']:.2f} "
+            f"| {run['load_avg_1min'][0]:.1f}-{run['load_avg_1min'][1]:.1f} |"
+        )
+    lines += [
+        "",
+        "Medians of 5-call averages; minima: "
+        + "; ".join(
+            f"oneDNN {'on' if r['onednn'] else 'off'}: "
+            + ", ".join(f"{k} {v['min_ms']:.1f} ms" for k, v in r["times"].items())
+            for r in results["speed"]["runs"]
+        ),
+        "",
+    ]
+    mem = results["speed"]["memory"]
+    mine = mem["convops"]["step_peak_bytes"]
+    off = mem["keras_onednn_off"]["step_peak_bytes"]
+    on = mem["keras_onednn_on"].get("allocator_peak_bytes", 0)
+    lines += [
+        "## Peak memory added by a training step",
+        "",
+        "| measure | convops | Keras | convops / Keras |",
+        "|---|---|---|---|",
+        f"| resident peak over the pre-step level (Keras with oneDNN off: plain malloc) "
+        f"| {mine / 2**20:.1f} MiB | {off / 2**20:.1f} MiB | {mine / max(1, off):.2f} |",
+        f"| Keras with oneDNN on: its allocator's own peak (resident memory cannot show it) "
+        f"| {mine / 2**20:.1f} MiB | {on / 2**20:.1f} MiB | {mine / max(1, on):.2f} |",
+        "",
+        f"(convops' NumPy allocations alone, by tracemalloc: "
+        f"{mem['convops'].get('tracemalloc_step_peak_bytes', 0) / 2**20:.1f} MiB; the rest is the "
+        f"kernels' scratch.)",
+        "",
+    ]
+    return lines
+
+
+def _accuracy_section(results: dict) -> list[str]:
+    """Test accuracy on the offline digits, per seed and epoch."""
+    lines: list[str] = []
+    acc = results["accuracy"]
+    seeds = sorted({r["seed"] for r in acc["runs"]})
+    lines += [
+        f"## Test accuracy on the offline digits (batch 64, RMSprop), seeds {seeds}",
+        "",
+        "| epochs | run | per seed | mean | vs convops |",
+        "|---|---|---|---|---|",
+    ]
+    for epoch in (5, acc["epochs"]):
+        if epoch > acc["epochs"]:
+            continue
+        per = {fw: [r["val_accuracy"][epoch - 1] for r in acc["runs"] if r["framework"] == fw] for fw in FRAMEWORKS}
+        means = {fw: sum(v) / len(v) for fw, v in per.items() if v}
+        for fw in FRAMEWORKS:
+            if not per[fw]:
+                continue
+            diff = "" if fw == "convops" else f"{100 * (means['convops'] - means[fw]):+.1f} points"
+            lines.append(
+                f"| {epoch} | {LABELS[fw]} | {', '.join(f'{a:.3f}' for a in per[fw])} | {means[fw]:.3f} | {diff} |"
+            )
+    seconds = {fw: [r["seconds"] for r in acc["runs"] if r["framework"] == fw] for fw in FRAMEWORKS}
+    lines += [
+        "",
+        "Wall time of a whole run: " + ", ".join(f"{fw} {sum(v) / len(v):.0f} s" for fw, v in seconds.items() if v),
+        "",
+    ]
+    return lines
+
+
+def _mnist_section(results: dict) -> list[str]:
+    """Test accuracy on real MNIST, per seed and epoch."""
+    lines: list[str] = []
+    acc = results["mnist"]
+    seeds = sorted({r["seed"] for r in acc["runs"]})
+    lines += [
+        f"## Test accuracy on real MNIST ({acc['data']['train']:,} train / {acc['data']['test']:,} test, "
+        f"batch 64, RMSprop), seeds {seeds}",
+        "",
+        "| epochs | run | per seed | mean |",
+        "|---|---|---|---|",
+    ]
+    for epoch in sorted({5, acc["epochs"]}):
+        if epoch > acc["epochs"]:
+            continue
+        for fw in FRAMEWORKS:
+            per = [r["val_accuracy"][epoch - 1] for r in acc["runs"] if r["framework"] == fw]
+            if per:
+                lines.append(
+                    f"| {epoch} | {LABELS[fw]} | {', '.join(f'{a:.4f}' for a in per)} | {sum(per) / len(per):.4f} |"
+                )
+    seconds = {fw: [r["seconds"] for r in acc["runs"] if r["framework"] == fw] for fw in FRAMEWORKS}
+    m = acc["machine"]
+    lines += [
+        "",
+        "Wall time of a whole run: "
+        + ", ".join(f"{fw} {sum(v) / len(v):.0f} s" for fw, v in seconds.items() if v)
+        + f". Recorded {m.get('date')} on {m.get('cpu')}, {m.get('cores')} cores; split SHA-256 "
+        f"{acc['data']['sha256'][:16]}….",
+        "",
+    ]
+    return lines
+
+
 def report(results: dict) -> str:
     lines = [
         "# The tutorial's convnet: convops vs Keras",
@@ -413,109 +530,10 @@ def report(results: dict) -> str:
         f"(as started: {results['environment_as_started']}). Generated by `python -m benchmarks.training`.",
         "",
     ]
-    if "speed" in results:
-        lines += [
-            "## Time per batch of 64 (same process, measured alternately)",
-            "",
-            "| TF back end | Keras forward | convops forward | ratio | Keras train step | convops train step "
-            "| ratio | load (1 min) |",
-            "|---|---|---|---|---|---|---|---|",
-        ]
-        for run in results["speed"]["runs"]:
-            t = run["times"]
-            lines.append(
-                f"| oneDNN {'on' if run['onednn'] else 'off'} "
-                f"| {t['keras_forward']['median_ms']:.1f} ms | {t['convops_forward']['median_ms']:.1f} ms "
-                f"| {t['convops_forward']['median_ms'] / t['keras_forward']['median_ms']:.2f} "
-                f"| {t['keras_step']['median_ms']:.1f} ms | {t['convops_step']['median_ms']:.1f} ms "
-                f"| {t['convops_step']['median_ms'] / t['keras_step']['median_ms']:.2f} "
-                f"| {run['load_avg_1min'][0]:.1f}-{run['load_avg_1min'][1]:.1f} |"
-            )
-        lines += [
-            "",
-            "Medians of 5-call averages; minima: "
-            + "; ".join(
-                f"oneDNN {'on' if r['onednn'] else 'off'}: "
-                + ", ".join(f"{k} {v['min_ms']:.1f} ms" for k, v in r["times"].items())
-                for r in results["speed"]["runs"]
-            ),
-            "",
-        ]
-        mem = results["speed"]["memory"]
-        mine = mem["convops"]["step_peak_bytes"]
-        off = mem["keras_onednn_off"]["step_peak_bytes"]
-        on = mem["keras_onednn_on"].get("allocator_peak_bytes", 0)
-        lines += [
-            "## Peak memory added by a training step",
-            "",
-            "| measure | convops | Keras | convops / Keras |",
-            "|---|---|---|---|",
-            f"| resident peak over the pre-step level (Keras with oneDNN off: plain malloc) "
-            f"| {mine / 2**20:.1f} MiB | {off / 2**20:.1f} MiB | {mine / max(1, off):.2f} |",
-            f"| Keras with oneDNN on: its allocator's own peak (resident memory cannot show it) "
-            f"| {mine / 2**20:.1f} MiB | {on / 2**20:.1f} MiB | {mine / max(1, on):.2f} |",
-            "",
-            f"(convops' NumPy allocations alone, by tracemalloc: "
-            f"{mem['convops'].get('tracemalloc_step_peak_bytes', 0) / 2**20:.1f} MiB; the rest is the "
-            f"kernels' scratch.)",
-            "",
-        ]
-    if "accuracy" in results:
-        acc = results["accuracy"]
-        seeds = sorted({r["seed"] for r in acc["runs"]})
-        lines += [
-            f"## Test accuracy on the offline digits (batch 64, RMSprop), seeds {seeds}",
-            "",
-            "| epochs | run | per seed | mean | vs convops |",
-            "|---|---|---|---|---|",
-        ]
-        for epoch in (5, acc["epochs"]):
-            if epoch > acc["epochs"]:
-                continue
-            per = {fw: [r["val_accuracy"][epoch - 1] for r in acc["runs"] if r["framework"] == fw] for fw in FRAMEWORKS}
-            means = {fw: sum(v) / len(v) for fw, v in per.items() if v}
-            for fw in FRAMEWORKS:
-                if not per[fw]:
-                    continue
-                diff = "" if fw == "convops" else f"{100 * (means['convops'] - means[fw]):+.1f} points"
-                lines.append(
-                    f"| {epoch} | {LABELS[fw]} | {', '.join(f'{a:.3f}' for a in per[fw])} | {means[fw]:.3f} | {diff} |"
-                )
-        seconds = {fw: [r["seconds"] for r in acc["runs"] if r["framework"] == fw] for fw in FRAMEWORKS}
-        lines += [
-            "",
-            "Wall time of a whole run: " + ", ".join(f"{fw} {sum(v) / len(v):.0f} s" for fw, v in seconds.items() if v),
-            "",
-        ]
-    if "mnist" in results:
-        acc = results["mnist"]
-        seeds = sorted({r["seed"] for r in acc["runs"]})
-        lines += [
-            f"## Test accuracy on real MNIST ({acc['data']['train']:,} train / {acc['data']['test']:,} test, "
-            f"batch 64, RMSprop), seeds {seeds}",
-            "",
-            "| epochs | run | per seed | mean |",
-            "|---|---|---|---|",
-        ]
-        for epoch in sorted({5, acc["epochs"]}):
-            if epoch > acc["epochs"]:
-                continue
-            for fw in FRAMEWORKS:
-                per = [r["val_accuracy"][epoch - 1] for r in acc["runs"] if r["framework"] == fw]
-                if per:
-                    lines.append(
-                        f"| {epoch} | {LABELS[fw]} | {', '.join(f'{a:.4f}' for a in per)} | {sum(per) / len(per):.4f} |"
-                    )
-        seconds = {fw: [r["seconds"] for r in acc["runs"] if r["framework"] == fw] for fw in FRAMEWORKS}
-        m = acc["machine"]
-        lines += [
-            "",
-            "Wall time of a whole run: "
-            + ", ".join(f"{fw} {sum(v) / len(v):.0f} s" for fw, v in seconds.items() if v)
-            + f". Recorded {m.get('date')} on {m.get('cpu')}, {m.get('cores')} cores; split SHA-256 "
-            f"{acc['data']['sha256'][:16]}….",
-            "",
-        ]
+    sections = {"speed": _speed_section, "accuracy": _accuracy_section, "mnist": _mnist_section}
+    for key, section in sections.items():
+        if key in results:
+            lines += section(results)
     return "\n".join(lines)
 
 
