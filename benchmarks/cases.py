@@ -194,81 +194,94 @@ def build(case: Case, tf=None, torch=None, rng=None) -> dict[str, Callable]:
     dtype = np.dtype(case.dtype)
     x = rng.standard_normal(case.shape).astype(dtype)
     impls: dict[str, Callable] = {}
-    if case.op == "conv2d":
-        w = (rng.standard_normal(case.kernel) / np.sqrt(np.prod(case.kernel[:3]))).astype(dtype)
-        s, pad = case.strides, case.padding
-        pads = _pads(case)
-        impls["convops"] = lambda: convops.conv2d(x, w, s, pad)
-        if tf is not None:
-            xt, wt = tf.constant(x), tf.constant(w)
-            impls["tf_eager"] = lambda: tf.nn.conv2d(xt, wt, s, pad)
-            fn = tf.function(lambda a, b: tf.nn.conv2d(a, b, s, pad), jit_compile=False)
-            impls["tf_function"] = lambda: fn(xt, wt)
-        if torch is not None:
-            F = torch.nn.functional
-            (top, bottom), (left, right) = pads
-            # torch pads symmetrically; TF's SAME with stride 2 on an even side pads (0, 1). Padding
-            # (1, 1) instead costs the same and gives the same output shape, only shifted by one
-            # pixel, so the timing is fair but the values are not compared (see `exact`).
-            tp = (max(top, bottom), max(left, right))
-            x_nchw = torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
-            x_cl = x_nchw.contiguous(memory_format=torch.channels_last)
-            w_oihw = torch.from_numpy(np.ascontiguousarray(w.transpose(3, 2, 0, 1)))
-            w_cl = w_oihw.contiguous(memory_format=torch.channels_last)
-            impls["torch_nchw"] = lambda: F.conv2d(x_nchw, w_oihw, None, s, tp)
-            impls["torch_cl"] = lambda: F.conv2d(x_cl, w_cl, None, s, tp)
-            case.extra["torch_exact"] = (top, left) == (bottom, right)
-        impls["numpy"] = lambda: numpy_conv(x, w, s, pads)
-        if case.reference:
-            impls["reference"] = lambda: reference.conv2d_reference(x, w, (s, s), pads)
-    elif case.op in ("max_pool2d", "avg_pool2d"):
-        k, s = case.kernel[0], case.strides
-        is_max = case.op == "max_pool2d"
-        op = convops.max_pool2d if is_max else convops.avg_pool2d
-        impls["convops"] = lambda: op(x, k, s, case.padding)
-        if tf is not None:
-            tf_op = tf.nn.max_pool2d if is_max else tf.nn.avg_pool2d
-            xt = tf.constant(x)
-            impls["tf_eager"] = lambda: tf_op(xt, k, s, case.padding)
-            fn = tf.function(lambda a: tf_op(a, k, s, case.padding), jit_compile=False)
-            impls["tf_function"] = lambda: fn(xt)
-        if torch is not None:
-            F = torch.nn.functional
-            t_op = F.max_pool2d if is_max else F.avg_pool2d
-            x_nchw = torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
-            x_cl = x_nchw.contiguous(memory_format=torch.channels_last)
-            impls["torch_nchw"] = lambda: t_op(x_nchw, k, s)
-            impls["torch_cl"] = lambda: t_op(x_cl, k, s)
-            case.extra["torch_exact"] = True
-        impls["numpy"] = lambda: numpy_pool(x, k, s, np.max if is_max else np.mean)
-        if case.reference:
-            ref = reference.max_pool2d_reference if is_max else reference.avg_pool2d_reference
-            impls["reference"] = lambda: ref(x, (k, k), (s, s))
-    elif case.op == "pad":
-        mode = case.padding
-        paddings = [[0, 0], [1, 1], [1, 1], [0, 0]]
-        impls["convops"] = lambda: convops.pad(x, paddings, mode)
-        if tf is not None:
-            xt = tf.constant(x)
-            impls["tf_eager"] = lambda: tf.pad(xt, paddings, mode)
-            fn = tf.function(lambda a: tf.pad(a, paddings, mode), jit_compile=False)
-            impls["tf_function"] = lambda: fn(xt)
-        if torch is not None:
-            F = torch.nn.functional
-            t_mode = mode.lower()
-            x_nchw = torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
-            x_cl = x_nchw.contiguous(memory_format=torch.channels_last)
-            impls["torch_nchw"] = lambda: F.pad(x_nchw, (1, 1, 1, 1), t_mode)
-            impls["torch_cl"] = lambda: F.pad(x_cl, (1, 1, 1, 1), t_mode)
-            case.extra["torch_exact"] = True
-        impls["numpy"] = lambda: np.pad(x, paddings, mode.lower())
-        if case.reference:
-            impls["reference"] = lambda: reference.pad_reference(x, paddings, mode)
+    builders = {"conv2d": _build_conv, "max_pool2d": _build_pool, "avg_pool2d": _build_pool, "pad": _build_pad}
+    if case.op in builders:
+        builders[case.op](case, x, impls, tf, torch, rng)
     elif case.op.endswith("_grad"):
         _build_grad(case, x, impls, tf, torch, rng)
     else:  # pragma: no cover - a typo in CASES
         raise ValueError(f"unknown op {case.op!r}")
     return impls
+
+
+def _build_conv(case: Case, x, impls, tf, torch, rng):
+    """conv2d: convops, TF (eager and tf.function), torch (NCHW and channels-last), NumPy."""
+    dtype = x.dtype
+    w = (rng.standard_normal(case.kernel) / np.sqrt(np.prod(case.kernel[:3]))).astype(dtype)
+    s, pad = case.strides, case.padding
+    pads = _pads(case)
+    impls["convops"] = lambda: convops.conv2d(x, w, s, pad)
+    if tf is not None:
+        xt, wt = tf.constant(x), tf.constant(w)
+        impls["tf_eager"] = lambda: tf.nn.conv2d(xt, wt, s, pad)
+        fn = tf.function(lambda a, b: tf.nn.conv2d(a, b, s, pad), jit_compile=False)
+        impls["tf_function"] = lambda: fn(xt, wt)
+    if torch is not None:
+        F = torch.nn.functional
+        (top, bottom), (left, right) = pads
+        # torch pads symmetrically; TF's SAME with stride 2 on an even side pads (0, 1). Padding
+        # (1, 1) instead costs the same and gives the same output shape, only shifted by one
+        # pixel, so the timing is fair but the values are not compared (see `exact`).
+        tp = (max(top, bottom), max(left, right))
+        x_nchw = torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
+        x_cl = x_nchw.contiguous(memory_format=torch.channels_last)
+        w_oihw = torch.from_numpy(np.ascontiguousarray(w.transpose(3, 2, 0, 1)))
+        w_cl = w_oihw.contiguous(memory_format=torch.channels_last)
+        impls["torch_nchw"] = lambda: F.conv2d(x_nchw, w_oihw, None, s, tp)
+        impls["torch_cl"] = lambda: F.conv2d(x_cl, w_cl, None, s, tp)
+        case.extra["torch_exact"] = (top, left) == (bottom, right)
+    impls["numpy"] = lambda: numpy_conv(x, w, s, pads)
+    if case.reference:
+        impls["reference"] = lambda: reference.conv2d_reference(x, w, (s, s), pads)
+
+
+def _build_pool(case: Case, x, impls, tf, torch, rng):
+    """max_pool2d / avg_pool2d, with the same peers as conv2d."""
+    k, s = case.kernel[0], case.strides
+    is_max = case.op == "max_pool2d"
+    op = convops.max_pool2d if is_max else convops.avg_pool2d
+    impls["convops"] = lambda: op(x, k, s, case.padding)
+    if tf is not None:
+        tf_op = tf.nn.max_pool2d if is_max else tf.nn.avg_pool2d
+        xt = tf.constant(x)
+        impls["tf_eager"] = lambda: tf_op(xt, k, s, case.padding)
+        fn = tf.function(lambda a: tf_op(a, k, s, case.padding), jit_compile=False)
+        impls["tf_function"] = lambda: fn(xt)
+    if torch is not None:
+        F = torch.nn.functional
+        t_op = F.max_pool2d if is_max else F.avg_pool2d
+        x_nchw = torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
+        x_cl = x_nchw.contiguous(memory_format=torch.channels_last)
+        impls["torch_nchw"] = lambda: t_op(x_nchw, k, s)
+        impls["torch_cl"] = lambda: t_op(x_cl, k, s)
+        case.extra["torch_exact"] = True
+    impls["numpy"] = lambda: numpy_pool(x, k, s, np.max if is_max else np.mean)
+    if case.reference:
+        ref = reference.max_pool2d_reference if is_max else reference.avg_pool2d_reference
+        impls["reference"] = lambda: ref(x, (k, k), (s, s))
+
+
+def _build_pad(case: Case, x, impls, tf, torch, rng):
+    """pad (one pixel each side, the case's mode), with the same peers as conv2d."""
+    mode = case.padding
+    paddings = [[0, 0], [1, 1], [1, 1], [0, 0]]
+    impls["convops"] = lambda: convops.pad(x, paddings, mode)
+    if tf is not None:
+        xt = tf.constant(x)
+        impls["tf_eager"] = lambda: tf.pad(xt, paddings, mode)
+        fn = tf.function(lambda a: tf.pad(a, paddings, mode), jit_compile=False)
+        impls["tf_function"] = lambda: fn(xt)
+    if torch is not None:
+        F = torch.nn.functional
+        t_mode = mode.lower()
+        x_nchw = torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
+        x_cl = x_nchw.contiguous(memory_format=torch.channels_last)
+        impls["torch_nchw"] = lambda: F.pad(x_nchw, (1, 1, 1, 1), t_mode)
+        impls["torch_cl"] = lambda: F.pad(x_cl, (1, 1, 1, 1), t_mode)
+        case.extra["torch_exact"] = True
+    impls["numpy"] = lambda: np.pad(x, paddings, mode.lower())
+    if case.reference:
+        impls["reference"] = lambda: reference.pad_reference(x, paddings, mode)
 
 
 def _build_grad(case: Case, x, impls, tf, torch, rng):
