@@ -8,8 +8,8 @@ returns the result of one call so that the runner can check that everyone agrees
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, Dict, Optional, Tuple
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -21,15 +21,15 @@ from convops.arithmetic import resolve_padding
 
 @dataclass
 class Case:
-    name: str           # short, stable id (used as the JSON key and in the docs plot)
-    op: str             # "conv2d", "max_pool2d", "avg_pool2d", "pad"
-    shape: Tuple[int, ...]
+    name: str  # short, stable id (used as the JSON key and in the docs plot)
+    op: str  # "conv2d", "max_pool2d", "avg_pool2d", "pad"
+    shape: tuple[int, ...]
     dtype: str = "float32"
-    kernel: Tuple[int, ...] = ()        # conv: filters HWIO; pool: (KH, KW)
+    kernel: tuple[int, ...] = ()  # conv: filters HWIO; pool: (KH, KW)
     strides: int = 1
-    padding: str = "VALID"              # conv/pool: SAME/VALID; pad: mode
-    group: str = ""                     # "small", "compute", "memory", "image": what the target is
-    reference: bool = False             # time convops.reference too (slow: small cases only)
+    padding: str = "VALID"  # conv/pool: SAME/VALID; pad: mode
+    group: str = ""  # "small", "compute", "memory", "image": what the target is
+    reference: bool = False  # time convops.reference too (slow: small cases only)
     label: str = ""
     extra: dict = field(default_factory=dict)
 
@@ -70,27 +70,59 @@ CASES = [
     Case("avgpool_26", "avg_pool2d", (64, 26, 26, 32), kernel=(2, 2), strides=2, group="memory", reference=True),
     Case("maxpool_112", "max_pool2d", (8, 112, 112, 64), kernel=(2, 2), strides=2, group="memory"),
     Case("avgpool_112", "avg_pool2d", (8, 112, 112, 64), kernel=(2, 2), strides=2, group="memory"),
-    Case("maxpool_26_f64", "max_pool2d", (64, 26, 26, 32), kernel=(2, 2), strides=2, group="memory",
-         dtype="float64"),
+    Case("maxpool_26_f64", "max_pool2d", (64, 26, 26, 32), kernel=(2, 2), strides=2, group="memory", dtype="float64"),
     Case("pad_constant", "pad", (64, 28, 28, 32), padding="CONSTANT", group="memory"),
     Case("pad_reflect", "pad", (64, 28, 28, 32), padding="REFLECT", group="memory"),
     Case("pad_reflect_f64", "pad", (64, 28, 28, 32), padding="REFLECT", group="memory", dtype="float64"),
     # Gradients (convops.gradients vs TF's GradientTape / torch.autograd): the backward pass only,
     # the forward op recorded once outside the timing.
-    Case("grad_conv_l2_b64", "conv2d_grad", (64, 13, 13, 32), kernel=(3, 3, 32, 64), group="gradient",
-         label="grad conv 64x13x13x32->64 k3 VALID (dx, dw)"),
-    Case("grad_conv_56", "conv2d_grad", (8, 56, 56, 64), kernel=(3, 3, 64, 64), padding="SAME", group="gradient",
-         label="grad conv 8x56x56x64->64 k3 SAME (dx, dw)"),
-    Case("grad_maxpool_26", "max_pool2d_grad", (64, 26, 26, 32), kernel=(2, 2), strides=2, group="gradient",
-         label="grad maxpool 2x2/2 64x26x26x32"),
-    Case("grad_avgpool_26", "avg_pool2d_grad", (64, 26, 26, 32), kernel=(2, 2), strides=2, group="gradient",
-         label="grad avgpool 2x2/2 64x26x26x32"),
-    Case("grad_pad_reflect", "pad_grad", (64, 28, 28, 32), padding="REFLECT", group="gradient",
-         label="grad pad REFLECT 1 64x28x28x32"),
+    Case(
+        "grad_conv_l2_b64",
+        "conv2d_grad",
+        (64, 13, 13, 32),
+        kernel=(3, 3, 32, 64),
+        group="gradient",
+        label="grad conv 64x13x13x32->64 k3 VALID (dx, dw)",
+    ),
+    Case(
+        "grad_conv_56",
+        "conv2d_grad",
+        (8, 56, 56, 64),
+        kernel=(3, 3, 64, 64),
+        padding="SAME",
+        group="gradient",
+        label="grad conv 8x56x56x64->64 k3 SAME (dx, dw)",
+    ),
+    Case(
+        "grad_maxpool_26",
+        "max_pool2d_grad",
+        (64, 26, 26, 32),
+        kernel=(2, 2),
+        strides=2,
+        group="gradient",
+        label="grad maxpool 2x2/2 64x26x26x32",
+    ),
+    Case(
+        "grad_avgpool_26",
+        "avg_pool2d_grad",
+        (64, 26, 26, 32),
+        kernel=(2, 2),
+        strides=2,
+        group="gradient",
+        label="grad avgpool 2x2/2 64x26x26x32",
+    ),
+    Case(
+        "grad_pad_reflect",
+        "pad_grad",
+        (64, 28, 28, 32),
+        padding="REFLECT",
+        group="gradient",
+        label="grad pad REFLECT 1 64x28x28x32",
+    ),
 ]
 
 
-def flops(case: Case) -> Optional[float]:
+def flops(case: Case) -> float | None:
     """Multiply-adds x 2 of a convolution (x 2 again for its two gradients; None otherwise)."""
     if case.op not in ("conv2d", "conv2d_grad"):
         return None
@@ -100,7 +132,7 @@ def flops(case: Case) -> Optional[float]:
     return (2.0 if case.op == "conv2d" else 4.0) * n * ho * wo * co * kh * kw * ci
 
 
-def _out_hw(case: Case) -> Tuple[int, int]:
+def _out_hw(case: Case) -> tuple[int, int]:
     n, h, w, c = case.shape
     kh, kw = case.kernel[:2]
     s = case.strides
@@ -109,7 +141,7 @@ def _out_hw(case: Case) -> Tuple[int, int]:
     return (h - kh) // s + 1, (w - kw) // s + 1
 
 
-def bytes_moved(case: Case) -> Optional[float]:
+def bytes_moved(case: Case) -> float | None:
     """Bytes read + written by a memory-bound op (input once, output once)."""
     item = np.dtype(case.dtype).itemsize
     n, h, w, c = case.shape
@@ -157,81 +189,14 @@ def numpy_pool(x, k, s, reduce):
 # Builders: name -> zero-argument callable
 
 
-def build(case: Case, tf=None, torch=None, rng=None) -> Dict[str, Callable]:
+def build(case: Case, tf=None, torch=None, rng=None) -> dict[str, Callable]:
     rng = rng or np.random.default_rng(0)
     dtype = np.dtype(case.dtype)
     x = rng.standard_normal(case.shape).astype(dtype)
-    impls: Dict[str, Callable] = {}
-    if case.op == "conv2d":
-        w = (rng.standard_normal(case.kernel) / np.sqrt(np.prod(case.kernel[:3]))).astype(dtype)
-        s, pad = case.strides, case.padding
-        pads = _pads(case)
-        impls["convops"] = lambda: convops.conv2d(x, w, s, pad)
-        if tf is not None:
-            xt, wt = tf.constant(x), tf.constant(w)
-            impls["tf_eager"] = lambda: tf.nn.conv2d(xt, wt, s, pad)
-            fn = tf.function(lambda a, b: tf.nn.conv2d(a, b, s, pad), jit_compile=False)
-            impls["tf_function"] = lambda: fn(xt, wt)
-        if torch is not None:
-            F = torch.nn.functional
-            (top, bottom), (left, right) = pads
-            # torch pads symmetrically; TF's SAME with stride 2 on an even side pads (0, 1). Padding
-            # (1, 1) instead costs the same and gives the same output shape, only shifted by one
-            # pixel, so the timing is fair but the values are not compared (see `exact`).
-            tp = (max(top, bottom), max(left, right))
-            x_nchw = torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
-            x_cl = x_nchw.contiguous(memory_format=torch.channels_last)
-            w_oihw = torch.from_numpy(np.ascontiguousarray(w.transpose(3, 2, 0, 1)))
-            w_cl = w_oihw.contiguous(memory_format=torch.channels_last)
-            impls["torch_nchw"] = lambda: F.conv2d(x_nchw, w_oihw, None, s, tp)
-            impls["torch_cl"] = lambda: F.conv2d(x_cl, w_cl, None, s, tp)
-            case.extra["torch_exact"] = (top, left) == (bottom, right)
-        impls["numpy"] = lambda: numpy_conv(x, w, s, pads)
-        if case.reference:
-            impls["reference"] = lambda: reference.conv2d_reference(x, w, (s, s), pads)
-    elif case.op in ("max_pool2d", "avg_pool2d"):
-        k, s = case.kernel[0], case.strides
-        is_max = case.op == "max_pool2d"
-        op = convops.max_pool2d if is_max else convops.avg_pool2d
-        impls["convops"] = lambda: op(x, k, s, case.padding)
-        if tf is not None:
-            tf_op = tf.nn.max_pool2d if is_max else tf.nn.avg_pool2d
-            xt = tf.constant(x)
-            impls["tf_eager"] = lambda: tf_op(xt, k, s, case.padding)
-            fn = tf.function(lambda a: tf_op(a, k, s, case.padding), jit_compile=False)
-            impls["tf_function"] = lambda: fn(xt)
-        if torch is not None:
-            F = torch.nn.functional
-            t_op = F.max_pool2d if is_max else F.avg_pool2d
-            x_nchw = torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
-            x_cl = x_nchw.contiguous(memory_format=torch.channels_last)
-            impls["torch_nchw"] = lambda: t_op(x_nchw, k, s)
-            impls["torch_cl"] = lambda: t_op(x_cl, k, s)
-            case.extra["torch_exact"] = True
-        impls["numpy"] = lambda: numpy_pool(x, k, s, np.max if is_max else np.mean)
-        if case.reference:
-            ref = reference.max_pool2d_reference if is_max else reference.avg_pool2d_reference
-            impls["reference"] = lambda: ref(x, (k, k), (s, s))
-    elif case.op == "pad":
-        mode = case.padding
-        paddings = [[0, 0], [1, 1], [1, 1], [0, 0]]
-        impls["convops"] = lambda: convops.pad(x, paddings, mode)
-        if tf is not None:
-            xt = tf.constant(x)
-            impls["tf_eager"] = lambda: tf.pad(xt, paddings, mode)
-            fn = tf.function(lambda a: tf.pad(a, paddings, mode), jit_compile=False)
-            impls["tf_function"] = lambda: fn(xt)
-        if torch is not None:
-            F = torch.nn.functional
-            t_mode = mode.lower()
-            x_nchw = torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
-            x_cl = x_nchw.contiguous(memory_format=torch.channels_last)
-            impls["torch_nchw"] = lambda: F.pad(x_nchw, (1, 1, 1, 1), t_mode)
-            impls["torch_cl"] = lambda: F.pad(x_cl, (1, 1, 1, 1), t_mode)
-            case.extra["torch_exact"] = True
-        impls["numpy"] = lambda: np.pad(x, paddings, mode.lower())
-        if case.reference:
-            impls["reference"] = lambda: reference.pad_reference(x, paddings, mode)
+    impls: dict[str, Callable] = {}
+    builders = {"conv2d": _build_conv, "max_pool2d": _build_pool, "avg_pool2d": _build_pool, "pad": _build_pad}
+    if case.op in builders:
+        builders[case.op](case, x, impls, tf, torch, rng)
     elif case.op.endswith("_grad"):
         _build_grad(case, x, impls, tf, torch, rng)
     else:  # pragma: no cover - a typo in CASES
@@ -239,9 +204,90 @@ def build(case: Case, tf=None, torch=None, rng=None) -> Dict[str, Callable]:
     return impls
 
 
+def _build_conv(case: Case, x, impls, tf, torch, rng):
+    """conv2d: convops, TF (eager and tf.function), torch (NCHW and channels-last), NumPy."""
+    dtype = x.dtype
+    w = (rng.standard_normal(case.kernel) / np.sqrt(np.prod(case.kernel[:3]))).astype(dtype)
+    s, pad = case.strides, case.padding
+    pads = _pads(case)
+    impls["convops"] = lambda: convops.conv2d(x, w, s, pad)
+    if tf is not None:
+        xt, wt = tf.constant(x), tf.constant(w)
+        impls["tf_eager"] = lambda: tf.nn.conv2d(xt, wt, s, pad)
+        fn = tf.function(lambda a, b: tf.nn.conv2d(a, b, s, pad), jit_compile=False)
+        impls["tf_function"] = lambda: fn(xt, wt)
+    if torch is not None:
+        F = torch.nn.functional
+        (top, bottom), (left, right) = pads
+        # torch pads symmetrically; TF's SAME with stride 2 on an even side pads (0, 1). Padding
+        # (1, 1) instead costs the same and gives the same output shape, only shifted by one
+        # pixel, so the timing is fair but the values are not compared (see `exact`).
+        tp = (max(top, bottom), max(left, right))
+        x_nchw = torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
+        x_cl = x_nchw.contiguous(memory_format=torch.channels_last)
+        w_oihw = torch.from_numpy(np.ascontiguousarray(w.transpose(3, 2, 0, 1)))
+        w_cl = w_oihw.contiguous(memory_format=torch.channels_last)
+        impls["torch_nchw"] = lambda: F.conv2d(x_nchw, w_oihw, None, s, tp)
+        impls["torch_cl"] = lambda: F.conv2d(x_cl, w_cl, None, s, tp)
+        case.extra["torch_exact"] = (top, left) == (bottom, right)
+    impls["numpy"] = lambda: numpy_conv(x, w, s, pads)
+    if case.reference:
+        impls["reference"] = lambda: reference.conv2d_reference(x, w, (s, s), pads)
+
+
+def _build_pool(case: Case, x, impls, tf, torch, rng):
+    """max_pool2d / avg_pool2d, with the same peers as conv2d."""
+    k, s = case.kernel[0], case.strides
+    is_max = case.op == "max_pool2d"
+    op = convops.max_pool2d if is_max else convops.avg_pool2d
+    impls["convops"] = lambda: op(x, k, s, case.padding)
+    if tf is not None:
+        tf_op = tf.nn.max_pool2d if is_max else tf.nn.avg_pool2d
+        xt = tf.constant(x)
+        impls["tf_eager"] = lambda: tf_op(xt, k, s, case.padding)
+        fn = tf.function(lambda a: tf_op(a, k, s, case.padding), jit_compile=False)
+        impls["tf_function"] = lambda: fn(xt)
+    if torch is not None:
+        F = torch.nn.functional
+        t_op = F.max_pool2d if is_max else F.avg_pool2d
+        x_nchw = torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
+        x_cl = x_nchw.contiguous(memory_format=torch.channels_last)
+        impls["torch_nchw"] = lambda: t_op(x_nchw, k, s)
+        impls["torch_cl"] = lambda: t_op(x_cl, k, s)
+        case.extra["torch_exact"] = True
+    impls["numpy"] = lambda: numpy_pool(x, k, s, np.max if is_max else np.mean)
+    if case.reference:
+        ref = reference.max_pool2d_reference if is_max else reference.avg_pool2d_reference
+        impls["reference"] = lambda: ref(x, (k, k), (s, s))
+
+
+def _build_pad(case: Case, x, impls, tf, torch, rng):
+    """pad (one pixel each side, the case's mode), with the same peers as conv2d."""
+    mode = case.padding
+    paddings = [[0, 0], [1, 1], [1, 1], [0, 0]]
+    impls["convops"] = lambda: convops.pad(x, paddings, mode)
+    if tf is not None:
+        xt = tf.constant(x)
+        impls["tf_eager"] = lambda: tf.pad(xt, paddings, mode)
+        fn = tf.function(lambda a: tf.pad(a, paddings, mode), jit_compile=False)
+        impls["tf_function"] = lambda: fn(xt)
+    if torch is not None:
+        F = torch.nn.functional
+        t_mode = mode.lower()
+        x_nchw = torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
+        x_cl = x_nchw.contiguous(memory_format=torch.channels_last)
+        impls["torch_nchw"] = lambda: F.pad(x_nchw, (1, 1, 1, 1), t_mode)
+        impls["torch_cl"] = lambda: F.pad(x_cl, (1, 1, 1, 1), t_mode)
+        case.extra["torch_exact"] = True
+    impls["numpy"] = lambda: np.pad(x, paddings, mode.lower())
+    if case.reference:
+        impls["reference"] = lambda: reference.pad_reference(x, paddings, mode)
+
+
 def _build_grad(case: Case, x, impls, tf, torch, rng):
     """Backward passes. Each returns the input gradient (conv: and the filter gradient)."""
     from convops import gradients as G
+
     dtype = x.dtype
     paddings = [[0, 0], [1, 1], [1, 1], [0, 0]]
     if case.op == "conv2d_grad":
@@ -249,8 +295,10 @@ def _build_grad(case: Case, x, impls, tf, torch, rng):
         pad = case.padding
         y = convops.conv2d(x, w, 1, pad)
         dy = rng.standard_normal(y.shape).astype(dtype)
-        impls["convops"] = lambda: (G.conv2d_backprop_input(x.shape, w, dy, 1, pad),
-                                    G.conv2d_backprop_filter(x, w.shape, dy, 1, pad))
+        impls["convops"] = lambda: (
+            G.conv2d_backprop_input(x.shape, w, dy, 1, pad),
+            G.conv2d_backprop_filter(x, w.shape, dy, 1, pad),
+        )
         forward = lambda a, b: tf.nn.conv2d(a, b, 1, pad)  # noqa: E731
         tf_args = (x, w)
         torch_forward = lambda a, b: torch.nn.functional.conv2d(a, b, None, 1, 1 if pad == "SAME" else 0)  # noqa
@@ -288,8 +336,12 @@ def _build_grad(case: Case, x, impls, tf, torch, rng):
         impls["tf_eager"] = lambda: tuple(tape.gradient(out, variables, output_gradients=dy_t))
     if torch is not None:
         with torch.enable_grad():
-            leaves = [torch.from_numpy(np.ascontiguousarray(a)).contiguous(memory_format=torch.channels_last)
-                      .requires_grad_(True) for a in torch_args]
+            leaves = [
+                torch.from_numpy(np.ascontiguousarray(a))
+                .contiguous(memory_format=torch.channels_last)
+                .requires_grad_(True)
+                for a in torch_args
+            ]
             out_t = torch_forward(*leaves)
         dy_torch = torch.from_numpy(np.ascontiguousarray(dy.transpose(0, 3, 1, 2)))
         impls["torch_cl"] = lambda: torch.autograd.grad(out_t, leaves, dy_torch, retain_graph=True)

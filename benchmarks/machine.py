@@ -11,12 +11,11 @@ import platform
 import subprocess
 import sys
 import time
-from typing import Dict, Optional
 
 _CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
-def _cpu_jiffies() -> Optional[Dict[str, int]]:
+def _cpu_jiffies() -> dict[str, int] | None:
     """Machine-wide CPU time from /proc/stat (Linux), split into busy and stolen ticks."""
     try:
         with open("/proc/stat") as f:
@@ -27,14 +26,14 @@ def _cpu_jiffies() -> Optional[Dict[str, int]]:
     return {"busy": user + nice + system + irq + softirq, "steal": steal}
 
 
-def _own_jiffies() -> Optional[int]:
+def _own_jiffies() -> int | None:
     """This process's CPU time (all threads) in the same ticks as /proc/stat: comparing the
     kernel's tick-sampled machine total with a nanosecond clock of our own would not subtract
     cleanly on a virtual machine."""
     try:
         with open("/proc/self/stat") as f:
             fields = f.read().rsplit(")", 1)[1].split()
-        return int(fields[11]) + int(fields[12])      # utime + stime
+        return int(fields[11]) + int(fields[12])  # utime + stime
     except (OSError, ValueError, IndexError):
         return None
 
@@ -48,7 +47,7 @@ class LoadProbe:
     the time the hypervisor gave our virtual CPUs to other guests, in the same unit.
     """
 
-    def __enter__(self) -> "LoadProbe":
+    def __enter__(self) -> LoadProbe:
         self.loadavg_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
         self._jiffies = _cpu_jiffies()
         self._own = _own_jiffies()
@@ -88,14 +87,27 @@ def _cpu_flags() -> list:
             for line in f:
                 if line.startswith("flags"):
                     flags = set(line.split(":", 1)[1].split())
-                    return [f for f in ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512_vnni",
-                                        "avx512_bf16", "amx_tile") if f in flags]
+                    return [
+                        f
+                        for f in (
+                            "sse4_2",
+                            "avx",
+                            "avx2",
+                            "fma",
+                            "avx512f",
+                            "avx512bw",
+                            "avx512_vnni",
+                            "avx512_bf16",
+                            "amx_tile",
+                        )
+                        if f in flags
+                    ]
     except OSError:
         pass
     return []
 
 
-def _caches() -> Dict[str, str]:
+def _caches() -> dict[str, str]:
     out = {}
     try:
         text = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10).stdout
@@ -108,13 +120,15 @@ def _caches() -> Dict[str, str]:
     return out
 
 
-def _git_commit() -> Optional[str]:
+def _git_commit() -> str | None:
     here = os.path.dirname(os.path.abspath(__file__))
     try:
-        result = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=here, capture_output=True, text=True,
-                                timeout=10)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "convops"], cwd=here, capture_output=True,
-                               text=True, timeout=10).stdout.strip()
+        result = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=here, capture_output=True, text=True, timeout=10
+        )
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "convops"], cwd=here, capture_output=True, text=True, timeout=10
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return None
     if result.returncode != 0:
@@ -122,7 +136,7 @@ def _git_commit() -> Optional[str]:
     return result.stdout.strip() + ("+dirty" if dirty else "")
 
 
-def _memory_gib() -> Optional[float]:
+def _memory_gib() -> float | None:
     try:
         with open("/proc/meminfo") as f:
             for line in f:
@@ -133,7 +147,7 @@ def _memory_gib() -> Optional[float]:
     return None
 
 
-def machine_info(original_env: Dict[str, Optional[str]]) -> dict:
+def machine_info(original_env: dict[str, str | None]) -> dict:
     """Static facts about the machine and the software (call after the libraries are imported)."""
     info = {
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
@@ -156,8 +170,14 @@ def machine_info(original_env: Dict[str, Optional[str]]) -> dict:
     info["versions"] = versions
     try:
         from threadpoolctl import threadpool_info
-        info["blas"] = [{k: lib.get(k) for k in ("internal_api", "version", "architecture", "num_threads",
-                                                  "threading_layer", "filepath")} for lib in threadpool_info()]
+
+        info["blas"] = [
+            {
+                k: lib.get(k)
+                for k in ("internal_api", "version", "architecture", "num_threads", "threading_layer", "filepath")
+            }
+            for lib in threadpool_info()
+        ]
     except ImportError:
         info["blas"] = "threadpoolctl not installed"
     convops = sys.modules.get("convops")

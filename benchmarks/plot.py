@@ -48,8 +48,9 @@ def plot_results(results=None, path: str = RESULTS, figsize=None):
     results = results if results is not None else load(path)
     runs = results["runs"]
     n_cases = max(len(run["cases"]) for run in runs)
-    fig, axes = plt.subplots(1, len(runs), sharey=True, squeeze=False,
-                             figsize=figsize or (5.5 * len(runs) + 2.5, 0.38 * n_cases + 1.8))
+    fig, axes = plt.subplots(
+        1, len(runs), sharey=True, squeeze=False, figsize=figsize or (5.5 * len(runs) + 2.5, 0.38 * n_cases + 1.8)
+    )
     height = 0.8 / len(SERIES)
     for ax, run in zip(axes[0], runs):
         cases = run["cases"]
@@ -69,12 +70,14 @@ def plot_results(results=None, path: str = RESULTS, figsize=None):
         ax.set_yticks(range(len(cases)))
         ax.set_yticklabels(labels, fontsize=8)
         lim = run["limits"]
-        ax.set_title(f"{run['threads']} thread{'s' * (run['threads'] > 1)}: speed vs TF eager\n"
-                     f"(matmul {lim['matmul_f32']['gflops']:.0f} GFLOP/s, copy {lim['copy']['gbs']:.0f} GB/s)",
-                     fontsize=9)
+        ax.set_title(
+            f"{run['threads']} thread{'s' * (run['threads'] > 1)}: speed vs TF eager\n"
+            f"(matmul {lim['matmul_f32']['gflops']:.0f} GFLOP/s, copy {lim['copy']['gbs']:.0f} GB/s)",
+            fontsize=9,
+        )
         ax.set_xlabel("TF eager time / time (log; right of 1 = faster than TF)", fontsize=8)
         ax.grid(axis="x", which="both", alpha=0.3)
-    axes[0][0].invert_yaxis()           # once: the panels share the y axis
+    axes[0][0].invert_yaxis()  # once: the panels share the y axis
     m = results["machine"]
     fig.suptitle(f"{m['cpu']}, {m['cores']} cores, {m['date']} (convops {m.get('git_commit')})", fontsize=9)
     handles, names = axes[0][0].get_legend_handles_labels()

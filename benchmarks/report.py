@@ -22,8 +22,11 @@ def derived(entry: dict, limits: dict) -> dict:
     out = {"speedup": {name: impls[name]["median_s"] / t for name in impls if name != "convops"}}
     if impls["convops"].get("cpu_s"):
         # By CPU time: load-independent in the 1-thread mode (see suite.measure_interleaved).
-        out["speedup_cpu"] = {name: impls[name]["cpu_s"] / impls["convops"]["cpu_s"] for name in impls
-                              if name != "convops" and impls[name].get("cpu_s")}
+        out["speedup_cpu"] = {
+            name: impls[name]["cpu_s"] / impls["convops"]["cpu_s"]
+            for name in impls
+            if name != "convops" and impls[name].get("cpu_s")
+        }
     peers = [name for name in PEERS if name in impls]
     if peers:
         best = min(peers, key=lambda name: impls[name]["median_s"])
@@ -72,52 +75,97 @@ def _x(speedup, name):
 
 def line(entry: dict) -> str:
     s = entry["speedup"]
-    extra = f" {entry['gflops']:6.1f} GFLOP/s {entry['pct_matmul']:4.0f}% mm" if "gflops" in entry else \
-        f" {entry['gbs']:6.1f} GB/s {entry['pct_copy']:4.0f}% copy" if "gbs" in entry else ""
+    extra = (
+        f" {entry['gflops']:6.1f} GFLOP/s {entry['pct_matmul']:4.0f}% mm"
+        if "gflops" in entry
+        else f" {entry['gbs']:6.1f} GB/s {entry['pct_copy']:4.0f}% copy"
+        if "gbs" in entry
+        else ""
+    )
     load = entry["load"]
-    return (f"{entry['label']:<44} convops {_ms(entry['impls'], 'convops'):>8} ms | xTF {_x(s, 'tf_eager'):>6} "
-            f"| xtorch_cl {_x(s, 'torch_cl'):>6} |{extra} | others {load.get('other_cores', '?')} cores"
-            + ("" if not entry["disagree"] else f" | DISAGREE {entry['disagree']}"))
+    return (
+        f"{entry['label']:<44} convops {_ms(entry['impls'], 'convops'):>8} ms | xTF {_x(s, 'tf_eager'):>6} "
+        f"| xtorch_cl {_x(s, 'torch_cl'):>6} |{extra} | others {load.get('other_cores', '?')} cores"
+        + ("" if not entry["disagree"] else f" | DISAGREE {entry['disagree']}")
+    )
 
 
-COLUMNS = ("case", "convops ms", "TF eager ms", "tf.function ms", "torch CL ms", "torch NCHW ms", "NumPy ms",
-           "reference ms", "xTF eager", "xtorch CL", "xfastest peer", "xTF by CPU time", "GFLOP/s", "% matmul",
-           "GB/s", "% copy", "target met", "other load")
+COLUMNS = (
+    "case",
+    "convops ms",
+    "TF eager ms",
+    "tf.function ms",
+    "torch CL ms",
+    "torch NCHW ms",
+    "NumPy ms",
+    "reference ms",
+    "xTF eager",
+    "xtorch CL",
+    "xfastest peer",
+    "xTF by CPU time",
+    "GFLOP/s",
+    "% matmul",
+    "GB/s",
+    "% copy",
+    "target met",
+    "other load",
+)
 
 
 def markdown(result: dict, header: bool = True) -> str:
     lines = []
     machine = result["machine"]
     if header:
-        lines += ["# convops benchmark results", "",
-                  f"Machine: {machine['cpu']}, {machine['cores']} cores, {machine.get('memory_gib')} GiB; "
-                  f"{machine['date']}; convops {machine['git_commit']}; versions "
-                  + ", ".join(f"{k} {v}" for k, v in machine["versions"].items()) + ".",
-                  f"TensorFlow oneDNN: {'on' if machine.get('tf_onednn') else 'off'}. "
-                  "Times are medians; `xPEER` = PEER's time / convops' time (above 1: convops is faster). "
-                  "`xTF by CPU time` compares process CPU time per call: with 1 thread for everyone it does not "
-                  "depend on other processes' load; with more threads it compares total work, not speed.", ""]
+        lines += [
+            "# convops benchmark results",
+            "",
+            f"Machine: {machine['cpu']}, {machine['cores']} cores, {machine.get('memory_gib')} GiB; "
+            f"{machine['date']}; convops {machine['git_commit']}; versions "
+            + ", ".join(f"{k} {v}" for k, v in machine["versions"].items())
+            + ".",
+            f"TensorFlow oneDNN: {'on' if machine.get('tf_onednn') else 'off'}. "
+            "Times are medians; `xPEER` = PEER's time / convops' time (above 1: convops is faster). "
+            "`xTF by CPU time` compares process CPU time per call: with 1 thread for everyone it does not "
+            "depend on other processes' load; with more threads it compares total work, not speed.",
+            "",
+        ]
     for run in result["runs"]:
         lim = run["limits"]
-        lines += [f"## {run['threads']} thread{'s' * (run['threads'] > 1)} for everyone", "",
-                  f"Limits in this run: float32 matmul {lim['matmul_f32']['n']}² = "
-                  f"{lim['matmul_f32']['gflops']:.0f} GFLOP/s (NumPy BLAS, best of {lim['matmul_f32']['samples']}); "
-                  f"copy {lim['copy']['gbs']:.1f} GB/s (read + write, 256 MiB)."
-                  + (" QUICK RUN: not a result." if run.get("quick") else ""), ""]
+        lines += [
+            f"## {run['threads']} thread{'s' * (run['threads'] > 1)} for everyone",
+            "",
+            f"Limits in this run: float32 matmul {lim['matmul_f32']['n']}² = "
+            f"{lim['matmul_f32']['gflops']:.0f} GFLOP/s (NumPy BLAS, best of {lim['matmul_f32']['samples']}); "
+            f"copy {lim['copy']['gbs']:.1f} GB/s (read + write, 256 MiB)."
+            + (" QUICK RUN: not a result." if run.get("quick") else ""),
+            "",
+        ]
         lines.append("| " + " | ".join(COLUMNS) + " |")
         lines.append("|" + "|".join("---" for _ in COLUMNS) + "|")
         for e in run["cases"]:
             s, im = e["speedup"], e["impls"]
             load = e["load"]
             met = {True: "yes", False: "**no**", None: ""}[e["met"]]
-            cells = [e["label"], _ms(im, "convops"), _ms(im, "tf_eager"), _ms(im, "tf_function"), _ms(im, "torch_cl"),
-                     _ms(im, "torch_nchw"), _ms(im, "numpy"), _ms(im, "reference"), _x(s, "tf_eager"),
-                     _x(s, "torch_cl"), f"{e['speedup_vs_fastest_peer']:.2f} ({e['fastest_peer']})"
-                     if "fastest_peer" in e else "",
-                     _x(e.get("speedup_cpu", {}), "tf_eager"),
-                     f"{e['gflops']:.1f}" if "gflops" in e else "", f"{e['pct_matmul']:.0f}" if "gflops" in e else "",
-                     f"{e['gbs']:.1f}" if "gbs" in e else "", f"{e['pct_copy']:.0f}" if "gbs" in e else "",
-                     met, f"{load.get('other_cores', '?')} cores, load {load.get('loadavg_1min', 0):.1f}"]
+            cells = [
+                e["label"],
+                _ms(im, "convops"),
+                _ms(im, "tf_eager"),
+                _ms(im, "tf_function"),
+                _ms(im, "torch_cl"),
+                _ms(im, "torch_nchw"),
+                _ms(im, "numpy"),
+                _ms(im, "reference"),
+                _x(s, "tf_eager"),
+                _x(s, "torch_cl"),
+                f"{e['speedup_vs_fastest_peer']:.2f} ({e['fastest_peer']})" if "fastest_peer" in e else "",
+                _x(e.get("speedup_cpu", {}), "tf_eager"),
+                f"{e['gflops']:.1f}" if "gflops" in e else "",
+                f"{e['pct_matmul']:.0f}" if "gflops" in e else "",
+                f"{e['gbs']:.1f}" if "gbs" in e else "",
+                f"{e['pct_copy']:.0f}" if "gbs" in e else "",
+                met,
+                f"{load.get('other_cores', '?')} cores, load {load.get('loadavg_1min', 0):.1f}",
+            ]
             lines.append("| " + " | ".join(cells) + " |")
         bad = {e["name"]: e["disagree"] for e in run["cases"] if e["disagree"]}
         if bad:

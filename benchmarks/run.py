@@ -10,11 +10,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import subprocess
 import sys
 import tempfile
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 RESULTS = os.path.join(HERE, "results")
@@ -26,17 +24,28 @@ THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "CO
 
 def _parse(argv):
     p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
-    p.add_argument("--threads", type=int, default=None,
-                   help="run one mode with this many threads for everyone (default: all cores, then 1)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="run one mode with this many threads for everyone (default: all cores, then 1)",
+    )
     p.add_argument("--filter", default="", help="regular expression on case names (e.g. 'conv_l2|pool')")
     p.add_argument("--quick", action="store_true", help="fewer, shorter samples (a smoke test, not a result)")
     p.add_argument("--repeats", type=int, default=7, help="timed samples per implementation (default 7)")
     p.add_argument("--no-torch", action="store_true", help="skip PyTorch even if it is installed")
     p.add_argument("--no-tf", action="store_true", help="skip TensorFlow")
-    p.add_argument("--tf-onednn", choices=("on", "off"), default="on",
-                   help="TensorFlow's oneDNN back end (default on: TF's default and its fastest)")
-    p.add_argument("--keep-openblas-env", action="store_true",
-                   help="keep OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE if set (default: unset them, see README)")
+    p.add_argument(
+        "--tf-onednn",
+        choices=("on", "off"),
+        default="on",
+        help="TensorFlow's oneDNN back end (default on: TF's default and its fastest)",
+    )
+    p.add_argument(
+        "--keep-openblas-env",
+        action="store_true",
+        help="keep OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE if set (default: unset them, see README)",
+    )
     p.add_argument("--out", default=RESULTS, help="directory for latest.json and latest.md")
     p.add_argument("--tag", default="", help="also save the results as results/run-<tag>.json")
     p.add_argument("--child-json", default=None, help=argparse.SUPPRESS)
@@ -60,6 +69,7 @@ def main(argv=None) -> int:
     args = _parse(sys.argv[1:] if argv is None else argv)
     if args.child_json:
         from benchmarks import suite
+
         return suite.run_child(args)
     cores = os.cpu_count() or 1
     modes = [args.threads] if args.threads else ([cores, 1] if cores > 1 else [1])
@@ -68,8 +78,21 @@ def main(argv=None) -> int:
     for threads in modes:
         with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as tmp:
             path = tmp.name
-        cmd = [sys.executable, "-m", "benchmarks", "--child-json", path, "--threads", str(threads),
-               "--repeats", str(args.repeats), "--filter", args.filter, "--tf-onednn", args.tf_onednn]
+        cmd = [
+            sys.executable,
+            "-m",
+            "benchmarks",
+            "--child-json",
+            path,
+            "--threads",
+            str(threads),
+            "--repeats",
+            str(args.repeats),
+            "--filter",
+            args.filter,
+            "--tf-onednn",
+            args.tf_onednn,
+        ]
         cmd += ["--quick"] * args.quick + ["--no-torch"] * args.no_torch + ["--no-tf"] * args.no_tf
         cmd += ["--keep-openblas-env"] * args.keep_openblas_env
         print(f"== {threads} thread{'s' * (threads > 1)} for everyone", flush=True)
@@ -81,8 +104,13 @@ def main(argv=None) -> int:
             runs.append(json.load(f))
         os.unlink(path)
     from benchmarks import report
-    result = {"schema": 1, "machine": runs[0]["machine"], "environment_as_started": original_env,
-              "runs": [{k: v for k, v in run.items() if k != "machine"} for run in runs]}
+
+    result = {
+        "schema": 1,
+        "machine": runs[0]["machine"],
+        "environment_as_started": original_env,
+        "runs": [{k: v for k, v in run.items() if k != "machine"} for run in runs],
+    }
     os.makedirs(args.out, exist_ok=True)
     text = report.markdown(result)
     for name in ["latest"] + ([f"run-{args.tag}"] if args.tag else []):

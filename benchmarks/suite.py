@@ -10,12 +10,11 @@ import json
 import os
 import re
 import statistics
-import sys
 import time
 
 from benchmarks.machine import LoadProbe, machine_info
 
-PAUSE_S = 0.02   # between two implementations' samples (see measure_interleaved)
+PAUSE_S = 0.02  # between two implementations' samples (see measure_interleaved)
 # After NumPy's baseline: its tensordot runs OpenBLAS, whose idle threads spin for ~2**28
 # cycles (~0.1 s) after a call. Measured here: a 2-thread convops conv2d (3.8 ms alone) took
 # 5.7 ms 20 ms after an OpenBLAS sgemm and 3.8 ms after 0.1 s.
@@ -95,9 +94,16 @@ def measure_interleaved(fns: dict, repeats=7, min_sample=0.025, warmup=2, budget
     # cpu_s: CPU time of the whole process (all its threads) per call. With one thread for
     # everyone it is the time the call would take on a machine of its own, whatever the load;
     # with more threads it is the total work, not a duration.
-    return {name: {"median_s": statistics.median(v), "min_s": min(v), "samples": len(v), "number": plan[name][0],
-                   "cpu_s": statistics.median(cpu[name])}
-            for name, v in samples.items()}
+    return {
+        name: {
+            "median_s": statistics.median(v),
+            "min_s": min(v),
+            "samples": len(v),
+            "number": plan[name][0],
+            "cpu_s": statistics.median(cpu[name]),
+        }
+        for name, v in samples.items()
+    }
 
 
 def _limits(np, threads, quick):
@@ -109,19 +115,30 @@ def _limits(np, threads, quick):
     c = np.empty((n, n), np.float32)
     with LoadProbe() as probe:
         t = measure(lambda: np.matmul(a, b, out=c), repeats=3 if quick else 5, warmup=1, budget=10)
-    matmul = {"n": n, "gflops": 2.0 * n ** 3 / t["min_s"] / 1e9, "gflops_median": 2.0 * n ** 3 / t["median_s"] / 1e9,
-              **t, "load": probe.result}
-    src = np.ones(2 ** 26, np.float32)  # 256 MiB: far beyond the last-level cache
+    matmul = {
+        "n": n,
+        "gflops": 2.0 * n**3 / t["min_s"] / 1e9,
+        "gflops_median": 2.0 * n**3 / t["median_s"] / 1e9,
+        **t,
+        "load": probe.result,
+    }
+    src = np.ones(2**26, np.float32)  # 256 MiB: far beyond the last-level cache
     dst = np.empty_like(src)
     with LoadProbe() as probe:
         t = measure(lambda: np.copyto(dst, src), repeats=5, warmup=1, budget=5)
-    copy = {"bytes": 2 * src.nbytes, "gbs": 2 * src.nbytes / t["min_s"] / 1e9,
-            "gbs_median": 2 * src.nbytes / t["median_s"] / 1e9, **t, "load": probe.result}
+    copy = {
+        "bytes": 2 * src.nbytes,
+        "gbs": 2 * src.nbytes / t["min_s"] / 1e9,
+        "gbs_median": 2 * src.nbytes / t["median_s"] / 1e9,
+        **t,
+        "load": probe.result,
+    }
     return {"matmul_f32": matmul, "copy": copy}
 
 
 def _agree(name, expected, got, dtype, case, to_numpy):
     import numpy as np
+
     if name.startswith("torch") and not case.extra.get("torch_exact", True):
         return None
     got = to_numpy(name, got)
@@ -136,6 +153,7 @@ def _agree(name, expected, got, dtype, case, to_numpy):
 def run_child(args) -> int:
     threads = args.threads or (os.cpu_count() or 1)
     import numpy as np
+
     import convops
     from benchmarks import cases as cases_mod
 
@@ -144,43 +162,67 @@ def run_child(args) -> int:
     notes = []
     if not args.no_tf:
         import tensorflow as tf
+
         # Must happen before the first TensorFlow op creates the thread pools.
         tf.config.threading.set_intra_op_parallelism_threads(threads)
         tf.config.threading.set_inter_op_parallelism_threads(threads if threads == 1 else 0)
     if not args.no_torch:
         try:
             import torch
+
             torch.set_num_threads(threads)
-            torch.set_grad_enabled(False)        # inference, as the other libraries here
+            torch.set_grad_enabled(False)  # inference, as the other libraries here
         except ImportError:
             notes.append("PyTorch not installed: its columns are empty")
     # Load convops' kernels now so that the first case does not pay for it.
     convops.conv2d(np.ones((1, 3, 3, 1), np.float32), np.ones((3, 3, 1, 1), np.float32))
 
-    info = machine_info({name: os.environ.get(name) for name in
-                         ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")})
+    info = machine_info(
+        {
+            name: os.environ.get(name)
+            for name in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+        }
+    )
     info["tf_onednn"] = os.environ.get("TF_ENABLE_ONEDNN_OPTS") != "0" if tf is not None else None
     repeats = 3 if args.quick else args.repeats
     min_sample = 0.005 if args.quick else 0.025
     pattern = re.compile(args.filter) if args.filter else None
 
-    print(f"machine: {info['cpu']}, {info['cores']} cores; threads for everyone: {threads}; "
-          f"OpenBLAS pins: {os.environ.get('OPENBLAS_CORETYPE') or 'none'}", flush=True)
+    print(
+        f"machine: {info['cpu']}, {info['cores']} cores; threads for everyone: {threads}; "
+        f"OpenBLAS pins: {os.environ.get('OPENBLAS_CORETYPE') or 'none'}",
+        flush=True,
+    )
     limits = _limits(np, threads, args.quick)
-    print(f"limits: float32 matmul {limits['matmul_f32']['n']}^2 {limits['matmul_f32']['gflops']:.0f} GFLOP/s, "
-          f"copy {limits['copy']['gbs']:.1f} GB/s (read + write)", flush=True)
+    print(
+        f"limits: float32 matmul {limits['matmul_f32']['n']}^2 {limits['matmul_f32']['gflops']:.0f} GFLOP/s, "
+        f"copy {limits['copy']['gbs']:.1f} GB/s (read + write)",
+        flush=True,
+    )
 
     from benchmarks import report
+
     results = []
     for case in cases_mod.CASES:
         if pattern and not pattern.search(case.name):
             continue
         impls = cases_mod.build(case, tf=tf, torch=torch)
         expected = cases_mod.to_nhwc_numpy("convops", impls["convops"]()).astype(np.float64)
-        entry = {"name": case.name, "label": case.describe(), "op": case.op, "dtype": case.dtype,
-                 "shape": list(case.shape), "kernel": list(case.kernel), "strides": case.strides,
-                 "padding": case.padding, "group": case.group, "flops": cases_mod.flops(case),
-                 "bytes": cases_mod.bytes_moved(case), "impls": {}, "disagree": {}}
+        entry = {
+            "name": case.name,
+            "label": case.describe(),
+            "op": case.op,
+            "dtype": case.dtype,
+            "shape": list(case.shape),
+            "kernel": list(case.kernel),
+            "strides": case.strides,
+            "padding": case.padding,
+            "group": case.group,
+            "flops": cases_mod.flops(case),
+            "bytes": cases_mod.bytes_moved(case),
+            "impls": {},
+            "disagree": {},
+        }
         ordered = {name: impls[name] for name in IMPL_ORDER if name in impls}
         for name, fn in ordered.items():
             problem = _agree(name, expected, fn(), case.dtype, case, cases_mod.to_nhwc_numpy)
@@ -192,8 +234,14 @@ def run_child(args) -> int:
         entry.update(report.derived(entry, limits))
         results.append(entry)
         print(report.line(entry), flush=True)
-    run = {"threads": threads, "quick": bool(args.quick), "machine": info, "limits": limits, "notes": notes,
-           "cases": results}
+    run = {
+        "threads": threads,
+        "quick": bool(args.quick),
+        "machine": info,
+        "limits": limits,
+        "notes": notes,
+        "cases": results,
+    }
     print()
     print(report.markdown({"machine": info, "runs": [run]}, header=False))
     with open(args.child_json, "w") as f:

@@ -18,8 +18,13 @@ def _cell(case: dict) -> str:
     if "tf_eager" in c:
         tf += f" ({c['tf_eager']:.2f})"
     torch = f"{s['torch_cl']:.2f}" if "torch_cl" in s else "-"
-    limit = f"{case['pct_matmul']:.0f}%mm" if "pct_matmul" in case else f"{case['pct_copy']:.0f}%cp" \
-        if "pct_copy" in case else ""
+    limit = (
+        f"{case['pct_matmul']:.0f}%mm"
+        if "pct_matmul" in case
+        else f"{case['pct_copy']:.0f}%cp"
+        if "pct_copy" in case
+        else ""
+    )
     return f"{tf:>13} {torch:>6} {limit:>7} {case['load'].get('other_cores', '?'):>4}"
 
 

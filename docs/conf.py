@@ -13,7 +13,7 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")  # if a figure imports Tenso
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 HERE = pathlib.Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))           # the `figures` drawing package
+sys.path.insert(0, str(HERE))  # the `figures` drawing package
 sys.path.insert(0, str(HERE / "_ext"))  # the `animation`, `kernel-source` and results directives
 # The repository's root, for the `benchmarks` package (the performance page draws its figure with
 # benchmarks.plot). Appended, not prepended: nothing at the root (tests/, build/, setup.py) may
@@ -46,9 +46,11 @@ exclude_patterns = ["_build", "_data", "_ext", "figures", "Thumbs.db", ".DS_Stor
 templates_path = []
 html_static_path = ["_static"]
 html_css_files = ["convops.css", "player.css"]
-html_js_files = [("player.js", {"defer": "defer"}),  # the animations' frame player
-                 # click a figure to enlarge it; search results show formulas without TeX delimiters
-                 ("figures.js", {"defer": "defer"})]
+html_js_files = [
+    ("player.js", {"defer": "defer"}),  # the animations' frame player
+    # click a figure to enlarge it; search results show formulas without TeX delimiters
+    ("figures.js", {"defer": "defer"}),
+]
 html_favicon = "_static/favicon.svg"
 html_theme = "furo"
 html_title = f"convops {release}"
@@ -101,14 +103,15 @@ plot_html_show_formats = False
 # figure, so the grammar's rcParams (fonts, sizes, colours) are applied here, not only on import.
 plot_formats = [("svg", 150)]
 plot_pre_code = "import numpy as np\nimport matplotlib.pyplot as plt\n"
-from figures.grammar import RC as plot_rcparams  # noqa: E402
 plot_apply_rcparams = True
 
 
 def _check_mathjax(app):
     if app.builder.format == "html" and not (HERE / "_static" / "mathjax" / "tex-chtml.js").exists():
-        raise RuntimeError("docs/_static/mathjax/tex-chtml.js is missing: run `bash scripts/site.sh --no-serve`, "
-                           "which fetches MathJax 3.2.2 from the npm registry, before sphinx-build")
+        raise RuntimeError(
+            "docs/_static/mathjax/tex-chtml.js is missing: run `bash scripts/site.sh --no-serve`, "
+            "which fetches MathJax 3.2.2 from the npm registry, before sphinx-build"
+        )
 
 
 class _AnyOption(dict):

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Idempotent set-up of everything convops needs on a fresh Debian machine:
 #   scripts/env.sh [build|test|docs|all]
-# creates .venv, installs the pinned requirements, compiles the Cython kernels in place and,
+# creates .venv, installs the pinned requirements (`test` and `all` add requirements/lint.txt,
+# the checks scripts/test.sh runs first), compiles the Cython kernels in place and,
 # for `test`/`docs`/`all`, installs Debian's chromium for the browser test of the site.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,9 +23,9 @@ quiet_pip() {  # pip, minus the mirror's noise; fails when pip fails
 
 case "$what" in
   build) reqs=(-r requirements/build.txt) ;;
-  test)  reqs=(-r requirements/test.txt -r requirements/docs.txt) ;;
+  test)  reqs=(-r requirements/test.txt -r requirements/docs.txt -r requirements/lint.txt) ;;
   docs)  reqs=(-r requirements/docs.txt) ;;
-  all)   reqs=(-r requirements/test.txt -r requirements/docs.txt) ;;
+  all)   reqs=(-r requirements/test.txt -r requirements/docs.txt -r requirements/lint.txt) ;;
   *) echo "usage: scripts/env.sh [build|test|docs|all]" >&2; exit 2 ;;
 esac
 stamp=.venv/.convops-$what-$(cat requirements/*.txt | sha1sum | cut -c1-12)

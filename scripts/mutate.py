@@ -32,10 +32,10 @@ ROOT = Path(__file__).resolve().parents[1]
 @dataclasses.dataclass(frozen=True)
 class Mutation:
     name: str
-    path: str          # source file, relative to the repository root
-    old: str           # exact text, present once
+    path: str  # source file, relative to the repository root
+    old: str  # exact text, present once
     new: str
-    tests: tuple       # pytest arguments that must fail with the mutation planted
+    tests: tuple  # pytest arguments that must fail with the mutation planted
     what: str
 
     @property
@@ -44,61 +44,94 @@ class Mutation:
 
 
 MUTATIONS = [
-    Mutation("list-range-check", "convops/_validation.py",
-             "            if array.min() < info.min or array.max() > info.max:",
-             "            if False:",
-             ("tests/test_errors.py", "-k", "list or int32"),
-             "Python integer lists that do not fit the other operand's integer dtype wrap silently"),
-    Mutation("cython-maxpool-nan", "convops/_kernels/pool.pyx",
-             "                        acc[c] = value if value > acc[c] else acc[c]",
-             "                        acc[c] = value if not value <= acc[c] else acc[c]",
-             ("tests/test_kernel_paths.py", "-k", "pools_every_isa and cython"),
-             "the no-SIMD max-pool loop (MSVC builds) takes NaN instead of ignoring it"),
-    Mutation("simd-maxpool-nan", "convops/pool_ukernel.h",
-             "#define PK_MAX(run, v) (run = (PK_NAME(vec))PK_MAXV((v), (run)))",
-             "#define PK_MAX(run, v) (run = (PK_NAME(vec))PK_MAXV((run), (v)))",
-             ("tests/test_pool.py", "-k", "max_pool2d"),
-             "the SIMD max-pool's vector lanes take NaN (operands of x86's max swapped); scalar tails stay right"),
-    Mutation("parallel-last-chunk", "convops/parallel.h",
-             "    job->n_chunks = (n_tasks + chunk - 1) / chunk;",
-             "    job->n_chunks = n_tasks / chunk;",
-             ("tests/test_properties.py", "-k", "thread_count"),
-             "the thread pool drops the last, partial chunk of rows"),
-    Mutation("mean-layout", "convops/padding.py",
-             "            mean = x_c.mean(axis=padded_axes, keepdims=True, dtype=np.float64)",
-             "            mean = x.mean(axis=padded_axes, keepdims=True, dtype=np.float64)",
-             ("tests/test_pad.py", "-k", "mean_does_not_depend"),
-             "MEAN padding sums in the input's memory order, so a Fortran-ordered float64 input rounds differently"),
-    Mutation("mean-bool", "convops/padding.py",
-             '    elif x.dtype.kind in "iub":',
-             '    elif x.dtype.kind in "iu":',
-             ("tests/test_pad.py", "-k", "mean_matches"),
-             "MEAN padding of a bool array takes the float path (any True makes the border True)"),
-    Mutation("pool-2d-nchw", "convops/pooling.py",
-             '    if data_format == "NCHW" and not image_2d:',
-             '    if data_format == "NCHW":',
-             ("tests/test_pool.py", "-k", "matches_tensorflow"),
-             "a 2-D image pooled with data_format='NCHW' is transposed as if it were 4-D NCHW"),
-    Mutation("conv-2d-nchw", "convops/conv.py",
-             '        x = x[None, :, :, None] if data_format == "NHWC" else x[None, None, :, :]',
-             '        x = x[None, :, :, None]',
-             ("tests/test_conv.py", "-k", "image"),
-             "a 2-D image convolved with data_format='NCHW' is reshaped as NHWC, then transposed"),
-    Mutation("pad-negative-zero", "convops/_kernels/pad.pyx",
-             "    if type(constant_values) is float and signbit(<double>constant_values):\n        return None\n",
-             "",
-             ("tests/test_pad.py", "-k", "sign_of_a_zero or tensorflow"),
-             "the compiled pad fills constant_values=-0.0 with +0.0 (memset) on C-ordered inputs"),
-    Mutation("same-padding-split", "convops/arithmetic.py",
-             "    return total // 2, total - total // 2",
-             "    return total - total // 2, total // 2",
-             ("tests/test_arithmetic.py",),
-             "SAME puts the odd padding pixel top/left instead of bottom/right (PyTorch-style)"),
-    Mutation("control-no-op", "convops/padding.py",
-             "if before or after)",
-             "if (before or after))",
-             ("tests/test_pad.py", "-k", "mean"),
-             "control: a rewrite that changes nothing (must SURVIVE: shows that a survivor is reported)"),
+    Mutation(
+        "list-range-check",
+        "convops/_validation.py",
+        "            if array.min() < info.min or array.max() > info.max:",
+        "            if False:",
+        ("tests/test_errors.py", "-k", "list or int32"),
+        "Python integer lists that do not fit the other operand's integer dtype wrap silently",
+    ),
+    Mutation(
+        "cython-maxpool-nan",
+        "convops/_kernels/pool.pyx",
+        "                        acc[c] = value if value > acc[c] else acc[c]",
+        "                        acc[c] = value if not value <= acc[c] else acc[c]",
+        ("tests/test_kernel_paths.py", "-k", "pools_every_isa and cython"),
+        "the no-SIMD max-pool loop (MSVC builds) takes NaN instead of ignoring it",
+    ),
+    Mutation(
+        "simd-maxpool-nan",
+        "convops/_kernels/src/pool_ukernel.h",
+        "#define PK_MAX(run, v) (run = (PK_NAME(vec))PK_MAXV((v), (run)))",
+        "#define PK_MAX(run, v) (run = (PK_NAME(vec))PK_MAXV((run), (v)))",
+        ("tests/test_pool.py", "-k", "max_pool2d"),
+        "the SIMD max-pool's vector lanes take NaN (operands of x86's max swapped); scalar tails stay right",
+    ),
+    Mutation(
+        "parallel-last-chunk",
+        "convops/_kernels/src/parallel.h",
+        "    job->n_chunks = (n_tasks + chunk - 1) / chunk;",
+        "    job->n_chunks = n_tasks / chunk;",
+        ("tests/test_properties.py", "-k", "thread_count"),
+        "the thread pool drops the last, partial chunk of rows",
+    ),
+    Mutation(
+        "mean-layout",
+        "convops/padding.py",
+        "            mean = x_c.mean(axis=padded_axes, keepdims=True, dtype=np.float64)",
+        "            mean = x.mean(axis=padded_axes, keepdims=True, dtype=np.float64)",
+        ("tests/test_pad.py", "-k", "mean_does_not_depend"),
+        "MEAN padding sums in the input's memory order, so a Fortran-ordered float64 input rounds differently",
+    ),
+    Mutation(
+        "mean-bool",
+        "convops/padding.py",
+        '    elif x.dtype.kind in "iub":',
+        '    elif x.dtype.kind in "iu":',
+        ("tests/test_pad.py", "-k", "mean_matches"),
+        "MEAN padding of a bool array takes the float path (any True makes the border True)",
+    ),
+    Mutation(
+        "pool-2d-nchw",
+        "convops/pooling.py",
+        '    if data_format == "NCHW" and not image_2d:',
+        '    if data_format == "NCHW":',
+        ("tests/test_pool.py", "-k", "matches_tensorflow"),
+        "a 2-D image pooled with data_format='NCHW' is transposed as if it were 4-D NCHW",
+    ),
+    Mutation(
+        "conv-2d-nchw",
+        "convops/conv.py",
+        '        x = x[None, :, :, None] if data_format == "NHWC" else x[None, None, :, :]',
+        "        x = x[None, :, :, None]",
+        ("tests/test_conv.py", "-k", "image"),
+        "a 2-D image convolved with data_format='NCHW' is reshaped as NHWC, then transposed",
+    ),
+    Mutation(
+        "pad-negative-zero",
+        "convops/_kernels/pad.pyx",
+        "    if type(constant_values) is float and signbit(<double>constant_values):\n        return None\n",
+        "",
+        ("tests/test_pad.py", "-k", "sign_of_a_zero or tensorflow"),
+        "the compiled pad fills constant_values=-0.0 with +0.0 (memset) on C-ordered inputs",
+    ),
+    Mutation(
+        "same-padding-split",
+        "convops/arithmetic.py",
+        "    return total // 2, total - total // 2",
+        "    return total - total // 2, total // 2",
+        ("tests/test_arithmetic.py",),
+        "SAME puts the odd padding pixel top/left instead of bottom/right (PyTorch-style)",
+    ),
+    Mutation(
+        "control-no-op",
+        "convops/padding.py",
+        "if before or after)",
+        "if (before or after))",
+        ("tests/test_pad.py", "-k", "mean"),
+        "control: a rewrite that changes nothing (must SURVIVE: shows that a survivor is reported)",
+    ),
 ]
 # The control is skipped unless asked for by name (--only control-no-op).
 CONTROL = {"control-no-op"}
@@ -118,8 +151,9 @@ def _copy_checkout(dest: Path) -> None:
 
 
 def _build(copy: Path) -> None:
-    result = subprocess.run([sys.executable, "setup.py", "-q", "build_ext", "--inplace"], cwd=copy,
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "setup.py", "-q", "build_ext", "--inplace"], cwd=copy, capture_output=True, text=True
+    )
     if result.returncode:
         raise RuntimeError(f"build failed:\n{result.stderr[-3000:]}")
 
@@ -144,14 +178,20 @@ def _restore_artefacts(copy: Path, saved: Path) -> None:
 
 def _env(copy: Path) -> dict:
     env = dict(os.environ, HYPOTHESIS_PROFILE="dev", PYTHONPATH=str(copy), PYTHONDONTWRITEBYTECODE="1")
-    env.pop("CI", None)   # the dev profile's budget, whatever the caller's environment
+    env.pop("CI", None)  # the dev profile's budget, whatever the caller's environment
     return env
 
 
 def run(mutations, copy: Path) -> list:
     _build(copy)
-    where = subprocess.run([sys.executable, "-c", "import convops; print(convops.__file__)"], cwd=copy,
-                           env=_env(copy), capture_output=True, text=True, check=True).stdout.strip()
+    where = subprocess.run(
+        [sys.executable, "-c", "import convops; print(convops.__file__)"],
+        cwd=copy,
+        env=_env(copy),
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     if not where.startswith(str(copy)):
         raise RuntimeError(f"the scratch copy's convops is not the one imported ({where}); aborting")
     results = []
@@ -168,8 +208,13 @@ def run(mutations, copy: Path) -> list:
             if m.compiled:
                 _build(copy)
             built = time.monotonic()
-            test = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *m.tests],
-                                  cwd=copy, env=_env(copy), capture_output=True, text=True)
+            test = subprocess.run(
+                [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *m.tests],
+                cwd=copy,
+                env=_env(copy),
+                capture_output=True,
+                text=True,
+            )
             seconds = time.monotonic() - built
             last = (test.stdout.strip().splitlines() or [""])[-1]
             status = "KILLED" if test.returncode == 1 else "SURVIVED" if test.returncode == 0 else "ERROR"
@@ -177,7 +222,7 @@ def run(mutations, copy: Path) -> list:
         finally:
             path.write_text(original)
             os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
-            if saved is not None:      # the unmutated build back, without recompiling it
+            if saved is not None:  # the unmutated build back, without recompiling it
                 _restore_artefacts(copy, saved)
         print(f"{results[-1][1]:9} {m.name:22} {results[-1][2]:6.1f} s  {results[-1][3]}", flush=True)
     return results

@@ -16,6 +16,7 @@ run() {  # run one suite, remember a failure, keep going so one run reports ever
   echo; echo "== $1"; shift
   if ! "$@"; then status=1; echo "!! FAILED: $*"; fi
 }
+run "lint, format, spelling, types (scripts/lint.sh)" bash scripts/lint.sh
 run "unit and property tests (TensorFlow oracle, profile $HYPOTHESIS_PROFILE)" \
   python -m pytest tests -p no:cacheprovider --ignore=tests/site
 # The same suites (fuzzing, sizes, concurrency, leaks included) with the kernels built under

@@ -85,8 +85,11 @@ def frames_of(gif: pathlib.Path) -> tuple[pathlib.Path, dict]:
 class Animation(SphinxDirective):
     required_arguments = 1
     has_content = True
-    option_spec = {"alt": directives.unchanged_required, "width": directives.length_or_percentage_or_unitless,
-                   "poster": directives.positive_int}
+    option_spec = {
+        "alt": directives.unchanged_required,
+        "width": directives.length_or_percentage_or_unitless,
+        "poster": directives.positive_int,
+    }
 
     def run(self):
         target = self.arguments[0]
@@ -112,9 +115,14 @@ class Animation(SphinxDirective):
         if poster > count:
             raise self.error(f"animation: :poster: must be a frame number from 1 to {count}; got {poster}")
 
-        player = animation_player(alt=self.options["alt"].strip(), durations=manifest["durations"], poster=poster,
-                                  width=manifest["width"], height=manifest["height"],
-                                  max_width=self.options.get("width"))
+        player = animation_player(
+            alt=self.options["alt"].strip(),
+            durations=manifest["durations"],
+            poster=poster,
+            width=manifest["width"],
+            height=manifest["height"],
+            max_width=self.options.get("width"),
+        )
         self.set_source_info(player)
         rel_dir = frame_dir.relative_to(pathlib.Path(self.env.srcdir)).as_posix()
         for name in manifest["frames"]:
@@ -150,8 +158,10 @@ _ICONS = {  # 16×16 glyphs drawn in the text colour; the buttons' names are the
 
 
 def _icon(name: str) -> str:
-    return (f'<svg class="convops-player-icon convops-player-icon-{name}" viewBox="0 0 16 16" width="16" '
-            f'height="16" aria-hidden="true" focusable="false" fill="currentColor">{_ICONS[name]}</svg>')
+    return (
+        f'<svg class="convops-player-icon convops-player-icon-{name}" viewBox="0 0 16 16" width="16" '
+        f'height="16" aria-hidden="true" focusable="false" fill="currentColor">{_ICONS[name]}</svg>'
+    )
 
 
 def _visit_player_html(self, node):
@@ -178,13 +188,14 @@ def _visit_player_html(self, node):
         f'<button type="button" class="convops-player-prev" aria-label="Previous frame" '
         f'title="Previous frame (left arrow)">{_icon("prev")}</button>\n'
         f'<button type="button" class="convops-player-toggle" aria-label="Play" title="Play (space)">'
-        f'{_icon("play")}{_icon("pause")}</button>\n'
+        f"{_icon('play')}{_icon('pause')}</button>\n"
         f'<button type="button" class="convops-player-next" aria-label="Next frame" '
         f'title="Next frame (right arrow)">{_icon("next")}</button>\n'
         f'<input type="range" class="convops-player-slider" min="1" max="{count}" value="1" step="1" '
         f'aria-label="Frame" aria-valuetext="frame 1 of {count}" />\n'
         f'<span class="convops-player-counter">1 / {count}</span>\n'
-        f'</div>\n</div>\n')
+        f"</div>\n</div>\n"
+    )
     raise nodes.SkipNode
 
 
@@ -195,8 +206,13 @@ def _visit_player_other(self, node):
 
 
 def setup(app):
-    app.add_node(animation_player, html=(_visit_player_html, None), text=(_visit_player_other, None),
-                 latex=(_visit_player_other, None), man=(_visit_player_other, None),
-                 texinfo=(_visit_player_other, None))
+    app.add_node(
+        animation_player,
+        html=(_visit_player_html, None),
+        text=(_visit_player_other, None),
+        latex=(_visit_player_other, None),
+        man=(_visit_player_other, None),
+        texinfo=(_visit_player_other, None),
+    )
     app.add_directive("animation", Animation)
     return {"version": "2.0", "parallel_read_safe": True, "parallel_write_safe": True}

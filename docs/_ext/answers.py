@@ -18,8 +18,9 @@ class answers_node(nodes.General, nodes.Element):
 
 def _visit_html(self, node):
     summary = node.get("summary", "Show the answers")
-    self.body.append(f'<details class="answers"><summary>{self.encode(summary)}</summary>\n'
-                     '<div class="answers-body">\n')
+    self.body.append(
+        f'<details class="answers"><summary>{self.encode(summary)}</summary>\n<div class="answers-body">\n'
+    )
 
 
 def _depart_html(self, node):
@@ -47,8 +48,13 @@ class Answers(SphinxDirective):
 
 
 def setup(app):
-    app.add_node(answers_node, html=(_visit_html, _depart_html), text=(_visit_other, _depart_other),
-                 latex=(_visit_other, _depart_other), man=(_visit_other, _depart_other),
-                 texinfo=(_visit_other, _depart_other))
+    app.add_node(
+        answers_node,
+        html=(_visit_html, _depart_html),
+        text=(_visit_other, _depart_other),
+        latex=(_visit_other, _depart_other),
+        man=(_visit_other, _depart_other),
+        texinfo=(_visit_other, _depart_other),
+    )
     app.add_directive("answers", Answers)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -35,12 +35,41 @@ from pathlib import Path
 TEST_DIRECTIVES = ("doctest", "testcode", "testoutput", "testsetup", "testcleanup")
 #: Directives whose content is reStructuredText (a doctest inside them is a doctest); the content
 #: of any other directive (code-block, plot, math, literalinclude, autodoc …) is not.
-BODY_DIRECTIVES = frozenset({
-    "admonition", "attention", "caution", "danger", "error", "hint", "important", "note", "tip",
-    "warning", "seealso", "topic", "sidebar", "container", "only", "answers", "compound",
-    "epigraph", "highlights", "pull-quote", "glossary", "list-table", "table", "figure",
-    "versionadded", "versionchanged", "deprecated", "rst-class", "class", "dropdown", "tab",
-})
+BODY_DIRECTIVES = frozenset(
+    {
+        "admonition",
+        "attention",
+        "caution",
+        "danger",
+        "error",
+        "hint",
+        "important",
+        "note",
+        "tip",
+        "warning",
+        "seealso",
+        "topic",
+        "sidebar",
+        "container",
+        "only",
+        "answers",
+        "compound",
+        "epigraph",
+        "highlights",
+        "pull-quote",
+        "glossary",
+        "list-table",
+        "table",
+        "figure",
+        "versionadded",
+        "versionchanged",
+        "deprecated",
+        "rst-class",
+        "class",
+        "dropdown",
+        "tab",
+    }
+)
 
 _DIRECTIVE = re.compile(r"^(\s*)\.\.\s+([A-Za-z][\w:.+-]*)::(.*)$")
 _EXPLICIT = re.compile(r"^(\s*)\.\.(\s|$)")  # comments, hyperlink targets, substitutions, footnotes
@@ -105,6 +134,50 @@ def _parse_flags(spec: str) -> dict:
     return flags
 
 
+def _directive(
+    lines: list[str],
+    i: int,
+    indent: int,
+    directive: re.Match,
+    first: int,
+    out: list[Block],
+    section: list[str],
+    inside: tuple,
+) -> int:
+    """Collect the blocks of the directive on line ``i``; return the index after its body."""
+    end = _body_end(lines, i, indent)
+    name, argument = directive.group(2), directive.group(3).strip()
+    body = lines[i + 1 : end]
+    if name in TEST_DIRECTIVES:
+        options, content, start = _split_options(body, first + i + 1)
+        groups = tuple(g.strip() for g in argument.split(",")) if argument else ("default",)
+        flags = _parse_flags(options["options"]) if "options" in options else {}
+        block = Block(
+            name, "\n".join(content), start, groups, flags, "hide" in options, options.get("skipif"), section[0], inside
+        )
+        out.append(block)
+    elif name in BODY_DIRECTIVES:
+        _, content, start = _split_options(body, first + i + 1)
+        _walk(content, start, out, section, inside + (name,))
+    return end
+
+
+def _paragraph_end(lines: list[str], i: int, indent: int) -> int:
+    """Index after the paragraph on line ``i`` (up to a blank line), and after the literal block a
+    paragraph ending in "::" introduces."""
+    n = len(lines)
+    j = i
+    while j < n and lines[j].strip():
+        j += 1
+    if lines[j - 1].rstrip().endswith("::"):
+        k = j
+        while k < n and not lines[k].strip():
+            k += 1
+        if k < n and _indent(lines[k]) > indent:
+            return _body_end(lines, k - 1, indent)
+    return j
+
+
 def _walk(lines: list[str], first: int, out: list[Block], section: list[str], inside: tuple = ()) -> None:
     """Collect the doctest blocks of ``lines`` (line ``first`` of the page is ``lines[0]``)."""
     i, n = 0, len(lines)
@@ -116,19 +189,7 @@ def _walk(lines: list[str], first: int, out: list[Block], section: list[str], in
         indent = _indent(line)
         directive = _DIRECTIVE.match(line)
         if directive:
-            end = _body_end(lines, i, indent)
-            name, argument = directive.group(2), directive.group(3).strip()
-            body = lines[i + 1:end]
-            if name in TEST_DIRECTIVES:
-                options, content, start = _split_options(body, first + i + 1)
-                groups = tuple(g.strip() for g in argument.split(",")) if argument else ("default",)
-                flags = _parse_flags(options["options"]) if "options" in options else {}
-                out.append(Block(name, "\n".join(content), start, groups, flags, "hide" in options,
-                                 options.get("skipif"), section[0], inside))
-            elif name in BODY_DIRECTIVES:
-                _, content, start = _split_options(body, first + i + 1)
-                _walk(content, start, out, section, inside + (name,))
-            i = end
+            i = _directive(lines, i, indent, directive, first, out, section, inside)
             continue
         if _EXPLICIT.match(line):
             i = _body_end(lines, i, indent)
@@ -137,8 +198,15 @@ def _walk(lines: list[str], first: int, out: list[Block], section: list[str], in
             j = i
             while j < n and lines[j].strip():
                 j += 1
-            out.append(Block("doctest_block", textwrap.dedent("\n".join(lines[i:j])), first + i,
-                             section=section[0], inside=inside))
+            out.append(
+                Block(
+                    "doctest_block",
+                    textwrap.dedent("\n".join(lines[i:j])),
+                    first + i,
+                    section=section[0],
+                    inside=inside,
+                )
+            )
             i = j
             continue
         # a section title: text underlined (optionally overlined) with one punctuation character
@@ -150,17 +218,7 @@ def _walk(lines: list[str], first: int, out: list[Block], section: list[str], in
             section[0] = lines[i + 1].strip()
             i += 3
             continue
-        # a paragraph (up to a blank line); one ending in "::" introduces a literal block
-        j = i
-        while j < n and lines[j].strip():
-            j += 1
-        i = j
-        if lines[j - 1].rstrip().endswith("::"):
-            k = j
-            while k < n and not lines[k].strip():
-                k += 1
-            if k < n and _indent(lines[k]) > indent:
-                i = _body_end(lines, k - 1, indent)
+        i = _paragraph_end(lines, i, indent)
 
 
 def extract_blocks(rst: str | Path, text: str | None = None) -> list[Block]:
@@ -178,13 +236,18 @@ def page_title(rst: str | Path, text: str | None = None) -> str:
         text = Path(rst).read_text(encoding="utf-8")
     lines = text.split("\n")
     for i, line in enumerate(lines[:-1]):
-        if line.strip() and not _ADORNMENT.match(line) and _ADORNMENT.match(lines[i + 1]) \
-                and len(lines[i + 1].strip()) >= len(line.strip()):
+        if (
+            line.strip()
+            and not _ADORNMENT.match(line)
+            and _ADORNMENT.match(lines[i + 1])
+            and len(lines[i + 1].strip()) >= len(line.strip())
+        ):
             return line.strip()
     return Path(rst).stem
 
 
 # --------------------------------------------------------------------------- what a reader runs
+
 
 @dataclass
 class Cell:
@@ -256,7 +319,7 @@ def _page_url(docname: str) -> str:
 
 def _docname(rst: Path) -> str:
     parts = Path(rst).resolve().with_suffix("").parts
-    return "/".join(parts[parts.index("docs") + 1:]) if "docs" in parts else Path(rst).stem
+    return "/".join(parts[parts.index("docs") + 1 :]) if "docs" in parts else Path(rst).stem
 
 
 def _exception_name(example: doctest.Example) -> str:
@@ -268,9 +331,13 @@ def build_script(rst: str | Path, page_url: str | None = None) -> str:
     rst = Path(rst)
     title = page_title(rst)
     url = page_url or f"{_docname(rst)}.html"
-    lines = [f"# {title}", f"# The examples of the convops documentation page {url}, in page order.",
-             "# What a line shows in Python's interactive prompt is written below it after `# ->`;",
-             "# run the file with `python`, or paste it into Python, IPython or Jupyter line by line.", ""]
+    lines = [
+        f"# {title}",
+        f"# The examples of the convops documentation page {url}, in page order.",
+        "# What a line shows in Python's interactive prompt is written below it after `# ->`;",
+        "# run the file with `python`, or paste it into Python, IPython or Jupyter line by line.",
+        "",
+    ]
     section = None
     for cell in _cells(extract_blocks(rst)):
         if cell.section != section:
@@ -282,9 +349,12 @@ def build_script(rst: str | Path, page_url: str | None = None) -> str:
             source = _shown(example)
             if example.exc_msg:
                 # Expected to fail: show the error instead of stopping the script.
-                lines += ["try:", textwrap.indent(source, "    "),
-                          f"except {_exception_name(example)} as error:",
-                          "    print(f\"{type(error).__name__}: {error}\")"]
+                lines += [
+                    "try:",
+                    textwrap.indent(source, "    "),
+                    f"except {_exception_name(example)} as error:",
+                    '    print(f"{type(error).__name__}: {error}")',
+                ]
             else:
                 lines.append(source)
             want = example.want.rstrip("\n")
@@ -303,8 +373,12 @@ def build_notebook(rst: str | Path, page_url: str | None = None) -> dict:
     def markdown(text: str) -> dict:
         return {"cell_type": "markdown", "metadata": {}, "source": _lines(text)}
 
-    cells = [markdown(f"# {title}\n\nThe examples of [the documentation page]({url}), in page order. "
-                      "Run the cells from the top: each one shows the value the page shows.")]
+    cells = [
+        markdown(
+            f"# {title}\n\nThe examples of [the documentation page]({url}), in page order. "
+            "Run the cells from the top: each one shows the value the page shows."
+        )
+    ]
     section = None
     for cell in _cells(extract_blocks(rst)):
         if cell.section != section:
@@ -312,8 +386,15 @@ def build_notebook(rst: str | Path, page_url: str | None = None) -> dict:
             cells.append(markdown(f"## {section}"))
         metadata = {"tags": ["raises-exception"]} if any(e.exc_msg for e in cell.examples) else {}
         source = "".join(_shown(e) + "\n" for e in cell.examples)
-        cells.append({"cell_type": "code", "execution_count": None, "metadata": metadata, "outputs": [],
-                      "source": _lines(source.rstrip("\n"))})
+        cells.append(
+            {
+                "cell_type": "code",
+                "execution_count": None,
+                "metadata": metadata,
+                "outputs": [],
+                "source": _lines(source.rstrip("\n")),
+            }
+        )
     for number, cell in enumerate(cells):
         cell["id"] = f"cell-{number}"
     return {
@@ -349,9 +430,26 @@ def _write_if_changed(path: Path, text: str) -> None:
         path.write_text(text, encoding="utf-8")
 
 
-def setup(app):
+def _links_paragraph(docname: str, page_dir: Path, script: Path, notebook: Path):
+    """The paragraph that links a page's script and notebook (``LINK_TEXT script (.py) · notebook (.ipynb)``)."""
     from docutils import nodes
     from sphinx import addnodes
+
+    paragraph = nodes.paragraph(classes=["example-downloads"])
+    paragraph += nodes.Text(LINK_TEXT + " ")
+    for k, (path, label) in enumerate(((script, "script (.py)"), (notebook, "notebook (.ipynb)"))):
+        if k:
+            paragraph += nodes.Text(" · ")
+        reference = addnodes.download_reference(
+            "", "", refdoc=docname, refexplicit=True, reftarget=os.path.relpath(path, page_dir)
+        )
+        reference += nodes.inline(label, label)
+        paragraph += reference
+    return paragraph
+
+
+def setup(app):
+    from docutils import nodes
     from sphinx.transforms import SphinxTransform
 
     class AddDownloads(SphinxTransform):
@@ -375,15 +473,7 @@ def setup(app):
             _write_if_changed(script, build_script(source))
             _write_if_changed(notebook, json.dumps(build_notebook(source), indent=1, ensure_ascii=False) + "\n")
             page_dir = Path(self.env.srcdir) / Path(docname).parent
-            paragraph = nodes.paragraph(classes=["example-downloads"])
-            paragraph += nodes.Text(LINK_TEXT + " ")
-            for k, (path, label) in enumerate(((script, "script (.py)"), (notebook, "notebook (.ipynb)"))):
-                if k:
-                    paragraph += nodes.Text(" · ")
-                reference = addnodes.download_reference("", "", refdoc=docname, refexplicit=True,
-                                                        reftarget=os.path.relpath(path, page_dir))
-                reference += nodes.inline(label, label)
-                paragraph += reference
+            paragraph = _links_paragraph(docname, page_dir, script, notebook)
             subsections = [i for i, child in enumerate(target.children) if isinstance(child, nodes.section)]
             if subsections:
                 target.insert(subsections[0], paragraph)
@@ -396,9 +486,13 @@ def setup(app):
                 if section.children and section[0].astext().strip().lower() == "worked example":
                     return section
             last = None
-            for node in self.document.findall(lambda n: isinstance(n, nodes.doctest_block)
-                                              or n.get("testnodetype") in ("doctest", "testcode")
-                                              if isinstance(n, nodes.Element) else False):
+            for node in self.document.findall(
+                lambda n: (
+                    isinstance(n, nodes.doctest_block) or n.get("testnodetype") in ("doctest", "testcode")
+                    if isinstance(n, nodes.Element)
+                    else False
+                )
+            ):
                 parent = node.parent
                 while parent is not None and not isinstance(parent, nodes.section):
                     parent = parent.parent

@@ -22,8 +22,9 @@ class FactRole(SphinxRole):
     def run(self):
         module_name, _, key = self.text.partition(".")
         if not key:
-            msg = self.inliner.reporter.error(f"fact {self.text!r}: write MODULE.KEY, e.g. trained.accuracy",
-                                              line=self.lineno)
+            msg = self.inliner.reporter.error(
+                f"fact {self.text!r}: write MODULE.KEY, e.g. trained.accuracy", line=self.lineno
+            )
             return [self.inliner.problematic(self.rawtext, self.rawtext, msg)], [msg]
         for name in (module_name, "mnist", "grammar"):
             self.env.note_dependency(str(FIGURES / f"{name}.py"))

@@ -28,7 +28,7 @@ class KernelSource(SphinxDirective):
             begin = text.find(start)
             if begin < 0:
                 continue
-            begin = text.rfind("\n", 0, begin) + 1          # from the start of that line
+            begin = text.rfind("\n", 0, begin) + 1  # from the start of that line
             stop = len(text)
             if end:
                 found = text.find(end, begin)

@@ -36,10 +36,21 @@ RESULTS = ROOT / "benchmarks" / "results"
 LATEST = RESULTS / "latest.json"
 TRAINING = RESULTS / "training.json"
 
-IMPL_NAMES = {"tf_eager": "TF eager", "tf_function": "TF tf.function", "torch_cl": "torch channels-last",
-              "torch_nchw": "torch NCHW", "numpy": "NumPy", "reference": "convops.reference"}
-GROUPS = {"small": "small call", "compute": "compute-bound", "large": "large conv", "memory": "memory-bound",
-          "gradient": "gradient"}
+IMPL_NAMES = {
+    "tf_eager": "TF eager",
+    "tf_function": "TF tf.function",
+    "torch_cl": "torch channels-last",
+    "torch_nchw": "torch NCHW",
+    "numpy": "NumPy",
+    "reference": "convops.reference",
+}
+GROUPS = {
+    "small": "small call",
+    "compute": "compute-bound",
+    "large": "large conv",
+    "memory": "memory-bound",
+    "gradient": "gradient",
+}
 
 
 def load(path: pathlib.Path) -> dict:
@@ -76,73 +87,80 @@ def _x(value: float) -> str:
     return f"{value:.2f}×" if value < 10 else f"{value:.0f}×"
 
 
+# What ``:bench:`CASE.THREADS.FIELD``` prints for each FIELD of one benchmark case.
+_CASE_FIELDS = {
+    "us": lambda case: f"{_num(case['impls']['convops']['median_s'] * 1e6)} µs",
+    "time": lambda case: _time(case["impls"]["convops"]["median_s"]),
+    "tf_us": lambda case: f"{_num(case['impls']['tf_eager']['median_s'] * 1e6)} µs",
+    "tf_time": lambda case: _time(case["impls"]["tf_eager"]["median_s"]),
+    "xtf": lambda case: _x(case["speedup"]["tf_eager"]),
+    "xpeer": lambda case: _x(case["speedup_vs_fastest_peer"]),
+    "peer": lambda case: IMPL_NAMES[case["fastest_peer"]],
+    "gflops": lambda case: _num(case["gflops"]),
+    "gbs": lambda case: _num(case["gbs"]),
+    "pct_matmul": lambda case: f"{case['pct_matmul']:.0f}%",
+    "pct_copy": lambda case: f"{case['pct_copy']:.0f}%",
+    "mb": lambda case: f"{_num(case['bytes'] / 1e6, 2)} MB",  # bytes read + written by a pooling or padding
+    "label": lambda case: case["label"],
+    "other_cores": lambda case: f"{case['load'].get('other_cores', '?')}",
+}
+
+
 def _case_field(case: dict, field: str) -> str:
+    if field in _CASE_FIELDS:
+        return _CASE_FIELDS[field](case)
     impls = case["impls"]
-    if field == "us":
-        return f"{_num(impls['convops']['median_s'] * 1e6)} µs"
-    if field == "time":
-        return _time(impls["convops"]["median_s"])
-    if field == "tf_us":
-        return f"{_num(impls['tf_eager']['median_s'] * 1e6)} µs"
-    if field == "tf_time":
-        return _time(impls["tf_eager"]["median_s"])
-    if field == "xtf":
-        return _x(case["speedup"]["tf_eager"])
-    if field == "xpeer":
-        return _x(case["speedup_vs_fastest_peer"])
-    if field == "peer":
-        return IMPL_NAMES[case["fastest_peer"]]
-    if field in ("gflops", "gbs"):
-        return _num(case[field])
-    if field in ("pct_matmul", "pct_copy"):
-        return f"{case[field]:.0f}%"
-    if field.endswith("_time") and field[:-5] in impls:     # e.g. torch_cl_time
+    if field.endswith("_time") and field[:-5] in impls:  # any implementation's time, e.g. torch_cl_time
         return _time(impls[field[:-5]]["median_s"])
-    if field == "mb":                  # bytes read + written by a pooling or padding
-        return f"{_num(case['bytes'] / 1e6, 2)} MB"
-    if field == "label":
-        return case["label"]
-    if field == "other_cores":
-        return f"{case['load'].get('other_cores', '?')}"
     raise KeyError(f"unknown case field {field!r}")
+
+
+def _machine_field(machine: dict, field: str) -> str:
+    if field == "commit":
+        return str(machine.get("git_commit"))
+    if field == "date":
+        return machine["date"].split()[0]
+    if field == "isa":
+        return machine.get("convops_cpu_features", {}).get("in_use", "?")
+    return str(machine[field])
+
+
+def _group_range(run: dict, group: str, field: str) -> str:
+    """``low–high`` of ``field`` over the float32 cases of ``group``."""
+    cases = [c for c in run["cases"] if c["group"] == group and c.get("dtype", "float32") == "float32"]
+    values = [c[field] for c in cases if c.get(field) is not None]
+    if not values:
+        raise KeyError(f"no float32 case of group {group!r} has {field!r}")
+    low, high = min(values), max(values)
+    if field.startswith("pct"):
+        return f"{low:.0f}–{high:.0f}%" if round(low) != round(high) else f"{low:.0f}%"
+    if field == "speedup_vs_fastest_peer":
+        return f"{low:.2f}–{high:.2f}×"
+    return f"{_num(low)}–{_num(high)}"
 
 
 def bench_value(key: str) -> str:
     """The text of ``:bench:`KEY``` (see the module docstring)."""
     results = load(LATEST)
     parts = key.split(".")
-    machine = results["machine"]
     if parts[0] == "machine":
-        field = parts[1]
-        if field == "commit":
-            return str(machine.get("git_commit"))
-        if field == "date":
-            return machine["date"].split()[0]
-        if field == "isa":
-            return machine.get("convops_cpu_features", {}).get("in_use", "?")
-        return str(machine[field])
+        return _machine_field(results["machine"], parts[1])
     if parts[0] in ("matmul", "copy"):
         limits = _run(results, parts[1])["limits"]
-        return (f"{limits['matmul_f32']['gflops']:.0f} GFLOP/s" if parts[0] == "matmul"
-                else f"{limits['copy']['gbs']:.0f} GB/s")
+        return (
+            f"{limits['matmul_f32']['gflops']:.0f} GFLOP/s"
+            if parts[0] == "matmul"
+            else f"{limits['copy']['gbs']:.0f} GB/s"
+        )
     run = _run(results, parts[1])
-    if parts[0] == "load":             # other programs' mean load over the run's cases, in cores
+    if parts[0] == "load":  # other programs' mean load over the run's cases, in cores
         loads = [c["load"]["other_cores"] for c in run["cases"] if c["load"].get("other_cores") is not None]
         return f"{statistics.fmean(loads):.1f}" if loads else "?"
-    if parts[0] == "slower":           # every case where convops is slower than TF eager
+    if parts[0] == "slower":  # every case where convops is slower than TF eager
         slow = [c for c in run["cases"] if c["speedup"].get("tf_eager", 1.0) < 1.0]
         return "; ".join(f"{c['label']} ({_x(c['speedup']['tf_eager'])})" for c in slow) or "none"
     if parts[0] in GROUPS:
-        cases = [c for c in run["cases"] if c["group"] == parts[0] and c.get("dtype", "float32") == "float32"]
-        values = [c[parts[2]] for c in cases if c.get(parts[2]) is not None]
-        if not values:
-            raise KeyError(f"no float32 case of group {parts[0]!r} has {parts[2]!r}")
-        low, high = min(values), max(values)
-        if parts[2].startswith("pct"):
-            return f"{low:.0f}–{high:.0f}%" if round(low) != round(high) else f"{low:.0f}%"
-        if parts[2] == "speedup_vs_fastest_peer":
-            return f"{low:.2f}–{high:.2f}×"
-        return f"{_num(low)}–{_num(high)}"
+        return _group_range(run, parts[0], parts[2])
     cases = {c["name"]: c for c in run["cases"]}
     if parts[0] not in cases:
         raise KeyError(f"no case {parts[0]!r}; cases: {sorted(cases)}")
@@ -161,8 +179,7 @@ def bench_role(name, rawtext, text, lineno, inliner, options=None, content=None)
 
 
 def _list_table(header, rows, widths=None, title=None) -> list[str]:
-    lines = [f".. list-table::{' ' + title if title else ''}", "   :header-rows: 1",
-             "   :class: benchmark-table"]
+    lines = [f".. list-table::{' ' + title if title else ''}", "   :header-rows: 1", "   :class: benchmark-table"]
     if widths:
         lines.append(f"   :widths: {' '.join(map(str, widths))}")
     lines.append("")
@@ -191,14 +208,20 @@ class BenchmarkMachine(_ResultsDirective):
             + (f" ({m['hypervisor_vendor']} virtual machine)" if m.get("hypervisor_vendor") else "")
             + (f", {m['memory_gib']} GiB" if m.get("memory_gib") else "")
             + (f"; caches L1d {m['l1d_cache']}, L2 {m['l2_cache']}, L3 {m['l3_cache']}" if m.get("l3_cache") else "")
-            + (f"; instruction sets {', '.join(f'``{flag}``' for flag in m['cpu_flags'])}"
-               if m.get("cpu_flags") else ""),
+            + (
+                f"; instruction sets {', '.join(f'``{flag}``' for flag in m['cpu_flags'])}"
+                if m.get("cpu_flags")
+                else ""
+            ),
             f"- **When**: {m['date']}, convops at commit ``{m.get('git_commit')}``, Python {m.get('python')}",
             f"- **Versions**: {versions}",
             f"- **Back ends**: TensorFlow with oneDNN {'on' if m.get('tf_onednn') else 'off'}; convops' kernels "
             f"compiled for {', '.join(features.get('supported', [])) or '?'}, running ``{features.get('in_use', '?')}``"
-            + (f"; NumPy's BLAS: OpenBLAS {blas[-1].get('version')} ({blas[-1].get('architecture')} kernels)"
-               if blas else ""),
+            + (
+                f"; NumPy's BLAS: OpenBLAS {blas[-1].get('version')} ({blas[-1].get('architecture')} kernels)"
+                if blas
+                else ""
+            ),
         ]
         return self.render(lines)
 
@@ -216,8 +239,15 @@ class BenchmarkCases(_ResultsDirective):
         except KeyError as exc:
             raise self.error(str(exc)) from None
         lim = run["limits"]
-        header = ["case (kind)", "convops", "TF eager", "speed vs TF eager", "fastest peer: speed vs it",
-                  "convops' rate (share of the limit)", "other load"]
+        header = [
+            "case (kind)",
+            "convops",
+            "TF eager",
+            "speed vs TF eager",
+            "fastest peer: speed vs it",
+            "convops' rate (share of the limit)",
+            "other load",
+        ]
         rows = []
         for case in run["cases"]:
             impls = case["impls"]
@@ -229,14 +259,26 @@ class BenchmarkCases(_ResultsDirective):
                 rate = ""
             speed = case["speedup"].get("tf_eager")
             speed_text = "" if speed is None else (f"**{_x(speed)}**" if speed < 1 else _x(speed))
-            peer = (f"{IMPL_NAMES[case['fastest_peer']]}: {_x(case['speedup_vs_fastest_peer'])}"
-                    if case.get("fastest_peer") else "")
-            rows.append([f"{case['label']} (*{GROUPS.get(case['group'], case['group'])}*)",
-                         _time(impls["convops"]["median_s"]),
-                         _time(impls["tf_eager"]["median_s"]) if "tf_eager" in impls else "",
-                         speed_text, peer, rate, f"{case['load'].get('other_cores', '?')} cores"])
-        title = (f"{run['threads']} thread{'s' * (run['threads'] > 1)} for everyone: matmul "
-                 f"{lim['matmul_f32']['gflops']:.0f} GFLOP/s, copy {lim['copy']['gbs']:.0f} GB/s")
+            peer = (
+                f"{IMPL_NAMES[case['fastest_peer']]}: {_x(case['speedup_vs_fastest_peer'])}"
+                if case.get("fastest_peer")
+                else ""
+            )
+            rows.append(
+                [
+                    f"{case['label']} (*{GROUPS.get(case['group'], case['group'])}*)",
+                    _time(impls["convops"]["median_s"]),
+                    _time(impls["tf_eager"]["median_s"]) if "tf_eager" in impls else "",
+                    speed_text,
+                    peer,
+                    rate,
+                    f"{case['load'].get('other_cores', '?')} cores",
+                ]
+            )
+        title = (
+            f"{run['threads']} thread{'s' * (run['threads'] > 1)} for everyone: matmul "
+            f"{lim['matmul_f32']['gflops']:.0f} GFLOP/s, copy {lim['copy']['gbs']:.0f} GB/s"
+        )
         return self.render(_list_table(header, rows, widths=[30, 9, 9, 9, 15, 18, 10], title=title))
 
 
@@ -246,18 +288,35 @@ def training_provenance(section: str) -> str:
     data = load(TRAINING)
     m = data.get(section, {}).get("machine")
     if m:
-        return (f"recorded by ``python -m benchmarks.training`` on {m.get('date', '?')} on {m.get('cpu', '?')}, "
-                f"{m.get('cores', '?')} cores (convops at ``{m.get('git_commit', '?')}``)")
+        return (
+            f"recorded by ``python -m benchmarks.training`` on {m.get('date', '?')} on {m.get('cpu', '?')}, "
+            f"{m.get('cores', '?')} cores (convops at ``{m.get('git_commit', '?')}``)"
+        )
     try:
-        log = subprocess.run(["git", "log", "-1", "--format=%h %cd", "--date=format-local:%Y-%m-%d %H:%M UTC", "--",
-                              str(TRAINING.relative_to(ROOT))], cwd=ROOT, capture_output=True, text=True,
-                             timeout=10, env={"TZ": "UTC", "PATH": "/usr/bin:/bin"})
+        log = subprocess.run(
+            [
+                "git",
+                "log",
+                "-1",
+                "--format=%h %cd",
+                "--date=format-local:%Y-%m-%d %H:%M UTC",
+                "--",
+                str(TRAINING.relative_to(ROOT)),
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            env={"TZ": "UTC", "PATH": "/usr/bin:/bin"},
+        )
         commit, _, date = log.stdout.strip().partition(" ")
     except (OSError, subprocess.SubprocessError):
         commit = date = ""
-    where = (f"committed in ``{commit}`` on {date}" if commit else "its date was not recorded")
-    return (f"recorded by ``python -m benchmarks.training`` on the benchmarks' development machine "
-            f"(this run predates the machine record in training.json; {where})")
+    where = f"committed in ``{commit}`` on {date}" if commit else "its date was not recorded"
+    return (
+        f"recorded by ``python -m benchmarks.training`` on the benchmarks' development machine "
+        f"(this run predates the machine record in training.json; {where})"
+    )
 
 
 class TrainingSpeed(_ResultsDirective):
@@ -267,28 +326,51 @@ class TrainingSpeed(_ResultsDirective):
         self.env.note_dependency(str(TRAINING))
         data = load(TRAINING)
         speed = data["speed"]
-        header = ["TensorFlow back end", "Keras forward", "convops forward", "speed vs Keras",
-                  "Keras training step", "convops training step", "speed vs Keras"]
+        header = [
+            "TensorFlow back end",
+            "Keras forward",
+            "convops forward",
+            "speed vs Keras",
+            "Keras training step",
+            "convops training step",
+            "speed vs Keras",
+        ]
         rows = []
         for run in speed["runs"]:
             t = {k: v["median_ms"] for k, v in run["times"].items()}
-            rows.append([f"oneDNN {'on (TF default)' if run['onednn'] else 'off'}",
-                         f"{t['keras_forward']:.1f} ms", f"{t['convops_forward']:.1f} ms",
-                         _x(t["keras_forward"] / t["convops_forward"]),
-                         f"{t['keras_step']:.1f} ms", f"{t['convops_step']:.1f} ms",
-                         _x(t["keras_step"] / t["convops_step"])])
+            rows.append(
+                [
+                    f"oneDNN {'on (TF default)' if run['onednn'] else 'off'}",
+                    f"{t['keras_forward']:.1f} ms",
+                    f"{t['convops_forward']:.1f} ms",
+                    _x(t["keras_forward"] / t["convops_forward"]),
+                    f"{t['keras_step']:.1f} ms",
+                    f"{t['convops_step']:.1f} ms",
+                    _x(t["keras_step"] / t["convops_step"]),
+                ]
+            )
         lines = _list_table(header, rows, title="Time per batch of 64 images (medians), same process, alternating")
         mem = speed["memory"]
         mine = mem["convops"]["step_peak_bytes"]
         off = mem["keras_onednn_off"]["step_peak_bytes"]
         on = mem["keras_onednn_on"].get("allocator_peak_bytes")
         mib = lambda b: f"{b / 2**20:.1f} MiB"  # noqa: E731
-        rows = [["resident memory a step adds (Keras with oneDNN off: plain malloc)", mib(mine), mib(off),
-                 f"{mine / off:.2f}"]]
+        rows = [
+            [
+                "resident memory a step adds (Keras with oneDNN off: plain malloc)",
+                mib(mine),
+                mib(off),
+                f"{mine / off:.2f}",
+            ]
+        ]
         if on:
             rows.append(["Keras with oneDNN on: its allocator's own peak", mib(mine), mib(on), f"{mine / on:.2f}"])
-        lines += _list_table(["measure", "convops", "Keras", "convops / Keras"], rows, widths=[50, 15, 15, 20],
-                             title="Peak memory added by one training step")
+        lines += _list_table(
+            ["measure", "convops", "Keras", "convops / Keras"],
+            rows,
+            widths=[50, 15, 15, 20],
+            title="Peak memory added by one training step",
+        )
         lines += [f"These numbers were {training_provenance('speed')}.", ""]
         return self.render(lines)
 
@@ -314,7 +396,7 @@ def training_value(key: str) -> str:
 def training_role(name, rawtext, text, lineno, inliner, options=None, content=None):
     env = inliner.document.settings.env
     env.note_dependency(str(TRAINING))
-    if env.app.builder.format != "html":     # the doctest builder reads pages too: no training there
+    if env.app.builder.format != "html":  # the doctest builder reads pages too: no training there
         return [nodes.Text(text)], []
     try:
         value = training_value(text.strip())
@@ -330,7 +412,7 @@ class TrainingAccuracy(_ResultsDirective):
 
     def run(self):
         self.env.note_dependency(str(TRAINING))
-        if self.env.app.builder.format != "html":     # training runs only where the page is drawn
+        if self.env.app.builder.format != "html":  # training runs only where the page is drawn
             return []
         from figures import mnist, training
 
@@ -339,32 +421,56 @@ class TrainingAccuracy(_ResultsDirective):
         (x_train, _), (x_test, _) = mnist.load_split()
         header = ["run", "training digits", "seeds", f"after {e} epochs", f"after {last} epochs"]
         build = training.build_runs()
-        rows = [[f"the tutorial (Keras), as it reports", f"{training.TUTORIAL_TRAIN:,}", "one run",
-                 f"{training.TUTORIAL_ACCURACY:.3f}", ""],
-                ["**convops, trained while this page was built**", f"{len(x_train):,}", training._seeds(build),
-                 _spread([r["val_accuracy"][e - 1] for r in build]), ""]]
+        rows = [
+            [
+                "the tutorial (Keras), as it reports",
+                f"{training.TUTORIAL_TRAIN:,}",
+                "one run",
+                f"{training.TUTORIAL_ACCURACY:.3f}",
+                "",
+            ],
+            [
+                "**convops, trained while this page was built**",
+                f"{len(x_train):,}",
+                training._seeds(build),
+                _spread([r["val_accuracy"][e - 1] for r in build]),
+                "",
+            ],
+        ]
         names = {"convops": "convops (recorded)", "keras_reshuffled": "Keras (recorded), TensorFlow back end"}
         for fw, label in names.items():
             runs = recorded.get(fw, [])
             if runs:
-                rows.append([label, f"{len(x_train):,}", training._seeds(runs),
-                             _spread([r["val_accuracy"][e - 1] for r in runs]),
-                             _spread([r["val_accuracy"][last - 1] for r in runs])])
-        lines = _list_table(header, rows, widths=[30, 12, 10, 24, 24],
-                            title=f"Test accuracy on the {len(x_test):,} test digits: mean ± standard deviation "
-                                  f"over seeds (lowest–highest)")
-        m = training.recorded_machine()
+                rows.append(
+                    [
+                        label,
+                        f"{len(x_train):,}",
+                        training._seeds(runs),
+                        _spread([r["val_accuracy"][e - 1] for r in runs]),
+                        _spread([r["val_accuracy"][last - 1] for r in runs]),
+                    ]
+                )
+        lines = _list_table(
+            header,
+            rows,
+            widths=[30, 12, 10, 24, 24],
+            title=f"Test accuracy on the {len(x_test):,} test digits: mean ± standard deviation "
+            f"over seeds (lowest–highest)",
+        )
         versions = {}
         for run in recorded.get("keras_reshuffled", []):
             versions.update(run.get("versions", {}))
         seconds = [r["seconds"] for r in build]
-        lines += [f"The rows marked *recorded* were {training_provenance('mnist')}, with "
-                  + ", ".join(f"{k} {v}" for k, v in sorted(versions.items()))
-                  + f", on the same {len(x_train):,} / {len(x_test):,} split (checked by a hash of its arrays) "
-                  f"and with the same recipe; Keras draws a new batch order every epoch, as convops' ``fit`` "
-                  f"does, and each framework starts from its own seeded initial weights. The "
-                  f"{len(build)} convops runs of this build took {statistics.fmean(seconds):.0f} s each "
-                  f"(on the machine that built the site; the runs are cached between builds).", ""]
+        lines += [
+            f"The rows marked *recorded* were {training_provenance('mnist')}, with "
+            + ", ".join(f"{k} {v}" for k, v in sorted(versions.items()))
+            + f", on the same {len(x_train):,} / {len(x_test):,} split (checked by a hash of its arrays) "
+            f"and with the same recipe; Keras draws a new batch order every epoch, as convops' ``fit`` "
+            f"does, and each framework starts from its own seeded initial weights. The "
+            f"{len(build)} convops runs of this build took {statistics.fmean(seconds):.0f} s each "
+            f"(on the machine that built the site; the runs are cached between builds).",
+            "",
+        ]
         return self.render(lines)
 
 
@@ -376,12 +482,14 @@ class ExampleOutput(SphinxDirective):
         from figures import mnist
 
         self.env.note_dependency(str(mnist.SCRIPT))
-        if self.env.app.builder.format != "html":     # the doctest builder reads pages too: no training there
+        if self.env.app.builder.format != "html":  # the doctest builder reads pages too: no training there
             return []
         text, seconds = mnist.script_output(), mnist.training_seconds()
         block = nodes.literal_block(text, text, language="text")
-        caption = (f"Output of python examples/train_mnist_convnet.py, run while this site was built "
-                   f"(training: {seconds:.0f} s)")
+        caption = (
+            f"Output of python examples/train_mnist_convnet.py, run while this site was built "
+            f"(training: {seconds:.0f} s)"
+        )
         container = nodes.container("", literal_block=True, classes=["literal-block-wrapper", "example-output"])
         container += nodes.caption(caption, caption)
         container += block
