@@ -2,5 +2,5 @@
 
 One module per concept page; :mod:`figures.grammar` holds the shared visual grammar.
 :mod:`figures.performance` draws benchmarks/results/latest.json (benchmarks.plot) and
-:mod:`figures.training` trains the example script's model for the training example page.
+:mod:`figures.train_convnet` trains the example script's model for the training example page.
 """
