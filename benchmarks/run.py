@@ -10,11 +10,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import subprocess
 import sys
 import tempfile
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 RESULTS = os.path.join(HERE, "results")
@@ -91,7 +89,7 @@ def main(argv=None) -> int:
             f.write("\n")
         with open(os.path.join(args.out, name + ".md"), "w") as f:
             f.write(text)
-    print(f"\nwrote {os.path.join(args.out, 'latest.json')} and latest.md")
+    print(f"\nwrote {os.path.join(args.out, 'latest.json')} and latest.md (git-ignored; --tag NAME for a run to commit)")
     return 0
 
 

@@ -10,7 +10,6 @@ import json
 import os
 import re
 import statistics
-import sys
 import time
 
 from benchmarks.machine import LoadProbe, machine_info
