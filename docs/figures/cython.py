@@ -60,7 +60,7 @@ def kernel(method: str):
     """Force convops.conv2d onto one of its Cython kernels (convops.conv.METHODS), as its tests do."""
     from convops import conv
     if method not in conv.METHODS:
-        raise ValueError(f"convops.conv.METHODS is {conv.METHODS}; the speed page expects {method!r} in it")
+        raise ValueError(f"convops.conv.METHODS is {conv.METHODS}; docs/concepts/cython.rst expects {method!r} in it")
     previous, conv._FORCE_METHOD = conv._FORCE_METHOD, method
     try:
         yield
