@@ -47,6 +47,10 @@ def _format_unusual_array(a: np.ndarray) -> Optional[str]:
         # bytearray: writeable memory; one leading byte puts every item at an odd address.
         return (f"np.frombuffer(bytearray(1) + {format_value(np.array(a))}.tobytes(), "
                 f"dtype={a.dtype.str!r}, offset=1).reshape({a.shape})")
+    if a.size and a.ndim and 0 in a.strides:
+        # One index along each zero-stride axis holds every value there is.
+        base = np.array(a[tuple(slice(0, 1) if step == 0 else slice(None) for step in a.strides)])
+        return f"np.broadcast_to({format_value(base)}, {a.shape})"
     if a.dtype.kind not in "biufc":
         if a.size == 0:
             return f"np.empty({a.shape}, dtype={a.dtype.str!r})"
@@ -54,8 +58,6 @@ def _format_unusual_array(a: np.ndarray) -> Optional[str]:
         return f"np.array({values.tolist()!r}, dtype={a.dtype.str!r})"
     if a.dtype.byteorder == ">":
         return f"{format_value(a.astype(a.dtype.newbyteorder('=')))}.astype({a.dtype.str!r})"
-    if a.size and a.ndim and 0 in a.strides:
-        return f"np.broadcast_to({format_value(np.array(a[:1]))}, {a.shape})"
     return None
 
 
