@@ -1,4 +1,4 @@
-"""The docs' performance figure, drawn from benchmarks/results/latest.json.
+"""The docs' performance figure, drawn from the benchmark results the docs show (benchmarks/published.py).
 
 ``plot_results()`` returns a matplotlib Figure: one panel per thread mode, one row per case, and
 for each implementation its speed relative to TensorFlow eager: a bar from 1 to the ratio (log
@@ -18,7 +18,8 @@ import json
 import os
 import sys
 
-RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "latest.json")
+from benchmarks.published import results_json
+
 # Drawn in this order, with these labels and colours (convops stands out; peers are muted).
 SERIES = (
     ("convops", "convops", "#d62728"),
@@ -29,8 +30,8 @@ SERIES = (
 )
 
 
-def load(path: str = RESULTS) -> dict:
-    with open(path) as f:
+def load(path: str | os.PathLike | None = None) -> dict:
+    with open(path if path is not None else results_json()) as f:
         return json.load(f)
 
 
@@ -42,7 +43,7 @@ def speed_vs_tf(case: dict, impl: str):
     return impls["tf_eager"]["median_s"] / impls[impl]["median_s"]
 
 
-def plot_results(results=None, path: str = RESULTS, figsize=None):
+def plot_results(results=None, path: str | os.PathLike | None = None, figsize=None):
     import matplotlib.pyplot as plt
 
     results = results if results is not None else load(path)

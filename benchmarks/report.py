@@ -7,7 +7,7 @@ are computed only within one run (one process, same minutes, same load).
 from __future__ import annotations
 
 PEERS = ("tf_eager", "tf_function", "torch_cl", "torch_nchw")
-TARGETS = {  # what each group of cases must reach (issue 5), checked in the table's last column
+TARGETS = {  # what each group of cases must reach (README.md, "Targets"), checked in the table's last column
     "small": "5x TF eager",
     "compute": ">= TF eager, >= 60% of matmul",
     "large": ">= TF eager",

@@ -27,7 +27,7 @@ def format_value(value: Any) -> str:
     """Python source that rebuilds ``value``: arrays with their dtype and every digit, views
     (Fortran order, negative or gapped strides, read-only) rebuilt as the same kind of view."""
     if isinstance(value, np.ndarray):
-        return _format_array(value)
+        return _format_unusual_array(value) or _format_array(value)
     if isinstance(value, (np.generic,)):
         return f"np.{value.dtype}({value.item()!r})"
     if isinstance(value, tuple):
@@ -40,9 +40,32 @@ def format_value(value: Any) -> str:
     return repr(value)
 
 
+def _format_unusual_array(a: np.ndarray) -> Optional[str]:
+    """Arrays the hardening harness draws that the views below do not cover: non-numeric dtypes,
+    non-native byte order, zero strides (np.broadcast_to), items at an unaligned address."""
+    if not a.flags.aligned and a.dtype.kind != "O":
+        # bytearray: writeable memory; one leading byte puts every item at an odd address.
+        return (f"np.frombuffer(bytearray(1) + {format_value(np.array(a))}.tobytes(), "
+                f"dtype={a.dtype.str!r}, offset=1).reshape({a.shape})")
+    if a.size and a.ndim and 0 in a.strides:
+        # One index along each zero-stride axis holds every value there is.
+        base = np.array(a[tuple(slice(0, 1) if step == 0 else slice(None) for step in a.strides)])
+        return f"np.broadcast_to({format_value(base)}, {a.shape})"
+    if a.dtype.kind not in "biufc":
+        if a.size == 0:
+            return f"np.empty({a.shape}, dtype={a.dtype.str!r})"
+        values = a.astype(np.int64) if a.dtype.kind in "mM" else a   # datetimes as counts of their unit
+        return f"np.array({values.tolist()!r}, dtype={a.dtype.str!r})"
+    if a.dtype.byteorder == ">":
+        return f"{format_value(a.astype(a.dtype.newbyteorder('=')))}.astype({a.dtype.str!r})"
+    return None
+
+
 def _array_literal(a: np.ndarray) -> str:
     if a.size == 0:     # a literal [] would lose the shape (0, 3)
         return f"np.empty({a.shape}, dtype=np.{'bool_' if a.dtype == np.bool_ else a.dtype})"
+    if a.ndim == 0:     # (np.ascontiguousarray below would make it 1-d)
+        return f"np.array({format_value(a.item())}, dtype=np.{'bool_' if a.dtype == np.bool_ else a.dtype})"
     body = np.array2string(np.ascontiguousarray(a), separator=", ", threshold=sys.maxsize, max_line_width=120,
                            floatmode="unique", sign="-")
     body = body.replace("nan", "np.nan").replace("inf", "np.inf")

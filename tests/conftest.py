@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 # Before anything can import TensorFlow (another suite's conftest, a test module): oneDNN off.
@@ -24,8 +23,6 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from hypothesis import HealthCheck, Phase, Verbosity, settings  # noqa: E402
 from hypothesis.database import DirectoryBasedExampleDatabase  # noqa: E402
-
-sys.path.insert(0, str(Path(__file__).parent))  # tests/oracle.py, checks.py, strategies.py
 
 import oracle  # noqa: E402
 

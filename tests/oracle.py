@@ -5,7 +5,7 @@ Rules this module enforces so that no test has to remember them:
 * TensorFlow is imported with ``TF_ENABLE_ONEDNN_OPTS=0`` set *before* the import. With oneDNN
   on, ``conv2d(VALID)`` with a kernel larger than the input returns uninitialised memory and
   ``max_pool2d(VALID)`` with a window larger than the input kills the process (SIGFPE); see
-  ``/work/shared/TF-SEMANTICS.md``. If something imported TensorFlow earlier with oneDNN on,
+  tests/TF-SEMANTICS.md, "Where TF is wrong". If something imported TensorFlow earlier with oneDNN on,
   :func:`load` refuses to go on rather than compare against the wrong oracle.
 * Every array goes in as ``tf.constant(x)``: ``tf.nn.max_pool2d(numpy_float64_array)`` silently
   casts to float32, a constant keeps its dtype.

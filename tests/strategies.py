@@ -24,6 +24,8 @@ from typing import Any, Dict, Optional, Sequence, Tuple
 import numpy as np
 from hypothesis import strategies as st
 
+import tf_rules
+
 Pair = Tuple[int, int]
 
 CONV_DTYPES = ("float16", "float32", "float64", "int32")
@@ -41,9 +43,19 @@ WIDE_CHANNELS = (8, 9, 16, 17, 33)
 # --------------------------------------------------------------------------- values
 
 def make_values(rng: np.random.Generator, shape: Sequence[int], dtype: np.dtype, style: str) -> np.ndarray:
-    """An array of ``shape`` and ``dtype`` in one of the value styles (C-contiguous, writeable)."""
+    """An array of ``shape`` and ``dtype`` in one of the value styles (C-contiguous, writeable).
+
+    Any dtype NumPy has, and 0-d shapes: the hardening harness draws complex, object, string,
+    datetime and void arrays (which convops must refuse) and non-native byte orders through here.
+    """
     dtype = np.dtype(dtype)
-    shape = tuple(shape)
+    # np.asarray: a 0-d draw is a NumPy scalar (rng.random(()) is a float), not an array.
+    return np.asarray(_values(rng, tuple(shape), dtype, style), dtype=dtype)
+
+
+def _values(rng: np.random.Generator, shape: Tuple[int, ...], dtype: np.dtype, style: str) -> Any:
+    if dtype.kind not in "biuf":
+        return _exotic_values(rng, shape, dtype)
     if dtype == np.bool_:
         return rng.random(shape) < 0.5
     if style == "ties":
@@ -73,9 +85,10 @@ def make_values(rng: np.random.Generator, shape: Sequence[int], dtype: np.dtype,
         # float16: products and sums beyond 65504 overflow to inf (after the float32 sum, in TF too).
         # float32/64: huge but far from overflow (~1e34 / ~1e300 per product), because where a
         # partial sum overflows depends on the summation order, which differs between libraries.
-        scale = {np.dtype(np.float16): 150.0, np.dtype(np.float32): 1e17, np.dtype(np.float64): 1e150}[dtype]
+        scale = {2: 150.0, 4: 1e17, 8: 1e150}[dtype.itemsize]
         return (rng.standard_normal(shape) * scale).astype(dtype)
-    values = rng.standard_normal(shape) * (2.0 if dtype == np.float16 else 10.0)
+    # np.array: a 0-d product is a NumPy scalar, which item assignment below cannot change.
+    values = np.array(rng.standard_normal(shape) * (2.0 if dtype.itemsize == 2 else 10.0))
     if style == "sparse_nonfinite":
         # A few NaN and ±inf among finite values, and zeros (0 * inf = NaN), so that only some
         # outputs are non-finite.
@@ -90,6 +103,17 @@ def make_values(rng: np.random.Generator, shape: Sequence[int], dtype: np.dtype,
     return values.astype(dtype)
 
 
+def _exotic_values(rng: np.random.Generator, shape: Tuple[int, ...], dtype: np.dtype) -> Any:
+    """Values for dtypes no op accepts (the hardening harness checks they are refused)."""
+    if dtype.kind == "c":
+        return (rng.standard_normal(shape) + 1j).astype(dtype)
+    if dtype.kind == "O":
+        return rng.standard_normal(shape).astype(object)
+    if dtype.kind in "US":
+        return np.full(shape, "ab", dtype=dtype)
+    return np.zeros(shape, dtype=dtype)  # datetime, timedelta, void; longdouble is kind "f"
+
+
 def filter_style(style: str) -> str:
     """The filters' value style for an input style: ties with ties (exact sums), non-finite and
     large values on both operands, otherwise normal."""
@@ -98,24 +122,56 @@ def filter_style(style: str) -> str:
 
 # --------------------------------------------------------------------------- layouts
 
+class ArrayLike:
+    """Not an ndarray, but convertible with ``__array__`` (as pandas or xarray objects are)."""
+
+    def __init__(self, array: np.ndarray):
+        self._array = array
+
+    def __array__(self, dtype=None, copy=None):
+        return self._array if dtype is None else self._array.astype(dtype)
+
+    def __repr__(self) -> str:
+        from checks import format_value   # (checks does not import strategies: no cycle)
+        return f"ArrayLike({format_value(self._array)})"
+
+
 def present(array: np.ndarray, layout: str) -> Any:
-    """``array``'s values, presented to convops in another memory layout (or as a list)."""
-    if layout == "C":
-        return np.ascontiguousarray(array)
-    if layout == "F":
-        return np.asfortranarray(array)
-    if layout == "negative":
-        flip = (slice(None, None, -1),) * array.ndim
-        return np.ascontiguousarray(array[flip])[flip]
-    if layout == "gapped":
-        return np.repeat(array, 2, axis=-1)[..., ::2]
+    """``array``'s values, presented to convops in another memory layout (or as a list).
+
+    ``LAYOUTS`` are the ones every op's property tests draw; the hardening harness also draws
+    ``broadcast`` (zero strides: only the first index along axis 0 survives, so the caller must
+    take its expected values from what is returned), ``unaligned`` (a view at byte offset 1) and
+    ``arraylike`` (an object with ``__array__``). 0-d arrays stay 0-d in every layout.
+    """
+    # (np.ascontiguousarray and np.asfortranarray would turn a 0-d array into a 1-d one.)
+    if layout in ("C", "F"):
+        return np.array(array, order=layout)
     if layout == "readonly":
         view = np.array(array)
         view.setflags(write=False)
         return view
     if layout == "list":
         return array.tolist()
-    raise ValueError(layout)
+    if layout == "arraylike":
+        return ArrayLike(np.array(array))
+    if layout == "unaligned":
+        if array.dtype.itemsize <= 1 or array.dtype.kind in "OV":
+            return np.array(array)   # byte-sized items are always aligned; objects cannot be viewed
+        raw = np.zeros(array.nbytes + 1, dtype=np.uint8)
+        view = raw[1:].view(array.dtype).reshape(array.shape)
+        view[...] = array
+        return view
+    if array.ndim == 0:
+        return array.copy()      # no strides to play with
+    if layout == "negative":
+        flip = (slice(None, None, -1),) * array.ndim
+        return np.ascontiguousarray(array[flip])[flip]
+    if layout == "gapped":
+        return np.repeat(array, 2, axis=-1)[..., ::2]
+    if layout == "broadcast":
+        return np.broadcast_to(array[:1] if array.shape[0] else array, array.shape)
+    raise ValueError(f"unknown layout {layout!r}")
 
 
 # --------------------------------------------------------------------------- spellings
@@ -341,17 +397,8 @@ def constant_from(rng: np.random.Generator, dtype: np.dtype) -> Any:
 
 def resolve_same(padding: Any, hw: Sequence[int], khw: Sequence[int], strides: Pair, dilations: Pair
                  ) -> Tuple[Pair, Pair]:
-    """TF's SAME rule (TF-SEMANTICS.md), written independently of convops.arithmetic."""
-    if isinstance(padding, str):
-        if padding.upper() == "VALID":
-            return (0, 0), (0, 0)
-        pairs = []
-        for i, k, s, d in zip(hw, khw, strides, dilations):
-            out = -(-i // s)
-            total = max((out - 1) * s + (k - 1) * d + 1 - i, 0)
-            pairs.append((total // 2, total - total // 2))
-        return tuple(pairs)  # type: ignore[return-value]
-    return tuple(tuple(p) for p in padding)  # type: ignore[return-value]
+    """``padding`` as explicit ``((top, bottom), (left, right))`` by TF's rule (tests/tf_rules.py)."""
+    return tf_rules.explicit_pads(padding, hw, khw, strides, dilations)
 
 
 def _side(draw, span: int, pads: int, allow_empty: bool, extra: int, label: str) -> int:

@@ -33,6 +33,21 @@ def test_format_value_rebuilds_the_array_and_its_layout(dtype, layout, shape, se
         assert (np.array(rebuilt.strides) < 0).tolist() == (np.array(array.strides) < 0).tolist()
 
 
+@given(dtype=st.sampled_from(["float32", ">f4", ">i4", "int16", "<U3", "S3", "complex64", "datetime64[s]",
+                              "timedelta64[s]", "V4", "bool"]),
+       layout=st.sampled_from(["C", "broadcast", "unaligned", "readonly", "negative"]),
+       shape=st.lists(st.integers(0, 3), min_size=0, max_size=4), seed=st.integers(0, 2**32 - 1))
+def test_format_value_rebuilds_what_the_hardening_harness_draws(dtype, layout, shape, seed):
+    """0-d arrays, non-native byte order, non-numeric dtypes, zero strides, odd addresses."""
+    array = present(make_values(np.random.default_rng(seed), shape, np.dtype(dtype), "normal"), layout)
+    rebuilt = eval(format_value(array), _NAMESPACE)
+    assert rebuilt.dtype == array.dtype and rebuilt.shape == array.shape
+    assert rebuilt.tobytes() == array.tobytes()
+    assert rebuilt.flags.aligned == array.flags.aligned
+    if array.size > 1 and array.ndim:
+        assert (0 in rebuilt.strides) == (0 in array.strides)
+
+
 def test_repro_line_reproduces_the_failing_call():
     x = present(np.arange(24, dtype=np.float32).reshape(1, 4, 3, 2) / 7, "F")
     w = np.ones((2, 2, 2, 1), dtype=np.float32)

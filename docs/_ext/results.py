@@ -8,7 +8,8 @@ the site is built.
   GFLOP/s), ``:bench:`conv_tiny.1.us``` (convops' time per call of that case), ``:bench:`compute.1.
   pct_matmul``` (the range over a group's float32 cases), ``:bench:`slower.1``` (the cases where
   convops is slower than TF eager). An unknown key fails the build.
-``.. benchmark-machine::`` — the machine, date, commit and versions recorded in latest.json.
+``.. benchmark-machine::`` — the results file, machine, date, commit and versions of the run shown
+  (``benchmarks/published.py`` says which run that is).
 ``.. benchmark-cases:: THREADS`` — the table of every case of one thread mode.
 ``.. training-speed::`` — forward/step time and peak memory of the tutorial's convnet, convops vs
   Keras, from training.json.
@@ -16,7 +17,7 @@ the site is built.
   convops trained while the page is built, convops and Keras as recorded in training.json's
   ``mnist`` section (html builds only).
 ``:training:`KEY``` — one number of the training example page, computed while the site is built
-  (``figures.training.values()``; html builds only).
+  (``figures.train_convnet.values()``; html builds only).
 ``.. example-output::`` — what ``python examples/train_mnist_convnet.py`` printed in the run that
   trained the site's network (``figures.mnist``; html builds only).
 """
@@ -31,9 +32,12 @@ import subprocess
 from docutils import nodes
 from sphinx.util.docutils import SphinxDirective
 
+from benchmarks.published import results_json   # (docs/conf.py puts the repository root on sys.path)
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "benchmarks" / "results"
-LATEST = RESULTS / "latest.json"
+# The run the pages show: the committed published run, or your own latest.json (benchmarks/published.py).
+LATEST = results_json()
 TRAINING = RESULTS / "training.json"
 
 IMPL_NAMES = {
@@ -195,7 +199,7 @@ class _ResultsDirective(SphinxDirective):
 
 
 class BenchmarkMachine(_ResultsDirective):
-    """Where and when latest.json was measured, and with what."""
+    """Which results file the page shows, where and when it was measured, and with what."""
 
     def run(self):
         self.env.note_dependency(str(LATEST))
@@ -204,6 +208,7 @@ class BenchmarkMachine(_ResultsDirective):
         blas = [b for b in m.get("blas", []) if isinstance(b, dict) and b.get("internal_api") == "openblas"]
         versions = ", ".join(f"{k} {v}" for k, v in m["versions"].items())
         lines = [
+            f"- **Results**: ``benchmarks/results/{LATEST.name}``",
             f"- **Machine**: {m['cpu']}, {m['cores']} cores"
             + (f" ({m['hypervisor_vendor']} virtual machine)" if m.get("hypervisor_vendor") else "")
             + (f", {m['memory_gib']} GiB" if m.get("memory_gib") else "")
@@ -384,10 +389,10 @@ def _spread(values) -> str:
 
 def training_value(key: str) -> str:
     """The text of ``:training:`KEY```: a number of the training example page, computed while the
-    site is built (:func:`figures.training.values`)."""
-    from figures import training
+    site is built (:func:`figures.train_convnet.values`)."""
+    from figures import train_convnet
 
-    table = training.values()
+    table = train_convnet.values()
     if key not in table:
         raise KeyError(f"unknown key; known: {', '.join(sorted(table))}")
     return table[key]
@@ -414,25 +419,25 @@ class TrainingAccuracy(_ResultsDirective):
         self.env.note_dependency(str(TRAINING))
         if self.env.app.builder.format != "html":  # training runs only where the page is drawn
             return []
-        from figures import mnist, training
+        from figures import mnist, train_convnet
 
-        recorded = training.recorded()
-        e, last = training.epochs(), training.recorded_epochs()
+        recorded = train_convnet.recorded()
+        e, last = train_convnet.epochs(), train_convnet.recorded_epochs()
         (x_train, _), (x_test, _) = mnist.load_split()
         header = ["run", "training digits", "seeds", f"after {e} epochs", f"after {last} epochs"]
-        build = training.build_runs()
+        build = train_convnet.build_runs()
         rows = [
             [
                 "the tutorial (Keras), as it reports",
-                f"{training.TUTORIAL_TRAIN:,}",
+                f"{train_convnet.TUTORIAL_TRAIN:,}",
                 "one run",
-                f"{training.TUTORIAL_ACCURACY:.3f}",
+                f"{train_convnet.TUTORIAL_ACCURACY:.3f}",
                 "",
             ],
             [
                 "**convops, trained while this page was built**",
                 f"{len(x_train):,}",
-                training._seeds(build),
+                train_convnet._seeds(build),
                 _spread([r["val_accuracy"][e - 1] for r in build]),
                 "",
             ],
@@ -445,7 +450,7 @@ class TrainingAccuracy(_ResultsDirective):
                     [
                         label,
                         f"{len(x_train):,}",
-                        training._seeds(runs),
+                        train_convnet._seeds(runs),
                         _spread([r["val_accuracy"][e - 1] for r in runs]),
                         _spread([r["val_accuracy"][last - 1] for r in runs]),
                     ]

@@ -20,7 +20,7 @@ from convops.nn import Conv2D
 
 from . import grammar as g
 from . import mnist
-from . import trained
+from . import trained_features
 
 PATCH = 7           # side of the occluding square, pixels
 FILL = 0.0          # what covers it: the background's value (the ink is removed)
@@ -85,7 +85,7 @@ def upsample(cam: np.ndarray, size: int = 28) -> np.ndarray:
     """The coarse map spread over the input: each unit's value placed at the centre of its
     receptive field (from :func:`convops.arithmetic.receptive_fields`), bilinear in between,
     constant beyond the outermost centres."""
-    rf = trained.fields()[-1]
+    rf = trained_features.fields()[-1]
     centres = rf.start + rf.jump * np.arange(cam.shape[0])
     pixels = np.arange(size)
     cols = np.stack([np.interp(pixels, centres, cam[:, j]) for j in range(cam.shape[1])], axis=1)
@@ -120,8 +120,8 @@ def occlusion(x: np.ndarray, cls: int, patch: int = PATCH, fill: float = FILL) -
 @functools.lru_cache(maxsize=None)
 def mistakes() -> np.ndarray:
     """Indices of the misclassified test digits, in test-set order."""
-    _, y = trained.test_set()
-    return np.flatnonzero(trained.test_predictions().argmax(axis=1) != y)
+    _, y = trained_features.test_set()
+    return np.flatnonzero(trained_features.test_predictions().argmax(axis=1) != y)
 
 
 @functools.lru_cache(maxsize=None)
@@ -129,8 +129,8 @@ def cam_survey(batch: int = 250) -> dict[str, float]:
     """Grad-CAM for the predicted class of every test digit: how many maps are zero everywhere,
     and how far the 9 position contributions plus the bias are from the logit (float32 rounding
     only: checked here, so a wrong gradient fails the build)."""
-    x, _ = trained.test_set()
-    pred = trained.test_predictions().argmax(axis=1)
+    x, _ = trained_features.test_set()
+    pred = trained_features.test_predictions().argmax(axis=1)
     k = last_conv()
     bias = model().layers[-1].get_weights()[1]
     zero, error = 0, 0.0
@@ -152,15 +152,15 @@ def cam_survey(batch: int = 250) -> dict[str, float]:
 @functools.lru_cache(maxsize=None)
 def facts() -> dict[str, str]:
     """The numbers the page states, computed at build time (the ``:fact:`` role)."""
-    _, y = trained.test_set()
+    _, y = trained_features.test_set()
     wrong = mistakes()
     k = last_conv()
     h, w, c = model().layers[k].output_shape
-    rf = trained.fields()[-1]
+    rf = trained_features.fields()[-1]
     centres = rf.start + rf.jump * np.arange(h)
     stretched_at = (np.arange(h) + 0.5) * 28 / h - 0.5
-    x, _ = trained.test_set()
-    pred = trained.test_predictions().argmax(axis=1)
+    x, _ = trained_features.test_set()
+    pred = trained_features.test_predictions().argmax(axis=1)
     blank = lambda indices: sum(not grad_cam(x[n], int(pred[n]))["cam"].any() for n in indices)  # noqa: E731
     return {
         "n_test": f"{len(y):,}",
@@ -175,8 +175,8 @@ def facts() -> dict[str, str]:
         "centres_stretched": ", ".join(f"{v:.1f}" for v in stretched_at),
         "stretch_offset": f"{np.abs(stretched_at - centres).max():.1f}",
         "shown": str(min(SHOWN, len(wrong))),
-        "shown_correct": str(len(trained._pick_digits(SHOWN))),
-        "cam_zero_correct": str(blank(trained._pick_digits(SHOWN))),
+        "shown_correct": str(len(trained_features._pick_digits(SHOWN))),
+        "cam_zero_correct": str(blank(trained_features._pick_digits(SHOWN))),
         "cam_zero_wrong": str(blank(wrong[:SHOWN])),
         "cam_zero": f"{cam_survey()['zero']:,}",
         "cam_zero_pct": f"{100 * cam_survey()['zero'] / cam_survey()['count']:.0f}%",
@@ -204,8 +204,8 @@ def _normalised(values: np.ndarray) -> np.ndarray:
 
 
 def _row_data(n: int, kinds) -> dict[str, np.ndarray]:
-    x, y = trained.test_set()
-    pred, true = int(trained.test_predictions()[n].argmax()), int(y[n])
+    x, y = trained_features.test_set()
+    pred, true = int(trained_features.test_predictions()[n].argmax()), int(y[n])
     out = {}
     if "occlusion" in kinds:
         out["occlusion"] = occlusion(x[n], pred)
@@ -228,8 +228,8 @@ BAR_LABELS = {"occlusion": "drop of p(said)", "saliency": "share of max", "cam":
 def _panels(indices, columns, width: float, height_per_row: float, hspace: float = 0.55):
     """One row per test image, one column per (title, kind); signed kinds share a symmetric
     scale down their column(s); a colour bar under each column that needs one."""
-    x, y = trained.test_set()
-    probs = trained.test_predictions()
+    x, y = trained_features.test_set()
+    probs = trained_features.test_predictions()
     kinds = [kind for _, kind in columns]
     data = {n: _row_data(n, kinds) for n in indices}
     limits = {}
@@ -301,7 +301,7 @@ def correct():
     of the 9 positions to the logit."""
     columns = [("input", "input"), (f"occlusion {PATCH}×{PATCH}", "occlusion"), ("saliency", "saliency"),
                ("Grad-CAM 3×3", "cam3"), ("on the input", "cam"), ("per position", "contrib")]
-    return _panels(trained._pick_digits(SHOWN), columns, 7.3, 1.12)
+    return _panels(trained_features._pick_digits(SHOWN), columns, 7.3, 1.12)
 
 
 def misclassified():
@@ -314,8 +314,8 @@ def misclassified():
 
 def gallery(columns: int = 10):
     """Every misclassified test digit, with its label and what the network said."""
-    x, y = trained.test_set()
-    probs = trained.test_predictions()
+    x, y = trained_features.test_set()
+    probs = trained_features.test_predictions()
     wrong = mistakes()
     rows = -(-len(wrong) // columns)
     fig = g.figure(7.2, 0.86 * rows + 0.2)
@@ -332,9 +332,9 @@ def gallery(columns: int = 10):
 def grad_cam_steps():
     """Grad-CAM of the first 7, step by step: channel weights, weighted sum, ReLU, and two ways
     to lay the 3×3 result over the input (at the units' receptive-field centres; stretched)."""
-    x, _ = trained.test_set()
-    n = trained._pick_digits(1)[0]
-    pred = int(trained.test_predictions()[n].argmax())
+    x, _ = trained_features.test_set()
+    n = trained_features._pick_digits(1)[0]
+    pred = int(trained_features.test_predictions()[n].argmax())
     steps = grad_cam(x[n], pred)
     image = x[n, :, :, 0]
     fig = g.figure(7.3, 5.0)
@@ -360,7 +360,7 @@ def grad_cam_steps():
     bar = fig.colorbar(im, ax=fig.axes[-2:], fraction=0.05, pad=0.04, ticks=[-lim, 0, lim], format="%.2f")
     bar.ax.tick_params(labelsize=9, length=2)
     bottom = fig.add_gridspec(1, 3, left=0.02, right=0.9, top=0.43, bottom=0.02, wspace=0.12)
-    rf = trained.fields()[-1]
+    rf = trained_features.fields()[-1]
     ax = fig.add_subplot(bottom[0])
     ax.imshow(image, cmap=g.INPUT_CMAP, vmin=0, vmax=1, interpolation="nearest")
     g.plain(ax)

@@ -32,7 +32,6 @@ import os
 import pathlib
 import sys
 import tempfile
-import time
 from types import ModuleType
 
 import numpy as np

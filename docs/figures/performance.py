@@ -1,4 +1,4 @@
-"""The performance page: benchmarks/plot.py's figure of benchmarks/results/latest.json.
+"""The performance page: benchmarks/plot.py's figure of the run the docs show (benchmarks/published.py).
 
 ``benchmarks.plot.plot_results`` draws every thread mode side by side; at the width of a page
 that makes its labels unreadable, so the page shows one thread mode per figure (the same
@@ -8,16 +8,17 @@ function, given the results of one run).
 from __future__ import annotations
 
 from benchmarks.plot import load, plot_results
+from benchmarks.published import results_json
 
 from . import grammar as g
 
 
 def speed_vs_tf(threads: int):
-    """The figure of one thread mode of latest.json (``threads`` as recorded in the run)."""
+    """The figure of one thread mode of the shown run (``threads`` as recorded in the run)."""
     results = load()
     runs = [run for run in results["runs"] if run["threads"] == threads]
     if not runs:
-        raise ValueError(f"benchmarks/results/latest.json has no run with {threads} thread(s); it has "
+        raise ValueError(f"{results_json()} has no run with {threads} thread(s); it has "
                          f"{[run['threads'] for run in results['runs']]}")
     n_cases = len(runs[0]["cases"])
     fig = plot_results({**results, "runs": runs}, figsize=(g.MAX_WIDTH, 0.36 * n_cases + 2.8))

@@ -10,15 +10,17 @@ NumPy's ``np.pad`` and adding each gradient cell to the index it came from.
 
 from __future__ import annotations
 
-from typing import Any, Dict
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
-from hypothesis import assume, given, settings
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import convops
 
 import checks
+from tf_rules import explicit_pads, output_size
 from hardening.fuzz_ops import FUZZ, NUMPY_MODE, nchw, side
 from hardening.fuzzing import (
     HUGE_LIMIT,
@@ -35,11 +37,8 @@ from hardening.fuzzing import (
     combine,
     data_format_args,
     default_list_dtype,
-    explicit_pads,
     garbage_array_arg,
-    int_like,
     mark_byte_order,
-    out_size,
     padding_args,
     resolve_operands,
     spatial_args,
@@ -182,8 +181,8 @@ def conv_grad_calls(draw, op: str) -> Call:
     pads = ((0, 0), (0, 0))
     if strides.canonical and dilations.canonical and padding.canonical:
         pads = explicit_pads(padding.canonical, (h, w), (kh, kw), strides.canonical, dilations.canonical)
-        h_out = out_size(h, kh, strides.canonical[0], pads[0], dilations.canonical[0])
-        w_out = out_size(w, kw, strides.canonical[1], pads[1], dilations.canonical[1])
+        h_out = output_size(h, kh, strides.canonical[0], pads[0], dilations.canonical[0])
+        w_out = output_size(w, kw, strides.canonical[1], pads[1], dilations.canonical[1])
     dy_shape = (n, h_out, w_out, c_out)
     if wild and draw(st.integers(0, 7), label="gradient shape off?") == 0:
         dy_shape = (n, h_out + draw(st.integers(1, 2)), w_out, c_out)
@@ -230,33 +229,35 @@ def conv_grad_calls(draw, op: str) -> Call:
         call.status, call.names = LIMIT, tuple(set(call.names) | {"dilations", "padding"})
     if sizes.status != VALID:
         return call
-    to_nhwc = (lambda t: t.transpose(0, 2, 3, 1)) if layout == "NCHW" else (lambda t: t)
     result_shape = (n, h, w, c_in) if op != "conv2d_backprop_filter" else (kh, kw, c_group, c_out)
     absurd_or_checked(call, result_shape, 4)
-    compute = a.dtype
-
-    def expected():
-        if op == "conv2d_backprop_filter":
-            x64, dy64 = to_nhwc(a).astype(np.float64), to_nhwc(b).astype(np.float64)
-            want = direct_backprop_filter(x64, result_shape, dy64, strides.canonical, pads, dilations.canonical)
-            mag = direct_backprop_filter(np.abs(x64), result_shape, np.abs(dy64), strides.canonical, pads,
-                                         dilations.canonical)
-            reduction = n * h_out * w_out
-        else:
-            w64, dy64 = a.astype(np.float64), to_nhwc(b).astype(np.float64)
-            want = direct_backprop_input((n, h, w, c_in), w64, dy64, strides.canonical, pads, dilations.canonical)
-            mag = direct_backprop_input((n, h, w, c_in), np.abs(w64), np.abs(dy64), strides.canonical, pads,
-                                        dilations.canonical)
-            reduction = kh * kw * c_out
-            want, mag = (nchw_t(want), nchw_t(mag)) if layout == "NCHW" else (want, mag)
-        with np.errstate(all="ignore"):
-            want_c = want.astype(compute)
-            bound = checks.conv_bound(want_c, mag, reduction, compute)
-        return want_c, bound
-
-    call.expected = expected
+    geometry = (strides.canonical, pads, dilations.canonical)
+    call.expected = lambda: _conv_grad_expected(op, a, b, layout, (n, h, w, c_in), result_shape, geometry)
     call.compare = lambda got, wb, repro: assert_array(got, wb[0], repro, wb[1])
     return call
+
+
+def _conv_grad_expected(op: str, a: np.ndarray, b: np.ndarray, layout: str, in_shape, result_shape, geometry):
+    """(want, bound) of a conv gradient from the direct scatter loops in float64. ``a`` is the
+    forward input (filter gradient) or the filters (input gradient), ``b`` the upstream gradient."""
+    strides, pads, dilations = geometry
+    to_nhwc = (lambda t: t.transpose(0, 2, 3, 1)) if layout == "NCHW" else (lambda t: t)
+    dy64 = to_nhwc(b).astype(np.float64)
+    if op == "conv2d_backprop_filter":
+        x64 = to_nhwc(a).astype(np.float64)
+        want = direct_backprop_filter(x64, result_shape, dy64, strides, pads, dilations)
+        mag = direct_backprop_filter(np.abs(x64), result_shape, np.abs(dy64), strides, pads, dilations)
+        reduction = dy64.shape[0] * dy64.shape[1] * dy64.shape[2]      # N * H_out * W_out
+    else:
+        w64 = a.astype(np.float64)
+        want = direct_backprop_input(in_shape, w64, dy64, strides, pads, dilations)
+        mag = direct_backprop_input(in_shape, np.abs(w64), np.abs(dy64), strides, pads, dilations)
+        reduction = w64.shape[0] * w64.shape[1] * w64.shape[3]         # KH * KW * C_out
+        want, mag = (nchw_t(want), nchw_t(mag)) if layout == "NCHW" else (want, mag)
+    with np.errstate(all="ignore"):
+        want_c = want.astype(a.dtype)
+        bound = checks.conv_bound(want_c, mag, reduction, a.dtype)
+    return want_c, bound
 
 
 def nchw_t(t: np.ndarray) -> np.ndarray:
@@ -265,9 +266,56 @@ def nchw_t(t: np.ndarray) -> np.ndarray:
 
 # --------------------------------------------------------------------------- pooling gradients
 
+@dataclass
+class _PoolGrad:
+    """What a pooling-gradient draw shares between its operands, its rules and its right answer."""
+
+    op: str
+    wild: bool
+    fmt: Arg
+    layout: str
+    nhwc: Tuple[int, int, int, int]
+    ksize: Arg
+    strides: Arg
+    padding: Arg
+    geometry: bool                   # ksize, strides and padding all mean something
+    pads: Tuple[Tuple[int, int], Tuple[int, int]]
+    out_hw: Tuple[int, int]
+    dy_shape: Tuple[int, int, int, int]
+    dtype: str
+    args: Dict[str, Arg] = field(default_factory=dict)
+    kwargs: Dict[str, Any] = field(default_factory=dict)
+    rules: List[Tuple[bool, List[str]]] = field(default_factory=list)
+
+
 @st.composite
 def pool_grad_calls(draw, op: str) -> Call:
     """max_pool2d_grad, avg_pool2d_grad and max_pool2d_with_argmax."""
+    g = _draw_pool_grad_geometry(draw, op)
+    operands = {"max_pool2d_grad": _max_pool_grad_operands, "avg_pool2d_grad": _avg_pool_grad_operands,
+                "max_pool2d_with_argmax": _argmax_operands}[op]
+    call, xa, dya, done = operands(draw, g)
+    if done:
+        return call
+    if dya is not None:
+        g.rules.append((g.dy_shape[1:3] != g.out_hw, ["grad"]))
+    call = combine(call, g.args, g.rules)
+    if call.status == INVALID or not g.geometry or g.fmt.canonical is None:
+        return call
+    if op == "avg_pool2d_grad" and g.args["orig_input_shape"].status != VALID:
+        call.names = tuple(call.names) + ("grad",)   # a huge size cannot match the small gradient
+        return call
+    absurd_or_checked(call, g.nhwc, 8)
+    if op == "max_pool2d_with_argmax":
+        call.expected, call.compare = (lambda: _argmax_expected(g, xa)), _argmax_compare
+    else:
+        call.expected = lambda: _pool_grad_expected(g, xa, dya)
+        call.compare = lambda got, wb, repro: assert_array(got, wb[0], repro, wb[1])
+    return call
+
+
+def _draw_pool_grad_geometry(draw, op: str) -> _PoolGrad:
+    """Data format, sizes, window, strides, padding and the gradient's shape (sometimes off)."""
     wild = draw(st.integers(0, 9), label="wild?") >= 4
     fmt = draw(data_format_args(wild)) if op != "max_pool2d_with_argmax" else (
         Arg("NHWC", VALID, "NHWC") if draw(st.integers(0, 5)) or not wild else
@@ -287,139 +335,144 @@ def pool_grad_calls(draw, op: str) -> Call:
     geometry = ksize.canonical is not None and strides.canonical is not None and padding.canonical is not None
     if geometry:
         pads = explicit_pads(padding.canonical, (h, w), ksize.canonical, strides.canonical, (1, 1))
-        h_out = out_size(h, ksize.canonical[0], strides.canonical[0], pads[0])
-        w_out = out_size(w, ksize.canonical[1], strides.canonical[1], pads[1])
+        h_out = output_size(h, ksize.canonical[0], strides.canonical[0], pads[0])
+        w_out = output_size(w, ksize.canonical[1], strides.canonical[1], pads[1])
     dy_shape = (n, h_out, w_out, c)
     if wild and draw(st.integers(0, 7), label="gradient shape off?") == 0:
         dy_shape = (n, h_out, w_out + draw(st.integers(1, 2)), c)
     assume(int(np.prod([max(d, 1) for d in dy_shape], dtype=object)) <= 4096)
     dtype = draw(st.sampled_from(GRAD_DTYPES if op != "max_pool2d_with_argmax" else MAX_POOL_DTYPES), label="dtype")
-    args: Dict[str, Arg] = {"ksize": ksize, "strides": strides, "padding": padding, "data_format": fmt}
-    kwargs: Dict[str, Any] = {"padding": padding.value, "data_format": fmt.value}
-    rules = []
+    g = _PoolGrad(op, wild, fmt, layout, (n, h, w, c), ksize, strides, padding, geometry, pads, (h_out, w_out),
+                  dy_shape, dtype)
+    g.args.update({"ksize": ksize, "strides": strides, "padding": padding, "data_format": fmt})
+    g.kwargs.update({"padding": padding.value, "data_format": fmt.value})
     if geometry and not isinstance(padding.canonical, str):
         # Pool padding must be smaller than the window (checkable whatever the arrays are).
         (t, b), (l, r) = padding.canonical
-        rules.append((max(t, b) >= ksize.canonical[0] or max(l, r) >= ksize.canonical[1], ["padding", "ksize"]))
-    if op == "max_pool2d_grad":
-        x = grad_array(draw, "orig_input", nchw((n, h, w, c), layout), dtype, wild)
-        dy = grad_array(draw, "grad", nchw(dy_shape, layout), dtype, wild)
-        args.update({"orig_input": x, "grad": dy})
-        call = Call(op, convops.max_pool2d_grad, (x.value, dy.value, ksize.value, strides.value), kwargs)
-        if x.status == INVALID or dy.status == INVALID or x.canonical is None or dy.canonical is None:
-            return combine(call, args, rules + [(x.is_list or dy.is_list, ["orig_input", "grad"])])
-        xa, dya, match = resolve_operands(x, dy)
-        mark_byte_order(((x, xa), (dy, dya)))
-        rules += [(not match or xa is None or dya is None, ["orig_input", "grad"]),
-                  (match and xa is not None and xa.dtype.name not in GRAD_DTYPES, ["orig_input", "grad"])]
-    elif op == "avg_pool2d_grad":
-        sizes = shape_arg(draw, "orig_input_shape", nchw((n, h, w, c), layout))
-        dy = grad_array(draw, "grad", nchw(dy_shape, layout), dtype, wild)
-        args.update({"orig_input_shape": sizes, "grad": dy})
-        if draw(st.booleans(), label="pass count_include_pad?"):
-            cip = draw(st.sampled_from([True, False, np.True_] + ([1, "no", None] if wild else [])))
-            args["count_include_pad"] = Arg(cip, VALID if isinstance(cip, (bool, np.bool_)) else INVALID)
-            kwargs["count_include_pad"] = cip
-        call = Call(op, convops.avg_pool2d_grad, (sizes.value, dy.value, ksize.value, strides.value), kwargs)
-        if dy.status == INVALID or dy.canonical is None:
-            return combine(call, args, rules)
-        dya = dy.canonical.astype(default_list_dtype(dy.canonical)) if dy.is_list else dy.canonical
-        rules.append((dya.dtype.name not in GRAD_DTYPES, ["grad"]))
-        xa = None
+        g.rules.append((max(t, b) >= ksize.canonical[0] or max(l, r) >= ksize.canonical[1], ["padding", "ksize"]))
+    return g
+
+
+# Each operands function returns (call, canonical input or None, canonical gradient or None, done):
+# done means the call is already decided (an operand is refused before any relational rule).
+
+def _max_pool_grad_operands(draw, g: _PoolGrad):
+    x = grad_array(draw, "orig_input", nchw(g.nhwc, g.layout), g.dtype, g.wild)
+    dy = grad_array(draw, "grad", nchw(g.dy_shape, g.layout), g.dtype, g.wild)
+    g.args.update({"orig_input": x, "grad": dy})
+    call = Call(g.op, convops.max_pool2d_grad, (x.value, dy.value, g.ksize.value, g.strides.value), g.kwargs)
+    if x.status == INVALID or dy.status == INVALID or x.canonical is None or dy.canonical is None:
+        return combine(call, g.args, g.rules + [(x.is_list or dy.is_list, ["orig_input", "grad"])]), None, None, True
+    xa, dya, match = resolve_operands(x, dy)
+    mark_byte_order(((x, xa), (dy, dya)))
+    g.rules += [(not match or xa is None or dya is None, ["orig_input", "grad"]),
+                (match and xa is not None and xa.dtype.name not in GRAD_DTYPES, ["orig_input", "grad"])]
+    return call, xa, dya, False
+
+
+def _avg_pool_grad_operands(draw, g: _PoolGrad):
+    sizes = shape_arg(draw, "orig_input_shape", nchw(g.nhwc, g.layout))
+    dy = grad_array(draw, "grad", nchw(g.dy_shape, g.layout), g.dtype, g.wild)
+    g.args.update({"orig_input_shape": sizes, "grad": dy})
+    if draw(st.booleans(), label="pass count_include_pad?"):
+        cip = draw(st.sampled_from([True, False, np.True_] + ([1, "no", None] if g.wild else [])))
+        g.args["count_include_pad"] = Arg(cip, VALID if isinstance(cip, (bool, np.bool_)) else INVALID)
+        g.kwargs["count_include_pad"] = cip
+    call = Call(g.op, convops.avg_pool2d_grad, (sizes.value, dy.value, g.ksize.value, g.strides.value), g.kwargs)
+    if dy.status == INVALID or dy.canonical is None:
+        return combine(call, g.args, g.rules), None, None, True
+    dya = dy.canonical.astype(default_list_dtype(dy.canonical)) if dy.is_list else dy.canonical
+    g.rules.append((dya.dtype.name not in GRAD_DTYPES, ["grad"]))
+    return call, None, dya, False
+
+
+def _argmax_operands(draw, g: _PoolGrad):
+    wild = g.wild
+    x = draw(array_args("input", MAX_POOL_DTYPES, g.nhwc, styles=("normal", "ties", "nan", "extremes"),
+                        exotic=wild, prefer=g.dtype)) if not (wild and draw(st.integers(0, 14)) == 0) \
+        else garbage_array_arg(draw, "input")
+    out_dtype = Arg(np.int64) if not wild or draw(st.integers(0, 4)) else Arg(
+        draw(st.sampled_from([np.int32, "int32", np.int16, float, None, "x"])))
+    out_dtype.status = VALID if out_dtype.value in (np.int64, np.int32, "int32") else INVALID
+    batch = Arg(draw(st.sampled_from([False, True, np.True_] + ([1, "yes"] if wild else []))))
+    batch.status = VALID if isinstance(batch.value, (bool, np.bool_)) else INVALID
+    g.args.update({"input": x, "output_dtype": out_dtype, "include_batch_in_index": batch})
+    g.kwargs.update({"output_dtype": out_dtype.value, "include_batch_in_index": batch.value})
+    call = Call(g.op, convops.max_pool2d_with_argmax, (x.value, g.ksize.value, g.strides.value), g.kwargs)
+    if x.status == INVALID or x.canonical is None:
+        return combine(call, g.args, g.rules), None, None, True
+    xa = x.canonical.astype(default_list_dtype(x.canonical)) if x.is_list else x.canonical
+    g.rules.append((xa.dtype.name not in MAX_POOL_DTYPES, ["input"]))
+    # An empty H or W with explicit padding: windows without any cell have no argmax (refused).
+    n, h, w, c = g.nhwc
+    g.rules.append((g.geometry and (h == 0 or w == 0) and n * g.out_hw[0] * g.out_hw[1] * c > 0,
+                    ["input", "padding"]))
+    return call, xa, None, False
+
+
+def _argmax_expected(g: _PoolGrad, xa: np.ndarray):
+    """(values, indices, has_cell): TF's argmax rule from the direct loops (first maximum)."""
+    n, h, w, c = g.nhwc
+    x4 = xa.astype(xa.dtype.newbyteorder("="))
+    compute = np.float32 if x4.dtype == np.float16 else x4.dtype
+    by, bx = direct_argmax(x4.astype(compute), g.out_hw, g.ksize.canonical, g.strides.canonical, g.pads)
+    index = (by * w + bx) * c + np.arange(c)
+    if g.kwargs["include_batch_in_index"]:
+        index = index + (np.arange(n) * h * w * c)[:, None, None, None]
+    if x4.size:
+        flat = np.where(by < 0, 0, (by * w + bx) * c + np.arange(c)).reshape(n, -1)
+        values = np.take_along_axis(x4.reshape(n, -1), flat, axis=1).reshape(by.shape)
     else:
-        x = draw(array_args("input", MAX_POOL_DTYPES, (n, h, w, c), styles=("normal", "ties", "nan", "extremes"),
-                            exotic=wild, prefer=dtype)) if not (wild and draw(st.integers(0, 14)) == 0) \
-            else garbage_array_arg(draw, "input")
-        out_dtype = Arg(np.int64) if not wild or draw(st.integers(0, 4)) else Arg(
-            draw(st.sampled_from([np.int32, "int32", np.int16, float, None, "x"])))
-        out_dtype.status = VALID if out_dtype.value in (np.int64, np.int32, "int32") else INVALID
-        batch = Arg(draw(st.sampled_from([False, True, np.True_] + ([1, "yes"] if wild else []))))
-        batch.status = VALID if isinstance(batch.value, (bool, np.bool_)) else INVALID
-        args.update({"input": x, "output_dtype": out_dtype, "include_batch_in_index": batch})
-        kwargs.update({"output_dtype": out_dtype.value, "include_batch_in_index": batch.value})
-        call = Call(op, convops.max_pool2d_with_argmax, (x.value, ksize.value, strides.value), kwargs)
-        if x.status == INVALID or x.canonical is None:
-            return combine(call, args, rules)
-        xa = x.canonical.astype(default_list_dtype(x.canonical)) if x.is_list else x.canonical
-        rules.append((xa.dtype.name not in MAX_POOL_DTYPES, ["input"]))
-        # An empty H or W with explicit padding: windows without any cell have no argmax (refused).
-        rules.append((geometry and (h == 0 or w == 0) and n * h_out * w_out * c > 0, ["input", "padding"]))
-        dya = None
-    if dya is not None:
-        rules.append((dy_shape[1:3] != (h_out, w_out), ["grad"]))
-    call = combine(call, args, rules)
-    if call.status == INVALID or not geometry or fmt.canonical is None:
-        return call
-    if op == "avg_pool2d_grad" and sizes.status != VALID:
-        call.names = tuple(call.names) + ("grad",)   # a huge size cannot match the small gradient
-        return call
-    absurd_or_checked(call, (n, h, w, c), 8)
-    to_nhwc = (lambda t: t.transpose(0, 2, 3, 1)) if layout == "NCHW" else (lambda t: t)
-    kh, kw = ksize.canonical
-    cip = bool(kwargs.get("count_include_pad", False))
+        values = np.zeros(by.shape, dtype=x4.dtype)
+    index_dtype = np.int64 if g.kwargs["output_dtype"] is np.int64 else np.int32
+    return values, index.astype(index_dtype), by >= 0
 
-    def expected():
-        if op == "max_pool2d_with_argmax":
-            x4 = xa.astype(xa.dtype.newbyteorder("="))
-            compute = np.float32 if x4.dtype == np.float16 else x4.dtype
-            by, bx = direct_argmax(x4.astype(compute), (h_out, w_out), (kh, kw), strides.canonical, pads)
-            index = (by * w + bx) * c + np.arange(c)
-            if kwargs["include_batch_in_index"]:
-                index = index + (np.arange(n) * h * w * c)[:, None, None, None]
-            values = np.take_along_axis(x4.reshape(n, -1), np.where(by < 0, 0, (by * w + bx) * c + np.arange(c))
-                                        .reshape(n, -1), axis=1).reshape(by.shape) if x4.size else \
-                np.zeros(by.shape, dtype=x4.dtype)
-            index_dtype = np.int64 if kwargs["output_dtype"] is np.int64 else np.int32
-            return values, index.astype(index_dtype), by >= 0
-        dy4 = to_nhwc(dya).astype(np.float64)
-        dx = np.zeros((n, h, w, c))
-        mag = np.zeros((n, h, w, c))
-        if op == "max_pool2d_grad":
-            x4 = to_nhwc(xa)
-            by, bx = direct_argmax(x4.astype(np.float64), (h_out, w_out), (kh, kw), strides.canonical, pads)
-            for ni in range(n):
-                for oy in range(h_out):
-                    for ox in range(w_out):
-                        for ci in range(c):
-                            if by[ni, oy, ox, ci] >= 0:
-                                dx[ni, by[ni, oy, ox, ci], bx[ni, oy, ox, ci], ci] += dy4[ni, oy, ox, ci]
-                                mag[ni, by[ni, oy, ox, ci], bx[ni, oy, ox, ci], ci] += abs(dy4[ni, oy, ox, ci])
-            terms = max(1, -(-kh // strides.canonical[0]) * -(-kw // strides.canonical[1]))
-        else:
-            for oy, ox, cells in pool_windows((h, w), (h_out, w_out), (kh, kw), strides.canonical, pads):
-                count = float(kh) * float(kw) if cip else len(cells)
-                for iy, ix in cells:
-                    dx[:, iy, ix, :] += dy4[:, oy, ox, :] / count
-                    mag[:, iy, ix, :] += np.abs(dy4[:, oy, ox, :]) / count
-            terms = max(1, -(-kh // strides.canonical[0]) * -(-kw // strides.canonical[1]))
-        dtype_out = dya.dtype
-        compute = np.float32 if dtype_out == np.float16 else dtype_out
-        with np.errstate(all="ignore"):
-            want = dx.astype(dtype_out)
-            eps = float(np.finfo(compute).eps)
-            bound = eps * (terms + 2) * mag + (float(np.finfo(np.float16).eps) * np.abs(dx) + 2.0**-24
-                                               if dtype_out == np.float16 else 0)
-        if layout == "NCHW":
-            want, bound = want.transpose(0, 3, 1, 2), bound.transpose(0, 3, 1, 2)
-        return want, bound
 
-    def compare(got, wb, repro):
-        if op == "max_pool2d_with_argmax":
-            values, index, has_cell = wb
-            assert isinstance(got, tuple) and len(got) == 2, f"expected (output, argmax), got {got!r}\n  {repro}"
-            # A window with no real cell (an empty H or W under explicit padding) has no argmax:
-            # only the windows that have one are compared.
-            got_values, got_index = got
-            for part, want in ((got_index, index), (got_values, values)):
-                assert isinstance(part, np.ndarray) and part.shape == want.shape, \
-                    f"got {type(part).__name__} {getattr(part, 'shape', '')}, expected shape {want.shape}\n  {repro}"
-            assert_array(got_index, np.where(has_cell, index, got_index).astype(index.dtype), repro)
-            assert_array(got_values, np.where(has_cell, values, got_values).astype(values.dtype), repro)
-            return
-        assert_array(got, wb[0], repro, wb[1])
+def _argmax_compare(got, wb, repro):
+    values, index, has_cell = wb
+    assert isinstance(got, tuple) and len(got) == 2, f"expected (output, argmax), got {got!r}\n  {repro}"
+    # A window with no real cell (an empty H or W under explicit padding) has no argmax:
+    # only the windows that have one are compared.
+    got_values, got_index = got
+    for part, want in ((got_index, index), (got_values, values)):
+        assert isinstance(part, np.ndarray) and part.shape == want.shape, \
+            f"got {type(part).__name__} {getattr(part, 'shape', '')}, expected shape {want.shape}\n  {repro}"
+    assert_array(got_index, np.where(has_cell, index, got_index).astype(index.dtype), repro)
+    assert_array(got_values, np.where(has_cell, values, got_values).astype(values.dtype), repro)
 
-    call.expected, call.compare = expected, compare
-    return call
+
+def _pool_grad_expected(g: _PoolGrad, xa: Optional[np.ndarray], dya: np.ndarray):
+    """(dx, bound): the gradient scattered by direct loops in float64, and its rounding bound."""
+    to_nhwc = (lambda t: t.transpose(0, 2, 3, 1)) if g.layout == "NCHW" else (lambda t: t)
+    n, h, w, c = g.nhwc
+    (h_out, w_out), (kh, kw) = g.out_hw, g.ksize.canonical
+    dy4 = to_nhwc(dya).astype(np.float64)
+    dx = np.zeros((n, h, w, c))
+    mag = np.zeros((n, h, w, c))
+    if g.op == "max_pool2d_grad":
+        by, bx = direct_argmax(to_nhwc(xa).astype(np.float64), g.out_hw, (kh, kw), g.strides.canonical, g.pads)
+        for ni, oy, ox, ci in np.ndindex(n, h_out, w_out, c):
+            if by[ni, oy, ox, ci] >= 0:
+                dx[ni, by[ni, oy, ox, ci], bx[ni, oy, ox, ci], ci] += dy4[ni, oy, ox, ci]
+                mag[ni, by[ni, oy, ox, ci], bx[ni, oy, ox, ci], ci] += abs(dy4[ni, oy, ox, ci])
+    else:
+        cip = bool(g.kwargs.get("count_include_pad", False))
+        for oy, ox, cells in pool_windows((h, w), g.out_hw, (kh, kw), g.strides.canonical, g.pads):
+            count = float(kh) * float(kw) if cip else len(cells)
+            for iy, ix in cells:
+                dx[:, iy, ix, :] += dy4[:, oy, ox, :] / count
+                mag[:, iy, ix, :] += np.abs(dy4[:, oy, ox, :]) / count
+    terms = max(1, -(-kh // g.strides.canonical[0]) * -(-kw // g.strides.canonical[1]))
+    dtype_out = dya.dtype
+    compute = np.float32 if dtype_out == np.float16 else dtype_out
+    with np.errstate(all="ignore"):
+        want = dx.astype(dtype_out)
+        eps = float(np.finfo(compute).eps)
+        bound = eps * (terms + 2) * mag + (float(np.finfo(np.float16).eps) * np.abs(dx) + 2.0**-24
+                                           if dtype_out == np.float16 else 0)
+    if g.layout == "NCHW":
+        want, bound = want.transpose(0, 3, 1, 2), bound.transpose(0, 3, 1, 2)
+    return want, bound
 
 
 # --------------------------------------------------------------------------- pad_grad

@@ -1,7 +1,7 @@
 """Argument fuzzing: strategies that draw *any* argument combination for each public function of
 convops, and the one property every call must satisfy.
 
-The property (issue 6): a call either returns the right answer or raises ``ValueError`` /
+The property: a call either returns the right answer or raises ``ValueError`` /
 ``TypeError`` whose message names an offending argument. Nothing else: no ``IndexError``,
 ``ZeroDivisionError``, ``OverflowError``, ``SystemError``, no ``MemoryError`` for a small request,
 no warning (a NumPy ``RuntimeWarning`` inside an op means it computed garbage and hid it), no
@@ -21,24 +21,27 @@ REFLECT limits, ...) are then applied to the canonical values. The right answer 
 comes from :mod:`convops.reference` when its padding is small, otherwise (strides, pads or
 dilations near 2**60, which the reference would have to materialise) from the direct loops in
 this module, which visit only the real cells of each output position.
+
+Shared with the property suites, not copied: array values (``strategies.make_values``), memory
+layouts (``strategies.present``), copy-pasteable repros (``checks.format_value``) and TF's
+output-size and SAME rules (``tf_rules``).
 """
 
 from __future__ import annotations
 
-import math
 import re
 import warnings
-from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, Optional, Sequence, Tuple
 
 import numpy as np
 from hypothesis import assume, event, note
 from hypothesis import strategies as st
 
-import convops
-from convops import reference
 
 import checks  # tests/checks.py: repro formatting and the conv2d tolerance table
+from strategies import ArrayLike, make_values, present
+from tf_rules import output_size
 
 VALID, INVALID, LIMIT = "valid", "invalid", "limit"
 
@@ -96,42 +99,9 @@ class Call:
     size_refusal: bool = False            # an absurd output: MemoryError/ValueError expected
 
     def repro(self) -> str:
-        parts = [format_value(a) for a in self.args] + [f"{k}={format_value(v)}" for k, v in self.kwargs.items()]
+        parts = [checks.format_value(a) for a in self.args]
+        parts += [f"{k}={checks.format_value(v)}" for k, v in self.kwargs.items()]
         return f"convops.{self.name}({', '.join(parts)})"
-
-
-def format_value(value: Any) -> str:
-    """Source that rebuilds ``value`` (tests/checks.py's format, plus the layouts only this suite
-    draws: empty arrays keep their shape, broadcast and unaligned arrays are rebuilt as such)."""
-    if isinstance(value, np.ndarray) and value.dtype.kind not in "biufc":
-        return f"np.array({value.tolist()!r}, dtype={value.dtype.str!r})"
-    if isinstance(value, np.ndarray) and value.dtype.byteorder == ">":
-        return f"{format_value(value.astype(value.dtype.newbyteorder('=')))}.astype({value.dtype.str!r})"
-    if isinstance(value, np.ndarray) and value.size == 0:
-        return f"np.empty({value.shape}, dtype=np.{value.dtype})"
-    if isinstance(value, np.ndarray) and value.ndim and 0 in value.strides:
-        return f"np.broadcast_to({format_value(np.array(value[:1]))}, {value.shape})"
-    if isinstance(value, np.ndarray) and not value.flags.aligned:
-        return f"unaligned({format_value(np.array(value))})  # a view at byte offset 1"
-    if isinstance(value, ArrayLike):
-        return repr(value)
-    if isinstance(value, (list, tuple)) and any(isinstance(v, np.ndarray) for v in value):
-        inner = ", ".join(format_value(v) for v in value)
-        return f"[{inner}]" if isinstance(value, list) else f"({inner},)"
-    return checks.format_value(value)
-
-
-class ArrayLike:
-    """Not an ndarray, but convertible with ``__array__`` (as pandas or xarray objects are)."""
-
-    def __init__(self, array: np.ndarray):
-        self._array = array
-
-    def __array__(self, dtype=None, copy=None):
-        return self._array if dtype is None else self._array.astype(dtype)
-
-    def __repr__(self) -> str:
-        return f"ArrayLike({checks.format_value(self._array)})"
 
 
 def combine(call: Call, args: Dict[str, Arg], relational: Sequence[Tuple[bool, Sequence[str]]] = ()) -> Call:
@@ -153,84 +123,6 @@ def combine(call: Call, args: Dict[str, Arg], relational: Sequence[Tuple[bool, S
 
 
 # --------------------------------------------------------------------------- array values
-
-def make_values(rng: np.random.Generator, shape: Tuple[int, ...], dtype: np.dtype, style: str) -> np.ndarray:
-    """Values of ``dtype`` in a style: normal, ties (few small integers), nan (NaN/inf sprinkled),
-    extremes (the dtype's limits)."""
-    return np.asarray(_values(rng, shape, np.dtype(dtype), style))  # 0-d: an array, not a scalar
-
-
-def _values(rng: np.random.Generator, shape: Tuple[int, ...], dtype: np.dtype, style: str):
-    if dtype.kind == "b":
-        return rng.random(shape) < 0.5
-    if dtype.kind in "iu":
-        info = np.iinfo(dtype)
-        if style == "extremes":
-            return rng.choice(np.array([info.min, 0, 1, info.max], dtype=dtype), size=shape)
-        low = 0 if dtype.kind == "u" else -3
-        return rng.integers(low, 4, size=shape).astype(dtype)
-    if dtype.kind == "f":
-        if style == "ties":
-            return rng.integers(-2, 3, size=shape).astype(dtype)
-        if style == "extremes":
-            info = np.finfo(dtype)
-            return rng.choice(np.array([info.min, -1, 0, info.tiny, 1, info.max], dtype=dtype), size=shape)
-        values = rng.standard_normal(shape)
-        if style == "nan" and values.size:
-            values[rng.random(shape) < 0.25] = np.nan
-            values[rng.random(shape) < 0.1] = np.inf
-            values[rng.random(shape) < 0.1] = -np.inf
-        return values.astype(dtype)
-    if dtype.kind == "c":
-        return (rng.standard_normal(shape) + 1j).astype(dtype)
-    if dtype.kind == "O":
-        return rng.standard_normal(shape).astype(object)
-    if dtype.kind in "US":
-        return np.full(shape, "ab", dtype=dtype)
-    if dtype.kind in "mM":
-        return np.zeros(shape, dtype=dtype)
-    return np.zeros(shape, dtype=dtype)  # void
-
-
-def present(values: np.ndarray, layout: str) -> Any:
-    """``values`` handed to convops in a memory layout (or container) of the given kind."""
-    # (np.ascontiguousarray and np.asfortranarray would turn a 0-d array into a 1-d one.)
-    if layout == "C":
-        return np.array(values, order="C")
-    if layout == "F":
-        return np.array(values, order="F")
-    if layout == "negative":
-        if values.ndim == 0:
-            return values.copy()
-        flip = (slice(None, None, -1),) * values.ndim
-        return np.ascontiguousarray(values[flip])[flip]
-    if layout == "gapped":
-        if values.ndim == 0:
-            return values.copy()
-        return np.repeat(values, 2, axis=-1)[..., ::2]
-    if layout == "readonly":
-        array = np.array(values)
-        array.setflags(write=False)
-        return array
-    if layout == "broadcast":
-        # Zero strides: every row is the same memory. Only the values of the first index along
-        # axis 0 are kept (the caller's canonical array is rebuilt from what is returned).
-        if values.ndim == 0 or values.shape[0] == 0:
-            return np.broadcast_to(values, values.shape)
-        return np.broadcast_to(values[:1], values.shape)
-    if layout == "unaligned":
-        if values.dtype.itemsize <= 1 or values.dtype.kind in "OV":
-            return np.array(values)
-        raw = np.zeros(values.nbytes + 1, dtype=np.uint8)
-        array = raw[1:].view(values.dtype).reshape(values.shape)
-        array[...] = values
-        return array
-    if layout == "arraylike":
-        return ArrayLike(np.array(values))
-    if layout == "list":
-        return values.tolist()
-    raise ValueError(layout)
-
 
 @st.composite
 def array_args(draw, name: str, ok_dtypes: Sequence[str], shape: Tuple[int, ...],
@@ -449,29 +341,12 @@ def data_format_args(draw, wild: bool = True) -> Arg:
                INVALID)
 
 
-# --------------------------------------------------------------------------- geometry (written here)
-
-def same_pads(size: int, k: int, s: int, d: int) -> Tuple[int, int]:
-    """TensorFlow's SAME rule (TF-SEMANTICS.md): out = ceil(i / s), the odd pixel after."""
-    out = -(-size // s)
-    total = max((out - 1) * s + (k - 1) * d + 1 - size, 0)
-    return total // 2, total - total // 2
-
-
-def explicit_pads(padding: Any, hw: Tuple[int, int], khw: Tuple[int, int], strides, dilations):
-    if padding == "VALID":
-        return (0, 0), (0, 0)
-    if padding == "SAME":
-        return tuple(same_pads(i, k, s, d) for i, k, s, d in zip(hw, khw, strides, dilations))
-    return padding
-
-
-def out_size(size: int, k: int, s: int, pads: Tuple[int, int], d: int = 1) -> int:
-    span = size + pads[0] + pads[1] - ((k - 1) * d + 1)
-    return 0 if span < 0 else span // s + 1
-
-
 # --------------------------------------------------------------------------- direct oracles
+# Kept beside convops.reference and checks.window_conv2d on purpose: both of those pad the array,
+# which cannot be done for the pads of 2**40 and more (or SAME with a dilation near 2**60) that
+# this suite draws. These loops visit only each output position's real cells, so any geometry
+# whose *output* is small can be checked. They are not a third copy of the same idea: they are
+# the only oracle that scales with the output instead of the padded input.
 
 def direct_conv2d(x: np.ndarray, w: np.ndarray, strides, pads, dilations) -> np.ndarray:
     """conv2d visiting only each output position's taps: works for any stride/pad/dilation (the
@@ -482,7 +357,7 @@ def direct_conv2d(x: np.ndarray, w: np.ndarray, strides, pads, dilations) -> np.
     groups = c_in // c_group
     c_out_group = c_out // groups
     (sh, sw), ((top, bottom), (left, right)), (dh, dw) = strides, pads, dilations
-    h_out, w_out = out_size(height, kh, sh, (top, bottom), dh), out_size(width, kw, sw, (left, right), dw)
+    h_out, w_out = output_size(height, kh, sh, (top, bottom), dh), output_size(width, kw, sw, (left, right), dw)
     if 0 in (n, h_out, w_out, c_out):
         # (h_out may be 2**60 when w_out is 0: no loop over it, and no wider dtype than x's)
         return np.zeros((n, h_out, w_out, c_out), dtype=x.dtype)
@@ -510,7 +385,7 @@ def direct_pool(x: np.ndarray, ksize, strides, pads, kind: str, count_include_pa
     """max/avg pooling over each window's real cells (clamped, so any window size works)."""
     n, height, width, channels = x.shape
     (kh, kw), (sh, sw), ((top, bottom), (left, right)) = ksize, strides, pads
-    h_out, w_out = out_size(height, kh, sh, (top, bottom)), out_size(width, kw, sw, (left, right))
+    h_out, w_out = output_size(height, kh, sh, (top, bottom)), output_size(width, kw, sw, (left, right))
     if kind == "max":
         lowest = np.finfo(x.dtype).min if x.dtype.kind == "f" else np.iinfo(x.dtype).min
         out = np.full((n, h_out, w_out, channels), lowest, dtype=x.dtype)

@@ -9,7 +9,7 @@ results independent of the thread count.
   share the kernels' thread pools at once.
 * While one thread is inside a long kernel call, a second Python thread must keep running: the
   kernels release the GIL. (The benchmark of the same thing, two conv2d calls in two threads
-  overlapping in time, is ``python tests/hardening/gil_overlap.py``.)
+  overlapping in time, is ``python -m benchmarks.gil_overlap``.)
 * Every op gives bit-identical results with 1, 2, 3 and 8 threads.
 """
 

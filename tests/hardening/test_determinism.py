@@ -27,7 +27,7 @@ import pytest
 import convops
 
 from hardening import catalog
-from hardening.fuzzing import present
+from strategies import present
 
 HERE = Path(__file__).resolve().parent
 
@@ -136,6 +136,6 @@ def test_same_bits_whatever_the_memory_layout(name):
         assert catalog.digest(result) == want, (
             f"{name}: inputs laid out {layout!r} give other bits than C-contiguous ones: "
             f"{first_difference(result, plain)}\n  reproduce: python -c \"import sys; sys.path.insert(0, 'tests'); "
-            f"from hardening.test_determinism import LAYOUT_CASES, first_difference; from hardening.fuzzing import "
+            f"from hardening.test_determinism import LAYOUT_CASES, first_difference; from strategies import "
             f"present; import numpy as np; fn, arrays = LAYOUT_CASES[{name!r}]; print(first_difference("
             f"fn(*[present(a, {layout!r}) for a in arrays]), fn(*[np.ascontiguousarray(a) for a in arrays])))\"")

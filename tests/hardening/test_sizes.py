@@ -42,7 +42,7 @@ def huge(shape, dtype=F32, value=0):
 
 
 N = 10**4
-BIG_PAD = [[0, 0], [10**6, 10**6], [10**6, 10**6], [0, 0]]     # the example
+BIG_PAD = [[0, 0], [10**6, 10**6], [10**6, 10**6], [0, 0]]     # a million cells on each side of H and W
 W11 = np.ones((1, 1, 1, 1), F32)
 CUBE = (N, N, N, 1)                                            # 10^12 elements: 4 TB of float32
 
@@ -88,7 +88,7 @@ def test_requests_larger_than_memory_raise_memory_error_at_once(name):
 
 
 BEYOND_INTP = {
-    # the "outputs whose byte size overflows": here beyond what NumPy can index at all
+    # outputs whose byte size overflows: here beyond what NumPy can index at all
     "conv2d with padding 2**59 on both axes": (
         lambda: convops.conv2d(np.ones((1, 1, 1, 1), F32), W11, padding=[[2**59, 2**59], [2**59, 2**59]]), "conv2d"),
     "pad by 2**60 on two axes": (lambda: convops.pad(np.zeros((1, 1), np.int8), [[2**60, 2**60], [2**60, 0]]), "pad"),

@@ -332,7 +332,7 @@ def growth():
         label_y = 5 + 7 * place
         ax.plot([left + size, 29.5], [top + (size if place else 0), label_y], color=g.WINDOW, lw=0.8)
         ax.text(29.8, label_y, f"{name}\n{size}×{size}", fontsize=9.5, color=g.TEXT, va="center")
-    ax.text(29.8, 26.2, f"grey: never\nseen by conv3", fontsize=9, color=g.TEXT, va="center")
+    ax.text(29.8, 26.2, "grey: never\nseen by conv3", fontsize=9, color=g.TEXT, va="center")
     ax.set_title("one unit's field per layer", fontsize=10, loc="left")
 
     depth = fig.add_axes([0.5, 0.22, 0.2, 0.62])

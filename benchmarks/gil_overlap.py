@@ -1,13 +1,14 @@
 """Benchmark: do two Python threads calling convops at once overlap in time?
 
-    python tests/hardening/gil_overlap.py [--repeats N]
+    python -m benchmarks.gil_overlap [--repeats N]
 
 For each kernel family, one call (with ``convops.num_threads(1)``, so each call uses one core)
 is timed alone, then two threads make the same call at the same moment. If the kernels hold the
 GIL the two calls run one after the other: wall time ~2x a single call. Released, they overlap:
 ~1x on two idle cores. Prints the median ratio of several repeats; on a shared machine other
 processes push it up (the load average is printed too). Not a test: the test suite checks the
-same property robustly (test_concurrency.py: a second thread makes progress during a call).
+same property robustly (tests/hardening/test_concurrency.py: a second thread makes progress during
+a call), and its long calls are the workload timed here.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ import threading
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# The workload is the concurrency test's long calls (tests/ is not a package on the path here).
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 import convops  # noqa: E402
 

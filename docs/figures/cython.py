@@ -1,4 +1,9 @@
-"""docs/concepts/cython.rst: from naive Python to Cython: timings measured while the docs are built."""
+"""docs/concepts/cython.rst: from naive Python to Cython: timings measured while the docs are built.
+
+This module only measures and draws. The ladder's own steps are code a reader copies: step 1 and
+step 3 live in ``docs/ladder/`` (one file per step, shown on the page by ``literalinclude``), step 2
+is :func:`convops.reference.conv2d_reference`, steps 4-6 are convops' kernels.
+"""
 
 from __future__ import annotations
 
@@ -13,38 +18,10 @@ from matplotlib import pyplot as plt
 import convops
 from convops.reference import conv2d_reference
 
+from ladder.step1_python import conv2d_python
+from ladder.step3_numpy import conv2d_numpy_im2col
+
 from . import grammar as g
-
-
-def conv2d_python(x, w):
-    """Step 1: pure Python on nested lists; VALID, stride 1.
-
-    x: (N, H, W, C_in), w: (KH, KW, C_in, C_out) as lists of lists."""
-    n, h, wd, c_in = len(x), len(x[0]), len(x[0][0]), len(x[0][0][0])
-    kh, kw, c_out = len(w), len(w[0]), len(w[0][0][0])
-    h_out, w_out = h - kh + 1, wd - kw + 1
-    out = [[[[0.0] * c_out for _ in range(w_out)] for _ in range(h_out)] for _ in range(n)]
-    for b in range(n):
-        for y in range(h_out):
-            for x_ in range(w_out):
-                acc = out[b][y][x_]
-                for ky in range(kh):
-                    for kx in range(kw):
-                        pixel = x[b][y + ky][x_ + kx]
-                        for c in range(c_in):
-                            value = pixel[c]
-                            taps = w[ky][kx][c]
-                            for o in range(c_out):
-                                acc[o] += value * taps[o]
-    return out
-
-
-def conv2d_numpy_im2col(x, w):
-    """Step 3: vectorised NumPy: all windows as a strided view, one tensordot."""
-    kh, kw = w.shape[:2]
-    # every window, as a view: (N, H_out, W_out, C_in, KH, KW)
-    windows = np.lib.stride_tricks.sliding_window_view(x, (kh, kw), axis=(1, 2))
-    return np.tensordot(windows, w, axes=([4, 5, 3], [0, 1, 2]))
 
 
 def best_time(func, budget: float = 0.25, repeats: int = 5) -> float:
@@ -83,7 +60,7 @@ def kernel(method: str):
     """Force convops.conv2d onto one of its Cython kernels (convops.conv.METHODS), as its tests do."""
     from convops import conv
     if method not in conv.METHODS:
-        raise ValueError(f"convops.conv.METHODS is {conv.METHODS}; the speed page expects {method!r} in it")
+        raise ValueError(f"convops.conv.METHODS is {conv.METHODS}; docs/concepts/cython.rst expects {method!r} in it")
     previous, conv._FORCE_METHOD = conv._FORCE_METHOD, method
     try:
         yield
