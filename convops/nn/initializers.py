@@ -139,10 +139,28 @@ _BY_NAME = {"glorot_uniform": GlorotUniform, "glorot_normal": GlorotNormal, "he_
             "random_uniform": RandomUniform}
 
 
-def get(identifier: Any) -> Initializer:
-    """An initializer from a Keras name (``"glorot_uniform"``, ``"zeros"``...) or an instance."""
+def get(identifier: Any, name: str = "initializer") -> Initializer:
+    """An initializer from a Keras name (``"glorot_uniform"``, ``"zeros"``...) or an instance.
+
+    Parameters
+    ----------
+    identifier : str or Initializer
+        One of the names in this module (case-insensitive), or an instance (returned as is).
+    name : str
+        The argument's name, for the error message (``"kernel_initializer"``...).
+
+    Returns
+    -------
+    Initializer
+
+    Raises
+    ------
+    ValueError
+        An unknown name or another kind of object.
+    """
     if isinstance(identifier, Initializer):
         return identifier
     if isinstance(identifier, str) and identifier.lower() in _BY_NAME:
         return _BY_NAME[identifier.lower()]()
-    raise ValueError(f"unknown initializer {identifier!r}; use one of {sorted(_BY_NAME)} or an Initializer")
+    kind = ValueError if isinstance(identifier, str) else TypeError
+    raise kind(f"`{name}` must be one of {sorted(_BY_NAME)} or an Initializer; got {identifier!r}")

@@ -14,19 +14,23 @@ from __future__ import annotations
 
 import itertools
 from collections import defaultdict
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Literal, Optional, Sequence, Tuple, Union
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
 import convops
 from convops import arithmetic, gradients
 from convops._validation import as_int
-from convops.nn import activations, initializers
+from convops.nn import _checks, activations, initializers
 
 __all__ = ["Layer", "InputLayer", "Input", "Conv2D", "MaxPooling2D", "AveragePooling2D", "Flatten", "Dense",
            "ReLU", "Softmax", "Activation", "SymbolicTensor"]
 
 Shape = Tuple[int, ...]
+IntPair = Union[int, Tuple[int, int], List[int]]
+Pair = Tuple[int, int]
+Window = Tuple[Pair, Pair, Pair, Pair]
 
 # Keras names layers conv2d, conv2d_1, ... with one counter per kind for the whole session.
 _name_counters: Dict[str, "itertools.count[int]"] = defaultdict(itertools.count)
@@ -80,7 +84,17 @@ def _bias_act_backward(dz: np.ndarray, y: Optional[np.ndarray], channels: int, r
 
 class SymbolicTensor:
     """What ``Input(...)`` and calling a layer on it return: a shape and the layer that made it,
-    enough to write Keras's functional form ``x = layers.Conv2D(32, 3)(inputs)``."""
+    enough to write Keras's functional form ``x = layers.Conv2D(32, 3)(inputs)``.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        The shape without the batch axis (``self.shape`` has ``None`` in front, as Keras's).
+    layer : Layer
+        The layer whose output this is.
+    parent : SymbolicTensor or None
+        The layer's input (None for the output of ``Input``).
+    """
 
     def __init__(self, shape: Shape, layer: "Layer", parent: Optional["SymbolicTensor"]):
         self.shape = (None,) + tuple(shape)
@@ -92,17 +106,33 @@ class SymbolicTensor:
 
 
 class Layer:
-    """Base class. Subclasses set ``self.params`` (name -> array, in Keras's weight order) in
-    ``build`` and implement ``output_shape_for``, ``forward`` and ``backward``."""
+    """Base class of every layer.
+
+    Subclasses set ``self.params`` (name -> array, in Keras's weight order) in ``build`` and
+    implement ``_output_shape``, ``_forward`` and ``_backward``. The inference pass
+    (``forward(x, training=False)``) writes nothing on the layer, so one layer can serve
+    several Python threads at once; ``training=True`` keeps what ``backward`` needs.
+
+    Parameters
+    ----------
+    name : str, optional
+        Keras's automatic names (``conv2d``, ``conv2d_1``, ...) when not given.
+    input_shape : tuple of int, optional
+        Shape of one example, for the first layer of a model.
+    dtype : {"float32", "float64"}
+        What the layer computes in. float16 and Keras's mixed precision are refused: Keras
+        computes them in float16, which convops cannot reproduce.
+    """
 
     def __init__(self, name: Optional[str] = None, input_shape: Optional[Sequence[int]] = None,
-                 dtype: Any = "float32"):
+                 dtype: DTypeLike = "float32"):
         kind = _snake(type(self).__name__)
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"`name` must be a str; got {_checks.describe(name)}")
+        self.dtype = _checks.layer_dtype(dtype)
+        self.input_shape: Optional[Shape] = (_checks.shape(input_shape, "input_shape")
+                                             if input_shape is not None else None)
         self.name = name if name is not None else (kind if (n := next(_name_counters[kind])) == 0 else f"{kind}_{n}")
-        self.dtype = np.dtype(dtype)
-        if self.dtype.kind != "f":
-            raise TypeError(f"`dtype` of a layer must be floating (float32 or float64); got {self.dtype}")
-        self.input_shape: Optional[Shape] = tuple(int(s) for s in input_shape) if input_shape is not None else None
         self.output_shape: Optional[Shape] = None
         self.built = False
         self.params: Dict[str, np.ndarray] = {}
@@ -110,15 +140,71 @@ class Layer:
 
     # -- building ------------------------------------------------------------------------------
     def build(self, input_shape: Sequence[int]) -> None:
-        """Create the weights for inputs of shape ``(batch,) + input_shape``."""
-        self.input_shape = tuple(int(s) for s in input_shape)
-        self.output_shape = self.output_shape_for(self.input_shape)
+        """Create the weights for inputs of shape ``(batch,) + input_shape``.
+
+        Parameters
+        ----------
+        input_shape : tuple of int
+            Shape of one example (no batch axis), every side >= 1.
+
+        Raises
+        ------
+        ValueError
+            The input has the wrong rank for the layer, or the layer's output would be empty.
+        """
+        shape = _checks.shape(input_shape, "input_shape")
+        output_shape = self.output_shape_for(shape)
+        if 0 in output_shape:
+            raise ValueError(f"{type(self).__name__} {self.name!r}: {self._empty_reason(shape)} (input {shape} "
+                             f"gives output {output_shape}; a layer with an empty output would make every "
+                             f"prediction the same)")
+        self.input_shape = shape
+        self.output_shape = output_shape
+        self._make_weights()
         self.built = True
 
-    def output_shape_for(self, input_shape: Shape) -> Shape:
+    def _make_weights(self) -> None:
+        pass
+
+    def output_shape_for(self, input_shape: Sequence[int]) -> Shape:
+        """The output shape (no batch axis) for inputs of shape ``input_shape``.
+
+        Parameters
+        ----------
+        input_shape : tuple of int
+            Shape of one example.
+
+        Returns
+        -------
+        tuple of int
+            A side is 0 when the layer's window does not fit the input (:meth:`build` refuses
+            that).
+
+        Raises
+        ------
+        ValueError
+            The input has the wrong rank for the layer.
+        """
+        return self._output_shape(tuple(input_shape))
+
+    def _output_shape(self, input_shape: Shape) -> Shape:
         return input_shape
 
+    def _empty_reason(self, input_shape: Shape) -> str:
+        return "the output would be empty"
+
     def __call__(self, tensor: SymbolicTensor) -> SymbolicTensor:
+        """Keras's functional form: build on ``tensor``'s shape, return the symbolic output.
+
+        Parameters
+        ----------
+        tensor : SymbolicTensor
+            The output of ``Input(...)`` or of another layer.
+
+        Returns
+        -------
+        SymbolicTensor
+        """
         if not isinstance(tensor, SymbolicTensor):
             raise TypeError(f"calling a layer builds a model: pass the output of `Input(...)` or of another "
                             f"layer; got {type(tensor).__name__}. To compute, use model.predict(x) or "
@@ -129,92 +215,237 @@ class Layer:
 
     # -- computing -----------------------------------------------------------------------------
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        """The layer's output for a batch ``x``.
+
+        Parameters
+        ----------
+        x : ndarray, shape (N,) + input shape
+            In the layer's dtype.
+        training : bool
+            Keep what :meth:`backward` needs (only then is anything stored on the layer).
+
+        Returns
+        -------
+        ndarray, shape (N,) + output shape
+        """
+        return self._forward(x, _checks.as_bool(training, "training"))
+
+    def backward(self, dy: np.ndarray, need_input_grad: bool = True, from_logits: bool = False,
+                 overwrite_dy: bool = False) -> Optional[np.ndarray]:
+        """Store ``dL/d(weights)`` in ``self.grads`` and return ``dL/d(input)``.
+
+        Parameters
+        ----------
+        dy : ndarray, shape of the last ``forward(x, training=True)`` output
+            ``dL/d(output)``.
+        need_input_grad : bool
+            False skips ``dL/d(input)`` (a model's first layer with weights needs none).
+        from_logits : bool
+            ``dy`` is the gradient with respect to the softmax's input (its logits), not its output.
+        overwrite_dy : bool
+            The layer may compute in ``dy``'s memory (saves a copy).
+
+        Returns
+        -------
+        ndarray or None
+            ``dL/d(input)``, or None when ``need_input_grad`` is False.
+
+        Raises
+        ------
+        RuntimeError
+            No ``forward(x, training=True)`` came before.
+        """
+        return self._backward(dy, need_input_grad, from_logits, overwrite_dy)
+
+    def _forward(self, x: np.ndarray, training: bool) -> np.ndarray:
         raise NotImplementedError
 
-    def backward(self, dy: np.ndarray, need_input_grad: bool = True) -> Optional[np.ndarray]:
+    def _backward(self, dy: np.ndarray, need_input_grad: bool, from_logits: bool,
+                  overwrite_dy: bool) -> Optional[np.ndarray]:
         raise NotImplementedError
+
+    def _no_forward(self) -> RuntimeError:
+        return RuntimeError(f"layer {self.name!r}: backward() needs a forward(x, training=True) first")
 
     # -- weights -------------------------------------------------------------------------------
     @property
     def weights(self) -> List[np.ndarray]:
+        """The weight arrays themselves (not copies), in Keras's order."""
         return list(self.params.values())
 
     def get_weights(self) -> List[np.ndarray]:
+        """Copies of the weights, in Keras's order (kernel, then bias).
+
+        Returns
+        -------
+        list of ndarray
+        """
         return [w.copy() for w in self.params.values()]
 
-    def set_weights(self, weights: Sequence[Any]) -> None:
-        weights = list(weights)
-        if len(weights) != len(self.params):
-            raise ValueError(f"layer {self.name!r} has {len(self.params)} weight arrays; got {len(weights)}")
-        for (key, current), new in zip(self.params.items(), weights):
-            new = np.asarray(new)
-            if new.shape != current.shape:
-                raise ValueError(f"layer {self.name!r}: weight {key!r} must have shape {current.shape}; got {new.shape}")
+    def set_weights(self, weights: Sequence[ArrayLike]) -> None:
+        """Load weights in :meth:`get_weights`' order.
+
+        Parameters
+        ----------
+        weights : sequence of array_like
+            One array per weight, each of the current weight's shape.
+
+        Raises
+        ------
+        ValueError
+            A wrong number of arrays, or an array of the wrong shape (nothing is changed then).
+        """
+        new_weights = _checked_weights(weights, list(self.params.values()), f"layer {self.name!r}")
+        for current, new in zip(self.params.values(), new_weights):
             current[...] = new
 
     def count_params(self) -> int:
+        """The number of weights.
+
+        Returns
+        -------
+        int
+        """
         return int(sum(w.size for w in self.params.values()))
 
     # -- what summary() shows ------------------------------------------------------------------
     def flops(self) -> int:
-        """Floating-point operations for one example's forward pass (multiply + add count 2)."""
+        """Floating-point operations for one example's forward pass (multiply + add count 2).
+
+        Returns
+        -------
+        int
+        """
         return 0
 
-    def window(self) -> Optional[Tuple[Tuple[int, int], Tuple[int, int], Tuple[int, int], Tuple[int, int]]]:
-        """``((kh, kw), (sh, sw), (dh, dw), (pad_top, pad_left))`` of a sliding-window layer, for
-        receptive fields; None when the layer does not change the receptive field."""
+    def window(self) -> Optional[Window]:
+        """The sliding window of the layer, for receptive fields.
+
+        Returns
+        -------
+        ((kh, kw), (sh, sw), (dh, dw), (pad_top, pad_left)) or None
+            None when the layer does not change the receptive field.
+        """
         return None
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name!r}>"
 
 
+def _checked_weights(weights: Any, current: List[np.ndarray], owner: str) -> List[np.ndarray]:
+    """``weights`` as arrays of the current weights' shapes and dtypes, or ValueError/TypeError
+    (before anything is changed)."""
+    if isinstance(weights, (str, bytes, np.ndarray)) or not hasattr(weights, "__iter__"):
+        raise TypeError(f"`weights` must be a list of arrays; got {_checks.describe(weights)}")
+    weights = list(weights)
+    if len(weights) != len(current):
+        raise ValueError(f"`weights`: {owner} has {len(current)} weight arrays; got {len(weights)}")
+    out = []
+    for index, (old, new) in enumerate(zip(current, weights)):
+        try:
+            array = np.asarray(new)
+        except ValueError as exc:
+            raise ValueError(f"`weights`: weight {index} is not an array: {exc}") from None
+        if array.dtype.kind not in "biuf":
+            raise TypeError(f"`weights`: weight {index} must be numeric; got dtype {array.dtype}")
+        if array.shape != old.shape:
+            raise ValueError(f"`weights`: weight {index} must have shape {old.shape}; got {array.shape}")
+        out.append(array)
+    return out
+
+
 class InputLayer(Layer):
-    """The model's input: checks the shape of what comes in (shape excludes the batch axis)."""
+    """The model's input: checks the shape of what comes in.
 
-    def __init__(self, shape: Sequence[int], name: Optional[str] = None, dtype: Any = "float32"):
+    Parameters
+    ----------
+    shape : tuple of int
+        Shape of one example (no batch axis), every side >= 1.
+    name : str, optional
+    dtype : {"float32", "float64"}
+    """
+
+    def __init__(self, shape: Sequence[int], name: Optional[str] = None, dtype: DTypeLike = "float32"):
         super().__init__(name=name, dtype=dtype)
-        self.build(tuple(as_int(s, "shape") for s in shape))
+        self.build(_checks.shape(shape, "shape"))
 
-    def forward(self, x, training=False):
+    def _forward(self, x, training):
         return x
 
-    def backward(self, dy, need_input_grad=True):
+    def _backward(self, dy, need_input_grad, from_logits, overwrite_dy):
         return dy
 
 
-def Input(shape: Sequence[int], name: Optional[str] = None, dtype: Any = "float32") -> SymbolicTensor:
-    """The start of a functional model, as ``keras.Input``: ``inputs = Input(shape=(28, 28, 1))``."""
+def Input(shape: Sequence[int], name: Optional[str] = None, dtype: DTypeLike = "float32") -> SymbolicTensor:
+    """The start of a functional model, as ``keras.Input``: ``inputs = Input(shape=(28, 28, 1))``.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        Shape of one example (no batch axis), every side >= 1.
+    name : str, optional
+    dtype : {"float32", "float64"}
+
+    Returns
+    -------
+    SymbolicTensor
+    """
     layer = InputLayer(shape, name=name, dtype=dtype)
     return SymbolicTensor(layer.output_shape, layer, None)
 
 
 class _Activated(Layer):
-    """A layer followed by an activation; keeps the pre-activation when it is a softmax (the
-    loss uses those logits, as Keras does)."""
+    """A layer followed by an activation. Training keeps the activation's output (its backward
+    needs it) and, for a softmax, its input: the loss uses those logits, as Keras does."""
 
-    def __init__(self, activation: Any = None, **kwargs):
+    def __init__(self, activation: Any = None, **kwargs: Any):
         super().__init__(**kwargs)
         self.activation_name, self._act, self._act_backward = activations.get(activation)
         self.logits: Optional[np.ndarray] = None
         self._output: Optional[np.ndarray] = None
 
+    def _pre_activation(self, x: np.ndarray, training: bool) -> np.ndarray:
+        """The layer's output before the activation, in an array of its own."""
+        raise NotImplementedError
+
+    def _forward(self, x, training):
+        return self._activate(self._pre_activation(x, training), training)
+
+    def forward_with_logits(self, x: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+        """Inference output and the activation's input (the logits of a softmax), storing nothing.
+
+        Parameters
+        ----------
+        x : ndarray, shape (N,) + input shape
+
+        Returns
+        -------
+        output, logits : ndarray
+        """
+        z = self._pre_activation(x, False)
+        if self.activation_name == "softmax":
+            return activations.softmax(z), z
+        logits = z.copy()
+        return self._activate(z, False), logits
+
     def _activate(self, z: np.ndarray, training: bool) -> np.ndarray:
         if self.activation_name == "relu":
             y = activations.relu(z, out=z)            # in place: z is ours
         elif self.activation_name == "softmax":
-            self.logits = z
+            if training:
+                self.logits = z
             y = activations.softmax(z)
         else:
             y = self._act(z)
-        self._output = y if training else None
+        if training:
+            self._output = y
         return y
 
     def _activation_backward(self, dy: np.ndarray, from_logits: bool) -> np.ndarray:
         if from_logits:
             return dy
         if self._output is None:
-            raise RuntimeError(f"layer {self.name!r}: backward() needs a forward(x, training=True) first")
+            raise self._no_forward()
         return self._act_backward(dy, self._output)
 
 
@@ -224,37 +455,41 @@ class Conv2D(_Activated):
     Parameters
     ----------
     filters : int
-        Number of output channels ``C_out``.
-    kernel_size : int or (KH, KW)
-    strides : int or (sh, sw), default 1
-    padding : "valid" (default) or "same"
-    dilation_rate : int or (dh, dw), default 1
+        Number of output channels ``C_out``, >= 1.
+    kernel_size : int or (int, int)
+        ``(KH, KW)``.
+    strides : int or (int, int), default 1
+    padding : {"valid", "same"}
+    dilation_rate : int or (int, int), default 1
+        Not together with ``strides`` > 1 (as in Keras).
     groups : int, default 1
-        ``C_in`` must be a multiple; the kernel is then ``(KH, KW, C_in / groups, C_out)``.
-    activation : "relu", "softmax", "sigmoid", "tanh", "linear" or None
+        ``C_in`` and ``filters`` must be multiples; the kernel is then ``(KH, KW, C_in / groups, C_out)``.
+    activation : {"relu", "softmax", "sigmoid", "tanh", "linear"} or None
     use_bias : bool
-    kernel_initializer, bias_initializer : Keras names or initializers
+    kernel_initializer, bias_initializer : str or Initializer
         ``"glorot_uniform"`` and ``"zeros"`` by default, as in Keras.
     input_shape : (H, W, C_in), optional
         For the first layer of a :class:`~convops.nn.Sequential` model, as in Keras.
+    name : str, optional
+    dtype : {"float32", "float64"}
 
     Notes
     -----
     Output ``(N, H_out, W_out, C_out)`` with ``H_out`` from
-    :func:`convops.arithmetic.conv_output_size`. Backward: the bias gradient sums ``dz`` over
-    ``N, H_out, W_out``; the kernel gradient is :func:`convops.conv2d_backprop_filter`; the input
-    gradient :func:`convops.conv2d_backprop_input` (skipped for a model's first layer, which
-    has no layer below to receive it).
+    :func:`convops.arithmetic.conv_output_size`; an empty output is refused when the layer is
+    built. Backward: the bias gradient sums ``dz`` over ``N, H_out, W_out``; the kernel gradient
+    is :func:`convops.conv2d_backprop_filter`; the input gradient
+    :func:`convops.conv2d_backprop_input` (skipped for a model's first layer, which has no layer
+    below to receive it).
     """
 
-    def __init__(self, filters: int, kernel_size: Any, strides: Any = (1, 1), padding: str = "valid",
-                 dilation_rate: Any = (1, 1), groups: int = 1, activation: Any = None, use_bias: bool = True,
-                 kernel_initializer: Any = "glorot_uniform", bias_initializer: Any = "zeros",
-                 input_shape: Optional[Sequence[int]] = None, name: Optional[str] = None, dtype: Any = "float32"):
+    def __init__(self, filters: int, kernel_size: IntPair, strides: IntPair = (1, 1),
+                 padding: Literal["valid", "same"] = "valid", dilation_rate: IntPair = (1, 1), groups: int = 1,
+                 activation: Optional[str] = None, use_bias: bool = True, kernel_initializer: Any = "glorot_uniform",
+                 bias_initializer: Any = "zeros", input_shape: Optional[Sequence[int]] = None,
+                 name: Optional[str] = None, dtype: DTypeLike = "float32"):
         super().__init__(activation=activation, name=name, input_shape=input_shape, dtype=dtype)
-        self.filters = as_int(filters, "filters")
-        if self.filters < 1:
-            raise ValueError(f"`filters` must be >= 1; got {self.filters}")
+        self.filters = _checks.positive_int(filters, "filters")
         self.kernel_size = _pair(kernel_size, "kernel_size")
         self.strides = _pair(strides, "strides")
         self.padding = _padding(padding)
@@ -263,62 +498,68 @@ class Conv2D(_Activated):
             # Keras refuses this combination (tf.nn.conv2d itself would accept it).
             raise ValueError(f"`strides` > 1 is not compatible with `dilation_rate` > 1 (as in Keras); got "
                              f"strides={self.strides}, dilation_rate={self.dilation_rate}")
-        self.groups = as_int(groups, "groups")
-        if self.groups < 1 or self.filters % self.groups:
+        self.groups = _checks.positive_int(groups, "groups")
+        if self.filters % self.groups:
             raise ValueError(f"`filters` ({self.filters}) must be a multiple of `groups` ({self.groups})")
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
+        self.use_bias = _checks.as_bool(use_bias, "use_bias")
+        self.kernel_initializer = initializers.get(kernel_initializer, "kernel_initializer")
+        self.bias_initializer = initializers.get(bias_initializer, "bias_initializer")
         self._x: Optional[np.ndarray] = None
 
-    def output_shape_for(self, input_shape):
+    def _output_shape(self, input_shape):
         if len(input_shape) != 3:
             raise ValueError(f"Conv2D {self.name!r} needs inputs (batch, H, W, C); got (batch,) + {input_shape}")
-        h, w, _ = input_shape
+        h, w, c_in = input_shape
+        if c_in % self.groups:
+            raise ValueError(f"Conv2D {self.name!r}: input channels ({c_in}) must be a multiple of groups "
+                             f"({self.groups})")
         pad = self.padding.upper()
         return (arithmetic.conv_output_size(h, self.kernel_size[0], self.strides[0], pad, self.dilation_rate[0]),
                 arithmetic.conv_output_size(w, self.kernel_size[1], self.strides[1], pad, self.dilation_rate[1]),
                 self.filters)
 
-    def build(self, input_shape):
-        super().build(input_shape)
-        c_in = self.input_shape[2]
-        if c_in % self.groups:
-            raise ValueError(f"Conv2D {self.name!r}: input channels ({c_in}) must be a multiple of groups "
-                             f"({self.groups})")
-        shape = (*self.kernel_size, c_in // self.groups, self.filters)
+    def _empty_reason(self, input_shape):
+        return (f"a {self.kernel_size} kernel (dilation {self.dilation_rate}) does not fit input {input_shape[:2]} "
+                f"with padding {self.padding!r}")
+
+    def _make_weights(self):
+        shape = (*self.kernel_size, self.input_shape[2] // self.groups, self.filters)
         self.params = {"kernel": self.kernel_initializer(shape, self.dtype)}
         if self.use_bias:
             self.params["bias"] = self.bias_initializer((self.filters,), self.dtype)
-        if 0 in self.output_shape:
-            raise ValueError(f"Conv2D {self.name!r}: a {self.kernel_size} kernel does not fit input "
-                             f"{self.input_shape[:2]} with padding {self.padding!r} (output {self.output_shape})")
 
     @property
     def kernel(self) -> np.ndarray:
+        """The kernel, ``(KH, KW, C_in / groups, C_out)``."""
         return self.params["kernel"]
 
     @property
     def bias(self) -> Optional[np.ndarray]:
+        """The bias ``(C_out,)``, or None without ``use_bias``."""
         return self.params.get("bias")
 
-    def forward(self, x, training=False):
+    def _pre_activation(self, x, training):
         z = convops.conv2d(x, self.kernel, self.strides, self.padding.upper(), self.dilation_rate)
-        self._x = x if training else None
-        if self.activation_name in ("relu", "linear") and z.size:
-            # Bias and ReLU in one pass over the output, in place (z is ours).
-            _bias_act_forward(z, self.filters, self.bias, self.activation_name == "relu")
-            self._output = z if training else None
-            return z
+        if training:
+            self._x = x
         if self.use_bias:
             z += self.bias
-        return self._activate(z, training)
+        return z
 
-    def backward(self, dy, need_input_grad=True, from_logits=False, overwrite_dy=False):
-        """``overwrite_dy=True`` lets the layer compute in ``dy``'s memory (a model passes its own
-        intermediate gradients this way: one activation-sized copy less per layer)."""
+    def _forward(self, x, training):
+        if self.activation_name not in ("relu", "linear"):
+            return super()._forward(x, training)
+        z = convops.conv2d(x, self.kernel, self.strides, self.padding.upper(), self.dilation_rate)
+        if z.size:
+            # Bias and ReLU in one pass over the output, in place (z is ours).
+            _bias_act_forward(z, self.filters, self.bias, self.activation_name == "relu")
+        if training:
+            self._x, self._output = x, z
+        return z
+
+    def _backward(self, dy, need_input_grad, from_logits, overwrite_dy):
         if self._x is None:
-            raise RuntimeError(f"layer {self.name!r}: backward() needs a forward(x, training=True) first")
+            raise self._no_forward()
         args = (self.strides, self.padding.upper(), "NHWC", self.dilation_rate)
         if self.activation_name in ("relu", "linear") and not from_logits and dy.size:
             # ReLU's mask and the bias gradient in one pass (the sum in float64, rounded once).
@@ -335,26 +576,39 @@ class Conv2D(_Activated):
         self._x = self._output = None
         return dx
 
-    def flops(self):
+    def flops(self) -> int:
+        """Floating-point operations for one example (multiply + add count 2).
+
+        Returns
+        -------
+        int
+        """
         h_out, w_out, c_out = self.output_shape
         return arithmetic.conv2d_flops((h_out, w_out), self.kernel_size, self.input_shape[2], c_out, self.groups)
 
-    def window(self):
+    def window(self) -> Optional[Window]:
+        """``((KH, KW), strides, dilation_rate, (pad_top, pad_left))``, for receptive fields.
+
+        Returns
+        -------
+        tuple
+        """
         pads = [arithmetic.resolve_padding(self.padding.upper(), size, k, s, d)[0] for size, k, s, d in
                 zip(self.input_shape[:2], self.kernel_size, self.strides, self.dilation_rate)]
-        return self.kernel_size, self.strides, self.dilation_rate, tuple(pads)
+        return self.kernel_size, self.strides, self.dilation_rate, (pads[0], pads[1])
 
 
 class _Pooling2D(Layer):
-    def __init__(self, pool_size: Any = (2, 2), strides: Any = None, padding: str = "valid",
-                 name: Optional[str] = None, input_shape: Optional[Sequence[int]] = None, dtype: Any = "float32"):
+    def __init__(self, pool_size: IntPair = (2, 2), strides: Optional[IntPair] = None,
+                 padding: Literal["valid", "same"] = "valid", name: Optional[str] = None,
+                 input_shape: Optional[Sequence[int]] = None, dtype: DTypeLike = "float32"):
         super().__init__(name=name, input_shape=input_shape, dtype=dtype)
         self.pool_size = _pair(pool_size, "pool_size")
         self.strides = _pair(strides, "strides") if strides is not None else self.pool_size
         self.padding = _padding(padding)
         self._in_shape: Optional[Shape] = None
 
-    def output_shape_for(self, input_shape):
+    def _output_shape(self, input_shape):
         if len(input_shape) != 3:
             raise ValueError(f"{type(self).__name__} {self.name!r} needs inputs (batch, H, W, C); got (batch,) + "
                              f"{input_shape}")
@@ -363,10 +617,20 @@ class _Pooling2D(Layer):
         return (arithmetic.pool_output_size(h, self.pool_size[0], self.strides[0], pad),
                 arithmetic.pool_output_size(w, self.pool_size[1], self.strides[1], pad), c)
 
-    def window(self):
+    def _empty_reason(self, input_shape):
+        return (f"a {self.pool_size} window does not fit input {input_shape[:2]} with padding {self.padding!r} "
+                f"(use padding='same' or a smaller pool_size)")
+
+    def window(self) -> Optional[Window]:
+        """``(pool_size, strides, (1, 1), (pad_top, pad_left))``, for receptive fields.
+
+        Returns
+        -------
+        tuple
+        """
         pads = [arithmetic.resolve_padding(self.padding.upper(), size, k, s)[0] for size, k, s in
                 zip(self.input_shape[:2], self.pool_size, self.strides)]
-        return self.pool_size, self.strides, (1, 1), tuple(pads)
+        return self.pool_size, self.strides, (1, 1), (pads[0], pads[1])
 
 
 class MaxPooling2D(_Pooling2D):
@@ -374,15 +638,26 @@ class MaxPooling2D(_Pooling2D):
 
     Training keeps, for every output, *where* its maximum was (TensorFlow's argmax: the first
     maximum in row-major order), and the backward pass sends each gradient there.
+
+    Parameters
+    ----------
+    pool_size : int or (int, int)
+    strides : int or (int, int), optional
+        Default: ``pool_size``.
+    padding : {"valid", "same"}
+    name : str, optional
+    input_shape : tuple of int, optional
+    dtype : {"float32", "float64"}
     """
 
-    def __init__(self, pool_size: Any = (2, 2), strides: Any = None, padding: str = "valid", **kwargs):
-        super().__init__(pool_size, strides, padding, **kwargs)
+    def __init__(self, pool_size: IntPair = (2, 2), strides: Optional[IntPair] = None,
+                 padding: Literal["valid", "same"] = "valid", name: Optional[str] = None,
+                 input_shape: Optional[Sequence[int]] = None, dtype: DTypeLike = "float32"):
+        super().__init__(pool_size, strides, padding, name=name, input_shape=input_shape, dtype=dtype)
         self._argmax: Optional[np.ndarray] = None
 
-    def forward(self, x, training=False):
+    def _forward(self, x, training):
         if not training:
-            self._argmax = None
             return convops.max_pool2d(x, self.pool_size, self.strides, self.padding.upper())
         # One pass gives the maxima (max_pool2d's values) and their positions for backward.
         x = np.ascontiguousarray(x)
@@ -393,86 +668,128 @@ class MaxPooling2D(_Pooling2D):
         self._in_shape = x.shape
         return out.astype(x.dtype, copy=False)
 
-    def backward(self, dy, need_input_grad=True):
+    def _backward(self, dy, need_input_grad, from_logits, overwrite_dy):
         if self._argmax is None:
-            raise RuntimeError(f"layer {self.name!r}: backward() needs a forward(x, training=True) first")
+            raise self._no_forward()
         dx = gradients._scatter_argmax(np.ascontiguousarray(dy), self._argmax, self._in_shape)
         self._argmax = None
         return dx
 
-    def flops(self):
+    def flops(self) -> int:
+        """Comparisons for one example.
+
+        Returns
+        -------
+        int
+        """
         h, w, c = self.output_shape
-        return h * w * c * (self.pool_size[0] * self.pool_size[1] - 1)        # comparisons
+        return h * w * c * (self.pool_size[0] * self.pool_size[1] - 1)
 
 
 class AveragePooling2D(_Pooling2D):
-    """Average pooling, as ``keras.layers.AveragePooling2D`` (pads excluded from the mean)."""
+    """Average pooling, as ``keras.layers.AveragePooling2D`` (pads excluded from the mean).
 
-    def forward(self, x, training=False):
-        self._in_shape = x.shape if training else None
+    Parameters
+    ----------
+    pool_size : int or (int, int)
+    strides : int or (int, int), optional
+        Default: ``pool_size``.
+    padding : {"valid", "same"}
+    name : str, optional
+    input_shape : tuple of int, optional
+    dtype : {"float32", "float64"}
+    """
+
+    def _forward(self, x, training):
+        if training:
+            self._in_shape = x.shape
         return convops.avg_pool2d(x, self.pool_size, self.strides, self.padding.upper())
 
-    def backward(self, dy, need_input_grad=True):
+    def _backward(self, dy, need_input_grad, from_logits, overwrite_dy):
         if self._in_shape is None:
-            raise RuntimeError(f"layer {self.name!r}: backward() needs a forward(x, training=True) first")
+            raise self._no_forward()
         return gradients.avg_pool2d_grad(self._in_shape, dy, self.pool_size, self.strides, self.padding.upper())
 
-    def flops(self):
+    def flops(self) -> int:
+        """Adds (and one division) for one example.
+
+        Returns
+        -------
+        int
+        """
         h, w, c = self.output_shape
-        return h * w * c * self.pool_size[0] * self.pool_size[1]               # adds and one division
+        return h * w * c * self.pool_size[0] * self.pool_size[1]
 
 
 class Flatten(Layer):
-    """``(N, H, W, C) -> (N, H*W*C)`` in row-major (C) order, as Keras with channels_last."""
+    """``(N, H, W, C) -> (N, H*W*C)`` in row-major (C) order, as Keras with channels_last.
 
-    def output_shape_for(self, input_shape):
+    Parameters
+    ----------
+    name : str, optional
+    input_shape : tuple of int, optional
+    dtype : {"float32", "float64"}
+    """
+
+    def _output_shape(self, input_shape):
         return (int(np.prod(input_shape)),)
 
-    def forward(self, x, training=False):
-        self._in_shape = x.shape
+    def _forward(self, x, training):
         return x.reshape(x.shape[0], int(np.prod(x.shape[1:])))    # explicit: works for an empty batch
 
-    def backward(self, dy, need_input_grad=True):
-        return dy.reshape(self._in_shape)
+    def _backward(self, dy, need_input_grad, from_logits, overwrite_dy):
+        if self.input_shape is None:
+            raise self._no_forward()
+        return dy.reshape((dy.shape[0],) + tuple(self.input_shape))
 
 
 class Dense(_Activated):
-    """Fully connected layer, as ``keras.layers.Dense``: ``activation(x @ kernel + bias)``."""
+    """Fully connected layer, as ``keras.layers.Dense``: ``activation(x @ kernel + bias)``.
 
-    def __init__(self, units: int, activation: Any = None, use_bias: bool = True,
+    Parameters
+    ----------
+    units : int
+        Output features, >= 1.
+    activation : {"relu", "softmax", "sigmoid", "tanh", "linear"} or None
+    use_bias : bool
+    kernel_initializer, bias_initializer : str or Initializer
+    input_shape : (n_in,), optional
+    name : str, optional
+    dtype : {"float32", "float64"}
+    """
+
+    def __init__(self, units: int, activation: Optional[str] = None, use_bias: bool = True,
                  kernel_initializer: Any = "glorot_uniform", bias_initializer: Any = "zeros",
-                 input_shape: Optional[Sequence[int]] = None, name: Optional[str] = None, dtype: Any = "float32"):
+                 input_shape: Optional[Sequence[int]] = None, name: Optional[str] = None, dtype: DTypeLike = "float32"):
         super().__init__(activation=activation, name=name, input_shape=input_shape, dtype=dtype)
-        self.units = as_int(units, "units")
-        if self.units < 1:
-            raise ValueError(f"`units` must be >= 1; got {self.units}")
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
+        self.units = _checks.positive_int(units, "units")
+        self.use_bias = _checks.as_bool(use_bias, "use_bias")
+        self.kernel_initializer = initializers.get(kernel_initializer, "kernel_initializer")
+        self.bias_initializer = initializers.get(bias_initializer, "bias_initializer")
         self._x: Optional[np.ndarray] = None
 
-    def output_shape_for(self, input_shape):
+    def _output_shape(self, input_shape):
         if len(input_shape) != 1:
             raise ValueError(f"Dense {self.name!r} needs inputs (batch, features) — put a Flatten() before it; "
                              f"got (batch,) + {input_shape}")
         return (self.units,)
 
-    def build(self, input_shape):
-        super().build(input_shape)
+    def _make_weights(self):
         self.params = {"kernel": self.kernel_initializer((self.input_shape[0], self.units), self.dtype)}
         if self.use_bias:
             self.params["bias"] = self.bias_initializer((self.units,), self.dtype)
 
-    def forward(self, x, training=False):
+    def _pre_activation(self, x, training):
         z = x @ self.params["kernel"]
         if self.use_bias:
             z += self.params["bias"]
-        self._x = x if training else None
-        return self._activate(z, training)
+        if training:
+            self._x = x
+        return z
 
-    def backward(self, dy, need_input_grad=True, from_logits=False):
+    def _backward(self, dy, need_input_grad, from_logits, overwrite_dy):
         if self._x is None:
-            raise RuntimeError(f"layer {self.name!r}: backward() needs a forward(x, training=True) first")
+            raise self._no_forward()
         dz = self._activation_backward(dy, from_logits)
         self.grads = {"kernel": self._x.T @ dz}
         if self.use_bias:
@@ -481,32 +798,63 @@ class Dense(_Activated):
         self._x = self._output = None
         return dx
 
-    def flops(self):
+    def flops(self) -> int:
+        """``2 * n_in * units`` for one example.
+
+        Returns
+        -------
+        int
+        """
         return 2 * self.input_shape[0] * self.units
 
 
 class Activation(_Activated):
-    """An activation on its own, as ``keras.layers.Activation("relu")``."""
+    """An activation on its own, as ``keras.layers.Activation("relu")``.
 
-    def __init__(self, activation: Any, **kwargs):
-        super().__init__(activation=activation, **kwargs)
+    Parameters
+    ----------
+    activation : {"relu", "softmax", "sigmoid", "tanh", "linear"} or None
+    name : str, optional
+    input_shape : tuple of int, optional
+    dtype : {"float32", "float64"}
+    """
 
-    def forward(self, x, training=False):
-        return self._activate(np.array(x, dtype=x.dtype), training)
+    def __init__(self, activation: Optional[str], name: Optional[str] = None,
+                 input_shape: Optional[Sequence[int]] = None, dtype: DTypeLike = "float32"):
+        super().__init__(activation=activation, name=name, input_shape=input_shape, dtype=dtype)
 
-    def backward(self, dy, need_input_grad=True, from_logits=False):
+    def _pre_activation(self, x, training):
+        return np.array(x, dtype=x.dtype)
+
+    def _backward(self, dy, need_input_grad, from_logits, overwrite_dy):
         return self._activation_backward(dy, from_logits)
 
 
 class ReLU(Activation):
-    """``max(x, 0)``, as ``keras.layers.ReLU()``."""
+    """``max(x, 0)``, as ``keras.layers.ReLU()``.
 
-    def __init__(self, **kwargs):
-        super().__init__("relu", **kwargs)
+    Parameters
+    ----------
+    name : str, optional
+    input_shape : tuple of int, optional
+    dtype : {"float32", "float64"}
+    """
+
+    def __init__(self, name: Optional[str] = None, input_shape: Optional[Sequence[int]] = None,
+                 dtype: DTypeLike = "float32"):
+        super().__init__("relu", name=name, input_shape=input_shape, dtype=dtype)
 
 
 class Softmax(Activation):
-    """Softmax over the last axis, as ``keras.layers.Softmax()``."""
+    """Softmax over the last axis, as ``keras.layers.Softmax()``.
 
-    def __init__(self, **kwargs):
-        super().__init__("softmax", **kwargs)
+    Parameters
+    ----------
+    name : str, optional
+    input_shape : tuple of int, optional
+    dtype : {"float32", "float64"}
+    """
+
+    def __init__(self, name: Optional[str] = None, input_shape: Optional[Sequence[int]] = None,
+                 dtype: DTypeLike = "float32"):
+        super().__init__("softmax", name=name, input_shape=input_shape, dtype=dtype)

@@ -25,21 +25,25 @@ its gradient, the backward pass from the last layer to the first, and one optimi
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import sys
+import threading
 from collections import defaultdict
-from typing import Any, Dict, List, Optional, Sequence, TextIO, Tuple, Union
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, TextIO, Tuple, Union
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from convops import arithmetic
 from convops.gradients import _blas_threads
 from convops._validation import as_int
+from convops.nn import _checks
 from convops.nn import losses as losses_module
 from convops.nn import optimizers as optimizers_module
 from convops.nn._progress import ProgressBar
 from convops.nn._random import next_generator
-from convops.nn.layers import Conv2D, InputLayer, Layer, SymbolicTensor, _Activated
+from convops.nn.layers import Conv2D, InputLayer, Layer, SymbolicTensor, _Activated, _checked_weights
 
 __all__ = ["Model", "Sequential", "History"]
 
@@ -49,6 +53,63 @@ _model_counters: Dict[str, "itertools.count[int]"] = defaultdict(itertools.count
 def _model_name(kind: str) -> str:
     n = next(_model_counters[kind])
     return kind if n == 0 else f"{kind}_{n}"
+
+
+class _UseGuard:
+    """Who is using a model: any number of inference calls (``predict``, ``evaluate``...) at
+    once, or one training call (``fit``, ``train_on_batch``...) alone.
+
+    Inference keeps nothing on the layers, so concurrent inference is simply correct. Training
+    keeps per-call caches on the layers and updates the weights in place: a second call at the
+    same time would silently mix two batches' caches or read half-updated weights, so it is
+    refused at once with RuntimeError (a lock that waited instead could deadlock a ``fit`` whose
+    callback or validation re-enters the model). The training thread itself may run inference
+    (``fit`` evaluates its validation data)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._readers: Dict[int, int] = {}
+        self._writer: Optional[int] = None
+        self._writer_what = ""
+
+    def _busy(self, model: str, what: str, other: str) -> RuntimeError:
+        return RuntimeError(f"model {model!r}: {what}() was called while {other} is running on this model in "
+                            f"another thread. Training changes the layers' caches and weights in place, so it "
+                            f"cannot overlap any other call on the same model; predict() and evaluate() may "
+                            f"run concurrently with each other")
+
+    @contextlib.contextmanager
+    def reading(self, model: str, what: str) -> Iterator[None]:
+        me = threading.get_ident()
+        with self._lock:
+            if self._writer is not None and self._writer != me:
+                raise self._busy(model, what, f"{self._writer_what}()")
+            self._readers[me] = self._readers.get(me, 0) + 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._readers[me] -= 1
+                if not self._readers[me]:
+                    del self._readers[me]
+
+    @contextlib.contextmanager
+    def writing(self, model: str, what: str) -> Iterator[None]:
+        me = threading.get_ident()
+        with self._lock:
+            if self._writer is not None and self._writer != me:
+                raise self._busy(model, what, f"{self._writer_what}()")
+            others = [t for t in self._readers if t != me]
+            if others:
+                raise self._busy(model, what, "an inference call (predict/evaluate)")
+            outer = self._writer is None
+            self._writer, self._writer_what = me, (what if outer else self._writer_what)
+        try:
+            yield
+        finally:
+            if outer:
+                with self._lock:
+                    self._writer = None
 
 
 class History:
@@ -73,7 +134,12 @@ class Model:
     single chain: each layer's input is the previous layer's output)."""
 
     def __init__(self, inputs: Optional[SymbolicTensor] = None, outputs: Optional[SymbolicTensor] = None,
-                 name: Optional[str] = None, layers: Optional[Sequence[Any]] = None):
+                 name: Optional[str] = None, layers: Optional[Sequence[Layer]] = None):
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"`name` must be a str; got {_checks.describe(name)}")
+        if layers is not None and (isinstance(layers, (str, bytes)) or not hasattr(layers, "__iter__")):
+            raise TypeError(f"`layers` must be a list of layers; got {_checks.describe(layers)}")
+        self._guard = _UseGuard()
         self._input_layer: Optional[InputLayer] = None
         self._layers: List[Layer] = []
         self._show_input_row = False
@@ -220,9 +286,15 @@ class Model:
     def _prepare_x(self, x: Any) -> np.ndarray:
         if not self._layers:
             raise ValueError(f"model {self.name!r} has no layers: add some first")
-        x = np.asarray(x)
+        try:
+            x = np.asarray(x)
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"`x` must be an array of examples (N,) + input shape; got {_checks.describe(x)}: "
+                             f"{exc}") from None
         if x.dtype.kind not in "biuf":
             raise TypeError(f"`x` must be numeric; got dtype {x.dtype}")
+        if x.ndim < 2:
+            raise ValueError(f"`x` must be a batch of examples, shape (N,) + input shape; got shape {x.shape}")
         if not self.built:
             self.build(x.shape[1:])
         expected = self._input_layer.output_shape
@@ -233,11 +305,32 @@ class Model:
             raise ValueError(f"model {self.name!r} expects `x` of shape (N,) + {tuple(expected)}; got {x.shape}{hint}")
         return np.ascontiguousarray(x, dtype=self._input_layer.dtype)
 
+    def _prepare_y(self, y: Any, n: int, name: str = "y") -> np.ndarray:
+        classes = self._layers[-1].output_shape[-1]
+        length = getattr(y, "__len__", None)
+        if length is not None and not isinstance(y, (str, bytes)) and len(y) != n:
+            raise ValueError(f"`x` and `{name}` must have the same number of examples; got {n} and {len(y)}")
+        return losses_module._labels(y, n, classes, name)
+
     def _forward(self, x: np.ndarray, training: bool) -> np.ndarray:
         with _blas_threads.limit(1):
             for layer in self._layers:
                 x = layer.forward(x, training=training)
         return x
+
+    def _infer(self, x: np.ndarray) -> Tuple[np.ndarray, Optional[np.ndarray]]:
+        """Inference output and, when the loss uses them, the last layer's logits -- in local
+        variables only, so that concurrent calls on one model cannot see each other's."""
+        logits = None
+        with _blas_threads.limit(1):
+            for layer in self._layers[:-1]:
+                x = layer.forward(x, training=False)
+            last = self._layers[-1]
+            if self.loss is not None and self._fused_logits():
+                x, logits = last.forward_with_logits(x)
+            else:
+                x = last.forward(x, training=False)
+        return x, logits
 
     def _fused_logits(self) -> bool:
         # Keras: a softmax output and from_logits=False -> the loss uses the softmax's logits.
@@ -273,11 +366,24 @@ class Model:
                 dy = layer.backward(dy, need)
         return loss, correct
 
-    def loss_and_gradients(self, x: Any, y: Any) -> Tuple[float, List[np.ndarray]]:
-        """The loss on one batch and its gradient with respect to every weight, in
-        :meth:`get_weights`' order, without updating anything — what ``tf.GradientTape`` would
-        give for Keras's model.
+    def loss_and_gradients(self, x: ArrayLike, y: ArrayLike) -> Tuple[float, List[np.ndarray]]:
+        """The loss on one batch and its gradient with respect to every weight, without updating
+        anything -- what ``tf.GradientTape`` would give for Keras's model.
 
+        Parameters
+        ----------
+        x : array_like, shape (N,) + input shape
+        y : array_like of int, shape (N,)
+            Class labels.
+
+        Returns
+        -------
+        loss : float
+        gradients : list of ndarray
+            In :meth:`get_weights`' order.
+
+        Examples
+        --------
         >>> from convops import nn
         >>> from convops.nn import layers
         >>> import numpy as np
@@ -289,13 +395,13 @@ class Model:
         """
         self._require_compiled("loss_and_gradients")
         x = self._prepare_x(x)
-        with _blas_threads.limit(1):
-            loss, _ = self._backprop(x, np.asarray(y))
-        return loss, [layer.grads[key] for layer in self._layers for key in layer.params]
+        y = self._prepare_y(y, len(x))
+        with self._guard.writing(self.name, "loss_and_gradients"), _blas_threads.limit(1):
+            loss, _ = self._backprop(x, y)
+            return loss, [layer.grads[key] for layer in self._layers for key in layer.params]
 
     def _test_step(self, x: np.ndarray, y: np.ndarray) -> Tuple[float, float]:
-        out = self._forward(x, training=False)
-        logits = self._layers[-1].logits if self._fused_logits() else None
+        out, logits = self._infer(x)
         loss, _ = self.loss.value_and_grad(y, out, logits=logits)
         return loss, _correct(y, out)
 
@@ -303,63 +409,158 @@ class Model:
         if not self.compiled:
             raise RuntimeError(f"call model.compile(optimizer=..., loss=..., metrics=...) before {what}()")
 
-    def train_on_batch(self, x: Any, y: Any) -> Union[float, List[float]]:
-        """One update on one batch; returns the loss computed *before* the update (and the
-        accuracy when compiled with it), as Keras does."""
+    def train_on_batch(self, x: ArrayLike, y: ArrayLike) -> Union[float, List[float]]:
+        """One update on one batch, as Keras.
+
+        Parameters
+        ----------
+        x : array_like, shape (N,) + input shape
+        y : array_like of int, shape (N,)
+
+        Returns
+        -------
+        float or [float, float]
+            The loss computed *before* the update (and the accuracy when compiled with it).
+        """
         self._require_compiled("train_on_batch")
         x = self._prepare_x(x)
-        y = np.asarray(y)
-        loss, correct = self._train_step(x, y)
+        y = self._prepare_y(y, len(x))
+        if len(x) == 0:
+            raise ValueError("`x` has no examples to train on")
+        with self._guard.writing(self.name, "train_on_batch"):
+            loss, correct = self._train_step(x, y)
         return [loss, correct / len(x)] if self.metrics else loss
 
-    def test_on_batch(self, x: Any, y: Any) -> Union[float, List[float]]:
+    def test_on_batch(self, x: ArrayLike, y: ArrayLike) -> Union[float, List[float]]:
+        """Loss (and accuracy) on one batch, as Keras.
+
+        Parameters
+        ----------
+        x : array_like, shape (N,) + input shape
+        y : array_like of int, shape (N,)
+
+        Returns
+        -------
+        float or [float, float]
+        """
         self._require_compiled("test_on_batch")
         x = self._prepare_x(x)
-        loss, correct = self._test_step(x, np.asarray(y))
+        y = self._prepare_y(y, len(x))
+        if len(x) == 0:
+            raise ValueError("`x` has no examples to evaluate")
+        with self._guard.reading(self.name, "test_on_batch"):
+            loss, correct = self._test_step(x, y)
         return [loss, correct / len(x)] if self.metrics else loss
 
-    def predict_on_batch(self, x: Any) -> np.ndarray:
-        return self._forward(self._prepare_x(x), training=False)
+    def predict_on_batch(self, x: ArrayLike) -> np.ndarray:
+        """The model's outputs for one batch.
 
-    def __call__(self, x: Any) -> np.ndarray:
+        Parameters
+        ----------
+        x : array_like, shape (N,) + input shape
+
+        Returns
+        -------
+        ndarray, shape (N,) + output shape
+        """
+        x = self._prepare_x(x)
+        with self._guard.reading(self.name, "predict_on_batch"):
+            return self._infer(x)[0]
+
+    def __call__(self, x: ArrayLike) -> np.ndarray:
+        """Same as :meth:`predict_on_batch`.
+
+        Parameters
+        ----------
+        x : array_like, shape (N,) + input shape
+
+        Returns
+        -------
+        ndarray
+        """
         return self.predict_on_batch(x)
 
-    def predict(self, x: Any, batch_size: Optional[int] = None, verbose: int = 1,
+    def predict(self, x: ArrayLike, batch_size: Optional[int] = None, verbose: Union[int, str] = 1,
                 stream: Optional[TextIO] = None) -> np.ndarray:
-        """The model's outputs for ``x``, computed ``batch_size`` (32) examples at a time."""
+        """The model's outputs for ``x``, computed ``batch_size`` examples at a time.
+
+        Several threads may predict (and evaluate) with one model at once; not while it trains.
+
+        Parameters
+        ----------
+        x : array_like, shape (N,) + input shape
+        batch_size : int, optional
+            Default 32.
+        verbose : {0, 1, 2, "auto"}
+            Progress bar (1, "auto"), one line (2) or nothing (0).
+        stream : file-like, optional
+            Where the progress goes (default ``sys.stdout``).
+
+        Returns
+        -------
+        ndarray, shape (N,) + output shape
+
+        Raises
+        ------
+        RuntimeError
+            The model is training in another thread.
+        """
         x = self._prepare_x(x)
         batch_size = _batch_size(batch_size)
+        bar_args = (_verbose(verbose), _stream(stream))
         steps = max(1, -(-len(x) // batch_size))
-        bar = ProgressBar(steps, _verbose(verbose), stream)
+        bar = ProgressBar(steps, *bar_args)
         outputs = []
-        for step in range(steps):
-            outputs.append(self._forward(x[step * batch_size:(step + 1) * batch_size], training=False))
-            bar.update(step + 1, {}, finalize=step == steps - 1)
-        return np.concatenate(outputs) if outputs else np.empty((0,) + self._layers[-1].output_shape)
+        with self._guard.reading(self.name, "predict"):
+            for step in range(steps):
+                outputs.append(self._infer(x[step * batch_size:(step + 1) * batch_size])[0])
+                bar.update(step + 1, {}, finalize=step == steps - 1)
+        return np.concatenate(outputs)
 
-    def evaluate(self, x: Any, y: Any, batch_size: Optional[int] = None, verbose: int = 1,
+    def evaluate(self, x: ArrayLike, y: ArrayLike, batch_size: Optional[int] = None, verbose: Union[int, str] = 1,
                  stream: Optional[TextIO] = None) -> Union[float, List[float]]:
-        """Loss (and accuracy) over the whole of ``x``, as Keras: ``[loss, accuracy]`` when
-        compiled with ``metrics=["accuracy"]``, else the loss."""
+        """Loss (and accuracy) over the whole of ``x``, as Keras.
+
+        Several threads may evaluate (and predict) with one model at once; not while it trains.
+
+        Parameters
+        ----------
+        x : array_like, shape (N,) + input shape
+        y : array_like of int, shape (N,)
+            Class labels.
+        batch_size : int, optional
+            Default 32.
+        verbose : {0, 1, 2, "auto"}
+        stream : file-like, optional
+
+        Returns
+        -------
+        float or [float, float]
+            ``[loss, accuracy]`` when compiled with ``metrics=["accuracy"]``, else the loss.
+
+        Raises
+        ------
+        RuntimeError
+            Not compiled, or the model is training in another thread.
+        """
         self._require_compiled("evaluate")
         x = self._prepare_x(x)
-        y = np.asarray(y)
-        if len(y) != len(x):
-            raise ValueError(f"`x` and `y` must have the same number of examples; got {len(x)} and {len(y)}")
+        y = self._prepare_y(y, len(x))
         if len(x) == 0:
             raise ValueError("`x` has no examples to evaluate")
         batch_size = _batch_size(batch_size)
         steps = max(1, -(-len(x) // batch_size))
-        bar = ProgressBar(steps, _verbose(verbose), stream)
+        bar = ProgressBar(steps, _verbose(verbose), _stream(stream))
         total_loss = total_correct = seen = 0.0
-        for step in range(steps):
-            sl = slice(step * batch_size, (step + 1) * batch_size)
-            loss, correct = self._test_step(x[sl], y[sl])
-            count = len(x[sl])
-            total_loss += loss * count
-            total_correct += correct
-            seen += count
-            bar.update(step + 1, self._logs(total_loss, total_correct, seen), finalize=step == steps - 1)
+        with self._guard.reading(self.name, "evaluate"):
+            for step in range(steps):
+                sl = slice(step * batch_size, (step + 1) * batch_size)
+                loss, correct = self._test_step(x[sl], y[sl])
+                count = len(x[sl])
+                total_loss += loss * count
+                total_correct += correct
+                seen += count
+                bar.update(step + 1, self._logs(total_loss, total_correct, seen), finalize=step == steps - 1)
         logs = self._logs(total_loss, total_correct, seen)
         return [logs["loss"], logs["accuracy"]] if self.metrics else logs["loss"]
 
@@ -371,9 +572,10 @@ class Model:
         logs[prefix + "loss"] = total_loss / seen
         return logs
 
-    def fit(self, x: Any, y: Any, batch_size: Optional[int] = None, epochs: int = 1, verbose: int = 1,
-            validation_split: float = 0.0, validation_data: Optional[Tuple[Any, Any]] = None,
-            shuffle: bool = True, stream: Optional[TextIO] = None) -> History:
+    def fit(self, x: ArrayLike, y: ArrayLike, batch_size: Optional[int] = None, epochs: int = 1,
+            verbose: Union[int, str] = 1, validation_split: float = 0.0,
+            validation_data: Optional[Tuple[ArrayLike, ArrayLike]] = None, shuffle: bool = True,
+            stream: Optional[TextIO] = None) -> History:
         """Train for ``epochs`` passes over ``(x, y)`` in mini-batches of ``batch_size`` (32).
 
         Parameters
@@ -381,8 +583,12 @@ class Model:
         x : array_like, shape (N,) + input shape
         y : array_like of int, shape (N,)
             Class labels.
-        batch_size, epochs : int
-        verbose : 0 (silent), 1 (Keras's progress bar, one line per epoch), 2 (one plain line per epoch)
+        batch_size : int, optional
+            Default 32.
+        epochs : int
+            >= 0.
+        verbose : {0, 1, 2, "auto"}
+            0 silent, 1 Keras's progress bar (one line per epoch), 2 one plain line per epoch.
         validation_split : float in [0, 1)
             Hold out this fraction of the examples (the *last* ones, before shuffling, as Keras).
         validation_data : (x_val, y_val), optional
@@ -397,26 +603,48 @@ class Model:
         History
             ``history.history`` maps ``"loss"``, ``"accuracy"`` (and ``"val_..."``) to one value per epoch:
             the mean over the epoch's examples, as Keras reports them.
+
+        Raises
+        ------
+        RuntimeError
+            Not compiled, or another call is using the model in another thread.
         """
         self._require_compiled("fit")
         x = self._prepare_x(x)
-        y = np.asarray(y)
-        if len(y) != len(x):
-            raise ValueError(f"`x` and `y` must have the same number of examples; got {len(x)} and {len(y)}")
+        y = self._prepare_y(y, len(x))
         epochs = as_int(epochs, "epochs")
         if epochs < 0:
             raise ValueError(f"`epochs` must be >= 0; got {epochs}")
         batch_size = _batch_size(batch_size)
         verbose = _verbose(verbose)
-        if not 0 <= validation_split < 1:
-            raise ValueError(f"`validation_split` must be in [0, 1); got {validation_split}")
-        if validation_split and validation_data is None:
+        validation_split = _checks.as_float(validation_split, "validation_split", 0.0, 1.0, high_open=True)
+        shuffle = _checks.as_bool(shuffle, "shuffle")
+        out = _stream(stream)
+        if validation_data is not None:
+            validation_data = self._validation_data(validation_data)
+        elif validation_split:
             cut = int(len(x) * (1 - validation_split))
             x, y, validation_data = x[:cut], y[:cut], (x[cut:], y[cut:])
         if len(x) == 0:
             raise ValueError("`x` has no examples to train on")
+        with self._guard.writing(self.name, "fit"):
+            return self._fit(x, y, batch_size, epochs, verbose, validation_data, shuffle, out)
+
+    def _validation_data(self, data: Any) -> Tuple[np.ndarray, np.ndarray]:
+        if not isinstance(data, (tuple, list)) or len(data) != 2:
+            raise TypeError(f"`validation_data` must be a pair (x_val, y_val); got {_checks.describe(data)}")
+        try:
+            x_val = self._prepare_x(data[0])
+            y_val = self._prepare_y(data[1], len(x_val))
+        except (ValueError, TypeError) as exc:
+            raise type(exc)(f"`validation_data`: {exc}") from None
+        if len(x_val) == 0:
+            raise ValueError("`validation_data` has no examples")
+        return x_val, y_val
+
+    def _fit(self, x: np.ndarray, y: np.ndarray, batch_size: int, epochs: int, verbose: int,
+             validation_data: Optional[Tuple[np.ndarray, np.ndarray]], shuffle: bool, out: TextIO) -> History:
         rng = next_generator()
-        out = stream if stream is not None else sys.stdout
         history = History()
         steps = max(1, -(-len(x) // batch_size))
         for epoch in range(epochs):
@@ -543,9 +771,20 @@ def _batch_size(batch_size: Optional[int]) -> int:
     return value
 
 
+def _stream(stream: Any) -> TextIO:
+    if stream is None:
+        return sys.stdout
+    if not callable(getattr(stream, "write", None)):
+        raise TypeError(f"`stream` must be a file-like object with write() (or None for sys.stdout); got "
+                        f"{_checks.describe(stream)}")
+    return stream
+
+
 def _verbose(verbose: Any) -> int:
-    if verbose == "auto":
-        return 1
+    if isinstance(verbose, str):
+        if verbose == "auto":
+            return 1
+        raise ValueError(f"`verbose` must be 0, 1, 2 or 'auto'; got {verbose!r}")
     value = as_int(verbose, "verbose")
     if value not in (0, 1, 2):
         raise ValueError(f"`verbose` must be 0, 1, 2 or 'auto'; got {verbose!r}")
