@@ -244,20 +244,27 @@ class Model:
         """Copies of every weight array, layer by layer in Keras's order (kernel, then bias)."""
         return [w.copy() for w in self.trainable_weights]
 
-    def set_weights(self, weights: Sequence[Any]) -> None:
-        """Load weights in :meth:`get_weights`' order — e.g. ``keras_model.get_weights()`` of a
-        Keras model with the same architecture."""
+    def set_weights(self, weights: Sequence[ArrayLike]) -> None:
+        """Load weights in :meth:`get_weights`' order.
+
+        Parameters
+        ----------
+        weights : sequence of array_like
+            E.g. ``keras_model.get_weights()`` of a Keras model with the same architecture.
+
+        Raises
+        ------
+        ValueError
+            Not built, a wrong number of arrays or a wrong shape (nothing is changed then).
+        RuntimeError
+            The model is in use in another thread.
+        """
         self._require_built("set_weights")
-        weights = list(weights)
         mine = self.trainable_weights
-        if len(weights) != len(mine):
-            raise ValueError(f"model {self.name!r} has {len(mine)} weight arrays; got {len(weights)}")
-        for index, (current, new) in enumerate(zip(mine, weights)):
-            new = np.asarray(new)
-            if new.shape != current.shape:
-                raise ValueError(f"weight {index} must have shape {current.shape}; got {new.shape}")
-        for current, new in zip(mine, weights):
-            current[...] = np.asarray(new)
+        new_weights = _checked_weights(weights, mine, f"model {self.name!r}")
+        with self._guard.writing(self.name, "set_weights"):
+            for current, new in zip(mine, new_weights):
+                current[...] = new
 
     def count_params(self) -> int:
         self._require_built("count_params")
