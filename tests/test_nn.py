@@ -365,7 +365,7 @@ def test_optimizer_steps_match_keras(keras, name, kwargs):
 
 
 def test_optimizer_errors():
-    with pytest.raises(ValueError, match=r"`learning_rate` must be > 0"):
+    with pytest.raises(ValueError, match=r"`learning_rate` must be a finite number > 0.0; got 0"):
         nn.RMSprop(learning_rate=0)
     with pytest.raises(ValueError, match=r"`optimizer` must be one of"):
         tutorial().compile(optimizer="adagrad")

@@ -61,14 +61,15 @@ def as_float(value: Any, name: str, low: Optional[float] = None, high: Optional[
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"`{name}` must be a real number; got {describe(value)}")
     number = float(value)
-    left = "(" if low_open else "["
-    right = ")" if high_open else "]"
-    interval = f"{left}{'-inf' if low is None else low}, {'inf' if high is None else high}{right}"
+    if high is None:
+        interval = f"{'>' if low_open else '>='} {low}"
+    else:
+        interval = f"in {'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
     bad = not math.isfinite(number)
     bad = bad or (low is not None and (number < low or (low_open and number == low)))
     bad = bad or (high is not None and (number > high or (high_open and number == high)))
     if bad:
-        raise ValueError(f"`{name}` must be a finite number in {interval}; got {value!r}")
+        raise ValueError(f"`{name}` must be a finite number {interval}; got {value!r}")
     return number
 
 

@@ -113,7 +113,8 @@ class _UseGuard:
 
 
 class History:
-    """What ``fit`` returns: ``history.history["loss"]`` etc., one value per epoch."""
+    """What ``fit`` returns: ``history.history["loss"]`` etc., one value per epoch, and
+    ``history.epoch``, the epochs' indices."""
 
     def __init__(self) -> None:
         self.history: Dict[str, List[float]] = {}
@@ -131,7 +132,20 @@ class History:
 class Model:
     """A chain of layers. Build it from a list (``Model(layers=[...])``), with
     :class:`Sequential`, or in Keras's functional style ``Model(inputs=..., outputs=...)`` (a
-    single chain: each layer's input is the previous layer's output)."""
+    single chain: each layer's input is the previous layer's output).
+
+    Several Python threads may call ``predict``/``evaluate`` on one model at once (inference
+    keeps nothing on the layers); ``fit``, ``train_on_batch``, ``loss_and_gradients`` and
+    ``set_weights`` cannot overlap any other call on the same model and raise RuntimeError.
+
+    Parameters
+    ----------
+    inputs, outputs : SymbolicTensor, optional
+        Keras's functional form: ``inputs = Input(...)``, ``outputs`` the last layer's result.
+    name : str, optional
+    layers : sequence of Layer, optional
+        The layers, in order (the first may be ``Input(...)``).
+    """
 
     def __init__(self, inputs: Optional[SymbolicTensor] = None, outputs: Optional[SymbolicTensor] = None,
                  name: Optional[str] = None, layers: Optional[Sequence[Layer]] = None):
@@ -177,8 +191,19 @@ class Model:
         self._layers = list(reversed(chain))
 
     # -- composition ---------------------------------------------------------------------------
-    def add(self, layer: Any) -> None:
-        """Append a layer (``Input(...)`` or an InputLayer only as the first element)."""
+    def add(self, layer: Union[Layer, SymbolicTensor]) -> None:
+        """Append a layer, building it when the model's input shape is known.
+
+        Parameters
+        ----------
+        layer : Layer or SymbolicTensor
+            ``Input(...)`` or an InputLayer only as the first element.
+
+        Raises
+        ------
+        ValueError
+            The layer does not fit the previous one's output (the model is left as it was).
+        """
         if isinstance(layer, SymbolicTensor):
             if layer.parent is not None or not isinstance(layer.layer, InputLayer):
                 raise ValueError("only the result of Input(...) can be added to a model as a tensor")
@@ -192,11 +217,17 @@ class Model:
             raise TypeError(f"a model is made of convops.nn layers; got {type(layer).__name__}")
         if any(existing is layer for existing in self._layers):
             raise ValueError(f"layer {layer.name!r} is already in this model")
+        input_layer = self._input_layer
         if not self._layers and self._input_layer is None and layer.input_shape is not None and not layer.built:
             self._input_layer = InputLayer(layer.input_shape, dtype=layer.dtype)
         self._layers.append(layer)
         if self._input_layer is not None:
-            self._build_from(len(self._layers) - 1)
+            try:
+                self._build_from(len(self._layers) - 1)
+            except BaseException:
+                self._layers.pop()             # a refused layer leaves no trace in the model
+                self._input_layer = input_layer
+                raise
 
     def _build_from(self, start: int) -> None:
         shape = self._input_layer.output_shape if start == 0 else self._layers[start - 1].output_shape
@@ -208,12 +239,33 @@ class Model:
             shape = layer.output_shape
 
     def build(self, input_shape: Sequence[Optional[int]]) -> None:
-        """Create every weight for inputs of ``input_shape`` (with or without the batch axis)."""
+        """Create every weight for inputs of ``input_shape``.
+
+        Parameters
+        ----------
+        input_shape : tuple of int
+            With or without a leading ``None`` batch axis.
+
+        Raises
+        ------
+        ValueError
+            A shape with a non-positive side, or a layer whose window does not fit.
+        """
+        if isinstance(input_shape, (str, bytes)) or not hasattr(input_shape, "__iter__"):
+            raise TypeError(f"`input_shape` must be a tuple of ints; got {_checks.describe(input_shape)}")
         shape = tuple(input_shape)
         if len(shape) >= 1 and shape[0] is None:
             shape = shape[1:]
+        shape = _checks.shape(shape, "input_shape")
         if self._input_layer is None:
-            self._input_layer = InputLayer(shape)
+            layer = InputLayer(shape)
+            self._input_layer = layer
+            try:
+                self._build_from(0)
+            except BaseException:
+                self._input_layer = None
+                raise
+            return
         elif tuple(self._input_layer.output_shape) != tuple(shape):
             raise ValueError(f"model {self.name!r} expects inputs {(None,) + self._input_layer.output_shape}; got "
                              f"{(None,) + tuple(shape)}")
@@ -221,27 +273,37 @@ class Model:
 
     @property
     def built(self) -> bool:
+        """Whether every layer has its weights."""
         return self._input_layer is not None and all(layer.built for layer in self._layers)
 
     @property
     def layers(self) -> List[Layer]:
+        """The layers (without the input layer), in order."""
         return list(self._layers)
 
     @property
     def input_shape(self) -> Optional[Tuple[Optional[int], ...]]:
+        """``(None,) + shape of one example``, or None before the model is built."""
         return None if self._input_layer is None else (None,) + self._input_layer.output_shape
 
     @property
     def output_shape(self) -> Optional[Tuple[Optional[int], ...]]:
+        """``(None,) + shape of one output``, or None before the model is built."""
         return (None,) + self._layers[-1].output_shape if self.built and self._layers else None
 
     # -- weights -------------------------------------------------------------------------------
     @property
     def trainable_weights(self) -> List[np.ndarray]:
+        """The weight arrays themselves (not copies), in :meth:`get_weights`' order."""
         return [w for layer in self._layers for w in layer.params.values()]
 
     def get_weights(self) -> List[np.ndarray]:
-        """Copies of every weight array, layer by layer in Keras's order (kernel, then bias)."""
+        """Copies of every weight array, layer by layer in Keras's order (kernel, then bias).
+
+        Returns
+        -------
+        list of ndarray
+        """
         return [w.copy() for w in self.trainable_weights]
 
     def set_weights(self, weights: Sequence[ArrayLike]) -> None:
@@ -267,22 +329,45 @@ class Model:
                 current[...] = new
 
     def count_params(self) -> int:
+        """The number of weights.
+
+        Returns
+        -------
+        int
+        """
         self._require_built("count_params")
         return sum(layer.count_params() for layer in self._layers)
 
     # -- training configuration ----------------------------------------------------------------
-    def compile(self, optimizer: Any = "rmsprop", loss: Any = "sparse_categorical_crossentropy",
+    def compile(self, optimizer: Union[str, optimizers_module.Optimizer] = "rmsprop",
+                loss: Union[str, losses_module.SparseCategoricalCrossentropy] = "sparse_categorical_crossentropy",
                 metrics: Optional[Sequence[str]] = None) -> None:
-        """Choose the optimizer (``"rmsprop"``, ``"sgd"``, ``"adam"`` or an instance), the loss
-        (sparse categorical cross-entropy) and the metrics (``["accuracy"]``)."""
-        self.optimizer = optimizers_module.get(optimizer)
-        self.loss = losses_module.get(loss)
+        """Choose the optimizer, the loss and the metrics.
+
+        Parameters
+        ----------
+        optimizer : {"rmsprop", "sgd", "adam"} or Optimizer
+        loss : "sparse_categorical_crossentropy" or SparseCategoricalCrossentropy
+        metrics : list of str, optional
+            ``["accuracy"]`` (also spelled ``"acc"``, ``"sparse_categorical_accuracy"``) or none.
+
+        Raises
+        ------
+        RuntimeError
+            The model is in use in another thread.
+        """
+        if metrics is not None and (isinstance(metrics, (str, bytes)) or not hasattr(metrics, "__iter__")):
+            raise TypeError(f"`metrics` must be a list such as ['accuracy']; got {_checks.describe(metrics)}")
         metrics = list(metrics or [])
         for metric in metrics:
-            if metric not in ("accuracy", "acc", "sparse_categorical_accuracy"):
+            if not isinstance(metric, str) or metric not in ("accuracy", "acc", "sparse_categorical_accuracy"):
                 raise ValueError(f"`metrics` may contain 'accuracy' (sparse categorical accuracy); got {metric!r}")
-        self.metrics = ["accuracy"] if metrics else []
-        self.compiled = True
+        chosen_optimizer = optimizers_module.get(optimizer)
+        chosen_loss = losses_module.get(loss)
+        with self._guard.writing(self.name, "compile"):
+            self.optimizer, self.loss = chosen_optimizer, chosen_loss
+            self.metrics = ["accuracy"] if metrics else []
+            self.compiled = True
 
     # -- computing -----------------------------------------------------------------------------
     def _require_built(self, what: str) -> None:
@@ -680,11 +765,19 @@ class Model:
         return history
 
     # -- summary -------------------------------------------------------------------------------
-    def summary(self, print_fn: Any = None) -> None:
+    def summary(self, print_fn: Optional[Callable[[str], Any]] = None) -> None:
         """Keras's table (layer, output shape, parameters) plus what Keras does not show: each
         layer's receptive field (how many input pixels can reach one of its units, and the jump
-        between neighbouring units in input pixels) and its FLOPs per example."""
+        between neighbouring units in input pixels) and its FLOPs per example.
+
+        Parameters
+        ----------
+        print_fn : callable, optional
+            Called with each line (default ``print``).
+        """
         self._require_built("summary")
+        if print_fn is not None and not callable(print_fn):
+            raise TypeError(f"`print_fn` must be callable (or None for print); got {_checks.describe(print_fn)}")
         print_fn = print_fn or print
         rows = []
         if self._show_input_row:
@@ -747,6 +840,12 @@ class Model:
 class Sequential(Model):
     """Layers applied one after the other, as ``keras.Sequential``.
 
+    Parameters
+    ----------
+    layers : sequence of Layer, optional
+        The first may be ``Input(...)``, or give the first layer ``input_shape=``.
+    name : str, optional
+
     >>> from convops.nn import layers, Sequential
     >>> model = Sequential([layers.Input((28, 28, 1)), layers.Conv2D(32, 3, activation="relu"),
     ...                     layers.MaxPooling2D(2), layers.Flatten(), layers.Dense(10, activation="softmax")])
@@ -754,13 +853,19 @@ class Sequential(Model):
     54410
     """
 
-    def __init__(self, layers: Optional[Sequence[Any]] = None, name: Optional[str] = None):
+    def __init__(self, layers: Optional[Sequence[Union[Layer, SymbolicTensor]]] = None, name: Optional[str] = None):
         super().__init__(name=name, layers=layers)
 
     def _default_name(self) -> str:
         return "sequential"
 
     def pop(self) -> Layer:
+        """Remove the last layer.
+
+        Returns
+        -------
+        Layer
+        """
         if not self._layers:
             raise IndexError("there is no layer to remove")
         return self._layers.pop()
