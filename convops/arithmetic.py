@@ -31,6 +31,7 @@ __all__ = [
     "effective_kernel_size",
     "same_padding",
     "conv_output_size",
+    "input_size_range",
     "pool_output_size",
     "resolve_padding",
     "ReceptiveField",
@@ -172,6 +173,82 @@ def conv_output_size(input_size: int, kernel_size: int, stride: int = 1, padding
     if span < 0:
         return 0
     return span // s + 1
+
+
+def input_size_range(output_size: int, kernel_size: int, stride: int = 1, dilation: int = 1,
+                     padding: Padding1D = "VALID") -> range:
+    """The input sizes that a convolution maps to ``output_size``: the inverse of
+    :func:`conv_output_size`.
+
+    Solving the output-size formula for ``i`` (``p = p_before + p_after``):
+
+    * ``"SAME"``: ``o = ceil(i / s)``, so ``(o - 1) * s + 1 <= i <= o * s`` (and ``i = 0`` for
+      ``o = 0``);
+    * ``"VALID"`` or explicit: ``o = floor((i + p - k_eff) / s) + 1`` when ``i + p >= k_eff``,
+      so ``(o - 1) * s + k_eff - p <= i <= o * s - 1 + k_eff - p``; and ``o = 0`` exactly when
+      ``i + p < k_eff``, i.e. ``0 <= i <= k_eff - p - 1``.
+
+    Every input size is ``>= 0``; the lower end is clipped there. Several input sizes give the
+    same output when ``s > 1`` (the formula's floor): that is why a transposed convolution needs
+    its output size spelled out.
+
+    Parameters
+    ----------
+    output_size : int
+        ``o >= 0``.
+    kernel_size : int
+        ``k >= 1``.
+    stride : int
+        ``s >= 1``.
+    dilation : int
+        ``d >= 1``.
+    padding : {"SAME", "VALID"} or (int, int)
+        As for :func:`conv_output_size`.
+
+    Returns
+    -------
+    range
+        Every ``i`` with ``conv_output_size(i, ...) == output_size``, in increasing order; empty
+        when no input size gives it (explicit padding wider than the kernel can make the
+        smallest outputs impossible). Works for sizes of any magnitude (no search).
+
+    Raises
+    ------
+    ValueError, TypeError
+        An argument that is not an integer of the allowed range, or an unknown padding.
+
+    Examples
+    --------
+    >>> from convops.arithmetic import input_size_range, conv_output_size
+    >>> input_size_range(13, 2, stride=2)             # the tutorial's pool: 26 and 27 give 13
+    range(26, 28)
+    >>> [conv_output_size(i, 2, stride=2) for i in input_size_range(13, 2, stride=2)]
+    [13, 13]
+    >>> input_size_range(4, 3, stride=2, padding="SAME")
+    range(7, 9)
+    >>> input_size_range(0, 3)                        # the kernel does not fit
+    range(0, 3)
+    >>> input_size_range(1, 1, padding=(2, 2))        # padding alone gives 5 outputs already
+    range(0, 0)
+    """
+    o = _non_negative(output_size, "output_size")
+    s = _positive(stride, "stride")
+    k_eff = effective_kernel_size(kernel_size, dilation)
+    if isinstance(padding, str):
+        mode = padding.upper()
+        if mode not in ("SAME", "VALID"):
+            raise ValueError(f"`padding` must be 'SAME', 'VALID' or explicit (before, after); got {padding!r}")
+        if mode == "SAME":
+            return range(0, 1) if o == 0 else range((o - 1) * s + 1, o * s + 1)
+        total = 0
+    else:
+        before, after = resolve_padding(padding, 0, kernel_size, s, dilation)
+        total = before + after
+    if o == 0:
+        low, high = 0, k_eff - total - 1
+    else:
+        low, high = max(0, (o - 1) * s + k_eff - total), o * s - 1 + k_eff - total
+    return range(low, max(low, high + 1))
 
 
 def pool_output_size(input_size: int, window_size: int, stride: int, padding: Padding1D = "VALID") -> int:
