@@ -260,6 +260,7 @@ def pool_output_size(input_size: int, window_size: int, stride: int, padding: Pa
     >>> pool_output_size(11, 2, 2)     # 11 -> 5: the last row and column are dropped
     5
     """
+    _positive(window_size, "window_size")        # named as the caller spelled it
     return conv_output_size(input_size, window_size, stride, padding, 1)
 
 

@@ -80,15 +80,15 @@ def positive_int(value: Any, name: str) -> int:
     return number
 
 
-def shape(value: Any, name: str) -> Tuple[int, ...]:
-    """A non-empty tuple of positive ints: a layer's input shape without the batch axis."""
+def shape(value: Any, name: str, minimum: int = 1) -> Tuple[int, ...]:
+    """A non-empty tuple of ints >= ``minimum``: a layer's input shape without the batch axis."""
     if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
         raise TypeError(f"`{name}` must be a tuple of positive ints (without the batch axis); got {describe(value)}")
     items = tuple(value)
     if not items:
         raise ValueError(f"`{name}` must have at least one axis; got ()")
     sides = tuple(as_int(s, name) for s in items)
-    if min(sides) < 1:
-        raise ValueError(f"`{name}` must be positive in every axis (an empty input has nothing to learn from); "
-                         f"got {sides}")
+    if min(sides) < minimum:
+        raise ValueError(f"`{name}` must be >= {minimum} in every axis (an empty input has nothing to learn "
+                         f"from); got {sides}")
     return sides

@@ -185,7 +185,7 @@ class Layer:
         ValueError
             The input has the wrong rank for the layer.
         """
-        return self._output_shape(tuple(input_shape))
+        return self._output_shape(_checks.shape(input_shape, "input_shape", minimum=0))
 
     def _output_shape(self, input_shape: Shape) -> Shape:
         return input_shape
@@ -206,8 +206,8 @@ class Layer:
         SymbolicTensor
         """
         if not isinstance(tensor, SymbolicTensor):
-            raise TypeError(f"calling a layer builds a model: pass the output of `Input(...)` or of another "
-                            f"layer; got {type(tensor).__name__}. To compute, use model.predict(x) or "
+            raise TypeError(f"`tensor`: calling a layer builds a model: pass the output of `Input(...)` or of "
+                            f"another layer; got {type(tensor).__name__}. To compute, use model.predict(x) or "
                             f"layer.forward(x)")
         if not self.built:
             self.build(tensor.shape[1:])
@@ -228,7 +228,8 @@ class Layer:
         -------
         ndarray, shape (N,) + output shape
         """
-        return self._forward(x, _checks.as_bool(training, "training"))
+        training = _checks.as_bool(training, "training")
+        return self._forward(self._checked_batch(x, "x", self.input_shape), training)
 
     def backward(self, dy: np.ndarray, need_input_grad: bool = True, from_logits: bool = False,
                  overwrite_dy: bool = False) -> Optional[np.ndarray]:
@@ -255,7 +256,30 @@ class Layer:
         RuntimeError
             No ``forward(x, training=True)`` came before.
         """
-        return self._backward(dy, need_input_grad, from_logits, overwrite_dy)
+        dy = self._checked_batch(dy, "dy", self.output_shape)
+        flags = [_checks.as_bool(v, n) for v, n in ((need_input_grad, "need_input_grad"),
+                                                     (from_logits, "from_logits"), (overwrite_dy, "overwrite_dy"))]
+        return self._backward(dy, *flags)
+
+    def _checked_batch(self, value: Any, name: str, shape: Optional[Shape]) -> np.ndarray:
+        """``value`` as an array ``(N,) + shape`` in the layer's dtype (no copy when it already is)."""
+        if not self.built or shape is None:
+            raise RuntimeError(f"layer {self.name!r} is not built: build(input_shape) it or put it in a model first")
+        if isinstance(value, np.ndarray) and value.dtype == self.dtype:
+            array = value
+        else:
+            try:
+                array = np.asarray(value)
+            except (ValueError, TypeError) as exc:
+                raise ValueError(f"`{name}` must be an array (N,) + {shape}; got {_checks.describe(value)}: "
+                                 f"{exc}") from None
+            if array.dtype.kind not in "biuf":
+                raise TypeError(f"`{name}` must be an array of numbers; got dtype {array.dtype}")
+            array = array.astype(self.dtype)
+        if array.shape[1:] != tuple(shape) or array.ndim != len(shape) + 1:
+            raise ValueError(f"`{name}` of layer {self.name!r} must have shape (N,) + {tuple(shape)}; got "
+                             f"{array.shape}")
+        return array
 
     def _forward(self, x: np.ndarray, training: bool) -> np.ndarray:
         raise NotImplementedError
@@ -422,7 +446,7 @@ class _Activated(Layer):
         -------
         output, logits : ndarray
         """
-        z = self._pre_activation(x, False)
+        z = self._pre_activation(self._checked_batch(x, "x", self.input_shape), False)
         if self.activation_name == "softmax":
             return activations.softmax(z), z
         logits = z.copy()
@@ -508,7 +532,8 @@ class Conv2D(_Activated):
 
     def _output_shape(self, input_shape):
         if len(input_shape) != 3:
-            raise ValueError(f"Conv2D {self.name!r} needs inputs (batch, H, W, C); got (batch,) + {input_shape}")
+            raise ValueError(f"`input_shape`: Conv2D {self.name!r} needs inputs (batch, H, W, C); got (batch,) + "
+                             f"{input_shape}")
         h, w, c_in = input_shape
         if c_in % self.groups:
             raise ValueError(f"Conv2D {self.name!r}: input channels ({c_in}) must be a multiple of groups "
@@ -610,8 +635,8 @@ class _Pooling2D(Layer):
 
     def _output_shape(self, input_shape):
         if len(input_shape) != 3:
-            raise ValueError(f"{type(self).__name__} {self.name!r} needs inputs (batch, H, W, C); got (batch,) + "
-                             f"{input_shape}")
+            raise ValueError(f"`input_shape`: {type(self).__name__} {self.name!r} needs inputs (batch, H, W, C); "
+                             f"got (batch,) + {input_shape}")
         h, w, c = input_shape
         pad = self.padding.upper()
         return (arithmetic.pool_output_size(h, self.pool_size[0], self.strides[0], pad),
@@ -770,8 +795,8 @@ class Dense(_Activated):
 
     def _output_shape(self, input_shape):
         if len(input_shape) != 1:
-            raise ValueError(f"Dense {self.name!r} needs inputs (batch, features) — put a Flatten() before it; "
-                             f"got (batch,) + {input_shape}")
+            raise ValueError(f"`input_shape`: Dense {self.name!r} needs inputs (batch, features) — put a Flatten() "
+                             f"before it; got (batch,) + {input_shape}")
         return (self.units,)
 
     def _make_weights(self):

@@ -167,8 +167,11 @@ class Model:
             self._show_input_row = True
         else:
             self.name = name or _model_name(self._default_name())
-            for layer in layers or []:
-                self.add(layer)
+            for index, layer in enumerate(layers or []):
+                try:
+                    self.add(layer)
+                except (TypeError, ValueError) as exc:
+                    raise type(exc)(f"`layers`: item {index}: {exc}") from None
 
     def _default_name(self) -> str:
         return "model"
@@ -206,17 +209,18 @@ class Model:
         """
         if isinstance(layer, SymbolicTensor):
             if layer.parent is not None or not isinstance(layer.layer, InputLayer):
-                raise ValueError("only the result of Input(...) can be added to a model as a tensor")
+                raise ValueError("`layer`: only the result of Input(...) can be added to a model as a tensor")
             layer = layer.layer
         if isinstance(layer, InputLayer):
             if self._layers or self._input_layer is not None:
-                raise ValueError("an input layer can only be the first layer of a model")
+                raise ValueError("`layer`: an input layer can only be the first layer of a model")
             self._input_layer = layer
             return
         if not isinstance(layer, Layer):
-            raise TypeError(f"a model is made of convops.nn layers; got {type(layer).__name__}")
+            raise TypeError(f"`layer` must be a convops.nn layer (a model is made of them); got "
+                            f"{_checks.describe(layer)}")
         if any(existing is layer for existing in self._layers):
-            raise ValueError(f"layer {layer.name!r} is already in this model")
+            raise ValueError(f"`layer`: layer {layer.name!r} is already in this model")
         input_layer = self._input_layer
         if not self._layers and self._input_layer is None and layer.input_shape is not None and not layer.built:
             self._input_layer = InputLayer(layer.input_shape, dtype=layer.dtype)
