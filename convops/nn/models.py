@@ -21,27 +21,30 @@ The tutorial's network in both of Keras's styles::
 
 A training step is the forward pass of every layer (keeping what backward needs), the loss and
 its gradient, the backward pass from the last layer to the first, and one optimizer update.
+
+(This file is longer than our ~600-line habit: ``Model`` is one class whose twenty public
+methods each carry a full numpydoc docstring; its helpers -- the thread guard, the summary
+table -- live in ``_guard.py`` and ``_summary.py``.)
 """
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import sys
-import threading
 from collections import defaultdict
-from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, TextIO, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, TextIO, Tuple, Union
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-from convops import arithmetic
-from convops.gradients import _blas_threads
 from convops._validation import as_int
+from convops.gradients import _blas_threads
 from convops.nn import _checks
 from convops.nn import losses as losses_module
 from convops.nn import optimizers as optimizers_module
+from convops.nn._guard import UseGuard
 from convops.nn._progress import ProgressBar
+from convops.nn._summary import summary_lines
 from convops.nn._random import next_generator
 from convops.nn.layers import Conv2D, InputLayer, Layer, SymbolicTensor, _Activated, _checked_weights
 
@@ -53,63 +56,6 @@ _model_counters: Dict[str, "itertools.count[int]"] = defaultdict(itertools.count
 def _model_name(kind: str) -> str:
     n = next(_model_counters[kind])
     return kind if n == 0 else f"{kind}_{n}"
-
-
-class _UseGuard:
-    """Who is using a model: any number of inference calls (``predict``, ``evaluate``...) at
-    once, or one training call (``fit``, ``train_on_batch``...) alone.
-
-    Inference keeps nothing on the layers, so concurrent inference is simply correct. Training
-    keeps per-call caches on the layers and updates the weights in place: a second call at the
-    same time would silently mix two batches' caches or read half-updated weights, so it is
-    refused at once with RuntimeError (a lock that waited instead could deadlock a ``fit`` whose
-    callback or validation re-enters the model). The training thread itself may run inference
-    (``fit`` evaluates its validation data)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._readers: Dict[int, int] = {}
-        self._writer: Optional[int] = None
-        self._writer_what = ""
-
-    def _busy(self, model: str, what: str, other: str) -> RuntimeError:
-        return RuntimeError(f"model {model!r}: {what}() was called while {other} is running on this model in "
-                            f"another thread. Training changes the layers' caches and weights in place, so it "
-                            f"cannot overlap any other call on the same model; predict() and evaluate() may "
-                            f"run concurrently with each other")
-
-    @contextlib.contextmanager
-    def reading(self, model: str, what: str) -> Iterator[None]:
-        me = threading.get_ident()
-        with self._lock:
-            if self._writer is not None and self._writer != me:
-                raise self._busy(model, what, f"{self._writer_what}()")
-            self._readers[me] = self._readers.get(me, 0) + 1
-        try:
-            yield
-        finally:
-            with self._lock:
-                self._readers[me] -= 1
-                if not self._readers[me]:
-                    del self._readers[me]
-
-    @contextlib.contextmanager
-    def writing(self, model: str, what: str) -> Iterator[None]:
-        me = threading.get_ident()
-        with self._lock:
-            if self._writer is not None and self._writer != me:
-                raise self._busy(model, what, f"{self._writer_what}()")
-            others = [t for t in self._readers if t != me]
-            if others:
-                raise self._busy(model, what, "an inference call (predict/evaluate)")
-            outer = self._writer is None
-            self._writer, self._writer_what = me, (what if outer else self._writer_what)
-        try:
-            yield
-        finally:
-            if outer:
-                with self._lock:
-                    self._writer = None
 
 
 class History:
@@ -153,7 +99,7 @@ class Model:
             raise TypeError(f"`name` must be a str; got {_checks.describe(name)}")
         if layers is not None and (isinstance(layers, (str, bytes)) or not hasattr(layers, "__iter__")):
             raise TypeError(f"`layers` must be a list of layers; got {_checks.describe(layers)}")
-        self._guard = _UseGuard()
+        self._guard = UseGuard()
         self._input_layer: Optional[InputLayer] = None
         self._layers: List[Layer] = []
         self._show_input_row = False
@@ -782,60 +728,8 @@ class Model:
         self._require_built("summary")
         if print_fn is not None and not callable(print_fn):
             raise TypeError(f"`print_fn` must be callable (or None for print); got {_checks.describe(print_fn)}")
-        print_fn = print_fn or print
-        rows = []
-        if self._show_input_row:
-            rows.append((f"{self._input_layer.name} (InputLayer)", _shape_text(self._input_layer.output_shape), "0",
-                         "1×1, jump 1", "0"))
-        # Receptive fields along H and W from convops.arithmetic, over the sliding-window layers.
-        windows = [layer.window() for layer in self._layers]
-        stack = [w for w in windows if w is not None]
-        fields_h = arithmetic.receptive_fields([(k[0], s[0], d[0]) for k, s, d, _ in stack], [p[0] for *_, p in stack])
-        fields_w = arithmetic.receptive_fields([(k[1], s[1], d[1]) for k, s, d, _ in stack], [p[1] for *_, p in stack])
-        image_hw = self._input_layer.output_shape[:2] if len(self._input_layer.output_shape) == 3 else None
-        seen_windows, everything, total_flops = 0, False, 0
-        for layer, window in zip(self._layers, windows):
-            if window is not None and not everything:
-                seen_windows += 1
-            everything = everything or type(layer).__name__ == "Dense"
-            if everything:
-                field = f"{image_hw[0]}×{image_hw[1]} (all)" if image_hw is not None else "all"
-            elif seen_windows == 0:
-                field = "1×1, jump 1"
-            else:
-                fh, fw = fields_h[seen_windows - 1], fields_w[seen_windows - 1]
-                jump = f"{fh.jump}" if fh.jump == fw.jump else f"{fh.jump}×{fw.jump}"
-                field = f"{fh.size}×{fw.size}, jump {jump}"
-            flops = layer.flops()
-            total_flops += flops
-            rows.append((f"{layer.name} ({type(layer).__name__})", _shape_text(layer.output_shape),
-                         f"{layer.count_params():,}", field, f"{flops:,}"))
-        headers = ("Layer (type)", "Output Shape", "Param #", "Receptive field", "FLOPs")
-        widths = [max(31, *(len(r[0]) for r in rows)), max(22, *(len(r[1]) for r in rows)), 13,
-                  max(18, *(len(r[3]) for r in rows)), max(11, *(len(r[4]) for r in rows))]
-        right = (False, False, True, False, True)
-
-        def line(cells, bar="│"):
-            parts = [(c.rjust(w) if r else c.ljust(w)) for c, w, r in zip(cells, widths, right)]
-            return bar + bar.join(f" {p} " for p in parts) + bar
-
-        def rule(left, mid, end, fill):
-            return left + mid.join(fill * (w + 2) for w in widths) + end
-
-        params = self.count_params()
-        itemsize = self._input_layer.dtype.itemsize
-        print_fn(f'Model: "{self.name}"')
-        print_fn(rule("┏", "┳", "┓", "━"))
-        print_fn(line(headers, "┃"))
-        print_fn(rule("┡", "╇", "┩", "━"))
-        for index, row in enumerate(rows):
-            print_fn(line(row))
-            print_fn(rule("├", "┼", "┤", "─") if index < len(rows) - 1 else rule("└", "┴", "┘", "─"))
-        print_fn(f" Total params: {params:,} ({_memory(params * itemsize)})")
-        print_fn(f" Trainable params: {params:,} ({_memory(params * itemsize)})")
-        print_fn(f" Non-trainable params: 0 ({_memory(0)})")
-        print_fn(f" Forward FLOPs per example: {total_flops:,} (multiply and add count 2; a training step "
-                 f"costs about 3x)")
+        for line in summary_lines(self):
+            (print_fn or print)(line)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}: {len(self._layers)} layers>"
@@ -905,17 +799,3 @@ def _verbose(verbose: Any) -> int:
     if value not in (0, 1, 2):
         raise ValueError(f"`verbose` must be 0, 1, 2 or 'auto'; got {verbose!r}")
     return value
-
-
-def _shape_text(shape: Tuple[int, ...]) -> str:
-    return "(" + ", ".join(["None"] + [str(s) for s in shape]) + ")"
-
-
-def _memory(nbytes: float) -> str:
-    # Keras's readable_memory_size: powers of 1024, two decimals.
-    for unit in ("B", "KB", "MB", "GB"):
-        if nbytes < 1024 or unit == "GB":
-            return f"{nbytes:.2f} {unit}"
-        nbytes /= 1024
-    return f"{nbytes:.2f} TB"  # pragma: no cover
-

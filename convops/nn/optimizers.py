@@ -270,4 +270,5 @@ def get(identifier: Any) -> Optimizer:
         return identifier
     if isinstance(identifier, str) and identifier.lower() in _BY_NAME:
         return _BY_NAME[identifier.lower()]()
-    raise (ValueError if isinstance(identifier, str) else TypeError)(f"`optimizer` must be one of {sorted(_BY_NAME)} or an Optimizer; got {identifier!r}")
+    kind = ValueError if isinstance(identifier, str) else TypeError
+    raise kind(f"`optimizer` must be one of {sorted(_BY_NAME)} or an Optimizer; got {identifier!r}")

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import faulthandler
 import inspect
-import io
 import sys
 import tempfile
 import types
@@ -504,7 +503,8 @@ def check_callable(qualified: str) -> List[str]:
         function, owner = spec.make()
         before = snapshot(owner)
         kwargs = dict(spec.base, **{argument: value})
-        problem = refused(lambda: function(**kwargs), spec.spelled.get(argument, argument), value, allow_success)
+        problem = refused(lambda f=function, k=kwargs: f(**k), spec.spelled.get(argument, argument), value,
+                          allow_success)
         if problem is not None:
             problems.append(f"{qualified}({argument}={value!r}): {problem}")
         elif not allow_success and snapshot(owner) != before:
