@@ -83,6 +83,20 @@ def _bool(value, name: str) -> bool:
 def effective_kernel_size(kernel_size: int, dilation: int = 1) -> int:
     """Span of a dilated kernel: ``k_eff = (k - 1) * d + 1``.
 
+    Parameters
+    ----------
+    kernel_size : int
+        ``k >= 1``.
+    dilation : int
+        ``d >= 1`` (1: no dilation).
+
+    Returns
+    -------
+    int
+        ``k_eff``.
+
+    Examples
+    --------
     >>> from convops.arithmetic import effective_kernel_size
     >>> effective_kernel_size(3, dilation=2)
     5
@@ -99,6 +113,24 @@ def same_padding(input_size: int, kernel_size: int, stride: int = 1, dilation: i
     and the odd extra pixel goes *after* (bottom / right). PyTorch and several textbooks put it
     before instead, which changes results at stride 2.
 
+    Parameters
+    ----------
+    input_size : int
+        ``i >= 0``.
+    kernel_size : int
+        ``k >= 1``.
+    stride : int
+        ``s >= 1``.
+    dilation : int
+        ``d >= 1`` (1: no dilation).
+
+    Returns
+    -------
+    (int, int)
+        ``(before, after)``.
+
+    Examples
+    --------
     >>> from convops.arithmetic import same_padding
     >>> same_padding(28, 3)
     (1, 1)
@@ -119,6 +151,26 @@ def resolve_padding(padding: Padding1D, input_size: int, kernel_size: int, strid
                     dilation: int = 1) -> Tuple[int, int]:
     """Turn ``"SAME"``, ``"VALID"`` or ``(before, after)`` into explicit ``(before, after)``.
 
+    Parameters
+    ----------
+    padding : {"SAME", "VALID"} or (int, int)
+        Case-insensitive mode, or explicit ``(before, after)`` >= 0.
+    input_size : int
+        ``i >= 0``.
+    kernel_size : int
+        ``k >= 1``.
+    stride : int
+        ``s >= 1``.
+    dilation : int
+        ``d >= 1`` (1: no dilation).
+
+    Returns
+    -------
+    (int, int)
+        ``(before, after)``.
+
+    Examples
+    --------
     >>> from convops.arithmetic import resolve_padding
     >>> resolve_padding("VALID", 28, 3)
     (0, 0)
@@ -153,6 +205,26 @@ def conv_output_size(input_size: int, kernel_size: int, stride: int = 1, padding
     smaller than the effective kernel. With ``"SAME"`` this is ``ceil(i / s)``; with ``"VALID"``
     it is ``ceil((i - k_eff + 1) / s)``.
 
+    Parameters
+    ----------
+    input_size : int
+        ``i >= 0``.
+    kernel_size : int
+        ``k >= 1``.
+    stride : int
+        ``s >= 1``.
+    padding : {"SAME", "VALID"} or (int, int)
+        Case-insensitive mode, or explicit ``(before, after)`` >= 0.
+    dilation : int
+        ``d >= 1`` (1: no dilation).
+
+    Returns
+    -------
+    int
+        ``o >= 0``.
+
+    Examples
+    --------
     >>> from convops.arithmetic import conv_output_size
     >>> conv_output_size(28, 3)                      # the tutorial's first layer
     26
@@ -254,6 +326,24 @@ def input_size_range(output_size: int, kernel_size: int, stride: int = 1, dilati
 def pool_output_size(input_size: int, window_size: int, stride: int, padding: Padding1D = "VALID") -> int:
     """Output size of a pooling layer along one axis (a convolution without dilation).
 
+    Parameters
+    ----------
+    input_size : int
+        ``i >= 0``.
+    window_size : int
+        ``k >= 1``.
+    stride : int
+        ``s >= 1``.
+    padding : {"SAME", "VALID"} or (int, int)
+        Case-insensitive mode, or explicit ``(before, after)`` >= 0.
+
+    Returns
+    -------
+    int
+        ``o >= 0``.
+
+    Examples
+    --------
     >>> from convops.arithmetic import pool_output_size
     >>> pool_output_size(26, 2, 2)     # the tutorial: 26 x 26 -> 13 x 13
     13
@@ -267,9 +357,15 @@ def pool_output_size(input_size: int, window_size: int, stride: int, padding: Pa
 class ReceptiveField(NamedTuple):
     """Receptive field of one unit after a layer.
 
-    ``size`` is how many input pixels (along one axis) can influence one output unit; ``jump``
-    is the distance in input pixels between two neighbouring output units; ``start`` is the
-    input coordinate of the centre of the first unit's field (negative when padding is used).
+    Parameters
+    ----------
+    size : int
+        How many input pixels (along one axis) can influence one output unit.
+    jump : int
+        The distance in input pixels between two neighbouring output units.
+    start : float
+        The input coordinate of the centre of the first unit's field (negative when padding
+        is used).
     """
 
     size: int
@@ -288,6 +384,20 @@ def receptive_fields(layers: Iterable[Sequence[int]], padding_before: Sequence[i
         jump_out  = jump_in * s
         start_out = start_in + ((k_eff - 1) / 2 - p_before) * jump_in
 
+    Parameters
+    ----------
+    layers : iterable of (int, int) or (int, int, int)
+        ``(kernel_size, stride[, dilation])`` per layer.
+    padding_before : sequence of int, optional
+        Padding before the first pixel, per layer (default 0s): moves ``start`` only.
+
+    Returns
+    -------
+    list of ReceptiveField
+        One per layer.
+
+    Examples
+    --------
     The tutorial's network (conv 3, pool 2, conv 3, pool 2, conv 3):
 
     >>> from convops.arithmetic import receptive_fields
@@ -329,6 +439,18 @@ def receptive_fields(layers: Iterable[Sequence[int]], padding_before: Sequence[i
 def receptive_field(layers: Iterable[Sequence[int]]) -> int:
     """Receptive field size (one axis) of a unit after the whole stack.
 
+    Parameters
+    ----------
+    layers : iterable of (int, int) or (int, int, int)
+        ``(kernel_size, stride[, dilation])`` per layer.
+
+    Returns
+    -------
+    int
+        1 for an empty stack.
+
+    Examples
+    --------
     >>> from convops.arithmetic import receptive_field
     >>> receptive_field([(3, 1), (2, 2), (3, 1)])   # conv 3, pool 2, conv 3: 8, not 7
     8
@@ -343,6 +465,22 @@ def conv2d_params(kernel_size: int | Tuple[int, int], in_channels: int, out_chan
 
     Parameter sharing is why this does not depend on the image size.
 
+    Parameters
+    ----------
+    kernel_size : int or (int, int)
+        ``(KH, KW)``.
+    in_channels, out_channels : int
+        Multiples of ``groups``.
+    use_bias : bool
+    groups : int
+
+    Returns
+    -------
+    int
+        The number of weights.
+
+    Examples
+    --------
     >>> from convops.arithmetic import conv2d_params
     >>> conv2d_params(3, 1, 32)      # the tutorial's first layer: (9·1 + 1)·32
     320
@@ -362,6 +500,19 @@ def conv2d_params(kernel_size: int | Tuple[int, int], in_channels: int, out_chan
 def dense_params(in_features: int, out_features: int, use_bias: bool = True) -> int:
     """Number of trainable parameters of a dense (fully connected) layer: ``(n_in + 1)·n_out``.
 
+    Parameters
+    ----------
+    in_features, out_features : int
+        ``n_in, n_out >= 1``.
+    use_bias : bool
+
+    Returns
+    -------
+    int
+        The number of weights.
+
+    Examples
+    --------
     >>> from convops.arithmetic import dense_params
     >>> dense_params(3 * 3 * 128, 10)   # the tutorial's classifier
     11530
@@ -379,6 +530,23 @@ def conv2d_flops(output_hw: Tuple[int, int], kernel_size: int | Tuple[int, int],
 
     ``2 · H_out · W_out · KH · KW · C_in/groups · C_out``
 
+    Parameters
+    ----------
+    output_hw : (int, int)
+        ``(H_out, W_out)``.
+    kernel_size : int or (int, int)
+        ``(KH, KW)``.
+    in_channels, out_channels : int
+        Multiples of ``groups``.
+    groups : int
+
+    Returns
+    -------
+    int
+        Operations per image.
+
+    Examples
+    --------
     >>> from convops.arithmetic import conv2d_flops
     >>> conv2d_flops((26, 26), 3, 1, 32)
     389376

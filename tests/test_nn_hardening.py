@@ -246,3 +246,42 @@ def test_fit_is_refused_while_another_thread_predicts():
     finally:
         release.set()
         predictor.join(60)
+
+
+# --------------------------------------------------------------------------- docstrings
+
+def test_every_public_callable_documents_its_parameters_and_return():
+    """numpydoc's GL08 (a docstring), PR01 (every parameter documented) and RT01 (a Returns
+    section) for every public function, class and method of nn, datasets and arithmetic -- the
+    same introspection as the API fuzzer, so a new function is checked too."""
+    validate = pytest.importorskip("numpydoc.validate").validate
+    from hardening.fuzz_api import discover
+
+    problems = {}
+    for name in sorted(discover()):
+        errors = [f"{code}: {message}" for code, message in validate(name)["errors"]
+                  if code in ("GL08", "PR01", "RT01")]
+        if errors:
+            problems[name] = errors
+    assert not problems, problems
+
+
+# --------------------------------------------------------------------------- named refusals
+
+def test_the_reported_unnamed_errors_now_name_their_argument():
+    model = small_model()
+    x, y = np.zeros((4, 9, 9, 2), np.float32), np.array([0, 1, 2, 3])
+    with pytest.raises(TypeError, match=r"`validation_split` must be a real number; got '0\.2' \(str\)"):
+        model.fit(x, y, validation_split="0.2", verbose=0)
+    with pytest.raises(ValueError, match=r"`validation_split` must be a finite number in \[0\.0, 1\.0\); got nan"):
+        model.fit(x, y, validation_split=float("nan"), verbose=0)
+    for function in (nn.losses.sparse_categorical_accuracy, nn.losses.sparse_categorical_crossentropy):
+        with pytest.raises(ValueError, match=r"`y_pred` must have shape \(N, classes\) with classes >= 1, one row "
+                                             r"of scores per example; got shape \(4,\)"):
+            function(y, np.full(4, 0.25))
+    with pytest.raises(ValueError, match=r"`y` must be sparse labels of shape \(N,\) = \(4,\)"):
+        model.evaluate(x, np.zeros((4, 5)), verbose=0)
+    with pytest.raises(TypeError, match=r"`shuffle` must be a bool; got 'no' \(str\)"):
+        model.fit(x, y, shuffle="no", verbose=0)
+    with pytest.raises(TypeError, match=r"`stream` must be a file-like object"):
+        model.predict(x, stream="stdout")

@@ -124,7 +124,14 @@ class Initializer:
 class GlorotUniform(Initializer):
     """Uniform on ``[-limit, limit]``, ``limit = sqrt(6 / (fan_in + fan_out))`` (Keras's default
     for Conv2D and Dense kernels): keeps the variance of activations and gradients similar
-    from layer to layer (Glorot & Bengio, 2010)."""
+    from layer to layer (Glorot & Bengio, 2010).
+
+    Parameters
+    ----------
+    seed : int, optional
+        Draw from this seed every time (default: from :func:`convops.nn.set_random_seed`'s
+        sequence).
+    """
 
     def _sample(self, shape, rng):
         fan_in, fan_out = compute_fans(shape)
@@ -134,7 +141,14 @@ class GlorotUniform(Initializer):
 
 class GlorotNormal(Initializer):
     """Normal truncated at 2 standard deviations, ``stddev = sqrt(2 / (fan_in + fan_out))``
-    (Keras rescales by 0.8796 so the truncated distribution keeps that standard deviation)."""
+    (Keras rescales by 0.8796 so the truncated distribution keeps that standard deviation).
+
+    Parameters
+    ----------
+    seed : int, optional
+        Draw from this seed every time (default: from :func:`convops.nn.set_random_seed`'s
+        sequence).
+    """
 
     def _sample(self, shape, rng):
         fan_in, fan_out = compute_fans(shape)
@@ -142,7 +156,14 @@ class GlorotNormal(Initializer):
 
 
 class HeUniform(Initializer):
-    """Uniform on ``[-limit, limit]``, ``limit = sqrt(6 / fan_in)`` (He et al., 2015, for ReLU)."""
+    """Uniform on ``[-limit, limit]``, ``limit = sqrt(6 / fan_in)`` (He et al., 2015, for ReLU).
+
+    Parameters
+    ----------
+    seed : int, optional
+        Draw from this seed every time (default: from :func:`convops.nn.set_random_seed`'s
+        sequence).
+    """
 
     def _sample(self, shape, rng):
         fan_in, _ = compute_fans(shape)
@@ -151,7 +172,14 @@ class HeUniform(Initializer):
 
 
 class HeNormal(Initializer):
-    """Truncated normal with ``stddev = sqrt(2 / fan_in)``."""
+    """Truncated normal with ``stddev = sqrt(2 / fan_in)``.
+
+    Parameters
+    ----------
+    seed : int, optional
+        Draw from this seed every time (default: from :func:`convops.nn.set_random_seed`'s
+        sequence).
+    """
 
     def _sample(self, shape, rng):
         fan_in, _ = compute_fans(shape)

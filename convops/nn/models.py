@@ -94,7 +94,7 @@ class Model:
     """
 
     def __init__(self, inputs: Optional[SymbolicTensor] = None, outputs: Optional[SymbolicTensor] = None,
-                 name: Optional[str] = None, layers: Optional[Sequence[Layer]] = None):
+                 name: Optional[str] = None, layers: Optional[Sequence[Union[Layer, SymbolicTensor]]] = None):
         if name is not None and not isinstance(name, str):
             raise TypeError(f"`name` must be a str; got {_checks.describe(name)}")
         if layers is not None and (isinstance(layers, (str, bytes)) or not hasattr(layers, "__iter__")):
