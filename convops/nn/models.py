@@ -338,7 +338,9 @@ class Model:
         if x.ndim < 2:
             raise ValueError(f"`x` must be a batch of examples, shape (N,) + input shape; got shape {x.shape}")
         if not self.built:
-            self.build(x.shape[1:])
+            with self._guard.writing(self.name, "build"):     # building creates the weights
+                if not self.built:
+                    self.build(x.shape[1:])
         expected = self._input_layer.output_shape
         if x.shape[1:] != tuple(expected):
             hint = ""

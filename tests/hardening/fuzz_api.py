@@ -151,7 +151,8 @@ BAD: Dict[str, List[Any]] = {
     "validation_data": [3, (1,), ("a", "b"), (np.zeros((2, 5)), [0, 1]), (np.zeros((0, 4)), [])],
 }
 #: Values that may be valid or refused (sizes beyond memory): never another exception.
-EITHER: Dict[str, List[Any]] = {"pos_int": [HUGE], "nonneg_int": [HUGE], "pos_pair": [HUGE, (HUGE, 1)],
+EITHER: Dict[str, List[Any]] = {"pos_int": [HUGE], "pos_int_or_none": [HUGE], "nonneg_int": [HUGE],
+                                "pos_pair": [HUGE, (HUGE, 1)],
                                 "nonneg_pair": [HUGE]}
 
 
