@@ -66,7 +66,10 @@ def _bias_act_backward(dz: np.ndarray, y: Optional[np.ndarray], channels: int, r
     kernel = convops._config.load_extension("_grad_kernels").bias_act_backward
     flat = dz.reshape(-1, channels)
     partial = np.empty((max(1, min(_LANES, flat.shape[0])), channels), dtype=np.float64)
-    kernel(flat, (y if relu else dz).reshape(-1, channels), partial, relu, convops.get_num_threads())
+    if relu and y is None:
+        raise RuntimeError("the ReLU's output is needed for its backward pass: run forward(x, training=True)")
+    mask = y if relu and y is not None else dz
+    kernel(flat, mask.reshape(-1, channels), partial, relu, convops.get_num_threads())
     return partial.sum(axis=0)
 
 
@@ -154,6 +157,12 @@ class Layer:
     def _make_weights(self) -> None:
         pass
 
+    def _shapes(self) -> Tuple[Shape, Shape]:
+        """``(input_shape, output_shape)`` of a built layer."""
+        if self.input_shape is None or self.output_shape is None:
+            raise RuntimeError(f"layer {self.name!r} is not built: build(input_shape) it or put it in a model first")
+        return self.input_shape, self.output_shape
+
     def output_shape_for(self, input_shape: Sequence[int]) -> Shape:
         """The output shape (no batch axis) for inputs of shape ``input_shape``.
 
@@ -198,8 +207,8 @@ class Layer:
                             f"another layer; got {type(tensor).__name__}. To compute, use model.predict(x) or "
                             f"layer.forward(x)")
         if not self.built:
-            self.build(tensor.shape[1:])
-        return SymbolicTensor(self.output_shape, self, tensor)
+            self.build(tensor.shape[1:])           # type: ignore[arg-type]  # (None,) + ints: [1:] are ints
+        return SymbolicTensor(self._shapes()[1], self, tensor)
 
     # -- computing -----------------------------------------------------------------------------
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:

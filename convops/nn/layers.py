@@ -69,7 +69,7 @@ def Input(shape: Sequence[int], name: Optional[str] = None, dtype: DTypeLike = "
     SymbolicTensor
     """
     layer = InputLayer(shape, name=name, dtype=dtype)
-    return SymbolicTensor(layer.output_shape, layer, None)
+    return SymbolicTensor(layer._shapes()[1], layer, None)
 
 
 class _Activated(Layer):
@@ -202,7 +202,7 @@ class Conv2D(_Activated):
                 f"with padding {self.padding!r}")
 
     def _make_weights(self):
-        shape = (*self.kernel_size, self.input_shape[2] // self.groups, self.filters)
+        shape = (*self.kernel_size, self._shapes()[0][2] // self.groups, self.filters)
         self.params = {"kernel": self.kernel_initializer(shape, self.dtype)}
         if self.use_bias:
             self.params["bias"] = self.bias_initializer((self.filters,), self.dtype)
@@ -262,8 +262,8 @@ class Conv2D(_Activated):
         -------
         int
         """
-        h_out, w_out, c_out = self.output_shape
-        return arithmetic.conv2d_flops((h_out, w_out), self.kernel_size, self.input_shape[2], c_out, self.groups)
+        h_out, w_out, c_out = self._shapes()[1]
+        return arithmetic.conv2d_flops((h_out, w_out), self.kernel_size, self._shapes()[0][2], c_out, self.groups)
 
     def window(self) -> Optional[Window]:
         """``((KH, KW), strides, dilation_rate, (pad_top, pad_left))``, for receptive fields.
@@ -273,7 +273,7 @@ class Conv2D(_Activated):
         tuple
         """
         pads = [arithmetic.resolve_padding(self.padding.upper(), size, k, s, d)[0] for size, k, s, d in
-                zip(self.input_shape[:2], self.kernel_size, self.strides, self.dilation_rate)]
+                zip(self._shapes()[0][:2], self.kernel_size, self.strides, self.dilation_rate)]
         return self.kernel_size, self.strides, self.dilation_rate, (pads[0], pads[1])
 
 
@@ -308,7 +308,7 @@ class _Pooling2D(Layer):
         tuple
         """
         pads = [arithmetic.resolve_padding(self.padding.upper(), size, k, s)[0] for size, k, s in
-                zip(self.input_shape[:2], self.pool_size, self.strides)]
+                zip(self._shapes()[0][:2], self.pool_size, self.strides)]
         return self.pool_size, self.strides, (1, 1), (pads[0], pads[1])
 
 
@@ -361,7 +361,7 @@ class MaxPooling2D(_Pooling2D):
         -------
         int
         """
-        h, w, c = self.output_shape
+        h, w, c = self._shapes()[1]
         return h * w * c * (self.pool_size[0] * self.pool_size[1] - 1)
 
 
@@ -396,7 +396,7 @@ class AveragePooling2D(_Pooling2D):
         -------
         int
         """
-        h, w, c = self.output_shape
+        h, w, c = self._shapes()[1]
         return h * w * c * self.pool_size[0] * self.pool_size[1]
 
 
@@ -454,7 +454,7 @@ class Dense(_Activated):
         return (self.units,)
 
     def _make_weights(self):
-        self.params = {"kernel": self.kernel_initializer((self.input_shape[0], self.units), self.dtype)}
+        self.params = {"kernel": self.kernel_initializer((self._shapes()[0][0], self.units), self.dtype)}
         if self.use_bias:
             self.params["bias"] = self.bias_initializer((self.units,), self.dtype)
 
@@ -484,7 +484,7 @@ class Dense(_Activated):
         -------
         int
         """
-        return 2 * self.input_shape[0] * self.units
+        return 2 * self._shapes()[0][0] * self.units
 
 
 class Activation(_Activated):

@@ -179,14 +179,30 @@ class Model:
                 self._input_layer = input_layer
                 raise
 
+    def _input(self) -> InputLayer:
+        if self._input_layer is None:
+            raise ValueError(f"model {self.name!r} has no input shape yet: start with Input(shape=...) or call "
+                             f"build(input_shape)")
+        return self._input_layer
+
+    def _loss(self) -> losses_module.SparseCategoricalCrossentropy:
+        if self.loss is None:
+            raise RuntimeError("call model.compile(optimizer=..., loss=..., metrics=...) first")
+        return self.loss
+
+    def _optimizer(self) -> optimizers_module.Optimizer:
+        if self.optimizer is None:
+            raise RuntimeError("call model.compile(optimizer=..., loss=..., metrics=...) first")
+        return self.optimizer
+
     def _build_from(self, start: int) -> None:
-        shape = self._input_layer.output_shape if start == 0 else self._layers[start - 1].output_shape
+        shape = self._input()._shapes()[1] if start == 0 else self._layers[start - 1]._shapes()[1]
         for layer in self._layers[start:]:
             if not layer.built:
                 layer.build(shape)
-            elif tuple(layer.input_shape) != tuple(shape):
+            elif layer._shapes()[0] != tuple(shape):
                 raise ValueError(f"layer {layer.name!r} was built for inputs {layer.input_shape}, but receives {shape}")
-            shape = layer.output_shape
+            shape = layer._shapes()[1]
 
     def build(self, input_shape: Sequence[Optional[int]]) -> None:
         """Create every weight for inputs of ``input_shape``.
@@ -216,9 +232,9 @@ class Model:
                 self._input_layer = None
                 raise
             return
-        elif tuple(self._input_layer.output_shape) != tuple(shape):
-            raise ValueError(f"model {self.name!r} expects inputs {(None,) + self._input_layer.output_shape}; got "
-                             f"{(None,) + tuple(shape)}")
+        elif self._input_layer._shapes()[1] != shape:
+            raise ValueError(f"`input_shape`: model {self.name!r} expects inputs "
+                             f"{(None,) + self._input_layer._shapes()[1]}; got {(None,) + shape}")
         self._build_from(0)
 
     @property
@@ -234,12 +250,12 @@ class Model:
     @property
     def input_shape(self) -> Optional[Tuple[Optional[int], ...]]:
         """``(None,) + shape of one example``, or None before the model is built."""
-        return None if self._input_layer is None else (None,) + self._input_layer.output_shape
+        return None if self._input_layer is None else (None,) + self._input_layer._shapes()[1]
 
     @property
     def output_shape(self) -> Optional[Tuple[Optional[int], ...]]:
         """``(None,) + shape of one output``, or None before the model is built."""
-        return (None,) + self._layers[-1].output_shape if self.built and self._layers else None
+        return (None,) + self._layers[-1]._shapes()[1] if self.built and self._layers else None
 
     # -- weights -------------------------------------------------------------------------------
     @property
@@ -341,16 +357,16 @@ class Model:
             with self._guard.writing(self.name, "build"):     # building creates the weights
                 if not self.built:
                     self.build(x.shape[1:])
-        expected = self._input_layer.output_shape
+        expected = self._input()._shapes()[1]
         if x.shape[1:] != tuple(expected):
             hint = ""
             if x.shape[1:] == tuple(expected[:-1]) and expected[-1] == 1:
                 hint = " (add the channel axis: x[..., None])"
             raise ValueError(f"model {self.name!r} expects `x` of shape (N,) + {tuple(expected)}; got {x.shape}{hint}")
-        return np.ascontiguousarray(x, dtype=self._input_layer.dtype)
+        return np.ascontiguousarray(x, dtype=self._input().dtype)
 
     def _prepare_y(self, y: Any, n: int, name: str = "y") -> np.ndarray:
-        classes = self._layers[-1].output_shape[-1]
+        classes = self._layers[-1]._shapes()[1][-1]
         length = getattr(y, "__len__", None)
         if length is not None and not isinstance(y, (str, bytes)) and len(y) != n:
             raise ValueError(f"`x` and `{name}` must have the same number of examples; got {n} and {len(y)}")
@@ -370,7 +386,7 @@ class Model:
             for layer in self._layers[:-1]:
                 x = layer.forward(x, training=False)
             last = self._layers[-1]
-            if self.loss is not None and self._fused_logits():
+            if self.loss is not None and isinstance(last, _Activated) and self._fused_logits():
                 x, logits = last.forward_with_logits(x)
             else:
                 x = last.forward(x, training=False)
@@ -379,7 +395,7 @@ class Model:
     def _fused_logits(self) -> bool:
         # Keras: a softmax output and from_logits=False -> the loss uses the softmax's logits.
         last = self._layers[-1]
-        return isinstance(last, _Activated) and last.activation_name == "softmax" and not self.loss.from_logits
+        return isinstance(last, _Activated) and last.activation_name == "softmax" and not self._loss().from_logits
 
     def _train_step(self, x: np.ndarray, y: np.ndarray) -> Tuple[float, float]:
         # NumPy's and SciPy's OpenBLAS threads, spinning after a small product (Dense), would
@@ -387,14 +403,17 @@ class Model:
         with _blas_threads.limit(1):
             loss, correct = self._backprop(x, y)
             pairs = [(layer.grads[key], layer.params[key]) for layer in self._layers for key in layer.params]
-            self.optimizer.apply_gradients(pairs)
+            self._optimizer().apply_gradients(pairs)
         return loss, correct
 
     def _backprop(self, x: np.ndarray, y: np.ndarray) -> Tuple[float, float]:
         """Forward (keeping what backward needs), loss, backward: fills every ``layer.grads``."""
         out = self._forward(x, training=True)
         fused = self._fused_logits()
-        loss, dy = self.loss.value_and_grad(y, out, logits=self._layers[-1].logits if fused else None)
+        last = self._layers[-1]
+        logits = last.logits if fused and isinstance(last, _Activated) else None
+        loss, grad = self._loss().value_and_grad(y, out, logits=logits)
+        dy: Any = grad                  # None after the first layer with weights (nothing below needs it)
         correct = _correct(y, out)
         # Layers below the first one with weights need no gradient at all, and that one needs
         # none with respect to its input.
@@ -446,7 +465,7 @@ class Model:
 
     def _test_step(self, x: np.ndarray, y: np.ndarray) -> Tuple[float, float]:
         out, logits = self._infer(x)
-        loss, _ = self.loss.value_and_grad(y, out, logits=logits)
+        loss, _ = self._loss().value_and_grad(y, out, logits=logits)
         return loss, _correct(y, out)
 
     def _require_compiled(self, what: str) -> None:
