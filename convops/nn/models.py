@@ -44,8 +44,8 @@ from convops.nn import losses as losses_module
 from convops.nn import optimizers as optimizers_module
 from convops.nn._guard import UseGuard
 from convops.nn._progress import ProgressBar
-from convops.nn._summary import summary_lines
 from convops.nn._random import next_generator
+from convops.nn._summary import summary_lines
 from convops.nn.layers import Conv2D, InputLayer, Layer, SymbolicTensor, _Activated, _checked_weights
 
 __all__ = ["Model", "Sequential", "History"]
