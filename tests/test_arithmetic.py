@@ -121,7 +121,7 @@ def test_receptive_fields_by_expanding_windows(layers, data):
 
 
 def test_receptive_fields_of_the_tutorial_network():
-    """conv 3, pool 2, conv 3, pool 2, conv 3: 3/1, 4/2, 8/2, 10/4, 18/4 (TF-SEMANTICS.md) — the
+    """conv 3, pool 2, conv 3, pool 2, conv 3: 3/1, 4/2, 8/2, 10/4, 18/4 (tests/TF-SEMANTICS.md, "The MNIST convnet") — the
     tutorial's "7x7 after one pooling" is really 8x8."""
     stack = [(3, 1), (2, 2), (3, 1), (2, 2), (3, 1)]
     assert [(rf.size, rf.jump) for rf in arithmetic.receptive_fields(stack)] == [(3, 1), (4, 2), (8, 2), (10, 4), (18, 4)]
@@ -172,3 +172,49 @@ def test_parameter_counts_match_keras_for_the_tutorial_network():
     flat = model.layers[-2].output.shape[-1]
     assert flat == 3 * 3 * 128
     assert sum(ours) + arithmetic.dense_params(flat, 10) == model.count_params() == 104_202
+
+
+def _same_windows(i: int, k: int, s: int, d: int) -> int:
+    """SAME by its definition: TF's total padding, then counting window positions."""
+    span = (k - 1) * d + 1
+    out = -(-i // s)
+    total = max((out - 1) * s + span - i, 0)
+    return _windows(i, k, s, d, total // 2, total - total // 2)
+
+
+@given(o=st.integers(0, 12), k=kernels, s=strides, d=dilations,
+       padding=st.one_of(st.sampled_from(["SAME", "VALID", "same"]), pads))
+@example(o=0, k=3, s=1, d=1, padding="VALID")      # the kernel does not fit: inputs 0..2
+@example(o=1, k=1, s=1, d=1, padding=(2, 2))       # padding alone gives 5 outputs: no input gives 1
+@example(o=0, k=5, s=2, d=1, padding="SAME")       # only the empty input gives 0
+def test_input_size_range_is_every_input_size_giving_the_output(o, k, s, d, padding):
+    """Brute force: walk every input size that could give ``o`` (any larger input gives a
+    larger output) and keep those whose counted windows are ``o``."""
+    limit = (o + 1) * s + (k - 1) * d + 2
+    if isinstance(padding, str) and padding.upper() == "SAME":
+        want = [i for i in range(limit) if _same_windows(i, k, s, d) == o]
+    else:
+        before, after = (0, 0) if isinstance(padding, str) else padding
+        want = [i for i in range(limit) if _windows(i, k, s, d, before, after) == o]
+    got = arithmetic.input_size_range(o, k, s, d, padding)
+    assert isinstance(got, range) and got.step == 1
+    assert list(got) == want, (o, k, s, d, padding)
+
+
+def test_input_size_range_handles_huge_sizes_and_refuses_bad_arguments():
+    got = arithmetic.input_size_range(2**62, 3, 2**40, 1, "VALID")
+    assert got.start == (2**62 - 1) * 2**40 + 3 and got.stop == 2**62 * 2**40 + 3
+    assert arithmetic.conv_output_size(got.start, 3, 2**40) == 2**62
+    assert arithmetic.conv_output_size(got.stop - 1, 3, 2**40) == 2**62
+    assert arithmetic.conv_output_size(got.stop, 3, 2**40) == 2**62 + 1
+    for kwargs, kind, name in [(dict(output_size=-1), ValueError, "output_size"),
+                               (dict(output_size=2.0), TypeError, "output_size"),
+                               (dict(kernel_size=0), ValueError, "kernel_size"),
+                               (dict(stride="2"), TypeError, "stride"),
+                               (dict(dilation=True), TypeError, "dilation"),
+                               (dict(padding="FULL"), ValueError, "padding"),
+                               (dict(padding=(1, -1)), ValueError, "padding"),
+                               (dict(padding=None), ValueError, "padding")]:
+        args = dict(output_size=3, kernel_size=3, stride=1, dilation=1, padding="VALID") | kwargs
+        with pytest.raises(kind, match=f"`{name}`"):
+            arithmetic.input_size_range(**args)

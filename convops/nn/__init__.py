@@ -35,8 +35,6 @@ from convops.nn.losses import SparseCategoricalCrossentropy
 from convops.nn.models import History, Model, Sequential
 from convops.nn.optimizers import SGD, Adam, RMSprop
 
-
-
 __all__ = [
     "layers", "models", "losses", "optimizers", "activations", "initializers", "set_random_seed",
     "Sequential", "Model", "History", "Input", "InputLayer", "Conv2D", "MaxPooling2D", "AveragePooling2D",

@@ -20,6 +20,13 @@ _sequence: Optional[np.random.SeedSequence] = None
 def set_random_seed(seed: int) -> None:
     """Make every following weight initialisation and batch shuffle reproducible.
 
+    Parameters
+    ----------
+    seed : int
+        A non-negative integer (any size).
+
+    Examples
+    --------
     >>> from convops import nn
     >>> nn.set_random_seed(0); a = nn.initializers.GlorotUniform()((2, 2))
     >>> nn.set_random_seed(0); b = nn.initializers.GlorotUniform()((2, 2))

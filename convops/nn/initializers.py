@@ -11,16 +11,38 @@ from __future__ import annotations
 from typing import Any, Optional, Sequence, Tuple
 
 import numpy as np
+from numpy.typing import DTypeLike
 
+from convops._validation import as_int
+from convops.nn._checks import as_float, describe
 from convops.nn._random import next_generator
 
 __all__ = ["Initializer", "GlorotUniform", "GlorotNormal", "HeUniform", "HeNormal", "Zeros", "Ones",
            "Constant", "RandomNormal", "RandomUniform", "compute_fans", "get"]
 
 
+def _shape(shape: Any) -> Tuple[int, ...]:
+    if isinstance(shape, (str, bytes)) or not hasattr(shape, "__iter__"):
+        raise TypeError(f"`shape` must be a tuple of ints; got {describe(shape)}")
+    sides = tuple(as_int(s, "shape") for s in shape)
+    if sides and min(sides) < 0:
+        raise ValueError(f"`shape` must have sides >= 0; got {sides}")
+    return sides
+
+
 def compute_fans(shape: Sequence[int]) -> Tuple[float, float]:
-    """``(fan_in, fan_out)`` of a kernel shape, as Keras computes them."""
-    shape = tuple(shape)
+    """``(fan_in, fan_out)`` of a kernel shape, as Keras computes them.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        ``(KH, KW, C_in, C_out)``, ``(n_in, n_out)``, ``(n,)`` or ``()``.
+
+    Returns
+    -------
+    (float, float)
+    """
+    shape = _shape(shape)
     if len(shape) == 0:
         return 1.0, 1.0
     if len(shape) == 1:
@@ -31,16 +53,68 @@ def compute_fans(shape: Sequence[int]) -> Tuple[float, float]:
     return receptive * shape[-2], receptive * shape[-1]
 
 
+def _seed(seed: Any) -> Optional[int]:
+    if seed is None:
+        return None
+    value = as_int(seed, "seed")
+    if value < 0:
+        raise ValueError(f"`seed` must be a non-negative integer or None; got {value}")
+    return value
+
+
+def _float_dtype(dtype: Any) -> np.dtype:
+    try:
+        parsed = np.dtype(dtype)
+    except (TypeError, ValueError):
+        raise TypeError(f"`dtype` must be a floating NumPy dtype; got {describe(dtype)}") from None
+    if parsed.kind != "f":
+        raise ValueError(f"`dtype` must be a floating dtype; got {parsed}")
+    return parsed
+
+
 class Initializer:
-    """Base class: ``initializer(shape, dtype)`` returns a new array."""
+    """Base class: ``initializer(shape, dtype)`` returns a new array.
+
+    Parameters
+    ----------
+    seed : int, optional
+        Draw from this seed every time; by default from :func:`convops.nn.set_random_seed`'s
+        sequence.
+    """
 
     def __init__(self, seed: Optional[int] = None):
-        self.seed = seed
+        self.seed = _seed(seed)
 
-    def __call__(self, shape: Sequence[int], dtype: Any = "float32") -> np.ndarray:
-        return self.sample(tuple(int(s) for s in shape), next_generator(self.seed)).astype(dtype)
+    def __call__(self, shape: Sequence[int], dtype: DTypeLike = "float32") -> np.ndarray:
+        """A new array of initial values.
+
+        Parameters
+        ----------
+        shape : tuple of int
+        dtype : floating dtype
+
+        Returns
+        -------
+        ndarray
+        """
+        shape, dtype = _shape(shape), _float_dtype(dtype)
+        return self.sample(shape, next_generator(self.seed)).astype(dtype)
 
     def sample(self, shape: Tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
+        """Values of ``shape`` in float64 (the caller rounds them to the dtype).
+
+        Parameters
+        ----------
+        shape : tuple of int
+        rng : numpy.random.Generator
+
+        Returns
+        -------
+        ndarray
+        """
+        return self._sample(shape, rng)
+
+    def _sample(self, shape: Tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
         raise NotImplementedError
 
     def __repr__(self) -> str:
@@ -50,9 +124,16 @@ class Initializer:
 class GlorotUniform(Initializer):
     """Uniform on ``[-limit, limit]``, ``limit = sqrt(6 / (fan_in + fan_out))`` (Keras's default
     for Conv2D and Dense kernels): keeps the variance of activations and gradients similar
-    from layer to layer (Glorot & Bengio, 2010)."""
+    from layer to layer (Glorot & Bengio, 2010).
 
-    def sample(self, shape, rng):
+    Parameters
+    ----------
+    seed : int, optional
+        Draw from this seed every time (default: from :func:`convops.nn.set_random_seed`'s
+        sequence).
+    """
+
+    def _sample(self, shape, rng):
         fan_in, fan_out = compute_fans(shape)
         limit = np.sqrt(6.0 / max(1.0, fan_in + fan_out))
         return rng.uniform(-limit, limit, size=shape)
@@ -60,55 +141,118 @@ class GlorotUniform(Initializer):
 
 class GlorotNormal(Initializer):
     """Normal truncated at 2 standard deviations, ``stddev = sqrt(2 / (fan_in + fan_out))``
-    (Keras rescales by 0.8796 so the truncated distribution keeps that standard deviation)."""
+    (Keras rescales by 0.8796 so the truncated distribution keeps that standard deviation).
 
-    def sample(self, shape, rng):
+    Parameters
+    ----------
+    seed : int, optional
+        Draw from this seed every time (default: from :func:`convops.nn.set_random_seed`'s
+        sequence).
+    """
+
+    def _sample(self, shape, rng):
         fan_in, fan_out = compute_fans(shape)
         return _truncated_normal(rng, shape, np.sqrt(2.0 / max(1.0, fan_in + fan_out)))
 
 
 class HeUniform(Initializer):
-    """Uniform on ``[-limit, limit]``, ``limit = sqrt(6 / fan_in)`` (He et al., 2015, for ReLU)."""
+    """Uniform on ``[-limit, limit]``, ``limit = sqrt(6 / fan_in)`` (He et al., 2015, for ReLU).
 
-    def sample(self, shape, rng):
+    Parameters
+    ----------
+    seed : int, optional
+        Draw from this seed every time (default: from :func:`convops.nn.set_random_seed`'s
+        sequence).
+    """
+
+    def _sample(self, shape, rng):
         fan_in, _ = compute_fans(shape)
         limit = np.sqrt(6.0 / max(1.0, fan_in))
         return rng.uniform(-limit, limit, size=shape)
 
 
 class HeNormal(Initializer):
-    """Truncated normal with ``stddev = sqrt(2 / fan_in)``."""
+    """Truncated normal with ``stddev = sqrt(2 / fan_in)``.
 
-    def sample(self, shape, rng):
+    Parameters
+    ----------
+    seed : int, optional
+        Draw from this seed every time (default: from :func:`convops.nn.set_random_seed`'s
+        sequence).
+    """
+
+    def _sample(self, shape, rng):
         fan_in, _ = compute_fans(shape)
         return _truncated_normal(rng, shape, np.sqrt(2.0 / max(1.0, fan_in)))
 
 
 class RandomNormal(Initializer):
+    """Normal with ``mean`` and ``stddev``.
+
+    Parameters
+    ----------
+    mean : float
+    stddev : float
+        >= 0.
+    seed : int, optional
+    """
+
     def __init__(self, mean: float = 0.0, stddev: float = 0.05, seed: Optional[int] = None):
         super().__init__(seed)
-        self.mean, self.stddev = float(mean), float(stddev)
+        self.mean, self.stddev = as_float(mean, "mean"), as_float(stddev, "stddev", 0.0)
 
-    def sample(self, shape, rng):
+    def _sample(self, shape, rng):
         return rng.normal(self.mean, self.stddev, size=shape)
 
 
 class RandomUniform(Initializer):
+    """Uniform on ``[minval, maxval)``.
+
+    Parameters
+    ----------
+    minval, maxval : float
+        ``minval <= maxval``.
+    seed : int, optional
+    """
+
     def __init__(self, minval: float = -0.05, maxval: float = 0.05, seed: Optional[int] = None):
         super().__init__(seed)
-        self.minval, self.maxval = float(minval), float(maxval)
+        self.minval, self.maxval = as_float(minval, "minval"), as_float(maxval, "maxval")
+        if self.minval > self.maxval:
+            raise ValueError(f"`minval` must be <= `maxval`; got {self.minval} and {self.maxval}")
 
-    def sample(self, shape, rng):
+    def _sample(self, shape, rng):
         return rng.uniform(self.minval, self.maxval, size=shape)
 
 
 class Constant(Initializer):
+    """Every value ``value``.
+
+    Parameters
+    ----------
+    value : float
+    """
+
     def __init__(self, value: float = 0.0):
         super().__init__(None)
-        self.value = float(value)
+        self.value = as_float(value, "value")
 
-    def __call__(self, shape, dtype="float32"):
-        return np.full(tuple(shape), self.value, dtype=dtype)
+    def _sample(self, shape, rng):
+        return np.full(shape, self.value)
+
+    def __call__(self, shape: Sequence[int], dtype: DTypeLike = "float32") -> np.ndarray:
+        """A new array filled with ``value``.
+
+        Parameters
+        ----------
+        shape : tuple of int
+        dtype : floating dtype
+
+        Returns
+        -------
+        ndarray
+        """
+        return np.full(_shape(shape), self.value, dtype=_float_dtype(dtype))
 
 
 class Zeros(Constant):
@@ -119,6 +263,8 @@ class Zeros(Constant):
 
 
 class Ones(Constant):
+    """All ones."""
+
     def __init__(self):
         super().__init__(1.0)
 
@@ -139,10 +285,28 @@ _BY_NAME = {"glorot_uniform": GlorotUniform, "glorot_normal": GlorotNormal, "he_
             "random_uniform": RandomUniform}
 
 
-def get(identifier: Any) -> Initializer:
-    """An initializer from a Keras name (``"glorot_uniform"``, ``"zeros"``...) or an instance."""
+def get(identifier: Any, name: str = "initializer") -> Initializer:
+    """An initializer from a Keras name (``"glorot_uniform"``, ``"zeros"``...) or an instance.
+
+    Parameters
+    ----------
+    identifier : str or Initializer
+        One of the names in this module (case-insensitive), or an instance (returned as is).
+    name : str
+        The argument's name, for the error message (``"kernel_initializer"``...).
+
+    Returns
+    -------
+    Initializer
+
+    Raises
+    ------
+    ValueError
+        An unknown name or another kind of object.
+    """
     if isinstance(identifier, Initializer):
         return identifier
     if isinstance(identifier, str) and identifier.lower() in _BY_NAME:
         return _BY_NAME[identifier.lower()]()
-    raise ValueError(f"unknown initializer {identifier!r}; use one of {sorted(_BY_NAME)} or an Initializer")
+    kind = ValueError if isinstance(identifier, str) else TypeError
+    raise kind(f"`{name}` must be one of {sorted(_BY_NAME)} or an Initializer; got {identifier!r}")

@@ -10,211 +10,120 @@ Weights are NumPy arrays in Keras's layouts — Conv2D kernel ``(KH, KW, C_in, C
 (Keras's ``channels_last``).
 """
 
+
 from __future__ import annotations
 
-import itertools
-from collections import defaultdict
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Literal, Optional, Sequence, Tuple
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 import convops
 from convops import arithmetic, gradients
-from convops._validation import as_int
-from convops.nn import activations, initializers
+from convops.nn import _checks, activations, initializers
+from convops.nn._layer import (IntPair, Layer, Shape, SymbolicTensor, Window, _bias_act_backward, _bias_act_forward,
+                               _checked_weights, _padding, _pair)
 
 __all__ = ["Layer", "InputLayer", "Input", "Conv2D", "MaxPooling2D", "AveragePooling2D", "Flatten", "Dense",
            "ReLU", "Softmax", "Activation", "SymbolicTensor"]
 
-Shape = Tuple[int, ...]
-
-# Keras names layers conv2d, conv2d_1, ... with one counter per kind for the whole session.
-_name_counters: Dict[str, "itertools.count[int]"] = defaultdict(itertools.count)
-
-
-def _snake(name: str) -> str:
-    out = []
-    for i, ch in enumerate(name):
-        if ch.isupper() and i and not name[i - 1].isupper() and not name[i - 1].isdigit():
-            out.append("_")
-        out.append(ch.lower())
-    return "".join(out)
-
-
-def _pair(value: Any, name: str) -> Tuple[int, int]:
-    if isinstance(value, (list, tuple)):
-        if len(value) != 2:
-            raise ValueError(f"`{name}` must be an int or a pair of ints; got {value!r}")
-        pair = as_int(value[0], name), as_int(value[1], name)
-    else:
-        pair = (as_int(value, name),) * 2
-    if min(pair) < 1:
-        raise ValueError(f"`{name}` must be >= 1; got {pair}")
-    return pair
-
-
-def _padding(value: Any) -> str:
-    if not isinstance(value, str) or value.lower() not in ("valid", "same"):
-        raise ValueError(f"`padding` must be 'valid' or 'same' (as in Keras); got {value!r}")
-    return value.lower()
-
-
-_LANES = 8        # fixed partial sums for the bias gradient: the same result for any thread count
-
-
-def _bias_act_forward(z: np.ndarray, channels: int, bias: Optional[np.ndarray], relu: bool) -> None:
-    kernel = convops._kernels.load("nn").bias_act_forward
-    flat = z.reshape(-1, channels)
-    kernel(flat, bias if bias is not None else np.zeros(channels, z.dtype), bias is not None, relu,
-           convops.get_num_threads())
-
-
-def _bias_act_backward(dz: np.ndarray, y: Optional[np.ndarray], channels: int, relu: bool) -> np.ndarray:
-    """Mask ``dz`` in place where the ReLU was off; return the bias gradient (float64)."""
-    kernel = convops._kernels.load("nn").bias_act_backward
-    flat = dz.reshape(-1, channels)
-    partial = np.empty((max(1, min(_LANES, flat.shape[0])), channels), dtype=np.float64)
-    kernel(flat, (y if relu else dz).reshape(-1, channels), partial, relu, convops.get_num_threads())
-    return partial.sum(axis=0)
-
-
-class SymbolicTensor:
-    """What ``Input(...)`` and calling a layer on it return: a shape and the layer that made it,
-    enough to write Keras's functional form ``x = layers.Conv2D(32, 3)(inputs)``."""
-
-    def __init__(self, shape: Shape, layer: "Layer", parent: Optional["SymbolicTensor"]):
-        self.shape = (None,) + tuple(shape)
-        self.layer = layer
-        self.parent = parent
-
-    def __repr__(self) -> str:
-        return f"<SymbolicTensor shape={self.shape} from {self.layer.name}>"
-
-
-class Layer:
-    """Base class. Subclasses set ``self.params`` (name -> array, in Keras's weight order) in
-    ``build`` and implement ``output_shape_for``, ``forward`` and ``backward``."""
-
-    def __init__(self, name: Optional[str] = None, input_shape: Optional[Sequence[int]] = None,
-                 dtype: Any = "float32"):
-        kind = _snake(type(self).__name__)
-        self.name = name if name is not None else (kind if (n := next(_name_counters[kind])) == 0 else f"{kind}_{n}")
-        self.dtype = np.dtype(dtype)
-        if self.dtype.kind != "f":
-            raise TypeError(f"`dtype` of a layer must be floating (float32 or float64); got {self.dtype}")
-        self.input_shape: Optional[Shape] = tuple(int(s) for s in input_shape) if input_shape is not None else None
-        self.output_shape: Optional[Shape] = None
-        self.built = False
-        self.params: Dict[str, np.ndarray] = {}
-        self.grads: Dict[str, np.ndarray] = {}
-
-    # -- building ------------------------------------------------------------------------------
-    def build(self, input_shape: Sequence[int]) -> None:
-        """Create the weights for inputs of shape ``(batch,) + input_shape``."""
-        self.input_shape = tuple(int(s) for s in input_shape)
-        self.output_shape = self.output_shape_for(self.input_shape)
-        self.built = True
-
-    def output_shape_for(self, input_shape: Shape) -> Shape:
-        return input_shape
-
-    def __call__(self, tensor: SymbolicTensor) -> SymbolicTensor:
-        if not isinstance(tensor, SymbolicTensor):
-            raise TypeError(f"calling a layer builds a model: pass the output of `Input(...)` or of another "
-                            f"layer; got {type(tensor).__name__}. To compute, use model.predict(x) or "
-                            f"layer.forward(x)")
-        if not self.built:
-            self.build(tensor.shape[1:])
-        return SymbolicTensor(self.output_shape, self, tensor)
-
-    # -- computing -----------------------------------------------------------------------------
-    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
-        raise NotImplementedError
-
-    def backward(self, dy: np.ndarray, need_input_grad: bool = True) -> Optional[np.ndarray]:
-        raise NotImplementedError
-
-    # -- weights -------------------------------------------------------------------------------
-    @property
-    def weights(self) -> List[np.ndarray]:
-        return list(self.params.values())
-
-    def get_weights(self) -> List[np.ndarray]:
-        return [w.copy() for w in self.params.values()]
-
-    def set_weights(self, weights: Sequence[Any]) -> None:
-        weights = list(weights)
-        if len(weights) != len(self.params):
-            raise ValueError(f"layer {self.name!r} has {len(self.params)} weight arrays; got {len(weights)}")
-        for (key, current), new in zip(self.params.items(), weights):
-            new = np.asarray(new)
-            if new.shape != current.shape:
-                raise ValueError(f"layer {self.name!r}: weight {key!r} must have shape {current.shape}; got {new.shape}")
-            current[...] = new
-
-    def count_params(self) -> int:
-        return int(sum(w.size for w in self.params.values()))
-
-    # -- what summary() shows ------------------------------------------------------------------
-    def flops(self) -> int:
-        """Floating-point operations for one example's forward pass (multiply + add count 2)."""
-        return 0
-
-    def window(self) -> Optional[Tuple[Tuple[int, int], Tuple[int, int], Tuple[int, int], Tuple[int, int]]]:
-        """``((kh, kw), (sh, sw), (dh, dw), (pad_top, pad_left))`` of a sliding-window layer, for
-        receptive fields; None when the layer does not change the receptive field."""
-        return None
-
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__} name={self.name!r}>"
+# Documented here, where users find them (Sphinx and help() show this module's name).
+Layer.__module__ = SymbolicTensor.__module__ = __name__
+_REEXPORTED = (_checked_weights,)          # models.py imports it from here
 
 
 class InputLayer(Layer):
-    """The model's input: checks the shape of what comes in (shape excludes the batch axis)."""
+    """The model's input: checks the shape of what comes in.
 
-    def __init__(self, shape: Sequence[int], name: Optional[str] = None, dtype: Any = "float32"):
+    Parameters
+    ----------
+    shape : tuple of int
+        Shape of one example (no batch axis), every side >= 1.
+    name : str, optional
+    dtype : {"float32", "float64"}
+    """
+
+    def __init__(self, shape: Sequence[int], name: Optional[str] = None, dtype: DTypeLike = "float32"):
         super().__init__(name=name, dtype=dtype)
-        self.build(tuple(as_int(s, "shape") for s in shape))
+        self.build(_checks.shape(shape, "shape"))
 
-    def forward(self, x, training=False):
+    def _forward(self, x, training):
         return x
 
-    def backward(self, dy, need_input_grad=True):
+    def _backward(self, dy, need_input_grad, from_logits, overwrite_dy):
         return dy
 
 
-def Input(shape: Sequence[int], name: Optional[str] = None, dtype: Any = "float32") -> SymbolicTensor:
-    """The start of a functional model, as ``keras.Input``: ``inputs = Input(shape=(28, 28, 1))``."""
+def Input(shape: Sequence[int], name: Optional[str] = None, dtype: DTypeLike = "float32") -> SymbolicTensor:
+    """The start of a functional model, as ``keras.Input``: ``inputs = Input(shape=(28, 28, 1))``.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        Shape of one example (no batch axis), every side >= 1.
+    name : str, optional
+    dtype : {"float32", "float64"}
+
+    Returns
+    -------
+    SymbolicTensor
+    """
     layer = InputLayer(shape, name=name, dtype=dtype)
-    return SymbolicTensor(layer.output_shape, layer, None)
+    return SymbolicTensor(layer._shapes()[1], layer, None)
 
 
 class _Activated(Layer):
-    """A layer followed by an activation; keeps the pre-activation when it is a softmax (the
-    loss uses those logits, as Keras does)."""
+    """A layer followed by an activation. Training keeps the activation's output (its backward
+    needs it) and, for a softmax, its input: the loss uses those logits, as Keras does."""
 
-    def __init__(self, activation: Any = None, **kwargs):
+    def __init__(self, activation: Any = None, **kwargs: Any):
         super().__init__(**kwargs)
         self.activation_name, self._act, self._act_backward = activations.get(activation)
         self.logits: Optional[np.ndarray] = None
         self._output: Optional[np.ndarray] = None
 
+    def _pre_activation(self, x: np.ndarray, training: bool) -> np.ndarray:
+        """The layer's output before the activation, in an array of its own."""
+        raise NotImplementedError
+
+    def _forward(self, x, training):
+        return self._activate(self._pre_activation(x, training), training)
+
+    def forward_with_logits(self, x: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+        """Inference output and the activation's input (the logits of a softmax), storing nothing.
+
+        Parameters
+        ----------
+        x : ndarray, shape (N,) + input shape
+
+        Returns
+        -------
+        output, logits : ndarray
+        """
+        z = self._pre_activation(self._checked_batch(x, "x", self.input_shape), False)
+        if self.activation_name == "softmax":
+            return activations.softmax(z), z
+        logits = z.copy()
+        return self._activate(z, False), logits
+
     def _activate(self, z: np.ndarray, training: bool) -> np.ndarray:
         if self.activation_name == "relu":
             y = activations.relu(z, out=z)            # in place: z is ours
         elif self.activation_name == "softmax":
-            self.logits = z
+            if training:
+                self.logits = z
             y = activations.softmax(z)
         else:
             y = self._act(z)
-        self._output = y if training else None
+        if training:
+            self._output = y
         return y
 
     def _activation_backward(self, dy: np.ndarray, from_logits: bool) -> np.ndarray:
         if from_logits:
             return dy
         if self._output is None:
-            raise RuntimeError(f"layer {self.name!r}: backward() needs a forward(x, training=True) first")
+            raise self._no_forward()
         return self._act_backward(dy, self._output)
 
 
@@ -224,37 +133,41 @@ class Conv2D(_Activated):
     Parameters
     ----------
     filters : int
-        Number of output channels ``C_out``.
-    kernel_size : int or (KH, KW)
-    strides : int or (sh, sw), default 1
-    padding : "valid" (default) or "same"
-    dilation_rate : int or (dh, dw), default 1
+        Number of output channels ``C_out``, >= 1.
+    kernel_size : int or (int, int)
+        ``(KH, KW)``.
+    strides : int or (int, int), default 1
+    padding : {"valid", "same"}
+    dilation_rate : int or (int, int), default 1
+        Not together with ``strides`` > 1 (as in Keras).
     groups : int, default 1
-        ``C_in`` must be a multiple; the kernel is then ``(KH, KW, C_in / groups, C_out)``.
-    activation : "relu", "softmax", "sigmoid", "tanh", "linear" or None
+        ``C_in`` and ``filters`` must be multiples; the kernel is then ``(KH, KW, C_in / groups, C_out)``.
+    activation : {"relu", "softmax", "sigmoid", "tanh", "linear"} or None
     use_bias : bool
-    kernel_initializer, bias_initializer : Keras names or initializers
+    kernel_initializer, bias_initializer : str or Initializer
         ``"glorot_uniform"`` and ``"zeros"`` by default, as in Keras.
     input_shape : (H, W, C_in), optional
         For the first layer of a :class:`~convops.nn.Sequential` model, as in Keras.
+    name : str, optional
+    dtype : {"float32", "float64"}
 
     Notes
     -----
     Output ``(N, H_out, W_out, C_out)`` with ``H_out`` from
-    :func:`convops.arithmetic.conv_output_size`. Backward: the bias gradient sums ``dz`` over
-    ``N, H_out, W_out``; the kernel gradient is :func:`convops.conv2d_backprop_filter`; the input
-    gradient :func:`convops.conv2d_backprop_input` (skipped for a model's first layer, which
-    has no layer below to receive it).
+    :func:`convops.arithmetic.conv_output_size`; an empty output is refused when the layer is
+    built. Backward: the bias gradient sums ``dz`` over ``N, H_out, W_out``; the kernel gradient
+    is :func:`convops.conv2d_backprop_filter`; the input gradient
+    :func:`convops.conv2d_backprop_input` (skipped for a model's first layer, which has no layer
+    below to receive it).
     """
 
-    def __init__(self, filters: int, kernel_size: Any, strides: Any = (1, 1), padding: str = "valid",
-                 dilation_rate: Any = (1, 1), groups: int = 1, activation: Any = None, use_bias: bool = True,
-                 kernel_initializer: Any = "glorot_uniform", bias_initializer: Any = "zeros",
-                 input_shape: Optional[Sequence[int]] = None, name: Optional[str] = None, dtype: Any = "float32"):
+    def __init__(self, filters: int, kernel_size: IntPair, strides: IntPair = (1, 1),
+                 padding: Literal["valid", "same"] = "valid", dilation_rate: IntPair = (1, 1), groups: int = 1,
+                 activation: Optional[str] = None, use_bias: bool = True, kernel_initializer: Any = "glorot_uniform",
+                 bias_initializer: Any = "zeros", input_shape: Optional[Sequence[int]] = None,
+                 name: Optional[str] = None, dtype: DTypeLike = "float32"):
         super().__init__(activation=activation, name=name, input_shape=input_shape, dtype=dtype)
-        self.filters = as_int(filters, "filters")
-        if self.filters < 1:
-            raise ValueError(f"`filters` must be >= 1; got {self.filters}")
+        self.filters = _checks.positive_int(filters, "filters")
         self.kernel_size = _pair(kernel_size, "kernel_size")
         self.strides = _pair(strides, "strides")
         self.padding = _padding(padding)
@@ -263,62 +176,69 @@ class Conv2D(_Activated):
             # Keras refuses this combination (tf.nn.conv2d itself would accept it).
             raise ValueError(f"`strides` > 1 is not compatible with `dilation_rate` > 1 (as in Keras); got "
                              f"strides={self.strides}, dilation_rate={self.dilation_rate}")
-        self.groups = as_int(groups, "groups")
-        if self.groups < 1 or self.filters % self.groups:
+        self.groups = _checks.positive_int(groups, "groups")
+        if self.filters % self.groups:
             raise ValueError(f"`filters` ({self.filters}) must be a multiple of `groups` ({self.groups})")
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
+        self.use_bias = _checks.as_bool(use_bias, "use_bias")
+        self.kernel_initializer = initializers.get(kernel_initializer, "kernel_initializer")
+        self.bias_initializer = initializers.get(bias_initializer, "bias_initializer")
         self._x: Optional[np.ndarray] = None
 
-    def output_shape_for(self, input_shape):
+    def _output_shape(self, input_shape):
         if len(input_shape) != 3:
-            raise ValueError(f"Conv2D {self.name!r} needs inputs (batch, H, W, C); got (batch,) + {input_shape}")
-        h, w, _ = input_shape
+            raise ValueError(f"`input_shape`: Conv2D {self.name!r} needs inputs (batch, H, W, C); got (batch,) + "
+                             f"{input_shape}")
+        h, w, c_in = input_shape
+        if c_in % self.groups:
+            raise ValueError(f"Conv2D {self.name!r}: input channels ({c_in}) must be a multiple of groups "
+                             f"({self.groups})")
         pad = self.padding.upper()
         return (arithmetic.conv_output_size(h, self.kernel_size[0], self.strides[0], pad, self.dilation_rate[0]),
                 arithmetic.conv_output_size(w, self.kernel_size[1], self.strides[1], pad, self.dilation_rate[1]),
                 self.filters)
 
-    def build(self, input_shape):
-        super().build(input_shape)
-        c_in = self.input_shape[2]
-        if c_in % self.groups:
-            raise ValueError(f"Conv2D {self.name!r}: input channels ({c_in}) must be a multiple of groups "
-                             f"({self.groups})")
-        shape = (*self.kernel_size, c_in // self.groups, self.filters)
+    def _empty_reason(self, input_shape):
+        return (f"a {self.kernel_size} kernel (dilation {self.dilation_rate}) does not fit input {input_shape[:2]} "
+                f"with padding {self.padding!r}")
+
+    def _make_weights(self):
+        shape = (*self.kernel_size, self._shapes()[0][2] // self.groups, self.filters)
         self.params = {"kernel": self.kernel_initializer(shape, self.dtype)}
         if self.use_bias:
             self.params["bias"] = self.bias_initializer((self.filters,), self.dtype)
-        if 0 in self.output_shape:
-            raise ValueError(f"Conv2D {self.name!r}: a {self.kernel_size} kernel does not fit input "
-                             f"{self.input_shape[:2]} with padding {self.padding!r} (output {self.output_shape})")
 
     @property
     def kernel(self) -> np.ndarray:
+        """The kernel, ``(KH, KW, C_in / groups, C_out)``."""
         return self.params["kernel"]
 
     @property
     def bias(self) -> Optional[np.ndarray]:
+        """The bias ``(C_out,)``, or None without ``use_bias``."""
         return self.params.get("bias")
 
-    def forward(self, x, training=False):
+    def _pre_activation(self, x, training):
         z = convops.conv2d(x, self.kernel, self.strides, self.padding.upper(), self.dilation_rate)
-        self._x = x if training else None
-        if self.activation_name in ("relu", "linear") and z.size:
-            # Bias and ReLU in one pass over the output, in place (z is ours).
-            _bias_act_forward(z, self.filters, self.bias, self.activation_name == "relu")
-            self._output = z if training else None
-            return z
+        if training:
+            self._x = x
         if self.use_bias:
             z += self.bias
-        return self._activate(z, training)
+        return z
 
-    def backward(self, dy, need_input_grad=True, from_logits=False, overwrite_dy=False):
-        """``overwrite_dy=True`` lets the layer compute in ``dy``'s memory (a model passes its own
-        intermediate gradients this way: one activation-sized copy less per layer)."""
+    def _forward(self, x, training):
+        if self.activation_name not in ("relu", "linear"):
+            return super()._forward(x, training)
+        z = convops.conv2d(x, self.kernel, self.strides, self.padding.upper(), self.dilation_rate)
+        if z.size:
+            # Bias and ReLU in one pass over the output, in place (z is ours).
+            _bias_act_forward(z, self.filters, self.bias, self.activation_name == "relu")
+        if training:
+            self._x, self._output = x, z
+        return z
+
+    def _backward(self, dy, need_input_grad, from_logits, overwrite_dy):
         if self._x is None:
-            raise RuntimeError(f"layer {self.name!r}: backward() needs a forward(x, training=True) first")
+            raise self._no_forward()
         args = (self.strides, self.padding.upper(), "NHWC", self.dilation_rate)
         if self.activation_name in ("relu", "linear") and not from_logits and dy.size:
             # ReLU's mask and the bias gradient in one pass (the sum in float64, rounded once).
@@ -335,38 +255,61 @@ class Conv2D(_Activated):
         self._x = self._output = None
         return dx
 
-    def flops(self):
-        h_out, w_out, c_out = self.output_shape
-        return arithmetic.conv2d_flops((h_out, w_out), self.kernel_size, self.input_shape[2], c_out, self.groups)
+    def flops(self) -> int:
+        """Floating-point operations for one example (multiply + add count 2).
 
-    def window(self):
+        Returns
+        -------
+        int
+        """
+        h_out, w_out, c_out = self._shapes()[1]
+        return arithmetic.conv2d_flops((h_out, w_out), self.kernel_size, self._shapes()[0][2], c_out, self.groups)
+
+    def window(self) -> Optional[Window]:
+        """``((KH, KW), strides, dilation_rate, (pad_top, pad_left))``, for receptive fields.
+
+        Returns
+        -------
+        tuple
+        """
         pads = [arithmetic.resolve_padding(self.padding.upper(), size, k, s, d)[0] for size, k, s, d in
-                zip(self.input_shape[:2], self.kernel_size, self.strides, self.dilation_rate)]
-        return self.kernel_size, self.strides, self.dilation_rate, tuple(pads)
+                zip(self._shapes()[0][:2], self.kernel_size, self.strides, self.dilation_rate)]
+        return self.kernel_size, self.strides, self.dilation_rate, (pads[0], pads[1])
 
 
 class _Pooling2D(Layer):
-    def __init__(self, pool_size: Any = (2, 2), strides: Any = None, padding: str = "valid",
-                 name: Optional[str] = None, input_shape: Optional[Sequence[int]] = None, dtype: Any = "float32"):
+    def __init__(self, pool_size: IntPair = (2, 2), strides: Optional[IntPair] = None,
+                 padding: Literal["valid", "same"] = "valid", name: Optional[str] = None,
+                 input_shape: Optional[Sequence[int]] = None, dtype: DTypeLike = "float32"):
         super().__init__(name=name, input_shape=input_shape, dtype=dtype)
         self.pool_size = _pair(pool_size, "pool_size")
         self.strides = _pair(strides, "strides") if strides is not None else self.pool_size
         self.padding = _padding(padding)
         self._in_shape: Optional[Shape] = None
 
-    def output_shape_for(self, input_shape):
+    def _output_shape(self, input_shape):
         if len(input_shape) != 3:
-            raise ValueError(f"{type(self).__name__} {self.name!r} needs inputs (batch, H, W, C); got (batch,) + "
-                             f"{input_shape}")
+            raise ValueError(f"`input_shape`: {type(self).__name__} {self.name!r} needs inputs (batch, H, W, C); "
+                             f"got (batch,) + {input_shape}")
         h, w, c = input_shape
         pad = self.padding.upper()
         return (arithmetic.pool_output_size(h, self.pool_size[0], self.strides[0], pad),
                 arithmetic.pool_output_size(w, self.pool_size[1], self.strides[1], pad), c)
 
-    def window(self):
+    def _empty_reason(self, input_shape):
+        return (f"a {self.pool_size} window does not fit input {input_shape[:2]} with padding {self.padding!r} "
+                f"(use padding='same' or a smaller pool_size)")
+
+    def window(self) -> Optional[Window]:
+        """``(pool_size, strides, (1, 1), (pad_top, pad_left))``, for receptive fields.
+
+        Returns
+        -------
+        tuple
+        """
         pads = [arithmetic.resolve_padding(self.padding.upper(), size, k, s)[0] for size, k, s in
-                zip(self.input_shape[:2], self.pool_size, self.strides)]
-        return self.pool_size, self.strides, (1, 1), tuple(pads)
+                zip(self._shapes()[0][:2], self.pool_size, self.strides)]
+        return self.pool_size, self.strides, (1, 1), (pads[0], pads[1])
 
 
 class MaxPooling2D(_Pooling2D):
@@ -374,15 +317,26 @@ class MaxPooling2D(_Pooling2D):
 
     Training keeps, for every output, *where* its maximum was (TensorFlow's argmax: the first
     maximum in row-major order), and the backward pass sends each gradient there.
+
+    Parameters
+    ----------
+    pool_size : int or (int, int)
+    strides : int or (int, int), optional
+        Default: ``pool_size``.
+    padding : {"valid", "same"}
+    name : str, optional
+    input_shape : tuple of int, optional
+    dtype : {"float32", "float64"}
     """
 
-    def __init__(self, pool_size: Any = (2, 2), strides: Any = None, padding: str = "valid", **kwargs):
-        super().__init__(pool_size, strides, padding, **kwargs)
+    def __init__(self, pool_size: IntPair = (2, 2), strides: Optional[IntPair] = None,
+                 padding: Literal["valid", "same"] = "valid", name: Optional[str] = None,
+                 input_shape: Optional[Sequence[int]] = None, dtype: DTypeLike = "float32"):
+        super().__init__(pool_size, strides, padding, name=name, input_shape=input_shape, dtype=dtype)
         self._argmax: Optional[np.ndarray] = None
 
-    def forward(self, x, training=False):
+    def _forward(self, x, training):
         if not training:
-            self._argmax = None
             return convops.max_pool2d(x, self.pool_size, self.strides, self.padding.upper())
         # One pass gives the maxima (max_pool2d's values) and their positions for backward.
         x = np.ascontiguousarray(x)
@@ -393,86 +347,128 @@ class MaxPooling2D(_Pooling2D):
         self._in_shape = x.shape
         return out.astype(x.dtype, copy=False)
 
-    def backward(self, dy, need_input_grad=True):
+    def _backward(self, dy, need_input_grad, from_logits, overwrite_dy):
         if self._argmax is None:
-            raise RuntimeError(f"layer {self.name!r}: backward() needs a forward(x, training=True) first")
+            raise self._no_forward()
         dx = convops.pooling._scatter_argmax(np.ascontiguousarray(dy), self._argmax, self._in_shape)
         self._argmax = None
         return dx
 
-    def flops(self):
-        h, w, c = self.output_shape
-        return h * w * c * (self.pool_size[0] * self.pool_size[1] - 1)        # comparisons
+    def flops(self) -> int:
+        """Comparisons for one example.
+
+        Returns
+        -------
+        int
+        """
+        h, w, c = self._shapes()[1]
+        return h * w * c * (self.pool_size[0] * self.pool_size[1] - 1)
 
 
 class AveragePooling2D(_Pooling2D):
-    """Average pooling, as ``keras.layers.AveragePooling2D`` (pads excluded from the mean)."""
+    """Average pooling, as ``keras.layers.AveragePooling2D`` (pads excluded from the mean).
 
-    def forward(self, x, training=False):
-        self._in_shape = x.shape if training else None
+    Parameters
+    ----------
+    pool_size : int or (int, int)
+    strides : int or (int, int), optional
+        Default: ``pool_size``.
+    padding : {"valid", "same"}
+    name : str, optional
+    input_shape : tuple of int, optional
+    dtype : {"float32", "float64"}
+    """
+
+    def _forward(self, x, training):
+        if training:
+            self._in_shape = x.shape
         return convops.avg_pool2d(x, self.pool_size, self.strides, self.padding.upper())
 
-    def backward(self, dy, need_input_grad=True):
+    def _backward(self, dy, need_input_grad, from_logits, overwrite_dy):
         if self._in_shape is None:
-            raise RuntimeError(f"layer {self.name!r}: backward() needs a forward(x, training=True) first")
+            raise self._no_forward()
         return gradients.avg_pool2d_grad(self._in_shape, dy, self.pool_size, self.strides, self.padding.upper())
 
-    def flops(self):
-        h, w, c = self.output_shape
-        return h * w * c * self.pool_size[0] * self.pool_size[1]               # adds and one division
+    def flops(self) -> int:
+        """Adds (and one division) for one example.
+
+        Returns
+        -------
+        int
+        """
+        h, w, c = self._shapes()[1]
+        return h * w * c * self.pool_size[0] * self.pool_size[1]
 
 
 class Flatten(Layer):
-    """``(N, H, W, C) -> (N, H*W*C)`` in row-major (C) order, as Keras with channels_last."""
+    """``(N, H, W, C) -> (N, H*W*C)`` in row-major (C) order, as Keras with channels_last.
 
-    def output_shape_for(self, input_shape):
+    Parameters
+    ----------
+    name : str, optional
+    input_shape : tuple of int, optional
+    dtype : {"float32", "float64"}
+    """
+
+    def _output_shape(self, input_shape):
         return (int(np.prod(input_shape)),)
 
-    def forward(self, x, training=False):
-        self._in_shape = x.shape
+    def _forward(self, x, training):
         return x.reshape(x.shape[0], int(np.prod(x.shape[1:])))    # explicit: works for an empty batch
 
-    def backward(self, dy, need_input_grad=True):
-        return dy.reshape(self._in_shape)
+    def _backward(self, dy, need_input_grad, from_logits, overwrite_dy):
+        if self.input_shape is None:
+            raise self._no_forward()
+        return dy.reshape((dy.shape[0],) + tuple(self.input_shape))
 
 
 class Dense(_Activated):
-    """Fully connected layer, as ``keras.layers.Dense``: ``activation(x @ kernel + bias)``."""
+    """Fully connected layer, as ``keras.layers.Dense``: ``activation(x @ kernel + bias)``.
 
-    def __init__(self, units: int, activation: Any = None, use_bias: bool = True,
+    Parameters
+    ----------
+    units : int
+        Output features, >= 1.
+    activation : {"relu", "softmax", "sigmoid", "tanh", "linear"} or None
+    use_bias : bool
+    kernel_initializer, bias_initializer : str or Initializer
+    input_shape : (n_in,), optional
+    name : str, optional
+    dtype : {"float32", "float64"}
+    """
+
+    def __init__(self, units: int, activation: Optional[str] = None, use_bias: bool = True,
                  kernel_initializer: Any = "glorot_uniform", bias_initializer: Any = "zeros",
-                 input_shape: Optional[Sequence[int]] = None, name: Optional[str] = None, dtype: Any = "float32"):
+                 input_shape: Optional[Sequence[int]] = None, name: Optional[str] = None, dtype: DTypeLike = "float32"):
         super().__init__(activation=activation, name=name, input_shape=input_shape, dtype=dtype)
-        self.units = as_int(units, "units")
-        if self.units < 1:
-            raise ValueError(f"`units` must be >= 1; got {self.units}")
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
+        self.units = _checks.positive_int(units, "units")
+        self.use_bias = _checks.as_bool(use_bias, "use_bias")
+        self.kernel_initializer = initializers.get(kernel_initializer, "kernel_initializer")
+        self.bias_initializer = initializers.get(bias_initializer, "bias_initializer")
         self._x: Optional[np.ndarray] = None
 
-    def output_shape_for(self, input_shape):
+    def _output_shape(self, input_shape):
         if len(input_shape) != 1:
-            raise ValueError(f"Dense {self.name!r} needs inputs (batch, features) — put a Flatten() before it; "
-                             f"got (batch,) + {input_shape}")
+            raise ValueError(f"`input_shape`: Dense {self.name!r} needs inputs (batch, features) — put a Flatten() "
+                             f"before it; got (batch,) + {input_shape}")
         return (self.units,)
 
-    def build(self, input_shape):
-        super().build(input_shape)
-        self.params = {"kernel": self.kernel_initializer((self.input_shape[0], self.units), self.dtype)}
+    def _make_weights(self):
+        self.params = {"kernel": self.kernel_initializer((self._shapes()[0][0], self.units), self.dtype)}
         if self.use_bias:
             self.params["bias"] = self.bias_initializer((self.units,), self.dtype)
 
-    def forward(self, x, training=False):
+    def _pre_activation(self, x, training):
         z = x @ self.params["kernel"]
         if self.use_bias:
             z += self.params["bias"]
-        self._x = x if training else None
-        return self._activate(z, training)
+        if training:
+            self._x = x
+        return z
 
-    def backward(self, dy, need_input_grad=True, from_logits=False):
+    def _backward(self, dy, need_input_grad, from_logits, overwrite_dy):
         if self._x is None:
-            raise RuntimeError(f"layer {self.name!r}: backward() needs a forward(x, training=True) first")
+            raise self._no_forward()
         dz = self._activation_backward(dy, from_logits)
         self.grads = {"kernel": self._x.T @ dz}
         if self.use_bias:
@@ -481,32 +477,63 @@ class Dense(_Activated):
         self._x = self._output = None
         return dx
 
-    def flops(self):
-        return 2 * self.input_shape[0] * self.units
+    def flops(self) -> int:
+        """``2 * n_in * units`` for one example.
+
+        Returns
+        -------
+        int
+        """
+        return 2 * self._shapes()[0][0] * self.units
 
 
 class Activation(_Activated):
-    """An activation on its own, as ``keras.layers.Activation("relu")``."""
+    """An activation on its own, as ``keras.layers.Activation("relu")``.
 
-    def __init__(self, activation: Any, **kwargs):
-        super().__init__(activation=activation, **kwargs)
+    Parameters
+    ----------
+    activation : {"relu", "softmax", "sigmoid", "tanh", "linear"} or None
+    name : str, optional
+    input_shape : tuple of int, optional
+    dtype : {"float32", "float64"}
+    """
 
-    def forward(self, x, training=False):
-        return self._activate(np.array(x, dtype=x.dtype), training)
+    def __init__(self, activation: Optional[str], name: Optional[str] = None,
+                 input_shape: Optional[Sequence[int]] = None, dtype: DTypeLike = "float32"):
+        super().__init__(activation=activation, name=name, input_shape=input_shape, dtype=dtype)
 
-    def backward(self, dy, need_input_grad=True, from_logits=False):
+    def _pre_activation(self, x, training):
+        return np.array(x, dtype=x.dtype)
+
+    def _backward(self, dy, need_input_grad, from_logits, overwrite_dy):
         return self._activation_backward(dy, from_logits)
 
 
 class ReLU(Activation):
-    """``max(x, 0)``, as ``keras.layers.ReLU()``."""
+    """``max(x, 0)``, as ``keras.layers.ReLU()``.
 
-    def __init__(self, **kwargs):
-        super().__init__("relu", **kwargs)
+    Parameters
+    ----------
+    name : str, optional
+    input_shape : tuple of int, optional
+    dtype : {"float32", "float64"}
+    """
+
+    def __init__(self, name: Optional[str] = None, input_shape: Optional[Sequence[int]] = None,
+                 dtype: DTypeLike = "float32"):
+        super().__init__("relu", name=name, input_shape=input_shape, dtype=dtype)
 
 
 class Softmax(Activation):
-    """Softmax over the last axis, as ``keras.layers.Softmax()``."""
+    """Softmax over the last axis, as ``keras.layers.Softmax()``.
 
-    def __init__(self, **kwargs):
-        super().__init__("softmax", **kwargs)
+    Parameters
+    ----------
+    name : str, optional
+    input_shape : tuple of int, optional
+    dtype : {"float32", "float64"}
+    """
+
+    def __init__(self, name: Optional[str] = None, input_shape: Optional[Sequence[int]] = None,
+                 dtype: DTypeLike = "float32"):
+        super().__init__("softmax", name=name, input_shape=input_shape, dtype=dtype)

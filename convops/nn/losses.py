@@ -12,6 +12,9 @@ from __future__ import annotations
 from typing import Any, Optional, Tuple
 
 import numpy as np
+from numpy.typing import ArrayLike
+
+from convops.nn._checks import as_bool, describe
 
 __all__ = ["SparseCategoricalCrossentropy", "sparse_categorical_crossentropy", "sparse_categorical_accuracy",
            "get"]
@@ -20,22 +23,40 @@ __all__ = ["SparseCategoricalCrossentropy", "sparse_categorical_crossentropy", "
 EPSILON = 1e-7
 
 
-def _labels(y_true: Any, n: int, classes: int) -> np.ndarray:
-    labels = np.asarray(y_true)
+def _labels(y_true: Any, n: int, classes: int, name: str = "y_true") -> np.ndarray:
+    """Integer class labels ``(n,)`` in ``[0, classes)``, or ValueError/TypeError naming ``name``."""
+    try:
+        labels = np.asarray(y_true)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"`{name}` must be an array of integer class labels; got {describe(y_true)}: {exc}") from None
     if labels.ndim == 2 and labels.shape[1] == 1:
         labels = labels[:, 0]
     if labels.ndim != 1 or labels.shape[0] != n:
-        raise ValueError(f"sparse labels must have shape (N,) = ({n},) (or (N, 1)); got {labels.shape}")
+        raise ValueError(f"`{name}` must be sparse labels of shape (N,) = ({n},) (or (N, 1)), one per example; "
+                         f"got shape {labels.shape}")
     if labels.dtype.kind == "f":
-        if not np.all(np.mod(labels, 1) == 0):
-            raise ValueError("sparse labels must be integer class indices")
+        if not np.all(np.mod(labels, 1) == 0):          # also false for NaN and inf
+            raise ValueError(f"`{name}` must be integer class indices; got non-integer values")
     elif labels.dtype.kind not in "iu":
-        raise TypeError(f"sparse labels must be integers; got dtype {labels.dtype}")
-    labels = labels.astype(np.intp)
+        raise TypeError(f"`{name}` must be integer class labels; got dtype {labels.dtype}")
     if labels.size and (labels.min() < 0 or labels.max() >= classes):
-        raise ValueError(f"labels must be in [0, {classes}) (the number of classes); got values from "
+        raise ValueError(f"`{name}`: labels must be in [0, {classes}) (the number of classes); got values from "
                          f"{labels.min()} to {labels.max()}")
-    return labels
+    return labels.astype(np.intp)
+
+
+def _scores(y_pred: Any, name: str) -> np.ndarray:
+    """Predictions ``(N, classes)`` of floating dtype, or ValueError/TypeError naming ``name``."""
+    try:
+        scores = np.asarray(y_pred)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"`{name}` must be an array (N, classes); got {describe(y_pred)}: {exc}") from None
+    if scores.dtype.kind not in "biuf":
+        raise TypeError(f"`{name}` must be numeric; got dtype {scores.dtype}")
+    if scores.ndim != 2 or scores.shape[1] < 1:
+        raise ValueError(f"`{name}` must have shape (N, classes) with classes >= 1, one row of scores per "
+                         f"example; got shape {scores.shape}")
+    return scores if scores.dtype.kind == "f" else scores.astype(np.float64)
 
 
 class SparseCategoricalCrossentropy:
@@ -50,20 +71,53 @@ class SparseCategoricalCrossentropy:
     name = "sparse_categorical_crossentropy"
 
     def __init__(self, from_logits: bool = False):
-        self.from_logits = bool(from_logits)
+        self.from_logits = as_bool(from_logits, "from_logits")
 
-    def __call__(self, y_true: Any, y_pred: Any) -> float:
-        return self.value_and_grad(y_true, np.asarray(y_pred))[0]
+    def __call__(self, y_true: ArrayLike, y_pred: ArrayLike) -> float:
+        """The loss.
 
-    def value_and_grad(self, y_true: Any, y_pred: Optional[np.ndarray] = None,
-                       logits: Optional[np.ndarray] = None) -> Tuple[float, np.ndarray]:
-        """``(loss, gradient)``: the gradient is with respect to ``logits`` when they are given (or
-        when ``from_logits``), else with respect to the probabilities ``y_pred``."""
+        Parameters
+        ----------
+        y_true : array_like of int, shape (N,) or (N, 1)
+            Class labels.
+        y_pred : array_like, shape (N, classes)
+            Probabilities (or logits with ``from_logits``).
+
+        Returns
+        -------
+        float
+        """
+        return self.value_and_grad(y_true, y_pred)[0]
+
+    def value_and_grad(self, y_true: ArrayLike, y_pred: Optional[ArrayLike] = None,
+                       logits: Optional[ArrayLike] = None) -> Tuple[float, np.ndarray]:
+        """The loss and its gradient.
+
+        Parameters
+        ----------
+        y_true : array_like of int, shape (N,) or (N, 1)
+            Class labels.
+        y_pred : array_like, shape (N, classes), optional
+            Probabilities (or logits with ``from_logits``).
+        logits : array_like, shape (N, classes), optional
+            The softmax's input, when known: the loss is then computed from them, as Keras does.
+
+        Returns
+        -------
+        loss : float
+        gradient : ndarray, shape (N, classes)
+            With respect to ``logits`` when they are given (or when ``from_logits``), else with
+            respect to the probabilities ``y_pred``.
+        """
         if logits is None and self.from_logits:
-            logits = y_pred
+            logits, name = y_pred, "y_pred"
+        else:
+            name = "logits"
         if logits is not None:
-            return self._from_logits(y_true, np.asarray(logits))
-        return self._from_probabilities(y_true, np.asarray(y_pred))
+            return self._from_logits(y_true, _scores(logits, name))
+        if y_pred is None:
+            raise ValueError("`y_pred` (or `logits`) must be given")
+        return self._from_probabilities(y_true, _scores(y_pred, "y_pred"))
 
     @staticmethod
     def _from_logits(y_true, z: np.ndarray) -> Tuple[float, np.ndarray]:
@@ -95,22 +149,60 @@ class SparseCategoricalCrossentropy:
         return float(per_sample.mean(dtype=p.dtype)), grad.astype(p.dtype, copy=False)
 
 
-def sparse_categorical_crossentropy(y_true: Any, y_pred: Any, from_logits: bool = False) -> float:
-    """Functional form of :class:`SparseCategoricalCrossentropy` (the mean over the batch)."""
+def sparse_categorical_crossentropy(y_true: ArrayLike, y_pred: ArrayLike, from_logits: bool = False) -> float:
+    """Functional form of :class:`SparseCategoricalCrossentropy` (the mean over the batch).
+
+    Parameters
+    ----------
+    y_true : array_like of int, shape (N,) or (N, 1)
+        Class labels.
+    y_pred : array_like, shape (N, classes)
+        Probabilities (or logits with ``from_logits``).
+    from_logits : bool
+        ``y_pred`` are logits.
+
+    Returns
+    -------
+    float
+    """
     return SparseCategoricalCrossentropy(from_logits)(y_true, y_pred)
 
 
-def sparse_categorical_accuracy(y_true: Any, y_pred: Any) -> float:
-    """Fraction of rows whose largest score is at the label (ties: the first index, as argmax)."""
-    y_pred = np.asarray(y_pred)
-    labels = _labels(y_true, y_pred.shape[0], y_pred.shape[1])
-    return float(np.mean(np.argmax(y_pred, axis=1) == labels)) if labels.size else 0.0
+def sparse_categorical_accuracy(y_true: ArrayLike, y_pred: ArrayLike) -> float:
+    """Fraction of rows whose largest score is at the label (ties: the first index, as argmax).
+
+    Parameters
+    ----------
+    y_true : array_like of int, shape (N,) or (N, 1)
+        Class labels.
+    y_pred : array_like, shape (N, classes)
+        Scores.
+
+    Returns
+    -------
+    float
+        0.0 for an empty batch.
+    """
+    scores = _scores(y_pred, "y_pred")
+    labels = _labels(y_true, scores.shape[0], scores.shape[1])
+    return float(np.mean(np.argmax(scores, axis=1) == labels)) if labels.size else 0.0
 
 
 def get(identifier: Any) -> SparseCategoricalCrossentropy:
+    """The loss from Keras's name or an instance.
+
+    Parameters
+    ----------
+    identifier : "sparse_categorical_crossentropy" or SparseCategoricalCrossentropy
+
+    Returns
+    -------
+    SparseCategoricalCrossentropy
+    """
     if isinstance(identifier, SparseCategoricalCrossentropy):
         return identifier
-    if identifier == "sparse_categorical_crossentropy":
+    if isinstance(identifier, str) and identifier == "sparse_categorical_crossentropy":
         return SparseCategoricalCrossentropy()
-    raise ValueError(f"`loss` must be 'sparse_categorical_crossentropy' or a SparseCategoricalCrossentropy; "
-                     f"got {identifier!r}")
+    kind = ValueError if isinstance(identifier, str) else TypeError
+    raise kind(f"`loss` must be 'sparse_categorical_crossentropy' or a SparseCategoricalCrossentropy; "
+               f"got {identifier!r}")

@@ -21,6 +21,10 @@ The tutorial's network in both of Keras's styles::
 
 A training step is the forward pass of every layer (keeping what backward needs), the loss and
 its gradient, the backward pass from the last layer to the first, and one optimizer update.
+
+(This file is longer than our ~600-line habit: ``Model`` is one class whose twenty public
+methods each carry a full numpydoc docstring; its helpers -- the thread guard, the summary
+table -- live in ``_guard.py`` and ``_summary.py``.)
 """
 
 from __future__ import annotations
@@ -28,18 +32,21 @@ from __future__ import annotations
 import itertools
 import sys
 from collections import defaultdict
-from typing import Any, Dict, List, Optional, Sequence, TextIO, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, TextIO, Tuple, Union
 
 import numpy as np
+from numpy.typing import ArrayLike
 
-from convops import arithmetic
-from convops._threads import blas_threads
 from convops._validation import as_int
+from convops._threads import blas_threads
+from convops.nn import _checks
 from convops.nn import losses as losses_module
 from convops.nn import optimizers as optimizers_module
+from convops.nn._guard import UseGuard
 from convops.nn._progress import ProgressBar
 from convops.nn._random import next_generator
-from convops.nn.layers import Conv2D, InputLayer, Layer, SymbolicTensor, _Activated
+from convops.nn._summary import summary_lines
+from convops.nn.layers import Conv2D, InputLayer, Layer, SymbolicTensor, _Activated, _checked_weights
 
 __all__ = ["Model", "Sequential", "History"]
 
@@ -52,7 +59,8 @@ def _model_name(kind: str) -> str:
 
 
 class History:
-    """What ``fit`` returns: ``history.history["loss"]`` etc., one value per epoch."""
+    """What ``fit`` returns: ``history.history["loss"]`` etc., one value per epoch, and
+    ``history.epoch``, the epochs' indices."""
 
     def __init__(self) -> None:
         self.history: Dict[str, List[float]] = {}
@@ -70,10 +78,28 @@ class History:
 class Model:
     """A chain of layers. Build it from a list (``Model(layers=[...])``), with
     :class:`Sequential`, or in Keras's functional style ``Model(inputs=..., outputs=...)`` (a
-    single chain: each layer's input is the previous layer's output)."""
+    single chain: each layer's input is the previous layer's output).
+
+    Several Python threads may call ``predict``/``evaluate`` on one model at once (inference
+    keeps nothing on the layers); ``fit``, ``train_on_batch``, ``loss_and_gradients`` and
+    ``set_weights`` cannot overlap any other call on the same model and raise RuntimeError.
+
+    Parameters
+    ----------
+    inputs, outputs : SymbolicTensor, optional
+        Keras's functional form: ``inputs = Input(...)``, ``outputs`` the last layer's result.
+    name : str, optional
+    layers : sequence of Layer, optional
+        The layers, in order (the first may be ``Input(...)``).
+    """
 
     def __init__(self, inputs: Optional[SymbolicTensor] = None, outputs: Optional[SymbolicTensor] = None,
-                 name: Optional[str] = None, layers: Optional[Sequence[Any]] = None):
+                 name: Optional[str] = None, layers: Optional[Sequence[Union[Layer, SymbolicTensor]]] = None):
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"`name` must be a str; got {_checks.describe(name)}")
+        if layers is not None and (isinstance(layers, (str, bytes)) or not hasattr(layers, "__iter__")):
+            raise TypeError(f"`layers` must be a list of layers; got {_checks.describe(layers)}")
+        self._guard = UseGuard()
         self._input_layer: Optional[InputLayer] = None
         self._layers: List[Layer] = []
         self._show_input_row = False
@@ -87,8 +113,11 @@ class Model:
             self._show_input_row = True
         else:
             self.name = name or _model_name(self._default_name())
-            for layer in layers or []:
-                self.add(layer)
+            for index, layer in enumerate(layers or []):
+                try:
+                    self.add(layer)
+                except (TypeError, ValueError) as exc:
+                    raise type(exc)(f"`layers`: item {index}: {exc}") from None
 
     def _default_name(self) -> str:
         return "model"
@@ -111,105 +140,200 @@ class Model:
         self._layers = list(reversed(chain))
 
     # -- composition ---------------------------------------------------------------------------
-    def add(self, layer: Any) -> None:
-        """Append a layer (``Input(...)`` or an InputLayer only as the first element)."""
+    def add(self, layer: Union[Layer, SymbolicTensor]) -> None:
+        """Append a layer, building it when the model's input shape is known.
+
+        Parameters
+        ----------
+        layer : Layer or SymbolicTensor
+            ``Input(...)`` or an InputLayer only as the first element.
+
+        Raises
+        ------
+        ValueError
+            The layer does not fit the previous one's output (the model is left as it was).
+        """
         if isinstance(layer, SymbolicTensor):
             if layer.parent is not None or not isinstance(layer.layer, InputLayer):
-                raise ValueError("only the result of Input(...) can be added to a model as a tensor")
+                raise ValueError("`layer`: only the result of Input(...) can be added to a model as a tensor")
             layer = layer.layer
         if isinstance(layer, InputLayer):
             if self._layers or self._input_layer is not None:
-                raise ValueError("an input layer can only be the first layer of a model")
+                raise ValueError("`layer`: an input layer can only be the first layer of a model")
             self._input_layer = layer
             return
         if not isinstance(layer, Layer):
-            raise TypeError(f"a model is made of convops.nn layers; got {type(layer).__name__}")
+            raise TypeError(f"`layer` must be a convops.nn layer (a model is made of them); got "
+                            f"{_checks.describe(layer)}")
         if any(existing is layer for existing in self._layers):
-            raise ValueError(f"layer {layer.name!r} is already in this model")
+            raise ValueError(f"`layer`: layer {layer.name!r} is already in this model")
+        input_layer = self._input_layer
         if not self._layers and self._input_layer is None and layer.input_shape is not None and not layer.built:
             self._input_layer = InputLayer(layer.input_shape, dtype=layer.dtype)
         self._layers.append(layer)
         if self._input_layer is not None:
-            self._build_from(len(self._layers) - 1)
+            try:
+                self._build_from(len(self._layers) - 1)
+            except BaseException:
+                self._layers.pop()             # a refused layer leaves no trace in the model
+                self._input_layer = input_layer
+                raise
+
+    def _input(self) -> InputLayer:
+        if self._input_layer is None:
+            raise ValueError(f"model {self.name!r} has no input shape yet: start with Input(shape=...) or call "
+                             f"build(input_shape)")
+        return self._input_layer
+
+    def _loss(self) -> losses_module.SparseCategoricalCrossentropy:
+        if self.loss is None:
+            raise RuntimeError("call model.compile(optimizer=..., loss=..., metrics=...) first")
+        return self.loss
+
+    def _optimizer(self) -> optimizers_module.Optimizer:
+        if self.optimizer is None:
+            raise RuntimeError("call model.compile(optimizer=..., loss=..., metrics=...) first")
+        return self.optimizer
 
     def _build_from(self, start: int) -> None:
-        shape = self._input_layer.output_shape if start == 0 else self._layers[start - 1].output_shape
+        shape = self._input()._shapes()[1] if start == 0 else self._layers[start - 1]._shapes()[1]
         for layer in self._layers[start:]:
             if not layer.built:
                 layer.build(shape)
-            elif tuple(layer.input_shape) != tuple(shape):
+            elif layer._shapes()[0] != tuple(shape):
                 raise ValueError(f"layer {layer.name!r} was built for inputs {layer.input_shape}, but receives {shape}")
-            shape = layer.output_shape
+            shape = layer._shapes()[1]
 
     def build(self, input_shape: Sequence[Optional[int]]) -> None:
-        """Create every weight for inputs of ``input_shape`` (with or without the batch axis)."""
+        """Create every weight for inputs of ``input_shape``.
+
+        Parameters
+        ----------
+        input_shape : tuple of int
+            With or without a leading ``None`` batch axis.
+
+        Raises
+        ------
+        ValueError
+            A shape with a non-positive side, or a layer whose window does not fit.
+        """
+        if isinstance(input_shape, (str, bytes)) or not hasattr(input_shape, "__iter__"):
+            raise TypeError(f"`input_shape` must be a tuple of ints; got {_checks.describe(input_shape)}")
         shape = tuple(input_shape)
         if len(shape) >= 1 and shape[0] is None:
             shape = shape[1:]
+        shape = _checks.shape(shape, "input_shape")
         if self._input_layer is None:
-            self._input_layer = InputLayer(shape)
-        elif tuple(self._input_layer.output_shape) != tuple(shape):
-            raise ValueError(f"model {self.name!r} expects inputs {(None,) + self._input_layer.output_shape}; got "
-                             f"{(None,) + tuple(shape)}")
+            layer = InputLayer(shape)
+            self._input_layer = layer
+            try:
+                self._build_from(0)
+            except BaseException:
+                self._input_layer = None
+                raise
+            return
+        elif self._input_layer._shapes()[1] != shape:
+            raise ValueError(f"`input_shape`: model {self.name!r} expects inputs "
+                             f"{(None,) + self._input_layer._shapes()[1]}; got {(None,) + shape}")
         self._build_from(0)
 
     @property
     def built(self) -> bool:
+        """Whether every layer has its weights."""
         return self._input_layer is not None and all(layer.built for layer in self._layers)
 
     @property
     def layers(self) -> List[Layer]:
+        """The layers (without the input layer), in order."""
         return list(self._layers)
 
     @property
     def input_shape(self) -> Optional[Tuple[Optional[int], ...]]:
-        return None if self._input_layer is None else (None,) + self._input_layer.output_shape
+        """``(None,) + shape of one example``, or None before the model is built."""
+        return None if self._input_layer is None else (None,) + self._input_layer._shapes()[1]
 
     @property
     def output_shape(self) -> Optional[Tuple[Optional[int], ...]]:
-        return (None,) + self._layers[-1].output_shape if self.built and self._layers else None
+        """``(None,) + shape of one output``, or None before the model is built."""
+        return (None,) + self._layers[-1]._shapes()[1] if self.built and self._layers else None
 
     # -- weights -------------------------------------------------------------------------------
     @property
     def trainable_weights(self) -> List[np.ndarray]:
+        """The weight arrays themselves (not copies), in :meth:`get_weights`' order."""
         return [w for layer in self._layers for w in layer.params.values()]
 
     def get_weights(self) -> List[np.ndarray]:
-        """Copies of every weight array, layer by layer in Keras's order (kernel, then bias)."""
+        """Copies of every weight array, layer by layer in Keras's order (kernel, then bias).
+
+        Returns
+        -------
+        list of ndarray
+        """
         return [w.copy() for w in self.trainable_weights]
 
-    def set_weights(self, weights: Sequence[Any]) -> None:
-        """Load weights in :meth:`get_weights`' order — e.g. ``keras_model.get_weights()`` of a
-        Keras model with the same architecture."""
+    def set_weights(self, weights: Sequence[ArrayLike]) -> None:
+        """Load weights in :meth:`get_weights`' order.
+
+        Parameters
+        ----------
+        weights : sequence of array_like
+            E.g. ``keras_model.get_weights()`` of a Keras model with the same architecture.
+
+        Raises
+        ------
+        ValueError
+            Not built, a wrong number of arrays or a wrong shape (nothing is changed then).
+        RuntimeError
+            The model is in use in another thread.
+        """
         self._require_built("set_weights")
-        weights = list(weights)
         mine = self.trainable_weights
-        if len(weights) != len(mine):
-            raise ValueError(f"model {self.name!r} has {len(mine)} weight arrays; got {len(weights)}")
-        for index, (current, new) in enumerate(zip(mine, weights)):
-            new = np.asarray(new)
-            if new.shape != current.shape:
-                raise ValueError(f"weight {index} must have shape {current.shape}; got {new.shape}")
-        for current, new in zip(mine, weights):
-            current[...] = np.asarray(new)
+        new_weights = _checked_weights(weights, mine, f"model {self.name!r}")
+        with self._guard.writing(self.name, "set_weights"):
+            for current, new in zip(mine, new_weights):
+                current[...] = new
 
     def count_params(self) -> int:
+        """The number of weights.
+
+        Returns
+        -------
+        int
+        """
         self._require_built("count_params")
         return sum(layer.count_params() for layer in self._layers)
 
     # -- training configuration ----------------------------------------------------------------
-    def compile(self, optimizer: Any = "rmsprop", loss: Any = "sparse_categorical_crossentropy",
+    def compile(self, optimizer: Union[str, optimizers_module.Optimizer] = "rmsprop",
+                loss: Union[str, losses_module.SparseCategoricalCrossentropy] = "sparse_categorical_crossentropy",
                 metrics: Optional[Sequence[str]] = None) -> None:
-        """Choose the optimizer (``"rmsprop"``, ``"sgd"``, ``"adam"`` or an instance), the loss
-        (sparse categorical cross-entropy) and the metrics (``["accuracy"]``)."""
-        self.optimizer = optimizers_module.get(optimizer)
-        self.loss = losses_module.get(loss)
+        """Choose the optimizer, the loss and the metrics.
+
+        Parameters
+        ----------
+        optimizer : {"rmsprop", "sgd", "adam"} or Optimizer
+        loss : "sparse_categorical_crossentropy" or SparseCategoricalCrossentropy
+        metrics : list of str, optional
+            ``["accuracy"]`` (also spelled ``"acc"``, ``"sparse_categorical_accuracy"``) or none.
+
+        Raises
+        ------
+        RuntimeError
+            The model is in use in another thread.
+        """
+        if metrics is not None and (isinstance(metrics, (str, bytes)) or not hasattr(metrics, "__iter__")):
+            raise TypeError(f"`metrics` must be a list such as ['accuracy']; got {_checks.describe(metrics)}")
         metrics = list(metrics or [])
         for metric in metrics:
-            if metric not in ("accuracy", "acc", "sparse_categorical_accuracy"):
+            if not isinstance(metric, str) or metric not in ("accuracy", "acc", "sparse_categorical_accuracy"):
                 raise ValueError(f"`metrics` may contain 'accuracy' (sparse categorical accuracy); got {metric!r}")
-        self.metrics = ["accuracy"] if metrics else []
-        self.compiled = True
+        chosen_optimizer = optimizers_module.get(optimizer)
+        chosen_loss = losses_module.get(loss)
+        with self._guard.writing(self.name, "compile"):
+            self.optimizer, self.loss = chosen_optimizer, chosen_loss
+            self.metrics = ["accuracy"] if metrics else []
+            self.compiled = True
 
     # -- computing -----------------------------------------------------------------------------
     def _require_built(self, what: str) -> None:
@@ -220,18 +344,33 @@ class Model:
     def _prepare_x(self, x: Any) -> np.ndarray:
         if not self._layers:
             raise ValueError(f"model {self.name!r} has no layers: add some first")
-        x = np.asarray(x)
+        try:
+            x = np.asarray(x)
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"`x` must be an array of examples (N,) + input shape; got {_checks.describe(x)}: "
+                             f"{exc}") from None
         if x.dtype.kind not in "biuf":
             raise TypeError(f"`x` must be numeric; got dtype {x.dtype}")
+        if x.ndim < 2:
+            raise ValueError(f"`x` must be a batch of examples, shape (N,) + input shape; got shape {x.shape}")
         if not self.built:
-            self.build(x.shape[1:])
-        expected = self._input_layer.output_shape
+            with self._guard.writing(self.name, "build"):     # building creates the weights
+                if not self.built:
+                    self.build(x.shape[1:])
+        expected = self._input()._shapes()[1]
         if x.shape[1:] != tuple(expected):
             hint = ""
             if x.shape[1:] == tuple(expected[:-1]) and expected[-1] == 1:
                 hint = " (add the channel axis: x[..., None])"
             raise ValueError(f"model {self.name!r} expects `x` of shape (N,) + {tuple(expected)}; got {x.shape}{hint}")
-        return np.ascontiguousarray(x, dtype=self._input_layer.dtype)
+        return np.ascontiguousarray(x, dtype=self._input().dtype)
+
+    def _prepare_y(self, y: Any, n: int, name: str = "y") -> np.ndarray:
+        classes = self._layers[-1]._shapes()[1][-1]
+        length = getattr(y, "__len__", None)
+        if length is not None and not isinstance(y, (str, bytes)) and len(y) != n:
+            raise ValueError(f"`x` and `{name}` must have the same number of examples; got {n} and {len(y)}")
+        return losses_module._labels(y, n, classes, name)
 
     def _forward(self, x: np.ndarray, training: bool) -> np.ndarray:
         with blas_threads.limit(1):
@@ -239,10 +378,24 @@ class Model:
                 x = layer.forward(x, training=training)
         return x
 
+    def _infer(self, x: np.ndarray) -> Tuple[np.ndarray, Optional[np.ndarray]]:
+        """Inference output and, when the loss uses them, the last layer's logits -- in local
+        variables only, so that concurrent calls on one model cannot see each other's."""
+        logits = None
+        with blas_threads.limit(1):
+            for layer in self._layers[:-1]:
+                x = layer.forward(x, training=False)
+            last = self._layers[-1]
+            if self.loss is not None and isinstance(last, _Activated) and self._fused_logits():
+                x, logits = last.forward_with_logits(x)
+            else:
+                x = last.forward(x, training=False)
+        return x, logits
+
     def _fused_logits(self) -> bool:
         # Keras: a softmax output and from_logits=False -> the loss uses the softmax's logits.
         last = self._layers[-1]
-        return isinstance(last, _Activated) and last.activation_name == "softmax" and not self.loss.from_logits
+        return isinstance(last, _Activated) and last.activation_name == "softmax" and not self._loss().from_logits
 
     def _train_step(self, x: np.ndarray, y: np.ndarray) -> Tuple[float, float]:
         # NumPy's and SciPy's OpenBLAS threads, spinning after a small product (Dense), would
@@ -250,14 +403,17 @@ class Model:
         with blas_threads.limit(1):
             loss, correct = self._backprop(x, y)
             pairs = [(layer.grads[key], layer.params[key]) for layer in self._layers for key in layer.params]
-            self.optimizer.apply_gradients(pairs)
+            self._optimizer().apply_gradients(pairs)
         return loss, correct
 
     def _backprop(self, x: np.ndarray, y: np.ndarray) -> Tuple[float, float]:
         """Forward (keeping what backward needs), loss, backward: fills every ``layer.grads``."""
         out = self._forward(x, training=True)
         fused = self._fused_logits()
-        loss, dy = self.loss.value_and_grad(y, out, logits=self._layers[-1].logits if fused else None)
+        last = self._layers[-1]
+        logits = last.logits if fused and isinstance(last, _Activated) else None
+        loss, grad = self._loss().value_and_grad(y, out, logits=logits)
+        dy: Any = grad                  # None after the first layer with weights (nothing below needs it)
         correct = _correct(y, out)
         # Layers below the first one with weights need no gradient at all, and that one needs
         # none with respect to its input.
@@ -273,11 +429,24 @@ class Model:
                 dy = layer.backward(dy, need)
         return loss, correct
 
-    def loss_and_gradients(self, x: Any, y: Any) -> Tuple[float, List[np.ndarray]]:
-        """The loss on one batch and its gradient with respect to every weight, in
-        :meth:`get_weights`' order, without updating anything — what ``tf.GradientTape`` would
-        give for Keras's model.
+    def loss_and_gradients(self, x: ArrayLike, y: ArrayLike) -> Tuple[float, List[np.ndarray]]:
+        """The loss on one batch and its gradient with respect to every weight, without updating
+        anything -- what ``tf.GradientTape`` would give for Keras's model.
 
+        Parameters
+        ----------
+        x : array_like, shape (N,) + input shape
+        y : array_like of int, shape (N,)
+            Class labels.
+
+        Returns
+        -------
+        loss : float
+        gradients : list of ndarray
+            In :meth:`get_weights`' order.
+
+        Examples
+        --------
         >>> from convops import nn
         >>> from convops.nn import layers
         >>> import numpy as np
@@ -289,77 +458,172 @@ class Model:
         """
         self._require_compiled("loss_and_gradients")
         x = self._prepare_x(x)
-        with blas_threads.limit(1):
-            loss, _ = self._backprop(x, np.asarray(y))
-        return loss, [layer.grads[key] for layer in self._layers for key in layer.params]
+        y = self._prepare_y(y, len(x))
+        with self._guard.writing(self.name, "loss_and_gradients"), blas_threads.limit(1):
+            loss, _ = self._backprop(x, y)
+            return loss, [layer.grads[key] for layer in self._layers for key in layer.params]
 
     def _test_step(self, x: np.ndarray, y: np.ndarray) -> Tuple[float, float]:
-        out = self._forward(x, training=False)
-        logits = self._layers[-1].logits if self._fused_logits() else None
-        loss, _ = self.loss.value_and_grad(y, out, logits=logits)
+        out, logits = self._infer(x)
+        loss, _ = self._loss().value_and_grad(y, out, logits=logits)
         return loss, _correct(y, out)
 
     def _require_compiled(self, what: str) -> None:
         if not self.compiled:
             raise RuntimeError(f"call model.compile(optimizer=..., loss=..., metrics=...) before {what}()")
 
-    def train_on_batch(self, x: Any, y: Any) -> Union[float, List[float]]:
-        """One update on one batch; returns the loss computed *before* the update (and the
-        accuracy when compiled with it), as Keras does."""
+    def train_on_batch(self, x: ArrayLike, y: ArrayLike) -> Union[float, List[float]]:
+        """One update on one batch, as Keras.
+
+        Parameters
+        ----------
+        x : array_like, shape (N,) + input shape
+        y : array_like of int, shape (N,)
+
+        Returns
+        -------
+        float or [float, float]
+            The loss computed *before* the update (and the accuracy when compiled with it).
+        """
         self._require_compiled("train_on_batch")
         x = self._prepare_x(x)
-        y = np.asarray(y)
-        loss, correct = self._train_step(x, y)
+        y = self._prepare_y(y, len(x))
+        if len(x) == 0:
+            raise ValueError("`x` has no examples to train on")
+        with self._guard.writing(self.name, "train_on_batch"):
+            loss, correct = self._train_step(x, y)
         return [loss, correct / len(x)] if self.metrics else loss
 
-    def test_on_batch(self, x: Any, y: Any) -> Union[float, List[float]]:
+    def test_on_batch(self, x: ArrayLike, y: ArrayLike) -> Union[float, List[float]]:
+        """Loss (and accuracy) on one batch, as Keras.
+
+        Parameters
+        ----------
+        x : array_like, shape (N,) + input shape
+        y : array_like of int, shape (N,)
+
+        Returns
+        -------
+        float or [float, float]
+        """
         self._require_compiled("test_on_batch")
         x = self._prepare_x(x)
-        loss, correct = self._test_step(x, np.asarray(y))
+        y = self._prepare_y(y, len(x))
+        if len(x) == 0:
+            raise ValueError("`x` has no examples to evaluate")
+        with self._guard.reading(self.name, "test_on_batch"):
+            loss, correct = self._test_step(x, y)
         return [loss, correct / len(x)] if self.metrics else loss
 
-    def predict_on_batch(self, x: Any) -> np.ndarray:
-        return self._forward(self._prepare_x(x), training=False)
+    def predict_on_batch(self, x: ArrayLike) -> np.ndarray:
+        """The model's outputs for one batch.
 
-    def __call__(self, x: Any) -> np.ndarray:
+        Parameters
+        ----------
+        x : array_like, shape (N,) + input shape
+
+        Returns
+        -------
+        ndarray, shape (N,) + output shape
+        """
+        x = self._prepare_x(x)
+        with self._guard.reading(self.name, "predict_on_batch"):
+            return self._infer(x)[0]
+
+    def __call__(self, x: ArrayLike) -> np.ndarray:
+        """Same as :meth:`predict_on_batch`.
+
+        Parameters
+        ----------
+        x : array_like, shape (N,) + input shape
+
+        Returns
+        -------
+        ndarray
+        """
         return self.predict_on_batch(x)
 
-    def predict(self, x: Any, batch_size: Optional[int] = None, verbose: int = 1,
+    def predict(self, x: ArrayLike, batch_size: Optional[int] = None, verbose: Union[int, str] = 1,
                 stream: Optional[TextIO] = None) -> np.ndarray:
-        """The model's outputs for ``x``, computed ``batch_size`` (32) examples at a time."""
+        """The model's outputs for ``x``, computed ``batch_size`` examples at a time.
+
+        Several threads may predict (and evaluate) with one model at once; not while it trains.
+
+        Parameters
+        ----------
+        x : array_like, shape (N,) + input shape
+        batch_size : int, optional
+            Default 32.
+        verbose : {0, 1, 2, "auto"}
+            Progress bar (1, "auto"), one line (2) or nothing (0).
+        stream : file-like, optional
+            Where the progress goes (default ``sys.stdout``).
+
+        Returns
+        -------
+        ndarray, shape (N,) + output shape
+
+        Raises
+        ------
+        RuntimeError
+            The model is training in another thread.
+        """
         x = self._prepare_x(x)
         batch_size = _batch_size(batch_size)
+        bar_args = (_verbose(verbose), _stream(stream))
         steps = max(1, -(-len(x) // batch_size))
-        bar = ProgressBar(steps, _verbose(verbose), stream)
+        bar = ProgressBar(steps, *bar_args)
         outputs = []
-        for step in range(steps):
-            outputs.append(self._forward(x[step * batch_size:(step + 1) * batch_size], training=False))
-            bar.update(step + 1, {}, finalize=step == steps - 1)
-        return np.concatenate(outputs) if outputs else np.empty((0,) + self._layers[-1].output_shape)
+        with self._guard.reading(self.name, "predict"):
+            for step in range(steps):
+                outputs.append(self._infer(x[step * batch_size:(step + 1) * batch_size])[0])
+                bar.update(step + 1, {}, finalize=step == steps - 1)
+        return np.concatenate(outputs)
 
-    def evaluate(self, x: Any, y: Any, batch_size: Optional[int] = None, verbose: int = 1,
+    def evaluate(self, x: ArrayLike, y: ArrayLike, batch_size: Optional[int] = None, verbose: Union[int, str] = 1,
                  stream: Optional[TextIO] = None) -> Union[float, List[float]]:
-        """Loss (and accuracy) over the whole of ``x``, as Keras: ``[loss, accuracy]`` when
-        compiled with ``metrics=["accuracy"]``, else the loss."""
+        """Loss (and accuracy) over the whole of ``x``, as Keras.
+
+        Several threads may evaluate (and predict) with one model at once; not while it trains.
+
+        Parameters
+        ----------
+        x : array_like, shape (N,) + input shape
+        y : array_like of int, shape (N,)
+            Class labels.
+        batch_size : int, optional
+            Default 32.
+        verbose : {0, 1, 2, "auto"}
+        stream : file-like, optional
+
+        Returns
+        -------
+        float or [float, float]
+            ``[loss, accuracy]`` when compiled with ``metrics=["accuracy"]``, else the loss.
+
+        Raises
+        ------
+        RuntimeError
+            Not compiled, or the model is training in another thread.
+        """
         self._require_compiled("evaluate")
         x = self._prepare_x(x)
-        y = np.asarray(y)
-        if len(y) != len(x):
-            raise ValueError(f"`x` and `y` must have the same number of examples; got {len(x)} and {len(y)}")
+        y = self._prepare_y(y, len(x))
         if len(x) == 0:
             raise ValueError("`x` has no examples to evaluate")
         batch_size = _batch_size(batch_size)
         steps = max(1, -(-len(x) // batch_size))
-        bar = ProgressBar(steps, _verbose(verbose), stream)
+        bar = ProgressBar(steps, _verbose(verbose), _stream(stream))
         total_loss = total_correct = seen = 0.0
-        for step in range(steps):
-            sl = slice(step * batch_size, (step + 1) * batch_size)
-            loss, correct = self._test_step(x[sl], y[sl])
-            count = len(x[sl])
-            total_loss += loss * count
-            total_correct += correct
-            seen += count
-            bar.update(step + 1, self._logs(total_loss, total_correct, seen), finalize=step == steps - 1)
+        with self._guard.reading(self.name, "evaluate"):
+            for step in range(steps):
+                sl = slice(step * batch_size, (step + 1) * batch_size)
+                loss, correct = self._test_step(x[sl], y[sl])
+                count = len(x[sl])
+                total_loss += loss * count
+                total_correct += correct
+                seen += count
+                bar.update(step + 1, self._logs(total_loss, total_correct, seen), finalize=step == steps - 1)
         logs = self._logs(total_loss, total_correct, seen)
         return [logs["loss"], logs["accuracy"]] if self.metrics else logs["loss"]
 
@@ -371,9 +635,10 @@ class Model:
         logs[prefix + "loss"] = total_loss / seen
         return logs
 
-    def fit(self, x: Any, y: Any, batch_size: Optional[int] = None, epochs: int = 1, verbose: int = 1,
-            validation_split: float = 0.0, validation_data: Optional[Tuple[Any, Any]] = None,
-            shuffle: bool = True, stream: Optional[TextIO] = None) -> History:
+    def fit(self, x: ArrayLike, y: ArrayLike, batch_size: Optional[int] = None, epochs: int = 1,
+            verbose: Union[int, str] = 1, validation_split: float = 0.0,
+            validation_data: Optional[Tuple[ArrayLike, ArrayLike]] = None, shuffle: bool = True,
+            stream: Optional[TextIO] = None) -> History:
         """Train for ``epochs`` passes over ``(x, y)`` in mini-batches of ``batch_size`` (32).
 
         Parameters
@@ -381,8 +646,12 @@ class Model:
         x : array_like, shape (N,) + input shape
         y : array_like of int, shape (N,)
             Class labels.
-        batch_size, epochs : int
-        verbose : 0 (silent), 1 (Keras's progress bar, one line per epoch), 2 (one plain line per epoch)
+        batch_size : int, optional
+            Default 32.
+        epochs : int
+            >= 0.
+        verbose : {0, 1, 2, "auto"}
+            0 silent, 1 Keras's progress bar (one line per epoch), 2 one plain line per epoch.
         validation_split : float in [0, 1)
             Hold out this fraction of the examples (the *last* ones, before shuffling, as Keras).
         validation_data : (x_val, y_val), optional
@@ -397,26 +666,48 @@ class Model:
         History
             ``history.history`` maps ``"loss"``, ``"accuracy"`` (and ``"val_..."``) to one value per epoch:
             the mean over the epoch's examples, as Keras reports them.
+
+        Raises
+        ------
+        RuntimeError
+            Not compiled, or another call is using the model in another thread.
         """
         self._require_compiled("fit")
         x = self._prepare_x(x)
-        y = np.asarray(y)
-        if len(y) != len(x):
-            raise ValueError(f"`x` and `y` must have the same number of examples; got {len(x)} and {len(y)}")
+        y = self._prepare_y(y, len(x))
         epochs = as_int(epochs, "epochs")
         if epochs < 0:
             raise ValueError(f"`epochs` must be >= 0; got {epochs}")
         batch_size = _batch_size(batch_size)
         verbose = _verbose(verbose)
-        if not 0 <= validation_split < 1:
-            raise ValueError(f"`validation_split` must be in [0, 1); got {validation_split}")
-        if validation_split and validation_data is None:
+        validation_split = _checks.as_float(validation_split, "validation_split", 0.0, 1.0, high_open=True)
+        shuffle = _checks.as_bool(shuffle, "shuffle")
+        out = _stream(stream)
+        if validation_data is not None:
+            validation_data = self._validation_data(validation_data)
+        elif validation_split:
             cut = int(len(x) * (1 - validation_split))
             x, y, validation_data = x[:cut], y[:cut], (x[cut:], y[cut:])
         if len(x) == 0:
             raise ValueError("`x` has no examples to train on")
+        with self._guard.writing(self.name, "fit"):
+            return self._fit(x, y, batch_size, epochs, verbose, validation_data, shuffle, out)
+
+    def _validation_data(self, data: Any) -> Tuple[np.ndarray, np.ndarray]:
+        if not isinstance(data, (tuple, list)) or len(data) != 2:
+            raise TypeError(f"`validation_data` must be a pair (x_val, y_val); got {_checks.describe(data)}")
+        try:
+            x_val = self._prepare_x(data[0])
+            y_val = self._prepare_y(data[1], len(x_val))
+        except (ValueError, TypeError) as exc:
+            raise type(exc)(f"`validation_data`: {exc}") from None
+        if len(x_val) == 0:
+            raise ValueError("`validation_data` has no examples")
+        return x_val, y_val
+
+    def _fit(self, x: np.ndarray, y: np.ndarray, batch_size: int, epochs: int, verbose: int,
+             validation_data: Optional[Tuple[np.ndarray, np.ndarray]], shuffle: bool, out: TextIO) -> History:
         rng = next_generator()
-        out = stream if stream is not None else sys.stdout
         history = History()
         steps = max(1, -(-len(x) // batch_size))
         for epoch in range(epochs):
@@ -445,65 +736,21 @@ class Model:
         return history
 
     # -- summary -------------------------------------------------------------------------------
-    def summary(self, print_fn: Any = None) -> None:
+    def summary(self, print_fn: Optional[Callable[[str], Any]] = None) -> None:
         """Keras's table (layer, output shape, parameters) plus what Keras does not show: each
         layer's receptive field (how many input pixels can reach one of its units, and the jump
-        between neighbouring units in input pixels) and its FLOPs per example."""
+        between neighbouring units in input pixels) and its FLOPs per example.
+
+        Parameters
+        ----------
+        print_fn : callable, optional
+            Called with each line (default ``print``).
+        """
         self._require_built("summary")
-        print_fn = print_fn or print
-        rows = []
-        if self._show_input_row:
-            rows.append((f"{self._input_layer.name} (InputLayer)", _shape_text(self._input_layer.output_shape), "0",
-                         "1×1, jump 1", "0"))
-        # Receptive fields along H and W from convops.arithmetic, over the sliding-window layers.
-        windows = [layer.window() for layer in self._layers]
-        stack = [w for w in windows if w is not None]
-        fields_h = arithmetic.receptive_fields([(k[0], s[0], d[0]) for k, s, d, _ in stack], [p[0] for *_, p in stack])
-        fields_w = arithmetic.receptive_fields([(k[1], s[1], d[1]) for k, s, d, _ in stack], [p[1] for *_, p in stack])
-        image_hw = self._input_layer.output_shape[:2] if len(self._input_layer.output_shape) == 3 else None
-        seen_windows, everything, total_flops = 0, False, 0
-        for layer, window in zip(self._layers, windows):
-            if window is not None and not everything:
-                seen_windows += 1
-            everything = everything or type(layer).__name__ == "Dense"
-            if everything:
-                field = f"{image_hw[0]}×{image_hw[1]} (all)" if image_hw is not None else "all"
-            elif seen_windows == 0:
-                field = "1×1, jump 1"
-            else:
-                fh, fw = fields_h[seen_windows - 1], fields_w[seen_windows - 1]
-                jump = f"{fh.jump}" if fh.jump == fw.jump else f"{fh.jump}×{fw.jump}"
-                field = f"{fh.size}×{fw.size}, jump {jump}"
-            flops = layer.flops()
-            total_flops += flops
-            rows.append((f"{layer.name} ({type(layer).__name__})", _shape_text(layer.output_shape),
-                         f"{layer.count_params():,}", field, f"{flops:,}"))
-        headers = ("Layer (type)", "Output Shape", "Param #", "Receptive field", "FLOPs")
-        widths = [max(31, *(len(r[0]) for r in rows)), max(22, *(len(r[1]) for r in rows)), 13,
-                  max(18, *(len(r[3]) for r in rows)), max(11, *(len(r[4]) for r in rows))]
-        right = (False, False, True, False, True)
-
-        def line(cells, bar="│"):
-            parts = [(c.rjust(w) if r else c.ljust(w)) for c, w, r in zip(cells, widths, right)]
-            return bar + bar.join(f" {p} " for p in parts) + bar
-
-        def rule(left, mid, end, fill):
-            return left + mid.join(fill * (w + 2) for w in widths) + end
-
-        params = self.count_params()
-        itemsize = self._input_layer.dtype.itemsize
-        print_fn(f'Model: "{self.name}"')
-        print_fn(rule("┏", "┳", "┓", "━"))
-        print_fn(line(headers, "┃"))
-        print_fn(rule("┡", "╇", "┩", "━"))
-        for index, row in enumerate(rows):
-            print_fn(line(row))
-            print_fn(rule("├", "┼", "┤", "─") if index < len(rows) - 1 else rule("└", "┴", "┘", "─"))
-        print_fn(f" Total params: {params:,} ({_memory(params * itemsize)})")
-        print_fn(f" Trainable params: {params:,} ({_memory(params * itemsize)})")
-        print_fn(f" Non-trainable params: 0 ({_memory(0)})")
-        print_fn(f" Forward FLOPs per example: {total_flops:,} (multiply and add count 2; a training step "
-                 f"costs about 3x)")
+        if print_fn is not None and not callable(print_fn):
+            raise TypeError(f"`print_fn` must be callable (or None for print); got {_checks.describe(print_fn)}")
+        for line in summary_lines(self):
+            (print_fn or print)(line)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}: {len(self._layers)} layers>"
@@ -512,6 +759,12 @@ class Model:
 class Sequential(Model):
     """Layers applied one after the other, as ``keras.Sequential``.
 
+    Parameters
+    ----------
+    layers : sequence of Layer, optional
+        The first may be ``Input(...)``, or give the first layer ``input_shape=``.
+    name : str, optional
+
     >>> from convops.nn import layers, Sequential
     >>> model = Sequential([layers.Input((28, 28, 1)), layers.Conv2D(32, 3, activation="relu"),
     ...                     layers.MaxPooling2D(2), layers.Flatten(), layers.Dense(10, activation="softmax")])
@@ -519,13 +772,19 @@ class Sequential(Model):
     54410
     """
 
-    def __init__(self, layers: Optional[Sequence[Any]] = None, name: Optional[str] = None):
+    def __init__(self, layers: Optional[Sequence[Union[Layer, SymbolicTensor]]] = None, name: Optional[str] = None):
         super().__init__(name=name, layers=layers)
 
     def _default_name(self) -> str:
         return "sequential"
 
     def pop(self) -> Layer:
+        """Remove the last layer.
+
+        Returns
+        -------
+        Layer
+        """
         if not self._layers:
             raise IndexError("there is no layer to remove")
         return self._layers.pop()
@@ -543,24 +802,21 @@ def _batch_size(batch_size: Optional[int]) -> int:
     return value
 
 
+def _stream(stream: Any) -> TextIO:
+    if stream is None:
+        return sys.stdout
+    if not callable(getattr(stream, "write", None)):
+        raise TypeError(f"`stream` must be a file-like object with write() (or None for sys.stdout); got "
+                        f"{_checks.describe(stream)}")
+    return stream
+
+
 def _verbose(verbose: Any) -> int:
-    if verbose == "auto":
-        return 1
+    if isinstance(verbose, str):
+        if verbose == "auto":
+            return 1
+        raise ValueError(f"`verbose` must be 0, 1, 2 or 'auto'; got {verbose!r}")
     value = as_int(verbose, "verbose")
     if value not in (0, 1, 2):
         raise ValueError(f"`verbose` must be 0, 1, 2 or 'auto'; got {verbose!r}")
     return value
-
-
-def _shape_text(shape: Tuple[int, ...]) -> str:
-    return "(" + ", ".join(["None"] + [str(s) for s in shape]) + ")"
-
-
-def _memory(nbytes: float) -> str:
-    # Keras's readable_memory_size: powers of 1024, two decimals.
-    for unit in ("B", "KB", "MB", "GB"):
-        if nbytes < 1024 or unit == "GB":
-            return f"{nbytes:.2f} {unit}"
-        nbytes /= 1024
-    return f"{nbytes:.2f} TB"  # pragma: no cover
-

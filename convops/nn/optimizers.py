@@ -10,32 +10,70 @@ from typing import Any, Dict, List, Sequence, Tuple
 
 import numpy as np
 
+from convops.nn._checks import as_bool, as_float, describe
+
 __all__ = ["Optimizer", "SGD", "RMSprop", "Adam", "get"]
 
 
 class Optimizer:
-    """Base class. ``apply_gradients([(grad, variable), ...])`` updates the variables in place;
-    per-variable state (``slots``) is created on first use, keyed by position in the list."""
+    """Base class: ``apply_gradients([(grad, variable), ...])`` updates the variables in place;
+    per-variable state (``slots``) is created on first use, keyed by position in the list.
+
+    Parameters
+    ----------
+    learning_rate : float
+        A finite number > 0.
+    """
 
     def __init__(self, learning_rate: float = 0.01):
-        learning_rate = float(learning_rate)
-        if not learning_rate > 0:
-            raise ValueError(f"`learning_rate` must be > 0; got {learning_rate}")
-        self.learning_rate = learning_rate
+        self.learning_rate = as_float(learning_rate, "learning_rate", 0.0, None, low_open=True)
         self.iterations = 0
         self._slots: List[Dict[str, np.ndarray]] = []
 
     def apply_gradients(self, grads_and_vars: Sequence[Tuple[np.ndarray, np.ndarray]]) -> None:
-        pairs = list(grads_and_vars)
+        """One update of every variable, in place.
+
+        Parameters
+        ----------
+        grads_and_vars : sequence of (gradient, variable)
+            Each variable a writeable floating ndarray, each gradient of its shape; the same
+            variables, in the same order, at every call.
+
+        Raises
+        ------
+        ValueError, TypeError
+            A malformed pair, a shape mismatch or a different number of variables than before
+            (checked before anything is updated).
+        """
+        if isinstance(grads_and_vars, (str, bytes)) or not hasattr(grads_and_vars, "__iter__"):
+            raise TypeError(f"`grads_and_vars` must be a list of (gradient, variable) pairs; got "
+                            f"{describe(grads_and_vars)}")
+        pairs = [self._checked_pair(index, pair) for index, pair in enumerate(grads_and_vars)]
+        if self._slots and len(self._slots) != len(pairs):
+            raise ValueError(f"`grads_and_vars`: this optimizer was built for {len(self._slots)} variables; got "
+                             f"{len(pairs)}")
         if not self._slots:
             self._slots = [self._make_slots(var) for _, var in pairs]
-        if len(self._slots) != len(pairs):
-            raise ValueError(f"this optimizer was built for {len(self._slots)} variables; got {len(pairs)}")
         for (grad, var), slots in zip(pairs, self._slots):
-            if grad.shape != var.shape:
-                raise ValueError(f"gradient shape {grad.shape} does not match variable shape {var.shape}")
-            self._update(np.asarray(grad, dtype=var.dtype), var, slots)
+            self._update(grad, var, slots)
         self.iterations += 1
+
+    @staticmethod
+    def _checked_pair(index: int, pair: Any) -> Tuple[np.ndarray, np.ndarray]:
+        if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+            raise TypeError(f"`grads_and_vars`: item {index} must be a (gradient, variable) pair; got {describe(pair)}")
+        grad, var = pair
+        if not isinstance(var, np.ndarray) or var.dtype.kind != "f" or not var.flags.writeable:
+            raise TypeError(f"`grads_and_vars`: variable {index} must be a writeable floating ndarray (it is "
+                            f"updated in place); got {describe(var)}")
+        try:
+            grad = np.asarray(grad, dtype=var.dtype)
+        except (ValueError, TypeError) as exc:
+            raise TypeError(f"`grads_and_vars`: gradient {index} must be an array of numbers: {exc}") from None
+        if grad.shape != var.shape:
+            raise ValueError(f"`grads_and_vars`: gradient {index} has shape {grad.shape}, its variable "
+                             f"{var.shape}")
+        return grad, var
 
     def _make_slots(self, var: np.ndarray) -> Dict[str, np.ndarray]:
         return {}
@@ -44,6 +82,12 @@ class Optimizer:
         raise NotImplementedError
 
     def get_config(self) -> Dict[str, Any]:
+        """The hyperparameters, as Keras's ``get_config`` (a subset of its keys).
+
+        Returns
+        -------
+        dict
+        """
         return {"learning_rate": self.learning_rate}
 
     def __repr__(self) -> str:
@@ -53,13 +97,21 @@ class Optimizer:
 
 class SGD(Optimizer):
     """``var -= learning_rate * grad``; with momentum ``m = momentum*m - lr*grad; var += m``
-    (Nesterov: ``var += momentum*m - lr*grad``). Keras defaults: lr 0.01, no momentum."""
+    (Nesterov: ``var += momentum*m - lr*grad``). Keras defaults: lr 0.01, no momentum.
+
+    Parameters
+    ----------
+    learning_rate : float
+        > 0.
+    momentum : float
+        In [0, 1].
+    nesterov : bool
+    """
 
     def __init__(self, learning_rate: float = 0.01, momentum: float = 0.0, nesterov: bool = False):
         super().__init__(learning_rate)
-        if not 0 <= momentum <= 1:
-            raise ValueError(f"`momentum` must be in [0, 1]; got {momentum}")
-        self.momentum, self.nesterov = float(momentum), bool(nesterov)
+        self.momentum = as_float(momentum, "momentum", 0.0, 1.0)
+        self.nesterov = as_bool(nesterov, "nesterov")
 
     def _make_slots(self, var):
         return {"momentum": np.zeros_like(var)} if self.momentum else {}
@@ -77,7 +129,13 @@ class SGD(Optimizer):
         else:
             var += m
 
-    def get_config(self):
+    def get_config(self) -> Dict[str, Any]:
+        """The hyperparameters.
+
+        Returns
+        -------
+        dict
+        """
         return {"learning_rate": self.learning_rate, "momentum": self.momentum, "nesterov": self.nesterov}
 
 
@@ -87,15 +145,28 @@ class RMSprop(Optimizer):
     ``v = rho*v + (1 - rho)*grad**2``; ``var -= lr * grad / sqrt(v + epsilon)`` (Keras 3's form:
     epsilon inside the square root). Keras defaults: lr 0.001, rho 0.9, epsilon 1e-7, no
     momentum, not centered.
+
+    Parameters
+    ----------
+    learning_rate : float
+        > 0.
+    rho : float
+        In [0, 1).
+    momentum : float
+        In [0, 1].
+    epsilon : float
+        >= 0.
+    centered : bool
+        Divide by the running *variance* instead (subtract the running mean's square).
     """
 
     def __init__(self, learning_rate: float = 0.001, rho: float = 0.9, momentum: float = 0.0,
                  epsilon: float = 1e-7, centered: bool = False):
         super().__init__(learning_rate)
-        if not 0 <= rho < 1:
-            raise ValueError(f"`rho` must be in [0, 1); got {rho}")
-        self.rho, self.momentum, self.epsilon, self.centered = float(rho), float(momentum), float(epsilon), \
-            bool(centered)
+        self.rho = as_float(rho, "rho", 0.0, 1.0, high_open=True)
+        self.momentum = as_float(momentum, "momentum", 0.0, 1.0)
+        self.epsilon = as_float(epsilon, "epsilon", 0.0)
+        self.centered = as_bool(centered, "centered")
 
     def _make_slots(self, var):
         slots = {"velocity": np.zeros_like(var)}
@@ -126,19 +197,37 @@ class RMSprop(Optimizer):
         else:
             var -= increment
 
-    def get_config(self):
+    def get_config(self) -> Dict[str, Any]:
+        """The hyperparameters.
+
+        Returns
+        -------
+        dict
+        """
         return {"learning_rate": self.learning_rate, "rho": self.rho, "momentum": self.momentum,
                 "epsilon": self.epsilon, "centered": self.centered}
 
 
 class Adam(Optimizer):
     """Keras's Adam: ``m = b1*m + (1-b1)*g``, ``v = b2*v + (1-b2)*g**2``,
-    ``var -= lr*sqrt(1-b2**t)/(1-b1**t) * m / (sqrt(v) + epsilon)``."""
+    ``var -= lr*sqrt(1-b2**t)/(1-b1**t) * m / (sqrt(v) + epsilon)``.
+
+    Parameters
+    ----------
+    learning_rate : float
+        > 0.
+    beta_1, beta_2 : float
+        In [0, 1).
+    epsilon : float
+        >= 0.
+    """
 
     def __init__(self, learning_rate: float = 0.001, beta_1: float = 0.9, beta_2: float = 0.999,
                  epsilon: float = 1e-7):
         super().__init__(learning_rate)
-        self.beta_1, self.beta_2, self.epsilon = float(beta_1), float(beta_2), float(epsilon)
+        self.beta_1 = as_float(beta_1, "beta_1", 0.0, 1.0, high_open=True)
+        self.beta_2 = as_float(beta_2, "beta_2", 0.0, 1.0, high_open=True)
+        self.epsilon = as_float(epsilon, "epsilon", 0.0)
 
     def _make_slots(self, var):
         return {"m": np.zeros_like(var), "v": np.zeros_like(var)}
@@ -151,7 +240,13 @@ class Adam(Optimizer):
         v += (np.square(grad) - v) * (1 - self.beta_2)
         var -= (m * alpha) / (np.sqrt(v) + self.epsilon)
 
-    def get_config(self):
+    def get_config(self) -> Dict[str, Any]:
+        """The hyperparameters.
+
+        Returns
+        -------
+        dict
+        """
         return {"learning_rate": self.learning_rate, "beta_1": self.beta_1, "beta_2": self.beta_2,
                 "epsilon": self.epsilon}
 
@@ -160,9 +255,20 @@ _BY_NAME = {"sgd": SGD, "rmsprop": RMSprop, "adam": Adam}
 
 
 def get(identifier: Any) -> Optimizer:
-    """An optimizer from a Keras name (``"rmsprop"``, ``"sgd"``, ``"adam"``) or an instance."""
+    """An optimizer from a Keras name or an instance.
+
+    Parameters
+    ----------
+    identifier : {"rmsprop", "sgd", "adam"} or Optimizer
+        A name gives a new optimizer with Keras's defaults; an instance is returned as is.
+
+    Returns
+    -------
+    Optimizer
+    """
     if isinstance(identifier, Optimizer):
         return identifier
     if isinstance(identifier, str) and identifier.lower() in _BY_NAME:
         return _BY_NAME[identifier.lower()]()
-    raise ValueError(f"`optimizer` must be one of {sorted(_BY_NAME)} or an Optimizer; got {identifier!r}")
+    kind = ValueError if isinstance(identifier, str) else TypeError
+    raise kind(f"`optimizer` must be one of {sorted(_BY_NAME)} or an Optimizer; got {identifier!r}")
