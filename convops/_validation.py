@@ -97,7 +97,7 @@ def _pad_pair(item: Any, name: str) -> Tuple[int, int]:
     return before, after
 
 
-def parse_padding(padding: Any, data_format: str = "NHWC", name: str = "padding"):
+def parse_padding(padding: Any, data_format: str = "NHWC", name: str = "padding") -> Any:
     """``"SAME"``/``"VALID"`` (any case) or explicit padding as ``((top, bottom), (left, right))``.
 
     Explicit forms: TF's 4x2 list (``[[0, 0], [t, b], [l, r], [0, 0]]`` for NHWC,

@@ -23,7 +23,7 @@ arXiv:1603.07285 (2016); the CS231n notes on convolutional networks.
 
 from __future__ import annotations
 
-from typing import Iterable, NamedTuple, Sequence, Tuple, Union
+from typing import Any, Callable, Iterable, NamedTuple, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -63,7 +63,7 @@ def _non_negative(value: int, name: str) -> int:
     return value
 
 
-def _pair(value, name: str, check) -> Tuple[int, int]:
+def _pair(value: Any, name: str, check: Callable[[Any, str], int]) -> Tuple[int, int]:
     """An int or a sequence of two ints, each passed through ``check``, as ``(h, w)``."""
     if isinstance(value, bool) or isinstance(value, int) or hasattr(value, "__index__"):
         return check(value, name), check(value, name)
@@ -74,7 +74,7 @@ def _pair(value, name: str, check) -> Tuple[int, int]:
     return check(h, name), check(w, name)
 
 
-def _bool(value, name: str) -> bool:
+def _bool(value: Any, name: str) -> bool:
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"`{name}` must be a bool; got {value!r} ({type(value).__name__})")
     return bool(value)

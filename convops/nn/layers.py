@@ -348,7 +348,7 @@ class MaxPooling2D(_Pooling2D):
         return out.astype(x.dtype, copy=False)
 
     def _backward(self, dy, need_input_grad, from_logits, overwrite_dy):
-        if self._argmax is None:
+        if self._argmax is None or self._in_shape is None:
             raise self._no_forward()
         dx = convops.pooling._scatter_argmax(np.ascontiguousarray(dy), self._argmax, self._in_shape)
         self._argmax = None

@@ -764,7 +764,10 @@ class Sequential(Model):
     layers : sequence of Layer, optional
         The first may be ``Input(...)``, or give the first layer ``input_shape=``.
     name : str, optional
+        The model's name (``"sequential"``, ``"sequential_1"``, ... by default, as Keras).
 
+    Examples
+    --------
     >>> from convops.nn import layers, Sequential
     >>> model = Sequential([layers.Input((28, 28, 1)), layers.Conv2D(32, 3, activation="relu"),
     ...                     layers.MaxPooling2D(2), layers.Flatten(), layers.Dense(10, activation="softmax")])
