@@ -7,12 +7,13 @@ comes from; the kernel only copies bytes along these maps.
 
 from __future__ import annotations
 
-from typing import Any, Sequence, Tuple
+from typing import Any, Sequence, Tuple, TypeAlias, Literal
 
 import numpy as np
 
 from convops import _threads
 from convops._kernels import load
+from convops._typing import ArrayLike, Int
 from convops._validation import (
     as_int,
     check_dtype,
@@ -28,14 +29,21 @@ __all__ = ["pad", "padding_index", "PAD_MODES"]
 
 _kernels = load("pad")
 pad_copy = _kernels.pad_copy
-pad_fast = _kernels.pad_fast
+pad_fast = load("fastpath").pad_fast
+
+#: A mode of :func:`pad`, in the spellings the docs use (any case is accepted at run time).
+PadMode: TypeAlias = Literal["CONSTANT", "REFLECT", "SYMMETRIC", "EDGE", "CIRCULAR", "MEAN",
+                             "constant", "reflect", "symmetric", "edge", "circular", "mean"]
+#: ``paddings``: one ``(before, after)`` pair per dimension, as a nested sequence or an (rank, 2)
+#: integer array.
+Paddings: TypeAlias = Sequence[Sequence[Int]] | np.ndarray
 
 #: Modes of :func:`pad`. The first three are ``tf.pad``'s; EDGE and CIRCULAR are PyTorch's
 #: ``replicate`` and ``circular``; MEAN pads with the mean of the padded axes (see :func:`pad`).
 PAD_MODES = ("CONSTANT", "REFLECT", "SYMMETRIC", "EDGE", "CIRCULAR", "MEAN")
 
 
-def padding_index(size: int, before: int, after: int, mode: str = "CONSTANT") -> np.ndarray:
+def padding_index(size: Int, before: Int, after: Int, mode: PadMode = "CONSTANT") -> np.ndarray:
     """Source index of every output position along one axis (-1 where a constant goes).
 
     ========== ===================================== ===========================
@@ -110,7 +118,43 @@ def _parse_paddings(paddings: Any, ndim: int, array: str = "input") -> Tuple[Tup
     return tuple(pairs)
 
 
-def pad(input: Any, paddings: Any, mode: str = "CONSTANT", constant_values: Any = 0) -> np.ndarray:
+def _pad_spec(op: str, shape: Tuple[int, ...], paddings: Any, mode: Any, array: str, padded: bool,
+              copy_modes: Tuple[str, ...]) -> Tuple[str, Tuple[Tuple[int, int], ...], Tuple[int, ...]]:
+    """Validate ``mode`` and ``paddings`` for an array of ``shape`` -- the input of :func:`pad`,
+    or (``padded``) the padded gradient of :func:`pad_grad` -- and return the upper-case mode,
+    the (before, after) pairs and the input's shape. ``copy_modes`` need a non-empty input
+    dimension wherever they pad."""
+    if not isinstance(mode, str):
+        raise TypeError(f"`mode` must be a string, one of {PAD_MODES}; got {_describe(mode)}")
+    mode_upper = mode.upper()
+    if mode_upper not in PAD_MODES:
+        raise ValueError(f"`mode` must be one of {PAD_MODES} (any case); got {mode!r}")
+    pairs = _parse_paddings(paddings, len(shape), array)
+    in_shape = []
+    for axis, ((before, after), size) in enumerate(zip(pairs, shape)):
+        n_in = size - before - after if padded else size
+        if n_in < 0:
+            raise ValueError(f"{op}: `paddings` {(before, after)} in dimension {axis} exceed the size of `{array}` "
+                             f"there ({size}); `{array}` must have the padded shape")
+        # Beyond these limits the mirror would point outside the input (tf.pad refuses them too).
+        limit = {"REFLECT": n_in - 1, "SYMMETRIC": n_in}.get(mode_upper)
+        if limit is not None and max(before, after) > limit:
+            if padded:
+                rule, where = ("size - 1" if mode_upper == "REFLECT" else "size"), f"input size {n_in}"
+            else:
+                rule = "size - 1 (the edge is not repeated)" if mode_upper == "REFLECT" else "size"
+                where = f"size {n_in}"
+            raise ValueError(f"`paddings` for {mode_upper} mode must be <= {rule} = {limit} in dimension {axis} "
+                             f"({where}); got {(before, after)}")
+        if mode_upper in copy_modes and n_in == 0 and before + after > 0:
+            raise ValueError(f"{mode_upper} padding needs a non-empty dimension to copy from; the input's dimension "
+                             f"{axis} has size 0 and `paddings` {(before, after)} for it")
+        in_shape.append(n_in)
+    return mode_upper, pairs, tuple(in_shape)
+
+
+def pad(input: ArrayLike, paddings: Paddings, mode: PadMode = "CONSTANT",
+        constant_values: ArrayLike = 0) -> np.ndarray:
     """Pad an array, as ``tf.pad``.
 
     Parameters
@@ -155,7 +199,7 @@ def pad(input: Any, paddings: Any, mode: str = "CONSTANT", constant_values: Any 
     """
     # The common call (ndarray, int pairs, CONSTANT 0 / REFLECT / SYMMETRIC) in compiled code;
     # None for anything else, including every argument the checks below would reject.
-    out = pad_fast(input, paddings, mode, constant_values, _threads._num_threads or 0)   # 0: default, looked up if needed
+    out = pad_fast(input, paddings, mode, constant_values, _threads.get_num_threads())
     if out is not None:
         return out
     x = np.asarray(input) if isinstance(input, np.ndarray) else to_array(input, "input")
@@ -163,21 +207,7 @@ def pad(input: Any, paddings: Any, mode: str = "CONSTANT", constant_values: Any 
         raise TypeError(f"`input` of pad must have a boolean, integer or floating dtype; got {x.dtype}")
     if x.ndim == 0:
         raise ValueError("`input` of pad must have rank >= 1; got a scalar")
-    if not isinstance(mode, str):
-        raise TypeError(f"`mode` must be a string, one of {PAD_MODES}; got {_describe(mode)}")
-    mode_upper = mode.upper()
-    if mode_upper not in PAD_MODES:
-        raise ValueError(f"`mode` must be one of {PAD_MODES} (any case); got {mode!r}")
-    pairs = _parse_paddings(paddings, x.ndim)
-    for axis, ((before, after), size) in enumerate(zip(pairs, x.shape)):
-        limit = {"REFLECT": size - 1, "SYMMETRIC": size}.get(mode_upper)
-        if limit is not None and max(before, after) > limit:
-            rule = "size - 1 (the edge is not repeated)" if mode_upper == "REFLECT" else "size"
-            raise ValueError(f"`paddings` for {mode_upper} mode must be <= {rule} = {limit} in dimension {axis} "
-                             f"(size {size}); got {(before, after)}")
-        if mode_upper in ("EDGE", "CIRCULAR") and size == 0 and before + after > 0:
-            raise ValueError(f"{mode_upper} padding needs a non-empty dimension to copy from; `input` dimension "
-                             f"{axis} has size 0 and `paddings` {(before, after)} for it")
+    mode_upper, pairs, _ = _pad_spec("pad", x.shape, paddings, mode, "input", False, ("EDGE", "CIRCULAR"))
     out_shape = tuple(size + before + after for size, (before, after) in zip(x.shape, pairs))
     # Every argument is checked before the output's size, so a bad one is always named.
     value = _constant(constant_values, x.dtype) if mode_upper != "MEAN" else None
@@ -269,9 +299,12 @@ def _integer_mean(x: np.ndarray, axes: Tuple[int, ...]) -> np.ndarray:
     return (quotient + round_up.astype(np.int64)).astype(x.dtype)
 
 
-# --------------------------------------------------------------------------- pad
+# --------------------------------------------------------------------------- gradient
+#
+# Every output cell of pad is a copy of one input cell or a constant: pad is linear, and its
+# gradient is the transpose of the copy, a sum of the copies back onto their sources.
 
-def pad_grad(grad: Any, paddings: Any, mode: str = "CONSTANT") -> np.ndarray:
+def pad_grad(grad: ArrayLike, paddings: Paddings, mode: PadMode = "CONSTANT") -> np.ndarray:
     """Gradient of :func:`convops.pad` with respect to its input.
 
     Every output cell of ``pad`` is a copy of one input cell (or a constant), so the gradient
@@ -321,27 +354,8 @@ def pad_grad(grad: Any, paddings: Any, mode: str = "CONSTANT") -> np.ndarray:
     check_dtype(dy, "grad", GRAD_DTYPES, op)
     if dy.ndim == 0:
         raise ValueError(f"`grad` of {op} must have rank >= 1; got a scalar")
-    if not isinstance(mode, str):
-        raise TypeError(f"`mode` must be a string, one of {PAD_MODES}; got {_describe(mode)}")
-    mode_upper = mode.upper()
-    if mode_upper not in PAD_MODES:
-        raise ValueError(f"`mode` must be one of {PAD_MODES} (any case); got {mode!r}")
-    pairs = _parse_paddings(paddings, dy.ndim, "grad")
-    in_shape = []
-    for axis, ((before, after), size) in enumerate(zip(pairs, dy.shape)):
-        n_in = size - before - after
-        if n_in < 0:
-            raise ValueError(f"{op}: `paddings` {(before, after)} in dimension {axis} exceed the size of `grad` "
-                             f"there ({size}); `grad` must have the padded shape")
-        limit = {"REFLECT": n_in - 1, "SYMMETRIC": n_in}.get(mode_upper)
-        if limit is not None and max(before, after) > limit:
-            rule = "size - 1" if mode_upper == "REFLECT" else "size"
-            raise ValueError(f"`paddings` for {mode_upper} mode must be <= {rule} = {limit} in dimension {axis} "
-                             f"(input size {n_in}); got {(before, after)}")
-        if mode_upper in ("EDGE", "CIRCULAR", "MEAN") and n_in == 0 and before + after > 0:
-            raise ValueError(f"{mode_upper} padding needs a non-empty dimension to copy from; `paddings` "
-                             f"{(before, after)} leave dimension {axis} of `grad` an input size of 0")
-        in_shape.append(n_in)
+    mode_upper, pairs, in_shape = _pad_spec(op, dy.shape, paddings, mode, "grad", True,
+                                            ("EDGE", "CIRCULAR", "MEAN"))
     compute = compute_dtype(dy.dtype)
     if mode_upper == "MEAN":
         dx = _mean_pad_grad(dy.astype(compute, copy=False), pairs, tuple(in_shape))
@@ -373,7 +387,7 @@ def _fold_axis(dy: np.ndarray, axis: int, n_in: int, before: int, after: int, mo
     return dx
 
 
-def _mean_pad_grad(dy: np.ndarray, pairs, in_shape: Tuple[int, ...]) -> np.ndarray:
+def _mean_pad_grad(dy: np.ndarray, pairs: Sequence[Tuple[int, int]], in_shape: Tuple[int, ...]) -> np.ndarray:
     """MEAN mode: border = mean of x over the padded axes (one mean per index of the others)."""
     interior = tuple(slice(before, before + n) for (before, _), n in zip(pairs, in_shape))
     dx = np.array(dy[interior], dtype=dy.dtype, order="C")
