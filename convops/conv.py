@@ -278,7 +278,7 @@ def conv2d(input: ArrayLike, filters: ArrayLike, strides: Pair = 1, padding: Pad
                       _threads.get_num_threads())
         if out is not None:
             return out
-    data_format = check_data_format(data_format)
+    layout = check_data_format(data_format)
     x, w = _operands("conv2d", input, "input", filters, "filters", CONV_DTYPES)
     image_2d = x.ndim == 2
     if image_2d:
@@ -286,15 +286,14 @@ def conv2d(input: ArrayLike, filters: ArrayLike, strides: Pair = 1, padding: Pad
             raise ValueError(f"a 2-D `input` (one grayscale image) needs a 2-D `filters` (KH, KW); got "
                              f"`filters` with shape {w.shape}. For several filters use 4-D input "
                              f"x[None, :, :, None] and HWIO filters")
-        x = x[None, :, :, None] if data_format == "NHWC" else x[None, None, :, :]
+        x = x[None, :, :, None] if layout == "NHWC" else x[None, None, :, :]
         w = w[:, :, None, None]
-    check_rank(x, "input", "conv2d", "(N, H, W, C_in)" if data_format == "NHWC" else "(N, C_in, H, W)")
+    check_rank(x, "input", "conv2d", "(N, H, W, C_in)" if layout == "NHWC" else "(N, C_in, H, W)")
     if w.ndim != 4:
         raise ValueError(f"`filters` of conv2d must be 4-D (KH, KW, C_in, C_out); got {w.ndim}-D with "
                          f"shape {w.shape}")
-    x = to_nhwc(x, data_format)
-    geo = conv_geometry(_FORWARD, x.shape, w.shape, None, strides, padding, dilations, data_format, x.dtype,
-                        image_2d)
+    x = to_nhwc(x, layout)
+    geo = conv_geometry(_FORWARD, x.shape, w.shape, None, strides, padding, dilations, layout, x.dtype, image_2d)
     out_shape = (geo.n, *geo.out_hw, geo.c_out)
     check_output_size(out_shape, geo.compute, "conv2d")
     out = np.empty(out_shape, dtype=geo.compute)
@@ -309,7 +308,7 @@ def conv2d(input: ArrayLike, filters: ArrayLike, strides: Pair = 1, padding: Pad
             out = out.astype(geo.dtype)
     if image_2d:
         return out[0, :, :, 0]
-    return from_nhwc(out, data_format)
+    return from_nhwc(out, layout)
 
 
 # --------------------------------------------------------------------------- gradients
@@ -348,6 +347,7 @@ def _backprop_input(names: _Names, input_sizes: Any, filters: Any, out_backprop:
     check_4d(dy, names.dy, op, "(N, H, W, C)" if data_format == "NHWC" else "(N, C, H, W)")
     dy = to_nhwc(dy, data_format)
     sizes = int_vector(input_sizes, names.sizes, (2, 4), names.sizes_what)
+    x_shape: tuple[int, ...]
     if len(sizes) == 2:
         # TF's short form: only (H, W); the batch comes from the gradient, the channels from the
         # filters (no groups).
@@ -531,14 +531,14 @@ def conv2d_backprop_filter(input: ArrayLike, filter_sizes: Sequence[int], out_ba
     """
     names = _FILTER_GRAD
     op = names.op
-    data_format = check_data_format(data_format)
+    layout = check_data_format(data_format)
     x, dy = _operands(op, input, "input", out_backprop, "out_backprop", GRAD_DTYPES)
-    layout = "(N, H, W, C)" if data_format == "NHWC" else "(N, C, H, W)"
-    check_4d(x, "input", op, layout)
-    check_4d(dy, "out_backprop", op, layout)
-    x, dy = to_nhwc(x, data_format), to_nhwc(dy, data_format)
+    shape = "(N, H, W, C)" if layout == "NHWC" else "(N, C, H, W)"
+    check_4d(x, "input", op, shape)
+    check_4d(dy, "out_backprop", op, shape)
+    x, dy = to_nhwc(x, layout), to_nhwc(dy, layout)
     w_shape = int_vector(filter_sizes, "filter_sizes", (4,), "(KH, KW, C_in/groups, C_out)")
-    geo = conv_geometry(names, x.shape, w_shape, dy.shape, strides, padding, dilations, data_format, x.dtype)
+    geo = conv_geometry(names, x.shape, w_shape, dy.shape, strides, padding, dilations, layout, x.dtype)
     check_output_size(w_shape, geo.compute, op)
     d_filters = np.empty(w_shape, dtype=geo.compute)
     if dy.size and x.size and d_filters.size:

@@ -7,7 +7,7 @@ comes from; the kernel only copies bytes along these maps.
 
 from __future__ import annotations
 
-from typing import Any, Sequence, Tuple, TypeAlias, Literal
+from typing import Any, Literal, Sequence, Tuple, TypeAlias, cast
 
 import numpy as np
 
@@ -67,29 +67,29 @@ def padding_index(size: Int, before: Int, after: Int, mode: PadMode = "CONSTANT"
         raise ValueError(f"`size`, `before` and `after` must be non-negative; got {(size, before, after)}")
     for value, name in ((size, "size"), (before, "before"), (after, "after")):
         check_extent(value, name)
-    check_output_size((size + before + after,), np.intp, "padding_index")
+    check_output_size((size + before + after,), np.dtype(np.intp), "padding_index")
     if not isinstance(mode, str) or mode.upper() not in PAD_MODES:
         raise ValueError(f"`mode` must be one of {PAD_MODES} (any case); got {_describe(mode)}")
-    mode = mode.upper()
+    upper = mode.upper()
     # The same limits as pad(): beyond them the mirror would point outside the input.
-    limit = {"REFLECT": size - 1, "SYMMETRIC": size}.get(mode)
+    limit = {"REFLECT": size - 1, "SYMMETRIC": size}.get(upper)
     if limit is not None and max(before, after) > limit:
-        raise ValueError(f"`before`/`after` for {mode} mode must be <= {limit} for size {size}; got {(before, after)}")
-    if mode in ("EDGE", "CIRCULAR") and size == 0 and before + after > 0:
-        raise ValueError(f"{mode} padding needs `size` >= 1 to copy from; got size 0")
+        raise ValueError(f"`before`/`after` for {upper} mode must be <= {limit} for size {size}; got {(before, after)}")
+    if upper in ("EDGE", "CIRCULAR") and size == 0 and before + after > 0:
+        raise ValueError(f"{upper} padding needs `size` >= 1 to copy from; got size 0")
     k = np.arange(-before, size + after, dtype=np.intp)
     inside = (k >= 0) & (k < size)
-    if mode in ("CONSTANT", "MEAN"):
+    if upper in ("CONSTANT", "MEAN"):
         return np.where(inside, k, -1)
     if size == 0:
         return np.full(k.shape, -1, dtype=np.intp)
-    if mode == "REFLECT":
+    if upper == "REFLECT":
         k = np.abs(k)
         return np.where(k >= size, 2 * (size - 1) - k, k)
-    if mode == "SYMMETRIC":
+    if upper == "SYMMETRIC":
         k = np.where(k < 0, -k - 1, k)
         return np.where(k >= size, 2 * size - 1 - k, k)
-    if mode == "EDGE":
+    if upper == "EDGE":
         return np.clip(k, 0, size - 1)
     return np.mod(k, size)  # CIRCULAR
 
@@ -210,7 +210,7 @@ def pad(input: ArrayLike, paddings: Paddings, mode: PadMode = "CONSTANT",
     mode_upper, pairs, _ = _pad_spec("pad", x.shape, paddings, mode, "input", False, ("EDGE", "CIRCULAR"))
     out_shape = tuple(size + before + after for size, (before, after) in zip(x.shape, pairs))
     # Every argument is checked before the output's size, so a bad one is always named.
-    value = _constant(constant_values, x.dtype) if mode_upper != "MEAN" else None
+    value = _constant(constant_values, x.dtype) if mode_upper != "MEAN" else np.zeros((), x.dtype)
     if mode_upper == "MEAN" and 0 not in out_shape and any(
             size == 0 and (before or after) for size, (before, after) in zip(x.shape, pairs)):
         raise ValueError("MEAN padding needs a non-empty `input` along every padded dimension")
@@ -221,7 +221,7 @@ def pad(input: ArrayLike, paddings: Paddings, mode: PadMode = "CONSTANT",
     out = np.empty(out_shape, dtype=x.dtype)
     if out.size == 0:
         return out
-    maps = [padding_index(size, before, after, mode_upper) for size, (before, after) in zip(x.shape, pairs)]
+    maps = [padding_index(size, before, after, cast(PadMode, mode_upper)) for size, (before, after) in zip(x.shape, pairs)]
     offsets = np.cumsum([0] + [len(m) for m in maps[:-1]]).astype(np.intp)
     src = np.ascontiguousarray(x)
     pad_copy(src.reshape(-1).view(np.uint8), out.reshape(-1).view(np.uint8),
@@ -372,7 +372,7 @@ def pad_grad(grad: ArrayLike, paddings: Paddings, mode: PadMode = "CONSTANT") ->
 
 def _fold_axis(dy: np.ndarray, axis: int, n_in: int, before: int, after: int, mode: str) -> np.ndarray:
     """Sum the copies along ``axis``: input index j gets every output index i with map[i] == j."""
-    source = padding_index(n_in, before, after, mode)
+    source = padding_index(n_in, before, after, cast(PadMode, mode))
     order = np.argsort(source, kind="stable")                # output indices grouped by source, ascending i
     order = order[source[order] >= 0]                         # constants feed no input cell
     indptr = np.zeros(n_in + 1, dtype=np.intp)

@@ -80,15 +80,10 @@ CASES = {
 
 @contextlib.contextmanager
 def kernel(method: str):
-    """Force convops.conv2d onto one of its Cython kernels (convops.conv.METHODS), as its tests do."""
-    from convops import conv
-    if method not in conv.METHODS:
-        raise ValueError(f"convops.conv.METHODS is {conv.METHODS}; the speed page expects {method!r} in it")
-    previous, conv._FORCE_METHOD = conv._FORCE_METHOD, method
-    try:
+    """Force convops.conv2d onto one of its Cython kernels (convops.dispatch.METHODS), as its tests do."""
+    from convops.dispatch import force
+    with force(conv2d=method):     # ValueError for a method conv2d does not have
         yield
-    finally:
-        conv._FORCE_METHOD = previous
 
 
 @functools.lru_cache(maxsize=None)
