@@ -165,7 +165,7 @@ def choose_input_grad_kernel(geo: ConvGeometry, w: np.ndarray) -> str:
 
 def run_input_grad(op: str, geo: ConvGeometry, dy: np.ndarray, w: np.ndarray, dx: np.ndarray) -> None:
     """Fill ``dx`` (NHWC, compute dtype, non-empty) with the input gradient."""
-    (sh, sw), (dil_h, dil_w), ((top, bottom), (left, right)) = geo.strides, geo.dilations, geo.pads
+    (sh, sw), (dil_h, dil_w), top, left = geo.strides, geo.dilations, geo.pads[0][0], geo.pads[1][0]
     dy = np.ascontiguousarray(dy, dtype=geo.compute)
     w = np.asarray(w, dtype=geo.compute)
     if choose_input_grad_kernel(geo, w) == "direct":

@@ -8,8 +8,9 @@ Which kernel runs each call is decided in :mod:`convops._conv_dispatch`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple, Optional, Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -110,7 +111,7 @@ _FILTER_GRAD = _Names("conv2d_backprop_filter", "input", "", "filter_sizes", "fi
                       "(KH, KW, C_in/groups, C_out)", "in-channels", "out_backprop", "input")
 
 
-def conv_geometry(names: _Names, x_shape: Sequence[int], w_shape: Sequence[int], dy_shape: Optional[Sequence[int]],
+def conv_geometry(names: _Names, x_shape: Sequence[int], w_shape: Sequence[int], dy_shape: Sequence[int] | None,
                   strides: Any, padding: Any, dilations: Any, data_format: str, dtype: np.dtype,
                   image_2d: bool = False) -> ConvGeometry:
     """Validate a convolution's geometry: NHWC ``x_shape``, HWIO ``w_shape`` and, for the

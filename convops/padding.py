@@ -7,7 +7,8 @@ comes from; the kernel only copies bytes along these maps.
 
 from __future__ import annotations
 
-from typing import Any, Literal, Sequence, Tuple, TypeAlias, cast
+from collections.abc import Sequence
+from typing import Any, Literal, TypeAlias, cast
 
 import numpy as np
 
@@ -15,13 +16,13 @@ from convops import _threads
 from convops._kernels import load
 from convops._typing import ArrayLike, Int
 from convops._validation import (
+    GRAD_DTYPES,
+    _describe,
     as_int,
     check_dtype,
     check_extent,
     check_output_size,
     compute_dtype,
-    _describe,
-    GRAD_DTYPES,
     to_array,
 )
 
@@ -94,7 +95,7 @@ def padding_index(size: Int, before: Int, after: Int, mode: PadMode = "CONSTANT"
     return np.mod(k, size)  # CIRCULAR
 
 
-def _parse_paddings(paddings: Any, ndim: int, array: str = "input") -> Tuple[Tuple[int, int], ...]:
+def _parse_paddings(paddings: Any, ndim: int, array: str = "input") -> tuple[tuple[int, int], ...]:
     """``paddings`` as one (before, after) pair of non-negative ints per dimension of ``array``."""
     if isinstance(paddings, np.ndarray):
         if paddings.dtype.kind not in "iu":
@@ -118,8 +119,8 @@ def _parse_paddings(paddings: Any, ndim: int, array: str = "input") -> Tuple[Tup
     return tuple(pairs)
 
 
-def _pad_spec(op: str, shape: Tuple[int, ...], paddings: Any, mode: Any, array: str, padded: bool,
-              copy_modes: Tuple[str, ...]) -> Tuple[str, Tuple[Tuple[int, int], ...], Tuple[int, ...]]:
+def _pad_spec(op: str, shape: tuple[int, ...], paddings: Any, mode: Any, array: str, padded: bool,
+              copy_modes: tuple[str, ...]) -> tuple[str, tuple[tuple[int, int], ...], tuple[int, ...]]:
     """Validate ``mode`` and ``paddings`` for an array of ``shape`` -- the input of :func:`pad`,
     or (``padded``) the padded gradient of :func:`pad_grad` -- and return the upper-case mode,
     the (before, after) pairs and the input's shape. ``copy_modes`` need a non-empty input
@@ -221,7 +222,8 @@ def pad(input: ArrayLike, paddings: Paddings, mode: PadMode = "CONSTANT",
     out = np.empty(out_shape, dtype=x.dtype)
     if out.size == 0:
         return out
-    maps = [padding_index(size, before, after, cast(PadMode, mode_upper)) for size, (before, after) in zip(x.shape, pairs)]
+    maps = [padding_index(size, before, after, cast(PadMode, mode_upper))
+            for size, (before, after) in zip(x.shape, pairs)]
     offsets = np.cumsum([0] + [len(m) for m in maps[:-1]]).astype(np.intp)
     src = np.ascontiguousarray(x)
     pad_copy(src.reshape(-1).view(np.uint8), out.reshape(-1).view(np.uint8),
@@ -255,7 +257,7 @@ def _constant(constant_values: Any, dtype: np.dtype) -> np.ndarray:
         return np.asarray(value, dtype=dtype)
 
 
-def _pad_mean(x: np.ndarray, pairs: Sequence[Tuple[int, int]], out_shape: Tuple[int, ...]) -> np.ndarray:
+def _pad_mean(x: np.ndarray, pairs: Sequence[tuple[int, int]], out_shape: tuple[int, ...]) -> np.ndarray:
     padded_axes = tuple(axis for axis, (before, after) in enumerate(pairs) if before or after)
     out = np.empty(out_shape, dtype=x.dtype)
     if out.size == 0:
@@ -283,7 +285,7 @@ def _pad_mean(x: np.ndarray, pairs: Sequence[Tuple[int, int]], out_shape: Tuple[
     return out
 
 
-def _integer_mean(x: np.ndarray, axes: Tuple[int, ...]) -> np.ndarray:
+def _integer_mean(x: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
     """Exact mean of integers along ``axes`` (keepdims), rounded half to even.
 
     A float64 mean is not enough: it rounds int64 values (the mean of two 2**62 + 1 was 2**62) and
@@ -387,7 +389,7 @@ def _fold_axis(dy: np.ndarray, axis: int, n_in: int, before: int, after: int, mo
     return dx
 
 
-def _mean_pad_grad(dy: np.ndarray, pairs: Sequence[Tuple[int, int]], in_shape: Tuple[int, ...]) -> np.ndarray:
+def _mean_pad_grad(dy: np.ndarray, pairs: Sequence[tuple[int, int]], in_shape: tuple[int, ...]) -> np.ndarray:
     """MEAN mode: border = mean of x over the padded axes (one mean per index of the others)."""
     interior = tuple(slice(before, before + n) for (before, _), n in zip(pairs, in_shape))
     dx = np.array(dy[interior], dtype=dy.dtype, order="C")

@@ -28,15 +28,15 @@ import textwrap
 from dataclasses import replace
 
 import numpy as np
+import oracle
 import pytest
+from checks import assert_within, call_op, central_differences, conv_bound, nhwc
 from hypothesis import example, given
 from hypothesis import strategies as st
+from strategies import ConvCase, conv2d_cases, make_values
 
 import convops
-import oracle
-from checks import assert_exact, assert_within, call_op, central_differences, conv_bound, nhwc
 from convops.dispatch import force
-from strategies import ConvCase, conv2d_cases, make_values
 
 FLOAT_DTYPES = ("float32", "float64")
 

@@ -5,8 +5,9 @@ convops picks one kernel per call (``convops._conv_dispatch.choose_conv_kernel``
 kernel (compiled for SSE2, AVX2 and AVX-512, one chosen at run time, with 1-4 vectors of output
 channels per block and the pixels per block that follow), the one-channel image kernel, the
 im2col + BLAS kernel (non-finite filters with padding), the readable ``conv2d_naive``, and the
-compiled fast path of ``convops.conv2d`` itself (``convops._kernels.fastpath``). The general property tests (test_conv.py) see
-only the choice the machine makes; these tests force each variant in turn on shapes built to hit
+compiled fast path of ``convops.conv2d`` itself (``convops._kernels.fastpath``). The general
+property tests (test_conv.py) see only the choice the machine makes; these tests force each
+variant in turn (and each instruction set) on shapes built to hit
 each branch: channel counts around multiples of the SIMD width, pixel counts that leave partial
 blocks, windows clipped by padding on every side or lying wholly in it, strides, dilations and
 groups. They also check that the thread count never changes a result, bit for bit.
@@ -15,11 +16,19 @@ groups. They also check that the thread count never changes a result, bit for bi
 from __future__ import annotations
 
 import numpy as np
+import oracle
 import pytest
+from checks import (
+    assert_bits_equal,
+    assert_exact,
+    assert_within,
+    conv_bound,
+    format_call,
+    reduction_length,
+    window_conv2d,
+)
 
 import convops
-import oracle
-from checks import assert_bits_equal, assert_exact, assert_within, conv_bound, format_call, reduction_length, window_conv2d
 from convops import _conv_dispatch, dispatch
 from convops import conv as conv_module
 from convops._kernels import conv as kernels

@@ -6,14 +6,14 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
+import oracle
 import pytest
+from checks import assert_exact, assert_within, call_op, central_differences
 from hypothesis import example, given
 from hypothesis import strategies as st
+from strategies import PadCase, make_values, pad_cases
 
 import convops
-import oracle
-from checks import assert_exact, assert_within, call_op, central_differences
-from strategies import PadCase, make_values, pad_cases
 
 FLOAT_DTYPES = ("float32", "float64")
 

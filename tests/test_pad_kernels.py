@@ -5,11 +5,11 @@ general path then handles it, every error message included)."""
 from __future__ import annotations
 
 import numpy as np
+import oracle
 import pytest
+from checks import assert_exact, format_call
 
 import convops
-import oracle
-from checks import assert_exact, format_call
 from convops._kernels import fastpath
 
 pytestmark = pytest.mark.tf

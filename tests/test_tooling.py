@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-
 pytest.importorskip("mypy", reason="mypy is installed by requirements/lint.txt (scripts/env.sh test)")
 
 ROOT = Path(__file__).resolve().parents[1]

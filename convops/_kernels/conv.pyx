@@ -151,6 +151,7 @@ cdef extern from "conv_simd.h" nogil:
     convops_image_f32 convops_images_f32[3]
     convops_image_f64 convops_images_f64[3]
 
+
 def block_shape(Py_ssize_t itemsize, Py_ssize_t c_out_group, int isa):
     """(V, P, lanes): vectors of output channels per block, pixels per block, lanes per vector,
     as conv2d_direct chooses them for this dtype size, group width and instruction set."""
@@ -207,7 +208,7 @@ cdef void _tasks(const Plan* plan, Py_ssize_t begin, Py_ssize_t end, floating du
     # Tasks [begin, end): task i is block b of P pixels x channel block cob, i = cob * n_blocks + b.
     # Consecutive blocks of one (row span, column span) pair share their window and filters, and
     # their pixels follow each other: decode the first pixel once, then step.
-    cdef Py_ssize_t i = begin, last, cob, b, g, cb, lo, hi, mid, pair, j, n_pixels, n_rows, n_cols, n, r, c, p, t
+    cdef Py_ssize_t i = begin, last, cob, b, g, cb, lo, hi, mid, pair, j, n_pixels, n_rows, n_cols, n, r, c, p, _block
     cdef const Span* rs
     cdef const Span* cs
     cdef const floating* xs[12]
@@ -258,7 +259,7 @@ cdef void _tasks(const Plan* plan, Py_ssize_t begin, Py_ssize_t end, floating du
         op = out + ((n * plan.h_out + rs.start + r) * plan.w_out + cs.start + c) * plan.c_out + out_offset
         xp = x + ((n * plan.height + (rs.start + r) * plan.sh + iy0) * plan.width
                   + (cs.start + c) * plan.sw + ix0) * plan.c_in + g * plan.c_group
-        for t in range(i, last):
+        for _block in range(i, last):
             for p in range(plan.p):
                 if j < n_pixels:
                     outs[p] = op
@@ -291,6 +292,19 @@ cdef void _tasks(const Plan* plan, Py_ssize_t begin, Py_ssize_t end, floating du
         i = last
 
 
+cdef void _pack_filters(const floating* w, floating* packed, const Plan* plan, Py_ssize_t groups) noexcept nogil:
+    # The HWIO filters as [g][cb][ky][kx][ci][vb]: each block of output channels padded with zeros
+    # to whole vectors, so that the micro-kernel never reads past a group's channels.
+    cdef Py_ssize_t i = 0, g, cb, tap, co
+    for g in range(groups):
+        for cb in range(plan.n_cb):
+            co = min(plan.vb, plan.c_out_group - cb * plan.vb)     # real channels here
+            for tap in range(plan.kh * plan.kw * plan.c_group):
+                memcpy(packed + i, w + tap * plan.c_out + g * plan.c_out_group + cb * plan.vb, co * sizeof(floating))
+                memset(packed + i + co, 0, (plan.vb - co) * sizeof(floating))
+                i += plan.vb
+
+
 cdef int _direct(const floating* x, Py_ssize_t n_batch, Py_ssize_t height, Py_ssize_t width, Py_ssize_t c_in,
                  const floating* w, Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t c_group, Py_ssize_t c_out,
                  floating* out, Py_ssize_t h_out, Py_ssize_t w_out, Py_ssize_t sh, Py_ssize_t sw,
@@ -298,7 +312,7 @@ cdef int _direct(const floating* x, Py_ssize_t n_batch, Py_ssize_t height, Py_ss
                  int isa, int num_threads) except -1:
     # conv2d_direct on raw C-contiguous buffers (fastpath.pyx calls it too).
     cdef Plan plan
-    cdef Py_ssize_t lanes, vectors, i, g, cb, ky, co, n_tasks, n_row_spans, r, c, total, chunk
+    cdef Py_ssize_t lanes, vectors, i, n_tasks, n_row_spans, r, c, total, chunk
     cdef floating* packed
     cdef int threads
     cdef void* raw = NULL
@@ -340,15 +354,7 @@ cdef int _direct(const floating* x, Py_ssize_t n_batch, Py_ssize_t height, Py_ss
             plan.wp = packed
             plan.w_ci_stride = plan.vb
             with nogil:
-                i = 0
-                for g in range(groups):
-                    for cb in range(plan.n_cb):
-                        co = min(plan.vb, plan.c_out_group - cb * plan.vb)     # real channels here
-                        for ky in range(kh * kw * c_group):
-                            memcpy(packed + i, w + ky * c_out + g * plan.c_out_group + cb * plan.vb,
-                                   co * sizeof(floating))
-                            memset(packed + i + co, 0, (plan.vb - co) * sizeof(floating))
-                            i += plan.vb
+                _pack_filters(w, packed, &plan, groups)
         plan.n_pairs = n_row_spans * plan.n_cols
         pairs_raw = malloc((plan.n_pairs + 1) * sizeof(Py_ssize_t))
         if pairs_raw == NULL:
@@ -396,7 +402,8 @@ def conv2d_direct(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w
 
 cdef int _image(const floating* x, Py_ssize_t n_batch, Py_ssize_t height, Py_ssize_t width, const floating* w,
                 Py_ssize_t kh, Py_ssize_t kw, floating* out, Py_ssize_t h_out, Py_ssize_t w_out, Py_ssize_t sh,
-                Py_ssize_t dil_h, Py_ssize_t dil_w, Py_ssize_t pad_top, Py_ssize_t pad_left, int isa, int num_threads) noexcept:
+                Py_ssize_t dil_h, Py_ssize_t dil_w, Py_ssize_t pad_top, Py_ssize_t pad_left, int isa,
+                int num_threads) noexcept:
     # conv2d_image on raw C-contiguous buffers (fastpath.pyx calls it too).
     cdef Py_ssize_t rows = n_batch * h_out
     cdef int threads = effective_threads(num_threads, rows * w_out * kh * kw // 16)

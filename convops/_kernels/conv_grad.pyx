@@ -148,7 +148,7 @@ def conv2d_backprop_filter(const floating[:, :, :, ::1] x, const floating[:, :, 
             parallel_for(_filter_lanes, &p, p.lanes, 1, threads)
             if p.lanes > 1 and not p.failed:
                 parallel_for(_sum_lanes, &p, kc, chunk_for(kc, threads),
-                                     effective_threads(num_threads, kc * p.lanes))
+                             effective_threads(num_threads, kc * p.lanes))
     finally:
         free(p.partials)
     if p.failed:
@@ -185,8 +185,8 @@ cdef struct FilterGradDirectPlan:
     bint failed
 
 
-cdef Py_ssize_t _filter_grad_segments(const FilterGradDirectPlan* p, Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t ky, Py_ssize_t kx,
-                             ptrdiff_t* segs) noexcept nogil:
+cdef Py_ssize_t _filter_grad_segments(const FilterGradDirectPlan* p, Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t ky,
+                                      Py_ssize_t kx, ptrdiff_t* segs) noexcept nogil:
     # The positions of output rows [r0, r1) whose tap (ky, kx) reads the input (not padding): per
     # row one run of consecutive ox, as (x index, dy index, count) at the first one. The dy index
     # is into dy itself, or into the chunk's padded copy (rows of co_pad) when there is one.
@@ -216,7 +216,7 @@ cdef Py_ssize_t _filter_grad_segments(const FilterGradDirectPlan* p, Py_ssize_t 
 
 
 cdef void _filter_grad_task(const floating* x, const floating* dy, floating* d_filters, FilterGradDirectPlan* p,
-                         Py_ssize_t task) noexcept nogil:
+                            Py_ssize_t task) noexcept nogil:
     # Task = (group g, part): the (tap, ci block) units [u0, u1) of group g, over every output
     # position, chunk of output rows by chunk (the chunk's dy and input rows stay in cache while
     # every unit of the task streams them). Each d_filters element belongs to one unit: it is summed by
@@ -451,5 +451,3 @@ def conv2d_backprop_input(const floating[:, :, :, ::1] dy, const floating[:, :, 
         parallel_for(_input_chunks, &p, n_chunks, 1, threads)
     if p.failed:
         raise MemoryError("conv2d_backprop_input: could not allocate a patch-gradient buffer")
-
-
