@@ -57,6 +57,22 @@ def padding_index(size: Int, before: Int, after: Int, mode: PadMode = "CONSTANT"
     CIRCULAR   wrap around (``k mod size``)          ``b c a b c a b``
     ========== ===================================== ===========================
 
+    Parameters
+    ----------
+    size : int
+        Length of the input axis, >= 0.
+    before, after : int
+        Padding before and after it, >= 0 (REFLECT: <= size - 1, SYMMETRIC: <= size).
+    mode : str, any case
+        One of :data:`PAD_MODES` (MEAN maps like CONSTANT: its border is a computed constant).
+
+    Returns
+    -------
+    ndarray of intp, shape (before + size + after,)
+        ``out[i]`` = the input index output position ``i`` copies, or -1 for a constant.
+
+    Examples
+    --------
     >>> from convops import padding_index
     >>> padding_index(3, 2, 2, "REFLECT")
     array([2, 1, 0, 1, 2, 1, 0])
