@@ -22,8 +22,10 @@ from Cython.Build import cythonize
 from setuptools import Extension, setup
 
 # The compiled half lives in convops/_kernels/, one module per concept (C only in _kernels/src/).
-# `parallel` holds the process's one thread pool; the others cimport it.
-KERNELS = ["parallel", "conv", "conv_gemm", "conv_grad", "pool", "pool_grad", "pad", "nn"]
+# `parallel` holds the process's one thread pool and `simd` names the instruction sets; the others
+# cimport them. `fastpath` is the only module that reads Python objects and uses NumPy's C API.
+KERNELS = ["parallel", "simd", "conv", "conv_gemm", "conv_grad", "pool", "pool_grad", "pad", "nn", "fastpath"]
+NUMPY_C_API = {"fastpath"}
 KERNEL_DIR = Path("convops/_kernels")
 
 
@@ -97,12 +99,12 @@ extensions = [
     Extension(
         f"convops._kernels.{name}",
         [f"convops/_kernels/{name}.pyx"],
-        include_dirs=[np.get_include(), str(KERNEL_DIR / "src")],
+        include_dirs=([np.get_include()] if name in NUMPY_C_API else []) + [str(KERNEL_DIR / "src")],
         # The C headers hold the SIMD kernels: editing one must recompile (build_ext compares
         # times against `depends`; Cython tracks only what the .pyx names directly).
         depends=sorted(str(path) for path in (KERNEL_DIR / "src").glob("*.h"))
         + sorted(str(path) for path in KERNEL_DIR.glob("*.pxd")),
-        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_9_API_VERSION")],
+        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_9_API_VERSION")] if name in NUMPY_C_API else [],
         extra_compile_args=compile_args,
         extra_link_args=link_args,
     )

@@ -184,7 +184,7 @@ def machine_info(original_env: dict[str, str | None]) -> dict:
     if convops is not None:
         info["convops_openmp"] = convops.openmp_enabled()
         info["convops_threads"] = convops.get_num_threads()
-        kernels = sys.modules.get("convops._kernels.conv")
+        kernels = sys.modules.get("convops._kernels.simd")
         if kernels is not None and hasattr(kernels, "cpu_features"):
             info["convops_cpu_features"] = kernels.cpu_features()
     return info

@@ -1,14 +1,26 @@
-"""2-D convolution (cross-correlation) with ``tf.nn.conv2d``'s contract."""
+"""2-D convolution (cross-correlation) with ``tf.nn.conv2d``'s contract, and its gradients.
+
+One validation function (:func:`conv_geometry`) turns the arguments of :func:`conv2d`,
+:func:`conv2d_backprop_input`, :func:`conv2d_transpose` and :func:`conv2d_backprop_filter` into
+one :class:`ConvGeometry`, so that the same bad argument gets the same message in every op.
+Which kernel runs each call is decided in :mod:`convops._conv_dispatch`.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Sequence, Tuple
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from convops import _threads
+from convops import _conv_dispatch, _threads, dispatch
 from convops._kernels import load
+from convops._typing import ArrayLike, DataFormat, Padding, Pair
 from convops._validation import (
+    GRAD_DTYPES,
+    MAX_EXTENT,
+    _is_array,
     check_4d,
     check_data_format,
     check_dtype,
@@ -16,10 +28,7 @@ from convops._validation import (
     check_rank,
     compute_dtype,
     from_nhwc,
-    GRAD_DTYPES,
     int_vector,
-    _is_array,
-    MAX_EXTENT,
     parse_padding,
     spatial_pair,
     to_array,
@@ -30,20 +39,188 @@ from convops.arithmetic import conv_output_size, resolve_padding
 __all__ = ["conv2d"]
 
 CONV_DTYPES = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.int32))
-# BLAS takes C ints: every GEMM dimension must stay below 2**31.
-_BLAS_INT_MAX = 2**31 - 1
-# Rows of the patch matrix built per GEMM call (fallback path): big enough for BLAS to run at
-# full speed, small enough (~1 MiB of patches) to stay in cache while it is consumed.
-_PATCH_BYTES = 1 << 20
-# Which kernel runs (see _run_kernel): None = choose by shape; tests force each one in turn.
-_FORCE_METHOD = None
-METHODS = ("direct", "image", "gemm", "naive")
 
-def conv2d(input: Any, filters: Any, strides: Any = 1, padding: Any = "VALID", dilations: Any = 1,
-           data_format: str = "NHWC") -> np.ndarray:
+Pads = tuple[tuple[int, int], tuple[int, int]]
+
+
+@dataclass(frozen=True)
+class ConvGeometry:
+    """One convolution, validated: NHWC input ``(n, h, w, c_in)``, HWIO filters
+    ``(kh, kw, c_group, c_out)`` with ``c_group = c_in / groups``, and the output size.
+
+    The forward op and both gradients describe the *forward* convolution this way (for
+    :func:`conv2d_transpose`, the conv2d it transposes), so every rule is checked once.
+    """
+
+    n: int
+    h: int
+    w: int
+    c_in: int
+    kh: int
+    kw: int
+    c_group: int
+    c_out: int
+    groups: int
+    strides: tuple[int, int]
+    dilations: tuple[int, int]
+    #: ``((top, bottom), (left, right))``, resolved from "SAME"/"VALID" or explicit.
+    pads: Pads
+    #: ``(H_out, W_out)`` of the forward convolution.
+    out_hw: tuple[int, int]
+    dtype: np.dtype
+    #: The dtype the kernels compute in (float32 for float16, as TensorFlow's CPU kernels).
+    compute: np.dtype
+    data_format: str
+    #: conv2d's one-grayscale-image form: 2-D input, filters and result.
+    image_2d: bool = False
+
+    @property
+    def reaches_padding(self) -> bool:
+        """Whether any window of the forward convolution has a tap on the padding."""
+        (top, _), (left, _) = self.pads
+        return (_conv_dispatch.reaches_padding(self.out_hw[0], self.h, self.kh, self.strides[0],
+                                               self.dilations[0], top)
+                or _conv_dispatch.reaches_padding(self.out_hw[1], self.w, self.kw, self.strides[1],
+                                                  self.dilations[1], left))
+
+
+class _Names(NamedTuple):
+    """How an op's messages name each quantity, so every message speaks the caller's language."""
+
+    op: str
+    input: str            # what carries the forward input's size
+    input_src: str        # where its channel count comes from, when that is not obvious
+    filters: str          # what carries the filters' shape
+    filters_ref: str      # how to refer to one entry of that shape
+    filters_layout: str
+    group_axis: str       # the filters' axis 2, as this op sees it
+    dy: str = ""          # the gradient of the forward output (the gradients only)
+    sizes: str = ""       # the shape argument that gives the batch (the gradients only)
+    sizes_what: str = ""
+
+
+_FORWARD = _Names("conv2d", "input", "", "filters", "`filters`.shape", "(KH, KW, C_in / groups, C_out)",
+                  "in-channels")
+_INPUT_GRAD = _Names("conv2d_backprop_input", "input", ", from `input_sizes`", "filters", "`filters`.shape",
+                     "(KH, KW, C_in/groups, C_out)", "in-channels", "out_backprop", "input_sizes",
+                     "(the shape (N, H, W, C_in), or (H, W))")
+_TRANSPOSE = _Names("conv2d_transpose", "output_shape", ", from `output_shape`", "filters", "`filters`.shape",
+                    "(KH, KW, C_out/groups, C_in)", "output channels", "input", "output_shape",
+                    "(the output shape (N, H, W, C), or (H, W))")
+_FILTER_GRAD = _Names("conv2d_backprop_filter", "input", "", "filter_sizes", "filter_sizes",
+                      "(KH, KW, C_in/groups, C_out)", "in-channels", "out_backprop", "input")
+
+
+def conv_geometry(names: _Names, x_shape: Sequence[int], w_shape: Sequence[int], dy_shape: Sequence[int] | None,
+                  strides: Any, padding: Any, dilations: Any, data_format: str, dtype: np.dtype,
+                  image_2d: bool = False) -> ConvGeometry:
+    """Validate a convolution's geometry: NHWC ``x_shape``, HWIO ``w_shape`` and, for the
+    gradients, the NHWC shape of the gradient of the forward output ``dy_shape``."""
+    n, h, w, c_in = (int(v) for v in x_shape)
+    kh, kw, c_group, c_out = (int(v) for v in w_shape)
+    op = names.op
+    sh, sw = spatial_pair(strides, "strides", data_format)
+    dil_h, dil_w = spatial_pair(dilations, "dilations", data_format)
+    pad = parse_padding(padding, data_format)
+    if kh < 1 or kw < 1 or c_group < 1:
+        raise ValueError(f"`{names.filters}` must have KH, KW and {names.group_axis} >= 1; got shape "
+                         f"{tuple(int(v) for v in w_shape)}")
+    if c_in < 1 or c_in % c_group:
+        raise ValueError(f"`{names.filters}` must have shape {names.filters_layout} with C_in a positive multiple of "
+                         f"its in-channels: {names.input} channels ({c_in}{names.input_src}) must be a positive "
+                         f"multiple of {names.filters_ref}[2] = {c_group} (groups = their ratio); got C_in {c_in}, "
+                         f"in-channels {c_group}")
+    groups = c_in // c_group
+    if c_out % groups:
+        raise ValueError(f"grouped {op}: `{names.filters}` out-channels ({c_out}) must be a multiple of the number "
+                         f"of groups ({groups} = C_in {c_in} / {names.group_axis} {c_group})")
+    if pad in ("SAME", "VALID"):
+        pads = (resolve_padding(pad, h, kh, sh, dil_h), resolve_padding(pad, w, kw, sw, dil_w))
+        if max(max(pads[0]), max(pads[1])) > MAX_EXTENT:  # only a huge dilation gets here
+            raise ValueError(f"`dilations` {(dil_h, dil_w)} with padding='SAME' needs padding {pads}, above the "
+                             f"kernels' limit 2**60")
+    else:
+        pads = pad
+    out_hw = (conv_output_size(h, kh, sh, pads[0], dil_h), conv_output_size(w, kw, sw, pads[1], dil_w))
+    if dy_shape is not None:
+        if dy_shape[3] != c_out:
+            raise ValueError(f"{op}: `{names.dy}` must have {c_out} channels ({names.filters_ref}[3]); got "
+                             f"{dy_shape[3]} (shape {tuple(dy_shape)})")
+        if dy_shape[0] != n:
+            raise ValueError(f"{op}: `{names.sizes}` batch ({n}) must equal the batch of `{names.dy}` "
+                             f"({dy_shape[0]})")
+        _check_spatial(names, (h, w), (dy_shape[1], dy_shape[2]), (kh, kw), (sh, sw), (dil_h, dil_w), pad, pads)
+    return ConvGeometry(n, h, w, c_in, kh, kw, c_group, c_out, groups, (sh, sw), (dil_h, dil_w), pads, out_hw,
+                        np.dtype(dtype), compute_dtype(np.dtype(dtype)), data_format, image_2d)
+
+
+def _sizes_giving(out: int, k: int, s: int, d: int, pad: Any) -> tuple[int, int]:
+    """The range [lo, hi] of input sizes that a conv maps to output size ``out`` (lo > hi: none),
+    from the output-size formulas solved for the input size (no search: sizes may be huge)."""
+    k_eff = (k - 1) * d + 1
+    if pad == "SAME":                            # out = ceil(i / s)
+        return (0, 0) if out == 0 else ((out - 1) * s + 1, out * s)
+    total = 0 if pad == "VALID" else pad[0] + pad[1]
+    if out == 0:                                 # the padded input is shorter than the kernel
+        return 0, k_eff - total - 1
+    # out = floor((i + total - k_eff) / s) + 1 with i + total >= k_eff
+    return max(0, (out - 1) * s + k_eff - total), out * s - 1 + k_eff - total
+
+
+def _check_spatial(names: _Names, big: tuple[int, int], small: tuple[int, int], kernel: tuple[int, int],
+                   strides: tuple[int, int], dilations: tuple[int, int], pad_arg: Any, pads: Pads) -> None:
+    """Raise when conv2d does not map spatial size ``big`` (the conv's input) to ``small``."""
+    big_name, small_name = names.input, names.dy
+    for axis, name in enumerate(("height", "width")):
+        mode = pad_arg if isinstance(pad_arg, str) else pads[axis]
+        got = conv_output_size(big[axis], kernel[axis], strides[axis], mode, dilations[axis])
+        if got == small[axis]:
+            continue
+        lo, hi = _sizes_giving(small[axis], kernel[axis], strides[axis], dilations[axis], mode)
+        if lo > hi:
+            possible = f"no {big_name} {name} gives {small[axis]}"
+        elif lo == hi:
+            possible = f"only {big_name} {name} {lo} gives {small[axis]}"
+        else:
+            possible = f"{big_name} {name}s {lo} to {hi} give {small[axis]}"
+        raise ValueError(
+            f"{names.op}: {big_name} {name} {big[axis]} is impossible with {small_name} {name} {small[axis]}: "
+            f"conv2d with kernel {kernel[axis]}, stride {strides[axis]}, dilation {dilations[axis]} and "
+            f"padding {mode if isinstance(mode, str) else tuple(mode)} maps {name} {big[axis]} to {got}, not "
+            f"{small[axis]}; {possible}")
+
+
+def _operands(op: str, first: Any, first_name: str, second: Any, second_name: str,
+              dtypes: tuple[np.dtype, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Both array operands of an op, with TensorFlow's dtype rules: a list takes the dtype of the
+    other operand when that is any array-like (ndarray or not); the dtypes must match."""
+    a = to_array(first, first_name, like=to_array(second, second_name) if _is_array(second) else None)
+    b = to_array(second, second_name, like=a)
+    check_dtype(a, first_name, dtypes, op)
+    if b.dtype != a.dtype:
+        raise TypeError(f"`{second_name}` dtype must match `{first_name}` dtype (as in TensorFlow); got {first_name} "
+                        f"{a.dtype}, {second_name} {b.dtype}")
+    return a, b
+
+
+_fast_path: Any = None
+# What convops.dispatch holds when nothing is forced (one identity check, ~30 ns, where the two
+# public queries cost ~200 ns: a sixth of a small call).
+_DEFAULT_ISA = _conv_dispatch.default_isa()
+
+
+def _fast() -> Any:
+    global _fast_path
+    if _fast_path is None:
+        _fast_path = load("fastpath").conv2d_fast
+    return _fast_path
+
+
+def conv2d(input: ArrayLike, filters: ArrayLike, strides: Pair = 1, padding: Padding = "VALID",
+           dilations: Pair = 1, data_format: DataFormat = "NHWC") -> np.ndarray:
     """2-D cross-correlation of a batch of images with a bank of filters, as ``tf.nn.conv2d``.
 
-    ``out[n, y, x, o] = sum_{ky, kx, c} in_pad[n, y*sh + ky*dh, x*sw + kx*dw, g*C_g + c]
+    ``out[n, y, x, o] = sum_{ky, kx, c} in_pad[n, y*sh + ky*dil_h, x*sw + kx*dil_w, g*C_g + c]
     * filters[ky, kx, c, o]`` where ``g = o // (C_out / groups)`` — the kernel is *not* flipped
     (this is cross-correlation, which deep-learning libraries call convolution).
 
@@ -60,15 +237,15 @@ def conv2d(input: Any, filters: Any, strides: Any = 1, padding: Any = "VALID", d
     padding : "VALID", "SAME" (any case), or explicit
         ``((top, bottom), (left, right))`` or TF's ``[[0, 0], [top, bottom], [left, right], [0, 0]]``.
         ``"SAME"`` puts the odd padding pixel at the bottom/right, as TensorFlow does.
-    dilations : int, (dh, dw) or TF's 4-list
+    dilations : int, (dil_h, dil_w) or TF's 4-list
         Spacing between kernel taps (1 = none). Allowed together with strides > 1.
     data_format : "NHWC" or "NCHW"
 
     Returns
     -------
     ndarray, shape (N, H_out, W_out, C_out), dtype of ``input``
-        ``H_out = floor((H + top + bottom - ((KH - 1)*dh + 1)) / sh) + 1`` (0 if negative);
-        ``"SAME"`` gives ``ceil(H / sh)``, ``"VALID"`` gives ``ceil((H - (KH - 1)*dh) / sh)``.
+        ``H_out = floor((H + top + bottom - ((KH - 1)*dil_h + 1)) / sh) + 1`` (0 if negative);
+        ``"SAME"`` gives ``ceil(H / sh)``, ``"VALID"`` gives ``ceil((H - (KH - 1)*dil_h) / sh)``.
         Same for W.
 
     Notes
@@ -93,375 +270,107 @@ def conv2d(input: Any, filters: Any, strides: Any = 1, padding: Any = "VALID", d
     >>> convops.conv2d(np.ones((1, 5, 5, 3)), np.ones((3, 3, 3, 8)), strides=2, padding="SAME").shape
     (1, 3, 3, 8)
     """
-    if _FORCE_METHOD is None:
+    if dispatch.nothing_forced():
         # The common call (float NHWC ndarrays, int stride, VALID/SAME) in compiled code; None for
-        # anything else, including every argument the checks below would reject.
-        # Thread count 0 = the default, which the kernel looks up only for calls big enough to
-        # use threads (reading it here would cost half of a small call's fixed cost).
-        out = _fast()(input, filters, strides, padding, dilations, data_format, _threads._num_threads or 0)
+        # anything else, including every argument the checks below would reject. It runs the
+        # default kernels, so it is skipped whenever convops.dispatch.force is in effect.
+        out = _fast()(input, filters, strides, padding, dilations, data_format, _DEFAULT_ISA,
+                      _threads.get_num_threads())
         if out is not None:
             return out
-    data_format = check_data_format(data_format)
-    # A list takes the dtype of the other operand when that is any array-like (ndarray or not).
-    x = to_array(input, "input", like=to_array(filters, "filters") if _is_array(filters) else None)
-    w = to_array(filters, "filters", like=x)
-    check_dtype(x, "input", CONV_DTYPES, "conv2d")
-    if w.dtype != x.dtype:
-        raise TypeError(f"`filters` dtype must match `input` dtype (as in TensorFlow); got input {x.dtype}, "
-                        f"filters {w.dtype}")
-
+    layout = check_data_format(data_format)
+    x, w = _operands("conv2d", input, "input", filters, "filters", CONV_DTYPES)
     image_2d = x.ndim == 2
     if image_2d:
         if w.ndim != 2:
             raise ValueError(f"a 2-D `input` (one grayscale image) needs a 2-D `filters` (KH, KW); got "
                              f"`filters` with shape {w.shape}. For several filters use 4-D input "
                              f"x[None, :, :, None] and HWIO filters")
-        x = x[None, :, :, None] if data_format == "NHWC" else x[None, None, :, :]
+        x = x[None, :, :, None] if layout == "NHWC" else x[None, None, :, :]
         w = w[:, :, None, None]
-    check_rank(x, "input", "conv2d", "(N, H, W, C_in)" if data_format == "NHWC" else "(N, C_in, H, W)")
+    check_rank(x, "input", "conv2d", "(N, H, W, C_in)" if layout == "NHWC" else "(N, C_in, H, W)")
     if w.ndim != 4:
         raise ValueError(f"`filters` of conv2d must be 4-D (KH, KW, C_in, C_out); got {w.ndim}-D with "
                          f"shape {w.shape}")
-    if data_format == "NCHW":
-        x = x.transpose(0, 2, 3, 1)
-
-    sh, sw = spatial_pair(strides, "strides", data_format)
-    dh, dw = spatial_pair(dilations, "dilations", data_format)
-    pad = parse_padding(padding, data_format)
-
-    n, height, width, c_in = x.shape
-    kh, kw, c_group, c_out = w.shape
-    if kh < 1 or kw < 1 or c_group < 1:
-        raise ValueError(f"`filters` must have KH, KW and in-channels >= 1; got shape {w.shape}")
-    if c_in < 1 or c_in % c_group:
-        raise ValueError(f"`filters` must have shape (KH, KW, C_in / groups, C_out) where C_in = "
-                         f"input.shape[-1] = {c_in} is a positive multiple of the filters' in-channels; "
-                         f"got filters in-channels {c_group}")
-    groups = c_in // c_group
-    if c_out % groups:
-        raise ValueError(f"grouped conv2d: `filters` out-channels ({c_out}) must be a multiple of the number of "
-                         f"groups ({groups} = C_in {c_in} / filters in-channels {c_group})")
-
-    if pad in ("SAME", "VALID"):
-        top, bottom = resolve_padding(pad, height, kh, sh, dh)
-        left, right = resolve_padding(pad, width, kw, sw, dw)
-        if max(top, bottom, left, right) > MAX_EXTENT:  # only a huge dilation gets here
-            raise ValueError(f"`dilations` {(dh, dw)} with padding='SAME' needs padding "
-                             f"{((top, bottom), (left, right))}, above the kernels' limit 2**60")
-    else:
-        (top, bottom), (left, right) = pad
-    h_out = conv_output_size(height, kh, sh, (top, bottom), dh)
-    w_out = conv_output_size(width, kw, sw, (left, right), dw)
-
-    compute = np.dtype(np.float32) if x.dtype == np.float16 else x.dtype
-    check_output_size((n, h_out, w_out, c_out), compute, "conv2d")
-    out = np.empty((n, h_out, w_out, c_out), dtype=compute)
+    x = to_nhwc(x, layout)
+    geo = conv_geometry(_FORWARD, x.shape, w.shape, None, strides, padding, dilations, layout, x.dtype, image_2d)
+    out_shape = (geo.n, *geo.out_hw, geo.c_out)
+    check_output_size(out_shape, geo.compute, "conv2d")
+    out = np.empty(out_shape, dtype=geo.compute)
     if out.size:
-        if x.size == 0 or c_out == 0:
+        if x.size == 0 or geo.c_out == 0:
             out.fill(0)
         else:
-            _run_kernel(np.ascontiguousarray(x, dtype=compute), np.ascontiguousarray(w, dtype=compute), out,
-                        (sh, sw), (dh, dw), (top, left), groups)
-    if compute != x.dtype:
+            _conv_dispatch.run_conv(geo, np.ascontiguousarray(x, dtype=geo.compute),
+                                    np.ascontiguousarray(w, dtype=geo.compute), out)
+    if geo.compute != geo.dtype:
         with np.errstate(over="ignore"):  # float16 sums beyond 65504 become inf, as in TensorFlow
-            out = out.astype(x.dtype)
+            out = out.astype(geo.dtype)
     if image_2d:
         return out[0, :, :, 0]
-    if data_format == "NCHW":
-        out = np.ascontiguousarray(out.transpose(0, 3, 1, 2))
-    return out
-
-
-_kernels = None
-
-
-def _conv_kernels():
-    # Imported on first use (the im2col + BLAS fallback, which needs scipy.linalg, is in
-    # _conv_gemm and imported only when a call needs it).
-    global _kernels
-    if _kernels is None:
-        _kernels = load("conv")
-    return _kernels
-
-
-def _fast():
-    global _fast_path
-    if _fast_path is None:
-        _fast_path = _conv_kernels().conv2d_fast
-    return _fast_path
-
-
-_fast_path = None
-
-
-def _run_kernel(x: np.ndarray, w: np.ndarray, out: np.ndarray, strides, dilations, pad_before, groups) -> None:
-    """Fill ``out`` with the kernel this shape runs best on (all give TensorFlow's results).
-
-    - int32: a direct integer loop (BLAS has no integer GEMM).
-    - one-channel images (C_in = C_out = 1, horizontal stride 1): ``conv2d_image``, vectorised
-      over output pixels — vectorising over channels would use 1 lane of 16.
-    - everything else: ``conv2d_direct``, register-blocked and vectorised over output channels.
-    - ``conv2d_gemm`` (im2col + BLAS) only when the filters hold inf/NaN and the padding is used:
-      the direct kernels skip padded taps, but TensorFlow multiplies their zeros (0 * inf = NaN).
-    """
-    (sh, sw), (dh, dw), (top, left) = strides, dilations, pad_before
-    kernels = _conv_kernels()
-    threads = _threads.get_num_threads()
-    if x.dtype == np.int32:
-        kernels.conv2d_direct_int32(x, w, out, sh, sw, dh, dw, top, left, groups, threads)
-        return
-    method = _FORCE_METHOD
-    if method is None:
-        method = "image" if (x.shape[3] == 1 and w.shape[3] == 1 and sw == 1) else "direct"
-    if method == "image" and kernels.conv2d_image(x, w, out, sh, dh, dw, top, left, threads):
-        return
-    if method == "direct" and kernels.conv2d_direct(x, w, out, sh, sw, dh, dw, top, left, groups, threads):
-        return
-    if method == "naive":
-        kernels.conv2d_naive(x, w, out, sh, sw, dh, dw, top, left, groups)
-        return
-    k = w.shape[0] * w.shape[1] * w.shape[2]
-    if k > _BLAS_INT_MAX or out.shape[3] > _BLAS_INT_MAX:
-        raise ValueError(f"conv2d: the reduction length KH*KW*C_in/groups ({k}) and C_out ({out.shape[3]}) "
-                         f"must each be below 2**31")
-    m_total = out.shape[0] * out.shape[1] * out.shape[2]
-    chunk = max(1, min(m_total, _PATCH_BYTES // (k * x.itemsize), _BLAS_INT_MAX // k))
-    chunk = max(chunk, min(m_total, 64))
-    # BLAS pinned to one thread, as in the gradients: OpenBLAS's bits depend on its thread count,
-    # a process-wide setting that concurrent gradient calls change (tests/hardening).
-    with _threads.blas_threads.limit(1):
-        load("conv_gemm").conv2d_gemm(x, w, out, sh, sw, dh, dw, top, left, groups, chunk,
-                                                         threads)
+    return from_nhwc(out, layout)
 
 
 # --------------------------------------------------------------------------- gradients
 #
-# conv2d is linear in its input and in its filters, so both gradients are transposes of the
-# forward map (JAX derives them the same way): with dy = dL/dy,
-#   dL/dx[n, iy, ix, c] = sum over (oy, ox, ky, kx, o) with iy = oy*sh - top + ky*dil_h (ix alike)
-#                         of dy[n, oy, ox, o] * w[ky, kx, c, o]      -- conv2d_backprop_input
-#   dL/dw[ky, kx, c, o] = sum over (n, oy, ox) of x[n, iy, ix, c] * dy[n, oy, ox, o]
-#                                                                      -- conv2d_backprop_filter
-# The input gradient is a convolution of dy (zero-inserted by the strides) with the flipped
-# filters: conv2d_transpose.
-
-# Scratch per task for the patch matrices (patches for the filter gradient, patch gradients for
-# the input gradient; at most one task per thread at a time): enough for BLAS calls of a few
-# hundred rows, small next to a training step's activations.
-_SCRATCH_BYTES = 2 << 20
-# The work is cut into at most this many independent pieces (chunks of images for the input
-# gradient, "lanes" of partial sums for the filter gradient), whatever the thread count, so the
-# summation order -- and the result -- never depends on the number of threads.
-_LANES = 8
-# Lanes of the filter gradient keep one partial filter gradient each: cap their total size.
-_PARTIALS_BYTES = 16 << 20
-# How the input gradient is computed (_backprop_input): None = by shape ("direct" for stride 1,
-# else "gemm"); tests force each in turn.
-_INPUT_GRAD_METHOD = None
-# How the filter gradient is computed (conv2d_backprop_filter): None = "direct" where
-# _filter_grad_direct applies, else "gemm" (the readable im2col + BLAS path); tests force each.
-_FILTER_GRAD_METHOD = None
-# Bytes of out_backprop the direct filter-gradient kernel streams per pass (its chunk of output
-# rows stays in L2 while every block of the filter gradient reads it). Measured on 8x56x56x64,
-# 64x13x13x32 and 4x112x112x32 (1 core): 8 KiB to 1 MiB within ~10%, 128 KiB best.
-_DW_CHUNK_BYTES = 128 << 10
+# conv2d is linear in its input and in its filters, so each gradient is the *transpose* of a
+# linear map, and JAX derives them exactly this way (lax.conv_general_dilated's transpose rules).
+# Write the forward op with taps iy = oy*sh - top + ky*dil_h, ix = ox*sw - left + kx*dil_w:
+#
+#   y[n, oy, ox, o] = sum_{ky, kx, c} x[n, iy, ix, g*C_g + c] * w[ky, kx, c, o]   (g: o's group)
+#
+# For fixed w this is y = A_w x; for fixed x it is y = B_x w. With dy = dL/dy, the chain rule
+# gives dL/dx = A_w^T dy and dL/dw = B_x^T dy, i.e. each term of the sum sends dy back along the
+# product it came from:
+#
+#   dL/dx[n, iy, ix, g*C_g + c] = sum over (oy, ox, ky, kx, o in group g) whose tap lands on
+#                                 (iy, ix) of dy[n, oy, ox, o] * w[ky, kx, c, o]
+#                                                                  -- conv2d_backprop_input
+#   dL/dw[ky, kx, c, o]         = sum over (n, oy, ox) of x[n, iy, ix, g*C_g + c] * dy[n, oy, ox, o]
+#                                                                  -- conv2d_backprop_filter
+#
+# Taps on the padding contribute nothing to dL/dx (there is no input cell there). Seen as a
+# convolution, A_w^T is a conv of dy -- zero-inserted between rows and columns by the strides and
+# padded by (KH-1)*dil_h - top above -- with the filters flipped in space and in/out channels
+# swapped: the transposed convolution, conv2d_transpose. B_x^T correlates x with dy, summed over
+# the batch: each filter tap learns from every position that read through it.
 
 
-def _sizes_giving(out: int, k: int, s: int, d: int, pad: Any) -> Tuple[int, int]:
-    """The range [lo, hi] of input sizes that a conv maps to output size ``out`` (lo > hi: none),
-    from the output-size formulas solved for the input size (no search: sizes may be huge)."""
-    k_eff = (k - 1) * d + 1
-    if pad == "SAME":                            # out = ceil(i / s)
-        return (0, 0) if out == 0 else ((out - 1) * s + 1, out * s)
-    total = 0 if pad == "VALID" else pad[0] + pad[1]
-    if out == 0:                                 # the padded input is shorter than the kernel
-        return 0, k_eff - total - 1
-    # out = floor((i + total - k_eff) / s) + 1 with i + total >= k_eff
-    return max(0, (out - 1) * s + k_eff - total), out * s - 1 + k_eff - total
-
-
-def _check_spatial(op: str, big_name: str, small_name: str, big: Tuple[int, int], small: Tuple[int, int],
-                   kernel: Tuple[int, int], strides: Tuple[int, int], dilations: Tuple[int, int], pad_arg: Any,
-                   pads: Tuple[Tuple[int, int], Tuple[int, int]]) -> None:
-    """Raise when conv2d does not map spatial size ``big`` (the conv's input) to ``small``."""
-    for axis, name in enumerate(("height", "width")):
-        mode = pad_arg if isinstance(pad_arg, str) else pads[axis]
-        got = conv_output_size(big[axis], kernel[axis], strides[axis], mode, dilations[axis])
-        if got == small[axis]:
-            continue
-        lo, hi = _sizes_giving(small[axis], kernel[axis], strides[axis], dilations[axis], mode)
-        if lo > hi:
-            possible = f"no {big_name} {name} gives {small[axis]}"
-        elif lo == hi:
-            possible = f"only {big_name} {name} {lo} gives {small[axis]}"
-        else:
-            possible = f"{big_name} {name}s {lo} to {hi} give {small[axis]}"
-        raise ValueError(
-            f"{op}: {big_name} {name} {big[axis]} is impossible with {small_name} {name} {small[axis]}: "
-            f"conv2d with kernel {kernel[axis]}, stride {strides[axis]}, dilation {dilations[axis]} and "
-            f"padding {mode if isinstance(mode, str) else tuple(mode)} maps {name} {big[axis]} to {got}, not "
-            f"{small[axis]}; {possible}")
-
-
-def _conv_pads(pad: Any, hw: Tuple[int, int], kernel: Tuple[int, int], strides, dilations):
-    if pad in ("SAME", "VALID"):
-        return (resolve_padding(pad, hw[0], kernel[0], strides[0], dilations[0]),
-                resolve_padding(pad, hw[1], kernel[1], strides[1], dilations[1]))
-    return pad
-
-
-def _check_blas(op: str, k: int, c_out: int) -> None:
-    if k > _BLAS_INT_MAX or c_out > _BLAS_INT_MAX:
-        raise ValueError(f"{op}: the reduction length KH*KW*C_in/groups ({k}) and C_out ({c_out}) must each "
-                         f"be below 2**31")
-
-
-def _input_grad_direct(dy: np.ndarray, w: np.ndarray, dx: np.ndarray, strides, dilations, pads, groups: int,
-                       compute: np.dtype) -> bool:
-    """The stride-1 input gradient as a forward convolution, by conv2d's register-blocked kernel.
-
-    With stride 1, ``dx[n, iy, ix, c] = sum dy[n, iy + top - ky*dh, ix + left - kx*dw, o] *
-    w[ky, kx, c, o]``: the cross-correlation of ``dy`` (padded by ``(KH-1)*dh - top`` above and
-    ``(KH-1)*dh - bottom`` below, likewise across) with the filters flipped in space and with
-    in/out channels swapped (per group). The direct kernel runs at ~95% of one core's matmul;
-    im2col + BLAS + col2im here reached ~60% (8x56x56x64->64 SAME, 1 core: 12.0 -> 8.0 ms, TF 8.1;
-    64x13x13x32->64 VALID: 2.0 -> 1.3 ms, TF 1.6). The kernel skips taps on the padding of dy,
-    which is exactly the gradient's sum (no padding terms). Returns False, having written
-    nothing, where it does not apply: strides > 1 (zero insertion would waste most of the work;
-    the GEMM path handles them), a forward pad larger than the dilated kernel (dy rows no input
-    cell reaches), or non-finite filters with padding (the kernel refuses them: its forward
-    contract multiplies padding zeros by the filters)."""
-    method = _INPUT_GRAD_METHOD or ("direct" if strides == (1, 1) else "gemm")
-    if method != "direct" or strides != (1, 1):
-        return False
-    kh, kw, c_group, c_out = w.shape
-    (dh, dw), ((top, bottom), (left, right)) = dilations, pads
-    extent_h, extent_w = (kh - 1) * dh, (kw - 1) * dw
-    if max(top, bottom) > extent_h or max(left, right) > extent_w:
-        return False
-    # flipped[ky, kx, o, g*C_g + c] = w[KH-1-ky, KW-1-kx, c, g*C_out_g + o]
-    c_out_group = c_out // groups
-    flipped = (np.asarray(w, dtype=compute)[::-1, ::-1].reshape(kh, kw, c_group, groups, c_out_group)
-               .transpose(0, 1, 4, 3, 2).reshape(kh, kw, c_out_group, groups * c_group))
-    kernels = _conv_kernels()
-    return bool(kernels.conv2d_direct(np.ascontiguousarray(dy, dtype=compute), np.ascontiguousarray(flipped), dx,
-                                      1, 1, dh, dw, extent_h - top, extent_w - left, groups,
-                                      _threads.get_num_threads()))
-
-
-def _window_reaches_padding(out: int, size: int, k: int, s: int, d: int, before: int) -> np.ndarray:
-    """Boolean mask over ``out`` output positions along one axis: True where the window (taps at
-    ``o*s - before + t*d``, t < k) has a tap outside ``[0, size)``."""
-    start = np.arange(out) * s - before
-    return (start < 0) | (start + (k - 1) * d >= size)
-
-
-def _filter_grad_direct(x: np.ndarray, dy: np.ndarray, dwts: np.ndarray, strides, dilations, pads, groups: int,
-                        compute: np.dtype) -> bool:
-    """The filter gradient by the register-blocked direct kernel (no patch matrix, no BLAS).
-
-    A block of ``dwts`` (R input channels of one tap x up to 4 SIMD vectors of output channels)
-    stays in registers while the output positions stream past, in the instruction set conv2d's
-    direct kernels use. im2col + BLAS spent a third of its time building and packing the patch
-    matrix, and OpenBLAS's kernel ran at ~65% of matmul on this shape (K x C_out output, the long
-    reduction over N*H_out*W_out); the direct kernel runs at ~matmul speed (8x56x56x64->64 SAME,
-    1 core: 12.1 -> 7.7 ms). It was faster than GEMM on every shape measured, 1 and 2 threads,
-    float32 and float64: C_out/groups from 1 (depthwise: 0.7x the time) to 128, C_in/groups from
-    1 to 64, strides 1 and 2, down to a 1x6x6x2 call (equal). Returns False, having written
-    nothing, where it does not apply: a build without the SIMD kernels, or non-finite
-    ``out_backprop`` at positions whose window reaches the padding: the kernel skips padding
-    taps, but TF (and the GEMM path) multiply those dy values by the padding zeros, so inf there
-    must give NaN."""
-    if _FILTER_GRAD_METHOD == "gemm":
-        return False
-    kernels = _conv_kernels()
-    isa = kernels.ISA_NAMES.index(kernels.get_isa())
-    if isa == 0 and not kernels.cpu_features()["simd_build"]:
-        return False
-    kh, kw = dwts.shape[:2]
-    dy = np.ascontiguousarray(dy, dtype=compute)
-    rows = _window_reaches_padding(dy.shape[1], x.shape[1], kh, strides[0], dilations[0], pads[0][0])
-    cols = _window_reaches_padding(dy.shape[2], x.shape[2], kw, strides[1], dilations[1], pads[1][0])
-    if (rows.any() and not np.isfinite(dy[:, rows]).all()) or \
-            (cols.any() and not np.isfinite(dy[:, :, cols]).all()):
-        return False
-    load("conv_grad").conv2d_backprop_filter_direct(
-        np.ascontiguousarray(x, dtype=compute), dy, dwts, strides[0], strides[1], dilations[0], dilations[1],
-        pads[0][0], pads[1][0], groups, isa, _DW_CHUNK_BYTES, _threads.get_num_threads())
-    return True
-
-
-def _backprop_input(op: str, input_sizes: Any, filters: Any, out_backprop: Any, strides: Any, padding: Any,
-                    data_format: str, dilations: Any, names: dict) -> np.ndarray:
-    """Shared body of conv2d_backprop_input and conv2d_transpose; ``names`` maps roles to the
-    caller's argument names so that every message speaks the caller's language."""
+def _backprop_input(names: _Names, input_sizes: Any, filters: Any, out_backprop: Any, strides: Any, padding: Any,
+                    data_format: str, dilations: Any) -> np.ndarray:
+    """Shared body of conv2d_backprop_input and conv2d_transpose; ``names`` says what each
+    argument is called in the caller."""
+    op = names.op
     data_format = check_data_format(data_format)
-    w = to_array(filters, names["filters"],
-                 like=to_array(out_backprop, names["dy"]) if _is_array(out_backprop) else None)
-    dy = to_array(out_backprop, names["dy"], like=w)
-    check_dtype(w, names["filters"], GRAD_DTYPES, op)
-    if dy.dtype != w.dtype:
-        raise TypeError(f"`{names['dy']}` dtype must match `{names['filters']}` dtype (as in TensorFlow); got "
-                        f"{names['dy']} {dy.dtype}, {names['filters']} {w.dtype}")
-    layout = "(N, H, W, C)" if data_format == "NHWC" else "(N, C, H, W)"
-    check_4d(w, names["filters"], op, names["filters_layout"])
-    check_4d(dy, names["dy"], op, layout)
+    w, dy = _operands(op, filters, names.filters, out_backprop, names.dy, GRAD_DTYPES)
+    check_4d(w, names.filters, op, names.filters_layout)
+    check_4d(dy, names.dy, op, "(N, H, W, C)" if data_format == "NHWC" else "(N, C, H, W)")
     dy = to_nhwc(dy, data_format)
-    kh, kw, c_group, c_out = w.shape
-    sizes = int_vector(input_sizes, names["sizes"], (2, 4), names["sizes_what"])
+    sizes = int_vector(input_sizes, names.sizes, (2, 4), names.sizes_what)
+    x_shape: tuple[int, ...]
     if len(sizes) == 2:
         # TF's short form: only (H, W); the batch comes from the gradient, the channels from the
         # filters (no groups).
-        n, height, width, c_in = dy.shape[0], sizes[0], sizes[1], c_group
+        x_shape = (dy.shape[0], sizes[0], sizes[1], w.shape[2])
     elif data_format == "NHWC":
-        n, height, width, c_in = sizes
+        x_shape = sizes
     else:
-        n, c_in, height, width = sizes
-    sh, sw = spatial_pair(strides, "strides", data_format)
-    dh, dw = spatial_pair(dilations, "dilations", data_format)
-    pad = parse_padding(padding, data_format)
-    if kh < 1 or kw < 1 or c_group < 1:
-        raise ValueError(f"`{names['filters']}` must have KH, KW and {names['group_axis']} >= 1; got shape {w.shape}")
-    if c_in < 1 or c_in % c_group:
-        raise ValueError(f"{op}: the {names['big']} channels ({c_in}, from `{names['sizes']}`) must be a positive "
-                         f"multiple of `{names['filters']}`.shape[2] = {c_group} (groups = their ratio)")
-    groups = c_in // c_group
-    if c_out % groups:
-        raise ValueError(f"{op}: grouped convolution needs `{names['filters']}`.shape[3] ({c_out}) to be a multiple "
-                         f"of groups = {groups}")
-    if dy.shape[3] != c_out:
-        raise ValueError(f"{op}: `{names['dy']}` must have {c_out} channels (`{names['filters']}`.shape[3]); got "
-                         f"{dy.shape[3]} (shape {dy.shape})")
-    if dy.shape[0] != n:
-        raise ValueError(f"{op}: `{names['sizes']}` batch ({n}) must equal the batch of `{names['dy']}` "
-                         f"({dy.shape[0]})")
-    pads = _conv_pads(pad, (height, width), (kh, kw), (sh, sw), (dh, dw))
-    _check_spatial(op, names["big"], names["small"], (height, width), dy.shape[1:3], (kh, kw), (sh, sw),
-                   (dh, dw), pad, pads)
-    compute = compute_dtype(w.dtype)
-    check_output_size((n, height, width, c_in), compute, op)
-    dx = np.empty((n, height, width, c_in), dtype=compute)
+        x_shape = (sizes[0], sizes[2], sizes[3], sizes[1])
+    geo = conv_geometry(names, x_shape, w.shape, dy.shape, strides, padding, dilations, data_format, w.dtype)
+    check_output_size(x_shape, geo.compute, op)
+    dx = np.empty(x_shape, dtype=geo.compute)
     if not (dy.size and w.size and dx.size):
         dx.fill(0)
-    elif not _input_grad_direct(dy, w, dx, (sh, sw), (dh, dw), pads, groups, compute):
-        k = kh * kw * c_group
-        _check_blas(op, k, c_out)
-        per_image = dy.shape[1] * dy.shape[2]
-        if per_image > _BLAS_INT_MAX:
-            raise ValueError(f"{op}: {per_image} positions per image is too many for one BLAS call (2**31 - 1)")
-        # Whole images per chunk, at least _LANES chunks when the batch allows, within the scratch.
-        budget = max(1, _SCRATCH_BYTES // max(1, per_image * k * compute.itemsize))
-        chunk = max(1, min(budget, -(-n // _LANES), _BLAS_INT_MAX // per_image))
-        _threads.run_blas_kernel(load("conv_grad").conv2d_backprop_input, -(-n // chunk) > 1,
-                         np.ascontiguousarray(dy, dtype=compute), np.ascontiguousarray(w, dtype=compute), dx,
-                         sh, sw, dh, dw, pads[0][0], pads[1][0], groups, chunk)
-    if compute != w.dtype:
-        dx = dx.astype(w.dtype)
+    else:
+        _conv_dispatch.run_input_grad(op, geo, dy, w, dx)
+    if geo.compute != geo.dtype:
+        dx = dx.astype(geo.dtype)
     return from_nhwc(dx, data_format)
 
 
-def conv2d_backprop_input(input_sizes: Any, filters: Any, out_backprop: Any, strides: Any = 1,
-                          padding: Any = "VALID", data_format: str = "NHWC", dilations: Any = 1) -> np.ndarray:
+def conv2d_backprop_input(input_sizes: Sequence[int], filters: ArrayLike, out_backprop: ArrayLike,
+                          strides: Pair = 1, padding: Padding = "VALID", data_format: DataFormat = "NHWC",
+                          dilations: Pair = 1) -> np.ndarray:
     """Gradient of :func:`convops.conv2d` with respect to its input, as TF's ``Conv2DBackpropInput``.
 
     If ``y = conv2d(x, filters, ...)`` and ``out_backprop = dL/dy``, this returns ``dL/dx``:
@@ -511,15 +420,12 @@ def conv2d_backprop_input(input_sizes: Any, filters: Any, out_backprop: Any, str
     >>> convops.conv2d_backprop_input((1, 1, 4, 1), w, dy)[0, :, :, 0]
     array([[  2.,  23., 230., 300.]], dtype=float32)
     """
-    names = {"filters": "filters", "dy": "out_backprop", "sizes": "input_sizes", "big": "input",
-             "small": "out_backprop", "group_axis": "in-channels", "filters_layout": "(KH, KW, C_in/groups, C_out)",
-             "sizes_what": "(the shape (N, H, W, C_in), or (H, W))"}
-    return _backprop_input("conv2d_backprop_input", input_sizes, filters, out_backprop, strides, padding,
-                           data_format, dilations, names)
+    return _backprop_input(_INPUT_GRAD, input_sizes, filters, out_backprop, strides, padding, data_format,
+                           dilations)
 
 
-def conv2d_transpose(input: Any, filters: Any, output_shape: Any, strides: Any, padding: Any = "SAME",
-                     data_format: str = "NHWC", dilations: Any = 1) -> np.ndarray:
+def conv2d_transpose(input: ArrayLike, filters: ArrayLike, output_shape: Sequence[int], strides: Pair,
+                     padding: Padding = "SAME", data_format: DataFormat = "NHWC", dilations: Pair = 1) -> np.ndarray:
     """Transposed convolution ("deconvolution"), as ``tf.nn.conv2d_transpose``.
 
     The transpose of :func:`convops.conv2d` seen as a linear map: it takes a small map back to
@@ -542,7 +448,7 @@ def conv2d_transpose(input: Any, filters: Any, output_shape: Any, strides: Any, 
     padding : "SAME" (default, as in TF), "VALID" or explicit ``((top, bottom), (left, right))``
         The padding of the forward conv2d.
     data_format : "NHWC" or "NCHW"
-    dilations : int, (dh, dw) or TF's 4-list
+    dilations : int, (dil_h, dil_w) or TF's 4-list
         Dilation of the forward conv2d (TensorFlow's CPU refuses > 1; convops computes it).
 
     Returns
@@ -578,19 +484,15 @@ def conv2d_transpose(input: Any, filters: Any, output_shape: Any, strides: Any, 
     ...
     ValueError: conv2d_transpose: output_shape height 5 is impossible with input height 2: conv2d with kernel 3, stride 2, dilation 1 and padding SAME maps height 5 to 3, not 2; output_shape heights 3 to 4 give 2
     """
-    names = {"filters": "filters", "dy": "input", "sizes": "output_shape", "big": "output_shape",
-             "small": "input", "group_axis": "output channels",
-             "filters_layout": "(KH, KW, C_out/groups, C_in)",
-             "sizes_what": "(the output shape (N, H, W, C), or (H, W))"}
-    return _backprop_input("conv2d_transpose", output_shape, filters, input, strides, padding, data_format,
-                           dilations, names)
+    return _backprop_input(_TRANSPOSE, output_shape, filters, input, strides, padding, data_format, dilations)
 
 
-def conv2d_backprop_filter(input: Any, filter_sizes: Any, out_backprop: Any, strides: Any = 1,
-                           padding: Any = "VALID", data_format: str = "NHWC", dilations: Any = 1) -> np.ndarray:
+def conv2d_backprop_filter(input: ArrayLike, filter_sizes: Sequence[int], out_backprop: ArrayLike,
+                           strides: Pair = 1, padding: Padding = "VALID", data_format: DataFormat = "NHWC",
+                           dilations: Pair = 1) -> np.ndarray:
     """Gradient of :func:`convops.conv2d` with respect to its filters, as TF's ``Conv2DBackpropFilter``.
 
-    ``dL/dfilters[ky, kx, c, o] = sum over n, y, x of in_pad[n, y*sh + ky*dh, x*sw + kx*dw, g*C_g + c]
+    ``dL/dfilters[ky, kx, c, o] = sum over n, y, x of in_pad[n, y*sh + ky*dil_h, x*sw + kx*dil_w, g*C_g + c]
     * out_backprop[n, y, x, o]`` (``g`` the group of ``o``): a correlation of the input with the
     upstream gradient, summed over the batch — the reason a filter learns from every position.
 
@@ -627,56 +529,20 @@ def conv2d_backprop_filter(input: Any, filter_sizes: Any, out_backprop: Any, str
     >>> convops.conv2d_backprop_filter(x, (1, 2, 1, 1), dy)[0, :, 0, 0]   # [0+1+2, 1+2+3]
     array([3., 6.])
     """
-    op = "conv2d_backprop_filter"
-    data_format = check_data_format(data_format)
-    x = to_array(input, "input", like=to_array(out_backprop, "out_backprop") if _is_array(out_backprop) else None)
-    dy = to_array(out_backprop, "out_backprop", like=x)
-    check_dtype(x, "input", GRAD_DTYPES, op)
-    if dy.dtype != x.dtype:
-        raise TypeError(f"`out_backprop` dtype must match `input` dtype (as in TensorFlow); got out_backprop "
-                        f"{dy.dtype}, input {x.dtype}")
-    layout = "(N, H, W, C)" if data_format == "NHWC" else "(N, C, H, W)"
-    check_4d(x, "input", op, layout)
-    check_4d(dy, "out_backprop", op, layout)
-    x, dy = to_nhwc(x, data_format), to_nhwc(dy, data_format)
-    kh, kw, c_group, c_out = int_vector(filter_sizes, "filter_sizes", (4,), "(KH, KW, C_in/groups, C_out)")
-    sh, sw = spatial_pair(strides, "strides", data_format)
-    dh, dw = spatial_pair(dilations, "dilations", data_format)
-    pad = parse_padding(padding, data_format)
-    n, height, width, c_in = x.shape
-    if kh < 1 or kw < 1 or c_group < 1:
-        raise ValueError(f"`filter_sizes` must have KH, KW and in-channels >= 1; got {(kh, kw, c_group, c_out)}")
-    if c_in < 1 or c_in % c_group:
-        raise ValueError(f"{op}: input channels ({c_in}) must be a positive multiple of filter_sizes[2] = {c_group} "
-                         f"(groups = their ratio)")
-    groups = c_in // c_group
-    if c_out % groups:
-        raise ValueError(f"{op}: grouped convolution needs filter_sizes[3] ({c_out}) to be a multiple of groups = "
-                         f"{groups}")
-    if dy.shape[3] != c_out:
-        raise ValueError(f"{op}: `out_backprop` must have {c_out} channels (filter_sizes[3]); got {dy.shape[3]}")
-    if dy.shape[0] != n:
-        raise ValueError(f"{op}: `out_backprop` batch ({dy.shape[0]}) must equal `input` batch ({n})")
-    pads = _conv_pads(pad, (height, width), (kh, kw), (sh, sw), (dh, dw))
-    _check_spatial(op, "input", "out_backprop", (height, width), dy.shape[1:3], (kh, kw), (sh, sw), (dh, dw),
-                   pad, pads)
-    compute = compute_dtype(x.dtype)
-    check_output_size((kh, kw, c_group, c_out), compute, op)
-    dwts = np.empty((kh, kw, c_group, c_out), dtype=compute)
-    if dy.size and x.size and dwts.size:
-        if not _filter_grad_direct(x, dy, dwts, (sh, sw), (dh, dw), pads, groups, compute):
-            k = kh * kw * c_group
-            _check_blas(op, k, c_out)
-            m_total = dy.shape[0] * dy.shape[1] * dy.shape[2]
-            # Chunks of output positions: big enough for an efficient BLAS call (>= 64 rows), at
-            # least _LANES of them when there are enough rows, within the scratch budget.
-            budget = max(1, min(_SCRATCH_BYTES // (k * compute.itemsize), _BLAS_INT_MAX // k))
-            chunk = max(min(64, m_total, budget), min(budget, -(-m_total // _LANES)))
-            n_chunks = -(-m_total // chunk)
-            lanes = max(1, min(_LANES, n_chunks, _PARTIALS_BYTES // (k * c_out * compute.itemsize)))
-            _threads.run_blas_kernel(load("conv_grad").conv2d_backprop_filter, lanes > 1, np.ascontiguousarray(x, dtype=compute),
-                             np.ascontiguousarray(dy, dtype=compute), dwts, sh, sw, dh, dw, pads[0][0],
-                             pads[1][0], groups, chunk, lanes)
+    names = _FILTER_GRAD
+    op = names.op
+    layout = check_data_format(data_format)
+    x, dy = _operands(op, input, "input", out_backprop, "out_backprop", GRAD_DTYPES)
+    shape = "(N, H, W, C)" if layout == "NHWC" else "(N, C, H, W)"
+    check_4d(x, "input", op, shape)
+    check_4d(dy, "out_backprop", op, shape)
+    x, dy = to_nhwc(x, layout), to_nhwc(dy, layout)
+    w_shape = int_vector(filter_sizes, "filter_sizes", (4,), "(KH, KW, C_in/groups, C_out)")
+    geo = conv_geometry(names, x.shape, w_shape, dy.shape, strides, padding, dilations, layout, x.dtype)
+    check_output_size(w_shape, geo.compute, op)
+    d_filters = np.empty(w_shape, dtype=geo.compute)
+    if dy.size and x.size and d_filters.size:
+        _conv_dispatch.run_filter_grad(op, geo, x, dy, d_filters)
     else:
-        dwts.fill(0)
-    return dwts.astype(x.dtype) if compute != x.dtype else dwts
+        d_filters.fill(0)
+    return d_filters.astype(geo.dtype) if geo.compute != geo.dtype else d_filters

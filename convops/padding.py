@@ -7,20 +7,22 @@ comes from; the kernel only copies bytes along these maps.
 
 from __future__ import annotations
 
-from typing import Any, Sequence, Tuple
+from collections.abc import Sequence
+from typing import Any, Literal, TypeAlias, cast
 
 import numpy as np
 
 from convops import _threads
 from convops._kernels import load
+from convops._typing import ArrayLike, Int
 from convops._validation import (
+    GRAD_DTYPES,
+    _describe,
     as_int,
     check_dtype,
     check_extent,
     check_output_size,
     compute_dtype,
-    _describe,
-    GRAD_DTYPES,
     to_array,
 )
 
@@ -28,14 +30,21 @@ __all__ = ["pad", "padding_index", "PAD_MODES"]
 
 _kernels = load("pad")
 pad_copy = _kernels.pad_copy
-pad_fast = _kernels.pad_fast
+pad_fast = load("fastpath").pad_fast
+
+#: A mode of :func:`pad`, in the spellings the docs use (any case is accepted at run time).
+PadMode: TypeAlias = Literal["CONSTANT", "REFLECT", "SYMMETRIC", "EDGE", "CIRCULAR", "MEAN",
+                             "constant", "reflect", "symmetric", "edge", "circular", "mean"]
+#: ``paddings``: one ``(before, after)`` pair per dimension, as a nested sequence or an (rank, 2)
+#: integer array.
+Paddings: TypeAlias = Sequence[Sequence[Int]] | np.ndarray
 
 #: Modes of :func:`pad`. The first three are ``tf.pad``'s; EDGE and CIRCULAR are PyTorch's
 #: ``replicate`` and ``circular``; MEAN pads with the mean of the padded axes (see :func:`pad`).
 PAD_MODES = ("CONSTANT", "REFLECT", "SYMMETRIC", "EDGE", "CIRCULAR", "MEAN")
 
 
-def padding_index(size: int, before: int, after: int, mode: str = "CONSTANT") -> np.ndarray:
+def padding_index(size: Int, before: Int, after: Int, mode: PadMode = "CONSTANT") -> np.ndarray:
     """Source index of every output position along one axis (-1 where a constant goes).
 
     ========== ===================================== ===========================
@@ -48,6 +57,22 @@ def padding_index(size: int, before: int, after: int, mode: str = "CONSTANT") ->
     CIRCULAR   wrap around (``k mod size``)          ``b c a b c a b``
     ========== ===================================== ===========================
 
+    Parameters
+    ----------
+    size : int
+        Length of the input axis, >= 0.
+    before, after : int
+        Padding before and after it, >= 0 (REFLECT: <= size - 1, SYMMETRIC: <= size).
+    mode : str, any case
+        One of :data:`PAD_MODES` (MEAN maps like CONSTANT: its border is a computed constant).
+
+    Returns
+    -------
+    ndarray of intp, shape (before + size + after,)
+        ``out[i]`` = the input index output position ``i`` copies, or -1 for a constant.
+
+    Examples
+    --------
     >>> from convops import padding_index
     >>> padding_index(3, 2, 2, "REFLECT")
     array([2, 1, 0, 1, 2, 1, 0])
@@ -59,34 +84,34 @@ def padding_index(size: int, before: int, after: int, mode: str = "CONSTANT") ->
         raise ValueError(f"`size`, `before` and `after` must be non-negative; got {(size, before, after)}")
     for value, name in ((size, "size"), (before, "before"), (after, "after")):
         check_extent(value, name)
-    check_output_size((size + before + after,), np.intp, "padding_index")
+    check_output_size((size + before + after,), np.dtype(np.intp), "padding_index")
     if not isinstance(mode, str) or mode.upper() not in PAD_MODES:
         raise ValueError(f"`mode` must be one of {PAD_MODES} (any case); got {_describe(mode)}")
-    mode = mode.upper()
+    upper = mode.upper()
     # The same limits as pad(): beyond them the mirror would point outside the input.
-    limit = {"REFLECT": size - 1, "SYMMETRIC": size}.get(mode)
+    limit = {"REFLECT": size - 1, "SYMMETRIC": size}.get(upper)
     if limit is not None and max(before, after) > limit:
-        raise ValueError(f"`before`/`after` for {mode} mode must be <= {limit} for size {size}; got {(before, after)}")
-    if mode in ("EDGE", "CIRCULAR") and size == 0 and before + after > 0:
-        raise ValueError(f"{mode} padding needs `size` >= 1 to copy from; got size 0")
+        raise ValueError(f"`before`/`after` for {upper} mode must be <= {limit} for size {size}; got {(before, after)}")
+    if upper in ("EDGE", "CIRCULAR") and size == 0 and before + after > 0:
+        raise ValueError(f"{upper} padding needs `size` >= 1 to copy from; got size 0")
     k = np.arange(-before, size + after, dtype=np.intp)
     inside = (k >= 0) & (k < size)
-    if mode in ("CONSTANT", "MEAN"):
+    if upper in ("CONSTANT", "MEAN"):
         return np.where(inside, k, -1)
     if size == 0:
         return np.full(k.shape, -1, dtype=np.intp)
-    if mode == "REFLECT":
+    if upper == "REFLECT":
         k = np.abs(k)
         return np.where(k >= size, 2 * (size - 1) - k, k)
-    if mode == "SYMMETRIC":
+    if upper == "SYMMETRIC":
         k = np.where(k < 0, -k - 1, k)
         return np.where(k >= size, 2 * size - 1 - k, k)
-    if mode == "EDGE":
+    if upper == "EDGE":
         return np.clip(k, 0, size - 1)
     return np.mod(k, size)  # CIRCULAR
 
 
-def _parse_paddings(paddings: Any, ndim: int, array: str = "input") -> Tuple[Tuple[int, int], ...]:
+def _parse_paddings(paddings: Any, ndim: int, array: str = "input") -> tuple[tuple[int, int], ...]:
     """``paddings`` as one (before, after) pair of non-negative ints per dimension of ``array``."""
     if isinstance(paddings, np.ndarray):
         if paddings.dtype.kind not in "iu":
@@ -110,7 +135,43 @@ def _parse_paddings(paddings: Any, ndim: int, array: str = "input") -> Tuple[Tup
     return tuple(pairs)
 
 
-def pad(input: Any, paddings: Any, mode: str = "CONSTANT", constant_values: Any = 0) -> np.ndarray:
+def _pad_spec(op: str, shape: tuple[int, ...], paddings: Any, mode: Any, array: str, padded: bool,
+              copy_modes: tuple[str, ...]) -> tuple[str, tuple[tuple[int, int], ...], tuple[int, ...]]:
+    """Validate ``mode`` and ``paddings`` for an array of ``shape`` -- the input of :func:`pad`,
+    or (``padded``) the padded gradient of :func:`pad_grad` -- and return the upper-case mode,
+    the (before, after) pairs and the input's shape. ``copy_modes`` need a non-empty input
+    dimension wherever they pad."""
+    if not isinstance(mode, str):
+        raise TypeError(f"`mode` must be a string, one of {PAD_MODES}; got {_describe(mode)}")
+    mode_upper = mode.upper()
+    if mode_upper not in PAD_MODES:
+        raise ValueError(f"`mode` must be one of {PAD_MODES} (any case); got {mode!r}")
+    pairs = _parse_paddings(paddings, len(shape), array)
+    in_shape = []
+    for axis, ((before, after), size) in enumerate(zip(pairs, shape)):
+        n_in = size - before - after if padded else size
+        if n_in < 0:
+            raise ValueError(f"{op}: `paddings` {(before, after)} in dimension {axis} exceed the size of `{array}` "
+                             f"there ({size}); `{array}` must have the padded shape")
+        # Beyond these limits the mirror would point outside the input (tf.pad refuses them too).
+        limit = {"REFLECT": n_in - 1, "SYMMETRIC": n_in}.get(mode_upper)
+        if limit is not None and max(before, after) > limit:
+            if padded:
+                rule, where = ("size - 1" if mode_upper == "REFLECT" else "size"), f"input size {n_in}"
+            else:
+                rule = "size - 1 (the edge is not repeated)" if mode_upper == "REFLECT" else "size"
+                where = f"size {n_in}"
+            raise ValueError(f"`paddings` for {mode_upper} mode must be <= {rule} = {limit} in dimension {axis} "
+                             f"({where}); got {(before, after)}")
+        if mode_upper in copy_modes and n_in == 0 and before + after > 0:
+            raise ValueError(f"{mode_upper} padding needs a non-empty dimension to copy from; the input's dimension "
+                             f"{axis} has size 0 and `paddings` {(before, after)} for it")
+        in_shape.append(n_in)
+    return mode_upper, pairs, tuple(in_shape)
+
+
+def pad(input: ArrayLike, paddings: Paddings, mode: PadMode = "CONSTANT",
+        constant_values: ArrayLike = 0) -> np.ndarray:
     """Pad an array, as ``tf.pad``.
 
     Parameters
@@ -155,7 +216,7 @@ def pad(input: Any, paddings: Any, mode: str = "CONSTANT", constant_values: Any 
     """
     # The common call (ndarray, int pairs, CONSTANT 0 / REFLECT / SYMMETRIC) in compiled code;
     # None for anything else, including every argument the checks below would reject.
-    out = pad_fast(input, paddings, mode, constant_values, _threads._num_threads or 0)   # 0: default, looked up if needed
+    out = pad_fast(input, paddings, mode, constant_values, _threads.get_num_threads())
     if out is not None:
         return out
     x = np.asarray(input) if isinstance(input, np.ndarray) else to_array(input, "input")
@@ -163,24 +224,10 @@ def pad(input: Any, paddings: Any, mode: str = "CONSTANT", constant_values: Any 
         raise TypeError(f"`input` of pad must have a boolean, integer or floating dtype; got {x.dtype}")
     if x.ndim == 0:
         raise ValueError("`input` of pad must have rank >= 1; got a scalar")
-    if not isinstance(mode, str):
-        raise TypeError(f"`mode` must be a string, one of {PAD_MODES}; got {_describe(mode)}")
-    mode_upper = mode.upper()
-    if mode_upper not in PAD_MODES:
-        raise ValueError(f"`mode` must be one of {PAD_MODES} (any case); got {mode!r}")
-    pairs = _parse_paddings(paddings, x.ndim)
-    for axis, ((before, after), size) in enumerate(zip(pairs, x.shape)):
-        limit = {"REFLECT": size - 1, "SYMMETRIC": size}.get(mode_upper)
-        if limit is not None and max(before, after) > limit:
-            rule = "size - 1 (the edge is not repeated)" if mode_upper == "REFLECT" else "size"
-            raise ValueError(f"`paddings` for {mode_upper} mode must be <= {rule} = {limit} in dimension {axis} "
-                             f"(size {size}); got {(before, after)}")
-        if mode_upper in ("EDGE", "CIRCULAR") and size == 0 and before + after > 0:
-            raise ValueError(f"{mode_upper} padding needs a non-empty dimension to copy from; `input` dimension "
-                             f"{axis} has size 0 and `paddings` {(before, after)} for it")
+    mode_upper, pairs, _ = _pad_spec("pad", x.shape, paddings, mode, "input", False, ("EDGE", "CIRCULAR"))
     out_shape = tuple(size + before + after for size, (before, after) in zip(x.shape, pairs))
     # Every argument is checked before the output's size, so a bad one is always named.
-    value = _constant(constant_values, x.dtype) if mode_upper != "MEAN" else None
+    value = _constant(constant_values, x.dtype) if mode_upper != "MEAN" else np.zeros((), x.dtype)
     if mode_upper == "MEAN" and 0 not in out_shape and any(
             size == 0 and (before or after) for size, (before, after) in zip(x.shape, pairs)):
         raise ValueError("MEAN padding needs a non-empty `input` along every padded dimension")
@@ -191,7 +238,8 @@ def pad(input: Any, paddings: Any, mode: str = "CONSTANT", constant_values: Any 
     out = np.empty(out_shape, dtype=x.dtype)
     if out.size == 0:
         return out
-    maps = [padding_index(size, before, after, mode_upper) for size, (before, after) in zip(x.shape, pairs)]
+    maps = [padding_index(size, before, after, cast(PadMode, mode_upper))
+            for size, (before, after) in zip(x.shape, pairs)]
     offsets = np.cumsum([0] + [len(m) for m in maps[:-1]]).astype(np.intp)
     src = np.ascontiguousarray(x)
     pad_copy(src.reshape(-1).view(np.uint8), out.reshape(-1).view(np.uint8),
@@ -225,7 +273,7 @@ def _constant(constant_values: Any, dtype: np.dtype) -> np.ndarray:
         return np.asarray(value, dtype=dtype)
 
 
-def _pad_mean(x: np.ndarray, pairs: Sequence[Tuple[int, int]], out_shape: Tuple[int, ...]) -> np.ndarray:
+def _pad_mean(x: np.ndarray, pairs: Sequence[tuple[int, int]], out_shape: tuple[int, ...]) -> np.ndarray:
     padded_axes = tuple(axis for axis, (before, after) in enumerate(pairs) if before or after)
     out = np.empty(out_shape, dtype=x.dtype)
     if out.size == 0:
@@ -253,7 +301,7 @@ def _pad_mean(x: np.ndarray, pairs: Sequence[Tuple[int, int]], out_shape: Tuple[
     return out
 
 
-def _integer_mean(x: np.ndarray, axes: Tuple[int, ...]) -> np.ndarray:
+def _integer_mean(x: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
     """Exact mean of integers along ``axes`` (keepdims), rounded half to even.
 
     A float64 mean is not enough: it rounds int64 values (the mean of two 2**62 + 1 was 2**62) and
@@ -269,9 +317,12 @@ def _integer_mean(x: np.ndarray, axes: Tuple[int, ...]) -> np.ndarray:
     return (quotient + round_up.astype(np.int64)).astype(x.dtype)
 
 
-# --------------------------------------------------------------------------- pad
+# --------------------------------------------------------------------------- gradient
+#
+# Every output cell of pad is a copy of one input cell or a constant: pad is linear, and its
+# gradient is the transpose of the copy, a sum of the copies back onto their sources.
 
-def pad_grad(grad: Any, paddings: Any, mode: str = "CONSTANT") -> np.ndarray:
+def pad_grad(grad: ArrayLike, paddings: Paddings, mode: PadMode = "CONSTANT") -> np.ndarray:
     """Gradient of :func:`convops.pad` with respect to its input.
 
     Every output cell of ``pad`` is a copy of one input cell (or a constant), so the gradient
@@ -321,27 +372,8 @@ def pad_grad(grad: Any, paddings: Any, mode: str = "CONSTANT") -> np.ndarray:
     check_dtype(dy, "grad", GRAD_DTYPES, op)
     if dy.ndim == 0:
         raise ValueError(f"`grad` of {op} must have rank >= 1; got a scalar")
-    if not isinstance(mode, str):
-        raise TypeError(f"`mode` must be a string, one of {PAD_MODES}; got {_describe(mode)}")
-    mode_upper = mode.upper()
-    if mode_upper not in PAD_MODES:
-        raise ValueError(f"`mode` must be one of {PAD_MODES} (any case); got {mode!r}")
-    pairs = _parse_paddings(paddings, dy.ndim, "grad")
-    in_shape = []
-    for axis, ((before, after), size) in enumerate(zip(pairs, dy.shape)):
-        n_in = size - before - after
-        if n_in < 0:
-            raise ValueError(f"{op}: `paddings` {(before, after)} in dimension {axis} exceed the size of `grad` "
-                             f"there ({size}); `grad` must have the padded shape")
-        limit = {"REFLECT": n_in - 1, "SYMMETRIC": n_in}.get(mode_upper)
-        if limit is not None and max(before, after) > limit:
-            rule = "size - 1" if mode_upper == "REFLECT" else "size"
-            raise ValueError(f"`paddings` for {mode_upper} mode must be <= {rule} = {limit} in dimension {axis} "
-                             f"(input size {n_in}); got {(before, after)}")
-        if mode_upper in ("EDGE", "CIRCULAR", "MEAN") and n_in == 0 and before + after > 0:
-            raise ValueError(f"{mode_upper} padding needs a non-empty dimension to copy from; `paddings` "
-                             f"{(before, after)} leave dimension {axis} of `grad` an input size of 0")
-        in_shape.append(n_in)
+    mode_upper, pairs, in_shape = _pad_spec(op, dy.shape, paddings, mode, "grad", True,
+                                            ("EDGE", "CIRCULAR", "MEAN"))
     compute = compute_dtype(dy.dtype)
     if mode_upper == "MEAN":
         dx = _mean_pad_grad(dy.astype(compute, copy=False), pairs, tuple(in_shape))
@@ -358,7 +390,7 @@ def pad_grad(grad: Any, paddings: Any, mode: str = "CONSTANT") -> np.ndarray:
 
 def _fold_axis(dy: np.ndarray, axis: int, n_in: int, before: int, after: int, mode: str) -> np.ndarray:
     """Sum the copies along ``axis``: input index j gets every output index i with map[i] == j."""
-    source = padding_index(n_in, before, after, mode)
+    source = padding_index(n_in, before, after, cast(PadMode, mode))
     order = np.argsort(source, kind="stable")                # output indices grouped by source, ascending i
     order = order[source[order] >= 0]                         # constants feed no input cell
     indptr = np.zeros(n_in + 1, dtype=np.intp)
@@ -373,7 +405,7 @@ def _fold_axis(dy: np.ndarray, axis: int, n_in: int, before: int, after: int, mo
     return dx
 
 
-def _mean_pad_grad(dy: np.ndarray, pairs, in_shape: Tuple[int, ...]) -> np.ndarray:
+def _mean_pad_grad(dy: np.ndarray, pairs: Sequence[tuple[int, int]], in_shape: tuple[int, ...]) -> np.ndarray:
     """MEAN mode: border = mean of x over the padded axes (one mean per index of the others)."""
     interior = tuple(slice(before, before + n) for (before, _), n in zip(pairs, in_shape))
     dx = np.array(dy[interior], dtype=dy.dtype, order="C")

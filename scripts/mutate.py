@@ -103,14 +103,14 @@ MUTATIONS = [
     Mutation(
         "conv-2d-nchw",
         "convops/conv.py",
-        '        x = x[None, :, :, None] if data_format == "NHWC" else x[None, None, :, :]',
+        '        x = x[None, :, :, None] if layout == "NHWC" else x[None, None, :, :]',
         "        x = x[None, :, :, None]",
         ("tests/test_conv.py", "-k", "image"),
         "a 2-D image convolved with data_format='NCHW' is reshaped as NHWC, then transposed",
     ),
     Mutation(
         "pad-negative-zero",
-        "convops/_kernels/pad.pyx",
+        "convops/_kernels/fastpath.pyx",
         "    if type(constant_values) is float and signbit(<double>constant_values):\n        return None\n",
         "",
         ("tests/test_pad.py", "-k", "sign_of_a_zero or tensorflow"),

@@ -6,16 +6,12 @@ test writes two small user files, one with a bad call and one with good calls, r
 both in one process and checks which lines it reports.
 """
 
-import inspect
 import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
-
-import convops
 
 pytest.importorskip("mypy", reason="mypy is installed by requirements/lint.txt (scripts/env.sh test)")
 
@@ -48,12 +44,6 @@ y: np.ndarray = convops.conv2d(x, w, strides=2, padding="SAME", data_format="NHW
 convops.conv2d(x.tolist(), w, strides=(1, 2), padding=((1, 1), (0, 2)), dilations=[1, 1, 1, 1])
 convops.conv2d(x, w, strides=np.int64(2), padding=[[0, 0], [1, 1], [1, 1], [0, 0]], data_format="NCHW")
 """
-
-
-def _conv2d_hints_are_any() -> bool:
-    """True while conv2d's geometry arguments are still annotated ``Any`` (the test cannot pass)."""
-    params = inspect.signature(convops.conv2d).parameters
-    return any(params[name].annotation in (Any, "Any") for name in ("strides", "padding", "data_format"))
 
 
 @pytest.fixture(scope="module")
@@ -90,16 +80,6 @@ def mypy_report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[str]
     return report
 
 
-# While conv2d's hints are ``Any`` mypy accepts the bad call, so these two tests are expected to
-# fail; strict: the day conv2d is annotated with convops._typing's aliases they must pass.
-needs_typed_signatures = pytest.mark.xfail(
-    _conv2d_hints_are_any(),
-    strict=True,
-    reason="passes once convops.conv2d is annotated with the convops._typing aliases (Pair, Padding, DataFormat)",
-)
-
-
-@needs_typed_signatures
 @pytest.mark.parametrize(("argument", "line"), [("strides", 10), ("padding", 11), ("data_format", 12)])
 def test_mypy_refuses_each_bad_argument(mypy_report: dict[str, list[str]], argument: str, line: int) -> None:
     assert BAD.splitlines()[line - 1].strip().startswith(f"{argument}="), "the line numbers above are stale"
@@ -108,7 +88,6 @@ def test_mypy_refuses_each_bad_argument(mypy_report: dict[str, list[str]], argum
     assert all(e.startswith(f"bad_call.py:{line}:") for e in hits), hits
 
 
-@needs_typed_signatures
 def test_mypy_reports_nothing_else_in_the_bad_call(mypy_report: dict[str, list[str]]) -> None:
     assert len(mypy_report["bad_call.py"]) == 3, "\n".join(mypy_report["bad_call.py"])
 

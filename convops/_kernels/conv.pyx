@@ -1,8 +1,10 @@
 # Convolution kernels. Private: the public layer (convops/conv.py) has validated every argument,
 # resolved the padding to explicit integers, made the arrays C-contiguous and allocated `out`.
 # These functions trust their inputs, hold no Python objects in their loops and release the GIL.
-# (The im2col + BLAS kernel lives in _conv_gemm.pyx: it needs scipy.linalg, ~0.15-0.4 s to import,
-# which the first conv2d call should not pay.)
+# Every kernel here runs the call it is given: convops.conv chose it, the instruction set (`isa`,
+# an index into simd.ISA_NAMES) and the thread count. (The im2col + BLAS kernel lives in
+# conv_gemm.pyx: it needs scipy.linalg, ~0.15-0.4 s to import, which the first conv2d call should
+# not pay. The small-call fast path that parses Python objects lives in fastpath.pyx.)
 from libc.stddef cimport ptrdiff_t
 from libc.stdlib cimport malloc, free
 from libc.string cimport memcpy, memset
@@ -14,7 +16,7 @@ cdef struct IntPlan:
     const int* x
     const int* w
     int* out
-    Py_ssize_t height, width, c_in, kh, kw, c_group, c_out, h_out, w_out, sh, sw, dh, dw, top, left, groups
+    Py_ssize_t height, width, c_in, kh, kw, c_group, c_out, h_out, w_out, sh, sw, dil_h, dil_w, top, left, groups
 
 
 cdef void _int32_rows(void* ctx, ptrdiff_t r0, ptrdiff_t r1) noexcept nogil:
@@ -32,11 +34,11 @@ cdef void _int32_rows(void* ctx, ptrdiff_t r0, ptrdiff_t r1) noexcept nogil:
             acc = p.out + (row * p.w_out + ox) * p.c_out
             memset(acc, 0, p.c_out * sizeof(int))
             for ky in range(p.kh):
-                iy = oy * p.sh - p.top + ky * p.dh
+                iy = oy * p.sh - p.top + ky * p.dil_h
                 if iy < 0 or iy >= p.height:
                     continue
                 for kx in range(p.kw):
-                    ix = ox * p.sw - p.left + kx * p.dw
+                    ix = ox * p.sw - p.left + kx * p.dil_w
                     if ix < 0 or ix >= p.width:
                         continue
                     for g in range(p.groups):
@@ -48,7 +50,7 @@ cdef void _int32_rows(void* ctx, ptrdiff_t r0, ptrdiff_t r1) noexcept nogil:
 
 
 def conv2d_direct_int32(const int[:, :, :, ::1] x, const int[:, :, :, ::1] w, int[:, :, :, ::1] out,
-                        Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t dh, Py_ssize_t dw,
+                        Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t dil_h, Py_ssize_t dil_w,
                         Py_ssize_t pad_top, Py_ssize_t pad_left, Py_ssize_t groups, int num_threads):
     """Direct int32 cross-correlation (no BLAS for integers). Overflow wraps modulo 2**32 as in
     TensorFlow; the extension is compiled with -fwrapv so that wrapping is defined behaviour."""
@@ -59,7 +61,7 @@ def conv2d_direct_int32(const int[:, :, :, ::1] x, const int[:, :, :, ::1] w, in
     p.x, p.w, p.out = &x[0, 0, 0, 0], &w[0, 0, 0, 0], &out[0, 0, 0, 0]
     p.height, p.width, p.c_in = x.shape[1], x.shape[2], x.shape[3]
     p.kh, p.kw, p.c_group, p.c_out = w.shape[0], w.shape[1], w.shape[2], w.shape[3]
-    p.h_out, p.w_out, p.sh, p.sw, p.dh, p.dw = out.shape[1], out.shape[2], sh, sw, dh, dw
+    p.h_out, p.w_out, p.sh, p.sw, p.dil_h, p.dil_w = out.shape[1], out.shape[2], sh, sw, dil_h, dil_w
     p.top, p.left, p.groups = pad_top, pad_left, groups
     with nogil:
         parallel_for(_int32_rows, &p, rows, max(1, rows // (threads * 16)), threads)
@@ -70,11 +72,12 @@ def conv2d_direct_int32(const int[:, :, :, ::1] x, const int[:, :, :, ::1] w, in
 # between the NumPy reference and the fast kernels below (the docs' "naive to Cython" page) and a
 # second oracle in tests. Serial, no blocking, no SIMD: ~1-2 GFLOP/s.
 
+# [docs:conv2d-naive]
 def conv2d_naive(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w, floating[:, :, :, ::1] out,
-                 Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t dh, Py_ssize_t dw,
+                 Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t dil_h, Py_ssize_t dil_w,
                  Py_ssize_t pad_top, Py_ssize_t pad_left, Py_ssize_t groups):
     """out[n, oy, ox, o] = sum over ky, kx, c of x[n, iy, ix, g*C_g + c] * w[ky, kx, c, o],
-    iy = oy*sh - pad_top + ky*dh, ix = ox*sw - pad_left + kx*dw, taps outside the image skipped
+    iy = oy*sh - pad_top + ky*dil_h, ix = ox*sw - pad_left + kx*dil_w, taps outside the image skipped
     (they would add zeros). x: (N, H, W, C_in), w: (KH, KW, C_in/groups, C_out),
     out: (N, H_out, W_out, C_out), allocated by the caller."""
     cdef Py_ssize_t n_batch = x.shape[0], height = x.shape[1], width = x.shape[2]
@@ -91,19 +94,21 @@ def conv2d_naive(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,
                         g = o // c_out_group
                         total = 0
                         for ky in range(kh):
-                            iy = oy * sh - pad_top + ky * dh
+                            iy = oy * sh - pad_top + ky * dil_h
                             if iy < 0 or iy >= height:
                                 continue
                             for kx in range(kw):
-                                ix = ox * sw - pad_left + kx * dw
+                                ix = ox * sw - pad_left + kx * dil_w
                                 if ix < 0 or ix >= width:
                                     continue
                                 for c in range(c_group):
                                     total = total + x[n, iy, ix, g * c_group + c] * w[ky, kx, c, o]
                         out[n, oy, ox, o] = total
+# [/docs:conv2d-naive]
 
 
 # ---------------------------------------------------------------------------------------------
+# [docs:direct-kernel-idea]
 # The fast kernel: direct convolution, register-blocked. The loops of conv2d_naive, reordered:
 #
 #   for each block of V*L output channels (L = SIMD lanes)     <- weights packed per block
@@ -123,15 +128,12 @@ def conv2d_naive(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,
 # taps to the top/bottom padding, columns likewise; every (row span, column span) pair is a set of
 # pixels with one clipped window [ky0, ky1) x [kx0, kx1), cut into blocks of P. Taps in the
 # padding are skipped rather than multiplied by zero; that differs from TensorFlow only for
-# non-finite filters (0 * inf = NaN), which the caller sends to conv2d_gemm instead.
+# non-finite filters (0 * inf = NaN): convops.conv never sends those here when a window reaches
+# the padding (it chooses conv2d_gemm), so this kernel never has to decline.
+# [/docs:direct-kernel-idea]
 
 
 cdef extern from "conv_simd.h" nogil:
-    int CONVOPS_ISA_BASE
-    int CONVOPS_ISA_AVX2
-    int CONVOPS_ISA_AVX512
-    int CONVOPS_SIMD_AVAILABLE
-    int convops_simd_supported(int isa)
     ptrdiff_t convops_simd_lanes(int isa, ptrdiff_t itemsize)
     int convops_simd_pixels(int isa, int v)
     ctypedef void (*convops_ukernel_f32)(int, const float* const*, float* const*, const float*, ptrdiff_t,
@@ -151,63 +153,15 @@ cdef extern from "conv_simd.h" nogil:
     convops_image_f32 convops_images_f32[3]
     convops_image_f64 convops_images_f64[3]
 
-ISA_NAMES = ("base", "avx2", "avx512")
-cdef int _isa = -1
 
-
-def supported_isas():
-    """The instruction sets this build has and this CPU runs, narrowest first."""
-    return tuple(name for i, name in enumerate(ISA_NAMES) if convops_simd_supported(i))
-
-
-def get_isa():
-    """The instruction set the direct kernels use now (the widest supported, unless set_isa)."""
-    global _isa
-    if _isa < 0:
-        names = supported_isas()
-        # (wraparound is off in this module: no negative indexing, even of tuples)
-        _isa = ISA_NAMES.index(names[len(names) - 1]) if names else 0
-    return ISA_NAMES[_isa]
-
-
-def set_isa(name):
-    """Force an instruction set (tests use this to run every variant); None = the widest."""
-    global _isa
-    if name is None:
-        _isa = -1
-        get_isa()
-        return
-    if name not in ISA_NAMES or not convops_simd_supported(ISA_NAMES.index(name)):
-        raise ValueError(f"instruction set {name!r} is not available here; choose from {supported_isas()}")
-    _isa = ISA_NAMES.index(name)
-
-
-def cpu_features():
-    """What the direct kernels can use here (reported by the benchmark)."""
-    return {"simd_build": bool(CONVOPS_SIMD_AVAILABLE), "supported": list(supported_isas()), "in_use": get_isa()}
-
-
-def block_shape(Py_ssize_t itemsize, Py_ssize_t c_out_group):
+def block_shape(Py_ssize_t itemsize, Py_ssize_t c_out_group, int isa):
     """(V, P, lanes): vectors of output channels per block, pixels per block, lanes per vector,
-    as conv2d_direct chooses them for this dtype size and group width."""
-    cdef int isa = ISA_NAMES.index(get_isa())
+    as conv2d_direct chooses them for this dtype size, group width and instruction set."""
     cdef Py_ssize_t lanes = convops_simd_lanes(isa, itemsize)
     cdef Py_ssize_t vectors = (c_out_group + lanes - 1) // lanes
     cdef Py_ssize_t n_blocks = (vectors + 3) // 4
     cdef int v = <int>((vectors + n_blocks - 1) // n_blocks)
     return v, convops_simd_pixels(isa, v), lanes
-
-
-cdef int _threads(int requested, Py_ssize_t work) except -1:
-    # The thread count for `work`; requested <= 0 means "convops' default", looked up only when
-    # the work is big enough to run in parallel at all: the lookup (os.environ) costs ~0.5 us,
-    # half of a small call's whole fixed cost.
-    if effective_threads(2, work) == 1:
-        return 1
-    if requested > 0:
-        return requested
-    from convops._threads import get_num_threads
-    return get_num_threads()
 
 
 cdef struct Span:
@@ -242,7 +196,7 @@ cdef struct Plan:
     bint packed
     Py_ssize_t w_ci_stride     # elements from one in-channel's weights to the next's
     Py_ssize_t height, width, c_in, h_out, w_out, c_out, n_batch
-    Py_ssize_t kh, kw, c_group, c_out_group, sh, sw, dh, dw, top, left
+    Py_ssize_t kh, kw, c_group, c_out_group, sh, sw, dil_h, dil_w, top, left
     Py_ssize_t n_cb, vb, v, p, isa
     Span* rows
     Span* cols
@@ -256,7 +210,7 @@ cdef void _tasks(const Plan* plan, Py_ssize_t begin, Py_ssize_t end, floating du
     # Tasks [begin, end): task i is block b of P pixels x channel block cob, i = cob * n_blocks + b.
     # Consecutive blocks of one (row span, column span) pair share their window and filters, and
     # their pixels follow each other: decode the first pixel once, then step.
-    cdef Py_ssize_t i = begin, last, cob, b, g, cb, lo, hi, mid, pair, j, n_pixels, n_rows, n_cols, n, r, c, p, t
+    cdef Py_ssize_t i = begin, last, cob, b, g, cb, lo, hi, mid, pair, j, n_pixels, n_rows, n_cols, n, r, c, p, _block
     cdef const Span* rs
     cdef const Span* cs
     cdef const floating* xs[12]
@@ -265,7 +219,7 @@ cdef void _tasks(const Plan* plan, Py_ssize_t begin, Py_ssize_t end, floating du
     cdef const floating* x = <const floating*>plan.x
     cdef floating* out = <floating*>plan.out
     cdef const floating* w
-    cdef Py_ssize_t n_lanes, out_offset, iy0, ix0, row_stride = plan.dh * plan.width * plan.c_in
+    cdef Py_ssize_t n_lanes, out_offset, iy0, ix0, row_stride = plan.dil_h * plan.width * plan.c_in
     cdef Py_ssize_t x_step = plan.sw * plan.c_in
     cdef floating* op
     cdef const floating* xp
@@ -291,8 +245,8 @@ cdef void _tasks(const Plan* plan, Py_ssize_t begin, Py_ssize_t end, floating du
         taps = rs.k1 > rs.k0 and cs.k1 > cs.k0
         n_lanes = min(plan.vb, plan.c_out_group - cb * plan.vb)
         out_offset = g * plan.c_out_group + cb * plan.vb
-        iy0 = rs.k0 * plan.dh - plan.top
-        ix0 = cs.k0 * plan.dw - plan.left
+        iy0 = rs.k0 * plan.dil_h - plan.top
+        ix0 = cs.k0 * plan.dil_w - plan.left
         if plan.packed:
             w = (<const floating*>plan.wp) + cob * plan.kh * plan.kw * plan.c_group * plan.vb
         else:
@@ -307,7 +261,7 @@ cdef void _tasks(const Plan* plan, Py_ssize_t begin, Py_ssize_t end, floating du
         op = out + ((n * plan.h_out + rs.start + r) * plan.w_out + cs.start + c) * plan.c_out + out_offset
         xp = x + ((n * plan.height + (rs.start + r) * plan.sh + iy0) * plan.width
                   + (cs.start + c) * plan.sw + ix0) * plan.c_in + g * plan.c_group
-        for t in range(i, last):
+        for _block in range(i, last):
             for p in range(plan.p):
                 if j < n_pixels:
                     outs[p] = op
@@ -331,36 +285,47 @@ cdef void _tasks(const Plan* plan, Py_ssize_t begin, Py_ssize_t end, floating du
                     outs[p] = scratch
             if floating is float:
                 convops_ukernels_f32[plan.isa](<int>plan.v, xs, outs, w, rs.k1 - rs.k0, cs.k1 - cs.k0,
-                                               plan.c_group, row_stride, plan.dw * plan.c_in, plan.kw,
+                                               plan.c_group, row_stride, plan.dil_w * plan.c_in, plan.kw,
                                                plan.w_ci_stride, n_lanes)
             else:
                 convops_ukernels_f64[plan.isa](<int>plan.v, xs, outs, w, rs.k1 - rs.k0, cs.k1 - cs.k0,
-                                               plan.c_group, row_stride, plan.dw * plan.c_in, plan.kw,
+                                               plan.c_group, row_stride, plan.dil_w * plan.c_in, plan.kw,
                                                plan.w_ci_stride, n_lanes)
         i = last
+
+
+cdef void _pack_filters(const floating* w, floating* packed, const Plan* plan, Py_ssize_t groups) noexcept nogil:
+    # The HWIO filters as [g][cb][ky][kx][ci][vb]: each block of output channels padded with zeros
+    # to whole vectors, so that the micro-kernel never reads past a group's channels.
+    cdef Py_ssize_t i = 0, g, cb, tap, co
+    for g in range(groups):
+        for cb in range(plan.n_cb):
+            co = min(plan.vb, plan.c_out_group - cb * plan.vb)     # real channels here
+            for tap in range(plan.kh * plan.kw * plan.c_group):
+                memcpy(packed + i, w + tap * plan.c_out + g * plan.c_out_group + cb * plan.vb, co * sizeof(floating))
+                memset(packed + i + co, 0, (plan.vb - co) * sizeof(floating))
+                i += plan.vb
 
 
 cdef int _direct(const floating* x, Py_ssize_t n_batch, Py_ssize_t height, Py_ssize_t width, Py_ssize_t c_in,
                  const floating* w, Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t c_group, Py_ssize_t c_out,
                  floating* out, Py_ssize_t h_out, Py_ssize_t w_out, Py_ssize_t sh, Py_ssize_t sw,
-                 Py_ssize_t dh, Py_ssize_t dw, Py_ssize_t pad_top, Py_ssize_t pad_left, Py_ssize_t groups,
-                 int num_threads) except -1:
-    # conv2d_direct on raw C-contiguous buffers: 1 = done, 0 = declined (non-finite filters with
-    # padding in use; nothing written).
+                 Py_ssize_t dil_h, Py_ssize_t dil_w, Py_ssize_t pad_top, Py_ssize_t pad_left, Py_ssize_t groups,
+                 int isa, int num_threads) except -1:
+    # conv2d_direct on raw C-contiguous buffers (fastpath.pyx calls it too).
     cdef Plan plan
-    cdef Py_ssize_t lanes, vectors, i, g, cb, ky, co, n_tasks, n_row_spans, r, c, total, chunk
+    cdef Py_ssize_t lanes, vectors, i, n_tasks, n_row_spans, r, c, total, chunk
     cdef floating* packed
-    cdef bint finite = True, clipped = False
     cdef int threads
     cdef void* raw = NULL
     cdef void* spans_raw = NULL
     cdef void* pairs_raw = NULL
-    plan.isa = _isa if _isa >= 0 else ISA_NAMES.index(get_isa())
+    plan.isa = isa
     plan.n_batch, plan.height, plan.width, plan.c_in = n_batch, height, width, c_in
     plan.kh, plan.kw, plan.c_group, plan.c_out = kh, kw, c_group, c_out
     plan.h_out, plan.w_out = h_out, w_out
     plan.c_out_group = c_out // groups
-    plan.sh, plan.sw, plan.dh, plan.dw, plan.top, plan.left = sh, sw, dh, dw, pad_top, pad_left
+    plan.sh, plan.sw, plan.dil_h, plan.dil_w, plan.top, plan.left = sh, sw, dil_h, dil_w, pad_top, pad_left
     lanes = convops_simd_lanes(<int>plan.isa, sizeof(floating))
     vectors = (plan.c_out_group + lanes - 1) // lanes
     plan.n_cb = (vectors + 3) // 4             # blocks of at most 4 vectors, as even as possible
@@ -374,21 +339,8 @@ cdef int _direct(const floating* x, Py_ssize_t n_batch, Py_ssize_t height, Py_ss
             raise MemoryError("conv2d: could not allocate the block table")
         plan.rows = <Span*>spans_raw
         plan.cols = plan.rows + h_out
-        n_row_spans = _spans(h_out, height, kh, sh, dh, pad_top, plan.rows)
-        plan.n_cols = _spans(w_out, width, kw, sw, dw, pad_left, plan.cols)
-        for r in range(n_row_spans):
-            clipped = clipped or plan.rows[r].k0 > 0 or plan.rows[r].k1 < kh
-        for c in range(plan.n_cols):
-            clipped = clipped or plan.cols[c].k0 > 0 or plan.cols[c].k1 < kw
-        if clipped:
-            # Skipping padded taps equals adding 0 * w only for finite w (see the comment above).
-            with nogil:
-                for i in range(kh * kw * c_group * c_out):
-                    if w[i] - w[i] != 0:        # inf or NaN
-                        finite = False
-                        break
-            if not finite:
-                return 0
+        n_row_spans = _spans(h_out, height, kh, sh, dil_h, pad_top, plan.rows)
+        plan.n_cols = _spans(w_out, width, kw, sw, dil_w, pad_left, plan.cols)
         # The micro-kernel reads V whole vectors of channels per block straight from the HWIO
         # filters when every block is full; otherwise (C_out/groups not a multiple of the block)
         # from a copy [g][cb][ky][kx][ci][vb] whose missing channels are zeros.
@@ -404,15 +356,7 @@ cdef int _direct(const floating* x, Py_ssize_t n_batch, Py_ssize_t height, Py_ss
             plan.wp = packed
             plan.w_ci_stride = plan.vb
             with nogil:
-                i = 0
-                for g in range(groups):
-                    for cb in range(plan.n_cb):
-                        co = min(plan.vb, plan.c_out_group - cb * plan.vb)     # real channels here
-                        for ky in range(kh * kw * c_group):
-                            memcpy(packed + i, w + ky * c_out + g * plan.c_out_group + cb * plan.vb,
-                                   co * sizeof(floating))
-                            memset(packed + i + co, 0, (plan.vb - co) * sizeof(floating))
-                            i += plan.vb
+                _pack_filters(w, packed, &plan, groups)
         plan.n_pairs = n_row_spans * plan.n_cols
         pairs_raw = malloc((plan.n_pairs + 1) * sizeof(Py_ssize_t))
         if pairs_raw == NULL:
@@ -428,7 +372,7 @@ cdef int _direct(const floating* x, Py_ssize_t n_batch, Py_ssize_t height, Py_ss
             plan.n_blocks = plan.pair_first[plan.n_pairs]
             n_tasks = groups * plan.n_cb * plan.n_blocks
         # Work in lane multiply-adds / 16: ~16 of them per scalar operation's time.
-        threads = _threads(num_threads, n_tasks * plan.p * kh * kw * c_group * plan.vb // 16)
+        threads = effective_threads(num_threads, n_tasks * plan.p * kh * kw * c_group * plan.vb // 16)
         with nogil:
             # Chunks of contiguous blocks (same filters, nearby pixels), claimed by whichever
             # thread is free (parallel.h: never waits for a helper that has no core).
@@ -441,65 +385,60 @@ cdef int _direct(const floating* x, Py_ssize_t n_batch, Py_ssize_t height, Py_ss
         free(raw)
         free(spans_raw)
         free(pairs_raw)
-    return 1
+    return 0
 
 
 def conv2d_direct(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w, floating[:, :, :, ::1] out,
-                  Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t dh, Py_ssize_t dw,
-                  Py_ssize_t pad_top, Py_ssize_t pad_left, Py_ssize_t groups, int num_threads):
-    """Register-blocked direct cross-correlation (see the comment above). Returns False, having
-    written nothing, when the filters hold inf/NaN and some window reaches into the padding (the
-    caller then uses conv2d_gemm, which multiplies the padding's zeros as TensorFlow does).
+                  Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t dil_h, Py_ssize_t dil_w,
+                  Py_ssize_t pad_top, Py_ssize_t pad_left, Py_ssize_t groups, int isa, int num_threads):
+    """Register-blocked direct cross-correlation (see the comment above), in instruction set
+    `isa` (an index into simd.ISA_NAMES that this CPU runs). The filters must be finite if any
+    window reaches the padding (the caller chooses conv2d_gemm otherwise).
 
     x: (N, H, W, C_in), w: (KH, KW, C_in/groups, C_out), out: (N, H_out, W_out, C_out), non-empty.
     """
     return _direct(&x[0, 0, 0, 0], x.shape[0], x.shape[1], x.shape[2], x.shape[3], &w[0, 0, 0, 0], w.shape[0],
-                   w.shape[1], w.shape[2], w.shape[3], &out[0, 0, 0, 0], out.shape[1], out.shape[2], sh, sw, dh,
-                   dw, pad_top, pad_left, groups, num_threads) == 1
+                   w.shape[1], w.shape[2], w.shape[3], &out[0, 0, 0, 0], out.shape[1], out.shape[2], sh, sw, dil_h,
+                   dil_w, pad_top, pad_left, groups, isa, num_threads)
 
 
 cdef int _image(const floating* x, Py_ssize_t n_batch, Py_ssize_t height, Py_ssize_t width, const floating* w,
                 Py_ssize_t kh, Py_ssize_t kw, floating* out, Py_ssize_t h_out, Py_ssize_t w_out, Py_ssize_t sh,
-                Py_ssize_t dh, Py_ssize_t dw, Py_ssize_t pad_top, Py_ssize_t pad_left, int num_threads) noexcept:
-    cdef Py_ssize_t rows = n_batch * h_out, r, i
-    cdef int isa = _isa if _isa >= 0 else ISA_NAMES.index(get_isa())
-    cdef int threads = _threads(num_threads, rows * w_out * kh * kw // 16)
-    cdef bint clipped = (pad_top > 0 or pad_left > 0 or (h_out - 1) * sh - pad_top + (kh - 1) * dh >= height
-                         or w_out - 1 - pad_left + (kw - 1) * dw >= width)
-    if clipped:
-        for i in range(kh * kw):
-            if w[i] - w[i] != 0:                # inf or NaN: let conv2d_gemm do it
-                return 0
+                Py_ssize_t dil_h, Py_ssize_t dil_w, Py_ssize_t pad_top, Py_ssize_t pad_left, int isa,
+                int num_threads) noexcept:
+    # conv2d_image on raw C-contiguous buffers (fastpath.pyx calls it too).
+    cdef Py_ssize_t rows = n_batch * h_out
+    cdef int threads = effective_threads(num_threads, rows * w_out * kh * kw // 16)
     cdef ImagePlan plan
     plan.x, plan.out, plan.w = x, out, w
     plan.height, plan.width, plan.h_out, plan.w_out, plan.kh, plan.kw = height, width, h_out, w_out, kh, kw
-    plan.sh, plan.dh, plan.dw, plan.top, plan.left, plan.isa = sh, dh, dw, pad_top, pad_left, isa
+    plan.sh, plan.dil_h, plan.dil_w, plan.top, plan.left, plan.isa = sh, dil_h, dil_w, pad_top, pad_left, isa
     with nogil:
         if floating is float:
             parallel_for(_image_chunk_f32, &plan, rows, max(1, rows // (threads * 16)), threads)
         else:
             parallel_for(_image_chunk_f64, &plan, rows, max(1, rows // (threads * 16)), threads)
-    return 1
+    return 0
 
 
 cdef struct ImagePlan:
     const void* x
     void* out
     const void* w
-    Py_ssize_t height, width, h_out, w_out, kh, kw, sh, dh, dw, top, left
+    Py_ssize_t height, width, h_out, w_out, kh, kw, sh, dil_h, dil_w, top, left
     int isa
 
 
 cdef void _image_chunk_f32(void* ctx, ptrdiff_t r0, ptrdiff_t r1) noexcept nogil:
     cdef ImagePlan* p = <ImagePlan*>ctx
     convops_images_f32[p.isa](<const float*>p.x, <float*>p.out, <const float*>p.w, p.height, p.width, p.h_out,
-                              p.w_out, p.kh, p.kw, p.sh, p.dh, p.dw, p.top, p.left, r0, r1)
+                              p.w_out, p.kh, p.kw, p.sh, p.dil_h, p.dil_w, p.top, p.left, r0, r1)
 
 
 cdef void _image_chunk_f64(void* ctx, ptrdiff_t r0, ptrdiff_t r1) noexcept nogil:
     cdef ImagePlan* p = <ImagePlan*>ctx
     convops_images_f64[p.isa](<const double*>p.x, <double*>p.out, <const double*>p.w, p.height, p.width, p.h_out,
-                              p.w_out, p.kh, p.kw, p.sh, p.dh, p.dw, p.top, p.left, r0, r1)
+                              p.w_out, p.kh, p.kw, p.sh, p.dil_h, p.dil_w, p.top, p.left, r0, r1)
 
 
 cdef void _direct_chunk_f32(void* ctx, ptrdiff_t begin, ptrdiff_t end) noexcept nogil:
@@ -511,102 +450,11 @@ cdef void _direct_chunk_f64(void* ctx, ptrdiff_t begin, ptrdiff_t end) noexcept 
 
 
 def conv2d_image(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w, floating[:, :, :, ::1] out,
-                 Py_ssize_t sh, Py_ssize_t dh, Py_ssize_t dw, Py_ssize_t pad_top, Py_ssize_t pad_left,
-                 int num_threads):
+                 Py_ssize_t sh, Py_ssize_t dil_h, Py_ssize_t dil_w, Py_ssize_t pad_top, Py_ssize_t pad_left,
+                 int isa, int num_threads):
     """One-channel images (C_in = C_out = 1) with horizontal stride 1: each tap is an axpy along
     an output row, vectorised over pixels (a channel-vectorised block would use 1 lane of L).
-    Returns False, having written nothing, for non-finite filters with padding (as conv2d_direct).
+    Finite filters where a window reaches the padding, as conv2d_direct.
     x: (N, H, W, 1), w: (KH, KW, 1, 1), out: (N, H_out, W_out, 1), non-empty."""
     return _image(&x[0, 0, 0, 0], x.shape[0], x.shape[1], x.shape[2], &w[0, 0, 0, 0], w.shape[0], w.shape[1],
-                  &out[0, 0, 0, 0], out.shape[1], out.shape[2], sh, dh, dw, pad_top, pad_left, num_threads) == 1
-
-
-# ---------------------------------------------------------------------------------------------
-# The fast path of convops.conv2d for its most common call: two float32/float64 NHWC ndarrays, an
-# int stride, "VALID"/"SAME", no dilation, no groups. Its whole job is to skip the general
-# argument handling (~6 us of Python) when there is nothing to handle: it accepts only arguments
-# that the general path would accept unchanged and returns None for anything else — including
-# everything that would raise — so every error still comes from the general path, word for word.
-
-import numpy as np
-cimport numpy as cnp
-cnp.import_array()
-
-
-cdef Py_ssize_t _stride_of(object strides) except -2:
-    # An exact int or a list/tuple of 2 equal exact ints; -1 = not this fast path's business.
-    cdef Py_ssize_t s
-    if type(strides) is int:
-        s = strides
-    elif (type(strides) is tuple or type(strides) is list) and len(strides) == 2 \
-            and type(strides[0]) is int and type(strides[1]) is int and strides[0] == strides[1]:
-        s = strides[0]
-    else:
-        return -1
-    return s if 1 <= s <= 65536 else -1
-
-
-def conv2d_fast(input, filters, strides, padding, dilations, data_format, int num_threads):
-    """``convops.conv2d(input, filters, strides, padding, dilations, data_format)`` for the plain
-    case described above, or None (then nothing was done; the caller takes the general path).
-    ``num_threads`` <= 0: convops' default, looked up only if the call is big enough to use it."""
-    cdef cnp.ndarray x, w, out
-    cdef Py_ssize_t n, height, width, c_in, kh, kw, c_out, h_out, w_out, s, total, top = 0, left = 0
-    cdef cnp.npy_intp dims[4]
-    cdef int typenum, done
-    cdef bint same
-    if type(input) is not np.ndarray or type(filters) is not np.ndarray:
-        return None
-    if not (type(dilations) is int and dilations == 1) or not (data_format == "NHWC" and type(data_format) is str):
-        return None
-    if type(padding) is not str:
-        return None
-    if padding == "VALID" or padding == "valid":
-        same = False
-    elif padding == "SAME" or padding == "same":
-        same = True
-    else:
-        return None
-    s = _stride_of(strides)
-    if s < 0:
-        return None
-    x, w = input, filters
-    typenum = cnp.PyArray_TYPE(x)
-    if (cnp.PyArray_NDIM(x) != 4 or cnp.PyArray_NDIM(w) != 4 or cnp.PyArray_TYPE(w) != typenum
-            or (typenum != cnp.NPY_FLOAT32 and typenum != cnp.NPY_FLOAT64)
-            or not cnp.PyArray_ISCARRAY_RO(x) or not cnp.PyArray_ISCARRAY_RO(w)
-            or not cnp.PyArray_ISNOTSWAPPED(x) or not cnp.PyArray_ISNOTSWAPPED(w)):
-        return None
-    n, height, width, c_in = x.shape[0], x.shape[1], x.shape[2], x.shape[3]
-    kh, kw, c_out = w.shape[0], w.shape[1], w.shape[3]
-    if w.shape[2] != c_in or n < 1 or height < 1 or width < 1 or c_in < 1 or kh < 1 or kw < 1 or c_out < 1:
-        return None
-    if same:
-        h_out, w_out = (height + s - 1) // s, (width + s - 1) // s
-        total = (h_out - 1) * s + kh - height
-        top = total // 2 if total > 0 else 0
-        total = (w_out - 1) * s + kw - width
-        left = total // 2 if total > 0 else 0
-    else:
-        if kh > height or kw > width:
-            return None                          # empty result: the general path's business
-        h_out, w_out = (height - kh) // s + 1, (width - kw) // s + 1
-    dims[0], dims[1], dims[2], dims[3] = n, h_out, w_out, c_out
-    out = cnp.PyArray_EMPTY(4, dims, typenum, 0)
-    if typenum == cnp.NPY_FLOAT32:
-        if c_in == 1 and c_out == 1 and s == 1:
-            done = _image(<const float*>cnp.PyArray_DATA(x), n, height, width, <const float*>cnp.PyArray_DATA(w),
-                          kh, kw, <float*>cnp.PyArray_DATA(out), h_out, w_out, s, 1, 1, top, left, num_threads)
-        else:
-            done = _direct(<const float*>cnp.PyArray_DATA(x), n, height, width, c_in,
-                           <const float*>cnp.PyArray_DATA(w), kh, kw, c_in, c_out, <float*>cnp.PyArray_DATA(out),
-                           h_out, w_out, s, s, 1, 1, top, left, 1, num_threads)
-    else:
-        if c_in == 1 and c_out == 1 and s == 1:
-            done = _image(<const double*>cnp.PyArray_DATA(x), n, height, width, <const double*>cnp.PyArray_DATA(w),
-                          kh, kw, <double*>cnp.PyArray_DATA(out), h_out, w_out, s, 1, 1, top, left, num_threads)
-        else:
-            done = _direct(<const double*>cnp.PyArray_DATA(x), n, height, width, c_in,
-                           <const double*>cnp.PyArray_DATA(w), kh, kw, c_in, c_out, <double*>cnp.PyArray_DATA(out),
-                           h_out, w_out, s, s, 1, 1, top, left, 1, num_threads)
-    return out if done else None
+                  &out[0, 0, 0, 0], out.shape[1], out.shape[2], sh, dil_h, dil_w, pad_top, pad_left, isa, num_threads)

@@ -11,82 +11,49 @@
 from libc.stddef cimport ptrdiff_t
 from libc.stdlib cimport malloc, free
 from libc.string cimport memset
-from scipy.linalg.cython_blas cimport sgemm, dgemm
 
+from convops._kernels.blas cimport _gemm, _im2col_row
 from convops._kernels.parallel cimport effective_threads, parallel_for, chunk_for
 from convops._kernels.common cimport floating
 
-# --------------------------------------------------------------------------- BLAS and im2col
+# --------------------------------------------------------------------------- plans
 
-cdef inline void _gemm(bint trans_a, bint trans_b, int m, int n, int k, const floating* a, int lda,
-                       const floating* b, int ldb, floating beta, floating* c, int ldc) noexcept nogil:
-    # Column-major C(m x n) = op(A) . op(B) + beta * C (BLAS's convention; a row-major matrix is
-    # the column-major transpose, which is how the callers below read their arguments).
-    cdef float one_s = 1.0, beta_s
-    cdef double one_d = 1.0, beta_d
-    cdef char transa = b'T' if trans_a else b'N'
-    cdef char transb = b'T' if trans_b else b'N'
-    if floating is float:
-        beta_s = beta
-        sgemm(&transa, &transb, &m, &n, &k, &one_s, <float*>a, &lda, <float*>b, &ldb, &beta_s,
-              <float*>c, &ldc)
-    else:
-        beta_d = beta
-        dgemm(&transa, &transb, &m, &n, &k, &one_d, <double*>a, &lda, <double*>b, &ldb, &beta_d,
-              <double*>c, &ldc)
-
-
-cdef struct ConvPlan:
-    # One conv-gradient call: raw C-contiguous buffers and the geometry.
-    const void* x            # forward input (filter gradient) or upstream gradient dy (input gradient)
-    const void* y            # dy (filter gradient) or the filters (input gradient)
-    void* out                # dw or dx
-    void* partials           # filter gradient: one partial dw per lane after the first
+cdef struct FilterGradPlan:
+    # One filter-gradient call by im2col + GEMM: raw C-contiguous buffers and the geometry.
+    const void* x                # the forward input (N, H, W, C_in)
+    const void* dy               # the upstream gradient (N, H_out, W_out, C_out)
+    void* d_filters              # the result (KH, KW, C_in/groups, C_out)
+    void* partials               # one partial d_filters per lane after the first
     Py_ssize_t n_batch, height, width, c_in, h_out, w_out, kh, kw, c_group, c_out, groups
-    Py_ssize_t sh, sw, dh, dw, top, left
-    Py_ssize_t chunk_rows, lanes, m_total       # filter gradient
-    Py_ssize_t chunk_images                     # input gradient
-    int code                                    # 0: float, 1: double
-    bint failed                                 # a task could not allocate its scratch
+    Py_ssize_t sh, sw, dil_h, dil_w, top, left
+    Py_ssize_t chunk_rows, lanes, m_total
+    int code                     # 0: float, 1: double
+    bint failed                  # a task could not allocate its scratch
 
 
-cdef inline void _im2col_row(const floating* x, const ConvPlan* p, floating* dst, Py_ssize_t m,
-                             Py_ssize_t c_offset) noexcept nogil:
-    # One row of the patch matrix: the receptive field of output position m in (ky, kx, c) order
-    # (the order of the HWIO filter's first three axes), zeros where the window is over padding.
-    # A private copy of the forward kernels' routine: the two modules evolve independently.
-    cdef Py_ssize_t n = m // (p.h_out * p.w_out)
-    cdef Py_ssize_t rem = m - n * p.h_out * p.w_out
-    cdef Py_ssize_t oy = rem // p.w_out
-    cdef Py_ssize_t ox = rem - oy * p.w_out
-    cdef Py_ssize_t ky, kx, iy, ix, c, c_group = p.c_group
-    cdef const floating* src
-    for ky in range(p.kh):
-        iy = oy * p.sh - p.top + ky * p.dh
-        for kx in range(p.kw):
-            ix = ox * p.sw - p.left + kx * p.dw
-            # Plain loops, not memcpy: with one input channel (a first layer) a call per tap
-            # costs more than the copy.
-            if 0 <= iy < p.height and 0 <= ix < p.width:
-                src = x + ((n * p.height + iy) * p.width + ix) * p.c_in + c_offset
-                for c in range(c_group):
-                    dst[c] = src[c]
-            else:
-                for c in range(c_group):
-                    dst[c] = 0
-            dst += c_group
+cdef struct InputGradPlan:
+    # One input-gradient call by GEMM + col2im: raw C-contiguous buffers and the geometry.
+    const void* dy               # the upstream gradient (N, H_out, W_out, C_out)
+    const void* w                # the forward filters (KH, KW, C_in/groups, C_out)
+    void* d_input                # the result (N, H, W, C_in)
+    Py_ssize_t n_batch, height, width, c_in, h_out, w_out, kh, kw, c_group, c_out, groups
+    Py_ssize_t sh, sw, dil_h, dil_w, top, left
+    Py_ssize_t chunk_images
+    int code
+    bint failed
 
 
 # --------------------------------------------------------------------------- conv2d: filter gradient
 
-cdef void _filter_lane(const floating* x, const floating* dy, floating* dw, ConvPlan* p, Py_ssize_t lane) noexcept nogil:
+cdef void _filter_lane(const floating* x, const floating* dy, floating* d_filters, FilterGradPlan* p,
+                       Py_ssize_t lane) noexcept nogil:
     # Lane `lane` owns chunks lane, lane + lanes, ...; it accumulates P^T . dy_g over them into
-    # its own target (dw itself for lane 0, a partial otherwise).
+    # its own target (d_filters itself for lane 0, a partial otherwise).
     cdef Py_ssize_t k = p.kh * p.kw * p.c_group, kc = k * p.c_out, c_out_group = p.c_out // p.groups
     cdef Py_ssize_t n_chunks = (p.m_total + p.chunk_rows - 1) // p.chunk_rows
     cdef Py_ssize_t chunk, m0, rows, r, g
     cdef floating beta
-    cdef floating* target = dw if lane == 0 else (<floating*>p.partials) + (lane - 1) * kc
+    cdef floating* target = d_filters if lane == 0 else (<floating*>p.partials) + (lane - 1) * kc
     cdef floating* patches = <floating*>malloc(p.chunk_rows * k * sizeof(floating))
     if patches == NULL:
         p.failed = True
@@ -98,9 +65,10 @@ cdef void _filter_lane(const floating* x, const floating* dy, floating* dw, Conv
         beta = 0 if chunk == lane else 1
         for g in range(p.groups):
             for r in range(rows):
-                _im2col_row(x, p, patches + r * k, m0 + r, g * p.c_group)
-            # Row-major dw_g (K x C_out_g, row stride C_out) is column-major (C_out_g x K):
-            # dw_g^T = dy_g^T . P, with dy_g^T read as column-major (C_out_g x rows).
+                _im2col_row(x, p.height, p.width, p.c_in, patches + r * k, m0 + r, p.h_out, p.w_out, p.kh, p.kw,
+                            p.c_group, g * p.c_group, p.sh, p.sw, p.dil_h, p.dil_w, p.top, p.left)
+            # Row-major d_filters_g (K x C_out_g, row stride C_out) is column-major (C_out_g x K):
+            # d_filters_g^T = dy_g^T . P, with dy_g^T read as column-major (C_out_g x rows).
             _gemm(False, True, <int>c_out_group, <int>k, <int>rows, dy + m0 * p.c_out + g * c_out_group,
                   <int>p.c_out, patches, <int>k, beta, target + g * c_out_group, <int>p.c_out)
         chunk = chunk + p.lanes
@@ -108,42 +76,42 @@ cdef void _filter_lane(const floating* x, const floating* dy, floating* dw, Conv
 
 
 cdef void _filter_lanes(void* ctx, ptrdiff_t begin, ptrdiff_t end) noexcept nogil:
-    cdef ConvPlan* p = <ConvPlan*>ctx
+    cdef FilterGradPlan* p = <FilterGradPlan*>ctx
     cdef ptrdiff_t lane
     for lane in range(begin, end):
         if p.code == 0:
-            _filter_lane(<const float*>p.x, <const float*>p.y, <float*>p.out, p, lane)
+            _filter_lane(<const float*>p.x, <const float*>p.dy, <float*>p.d_filters, p, lane)
         else:
-            _filter_lane(<const double*>p.x, <const double*>p.y, <double*>p.out, p, lane)
+            _filter_lane(<const double*>p.x, <const double*>p.dy, <double*>p.d_filters, p, lane)
 
 
-cdef void _sum_lanes_typed(floating* dw, const floating* partials, const ConvPlan* p, Py_ssize_t e0,
+cdef void _sum_lanes_typed(floating* d_filters, const floating* partials, const FilterGradPlan* p, Py_ssize_t e0,
                            Py_ssize_t e1) noexcept nogil:
     cdef Py_ssize_t kc = p.kh * p.kw * p.c_group * p.c_out, e, lane
     cdef floating total
     for e in range(e0, e1):
-        total = dw[e]
+        total = d_filters[e]
         for lane in range(1, p.lanes):
             total = total + partials[(lane - 1) * kc + e]
-        dw[e] = total
+        d_filters[e] = total
 
 
 cdef void _sum_lanes(void* ctx, ptrdiff_t begin, ptrdiff_t end) noexcept nogil:
-    cdef ConvPlan* p = <ConvPlan*>ctx
+    cdef FilterGradPlan* p = <FilterGradPlan*>ctx
     if p.code == 0:
-        _sum_lanes_typed(<float*>p.out, <const float*>p.partials, p, begin, end)
+        _sum_lanes_typed(<float*>p.d_filters, <const float*>p.partials, p, begin, end)
     else:
-        _sum_lanes_typed(<double*>p.out, <const double*>p.partials, p, begin, end)
+        _sum_lanes_typed(<double*>p.d_filters, <const double*>p.partials, p, begin, end)
 
 
 def conv2d_backprop_filter(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] dy,
-                           floating[:, :, :, ::1] dw, Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t dh,
-                           Py_ssize_t dwl, Py_ssize_t pad_top, Py_ssize_t pad_left, Py_ssize_t groups,
+                           floating[:, :, :, ::1] d_filters, Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t dil_h,
+                           Py_ssize_t dil_w, Py_ssize_t pad_top, Py_ssize_t pad_left, Py_ssize_t groups,
                            Py_ssize_t chunk_rows, Py_ssize_t lanes, int num_threads):
-    """Filter gradient: dw[ky, kx, c, o] = sum_m patch[m, (ky, kx, c)] * dy[m, o], per group.
+    """Filter gradient: d_filters[ky, kx, c, o] = sum_m patch[m, (ky, kx, c)] * dy[m, o], per group.
 
-    x: (N, H, W, C_in), dy: (N, H_out, W_out, C_out), dw: (KH, KW, C_in/groups, C_out), overwritten.
-    `dwl` is the width dilation. The M = N*H_out*W_out output positions are cut into chunks of
+    x: (N, H, W, C_in), dy: (N, H_out, W_out, C_out), d_filters: (KH, KW, C_in/groups, C_out),
+    overwritten. The M = N*H_out*W_out output positions are cut into chunks of
     `chunk_rows`; chunk i belongs to lane i % `lanes`. Each lane (one task) builds the patch
     matrix P of its chunks (rows x K, K = KH*KW*C_in/groups) in its own scratch and accumulates
     P^T . dy_g into its own partial sum with one BLAS call per chunk and group; the partials are
@@ -152,24 +120,25 @@ def conv2d_backprop_filter(const floating[:, :, :, ::1] x, const floating[:, :, 
     single-threaded (the caller arranges it): the parallelism is ours. The caller guarantees
     BLAS-sized dimensions and non-empty x, dy.
     """
-    cdef ConvPlan p
-    cdef Py_ssize_t k = dw.shape[0] * dw.shape[1] * dw.shape[2], kc = k * dw.shape[3]
+    cdef FilterGradPlan p
+    cdef Py_ssize_t k = d_filters.shape[0] * d_filters.shape[1] * d_filters.shape[2], kc = k * d_filters.shape[3]
     cdef Py_ssize_t n_chunks
     cdef int threads
     p.n_batch, p.height, p.width, p.c_in = x.shape[0], x.shape[1], x.shape[2], x.shape[3]
     p.h_out, p.w_out = dy.shape[1], dy.shape[2]
-    p.kh, p.kw, p.c_group, p.c_out, p.groups = dw.shape[0], dw.shape[1], dw.shape[2], dw.shape[3], groups
-    p.sh, p.sw, p.dh, p.dw, p.top, p.left = sh, sw, dh, dwl, pad_top, pad_left
+    p.kh, p.kw, p.c_group = d_filters.shape[0], d_filters.shape[1], d_filters.shape[2]
+    p.c_out, p.groups = d_filters.shape[3], groups
+    p.sh, p.sw, p.dil_h, p.dil_w, p.top, p.left = sh, sw, dil_h, dil_w, pad_top, pad_left
     p.m_total = dy.shape[0] * dy.shape[1] * dy.shape[2]
     p.chunk_rows = chunk_rows
     n_chunks = (p.m_total + chunk_rows - 1) // chunk_rows
     p.lanes = max(1, min(lanes, n_chunks))
-    p.x, p.y, p.out = &x[0, 0, 0, 0], &dy[0, 0, 0, 0], &dw[0, 0, 0, 0]
+    p.x, p.dy, p.d_filters = &x[0, 0, 0, 0], &dy[0, 0, 0, 0], &d_filters[0, 0, 0, 0]
     p.code = 0 if floating is float else 1
     p.failed = False
     p.partials = NULL
     if p.lanes > 1:
-        # Lane 0 accumulates straight into dw; the others into scratch partials.
+        # Lane 0 accumulates straight into d_filters; the others into scratch partials.
         p.partials = malloc((p.lanes - 1) * kc * sizeof(floating))
         if p.partials == NULL:
             raise MemoryError("conv2d_backprop_filter: could not allocate the partial sums")
@@ -179,7 +148,7 @@ def conv2d_backprop_filter(const floating[:, :, :, ::1] x, const floating[:, :, 
             parallel_for(_filter_lanes, &p, p.lanes, 1, threads)
             if p.lanes > 1 and not p.failed:
                 parallel_for(_sum_lanes, &p, kc, chunk_for(kc, threads),
-                                     effective_threads(num_threads, kc * p.lanes))
+                             effective_threads(num_threads, kc * p.lanes))
     finally:
         free(p.partials)
     if p.failed:
@@ -199,12 +168,12 @@ cdef extern from "conv_grad_simd.h" nogil:
     int convops_dw_block_rows(int isa, int v)
 
 
-cdef struct DwPlan:
+cdef struct FilterGradDirectPlan:
     const void* x
     const void* dy
-    void* dw
+    void* d_filters
     Py_ssize_t height, width, c_in, h_out, w_out, kh, kw, c_group, c_out, c_out_group, groups
-    Py_ssize_t sh, sw, dh, dw_dil, top, left
+    Py_ssize_t sh, sw, dil_h, dil_w, top, left
     Py_ssize_t out_rows           # N * H_out: the flattened (n, oy) output rows
     Py_ssize_t chunk_rows         # output rows streamed per pass (a cache block of dy and x)
     Py_ssize_t rows_per_block     # R: filter-gradient rows (input channels of one tap) per block
@@ -216,13 +185,13 @@ cdef struct DwPlan:
     bint failed
 
 
-cdef Py_ssize_t _dw_segments(const DwPlan* p, Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t ky, Py_ssize_t kx,
-                             ptrdiff_t* segs) noexcept nogil:
+cdef Py_ssize_t _filter_grad_segments(const FilterGradDirectPlan* p, Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t ky,
+                                      Py_ssize_t kx, ptrdiff_t* segs) noexcept nogil:
     # The positions of output rows [r0, r1) whose tap (ky, kx) reads the input (not padding): per
     # row one run of consecutive ox, as (x index, dy index, count) at the first one. The dy index
     # is into dy itself, or into the chunk's padded copy (rows of co_pad) when there is one.
     cdef Py_ssize_t r, n, oy, iy, ix0, lo, hi, n_seg = 0
-    ix0 = kx * p.dw_dil - p.left                  # input column of ox = 0
+    ix0 = kx * p.dil_w - p.left                  # input column of ox = 0
     # lo: the first ox with ox*sw + ix0 >= 0; hi: one past the last with ox*sw + ix0 <= W - 1.
     lo = 0 if ix0 >= 0 else (-ix0 + p.sw - 1) // p.sw
     if p.width - 1 - ix0 < 0:
@@ -233,7 +202,7 @@ cdef Py_ssize_t _dw_segments(const DwPlan* p, Py_ssize_t r0, Py_ssize_t r1, Py_s
     for r in range(r0, r1):
         n = r // p.h_out
         oy = r - n * p.h_out
-        iy = oy * p.sh - p.top + ky * p.dh
+        iy = oy * p.sh - p.top + ky * p.dil_h
         if iy < 0 or iy >= p.height:
             continue
         segs[3 * n_seg] = ((n * p.height + iy) * p.width + lo * p.sw + ix0) * p.c_in
@@ -246,11 +215,11 @@ cdef Py_ssize_t _dw_segments(const DwPlan* p, Py_ssize_t r0, Py_ssize_t r1, Py_s
     return n_seg
 
 
-cdef void _dw_task_typed(const floating* x, const floating* dy, floating* dw, DwPlan* p,
-                         Py_ssize_t task) noexcept nogil:
+cdef void _filter_grad_task(const floating* x, const floating* dy, floating* d_filters, FilterGradDirectPlan* p,
+                            Py_ssize_t task) noexcept nogil:
     # Task = (group g, part): the (tap, ci block) units [u0, u1) of group g, over every output
     # position, chunk of output rows by chunk (the chunk's dy and input rows stay in cache while
-    # every unit of the task streams them). Each dw element belongs to one unit: it is summed by
+    # every unit of the task streams them). Each d_filters element belongs to one unit: it is summed by
     # one task, in position order.
     cdef Py_ssize_t g = task // p.parts, part = task - g * p.parts
     cdef Py_ssize_t units = p.kh * p.kw * p.ci_blocks
@@ -295,7 +264,7 @@ cdef void _dw_task_typed(const floating* x, const floating* dy, floating* dw, Dw
             tap = u // p.ci_blocks
             cb = u - tap * p.ci_blocks
             if tap != cur_tap:
-                n_seg = _dw_segments(p, r0, r1, tap // p.kw, tap - (tap // p.kw) * p.kw, segs)
+                n_seg = _filter_grad_segments(p, r0, r1, tap // p.kw, tap - (tap // p.kw) * p.kw, segs)
                 cur_tap = tap
             if n_seg == 0:
                 continue
@@ -307,54 +276,55 @@ cdef void _dw_task_typed(const floating* x, const floating* dy, floating* dw, Dw
                 if floating is float:
                     convops_dw_ukernels_f32[p.isa](
                         <int>n_rows, <int>((n_lanes + p.lanes - 1) // p.lanes), xg + ci0, dyg + co0,
-                        dw + (tap * p.c_group + ci0) * p.c_out + g * p.c_out_group + co0, segs, n_seg,
+                        d_filters + (tap * p.c_group + ci0) * p.c_out + g * p.c_out_group + co0, segs, n_seg,
                         p.sw * p.c_in, dy_step, p.c_out, n_lanes)
                 else:
                     convops_dw_ukernels_f64[p.isa](
                         <int>n_rows, <int>((n_lanes + p.lanes - 1) // p.lanes), xg + ci0, dyg + co0,
-                        dw + (tap * p.c_group + ci0) * p.c_out + g * p.c_out_group + co0, segs, n_seg,
+                        d_filters + (tap * p.c_group + ci0) * p.c_out + g * p.c_out_group + co0, segs, n_seg,
                         p.sw * p.c_in, dy_step, p.c_out, n_lanes)
         r0 = r1
     free(segs)
     free(padded)
 
 
-cdef void _dw_tasks(void* ctx, ptrdiff_t begin, ptrdiff_t end) noexcept nogil:
-    cdef DwPlan* p = <DwPlan*>ctx
+cdef void _filter_grad_tasks(void* ctx, ptrdiff_t begin, ptrdiff_t end) noexcept nogil:
+    cdef FilterGradDirectPlan* p = <FilterGradDirectPlan*>ctx
     cdef ptrdiff_t task
     for task in range(begin, end):
         if p.code == 0:
-            _dw_task_typed(<const float*>p.x, <const float*>p.dy, <float*>p.dw, p, task)
+            _filter_grad_task(<const float*>p.x, <const float*>p.dy, <float*>p.d_filters, p, task)
         else:
-            _dw_task_typed(<const double*>p.x, <const double*>p.dy, <double*>p.dw, p, task)
+            _filter_grad_task(<const double*>p.x, <const double*>p.dy, <double*>p.d_filters, p, task)
 
 
 def conv2d_backprop_filter_direct(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] dy,
-                                  floating[:, :, :, ::1] dw, Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t dh,
-                                  Py_ssize_t dwl, Py_ssize_t pad_top, Py_ssize_t pad_left, Py_ssize_t groups,
-                                  int isa, Py_ssize_t chunk_bytes, int num_threads):
+                                  floating[:, :, :, ::1] d_filters, Py_ssize_t sh, Py_ssize_t sw,
+                                  Py_ssize_t dil_h, Py_ssize_t dil_w, Py_ssize_t pad_top, Py_ssize_t pad_left,
+                                  Py_ssize_t groups, int isa, Py_ssize_t chunk_bytes, int num_threads):
     """Filter gradient by a register-blocked direct kernel (no patch matrix, no BLAS).
 
-    Same contract and result layout as conv2d_backprop_filter (x, dy, dw, `dwl` the width
-    dilation), with `isa` the instruction set (_conv_kernels.ISA_NAMES index, supported here).
-    dw[ky, kx, ci, o] = sum over output positions m (in order) of x[m's input at tap (ky, kx),
-    g*C_g + ci] * dy[m, o], taps on padding skipped: the caller routes dy with non-finite values
-    where a window reaches the padding to the GEMM path (which multiplies them by the padding
+    Same contract and result layout as conv2d_backprop_filter (x, dy, d_filters), with `isa` the
+    instruction set (an index into simd.ISA_NAMES that this CPU runs).
+    d_filters[ky, kx, ci, o] = sum over output positions m (in order) of x[m's input at tap (ky, kx),
+    g*C_g + ci] * dy[m, o], taps on padding skipped: the caller sends dy with non-finite values
+    where a window reaches the padding to the GEMM path instead (which multiplies them by the padding
     zeros, as TF does). A block of R input channels of one tap x V vectors of output channels
-    of dw stays in SIMD registers while the positions of a chunk of output rows stream past
+    of d_filters stays in SIMD registers while the positions of a chunk of output rows stream past
     (`chunk_bytes` of dy per chunk, so that they stay in cache for all the blocks; groups whose
     C_out/groups is not a whole number of vectors stream a zero-padded copy of the chunk). Tasks are
-    ranges of blocks; every dw element is summed by one task in position order, so the result
+    ranges of blocks; every d_filters element is summed by one task in position order, so the result
     does not depend on the thread count.
     """
-    cdef DwPlan p
+    cdef FilterGradDirectPlan p
     cdef Py_ssize_t vectors, tasks
     cdef int threads
     p.height, p.width, p.c_in = x.shape[1], x.shape[2], x.shape[3]
     p.h_out, p.w_out = dy.shape[1], dy.shape[2]
-    p.kh, p.kw, p.c_group, p.c_out, p.groups = dw.shape[0], dw.shape[1], dw.shape[2], dw.shape[3], groups
+    p.kh, p.kw, p.c_group = d_filters.shape[0], d_filters.shape[1], d_filters.shape[2]
+    p.c_out, p.groups = d_filters.shape[3], groups
     p.c_out_group = p.c_out // groups
-    p.sh, p.sw, p.dh, p.dw_dil, p.top, p.left = sh, sw, dh, dwl, pad_top, pad_left
+    p.sh, p.sw, p.dil_h, p.dil_w, p.top, p.left = sh, sw, dil_h, dil_w, pad_top, pad_left
     p.out_rows = dy.shape[0] * dy.shape[1]
     p.isa = isa
     p.lanes = convops_dw_lanes(isa, sizeof(floating))
@@ -365,7 +335,7 @@ def conv2d_backprop_filter_direct(const floating[:, :, :, ::1] x, const floating
     p.ci_blocks = (p.c_group + p.rows_per_block - 1) // p.rows_per_block
     p.co_pad = 0 if p.c_out_group % p.lanes == 0 else vectors * p.lanes
     p.chunk_rows = max(1, min(p.out_rows, chunk_bytes // max(1, p.w_out * vectors * p.lanes * sizeof(floating))))
-    p.x, p.dy, p.dw = &x[0, 0, 0, 0], &dy[0, 0, 0, 0], &dw[0, 0, 0, 0]
+    p.x, p.dy, p.d_filters = &x[0, 0, 0, 0], &dy[0, 0, 0, 0], &d_filters[0, 0, 0, 0]
     p.code = 0 if floating is float else 1
     p.failed = False
     if (floating is float and convops_dw_ukernels_f32[isa] == NULL) or \
@@ -378,15 +348,15 @@ def conv2d_backprop_filter_direct(const floating[:, :, :, ::1] x, const floating
     p.parts = max(1, min(p.kh * p.kw * p.ci_blocks, threads // min(groups, threads)))
     tasks = groups * p.parts
     with nogil:
-        memset(p.dw, 0, p.kh * p.kw * p.c_group * p.c_out * sizeof(floating))
-        parallel_for(_dw_tasks, &p, tasks, 1, threads if tasks > 1 else 1)
+        memset(p.d_filters, 0, p.kh * p.kw * p.c_group * p.c_out * sizeof(floating))
+        parallel_for(_filter_grad_tasks, &p, tasks, 1, threads if tasks > 1 else 1)
     if p.failed:
         raise MemoryError("conv2d_backprop_filter_direct: could not allocate a segment buffer")
 
 
 # --------------------------------------------------------------------------- conv2d: input gradient
 
-cdef void _input_chunk_typed(const floating* dy, const floating* w, floating* dx, ConvPlan* p,
+cdef void _input_chunk_typed(const floating* dy, const floating* w, floating* dx, InputGradPlan* p,
                              Py_ssize_t chunk) noexcept nogil:
     # One chunk of images: dP = dy_g . w_g^T by BLAS into this task's scratch, then every input
     # cell of these images gathers the dP entries of the taps that read it (col2im).
@@ -414,8 +384,8 @@ cdef void _input_chunk_typed(const floating* dy, const floating* w, floating* dx
                 acc = dx + (((n0 + nl) * p.height + iy) * p.width + ix) * p.c_in + g * c_group
                 memset(acc, 0, c_group * sizeof(floating))
                 for ky in range(p.kh):
-                    # Tap ky of output row oy reads input row oy*sh - top + ky*dh.
-                    ty = iy + p.top - ky * p.dh
+                    # Tap ky of output row oy reads input row oy*sh - top + ky*dil_h.
+                    ty = iy + p.top - ky * p.dil_h
                     if ty < 0:
                         break          # ty only decreases with ky
                     if ty % p.sh != 0:
@@ -424,7 +394,7 @@ cdef void _input_chunk_typed(const floating* dy, const floating* w, floating* dx
                     if oy >= p.h_out:
                         continue
                     for kx in range(p.kw):
-                        tx = ix + p.left - kx * p.dw
+                        tx = ix + p.left - kx * p.dil_w
                         if tx < 0:
                             break
                         if tx % p.sw != 0:
@@ -439,18 +409,18 @@ cdef void _input_chunk_typed(const floating* dy, const floating* w, floating* dx
 
 
 cdef void _input_chunks(void* ctx, ptrdiff_t begin, ptrdiff_t end) noexcept nogil:
-    cdef ConvPlan* p = <ConvPlan*>ctx
+    cdef InputGradPlan* p = <InputGradPlan*>ctx
     cdef ptrdiff_t chunk
     for chunk in range(begin, end):
         if p.code == 0:
-            _input_chunk_typed(<const float*>p.x, <const float*>p.y, <float*>p.out, p, chunk)
+            _input_chunk_typed(<const float*>p.dy, <const float*>p.w, <float*>p.d_input, p, chunk)
         else:
-            _input_chunk_typed(<const double*>p.x, <const double*>p.y, <double*>p.out, p, chunk)
+            _input_chunk_typed(<const double*>p.dy, <const double*>p.w, <double*>p.d_input, p, chunk)
 
 
 def conv2d_backprop_input(const floating[:, :, :, ::1] dy, const floating[:, :, :, ::1] w,
-                          floating[:, :, :, ::1] dx, Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t dh,
-                          Py_ssize_t dwl, Py_ssize_t pad_top, Py_ssize_t pad_left, Py_ssize_t groups,
+                          floating[:, :, :, ::1] dx, Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t dil_h,
+                          Py_ssize_t dil_w, Py_ssize_t pad_top, Py_ssize_t pad_left, Py_ssize_t groups,
                           Py_ssize_t chunk_images, int num_threads):
     """Input gradient (= transposed convolution) as GEMM + col2im, one task per chunk of images.
 
@@ -463,18 +433,17 @@ def conv2d_backprop_input(const floating[:, :, :, ::1] dy, const floating[:, :, 
     run single-threaded (the caller arranges it). The caller guarantees BLAS-sized dimensions
     and non-empty dy, w and dx.
     """
-    cdef ConvPlan p
+    cdef InputGradPlan p
     cdef Py_ssize_t n_chunks
     cdef int threads
     p.n_batch, p.height, p.width, p.c_in = dx.shape[0], dx.shape[1], dx.shape[2], dx.shape[3]
     p.h_out, p.w_out = dy.shape[1], dy.shape[2]
     p.kh, p.kw, p.c_group, p.c_out, p.groups = w.shape[0], w.shape[1], w.shape[2], w.shape[3], groups
-    p.sh, p.sw, p.dh, p.dw, p.top, p.left = sh, sw, dh, dwl, pad_top, pad_left
+    p.sh, p.sw, p.dil_h, p.dil_w, p.top, p.left = sh, sw, dil_h, dil_w, pad_top, pad_left
     p.chunk_images = chunk_images
-    p.x, p.y, p.out = &dy[0, 0, 0, 0], &w[0, 0, 0, 0], &dx[0, 0, 0, 0]
+    p.dy, p.w, p.d_input = &dy[0, 0, 0, 0], &w[0, 0, 0, 0], &dx[0, 0, 0, 0]
     p.code = 0 if floating is float else 1
     p.failed = False
-    p.partials = NULL
     n_chunks = (p.n_batch + chunk_images - 1) // chunk_images
     threads = effective_threads(num_threads, p.n_batch * p.h_out * p.w_out * p.kh * p.kw * p.c_group
                                 * (p.c_out // groups) // 16) if n_chunks > 1 else 1
@@ -482,5 +451,3 @@ def conv2d_backprop_input(const floating[:, :, :, ::1] dy, const floating[:, :, 
         parallel_for(_input_chunks, &p, n_chunks, 1, threads)
     if p.failed:
         raise MemoryError("conv2d_backprop_input: could not allocate a patch-gradient buffer")
-
-

@@ -1,9 +1,9 @@
 # Padding kernel: one routine for every mode, rank and dtype. The public layer turns the mode into
 # one index map per axis (output index -> input index, or -1 for "constant here"), so the kernel
-# only copies bytes: it never needs to know which mode it is running.
+# only copies bytes: it never needs to know which mode it is running. (The small-call fast path
+# that reads Python objects lives in fastpath.pyx and calls _pad through pad.pxd.)
 from libc.stddef cimport ptrdiff_t
 from libc.stdlib cimport malloc, free
-from libc.math cimport signbit
 from libc.string cimport memcpy, memset
 
 from convops._kernels.parallel cimport effective_threads, parallel_for, chunk_for
@@ -91,14 +91,7 @@ cdef int _pad(Py_ssize_t ndim, const char* src_ptr, char* dst_ptr, const Py_ssiz
     for axis in range(ndim - 2, -1, -1):
         src_strides[axis] = src_strides[axis + 1] * in_shape[axis + 1]
         dst_strides[axis] = dst_strides[axis + 1] * out_shape[axis + 1]
-    threads = effective_threads(2, dst_bytes // 8)
-    if threads > 1:
-        # num_threads <= 0 (the fast path): convops' default, looked up only now that it matters.
-        if num_threads > 0:
-            threads = num_threads
-        else:
-            from convops._threads import get_num_threads
-            threads = get_num_threads()
+    threads = effective_threads(num_threads, dst_bytes // 8)
     _copy(ndim, src_ptr, dst_ptr, out_shape, in_shape, src_strides, dst_strides, index_map,
           map_offsets, befores, fill, item, threads)
     free(fill)
@@ -170,108 +163,6 @@ cdef void _copy(Py_ssize_t ndim, const char* src_ptr, char* dst_ptr, const Py_ss
         else:
             n_rows = out_shape[0] * out_shape[1]
             parallel_for(_rows_nd, &plan, n_rows, max(1, n_rows // (threads * 16)), threads)
-
-
-# ---------------------------------------------------------------------------------------------
-# The fast path of convops.pad for its common call: an ndarray, a list/tuple of (before, after)
-# int pairs, CONSTANT with 0 / REFLECT / SYMMETRIC within their limits. It builds the index maps
-# in C (the general path builds them with NumPy, ~30 us for a 4-D array) and returns None for
-# anything else — including everything that would raise, so errors come from the general path.
-
-import numpy as np
-cimport numpy as cnp
-cnp.import_array()
-
-cdef enum:
-    MODE_CONSTANT = 0
-    MODE_REFLECT = 1
-    MODE_SYMMETRIC = 2
-
-
-cdef int _mode_of(object mode):
-    if type(mode) is not str:
-        return -1
-    if mode == "CONSTANT" or mode == "constant":
-        return MODE_CONSTANT
-    if mode == "REFLECT" or mode == "reflect":
-        return MODE_REFLECT
-    if mode == "SYMMETRIC" or mode == "symmetric":
-        return MODE_SYMMETRIC
-    return -1
-
-
-def pad_fast(input, paddings, mode, constant_values, int num_threads):
-    """``convops.pad(input, paddings, mode, constant_values)`` for the plain case above, or None."""
-    cdef cnp.ndarray x, out
-    cdef Py_ssize_t ndim, axis, i, k, size, total = 0, count = 1
-    cdef Py_ssize_t in_shape[64]
-    cdef Py_ssize_t out_shape[64]
-    cdef Py_ssize_t befores[64]
-    cdef Py_ssize_t offsets[64]
-    cdef cnp.npy_intp dims[64]
-    cdef Py_ssize_t* maps
-    cdef char zero[16]
-    cdef int code = _mode_of(mode)
-    if code < 0 or type(input) is not np.ndarray:
-        return None
-    # Only +0 fills with memset; -0.0 is a different constant (its sign bit is kept, as tf.pad,
-    # np.pad and PyTorch keep it) and goes the general way.
-    if not ((type(constant_values) is int or type(constant_values) is float) and constant_values == 0):
-        return None
-    if type(constant_values) is float and signbit(<double>constant_values):
-        return None
-    if type(paddings) is not list and type(paddings) is not tuple:
-        return None
-    x = input
-    ndim = cnp.PyArray_NDIM(x)
-    if ndim < 1 or ndim > 64 or len(paddings) != ndim or x.dtype.kind not in "biuf" or x.dtype.itemsize > 16:
-        return None
-    if not cnp.PyArray_ISCARRAY_RO(x) or not cnp.PyArray_ISNOTSWAPPED(x):
-        return None
-    for axis in range(ndim):
-        pair = paddings[axis]
-        if (type(pair) is not list and type(pair) is not tuple) or len(pair) != 2:
-            return None
-        before, after = pair
-        if type(before) is not int or type(after) is not int or not (0 <= before <= 65536 and 0 <= after <= 65536):
-            return None
-        size = x.shape[axis]
-        befores[axis], in_shape[axis] = before, size
-        if code == MODE_REFLECT and (before > size - 1 or after > size - 1):
-            return None
-        if code == MODE_SYMMETRIC and (before > size or after > size):
-            return None
-        out_shape[axis] = size + before + after
-        dims[axis] = out_shape[axis]
-        offsets[axis] = total
-        total += out_shape[axis]
-        count *= out_shape[axis]
-        if count == 0 or count > (1 << 40):
-            return None                          # empty or huge: the general path's business
-    out = cnp.PyArray_EMPTY(<int>ndim, dims, cnp.PyArray_TYPE(x), 0)
-    maps = <Py_ssize_t*>malloc(total * sizeof(Py_ssize_t))
-    if maps == NULL:
-        raise MemoryError("pad: could not allocate the index maps")
-    try:
-        # The index maps of padding.padding_index, mode by mode.
-        for axis in range(ndim):
-            size = in_shape[axis]
-            for i in range(out_shape[axis]):
-                k = i - befores[axis]
-                if k < 0 or k >= size:
-                    if code == MODE_CONSTANT:
-                        k = -1
-                    elif code == MODE_REFLECT:
-                        k = -k if k < 0 else 2 * (size - 1) - k
-                    else:
-                        k = -k - 1 if k < 0 else 2 * size - 1 - k
-                maps[offsets[axis] + i] = k
-        memset(zero, 0, sizeof(zero))
-        _pad(ndim, <const char*>cnp.PyArray_DATA(x) if x.size else NULL, <char*>cnp.PyArray_DATA(out), in_shape,
-             out_shape, maps, offsets, befores, zero, x.dtype.itemsize, count * x.dtype.itemsize, num_threads)
-    finally:
-        free(maps)
-    return out
 
 
 # --------------------------------------------------------------------------- pad

@@ -57,15 +57,10 @@ CASES = {
 
 @contextlib.contextmanager
 def kernel(method: str):
-    """Force convops.conv2d onto one of its Cython kernels (convops.conv.METHODS), as its tests do."""
-    from convops import conv
-    if method not in conv.METHODS:
-        raise ValueError(f"convops.conv.METHODS is {conv.METHODS}; docs/concepts/cython.rst expects {method!r} in it")
-    previous, conv._FORCE_METHOD = conv._FORCE_METHOD, method
-    try:
+    """Force convops.conv2d onto one of its Cython kernels (convops.dispatch.METHODS), as its tests do."""
+    from convops.dispatch import force
+    with force(conv2d=method):     # ValueError for a method conv2d does not have
         yield
-    finally:
-        conv._FORCE_METHOD = previous
 
 
 @functools.lru_cache(maxsize=None)
@@ -93,15 +88,11 @@ def measure():
                       best_time(lambda: conv2d_reference(x, w, (1, 1), no_pad))))
         check(conv2d_numpy_im2col(x, w))
         steps.append(("3. NumPy, all windows at once", best_time(lambda: conv2d_numpy_im2col(x, w))))
-        from convops import conv
         with convops.num_threads(1):
             for method, name in [("naive", "4. Cython, the same loops typed\n(conv2d_naive, 1 thread)"),
                                  ("gemm", "5. Cython im2col + BLAS\n(1 thread)"),
                                  (None, "6. Cython register-blocked SIMD\n(convops' kernel, 1 thread)")]:
-                # steps 4-5 force one of conv2d's internal kernels (a test hook); if a refactoring
-                # removes one, its bar is left out rather than failing the whole docs build
-                if method is not None and method not in getattr(conv, "METHODS", ()):
-                    continue
+                # steps 4-5 force one of conv2d's kernels through convops.dispatch.force
                 with kernel(method) if method else contextlib.nullcontext():
                     check(convops.conv2d(x, w))
                     steps.append((name, best_time(lambda: convops.conv2d(x, w))))

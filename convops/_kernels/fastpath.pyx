@@ -1,0 +1,228 @@
+# The small-call fast paths of convops.conv2d and convops.pad: the only compiled module that reads
+# Python objects and cimports NumPy. Each accepts only the most common call, in exactly the form
+# the general path would accept unchanged, and returns None for anything else -- including every
+# argument that would raise and every call whose kernel choice needs more than these checks -- so
+# every error, and every unusual call, still goes through the Python layer word for word. What
+# they save is the general argument handling: ~6 us of Python per call, most of a small call's
+# cost. They run the same kernels (cimported from conv.pxd and pad.pxd) with the same geometry,
+# so results are bit-identical to the general path's.
+import numpy as np
+
+cimport numpy as cnp
+from libc.math cimport signbit
+from libc.stdlib cimport free, malloc
+from libc.string cimport memset
+
+from convops._kernels.conv cimport _direct, _image
+from convops._kernels.pad cimport _pad
+
+cnp.import_array()
+
+
+cdef inline void same_padding(Py_ssize_t size, Py_ssize_t k, Py_ssize_t s, Py_ssize_t d, Py_ssize_t* before,
+                              Py_ssize_t* after) noexcept nogil:
+    # convops.arithmetic.same_padding: o = ceil(i / s), total = max((o - 1)*s + k_eff - i, 0),
+    # before = total // 2 and the odd pixel after, as TensorFlow does.
+    cdef Py_ssize_t k_eff = (k - 1) * d + 1
+    cdef Py_ssize_t total = ((size + s - 1) // s - 1) * s + k_eff - size
+    if total < 0:
+        total = 0
+    before[0] = total // 2
+    after[0] = total - total // 2
+
+
+# --------------------------------------------------------------------------- conv2d
+# The plain call: two float32/float64 NHWC C-contiguous ndarrays, an int stride (or two equal),
+# "VALID"/"SAME", no dilation, no groups, a non-empty result.
+
+cdef Py_ssize_t _stride_of(object strides) except -2:
+    # An exact int or a list/tuple of 2 equal exact ints; -1 = not this fast path's business.
+    cdef Py_ssize_t s
+    if type(strides) is int:
+        s = strides
+    elif (type(strides) is tuple or type(strides) is list) and len(strides) == 2 \
+            and type(strides[0]) is int and type(strides[1]) is int and strides[0] == strides[1]:
+        s = strides[0]
+    else:
+        return -1
+    return s if 1 <= s <= 65536 else -1
+
+
+cdef bint _finite(const char* data, Py_ssize_t count, bint is_float) noexcept nogil:
+    # False if any of `count` values is inf or NaN (x - x is NaN exactly for those).
+    cdef Py_ssize_t i
+    cdef const float* f = <const float*>data
+    cdef const double* d = <const double*>data
+    for i in range(count):
+        if (f[i] - f[i] != 0) if is_float else (d[i] - d[i] != 0):
+            return False
+    return True
+
+
+def conv2d_fast(input, filters, strides, padding, dilations, data_format, int isa, int num_threads):
+    """``convops.conv2d(input, filters, strides, padding, dilations, data_format)`` for the plain
+    case described above, run by the kernel convops.conv would choose (conv2d_image for one
+    channel in and out at stride 1, else conv2d_direct) in instruction set `isa`; or None (then
+    nothing was done: the caller takes the general path). Non-finite filters whose windows reach
+    the padding are the general path's business (it chooses conv2d_gemm)."""
+    cdef cnp.ndarray x, w, out
+    cdef Py_ssize_t n, height, width, c_in, kh, kw, c_out, h_out, w_out, s
+    cdef Py_ssize_t top = 0, bottom = 0, left = 0, right = 0
+    cdef cnp.npy_intp dims[4]
+    cdef int typenum
+    cdef bint same, is_float
+    if type(input) is not np.ndarray or type(filters) is not np.ndarray:
+        return None
+    if not (type(dilations) is int and dilations == 1) or not (data_format == "NHWC" and type(data_format) is str):
+        return None
+    if type(padding) is not str:
+        return None
+    if padding == "VALID" or padding == "valid":
+        same = False
+    elif padding == "SAME" or padding == "same":
+        same = True
+    else:
+        return None
+    s = _stride_of(strides)
+    if s < 0:
+        return None
+    x, w = input, filters
+    typenum = cnp.PyArray_TYPE(x)
+    if (cnp.PyArray_NDIM(x) != 4 or cnp.PyArray_NDIM(w) != 4 or cnp.PyArray_TYPE(w) != typenum
+            or (typenum != cnp.NPY_FLOAT32 and typenum != cnp.NPY_FLOAT64)
+            or not cnp.PyArray_ISCARRAY_RO(x) or not cnp.PyArray_ISCARRAY_RO(w)
+            or not cnp.PyArray_ISNOTSWAPPED(x) or not cnp.PyArray_ISNOTSWAPPED(w)):
+        return None
+    n, height, width, c_in = x.shape[0], x.shape[1], x.shape[2], x.shape[3]
+    kh, kw, c_out = w.shape[0], w.shape[1], w.shape[3]
+    if w.shape[2] != c_in or n < 1 or height < 1 or width < 1 or c_in < 1 or kh < 1 or kw < 1 or c_out < 1:
+        return None
+    if same:
+        same_padding(height, kh, s, 1, &top, &bottom)
+        same_padding(width, kw, s, 1, &left, &right)
+        h_out, w_out = (height + s - 1) // s, (width + s - 1) // s
+    else:
+        if kh > height or kw > width:
+            return None                          # empty result: the general path's business
+        h_out, w_out = (height - kh) // s + 1, (width - kw) // s + 1
+    is_float = typenum == cnp.NPY_FLOAT32
+    # SAME padding is reached exactly when it is not zero (the first window starts at -top, the
+    # last ends at H - 1 + bottom); VALID never reaches it.
+    if (top or bottom or left or right) and not _finite(<const char*>cnp.PyArray_DATA(w), w.size, is_float):
+        return None
+    dims[0], dims[1], dims[2], dims[3] = n, h_out, w_out, c_out
+    out = cnp.PyArray_EMPTY(4, dims, typenum, 0)
+    if is_float:
+        if c_in == 1 and c_out == 1 and s == 1:
+            _image(<const float*>cnp.PyArray_DATA(x), n, height, width, <const float*>cnp.PyArray_DATA(w),
+                   kh, kw, <float*>cnp.PyArray_DATA(out), h_out, w_out, s, 1, 1, top, left, isa, num_threads)
+        else:
+            _direct(<const float*>cnp.PyArray_DATA(x), n, height, width, c_in,
+                    <const float*>cnp.PyArray_DATA(w), kh, kw, c_in, c_out, <float*>cnp.PyArray_DATA(out),
+                    h_out, w_out, s, s, 1, 1, top, left, 1, isa, num_threads)
+    else:
+        if c_in == 1 and c_out == 1 and s == 1:
+            _image(<const double*>cnp.PyArray_DATA(x), n, height, width, <const double*>cnp.PyArray_DATA(w),
+                   kh, kw, <double*>cnp.PyArray_DATA(out), h_out, w_out, s, 1, 1, top, left, isa, num_threads)
+        else:
+            _direct(<const double*>cnp.PyArray_DATA(x), n, height, width, c_in,
+                    <const double*>cnp.PyArray_DATA(w), kh, kw, c_in, c_out, <double*>cnp.PyArray_DATA(out),
+                    h_out, w_out, s, s, 1, 1, top, left, 1, isa, num_threads)
+    return out
+
+
+# --------------------------------------------------------------------------- pad
+# The plain call: an ndarray, a list/tuple of (before, after) int pairs, CONSTANT with 0 /
+# REFLECT / SYMMETRIC within their limits. The index maps are built here in C (the general path
+# builds them with NumPy, ~30 us for a 4-D array).
+
+cdef enum:
+    MODE_CONSTANT = 0
+    MODE_REFLECT = 1
+    MODE_SYMMETRIC = 2
+
+
+cdef int _mode_of(object mode):
+    if type(mode) is not str:
+        return -1
+    if mode == "CONSTANT" or mode == "constant":
+        return MODE_CONSTANT
+    if mode == "REFLECT" or mode == "reflect":
+        return MODE_REFLECT
+    if mode == "SYMMETRIC" or mode == "symmetric":
+        return MODE_SYMMETRIC
+    return -1
+
+
+def pad_fast(input, paddings, mode, constant_values, int num_threads):
+    """``convops.pad(input, paddings, mode, constant_values)`` for the plain case above, or None."""
+    cdef cnp.ndarray x, out
+    cdef Py_ssize_t ndim, axis, i, k, size, total = 0, count = 1
+    cdef Py_ssize_t in_shape[64]
+    cdef Py_ssize_t out_shape[64]
+    cdef Py_ssize_t befores[64]
+    cdef Py_ssize_t offsets[64]
+    cdef cnp.npy_intp dims[64]
+    cdef Py_ssize_t* maps
+    cdef char zero[16]
+    cdef int code = _mode_of(mode)
+    if code < 0 or type(input) is not np.ndarray:
+        return None
+    # Only +0 fills with memset; -0.0 is a different constant (its sign bit is kept, as tf.pad,
+    # np.pad and PyTorch keep it) and goes the general way.
+    if not ((type(constant_values) is int or type(constant_values) is float) and constant_values == 0):
+        return None
+    if type(constant_values) is float and signbit(<double>constant_values):
+        return None
+    if type(paddings) is not list and type(paddings) is not tuple:
+        return None
+    x = input
+    ndim = cnp.PyArray_NDIM(x)
+    if ndim < 1 or ndim > 64 or len(paddings) != ndim or x.dtype.kind not in "biuf" or x.dtype.itemsize > 16:
+        return None
+    if not cnp.PyArray_ISCARRAY_RO(x) or not cnp.PyArray_ISNOTSWAPPED(x):
+        return None
+    for axis in range(ndim):
+        pair = paddings[axis]
+        if (type(pair) is not list and type(pair) is not tuple) or len(pair) != 2:
+            return None
+        before, after = pair
+        if type(before) is not int or type(after) is not int or not (0 <= before <= 65536 and 0 <= after <= 65536):
+            return None
+        size = x.shape[axis]
+        befores[axis], in_shape[axis] = before, size
+        if code == MODE_REFLECT and (before > size - 1 or after > size - 1):
+            return None
+        if code == MODE_SYMMETRIC and (before > size or after > size):
+            return None
+        out_shape[axis] = size + before + after
+        dims[axis] = out_shape[axis]
+        offsets[axis] = total
+        total += out_shape[axis]
+        count *= out_shape[axis]
+        if count == 0 or count > (1 << 40):
+            return None                          # empty or huge: the general path's business
+    out = cnp.PyArray_EMPTY(<int>ndim, dims, cnp.PyArray_TYPE(x), 0)
+    maps = <Py_ssize_t*>malloc(total * sizeof(Py_ssize_t))
+    if maps == NULL:
+        raise MemoryError("pad: could not allocate the index maps")
+    try:
+        # The index maps of padding.padding_index, mode by mode.
+        for axis in range(ndim):
+            size = in_shape[axis]
+            for i in range(out_shape[axis]):
+                k = i - befores[axis]
+                if k < 0 or k >= size:
+                    if code == MODE_CONSTANT:
+                        k = -1
+                    elif code == MODE_REFLECT:
+                        k = -k if k < 0 else 2 * (size - 1) - k
+                    else:
+                        k = -k - 1 if k < 0 else 2 * size - 1 - k
+                maps[offsets[axis] + i] = k
+        memset(zero, 0, sizeof(zero))
+        _pad(ndim, <const char*>cnp.PyArray_DATA(x) if x.size else NULL, <char*>cnp.PyArray_DATA(out), in_shape,
+             out_shape, maps, offsets, befores, zero, x.dtype.itemsize, count * x.dtype.itemsize, num_threads)
+    finally:
+        free(maps)
+    return out

@@ -1,0 +1,9 @@
+# Instruction sets of the SIMD kernels, declared once (src/simd_isa.h). The Python layer chooses
+# the instruction set of each call (convops.dispatch) and passes its index to the kernel; kernel
+# modules cimport these names instead of keeping their own choice.
+cdef extern from "simd_isa.h" nogil:
+    int CONVOPS_ISA_BASE
+    int CONVOPS_ISA_AVX2
+    int CONVOPS_ISA_AVX512
+    int CONVOPS_SIMD_AVAILABLE
+    int convops_simd_supported(int isa)

@@ -1,0 +1,388 @@
+"""Every conv2d kernel and every shape-based choice of the fast paths, against TensorFlow.
+
+convops picks one kernel per call (``convops._conv_dispatch.choose_conv_kernel``), which
+``convops.dispatch.force`` overrides: the register-blocked direct
+kernel (compiled for SSE2, AVX2 and AVX-512, one chosen at run time, with 1-4 vectors of output
+channels per block and the pixels per block that follow), the one-channel image kernel, the
+im2col + BLAS kernel (non-finite filters with padding), the readable ``conv2d_naive``, and the
+compiled fast path of ``convops.conv2d`` itself (``convops._kernels.fastpath``). The general
+property tests (test_conv.py) see only the choice the machine makes; these tests force each
+variant in turn (and each instruction set) on shapes built to hit
+each branch: channel counts around multiples of the SIMD width, pixel counts that leave partial
+blocks, windows clipped by padding on every side or lying wholly in it, strides, dilations and
+groups. They also check that the thread count never changes a result, bit for bit.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import oracle
+import pytest
+from checks import (
+    assert_bits_equal,
+    assert_exact,
+    assert_within,
+    conv_bound,
+    format_call,
+    reduction_length,
+    window_conv2d,
+)
+
+import convops
+from convops import _conv_dispatch, dispatch
+from convops import conv as conv_module
+from convops._kernels import conv as kernels
+from convops._kernels import fastpath, simd
+from convops.dispatch import force
+
+pytestmark = pytest.mark.tf
+
+ISAS = simd.supported_isas()
+FLOATS = (np.float32, np.float64)
+
+
+@pytest.fixture
+def isa(request):
+    with force(isa=request.param):
+        yield request.param
+
+
+@pytest.fixture
+def method(request):
+    with force(conv2d=request.param):
+        yield request.param
+
+
+def _data(shape, dtype, seed):
+    rng = np.random.default_rng(seed)
+    return rng.uniform(-1.0, 1.0, size=shape).astype(dtype)
+
+
+def _explicit(padding, x_shape, w_shape, strides, dilations):
+    # TF's SAME rule (TF-SEMANTICS.md), written out here so the tolerance does not lean on convops.
+    if not isinstance(padding, str):
+        return padding
+    if padding.upper() == "VALID":
+        return (0, 0), (0, 0)
+    pairs = []
+    for size, k, s, d in zip(x_shape[1:3], w_shape[:2], strides, dilations):
+        total = max((-(-size // s) - 1) * s + (k - 1) * d + 1 - size, 0)
+        pairs.append((total // 2, total - total // 2))
+    return tuple(pairs)
+
+
+def _check_conv(x, w, strides=(1, 1), padding=((0, 0), (0, 0)), dilations=(1, 1)):
+    """convops.conv2d(x, w, ...) against tf.nn.conv2d within the shared conv tolerance."""
+    got = convops.conv2d(x, w, strides=strides, padding=padding, dilations=dilations)
+    want = oracle.conv2d(x, w, strides, padding.upper() if isinstance(padding, str) else padding, dilations)
+    magnitude = window_conv2d(np.abs(x), np.abs(w), strides, _explicit(padding, x.shape, w.shape, strides, dilations),
+                              dilations)
+    call = format_call("conv2d", x, w, strides=strides, padding=padding, dilations=dilations)
+    call += f"  [kernel {dispatch.forced_method('conv2d') or 'auto'}, isa {dispatch.forced_isa() or 'auto'}]"
+    assert_within(got, want, conv_bound(want, magnitude, reduction_length(w.shape), x.dtype), call)
+    return got
+
+
+def _c_outs(dtype):
+    """Output-channel counts that give every block width: 1..4 vectors of L lanes, partial last
+    vectors, and 2 or 3 blocks of vectors per group."""
+    _, _, lanes = kernels.block_shape(np.dtype(dtype).itemsize, 1, _conv_dispatch.isa_index())
+    return sorted({1, lanes - 1 or 1, lanes, lanes + 1, 2 * lanes + 3, 3 * lanes + 1, 4 * lanes, 5 * lanes + 2,
+                   9 * lanes})
+
+
+# ------------------------------------------------------------------ the direct kernel, per ISA
+
+@pytest.mark.parametrize("isa", ISAS, indirect=True)
+@pytest.mark.parametrize("method", ["direct"], indirect=True)
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_direct_every_block_width(isa, method, dtype):
+    # 7 x 6 = 42 output pixels per image, 2 images: no block size up to 12 divides 84, so every
+    # width also runs a final block padded with dummy pixels.
+    for c_out in _c_outs(dtype):
+        v, p, lanes = kernels.block_shape(np.dtype(dtype).itemsize, c_out, _conv_dispatch.isa_index())
+        assert 1 <= v <= 4 and p >= 1
+        x = _data((2, 9, 8, 3), dtype, c_out)
+        w = _data((3, 3, 3, c_out), dtype, c_out + 1)
+        _check_conv(x, w)
+
+
+@pytest.mark.parametrize("isa", ISAS, indirect=True)
+@pytest.mark.parametrize("method", ["direct"], indirect=True)
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("strides, padding, dilations", [
+    ((1, 1), "SAME", (1, 1)),                       # clipped on all four sides (spans: 3 x 3)
+    ((2, 2), "SAME", (1, 1)),                       # TF's SAME with stride 2: (0, 1) padding
+    ((2, 3), ((2, 1), (0, 3)), (2, 1)),             # asymmetric explicit padding + dilation
+    ((1, 1), ((4, 4), (5, 5)), (1, 1)),             # windows wholly in the padding (no taps)
+    ((3, 1), "VALID", (1, 2)),
+    ((1, 2), ((1, 0), (2, 2)), (3, 3)),
+])
+def test_direct_clipped_windows(isa, method, dtype, strides, padding, dilations):
+    x = _data((2, 11, 10, 5), dtype, 1)
+    for c_out in (3, 21):
+        w = _data((3, 4, 5, c_out), dtype, c_out)
+        _check_conv(x, w, strides, padding, dilations)
+
+
+@pytest.mark.parametrize("isa", ISAS, indirect=True)
+@pytest.mark.parametrize("method", ["direct"], indirect=True)
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_direct_grouped_and_pointwise(isa, method, dtype):
+    x = _data((2, 7, 9, 12), dtype, 2)
+    _check_conv(x, _data((3, 3, 4, 6), dtype, 3), padding="SAME")        # 3 groups of 2 outputs
+    _check_conv(x, _data((3, 3, 1, 36), dtype, 4))                       # depthwise x 3
+    _check_conv(x, _data((1, 1, 12, 40), dtype, 5))                      # 1x1: K = C_in only
+    _check_conv(x, _data((1, 1, 6, 70), dtype, 6), strides=(2, 2))       # grouped 1x1, 2 blocks/group
+
+
+@pytest.mark.parametrize("isa", ISAS, indirect=True)
+@pytest.mark.parametrize("method", ["direct"], indirect=True)
+def test_direct_tutorial_layers(isa, method):
+    # The three conv layers of the docs' tutorial network, where the benchmark times them.
+    for shape, filters in [((2, 28, 28, 1), (3, 3, 1, 32)), ((2, 13, 13, 32), (3, 3, 32, 64)),
+                           ((2, 5, 5, 64), (3, 3, 64, 128))]:
+        _check_conv(_data(shape, np.float32, 7), _data(filters, np.float32, 8))
+
+
+# ------------------------------------------------------------------ the one-channel image kernel
+
+@pytest.mark.parametrize("isa", ISAS, indirect=True)
+@pytest.mark.parametrize("method", ["image"], indirect=True)
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("width", [5, 16, 37, 70])          # shorter than, equal to, past one vector
+@pytest.mark.parametrize("strides, padding, dilations", [
+    ((1, 1), "VALID", (1, 1)), ((1, 1), "SAME", (1, 1)), ((3, 1), "SAME", (2, 3)),
+    ((1, 1), ((0, 6), (7, 1)), (1, 1)), ((2, 1), ((9, 9), (9, 9)), (1, 1)),
+])
+def test_image_kernel(isa, method, dtype, width, strides, padding, dilations):
+    x = _data((2, 12, width, 1), dtype, width)
+    _check_conv(x, _data((5, 4, 1, 1), dtype, 3), strides, padding, dilations)
+
+
+def test_image_kernel_is_what_one_channel_images_use(monkeypatch):
+    # The automatic choice: C_in = C_out = 1 with horizontal stride 1 runs the image kernel (seen
+    # by a spy on the kernel; the other calls must run another kernel and still agree).
+    calls = []
+    real = kernels.conv2d_image
+
+    def spy(*args):
+        calls.append(args[0].shape)
+        return real(*args)
+
+    monkeypatch.setattr(conv_module, "_fast_path", lambda *args: None)     # general path only
+    monkeypatch.setattr(kernels, "conv2d_image", spy)
+    x = _data((1, 20, 33, 1), np.float32, 0)
+    _check_conv(x, _data((3, 3, 1, 1), np.float32, 1), padding="SAME")
+    _check_conv(x, _data((3, 3, 1, 1), np.float32, 1), strides=(1, 2))    # stride 2 across: direct
+    _check_conv(x, _data((3, 3, 1, 2), np.float32, 1))                    # 2 outputs: direct
+    assert calls == [(1, 20, 33, 1)]
+
+
+# ------------------------------------------------------------------ non-finite filters: im2col + BLAS
+
+@pytest.mark.parametrize("isa", ISAS, indirect=True)
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("c_in, c_out", [(1, 1), (3, 5)])
+def test_non_finite_filters_multiply_the_padding(isa, dtype, c_in, c_out):
+    # TensorFlow multiplies the padding's zeros by the filters: 0 * inf = NaN at the border. The
+    # direct and image kernels skip padded taps, so Python chooses conv2d_gemm instead.
+    x = _data((1, 6, 7, c_in), dtype, 0)
+    w = _data((3, 3, c_in, c_out), dtype, 1)
+    w[0, 0, 0, 0] = np.inf                 # the top-left tap: in the padding for row 0 and column 0
+    if c_out > 1:
+        w[2, 1, 0, c_out - 1] = np.nan     # NaN everywhere in the last output channel
+    got = convops.conv2d(x, w, padding="SAME")
+    want = oracle.conv2d(x, w, (1, 1), "SAME", (1, 1))
+    assert_exact(np.isnan(got), np.isnan(want), format_call("conv2d", x, w, padding="SAME"), "TF's NaN pattern")
+    assert np.isnan(got[0, 0, :, 0]).all() and np.isnan(got[0, :, 0, 0]).all() and not np.isnan(got[0, 1:, 1:, 0]).any()
+    finite = ~np.isnan(want)
+    np.testing.assert_array_equal(np.isinf(got[finite]), np.isinf(want[finite]))
+    # Without padding no window reaches the border: the fast kernels keep the job.
+    valid = convops.conv2d(x, w)
+    assert_exact(np.isnan(valid), np.isnan(oracle.conv2d(x, w, (1, 1), "VALID", (1, 1))), "VALID", "TF's NaN pattern")
+
+
+@pytest.mark.parametrize("method", ["gemm", "naive"], indirect=True)
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_gemm_and_naive_kernels(method, dtype):
+    x = _data((2, 9, 8, 6), dtype, 4)
+    _check_conv(x, _data((3, 2, 6, 7), dtype, 5), (2, 1), ((1, 2), (0, 1)), (1, 2))
+    _check_conv(x, _data((3, 3, 2, 9), dtype, 6), (1, 1), "SAME", (1, 1))      # 3 groups
+    _check_conv(x, _data((1, 1, 6, 4), dtype, 7))                                # pointwise GEMM
+
+
+# ------------------------------------------------------------------ the compiled fast path
+
+def test_fast_path_takes_the_plain_call_and_agrees_bit_for_bit():
+    x = _data((3, 10, 9, 4), np.float32, 0)
+    w = _data((3, 3, 4, 20), np.float32, 1)
+    for strides, padding in [(1, "VALID"), (2, "SAME"), ([2, 2], "same"), ((1, 1), "valid")]:
+        fast = fastpath.conv2d_fast(x, w, strides, padding, 1, "NHWC", _conv_dispatch.default_isa(), 1)
+        assert fast is not None, (strides, padding)
+        with force(conv2d="direct"):                                        # the general path
+            general = convops.conv2d(x, w, strides, padding)
+        assert_exact(fast, general, f"strides={strides!r}, padding={padding!r}", "the general path")
+        assert_exact(convops.conv2d(x, w, strides, padding), general, f"strides={strides!r}", "the general path")
+
+
+@pytest.mark.parametrize("case", [
+    "list input", "float16", "int32", "mixed dtypes", "strided view", "fortran order", "3-D input", "2-D image",
+    "channels mismatch", "grouped", "dilation 2", "NCHW", "stride pair unequal", "stride 0", "bool stride",
+    "explicit padding", "bad padding string", "empty output", "zero batch", "float stride",
+])
+def test_fast_path_declines_everything_else(case):
+    # None = "not mine": the general path then handles it, including every error message.
+    x = _data((2, 6, 6, 4), np.float32, 0)
+    w = _data((3, 3, 4, 5), np.float32, 1)
+    args = {"input": x, "filters": w, "strides": 1, "padding": "VALID", "dilations": 1, "data_format": "NHWC"}
+    change = {
+        "list input": {"input": x.tolist()},
+        "float16": {"input": x.astype(np.float16), "filters": w.astype(np.float16)},
+        "int32": {"input": x.astype(np.int32), "filters": w.astype(np.int32)},
+        "mixed dtypes": {"filters": w.astype(np.float64)},
+        "strided view": {"input": x[:, ::2]},
+        "fortran order": {"input": np.asfortranarray(x)},
+        "3-D input": {"input": x[0]},
+        "2-D image": {"input": x[0, :, :, 0], "filters": w[:, :, 0, 0]},
+        "channels mismatch": {"filters": w[:, :, :3]},
+        "grouped": {"filters": np.ascontiguousarray(w[:, :, :2])},
+        "dilation 2": {"dilations": 2},
+        "NCHW": {"data_format": "NCHW"},
+        "stride pair unequal": {"strides": (1, 2)},
+        "stride 0": {"strides": 0},
+        "bool stride": {"strides": True},
+        "explicit padding": {"padding": [[0, 0], [1, 1], [1, 1], [0, 0]]},
+        "bad padding string": {"padding": "FULL"},
+        "empty output": {"filters": _data((7, 3, 4, 5), np.float32, 2)},
+        "zero batch": {"input": x[:0]},
+        "float stride": {"strides": 1.0},
+    }[case]
+    args.update(change)
+    assert fastpath.conv2d_fast(*args.values(), _conv_dispatch.default_isa(), 1) is None
+
+
+def test_fast_path_does_not_change_errors():
+    x = _data((1, 6, 6, 4), np.float32, 0)
+    with pytest.raises(ValueError, match="filters"):
+        convops.conv2d(x, _data((3, 3, 3, 5), np.float32, 1))
+    with pytest.raises(ValueError, match="strides"):
+        convops.conv2d(x, _data((3, 3, 4, 5), np.float32, 1), strides=0)
+    with pytest.raises(TypeError, match="dtype"):
+        convops.conv2d(x, _data((3, 3, 4, 5), np.float64, 1))
+
+
+# ------------------------------------------------------------------ thread count never matters
+
+def _threads_agree(fn):
+    with convops.num_threads(1):
+        one = fn()
+    with convops.num_threads(2):
+        two = fn()
+    assert_bits_equal(two, one, "2 threads vs 1", "the 1-thread result")
+
+
+@pytest.mark.parametrize("isa", ISAS, indirect=True)
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_results_do_not_depend_on_thread_count(isa, dtype):
+    # Sizes above the kernels' parallel threshold, so 2 threads really run in parallel.
+    x = _data((4, 30, 30, 16), dtype, 0)
+    w = _data((3, 3, 16, 40), dtype, 1)
+    _threads_agree(lambda: convops.conv2d(x, w, padding="SAME"))
+    _threads_agree(lambda: convops.conv2d(x, w, strides=2, padding="SAME"))
+    image = _data((2, 300, 300, 1), dtype, 2)
+    _threads_agree(lambda: convops.conv2d(image, _data((5, 5, 1, 1), dtype, 3), padding="SAME"))
+    _threads_agree(lambda: convops.max_pool2d(x, 2, 2))
+    _threads_agree(lambda: convops.avg_pool2d(x, 3, 2, "SAME"))
+    _threads_agree(lambda: convops.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]], "REFLECT"))
+    xi = (x * 100).astype(np.int32)
+    _threads_agree(lambda: convops.conv2d(xi, (w * 100).astype(np.int32), padding="SAME"))
+
+
+def test_concurrent_calls_from_python_threads():
+    # The kernels release the GIL and share one helper pool per module: calls from several Python
+    # threads at once each get every one of their chunks done, and the right answer.
+    import threading
+
+    x = _data((4, 30, 30, 16), np.float32, 0)
+    w = _data((3, 3, 16, 40), np.float32, 1)
+    with convops.num_threads(1):
+        want = (convops.conv2d(x, w, padding="SAME"), convops.max_pool2d(x, 2, 2),
+                convops.pad(x, [[0, 0], [2, 2], [2, 2], [0, 0]], "SYMMETRIC"))
+    errors = []
+
+    def work():
+        try:
+            for _ in range(10):
+                got = (convops.conv2d(x, w, padding="SAME"), convops.max_pool2d(x, 2, 2),
+                       convops.pad(x, [[0, 0], [2, 2], [2, 2], [0, 0]], "SYMMETRIC"))
+                for g, e in zip(got, want):
+                    np.testing.assert_array_equal(g, e)
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    with convops.num_threads(2):
+        threads = [threading.Thread(target=work) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert not errors, errors[0]
+
+
+def test_forked_child_runs_parallel_kernels():
+    # A forked child has none of the parent's helper threads; its calls must still finish (the
+    # caller runs every chunk) and be right.
+    import os
+
+    x = _data((4, 30, 30, 16), np.float32, 0)
+    w = _data((3, 3, 16, 40), np.float32, 1)
+    with convops.num_threads(2):
+        want = convops.conv2d(x, w, padding="SAME")          # starts the parent's helpers
+        pid = os.fork()
+        if pid == 0:                                          # the child
+            ok = np.array_equal(convops.conv2d(x, w, padding="SAME"), want)
+            os._exit(0 if ok else 3)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status
+
+
+# ------------------------------------------------------------------ pooling's vectorised select
+
+
+# ------------------------------------------------------------------ Python chooses exactly one kernel
+
+@pytest.mark.parametrize("forced", ["naive", "direct", "image"])
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_forced_method_that_cannot_run_the_call_keeps_the_default(forced, dtype):
+    # Non-finite filters whose windows reach the padding: only conv2d_gemm multiplies the padding
+    # zeros (0 * inf = NaN) as TensorFlow does, so forcing a kernel that skips padded taps must
+    # not change the result.
+    x = _data((1, 6, 7, 1), dtype, 0)
+    w = _data((3, 3, 1, 1), dtype, 1)
+    w[0, 0, 0, 0] = np.inf
+    want = oracle.conv2d(x, w, (1, 1), "SAME", (1, 1))
+    with force(conv2d=forced):
+        assert _conv_dispatch.choose_conv_kernel(
+            conv_module.conv_geometry(conv_module._FORWARD, x.shape, w.shape, None, 1, "SAME", 1, "NHWC", x.dtype),
+            w) == "gemm"
+        got = convops.conv2d(x, w, padding="SAME")
+    assert_exact(np.isnan(got), np.isnan(want), format_call("conv2d", x, w, padding="SAME"), "TF's NaN pattern")
+    # The image kernel needs one channel in and out: forced on three channels, direct runs.
+    x3, w3 = _data((1, 6, 7, 3), dtype, 2), _data((3, 3, 3, 2), dtype, 3)
+    with force(conv2d="image"):
+        forced_image = convops.conv2d(x3, w3, padding="SAME")
+    with force(conv2d="direct"):
+        assert_bits_equal(forced_image, convops.conv2d(x3, w3, padding="SAME"), "image forced on 3 channels",
+                          "the direct kernel")
+
+
+def test_fast_path_leaves_non_finite_filters_with_padding_to_the_general_path():
+    x = _data((1, 6, 7, 4), np.float32, 0)
+    w = _data((3, 3, 4, 5), np.float32, 1)
+    w[1, 1, 2, 3] = np.nan
+    isa = _conv_dispatch.default_isa()
+    assert fastpath.conv2d_fast(x, w, 1, "SAME", 1, "NHWC", isa, 1) is None      # gemm's call
+    valid = fastpath.conv2d_fast(x, w, 1, "VALID", 1, "NHWC", isa, 1)            # no padding: direct
+    assert valid is not None
+    assert_exact(np.isnan(valid), np.isnan(oracle.conv2d(x, w, (1, 1), "VALID", (1, 1))), "VALID", "TF's NaN pattern")
