@@ -34,7 +34,7 @@ from convops._validation import (
     to_array,
     to_nhwc,
 )
-from convops.arithmetic import conv_output_size, resolve_padding
+from convops.arithmetic import conv_output_size, input_size_range, resolve_padding
 
 __all__ = ["conv2d"]
 
@@ -154,19 +154,6 @@ def conv_geometry(names: _Names, x_shape: Sequence[int], w_shape: Sequence[int],
                         np.dtype(dtype), compute_dtype(np.dtype(dtype)), data_format, image_2d)
 
 
-def _sizes_giving(out: int, k: int, s: int, d: int, pad: Any) -> tuple[int, int]:
-    """The range [lo, hi] of input sizes that a conv maps to output size ``out`` (lo > hi: none),
-    from the output-size formulas solved for the input size (no search: sizes may be huge)."""
-    k_eff = (k - 1) * d + 1
-    if pad == "SAME":                            # out = ceil(i / s)
-        return (0, 0) if out == 0 else ((out - 1) * s + 1, out * s)
-    total = 0 if pad == "VALID" else pad[0] + pad[1]
-    if out == 0:                                 # the padded input is shorter than the kernel
-        return 0, k_eff - total - 1
-    # out = floor((i + total - k_eff) / s) + 1 with i + total >= k_eff
-    return max(0, (out - 1) * s + k_eff - total), out * s - 1 + k_eff - total
-
-
 def _check_spatial(names: _Names, big: tuple[int, int], small: tuple[int, int], kernel: tuple[int, int],
                    strides: tuple[int, int], dilations: tuple[int, int], pad_arg: Any, pads: Pads) -> None:
     """Raise when conv2d does not map spatial size ``big`` (the conv's input) to ``small``."""
@@ -176,7 +163,8 @@ def _check_spatial(names: _Names, big: tuple[int, int], small: tuple[int, int], 
         got = conv_output_size(big[axis], kernel[axis], strides[axis], mode, dilations[axis])
         if got == small[axis]:
             continue
-        lo, hi = _sizes_giving(small[axis], kernel[axis], strides[axis], dilations[axis], mode)
+        sizes = input_size_range(small[axis], kernel[axis], strides[axis], dilations[axis], mode)
+        lo, hi = sizes.start, sizes.stop - 1
         if lo > hi:
             possible = f"no {big_name} {name} gives {small[axis]}"
         elif lo == hi:
