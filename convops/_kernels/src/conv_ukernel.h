@@ -59,17 +59,20 @@ static inline __attribute__((always_inline)) UK_TARGET void UK_NAME(block)(
     }
 }
 
-/* The entry point: V (1..4 vectors of output channels) chosen at run time, P fixed per V. */
+#define UK_BLOCK_CASE(VV) \
+    UK_NAME(block)(VV, UK_BLOCK(VV), xs, outs, w, nky, nkx, cg, row_stride, col_stride, kw, w_ci_stride, n_lanes)
+
+/* The entry point: V (1..4 vectors of output channels) chosen at run time, P = UK_BLOCK(V). */
 static UK_TARGET void UK_NAME(ukernel)(
         int V, const UK_T* const* xs, UK_T* const* outs, const UK_T* w, ptrdiff_t nky, ptrdiff_t nkx,
         ptrdiff_t cg, ptrdiff_t row_stride, ptrdiff_t col_stride, ptrdiff_t kw, ptrdiff_t w_ci_stride,
         ptrdiff_t n_lanes)
 {
     switch (V) {
-    case 1: UK_NAME(block)(1, UK_BLOCK(1), xs, outs, w, nky, nkx, cg, row_stride, col_stride, kw, w_ci_stride, n_lanes); break;
-    case 2: UK_NAME(block)(2, UK_BLOCK(2), xs, outs, w, nky, nkx, cg, row_stride, col_stride, kw, w_ci_stride, n_lanes); break;
-    case 3: UK_NAME(block)(3, UK_BLOCK(3), xs, outs, w, nky, nkx, cg, row_stride, col_stride, kw, w_ci_stride, n_lanes); break;
-    default: UK_NAME(block)(4, UK_BLOCK(4), xs, outs, w, nky, nkx, cg, row_stride, col_stride, kw, w_ci_stride, n_lanes); break;
+    case 1: UK_BLOCK_CASE(1); break;
+    case 2: UK_BLOCK_CASE(2); break;
+    case 3: UK_BLOCK_CASE(3); break;
+    default: UK_BLOCK_CASE(4); break;
     }
 }
 
@@ -105,4 +108,5 @@ static UK_TARGET void UK_NAME(image_rows)(
     }
 }
 
+#undef UK_BLOCK_CASE
 #undef UK_L

@@ -29,6 +29,9 @@
 #define CONVOPS_SIMD_AVAILABLE 0
 #endif
 
+/* `inline` only keeps -Wunused-function quiet in the modules that include these and call one
+ * or neither (pool.pyx never asks for lanes); the compiler inlines both calls either way. */
+
 /* Whether this build has instruction set `isa` and this CPU (and OS) runs it. */
 static inline int convops_simd_supported(int isa)
 {
@@ -44,8 +47,7 @@ static inline int convops_simd_supported(int isa)
     return 0;
 }
 
-/* Lanes of one vector of `itemsize`-byte elements for an instruction set. (`inline` only keeps
- * compilers quiet in the modules that do not call it.) */
+/* Lanes of one vector of `itemsize`-byte elements for an instruction set. */
 static inline ptrdiff_t convops_simd_lanes(int isa, ptrdiff_t itemsize)
 {
     return (isa == CONVOPS_ISA_AVX512 ? 64 : isa == CONVOPS_ISA_AVX2 ? 32 : 16) / itemsize;
