@@ -19,7 +19,8 @@
 #define CONVOPS_BLOCKS_BASE 8, 6, 4, 3
 #define CONVOPS_BLOCKS_AVX2 8, 6, 4, 3
 #define CONVOPS_BLOCKS_AVX512 12, 12, 8, 6
-static const int convops_dw_rows[3][4] = {{CONVOPS_BLOCKS_BASE}, {CONVOPS_BLOCKS_AVX2}, {CONVOPS_BLOCKS_AVX512}};
+static const int convops_dw_rows[CONVOPS_ISA_COUNT][4] = {
+    {CONVOPS_BLOCKS_BASE}, {CONVOPS_BLOCKS_AVX2}, {CONVOPS_BLOCKS_AVX512}};
 
 #define CONVOPS_BODY "conv_grad_ukernel.h"
 #include "simd_instantiate.h"

@@ -4,8 +4,8 @@
  * Why C: the bodies keep blocks of SIMD accumulators in registers, and Cython has no vector
  * types and no per-function target attribute. Why one file: every kernel family needs the same
  * six copies and the same table of them per instruction set, so adding an instruction set
- * (NEON, AVX-512 FP16) is one section below, one slot in CONVOPS_ISA_TABLE and one case in
- * simd_isa.h.
+ * (NEON, AVX-512 FP16) is one section below, one slot in CONVOPS_ISA_TABLE, one case in
+ * simd_isa.h and a CONVOPS_BLOCKS_<set> line in the families that block by registers.
  *
  * A family header (conv_simd.h, conv_grad_simd.h, pool_simd.h) uses it like this:
  *
@@ -26,21 +26,20 @@
  *   UK_BLOCK(v)  rows of a register block v (1..4) vectors wide, from CONVOPS_BLOCKS_<set>
  * CONVOPS_BODY and CONVOPS_BLOCKS_* are undefined at the end, ready for the next family.
  */
+#ifndef CONVOPS_SIMD_INSTANTIATE_H
+#define CONVOPS_SIMD_INSTANTIATE_H
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "simd_isa.h"
 
-#ifndef CONVOPS_SIMD_INSTANTIATE_H
-#define CONVOPS_SIMD_INSTANTIATE_H
-
-/* static fn_type table[3]: the copies of function `fn` for element type `t` (f32 or f64),
- * indexed by instruction set (CONVOPS_ISA_*), NULL where this build lacks that set. */
-#define CONVOPS_ISA_TABLE(fn_type, table, t, fn)                                                  \
-    static fn_type table[3] = {CONVOPS_IF_SIMD(convops_##t##_base_##fn),                          \
-                               CONVOPS_IF_X86(convops_##t##_avx2_##fn),                           \
-                               CONVOPS_IF_X86(convops_##t##_avx512_##fn)}
+/* static fn_type table[CONVOPS_ISA_COUNT]: the copies of function `fn` for element type `t`
+ * (f32 or f64), indexed by instruction set (CONVOPS_ISA_*), NULL where this build lacks that set. */
+#define CONVOPS_ISA_TABLE(fn_type, table, t, fn)                                                   \
+    static fn_type table[CONVOPS_ISA_COUNT] = {CONVOPS_IF_SIMD(convops_##t##_base_##fn),           \
+                                               CONVOPS_IF_X86(convops_##t##_avx2_##fn),            \
+                                               CONVOPS_IF_X86(convops_##t##_avx512_##fn)}
 #if CONVOPS_SIMD_AVAILABLE
 #define CONVOPS_IF_SIMD(f) f
 #else
@@ -74,7 +73,7 @@
 #endif /* CONVOPS_SIMD_INSTANTIATE_H */
 
 #if CONVOPS_SIMD_AVAILABLE
-/* ---- portable: 16-byte generic vectors (SSE2 on x86-64, NEON on arm64), 16 registers ---- */
+/* ---- portable: 16-byte generic vectors (SSE2 on x86-64, NEON on arm64), blocks for 16 registers ---- */
 #define UK_ISA base
 #define UK_VBYTES 16
 #define UK_TARGET

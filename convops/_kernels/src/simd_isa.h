@@ -22,6 +22,7 @@
 #define CONVOPS_ISA_BASE 0
 #define CONVOPS_ISA_AVX2 1
 #define CONVOPS_ISA_AVX512 2
+#define CONVOPS_ISA_COUNT 3
 
 #if defined(__GNUC__)
 #define CONVOPS_SIMD_AVAILABLE 1
