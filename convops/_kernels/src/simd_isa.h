@@ -30,11 +30,17 @@
 #define CONVOPS_SIMD_AVAILABLE 0
 #endif
 
-/* `inline` only keeps -Wunused-function quiet in the modules that include these and call one
- * or neither (pool.pyx never asks for lanes); the compiler inlines both calls either way. */
+/* Marks the two helpers below: some modules call only one of them (pool.pyx never asks for lanes,
+ * conv_grad.pyx never asks what is supported). Not `inline`: that changes how the compiler
+ * inlines into conv.pyx's callers. */
+#if defined(__GNUC__)
+#define CONVOPS_MAYBE_UNUSED __attribute__((unused))
+#else
+#define CONVOPS_MAYBE_UNUSED
+#endif
 
 /* Whether this build has instruction set `isa` and this CPU (and OS) runs it. */
-static inline int convops_simd_supported(int isa)
+static CONVOPS_MAYBE_UNUSED int convops_simd_supported(int isa)
 {
     if (isa == CONVOPS_ISA_BASE)
         return CONVOPS_SIMD_AVAILABLE;
@@ -49,7 +55,7 @@ static inline int convops_simd_supported(int isa)
 }
 
 /* Lanes of one vector of `itemsize`-byte elements for an instruction set. */
-static inline ptrdiff_t convops_simd_lanes(int isa, ptrdiff_t itemsize)
+static CONVOPS_MAYBE_UNUSED ptrdiff_t convops_simd_lanes(int isa, ptrdiff_t itemsize)
 {
     return (isa == CONVOPS_ISA_AVX512 ? 64 : isa == CONVOPS_ISA_AVX2 ? 32 : 16) / itemsize;
 }
