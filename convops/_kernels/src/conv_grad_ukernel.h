@@ -1,14 +1,19 @@
-/* One instantiation of the filter-gradient micro-kernel (conv2d_backprop_filter's direct path).
+/* One copy of the filter gradient's micro-kernel (conv2d_backprop_filter's direct path), for one
+ * element type and instruction set.
  *
- * Included by conv_grad_simd.h once per (element type, instruction set) with these macros set:
- *   UK_T, UK_VBYTES, UK_TARGET, UK_NAME(x)  as for conv_ukernel.h
- *   UK_R1..UK_R4  filter-gradient rows per block when the block is 1..4 vectors of channels wide
+ * Why C and not Cython: the micro-kernel must keep R x V SIMD accumulators in registers, and
+ * Cython has no vector types and no per-function target attribute. This file holds the loops;
+ * simd_instantiate.h (through conv_grad_simd.h) includes it once per (element type, instruction
+ * set) with UK_T, UK_VBYTES, UK_TARGET and UK_NAME(x) set, and UK_BLOCK(v) = filter-gradient rows
+ * per block when the block is v (1..4) vectors of output channels wide. The C names say `dw` for
+ * the filter gradient.
  *
  * The mirror image of conv2d's micro-kernel: there a block of output pixels x output channels
  * stays in registers while the reduction runs over (ky, kx, ci); here a block of R filter-gradient
  * rows (R consecutive input channels of one tap) x V vectors of output channels stays in
- * registers while the reduction runs over output positions. The readable version of the same
- * loop is _filter_lane (im2col + GEMM) in _grad_kernels.pyx and reference.py's definition.
+ * registers while the reduction runs over output positions. The same sum, im2col + GEMM, is
+ * _filter_lane in convops/_kernels/conv_grad.pyx; its definition is
+ * conv2d_backprop_filter_reference in convops/reference.py.
  */
 
 typedef UK_T UK_NAME(vec) __attribute__((vector_size(UK_VBYTES)));
@@ -16,15 +21,16 @@ typedef UK_T UK_NAME(vec) __attribute__((vector_size(UK_VBYTES)));
 
 /* acc[i][v] = dw[i][v] + sum over the segments' positions j of x[j][i] * dy[j][v].
  *
- * dw      the block's first element; R rows of dw_stride elements, n_lanes channels used
+ * dw      the filter gradient at the block's first element; R rows of dw_stride elements,
+ *         n_lanes channels used
  * x, dy   the block's first input channel and first output channel (no position offset)
  * segs    n_seg triples (x index, dy index, count): `count` positions, the first at x + x index
  *         and dy + dy index, the next x_step and dy_step elements further
  * Every position's dy holds V whole vectors (V * UK_L readable elements; the caller pads narrow
- * groups into a scratch copy), but only n_lanes of dw are read and written (a partial vector is
- * copied through a zeroed one). The additions into each element run in segment order, then
- * position order: the same for any R, V or thread, so results are bit-identical for any thread
- * count. */
+ * groups into a scratch copy), but only n_lanes of the filter gradient are read and written (a
+ * partial vector is copied through a zeroed one). The additions into each element run in segment
+ * order, then position order: the same for any R, V or thread, so results are bit-identical for
+ * any thread count. */
 static inline __attribute__((always_inline)) UK_TARGET void UK_NAME(dw_block)(
         const int R, const int V, const int partial, const UK_T* x, const UK_T* dy, UK_T* dw,
         const ptrdiff_t* segs, ptrdiff_t n_seg, ptrdiff_t x_step, ptrdiff_t dy_step, ptrdiff_t dw_stride,
@@ -75,8 +81,8 @@ static inline __attribute__((always_inline)) UK_TARGET void UK_NAME(dw_block)(
 #define UK_DW_CASE_R(RR, VV, PART) \
     UK_NAME(dw_block)(RR, VV, PART, x, dy, dw, segs, n_seg, x_step, dy_step, dw_stride, n_lanes)
 
-/* R rows (1..UK_Rv for V vectors) x V vectors, both chosen at run time: full blocks use R = UK_Rv,
- * the last rows of a tap a smaller R. */
+/* R rows (1..UK_BLOCK(V) for V vectors) x V vectors, both chosen at run time: full blocks use
+ * R = UK_BLOCK(V), the last rows of a tap a smaller R. */
 #define UK_DW_SW_3(VV, PART) \
     switch (R) { \
     case 1: UK_DW_CASE_R(1, VV, PART); break; \
@@ -134,17 +140,17 @@ static UK_TARGET void UK_NAME(dw_ukernel)(
 {
     if (n_lanes >= V * UK_L) {
         switch (V) {
-        case 1: UK_DW_SW(UK_R1, 1, 0); break;
-        case 2: UK_DW_SW(UK_R2, 2, 0); break;
-        case 3: UK_DW_SW(UK_R3, 3, 0); break;
-        default: UK_DW_SW(UK_R4, 4, 0); break;
+        case 1: UK_DW_SW(UK_BLOCK(1), 1, 0); break;
+        case 2: UK_DW_SW(UK_BLOCK(2), 2, 0); break;
+        case 3: UK_DW_SW(UK_BLOCK(3), 3, 0); break;
+        default: UK_DW_SW(UK_BLOCK(4), 4, 0); break;
         }
     } else {
         switch (V) {
-        case 1: UK_DW_SW(UK_R1, 1, 1); break;
-        case 2: UK_DW_SW(UK_R2, 2, 1); break;
-        case 3: UK_DW_SW(UK_R3, 3, 1); break;
-        default: UK_DW_SW(UK_R4, 4, 1); break;
+        case 1: UK_DW_SW(UK_BLOCK(1), 1, 1); break;
+        case 2: UK_DW_SW(UK_BLOCK(2), 2, 1); break;
+        case 3: UK_DW_SW(UK_BLOCK(3), 3, 1); break;
+        default: UK_DW_SW(UK_BLOCK(4), 4, 1); break;
         }
     }
 }

@@ -1,91 +1,27 @@
-/* convops' SIMD convolution micro-kernels, compiled for several instruction sets in one build.
+/* conv2d's SIMD micro-kernels (conv_ukernel.h) for every element type and instruction set, and
+ * the tables convops/_kernels/conv.pyx calls them through.
  *
- * The extension is built for the baseline of its platform (x86-64 = SSE2): no -march=native.
- * On x86-64 with GCC or clang the same source is compiled twice more, for AVX2+FMA and for
- * AVX-512, through function target attributes, and convops_simd_best() picks the widest set
- * the running CPU (and OS) supports. So one binary is safe everywhere and fast where it can be.
- * Elsewhere (other compilers, arm64) only the portable build exists: GCC's generic vectors of
- * 16 bytes lower to SSE2 or NEON.
- */
+ * Why C: the micro-kernels keep blocks of SIMD accumulators in registers, and Cython has no
+ * vector types and no per-function target attribute. simd_instantiate.h compiles the body once
+ * per (float, double) x (portable, AVX2, AVX-512); the instruction set is chosen by the caller
+ * (convops/dispatch.py) among those convops_simd_supported (simd_isa.h) reports. */
 #ifndef CONVOPS_CONV_SIMD_H
 #define CONVOPS_CONV_SIMD_H
 #include <stddef.h>
-#include <string.h>
 
 #include "simd_isa.h"
 
-/* Output pixels per block for 1..4 vectors of channels: P x V accumulators plus V weight
- * vectors and one broadcast must fit the register file (32 vector registers with AVX-512,
- * 16 otherwise). */
-static const int convops_pixels[3][4] = {{8, 6, 4, 3}, {8, 6, 4, 3}, {12, 12, 8, 6}};
+/* Output pixels per block for 1..4 vectors of channels, per instruction set: P x V accumulators
+ * plus V weight vectors and one broadcast must fit the register file (32 vector registers with
+ * AVX-512, 16 otherwise). The kernels take theirs at compile time, conv.pyx from the table. */
+#define CONVOPS_BLOCKS_BASE 8, 6, 4, 3
+#define CONVOPS_BLOCKS_AVX2 8, 6, 4, 3
+#define CONVOPS_BLOCKS_AVX512 12, 12, 8, 6
+static const int convops_pixels[CONVOPS_ISA_COUNT][4] = {
+    {CONVOPS_BLOCKS_BASE}, {CONVOPS_BLOCKS_AVX2}, {CONVOPS_BLOCKS_AVX512}};
 
-#if defined(__GNUC__)
-/* ---- portable: 16-byte generic vectors -------------------------------------------------- */
-#define UK_VBYTES 16
-#define UK_TARGET
-#define UK_P1 8
-#define UK_P2 6
-#define UK_P3 4
-#define UK_P4 3
-#define UK_T float
-#define UK_NAME(x) convops_f32_base_##x
-#include "conv_ukernel.h"
-#undef UK_T
-#undef UK_NAME
-#define UK_T double
-#define UK_NAME(x) convops_f64_base_##x
-#include "conv_ukernel.h"
-#undef UK_T
-#undef UK_NAME
-#undef UK_VBYTES
-#undef UK_TARGET
-
-#if CONVOPS_SIMD_X86
-/* ---- AVX2 + FMA: 32-byte vectors ---------------------------------------------------------- */
-#define UK_VBYTES 32
-#define UK_TARGET __attribute__((target("avx2,fma")))
-#define UK_T float
-#define UK_NAME(x) convops_f32_avx2_##x
-#include "conv_ukernel.h"
-#undef UK_T
-#undef UK_NAME
-#define UK_T double
-#define UK_NAME(x) convops_f64_avx2_##x
-#include "conv_ukernel.h"
-#undef UK_T
-#undef UK_NAME
-#undef UK_VBYTES
-#undef UK_TARGET
-#undef UK_P1
-#undef UK_P2
-#undef UK_P3
-#undef UK_P4
-
-/* ---- AVX-512F: 64-byte vectors, 32 registers ---------------------------------------------- */
-#define UK_VBYTES 64
-#define UK_TARGET __attribute__((target("avx512f,avx2,fma")))
-#define UK_P1 12
-#define UK_P2 12
-#define UK_P3 8
-#define UK_P4 6
-#define UK_T float
-#define UK_NAME(x) convops_f32_avx512_##x
-#include "conv_ukernel.h"
-#undef UK_T
-#undef UK_NAME
-#define UK_T double
-#define UK_NAME(x) convops_f64_avx512_##x
-#include "conv_ukernel.h"
-#undef UK_T
-#undef UK_NAME
-#undef UK_VBYTES
-#undef UK_TARGET
-#endif /* CONVOPS_SIMD_X86 */
-#undef UK_P1
-#undef UK_P2
-#undef UK_P3
-#undef UK_P4
-#endif /* __GNUC__ */
+#define CONVOPS_BODY "conv_ukernel.h"
+#include "simd_instantiate.h"
 
 typedef void (*convops_ukernel_f32)(int, const float* const*, float* const*, const float*, ptrdiff_t, ptrdiff_t,
                                     ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t);
@@ -98,61 +34,10 @@ typedef void (*convops_image_f64)(const double*, double*, const double*, ptrdiff
                                   ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t,
                                   ptrdiff_t, ptrdiff_t, ptrdiff_t);
 
-/* Function tables indexed by instruction set (NULL where this build lacks one). */
-static convops_ukernel_f32 convops_ukernels_f32[3] = {
-#if CONVOPS_SIMD_AVAILABLE
-    convops_f32_base_ukernel,
-#else
-    0,
-#endif
-#if CONVOPS_SIMD_X86
-    convops_f32_avx2_ukernel, convops_f32_avx512_ukernel
-#else
-    0, 0
-#endif
-};
-static convops_ukernel_f64 convops_ukernels_f64[3] = {
-#if CONVOPS_SIMD_AVAILABLE
-    convops_f64_base_ukernel,
-#else
-    0,
-#endif
-#if CONVOPS_SIMD_X86
-    convops_f64_avx2_ukernel, convops_f64_avx512_ukernel
-#else
-    0, 0
-#endif
-};
-static convops_image_f32 convops_images_f32[3] = {
-#if CONVOPS_SIMD_AVAILABLE
-    convops_f32_base_image_rows,
-#else
-    0,
-#endif
-#if CONVOPS_SIMD_X86
-    convops_f32_avx2_image_rows, convops_f32_avx512_image_rows
-#else
-    0, 0
-#endif
-};
-static convops_image_f64 convops_images_f64[3] = {
-#if CONVOPS_SIMD_AVAILABLE
-    convops_f64_base_image_rows,
-#else
-    0,
-#endif
-#if CONVOPS_SIMD_X86
-    convops_f64_avx2_image_rows, convops_f64_avx512_image_rows
-#else
-    0, 0
-#endif
-};
-
-/* Lanes of one vector of `itemsize`-byte elements for an instruction set. */
-static ptrdiff_t convops_simd_lanes(int isa, ptrdiff_t itemsize)
-{
-    return (isa == CONVOPS_ISA_AVX512 ? 64 : isa == CONVOPS_ISA_AVX2 ? 32 : 16) / itemsize;
-}
+CONVOPS_ISA_TABLE(convops_ukernel_f32, convops_ukernels_f32, f32, ukernel);
+CONVOPS_ISA_TABLE(convops_ukernel_f64, convops_ukernels_f64, f64, ukernel);
+CONVOPS_ISA_TABLE(convops_image_f32, convops_images_f32, f32, image_rows);
+CONVOPS_ISA_TABLE(convops_image_f64, convops_images_f64, f64, image_rows);
 
 static int convops_simd_pixels(int isa, int v) { return convops_pixels[isa][v - 1]; }
 

@@ -1,15 +1,11 @@
-/* One instantiation of convops' register-blocked convolution micro-kernels.
- *
- * Included by conv_simd.h once per (element type, instruction set) with these macros set:
- *   UK_T        element type (float or double)
- *   UK_VBYTES   bytes per SIMD vector (64 = AVX-512, 32 = AVX2, 16 = SSE2/NEON)
- *   UK_TARGET   function attribute that lets the compiler use that instruction set
- *   UK_NAME(x)  name of the function x in this instantiation
- *   UK_P1..UK_P4  output pixels per block when the block is 1..4 vectors of channels wide
+/* One copy of conv2d's register-blocked micro-kernels, for one element type and instruction set.
  *
  * Why C and not Cython: a micro-kernel must keep P x V SIMD accumulators in registers, and
- * Cython has no vector types and no per-function target attribute. The readable Cython
- * versions of the same loops are conv2d_naive and conv2d_direct in _conv_kernels.pyx.
+ * Cython has no vector types and no per-function target attribute. This file holds the loops;
+ * simd_instantiate.h (through conv_simd.h) includes it once per (element type, instruction set)
+ * with UK_T, UK_VBYTES, UK_TARGET and UK_NAME(x) set, and UK_BLOCK(v) = output pixels per block
+ * when the block is v (1..4) vectors of channels wide. The readable Cython versions of the same
+ * loops are conv2d_naive and conv2d_direct in convops/_kernels/conv.pyx.
  */
 
 typedef UK_T UK_NAME(vec) __attribute__((vector_size(UK_VBYTES)));
@@ -63,17 +59,20 @@ static inline __attribute__((always_inline)) UK_TARGET void UK_NAME(block)(
     }
 }
 
-/* The entry point: V (1..4 vectors of output channels) chosen at run time, P fixed per V. */
+#define UK_BLOCK_CASE(VV) \
+    UK_NAME(block)(VV, UK_BLOCK(VV), xs, outs, w, nky, nkx, cg, row_stride, col_stride, kw, w_ci_stride, n_lanes)
+
+/* The entry point: V (1..4 vectors of output channels) chosen at run time, P = UK_BLOCK(V). */
 static UK_TARGET void UK_NAME(ukernel)(
         int V, const UK_T* const* xs, UK_T* const* outs, const UK_T* w, ptrdiff_t nky, ptrdiff_t nkx,
         ptrdiff_t cg, ptrdiff_t row_stride, ptrdiff_t col_stride, ptrdiff_t kw, ptrdiff_t w_ci_stride,
         ptrdiff_t n_lanes)
 {
     switch (V) {
-    case 1: UK_NAME(block)(1, UK_P1, xs, outs, w, nky, nkx, cg, row_stride, col_stride, kw, w_ci_stride, n_lanes); break;
-    case 2: UK_NAME(block)(2, UK_P2, xs, outs, w, nky, nkx, cg, row_stride, col_stride, kw, w_ci_stride, n_lanes); break;
-    case 3: UK_NAME(block)(3, UK_P3, xs, outs, w, nky, nkx, cg, row_stride, col_stride, kw, w_ci_stride, n_lanes); break;
-    default: UK_NAME(block)(4, UK_P4, xs, outs, w, nky, nkx, cg, row_stride, col_stride, kw, w_ci_stride, n_lanes); break;
+    case 1: UK_BLOCK_CASE(1); break;
+    case 2: UK_BLOCK_CASE(2); break;
+    case 3: UK_BLOCK_CASE(3); break;
+    default: UK_BLOCK_CASE(4); break;
     }
 }
 
@@ -83,8 +82,8 @@ static UK_TARGET void UK_NAME(ukernel)(
  * caller only uses this path with finite filters, where they would add exact zeros). */
 static UK_TARGET void UK_NAME(image_rows)(
         const UK_T* restrict x, UK_T* restrict out, const UK_T* restrict w, ptrdiff_t height, ptrdiff_t width,
-        ptrdiff_t h_out, ptrdiff_t w_out, ptrdiff_t kh, ptrdiff_t kw, ptrdiff_t sh, ptrdiff_t dh,
-        ptrdiff_t dw, ptrdiff_t top, ptrdiff_t left, ptrdiff_t r0, ptrdiff_t r1)
+        ptrdiff_t h_out, ptrdiff_t w_out, ptrdiff_t kh, ptrdiff_t kw, ptrdiff_t sh, ptrdiff_t dil_h,
+        ptrdiff_t dil_w, ptrdiff_t top, ptrdiff_t left, ptrdiff_t r0, ptrdiff_t r1)
 {
     ptrdiff_t r, ky, kx, ox;
     for (r = r0; r < r1; r++) {
@@ -93,12 +92,12 @@ static UK_TARGET void UK_NAME(image_rows)(
         for (ox = 0; ox < w_out; ox++)
             o[ox] = 0;
         for (ky = 0; ky < kh; ky++) {
-            const ptrdiff_t iy = oy * sh - top + ky * dh;
+            const ptrdiff_t iy = oy * sh - top + ky * dil_h;
             if (iy < 0 || iy >= height)
                 continue;
             const UK_T* restrict row = x + (n * height + iy) * width;
             for (kx = 0; kx < kw; kx++) {
-                const ptrdiff_t shift = kx * dw - left;           /* ix = ox + shift */
+                const ptrdiff_t shift = kx * dil_w - left;           /* ix = ox + shift */
                 const ptrdiff_t lo = shift < 0 ? -shift : 0;
                 const ptrdiff_t hi = width - shift < w_out ? width - shift : w_out;
                 const UK_T tap = w[ky * kw + kx];
@@ -109,4 +108,5 @@ static UK_TARGET void UK_NAME(image_rows)(
     }
 }
 
+#undef UK_BLOCK_CASE
 #undef UK_L

@@ -1,6 +1,18 @@
-/* Which SIMD instruction sets convops' kernels were compiled for and the CPU runs. */
+/* Which SIMD instruction sets convops' kernels were compiled for and the CPU runs, and how wide
+ * their vectors are.
+ *
+ * Why C: the SIMD kernels are C (Cython has no vector types and no per-function target
+ * attribute), and this is what the Cython modules ask about them. The extension is built for
+ * the baseline of its platform (x86-64 = SSE2, no -march=native); on x86-64 with GCC or clang
+ * simd_instantiate.h compiles each kernel again for AVX2+FMA and for AVX-512 through function
+ * target attributes. The caller (convops/dispatch.py) chooses one of the sets this file reports
+ * as supported. So one binary is safe everywhere and fast where it can be. Elsewhere (other
+ * compilers, arm64) only the portable build exists: GCC's generic vectors of 16 bytes lower to
+ * SSE2 or NEON; compilers without GCC's vector extension get no SIMD kernels at all. */
 #ifndef CONVOPS_SIMD_ISA_H
 #define CONVOPS_SIMD_ISA_H
+#include <stddef.h>
+
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
 #define CONVOPS_SIMD_X86 1
 #else
@@ -10,6 +22,7 @@
 #define CONVOPS_ISA_BASE 0
 #define CONVOPS_ISA_AVX2 1
 #define CONVOPS_ISA_AVX512 2
+#define CONVOPS_ISA_COUNT 3
 
 #if defined(__GNUC__)
 #define CONVOPS_SIMD_AVAILABLE 1
@@ -17,8 +30,17 @@
 #define CONVOPS_SIMD_AVAILABLE 0
 #endif
 
+/* Marks the two helpers below: some modules call only one of them (pool.pyx never asks for lanes,
+ * conv_grad.pyx never asks what is supported). Not `inline`: that changes how the compiler
+ * inlines into conv.pyx's callers. */
+#if defined(__GNUC__)
+#define CONVOPS_MAYBE_UNUSED __attribute__((unused))
+#else
+#define CONVOPS_MAYBE_UNUSED
+#endif
+
 /* Whether this build has instruction set `isa` and this CPU (and OS) runs it. */
-static int convops_simd_supported(int isa)
+static CONVOPS_MAYBE_UNUSED int convops_simd_supported(int isa)
 {
     if (isa == CONVOPS_ISA_BASE)
         return CONVOPS_SIMD_AVAILABLE;
@@ -32,4 +54,10 @@ static int convops_simd_supported(int isa)
     return 0;
 }
 
-#endif
+/* Lanes of one vector of `itemsize`-byte elements for an instruction set. */
+static CONVOPS_MAYBE_UNUSED ptrdiff_t convops_simd_lanes(int isa, ptrdiff_t itemsize)
+{
+    return (isa == CONVOPS_ISA_AVX512 ? 64 : isa == CONVOPS_ISA_AVX2 ? 32 : 16) / itemsize;
+}
+
+#endif /* CONVOPS_SIMD_ISA_H */
