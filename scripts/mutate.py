@@ -63,8 +63,8 @@ MUTATIONS = [
     Mutation(
         "simd-maxpool-nan",
         "convops/_kernels/src/pool_ukernel.h",
-        "#define PK_MAX(run, v) (run = (PK_NAME(vec))PK_MAXV((v), (run)))",
-        "#define PK_MAX(run, v) (run = (PK_NAME(vec))PK_MAXV((run), (v)))",
+        "#define PK_MAX(run, v) (run = (UK_NAME(vec))PK_MAXV((v), (run)))",
+        "#define PK_MAX(run, v) (run = (UK_NAME(vec))PK_MAXV((run), (v)))",
         ("tests/test_pool.py", "-k", "max_pool2d"),
         "the SIMD max-pool's vector lanes take NaN (operands of x86's max swapped); scalar tails stay right",
     ),
