@@ -540,7 +540,10 @@ def avg_pool2d_grad(orig_input_shape: Sequence[Int] | np.ndarray, grad: ArrayLik
     -----
     The share is ``1/count`` computed in double and rounded to the dtype, and each cell adds its
     shares in row-major window order — TensorFlow's AvgPoolGrad does both, so float32/float64
-    results are bit-identical to it. float16 is computed in float32.
+    results are bit-identical to it, with one exception where TensorFlow is wrong: some SAME
+    windows wider than the input (a 5-row window on 4 rows, stride 1: TF 2.21's shares do not
+    match its own forward windows), where convops gives the derivative of :func:`convops.avg_pool2d`.
+    float16 is computed in float32.
 
     Examples
     --------

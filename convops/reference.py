@@ -21,19 +21,20 @@ quote these functions from this one path.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from fractions import Fraction
-from typing import Any, Iterator, Sequence, Tuple
+from typing import Any
 
 import numpy as np
 
 __all__ = ["conv2d", "max_pool2d", "avg_pool2d", "pad", "conv2d_backprop_input", "conv2d_backprop_filter",
            "conv2d_transpose", "max_pool2d_grad", "max_pool2d_with_argmax", "avg_pool2d_grad", "pad_grad"]
 
-Pair = Tuple[int, int]
+Pair = tuple[int, int]
 
 
 def conv2d(x: np.ndarray, filters: np.ndarray, strides: Pair = (1, 1),
-                     padding: Tuple[Pair, Pair] = ((0, 0), (0, 0)), dilations: Pair = (1, 1)) -> np.ndarray:
+                     padding: tuple[Pair, Pair] = ((0, 0), (0, 0)), dilations: Pair = (1, 1)) -> np.ndarray:
     r"""Cross-correlation of ``x`` with ``filters`` (``tf.nn.conv2d``), one output position at a time.
 
     .. math::
@@ -96,8 +97,8 @@ def conv2d(x: np.ndarray, filters: np.ndarray, strides: Pair = (1, 1),
     return out.astype(x.dtype)
 
 
-def _windows(height: int, width: int, ksize: Pair, strides: Pair, padding: Tuple[Pair, Pair]
-             ) -> Iterator[Tuple[int, int, slice, slice]]:
+def _windows(height: int, width: int, ksize: Pair, strides: Pair, padding: tuple[Pair, Pair]
+             ) -> Iterator[tuple[int, int, slice, slice]]:
     """Yield (y, x, rows, cols): each output position and the *real* input cells of its window."""
     (kh, kw), (sh, sw), ((top, bottom), (left, right)) = ksize, strides, padding
     h_out = max((height + top + bottom - kh) // sh + 1, 0)
@@ -108,14 +109,14 @@ def _windows(height: int, width: int, ksize: Pair, strides: Pair, padding: Tuple
             yield y, x, slice(max(y0, 0), min(y0 + kh, height)), slice(max(x0, 0), min(x0 + kw, width))
 
 
-def _pool_shape(x: np.ndarray, ksize: Pair, strides: Pair, padding: Tuple[Pair, Pair]) -> Tuple[int, int, int, int]:
+def _pool_shape(x: np.ndarray, ksize: Pair, strides: Pair, padding: tuple[Pair, Pair]) -> tuple[int, int, int, int]:
     (kh, kw), (sh, sw), ((top, bottom), (left, right)) = ksize, strides, padding
     return (x.shape[0], max((x.shape[1] + top + bottom - kh) // sh + 1, 0),
             max((x.shape[2] + left + right - kw) // sw + 1, 0), x.shape[3])
 
 
 def max_pool2d(x: np.ndarray, ksize: Pair, strides: Pair,
-                         padding: Tuple[Pair, Pair] = ((0, 0), (0, 0))) -> np.ndarray:
+                         padding: tuple[Pair, Pair] = ((0, 0), (0, 0))) -> np.ndarray:
     """Max pooling (``tf.nn.max_pool2d``): ``y[n, i, j, c] = max x[n, i*sh - top + a, j*sw - left + b, c]``
     over the window's real cells ``0 <= a < KH``, ``0 <= b < KW`` (padded cells are not part of
     any window).
@@ -160,7 +161,7 @@ def max_pool2d(x: np.ndarray, ksize: Pair, strides: Pair,
 
 
 def avg_pool2d(x: np.ndarray, ksize: Pair, strides: Pair,
-                         padding: Tuple[Pair, Pair] = ((0, 0), (0, 0)),
+                         padding: tuple[Pair, Pair] = ((0, 0), (0, 0)),
                          count_include_pad: bool = False) -> np.ndarray:
     """Average pooling (``tf.nn.avg_pool2d``): ``y[n, i, j, c] = (sum of the window's real cells) / count``.
 
@@ -271,7 +272,7 @@ def _pair(value: Any) -> Pair:
 
 
 def _explicit_padding(padding: Any, size: Pair, kernel: Pair, strides: Pair, dilations: Pair = (1, 1)
-                      ) -> Tuple[Pair, Pair]:
+                      ) -> tuple[Pair, Pair]:
     """``((top, bottom), (left, right))`` for ``"VALID"``, ``"SAME"`` or explicit ``padding``.
 
     TensorFlow's SAME: ``out = ceil(in / s)``, total padding ``max((out - 1) * s + span - in, 0)``
@@ -467,12 +468,12 @@ def conv2d_transpose(input: np.ndarray, filters: np.ndarray, output_shape: Seque
     return conv2d_backprop_input(output_shape, filters, input, strides, padding, dilations)
 
 
-def _pool_padding(x_shape: Sequence[int], ksize: Pair, strides: Pair, padding: Any) -> Tuple[Pair, Pair]:
+def _pool_padding(x_shape: Sequence[int], ksize: Pair, strides: Pair, padding: Any) -> tuple[Pair, Pair]:
     return _explicit_padding(padding, (x_shape[1], x_shape[2]), ksize, strides)
 
 
 def _first_maxima(x: np.ndarray, ksize: Any, strides: Any, padding: Any
-                  ) -> Iterator[Tuple[int, int, np.ndarray, np.ndarray]]:
+                  ) -> Iterator[tuple[int, int, np.ndarray, np.ndarray]]:
     """Yield ``(y, x, rows, cols)``: each output position and, for every image and channel (arrays
     of shape (N, C)), the row and column of the cell TensorFlow's max-pool picks in its window.
 
@@ -542,7 +543,7 @@ def max_pool2d_grad(orig_input: np.ndarray, grad: np.ndarray, ksize: Any, stride
 
 
 def max_pool2d_with_argmax(input: np.ndarray, ksize: Any, strides: Any, padding: Any = "VALID",
-                                     include_batch_in_index: bool = False) -> Tuple[np.ndarray, np.ndarray]:
+                                     include_batch_in_index: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Max pooling and where each maximum came from (``tf.nn.max_pool_with_argmax``).
 
     Parameters

@@ -12,16 +12,16 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
+import oracle
 import pytest
+from checks import assert_exact, assert_within, call_op, central_differences, nhwc
 from hypothesis import example, given
 from hypothesis import strategies as st
+from strategies import PoolCase, make_values, pool2d_cases
 
 import convops
-import oracle
-from checks import assert_exact, assert_within, call_op, central_differences, nhwc
 from convops import reference
 from convops.dispatch import force
-from strategies import PoolCase, make_values, pool2d_cases
 
 FLOAT_DTYPES = ("float32", "float64")
 

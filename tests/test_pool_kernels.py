@@ -11,11 +11,11 @@ streaming stores. They also check that the thread count never changes a result, 
 from __future__ import annotations
 
 import numpy as np
+import oracle
 import pytest
+from checks import assert_exact, format_call
 
 import convops
-import oracle
-from checks import assert_exact, format_call
 from convops._kernels import pool as _pool_kernels
 from convops.dispatch import force
 
@@ -43,7 +43,10 @@ def test_max_pool_select_with_nan_and_channel_tails(dtype):
         x[0, 0, 0, :5] = np.nan
         x[0, 0:2, 0:2, 7] = np.nan
         x[1, 2, 3, 10] = -np.inf
-    x = x.astype(dtype) if np.dtype(dtype).kind == "f" else np.clip(x, 0 if dtype == np.uint16 else -100, 100).astype(dtype)
+    if np.dtype(dtype).kind == "f":
+        x = x.astype(dtype)
+    else:
+        x = np.clip(x, 0 if dtype == np.uint16 else -100, 100).astype(dtype)
     got = convops.max_pool2d(x, 2, 2, "SAME")
     want = oracle.max_pool2d(x, (2, 2), (2, 2), "SAME")
     assert_exact(got, want, format_call("max_pool2d", x, 2, 2, "SAME"))

@@ -8,16 +8,34 @@ padding, so SAME is resolved by the tests' own copy of TF's rule (strategies.res
 from __future__ import annotations
 
 import numpy as np
+import oracle
 import pytest
+from checks import (
+    Repro,
+    assert_exact,
+    assert_within,
+    call_op,
+    central_differences,
+    conv_bound,
+    flush_subnormals,
+    reduction_length,
+    window_conv2d,
+)
 from hypothesis import given
+from strategies import (
+    AVG_POOL_DTYPES,
+    CONV_DTYPES,
+    MAX_POOL_DTYPES,
+    PAD_DTYPES,
+    ConvCase,
+    conv2d_cases,
+    make_values,
+    pad_cases,
+    pool2d_cases,
+)
 
 import convops
-import oracle
-from checks import (Repro, assert_exact, assert_within, call_op, central_differences, conv_bound, flush_subnormals,
-                    reduction_length, window_conv2d)
 from convops import reference
-from strategies import (AVG_POOL_DTYPES, CONV_DTYPES, MAX_POOL_DTYPES, PAD_DTYPES, ConvCase, conv2d_cases,
-                        make_values, pad_cases, pool2d_cases)
 
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning:convops.reference")
 
