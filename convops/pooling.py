@@ -38,8 +38,7 @@ from convops._validation import (
 from convops.arithmetic import pool_output_size, resolve_padding
 from convops.dispatch import forced_isa, forced_method
 
-__all__ = ["max_pool2d", "avg_pool2d", "max_pool2d_grad", "max_pool2d_with_argmax", "avg_pool2d_grad",
-           "PoolGeometry", "pool_geometry"]
+__all__ = ["max_pool2d", "avg_pool2d", "max_pool2d_grad", "max_pool2d_with_argmax", "avg_pool2d_grad"]
 
 _kernels = load("pool")
 _grad_kernels = load("pool_grad")
