@@ -339,3 +339,31 @@ def test_avg_pool2d_grad_of_windows_wider_than_the_input(method, dtype, case):
         with force(avg_pool2d_grad=method):
             grad = convops.avg_pool2d_grad(one.shape, dy1, *args)
         _fd_check(lambda v: float(np.sum(convops.avg_pool2d(v, *args) * dy1)), one, grad, f"avg pool {case}")
+
+
+# --------------------------------------------------------------------------- one geometry check
+
+@pytest.mark.parametrize("bad", [
+    {"ksize": 0}, {"ksize": (2, 2, 2)}, {"ksize": 2.0}, {"strides": 0}, {"strides": [1, 2, 2, 2]},
+    {"padding": "FULL"}, {"padding": ((2, 0), (0, 0))}, {"padding": ((0, 0), (0, 3))},
+])
+def test_pool_ops_and_gradients_give_one_message_per_bad_window(bad):
+    """The forward pools and their three gradients validate the window with one function
+    (pooling.pool_geometry): the same bad ksize/strides/padding gets the same error, word for
+    word apart from the op's name."""
+    x = np.ones((1, 4, 4, 1))
+    dy = np.ones((1, 2, 2, 1))
+    args = {"ksize": 2, "strides": 2, "padding": "VALID", **bad}
+    calls = {
+        "max_pool2d": lambda: convops.max_pool2d(x, **args),
+        "avg_pool2d": lambda: convops.avg_pool2d(x, **args),
+        "max_pool2d_grad": lambda: convops.max_pool2d_grad(x, dy, **args),
+        "max_pool2d_with_argmax": lambda: convops.max_pool2d_with_argmax(x, **args),
+        "avg_pool2d_grad": lambda: convops.avg_pool2d_grad(x.shape, dy, **args),
+    }
+    messages = {}
+    for op, call in calls.items():
+        with pytest.raises((TypeError, ValueError)) as error:
+            call()
+        messages[op] = (type(error.value), str(error.value).replace(op, "<op>"))
+    assert len(set(messages.values())) == 1, messages
