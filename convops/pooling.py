@@ -337,6 +337,11 @@ def _argmax(x: np.ndarray, ksize: tuple[int, int], strides: tuple[int, int], pad
     """Run the argmax kernel on NHWC ``x``: (values, argmax within each image) in the compute dtype.
     ``index_dtype`` int32 halves the indices' memory (images must have < 2**31 elements)."""
     compute = compute_dtype(x.dtype)
+    image = x.shape[1] * x.shape[2] * x.shape[3]
+    if image > np.iinfo(np.int32).max:
+        # The kernel scans with 32-bit positions: that is what lets the compiler vectorise it.
+        raise ValueError(f"max pooling's argmax takes images (H, W, C) = {x.shape[1:]} of at most 2**31 - 1 "
+                         f"elements; got {image}")
     out = np.empty(out_shape, dtype=compute)
     argmax = np.empty(out_shape, dtype=index_dtype)
     lowest = _lowest(x.dtype)

@@ -367,3 +367,16 @@ def test_pool_ops_and_gradients_give_one_message_per_bad_window(bad):
             call()
         messages[op] = (type(error.value), str(error.value).replace(op, "<op>"))
     assert len(set(messages.values())) == 1, messages
+
+
+def test_argmax_refuses_images_beyond_32_bit_positions_before_any_work():
+    """The argmax kernel scans with 32-bit positions within an image; Python refuses a larger
+    image (H*W*C > 2**31 - 1) up front, so the kernel never has to decline. Broadcast views: no
+    memory is used."""
+    x = np.broadcast_to(np.float32(0), (1, 50000, 50000, 1))
+    dy = np.broadcast_to(np.float32(0), (1, 25000, 25000, 1))
+    message = r"argmax takes images \(H, W, C\) = \(50000, 50000, 1\) of at most 2\*\*31 - 1 elements; got 2500000000"
+    with pytest.raises(ValueError, match=message):
+        convops.max_pool2d_grad(x, dy, 2, 2)
+    with pytest.raises(ValueError, match=message):
+        convops.max_pool2d_with_argmax(x, 2, 2)

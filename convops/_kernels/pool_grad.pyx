@@ -108,7 +108,8 @@ cdef void _argmax_chunk(void* ctx, ptrdiff_t r0, ptrdiff_t r1) noexcept nogil:
 def max_pool_argmax(const pool_t[:, :, :, ::1] x, pool_t[:, :, :, ::1] out, index_t[:, :, :, ::1] argmax,
                     Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t pad_top,
                     Py_ssize_t pad_left, pool_t lowest, bint values_from_argmax, int num_threads):
-    """Max pooling that also records where each maximum is: argmax = (y*W + x)*C + c in its image.
+    """Max pooling that also records where each maximum is: argmax = (y*W + x)*C + c in its image
+    (the caller checks that H*W*C fits the 32-bit index the scan uses).
 
     The argmax follows TensorFlow's CPU gradient kernel (SpatialMaxPoolWithArgMaxHelper): the
     window's first real cell in row-major order is taken, then replaced only by a strictly
@@ -129,8 +130,6 @@ def max_pool_argmax(const pool_t[:, :, :, ::1] x, pool_t[:, :, :, ::1] out, inde
     p.x, p.out, p.argmax = &x[0, 0, 0, 0], &out[0, 0, 0, 0], &argmax[0, 0, 0, 0]
     p.index32 = index_t is int
     p.values_from_argmax = values_from_argmax
-    if x.shape[1] * x.shape[2] * x.shape[3] > 2147483647:
-        raise ValueError("max_pool_argmax: an image of more than 2**31 - 1 elements")
     p.failed = False
     with nogil:
         parallel_for(_argmax_chunk, &p, rows, chunk_for(rows, threads), threads)
