@@ -332,16 +332,16 @@ def _avg_pool_float16(x: np.ndarray, geometry: PoolGeometry, count_include_pad: 
 # --------------------------------------------------------------------------- gradients
 
 def _argmax(x: np.ndarray, ksize: tuple[int, int], strides: tuple[int, int], pad_before: tuple[int, int],
-            out_shape: Shape4, values_from_argmax: bool,
-            index_dtype: npt.DTypeLike = np.int64) -> tuple[np.ndarray, np.ndarray]:
+            out_shape: Shape4, values_from_argmax: bool, index_dtype: npt.DTypeLike = np.int64,
+            name: str = "input") -> tuple[np.ndarray, np.ndarray]:
     """Run the argmax kernel on NHWC ``x``: (values, argmax within each image) in the compute dtype.
-    ``index_dtype`` int32 halves the indices' memory (images must have < 2**31 elements)."""
+    ``index_dtype`` int32 halves the indices' memory; ``name`` is the argument ``x`` came from (messages)."""
     compute = compute_dtype(x.dtype)
     image = x.shape[1] * x.shape[2] * x.shape[3]
     if image > np.iinfo(np.int32).max:
         # The kernel scans with 32-bit positions: that is what lets the compiler vectorise it.
-        raise ValueError(f"max pooling's argmax takes images (H, W, C) = {x.shape[1:]} of at most 2**31 - 1 "
-                         f"elements; got {image}")
+        raise ValueError(f"`{name}` images must have at most 2**31 - 1 elements (H*W*C) for the argmax; "
+                         f"got (H, W, C) = {x.shape[1:]}, {image} elements")
     out = np.empty(out_shape, dtype=compute)
     argmax = np.empty(out_shape, dtype=index_dtype)
     lowest = _lowest(x.dtype)
@@ -428,7 +428,7 @@ def max_pool2d_grad(orig_input: ArrayLike, grad: ArrayLike, ksize: Pair, strides
     _check_grad_shape(op, "max-pool", dy, geometry, fmt)
     # int32 positions within each image (the kernel's own width; half the memory of int64).
     _, argmax = _argmax(x, geometry.ksize, geometry.strides, geometry.pad_before, geometry.out_shape,
-                        values_from_argmax=False, index_dtype=np.int32)
+                        values_from_argmax=False, index_dtype=np.int32, name="orig_input")
     compute = compute_dtype(x.dtype)
     dx = _scatter_argmax(np.ascontiguousarray(dy, dtype=compute), argmax, x.shape)
     if compute != x.dtype:
