@@ -1,41 +1,53 @@
-"""Max and average pooling with ``tf.nn.max_pool2d`` / ``tf.nn.avg_pool2d``'s contract."""
+"""Max and average pooling with ``tf.nn.max_pool2d`` / ``tf.nn.avg_pool2d``'s contract, and their
+gradients (``MaxPoolGrad``, ``MaxPoolWithArgmax``, ``AvgPoolGrad``).
+
+Every op validates its window, strides and padding with :func:`pool_geometry` (one
+:class:`PoolGeometry`, the same message for the same bad argument in every op), chooses exactly
+one kernel and calls it once.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Sequence, Tuple
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from convops import _threads
 from convops._kernels import load
+from convops._typing import ArrayLike, DataFormat, Int, Padding, Pair
 from convops._validation import (
+    GRAD_DTYPES,
+    _describe,
+    _is_array,
     check_4d,
     check_data_format,
     check_dtype,
     check_output_size,
     check_rank,
     compute_dtype,
-    _describe,
     from_nhwc,
-    GRAD_DTYPES,
     int_vector,
-    _is_array,
     parse_padding,
     spatial_pair,
     to_array,
     to_nhwc,
 )
-from convops.arithmetic import conv_output_size, pool_output_size, resolve_padding
+from convops.arithmetic import pool_output_size, resolve_padding
+from convops.dispatch import forced_isa, forced_method
 
-__all__ = ["max_pool2d", "avg_pool2d"]
+__all__ = ["max_pool2d", "avg_pool2d", "max_pool2d_grad", "max_pool2d_with_argmax", "avg_pool2d_grad"]
 
 _kernels = load("pool")
 _grad_kernels = load("pool_grad")
-avg_pool, max_pool = _kernels.avg_pool, _kernels.max_pool
 
 MAX_POOL_DTYPES = tuple(np.dtype(t) for t in (np.float16, np.float32, np.float64, np.int8, np.int16,
                                               np.int32, np.int64, np.uint8, np.uint16))
 AVG_POOL_DTYPES = tuple(np.dtype(t) for t in (np.float16, np.float32, np.float64))
+
+Shape4 = tuple[int, int, int, int]
 
 # Float outputs of at least this many bytes are written with non-temporal stores (pool_ukernel.h):
 # a normal store first reads each output line into the cache (write-allocate) and evicts input
@@ -45,8 +57,96 @@ AVG_POOL_DTYPES = tuple(np.dtype(t) for t in (np.float16, np.float32, np.float64
 # again soon (by the next layer) and stay cached.
 STREAM_BYTES = 1 << 20
 
+# --------------------------------------------------------------------------- kernel choice
 
-def _empty_output(shape, dtype: np.dtype) -> Tuple[np.ndarray, bool]:
+# The float pools' instruction set when none is forced: AVX2 where available, else the widest.
+# Why not AVX-512: pooling is memory-bound, and large NumPy arrays usually start 16 bytes past a
+# 64-byte cache line, so every 64-byte load spans two lines (half of the 32-byte loads do).
+# Measured, 1 core, 2x2/2 pools with streaming stores: 8x112x112x64 float32 avg 0.61 ms with AVX2
+# vs 0.68 with AVX-512, max 0.71 vs 0.75; 64x26x26x32 0.087 vs 0.099 ms.
+_ISAS: tuple[str, ...] = tuple(_kernels.supported_isas())
+_DEFAULT_ISA = "avx2" if "avx2" in _ISAS else _ISAS[-1] if _ISAS else _kernels.SCALAR
+
+
+def _float_isa() -> int:
+    """The float pools' variant for this call, as the kernels' index (-1: the Cython loops):
+    the one forced with ``convops.dispatch.force(isa=...)`` if this CPU runs it, else the default."""
+    name = forced_isa()
+    if name != _kernels.SCALAR and name not in _ISAS:
+        name = _DEFAULT_ISA
+    return -1 if name == _kernels.SCALAR else int(_kernels.ISA_NAMES.index(name))
+
+
+# --------------------------------------------------------------------------- geometry
+
+@dataclass(frozen=True)
+class PoolGeometry:
+    """A pooling call's window, validated and resolved: what every pooling kernel needs.
+
+    ``out_shape = (N, H_out, W_out, C)`` with ``H_out = floor((H + top + bottom - KH) / sh) + 1``
+    (0 if negative); shapes are NHWC whatever the caller's ``data_format``.
+    """
+
+    ksize: tuple[int, int]                      #: (KH, KW)
+    strides: tuple[int, int]                    #: (sh, sw)
+    padding: tuple[tuple[int, int], tuple[int, int]]  #: ((top, bottom), (left, right)), explicit
+    in_shape: Shape4                            #: (N, H, W, C)
+    out_shape: Shape4                           #: (N, H_out, W_out, C)
+
+    @property
+    def pad_before(self) -> tuple[int, int]:
+        """(top, left): where the first window starts, above and left of the input."""
+        return self.padding[0][0], self.padding[1][0]
+
+
+def pool_geometry(op: str, shape_nhwc: Sequence[int], ksize: Any, strides: Any, padding: Any,
+                  data_format: str = "NHWC") -> PoolGeometry:
+    """Validate ``ksize``, ``strides`` and ``padding`` for an input of NHWC shape ``shape_nhwc``.
+
+    The one check of a pooling window, shared by the forward ops and their gradients. Explicit
+    padding must be smaller than the window on each side (TensorFlow's rule: a window may never
+    lie entirely in the padding). ``op`` names the caller in messages.
+    """
+    kh, kw = spatial_pair(ksize, "ksize", data_format)
+    sh, sw = spatial_pair(strides, "strides", data_format)
+    pad = parse_padding(padding, data_format)
+    n, height, width, channels = (int(size) for size in shape_nhwc)
+    if pad in ("SAME", "VALID"):
+        (top, bottom), (left, right) = resolve_padding(pad, height, kh, sh), resolve_padding(pad, width, kw, sw)
+    else:
+        (top, bottom), (left, right) = pad
+        if max(top, bottom) >= kh or max(left, right) >= kw:
+            raise ValueError(f"explicit `padding` of {op} must be smaller than the window `ksize` {(kh, kw)} "
+                             f"on each side; got ((top, bottom), (left, right)) = {((top, bottom), (left, right))}")
+    h_out = pool_output_size(height, kh, sh, (top, bottom))
+    w_out = pool_output_size(width, kw, sw, (left, right))
+    return PoolGeometry((kh, kw), (sh, sw), ((top, bottom), (left, right)), (n, height, width, channels),
+                        (n, h_out, w_out, channels))
+
+
+def _pool_geometry(op: str, shape_nhwc: Sequence[int], ksize: Any, strides: Any, padding: Any,
+                   data_format: str) -> tuple[tuple[int, int], tuple[int, int], tuple[int, int], Shape4]:
+    """:func:`pool_geometry` as the tuple ``(ksize, strides, pad_before, out_shape)`` (convops.nn's
+    MaxPooling2D calls this)."""
+    geometry = pool_geometry(op, shape_nhwc, ksize, strides, padding, data_format)
+    return geometry.ksize, geometry.strides, geometry.pad_before, geometry.out_shape
+
+
+def _layout(data_format: str) -> str:
+    return "(N, H, W, C)" if data_format == "NHWC" else "(N, C, H, W)"
+
+
+def _shape_in(shape_nhwc: Sequence[int], data_format: str) -> tuple[int, ...]:
+    n, h, w, c = shape_nhwc
+    return (n, h, w, c) if data_format == "NHWC" else (n, c, h, w)
+
+
+def _check_bool(value: Any, name: str) -> None:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"`{name}` must be a bool; got {_describe(value)}")
+
+
+def _empty_output(shape: Shape4, dtype: np.dtype) -> tuple[np.ndarray, bool]:
     """``np.empty(shape, dtype)`` and whether the kernel should stream it; a streamed output is
     64-byte aligned (a view into a slightly larger buffer), which streaming stores require."""
     dtype = np.dtype(dtype)
@@ -58,44 +158,32 @@ def _empty_output(shape, dtype: np.dtype) -> Tuple[np.ndarray, bool]:
     return buffer[start:start + nbytes].view(dtype).reshape(shape), True
 
 
-def _prepare(input: Any, ksize: Any, strides: Any, padding: Any, data_format: str, op: str, dtypes):
-    """Shared argument handling: array, rank, layout, window, strides, explicit padding, out shape."""
-    data_format = check_data_format(data_format)
+# --------------------------------------------------------------------------- forward
+
+def _prepare(input: Any, ksize: Any, strides: Any, padding: Any, data_format: Any, op: str,
+             dtypes: tuple[np.dtype, ...]) -> tuple[np.ndarray, bool, str, PoolGeometry]:
+    """The forward ops' argument handling: (NHWC array, whether it was one 2-D image, the data
+    format, the geometry)."""
+    fmt = check_data_format(data_format)
     x = to_array(input, "input")
     check_dtype(x, "input", dtypes, op)
     image_2d = x.ndim == 2
     if image_2d:
         x = x[None, :, :, None]
-    check_rank(x, "input", op, "(N, H, W, C)" if data_format == "NHWC" else "(N, C, H, W)")
-    if data_format == "NCHW" and not image_2d:
+    check_rank(x, "input", op, _layout(fmt))
+    if fmt == "NCHW" and not image_2d:
         x = x.transpose(0, 2, 3, 1)
-    kh, kw = spatial_pair(ksize, "ksize", data_format)
-    sh, sw = spatial_pair(strides, "strides", data_format)
-    pad = parse_padding(padding, data_format)
-    n, height, width, channels = x.shape
-    if pad in ("SAME", "VALID"):
-        (top, bottom), (left, right) = resolve_padding(pad, height, kh, sh), resolve_padding(pad, width, kw, sw)
-    else:
-        (top, bottom), (left, right) = pad
-        # TensorFlow's rule: a window may never lie entirely in the padding.
-        if max(top, bottom) >= kh or max(left, right) >= kw:
-            raise ValueError(f"explicit `padding` of {op} must be smaller than the window `ksize` {(kh, kw)} "
-                             f"on each side; got ((top, bottom), (left, right)) = {((top, bottom), (left, right))}")
-    h_out = pool_output_size(height, kh, sh, (top, bottom))
-    w_out = pool_output_size(width, kw, sw, (left, right))
-    return x, image_2d, data_format, (kh, kw), (sh, sw), (top, left), (n, h_out, w_out, channels)
+    return x, image_2d, fmt, pool_geometry(op, x.shape, ksize, strides, padding, fmt)
 
 
 def _finish(out: np.ndarray, image_2d: bool, data_format: str) -> np.ndarray:
     if image_2d:
         return out[0, :, :, 0]
-    if data_format == "NCHW":
-        return np.ascontiguousarray(out.transpose(0, 3, 1, 2))
-    return out
+    return from_nhwc(out, data_format)
 
 
-def max_pool2d(input: Any, ksize: Any, strides: Any, padding: Any = "VALID",
-               data_format: str = "NHWC") -> np.ndarray:
+def max_pool2d(input: ArrayLike, ksize: Pair, strides: Pair, padding: Padding = "VALID",
+               data_format: DataFormat = "NHWC") -> np.ndarray:
     """Maximum over each ``KH x KW`` window, as ``tf.nn.max_pool2d``.
 
     Parameters
@@ -130,27 +218,34 @@ def max_pool2d(input: Any, ksize: Any, strides: Any, padding: Any = "VALID",
     array([[4., 5.],
            [9., 7.]], dtype=float32)
     """
-    x, image_2d, data_format, (kh, kw), (sh, sw), (top, left), shape = _prepare(
-        input, ksize, strides, padding, data_format, "max_pool2d", MAX_POOL_DTYPES)
-    compute = np.dtype(np.float32) if x.dtype == np.float16 else x.dtype
+    x, image_2d, fmt, geometry = _prepare(input, ksize, strides, padding, data_format, "max_pool2d",
+                                          MAX_POOL_DTYPES)
+    compute = compute_dtype(x.dtype)
+    shape = geometry.out_shape
     check_output_size(shape, compute, "max_pool2d")
     # float16 is narrowed after the call: no point streaming its float32 temporary.
     out, stream = _empty_output(shape, compute) if x.dtype == compute else (np.empty(shape, dtype=compute), False)
     if out.size:
-        lowest = np.finfo(compute).min if compute.kind == "f" else np.iinfo(compute).min
-        # float16 is widened exactly to float32 and the maximum narrowed back exactly, except that
-        # an empty/NaN window must give float16's own lowest value, so start from it.
-        if x.dtype == np.float16:
-            lowest = np.float32(np.finfo(np.float16).min)
-        max_pool(np.ascontiguousarray(x, dtype=compute), out, kh, kw, sh, sw, top, left,
-                 lowest, _threads.get_num_threads(), stream)
+        (kh, kw), (sh, sw), (top, left) = geometry.ksize, geometry.strides, geometry.pad_before
+        _kernels.max_pool(np.ascontiguousarray(x, dtype=compute), out, kh, kw, sh, sw, top, left,
+                          _lowest(x.dtype), _threads.get_num_threads(), _float_isa(), stream)
     if compute != x.dtype:
         out = out.astype(x.dtype)
-    return _finish(out, image_2d, data_format)
+    return _finish(out, image_2d, fmt)
 
 
-def avg_pool2d(input: Any, ksize: Any, strides: Any, padding: Any = "VALID", data_format: str = "NHWC",
-               count_include_pad: bool = False) -> np.ndarray:
+def _lowest(dtype: np.dtype) -> Any:
+    """Where a running maximum starts (max_pool2d's value for a window without a number): the
+    dtype's lowest finite value, in the compute dtype. float16 is widened exactly to float32
+    and the maximum narrowed back exactly, so it starts from float16's own lowest value."""
+    compute = compute_dtype(dtype)
+    if dtype == np.float16:
+        return np.float32(np.finfo(np.float16).min)
+    return compute.type(np.finfo(compute).min if compute.kind == "f" else np.iinfo(compute).min)
+
+
+def avg_pool2d(input: ArrayLike, ksize: Pair, strides: Pair, padding: Padding = "VALID",
+               data_format: DataFormat = "NHWC", count_include_pad: bool = False) -> np.ndarray:
     """Mean over each ``KH x KW`` window, as ``tf.nn.avg_pool2d``.
 
     Parameters
@@ -188,28 +283,28 @@ def avg_pool2d(input: Any, ksize: Any, strides: Any, padding: Any = "VALID", dat
     array([[2.  , 1.75],
            [3.25, 2.  ]], dtype=float32)
     """
-    x, image_2d, data_format, (kh, kw), (sh, sw), (top, left), shape = _prepare(
-        input, ksize, strides, padding, data_format, "avg_pool2d", AVG_POOL_DTYPES)
-    if not isinstance(count_include_pad, (bool, np.bool_)):
-        raise TypeError(f"`count_include_pad` must be a bool; got {count_include_pad!r}")
-    check_output_size(shape, x.dtype, "avg_pool2d")
+    x, image_2d, fmt, geometry = _prepare(input, ksize, strides, padding, data_format, "avg_pool2d",
+                                          AVG_POOL_DTYPES)
+    _check_bool(count_include_pad, "count_include_pad")
+    check_output_size(geometry.out_shape, x.dtype, "avg_pool2d")
     if x.dtype == np.float16:
-        out = _avg_pool_float16(x, (kh, kw), (sh, sw), (top, left), shape, bool(count_include_pad))
+        out = _avg_pool_float16(x, geometry, bool(count_include_pad))
     else:
-        out, stream = _empty_output(shape, x.dtype)
+        out, stream = _empty_output(geometry.out_shape, x.dtype)
         if out.size:
-            avg_pool(np.ascontiguousarray(x), out, kh, kw, sh, sw, top, left, bool(count_include_pad),
-                     _threads.get_num_threads(), stream)
-    return _finish(out, image_2d, data_format)
+            (kh, kw), (sh, sw), (top, left) = geometry.ksize, geometry.strides, geometry.pad_before
+            _kernels.avg_pool(np.ascontiguousarray(x), out, kh, kw, sh, sw, top, left, bool(count_include_pad),
+                              _threads.get_num_threads(), _float_isa(), stream)
+    return _finish(out, image_2d, fmt)
 
 
 @np.errstate(over="ignore", invalid="ignore")  # overflow to inf and inf - inf are results, as in float32
-def _avg_pool_float16(x: np.ndarray, ksize: Tuple[int, int], strides: Tuple[int, int],
-                      pad_before: Tuple[int, int], shape, count_include_pad: bool) -> np.ndarray:
+def _avg_pool_float16(x: np.ndarray, geometry: PoolGeometry, count_include_pad: bool) -> np.ndarray:
     """float16 average pooling, accumulated in float16 one cell at a time as TensorFlow's CPU
     kernel does (each addition rounds to half precision). Summing in float32 instead differs
     from TensorFlow in the last bit, so this path is plain NumPy over window offsets."""
-    (kh, kw), (sh, sw), (top, left) = ksize, strides, pad_before
+    (kh, kw), (sh, sw), (top, left) = geometry.ksize, geometry.strides, geometry.pad_before
+    shape = geometry.out_shape
     n, h_out, w_out, channels = shape
     out = np.zeros(shape, dtype=np.float16)
     if out.size == 0:
@@ -234,43 +329,22 @@ def _avg_pool_float16(x: np.ndarray, ksize: Tuple[int, int], strides: Tuple[int,
         return (out / count[None, :, :, None]).astype(np.float16)
 
 
-# avg_pool2d_grad runs the readable gather loop instead of the fast one when True (tests compare
-# both with TensorFlow; _kernels/pool_grad.pyx, _avg_grad_rows / _avg_grad_rows_fast).
-AVG_POOL_GRAD_READABLE = False
+# --------------------------------------------------------------------------- gradients
 
-
-# --------------------------------------------------------------------------- pooling
-
-def _pool_geometry(op: str, shape_nhwc: Tuple[int, int, int, int], ksize: Any, strides: Any, padding: Any,
-                   data_format: str, explicit_ok: bool = True):
-    kh, kw = spatial_pair(ksize, "ksize", data_format)
-    sh, sw = spatial_pair(strides, "strides", data_format)
-    pad = parse_padding(padding, data_format)
-    _, height, width, _ = shape_nhwc
-    if pad in ("SAME", "VALID"):
-        (top, bottom), (left, right) = resolve_padding(pad, height, kh, sh), resolve_padding(pad, width, kw, sw)
-    else:
-        if not explicit_ok:
-            raise ValueError(f"`padding` of {op} must be 'SAME' or 'VALID' (as in TensorFlow); got {padding!r}")
-        (top, bottom), (left, right) = pad
-        if max(top, bottom) >= kh or max(left, right) >= kw:
-            raise ValueError(f"explicit `padding` of {op} must be smaller than the window `ksize` {(kh, kw)} "
-                             f"on each side; got ((top, bottom), (left, right)) = {((top, bottom), (left, right))}")
-    h_out = conv_output_size(height, kh, sh, (top, bottom))
-    w_out = conv_output_size(width, kw, sw, (left, right))
-    return (kh, kw), (sh, sw), (top, left), (shape_nhwc[0], h_out, w_out, shape_nhwc[3])
-
-
-def _argmax(x: np.ndarray, ksize, strides, pad_before, out_shape, values_from_argmax: bool,
-            index_dtype: Any = np.int64):
+def _argmax(x: np.ndarray, ksize: tuple[int, int], strides: tuple[int, int], pad_before: tuple[int, int],
+            out_shape: Shape4, values_from_argmax: bool, index_dtype: npt.DTypeLike = np.int64,
+            name: str = "input") -> tuple[np.ndarray, np.ndarray]:
     """Run the argmax kernel on NHWC ``x``: (values, argmax within each image) in the compute dtype.
-    ``index_dtype`` int32 halves the indices' memory (images must have < 2**31 elements)."""
+    ``index_dtype`` int32 halves the indices' memory; ``name`` is the argument ``x`` came from (messages)."""
     compute = compute_dtype(x.dtype)
+    image = x.shape[1] * x.shape[2] * x.shape[3]
+    if image > np.iinfo(np.int32).max:
+        # The kernel scans with 32-bit positions: that is what lets the compiler vectorise it.
+        raise ValueError(f"`{name}` images must have at most 2**31 - 1 elements (H*W*C) for the argmax; "
+                         f"got (H, W, C) = {x.shape[1:]}, {image} elements")
     out = np.empty(out_shape, dtype=compute)
     argmax = np.empty(out_shape, dtype=index_dtype)
-    lowest = np.finfo(compute).min if compute.kind == "f" else np.iinfo(compute).min
-    if x.dtype == np.float16:
-        lowest = np.float32(np.finfo(np.float16).min)
+    lowest = _lowest(x.dtype)
     if out.size and x.size == 0:
         # An empty H or W under explicit padding: every window lies in the padding and has no
         # first cell for the kernel to start from (it read past the empty input: found by
@@ -280,13 +354,13 @@ def _argmax(x: np.ndarray, ksize, strides, pad_before, out_shape, values_from_ar
         out.fill(lowest)
         argmax.fill(-1)
     elif out.size:
-        _grad_kernels.max_pool_argmax(np.ascontiguousarray(x, dtype=compute), out, argmax, ksize[0], ksize[1], strides[0],
-                                strides[1], pad_before[0], pad_before[1], compute.type(lowest), values_from_argmax,
-                                _threads.get_num_threads())
+        _grad_kernels.max_pool_argmax(np.ascontiguousarray(x, dtype=compute), out, argmax, ksize[0], ksize[1],
+                                      strides[0], strides[1], pad_before[0], pad_before[1], lowest,
+                                      values_from_argmax, _threads.get_num_threads())
     return out, argmax
 
 
-def _scatter_argmax(dy: np.ndarray, argmax: np.ndarray, in_shape: Tuple[int, ...]) -> np.ndarray:
+def _scatter_argmax(dy: np.ndarray, argmax: np.ndarray, in_shape: tuple[int, ...]) -> np.ndarray:
     """dx (``in_shape``, NHWC) with every dy element added at its argmax (same compute dtype as dy)."""
     dx = np.empty(in_shape, dtype=dy.dtype)
     n = in_shape[0]
@@ -295,13 +369,13 @@ def _scatter_argmax(dy: np.ndarray, argmax: np.ndarray, in_shape: Tuple[int, ...
     if dy.size == 0:
         dx.fill(0)
         return dx
-    _grad_kernels.max_pool_grad_scatter(np.ascontiguousarray(dy).reshape(n, -1), argmax.reshape(n, -1), dx.reshape(n, -1),
-                             _threads.get_num_threads())
+    _grad_kernels.max_pool_grad_scatter(np.ascontiguousarray(dy).reshape(n, -1), argmax.reshape(n, -1),
+                                        dx.reshape(n, -1), _threads.get_num_threads())
     return dx
 
 
-def max_pool2d_grad(orig_input: Any, grad: Any, ksize: Any, strides: Any, padding: Any = "VALID",
-                    data_format: str = "NHWC") -> np.ndarray:
+def max_pool2d_grad(orig_input: ArrayLike, grad: ArrayLike, ksize: Pair, strides: Pair, padding: Padding = "VALID",
+                    data_format: DataFormat = "NHWC") -> np.ndarray:
     """Gradient of :func:`convops.max_pool2d` with respect to its input, as TF's ``MaxPoolGrad``.
 
     Each window's whole upstream gradient goes to **one** cell: the first maximum of the window
@@ -341,39 +415,37 @@ def max_pool2d_grad(orig_input: Any, grad: Any, ksize: Any, strides: Any, paddin
            [0., 0.]])
     """
     op = "max_pool2d_grad"
-    data_format = check_data_format(data_format)
+    fmt = check_data_format(data_format)
     x = to_array(orig_input, "orig_input", like=to_array(grad, "grad") if _is_array(grad) else None)
     dy = to_array(grad, "grad", like=x)
     check_dtype(x, "orig_input", GRAD_DTYPES, op)
     if dy.dtype != x.dtype:
         raise TypeError(f"`grad` dtype must match `orig_input` dtype; got grad {dy.dtype}, orig_input {x.dtype}")
-    layout = "(N, H, W, C)" if data_format == "NHWC" else "(N, C, H, W)"
-    check_4d(x, "orig_input", op, layout)
-    check_4d(dy, "grad", op, layout)
-    x, dy = to_nhwc(x, data_format), to_nhwc(dy, data_format)
-    ksize_, strides_, pad_before, out_shape = _pool_geometry(op, x.shape, ksize, strides, padding, data_format)
-    if dy.shape != out_shape:
-        raise ValueError(f"{op}: `grad` must have the max-pool output's shape {_shape_in(out_shape, data_format)} "
-                         f"for `orig_input` of shape {_shape_in(x.shape, data_format)}; got "
-                         f"{_shape_in(dy.shape, data_format)}")
+    check_4d(x, "orig_input", op, _layout(fmt))
+    check_4d(dy, "grad", op, _layout(fmt))
+    x, dy = to_nhwc(x, fmt), to_nhwc(dy, fmt)
+    geometry = pool_geometry(op, x.shape, ksize, strides, padding, fmt)
+    _check_grad_shape(op, "max-pool", dy, geometry, fmt)
     # int32 positions within each image (the kernel's own width; half the memory of int64).
-    _, argmax = _argmax(x, ksize_, strides_, pad_before, out_shape, values_from_argmax=False,
-                        index_dtype=np.int32)
+    _, argmax = _argmax(x, geometry.ksize, geometry.strides, geometry.pad_before, geometry.out_shape,
+                        values_from_argmax=False, index_dtype=np.int32, name="orig_input")
     compute = compute_dtype(x.dtype)
     dx = _scatter_argmax(np.ascontiguousarray(dy, dtype=compute), argmax, x.shape)
     if compute != x.dtype:
         dx = dx.astype(x.dtype)
-    return from_nhwc(dx, data_format)
+    return from_nhwc(dx, fmt)
 
 
-def _shape_in(shape_nhwc: Tuple[int, ...], data_format: str) -> Tuple[int, ...]:
-    n, h, w, c = shape_nhwc
-    return (n, h, w, c) if data_format == "NHWC" else (n, c, h, w)
+def _check_grad_shape(op: str, pool: str, dy: np.ndarray, geometry: PoolGeometry, data_format: str) -> None:
+    if dy.shape != geometry.out_shape:
+        raise ValueError(f"{op}: `grad` must have the {pool} output's shape "
+                         f"{_shape_in(geometry.out_shape, data_format)} for an input of shape "
+                         f"{_shape_in(geometry.in_shape, data_format)}; got {_shape_in(dy.shape, data_format)}")
 
 
-def max_pool2d_with_argmax(input: Any, ksize: Any, strides: Any, padding: Any = "VALID",
-                           data_format: str = "NHWC", output_dtype: Any = np.int64,
-                           include_batch_in_index: bool = False) -> Tuple[np.ndarray, np.ndarray]:
+def max_pool2d_with_argmax(input: ArrayLike, ksize: Pair, strides: Pair, padding: Padding = "VALID",
+                           data_format: DataFormat = "NHWC", output_dtype: npt.DTypeLike = np.int64,
+                           include_batch_in_index: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Max pooling that also says where each maximum came from, as ``tf.nn.max_pool_with_argmax``.
 
     Parameters
@@ -413,8 +485,8 @@ def max_pool2d_with_argmax(input: Any, ksize: Any, strides: Any, padding: Any = 
     (array([[4., 5.]], dtype=float32), array([[5, 2]]))
     """
     op = "max_pool2d_with_argmax"
-    data_format = check_data_format(data_format)
-    if data_format != "NHWC":
+    fmt = check_data_format(data_format)
+    if fmt != "NHWC":
         raise ValueError(f"`data_format` of {op} must be 'NHWC' (as in TensorFlow: the argmax index formula "
                          f"(y*W + x)*C + c is NHWC's); got {data_format!r}")
     try:
@@ -423,13 +495,13 @@ def max_pool2d_with_argmax(input: Any, ksize: Any, strides: Any, padding: Any = 
         index_dtype = None
     if index_dtype not in (np.dtype(np.int64), np.dtype(np.int32)):
         raise TypeError(f"`output_dtype` must be int64 or int32; got {_describe(output_dtype)}")
-    if not isinstance(include_batch_in_index, (bool, np.bool_)):
-        raise TypeError(f"`include_batch_in_index` must be a bool; got {_describe(include_batch_in_index)}")
+    _check_bool(include_batch_in_index, "include_batch_in_index")
     x = to_array(input, "input")
     check_dtype(x, "input", MAX_POOL_DTYPES, op)
     check_4d(x, "input", op, "(N, H, W, C)")
-    ksize_, strides_, pad_before, out_shape = _pool_geometry(op, x.shape, ksize, strides, padding, data_format)
-    check_output_size(out_shape, np.int64, op)
+    geometry = pool_geometry(op, x.shape, ksize, strides, padding, fmt)
+    out_shape = geometry.out_shape
+    check_output_size(out_shape, np.dtype(np.int64), op)
     n, height, width, channels = x.shape
     if (height == 0 or width == 0) and np.prod(out_shape) > 0:
         raise ValueError(f"{op}: `input` of shape {x.shape} has an empty spatial dimension, and the explicit "
@@ -437,8 +509,8 @@ def max_pool2d_with_argmax(input: Any, ksize: Any, strides: Any, padding: Any = 
     limit = (n if include_batch_in_index else 1) * height * width * channels
     if index_dtype == np.int32 and limit - 1 > np.iinfo(np.int32).max:
         raise ValueError(f"{op}: indices up to {limit - 1} do not fit `output_dtype` int32; use int64")
-    out, argmax = _argmax(x, ksize_, strides_, pad_before, out_shape, values_from_argmax=True,
-                          index_dtype=index_dtype)
+    out, argmax = _argmax(x, geometry.ksize, geometry.strides, geometry.pad_before, out_shape,
+                          values_from_argmax=True, index_dtype=index_dtype)
     if include_batch_in_index and argmax.size:
         argmax += (np.arange(n, dtype=index_dtype) * (height * width * channels))[:, None, None, None]
     if out.dtype != x.dtype:
@@ -446,8 +518,9 @@ def max_pool2d_with_argmax(input: Any, ksize: Any, strides: Any, padding: Any = 
     return out, argmax
 
 
-def avg_pool2d_grad(orig_input_shape: Any, grad: Any, ksize: Any, strides: Any, padding: Any = "VALID",
-                    data_format: str = "NHWC", count_include_pad: bool = False) -> np.ndarray:
+def avg_pool2d_grad(orig_input_shape: Sequence[Int] | np.ndarray, grad: ArrayLike, ksize: Pair, strides: Pair,
+                    padding: Padding = "VALID", data_format: DataFormat = "NHWC",
+                    count_include_pad: bool = False) -> np.ndarray:
     """Gradient of :func:`convops.avg_pool2d` with respect to its input, as TF's ``AvgPoolGrad``.
 
     Each window hands every one of its real cells an equal share ``grad / count`` (``count`` =
@@ -471,7 +544,10 @@ def avg_pool2d_grad(orig_input_shape: Any, grad: Any, ksize: Any, strides: Any, 
     -----
     The share is ``1/count`` computed in double and rounded to the dtype, and each cell adds its
     shares in row-major window order — TensorFlow's AvgPoolGrad does both, so float32/float64
-    results are bit-identical to it. float16 is computed in float32.
+    results are bit-identical to it, with one exception where TensorFlow is wrong: some SAME
+    windows wider than the input (a 5-row window on 4 rows, stride 1: TF 2.21's shares do not
+    match its own forward windows), where convops gives the derivative of :func:`convops.avg_pool2d`.
+    float16 is computed in float32.
 
     Examples
     --------
@@ -484,29 +560,26 @@ def avg_pool2d_grad(orig_input_shape: Any, grad: Any, ksize: Any, strides: Any, 
            [0.5 , 0.5 , 1.  ]])
     """
     op = "avg_pool2d_grad"
-    data_format = check_data_format(data_format)
-    if not isinstance(count_include_pad, (bool, np.bool_)):
-        raise TypeError(f"`count_include_pad` must be a bool; got {_describe(count_include_pad)}")
+    fmt = check_data_format(data_format)
+    _check_bool(count_include_pad, "count_include_pad")
     dy = to_array(grad, "grad")
     check_dtype(dy, "grad", GRAD_DTYPES, op)
-    layout = "(N, H, W, C)" if data_format == "NHWC" else "(N, C, H, W)"
-    check_4d(dy, "grad", op, layout)
-    sizes = int_vector(orig_input_shape, "orig_input_shape", (4,), f"(the input shape {layout})")
-    in_shape = sizes if data_format == "NHWC" else (sizes[0], sizes[2], sizes[3], sizes[1])
-    dy = to_nhwc(dy, data_format)
-    ksize_, strides_, pad_before, out_shape = _pool_geometry(op, in_shape, ksize, strides, padding, data_format)
-    if dy.shape != out_shape:
-        raise ValueError(f"{op}: `grad` must have the avg-pool output's shape {_shape_in(out_shape, data_format)} "
-                         f"for an input of shape {tuple(sizes)}; got {_shape_in(dy.shape, data_format)}")
+    check_4d(dy, "grad", op, _layout(fmt))
+    sizes = int_vector(orig_input_shape, "orig_input_shape", (4,), f"(the input shape {_layout(fmt)})")
+    in_shape = sizes if fmt == "NHWC" else (sizes[0], sizes[2], sizes[3], sizes[1])
+    dy = to_nhwc(dy, fmt)
+    geometry = pool_geometry(op, in_shape, ksize, strides, padding, fmt)
+    _check_grad_shape(op, "avg-pool", dy, geometry, fmt)
     compute = compute_dtype(dy.dtype)
-    check_output_size(in_shape, compute, op)
+    check_output_size(geometry.in_shape, compute, op)
     if all(in_shape) and dy.size:
-        dx = np.empty(in_shape, dtype=compute)      # the kernel writes every cell
-        _grad_kernels.avg_pool_grad(np.ascontiguousarray(dy, dtype=compute), dx, ksize_[0], ksize_[1], strides_[0],
-                              strides_[1], pad_before[0], pad_before[1], bool(count_include_pad),
-                              _threads.get_num_threads(), AVG_POOL_GRAD_READABLE)
+        dx = np.empty(geometry.in_shape, dtype=compute)      # the kernel writes every cell
+        (kh, kw), (sh, sw), (top, left) = geometry.ksize, geometry.strides, geometry.pad_before
+        readable = forced_method("avg_pool2d_grad") == "readable"
+        _grad_kernels.avg_pool_grad(np.ascontiguousarray(dy, dtype=compute), dx, kh, kw, sh, sw, top, left,
+                                    bool(count_include_pad), _threads.get_num_threads(), readable)
     else:
-        dx = np.zeros(in_shape, dtype=compute)
+        dx = np.zeros(geometry.in_shape, dtype=compute)
     if compute != dy.dtype:
         dx = dx.astype(dy.dtype)
-    return from_nhwc(dx, data_format)
+    return from_nhwc(dx, fmt)

@@ -11,30 +11,61 @@ this file) take the arguments of their public twins in ``convops.gradients`` -- 
 ``tf.GradientTape`` returns: for ``y = op(x)`` and an upstream gradient ``dy = dL/dy``, the
 gradient ``dL/dx`` (or ``dL/dfilters``).
 
-One file on purpose, a little over the project's ~600 lines: every op and its gradient side by
-side, so that a reader comparing a forward loop with its backward loop finds both here.
+Each reference is named after its op: ``reference.conv2d`` is ``convops.conv2d``'s (the older
+names with a ``_reference`` suffix remain, as aliases).
+
+One file on purpose, over the project's ~600 lines: every op and its gradient side by side, so
+that a reader comparing a forward loop with its backward loop finds both here, and the docs
+quote these functions from this one path.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from fractions import Fraction
-from typing import Any, Sequence, Tuple
+from typing import Any
 
 import numpy as np
 
-__all__ = ["conv2d_reference", "max_pool2d_reference", "avg_pool2d_reference", "pad_reference",
-           "conv2d_backprop_input_reference", "conv2d_backprop_filter_reference", "conv2d_transpose_reference",
-           "max_pool2d_grad_reference", "max_pool2d_with_argmax_reference", "avg_pool2d_grad_reference",
-           "pad_grad_reference"]
+__all__ = ["conv2d", "max_pool2d", "avg_pool2d", "pad", "conv2d_backprop_input", "conv2d_backprop_filter",
+           "conv2d_transpose", "max_pool2d_grad", "max_pool2d_with_argmax", "avg_pool2d_grad", "pad_grad"]
 
-Pair = Tuple[int, int]
+Pair = tuple[int, int]
 
 
-def conv2d_reference(x: np.ndarray, filters: np.ndarray, strides: Pair = (1, 1),
-                     padding: Tuple[Pair, Pair] = ((0, 0), (0, 0)), dilations: Pair = (1, 1)) -> np.ndarray:
-    """Cross-correlation of ``x`` (N, H, W, C_in) with ``filters`` (KH, KW, C_in/groups, C_out).
+def conv2d(x: np.ndarray, filters: np.ndarray, strides: Pair = (1, 1),
+                     padding: tuple[Pair, Pair] = ((0, 0), (0, 0)), dilations: Pair = (1, 1)) -> np.ndarray:
+    r"""Cross-correlation of ``x`` with ``filters`` (``tf.nn.conv2d``), one output position at a time.
 
-    Accumulates in float64 (int64 for integers, wrapped back to int32) and returns the input dtype.
+    .. math::
+
+       y[n, i, j, o] = \sum_{k_y, k_x, c} x_{\mathrm{pad}}[n, i s_h + k_y d_h, j s_w + k_x d_w, g\,C_g + c]
+       \; w[k_y, k_x, c, o]
+
+    (``g`` the group of output channel ``o``, ``C_g = C_in / groups``), with
+    ``H_out = floor((H + top + bottom - ((KH - 1) * dh + 1)) / sh) + 1`` (0 if negative).
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, H, W, C_in)
+    filters : ndarray, shape (KH, KW, C_in / groups, C_out)
+        ``groups = C_in / filters.shape[2]``.
+    strides, dilations : (h, w)
+    padding : ((top, bottom), (left, right))
+        Explicit zero padding.
+
+    Returns
+    -------
+    ndarray, shape (N, H_out, W_out, C_out), dtype of ``x``
+        Accumulated in float64 (int64 for integers, wrapped back to int32).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from convops import reference
+    >>> x = np.arange(4.).reshape(1, 1, 4, 1)                  # [0, 1, 2, 3]
+    >>> reference.conv2d(x, np.array([1., 10.]).reshape(1, 2, 1, 1))[0, 0, :, 0]
+    array([10., 21., 32.])
     """
     (sh, sw), ((top, bottom), (left, right)), (dh, dw) = strides, padding, dilations
     n, height, width, c_in = x.shape
@@ -66,7 +97,8 @@ def conv2d_reference(x: np.ndarray, filters: np.ndarray, strides: Pair = (1, 1),
     return out.astype(x.dtype)
 
 
-def _windows(height: int, width: int, ksize: Pair, strides: Pair, padding: Tuple[Pair, Pair]):
+def _windows(height: int, width: int, ksize: Pair, strides: Pair, padding: tuple[Pair, Pair]
+             ) -> Iterator[tuple[int, int, slice, slice]]:
     """Yield (y, x, rows, cols): each output position and the *real* input cells of its window."""
     (kh, kw), (sh, sw), ((top, bottom), (left, right)) = ksize, strides, padding
     h_out = max((height + top + bottom - kh) // sh + 1, 0)
@@ -77,20 +109,42 @@ def _windows(height: int, width: int, ksize: Pair, strides: Pair, padding: Tuple
             yield y, x, slice(max(y0, 0), min(y0 + kh, height)), slice(max(x0, 0), min(x0 + kw, width))
 
 
-def _pool_shape(x: np.ndarray, ksize: Pair, strides: Pair, padding: Tuple[Pair, Pair]):
+def _pool_shape(x: np.ndarray, ksize: Pair, strides: Pair, padding: tuple[Pair, Pair]) -> tuple[int, int, int, int]:
     (kh, kw), (sh, sw), ((top, bottom), (left, right)) = ksize, strides, padding
     return (x.shape[0], max((x.shape[1] + top + bottom - kh) // sh + 1, 0),
             max((x.shape[2] + left + right - kw) // sw + 1, 0), x.shape[3])
 
 
-def max_pool2d_reference(x: np.ndarray, ksize: Pair, strides: Pair,
-                         padding: Tuple[Pair, Pair] = ((0, 0), (0, 0))) -> np.ndarray:
-    """Max pooling of ``x`` (N, H, W, C). Padded cells are not part of any window.
+def max_pool2d(x: np.ndarray, ksize: Pair, strides: Pair,
+                         padding: tuple[Pair, Pair] = ((0, 0), (0, 0))) -> np.ndarray:
+    """Max pooling (``tf.nn.max_pool2d``): ``y[n, i, j, c] = max x[n, i*sh - top + a, j*sw - left + b, c]``
+    over the window's real cells ``0 <= a < KH``, ``0 <= b < KW`` (padded cells are not part of
+    any window).
 
     TensorFlow's CPU rule: start from the dtype's lowest finite value and, in row-major order,
     keep a value only if it is *strictly* larger. So NaN (never larger) is ignored, ``-inf`` and
     an all-NaN window give the lowest finite value, and of ``-0.0`` and ``0.0`` (equal) the
     first one in the window is kept, sign included.
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, H, W, C)
+    ksize, strides : (h, w)
+    padding : ((top, bottom), (left, right))
+        Explicit, each side smaller than the window.
+
+    Returns
+    -------
+    ndarray, shape (N, H_out, W_out, C), dtype of ``x``
+        ``H_out = floor((H + top + bottom - KH) / sh) + 1`` (0 if negative).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from convops import reference
+    >>> x = np.array([[1., 2., 5., 0.], [3., 4., 1., 1.]]).reshape(1, 2, 4, 1)
+    >>> reference.max_pool2d(x, (2, 2), (2, 2))[0, :, :, 0]
+    array([[4., 5.]])
     """
     lowest = np.finfo(x.dtype).min if x.dtype.kind == "f" else np.iinfo(x.dtype).min
     out = np.full(_pool_shape(x, ksize, strides, padding), lowest, dtype=x.dtype)
@@ -106,11 +160,38 @@ def max_pool2d_reference(x: np.ndarray, ksize: Pair, strides: Pair,
     return out
 
 
-def avg_pool2d_reference(x: np.ndarray, ksize: Pair, strides: Pair,
-                         padding: Tuple[Pair, Pair] = ((0, 0), (0, 0)),
+def avg_pool2d(x: np.ndarray, ksize: Pair, strides: Pair,
+                         padding: tuple[Pair, Pair] = ((0, 0), (0, 0)),
                          count_include_pad: bool = False) -> np.ndarray:
-    """Average pooling of ``x`` (N, H, W, C): sum the real cells in row-major order in the input
-    dtype, then divide by their number (or by KH*KW when ``count_include_pad``)."""
+    """Average pooling (``tf.nn.avg_pool2d``): ``y[n, i, j, c] = (sum of the window's real cells) / count``.
+
+    The real cells are summed in row-major order in the input dtype, then divided by their
+    number ``count`` (TensorFlow's rule: a SAME border window counts only the cells inside the
+    input), or by ``KH * KW`` when ``count_include_pad``.
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, H, W, C), floating
+    ksize, strides : (h, w)
+    padding : ((top, bottom), (left, right))
+        Explicit, each side smaller than the window.
+    count_include_pad : bool
+        Divide by ``KH * KW`` (PyTorch's default) instead of the real cells.
+
+    Returns
+    -------
+    ndarray, shape (N, H_out, W_out, C), dtype of ``x``
+        Output size as for :func:`max_pool2d`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from convops import reference
+    >>> x = np.arange(9.).reshape(1, 3, 3, 1)
+    >>> reference.avg_pool2d(x, (2, 2), (2, 2), ((0, 1), (0, 1)))[0, :, :, 0]  # 4, 2, 2, 1 cells
+    array([[2. , 3.5],
+           [6.5, 8. ]])
+    """
     out = np.zeros(_pool_shape(x, ksize, strides, padding), dtype=x.dtype)
     for y, x_, rows, cols in _windows(x.shape[1], x.shape[2], ksize, strides, padding):
         total = np.zeros((x.shape[0], x.shape[3]), dtype=x.dtype)
@@ -124,19 +205,40 @@ def avg_pool2d_reference(x: np.ndarray, ksize: Pair, strides: Pair,
     return out
 
 
-def pad_reference(x: np.ndarray, paddings: Sequence[Pair], mode: str = "CONSTANT",
+def pad(x: np.ndarray, paddings: Sequence[Pair], mode: str = "CONSTANT",
                   constant_values: Any = 0) -> np.ndarray:
-    """Padding by NumPy's own ``np.pad`` (an independent implementation of the same modes).
+    """Padding (``tf.pad``) by NumPy's own ``np.pad``, an independent implementation of the same modes.
 
-    REFLECT = ``reflect``, SYMMETRIC = ``symmetric``, EDGE = ``edge``, CIRCULAR = ``wrap``.
-    MEAN is one mean per index of the unpadded axes, over the padded axes (see :func:`convops.pad`).
+    Axis ``i`` grows from ``x.shape[i]`` to ``before_i + x.shape[i] + after_i``. REFLECT =
+    ``reflect``, SYMMETRIC = ``symmetric``, EDGE = ``edge``, CIRCULAR = ``wrap``. MEAN is one mean
+    per index of the unpadded axes, over the padded axes (see :func:`convops.pad`).
+
+    Parameters
+    ----------
+    x : ndarray, any rank
+    paddings : sequence of (before, after) pairs, one per axis
+    mode : "CONSTANT", "REFLECT", "SYMMETRIC", "EDGE", "CIRCULAR" or "MEAN" (any case)
+    constant_values : scalar
+        The value of CONSTANT's border, in ``x``'s dtype.
+
+    Returns
+    -------
+    ndarray, dtype of ``x``
+        Shape ``x.shape[i] + before_i + after_i`` on each axis.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from convops import reference
+    >>> reference.pad(np.array([1, 2, 3]), [(2, 2)], "REFLECT")
+    array([3, 2, 1, 2, 3, 2, 1])
     """
     mode = mode.upper()
-    paddings = [tuple(p) for p in paddings]
+    pairs = [tuple(p) for p in paddings]
     if mode == "CONSTANT":
-        return np.pad(x, paddings, mode="constant", constant_values=np.asarray(constant_values, x.dtype))
+        return np.pad(x, pairs, mode="constant", constant_values=np.asarray(constant_values, x.dtype))
     if mode == "MEAN":
-        axes = tuple(i for i, p in enumerate(paddings) if p != (0, 0))
+        axes = tuple(i for i, p in enumerate(pairs) if p != (0, 0))
         count = int(np.prod([x.shape[i] for i in axes]))
         if not axes:
             mean = x
@@ -147,11 +249,11 @@ def pad_reference(x: np.ndarray, paddings: Sequence[Pair], mode: str = "CONSTANT
         else:
             # Divide first: summing float64 values near the maximum would overflow to inf.
             mean = (x.astype(np.float64) / count).sum(axis=axes, keepdims=True)
-        out = np.broadcast_to(mean.astype(x.dtype), [s + a + b for s, (a, b) in zip(x.shape, paddings)]).copy()
-        out[tuple(slice(a, a + s) for s, (a, _) in zip(x.shape, paddings))] = x
+        out = np.broadcast_to(mean.astype(x.dtype), [s + a + b for s, (a, b) in zip(x.shape, pairs)]).copy()
+        out[tuple(slice(a, a + s) for s, (a, _) in zip(x.shape, pairs))] = x
         return out
-    numpy_mode = {"REFLECT": "reflect", "SYMMETRIC": "symmetric", "EDGE": "edge", "CIRCULAR": "wrap"}[mode]
-    return np.pad(x, paddings, mode=numpy_mode)
+    numpy_mode: Any = {"REFLECT": "reflect", "SYMMETRIC": "symmetric", "EDGE": "edge", "CIRCULAR": "wrap"}[mode]
+    return np.pad(x, pairs, mode=numpy_mode)
 
 
 # --------------------------------------------------------------------------- gradients
@@ -170,7 +272,7 @@ def _pair(value: Any) -> Pair:
 
 
 def _explicit_padding(padding: Any, size: Pair, kernel: Pair, strides: Pair, dilations: Pair = (1, 1)
-                      ) -> Tuple[Pair, Pair]:
+                      ) -> tuple[Pair, Pair]:
     """``((top, bottom), (left, right))`` for ``"VALID"``, ``"SAME"`` or explicit ``padding``.
 
     TensorFlow's SAME: ``out = ceil(in / s)``, total padding ``max((out - 1) * s + span - in, 0)``
@@ -189,9 +291,9 @@ def _explicit_padding(padding: Any, size: Pair, kernel: Pair, strides: Pair, dil
     return pairs[0], pairs[1]
 
 
-def conv2d_backprop_input_reference(input_sizes: Sequence[int], filters: np.ndarray, out_backprop: np.ndarray,
+def conv2d_backprop_input(input_sizes: Sequence[int], filters: np.ndarray, out_backprop: np.ndarray,
                                     strides: Any = 1, padding: Any = "VALID", dilations: Any = 1) -> np.ndarray:
-    r"""Gradient of :func:`conv2d_reference` with respect to its input (TF's ``Conv2DBackpropInput``).
+    r"""Gradient of :func:`conv2d` with respect to its input (TF's ``Conv2DBackpropInput``).
 
     The forward op read input pixel ``x[n, y*sh + ky*dh - top, x*sw + kx*dw - left, c]`` through tap
     ``(ky, kx)`` of the window at output ``(y, x)``. By the chain rule that pixel's gradient is the
@@ -232,7 +334,7 @@ def conv2d_backprop_input_reference(input_sizes: Sequence[int], filters: np.ndar
     >>> from convops import reference
     >>> w = np.array([2., 3.]).reshape(1, 2, 1, 1)
     >>> dy = np.array([1., 10., 100.]).reshape(1, 1, 3, 1)
-    >>> reference.conv2d_backprop_input_reference((1, 1, 4, 1), w, dy)[0, 0, :, 0]
+    >>> reference.conv2d_backprop_input((1, 1, 4, 1), w, dy)[0, 0, :, 0]
     array([  2.,  23., 230., 300.])
     """
     n, height, width, c_in = input_sizes
@@ -262,9 +364,9 @@ def conv2d_backprop_input_reference(input_sizes: Sequence[int], filters: np.ndar
     return dx.astype(filters.dtype)
 
 
-def conv2d_backprop_filter_reference(input: np.ndarray, filter_sizes: Sequence[int], out_backprop: np.ndarray,
+def conv2d_backprop_filter(input: np.ndarray, filter_sizes: Sequence[int], out_backprop: np.ndarray,
                                      strides: Any = 1, padding: Any = "VALID", dilations: Any = 1) -> np.ndarray:
-    r"""Gradient of :func:`conv2d_reference` with respect to its filters (TF's ``Conv2DBackpropFilter``).
+    r"""Gradient of :func:`conv2d` with respect to its filters (TF's ``Conv2DBackpropFilter``).
 
     Weight ``w[ky, kx, c, o]`` multiplied, at every output position, the pixel under tap
     ``(ky, kx)``; so its gradient is the sum over the batch and every position of that pixel times
@@ -300,7 +402,7 @@ def conv2d_backprop_filter_reference(input: np.ndarray, filter_sizes: Sequence[i
     >>> from convops import reference
     >>> x = np.arange(4.).reshape(1, 1, 4, 1)              # [0, 1, 2, 3]
     >>> dy = np.ones((1, 1, 3, 1))                          # a 1x2 VALID conv has 3 outputs
-    >>> reference.conv2d_backprop_filter_reference(x, (1, 2, 1, 1), dy)[0, :, 0, 0]
+    >>> reference.conv2d_backprop_filter(x, (1, 2, 1, 1), dy)[0, :, 0, 0]
     array([3., 6.])
     """
     kh, kw, c_group, c_out = filter_sizes
@@ -327,9 +429,9 @@ def conv2d_backprop_filter_reference(input: np.ndarray, filter_sizes: Sequence[i
     return dwts.astype(input.dtype)
 
 
-def conv2d_transpose_reference(input: np.ndarray, filters: np.ndarray, output_shape: Sequence[int],
+def conv2d_transpose(input: np.ndarray, filters: np.ndarray, output_shape: Sequence[int],
                                strides: Any, padding: Any = "SAME", dilations: Any = 1) -> np.ndarray:
-    """Transposed convolution (``tf.nn.conv2d_transpose``): :func:`conv2d_backprop_input_reference`
+    """Transposed convolution (``tf.nn.conv2d_transpose``): :func:`conv2d_backprop_input`
     under another name and argument order.
 
     Each input pixel paints ``input[n, y, x, i] * filters[:, :, o, i]`` onto the output at
@@ -357,20 +459,21 @@ def conv2d_transpose_reference(input: np.ndarray, filters: np.ndarray, output_sh
     >>> import numpy as np
     >>> from convops import reference
     >>> x = np.array([[1., 2.], [3., 4.]]).reshape(1, 2, 2, 1)
-    >>> reference.conv2d_transpose_reference(x, np.ones((2, 2, 1, 1)), (1, 4, 4, 1), 2)[0, :, :, 0]
+    >>> reference.conv2d_transpose(x, np.ones((2, 2, 1, 1)), (1, 4, 4, 1), 2)[0, :, :, 0]
     array([[1., 1., 2., 2.],
            [1., 1., 2., 2.],
            [3., 3., 4., 4.],
            [3., 3., 4., 4.]])
     """
-    return conv2d_backprop_input_reference(output_shape, filters, input, strides, padding, dilations)
+    return conv2d_backprop_input(output_shape, filters, input, strides, padding, dilations)
 
 
-def _pool_padding(x_shape: Sequence[int], ksize: Pair, strides: Pair, padding: Any) -> Tuple[Pair, Pair]:
+def _pool_padding(x_shape: Sequence[int], ksize: Pair, strides: Pair, padding: Any) -> tuple[Pair, Pair]:
     return _explicit_padding(padding, (x_shape[1], x_shape[2]), ksize, strides)
 
 
-def _first_maxima(x: np.ndarray, ksize: Any, strides: Any, padding: Any):
+def _first_maxima(x: np.ndarray, ksize: Any, strides: Any, padding: Any
+                  ) -> Iterator[tuple[int, int, np.ndarray, np.ndarray]]:
     """Yield ``(y, x, rows, cols)``: each output position and, for every image and channel (arrays
     of shape (N, C)), the row and column of the cell TensorFlow's max-pool picks in its window.
 
@@ -396,13 +499,13 @@ def _first_maxima(x: np.ndarray, ksize: Any, strides: Any, padding: Any):
         yield y, x_, best_row, best_col
 
 
-def max_pool2d_grad_reference(orig_input: np.ndarray, grad: np.ndarray, ksize: Any, strides: Any,
+def max_pool2d_grad(orig_input: np.ndarray, grad: np.ndarray, ksize: Any, strides: Any,
                               padding: Any = "VALID") -> np.ndarray:
-    """Gradient of :func:`max_pool2d_reference` with respect to its input (TF's ``MaxPoolGrad``).
+    """Gradient of :func:`max_pool2d` with respect to its input (TF's ``MaxPoolGrad``).
 
     Only the maximum of each window reached the output, so each window's upstream gradient goes,
     whole, to that one cell (the first maximum in row-major order when several are equal, see
-    :func:`max_pool2d_with_argmax_reference`); every other cell of the window gets nothing from it.
+    :func:`max_pool2d_with_argmax`); every other cell of the window gets nothing from it.
     Overlapping windows that pick the same cell add up.
 
     Parameters
@@ -425,13 +528,13 @@ def max_pool2d_grad_reference(orig_input: np.ndarray, grad: np.ndarray, ksize: A
     >>> import numpy as np
     >>> from convops import reference
     >>> x = np.array([[1., 3.], [3., 2.]]).reshape(1, 2, 2, 1)   # two maxima: the first one wins
-    >>> reference.max_pool2d_grad_reference(x, np.ones((1, 1, 1, 1)), 2, 2)[0, :, :, 0]
+    >>> reference.max_pool2d_grad(x, np.ones((1, 1, 1, 1)), 2, 2)[0, :, :, 0]
     array([[0., 1.],
            [0., 0.]])
     """
     compute = np.float32 if grad.dtype == np.float16 else grad.dtype
     dy = grad.astype(compute)
-    dx = np.zeros(orig_input.shape, dtype=compute)
+    dx: np.ndarray = np.zeros(orig_input.shape, dtype=compute)
     for y, x_, rows, cols in _first_maxima(orig_input, ksize, strides, padding):
         for n in range(dx.shape[0]):
             for c in range(dx.shape[3]):
@@ -439,8 +542,8 @@ def max_pool2d_grad_reference(orig_input: np.ndarray, grad: np.ndarray, ksize: A
     return dx.astype(orig_input.dtype)
 
 
-def max_pool2d_with_argmax_reference(input: np.ndarray, ksize: Any, strides: Any, padding: Any = "VALID",
-                                     include_batch_in_index: bool = False) -> Tuple[np.ndarray, np.ndarray]:
+def max_pool2d_with_argmax(input: np.ndarray, ksize: Any, strides: Any, padding: Any = "VALID",
+                                     include_batch_in_index: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Max pooling and where each maximum came from (``tf.nn.max_pool_with_argmax``).
 
     Parameters
@@ -454,7 +557,7 @@ def max_pool2d_with_argmax_reference(input: np.ndarray, ksize: Any, strides: Any
     Returns
     -------
     output : ndarray, shape (N, H_out, W_out, C), dtype of ``input``
-        The value at the argmax (unlike :func:`max_pool2d_reference` on NaN and ``-inf``).
+        The value at the argmax (unlike :func:`max_pool2d` on NaN and ``-inf``).
     argmax : ndarray of int64, shape (N, H_out, W_out, C)
         The flat index ``(y * W + x) * C + c`` of the chosen cell in its image (plus
         ``n * H * W * C`` with ``include_batch_in_index``): the first maximum in row-major order.
@@ -464,7 +567,7 @@ def max_pool2d_with_argmax_reference(input: np.ndarray, ksize: Any, strides: Any
     >>> import numpy as np
     >>> from convops import reference
     >>> x = np.array([[1., 2., 5., 0.], [3., 4., 1., 1.]]).reshape(1, 2, 4, 1)
-    >>> out, argmax = reference.max_pool2d_with_argmax_reference(x, 2, 2)
+    >>> out, argmax = reference.max_pool2d_with_argmax(x, 2, 2)
     >>> out[0, :, :, 0], argmax[0, :, :, 0]            # 4 is at (1, 1): 1*4 + 1; 5 at (0, 2)
     (array([[4., 5.]]), array([[5, 2]]))
     """
@@ -483,9 +586,9 @@ def max_pool2d_with_argmax_reference(input: np.ndarray, ksize: Any, strides: Any
     return out, argmax
 
 
-def avg_pool2d_grad_reference(orig_input_shape: Sequence[int], grad: np.ndarray, ksize: Any, strides: Any,
+def avg_pool2d_grad(orig_input_shape: Sequence[int], grad: np.ndarray, ksize: Any, strides: Any,
                               padding: Any = "VALID", count_include_pad: bool = False) -> np.ndarray:
-    """Gradient of :func:`avg_pool2d_reference` with respect to its input (TF's ``AvgPoolGrad``).
+    """Gradient of :func:`avg_pool2d` with respect to its input (TF's ``AvgPoolGrad``).
 
     Each output was ``(sum of the window's real cells) / count``, so each real cell of the window
     gets ``dy / count`` from it: the upstream value spread evenly. ``count`` is the number of real
@@ -515,7 +618,7 @@ def avg_pool2d_grad_reference(orig_input_shape: Sequence[int], grad: np.ndarray,
 
     >>> import numpy as np
     >>> from convops import reference
-    >>> g = reference.avg_pool2d_grad_reference((1, 3, 3, 1), np.ones((1, 2, 2, 1)), 2, 2, "SAME")
+    >>> g = reference.avg_pool2d_grad((1, 3, 3, 1), np.ones((1, 2, 2, 1)), 2, 2, "SAME")
     >>> g[0, :, :, 0]
     array([[0.25, 0.25, 0.5 ],
            [0.25, 0.25, 0.5 ],
@@ -555,7 +658,7 @@ def _source_index(i: int, size: int, before: int, mode: str) -> int:
     raise ValueError(f"no source index in mode {mode!r}")
 
 
-def pad_grad_reference(grad: np.ndarray, paddings: Sequence[Pair], mode: str = "CONSTANT") -> np.ndarray:
+def pad_grad(grad: np.ndarray, paddings: Sequence[Pair], mode: str = "CONSTANT") -> np.ndarray:
     """Gradient of :func:`convops.pad` with respect to its input (TF's ``MirrorPadGrad`` and slice).
 
     Every cell of the padded array is a copy of one input cell (or the constant), so each input
@@ -586,9 +689,9 @@ def pad_grad_reference(grad: np.ndarray, paddings: Sequence[Pair], mode: str = "
 
     >>> import numpy as np
     >>> from convops import reference
-    >>> reference.pad_grad_reference(np.ones(7), [(2, 2)], "REFLECT")
+    >>> reference.pad_grad(np.ones(7), [(2, 2)], "REFLECT")
     array([2., 3., 2.])
-    >>> reference.pad_grad_reference(np.arange(5.), [(1, 1)], "CONSTANT")
+    >>> reference.pad_grad(np.arange(5.), [(1, 1)], "CONSTANT")
     array([1., 2., 3.])
     """
     mode = mode.upper()
@@ -628,3 +731,19 @@ def _mean_pad_grad_reference(dy: np.ndarray, paddings: Sequence[Pair]) -> np.nda
         total = np.where(border, dy, 0).sum(axis=axes, keepdims=True, dtype=np.float64)
         dx += (total / count).astype(dy.dtype)
     return dx
+
+
+# --------------------------------------------------------------------------- old names
+# Each reference is named after its op (``reference.conv2d`` is the reference of
+# ``convops.conv2d``); the names with a ``_reference`` suffix stay as aliases.
+conv2d_reference = conv2d
+max_pool2d_reference = max_pool2d
+avg_pool2d_reference = avg_pool2d
+pad_reference = pad
+conv2d_backprop_input_reference = conv2d_backprop_input
+conv2d_backprop_filter_reference = conv2d_backprop_filter
+conv2d_transpose_reference = conv2d_transpose
+max_pool2d_grad_reference = max_pool2d_grad
+max_pool2d_with_argmax_reference = max_pool2d_with_argmax
+avg_pool2d_grad_reference = avg_pool2d_grad
+pad_grad_reference = pad_grad

@@ -8,19 +8,34 @@ padding, so SAME is resolved by the tests' own copy of TF's rule (strategies.res
 from __future__ import annotations
 
 import numpy as np
+import oracle
 import pytest
+from checks import (
+    Repro,
+    assert_exact,
+    assert_within,
+    call_op,
+    central_differences,
+    conv_bound,
+    flush_subnormals,
+    reduction_length,
+    window_conv2d,
+)
 from hypothesis import given
+from strategies import (
+    AVG_POOL_DTYPES,
+    CONV_DTYPES,
+    MAX_POOL_DTYPES,
+    PAD_DTYPES,
+    ConvCase,
+    conv2d_cases,
+    make_values,
+    pad_cases,
+    pool2d_cases,
+)
 
 import convops
-import oracle
-from checks import (Repro, assert_exact, assert_within, call_op, central_differences, conv_bound, flush_subnormals,
-                    reduction_length, window_conv2d)
-from convops.reference import (avg_pool2d_grad_reference, avg_pool2d_reference, conv2d_backprop_filter_reference,
-                               conv2d_backprop_input_reference, conv2d_reference, conv2d_transpose_reference,
-                               max_pool2d_grad_reference, max_pool2d_reference, max_pool2d_with_argmax_reference,
-                               pad_grad_reference, pad_reference)
-from strategies import (AVG_POOL_DTYPES, CONV_DTYPES, MAX_POOL_DTYPES, PAD_DTYPES, ConvCase, conv2d_cases,
-                        make_values, pad_cases, pool2d_cases)
+from convops import reference
 
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning:convops.reference")
 
@@ -44,9 +59,9 @@ def _reference_call(name, case, **extra) -> Repro:
 @given(case=conv2d_cases(**_CANONICAL))
 def test_conv2d_reference_matches_tensorflow(dtype, case):
     case = case.with_dtype(dtype)
-    got = conv2d_reference(case.x, case.w, case.strides, case.explicit_padding, case.dilations)
+    got = reference.conv2d(case.x, case.w, case.strides, case.explicit_padding, case.dilations)
     want = oracle.conv2d(case.x, case.w, case.strides, case.padding, case.dilations)
-    call = _reference_call("conv2d_reference", case, strides=case.strides, padding=case.explicit_padding,
+    call = _reference_call("conv2d", case, strides=case.strides, padding=case.explicit_padding,
                            dilations=case.dilations)
     if case.x.dtype.kind in "iu":
         assert_exact(got, want, call, "TensorFlow")
@@ -60,9 +75,9 @@ def test_conv2d_reference_matches_tensorflow(dtype, case):
 @given(case=pool2d_cases(image_2d=False, **_CANONICAL))
 def test_max_pool2d_reference_matches_tensorflow(dtype, case):
     case = case.with_dtype(dtype)
-    got = max_pool2d_reference(case.x, case.ksize, case.strides, case.explicit_padding)
+    got = reference.max_pool2d(case.x, case.ksize, case.strides, case.explicit_padding)
     want = oracle.max_pool2d(case.x, case.ksize, case.strides, case.padding)
-    call = _reference_call("max_pool2d_reference", case, ksize=case.ksize, strides=case.strides,
+    call = _reference_call("max_pool2d", case, ksize=case.ksize, strides=case.strides,
                            padding=case.explicit_padding)
     assert_exact(got, want, call, "TensorFlow")
 
@@ -72,9 +87,9 @@ def test_max_pool2d_reference_matches_tensorflow(dtype, case):
 @given(case=pool2d_cases(image_2d=False, paddings=("VALID", "SAME"), **_CANONICAL))
 def test_avg_pool2d_reference_matches_tensorflow(dtype, case):
     case = case.with_dtype(dtype)
-    got = avg_pool2d_reference(case.x, case.ksize, case.strides, case.explicit_padding)
+    got = reference.avg_pool2d(case.x, case.ksize, case.strides, case.explicit_padding)
     want = oracle.avg_pool2d(case.x, case.ksize, case.strides, case.padding)
-    call = _reference_call("avg_pool2d_reference", case, ksize=case.ksize, strides=case.strides,
+    call = _reference_call("avg_pool2d", case, ksize=case.ksize, strides=case.strides,
                            padding=case.explicit_padding)
     assert_exact(flush_subnormals(got), want, call, "TensorFlow (subnormals flushed)")
 
@@ -84,9 +99,9 @@ def test_avg_pool2d_reference_matches_tensorflow(dtype, case):
 @given(case=pad_cases(layouts=("C",)))
 def test_pad_reference_matches_tensorflow(dtype, case):
     case = case.with_dtype(dtype)
-    got = pad_reference(case.x, case.paddings, case.mode, case.constant_values)
+    got = reference.pad(case.x, case.paddings, case.mode, case.constant_values)
     want = oracle.pad(case.x, case.paddings, case.mode, case.constant_values)
-    assert_exact(got, want, _reference_call("pad_reference", case, paddings=case.paddings, mode=case.mode,
+    assert_exact(got, want, _reference_call("pad", case, paddings=case.paddings, mode=case.mode,
                                             constant_values=case.constant_values), "TensorFlow")
 
 
@@ -100,7 +115,7 @@ def test_conv2d_matches_reference(dtype, case):
     args, kwargs = case.convops_args()
     result, repro = call_op(convops.conv2d, "conv2d", *args, **kwargs)
     got = case.to_nhwc(result)
-    want = conv2d_reference(case.x, case.w, case.strides, case.explicit_padding, case.dilations)
+    want = reference.conv2d(case.x, case.w, case.strides, case.explicit_padding, case.dilations)
     if case.x.dtype.kind in "iu":
         assert_exact(got, want, repro, "the reference")
     else:
@@ -113,7 +128,7 @@ def test_max_pool2d_matches_reference(dtype, case):
     case = case.with_dtype(dtype)
     args, kwargs = case.convops_args()
     result, repro = call_op(convops.max_pool2d, "max_pool2d", *args, **kwargs)
-    want = max_pool2d_reference(case.x, case.ksize, case.strides, case.explicit_padding)
+    want = reference.max_pool2d(case.x, case.ksize, case.strides, case.explicit_padding)
     assert_exact(case.to_nhwc(result), want, repro, "the reference")
 
 
@@ -125,7 +140,7 @@ def test_avg_pool2d_matches_reference(dtype, count_include_pad, case):
     args, kwargs = case.convops_args()
     kwargs["count_include_pad"] = count_include_pad
     result, repro = call_op(convops.avg_pool2d, "avg_pool2d", *args, **kwargs)
-    want = avg_pool2d_reference(case.x, case.ksize, case.strides, case.explicit_padding, count_include_pad)
+    want = reference.avg_pool2d(case.x, case.ksize, case.strides, case.explicit_padding, count_include_pad)
     assert_exact(case.to_nhwc(result), want, repro, "the reference")
 
 
@@ -136,13 +151,13 @@ def test_pad_matches_reference(dtype, case):
     args, kwargs = case.convops_args()
     got, repro = call_op(convops.pad, "pad", *args, **kwargs)
     with np.errstate(invalid="ignore", over="ignore"):   # the mean of [inf, -inf] is NaN, quietly
-        want = pad_reference(case.x, case.paddings, case.mode, case.constant_values)
+        want = reference.pad(case.x, case.paddings, case.mode, case.constant_values)
     if case.mode.upper() == "MEAN" and case.x.dtype.kind == "f":
         # Both round a float64 mean (summed in different orders): one ulp of the dtype apart at most,
         # plus cancellation in float64 for float64 data.
         count = int(np.prod([s for s, p in zip(case.x.shape, case.paddings) if tuple(p) != (0, 0)]))
         with np.errstate(invalid="ignore", over="ignore"):
-            absolute = pad_reference(np.abs(case.x.astype(np.float64)), case.paddings, "MEAN")
+            absolute = reference.pad(np.abs(case.x.astype(np.float64)), case.paddings, "MEAN")
             bound = np.where(np.isfinite(want), np.spacing(np.abs(want)).astype(np.float64)
                              + (count + 1) * np.finfo(np.float64).eps * absolute, 0.0)
         assert_within(got, want, bound, repro, "the reference")
@@ -191,18 +206,18 @@ def test_conv2d_gradient_references_match_convops(dtype, case):
     case = case.with_dtype(dtype)
     dy = _upstream(case, (case.x.shape[0], *case.output_hw, case.w.shape[3]), case.x.dtype)
     conv = dict(strides=case.strides, padding=case.padding, dilations=case.dilations)
-    want_dx = conv2d_backprop_input_reference(case.x.shape, case.w, dy, **conv)
-    want_dw = conv2d_backprop_filter_reference(case.x, case.w.shape, dy, **conv)
+    want_dx = reference.conv2d_backprop_input(case.x.shape, case.w, dy, **conv)
+    want_dw = reference.conv2d_backprop_filter(case.x, case.w.shape, dy, **conv)
     bound_dx, bound_dw = _conv_grad_bounds(case, dy, want_dx, want_dw)
     got_dx, repro = call_op(convops.conv2d_backprop_input, "conv2d_backprop_input", case.x.shape, case.w, dy, **conv)
-    assert_within(got_dx, want_dx, bound_dx, repro, "conv2d_backprop_input_reference", dtype=case.x.dtype)
+    assert_within(got_dx, want_dx, bound_dx, repro, "conv2d_backprop_input", dtype=case.x.dtype)
     got_dw, repro = call_op(convops.conv2d_backprop_filter, "conv2d_backprop_filter", case.x, case.w.shape, dy,
                             **conv)
-    assert_within(got_dw, want_dw, bound_dw, repro, "conv2d_backprop_filter_reference", dtype=case.x.dtype)
+    assert_within(got_dw, want_dw, bound_dw, repro, "conv2d_backprop_filter", dtype=case.x.dtype)
     # conv2d_transpose is the input gradient under TF's other name and argument order.
-    want_t = conv2d_transpose_reference(dy, case.w, case.x.shape, **conv)
+    want_t = reference.conv2d_transpose(dy, case.w, case.x.shape, **conv)
     got_t, repro = call_op(convops.conv2d_transpose, "conv2d_transpose", dy, case.w, case.x.shape, **conv)
-    assert_within(got_t, want_t, bound_dx, repro, "conv2d_transpose_reference", dtype=case.x.dtype)
+    assert_within(got_t, want_t, bound_dx, repro, "conv2d_transpose", dtype=case.x.dtype)
 
 
 @pytest.mark.parametrize("dtype", GRAD_DTYPES)
@@ -212,23 +227,23 @@ def test_max_pool2d_grad_reference_matches_convops(dtype, case):
     pool2d_cases): the same cell chosen, the same additions in the same order."""
     case = case.with_dtype(dtype)
     dy = _upstream(case, (case.x.shape[0], *case.output_hw, case.x.shape[3]), case.x.dtype)
-    want = max_pool2d_grad_reference(case.x, dy, case.ksize, case.strides, case.padding)
+    want = reference.max_pool2d_grad(case.x, dy, case.ksize, case.strides, case.padding)
     got, repro = call_op(convops.max_pool2d_grad, "max_pool2d_grad", case.x, dy, case.ksize, case.strides,
                          case.padding)
-    assert_exact(got, want, repro, "max_pool2d_grad_reference")
+    assert_exact(got, want, repro, "max_pool2d_grad")
 
 
 @pytest.mark.parametrize("include_batch_in_index", [False, True])
 @given(case=pool2d_cases(image_2d=False, **_CANONICAL))
 def test_max_pool2d_with_argmax_reference_matches_convops(include_batch_in_index, case):
     """Every dtype max-pooling has: the same values (the value *at* the argmax) and indices."""
-    want_out, want_argmax = max_pool2d_with_argmax_reference(case.x, case.ksize, case.strides, case.padding,
+    want_out, want_argmax = reference.max_pool2d_with_argmax(case.x, case.ksize, case.strides, case.padding,
                                                              include_batch_in_index)
     (got_out, got_argmax), repro = call_op(convops.max_pool2d_with_argmax, "max_pool2d_with_argmax", case.x,
                                            case.ksize, case.strides, case.padding,
                                            include_batch_in_index=include_batch_in_index)
-    assert_exact(got_out, want_out, repro, "max_pool2d_with_argmax_reference (values)")
-    assert_exact(got_argmax, want_argmax, repro, "max_pool2d_with_argmax_reference (argmax)")
+    assert_exact(got_out, want_out, repro, "reference.max_pool2d_with_argmax (values)")
+    assert_exact(got_argmax, want_argmax, repro, "reference.max_pool2d_with_argmax (argmax)")
 
 
 @pytest.mark.parametrize("count_include_pad", [False, True])
@@ -238,10 +253,10 @@ def test_avg_pool2d_grad_reference_matches_convops(dtype, count_include_pad, cas
     """Bit for bit: the share 1/count rounded to the dtype, each cell adding its windows in order."""
     case = case.with_dtype(dtype)
     dy = _upstream(case, (case.x.shape[0], *case.output_hw, case.x.shape[3]), case.x.dtype)
-    want = avg_pool2d_grad_reference(case.x.shape, dy, case.ksize, case.strides, case.padding, count_include_pad)
+    want = reference.avg_pool2d_grad(case.x.shape, dy, case.ksize, case.strides, case.padding, count_include_pad)
     got, repro = call_op(convops.avg_pool2d_grad, "avg_pool2d_grad", case.x.shape, dy, case.ksize, case.strides,
                          case.padding, count_include_pad=count_include_pad)
-    assert_exact(got, want, repro, "avg_pool2d_grad_reference")
+    assert_exact(got, want, repro, "avg_pool2d_grad")
 
 
 @pytest.mark.parametrize("dtype", GRAD_DTYPES)
@@ -253,16 +268,16 @@ def test_pad_grad_reference_matches_convops(dtype, case):
     case = case.with_dtype(dtype)
     shape = tuple(n + before + after for n, (before, after) in zip(case.x.shape, case.paddings))
     dy = _upstream(case, shape, case.x.dtype)
-    want = pad_grad_reference(dy, case.paddings, case.spelled_mode)
+    want = reference.pad_grad(dy, case.paddings, case.spelled_mode)
     got, repro = call_op(convops.pad_grad, "pad_grad", dy, [list(p) for p in case.paddings], case.spelled_mode)
     if case.mode == "MEAN":
         count = int(np.prod([n for n, p in zip(case.x.shape, case.paddings) if tuple(p) != (0, 0)]))
-        magnitude = pad_grad_reference(np.abs(dy.astype(np.float64)), case.paddings, "MEAN")
+        magnitude = reference.pad_grad(np.abs(dy.astype(np.float64)), case.paddings, "MEAN")
         eps = np.finfo(np.float32 if dtype == "float16" else dtype).eps
         bound = np.spacing(np.abs(want)).astype(np.float64) + (count + 2) * eps * magnitude
-        assert_within(got, want, bound, repro, "pad_grad_reference")
+        assert_within(got, want, bound, repro, "pad_grad")
     else:
-        assert_exact(got, want, repro, "pad_grad_reference")
+        assert_exact(got, want, repro, "pad_grad")
 
 
 # --------------------------------------------------------------------------- no TF: finite differences
@@ -272,23 +287,23 @@ def test_pad_grad_reference_matches_convops(dtype, case):
 def test_conv2d_gradient_references_are_finite_differences(case):
     """d/dx and d/dfilters of L = sum(conv2d(x, filters) * dy) by central differences in float64.
     The forward op differentiated is checks.window_conv2d (vectorised, so that the hundreds of
-    evaluations stay fast), first checked equal to conv2d_reference, which is checked against TF."""
+    evaluations stay fast), first checked equal to reference.conv2d, which is checked against TF."""
     pads, conv = case.explicit_padding, dict(strides=case.strides, padding=case.padding, dilations=case.dilations)
     x, w = case.x.copy(), case.w.copy()
-    forward = conv2d_reference(x, w, case.strides, pads, case.dilations)
+    forward = reference.conv2d(x, w, case.strides, pads, case.dilations)
     assert np.allclose(window_conv2d(x, w, case.strides, pads, case.dilations), forward, rtol=1e-12, atol=1e-12)
     dy = _upstream(case, forward.shape, np.float64)
-    dx = conv2d_backprop_input_reference(x.shape, w, dy, **conv)
-    dw = conv2d_backprop_filter_reference(x, w.shape, dy, **conv)
+    dx = reference.conv2d_backprop_input(x.shape, w, dy, **conv)
+    dw = reference.conv2d_backprop_filter(x, w.shape, dy, **conv)
     numeric_dx = central_differences(lambda v: float(np.sum(window_conv2d(v, w, case.strides, pads,
                                                                            case.dilations) * dy)), x, h=1e-5)
     numeric_dw = central_differences(lambda v: float(np.sum(window_conv2d(x, v, case.strides, pads,
                                                                            case.dilations) * dy)), w, h=1e-5)
     # L is linear in x and in w: central differences are exact up to rounding, ~1e-9 of the scale.
     scale = max(1.0, float(np.abs(dy).sum() * max(np.abs(w).max(), np.abs(x).max())))
-    call = _grad_repro("conv2d_backprop_input_reference", x.shape, w, dy, **conv)
+    call = _grad_repro("conv2d_backprop_input", x.shape, w, dy, **conv)
     assert_within(dx, numeric_dx, np.full(dx.shape, 1e-8 * scale), call, "central differences")
-    call = _grad_repro("conv2d_backprop_filter_reference", x, w.shape, dy, **conv)
+    call = _grad_repro("conv2d_backprop_filter", x, w.shape, dy, **conv)
     assert_within(dw, numeric_dw, np.full(dw.shape, 1e-8 * scale), call, "central differences")
 
 
@@ -328,15 +343,15 @@ def test_conv2d_gradient_references_match_tensorflow(tf, dtype, case):
     want_dw = tape.gradient(y, w, output_gradients=tf.constant(dy)).numpy()
     want_t = tf.nn.conv2d_transpose(tf.constant(dy), w, case.x.shape, [1, *case.strides, 1], pad).numpy()
     conv = dict(strides=case.strides, padding=case.padding)
-    got_dx = conv2d_backprop_input_reference(case.x.shape, case.w, dy, **conv)
-    got_dw = conv2d_backprop_filter_reference(case.x, case.w.shape, dy, **conv)
-    got_t = conv2d_transpose_reference(dy, case.w, case.x.shape, **conv)
+    got_dx = reference.conv2d_backprop_input(case.x.shape, case.w, dy, **conv)
+    got_dw = reference.conv2d_backprop_filter(case.x, case.w.shape, dy, **conv)
+    got_t = reference.conv2d_transpose(dy, case.w, case.x.shape, **conv)
     bound_dx, bound_dw = _conv_grad_bounds(case, dy, want_dx, want_dw)
-    assert_within(got_dx, want_dx, bound_dx, _grad_repro("conv2d_backprop_input_reference", case.x.shape, case.w,
+    assert_within(got_dx, want_dx, bound_dx, _grad_repro("conv2d_backprop_input", case.x.shape, case.w,
                                                          dy, **conv), "tf.GradientTape")
-    assert_within(got_dw, want_dw, bound_dw, _grad_repro("conv2d_backprop_filter_reference", case.x, case.w.shape,
+    assert_within(got_dw, want_dw, bound_dw, _grad_repro("conv2d_backprop_filter", case.x, case.w.shape,
                                                          dy, **conv), "tf.GradientTape")
-    assert_within(got_t, want_t, bound_dx, _grad_repro("conv2d_transpose_reference", dy, case.w, case.x.shape,
+    assert_within(got_t, want_t, bound_dx, _grad_repro("conv2d_transpose", dy, case.w, case.x.shape,
                                                        **conv), "tf.nn.conv2d_transpose")
 
 
@@ -371,15 +386,15 @@ def test_pool_gradient_references_match_tensorflow(tf, dtype, image, ksize, stri
     want_max = tape.gradient(y_max, x, output_gradients=tf.constant(dy)).numpy()
     want_avg = tape.gradient(y_avg, x, output_gradients=tf.constant(dy)).numpy()
     args = (ksize, strides, padding)
-    assert_exact(max_pool2d_grad_reference(x_np, dy, *args), want_max,
-                 _grad_repro("max_pool2d_grad_reference", x_np, dy, *args), "tf.GradientTape")
+    assert_exact(reference.max_pool2d_grad(x_np, dy, *args), want_max,
+                 _grad_repro("max_pool2d_grad", x_np, dy, *args), "tf.GradientTape")
     if not np.isnan(x_np).any():      # avg-pool propagates NaN: nothing to compare in that case
-        assert_exact(avg_pool2d_grad_reference(x_np.shape, dy, *args), want_avg,
-                     _grad_repro("avg_pool2d_grad_reference", x_np.shape, dy, *args), "tf.GradientTape")
+        assert_exact(reference.avg_pool2d_grad(x_np.shape, dy, *args), want_avg,
+                     _grad_repro("avg_pool2d_grad", x_np.shape, dy, *args), "tf.GradientTape")
     if padding == "VALID" or not np.isnan(x_np).any():
         want_out, want_argmax = tf.nn.max_pool_with_argmax(x, [1, *ksize, 1], [1, *strides, 1], padding)
-        got_out, got_argmax = max_pool2d_with_argmax_reference(x_np, *args)
-        call = _grad_repro("max_pool2d_with_argmax_reference", x_np, *args)
+        got_out, got_argmax = reference.max_pool2d_with_argmax(x_np, *args)
+        call = _grad_repro("max_pool2d_with_argmax", x_np, *args)
         assert_exact(got_argmax, want_argmax.numpy(), call, "tf.nn.max_pool_with_argmax")
         assert_exact(got_out, want_out.numpy(), call, "tf.nn.max_pool_with_argmax")
 
@@ -398,5 +413,22 @@ def test_pad_grad_reference_matches_tensorflow(tf, dtype, mode, paddings):
         y = tf.pad(x, [list(p) for p in paddings], mode=mode)
     dy = np.random.default_rng(len(paddings)).uniform(-2, 2, y.shape).astype(dtype)
     want = tape.gradient(y, x, output_gradients=tf.constant(dy)).numpy()
-    got = pad_grad_reference(dy, paddings, mode)
-    assert_exact(got, want, _grad_repro("pad_grad_reference", dy, paddings, mode), "tf.GradientTape")
+    got = reference.pad_grad(dy, paddings, mode)
+    assert_exact(got, want, _grad_repro("pad_grad", dy, paddings, mode), "tf.GradientTape")
+
+
+# --------------------------------------------------------------------------- names
+
+def test_every_op_and_gradient_has_a_reference_named_after_it():
+    """``reference.<op>`` for every public op and gradient of convops (TF's names), each with
+    its formula's Parameters and Returns documented; the old ``<op>_reference`` names are the
+    same functions."""
+    ops = ["conv2d", "max_pool2d", "avg_pool2d", "pad", "conv2d_backprop_input", "conv2d_backprop_filter",
+           "conv2d_transpose", "max_pool2d_grad", "max_pool2d_with_argmax", "avg_pool2d_grad", "pad_grad"]
+    assert sorted(reference.__all__) == sorted(ops)
+    for op in ops:
+        assert callable(getattr(convops, op)), f"convops.{op} is not a public op"
+        function = getattr(reference, op)
+        assert function.__name__ == op
+        assert getattr(reference, f"{op}_reference") is function
+        assert "Parameters\n" in function.__doc__ and "Returns\n" in function.__doc__, op

@@ -2,11 +2,11 @@
 # makes the input C-contiguous NHWC and allocates `out`. Chunks of output rows run in parallel
 # (parallel.h); the innermost loop runs over channels, which are contiguous in NHWC, and is
 # vectorised by the compiler. Both ops are memory-bound: ~30-40 GB/s per core here.
-cimport cython
 from libc.stddef cimport ptrdiff_t
 
 from convops._kernels.parallel cimport effective_threads, parallel_for
 from convops._kernels.common cimport floating, pool_t
+# PoolPlan, plan_window and plan_type come from pool.pxd (shared with pool_grad.pyx).
 
 cdef extern from "pool_simd.h" nogil:
     int convops_simd_supported(int isa)
@@ -20,15 +20,13 @@ cdef extern from "pool_simd.h" nogil:
     convops_pool_f64 convops_pools_f64[3]
 
 # float32/float64 pools run the SIMD copies of the loops below (pool_ukernel.h: the channel axis in
-# register blocks, compiled for SSE2/AVX2/AVX-512 and chosen at run time; bit-identical results).
-# The integer types run the Cython loops, which the compiler vectorises for the baseline ISA.
+# register blocks, compiled for SSE2/AVX2/AVX-512; bit-identical results). convops/pooling.py
+# chooses the variant and passes its index as `isa`. The integer types run the Cython loops,
+# which the compiler vectorises for the baseline ISA.
 ISA_NAMES = ("base", "avx2", "avx512")
-cdef int _isa = -1
 
-
-#: The float kernels' variant without SIMD: the Cython loops below, which builds without the SIMD
-#: copies (compilers other than GCC/Clang, e.g. MSVC) run for every dtype. Selectable here so the
-#: tests run those loops against TensorFlow on every machine.
+#: The float kernels' variant without SIMD (isa=-1): the Cython loops below, which builds without
+#: the SIMD copies (compilers other than GCC/Clang, e.g. MSVC) run for every dtype.
 SCALAR = "cython"
 
 
@@ -40,46 +38,6 @@ def supported_isas():
 def variants():
     """Every float-kernel variant this machine can run: ``"cython"`` (no SIMD), then the ISAs."""
     return (SCALAR,) + supported_isas()
-
-
-def set_isa(name):
-    """Force the float kernels' instruction set (tests run every variant); None = the default:
-    AVX2 where available, else the widest; ``"cython"`` = the loops without SIMD.
-
-    Why not AVX-512 by default: pooling is memory-bound, and large NumPy arrays usually start 16
-    bytes past a 64-byte cache line, so every 64-byte load spans two lines (half of the 32-byte
-    loads do). Measured, 1 core, 2x2/2 pools with streaming stores: 8x112x112x64 float32 avg
-    0.61 ms with AVX2 vs 0.68 with AVX-512, max 0.71 vs 0.75; 64x26x26x32 0.087 vs 0.099 ms.
-    """
-    global _isa
-    names = supported_isas()
-    if name is None:
-        _isa = (ISA_NAMES.index("avx2") if "avx2" in names
-                else ISA_NAMES.index(names[len(names) - 1]) if names else -1)
-        return
-    if name == SCALAR:
-        _isa = -1
-        return
-    if name not in names:
-        raise ValueError(f"instruction set {name!r} is not available here; choose from {variants()}")
-    _isa = ISA_NAMES.index(name)
-
-
-set_isa(None)
-
-
-cdef struct PoolPlan:
-    # One pooling call: raw C-contiguous NHWC buffers and the geometry. Rows are the flattened
-    # (n, oy) output rows; convops_parallel_for hands out chunks of them.
-    const void* x
-    void* out
-    Py_ssize_t height, width, channels, h_out, w_out, kh, kw, sh, sw, top, left
-    bint count_include_pad
-    bint stream                 # float kernels: non-temporal stores if the output allows (pool_ukernel.h)
-    int code                    # which element type (index into pool_t's list above)
-    int isa                     # float kernels: index into convops_pools_f32/f64, -1 = Cython loops
-    double lowest_f
-    long long lowest_i
 
 
 cdef void _max_rows(const pool_t* x, pool_t* out, const PoolPlan* p, pool_t lowest, Py_ssize_t r0,
@@ -187,37 +145,26 @@ cdef void _avg_chunk(void* ctx, ptrdiff_t r0, ptrdiff_t r1) noexcept nogil:
         _avg_rows(<const double*>p.x, <double*>p.out, p, r0, r1)
 
 
-cdef void _plan(PoolPlan* p, Py_ssize_t height, Py_ssize_t width, Py_ssize_t channels, Py_ssize_t h_out,
-                Py_ssize_t w_out, Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t pad_top,
-                Py_ssize_t pad_left) noexcept nogil:
-    p.height, p.width, p.channels, p.h_out, p.w_out = height, width, channels, h_out, w_out
-    p.kh, p.kw, p.sh, p.sw, p.top, p.left = kh, kw, sh, sw, pad_top, pad_left
-    p.isa = _isa
-
-
 def max_pool(const pool_t[:, :, :, ::1] x, pool_t[:, :, :, ::1] out, Py_ssize_t kh, Py_ssize_t kw,
              Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t pad_top, Py_ssize_t pad_left, pool_t lowest,
-             int num_threads, bint stream=False):
+             int num_threads, int isa, bint stream=False):
     """Max over each window's real cells; padded cells are skipped (they act as -inf).
 
     The running maximum starts at `lowest` (the dtype's lowest finite value) and is replaced only
     when `value > running`: a NaN never compares greater, so NaN is ignored and an all-NaN window
-    gives `lowest`, exactly TensorFlow's CPU rule on x86-64. `stream`: the float kernels write
-    `out` with non-temporal stores when it is aligned for them (outputs larger than the caches).
+    gives `lowest`, exactly TensorFlow's CPU rule on x86-64. `isa`: the float kernels' variant,
+    an index into ISA_NAMES that this CPU runs, or -1 for the Cython loops (ignored for integers).
+    `stream`: the float kernels write `out` with non-temporal stores when it is aligned for them
+    (outputs larger than the caches).
     """
     cdef PoolPlan plan
     cdef Py_ssize_t rows = out.shape[0] * out.shape[1]
     cdef int threads = effective_threads(num_threads, rows * out.shape[2] * kh * kw * x.shape[3])
-    _plan(&plan, x.shape[1], x.shape[2], x.shape[3], out.shape[1], out.shape[2], kh, kw, sh, sw, pad_top, pad_left)
+    plan_window(&plan, x.shape[1], x.shape[2], x.shape[3], out.shape[1], out.shape[2], kh, kw, sh, sw,
+                pad_top, pad_left)
+    plan_type(&plan, lowest)
     plan.x, plan.out = &x[0, 0, 0, 0], &out[0, 0, 0, 0]
-    plan.stream = stream
-    plan.code = (0 if pool_t is cython.schar else 1 if pool_t is short else 2 if pool_t is int
-                 else 3 if pool_t is cython.longlong else 4 if pool_t is cython.uchar else 5 if pool_t is cython.ushort
-                 else 6 if pool_t is float else 7)
-    if pool_t is float or pool_t is double:
-        plan.lowest_f = lowest
-    else:
-        plan.lowest_i = lowest
+    plan.stream, plan.isa = stream, isa
     with nogil:
         # Chunks of rows claimed by whichever thread is free (parallel.h).
         parallel_for(_max_chunk, &plan, rows, max(1, rows // (threads * 16)), threads)
@@ -225,18 +172,19 @@ def max_pool(const pool_t[:, :, :, ::1] x, pool_t[:, :, :, ::1] out, Py_ssize_t 
 
 def avg_pool(const floating[:, :, :, ::1] x, floating[:, :, :, ::1] out, Py_ssize_t kh, Py_ssize_t kw,
              Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t pad_top, Py_ssize_t pad_left,
-             bint count_include_pad, int num_threads, bint stream=False):
+             bint count_include_pad, int num_threads, int isa, bint stream=False):
     """Mean of each window. The sum runs over real cells in row-major order in the input dtype
     (TensorFlow's order, so float32 results are bit-identical) and is divided by the number of
     real cells, or by KH*KW when `count_include_pad` (PyTorch's default convention).
-    `stream` as for max_pool."""
+    `isa` and `stream` as for max_pool."""
     cdef PoolPlan plan
     cdef Py_ssize_t rows = out.shape[0] * out.shape[1]
     cdef int threads = effective_threads(num_threads, rows * out.shape[2] * kh * kw * x.shape[3])
-    _plan(&plan, x.shape[1], x.shape[2], x.shape[3], out.shape[1], out.shape[2], kh, kw, sh, sw, pad_top, pad_left)
+    plan_window(&plan, x.shape[1], x.shape[2], x.shape[3], out.shape[1], out.shape[2], kh, kw, sh, sw,
+                pad_top, pad_left)
+    plan_type(&plan, <floating>0)
     plan.x, plan.out = &x[0, 0, 0, 0], &out[0, 0, 0, 0]
-    plan.stream = stream
+    plan.stream, plan.isa = stream, isa
     plan.count_include_pad = count_include_pad
-    plan.code = 6 if floating is float else 7
     with nogil:
         parallel_for(_avg_chunk, &plan, rows, max(1, rows // (threads * 16)), threads)

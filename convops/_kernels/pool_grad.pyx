@@ -3,31 +3,15 @@
 # every argument, resolved padding to explicit integers, made the arrays C-contiguous NHWC and
 # allocated every result. Each destination element is summed by one task in a fixed order, so
 # results never depend on the thread count.
-cimport cython
 from libc.stddef cimport ptrdiff_t
 from libc.stdlib cimport malloc, free
 from libc.string cimport memset
 
 from convops._kernels.parallel cimport effective_threads, parallel_for, chunk_for
 from convops._kernels.common cimport floating, index_t, pool_t
+from convops._kernels.pool cimport PoolPlan, plan_type, plan_window
 
 # --------------------------------------------------------------------------- max pooling
-
-cdef struct PoolPlan:
-    const void* x
-    void* out
-    void* dx
-    const void* dy
-    void* argmax                # int (index32) or long long
-    bint index32
-    Py_ssize_t height, width, channels, h_out, w_out, kh, kw, sh, sw, top, left
-    Py_ssize_t size_in, size_out
-    bint values_from_argmax, count_include_pad, failed
-    bint readable               # avg_pool_grad: the readable loop instead of the fast one
-    int code
-    double lowest_f
-    long long lowest_i
-
 
 cdef void _argmax_rows(const pool_t* x, pool_t* out, const PoolPlan* p, pool_t lowest, Py_ssize_t r0,
                        Py_ssize_t r1) noexcept nogil:
@@ -124,7 +108,8 @@ cdef void _argmax_chunk(void* ctx, ptrdiff_t r0, ptrdiff_t r1) noexcept nogil:
 def max_pool_argmax(const pool_t[:, :, :, ::1] x, pool_t[:, :, :, ::1] out, index_t[:, :, :, ::1] argmax,
                     Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t pad_top,
                     Py_ssize_t pad_left, pool_t lowest, bint values_from_argmax, int num_threads):
-    """Max pooling that also records where each maximum is: argmax = (y*W + x)*C + c in its image.
+    """Max pooling that also records where each maximum is: argmax = (y*W + x)*C + c in its image
+    (the caller checks that H*W*C fits the 32-bit index the scan uses).
 
     The argmax follows TensorFlow's CPU gradient kernel (SpatialMaxPoolWithArgMaxHelper): the
     window's first real cell in row-major order is taken, then replaced only by a strictly
@@ -139,20 +124,12 @@ def max_pool_argmax(const pool_t[:, :, :, ::1] x, pool_t[:, :, :, ::1] out, inde
     cdef PoolPlan p
     cdef Py_ssize_t rows = out.shape[0] * out.shape[1]
     cdef int threads = effective_threads(num_threads, rows * out.shape[2] * kh * kw * x.shape[3])
-    p.height, p.width, p.channels, p.h_out, p.w_out = x.shape[1], x.shape[2], x.shape[3], out.shape[1], out.shape[2]
-    p.kh, p.kw, p.sh, p.sw, p.top, p.left = kh, kw, sh, sw, pad_top, pad_left
+    plan_window(&p, x.shape[1], x.shape[2], x.shape[3], out.shape[1], out.shape[2], kh, kw, sh, sw,
+                pad_top, pad_left)
+    plan_type(&p, lowest)
     p.x, p.out, p.argmax = &x[0, 0, 0, 0], &out[0, 0, 0, 0], &argmax[0, 0, 0, 0]
     p.index32 = index_t is int
     p.values_from_argmax = values_from_argmax
-    p.code = (0 if pool_t is cython.schar else 1 if pool_t is short else 2 if pool_t is int
-              else 3 if pool_t is cython.longlong else 4 if pool_t is cython.uchar else 5 if pool_t is cython.ushort
-              else 6 if pool_t is float else 7)
-    if pool_t is float or pool_t is double:
-        p.lowest_f = lowest
-    else:
-        p.lowest_i = lowest
-    if x.shape[1] * x.shape[2] * x.shape[3] > 2147483647:
-        raise ValueError("max_pool_argmax: an image of more than 2**31 - 1 elements")
     p.failed = False
     with nogil:
         parallel_for(_argmax_chunk, &p, rows, chunk_for(rows, threads), threads)
@@ -201,7 +178,7 @@ def max_pool_grad_scatter(const floating[:, ::1] dy, const index_t[:, ::1] argma
     p.size_in, p.size_out = dx.shape[1], dy.shape[1]
     p.dx, p.dy, p.argmax = &dx[0, 0], &dy[0, 0], <void*>&argmax[0, 0]
     p.index32 = index_t is int
-    p.code = 6 if floating is float else 7
+    plan_type(&p, <floating>0)
     with nogil:
         parallel_for(_scatter_chunk, &p, n_batch, chunk_for(n_batch, threads), threads)
 
@@ -209,7 +186,8 @@ def max_pool_grad_scatter(const floating[:, ::1] dy, const index_t[:, ::1] argma
 # --------------------------------------------------------------------------- average pooling
 
 # The readable loop: every input cell starts at 0 and gathers its windows' shares. Kept as the
-# reference for the fast loop below (tests run both against TensorFlow: `readable=True`).
+# reference for the fast loops below (tests run both against TensorFlow, the readable one under
+# convops.dispatch.force(avg_pool2d_grad="readable")).
 cdef void _avg_grad_rows(const floating* dy, floating* dx, const PoolPlan* p, Py_ssize_t r0,
                          Py_ssize_t r1) noexcept nogil:
     cdef Py_ssize_t row, n, iy, ix, oy, ox, oy0, oy1, ox0, ox1, rows_in, cols_in, c, channels = p.channels
@@ -368,19 +346,17 @@ def avg_pool_grad(const floating[:, :, :, ::1] dy, floating[:, :, :, ::1] dx, Py
     coefficient is 1/count computed in double and rounded to the dtype, and the terms are added in
     row-major order of the windows: TensorFlow's AvgPoolGrad does both, so results match bit for
     bit. dy: (N, H_out, W_out, C); dx: (N, H, W, C), overwritten (every cell is written). Parallel
-    over input rows. `readable`: run the readable loop instead of the fast one (tests).
+    over input rows. `readable`: run the readable loop instead of the fast ones.
     """
     cdef PoolPlan p
     cdef Py_ssize_t rows = dx.shape[0] * dx.shape[1]
     cdef int threads = effective_threads(num_threads, rows * dx.shape[2] * dx.shape[3]
                                          * max(1, kh // sh) * max(1, kw // sw))
-    p.height, p.width, p.channels, p.h_out, p.w_out = dx.shape[1], dx.shape[2], dx.shape[3], dy.shape[1], dy.shape[2]
-    p.kh, p.kw, p.sh, p.sw, p.top, p.left = kh, kw, sh, sw, pad_top, pad_left
+    plan_window(&p, dx.shape[1], dx.shape[2], dx.shape[3], dy.shape[1], dy.shape[2], kh, kw, sh, sw,
+                pad_top, pad_left)
+    plan_type(&p, <floating>0)
     p.dy, p.dx = &dy[0, 0, 0, 0], &dx[0, 0, 0, 0]
     p.count_include_pad = count_include_pad
     p.readable = readable
-    p.code = 6 if floating is float else 7
     with nogil:
         parallel_for(_avg_grad_chunk, &p, rows, chunk_for(rows, threads), threads)
-
-
