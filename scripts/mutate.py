@@ -57,7 +57,7 @@ MUTATIONS = [
         "convops/_kernels/pool.pyx",
         "                        acc[c] = value if value > acc[c] else acc[c]",
         "                        acc[c] = value if not value <= acc[c] else acc[c]",
-        ("tests/test_kernel_paths.py", "-k", "pools_every_isa and cython"),
+        ("tests/test_pool_kernels.py", "-k", "pools_every_isa and cython"),
         "the no-SIMD max-pool loop (MSVC builds) takes NaN instead of ignoring it",
     ),
     Mutation(

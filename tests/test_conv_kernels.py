@@ -27,6 +27,7 @@ from checks import (
     reduction_length,
     window_conv2d,
 )
+from tf_rules import explicit_pads
 
 import convops
 from convops import _conv_dispatch, dispatch
@@ -58,24 +59,11 @@ def _data(shape, dtype, seed):
     return rng.uniform(-1.0, 1.0, size=shape).astype(dtype)
 
 
-def _explicit(padding, x_shape, w_shape, strides, dilations):
-    # TF's SAME rule (TF-SEMANTICS.md), written out here so the tolerance does not lean on convops.
-    if not isinstance(padding, str):
-        return padding
-    if padding.upper() == "VALID":
-        return (0, 0), (0, 0)
-    pairs = []
-    for size, k, s, d in zip(x_shape[1:3], w_shape[:2], strides, dilations):
-        total = max((-(-size // s) - 1) * s + (k - 1) * d + 1 - size, 0)
-        pairs.append((total // 2, total - total // 2))
-    return tuple(pairs)
-
-
 def _check_conv(x, w, strides=(1, 1), padding=((0, 0), (0, 0)), dilations=(1, 1)):
     """convops.conv2d(x, w, ...) against tf.nn.conv2d within the shared conv tolerance."""
     got = convops.conv2d(x, w, strides=strides, padding=padding, dilations=dilations)
     want = oracle.conv2d(x, w, strides, padding.upper() if isinstance(padding, str) else padding, dilations)
-    magnitude = window_conv2d(np.abs(x), np.abs(w), strides, _explicit(padding, x.shape, w.shape, strides, dilations),
+    magnitude = window_conv2d(np.abs(x), np.abs(w), strides, explicit_pads(padding, x.shape[1:3], w.shape[:2], strides, dilations),
                               dilations)
     call = format_call("conv2d", x, w, strides=strides, padding=padding, dilations=dilations)
     call += f"  [kernel {dispatch.forced_method('conv2d') or 'auto'}, isa {dispatch.forced_isa() or 'auto'}]"

@@ -28,7 +28,7 @@ _X23 = np.array([[1, 2, 3], [4, 5, 6]], dtype=np.float64)
 @pytest.mark.tf
 @pytest.mark.parametrize("dtype", PAD_DTYPES)
 @given(case=pad_cases())
-@example(case=PadCase(_X23, ((1, 1), (2, 2)), "REFLECT"))                 # TF-SEMANTICS.md's example
+@example(case=PadCase(_X23, ((1, 1), (2, 2)), "REFLECT"))                 # tests/TF-SEMANTICS.md's REFLECT example
 @example(case=PadCase(_X23, ((1, 1), (2, 2)), "SYMMETRIC"))
 @example(case=PadCase(_X23, ((1, 1), (2, 2)), "reflect", spelled_mode="reflect"))
 @example(case=PadCase(_X23, ((0, 1), (2, 2)), "REFLECT"))                  # pad = size - 1: the limit

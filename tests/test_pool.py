@@ -159,7 +159,7 @@ def test_max_pool2d_window_without_numbers_gives_lowest_finite(dtype, fill):
 
 @pytest.mark.tf
 def test_max_pool2d_ignores_nan_like_tensorflow():
-    """[1, NaN, 3, 2] -> 3 wherever the NaN sits (TF-SEMANTICS.md)."""
+    """[1, NaN, 3, 2] -> 3 wherever the NaN sits (tests/TF-SEMANTICS.md, "Pools")."""
     for values in ([1, np.nan, 3, 2], [np.nan, 1, 3, 2], [3, 2, 1, np.nan]):
         x = np.array(values, dtype=np.float32).reshape(1, 2, 2, 1)
         assert oracle.max_pool2d(x, (2, 2), (2, 2), "VALID").item() == 3

@@ -2,7 +2,7 @@
 
 This module only measures and draws. The ladder's own steps are code a reader copies: step 1 and
 step 3 live in ``docs/ladder/`` (one file per step, shown on the page by ``literalinclude``), step 2
-is :func:`convops.reference.conv2d_reference`, steps 4-6 are convops' kernels.
+is :func:`convops.reference.conv2d`, steps 4-6 are convops' kernels.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import numpy as np
 from matplotlib import pyplot as plt
 
 import convops
-from convops.reference import conv2d_reference
+from convops.reference import conv2d as conv2d_reference
 
 from ladder.step1_python import conv2d_python
 from ladder.step3_numpy import conv2d_numpy_im2col
