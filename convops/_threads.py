@@ -20,11 +20,11 @@ import contextvars
 import os
 import threading
 import warnings
-from typing import Any, Iterator, Optional
+from collections.abc import Iterator
+from typing import Any
 
 from convops._kernels import load
 from convops._validation import as_int
-
 
 _parallel = load("parallel")
 
@@ -41,7 +41,7 @@ def _warn_once(message: str) -> None:
         warnings.warn(message, RuntimeWarning, stacklevel=3)
 
 
-def _positive_int(raw: str) -> Optional[int]:
+def _positive_int(raw: str) -> int | None:
     """The value of a thread-count variable, or None when it is not a whole number >= 1."""
     try:
         value = int(raw)
@@ -81,12 +81,12 @@ def _read_default() -> int:
 #: environment on every call would cost ~1 us, and every small conv call asks for the count).
 _default: int = _read_default()
 #: ``set_num_threads``'s value, process-wide; None: the default.
-_num_threads: Optional[int] = None
+_num_threads: int | None = None
 #: ``with num_threads(n)``'s value in this thread or asyncio task; None: no override.
-_override: contextvars.ContextVar[Optional[int]] = contextvars.ContextVar("convops_num_threads", default=None)
+_override: contextvars.ContextVar[int | None] = contextvars.ContextVar("convops_num_threads", default=None)
 
 
-def _check(n: Any) -> Optional[int]:
+def _check(n: Any) -> int | None:
     if n is None:
         return None
     n = as_int(n, "n")
@@ -122,7 +122,7 @@ def get_num_threads() -> int:
     return n
 
 
-def set_num_threads(n: Optional[int]) -> None:
+def set_num_threads(n: int | None) -> None:
     """Set the kernels' thread count for the whole process. Results do not change.
 
     Parameters
@@ -151,11 +151,11 @@ def set_num_threads(n: Optional[int]) -> None:
     n = _check(n)
     if n is None:
         _default = _read_default()
-    _num_threads = n                # one store: an interrupt leaves the old or the new value
+    _num_threads = n  # one store: an interrupt leaves the old or the new value
 
 
 @contextlib.contextmanager
-def num_threads(n: Optional[int]) -> Iterator[None]:
+def num_threads(n: int | None) -> Iterator[None]:
     """Use ``n`` threads for the calls made inside the ``with`` block by this thread only.
 
     The count belongs to the calling thread (and asyncio task, which copies its creator's count):
@@ -201,13 +201,21 @@ def num_threads(n: Optional[int]) -> Iterator[None]:
         finally:
             _override.set(previous)
     finally:
-        _override.set(previous)     # again: an interrupt may have landed before the first one
+        _override.set(previous)  # again: an interrupt may have landed before the first one
 
 
 def openmp_enabled() -> bool:
-    """Whether the kernels were compiled with OpenMP, which only supplies the default thread count
-    (``OMP_NUM_THREADS``, else the cores); without it the default is 1 thread (``set_num_threads``
-    and ``CONVOPS_NUM_THREADS`` still apply: the kernels' pool uses pthreads)."""
+    """Whether the kernels were compiled with OpenMP.
+
+    OpenMP only supplies the default thread count (``OMP_NUM_THREADS``, else the cores); without
+    it the default is 1 thread (``set_num_threads`` and ``CONVOPS_NUM_THREADS`` still apply: the
+    kernels' pool uses pthreads).
+
+    Returns
+    -------
+    bool
+        True when the extensions were compiled with OpenMP.
+    """
     return _parallel.openmp_enabled()
 
 
@@ -232,13 +240,13 @@ class BlasThreads:
 
     def __init__(self) -> None:
         self._libs: list = []
-        self.available: Optional[bool] = None
+        self.available: bool | None = None
         # Re-entrant: a signal handler running convops while this thread holds the lock must not
         # deadlock; _settle is idempotent, so re-entering it is harmless.
         self._lock = threading.RLock()
         self._holders: set = set()
         self._lowered = False
-        self._applied: Optional[int] = None   # the count BLAS was last fully set to while lowered
+        self._applied: int | None = None  # the count BLAS was last fully set to while lowered
         self._originals: list = []
 
     def _load(self) -> None:
@@ -271,7 +279,7 @@ class BlasThreads:
                 self._holders.discard(holder)
                 self._settle(threads)
         finally:
-            self._holders.discard(holder)    # again: an interrupt may have cut the first short
+            self._holders.discard(holder)  # again: an interrupt may have cut the first short
             self._settle(threads)
 
     def _settle(self, threads: int) -> None:

@@ -22,7 +22,8 @@ import linecache
 import random
 import signal
 import sys
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pytest
@@ -70,8 +71,11 @@ class Interrupt:
     def local(self, frame: Any, event: str, arg: Any) -> Any:
         if event == "line":
             last, self.last_line[frame] = self.last_line.get(frame), frame.f_lineno
-            if last is not None and frame.f_lineno < last and \
-                    linecache.getline(frame.f_code.co_filename, frame.f_lineno).lstrip().startswith("with "):
+            if (
+                last is not None
+                and frame.f_lineno < last
+                and linecache.getline(frame.f_code.co_filename, frame.f_lineno).lstrip().startswith("with ")
+            ):
                 return self.local
             self.lines += 1
             if self.lines == self.k:
@@ -81,8 +85,9 @@ class Interrupt:
         return self.local
 
 
-def inject_everywhere(call: Callable[[], Any], files: tuple[str, ...], check: Callable[[Interrupt], None],
-                      limit: int = 5000) -> set[str]:
+def inject_everywhere(
+    call: Callable[[], Any], files: tuple[str, ...], check: Callable[[Interrupt], None], limit: int = 5000
+) -> set[str]:
     """Run `call` with an interrupt at line event k = 1, 2, ... of `files`; `check` after each
     interrupted run. Returns the functions in which interrupts landed."""
     functions = set()
@@ -118,7 +123,7 @@ def blas_at_3():
     if not controller.select(user_api="blas").lib_controllers:
         pytest.skip("threadpoolctl finds no BLAS library")
     x, dy = _grad_inputs(1, 8)
-    _filter_grad(x, dy)                        # loads threadpoolctl's view of SciPy's OpenBLAS too
+    _filter_grad(x, dy)  # loads threadpoolctl's view of SciPy's OpenBLAS too
     with threadpoolctl.threadpool_limits(3, user_api="blas"):
         assert blas_counts() == [3] * len(blas_counts())
         yield
@@ -133,7 +138,7 @@ def _grad_inputs(n: int, side: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _filter_grad(x: np.ndarray, dy: np.ndarray) -> np.ndarray:
-    with dispatch.force(conv2d_backprop_filter="gemm"):      # the BLAS path: lowers BLAS's threads
+    with dispatch.force(conv2d_backprop_filter="gemm"):  # the BLAS path: lowers BLAS's threads
         return convops.conv2d_backprop_filter(x, (3, 3, 8, 16), dy)
 
 
@@ -178,6 +183,7 @@ def test_interrupt_at_every_line_of_set_num_threads():
     """set_num_threads is one store: an interrupt leaves the old value or the new one."""
     convops.set_num_threads(3)
     try:
+
         def check(hook: Interrupt) -> None:
             assert threads_module._num_threads in (3, None), hook.where
             assert convops.get_num_threads() in (3, threads_module._read_default()), hook.where
@@ -189,8 +195,11 @@ def test_interrupt_at_every_line_of_set_num_threads():
         convops.set_num_threads(None)
 
 
-@pytest.mark.xfail(strict=True, reason="dispatch.force stores its ContextVar token after the set and "
-                   "before its try: an interrupt in between leaves the forced kernel in place")
+@pytest.mark.xfail(
+    strict=True,
+    reason="dispatch.force stores its ContextVar token after the set and "
+    "before its try: an interrupt in between leaves the forced kernel in place",
+)
 def test_interrupt_at_every_line_of_dispatch_force():
     x, dy = _grad_inputs(1, 10)
     before = state()

@@ -51,10 +51,10 @@ def test_overlapping_blocks_in_two_threads():
 
     def a() -> None:
         with convops.num_threads(2):
-            _after(barrier, 2)                      # B has entered its block
+            _after(barrier, 2)  # B has entered its block
             seen["a"].append(convops.get_num_threads())
             _after(barrier, 1)
-        seen["a"].append(convops.get_num_threads())   # left while B is still inside
+        seen["a"].append(convops.get_num_threads())  # left while B is still inside
         _after(barrier, 2)
         seen["a"].append(convops.get_num_threads())
 
@@ -63,7 +63,7 @@ def test_overlapping_blocks_in_two_threads():
         with convops.num_threads(3):
             _after(barrier, 1)
             seen["b"].append(convops.get_num_threads())
-            _after(barrier, 2)                      # A has left its block
+            _after(barrier, 2)  # A has left its block
             seen["b"].append(convops.get_num_threads())
         _after(barrier, 1)
         seen["b"].append(convops.get_num_threads())
@@ -82,6 +82,7 @@ def _run_threads(*targets: Any) -> None:
                 target()
             except BaseException as exc:  # reported in the main thread
                 errors.append(exc)
+
         return run
 
     workers = [threading.Thread(target=guarded(t)) for t in targets]
@@ -169,7 +170,7 @@ def test_asyncio_tasks_each_keep_their_count():
     async def task(n: int, seen: list) -> None:
         with convops.num_threads(n):
             for _ in range(3):
-                await asyncio.sleep(0)              # let the other tasks enter and leave theirs
+                await asyncio.sleep(0)  # let the other tasks enter and leave theirs
                 seen.append((n, convops.get_num_threads()))
         await asyncio.sleep(0)
         seen.append((5, convops.get_num_threads()))
@@ -214,11 +215,20 @@ _REPORT = """
 
 
 def _fresh(env_update: dict[str, str], code: str = _REPORT) -> dict:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("PYTEST", "HYPOTHESIS")) and k not in ("CONVOPS_NUM_THREADS", "OMP_NUM_THREADS")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("PYTEST", "HYPOTHESIS")) and k not in ("CONVOPS_NUM_THREADS", "OMP_NUM_THREADS")
+    }
     env.update(env_update, PYTHONPATH=str(ROOT))
-    result = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
-                            timeout=120, cwd=str(ROOT), env=env)
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=str(ROOT),
+        env=env,
+    )
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout.strip().splitlines()[-1])
 
@@ -252,7 +262,7 @@ def test_environment_not_a_positive_count_is_ignored_with_one_warning(name, valu
 def test_environment_in_range_is_used_silently(unset):
     assert 1 <= unset["n"] <= 1024 and unset["warnings"] == []
     report = _fresh({"CONVOPS_NUM_THREADS": "3", "OMP_NUM_THREADS": "100000"})
-    assert report["n"] == 3 and report["warnings"] == []      # CONVOPS_NUM_THREADS wins: OMP not used
+    assert report["n"] == 3 and report["warnings"] == []  # CONVOPS_NUM_THREADS wins: OMP not used
     if unset["openmp"]:
         report = _fresh({"OMP_NUM_THREADS": "3"})
         assert report["n"] == 3 and report["warnings"] == []
@@ -319,5 +329,5 @@ def test_one_pool_for_every_op(n):
     assert grown <= n - 1, f"num_threads({n}): the process gained {grown} threads (at most {n - 1})"
     # A 64-thread block in another thread: at most 63 helpers, in the one pool.
     cap = report["cap"]
-    assert n <= cap["helpers"] <= 63 and cap["grown"] <= 63 + 1, cap    # + the Python thread itself
+    assert n <= cap["helpers"] <= 63 and cap["grown"] <= 63 + 1, cap  # + the Python thread itself
     assert cap["main"] == 1
