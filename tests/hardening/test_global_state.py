@@ -238,17 +238,18 @@ def test_real_signals_during_long_gradient_calls(blas_at_3):
     interrupts = 0
     try:
         for _ in range(150):
-            armed[0] = True
-            signal.setitimer(signal.ITIMER_REAL, rng.uniform(1e-4, 4e-3))
+            # Armed and disarmed inside the try (the handler disarms when it raises): a signal
+            # still pending from the last round then cannot raise outside it.
             try:
+                armed[0] = True
+                signal.setitimer(signal.ITIMER_REAL, rng.uniform(1e-4, 4e-3))
                 for _ in range(20):
                     with convops.num_threads(2):
                         np.testing.assert_array_equal(_filter_grad(x, dy), expected)
+                armed[0] = False
             except KeyboardInterrupt:
                 interrupts += 1
-            finally:
-                armed[0] = False
-                signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.setitimer(signal.ITIMER_REAL, 0)
             assert state() == before, f"state changed after {interrupts} interrupts (last in {landed})"
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
