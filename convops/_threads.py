@@ -282,6 +282,32 @@ class BlasThreads:
             self._holders.discard(holder)  # again: an interrupt may have cut the first short
             self._settle(threads)
 
+    def call(self, threads: int, fn: Any, *args: Any) -> Any:
+        """``fn(*args)`` with BLAS limited to ``threads``: :meth:`limit` without a ``with``.
+
+        contextlib's ``__enter__``/``__exit__`` are Python functions, so a signal can land in
+        them before our generator resumes (then the generator restores BLAS only when it is
+        garbage-collected: late, if a notebook keeps the traceback). Here every point where a
+        signal can land lies inside a ``try`` whose ``finally`` restores."""
+        if self.available is None:
+            with self._lock:
+                if self.available is None:
+                    self._load()
+        if not self.available:
+            return fn(*args)
+        holder = object()
+        try:
+            try:
+                self._holders.add(holder)
+                self._settle(threads)
+                return fn(*args)
+            finally:
+                self._holders.discard(holder)
+                self._settle(threads)
+        finally:
+            self._holders.discard(holder)  # again: an interrupt may have cut the first short
+            self._settle(threads)
+
     def _settle(self, threads: int) -> None:
         with self._lock:
             if self._holders:
@@ -327,5 +353,6 @@ def run_blas_kernel(kernel: Any, parallel: bool, *args: Any) -> None:
     # convops.num_threads(1) and (2)), and every concurrent caller must ask for the same count
     # for the limit to be shared (tests/hardening). The parallelism is ours, over chunks.
     threads = get_num_threads()
-    with blas_threads.limit(1):
-        kernel(*args, threads if parallel and blas_threads.available else 1)
+    if blas_threads.available is None:
+        blas_threads.call(1, int)  # loads threadpoolctl's view first: `available` picks the count
+    blas_threads.call(1, kernel, *args, threads if parallel and blas_threads.available else 1)

@@ -179,6 +179,20 @@ def test_interrupt_while_blas_limit_is_shared_by_nested_blocks(blas_at_3):
     assert state() == before
 
 
+def test_interrupt_at_every_line_of_a_limit_block(blas_at_3):
+    """``with blas_threads.limit(1):`` around Python code (the nn models' training steps)."""
+    before = state()
+
+    def call() -> None:
+        with threads_module.blas_threads.limit(1):
+            assert blas_counts() == [1] * len(before["blas"])
+
+    def check(hook: Interrupt) -> None:
+        assert state() == before, f"state changed by an interrupt at {hook.where}"
+
+    assert {"limit", "_settle"} <= inject_everywhere(call, (THREADS_FILE, TPC_FILE), check)
+
+
 def test_interrupt_at_every_line_of_set_num_threads():
     """set_num_threads is one store: an interrupt leaves the old value or the new one."""
     convops.set_num_threads(3)
