@@ -183,9 +183,12 @@ def test_interrupt_at_every_line_of_a_limit_block(blas_at_3):
     """``with blas_threads.limit(1):`` around Python code (the nn models' training steps)."""
     before = state()
 
+    with threads_module.blas_threads.limit(1):
+        assert blas_counts() == [1] * len(before["blas"])
+
     def call() -> None:
         with threads_module.blas_threads.limit(1):
-            assert blas_counts() == [1] * len(before["blas"])
+            pass
 
     def check(hook: Interrupt) -> None:
         assert state() == before, f"state changed by an interrupt at {hook.where}"
