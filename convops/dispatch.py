@@ -88,10 +88,16 @@ def force(*, isa: Optional[str] = None, **methods: str) -> Iterator[None]:
             raise ValueError(f"force: `{op}` must be one of {METHODS[op]}; got {method!r}")
     if isa is not None and isa not in ISAS:
         raise ValueError(f"force: `isa` must be one of {ISAS}; got {isa!r}")
-    outer_methods, outer_isa = _forced.get()
-    merged = MappingProxyType({**outer_methods, **methods})
-    token = _forced.set((merged, isa if isa is not None else outer_isa))
+    outer = _forced.get()
+    merged = MappingProxyType({**outer[0], **methods})
+    # Restored by value, in two nested `finally` clauses: an exception raised by a signal handler
+    # (Ctrl-C) between any two bytecodes -- even inside the first restore -- still leaves this
+    # thread's switchboard exactly as it was before the block.
     try:
-        yield
+        try:
+            _forced.set((merged, isa if isa is not None else outer[1]))
+            yield
+        finally:
+            _forced.set(outer)
     finally:
-        _forced.reset(token)
+        _forced.set(outer)

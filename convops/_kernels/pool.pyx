@@ -9,7 +9,6 @@ from convops._kernels.common cimport floating, pool_t
 # PoolPlan, plan_window and plan_type come from pool.pxd (shared with pool_grad.pyx).
 
 cdef extern from "pool_simd.h" nogil:
-    int convops_simd_supported(int isa)
     ctypedef void (*convops_pool_f32)(int, const float*, float*, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t,
                                       ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t,
                                       int, float, int, ptrdiff_t, ptrdiff_t) noexcept nogil
@@ -22,17 +21,13 @@ cdef extern from "pool_simd.h" nogil:
 # float32/float64 pools run the SIMD copies of the loops below (pool_ukernel.h: the channel axis in
 # register blocks, compiled for SSE2/AVX2/AVX-512; bit-identical results). convops/pooling.py
 # chooses the variant and passes its index as `isa`. The integer types run the Cython loops,
-# which the compiler vectorises for the baseline ISA.
-ISA_NAMES = ("base", "avx2", "avx512")
+# which the compiler vectorises for the baseline ISA. Which instruction sets exist and run here
+# is decided in one place, convops/_kernels/simd.pyx.
+from convops._kernels.simd import ISA_NAMES, supported_isas
 
 #: The float kernels' variant without SIMD (isa=-1): the Cython loops below, which builds without
 #: the SIMD copies (compilers other than GCC/Clang, e.g. MSVC) run for every dtype.
 SCALAR = "cython"
-
-
-def supported_isas():
-    """The instruction sets this build has and this CPU runs, narrowest first."""
-    return tuple(name for i, name in enumerate(ISA_NAMES) if convops_simd_supported(i))
 
 
 def variants():

@@ -212,11 +212,6 @@ def test_interrupt_at_every_line_of_set_num_threads():
         convops.set_num_threads(None)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="dispatch.force stores its ContextVar token after the set and "
-    "before its try: an interrupt in between leaves the forced kernel in place",
-)
 def test_interrupt_at_every_line_of_dispatch_force():
     x, dy = _grad_inputs(1, 10)
     before = state()
