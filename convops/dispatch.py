@@ -24,27 +24,30 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+from collections.abc import Iterator, Mapping
 from types import MappingProxyType
-from typing import Iterator, Mapping, Optional
 
 __all__ = ["METHODS", "ISAS", "force", "forced_method", "forced_isa", "nothing_forced"]
 
 #: The kernels each op can run, by name (the default choice depends on the call).
-METHODS: Mapping[str, tuple[str, ...]] = MappingProxyType({
-    "conv2d": ("naive", "direct", "image", "gemm"),
-    "conv2d_backprop_input": ("direct", "gemm"),
-    "conv2d_backprop_filter": ("direct", "gemm"),
-    "avg_pool2d_grad": ("fast", "readable"),
-})
+METHODS: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {
+        "conv2d": ("naive", "direct", "image", "gemm"),
+        "conv2d_backprop_input": ("direct", "gemm"),
+        "conv2d_backprop_filter": ("direct", "gemm"),
+        "avg_pool2d_grad": ("fast", "readable"),
+    }
+)
 
 #: Instruction-set variants of the float kernels, narrowest first. ``"cython"`` is the pooling
 #: loops without SIMD (what a build without the C kernels runs); the conv kernels have no such
 #: variant and keep their default under it.
 ISAS: tuple[str, ...] = ("cython", "base", "avx2", "avx512")
 
-_NOTHING: tuple[Mapping[str, str], Optional[str]] = (MappingProxyType({}), None)
-_forced: contextvars.ContextVar[tuple[Mapping[str, str], Optional[str]]] = contextvars.ContextVar(
-    "convops_forced", default=_NOTHING)
+_NOTHING: tuple[Mapping[str, str], str | None] = (MappingProxyType({}), None)
+_forced: contextvars.ContextVar[tuple[Mapping[str, str], str | None]] = contextvars.ContextVar(
+    "convops_forced", default=_NOTHING
+)
 
 
 def nothing_forced() -> bool:
@@ -53,18 +56,18 @@ def nothing_forced() -> bool:
     return _forced.get() is _NOTHING
 
 
-def forced_method(op: str) -> Optional[str]:
+def forced_method(op: str) -> str | None:
     """The method forced for ``op`` in this thread, or None (the default choice)."""
     return _forced.get()[0].get(op)
 
 
-def forced_isa() -> Optional[str]:
+def forced_isa() -> str | None:
     """The instruction set forced in this thread, or None (the best this CPU runs)."""
     return _forced.get()[1]
 
 
 @contextlib.contextmanager
-def force(*, isa: Optional[str] = None, **methods: str) -> Iterator[None]:
+def force(*, isa: str | None = None, **methods: str) -> Iterator[None]:
     """Run the ``with`` block with the given kernels.
 
     Parameters

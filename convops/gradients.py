@@ -25,7 +25,6 @@ this module gathers them under the names README and earlier releases use.
 from convops.conv import conv2d_backprop_filter, conv2d_backprop_input, conv2d_transpose
 from convops.padding import pad_grad
 from convops.pooling import avg_pool2d_grad, max_pool2d_grad, max_pool2d_with_argmax
-from convops._validation import GRAD_DTYPES
 
 __all__ = [
     "conv2d_backprop_input",

@@ -33,8 +33,20 @@ pad_copy = _kernels.pad_copy
 pad_fast = load("fastpath").pad_fast
 
 #: A mode of :func:`pad`, in the spellings the docs use (any case is accepted at run time).
-PadMode: TypeAlias = Literal["CONSTANT", "REFLECT", "SYMMETRIC", "EDGE", "CIRCULAR", "MEAN",
-                             "constant", "reflect", "symmetric", "edge", "circular", "mean"]
+PadMode: TypeAlias = Literal[
+    "CONSTANT",
+    "REFLECT",
+    "SYMMETRIC",
+    "EDGE",
+    "CIRCULAR",
+    "MEAN",
+    "constant",
+    "reflect",
+    "symmetric",
+    "edge",
+    "circular",
+    "mean",
+]
 #: ``paddings``: one ``(before, after)`` pair per dimension, as a nested sequence or an (rank, 2)
 #: integer array.
 Paddings: TypeAlias = Sequence[Sequence[Int]] | np.ndarray
@@ -120,8 +132,10 @@ def _parse_paddings(paddings: Any, ndim: int, array: str = "input") -> tuple[tup
     if not isinstance(paddings, (list, tuple)):
         raise TypeError(f"`paddings` must be a sequence of (before, after) pairs; got {_describe(paddings)}")
     if len(paddings) != ndim:
-        raise ValueError(f"`paddings` must have shape [rank, 2] = [{ndim}, 2] (one pair per dimension of `{array}`); "
-                         f"got {len(paddings)} entries")
+        raise ValueError(
+            f"`paddings` must have shape [rank, 2] = [{ndim}, 2] (one pair per dimension of `{array}`); "
+            f"got {len(paddings)} entries"
+        )
     pairs = []
     for axis, item in enumerate(paddings):
         if isinstance(item, np.ndarray):
@@ -135,8 +149,9 @@ def _parse_paddings(paddings: Any, ndim: int, array: str = "input") -> tuple[tup
     return tuple(pairs)
 
 
-def _pad_spec(op: str, shape: tuple[int, ...], paddings: Any, mode: Any, array: str, padded: bool,
-              copy_modes: tuple[str, ...]) -> tuple[str, tuple[tuple[int, int], ...], tuple[int, ...]]:
+def _pad_spec(
+    op: str, shape: tuple[int, ...], paddings: Any, mode: Any, array: str, padded: bool, copy_modes: tuple[str, ...]
+) -> tuple[str, tuple[tuple[int, int], ...], tuple[int, ...]]:
     """Validate ``mode`` and ``paddings`` for an array of ``shape`` -- the input of :func:`pad`,
     or (``padded``) the padded gradient of :func:`pad_grad` -- and return the upper-case mode,
     the (before, after) pairs and the input's shape. ``copy_modes`` need a non-empty input
@@ -151,8 +166,10 @@ def _pad_spec(op: str, shape: tuple[int, ...], paddings: Any, mode: Any, array: 
     for axis, ((before, after), size) in enumerate(zip(pairs, shape)):
         n_in = size - before - after if padded else size
         if n_in < 0:
-            raise ValueError(f"{op}: `paddings` {(before, after)} in dimension {axis} exceed the size of `{array}` "
-                             f"there ({size}); `{array}` must have the padded shape")
+            raise ValueError(
+                f"{op}: `paddings` {(before, after)} in dimension {axis} exceed the size of `{array}` "
+                f"there ({size}); `{array}` must have the padded shape"
+            )
         # Beyond these limits the mirror would point outside the input (tf.pad refuses them too).
         limit = {"REFLECT": n_in - 1, "SYMMETRIC": n_in}.get(mode_upper)
         if limit is not None and max(before, after) > limit:
@@ -161,17 +178,20 @@ def _pad_spec(op: str, shape: tuple[int, ...], paddings: Any, mode: Any, array: 
             else:
                 rule = "size - 1 (the edge is not repeated)" if mode_upper == "REFLECT" else "size"
                 where = f"size {n_in}"
-            raise ValueError(f"`paddings` for {mode_upper} mode must be <= {rule} = {limit} in dimension {axis} "
-                             f"({where}); got {(before, after)}")
+            raise ValueError(
+                f"`paddings` for {mode_upper} mode must be <= {rule} = {limit} in dimension {axis} "
+                f"({where}); got {(before, after)}"
+            )
         if mode_upper in copy_modes and n_in == 0 and before + after > 0:
-            raise ValueError(f"{mode_upper} padding needs a non-empty dimension to copy from; the input's dimension "
-                             f"{axis} has size 0 and `paddings` {(before, after)} for it")
+            raise ValueError(
+                f"{mode_upper} padding needs a non-empty dimension to copy from; the input's dimension "
+                f"{axis} has size 0 and `paddings` {(before, after)} for it"
+            )
         in_shape.append(n_in)
     return mode_upper, pairs, tuple(in_shape)
 
 
-def pad(input: ArrayLike, paddings: Paddings, mode: PadMode = "CONSTANT",
-        constant_values: ArrayLike = 0) -> np.ndarray:
+def pad(input: ArrayLike, paddings: Paddings, mode: PadMode = "CONSTANT", constant_values: ArrayLike = 0) -> np.ndarray:
     """Pad an array, as ``tf.pad``.
 
     Parameters
@@ -228,8 +248,11 @@ def pad(input: ArrayLike, paddings: Paddings, mode: PadMode = "CONSTANT",
     out_shape = tuple(size + before + after for size, (before, after) in zip(x.shape, pairs))
     # Every argument is checked before the output's size, so a bad one is always named.
     value = _constant(constant_values, x.dtype) if mode_upper != "MEAN" else np.zeros((), x.dtype)
-    if mode_upper == "MEAN" and 0 not in out_shape and any(
-            size == 0 and (before or after) for size, (before, after) in zip(x.shape, pairs)):
+    if (
+        mode_upper == "MEAN"
+        and 0 not in out_shape
+        and any(size == 0 and (before or after) for size, (before, after) in zip(x.shape, pairs))
+    ):
         raise ValueError("MEAN padding needs a non-empty `input` along every padded dimension")
     check_output_size(out_shape, x.dtype, "pad")
 
@@ -238,15 +261,23 @@ def pad(input: ArrayLike, paddings: Paddings, mode: PadMode = "CONSTANT",
     out = np.empty(out_shape, dtype=x.dtype)
     if out.size == 0:
         return out
-    maps = [padding_index(size, before, after, cast(PadMode, mode_upper))
-            for size, (before, after) in zip(x.shape, pairs)]
+    maps = [
+        padding_index(size, before, after, cast(PadMode, mode_upper)) for size, (before, after) in zip(x.shape, pairs)
+    ]
     offsets = np.cumsum([0] + [len(m) for m in maps[:-1]]).astype(np.intp)
     src = np.ascontiguousarray(x)
-    pad_copy(src.reshape(-1).view(np.uint8), out.reshape(-1).view(np.uint8),
-             np.asarray(x.shape, dtype=np.intp), np.asarray(out_shape, dtype=np.intp),
-             np.concatenate(maps).astype(np.intp), offsets,
-             np.asarray([before for before, _ in pairs], dtype=np.intp),
-             np.frombuffer(value.tobytes(), dtype=np.uint8), x.dtype.itemsize, _threads.get_num_threads())
+    pad_copy(
+        src.reshape(-1).view(np.uint8),
+        out.reshape(-1).view(np.uint8),
+        np.asarray(x.shape, dtype=np.intp),
+        np.asarray(out_shape, dtype=np.intp),
+        np.concatenate(maps).astype(np.intp),
+        offsets,
+        np.asarray([before for before, _ in pairs], dtype=np.intp),
+        np.frombuffer(value.tobytes(), dtype=np.uint8),
+        x.dtype.itemsize,
+        _threads.get_num_threads(),
+    )
     return out
 
 
@@ -266,7 +297,9 @@ def _constant(constant_values: Any, dtype: np.dtype) -> np.ndarray:
         if not info.min <= float(value) <= info.max:  # Python's exact int/float comparison
             raise ValueError(f"`constant_values` {value} is outside the range of {dtype} [{info.min}, {info.max}]")
     if dtype.kind == "b" and value.dtype.kind != "b" and float(value) not in (0.0, 1.0):
-        raise ValueError(f"`constant_values` for a bool array must be a bool (or 0/1); got {_describe(constant_values)}")
+        raise ValueError(
+            f"`constant_values` for a bool array must be a bool (or 0/1); got {_describe(constant_values)}"
+        )
     if dtype.kind in "iu" and value.dtype.kind in "iu":
         return value.astype(dtype)  # array-to-array integer casts wrap, as tf.pad does
     with np.errstate(over="ignore"):
@@ -311,7 +344,7 @@ def _integer_mean(x: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
     count = int(np.prod([x.shape[axis] for axis in axes]))
     wide = x.astype(object) if x.dtype.itemsize >= 8 or count >= 2**31 else x.astype(np.int64)
     total = wide.sum(axis=axes, keepdims=True)
-    quotient = total // count          # floor division: the remainder is in [0, count)
+    quotient = total // count  # floor division: the remainder is in [0, count)
     remainder = total - quotient * count
     round_up = (2 * remainder > count) | ((2 * remainder == count) & (quotient % 2 == 1))
     return (quotient + round_up.astype(np.int64)).astype(x.dtype)
@@ -321,6 +354,7 @@ def _integer_mean(x: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
 #
 # Every output cell of pad is a copy of one input cell or a constant: pad is linear, and its
 # gradient is the transpose of the copy, a sum of the copies back onto their sources.
+
 
 def pad_grad(grad: ArrayLike, paddings: Paddings, mode: PadMode = "CONSTANT") -> np.ndarray:
     """Gradient of :func:`convops.pad` with respect to its input.
@@ -372,8 +406,7 @@ def pad_grad(grad: ArrayLike, paddings: Paddings, mode: PadMode = "CONSTANT") ->
     check_dtype(dy, "grad", GRAD_DTYPES, op)
     if dy.ndim == 0:
         raise ValueError(f"`grad` of {op} must have rank >= 1; got a scalar")
-    mode_upper, pairs, in_shape = _pad_spec(op, dy.shape, paddings, mode, "grad", True,
-                                            ("EDGE", "CIRCULAR", "MEAN"))
+    mode_upper, pairs, in_shape = _pad_spec(op, dy.shape, paddings, mode, "grad", True, ("EDGE", "CIRCULAR", "MEAN"))
     compute = compute_dtype(dy.dtype)
     if mode_upper == "MEAN":
         dx = _mean_pad_grad(dy.astype(compute, copy=False), pairs, tuple(in_shape))
@@ -391,17 +424,22 @@ def pad_grad(grad: ArrayLike, paddings: Paddings, mode: PadMode = "CONSTANT") ->
 def _fold_axis(dy: np.ndarray, axis: int, n_in: int, before: int, after: int, mode: str) -> np.ndarray:
     """Sum the copies along ``axis``: input index j gets every output index i with map[i] == j."""
     source = padding_index(n_in, before, after, cast(PadMode, mode))
-    order = np.argsort(source, kind="stable")                # output indices grouped by source, ascending i
-    order = order[source[order] >= 0]                         # constants feed no input cell
+    order = np.argsort(source, kind="stable")  # output indices grouped by source, ascending i
+    order = order[source[order] >= 0]  # constants feed no input cell
     indptr = np.zeros(n_in + 1, dtype=np.intp)
     np.cumsum(np.bincount(source[source >= 0], minlength=n_in), out=indptr[1:])
     outer = int(np.prod(dy.shape[:axis], dtype=np.int64))
-    inner = int(np.prod(dy.shape[axis + 1:], dtype=np.int64))
-    out_shape = dy.shape[:axis] + (n_in,) + dy.shape[axis + 1:]
+    inner = int(np.prod(dy.shape[axis + 1 :], dtype=np.int64))
+    out_shape = dy.shape[:axis] + (n_in,) + dy.shape[axis + 1 :]
     dx = np.empty(out_shape, dtype=dy.dtype)
     if dx.size:
-        _kernels.pad_fold_axis(dy.reshape(outer, dy.shape[axis], inner), dx.reshape(outer, n_in, inner),
-                         indptr, np.ascontiguousarray(order, dtype=np.intp), _threads.get_num_threads())
+        _kernels.pad_fold_axis(
+            dy.reshape(outer, dy.shape[axis], inner),
+            dx.reshape(outer, n_in, inner),
+            indptr,
+            np.ascontiguousarray(order, dtype=np.intp),
+            _threads.get_num_threads(),
+        )
     return dx
 
 

@@ -43,8 +43,10 @@ __all__ = ["max_pool2d", "avg_pool2d", "max_pool2d_grad", "max_pool2d_with_argma
 _kernels = load("pool")
 _grad_kernels = load("pool_grad")
 
-MAX_POOL_DTYPES = tuple(np.dtype(t) for t in (np.float16, np.float32, np.float64, np.int8, np.int16,
-                                              np.int32, np.int64, np.uint8, np.uint16))
+MAX_POOL_DTYPES = tuple(
+    np.dtype(t)
+    for t in (np.float16, np.float32, np.float64, np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16)
+)
 AVG_POOL_DTYPES = tuple(np.dtype(t) for t in (np.float16, np.float32, np.float64))
 
 Shape4 = tuple[int, int, int, int]
@@ -64,7 +66,8 @@ STREAM_BYTES = 1 << 20
 # 64-byte cache line, so every 64-byte load spans two lines (half of the 32-byte loads do).
 # Measured, 1 core, 2x2/2 pools with streaming stores: 8x112x112x64 float32 avg 0.61 ms with AVX2
 # vs 0.68 with AVX-512, max 0.71 vs 0.75; 64x26x26x32 0.087 vs 0.099 ms.
-_ISAS: tuple[str, ...] = tuple(_kernels.supported_isas())
+_simd = load("simd")
+_ISAS: tuple[str, ...] = tuple(_simd.supported_isas())
 _DEFAULT_ISA = "avx2" if "avx2" in _ISAS else _ISAS[-1] if _ISAS else _kernels.SCALAR
 
 
@@ -74,10 +77,11 @@ def _float_isa() -> int:
     name = forced_isa()
     if name != _kernels.SCALAR and name not in _ISAS:
         name = _DEFAULT_ISA
-    return -1 if name == _kernels.SCALAR else int(_kernels.ISA_NAMES.index(name))
+    return -1 if name == _kernels.SCALAR else int(_simd.ISA_NAMES.index(name))
 
 
 # --------------------------------------------------------------------------- geometry
+
 
 @dataclass(frozen=True)
 class PoolGeometry:
@@ -87,11 +91,11 @@ class PoolGeometry:
     (0 if negative); shapes are NHWC whatever the caller's ``data_format``.
     """
 
-    ksize: tuple[int, int]                      #: (KH, KW)
-    strides: tuple[int, int]                    #: (sh, sw)
+    ksize: tuple[int, int]  #: (KH, KW)
+    strides: tuple[int, int]  #: (sh, sw)
     padding: tuple[tuple[int, int], tuple[int, int]]  #: ((top, bottom), (left, right)), explicit
-    in_shape: Shape4                            #: (N, H, W, C)
-    out_shape: Shape4                           #: (N, H_out, W_out, C)
+    in_shape: Shape4  #: (N, H, W, C)
+    out_shape: Shape4  #: (N, H_out, W_out, C)
 
     @property
     def pad_before(self) -> tuple[int, int]:
@@ -99,8 +103,9 @@ class PoolGeometry:
         return self.padding[0][0], self.padding[1][0]
 
 
-def pool_geometry(op: str, shape_nhwc: Sequence[int], ksize: Any, strides: Any, padding: Any,
-                  data_format: str = "NHWC") -> PoolGeometry:
+def pool_geometry(
+    op: str, shape_nhwc: Sequence[int], ksize: Any, strides: Any, padding: Any, data_format: str = "NHWC"
+) -> PoolGeometry:
     """Validate ``ksize``, ``strides`` and ``padding`` for an input of NHWC shape ``shape_nhwc``.
 
     The one check of a pooling window, shared by the forward ops and their gradients. Explicit
@@ -116,16 +121,20 @@ def pool_geometry(op: str, shape_nhwc: Sequence[int], ksize: Any, strides: Any, 
     else:
         (top, bottom), (left, right) = pad
         if max(top, bottom) >= kh or max(left, right) >= kw:
-            raise ValueError(f"explicit `padding` of {op} must be smaller than the window `ksize` {(kh, kw)} "
-                             f"on each side; got ((top, bottom), (left, right)) = {((top, bottom), (left, right))}")
+            raise ValueError(
+                f"explicit `padding` of {op} must be smaller than the window `ksize` {(kh, kw)} "
+                f"on each side; got ((top, bottom), (left, right)) = {((top, bottom), (left, right))}"
+            )
     h_out = pool_output_size(height, kh, sh, (top, bottom))
     w_out = pool_output_size(width, kw, sw, (left, right))
-    return PoolGeometry((kh, kw), (sh, sw), ((top, bottom), (left, right)), (n, height, width, channels),
-                        (n, h_out, w_out, channels))
+    return PoolGeometry(
+        (kh, kw), (sh, sw), ((top, bottom), (left, right)), (n, height, width, channels), (n, h_out, w_out, channels)
+    )
 
 
-def _pool_geometry(op: str, shape_nhwc: Sequence[int], ksize: Any, strides: Any, padding: Any,
-                   data_format: str) -> tuple[tuple[int, int], tuple[int, int], tuple[int, int], Shape4]:
+def _pool_geometry(
+    op: str, shape_nhwc: Sequence[int], ksize: Any, strides: Any, padding: Any, data_format: str
+) -> tuple[tuple[int, int], tuple[int, int], tuple[int, int], Shape4]:
     """:func:`pool_geometry` as the tuple ``(ksize, strides, pad_before, out_shape)`` (convops.nn's
     MaxPooling2D calls this)."""
     geometry = pool_geometry(op, shape_nhwc, ksize, strides, padding, data_format)
@@ -155,13 +164,15 @@ def _empty_output(shape: Shape4, dtype: np.dtype) -> tuple[np.ndarray, bool]:
         return np.empty(shape, dtype=dtype), False
     buffer = np.empty(nbytes + 64, dtype=np.uint8)
     start = -buffer.ctypes.data % 64
-    return buffer[start:start + nbytes].view(dtype).reshape(shape), True
+    return buffer[start : start + nbytes].view(dtype).reshape(shape), True
 
 
 # --------------------------------------------------------------------------- forward
 
-def _prepare(input: Any, ksize: Any, strides: Any, padding: Any, data_format: Any, op: str,
-             dtypes: tuple[np.dtype, ...]) -> tuple[np.ndarray, bool, str, PoolGeometry]:
+
+def _prepare(
+    input: Any, ksize: Any, strides: Any, padding: Any, data_format: Any, op: str, dtypes: tuple[np.dtype, ...]
+) -> tuple[np.ndarray, bool, str, PoolGeometry]:
     """The forward ops' argument handling: (NHWC array, whether it was one 2-D image, the data
     format, the geometry)."""
     fmt = check_data_format(data_format)
@@ -182,8 +193,9 @@ def _finish(out: np.ndarray, image_2d: bool, data_format: str) -> np.ndarray:
     return from_nhwc(out, data_format)
 
 
-def max_pool2d(input: ArrayLike, ksize: Pair, strides: Pair, padding: Padding = "VALID",
-               data_format: DataFormat = "NHWC") -> np.ndarray:
+def max_pool2d(
+    input: ArrayLike, ksize: Pair, strides: Pair, padding: Padding = "VALID", data_format: DataFormat = "NHWC"
+) -> np.ndarray:
     """Maximum over each ``KH x KW`` window, as ``tf.nn.max_pool2d``.
 
     Parameters
@@ -218,8 +230,7 @@ def max_pool2d(input: ArrayLike, ksize: Pair, strides: Pair, padding: Padding = 
     array([[4., 5.],
            [9., 7.]], dtype=float32)
     """
-    x, image_2d, fmt, geometry = _prepare(input, ksize, strides, padding, data_format, "max_pool2d",
-                                          MAX_POOL_DTYPES)
+    x, image_2d, fmt, geometry = _prepare(input, ksize, strides, padding, data_format, "max_pool2d", MAX_POOL_DTYPES)
     compute = compute_dtype(x.dtype)
     shape = geometry.out_shape
     check_output_size(shape, compute, "max_pool2d")
@@ -227,8 +238,20 @@ def max_pool2d(input: ArrayLike, ksize: Pair, strides: Pair, padding: Padding = 
     out, stream = _empty_output(shape, compute) if x.dtype == compute else (np.empty(shape, dtype=compute), False)
     if out.size:
         (kh, kw), (sh, sw), (top, left) = geometry.ksize, geometry.strides, geometry.pad_before
-        _kernels.max_pool(np.ascontiguousarray(x, dtype=compute), out, kh, kw, sh, sw, top, left,
-                          _lowest(x.dtype), _threads.get_num_threads(), _float_isa(), stream)
+        _kernels.max_pool(
+            np.ascontiguousarray(x, dtype=compute),
+            out,
+            kh,
+            kw,
+            sh,
+            sw,
+            top,
+            left,
+            _lowest(x.dtype),
+            _threads.get_num_threads(),
+            _float_isa(),
+            stream,
+        )
     if compute != x.dtype:
         out = out.astype(x.dtype)
     return _finish(out, image_2d, fmt)
@@ -244,8 +267,14 @@ def _lowest(dtype: np.dtype) -> Any:
     return compute.type(np.finfo(compute).min if compute.kind == "f" else np.iinfo(compute).min)
 
 
-def avg_pool2d(input: ArrayLike, ksize: Pair, strides: Pair, padding: Padding = "VALID",
-               data_format: DataFormat = "NHWC", count_include_pad: bool = False) -> np.ndarray:
+def avg_pool2d(
+    input: ArrayLike,
+    ksize: Pair,
+    strides: Pair,
+    padding: Padding = "VALID",
+    data_format: DataFormat = "NHWC",
+    count_include_pad: bool = False,
+) -> np.ndarray:
     """Mean over each ``KH x KW`` window, as ``tf.nn.avg_pool2d``.
 
     Parameters
@@ -283,8 +312,7 @@ def avg_pool2d(input: ArrayLike, ksize: Pair, strides: Pair, padding: Padding = 
     array([[2.  , 1.75],
            [3.25, 2.  ]], dtype=float32)
     """
-    x, image_2d, fmt, geometry = _prepare(input, ksize, strides, padding, data_format, "avg_pool2d",
-                                          AVG_POOL_DTYPES)
+    x, image_2d, fmt, geometry = _prepare(input, ksize, strides, padding, data_format, "avg_pool2d", AVG_POOL_DTYPES)
     _check_bool(count_include_pad, "count_include_pad")
     check_output_size(geometry.out_shape, x.dtype, "avg_pool2d")
     if x.dtype == np.float16:
@@ -293,8 +321,20 @@ def avg_pool2d(input: ArrayLike, ksize: Pair, strides: Pair, padding: Padding = 
         out, stream = _empty_output(geometry.out_shape, x.dtype)
         if out.size:
             (kh, kw), (sh, sw), (top, left) = geometry.ksize, geometry.strides, geometry.pad_before
-            _kernels.avg_pool(np.ascontiguousarray(x), out, kh, kw, sh, sw, top, left, bool(count_include_pad),
-                              _threads.get_num_threads(), _float_isa(), stream)
+            _kernels.avg_pool(
+                np.ascontiguousarray(x),
+                out,
+                kh,
+                kw,
+                sh,
+                sw,
+                top,
+                left,
+                bool(count_include_pad),
+                _threads.get_num_threads(),
+                _float_isa(),
+                stream,
+            )
     return _finish(out, image_2d, fmt)
 
 
@@ -331,17 +371,27 @@ def _avg_pool_float16(x: np.ndarray, geometry: PoolGeometry, count_include_pad: 
 
 # --------------------------------------------------------------------------- gradients
 
-def _argmax(x: np.ndarray, ksize: tuple[int, int], strides: tuple[int, int], pad_before: tuple[int, int],
-            out_shape: Shape4, values_from_argmax: bool, index_dtype: npt.DTypeLike = np.int64,
-            name: str = "input") -> tuple[np.ndarray, np.ndarray]:
+
+def _argmax(
+    x: np.ndarray,
+    ksize: tuple[int, int],
+    strides: tuple[int, int],
+    pad_before: tuple[int, int],
+    out_shape: Shape4,
+    values_from_argmax: bool,
+    index_dtype: npt.DTypeLike = np.int64,
+    name: str = "input",
+) -> tuple[np.ndarray, np.ndarray]:
     """Run the argmax kernel on NHWC ``x``: (values, argmax within each image) in the compute dtype.
     ``index_dtype`` int32 halves the indices' memory; ``name`` is the argument ``x`` came from (messages)."""
     compute = compute_dtype(x.dtype)
     image = x.shape[1] * x.shape[2] * x.shape[3]
     if image > np.iinfo(np.int32).max:
         # The kernel scans with 32-bit positions: that is what lets the compiler vectorise it.
-        raise ValueError(f"`{name}` images must have at most 2**31 - 1 elements (H*W*C) for the argmax; "
-                         f"got (H, W, C) = {x.shape[1:]}, {image} elements")
+        raise ValueError(
+            f"`{name}` images must have at most 2**31 - 1 elements (H*W*C) for the argmax; "
+            f"got (H, W, C) = {x.shape[1:]}, {image} elements"
+        )
     out = np.empty(out_shape, dtype=compute)
     argmax = np.empty(out_shape, dtype=index_dtype)
     lowest = _lowest(x.dtype)
@@ -354,9 +404,20 @@ def _argmax(x: np.ndarray, ksize: tuple[int, int], strides: tuple[int, int], pad
         out.fill(lowest)
         argmax.fill(-1)
     elif out.size:
-        _grad_kernels.max_pool_argmax(np.ascontiguousarray(x, dtype=compute), out, argmax, ksize[0], ksize[1],
-                                      strides[0], strides[1], pad_before[0], pad_before[1], lowest,
-                                      values_from_argmax, _threads.get_num_threads())
+        _grad_kernels.max_pool_argmax(
+            np.ascontiguousarray(x, dtype=compute),
+            out,
+            argmax,
+            ksize[0],
+            ksize[1],
+            strides[0],
+            strides[1],
+            pad_before[0],
+            pad_before[1],
+            lowest,
+            values_from_argmax,
+            _threads.get_num_threads(),
+        )
     return out, argmax
 
 
@@ -369,13 +430,20 @@ def _scatter_argmax(dy: np.ndarray, argmax: np.ndarray, in_shape: tuple[int, ...
     if dy.size == 0:
         dx.fill(0)
         return dx
-    _grad_kernels.max_pool_grad_scatter(np.ascontiguousarray(dy).reshape(n, -1), argmax.reshape(n, -1),
-                                        dx.reshape(n, -1), _threads.get_num_threads())
+    _grad_kernels.max_pool_grad_scatter(
+        np.ascontiguousarray(dy).reshape(n, -1), argmax.reshape(n, -1), dx.reshape(n, -1), _threads.get_num_threads()
+    )
     return dx
 
 
-def max_pool2d_grad(orig_input: ArrayLike, grad: ArrayLike, ksize: Pair, strides: Pair, padding: Padding = "VALID",
-                    data_format: DataFormat = "NHWC") -> np.ndarray:
+def max_pool2d_grad(
+    orig_input: ArrayLike,
+    grad: ArrayLike,
+    ksize: Pair,
+    strides: Pair,
+    padding: Padding = "VALID",
+    data_format: DataFormat = "NHWC",
+) -> np.ndarray:
     """Gradient of :func:`convops.max_pool2d` with respect to its input, as TF's ``MaxPoolGrad``.
 
     Each window's whole upstream gradient goes to **one** cell: the first maximum of the window
@@ -427,8 +495,16 @@ def max_pool2d_grad(orig_input: ArrayLike, grad: ArrayLike, ksize: Pair, strides
     geometry = pool_geometry(op, x.shape, ksize, strides, padding, fmt)
     _check_grad_shape(op, "max-pool", dy, geometry, fmt)
     # int32 positions within each image (the kernel's own width; half the memory of int64).
-    _, argmax = _argmax(x, geometry.ksize, geometry.strides, geometry.pad_before, geometry.out_shape,
-                        values_from_argmax=False, index_dtype=np.int32, name="orig_input")
+    _, argmax = _argmax(
+        x,
+        geometry.ksize,
+        geometry.strides,
+        geometry.pad_before,
+        geometry.out_shape,
+        values_from_argmax=False,
+        index_dtype=np.int32,
+        name="orig_input",
+    )
     compute = compute_dtype(x.dtype)
     dx = _scatter_argmax(np.ascontiguousarray(dy, dtype=compute), argmax, x.shape)
     if compute != x.dtype:
@@ -438,14 +514,22 @@ def max_pool2d_grad(orig_input: ArrayLike, grad: ArrayLike, ksize: Pair, strides
 
 def _check_grad_shape(op: str, pool: str, dy: np.ndarray, geometry: PoolGeometry, data_format: str) -> None:
     if dy.shape != geometry.out_shape:
-        raise ValueError(f"{op}: `grad` must have the {pool} output's shape "
-                         f"{_shape_in(geometry.out_shape, data_format)} for an input of shape "
-                         f"{_shape_in(geometry.in_shape, data_format)}; got {_shape_in(dy.shape, data_format)}")
+        raise ValueError(
+            f"{op}: `grad` must have the {pool} output's shape "
+            f"{_shape_in(geometry.out_shape, data_format)} for an input of shape "
+            f"{_shape_in(geometry.in_shape, data_format)}; got {_shape_in(dy.shape, data_format)}"
+        )
 
 
-def max_pool2d_with_argmax(input: ArrayLike, ksize: Pair, strides: Pair, padding: Padding = "VALID",
-                           data_format: DataFormat = "NHWC", output_dtype: npt.DTypeLike = np.int64,
-                           include_batch_in_index: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def max_pool2d_with_argmax(
+    input: ArrayLike,
+    ksize: Pair,
+    strides: Pair,
+    padding: Padding = "VALID",
+    data_format: DataFormat = "NHWC",
+    output_dtype: npt.DTypeLike = np.int64,
+    include_batch_in_index: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
     """Max pooling that also says where each maximum came from, as ``tf.nn.max_pool_with_argmax``.
 
     Parameters
@@ -487,8 +571,10 @@ def max_pool2d_with_argmax(input: ArrayLike, ksize: Pair, strides: Pair, padding
     op = "max_pool2d_with_argmax"
     fmt = check_data_format(data_format)
     if fmt != "NHWC":
-        raise ValueError(f"`data_format` of {op} must be 'NHWC' (as in TensorFlow: the argmax index formula "
-                         f"(y*W + x)*C + c is NHWC's); got {data_format!r}")
+        raise ValueError(
+            f"`data_format` of {op} must be 'NHWC' (as in TensorFlow: the argmax index formula "
+            f"(y*W + x)*C + c is NHWC's); got {data_format!r}"
+        )
     try:
         index_dtype = np.dtype(output_dtype)
     except TypeError:
@@ -504,13 +590,22 @@ def max_pool2d_with_argmax(input: ArrayLike, ksize: Pair, strides: Pair, padding
     check_output_size(out_shape, np.dtype(np.int64), op)
     n, height, width, channels = x.shape
     if (height == 0 or width == 0) and np.prod(out_shape) > 0:
-        raise ValueError(f"{op}: `input` of shape {x.shape} has an empty spatial dimension, and the explicit "
-                         f"`padding` leaves windows that hold no input cell: they have no argmax")
+        raise ValueError(
+            f"{op}: `input` of shape {x.shape} has an empty spatial dimension, and the explicit "
+            f"`padding` leaves windows that hold no input cell: they have no argmax"
+        )
     limit = (n if include_batch_in_index else 1) * height * width * channels
     if index_dtype == np.int32 and limit - 1 > np.iinfo(np.int32).max:
         raise ValueError(f"{op}: indices up to {limit - 1} do not fit `output_dtype` int32; use int64")
-    out, argmax = _argmax(x, geometry.ksize, geometry.strides, geometry.pad_before, out_shape,
-                          values_from_argmax=True, index_dtype=index_dtype)
+    out, argmax = _argmax(
+        x,
+        geometry.ksize,
+        geometry.strides,
+        geometry.pad_before,
+        out_shape,
+        values_from_argmax=True,
+        index_dtype=index_dtype,
+    )
     if include_batch_in_index and argmax.size:
         argmax += (np.arange(n, dtype=index_dtype) * (height * width * channels))[:, None, None, None]
     if out.dtype != x.dtype:
@@ -518,9 +613,15 @@ def max_pool2d_with_argmax(input: ArrayLike, ksize: Pair, strides: Pair, padding
     return out, argmax
 
 
-def avg_pool2d_grad(orig_input_shape: Sequence[Int] | np.ndarray, grad: ArrayLike, ksize: Pair, strides: Pair,
-                    padding: Padding = "VALID", data_format: DataFormat = "NHWC",
-                    count_include_pad: bool = False) -> np.ndarray:
+def avg_pool2d_grad(
+    orig_input_shape: Sequence[Int] | np.ndarray,
+    grad: ArrayLike,
+    ksize: Pair,
+    strides: Pair,
+    padding: Padding = "VALID",
+    data_format: DataFormat = "NHWC",
+    count_include_pad: bool = False,
+) -> np.ndarray:
     """Gradient of :func:`convops.avg_pool2d` with respect to its input, as TF's ``AvgPoolGrad``.
 
     Each window hands every one of its real cells an equal share ``grad / count`` (``count`` =
@@ -573,11 +674,22 @@ def avg_pool2d_grad(orig_input_shape: Sequence[Int] | np.ndarray, grad: ArrayLik
     compute = compute_dtype(dy.dtype)
     check_output_size(geometry.in_shape, compute, op)
     if all(in_shape) and dy.size:
-        dx = np.empty(geometry.in_shape, dtype=compute)      # the kernel writes every cell
+        dx = np.empty(geometry.in_shape, dtype=compute)  # the kernel writes every cell
         (kh, kw), (sh, sw), (top, left) = geometry.ksize, geometry.strides, geometry.pad_before
         readable = forced_method("avg_pool2d_grad") == "readable"
-        _grad_kernels.avg_pool_grad(np.ascontiguousarray(dy, dtype=compute), dx, kh, kw, sh, sw, top, left,
-                                    bool(count_include_pad), _threads.get_num_threads(), readable)
+        _grad_kernels.avg_pool_grad(
+            np.ascontiguousarray(dy, dtype=compute),
+            dx,
+            kh,
+            kw,
+            sh,
+            sw,
+            top,
+            left,
+            bool(count_include_pad),
+            _threads.get_num_threads(),
+            readable,
+        )
     else:
         dx = np.zeros(geometry.in_shape, dtype=compute)
     if compute != dy.dtype:

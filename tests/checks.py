@@ -11,8 +11,9 @@ from __future__ import annotations
 import contextlib
 import copy
 import sys
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Optional, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -22,6 +23,7 @@ _MAX_REPRO_CHARS = 40_000
 
 
 # --------------------------------------------------------------------------- formatting
+
 
 def format_value(value: Any) -> str:
     """Python source that rebuilds ``value``: arrays with their dtype and every digit, views
@@ -40,13 +42,15 @@ def format_value(value: Any) -> str:
     return repr(value)
 
 
-def _format_unusual_array(a: np.ndarray) -> Optional[str]:
+def _format_unusual_array(a: np.ndarray) -> str | None:
     """Arrays the hardening harness draws that the views below do not cover: non-numeric dtypes,
     non-native byte order, zero strides (np.broadcast_to), items at an unaligned address."""
     if not a.flags.aligned and a.dtype.kind != "O":
         # bytearray: writeable memory; one leading byte puts every item at an odd address.
-        return (f"np.frombuffer(bytearray(1) + {format_value(np.array(a))}.tobytes(), "
-                f"dtype={a.dtype.str!r}, offset=1).reshape({a.shape})")
+        return (
+            f"np.frombuffer(bytearray(1) + {format_value(np.array(a))}.tobytes(), "
+            f"dtype={a.dtype.str!r}, offset=1).reshape({a.shape})"
+        )
     if a.size and a.ndim and 0 in a.strides:
         # One index along each zero-stride axis holds every value there is.
         base = np.array(a[tuple(slice(0, 1) if step == 0 else slice(None) for step in a.strides)])
@@ -54,7 +58,7 @@ def _format_unusual_array(a: np.ndarray) -> Optional[str]:
     if a.dtype.kind not in "biufc":
         if a.size == 0:
             return f"np.empty({a.shape}, dtype={a.dtype.str!r})"
-        values = a.astype(np.int64) if a.dtype.kind in "mM" else a   # datetimes as counts of their unit
+        values = a.astype(np.int64) if a.dtype.kind in "mM" else a  # datetimes as counts of their unit
         return f"np.array({values.tolist()!r}, dtype={a.dtype.str!r})"
     if a.dtype.byteorder == ">":
         return f"{format_value(a.astype(a.dtype.newbyteorder('=')))}.astype({a.dtype.str!r})"
@@ -62,12 +66,13 @@ def _format_unusual_array(a: np.ndarray) -> Optional[str]:
 
 
 def _array_literal(a: np.ndarray) -> str:
-    if a.size == 0:     # a literal [] would lose the shape (0, 3)
+    if a.size == 0:  # a literal [] would lose the shape (0, 3)
         return f"np.empty({a.shape}, dtype=np.{'bool_' if a.dtype == np.bool_ else a.dtype})"
-    if a.ndim == 0:     # (np.ascontiguousarray below would make it 1-d)
+    if a.ndim == 0:  # (np.ascontiguousarray below would make it 1-d)
         return f"np.array({format_value(a.item())}, dtype=np.{'bool_' if a.dtype == np.bool_ else a.dtype})"
-    body = np.array2string(np.ascontiguousarray(a), separator=", ", threshold=sys.maxsize, max_line_width=120,
-                           floatmode="unique", sign="-")
+    body = np.array2string(
+        np.ascontiguousarray(a), separator=", ", threshold=sys.maxsize, max_line_width=120, floatmode="unique", sign="-"
+    )
     body = body.replace("nan", "np.nan").replace("inf", "np.inf")
     dtype = "bool_" if a.dtype == np.bool_ else str(a.dtype)
     return f"np.array({body}, dtype=np.{dtype})"
@@ -107,7 +112,7 @@ class Repro:
 
     def __init__(self, function: str, args: tuple, kwargs: dict, module: str = "convops"):
         self.function, self.args, self.kwargs, self.module = function, args, kwargs, module
-        self._text: Optional[str] = None
+        self._text: str | None = None
 
     def __str__(self) -> str:
         if self._text is None:
@@ -130,11 +135,12 @@ def _format_call(qualified: str, args: tuple, kwargs: dict) -> str:
     text = f"{qualified}({', '.join(parts)})"
     if len(text) > _MAX_REPRO_CHARS:
         shapes = [getattr(a, "shape", None) for a in args]
-        text = (text[:_MAX_REPRO_CHARS // 2] + f"\n... [repro cut: {len(text)} characters; argument shapes {shapes}]")
+        text = text[: _MAX_REPRO_CHARS // 2] + f"\n... [repro cut: {len(text)} characters; argument shapes {shapes}]"
     return text
 
 
 # --------------------------------------------------------------------------- tolerances
+
 
 @dataclass(frozen=True)
 class Tolerance:
@@ -163,8 +169,9 @@ class Tolerance:
 CONV_TOLERANCE = {
     np.dtype(np.float64): Tolerance(value_rtol=0.0, term_eps=float(np.finfo(np.float64).eps), atol=0.0),
     np.dtype(np.float32): Tolerance(value_rtol=0.0, term_eps=float(np.finfo(np.float32).eps), atol=0.0),
-    np.dtype(np.float16): Tolerance(value_rtol=float(np.finfo(np.float16).eps), term_eps=float(np.finfo(np.float32).eps),
-                                    atol=2.0 ** -24),
+    np.dtype(np.float16): Tolerance(
+        value_rtol=float(np.finfo(np.float16).eps), term_eps=float(np.finfo(np.float32).eps), atol=2.0**-24
+    ),
     np.dtype(np.int32): Tolerance(value_rtol=0.0, term_eps=0.0, atol=0.0),
 }
 
@@ -172,14 +179,14 @@ CONV_TOLERANCE = {
 def conv_bound(want: np.ndarray, magnitude: np.ndarray, reduction: int, dtype: np.dtype) -> np.ndarray:
     """Elementwise allowed error for a conv2d result (see :class:`Tolerance`)."""
     tol = CONV_TOLERANCE[np.dtype(dtype)]
-    with np.errstate(invalid="ignore"):   # 0 * inf where the result is non-finite: compared exactly
-        return (tol.value_rtol * np.abs(want.astype(np.float64)) + tol.term_eps * (reduction + 1) * magnitude
-                + tol.atol)
+    with np.errstate(invalid="ignore"):  # 0 * inf where the result is non-finite: compared exactly
+        return tol.value_rtol * np.abs(want.astype(np.float64)) + tol.term_eps * (reduction + 1) * magnitude + tol.atol
 
 
 # --------------------------------------------------------------------------- assertions
 
-def _first_difference(got: np.ndarray, want: np.ndarray) -> Optional[tuple]:
+
+def _first_difference(got: np.ndarray, want: np.ndarray) -> tuple | None:
     if got.dtype.kind == "f" or want.dtype.kind == "f":
         same = (got == want) | (np.isnan(got) & np.isnan(want))
     else:
@@ -188,7 +195,7 @@ def _first_difference(got: np.ndarray, want: np.ndarray) -> Optional[tuple]:
     return tuple(int(i) for i in bad[0]) if len(bad) else None
 
 
-def assert_same_shape_dtype(got: np.ndarray, want: np.ndarray, call: Any, dtype: Optional[np.dtype] = None) -> None:
+def assert_same_shape_dtype(got: np.ndarray, want: np.ndarray, call: Any, dtype: np.dtype | None = None) -> None:
     if not isinstance(got, np.ndarray):
         raise AssertionError(f"expected an ndarray, got {type(got).__name__}\n  call: {call}")
     if got.shape != want.shape:
@@ -206,8 +213,7 @@ def _bits(a: np.ndarray) -> np.ndarray:
     return a.view(np.uint8) if a.dtype == np.bool_ else a
 
 
-def assert_exact(got: np.ndarray, want: np.ndarray, call: Any, what: str = "oracle",
-                 nan_payload: bool = False) -> None:
+def assert_exact(got: np.ndarray, want: np.ndarray, call: Any, what: str = "oracle", nan_payload: bool = False) -> None:
     """Same shape, dtype and values bit for bit (pooling, padding, int conv): ``-0.0`` is not
     ``+0.0`` (``np.array_equal`` treats them as equal). A NaN must be a NaN; its sign and payload
     are compared only with ``nan_payload`` (:func:`assert_bits_equal`), because IEEE 754 leaves
@@ -220,7 +226,8 @@ def assert_exact(got: np.ndarray, want: np.ndarray, call: Any, what: str = "orac
         count = int(np.count_nonzero(~((got == want) | (_isnan(got) & _isnan(want)))))
         raise AssertionError(
             f"{count} of {got.size} elements differ from {what}; first at index {index}: "
-            f"got {got[index]!r}, expected {want[index]!r}\n  reproduce: {call}")
+            f"got {got[index]!r}, expected {want[index]!r}\n  reproduce: {call}"
+        )
     differ = _bits(got) != _bits(want)
     if not nan_payload:
         differ &= ~_isnan(np.ascontiguousarray(got))
@@ -230,7 +237,8 @@ def assert_exact(got: np.ndarray, want: np.ndarray, call: Any, what: str = "orac
         raise AssertionError(
             f"{int(np.count_nonzero(differ))} of {got.size} elements have other bits than {what} ({kind}); "
             f"first at index {index}: got {got[index]!r} (0x{int(_bits(got)[index]):x}), expected "
-            f"{want[index]!r} (0x{int(_bits(want)[index]):x})\n  reproduce: {call}")
+            f"{want[index]!r} (0x{int(_bits(want)[index]):x})\n  reproduce: {call}"
+        )
 
 
 def assert_bits_equal(got: np.ndarray, want: np.ndarray, call: Any, what: str = "oracle") -> None:
@@ -243,8 +251,9 @@ def _isnan(a: np.ndarray) -> np.ndarray:
     return np.isnan(a) if a.dtype.kind == "f" else np.zeros(a.shape, dtype=bool)
 
 
-def assert_within(got: np.ndarray, want: np.ndarray, bound: np.ndarray, call: Any, what: str = "oracle",
-                  dtype: Optional[np.dtype] = None) -> None:
+def assert_within(
+    got: np.ndarray, want: np.ndarray, bound: np.ndarray, call: Any, what: str = "oracle", dtype: np.dtype | None = None
+) -> None:
     """``|got - want| <= bound`` where both are finite; NaN and ±inf must match exactly (a NaN
     bound counts as 0, so a broken bound cannot pass silently). Reports the worst element."""
     assert_same_shape_dtype(got, want, call, dtype)
@@ -255,7 +264,8 @@ def assert_within(got: np.ndarray, want: np.ndarray, bound: np.ndarray, call: An
         index = tuple(int(i) for i in np.argwhere(mismatch)[0])
         raise AssertionError(
             f"{int(np.count_nonzero(mismatch))} non-finite mismatches; first at index {index}: got {got[index]!r}, "
-            f"expected {want[index]!r}\n  reproduce: {call}")
+            f"expected {want[index]!r}\n  reproduce: {call}"
+        )
     with np.errstate(invalid="ignore"):
         error = np.where(finite, np.abs(g - w), 0.0)
         allowed = np.where(np.isnan(bound), 0.0, bound)
@@ -267,10 +277,12 @@ def assert_within(got: np.ndarray, want: np.ndarray, bound: np.ndarray, call: An
             f"{int(np.count_nonzero(excess > 0))} of {got.size} elements differ from {what} beyond the "
             f"tolerance; worst at index {index}: got {got[index]!r}, expected {want[index]!r}, "
             f"error {error[index]:.3g} > allowed {allowed[index]:.3g} (max error {error[worst]:.3g} at {worst})"
-            f"\n  reproduce: {call}")
+            f"\n  reproduce: {call}"
+        )
 
 
 # --------------------------------------------------------------------------- inputs unchanged
+
 
 def _snapshot(value: Any) -> Any:
     if isinstance(value, np.ndarray):
@@ -341,7 +353,7 @@ def window_conv2d(x: np.ndarray, w: np.ndarray, strides, padding, dilations) -> 
     if h_out == 0 or w_out == 0:
         return np.zeros((n, h_out, w_out, c_out))
     windows = np.lib.stride_tricks.sliding_window_view(xp, (span_h, span_w), axis=(1, 2))
-    windows = windows[:, ::sh, ::sw, :, ::dh, ::dw][:, :h_out, :w_out]          # (N, Ho, Wo, C_in, KH, KW)
+    windows = windows[:, ::sh, ::sw, :, ::dh, ::dw][:, :h_out, :w_out]  # (N, Ho, Wo, C_in, KH, KW)
     windows = windows.reshape(n, h_out, w_out, groups, c_group, kh, kw)
     filters = w.astype(np.float64).reshape(kh, kw, c_group, groups, c_out // groups)
     out = np.einsum("nyxgcij,ijcgo->nyxgo", windows, filters)

@@ -22,14 +22,14 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any, Optional, Tuple
+from typing import Any
 
 import numpy as np
 
-Pair = Tuple[int, int]
+Pair = tuple[int, int]
 
 _tf: Any = None
-_import_error: Optional[BaseException] = None
+_import_error: BaseException | None = None
 
 
 def load() -> Any:
@@ -40,8 +40,10 @@ def load() -> Any:
     if _import_error is not None:
         raise ImportError(f"TensorFlow (the test oracle) could not be imported: {_import_error}")
     if "tensorflow" in sys.modules and os.environ.get("TF_ENABLE_ONEDNN_OPTS") != "0":
-        raise RuntimeError("TensorFlow was imported before tests/oracle.py could set TF_ENABLE_ONEDNN_OPTS=0; "
-                           "its oneDNN kernels give garbage or crash on empty outputs, so it cannot be the oracle")
+        raise RuntimeError(
+            "TensorFlow was imported before tests/oracle.py could set TF_ENABLE_ONEDNN_OPTS=0; "
+            "its oneDNN kernels give garbage or crash on empty outputs, so it cannot be the oracle"
+        )
     os.environ["TF_ENABLE_ONEDNN_OPTS"] = "0"
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
@@ -53,7 +55,7 @@ def load() -> Any:
     return tf
 
 
-def version() -> Optional[str]:
+def version() -> str | None:
     """TensorFlow's version, or None when it cannot be imported."""
     try:
         return load().__version__
@@ -61,7 +63,7 @@ def version() -> Optional[str]:
         return None
 
 
-def _explicit_nhwc(padding: Tuple[Pair, Pair]) -> list:
+def _explicit_nhwc(padding: tuple[Pair, Pair]) -> list:
     (top, bottom), (left, right) = padding
     return [[0, 0], [int(top), int(bottom)], [int(left), int(right)], [0, 0]]
 
@@ -74,16 +76,22 @@ def conv2d(x: np.ndarray, filters: np.ndarray, strides: Pair, padding: Any, dila
     """``tf.nn.conv2d`` on NHWC ``x`` (N, H, W, C_in) and HWIO ``filters``; grouped when
     ``C_in`` is a multiple of the filters' in-channels, as in TensorFlow."""
     tf = load()
-    result = tf.nn.conv2d(tf.constant(x), tf.constant(filters), strides=[1, *strides, 1],
-                          padding=_tf_padding(padding), dilations=[1, *dilations, 1])
+    result = tf.nn.conv2d(
+        tf.constant(x),
+        tf.constant(filters),
+        strides=[1, *strides, 1],
+        padding=_tf_padding(padding),
+        dilations=[1, *dilations, 1],
+    )
     return result.numpy()
 
 
 def max_pool2d(x: np.ndarray, ksize: Pair, strides: Pair, padding: Any) -> np.ndarray:
     """``tf.nn.max_pool2d`` on NHWC ``x``; explicit padding is TF's own 4x2 form."""
     tf = load()
-    return tf.nn.max_pool2d(tf.constant(x), ksize=[1, *ksize, 1], strides=[1, *strides, 1],
-                            padding=_tf_padding(padding)).numpy()
+    return tf.nn.max_pool2d(
+        tf.constant(x), ksize=[1, *ksize, 1], strides=[1, *strides, 1], padding=_tf_padding(padding)
+    ).numpy()
 
 
 def avg_pool2d(x: np.ndarray, ksize: Pair, strides: Pair, padding: str) -> np.ndarray:
@@ -91,11 +99,10 @@ def avg_pool2d(x: np.ndarray, ksize: Pair, strides: Pair, padding: str) -> np.nd
     tf = load()
     if not isinstance(padding, str):
         raise TypeError("tf.nn.avg_pool2d has no explicit padding; use avg_pool2d_zero_padded")
-    return tf.nn.avg_pool2d(tf.constant(x), ksize=[1, *ksize, 1], strides=[1, *strides, 1],
-                            padding=padding).numpy()
+    return tf.nn.avg_pool2d(tf.constant(x), ksize=[1, *ksize, 1], strides=[1, *strides, 1], padding=padding).numpy()
 
 
-def avg_pool2d_zero_padded(x: np.ndarray, ksize: Pair, strides: Pair, padding: Tuple[Pair, Pair]) -> np.ndarray:
+def avg_pool2d_zero_padded(x: np.ndarray, ksize: Pair, strides: Pair, padding: tuple[Pair, Pair]) -> np.ndarray:
     """Average pooling that counts padded cells as zeros (``count_include_pad=True``, PyTorch's
     default), built from TensorFlow: pad with zeros by ``tf.pad``, then ``VALID`` pooling divides
     by ``KH*KW``. The zeros add nothing to the running sum, so this is bit-identical to summing
@@ -106,7 +113,7 @@ def avg_pool2d_zero_padded(x: np.ndarray, ksize: Pair, strides: Pair, padding: T
     return tf.nn.avg_pool2d(padded, ksize=[1, *ksize, 1], strides=[1, *strides, 1], padding="VALID").numpy()
 
 
-def avg_pool2d_real_cells(x: np.ndarray, ksize: Pair, strides: Pair, padding: Tuple[Pair, Pair]) -> np.ndarray:
+def avg_pool2d_real_cells(x: np.ndarray, ksize: Pair, strides: Pair, padding: tuple[Pair, Pair]) -> np.ndarray:
     """Average over the real cells of each window with *explicit* padding (TensorFlow lacks it):
     the zero-padded average times ``KH*KW`` divided by the same average of a ones mask, i.e.
     ``sum / count``. Two extra roundings: compare within a few ulps, not exactly."""

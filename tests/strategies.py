@@ -18,21 +18,34 @@ all negative) is drawn by Hypothesis, so it shrinks too.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Dict, Optional, Sequence, Tuple
+from typing import Any
 
 import numpy as np
 from hypothesis import strategies as st
 
 import tf_rules
 
-Pair = Tuple[int, int]
+Pair = tuple[int, int]
 
 CONV_DTYPES = ("float16", "float32", "float64", "int32")
 MAX_POOL_DTYPES = ("float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "uint16")
 AVG_POOL_DTYPES = ("float16", "float32", "float64")
-PAD_DTYPES = ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
-              "float16", "float32", "float64")
+PAD_DTYPES = (
+    "bool",
+    "int8",
+    "int16",
+    "int32",
+    "int64",
+    "uint8",
+    "uint16",
+    "uint32",
+    "uint64",
+    "float16",
+    "float32",
+    "float64",
+)
 LAYOUTS = ("C", "F", "negative", "gapped", "readonly", "list")
 #: Channel counts that cross SIMD vector widths (4 float64 lanes under AVX2, 8 float32 under AVX2
 #: or float64 under AVX-512, 16 float32 under AVX-512) and leave scalar tails: the kernels'
@@ -41,6 +54,7 @@ WIDE_CHANNELS = (8, 9, 16, 17, 33)
 
 
 # --------------------------------------------------------------------------- values
+
 
 def make_values(rng: np.random.Generator, shape: Sequence[int], dtype: np.dtype, style: str) -> np.ndarray:
     """An array of ``shape`` and ``dtype`` in one of the value styles (C-contiguous, writeable).
@@ -53,7 +67,7 @@ def make_values(rng: np.random.Generator, shape: Sequence[int], dtype: np.dtype,
     return np.asarray(_values(rng, tuple(shape), dtype, style), dtype=dtype)
 
 
-def _values(rng: np.random.Generator, shape: Tuple[int, ...], dtype: np.dtype, style: str) -> Any:
+def _values(rng: np.random.Generator, shape: tuple[int, ...], dtype: np.dtype, style: str) -> Any:
     if dtype.kind not in "biuf":
         return _exotic_values(rng, shape, dtype)
     if dtype == np.bool_:
@@ -78,8 +92,7 @@ def _values(rng: np.random.Generator, shape: Tuple[int, ...], dtype: np.dtype, s
         return rng.integers(max(info.min, -50), min(info.max, 50), size=shape, endpoint=True).astype(dtype)
     info = np.finfo(dtype)
     if style == "extremes":
-        pool = np.array([info.min, -1.0, -info.tiny, -0.0, 0.0, info.tiny, 1.0, info.max, np.inf, -np.inf],
-                        dtype=dtype)
+        pool = np.array([info.min, -1.0, -info.tiny, -0.0, 0.0, info.tiny, 1.0, info.max, np.inf, -np.inf], dtype=dtype)
         return rng.choice(pool, size=shape)
     if style == "large":
         # float16: products and sums beyond 65504 overflow to inf (after the float32 sum, in TF too).
@@ -103,7 +116,7 @@ def _values(rng: np.random.Generator, shape: Tuple[int, ...], dtype: np.dtype, s
     return values.astype(dtype)
 
 
-def _exotic_values(rng: np.random.Generator, shape: Tuple[int, ...], dtype: np.dtype) -> Any:
+def _exotic_values(rng: np.random.Generator, shape: tuple[int, ...], dtype: np.dtype) -> Any:
     """Values for dtypes no op accepts (the hardening harness checks they are refused)."""
     if dtype.kind == "c":
         return (rng.standard_normal(shape) + 1j).astype(dtype)
@@ -122,6 +135,7 @@ def filter_style(style: str) -> str:
 
 # --------------------------------------------------------------------------- layouts
 
+
 class ArrayLike:
     """Not an ndarray, but convertible with ``__array__`` (as pandas or xarray objects are)."""
 
@@ -132,7 +146,8 @@ class ArrayLike:
         return self._array if dtype is None else self._array.astype(dtype)
 
     def __repr__(self) -> str:
-        from checks import format_value   # (checks does not import strategies: no cycle)
+        from checks import format_value  # (checks does not import strategies: no cycle)
+
         return f"ArrayLike({format_value(self._array)})"
 
 
@@ -157,13 +172,13 @@ def present(array: np.ndarray, layout: str) -> Any:
         return ArrayLike(np.array(array))
     if layout == "unaligned":
         if array.dtype.itemsize <= 1 or array.dtype.kind in "OV":
-            return np.array(array)   # byte-sized items are always aligned; objects cannot be viewed
+            return np.array(array)  # byte-sized items are always aligned; objects cannot be viewed
         raw = np.zeros(array.nbytes + 1, dtype=np.uint8)
         view = raw[1:].view(array.dtype).reshape(array.shape)
         view[...] = array
         return view
     if array.ndim == 0:
-        return array.copy()      # no strides to play with
+        return array.copy()  # no strides to play with
     if layout == "negative":
         flip = (slice(None, None, -1),) * array.ndim
         return np.ascontiguousarray(array[flip])[flip]
@@ -175,6 +190,7 @@ def present(array: np.ndarray, layout: str) -> Any:
 
 
 # --------------------------------------------------------------------------- spellings
+
 
 def spell_pair(draw, pair: Pair, data_format: str, name: str) -> Any:
     """``strides``/``dilations``/``ksize`` in one of the forms ``tf.nn`` accepts."""
@@ -208,12 +224,16 @@ def spell_padding(draw, padding: Any, data_format: str, allow_lower: bool = True
         return ((top, bottom), (left, right))
     if form == "short_list":
         return [[top, bottom], [left, right]]
-    full = ([[0, 0], [top, bottom], [left, right], [0, 0]] if data_format == "NHWC"
-            else [[0, 0], [0, 0], [top, bottom], [left, right]])
+    full = (
+        [[0, 0], [top, bottom], [left, right], [0, 0]]
+        if data_format == "NHWC"
+        else [[0, 0], [0, 0], [top, bottom], [left, right]]
+    )
     return np.array(full) if form == "numpy" else full
 
 
 # --------------------------------------------------------------------------- cases
+
 
 @dataclass
 class ConvCase:
@@ -228,11 +248,11 @@ class ConvCase:
     image_2d: bool = False
     layout: str = "C"
     filter_layout: str = "C"
-    spelled: Dict[str, Any] = field(default_factory=dict)
-    seed: Optional[int] = None
+    spelled: dict[str, Any] = field(default_factory=dict)
+    seed: int | None = None
     style: str = "normal"
 
-    def with_dtype(self, dtype: Any) -> "ConvCase":
+    def with_dtype(self, dtype: Any) -> ConvCase:
         """The same geometry with values of ``dtype``: regenerated from the seed in the same style,
         or (pinned examples, which hold small integers) cast exactly."""
         dtype = np.dtype(dtype)
@@ -249,7 +269,7 @@ class ConvCase:
             filter_layout = "C"
         return replace(self, x=x, w=w, layout=layout, filter_layout=filter_layout)
 
-    def convops_args(self) -> Tuple[tuple, dict]:
+    def convops_args(self) -> tuple[tuple, dict]:
         """Positional and keyword arguments for ``convops.conv2d``."""
         if self.image_2d:
             x, w = self.x[0, :, :, 0], self.w[:, :, 0, 0]
@@ -257,9 +277,11 @@ class ConvCase:
             x, w = self.x.transpose(0, 3, 1, 2), self.w
         else:
             x, w = self.x, self.w
-        kwargs = {"strides": self.spelled.get("strides", self.strides),
-                  "padding": self.spelled.get("padding", self.padding),
-                  "dilations": self.spelled.get("dilations", self.dilations)}
+        kwargs = {
+            "strides": self.spelled.get("strides", self.strides),
+            "padding": self.spelled.get("padding", self.padding),
+            "dilations": self.spelled.get("dilations", self.dilations),
+        }
         if self.data_format != "NHWC":
             kwargs["data_format"] = self.data_format
         return (present(x, self.layout), present(w, self.filter_layout)), kwargs
@@ -271,7 +293,7 @@ class ConvCase:
         return result.transpose(0, 2, 3, 1) if self.data_format == "NCHW" else result
 
     @property
-    def explicit_padding(self) -> Tuple[Pair, Pair]:
+    def explicit_padding(self) -> tuple[Pair, Pair]:
         """The padding as ((top, bottom), (left, right)), SAME resolved by TF's rule, written out here."""
         return resolve_same(self.padding, self.x.shape[1:3], self.w.shape[:2], self.strides, self.dilations)
 
@@ -294,11 +316,11 @@ class PoolCase:
     data_format: str = "NHWC"
     image_2d: bool = False
     layout: str = "C"
-    spelled: Dict[str, Any] = field(default_factory=dict)
-    seed: Optional[int] = None
+    spelled: dict[str, Any] = field(default_factory=dict)
+    seed: int | None = None
     style: str = "normal"
 
-    def with_dtype(self, dtype: Any) -> "PoolCase":
+    def with_dtype(self, dtype: Any) -> PoolCase:
         """Same geometry, values of ``dtype`` (regenerated from the seed, or cast when pinned)."""
         dtype = np.dtype(dtype)
         if self.x.dtype == dtype:
@@ -312,16 +334,18 @@ class PoolCase:
         layout = self.layout if self.layout != "list" or dtype.name in ("float32", "int32") else "C"
         return replace(self, x=x, layout=layout)
 
-    def convops_args(self) -> Tuple[tuple, dict]:
+    def convops_args(self) -> tuple[tuple, dict]:
         if self.image_2d:
             x = self.x[0, :, :, 0]
         elif self.data_format == "NCHW":
             x = self.x.transpose(0, 3, 1, 2)
         else:
             x = self.x
-        kwargs = {"ksize": self.spelled.get("ksize", self.ksize),
-                  "strides": self.spelled.get("strides", self.strides),
-                  "padding": self.spelled.get("padding", self.padding)}
+        kwargs = {
+            "ksize": self.spelled.get("ksize", self.ksize),
+            "strides": self.spelled.get("strides", self.strides),
+            "padding": self.spelled.get("padding", self.padding),
+        }
         if self.data_format != "NHWC":
             kwargs["data_format"] = self.data_format
         return (present(x, self.layout),), kwargs
@@ -332,7 +356,7 @@ class PoolCase:
         return result.transpose(0, 2, 3, 1) if self.data_format == "NCHW" else result
 
     @property
-    def explicit_padding(self) -> Tuple[Pair, Pair]:
+    def explicit_padding(self) -> tuple[Pair, Pair]:
         return resolve_same(self.padding, self.x.shape[1:3], self.ksize, self.strides, (1, 1))
 
     @property
@@ -347,15 +371,15 @@ class PadCase:
     """One pad problem: ``x`` of any rank, one ``(before, after)`` pair per axis."""
 
     x: np.ndarray
-    paddings: Tuple[Pair, ...]
+    paddings: tuple[Pair, ...]
     mode: str = "CONSTANT"
     constant_values: Any = 0
     layout: str = "C"
-    spelled_mode: Optional[str] = None
-    seed: Optional[int] = None
+    spelled_mode: str | None = None
+    seed: int | None = None
     style: str = "normal"
 
-    def with_dtype(self, dtype: Any) -> "PadCase":
+    def with_dtype(self, dtype: Any) -> PadCase:
         """Same shape and paddings; values (and the constant) of ``dtype``, regenerated from the seed."""
         dtype = np.dtype(dtype)
         if self.x.dtype == dtype:
@@ -370,8 +394,8 @@ class PadCase:
         layout = self.layout if self.layout != "list" or dtype.name in ("bool", "int32", "float32") else "C"
         return replace(self, x=x, constant_values=constant, layout=layout)
 
-    def convops_args(self) -> Tuple[tuple, dict]:
-        kwargs: Dict[str, Any] = {"mode": self.spelled_mode or self.mode}
+    def convops_args(self) -> tuple[tuple, dict]:
+        kwargs: dict[str, Any] = {"mode": self.spelled_mode or self.mode}
         if self.mode.upper() == "CONSTANT":
             kwargs["constant_values"] = self.constant_values
         # An empty list has no dtype (and [] loses the shape (0, 3)): present empty arrays as arrays.
@@ -395,8 +419,9 @@ def constant_from(rng: np.random.Generator, dtype: np.dtype) -> Any:
     return dtype.type(value) if rng.integers(0, 2) else value
 
 
-def resolve_same(padding: Any, hw: Sequence[int], khw: Sequence[int], strides: Pair, dilations: Pair
-                 ) -> Tuple[Pair, Pair]:
+def resolve_same(
+    padding: Any, hw: Sequence[int], khw: Sequence[int], strides: Pair, dilations: Pair
+) -> tuple[Pair, Pair]:
     """``padding`` as explicit ``((top, bottom), (left, right))`` by TF's rule (tests/tf_rules.py)."""
     return tf_rules.explicit_pads(padding, hw, khw, strides, dilations)
 
@@ -408,12 +433,24 @@ def _side(draw, span: int, pads: int, allow_empty: bool, extra: int, label: str)
 
 
 @st.composite
-def conv2d_cases(draw, dtypes: Sequence[str] = CONV_DTYPES, data_formats: Sequence[str] = ("NHWC", "NCHW"),
-                 layouts: Sequence[str] = LAYOUTS, max_groups: int = 3, max_kernel: int = 4,
-                 max_dilation: int = 3, max_stride: int = 4, allow_empty: bool = False,
-                 styles: Sequence[str] = ("normal", "ties", "negative"), spell: bool = True,
-                 paddings: Sequence[str] = ("VALID", "SAME", "explicit"), max_group_channels: int = 3,
-                 max_out_per_group: int = 3, max_batch: int = 3, wide_channels: bool = True) -> ConvCase:
+def conv2d_cases(
+    draw,
+    dtypes: Sequence[str] = CONV_DTYPES,
+    data_formats: Sequence[str] = ("NHWC", "NCHW"),
+    layouts: Sequence[str] = LAYOUTS,
+    max_groups: int = 3,
+    max_kernel: int = 4,
+    max_dilation: int = 3,
+    max_stride: int = 4,
+    allow_empty: bool = False,
+    styles: Sequence[str] = ("normal", "ties", "negative"),
+    spell: bool = True,
+    paddings: Sequence[str] = ("VALID", "SAME", "explicit"),
+    max_group_channels: int = 3,
+    max_out_per_group: int = 3,
+    max_batch: int = 3,
+    wide_channels: bool = True,
+) -> ConvCase:
     dtype = np.dtype(draw(st.sampled_from(dtypes), label="dtype"))
     kh, kw = draw(st.integers(1, max_kernel), label="KH"), draw(st.integers(1, max_kernel), label="KW")
     dh, dw = draw(st.integers(1, max_dilation), label="dh"), draw(st.integers(1, max_dilation), label="dw")
@@ -448,15 +485,18 @@ def conv2d_cases(draw, dtypes: Sequence[str] = CONV_DTYPES, data_formats: Sequen
     w = make_values(rng, (kh, kw, c_group, c_out), dtype, filter_style(style))
     layout = draw(st.sampled_from(layouts), label="input layout")
     # A list takes the other operand's dtype (or TF's default float32/int32 when both are lists).
-    filter_layouts = [l for l in layouts if l != "list" or (layout != "list" or dtype.name in ("float32", "int32"))]
+    filter_layouts = [
+        lay for lay in layouts if lay != "list" or (layout != "list" or dtype.name in ("float32", "int32"))
+    ]
     filter_layout = draw(st.sampled_from(filter_layouts), label="filter layout")
-    spelled: Dict[str, Any] = {}
+    spelled: dict[str, Any] = {}
     if spell:
-        spelled = {"strides": spell_pair(draw, (sh, sw), data_format, "strides"),
-                   "dilations": spell_pair(draw, (dh, dw), data_format, "dilations"),
-                   "padding": spell_padding(draw, padding, data_format)}
-    return ConvCase(x, w, (sh, sw), padding, (dh, dw), data_format, False, layout, filter_layout, spelled,
-                    seed, style)
+        spelled = {
+            "strides": spell_pair(draw, (sh, sw), data_format, "strides"),
+            "dilations": spell_pair(draw, (dh, dw), data_format, "dilations"),
+            "padding": spell_padding(draw, padding, data_format),
+        }
+    return ConvCase(x, w, (sh, sw), padding, (dh, dw), data_format, False, layout, filter_layout, spelled, seed, style)
 
 
 @st.composite
@@ -477,7 +517,7 @@ def conv2d_empty_cases(draw, **kwargs) -> ConvCase:
     (top, bottom), (left, right) = case.explicit_padding
     padded = case.x.shape[1 + axis] + ((top + bottom) if axis == 0 else (left + right))
     d = case.dilations[axis]
-    k = -(-padded // d) + 1 + draw(st.integers(0, 1), label="extra taps")   # (k - 1) * d + 1 > padded
+    k = -(-padded // d) + 1 + draw(st.integers(0, 1), label="extra taps")  # (k - 1) * d + 1 > padded
     shape = list(case.w.shape)
     shape[axis] = k
     w = make_values(np.random.default_rng(case.seed), shape, case.w.dtype, "normal")
@@ -485,7 +525,7 @@ def conv2d_empty_cases(draw, **kwargs) -> ConvCase:
 
 
 @st.composite
-def pool2d_empty_cases(draw, **kwargs) -> "PoolCase":
+def pool2d_empty_cases(draw, **kwargs) -> PoolCase:
     """A pool whose window is larger than the padded input along H or W (TF with oneDNN: SIGFPE)."""
     case = draw(pool2d_cases(paddings=("VALID", "explicit"), **kwargs))
     axis = draw(st.sampled_from([0, 1]), label="empty axis")
@@ -499,19 +539,29 @@ def pool2d_empty_cases(draw, **kwargs) -> "PoolCase":
 
 
 @st.composite
-def pool2d_cases(draw, dtypes: Sequence[str] = MAX_POOL_DTYPES, data_formats: Sequence[str] = ("NHWC", "NCHW"),
-                 layouts: Sequence[str] = LAYOUTS, paddings: Sequence[str] = ("VALID", "SAME", "explicit"),
-                 allow_empty: bool = False, max_window: int = 4, max_stride: int = 4,
-                 styles: Sequence[str] = ("normal", "ties", "negative", "extremes", "nan"),
-                 spell: bool = True, image_2d: Optional[bool] = None) -> PoolCase:
+def pool2d_cases(
+    draw,
+    dtypes: Sequence[str] = MAX_POOL_DTYPES,
+    data_formats: Sequence[str] = ("NHWC", "NCHW"),
+    layouts: Sequence[str] = LAYOUTS,
+    paddings: Sequence[str] = ("VALID", "SAME", "explicit"),
+    allow_empty: bool = False,
+    max_window: int = 4,
+    max_stride: int = 4,
+    styles: Sequence[str] = ("normal", "ties", "negative", "extremes", "nan"),
+    spell: bool = True,
+    image_2d: bool | None = None,
+) -> PoolCase:
     dtype = np.dtype(draw(st.sampled_from(dtypes), label="dtype"))
     kh, kw = draw(st.integers(1, max_window), label="KH"), draw(st.integers(1, max_window), label="KW")
     sh, sw = draw(st.integers(1, max_stride), label="sh"), draw(st.integers(1, max_stride), label="sw")
     kind = draw(st.sampled_from(paddings), label="padding kind")
     if kind == "explicit":
         # TF's rule for pools: each pad must be smaller than the window.
-        pad_values = [draw(st.integers(0, k - 1), label=f"pad {side}")
-                      for side, k in (("top", kh), ("bottom", kh), ("left", kw), ("right", kw))]
+        pad_values = [
+            draw(st.integers(0, k - 1), label=f"pad {side}")
+            for side, k in (("top", kh), ("bottom", kh), ("left", kw), ("right", kw))
+        ]
         padding: Any = ((pad_values[0], pad_values[1]), (pad_values[2], pad_values[3]))
     else:
         pad_values = [0, 0, 0, 0]
@@ -529,20 +579,28 @@ def pool2d_cases(draw, dtypes: Sequence[str] = MAX_POOL_DTYPES, data_formats: Se
     seed = draw(st.integers(0, 2**32 - 1), label="seed")
     x = make_values(np.random.default_rng(seed), (n, height, width, c), dtype, style)
     # Lists become int32/float32 (TF's rule for Python numbers); only those dtypes survive the trip.
-    allowed = [l for l in layouts if l != "list" or dtype.name in ("float32", "int32")]
+    allowed = [lay for lay in layouts if lay != "list" or dtype.name in ("float32", "int32")]
     layout = draw(st.sampled_from(allowed), label="layout")
-    spelled: Dict[str, Any] = {}
+    spelled: dict[str, Any] = {}
     if spell:
-        spelled = {"ksize": spell_pair(draw, (kh, kw), data_format, "ksize"),
-                   "strides": spell_pair(draw, (sh, sw), data_format, "strides"),
-                   "padding": spell_padding(draw, padding, data_format)}
+        spelled = {
+            "ksize": spell_pair(draw, (kh, kw), data_format, "ksize"),
+            "strides": spell_pair(draw, (sh, sw), data_format, "strides"),
+            "padding": spell_padding(draw, padding, data_format),
+        }
     return PoolCase(x, (kh, kw), (sh, sw), padding, data_format, flat, layout, spelled, seed, style)
 
 
 @st.composite
-def pad_cases(draw, modes: Sequence[str] = ("CONSTANT", "REFLECT", "SYMMETRIC"), dtypes: Sequence[str] = PAD_DTYPES,
-              min_rank: int = 1, max_rank: int = 5, layouts: Sequence[str] = LAYOUTS,
-              allow_zero_size: bool = True) -> PadCase:
+def pad_cases(
+    draw,
+    modes: Sequence[str] = ("CONSTANT", "REFLECT", "SYMMETRIC"),
+    dtypes: Sequence[str] = PAD_DTYPES,
+    min_rank: int = 1,
+    max_rank: int = 5,
+    layouts: Sequence[str] = LAYOUTS,
+    allow_zero_size: bool = True,
+) -> PadCase:
     mode = draw(st.sampled_from(modes), label="mode")
     dtype = np.dtype(draw(st.sampled_from(dtypes), label="dtype"))
     rank = draw(st.integers(min_rank, max_rank), label="rank")
@@ -557,23 +615,26 @@ def pad_cases(draw, modes: Sequence[str] = ("CONSTANT", "REFLECT", "SYMMETRIC"),
     pairs = []
     for axis, size in enumerate(shape):
         if upper == "REFLECT":
-            limit = size - 1            # the edge is not repeated
+            limit = size - 1  # the edge is not repeated
         elif upper == "SYMMETRIC":
             limit = size
         elif upper == "CIRCULAR":
-            limit = 2 * size + 1        # wraps around more than once
+            limit = 2 * size + 1  # wraps around more than once
         else:
             limit = 4
-        pairs.append((draw(st.integers(0, limit), label=f"before {axis}"),
-                      draw(st.integers(0, limit), label=f"after {axis}")))
+        pairs.append(
+            (draw(st.integers(0, limit), label=f"before {axis}"), draw(st.integers(0, limit), label=f"after {axis}"))
+        )
     seed = draw(st.integers(0, 2**32 - 1), label="seed")
     rng = np.random.default_rng(seed)
-    style = draw(st.sampled_from(["normal", "extremes", "nan"] if dtype.kind == "f" else ["normal", "extremes"]),
-                 label="value style")
+    style = draw(
+        st.sampled_from(["normal", "extremes", "nan"] if dtype.kind == "f" else ["normal", "extremes"]),
+        label="value style",
+    )
     x = make_values(rng, shape, dtype, style)
     constant = constant_from(rng, dtype) if upper == "CONSTANT" else 0
     # A list of Python numbers becomes int32/float32 (TF's rule); only those dtypes (and bool) survive.
-    allowed = [l for l in layouts if l != "list" or dtype.name in ("bool", "int32", "float32")]
+    allowed = [lay for lay in layouts if lay != "list" or dtype.name in ("bool", "int32", "float32")]
     layout = draw(st.sampled_from(allowed), label="layout")
     spelled_mode = draw(st.sampled_from([mode, mode.lower(), mode.capitalize()]), label="mode spelling")
     return PadCase(x, tuple(pairs), mode, constant, layout, spelled_mode, seed, style)

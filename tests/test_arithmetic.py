@@ -34,8 +34,8 @@ def _windows(i: int, k: int, s: int, d: int, before: int, after: int) -> int:
 
 
 @given(i=sizes, k=kernels, s=strides, d=dilations, p=pads)
-@example(i=2, k=3, s=1, d=1, p=(0, 0))          # kernel larger than the input: 0
-@example(i=8, k=3, s=2, d=1, p=(0, 0))          # the floor drops the last row
+@example(i=2, k=3, s=1, d=1, p=(0, 0))  # kernel larger than the input: 0
+@example(i=8, k=3, s=2, d=1, p=(0, 0))  # the floor drops the last row
 def test_conv_output_size_counts_window_positions(i, k, s, d, p):
     assert arithmetic.conv_output_size(i, k, s, p, d) == _windows(i, k, s, d, *p)
     assert arithmetic.conv_output_size(i, k, s, "VALID", d) == _windows(i, k, s, d, 0, 0)
@@ -59,9 +59,17 @@ def test_pool_output_size_is_conv_output_size_without_dilation(i, k, s, p):
 
 
 @pytest.mark.tf
-@given(h=st.integers(1, 12), w=st.integers(1, 12), kh=st.integers(1, 5), kw=st.integers(1, 5),
-       sh=st.integers(1, 4), sw=st.integers(1, 4), dh=st.integers(1, 3), dw=st.integers(1, 3))
-@example(h=5, w=6, kh=2, kw=4, sh=2, sw=2, dh=1, dw=1)       # even kernels, stride 2: pads differ by 1
+@given(
+    h=st.integers(1, 12),
+    w=st.integers(1, 12),
+    kh=st.integers(1, 5),
+    kw=st.integers(1, 5),
+    sh=st.integers(1, 4),
+    sw=st.integers(1, 4),
+    dh=st.integers(1, 3),
+    dw=st.integers(1, 3),
+)
+@example(h=5, w=6, kh=2, kw=4, sh=2, sw=2, dh=1, dw=1)  # even kernels, stride 2: pads differ by 1
 def test_same_padding_and_output_size_match_tensorflow(h, w, kh, kw, sh, sw, dh, dw):
     """TF's SAME conv equals TF's conv with our explicit pads, and has our output size. Values are
     small integers in float64, so any summation order gives the same exact result."""
@@ -72,12 +80,16 @@ def test_same_padding_and_output_size_match_tensorflow(h, w, kh, kw, sh, sw, dh,
     same = oracle.conv2d(x, f, (sh, sw), "SAME", (dh, dw))
     padded = oracle.conv2d(x, f, (sh, sw), explicit, (dh, dw))
     np.testing.assert_array_equal(same, padded, err_msg=f"same_padding gave {explicit}")
-    assert same.shape[1:3] == (arithmetic.conv_output_size(h, kh, sh, "SAME", dh),
-                               arithmetic.conv_output_size(w, kw, sw, "SAME", dw))
+    assert same.shape[1:3] == (
+        arithmetic.conv_output_size(h, kh, sh, "SAME", dh),
+        arithmetic.conv_output_size(w, kw, sw, "SAME", dw),
+    )
     if (kh - 1) * dh + 1 <= h and (kw - 1) * dw + 1 <= w:
         valid = oracle.conv2d(x, f, (sh, sw), "VALID", (dh, dw))
-        assert valid.shape[1:3] == (arithmetic.conv_output_size(h, kh, sh, "VALID", dh),
-                                    arithmetic.conv_output_size(w, kw, sw, "VALID", dw))
+        assert valid.shape[1:3] == (
+            arithmetic.conv_output_size(h, kh, sh, "VALID", dh),
+            arithmetic.conv_output_size(w, kw, sw, "VALID", dw),
+        )
 
 
 @pytest.mark.tf
@@ -87,11 +99,14 @@ def test_pool_output_size_matches_tensorflow(h, k, s, padding):
         return  # an empty axis: compared with the reference in test_pool.py, not with TF
     x = np.zeros((1, h, h + 1, 1), dtype=np.float32)
     out = oracle.max_pool2d(x, (k, k), (s, s), padding)
-    assert out.shape[1:3] == (arithmetic.pool_output_size(h, k, s, padding),
-                              arithmetic.pool_output_size(h + 1, k, s, padding))
+    assert out.shape[1:3] == (
+        arithmetic.pool_output_size(h, k, s, padding),
+        arithmetic.pool_output_size(h + 1, k, s, padding),
+    )
 
 
 # --------------------------------------------------------------------------- receptive fields
+
 
 def _field(layers, pads, layer_index, unit):
     """(first, last) input pixel seen by ``unit`` of layer ``layer_index`` (0 = the input itself),
@@ -121,19 +136,27 @@ def test_receptive_fields_by_expanding_windows(layers, data):
 
 
 def test_receptive_fields_of_the_tutorial_network():
-    """conv 3, pool 2, conv 3, pool 2, conv 3: 3/1, 4/2, 8/2, 10/4, 18/4 (tests/TF-SEMANTICS.md, "The MNIST convnet") — the
+    """conv 3, pool 2, conv 3, pool 2, conv 3: 3/1, 4/2, 8/2, 10/4, 18/4 (tests/TF-SEMANTICS.md,
+    "The MNIST convnet") — the
     tutorial's "7x7 after one pooling" is really 8x8."""
     stack = [(3, 1), (2, 2), (3, 1), (2, 2), (3, 1)]
-    assert [(rf.size, rf.jump) for rf in arithmetic.receptive_fields(stack)] == [(3, 1), (4, 2), (8, 2), (10, 4), (18, 4)]
+    assert [(rf.size, rf.jump) for rf in arithmetic.receptive_fields(stack)] == [
+        (3, 1),
+        (4, 2),
+        (8, 2),
+        (10, 4),
+        (18, 4),
+    ]
     assert arithmetic.receptive_field(stack) == 18
     assert arithmetic.receptive_field(stack[:3]) == 8
 
 
 # --------------------------------------------------------------------------- parameters, flops
 
+
 @given(kh=kernels, kw=kernels, groups=st.integers(1, 3), c=st.integers(1, 4), o=st.integers(1, 4), bias=st.booleans())
 def test_conv2d_params_counts_weights(kh, kw, groups, c, o, bias):
-    weights = np.zeros((kh, kw, c, o * groups))          # HWIO with C_in / groups in-channels
+    weights = np.zeros((kh, kw, c, o * groups))  # HWIO with C_in / groups in-channels
     expected = weights.size + (o * groups if bias else 0)
     assert arithmetic.conv2d_params((kh, kw), c * groups, o * groups, use_bias=bias, groups=groups) == expected
     if kh == kw:
@@ -145,8 +168,15 @@ def test_dense_params_counts_weights(n_in, n_out, bias):
     assert arithmetic.dense_params(n_in, n_out, use_bias=bias) == np.zeros((n_in, n_out)).size + (n_out if bias else 0)
 
 
-@given(ho=st.integers(0, 6), wo=st.integers(0, 6), kh=kernels, kw=kernels, groups=st.integers(1, 2),
-       c=st.integers(1, 3), o=st.integers(1, 3))
+@given(
+    ho=st.integers(0, 6),
+    wo=st.integers(0, 6),
+    kh=kernels,
+    kw=kernels,
+    groups=st.integers(1, 2),
+    c=st.integers(1, 3),
+    o=st.integers(1, 3),
+)
 def test_conv2d_flops_counts_multiply_adds(ho, wo, kh, kw, groups, c, o):
     """Two flops per multiply-add, counted one output element at a time."""
     multiply_adds = sum(kh * kw * c for _ in range(ho * wo * o * groups))
@@ -159,15 +189,24 @@ def test_parameter_counts_match_keras_for_the_tutorial_network():
     oracle.load()
     import keras
 
-    model = keras.Sequential([
-        keras.Input((28, 28, 1)),
-        keras.layers.Conv2D(32, 3, activation="relu"), keras.layers.MaxPooling2D(2),
-        keras.layers.Conv2D(64, 3, activation="relu"), keras.layers.MaxPooling2D(2),
-        keras.layers.Conv2D(128, 3, activation="relu"), keras.layers.Flatten(),
-        keras.layers.Dense(10, activation="softmax"),
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            keras.layers.Conv2D(32, 3, activation="relu"),
+            keras.layers.MaxPooling2D(2),
+            keras.layers.Conv2D(64, 3, activation="relu"),
+            keras.layers.MaxPooling2D(2),
+            keras.layers.Conv2D(128, 3, activation="relu"),
+            keras.layers.Flatten(),
+            keras.layers.Dense(10, activation="softmax"),
+        ]
+    )
     convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
-    ours = [arithmetic.conv2d_params(3, 1, 32), arithmetic.conv2d_params(3, 32, 64), arithmetic.conv2d_params(3, 64, 128)]
+    ours = [
+        arithmetic.conv2d_params(3, 1, 32),
+        arithmetic.conv2d_params(3, 32, 64),
+        arithmetic.conv2d_params(3, 64, 128),
+    ]
     assert ours == [layer.count_params() for layer in convs]
     flat = model.layers[-2].output.shape[-1]
     assert flat == 3 * 3 * 128
@@ -182,11 +221,16 @@ def _same_windows(i: int, k: int, s: int, d: int) -> int:
     return _windows(i, k, s, d, total // 2, total - total // 2)
 
 
-@given(o=st.integers(0, 12), k=kernels, s=strides, d=dilations,
-       padding=st.one_of(st.sampled_from(["SAME", "VALID", "same"]), pads))
-@example(o=0, k=3, s=1, d=1, padding="VALID")      # the kernel does not fit: inputs 0..2
-@example(o=1, k=1, s=1, d=1, padding=(2, 2))       # padding alone gives 5 outputs: no input gives 1
-@example(o=0, k=5, s=2, d=1, padding="SAME")       # only the empty input gives 0
+@given(
+    o=st.integers(0, 12),
+    k=kernels,
+    s=strides,
+    d=dilations,
+    padding=st.one_of(st.sampled_from(["SAME", "VALID", "same"]), pads),
+)
+@example(o=0, k=3, s=1, d=1, padding="VALID")  # the kernel does not fit: inputs 0..2
+@example(o=1, k=1, s=1, d=1, padding=(2, 2))  # padding alone gives 5 outputs: no input gives 1
+@example(o=0, k=5, s=2, d=1, padding="SAME")  # only the empty input gives 0
 def test_input_size_range_is_every_input_size_giving_the_output(o, k, s, d, padding):
     """Brute force: walk every input size that could give ``o`` (any larger input gives a
     larger output) and keep those whose counted windows are ``o``."""
@@ -207,14 +251,16 @@ def test_input_size_range_handles_huge_sizes_and_refuses_bad_arguments():
     assert arithmetic.conv_output_size(got.start, 3, 2**40) == 2**62
     assert arithmetic.conv_output_size(got.stop - 1, 3, 2**40) == 2**62
     assert arithmetic.conv_output_size(got.stop, 3, 2**40) == 2**62 + 1
-    for kwargs, kind, name in [(dict(output_size=-1), ValueError, "output_size"),
-                               (dict(output_size=2.0), TypeError, "output_size"),
-                               (dict(kernel_size=0), ValueError, "kernel_size"),
-                               (dict(stride="2"), TypeError, "stride"),
-                               (dict(dilation=True), TypeError, "dilation"),
-                               (dict(padding="FULL"), ValueError, "padding"),
-                               (dict(padding=(1, -1)), ValueError, "padding"),
-                               (dict(padding=None), ValueError, "padding")]:
+    for kwargs, kind, name in [
+        (dict(output_size=-1), ValueError, "output_size"),
+        (dict(output_size=2.0), TypeError, "output_size"),
+        (dict(kernel_size=0), ValueError, "kernel_size"),
+        (dict(stride="2"), TypeError, "stride"),
+        (dict(dilation=True), TypeError, "dilation"),
+        (dict(padding="FULL"), ValueError, "padding"),
+        (dict(padding=(1, -1)), ValueError, "padding"),
+        (dict(padding=None), ValueError, "padding"),
+    ]:
         args = dict(output_size=3, kernel_size=3, stride=1, dilation=1, padding="VALID") | kwargs
         with pytest.raises(kind, match=f"`{name}`"):
             arithmetic.input_size_range(**args)

@@ -15,17 +15,22 @@ from strategies import LAYOUTS, PAD_DTYPES, make_values, present
 _NAMESPACE = {"np": np, "convops": convops}
 
 
-@given(dtype=st.sampled_from(PAD_DTYPES), layout=st.sampled_from([l for l in LAYOUTS if l != "list"]),
-       shape=st.lists(st.integers(0, 4), min_size=1, max_size=4), seed=st.integers(0, 2**32 - 1),
-       style=st.sampled_from(["normal", "extremes", "nan"]))
+@given(
+    dtype=st.sampled_from(PAD_DTYPES),
+    layout=st.sampled_from([lay for lay in LAYOUTS if lay != "list"]),
+    shape=st.lists(st.integers(0, 4), min_size=1, max_size=4),
+    seed=st.integers(0, 2**32 - 1),
+    style=st.sampled_from(["normal", "extremes", "nan"]),
+)
 def test_format_value_rebuilds_the_array_and_its_layout(dtype, layout, shape, seed, style):
     dtype = np.dtype(dtype)
-    array = present(make_values(np.random.default_rng(seed), shape, dtype, style if dtype.kind == "f" else "normal"),
-                    layout)
+    array = present(
+        make_values(np.random.default_rng(seed), shape, dtype, style if dtype.kind == "f" else "normal"), layout
+    )
     rebuilt = eval(format_value(array), _NAMESPACE)
     assert rebuilt.dtype == array.dtype and rebuilt.shape == array.shape
     assert np.array_equal(rebuilt, array, equal_nan=dtype.kind == "f")
-    assert rebuilt.tobytes() == array.tobytes()          # -0.0 and NaN payloads included
+    assert rebuilt.tobytes() == array.tobytes()  # -0.0 and NaN payloads included
     if array.size > 1:
         assert rebuilt.flags.writeable == array.flags.writeable
         assert rebuilt.flags.c_contiguous == array.flags.c_contiguous
@@ -33,10 +38,14 @@ def test_format_value_rebuilds_the_array_and_its_layout(dtype, layout, shape, se
         assert (np.array(rebuilt.strides) < 0).tolist() == (np.array(array.strides) < 0).tolist()
 
 
-@given(dtype=st.sampled_from(["float32", ">f4", ">i4", "int16", "<U3", "S3", "complex64", "datetime64[s]",
-                              "timedelta64[s]", "V4", "bool"]),
-       layout=st.sampled_from(["C", "broadcast", "unaligned", "readonly", "negative"]),
-       shape=st.lists(st.integers(0, 3), min_size=0, max_size=4), seed=st.integers(0, 2**32 - 1))
+@given(
+    dtype=st.sampled_from(
+        ["float32", ">f4", ">i4", "int16", "<U3", "S3", "complex64", "datetime64[s]", "timedelta64[s]", "V4", "bool"]
+    ),
+    layout=st.sampled_from(["C", "broadcast", "unaligned", "readonly", "negative"]),
+    shape=st.lists(st.integers(0, 3), min_size=0, max_size=4),
+    seed=st.integers(0, 2**32 - 1),
+)
 def test_format_value_rebuilds_what_the_hardening_harness_draws(dtype, layout, shape, seed):
     """0-d arrays, non-native byte order, non-numeric dtypes, zero strides, odd addresses."""
     array = present(make_values(np.random.default_rng(seed), shape, np.dtype(dtype), "normal"), layout)
@@ -70,7 +79,7 @@ def test_assertions_fail_when_they_should():
     for wrong in (np.array([1.6, np.nan, np.inf]), np.array([1.0, 1.0, np.inf]), np.array([1.0, np.nan, 1e308])):
         with pytest.raises(AssertionError):
             assert_within(wrong, a, bound, "x")
-    with pytest.raises(AssertionError):   # a NaN bound must not let anything through
+    with pytest.raises(AssertionError):  # a NaN bound must not let anything through
         assert_within(np.array([9.0]), np.array([1.0]), np.array([np.nan]), "x")
 
 

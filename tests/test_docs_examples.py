@@ -51,8 +51,11 @@ AUTODOC = re.compile(r"^\s*\.\.\s+auto(function|class|module|data|method|attribu
 
 
 def _pages() -> list[str]:
-    return sorted(str(p.relative_to(DOCS)) for p in DOCS.rglob("*.rst")
-                  if not EXCLUDED_DIRS.intersection(p.relative_to(DOCS).parts[:-1]))
+    return sorted(
+        str(p.relative_to(DOCS))
+        for p in DOCS.rglob("*.rst")
+        if not EXCLUDED_DIRS.intersection(p.relative_to(DOCS).parts[:-1])
+    )
 
 
 def page_tests(rst: Path, text: str | None = None, label: str | None = None) -> tuple[list[dict], list[str]]:
@@ -67,19 +70,29 @@ def page_tests(rst: Path, text: str | None = None, label: str | None = None) -> 
     notes = []
     for block in downloads.extract_blocks(rst, text):
         if block.kind in ("testsetup", "testcleanup"):
-            notes.append(f"line {block.lineno}: a `{block.kind}` block was not run (a reader pasting the page "
-                         "never sees it; state imports in the first `.. doctest::` block)")
+            notes.append(
+                f"line {block.lineno}: a `{block.kind}` block was not run (a reader pasting the page "
+                "never sees it; state imports in the first `.. doctest::` block)"
+            )
             continue
         if block.kind == "testoutput":  # the output of the group's last testcode
-            for name in (["*"] if "*" in block.groups else block.groups):
+            for name in ["*"] if "*" in block.groups else block.groups:
                 tests = everywhere if name == "*" else groups.get(name, [])
                 if tests and tests[-1]["kind"] == "testcode" and tests[-1]["want"] is None:
                     tests[-1]["want"] = block.source + "\n"
                     tests[-1]["output_options"] = block.options
             continue
-        test = {"kind": "testcode" if block.kind == "testcode" else "doctest", "source": block.source,
-                "want": None, "filename": label, "lineno": block.lineno, "options": block.options,
-                "output_options": {}, "skipif": block.skipif, "name": label}
+        test = {
+            "kind": "testcode" if block.kind == "testcode" else "doctest",
+            "source": block.source,
+            "want": None,
+            "filename": label,
+            "lineno": block.lineno,
+            "options": block.options,
+            "output_options": {},
+            "skipif": block.skipif,
+            "name": label,
+        }
         if "*" in block.groups:
             everywhere.append(test)
         else:
@@ -132,10 +145,21 @@ def docstring_tests(rst: Path) -> list[dict]:
                 continue
             seen.add(key)
             rel = os.path.relpath(filename, ROOT) if os.path.isabs(filename) else filename
-            out.append({"kind": "doctest", "source": test.docstring, "want": None, "filename": rel,
-                        # DocTest lines are 0-based: the docstring's opening line is lineno + 1
-                        "lineno": (test.lineno or 0) + 1, "options": {}, "output_options": {},
-                        "skipif": None, "name": test.name, "ns": f"docstring {test.name}"})
+            out.append(
+                {
+                    "kind": "doctest",
+                    "source": test.docstring,
+                    "want": None,
+                    "filename": rel,
+                    # DocTest lines are 0-based: the docstring's opening line is lineno + 1
+                    "lineno": (test.lineno or 0) + 1,
+                    "options": {},
+                    "output_options": {},
+                    "skipif": None,
+                    "name": test.name,
+                    "ns": f"docstring {test.name}",
+                }
+            )
     return out
 
 
@@ -143,7 +167,7 @@ def docstring_tests(rst: Path) -> list[dict]:
 
 # Runs in the fresh interpreter: reads a JSON list of tests, runs each with doctest in the namespace
 # it names (created empty, like a new interactive session), writes the results as JSON.
-RUNNER = r'''
+RUNNER = r"""
 import doctest, json, sys
 spec_path, result_path = sys.argv[1], sys.argv[2]
 with open(spec_path, encoding="utf-8") as f:
@@ -152,7 +176,9 @@ FLAGS = 0
 for name in spec["flags"]:
     FLAGS |= doctest.OPTIONFLAGS_BY_NAME[name]
 mode = ["single"]
-doctest.compile = lambda source, filename, _mode, flags, dont_inherit: compile(source, filename, mode[0], flags, dont_inherit)
+doctest.compile = lambda source, filename, _mode, flags, dont_inherit: compile(
+    source, filename, mode[0], flags, dont_inherit
+)
 reset = None
 if spec["own_printoptions"]:
     import numpy
@@ -200,7 +226,7 @@ for t in spec["tests"]:
     runner.run(test, out=lambda s: None, clear_globs=False)
 with open(result_path, "w", encoding="utf-8") as f:
     json.dump({"tries": runner.tries, "failures": runner.failures, "records": runner.records}, f)
-'''
+"""
 
 
 def _env() -> dict:
@@ -217,17 +243,25 @@ def run_fresh(tests: list[dict], own_printoptions: bool = False, flags=SPHINX_FL
         work = tmp / "cwd"
         work.mkdir()
         (tmp / "runner.py").write_text(RUNNER, encoding="utf-8")
-        (tmp / "spec.json").write_text(json.dumps({"tests": tests, "flags": list(flags),
-                                                   "own_printoptions": own_printoptions}), encoding="utf-8")
+        (tmp / "spec.json").write_text(
+            json.dumps({"tests": tests, "flags": list(flags), "own_printoptions": own_printoptions}), encoding="utf-8"
+        )
         try:
-            proc = subprocess.run([sys.executable, "-I", str(tmp / "runner.py"), str(tmp / "spec.json"),
-                                   str(tmp / "result.json")], cwd=work, env=_env(), capture_output=True,
-                                  text=True, timeout=TIMEOUT)
+            proc = subprocess.run(
+                [sys.executable, "-I", str(tmp / "runner.py"), str(tmp / "spec.json"), str(tmp / "result.json")],
+                cwd=work,
+                env=_env(),
+                capture_output=True,
+                text=True,
+                timeout=TIMEOUT,
+            )
         except subprocess.TimeoutExpired as e:
             return {"error": f"timed out after {TIMEOUT} s\nstdout: {e.stdout}\nstderr: {e.stderr}"}
         if proc.returncode != 0 or not (tmp / "result.json").exists():
-            return {"error": f"the runner exited {proc.returncode}\nstdout: {proc.stdout[-3000:]}\n"
-                             f"stderr: {proc.stderr[-3000:]}"}
+            return {
+                "error": f"the runner exited {proc.returncode}\nstdout: {proc.stdout[-3000:]}\n"
+                f"stderr: {proc.stderr[-3000:]}"
+            }
         return json.loads((tmp / "result.json").read_text(encoding="utf-8"))
 
 
@@ -239,8 +273,10 @@ def verdict(page: str, result: dict, notes: list[str]) -> str | None:
         return None
     if not result["failures"] and not notes:
         return None
-    lines = [f"{page}: {result['failures']} of {result['tries']} examples fail when pasted into a fresh "
-             "Python (python -I, an empty working directory, no set-up)."]
+    lines = [
+        f"{page}: {result['failures']} of {result['tries']} examples fail when pasted into a fresh "
+        "Python (python -I, an empty working directory, no set-up)."
+    ]
     lines += notes
     if result["records"]:
         first_line, first = result["records"][0]
@@ -335,8 +371,9 @@ def test_a_page_that_uses_a_name_it_never_imports_fails(tmp_path):
     assert message is not None and "NameError: name 'np' is not defined" in message, message
     assert "line 7" in message, message  # the failing example's line in the page
     # ... and passes once it imports what it uses: the failure above came from the missing import.
-    assert _run_text(page.replace(">>> import convops", ">>> import convops\n   >>> import numpy as np"),
-                     tmp_path) is None
+    assert (
+        _run_text(page.replace(">>> import convops", ">>> import convops\n   >>> import numpy as np"), tmp_path) is None
+    )
 
 
 def test_blocks_share_one_namespace_in_page_order_and_the_output_is_compared(tmp_path):
@@ -375,8 +412,14 @@ def test_options_of_a_block_and_the_default_flags_apply(tmp_path):
     message = _run_text(loose.replace("   :options: +NORMALIZE_WHITESPACE\n", ""), tmp_path)
     assert message is not None and "1 of 1" in message
     # ELLIPSIS and IGNORE_EXCEPTION_DETAIL are on by default, as in sphinx.ext.doctest
-    assert _run_text("T\n=\n\n>>> list(range(20))\n[0, 1, ..., 19]\n\n>>> int('x')\n"
-                     "Traceback (most recent call last):\n    ...\nValueError: something else\n", tmp_path) is None
+    assert (
+        _run_text(
+            "T\n=\n\n>>> list(range(20))\n[0, 1, ..., 19]\n\n>>> int('x')\n"
+            "Traceback (most recent call last):\n    ...\nValueError: something else\n",
+            tmp_path,
+        )
+        is None
+    )
 
 
 def test_testcode_and_testoutput_run_as_one_example(tmp_path):
@@ -455,8 +498,14 @@ def _script_job(page: str) -> subprocess.CompletedProcess | str:
         script = Path(tmp) / (Path(page).stem + ".py")
         script.write_text(downloads.build_script(DOCS / page), encoding="utf-8")
         try:
-            return subprocess.run([sys.executable, "-I", str(script)], cwd=tmp, env=_env(), capture_output=True,
-                                  text=True, timeout=TIMEOUT)
+            return subprocess.run(
+                [sys.executable, "-I", str(script)],
+                cwd=tmp,
+                env=_env(),
+                capture_output=True,
+                text=True,
+                timeout=TIMEOUT,
+            )
         except subprocess.TimeoutExpired:
             return f"timed out after {TIMEOUT} s"
 
@@ -475,12 +524,13 @@ def test_script_runs(download_page):
     proc = _submit(f"script:{download_page}", _script_job, download_page).result()
     if isinstance(proc, str):
         pytest.fail(f"{download_page}: the script {proc}", pytrace=False)
-    assert proc.returncode == 0, (f"{download_page}: the downloadable script exits {proc.returncode} in a fresh "
-                                  f"Python\n{proc.stderr[-3000:]}")
+    assert proc.returncode == 0, (
+        f"{download_page}: the downloadable script exits {proc.returncode} in a fresh Python\n{proc.stderr[-3000:]}"
+    )
 
 
 # Executes a notebook in a Jupyter kernel started from this Python, in an empty folder.
-NB_RUNNER = r'''
+NB_RUNNER = r"""
 import json, sys
 import nbformat
 from nbclient import NotebookClient
@@ -489,7 +539,7 @@ nbformat.validate(nb)
 NotebookClient(nb, timeout=int(sys.argv[3]), kernel_name="python3", resources={"metadata": {"path": "."}},
                extra_arguments=["--colors=nocolor"]).execute()  # tracebacks without terminal colours
 nbformat.write(nb, sys.argv[2])
-'''
+"""
 
 
 def _notebook_job(page: str) -> dict | str:
@@ -499,9 +549,14 @@ def _notebook_job(page: str) -> dict | str:
         notebook = tmp / (Path(page).stem + ".ipynb")
         notebook.write_text(json.dumps(downloads.build_notebook(DOCS / page)), encoding="utf-8")
         try:
-            proc = subprocess.run([sys.executable, "-I", "-c", NB_RUNNER, str(notebook), str(tmp / "out.ipynb"),
-                                   str(TIMEOUT)], cwd=tmp / "cwd", env=_env(), capture_output=True, text=True,
-                                  timeout=TIMEOUT + 30)
+            proc = subprocess.run(
+                [sys.executable, "-I", "-c", NB_RUNNER, str(notebook), str(tmp / "out.ipynb"), str(TIMEOUT)],
+                cwd=tmp / "cwd",
+                env=_env(),
+                capture_output=True,
+                text=True,
+                timeout=TIMEOUT + 30,
+            )
         except subprocess.TimeoutExpired:
             return f"timed out after {TIMEOUT} s"
         if proc.returncode != 0:
@@ -561,7 +616,8 @@ def test_notebook_executes(download_page):
 def test_the_downloads_of_a_small_page(tmp_path):
     page = tmp_path / "docs" / "concepts" / "small.rst"
     page.parent.mkdir(parents=True)
-    page.write_text(textwrap.dedent("""\
+    page.write_text(
+        textwrap.dedent("""\
         3. A small page
         ===============
 
@@ -582,20 +638,30 @@ def test_the_downloads_of_a_small_page(tmp_path):
         .. code-block:: python
 
            not_an_example()
-        """), encoding="utf-8")
+        """),
+        encoding="utf-8",
+    )
     script = downloads.build_script(page)
     assert script.startswith("# 3. A small page\n") and "concepts/small.html" in script
     assert "# a comment the page shows\nx = np.arange(3)\nx.sum()\n# -> np.int64(3)\n" in script, script
     assert "try:\n    x[5]\nexcept IndexError as error:" in script and "not_an_example" not in script
     (tmp_path / "small.py").write_text(script, encoding="utf-8")
-    proc = subprocess.run([sys.executable, "-I", str(tmp_path / "small.py")], cwd=tmp_path, env=_env(),
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-I", str(tmp_path / "small.py")],
+        cwd=tmp_path,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0 and proc.stdout == "IndexError: index 5 is out of bounds for axis 0 with size 3\n"
     notebook = downloads.build_notebook(page)
     code = [c for c in notebook["cells"] if c["cell_type"] == "code"]
     # one displayed value per cell: a cell ends at each example with an output
     assert ["".join(c["source"]) for c in code] == [
-        "import numpy as np\n# a comment the page shows\nx = np.arange(3)\nx.sum()", "x[5]"]
+        "import numpy as np\n# a comment the page shows\nx = np.arange(3)\nx.sum()",
+        "x[5]",
+    ]
     assert code[1]["metadata"] == {"tags": ["raises-exception"]} and code[0]["metadata"] == {}
     assert notebook["cells"][0]["source"][0] == "# 3. A small page\n"
     assert "](../../concepts/small.html)" in "".join(notebook["cells"][0]["source"])

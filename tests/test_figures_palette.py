@@ -44,15 +44,9 @@ GREY_L = 30.0
 
 # Machado et al. (2009), severity 1.0, linear RGB -> linear RGB.
 MACHADO = {
-    "protanopia": [[0.152286, 1.052583, -0.204868],
-                   [0.114503, 0.786281, 0.099216],
-                   [-0.003882, -0.048116, 1.051998]],
-    "deuteranopia": [[0.367322, 0.860646, -0.227968],
-                     [0.280085, 0.672501, 0.047413],
-                     [-0.011820, 0.042940, 0.968881]],
-    "tritanopia": [[1.255528, -0.076749, -0.178779],
-                   [-0.078411, 0.930809, 0.147602],
-                   [0.004733, 0.691367, 0.303900]],
+    "protanopia": [[0.152286, 1.052583, -0.204868], [0.114503, 0.786281, 0.099216], [-0.003882, -0.048116, 1.051998]],
+    "deuteranopia": [[0.367322, 0.860646, -0.227968], [0.280085, 0.672501, 0.047413], [-0.011820, 0.042940, 0.968881]],
+    "tritanopia": [[1.255528, -0.076749, -0.178779], [-0.078411, 0.930809, 0.147602], [0.004733, 0.691367, 0.303900]],
 }
 VISIONS = [None, *MACHADO]
 
@@ -72,9 +66,9 @@ def simulate(colour, vision: str | None) -> np.ndarray:
 
 def lab(lin) -> np.ndarray:
     """CIELAB (D65) of a linear sRGB colour."""
-    m = np.array([[0.4124564, 0.3575761, 0.1804375],
-                  [0.2126729, 0.7151522, 0.0721750],
-                  [0.0193339, 0.1191920, 0.9503041]])
+    m = np.array(
+        [[0.4124564, 0.3575761, 0.1804375], [0.2126729, 0.7151522, 0.0721750], [0.0193339, 0.1191920, 0.9503041]]
+    )
     xyz = m @ np.asarray(lin, dtype=float) / np.array([0.95047, 1.0, 1.08883])
     f = np.where(xyz > 216 / 24389, np.cbrt(xyz), (24389 / 27 * xyz + 16) / 116)
     return np.array([116 * f[1] - 16, 500 * (f[0] - f[1]), 200 * (f[1] - f[2])])
@@ -85,7 +79,7 @@ def ciede2000(lab1, lab2) -> float:
     l1, a1, b1 = lab1
     l2, a2, b2 = lab2
     c_bar = (np.hypot(a1, b1) + np.hypot(a2, b2)) / 2
-    gain = 0.5 * (1 - np.sqrt(c_bar ** 7 / (c_bar ** 7 + 25 ** 7)))
+    gain = 0.5 * (1 - np.sqrt(c_bar**7 / (c_bar**7 + 25**7)))
     a1p, a2p = (1 + gain) * a1, (1 + gain) * a2
     c1p, c2p = np.hypot(a1p, b1), np.hypot(a2p, b2)
     h1p = np.degrees(np.arctan2(b1, a1p)) % 360 if c1p else 0.0
@@ -104,16 +98,20 @@ def ciede2000(lab1, lab2) -> float:
         h_bar = (h1p + h2p) / 2
     else:
         h_bar = (h1p + h2p + 360) / 2 if h1p + h2p < 360 else (h1p + h2p - 360) / 2
-    t = (1 - 0.17 * np.cos(np.radians(h_bar - 30)) + 0.24 * np.cos(np.radians(2 * h_bar))
-         + 0.32 * np.cos(np.radians(3 * h_bar + 6)) - 0.20 * np.cos(np.radians(4 * h_bar - 63)))
+    t = (
+        1
+        - 0.17 * np.cos(np.radians(h_bar - 30))
+        + 0.24 * np.cos(np.radians(2 * h_bar))
+        + 0.32 * np.cos(np.radians(3 * h_bar + 6))
+        - 0.20 * np.cos(np.radians(4 * h_bar - 63))
+    )
     d_theta = 30 * np.exp(-(((h_bar - 275) / 25) ** 2))
-    r_c = 2 * np.sqrt(cp_bar ** 7 / (cp_bar ** 7 + 25 ** 7))
+    r_c = 2 * np.sqrt(cp_bar**7 / (cp_bar**7 + 25**7))
     s_l = 1 + 0.015 * (l_bar - 50) ** 2 / np.sqrt(20 + (l_bar - 50) ** 2)
     s_c = 1 + 0.045 * cp_bar
     s_h = 1 + 0.015 * cp_bar * t
     r_t = -np.sin(np.radians(2 * d_theta)) * r_c
-    return float(np.sqrt((dl / s_l) ** 2 + (dc / s_c) ** 2 + (dh_big / s_h) ** 2
-                         + r_t * (dc / s_c) * (dh_big / s_h)))
+    return float(np.sqrt((dl / s_l) ** 2 + (dc / s_c) ** 2 + (dh_big / s_h) ** 2 + r_t * (dc / s_c) * (dh_big / s_h)))
 
 
 def delta(c1, c2, vision: str | None) -> float:
@@ -123,21 +121,27 @@ def delta(c1, c2, vision: str | None) -> float:
 def worst_pair(colours: dict) -> tuple[float, str, str, str]:
     """The closest pair of `colours` over normal vision and the three simulations."""
     names = list(colours)
-    return min((delta(colours[a], colours[b], vision), a, b, str(vision))
-               for vision in VISIONS for i, a in enumerate(names) for b in names[i + 1:])
+    return min(
+        (delta(colours[a], colours[b], vision), a, b, str(vision))
+        for vision in VISIONS
+        for i, a in enumerate(names)
+        for b in names[i + 1 :]
+    )
 
 
 # ------------------------------------------------------------------------------------------------
 # the instruments
 
 # Sharma, Wu and Dalal (2005), Table 1: pairs 1, 7, 17, 18, 19, 20 and 25 with their CIEDE2000.
-SHARMA = [((50.0, 2.6772, -79.7751), (50.0, 0.0, -82.7485), 2.0425),
-          ((50.0, 0.0, 0.0), (50.0, -1.0, 2.0), 2.3669),
-          ((50.0, 2.5, 0.0), (73.0, 25.0, -18.0), 27.1492),
-          ((50.0, 2.5, 0.0), (61.0, -5.0, 29.0), 22.8977),
-          ((50.0, 2.5, 0.0), (56.0, -27.0, -3.0), 31.9030),
-          ((50.0, 2.5, 0.0), (58.0, 24.0, 15.0), 19.4535),
-          ((60.2574, -34.0099, 36.2677), (60.4626, -34.1751, 39.4387), 1.2644)]
+SHARMA = [
+    ((50.0, 2.6772, -79.7751), (50.0, 0.0, -82.7485), 2.0425),
+    ((50.0, 0.0, 0.0), (50.0, -1.0, 2.0), 2.3669),
+    ((50.0, 2.5, 0.0), (73.0, 25.0, -18.0), 27.1492),
+    ((50.0, 2.5, 0.0), (61.0, -5.0, 29.0), 22.8977),
+    ((50.0, 2.5, 0.0), (56.0, -27.0, -3.0), 31.9030),
+    ((50.0, 2.5, 0.0), (58.0, 24.0, 15.0), 19.4535),
+    ((60.2574, -34.0099, 36.2677), (60.4626, -34.1751, 39.4387), 1.2644),
+]
 
 
 @pytest.mark.parametrize("lab1, lab2, expected", SHARMA)
@@ -161,15 +165,16 @@ def test_simulation_keeps_greys(vision):
 
 def test_the_check_rejects_a_red_green_pair():
     """The palette check can fail: the usual red/green "bad/good" pair collapses for deuteranopes."""
-    red, green = "#d62728", "#2ca02c"   # matplotlib's tab:red and tab:green
-    assert delta(red, green, None) > 50                   # very different with normal vision
+    red, green = "#d62728", "#2ca02c"  # matplotlib's tab:red and tab:green
+    assert delta(red, green, None) > 50  # very different with normal vision
     worst = worst_pair({"red": red, "green": green})
-    assert worst[0] < CATEGORICAL_DE, worst               # ... and not for everyone
+    assert worst[0] < CATEGORICAL_DE, worst  # ... and not for everyone
     assert worst[3] == "deuteranopia"
 
 
 # ------------------------------------------------------------------------------------------------
 # the grammar
+
 
 def test_role_colours_apart_under_every_simulation():
     worst = worst_pair(g.ROLES)
@@ -194,15 +199,15 @@ def _samples(cmap_name: str, n: int = 129):
 def test_signed_map_lightness_rises_to_zero_from_both_sides(vision):
     light = np.array([lab(simulate(c, vision))[0] for c in _samples(g.SIGNED_CMAP)])
     middle = len(light) // 2
-    assert np.all(np.diff(light[:middle + 1]) > 0), "negative side not monotone"
+    assert np.all(np.diff(light[: middle + 1]) > 0), "negative side not monotone"
     assert np.all(np.diff(light[middle:]) < 0), "positive side not monotone"
-    assert light[middle] > 90   # zero is (nearly) white
+    assert light[middle] > 90  # zero is (nearly) white
 
 
 @pytest.mark.parametrize("vision", VISIONS)
 def test_signed_map_signs_apart(vision):
     cmap = matplotlib.colormaps[g.SIGNED_CMAP]
-    for t in (0.0, 0.1, 0.2):   # equal |value| on both sides, from the extremes to 60 % of them
+    for t in (0.0, 0.1, 0.2):  # equal |value| on both sides, from the extremes to 60 % of them
         d = delta(cmap(t)[:3], cmap(1 - t)[:3], vision)
         assert d >= SIGNS_DE, (t, d)
 
@@ -230,8 +235,9 @@ def test_sequential_maps_are_their_role_colour():
 # one grammar: the figure modules take their colours from it
 
 # every drawing module of the docs (the grammar itself and the package's __init__ aside)
-FIGURE_MODULES = sorted(p.stem for p in (ROOT / "docs" / "figures").glob("*.py")
-                        if p.stem not in ("grammar", "__init__"))
+FIGURE_MODULES = sorted(
+    p.stem for p in (ROOT / "docs" / "figures").glob("*.py") if p.stem not in ("grammar", "__init__")
+)
 
 
 @pytest.mark.parametrize("module", FIGURE_MODULES)

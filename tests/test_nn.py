@@ -33,7 +33,7 @@ from convops.nn import layers
 
 @pytest.fixture(scope="module")
 def keras():
-    oracle.load()                   # TensorFlow first, with oneDNN off (see tests/oracle.py)
+    oracle.load()  # TensorFlow first, with oneDNN off (see tests/oracle.py)
     import keras
 
     return keras
@@ -66,12 +66,18 @@ def tutorial(dtype="float32", functional=False):
         outputs = layers.Dense(10, activation="softmax", dtype=dtype)(x)
         model = nn.Model(inputs=inputs, outputs=outputs)
     else:
-        model = nn.Sequential([
-            layers.Input(shape=(28, 28, 1), dtype=dtype),
-            layers.Conv2D(32, 3, activation="relu", dtype=dtype), layers.MaxPooling2D(2, dtype=dtype),
-            layers.Conv2D(64, 3, activation="relu", dtype=dtype), layers.MaxPooling2D(2, dtype=dtype),
-            layers.Conv2D(128, 3, activation="relu", dtype=dtype),
-            layers.Flatten(dtype=dtype), layers.Dense(10, activation="softmax", dtype=dtype)])
+        model = nn.Sequential(
+            [
+                layers.Input(shape=(28, 28, 1), dtype=dtype),
+                layers.Conv2D(32, 3, activation="relu", dtype=dtype),
+                layers.MaxPooling2D(2, dtype=dtype),
+                layers.Conv2D(64, 3, activation="relu", dtype=dtype),
+                layers.MaxPooling2D(2, dtype=dtype),
+                layers.Conv2D(128, 3, activation="relu", dtype=dtype),
+                layers.Flatten(dtype=dtype),
+                layers.Dense(10, activation="softmax", dtype=dtype),
+            ]
+        )
     model.compile(optimizer="rmsprop", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     return model
 
@@ -95,12 +101,13 @@ def keras_tutorial(keras, dtype="float32", optimizer="rmsprop"):
 
 # --------------------------------------------------------------------------- the tutorial's model
 
+
 @pytest.mark.tf
 def test_tutorial_model_shapes_parameters_and_summary(keras):
     km = keras_tutorial(keras)
     model = tutorial()
     assert model.count_params() == km.count_params() == 104_202
-    keras_layers = km.layers[1:]                       # Keras lists its InputLayer first
+    keras_layers = km.layers[1:]  # Keras lists its InputLayer first
     assert len(model.layers) == len(keras_layers)
     for mine, theirs in zip(model.layers, keras_layers):
         assert (None,) + mine.output_shape == tuple(theirs.output.shape), mine.name
@@ -117,13 +124,26 @@ def test_tutorial_model_shapes_parameters_and_summary(keras):
     rows = [line for line in lines if line.startswith("│")]
     assert len(rows) == len(model.layers)
     header = next(line for line in lines if line.startswith("┃"))
-    assert [c.strip() for c in header.strip("┃").split("┃")] == ["Layer (type)", "Output Shape", "Param #",
-                                                                 "Receptive field", "FLOPs"]
+    assert [c.strip() for c in header.strip("┃").split("┃")] == [
+        "Layer (type)",
+        "Output Shape",
+        "Param #",
+        "Receptive field",
+        "FLOPs",
+    ]
     cells = [[c.strip() for c in row.strip("│").split("│")] for row in rows]
-    # Receptive fields (size/jump) of the tutorial's stack, from tests/TF-SEMANTICS.md ("The MNIST convnet"): 3/1, 4/2, 8/2,
+    # Receptive fields (size/jump) of the tutorial's stack, from tests/TF-SEMANTICS.md ("The MNIST
+    # convnet"): 3/1, 4/2, 8/2,
     # 10/4, 18/4 (the text's "7x7 after one pooling" is 8x8); Flatten keeps it, Dense sees all.
-    assert [c[3] for c in cells] == ["3×3, jump 1", "4×4, jump 2", "8×8, jump 2", "10×10, jump 4", "18×18, jump 4",
-                                     "18×18, jump 4", "28×28 (all)"]
+    assert [c[3] for c in cells] == [
+        "3×3, jump 1",
+        "4×4, jump 2",
+        "8×8, jump 2",
+        "10×10, jump 4",
+        "18×18, jump 4",
+        "18×18, jump 4",
+        "28×28 (all)",
+    ]
     # FLOPs of conv and dense layers: 2 * (multiply-adds per example), from Keras's shapes.
     for (name, shape, params, _, flops), theirs in zip(cells, keras_layers):
         if type(theirs).__name__ == "Conv2D":
@@ -150,6 +170,7 @@ def test_functional_and_sequential_models_compute_the_same():
 
 # --------------------------------------------------------------------------- Keras parity
 
+
 @pytest.mark.tf
 def test_keras_weights_give_keras_predictions(keras, digits):
     (_, _), (x_test, _) = digits
@@ -164,12 +185,14 @@ def test_keras_weights_give_keras_predictions(keras, digits):
 
 
 @pytest.mark.tf
-@pytest.mark.parametrize("dtype, early_steps, early_rtol, all_rtol", [
-    ("float64", 20, 1e-12, 1e-12),   # measured: <= 3e-16 on every step
-    ("float32", 8, 1e-5, 1e-2),      # measured: <= 2e-6 for 8 steps, <= 2e-3 by step 20 (see module doc)
-])
-def test_rmsprop_losses_track_keras_for_20_steps(keras, keras_float, digits, dtype, early_steps, early_rtol,
-                                                all_rtol):
+@pytest.mark.parametrize(
+    "dtype, early_steps, early_rtol, all_rtol",
+    [
+        ("float64", 20, 1e-12, 1e-12),  # measured: <= 3e-16 on every step
+        ("float32", 8, 1e-5, 1e-2),  # measured: <= 2e-6 for 8 steps, <= 2e-3 by step 20 (see module doc)
+    ],
+)
+def test_rmsprop_losses_track_keras_for_20_steps(keras, keras_float, digits, dtype, early_steps, early_rtol, all_rtol):
     (x_train, y_train), _ = digits
     x_train = x_train.astype(dtype)
     keras_float(dtype)
@@ -179,7 +202,7 @@ def test_rmsprop_losses_track_keras_for_20_steps(keras, keras_float, digits, dty
     model.set_weights(km.get_weights())
     errors = []
     for step in range(20):
-        xb, yb = x_train[step * 32:(step + 1) * 32], y_train[step * 32:(step + 1) * 32]
+        xb, yb = x_train[step * 32 : (step + 1) * 32], y_train[step * 32 : (step + 1) * 32]
         want = km.train_on_batch(xb, yb)[0]
         got = model.train_on_batch(xb, yb)[0]
         errors.append(abs(got - want) / abs(want))
@@ -205,12 +228,13 @@ def test_sgd_with_momentum_tracks_keras(keras, keras_float, digits):
     model.compile(optimizer=nn.SGD(0.05, momentum=0.875, nesterov=True), loss="sparse_categorical_crossentropy")
     model.set_weights(km.get_weights())
     for step in range(10):
-        xb, yb = x_train[step * 32:(step + 1) * 32], y_train[step * 32:(step + 1) * 32]
+        xb, yb = x_train[step * 32 : (step + 1) * 32], y_train[step * 32 : (step + 1) * 32]
         want, got = km.train_on_batch(xb, yb)[0], model.train_on_batch(xb, yb)
         assert abs(got - want) <= 1e-12 * abs(want), (step, got, want)
 
 
 # --------------------------------------------------------------------------- gradients of whole networks
+
 
 @st.composite
 def small_networks(draw):
@@ -218,19 +242,27 @@ def small_networks(draw):
     bias), each maybe followed by a max or average pool, then Flatten and Dense(softmax)."""
     h, w = draw(st.integers(5, 10), label="H"), draw(st.integers(5, 10), label="W")
     spec, shape = [], (h, w, draw(st.integers(1, 3), label="C"))
-    for i in range(draw(st.integers(1, 2), label="conv layers")):
+    for _i in range(draw(st.integers(1, 2), label="conv layers")):
         k = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
-        conv = dict(filters=draw(st.integers(1, 4)), kernel_size=k, strides=(draw(st.integers(1, 2)),) * 2,
-                    padding=draw(st.sampled_from(["valid", "same"])), activation=draw(st.sampled_from(["relu", None])),
-                    use_bias=draw(st.booleans()))
+        conv = dict(
+            filters=draw(st.integers(1, 4)),
+            kernel_size=k,
+            strides=(draw(st.integers(1, 2)),) * 2,
+            padding=draw(st.sampled_from(["valid", "same"])),
+            activation=draw(st.sampled_from(["relu", None])),
+            use_bias=draw(st.booleans()),
+        )
         layer = layers.Conv2D(**conv, dtype="float64")
         if 0 in layer.output_shape_for(shape):
             continue
         spec.append(("conv", conv))
         shape = layer.output_shape_for(shape)
         if draw(st.booleans()) and min(shape[:2]) >= 2:
-            pool = dict(pool_size=draw(st.integers(1, 2)), strides=draw(st.integers(1, 2)),
-                        padding=draw(st.sampled_from(["valid", "same"])))
+            pool = dict(
+                pool_size=draw(st.integers(1, 2)),
+                strides=draw(st.integers(1, 2)),
+                padding=draw(st.sampled_from(["valid", "same"])),
+            )
             spec.append((draw(st.sampled_from(["max", "avg"])), pool))
             shape = layers.MaxPooling2D(**pool).output_shape_for(shape)
     classes = draw(st.integers(2, 4))
@@ -300,8 +332,9 @@ def test_network_gradients_match_tf_gradient_tape(net):
 
 
 def test_maxpool_layer_forward_is_max_pool2d_even_with_nan():
-    x = np.array([[np.nan, 1, 2, 3], [4, np.nan, -np.inf, 0], [np.nan, np.nan, 5, 5], [np.nan, np.nan, 5, 6]],
-                 dtype=np.float32)[None, :, :, None]
+    x = np.array(
+        [[np.nan, 1, 2, 3], [4, np.nan, -np.inf, 0], [np.nan, np.nan, 5, 5], [np.nan, np.nan, 5, 6]], dtype=np.float32
+    )[None, :, :, None]
     layer = layers.MaxPooling2D(2)
     layer.build((4, 4, 1))
     assert np.array_equal(layer.forward(x, training=True), convops.max_pool2d(x, 2, 2), equal_nan=True)
@@ -312,6 +345,7 @@ def test_maxpool_layer_forward_is_max_pool2d_even_with_nan():
 
 # --------------------------------------------------------------------------- losses and optimizers
 
+
 @pytest.mark.tf
 def test_sparse_categorical_crossentropy_matches_keras(keras):
     tf = oracle.load()
@@ -319,8 +353,8 @@ def test_sparse_categorical_crossentropy_matches_keras(keras):
     logits = rng.standard_normal((6, 5)) * 4
     y = np.array([0, 4, 2, 2, 1, 3])
     probs = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
-    probs[0] = [1, 0, 0, 0, 0]           # a clipped row, as Keras clips to [1e-7, 1 - 1e-7]
-    probs[1] = [0.5, 0.5, 0, 0, 0]       # the label's probability is 0: clipped to 1e-7
+    probs[0] = [1, 0, 0, 0, 0]  # a clipped row, as Keras clips to [1e-7, 1 - 1e-7]
+    probs[1] = [0.5, 0.5, 0, 0, 0]  # the label's probability is 0: clipped to 1e-7
     loss_fn = nn.SparseCategoricalCrossentropy()
     p = tf.Variable(probs)
     with tf.GradientTape() as tape:
@@ -341,11 +375,19 @@ def test_sparse_categorical_crossentropy_matches_keras(keras):
 
 
 @pytest.mark.tf
-@pytest.mark.parametrize("name, kwargs", [
-    ("RMSprop", {}), ("RMSprop", {"momentum": 0.5}), ("RMSprop", {"centered": True, "rho": 0.8}),
-    ("SGD", {}), ("SGD", {"momentum": 0.9}), ("SGD", {"momentum": 0.9, "nesterov": True}),
-    ("Adam", {}), ("Adam", {"learning_rate": 0.01, "beta_2": 0.99}),
-])
+@pytest.mark.parametrize(
+    "name, kwargs",
+    [
+        ("RMSprop", {}),
+        ("RMSprop", {"momentum": 0.5}),
+        ("RMSprop", {"centered": True, "rho": 0.8}),
+        ("SGD", {}),
+        ("SGD", {"momentum": 0.9}),
+        ("SGD", {"momentum": 0.9, "nesterov": True}),
+        ("Adam", {}),
+        ("Adam", {"learning_rate": 0.01, "beta_2": 0.99}),
+    ],
+)
 def test_optimizer_steps_match_keras(keras, name, kwargs):
     """Five updates of a float32 variable from the same gradients: within one or two float32
     roundings of Keras's (both evaluate the same formula in the same order)."""
@@ -372,6 +414,7 @@ def test_optimizer_errors():
 
 
 # --------------------------------------------------------------------------- training
+
 
 def test_training_is_deterministic_given_a_seed_and_any_thread_count(digits):
     (x_train, y_train), _ = digits
@@ -402,8 +445,8 @@ def test_fit_reports_the_mean_of_its_batches(digits):
     history = a.fit(x, y, batch_size=64, epochs=1, shuffle=False, verbose=0)
     losses, accs, sizes = [], [], []
     for start in range(0, 150, 64):
-        loss, acc = b.train_on_batch(x[start:start + 64], y[start:start + 64])
-        losses.append(loss), accs.append(acc), sizes.append(len(x[start:start + 64]))
+        loss, acc = b.train_on_batch(x[start : start + 64], y[start : start + 64])
+        losses.append(loss), accs.append(acc), sizes.append(len(x[start : start + 64]))
     assert history.history["loss"][0] == pytest.approx(np.average(losses, weights=sizes), rel=1e-12)
     assert history.history["accuracy"][0] == pytest.approx(np.average(accs, weights=sizes), rel=1e-12)
     assert all(np.array_equal(p, q) for p, q in zip(a.get_weights(), b.get_weights()))
@@ -413,12 +456,13 @@ def test_fit_learns_the_digits(digits):
     (x_train, y_train), (x_test, y_test) = digits
     nn.set_random_seed(0)
     model = tutorial()
-    history = model.fit(x_train[:512], y_train[:512], epochs=3, batch_size=64, verbose=0,
-                        validation_data=(x_test, y_test))
+    history = model.fit(
+        x_train[:512], y_train[:512], epochs=3, batch_size=64, verbose=0, validation_data=(x_test, y_test)
+    )
     loss, accuracy = model.evaluate(x_test, y_test, verbose=0)
     assert history.history["loss"][-1] < history.history["loss"][0]
     assert accuracy == history.history["val_accuracy"][-1]
-    assert loss == pytest.approx(history.history["val_loss"][-1], rel=1e-6)     # batches of 32 vs 64
+    assert loss == pytest.approx(history.history["val_loss"][-1], rel=1e-6)  # batches of 32 vs 64
     # 24 steps on 512 examples: measured 0.69-0.75 test accuracy for seeds 0-2 (chance is 0.1;
     # Keras reaches 0.86-0.92 after 5 full epochs on this data).
     assert accuracy > 0.5, history.history
@@ -451,8 +495,9 @@ def test_progress_bar_lines_and_silence(digits):
         assert float(match.group(2)) == round(history.history["loss"][epoch], 4)
     out = io.StringIO()
     model.fit(x_train[:130], y_train[:130], epochs=1, batch_size=64, verbose=2, stream=out)
-    assert re.match(r"^Epoch 1/1\n3/3 - \d+s - \d+ms/step - accuracy: \d\.\d{4} - loss: \d\.\d{4}\n$",
-                    out.getvalue()), out.getvalue()
+    assert re.match(
+        r"^Epoch 1/1\n3/3 - \d+s - \d+ms/step - accuracy: \d\.\d{4} - loss: \d\.\d{4}\n$", out.getvalue()
+    ), out.getvalue()
     out = io.StringIO()
     model.fit(x_train[:130], y_train[:130], epochs=1, batch_size=64, verbose=0, stream=out)
     model.evaluate(x_train[:10], y_train[:10], verbose=0, stream=out)
@@ -461,10 +506,14 @@ def test_progress_bar_lines_and_silence(digits):
 
 # --------------------------------------------------------------------------- errors
 
+
 def test_errors_say_what_to_do(digits):
     model = tutorial()
-    with pytest.raises(ValueError, match=r"expects `x` of shape \(N,\) \+ \(28, 28, 1\); got \(2, 28, 28\) "
-                                         r"\(add the channel axis: x\[\.\.\., None\]\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"expects `x` of shape \(N,\) \+ \(28, 28, 1\); got \(2, 28, 28\) "
+        r"\(add the channel axis: x\[\.\.\., None\]\)",
+    ):
         model.predict(np.zeros((2, 28, 28)), verbose=0)
     with pytest.raises(RuntimeError, match=r"call model.compile"):
         nn.Sequential([layers.Input((4,)), layers.Dense(2)]).fit(np.zeros((2, 4)), [0, 1])
@@ -493,12 +542,24 @@ def test_separate_activation_layers_equal_fused_activations():
     rng = np.random.default_rng(3)
     x = rng.standard_normal((6, 7, 7, 2))
     y = rng.integers(0, 4, 6)
-    fused = nn.Sequential([layers.Input((7, 7, 2), dtype="float64"),
-                           layers.Conv2D(3, 3, activation="relu", dtype="float64"),
-                           layers.Flatten(dtype="float64"), layers.Dense(4, activation="softmax", dtype="float64")])
-    split = nn.Sequential([layers.Input((7, 7, 2), dtype="float64"), layers.Conv2D(3, 3, dtype="float64"),
-                           layers.ReLU(dtype="float64"), layers.Flatten(dtype="float64"),
-                           layers.Dense(4, dtype="float64"), layers.Softmax(dtype="float64")])
+    fused = nn.Sequential(
+        [
+            layers.Input((7, 7, 2), dtype="float64"),
+            layers.Conv2D(3, 3, activation="relu", dtype="float64"),
+            layers.Flatten(dtype="float64"),
+            layers.Dense(4, activation="softmax", dtype="float64"),
+        ]
+    )
+    split = nn.Sequential(
+        [
+            layers.Input((7, 7, 2), dtype="float64"),
+            layers.Conv2D(3, 3, dtype="float64"),
+            layers.ReLU(dtype="float64"),
+            layers.Flatten(dtype="float64"),
+            layers.Dense(4, dtype="float64"),
+            layers.Softmax(dtype="float64"),
+        ]
+    )
     for model in (fused, split):
         model.compile(loss="sparse_categorical_crossentropy")
     split.set_weights([w + rng.normal(0, 0.1, w.shape) for w in fused.get_weights()])
@@ -528,8 +589,9 @@ def test_the_example_script_runs():
     from pathlib import Path
 
     script = Path(__file__).resolve().parent.parent / "examples" / "train_mnist_convnet.py"
-    done = subprocess.run([sys.executable, str(script), "--epochs", "1", "--quiet"], capture_output=True, text=True,
-                          timeout=600)
+    done = subprocess.run(
+        [sys.executable, str(script), "--epochs", "1", "--quiet"], capture_output=True, text=True, timeout=600
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     out = done.stdout
     assert "Total params: 104,202" in out and "18×18, jump 4" in out

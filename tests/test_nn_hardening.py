@@ -75,9 +75,14 @@ def keras_output_shape(kind, kwargs, input_shape):
         return None
 
 
-@given(kind=st.sampled_from(["conv", "max", "avg"]), h=st.integers(1, 6), w=st.integers(1, 6),
-       k=st.tuples(st.integers(1, 8), st.integers(1, 8)), s=st.integers(1, 3),
-       padding=st.sampled_from(["valid", "same"]))
+@given(
+    kind=st.sampled_from(["conv", "max", "avg"]),
+    h=st.integers(1, 6),
+    w=st.integers(1, 6),
+    k=st.tuples(st.integers(1, 8), st.integers(1, 8)),
+    s=st.integers(1, 3),
+    padding=st.sampled_from(["valid", "same"]),
+)
 def test_windows_that_do_not_fit_are_refused_when_built(kind, h, w, k, s, padding):
     kwargs = dict(strides=s, padding=padding)
     if kind == "conv":
@@ -92,8 +97,11 @@ def test_windows_that_do_not_fit_are_refused_when_built(kind, h, w, k, s, paddin
         pytest.skip("TensorFlow (the oracle) is not importable here")
     empty = want is None or any(side is not None and side <= 0 for side in want)
     if empty:
-        with pytest.raises(ValueError, match=rf"{type(layer).__name__} '{layer.name}': .*does not fit input "
-                                             rf"\({h}, {w}\).*gives output"):
+        with pytest.raises(
+            ValueError,
+            match=rf"{type(layer).__name__} '{layer.name}': .*does not fit input "
+            rf"\({h}, {w}\).*gives output",
+        ):
             nn.Sequential([layers.Input((h, w, 1)), layer])
         assert not layer.built and layer.params == {}
     else:
@@ -103,24 +111,29 @@ def test_windows_that_do_not_fit_are_refused_when_built(kind, h, w, k, s, paddin
 
 def test_pool_larger_than_input_no_longer_predicts_the_bias():
     with pytest.raises(ValueError, match=r"MaxPooling2D 'big_pool': a \(5, 5\) window does not fit input \(4, 4\)"):
-        nn.Sequential([layers.Input((4, 4, 1)), layers.MaxPooling2D(5, name="big_pool"), layers.Flatten(),
-                       layers.Dense(3)])
-    model = nn.Sequential([layers.Input((4, 4, 1)), layers.MaxPooling2D(5, padding="same"), layers.Flatten(),
-                           layers.Dense(3)])
+        nn.Sequential(
+            [layers.Input((4, 4, 1)), layers.MaxPooling2D(5, name="big_pool"), layers.Flatten(), layers.Dense(3)]
+        )
+    model = nn.Sequential(
+        [layers.Input((4, 4, 1)), layers.MaxPooling2D(5, padding="same"), layers.Flatten(), layers.Dense(3)]
+    )
     assert model.output_shape == (None, 3)
 
 
-@pytest.mark.parametrize("build", [
-    lambda: layers.Input((0, 4, 1)),
-    lambda: layers.Input(()),
-    lambda: layers.Input((3, -1)),
-    lambda: nn.Sequential().build((None, 4, 0)),
-    lambda: layers.Flatten().build((2, 0, 3)),
-    lambda: layers.Dense(3).build((0,)),
-    lambda: layers.Dense(3, input_shape=(0,)),
-    lambda: layers.Dense(0),
-    lambda: layers.Conv2D(0, 3),
-])
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda: layers.Input((0, 4, 1)),
+        lambda: layers.Input(()),
+        lambda: layers.Input((3, -1)),
+        lambda: nn.Sequential().build((None, 4, 0)),
+        lambda: layers.Flatten().build((2, 0, 3)),
+        lambda: layers.Dense(3).build((0,)),
+        lambda: layers.Dense(3, input_shape=(0,)),
+        lambda: layers.Dense(0),
+        lambda: layers.Conv2D(0, 3),
+    ],
+)
 def test_zero_size_inputs_and_layers_are_refused_by_name(build):
     with pytest.raises(ValueError, match=r"`(shape|input_shape|units|filters)`"):
         build()
@@ -128,11 +141,20 @@ def test_zero_size_inputs_and_layers_are_refused_by_name(build):
 
 # --------------------------------------------------------------------------- threads
 
+
 def small_model(seed=0):
     nn.set_random_seed(seed)
-    model = nn.Sequential([layers.Input((9, 9, 2)), layers.Conv2D(4, 3, activation="relu"), layers.MaxPooling2D(2),
-                           layers.Conv2D(3, 2, activation="tanh"), layers.AveragePooling2D(2, padding="same"),
-                           layers.Flatten(), layers.Dense(5, activation="softmax")])
+    model = nn.Sequential(
+        [
+            layers.Input((9, 9, 2)),
+            layers.Conv2D(4, 3, activation="relu"),
+            layers.MaxPooling2D(2),
+            layers.Conv2D(3, 2, activation="tanh"),
+            layers.AveragePooling2D(2, padding="same"),
+            layers.Flatten(),
+            layers.Dense(5, activation="softmax"),
+        ]
+    )
     model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     return model
 
@@ -180,6 +202,7 @@ def test_concurrent_evaluate_and_predict_equal_the_serial_results_bit_for_bit():
                     mismatches.append(("predict", j))
                 if bits(model.test_on_batch(x, y)) != bits(want_test[j]):
                     mismatches.append(("test_on_batch", j))
+
         return run
 
     with convops.num_threads(2):
@@ -195,7 +218,7 @@ def test_training_overlapping_any_call_is_refused_and_leaves_the_model_usable():
     started, release = threading.Event(), threading.Event()
     original = model._train_step
 
-    def slow_step(*args):            # hold the first training step until the main thread has tried
+    def slow_step(*args):  # hold the first training step until the main thread has tried
         started.set()
         release.wait(60)
         return original(*args)
@@ -205,10 +228,16 @@ def test_training_overlapping_any_call_is_refused_and_leaves_the_model_usable():
     fitter.start()
     try:
         assert started.wait(60)
-        for call in (lambda: model.predict(x, verbose=0), lambda: model.evaluate(x, y, verbose=0),
-                     lambda: model.fit(x, y, verbose=0), lambda: model.train_on_batch(x, y),
-                     lambda: model.loss_and_gradients(x, y), lambda: model.set_weights(model.get_weights()),
-                     lambda: model.test_on_batch(x, y), lambda: model.predict_on_batch(x)):
+        for call in (
+            lambda: model.predict(x, verbose=0),
+            lambda: model.evaluate(x, y, verbose=0),
+            lambda: model.fit(x, y, verbose=0),
+            lambda: model.train_on_batch(x, y),
+            lambda: model.loss_and_gradients(x, y),
+            lambda: model.set_weights(model.get_weights()),
+            lambda: model.test_on_batch(x, y),
+            lambda: model.predict_on_batch(x),
+        ):
             with pytest.raises(RuntimeError, match=r"while fit\(\) is running on this model in another thread"):
                 call()
     finally:
@@ -250,6 +279,7 @@ def test_fit_is_refused_while_another_thread_predicts():
 
 # --------------------------------------------------------------------------- docstrings
 
+
 def test_every_public_callable_documents_its_parameters_and_return():
     """numpydoc's GL08 (a docstring), PR01 (every parameter documented) and RT01 (a Returns
     section) for every public function, class and method of nn, datasets and arithmetic -- the
@@ -259,14 +289,16 @@ def test_every_public_callable_documents_its_parameters_and_return():
 
     problems = {}
     for name in sorted(discover()):
-        errors = [f"{code}: {message}" for code, message in validate(name)["errors"]
-                  if code in ("GL08", "PR01", "RT01")]
+        errors = [
+            f"{code}: {message}" for code, message in validate(name)["errors"] if code in ("GL08", "PR01", "RT01")
+        ]
         if errors:
             problems[name] = errors
     assert not problems, problems
 
 
 # --------------------------------------------------------------------------- named refusals
+
 
 def test_the_reported_unnamed_errors_now_name_their_argument():
     model = small_model()
@@ -276,8 +308,11 @@ def test_the_reported_unnamed_errors_now_name_their_argument():
     with pytest.raises(ValueError, match=r"`validation_split` must be a finite number in \[0\.0, 1\.0\); got nan"):
         model.fit(x, y, validation_split=float("nan"), verbose=0)
     for function in (nn.losses.sparse_categorical_accuracy, nn.losses.sparse_categorical_crossentropy):
-        with pytest.raises(ValueError, match=r"`y_pred` must have shape \(N, classes\) with classes >= 1, one row "
-                                             r"of scores per example; got shape \(4,\)"):
+        with pytest.raises(
+            ValueError,
+            match=r"`y_pred` must have shape \(N, classes\) with classes >= 1, one row "
+            r"of scores per example; got shape \(4,\)",
+        ):
             function(y, np.full(4, 0.25))
     with pytest.raises(ValueError, match=r"`y` must be sparse labels of shape \(N,\) = \(4,\)"):
         model.evaluate(x, np.zeros((4, 5)), verbose=0)

@@ -29,8 +29,14 @@ EXTENSIONS = sorted(f"convops.{path.stem}" for path in PACKAGE.glob("*.pyx"))
 def _python(code: str, timeout: float = 120) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "HYPOTHESIS"))}
     env["PYTHONPATH"] = str(ROOT)
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
-                          timeout=timeout, cwd=str(ROOT), env=env)
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=str(ROOT),
+        env=env,
+    )
 
 
 def test_import_is_fast_and_does_not_import_tensorflow():
@@ -88,7 +94,9 @@ def test_missing_compiled_module_names_the_rebuild_command(module):
     assert result.returncode == 0, result.stderr
     output = result.stdout.strip()
     assert output.startswith("ImportError:"), f"blocking {module} gave: {output or result.stderr}"
-    assert "pip install" in output and "-e ." in output, f"blocking {module}: the message names no rebuild command: {output}"
+    assert "pip install" in output and "-e ." in output, (
+        f"blocking {module}: the message names no rebuild command: {output}"
+    )
     assert module.split(".")[-1] in output, f"blocking {module}: the message does not say what is missing: {output}"
 
 
@@ -119,8 +127,9 @@ def test_public_functions_have_type_hints(qualified):
     (typing.get_type_hints evaluates the `from __future__ import annotations` strings)."""
     function = _public_functions()[qualified]
     hints = typing.get_type_hints(function)
-    parameters = [p for p in inspect.signature(function).parameters.values()
-                  if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    parameters = [
+        p for p in inspect.signature(function).parameters.values() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+    ]
     unannotated = [p.name for p in parameters if p.name not in hints]
     assert not unannotated, f"{qualified}: parameters without a type hint: {unannotated}"
     assert "return" in hints, f"{qualified}: no return type hint"
@@ -136,7 +145,7 @@ def test_version_matches_pyproject():
     with open(ROOT / "pyproject.toml", "rb") as handle:
         project = tomllib.load(handle)["project"]
     declared = project.get("version")
-    if declared is None:   # a dynamic version must still come from one place
+    if declared is None:  # a dynamic version must still come from one place
         assert "version" in project.get("dynamic", []), "pyproject.toml declares no version"
         pytest.fail("pyproject.toml's version is dynamic; compare with its source instead")
     assert convops.__version__ == declared
@@ -146,15 +155,18 @@ def test_every_subpackage_is_packaged():
     """A wheel holds only the packages pyproject.toml names: `convops.nn` once went missing
     from a listed-by-hand `packages = ["convops"]` while the in-place build still worked."""
     import tomllib
-
     from setuptools import find_packages
 
     with open(ROOT / "pyproject.toml", "rb") as handle:
         config = tomllib.load(handle)["tool"]["setuptools"]
-    assert "packages" not in config or isinstance(config["packages"], dict), \
+    assert "packages" not in config or isinstance(config["packages"], dict), (
         "list packages with packages.find, not by hand"
+    )
     packaged = set(find_packages(where=str(ROOT), **config["packages"]["find"]))
-    on_disk = {".".join(init.parent.relative_to(ROOT).parts)
-               for init in PACKAGE.rglob("__init__.py") if "__pycache__" not in init.parts}
+    on_disk = {
+        ".".join(init.parent.relative_to(ROOT).parts)
+        for init in PACKAGE.rglob("__init__.py")
+        if "__pycache__" not in init.parts
+    }
     assert on_disk <= packaged, f"packages left out of the wheel: {sorted(on_disk - packaged)}"
     assert "convops.nn" in on_disk

@@ -28,25 +28,25 @@ _X23 = np.array([[1, 2, 3], [4, 5, 6]], dtype=np.float64)
 @pytest.mark.tf
 @pytest.mark.parametrize("dtype", PAD_DTYPES)
 @given(case=pad_cases())
-@example(case=PadCase(_X23, ((1, 1), (2, 2)), "REFLECT"))                 # tests/TF-SEMANTICS.md's REFLECT example
+@example(case=PadCase(_X23, ((1, 1), (2, 2)), "REFLECT"))  # tests/TF-SEMANTICS.md's REFLECT example
 @example(case=PadCase(_X23, ((1, 1), (2, 2)), "SYMMETRIC"))
 @example(case=PadCase(_X23, ((1, 1), (2, 2)), "reflect", spelled_mode="reflect"))
-@example(case=PadCase(_X23, ((0, 1), (2, 2)), "REFLECT"))                  # pad = size - 1: the limit
-@example(case=PadCase(_X23, ((2, 2), (3, 3)), "SYMMETRIC"))                # pad = size: the limit
-@example(case=PadCase(np.zeros((0, 3)), ((1, 2), (0, 1)), "CONSTANT", constant_values=7))   # empty axis
-@example(case=PadCase(np.arange(5.0), ((3, 0),), "CONSTANT", constant_values=-1))          # rank 1
+@example(case=PadCase(_X23, ((0, 1), (2, 2)), "REFLECT"))  # pad = size - 1: the limit
+@example(case=PadCase(_X23, ((2, 2), (3, 3)), "SYMMETRIC"))  # pad = size: the limit
+@example(case=PadCase(np.zeros((0, 3)), ((1, 2), (0, 1)), "CONSTANT", constant_values=7))  # empty axis
+@example(case=PadCase(np.arange(5.0), ((3, 0),), "CONSTANT", constant_values=-1))  # rank 1
 @example(case=PadCase(np.arange(4.0).reshape(1, 1, 2, 2, 1), ((0, 0), (1, 0), (1, 1), (0, 1), (1, 1)), "SYMMETRIC"))
 def test_pad_matches_tensorflow(dtype, case):
     case = case.with_dtype(dtype)
     want = oracle.pad(case.x, case.paddings, case.mode, case.constant_values)
     got, repro = run(case)
-    assert_bits_equal(got, want, repro, "TensorFlow")   # pad only copies: the very bits, NaN payloads too
+    assert_bits_equal(got, want, repro, "TensorFlow")  # pad only copies: the very bits, NaN payloads too
 
 
 @pytest.mark.parametrize("dtype", PAD_DTYPES)
 @given(case=pad_cases(modes=("EDGE", "CIRCULAR")))
-@example(case=PadCase(np.arange(3.0), ((2, 2),), "EDGE"))                 # a a a b c c c
-@example(case=PadCase(np.arange(3.0), ((7, 5),), "CIRCULAR"))             # wraps more than once
+@example(case=PadCase(np.arange(3.0), ((2, 2),), "EDGE"))  # a a a b c c c
+@example(case=PadCase(np.arange(3.0), ((7, 5),), "CIRCULAR"))  # wraps more than once
 def test_pad_edge_and_circular_match_numpy(dtype, case):
     """EDGE is np.pad's ``edge`` (PyTorch's ``replicate``), CIRCULAR np.pad's ``wrap``."""
     case = case.with_dtype(dtype)
@@ -63,9 +63,9 @@ def _exact_mean(values: np.ndarray):
         if np.isinf(values).any():
             return values[np.isinf(values)][0]
         mean = sum((Fraction(float(v)) for v in values), Fraction(0)) / values.size
-        return values.dtype.type(float(mean))     # Fraction -> float is correctly rounded
+        return values.dtype.type(float(mean))  # Fraction -> float is correctly rounded
     mean = sum((int(v) for v in values), 0)
-    return values.dtype.type(round(Fraction(mean, values.size)))   # round() halves to even
+    return values.dtype.type(round(Fraction(mean, values.size)))  # round() halves to even
 
 
 def _mean_border(x: np.ndarray, paddings) -> np.ndarray:
@@ -97,7 +97,7 @@ def test_pad_mean_matches_its_definition(dtype, case):
     case = case.with_dtype(dtype)
     want = _mean_border(case.x, case.paddings)
     got, repro = run(case)
-    if case.x.dtype.kind in "iub":    # bool: the mean of 0/1 rounded half to even, like the integers
+    if case.x.dtype.kind in "iub":  # bool: the mean of 0/1 rounded half to even, like the integers
         assert_exact(got, want, repro, "the definition of MEAN")
         return
     # convops' float64 sum errs by up to (count + 1) * eps64 * mean(|x|) (cancellation), then the
@@ -114,10 +114,10 @@ def test_pad_mean_is_per_image_and_channel_not_whole_tensor(tf):
     """Two 2x2 images x 2 channels padded in H and W: each (image, channel) plane gets its own mean.
     tf.pad(x, p, constant_values=tf.reduce_mean(x)) is the whole tensor's mean — a different thing."""
     x = np.zeros((2, 2, 2, 2), dtype=np.float64)
-    x[0, :, :, 0] = [[1, 1], [1, 1]]        # mean 1
-    x[0, :, :, 1] = [[0, 2], [4, 6]]        # mean 3
-    x[1, :, :, 0] = [[-4, -4], [0, 0]]      # mean -2
-    x[1, :, :, 1] = [[10, 10], [10, 10]]    # mean 10
+    x[0, :, :, 0] = [[1, 1], [1, 1]]  # mean 1
+    x[0, :, :, 1] = [[0, 2], [4, 6]]  # mean 3
+    x[1, :, :, 0] = [[-4, -4], [0, 0]]  # mean -2
+    x[1, :, :, 1] = [[10, 10], [10, 10]]  # mean 10
     paddings = [[0, 0], [1, 1], [1, 1], [0, 0]]
     got = convops.pad(x, paddings, "MEAN")
     assert got.shape == (2, 4, 4, 2)
@@ -130,8 +130,12 @@ def test_pad_mean_is_per_image_and_channel_not_whole_tensor(tf):
     whole = tf.pad(tf.constant(x), paddings, constant_values=tf.reduce_mean(x)).numpy()
     assert not np.array_equal(got, whole), "MEAN must not be the whole-tensor mean"
     # The documented way to get the whole-tensor mean is CONSTANT with constant_values=x.mean().
-    assert_exact(convops.pad(x, paddings, "CONSTANT", constant_values=x.mean()), whole,
-                 "convops.pad(x, paddings, 'CONSTANT', constant_values=x.mean())", "TensorFlow")
+    assert_exact(
+        convops.pad(x, paddings, "CONSTANT", constant_values=x.mean()),
+        whole,
+        "convops.pad(x, paddings, 'CONSTANT', constant_values=x.mean())",
+        "TensorFlow",
+    )
 
 
 @pytest.mark.parametrize("mode", ["REFLECT", "SYMMETRIC", "EDGE", "CIRCULAR"])
@@ -141,9 +145,15 @@ def test_padding_index_maps_agree_with_pad(mode):
     pairs = [(2, 1), (3, 3)]
     maps = [convops.padding_index(size, before, after, mode) for size, (before, after) in zip(x.shape, pairs)]
     np.testing.assert_array_equal(convops.pad(x, pairs, mode), x[np.ix_(*maps)])
-    assert convops.padding_index(3, 2, 2, mode).tolist() == {
-        "REFLECT": [2, 1, 0, 1, 2, 1, 0], "SYMMETRIC": [1, 0, 0, 1, 2, 2, 1],
-        "EDGE": [0, 0, 0, 1, 2, 2, 2], "CIRCULAR": [1, 2, 0, 1, 2, 0, 1]}[mode]
+    assert (
+        convops.padding_index(3, 2, 2, mode).tolist()
+        == {
+            "REFLECT": [2, 1, 0, 1, 2, 1, 0],
+            "SYMMETRIC": [1, 0, 0, 1, 2, 2, 1],
+            "EDGE": [0, 0, 0, 1, 2, 2, 2],
+            "CIRCULAR": [1, 2, 0, 1, 2, 0, 1],
+        }[mode]
+    )
 
 
 def test_pad_mean_extremes(recwarn):
@@ -153,8 +163,8 @@ def test_pad_mean_extremes(recwarn):
     assert convops.pad(np.array([top, top]), [[1, 0]], "MEAN").tolist() == [top, top, top]
     assert convops.pad(np.array([2**62 + 1, 2**62 + 3]), [[0, 1]], "MEAN")[-1] == 2**62 + 2
     assert convops.pad(np.array([2**64 - 1] * 3, np.uint64), [[0, 1]], "MEAN")[-1] == 2**64 - 1
-    assert convops.pad(np.array([1, 2], np.uint8), [[0, 1]], "MEAN")[-1] == 2      # 1.5: half to even
-    assert convops.pad(np.array([-3, -2], np.int8), [[0, 1]], "MEAN")[-1] == -2    # -2.5: half to even
+    assert convops.pad(np.array([1, 2], np.uint8), [[0, 1]], "MEAN")[-1] == 2  # 1.5: half to even
+    assert convops.pad(np.array([-3, -2], np.int8), [[0, 1]], "MEAN")[-1] == -2  # -2.5: half to even
     big = np.finfo(np.float64).max
     assert convops.pad(np.array([big, big]), [[0, 1]], "MEAN")[-1] == big
     assert np.isnan(convops.pad(np.array([np.inf, -np.inf, 1.0]), [[0, 1]], "MEAN")[-1])
@@ -163,9 +173,13 @@ def test_pad_mean_extremes(recwarn):
     assert not runtime, runtime
 
 
-@given(shape=st.lists(st.integers(9, 14), min_size=2, max_size=3), seed=st.integers(0, 2**32 - 1),
-       pads=st.lists(st.tuples(st.integers(0, 2), st.integers(0, 2)), min_size=3, max_size=3),
-       layout=st.sampled_from(["F", "negative", "gapped"]), dtype=st.sampled_from(["float64", "float32"]))
+@given(
+    shape=st.lists(st.integers(9, 14), min_size=2, max_size=3),
+    seed=st.integers(0, 2**32 - 1),
+    pads=st.lists(st.tuples(st.integers(0, 2), st.integers(0, 2)), min_size=3, max_size=3),
+    layout=st.sampled_from(["F", "negative", "gapped"]),
+    dtype=st.sampled_from(["float64", "float32"]),
+)
 def test_pad_mean_does_not_depend_on_memory_layout(shape, seed, pads, layout, dtype):
     """MEAN sums along the padded axes, and NumPy's summation order follows the memory layout: a
     Fortran-ordered (or strided) float64 input with two or more padded axes and sides of nine or
@@ -173,14 +187,18 @@ def test_pad_mean_does_not_depend_on_memory_layout(shape, seed, pads, layout, dt
     and NaN payloads count) with the C-ordered call."""
     rank = len(shape)
     paddings = [list(p) for p in pads[:rank]]
-    paddings[0], paddings[1] = [1, paddings[0][1]], [paddings[1][0], 1]   # >= 2 padded axes
+    paddings[0], paddings[1] = [1, paddings[0][1]], [paddings[1][0], 1]  # >= 2 padded axes
     x = make_values(np.random.default_rng(seed), shape, np.dtype(dtype), "normal")
     x *= np.random.default_rng(seed + 1).choice([1.0, 1e-8, 1e8], size=shape).astype(dtype)  # cancellation
     got = convops.pad(present(x, layout), paddings, "MEAN")
     want = convops.pad(np.ascontiguousarray(x), paddings, "MEAN")
-    assert_bits_equal(got, want, f"convops.pad(<{dtype} {shape} array, {layout} layout>, {paddings}, 'MEAN')  "
-                                 f"# values: make_values(default_rng({seed}), {shape}, {dtype!r}, 'normal')",
-                      "the C-ordered call")
+    assert_bits_equal(
+        got,
+        want,
+        f"convops.pad(<{dtype} {shape} array, {layout} layout>, {paddings}, 'MEAN')  "
+        f"# values: make_values(default_rng({seed}), {shape}, {dtype!r}, 'normal')",
+        "the C-ordered call",
+    )
 
 
 @pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
@@ -198,4 +216,5 @@ def test_pad_keeps_the_sign_of_a_zero_constant_on_every_path(dtype, layout, cons
     border = np.concatenate([out[0], out[1:, 3:].ravel()])
     negative = bool(np.signbit(np.float64(value)))
     assert np.all(border == 0) and np.all(np.signbit(border) == negative), (
-        f"border {border!r} (signbit {np.signbit(border)}), constant {value!r}")
+        f"border {border!r} (signbit {np.signbit(border)}), constant {value!r}"
+    )

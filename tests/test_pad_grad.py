@@ -6,19 +6,20 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
-import oracle
 import pytest
-from checks import assert_exact, assert_within, call_op, central_differences
 from hypothesis import example, given
 from hypothesis import strategies as st
-from strategies import PadCase, make_values, pad_cases
 
 import convops
+import oracle
+from checks import assert_exact, assert_within, call_op, central_differences
+from strategies import PadCase, make_values, pad_cases
 
 FLOAT_DTYPES = ("float32", "float64")
 
 
 # --------------------------------------------------------------------------- pad
+
 
 def tf_pad_grad(case: PadCase, dy: np.ndarray) -> np.ndarray:
     """TF's gradient of tf.pad (CONSTANT/REFLECT/SYMMETRIC), of a gather along the same index
@@ -94,21 +95,30 @@ def test_pad_grad_errors():
 
 # --------------------------------------------------------------------------- no TF: finite differences
 
+
 def _fd_check(loss, x: np.ndarray, grad: np.ndarray, what: str, h: float = 1e-6, rtol: float = 1e-6) -> None:
     """Central differences of the scalar ``loss`` at ``x`` against ``grad``, element by element."""
     numeric = central_differences(loss, x, h).reshape(-1)
     scale = max(1.0, float(np.abs(grad).max()))
     error = np.abs(numeric - grad.reshape(-1))
     worst = int(np.argmax(error))
-    assert error[worst] <= rtol * scale * 100, (f"{what}: finite difference {numeric[worst]!r} vs gradient "
-                                                f"{grad.reshape(-1)[worst]!r} at flat index {worst}")
+    assert error[worst] <= rtol * scale * 100, (
+        f"{what}: finite difference {numeric[worst]!r} vs gradient {grad.reshape(-1)[worst]!r} at flat index {worst}"
+    )
 
 
-@given(case=pad_cases(dtypes=("float64",), modes=("CONSTANT", "REFLECT", "SYMMETRIC", "EDGE", "CIRCULAR", "MEAN"),
-                      layouts=("C",), allow_zero_size=False, max_rank=3))
+@given(
+    case=pad_cases(
+        dtypes=("float64",),
+        modes=("CONSTANT", "REFLECT", "SYMMETRIC", "EDGE", "CIRCULAR", "MEAN"),
+        layouts=("C",),
+        allow_zero_size=False,
+        max_rank=3,
+    )
+)
 def test_pad_grad_finite_differences(case):
     """Every mode (MEAN too: its border moves with every cell it averages), any rank <= 3."""
-    x = np.random.default_rng(case.x.size).standard_normal(case.x.shape)   # finite values, any style
+    x = np.random.default_rng(case.x.size).standard_normal(case.x.shape)  # finite values, any style
     dy = pad_dy(replace(case, x=x))
     grad = convops.pad_grad(dy, case.paddings, case.mode)
     _fd_check(lambda v: float(np.sum(convops.pad(v, case.paddings, case.mode) * dy)), x, grad, f"pad {case.mode}")

@@ -45,16 +45,16 @@ _SQUARE = np.arange(25, dtype=np.float64).reshape(5, 5) % 7 - 3
 @pytest.mark.tf
 @pytest.mark.parametrize("dtype", MAX_POOL_DTYPES)
 @given(case=pool2d_cases())
-@example(case=pinned(_SQUARE, (1, 1), (1, 1)))                                    # 1x1 window: identity
-@example(case=pinned(_SQUARE, (5, 5), (1, 1)))                                    # window = input
-@example(case=pinned(_SQUARE, (2, 1), (3, 4)))                                    # stride > window
-@example(case=pinned(_SQUARE, (2, 2), (2, 2), "SAME"))                            # even window, SAME
-@example(case=pinned(-1 - np.arange(20).reshape(4, 5), (3, 3), (2, 2), "SAME"))   # padding never wins
+@example(case=pinned(_SQUARE, (1, 1), (1, 1)))  # 1x1 window: identity
+@example(case=pinned(_SQUARE, (5, 5), (1, 1)))  # window = input
+@example(case=pinned(_SQUARE, (2, 1), (3, 4)))  # stride > window
+@example(case=pinned(_SQUARE, (2, 2), (2, 2), "SAME"))  # even window, SAME
+@example(case=pinned(-1 - np.arange(20).reshape(4, 5), (3, 3), (2, 2), "SAME"))  # padding never wins
 @example(case=pinned(-1 - np.arange(20).reshape(4, 5), (3, 2), (1, 1), ((2, 1), (0, 1))))
-@example(case=pinned([[1, 1, 0], [1, 1, 0], [0, 0, 0]], (2, 2), (1, 1)))          # ties
+@example(case=pinned([[1, 1, 0], [1, 1, 0], [0, 0, 0]], (2, 2), (1, 1)))  # ties
 @example(case=pinned(_SQUARE, (3, 2), (2, 1), "SAME", data_format="NCHW"))
-@example(case=pinned([[np.nan, np.nan, 1], [np.nan, np.nan, np.nan]], (2, 2), (1, 1)))   # all-NaN window
-@example(case=pinned([[np.nan, 2, 2], [-1, np.nan, 2]], (2, 2), (1, 1), "SAME"))         # NaN among ties
+@example(case=pinned([[np.nan, np.nan, 1], [np.nan, np.nan, np.nan]], (2, 2), (1, 1)))  # all-NaN window
+@example(case=pinned([[np.nan, 2, 2], [-1, np.nan, 2]], (2, 2), (1, 1), "SAME"))  # NaN among ties
 def test_max_pool2d_matches_tensorflow(dtype, case):
     """Every dtype TF's CPU max-pool has; SAME/VALID/explicit (pads < window); ksize and strides as
     int/pair/4-list; NCHW; NaN, ±inf, ties, dtype extremes; every memory layout."""
@@ -72,7 +72,7 @@ def test_max_pool2d_matches_tensorflow(dtype, case):
 @example(case=pinned(_SQUARE, (5, 5), (1, 1)))
 @example(case=pinned(_SQUARE, (2, 1), (3, 4)))
 @example(case=pinned(_SQUARE, (2, 2), (2, 2), "SAME"))
-@example(case=pinned(np.arange(9).reshape(3, 3), (2, 2), (2, 2), "SAME"))        # 4, 2, 2 and 1 real cells
+@example(case=pinned(np.arange(9).reshape(3, 3), (2, 2), (2, 2), "SAME"))  # 4, 2, 2 and 1 real cells
 @example(case=pinned(_SQUARE, (4, 3), (3, 2), "SAME", data_format="NCHW"))
 def test_avg_pool2d_matches_tensorflow(dtype, case):
     """Divides by the number of real cells (padding excluded); NaN and inf propagate."""
@@ -105,8 +105,9 @@ def test_avg_pool2d_count_include_pad_by_hand():
     and 1 real cells. Excluding padding every mean is 1; including it, 4/4, 2/4, 2/4, 1/4."""
     x = np.ones((3, 3), dtype=np.float32)
     np.testing.assert_array_equal(convops.avg_pool2d(x, 2, 2, "SAME"), np.ones((2, 2), np.float32))
-    np.testing.assert_array_equal(convops.avg_pool2d(x, 2, 2, "SAME", count_include_pad=True),
-                                  np.array([[1.0, 0.5], [0.5, 0.25]], np.float32))
+    np.testing.assert_array_equal(
+        convops.avg_pool2d(x, 2, 2, "SAME", count_include_pad=True), np.array([[1.0, 0.5], [0.5, 0.25]], np.float32)
+    )
 
 
 @pytest.mark.tf
@@ -131,7 +132,7 @@ def test_avg_pool2d_explicit_padding(dtype, case):
 
 @pytest.mark.parametrize("op", ["max_pool2d", "avg_pool2d"])
 @given(case=pool2d_empty_cases(dtypes=AVG_POOL_DTYPES))
-@example(case=pinned(np.ones((2, 3)), (3, 2), (1, 1)))        # TF + oneDNN: SIGFPE here
+@example(case=pinned(np.ones((2, 3)), (3, 2), (1, 1)))  # TF + oneDNN: SIGFPE here
 def test_pool_empty_output_matches_reference(op, case):
     """A window larger than the (padded) input gives an empty axis, compared with the reference."""
     assert 0 in case.output_hw
@@ -149,7 +150,7 @@ def test_max_pool2d_window_without_numbers_gives_lowest_finite(dtype, fill):
     """TF on x86-64 CPU starts each window at the dtype's lowest finite value and keeps only larger
     values: an all-NaN (or all -inf) window gives np.finfo(dtype).min, not NaN or -inf."""
     x = np.full((1, 2, 4, 1), fill, dtype=dtype)
-    x[0, :, 2:, 0] = [[np.nan, 5], [1, np.nan]]            # second window: NaN ignored -> 5
+    x[0, :, 2:, 0] = [[np.nan, 5], [1, np.nan]]  # second window: NaN ignored -> 5
     want = oracle.max_pool2d(x, (2, 2), (2, 2), "VALID")
     lowest = np.finfo(dtype).min
     assert want.ravel().tolist() == [lowest, 5], f"TensorFlow's rule changed: {want.ravel()}"
@@ -197,15 +198,25 @@ def test_avg_pool2d_float16_counts_beyond_2048_cells():
     assert oracle.avg_pool2d(x, (1, 3000), (1, 1), "VALID").item() == 1.0, "TF's float16 count no longer saturates"
     got = convops.avg_pool2d(x, (1, 3000), 1)
     assert got.item() == np.float16(2048 / 3000)
-    assert_exact(got, avg_pool2d_reference(x, (1, 3000), (1, 1)), "convops.avg_pool2d(x, (1, 3000), 1)",
-                 "the reference")
+    assert_exact(
+        got, avg_pool2d_reference(x, (1, 3000), (1, 1)), "convops.avg_pool2d(x, (1, 3000), 1)", "the reference"
+    )
 
 
 @pytest.mark.tf
 @pytest.mark.parametrize("dtype", AVG_POOL_DTYPES)
-@given(case=pool2d_cases(dtypes=AVG_POOL_DTYPES, max_window=16, max_stride=8, paddings=("VALID", "SAME"),
-                         styles=("normal", "ties", "negative"), image_2d=True, layouts=("C",)))
-@example(case=pinned(np.arange(2500).reshape(50, 50) % 7, (50, 50), (1, 1)))        # 2500 cells
+@given(
+    case=pool2d_cases(
+        dtypes=AVG_POOL_DTYPES,
+        max_window=16,
+        max_stride=8,
+        paddings=("VALID", "SAME"),
+        styles=("normal", "ties", "negative"),
+        image_2d=True,
+        layouts=("C",),
+    )
+)
+@example(case=pinned(np.arange(2500).reshape(50, 50) % 7, (50, 50), (1, 1)))  # 2500 cells
 @example(case=pinned(np.arange(2401).reshape(49, 49) % 5, (49, 49), (49, 49), "SAME"))
 def test_avg_pool2d_large_windows(dtype, case):
     """Windows of up to 256 cells (drawn) and 2401/2500 cells (pinned; the reference is slow beyond):
@@ -213,8 +224,9 @@ def test_avg_pool2d_large_windows(dtype, case):
     TF's float16 count saturates, see above)."""
     case = case.with_dtype(dtype)
     got, repro = run("avg_pool2d", case)
-    assert_exact(got, avg_pool2d_reference(case.x, case.ksize, case.strides, case.explicit_padding), repro,
-                 "the reference")
+    assert_exact(
+        got, avg_pool2d_reference(case.x, case.ksize, case.strides, case.explicit_padding), repro, "the reference"
+    )
     (kh, kw), (h, w) = case.ksize, case.x.shape[1:3]
     if case.x.dtype != np.float16 or min(kh, h) * min(kw, w) <= 2048:
         want = oracle.avg_pool2d(case.x, case.ksize, case.strides, case.padding)

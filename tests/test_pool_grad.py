@@ -12,21 +12,22 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
-import oracle
 import pytest
-from checks import assert_exact, assert_within, call_op, central_differences, nhwc
 from hypothesis import example, given
 from hypothesis import strategies as st
-from strategies import PoolCase, make_values, pool2d_cases
 
 import convops
+import oracle
+from checks import assert_exact, assert_within, call_op, central_differences, nhwc
 from convops import reference
 from convops.dispatch import force
+from strategies import PoolCase, make_values, pool2d_cases
 
 FLOAT_DTYPES = ("float32", "float64")
 
 
 # --------------------------------------------------------------------------- helpers
+
 
 def upstream_for(case, shape, dtype=None) -> np.ndarray:
     """A reproducible upstream gradient dL/dy for ``case`` (seeded by the case)."""
@@ -45,10 +46,12 @@ def sizes_in(shape_nhwc, data_format: str):
 
 def with_examples(examples, **extra):
     """@example(case=...) for each pinned case (with the same extra arguments)."""
+
     def decorate(test):
         for case in reversed(examples):
             test = example(case=case, **extra)(test)
         return test
+
     return decorate
 
 
@@ -58,11 +61,13 @@ def _fd_check(loss, x: np.ndarray, grad: np.ndarray, what: str, h: float = 1e-6,
     scale = max(1.0, float(np.abs(grad).max()))
     error = np.abs(numeric - grad.reshape(-1))
     worst = int(np.argmax(error))
-    assert error[worst] <= rtol * scale * 100, (f"{what}: finite difference {numeric[worst]!r} vs gradient "
-                                                f"{grad.reshape(-1)[worst]!r} at flat index {worst}")
+    assert error[worst] <= rtol * scale * 100, (
+        f"{what}: finite difference {numeric[worst]!r} vs gradient {grad.reshape(-1)[worst]!r} at flat index {worst}"
+    )
 
 
 # --------------------------------------------------------------------------- max pool
+
 
 def tf_pool_grad(op: str, case: PoolCase, dy: np.ndarray) -> np.ndarray:
     tf = oracle.load()
@@ -75,8 +80,11 @@ def tf_pool_grad(op: str, case: PoolCase, dy: np.ndarray) -> np.ndarray:
 
 
 def pool_kwargs(case: PoolCase) -> dict:
-    kwargs = {"ksize": case.spelled.get("ksize", case.ksize), "strides": case.spelled.get("strides", case.strides),
-              "padding": case.spelled.get("padding", case.padding)}
+    kwargs = {
+        "ksize": case.spelled.get("ksize", case.ksize),
+        "strides": case.spelled.get("strides", case.strides),
+        "padding": case.spelled.get("padding", case.padding),
+    }
     if case.data_format != "NHWC":
         kwargs["data_format"] = case.data_format
     return kwargs
@@ -89,13 +97,13 @@ def pinned_pool(values, ksize, strides, padding="VALID", **kwargs) -> PoolCase:
 
 _SQUARE = np.arange(25, dtype=np.float64).reshape(5, 5) % 7 - 3
 POOL_EXAMPLES = [
-    pinned_pool(_SQUARE, (1, 1), (1, 1)),                                   # identity
-    pinned_pool(_SQUARE, (5, 5), (1, 1)),                                   # window = input
-    pinned_pool(_SQUARE, (2, 1), (3, 4)),                                   # stride > window: gaps
-    pinned_pool(_SQUARE, (3, 3), (1, 1)),                                   # heavy overlap
+    pinned_pool(_SQUARE, (1, 1), (1, 1)),  # identity
+    pinned_pool(_SQUARE, (5, 5), (1, 1)),  # window = input
+    pinned_pool(_SQUARE, (2, 1), (3, 4)),  # stride > window: gaps
+    pinned_pool(_SQUARE, (3, 3), (1, 1)),  # heavy overlap
     pinned_pool(-1 - np.arange(20).reshape(4, 5), (3, 3), (2, 2), "SAME"),  # padding never wins
     pinned_pool(-1 - np.arange(20).reshape(4, 5), (3, 2), (1, 1), ((2, 1), (0, 1))),
-    pinned_pool([[1, 1, 0], [1, 1, 0], [0, 0, 0]], (2, 2), (1, 1)),         # ties
+    pinned_pool([[1, 1, 0], [1, 1, 0], [0, 0, 0]], (2, 2), (1, 1)),  # ties
     pinned_pool([[np.nan, 1, 2], [3, np.nan, 0], [-np.inf, 5, np.nan]], (2, 2), (1, 1)),
     pinned_pool(_SQUARE, (3, 2), (2, 1), "SAME", data_format="NCHW"),
 ]
@@ -112,8 +120,9 @@ def test_max_pool2d_grad_matches_tensorflow_exactly(dtype, case):
     dy = upstream_for(case, (case.x.shape[0], *case.output_hw, case.x.shape[3]))
     want = tf_pool_grad("max_pool2d", case, dy)
     (x_arg,), _ = case.convops_args()
-    got, repro = call_op(convops.max_pool2d_grad, "max_pool2d_grad", x_arg, to_format(dy, case.data_format),
-                         **pool_kwargs(case))
+    got, repro = call_op(
+        convops.max_pool2d_grad, "max_pool2d_grad", x_arg, to_format(dy, case.data_format), **pool_kwargs(case)
+    )
     assert_exact(nhwc(got, case.data_format), want, repro, "tf.GradientTape")
 
 
@@ -121,18 +130,22 @@ def _tf_rule(values, ksize=(2, 2), strides=(2, 2), padding="VALID", dtype=np.flo
     """(TF's max-pool gradient of ones, convops') for a literal (H, W) image."""
     case = pinned_pool(values, ksize, strides, padding).with_dtype(dtype)
     dy = np.ones((1, *case.output_hw, 1), dtype)
-    return tf_pool_grad("max_pool2d", case, dy)[0, :, :, 0], \
-        convops.max_pool2d_grad(case.x, dy, ksize, strides, padding)[0, :, :, 0]
+    return tf_pool_grad("max_pool2d", case, dy)[0, :, :, 0], convops.max_pool2d_grad(
+        case.x, dy, ksize, strides, padding
+    )[0, :, :, 0]
 
 
 @pytest.mark.tf
-@pytest.mark.parametrize("values, expected", [
-    ([[1, 3], [3, 3]], [[0, 1], [0, 0]]),                    # ties: the first maximum, row-major
-    ([[np.nan, 3], [4, 1]], [[1, 0], [0, 0]]),               # NaN first: keeps it (forward gives 4)
-    ([[1, np.nan], [4, 1]], [[0, 0], [1, 0]]),               # a later NaN is ignored
-    ([[np.nan, np.nan], [np.nan, np.nan]], [[1, 0], [0, 0]]),
-    ([[-np.inf, -np.inf], [-np.inf, -np.inf]], [[1, 0], [0, 0]]),
-])
+@pytest.mark.parametrize(
+    "values, expected",
+    [
+        ([[1, 3], [3, 3]], [[0, 1], [0, 0]]),  # ties: the first maximum, row-major
+        ([[np.nan, 3], [4, 1]], [[1, 0], [0, 0]]),  # NaN first: keeps it (forward gives 4)
+        ([[1, np.nan], [4, 1]], [[0, 0], [1, 0]]),  # a later NaN is ignored
+        ([[np.nan, np.nan], [np.nan, np.nan]], [[1, 0], [0, 0]]),
+        ([[-np.inf, -np.inf], [-np.inf, -np.inf]], [[1, 0], [0, 0]]),
+    ],
+)
 def test_max_pool2d_grad_tie_and_nan_rules_are_tensorflows(values, expected):
     """Checked with tf.constant inputs in TF 2.21 (oneDNN off), and pinned here by hand so a
     change in either TF or convops shows up."""
@@ -162,13 +175,21 @@ def test_max_pool2d_grad_errors():
 
 # --------------------------------------------------------------------------- argmax
 
+
 @pytest.mark.tf
 @pytest.mark.parametrize("dtype", ("float32", "float64", "int32", "uint8"))
-@given(case=pool2d_cases(data_formats=("NHWC",), paddings=("SAME", "VALID"), layouts=("C", "F", "negative"),
-                         image_2d=False),
-       batch_index=st.booleans(), index32=st.booleans())
-@with_examples([pinned_pool([[np.nan, 1, 2], [3, np.nan, 0], [-np.inf, 5, np.nan]], (2, 2), (1, 1))],
-               batch_index=True, index32=False)
+@given(
+    case=pool2d_cases(
+        data_formats=("NHWC",), paddings=("SAME", "VALID"), layouts=("C", "F", "negative"), image_2d=False
+    ),
+    batch_index=st.booleans(),
+    index32=st.booleans(),
+)
+@with_examples(
+    [pinned_pool([[np.nan, 1, 2], [3, np.nan, 0], [-np.inf, 5, np.nan]], (2, 2), (1, 1))],
+    batch_index=True,
+    index32=False,
+)
 def test_max_pool2d_with_argmax_matches_tensorflow(dtype, case, batch_index, index32):
     """Values and indices ``(y*W + x)*C + c`` (plus the batch offset when asked), bit for bit."""
     if case.seed is None and np.dtype(dtype).kind != "f":
@@ -177,14 +198,25 @@ def test_max_pool2d_with_argmax_matches_tensorflow(dtype, case, batch_index, ind
     case = case.with_dtype(dtype)
     tf = oracle.load()
     index_dtype = np.int32 if index32 else np.int64
-    want_out, want_arg = tf.nn.max_pool_with_argmax(tf.constant(case.x), [1, *case.ksize, 1],
-                                                    [1, *case.strides, 1], case.padding,
-                                                    output_dtype=tf.int32 if index32 else tf.int64,
-                                                    include_batch_in_index=batch_index)
+    want_out, want_arg = tf.nn.max_pool_with_argmax(
+        tf.constant(case.x),
+        [1, *case.ksize, 1],
+        [1, *case.strides, 1],
+        case.padding,
+        output_dtype=tf.int32 if index32 else tf.int64,
+        include_batch_in_index=batch_index,
+    )
     (x_arg,), _ = case.convops_args()
-    (out, arg), repro = call_op(convops.max_pool2d_with_argmax, "max_pool2d_with_argmax", x_arg, case.ksize,
-                                case.strides, case.padding, output_dtype=index_dtype,
-                                include_batch_in_index=batch_index)
+    (out, arg), repro = call_op(
+        convops.max_pool2d_with_argmax,
+        "max_pool2d_with_argmax",
+        x_arg,
+        case.ksize,
+        case.strides,
+        case.padding,
+        output_dtype=index_dtype,
+        include_batch_in_index=batch_index,
+    )
     assert_exact(out, want_out.numpy(), repro, "tf.nn.max_pool_with_argmax")
     assert_exact(arg, want_arg.numpy(), repro, "tf.nn.max_pool_with_argmax")
 
@@ -211,33 +243,47 @@ def test_max_pool2d_with_argmax_errors():
 
 # --------------------------------------------------------------------------- avg pool
 
+
 @pytest.mark.tf
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
 @given(case=pool2d_cases(dtypes=FLOAT_DTYPES, paddings=("SAME", "VALID"), styles=("normal",), image_2d=False))
-@with_examples([pinned_pool(_SQUARE, (3, 3), (1, 1), "SAME"), pinned_pool(_SQUARE, (2, 3), (2, 2), "SAME"),
-                pinned_pool(_SQUARE, (2, 2), (3, 3), "VALID", data_format="NCHW")])
+@with_examples(
+    [
+        pinned_pool(_SQUARE, (3, 3), (1, 1), "SAME"),
+        pinned_pool(_SQUARE, (2, 3), (2, 2), "SAME"),
+        pinned_pool(_SQUARE, (2, 2), (3, 3), "VALID", data_format="NCHW"),
+    ]
+)
 def test_avg_pool2d_grad_matches_tensorflow_exactly(dtype, case):
     """Shares of 1/count (real cells only) added in TF's order: bit for bit."""
     case = case.with_dtype(dtype)
     dy = upstream_for(case, (case.x.shape[0], *case.output_hw, case.x.shape[3]))
     want = tf_pool_grad("avg_pool2d", case, dy)
-    got, repro = call_op(convops.avg_pool2d_grad, "avg_pool2d_grad", sizes_in(case.x.shape, case.data_format),
-                         to_format(dy, case.data_format), **pool_kwargs(case))
+    got, repro = call_op(
+        convops.avg_pool2d_grad,
+        "avg_pool2d_grad",
+        sizes_in(case.x.shape, case.data_format),
+        to_format(dy, case.data_format),
+        **pool_kwargs(case),
+    )
     assert_exact(nhwc(got, case.data_format), want, repro, "tf.GradientTape")
 
 
 @pytest.mark.tf
 @pytest.mark.parametrize("readable", [False, True])
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
-@pytest.mark.parametrize("ksize, strides, padding", [
-    ((2, 2), (2, 2), "VALID"),      # disjoint windows (KH <= sh, KW <= sw): the write-once loop
-    ((2, 2), (2, 2), "SAME"),       # ... with the last row and column clipped (odd sides)
-    ((2, 1), (3, 2), "VALID"),      # ... with cells in no window (gaps) between and after windows
-    ((3, 2), (3, 2), "SAME"),       # ... padding on both sides, clipped windows of 2-6 cells
-    ((3, 3), (2, 2), "SAME"),       # overlapping windows: the gather loop, clipped windows
-    ((3, 3), (1, 1), "VALID"),
-    ((2, 3), (1, 2), "SAME"),
-])
+@pytest.mark.parametrize(
+    "ksize, strides, padding",
+    [
+        ((2, 2), (2, 2), "VALID"),  # disjoint windows (KH <= sh, KW <= sw): the write-once loop
+        ((2, 2), (2, 2), "SAME"),  # ... with the last row and column clipped (odd sides)
+        ((2, 1), (3, 2), "VALID"),  # ... with cells in no window (gaps) between and after windows
+        ((3, 2), (3, 2), "SAME"),  # ... padding on both sides, clipped windows of 2-6 cells
+        ((3, 3), (2, 2), "SAME"),  # overlapping windows: the gather loop, clipped windows
+        ((3, 3), (1, 1), "VALID"),
+        ((2, 3), (1, 2), "SAME"),
+    ],
+)
 def test_avg_pool2d_grad_kernels_match_tensorflow(readable, dtype, ksize, strides, padding):
     """Each loop of the avg-pool gradient (_kernels/pool_grad.pyx: readable, write-once for disjoint
     windows, fast gather) bit for bit against TF, including the sign of zero: a -0.0 upstream
@@ -256,8 +302,9 @@ def test_avg_pool2d_grad_kernels_match_tensorflow(readable, dtype, ksize, stride
 
 @pytest.mark.tf
 @pytest.mark.parametrize("count_include_pad", [False, True])
-@given(case=pool2d_cases(dtypes=("float64",), paddings=("explicit", "SAME"), styles=("normal",),
-                         data_formats=("NHWC",)))
+@given(
+    case=pool2d_cases(dtypes=("float64",), paddings=("explicit", "SAME"), styles=("normal",), data_formats=("NHWC",))
+)
 def test_avg_pool2d_grad_explicit_padding_and_count_include_pad(count_include_pad, case):
     """What tf.nn.avg_pool2d lacks, differentiated through TF: sum-pool of the zero-padded input
     divided by the real-cell count (or by KH*KW)."""
@@ -276,10 +323,19 @@ def test_avg_pool2d_grad_explicit_padding_and_count_include_pad(count_include_pa
             y = sums / (tf.nn.avg_pool2d(ones, case.ksize, case.strides, "VALID") * (kh * kw))
     dy = upstream_for(case, y.shape)
     want = tape.gradient(y, x, output_gradients=tf.constant(dy)).numpy()
-    got, repro = call_op(convops.avg_pool2d_grad, "avg_pool2d_grad", case.x.shape, dy, case.ksize, case.strides,
-                         case.padding, count_include_pad=count_include_pad)
-    magnitude = convops.avg_pool2d_grad(case.x.shape, np.abs(dy), case.ksize, case.strides, case.padding,
-                                        count_include_pad=count_include_pad)
+    got, repro = call_op(
+        convops.avg_pool2d_grad,
+        "avg_pool2d_grad",
+        case.x.shape,
+        dy,
+        case.ksize,
+        case.strides,
+        case.padding,
+        count_include_pad=count_include_pad,
+    )
+    magnitude = convops.avg_pool2d_grad(
+        case.x.shape, np.abs(dy), case.ksize, case.strides, case.padding, count_include_pad=count_include_pad
+    )
     assert_within(got, want, 8 * np.finfo(np.float64).eps * kh * kw * magnitude, repro, "TF construction")
 
 
@@ -294,11 +350,15 @@ def test_avg_pool2d_grad_errors():
 
 # --------------------------------------------------------------------------- no TF: finite differences
 
-@given(case=pool2d_cases(dtypes=("float64",), styles=("normal",), layouts=("C",), spell=False,
-                         data_formats=("NHWC",), image_2d=False))
+
+@given(
+    case=pool2d_cases(
+        dtypes=("float64",), styles=("normal",), layouts=("C",), spell=False, data_formats=("NHWC",), image_2d=False
+    )
+)
 def test_pool_gradients_finite_differences(case):
     """max_pool2d (distinct values, so no ties) and avg_pool2d, against their forward ops."""
-    x = np.ascontiguousarray(case.x[:1, :, :, :2])        # one image, <= 2 channels: few evaluations
+    x = np.ascontiguousarray(case.x[:1, :, :, :2])  # one image, <= 2 channels: few evaluations
     case = replace(case, x=x)
     args = (case.ksize, case.strides, case.padding)
     dy = upstream_for(case, (x.shape[0], *case.output_hw, x.shape[3]))
@@ -310,10 +370,21 @@ def test_pool_gradients_finite_differences(case):
 
 # --------------------------------------------------------------------------- windows wider than the input
 
+
 @pytest.mark.parametrize("method", ["fast", "readable"])
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
-@given(case=pool2d_cases(dtypes=FLOAT_DTYPES, paddings=("SAME",), styles=("normal",), layouts=("C",), spell=False,
-                         data_formats=("NHWC",), image_2d=False, max_window=8))
+@given(
+    case=pool2d_cases(
+        dtypes=FLOAT_DTYPES,
+        paddings=("SAME",),
+        styles=("normal",),
+        layouts=("C",),
+        spell=False,
+        data_formats=("NHWC",),
+        image_2d=False,
+        max_window=8,
+    )
+)
 @example(case=PoolCase(np.arange(8.0).reshape(1, 4, 1, 2), (5, 2), (1, 1), "SAME"))
 @example(case=PoolCase(np.arange(24.0).reshape(1, 4, 3, 2), (5, 5), (1, 3), "SAME"))
 def test_avg_pool2d_grad_of_windows_wider_than_the_input(method, dtype, case):
@@ -331,10 +402,11 @@ def test_avg_pool2d_grad_of_windows_wider_than_the_input(method, dtype, case):
     dy = upstream_for(case, (x.shape[0], *case.output_hw, x.shape[3]))
     with force(avg_pool2d_grad=method):
         got, repro = call_op(convops.avg_pool2d_grad, "avg_pool2d_grad", x.shape, dy, *args)
-    assert_exact(got, reference.avg_pool2d_grad(x.shape, dy, *args), repro,
-                 f"reference.avg_pool2d_grad (convops' {method} loop)")
+    assert_exact(
+        got, reference.avg_pool2d_grad(x.shape, dy, *args), repro, f"reference.avg_pool2d_grad (convops' {method} loop)"
+    )
     if dtype == "float64":
-        one = np.ascontiguousarray(x[:1, :, :, :2])      # one image, <= 2 channels: few evaluations
+        one = np.ascontiguousarray(x[:1, :, :, :2])  # one image, <= 2 channels: few evaluations
         dy1 = np.ascontiguousarray(dy[:1, :, :, :2])
         with force(avg_pool2d_grad=method):
             grad = convops.avg_pool2d_grad(one.shape, dy1, *args)
@@ -343,10 +415,20 @@ def test_avg_pool2d_grad_of_windows_wider_than_the_input(method, dtype, case):
 
 # --------------------------------------------------------------------------- one geometry check
 
-@pytest.mark.parametrize("bad", [
-    {"ksize": 0}, {"ksize": (2, 2, 2)}, {"ksize": 2.0}, {"strides": 0}, {"strides": [1, 2, 2, 2]},
-    {"padding": "FULL"}, {"padding": ((2, 0), (0, 0))}, {"padding": ((0, 0), (0, 3))},
-])
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"ksize": 0},
+        {"ksize": (2, 2, 2)},
+        {"ksize": 2.0},
+        {"strides": 0},
+        {"strides": [1, 2, 2, 2]},
+        {"padding": "FULL"},
+        {"padding": ((2, 0), (0, 0))},
+        {"padding": ((0, 0), (0, 3))},
+    ],
+)
 def test_pool_ops_and_gradients_give_one_message_per_bad_window(bad):
     """The forward pools and their three gradients validate the window with one function
     (pooling.pool_geometry): the same bad ksize/strides/padding gets the same error, word for
@@ -375,8 +457,10 @@ def test_argmax_refuses_images_beyond_32_bit_positions_before_any_work():
     memory is used."""
     x = np.broadcast_to(np.float32(0), (1, 50000, 50000, 1))
     dy = np.broadcast_to(np.float32(0), (1, 25000, 25000, 1))
-    message = r"images must have at most 2\*\*31 - 1 elements \(H\*W\*C\) for the argmax; got \(H, W, C\) = " \
-              r"\(50000, 50000, 1\), 2500000000 elements"
+    message = (
+        r"images must have at most 2\*\*31 - 1 elements \(H\*W\*C\) for the argmax; got \(H, W, C\) = "
+        r"\(50000, 50000, 1\), 2500000000 elements"
+    )
     with pytest.raises(ValueError, match="`orig_input` " + message):
         convops.max_pool2d_grad(x, dy, 2, 2)
     with pytest.raises(ValueError, match="`input` " + message):

@@ -11,12 +11,13 @@ streaming stores. They also check that the thread count never changes a result, 
 from __future__ import annotations
 
 import numpy as np
-import oracle
 import pytest
-from checks import assert_exact, format_call
 
 import convops
+import oracle
+from checks import assert_exact, format_call
 from convops._kernels import pool as _pool_kernels
+from convops._kernels import simd
 from convops.dispatch import force
 
 pytestmark = pytest.mark.tf
@@ -33,6 +34,7 @@ def _data(shape, dtype, seed):
 
 
 # ------------------------------------------------------------------ pooling's vectorised select
+
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int8, np.uint16, np.int64])
 def test_max_pool_select_with_nan_and_channel_tails(dtype):
@@ -54,6 +56,7 @@ def test_max_pool_select_with_nan_and_channel_tails(dtype):
 
 # ------------------------------------------------------------------ float pooling, per ISA
 
+
 @pytest.mark.parametrize("pool_isa", POOL_ISAS)
 @pytest.mark.parametrize("dtype", FLOATS)
 # Channels: scalar tail, one vector, 2- and 4-vector blocks and their mixes (24, 56: 2+1 vectors
@@ -61,8 +64,18 @@ def test_max_pool_select_with_nan_and_channel_tails(dtype):
 @pytest.mark.parametrize("channels", [3, 16, 24, 37, 56, 64, 130])
 # Windows: 2x2 and 3x3 interior runs take the unrolled copies (pool_ukernel.h), clipped border
 # cells and other shapes the general loop; SAME on 7x9 clips the first/last rows and columns.
-@pytest.mark.parametrize("ksize, strides, padding", [(2, 2, "VALID"), (2, 1, "VALID"), (2, 2, "SAME"), (3, 1, "VALID"),
-                                                     (3, 2, "SAME"), ((3, 1), (1, 2), "SAME"), (4, 4, "SAME")])
+@pytest.mark.parametrize(
+    "ksize, strides, padding",
+    [
+        (2, 2, "VALID"),
+        (2, 1, "VALID"),
+        (2, 2, "SAME"),
+        (3, 1, "VALID"),
+        (3, 2, "SAME"),
+        ((3, 1), (1, 2), "SAME"),
+        (4, 4, "SAME"),
+    ],
+)
 # stream: outputs from STREAM_BYTES up are aligned and written with non-temporal stores when every
 # vector store is aligned (channels a multiple of the vector width; 3 and 37 are refused).
 @pytest.mark.parametrize("stream", [False, True])
@@ -93,6 +106,7 @@ def test_float_pools_every_isa(pool_isa, dtype, channels, ksize, strides, paddin
 
 # ------------------------------------------------------------------ the switchboard
 
+
 @pytest.mark.parametrize("pool_isa", POOL_ISAS)
 def test_forced_variant_runs_and_does_not_leak(pool_isa, monkeypatch):
     """force(isa=...) reaches the kernel as its index (-1: the Cython loops) inside the block
@@ -103,7 +117,7 @@ def test_forced_variant_runs_and_does_not_leak(pool_isa, monkeypatch):
     real = pooling._kernels.max_pool
 
     def spy(*args):
-        seen.append(args[10])               # the `isa` argument
+        seen.append(args[10])  # the `isa` argument
         return real(*args)
 
     monkeypatch.setattr(_pool_kernels, "max_pool", spy)
@@ -112,8 +126,8 @@ def test_forced_variant_runs_and_does_not_leak(pool_isa, monkeypatch):
     with force(isa=pool_isa):
         convops.max_pool2d(x, 2, 2)
     convops.max_pool2d(x, 2, 2)
-    forced = -1 if pool_isa == "cython" else _pool_kernels.ISA_NAMES.index(pool_isa)
-    default = _pool_kernels.ISA_NAMES.index(pooling._DEFAULT_ISA) if pooling._DEFAULT_ISA != "cython" else -1
+    forced = -1 if pool_isa == "cython" else simd.ISA_NAMES.index(pool_isa)
+    default = simd.ISA_NAMES.index(pooling._DEFAULT_ISA) if pooling._DEFAULT_ISA != "cython" else -1
     assert seen == [default, forced, default]
     missing = [isa for isa in ("base", "avx2", "avx512") if isa not in POOL_ISAS]
     for isa in missing:
@@ -133,6 +147,7 @@ def test_default_is_avx2_where_available():
 
 # ------------------------------------------------------------------ threads
 
+
 @pytest.mark.parametrize("pool_isa", POOL_ISAS)
 @pytest.mark.parametrize("dtype", FLOATS)
 def test_pools_do_not_depend_on_the_thread_count(pool_isa, dtype):
@@ -143,8 +158,13 @@ def test_pools_do_not_depend_on_the_thread_count(pool_isa, dtype):
     runs = []
     for threads in (1, 2):
         with convops.num_threads(threads), force(isa=pool_isa):
-            runs.append([convops.max_pool2d(x, 2, 2), convops.avg_pool2d(x, 3, 2, "SAME"),
-                         convops.max_pool2d_grad(x, dy, 3, 2, "SAME"),
-                         convops.avg_pool2d_grad(x.shape, dy, 3, 2, "SAME")])
+            runs.append(
+                [
+                    convops.max_pool2d(x, 2, 2),
+                    convops.avg_pool2d(x, 3, 2, "SAME"),
+                    convops.max_pool2d_grad(x, dy, 3, 2, "SAME"),
+                    convops.avg_pool2d_grad(x.shape, dy, 3, 2, "SAME"),
+                ]
+            )
     for one, two in zip(*runs):
         assert np.array_equal(one, two)

@@ -22,8 +22,17 @@ import convops
 from checks import assert_bits_equal, assert_exact, assert_within, call_op, conv_bound, reduction_length, window_conv2d
 from checks import repro as repro_call
 from convops.arithmetic import same_padding
-from strategies import (AVG_POOL_DTYPES, CONV_DTYPES, MAX_POOL_DTYPES, PAD_DTYPES, ConvCase, conv2d_cases,
-                        make_values, pad_cases, pool2d_cases)
+from strategies import (
+    AVG_POOL_DTYPES,
+    CONV_DTYPES,
+    MAX_POOL_DTYPES,
+    PAD_DTYPES,
+    ConvCase,
+    conv2d_cases,
+    make_values,
+    pad_cases,
+    pool2d_cases,
+)
 
 _PLAIN = dict(data_formats=("NHWC",), layouts=("C",), spell=False)
 
@@ -35,15 +44,19 @@ def _float_bound(case: ConvCase, want: np.ndarray, scale: float = 1.0) -> np.nda
 
 # --------------------------------------------------------------------------- SAME == explicit
 
+
 @pytest.mark.parametrize("dtype", CONV_DTYPES)
 @given(case=conv2d_cases(paddings=("SAME",), **_PLAIN))
 def test_conv2d_same_is_its_explicit_padding(dtype, case):
     case = case.with_dtype(dtype)
     (sh, sw), (dh, dw) = case.strides, case.dilations
-    explicit = (same_padding(case.x.shape[1], case.w.shape[0], sh, dh),
-                same_padding(case.x.shape[2], case.w.shape[1], sw, dw))
-    same, repro = call_op(convops.conv2d, "conv2d", case.x, case.w, strides=case.strides, padding="SAME",
-                          dilations=case.dilations)
+    explicit = (
+        same_padding(case.x.shape[1], case.w.shape[0], sh, dh),
+        same_padding(case.x.shape[2], case.w.shape[1], sw, dw),
+    )
+    same, repro = call_op(
+        convops.conv2d, "conv2d", case.x, case.w, strides=case.strides, padding="SAME", dilations=case.dilations
+    )
     padded = convops.conv2d(case.x, case.w, strides=case.strides, padding=explicit, dilations=case.dilations)
     assert_exact(same, padded, repro, f"the same call with padding={explicit}")
 
@@ -56,11 +69,13 @@ def test_pools_same_is_their_explicit_padding(op, case):
     explicit = (same_padding(case.x.shape[1], kh, sh), same_padding(case.x.shape[2], kw, sw))
     function = getattr(convops, op)
     same, repro = call_op(function, op, case.x, case.ksize, case.strides, "SAME")
-    assert_exact(same, function(case.x, case.ksize, case.strides, explicit), repro,
-                 f"the same call with padding={explicit}")
+    assert_exact(
+        same, function(case.x, case.ksize, case.strides, explicit), repro, f"the same call with padding={explicit}"
+    )
 
 
 # --------------------------------------------------------------------------- dilation, linearity
+
 
 def _dilate(w: np.ndarray, dh: int, dw: int) -> np.ndarray:
     kh, kw = w.shape[:2]
@@ -74,8 +89,9 @@ def _dilate(w: np.ndarray, dh: int, dw: int) -> np.ndarray:
 def test_dilated_kernel_is_zero_inserted_kernel(dtype, case):
     case = case.with_dtype(dtype)
     (dh, dw) = case.dilations
-    got, repro = call_op(convops.conv2d, "conv2d", case.x, case.w, strides=case.strides, padding=case.padding,
-                         dilations=case.dilations)
+    got, repro = call_op(
+        convops.conv2d, "conv2d", case.x, case.w, strides=case.strides, padding=case.padding, dilations=case.dilations
+    )
     wide = _dilate(case.w, dh, dw)
     # SAME depends only on the span (k - 1) * d + 1, which the zero-inserted kernel keeps.
     want = convops.conv2d(case.x, wide, strides=case.strides, padding=case.padding)
@@ -103,8 +119,13 @@ def test_conv2d_is_linear_in_the_filters(dtype, case, a, b):
     if case.x.dtype.kind in "iu":
         assert_exact(got, want, repro, "a*conv(x, w1) + b*conv(x, w2)")
     else:
-        magnitude = window_conv2d(np.abs(case.x), abs(a) * np.abs(case.w) + abs(b) * np.abs(w2), case.strides,
-                                  case.explicit_padding, case.dilations)
+        magnitude = window_conv2d(
+            np.abs(case.x),
+            abs(a) * np.abs(case.w) + abs(b) * np.abs(w2),
+            case.strides,
+            case.explicit_padding,
+            case.dilations,
+        )
         bound = 3 * conv_bound(want, magnitude, reduction_length(case.w.shape), case.x.dtype)
         assert_within(got, want, bound, repro, "a*conv(x, w1) + b*conv(x, w2)")
 
@@ -116,7 +137,7 @@ def test_conv2d_batch_images_are_independent(dtype, case):
     case = case.with_dtype(dtype)
     kwargs = dict(strides=case.strides, padding=case.padding, dilations=case.dilations)
     batch, repro = call_op(convops.conv2d, "conv2d", case.x, case.w, **kwargs)
-    alone = np.concatenate([convops.conv2d(case.x[i:i + 1], case.w, **kwargs) for i in range(case.x.shape[0])])
+    alone = np.concatenate([convops.conv2d(case.x[i : i + 1], case.w, **kwargs) for i in range(case.x.shape[0])])
     if case.x.dtype.kind in "iu":
         assert_exact(batch, alone, repro, "the images one at a time")
     else:
@@ -125,14 +146,21 @@ def test_conv2d_batch_images_are_independent(dtype, case):
 
 # --------------------------------------------------------------------------- layouts
 
+
 @pytest.mark.parametrize("dtype", CONV_DTYPES)
 @given(case=conv2d_cases(**_PLAIN))
 def test_conv2d_nchw_is_nhwc_transposed(dtype, case):
     case = case.with_dtype(dtype)
     kwargs = dict(strides=case.strides, padding=case.padding, dilations=case.dilations)
     nhwc = convops.conv2d(case.x, case.w, **kwargs)
-    nchw, repro = call_op(convops.conv2d, "conv2d", np.ascontiguousarray(case.x.transpose(0, 3, 1, 2)), case.w,
-                          data_format="NCHW", **kwargs)
+    nchw, repro = call_op(
+        convops.conv2d,
+        "conv2d",
+        np.ascontiguousarray(case.x.transpose(0, 3, 1, 2)),
+        case.w,
+        data_format="NCHW",
+        **kwargs,
+    )
     assert_exact(nchw, np.ascontiguousarray(nhwc.transpose(0, 3, 1, 2)), repro, "the NHWC result transposed")
 
 
@@ -141,8 +169,15 @@ def test_conv2d_nchw_is_nhwc_transposed(dtype, case):
 def test_pools_nchw_is_nhwc_transposed(op, case):
     function = getattr(convops, op)
     nhwc = function(case.x, case.ksize, case.strides, case.padding)
-    nchw, repro = call_op(function, op, np.ascontiguousarray(case.x.transpose(0, 3, 1, 2)), case.ksize,
-                          case.strides, case.padding, data_format="NCHW")
+    nchw, repro = call_op(
+        function,
+        op,
+        np.ascontiguousarray(case.x.transpose(0, 3, 1, 2)),
+        case.ksize,
+        case.strides,
+        case.padding,
+        data_format="NCHW",
+    )
     assert_exact(nchw, nhwc.transpose(0, 3, 1, 2), repro, "the NHWC result transposed")
 
 
@@ -157,6 +192,7 @@ def test_conv2d_grayscale_is_a_one_image_one_channel_batch(dtype, case):
 
 
 # --------------------------------------------------------------------------- pooling algebra
+
 
 @pytest.mark.parametrize("dtype", ["int8", "int16", "int32", "int64", "uint8", "uint16"])
 @given(case=pool2d_cases(styles=("normal", "ties"), **_PLAIN), shift=st.integers(-20, 20))
@@ -177,10 +213,9 @@ def test_pools_commute_with_powers_of_two(op, case, power):
     """Scaling by 2**p is exact in floating point (no overflow or underflow at these sizes), so
     pooling 2**p * x is exactly 2**p times pooling x — including the average's divisions."""
     function = getattr(convops, op)
-    scale = case.x.dtype.type(2.0 ** power)
+    scale = case.x.dtype.type(2.0**power)
     got, repro = call_op(function, op, case.x * scale, case.ksize, case.strides, case.padding)
-    assert_exact(got, function(case.x, case.ksize, case.strides, case.padding) * scale, repro,
-                 f"{op}(x) * 2**{power}")
+    assert_exact(got, function(case.x, case.ksize, case.strides, case.padding) * scale, repro, f"{op}(x) * 2**{power}")
 
 
 @given(case=pool2d_cases(dtypes=MAX_POOL_DTYPES, styles=("normal", "ties", "negative", "extremes"), **_PLAIN))
@@ -194,13 +229,16 @@ def test_max_pool2d_picks_an_element_of_each_window(case):
     for y in range(out.shape[1]):
         for x_ in range(out.shape[2]):
             y0, x0 = y * sh - top, x_ * sw - left
-            window = case.x[:, max(y0, 0):y0 + kh, max(x0, 0):x0 + kw, :].reshape(case.x.shape[0], -1, case.x.shape[3])
+            window = case.x[:, max(y0, 0) : y0 + kh, max(x0, 0) : x0 + kw, :].reshape(
+                case.x.shape[0], -1, case.x.shape[3]
+            )
             call = repro_call("max_pool2d", case.x, case.ksize, case.strides, case.padding)
             want = np.maximum(window.max(axis=1), lowest)
             assert np.all(out[:, y, x_, :] == want), f"window ({y}, {x_})\n  reproduce: {call}"
 
 
 # --------------------------------------------------------------------------- padding
+
 
 @pytest.mark.parametrize("dtype", PAD_DTYPES)
 @given(case=pad_cases(modes=("CONSTANT", "REFLECT", "SYMMETRIC", "EDGE", "CIRCULAR", "MEAN"), layouts=("C",)))
@@ -223,6 +261,7 @@ def _needs_openmp():
     # the extensions must have been built with OpenMP, so there this is a failure.
     if not convops.openmp_enabled():
         import os
+
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail("convops was built without OpenMP on CI: the thread-count property cannot be tested")
         pytest.skip("convops was built without OpenMP")
@@ -238,8 +277,16 @@ def _by_threads(function, *args, **kwargs):
 
 # float16 is left out: its conv runs the float32 kernel, its avg-pool is NumPy code without threads.
 @pytest.mark.parametrize("dtype", ["float32", "float64", "int32"])
-@given(seed=st.integers(0, 2**32 - 1), side=st.integers(19, 25), groups=st.integers(1, 2), kh=st.integers(2, 3),
-       kw=st.integers(2, 3), d=st.integers(1, 2), padding=st.sampled_from(["SAME", "VALID"]), n=st.integers(3, 5))
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    side=st.integers(19, 25),
+    groups=st.integers(1, 2),
+    kh=st.integers(2, 3),
+    kw=st.integers(2, 3),
+    d=st.integers(1, 2),
+    padding=st.sampled_from(["SAME", "VALID"]),
+    n=st.integers(3, 5),
+)
 def test_conv2d_is_identical_for_any_thread_count(dtype, seed, side, groups, kh, kw, d, padding, n):
     """Inputs just large enough (patch rows x K >= 32768: >= 3 images, K >= 32) that the kernels
     really split the work between threads. Odd batches and sides too: with an even number of
@@ -255,8 +302,14 @@ def test_conv2d_is_identical_for_any_thread_count(dtype, seed, side, groups, kh,
 
 
 @pytest.mark.parametrize("op", ["max_pool2d", "avg_pool2d", "pad"])
-@given(seed=st.integers(0, 2**32 - 1), side=st.integers(24, 31), k=st.integers(2, 4), s=st.integers(1, 2),
-       dtype=st.sampled_from(["float32", "float64"]), n=st.integers(3, 5))
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    side=st.integers(24, 31),
+    k=st.integers(2, 4),
+    s=st.integers(1, 2),
+    dtype=st.sampled_from(["float32", "float64"]),
+    n=st.integers(3, 5),
+)
 def test_pool_and_pad_are_identical_for_any_thread_count(op, seed, side, k, s, dtype, n):
     """Pools: N*H_out*W_out*KH*KW*C >= 32768; pad: >= 256 KiB of output (the kernels' thresholds).
     Odd batches and rows as well as even ones (see the conv2d property)."""
@@ -274,6 +327,7 @@ def test_pool_and_pad_are_identical_for_any_thread_count(op, seed, side, k, s, d
 
 
 # --------------------------------------------------------------------------- memory layout
+
 
 @pytest.mark.parametrize("dtype", CONV_DTYPES)
 @given(case=conv2d_cases())

@@ -12,9 +12,10 @@ tests/TF-SEMANTICS.md ("Shapes and padding"), which records the rules as checked
 
 from __future__ import annotations
 
-from typing import Any, Sequence, Tuple
+from collections.abc import Sequence
+from typing import Any
 
-Pair = Tuple[int, int]
+Pair = tuple[int, int]
 
 
 def effective_kernel(k: int, d: int = 1) -> int:
@@ -44,8 +45,9 @@ def output_size(size: int, k: int, s: int, pads: Pair = (0, 0), d: int = 1) -> i
     return valid_output_size(size + pads[0] + pads[1], k, s, d)
 
 
-def explicit_pads(padding: Any, hw: Sequence[int], khw: Sequence[int], strides: Sequence[int],
-                  dilations: Sequence[int] = (1, 1)) -> Tuple[Pair, Pair]:
+def explicit_pads(
+    padding: Any, hw: Sequence[int], khw: Sequence[int], strides: Sequence[int], dilations: Sequence[int] = (1, 1)
+) -> tuple[Pair, Pair]:
     """``"SAME"``/``"VALID"`` (any case) or ``((top, bottom), (left, right))`` as explicit pads."""
     if isinstance(padding, str):
         if padding.upper() == "VALID":

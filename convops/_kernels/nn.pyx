@@ -2,8 +2,6 @@
 # has validated the arrays. Per-lane partial sums in a fixed order keep the bias gradient
 # independent of the thread count.
 from libc.stddef cimport ptrdiff_t
-from libc.stdlib cimport malloc, free
-from libc.string cimport memset
 
 from convops._kernels.parallel cimport effective_threads, parallel_for, chunk_for
 from convops._kernels.common cimport floating
@@ -102,4 +100,3 @@ def bias_act_backward(floating[:, ::1] dz, const floating[:, ::1] y, double[:, :
     p.code = 0 if floating is float else 1
     with nogil:
         parallel_for(_bias_backward_chunk, &p, p.lanes, 1, threads)
-

@@ -23,7 +23,7 @@ cdef extern from "pool_simd.h" nogil:
 # chooses the variant and passes its index as `isa`. The integer types run the Cython loops,
 # which the compiler vectorises for the baseline ISA. Which instruction sets exist and run here
 # is decided in one place, convops/_kernels/simd.pyx.
-from convops._kernels.simd import ISA_NAMES, supported_isas
+from convops._kernels.simd import supported_isas
 
 #: The float kernels' variant without SIMD (isa=-1): the Cython loops below, which builds without
 #: the SIMD copies (compilers other than GCC/Clang, e.g. MSVC) run for every dtype.

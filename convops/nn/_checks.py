@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Any, Optional, Tuple
+from typing import Any
 
 import numpy as np
 
@@ -34,16 +34,24 @@ def layer_dtype(dtype: Any) -> np.dtype:
         return np.dtype("float32")
     rule = "`dtype` of a layer must be 'float32' or 'float64' (convops computes in these only)"
     if isinstance(dtype, str) and "mixed" in dtype:
-        raise ValueError(f"{rule}; got {dtype!r}: Keras's mixed-precision policies compute in float16, "
-                         f"which convops cannot reproduce. Use 'float32'")
+        raise ValueError(
+            f"{rule}; got {dtype!r}: Keras's mixed-precision policies compute in float16, "
+            f"which convops cannot reproduce. Use 'float32'"
+        )
     try:
         parsed = np.dtype(dtype)
     except (TypeError, ValueError):
         kind = ValueError if isinstance(dtype, str) else TypeError
         raise kind(f"{rule}; got {describe(dtype)}") from None
     if parsed.name not in LAYER_DTYPES:
-        hint = (": Keras computes float16 layers in float16, which convops cannot reproduce; build the model "
-                "in float32 and cast inputs with x.astype('float32')") if parsed.kind == "f" else ""
+        hint = (
+            (
+                ": Keras computes float16 layers in float16, which convops cannot reproduce; build the model "
+                "in float32 and cast inputs with x.astype('float32')"
+            )
+            if parsed.kind == "f"
+            else ""
+        )
         raise ValueError(f"{rule}; got {parsed}{hint}")
     return parsed
 
@@ -55,8 +63,14 @@ def as_bool(value: Any, name: str) -> bool:
     return bool(value)
 
 
-def as_float(value: Any, name: str, low: Optional[float] = None, high: Optional[float] = None,
-             low_open: bool = False, high_open: bool = False) -> float:
+def as_float(
+    value: Any,
+    name: str,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> float:
     """A finite Python float in ``[low, high]`` (open ends where asked); strings, bools refused."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"`{name}` must be a real number; got {describe(value)}")
@@ -80,7 +94,7 @@ def positive_int(value: Any, name: str) -> int:
     return number
 
 
-def shape(value: Any, name: str, minimum: int = 1) -> Tuple[int, ...]:
+def shape(value: Any, name: str, minimum: int = 1) -> tuple[int, ...]:
     """A non-empty tuple of ints >= ``minimum``: a layer's input shape without the batch axis."""
     if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
         raise TypeError(f"`{name}` must be a tuple of positive ints (without the batch axis); got {describe(value)}")
@@ -89,6 +103,7 @@ def shape(value: Any, name: str, minimum: int = 1) -> Tuple[int, ...]:
         raise ValueError(f"`{name}` must have at least one axis; got ()")
     sides = tuple(as_int(s, name) for s in items)
     if min(sides) < minimum:
-        raise ValueError(f"`{name}` must be >= {minimum} in every axis (an empty input has nothing to learn "
-                         f"from); got {sides}")
+        raise ValueError(
+            f"`{name}` must be >= {minimum} in every axis (an empty input has nothing to learn from); got {sides}"
+        )
     return sides

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from typing import Dict, Iterator, Optional
+from collections.abc import Iterator
 
 
 class UseGuard:
@@ -21,15 +21,17 @@ class UseGuard:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._readers: Dict[int, int] = {}
-        self._writer: Optional[int] = None
+        self._readers: dict[int, int] = {}
+        self._writer: int | None = None
         self._writer_what = ""
 
     def _busy(self, model: str, what: str, other: str) -> RuntimeError:
-        return RuntimeError(f"model {model!r}: {what}() was called while {other} is running on this model in "
-                            f"another thread. Training changes the layers' caches and weights in place, so it "
-                            f"cannot overlap any other call on the same model; predict() and evaluate() may "
-                            f"run concurrently with each other")
+        return RuntimeError(
+            f"model {model!r}: {what}() was called while {other} is running on this model in "
+            f"another thread. Training changes the layers' caches and weights in place, so it "
+            f"cannot overlap any other call on the same model; predict() and evaluate() may "
+            f"run concurrently with each other"
+        )
 
     @contextlib.contextmanager
     def reading(self, model: str, what: str) -> Iterator[None]:

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import itertools
 from collections import defaultdict
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
@@ -15,13 +16,13 @@ import convops
 from convops._validation import as_int
 from convops.nn import _checks
 
-Shape = Tuple[int, ...]
-IntPair = Union[int, Tuple[int, int], List[int]]
-Pair = Tuple[int, int]
-Window = Tuple[Pair, Pair, Pair, Pair]
+Shape = tuple[int, ...]
+IntPair = int | tuple[int, int] | list[int]
+Pair = tuple[int, int]
+Window = tuple[Pair, Pair, Pair, Pair]
 
 # Keras names layers conv2d, conv2d_1, ... with one counter per kind for the whole session.
-_name_counters: Dict[str, "itertools.count[int]"] = defaultdict(itertools.count)
+_name_counters: dict[str, itertools.count[int]] = defaultdict(itertools.count)
 
 
 def _snake(name: str) -> str:
@@ -33,7 +34,7 @@ def _snake(name: str) -> str:
     return "".join(out)
 
 
-def _pair(value: Any, name: str) -> Tuple[int, int]:
+def _pair(value: Any, name: str) -> tuple[int, int]:
     if isinstance(value, (list, tuple)):
         if len(value) != 2:
             raise ValueError(f"`{name}` must be an int or a pair of ints; got {value!r}")
@@ -51,17 +52,22 @@ def _padding(value: Any) -> str:
     return value.lower()
 
 
-_LANES = 8        # fixed partial sums for the bias gradient: the same result for any thread count
+_LANES = 8  # fixed partial sums for the bias gradient: the same result for any thread count
 
 
-def _bias_act_forward(z: np.ndarray, channels: int, bias: Optional[np.ndarray], relu: bool) -> None:
+def _bias_act_forward(z: np.ndarray, channels: int, bias: np.ndarray | None, relu: bool) -> None:
     kernel = convops._kernels.load("nn").bias_act_forward
     flat = z.reshape(-1, channels)
-    kernel(flat, bias if bias is not None else np.zeros(channels, z.dtype), bias is not None, relu,
-           convops.get_num_threads())
+    kernel(
+        flat,
+        bias if bias is not None else np.zeros(channels, z.dtype),
+        bias is not None,
+        relu,
+        convops.get_num_threads(),
+    )
 
 
-def _bias_act_backward(dz: np.ndarray, y: Optional[np.ndarray], channels: int, relu: bool) -> np.ndarray:
+def _bias_act_backward(dz: np.ndarray, y: np.ndarray | None, channels: int, relu: bool) -> np.ndarray:
     """Mask ``dz`` in place where the ReLU was off; return the bias gradient (float64)."""
     kernel = convops._kernels.load("nn").bias_act_backward
     flat = dz.reshape(-1, channels)
@@ -87,7 +93,7 @@ class SymbolicTensor:
         The layer's input (None for the output of ``Input``).
     """
 
-    def __init__(self, shape: Shape, layer: "Layer", parent: Optional["SymbolicTensor"]):
+    def __init__(self, shape: Shape, layer: Layer, parent: SymbolicTensor | None):
         self.shape = (None,) + tuple(shape)
         self.layer = layer
         self.parent = parent
@@ -115,19 +121,17 @@ class Layer:
         computes them in float16, which convops cannot reproduce.
     """
 
-    def __init__(self, name: Optional[str] = None, input_shape: Optional[Sequence[int]] = None,
-                 dtype: DTypeLike = "float32"):
+    def __init__(self, name: str | None = None, input_shape: Sequence[int] | None = None, dtype: DTypeLike = "float32"):
         kind = _snake(type(self).__name__)
         if name is not None and not isinstance(name, str):
             raise TypeError(f"`name` must be a str; got {_checks.describe(name)}")
         self.dtype = _checks.layer_dtype(dtype)
-        self.input_shape: Optional[Shape] = (_checks.shape(input_shape, "input_shape")
-                                             if input_shape is not None else None)
+        self.input_shape: Shape | None = _checks.shape(input_shape, "input_shape") if input_shape is not None else None
         self.name = name if name is not None else (kind if (n := next(_name_counters[kind])) == 0 else f"{kind}_{n}")
-        self.output_shape: Optional[Shape] = None
+        self.output_shape: Shape | None = None
         self.built = False
-        self.params: Dict[str, np.ndarray] = {}
-        self.grads: Dict[str, np.ndarray] = {}
+        self.params: dict[str, np.ndarray] = {}
+        self.grads: dict[str, np.ndarray] = {}
 
     # -- building ------------------------------------------------------------------------------
     def build(self, input_shape: Sequence[int]) -> None:
@@ -146,9 +150,11 @@ class Layer:
         shape = _checks.shape(input_shape, "input_shape")
         output_shape = self.output_shape_for(shape)
         if 0 in output_shape:
-            raise ValueError(f"{type(self).__name__} {self.name!r}: {self._empty_reason(shape)} (input {shape} "
-                             f"gives output {output_shape}; a layer with an empty output would make every "
-                             f"prediction the same)")
+            raise ValueError(
+                f"{type(self).__name__} {self.name!r}: {self._empty_reason(shape)} (input {shape} "
+                f"gives output {output_shape}; a layer with an empty output would make every "
+                f"prediction the same)"
+            )
         self.input_shape = shape
         self.output_shape = output_shape
         self._make_weights()
@@ -157,7 +163,7 @@ class Layer:
     def _make_weights(self) -> None:
         pass
 
-    def _shapes(self) -> Tuple[Shape, Shape]:
+    def _shapes(self) -> tuple[Shape, Shape]:
         """``(input_shape, output_shape)`` of a built layer."""
         if self.input_shape is None or self.output_shape is None:
             raise RuntimeError(f"layer {self.name!r} is not built: build(input_shape) it or put it in a model first")
@@ -203,11 +209,13 @@ class Layer:
         SymbolicTensor
         """
         if not isinstance(tensor, SymbolicTensor):
-            raise TypeError(f"`tensor`: calling a layer builds a model: pass the output of `Input(...)` or of "
-                            f"another layer; got {type(tensor).__name__}. To compute, use model.predict(x) or "
-                            f"layer.forward(x)")
+            raise TypeError(
+                f"`tensor`: calling a layer builds a model: pass the output of `Input(...)` or of "
+                f"another layer; got {type(tensor).__name__}. To compute, use model.predict(x) or "
+                f"layer.forward(x)"
+            )
         if not self.built:
-            self.build(tensor.shape[1:])           # type: ignore[arg-type]  # (None,) + ints: [1:] are ints
+            self.build(tensor.shape[1:])  # type: ignore[arg-type]  # (None,) + ints: [1:] are ints
         return SymbolicTensor(self._shapes()[1], self, tensor)
 
     # -- computing -----------------------------------------------------------------------------
@@ -228,8 +236,9 @@ class Layer:
         training = _checks.as_bool(training, "training")
         return self._forward(self._checked_batch(x, "x", self.input_shape), training)
 
-    def backward(self, dy: np.ndarray, need_input_grad: bool = True, from_logits: bool = False,
-                 overwrite_dy: bool = False) -> Optional[np.ndarray]:
+    def backward(
+        self, dy: np.ndarray, need_input_grad: bool = True, from_logits: bool = False, overwrite_dy: bool = False
+    ) -> np.ndarray | None:
         """Store ``dL/d(weights)`` in ``self.grads`` and return ``dL/d(input)``.
 
         Parameters
@@ -254,11 +263,17 @@ class Layer:
             No ``forward(x, training=True)`` came before.
         """
         dy = self._checked_batch(dy, "dy", self.output_shape)
-        flags = [_checks.as_bool(v, n) for v, n in ((need_input_grad, "need_input_grad"),
-                                                     (from_logits, "from_logits"), (overwrite_dy, "overwrite_dy"))]
+        flags = [
+            _checks.as_bool(v, n)
+            for v, n in (
+                (need_input_grad, "need_input_grad"),
+                (from_logits, "from_logits"),
+                (overwrite_dy, "overwrite_dy"),
+            )
+        ]
         return self._backward(dy, *flags)
 
-    def _checked_batch(self, value: Any, name: str, shape: Optional[Shape]) -> np.ndarray:
+    def _checked_batch(self, value: Any, name: str, shape: Shape | None) -> np.ndarray:
         """``value`` as an array ``(N,) + shape`` in the layer's dtype (no copy when it already is)."""
         if not self.built or shape is None:
             raise RuntimeError(f"layer {self.name!r} is not built: build(input_shape) it or put it in a model first")
@@ -268,21 +283,24 @@ class Layer:
             try:
                 array = np.asarray(value)
             except (ValueError, TypeError) as exc:
-                raise ValueError(f"`{name}` must be an array (N,) + {shape}; got {_checks.describe(value)}: "
-                                 f"{exc}") from None
+                raise ValueError(
+                    f"`{name}` must be an array (N,) + {shape}; got {_checks.describe(value)}: {exc}"
+                ) from None
             if array.dtype.kind not in "biuf":
                 raise TypeError(f"`{name}` must be an array of numbers; got dtype {array.dtype}")
             array = array.astype(self.dtype)
         if array.shape[1:] != tuple(shape) or array.ndim != len(shape) + 1:
-            raise ValueError(f"`{name}` of layer {self.name!r} must have shape (N,) + {tuple(shape)}; got "
-                             f"{array.shape}")
+            raise ValueError(
+                f"`{name}` of layer {self.name!r} must have shape (N,) + {tuple(shape)}; got {array.shape}"
+            )
         return array
 
     def _forward(self, x: np.ndarray, training: bool) -> np.ndarray:
         raise NotImplementedError
 
-    def _backward(self, dy: np.ndarray, need_input_grad: bool, from_logits: bool,
-                  overwrite_dy: bool) -> Optional[np.ndarray]:
+    def _backward(
+        self, dy: np.ndarray, need_input_grad: bool, from_logits: bool, overwrite_dy: bool
+    ) -> np.ndarray | None:
         raise NotImplementedError
 
     def _no_forward(self) -> RuntimeError:
@@ -290,11 +308,11 @@ class Layer:
 
     # -- weights -------------------------------------------------------------------------------
     @property
-    def weights(self) -> List[np.ndarray]:
+    def weights(self) -> list[np.ndarray]:
         """The weight arrays themselves (not copies), in Keras's order."""
         return list(self.params.values())
 
-    def get_weights(self) -> List[np.ndarray]:
+    def get_weights(self) -> list[np.ndarray]:
         """Copies of the weights, in Keras's order (kernel, then bias).
 
         Returns
@@ -339,7 +357,7 @@ class Layer:
         """
         return 0
 
-    def window(self) -> Optional[Window]:
+    def window(self) -> Window | None:
         """The sliding window of the layer, for receptive fields.
 
         Returns
@@ -353,7 +371,7 @@ class Layer:
         return f"<{type(self).__name__} name={self.name!r}>"
 
 
-def _checked_weights(weights: Any, current: List[np.ndarray], owner: str) -> List[np.ndarray]:
+def _checked_weights(weights: Any, current: list[np.ndarray], owner: str) -> list[np.ndarray]:
     """``weights`` as arrays of the current weights' shapes and dtypes, or ValueError/TypeError
     (before anything is changed)."""
     if isinstance(weights, (str, bytes, np.ndarray)) or not hasattr(weights, "__iter__"):
@@ -373,5 +391,3 @@ def _checked_weights(weights: Any, current: List[np.ndarray], owner: str) -> Lis
             raise ValueError(f"`weights`: weight {index} must have shape {old.shape}; got {array.shape}")
         out.append(array)
     return out
-
-

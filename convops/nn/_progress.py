@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Dict, Optional, TextIO
+from typing import TextIO
 
 
 class ProgressBar:
@@ -12,14 +12,14 @@ class ProgressBar:
     times a second); elsewhere (a log, a notebook capture, a pipe) only the final line is
     written, so logs stay readable. ``verbose=2`` writes Keras's one-line summary instead."""
 
-    def __init__(self, target: int, verbose: int = 1, stream: Optional[TextIO] = None, width: int = 20):
+    def __init__(self, target: int, verbose: int = 1, stream: TextIO | None = None, width: int = 20):
         self.target, self.verbose, self.width = target, verbose, width
         self.stream = stream if stream is not None else sys.stdout
         self.dynamic = verbose == 1 and hasattr(self.stream, "isatty") and self.stream.isatty()
         self.start = time.perf_counter()
         self._last_draw = 0.0
 
-    def update(self, current: int, values: Dict[str, float], finalize: bool = False) -> None:
+    def update(self, current: int, values: dict[str, float], finalize: bool = False) -> None:
         if self.verbose == 0:
             return
         now = time.perf_counter()
@@ -40,7 +40,7 @@ class ProgressBar:
         if finalize:
             timing = f"{elapsed:.0f}s {unit}"
         else:
-            timing = f"{per_step * (self.target - current):.0f}s {unit}"       # ETA while running
+            timing = f"{per_step * (self.target - current):.0f}s {unit}"  # ETA while running
         line = f"{current}/{self.target} {bar} {timing}" + (f" - {metrics}" if metrics else "")
         if self.dynamic:
             self.stream.write("\r" + line + "\x1b[K" + ("\n" if finalize else ""))

@@ -8,13 +8,11 @@ it each run starts from fresh OS entropy, like Keras without a seed.
 
 from __future__ import annotations
 
-from typing import Optional
-
 import numpy as np
 
 from convops._validation import as_int
 
-_sequence: Optional[np.random.SeedSequence] = None
+_sequence: np.random.SeedSequence | None = None
 
 
 def set_random_seed(seed: int) -> None:
@@ -40,7 +38,7 @@ def set_random_seed(seed: int) -> None:
     _sequence = np.random.SeedSequence(seed)
 
 
-def next_generator(seed: Optional[int] = None) -> np.random.Generator:
+def next_generator(seed: int | None = None) -> np.random.Generator:
     """A generator for one random choice: from ``seed`` when given, else the next one of the
     global sequence (fresh entropy when no global seed was set)."""
     if seed is not None:

@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Any, List, Tuple
+from typing import Any
 
 from convops import arithmetic
 
 
-def summary_lines(model: Any) -> List[str]:
+def summary_lines(model: Any) -> list[str]:
     """The lines of ``model.summary()``, for a built model."""
-    lines: List[str] = []
+    lines: list[str] = []
     rows = []
     if model._show_input_row:
-        rows.append((f"{model._input_layer.name} (InputLayer)", _shape_text(model._input_layer.output_shape), "0",
-                     "1×1, jump 1", "0"))
+        rows.append(
+            (
+                f"{model._input_layer.name} (InputLayer)",
+                _shape_text(model._input_layer.output_shape),
+                "0",
+                "1×1, jump 1",
+                "0",
+            )
+        )
     # Receptive fields along H and W from convops.arithmetic, over the sliding-window layers.
     windows = [layer.window() for layer in model._layers]
     stack = [w for w in windows if w is not None]
@@ -35,11 +42,23 @@ def summary_lines(model: Any) -> List[str]:
             field = f"{fh.size}×{fw.size}, jump {jump}"
         flops = layer.flops()
         total_flops += flops
-        rows.append((f"{layer.name} ({type(layer).__name__})", _shape_text(layer.output_shape),
-                     f"{layer.count_params():,}", field, f"{flops:,}"))
+        rows.append(
+            (
+                f"{layer.name} ({type(layer).__name__})",
+                _shape_text(layer.output_shape),
+                f"{layer.count_params():,}",
+                field,
+                f"{flops:,}",
+            )
+        )
     headers = ("Layer (type)", "Output Shape", "Param #", "Receptive field", "FLOPs")
-    widths = [max(31, *(len(r[0]) for r in rows)), max(22, *(len(r[1]) for r in rows)), 13,
-              max(18, *(len(r[3]) for r in rows)), max(11, *(len(r[4]) for r in rows))]
+    widths = [
+        max(31, *(len(r[0]) for r in rows)),
+        max(22, *(len(r[1]) for r in rows)),
+        13,
+        max(18, *(len(r[3]) for r in rows)),
+        max(11, *(len(r[4]) for r in rows)),
+    ]
     right = (False, False, True, False, True)
 
     def line(cells, bar="│"):
@@ -61,12 +80,13 @@ def summary_lines(model: Any) -> List[str]:
     lines.append(f" Total params: {params:,} ({_memory(params * itemsize)})")
     lines.append(f" Trainable params: {params:,} ({_memory(params * itemsize)})")
     lines.append(f" Non-trainable params: 0 ({_memory(0)})")
-    lines.append(f" Forward FLOPs per example: {total_flops:,} (multiply and add count 2; a training step "
-             f"costs about 3x)")
+    lines.append(
+        f" Forward FLOPs per example: {total_flops:,} (multiply and add count 2; a training step costs about 3x)"
+    )
     return lines
 
 
-def _shape_text(shape: Tuple[int, ...]) -> str:
+def _shape_text(shape: tuple[int, ...]) -> str:
     return "(" + ", ".join(["None"] + [str(s) for s in shape]) + ")"
 
 
@@ -77,4 +97,3 @@ def _memory(nbytes: float) -> str:
             return f"{nbytes:.2f} {unit}"
         nbytes /= 1024
     return f"{nbytes:.2f} TB"  # pragma: no cover
-

@@ -7,7 +7,8 @@ layer only keeps its output for the backward pass.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Optional, Tuple
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -31,14 +32,14 @@ def _array(value: Any, name: str) -> np.ndarray:
     return array if array.dtype.kind == "f" else array.astype(np.float64)
 
 
-def _pair(dy: Any, y: Any) -> Tuple[np.ndarray, np.ndarray]:
+def _pair(dy: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
     dy, y = _array(dy, "dy"), _array(y, "y")
     if dy.shape != y.shape:
         raise ValueError(f"`dy` must have the shape of `y`; got {dy.shape} and {y.shape}")
     return dy, y
 
 
-def relu(z: ArrayLike, out: Optional[np.ndarray] = None) -> np.ndarray:
+def relu(z: ArrayLike, out: np.ndarray | None = None) -> np.ndarray:
     """``max(z, 0)``.
 
     Parameters
@@ -221,9 +222,9 @@ def linear_backward(dy: ArrayLike, y: ArrayLike) -> np.ndarray:
     return _pair(dy, y)[0]
 
 
-Activation = Tuple[str, Callable[..., np.ndarray], Callable[[np.ndarray, np.ndarray], np.ndarray]]
+Activation = tuple[str, Callable[..., np.ndarray], Callable[[np.ndarray, np.ndarray], np.ndarray]]
 
-_ACTIVATIONS: Dict[str, Activation] = {
+_ACTIVATIONS: dict[str, Activation] = {
     "relu": ("relu", relu, relu_backward),
     "softmax": ("softmax", softmax, softmax_backward),
     "sigmoid": ("sigmoid", sigmoid, sigmoid_backward),
@@ -232,7 +233,7 @@ _ACTIVATIONS: Dict[str, Activation] = {
 }
 
 
-def get(identifier: Optional[str]) -> Activation:
+def get(identifier: str | None) -> Activation:
     """An activation from its Keras name.
 
     Parameters

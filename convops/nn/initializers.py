@@ -8,7 +8,8 @@ from Keras's exact weights, copy them with ``model.set_weights(keras_model.get_w
 
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence, Tuple
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from numpy.typing import DTypeLike
@@ -17,11 +18,23 @@ from convops._validation import as_int
 from convops.nn._checks import as_float, describe
 from convops.nn._random import next_generator
 
-__all__ = ["Initializer", "GlorotUniform", "GlorotNormal", "HeUniform", "HeNormal", "Zeros", "Ones",
-           "Constant", "RandomNormal", "RandomUniform", "compute_fans", "get"]
+__all__ = [
+    "Initializer",
+    "GlorotUniform",
+    "GlorotNormal",
+    "HeUniform",
+    "HeNormal",
+    "Zeros",
+    "Ones",
+    "Constant",
+    "RandomNormal",
+    "RandomUniform",
+    "compute_fans",
+    "get",
+]
 
 
-def _shape(shape: Any) -> Tuple[int, ...]:
+def _shape(shape: Any) -> tuple[int, ...]:
     if isinstance(shape, (str, bytes)) or not hasattr(shape, "__iter__"):
         raise TypeError(f"`shape` must be a tuple of ints; got {describe(shape)}")
     sides = tuple(as_int(s, "shape") for s in shape)
@@ -30,7 +43,7 @@ def _shape(shape: Any) -> Tuple[int, ...]:
     return sides
 
 
-def compute_fans(shape: Sequence[int]) -> Tuple[float, float]:
+def compute_fans(shape: Sequence[int]) -> tuple[float, float]:
     """``(fan_in, fan_out)`` of a kernel shape, as Keras computes them.
 
     Parameters
@@ -53,7 +66,7 @@ def compute_fans(shape: Sequence[int]) -> Tuple[float, float]:
     return receptive * shape[-2], receptive * shape[-1]
 
 
-def _seed(seed: Any) -> Optional[int]:
+def _seed(seed: Any) -> int | None:
     if seed is None:
         return None
     value = as_int(seed, "seed")
@@ -82,7 +95,7 @@ class Initializer:
         sequence.
     """
 
-    def __init__(self, seed: Optional[int] = None):
+    def __init__(self, seed: int | None = None):
         self.seed = _seed(seed)
 
     def __call__(self, shape: Sequence[int], dtype: DTypeLike = "float32") -> np.ndarray:
@@ -100,7 +113,7 @@ class Initializer:
         shape, dtype = _shape(shape), _float_dtype(dtype)
         return self.sample(shape, next_generator(self.seed)).astype(dtype)
 
-    def sample(self, shape: Tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
+    def sample(self, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
         """Values of ``shape`` in float64 (the caller rounds them to the dtype).
 
         Parameters
@@ -114,7 +127,7 @@ class Initializer:
         """
         return self._sample(shape, rng)
 
-    def _sample(self, shape: Tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
+    def _sample(self, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
         raise NotImplementedError
 
     def __repr__(self) -> str:
@@ -197,7 +210,7 @@ class RandomNormal(Initializer):
     seed : int, optional
     """
 
-    def __init__(self, mean: float = 0.0, stddev: float = 0.05, seed: Optional[int] = None):
+    def __init__(self, mean: float = 0.0, stddev: float = 0.05, seed: int | None = None):
         super().__init__(seed)
         self.mean, self.stddev = as_float(mean, "mean"), as_float(stddev, "stddev", 0.0)
 
@@ -215,7 +228,7 @@ class RandomUniform(Initializer):
     seed : int, optional
     """
 
-    def __init__(self, minval: float = -0.05, maxval: float = 0.05, seed: Optional[int] = None):
+    def __init__(self, minval: float = -0.05, maxval: float = 0.05, seed: int | None = None):
         super().__init__(seed)
         self.minval, self.maxval = as_float(minval, "minval"), as_float(maxval, "maxval")
         if self.minval > self.maxval:
@@ -280,9 +293,16 @@ def _truncated_normal(rng: np.random.Generator, shape, stddev: float) -> np.ndar
     return values
 
 
-_BY_NAME = {"glorot_uniform": GlorotUniform, "glorot_normal": GlorotNormal, "he_uniform": HeUniform,
-            "he_normal": HeNormal, "zeros": Zeros, "ones": Ones, "random_normal": RandomNormal,
-            "random_uniform": RandomUniform}
+_BY_NAME = {
+    "glorot_uniform": GlorotUniform,
+    "glorot_normal": GlorotNormal,
+    "he_uniform": HeUniform,
+    "he_normal": HeNormal,
+    "zeros": Zeros,
+    "ones": Ones,
+    "random_normal": RandomNormal,
+    "random_uniform": RandomUniform,
+}
 
 
 def get(identifier: Any, name: str = "initializer") -> Initializer:

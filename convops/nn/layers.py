@@ -10,10 +10,10 @@ Weights are NumPy arrays in Keras's layouts — Conv2D kernel ``(KH, KW, C_in, C
 (Keras's ``channels_last``).
 """
 
-
 from __future__ import annotations
 
-from typing import Any, Literal, Optional, Sequence, Tuple
+from collections.abc import Sequence
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import DTypeLike
@@ -21,15 +21,42 @@ from numpy.typing import DTypeLike
 import convops
 from convops import arithmetic, gradients
 from convops.nn import _checks, activations, initializers
-from convops.nn._layer import (IntPair, Layer, Shape, SymbolicTensor, Window, _bias_act_backward, _bias_act_forward,
-                               _checked_weights, _padding, _pair)
+from convops.nn._layer import (
+    IntPair,
+    Layer,
+    Shape,
+    SymbolicTensor,
+    Window,
+    _bias_act_backward,
+    _bias_act_forward,
+    _checked_weights,
+    _padding,
+    _pair,
+)
 
-__all__ = ["Layer", "InputLayer", "Input", "Conv2D", "MaxPooling2D", "AveragePooling2D", "Flatten", "Dense",
-           "ReLU", "Softmax", "Activation", "SymbolicTensor"]
+__all__ = [
+    "Layer",
+    "InputLayer",
+    "Input",
+    "Conv2D",
+    "MaxPooling2D",
+    "AveragePooling2D",
+    "Flatten",
+    "Dense",
+    "ReLU",
+    "Softmax",
+    "Activation",
+    "SymbolicTensor",
+]
 
 # Documented here, where users find them (Sphinx and help() show this module's name).
 Layer.__module__ = SymbolicTensor.__module__ = __name__
-_REEXPORTED = (_checked_weights,)          # models.py imports it from here
+_REEXPORTED = (_checked_weights,)  # models.py imports it from here
+
+
+def _tf_padding(padding: str) -> Literal["SAME", "VALID"]:
+    """Keras's ``"valid"``/``"same"`` (already checked by the layer) in TensorFlow's spelling."""
+    return "SAME" if padding == "same" else "VALID"
 
 
 class InputLayer(Layer):
@@ -43,7 +70,7 @@ class InputLayer(Layer):
     dtype : {"float32", "float64"}
     """
 
-    def __init__(self, shape: Sequence[int], name: Optional[str] = None, dtype: DTypeLike = "float32"):
+    def __init__(self, shape: Sequence[int], name: str | None = None, dtype: DTypeLike = "float32"):
         super().__init__(name=name, dtype=dtype)
         self.build(_checks.shape(shape, "shape"))
 
@@ -54,7 +81,7 @@ class InputLayer(Layer):
         return dy
 
 
-def Input(shape: Sequence[int], name: Optional[str] = None, dtype: DTypeLike = "float32") -> SymbolicTensor:
+def Input(shape: Sequence[int], name: str | None = None, dtype: DTypeLike = "float32") -> SymbolicTensor:
     """The start of a functional model, as ``keras.Input``: ``inputs = Input(shape=(28, 28, 1))``.
 
     Parameters
@@ -79,8 +106,8 @@ class _Activated(Layer):
     def __init__(self, activation: Any = None, **kwargs: Any):
         super().__init__(**kwargs)
         self.activation_name, self._act, self._act_backward = activations.get(activation)
-        self.logits: Optional[np.ndarray] = None
-        self._output: Optional[np.ndarray] = None
+        self.logits: np.ndarray | None = None
+        self._output: np.ndarray | None = None
 
     def _pre_activation(self, x: np.ndarray, training: bool) -> np.ndarray:
         """The layer's output before the activation, in an array of its own."""
@@ -89,7 +116,7 @@ class _Activated(Layer):
     def _forward(self, x, training):
         return self._activate(self._pre_activation(x, training), training)
 
-    def forward_with_logits(self, x: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    def forward_with_logits(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Inference output and the activation's input (the logits of a softmax), storing nothing.
 
         Parameters
@@ -108,7 +135,7 @@ class _Activated(Layer):
 
     def _activate(self, z: np.ndarray, training: bool) -> np.ndarray:
         if self.activation_name == "relu":
-            y = activations.relu(z, out=z)            # in place: z is ours
+            y = activations.relu(z, out=z)  # in place: z is ours
         elif self.activation_name == "softmax":
             if training:
                 self.logits = z
@@ -161,11 +188,22 @@ class Conv2D(_Activated):
     below to receive it).
     """
 
-    def __init__(self, filters: int, kernel_size: IntPair, strides: IntPair = (1, 1),
-                 padding: Literal["valid", "same"] = "valid", dilation_rate: IntPair = (1, 1), groups: int = 1,
-                 activation: Optional[str] = None, use_bias: bool = True, kernel_initializer: Any = "glorot_uniform",
-                 bias_initializer: Any = "zeros", input_shape: Optional[Sequence[int]] = None,
-                 name: Optional[str] = None, dtype: DTypeLike = "float32"):
+    def __init__(
+        self,
+        filters: int,
+        kernel_size: IntPair,
+        strides: IntPair = (1, 1),
+        padding: Literal["valid", "same"] = "valid",
+        dilation_rate: IntPair = (1, 1),
+        groups: int = 1,
+        activation: str | None = None,
+        use_bias: bool = True,
+        kernel_initializer: Any = "glorot_uniform",
+        bias_initializer: Any = "zeros",
+        input_shape: Sequence[int] | None = None,
+        name: str | None = None,
+        dtype: DTypeLike = "float32",
+    ):
         super().__init__(activation=activation, name=name, input_shape=input_shape, dtype=dtype)
         self.filters = _checks.positive_int(filters, "filters")
         self.kernel_size = _pair(kernel_size, "kernel_size")
@@ -174,32 +212,40 @@ class Conv2D(_Activated):
         self.dilation_rate = _pair(dilation_rate, "dilation_rate")
         if max(self.strides) > 1 and max(self.dilation_rate) > 1:
             # Keras refuses this combination (tf.nn.conv2d itself would accept it).
-            raise ValueError(f"`strides` > 1 is not compatible with `dilation_rate` > 1 (as in Keras); got "
-                             f"strides={self.strides}, dilation_rate={self.dilation_rate}")
+            raise ValueError(
+                f"`strides` > 1 is not compatible with `dilation_rate` > 1 (as in Keras); got "
+                f"strides={self.strides}, dilation_rate={self.dilation_rate}"
+            )
         self.groups = _checks.positive_int(groups, "groups")
         if self.filters % self.groups:
             raise ValueError(f"`filters` ({self.filters}) must be a multiple of `groups` ({self.groups})")
         self.use_bias = _checks.as_bool(use_bias, "use_bias")
         self.kernel_initializer = initializers.get(kernel_initializer, "kernel_initializer")
         self.bias_initializer = initializers.get(bias_initializer, "bias_initializer")
-        self._x: Optional[np.ndarray] = None
+        self._x: np.ndarray | None = None
 
     def _output_shape(self, input_shape):
         if len(input_shape) != 3:
-            raise ValueError(f"`input_shape`: Conv2D {self.name!r} needs inputs (batch, H, W, C); got (batch,) + "
-                             f"{input_shape}")
+            raise ValueError(
+                f"`input_shape`: Conv2D {self.name!r} needs inputs (batch, H, W, C); got (batch,) + {input_shape}"
+            )
         h, w, c_in = input_shape
         if c_in % self.groups:
-            raise ValueError(f"Conv2D {self.name!r}: input channels ({c_in}) must be a multiple of groups "
-                             f"({self.groups})")
-        pad = self.padding.upper()
-        return (arithmetic.conv_output_size(h, self.kernel_size[0], self.strides[0], pad, self.dilation_rate[0]),
-                arithmetic.conv_output_size(w, self.kernel_size[1], self.strides[1], pad, self.dilation_rate[1]),
-                self.filters)
+            raise ValueError(
+                f"Conv2D {self.name!r}: input channels ({c_in}) must be a multiple of groups ({self.groups})"
+            )
+        pad = _tf_padding(self.padding)
+        return (
+            arithmetic.conv_output_size(h, self.kernel_size[0], self.strides[0], pad, self.dilation_rate[0]),
+            arithmetic.conv_output_size(w, self.kernel_size[1], self.strides[1], pad, self.dilation_rate[1]),
+            self.filters,
+        )
 
     def _empty_reason(self, input_shape):
-        return (f"a {self.kernel_size} kernel (dilation {self.dilation_rate}) does not fit input {input_shape[:2]} "
-                f"with padding {self.padding!r}")
+        return (
+            f"a {self.kernel_size} kernel (dilation {self.dilation_rate}) does not fit input {input_shape[:2]} "
+            f"with padding {self.padding!r}"
+        )
 
     def _make_weights(self):
         shape = (*self.kernel_size, self._shapes()[0][2] // self.groups, self.filters)
@@ -213,12 +259,12 @@ class Conv2D(_Activated):
         return self.params["kernel"]
 
     @property
-    def bias(self) -> Optional[np.ndarray]:
+    def bias(self) -> np.ndarray | None:
         """The bias ``(C_out,)``, or None without ``use_bias``."""
         return self.params.get("bias")
 
     def _pre_activation(self, x, training):
-        z = convops.conv2d(x, self.kernel, self.strides, self.padding.upper(), self.dilation_rate)
+        z = convops.conv2d(x, self.kernel, self.strides, _tf_padding(self.padding), self.dilation_rate)
         if training:
             self._x = x
         if self.use_bias:
@@ -228,7 +274,7 @@ class Conv2D(_Activated):
     def _forward(self, x, training):
         if self.activation_name not in ("relu", "linear"):
             return super()._forward(x, training)
-        z = convops.conv2d(x, self.kernel, self.strides, self.padding.upper(), self.dilation_rate)
+        z = convops.conv2d(x, self.kernel, self.strides, _tf_padding(self.padding), self.dilation_rate)
         if z.size:
             # Bias and ReLU in one pass over the output, in place (z is ours).
             _bias_act_forward(z, self.filters, self.bias, self.activation_name == "relu")
@@ -239,10 +285,10 @@ class Conv2D(_Activated):
     def _backward(self, dy, need_input_grad, from_logits, overwrite_dy):
         if self._x is None:
             raise self._no_forward()
-        args = (self.strides, self.padding.upper(), "NHWC", self.dilation_rate)
+        args: tuple[Any, ...] = (self.strides, _tf_padding(self.padding), "NHWC", self.dilation_rate)
         if self.activation_name in ("relu", "linear") and not from_logits and dy.size:
             # ReLU's mask and the bias gradient in one pass (the sum in float64, rounded once).
-            reuse = (overwrite_dy and dy.dtype == self.dtype and dy.flags.c_contiguous and dy.flags.writeable)
+            reuse = overwrite_dy and dy.dtype == self.dtype and dy.flags.c_contiguous and dy.flags.writeable
             dz = dy if reuse else np.array(dy, dtype=self.dtype, order="C")
             bias_grad = _bias_act_backward(dz, self._output, self.filters, self.activation_name == "relu")
         else:
@@ -265,50 +311,67 @@ class Conv2D(_Activated):
         h_out, w_out, c_out = self._shapes()[1]
         return arithmetic.conv2d_flops((h_out, w_out), self.kernel_size, self._shapes()[0][2], c_out, self.groups)
 
-    def window(self) -> Optional[Window]:
+    def window(self) -> Window | None:
         """``((KH, KW), strides, dilation_rate, (pad_top, pad_left))``, for receptive fields.
 
         Returns
         -------
         tuple
         """
-        pads = [arithmetic.resolve_padding(self.padding.upper(), size, k, s, d)[0] for size, k, s, d in
-                zip(self._shapes()[0][:2], self.kernel_size, self.strides, self.dilation_rate)]
+        pads = [
+            arithmetic.resolve_padding(_tf_padding(self.padding), size, k, s, d)[0]
+            for size, k, s, d in zip(self._shapes()[0][:2], self.kernel_size, self.strides, self.dilation_rate)
+        ]
         return self.kernel_size, self.strides, self.dilation_rate, (pads[0], pads[1])
 
 
 class _Pooling2D(Layer):
-    def __init__(self, pool_size: IntPair = (2, 2), strides: Optional[IntPair] = None,
-                 padding: Literal["valid", "same"] = "valid", name: Optional[str] = None,
-                 input_shape: Optional[Sequence[int]] = None, dtype: DTypeLike = "float32"):
+    def __init__(
+        self,
+        pool_size: IntPair = (2, 2),
+        strides: IntPair | None = None,
+        padding: Literal["valid", "same"] = "valid",
+        name: str | None = None,
+        input_shape: Sequence[int] | None = None,
+        dtype: DTypeLike = "float32",
+    ):
         super().__init__(name=name, input_shape=input_shape, dtype=dtype)
         self.pool_size = _pair(pool_size, "pool_size")
         self.strides = _pair(strides, "strides") if strides is not None else self.pool_size
         self.padding = _padding(padding)
-        self._in_shape: Optional[Shape] = None
+        self._in_shape: Shape | None = None
 
     def _output_shape(self, input_shape):
         if len(input_shape) != 3:
-            raise ValueError(f"`input_shape`: {type(self).__name__} {self.name!r} needs inputs (batch, H, W, C); "
-                             f"got (batch,) + {input_shape}")
+            raise ValueError(
+                f"`input_shape`: {type(self).__name__} {self.name!r} needs inputs (batch, H, W, C); "
+                f"got (batch,) + {input_shape}"
+            )
         h, w, c = input_shape
-        pad = self.padding.upper()
-        return (arithmetic.pool_output_size(h, self.pool_size[0], self.strides[0], pad),
-                arithmetic.pool_output_size(w, self.pool_size[1], self.strides[1], pad), c)
+        pad = _tf_padding(self.padding)
+        return (
+            arithmetic.pool_output_size(h, self.pool_size[0], self.strides[0], pad),
+            arithmetic.pool_output_size(w, self.pool_size[1], self.strides[1], pad),
+            c,
+        )
 
     def _empty_reason(self, input_shape):
-        return (f"a {self.pool_size} window does not fit input {input_shape[:2]} with padding {self.padding!r} "
-                f"(use padding='same' or a smaller pool_size)")
+        return (
+            f"a {self.pool_size} window does not fit input {input_shape[:2]} with padding {self.padding!r} "
+            f"(use padding='same' or a smaller pool_size)"
+        )
 
-    def window(self) -> Optional[Window]:
+    def window(self) -> Window | None:
         """``(pool_size, strides, (1, 1), (pad_top, pad_left))``, for receptive fields.
 
         Returns
         -------
         tuple
         """
-        pads = [arithmetic.resolve_padding(self.padding.upper(), size, k, s)[0] for size, k, s in
-                zip(self._shapes()[0][:2], self.pool_size, self.strides)]
+        pads = [
+            arithmetic.resolve_padding(_tf_padding(self.padding), size, k, s)[0]
+            for size, k, s in zip(self._shapes()[0][:2], self.pool_size, self.strides)
+        ]
         return self.pool_size, self.strides, (1, 1), (pads[0], pads[1])
 
 
@@ -329,21 +392,29 @@ class MaxPooling2D(_Pooling2D):
     dtype : {"float32", "float64"}
     """
 
-    def __init__(self, pool_size: IntPair = (2, 2), strides: Optional[IntPair] = None,
-                 padding: Literal["valid", "same"] = "valid", name: Optional[str] = None,
-                 input_shape: Optional[Sequence[int]] = None, dtype: DTypeLike = "float32"):
+    def __init__(
+        self,
+        pool_size: IntPair = (2, 2),
+        strides: IntPair | None = None,
+        padding: Literal["valid", "same"] = "valid",
+        name: str | None = None,
+        input_shape: Sequence[int] | None = None,
+        dtype: DTypeLike = "float32",
+    ):
         super().__init__(pool_size, strides, padding, name=name, input_shape=input_shape, dtype=dtype)
-        self._argmax: Optional[np.ndarray] = None
+        self._argmax: np.ndarray | None = None
 
     def _forward(self, x, training):
         if not training:
-            return convops.max_pool2d(x, self.pool_size, self.strides, self.padding.upper())
+            return convops.max_pool2d(x, self.pool_size, self.strides, _tf_padding(self.padding))
         # One pass gives the maxima (max_pool2d's values) and their positions for backward.
         x = np.ascontiguousarray(x)
         ksize, strides, pad_before, out_shape = convops.pooling._pool_geometry(
-            "MaxPooling2D", x.shape, self.pool_size, self.strides, self.padding.upper(), "NHWC")
-        out, self._argmax = convops.pooling._argmax(x, ksize, strides, pad_before, out_shape, values_from_argmax=False,
-                                              index_dtype=np.int32)
+            "MaxPooling2D", x.shape, self.pool_size, self.strides, _tf_padding(self.padding), "NHWC"
+        )
+        out, self._argmax = convops.pooling._argmax(
+            x, ksize, strides, pad_before, out_shape, values_from_argmax=False, index_dtype=np.int32
+        )
         self._in_shape = x.shape
         return out.astype(x.dtype, copy=False)
 
@@ -382,12 +453,12 @@ class AveragePooling2D(_Pooling2D):
     def _forward(self, x, training):
         if training:
             self._in_shape = x.shape
-        return convops.avg_pool2d(x, self.pool_size, self.strides, self.padding.upper())
+        return convops.avg_pool2d(x, self.pool_size, self.strides, _tf_padding(self.padding))
 
     def _backward(self, dy, need_input_grad, from_logits, overwrite_dy):
         if self._in_shape is None:
             raise self._no_forward()
-        return gradients.avg_pool2d_grad(self._in_shape, dy, self.pool_size, self.strides, self.padding.upper())
+        return gradients.avg_pool2d_grad(self._in_shape, dy, self.pool_size, self.strides, _tf_padding(self.padding))
 
     def flops(self) -> int:
         """Adds (and one division) for one example.
@@ -414,7 +485,7 @@ class Flatten(Layer):
         return (int(np.prod(input_shape)),)
 
     def _forward(self, x, training):
-        return x.reshape(x.shape[0], int(np.prod(x.shape[1:])))    # explicit: works for an empty batch
+        return x.reshape(x.shape[0], int(np.prod(x.shape[1:])))  # explicit: works for an empty batch
 
     def _backward(self, dy, need_input_grad, from_logits, overwrite_dy):
         if self.input_shape is None:
@@ -437,20 +508,30 @@ class Dense(_Activated):
     dtype : {"float32", "float64"}
     """
 
-    def __init__(self, units: int, activation: Optional[str] = None, use_bias: bool = True,
-                 kernel_initializer: Any = "glorot_uniform", bias_initializer: Any = "zeros",
-                 input_shape: Optional[Sequence[int]] = None, name: Optional[str] = None, dtype: DTypeLike = "float32"):
+    def __init__(
+        self,
+        units: int,
+        activation: str | None = None,
+        use_bias: bool = True,
+        kernel_initializer: Any = "glorot_uniform",
+        bias_initializer: Any = "zeros",
+        input_shape: Sequence[int] | None = None,
+        name: str | None = None,
+        dtype: DTypeLike = "float32",
+    ):
         super().__init__(activation=activation, name=name, input_shape=input_shape, dtype=dtype)
         self.units = _checks.positive_int(units, "units")
         self.use_bias = _checks.as_bool(use_bias, "use_bias")
         self.kernel_initializer = initializers.get(kernel_initializer, "kernel_initializer")
         self.bias_initializer = initializers.get(bias_initializer, "bias_initializer")
-        self._x: Optional[np.ndarray] = None
+        self._x: np.ndarray | None = None
 
     def _output_shape(self, input_shape):
         if len(input_shape) != 1:
-            raise ValueError(f"`input_shape`: Dense {self.name!r} needs inputs (batch, features) — put a Flatten() "
-                             f"before it; got (batch,) + {input_shape}")
+            raise ValueError(
+                f"`input_shape`: Dense {self.name!r} needs inputs (batch, features) — put a Flatten() "
+                f"before it; got (batch,) + {input_shape}"
+            )
         return (self.units,)
 
     def _make_weights(self):
@@ -498,8 +579,13 @@ class Activation(_Activated):
     dtype : {"float32", "float64"}
     """
 
-    def __init__(self, activation: Optional[str], name: Optional[str] = None,
-                 input_shape: Optional[Sequence[int]] = None, dtype: DTypeLike = "float32"):
+    def __init__(
+        self,
+        activation: str | None,
+        name: str | None = None,
+        input_shape: Sequence[int] | None = None,
+        dtype: DTypeLike = "float32",
+    ):
         super().__init__(activation=activation, name=name, input_shape=input_shape, dtype=dtype)
 
     def _pre_activation(self, x, training):
@@ -519,8 +605,7 @@ class ReLU(Activation):
     dtype : {"float32", "float64"}
     """
 
-    def __init__(self, name: Optional[str] = None, input_shape: Optional[Sequence[int]] = None,
-                 dtype: DTypeLike = "float32"):
+    def __init__(self, name: str | None = None, input_shape: Sequence[int] | None = None, dtype: DTypeLike = "float32"):
         super().__init__("relu", name=name, input_shape=input_shape, dtype=dtype)
 
 
@@ -534,6 +619,5 @@ class Softmax(Activation):
     dtype : {"float32", "float64"}
     """
 
-    def __init__(self, name: Optional[str] = None, input_shape: Optional[Sequence[int]] = None,
-                 dtype: DTypeLike = "float32"):
+    def __init__(self, name: str | None = None, input_shape: Sequence[int] | None = None, dtype: DTypeLike = "float32"):
         super().__init__("softmax", name=name, input_shape=input_shape, dtype=dtype)

@@ -9,15 +9,14 @@ last layer's logits, and the gradient with respect to them is simply ``(softmax 
 
 from __future__ import annotations
 
-from typing import Any, Optional, Tuple
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 from convops.nn._checks import as_bool, describe
 
-__all__ = ["SparseCategoricalCrossentropy", "sparse_categorical_crossentropy", "sparse_categorical_accuracy",
-           "get"]
+__all__ = ["SparseCategoricalCrossentropy", "sparse_categorical_crossentropy", "sparse_categorical_accuracy", "get"]
 
 #: Keras's ``backend.epsilon()``: probabilities are clipped to [EPSILON, 1 - EPSILON] before the log.
 EPSILON = 1e-7
@@ -32,16 +31,20 @@ def _labels(y_true: Any, n: int, classes: int, name: str = "y_true") -> np.ndarr
     if labels.ndim == 2 and labels.shape[1] == 1:
         labels = labels[:, 0]
     if labels.ndim != 1 or labels.shape[0] != n:
-        raise ValueError(f"`{name}` must be sparse labels of shape (N,) = ({n},) (or (N, 1)), one per example; "
-                         f"got shape {labels.shape}")
+        raise ValueError(
+            f"`{name}` must be sparse labels of shape (N,) = ({n},) (or (N, 1)), one per example; "
+            f"got shape {labels.shape}"
+        )
     if labels.dtype.kind == "f":
-        if not np.all(np.mod(labels, 1) == 0):          # also false for NaN and inf
+        if not np.all(np.mod(labels, 1) == 0):  # also false for NaN and inf
             raise ValueError(f"`{name}` must be integer class indices; got non-integer values")
     elif labels.dtype.kind not in "iu":
         raise TypeError(f"`{name}` must be integer class labels; got dtype {labels.dtype}")
     if labels.size and (labels.min() < 0 or labels.max() >= classes):
-        raise ValueError(f"`{name}`: labels must be in [0, {classes}) (the number of classes); got values from "
-                         f"{labels.min()} to {labels.max()}")
+        raise ValueError(
+            f"`{name}`: labels must be in [0, {classes}) (the number of classes); got values from "
+            f"{labels.min()} to {labels.max()}"
+        )
     return labels.astype(np.intp)
 
 
@@ -54,8 +57,10 @@ def _scores(y_pred: Any, name: str) -> np.ndarray:
     if scores.dtype.kind not in "biuf":
         raise TypeError(f"`{name}` must be numeric; got dtype {scores.dtype}")
     if scores.ndim != 2 or scores.shape[1] < 1:
-        raise ValueError(f"`{name}` must have shape (N, classes) with classes >= 1, one row of scores per "
-                         f"example; got shape {scores.shape}")
+        raise ValueError(
+            f"`{name}` must have shape (N, classes) with classes >= 1, one row of scores per "
+            f"example; got shape {scores.shape}"
+        )
     return scores if scores.dtype.kind == "f" else scores.astype(np.float64)
 
 
@@ -89,8 +94,9 @@ class SparseCategoricalCrossentropy:
         """
         return self.value_and_grad(y_true, y_pred)[0]
 
-    def value_and_grad(self, y_true: ArrayLike, y_pred: Optional[ArrayLike] = None,
-                       logits: Optional[ArrayLike] = None) -> Tuple[float, np.ndarray]:
+    def value_and_grad(
+        self, y_true: ArrayLike, y_pred: ArrayLike | None = None, logits: ArrayLike | None = None
+    ) -> tuple[float, np.ndarray]:
         """The loss and its gradient.
 
         Parameters
@@ -120,20 +126,20 @@ class SparseCategoricalCrossentropy:
         return self._from_probabilities(y_true, _scores(y_pred, "y_pred"))
 
     @staticmethod
-    def _from_logits(y_true, z: np.ndarray) -> Tuple[float, np.ndarray]:
+    def _from_logits(y_true, z: np.ndarray) -> tuple[float, np.ndarray]:
         n, classes = z.shape
         labels = _labels(y_true, n, classes)
         shifted = z - z.max(axis=1, keepdims=True)
         e = np.exp(shifted)
         total = e.sum(axis=1, keepdims=True)
-        per_sample = np.log(total[:, 0]) - shifted[np.arange(n), labels]     # logsumexp(z) - z[label]
-        grad = e / total                                                     # softmax
+        per_sample = np.log(total[:, 0]) - shifted[np.arange(n), labels]  # logsumexp(z) - z[label]
+        grad = e / total  # softmax
         grad[np.arange(n), labels] -= 1
         grad /= z.dtype.type(n)
         return float(per_sample.mean(dtype=z.dtype)), grad
 
     @staticmethod
-    def _from_probabilities(y_true, p: np.ndarray) -> Tuple[float, np.ndarray]:
+    def _from_probabilities(y_true, p: np.ndarray) -> tuple[float, np.ndarray]:
         # Keras's formula for probabilities: clip to [eps, 1 - eps], take the log, and treat it as
         # logits: loss = log(sum p_c) - log(p_c[label]) (sum p_c = 1 unless clipping moved it).
         n, classes = p.shape
@@ -144,7 +150,7 @@ class SparseCategoricalCrossentropy:
         per_sample = np.log(total[:, 0]) - np.log(clipped[rows, labels])
         grad = np.broadcast_to(1 / total, p.shape).copy()
         grad[rows, labels] -= 1 / clipped[rows, labels]
-        grad *= (p >= EPSILON) & (p <= 1 - EPSILON)          # clip_by_value passes no gradient outside
+        grad *= (p >= EPSILON) & (p <= 1 - EPSILON)  # clip_by_value passes no gradient outside
         grad /= p.dtype.type(n)
         return float(per_sample.mean(dtype=p.dtype)), grad.astype(p.dtype, copy=False)
 
@@ -204,5 +210,6 @@ def get(identifier: Any) -> SparseCategoricalCrossentropy:
     if isinstance(identifier, str) and identifier == "sparse_categorical_crossentropy":
         return SparseCategoricalCrossentropy()
     kind = ValueError if isinstance(identifier, str) else TypeError
-    raise kind(f"`loss` must be 'sparse_categorical_crossentropy' or a SparseCategoricalCrossentropy; "
-               f"got {identifier!r}")
+    raise kind(
+        f"`loss` must be 'sparse_categorical_crossentropy' or a SparseCategoricalCrossentropy; got {identifier!r}"
+    )

@@ -32,13 +32,14 @@ from __future__ import annotations
 import itertools
 import sys
 from collections import defaultdict
-from typing import Any, Callable, Dict, List, Optional, Sequence, TextIO, Tuple, Union
+from collections.abc import Callable, Sequence
+from typing import Any, TextIO
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-from convops._validation import as_int
 from convops._threads import blas_threads
+from convops._validation import as_int
 from convops.nn import _checks
 from convops.nn import losses as losses_module
 from convops.nn import optimizers as optimizers_module
@@ -50,7 +51,7 @@ from convops.nn.layers import Conv2D, InputLayer, Layer, SymbolicTensor, _Activa
 
 __all__ = ["Model", "Sequential", "History"]
 
-_model_counters: Dict[str, "itertools.count[int]"] = defaultdict(itertools.count)
+_model_counters: dict[str, itertools.count[int]] = defaultdict(itertools.count)
 
 
 def _model_name(kind: str) -> str:
@@ -63,10 +64,10 @@ class History:
     ``history.epoch``, the epochs' indices."""
 
     def __init__(self) -> None:
-        self.history: Dict[str, List[float]] = {}
-        self.epoch: List[int] = []
+        self.history: dict[str, list[float]] = {}
+        self.epoch: list[int] = []
 
-    def _append(self, epoch: int, logs: Dict[str, float]) -> None:
+    def _append(self, epoch: int, logs: dict[str, float]) -> None:
         self.epoch.append(epoch)
         for key, value in logs.items():
             self.history.setdefault(key, []).append(float(value))
@@ -93,19 +94,24 @@ class Model:
         The layers, in order (the first may be ``Input(...)``).
     """
 
-    def __init__(self, inputs: Optional[SymbolicTensor] = None, outputs: Optional[SymbolicTensor] = None,
-                 name: Optional[str] = None, layers: Optional[Sequence[Union[Layer, SymbolicTensor]]] = None):
+    def __init__(
+        self,
+        inputs: SymbolicTensor | None = None,
+        outputs: SymbolicTensor | None = None,
+        name: str | None = None,
+        layers: Sequence[Layer | SymbolicTensor] | None = None,
+    ):
         if name is not None and not isinstance(name, str):
             raise TypeError(f"`name` must be a str; got {_checks.describe(name)}")
         if layers is not None and (isinstance(layers, (str, bytes)) or not hasattr(layers, "__iter__")):
             raise TypeError(f"`layers` must be a list of layers; got {_checks.describe(layers)}")
         self._guard = UseGuard()
-        self._input_layer: Optional[InputLayer] = None
-        self._layers: List[Layer] = []
+        self._input_layer: InputLayer | None = None
+        self._layers: list[Layer] = []
         self._show_input_row = False
-        self.optimizer: Optional[optimizers_module.Optimizer] = None
-        self.loss: Optional[losses_module.SparseCategoricalCrossentropy] = None
-        self.metrics: List[str] = []
+        self.optimizer: optimizers_module.Optimizer | None = None
+        self.loss: losses_module.SparseCategoricalCrossentropy | None = None
+        self.metrics: list[str] = []
         self.compiled = False
         if inputs is not None or outputs is not None:
             self.name = name or _model_name("functional")
@@ -124,23 +130,27 @@ class Model:
 
     def _from_graph(self, inputs: Any, outputs: Any) -> None:
         if not isinstance(inputs, SymbolicTensor) or not isinstance(outputs, SymbolicTensor):
-            raise TypeError("`inputs` and `outputs` must be the results of Input(...) and of calling layers on it "
-                            "(one input, one output)")
+            raise TypeError(
+                "`inputs` and `outputs` must be the results of Input(...) and of calling layers on it "
+                "(one input, one output)"
+            )
         chain = []
-        node: Optional[SymbolicTensor] = outputs
+        node: SymbolicTensor | None = outputs
         while node is not None and node is not inputs:
             chain.append(node.layer)
             node = node.parent
         if node is None:
-            raise ValueError("`outputs` was not computed from `inputs`: every layer must be called on the previous "
-                             "layer's output, starting from `inputs`")
+            raise ValueError(
+                "`outputs` was not computed from `inputs`: every layer must be called on the previous "
+                "layer's output, starting from `inputs`"
+            )
         if not isinstance(inputs.layer, InputLayer):
             raise ValueError("`inputs` must come from Input(shape=...)")
         self._input_layer = inputs.layer
         self._layers = list(reversed(chain))
 
     # -- composition ---------------------------------------------------------------------------
-    def add(self, layer: Union[Layer, SymbolicTensor]) -> None:
+    def add(self, layer: Layer | SymbolicTensor) -> None:
         """Append a layer, building it when the model's input shape is known.
 
         Parameters
@@ -163,8 +173,9 @@ class Model:
             self._input_layer = layer
             return
         if not isinstance(layer, Layer):
-            raise TypeError(f"`layer` must be a convops.nn layer (a model is made of them); got "
-                            f"{_checks.describe(layer)}")
+            raise TypeError(
+                f"`layer` must be a convops.nn layer (a model is made of them); got {_checks.describe(layer)}"
+            )
         if any(existing is layer for existing in self._layers):
             raise ValueError(f"`layer`: layer {layer.name!r} is already in this model")
         input_layer = self._input_layer
@@ -175,14 +186,15 @@ class Model:
             try:
                 self._build_from(len(self._layers) - 1)
             except BaseException:
-                self._layers.pop()             # a refused layer leaves no trace in the model
+                self._layers.pop()  # a refused layer leaves no trace in the model
                 self._input_layer = input_layer
                 raise
 
     def _input(self) -> InputLayer:
         if self._input_layer is None:
-            raise ValueError(f"model {self.name!r} has no input shape yet: start with Input(shape=...) or call "
-                             f"build(input_shape)")
+            raise ValueError(
+                f"model {self.name!r} has no input shape yet: start with Input(shape=...) or call build(input_shape)"
+            )
         return self._input_layer
 
     def _loss(self) -> losses_module.SparseCategoricalCrossentropy:
@@ -204,7 +216,7 @@ class Model:
                 raise ValueError(f"layer {layer.name!r} was built for inputs {layer.input_shape}, but receives {shape}")
             shape = layer._shapes()[1]
 
-    def build(self, input_shape: Sequence[Optional[int]]) -> None:
+    def build(self, input_shape: Sequence[int | None]) -> None:
         """Create every weight for inputs of ``input_shape``.
 
         Parameters
@@ -233,8 +245,10 @@ class Model:
                 raise
             return
         elif self._input_layer._shapes()[1] != shape:
-            raise ValueError(f"`input_shape`: model {self.name!r} expects inputs "
-                             f"{(None,) + self._input_layer._shapes()[1]}; got {(None,) + shape}")
+            raise ValueError(
+                f"`input_shape`: model {self.name!r} expects inputs "
+                f"{(None,) + self._input_layer._shapes()[1]}; got {(None,) + shape}"
+            )
         self._build_from(0)
 
     @property
@@ -243,27 +257,27 @@ class Model:
         return self._input_layer is not None and all(layer.built for layer in self._layers)
 
     @property
-    def layers(self) -> List[Layer]:
+    def layers(self) -> list[Layer]:
         """The layers (without the input layer), in order."""
         return list(self._layers)
 
     @property
-    def input_shape(self) -> Optional[Tuple[Optional[int], ...]]:
+    def input_shape(self) -> tuple[int | None, ...] | None:
         """``(None,) + shape of one example``, or None before the model is built."""
         return None if self._input_layer is None else (None,) + self._input_layer._shapes()[1]
 
     @property
-    def output_shape(self) -> Optional[Tuple[Optional[int], ...]]:
+    def output_shape(self) -> tuple[int | None, ...] | None:
         """``(None,) + shape of one output``, or None before the model is built."""
         return (None,) + self._layers[-1]._shapes()[1] if self.built and self._layers else None
 
     # -- weights -------------------------------------------------------------------------------
     @property
-    def trainable_weights(self) -> List[np.ndarray]:
+    def trainable_weights(self) -> list[np.ndarray]:
         """The weight arrays themselves (not copies), in :meth:`get_weights`' order."""
         return [w for layer in self._layers for w in layer.params.values()]
 
-    def get_weights(self) -> List[np.ndarray]:
+    def get_weights(self) -> list[np.ndarray]:
         """Copies of every weight array, layer by layer in Keras's order (kernel, then bias).
 
         Returns
@@ -305,9 +319,12 @@ class Model:
         return sum(layer.count_params() for layer in self._layers)
 
     # -- training configuration ----------------------------------------------------------------
-    def compile(self, optimizer: Union[str, optimizers_module.Optimizer] = "rmsprop",
-                loss: Union[str, losses_module.SparseCategoricalCrossentropy] = "sparse_categorical_crossentropy",
-                metrics: Optional[Sequence[str]] = None) -> None:
+    def compile(
+        self,
+        optimizer: str | optimizers_module.Optimizer = "rmsprop",
+        loss: str | losses_module.SparseCategoricalCrossentropy = "sparse_categorical_crossentropy",
+        metrics: Sequence[str] | None = None,
+    ) -> None:
         """Choose the optimizer, the loss and the metrics.
 
         Parameters
@@ -338,8 +355,10 @@ class Model:
     # -- computing -----------------------------------------------------------------------------
     def _require_built(self, what: str) -> None:
         if not self.built:
-            raise ValueError(f"model {self.name!r} is not built yet: give the first layer input_shape=..., start "
-                             f"with Input(shape=...), or call build(input_shape) before {what}()")
+            raise ValueError(
+                f"model {self.name!r} is not built yet: give the first layer input_shape=..., start "
+                f"with Input(shape=...), or call build(input_shape) before {what}()"
+            )
 
     def _prepare_x(self, x: Any) -> np.ndarray:
         if not self._layers:
@@ -347,14 +366,15 @@ class Model:
         try:
             x = np.asarray(x)
         except (ValueError, TypeError) as exc:
-            raise ValueError(f"`x` must be an array of examples (N,) + input shape; got {_checks.describe(x)}: "
-                             f"{exc}") from None
+            raise ValueError(
+                f"`x` must be an array of examples (N,) + input shape; got {_checks.describe(x)}: {exc}"
+            ) from None
         if x.dtype.kind not in "biuf":
             raise TypeError(f"`x` must be numeric; got dtype {x.dtype}")
         if x.ndim < 2:
             raise ValueError(f"`x` must be a batch of examples, shape (N,) + input shape; got shape {x.shape}")
         if not self.built:
-            with self._guard.writing(self.name, "build"):     # building creates the weights
+            with self._guard.writing(self.name, "build"):  # building creates the weights
                 if not self.built:
                     self.build(x.shape[1:])
         expected = self._input()._shapes()[1]
@@ -378,7 +398,7 @@ class Model:
                 x = layer.forward(x, training=training)
         return x
 
-    def _infer(self, x: np.ndarray) -> Tuple[np.ndarray, Optional[np.ndarray]]:
+    def _infer(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """Inference output and, when the loss uses them, the last layer's logits -- in local
         variables only, so that concurrent calls on one model cannot see each other's."""
         logits = None
@@ -397,7 +417,7 @@ class Model:
         last = self._layers[-1]
         return isinstance(last, _Activated) and last.activation_name == "softmax" and not self._loss().from_logits
 
-    def _train_step(self, x: np.ndarray, y: np.ndarray) -> Tuple[float, float]:
+    def _train_step(self, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
         # NumPy's and SciPy's OpenBLAS threads, spinning after a small product (Dense), would
         # compete with the kernels' own threads: inside a step BLAS runs on the calling thread.
         with blas_threads.limit(1):
@@ -406,14 +426,14 @@ class Model:
             self._optimizer().apply_gradients(pairs)
         return loss, correct
 
-    def _backprop(self, x: np.ndarray, y: np.ndarray) -> Tuple[float, float]:
+    def _backprop(self, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
         """Forward (keeping what backward needs), loss, backward: fills every ``layer.grads``."""
         out = self._forward(x, training=True)
         fused = self._fused_logits()
         last = self._layers[-1]
         logits = last.logits if fused and isinstance(last, _Activated) else None
         loss, grad = self._loss().value_and_grad(y, out, logits=logits)
-        dy: Any = grad                  # None after the first layer with weights (nothing below needs it)
+        dy: Any = grad  # None after the first layer with weights (nothing below needs it)
         correct = _correct(y, out)
         # Layers below the first one with weights need no gradient at all, and that one needs
         # none with respect to its input.
@@ -424,12 +444,12 @@ class Model:
             if index == len(self._layers) - 1 and fused:
                 dy = layer.backward(dy, need, from_logits=True)
             elif isinstance(layer, Conv2D):
-                dy = layer.backward(dy, need, overwrite_dy=True)     # dy is ours: no copy
+                dy = layer.backward(dy, need, overwrite_dy=True)  # dy is ours: no copy
             else:
                 dy = layer.backward(dy, need)
         return loss, correct
 
-    def loss_and_gradients(self, x: ArrayLike, y: ArrayLike) -> Tuple[float, List[np.ndarray]]:
+    def loss_and_gradients(self, x: ArrayLike, y: ArrayLike) -> tuple[float, list[np.ndarray]]:
         """The loss on one batch and its gradient with respect to every weight, without updating
         anything -- what ``tf.GradientTape`` would give for Keras's model.
 
@@ -463,7 +483,7 @@ class Model:
             loss, _ = self._backprop(x, y)
             return loss, [layer.grads[key] for layer in self._layers for key in layer.params]
 
-    def _test_step(self, x: np.ndarray, y: np.ndarray) -> Tuple[float, float]:
+    def _test_step(self, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
         out, logits = self._infer(x)
         loss, _ = self._loss().value_and_grad(y, out, logits=logits)
         return loss, _correct(y, out)
@@ -472,7 +492,7 @@ class Model:
         if not self.compiled:
             raise RuntimeError(f"call model.compile(optimizer=..., loss=..., metrics=...) before {what}()")
 
-    def train_on_batch(self, x: ArrayLike, y: ArrayLike) -> Union[float, List[float]]:
+    def train_on_batch(self, x: ArrayLike, y: ArrayLike) -> float | list[float]:
         """One update on one batch, as Keras.
 
         Parameters
@@ -494,7 +514,7 @@ class Model:
             loss, correct = self._train_step(x, y)
         return [loss, correct / len(x)] if self.metrics else loss
 
-    def test_on_batch(self, x: ArrayLike, y: ArrayLike) -> Union[float, List[float]]:
+    def test_on_batch(self, x: ArrayLike, y: ArrayLike) -> float | list[float]:
         """Loss (and accuracy) on one batch, as Keras.
 
         Parameters
@@ -543,8 +563,9 @@ class Model:
         """
         return self.predict_on_batch(x)
 
-    def predict(self, x: ArrayLike, batch_size: Optional[int] = None, verbose: Union[int, str] = 1,
-                stream: Optional[TextIO] = None) -> np.ndarray:
+    def predict(
+        self, x: ArrayLike, batch_size: int | None = None, verbose: int | str = 1, stream: TextIO | None = None
+    ) -> np.ndarray:
         """The model's outputs for ``x``, computed ``batch_size`` examples at a time.
 
         Several threads may predict (and evaluate) with one model at once; not while it trains.
@@ -576,12 +597,18 @@ class Model:
         outputs = []
         with self._guard.reading(self.name, "predict"):
             for step in range(steps):
-                outputs.append(self._infer(x[step * batch_size:(step + 1) * batch_size])[0])
+                outputs.append(self._infer(x[step * batch_size : (step + 1) * batch_size])[0])
                 bar.update(step + 1, {}, finalize=step == steps - 1)
         return np.concatenate(outputs)
 
-    def evaluate(self, x: ArrayLike, y: ArrayLike, batch_size: Optional[int] = None, verbose: Union[int, str] = 1,
-                 stream: Optional[TextIO] = None) -> Union[float, List[float]]:
+    def evaluate(
+        self,
+        x: ArrayLike,
+        y: ArrayLike,
+        batch_size: int | None = None,
+        verbose: int | str = 1,
+        stream: TextIO | None = None,
+    ) -> float | list[float]:
         """Loss (and accuracy) over the whole of ``x``, as Keras.
 
         Several threads may evaluate (and predict) with one model at once; not while it trains.
@@ -627,7 +654,7 @@ class Model:
         logs = self._logs(total_loss, total_correct, seen)
         return [logs["loss"], logs["accuracy"]] if self.metrics else logs["loss"]
 
-    def _logs(self, total_loss: float, total_correct: float, seen: float, prefix: str = "") -> Dict[str, float]:
+    def _logs(self, total_loss: float, total_correct: float, seen: float, prefix: str = "") -> dict[str, float]:
         seen = max(seen, 1)
         logs = {}
         if self.metrics:
@@ -635,10 +662,18 @@ class Model:
         logs[prefix + "loss"] = total_loss / seen
         return logs
 
-    def fit(self, x: ArrayLike, y: ArrayLike, batch_size: Optional[int] = None, epochs: int = 1,
-            verbose: Union[int, str] = 1, validation_split: float = 0.0,
-            validation_data: Optional[Tuple[ArrayLike, ArrayLike]] = None, shuffle: bool = True,
-            stream: Optional[TextIO] = None) -> History:
+    def fit(
+        self,
+        x: ArrayLike,
+        y: ArrayLike,
+        batch_size: int | None = None,
+        epochs: int = 1,
+        verbose: int | str = 1,
+        validation_split: float = 0.0,
+        validation_data: tuple[ArrayLike, ArrayLike] | None = None,
+        shuffle: bool = True,
+        stream: TextIO | None = None,
+    ) -> History:
         """Train for ``epochs`` passes over ``(x, y)`` in mini-batches of ``batch_size`` (32).
 
         Parameters
@@ -693,7 +728,7 @@ class Model:
         with self._guard.writing(self.name, "fit"):
             return self._fit(x, y, batch_size, epochs, verbose, validation_data, shuffle, out)
 
-    def _validation_data(self, data: Any) -> Tuple[np.ndarray, np.ndarray]:
+    def _validation_data(self, data: Any) -> tuple[np.ndarray, np.ndarray]:
         if not isinstance(data, (tuple, list)) or len(data) != 2:
             raise TypeError(f"`validation_data` must be a pair (x_val, y_val); got {_checks.describe(data)}")
         try:
@@ -705,8 +740,17 @@ class Model:
             raise ValueError("`validation_data` has no examples")
         return x_val, y_val
 
-    def _fit(self, x: np.ndarray, y: np.ndarray, batch_size: int, epochs: int, verbose: int,
-             validation_data: Optional[Tuple[np.ndarray, np.ndarray]], shuffle: bool, out: TextIO) -> History:
+    def _fit(
+        self,
+        x: np.ndarray,
+        y: np.ndarray,
+        batch_size: int,
+        epochs: int,
+        verbose: int,
+        validation_data: tuple[np.ndarray, np.ndarray] | None,
+        shuffle: bool,
+        out: TextIO,
+    ) -> History:
         rng = next_generator()
         history = History()
         steps = max(1, -(-len(x) // batch_size))
@@ -717,7 +761,7 @@ class Model:
             bar = ProgressBar(steps, verbose, out)
             total_loss = total_correct = seen = 0.0
             for step in range(steps):
-                index = order[step * batch_size:(step + 1) * batch_size]
+                index = order[step * batch_size : (step + 1) * batch_size]
                 loss, correct = self._train_step(np.ascontiguousarray(x[index]), y[index])
                 total_loss += loss * len(index)
                 total_correct += correct
@@ -729,14 +773,14 @@ class Model:
                 val = self.evaluate(*validation_data, batch_size=batch_size, verbose=0)
                 val = val if isinstance(val, list) else [val]
                 if self.metrics:
-                    logs["val_accuracy"] = val[1]      # Keras's order: alphabetical
+                    logs["val_accuracy"] = val[1]  # Keras's order: alphabetical
                 logs["val_loss"] = val[0]
             bar.update(steps, logs, finalize=True)
             history._append(epoch, logs)
         return history
 
     # -- summary -------------------------------------------------------------------------------
-    def summary(self, print_fn: Optional[Callable[[str], Any]] = None) -> None:
+    def summary(self, print_fn: Callable[[str], Any] | None = None) -> None:
         """Keras's table (layer, output shape, parameters) plus what Keras does not show: each
         layer's receptive field (how many input pixels can reach one of its units, and the jump
         between neighbouring units in input pixels) and its FLOPs per example.
@@ -775,7 +819,7 @@ class Sequential(Model):
     54410
     """
 
-    def __init__(self, layers: Optional[Sequence[Union[Layer, SymbolicTensor]]] = None, name: Optional[str] = None):
+    def __init__(self, layers: Sequence[Layer | SymbolicTensor] | None = None, name: str | None = None):
         super().__init__(name=name, layers=layers)
 
     def _default_name(self) -> str:
@@ -798,7 +842,7 @@ def _correct(y: np.ndarray, out: np.ndarray) -> float:
     return float(np.count_nonzero(np.argmax(out, axis=1) == labels))
 
 
-def _batch_size(batch_size: Optional[int]) -> int:
+def _batch_size(batch_size: int | None) -> int:
     value = 32 if batch_size is None else as_int(batch_size, "batch_size")
     if value < 1:
         raise ValueError(f"`batch_size` must be >= 1; got {value}")
@@ -809,8 +853,9 @@ def _stream(stream: Any) -> TextIO:
     if stream is None:
         return sys.stdout
     if not callable(getattr(stream, "write", None)):
-        raise TypeError(f"`stream` must be a file-like object with write() (or None for sys.stdout); got "
-                        f"{_checks.describe(stream)}")
+        raise TypeError(
+            f"`stream` must be a file-like object with write() (or None for sys.stdout); got {_checks.describe(stream)}"
+        )
     return stream
 
 

@@ -6,7 +6,8 @@ that float32 results round the same way (that is what makes a 20-step parity tes
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Sequence, Tuple
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -28,9 +29,9 @@ class Optimizer:
     def __init__(self, learning_rate: float = 0.01):
         self.learning_rate = as_float(learning_rate, "learning_rate", 0.0, None, low_open=True)
         self.iterations = 0
-        self._slots: List[Dict[str, np.ndarray]] = []
+        self._slots: list[dict[str, np.ndarray]] = []
 
-    def apply_gradients(self, grads_and_vars: Sequence[Tuple[np.ndarray, np.ndarray]]) -> None:
+    def apply_gradients(self, grads_and_vars: Sequence[tuple[np.ndarray, np.ndarray]]) -> None:
         """One update of every variable, in place.
 
         Parameters
@@ -46,12 +47,14 @@ class Optimizer:
             (checked before anything is updated).
         """
         if isinstance(grads_and_vars, (str, bytes)) or not hasattr(grads_and_vars, "__iter__"):
-            raise TypeError(f"`grads_and_vars` must be a list of (gradient, variable) pairs; got "
-                            f"{describe(grads_and_vars)}")
+            raise TypeError(
+                f"`grads_and_vars` must be a list of (gradient, variable) pairs; got {describe(grads_and_vars)}"
+            )
         pairs = [self._checked_pair(index, pair) for index, pair in enumerate(grads_and_vars)]
         if self._slots and len(self._slots) != len(pairs):
-            raise ValueError(f"`grads_and_vars`: this optimizer was built for {len(self._slots)} variables; got "
-                             f"{len(pairs)}")
+            raise ValueError(
+                f"`grads_and_vars`: this optimizer was built for {len(self._slots)} variables; got {len(pairs)}"
+            )
         if not self._slots:
             self._slots = [self._make_slots(var) for _, var in pairs]
         for (grad, var), slots in zip(pairs, self._slots):
@@ -59,29 +62,30 @@ class Optimizer:
         self.iterations += 1
 
     @staticmethod
-    def _checked_pair(index: int, pair: Any) -> Tuple[np.ndarray, np.ndarray]:
+    def _checked_pair(index: int, pair: Any) -> tuple[np.ndarray, np.ndarray]:
         if not isinstance(pair, (tuple, list)) or len(pair) != 2:
             raise TypeError(f"`grads_and_vars`: item {index} must be a (gradient, variable) pair; got {describe(pair)}")
         grad, var = pair
         if not isinstance(var, np.ndarray) or var.dtype.kind != "f" or not var.flags.writeable:
-            raise TypeError(f"`grads_and_vars`: variable {index} must be a writeable floating ndarray (it is "
-                            f"updated in place); got {describe(var)}")
+            raise TypeError(
+                f"`grads_and_vars`: variable {index} must be a writeable floating ndarray (it is "
+                f"updated in place); got {describe(var)}"
+            )
         try:
             grad = np.asarray(grad, dtype=var.dtype)
         except (ValueError, TypeError) as exc:
             raise TypeError(f"`grads_and_vars`: gradient {index} must be an array of numbers: {exc}") from None
         if grad.shape != var.shape:
-            raise ValueError(f"`grads_and_vars`: gradient {index} has shape {grad.shape}, its variable "
-                             f"{var.shape}")
+            raise ValueError(f"`grads_and_vars`: gradient {index} has shape {grad.shape}, its variable {var.shape}")
         return grad, var
 
-    def _make_slots(self, var: np.ndarray) -> Dict[str, np.ndarray]:
+    def _make_slots(self, var: np.ndarray) -> dict[str, np.ndarray]:
         return {}
 
-    def _update(self, grad: np.ndarray, var: np.ndarray, slots: Dict[str, np.ndarray]) -> None:
+    def _update(self, grad: np.ndarray, var: np.ndarray, slots: dict[str, np.ndarray]) -> None:
         raise NotImplementedError
 
-    def get_config(self) -> Dict[str, Any]:
+    def get_config(self) -> dict[str, Any]:
         """The hyperparameters, as Keras's ``get_config`` (a subset of its keys).
 
         Returns
@@ -129,7 +133,7 @@ class SGD(Optimizer):
         else:
             var += m
 
-    def get_config(self) -> Dict[str, Any]:
+    def get_config(self) -> dict[str, Any]:
         """The hyperparameters.
 
         Returns
@@ -160,8 +164,14 @@ class RMSprop(Optimizer):
         Divide by the running *variance* instead (subtract the running mean's square).
     """
 
-    def __init__(self, learning_rate: float = 0.001, rho: float = 0.9, momentum: float = 0.0,
-                 epsilon: float = 1e-7, centered: bool = False):
+    def __init__(
+        self,
+        learning_rate: float = 0.001,
+        rho: float = 0.9,
+        momentum: float = 0.0,
+        epsilon: float = 1e-7,
+        centered: bool = False,
+    ):
         super().__init__(learning_rate)
         self.rho = as_float(rho, "rho", 0.0, 1.0, high_open=True)
         self.momentum = as_float(momentum, "momentum", 0.0, 1.0)
@@ -197,15 +207,20 @@ class RMSprop(Optimizer):
         else:
             var -= increment
 
-    def get_config(self) -> Dict[str, Any]:
+    def get_config(self) -> dict[str, Any]:
         """The hyperparameters.
 
         Returns
         -------
         dict
         """
-        return {"learning_rate": self.learning_rate, "rho": self.rho, "momentum": self.momentum,
-                "epsilon": self.epsilon, "centered": self.centered}
+        return {
+            "learning_rate": self.learning_rate,
+            "rho": self.rho,
+            "momentum": self.momentum,
+            "epsilon": self.epsilon,
+            "centered": self.centered,
+        }
 
 
 class Adam(Optimizer):
@@ -222,8 +237,7 @@ class Adam(Optimizer):
         >= 0.
     """
 
-    def __init__(self, learning_rate: float = 0.001, beta_1: float = 0.9, beta_2: float = 0.999,
-                 epsilon: float = 1e-7):
+    def __init__(self, learning_rate: float = 0.001, beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-7):
         super().__init__(learning_rate)
         self.beta_1 = as_float(beta_1, "beta_1", 0.0, 1.0, high_open=True)
         self.beta_2 = as_float(beta_2, "beta_2", 0.0, 1.0, high_open=True)
@@ -234,21 +248,25 @@ class Adam(Optimizer):
 
     def _update(self, grad, var, slots):
         t = self.iterations + 1
-        alpha = self.learning_rate * np.sqrt(1 - self.beta_2 ** t) / (1 - self.beta_1 ** t)
+        alpha = self.learning_rate * np.sqrt(1 - self.beta_2**t) / (1 - self.beta_1**t)
         m, v = slots["m"], slots["v"]
         m += (grad - m) * (1 - self.beta_1)
         v += (np.square(grad) - v) * (1 - self.beta_2)
         var -= (m * alpha) / (np.sqrt(v) + self.epsilon)
 
-    def get_config(self) -> Dict[str, Any]:
+    def get_config(self) -> dict[str, Any]:
         """The hyperparameters.
 
         Returns
         -------
         dict
         """
-        return {"learning_rate": self.learning_rate, "beta_1": self.beta_1, "beta_2": self.beta_2,
-                "epsilon": self.epsilon}
+        return {
+            "learning_rate": self.learning_rate,
+            "beta_1": self.beta_1,
+            "beta_2": self.beta_2,
+            "epsilon": self.epsilon,
+        }
 
 
 _BY_NAME = {"sgd": SGD, "rmsprop": RMSprop, "adam": Adam}

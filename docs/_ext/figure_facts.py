@@ -3,7 +3,8 @@
 The pages about the trained network state numbers (test accuracy, how many digits it gets
 wrong, receptive-field sizes, ...) that belong to the model the build trains or loads; none is
 typed by hand. ``:fact:`trained_features.accuracy``` is
-``figures.trained_features.facts()["accuracy"]``; an unknown module or key fails the build. Only the HTML builder computes them (other builders,
+``figures.trained_features.facts()["accuracy"]``; an unknown module or key fails the build. Only the HTML
+builder computes them (other builders,
 such as doctest, read the pages too and get a placeholder).
 """
 

@@ -70,16 +70,20 @@ class KernelSource(SphinxDirective):
             found += [(path, text, m) for m in opening.finditer(text)]
         where = ", ".join(f"{p.relative_to(root.parent)}:{t.count(chr(10), 0, m.start()) + 1}" for p, t, m in found)
         if not found:
-            raise self.error(f"kernel-source: marker [docs:{name}] not found in any convops/**/{{{','.join(PATTERNS)}}}; "
-                             f"mark the excerpt with '# [docs:{name}]' ... '# [/docs:{name}]'")
+            raise self.error(
+                f"kernel-source: marker [docs:{name}] not found in any convops/**/{{{','.join(PATTERNS)}}}; "
+                f"mark the excerpt with '# [docs:{name}]' ... '# [/docs:{name}]'"
+            )
         if len(found) > 1:
-            raise self.error(f"kernel-source: marker [docs:{name}] is in {len(found)} places ({where}); "
-                             f"it must mark exactly one excerpt")
+            raise self.error(
+                f"kernel-source: marker [docs:{name}] is in {len(found)} places ({where}); "
+                f"it must mark exactly one excerpt"
+            )
         path, text, start = found[0]
         end = closing.search(text, start.end())
         if end is None:
             raise self.error(f"kernel-source: marker [docs:{name}] at {where} has no closing [/docs:{name}]")
-        body = text[start.end():end.start()].strip("\n")
+        body = text[start.end() : end.start()].strip("\n")
         return path, textwrap.dedent(body)
 
     def _text(self, start: str, sources, root: pathlib.Path):
@@ -93,10 +97,12 @@ class KernelSource(SphinxDirective):
         matches = [(p, t) for p, t in matches if start in t]
         if len(matches) != 1:
             names = [str(p.relative_to(root.parent)) for p, _ in matches]
-            raise self.error(f"kernel-source: {start!r} is in {len(matches)} files {names}; it must be in exactly "
-                             f"one (mark the excerpt with '# [docs:NAME]' ... '# [/docs:NAME]', or add :file:)")
+            raise self.error(
+                f"kernel-source: {start!r} is in {len(matches)} files {names}; it must be in exactly "
+                f"one (mark the excerpt with '# [docs:NAME]' ... '# [/docs:NAME]', or add :file:)"
+            )
         path, text = matches[0]
-        begin = text.rfind("\n", 0, text.find(start)) + 1          # from the start of that line
+        begin = text.rfind("\n", 0, text.find(start)) + 1  # from the start of that line
         stop = len(text)
         end = self.options.get("end-at")
         if end:

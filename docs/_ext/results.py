@@ -32,7 +32,7 @@ import subprocess
 from docutils import nodes
 from sphinx.util.docutils import SphinxDirective
 
-from benchmarks.published import results_json   # (docs/conf.py puts the repository root on sys.path)
+from benchmarks.published import results_json  # (docs/conf.py puts the repository root on sys.path)
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "benchmarks" / "results"

@@ -19,12 +19,11 @@ from matplotlib.patches import Rectangle
 from convops.nn import Conv2D
 
 from . import grammar as g
-from . import mnist
-from . import trained_features
+from . import mnist, trained_features
 
-PATCH = 7           # side of the occluding square, pixels
-FILL = 0.0          # what covers it: the background's value (the ink is removed)
-SHOWN = 4           # digits per figure
+PATCH = 7  # side of the occluding square, pixels
+FILL = 0.0  # what covers it: the background's value (the ink is removed)
+SHOWN = 4  # digits per figure
 
 
 # ----------------------------------------------------------------------------------------------
@@ -42,18 +41,18 @@ def logit_gradients(x: np.ndarray, classes, down_to: int = 0) -> dict[str, objec
     outputs = []
     h = x
     for layer in layers:
-        h = layer.forward(h, training=True)          # training=True: keep what backward needs
+        h = layer.forward(h, training=True)  # training=True: keep what backward needs
         outputs.append(h)
-    logits = np.array(layers[-1].logits)            # the softmax layer's input
+    logits = np.array(layers[-1].logits)  # the softmax layer's input
     dy = np.zeros_like(logits)
     dy[np.arange(len(x)), np.asarray(classes)] = 1.0
     grads = [None] * len(layers)
     for k in range(len(layers) - 1, down_to - 1, -1):
         grads[k] = dy
         if k == down_to and down_to > 0:
-            dy = None                                    # nothing below is needed
+            dy = None  # nothing below is needed
         elif k == len(layers) - 1:
-            dy = layers[k].backward(dy, need_input_grad=True, from_logits=True)   # d logit / d logit = 1
+            dy = layers[k].backward(dy, need_input_grad=True, from_logits=True)  # d logit / d logit = 1
         else:
             dy = layers[k].backward(dy, need_input_grad=True)
     return {"logits": logits, "outputs": outputs, "grads": grads, "input_grad": dy}
@@ -111,20 +110,20 @@ def occlusion(x: np.ndarray, cls: int, patch: int = PATCH, fill: float = FILL) -
     r = patch // 2
     for i in range(h):
         for j in range(w):
-            batch[i * w + j, max(i - r, 0):i - r + patch, max(j - r, 0):j - r + patch] = fill
+            batch[i * w + j, max(i - r, 0) : i - r + patch, max(j - r, 0) : j - r + patch] = fill
     probs = model().predict(batch, batch_size=392, verbose=0)[:, cls]
     base = model().predict(x[None], verbose=0)[0, cls]
     return base - probs.reshape(h, w)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def mistakes() -> np.ndarray:
     """Indices of the misclassified test digits, in test-set order."""
     _, y = trained_features.test_set()
     return np.flatnonzero(trained_features.test_predictions().argmax(axis=1) != y)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def cam_survey(batch: int = 250) -> dict[str, float]:
     """Grad-CAM for the predicted class of every test digit: how many maps are zero everywhere,
     and how far the 9 position contributions plus the bias are from the logit (float32 rounding
@@ -135,8 +134,8 @@ def cam_survey(batch: int = 250) -> dict[str, float]:
     bias = model().layers[-1].get_weights()[1]
     zero, error = 0, 0.0
     for s in range(0, len(x), batch):
-        cls = pred[s:s + batch]
-        run = logit_gradients(x[s:s + batch], cls, down_to=k)
+        cls = pred[s : s + batch]
+        run = logit_gradients(x[s : s + batch], cls, down_to=k)
         maps, grads = run["outputs"][k], run["grads"][k]
         weights = grads.mean(axis=(1, 2), keepdims=True)
         cam = np.maximum((maps * weights).sum(axis=-1), 0)
@@ -149,7 +148,7 @@ def cam_survey(batch: int = 250) -> dict[str, float]:
     return {"zero": zero, "count": len(x), "error": error}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def facts() -> dict[str, str]:
     """The numbers the page states, computed at build time (the ``:fact:`` role)."""
     _, y = trained_features.test_set()
@@ -221,11 +220,16 @@ def _row_data(n: int, kinds) -> dict[str, np.ndarray]:
 
 
 SIGNED = {"occlusion": "occlusion", "contrib": "contrib", "contrib_true": "contrib"}
-BAR_LABELS = {"occlusion": "drop of p(said)", "saliency": "share of max", "cam": "share of max",
-              "cam3": "share of max", "contrib": "part of the logit"}
+BAR_LABELS = {
+    "occlusion": "drop of p(said)",
+    "saliency": "share of max",
+    "cam": "share of max",
+    "cam3": "share of max",
+    "contrib": "part of the logit",
+}
 
 
-def _panels(indices, columns, width: float, height_per_row: float, hspace: float = 0.55):
+def _panels(indices, columns, width: float, height_per_row: float, hspace: float = 0.55):  # noqa: C901 (one branch per panel kind)
     """One row per test image, one column per (title, kind); signed kinds share a symmetric
     scale down their column(s); a colour bar under each column that needs one."""
     x, y = trained_features.test_set()
@@ -237,9 +241,17 @@ def _panels(indices, columns, width: float, height_per_row: float, hspace: float
         if kind in kinds:
             limits[group] = max(limits.get(group, 0), g.limit(np.stack([data[n][kind] for n in indices])))
     fig = g.figure(width, height_per_row * len(indices) + 0.95)
-    spec = fig.add_gridspec(len(indices) + 1, len(columns), height_ratios=[1] * len(indices) + [0.06],
-                            left=0.015, right=0.985, top=1 - 0.32 / fig.get_figheight(),
-                            bottom=0.45 / fig.get_figheight(), wspace=0.2, hspace=hspace)
+    spec = fig.add_gridspec(
+        len(indices) + 1,
+        len(columns),
+        height_ratios=[1] * len(indices) + [0.06],
+        left=0.015,
+        right=0.985,
+        top=1 - 0.32 / fig.get_figheight(),
+        bottom=0.45 / fig.get_figheight(),
+        wspace=0.2,
+        hspace=hspace,
+    )
     ims = {}
     for row, n in enumerate(indices):
         image = x[n, :, :, 0]
@@ -263,17 +275,26 @@ def _panels(indices, columns, width: float, height_per_row: float, hspace: float
                 for side in ("top", "right"):
                     ax.spines[side].set_visible(False)
                 ax.set_box_aspect(1)
-                ax.set_xlabel(f"said {pred}: {probs[n, pred]:.2f}\ntrue {true}: {probs[n, true]:.2f}", fontsize=9,
-                              labelpad=1)
+                ax.set_xlabel(
+                    f"said {pred}: {probs[n, pred]:.2f}\ntrue {true}: {probs[n, true]:.2f}", fontsize=9, labelpad=1
+                )
             elif kind in SIGNED:
                 lim = limits[SIGNED[kind]]
                 ims[kind] = _map(ax, data[n][kind], g.SIGNED_CMAP, -lim, lim, image if kind == "occlusion" else None)
             else:
-                ims[kind] = _map(ax, data[n][kind], g.OUTPUT_CMAP, 0, 1,
-                                 image if kind in ("saliency", "cam") else None)
+                ims[kind] = _map(ax, data[n][kind], g.OUTPUT_CMAP, 0, 1, image if kind in ("saliency", "cam") else None)
                 if not data[n][kind].any():
-                    ax.text(0.5, 0.5, "all 0", transform=ax.transAxes, ha="center", va="center", fontsize=9,
-                            color=g.TEXT, bbox={"facecolor": "white", "edgecolor": "none", "pad": 1})
+                    ax.text(
+                        0.5,
+                        0.5,
+                        "all 0",
+                        transform=ax.transAxes,
+                        ha="center",
+                        va="center",
+                        fontsize=9,
+                        color=g.TEXT,
+                        bbox={"facecolor": "white", "edgecolor": "none", "pad": 1},
+                    )
             if row == 0:
                 ax.set_title(title, fontsize=9.5)
     for col, (_, kind) in enumerate(columns):
@@ -299,16 +320,29 @@ def correct():
     """Four correctly classified test digits (the first 7, 2, 0 and 4): occlusion, saliency,
     Grad-CAM (its 3×3 map and that map laid on the input) and the exact contribution of each
     of the 9 positions to the logit."""
-    columns = [("input", "input"), (f"occlusion {PATCH}×{PATCH}", "occlusion"), ("saliency", "saliency"),
-               ("Grad-CAM 3×3", "cam3"), ("on the input", "cam"), ("per position", "contrib")]
+    columns = [
+        ("input", "input"),
+        (f"occlusion {PATCH}×{PATCH}", "occlusion"),
+        ("saliency", "saliency"),
+        ("Grad-CAM 3×3", "cam3"),
+        ("on the input", "cam"),
+        ("per position", "contrib"),
+    ]
     return _panels(trained_features._pick_digits(SHOWN), columns, 7.3, 1.12)
 
 
 def misclassified():
     """The first misclassified test digits: probabilities, occlusion and saliency for the class
     the network said, Grad-CAM, and each position's contribution to the said and true logits."""
-    columns = [("input", "input"), ("p(class)", "probs"), ("occlusion", "occlusion"), ("saliency", "saliency"),
-               ("Grad-CAM", "cam"), ("pos.: said", "contrib"), ("pos.: true", "contrib_true")]
+    columns = [
+        ("input", "input"),
+        ("p(class)", "probs"),
+        ("occlusion", "occlusion"),
+        ("saliency", "saliency"),
+        ("Grad-CAM", "cam"),
+        ("pos.: said", "contrib"),
+        ("pos.: true", "contrib_true"),
+    ]
     return _panels([int(n) for n in mistakes()[:SHOWN]], columns, 7.3, 1.3, hspace=0.8)
 
 
@@ -320,8 +354,9 @@ def gallery(columns: int = 10):
     rows = -(-len(wrong) // columns)
     fig = g.figure(7.2, 0.86 * rows + 0.2)
     for k, n in enumerate(wrong):
-        ax = fig.add_axes([k % columns / columns + 0.005, 1 - (k // columns + 1) / rows + 0.2 / rows,
-                           1 / columns - 0.01, 0.76 / rows])
+        ax = fig.add_axes(
+            [k % columns / columns + 0.005, 1 - (k // columns + 1) / rows + 0.2 / rows, 1 / columns - 0.01, 0.76 / rows]
+        )
         ax.imshow(x[n, :, :, 0], cmap=g.INPUT_CMAP, vmin=0, vmax=1, interpolation="nearest")
         g.plain(ax)
         pred = int(probs[n].argmax())
@@ -338,12 +373,15 @@ def grad_cam_steps():
     steps = grad_cam(x[n], pred)
     image = x[n, :, :, 0]
     fig = g.figure(7.3, 5.0)
-    top = fig.add_gridspec(1, 3, width_ratios=[1.5, 1, 1], left=0.09, right=0.9, top=0.94, bottom=0.56,
-                           wspace=0.3)
+    top = fig.add_gridspec(1, 3, width_ratios=[1.5, 1, 1], left=0.09, right=0.9, top=0.94, bottom=0.56, wspace=0.3)
     ax = fig.add_subplot(top[0])
     weights = steps["weights"]
-    ax.bar(range(len(weights)), weights, width=1.0,
-           color=[plt.get_cmap(g.SIGNED_CMAP)(0.85 if v > 0 else 0.15) for v in weights])
+    ax.bar(
+        range(len(weights)),
+        weights,
+        width=1.0,
+        color=[plt.get_cmap(g.SIGNED_CMAP)(0.85 if v > 0 else 0.15) for v in weights],
+    )
     ax.axhline(0, color=g.GRID_EDGE, lw=0.6)
     ax.set_xlabel(f"conv3 channel k (0–{len(weights) - 1})", fontsize=9)
     ax.tick_params(labelsize=9)
@@ -355,8 +393,15 @@ def grad_cam_steps():
         g.plain(ax)
         ax.set_title(title, fontsize=9.5, loc="left")
         for (i, j), v in np.ndenumerate(steps[key]):
-            ax.text(j, i, f"{v:.2f}".replace("-0.00", "0.00").replace("-", "−"), ha="center", va="center", fontsize=9,
-                    color="white" if abs(v) > 0.55 * lim else g.TEXT)
+            ax.text(
+                j,
+                i,
+                f"{v:.2f}".replace("-0.00", "0.00").replace("-", "−"),
+                ha="center",
+                va="center",
+                fontsize=9,
+                color="white" if abs(v) > 0.55 * lim else g.TEXT,
+            )
     bar = fig.colorbar(im, ax=fig.axes[-2:], fraction=0.05, pad=0.04, ticks=[-lim, 0, lim], format="%.2f")
     bar.ax.tick_params(labelsize=9, length=2)
     bottom = fig.add_gridspec(1, 3, left=0.02, right=0.9, top=0.43, bottom=0.02, wspace=0.12)
@@ -372,8 +417,9 @@ def grad_cam_steps():
     ax.add_patch(Rectangle((first - 0.5, first - 0.5), rf.size, rf.size, fill=False, edgecolor=g.WINDOW, lw=1.6))
     ax.set_title(f"conv3's units, a {rf.size}×{rf.size} field", fontsize=9.5, loc="left")
     cam = _normalised(steps["cam"])
-    for k, (values, title) in enumerate([(upsample(cam), "4. at the field centres"),
-                                         (stretched(cam), "stretched to 28×28")]):
+    for k, (values, title) in enumerate(
+        [(upsample(cam), "4. at the field centres"), (stretched(cam), "stretched to 28×28")]
+    ):
         ax = fig.add_subplot(bottom[k + 1])
         im = _map(ax, values, g.OUTPUT_CMAP, 0, 1, image)
         ax.set_title(title, fontsize=9.5, loc="left")

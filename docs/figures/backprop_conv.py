@@ -14,11 +14,9 @@ import convops
 
 from . import grammar as g
 
-KERNEL = np.arange(1, 10, dtype=np.float64).reshape(3, 3)          # distinct taps: a flip is visible
-DY3 = np.array([[1, 2, 0],
-                [0, 1, 3],
-                [2, 0, 1]], dtype=np.float64)
-PIXEL = (1, 2)                                       # the input pixel followed on the conv backprop page
+KERNEL = np.arange(1, 10, dtype=np.float64).reshape(3, 3)  # distinct taps: a flip is visible
+DY3 = np.array([[1, 2, 0], [0, 1, 3], [2, 0, 1]], dtype=np.float64)
+PIXEL = (1, 2)  # the input pixel followed on the conv backprop page
 
 
 def check(got, want, what: str) -> None:
@@ -45,7 +43,7 @@ def pixel_collects():
     i, j = PIXEL
     one_hot = np.zeros((5, 5))
     one_hot[i, j] = 1.0
-    weights = convops.conv2d(one_hot, KERNEL)                        # out[y, x] = the weight that read (i, j)
+    weights = convops.conv2d(one_hot, KERNEL)  # out[y, x] = the weight that read (i, j)
     # The same weights are what conv2d_backprop_input adds up: dx[i, j] = sum(dy * weights).
     dx = convops.conv2d_backprop_input((1, 5, 5, 1), KERNEL[:, :, None, None], DY3[None, :, :, None])
     check(float((DY3 * weights).sum()), dx[0, i, j, 0], "dx[i, j]")
@@ -56,7 +54,7 @@ def pixel_collects():
     width, height = 15.0, top + 5 + 1.3
     g.setup_axes(ax, width, height)
     g.grid(ax, one_hot, 0, top, g.INPUT_CMAP, 0, 1, numbers=False)
-    g.window(ax, 0, 0, 3, 3, 0, top, lw=2.0)                         # the window of output (0, 0)
+    g.window(ax, 0, 0, 3, 3, 0, top, lw=2.0)  # the window of output (0, 0)
     g.label(ax, 2.5, top - 0.3, f"input: pixel ({i}, {j})", g.INPUT)
     g.grid(ax, KERNEL, xk, top + 1, g.KERNEL_CMAP, 0, 9)
     frame(ax, xk, top + 1, 3, 3, g.WINDOW)
@@ -84,17 +82,19 @@ def full_correlation(stride: int = 1):
     rotated by 180 degrees, checked against convops.conv2d_backprop_input."""
     kh, kw = KERNEL.shape
     dy = DY3 if stride == 1 else DY3[:2, :2]
-    size = (dy.shape[0] - 1) * stride + kh                           # the VALID conv's input side
+    size = (dy.shape[0] - 1) * stride + kh  # the VALID conv's input side
     spread = _zero_inserted(dy, stride)
     pads = [[kh - 1, kh - 1], [kw - 1, kw - 1]]
     dyp = convops.pad(spread, pads)
     mask = convops.pad(np.zeros(spread.shape, bool), pads, constant_values=True)
-    mask[kh - 1:kh - 1 + spread.shape[0], kw - 1:kw - 1 + spread.shape[1]] = _zero_inserted(
-        np.zeros(dy.shape), stride) != _zero_inserted(np.ones(dy.shape), stride)    # the inserted zeros
+    mask[kh - 1 : kh - 1 + spread.shape[0], kw - 1 : kw - 1 + spread.shape[1]] = _zero_inserted(
+        np.zeros(dy.shape), stride
+    ) != _zero_inserted(np.ones(dy.shape), stride)  # the inserted zeros
     rotated = KERNEL[::-1, ::-1]
     dx = convops.conv2d(dyp, rotated)
-    want = convops.conv2d_backprop_input((1, size, size, 1), KERNEL[:, :, None, None], dy[None, :, :, None],
-                                         strides=stride)
+    want = convops.conv2d_backprop_input(
+        (1, size, size, 1), KERNEL[:, :, None, None], dy[None, :, :, None], strides=stride
+    )
     check(dx, want[0, :, :, 0], "full correlation with the rotated kernel")
     hp = dyp.shape[0]
     top = 1.1
@@ -119,25 +119,28 @@ def full_correlation(stride: int = 1):
     i, j = PIXEL
     g.window(ax, i, j, kh, kw, 0, top)
     g.highlight(ax, i, j, xo, top)
-    patch = dyp[i:i + kh, j:j + kw]
+    patch = dyp[i : i + kh, j : j + kw]
     terms = " + ".join(f"{g._fmt(a)}·{g._fmt(b)}" for a, b in zip(patch.ravel(), rotated.ravel()) if a != 0)
-    ax.text(0, top + hp + 0.35, f"dx[{i},{j}] = {terms} = {g._fmt(dx[i, j])}", ha="left", va="top",
-            fontsize=9.5, color=g.TEXT)
+    ax.text(
+        0,
+        top + hp + 0.35,
+        f"dx[{i},{j}] = {terms} = {g._fmt(dx[i, j])}",
+        ha="left",
+        va="top",
+        fontsize=9.5,
+        color=g.TEXT,
+    )
     return fit(fig, width, height)
 
 
-X4 = np.array([[1, 0, 2, 1],
-               [0, 3, 1, 0],
-               [2, 1, 0, 2],
-               [1, 2, 1, 0]], dtype=np.float64)
-DY2 = np.array([[1, 2],
-                [0, 1]], dtype=np.float64)
+X4 = np.array([[1, 0, 2, 1], [0, 3, 1, 0], [2, 1, 0, 2], [1, 2, 1, 0]], dtype=np.float64)
+DY2 = np.array([[1, 2], [0, 1]], dtype=np.float64)
 
 
 def filter_gradient():
     """dW = correlation of the input with dy (dy slides over x like a kernel)."""
     kh, kw = 3, 3
-    dw = convops.conv2d(X4, DY2)                                    # dy used as the window
+    dw = convops.conv2d(X4, DY2)  # dy used as the window
     want = convops.conv2d_backprop_filter(X4[None, :, :, None], (kh, kw, 1, 1), DY2[None, :, :, None])
     check(dw, want[:, :, 0, 0], "filter gradient as a correlation")
     top, xk = 1.5, 5.6
@@ -160,8 +163,9 @@ def filter_gradient():
     a, b = 0, 1
     g.window(ax, a, b, 2, 2, 0, top, colour=g.OUTPUT)
     g.highlight(ax, a, b, xo, top)
-    patch = X4[a:a + 2, b:b + 2]
+    patch = X4[a : a + 2, b : b + 2]
     terms = " + ".join(f"{g._fmt(p)}·{g._fmt(d)}" for p, d in zip(patch.ravel(), DY2.ravel()))
-    ax.text(0, top + 4.35, f"dW[{a},{b}] = {terms} = {g._fmt(dw[a, b])}", ha="left", va="top", fontsize=9.5,
-            color=g.TEXT)
+    ax.text(
+        0, top + 4.35, f"dW[{a},{b}] = {terms} = {g._fmt(dw[a, b])}", ha="left", va="top", fontsize=9.5, color=g.TEXT
+    )
     return fit(fig, width, height)

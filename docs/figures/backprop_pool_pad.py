@@ -11,16 +11,11 @@ from matplotlib.patches import FancyArrowPatch, Rectangle
 import convops
 
 from . import grammar as g
-from .backprop_conv import fit, frame   # one drawing style for both backprop pages
-
+from .backprop_conv import fit, frame  # one drawing style for both backprop pages
 
 # -------------------------------------------------------------- backprop-pool-pad.rst
-POOL4 = np.array([[1, 3, 2, 0],
-                  [4, 6, 1, 1],
-                  [0, 2, 5, 7],
-                  [3, 1, 8, 2]], dtype=np.float64)
-POOL_DY = np.array([[1, -2],
-                    [3, -1]], dtype=np.float64)
+POOL4 = np.array([[1, 3, 2, 0], [4, 6, 1, 1], [0, 2, 5, 7], [3, 1, 8, 2]], dtype=np.float64)
+POOL_DY = np.array([[1, -2], [3, -1]], dtype=np.float64)
 
 
 def _argmax_cells(x, ksize, strides, padding="VALID"):
@@ -46,8 +41,7 @@ def max_pool_routing():
     g.grid(ax, POOL4, 0, top, g.INPUT_CMAP, 0, 8)
     for a in range(2):
         for b in range(2):
-            ax.add_patch(Rectangle((2 * b, top + 2 * a), 2, 2, fill=False, edgecolor=g.WINDOW, linewidth=1.6,
-                                   zorder=5))
+            ax.add_patch(Rectangle((2 * b, top + 2 * a), 2, 2, fill=False, edgecolor=g.WINDOW, linewidth=1.6, zorder=5))
     for r, c in winners:
         g.highlight(ax, r, c, 0, top, lw=3)
     g.label(ax, 2, top - 0.3, "input x", g.INPUT)
@@ -66,18 +60,22 @@ def max_pool_routing():
     for r, c in winners:
         g.highlight(ax, r, c, 0, row2, lw=3)
     g.label(ax, 0, row2 - 0.3, "dx = max_pool2d_grad", g.INPUT, ha="left")
-    ax.text(0, row2 + 4.3, "each dy goes to its window's maximum;\nthe other cells get 0", ha="left", va="top",
-            fontsize=9.5, color=g.TEXT)
+    ax.text(
+        0,
+        row2 + 4.3,
+        "each dy goes to its window's maximum;\nthe other cells get 0",
+        ha="left",
+        va="top",
+        fontsize=9.5,
+        color=g.TEXT,
+    )
     return fit(fig, width, height)
 
 
-OVERLAP5 = np.array([[1, 3, 2, 0, 4],
-                     [4, 6, 1, 1, 2],
-                     [0, 2, 9, 7, 1],
-                     [3, 1, 8, 2, 6],
-                     [2, 5, 0, 3, 11]], dtype=np.float64)
-OVERLAP_DY = np.array([[1, 2],
-                       [3, 4]], dtype=np.float64)
+OVERLAP5 = np.array(
+    [[1, 3, 2, 0, 4], [4, 6, 1, 1, 2], [0, 2, 9, 7, 1], [3, 1, 8, 2, 6], [2, 5, 0, 3, 11]], dtype=np.float64
+)
+OVERLAP_DY = np.array([[1, 2], [3, 4]], dtype=np.float64)
 
 
 def overlapping_windows():
@@ -94,8 +92,18 @@ def overlapping_windows():
     styles = ["-", "--", ":", "-."]
     for k, (a, b) in enumerate([(0, 0), (0, 1), (1, 0), (1, 1)]):
         inset = 0.06 + 0.07 * k
-        ax.add_patch(Rectangle((2 * b + inset, top + 2 * a + inset), 3 - 2 * inset, 3 - 2 * inset, fill=False,
-                               edgecolor=g.WINDOW, linewidth=1.8, linestyle=styles[k], zorder=5))
+        ax.add_patch(
+            Rectangle(
+                (2 * b + inset, top + 2 * a + inset),
+                3 - 2 * inset,
+                3 - 2 * inset,
+                fill=False,
+                edgecolor=g.WINDOW,
+                linewidth=1.8,
+                linestyle=styles[k],
+                zorder=5,
+            )
+        )
     for r, c in set(cells):
         g.highlight(ax, r, c, 0, top, colour=g.TEXT, lw=2.4)
     g.label(ax, 2.5, top - 0.3, "input x: four 3×3 windows", g.INPUT)
@@ -110,9 +118,16 @@ def overlapping_windows():
     g.label(ax, x_dx + 2.5, top - 0.3, "dx", g.INPUT)
     shared = max(set(cells), key=cells.count)
     names = [f"dy[{k // 2},{k % 2}]" for k, cell in enumerate(cells) if cell == shared]
-    ax.text(0, top + 5.35, f"x[{shared[0]},{shared[1]}] = {g._fmt(OVERLAP5[shared])} wins {len(names)} windows: "
-            f"dx[{shared[0]},{shared[1]}] = {' + '.join(names)} = {g._fmt(dx[shared])}",
-            ha="left", va="top", fontsize=9.5, color=g.TEXT)
+    ax.text(
+        0,
+        top + 5.35,
+        f"x[{shared[0]},{shared[1]}] = {g._fmt(OVERLAP5[shared])} wins {len(names)} windows: "
+        f"dx[{shared[0]},{shared[1]}] = {' + '.join(names)} = {g._fmt(dx[shared])}",
+        ha="left",
+        va="top",
+        fontsize=9.5,
+        color=g.TEXT,
+    )
     return fit(fig, width, height)
 
 
@@ -136,8 +151,9 @@ def avg_pool_spread():
     g.grid(ax, dxp, x_dx, top, g.INPUT_CMAP, 0, dx.max(), pad_mask=mask, pad_text="")
     for a in range(2):
         for b in range(2):
-            ax.add_patch(Rectangle((x_dx + 2 * b, top + 2 * a), 2, 2, fill=False, edgecolor=g.WINDOW,
-                                   linewidth=1.6, zorder=5))
+            ax.add_patch(
+                Rectangle((x_dx + 2 * b, top + 2 * a), 2, 2, fill=False, edgecolor=g.WINDOW, linewidth=1.6, zorder=5)
+            )
     g.label(ax, x_dx + 1.5, top - 0.3, "dx (padding hatched)", g.INPUT)
     # the number of real cells of each window, from convops: the share of a dy of 1 is 1/count
     share = convops.avg_pool2d_grad((1, 3, 3, 1), np.ones((1, 2, 2, 1)), 2, 2, "SAME")[0, :, :, 0]
@@ -151,8 +167,11 @@ def avg_pool_spread():
 
 
 def _arrow(ax, start, end, colour):
-    ax.add_patch(FancyArrowPatch(start, end, arrowstyle="-|>", mutation_scale=8, linewidth=1.0, color=colour,
-                                 shrinkA=0, shrinkB=0, zorder=3))
+    ax.add_patch(
+        FancyArrowPatch(
+            start, end, arrowstyle="-|>", mutation_scale=8, linewidth=1.0, color=colour, shrinkA=0, shrinkB=0, zorder=3
+        )
+    )
 
 
 def pad_fold():

@@ -21,8 +21,9 @@ def grayscale_vs_rgb():
     """A grayscale image has one channel; a colour image is three planes on the last axis (NHWC)."""
     gray = g.digit(2)
     rgb = rgb_digit()
-    fig, axes = plt.subplots(1, 6, figsize=(g.MAX_WIDTH, 2.3),
-                             gridspec_kw={"width_ratios": [1, 1, 0.28, 1, 1, 1], "wspace": 0.12})
+    fig, axes = plt.subplots(
+        1, 6, figsize=(g.MAX_WIDTH, 2.3), gridspec_kw={"width_ratios": [1, 1, 0.28, 1, 1, 1], "wspace": 0.12}
+    )
     axes[0].imshow(gray, cmap="gray_r", vmin=0, vmax=1)
     axes[0].set_title("grayscale\n(28, 28, 1)", fontsize=9.5, color=g.INPUT)
     axes[1].imshow(rgb)
@@ -45,29 +46,42 @@ def one_filter_per_map():
     rgb = rgb_digit()
     rng = np.random.default_rng(3)
     filters = np.zeros((3, 3, 3, 4), np.float32)
-    filters[:, :, :, 0] = np.array([[-1, 0, 1]] * 3)[:, :, None]                   # vertical edges, any colour
-    filters[:, :, :, 1] = np.array([[-1, 0, 1]] * 3).T[:, :, None]                 # horizontal edges
-    filters[1, 1, :, 2] = [1.0, -0.5, -0.5]                                        # "redness"
-    filters[:, :, :, 3] = rng.normal(size=(3, 3, 3))                               # a random filter
-    out = convops.conv2d(rgb[None], filters)[0]                                    # (26, 26, 4)
+    filters[:, :, :, 0] = np.array([[-1, 0, 1]] * 3)[:, :, None]  # vertical edges, any colour
+    filters[:, :, :, 1] = np.array([[-1, 0, 1]] * 3).T[:, :, None]  # horizontal edges
+    filters[1, 1, :, 2] = [1.0, -0.5, -0.5]  # "redness"
+    filters[:, :, :, 3] = rng.normal(size=(3, 3, 3))  # a random filter
+    out = convops.conv2d(rgb[None], filters)[0]  # (26, 26, 4)
     fig = plt.figure(figsize=(g.MAX_WIDTH, 5.2))
-    gs = fig.add_gridspec(2, 3, width_ratios=[1.1, 1, 1], left=0.01, right=0.92, top=0.84, bottom=0.02,
-                          wspace=0.5, hspace=0.4)
+    gs = fig.add_gridspec(
+        2, 3, width_ratios=[1.1, 1, 1], left=0.01, right=0.92, top=0.84, bottom=0.02, wspace=0.5, hspace=0.4
+    )
     ax_in = fig.add_subplot(gs[0, 0])
     ax_in.imshow(rgb)
     ax_in.set_title("input (1, 28, 28, 3)", fontsize=9.5, color=g.INPUT)
     g.plain(ax_in)
     note = fig.add_subplot(gs[1, 0])
     note.axis("off")
-    note.text(0.5, 0.6, "⋆ filters (3, 3, 3, 4)\n→ 4 maps", ha="center", va="center", fontsize=10,
-              color=g.WINDOW, fontweight="bold", transform=note.transAxes)
+    note.text(
+        0.5,
+        0.6,
+        "⋆ filters (3, 3, 3, 4)\n→ 4 maps",
+        ha="center",
+        va="center",
+        fontsize=10,
+        color=g.WINDOW,
+        fontweight="bold",
+        transform=note.transAxes,
+    )
     names = ["vertical edges", "horizontal edges", "red − (green+blue)/2", "random weights"]
     for c in range(4):
         ax = fig.add_subplot(gs[c // 2, 1 + c % 2])
         g.signed_image(ax, out[..., c])
         ax.set_title(f"map {c}:\n{names[c]}", fontsize=9.5, color=g.OUTPUT)
-    fig.suptitle(f"output {out.shape[:2]} × 4 channels: one feature map per filter, "
-                 f"{arithmetic.conv2d_params(3, 3, 4)} parameters\n(purple < 0 < green)", fontsize=10)
+    fig.suptitle(
+        f"output {out.shape[:2]} × 4 channels: one feature map per filter, "
+        f"{arithmetic.conv2d_params(3, 3, 4)} parameters\n(purple < 0 < green)",
+        fontsize=10,
+    )
     return fig
 
 
@@ -79,8 +93,13 @@ def parameter_formula():
     labels = [f"k={k}, C_in={ci}, C_out={co}" for k, ci, co in rows]
     bars = ax.barh(labels[::-1], counts[::-1], color=g.OUTPUT)
     for bar, (k, ci, co), n in zip(bars, rows[::-1], counts[::-1]):
-        ax.text(bar.get_width() * 1.02 + 200, bar.get_y() + bar.get_height() / 2,
-                f"({k}²·{ci} + 1)·{co} = {n:,}", va="center", fontsize=9)
+        ax.text(
+            bar.get_width() * 1.02 + 200,
+            bar.get_y() + bar.get_height() / 2,
+            f"({k}²·{ci} + 1)·{co} = {n:,}",
+            va="center",
+            fontsize=9,
+        )
     ax.set_xlim(0, max(counts) * 1.75)
     ax.set_xlabel("parameters (weights + biases)")
     ax.spines[["top", "right"]].set_visible(False)

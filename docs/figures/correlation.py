@@ -42,8 +42,10 @@ def digit_flip():
     axes[0].imshow(x, cmap=g.INPUT_CMAP, vmin=0, vmax=1)
     axes[0].set_title("digit 28×28", fontsize=9.5, color=g.INPUT)
     g.plain(axes[0])
-    for ax, data, title in [(axes[1], corr, "cross-correlation\n(convops.conv2d)"),
-                            (axes[2], conv, "convolution\n(flipped kernel)")]:
+    for ax, data, title in [
+        (axes[1], corr, "cross-correlation\n(convops.conv2d)"),
+        (axes[2], conv, "convolution\n(flipped kernel)"),
+    ]:
         im = g.signed_image(ax, data, lim, bar=False)
         ax.set_title(title, fontsize=9.5, color=g.OUTPUT)
     g.colorbar(im, list(axes[1:]), "response", ticks=[-lim, 0, lim], format=g._tick, shrink=0.85)

@@ -17,7 +17,6 @@ from matplotlib import pyplot as plt
 
 import convops
 from convops.reference import conv2d as conv2d_reference
-
 from ladder.step1_python import conv2d_python
 from ladder.step3_numpy import conv2d_numpy_im2col
 
@@ -59,11 +58,12 @@ CASES = {
 def kernel(method: str):
     """Force convops.conv2d onto one of its Cython kernels (convops.dispatch.METHODS), as its tests do."""
     from convops.dispatch import force
-    with force(conv2d=method):     # ValueError for a method conv2d does not have
+
+    with force(conv2d=method):  # ValueError for a method conv2d does not have
         yield
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def measure():
     """{case: [(step, seconds)]} measured now, each step's result checked against convops.conv2d."""
     rng = np.random.default_rng(0)
@@ -78,20 +78,26 @@ def measure():
             np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
 
         steps = []
-        if xs[0] == 1:   # pure Python on the batch case would take seconds per call
+        if xs[0] == 1:  # pure Python on the batch case would take seconds per call
             xl, wl = x.tolist(), w.tolist()
             check(np.array(conv2d_python(xl, wl), np.float32))
             steps.append(("1. pure Python loops", best_time(lambda: conv2d_python(xl, wl), repeats=2)))
         no_pad = ((0, 0), (0, 0))
         check(conv2d_reference(x, w, (1, 1), no_pad))
-        steps.append(("2. convops.reference\n(NumPy, loop over positions)",
-                      best_time(lambda: conv2d_reference(x, w, (1, 1), no_pad))))
+        steps.append(
+            (
+                "2. convops.reference\n(NumPy, loop over positions)",
+                best_time(lambda: conv2d_reference(x, w, (1, 1), no_pad)),
+            )
+        )
         check(conv2d_numpy_im2col(x, w))
         steps.append(("3. NumPy, all windows at once", best_time(lambda: conv2d_numpy_im2col(x, w))))
         with convops.num_threads(1):
-            for method, name in [("naive", "4. Cython, the same loops typed\n(conv2d_naive, 1 thread)"),
-                                 ("gemm", "5. Cython im2col + BLAS\n(1 thread)"),
-                                 (None, "6. Cython register-blocked SIMD\n(convops' kernel, 1 thread)")]:
+            for method, name in [
+                ("naive", "4. Cython, the same loops typed\n(conv2d_naive, 1 thread)"),
+                ("gemm", "5. Cython im2col + BLAS\n(1 thread)"),
+                (None, "6. Cython register-blocked SIMD\n(convops' kernel, 1 thread)"),
+            ]:
                 # steps 4-5 force one of conv2d's kernels through convops.dispatch.force
                 with kernel(method) if method else contextlib.nullcontext():
                     check(convops.conv2d(x, w))
@@ -121,8 +127,9 @@ def timings():
     for ax, (case, steps) in zip(axes, results.items()):
         names = [name for name, _ in steps][::-1]
         values = [t for _, t in steps][::-1]
-        colours = [g.WINDOW if "TensorFlow" in n else (g.OUTPUT if n.startswith(("4", "5", "6")) else g.INPUT)
-                   for n in names]
+        colours = [
+            g.WINDOW if "TensorFlow" in n else (g.OUTPUT if n.startswith(("4", "5", "6")) else g.INPUT) for n in names
+        ]
         bars = ax.barh(names, values, color=colours, log=True)
         reference = dict(steps)["2. convops.reference\n(NumPy, loop over positions)"]
         for bar, value in zip(bars, values):
@@ -134,10 +141,15 @@ def timings():
         ax.set_xlabel("seconds per call (log scale)")
         ax.tick_params(axis="y", labelsize=9)
         ax.spines[["top", "right"]].set_visible(False)
-    note = ("" if tensorflow() is not None else "TensorFlow was not importable in this build. ")
-    fig.text(0.01, 0.01, note + "Measured while building these docs, float32; "
-             f"convops threads: {convops.get_num_threads()}, OpenMP: {convops.openmp_enabled()}, "
-             f"{os.cpu_count()} CPUs,\nload average {os.getloadavg()[0]:.1f} (other jobs make timings noisy). "
-             "(×n) = speed-up over step 2.", fontsize=9)
+    note = "" if tensorflow() is not None else "TensorFlow was not importable in this build. "
+    fig.text(
+        0.01,
+        0.01,
+        note + "Measured while building these docs, float32; "
+        f"convops threads: {convops.get_num_threads()}, OpenMP: {convops.openmp_enabled()}, "
+        f"{os.cpu_count()} CPUs,\nload average {os.getloadavg()[0]:.1f} (other jobs make timings noisy). "
+        "(×n) = speed-up over step 2.",
+        fontsize=9,
+    )
     fig.tight_layout(rect=(0, 0.06, 1, 1))
     return fig

@@ -22,23 +22,37 @@ def taps():
         k_eff = arithmetic.effective_kernel_size(3, d)
         size = arithmetic.conv_output_size(7, 3, dilation=d)
         result = convops.conv2d(X7, ones, dilations=d)
-        assert result.shape == (size, size)   # the op and the arithmetic agree
+        assert result.shape == (size, size)  # the op and the arithmetic agree
         y0 = r * row_height + 1.0
         g.grid(ax, X7, 0, y0, g.INPUT_CMAP, 0, 9)
         g.window(ax, 0, 0, 3, 3, 0, y0, dilation=(d, d))
-        ax.annotate("", xy=(8.9, y0 + 1.5), xytext=(7.3, y0 + 1.5),
-                    arrowprops=dict(arrowstyle="->", color=g.TEXT, lw=1.4))
+        ax.annotate(
+            "", xy=(8.9, y0 + 1.5), xytext=(7.3, y0 + 1.5), arrowprops=dict(arrowstyle="->", color=g.TEXT, lw=1.4)
+        )
         g.grid(ax, result, 9.2, y0, g.OUTPUT_CMAP, 0, 81)
         g.highlight(ax, 0, 0, 9.2, y0)
-        g.label(ax, 0, y0 - 0.2, f"dilations={d}: the 3×3 kernel spans {k_eff}×{k_eff}", g.WINDOW, ha="left",
-                size=10)
+        g.label(ax, 0, y0 - 0.2, f"dilations={d}: the 3×3 kernel spans {k_eff}×{k_eff}", g.WINDOW, ha="left", size=10)
         g.label(ax, 15.0, y0 + 0.1, f"output {size}×{size}", g.OUTPUT, ha="left", va="top")
-        ax.text(15.0, y0 + 1.1, f"k_eff = (3 − 1)·{d} + 1 = {k_eff}\n"
-                f"output = 7 − {k_eff} + 1 = {size}\nstill 9 weights",
-                ha="left", va="top", fontsize=10, color=g.TEXT, linespacing=1.5)
-    ax.text(0, 3 * row_height + 0.05, "Thick squares: the 9 taps the kernel reads; dashed: the span it covers.\n"
-            "Output cells: the sum of the input under the taps (kernel of ones).", ha="left", va="top",
-            fontsize=9.5, color=g.TEXT)
+        ax.text(
+            15.0,
+            y0 + 1.1,
+            f"k_eff = (3 − 1)·{d} + 1 = {k_eff}\noutput = 7 − {k_eff} + 1 = {size}\nstill 9 weights",
+            ha="left",
+            va="top",
+            fontsize=10,
+            color=g.TEXT,
+            linespacing=1.5,
+        )
+    ax.text(
+        0,
+        3 * row_height + 0.05,
+        "Thick squares: the 9 taps the kernel reads; dashed: the span it covers.\n"
+        "Output cells: the sum of the input under the taps (kernel of ones).",
+        ha="left",
+        va="top",
+        fontsize=9.5,
+        color=g.TEXT,
+    )
     g.setup_axes(ax, 24.5, 3 * row_height + 1.6)
     fig.set_size_inches(24.5 * 0.29, (3 * row_height + 1.6) * 0.29)
     return fig
@@ -56,8 +70,12 @@ def digit_dilated():
     kernel = np.array([[-1, 0, 1]] * 3, np.float32)
     outs = [convops.conv2d(x, kernel, dilations=d) for d in (1, 2, 3)]
     lim = max(g.limit(out) for out in outs)
-    fig, axes = plt.subplots(1, 4, figsize=(g.MAX_WIDTH, 2.55),
-                             gridspec_kw={"width_ratios": [28] + [out.shape[1] for out in outs], "wspace": 0.08})
+    fig, axes = plt.subplots(
+        1,
+        4,
+        figsize=(g.MAX_WIDTH, 2.55),
+        gridspec_kw={"width_ratios": [28] + [out.shape[1] for out in outs], "wspace": 0.08},
+    )
     axes[0].imshow(x, cmap=g.INPUT_CMAP, vmin=0, vmax=1)
     axes[0].set_title("digit 28×28", fontsize=9.5, color=g.INPUT)
     for ax, d, out in zip(axes[1:], (1, 2, 3), outs):
@@ -65,8 +83,9 @@ def digit_dilated():
         ax.set_title(f"dilations={d}\n{out.shape[0]}×{out.shape[1]}", fontsize=9.5, color=g.OUTPUT)
     for ax in axes:
         g.plain(ax)
-        ax.set_anchor("S")   # same pixel size in every panel: bottoms aligned, smaller maps lower tops
+        ax.set_anchor("S")  # same pixel size in every panel: bottoms aligned, smaller maps lower tops
     fig.subplots_adjust(left=0.01, right=0.88, top=0.8, bottom=0.04)
-    g.colorbar(im, axes[-1], "response", ticks=[-lim, 0, lim], format=g._tick,
-               cax=fig.add_axes([0.9, 0.08, 0.018, 0.6]))
+    g.colorbar(
+        im, axes[-1], "response", ticks=[-lim, 0, lim], format=g._tick, cax=fig.add_axes([0.9, 0.08, 0.018, 0.6])
+    )
     return fig

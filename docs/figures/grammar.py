@@ -48,10 +48,10 @@ from convops import arithmetic  # noqa: E402
 
 # ----------------------------------------------------------------------------------------------
 # colours: Okabe & Ito (2008) for the roles, ColorBrewer PRGn for signed values
-INPUT = "#0072B2"      # Okabe-Ito blue
-WINDOW = "#D55E00"     # Okabe-Ito vermillion: the kernel, its window, the cell being computed
+INPUT = "#0072B2"  # Okabe-Ito blue
+WINDOW = "#D55E00"  # Okabe-Ito vermillion: the kernel, its window, the cell being computed
 KERNEL = WINDOW
-OUTPUT = "#009E73"     # Okabe-Ito bluish green
+OUTPUT = "#009E73"  # Okabe-Ito bluish green
 PAD_FACE = "#eeeeee"
 PAD_EDGE = "#9a9a9a"
 PAD_HATCH = "////"
@@ -63,7 +63,7 @@ TEXT = "#222222"
 SAME = "#332288"
 CHANGED = "#DDCC77"
 CHANGED_HATCH = "xxx"
-CHANGED_EDGE = "#6b5d1f"   # the hatch and outline of a "changed" cell
+CHANGED_EDGE = "#6b5d1f"  # the hatch and outline of a "changed" cell
 #: The role colours, by name (the palette test checks them pairwise).
 ROLES = {"input": INPUT, "kernel": WINDOW, "output": OUTPUT}
 
@@ -120,7 +120,7 @@ DATA = pathlib.Path(__file__).resolve().parent.parent / "_data" / "mnist_sample.
 
 # ----------------------------------------------------------------------------------------------
 # data
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _mnist():
     with np.load(DATA) as data:
         return data["images"].copy(), data["labels"].copy()
@@ -167,7 +167,7 @@ def colorbar(mappable, ax, label: str | None = None, orientation: str = "vertica
     """A colour bar for `mappable` beside `ax` (an axes or a list of axes; or in ``cax=``), text at
     MIN_FONT."""
     fig = (ax[0] if isinstance(ax, (list, tuple, np.ndarray)) else ax).figure
-    if "cax" in kw:     # a colour bar in an axes of its own
+    if "cax" in kw:  # a colour bar in an axes of its own
         bar = fig.colorbar(mappable, orientation=orientation, ticks=ticks, **kw)
     else:
         kw.setdefault("fraction", 0.05)
@@ -180,8 +180,7 @@ def colorbar(mappable, ax, label: str | None = None, orientation: str = "vertica
     return bar
 
 
-def signed_image(ax, values, lim: float | None = None, bar: bool = True, label: str | None = None,
-                 **kw):
+def signed_image(ax, values, lim: float | None = None, bar: bool = True, label: str | None = None, **kw):
     """A signed map drawn with SIGNED_CMAP, symmetric about zero, with its colour bar (unless `bar`
     is False because the caller adds one shared bar for several maps of the same limit)."""
     lim = limit(values) if lim is None else lim
@@ -204,7 +203,7 @@ def log_axis(ax, which: str = "y") -> None:
         if value <= 0:
             return ""
         exponent = int(round(np.log10(value)))
-        if not np.isclose(value, 10.0 ** exponent):
+        if not np.isclose(value, 10.0**exponent):
             return ""
         return "10" + str(exponent).translate(_SUPERSCRIPT)
 
@@ -218,14 +217,31 @@ def _tick(value, _pos=None) -> str:
     return _fmt(float(np.float32(value))).replace("-", "−")
 
 
-def colour_key(ax, x: float, y: float, width: float, lim: float, cmap: str = SIGNED_CMAP,
-               height: float = 0.32, fontsize: float = MIN_FONT, vmin: float | None = None) -> None:
+def colour_key(
+    ax,
+    x: float,
+    y: float,
+    width: float,
+    lim: float,
+    cmap: str = SIGNED_CMAP,
+    height: float = 0.32,
+    fontsize: float = MIN_FONT,
+    vmin: float | None = None,
+) -> None:
     """A horizontal colour bar drawn inside a cell diagram (data units): `width` cells wide at
     (x, y), labelled with its ends and, for the signed map, with 0."""
     lo = -lim if vmin is None else vmin
     ramp = np.linspace(0, 1, 64)[None, :]
-    ax.imshow(ramp, cmap=cmap, vmin=0, vmax=1, extent=(x, x + width, y + height, y), aspect="auto",
-              interpolation="bilinear", zorder=2)
+    ax.imshow(
+        ramp,
+        cmap=cmap,
+        vmin=0,
+        vmax=1,
+        extent=(x, x + width, y + height, y),
+        aspect="auto",
+        interpolation="bilinear",
+        zorder=2,
+    )
     ax.add_patch(Rectangle((x, y), width, height, fill=False, edgecolor=GRID_EDGE, linewidth=0.5, zorder=3))
     below = y + height + 0.08
     ticks = [(x, _tick(lo), "left"), (x + width, _tick(lim), "right")]
@@ -265,9 +281,21 @@ def _fmt(value) -> str:
     return str(value)
 
 
-def grid(ax, values, x0: float = 0, y0: float = 0, cmap: str = INPUT_CMAP, vmin=None, vmax=None,
-         numbers: bool = True, pad_mask=None, fontsize: float = 9, edge: str = GRID_EDGE,
-         blank=None, pad_text: str | None = None) -> None:
+def grid(
+    ax,
+    values,
+    x0: float = 0,
+    y0: float = 0,
+    cmap: str = INPUT_CMAP,
+    vmin=None,
+    vmax=None,
+    numbers: bool = True,
+    pad_mask=None,
+    fontsize: float = 9,
+    edge: str = GRID_EDGE,
+    blank=None,
+    pad_text: str | None = None,
+) -> None:
     """Draw a 2-D array as cells; `pad_mask` marks padding cells (hatched grey); `blank` marks
     cells not computed yet (white). With SIGNED_CMAP the colours are symmetric about zero (white
     at zero) whatever `vmin` and `vmax` say."""
@@ -288,8 +316,11 @@ def grid(ax, values, x0: float = 0, y0: float = 0, cmap: str = INPUT_CMAP, vmin=
             empty = blank is not None and blank[i, j]
             if padded:
                 face = PAD_FACE
-                ax.add_patch(Rectangle((x0 + j, y0 + i), 1, 1, facecolor=PAD_FACE, edgecolor=PAD_EDGE,
-                                       hatch=PAD_HATCH, linewidth=0.6))
+                ax.add_patch(
+                    Rectangle(
+                        (x0 + j, y0 + i), 1, 1, facecolor=PAD_FACE, edgecolor=PAD_EDGE, hatch=PAD_HATCH, linewidth=0.6
+                    )
+                )
             else:
                 t = 0.5 if signed else 0.0
                 if hi != lo and np.isfinite(v):
@@ -303,16 +334,31 @@ def grid(ax, values, x0: float = 0, y0: float = 0, cmap: str = INPUT_CMAP, vmin=
                 dark = 0.299 * face_rgb[0] + 0.587 * face_rgb[1] + 0.114 * face_rgb[2] < 0.5
                 if padded and pad_text is not None:
                     if pad_text:
-                        ax.text(x0 + j + 0.5, y0 + i + 0.52, pad_text, ha="center", va="center",
-                                fontsize=fontsize, color="#444444")
+                        ax.text(
+                            x0 + j + 0.5,
+                            y0 + i + 0.52,
+                            pad_text,
+                            ha="center",
+                            va="center",
+                            fontsize=fontsize,
+                            color="#444444",
+                        )
                     continue
                 colour = "#444444" if padded else ("white" if dark else TEXT)
-                ax.text(x0 + j + 0.5, y0 + i + 0.52, _fmt(v).replace("-", "−"), ha="center", va="center",
-                        fontsize=fontsize, color=colour)
+                ax.text(
+                    x0 + j + 0.5,
+                    y0 + i + 0.52,
+                    _fmt(v).replace("-", "−"),
+                    ha="center",
+                    va="center",
+                    fontsize=fontsize,
+                    color=colour,
+                )
 
 
-def image(ax, values, x0: float = 0, y0: float = 0, cmap: str = INPUT_CMAP, vmin=None, vmax=None,
-          frame: str = GRID_EDGE):
+def image(
+    ax, values, x0: float = 0, y0: float = 0, cmap: str = INPUT_CMAP, vmin=None, vmax=None, frame: str = GRID_EDGE
+):
     """Draw a larger 2-D array as an image occupying one unit per pixel (no numbers)."""
     values = np.asarray(values, dtype=float)
     h, w = values.shape
@@ -324,21 +370,42 @@ def image(ax, values, x0: float = 0, y0: float = 0, cmap: str = INPUT_CMAP, vmin
     return im
 
 
-def window(ax, top: int, left: int, height: int, width: int, x0: float = 0, y0: float = 0,
-           dilation=(1, 1), colour: str = WINDOW, lw: float = 2.6) -> None:
+def window(
+    ax,
+    top: int,
+    left: int,
+    height: int,
+    width: int,
+    x0: float = 0,
+    y0: float = 0,
+    dilation=(1, 1),
+    colour: str = WINDOW,
+    lw: float = 2.6,
+) -> None:
     """The kernel window: a vermillion outline around its span. When dilated, the span is dashed
     and each tap (a cell the kernel really reads) is a thick vermillion square."""
     dh, dw = dilation
     span_h, span_w = (height - 1) * dh + 1, (width - 1) * dw + 1
     dilated = dh > 1 or dw > 1
-    ax.add_patch(Rectangle((x0 + left, y0 + top), span_w, span_h, fill=False, edgecolor=colour,
-                           linewidth=lw * (0.6 if dilated else 1), linestyle="--" if dilated else "-", zorder=5))
+    ax.add_patch(
+        Rectangle(
+            (x0 + left, y0 + top),
+            span_w,
+            span_h,
+            fill=False,
+            edgecolor=colour,
+            linewidth=lw * (0.6 if dilated else 1),
+            linestyle="--" if dilated else "-",
+            zorder=5,
+        )
+    )
     if dilated:
         for a in range(height):
             for b in range(width):
                 cx, cy = x0 + left + b * dw, y0 + top + a * dh
-                ax.add_patch(Rectangle((cx + 0.1, cy + 0.1), 0.8, 0.8, fill=False, edgecolor=colour,
-                                       linewidth=lw, zorder=6))
+                ax.add_patch(
+                    Rectangle((cx + 0.1, cy + 0.1), 0.8, 0.8, fill=False, edgecolor=colour, linewidth=lw, zorder=6)
+                )
 
 
 def highlight(ax, i: int, j: int, x0: float = 0, y0: float = 0, colour: str = WINDOW, lw: float = 2.6) -> None:
@@ -346,8 +413,17 @@ def highlight(ax, i: int, j: int, x0: float = 0, y0: float = 0, colour: str = WI
 
 
 def label(ax, x: float, y: float, text: str, colour: str = TEXT, size: float = 10, **kw) -> None:
-    ax.text(x, y, text, ha=kw.pop("ha", "center"), va=kw.pop("va", "bottom"), fontsize=max(size, MIN_FONT),
-            color=colour, fontweight=kw.pop("weight", "bold"), **kw)
+    ax.text(
+        x,
+        y,
+        text,
+        ha=kw.pop("ha", "center"),
+        va=kw.pop("va", "bottom"),
+        fontsize=max(size, MIN_FONT),
+        color=colour,
+        fontweight=kw.pop("weight", "bold"),
+        **kw,
+    )
 
 
 def symbol(ax, x: float, y: float, text: str, size: float = 16) -> None:
@@ -369,8 +445,16 @@ def save(fig, path) -> None:
 
 # ----------------------------------------------------------------------------------------------
 # the sliding window, static and animated
-def sliding_window(x: np.ndarray, *, kernel=None, ksize=None, strides=(1, 1), padding="VALID",
-                   dilations=(1, 1), pool: str | None = None):
+def sliding_window(
+    x: np.ndarray,
+    *,
+    kernel=None,
+    ksize=None,
+    strides=(1, 1),
+    padding="VALID",
+    dilations=(1, 1),
+    pool: str | None = None,
+):
     """Everything a sliding-window diagram needs, computed by convops.
 
     Returns a dict with the padded input, its padding mask, the output (from convops' own op),
@@ -384,8 +468,10 @@ def sliding_window(x: np.ndarray, *, kernel=None, ksize=None, strides=(1, 1), pa
         kh, kw = ksize
     sh, sw = strides
     dh, dw = dilations
-    pads = (arithmetic.resolve_padding(padding, x.shape[0], kh, sh, dh),
-            arithmetic.resolve_padding(padding, x.shape[1], kw, sw, dw))
+    pads = (
+        arithmetic.resolve_padding(padding, x.shape[0], kh, sh, dh),
+        arithmetic.resolve_padding(padding, x.shape[1], kw, sw, dw),
+    )
     explicit = pads if not isinstance(padding, str) else padding
     if pool == "max":
         out = convops.max_pool2d(x, (kh, kw), strides, explicit)
@@ -394,8 +480,18 @@ def sliding_window(x: np.ndarray, *, kernel=None, ksize=None, strides=(1, 1), pa
     else:
         out = convops.conv2d(x, kernel, strides=strides, padding=explicit, dilations=dilations)
     xp, mask = padded(x, pads)
-    return {"x": x, "xp": xp, "mask": mask, "out": out, "pads": pads, "k": (kh, kw), "s": (sh, sw),
-            "d": (dh, dw), "kernel": kernel, "pool": pool}
+    return {
+        "x": x,
+        "xp": xp,
+        "mask": mask,
+        "out": out,
+        "pads": pads,
+        "k": (kh, kw),
+        "s": (sh, sw),
+        "d": (dh, dw),
+        "kernel": kernel,
+        "pool": pool,
+    }
 
 
 def _signed(values) -> bool:
@@ -407,8 +503,7 @@ def _signed(values) -> bool:
 _CHAR = 0.55 * 10 / 72 / 0.42
 
 
-def draw_step(ax, info, step: int | None, title: str | None = None, numbers: bool = True,
-              show_formula: bool = True):
+def draw_step(ax, info, step: int | None, title: str | None = None, numbers: bool = True, show_formula: bool = True):
     """Draw input (with padding), kernel and output, the window at output position `step`
     (row-major), and the output filled up to that position (all of it when `step` is None).
 
@@ -470,8 +565,17 @@ def draw_step(ax, info, step: int | None, title: str | None = None, numbers: boo
         grid(ax, out, xo, top, SIGNED_CMAP, -olim, olim, numbers, blank=~done)
         colour_key(ax, xo, top + ho + 0.2, max(wo, 3), olim)
     else:
-        grid(ax, out, xo, top, OUTPUT_CMAP, 0, finite.max() if finite.size and finite.max() > 0 else 1,
-             numbers, blank=~done)
+        grid(
+            ax,
+            out,
+            xo,
+            top,
+            OUTPUT_CMAP,
+            0,
+            finite.max() if finite.size and finite.max() > 0 else 1,
+            numbers,
+            blank=~done,
+        )
     ax.add_patch(Rectangle((xo, top), wo, ho, fill=False, edgecolor=OUTPUT, linewidth=2.2, zorder=4))
     label(ax, xo + wo / 2, top - 0.25, f"output {ho}×{wo}", OUTPUT)
     if step is not None and out.size:
@@ -489,13 +593,16 @@ def _products(info, i: int, j: int) -> str:
     """The multiply-adds of one output cell, spelled out, checked against convops' output."""
     xp, kernel = info["xp"], info["kernel"]
     (kh, kw), (sh, sw), (dh, dw) = info["k"], info["s"], info["d"]
-    patch = xp[i * sh:i * sh + (kh - 1) * dh + 1:dh, j * sw:j * sw + (kw - 1) * dw + 1:dw]
+    patch = xp[i * sh : i * sh + (kh - 1) * dh + 1 : dh, j * sw : j * sw + (kw - 1) * dw + 1 : dw]
     total = float((patch.astype(np.float64) * kernel).sum())
     # the figure's own arithmetic must agree with the op it illustrates
     if not np.isclose(total, float(info["out"][i, j]), rtol=1e-5, atol=1e-5):
         raise AssertionError(f"convops output {info['out'][i, j]} != hand sum {total} at {(i, j)}")
-    terms = [f"{_fmt(a)}·{_fmt(b) if b >= 0 else '(' + _fmt(b) + ')'}"
-             for a, b in zip(patch.ravel(), kernel.ravel()) if b != 0]
+    terms = [
+        f"{_fmt(a)}·{_fmt(b) if b >= 0 else '(' + _fmt(b) + ')'}"
+        for a, b in zip(patch.ravel(), kernel.ravel())
+        if b != 0
+    ]
     if len(terms) > 9:
         return "Σ window × kernel"
     return " + ".join(terms) if terms else "0"

@@ -10,14 +10,10 @@ from convops import arithmetic
 from . import grammar as g
 
 # A 5 x 5 image with a vertical stroke, and a detector of "dark on the left, bright on the right".
-STROKE = np.array([[0, 1, 8, 9, 1],
-                   [0, 2, 9, 8, 0],
-                   [1, 1, 9, 9, 1],
-                   [0, 2, 8, 9, 0],
-                   [0, 1, 9, 8, 1]], dtype=np.float32)
-EDGE = np.array([[-1, 0, 1],
-                 [-1, 0, 1],
-                 [-1, 0, 1]], dtype=np.float32)
+STROKE = np.array(
+    [[0, 1, 8, 9, 1], [0, 2, 9, 8, 0], [1, 1, 9, 9, 1], [0, 2, 8, 9, 0], [0, 1, 9, 8, 1]], dtype=np.float32
+)
+EDGE = np.array([[-1, 0, 1], [-1, 0, 1], [-1, 0, 1]], dtype=np.float32)
 
 
 def one_position():
@@ -34,11 +30,17 @@ def anim_conv(path):
 def dense_vs_conv():
     """One conv unit sees a 3 x 3 patch; one dense unit sees all 784 pixels; parameter counts."""
     x = g.digit(3)
-    kernel = np.array([[-1, -1, -1], [0, 0, 0], [1, 1, 1]], np.float32)   # a horizontal edge
+    kernel = np.array([[-1, -1, -1], [0, 0, 0], [1, 1, 1]], np.float32)  # a horizontal edge
     response = convops.conv2d(x, kernel)
     fig = plt.figure(figsize=(g.MAX_WIDTH, 6.1))
-    fig.text(0.01, 0.99, "Convolution: each output sees a 3×3 window; all outputs share 9 weights + 1 bias.\n"
-             "Dense: each output sees every pixel, with weights of its own.", fontsize=10, va="top")
+    fig.text(
+        0.01,
+        0.99,
+        "Convolution: each output sees a 3×3 window; all outputs share 9 weights + 1 bias.\n"
+        "Dense: each output sees every pixel, with weights of its own.",
+        fontsize=10,
+        va="top",
+    )
     # convolution: the unit at (9, 12) of the 26 x 26 map sees input rows 9..11, cols 12..14
     ax = fig.add_axes([0.01, 0.37, 0.67, 0.51])
     width = 28 + 6 + 26 + 1
@@ -50,8 +52,12 @@ def dense_vs_conv():
     lim = g.limit(response)
     im = g.image(ax, response, xo, top + 1, g.SIGNED_CMAP, -lim, lim)
     g.highlight(ax, 9, 12, xo, top + 1, lw=2)
-    ax.annotate("", xy=(xo + 12.5, top + 1 + 9.5), xytext=(13.5, top + 10.5),
-                arrowprops=dict(arrowstyle="->", color=g.WINDOW, lw=1.8, connectionstyle="arc3,rad=-0.25"))
+    ax.annotate(
+        "",
+        xy=(xo + 12.5, top + 1 + 9.5),
+        xytext=(13.5, top + 10.5),
+        arrowprops=dict(arrowstyle="->", color=g.WINDOW, lw=1.8, connectionstyle="arc3,rad=-0.25"),
+    )
     g.label(ax, 14, top - 0.6, "input 28×28", g.INPUT)
     g.label(ax, xo + 13, top + 0.4, "conv output 26×26", g.OUTPUT)
     g.colorbar(im, ax, ticks=[-lim, 0, lim], format=g._tick, cax=fig.add_axes([0.69, 0.43, 0.015, 0.3]))

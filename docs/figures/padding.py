@@ -8,11 +8,7 @@ from convops import arithmetic
 
 from . import grammar as g
 
-SMALL = np.array([[3, 1, 0, 2, 4],
-                  [0, 6, 2, 1, 0],
-                  [5, 1, 7, 3, 2],
-                  [1, 0, 4, 8, 1],
-                  [2, 3, 0, 1, 6]], np.float32)
+SMALL = np.array([[3, 1, 0, 2, 4], [0, 6, 2, 1, 0], [5, 1, 7, 3, 2], [1, 0, 4, 8, 1], [2, 3, 0, 1, 6]], np.float32)
 LAPLACE = np.array([[0, 1, 0], [1, -4, 1], [0, 1, 0]], np.float32)
 
 
@@ -33,15 +29,23 @@ def border_effect():
     g.label(ax, 3, 1.25, "VALID: windows covering each pixel", g.INPUT, size=9)
     g.grid(ax, same, 8.5, 1.5, g.INPUT_CMAP, 0, 9)
     g.label(ax, 11.5, 1.25, "SAME: windows covering each pixel", g.INPUT, size=9)
-    ax.text(0, 8.0, f"6×6 input, 3×3 kernel. VALID: a corner pixel is seen by {int(valid[0, 0])} window,\n"
-            f"the centre by {int(valid[2, 2])}. SAME: the zero border lets the window centre on every\n"
-            f"pixel (corners now seen {int(same[0, 0])} times).", fontsize=9.5, va="top")
+    ax.text(
+        0,
+        8.0,
+        f"6×6 input, 3×3 kernel. VALID: a corner pixel is seen by {int(valid[0, 0])} window,\n"
+        f"the centre by {int(valid[2, 2])}. SAME: the zero border lets the window centre on every\n"
+        f"pixel (corners now seen {int(same[0, 0])} times).",
+        fontsize=9.5,
+        va="top",
+    )
     return fig
 
 
 def valid_vs_same():
-    infos = [(g.sliding_window(SMALL, kernel=LAPLACE, padding="VALID"), "VALID: no padding, 5×5 → 3×3"),
-             (g.sliding_window(SMALL, kernel=LAPLACE, padding="SAME"), "SAME: pad 1 on each side, 5×5 → 5×5")]
+    infos = [
+        (g.sliding_window(SMALL, kernel=LAPLACE, padding="VALID"), "VALID: no padding, 5×5 → 3×3"),
+        (g.sliding_window(SMALL, kernel=LAPLACE, padding="SAME"), "SAME: pad 1 on each side, 5×5 → 5×5"),
+    ]
     fig, axes = plt.subplots(2, 1, figsize=(7.2, 6.0), gridspec_kw={"height_ratios": [6.6, 8.6]})
     for ax, (info, title) in zip(axes, infos):
         g.draw_step(ax, info, None, title, show_formula=False)
@@ -59,36 +63,53 @@ def tf_vs_pytorch():
     """Stride 2, kernel 3 on 6 pixels: TF pads (0, 1), PyTorch's padding=1 pads (1, 1).
 
     The kernel [100, 10, 1] makes every output spell the three pixels it saw."""
-    row = np.arange(1, 7, dtype=np.float32)[None, :]                   # (1, 6): pixels 1..6
+    row = np.arange(1, 7, dtype=np.float32)[None, :]  # (1, 6): pixels 1..6
     kernel = np.array([[100, 10, 1]], np.float32)
-    tf_pads = arithmetic.same_padding(6, 3, stride=2)                  # (0, 1)
+    tf_pads = arithmetic.same_padding(6, 3, stride=2)  # (0, 1)
     tf_out = convops.conv2d(row, kernel, strides=2, padding="SAME")[0]
     pt_out = convops.conv2d(row, kernel, strides=2, padding=((0, 0), (1, 1)))[0]
     fig, ax = g.canvas(17, 8.6, scale=0.5)
-    for y0, pads, out, name in [(1.0, tf_pads, tf_out, f"TensorFlow \"SAME\": pad {tf_pads} → odd pixel on the right"),
-                                (5.0, (1, 1), pt_out, "PyTorch padding=1: pad (1, 1) on both sides")]:
+    for y0, pads, out, name in [
+        (1.0, tf_pads, tf_out, f'TensorFlow "SAME": pad {tf_pads} → odd pixel on the right'),
+        (5.0, (1, 1), pt_out, "PyTorch padding=1: pad (1, 1) on both sides"),
+    ]:
         xp, mask = g.padded(row, ((0, 0), pads))
         g.label(ax, 0, y0 - 0.35, name, g.TEXT, size=9.5, ha="left")
         g.grid(ax, xp, 0, y0 + 0.3, g.INPUT_CMAP, 0, 6, pad_mask=mask)
         for i in range(out.size):
             left = 2 * i
-            colour = g.WINDOW   # every window in the kernel's colour, one below the other
-            ax.annotate("", xy=(left + 3 - 0.05, y0 + 1.55 + 0.25 * i), xytext=(left + 0.05, y0 + 1.55 + 0.25 * i),
-                        arrowprops=dict(arrowstyle="|-|", color=colour, lw=1.6, mutation_scale=3))
+            colour = g.WINDOW  # every window in the kernel's colour, one below the other
+            ax.annotate(
+                "",
+                xy=(left + 3 - 0.05, y0 + 1.55 + 0.25 * i),
+                xytext=(left + 0.05, y0 + 1.55 + 0.25 * i),
+                arrowprops=dict(arrowstyle="|-|", color=colour, lw=1.6, mutation_scale=3),
+            )
         xo = xp.shape[1] + 2.5
         ax.text(xo - 1.2, y0 + 0.8, "→", fontsize=16, va="center", ha="center")
         g.grid(ax, out[None, :], xo, y0 + 0.3, g.OUTPUT_CMAP, 0, 600)
         ax.text(xo + 1.5, y0 + 1.55, "output", ha="center", va="top", fontsize=9, color=g.OUTPUT)
-    ax.text(0, 8.5, "Kernel [100, 10, 1], stride 2: each output spells the three pixels its window read.",
-            fontsize=9, va="bottom")
+    ax.text(
+        0,
+        8.5,
+        "Kernel [100, 10, 1], stride 2: each output spells the three pixels its window read.",
+        fontsize=9,
+        va="bottom",
+    )
     return fig
 
 
 def pad_modes():
     x = np.arange(1, 10, dtype=np.float32).reshape(3, 3)
     modes = ["CONSTANT", "REFLECT", "SYMMETRIC", "EDGE", "CIRCULAR", "MEAN"]
-    notes = ["zeros (tf.pad default)", "mirror, edge not repeated", "mirror, edge repeated",
-             "repeat the edge (not in TF)", "wrap around (not in TF)", "mean of the image (not in TF)"]
+    notes = [
+        "zeros (tf.pad default)",
+        "mirror, edge not repeated",
+        "mirror, edge repeated",
+        "repeat the edge (not in TF)",
+        "wrap around (not in TF)",
+        "mean of the image (not in TF)",
+    ]
     fig, axes = plt.subplots(2, 3, figsize=(g.MAX_WIDTH, 6.6))
     mask = convops.pad(np.zeros((3, 3), bool), [[2, 2], [2, 2]], constant_values=True)
     for ax, mode, note in zip(axes.ravel(), modes, notes):
@@ -96,7 +117,7 @@ def pad_modes():
         g.setup_axes(ax, 7, 7)
         g.grid(ax, xp, 0, 0, g.INPUT_CMAP, 0, 9, pad_mask=mask)
         ax.add_patch(plt.Rectangle((2, 2), 3, 3, fill=False, edgecolor=g.INPUT, linewidth=2))
-        ax.set_title(f"\"{mode}\"\n{note}", fontsize=9.5)
+        ax.set_title(f'"{mode}"\n{note}', fontsize=9.5)
     fig.suptitle("convops.pad(x, [[2, 2], [2, 2]], mode):\nthe hatched border comes from ...", fontsize=10.5)
     fig.tight_layout()
     return fig
@@ -104,7 +125,7 @@ def pad_modes():
 
 def zero_vs_mean():
     """A 5 x 5 blur of a dark-on-light digit: zero padding draws a dark frame, other modes do not."""
-    x = 1.0 - 0.8 * g.digit(5)                                          # ink on white paper
+    x = 1.0 - 0.8 * g.digit(5)  # ink on white paper
     kernel = np.full((5, 5), 1 / 25, np.float32)
     panels = [("input\n", x)]
     panels.append(("zero\n(SAME)", convops.conv2d(x, kernel, padding="SAME")))

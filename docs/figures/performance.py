@@ -18,8 +18,10 @@ def speed_vs_tf(threads: int):
     results = load()
     runs = [run for run in results["runs"] if run["threads"] == threads]
     if not runs:
-        raise ValueError(f"{results_json()} has no run with {threads} thread(s); it has "
-                         f"{[run['threads'] for run in results['runs']]}")
+        raise ValueError(
+            f"{results_json()} has no run with {threads} thread(s); it has "
+            f"{[run['threads'] for run in results['runs']]}"
+        )
     n_cases = len(runs[0]["cases"])
     fig = plot_results({**results, "runs": runs}, figsize=(g.MAX_WIDTH, 0.36 * n_cases + 2.8))
     # the column's rules: no text under 9 pt, and a legend that wraps instead of running off the page

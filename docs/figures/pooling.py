@@ -7,15 +7,8 @@ import convops
 
 from . import grammar as g
 
-X4 = np.array([[1, 3, 2, 0],
-               [4, 6, 1, 1],
-               [0, 2, 5, 7],
-               [3, 1, 8, 2]], np.float32)
-X5 = np.array([[1, 3, 2, 0, 4],
-               [4, 6, 1, 1, 2],
-               [0, 2, 5, 7, 1],
-               [3, 1, 8, 2, 6],
-               [2, 9, 0, 3, 5]], np.float32)
+X4 = np.array([[1, 3, 2, 0], [4, 6, 1, 1], [0, 2, 5, 7], [3, 1, 8, 2]], np.float32)
+X5 = np.array([[1, 3, 2, 0, 4], [4, 6, 1, 1, 2], [0, 2, 5, 7, 1], [3, 1, 8, 2, 6], [2, 9, 0, 3, 5]], np.float32)
 
 
 def _stacked(infos, step: int, scale: float = 0.42):
@@ -38,8 +31,10 @@ def _stacked(infos, step: int, scale: float = 0.42):
 
 
 def max_vs_avg():
-    infos = [(g.sliding_window(X4, ksize=(2, 2), strides=(2, 2), pool="max"), "max_pool2d(x, 2, 2)"),
-             (g.sliding_window(X4, ksize=(2, 2), strides=(2, 2), pool="avg"), "avg_pool2d(x, 2, 2)")]
+    infos = [
+        (g.sliding_window(X4, ksize=(2, 2), strides=(2, 2), pool="max"), "max_pool2d(x, 2, 2)"),
+        (g.sliding_window(X4, ksize=(2, 2), strides=(2, 2), pool="avg"), "avg_pool2d(x, 2, 2)"),
+    ]
     return _stacked(infos, 3)
 
 
@@ -50,10 +45,16 @@ def anim_max_pool(path):
 
 def borders():
     """SAME pooling on 5 x 5: padded cells never win the max and are not counted by the mean."""
-    infos = [(g.sliding_window(X5, ksize=(2, 2), strides=(2, 2), padding="SAME", pool="max"),
-              "max, SAME: the last window holds 1 real cell"),
-             (g.sliding_window(X5, ksize=(2, 2), strides=(2, 2), padding="SAME", pool="avg"),
-              "avg, SAME: divide by the real cells only")]
+    infos = [
+        (
+            g.sliding_window(X5, ksize=(2, 2), strides=(2, 2), padding="SAME", pool="max"),
+            "max, SAME: the last window holds 1 real cell",
+        ),
+        (
+            g.sliding_window(X5, ksize=(2, 2), strides=(2, 2), padding="SAME", pool="avg"),
+            "avg, SAME: divide by the real cells only",
+        ),
+    ]
     return _stacked(infos, 8)
 
 
@@ -62,16 +63,19 @@ def digit_pooling():
     map drawn to the same pixel size so that the halving shows."""
     x = g.digit(3, 2)
     kernel = np.array([[-1, -1, -1], [0, 0, 0], [1, 1, 1]], np.float32)
-    fmap = np.maximum(convops.conv2d(x, kernel), 0)                     # conv + ReLU: 26 x 26
+    fmap = np.maximum(convops.conv2d(x, kernel), 0)  # conv + ReLU: 26 x 26
     pooled_max = convops.max_pool2d(fmap, 2, 2)
     pooled_avg = convops.avg_pool2d(fmap, 2, 2)
     top = float(fmap.max())
-    panels = [(x, "digit\n28×28", g.INPUT_CMAP, 1.0, g.INPUT),
-              (fmap, f"ReLU(conv)\n{fmap.shape[0]}×{fmap.shape[1]}", g.OUTPUT_CMAP, top, g.OUTPUT),
-              (pooled_max, f"max_pool2d\n→ {pooled_max.shape[0]}×{pooled_max.shape[1]}", g.OUTPUT_CMAP, top, g.OUTPUT),
-              (pooled_avg, f"avg_pool2d\n→ {pooled_avg.shape[0]}×{pooled_avg.shape[1]}", g.OUTPUT_CMAP, top, g.OUTPUT)]
-    fig, axes = plt.subplots(1, 4, figsize=(g.MAX_WIDTH, 2.7),
-                             gridspec_kw={"width_ratios": [d.shape[1] for d, *_ in panels], "wspace": 0.12})
+    panels = [
+        (x, "digit\n28×28", g.INPUT_CMAP, 1.0, g.INPUT),
+        (fmap, f"ReLU(conv)\n{fmap.shape[0]}×{fmap.shape[1]}", g.OUTPUT_CMAP, top, g.OUTPUT),
+        (pooled_max, f"max_pool2d\n→ {pooled_max.shape[0]}×{pooled_max.shape[1]}", g.OUTPUT_CMAP, top, g.OUTPUT),
+        (pooled_avg, f"avg_pool2d\n→ {pooled_avg.shape[0]}×{pooled_avg.shape[1]}", g.OUTPUT_CMAP, top, g.OUTPUT),
+    ]
+    fig, axes = plt.subplots(
+        1, 4, figsize=(g.MAX_WIDTH, 2.7), gridspec_kw={"width_ratios": [d.shape[1] for d, *_ in panels], "wspace": 0.12}
+    )
     for ax, (data, title, cmap, vmax, colour) in zip(axes, panels):
         ax.imshow(data, cmap=cmap, vmin=0, vmax=vmax)
         ax.set_title(title, fontsize=9.5, color=colour)

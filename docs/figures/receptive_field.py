@@ -13,7 +13,7 @@ from . import grammar as g
 # The tutorial's network along one axis: conv 3, pool 2, conv 3, pool 2, conv 3.
 LAYERS = [(3, 1), (2, 2), (3, 1), (2, 2), (3, 1)]
 NAMES = ["conv1", "pool1", "conv2", "pool2", "conv3"]
-UNITS = [13, 6, 5, 2, 1]   # a unit near the middle of each layer's output (26, 13, 11, 5, 3)
+UNITS = [13, 6, 5, 2, 1]  # a unit near the middle of each layer's output (26, 13, 11, 5, 3)
 # every field is a window of the input: the kernel's colour, told apart by dash and direct labels
 STYLES = ["-", "--", "-.", ":", "-"]
 
@@ -51,17 +51,26 @@ def growth():
     fig = plt.figure(figsize=(g.MAX_WIDTH, 6.6))
     ax = fig.add_axes([0.01, 0.4, 0.7, 0.53])
     g.setup_axes(ax, 44, 28)
-    g.image(ax, x, 0, 0, g.INPUT_CMAP, 0, 1.8)   # a light digit: the fields' outlines stand out
+    g.image(ax, x, 0, 0, g.INPUT_CMAP, 0, 1.8)  # a light digit: the fields' outlines stand out
     for layer in range(5):
         first, size = field_box(layer)
-        ax.add_patch(Rectangle((first, first), size, size, fill=False, edgecolor=g.WINDOW, lw=1.4 + 0.4 * layer,
-                               linestyle=STYLES[layer]))
-        label_y = 3 + 5.2 * (4 - layer)   # largest field on top: the leader lines do not cross
+        ax.add_patch(
+            Rectangle(
+                (first, first),
+                size,
+                size,
+                fill=False,
+                edgecolor=g.WINDOW,
+                lw=1.4 + 0.4 * layer,
+                linestyle=STYLES[layer],
+            )
+        )
+        label_y = 3 + 5.2 * (4 - layer)  # largest field on top: the leader lines do not cross
         ax.plot([first + size, 30.5], [first, label_y], color=g.WINDOW, lw=0.8)
-        ax.text(31, label_y, f"{NAMES[layer]}: {size}×{size}", color=g.TEXT, fontsize=10, va="center",
-                fontweight="bold")
-    fig.text(0.01, 0.985, "Field of each layer's middle unit, on the input", fontsize=10.5, fontweight="bold",
-             va="top")
+        ax.text(
+            31, label_y, f"{NAMES[layer]}: {size}×{size}", color=g.TEXT, fontsize=10, va="center", fontweight="bold"
+        )
+    fig.text(0.01, 0.985, "Field of each layer's middle unit, on the input", fontsize=10.5, fontweight="bold", va="top")
     tab = fig.add_axes([0.02, 0.02, 0.96, 0.3])
     tab.axis("off")
     rows = [["layer", "kernel / stride", "output", "field size r", "jump j"]]
@@ -73,8 +82,7 @@ def growth():
     table.auto_set_font_size(False)
     table.set_fontsize(10)
     table.scale(1, 1.5)
-    tab.set_title("r_out = r_in + (k − 1)·j_in,   j_out = j_in·s   (convops.arithmetic.receptive_fields)",
-                  fontsize=10)
+    tab.set_title("r_out = r_in + (k − 1)·j_in,   j_out = j_in·s   (convops.arithmetic.receptive_fields)", fontsize=10)
     return fig
 
 
@@ -90,13 +98,19 @@ def empirical():
         ax.imshow(overlay)
         ax.add_patch(Rectangle((first - 0.5, first - 0.5), size, size, fill=False, edgecolor="black", lw=1.6))
         if NAMES[layer] == "conv2":
-            ax.add_patch(Rectangle((first - 0.5 + 0.5, first - 0.5 + 0.5), 7, 7, fill=False, edgecolor="black",
-                                   lw=1.2, linestyle="--"))
+            ax.add_patch(
+                Rectangle(
+                    (first - 0.5 + 0.5, first - 0.5 + 0.5), 7, 7, fill=False, edgecolor="black", lw=1.2, linestyle="--"
+                )
+            )
         rows = np.flatnonzero(mask.any(axis=1))
         cols = np.flatnonzero(mask.any(axis=0))
         ax.set_title(f"{NAMES[layer]}: {mask.sum()} px\n= {rows.size}×{cols.size}", fontsize=9.5)
         g.plain(ax)
-    fig.suptitle("Vermillion: input pixels that change the unit when raised (measured through the real ops).\n"
-                 "Outline: the field predicted by convops.arithmetic. Dashed: the tutorial's 7×7.", fontsize=9.5)
+    fig.suptitle(
+        "Vermillion: input pixels that change the unit when raised (measured through the real ops).\n"
+        "Outline: the field predicted by convops.arithmetic. Dashed: the tutorial's 7×7.",
+        fontsize=9.5,
+    )
     fig.subplots_adjust(left=0.01, right=0.99, top=0.68, bottom=0.03, wspace=0.08)
     return fig

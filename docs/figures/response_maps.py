@@ -32,20 +32,36 @@ def response_maps(label: int = 7):
     Kernels and maps share the signed map (purple < 0 < green); each panel is scaled by its own
     largest |value|, so one colour bar serves them all."""
     x = g.digit(label)
-    maps = convops.conv2d(x[None, :, :, None], bank())[0]          # (26, 26, 8)
+    maps = convops.conv2d(x[None, :, :, None], bank())[0]  # (26, 26, 8)
     fig = plt.figure(figsize=(g.MAX_WIDTH, 8.4))
-    gs = fig.add_gridspec(5, 4, height_ratios=[1.25, 0.62, 1, 0.62, 1], left=0.02, right=0.86, top=0.97,
-                          bottom=0.01, hspace=0.42, wspace=0.12)
+    gs = fig.add_gridspec(
+        5,
+        4,
+        height_ratios=[1.25, 0.62, 1, 0.62, 1],
+        left=0.02,
+        right=0.86,
+        top=0.97,
+        bottom=0.01,
+        hspace=0.42,
+        wspace=0.12,
+    )
     ax0 = fig.add_subplot(gs[0, 0])
     ax0.imshow(x, cmap=g.INPUT_CMAP, vmin=0, vmax=1)
     ax0.set_title(f"digit {label}, 28×28", fontsize=9.5, color=g.INPUT)
     g.plain(ax0)
     note = fig.add_subplot(gs[0, 1:])
     note.axis("off")
-    note.text(0.02, 0.55, "Rows 2 and 4: each 3×3 kernel (its weights written in it).\n"
-              "Rows 3 and 5: its 26×26 response map on the digit.\n"
-              "One conv2d call with the (3, 3, 1, 8) bank.", fontsize=10, va="center", linespacing=1.5,
-              transform=note.transAxes)
+    note.text(
+        0.02,
+        0.55,
+        "Rows 2 and 4: each 3×3 kernel (its weights written in it).\n"
+        "Rows 3 and 5: its 26×26 response map on the digit.\n"
+        "One conv2d call with the (3, 3, 1, 8) bank.",
+        fontsize=10,
+        va="center",
+        linespacing=1.5,
+        transform=note.transAxes,
+    )
     for c, (name, (weights, scale)) in enumerate(FILTERS.items()):
         row, col = 1 + 2 * (c // 4), c % 4
         kax = fig.add_subplot(gs[row, col])
@@ -58,16 +74,22 @@ def response_maps(label: int = 7):
         lim = g.limit(maps[..., c])
         im = rax.imshow(maps[..., c] / lim, cmap=g.SIGNED_CMAP, vmin=-1, vmax=1)
         g.plain(rax)
-    g.colorbar(im, rax, "value ÷ the largest |value| in its panel", ticks=[-1, 0, 1], format=g._tick,
-               cax=fig.add_axes([0.89, 0.2, 0.022, 0.45]))
+    g.colorbar(
+        im,
+        rax,
+        "value ÷ the largest |value| in its panel",
+        ticks=[-1, 0, 1],
+        format=g._tick,
+        cax=fig.add_axes([0.89, 0.2, 0.022, 0.45]),
+    )
     return fig
 
 
 def same_filter_everywhere():
     """One filter (horizontal edge, then ReLU) on ten different digits: it fires on the same pattern."""
     kernel = np.asarray(FILTERS["horizontal edge"][0], np.float32)[:, :, None, None]
-    digits = np.stack([g.digit(d, 1) for d in range(10)])[..., None]        # (10, 28, 28, 1)
-    maps = np.maximum(convops.conv2d(digits, kernel), 0)[..., 0]          # ReLU keeps the positive part
+    digits = np.stack([g.digit(d, 1) for d in range(10)])[..., None]  # (10, 28, 28, 1)
+    maps = np.maximum(convops.conv2d(digits, kernel), 0)[..., 0]  # ReLU keeps the positive part
     fig, axes = plt.subplots(4, 5, figsize=(g.MAX_WIDTH, 6.4))
     for d in range(10):
         row, col = 2 * (d // 5), d % 5

@@ -29,16 +29,23 @@ def stride_windows():
         g.grid(ax, count, 0, 0, g.INPUT_CMAP, 0, 9, numbers=True)
         for i in range(size):
             for j in range(size):
-                if count[i, j] == 0:   # read by no window: white, crossed out
-                    ax.add_patch(plt.Rectangle((j, i), 1, 1, facecolor="white", edgecolor=g.TEXT,
-                                               hatch="xx", linewidth=0.6))
-        for i in range(out):   # the windows on the diagonal, alternately solid and dashed
+                if count[i, j] == 0:  # read by no window: white, crossed out
+                    ax.add_patch(
+                        plt.Rectangle((j, i), 1, 1, facecolor="white", edgecolor=g.TEXT, hatch="xx", linewidth=0.6)
+                    )
+        for i in range(out):  # the windows on the diagonal, alternately solid and dashed
             g.window(ax, i * s, i * s, 3, 3, lw=2)
             ax.patches[-1].set_linestyle("-" if i % 2 == 0 else "--")
         ax.set_title(f"{size}×{size}, stride {s}\n→ {out}×{out}:  ⌊({size} − 3) / {s}⌋ + 1", fontsize=9.5)
         ax.set_anchor("N")
-    fig.text(0.5, 0.02, "Numbers: how many windows read each pixel (3×3 kernel). Windows drawn: the diagonal\n"
-             "ones. Crossed-out cells: pixels no window reads.", ha="center", fontsize=9.5)
+    fig.text(
+        0.5,
+        0.02,
+        "Numbers: how many windows read each pixel (3×3 kernel). Windows drawn: the diagonal\n"
+        "ones. Crossed-out cells: pixels no window reads.",
+        ha="center",
+        fontsize=9.5,
+    )
     fig.subplots_adjust(left=0.01, right=0.99, top=0.86, bottom=0.13, wspace=0.1)
     return fig
 
@@ -53,14 +60,20 @@ def output_sizes():
     sizes = np.arange(3, 21)
     fig, ax = plt.subplots(figsize=(g.MAX_WIDTH, 3.4))
     for s, colour, style in zip((1, 2, 3), (g.OUTPUT, g.WINDOW, g.INPUT), ("-", "--", ":")):
-        ax.step(sizes, [arithmetic.conv_output_size(int(i), 3, stride=s) for i in sizes], where="mid",
-                color=colour, label=f"stride {s}", lw=2.2, linestyle=style)
+        ax.step(
+            sizes,
+            [arithmetic.conv_output_size(int(i), 3, stride=s) for i in sizes],
+            where="mid",
+            color=colour,
+            label=f"stride {s}",
+            lw=2.2,
+            linestyle=style,
+        )
     ax.set_xlabel("input size i (kernel k = 3, VALID)")
     ax.set_ylabel("output size o")
     ax.set_xticks(sizes[::1])
     ax.grid(alpha=0.3)
     ax.legend(frameon=False)
-    ax.set_title("o = ⌊(i − k) / s⌋ + 1: flat steps are input sizes\nwhose last rows are floored away",
-                 fontsize=10)
+    ax.set_title("o = ⌊(i − k) / s⌋ + 1: flat steps are input sizes\nwhose last rows are floored away", fontsize=10)
     fig.tight_layout()
     return fig

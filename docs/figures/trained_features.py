@@ -14,21 +14,20 @@ import numpy as np
 from matplotlib import pyplot as plt
 from matplotlib.patches import Rectangle
 
-from convops import arithmetic
-from convops import nn
+from convops import arithmetic, nn
 from convops.nn import Conv2D
 
 from . import grammar as g
 from . import mnist
 
-TOP = 20            # images per channel for the label-agreement measure
-SHOWN = 6           # patches shown per channel
+TOP = 20  # images per channel for the label-agreement measure
+SHOWN = 6  # patches shown per channel
 BATCH = 500
 
 
 # ----------------------------------------------------------------------------------------------
 # data and computations
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def test_set() -> tuple[np.ndarray, np.ndarray]:
     """The held-out digits as the model sees them: float32 ``(N, 28, 28, 1)`` in [0, 1], labels."""
     (_, _), (x, y) = mnist.load_split()
@@ -73,14 +72,14 @@ def field_of(layer: int, i: int, j: int) -> tuple[int, int, int]:
     return first(i), first(j), rf.size
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def test_predictions() -> np.ndarray:
     """Class probabilities of every held-out digit."""
     x, _ = test_set()
-    return np.concatenate([activations(x[s:s + BATCH])[-1] for s in range(0, len(x), BATCH)])
+    return np.concatenate([activations(x[s : s + BATCH])[-1] for s in range(0, len(x), BATCH)])
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def channel_maxima() -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """For conv1, conv2, conv3: each test image's largest activation per channel ``(N, C)`` and
     its position ``(N, C, 2)`` (first maximum in row-major order)."""
@@ -90,7 +89,7 @@ def channel_maxima() -> dict[str, tuple[np.ndarray, np.ndarray]]:
     values = {names[k]: [] for k in convs}
     places = {names[k]: [] for k in convs}
     for s in range(0, len(x), BATCH):
-        acts = activations(x[s:s + BATCH])
+        acts = activations(x[s : s + BATCH])
         for k in convs:
             a = acts[k]
             n, h, w, c = a.shape
@@ -106,8 +105,7 @@ def top_units(name: str, channel: int, count: int = SHOWN) -> list[tuple[int, in
     one position per image (its strongest)."""
     values, places = channel_maxima()[name]
     order = np.argsort(-values[:, channel], kind="stable")[:count]
-    return [(int(n), int(places[n, channel, 0]), int(places[n, channel, 1]), float(values[n, channel]))
-            for n in order]
+    return [(int(n), int(places[n, channel, 0]), int(places[n, channel, 1]), float(values[n, channel])) for n in order]
 
 
 def _agreement(labels: np.ndarray) -> float:
@@ -115,7 +113,7 @@ def _agreement(labels: np.ndarray) -> float:
     return np.bincount(labels, minlength=10).max() / len(labels)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def label_agreement() -> dict[str, object]:
     """For each conv layer: over its live channels, the mean fraction of a channel's top-``TOP``
     test images that show the same digit; the same measure for random sets of ``TOP`` test
@@ -139,7 +137,7 @@ def unseen_border() -> tuple[int, int]:
     return h - (last_row + size), w - (last_col + size)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def initial_kernel() -> np.ndarray:
     """conv1's kernel before training: figures.mnist's starting point rebuilt (the same seed, the
     same model code, so the same draws; nothing is trained)."""
@@ -147,7 +145,7 @@ def initial_kernel() -> np.ndarray:
     return mnist.build_model().layers[0].get_weights()[0]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def facts() -> dict[str, str]:
     """The numbers the page states, computed at build time (the ``:trained:`` role)."""
     x, y = test_set()
@@ -165,8 +163,8 @@ def facts() -> dict[str, str]:
     }
     rows, cols = unseen_border()
     strip = np.zeros(x.shape[1:3], bool)
-    strip[x.shape[1] - rows:, :] = True
-    strip[:, x.shape[2] - cols:] = True
+    strip[x.shape[1] - rows :, :] = True
+    strip[:, x.shape[2] - cols :] = True
     ink = x[..., 0]
     out["border_ink"] = f"{int(np.sum(ink[:, strip].max(axis=1) > 0)):,}"
     out["border_share"] = f"{100 * ink[:, strip].sum() / ink.sum():.2f}%"
@@ -193,8 +191,7 @@ def _kernel_block(fig, spec, kernel: np.ndarray, limit: float, title: str):
     im = None
     for c in range(kernel.shape[-1]):
         ax = fig.add_subplot(sub[c // 8, c % 8])
-        im = ax.imshow(kernel[:, :, 0, c], cmap=g.SIGNED_KERNEL_CMAP, vmin=-limit, vmax=limit,
-                       interpolation="nearest")
+        im = ax.imshow(kernel[:, :, 0, c], cmap=g.SIGNED_KERNEL_CMAP, vmin=-limit, vmax=limit, interpolation="nearest")
         g.plain(ax)
         for side in ax.spines.values():
             side.set_color(g.GRID_EDGE)
@@ -211,8 +208,9 @@ def filters():
     blocks = [(start, "random initialization"), (kernel, "after training")]
     limit = _signed_limit(*(b for b, _ in blocks))
     fig = g.figure(5.6, 2.55 * len(blocks) + 0.2)
-    outer = fig.add_gridspec(len(blocks), 2, width_ratios=[30, 1], hspace=0.3, wspace=0.06,
-                             left=0.02, right=0.9, top=0.93, bottom=0.03)
+    outer = fig.add_gridspec(
+        len(blocks), 2, width_ratios=[30, 1], hspace=0.3, wspace=0.06, left=0.02, right=0.9, top=0.93, bottom=0.03
+    )
     for row, (values, title) in enumerate(blocks):
         im = _kernel_block(fig, outer[row, 0], values, limit, f"conv1's 32 kernels, {title}")
     bar = fig.colorbar(im, cax=fig.add_subplot(outer[:, 1]), ticks=[-limit, 0, limit], format="%.2f")
@@ -236,12 +234,21 @@ def feature_maps(which: int = 0, channels: int = 6):
     channels for this digit (by largest value), each row on its own scale."""
     x, y = test_set()
     index = _pick_digits(which + 1)[which]
-    acts = activations(x[index:index + 1])
+    acts = activations(x[index : index + 1])
     names = layer_names()
     rows = [(k, a[0]) for k, a in enumerate(acts) if a.ndim == 4]
     fig = g.figure(7.3, 1.0 * len(rows) + 0.45)
-    spec = fig.add_gridspec(len(rows), channels + 3, width_ratios=[1.5, 0.95] + [1] * channels + [0.1],
-                            left=0.005, right=0.925, top=0.92, bottom=0.035, wspace=0.1, hspace=0.3)
+    spec = fig.add_gridspec(
+        len(rows),
+        channels + 3,
+        width_ratios=[1.5, 0.95] + [1] * channels + [0.1],
+        left=0.005,
+        right=0.925,
+        top=0.92,
+        bottom=0.035,
+        wspace=0.1,
+        hspace=0.3,
+    )
     image_ax = fig.add_subplot(spec[0:2, 0])
     image_ax.imshow(x[index, :, :, 0], cmap=g.INPUT_CMAP, vmin=0, vmax=1, interpolation="nearest")
     image_ax.set_title(f"input: a {y[index]}", fontsize=10, loc="left")
@@ -252,8 +259,9 @@ def feature_maps(which: int = 0, channels: int = 6):
         top = max(float(a.max()), 1e-9)
         name_ax = fig.add_subplot(spec[row, 1])
         name_ax.axis("off")
-        name_ax.text(1.0, 0.5, f"{names[k]}\n{h}×{w}×{c}", ha="right", va="center", fontsize=9.5,
-                     transform=name_ax.transAxes)
+        name_ax.text(
+            1.0, 0.5, f"{names[k]}\n{h}×{w}×{c}", ha="right", va="center", fontsize=9.5, transform=name_ax.transAxes
+        )
         for col, ch in enumerate(strongest):
             ax = fig.add_subplot(spec[row, col + 2])
             im = ax.imshow(a[:, :, ch], cmap=g.OUTPUT_CMAP, vmin=0, vmax=top, interpolation="nearest")
@@ -262,8 +270,13 @@ def feature_maps(which: int = 0, channels: int = 6):
         bar = fig.colorbar(im, cax=fig.add_subplot(spec[row, -1]), ticks=[0, top])
         bar.ax.tick_params(labelsize=9, length=2)
         bar.set_ticklabels(["0", f"{top:.2g}"])
-    fig.suptitle(f"Each layer's {channels} most active channels for this digit (activation: white 0, dark = "
-                 "the row's largest)", fontsize=9.5, x=0.01, ha="left", y=0.995)
+    fig.suptitle(
+        f"Each layer's {channels} most active channels for this digit (activation: white 0, dark = the row's largest)",
+        fontsize=9.5,
+        x=0.01,
+        ha="left",
+        y=0.995,
+    )
     return fig
 
 
@@ -280,8 +293,17 @@ def top_patches(count: int = 3):
     x, y = test_set()
     layers = [("conv2", 2), ("conv3", 4)]
     fig = plt.figure(figsize=(7.2, 1.18 * count * len(layers) + 0.7))
-    spec = fig.add_gridspec(count * len(layers), SHOWN + 1, width_ratios=[1.5] + [1] * SHOWN,
-                            left=0.01, right=0.99, top=0.94, bottom=0.02, wspace=0.1, hspace=0.42)
+    spec = fig.add_gridspec(
+        count * len(layers),
+        SHOWN + 1,
+        width_ratios=[1.5] + [1] * SHOWN,
+        left=0.01,
+        right=0.99,
+        top=0.94,
+        bottom=0.02,
+        wspace=0.1,
+        hspace=0.42,
+    )
     for block, (name, index) in enumerate(layers):
         for r, channel in enumerate(chosen_channels(name, count)):
             row = block * count + r
@@ -290,18 +312,30 @@ def top_patches(count: int = 3):
             label_ax.axis("off")
             size = fields()[index].size
             labels = [int(y[n]) for n, *_ in units]
-            label_ax.text(1.0, 0.5, f"{name} ch {channel}\n{size}×{size} patches", ha="right", va="center",
-                          fontsize=9.5, transform=label_ax.transAxes)
-            for col, (n, i, j, value) in enumerate(units):
+            label_ax.text(
+                1.0,
+                0.5,
+                f"{name} ch {channel}\n{size}×{size} patches",
+                ha="right",
+                va="center",
+                fontsize=9.5,
+                transform=label_ax.transAxes,
+            )
+            for col, (n, i, j, _value) in enumerate(units):
                 top, left, size = field_of(index, i, j)
-                patch = x[n, max(top, 0):top + size, max(left, 0):left + size, 0]
+                patch = x[n, max(top, 0) : top + size, max(left, 0) : left + size, 0]
                 ax = fig.add_subplot(spec[row, col + 1])
                 ax.imshow(patch, cmap=g.INPUT_CMAP, vmin=0, vmax=1, interpolation="nearest")
                 ax.set_xticks([])
                 ax.set_yticks([])
                 ax.set_xlabel(f"a {labels[col]}", fontsize=9, labelpad=1)
-    fig.suptitle(f"Where deeper units fire most: the input patch each one sees, in its {SHOWN} strongest test "
-                 "images", fontsize=10, x=0.01, ha="left", y=0.985)
+    fig.suptitle(
+        f"Where deeper units fire most: the input patch each one sees, in its {SHOWN} strongest test images",
+        fontsize=10,
+        x=0.01,
+        ha="left",
+        y=0.985,
+    )
     return fig
 
 
@@ -327,8 +361,9 @@ def growth():
     for place, (layer, name) in enumerate(shown):
         out_h = model().layers[names.index(name)].output_shape[0]
         top, left, size = field_of(layer, out_h // 2, out_h // 2)
-        ax.add_patch(Rectangle((left, top), size, size, fill=False, edgecolor=g.WINDOW, lw=2.2,
-                               linestyle=styles[name], zorder=5))
+        ax.add_patch(
+            Rectangle((left, top), size, size, fill=False, edgecolor=g.WINDOW, lw=2.2, linestyle=styles[name], zorder=5)
+        )
         label_y = 5 + 7 * place
         ax.plot([left + size, 29.5], [top + (size if place else 0), label_y], color=g.WINDOW, lw=0.8)
         ax.text(29.8, label_y, f"{name}\n{size}×{size}", fontsize=9.5, color=g.TEXT, va="center")
@@ -338,8 +373,7 @@ def growth():
     depth = fig.add_axes([0.5, 0.22, 0.2, 0.62])
     depth.plot(range(len(rfs)), [rf.size for rf in rfs], marker="o", color=g.WINDOW)
     for k, rf in enumerate(rfs):
-        depth.annotate(str(rf.size), (k, rf.size), textcoords="offset points", xytext=(0, 4), ha="center",
-                       fontsize=9)
+        depth.annotate(str(rf.size), (k, rf.size), textcoords="offset points", xytext=(0, 4), ha="center", fontsize=9)
     depth.set_xticks(range(len(rfs)), windowed, rotation=45, fontsize=9)
     depth.tick_params(labelsize=9)
     depth.set_ylim(0, 28)

@@ -13,7 +13,7 @@ EDGE = np.array([[-1, 0, 1], [-1, 0, 1], [-1, 0, 1]], np.float32)
 
 def shift_right(x: np.ndarray, dx: int) -> np.ndarray:
     """Move a (28, 28) image dx pixels right: zeros enter on the left (convops.pad), the right edge drops."""
-    return convops.pad(x, [[0, 0], [dx, 0]])[:, :x.shape[1]]
+    return convops.pad(x, [[0, 0], [dx, 0]])[:, : x.shape[1]]
 
 
 def features(x: np.ndarray):
@@ -41,8 +41,17 @@ def _same_or_changed(ax, same: np.ndarray, active: np.ndarray) -> None:
             if same[i, j]:
                 ax.add_patch(Rectangle((j, i), 1, 1, facecolor=g.SAME, edgecolor="white", linewidth=0.3))
             else:
-                ax.add_patch(Rectangle((j, i), 1, 1, facecolor=g.CHANGED, edgecolor=g.CHANGED_EDGE,
-                                       hatch=g.CHANGED_HATCH, linewidth=0.3))
+                ax.add_patch(
+                    Rectangle(
+                        (j, i),
+                        1,
+                        1,
+                        facecolor=g.CHANGED,
+                        edgecolor=g.CHANGED_EDGE,
+                        hatch=g.CHANGED_HATCH,
+                        linewidth=0.3,
+                    )
+                )
     ax.add_patch(Rectangle((0, 0), w, h, fill=False, edgecolor=g.GRID_EDGE, linewidth=0.8))
     ax.set_xlim(0, w)
     ax.set_ylim(h, 0)
@@ -60,7 +69,7 @@ def shift_maps():
         axes[row, 0].set_ylabel(f"shift {dx} px", fontsize=10)
         axes[row, 1].imshow(fmap, cmap=g.OUTPUT_CMAP, vmin=0, vmax=base[0].max())
         axes[row, 2].imshow(pool1, cmap=g.OUTPUT_CMAP, vmin=0, vmax=base[0].max())
-        same = (pool1 == base[1])
+        same = pool1 == base[1]
         active = (pool1 != 0) | (base[1] != 0)
         _same_or_changed(axes[row, 3], same, active)
         text = f"{same_fraction(pool1, base[1]):.0%} unchanged in place"
@@ -73,10 +82,20 @@ def shift_maps():
         ax.set_title(title, fontsize=9.5)
     for ax in axes.ravel():
         g.plain(ax)
-    handles = [Rectangle((0, 0), 1, 1, facecolor=g.SAME, edgecolor="white"),
-               Rectangle((0, 0), 1, 1, facecolor=g.CHANGED, edgecolor=g.CHANGED_EDGE, hatch=g.CHANGED_HATCH)]
-    fig.legend(handles, ["the same (solid, dark)", "changed (light, hatched)"], loc="lower center", ncol=2,
-               frameon=False, fontsize=9.5, handlelength=1.6, handleheight=1.2)
+    handles = [
+        Rectangle((0, 0), 1, 1, facecolor=g.SAME, edgecolor="white"),
+        Rectangle((0, 0), 1, 1, facecolor=g.CHANGED, edgecolor=g.CHANGED_EDGE, hatch=g.CHANGED_HATCH),
+    ]
+    fig.legend(
+        handles,
+        ["the same (solid, dark)", "changed (light, hatched)"],
+        loc="lower center",
+        ncol=2,
+        frameon=False,
+        fontsize=9.5,
+        handlelength=1.6,
+        handleheight=1.2,
+    )
     fig.tight_layout(rect=(0, 0.05, 1, 1))
     return fig
 

@@ -20,20 +20,20 @@ from convops import arithmetic
 from . import grammar as g
 
 #: The running example: a 3x3 input, a 3x3 kernel, stride 2, VALID: a 7x7 output.
-X = np.array([[1, 2, 0],
-              [0, 1, 3],
-              [2, 0, 1]], dtype=np.float32)
-W = np.array([[1, 2, 1],
-              [0, 1, 0],
-              [1, 0, 1]], dtype=np.float32)
+X = np.array([[1, 2, 0], [0, 1, 3], [2, 0, 1]], dtype=np.float32)
+W = np.array([[1, 2, 1], [0, 1, 0], [1, 0, 1]], dtype=np.float32)
 S = 2
 
 
 def transpose(x, w, size, stride=S, padding="VALID") -> np.ndarray:
     """conv2d_transpose of one 2-D map with one 2-D kernel, as a 2-D map."""
-    out = convops.conv2d_transpose(np.asarray(x, np.float32)[None, :, :, None],
-                                   np.asarray(w, np.float32)[:, :, None, None], (1, size, size, 1),
-                                   strides=stride, padding=padding)
+    out = convops.conv2d_transpose(
+        np.asarray(x, np.float32)[None, :, :, None],
+        np.asarray(w, np.float32)[:, :, None, None],
+        (1, size, size, 1),
+        strides=stride,
+        padding=padding,
+    )
     return out[0, :, :, 0]
 
 
@@ -52,7 +52,7 @@ def _scatter_frame(ax, done: int) -> tuple[float, float]:
     kh, kw = W.shape
     size = _size(h, kh)
     mask = (np.arange(X.size) <= done).reshape(X.shape)
-    partial = transpose(np.where(mask, X, 0), W, size)       # convops, with the later cells zeroed
+    partial = transpose(np.where(mask, X, 0), W, size)  # convops, with the later cells zeroed
     top = 1.5
     xk = w + 1.4
     xc = xk + kw + 1.4
@@ -74,15 +74,25 @@ def _scatter_frame(ax, done: int) -> tuple[float, float]:
         g.symbol(ax, xc - 0.7, top + kh / 2, "→")
         g.grid(ax, partial, xo, top, g.OUTPUT_CMAP, 0, vmax)
         g.window(ax, i * S, j * S, kh, kw, xo, top)
-        caption = (f"input[{i},{j}] = {g._fmt(X[i, j])} adds {g._fmt(X[i, j])} × kernel to output rows "
-                   f"{i * S}–{i * S + kh - 1}, columns {j * S}–{j * S + kw - 1}")
+        caption = (
+            f"input[{i},{j}] = {g._fmt(X[i, j])} adds {g._fmt(X[i, j])} × kernel to output rows "
+            f"{i * S}–{i * S + kh - 1}, columns {j * S}–{j * S + kw - 1}"
+        )
     else:
         g.grid(ax, partial, xo, top, g.OUTPUT_CMAP, 0, vmax)
         caption = "every input cell has added its copy: overlapping copies add up"
     g.label(ax, xo + size / 2, top - 0.3, f"output {size}×{size}", g.OUTPUT)
     ax.text(0, top + size + 0.45, caption, ha="left", va="top", fontsize=10, color=g.TEXT)
-    ax.text(0, 0.05, f"transposed convolution, stride {S}: each input cell paints a scaled kernel",
-            ha="left", va="top", fontsize=11, fontweight="bold", color=g.TEXT)
+    ax.text(
+        0,
+        0.05,
+        f"transposed convolution, stride {S}: each input cell paints a scaled kernel",
+        ha="left",
+        va="top",
+        fontsize=11,
+        fontweight="bold",
+        color=g.TEXT,
+    )
     return width, height
 
 
@@ -92,7 +102,7 @@ def anim_scatter(path) -> None:
     size = _size(X.shape[0], W.shape[0])
     by_hand = np.zeros((size, size), np.float32)
     for (i, j), v in np.ndenumerate(X):
-        by_hand[i * S:i * S + W.shape[0], j * S:j * S + W.shape[1]] += v * W
+        by_hand[i * S : i * S + W.shape[0], j * S : j * S + W.shape[1]] += v * W
     if not np.array_equal(by_hand, transpose(X, W, size)):
         raise AssertionError("conv2d_transpose differs from the sum of scattered kernels")
     fig = plt.figure()
@@ -124,8 +134,8 @@ def zero_insertion():
     if not np.array_equal(out, transpose(X, W, size)):
         raise AssertionError("zero insertion + padding + flipped kernel differs from conv2d_transpose")
     inserted = np.zeros(padded.shape, bool)
-    inserted[kh - 1:kh - 1 + spread.shape[0], kw - 1:kw - 1 + spread.shape[1]] = True
-    inserted[kh - 1::S, kw - 1::S][:h, :w] = False
+    inserted[kh - 1 : kh - 1 + spread.shape[0], kw - 1 : kw - 1 + spread.shape[1]] = True
+    inserted[kh - 1 :: S, kw - 1 :: S][:h, :w] = False
     top = 1.9
     n = padded.shape[0]
     xk = n + 1.5
@@ -136,9 +146,19 @@ def zero_insertion():
     ax = fig.add_axes([0, 0, 1, 1])
     g.setup_axes(ax, width, height)
     g.grid(ax, padded, 0, top, g.INPUT_CMAP, 0, float(X.max()), pad_mask=pad_mask)
-    for i, j in zip(*np.nonzero(inserted)):   # the inserted zeros: dotted, so they read as "new"
-        ax.add_patch(Rectangle((j + 0.1, top + i + 0.1), 0.8, 0.8, fill=False, edgecolor=g.INPUT,
-                               linestyle=":", linewidth=1.2, zorder=4))
+    for i, j in zip(*np.nonzero(inserted)):  # the inserted zeros: dotted, so they read as "new"
+        ax.add_patch(
+            Rectangle(
+                (j + 0.1, top + i + 0.1),
+                0.8,
+                0.8,
+                fill=False,
+                edgecolor=g.INPUT,
+                linestyle=":",
+                linewidth=1.2,
+                zorder=4,
+            )
+        )
     g.label(ax, 0, top - 0.3, "input, spread out and padded", g.INPUT, size=10, ha="left")
     g.grid(ax, flipped, xk, top, g.KERNEL_CMAP, 0, float(W.max()))
     ax.add_patch(Rectangle((xk, top), kw, kh, fill=False, edgecolor=g.WINDOW, linewidth=2.2, zorder=5))
@@ -147,11 +167,19 @@ def zero_insertion():
     g.symbol(ax, xo - 0.9, top + kh / 2, "=")
     g.grid(ax, out, xo, top, g.OUTPUT_CMAP, 0, float(out.max()))
     g.label(ax, xo + size / 2, top - 0.3, f"output {size}×{size}", g.OUTPUT)
-    i, j = 2, 3   # one window, and the output cell it gives
+    i, j = 2, 3  # one window, and the output cell it gives
     g.window(ax, i, j, kh, kw, 0, top)
     g.highlight(ax, i, j, xo, top)
-    ax.text(0, 0.05, f"the same {size}×{size} result as an ordinary stride-1 convolution",
-            ha="left", va="top", fontsize=11, fontweight="bold", color=g.TEXT)
+    ax.text(
+        0,
+        0.05,
+        f"the same {size}×{size} result as an ordinary stride-1 convolution",
+        ha="left",
+        va="top",
+        fontsize=11,
+        fontweight="bold",
+        color=g.TEXT,
+    )
     return fig
 
 
@@ -166,20 +194,28 @@ def output_shape_ambiguity():
         back = arithmetic.conv_output_size(size, 3, stride=S)
         out = transpose(x, k, size)
         unread = np.zeros((size, size), bool)
-        last = (back - 1) * S + 3            # rows and columns any window reaches
+        last = (back - 1) * S + 3  # rows and columns any window reaches
         unread[last:, :] = True
         unread[:, last:] = True
         g.setup_axes(ax, size, size)
         g.grid(ax, out, 0, 0, g.OUTPUT_CMAP, 0, 10)
         for i, j in zip(*np.nonzero(unread)):
-            ax.add_patch(Rectangle((j, i), 1, 1, fill=False, edgecolor=g.PAD_EDGE, hatch=g.CHANGED_HATCH,
-                                   linewidth=0.6, zorder=3))
+            ax.add_patch(
+                Rectangle(
+                    (j, i), 1, 1, fill=False, edgecolor=g.PAD_EDGE, hatch=g.CHANGED_HATCH, linewidth=0.6, zorder=3
+                )
+            )
         ax.set_title(f"output_shape {size}×{size}\nconv2d maps {size} → {back}", fontsize=10)
         ax.set_xlim(-0.1, 6.1)
         ax.set_ylim(6.1, -0.1)
     fig.suptitle("conv2d_transpose of the same 2×2 input, kernel 3×3 of ones, stride 2, VALID", fontsize=10.5)
-    fig.text(0.5, 0.03, "Cross-hatched: the row and column that no window of the forward conv2d reads; "
-             "they get nothing back.", ha="center", fontsize=9)
+    fig.text(
+        0.5,
+        0.03,
+        "Cross-hatched: the row and column that no window of the forward conv2d reads; they get nothing back.",
+        ha="center",
+        fontsize=9,
+    )
     fig.subplots_adjust(left=0.02, right=0.98, top=0.8, bottom=0.1, wspace=0.1)
     return fig
 
@@ -197,15 +233,20 @@ def checkerboard():
         verdict = "not a multiple of" if k % S else "a multiple of"
         ax.set_title(f"kernel {k}×{k}, stride {S}: {k} is {verdict} {S}", fontsize=10)
     fig.suptitle("conv2d_transpose of a 5×5 input of ones with a kernel of ones (SAME): 10×10", fontsize=10.5)
-    fig.text(0.5, 0.02, "Each number: how many scattered kernel copies overlap on that output pixel.",
-             ha="center", fontsize=9)
+    fig.text(
+        0.5,
+        0.02,
+        "Each number: how many scattered kernel copies overlap on that output pixel.",
+        ha="center",
+        fontsize=9,
+    )
     fig.subplots_adjust(left=0.02, right=0.98, top=0.86, bottom=0.07, wspace=0.08)
     return fig
 
 
 def checkerboard_digit():
     """Upsampling a real MNIST digit 14x14 -> 28x28 with stride 2: kernel 3 (uneven) vs 4 (even)."""
-    small = convops.avg_pool2d(g.digit(3), 2, 2)                # 28x28 -> 14x14
+    small = convops.avg_pool2d(g.digit(3), 2, 2)  # 28x28 -> 14x14
     fig, axes = plt.subplots(1, 3, figsize=(7.2, 2.9))
     axes[0].imshow(small, cmap=g.INPUT_CMAP, vmin=0, vmax=1)
     axes[0].set_title("input 14×14", fontsize=10, color=g.INPUT)

@@ -13,7 +13,8 @@ independence is tested where it can fail.
 from __future__ import annotations
 
 import hashlib
-from typing import Any, Callable, Dict
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -25,28 +26,28 @@ def _inputs(size: str, seed: int = 0):
     if size == "small":
         n, h, w, c, o = 2, 7, 6, 4, 4
     else:
-        n, h, w, c, o = 4, 40, 36, 16, 16   # conv: ~30 M multiply-adds; pools: ~1 M cells
+        n, h, w, c, o = 4, 40, 36, 16, 16  # conv: ~30 M multiply-adds; pools: ~1 M cells
     x = rng.standard_normal((n, h, w, c)).astype(np.float32)
     return rng, x, (n, h, w, c, o)
 
 
-def calls(size: str = "small") -> Dict[str, Callable[[], Any]]:
+def calls(size: str = "small") -> dict[str, Callable[[], Any]]:
     rng, x, (n, h, w, c, o) = _inputs(size)
     f = np.float32
     w3 = rng.standard_normal((3, 3, c, o)).astype(f)
     w1 = rng.standard_normal((1, 1, c, o)).astype(f)
-    wg = rng.standard_normal((3, 2, c // 2, o)).astype(f)       # C_in / 2: two groups
+    wg = rng.standard_normal((3, 2, c // 2, o)).astype(f)  # C_in / 2: two groups
     x64, w64 = x.astype(np.float64), w3.astype(np.float64)
     x16, w16 = x.astype(np.float16), w3.astype(np.float16)
     xi, wi = rng.integers(-50, 50, x.shape).astype(np.int32), rng.integers(-5, 5, w3.shape).astype(np.int32)
     w_inf = w3.copy()
-    w_inf[0, 0, 0, 0] = np.inf                                  # non-finite filters: the BLAS fallback
+    w_inf[0, 0, 0, 0] = np.inf  # non-finite filters: the BLAS fallback
     image = rng.standard_normal((h * 2, w * 2)).astype(f)
     x_nan = x.copy()
     x_nan[:, ::3, ::2, :] = np.nan
     xu8 = rng.integers(0, 255, x.shape).astype(np.uint8)
     x_nchw = np.ascontiguousarray(x.transpose(0, 3, 1, 2))
-    y_valid = convops.conv2d(x, w3)                             # shapes of the gradients
+    y_valid = convops.conv2d(x, w3)  # shapes of the gradients
     y_same2 = convops.conv2d(x, w3, strides=2, padding="SAME")
     dy_valid = rng.standard_normal(y_valid.shape).astype(f)
     dy_same2 = rng.standard_normal(y_same2.shape).astype(f)
@@ -78,8 +79,9 @@ def calls(size: str = "small") -> Dict[str, Callable[[], Any]]:
         "max_pool2d SAME f32": lambda: convops.max_pool2d(x, 3, 2, "SAME"),
         "max_pool2d NaN": lambda: convops.max_pool2d(x_nan, 2, 2),
         "max_pool2d uint8 explicit": lambda: convops.max_pool2d(xu8, 3, 1, [[0, 0], [1, 2], [2, 1], [0, 0]]),
-        "max_pool2d NCHW f64": lambda: convops.max_pool2d(np.ascontiguousarray(x64.transpose(0, 3, 1, 2)), 2, 1,
-                                                          "VALID", "NCHW"),
+        "max_pool2d NCHW f64": lambda: convops.max_pool2d(
+            np.ascontiguousarray(x64.transpose(0, 3, 1, 2)), 2, 1, "VALID", "NCHW"
+        ),
         "avg_pool2d SAME f32": lambda: convops.avg_pool2d(x, 3, 2, "SAME"),
         "avg_pool2d count_include_pad f64": lambda: convops.avg_pool2d(x64, (2, 3), 1, "SAME", count_include_pad=True),
         "avg_pool2d float16": lambda: convops.avg_pool2d(x16[:1, :8, :8], 2, 2),
@@ -94,7 +96,9 @@ def calls(size: str = "small") -> Dict[str, Callable[[], Any]]:
         "conv2d_backprop_input SAME stride 2": lambda: convops.conv2d_backprop_input(x.shape, w3, dy_same2, 2, "SAME"),
         "conv2d_transpose": lambda: convops.conv2d_transpose(dy_same2, w3, x.shape, 2, "SAME"),
         "conv2d_backprop_filter": lambda: convops.conv2d_backprop_filter(x, w3.shape, dy_valid),
-        "conv2d_backprop_filter SAME stride 2": lambda: convops.conv2d_backprop_filter(x, w3.shape, dy_same2, 2, "SAME"),
+        "conv2d_backprop_filter SAME stride 2": lambda: convops.conv2d_backprop_filter(
+            x, w3.shape, dy_same2, 2, "SAME"
+        ),
         "max_pool2d_grad": lambda: convops.max_pool2d_grad(x, dy_pool, 3, 2, "SAME"),
         "max_pool2d_with_argmax": lambda: convops.max_pool2d_with_argmax(x, 3, 2, "SAME", include_batch_in_index=True),
         "avg_pool2d_grad": lambda: convops.avg_pool2d_grad(x.shape, dy_pool, 3, 2, "SAME"),
@@ -103,7 +107,7 @@ def calls(size: str = "small") -> Dict[str, Callable[[], Any]]:
     }
 
 
-def failing_calls() -> Dict[str, Callable[[], Any]]:
+def failing_calls() -> dict[str, Callable[[], Any]]:
     """Calls that raise (ValueError/TypeError/MemoryError): their error paths must not leak either."""
     x = np.ones((1, 5, 5, 2), np.float32)
     w = np.ones((3, 3, 2, 2), np.float32)
@@ -112,17 +116,21 @@ def failing_calls() -> Dict[str, Callable[[], Any]]:
         "conv2d dtype mismatch": lambda: convops.conv2d(x, w.astype(np.float64)),
         "conv2d channel mismatch": lambda: convops.conv2d(x, np.ones((3, 3, 3, 2), np.float32)),
         "conv2d absurd output (MemoryError)": lambda: convops.conv2d(
-            np.broadcast_to(np.float32(1), (10**4, 1, 1, 1)), np.ones((1, 1, 1, 1), np.float32),
-            padding=[[10**6, 10**6], [10**6, 10**6]]),
+            np.broadcast_to(np.float32(1), (10**4, 1, 1, 1)),
+            np.ones((1, 1, 1, 1), np.float32),
+            padding=[[10**6, 10**6], [10**6, 10**6]],
+        ),
         "max_pool2d bad padding": lambda: convops.max_pool2d(x, 2, 1, [[0, 0], [2, 0], [0, 0], [0, 0]]),
         "avg_pool2d int input": lambda: convops.avg_pool2d(x.astype(np.int32), 2, 2),
         "pad REFLECT too far": lambda: convops.pad(x, [[0, 0], [5, 0], [0, 0], [0, 0]], "REFLECT"),
         "pad bad mode": lambda: convops.pad(x, [[0, 0]] * 4, "WRAP"),
         "padding_index bad size": lambda: convops.padding_index(-1, 1, 1),
         "conv2d_backprop_input impossible sizes": lambda: convops.conv2d_backprop_input(
-            (1, 9, 9, 2), w, np.ones((1, 3, 3, 2), np.float32)),
-        "max_pool2d_grad wrong gradient shape": lambda: convops.max_pool2d_grad(x, np.ones((1, 3, 3, 2), np.float32),
-                                                                                2, 2),
+            (1, 9, 9, 2), w, np.ones((1, 3, 3, 2), np.float32)
+        ),
+        "max_pool2d_grad wrong gradient shape": lambda: convops.max_pool2d_grad(
+            x, np.ones((1, 3, 3, 2), np.float32), 2, 2
+        ),
         "pad_grad bad paddings": lambda: convops.pad_grad(x, [[0, 0], [9, 0], [0, 0], [0, 0]]),
     }
 

@@ -11,16 +11,14 @@ NumPy's ``np.pad`` and adding each gradient cell to the index it came from.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any
 
 import numpy as np
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-import convops
-
 import checks
-from tf_rules import explicit_pads, output_size
+import convops
 from hardening.fuzz_ops import FUZZ, NUMPY_MODE, nchw, side
 from hardening.fuzzing import (
     HUGE_LIMIT,
@@ -43,12 +41,14 @@ from hardening.fuzzing import (
     resolve_operands,
     spatial_args,
 )
+from tf_rules import explicit_pads, output_size
 
 GRAD_DTYPES = ("float16", "float32", "float64")
 MAX_POOL_DTYPES = ("float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "uint16")
 
 
 # --------------------------------------------------------------------------- direct oracles
+
 
 def _taps(out_hw, in_hw, khw, strides, pads, dilations):
     """(oy, ox, ky, kx, iy, ix, inside) for every tap of every output position."""
@@ -75,8 +75,9 @@ def direct_backprop_input(in_shape, w, dy, strides, pads, dilations) -> np.ndarr
     for oy, ox, ky, kx, iy, ix, inside in _taps(dy.shape[1:3], (height, width), (kh, kw), strides, pads, dilations):
         if inside:
             for g in range(groups):
-                dx[:, iy, ix, g * c_group:(g + 1) * c_group] += (
-                    dy[:, oy, ox, g * cog:(g + 1) * cog] @ w[ky, kx, :, g * cog:(g + 1) * cog].T)
+                dx[:, iy, ix, g * c_group : (g + 1) * c_group] += (
+                    dy[:, oy, ox, g * cog : (g + 1) * cog] @ w[ky, kx, :, g * cog : (g + 1) * cog].T
+                )
     return dx
 
 
@@ -97,8 +98,8 @@ def direct_backprop_filter(x, filter_shape, dy, strides, pads, dilations) -> np.
             # (0 * inf would be NaN); whether the all-padding patches count is left open here.
             continue
         for g in range(groups):
-            patch = x[:, iy, ix, g * c_group:(g + 1) * c_group] if inside else zeros
-            dw[ky, kx, :, g * cog:(g + 1) * cog] += patch.T @ dy[:, oy, ox, g * cog:(g + 1) * cog]
+            patch = x[:, iy, ix, g * c_group : (g + 1) * c_group] if inside else zeros
+            dw[ky, kx, :, g * cog : (g + 1) * cog] += patch.T @ dy[:, oy, ox, g * cog : (g + 1) * cog]
     return dw
 
 
@@ -135,21 +136,43 @@ def direct_argmax(x, out_hw, ksize, strides, pads):
 
 # --------------------------------------------------------------------------- shape arguments
 
+
 def shape_arg(draw, name: str, shape, short_ok: bool = False) -> Arg:
     """A shape argument (input_sizes, filter_sizes, ...): list, tuple or int array, or garbage."""
     roll = draw(st.integers(0, 11), label=f"{name} roll")
     if roll < 9:
         form = draw(st.sampled_from(["list", "tuple", "numpy", "numpy32"]), label=f"{name} form")
-        value: Any = {"list": list(shape), "tuple": tuple(shape), "numpy": np.array(shape, dtype=np.int64),
-                      "numpy32": np.array(shape, dtype=np.int32)}[form]
+        value: Any = {
+            "list": list(shape),
+            "tuple": tuple(shape),
+            "numpy": np.array(shape, dtype=np.int64),
+            "numpy32": np.array(shape, dtype=np.int32),
+        }[form]
         return Arg(value, VALID, tuple(shape))
     if roll == 9 and len(shape) == 4:
         big = list(shape)
         big[draw(st.integers(1, 2))] = draw(st.sampled_from(HUGE_OK[2:] + HUGE_LIMIT[:2]), label=f"{name} huge")
         return Arg(big, LIMIT)  # the spatial sizes cannot match any small gradient: refused
-    return Arg(draw(st.sampled_from([None, 5, "NHWC", list(shape)[:-1], list(shape) + [1], [1.0] * len(shape),
-                                     [-1] + list(shape)[1:], [True] + list(shape)[1:], np.ones((2, 2), int),
-                                     np.array(shape, dtype=float)]), label=f"{name} bad"), INVALID)
+    return Arg(
+        draw(
+            st.sampled_from(
+                [
+                    None,
+                    5,
+                    "NHWC",
+                    list(shape)[:-1],
+                    list(shape) + [1],
+                    [1.0] * len(shape),
+                    [-1] + list(shape)[1:],
+                    [True] + list(shape)[1:],
+                    np.ones((2, 2), int),
+                    np.array(shape, dtype=float),
+                ]
+            ),
+            label=f"{name} bad",
+        ),
+        INVALID,
+    )
 
 
 def grad_array(draw, name: str, shape, dtype_name: str, wild: bool):
@@ -160,6 +183,7 @@ def grad_array(draw, name: str, shape, dtype_name: str, wild: bool):
 
 
 # --------------------------------------------------------------------------- conv gradients
+
 
 @st.composite
 def conv_grad_calls(draw, op: str) -> Call:
@@ -189,9 +213,13 @@ def conv_grad_calls(draw, op: str) -> Call:
     assume(int(np.prod([max(d, 1) for d in dy_shape], dtype=object)) <= 4096)  # huge pad, stride 1: too big
     dtype = draw(st.sampled_from(GRAD_DTYPES), label="dtype")
     dy = grad_array(draw, "out_backprop", nchw(dy_shape, layout), dtype, wild)
-    kwargs: Dict[str, Any] = {"strides": strides.value, "padding": padding.value, "data_format": fmt.value,
-                              "dilations": dilations.value}
-    args: Dict[str, Arg] = {"strides": strides, "dilations": dilations, "padding": padding, "data_format": fmt}
+    kwargs: dict[str, Any] = {
+        "strides": strides.value,
+        "padding": padding.value,
+        "data_format": fmt.value,
+        "dilations": dilations.value,
+    }
+    args: dict[str, Arg] = {"strides": strides, "dilations": dilations, "padding": padding, "data_format": fmt}
     if op in ("conv2d_backprop_input", "conv2d_transpose"):
         wts = grad_array(draw, "filters", (kh, kw, c_group, c_out), dtype, wild)
         short = draw(st.integers(0, 5), label="short sizes?") == 0 and groups == 1
@@ -217,11 +245,13 @@ def conv_grad_calls(draw, op: str) -> Call:
         return combine(call, args, [(first.is_list or second.is_list, [first_name, second_name])])
     a, b, match = resolve_operands(first, second)
     mark_byte_order(((first, a), (second, b)))
-    rules = [(not match or a is None or b is None, [first_name, second_name]),
-             (match and a is not None and a.dtype.name not in GRAD_DTYPES, [first_name, second_name])]
+    rules = [
+        (not match or a is None or b is None, [first_name, second_name]),
+        (match and a is not None and a.dtype.name not in GRAD_DTYPES, [first_name, second_name]),
+    ]
     rules.append((dy_shape[1:3] != (h_out, w_out), [dy_name, sizes_name]))
     call = combine(call, args, rules)
-    if sizes.status == LIMIT:   # a huge size cannot match the small gradient (or filters) drawn with it
+    if sizes.status == LIMIT:  # a huge size cannot match the small gradient (or filters) drawn with it
         call.names = tuple(call.names) + (dy_name, "filters")
     if call.status == INVALID or not all(arg.canonical is not None for arg in args.values() if arg.status == VALID):
         return call
@@ -247,12 +277,12 @@ def _conv_grad_expected(op: str, a: np.ndarray, b: np.ndarray, layout: str, in_s
         x64 = to_nhwc(a).astype(np.float64)
         want = direct_backprop_filter(x64, result_shape, dy64, strides, pads, dilations)
         mag = direct_backprop_filter(np.abs(x64), result_shape, np.abs(dy64), strides, pads, dilations)
-        reduction = dy64.shape[0] * dy64.shape[1] * dy64.shape[2]      # N * H_out * W_out
+        reduction = dy64.shape[0] * dy64.shape[1] * dy64.shape[2]  # N * H_out * W_out
     else:
         w64 = a.astype(np.float64)
         want = direct_backprop_input(in_shape, w64, dy64, strides, pads, dilations)
         mag = direct_backprop_input(in_shape, np.abs(w64), np.abs(dy64), strides, pads, dilations)
-        reduction = w64.shape[0] * w64.shape[1] * w64.shape[3]         # KH * KW * C_out
+        reduction = w64.shape[0] * w64.shape[1] * w64.shape[3]  # KH * KW * C_out
         want, mag = (nchw_t(want), nchw_t(mag)) if layout == "NCHW" else (want, mag)
     with np.errstate(all="ignore"):
         want_c = want.astype(a.dtype)
@@ -266,6 +296,7 @@ def nchw_t(t: np.ndarray) -> np.ndarray:
 
 # --------------------------------------------------------------------------- pooling gradients
 
+
 @dataclass
 class _PoolGrad:
     """What a pooling-gradient draw shares between its operands, its rules and its right answer."""
@@ -274,26 +305,29 @@ class _PoolGrad:
     wild: bool
     fmt: Arg
     layout: str
-    nhwc: Tuple[int, int, int, int]
+    nhwc: tuple[int, int, int, int]
     ksize: Arg
     strides: Arg
     padding: Arg
-    geometry: bool                   # ksize, strides and padding all mean something
-    pads: Tuple[Tuple[int, int], Tuple[int, int]]
-    out_hw: Tuple[int, int]
-    dy_shape: Tuple[int, int, int, int]
+    geometry: bool  # ksize, strides and padding all mean something
+    pads: tuple[tuple[int, int], tuple[int, int]]
+    out_hw: tuple[int, int]
+    dy_shape: tuple[int, int, int, int]
     dtype: str
-    args: Dict[str, Arg] = field(default_factory=dict)
-    kwargs: Dict[str, Any] = field(default_factory=dict)
-    rules: List[Tuple[bool, List[str]]] = field(default_factory=list)
+    args: dict[str, Arg] = field(default_factory=dict)
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    rules: list[tuple[bool, list[str]]] = field(default_factory=list)
 
 
 @st.composite
 def pool_grad_calls(draw, op: str) -> Call:
     """max_pool2d_grad, avg_pool2d_grad and max_pool2d_with_argmax."""
     g = _draw_pool_grad_geometry(draw, op)
-    operands = {"max_pool2d_grad": _max_pool_grad_operands, "avg_pool2d_grad": _avg_pool_grad_operands,
-                "max_pool2d_with_argmax": _argmax_operands}[op]
+    operands = {
+        "max_pool2d_grad": _max_pool_grad_operands,
+        "avg_pool2d_grad": _avg_pool_grad_operands,
+        "max_pool2d_with_argmax": _argmax_operands,
+    }[op]
     call, xa, dya, done = operands(draw, g)
     if done:
         return call
@@ -303,7 +337,7 @@ def pool_grad_calls(draw, op: str) -> Call:
     if call.status == INVALID or not g.geometry or g.fmt.canonical is None:
         return call
     if op == "avg_pool2d_grad" and g.args["orig_input_shape"].status != VALID:
-        call.names = tuple(call.names) + ("grad",)   # a huge size cannot match the small gradient
+        call.names = tuple(call.names) + ("grad",)  # a huge size cannot match the small gradient
         return call
     absurd_or_checked(call, g.nhwc, 8)
     if op == "max_pool2d_with_argmax":
@@ -317,9 +351,15 @@ def pool_grad_calls(draw, op: str) -> Call:
 def _draw_pool_grad_geometry(draw, op: str) -> _PoolGrad:
     """Data format, sizes, window, strides, padding and the gradient's shape (sometimes off)."""
     wild = draw(st.integers(0, 9), label="wild?") >= 4
-    fmt = draw(data_format_args(wild)) if op != "max_pool2d_with_argmax" else (
-        Arg("NHWC", VALID, "NHWC") if draw(st.integers(0, 5)) or not wild else
-        Arg(draw(st.sampled_from(["NCHW", "nchw", None, "X"])), INVALID))
+    fmt = (
+        draw(data_format_args(wild))
+        if op != "max_pool2d_with_argmax"
+        else (
+            Arg("NHWC", VALID, "NHWC")
+            if draw(st.integers(0, 5)) or not wild
+            else Arg(draw(st.sampled_from(["NCHW", "nchw", None, "X"])), INVALID)
+        )
+    )
     layout = fmt.canonical or "NHWC"
     n, h, w, c = side(draw, "N", 2), side(draw, "H"), side(draw, "W"), side(draw, "C", 3)
     ksize = draw(spatial_args("ksize", layout, 3, wild=wild))
@@ -342,8 +382,9 @@ def _draw_pool_grad_geometry(draw, op: str) -> _PoolGrad:
         dy_shape = (n, h_out, w_out + draw(st.integers(1, 2)), c)
     assume(int(np.prod([max(d, 1) for d in dy_shape], dtype=object)) <= 4096)
     dtype = draw(st.sampled_from(GRAD_DTYPES if op != "max_pool2d_with_argmax" else MAX_POOL_DTYPES), label="dtype")
-    g = _PoolGrad(op, wild, fmt, layout, (n, h, w, c), ksize, strides, padding, geometry, pads, (h_out, w_out),
-                  dy_shape, dtype)
+    g = _PoolGrad(
+        op, wild, fmt, layout, (n, h, w, c), ksize, strides, padding, geometry, pads, (h_out, w_out), dy_shape, dtype
+    )
     g.args.update({"ksize": ksize, "strides": strides, "padding": padding, "data_format": fmt})
     g.kwargs.update({"padding": padding.value, "data_format": fmt.value})
     if geometry and not isinstance(padding.canonical, str):
@@ -356,6 +397,7 @@ def _draw_pool_grad_geometry(draw, op: str) -> _PoolGrad:
 # Each operands function returns (call, canonical input or None, canonical gradient or None, done):
 # done means the call is already decided (an operand is refused before any relational rule).
 
+
 def _max_pool_grad_operands(draw, g: _PoolGrad):
     x = grad_array(draw, "orig_input", nchw(g.nhwc, g.layout), g.dtype, g.wild)
     dy = grad_array(draw, "grad", nchw(g.dy_shape, g.layout), g.dtype, g.wild)
@@ -365,8 +407,10 @@ def _max_pool_grad_operands(draw, g: _PoolGrad):
         return combine(call, g.args, g.rules + [(x.is_list or dy.is_list, ["orig_input", "grad"])]), None, None, True
     xa, dya, match = resolve_operands(x, dy)
     mark_byte_order(((x, xa), (dy, dya)))
-    g.rules += [(not match or xa is None or dya is None, ["orig_input", "grad"]),
-                (match and xa is not None and xa.dtype.name not in GRAD_DTYPES, ["orig_input", "grad"])]
+    g.rules += [
+        (not match or xa is None or dya is None, ["orig_input", "grad"]),
+        (match and xa is not None and xa.dtype.name not in GRAD_DTYPES, ["orig_input", "grad"]),
+    ]
     return call, xa, dya, False
 
 
@@ -388,11 +432,25 @@ def _avg_pool_grad_operands(draw, g: _PoolGrad):
 
 def _argmax_operands(draw, g: _PoolGrad):
     wild = g.wild
-    x = draw(array_args("input", MAX_POOL_DTYPES, g.nhwc, styles=("normal", "ties", "nan", "extremes"),
-                        exotic=wild, prefer=g.dtype)) if not (wild and draw(st.integers(0, 14)) == 0) \
+    x = (
+        draw(
+            array_args(
+                "input",
+                MAX_POOL_DTYPES,
+                g.nhwc,
+                styles=("normal", "ties", "nan", "extremes"),
+                exotic=wild,
+                prefer=g.dtype,
+            )
+        )
+        if not (wild and draw(st.integers(0, 14)) == 0)
         else garbage_array_arg(draw, "input")
-    out_dtype = Arg(np.int64) if not wild or draw(st.integers(0, 4)) else Arg(
-        draw(st.sampled_from([np.int32, "int32", np.int16, float, None, "x"])))
+    )
+    out_dtype = (
+        Arg(np.int64)
+        if not wild or draw(st.integers(0, 4))
+        else Arg(draw(st.sampled_from([np.int32, "int32", np.int16, float, None, "x"])))
+    )
     out_dtype.status = VALID if out_dtype.value in (np.int64, np.int32, "int32") else INVALID
     batch = Arg(draw(st.sampled_from([False, True, np.True_] + ([1, "yes"] if wild else []))))
     batch.status = VALID if isinstance(batch.value, (bool, np.bool_)) else INVALID
@@ -405,8 +463,7 @@ def _argmax_operands(draw, g: _PoolGrad):
     g.rules.append((xa.dtype.name not in MAX_POOL_DTYPES, ["input"]))
     # An empty H or W with explicit padding: windows without any cell have no argmax (refused).
     n, h, w, c = g.nhwc
-    g.rules.append((g.geometry and (h == 0 or w == 0) and n * g.out_hw[0] * g.out_hw[1] * c > 0,
-                    ["input", "padding"]))
+    g.rules.append((g.geometry and (h == 0 or w == 0) and n * g.out_hw[0] * g.out_hw[1] * c > 0, ["input", "padding"]))
     return call, xa, None, False
 
 
@@ -435,13 +492,14 @@ def _argmax_compare(got, wb, repro):
     # only the windows that have one are compared.
     got_values, got_index = got
     for part, want in ((got_index, index), (got_values, values)):
-        assert isinstance(part, np.ndarray) and part.shape == want.shape, \
+        assert isinstance(part, np.ndarray) and part.shape == want.shape, (
             f"got {type(part).__name__} {getattr(part, 'shape', '')}, expected shape {want.shape}\n  {repro}"
+        )
     assert_array(got_index, np.where(has_cell, index, got_index).astype(index.dtype), repro)
     assert_array(got_values, np.where(has_cell, values, got_values).astype(values.dtype), repro)
 
 
-def _pool_grad_expected(g: _PoolGrad, xa: Optional[np.ndarray], dya: np.ndarray):
+def _pool_grad_expected(g: _PoolGrad, xa: np.ndarray | None, dya: np.ndarray):
     """(dx, bound): the gradient scattered by direct loops in float64, and its rounding bound."""
     to_nhwc = (lambda t: t.transpose(0, 2, 3, 1)) if g.layout == "NCHW" else (lambda t: t)
     n, h, w, c = g.nhwc
@@ -468,14 +526,16 @@ def _pool_grad_expected(g: _PoolGrad, xa: Optional[np.ndarray], dya: np.ndarray)
     with np.errstate(all="ignore"):
         want = dx.astype(dtype_out)
         eps = float(np.finfo(compute).eps)
-        bound = eps * (terms + 2) * mag + (float(np.finfo(np.float16).eps) * np.abs(dx) + 2.0**-24
-                                           if dtype_out == np.float16 else 0)
+        bound = eps * (terms + 2) * mag + (
+            float(np.finfo(np.float16).eps) * np.abs(dx) + 2.0**-24 if dtype_out == np.float16 else 0
+        )
     if g.layout == "NCHW":
         want, bound = want.transpose(0, 3, 1, 2), bound.transpose(0, 3, 1, 2)
     return want, bound
 
 
 # --------------------------------------------------------------------------- pad_grad
+
 
 @st.composite
 def pad_grad_calls(draw) -> Call:
@@ -484,22 +544,41 @@ def pad_grad_calls(draw) -> Call:
     in_shape = tuple(side(draw, f"dim {i}", 3) for i in range(rank))
     pairs = [(draw(st.integers(0, 3), label="before"), draw(st.integers(0, 3), label="after")) for _ in range(rank)]
     mode_word = draw(st.sampled_from(convops.PAD_MODES), label="mode")
-    mode = Arg(draw(st.sampled_from([mode_word, mode_word.lower()])), VALID, mode_word) \
-        if draw(st.integers(0, 9)) or not wild else Arg(draw(st.sampled_from(["WRAP", None, 1, ""])), INVALID)
+    mode = (
+        Arg(draw(st.sampled_from([mode_word, mode_word.lower()])), VALID, mode_word)
+        if draw(st.integers(0, 9)) or not wild
+        else Arg(draw(st.sampled_from(["WRAP", None, 1, ""])), INVALID)
+    )
     out_shape = tuple(s + b + a for s, (b, a) in zip(in_shape, pairs))
     dtype = draw(st.sampled_from(GRAD_DTYPES), label="dtype")
     dy = grad_array(draw, "grad", out_shape, dtype, wild)
     roll = draw(st.integers(0, 9), label="paddings roll")
     if roll < 7 or not wild:
-        paddings = Arg([list(p) for p in pairs] if roll % 2 else np.array(pairs, dtype=np.int64).reshape(rank, 2),
-                       VALID, tuple(pairs))
+        paddings = Arg(
+            [list(p) for p in pairs] if roll % 2 else np.array(pairs, dtype=np.int64).reshape(rank, 2),
+            VALID,
+            tuple(pairs),
+        )
     elif roll == 7 and rank:
         big = [list(p) for p in pairs]
         big[0][0] = draw(st.sampled_from(HUGE_OK + HUGE_LIMIT))
-        paddings = Arg(big, INVALID)   # larger than the gradient: impossible
+        paddings = Arg(big, INVALID)  # larger than the gradient: impossible
     else:
-        paddings = Arg(draw(st.sampled_from([None, [[1, 1]] * (rank + 1), [[-1, 0]] * max(rank, 1), "x",
-                                             [[1.0, 0]] * max(rank, 1), np.zeros((max(rank, 1), 2))])), INVALID)
+        paddings = Arg(
+            draw(
+                st.sampled_from(
+                    [
+                        None,
+                        [[1, 1]] * (rank + 1),
+                        [[-1, 0]] * max(rank, 1),
+                        "x",
+                        [[1.0, 0]] * max(rank, 1),
+                        np.zeros((max(rank, 1), 2)),
+                    ]
+                )
+            ),
+            INVALID,
+        )
     args = {"grad": dy, "paddings": paddings, "mode": mode}
     call = Call("pad_grad", convops.pad_grad, (dy.value, paddings.value), {"mode": mode.value})
     if dy.status == INVALID or dy.canonical is None:
@@ -510,8 +589,9 @@ def pad_grad_calls(draw) -> Call:
         for (b, a), s in zip(pairs, in_shape):
             limit = {"REFLECT": s - 1, "SYMMETRIC": s}.get(mode.canonical)
             rules.append((limit is not None and max(b, a) > limit, ["paddings", "mode"]))
-            rules.append((mode.canonical in ("EDGE", "CIRCULAR", "MEAN") and s == 0 and b + a > 0,
-                          ["paddings", "mode", "grad"]))
+            rules.append(
+                (mode.canonical in ("EDGE", "CIRCULAR", "MEAN") and s == 0 and b + a > 0, ["paddings", "mode", "grad"])
+            )
     call = combine(call, args, rules)
     if call.status != VALID:
         return call
@@ -555,6 +635,7 @@ def pad_grad_calls(draw) -> Call:
 
 
 # --------------------------------------------------------------------------- the tests
+
 
 @FUZZ
 @given(conv_grad_calls("conv2d_backprop_input"))

@@ -15,17 +15,15 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Any, Dict
+from typing import Any
 
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import checks
 import convops
 from convops import arithmetic, reference
-
-import checks
-from tf_rules import effective_kernel, explicit_pads, output_size, same_pads
 from hardening.fuzzing import (
     HUGE_LIMIT,
     HUGE_OK,
@@ -50,17 +48,32 @@ from hardening.fuzzing import (
     resolve_operands,
     spatial_args,
 )
+from tf_rules import effective_kernel, explicit_pads, output_size, same_pads
 
 FUZZ_FACTOR = 4
 #: CONVOPS_FUZZ_EXAMPLES overrides the count (scripts/sanitize.sh sets it for its reduced budget).
-FUZZ = settings(max_examples=int(os.environ.get("CONVOPS_FUZZ_EXAMPLES") or 0)
-                or FUZZ_FACTOR * settings.default.max_examples)
+FUZZ = settings(
+    max_examples=int(os.environ.get("CONVOPS_FUZZ_EXAMPLES") or 0) or FUZZ_FACTOR * settings.default.max_examples
+)
 
 CONV_DTYPES = ("float16", "float32", "float64", "int32")
 MAX_POOL_DTYPES = ("float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "uint16")
 AVG_POOL_DTYPES = ("float16", "float32", "float64")
-PAD_DTYPES = ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "float16",
-              "float32", "float64", "longdouble")
+PAD_DTYPES = (
+    "bool",
+    "int8",
+    "int16",
+    "int32",
+    "int64",
+    "uint8",
+    "uint16",
+    "uint32",
+    "uint64",
+    "float16",
+    "float32",
+    "float64",
+    "longdouble",
+)
 #: The reference pads arrays for real; above this pad/stride/dilation the direct loops are used.
 SMALL_GEOMETRY = 64
 
@@ -82,17 +95,21 @@ def odd_rank_shape(draw, label: str):
 
 # --------------------------------------------------------------------------- conv2d
 
+
 @st.composite
 def conv2d_calls(draw) -> Call:
-    wild = draw(st.integers(0, 9), label="wild?") >= 4   # else every argument is drawn valid
+    wild = draw(st.integers(0, 9), label="wild?") >= 4  # else every argument is drawn valid
     fmt = draw(data_format_args(wild))
     layout = fmt.canonical or "NHWC"
     form = draw(st.sampled_from(["4d"] * 8 + ["2d"] + (["odd"] if wild else [])), label="input rank form")
     groups = draw(st.integers(1, 2), label="groups")
     c_group = draw(st.integers(1, 3), label="C_in/groups")
     c_in = groups * c_group if draw(st.integers(0, 9), label="channels fit?") or not wild else draw(st.integers(0, 4))
-    c_out = groups * draw(st.integers(0, 2), label="C_out/groups") if draw(st.integers(0, 9)) or not wild \
+    c_out = (
+        groups * draw(st.integers(0, 2), label="C_out/groups")
+        if draw(st.integers(0, 9)) or not wild
         else draw(st.integers(0, 3))
+    )
     if c_out == 0 and draw(st.integers(0, 3)):
         c_out = groups
     n, h, w = side(draw, "N", 2), side(draw, "H"), side(draw, "W")
@@ -108,17 +125,36 @@ def conv2d_calls(draw) -> Call:
         x = garbage_array_arg(draw, "input")
     else:
         x = draw(array_args("input", CONV_DTYPES, x_shape, styles=("normal", "ties", "nan"), exotic=wild))
-    same_dtype = x.canonical is not None and x.canonical.dtype.name in CONV_DTYPES and (
-        draw(st.integers(0, 7)) > 0 or not wild)
-    filters = draw(array_args("filters", CONV_DTYPES, w_shape, styles=("normal", "ties"), exotic=wild,
-                              prefer=x.canonical.dtype.name if same_dtype else None))
+    same_dtype = (
+        x.canonical is not None and x.canonical.dtype.name in CONV_DTYPES and (draw(st.integers(0, 7)) > 0 or not wild)
+    )
+    filters = draw(
+        array_args(
+            "filters",
+            CONV_DTYPES,
+            w_shape,
+            styles=("normal", "ties"),
+            exotic=wild,
+            prefer=x.canonical.dtype.name if same_dtype else None,
+        )
+    )
     strides = draw(spatial_args("strides", layout, wild=wild))
     dilations = draw(spatial_args("dilations", layout, wild=wild))
     padding = draw(padding_args(layout, wild=wild))
-    args: Dict[str, Arg] = {"input": x, "filters": filters, "strides": strides, "dilations": dilations,
-                            "padding": padding, "data_format": fmt}
-    kwargs = {"strides": strides.value, "padding": padding.value, "dilations": dilations.value,
-              "data_format": fmt.value}
+    args: dict[str, Arg] = {
+        "input": x,
+        "filters": filters,
+        "strides": strides,
+        "dilations": dilations,
+        "padding": padding,
+        "data_format": fmt,
+    }
+    kwargs = {
+        "strides": strides.value,
+        "padding": padding.value,
+        "dilations": dilations.value,
+        "data_format": fmt.value,
+    }
     call = Call("conv2d", convops.conv2d, (x.value, filters.value), kwargs)
 
     if x.status == INVALID or x.canonical is None or filters.status == INVALID:
@@ -126,13 +162,17 @@ def conv2d_calls(draw) -> Call:
         return combine(call, args, [(x.is_list or filters.is_list, ["input", "filters"])])
     xa, wa, match = resolve_operands(x, filters)
     mark_byte_order(((x, xa), (filters, wa)))
-    rules = [(xa is None or xa.dtype.name not in CONV_DTYPES, ["input"]),
-             (not match or wa is None, ["filters", "input"])]
+    rules = [
+        (xa is None or xa.dtype.name not in CONV_DTYPES, ["input"]),
+        (not match or wa is None, ["filters", "input"]),
+    ]
     if any(violated for violated, _ in rules):
         return combine(call, args, rules)
-    rules += [(xa.ndim not in (2, 4), ["input"]),
-              (xa.ndim == 2 and wa.ndim != 2, ["filters", "input"]),
-              (xa.ndim == 4 and wa.ndim != 4, ["filters"])]
+    rules += [
+        (xa.ndim not in (2, 4), ["input"]),
+        (xa.ndim == 2 and wa.ndim != 2, ["filters", "input"]),
+        (xa.ndim == 4 and wa.ndim != 4, ["filters"]),
+    ]
     if any(violated for violated, _ in rules):
         return combine(call, args, rules)
     image_2d = xa.ndim == 2
@@ -140,15 +180,17 @@ def conv2d_calls(draw) -> Call:
     w4 = wa[:, :, None, None] if image_2d else wa
     n, h, w, c_in = x4.shape
     kh, kw, c_group, c_out = w4.shape
-    rules += [(min(kh, kw, c_group) < 1, ["filters"]),
-              (c_in < 1 or (c_group >= 1 and c_in % c_group != 0), ["filters", "input"])]
+    rules += [
+        (min(kh, kw, c_group) < 1, ["filters"]),
+        (c_in < 1 or (c_group >= 1 and c_in % c_group != 0), ["filters", "input"]),
+    ]
     if not any(v for v, _ in rules):
         rules.append((c_out % (c_in // c_group) != 0, ["filters"]))
     call = combine(call, args, rules)
     if call.status == INVALID or strides.canonical is None or dilations.canonical is None or fmt.canonical is None:
         return call
     pads = explicit_pads(padding.canonical, (h, w), (kh, kw), strides.canonical, dilations.canonical)
-    if max(max(p) for p in pads) > 2**60:   # SAME padding of a huge dilation
+    if max(max(p) for p in pads) > 2**60:  # SAME padding of a huge dilation
         call.status, call.names = LIMIT, tuple(set(call.names) | {"dilations", "padding"})
     (sh, sw), (dh, dw) = strides.canonical, dilations.canonical
     h_out, w_out = output_size(h, kh, sh, pads[0], dh), output_size(w, kw, sw, pads[1], dw)
@@ -171,8 +213,9 @@ def _conv2d_expected(x4, w4, strides, pads, dilations, image_2d: bool, layout: s
         if small:
             magnitude = checks.window_conv2d(np.abs(x4), np.abs(w4), strides, pads, dilations)
         else:
-            magnitude = direct_conv2d(np.abs(x4.astype(np.float64)), np.abs(w4.astype(np.float64)), strides, pads,
-                                      dilations)
+            magnitude = direct_conv2d(
+                np.abs(x4.astype(np.float64)), np.abs(w4.astype(np.float64)), strides, pads, dilations
+            )
         kh, kw, c_group, _ = w4.shape
         bound = checks.conv_bound(want, magnitude, kh * kw * c_group, want.dtype)
     if image_2d:
@@ -184,10 +227,11 @@ def _conv2d_expected(x4, w4, strides, pads, dilations, image_2d: bool, layout: s
 
 # --------------------------------------------------------------------------- pools
 
+
 @st.composite
 def pool_calls(draw, op: str) -> Call:
     dtypes = MAX_POOL_DTYPES if op == "max_pool2d" else AVG_POOL_DTYPES
-    wild = draw(st.integers(0, 9), label="wild?") >= 4   # else every argument is drawn valid
+    wild = draw(st.integers(0, 9), label="wild?") >= 4  # else every argument is drawn valid
     fmt = draw(data_format_args(wild))
     layout = fmt.canonical or "NHWC"
     form = draw(st.sampled_from(["4d"] * 8 + ["2d"] + (["odd"] if wild else [])), label="input rank form")
@@ -206,18 +250,21 @@ def pool_calls(draw, op: str) -> Call:
         kh, kw = ksize.canonical
         padding = Arg(((min(t, kh - 1), min(b, kh - 1)), (min(l, kw - 1), min(r, kw - 1))), VALID)
         padding.canonical = padding.value
-    args: Dict[str, Arg] = {"input": x, "ksize": ksize, "strides": strides, "padding": padding, "data_format": fmt}
-    kwargs: Dict[str, Any] = {"padding": padding.value, "data_format": fmt.value}
+    args: dict[str, Arg] = {"input": x, "ksize": ksize, "strides": strides, "padding": padding, "data_format": fmt}
+    kwargs: dict[str, Any] = {"padding": padding.value, "data_format": fmt.value}
     geometry_rules = []
     if ksize.canonical is not None and padding.canonical is not None and not isinstance(padding.canonical, str):
         # Pool padding must be smaller than the window (checkable whatever the input is).
         (t, b), (l, r) = padding.canonical
-        geometry_rules.append((max(t, b) >= ksize.canonical[0] or max(l, r) >= ksize.canonical[1],
-                               ["padding", "ksize"]))
+        geometry_rules.append(
+            (max(t, b) >= ksize.canonical[0] or max(l, r) >= ksize.canonical[1], ["padding", "ksize"])
+        )
     count_include_pad = False
     if op == "avg_pool2d" and draw(st.booleans(), label="pass count_include_pad?"):
-        cip = draw(st.sampled_from([True, False, np.True_, np.False_] + ([1, 0, "yes", None] if wild else [])),
-                   label="count_include_pad")
+        cip = draw(
+            st.sampled_from([True, False, np.True_, np.False_] + ([1, 0, "yes", None] if wild else [])),
+            label="count_include_pad",
+        )
         ok = isinstance(cip, (bool, np.bool_))
         args["count_include_pad"] = Arg(cip, VALID if ok else INVALID)
         kwargs["count_include_pad"] = cip
@@ -251,8 +298,7 @@ def pool_calls(draw, op: str) -> Call:
             with np.errstate(invalid="ignore", over="ignore"):
                 want = reference.avg_pool2d_reference(x4, (kh, kw), (sh, sw), pads, count_include_pad)
         else:
-            want = direct_pool(x4, (kh, kw), (sh, sw), pads, "max" if op == "max_pool2d" else "avg",
-                               count_include_pad)
+            want = direct_pool(x4, (kh, kw), (sh, sw), pads, "max" if op == "max_pool2d" else "avg", count_include_pad)
         if image_2d:
             return want[0, :, :, 0]
         return want.transpose(0, 3, 1, 2) if layout == "NCHW" else want
@@ -289,13 +335,37 @@ def pad_calls(draw) -> Call:
         mode = Arg(draw(st.sampled_from([mode_word, mode_word.lower(), mode_word.capitalize()])), VALID, mode_word)
     else:
         mode = Arg(draw(st.sampled_from(["WRAP", "reflect101", "", None, 1, b"REFLECT", "CONSTANT "])), INVALID)
-    args: Dict[str, Arg] = {"input": x, "paddings": paddings, "mode": mode}
-    kwargs: Dict[str, Any] = {"mode": mode.value}
+    args: dict[str, Arg] = {"input": x, "paddings": paddings, "mode": mode}
+    kwargs: dict[str, Any] = {"mode": mode.value}
     cv: Any = 0
     if draw(st.booleans(), label="pass constant_values?"):
-        cv = draw(st.sampled_from([0, 1, -1, 7, 300, -129, 2.0, 2.5, float("nan"), float("inf"), 1e300, True,
-                                   np.float32(1.5), np.int64(-3), np.array(4), [1, 2], "a", None, 1j,
-                                   np.array([1])]), label="constant_values")
+        cv = draw(
+            st.sampled_from(
+                [
+                    0,
+                    1,
+                    -1,
+                    7,
+                    300,
+                    -129,
+                    2.0,
+                    2.5,
+                    float("nan"),
+                    float("inf"),
+                    1e300,
+                    True,
+                    np.float32(1.5),
+                    np.int64(-3),
+                    np.array(4),
+                    [1, 2],
+                    "a",
+                    None,
+                    1j,
+                    np.array([1]),
+                ]
+            ),
+            label="constant_values",
+        )
         kwargs["constant_values"] = cv
     call = Call("pad", convops.pad, (x.value, paddings.value), kwargs)
     if x.status == INVALID or x.canonical is None:
@@ -304,7 +374,7 @@ def pad_calls(draw) -> Call:
     xa = x.canonical.astype(default_list_dtype(x.canonical)) if x.is_list else x.canonical
     cv_arg = _constant_values_arg(cv, xa.dtype)
     if mode.canonical not in (None, "CONSTANT") and cv_arg.status == INVALID:
-        cv_arg.status = LIMIT   # unused outside CONSTANT: ignoring or refusing it are both fine
+        cv_arg.status = LIMIT  # unused outside CONSTANT: ignoring or refusing it are both fine
     args["constant_values"] = cv_arg
     rules = [(xa.dtype.kind not in "biuf", ["input"]), (xa.ndim == 0, ["input"])]
     if any(v for v, _ in rules) or paddings.canonical is None or mode.canonical is None:
@@ -314,13 +384,21 @@ def pad_calls(draw) -> Call:
         for (before, after), size in zip(paddings.canonical, xa.shape):
             limit = {"REFLECT": size - 1, "SYMMETRIC": size}.get(mode.canonical)
             rules.append((limit is not None and max(before, after) > limit, ["paddings", "mode"]))
-            rules.append((mode.canonical in ("EDGE", "CIRCULAR") and size == 0 and before + after > 0,
-                          ["paddings", "input", "mode"]))
+            rules.append(
+                (
+                    mode.canonical in ("EDGE", "CIRCULAR") and size == 0 and before + after > 0,
+                    ["paddings", "input", "mode"],
+                )
+            )
         out_shape = tuple(size + b + a for size, (b, a) in zip(xa.shape, paddings.canonical))
         out_count = int(np.prod(out_shape, dtype=object))
         if mode.canonical == "MEAN" and out_count:
-            rules.append((any(size == 0 and (b or a) for size, (b, a) in zip(xa.shape, paddings.canonical)),
-                          ["input", "paddings", "mode"]))
+            rules.append(
+                (
+                    any(size == 0 and (b or a) for size, (b, a) in zip(xa.shape, paddings.canonical)),
+                    ["input", "paddings", "mode"],
+                )
+            )
     call = combine(call, args, rules)
     if call.status == INVALID:
         return call
@@ -338,19 +416,23 @@ def pad_calls(draw) -> Call:
         if mode.canonical == "MEAN" and want.dtype.kind == "f" and want.size:
             # A mean's last bit depends on how it is summed (the reference divides each value by the
             # count first; convops sums, then divides): a few ulps either way are the same mean.
-            with np.errstate(all="ignore"):   # (both compute a longdouble mean in float64)
+            with np.errstate(all="ignore"):  # (both compute a longdouble mean in float64)
                 eps = max(float(np.finfo(want.dtype).eps), float(np.finfo(np.float64).eps))
                 bound = 4 * eps * np.abs(want.astype(np.float64))
-        assert_array(got.astype(got.dtype.newbyteorder("=")) if isinstance(got, np.ndarray) else got, want, repro,
-                     bound)
+        assert_array(
+            got.astype(got.dtype.newbyteorder("=")) if isinstance(got, np.ndarray) else got, want, repro, bound
+        )
 
     call.expected, call.compare = expected, compare
     return call
 
+
 def _pad_paddings_arg(draw, rank: int) -> Arg:
     """pad's ``paddings`` for an input of ``rank``: a list/array/tuple of pairs (some huge), or garbage."""
-    kind = draw(st.sampled_from(["list"] * 5 + ["numpy", "tuple", "huge", "limit", "bad_value", "bad_shape"]),
-                label="paddings kind")
+    kind = draw(
+        st.sampled_from(["list"] * 5 + ["numpy", "tuple", "huge", "limit", "bad_value", "bad_shape"]),
+        label="paddings kind",
+    )
     pairs = [(draw(st.integers(0, 3), label="before"), draw(st.integers(0, 3), label="after")) for _ in range(rank)]
     paddings_status, paddings_canonical = VALID, None
     if kind in ("list", "numpy", "tuple", "huge", "limit"):
@@ -360,9 +442,13 @@ def _pad_paddings_arg(draw, rank: int) -> Arg:
             pairs[i] = (big, pairs[i][1]) if draw(st.booleans()) else (pairs[i][0], big)
             paddings_status = VALID if kind == "huge" else LIMIT
         paddings_canonical = tuple(pairs)
-        value: Any = (np.array(pairs, dtype=np.int64).reshape(rank, 2) if kind == "numpy" and max(
-            [0] + [max(p) for p in pairs]) < 2**63 else tuple(tuple(p) for p in pairs) if kind == "tuple"
-            else [list(p) for p in pairs])
+        value: Any = (
+            np.array(pairs, dtype=np.int64).reshape(rank, 2)
+            if kind == "numpy" and max([0] + [max(p) for p in pairs]) < 2**63
+            else tuple(tuple(p) for p in pairs)
+            if kind == "tuple"
+            else [list(p) for p in pairs]
+        )
         if rank == 0 and kind == "numpy":
             value = np.zeros((0, 2), dtype=np.int64)
     elif kind == "bad_value":
@@ -371,12 +457,24 @@ def _pad_paddings_arg(draw, rank: int) -> Arg:
         value[0] = [bad, 0] if draw(st.booleans()) else [0, bad]
         paddings_status = INVALID
     else:
-        value = draw(st.sampled_from([None, "SAME", 1, [[1, 1]] * (rank + 1), [[1]] * max(rank, 1),
-                                      [[1, 1, 1]] * max(rank, 1), np.zeros((max(rank, 1), 2)), {0: (1, 1)},
-                                      [[[1, 1]]] * max(rank, 1)]), label="bad paddings")
+        value = draw(
+            st.sampled_from(
+                [
+                    None,
+                    "SAME",
+                    1,
+                    [[1, 1]] * (rank + 1),
+                    [[1]] * max(rank, 1),
+                    [[1, 1, 1]] * max(rank, 1),
+                    np.zeros((max(rank, 1), 2)),
+                    {0: (1, 1)},
+                    [[[1, 1]]] * max(rank, 1),
+                ]
+            ),
+            label="bad paddings",
+        )
         paddings_status = INVALID
     return Arg(value, paddings_status, paddings_canonical)
-
 
 
 def _constant_values_arg(cv: Any, dtype: np.dtype) -> Arg:
@@ -450,6 +548,7 @@ def padding_index_calls(draw) -> Call:
 
 # --------------------------------------------------------------------------- arithmetic
 
+
 def _int_arg(draw, label: str, minimum: int) -> Arg:
     """An integer argument of the arithmetic module: valid (>= minimum) mostly, else anything."""
     roll = draw(st.integers(0, 11), label=f"{label} roll")
@@ -459,8 +558,13 @@ def _int_arg(draw, label: str, minimum: int) -> Arg:
     if roll == 8:
         v = draw(st.sampled_from(HUGE_OK + HUGE_LIMIT), label=f"{label} huge")
         return Arg(v, VALID, v)  # pure Python arithmetic: no size limit at all
-    return Arg(draw(st.sampled_from([minimum - 1, -5, 2.0, 2.5, None, "3", True, float("nan"), [2], np.float64(2)]),
-                    label=f"{label} bad"), INVALID)
+    return Arg(
+        draw(
+            st.sampled_from([minimum - 1, -5, 2.0, 2.5, None, "3", True, float("nan"), [2], np.float64(2)]),
+            label=f"{label} bad",
+        ),
+        INVALID,
+    )
 
 
 @st.composite
@@ -490,10 +594,16 @@ def _effective_kernel_call(draw, fn: str, function) -> Call:
 
 
 def _same_padding_call(draw, fn: str, function) -> Call:
-    i, k, s, d = (_int_arg(draw, "input_size", 0), _int_arg(draw, "kernel_size", 1), _int_arg(draw, "stride", 1),
-                  _int_arg(draw, "dilation", 1))
-    call = combine(Call(f"arithmetic.{fn}", function, (i.value, k.value, s.value, d.value), {}),
-                   {"input_size": i, "kernel_size": k, "stride": s, "dilation": d})
+    i, k, s, d = (
+        _int_arg(draw, "input_size", 0),
+        _int_arg(draw, "kernel_size", 1),
+        _int_arg(draw, "stride", 1),
+        _int_arg(draw, "dilation", 1),
+    )
+    call = combine(
+        Call(f"arithmetic.{fn}", function, (i.value, k.value, s.value, d.value), {}),
+        {"input_size": i, "kernel_size": k, "stride": s, "dilation": d},
+    )
     call.expected = lambda: same_pads(i.canonical, k.canonical, s.canonical, d.canonical)
     return call
 
@@ -528,11 +638,17 @@ def _output_size_call(draw, fn: str, function) -> Call:
 
     def expected():
         p = pad.canonical
-        pads = (same_pads(i.canonical, k.canonical, s.canonical, d.canonical) if p == "SAME"
-                else (0, 0) if p == "VALID" else p)
+        pads = (
+            same_pads(i.canonical, k.canonical, s.canonical, d.canonical)
+            if p == "SAME"
+            else (0, 0)
+            if p == "VALID"
+            else p
+        )
         if fn == "resolve_padding":
             return pads
         return output_size(i.canonical, k.canonical, s.canonical, pads, d.canonical)
+
     call.expected = expected
     return call
 
@@ -550,20 +666,34 @@ def _conv_counts_call(draw, fn: str, function) -> Call:
     c_in, c_out, g = _int_arg(draw, "in_channels", 1), _int_arg(draw, "out_channels", 1), _int_arg(draw, "groups", 1)
     names = {"kernel_size": k, "in_channels": c_in, "out_channels": c_out, "groups": g}
     if fn == "conv2d_params":
-        bias = Arg(draw(st.sampled_from([True, False, np.True_])), VALID) if draw(st.integers(0, 5)) else \
-            Arg(draw(st.sampled_from([1, "no", None])), INVALID)
+        bias = (
+            Arg(draw(st.sampled_from([True, False, np.True_])), VALID)
+            if draw(st.integers(0, 5))
+            else Arg(draw(st.sampled_from([1, "no", None])), INVALID)
+        )
         names["use_bias"] = bias
-        call = Call(f"arithmetic.{fn}", function, (k.value, c_in.value, c_out.value),
-                    {"use_bias": bias.value, "groups": g.value})
+        call = Call(
+            f"arithmetic.{fn}",
+            function,
+            (k.value, c_in.value, c_out.value),
+            {"use_bias": bias.value, "groups": g.value},
+        )
     else:
-        hw = Arg((3, 4), VALID, (3, 4)) if draw(st.integers(0, 5)) else \
-            Arg(draw(st.sampled_from([None, (1,), (1, 2, 3), (-1, 2), (1.5, 2)])), INVALID)
+        hw = (
+            Arg((3, 4), VALID, (3, 4))
+            if draw(st.integers(0, 5))
+            else Arg(draw(st.sampled_from([None, (1,), (1, 2, 3), (-1, 2), (1.5, 2)])), INVALID)
+        )
         names["output_hw"] = hw
         call = Call(f"arithmetic.{fn}", function, (hw.value, k.value, c_in.value, c_out.value), {"groups": g.value})
     rules = []
-    if all(a.status == VALID for a in (c_in, c_out, g)):   # checkable whatever the others are
-        rules.append((c_in.canonical % g.canonical != 0 or c_out.canonical % g.canonical != 0,
-                      ["in_channels", "out_channels", "groups"]))
+    if all(a.status == VALID for a in (c_in, c_out, g)):  # checkable whatever the others are
+        rules.append(
+            (
+                c_in.canonical % g.canonical != 0 or c_out.canonical % g.canonical != 0,
+                ["in_channels", "out_channels", "groups"],
+            )
+        )
     call = combine(call, names, rules)
 
     def expected():
@@ -571,16 +701,22 @@ def _conv_counts_call(draw, fn: str, function) -> Call:
         if fn == "conv2d_params":
             return (kh * kw * (ci // gg) + (1 if names["use_bias"].value else 0)) * co
         return 2 * 3 * 4 * kh * kw * (ci // gg) * co
+
     call.expected = expected
     return call
 
 
 def _dense_params_call(draw, fn: str, function) -> Call:
     a, b = _int_arg(draw, "in_features", 1), _int_arg(draw, "out_features", 1)
-    bias = Arg(draw(st.sampled_from([True, False])), VALID) if draw(st.integers(0, 5)) else \
-        Arg(draw(st.sampled_from([1, "no", None])), INVALID)
-    call = combine(Call(f"arithmetic.{fn}", function, (a.value, b.value), {"use_bias": bias.value}),
-                   {"in_features": a, "out_features": b, "use_bias": bias})
+    bias = (
+        Arg(draw(st.sampled_from([True, False])), VALID)
+        if draw(st.integers(0, 5))
+        else Arg(draw(st.sampled_from([1, "no", None])), INVALID)
+    )
+    call = combine(
+        Call(f"arithmetic.{fn}", function, (a.value, b.value), {"use_bias": bias.value}),
+        {"in_features": a, "out_features": b, "use_bias": bias},
+    )
     call.expected = lambda: (a.canonical + (1 if bias.value else 0)) * b.canonical
     return call
 
@@ -612,21 +748,28 @@ def _receptive_field_call(draw, fn: str, function) -> Call:
         if fn == "receptive_field":
             return out[-1][0] if out else 1
         return out
+
     call.expected = expected
     return call
 
 
 #: convops.arithmetic's functions and the draw of each one's arguments and right answer.
 _ARITHMETIC_DRAWS = {
-    "effective_kernel_size": _effective_kernel_call, "same_padding": _same_padding_call,
-    "conv_output_size": _output_size_call, "pool_output_size": _output_size_call,
-    "resolve_padding": _output_size_call, "conv2d_params": _conv_counts_call, "dense_params": _dense_params_call,
-    "conv2d_flops": _conv_counts_call, "receptive_field": _receptive_field_call,
+    "effective_kernel_size": _effective_kernel_call,
+    "same_padding": _same_padding_call,
+    "conv_output_size": _output_size_call,
+    "pool_output_size": _output_size_call,
+    "resolve_padding": _output_size_call,
+    "conv2d_params": _conv_counts_call,
+    "dense_params": _dense_params_call,
+    "conv2d_flops": _conv_counts_call,
+    "receptive_field": _receptive_field_call,
     "receptive_fields": _receptive_field_call,
 }
 
 
 # --------------------------------------------------------------------------- the tests
+
 
 @FUZZ
 @given(conv2d_calls())

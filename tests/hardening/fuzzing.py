@@ -31,13 +31,13 @@ from __future__ import annotations
 
 import re
 import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Optional, Sequence, Tuple
+from typing import Any
 
 import numpy as np
 from hypothesis import assume, event, note
 from hypothesis import strategies as st
-
 
 import checks  # tests/checks.py: repro formatting and the conv2d tolerance table
 from strategies import ArrayLike, make_values, present
@@ -56,15 +56,39 @@ ABSURD = 2**46
 HUGE_OK = (10**6, 2**31 - 1, 2**31, 2**32 + 1, 2**60)
 HUGE_LIMIT = (2**60 + 1, 2**63 - 1, 2**63, 2**64, 10**30)
 
-NUMERIC_DTYPES = ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
-                  "float16", "float32", "float64")
-EXOTIC_DTYPES = ("longdouble", "complex64", "complex128", "object", "<U3", "S3", "datetime64[s]",
-                 "timedelta64[s]", ">f4", ">i4", ">f8", "V4")
-LAYOUTS = ("C", "C", "C", "F", "negative", "gapped", "readonly", "broadcast", "unaligned", "list",
-           "arraylike")
+NUMERIC_DTYPES = (
+    "bool",
+    "int8",
+    "int16",
+    "int32",
+    "int64",
+    "uint8",
+    "uint16",
+    "uint32",
+    "uint64",
+    "float16",
+    "float32",
+    "float64",
+)
+EXOTIC_DTYPES = (
+    "longdouble",
+    "complex64",
+    "complex128",
+    "object",
+    "<U3",
+    "S3",
+    "datetime64[s]",
+    "timedelta64[s]",
+    ">f4",
+    ">i4",
+    ">f8",
+    "V4",
+)
+LAYOUTS = ("C", "C", "C", "F", "negative", "gapped", "readonly", "broadcast", "unaligned", "list", "arraylike")
 
 
 # --------------------------------------------------------------------------- arguments and calls
+
 
 @dataclass
 class Arg:
@@ -91,12 +115,12 @@ class Call:
     name: str
     function: Callable[..., Any]
     args: tuple
-    kwargs: Dict[str, Any]
+    kwargs: dict[str, Any]
     status: str = VALID
-    names: Tuple[str, ...] = ()           # arguments a refusal may name
-    expected: Optional[Callable[[], Any]] = None
-    compare: Optional[Callable[[Any, Any, str], None]] = None
-    size_refusal: bool = False            # an absurd output: MemoryError/ValueError expected
+    names: tuple[str, ...] = ()  # arguments a refusal may name
+    expected: Callable[[], Any] | None = None
+    compare: Callable[[Any, Any, str], None] | None = None
+    size_refusal: bool = False  # an absurd output: MemoryError/ValueError expected
 
     def repro(self) -> str:
         parts = [checks.format_value(a) for a in self.args]
@@ -104,7 +128,7 @@ class Call:
         return f"convops.{self.name}({', '.join(parts)})"
 
 
-def combine(call: Call, args: Dict[str, Arg], relational: Sequence[Tuple[bool, Sequence[str]]] = ()) -> Call:
+def combine(call: Call, args: dict[str, Arg], relational: Sequence[tuple[bool, Sequence[str]]] = ()) -> Call:
     """Set the call's status from its arguments' statuses and the op's relational rules
     (``(violated, names)`` pairs; each rule is only evaluated on valid-or-limit arguments)."""
     invalid = [name for name, arg in args.items() if arg.status == INVALID]
@@ -124,10 +148,18 @@ def combine(call: Call, args: Dict[str, Arg], relational: Sequence[Tuple[bool, S
 
 # --------------------------------------------------------------------------- array values
 
+
 @st.composite
-def array_args(draw, name: str, ok_dtypes: Sequence[str], shape: Tuple[int, ...],
-               styles: Sequence[str] = ("normal", "ties", "nan", "extremes"), list_ok: bool = True,
-               exotic: bool = True, prefer: Optional[str] = None) -> ArrayArg:
+def array_args(
+    draw,
+    name: str,
+    ok_dtypes: Sequence[str],
+    shape: tuple[int, ...],
+    styles: Sequence[str] = ("normal", "ties", "nan", "extremes"),
+    list_ok: bool = True,
+    exotic: bool = True,
+    prefer: str | None = None,
+) -> ArrayArg:
     """An array of ``shape`` whose dtype is mostly one of ``ok_dtypes`` (mostly ``prefer`` when
     given: the other operand's), sometimes any other (then the argument is invalid, or a limit
     for non-native byte order), in any layout."""
@@ -146,8 +178,13 @@ def array_args(draw, name: str, ok_dtypes: Sequence[str], shape: Tuple[int, ...]
     values = make_values(rng, shape, dtype, style)
     layouts = [l for l in LAYOUTS if list_ok or l != "list"]
     layout = draw(st.sampled_from(layouts), label=f"{name} layout")
-    if layout == "list" and (dtype.kind not in "biuf" or dtype.itemsize > 8 or dtype.byteorder == ">"
-                             or style in ("nan", "extremes") or 0 in shape):
+    if layout == "list" and (
+        dtype.kind not in "biuf"
+        or dtype.itemsize > 8
+        or dtype.byteorder == ">"
+        or style in ("nan", "extremes")
+        or 0 in shape
+    ):
         # Lists of exotic objects are covered by the garbage draws; a list cannot hold an empty
         # axis after the first (np.zeros((2, 0)).tolist() is [[], []], of shape (2, 0) but
         # (1, 2, 0, 3) would come back as (1, 2, 0)).
@@ -157,7 +194,7 @@ def array_args(draw, name: str, ok_dtypes: Sequence[str], shape: Tuple[int, ...]
         canonical = np.asarray(value)
         status = VALID if canonical.dtype.kind in "biuf" else INVALID
         return ArrayArg(value, status, canonical, is_list=True, layout=layout)
-    canonical = np.array(np.asarray(value), order="C")   # (np.ascontiguousarray makes 0-d arrays 1-d)
+    canonical = np.array(np.asarray(value), order="C")  # (np.ascontiguousarray makes 0-d arrays 1-d)
     if dtype_name in ok_dtypes:
         status = VALID
     elif dtype.byteorder == ">" and dtype.newbyteorder("=").name in ok_dtypes:
@@ -169,11 +206,23 @@ def array_args(draw, name: str, ok_dtypes: Sequence[str], shape: Tuple[int, ...]
 
 def garbage_array_arg(draw, name: str) -> ArrayArg:
     """Not an array at all: None, a string, a dict, a ragged list, a scalar, an empty list."""
-    choice = draw(st.sampled_from(["none", "str", "bytes", "dict", "ragged", "set", "float", "int",
-                                   "nested_str", "huge_int"]), label=f"{name} garbage")
-    value = {"none": None, "str": "image", "bytes": b"\x00\x01", "dict": {"a": 1}, "ragged": [[1.0, 2.0], [3.0]],
-             "set": {1, 2}, "float": 1.5, "int": 3, "empty": [], "nested_str": [["a", "b"]],
-             "huge_int": [[2**80]]}[choice]
+    choice = draw(
+        st.sampled_from(["none", "str", "bytes", "dict", "ragged", "set", "float", "int", "nested_str", "huge_int"]),
+        label=f"{name} garbage",
+    )
+    value = {
+        "none": None,
+        "str": "image",
+        "bytes": b"\x00\x01",
+        "dict": {"a": 1},
+        "ragged": [[1.0, 2.0], [3.0]],
+        "set": {1, 2},
+        "float": 1.5,
+        "int": 3,
+        "empty": [],
+        "nested_str": [["a", "b"]],
+        "huge_int": [[2**80]],
+    }[choice]
     return ArrayArg(value, INVALID, None, is_list=isinstance(value, list), layout=choice)
 
 
@@ -181,7 +230,7 @@ def default_list_dtype(values: np.ndarray) -> np.dtype:
     """TensorFlow's dtype for a Python list: ints -> int32 (int64 if they do not fit), floats ->
     float32, bools stay bool (``tf.convert_to_tensor``; written here from TF's documentation)."""
     if values.dtype.kind in "iu":
-        if values.size and (values.min() < -2**31 or values.max() > 2**31 - 1):
+        if values.size and (values.min() < -(2**31) or values.max() > 2**31 - 1):
             return np.dtype(np.int64)
         return np.dtype(np.int32)
     if values.dtype.kind == "f":
@@ -189,12 +238,12 @@ def default_list_dtype(values: np.ndarray) -> np.dtype:
     return values.dtype
 
 
-def list_to(arg: ArrayArg, dtype: np.dtype) -> Tuple[Optional[np.ndarray], bool]:
+def list_to(arg: ArrayArg, dtype: np.dtype) -> tuple[np.ndarray | None, bool]:
     """A list's values converted to the other operand's dtype, and whether that is allowed
     (integers must be exactly representable)."""
     values = arg.canonical
     if (values.dtype.kind == "b") != (dtype.kind == "b"):
-        return None, False   # bools and numbers do not convert into each other (as in TF)
+        return None, False  # bools and numbers do not convert into each other (as in TF)
     if dtype.kind in "iu" and values.dtype.kind == "f":
         if not np.all(np.isfinite(values) & (np.mod(values, 1) == 0)):
             return None, False
@@ -205,7 +254,7 @@ def list_to(arg: ArrayArg, dtype: np.dtype) -> Tuple[Optional[np.ndarray], bool]
     return values.astype(dtype), True
 
 
-def resolve_operands(first: ArrayArg, second: ArrayArg) -> Tuple[Optional[np.ndarray], Optional[np.ndarray], bool]:
+def resolve_operands(first: ArrayArg, second: ArrayArg) -> tuple[np.ndarray | None, np.ndarray | None, bool]:
     """Canonical values of two operands that must share a dtype (conv2d's input and filters, a
     gradient and its forward input), with convops' documented list rule: a list takes the other
     operand's dtype when that one is a numeric array, TF's list default otherwise. Returns
@@ -238,20 +287,38 @@ def mark_byte_order(pairs) -> None:
 
 # --------------------------------------------------------------------------- scalar arguments
 
+
 def int_like(draw, value: int, label: str) -> Any:
     """``value`` as a Python int or a NumPy integer scalar / 0-d array."""
     form = draw(st.sampled_from(["int", "np.int64", "np.int32", "0d"]), label=label)
-    if form == "np.int32" and -2**31 <= value < 2**31:
+    if form == "np.int32" and -(2**31) <= value < 2**31:
         return np.int32(value)
-    if form == "np.int64" and -2**63 <= value < 2**63:
+    if form == "np.int64" and -(2**63) <= value < 2**63:
         return np.int64(value)
-    if form == "0d" and -2**63 <= value < 2**63:
+    if form == "0d" and -(2**63) <= value < 2**63:
         return np.array(value)
     return value
 
 
-BAD_INTS = (0, -1, -2**63, 1.0, 1.5, float("nan"), float("inf"), True, False, None, "2", b"2", 1j,
-            np.float32(2.0), np.bool_(True), [2.5], {1: 1})
+BAD_INTS = (
+    0,
+    -1,
+    -(2**63),
+    1.0,
+    1.5,
+    float("nan"),
+    float("inf"),
+    True,
+    False,
+    None,
+    "2",
+    b"2",
+    1j,
+    np.float32(2.0),
+    np.bool_(True),
+    [2.5],
+    {1: 1},
+)
 
 
 @st.composite
@@ -264,9 +331,13 @@ def spatial_args(draw, name: str, data_format: str, small_max: int = 3, wild: bo
     if kind in ("int", "pair", "one", "four", "numpy"):
         h = draw(st.integers(1, small_max), label=f"{name} h")
         w = h if kind in ("int", "one") else draw(st.integers(1, small_max), label=f"{name} w")
-        value: Any = {"int": int_like(draw, h, f"{name} int form"), "pair": draw(st.sampled_from([(h, w), [h, w]])),
-                      "one": [h], "numpy": np.array([h, w]),
-                      "four": [1, h, w, 1] if data_format == "NHWC" else [1, 1, h, w]}[kind]
+        value: Any = {
+            "int": int_like(draw, h, f"{name} int form"),
+            "pair": draw(st.sampled_from([(h, w), [h, w]])),
+            "one": [h],
+            "numpy": np.array([h, w]),
+            "four": [1, h, w, 1] if data_format == "NHWC" else [1, 1, h, w],
+        }[kind]
         return Arg(value, VALID, (h, w))
     if kind in ("huge", "limit"):
         big = draw(st.sampled_from(HUGE_OK if kind == "huge" else HUGE_LIMIT), label=f"{name} huge")
@@ -280,9 +351,23 @@ def spatial_args(draw, name: str, data_format: str, small_max: int = 3, wild: bo
         form = draw(st.sampled_from(["scalar", "pair", "four"]), label=f"{name} bad form")
         value = bad if form == "scalar" else (1, bad) if form == "pair" else [1, bad, 1, 1]
         return Arg(value, INVALID)
-    value = draw(st.sampled_from([[], [1, 1, 1], [1, 1, 1, 1, 1], [[1, 1]], [2, 1, 1, 1], [1, 1, 1, 2],
-                                  np.ones((2, 2), int), np.array([1.0, 2.0]), "SAME", None]),
-                 label=f"{name} bad shape")
+    value = draw(
+        st.sampled_from(
+            [
+                [],
+                [1, 1, 1],
+                [1, 1, 1, 1, 1],
+                [[1, 1]],
+                [2, 1, 1, 1],
+                [1, 1, 1, 2],
+                np.ones((2, 2), int),
+                np.array([1.0, 2.0]),
+                "SAME",
+                None,
+            ]
+        ),
+        label=f"{name} bad shape",
+    )
     if data_format == "NCHW" and isinstance(value, list) and value == [1, 1, 1, 2]:
         value = [1, 2, 1, 1]  # a batch/channel entry that is not 1 in this layout
     return Arg(value, INVALID)
@@ -296,8 +381,7 @@ def padding_args(draw, data_format: str, small_max: int = 3, explicit: bool = Tr
     kind = draw(st.sampled_from(kinds), label="padding kind")
     if kind == "string":
         word = draw(st.sampled_from(["SAME", "VALID"]), label="padding word")
-        return Arg(draw(st.sampled_from([word, word.lower(), word.capitalize()]), label="padding case"),
-                   VALID, word)
+        return Arg(draw(st.sampled_from([word, word.lower(), word.capitalize()]), label="padding case"), VALID, word)
     if kind in ("short", "tf", "numpy", "huge", "limit"):
         pads = [draw(st.integers(0, small_max), label=f"pad {i}") for i in range(4)]
         status = VALID
@@ -308,27 +392,56 @@ def padding_args(draw, data_format: str, small_max: int = 3, explicit: bool = Tr
         t, b, l, r = pads
         canonical = ((t, b), (l, r))
         if kind == "tf":
-            value: Any = ([[0, 0], [t, b], [l, r], [0, 0]] if data_format == "NHWC"
-                          else [[0, 0], [0, 0], [t, b], [l, r]])
+            value: Any = [[0, 0], [t, b], [l, r], [0, 0]] if data_format == "NHWC" else [[0, 0], [0, 0], [t, b], [l, r]]
         elif kind == "numpy":
             value = np.array([[t, b], [l, r]])
         else:
-            value = draw(st.sampled_from([((t, b), (l, r)), [[t, b], [l, r]], [(t, b), [l, r]]]),
-                         label="short form")
+            value = draw(st.sampled_from([((t, b), (l, r)), [[t, b], [l, r]], [(t, b), [l, r]]]), label="short form")
         return Arg(value, status if explicit else INVALID, canonical if explicit else None)
     if kind == "bad_string":
-        return Arg(draw(st.sampled_from(["FULL", "", " SAME", "VALID ", "CAUSAL", "SAMEE", b"SAME",
-                                         "EXPLICIT"]), label="bad padding string"), INVALID)
+        return Arg(
+            draw(
+                st.sampled_from(["FULL", "", " SAME", "VALID ", "CAUSAL", "SAMEE", b"SAME", "EXPLICIT"]),
+                label="bad padding string",
+            ),
+            INVALID,
+        )
     if kind == "bad_value":
-        bad = draw(st.sampled_from([-1, -2**62, 1.0, 0.5, float("nan"), True, None, "1", np.float64(1)]),
-                   label="bad pad value")
-        return Arg(draw(st.sampled_from([[[bad, 0], [0, 0]], [[0, 0], [0, bad]],
-                                         [[0, 0], [bad, 0], [0, 0], [0, 0]]]), label="bad pad place"), INVALID)
-    channel_pad = ([[0, 0], [1, 1], [1, 1], [1, 0]] if data_format == "NHWC" else [[0, 0], [1, 0], [1, 1], [1, 1]])
-    return Arg(draw(st.sampled_from([None, 0, 1, [1, 1], [[1, 1]], [[1, 1], [1, 1], [1, 1]], [[1, 2, 3], [0, 0]],
-                                     [[1, 0], [0, 0], [0, 0], [0, 0]], channel_pad, np.zeros((2, 2)),
-                                     np.zeros((2, 2, 2), int), {"top": 1}, [[[1], [1]], [[1], [1]]]]),
-                    label="bad padding shape"), INVALID)
+        bad = draw(
+            st.sampled_from([-1, -(2**62), 1.0, 0.5, float("nan"), True, None, "1", np.float64(1)]),
+            label="bad pad value",
+        )
+        return Arg(
+            draw(
+                st.sampled_from([[[bad, 0], [0, 0]], [[0, 0], [0, bad]], [[0, 0], [bad, 0], [0, 0], [0, 0]]]),
+                label="bad pad place",
+            ),
+            INVALID,
+        )
+    channel_pad = [[0, 0], [1, 1], [1, 1], [1, 0]] if data_format == "NHWC" else [[0, 0], [1, 0], [1, 1], [1, 1]]
+    return Arg(
+        draw(
+            st.sampled_from(
+                [
+                    None,
+                    0,
+                    1,
+                    [1, 1],
+                    [[1, 1]],
+                    [[1, 1], [1, 1], [1, 1]],
+                    [[1, 2, 3], [0, 0]],
+                    [[1, 0], [0, 0], [0, 0], [0, 0]],
+                    channel_pad,
+                    np.zeros((2, 2)),
+                    np.zeros((2, 2, 2), int),
+                    {"top": 1},
+                    [[[1], [1]], [[1], [1]]],
+                ]
+            ),
+            label="bad padding shape",
+        ),
+        INVALID,
+    )
 
 
 @st.composite
@@ -337,8 +450,7 @@ def data_format_args(draw, wild: bool = True) -> Arg:
     if kind < 8 or not wild:
         fmt = draw(st.sampled_from(["NHWC", "NCHW"]), label="data_format")
         return Arg(draw(st.sampled_from([fmt, fmt.lower()]), label="data_format case"), VALID, fmt)
-    return Arg(draw(st.sampled_from(["NWHC", "HWC", "", None, 1, b"NHWC", "NHWC "]), label="bad data_format"),
-               INVALID)
+    return Arg(draw(st.sampled_from(["NWHC", "HWC", "", None, 1, b"NHWC", "NHWC "]), label="bad data_format"), INVALID)
 
 
 # --------------------------------------------------------------------------- direct oracles
@@ -347,6 +459,7 @@ def data_format_args(draw, wild: bool = True) -> Arg:
 # this suite draws. These loops visit only each output position's real cells, so any geometry
 # whose *output* is small can be checked. They are not a third copy of the same idea: they are
 # the only oracle that scales with the output instead of the padded input.
+
 
 def direct_conv2d(x: np.ndarray, w: np.ndarray, strides, pads, dilations) -> np.ndarray:
     """conv2d visiting only each output position's taps: works for any stride/pad/dilation (the
@@ -402,23 +515,24 @@ def direct_pool(x: np.ndarray, ksize, strides, pads, kind: str, count_include_pa
                 for iy in range(y0, y1):
                     for ix in range(x0, x1):
                         value = x[:, iy, ix, :]
-                        best = np.where(value > best, value, best)   # NaN never wins
+                        best = np.where(value > best, value, best)  # NaN never wins
                 out[:, oy, ox, :] = best
             else:
                 total = np.zeros((n, channels), dtype=x.dtype)
                 for iy in range(y0, y1):
                     for ix in range(x0, x1):
-                        total = total + x[:, iy, ix, :]   # one addition at a time, in the input dtype
+                        total = total + x[:, iy, ix, :]  # one addition at a time, in the input dtype
                 cells = kh * kw if count_include_pad else max(y1 - y0, 0) * max(x1 - x0, 0)
-                with np.errstate(all="ignore"):   # 0/0 for a window without real cells is NaN
+                with np.errstate(all="ignore"):  # 0/0 for a window without real cells is NaN
                     if np.isfinite(x.dtype.type(float(cells))):
                         out[:, oy, ox, :] = total / x.dtype.type(float(cells))
-                    else:   # a count beyond float16's range: the quotient, rounded once
+                    else:  # a count beyond float16's range: the quotient, rounded once
                         out[:, oy, ox, :] = (total.astype(np.float64) / float(cells)).astype(x.dtype)
     return out
 
 
 # --------------------------------------------------------------------------- comparisons
+
 
 def _same_nan_inf(got: np.ndarray, want: np.ndarray) -> np.ndarray:
     """Mask of elements that agree as non-finite values (both NaN, or the same infinity)."""
@@ -427,7 +541,7 @@ def _same_nan_inf(got: np.ndarray, want: np.ndarray) -> np.ndarray:
     return (np.isnan(got) & np.isnan(want)) | (np.isinf(got) & (got == want))
 
 
-def assert_array(got: Any, want: np.ndarray, repro: str, bound: Optional[np.ndarray] = None) -> None:
+def assert_array(got: Any, want: np.ndarray, repro: str, bound: np.ndarray | None = None) -> None:
     """``got`` is an ndarray of ``want``'s shape and dtype, equal (or within ``bound``)."""
     assert isinstance(got, np.ndarray), f"returned {type(got).__name__}, not an ndarray\n  reproduce: {repro}"
     assert got.shape == want.shape, f"shape {got.shape}, expected {want.shape}\n  reproduce: {repro}"
@@ -444,11 +558,14 @@ def assert_array(got: Any, want: np.ndarray, repro: str, bound: Optional[np.ndar
         ok = np.where(np.isfinite(bound), close | _same_nan_inf(g64, w64), _same_nan_inf(g64, w64) | (g64 == w64))
     if not np.all(ok):
         index = tuple(int(i) for i in np.argwhere(~ok)[0])
-        raise AssertionError(f"wrong value at {index}: got {got[index]!r}, expected {want[index]!r} "
-                             f"({int((~ok).sum())} of {got.size} differ)\n  reproduce: {repro}")
+        raise AssertionError(
+            f"wrong value at {index}: got {got[index]!r}, expected {want[index]!r} "
+            f"({int((~ok).sum())} of {got.size} differ)\n  reproduce: {repro}"
+        )
 
 
 # --------------------------------------------------------------------------- the property
+
 
 #: A refusal must name an offending argument: `name` in backticks (the package's style), or the
 #: bare word for relational messages such as "MEAN padding needs a non-empty input".
@@ -477,29 +594,35 @@ def check(call: Call) -> None:
 
     if error is not None:
         if isinstance(error, MemoryError):
-            assert call.status == LIMIT or call.size_refusal, \
+            assert call.status == LIMIT or call.size_refusal, (
                 f"MemoryError for a small valid request: {error}\n  reproduce: {repro}"
+            )
             return
         if call.status == VALID and not call.size_refusal:
             raise AssertionError(f"refused a valid call with {type(error).__name__}: {error}\n  reproduce: {repro}")
         if call.status == LIMIT and isinstance(error, ValueError) and "too large" in str(error):
             return  # a size refusal (the output's extent or byte count cannot be indexed)
         if call.size_refusal and not _names_argument(str(error), call.names):
-            assert isinstance(error, ValueError) and "large" in str(error), \
+            assert isinstance(error, ValueError) and "large" in str(error), (
                 f"an absurdly large output was refused with {type(error).__name__}: {error}\n  reproduce: {repro}"
+            )
             return
         assert _names_argument(str(error), call.names), (
-            f"{type(error).__name__} does not name any of {call.names}: {error}\n  reproduce: {repro}")
+            f"{type(error).__name__} does not name any of {call.names}: {error}\n  reproduce: {repro}"
+        )
         return
 
     if call.status == INVALID:
-        raise AssertionError(f"accepted an invalid call (should name one of {call.names}); returned "
-                             f"{_describe_result(result)}\n  reproduce: {repro}")
+        raise AssertionError(
+            f"accepted an invalid call (should name one of {call.names}); returned "
+            f"{_describe_result(result)}\n  reproduce: {repro}"
+        )
     if call.size_refusal:
-        raise AssertionError(f"returned {_describe_result(result)} for an output of >= 2**46 elements\n"
-                             f"  reproduce: {repro}")
+        raise AssertionError(
+            f"returned {_describe_result(result)} for an output of >= 2**46 elements\n  reproduce: {repro}"
+        )
     if call.expected is not None:
-        with np.errstate(all="ignore"), warnings.catch_warnings():   # the oracle's own inf/NaN arithmetic
+        with np.errstate(all="ignore"), warnings.catch_warnings():  # the oracle's own inf/NaN arithmetic
             warnings.simplefilter("ignore")
             want = call.expected()
         (call.compare or (lambda g, w, r: assert_array(g, w, r)))(result, want, repro)
@@ -531,8 +654,9 @@ def _assert_unchanged(value: Any, old: Any, repro: str) -> None:
     if isinstance(value, np.ndarray):
         _, writeable, strides, data = old
         assert value.tobytes() == data, f"an argument was modified in place\n  reproduce: {repro}"
-        assert value.flags.writeable == writeable and value.strides == strides, \
+        assert value.flags.writeable == writeable and value.strides == strides, (
             f"an argument's flags or strides changed\n  reproduce: {repro}"
+        )
     elif old is not None:
         assert repr(value) == old, f"an argument ({type(value).__name__}) was modified\n  reproduce: {repro}"
 

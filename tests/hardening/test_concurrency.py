@@ -23,11 +23,10 @@ import numpy as np
 import pytest
 
 import convops
-
 from hardening import catalog
 
 THREADS = 8
-CALLS = 200          # per thread, on small inputs
+CALLS = 200  # per thread, on small inputs
 CALLS_PARALLEL = 24  # per thread, on inputs large enough to use the kernels' helper threads
 
 
@@ -44,7 +43,7 @@ def _hammer(size: str, calls_per_thread: int) -> None:
         barrier.wait()
         try:
             for i in range(calls_per_thread):
-                name, fn = cases[(i * 7 + k * 5) % len(cases)]   # every thread its own order
+                name, fn = cases[(i * 7 + k * 5) % len(cases)]  # every thread its own order
                 got = catalog.digest(fn())
                 if got != serial[name]:
                     errors.append(f"thread {k}, call {i}: {name} differs from the serial result")
@@ -62,7 +61,7 @@ def _hammer(size: str, calls_per_thread: int) -> None:
             time.sleep(0.0005)
 
     previous_switch = sys.getswitchinterval()
-    sys.setswitchinterval(1e-4)           # interleave the Python parts of the calls finely too
+    sys.setswitchinterval(1e-4)  # interleave the Python parts of the calls finely too
     threads = [threading.Thread(target=worker, args=(k,)) for k in range(THREADS)]
     threads.append(threading.Thread(target=knob))
     try:
@@ -91,6 +90,7 @@ def test_threads_sharing_the_kernels_thread_pools_match_serial_results():
 
 # --------------------------------------------------------------------------- the GIL
 
+
 def long_call(name: str):
     """A single call of 10-150 ms on one thread (measured here), for each kernel family (inputs
     built here, only for the call asked for)."""
@@ -102,7 +102,7 @@ def long_call(name: str):
         if name == "conv2d (direct kernel)":
             return lambda: convops.conv2d(x, w)
         if name == "conv2d (im2col + BLAS)":
-            w[1, 1, 0, 0] = np.inf                       # non-finite filters take the BLAS path
+            w[1, 1, 0, 0] = np.inf  # non-finite filters take the BLAS path
             return lambda: convops.conv2d(x, w, padding="SAME")
         if name == "conv2d int32":
             xi, wi = x[:2].astype(np.int32), w.astype(np.int32)
@@ -112,20 +112,31 @@ def long_call(name: str):
             return lambda: convops.conv2d_backprop_input(x.shape, w, dy)
         return lambda: convops.conv2d_backprop_filter(x, w.shape, dy)
     big = rng.standard_normal((16, 256, 256, 32)).astype(f)
-    return {"max_pool2d": lambda: convops.max_pool2d(big, 3, 1, "SAME"),
-            "avg_pool2d": lambda: convops.avg_pool2d(big, 3, 1, "SAME"),
-            "pad": lambda: convops.pad(big, [[0, 0], [9, 9], [9, 9], [0, 0]], "REFLECT"),
-            "max_pool2d_grad": lambda: convops.max_pool2d_grad(big, big, 3, 1, "SAME")}[name]
+    return {
+        "max_pool2d": lambda: convops.max_pool2d(big, 3, 1, "SAME"),
+        "avg_pool2d": lambda: convops.avg_pool2d(big, 3, 1, "SAME"),
+        "pad": lambda: convops.pad(big, [[0, 0], [9, 9], [9, 9], [0, 0]], "REFLECT"),
+        "max_pool2d_grad": lambda: convops.max_pool2d_grad(big, big, 3, 1, "SAME"),
+    }[name]
 
 
-LONG_CALLS = ["conv2d (direct kernel)", "conv2d (im2col + BLAS)", "conv2d int32", "conv2d_backprop_input",
-              "conv2d_backprop_filter", "max_pool2d", "avg_pool2d", "pad", "max_pool2d_grad"]
+LONG_CALLS = [
+    "conv2d (direct kernel)",
+    "conv2d (im2col + BLAS)",
+    "conv2d int32",
+    "conv2d_backprop_input",
+    "conv2d_backprop_filter",
+    "max_pool2d",
+    "avg_pool2d",
+    "pad",
+    "max_pool2d_grad",
+]
 
 
 @pytest.mark.parametrize("name", LONG_CALLS)
 def test_another_python_thread_runs_while_a_kernel_computes(name):
     call = long_call(name)
-    call()                                    # warm up (lazy imports, thread pools)
+    call()  # warm up (lazy imports, thread pools)
     stop = threading.Event()
     counter = [0]
 
@@ -157,7 +168,8 @@ def test_another_python_thread_runs_while_a_kernel_computes(name):
     assert elapsed > 0.005, f"{name}: the call took only {elapsed * 1e3:.1f} ms, too short to tell"
     assert during > 0.2 * expected, (
         f"{name}: another Python thread made {during} steps during the {elapsed:.3f} s call, "
-        f"{during / expected:.0%} of its idle rate: the kernel seems to hold the GIL")
+        f"{during / expected:.0%} of its idle rate: the kernel seems to hold the GIL"
+    )
 
 
 # --------------------------------------------------------------------------- thread count

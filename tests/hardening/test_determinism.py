@@ -25,7 +25,6 @@ import numpy as np
 import pytest
 
 import convops
-
 from hardening import catalog
 from strategies import present
 
@@ -39,19 +38,23 @@ def fingerprints(size: str) -> dict:
 def reproducer(name: str, size: str, threads: str = "") -> str:
     """A shell command that prints the catalogue call's result, to diff two runs by hand."""
     env = f"CONVOPS_NUM_THREADS={threads} " if threads else ""
-    return (f"{env}python -c \"import sys, numpy as np; sys.path.insert(0, 'tests'); from hardening import catalog; "
-            f"np.set_printoptions(threshold=50, floatmode='unique'); print(catalog.calls({size!r})[{name!r}]())\"")
+    return (
+        f"{env}python -c \"import sys, numpy as np; sys.path.insert(0, 'tests'); from hardening import catalog; "
+        f"np.set_printoptions(threshold=50, floatmode='unique'); print(catalog.calls({size!r})[{name!r}]())\""
+    )
 
 
 def first_difference(got, want) -> str:
     """Where two results' bits first differ, with both values (tuples of arrays too)."""
-    for k, (g, w) in enumerate(zip(got if isinstance(got, tuple) else (got,),
-                                   want if isinstance(want, tuple) else (want,))):
+    for k, (g, w) in enumerate(
+        zip(got if isinstance(got, tuple) else (got,), want if isinstance(want, tuple) else (want,))
+    ):
         g, w = np.ascontiguousarray(g), np.ascontiguousarray(w)
         if g.shape != w.shape or g.dtype != w.dtype:
             return f"part {k}: shape/dtype {g.shape} {g.dtype} vs {w.shape} {w.dtype}"
-        differ = np.frombuffer(g.tobytes(), np.uint8).reshape(g.shape + (g.itemsize,)) != \
-            np.frombuffer(w.tobytes(), np.uint8).reshape(w.shape + (w.itemsize,))
+        differ = np.frombuffer(g.tobytes(), np.uint8).reshape(g.shape + (g.itemsize,)) != np.frombuffer(
+            w.tobytes(), np.uint8
+        ).reshape(w.shape + (w.itemsize,))
         bad = np.argwhere(differ.any(axis=-1))
         if len(bad):
             index = tuple(int(i) for i in bad[0])
@@ -62,12 +65,13 @@ def first_difference(got, want) -> str:
 @pytest.mark.parametrize("size", ["small", "parallel"])
 def test_same_bits_on_every_call(size):
     first = fingerprints(size)
-    for name, fn in catalog.calls("small" if size == "parallel" else "parallel").items():
-        fn()                                    # other work in between: caches, pools, BLAS state
+    for _name, fn in catalog.calls("small" if size == "parallel" else "parallel").items():
+        fn()  # other work in between: caches, pools, BLAS state
     again = fingerprints(size)
     changed = [name for name in first if first[name] != again[name]]
     assert not changed, "different bits on a second call:\n" + "\n".join(
-        f"  {name}: reproduce (run it twice in one process): {reproducer(name, size)}" for name in changed)
+        f"  {name}: reproduce (run it twice in one process): {reproducer(name, size)}" for name in changed
+    )
 
 
 _CHILD = """
@@ -83,15 +87,22 @@ def test_same_bits_in_other_processes_and_thread_counts():
     here = {size: fingerprints(size) for size in ("small", "parallel")}
     for threads, seed in (("1", "1"), ("2", "2")):
         env = dict(os.environ, CONVOPS_NUM_THREADS=threads, PYTHONHASHSEED=seed)
-        child = subprocess.run([sys.executable, "-c", _CHILD.format(tests=str(HERE.parent))], env=env,
-                               capture_output=True, text=True, timeout=600, cwd=HERE.parent.parent)
+        child = subprocess.run(
+            [sys.executable, "-c", _CHILD.format(tests=str(HERE.parent))],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            cwd=HERE.parent.parent,
+        )
         assert child.returncode == 0, child.stderr[-3000:]
         there = json.loads(child.stdout.strip().splitlines()[-1])
         for size in here:
             changed = [name for name in here[size] if here[size][name] != there[size][name]]
             assert not changed, f"{threads} thread(s) in another process: different bits for\n" + "\n".join(
                 f"  {name}: compare {reproducer(name, size, threads)}\n    with {reproducer(name, size, '1')}"
-                for name in changed)
+                for name in changed
+            )
 
 
 LAYOUTS = ["F", "negative", "gapped", "readonly", "unaligned"]
@@ -107,15 +118,23 @@ def _layout_cases():
         xs, ws, dys = x.astype(dtype), w.astype(dtype), dy.astype(dtype)
         cases[f"conv2d {np.dtype(dtype).name}"] = (lambda a, b: convops.conv2d(a, b, padding="SAME"), (xs, ws))
         cases[f"conv2d_backprop_filter {np.dtype(dtype).name}"] = (
-            lambda a, b: convops.conv2d_backprop_filter(a, (3, 2, 4, 5), b), (xs, dys))
+            lambda a, b: convops.conv2d_backprop_filter(a, (3, 2, 4, 5), b),
+            (xs, dys),
+        )
         cases[f"conv2d_backprop_input {np.dtype(dtype).name}"] = (
-            lambda a, b: convops.conv2d_backprop_input(xs.shape, a, b), (ws, dys))
+            lambda a, b, shape=xs.shape: convops.conv2d_backprop_input(shape, a, b),
+            (ws, dys),
+        )
         cases[f"avg_pool2d {np.dtype(dtype).name}"] = (lambda a: convops.avg_pool2d(a, 3, 2, "SAME"), (xs,))
-        cases[f"pad MEAN {np.dtype(dtype).name}"] = (lambda a: convops.pad(a, [[0, 0], [2, 1], [1, 2], [0, 0]],
-                                                                          "MEAN"), (xs,))
+        cases[f"pad MEAN {np.dtype(dtype).name}"] = (
+            lambda a: convops.pad(a, [[0, 0], [2, 1], [1, 2], [0, 0]], "MEAN"),
+            (xs,),
+        )
     xi = rng.integers(-9, 9, x.shape).astype(np.int32)
-    cases["conv2d int32"] = (lambda a, b: convops.conv2d(a, b, strides=2), (xi, rng.integers(-3, 3, w.shape)
-                                                                            .astype(np.int32)))
+    cases["conv2d int32"] = (
+        lambda a, b: convops.conv2d(a, b, strides=2),
+        (xi, rng.integers(-3, 3, w.shape).astype(np.int32)),
+    )
     cases["max_pool2d int32"] = (lambda a: convops.max_pool2d(a, 2, 1, "SAME"), (xi,))
     cases["pad REFLECT"] = (lambda a: convops.pad(a, [[1, 1], [2, 2], [3, 3], [0, 1]], "REFLECT"), (x,))
     cases["max_pool2d_grad"] = (lambda a, b: convops.max_pool2d_grad(a, b, 3, 1, "VALID"), (x, dy[:, :, :8, :4]))
@@ -138,4 +157,5 @@ def test_same_bits_whatever_the_memory_layout(name):
             f"{first_difference(result, plain)}\n  reproduce: python -c \"import sys; sys.path.insert(0, 'tests'); "
             f"from hardening.test_determinism import LAYOUT_CASES, first_difference; from strategies import "
             f"present; import numpy as np; fn, arrays = LAYOUT_CASES[{name!r}]; print(first_difference("
-            f"fn(*[present(a, {layout!r}) for a in arrays]), fn(*[np.ascontiguousarray(a) for a in arrays])))\"")
+            f'fn(*[present(a, {layout!r}) for a in arrays]), fn(*[np.ascontiguousarray(a) for a in arrays])))"'
+        )

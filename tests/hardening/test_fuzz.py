@@ -33,11 +33,14 @@ def _tail(text: str, lines: int = 150) -> str:
     """The end of ``text``, preceded by any sanitizer report in it (which comes before the long
     faulthandler traceback and would otherwise be cut)."""
     all_lines = text.splitlines()
-    report = [i for i, line in enumerate(all_lines)
-              if "ERROR: AddressSanitizer" in line or "runtime error:" in line or "SUMMARY:" in line]
+    report = [
+        i
+        for i, line in enumerate(all_lines)
+        if "ERROR: AddressSanitizer" in line or "runtime error:" in line or "SUMMARY:" in line
+    ]
     head = ""
     if report:
-        head = "\n".join(all_lines[report[0]:report[0] + 60]) + "\n[...]\n"
+        head = "\n".join(all_lines[report[0] : report[0] + 60]) + "\n[...]\n"
     return head + "\n".join(all_lines[-lines:])
 
 
@@ -56,23 +59,37 @@ def test_argument_fuzzing_survives_in_a_child_process():
     # --capture=sys: output written at the file-descriptor level (a sanitizer's report, written
     # just before it aborts the process) goes straight to the child's stderr instead of a
     # capture file that dies with the process.
-    command = [sys.executable, "-X", "faulthandler", "-m", "pytest", str(HERE / "fuzz_ops.py"),
-               str(HERE / "fuzz_gradients.py"), "-q",
-               "-p", "no:cacheprovider", "--capture=sys", "--hypothesis-show-statistics", "-o", f"faulthandler_timeout={HANG_SECONDS}"]
-    if os.environ.get("CONVOPS_FUZZ_SEED"):   # scripts/sanitize.sh: a reproducible run of the dev profile
+    command = [
+        sys.executable,
+        "-X",
+        "faulthandler",
+        "-m",
+        "pytest",
+        str(HERE / "fuzz_ops.py"),
+        str(HERE / "fuzz_gradients.py"),
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "--capture=sys",
+        "--hypothesis-show-statistics",
+        "-o",
+        f"faulthandler_timeout={HANG_SECONDS}",
+    ]
+    if os.environ.get("CONVOPS_FUZZ_SEED"):  # scripts/sanitize.sh: a reproducible run of the dev profile
         command.append(f"--hypothesis-seed={os.environ['CONVOPS_FUZZ_SEED']}")
     try:
-        child = subprocess.run(command, cwd=ROOT, env=dict(os.environ), capture_output=True, text=True,
-                               timeout=TIMEOUT)
+        child = subprocess.run(command, cwd=ROOT, env=dict(os.environ), capture_output=True, text=True, timeout=TIMEOUT)
     except subprocess.TimeoutExpired as exc:
         output = (exc.stdout or b"").decode(errors="replace") + (exc.stderr or b"").decode(errors="replace")
         pytest.fail(f"the fuzzing child hung: no result after {TIMEOUT} s. Its last output:\n{_tail(output)}")
     output = child.stdout + "\n" + child.stderr
     if child.returncode < 0:
         name = signal.Signals(-child.returncode).name
-        pytest.fail(f"the fuzzing child was killed by {name} (a crash in compiled code: out-of-bounds access, "
-                    f"division by zero, abort). Its last output, ending with the crashing call's traceback:\n"
-                    f"{_tail(output)}")
+        pytest.fail(
+            f"the fuzzing child was killed by {name} (a crash in compiled code: out-of-bounds access, "
+            f"division by zero, abort). Its last output, ending with the crashing call's traceback:\n"
+            f"{_tail(output)}"
+        )
     if child.returncode != 0:
         # Exit codes 1 (test failures) and >1 (a sanitizer's report, usage errors) alike.
         pytest.fail(f"the fuzzing child failed (exit code {child.returncode}):\n{_tail(output, 300)}")

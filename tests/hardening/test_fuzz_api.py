@@ -27,11 +27,20 @@ TIMEOUT = 300
 def test_public_api_fuzzing_survives_in_a_child_process():
     # --capture=sys: what faulthandler writes at the file-descriptor level on a hang reaches the
     # child's stderr instead of a capture file that dies with the process.
-    command = [sys.executable, "-X", "faulthandler", "-m", "pytest", str(HERE / "fuzz_api.py"), "-q",
-               "-p", "no:cacheprovider", "--capture=sys"]
+    command = [
+        sys.executable,
+        "-X",
+        "faulthandler",
+        "-m",
+        "pytest",
+        str(HERE / "fuzz_api.py"),
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "--capture=sys",
+    ]
     try:
-        child = subprocess.run(command, cwd=ROOT, env=dict(os.environ), capture_output=True, text=True,
-                               timeout=TIMEOUT)
+        child = subprocess.run(command, cwd=ROOT, env=dict(os.environ), capture_output=True, text=True, timeout=TIMEOUT)
     except subprocess.TimeoutExpired as exc:
         output = (exc.stdout or b"").decode(errors="replace") + (exc.stderr or b"").decode(errors="replace")
         pytest.fail(f"the API fuzzing child hung: no result after {TIMEOUT} s:\n{output[-6000:]}")

@@ -86,9 +86,11 @@ def test_repeated_calls_keep_memory_flat(name):
 
     assert still_allocated < TRACED_BOUND, (
         f"{name}: {still_allocated} more bytes allocated after {TRACED} more calls "
-        f"({still_allocated / TRACED:.1f} bytes per call)")
+        f"({still_allocated / TRACED:.1f} bytes per call)"
+    )
     if not SANITIZED:
         assert grown < RSS_BOUND, (
             f"{name}: resident memory grew by {grown / 2**20:.1f} MiB over {REPEATS} calls "
-            f"({grown / REPEATS:.0f} bytes per call)")
+            f"({grown / REPEATS:.0f} bytes per call)"
+        )
     print(f"{name}: RSS {grown / 2**10:+.0f} KiB over {REPEATS} calls, traced {still_allocated:+d} B over {TRACED}")

@@ -42,14 +42,15 @@ def huge(shape, dtype=F32, value=0):
 
 
 N = 10**4
-BIG_PAD = [[0, 0], [10**6, 10**6], [10**6, 10**6], [0, 0]]     # a million cells on each side of H and W
+BIG_PAD = [[0, 0], [10**6, 10**6], [10**6, 10**6], [0, 0]]  # a million cells on each side of H and W
 W11 = np.ones((1, 1, 1, 1), F32)
-CUBE = (N, N, N, 1)                                            # 10^12 elements: 4 TB of float32
+CUBE = (N, N, N, 1)  # 10^12 elements: 4 TB of float32
 
 ABSURD_CALLS = {
     # outputs of 4e16 elements (1.6e17 bytes) from small or free inputs
-    "conv2d, explicit padding 10**6 on a batch of 10**4": lambda: convops.conv2d(huge((N, 1, 1, 1)), W11,
-                                                                                 padding=BIG_PAD),
+    "conv2d, explicit padding 10**6 on a batch of 10**4": lambda: convops.conv2d(
+        huge((N, 1, 1, 1)), W11, padding=BIG_PAD
+    ),
     "conv2d, a 4 TB broadcast input": lambda: convops.conv2d(huge(CUBE), W11),
     "conv2d int32, a 4 TB broadcast input": lambda: convops.conv2d(huge(CUBE, np.int32), W11.astype(np.int32)),
     "conv2d float16, a 2 TB broadcast input": lambda: convops.conv2d(huge(CUBE, np.float16), W11.astype(np.float16)),
@@ -58,16 +59,20 @@ ABSURD_CALLS = {
     "avg_pool2d, a 4 TB broadcast input": lambda: convops.avg_pool2d(huge(CUBE), 1, 1),
     "avg_pool2d float16, 2 TB": lambda: convops.avg_pool2d(huge(CUBE, np.float16), 1, 1),
     "pad CONSTANT 10**6 on a batch of 10**4": lambda: convops.pad(np.zeros((N, 1, 1, 1), F32), BIG_PAD),
-    "pad REFLECT of a 4 TB broadcast input": lambda: convops.pad(huge(CUBE), [[0, 0], [1, 1], [1, 1], [0, 0]],
-                                                                 "REFLECT"),
+    "pad REFLECT of a 4 TB broadcast input": lambda: convops.pad(
+        huge(CUBE), [[0, 0], [1, 1], [1, 1], [0, 0]], "REFLECT"
+    ),
     "pad MEAN 10**6 on a batch of 10**4": lambda: convops.pad(np.ones((N, 1, 1, 1), F32), BIG_PAD, "MEAN"),
     "padding_index of 10**15 positions": lambda: convops.padding_index(1, 10**15, 0),
     "conv2d_backprop_input to a 1.6e17-byte input": lambda: convops.conv2d_backprop_input(
-        (N, 2 * 10**6, 2 * 10**6, 1), W11, huge((N, 2 * 10**6, 2 * 10**6, 1))),
+        (N, 2 * 10**6, 2 * 10**6, 1), W11, huge((N, 2 * 10**6, 2 * 10**6, 1))
+    ),
     "conv2d_transpose to a 1.6e17-byte output": lambda: convops.conv2d_transpose(
-        huge((N, 2 * 10**6, 2 * 10**6, 1)), W11, (N, 2 * 10**6, 2 * 10**6, 1), 1, "VALID"),
-    "conv2d_backprop_filter of a 4 TB input": lambda: convops.conv2d_backprop_filter(huge(CUBE), (1, 1, 1, 1),
-                                                                                     huge(CUBE)),
+        huge((N, 2 * 10**6, 2 * 10**6, 1)), W11, (N, 2 * 10**6, 2 * 10**6, 1), 1, "VALID"
+    ),
+    "conv2d_backprop_filter of a 4 TB input": lambda: convops.conv2d_backprop_filter(
+        huge(CUBE), (1, 1, 1, 1), huge(CUBE)
+    ),
     "max_pool2d_grad of a 4 TB input": lambda: convops.max_pool2d_grad(huge(CUBE), huge(CUBE), 1, 1),
     "max_pool2d_with_argmax of a 4 TB input": lambda: convops.max_pool2d_with_argmax(huge(CUBE), 1, 1),
     "avg_pool2d_grad to a 4 TB input": lambda: convops.avg_pool2d_grad(CUBE, huge(CUBE), 1, 1),
@@ -90,14 +95,21 @@ def test_requests_larger_than_memory_raise_memory_error_at_once(name):
 BEYOND_INTP = {
     # outputs whose byte size overflows: here beyond what NumPy can index at all
     "conv2d with padding 2**59 on both axes": (
-        lambda: convops.conv2d(np.ones((1, 1, 1, 1), F32), W11, padding=[[2**59, 2**59], [2**59, 2**59]]), "conv2d"),
+        lambda: convops.conv2d(np.ones((1, 1, 1, 1), F32), W11, padding=[[2**59, 2**59], [2**59, 2**59]]),
+        "conv2d",
+    ),
     "pad by 2**60 on two axes": (lambda: convops.pad(np.zeros((1, 1), np.int8), [[2**60, 2**60], [2**60, 0]]), "pad"),
     "pad whose output is empty yet has an extent of 2**62": (
-        lambda: convops.pad(np.zeros((0, 4, 1), np.int64), [[0, 0], [0, 0], [2**60, 2**60]]), "pad"),
+        lambda: convops.pad(np.zeros((0, 4, 1), np.int64), [[0, 0], [0, 0], [2**60, 2**60]]),
+        "pad",
+    ),
     "padding_index of 2**61 positions": (lambda: convops.padding_index(1, 2**60, 2**60), "padding_index"),
     "conv2d_backprop_input to a 2**120-element input": (
-        lambda: convops.conv2d_backprop_input((1, 2**60, 2**60, 1), W11, np.ones((1, 1, 1, 1), F32),
-                                              strides=2**60, padding="SAME"), None),
+        lambda: convops.conv2d_backprop_input(
+            (1, 2**60, 2**60, 1), W11, np.ones((1, 1, 1, 1), F32), strides=2**60, padding="SAME"
+        ),
+        None,
+    ),
 }
 
 
@@ -127,7 +139,7 @@ def test_empty_results_with_huge_extents_are_right():
 # --------------------------------------------------------------------------- beyond 2**31 elements
 
 #: A side that puts the element count just beyond 2**31 - 1 in a square image.
-SIDE = 46341                                                     # 46341**2 = 2147488281 > 2**31 - 1
+SIDE = 46341  # 46341**2 = 2147488281 > 2**31 - 1
 
 
 def test_pad_output_beyond_2_31_elements():
@@ -135,16 +147,16 @@ def test_pad_output_beyond_2_31_elements():
     half = SIDE // 2
     out = convops.pad(x, [[0, 0], [half, half], [half, half], [0, 0]], constant_values=7)
     assert out.shape == (1, SIDE, SIDE, 1) and out.size > 2**31 - 1
-    assert out[0, half, half, 0] == 5                            # the one input cell, in the middle
+    assert out[0, half, half, 0] == 5  # the one input cell, in the middle
     assert out[0, 0, 0, 0] == 7 and out[0, -1, -1, 0] == 7 and out[0, -1, 0, 0] == 7
     # every other cell is the constant: the sum counts them all (int64 accumulation, no temporaries)
     assert int(out.sum(dtype=np.int64)) == 7 * (out.size - 1) + 5
 
 
 def test_max_pool2d_reads_input_offsets_beyond_2_31():
-    height, width = 2**16, 2**15 + 4                             # 2147745792 elements > 2**31 - 1
+    height, width = 2**16, 2**15 + 4  # 2147745792 elements > 2**31 - 1
     x = np.empty((1, height, width, 1), dtype=np.int8)
-    x[0, :, :, 0] = (np.arange(height) % 127).astype(np.int8)[:, None]   # each row holds its number mod 127
+    x[0, :, :, 0] = (np.arange(height) % 127).astype(np.int8)[:, None]  # each row holds its number mod 127
     # windows of 2 rows x 1 column, far apart: the last ones start ~2.1e9 elements into the input
     strides = (height // 16, width // 4)
     out = convops.max_pool2d(x, (2, 1), strides)
@@ -154,5 +166,7 @@ def test_max_pool2d_reads_input_offsets_beyond_2_31():
     np.testing.assert_array_equal(out[0, :, :, 0], np.repeat(want[:, None], 4, axis=1))
     # the same windows through the general (padded) path: SAME with an odd extra row at the bottom
     out = convops.max_pool2d(x[:, -3:], (2, 1), 1, "SAME")
-    np.testing.assert_array_equal(out[0, :, 0, 0], [max((height - 3) % 127, (height - 2) % 127),
-                                                    max((height - 2) % 127, (height - 1) % 127), (height - 1) % 127])
+    np.testing.assert_array_equal(
+        out[0, :, 0, 0],
+        [max((height - 3) % 127, (height - 2) % 127), max((height - 2) % 127, (height - 1) % 127), (height - 1) % 127],
+    )

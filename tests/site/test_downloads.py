@@ -29,8 +29,12 @@ sys.path.insert(0, str(DOCS / "_ext"))
 
 import downloads  # noqa: E402
 
-PAGES = sorted(str(p.relative_to(DOCS).with_suffix("")) for prefix in downloads.PAGE_PREFIXES
-               for p in (DOCS / prefix).glob("*.rst") if downloads.has_examples(p))
+PAGES = sorted(
+    str(p.relative_to(DOCS).with_suffix(""))
+    for prefix in downloads.PAGE_PREFIXES
+    for p in (DOCS / prefix).glob("*.rst")
+    if downloads.has_examples(p)
+)
 
 
 class _Downloads(HTMLParser):
@@ -103,7 +107,8 @@ def test_download_links_resolve_to_the_page_examples(site, page):
     parser.feed(html.read_text(encoding="utf-8"))
     links = parser.links
     assert [text for _, text, _ in links] == ["script (.py)", "notebook (.ipynb)"], (
-        f"{page}.html: expected one line '{downloads.LINK_TEXT} script (.py) · notebook (.ipynb)', got {links}")
+        f"{page}.html: expected one line '{downloads.LINK_TEXT} script (.py) · notebook (.ipynb)', got {links}"
+    )
     titles = {re.sub(r"[¶#]\s*$", "", title).strip() for _, _, title in links}
     source = DOCS / f"{page}.rst"
     sections_with_examples = {b.section for b in downloads.extract_blocks(source)}
@@ -122,7 +127,8 @@ def test_download_links_resolve_to_the_page_examples(site, page):
     # what the site serves is what the tested builders make from the page's current source
     assert script.read_text(encoding="utf-8") == downloads.build_script(source), f"{page}: stale script"
     assert json.loads(notebook.read_text(encoding="utf-8")) == downloads.build_notebook(source), (
-        f"{page}: stale notebook")
+        f"{page}: stale notebook"
+    )
     # the notebook's title cell links back to the page, relative to where the site serves it
     back = re.search(r"\]\(([^)]+)\)", "".join(json.loads(notebook.read_text(encoding="utf-8"))["cells"][0]["source"]))
     assert back and (notebook.parent / back.group(1)).resolve() == html.resolve(), (page, back)

@@ -58,7 +58,8 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 def _shown_benchmark_run() -> pathlib.Path:
     """The benchmark results the performance page shows: benchmarks/published.py decides."""
-    import importlib.util   # (by file: the repository root is not on the tests' path)
+    import importlib.util  # (by file: the repository root is not on the tests' path)
+
     spec = importlib.util.spec_from_file_location("_published", ROOT / "benchmarks" / "published.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -69,24 +70,58 @@ SITE = pathlib.Path(os.environ.get("CONVOPS_SITE_DIR", ROOT / "docs" / "_build" 
 CHROMIUM = os.environ.get("CONVOPS_CHROMIUM", "/usr/bin/chromium")
 # The flags that keep Chromium quiet and offline on this kind of machine (docs toolchain note).
 # Playwright adds --headless and its own temporary profile (it refuses --user-data-dir here).
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync"]
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 # The concept pages, in the order of docs/index.rst.
-CONCEPTS = ["kernels", "correlation", "channels", "response-maps", "padding", "stride", "dilation", "pooling",
-            "receptive-field", "translation", "mnist-convnet", "one-by-one",
-            "backprop-conv", "backprop-pool-pad", "learning-a-kernel", "transposed-conv", "trained-features",
-            "attribution",
-            "cython", "testing"]
+CONCEPTS = [
+    "kernels",
+    "correlation",
+    "channels",
+    "response-maps",
+    "padding",
+    "stride",
+    "dilation",
+    "pooling",
+    "receptive-field",
+    "translation",
+    "mnist-convnet",
+    "one-by-one",
+    "backprop-conv",
+    "backprop-pool-pad",
+    "learning-a-kernel",
+    "transposed-conv",
+    "trained-features",
+    "attribution",
+    "cython",
+    "testing",
+]
 # The sections of every concept page, in this order.
-SECTIONS = ["Intuition", "Definition", "Formula", "Figures", "Worked example", "How TensorFlow does it", "Summary",
-            "Exercises"]
+SECTIONS = [
+    "Intuition",
+    "Definition",
+    "Formula",
+    "Figures",
+    "Worked example",
+    "How TensorFlow does it",
+    "Summary",
+    "Exercises",
+]
 # The pages that must show an animation (a frame player of `.. animation::`).
 ANIMATED = {"kernels", "padding", "stride", "dilation", "pooling", "learning-a-kernel", "transposed-conv"}
 # Pages outside concepts/ whose figures are drawn at build time (from benchmarks/results, or by
 # training the example), and what each must show besides: text generated at build time.
-FIGURE_PAGES = {"performance.html": "the machine and commit of the benchmark run the docs show",
-                "examples/train-convnet.html": "the example script's output, run while the site was built"}
+FIGURE_PAGES = {
+    "performance.html": "the machine and commit of the benchmark run the docs show",
+    "examples/train-convnet.html": "the example script's output, run while the site was built",
+}
 # Pages whose worked examples must have run as doctests (besides the concept pages).
 DOCTEST_PAGES = ["examples/train-convnet"]
 LATEST = _shown_benchmark_run()
@@ -96,9 +131,9 @@ TUTORIAL_NAMES = ("卷積神經網路", "Rain Hu")
 # The tutorial's test accuracy (Keras, 70,000 MNIST digits), which the training example compares with.
 TUTORIAL_ACCURACY = "0.992"
 
-WIDTHS = (1280, 390)          # a laptop and a phone (CSS px)
-MIN_FIGURE_TEXT_PX = 9.0      # smallest text a figure may draw, at 1280 px
-TOLERANCE_PX = 1.0            # sub-pixel rounding of layout boxes
+WIDTHS = (1280, 390)  # a laptop and a phone (CSS px)
+MIN_FIGURE_TEXT_PX = 9.0  # smallest text a figure may draw, at 1280 px
+TOLERANCE_PX = 1.0  # sub-pixel rounding of layout boxes
 
 
 def _pages() -> list[str]:
@@ -106,7 +141,7 @@ def _pages() -> list[str]:
     if not (SITE / "index.html").is_file():
         return ["<site not built>"]
     skip = ("_static", "_sources", "_images", "_downloads", "_plot_directive")
-    return sorted(str(p.relative_to(SITE)) for p in SITE.rglob("*.html") if not p.relative_to(SITE).parts[0] in skip)
+    return sorted(str(p.relative_to(SITE)) for p in SITE.rglob("*.html") if p.relative_to(SITE).parts[0] not in skip)
 
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):
@@ -157,17 +192,21 @@ class Visit:
         self.external: list[str] = []
         self.errors: list[str] = []
         self.failed: list[str] = []
-        self.context = browser.new_context(viewport={"width": 1280, "height": 900}, color_scheme=colour_scheme,
-                                           reduced_motion=reduced_motion)
+        self.context = browser.new_context(
+            viewport={"width": 1280, "height": 900}, color_scheme=colour_scheme, reduced_motion=reduced_motion
+        )
         # On the context, not the page: requests of web workers only show there.
         self.context.route("**/*", self._route)
         self.page = self.context.new_page()
-        self.page.on("console", lambda m: self.errors.append(f"console.{m.type}: {m.text}")
-                     if m.type == "error" else None)
+        self.page.on(
+            "console", lambda m: self.errors.append(f"console.{m.type}: {m.text}") if m.type == "error" else None
+        )
         self.page.on("pageerror", lambda e: self.errors.append(f"uncaught: {e}"))
         self.page.on("response", lambda r: self.failed.append(f"HTTP {r.status} {r.url}") if r.status >= 400 else None)
-        self.page.on("requestfailed", lambda r: self.failed.append(f"failed {r.url}: {r.failure}")
-                     if r.url.startswith(self.base) else None)
+        self.page.on(
+            "requestfailed",
+            lambda r: self.failed.append(f"failed {r.url}: {r.failure}") if r.url.startswith(self.base) else None,
+        )
 
     def _route(self, route):
         url = route.request.url
@@ -186,7 +225,7 @@ class Visit:
         self.context.close()
 
     def problems(self) -> list[str]:
-        return ([f"request to an external host: {u}" for u in self.external] + self.errors + self.failed)
+        return [f"request to an external host: {u}" for u in self.external] + self.errors + self.failed
 
 
 def _site_file(url: str) -> pathlib.Path:
@@ -198,8 +237,9 @@ def _load_images(page) -> list[str]:
     """Make every image eager (lazy ones below the fold report width 0), wait, return broken ones."""
     page.evaluate("() => document.querySelectorAll('img').forEach(i => { i.loading = 'eager'; })")
     page.wait_for_function("() => Array.from(document.images).every(i => i.complete)", timeout=20_000)
-    return page.evaluate("() => Array.from(document.images).filter(i => !(i.naturalWidth > 0))"
-                         ".map(i => i.getAttribute('src'))")
+    return page.evaluate(
+        "() => Array.from(document.images).filter(i => !(i.naturalWidth > 0)).map(i => i.getAttribute('src'))"
+    )
 
 
 def _check_math(page) -> list[str]:
@@ -207,10 +247,14 @@ def _check_math(page) -> list[str]:
         return []
     page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise", timeout=20_000)
     page.evaluate("() => MathJax.startup.promise")
-    unrendered = page.evaluate("() => Array.from(document.querySelectorAll('.math'))"
-                               ".filter(e => !e.querySelector('mjx-container')).map(e => e.textContent.slice(0, 60))")
-    errors = page.evaluate("() => Array.from(document.querySelectorAll('mjx-merror'))"
-                           ".map(e => e.getAttribute('data-mjx-error') || e.textContent)")
+    unrendered = page.evaluate(
+        "() => Array.from(document.querySelectorAll('.math'))"
+        ".filter(e => !e.querySelector('mjx-container')).map(e => e.textContent.slice(0, 60))"
+    )
+    errors = page.evaluate(
+        "() => Array.from(document.querySelectorAll('mjx-merror'))"
+        ".map(e => e.getAttribute('data-mjx-error') || e.textContent)"
+    )
     return [f"math not rendered: {t!r}" for t in unrendered] + [f"MathJax error: {e}" for e in errors]
 
 
@@ -232,8 +276,12 @@ def alt_text_problem(alt: str | None, src: str) -> str | None:
         return "empty alt text"
     name = pathlib.PurePosixPath(urlparse(src).path).name
     stem = name.rsplit(".", 1)[0]
-    if text.lower() in (name.lower(), stem.lower()) or _IMAGE_FILE.search(text) or "\\" in text \
-            or any(_PATH_TOKEN.match(token) for token in text.split()):
+    if (
+        text.lower() in (name.lower(), stem.lower())
+        or _IMAGE_FILE.search(text)
+        or "\\" in text
+        or any(_PATH_TOKEN.match(token) for token in text.split())
+    ):
         return f"alt text is a file name or path: {text!r}"
     return None
 
@@ -249,7 +297,7 @@ _favicons: dict[str, int] = {}
 def _check_favicon(page) -> list[str]:
     hrefs = page.evaluate("() => Array.from(document.querySelectorAll('link[rel~=\"icon\" i]')).map(l => l.href)")
     if not hrefs:
-        return ["no favicon (<link rel=\"icon\">)"]
+        return ['no favicon (<link rel="icon">)']
     problems = []
     for href in hrefs:
         if href not in _favicons:
@@ -353,8 +401,11 @@ def _length(value: str | None, em: float = 16.0) -> float | None:
 
 def _font_size(element, inherited: float) -> float:
     """The font size an SVG element declares (style's font-size or font shorthand, or the attribute)."""
-    style = {k.strip().lower(): v.strip() for k, _, v in
-             (part.partition(":") for part in element.get("style", "").split(";")) if k.strip()}
+    style = {
+        k.strip().lower(): v.strip()
+        for k, _, v in (part.partition(":") for part in element.get("style", "").split(";"))
+        if k.strip()
+    }
     if "font-size" in style:
         return _length(style["font-size"], inherited) or inherited
     if "font" in style:  # e.g. "font: 10px 'DejaVu Sans'" or "font: italic 700 12px sans-serif"
@@ -438,9 +489,11 @@ def _check_figures(page) -> list[str]:
                 continue
             smallest = min(sizes) * drawn / width
             if smallest < MIN_FIGURE_TEXT_PX - 0.05:
-                problems.append(f"figure {src}: smallest text {smallest:.1f}px at 1280 "
-                                f"({min(sizes):g} units in a {width:g}-unit SVG drawn {drawn:.0f}px wide); "
-                                f"needs ≥ {MIN_FIGURE_TEXT_PX:g}px")
+                problems.append(
+                    f"figure {src}: smallest text {smallest:.1f}px at 1280 "
+                    f"({min(sizes):g} units in a {width:g}-unit SVG drawn {drawn:.0f}px wide); "
+                    f"needs ≥ {MIN_FIGURE_TEXT_PX:g}px"
+                )
             continue
         if image["plot"]:
             problems.append(f"figure {src} is a raster image: a build-time figure is an SVG with real text")
@@ -476,19 +529,25 @@ def _players(page) -> list[dict]:
 
 def _player_state(page, index: int) -> tuple[str, str, str]:
     """(counter text, the frame's src, the play/pause button's aria-label) of player `index`."""
-    return tuple(page.evaluate(
-        "(k) => { const p = document.querySelectorAll('.convops-player')[k];"
-        " return [p.querySelector('.convops-player-counter').textContent.trim(),"
-        " p.querySelector('img').getAttribute('src'),"
-        " p.querySelector('.convops-player-toggle').getAttribute('aria-label')]; }", index))
+    return tuple(
+        page.evaluate(
+            "(k) => { const p = document.querySelectorAll('.convops-player')[k];"
+            " return [p.querySelector('.convops-player-counter').textContent.trim(),"
+            " p.querySelector('img').getAttribute('src'),"
+            " p.querySelector('.convops-player-toggle').getAttribute('aria-label')]; }",
+            index,
+        )
+    )
 
 
 def _wait_for_frame_change(page, index: int, counter: str, timeout_ms: float) -> bool:
     try:
         page.wait_for_function(
             "([k, c]) => document.querySelectorAll('.convops-player')[k]"
-            ".querySelector('.convops-player-counter').textContent.trim() !== c", arg=[index, counter],
-            timeout=timeout_ms)
+            ".querySelector('.convops-player-counter').textContent.trim() !== c",
+            arg=[index, counter],
+            timeout=timeout_ms,
+        )
         return True
     except Exception:  # playwright's TimeoutError
         return False
@@ -550,8 +609,9 @@ def _check_player_controls(page, player: dict) -> list[str]:
     expect("the step-forward button", start, 1)
     src = _player_state(page, k)[1]
     if src != player["frames"][position() - 1]:
-        problems.append(f"{where}: step forward shows {src}, not frame {position()} "
-                        f"({player['frames'][position() - 1]})")
+        problems.append(
+            f"{where}: step forward shows {src}, not frame {position()} ({player['frames'][position() - 1]})"
+        )
     start = position()
     box.locator(".convops-player-prev").click()
     expect("the step-back button", start, -1)
@@ -573,11 +633,14 @@ def _check_player_controls(page, player: dict) -> list[str]:
 # ---------------------------------------------------------------------------------------------------
 # concept pages
 
+
 def _check_sections(page) -> list[str]:
-    headings = page.evaluate("() => Array.from(document.querySelectorAll('article section > h2'))"
-                             ".map(h => h.textContent.replace(/[#¶]/g, '').trim())")
+    headings = page.evaluate(
+        "() => Array.from(document.querySelectorAll('article section > h2'))"
+        ".map(h => h.textContent.replace(/[#¶]/g, '').trim())"
+    )
     position = 0
-    for section in SECTIONS:   # every section, in the learning order, other sections allowed between
+    for section in SECTIONS:  # every section, in the learning order, other sections allowed between
         try:
             position = headings.index(section, position) + 1
         except ValueError:
@@ -614,8 +677,10 @@ def _check_answers(page, closed_only: bool) -> list[str]:
     problems = []
     for k, box in enumerate(answers):
         if box["open"] or box["shown"]:
-            problems.append(f"answers {k + 1} of the Exercises are visible before the reader asks "
-                            f"(details open={box['open']}, content shown={box['shown']})")
+            problems.append(
+                f"answers {k + 1} of the Exercises are visible before the reader asks "
+                f"(details open={box['open']}, content shown={box['shown']})"
+            )
         if not box["summary"] or not box["text"]:
             problems.append(f"answers {k + 1}: a details.answers without a summary or without answers")
     if closed_only or problems:
@@ -632,6 +697,7 @@ def _check_answers(page, closed_only: bool) -> list[str]:
 # ---------------------------------------------------------------------------------------------------
 # the page test
 
+
 @pytest.mark.parametrize("path", _pages())
 def test_page(path, browser, base_url, screenshots):
     visit = Visit(browser, base_url)
@@ -646,8 +712,9 @@ def test_page(path, browser, base_url, screenshots):
         markup = [_check_player_markup(path, player) for player in players]
         problems += [problem for found in markup for problem in found]
         if path.startswith("concepts/"):
-            sources = page.evaluate("() => Array.from(document.querySelectorAll('article img'))"
-                                    ".map(i => i.getAttribute('src'))")
+            sources = page.evaluate(
+                "() => Array.from(document.querySelectorAll('article img')).map(i => i.getAttribute('src'))"
+            )
             if not [s for s in sources if "_images/" in s]:
                 problems.append("concept page without a build-time figure")
             problems += _check_sections(page)
@@ -695,18 +762,26 @@ def _screenshot(page, stem: pathlib.Path, mode: str):
 def _check_dark_figures(page) -> list[str]:
     """Figures (drawn at build time, so under _images/) are drawn on white: in dark mode each keeps a
     white card."""
-    backgrounds = page.evaluate("() => Array.from(document.querySelectorAll('article img'))"
-                                ".filter(i => (i.getAttribute('src') || '').includes('_images/'))"
-                                ".map(i => [i.getAttribute('src'), getComputedStyle(i).backgroundColor])")
-    return [f"figure {src}: background in dark mode is {bg}, not white" for src, bg in backgrounds
-            if bg != "rgb(255, 255, 255)"]
+    backgrounds = page.evaluate(
+        "() => Array.from(document.querySelectorAll('article img'))"
+        ".filter(i => (i.getAttribute('src') || '').includes('_images/'))"
+        ".map(i => [i.getAttribute('src'), getComputedStyle(i).backgroundColor])"
+    )
+    return [
+        f"figure {src}: background in dark mode is {bg}, not white"
+        for src, bg in backgrounds
+        if bg != "rgb(255, 255, 255)"
+    ]
 
 
 def _check_landing(page) -> list[str]:
     """The landing page names the tutorial the site follows and links it."""
-    links = page.evaluate("(url) => Array.from(document.querySelectorAll('article a[href]'))"
-                          ".filter(a => a.href.startsWith(url))"
-                          ".map(a => (a.closest('p, li, dd, div') || a).textContent)", TUTORIAL_URL)
+    links = page.evaluate(
+        "(url) => Array.from(document.querySelectorAll('article a[href]'))"
+        ".filter(a => a.href.startsWith(url))"
+        ".map(a => (a.closest('p, li, dd, div') || a).textContent)",
+        TUTORIAL_URL,
+    )
     if not links:
         return [f"the landing page does not link the tutorial ({TUTORIAL_URL})"]
     if not any(name in text for text in links for name in TUTORIAL_NAMES):
@@ -717,8 +792,9 @@ def _check_landing(page) -> list[str]:
 def _check_generated_page(page, path: str) -> list[str]:
     """A page of FIGURE_PAGES: a build-time figure, and the text only a build-time run can write."""
     problems = []
-    sources = page.evaluate("() => Array.from(document.querySelectorAll('article img'))"
-                            ".map(i => i.getAttribute('src'))")
+    sources = page.evaluate(
+        "() => Array.from(document.querySelectorAll('article img')).map(i => i.getAttribute('src'))"
+    )
     if not [s for s in sources if "_images/" in s]:
         problems.append(f"page without a build-time figure ({FIGURE_PAGES[path]} must be drawn)")
     text = page.evaluate("() => document.querySelector('article').innerText")
@@ -730,8 +806,9 @@ def _check_generated_page(page, path: str) -> list[str]:
         if "%" not in text or "GFLOP/s" not in text:
             problems.append("no generated share of the machine's limits (GFLOP/s, %) on the page")
     else:
-        output = page.evaluate("() => Array.from(document.querySelectorAll('.example-output pre'))"
-                               ".map(p => p.innerText).join('\\n')")
+        output = page.evaluate(
+            "() => Array.from(document.querySelectorAll('.example-output pre')).map(p => p.innerText).join('\\n')"
+        )
         for what in ("Total params: 104,202", "Epoch 5/5", "convops: test_acc: "):
             if what not in output:
                 problems.append(f"the example's output (run at build time) does not show {what!r}")
@@ -746,9 +823,12 @@ def _check_real_mnist_accuracy(page) -> list[str]:
     accuracy that its source does not: one measured on real MNIST while the site was built."""
     source = ROOT / "docs" / "examples" / "train-convnet.rst"
     written = source.read_text(encoding="utf-8") if source.is_file() else ""
-    blocks = page.evaluate("(a) => Array.from(document.querySelectorAll('article p, article li, article tr, "
-                           "article dd, article caption'))"
-                           ".map(e => e.innerText).filter(t => t.includes(a))", TUTORIAL_ACCURACY)
+    blocks = page.evaluate(
+        "(a) => Array.from(document.querySelectorAll('article p, article li, article tr, "
+        "article dd, article caption'))"
+        ".map(e => e.innerText).filter(t => t.includes(a))",
+        TUTORIAL_ACCURACY,
+    )
     if not blocks:
         return [f"the tutorial's test accuracy {TUTORIAL_ACCURACY} is not stated on the page"]
     for text in blocks:
@@ -756,12 +836,15 @@ def _check_real_mnist_accuracy(page) -> list[str]:
             value = float(number.rstrip("% ")) / (100 if "%" in number else 1)
             if number != TUTORIAL_ACCURACY and 0.5 < value < 1 and number not in written:
                 return []
-    return [f"no test accuracy measured at build time (a number not in {source.name}) stated beside the "
-            f"tutorial's {TUTORIAL_ACCURACY}; where it is stated: {[t[:160] for t in blocks]}"]
+    return [
+        f"no test accuracy measured at build time (a number not in {source.name}) stated beside the "
+        f"tutorial's {TUTORIAL_ACCURACY}; where it is stated: {[t[:160] for t in blocks]}"
+    ]
 
 
 # ---------------------------------------------------------------------------------------------------
 # tests besides the page test
+
 
 def test_every_concept_page_is_built():
     missing = [c for c in CONCEPTS if not (SITE / "concepts" / f"{c}.html").is_file()]
@@ -769,8 +852,9 @@ def test_every_concept_page_is_built():
     assert not missing, f"pages missing from {SITE}: {missing}"
 
 
-DOCTEST_OUTPUT = pathlib.Path(os.environ.get("CONVOPS_DOCTEST_OUTPUT",
-                                             ROOT / "docs" / "_build" / "doctest" / "output.txt"))
+DOCTEST_OUTPUT = pathlib.Path(
+    os.environ.get("CONVOPS_DOCTEST_OUTPUT", ROOT / "docs" / "_build" / "doctest" / "output.txt")
+)
 
 
 def test_every_concept_page_ran_its_doctests():
@@ -793,29 +877,38 @@ def test_every_concept_page_ran_its_doctests():
 
 def _search(page, query: str) -> list[dict]:
     """Run a search on search.html and return its hits ({href, snippet}) once the snippets arrived."""
-    page.wait_for_function("() => /finished|did not match/i.test("
-                           "(document.querySelector('#search-results p.search-summary') || {}).textContent || '')",
-                           timeout=20_000)
+    page.wait_for_function(
+        "() => /finished|did not match/i.test("
+        "(document.querySelector('#search-results p.search-summary') || {}).textContent || '')",
+        timeout=20_000,
+    )
     # Snippets are fetched page by page after the list is shown; objects (API entries) have none.
     try:
-        page.wait_for_function("() => Array.from(document.querySelectorAll('#search-results ul.search > li'))"
-                               ".every(li => li.querySelector(':scope > span') || li.querySelector('p.context'))",
-                               timeout=10_000)
+        page.wait_for_function(
+            "() => Array.from(document.querySelectorAll('#search-results ul.search > li'))"
+            ".every(li => li.querySelector(':scope > span') || li.querySelector('p.context'))",
+            timeout=10_000,
+        )
     except Exception:  # a page whose text is empty has no snippet: check the others
         pass
-    return page.evaluate("() => Array.from(document.querySelectorAll('#search-results ul.search > li')).map(li => "
-                         "({href: li.querySelector('a').getAttribute('href'),"
-                         "  snippet: (li.querySelector('p.context') || {}).textContent || ''}))")
+    return page.evaluate(
+        "() => Array.from(document.querySelectorAll('#search-results ul.search > li')).map(li => "
+        "({href: li.querySelector('a').getAttribute('href'),"
+        "  snippet: (li.querySelector('p.context') || {}).textContent || ''}))"
+    )
 
 
 def test_search_finds_padding(browser, base_url):
     visit = Visit(browser, base_url)
     try:
         page = visit.open("search.html?q=padding")
-        page.wait_for_function("() => document.querySelectorAll('#search-results ul.search li').length > 0",
-                               timeout=20_000)
-        hits = page.evaluate("() => Array.from(document.querySelectorAll('#search-results ul.search li a'))"
-                             ".map(a => a.getAttribute('href'))")
+        page.wait_for_function(
+            "() => document.querySelectorAll('#search-results ul.search li').length > 0", timeout=20_000
+        )
+        hits = page.evaluate(
+            "() => Array.from(document.querySelectorAll('#search-results ul.search li a'))"
+            ".map(a => a.getAttribute('href'))"
+        )
         assert any("concepts/padding" in h for h in hits), f"search for 'padding' did not list the padding page: {hits}"
         assert not visit.problems(), visit.problems()
     finally:
@@ -831,8 +924,11 @@ def test_search_snippets_show_no_tex(query, browser, base_url):
         hits = _search(page, query)
         snippets = [h for h in hits if h["snippet"]]
         assert snippets, f"search for {query!r}: no result with a snippet: {hits}"
-        tex = [f"{h['href']}: {h['snippet'][:200]!r}" for h in snippets
-               if any(d in h["snippet"] for d in ("\\(", "\\)", "\\[", "\\]"))]
+        tex = [
+            f"{h['href']}: {h['snippet'][:200]!r}"
+            for h in snippets
+            if any(d in h["snippet"] for d in ("\\(", "\\)", "\\[", "\\]"))
+        ]
         assert not tex, f"search for {query!r}: snippets with TeX delimiters:\n  " + "\n  ".join(tex)
         assert not visit.problems(), visit.problems()
     finally:
@@ -862,15 +958,19 @@ def test_animation_starts_paused_for_reduced_motion(name, browser, base_url):
             if label != "Play":
                 problems.append(f"{where}: under reduced motion its button says {label!r}: it plays")
             if int(_COUNTER.match(counter).group(1)) != player["poster"]:
-                problems.append(f"{where}: under reduced motion it shows {counter!r}, not its poster frame "
-                                f"{player['poster']}")
+                problems.append(
+                    f"{where}: under reduced motion it shows {counter!r}, not its poster frame {player['poster']}"
+                )
         longest = max(max(p["durations"] or [1000]) for p in players)
         before = [_player_state(page, p["index"])[:2] for p in players]
         # Nothing may change: wait twice the longest frame, in which a playing animation would move on.
         page.wait_for_timeout(2 * longest + 100)
         after = [_player_state(page, p["index"])[:2] for p in players]
-        problems += [f"animation {k + 1} changes frames under reduced motion: {b[0]!r} -> {a[0]!r}"
-                     for k, (b, a) in enumerate(zip(before, after)) if a != b]
+        problems += [
+            f"animation {k + 1} changes frames under reduced motion: {b[0]!r} -> {a[0]!r}"
+            for k, (b, a) in enumerate(zip(before, after))
+            if a != b
+        ]
         # A phone scales frames down: clicking the frame on screen enlarges that very frame.
         frame = page.locator("img.convops-player-frame").first
         frame.scroll_into_view_if_needed()
