@@ -150,6 +150,7 @@ def _agree(name, expected, got, dtype, case, to_numpy):
     return None if err <= tol else f"max relative error {err:.2e} > {tol:g}"
 
 
+# Size: one child process's whole run, in the order it happens.
 def run_child(args) -> int:
     threads = args.threads or (os.cpu_count() or 1)
     import numpy as np

@@ -1,3 +1,5 @@
+# Size: one concept: conv2d, its two gradients and conv2d_transpose, with the one geometry they
+# share (the kernel choice is in _conv_dispatch.py).
 """2-D convolution (cross-correlation) with ``tf.nn.conv2d``'s contract, and its gradients.
 
 One validation function (:func:`conv_geometry`) turns the arguments of :func:`conv2d`,

@@ -51,18 +51,42 @@ _forced: contextvars.ContextVar[tuple[Mapping[str, str], str | None]] = contextv
 
 
 def nothing_forced() -> bool:
-    """True when no ``force`` block is active in this thread (the small-call fast path asks:
-    one ContextVar read, ~50 ns)."""
+    """Whether no :func:`force` block is active in this thread.
+
+    Returns
+    -------
+    bool
+        True when every op makes its default choice (the small-call fast path asks: one
+        ContextVar read, ~50 ns).
+    """
     return _forced.get() is _NOTHING
 
 
 def forced_method(op: str) -> str | None:
-    """The method forced for ``op`` in this thread, or None (the default choice)."""
+    """The method forced for one op in this thread.
+
+    Parameters
+    ----------
+    op : str
+        An op of :data:`METHODS`, e.g. ``"conv2d"``.
+
+    Returns
+    -------
+    str or None
+        The forced method, or None: the op makes its default choice.
+    """
     return _forced.get()[0].get(op)
 
 
 def forced_isa() -> str | None:
-    """The instruction set forced in this thread, or None (the best this CPU runs)."""
+    """The instruction set forced in this thread.
+
+    Returns
+    -------
+    str or None
+        One of :data:`ISAS`, or None: each kernel family uses its default (the widest this CPU
+        runs for the convolutions, AVX2 where available for pooling).
+    """
     return _forced.get()[1]
 
 

@@ -1,3 +1,4 @@
+# Size: one concept: the two pools, their three gradients and the one geometry they share.
 """Max and average pooling with ``tf.nn.max_pool2d`` / ``tf.nn.avg_pool2d``'s contract, and their
 gradients (``MaxPoolGrad``, ``MaxPoolWithArgmax``, ``AvgPoolGrad``).
 

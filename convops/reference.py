@@ -1,3 +1,4 @@
+# Size: every op's readable loop beside its gradient's loop, in the one file the docs quote.
 """Readable NumPy reference implementations, with TensorFlow's semantics.
 
 Written for a reader, not for speed: one loop per output position, the window taken with a

@@ -110,6 +110,7 @@ def keras_twin(weights):
     return model
 
 
+# Size: the example reads top to bottom as the tutorial's recipe.
 def main(argv=None, *, trained=None) -> int:
     """The command line. ``trained``: a dict that receives the trained ``model``, its ``history``
     and the training ``seconds`` (the docs reuse the run this way)."""

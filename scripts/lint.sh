@@ -33,10 +33,12 @@ fi
 check "codespell" codespell
 check "mypy" mypy convops
 check "numpydoc" python scripts/numpydoc_check.py
+# No file over 600 lines, no function over 80 lines of code, unless a "Size:" line says why.
+check "size budget" python scripts/size_budget.py
 
 if [ ${#failed[@]} -gt 0 ]; then
   printf -v names '%s, ' "${failed[@]}"
   echo "lint: FAILED: ${names%, }"
   exit 1
 fi
-echo "lint: all checks pass (ruff check, ruff format, cython-lint, codespell, mypy, numpydoc)"
+echo "lint: all checks pass (ruff check, ruff format, cython-lint, codespell, mypy, numpydoc, size budget)"

@@ -31,6 +31,7 @@ MODULES = (
     "convops.reference",
     "convops.nn",
     "convops.datasets",
+    "convops.dispatch",
 )
 # GL08 has a docstring, PR01 documents every parameter, PR02 documents no parameter that does not
 # exist (a docstring left behind when code moves), RT01 has a Returns section where it returns.

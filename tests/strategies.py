@@ -1,3 +1,4 @@
+# Size: every composite Hypothesis strategy of the suite, in the one place the suites share.
 """Hypothesis strategies for every op, in one place: ``conv2d_cases``, ``pool2d_cases``, ``pad_cases``.
 
 Each strategy draws a *case*: the canonical problem (NHWC arrays, ``(h, w)`` pairs, padding

@@ -1,3 +1,4 @@
+# Size: the properties of conv2d's three gradient functions against TensorFlow.
 """conv2d's gradients against ``tf.GradientTape``, plus finite-difference checks that need no TF.
 
 The oracle is TensorFlow with oneDNN off, which cannot differentiate two things (checked with TF

@@ -1,3 +1,4 @@
+# Size: the paste test, the notebook test and the reader they share.
 """Every ``>>>`` example of the docs runs when pasted into a fresh Python: no set-up at all.
 
 For each .rst page under docs/ (and for the docstrings that docs/api.rst renders with autodoc) the

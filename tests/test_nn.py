@@ -1,3 +1,4 @@
+# Size: the Keras-parity tests of the tutorial's network, layer by layer and step by step.
 """convops.nn against Keras 3 (TensorFlow backend, oneDNN off) and against TF's autodiff.
 
 * The tutorial's model: shapes, parameters (104,202), receptive fields and FLOPs in summary().

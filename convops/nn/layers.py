@@ -1,3 +1,4 @@
+# Size: Keras's layer kinds, each with its forward, backward, weights and argument checks.
 """Layers with Keras's names, arguments and weight layouts, computed with convops' own ops.
 
 Each layer has a forward pass (``forward``) and a backward pass (``backward``): given

@@ -1,3 +1,4 @@
+# Size: one class, Keras's Model, whose twenty public methods each carry a full numpydoc docstring.
 """Models: a stack of layers trained with ``fit``, as Keras's ``Sequential`` and functional ``Model``.
 
 The tutorial's network in both of Keras's styles::

@@ -229,6 +229,7 @@ BAR_LABELS = {
 }
 
 
+# Size: one branch per panel kind, all laid out on one grid.
 def _panels(indices, columns, width: float, height_per_row: float, hspace: float = 0.55):  # noqa: C901 (one branch per panel kind)
     """One row per test image, one column per (title, kind); signed kinds share a symmetric
     scale down their column(s); a colour bar under each column that needs one."""

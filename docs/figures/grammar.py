@@ -1,3 +1,5 @@
+# Size: the whole visual grammar (colours, grids, windows, animations) in one module every figure
+# imports.
 """The docs' one visual grammar, and the helpers every figure uses.
 
 Every diagram of the site is drawn on a grid of unit cells with the same meaning everywhere:

@@ -1,3 +1,4 @@
+# Size: one table row of valid arguments per public callable, so none can escape the fuzzer.
 """Every public callable of ``convops.nn``, ``convops.datasets`` and ``convops.arithmetic``, each
 argument in turn replaced by wrong-type and out-of-range values.
 

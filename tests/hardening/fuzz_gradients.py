@@ -1,3 +1,4 @@
+# Size: one generator of valid and invalid calls per gradient.
 """Argument fuzzing of the gradient ops (the property is in ``fuzzing.py``; run by ``test_fuzz.py``
 in a child process, like ``fuzz_ops.py``).
 
@@ -538,6 +539,7 @@ def _pool_grad_expected(g: _PoolGrad, xa: np.ndarray | None, dya: np.ndarray):
 
 
 @st.composite
+# Size: one flat list of every kind of bad value for each argument reads better than helpers.
 def pad_grad_calls(draw) -> Call:
     wild = draw(st.integers(0, 9), label="wild?") >= 4
     rank = draw(st.sampled_from([1, 2, 3, 4] + ([0] if wild else [])), label="rank")

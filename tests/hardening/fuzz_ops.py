@@ -1,3 +1,4 @@
+# Size: one generator of valid and invalid calls per op and arithmetic function.
 """Argument fuzzing of every public function (the property is in ``fuzzing.py``).
 
 Not collected by pytest's default pattern on purpose: ``test_fuzz.py`` runs this module in a
@@ -97,6 +98,7 @@ def odd_rank_shape(draw, label: str):
 
 
 @st.composite
+# Size: one flat list of every kind of bad value for each argument reads better than helpers.
 def conv2d_calls(draw) -> Call:
     wild = draw(st.integers(0, 9), label="wild?") >= 4  # else every argument is drawn valid
     fmt = draw(data_format_args(wild))
@@ -321,6 +323,7 @@ NUMPY_MODE = {"REFLECT": "reflect", "SYMMETRIC": "symmetric", "EDGE": "edge", "C
 
 
 @st.composite
+# Size: one flat list of every kind of bad value for each argument reads better than helpers.
 def pad_calls(draw) -> Call:
     rank = draw(st.sampled_from([0, 1, 2, 2, 3, 4, 4]), label="rank")
     shape = tuple(side(draw, f"dim {i}", 4) for i in range(rank))

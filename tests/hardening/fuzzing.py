@@ -1,3 +1,5 @@
+# Size: the fuzzing harness: argument strategies, their canonical meaning, oracles that work for any
+# geometry and the property.
 """Argument fuzzing: strategies that draw *any* argument combination for each public function of
 convops, and the one property every call must satisfy.
 

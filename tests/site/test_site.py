@@ -1,3 +1,5 @@
+# Size: one browser session checks every page and widget of the built site; splitting it would start
+# Chromium once per file.
 """Browser test of the built documentation site (docs/_build/html), in Debian's Chromium.
 
 Opens every page over HTTP on 127.0.0.1 and fails on:
