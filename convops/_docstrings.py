@@ -48,10 +48,11 @@ _ENTRIES = {
         """,
     "padding": """
         padding : "VALID", "SAME" (any case), or explicit ``((top, bottom), (left, right))``
-            ``"VALID"`` pads nothing; ``"SAME"`` pads so that ``H_out = ceil(H / sh)`` (W alike),
-            the odd padding pixel at the bottom/right, as TensorFlow does. Explicit padding may
-            also be TF's 4x2 form, in ``data_format`` order with zero pairs for batch and
-            channels: ``[[0, 0], [top, bottom], [left, right], [0, 0]]`` for NHWC.
+            ``"VALID"`` pads nothing; ``"SAME"`` pads so that the output has ``ceil(H / sh)`` rows
+            and ``ceil(W / sw)`` columns, the odd padding pixel at the bottom/right as TensorFlow
+            puts it. Explicit padding may also be TF's 4x2 form, in ``data_format`` order with
+            zero pairs for batch and channels: ``[[0, 0], [top, bottom], [left, right], [0, 0]]``
+            for NHWC.
         """,
     "dilations": """
         dilations : int, (dil_h, dil_w) or TF's 4-list ``[1, dil_h, dil_w, 1]``
@@ -103,7 +104,7 @@ _ENTRIES = {
         """,
     "use_bias": """
         use_bias : bool
-            Whether the layer adds a bias to each output.
+            Whether the layer has a bias, one per output (channel or unit).
         """,
     # ---- convops.nn
     "seed": """
