@@ -28,6 +28,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from convops._docstrings import fill_doc
+
 __all__ = [
     "effective_kernel_size",
     "same_padding",
@@ -81,15 +83,14 @@ def _bool(value: Any, name: str) -> bool:
     return bool(value)
 
 
+@fill_doc
 def effective_kernel_size(kernel_size: int, dilation: int = 1) -> int:
     """Span of a dilated kernel: ``k_eff = (k - 1) * d + 1``.
 
     Parameters
     ----------
-    kernel_size : int
-        ``k >= 1``.
-    dilation : int
-        ``d >= 1`` (1: no dilation).
+    %(kernel_size)s
+    %(dilation)s
 
     Returns
     -------
@@ -107,6 +108,7 @@ def effective_kernel_size(kernel_size: int, dilation: int = 1) -> int:
     return (k - 1) * d + 1
 
 
+@fill_doc
 def same_padding(input_size: int, kernel_size: int, stride: int = 1, dilation: int = 1) -> tuple[int, int]:
     """TensorFlow's ``"SAME"`` padding for one axis, as ``(before, after)``.
 
@@ -116,14 +118,10 @@ def same_padding(input_size: int, kernel_size: int, stride: int = 1, dilation: i
 
     Parameters
     ----------
-    input_size : int
-        ``i >= 0``.
-    kernel_size : int
-        ``k >= 1``.
-    stride : int
-        ``s >= 1``.
-    dilation : int
-        ``d >= 1`` (1: no dilation).
+    %(input_size)s
+    %(kernel_size)s
+    %(stride)s
+    %(dilation)s
 
     Returns
     -------
@@ -148,6 +146,7 @@ def same_padding(input_size: int, kernel_size: int, stride: int = 1, dilation: i
     return total // 2, total - total // 2
 
 
+@fill_doc
 def resolve_padding(
     padding: Padding1D, input_size: int, kernel_size: int, stride: int = 1, dilation: int = 1
 ) -> tuple[int, int]:
@@ -155,16 +154,11 @@ def resolve_padding(
 
     Parameters
     ----------
-    padding : {"SAME", "VALID"} or (int, int)
-        Case-insensitive mode, or explicit ``(before, after)`` >= 0.
-    input_size : int
-        ``i >= 0``.
-    kernel_size : int
-        ``k >= 1``.
-    stride : int
-        ``s >= 1``.
-    dilation : int
-        ``d >= 1`` (1: no dilation).
+    %(axis_padding)s
+    %(input_size)s
+    %(kernel_size)s
+    %(stride)s
+    %(dilation)s
 
     Returns
     -------
@@ -199,6 +193,7 @@ def resolve_padding(
     return _non_negative(before, "padding"), _non_negative(after, "padding")
 
 
+@fill_doc
 def conv_output_size(
     input_size: int, kernel_size: int, stride: int = 1, padding: Padding1D = "VALID", dilation: int = 1
 ) -> int:
@@ -210,16 +205,11 @@ def conv_output_size(
 
     Parameters
     ----------
-    input_size : int
-        ``i >= 0``.
-    kernel_size : int
-        ``k >= 1``.
-    stride : int
-        ``s >= 1``.
-    padding : {"SAME", "VALID"} or (int, int)
-        Case-insensitive mode, or explicit ``(before, after)`` >= 0.
-    dilation : int
-        ``d >= 1`` (1: no dilation).
+    %(input_size)s
+    %(kernel_size)s
+    %(stride)s
+    %(axis_padding)s
+    %(dilation)s
 
     Returns
     -------
@@ -250,6 +240,7 @@ def conv_output_size(
     return span // s + 1
 
 
+@fill_doc
 def input_size_range(
     output_size: int, kernel_size: int, stride: int = 1, dilation: int = 1, padding: Padding1D = "VALID"
 ) -> range:
@@ -272,14 +263,10 @@ def input_size_range(
     ----------
     output_size : int
         ``o >= 0``.
-    kernel_size : int
-        ``k >= 1``.
-    stride : int
-        ``s >= 1``.
-    dilation : int
-        ``d >= 1``.
-    padding : {"SAME", "VALID"} or (int, int)
-        As for :func:`conv_output_size`.
+    %(kernel_size)s
+    %(stride)s
+    %(dilation)s
+    %(axis_padding)s
 
     Returns
     -------
@@ -327,19 +314,17 @@ def input_size_range(
     return range(low, max(low, high + 1))
 
 
+@fill_doc
 def pool_output_size(input_size: int, window_size: int, stride: int, padding: Padding1D = "VALID") -> int:
     """Output size of a pooling layer along one axis (a convolution without dilation).
 
     Parameters
     ----------
-    input_size : int
-        ``i >= 0``.
+    %(input_size)s
     window_size : int
         ``k >= 1``.
-    stride : int
-        ``s >= 1``.
-    padding : {"SAME", "VALID"} or (int, int)
-        Case-insensitive mode, or explicit ``(before, after)`` >= 0.
+    %(stride)s
+    %(axis_padding)s
 
     Returns
     -------
@@ -377,6 +362,7 @@ class ReceptiveField(NamedTuple):
     start: float
 
 
+@fill_doc
 def receptive_fields(
     layers: Iterable[Sequence[int]], padding_before: Sequence[int] | None = None
 ) -> list[ReceptiveField]:
@@ -391,8 +377,7 @@ def receptive_fields(
 
     Parameters
     ----------
-    layers : iterable of (int, int) or (int, int, int)
-        ``(kernel_size, stride[, dilation])`` per layer.
+    %(layers)s
     padding_before : sequence of int, optional
         Padding before the first pixel, per layer (default 0s): moves ``start`` only.
 
@@ -445,13 +430,13 @@ def receptive_fields(
     return out
 
 
+@fill_doc
 def receptive_field(layers: Iterable[Sequence[int]]) -> int:
     """Receptive field size (one axis) of a unit after the whole stack.
 
     Parameters
     ----------
-    layers : iterable of (int, int) or (int, int, int)
-        ``(kernel_size, stride[, dilation])`` per layer.
+    %(layers)s
 
     Returns
     -------
@@ -468,6 +453,7 @@ def receptive_field(layers: Iterable[Sequence[int]]) -> int:
     return fields[-1].size if fields else 1
 
 
+@fill_doc
 def conv2d_params(
     kernel_size: int | tuple[int, int], in_channels: int, out_channels: int, use_bias: bool = True, groups: int = 1
 ) -> int:
@@ -477,12 +463,10 @@ def conv2d_params(
 
     Parameters
     ----------
-    kernel_size : int or (int, int)
-        ``(KH, KW)``.
-    in_channels, out_channels : int
-        Multiples of ``groups``.
-    use_bias : bool
-    groups : int
+    %(kernel_size_2d)s
+    %(channels)s
+    %(use_bias)s
+    %(groups)s
 
     Returns
     -------
@@ -506,6 +490,7 @@ def conv2d_params(
     return (kh * kw * (c_in // g) + (1 if _bool(use_bias, "use_bias") else 0)) * c_out
 
 
+@fill_doc
 def dense_params(in_features: int, out_features: int, use_bias: bool = True) -> int:
     """Number of trainable parameters of a dense (fully connected) layer: ``(n_in + 1)·n_out``.
 
@@ -513,7 +498,7 @@ def dense_params(in_features: int, out_features: int, use_bias: bool = True) -> 
     ----------
     in_features, out_features : int
         ``n_in, n_out >= 1``.
-    use_bias : bool
+    %(use_bias)s
 
     Returns
     -------
@@ -533,6 +518,7 @@ def dense_params(in_features: int, out_features: int, use_bias: bool = True) -> 
     return (n_in + (1 if _bool(use_bias, "use_bias") else 0)) * n_out
 
 
+@fill_doc
 def conv2d_flops(
     output_hw: tuple[int, int], kernel_size: int | tuple[int, int], in_channels: int, out_channels: int, groups: int = 1
 ) -> int:
@@ -544,11 +530,9 @@ def conv2d_flops(
     ----------
     output_hw : (int, int)
         ``(H_out, W_out)``.
-    kernel_size : int or (int, int)
-        ``(KH, KW)``.
-    in_channels, out_channels : int
-        Multiples of ``groups``.
-    groups : int
+    %(kernel_size_2d)s
+    %(channels)s
+    %(groups)s
 
     Returns
     -------

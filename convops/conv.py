@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from convops import _conv_dispatch, _threads, dispatch
+from convops._docstrings import fill_doc
 from convops._kernels import load
 from convops._typing import ArrayLike, DataFormat, Padding, Pair
 from convops._validation import (
@@ -277,6 +278,7 @@ def _fast() -> Any:
     return _fast_path
 
 
+@fill_doc
 def conv2d(
     input: ArrayLike,
     filters: ArrayLike,
@@ -299,14 +301,10 @@ def conv2d(
     filters : array_like, shape (KH, KW, C_in / groups, C_out)
         Filter bank in HWIO order. When ``C_in`` is a multiple ``groups`` of the filters'
         in-channels the convolution is grouped, as in TensorFlow.
-    strides : int, (sh, sw) or TF's 4-list ``[1, sh, sw, 1]``
-        Step of the window, each >= 1.
-    padding : "VALID", "SAME" (any case), or explicit
-        ``((top, bottom), (left, right))`` or TF's ``[[0, 0], [top, bottom], [left, right], [0, 0]]``.
-        ``"SAME"`` puts the odd padding pixel at the bottom/right, as TensorFlow does.
-    dilations : int, (dil_h, dil_w) or TF's 4-list
-        Spacing between kernel taps (1 = none). Allowed together with strides > 1.
-    data_format : "NHWC" or "NCHW"
+    %(strides)s
+    %(padding)s
+    %(dilations)s
+    %(data_format)s
 
     Returns
     -------
@@ -507,6 +505,7 @@ def conv2d_backprop_input(
     return _backprop_input(_INPUT_GRAD, input_sizes, filters, out_backprop, strides, padding, data_format, dilations)
 
 
+@fill_doc
 def conv2d_transpose(
     input: ArrayLike,
     filters: ArrayLike,
@@ -534,12 +533,13 @@ def conv2d_transpose(
         ``(N, H_out, W_out, C_out)`` (NCHW order for NCHW), or ``(H_out, W_out)``. Needed because
         with stride > 1 several output sizes are transposes of the same input size: a stride-2
         SAME conv maps both 5 and 6 to 3.
-    strides : int, (sh, sw) or TF's 4-list
-    padding : "SAME" (default, as in TF), "VALID" or explicit ``((top, bottom), (left, right))``
-        The padding of the forward conv2d.
-    data_format : "NHWC" or "NCHW"
-    dilations : int, (dil_h, dil_w) or TF's 4-list
-        Dilation of the forward conv2d (TensorFlow's CPU refuses > 1; convops computes it).
+    %(strides)s
+        The forward conv2d's strides.
+    %(padding)s
+        The forward conv2d's padding; ``"SAME"`` by default, as in TensorFlow.
+    %(data_format)s
+    %(dilations)s
+        The forward conv2d's dilations (TensorFlow's CPU refuses > 1; convops computes them).
 
     Returns
     -------

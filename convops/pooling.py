@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from convops import _threads
+from convops._docstrings import fill_doc
 from convops._kernels import load
 from convops._typing import ArrayLike, DataFormat, Int, Padding, Pair
 from convops._validation import (
@@ -194,6 +195,7 @@ def _finish(out: np.ndarray, image_2d: bool, data_format: str) -> np.ndarray:
     return from_nhwc(out, data_format)
 
 
+@fill_doc
 def max_pool2d(
     input: ArrayLike, ksize: Pair, strides: Pair, padding: Padding = "VALID", data_format: DataFormat = "NHWC"
 ) -> np.ndarray:
@@ -201,14 +203,12 @@ def max_pool2d(
 
     Parameters
     ----------
-    input : array_like, shape (N, H, W, C)
-        ``(N, C, H, W)`` when ``data_format="NCHW"``; a 2-D ``(H, W)`` array is one image and
-        gives a 2-D result.
-    ksize : int, (KH, KW) or TF's 4-list ``[1, KH, KW, 1]``
-    strides : int, (sh, sw) or TF's 4-list
-    padding : "VALID", "SAME" or explicit ``((top, bottom), (left, right))`` / TF's 4x2 form
-        Explicit pads must be smaller than the window. Padded cells never win: they act as -inf.
-    data_format : "NHWC" or "NCHW"
+    %(pool_input)s
+    %(ksize)s
+    %(strides)s
+    %(pool_padding)s
+        Padded cells never win: they act as -inf.
+    %(data_format)s
 
     Returns
     -------
@@ -268,6 +268,7 @@ def _lowest(dtype: np.dtype) -> Any:
     return compute.type(np.finfo(compute).min if compute.kind == "f" else np.iinfo(compute).min)
 
 
+@fill_doc
 def avg_pool2d(
     input: ArrayLike,
     ksize: Pair,
@@ -280,13 +281,12 @@ def avg_pool2d(
 
     Parameters
     ----------
-    input : array_like, shape (N, H, W, C)
-        ``(N, C, H, W)`` for NCHW; a 2-D ``(H, W)`` array is one image.
-    ksize, strides : int, pair or TF's 4-list
-    padding : "VALID", "SAME" or explicit ``((top, bottom), (left, right))``
-        Explicit padding (smaller than the window) is a convops extension; ``tf.nn.avg_pool2d``
-        accepts only the two strings.
-    data_format : "NHWC" or "NCHW"
+    %(pool_input)s
+    %(ksize)s
+    %(strides)s
+    %(pool_padding)s
+        Explicit padding is a convops extension: ``tf.nn.avg_pool2d`` accepts only the two strings.
+    %(data_format)s
     count_include_pad : bool, default False
         False (TensorFlow): divide by the number of real cells in the window. True (PyTorch's
         default): divide by ``KH * KW``, as if padded cells were zeros.
@@ -522,6 +522,7 @@ def _check_grad_shape(op: str, pool: str, dy: np.ndarray, geometry: PoolGeometry
         )
 
 
+@fill_doc
 def max_pool2d_with_argmax(
     input: ArrayLike,
     ksize: Pair,
@@ -537,9 +538,11 @@ def max_pool2d_with_argmax(
     ----------
     input : array_like, shape (N, H, W, C)
         NHWC only, as in TensorFlow (the index formula is NHWC's).
-    ksize, strides : int, (h, w) or TF's 4-list
-    padding : "VALID", "SAME" or explicit ``((top, bottom), (left, right))``
-        Explicit padding (smaller than the window) is a convops extension.
+    %(ksize)s
+    %(strides)s
+    %(pool_padding)s
+        Explicit padding is a convops extension: ``tf.nn.max_pool_with_argmax`` accepts only the
+        two strings.
     data_format : "NHWC"
     output_dtype : int64 (default) or int32
     include_batch_in_index : bool

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import DTypeLike
 
+from convops._docstrings import fill_doc
 from convops._validation import as_int
 from convops.nn._checks import as_float, describe
 from convops.nn._random import next_generator
@@ -85,14 +86,13 @@ def _float_dtype(dtype: Any) -> np.dtype:
     return parsed
 
 
+@fill_doc
 class Initializer:
     """Base class: ``initializer(shape, dtype)`` returns a new array.
 
     Parameters
     ----------
-    seed : int, optional
-        Draw from this seed every time; by default from :func:`convops.nn.set_random_seed`'s
-        sequence.
+    %(seed)s
     """
 
     def __init__(self, seed: int | None = None):
@@ -134,6 +134,7 @@ class Initializer:
         return f"{type(self).__name__}()"
 
 
+@fill_doc
 class GlorotUniform(Initializer):
     """Uniform on ``[-limit, limit]``, ``limit = sqrt(6 / (fan_in + fan_out))`` (Keras's default
     for Conv2D and Dense kernels): keeps the variance of activations and gradients similar
@@ -141,9 +142,7 @@ class GlorotUniform(Initializer):
 
     Parameters
     ----------
-    seed : int, optional
-        Draw from this seed every time (default: from :func:`convops.nn.set_random_seed`'s
-        sequence).
+    %(seed)s
     """
 
     def _sample(self, shape, rng):
@@ -152,15 +151,14 @@ class GlorotUniform(Initializer):
         return rng.uniform(-limit, limit, size=shape)
 
 
+@fill_doc
 class GlorotNormal(Initializer):
     """Normal truncated at 2 standard deviations, ``stddev = sqrt(2 / (fan_in + fan_out))``
     (Keras rescales by 0.8796 so the truncated distribution keeps that standard deviation).
 
     Parameters
     ----------
-    seed : int, optional
-        Draw from this seed every time (default: from :func:`convops.nn.set_random_seed`'s
-        sequence).
+    %(seed)s
     """
 
     def _sample(self, shape, rng):
@@ -168,14 +166,13 @@ class GlorotNormal(Initializer):
         return _truncated_normal(rng, shape, np.sqrt(2.0 / max(1.0, fan_in + fan_out)))
 
 
+@fill_doc
 class HeUniform(Initializer):
     """Uniform on ``[-limit, limit]``, ``limit = sqrt(6 / fan_in)`` (He et al., 2015, for ReLU).
 
     Parameters
     ----------
-    seed : int, optional
-        Draw from this seed every time (default: from :func:`convops.nn.set_random_seed`'s
-        sequence).
+    %(seed)s
     """
 
     def _sample(self, shape, rng):
@@ -184,14 +181,13 @@ class HeUniform(Initializer):
         return rng.uniform(-limit, limit, size=shape)
 
 
+@fill_doc
 class HeNormal(Initializer):
     """Truncated normal with ``stddev = sqrt(2 / fan_in)``.
 
     Parameters
     ----------
-    seed : int, optional
-        Draw from this seed every time (default: from :func:`convops.nn.set_random_seed`'s
-        sequence).
+    %(seed)s
     """
 
     def _sample(self, shape, rng):
@@ -199,6 +195,7 @@ class HeNormal(Initializer):
         return _truncated_normal(rng, shape, np.sqrt(2.0 / max(1.0, fan_in)))
 
 
+@fill_doc
 class RandomNormal(Initializer):
     """Normal with ``mean`` and ``stddev``.
 
@@ -207,7 +204,7 @@ class RandomNormal(Initializer):
     mean : float
     stddev : float
         >= 0.
-    seed : int, optional
+    %(seed)s
     """
 
     def __init__(self, mean: float = 0.0, stddev: float = 0.05, seed: int | None = None):
@@ -218,6 +215,7 @@ class RandomNormal(Initializer):
         return rng.normal(self.mean, self.stddev, size=shape)
 
 
+@fill_doc
 class RandomUniform(Initializer):
     """Uniform on ``[minval, maxval)``.
 
@@ -225,7 +223,7 @@ class RandomUniform(Initializer):
     ----------
     minval, maxval : float
         ``minval <= maxval``.
-    seed : int, optional
+    %(seed)s
     """
 
     def __init__(self, minval: float = -0.05, maxval: float = 0.05, seed: int | None = None):
