@@ -629,8 +629,12 @@ def _output_size_call(draw, fn: str, function) -> Call:
     d = _int_arg(draw, "dilation", 1) if fn != "pool_output_size" else Arg(1, VALID, 1)
     pad = _arithmetic_padding(draw)
     # pool_output_size calls its window `window_size`; the others call it `kernel_size`
-    names = {"input_size": i, ("window_size" if fn == "pool_output_size" else "kernel_size"): k, "stride": s,
-             "padding": pad}
+    names = {
+        "input_size": i,
+        ("window_size" if fn == "pool_output_size" else "kernel_size"): k,
+        "stride": s,
+        "padding": pad,
+    }
     if fn == "resolve_padding":
         call_args = (pad.value, i.value, k.value, s.value, d.value)
     elif fn == "pool_output_size":
