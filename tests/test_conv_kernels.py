@@ -174,7 +174,7 @@ def test_image_kernel_is_what_one_channel_images_use(monkeypatch):
         calls.append(args[0].shape)
         return real(*args)
 
-    monkeypatch.setattr(conv_module, "_fast_path", lambda *args: None)  # general path only
+    monkeypatch.setattr(conv_module, "_fast_conv2d", lambda *args: None)  # general path only
     monkeypatch.setattr(kernels, "conv2d_image", spy)
     x = _data((1, 20, 33, 1), np.float32, 0)
     _check_conv(x, _data((3, 3, 1, 1), np.float32, 1), padding="SAME")

@@ -23,7 +23,8 @@ import convops
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "convops"
 #: Compiled extensions, one per .pyx file (new kernels are covered automatically).
-EXTENSIONS = sorted(f"convops.{path.stem}" for path in PACKAGE.glob("*.pyx"))
+EXTENSIONS = sorted(f"convops._kernels.{path.stem}" for path in PACKAGE.glob("_kernels/*.pyx"))
+assert len(EXTENSIONS) >= 8, f"no kernel sources found under {PACKAGE}/_kernels: {EXTENSIONS}"
 
 
 def _python(code: str, timeout: float = 120) -> subprocess.CompletedProcess:
@@ -80,6 +81,11 @@ _BLOCKER = """
         convops.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]])
         if hasattr(convops, "gradients"):     # the backward kernels, loaded on first use too
             convops.gradients.max_pool2d_with_argmax(x, 2, 2)
+            convops.gradients.conv2d_backprop_filter(x, (2, 2, 1, 1), np.ones((1, 3, 3, 1), np.float32))
+        import convops.nn                     # the network's fused bias + ReLU kernels
+        layer = convops.nn.layers.Conv2D(2, 2, activation="relu")
+        layer.build((4, 4, 1))
+        layer.forward(x)
     except ImportError as exc:
         print("ImportError:", exc)
     else:
