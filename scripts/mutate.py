@@ -137,6 +137,10 @@ MUTATIONS = [
 CONTROL = {"control-no-op"}
 
 
+# The compiled extensions and their generated C live beside their .pyx sources.
+KERNELS = Path("convops") / "_kernels"
+
+
 def _copy_checkout(dest: Path) -> None:
     files = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout
     for name in filter(None, files.decode().split("\0")):
@@ -144,8 +148,8 @@ def _copy_checkout(dest: Path) -> None:
         if src.is_file():
             (dest / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, dest / name)
-    for built in list((ROOT / "convops").glob("*.so")) + list((ROOT / "convops").glob("*.c")):
-        shutil.copy2(built, dest / "convops" / built.name)
+    for built in list((ROOT / KERNELS).glob("*.so")) + list((ROOT / KERNELS).glob("*.c")):
+        shutil.copy2(built, dest / KERNELS / built.name)
     if (ROOT / "build").is_dir():
         shutil.copytree(ROOT / "build", dest / "build", dirs_exist_ok=True)
 
@@ -162,17 +166,17 @@ def _save_artefacts(copy: Path) -> Path:
     """A copy of the compiled state (extensions, generated C, object files), timestamps kept."""
     saved = Path(tempfile.mkdtemp(prefix="convops-mutate-build-"))
     shutil.copytree(copy / "build", saved / "build")
-    (saved / "convops").mkdir()
-    for built in list((copy / "convops").glob("*.so")) + list((copy / "convops").glob("*.c")):
-        shutil.copy2(built, saved / "convops" / built.name)
+    (saved / KERNELS).mkdir(parents=True)
+    for built in list((copy / KERNELS).glob("*.so")) + list((copy / KERNELS).glob("*.c")):
+        shutil.copy2(built, saved / KERNELS / built.name)
     return saved
 
 
 def _restore_artefacts(copy: Path, saved: Path) -> None:
     shutil.rmtree(copy / "build")
     shutil.copytree(saved / "build", copy / "build")
-    for built in (saved / "convops").iterdir():
-        shutil.copy2(built, copy / "convops" / built.name)
+    for built in (saved / KERNELS).iterdir():
+        shutil.copy2(built, copy / KERNELS / built.name)
     shutil.rmtree(saved)
 
 
