@@ -97,8 +97,9 @@ def force(*, isa: str | None = None, **methods: str) -> Iterator[None]:
     Parameters
     ----------
     isa : {"cython", "base", "avx2", "avx512"}, optional
-        Instruction set of the float kernels (must be one this build and CPU run: see
-        ``convops._kernels.simd``).
+        Instruction set of the float kernels. A kernel family that does not have it, or a CPU
+        that does not run it, keeps its default (``convops._kernels.simd.supported_isas()``
+        lists what this build and CPU run), so a test forcing every ISA must loop over those.
     **methods : str
         ``op=method`` pairs from :data:`METHODS`, e.g. ``conv2d="gemm"``.
 
