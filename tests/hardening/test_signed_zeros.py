@@ -339,3 +339,37 @@ def test_pad_grad_of_signed_zeros_matches_tensorflow(mode, data, case):
     want = tape.gradient(y, X, output_gradients=tf.constant(dy)).numpy()
     got = convops.pad_grad(dy, pads, mode)
     assert_exact(got, want, format_call("pad_grad", dy, pads, mode), "tf.GradientTape of tf.pad")
+
+
+_FOLDING = pytest.mark.xfail(
+    strict=True, reason="convops/_kernels/pad.pyx _fold_rows sums from memset(0) = +0.0, not from the first copy"
+)
+_NUMPY_MODES = {
+    "CONSTANT": "constant",
+    "REFLECT": "reflect",
+    "SYMMETRIC": "symmetric",
+    "EDGE": "edge",
+    "CIRCULAR": "wrap",
+}
+
+
+@pytest.mark.parametrize("mode", ["CONSTANT", *(pytest.param(m, marks=_FOLDING) for m in list(_NUMPY_MODES)[1:])])
+@given(data=st.data(), case=pad_cases())
+@example(data=None, case=(np.zeros((2, 3)), [(1, 2), (2, 1)]))  # dy all -0.0: every cell's copies are -0.0
+def test_pad_grad_of_zeros_is_negative_exactly_where_every_copy_is(mode, data, case):
+    """The definition, for every mode (EDGE and CIRCULAR have no TF oracle): an input cell's
+    gradient is the sum of dy over its copies, and a sum of zeros is -0.0 iff every term is.
+    The copies are found with np.pad of the cells' own indices."""
+    x, pads = case
+    pads = _fit(pads, x.shape, mode)
+    out_shape = tuple(n + a + b for n, (a, b) in zip(x.shape, pads))
+    dy = np.full(out_shape, -0.0, x.dtype) if data is None else data.draw(zeros(out_shape, x.dtype, False), label="dy")
+    index = np.arange(x.size).reshape(x.shape)
+    kwargs = {"constant_values": -1} if mode == "CONSTANT" else {}
+    source = np.pad(index, pads, mode=_NUMPY_MODES[mode], **kwargs).ravel()
+    positive = np.zeros(x.size, dtype=bool)
+    np.logical_or.at(positive, source[source >= 0], ~np.signbit(dy.ravel()[source >= 0]))
+    want = np.where(positive, 0.0, -0.0).reshape(x.shape).astype(x.dtype)
+    assert_exact(
+        convops.pad_grad(dy, pads, mode), want, format_call("pad_grad", dy, pads, mode), "the sum of the copies"
+    )
