@@ -273,9 +273,18 @@ def _fit(pads, shape, mode):
     return [(min(a, n + limit), min(b, n + limit)) for (a, b), n in zip(pads, shape)]
 
 
+def _mean_padded(x, pads):
+    """MEAN's definition: the border is the mean over the padded axes, one per index of the others."""
+    padded_axes = tuple(axis for axis, pair in enumerate(pads) if pair != (0, 0))
+    out = np.empty(tuple(n + a + b for n, (a, b) in zip(x.shape, pads)), x.dtype)
+    out[...] = x.mean(axis=padded_axes, keepdims=True) if padded_axes else 0
+    out[tuple(slice(a, a + n) for n, (a, _) in zip(x.shape, pads))] = x
+    return out
+
+
 @given(
     case=pad_cases(),
-    mode=st.sampled_from(["CONSTANT", "REFLECT", "SYMMETRIC", "EDGE", "CIRCULAR"]),
+    mode=st.sampled_from(["CONSTANT", "REFLECT", "SYMMETRIC", "EDGE", "CIRCULAR", "MEAN"]),
     negative_constant=st.booleans(),
     layout=st.sampled_from(sorted(LAYOUTS)),
     spelling=st.sampled_from(sorted(PADDINGS_SPELLED)),
@@ -284,11 +293,15 @@ def _fit(pads, shape, mode):
 def test_pad_keeps_every_zeros_sign_on_every_path(case, mode, negative_constant, layout, spelling, constant_type):
     """Copies keep ±0 (TF for CONSTANT/REFLECT/SYMMETRIC, np.pad for EDGE/CIRCULAR); a -0.0
     constant stays -0.0 as in np.pad (TF writes +0.0 there: the one rule convops does not take
-    from TF). The same bits from the fast path, the general path, every layout and spelling."""
+    from TF); MEAN of zeros is np.mean's (+0.0: NumPy's sums start from +0.0).
+    The same bits from the fast path, the general path, every layout and spelling."""
     x, pads = case
     pads = _fit(pads, x.shape, mode)
     constant = -0.0 if negative_constant else 0.0
-    if mode == "CONSTANT" and negative_constant:
+    if mode == "MEAN":  # zeros only (x * 0 keeps each sign): no rounding in the mean to compare
+        x = x * 0
+        want, what = _mean_padded(x, pads), "np.mean over the padded axes"
+    elif mode == "CONSTANT" and negative_constant:
         want, what = np.pad(x, pads, constant_values=np.array(constant, x.dtype)), "np.pad"
     elif mode in ("EDGE", "CIRCULAR"):
         want, what = np.pad(x, pads, mode={"EDGE": "edge", "CIRCULAR": "wrap"}[mode]), "np.pad"
