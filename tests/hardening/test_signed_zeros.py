@@ -11,10 +11,11 @@ each SIMD copy), pad's compiled fast path and its general path.
 The rules pinned here (TensorFlow 2.21, oneDNN off):
 
 * max-pool of tied zeros: the **first** zero of the window in row-major order wins
-  (``max(+0, -0) = +0``, ``max(-0, +0) = -0``); the gradient goes to that cell.
+  (``max(+0, -0) = +0``, ``max(-0, +0) = -0``); the gradient goes to that cell, added to
+  ``+0.0``, so a ``-0.0`` upstream gradient arrives as ``+0.0`` (avg-pool's shares likewise).
 * avg-pool of an all ``-0.0`` window: ``+0.0`` (the sum starts at ``+0.0``).
-* conv2d and its gradients: a sum of products; all products ``-0.0`` (or no products at all) give
-  ``+0.0``, since TF's contraction starts from ``+0.0``.
+* conv2d and its gradients: a sum of products; all products ``-0.0`` (even a single one, or none)
+  give ``+0.0``, since TF's contraction starts from ``+0.0``.
 * pad copies values, so ``-0.0`` in the input stays ``-0.0``. A ``-0.0`` *constant* is where TF
   differs: ``tf.pad`` writes ``+0.0``; convops keeps ``-0.0`` as NumPy and PyTorch do (checked
   against ``np.pad``, in every layout, paddings spelling and constant type, fast and general path).
