@@ -46,6 +46,10 @@ pytestmark = pytest.mark.tf
 FLOATS = ("float32", "float64")
 POOL_VARIANTS = (None, *_pool_kernels.variants())  # None: the default choice
 CONV_ISAS = (None, *simd.supported_isas())
+# (method, isa) pairs: the ISA reaches the direct and image kernels only (naive and gemm have none).
+CONV_PATHS = [(m, isa) for m in (None, "direct", "image") for isa in CONV_ISAS] + [("naive", None), ("gemm", None)]
+GRAD_PATHS = [(m, isa) for m in (None, "direct") for isa in CONV_ISAS] + [("gemm", None)]
+assert {m for m, _ in CONV_PATHS} - {None} == set(METHODS["conv2d"])
 # A small dyadic value: products and sums of a few of them are exact in float16/32/64.
 SMALL = (1.0, -1.0, 0.5, -0.5, 2.0, -0.25)
 
@@ -93,16 +97,16 @@ def _out_size(size, k, s, mode, dilation=1):
 # --------------------------------------------------------------------------- pooling
 
 
-@pytest.mark.parametrize("dtype", (*FLOATS, "float16"))
-@given(data=st.data(), geometry=geometries())
-@example(data=None, geometry=None)  # the pinned ties, below
+@given(dtype=st.sampled_from((*FLOATS, "float16")), data=st.data(), geometry=geometries())
+@example(dtype=None, data=None, geometry=None)  # the pinned ties, below, in every dtype
 def test_pools_of_signed_zeros_match_tensorflow_in_every_variant(dtype, data, geometry):
     """max_pool2d and avg_pool2d of ±0 (ties everywhere) under the default and every forced
     variant (Cython loops, each SIMD copy) = TF bit for bit."""
     if geometry is None:  # max(+0, -0) = +0, max(-0, +0) = -0, avg(-0, -0) = +0, avg(-0, 1, -1) = +0
         cases = [
-            (np.array(v, dtype).reshape(1, 1, -1, 1), (1, len(v)), (1, 1), "VALID")
+            (np.array(v, t).reshape(1, 1, -1, 1), (1, len(v)), (1, 1), "VALID")
             for v in ([0.0, -0.0], [-0.0, 0.0], [-0.0, -0.0], [-0.0, 1.0, -1.0])
+            for t in (*FLOATS, "float16")
         ]
     else:
         n, h, w, c, ksize, strides, padding = geometry
@@ -122,8 +126,7 @@ def test_pools_of_signed_zeros_match_tensorflow_in_every_variant(dtype, data, ge
                 assert_exact(got, expected, call, f"tf.nn.{op}")
 
 
-@pytest.mark.parametrize("dtype", FLOATS)
-@given(data=st.data(), geometry=geometries())
+@given(dtype=st.sampled_from(FLOATS), data=st.data(), geometry=geometries())
 def test_pool_gradients_of_signed_zeros_match_tensorflow_in_every_variant(dtype, data, geometry):
     """max_pool2d_grad (ties of ±0 decide where the gradient goes), max_pool2d_with_argmax and
     avg_pool2d_grad (both loops) with ±0 inputs and ±0 upstream gradients, every variant."""
@@ -170,6 +173,8 @@ def conv_geometries(draw, dilated=True):
     """(x shape, filters shape, strides, padding, dilations), groups 1-2, output non-empty."""
     groups, c_group = draw(st.integers(1, 2)), draw(st.sampled_from([1, 2, 3, 8]))
     c_out = groups * draw(st.sampled_from([1, 2, 5, 16]))
+    if draw(st.integers(0, 3), label="one channel in and out") == 0:  # what the "image" kernel runs
+        groups, c_group, c_out = 1, 1, 1
     h, w = draw(st.integers(1, 6)), draw(st.integers(1, 6))
     kh, kw = draw(st.integers(1, 3)), draw(st.integers(1, 3))
     strides = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
@@ -186,8 +191,7 @@ def conv_geometries(draw, dilated=True):
     return (draw(st.integers(1, 2)), h, w, groups * c_group), (kh, kw, c_group, c_out), strides, padding, dilations
 
 
-@pytest.mark.parametrize("dtype", (*FLOATS, "float16"))
-@given(data=st.data(), geometry=conv_geometries())
+@given(dtype=st.sampled_from((*FLOATS, "float16")), data=st.data(), geometry=conv_geometries())
 def test_conv2d_of_signed_zeros_matches_tensorflow_on_every_path(dtype, data, geometry):
     """conv2d where every product is ±0 (or a few exact non-zero ones): every forced method
     (naive, direct, image, gemm) under every ISA this CPU runs, and the default choice."""
@@ -195,16 +199,14 @@ def test_conv2d_of_signed_zeros_matches_tensorflow_on_every_path(dtype, data, ge
     x = data.draw(zeros(x_shape, dtype), label="x")
     w = data.draw(zeros(w_shape, dtype), label="filters")
     want = oracle.conv2d(x, w, strides, padding, dilations)
-    for method in (None, *METHODS["conv2d"]):
-        for isa in CONV_ISAS:
-            with force(isa=isa, **({"conv2d": method} if method else {})):
-                got = convops.conv2d(x, w, strides, padding, dilations=dilations)
-            call = f"{format_call('conv2d', x, w, strides, padding, dilations=dilations)}  [{method}, {isa}]"
-            assert_exact(got, want, call, "tf.nn.conv2d")
+    for method, isa in CONV_PATHS:
+        with force(isa=isa, **({"conv2d": method} if method else {})):
+            got = convops.conv2d(x, w, strides, padding, dilations=dilations)
+        call = f"{format_call('conv2d', x, w, strides, padding, dilations=dilations)}  [{method}, {isa}]"
+        assert_exact(got, want, call, "tf.nn.conv2d")
 
 
-@pytest.mark.parametrize("dtype", FLOATS)
-@given(data=st.data(), geometry=conv_geometries(dilated=False))
+@given(dtype=st.sampled_from(FLOATS), data=st.data(), geometry=conv_geometries(dilated=False))
 def test_conv2d_gradients_of_signed_zeros_match_tensorflow_on_every_path(dtype, data, geometry):
     """conv2d_backprop_input / _filter with ±0 inputs, filters and upstream gradients under both
     forced methods and every ISA, and conv2d_transpose (the input gradient by another name).
@@ -216,15 +218,14 @@ def test_conv2d_gradients_of_signed_zeros_match_tensorflow_on_every_path(dtype, 
     out_shape = oracle.conv2d(x, w, strides, padding, (1, 1)).shape
     dy = data.draw(zeros(out_shape, dtype), label="dy")
     want_dx, want_dw = tf_conv_grads(x, w, dy, strides, padding, (1, 1))
-    for method in (None, "direct", "gemm"):
-        for isa in CONV_ISAS:
-            methods = {"conv2d_backprop_input": method, "conv2d_backprop_filter": method} if method else {}
-            with force(isa=isa, **methods):
-                dx = convops.conv2d_backprop_input(x.shape, w, dy, strides, padding)
-                dw = convops.conv2d_backprop_filter(x, w.shape, dy, strides, padding)
-            tag = f"  [{method}, {isa}]"
-            assert_exact(dx, want_dx, format_call("conv2d_backprop_input", x.shape, w, dy, strides, padding) + tag)
-            assert_exact(dw, want_dw, format_call("conv2d_backprop_filter", x, w.shape, dy, strides, padding) + tag)
+    for method, isa in GRAD_PATHS:
+        methods = {"conv2d_backprop_input": method, "conv2d_backprop_filter": method} if method else {}
+        with force(isa=isa, **methods):
+            dx = convops.conv2d_backprop_input(x.shape, w, dy, strides, padding)
+            dw = convops.conv2d_backprop_filter(x, w.shape, dy, strides, padding)
+        tag = f"  [{method}, {isa}]"
+        assert_exact(dx, want_dx, format_call("conv2d_backprop_input", x.shape, w, dy, strides, padding) + tag)
+        assert_exact(dw, want_dw, format_call("conv2d_backprop_filter", x, w.shape, dy, strides, padding) + tag)
     if w_shape[2] == x_shape[3]:  # tf.nn.conv2d_transpose has no groups
         tf = oracle.load()
         want = tf.nn.conv2d_transpose(
