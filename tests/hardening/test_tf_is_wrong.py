@@ -20,7 +20,8 @@ the test is:
   oneDNN off (tests/oracle.py); the reference in tests/test_reference.py.
 * **Subnormal results**: TF's float32/64 kernels flush them to zero; convops keeps IEEE gradual
   underflow. tests/test_pool.py and tests/test_conv.py compare after flushing convops' subnormals,
-  and with the reference exactly.
+  and with the reference exactly. The gradients too: TF's AvgPoolGrad hands a window of 3 cells
+  ``0, 0, 0`` for an upstream 3e-38 (float32); convops the true share, 1e-38 (this file, below).
 * **float16 avg-pool over more than 2048 cells**: TF counts the cells in float16, which stops at
   2048, so the mean is wrong; convops divides by the true count. tests/test_pool.py (reference,
   and a canary that pins TF's behaviour).
@@ -206,3 +207,19 @@ def test_zero_input_channels_are_refused_by_name():
         convops.conv2d_backprop_filter(
             np.ones((1, 4, 4, 0), np.float32), (3, 3, 0, 2), np.ones((1, 2, 2, 2), np.float32)
         )
+
+
+@pytest.mark.parametrize("dtype, tiny", [("float32", 3e-38), ("float64", 3e-308)])
+def test_avg_pool2d_grad_keeps_subnormal_shares(dtype, tiny):
+    """TF flushes the share ``dy / count`` to zero when it is subnormal; the derivative is the
+    share itself. Oracles: the reference and the share computed in float64 and rounded once."""
+    dy = np.full((1, 1, 1, 1), tiny, dtype)
+    args = ((1, 3), (1, 1), "VALID")
+    want = reference.avg_pool2d_grad((1, 1, 3, 1), dy, *args)
+    share = np.asarray(np.float64(dy.item()) / 3).astype(dtype)
+    assert_exact(want, np.full((1, 1, 3, 1), share, dtype), "reference.avg_pool2d_grad", "dy / 3")
+    assert 0 < abs(share) < np.finfo(dtype).tiny  # subnormal: where TF gives 0
+    for method in METHODS["avg_pool2d_grad"]:
+        with force(avg_pool2d_grad=method):
+            got = convops.avg_pool2d_grad((1, 1, 3, 1), dy, *args)
+        assert_exact(got, want, format_call("avg_pool2d_grad", (1, 1, 3, 1), dy, *args) + f"  [{method}]")
