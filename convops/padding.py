@@ -410,6 +410,11 @@ def pad_grad(grad: ArrayLike, paddings: Paddings, mode: PadMode = "CONSTANT") ->
     compute = compute_dtype(dy.dtype)
     if mode_upper == "MEAN":
         dx = _mean_pad_grad(dy.astype(compute, copy=False), pairs, tuple(in_shape))
+    elif mode_upper == "CONSTANT":
+        # A crop, as TF's Slice: copying keeps a -0.0 upstream gradient (the fold kernel sums
+        # from +0.0, and +0.0 + -0.0 is +0.0).
+        interior = tuple(slice(before, before + n) for (before, _), n in zip(pairs, in_shape))
+        dx = np.array(dy[interior], dtype=compute, order="C")
     else:
         dx = np.ascontiguousarray(dy, dtype=compute)
         for axis, ((before, after), n_in) in enumerate(zip(pairs, in_shape)):
