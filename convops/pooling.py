@@ -299,7 +299,9 @@ def avg_pool2d(
     Notes
     -----
     The sum runs over the window's real cells in row-major order in the input dtype, then is
-    divided — TensorFlow's order, so results are bit-identical. NaN propagates.
+    divided — TensorFlow's order, so results are bit-identical (except subnormal results, which
+    TensorFlow flushes to zero, and float16 windows of more than 2048 cells, where its float16
+    count is wrong). NaN propagates.
 
     Examples
     --------
@@ -649,7 +651,8 @@ def avg_pool2d_grad(
     -----
     The share is ``1/count`` computed in double and rounded to the dtype, and each cell adds its
     shares in row-major window order — TensorFlow's AvgPoolGrad does both, so float32/float64
-    results are bit-identical to it, with one exception where TensorFlow is wrong: some SAME
+    results are bit-identical to it (subnormal shares aside: TensorFlow flushes them to zero), with
+    one exception where TensorFlow is wrong: some SAME
     windows wider than the input (a 5-row window on 4 rows, stride 1: TF 2.21's shares do not
     match its own forward windows), where convops gives the derivative of :func:`convops.avg_pool2d`.
     float16 is computed in float32.

@@ -757,10 +757,12 @@ def pad_grad(grad: np.ndarray, paddings: Sequence[Pair], mode: str = "CONSTANT")
         size = dx.shape[axis] - before - after
         padded = np.moveaxis(dx, axis, 0)  # this axis first
         folded = np.zeros((size,) + padded.shape[1:], dtype=compute)
+        seen = np.zeros(size, dtype=bool)  # the first copy is taken as is: -0.0 stays -0.0
         for i in range(padded.shape[0]):
             j = _source_index(i, size, before, mode)
-            if j >= 0:
-                folded[j] += padded[i]  # add the copy back onto its source
+            if j >= 0:  # add the copy back onto its source
+                folded[j] = folded[j] + padded[i] if seen[j] else padded[i]
+                seen[j] = True
         dx = np.moveaxis(folded, 0, axis)
     return np.ascontiguousarray(dx).astype(grad.dtype)
 

@@ -178,15 +178,21 @@ cdef struct FoldPlan:
 
 cdef void _fold_rows(const floating* src, floating* dst, const FoldPlan* p, Py_ssize_t r0,
                      Py_ssize_t r1) noexcept nogil:
-    cdef Py_ssize_t row, o, j, t, c, inner = p.inner
+    cdef Py_ssize_t row, o, j, t, t0, t1, c, inner = p.inner
     cdef floating* d
     cdef const floating* s
     for row in range(r0, r1):
         o = row // p.n_in
         j = row - o * p.n_in
         d = dst + row * inner
-        memset(d, 0, inner * sizeof(floating))
-        for t in range(p.indptr[j], p.indptr[j + 1]):
+        t0, t1 = p.indptr[j], p.indptr[j + 1]
+        if t0 == t1:
+            memset(d, 0, inner * sizeof(floating))
+            continue
+        # Start from the first copy rather than from +0.0: a sum of -0.0 copies stays -0.0, as in
+        # TensorFlow's MirrorPadGrad (0.0 + -0.0 would be +0.0). Other sums are the same bits.
+        memcpy(d, src + (o * p.n_out + p.indices[t0]) * inner, inner * sizeof(floating))
+        for t in range(t0 + 1, t1):
             s = src + (o * p.n_out + p.indices[t]) * inner
             for c in range(inner):
                 d[c] = d[c] + s[c]

@@ -319,24 +319,7 @@ def test_pad_keeps_every_zeros_sign_on_every_path(case, mode, negative_constant,
         assert_bits_equal(fast, want, call + "  [fastpath.pad_fast]", what)
 
 
-@pytest.mark.parametrize(
-    "mode",
-    [
-        "CONSTANT",
-        pytest.param(
-            "REFLECT",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="convops/_kernels/pad.pyx _fold_rows sums from memset(0) = +0.0, so an input cell whose "
-                "copies all get -0.0 receives +0.0; TF's MirrorPadGrad gives -0.0",
-            ),
-        ),
-        pytest.param(
-            "SYMMETRIC",
-            marks=pytest.mark.xfail(strict=True, reason="as REFLECT: _fold_rows starts its sums at +0.0"),
-        ),
-    ],
-)
+@pytest.mark.parametrize("mode", ["CONSTANT", "REFLECT", "SYMMETRIC"])
 @given(data=st.data(), case=pad_cases())
 @example(data=None, case=(np.zeros(3), [(1, 1)]))  # dy all -0.0: the middle cell has 3 copies
 def test_pad_grad_of_signed_zeros_matches_tensorflow(mode, data, case):
@@ -356,9 +339,6 @@ def test_pad_grad_of_signed_zeros_matches_tensorflow(mode, data, case):
     assert_exact(got, want, format_call("pad_grad", dy, pads, mode), "tf.GradientTape of tf.pad")
 
 
-_FOLDING = pytest.mark.xfail(
-    strict=True, reason="convops/_kernels/pad.pyx _fold_rows sums from memset(0) = +0.0, not from the first copy"
-)
 _NUMPY_MODES = {
     "CONSTANT": "constant",
     "REFLECT": "reflect",
@@ -368,7 +348,7 @@ _NUMPY_MODES = {
 }
 
 
-@pytest.mark.parametrize("mode", ["CONSTANT", *(pytest.param(m, marks=_FOLDING) for m in list(_NUMPY_MODES)[1:])])
+@pytest.mark.parametrize("mode", list(_NUMPY_MODES))
 @given(data=st.data(), case=pad_cases())
 @example(data=None, case=(np.zeros((2, 3)), [(1, 2), (2, 1)]))  # dy all -0.0: every cell's copies are -0.0
 def test_pad_grad_of_zeros_is_negative_exactly_where_every_copy_is(mode, data, case):
