@@ -95,8 +95,8 @@ MUTATIONS = [
     Mutation(
         "pool-2d-nchw",
         "convops/pooling.py",
-        '    if data_format == "NCHW" and not image_2d:',
-        '    if data_format == "NCHW":',
+        '    if fmt == "NCHW" and not image_2d:',
+        '    if fmt == "NCHW":',
         ("tests/test_pool.py", "-k", "matches_tensorflow"),
         "a 2-D image pooled with data_format='NCHW' is transposed as if it were 4-D NCHW",
     ),
@@ -204,6 +204,7 @@ def run(mutations, copy: Path) -> list:
         original = path.read_text()
         if original.count(m.old) != 1:
             results.append((m, "ERROR", 0.0, f"text found {original.count(m.old)} times in {m.path}"))
+            print(f"{'ERROR':9} {m.name:22} {0.0:6.1f} s  {results[-1][3]}", flush=True)
             continue
         stat = path.stat()
         saved = _save_artefacts(copy) if m.compiled else None
