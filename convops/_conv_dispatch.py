@@ -133,8 +133,10 @@ def run_conv(geo: ConvGeometry, x: np.ndarray, w: np.ndarray, out: np.ndarray) -
         chunk = max(chunk, min(m_total, 64))
         # BLAS pinned to one thread, as in the gradients: OpenBLAS's bits depend on its thread
         # count, a process-wide setting that concurrent gradient calls change (tests/hardening).
-        with _threads.blas_threads.limit(1):
-            load("conv_gemm").conv2d_gemm(x, w, out, sh, sw, dil_h, dil_w, top, left, geo.groups, chunk)
+        # (call, not `with limit(1)`: no contextlib frame a Ctrl-C could land in, _threads.py)
+        _threads.blas_threads.call(
+            1, load("conv_gemm").conv2d_gemm, x, w, out, sh, sw, dil_h, dil_w, top, left, geo.groups, chunk
+        )
 
 
 # --------------------------------------------------------------------------- input gradient

@@ -394,23 +394,29 @@ class Model:
         return losses_module._labels(y, n, classes, name)
 
     def _forward(self, x: np.ndarray, training: bool) -> np.ndarray:
-        with blas_threads.limit(1):
-            for layer in self._layers:
-                x = layer.forward(x, training=training)
+        # BLAS held at one thread through blas_threads.call (not `with limit(1)`: no contextlib
+        # frame where a Ctrl-C could land and leave BLAS limited; convops/_threads.py).
+        return blas_threads.call(1, self._forward_layers, x, training)
+
+    def _forward_layers(self, x: np.ndarray, training: bool) -> np.ndarray:
+        for layer in self._layers:
+            x = layer.forward(x, training=training)
         return x
 
     def _infer(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """Inference output and, when the loss uses them, the last layer's logits -- in local
         variables only, so that concurrent calls on one model cannot see each other's."""
+        return blas_threads.call(1, self._infer_layers, x)
+
+    def _infer_layers(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         logits = None
-        with blas_threads.limit(1):
-            for layer in self._layers[:-1]:
-                x = layer.forward(x, training=False)
-            last = self._layers[-1]
-            if self.loss is not None and isinstance(last, _Activated) and self._fused_logits():
-                x, logits = last.forward_with_logits(x)
-            else:
-                x = last.forward(x, training=False)
+        for layer in self._layers[:-1]:
+            x = layer.forward(x, training=False)
+        last = self._layers[-1]
+        if self.loss is not None and isinstance(last, _Activated) and self._fused_logits():
+            x, logits = last.forward_with_logits(x)
+        else:
+            x = last.forward(x, training=False)
         return x, logits
 
     def _fused_logits(self) -> bool:
@@ -421,10 +427,12 @@ class Model:
     def _train_step(self, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
         # NumPy's and SciPy's OpenBLAS threads, spinning after a small product (Dense), would
         # compete with the kernels' own threads: inside a step BLAS runs on the calling thread.
-        with blas_threads.limit(1):
-            loss, correct = self._backprop(x, y)
-            pairs = [(layer.grads[key], layer.params[key]) for layer in self._layers for key in layer.params]
-            self._optimizer().apply_gradients(pairs)
+        return blas_threads.call(1, self._backprop_and_apply, x, y)
+
+    def _backprop_and_apply(self, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+        loss, correct = self._backprop(x, y)
+        pairs = [(layer.grads[key], layer.params[key]) for layer in self._layers for key in layer.params]
+        self._optimizer().apply_gradients(pairs)
         return loss, correct
 
     def _backprop(self, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
@@ -480,8 +488,8 @@ class Model:
         self._require_compiled("loss_and_gradients")
         x = self._prepare_x(x)
         y = self._prepare_y(y, len(x))
-        with self._guard.writing(self.name, "loss_and_gradients"), blas_threads.limit(1):
-            loss, _ = self._backprop(x, y)
+        with self._guard.writing(self.name, "loss_and_gradients"):
+            loss, _ = blas_threads.call(1, self._backprop, x, y)
             return loss, [layer.grads[key] for layer in self._layers for key in layer.params]
 
     def _test_step(self, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
