@@ -42,20 +42,16 @@ Build the site first: ``bash scripts/site.sh --no-serve`` (scripts/test.sh does)
 from __future__ import annotations
 
 import functools
-import http.server
 import json
 import math
 import os
 import pathlib
 import re
-import tempfile
-import threading
 import xml.etree.ElementTree as ET
 from urllib.parse import unquote, urlparse
 
 import pytest
-
-ROOT = pathlib.Path(__file__).resolve().parents[2]
+from site_browser import ROOT, SITE, Visit
 
 
 def _shown_benchmark_run() -> pathlib.Path:
@@ -67,20 +63,6 @@ def _shown_benchmark_run() -> pathlib.Path:
     spec.loader.exec_module(module)
     return module.results_json()
 
-
-SITE = pathlib.Path(os.environ.get("CONVOPS_SITE_DIR", ROOT / "docs" / "_build" / "html"))
-CHROMIUM = os.environ.get("CONVOPS_CHROMIUM", "/usr/bin/chromium")
-# The flags that keep Chromium quiet and offline on this kind of machine (docs toolchain note).
-# Playwright adds --headless and its own temporary profile (it refuses --user-data-dir here).
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 # The concept pages, in the order of docs/index.rst.
 CONCEPTS = [
@@ -144,90 +126,6 @@ def _pages() -> list[str]:
         return ["<site not built>"]
     skip = ("_static", "_sources", "_images", "_downloads", "_plot_directive")
     return sorted(str(p.relative_to(SITE)) for p in SITE.rglob("*.html") if p.relative_to(SITE).parts[0] not in skip)
-
-
-class _Quiet(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):  # the test reports what matters; no access log
-        pass
-
-
-@pytest.fixture(scope="module")
-def base_url():
-    if not (SITE / "index.html").is_file():
-        pytest.fail(f"the site is not built: {SITE}/index.html is missing. Run `bash scripts/site.sh --no-serve`.")
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(SITE)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/"
-    server.shutdown()
-    server.server_close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError as exc:  # a failure, not a skip: the docs job needs it
-        pytest.fail(f"playwright is not installed ({exc}); run `bash scripts/env.sh docs`")
-    if not os.access(CHROMIUM, os.X_OK):
-        pytest.fail(f"Chromium not found at {CHROMIUM}; `bash scripts/env.sh docs` installs Debian's chromium")
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture(scope="module")
-def screenshots():
-    where = os.environ.get("CONVOPS_SCREENSHOTS")
-    path = pathlib.Path(where) if where else pathlib.Path(tempfile.mkdtemp(prefix="convops-site-shots-"))
-    path.mkdir(parents=True, exist_ok=True)
-    print(f"\nscreenshots of every page: {path}")
-    return path
-
-
-class Visit:
-    """One page opened in a fresh browser context that records everything that went wrong."""
-
-    def __init__(self, browser, base_url: str, colour_scheme: str = "light", reduced_motion: str = "no-preference"):
-        self.base = base_url
-        self.external: list[str] = []
-        self.errors: list[str] = []
-        self.failed: list[str] = []
-        self.context = browser.new_context(
-            viewport={"width": 1280, "height": 900}, color_scheme=colour_scheme, reduced_motion=reduced_motion
-        )
-        # On the context, not the page: requests of web workers only show there.
-        self.context.route("**/*", self._route)
-        self.page = self.context.new_page()
-        self.page.on(
-            "console", lambda m: self.errors.append(f"console.{m.type}: {m.text}") if m.type == "error" else None
-        )
-        self.page.on("pageerror", lambda e: self.errors.append(f"uncaught: {e}"))
-        self.page.on("response", lambda r: self.failed.append(f"HTTP {r.status} {r.url}") if r.status >= 400 else None)
-        self.page.on(
-            "requestfailed",
-            lambda r: self.failed.append(f"failed {r.url}: {r.failure}") if r.url.startswith(self.base) else None,
-        )
-
-    def _route(self, route):
-        url = route.request.url
-        if url.startswith(self.base) or urlparse(url).scheme in ("data", "blob", "about"):
-            route.continue_()
-        else:
-            self.external.append(url)
-            route.abort()
-
-    def open(self, path: str):
-        response = self.page.goto(self.base + path, wait_until="load")
-        assert response is not None and response.status == 200, f"{path}: HTTP {response and response.status}"
-        return self.page
-
-    def close(self):
-        self.context.close()
-
-    def problems(self) -> list[str]:
-        return [f"request to an external host: {u}" for u in self.external] + self.errors + self.failed
 
 
 def _site_file(url: str) -> pathlib.Path:
