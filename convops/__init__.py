@@ -6,6 +6,9 @@
 (1, 26, 26, 32)
 """
 
+import importlib
+from types import ModuleType
+
 from convops import arithmetic, reference
 from convops._threads import get_num_threads, num_threads, openmp_enabled, set_num_threads
 from convops._version import __version__
@@ -44,3 +47,20 @@ __all__ = [
     "num_threads",
     "openmp_enabled",
 ]
+
+# Submodules that `import convops` does not load (convops.nn pulls in the whole Keras-like API,
+# convops.datasets the download code): reached as attributes on first use, so that
+# `convops.nn.Sequential` works after a bare `import convops` and importing stays fast.
+_LAZY_SUBMODULES = ("nn", "datasets", "dispatch", "gradients")
+
+
+def __getattr__(name: str) -> ModuleType:
+    if name in _LAZY_SUBMODULES:
+        module = importlib.import_module(f"convops.{name}")
+        globals()[name] = module
+        return module
+    raise AttributeError(f"module 'convops' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY_SUBMODULES))

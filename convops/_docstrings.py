@@ -64,6 +64,10 @@ _ENTRIES = {
             Where the channels are in the 4-D image arrays: last, ``(N, H, W, C)`` (TensorFlow's
             default), or first, ``(N, C, H, W)``.
         """,
+    "name": """
+        name : str, optional
+            Accepted and ignored: TensorFlow's op name, so that pasted ``tf.nn`` calls run.
+        """,
     # ---- convops.arithmetic: one spatial axis, the symbols of its module docstring
     "input_size": """
         input_size : int

@@ -11,7 +11,7 @@ from typing import Literal, TypeAlias
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["ArrayLike", "DataFormat", "ExplicitPadding", "Int", "Padding", "PaddingMode", "Pair"]
+__all__ = ["ArrayLike", "DataFormat", "ExplicitPadding", "FiltersFormat", "Int", "Padding", "PaddingMode", "Pair"]
 
 #: Anything ``np.asarray`` turns into an array: an ndarray, nested lists, a scalar.
 ArrayLike: TypeAlias = npt.ArrayLike
@@ -36,3 +36,6 @@ Padding: TypeAlias = PaddingMode | ExplicitPadding
 
 #: Where the channels are: ``(N, H, W, C)`` or ``(N, C, H, W)``.
 DataFormat: TypeAlias = Literal["NHWC", "NCHW", "nhwc", "nchw"]
+
+#: The layout of 4-D filters: TensorFlow's ``(KH, KW, C_in, C_out)`` or PyTorch's ``(C_out, C_in, KH, KW)``.
+FiltersFormat: TypeAlias = Literal["HWIO", "OIHW", "hwio", "oihw"]

@@ -8,6 +8,7 @@ touches array data beyond ``np.asarray``; the kernels trust what these helpers h
 from __future__ import annotations
 
 import numbers
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -20,6 +21,8 @@ PADDING_STRINGS = ("SAME", "VALID")
 #: overflow, and no array can be that large anyway. Larger values raise ValueError (they used to
 #: reach the kernels and fail with OverflowError).
 MAX_EXTENT = 2**60
+# The byte-order character of a non-native array (NumPy writes native order as "=" or "|").
+_FOREIGN_BYTE_ORDER = ">" if sys.byteorder == "little" else "<"
 
 
 def _describe(value: Any) -> str:
@@ -38,6 +41,15 @@ def as_int(value: Any, name: str) -> int:
     if isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "iu":
         return int(value)
     raise TypeError(f"`{name}` must be an integer; got {_describe(value)}")
+
+
+FILTERS_FORMATS = ("HWIO", "OIHW")
+
+
+def check_name(name: Any) -> None:
+    """TensorFlow's ``name=``: accepted (a string or None) and ignored."""
+    if name is not None and not isinstance(name, str):
+        raise TypeError(f"`name` must be a string or None (TensorFlow's op name, ignored); got {_describe(name)}")
 
 
 def check_data_format(data_format: Any) -> str:
@@ -148,6 +160,11 @@ def to_array(value: Any, name: str, like: np.ndarray | None = None) -> np.ndarra
             array = np.asarray(value)
         except Exception as exc:  # noqa: BLE001 - report any conversion failure as a TypeError
             raise TypeError(f"`{name}` could not be converted to an array: {exc}") from None
+        if array.dtype.byteorder == _FOREIGN_BYTE_ORDER:
+            # The same numbers in the other byte order (a big-endian ``>f4`` from a file or a
+            # network protocol) are the same dtype to a user: one copy in native order, so every op
+            # accepts them as ``pad`` always did (the kernels read native elements only).
+            return array.astype(array.dtype.newbyteorder("="))
         # The kernels read typed elements: data at an address that is not a multiple of the item
         # size (a view at a byte offset into a buffer) is undefined behaviour in C (UBSan's
         # "misaligned load"; an aligned SIMD load would fault), so such arrays are copied.
@@ -185,18 +202,67 @@ def to_array(value: Any, name: str, like: np.ndarray | None = None) -> np.ndarra
     return array
 
 
+def _dtype_fix(dtype: np.dtype, allowed: tuple[np.dtype, ...]) -> str:
+    """The one line that turns a refused array into an accepted one, where there is one."""
+    if dtype.kind in "biuf" and np.dtype(np.float32) in allowed:
+        scale = " (uint8 pixels keep their values 0..255: divide by 255 for [0, 1])" if dtype == np.uint8 else ""
+        return f". Convert it first: `x.astype('float32')`{scale}"
+    return ""
+
+
 def check_dtype(array: np.ndarray, name: str, allowed: tuple[np.dtype, ...], op: str) -> None:
     if array.dtype not in allowed:
         names = ", ".join(str(np.dtype(d)) for d in allowed)
-        raise TypeError(f"`{name}` of {op} must have one of the dtypes {names}; got {array.dtype}")
+        raise TypeError(
+            f"`{name}` of {op} must have one of the dtypes {names}; got {array.dtype}"
+            + _dtype_fix(array.dtype, allowed)
+        )
 
 
 def check_rank(array: np.ndarray, name: str, op: str, layout: str) -> None:
     if array.ndim != 4:
+        hint = ""
+        if array.ndim == 3:
+            one = layout.replace("(N, ", "(")
+            hint = f". For one image of shape {one}, pass `x[None]` (adds the batch axis: {layout})"
         raise ValueError(
             f"`{name}` of {op} must be 4-D {layout} (or 2-D (H, W) for one grayscale image); "
-            f"got {array.ndim}-D with shape {array.shape}"
+            f"got {array.ndim}-D with shape {array.shape}{hint}"
         )
+
+
+def promote_2d_pair(
+    first: Any, second: Any, first_name: str, second_name: str, allowed: tuple[np.dtype, ...]
+) -> tuple[Any, Any]:
+    """The learner's 2-D form (one ``(H, W)`` image and one ``(KH, KW)`` kernel) with integer or
+    bool operands, as float: the float dtype among the operands (their wider one), else float32.
+
+    This is the one place convops is more lenient than TensorFlow: an image read with PIL,
+    imageio or scikit-image is ``uint8`` and a kernel typed as ``[[-1, 0, 1]] * 3`` is integer,
+    and the 2-D form exists for exactly that first call. Values are converted, not rescaled
+    (``255`` stays ``255.0``). Anything else -- a pair that is already valid (``int32`` with
+    ``int32``), a 4-D call, a non-numeric operand -- is returned unchanged for the usual checks.
+    """
+    a, b = to_array(first, first_name), to_array(second, second_name)
+    if a.ndim != 2 or b.ndim != 2 or (a.dtype == b.dtype and a.dtype in allowed):
+        return first, second
+    kinds = a.dtype.kind + b.dtype.kind
+    if any(kind not in "biuf" for kind in kinds) or not any(kind in "biu" for kind in kinds):
+        return first, second
+    floats = [d for d in (a.dtype, b.dtype) if d.kind == "f"]
+    target = np.result_type(*floats) if floats else np.dtype(np.float32)
+    if target not in allowed:
+        return first, second
+    return a.astype(target), b.astype(target)
+
+
+def promote_2d_image(value: Any, name: str, allowed: tuple[np.dtype, ...]) -> Any:
+    """One 2-D image for a pooling op: integer or bool pixels as float32 when the op does not
+    take them (average pooling), unchanged otherwise (max pooling of uint8 is exact)."""
+    array = to_array(value, name)
+    if array.ndim == 2 and array.dtype.kind in "biu" and array.dtype not in allowed and np.float32 in allowed:
+        return array.astype(np.float32)
+    return value
 
 
 def check_output_size(shape: tuple[int, ...], dtype: np.dtype, op: str) -> None:

@@ -10,6 +10,7 @@ Which kernel runs each call is decided in :mod:`convops._conv_dispatch`.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -19,20 +20,24 @@ import numpy as np
 from convops import _conv_dispatch, _threads, dispatch
 from convops._docstrings import fill_doc
 from convops._kernels import load
-from convops._typing import ArrayLike, DataFormat, Padding, Pair
+from convops._typing import ArrayLike, DataFormat, FiltersFormat, Padding, Pair
 from convops._validation import (
+    DATA_FORMATS,
+    FILTERS_FORMATS,
     GRAD_DTYPES,
     MAX_EXTENT,
     _is_array,
     check_4d,
     check_data_format,
     check_dtype,
+    check_name,
     check_output_size,
     check_rank,
     compute_dtype,
     from_nhwc,
     int_vector,
     parse_padding,
+    promote_2d_pair,
     spatial_pair,
     to_array,
     to_nhwc,
@@ -254,8 +259,15 @@ def _operands(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Both array operands of an op, with TensorFlow's dtype rules: a list takes the dtype of the
     other operand when that is any array-like (ndarray or not); the dtypes must match."""
-    a = to_array(first, first_name, like=to_array(second, second_name) if _is_array(second) else None)
-    b = to_array(second, second_name, like=a)
+    first_array = to_array(first, first_name) if _is_array(first) else None
+    second_array = to_array(second, second_name) if _is_array(second) else None
+    # An array's own dtype first: a uint8 image with a list kernel is refused for being uint8 (with
+    # the fix), not because the kernel's -1 does not fit in uint8.
+    for array, name in ((first_array, first_name), (second_array, second_name)):
+        if array is not None:
+            check_dtype(array, name, dtypes, op)
+    a = first_array if first_array is not None else to_array(first, first_name, like=second_array)
+    b = second_array if second_array is not None else to_array(second, second_name, like=a)
     check_dtype(a, first_name, dtypes, op)
     if b.dtype != a.dtype:
         raise TypeError(
@@ -263,6 +275,45 @@ def _operands(
             f"{a.dtype}, {second_name} {b.dtype}"
         )
     return a, b
+
+
+def _check_tf_positional_order(data_format: Any, dilations: Any) -> None:
+    """``conv2d(x, w, 1, "SAME", "NHWC", 1)`` is tf.nn.conv2d's positional order; say so."""
+    if isinstance(dilations, str) and dilations.upper() in DATA_FORMATS:
+        raise TypeError(
+            f"conv2d: `dilations` received {dilations!r}, a data format (and `data_format` received "
+            f"{data_format!r}). convops.conv2d's positional order is (input, filters, strides, padding, "
+            f"dilations, data_format); tf.nn.conv2d's is (input, filters, strides, padding, data_format, "
+            f"dilations). Pass them by keyword: data_format={dilations!r}, dilations={data_format!r}"
+        )
+
+
+def _as_hwio(w: np.ndarray, filters_format: Any, x: np.ndarray, layout: str) -> np.ndarray:
+    """4-D ``filters`` as HWIO, from ``filters_format``; with no format given and NCHW data (where
+    PyTorch users come from), a warning or an error when the shape reads better as OIHW."""
+    if filters_format is not None:
+        if not isinstance(filters_format, str) or filters_format.upper() not in FILTERS_FORMATS:
+            raise ValueError(f"`filters_format` must be one of {FILTERS_FORMATS}; got {filters_format!r}")
+        return w.transpose(2, 3, 1, 0) if filters_format.upper() == "OIHW" else w
+    if layout != "NCHW" or x.ndim != 4:
+        return w
+    c_in = x.shape[1]
+    kh, kw, c_group, _ = w.shape
+    oihw_fits = w.shape[1] >= 1 and c_in % w.shape[1] == 0 and w.shape[2] == w.shape[3]
+    if not oihw_fits:
+        return w
+    torch_hint = (
+        f"`filters` {w.shape} with data_format='NCHW' are read as HWIO (KH={kh}, KW={kw}, C_in/groups="
+        f"{c_group}, C_out={w.shape[3]}), TensorFlow's layout in every data format; if they are PyTorch "
+        f"OIHW weights (C_out={w.shape[0]}, C_in/groups={w.shape[1]}, {w.shape[2]}x{w.shape[3]} kernel), "
+        f"pass filters_format='OIHW'; pass filters_format='HWIO' to say they are HWIO"
+    )
+    if c_group < 1 or c_in % c_group:
+        raise ValueError(f"conv2d: input has C_in={c_in} channels: {torch_hint}")
+    # Only the plain (ungrouped) PyTorch reading warns: its in-channels are exactly C_in.
+    if kh != kw and w.shape[1] == c_in:
+        warnings.warn(torch_hint, UserWarning, stacklevel=3)
+    return w
 
 
 # What convops.dispatch holds when nothing is forced (one identity check, ~30 ns, where the two
@@ -285,6 +336,9 @@ def conv2d(
     padding: Padding = "VALID",
     dilations: Pair = 1,
     data_format: DataFormat = "NHWC",
+    name: str | None = None,
+    *,
+    filters_format: FiltersFormat | None = None,
 ) -> np.ndarray:
     """2-D cross-correlation of a batch of images with a bank of filters, as ``tf.nn.conv2d``.
 
@@ -298,12 +352,21 @@ def conv2d(
         Batch of images (``(N, C_in, H, W)`` when ``data_format="NCHW"``). A 2-D ``(H, W)`` array
         is one grayscale image: pass a 2-D ``(KH, KW)`` kernel with it and get a 2-D map back.
     filters : array_like, shape (KH, KW, C_in / groups, C_out)
-        Filter bank in HWIO order. When ``C_in`` is a multiple ``groups`` of the filters'
+        Filter bank in HWIO order, in every data format (TensorFlow's rule: ``data_format`` does
+        not change the filters' layout). When ``C_in`` is a multiple ``groups`` of the filters'
         in-channels the convolution is grouped, as in TensorFlow.
     %(strides)s
     %(padding)s
     %(dilations)s
     %(data_format)s
+    %(name)s
+    filters_format : "HWIO" or "OIHW", optional, keyword only
+        The layout of ``filters``. Default: HWIO, TensorFlow's. ``"OIHW"`` takes a PyTorch weight
+        ``(C_out, C_in / groups, KH, KW)`` as it is (``conv.weight.detach().numpy()``), so that
+        ``conv2d(x, w, data_format="NCHW", filters_format="OIHW")`` is ``torch.nn.functional.conv2d``
+        without bias. When it is not given and ``data_format="NCHW"``, 4-D filters that read
+        better as OIHW than as HWIO (a non-square HWIO kernel whose last two axes are square, or
+        HWIO channels that do not fit ``input``) give a warning or an error saying so.
 
     Returns
     -------
@@ -316,8 +379,15 @@ def conv2d(
     -----
     dtypes: float16 (computed in float32, as TensorFlow does on CPU), float32, float64, int32
     (wraps on overflow). ``input`` and ``filters`` must have the same dtype; a list takes the
-    other operand's dtype. When the kernel is larger than the padded input the result is an
-    empty array (TensorFlow with oneDNN returns uninitialised memory there).
+    other operand's dtype. The learner's 2-D form is more lenient: an integer or bool image or
+    kernel (a ``uint8`` image from PIL, ``[[-1, 0, 1]] * 3``) is computed as float32 (float64
+    when the other operand is float64), values unchanged. Non-native byte order (``>f4``) is the
+    same dtype. When the kernel is larger than the padded input the result is an empty array
+    (TensorFlow with oneDNN returns uninitialised memory there).
+
+    The positional order is convops' own: ``(input, filters, strides, padding, dilations,
+    data_format, name)``. ``tf.nn.conv2d``'s is ``(..., padding, data_format, dilations, name)``:
+    pass ``data_format`` and ``dilations`` by keyword in code that must run with both.
 
     Examples
     --------
@@ -334,16 +404,21 @@ def conv2d(
     >>> convops.conv2d(np.ones((1, 5, 5, 3)), np.ones((3, 3, 3, 8)), strides=2, padding="SAME").shape
     (1, 3, 3, 8)
     """
-    if _forced_kernels.get() is _NOTHING_FORCED:  # dispatch.nothing_forced(), inlined
+    if filters_format is None and _forced_kernels.get() is _NOTHING_FORCED:  # dispatch.nothing_forced(), inlined
         # The common call (float NHWC ndarrays, int stride, VALID/SAME) in compiled code; None for
         # anything else, including every argument the checks below would reject. It runs the
         # default kernels, so it is skipped whenever convops.dispatch.force is in effect.
         out = _fast_conv2d(input, filters, strides, padding, dilations, data_format, _DEFAULT_ISA, _get_num_threads())
         if out is not None:
             return out
+    _check_tf_positional_order(data_format, dilations)
+    check_name(name)
     layout = check_data_format(data_format)
+    input, filters = promote_2d_pair(input, filters, "input", "filters", CONV_DTYPES)
     x, w = _operands("conv2d", input, "input", filters, "filters", CONV_DTYPES)
     image_2d = x.ndim == 2
+    if not image_2d and w.ndim == 4:
+        w = _as_hwio(w, filters_format, x, layout)
     if image_2d:
         if w.ndim != 2:
             raise ValueError(
@@ -511,6 +586,7 @@ def conv2d_transpose(
     padding: Padding = "SAME",
     data_format: DataFormat = "NHWC",
     dilations: Pair = 1,
+    name: str | None = None,
 ) -> np.ndarray:
     """Transposed convolution ("deconvolution"), as ``tf.nn.conv2d_transpose``.
 
@@ -537,6 +613,7 @@ def conv2d_transpose(
     %(data_format)s
     %(dilations)s
         The forward conv2d's dilations (TensorFlow's CPU refuses > 1; convops computes them).
+    %(name)s
 
     Returns
     -------
@@ -571,6 +648,7 @@ def conv2d_transpose(
     ...
     ValueError: conv2d_transpose: output_shape height 5 is impossible with input height 2: ... heights 3 to 4 give 2
     """
+    check_name(name)
     return _backprop_input(_TRANSPOSE, output_shape, filters, input, strides, padding, data_format, dilations)
 
 

@@ -21,6 +21,7 @@ from convops._validation import (
     as_int,
     check_dtype,
     check_extent,
+    check_name,
     check_output_size,
     compute_dtype,
     to_array,
@@ -191,7 +192,13 @@ def _pad_spec(
     return mode_upper, pairs, tuple(in_shape)
 
 
-def pad(input: ArrayLike, paddings: Paddings, mode: PadMode = "CONSTANT", constant_values: ArrayLike = 0) -> np.ndarray:
+def pad(
+    input: ArrayLike,
+    paddings: Paddings,
+    mode: PadMode = "CONSTANT",
+    constant_values: ArrayLike = 0,
+    name: str | None = None,
+) -> np.ndarray:
     """Pad an array, as ``tf.pad``.
 
     Parameters
@@ -210,6 +217,8 @@ def pad(input: ArrayLike, paddings: Paddings, mode: PadMode = "CONSTANT", consta
         instead uses one mean of the whole tensor; pass ``constant_values=x.mean()`` for that.)
     constant_values : scalar
         Value of the border in ``"CONSTANT"`` mode, cast to the input dtype.
+    name : str, optional
+        Accepted and ignored: TensorFlow's op name, so that pasted ``tf.pad`` calls run.
 
     Returns
     -------
@@ -234,12 +243,15 @@ def pad(input: ArrayLike, paddings: Paddings, mode: PadMode = "CONSTANT", consta
            [1., 2., 3.],
            [3., 6., 3.]])
     """
+    check_name(name)
     # The common call (ndarray, int pairs, CONSTANT 0 / REFLECT / SYMMETRIC) in compiled code;
     # None for anything else, including every argument the checks below would reject.
     out = pad_fast(input, paddings, mode, constant_values, _threads.get_num_threads())
     if out is not None:
         return out
     x = np.asarray(input) if isinstance(input, np.ndarray) else to_array(input, "input")
+    if not x.dtype.isnative:  # the same numbers in the other byte order: the same dtype
+        x = x.astype(x.dtype.newbyteorder("="))
     if x.dtype.kind not in "biuf":
         raise TypeError(f"`input` of pad must have a boolean, integer or floating dtype; got {x.dtype}")
     if x.ndim == 0:

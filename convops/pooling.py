@@ -9,6 +9,7 @@ one kernel and calls it once.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -27,12 +28,14 @@ from convops._validation import (
     check_4d,
     check_data_format,
     check_dtype,
+    check_name,
     check_output_size,
     check_rank,
     compute_dtype,
     from_nhwc,
     int_vector,
     parse_padding,
+    promote_2d_image,
     spatial_pair,
     to_array,
     to_nhwc,
@@ -177,16 +180,33 @@ def _prepare(
 ) -> tuple[np.ndarray, bool, str, PoolGeometry]:
     """The forward ops' argument handling: (NHWC array, whether it was one 2-D image, the data
     format, the geometry)."""
-    fmt = check_data_format(data_format)
-    x = to_array(input, "input")
+    fmt = check_data_format("NHWC" if data_format is None else data_format)
+    x = to_array(promote_2d_image(input, "input", dtypes), "input")
     check_dtype(x, "input", dtypes, op)
     image_2d = x.ndim == 2
     if image_2d:
         x = x[None, :, :, None]
     check_rank(x, "input", op, _layout(fmt))
+    if data_format is None:
+        _warn_if_nchw(x.shape, op)
     if fmt == "NCHW" and not image_2d:
         x = x.transpose(0, 2, 3, 1)
     return x, image_2d, fmt, pool_geometry(op, x.shape, ksize, strides, padding, fmt)
+
+
+def _warn_if_nchw(shape: tuple[int, ...], op: str) -> None:
+    """PyTorch's ``(N, C, H, W)`` passed without ``data_format`` pools over C and H: no error can
+    catch it, so warn where the shape can hardly be NHWC (1, 3 or 4 rows, as wide as it has
+    channels: an RGB(A) or grayscale batch in NCHW)."""
+    _, h, w, c = shape
+    if h in (1, 3, 4) and w == c and w >= 8:
+        warnings.warn(
+            f"{op}: `input` of shape {tuple(shape)} is read as NHWC (H={h}, W={w}, C={c}), the default; "
+            f"it looks like NCHW (C={h}, H={w}, W={c}), PyTorch's layout. Pass data_format='NCHW' for that, "
+            f"or data_format='NHWC' to say it is NHWC",
+            UserWarning,
+            stacklevel=4,
+        )
 
 
 def _finish(out: np.ndarray, image_2d: bool, data_format: str) -> np.ndarray:
@@ -197,7 +217,12 @@ def _finish(out: np.ndarray, image_2d: bool, data_format: str) -> np.ndarray:
 
 @fill_doc
 def max_pool2d(
-    input: ArrayLike, ksize: Pair, strides: Pair, padding: Padding = "VALID", data_format: DataFormat = "NHWC"
+    input: ArrayLike,
+    ksize: Pair,
+    strides: Pair,
+    padding: Padding = "VALID",
+    data_format: DataFormat | None = None,
+    name: str | None = None,
 ) -> np.ndarray:
     """Maximum over each ``KH x KW`` window, as ``tf.nn.max_pool2d``.
 
@@ -209,6 +234,9 @@ def max_pool2d(
     %(pool_padding)s
         Padded cells never win: they act as -inf.
     %(data_format)s
+        Not given: NHWC, with a warning when the shape looks like PyTorch's NCHW, such as
+        ``(N, 3, 64, 64)``; pass it to silence the warning.
+    %(name)s
 
     Returns
     -------
@@ -231,6 +259,7 @@ def max_pool2d(
     array([[4., 5.],
            [9., 7.]], dtype=float32)
     """
+    check_name(name)
     x, image_2d, fmt, geometry = _prepare(input, ksize, strides, padding, data_format, "max_pool2d", MAX_POOL_DTYPES)
     compute = compute_dtype(x.dtype)
     shape = geometry.out_shape
@@ -274,8 +303,9 @@ def avg_pool2d(
     ksize: Pair,
     strides: Pair,
     padding: Padding = "VALID",
-    data_format: DataFormat = "NHWC",
+    data_format: DataFormat | None = None,
     count_include_pad: bool = False,
+    name: str | None = None,
 ) -> np.ndarray:
     """Mean over each ``KH x KW`` window, as ``tf.nn.avg_pool2d``.
 
@@ -287,9 +317,12 @@ def avg_pool2d(
     %(pool_padding)s
         Explicit padding is a convops extension: ``tf.nn.avg_pool2d`` accepts only the two strings.
     %(data_format)s
+        Not given: NHWC, with a warning when the shape looks like PyTorch's NCHW, such as
+        ``(N, 3, 64, 64)``; pass it to silence the warning.
     count_include_pad : bool, default False
         False (TensorFlow): divide by the number of real cells in the window. True (PyTorch's
         default): divide by ``KH * KW``, as if padded cells were zeros.
+    %(name)s
 
     Returns
     -------
@@ -315,6 +348,7 @@ def avg_pool2d(
     array([[2.  , 1.75],
            [3.25, 2.  ]], dtype=float32)
     """
+    check_name(name)
     x, image_2d, fmt, geometry = _prepare(input, ksize, strides, padding, data_format, "avg_pool2d", AVG_POOL_DTYPES)
     _check_bool(count_include_pad, "count_include_pad")
     check_output_size(geometry.out_shape, x.dtype, "avg_pool2d")
@@ -533,6 +567,7 @@ def max_pool2d_with_argmax(
     data_format: DataFormat = "NHWC",
     output_dtype: npt.DTypeLike = np.int64,
     include_batch_in_index: bool = False,
+    name: str | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Max pooling that also says where each maximum came from, as ``tf.nn.max_pool_with_argmax``.
 
@@ -550,6 +585,7 @@ def max_pool2d_with_argmax(
     include_batch_in_index : bool
         Whether the flat index counts the earlier images of the batch.
 
+    %(name)s
     Returns
     -------
     output : ndarray, shape (N, H_out, W_out, C), dtype of ``input``
@@ -574,6 +610,7 @@ def max_pool2d_with_argmax(
     >>> out[0, :, :, 0], argmax[0, :, :, 0]            # 4 is at (1, 1): 1*4 + 1; 5 at (0, 2)
     (array([[4., 5.]], dtype=float32), array([[5, 2]]))
     """
+    check_name(name)
     op = "max_pool2d_with_argmax"
     fmt = check_data_format(data_format)
     if fmt != "NHWC":

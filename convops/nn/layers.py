@@ -407,7 +407,7 @@ class MaxPooling2D(_Pooling2D):
 
     def _forward(self, x, training):
         if not training:
-            return convops.max_pool2d(x, self.pool_size, self.strides, _tf_padding(self.padding))
+            return convops.max_pool2d(x, self.pool_size, self.strides, _tf_padding(self.padding), "NHWC")
         # One pass gives the maxima (max_pool2d's values) and their positions for backward.
         x = np.ascontiguousarray(x)
         ksize, strides, pad_before, out_shape = convops.pooling._pool_geometry(
@@ -454,7 +454,7 @@ class AveragePooling2D(_Pooling2D):
     def _forward(self, x, training):
         if training:
             self._in_shape = x.shape
-        return convops.avg_pool2d(x, self.pool_size, self.strides, _tf_padding(self.padding))
+        return convops.avg_pool2d(x, self.pool_size, self.strides, _tf_padding(self.padding), "NHWC")
 
     def _backward(self, dy, need_input_grad, from_logits, overwrite_dy):
         if self._in_shape is None:
