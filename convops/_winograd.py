@@ -312,9 +312,7 @@ def _check_operands(
     if w.dtype != x.dtype:
         raise ValueError(f"`w` must have the dtype of `{x_name}` ({x.dtype}); got {w.dtype}")
     if w.shape[w_in_axis] != x.shape[3]:
-        raise ValueError(
-            f"`w` axis {w_in_axis} must equal `{x_name}`'s channels ({x.shape[3]}); got w.shape {w.shape}"
-        )
+        raise ValueError(f"`w` axis {w_in_axis} must equal `{x_name}`'s channels ({x.shape[3]}); got w.shape {w.shape}")
     return np.ascontiguousarray(x), np.ascontiguousarray(w), tile
 
 

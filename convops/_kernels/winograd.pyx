@@ -179,7 +179,7 @@ def filter_transform(const floating[:, :, :, ::1] w, const double[:, ::1] g, flo
     w: (3, 3, C_in, C_out), g: (alpha, 3), u: (alpha**2, C_in, C_out), overwritten.
     """
     cdef Py_ssize_t alpha = g.shape[0], kc = w.shape[2] * w.shape[3]
-    cdef Py_ssize_t i, j, k, l, q
+    cdef Py_ssize_t i, j, ky, kx, q
     cdef double coef
     cdef const floating* wp = &w[0, 0, 0, 0]
     cdef floating* up = &u[0, 0, 0]
@@ -190,12 +190,12 @@ def filter_transform(const floating[:, :, :, ::1] w, const double[:, ::1] g, flo
         for i in range(alpha):
             for j in range(alpha):
                 memset(acc, 0, kc * sizeof(double))
-                for k in range(3):
-                    for l in range(3):
-                        coef = g[i, k] * g[j, l]
+                for ky in range(3):
+                    for kx in range(3):
+                        coef = g[i, ky] * g[j, kx]
                         if coef != 0:
                             for q in range(kc):
-                                acc[q] += coef * wp[(k * 3 + l) * kc + q]
+                                acc[q] += coef * wp[(ky * 3 + kx) * kc + q]
                 for q in range(kc):
                     up[(i * alpha + j) * kc + q] = <floating>acc[q]
     free(acc)
