@@ -157,11 +157,12 @@ def test_results_do_not_depend_on_thread_count(tile, dtype, monkeypatch):
     call has many tasks, with a ragged last chunk."""
     monkeypatch.setattr(_winograd, "_SCRATCH_BYTES", 1)
     rng = np.random.default_rng(3)
-    x = rng.standard_normal((3, 23, 19, 5)).astype(dtype)
-    w = rng.standard_normal((3, 3, 5, 7)).astype(dtype)
+    # Enough work (tiles * alpha**2 * C_in * C_out >= 2**21) that the kernel uses the threads.
+    x = rng.standard_normal((3, 23, 19, 32)).astype(dtype)
+    w = rng.standard_normal((3, 3, 32, 24)).astype(dtype)
     call = repro("_winograd.conv2d_winograd_valid", x, w, tile, 1)
     first = conv2d_winograd_valid(x, w, tile, 1)
-    assert _winograd.chunk_tiles(tile, 5, 7, x.dtype.itemsize) == 16
+    assert _winograd.chunk_tiles(tile, 32, 24, x.dtype.itemsize) == 16
     for threads in (1, 2, 3, 2):
         assert_bits_equal(conv2d_winograd_valid(x, w, tile, threads), first, call, f"{threads} threads")
 
@@ -256,8 +257,8 @@ def test_backprop_input_matches_tensorflow_and_convops(case):
 def test_backprop_input_thread_count_bit_identical(threads, monkeypatch):
     monkeypatch.setattr(_winograd, "_SCRATCH_BYTES", 1)
     rng = np.random.default_rng(5)
-    w, dy = rng.standard_normal((3, 3, 4, 6)), rng.standard_normal((2, 21, 19, 6))
-    args = (dy, w, (2, 21, 19, 4), ((1, 1), (2, 0)))
+    w, dy = rng.standard_normal((3, 3, 24, 32)), rng.standard_normal((3, 21, 19, 32))
+    args = (dy, w, (3, 21, 19, 24), ((1, 1), (2, 0)))
     call = repro("_winograd.conv2d_backprop_input_winograd", *args, 4, threads)
     one = conv2d_backprop_input_winograd(*args, 4, 1)
     assert_bits_equal(conv2d_backprop_input_winograd(*args, 4, threads), one, call, "1 thread")
