@@ -323,3 +323,25 @@ def test_backprop_input_bad_arguments(kwargs, name, fragment):
     with pytest.raises(ValueError, match=f"`{name}`") as info:
         conv2d_backprop_input_winograd(**args)
     assert fragment in str(info.value)
+
+
+def test_non_finite_inputs():
+    """Documented difference from the direct convolution (why callers must not route non-finite
+    inputs here). F(2x2)'s output row r reads only input rows r..r+2 (the zeros of B^T and A^T),
+    so an inf reaches the same outputs as in the direct sum, but as NaN where the transforms
+    compute inf - inf. F(4x4)'s outputs read rows beyond their window (B^T's row 0 reads input
+    row 4): an inf poisons every output of each tile whose input tile holds it."""
+    x = np.ones((1, 10, 10, 1))
+    x[0, 3, 3, 0] = np.inf
+    w = np.ones((3, 3, 1, 1))
+    direct = convops.conv2d(x, w, 1, "VALID")[0, :, :, 0]
+    got = conv2d_winograd_valid(x, w, 2, 1)[0, :, :, 0]
+    np.testing.assert_array_equal(np.isfinite(got), np.isfinite(direct))
+    assert np.isnan(got).any()
+    np.testing.assert_array_equal(got[np.isfinite(direct)], 9.0)
+    got = conv2d_winograd_valid(x, w, 4, 1)[0, :, :, 0]
+    # Output tile t reads input rows 4t .. 4t + 5; only tile 0 (and its column tile 0) holds 3.
+    assert not np.isfinite(got[:4, :4]).any()
+    # Elsewhere finite and right (F(4x4)'s 1/6 and 1/24 are inexact: within a few ulps).
+    np.testing.assert_allclose(got[4:, :], 9.0, rtol=1e-14)
+    np.testing.assert_allclose(got[:, 4:], 9.0, rtol=1e-14)
