@@ -25,10 +25,10 @@ F(2x2) and 113.8 for F(4x4) (points +-2 bring 4, 5, 8 and 1/24), and for F(4x4) 
 inputs outside an output's 3 x 3 window, whose contributions cancel exactly. So an output's error follows the
 magnitude of its whole input tile, not of its window: measured against a long-double reference
 (tests/test_winograd.py, ``winograd_bound``), ``max |err| / (eps * tile magnitude)`` stays below
-0.5 for F(2x2) and 6.3 for F(4x4). Against the direct kernels' per-window bound
-``eps * (K + 1) * sum|x||w|`` (K = 9 C_in), F(2x2) stays inside it for inputs of similar
-magnitudes from C_in >= 2 on (0.11 at C_in = 2, 0.32 at C_in = 1) and F(4x4) from C_in >= 4 on
-(0.57 at 4, 5.4 at 1); one large input (1e4 among N(0, 1) values) breaks the window bound for
+0.5 for F(2x2) and 13 for F(4x4). Against the direct kernels' per-window bound
+``eps * (K + 1) * sum|x||w|`` (K = 9 C_in), on inputs of similar magnitudes F(2x2) stays inside
+at every C_in (worst 0.35, at C_in = 1) and F(4x4) from C_in >= 4 on (0.64 at 4, 2.1 at 2, 5.4
+at 1); one large input (1e4 among N(0, 1) values) breaks the window bound for
 F(4x4) at every C_in measured (up to 256) and for F(2x2) below C_in = 4.
 
 Non-finite inputs: F(2x2)'s output row r reads only input rows r..r+2 (the zeros of B^T and
