@@ -289,7 +289,9 @@ def _best(run, candidates, default):
 def _probe_shape(c_group: int, c_out: int, kh: int, kw: int, stride: int) -> tuple[int, int]:
     """(input side, output side) of a square one-image VALID problem of about _PROBE_FLOPS."""
     per_pixel = 2 * kh * kw * c_group * c_out
-    side = max(4, int((_PROBE_FLOPS / per_pixel) ** 0.5))
+    # At least 8 x 8 pixels: from 64 pixels conv2d_direct packs the filters per block of channels,
+    # as it does for the large calls being tuned for.
+    side = max(8, int((_PROBE_FLOPS / per_pixel) ** 0.5))
     return (side - 1) * stride + max(kh, kw), side
 
 
