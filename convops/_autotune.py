@@ -4,7 +4,8 @@ The direct kernels (conv2d's, which also computes the stride-1 input gradient, a
 gradient's) keep a block of results in SIMD registers while a reduction runs. How big a block is
 best depends on the microarchitecture (registers, load ports, FMA latency, cache sizes), so the
 first call of each *shape class* times a few candidate blockings on a small synthetic problem
-(~1-3 ms, one thread) and keeps the fastest for the rest of the process.
+(one thread: ~1-3 ms of CPU for conv2d's kernel, ~10 ms for the filter gradient's, whose choice is
+about streaming larger data) and keeps the fastest for the rest of the process.
 
 **Results never depend on the blocking.** A blocking decides which output elements are computed
 together, never the order of any element's sum: each one runs over (ky, kx, c) -- over output
@@ -267,8 +268,8 @@ def _choose(kernel: str, key: str, measure) -> str:
         return spec
 
 
-def _best(run, candidates, default):
-    """The fastest candidate (best of 3 after a warm-up), the default unless beaten by the margin.
+def _best(run, candidates, default, reps: int = 3):
+    """The fastest candidate (best of `reps` after a warm-up), the default unless beaten by the margin.
 
     Timed by the calling thread's CPU time: the probes run on one thread, the calling one, so
     other processes on a busy machine (which stretch the wall clock by whole time slices) do
@@ -277,7 +278,7 @@ def _best(run, candidates, default):
     for cand in candidates:
         run(cand)
         best = float("inf")
-        for _ in range(3):
+        for _ in range(reps):
             t = time.thread_time()
             run(cand)
             best = min(best, time.thread_time() - t)
@@ -295,9 +296,11 @@ def _probe_shape(c_group: int, c_out: int, kh: int, kw: int, stride: int) -> tup
     return (side - 1) * stride + max(kh, kw), side
 
 
-def _probe_arrays(dtype: np.dtype, c_group: int, c_out: int, kh: int, kw: int, stride: int):
+def _probe_arrays(dtype: np.dtype, c_group: int, c_out: int, kh: int, kw: int, stride: int, min_side: int = 8):
     rng = np.random.default_rng(0)
     size, side = _probe_shape(c_group, c_out, kh, kw, stride)
+    if side < min_side:
+        side, size = min_side, (min_side - 1) * stride + max(kh, kw)
     x = rng.standard_normal((1, size, size, c_group)).astype(dtype)
     w = rng.standard_normal((kh, kw, c_group, c_out)).astype(dtype)
     return x, w, np.empty((1, side, side, c_out), dtype)
@@ -346,8 +349,11 @@ def filter_blocking(dtype: np.dtype, isa: int, c_group: int, c_out_group: int, k
 def _measure_filter(dtype, isa, c_group, c_out_group, kh, kw, stride1) -> FilterBlocking:
     grad = load("conv_grad")
     lanes = _lanes(dtype, isa)
-    cg, co, kh, kw, s = min(c_group, 128), min(c_out_group, 16 * lanes), min(kh, 7), min(kw, 7), 1 if stride1 else 2
-    x, w, dy = _probe_arrays(dtype, cg, co, kh, kw, s)
+    # What the filter blocking decides is how out_backprop streams through the cache: the probe's
+    # must be larger than the chunks (20 x 20 positions: 100 KiB of float32 at 64 channels), and
+    # C_in is capped lower and the best of 2 taken to keep it within ~10 ms of one core.
+    cg, co, kh, kw, s = min(c_group, 32), min(c_out_group, 16 * lanes), min(kh, 7), min(kw, 7), 1 if stride1 else 2
+    x, w, dy = _probe_arrays(dtype, cg, co, kh, kw, s, min_side=20)
     vectors = -(-co // lanes)
     widths = {}
     for m in (4, 3, 2, 1):  # distinct block widths only
@@ -359,6 +365,7 @@ def _measure_filter(dtype, isa, c_group, c_out_group, kh, kw, stride1) -> Filter
                                                      c.max_vectors),
         candidates,
         DEFAULT_FILTER,
+        reps=2,
     )
 
 
