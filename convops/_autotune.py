@@ -19,9 +19,9 @@ Blockings
 vectors of output channels, split as evenly as possible, times P output pixels, P from the first
 (``a``) or second (``b``) table of ``convops/_kernels/src/conv_simd.h`` for that width and ISA.
 
-``filter``: ``v<M>/<KiB>``, e.g. ``v4/128`` (the default): blocks of at most M vectors of output
-channels, and ``out_backprop`` streamed in chunks of that many KiB (kept in cache while every
-block of the filter gradient reads it).
+``filter``: ``v<M>/<KiB>``, e.g. ``v4/128`` (the AVX-512 default; ``v3/32`` with 16 registers):
+blocks of at most M vectors of output channels, and ``out_backprop`` streamed in chunks of that
+many KiB (kept in cache while every block of the filter gradient reads it).
 
 Shape class: the kernel, dtype, instruction set, output-channel vectors per group (up to 16),
 input channels per group (power-of-two buckets), stride 1 or not and the kernel size. Calls of
@@ -95,9 +95,16 @@ class FilterBlocking(NamedTuple):
 
 
 DEFAULT_DIRECT = DirectBlocking(4, 0)
-# 128 KiB: measured on 8x56x56x64, 64x13x13x32 and 4x112x112x32 (1 core): 8 KiB to 1 MiB within
-# ~10%, 128 KiB best.
+# AVX-512: 4 vectors, 128 KiB: measured on 8x56x56x64, 64x13x13x32 and 4x112x112x32 (1 core):
+# 8 KiB to 1 MiB within ~10%, 128 KiB best. AVX2 (16 registers; Zen 4, 1 core, float32, the
+# three 3x3 cases of the benchmark): v4/128 ran at 60-67 GFLOP/s, v3/32 at 76-93, v2/32 at 74-94.
 DEFAULT_FILTER = FilterBlocking(4, 128)
+DEFAULT_FILTER_16_REGISTERS = FilterBlocking(3, 32)
+
+
+def default_filter(isa: int) -> FilterBlocking:
+    """The built-in filter-gradient blocking of instruction set `isa` (an index into ISA_NAMES)."""
+    return DEFAULT_FILTER if isa == 2 else DEFAULT_FILTER_16_REGISTERS
 DIRECT_CANDIDATES = tuple(DirectBlocking(m, c) for m in (4, 3, 2, 1) for c in (0, 1))
 FILTER_CANDIDATES = tuple(FilterBlocking(m, k) for m in (4, 3, 2, 1) for k in (128, 32, 512))
 
@@ -337,9 +344,9 @@ def filter_blocking(dtype: np.dtype, isa: int, c_group: int, c_out_group: int, k
     """The blocking of one conv2d_backprop_filter_direct call."""
     mode, _, forced = _setting()
     if mode == "forced":
-        return forced or DEFAULT_FILTER
+        return forced or default_filter(isa)
     if mode == "off" or flops < MIN_TUNED_FLOPS:
-        return DEFAULT_FILTER
+        return default_filter(isa)
     vectors = -(-c_out_group // _lanes(dtype, isa))
     key = _key("filter", dtype, isa, vectors, c_group, stride1, kh, kw)
     return parse_filter(_choose("filter", key, lambda: _measure_filter(dtype, isa, c_group, c_out_group, kh, kw,
@@ -364,7 +371,7 @@ def _measure_filter(dtype, isa, c_group, c_out_group, kh, kw, stride1) -> Filter
         lambda c: grad.conv2d_backprop_filter_direct(x, dy, w, s, s, 1, 1, 0, 0, 1, isa, c.chunk_bytes, 1,
                                                      c.max_vectors),
         candidates,
-        DEFAULT_FILTER,
+        default_filter(isa),
         reps=2,
     )
 

@@ -191,7 +191,7 @@ def test_off_and_forced_settings_time_nothing(monkeypatch):
     assert _choose() == _autotune.DEFAULT_DIRECT
     _force(monkeypatch, "direct=v3b")
     assert _choose() == _autotune.DirectBlocking(3, 1)
-    assert _autotune.filter_blocking(np.dtype(np.float32), 1, 16, 64, 3, 3, True, 10**9) == _autotune.DEFAULT_FILTER
+    assert _autotune.filter_blocking(np.dtype(np.float32), 1, 16, 64, 3, 3, True, 10**9) == _autotune.default_filter(1)
     _force(monkeypatch, " filter=v2/64 ")
     assert _choose() == _autotune.DEFAULT_DIRECT
     assert _autotune.filter_blocking(np.dtype(np.float32), 1, 16, 64, 3, 3, True, 10**9) == (2, 64)
