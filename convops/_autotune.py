@@ -105,6 +105,8 @@ DEFAULT_FILTER_16_REGISTERS = FilterBlocking(3, 32)
 def default_filter(isa: int) -> FilterBlocking:
     """The built-in filter-gradient blocking of instruction set `isa` (an index into ISA_NAMES)."""
     return DEFAULT_FILTER if isa == 2 else DEFAULT_FILTER_16_REGISTERS
+
+
 DIRECT_CANDIDATES = tuple(DirectBlocking(m, c) for m in (4, 3, 2, 1) for c in (0, 1))
 FILTER_CANDIDATES = tuple(FilterBlocking(m, k) for m in (4, 3, 2, 1) for k in (128, 32, 512))
 
@@ -242,7 +244,8 @@ def write_cache(path: str, entries: dict[str, str]) -> None:
 
 
 def _key(kernel: str, dtype: np.dtype, isa: int, vectors: int, c_group: int, stride1: bool, kh: int, kw: int) -> str:
-    return f"{kernel}|{dtype.char}|{isa}|v{min(vectors, 16)}|c{min(c_group, 256).bit_length()}|s{int(stride1)}|k{min(kh, 7)}x{min(kw, 7)}"
+    c_bucket = min(c_group, 256).bit_length()
+    return f"{kernel}|{dtype.char}|{isa}|v{min(vectors, 16)}|c{c_bucket}|s{int(stride1)}|k{min(kh, 7)}x{min(kw, 7)}"
 
 
 def _lanes(dtype: np.dtype, isa: int) -> int:
@@ -313,8 +316,9 @@ def _probe_arrays(dtype: np.dtype, c_group: int, c_out: int, kh: int, kw: int, s
     return x, w, np.empty((1, side, side, c_out), dtype)
 
 
-def direct_blocking(dtype: np.dtype, isa: int, c_group: int, c_out_group: int, kh: int, kw: int,
-                    stride1: bool, flops: int) -> DirectBlocking:
+def direct_blocking(
+    dtype: np.dtype, isa: int, c_group: int, c_out_group: int, kh: int, kw: int, stride1: bool, flops: int
+) -> DirectBlocking:
     """The blocking of one conv2d_direct call (groups run as separate problems of one group)."""
     mode, forced, _ = _setting()
     if mode == "forced":
@@ -323,8 +327,9 @@ def direct_blocking(dtype: np.dtype, isa: int, c_group: int, c_out_group: int, k
         return DEFAULT_DIRECT
     vectors = -(-c_out_group // _lanes(dtype, isa))
     key = _key("direct", dtype, isa, vectors, c_group, stride1, kh, kw)
-    return parse_direct(_choose("direct", key, lambda: _measure_direct(dtype, isa, c_group, c_out_group, kh, kw,
-                                                                        stride1).spec()))
+    return parse_direct(
+        _choose("direct", key, lambda: _measure_direct(dtype, isa, c_group, c_out_group, kh, kw, stride1).spec())
+    )
 
 
 def _measure_direct(dtype, isa, c_group, c_out_group, kh, kw, stride1) -> DirectBlocking:
@@ -339,8 +344,9 @@ def _measure_direct(dtype, isa, c_group, c_out_group, kh, kw, stride1) -> Direct
     return _best(lambda c: conv.conv2d_direct(x, w, out, s, s, 1, 1, 0, 0, 1, isa, 1, *c), candidates, DEFAULT_DIRECT)
 
 
-def filter_blocking(dtype: np.dtype, isa: int, c_group: int, c_out_group: int, kh: int, kw: int,
-                    stride1: bool, flops: int) -> FilterBlocking:
+def filter_blocking(
+    dtype: np.dtype, isa: int, c_group: int, c_out_group: int, kh: int, kw: int, stride1: bool, flops: int
+) -> FilterBlocking:
     """The blocking of one conv2d_backprop_filter_direct call."""
     mode, _, forced = _setting()
     if mode == "forced":
@@ -349,8 +355,9 @@ def filter_blocking(dtype: np.dtype, isa: int, c_group: int, c_out_group: int, k
         return default_filter(isa)
     vectors = -(-c_out_group // _lanes(dtype, isa))
     key = _key("filter", dtype, isa, vectors, c_group, stride1, kh, kw)
-    return parse_filter(_choose("filter", key, lambda: _measure_filter(dtype, isa, c_group, c_out_group, kh, kw,
-                                                                        stride1).spec()))
+    return parse_filter(
+        _choose("filter", key, lambda: _measure_filter(dtype, isa, c_group, c_out_group, kh, kw, stride1).spec())
+    )
 
 
 def _measure_filter(dtype, isa, c_group, c_out_group, kh, kw, stride1) -> FilterBlocking:
@@ -368,8 +375,9 @@ def _measure_filter(dtype, isa, c_group, c_out_group, kh, kw, stride1) -> Filter
         widths.setdefault(-(-vectors // blocks), m)
     candidates = [c for c in FILTER_CANDIDATES if c.max_vectors in widths.values()]
     return _best(
-        lambda c: grad.conv2d_backprop_filter_direct(x, dy, w, s, s, 1, 1, 0, 0, 1, isa, c.chunk_bytes, 1,
-                                                     c.max_vectors),
+        lambda c: grad.conv2d_backprop_filter_direct(
+            x, dy, w, s, s, 1, 1, 0, 0, 1, isa, c.chunk_bytes, 1, c.max_vectors
+        ),
         candidates,
         default_filter(isa),
         reps=2,
@@ -377,8 +385,9 @@ def _measure_filter(dtype, isa, c_group, c_out_group, kh, kw, stride1) -> Filter
 
 
 def _fast_path_hook(itemsize, isa, c_group, c_out_group, kh, kw, stride1, flops) -> DirectBlocking:
-    return direct_blocking(np.dtype(np.float32 if itemsize == 4 else np.float64), isa, c_group, c_out_group, kh, kw,
-                           stride1, int(flops))
+    return direct_blocking(
+        np.dtype(np.float32 if itemsize == 4 else np.float64), isa, c_group, c_out_group, kh, kw, stride1, int(flops)
+    )
 
 
 # conv2d's fast path (convops/_kernels/fastpath.pyx) calls the direct kernel without a blocking:

@@ -53,9 +53,9 @@ cdef struct PeakRun:
 
 cdef void _peak_task(void* ctx, ptrdiff_t begin, ptrdiff_t end) noexcept nogil:
     cdef PeakRun* run = <PeakRun*>ctx
-    cdef ptrdiff_t t
+    cdef ptrdiff_t _t
     cdef double total = 0
-    for t in range(begin, end):
+    for _t in range(begin, end):
         # a slightly below 1 and b small: the chains converge to b / (1 - a) and never overflow
         # or turn subnormal (which would slow some cores down).
         if run.double_precision:
@@ -78,7 +78,7 @@ def fma_peak_gflops(isa, double seconds=0.2, int threads=1, dtype="float32"):
     cdef PeakRun run
     cdef double best = 0, start, elapsed, flops
     cdef ptrdiff_t lanes
-    cdef int rep
+    cdef int _rep
     if isinstance(isa, str):
         if isa not in ISA_NAMES:
             raise ValueError(f"fma_peak_gflops: `isa` must be one of {ISA_NAMES}; got {isa!r}")
@@ -107,7 +107,7 @@ def fma_peak_gflops(isa, double seconds=0.2, int threads=1, dtype="float32"):
     run.iterations = max(1, <ptrdiff_t>(run.iterations * (seconds / 10) / elapsed))
     flops = <double>threads * run.iterations * PEAK_FLOPS_PER_LANE * lanes
     clock = time.thread_time if threads == 1 else time.perf_counter
-    for rep in range(10):
+    for _rep in range(10):
         start = clock()
         with nogil:
             parallel_for(_peak_task, &run, threads, 1, threads)
