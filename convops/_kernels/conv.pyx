@@ -384,9 +384,10 @@ cdef int _direct_blocked(const floating* x, Py_ssize_t n_batch, Py_ssize_t heigh
         # The micro-kernel reads V whole vectors of channels per block from a copy of the filters
         # [g][cb][ky][kx][ci][vb] (missing channels zeros) when C_out/groups is not a multiple of
         # the block, or when a block is not the whole row of C_out and enough pixels will reuse
-        # the copy: a block reading a part of each row of the HWIO filters streams twice the
-        # cache lines it uses (AVX2 8x56x56x64->64, two blocks of 32 channels: 83 GFLOP/s from
-        # the filters, 100+ from the copy). Straight from the HWIO filters otherwise.
+        # the copy: a block reading a part of each row of the HWIO filters touches lines it does
+        # not use. (AVX2, 1 core of a busy Zen 4, 4x56x56x64 VALID: 32 output channels, one block
+        # per row, 108-110 GFLOP/s; 64 channels in two blocks, 77-85 from the filters, up to 102
+        # from the copy. Noisy: the machine ran ~10 other threads.) From the filters otherwise.
         plan.packed = plan.n_cb * plan.vb != plan.c_out_group or (
             plan.vb != c_out and n_batch * h_out * w_out >= _PACK_MIN_PIXELS)
         plan.wp = w
