@@ -75,7 +75,8 @@ function asPair(value) {
 
 /** An integer or a pair of integers, each passed through `check`, as [h, w]. */
 function hwPair(value, name, check) {
-  if (typeof value === "number" || typeof value === "boolean") {
+  // A non-integer number is neither, as in the Python (which tries to unpack it as a pair).
+  if (Number.isInteger(value) || typeof value === "boolean") {
     return [check(value, name), check(value, name)];
   }
   const items = asPair(value);
@@ -276,7 +277,7 @@ function layerGeometry(layer, index) {
 export function receptiveFields(layers, paddingBefore = null) {
   const iterable = (v) => v !== null && v !== undefined && typeof v[Symbol.iterator] === "function";
   if (!iterable(layers) || (paddingBefore !== null && paddingBefore !== undefined && !iterable(paddingBefore))) {
-    throw new TypeError("`layers` and `padding_before` must be sequences; got " + repr(layers) + " and " + repr(paddingBefore));
+    throw new TypeError("`layers` and `padding_before` must be sequences: got " + repr(layers) + " and " + repr(paddingBefore));
   }
   const stack = Array.from(layers);
   const pads = paddingBefore === null || paddingBefore === undefined ? stack.map(() => 0) : Array.from(paddingBefore);
