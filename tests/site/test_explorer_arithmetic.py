@@ -279,8 +279,11 @@ def test_screenshots_and_no_sideways_scroll(browser, base_url, screenshots, widt
         assert overflow <= 0, f"the page scrolls sideways by {overflow} px at {width} px"
         box = page.locator(".convops-playground").bounding_box()
         assert box["x"] >= 0 and box["x"] + box["width"] <= width
-        page.locator(".convops-playground").scroll_into_view_if_needed()
+        page.evaluate("window.scrollTo(0, 0)")  # else furo's sticky header lands mid-page in a full-page shot
         page.screenshot(path=str(screenshots / f"conv-arithmetic__{width}-{scheme}.jpg"), full_page=True, quality=80)
+        page.locator(".convops-playground").screenshot(
+            path=str(screenshots / f"conv-arithmetic__{width}-{scheme}-playground.jpg"), quality=80
+        )
         assert visit.problems() == []
     finally:
         visit.close()

@@ -95,7 +95,7 @@ function paddingArgument(state, before, after) {
 /**
  * One axis of the drawing: `length` cells of the (padded) grid, `kind(u)` of each ("input",
  * "zero" for a zero inserted by a transposed convolution, "pad"), the output size `out`, the
- * window's start for output j (`start(j)`), its taps (`taps`), and the text of the formula.
+ * window's start for output j (`start(j)`) and its taps (`taps`), and the numbers of the formula.
  */
 function convAxis(state, before, after, pool) {
   const i = state["cp-input"];
@@ -151,14 +151,13 @@ function transposedAxis(state, before, after, n) {
 function geometry(state) {
   try {
     if (state.mode === "transposed") {
-      const range = transposedOutputSizeRange(
-        state["cp-input"], state["cp-kernel"], state["cp-stride"],
-        state.padding === "EXPLICIT" ? [state["cp-top"], state["cp-bottom"]] : state.padding, state["cp-dilation"],
+      const rangeOf = (before, after) => transposedOutputSizeRange(
+        state["cp-input"], state["cp-kernel"], state["cp-stride"], paddingArgument(state, before, after),
+        state["cp-dilation"],
       );
-      const rangeW = transposedOutputSizeRange(
-        state["cp-input"], state["cp-kernel"], state["cp-stride"],
-        state.padding === "EXPLICIT" ? [state["cp-left"], state["cp-right"]] : state.padding, state["cp-dilation"],
-      );
+      const range = rangeOf("cp-top", "cp-bottom");
+      const rangeW = rangeOf("cp-left", "cp-right");
+      // The size asked for, moved into the sizes conv2d_transpose accepts (0 when there are none).
       const n = (r) => (r.stop > r.start ? Math.min(Math.max(state["cp-tout"], r.start), r.stop - 1) : 0);
       const rows = transposedAxis(state, "cp-top", "cp-bottom", n(range));
       const cols = transposedAxis(state, "cp-left", "cp-right", n(rangeW));
@@ -387,26 +386,31 @@ function drawOutput(canvas, geo, position, cell) {
     drawGridLines(ctx, nRows, nCols, cell, COLOURS.grid);
   }
   if (position) {
+    // At least 6 px, centred on the cell, so that the current cell stays visible on a huge output.
+    const mark = Math.max(cell, 6);
+    const x = Math.min(Math.max(position[1] * cell + (cell - mark) / 2, 0), nCols * cell - mark);
+    const y = Math.min(Math.max(position[0] * cell + (cell - mark) / 2, 0), nRows * cell - mark);
     ctx.fillStyle = COLOURS.tap;
-    ctx.fillRect(position[1] * cell, position[0] * cell, cell, cell);
+    ctx.fillRect(x, y, mark, mark);
     ctx.strokeStyle = COLOURS.window;
     ctx.lineWidth = Math.max(2, Math.min(4, cell / 6));
-    ctx.strokeRect(position[1] * cell + 1, position[0] * cell + 1, cell - 2, cell - 2);
+    ctx.strokeRect(x + 1, y + 1, mark - 2, mark - 2);
   }
 }
 
 /* ---------------------------------------------------------------- the page */
 
+/** Where the window lies, in cells of the padded grid counted from 0. */
+function windowText(geo, [r, c]) {
+  const top = geo.rows.start(r);
+  const left = geo.cols.start(c);
+  return "the window covers rows " + top + " to " + (top + geo.rows.kEff - 1) + " and columns " + left + " to " +
+    (left + geo.cols.kEff - 1) + " of the padded grid";
+}
+
 function describeInput(geo, position) {
-  const { rows, cols } = geo;
-  let text = "Padded input, " + rows.length + " by " + cols.length + " cells";
-  if (position) {
-    const top = rows.start(position[0]);
-    const left = cols.start(position[1]);
-    text += "; the window covers rows " + top + " to " + (top + rows.kEff - 1) + " and columns " + left +
-      " to " + (left + cols.kEff - 1);
-  }
-  return text + ".";
+  const text = "Padded input, " + geo.rows.length + " by " + geo.cols.length + " cells";
+  return text + (position ? "; " + windowText(geo, position) : "") + ".";
 }
 
 export function init(root) {
@@ -463,7 +467,8 @@ export function init(root) {
     outputCanvas.setAttribute("aria-label", "Output, " + geo.rows.out + " by " + geo.cols.out +
       (where ? "; the current cell is row " + where[0] + ", column " + where[1] : "") + ".");
     $(root, "cp-position").textContent = where
-      ? "output row " + where[0] + ", column " + where[1] + " (" + (player.index + 1) + " / " + count() + ")"
+      ? "output row " + where[0] + ", column " + where[1] + " (" + (player.index + 1) + " / " + count() + "): " +
+        windowText(geo, where)
       : "no output position";
     root.dataset.position = where ? where.join(",") : "";
   }
@@ -472,7 +477,7 @@ export function init(root) {
     player.playing = on && count() > 1;
     window.clearTimeout(player.timer);
     toggle.setAttribute("aria-label", player.playing ? "Pause" : "Play");
-    toggle.textContent = player.playing ? "❚❚" : "▶";
+    toggle.textContent = player.playing ? "❚❚ pause" : "▶ play";
     root.dataset.playing = player.playing ? "true" : "false";
     $(root, "cp-position").setAttribute("aria-live", player.playing ? "off" : "polite");
     if (player.playing) {
