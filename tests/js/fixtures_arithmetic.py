@@ -163,7 +163,9 @@ def cases() -> dict[str, list]:
     )
 
     small = itertools.product(range(0, 7), range(1, 5), range(1, 4), PADDINGS[:2] + PADDINGS[3::3], range(1, 3))
-    out["transposedOutputSizes"] = [[[i, k, s, jsonable(p), d], transposed_sizes(i, k, s, p, d)] for i, k, s, p, d in small]
+    out["transposedOutputSizes"] = [
+        [[i, k, s, jsonable(p), d], transposed_sizes(i, k, s, p, d)] for i, k, s, p, d in small
+    ]
     return out
 
 

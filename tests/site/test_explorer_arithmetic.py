@@ -201,7 +201,8 @@ def test_invalid_geometry_shows_the_empty_output(visit):
     # Pooling with explicit padding as wide as the window: convops.max_pool2d refuses it.
     set_geometry(page, "pool", 5, 2, 2, 1, "EXPLICIT", (2, 0, 0, 0))
     assert "refuses" in page.locator("#cp-message").inner_text()
-    assert shown_size(page) == (arithmetic.pool_output_size(5, 2, 2, (2, 0)), arithmetic.pool_output_size(5, 2, 2, (0, 0)))
+    expected = (arithmetic.pool_output_size(5, 2, 2, (2, 0)), arithmetic.pool_output_size(5, 2, 2, (0, 0)))
+    assert shown_size(page) == expected
     assert visit.problems() == []
 
 
@@ -256,7 +257,8 @@ def test_extreme_values_are_clamped_and_fast(visit):
     assert shown_size(page) == (accepted[-1],) * 2
     page.locator("#cp-stage").focus()
     page.keyboard.press("End")
-    assert page.locator(".convops-playground").get_attribute("data-position") == f"{accepted[-1] - 1},{accepted[-1] - 1}"
+    last = accepted[-1] - 1
+    assert page.locator(".convops-playground").get_attribute("data-position") == f"{last},{last}"
     assert elapsed < 20, f"eight edits at the extremes took {elapsed:.1f} s"
     assert visit.problems() == []
 

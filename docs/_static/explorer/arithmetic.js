@@ -342,9 +342,9 @@ export function conv2dParams(kernelSize, inChannels, outChannels, useBias = true
  * @returns {number}
  */
 export function denseParams(inFeatures, outFeatures, useBias = true) {
-  const nIn = positive(inFeatures, "in_features");
-  const nOut = positive(outFeatures, "out_features");
-  return (nIn + (bool(useBias, "use_bias") ? 1 : 0)) * nOut;
+  const featuresIn = positive(inFeatures, "in_features");
+  const featuresOut = positive(outFeatures, "out_features");
+  return (featuresIn + (bool(useBias, "use_bias") ? 1 : 0)) * featuresOut;
 }
 
 /**
