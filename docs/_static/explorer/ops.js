@@ -407,22 +407,22 @@ export function flatten(x) {
  */
 export function dense(vector, w, b = null) {
   checkTensor(w, "w", 2, "dense");
-  const [nin, nout] = w.shape;
-  if (!vector || vector.length !== nin) {
-    throw new RangeError(`dense: \`vector\` must have ${nin} values (w is [${w.shape}]); got ${vector && vector.length}`);
+  const [inSize, outSize] = w.shape;
+  if (!vector || vector.length !== inSize) {
+    throw new RangeError(`dense: \`vector\` must have ${inSize} values (w is [${w.shape}]); got ${vector && vector.length}`);
   }
-  if (b !== null && b !== undefined && b.length !== nout) {
-    throw new RangeError(`dense: \`b\` must have ${nout} values; got ${b.length}`);
+  if (b !== null && b !== undefined && b.length !== outSize) {
+    throw new RangeError(`dense: \`b\` must have ${outSize} values; got ${b.length}`);
   }
-  const sums = new Float64Array(nout);
-  for (let i = 0; i < nin; i++) {
+  const sums = new Float64Array(outSize);
+  for (let i = 0; i < inSize; i++) {
     const v = vector[i];
-    for (let j = 0; j < nout; j++) {
-      sums[j] += v * w.data[i * nout + j];
+    for (let j = 0; j < outSize; j++) {
+      sums[j] += v * w.data[i * outSize + j];
     }
   }
-  const out = new Float32Array(nout);
-  for (let j = 0; j < nout; j++) {
+  const out = new Float32Array(outSize);
+  for (let j = 0; j < outSize; j++) {
     const z = Math.fround(sums[j]);
     out[j] = b ? Math.fround(z + b[j]) : z;
   }
