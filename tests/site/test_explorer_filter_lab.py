@@ -147,6 +147,11 @@ def test_typed_kernels_and_keyboard(browser, base_url, digits):
         page.get_by_label("Digit", exact=True).focus()
         page.keyboard.press("Tab")
         assert page.evaluate("() => document.activeElement.id") == "filterlab-padding"
+        page.get_by_label("Padding", exact=True).select_option(value="CONSTANT")
+        page.keyboard.press("ArrowDown")  # the select moves to the next mode; the site does not turn the page
+        assert page.url.endswith(PAGE)
+        assert page.get_by_label("Padding", exact=True).input_value() == "MEAN"
+        _check(page, digits, kernel.tolist(), "MEAN", 1, "typed 5x5")
         assert visit.problems() == []
     finally:
         visit.close()
@@ -212,7 +217,10 @@ def test_layout_and_screenshots(browser, base_url, digits, screenshots, width, s
             ".filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label')).map(e => e.outerHTML)"
         )
         assert unlabelled == []
-        page.evaluate("() => { document.activeElement.blur(); window.scrollTo(0, 0); }")  # no sticky header mid-page
+        # From the top, the focus on the map: no sticky header or "back to top" button mid-page.
+        canvas.focus()
+        page.evaluate("() => window.scrollTo(0, 0)")
+        page.wait_for_timeout(400)
         page.screenshot(
             path=str(screenshots / f"filter-lab__{width}-{scheme}.jpg"), full_page=True, type="jpeg", quality=85
         )
