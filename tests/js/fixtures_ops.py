@@ -296,6 +296,15 @@ def layer_cases(rng: np.random.Generator, digits: np.ndarray) -> list[dict]:
             "expected": _tensor(activations.relu(response)),
         }
     )
+    special = np.array([-0.0, -1.0, np.nan, 2.5, np.inf, -np.inf], np.float32).reshape(1, 2, 3)
+    cases.append(
+        {
+            "op": "relu",
+            "name": "-0, NaN and infinities",
+            "x": _tensor(special),
+            "expected": _tensor(activations.relu(special)),
+        }
+    )
     return cases
 
 

@@ -1,7 +1,8 @@
 // docs/_static/explorer/ops.js against convops: every case of tests/js/fixtures_ops.py (inputs and
 // convops' outputs, in $CONVOPS_JS_FIXTURES/ops.json) is run through the JavaScript op and compared.
 // A case passes when the shapes are equal and the max abs error is <= 1e-5 of the output's scale
-// (max |expected|, or 1 when that is smaller); NaN must be NaN. Run: scripts/js_test.sh.
+// (max |expected|, or 1 when that is smaller); NaN must be NaN; the ops that only copy or compare
+// values must be bit-exact. Run: scripts/js_test.sh.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync, existsSync } from "node:fs";
@@ -10,6 +11,9 @@ import path from "node:path";
 import * as ops from "../../docs/_static/explorer/ops.js";
 
 const TOLERANCE = 1e-5;
+// Ops that only copy or compare values: compared bit for bit (signed zeros and NaN included), as the
+// project compares padding and pooling.
+const EXACT = new Set(["pad", "relu", "maxPool2d", "flatten"]);
 
 function loadFixtures() {
   const dir = process.env.CONVOPS_JS_FIXTURES;
@@ -89,6 +93,10 @@ for (const c of cases) {
     assert.deepEqual(got.shape, c.expected.shape, "output shape");
     const { error, where } = relativeError(got.data, want);
     worstByOp.set(c.op, Math.max(worstByOp.get(c.op) || 0, error));
+    if (EXACT.has(c.op)) {
+      const first = want.findIndex((w, i) => !Object.is(w, got.data[i]));
+      assert.equal(first, -1, `not bit-exact at flat index ${first}: got ${got.data[first]}, convops ${want[first]}`);
+    }
     assert.ok(
       error <= TOLERANCE,
       `max relative error ${error} > ${TOLERANCE} at flat index ${where}: got ${got.data[where]}, convops ${want[where]}`

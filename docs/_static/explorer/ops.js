@@ -379,8 +379,12 @@ export function avgPool2d(x, options = {}) {
 // ---------------------------------------------------------------------------------------------
 // the network's other layers
 
-/** max(x, 0) elementwise, as convops.nn.relu (NaN stays NaN). Same shape as `x`. */
+/**
+ * max(x, 0) elementwise, as convops.nn.relu (numpy.maximum): NaN stays NaN, -0 becomes 0.
+ * Same shape as `x`.
+ */
 export function relu(x) {
+  checkTensor(x, "x", x && Array.isArray(x.shape) ? x.shape.length : 3, "relu");
   const out = tensor(x.shape);
   for (let i = 0; i < x.data.length; i++) {
     const v = x.data[i];
