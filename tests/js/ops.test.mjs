@@ -99,7 +99,8 @@ for (const c of cases) {
     }
     assert.ok(
       error <= TOLERANCE,
-      `max relative error ${error} > ${TOLERANCE} at flat index ${where}: got ${got.data[where]}, convops ${want[where]}`
+      `max relative error ${error} > ${TOLERANCE} at flat index ${where}: ` +
+        `got ${got.data[where]}, convops ${want[where]}`
     );
   });
 }

@@ -224,7 +224,8 @@ function readKernel(grid) {
       if (bad && !problem) {
         const where = `Kernel row ${r + 1}, column ${c + 1}`;
         problem = Number.isFinite(value)
-          ? `${where} (${fmt(value)}) is beyond float32's range (±3.4 × 10³⁸): type a smaller weight to see the maps.`
+          ? `${where} (${fmt(value)}) is beyond float32's range (±3.4 × 10³⁸): ` +
+            "type a smaller weight to see the maps."
           : `${where} is empty or not a number: type a number (for example 0, −1 or 0.25) to see the maps.`;
       }
       return bad ? 0 : value;
@@ -294,8 +295,9 @@ class FilterLab {
     const { preset, digit } = this.controls;
     const options = PRESETS.map(([name], i) => new Option(name, String(i)));
     preset.replaceChildren(...options, new Option("Custom (typed)", "custom"));
+    const count = this.digits.labels.length;
     digit.replaceChildren(
-      ...this.digits.labels.map((label, i) => new Option(`a ${label} (test digit ${i + 1} of ${this.digits.labels.length})`, String(i)))
+      ...this.digits.labels.map((label, i) => new Option(`${label} (test digit ${i + 1} of ${count})`, String(i)))
     );
     const seven = this.digits.labels.indexOf(7);
     digit.value = String(seven >= 0 ? seven : 0);
@@ -400,7 +402,8 @@ class FilterLab {
     const lim = finiteMax(r.response.data) || 1;
     const input = drawMap(el(this.root, ".filterlab-input"), r.padded, INPUT_STOPS, (v) => v);
     hatchPadding(input, r.pads);
-    const response = drawMap(el(this.root, ".filterlab-response"), r.response, SIGNED_STOPS, (v) => 0.5 + v / (2 * lim));
+    const signed = (v) => 0.5 + v / (2 * lim); // -lim..lim onto the diverging map, 0 at its white centre
+    const response = drawMap(el(this.root, ".filterlab-response"), r.response, SIGNED_STOPS, signed);
     drawMap(el(this.root, ".filterlab-relu"), r.rectified, OUTPUT_STOPS, (v) => v / lim);
     if (r.outSize > 0) {
       const [y, x] = this.selected;
@@ -430,7 +433,8 @@ class FilterLab {
     el(this.root, ".filterlab-response").setAttribute("aria-label",
       `The response map, ${r.outSize} × ${r.outSize}, values from ${fmt(-lim)} to ${fmt(lim)} on the scale: ` +
       "arrow keys move the selected output");
-    el(this.root, ".filterlab-relu").setAttribute("aria-label", `The response map after ReLU, ${r.outSize} × ${r.outSize}`);
+    el(this.root, ".filterlab-relu").setAttribute("aria-label",
+      `The response map after ReLU, ${r.outSize} × ${r.outSize}`);
   }
 
   readout() {

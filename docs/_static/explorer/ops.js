@@ -217,7 +217,8 @@ export function pad(x, paddings, mode = "CONSTANT", constantValue = 0) {
  * @param {ArrayLike<number>|null} [bias]  C_out values, added to the float32 sum (as a layer does)
  * @param {object} [options]
  * @param {number|number[]} [options.strides]  [sh, sw], default 1
- * @param {string|number[][]} [options.padding]  "VALID", "SAME" (odd pixel bottom/right, as TF) or [[top, bottom], [left, right]]
+ * @param {string|number[][]} [options.padding]  "VALID", "SAME" (odd pixel bottom/right, as TF) or
+ *   [[top, bottom], [left, right]]
  * @param {number|number[]} [options.dilations]  [dh, dw], default 1
  * @param {string} [options.padMode]  how the padding is filled: CONSTANT (zeros) or another mode of
  *   pad(); the image is then padded by pad() first and convolved VALID, as convops.pad + convops.conv2d.
@@ -413,7 +414,8 @@ export function dense(vector, w, b = null) {
   checkTensor(w, "w", 2, "dense");
   const [inSize, outSize] = w.shape;
   if (!vector || vector.length !== inSize) {
-    throw new RangeError(`dense: \`vector\` must have ${inSize} values (w is [${w.shape}]); got ${vector && vector.length}`);
+    const got = vector ? vector.length : vector;
+    throw new RangeError(`dense: \`vector\` must have ${inSize} values (w is [${w.shape}]); got ${got}`);
   }
   if (b !== null && b !== undefined && b.length !== outSize) {
     throw new RangeError(`dense: \`b\` must have ${outSize} values; got ${b.length}`);
