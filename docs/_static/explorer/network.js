@@ -57,7 +57,11 @@ export async function parseModel(description, buffer) {
   const view = new DataView(buffer);
   const layers = description.layers.map((entry) => {
     const layer = { ...entry, outputShape: entry.output_shape };
-    for (const weight of entry.weights || []) layer[weight.name] = readWeight(view, weight, entry.name);
+    for (const weight of entry.weights || []) {
+      const value = readWeight(view, weight, entry.name);
+      // ops.js takes kernels as tensors and biases as plain arrays of C_out values.
+      layer[weight.name] = weight.name === "bias" ? value.data : value;
+    }
     return layer;
   });
   return { inputShape: description.input_shape, layers, verified: digest !== null, source: description.source };
@@ -171,7 +175,7 @@ export function unitArithmetic(layer, input, y, x, channel) {
       }
     }
   }
-  const bias = layer.bias ? layer.bias.data[channel] : 0;
+  const bias = layer.bias ? layer.bias[channel] : 0;
   const z = sum + bias;
   return { terms, sum, bias, z, output: layer.activation === "relu" ? Math.max(0, z) : z };
 }
