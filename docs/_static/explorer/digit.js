@@ -37,7 +37,9 @@ const state = {
   result: null,
   prepared: null,
   selection: { layer: 0, y: 12, x: 12, channel: 0 },
-  timings: [],
+  userSelected: false, // until a click or key picks a unit, the strongest of the first layer is shown
+  timings: [], // ms per recomputation, and its parts: pre-processing, network, drawing
+  parts: [],
   redraws: 0,
 };
 
@@ -48,19 +50,28 @@ function rgbOf(cssColour) {
   return m ? [Number(m[1]), Number(m[2]), Number(m[3])] : [0, 0, 0];
 }
 
-/** The theme's ink (text colour) and accent, read now: furo's light/dark toggle changes them. */
+/** The theme's ink (text colour) and accent. Read once per theme (furo's light/dark toggle and
+ * the system setting change them): getComputedStyle at every pointer move would cost a style pass. */
+let themeCache = null;
 function theme() {
-  const style = getComputedStyle($("digit-explorer"));
-  return { ink: rgbOf(style.color), accent: style.getPropertyValue("--color-brand-primary").trim() || "#2962ff" };
+  if (themeCache === null) {
+    const style = getComputedStyle($("digit-explorer"));
+    themeCache = { ink: rgbOf(style.color), accent: style.getPropertyValue("--color-brand-primary").trim() || "#2962ff" };
+  }
+  return themeCache;
 }
 
 /** Paint values (row-major, h x w) into a canvas of that size as ink with alpha = value / scale. */
 function paintValues(canvas, values, h, w, scale, rgb, offset = 0, stride = 1) {
   const ctx = canvas.getContext("2d");
   const image = ctx.createImageData(w, h);
+  const bytes = image.data; // written byte by byte: this runs for ~40,000 pixels per stroke
   for (let i = 0; i < h * w; i++) {
     const v = values[offset + i * stride] / scale;
-    image.data.set([rgb[0], rgb[1], rgb[2], Math.round(255 * Math.min(Math.max(v, 0), 1))], 4 * i);
+    bytes[4 * i] = rgb[0];
+    bytes[4 * i + 1] = rgb[1];
+    bytes[4 * i + 2] = rgb[2];
+    bytes[4 * i + 3] = 255 * Math.min(Math.max(v, 0), 1); // a Uint8ClampedArray rounds
   }
   ctx.putImageData(image, 0, 0);
 }
@@ -118,7 +129,11 @@ function recolourPad(ctx) {
   const { width, height } = ctx.canvas;
   const image = ctx.getImageData(0, 0, width, height);
   const [r, g, b] = theme().ink;
-  for (let i = 0; i < image.data.length; i += 4) image.data.set([r, g, b], i);
+  for (let i = 0; i < image.data.length; i += 4) {
+    image.data[i] = r;
+    image.data[i + 1] = g;
+    image.data[i + 2] = b;
+  }
   ctx.putImageData(image, 0, 0);
 }
 
@@ -129,8 +144,11 @@ function paintDigitOnPad(ctx, pixels) {
   const [r, g, b] = theme().ink;
   for (let y = 0; y < ctx.canvas.height; y++) {
     for (let x = 0; x < ctx.canvas.width; x++) {
-      const v = pixels[Math.floor(y / side) * 28 + Math.floor(x / side)];
-      image.data.set([r, g, b, v], 4 * (y * ctx.canvas.width + x));
+      const i = 4 * (y * ctx.canvas.width + x);
+      image.data[i] = r;
+      image.data[i + 1] = g;
+      image.data[i + 2] = b;
+      image.data[i + 3] = pixels[Math.floor(y / side) * 28 + Math.floor(x / side)];
     }
   }
   ctx.putImageData(image, 0, 0);
@@ -211,10 +229,26 @@ function keyMap(event, layer, h, w, channels) {
 
 function select(selection) {
   state.selection = selection;
+  state.userSelected = true;
   if (state.result) {
     drawInput();
     drawUnit();
   }
+  markSelected();
+}
+
+/** Until the reader picks a unit, show the first layer's strongest one: a unit that sees ink. */
+function selectStrongest(result) {
+  const t = result.activations[0];
+  const [, w, channels] = t.shape;
+  let best = 0;
+  for (let i = 1; i < t.data.length; i++) if (t.data[i] > t.data[best]) best = i;
+  const unit = Math.floor(best / channels);
+  state.selection = { layer: 0, y: Math.floor(unit / w), x: unit % w, channel: best % channels };
+}
+
+function markSelected() {
+  const selection = state.selection;
   document.querySelectorAll(".digit-map.is-selected").forEach((c) => c.classList.remove("is-selected"));
   const maps = document.querySelector(`.digit-maps[data-layer="${selection.layer}"]`);
   if (maps) maps.children[selection.channel].classList.add("is-selected");
@@ -224,16 +258,12 @@ function drawMaps(result) {
   const { ink } = theme();
   document.querySelectorAll(".digit-maps").forEach((maps) => {
     const t = result ? result.activations[Number(maps.dataset.layer)] : null;
+    // One scale per layer: which maps respond, and how strongly, compares across the layer.
+    let scale = 0;
+    if (t) for (const v of t.data) scale = Math.max(scale, v);
     Array.from(maps.children).forEach((canvas, c) => {
-      if (!t) {
-        canvas.getContext("2d").clearRect(0, 0, canvas.width, canvas.height);
-        return;
-      }
-      const [h, w, channels] = t.shape;
-      let scale = 0;
-      for (const v of t.data) scale = Math.max(scale, v);
-      // One scale per layer: which maps respond, and how strongly, compares across the layer.
-      paintValues(canvas, t.data, h, w, scale || 1, ink, c, channels);
+      if (t) paintValues(canvas, t.data, t.shape[0], t.shape[1], scale || 1, ink, c, t.shape[2]);
+      else canvas.getContext("2d").clearRect(0, 0, canvas.width, canvas.height);
     });
   });
 }
@@ -323,10 +353,17 @@ function recompute() {
   if (!state.model) return;
   const start = performance.now();
   const image = state.source === "empty" ? null : currentImage(padContext);
+  const prepared = performance.now();
+  let computed = prepared;
   if (!image) {
     showEmpty();
   } else {
     state.result = forward(state.model, image);
+    computed = performance.now();
+    if (!state.userSelected) {
+      selectStrongest(state.result);
+      markSelected();
+    }
     const { probabilities, predicted } = state.result;
     const label = state.source === "digit" ? `MNIST test digit labelled ${state.digits.labels[state.digitIndex]}: the` : "The";
     setStatus("ready", `${label} network reads a ${predicted} (${(100 * probabilities[predicted]).toFixed(1)} %).`);
@@ -337,8 +374,10 @@ function recompute() {
     drawInput();
     drawUnit();
   }
-  const ms = performance.now() - start;
+  const end = performance.now();
+  const ms = end - start;
   state.timings.push(ms);
+  state.parts.push({ preprocess: prepared - start, network: computed - prepared, drawing: end - computed });
   state.redraws += 1;
   $("digit-explorer").dataset.redraws = String(state.redraws);
   $("digit-timing").textContent = `Last update: ${ms.toFixed(1)} ms (pre-processing, the network's forward pass and drawing every map).`;
@@ -504,6 +543,7 @@ async function main() {
   });
   // furo's theme toggle sets body[data-theme]; the system setting changes prefers-color-scheme.
   const rethemed = () => {
+    themeCache = null;
     recolourPad(padContext);
     if (state.model) recompute();
   };
@@ -518,6 +558,7 @@ async function main() {
       input: state.result ? Array.from(state.result.input.data) : null,
       firstLayer: state.result ? Array.from(state.result.activations[0].data) : null,
       timings: state.timings.slice(),
+      parts: state.parts.slice(),
       redraws: state.redraws,
     }),
   };
@@ -528,7 +569,6 @@ async function main() {
     buildLayers(model);
     setupPicker(digits);
     recompute();
-    select(state.selection);
   } catch (error) {
     setStatus("error", `The trained network could not be loaded: ${error.message}`);
   }
