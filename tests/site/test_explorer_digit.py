@@ -34,7 +34,10 @@ PAGE = "explorer/draw-a-digit.html"
 ASSETS = SITE / "_static" / "explorer"
 TOLERANCE = 1e-5  # max abs error relative to the layer's largest value, as the node tests
 # A "7" and a "3", in fractions of the pad: (x, y) points of one stroke each.
-STROKES = {"seven": [(0.2, 0.2), (0.8, 0.2), (0.45, 0.85)], "three": [(0.3, 0.2), (0.7, 0.3), (0.45, 0.5), (0.7, 0.7), (0.3, 0.82)]}
+STROKES = {
+    "seven": [(0.2, 0.2), (0.8, 0.2), (0.45, 0.85)],
+    "three": [(0.3, 0.2), (0.7, 0.3), (0.45, 0.5), (0.7, 0.7), (0.3, 0.82)],
+}
 
 
 def _module(name, path):
@@ -75,7 +78,9 @@ def _open(browser, base_url, width=1280, scheme="light"):
     visit = Visit(browser, base_url, colour_scheme=scheme)
     page = visit.open(PAGE)
     page.set_viewport_size({"width": width, "height": 900 if width > 600 else 844})
-    page.wait_for_function("['empty', 'ready', 'error'].includes(document.getElementById('digit-explorer').dataset.state)")
+    page.wait_for_function(
+        "['empty', 'ready', 'error'].includes(document.getElementById('digit-explorer').dataset.state)"
+    )
     assert page.get_attribute("#digit-explorer", "data-state") == "empty", page.inner_text("#digit-status")
     return visit, page
 
@@ -134,7 +139,9 @@ def _check_against_convops(page, weights, model, reference_preprocess):
 
 
 @pytest.mark.parametrize(("width", "scheme"), [(1280, "light"), (1280, "dark"), (390, "light"), (390, "dark")])
-def test_drawn_stroke_matches_convops(browser, base_url, screenshots, weights, model, reference_preprocess, width, scheme):
+def test_drawn_stroke_matches_convops(
+    browser, base_url, screenshots, weights, model, reference_preprocess, width, scheme
+):
     visit, page = _open(browser, base_url, width, scheme)
     try:
         assert "Nothing drawn" in page.inner_text("#digit-status")

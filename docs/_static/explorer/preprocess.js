@@ -45,14 +45,14 @@ export function boundingBox({ width, height, data }) {
   return bottom < 0 ? null : { top, left, height: bottom - top + 1, width: right - left + 1 };
 }
 
-/** (nOut x nIn) weights: output pixel i averages the input interval [i*step, (i+1)*step). */
-export function areaWeights(nIn, nOut) {
-  const step = nIn / nOut;
+/** (outputSize x inputSize) weights: output pixel i averages the input interval [i*step, (i+1)*step). */
+export function areaWeights(inputSize, outputSize) {
+  const step = inputSize / outputSize;
   const rows = [];
-  for (let i = 0; i < nOut; i++) {
+  for (let i = 0; i < outputSize; i++) {
     const lo = i * step, hi = (i + 1) * step;
-    const row = new Float64Array(nIn);
-    for (let r = Math.floor(lo); r < Math.min(Math.ceil(hi), nIn); r++) {
+    const row = new Float64Array(inputSize);
+    for (let r = Math.floor(lo); r < Math.min(Math.ceil(hi), inputSize); r++) {
       row[r] = (Math.min(hi, r + 1) - Math.max(lo, r)) / step;
     }
     rows.push(row);
