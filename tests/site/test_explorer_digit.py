@@ -102,6 +102,25 @@ def _draw(page, points):
     assert page.get_attribute("#digit-explorer", "data-state") == "ready", page.inner_text("#digit-status")
 
 
+def _draw_by_touch(page, points):
+    """One finger along the points, as a phone's touch screen reports it (Chromium's DevTools
+    protocol; the page sees pointer events of type "touch")."""
+    box = page.locator("#digit-canvas").bounding_box()
+    xy = [(box["x"] + fx * box["width"], box["y"] + fy * box["height"]) for fx, fy in points]
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Emulation.setTouchEmulationEnabled", {"enabled": True, "maxTouchPoints": 1})
+    touch = lambda kind, x, y: cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": [{"x": x, "y": y}]})  # noqa: E731
+    touch("touchStart", *xy[0])
+    for (x0, y0), (x1, y1) in zip(xy[:-1], xy[1:]):
+        for t in np.linspace(0, 1, 13)[1:]:
+            touch("touchMove", x0 + t * (x1 - x0), y0 + t * (y1 - y0))
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+    _settled(page)
+    assert page.get_attribute("#digit-explorer", "data-state") == "ready", page.inner_text("#digit-status")
+    scroll = page.evaluate("() => window.scrollY")
+    return scroll
+
+
 def _snapshot(page):
     return page.evaluate("() => window.convopsDigitExplorer.snapshot()")
 
@@ -146,7 +165,10 @@ def test_drawn_stroke_matches_convops(
     try:
         assert "Nothing drawn" in page.inner_text("#digit-status")
         before = _snapshot(page)["redraws"]
-        _draw(page, STROKES["seven"] if width > 600 else STROKES["three"])
+        if width > 600:
+            _draw(page, STROKES["seven"])
+        else:  # a phone: a finger draws, and the page does not scroll under it
+            assert _draw_by_touch(page, STROKES["three"]) == 0
         error, snap = _check_against_convops(page, weights, model, reference_preprocess)
         times, parts = snap["timings"][before:], snap["parts"][before:]
         part = {k: statistics.median(p[k] for p in parts) for k in parts[0]}
