@@ -225,7 +225,7 @@ def test_empty_canvas_and_clear(browser, base_url):
         visit.close()
 
 
-def test_a_unit_shows_its_field_kernel_and_arithmetic(browser, base_url, weights):
+def test_a_unit_shows_its_field_kernel_and_arithmetic(browser, base_url, screenshots, weights):
     visit, page = _open(browser, base_url)
     try:
         _draw(page, STROKES["seven"])
@@ -253,6 +253,7 @@ def test_a_unit_shows_its_field_kernel_and_arithmetic(browser, base_url, weights
         text = page.inner_text("#digit-unit")
         assert "3×3×64 = 576 weights" in text and "18×18 pixels" in text
         assert page.locator("canvas.digit-kernel").count() == 1
+        page.locator("#digit-unit").screenshot(path=str(screenshots / "draw-a-digit__unit-conv3.jpg"), quality=80)
         page.focus('.digit-maps[data-layer="1"]')
         page.keyboard.press("ArrowDown")
         assert "largest of the 2×2 window" in page.inner_text("#digit-unit")

@@ -414,7 +414,7 @@ function productTable(unit) {
 /** A kernel of C_in > 1: one 3x3 tile per input map, orange for positive weights, blue negative. */
 function kernelTiles(layer, channel) {
   const [kh, kw, cin, cout] = layer.kernel.shape;
-  const cell = 6, gap = 3, perRow = 8;
+  const cell = 8, gap = 3, perRow = 8;
   const canvas = element("canvas", "digit-kernel");
   canvas.width = perRow * (kw * cell + gap);
   canvas.height = Math.ceil(cin / perRow) * (kh * cell + gap);
@@ -566,6 +566,10 @@ async function main() {
     const [model, digits] = await Promise.all([loadModel(), loadDigits()]);
     state.model = model;
     state.digits = digits;
+    if (!model.verified) {
+      const note = "The weights' SHA-256 was not checked: this browser computes digests only on https or localhost pages.";
+      $("digit-timing").after(element("p", "digit-note", note));
+    }
     buildLayers(model);
     setupPicker(digits);
     recompute();
