@@ -518,7 +518,7 @@ function setupPicker(digits) {
   digits.images.forEach((_, i) => {
     const option = document.createElement("option");
     option.value = String(i);
-    option.textContent = `a ${digits.labels[i]} (test digit ${digits.indices ? digits.indices[i] : i})`;
+    option.textContent = `${digits.labels[i]} (test digit ${i + 1} of ${digits.images.length})`; // as the filter lab
     pick.append(option);
   });
   pick.disabled = false;
