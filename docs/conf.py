@@ -40,6 +40,7 @@ extensions = [
     "answers",
     "figure_facts",
     "downloads",
+    "explorer_assets",  # the explorer's trained weights and digits, written into _static/explorer
 ]
 
 exclude_patterns = ["_build", "_data", "_ext", "figures", "Thumbs.db", ".DS_Store"]
