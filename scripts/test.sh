@@ -27,5 +27,6 @@ run "tests under ASan + UBSan (scripts/sanitize.sh)" bash scripts/sanitize.sh
 run "docs: build the site (sphinx-build -W --keep-going -n)" bash scripts/site.sh --no-serve --no-setup --clean
 run "docs: doctests (sphinx-build -b doctest)" \
   python -m sphinx -W --keep-going -n -q -b doctest docs docs/_build/doctest
+run "docs: the explorer's JavaScript against convops (node --test)" bash scripts/js_test.sh
 run "docs: browser test of every page (Chromium)" python -m pytest tests/site -p no:cacheprovider
 exit $status
