@@ -1,5 +1,6 @@
 # Size: one concept: conv2d, its two gradients and conv2d_transpose, with the one geometry they
-# share (the kernel choice is in _conv_dispatch.py).
+# share (the kernel choice is in _conv_dispatch.py, the algorithm= argument in _algorithms.py);
+# over 600 lines because the docstrings are the API reference.
 """2-D convolution (cross-correlation) with ``tf.nn.conv2d``'s contract, and its gradients.
 
 One validation function (:func:`conv_geometry`) turns the arguments of :func:`conv2d`,
@@ -16,7 +17,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from convops import _conv_dispatch, _threads, dispatch
+from convops import _algorithms, _conv_dispatch, _threads, dispatch
 from convops._docstrings import fill_doc
 from convops._kernels import load
 from convops._typing import ArrayLike, DataFormat, Padding, Pair
@@ -275,6 +276,9 @@ _DEFAULT_ISA = _conv_dispatch.default_isa()
 _fast_conv2d = load("fastpath").conv2d_fast
 _forced_kernels, _NOTHING_FORCED = dispatch._forced, dispatch._NOTHING
 _get_num_threads = _threads.get_num_threads
+# The default of `algorithm`: an identity check (a string equal to it that is another object
+# takes the general path, with the same result).
+_AUTO = "auto"
 
 
 @fill_doc
@@ -285,6 +289,7 @@ def conv2d(
     padding: Padding = "VALID",
     dilations: Pair = 1,
     data_format: DataFormat = "NHWC",
+    algorithm: str = "auto",
 ) -> np.ndarray:
     """2-D cross-correlation of a batch of images with a bank of filters, as ``tf.nn.conv2d``.
 
@@ -304,6 +309,12 @@ def conv2d(
     %(padding)s
     %(dilations)s
     %(data_format)s
+    algorithm : {"auto", "direct", "winograd", "fft", "im2col", "naive"}, optional
+        How to compute it (same result up to rounding; see "Kernel choice" in the API
+        reference). ``"auto"`` chooses only among algorithms that stay within TensorFlow's
+        rounding; ``"winograd"`` (3x3, stride 1, dilation 1) and ``"fft"`` (stride 1) trade
+        accuracy for speed and are for finite data. A geometry the chosen algorithm cannot
+        compute raises ValueError; an explicit choice wins over :func:`convops.dispatch.force`.
 
     Returns
     -------
@@ -334,13 +345,14 @@ def conv2d(
     >>> convops.conv2d(np.ones((1, 5, 5, 3)), np.ones((3, 3, 3, 8)), strides=2, padding="SAME").shape
     (1, 3, 3, 8)
     """
-    if _forced_kernels.get() is _NOTHING_FORCED:  # dispatch.nothing_forced(), inlined
+    if algorithm is _AUTO and _forced_kernels.get() is _NOTHING_FORCED:  # dispatch.nothing_forced(), inlined
         # The common call (float NHWC ndarrays, int stride, VALID/SAME) in compiled code; None for
         # anything else, including every argument the checks below would reject. It runs the
         # default kernels, so it is skipped whenever convops.dispatch.force is in effect.
         out = _fast_conv2d(input, filters, strides, padding, dilations, data_format, _DEFAULT_ISA, _get_num_threads())
         if out is not None:
             return out
+    algorithm = _algorithms.check_algorithm("conv2d", algorithm, _algorithms.ALGORITHMS)
     layout = check_data_format(data_format)
     x, w = _operands("conv2d", input, "input", filters, "filters", CONV_DTYPES)
     image_2d = x.ndim == 2
@@ -358,6 +370,7 @@ def conv2d(
         raise ValueError(f"`filters` of conv2d must be 4-D (KH, KW, C_in, C_out); got {w.ndim}-D with shape {w.shape}")
     x = to_nhwc(x, layout)
     geo = conv_geometry(_FORWARD, x.shape, w.shape, None, strides, padding, dilations, layout, x.dtype, image_2d)
+    _algorithms.check_supported("conv2d", algorithm, geo)
     out_shape = (geo.n, *geo.out_hw, geo.c_out)
     check_output_size(out_shape, geo.compute, "conv2d")
     out = np.empty(out_shape, dtype=geo.compute)
@@ -365,9 +378,8 @@ def conv2d(
         if x.size == 0 or geo.c_out == 0:
             out.fill(0)
         else:
-            _conv_dispatch.run_conv(
-                geo, np.ascontiguousarray(x, dtype=geo.compute), np.ascontiguousarray(w, dtype=geo.compute), out
-            )
+            x_c, w_c = np.ascontiguousarray(x, dtype=geo.compute), np.ascontiguousarray(w, dtype=geo.compute)
+            _algorithms.run_conv(algorithm, geo, x_c, w_c, out)
     if geo.compute != geo.dtype:
         with np.errstate(over="ignore"):  # float16 sums beyond 65504 become inf, as in TensorFlow
             out = out.astype(geo.dtype)
@@ -410,10 +422,12 @@ def _backprop_input(
     padding: Any,
     data_format: str,
     dilations: Any,
+    algorithm: str = "auto",
 ) -> np.ndarray:
     """Shared body of conv2d_backprop_input and conv2d_transpose; ``names`` says what each
     argument is called in the caller."""
     op = names.op
+    algorithm = _algorithms.check_algorithm(op, algorithm, _algorithms.INPUT_GRAD_ALGORITHMS)
     data_format = check_data_format(data_format)
     w, dy = _operands(op, filters, names.filters, out_backprop, names.dy, GRAD_DTYPES)
     check_4d(w, names.filters, op, names.filters_layout)
@@ -430,12 +444,13 @@ def _backprop_input(
     else:
         x_shape = (sizes[0], sizes[2], sizes[3], sizes[1])
     geo = conv_geometry(names, x_shape, w.shape, dy.shape, strides, padding, dilations, data_format, w.dtype)
+    _algorithms.check_supported(op, algorithm, geo)
     check_output_size(x_shape, geo.compute, op)
     dx = np.empty(x_shape, dtype=geo.compute)
     if not (dy.size and w.size and dx.size):
         dx.fill(0)
     else:
-        _conv_dispatch.run_input_grad(op, geo, dy, w, dx)
+        _algorithms.run_input_grad(algorithm, op, geo, dy, w, dx)
     if geo.compute != geo.dtype:
         dx = dx.astype(geo.dtype)
     return from_nhwc(dx, data_format)
@@ -449,6 +464,7 @@ def conv2d_backprop_input(
     padding: Padding = "VALID",
     data_format: DataFormat = "NHWC",
     dilations: Pair = 1,
+    algorithm: str = "auto",
 ) -> np.ndarray:
     """Gradient of :func:`convops.conv2d` with respect to its input, as TF's ``Conv2DBackpropInput``.
 
@@ -469,6 +485,12 @@ def conv2d_backprop_input(
         ``dL/dy`` (``(N, C_out, H_out, W_out)`` for NCHW); same dtype as ``filters``.
     strides, padding, dilations, data_format
         Exactly as given to the forward :func:`convops.conv2d`.
+    algorithm : {"auto", "direct", "winograd", "im2col"}, optional
+        ``"direct"``: the transposed convolution by conv2d's direct kernel (stride 1, padding at
+        most the dilated kernel's extent minus one); ``"im2col"``: patch gradients by BLAS, then
+        col2im; ``"winograd"``: that transposed convolution by Winograd (3x3, stride 1,
+        dilation 1; for finite data); ``"auto"``: the library chooses. See "Kernel choice" in
+        the API reference.
 
     Returns
     -------
@@ -499,7 +521,9 @@ def conv2d_backprop_input(
     >>> convops.conv2d_backprop_input((1, 1, 4, 1), w, dy)[0, :, :, 0]
     array([[  2.,  23., 230., 300.]], dtype=float32)
     """
-    return _backprop_input(_INPUT_GRAD, input_sizes, filters, out_backprop, strides, padding, data_format, dilations)
+    return _backprop_input(
+        _INPUT_GRAD, input_sizes, filters, out_backprop, strides, padding, data_format, dilations, algorithm
+    )
 
 
 @fill_doc

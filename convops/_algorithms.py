@@ -1,0 +1,209 @@
+"""The ``algorithm=`` argument of :func:`convops.conv2d` and :func:`convops.conv2d_backprop_input`.
+
+Six ways to compute one convolution, all with the same result up to rounding:
+
+- ``"direct"``: the register-blocked SIMD kernels (the one-channel image kernel for a single
+  channel in and out). Sums each output's ``K = KH*KW*C_in/groups`` products in order.
+- ``"im2col"``: the patch matrix times the filters, by BLAS (GEMM).
+- ``"naive"``: the seven nested loops, the readable kernel.
+- ``"winograd"``: Winograd's minimal filtering F(m x m, 3 x 3) (Lavin & Gray 2016): 3x3 filters,
+  stride 1, dilation 1. Fewer multiplications, more additions, larger rounding error.
+- ``"fft"``: the convolution theorem (:mod:`convops._fft_conv`): stride 1, any kernel size.
+- ``"auto"`` (the default): the library chooses (:func:`choose_auto`), only among algorithms
+  whose measured error stays inside the bound the TensorFlow-parity tests use.
+
+An explicit choice is never silently replaced: a geometry it cannot run raises ValueError
+saying why. Two rules keep TensorFlow's non-finite semantics and are not replacements of the
+algorithm's arithmetic but of its treatment of the padding: the direct and naive kernels skip
+taps on the padding (adding ``0 * value`` only for finite values), so when the filters hold
+inf/NaN and a window reaches the padding, ``"direct"`` and ``"naive"`` run the im2col kernel,
+which multiplies the padding zeros as TensorFlow does (``0 * inf = NaN``) -- see
+:mod:`convops._conv_dispatch`. ``"winograd"`` and ``"fft"`` mix every value of a tile (of the
+whole image, for FFT) into each output, so one inf or NaN spreads to its neighbours: they are
+for finite data, and ``"auto"`` never picks them for anything else.
+
+:func:`convops.dispatch.force` (``force(conv2d="gemm")``) overrides only ``"auto"``: an
+explicit ``algorithm=`` is what the caller asked for and wins over a forced kernel; under a
+forced kernel ``"auto"`` runs that kernel (as it did before this argument existed) and never
+chooses winograd or FFT. A forced instruction set (``force(isa="avx2")``) applies to every
+algorithm that has SIMD kernels.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from convops import _conv_dispatch, _threads, dispatch
+
+if TYPE_CHECKING:  # conv.py imports this module: no import cycle at run time
+    from convops.conv import ConvGeometry
+
+#: The values of conv2d's ``algorithm`` argument.
+ALGORITHMS: tuple[str, ...] = ("auto", "direct", "winograd", "fft", "im2col", "naive")
+#: The values of conv2d_backprop_input's ``algorithm`` argument (its kernels: the direct
+#: transposed convolution, im2col + BLAS + col2im, and Winograd for stride-1 3x3).
+INPUT_GRAD_ALGORITHMS: tuple[str, ...] = ("auto", "direct", "winograd", "im2col")
+
+# The dispatch method that runs each explicit algorithm through _conv_dispatch. "direct" forces
+# "image", which _conv_dispatch runs for one channel in and out and otherwise falls back to its
+# default, "direct": both are the direct SIMD kernels.
+_FORWARD_METHOD = {"direct": "image", "im2col": "gemm", "naive": "naive"}
+_INPUT_GRAD_METHOD = {"direct": "direct", "im2col": "gemm"}
+
+
+def check_algorithm(op: str, algorithm: object, allowed: tuple[str, ...]) -> str:
+    """``algorithm`` if it is one of ``allowed``; else ValueError naming the argument."""
+    if type(algorithm) is not str or algorithm not in allowed:
+        raise ValueError(f"{op}: `algorithm` must be one of {allowed}; got {algorithm!r}")
+    return algorithm
+
+
+def _why_not_winograd(geo: ConvGeometry) -> str | None:
+    if (geo.kh, geo.kw) != (3, 3):
+        return f"it computes 3x3 filters only; got {geo.kh}x{geo.kw}"
+    if geo.strides != (1, 1):
+        return f"it computes stride 1 only; got strides {geo.strides}"
+    if geo.dilations != (1, 1):
+        return f"it computes dilation 1 only; got dilations {geo.dilations}"
+    return None
+
+
+def why_not(op: str, algorithm: str, geo: ConvGeometry) -> str | None:
+    """Why ``algorithm`` cannot compute this call of ``op``, or None when it can."""
+    if algorithm == "auto":
+        return None
+    if geo.compute == np.int32 and algorithm != "direct":
+        return "int32 convolutions run only the exact integer kernel, algorithm='direct'"
+    if algorithm == "winograd":
+        return _why_not_winograd(geo)
+    if algorithm == "fft" and geo.strides != (1, 1):
+        return f"it computes stride 1 only (a strided FFT conv computes every output); got strides {geo.strides}"
+    if op != "conv2d" and algorithm == "direct":
+        (top, bottom), (left, right) = geo.pads
+        extent_h, extent_w = (geo.kh - 1) * geo.dilations[0], (geo.kw - 1) * geo.dilations[1]
+        if geo.strides != (1, 1):
+            return f"the direct input gradient computes stride 1 only; got strides {geo.strides}"
+        if max(top, bottom) > extent_h or max(left, right) > extent_w:
+            return (
+                f"the direct input gradient needs each padding at most the dilated kernel's extent "
+                f"minus one ({extent_h}, {extent_w}); got padding {geo.pads}"
+            )
+    return None
+
+
+def check_supported(op: str, algorithm: str, geo: ConvGeometry) -> None:
+    reason = why_not(op, algorithm, geo)
+    if reason is not None:
+        raise ValueError(f"{op}: algorithm={algorithm!r} cannot compute this convolution: {reason}")
+
+
+# --------------------------------------------------------------------------- auto
+
+
+def choose_auto(geo: ConvGeometry, x: np.ndarray, w: np.ndarray) -> str:
+    """What ``algorithm="auto"`` runs for a conv2d call: "direct" (meaning: the default kernel
+    choice of :mod:`convops._conv_dispatch`, a forced kernel included) unless a transform
+    algorithm is both inside the TF-parity error bound and faster (see the policy in
+    docs/api.rst, "Kernel choice")."""
+    return "direct"
+
+
+# --------------------------------------------------------------------------- forward
+
+
+def _padded(geo: ConvGeometry, x: np.ndarray) -> np.ndarray:
+    (top, bottom), (left, right) = geo.pads
+    if top or bottom or left or right:
+        return np.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)))
+    return x
+
+
+def _winograd_forward(geo: ConvGeometry, x: np.ndarray, w: np.ndarray, out: np.ndarray) -> None:
+    from convops import _winograd  # noqa: PLC0415 - its kernels load on first use only
+
+    xp = np.ascontiguousarray(_padded(geo, x))
+    threads = _threads.get_num_threads()
+    c_out_group = geo.c_out // geo.groups
+    for g in range(geo.groups):
+        xs = xp if geo.groups == 1 else np.ascontiguousarray(xp[..., g * geo.c_group : (g + 1) * geo.c_group])
+        ws = w if geo.groups == 1 else np.ascontiguousarray(w[..., g * c_out_group : (g + 1) * c_out_group])
+        y = _winograd.conv2d_winograd_valid(xs, ws, winograd_tile(geo), threads)
+        out[..., g * c_out_group : (g + 1) * c_out_group] = y
+
+
+def winograd_tile(geo: ConvGeometry) -> int:
+    """The output tile of ``algorithm="winograd"``: F(2x2, 3x3) (see docs/api.rst)."""
+    return 2
+
+
+def _fft_forward(geo: ConvGeometry, x: np.ndarray, w: np.ndarray, out: np.ndarray) -> None:
+    from convops._fft_conv import conv2d_fft_valid, dilate_kernel  # noqa: PLC0415
+
+    # BLAS (the per-frequency complex products) pinned to one thread: its bits depend on its
+    # thread count, and results must not (_threads.py).
+    out[...] = _threads.blas_threads.call(
+        1, conv2d_fft_valid, _padded(geo, x), dilate_kernel(w, geo.dilations), geo.groups
+    )
+
+
+def run_conv(algorithm: str, geo: ConvGeometry, x: np.ndarray, w: np.ndarray, out: np.ndarray) -> None:
+    """Fill ``out`` (non-empty, compute dtype) by ``algorithm`` (checked by :func:`check_supported`)."""
+    if algorithm == "auto":
+        algorithm = choose_auto(geo, x, w)
+        if algorithm == "direct":  # the default choice, forced kernels included
+            _conv_dispatch.run_conv(geo, x, w, out)
+            return
+    if algorithm == "winograd":
+        _winograd_forward(geo, x, w, out)
+    elif algorithm == "fft":
+        _fft_forward(geo, x, w, out)
+    else:
+        with dispatch.force(conv2d=_FORWARD_METHOD[algorithm]):
+            _conv_dispatch.run_conv(geo, x, w, out)
+
+
+# --------------------------------------------------------------------------- input gradient
+
+
+def run_input_grad(
+    algorithm: str, op: str, geo: ConvGeometry, dy: np.ndarray, w: np.ndarray, dx: np.ndarray
+) -> None:
+    """Fill ``dx`` (NHWC, compute dtype, non-empty) with the input gradient by ``algorithm``."""
+    if algorithm == "auto":
+        _conv_dispatch.run_input_grad(op, geo, dy, w, dx)
+    elif algorithm == "winograd":
+        _winograd_input_grad(geo, dy, w, dx)
+    else:
+        with dispatch.force(conv2d_backprop_input=_INPUT_GRAD_METHOD[algorithm]):
+            _conv_dispatch.run_input_grad(op, geo, dy, w, dx)
+
+
+def _winograd_input_grad(geo: ConvGeometry, dy: np.ndarray, w: np.ndarray, dx: np.ndarray) -> None:
+    """The stride-1 input gradient as a forward VALID conv of ``dy`` padded by ``2 - pad`` on each
+    side, with the filters flipped in space and in/out channels swapped (_conv_dispatch's direct
+    input gradient, computed by the Winograd forward kernel)."""
+    (top, bottom), (left, right) = geo.pads
+    dy = np.ascontiguousarray(dy, dtype=geo.compute)
+    w = np.asarray(w, dtype=geo.compute)
+    c_out_group = geo.c_out // geo.groups
+    flipped = (
+        w[::-1, ::-1]
+        .reshape(3, 3, geo.c_group, geo.groups, c_out_group)
+        .transpose(0, 1, 4, 3, 2)
+        .reshape(3, 3, c_out_group, geo.groups * geo.c_group)
+    )
+    # A forward pad above 2 leaves dy rows no input reads: crop them (negative padding).
+    pads = [(2 - top, 2 - bottom), (2 - left, 2 - right)]
+    crop = [(max(0, -a), max(0, -b)) for a, b in pads]
+    dy = dy[:, crop[0][0] : dy.shape[1] - crop[0][1], crop[1][0] : dy.shape[2] - crop[1][1]]
+    padded = np.pad(dy, ((0, 0), *[(max(0, a), max(0, b)) for a, b in pads], (0, 0)))
+    from convops import _winograd  # noqa: PLC0415
+
+    threads = _threads.get_num_threads()
+    tile = winograd_tile(geo)
+    for g in range(geo.groups):
+        ys = np.ascontiguousarray(padded[..., g * c_out_group : (g + 1) * c_out_group])
+        ws = np.ascontiguousarray(flipped[..., g * geo.c_group : (g + 1) * geo.c_group])
+        dx[..., g * geo.c_group : (g + 1) * geo.c_group] = _winograd.conv2d_winograd_valid(ys, ws, tile, threads)
