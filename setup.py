@@ -25,6 +25,7 @@ from setuptools import Extension, setup
 # `parallel` holds the process's one thread pool and `simd` names the instruction sets; the others
 # cimport them. `fastpath` is the only module that reads Python objects and uses NumPy's C API.
 KERNELS = ["parallel", "simd", "conv", "conv_gemm", "conv_grad", "pool", "pool_grad", "pad", "nn", "fastpath"]
+KERNELS.append("winograd")  # Winograd convolution (F(2x2, 3x3), F(4x4, 3x3)); cimports blas and parallel
 NUMPY_C_API = {"fastpath"}
 KERNEL_DIR = Path("convops/_kernels")
 

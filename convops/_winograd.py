@@ -343,5 +343,37 @@ def _check_padding(padding_pairs: Any) -> tuple[tuple[int, int], tuple[int, int]
     return (top, bottom), (left, right)
 
 
+#: Scratch per task (V and M of one chunk of tiles): measured, see chunk_tiles.
+_SCRATCH_BYTES = 1 << 20
+_BLAS_INT_MAX = 2**31 - 1
+
+
+def chunk_tiles(tile: int, c_in: int, c_out: int, itemsize: int) -> int:
+    """Tiles per task: as many as fit V and M (``alpha**2 * tiles * (C_in + C_out)`` values) in
+    ``_SCRATCH_BYTES``, between 16 and 512.
+
+    A function of the shapes only, never of the thread count, so that every task -- and every
+    BLAS call, whose summation order may depend on its row count -- is the same on any number
+    of threads.
+    """
+    alpha = tile + 2
+    fit = _SCRATCH_BYTES // (alpha * alpha * (c_in + c_out) * itemsize)
+    return int(max(16, min(512, fit)))
+
+
 def _run_kernel(x: np.ndarray, w: np.ndarray, y: np.ndarray, tile: int, threads: int) -> None:
-    y[...] = conv2d_winograd_numpy(x, w, tile)
+    from convops import _threads  # noqa: PLC0415 - imports threadpoolctl; only kernel calls need it
+
+    c_in, c_out = w.shape[2], w.shape[3]
+    chunk = chunk_tiles(tile, c_in, c_out, x.dtype.itemsize)
+    if c_in * c_out > _BLAS_INT_MAX or chunk * max(c_in, c_out) > _BLAS_INT_MAX:
+        raise ValueError(f"conv2d_winograd_valid: C_in * C_out ({c_in} * {c_out}) must be below 2**31")
+    kernel = load("winograd")
+    u = np.empty(((tile + 2) ** 2, c_in, c_out), dtype=x.dtype)
+    kernel.filter_transform(w, _MATRICES[tile][1], u)
+    blas = _threads.blas_threads
+    if blas.available is None:
+        blas.call(1, int)  # loads threadpoolctl's view first: `available` picks the count
+    # BLAS on one thread always (its results depend on its thread count); ours over the chunks,
+    # and only when BLAS can be held at one thread while our threads call it.
+    blas.call(1, kernel.conv2d_winograd, x, u, y, tile, chunk, threads if blas.available else 1)

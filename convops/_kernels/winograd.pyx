@@ -1,0 +1,284 @@
+# Winograd F(2x2, 3x3) and F(4x4, 3x3) (Lavin & Gray 2016): the input and output transforms per
+# tile, the filter transform once per call, and the alpha**2 channel sums as BLAS GEMMs.
+# convops/_winograd.py holds the matrices these loops spell out, and the NumPy twin.
+#
+# Work is split into chunks of `chunk_tiles` consecutive tiles (chosen by the caller from the
+# shapes only). A chunk is one task: transform its tiles into V (alpha**2, tiles, C_in), run
+# alpha**2 GEMMs M[e] = V[e] . U[e] into M (alpha**2, tiles, C_out), inverse-transform M into
+# the output. Every output element belongs to one tile, hence one chunk, and each chunk's work
+# (including every GEMM's shape) is the same whichever thread runs it: results do not depend on
+# the thread count. The caller pins BLAS to one thread.
+#
+# Each transform is a 1-D transform applied to rows, then to columns, vectorised over channels
+# (the contiguous axis of NHWC): `src`/`dst` are the first of alpha (or m) channel vectors spaced
+# by a stride.
+from libc.stddef cimport ptrdiff_t
+from libc.stdlib cimport malloc, free
+from libc.string cimport memcpy, memset
+
+from convops._kernels.blas cimport _gemm
+from convops._kernels.parallel cimport effective_threads, parallel_for
+from convops._kernels.common cimport floating
+
+# Channels transformed together: alpha * alpha * CB values of scratch stay in L1.
+cdef enum:
+    CB = 64
+
+
+cdef inline void _bt2(const floating* s, Py_ssize_t ss, floating* d, Py_ssize_t ds, Py_ssize_t nc) noexcept nogil:
+    # B^T of F(2, 3): rows (1 0 -1 0), (0 1 1 0), (0 -1 1 0), (0 1 0 -1).
+    cdef Py_ssize_t c
+    cdef floating s0, s1, s2, s3
+    for c in range(nc):
+        s0 = s[c]
+        s1 = s[ss + c]
+        s2 = s[2 * ss + c]
+        s3 = s[3 * ss + c]
+        d[c] = s0 - s2
+        d[ds + c] = s1 + s2
+        d[2 * ds + c] = s2 - s1
+        d[3 * ds + c] = s1 - s3
+
+
+cdef inline void _bt4(const floating* s, Py_ssize_t ss, floating* d, Py_ssize_t ds, Py_ssize_t nc) noexcept nogil:
+    # B^T of F(4, 3), points 0, 1, -1, 2, -2, infinity (rows as in convops/_winograd.py).
+    cdef Py_ssize_t c
+    cdef floating s0, s1, s2, s3, s4, s5
+    for c in range(nc):
+        s0 = s[c]
+        s1 = s[ss + c]
+        s2 = s[2 * ss + c]
+        s3 = s[3 * ss + c]
+        s4 = s[4 * ss + c]
+        s5 = s[5 * ss + c]
+        d[c] = 4 * s0 - 5 * s2 + s4
+        d[ds + c] = (s3 + s4) - 4 * (s1 + s2)
+        d[2 * ds + c] = 4 * (s1 - s2) + (s4 - s3)
+        d[3 * ds + c] = 2 * (s3 - s1) + (s4 - s2)
+        d[4 * ds + c] = 2 * (s1 - s3) + (s4 - s2)
+        d[5 * ds + c] = 4 * s1 - 5 * s3 + s5
+
+
+cdef inline void _at2(const floating* s, Py_ssize_t ss, floating* d, Py_ssize_t ds, Py_ssize_t nc) noexcept nogil:
+    # A^T of F(2, 3): rows (1 1 1 0), (0 1 -1 -1).
+    cdef Py_ssize_t c
+    cdef floating s1, s2
+    for c in range(nc):
+        s1 = s[ss + c]
+        s2 = s[2 * ss + c]
+        d[c] = s[c] + s1 + s2
+        d[ds + c] = s1 - s2 - s[3 * ss + c]
+
+
+cdef inline void _at4(const floating* s, Py_ssize_t ss, floating* d, Py_ssize_t ds, Py_ssize_t nc) noexcept nogil:
+    # A^T of F(4, 3): row r is (0^r, 1, (-1)^r, 2^r, (-2)^r, [r == 3]).
+    cdef Py_ssize_t c
+    cdef floating p12, m12, p34, m34
+    for c in range(nc):
+        p12 = s[ss + c] + s[2 * ss + c]
+        m12 = s[ss + c] - s[2 * ss + c]
+        p34 = s[3 * ss + c] + s[4 * ss + c]
+        m34 = s[3 * ss + c] - s[4 * ss + c]
+        d[c] = s[c] + p12 + p34
+        d[ds + c] = m12 + 2 * m34
+        d[2 * ds + c] = p12 + 4 * p34
+        d[3 * ds + c] = m12 + 8 * m34 + s[5 * ss + c]
+
+
+cdef inline void _input_transform(const floating* s, Py_ssize_t ss, floating* d, Py_ssize_t ds, Py_ssize_t nc,
+                                  int tile) noexcept nogil:
+    if tile == 2:
+        _bt2(s, ss, d, ds, nc)
+    else:
+        _bt4(s, ss, d, ds, nc)
+
+
+cdef inline void _output_transform(const floating* s, Py_ssize_t ss, floating* d, Py_ssize_t ds, Py_ssize_t nc,
+                                   int tile) noexcept nogil:
+    if tile == 2:
+        _at2(s, ss, d, ds, nc)
+    else:
+        _at4(s, ss, d, ds, nc)
+
+
+# --------------------------------------------------------------------------- plan
+
+cdef struct Plan:
+    const void* x           # (N, H, W, C_in), the padded input
+    const void* u           # (alpha**2, C_in, C_out), the transformed filters
+    void* y                 # (N, H - 2, W - 2, C_out)
+    Py_ssize_t n_batch, height, width, c_in, c_out, h_out, w_out
+    Py_ssize_t tiles_h, tiles_w, n_tiles, chunk_tiles
+    int tile, alpha, code
+    bint failed
+
+
+cdef void _scatter_tile_input(const floating* x, Plan* p, Py_ssize_t tile_index, floating* v, floating* work,
+                              Py_ssize_t t, Py_ssize_t rows_v) noexcept nogil:
+    # V[e, t, :] for e = (i, j) = B^T d B of this tile, d read from x with zeros beyond its edge.
+    # work: alpha * alpha * CB (row-transformed tile) + alpha * CB (one zero-extended row).
+    cdef int alpha = p.alpha, tile = p.tile
+    cdef Py_ssize_t per_image = p.tiles_h * p.tiles_w
+    cdef Py_ssize_t n = tile_index // per_image
+    cdef Py_ssize_t rem = tile_index - n * per_image
+    cdef Py_ssize_t ty = rem // p.tiles_w
+    cdef Py_ssize_t iy0 = ty * tile, ix0 = (rem - ty * p.tiles_w) * tile
+    cdef Py_ssize_t cols = min(<Py_ssize_t>alpha, p.width - ix0)
+    cdef Py_ssize_t c0, nc, i, j, c_in = p.c_in
+    cdef floating* rowt = work
+    cdef floating* edge = work + alpha * alpha * CB
+    cdef const floating* src
+    c0 = 0
+    while c0 < c_in:
+        nc = min(<Py_ssize_t>CB, c_in - c0)
+        for i in range(alpha):
+            # rowt[i, j', :] = sum_j B^T[j', j] d[i, j, :]  (d B, row i)
+            if iy0 + i >= p.height:
+                memset(rowt + i * alpha * CB, 0, alpha * CB * sizeof(floating))
+                continue
+            src = x + ((n * p.height + iy0 + i) * p.width + ix0) * c_in + c0
+            if cols == alpha:
+                _input_transform(src, c_in, rowt + i * alpha * CB, CB, nc, tile)
+            else:
+                memset(edge, 0, alpha * CB * sizeof(floating))
+                for j in range(cols):
+                    memcpy(edge + j * CB, src + j * c_in, nc * sizeof(floating))
+                _input_transform(edge, CB, rowt + i * alpha * CB, CB, nc, tile)
+        for j in range(alpha):
+            # V[(i', j), t, :] = sum_i B^T[i', i] rowt[i, j, :]
+            _input_transform(rowt + j * CB, alpha * CB, v + (j * rows_v + t) * c_in + c0,
+                             alpha * rows_v * c_in, nc, tile)
+        c0 += nc
+
+
+cdef void _gather_tile_output(const floating* m, Plan* p, Py_ssize_t tile_index, floating* y, floating* work,
+                              Py_ssize_t t, Py_ssize_t rows_m) noexcept nogil:
+    # y's tile (cropped at the edges) = A^T M A, M[e] = m[e, t, :].
+    # work: tile * alpha * CB (column-transformed M) + tile * CB (one output row before cropping).
+    cdef int alpha = p.alpha, tile = p.tile
+    cdef Py_ssize_t per_image = p.tiles_h * p.tiles_w
+    cdef Py_ssize_t n = tile_index // per_image
+    cdef Py_ssize_t rem = tile_index - n * per_image
+    cdef Py_ssize_t ty = rem // p.tiles_w
+    cdef Py_ssize_t oy0 = ty * tile, ox0 = (rem - ty * p.tiles_w) * tile
+    cdef Py_ssize_t rows = min(<Py_ssize_t>tile, p.h_out - oy0), cols = min(<Py_ssize_t>tile, p.w_out - ox0)
+    cdef Py_ssize_t c0, nc, i, j, c_out = p.c_out
+    cdef floating* colt = work
+    cdef floating* row = work + tile * alpha * CB
+    cdef floating* dst
+    c0 = 0
+    while c0 < c_out:
+        nc = min(<Py_ssize_t>CB, c_out - c0)
+        for j in range(alpha):
+            # colt[i', j, :] = sum_i A^T[i', i] M[(i, j)]
+            _output_transform(m + (j * rows_m + t) * c_out + c0, alpha * rows_m * c_out, colt + j * CB,
+                              alpha * CB, nc, tile)
+        for i in range(rows):
+            # y[i', j', :] = sum_j A^T[j', j] colt[i', j, :]
+            dst = y + ((n * p.h_out + oy0 + i) * p.w_out + ox0) * c_out + c0
+            if cols == tile:
+                _output_transform(colt + i * alpha * CB, CB, dst, c_out, nc, tile)
+            else:
+                _output_transform(colt + i * alpha * CB, CB, row, CB, nc, tile)
+                for j in range(cols):
+                    memcpy(dst + j * c_out, row + j * CB, nc * sizeof(floating))
+        c0 += nc
+
+
+cdef void _chunk_typed(const floating* x, const floating* u, floating* y, Plan* p, ptrdiff_t begin,
+                       ptrdiff_t end) noexcept nogil:
+    cdef Py_ssize_t e, t, first, rows
+    cdef Py_ssize_t a2 = p.alpha * p.alpha, c_in = p.c_in, c_out = p.c_out, chunk_tiles = p.chunk_tiles
+    cdef Py_ssize_t work_len = (p.alpha * p.alpha + p.alpha) * CB
+    # V and M, then the transforms' scratch; one allocation for this thread's run of chunks.
+    cdef floating* v = <floating*>malloc((a2 * chunk_tiles * (c_in + c_out) + work_len) * sizeof(floating))
+    cdef floating* m
+    cdef floating* work
+    cdef ptrdiff_t chunk
+    if v == NULL:
+        p.failed = True
+        return
+    m = v + a2 * chunk_tiles * c_in
+    work = m + a2 * chunk_tiles * c_out
+    for chunk in range(begin, end):
+        first = chunk * chunk_tiles
+        rows = min(chunk_tiles, p.n_tiles - first)
+        for t in range(rows):
+            _scatter_tile_input(x, p, first + t, v, work, t, rows)
+        for e in range(a2):
+            # Row-major M[e] (rows x C_out) = V[e] (rows x C_in) . U[e] (C_in x C_out), read
+            # column-major as M^T = U^T . V^T.
+            _gemm(False, False, <int>c_out, <int>rows, <int>c_in, u + e * c_in * c_out, <int>c_out,
+                  v + e * rows * c_in, <int>c_in, <floating>0, m + e * rows * c_out, <int>c_out)
+        for t in range(rows):
+            _gather_tile_output(m, p, first + t, y, work, t, rows)
+    free(v)
+
+
+cdef void _chunks(void* ctx, ptrdiff_t begin, ptrdiff_t end) noexcept nogil:
+    cdef Plan* p = <Plan*>ctx
+    if p.code == 0:
+        _chunk_typed(<const float*>p.x, <const float*>p.u, <float*>p.y, p, begin, end)
+    else:
+        _chunk_typed(<const double*>p.x, <const double*>p.u, <double*>p.y, p, begin, end)
+
+
+# --------------------------------------------------------------------------- entry points
+
+def filter_transform(const floating[:, :, :, ::1] w, const double[:, ::1] g, floating[:, :, ::1] u):
+    """u[(i, j), c, o] = (G w[:, :, c, o] G^T)[i, j], summed in float64 and rounded once.
+
+    w: (3, 3, C_in, C_out), g: (alpha, 3), u: (alpha**2, C_in, C_out), overwritten.
+    """
+    cdef Py_ssize_t alpha = g.shape[0], kc = w.shape[2] * w.shape[3]
+    cdef Py_ssize_t i, j, k, l, q
+    cdef double coef
+    cdef const floating* wp = &w[0, 0, 0, 0]
+    cdef floating* up = &u[0, 0, 0]
+    cdef double* acc = <double*>malloc(kc * sizeof(double))
+    if acc == NULL:
+        raise MemoryError("conv2d_winograd_valid: could not allocate the filter-transform buffer")
+    with nogil:
+        for i in range(alpha):
+            for j in range(alpha):
+                memset(acc, 0, kc * sizeof(double))
+                for k in range(3):
+                    for l in range(3):
+                        coef = g[i, k] * g[j, l]
+                        if coef != 0:
+                            for q in range(kc):
+                                acc[q] += coef * wp[(k * 3 + l) * kc + q]
+                for q in range(kc):
+                    up[(i * alpha + j) * kc + q] = <floating>acc[q]
+    free(acc)
+
+
+def conv2d_winograd(const floating[:, :, :, ::1] x, const floating[:, :, ::1] u, floating[:, :, :, ::1] y,
+                    int tile, Py_ssize_t chunk_tiles, int num_threads):
+    """VALID 3x3 stride-1 cross-correlation by F(tile x tile, 3 x 3).
+
+    x: (N, H, W, C_in), u: (alpha**2, C_in, C_out) from filter_transform, y: (N, H-2, W-2, C_out)
+    overwritten. Tiles are numbered image by image, row by row; each task is `chunk_tiles`
+    consecutive tiles. The caller guarantees non-empty y, C_in >= 1, BLAS-sized dimensions
+    (chunk_tiles * C_in, C_in * C_out < 2**31) and BLAS on one thread.
+    """
+    cdef Plan p
+    cdef Py_ssize_t n_chunks
+    cdef int threads
+    p.n_batch, p.height, p.width, p.c_in = x.shape[0], x.shape[1], x.shape[2], x.shape[3]
+    p.h_out, p.w_out, p.c_out = y.shape[1], y.shape[2], y.shape[3]
+    p.tile, p.alpha = tile, tile + 2
+    p.tiles_h = (p.h_out + tile - 1) // tile
+    p.tiles_w = (p.w_out + tile - 1) // tile
+    p.n_tiles = p.n_batch * p.tiles_h * p.tiles_w
+    p.chunk_tiles = chunk_tiles
+    p.x, p.u, p.y = &x[0, 0, 0, 0], &u[0, 0, 0], &y[0, 0, 0, 0]
+    p.code = 0 if floating is float else 1
+    p.failed = False
+    n_chunks = (p.n_tiles + chunk_tiles - 1) // chunk_tiles
+    threads = effective_threads(num_threads, p.n_tiles * p.alpha * p.alpha * p.c_in * p.c_out // 16) \
+        if n_chunks > 1 else 1
+    with nogil:
+        parallel_for(_chunks, &p, n_chunks, 1, threads)
+    if p.failed:
+        raise MemoryError("conv2d_winograd_valid: could not allocate a tile buffer")
