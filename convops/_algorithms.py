@@ -102,12 +102,60 @@ def check_supported(op: str, algorithm: str, geo: ConvGeometry) -> None:
 # --------------------------------------------------------------------------- auto
 
 
+# The "auto" policy, from benchmarks/results/algorithm-error.json (float32, 3x3 SAME, C_in 1 to
+# 512, six kinds of data; ratio = max |error| / (eps * sum|x||w|) per output, the TF-parity bound
+# allows K + 1 = 9*C_in + 1):
+# - F(2x2, 3x3) keeps all-zero windows exactly 0 (each output's transforms read only its own
+#   window), and its worst ratio is below 0.25 (K + 1) from C_in = 4 on (4.5% at C_in = 64,
+#   22x margin); at C_in = 1 and 2 it exceeds the bound (up to 452 against 10 on image-like data).
+# - F(4x4, 3x3) and FFT leave rounding residue (~1e-7 in float32, ~1e-15 with FFT's float64
+#   transforms) in all-zero windows, whose TF-parity bound is 0: outside the bound on image-like
+#   and ReLU data at every C_in, so "auto" never runs them.
+# - Speed (1 thread, min of 5, this machine noisy by ~20%): F(2x2) beats the direct kernels from
+#   ~64 channels in and out (8x56x56x64->64: 36 vs 48 ms; 4x28x28x128->128: 15 vs 21 ms;
+#   64x13x13x32->64: 7.9 vs 8.3 ms, within noise), so "auto" needs both.
+AUTO_WINOGRAD_MIN_CHANNELS = 64
+# Output pixels (N * H_out * W_out) below which the transforms' fixed costs are not repaid.
+AUTO_WINOGRAD_MIN_PIXELS = 64
+# conv2d's small-call fast path runs the direct kernels: calls with filters of at least this many
+# entries (3 * 3 * 64 * 64) skip it, so that "auto" can consider Winograd for them.
+AUTO_FAST_PATH_MAX_FILTER_SIZE = 9 * AUTO_WINOGRAD_MIN_CHANNELS * AUTO_WINOGRAD_MIN_CHANNELS
+# Explicit "winograd" runs F(4x4, 3x3) from this many input channels per group (where it is
+# faster than F(2x2): 4x28x28x128->128, 9.0 vs 15.2 ms) and F(2x2, 3x3) below, where F(4x4)'s
+# error is largest (up to 2e4 eps * sum|x||w| at C_in = 1) and its speed no better.
+WINOGRAD_F4_MIN_CHANNELS = 64
+
+
+def _finite_and_small(a: np.ndarray) -> float | None:
+    """max |a| if every value is finite, else None (two passes, no temporary array)."""
+    if a.size == 0:
+        return 0.0
+    top, bottom = float(a.max()), float(a.min())
+    if not (np.isfinite(top) and np.isfinite(bottom)):
+        return None
+    return max(top, -bottom)
+
+
 def choose_auto(geo: ConvGeometry, x: np.ndarray, w: np.ndarray) -> str:
-    """What ``algorithm="auto"`` runs for a conv2d call: "direct" (meaning: the default kernel
-    choice of :mod:`convops._conv_dispatch`, a forced kernel included) unless a transform
-    algorithm is both inside the TF-parity error bound and faster (see the policy in
-    docs/api.rst, "Kernel choice")."""
-    return "direct"
+    """What ``algorithm="auto"`` runs for a conv2d call: "winograd" (F(2x2, 3x3)) where its
+    measured error is inside the TF-parity bound with margin and it is faster (the constants
+    above), else "direct" -- meaning the default kernel choice of :mod:`convops._conv_dispatch`,
+    which is also what runs under a kernel forced by :func:`convops.dispatch.force`."""
+    if dispatch.forced_method("conv2d") is not None or geo.compute == np.int32 or _why_not_winograd(geo):
+        return "direct"
+    c_out_group = geo.c_out // geo.groups
+    if min(geo.c_group, c_out_group) < AUTO_WINOGRAD_MIN_CHANNELS:
+        return "direct"
+    if geo.n * geo.out_hw[0] * geo.out_hw[1] < AUTO_WINOGRAD_MIN_PIXELS:
+        return "direct"
+    # Finite data only (Winograd spreads an inf or NaN over its tile), and far from overflow: the
+    # transforms add up to 16 inputs and 9 filter taps before the channel sum.
+    x_max, w_max = _finite_and_small(x), _finite_and_small(w)
+    if x_max is None or w_max is None:
+        return "direct"
+    if x_max * w_max * 256.0 * (geo.c_group + 1) >= float(np.finfo(geo.compute).max):
+        return "direct"
+    return "winograd"
 
 
 # --------------------------------------------------------------------------- forward
@@ -120,7 +168,7 @@ def _padded(geo: ConvGeometry, x: np.ndarray) -> np.ndarray:
     return x
 
 
-def _winograd_forward(geo: ConvGeometry, x: np.ndarray, w: np.ndarray, out: np.ndarray) -> None:
+def _winograd_forward(geo: ConvGeometry, x: np.ndarray, w: np.ndarray, out: np.ndarray, auto: bool) -> None:
     from convops import _winograd  # noqa: PLC0415 - its kernels load on first use only
 
     xp = np.ascontiguousarray(_padded(geo, x))
@@ -129,13 +177,14 @@ def _winograd_forward(geo: ConvGeometry, x: np.ndarray, w: np.ndarray, out: np.n
     for g in range(geo.groups):
         xs = xp if geo.groups == 1 else np.ascontiguousarray(xp[..., g * geo.c_group : (g + 1) * geo.c_group])
         ws = w if geo.groups == 1 else np.ascontiguousarray(w[..., g * c_out_group : (g + 1) * c_out_group])
-        y = _winograd.conv2d_winograd_valid(xs, ws, winograd_tile(geo), threads)
+        y = _winograd.conv2d_winograd_valid(xs, ws, winograd_tile(geo, auto), threads)
         out[..., g * c_out_group : (g + 1) * c_out_group] = y
 
 
-def winograd_tile(geo: ConvGeometry) -> int:
-    """The output tile of ``algorithm="winograd"``: F(2x2, 3x3) (see docs/api.rst)."""
-    return 2
+def winograd_tile(geo: ConvGeometry, auto: bool) -> int:
+    """The output tile: F(2x2, 3x3) for "auto" (the one inside the TF-parity bound), and for an
+    explicit "winograd" F(4x4, 3x3) from WINOGRAD_F4_MIN_CHANNELS input channels per group."""
+    return 4 if not auto and geo.c_group >= WINOGRAD_F4_MIN_CHANNELS else 2
 
 
 def _fft_forward(geo: ConvGeometry, x: np.ndarray, w: np.ndarray, out: np.ndarray) -> None:
@@ -151,12 +200,12 @@ def _fft_forward(geo: ConvGeometry, x: np.ndarray, w: np.ndarray, out: np.ndarra
 def run_conv(algorithm: str, geo: ConvGeometry, x: np.ndarray, w: np.ndarray, out: np.ndarray) -> None:
     """Fill ``out`` (non-empty, compute dtype) by ``algorithm`` (checked by :func:`check_supported`)."""
     if algorithm == "auto":
-        algorithm = choose_auto(geo, x, w)
-        if algorithm == "direct":  # the default choice, forced kernels included
+        if choose_auto(geo, x, w) == "winograd":
+            _winograd_forward(geo, x, w, out, auto=True)
+        else:  # the default choice, forced kernels included
             _conv_dispatch.run_conv(geo, x, w, out)
-            return
-    if algorithm == "winograd":
-        _winograd_forward(geo, x, w, out)
+    elif algorithm == "winograd":
+        _winograd_forward(geo, x, w, out, auto=False)
     elif algorithm == "fft":
         _fft_forward(geo, x, w, out)
     else:
@@ -202,7 +251,8 @@ def _winograd_input_grad(geo: ConvGeometry, dy: np.ndarray, w: np.ndarray, dx: n
     from convops import _winograd  # noqa: PLC0415
 
     threads = _threads.get_num_threads()
-    tile = winograd_tile(geo)
+    # The transposed conv's input channels are the forward C_out.
+    tile = 4 if c_out_group >= WINOGRAD_F4_MIN_CHANNELS else 2
     for g in range(geo.groups):
         ys = np.ascontiguousarray(padded[..., g * c_out_group : (g + 1) * c_out_group])
         ws = np.ascontiguousarray(flipped[..., g * geo.c_group : (g + 1) * geo.c_group])

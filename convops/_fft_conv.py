@@ -27,6 +27,12 @@ element by element. Both float32 and float64 inputs are transformed in float64 (
 a float32 result is rounded once at the end (benchmarks/algorithm_error.py measures both
 precisions; see ``compute`` below).
 
+The transforms are SciPy's (``scipy.fft``, the same pocketfft as ``numpy.fft``): over the
+H and W axes of an NHWC array -- strided, channels last -- it was ~5x faster than ``numpy.fft``
+(2 x 138 x 138 x 8 images: 2.5 ms vs 13 ms), and it runs one worker (deterministic). The
+transform size is the next "fast" length at or above the image size (a larger circle keeps the
+VALID corner free of wrap-around: the extra entries are zeros).
+
 Dilation is handled by zero-stuffing the kernel (a dilated kernel is a larger, sparse one), groups
 by slicing the channels. Only stride 1: a strided conv would compute every output and keep a few.
 """
@@ -34,6 +40,7 @@ by slicing the channels. Only stride 1: a strided conv would compute every outpu
 from __future__ import annotations
 
 import numpy as np
+import scipy.fft
 
 # Images transformed per batch of work: bounds the complex128 temporaries (the transforms of a
 # chunk of images and of its output) to a few tens of MiB whatever the batch size.
@@ -75,21 +82,22 @@ def conv2d_fft_valid(x: np.ndarray, w: np.ndarray, groups: int = 1, compute: typ
     kh, kw, c_group, c_out = w.shape
     out = np.empty((n, h - kh + 1, width - kw + 1, c_out), dtype=x.dtype)
     c_out_group = c_out // groups
-    freq_w = width // 2 + 1
-    # The flipped kernel, zero-filled to the image size, transformed once per call.
-    flipped = np.zeros((h, width, c_group, c_out), dtype=compute)
+    size = (scipy.fft.next_fast_len(h, real=True), scipy.fft.next_fast_len(width, real=True))
+    freq_w = size[1] // 2 + 1
+    # The flipped kernel, zero-filled to the transform size, transformed once per call.
+    flipped = np.zeros((*size, c_group, c_out), dtype=compute)
     flipped[:kh, :kw] = w[::-1, ::-1]
-    kernel_hat = np.fft.rfft2(flipped, axes=(0, 1))  # (H, W//2+1, C_g, C_out)
-    per_image = 2 * np.dtype(compute).itemsize * h * freq_w * (c_in + c_out)
+    kernel_hat = scipy.fft.rfft2(flipped, axes=(0, 1))  # (H', W'//2+1, C_g, C_out)
+    per_image = 2 * np.dtype(compute).itemsize * size[0] * freq_w * (c_in + c_out)
     chunk = max(1, min(n, _CHUNK_BYTES // max(1, per_image)))
     for start in range(0, n, chunk):
         stop = min(n, start + chunk)
-        x_hat = np.fft.rfft2(x[start:stop].astype(compute), axes=(1, 2))  # (n, H, W//2+1, C_in)
+        x_hat = scipy.fft.rfft2(x[start:stop].astype(compute), s=size, axes=(1, 2))  # (n, H', W'//2+1, C_in)
         for g in range(groups):
             # One (n x C_g) . (C_g x C_out_g) product per frequency: put the frequencies first.
             xs = x_hat[..., g * c_group : (g + 1) * c_group].transpose(1, 2, 0, 3)
             ks = kernel_hat[..., g * c_out_group : (g + 1) * c_out_group]
-            y_hat = np.matmul(xs, ks).transpose(2, 0, 1, 3)  # (n, H, W//2+1, C_out_g)
-            y = np.fft.irfft2(y_hat, s=(h, width), axes=(1, 2))
-            out[start:stop, ..., g * c_out_group : (g + 1) * c_out_group] = y[:, kh - 1 :, kw - 1 :]
+            y_hat = np.matmul(xs, ks).transpose(2, 0, 1, 3)  # (n, H', W'//2+1, C_out_g)
+            y = scipy.fft.irfft2(y_hat, s=size, axes=(1, 2))
+            out[start:stop, ..., g * c_out_group : (g + 1) * c_out_group] = y[:, kh - 1 : h, kw - 1 : width]
     return out

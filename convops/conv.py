@@ -279,6 +279,7 @@ _get_num_threads = _threads.get_num_threads
 # The default of `algorithm`: an identity check (a string equal to it that is another object
 # takes the general path, with the same result).
 _AUTO = "auto"
+_ndarray, _AUTO_MAX_FAST_FILTER = np.ndarray, _algorithms.AUTO_FAST_PATH_MAX_FILTER_SIZE
 
 
 @fill_doc
@@ -345,7 +346,13 @@ def conv2d(
     >>> convops.conv2d(np.ones((1, 5, 5, 3)), np.ones((3, 3, 3, 8)), strides=2, padding="SAME").shape
     (1, 3, 3, 8)
     """
-    if algorithm is _AUTO and _forced_kernels.get() is _NOTHING_FORCED:  # dispatch.nothing_forced(), inlined
+    # dispatch.nothing_forced(), inlined; large filters skip the fast path ("auto" may choose
+    # Winograd for them, _algorithms.choose_auto).
+    if (
+        algorithm is _AUTO
+        and _forced_kernels.get() is _NOTHING_FORCED
+        and (type(filters) is not _ndarray or filters.size < _AUTO_MAX_FAST_FILTER)
+    ):
         # The common call (float NHWC ndarrays, int stride, VALID/SAME) in compiled code; None for
         # anything else, including every argument the checks below would reject. It runs the
         # default kernels, so it is skipped whenever convops.dispatch.force is in effect.
