@@ -106,11 +106,13 @@ def check_supported(op: str, algorithm: str, geo: ConvGeometry) -> None:
 # 512, six kinds of data; ratio = max |error| / (eps * sum|x||w|) per output, the TF-parity bound
 # allows K + 1 = 9*C_in + 1):
 # - F(2x2, 3x3) keeps all-zero windows exactly 0 (each output's transforms read only its own
-#   window), and its worst ratio is below 0.25 (K + 1) from C_in = 4 on (4.5% at C_in = 64,
-#   22x margin); at C_in = 1 and 2 it exceeds the bound (up to 452 against 10 on image-like data).
-# - F(4x4, 3x3) and FFT leave rounding residue (~1e-7 in float32, ~1e-15 with FFT's float64
-#   transforms) in all-zero windows, whose TF-parity bound is 0: outside the bound on image-like
-#   and ReLU data at every C_in, so "auto" never runs them.
+#   window). Its worst ratio (4 draws of 2x16x16 images per cell) is 1680 against a bound of 10
+#   at C_in = 1 (ReLU-like data) and 103 against 19 at C_in = 2: outside. Inside from C_in = 4
+#   (18 of 37), 7% of the bound at C_in = 8, 0.19% at C_in = 64 (1.08 of 577: a 500x margin).
+# - F(4x4, 3x3) and FFT leave rounding residue (up to 2.6e-6 for F(4x4) in float32, 7e-16 for
+#   FFT's float64 transforms) in all-zero windows, whose TF-parity bound is 0: outside the bound
+#   on image-like and ReLU data at every C_in, so "auto" never runs them (elsewhere FFT in float64
+#   uses under half an eps: only the final rounding).
 # - Speed (1 thread, min of 5, this machine noisy by ~20%): F(2x2) beats the direct kernels from
 #   ~64 channels in and out (8x56x56x64->64: 36 vs 48 ms; 4x28x28x128->128: 15 vs 21 ms;
 #   64x13x13x32->64: 7.9 vs 8.3 ms, within noise), so "auto" needs both.

@@ -24,8 +24,11 @@ Accuracy: the transform's rounding error is spread over the whole image, ``~ eps
 is. An output whose window is small next to the rest of the image (a dark patch of a bright
 image, a zero window) therefore carries error from far away: FFT results are close in norm, not
 element by element. Both float32 and float64 inputs are transformed in float64 (complex128), and
-a float32 result is rounded once at the end (benchmarks/algorithm_error.py measures both
-precisions; see ``compute`` below).
+a float32 result is rounded once at the end. Measured by benchmarks/algorithm_error.py (float32
+data, 3x3, C_in 1 to 512, max |error| / (eps32 * sum|x||w|) per output; the TF-parity tests
+allow K + 1 = 9 C_in + 1): float64 transforms stay below 0.5 (the final rounding) everywhere but
+in all-zero windows (a residue of ~1e-15); float32 transforms reach 3.9e4 at C_in = 1 and 114 at
+C_in = 4 (bound 37), so conv2d never computes FFTs in single precision.
 
 The transforms are SciPy's (``scipy.fft``, the same pocketfft as ``numpy.fft``): over the
 H and W axes of an NHWC array -- strided, channels last -- it was ~5x faster than ``numpy.fft``
