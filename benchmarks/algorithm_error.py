@@ -158,11 +158,15 @@ def measure_speed(repeats: int) -> list[dict]:
             names = ["direct", "im2col", "fft"] + (["winograd"] if k == 3 else [])
             row = {"shape": [n, h, w_, c_in, c_out, k]}
             for name in names:
-                row[name] = _time(lambda: convops.conv2d(x, w, padding="SAME", algorithm=name), repeats)
+                row[name] = _time(
+                    lambda x=x, w=w, name=name: convops.conv2d(x, w, padding="SAME", algorithm=name), repeats
+                )
             if k == 3:
                 xp = np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
                 for tile in (2, 4):
-                    row[f"winograd F({tile})"] = _time(lambda: _winograd.conv2d_winograd_valid(xp, w, tile, 1), repeats)
+                    row[f"winograd F({tile})"] = _time(
+                        lambda xp=xp, w=w, tile=tile: _winograd.conv2d_winograd_valid(xp, w, tile, 1), repeats
+                    )
             print(row)
             rows.append(row)
     return rows

@@ -138,26 +138,38 @@ def _finite_and_small(a: np.ndarray) -> float | None:
     return max(top, -bottom)
 
 
+def _winograd_pays(forced_op: str, geo: ConvGeometry, pixels: int, a: np.ndarray, b: np.ndarray) -> bool:
+    """The "auto" policy (constants above) for a 3x3 stride-1 call whose transformed conv reads
+    ``a`` and ``b`` and has ``pixels`` outputs: channels, size, finiteness, nothing forced."""
+    if dispatch.forced_method(forced_op) is not None or geo.compute == np.int32 or _why_not_winograd(geo):
+        return False
+    if min(geo.c_group, geo.c_out // geo.groups) < AUTO_WINOGRAD_MIN_CHANNELS or pixels < AUTO_WINOGRAD_MIN_PIXELS:
+        return False
+    # Finite data only (Winograd spreads an inf or NaN over its tile), and far from overflow: the
+    # transforms add up to 16 inputs and 9 filter taps before the channel sum.
+    a_max, b_max = _finite_and_small(a), _finite_and_small(b)
+    if a_max is None or b_max is None:
+        return False
+    return a_max * b_max * 256.0 * (max(geo.c_group, geo.c_out) + 1) < float(np.finfo(geo.compute).max)
+
+
 def choose_auto(geo: ConvGeometry, x: np.ndarray, w: np.ndarray) -> str:
     """What ``algorithm="auto"`` runs for a conv2d call: "winograd" (F(2x2, 3x3)) where its
     measured error is inside the TF-parity bound with margin and it is faster (the constants
     above), else "direct" -- meaning the default kernel choice of :mod:`convops._conv_dispatch`,
     which is also what runs under a kernel forced by :func:`convops.dispatch.force`."""
-    if dispatch.forced_method("conv2d") is not None or geo.compute == np.int32 or _why_not_winograd(geo):
-        return "direct"
-    c_out_group = geo.c_out // geo.groups
-    if min(geo.c_group, c_out_group) < AUTO_WINOGRAD_MIN_CHANNELS:
-        return "direct"
-    if geo.n * geo.out_hw[0] * geo.out_hw[1] < AUTO_WINOGRAD_MIN_PIXELS:
-        return "direct"
-    # Finite data only (Winograd spreads an inf or NaN over its tile), and far from overflow: the
-    # transforms add up to 16 inputs and 9 filter taps before the channel sum.
-    x_max, w_max = _finite_and_small(x), _finite_and_small(w)
-    if x_max is None or w_max is None:
-        return "direct"
-    if x_max * w_max * 256.0 * (geo.c_group + 1) >= float(np.finfo(geo.compute).max):
-        return "direct"
-    return "winograd"
+    pixels = geo.n * geo.out_hw[0] * geo.out_hw[1]
+    return "winograd" if _winograd_pays("conv2d", geo, pixels, x, w) else "direct"
+
+
+def choose_auto_input_grad(geo: ConvGeometry, dy: np.ndarray, w: np.ndarray) -> str:
+    """The same policy for conv2d_backprop_input, whose transposed conv has C_out channels in
+    and C_in out: "winograd" or "default" (_conv_dispatch's choice). Only paddings up to 2, where
+    that transposed conv reads every row of ``dy``."""
+    (top, bottom), (left, right) = geo.pads
+    if max(top, bottom, left, right) > 2:
+        return "default"
+    return "winograd" if _winograd_pays("conv2d_backprop_input", geo, geo.n * geo.h * geo.w, dy, w) else "default"
 
 
 # --------------------------------------------------------------------------- forward
@@ -218,20 +230,21 @@ def run_conv(algorithm: str, geo: ConvGeometry, x: np.ndarray, w: np.ndarray, ou
 # --------------------------------------------------------------------------- input gradient
 
 
-def run_input_grad(
-    algorithm: str, op: str, geo: ConvGeometry, dy: np.ndarray, w: np.ndarray, dx: np.ndarray
-) -> None:
+def run_input_grad(algorithm: str, op: str, geo: ConvGeometry, dy: np.ndarray, w: np.ndarray, dx: np.ndarray) -> None:
     """Fill ``dx`` (NHWC, compute dtype, non-empty) with the input gradient by ``algorithm``."""
     if algorithm == "auto":
-        _conv_dispatch.run_input_grad(op, geo, dy, w, dx)
+        if choose_auto_input_grad(geo, dy, w) == "winograd":
+            _winograd_input_grad(geo, dy, w, dx, auto=True)
+        else:
+            _conv_dispatch.run_input_grad(op, geo, dy, w, dx)
     elif algorithm == "winograd":
-        _winograd_input_grad(geo, dy, w, dx)
+        _winograd_input_grad(geo, dy, w, dx, auto=False)
     else:
         with dispatch.force(conv2d_backprop_input=_INPUT_GRAD_METHOD[algorithm]):
             _conv_dispatch.run_input_grad(op, geo, dy, w, dx)
 
 
-def _winograd_input_grad(geo: ConvGeometry, dy: np.ndarray, w: np.ndarray, dx: np.ndarray) -> None:
+def _winograd_input_grad(geo: ConvGeometry, dy: np.ndarray, w: np.ndarray, dx: np.ndarray, auto: bool) -> None:
     """The stride-1 input gradient as a forward VALID conv of ``dy`` padded by ``2 - pad`` on each
     side, with the filters flipped in space and in/out channels swapped (_conv_dispatch's direct
     input gradient, computed by the Winograd forward kernel)."""
@@ -254,7 +267,7 @@ def _winograd_input_grad(geo: ConvGeometry, dy: np.ndarray, w: np.ndarray, dx: n
 
     threads = _threads.get_num_threads()
     # The transposed conv's input channels are the forward C_out.
-    tile = 4 if c_out_group >= WINOGRAD_F4_MIN_CHANNELS else 2
+    tile = 4 if not auto and c_out_group >= WINOGRAD_F4_MIN_CHANNELS else 2
     for g in range(geo.groups):
         ys = np.ascontiguousarray(padded[..., g * c_out_group : (g + 1) * c_out_group])
         ws = np.ascontiguousarray(flipped[..., g * geo.c_group : (g + 1) * geo.c_group])

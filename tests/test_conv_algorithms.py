@@ -29,7 +29,15 @@ from hypothesis import strategies as st
 
 import convops
 import oracle
-from checks import CONV_TOLERANCE, assert_bits_equal, assert_within, call_op, conv_bound, reduction_length, window_conv2d
+from checks import (
+    CONV_TOLERANCE,
+    assert_bits_equal,
+    assert_within,
+    call_op,
+    conv_bound,
+    reduction_length,
+    window_conv2d,
+)
 from convops import _algorithms, _winograd
 from convops.dispatch import force
 from strategies import ConvCase, conv2d_cases, make_values
@@ -218,6 +226,27 @@ def test_auto_keeps_the_tf_parity_bound_where_it_chooses_winograd(dtype, shape, 
         calls.clear()
 
 
+@pytest.mark.tf
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("padding", ["SAME", "VALID", ((2, 0), (1, 2))])
+def test_auto_input_gradient_keeps_the_tf_parity_bound_where_it_chooses_winograd(dtype, padding, monkeypatch):
+    calls = _spy(monkeypatch, _winograd, "conv2d_winograd_valid")
+    rng = np.random.default_rng(11)
+    case = ConvCase(
+        rng.standard_normal((2, 10, 11, 64)).astype(dtype),
+        (rng.standard_normal((3, 3, 64, 80)) / 24).astype(dtype),
+        padding=padding,
+    )
+    dy = conv_dy(case)
+    want_dx, want_dw = tf_conv_grads(case.x, case.w, dy, case.strides, case.explicit_padding, case.dilations)
+    got, repro = call_op(
+        convops.conv2d_backprop_input, "conv2d_backprop_input", case.x.shape, case.w, dy, padding=padding
+    )
+    bound, _ = conv_grad_bounds(case, dy, want_dx, want_dw)
+    assert_within(got, want_dx, bound, repro, "tf.GradientTape (auto)", dtype=case.x.dtype)
+    assert calls, "auto did not choose Winograd here: the policy changed, update the shapes"
+
+
 # --------------------------------------------------------------------------- arguments
 
 
@@ -246,7 +275,9 @@ def test_unknown_algorithm_is_refused_naming_the_argument(bad):
 )
 def test_an_algorithm_that_cannot_compute_the_call_says_why(algorithm, kwargs, w_shape, dtype, reason):
     x, w = np.ones((1, 9, 9, 1), dtype), np.ones(w_shape, dtype)
-    with pytest.raises(ValueError, match=f"conv2d: algorithm='{algorithm}' cannot compute this convolution: .*{reason}"):
+    with pytest.raises(
+        ValueError, match=f"conv2d: algorithm='{algorithm}' cannot compute this convolution: .*{reason}"
+    ):
         convops.conv2d(x, w, **kwargs, algorithm=algorithm)
     convops.conv2d(x, w, **kwargs, algorithm="auto")  # "auto" computes every call
 
@@ -257,7 +288,9 @@ def test_input_gradient_algorithms_refuse_what_they_cannot_compute():
         convops.conv2d_backprop_input((1, 9, 9, 1), w, dy, strides=2, algorithm="direct")
     with pytest.raises(ValueError, match=r"algorithm='winograd' cannot .* got strides \(2, 2\)"):
         convops.conv2d_backprop_input((1, 9, 9, 1), w, dy, strides=2, algorithm="winograd")
-    with pytest.raises(ValueError, match=r"`algorithm` must be one of \('auto', 'direct', 'winograd', 'im2col'\); got 'fft'"):
+    with pytest.raises(
+        ValueError, match=r"`algorithm` must be one of \('auto', 'direct', 'winograd', 'im2col'\); got 'fft'"
+    ):
         convops.conv2d_backprop_input((1, 6, 6, 1), w, dy, algorithm="fft")
     got = convops.conv2d_backprop_input((1, 9, 9, 1), w, dy, strides=2, algorithm="im2col")
     assert_bits_equal(got, convops.conv2d_backprop_input((1, 9, 9, 1), w, dy, strides=2), "im2col vs auto")
