@@ -11,7 +11,7 @@
 #
 # Each transform is a 1-D transform applied to rows, then to columns, vectorised over channels
 # (the contiguous axis of NHWC): `src`/`dst` are the first of alpha (or m) channel vectors spaced
-# by a stride.
+# by a stride. The 1-D transforms are C (src/winograd.h: `restrict` and float literals).
 from libc.stddef cimport ptrdiff_t
 from libc.stdlib cimport malloc, free
 from libc.string cimport memcpy, memset
@@ -24,81 +24,29 @@ from convops._kernels.common cimport floating
 cdef enum:
     CB = 64
 
-
-cdef inline void _bt2(const floating* s, Py_ssize_t ss, floating* d, Py_ssize_t ds, Py_ssize_t nc) noexcept nogil:
-    # B^T of F(2, 3): rows (1 0 -1 0), (0 1 1 0), (0 -1 1 0), (0 1 0 -1).
-    cdef Py_ssize_t c
-    cdef floating s0, s1, s2, s3
-    for c in range(nc):
-        s0 = s[c]
-        s1 = s[ss + c]
-        s2 = s[2 * ss + c]
-        s3 = s[3 * ss + c]
-        d[c] = s0 - s2
-        d[ds + c] = s1 + s2
-        d[2 * ds + c] = s2 - s1
-        d[3 * ds + c] = s1 - s3
-
-
-cdef inline void _bt4(const floating* s, Py_ssize_t ss, floating* d, Py_ssize_t ds, Py_ssize_t nc) noexcept nogil:
-    # B^T of F(4, 3), points 0, 1, -1, 2, -2, infinity (rows as in convops/_winograd.py).
-    cdef Py_ssize_t c
-    cdef floating s0, s1, s2, s3, s4, s5
-    for c in range(nc):
-        s0 = s[c]
-        s1 = s[ss + c]
-        s2 = s[2 * ss + c]
-        s3 = s[3 * ss + c]
-        s4 = s[4 * ss + c]
-        s5 = s[5 * ss + c]
-        d[c] = 4 * s0 - 5 * s2 + s4
-        d[ds + c] = (s3 + s4) - 4 * (s1 + s2)
-        d[2 * ds + c] = 4 * (s1 - s2) + (s4 - s3)
-        d[3 * ds + c] = 2 * (s3 - s1) + (s4 - s2)
-        d[4 * ds + c] = 2 * (s1 - s3) + (s4 - s2)
-        d[5 * ds + c] = 4 * s1 - 5 * s3 + s5
-
-
-cdef inline void _at2(const floating* s, Py_ssize_t ss, floating* d, Py_ssize_t ds, Py_ssize_t nc) noexcept nogil:
-    # A^T of F(2, 3): rows (1 1 1 0), (0 1 -1 -1).
-    cdef Py_ssize_t c
-    cdef floating s1, s2
-    for c in range(nc):
-        s1 = s[ss + c]
-        s2 = s[2 * ss + c]
-        d[c] = s[c] + s1 + s2
-        d[ds + c] = s1 - s2 - s[3 * ss + c]
-
-
-cdef inline void _at4(const floating* s, Py_ssize_t ss, floating* d, Py_ssize_t ds, Py_ssize_t nc) noexcept nogil:
-    # A^T of F(4, 3): row r is (0^r, 1, (-1)^r, 2^r, (-2)^r, [r == 3]).
-    cdef Py_ssize_t c
-    cdef floating p12, m12, p34, m34
-    for c in range(nc):
-        p12 = s[ss + c] + s[2 * ss + c]
-        m12 = s[ss + c] - s[2 * ss + c]
-        p34 = s[3 * ss + c] + s[4 * ss + c]
-        m34 = s[3 * ss + c] - s[4 * ss + c]
-        d[c] = s[c] + p12 + p34
-        d[ds + c] = m12 + 2 * m34
-        d[2 * ds + c] = p12 + 4 * p34
-        d[3 * ds + c] = m12 + 8 * m34 + s[5 * ss + c]
+cdef extern from "winograd.h" nogil:
+    void convops_winograd_in_f32(int tile, const float* s, ptrdiff_t ss, float* d, ptrdiff_t ds, ptrdiff_t n)
+    void convops_winograd_in_f64(int tile, const double* s, ptrdiff_t ss, double* d, ptrdiff_t ds, ptrdiff_t n)
+    void convops_winograd_out_f32(int tile, const float* s, ptrdiff_t ss, float* d, ptrdiff_t ds, ptrdiff_t n)
+    void convops_winograd_out_f64(int tile, const double* s, ptrdiff_t ss, double* d, ptrdiff_t ds, ptrdiff_t n)
 
 
 cdef inline void _input_transform(const floating* s, Py_ssize_t ss, floating* d, Py_ssize_t ds, Py_ssize_t nc,
                                   int tile) noexcept nogil:
-    if tile == 2:
-        _bt2(s, ss, d, ds, nc)
+    # d[k] = sum_j B^T[k, j] s[j] for the alpha channel vectors s[j] = s + j * ss.
+    if floating is float:
+        convops_winograd_in_f32(tile, s, ss, d, ds, nc)
     else:
-        _bt4(s, ss, d, ds, nc)
+        convops_winograd_in_f64(tile, s, ss, d, ds, nc)
 
 
 cdef inline void _output_transform(const floating* s, Py_ssize_t ss, floating* d, Py_ssize_t ds, Py_ssize_t nc,
                                    int tile) noexcept nogil:
-    if tile == 2:
-        _at2(s, ss, d, ds, nc)
+    # d[k] = sum_j A^T[k, j] s[j], k < tile.
+    if floating is float:
+        convops_winograd_out_f32(tile, s, ss, d, ds, nc)
     else:
-        _at4(s, ss, d, ds, nc)
+        convops_winograd_out_f64(tile, s, ss, d, ds, nc)
 
 
 # --------------------------------------------------------------------------- plan
@@ -231,7 +179,7 @@ def filter_transform(const floating[:, :, :, ::1] w, const double[:, ::1] g, flo
     w: (3, 3, C_in, C_out), g: (alpha, 3), u: (alpha**2, C_in, C_out), overwritten.
     """
     cdef Py_ssize_t alpha = g.shape[0], kc = w.shape[2] * w.shape[3]
-    cdef Py_ssize_t i, j, k, l, q
+    cdef Py_ssize_t i, j, ky, kx, q
     cdef double coef
     cdef const floating* wp = &w[0, 0, 0, 0]
     cdef floating* up = &u[0, 0, 0]
@@ -242,12 +190,12 @@ def filter_transform(const floating[:, :, :, ::1] w, const double[:, ::1] g, flo
         for i in range(alpha):
             for j in range(alpha):
                 memset(acc, 0, kc * sizeof(double))
-                for k in range(3):
-                    for l in range(3):
-                        coef = g[i, k] * g[j, l]
+                for ky in range(3):
+                    for kx in range(3):
+                        coef = g[i, ky] * g[j, kx]
                         if coef != 0:
                             for q in range(kc):
-                                acc[q] += coef * wp[(k * 3 + l) * kc + q]
+                                acc[q] += coef * wp[(ky * 3 + kx) * kc + q]
                 for q in range(kc):
                     up[(i * alpha + j) * kc + q] = <floating>acc[q]
     free(acc)

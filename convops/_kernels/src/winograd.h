@@ -1,0 +1,102 @@
+/* Winograd F(2, 3) and F(4, 3) 1-D transforms over vectors of channels (winograd.pyx).
+ *
+ * Each function applies one transform matrix (B^T or A^T of convops/_winograd.py) to `alpha`
+ * source vectors spaced `ss` apart, writing `alpha` (or m) destination vectors spaced `ds` apart,
+ * each of `n` channels. In C rather than Cython for two reasons Cython cannot express: `restrict`
+ * (one pointer per row, so that GCC vectorises over channels without alias checks; the Cython
+ * loops stayed scalar) and float literals (Cython writes `4 * s` as `4.0 * s`, computing float32
+ * transforms in double). Plain C99, no intrinsics: the loops vectorise at the baseline ISA.
+ * Sources and destinations never overlap (the callers read one buffer and write another).
+ */
+#ifndef CONVOPS_WINOGRAD_H
+#define CONVOPS_WINOGRAD_H
+
+#include <stddef.h>
+
+#if defined(_MSC_VER)
+#define CONVOPS_RESTRICT __restrict
+#else
+#define CONVOPS_RESTRICT restrict
+#endif
+
+#define CONVOPS_WINOGRAD_TRANSFORMS(T, SUFFIX)                                                          \
+    static void convops_bt2_rows_##SUFFIX(const T* CONVOPS_RESTRICT s0, const T* CONVOPS_RESTRICT s1,   \
+                                          const T* CONVOPS_RESTRICT s2, const T* CONVOPS_RESTRICT s3,   \
+                                          T* CONVOPS_RESTRICT d0, T* CONVOPS_RESTRICT d1,               \
+                                          T* CONVOPS_RESTRICT d2, T* CONVOPS_RESTRICT d3, ptrdiff_t n)  \
+    {                                                                                                  \
+        /* B^T rows (1 0 -1 0), (0 1 1 0), (0 -1 1 0), (0 1 0 -1) */                                   \
+        for (ptrdiff_t c = 0; c < n; c++) {                                                            \
+            d0[c] = s0[c] - s2[c];                                                                     \
+            d1[c] = s1[c] + s2[c];                                                                     \
+            d2[c] = s2[c] - s1[c];                                                                     \
+            d3[c] = s1[c] - s3[c];                                                                     \
+        }                                                                                              \
+    }                                                                                                  \
+    static void convops_bt4_rows_##SUFFIX(const T* CONVOPS_RESTRICT s0, const T* CONVOPS_RESTRICT s1,   \
+                                          const T* CONVOPS_RESTRICT s2, const T* CONVOPS_RESTRICT s3,   \
+                                          const T* CONVOPS_RESTRICT s4, const T* CONVOPS_RESTRICT s5,   \
+                                          T* CONVOPS_RESTRICT d0, T* CONVOPS_RESTRICT d1,               \
+                                          T* CONVOPS_RESTRICT d2, T* CONVOPS_RESTRICT d3,               \
+                                          T* CONVOPS_RESTRICT d4, T* CONVOPS_RESTRICT d5, ptrdiff_t n)  \
+    {                                                                                                  \
+        /* B^T of F(4, 3), points 0, 1, -1, 2, -2, infinity; common sums shared between rows */       \
+        for (ptrdiff_t c = 0; c < n; c++) {                                                            \
+            T a = s4[c] - s2[c], b = s3[c] - s1[c], p = s3[c] + s4[c], q = s1[c] + s2[c];              \
+            d0[c] = ((T)4 * s0[c] - (T)5 * s2[c]) + s4[c];                                             \
+            d1[c] = p - (T)4 * q;                                                                      \
+            d2[c] = (T)4 * (s1[c] - s2[c]) + (s4[c] - s3[c]);                                          \
+            d3[c] = (T)2 * b + a;                                                                      \
+            d4[c] = a - (T)2 * b;                                                                      \
+            d5[c] = ((T)4 * s1[c] - (T)5 * s3[c]) + s5[c];                                             \
+        }                                                                                              \
+    }                                                                                                  \
+    static void convops_at2_rows_##SUFFIX(const T* CONVOPS_RESTRICT s0, const T* CONVOPS_RESTRICT s1,   \
+                                          const T* CONVOPS_RESTRICT s2, const T* CONVOPS_RESTRICT s3,   \
+                                          T* CONVOPS_RESTRICT d0, T* CONVOPS_RESTRICT d1, ptrdiff_t n)  \
+    {                                                                                                  \
+        /* A^T rows (1 1 1 0), (0 1 -1 -1) */                                                          \
+        for (ptrdiff_t c = 0; c < n; c++) {                                                            \
+            d0[c] = (s0[c] + s1[c]) + s2[c];                                                           \
+            d1[c] = (s1[c] - s2[c]) - s3[c];                                                           \
+        }                                                                                              \
+    }                                                                                                  \
+    static void convops_at4_rows_##SUFFIX(const T* CONVOPS_RESTRICT s0, const T* CONVOPS_RESTRICT s1,   \
+                                          const T* CONVOPS_RESTRICT s2, const T* CONVOPS_RESTRICT s3,   \
+                                          const T* CONVOPS_RESTRICT s4, const T* CONVOPS_RESTRICT s5,   \
+                                          T* CONVOPS_RESTRICT d0, T* CONVOPS_RESTRICT d1,               \
+                                          T* CONVOPS_RESTRICT d2, T* CONVOPS_RESTRICT d3, ptrdiff_t n)  \
+    {                                                                                                  \
+        /* A^T row r is (0^r, 1, (-1)^r, 2^r, (-2)^r, [r == 3]) */                                     \
+        for (ptrdiff_t c = 0; c < n; c++) {                                                            \
+            T p12 = s1[c] + s2[c], m12 = s1[c] - s2[c], p34 = s3[c] + s4[c], m34 = s3[c] - s4[c];      \
+            d0[c] = (s0[c] + p12) + p34;                                                               \
+            d1[c] = m12 + (T)2 * m34;                                                                  \
+            d2[c] = p12 + (T)4 * p34;                                                                  \
+            d3[c] = (m12 + (T)8 * m34) + s5[c];                                                        \
+        }                                                                                              \
+    }                                                                                                  \
+    /* Strided entry points: the row pointers of one transform. */                                     \
+    static inline void convops_winograd_in_##SUFFIX(int tile, const T* s, ptrdiff_t ss, T* d, ptrdiff_t ds,  \
+                                                    ptrdiff_t n)                                       \
+    {                                                                                                  \
+        if (tile == 2)                                                                                 \
+            convops_bt2_rows_##SUFFIX(s, s + ss, s + 2 * ss, s + 3 * ss, d, d + ds, d + 2 * ds, d + 3 * ds, n);  \
+        else                                                                                           \
+            convops_bt4_rows_##SUFFIX(s, s + ss, s + 2 * ss, s + 3 * ss, s + 4 * ss, s + 5 * ss, d, d + ds,  \
+                                      d + 2 * ds, d + 3 * ds, d + 4 * ds, d + 5 * ds, n);               \
+    }                                                                                                  \
+    static inline void convops_winograd_out_##SUFFIX(int tile, const T* s, ptrdiff_t ss, T* d, ptrdiff_t ds, \
+                                                     ptrdiff_t n)                                      \
+    {                                                                                                  \
+        if (tile == 2)                                                                                 \
+            convops_at2_rows_##SUFFIX(s, s + ss, s + 2 * ss, s + 3 * ss, d, d + ds, n);                \
+        else                                                                                           \
+            convops_at4_rows_##SUFFIX(s, s + ss, s + 2 * ss, s + 3 * ss, s + 4 * ss, s + 5 * ss, d, d + ds,  \
+                                      d + 2 * ds, d + 3 * ds, n);                                      \
+    }
+
+CONVOPS_WINOGRAD_TRANSFORMS(float, f32)
+CONVOPS_WINOGRAD_TRANSFORMS(double, f64)
+
+#endif
