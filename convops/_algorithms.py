@@ -113,19 +113,25 @@ def check_supported(op: str, algorithm: str, geo: ConvGeometry) -> None:
 #   FFT's float64 transforms) in all-zero windows, whose TF-parity bound is 0: outside the bound
 #   on image-like and ReLU data at every C_in, so "auto" never runs them (elsewhere FFT in float64
 #   uses under half an eps: only the final rounding).
-# - Speed (1 thread, min of 5, this machine noisy by ~20%): F(2x2) beats the direct kernels from
-#   ~64 channels in and out (8x56x56x64->64: 36 vs 48 ms; 4x28x28x128->128: 15 vs 21 ms;
-#   64x13x13x32->64: 7.9 vs 8.3 ms, within noise), so "auto" needs both.
+# - Speed (float32, 1 thread, min of 7 interleaved runs; the machine was shared, load ~10 on 2
+#   cores, so ~20% noise): F(2x2) beats the direct kernels from ~64 channels in and out on images
+#   of 10x10 and up (8x56x56x64->64: 22.6 vs 39.8 ms; 4x28x28x128->128: 11.4 vs 20.8 ms;
+#   8x28x28x64->64: 3.1 vs 8.4 ms), not on small images (1x8x8x64->64: 0.11 vs 0.09 ms;
+#   64x5x5x64->128: 2.2 vs 1.8 ms: ragged tiles) nor clearly at 32 channels (64x13x13x32->64:
+#   7.6 vs 8.0 ms; 8x28x28x32->32: 1.16 vs 1.34 ms).
 AUTO_WINOGRAD_MIN_CHANNELS = 64
-# Output pixels (N * H_out * W_out) below which the transforms' fixed costs are not repaid.
-AUTO_WINOGRAD_MIN_PIXELS = 64
+# Output rows and columns (input rows and columns for the input gradient) below which ragged
+# tiles and the transforms' fixed costs are not repaid.
+AUTO_WINOGRAD_MIN_SIDE = 10
 # conv2d's small-call fast path runs the direct kernels: calls with filters of at least this many
 # entries (3 * 3 * 64 * 64) skip it, so that "auto" can consider Winograd for them.
 AUTO_FAST_PATH_MAX_FILTER_SIZE = 9 * AUTO_WINOGRAD_MIN_CHANNELS * AUTO_WINOGRAD_MIN_CHANNELS
-# Explicit "winograd" runs F(4x4, 3x3) from this many input channels per group (where it is
-# faster than F(2x2): 4x28x28x128->128, 9.0 vs 15.2 ms) and F(2x2, 3x3) below, where F(4x4)'s
-# error is largest (up to 2e4 eps * sum|x||w| at C_in = 1) and its speed no better.
-WINOGRAD_F4_MIN_CHANNELS = 64
+# Explicit "winograd" runs F(4x4, 3x3) from this many input channels per group and F(2x2, 3x3)
+# below. F(4x4) was the faster of the two on every shape above (8x56x56x64->64: 19.6 vs
+# 22.6 ms; 8x28x28x16->16: 0.23 vs 0.46 ms); its worst error is inside the TF-parity bound from
+# C_in = 16 (102 of 145; outside at 8: 198 of 73, and 3.7e4 of 10 at C_in = 1), all-zero
+# windows apart (a residue of ~1e-6 where the bound is 0).
+WINOGRAD_F4_MIN_CHANNELS = 16
 
 
 def _finite_and_small(a: np.ndarray) -> float | None:
@@ -138,12 +144,12 @@ def _finite_and_small(a: np.ndarray) -> float | None:
     return max(top, -bottom)
 
 
-def _winograd_pays(forced_op: str, geo: ConvGeometry, pixels: int, a: np.ndarray, b: np.ndarray) -> bool:
+def _winograd_pays(forced_op: str, geo: ConvGeometry, sides: tuple[int, int], a: np.ndarray, b: np.ndarray) -> bool:
     """The "auto" policy (constants above) for a 3x3 stride-1 call whose transformed conv reads
-    ``a`` and ``b`` and has ``pixels`` outputs: channels, size, finiteness, nothing forced."""
+    ``a`` and ``b`` and has outputs of ``sides``: channels, size, finiteness, nothing forced."""
     if dispatch.forced_method(forced_op) is not None or geo.compute == np.int32 or _why_not_winograd(geo):
         return False
-    if min(geo.c_group, geo.c_out // geo.groups) < AUTO_WINOGRAD_MIN_CHANNELS or pixels < AUTO_WINOGRAD_MIN_PIXELS:
+    if min(geo.c_group, geo.c_out // geo.groups) < AUTO_WINOGRAD_MIN_CHANNELS or min(sides) < AUTO_WINOGRAD_MIN_SIDE:
         return False
     # Finite data only (Winograd spreads an inf or NaN over its tile), and far from overflow: the
     # transforms add up to 16 inputs and 9 filter taps before the channel sum.
@@ -158,8 +164,7 @@ def choose_auto(geo: ConvGeometry, x: np.ndarray, w: np.ndarray) -> str:
     measured error is inside the TF-parity bound with margin and it is faster (the constants
     above), else "direct" -- meaning the default kernel choice of :mod:`convops._conv_dispatch`,
     which is also what runs under a kernel forced by :func:`convops.dispatch.force`."""
-    pixels = geo.n * geo.out_hw[0] * geo.out_hw[1]
-    return "winograd" if _winograd_pays("conv2d", geo, pixels, x, w) else "direct"
+    return "winograd" if _winograd_pays("conv2d", geo, geo.out_hw, x, w) else "direct"
 
 
 def choose_auto_input_grad(geo: ConvGeometry, dy: np.ndarray, w: np.ndarray) -> str:
@@ -169,7 +174,7 @@ def choose_auto_input_grad(geo: ConvGeometry, dy: np.ndarray, w: np.ndarray) -> 
     (top, bottom), (left, right) = geo.pads
     if max(top, bottom, left, right) > 2:
         return "default"
-    return "winograd" if _winograd_pays("conv2d_backprop_input", geo, geo.n * geo.h * geo.w, dy, w) else "default"
+    return "winograd" if _winograd_pays("conv2d_backprop_input", geo, (geo.h, geo.w), dy, w) else "default"
 
 
 # --------------------------------------------------------------------------- forward
@@ -182,17 +187,20 @@ def _padded(geo: ConvGeometry, x: np.ndarray) -> np.ndarray:
     return x
 
 
-def _winograd_forward(geo: ConvGeometry, x: np.ndarray, w: np.ndarray, out: np.ndarray, auto: bool) -> None:
+def _winograd_forward(geo: ConvGeometry, x: np.ndarray, w: np.ndarray, out: np.ndarray, auto: bool) -> np.ndarray:
     from convops import _winograd  # noqa: PLC0415 - its kernels load on first use only
 
     xp = np.ascontiguousarray(_padded(geo, x))
     threads = _threads.get_num_threads()
+    if geo.groups == 1:  # the kernel's own result: no copy into `out`
+        return _winograd.conv2d_winograd_valid(xp, w, winograd_tile(geo, auto), threads)
     c_out_group = geo.c_out // geo.groups
     for g in range(geo.groups):
         xs = xp if geo.groups == 1 else np.ascontiguousarray(xp[..., g * geo.c_group : (g + 1) * geo.c_group])
         ws = w if geo.groups == 1 else np.ascontiguousarray(w[..., g * c_out_group : (g + 1) * c_out_group])
         y = _winograd.conv2d_winograd_valid(xs, ws, winograd_tile(geo, auto), threads)
         out[..., g * c_out_group : (g + 1) * c_out_group] = y
+    return out
 
 
 def winograd_tile(geo: ConvGeometry, auto: bool) -> int:
@@ -201,30 +209,29 @@ def winograd_tile(geo: ConvGeometry, auto: bool) -> int:
     return 4 if not auto and geo.c_group >= WINOGRAD_F4_MIN_CHANNELS else 2
 
 
-def _fft_forward(geo: ConvGeometry, x: np.ndarray, w: np.ndarray, out: np.ndarray) -> None:
+def _fft_forward(geo: ConvGeometry, x: np.ndarray, w: np.ndarray) -> np.ndarray:
     from convops._fft_conv import conv2d_fft_valid, dilate_kernel  # noqa: PLC0415
 
     # BLAS (the per-frequency complex products) pinned to one thread: its bits depend on its
     # thread count, and results must not (_threads.py).
-    out[...] = _threads.blas_threads.call(
-        1, conv2d_fft_valid, _padded(geo, x), dilate_kernel(w, geo.dilations), geo.groups
-    )
+    return _threads.blas_threads.call(1, conv2d_fft_valid, _padded(geo, x), dilate_kernel(w, geo.dilations), geo.groups)
 
 
-def run_conv(algorithm: str, geo: ConvGeometry, x: np.ndarray, w: np.ndarray, out: np.ndarray) -> None:
-    """Fill ``out`` (non-empty, compute dtype) by ``algorithm`` (checked by :func:`check_supported`)."""
+def run_conv(algorithm: str, geo: ConvGeometry, x: np.ndarray, w: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """The conv by ``algorithm`` (checked by :func:`check_supported`): ``out`` (non-empty, compute
+    dtype) filled, or a new array of its shape and dtype (Winograd and FFT return their own)."""
     if algorithm == "auto":
         if choose_auto(geo, x, w) == "winograd":
-            _winograd_forward(geo, x, w, out, auto=True)
-        else:  # the default choice, forced kernels included
-            _conv_dispatch.run_conv(geo, x, w, out)
+            return _winograd_forward(geo, x, w, out, auto=True)
+        _conv_dispatch.run_conv(geo, x, w, out)  # the default choice, forced kernels included
     elif algorithm == "winograd":
-        _winograd_forward(geo, x, w, out, auto=False)
+        return _winograd_forward(geo, x, w, out, auto=False)
     elif algorithm == "fft":
-        _fft_forward(geo, x, w, out)
+        return _fft_forward(geo, x, w)
     else:
         with dispatch.force(conv2d=_FORWARD_METHOD[algorithm]):
             _conv_dispatch.run_conv(geo, x, w, out)
+    return out
 
 
 # --------------------------------------------------------------------------- input gradient

@@ -386,7 +386,7 @@ def conv2d(
             out.fill(0)
         else:
             x_c, w_c = np.ascontiguousarray(x, dtype=geo.compute), np.ascontiguousarray(w, dtype=geo.compute)
-            _algorithms.run_conv(algorithm, geo, x_c, w_c, out)
+            out = _algorithms.run_conv(algorithm, geo, x_c, w_c, out)
     if geo.compute != geo.dtype:
         with np.errstate(over="ignore"):  # float16 sums beyond 65504 become inf, as in TensorFlow
             out = out.astype(geo.dtype)
