@@ -31,7 +31,7 @@ algorithm that has SIMD kernels.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
@@ -40,6 +40,8 @@ from convops import _conv_dispatch, _threads, dispatch
 if TYPE_CHECKING:  # conv.py imports this module: no import cycle at run time
     from convops.conv import ConvGeometry
 
+#: The type of conv2d's ``algorithm`` argument (conv2d_backprop_input takes the first four).
+Algorithm = Literal["auto", "direct", "winograd", "fft", "im2col", "naive"]
 #: The values of conv2d's ``algorithm`` argument.
 ALGORITHMS: tuple[str, ...] = ("auto", "direct", "winograd", "fft", "im2col", "naive")
 #: The values of conv2d_backprop_input's ``algorithm`` argument (its kernels: the direct

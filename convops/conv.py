@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from convops import _algorithms, _conv_dispatch, _threads, dispatch
+from convops._algorithms import Algorithm
 from convops._docstrings import fill_doc
 from convops._kernels import load
 from convops._typing import ArrayLike, DataFormat, Padding, Pair
@@ -290,7 +291,7 @@ def conv2d(
     padding: Padding = "VALID",
     dilations: Pair = 1,
     data_format: DataFormat = "NHWC",
-    algorithm: str = "auto",
+    algorithm: Algorithm = "auto",
 ) -> np.ndarray:
     """2-D cross-correlation of a batch of images with a bank of filters, as ``tf.nn.conv2d``.
 
@@ -429,7 +430,7 @@ def _backprop_input(
     padding: Any,
     data_format: str,
     dilations: Any,
-    algorithm: str = "auto",
+    algorithm: Algorithm = "auto",
 ) -> np.ndarray:
     """Shared body of conv2d_backprop_input and conv2d_transpose; ``names`` says what each
     argument is called in the caller."""
@@ -471,7 +472,7 @@ def conv2d_backprop_input(
     padding: Padding = "VALID",
     data_format: DataFormat = "NHWC",
     dilations: Pair = 1,
-    algorithm: str = "auto",
+    algorithm: Algorithm = "auto",
 ) -> np.ndarray:
     """Gradient of :func:`convops.conv2d` with respect to its input, as TF's ``Conv2DBackpropInput``.
 

@@ -144,6 +144,14 @@ def test_exact_sum_algorithms_match_tensorflow(algorithm, case):
     check_algorithm(case, algorithm)
 
 
+@given(case=conv2d_cases(dtypes=FLOAT_DTYPES, styles=("normal", "ties", "sparse_nonfinite")))
+def test_auto_below_the_winograd_rule_is_the_direct_choice_bit_for_bit(case):
+    """Small channel counts: "auto" runs exactly what conv2d ran before ``algorithm=`` existed."""
+    args, kwargs = case.convops_args()
+    auto = convops.conv2d(*args, **kwargs)
+    assert_bits_equal(auto, convops.conv2d(*args, **kwargs, algorithm="direct"), repr(case), "algorithm='direct'")
+
+
 @pytest.mark.tf
 @given(case=stride1_cases(kernel=(3, 3)))
 def test_winograd_matches_tensorflow(case):
