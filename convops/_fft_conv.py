@@ -16,8 +16,10 @@ sum, so at each of the ``H * (W//2 + 1)`` frequencies it is one small complex ma
 
 Cost: ``O(N C_in H W log(H W))`` for the transforms plus ``8 N C_in C_out H (W/2 + 1)`` real
 flops for the products, against ``2 N C_in C_out H_out W_out KH KW`` for a direct convolution: the
-products do not depend on the kernel size, so FFT wins for large kernels (7x7 and up) on large
-images, and never for 3x3.
+products do not depend on the kernel size, so FFT wins for large enough kernels on large images,
+and never for 3x3. Measured (benchmarks/algorithm_error.py --speed, float32, 1 thread, a shared
+machine): the direct kernels were still faster at 11x11 (2x128x128x8->8: 14 vs 18 ms) and 15x15
+(1x256x256x3->8: 20 vs 25 ms).
 
 Accuracy: the transform's rounding error is spread over the whole image, ``~ eps * log2(H W) *
 ||x|| ||w||`` (norms over the image), not confined to each output's own window as a direct sum's
