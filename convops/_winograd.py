@@ -154,6 +154,20 @@ def winograd_reference(x: np.ndarray, w: np.ndarray, tile: int) -> np.ndarray:
     inverse transform because that transform is linear. Tiles at the bottom and right edges whose
     outputs would fall outside the result read zeros beyond the input and are cropped. Computed
     in the dtype of ``x`` (the matrices are rounded to it), so its error is the algorithm's.
+
+    Examples
+    --------
+    A 5x5 ramp correlated with a 3x3 box filter: 3x3 outputs in 2x2 tiles of F(2x2, 3x3), the
+    tiles on the right and bottom cropped; each output is the sum of its 3x3 window:
+
+    >>> import numpy as np
+    >>> from convops._winograd import winograd_reference
+    >>> x = np.arange(25.0).reshape(1, 5, 5, 1)
+    >>> w = np.ones((3, 3, 1, 1))
+    >>> winograd_reference(x, w, tile=2)[0, :, :, 0]
+    array([[ 54.,  63.,  72.],
+           [ 99., 108., 117.],
+           [144., 153., 162.]])
     """
     x, w, tile = _check_operands(x, w, tile)
     bt, g, at = (m.astype(x.dtype) for m in _MATRICES[tile])
