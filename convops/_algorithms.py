@@ -31,7 +31,7 @@ algorithm that has SIMD kernels.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, cast
 
 import numpy as np
 
@@ -55,11 +55,11 @@ _FORWARD_METHOD = {"direct": "image", "im2col": "gemm", "naive": "naive"}
 _INPUT_GRAD_METHOD = {"direct": "direct", "im2col": "gemm"}
 
 
-def check_algorithm(op: str, algorithm: object, allowed: tuple[str, ...]) -> str:
+def check_algorithm(op: str, algorithm: object, allowed: tuple[str, ...]) -> Algorithm:
     """``algorithm`` if it is one of ``allowed``; else ValueError naming the argument."""
     if type(algorithm) is not str or algorithm not in allowed:
         raise ValueError(f"{op}: `algorithm` must be one of {allowed}; got {algorithm!r}")
-    return algorithm
+    return cast(Algorithm, algorithm)
 
 
 def _why_not_winograd(geo: ConvGeometry) -> str | None:
