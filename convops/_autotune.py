@@ -56,7 +56,8 @@ import tempfile
 import threading
 import time
 import warnings
-from typing import NamedTuple
+from collections.abc import Callable, Sequence
+from typing import NamedTuple, TypeVar
 
 import numpy as np
 
@@ -72,6 +73,9 @@ _PROBE_FLOPS = 3_000_000
 # A candidate replaces the default only if this much faster: timing noise on a shared machine
 # must not flip the choice between runs (though a flip would not change results).
 _MARGIN = 0.95
+
+
+_C = TypeVar("_C")  # a candidate blocking
 
 
 class DirectBlocking(NamedTuple):
@@ -252,7 +256,7 @@ def _lanes(dtype: np.dtype, isa: int) -> int:
     return (64 if isa == 2 else 32 if isa == 1 else 16) // dtype.itemsize
 
 
-def _choose(kernel: str, key: str, measure) -> str:
+def _choose(kernel: str, key: str, measure: Callable[[], str]) -> str:
     choices = _state["choices"]
     spec = choices.get(key)
     if spec is not None:
@@ -278,13 +282,13 @@ def _choose(kernel: str, key: str, measure) -> str:
         return spec
 
 
-def _best(run, candidates, default, reps: int = 3):
+def _best(run: Callable[[_C], object], candidates: Sequence[_C], default: _C, reps: int = 3) -> _C:
     """The fastest candidate (best of `reps` after a warm-up), the default unless beaten by the margin.
 
     Timed by the calling thread's CPU time: the probes run on one thread, the calling one, so
     other processes on a busy machine (which stretch the wall clock by whole time slices) do
     not decide the choice."""
-    times = {}
+    times: dict[_C, float] = {}
     for cand in candidates:
         run(cand)
         best = float("inf")
@@ -293,7 +297,7 @@ def _best(run, candidates, default, reps: int = 3):
             run(cand)
             best = min(best, time.thread_time() - t)
         times[cand] = best
-    fastest = min(times, key=times.get)
+    fastest = min(times, key=lambda cand: times[cand])
     return fastest if times[fastest] < _MARGIN * times.get(default, float("inf")) else default
 
 
@@ -306,7 +310,9 @@ def _probe_shape(c_group: int, c_out: int, kh: int, kw: int, stride: int) -> tup
     return (side - 1) * stride + max(kh, kw), side
 
 
-def _probe_arrays(dtype: np.dtype, c_group: int, c_out: int, kh: int, kw: int, stride: int, min_side: int = 8):
+def _probe_arrays(
+    dtype: np.dtype, c_group: int, c_out: int, kh: int, kw: int, stride: int, min_side: int = 8
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     rng = np.random.default_rng(0)
     size, side = _probe_shape(c_group, c_out, kh, kw, stride)
     if side < min_side:
@@ -332,12 +338,14 @@ def direct_blocking(
     )
 
 
-def _measure_direct(dtype, isa, c_group, c_out_group, kh, kw, stride1) -> DirectBlocking:
+def _measure_direct(
+    dtype: np.dtype, isa: int, c_group: int, c_out_group: int, kh: int, kw: int, stride1: bool
+) -> DirectBlocking:
     conv = load("conv")
     lanes = _lanes(dtype, isa)
     cg, co, kh, kw, s = min(c_group, 128), min(c_out_group, 16 * lanes), min(kh, 7), min(kw, 7), 1 if stride1 else 2
     x, w, out = _probe_arrays(dtype, cg, co, kh, kw, s)
-    shapes = {}
+    shapes: dict[tuple[int, int], DirectBlocking] = {}
     for cand in DIRECT_CANDIDATES:  # distinct (V, P) only: for narrow C_out several coincide
         shapes.setdefault(conv.block_shape(dtype.itemsize, co, isa, *cand)[:2], cand)
     candidates = [c for c in DIRECT_CANDIDATES if c in shapes.values()]
@@ -360,7 +368,9 @@ def filter_blocking(
     )
 
 
-def _measure_filter(dtype, isa, c_group, c_out_group, kh, kw, stride1) -> FilterBlocking:
+def _measure_filter(
+    dtype: np.dtype, isa: int, c_group: int, c_out_group: int, kh: int, kw: int, stride1: bool
+) -> FilterBlocking:
     grad = load("conv_grad")
     lanes = _lanes(dtype, isa)
     # What the filter blocking decides is how out_backprop streams through the cache: the probe's
@@ -369,7 +379,7 @@ def _measure_filter(dtype, isa, c_group, c_out_group, kh, kw, stride1) -> Filter
     cg, co, kh, kw, s = min(c_group, 32), min(c_out_group, 16 * lanes), min(kh, 7), min(kw, 7), 1 if stride1 else 2
     x, w, dy = _probe_arrays(dtype, cg, co, kh, kw, s, min_side=20)
     vectors = -(-co // lanes)
-    widths = {}
+    widths: dict[int, int] = {}
     for m in (4, 3, 2, 1):  # distinct block widths only
         blocks = -(-vectors // m)
         widths.setdefault(-(-vectors // blocks), m)
@@ -384,7 +394,9 @@ def _measure_filter(dtype, isa, c_group, c_out_group, kh, kw, stride1) -> Filter
     )
 
 
-def _fast_path_hook(itemsize, isa, c_group, c_out_group, kh, kw, stride1, flops) -> DirectBlocking:
+def _fast_path_hook(
+    itemsize: int, isa: int, c_group: int, c_out_group: int, kh: int, kw: int, stride1: bool, flops: float
+) -> DirectBlocking:
     return direct_blocking(
         np.dtype(np.float32 if itemsize == 4 else np.float64), isa, c_group, c_out_group, kh, kw, stride1, int(flops)
     )

@@ -124,7 +124,7 @@ def transform_matrices(tile: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     Shapes: ``B^T`` (alpha, alpha), ``G`` (alpha, 3), ``A^T`` (tile, alpha), alpha = tile + 2.
     """
     _check_tile(tile)
-    return tuple(m.copy() for m in _MATRICES[tile])  # type: ignore[return-value]
+    return tuple(m.copy() for m in _MATRICES[tile])
 
 
 def winograd_reference(x: np.ndarray, w: np.ndarray, tile: int) -> np.ndarray:
@@ -355,7 +355,7 @@ def _check_input_shape(input_shape: Any, dy: np.ndarray, w: np.ndarray) -> tuple
             f"`input_shape` must be (N, H, W, C_in) with N = dy.shape[0] ({dy.shape[0]}) and "
             f"C_in = w.shape[2] ({w.shape[2]}); got {input_shape!r}"
         )
-    return shape  # type: ignore[return-value]
+    return shape
 
 
 def _check_padding(padding_pairs: Any) -> tuple[tuple[int, int], tuple[int, int]]:

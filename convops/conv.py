@@ -1,5 +1,6 @@
 # Size: one concept: conv2d, its two gradients and conv2d_transpose, with the one geometry they
-# share (the kernel choice is in _conv_dispatch.py).
+# share (the kernel choice is in _conv_dispatch.py, the algorithm= argument in _algorithms.py);
+# over 600 lines because the docstrings are the API reference.
 """2-D convolution (cross-correlation) with ``tf.nn.conv2d``'s contract, and its gradients.
 
 One validation function (:func:`conv_geometry`) turns the arguments of :func:`conv2d`,
@@ -17,7 +18,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from convops import _conv_dispatch, _threads, dispatch
+from convops import _algorithms, _conv_dispatch, _threads, dispatch
+from convops._algorithms import Algorithm
 from convops._docstrings import fill_doc
 from convops._kernels import load
 from convops._typing import ArrayLike, DataFormat, FiltersFormat, Padding, Pair
@@ -326,6 +328,10 @@ _DEFAULT_ISA = _conv_dispatch.default_isa()
 _fast_conv2d = load("fastpath").conv2d_fast
 _forced_kernels, _NOTHING_FORCED = dispatch._forced, dispatch._NOTHING
 _get_num_threads = _threads.get_num_threads
+# The default of `algorithm`: an identity check (a string equal to it that is another object
+# takes the general path, with the same result).
+_AUTO = "auto"
+_ndarray, _AUTO_MAX_FAST_FILTER = np.ndarray, _algorithms.AUTO_FAST_PATH_MAX_FILTER_SIZE
 
 
 @fill_doc
@@ -339,6 +345,7 @@ def conv2d(
     name: str | None = None,
     *,
     filters_format: FiltersFormat | None = None,
+    algorithm: Algorithm = "auto",
 ) -> np.ndarray:
     """2-D cross-correlation of a batch of images with a bank of filters, as ``tf.nn.conv2d``.
 
@@ -367,6 +374,12 @@ def conv2d(
         without bias. When it is not given and ``data_format="NCHW"``, 4-D filters that read
         better as OIHW than as HWIO (a non-square HWIO kernel whose last two axes are square, or
         HWIO channels that do not fit ``input``) give a warning or an error saying so.
+    algorithm : {"auto", "direct", "winograd", "fft", "im2col", "naive"}, optional, keyword only
+        How to compute it (same result up to rounding; see "Kernel choice" in the API
+        reference). ``"auto"`` chooses only among algorithms that stay within TensorFlow's
+        rounding; ``"winograd"`` (3x3, stride 1, dilation 1) and ``"fft"`` (stride 1) trade
+        accuracy for speed and are for finite data. A geometry the chosen algorithm cannot
+        compute raises ValueError; an explicit choice wins over :func:`convops.dispatch.force`.
 
     Returns
     -------
@@ -404,7 +417,14 @@ def conv2d(
     >>> convops.conv2d(np.ones((1, 5, 5, 3)), np.ones((3, 3, 3, 8)), strides=2, padding="SAME").shape
     (1, 3, 3, 8)
     """
-    if filters_format is None and _forced_kernels.get() is _NOTHING_FORCED:  # dispatch.nothing_forced(), inlined
+    # dispatch.nothing_forced(), inlined; large filters skip the fast path ("auto" may choose
+    # Winograd for them, _algorithms.choose_auto).
+    if (
+        algorithm is _AUTO
+        and filters_format is None
+        and _forced_kernels.get() is _NOTHING_FORCED
+        and (type(filters) is not _ndarray or filters.size < _AUTO_MAX_FAST_FILTER)
+    ):
         # The common call (float NHWC ndarrays, int stride, VALID/SAME) in compiled code; None for
         # anything else, including every argument the checks below would reject. It runs the
         # default kernels, so it is skipped whenever convops.dispatch.force is in effect.
@@ -413,6 +433,7 @@ def conv2d(
             return out
     _check_tf_positional_order(data_format, dilations)
     check_name(name)
+    algorithm = _algorithms.check_algorithm("conv2d", algorithm, _algorithms.ALGORITHMS)
     layout = check_data_format(data_format)
     input, filters = promote_2d_pair(input, filters, "input", "filters", CONV_DTYPES)
     x, w = _operands("conv2d", input, "input", filters, "filters", CONV_DTYPES)
@@ -433,6 +454,7 @@ def conv2d(
         raise ValueError(f"`filters` of conv2d must be 4-D (KH, KW, C_in, C_out); got {w.ndim}-D with shape {w.shape}")
     x = to_nhwc(x, layout)
     geo = conv_geometry(_FORWARD, x.shape, w.shape, None, strides, padding, dilations, layout, x.dtype, image_2d)
+    _algorithms.check_supported("conv2d", algorithm, geo)
     out_shape = (geo.n, *geo.out_hw, geo.c_out)
     check_output_size(out_shape, geo.compute, "conv2d")
     out = np.empty(out_shape, dtype=geo.compute)
@@ -440,9 +462,8 @@ def conv2d(
         if x.size == 0 or geo.c_out == 0:
             out.fill(0)
         else:
-            _conv_dispatch.run_conv(
-                geo, np.ascontiguousarray(x, dtype=geo.compute), np.ascontiguousarray(w, dtype=geo.compute), out
-            )
+            x_c, w_c = np.ascontiguousarray(x, dtype=geo.compute), np.ascontiguousarray(w, dtype=geo.compute)
+            out = _algorithms.run_conv(algorithm, geo, x_c, w_c, out)
     if geo.compute != geo.dtype:
         with np.errstate(over="ignore"):  # float16 sums beyond 65504 become inf, as in TensorFlow
             out = out.astype(geo.dtype)
@@ -485,10 +506,12 @@ def _backprop_input(
     padding: Any,
     data_format: str,
     dilations: Any,
+    algorithm: Algorithm = "auto",
 ) -> np.ndarray:
     """Shared body of conv2d_backprop_input and conv2d_transpose; ``names`` says what each
     argument is called in the caller."""
     op = names.op
+    algorithm = _algorithms.check_algorithm(op, algorithm, _algorithms.INPUT_GRAD_ALGORITHMS)
     data_format = check_data_format(data_format)
     w, dy = _operands(op, filters, names.filters, out_backprop, names.dy, GRAD_DTYPES)
     check_4d(w, names.filters, op, names.filters_layout)
@@ -505,12 +528,13 @@ def _backprop_input(
     else:
         x_shape = (sizes[0], sizes[2], sizes[3], sizes[1])
     geo = conv_geometry(names, x_shape, w.shape, dy.shape, strides, padding, dilations, data_format, w.dtype)
+    _algorithms.check_supported(op, algorithm, geo)
     check_output_size(x_shape, geo.compute, op)
     dx = np.empty(x_shape, dtype=geo.compute)
     if not (dy.size and w.size and dx.size):
         dx.fill(0)
     else:
-        _conv_dispatch.run_input_grad(op, geo, dy, w, dx)
+        _algorithms.run_input_grad(algorithm, op, geo, dy, w, dx)
     if geo.compute != geo.dtype:
         dx = dx.astype(geo.dtype)
     return from_nhwc(dx, data_format)
@@ -524,6 +548,7 @@ def conv2d_backprop_input(
     padding: Padding = "VALID",
     data_format: DataFormat = "NHWC",
     dilations: Pair = 1,
+    algorithm: Algorithm = "auto",
 ) -> np.ndarray:
     """Gradient of :func:`convops.conv2d` with respect to its input, as TF's ``Conv2DBackpropInput``.
 
@@ -544,6 +569,12 @@ def conv2d_backprop_input(
         ``dL/dy`` (``(N, C_out, H_out, W_out)`` for NCHW); same dtype as ``filters``.
     strides, padding, dilations, data_format
         Exactly as given to the forward :func:`convops.conv2d`.
+    algorithm : {"auto", "direct", "winograd", "im2col"}, optional
+        ``"direct"``: the transposed convolution by conv2d's direct kernel (stride 1, padding at
+        most the dilated kernel's extent minus one); ``"im2col"``: patch gradients by BLAS, then
+        col2im; ``"winograd"``: that transposed convolution by Winograd (3x3, stride 1,
+        dilation 1; for finite data); ``"auto"``: the library chooses. See "Kernel choice" in
+        the API reference.
 
     Returns
     -------
@@ -574,7 +605,9 @@ def conv2d_backprop_input(
     >>> convops.conv2d_backprop_input((1, 1, 4, 1), w, dy)[0, :, :, 0]
     array([[  2.,  23., 230., 300.]], dtype=float32)
     """
-    return _backprop_input(_INPUT_GRAD, input_sizes, filters, out_backprop, strides, padding, data_format, dilations)
+    return _backprop_input(
+        _INPUT_GRAD, input_sizes, filters, out_backprop, strides, padding, data_format, dilations, algorithm
+    )
 
 
 @fill_doc

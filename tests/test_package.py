@@ -77,6 +77,7 @@ _BLOCKER = """
         x = np.ones((1, 4, 4, 1), np.float32)
         convops.conv2d(x, np.ones((2, 2, 1, 1), np.float32))
         convops.conv2d(x, np.full((2, 2, 1, 1), np.inf, np.float32), padding="SAME")   # the im2col + BLAS path
+        convops.conv2d(x, np.ones((3, 3, 1, 1), np.float32), padding="SAME", algorithm="winograd")   # Winograd
         convops.max_pool2d(x, 2, 2)
         convops.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]])
         if hasattr(convops, "gradients"):     # the backward kernels, loaded on first use too
