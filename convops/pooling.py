@@ -584,8 +584,8 @@ def max_pool2d_with_argmax(
     output_dtype : int64 (default) or int32
     include_batch_in_index : bool
         Whether the flat index counts the earlier images of the batch.
-
     %(name)s
+
     Returns
     -------
     output : ndarray, shape (N, H_out, W_out, C), dtype of ``input``
