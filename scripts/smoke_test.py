@@ -74,7 +74,10 @@ def main() -> None:
         k = w_shape[0] * w_shape[1] * w_shape[2]
         scale = conv2d_reference(np.abs(x), np.abs(w), strides, padding)
         error = np.abs(y - ref)
-        check(bool(np.all(error <= 2 * k * np.finfo(np.float32).eps * scale)), f"conv2d {x_shape}*{w_shape}: max error {error.max()}")
+        check(
+            bool(np.all(error <= 2 * k * np.finfo(np.float32).eps * scale)),
+            f"conv2d {x_shape}*{w_shape}: max error {error.max()}",
+        )
         with convops.num_threads(1):
             one = convops.conv2d(x, w, strides=strides, padding=padding)
         check(np.array_equal(one, y), "conv2d differs between 1 thread and the default thread count")
@@ -84,7 +87,9 @@ def main() -> None:
     pooled = convops.max_pool2d(x, ksize=2, strides=2)
     check(np.array_equal(pooled, x.reshape(2, 4, 2, 3, 2, 5).max(axis=(2, 4))), "max_pool2d differs from NumPy")
     padded = convops.pad(x, [[0, 0], [2, 1], [1, 3], [0, 0]], "REFLECT")
-    check(np.array_equal(padded, np.pad(x, ((0, 0), (2, 1), (1, 3), (0, 0)), "reflect")), "pad REFLECT differs from NumPy")
+    check(
+        np.array_equal(padded, np.pad(x, ((0, 0), (2, 1), (1, 3), (0, 0)), "reflect")), "pad REFLECT differs from NumPy"
+    )
     print("max_pool2d and pad: identical to NumPy")
     print("smoke test passed")
 

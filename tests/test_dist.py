@@ -6,13 +6,14 @@ lists scripts/dist_check.sh relies on. scripts/dist_check.sh builds and tests th
 from __future__ import annotations
 
 import ast
-import sys
 import re
-import tomllib
+import sys
 from pathlib import Path
 
 import pytest
-from packaging.requirements import Requirement
+from packaging.requirements import Requirement  # pytest's own dependency
+
+tomllib = pytest.importorskip("tomllib", reason="reading pyproject.toml needs Python 3.11's tomllib")
 
 ROOT = Path(__file__).resolve().parents[1]
 with open(ROOT / "pyproject.toml", "rb") as _handle:
@@ -79,7 +80,9 @@ def test_every_third_party_import_is_declared():
     imports = _third_party_imports()
     assert "sklearn" in imports, "convops.datasets.load_digits no longer imports scikit-learn? update this test"
     unknown = sorted(set(imports) - set(DISTRIBUTION_OF))
-    assert not unknown, f"convops imports {unknown} ({[sorted(imports[u]) for u in unknown]}): add it to DISTRIBUTION_OF and declare it"
+    assert not unknown, (
+        f"convops imports {unknown} ({[sorted(imports[u]) for u in unknown]}): add it to DISTRIBUTION_OF and declare it"
+    )
     missing = {top: sorted(files) for top, files in imports.items() if DISTRIBUTION_OF[top].lower() not in declared}
     assert not missing, f"imported but neither a dependency nor an extra of pyproject.toml: {missing}"
     assert [r.name for r in EXTRAS["data"]] == ["scikit-learn"]
@@ -108,7 +111,9 @@ def test_test_extra_installs_one_tensorflow_that_exists_there(system, machine):
 
 def test_python_versions_agree_across_classifiers_and_wheel_builds():
     classified = sorted(
-        c.rsplit(" ", 1)[-1] for c in PROJECT["classifiers"] if re.fullmatch(r"Programming Language :: Python :: 3\.\d+", c)
+        c.rsplit(" ", 1)[-1]
+        for c in PROJECT["classifiers"]
+        if re.fullmatch(r"Programming Language :: Python :: 3\.\d+", c)
     )
     built = sorted(f"3.{b[3:-2]}" for b in PYPROJECT["tool"]["cibuildwheel"]["build"])
     assert classified == built == ["3.10", "3.11", "3.12", "3.13"], (classified, built)
