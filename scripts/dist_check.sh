@@ -3,7 +3,7 @@
 #   1. the sdist; its file list must be exactly the tracked sources of the package, its tests,
 #      docs and examples (nothing generated, nothing fetched, nothing left out).
 #   2. a wheel built from the unpacked sdist in isolation (pyproject's build-system.requires come
-#      from the index) with CFLAGS=-g0 (no debug info, as the release wheels: pyproject's
+#      from the index), linked with --strip-debug (no debug info, as the release wheels: pyproject's
 #      [tool.cibuildwheel]), repaired by auditwheel to a manylinux tag.
 #   3. a fresh venv WITHOUT TensorFlow: the repaired wheel, then scripts/smoke_test.py run from
 #      outside any source tree.
@@ -47,7 +47,7 @@ echo "$(basename "$SDIST"): $(du -k "$SDIST" | cut -f1) KiB"
 
 step "sdist contents: the tracked sources, nothing generated or fetched"
 tar -tzf "$SDIST" | sed "s|^$NAME/||" | grep -v -e '/$' -e '^$' -e '^PKG-INFO$' -e '^setup.cfg$' -e '\.egg-info/' | sort >"$WORK/in_sdist.txt"
-git -C "$ROOT" ls-files -- convops tests docs examples requirements scripts/smoke_test.py \
+git -C "$ROOT" ls-files -- convops tests docs examples requirements scripts/smoke_test.py scripts/dist_check.sh \
   README.md LICENSE CHANGELOG.md CONTRIBUTING.md pyproject.toml setup.py MANIFEST.in | sort >"$WORK/tracked.txt"
 if ! diff -u "$WORK/tracked.txt" "$WORK/in_sdist.txt" >"$WORK/sdist.diff"; then
   echo "the sdist differs from the tracked files (- missing from the sdist, + not tracked):"; cat "$WORK/sdist.diff"; exit 1
@@ -57,8 +57,10 @@ mkdir "$WORK/src"
 tar -xzf "$SDIST" -C "$WORK/src"
 SRC=$WORK/src/$NAME
 
-step "wheel from the unpacked sdist (isolated build, CFLAGS=-g0)"
-CFLAGS="${CFLAGS:+$CFLAGS }-g0" "$PY" -m build --wheel --outdir "$WORK/wheel" "$SRC" >"$WORK/wheel.log" 2>&1 || { tail -50 "$WORK/wheel.log"; exit 1; }
+step "wheel from the unpacked sdist (isolated build, linked with --strip-debug)"
+# LDFLAGS, not CFLAGS: setuptools appends LDFLAGS to the link command but lets CFLAGS replace the
+# interpreter's compile flags (-DNDEBUG among them).
+LDFLAGS="${LDFLAGS:+$LDFLAGS }-Wl,--strip-debug" "$PY" -m build --wheel --outdir "$WORK/wheel" "$SRC" >"$WORK/wheel.log" 2>&1 || { tail -50 "$WORK/wheel.log"; exit 1; }
 WHEEL=$(ls "$WORK"/wheel/*.whl)
 echo "$(basename "$WHEEL"): $(du -k "$WHEEL" | cut -f1) KiB"
 
@@ -72,7 +74,12 @@ case "$(basename "$REPAIRED")" in
   *) echo "auditwheel gave no manylinux wheel: $(basename "$REPAIRED")"; exit 1 ;;
 esac
 echo "$(basename "$REPAIRED"): $(du -k "$REPAIRED" | cut -f1) KiB"
-if unzip -l "$REPAIRED" | grep -q '\.c$'; then echo "the wheel carries generated C files"; exit 1; fi
+"$PY" -m zipfile -e "$REPAIRED" "$WORK/repaired_files"
+if find "$WORK/repaired_files" -name '*.c' | grep -q .; then echo "the wheel carries generated C files"; exit 1; fi
+for so in "$WORK"/repaired_files/convops/_kernels/*.so; do
+  if readelf -S "$so" | grep -q '\.debug_info'; then echo "$(basename "$so") carries debug info (LDFLAGS=-Wl,--strip-debug lost?)"; exit 1; fi
+done
+echo "no generated C, no debug info in $(ls "$WORK"/repaired_files/convops/_kernels/*.so | wc -l) extensions"
 
 step "fresh venv without TensorFlow: the repaired wheel's smoke test"
 "$PY" -m venv "$WORK/smoke"
