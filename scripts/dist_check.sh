@@ -11,6 +11,8 @@
 #      CI=true (a missing oracle fails instead of skipping) and a fast Hypothesis profile. The tests
 #      that need more than an sdist and its test extra are selected out by name below (SDIST_OUT),
 #      each with its reason, and printed; any other skipped test fails the run.
+# DIST_CHECK_SUITE=quick also selects out tests/hardening (fuzzing, leaks, sizes, threads: the
+# slowest part, which scripts/test.sh runs from the checkout, and under sanitizers), said in the output.
 # Builds with .venv/bin/python (scripts/env.sh); everything else lives in a mktemp folder that is
 # removed at the end (DIST_CHECK_KEEP=1 keeps it). Exits non-zero on any failure.
 # Usage: bash scripts/dist_check.sh
@@ -38,6 +40,12 @@ SDIST_OUT=(
   --deselect=tests/test_datasets.py::test_the_real_npm_package
   --deselect=tests/test_nn.py::test_the_example_script_runs
 )
+
+case "${DIST_CHECK_SUITE:-full}" in
+  full) ;;
+  quick) SDIST_OUT+=(--ignore=tests/hardening) ;;  # DIST_CHECK_SUITE=quick: see the header
+  *) echo "dist_check: DIST_CHECK_SUITE must be full or quick; got ${DIST_CHECK_SUITE}" >&2; exit 1 ;;
+esac
 
 step "sdist (built with .venv's setuptools and Cython: the wheel below checks the isolated build)"
 "$PY" -m build --no-isolation --sdist --outdir "$WORK/dist" "$ROOT" >"$WORK/sdist.log" 2>&1 || { cat "$WORK/sdist.log"; exit 1; }
