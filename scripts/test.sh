@@ -19,6 +19,12 @@ run() {  # run one suite, remember a failure, keep going so one run reports ever
 run "lint, format, spelling, types (scripts/lint.sh)" bash scripts/lint.sh
 run "unit and property tests (TensorFlow oracle, profile $HYPOTHESIS_PROFILE)" \
   python -m pytest tests -p no:cacheprovider --ignore=tests/site
+# What a user of the package gets: the sdist (exactly the tracked sources), a stripped wheel built
+# from it and repaired to a manylinux tag, smoke-tested in a fresh venv without TensorFlow, and the
+# unpacked sdist's own test suite in another fresh venv with its `test` extra (the hardening suites
+# only here: they ran above on this checkout's build).
+run "distributions: sdist, manylinux wheel, smoke test without TF, the sdist's own tests (scripts/dist_check.sh)" \
+  env DIST_CHECK_SUITE=quick bash scripts/dist_check.sh
 # The same suites (fuzzing, sizes, concurrency, leaks included) with the kernels built under
 # AddressSanitizer + UndefinedBehaviorSanitizer in build/sanitize, on the dev profile's budget.
 run "tests under ASan + UBSan (scripts/sanitize.sh)" bash scripts/sanitize.sh
