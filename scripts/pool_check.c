@@ -43,7 +43,7 @@ static void run_tasks(void* arg, ptrdiff_t begin, ptrdiff_t end)
     for (i = begin; i < end; i++) {
         for (k = 0; k < ctx->spin; k++)
             sink += k;
-        ctx->values[i] = task_value(i);
+        ctx->values[i] = task_value(i) + (sink < 0.0);  /* sink is never negative: + 0 */
         __atomic_fetch_add(&ctx->runs[i], 1, __ATOMIC_RELAXED);
     }
     if (!is_caller)
