@@ -14,6 +14,7 @@ cdef extern from "parallel.h" nogil:
     ctypedef void (*convops_task_fn)(void*, ptrdiff_t, ptrdiff_t) noexcept nogil
     void convops_parallel_for(convops_task_fn fn, void* ctx, ptrdiff_t n_tasks, ptrdiff_t chunk, int threads)
     int convops_pool_helper_count()
+    const char* CONVOPS_POOL_BACKEND
 
 # Below this many inner-loop operations (scalar element operations, ~20-40 us of work on one
 # core) running in parallel costs more than it saves: waking helper threads costs microseconds
@@ -45,10 +46,15 @@ def openmp_enabled():
 
 
 def max_threads():
-    """OpenMP's default team size (1 when compiled without OpenMP)."""
+    """OpenMP's default team size; without OpenMP, the processors online."""
     return convops_omp_max_threads()
 
 
 def helper_threads():
     """Helper threads the pool has started so far (the caller of a kernel is not counted)."""
     return convops_pool_helper_count()
+
+
+def pool_backend():
+    """The threads the pool runs on: "posix", "win32", or "none" (every call on the caller)."""
+    return CONVOPS_POOL_BACKEND.decode("ascii")

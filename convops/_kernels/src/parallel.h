@@ -14,73 +14,75 @@
  *
  * This header holds the pool's state in static variables: it is compiled into one extension
  * module only (convops/_kernels/parallel.pyx), which every other kernel module cimports.
- * Helpers are started on first use, sleep on a condition
- * variable between calls, and are forgotten in a forked child (the child's caller then simply
- * runs every chunk itself). Without pthreads or C11 atomics everything runs on the caller.
- */
+ * Helpers are started on first use, sleep on a condition variable between calls, and are
+ * forgotten in a forked child (the child's caller then simply runs every chunk itself).
+ *
+ * Threads on every platform, one pool logic: the few primitives it needs (a lock, a condition
+ * variable, detached threads, atomic counters, a monotonic clock) come from one of two small
+ * layers below, chosen once:
+ *   posix  POSIX threads + C11 atomics: Linux, macOS (Apple clang defines __APPLE__ but not
+ *          __unix__, so both are tested, then _POSIX_THREADS from <unistd.h>), the BSDs, Cygwin.
+ *   win32  Windows threads (_beginthreadex, SRWLOCK, CONDITION_VARIABLE) + Interlocked
+ *          operations: MSVC and MinGW alike, so a MinGW cross-build compiles the very code an
+ *          MSVC build runs (MSVC's C11 atomics are experimental; Interlocked* are not).
+ *   none   everything on the caller: other systems, compilers without C11 atomics, or
+ *          -DCONVOPS_NO_THREADS.
+ * CONVOPS_POOL_BACKEND names the one chosen (convops._kernels.parallel.pool_backend()). */
 #ifndef CONVOPS_PARALLEL_H
 #define CONVOPS_PARALLEL_H
 #include <stddef.h>
 #include <stdlib.h>
+#include <string.h>
 
 typedef void (*convops_task_fn)(void* ctx, ptrdiff_t begin, ptrdiff_t end);
 
-#if defined(__unix__) && !defined(__STDC_NO_ATOMICS__) && !defined(CONVOPS_NO_THREADS)
+#if !defined(CONVOPS_NO_THREADS) && defined(_WIN32)
+#define CONVOPS_THREADS_WIN32 1
+#elif !defined(CONVOPS_NO_THREADS) && (defined(__unix__) || defined(__APPLE__)) && defined(__STDC_VERSION__) \
+    && __STDC_VERSION__ >= 201112L && !defined(__STDC_NO_ATOMICS__)
+#include <unistd.h>  /* defines _POSIX_THREADS where POSIX threads exist */
+#if defined(_POSIX_THREADS) && _POSIX_THREADS > 0
+#define CONVOPS_THREADS_POSIX 1
+#endif
+#endif
+#ifndef CONVOPS_THREADS_WIN32
+#define CONVOPS_THREADS_WIN32 0
+#endif
+#ifndef CONVOPS_THREADS_POSIX
+#define CONVOPS_THREADS_POSIX 0
+#endif
+
+#if CONVOPS_THREADS_POSIX
+/* ---- posix: pthreads, C11 atomics with the memory orders named at each use ---- */
+#define CONVOPS_POOL_BACKEND "posix"
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <time.h>
-#if defined(__x86_64__) || defined(__i386__)
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
 #define CONVOPS_PAUSE() __builtin_ia32_pause()
 #else
 #define CONVOPS_PAUSE() ((void)0)
 #endif
+typedef pthread_mutex_t convops_lock_t;
+typedef pthread_cond_t convops_cond_t;
+#define CONVOPS_LOCK_INIT PTHREAD_MUTEX_INITIALIZER
+#define CONVOPS_COND_INIT PTHREAD_COND_INITIALIZER
+#define convops_lock(l) pthread_mutex_lock(l)
+#define convops_unlock(l) pthread_mutex_unlock(l)
+#define convops_cond_wait(c, l) pthread_cond_wait(c, l)
+#define convops_cond_broadcast(c) pthread_cond_broadcast(c)
+#define convops_yield() sched_yield()
 
-#define CONVOPS_MAX_HELPERS 1023
-
-typedef struct convops_job {
-    convops_task_fn fn;
-    void* ctx;
-    ptrdiff_t n_tasks, chunk, n_chunks;
-    atomic_ptrdiff_t next;          /* next chunk to claim */
-    atomic_ptrdiff_t finished;      /* chunks done */
-    atomic_int helper_slots;        /* helpers still allowed to join */
-    atomic_int refs;                /* the caller + each helper holding the job; last one frees */
-} convops_job;
-
-static pthread_mutex_t convops_pool_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t convops_pool_wake = PTHREAD_COND_INITIALIZER;
-static pthread_cond_t convops_pool_done = PTHREAD_COND_INITIALIZER;
-static convops_job* convops_pool_job = NULL;      /* the newest job (holds one reference) */
-static atomic_ulong convops_pool_generation = 0;  /* written under the lock, read by spinning helpers */
-static int convops_pool_helpers = 0;
-static int convops_pool_atfork = 0;
-
-static void convops_job_release(convops_job* job)
-{
-    if (atomic_fetch_sub_explicit(&job->refs, 1, memory_order_acq_rel) == 1)
-        free(job);
-}
-
-/* Claim and run chunks until none are left; returns how many this thread ran. */
-static ptrdiff_t convops_job_work(convops_job* job)
-{
-    ptrdiff_t c, ran = 0, begin, end;
-    for (;;) {
-        c = atomic_fetch_add_explicit(&job->next, 1, memory_order_relaxed);
-        if (c >= job->n_chunks)
-            return ran;
-        begin = c * job->chunk;
-        end = begin + job->chunk < job->n_tasks ? begin + job->chunk : job->n_tasks;
-        job->fn(job->ctx, begin, end);
-        ran++;
-        if (atomic_fetch_add_explicit(&job->finished, 1, memory_order_acq_rel) + 1 == job->n_chunks) {
-            pthread_mutex_lock(&convops_pool_lock);
-            pthread_cond_broadcast(&convops_pool_done);
-            pthread_mutex_unlock(&convops_pool_lock);
-        }
-    }
-}
+typedef atomic_ptrdiff_t convops_atomic_size;
+typedef atomic_int convops_atomic_int;
+typedef _Atomic double convops_atomic_double;
+#define convops_atomic_init(p, v) atomic_init(p, v)
+#define convops_size_load(p, order) atomic_load_explicit(p, memory_order_##order)
+#define convops_size_add(p, v, order) atomic_fetch_add_explicit(p, v, memory_order_##order)
+#define convops_int_add(p, v, order) atomic_fetch_add_explicit(p, v, memory_order_##order)
+#define convops_double_load(p) atomic_load_explicit(p, memory_order_relaxed)
+#define convops_double_store(p, v) atomic_store_explicit(p, v, memory_order_relaxed)
 
 static double convops_now(void)
 {
@@ -89,48 +91,190 @@ static double convops_now(void)
     return ts.tv_sec + 1e-9 * ts.tv_nsec;
 }
 
+#define CONVOPS_HELPER_MAIN(name) void* name(void* unused)
+#define CONVOPS_HELPER_RETURN NULL
+static CONVOPS_HELPER_MAIN(convops_helper_main);
+
+/* Start one detached helper; 0 when the system refuses (the caller then does more). */
+static int convops_start_helper(void)
+{
+    pthread_t thread;
+    pthread_attr_t attr;
+    int started;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    started = pthread_create(&thread, &attr, convops_helper_main, NULL) == 0;
+    pthread_attr_destroy(&attr);
+    return started;
+}
+
+#elif CONVOPS_THREADS_WIN32
+/* ---- win32: Windows threads; every Interlocked operation is a full barrier, at least as
+ * strong as the order each use names (the names are kept for the posix layer) ---- */
+#define CONVOPS_POOL_BACKEND "win32"
+#ifndef WIN32_LEAN_AND_MEAN
+#define WIN32_LEAN_AND_MEAN
+#endif
+#ifndef NOMINMAX
+#define NOMINMAX
+#endif
+#if !defined(_WIN32_WINNT)
+#define _WIN32_WINNT 0x0600  /* SRWLOCK and CONDITION_VARIABLE: Windows Vista and later */
+#endif
+#include <windows.h>
+#include <process.h>
+#define CONVOPS_PAUSE() YieldProcessor()
+typedef SRWLOCK convops_lock_t;
+typedef CONDITION_VARIABLE convops_cond_t;
+#define CONVOPS_LOCK_INIT SRWLOCK_INIT
+#define CONVOPS_COND_INIT CONDITION_VARIABLE_INIT
+#define convops_lock(l) AcquireSRWLockExclusive(l)
+#define convops_unlock(l) ReleaseSRWLockExclusive(l)
+#define convops_cond_wait(c, l) SleepConditionVariableSRW(c, l, INFINITE, 0)
+#define convops_cond_broadcast(c) WakeAllConditionVariable(c)
+#define convops_yield() SwitchToThread()
+
+/* 64-bit counters on 32-bit Windows too (Interlocked*64 exist there), so one layer serves both. */
+typedef volatile LONG64 convops_atomic_size;
+typedef volatile LONG convops_atomic_int;
+typedef volatile LONG64 convops_atomic_double;  /* the double's bits */
+#define convops_atomic_init(p, v) (*(p) = (v))
+#define convops_size_load(p, order) ((ptrdiff_t)InterlockedCompareExchange64(p, 0, 0))
+#define convops_size_add(p, v, order) ((ptrdiff_t)InterlockedExchangeAdd64(p, v))
+#define convops_int_add(p, v, order) ((int)InterlockedExchangeAdd(p, v))
+
+static double convops_double_load(convops_atomic_double* p)
+{
+    LONG64 bits = InterlockedCompareExchange64(p, 0, 0);
+    double value;
+    memcpy(&value, &bits, sizeof value);
+    return value;
+}
+
+static void convops_double_store(convops_atomic_double* p, double value)
+{
+    LONG64 bits;
+    memcpy(&bits, &value, sizeof bits);
+    InterlockedExchange64(p, bits);
+}
+
+static double convops_now(void)
+{
+    LARGE_INTEGER count, frequency;
+    QueryPerformanceCounter(&count);
+    QueryPerformanceFrequency(&frequency);  /* fixed at boot; reading it is cheap */
+    return (double)count.QuadPart / (double)frequency.QuadPart;
+}
+
+#define CONVOPS_HELPER_MAIN(name) unsigned __stdcall name(void* unused)
+#define CONVOPS_HELPER_RETURN 0
+static CONVOPS_HELPER_MAIN(convops_helper_main);
+
+/* Start one helper and drop its handle (it lives as long as the process); 0 when refused.
+ * _beginthreadex, not CreateThread: the helper runs C code that may use the C runtime. */
+static int convops_start_helper(void)
+{
+    uintptr_t handle = _beginthreadex(NULL, 0, convops_helper_main, NULL, 0, NULL);
+    if (handle == 0)
+        return 0;
+    CloseHandle((HANDLE)handle);
+    return 1;
+}
+#endif
+
+#if CONVOPS_THREADS_POSIX || CONVOPS_THREADS_WIN32
+/* ---- the pool: written once against the layer above ---- */
+#define CONVOPS_MAX_HELPERS 1023
+
+typedef struct convops_job {
+    convops_task_fn fn;
+    void* ctx;
+    ptrdiff_t n_tasks, chunk, n_chunks;
+    convops_atomic_size next;       /* next chunk to claim */
+    convops_atomic_size finished;   /* chunks done */
+    convops_atomic_int helper_slots; /* helpers still allowed to join */
+    convops_atomic_int refs;        /* the caller + each helper holding the job; last one frees */
+} convops_job;
+
+static convops_lock_t convops_pool_lock = CONVOPS_LOCK_INIT;
+static convops_cond_t convops_pool_wake = CONVOPS_COND_INIT;
+static convops_cond_t convops_pool_done = CONVOPS_COND_INIT;
+static convops_job* convops_pool_job = NULL;      /* the newest job (holds one reference) */
+static convops_atomic_size convops_pool_generation = 0;  /* written under the lock, read by spinning helpers */
+static int convops_pool_helpers = 0;
+#if CONVOPS_THREADS_POSIX
+static int convops_pool_atfork = 0;
+#endif
+
+static void convops_job_release(convops_job* job)
+{
+    if (convops_int_add(&job->refs, -1, acq_rel) == 1)
+        free(job);
+}
+
+/* Claim and run chunks until none are left; returns how many this thread ran. */
+static ptrdiff_t convops_job_work(convops_job* job)
+{
+    ptrdiff_t c, ran = 0, begin, end;
+    for (;;) {
+        c = convops_size_add(&job->next, 1, relaxed);
+        if (c >= job->n_chunks)
+            return ran;
+        begin = c * job->chunk;
+        end = begin + job->chunk < job->n_tasks ? begin + job->chunk : job->n_tasks;
+        job->fn(job->ctx, begin, end);
+        ran++;
+        if (convops_size_add(&job->finished, 1, acq_rel) + 1 == job->n_chunks) {
+            convops_lock(&convops_pool_lock);
+            convops_cond_broadcast(&convops_pool_done);
+            convops_unlock(&convops_pool_lock);
+        }
+    }
+}
+
 /* After a job a helper watches for the next one for this long before it sleeps: back-to-back
  * calls (a network's layers, a benchmark loop) then start in parallel at once instead of
  * paying a futex wake-up (tens of microseconds on a VM) each. Short enough to cost nothing
  * worth mentioning when the machine is busy. */
 #define CONVOPS_SPIN_SECONDS 100e-6
 
-static void* convops_helper_main(void* unused)
+static CONVOPS_HELPER_MAIN(convops_helper_main)
 {
-    unsigned long seen = 0;
+    ptrdiff_t seen = 0;
     convops_job* job;
     double until;
     int i;
     (void)unused;
-    pthread_mutex_lock(&convops_pool_lock);
-    seen = atomic_load(&convops_pool_generation);
+    convops_lock(&convops_pool_lock);
+    seen = convops_size_load(&convops_pool_generation, seq_cst);
     for (;;) {
-        if (atomic_load(&convops_pool_generation) == seen) {
-            pthread_mutex_unlock(&convops_pool_lock);
+        if (convops_size_load(&convops_pool_generation, seq_cst) == seen) {
+            convops_unlock(&convops_pool_lock);
             until = convops_now() + CONVOPS_SPIN_SECONDS;
-            while (atomic_load_explicit(&convops_pool_generation, memory_order_relaxed) == seen) {
+            while (convops_size_load(&convops_pool_generation, relaxed) == seen) {
                 for (i = 0; i < 64; i++)
                     CONVOPS_PAUSE();
                 if (convops_now() > until)
                     break;
             }
-            pthread_mutex_lock(&convops_pool_lock);
+            convops_lock(&convops_pool_lock);
         }
-        while (atomic_load(&convops_pool_generation) == seen)
-            pthread_cond_wait(&convops_pool_wake, &convops_pool_lock);
-        seen = atomic_load(&convops_pool_generation);
+        while (convops_size_load(&convops_pool_generation, seq_cst) == seen)
+            convops_cond_wait(&convops_pool_wake, &convops_pool_lock);
+        seen = convops_size_load(&convops_pool_generation, seq_cst);
         job = convops_pool_job;
-        if (job == NULL || atomic_fetch_sub_explicit(&job->helper_slots, 1, memory_order_relaxed) <= 0)
+        if (job == NULL || convops_int_add(&job->helper_slots, -1, relaxed) <= 0)
             continue;
-        atomic_fetch_add_explicit(&job->refs, 1, memory_order_relaxed);
-        pthread_mutex_unlock(&convops_pool_lock);
+        convops_int_add(&job->refs, 1, relaxed);
+        convops_unlock(&convops_pool_lock);
         convops_job_work(job);
         convops_job_release(job);
-        pthread_mutex_lock(&convops_pool_lock);
+        convops_lock(&convops_pool_lock);
     }
-    return NULL;
+    return CONVOPS_HELPER_RETURN;
 }
 
+#if CONVOPS_THREADS_POSIX
 static void convops_pool_after_fork(void)
 {
     /* The child has only the forking thread: forget the helpers (they do not exist there). */
@@ -142,6 +286,7 @@ static void convops_pool_after_fork(void)
     convops_pool_job = NULL;
     convops_pool_helpers = 0;
 }
+#endif
 
 /* Back-off: when helpers keep the caller waiting (they claimed chunks, then lost their core to
  * another process), calls run on the caller alone for 0.1 s. Measured on a 2-core machine with
@@ -149,7 +294,7 @@ static void convops_pool_after_fork(void)
  * with the back-off they cost what 1 thread costs, and on a quiet machine nothing changes
  * (helpers finish with the caller, so it never waits long). */
 #define CONVOPS_BACKOFF_SECONDS 0.1
-static _Atomic double convops_serial_until = 0.0;
+static convops_atomic_double convops_serial_until = 0;
 
 /* Run fn(ctx, begin, end) over [0, n_tasks) in chunks of `chunk` tasks on up to `threads`
  * threads (the caller included). Returns when every task has run. */
@@ -157,8 +302,6 @@ static void convops_parallel_for(convops_task_fn fn, void* ctx, ptrdiff_t n_task
 {
     convops_job* job;
     convops_job* old;
-    pthread_t thread;
-    pthread_attr_t attr;
     if (chunk < 1)
         chunk = 1;
     if (threads > CONVOPS_MAX_HELPERS + 1)
@@ -166,7 +309,7 @@ static void convops_parallel_for(convops_task_fn fn, void* ctx, ptrdiff_t n_task
     double t_start = 0.0, t_own = 0.0, t_end;
     if (threads > 1 && n_tasks > chunk) {
         t_start = convops_now();
-        if (t_start < atomic_load_explicit(&convops_serial_until, memory_order_relaxed))
+        if (t_start < convops_double_load(&convops_serial_until))
             threads = 1;
     }
     if (threads <= 1 || n_tasks <= chunk || (job = (convops_job*)malloc(sizeof(convops_job))) == NULL) {
@@ -179,51 +322,48 @@ static void convops_parallel_for(convops_task_fn fn, void* ctx, ptrdiff_t n_task
     job->n_tasks = n_tasks;
     job->chunk = chunk;
     job->n_chunks = (n_tasks + chunk - 1) / chunk;
-    atomic_init(&job->next, 0);
-    atomic_init(&job->finished, 0);
-    atomic_init(&job->helper_slots, threads - 1);
-    atomic_init(&job->refs, 2);            /* the caller and the pool's pointer */
+    convops_atomic_init(&job->next, 0);
+    convops_atomic_init(&job->finished, 0);
+    convops_atomic_init(&job->helper_slots, threads - 1);
+    convops_atomic_init(&job->refs, 2);            /* the caller and the pool's pointer */
 
-    pthread_mutex_lock(&convops_pool_lock);
+    convops_lock(&convops_pool_lock);
+#if CONVOPS_THREADS_POSIX
     if (!convops_pool_atfork) {
         pthread_atfork(NULL, NULL, convops_pool_after_fork);
         convops_pool_atfork = 1;
     }
+#endif
     while (convops_pool_helpers < threads - 1) {
-        pthread_attr_init(&attr);
-        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        if (pthread_create(&thread, &attr, convops_helper_main, NULL) != 0) {
-            pthread_attr_destroy(&attr);
+        if (!convops_start_helper())
             break;                         /* fewer helpers: the caller does more */
-        }
-        pthread_attr_destroy(&attr);
         convops_pool_helpers++;
     }
     old = convops_pool_job;
     convops_pool_job = job;
-    atomic_fetch_add(&convops_pool_generation, 1);
-    pthread_cond_broadcast(&convops_pool_wake);
-    pthread_mutex_unlock(&convops_pool_lock);
+    convops_size_add(&convops_pool_generation, 1, seq_cst);
+    convops_cond_broadcast(&convops_pool_wake);
+    convops_unlock(&convops_pool_lock);
     if (old != NULL)
         convops_job_release(old);
 
     convops_job_work(job);
-    if (atomic_load_explicit(&job->finished, memory_order_acquire) < job->n_chunks) {
+    if (convops_size_load(&job->finished, acquire) < job->n_chunks) {
         t_own = convops_now();
         /* Only chunks that helpers claimed are left: wait for them (briefly spin first). */
         int spins;
-        for (spins = 0; spins < 2000 && atomic_load_explicit(&job->finished, memory_order_acquire) < job->n_chunks;
+        for (spins = 0; spins < 2000 && convops_size_load(&job->finished, acquire) < job->n_chunks;
              spins++)
-            sched_yield();
-        pthread_mutex_lock(&convops_pool_lock);
-        while (atomic_load_explicit(&job->finished, memory_order_acquire) < job->n_chunks)
-            pthread_cond_wait(&convops_pool_done, &convops_pool_lock);
-        pthread_mutex_unlock(&convops_pool_lock);
+            convops_yield();
+        convops_lock(&convops_pool_lock);
+        while (convops_size_load(&job->finished, acquire) < job->n_chunks)
+            convops_cond_wait(&convops_pool_done, &convops_pool_lock);
+        convops_unlock(&convops_pool_lock);
         /* Waited more than a quarter of the caller's own share (+50 us), or over 1 ms (the caller
          * itself may have lost its core, stretching its share): a helper was late. */
         t_end = convops_now();
         if (t_end - t_own > 0.25 * (t_own - t_start) + 50e-6 || t_end - t_own > 1e-3)
-            atomic_store_explicit(&convops_serial_until, t_end + CONVOPS_BACKOFF_SECONDS, memory_order_relaxed);
+            convops_double_store(&convops_serial_until, t_end + CONVOPS_BACKOFF_SECONDS);
     }
     convops_job_release(job);
 }
@@ -232,13 +372,14 @@ static void convops_parallel_for(convops_task_fn fn, void* ctx, ptrdiff_t n_task
 static int convops_pool_helper_count(void)
 {
     int n;
-    pthread_mutex_lock(&convops_pool_lock);
+    convops_lock(&convops_pool_lock);
     n = convops_pool_helpers;
-    pthread_mutex_unlock(&convops_pool_lock);
+    convops_unlock(&convops_pool_lock);
     return n;
 }
 
-#else  /* no threads: every chunk on the caller */
+#else  /* none: every chunk on the caller */
+#define CONVOPS_POOL_BACKEND "none"
 
 static int convops_pool_helper_count(void) { return 0; }
 

@@ -6,14 +6,21 @@
  * the baseline of its platform (x86-64 = SSE2, no -march=native); on x86-64 with GCC or clang
  * simd_instantiate.h compiles each kernel again for AVX2+FMA and for AVX-512 through function
  * target attributes. The caller (convops/dispatch.py) chooses one of the sets this file reports
- * as supported. So one binary is safe everywhere and fast where it can be. Elsewhere (other
- * compilers, arm64) only the portable build exists: GCC's generic vectors of 16 bytes lower to
- * SSE2 or NEON; compilers without GCC's vector extension get no SIMD kernels at all. */
+ * as supported. So one binary is safe everywhere and fast where it can be. Elsewhere (arm64,
+ * MinGW's GCC) only the portable build exists: GCC's generic vectors of 16 bytes lower to SSE2
+ * or NEON. Compilers without GCC's vector extension and target attributes (MSVC, clang-cl: they
+ * do not define __GNUC__) get no C SIMD kernels at all: convops.dispatch then runs the Cython
+ * kernels, which compute the same numbers (the tests compare the two bit for bit).
+ *
+ * Why not AVX on MinGW's GCC: the Windows x64 ABI keeps the stack 16-byte aligned and GCC
+ * there never realigns it, yet spills 32- and 64-byte vectors with aligned moves, which fault
+ * at random (GCC bug 54412, open for a decade; zlib-ng and aws-c-common turn AVX off there too).
+ * clang realigns the stack, so clang-based MinGW toolchains keep the AVX copies. */
 #ifndef CONVOPS_SIMD_ISA_H
 #define CONVOPS_SIMD_ISA_H
 #include <stddef.h>
 
-#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__)) && !(defined(_WIN32) && !defined(__clang__))
 #define CONVOPS_SIMD_X86 1
 #else
 #define CONVOPS_SIMD_X86 0
