@@ -208,8 +208,9 @@ def openmp_enabled() -> bool:
     """Whether the kernels were compiled with OpenMP.
 
     OpenMP only supplies the default thread count (``OMP_NUM_THREADS``, else the cores); without
-    it the default is 1 thread (``set_num_threads`` and ``CONVOPS_NUM_THREADS`` still apply: the
-    kernels' pool uses pthreads).
+    it the default is the number of processors online and ``OMP_NUM_THREADS`` is not read
+    (``set_num_threads`` and ``CONVOPS_NUM_THREADS`` still apply: the kernels' pool uses its own
+    POSIX or Windows threads).
 
     Returns
     -------

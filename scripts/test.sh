@@ -23,6 +23,9 @@ run "unit and property tests (TensorFlow oracle, profile $HYPOTHESIS_PROFILE)" \
 # from it and repaired to a manylinux tag, smoke-tested in a fresh venv without TensorFlow, and the
 # unpacked sdist's own test suite in another fresh venv with its `test` extra (the hardening suites
 # only here: they ran above on this checkout's build).
+# Other compilers and platforms: a clang build smoke-tested against convops.reference, and the
+# thread pool cross-compiled for Windows with MinGW-w64 (run under Wine where it is installed).
+run "clang build + MinGW cross-build (scripts/cross_build.sh)" bash scripts/cross_build.sh
 run "distributions: sdist, manylinux wheel, smoke test without TF, the sdist's own tests (scripts/dist_check.sh)" \
   env DIST_CHECK_SUITE=quick bash scripts/dist_check.sh
 # The same suites (fuzzing, sizes, concurrency, leaks included) with the kernels built under
