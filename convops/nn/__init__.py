@@ -22,14 +22,19 @@ from convops.nn._random import set_random_seed
 from convops.nn.layers import (
     Activation,
     AveragePooling2D,
+    BatchNormalization,
     Conv2D,
+    Conv2DTranspose,
     Dense,
+    Dropout,
     Flatten,
+    GlobalAveragePooling2D,
     Input,
     InputLayer,
     MaxPooling2D,
     ReLU,
     Softmax,
+    ZeroPadding2D,
 )
 from convops.nn.losses import SparseCategoricalCrossentropy
 from convops.nn.models import History, Model, Sequential
@@ -56,6 +61,11 @@ __all__ = [
     "ReLU",
     "Softmax",
     "Activation",
+    "Dropout",
+    "BatchNormalization",
+    "Conv2DTranspose",
+    "GlobalAveragePooling2D",
+    "ZeroPadding2D",
     "SparseCategoricalCrossentropy",
     "RMSprop",
     "SGD",

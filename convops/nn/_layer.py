@@ -5,6 +5,7 @@ Public through :mod:`convops.nn.layers`; kept apart so each file stays readable.
 from __future__ import annotations
 
 import itertools
+import re
 from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
@@ -26,12 +27,9 @@ _name_counters: dict[str, itertools.count[int]] = defaultdict(itertools.count)
 
 
 def _snake(name: str) -> str:
-    out = []
-    for i, ch in enumerate(name):
-        if ch.isupper() and i and not name[i - 1].isupper() and not name[i - 1].isdigit():
-            out.append("_")
-        out.append(ch.lower())
-    return "".join(out)
+    # Keras's to_snake_case: "Conv2DTranspose" -> "conv2d_transpose", "ReLU" -> "re_lu".
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 def _pair(value: Any, name: str) -> tuple[int, int]:
@@ -120,6 +118,9 @@ class Layer:
         What the layer computes in. float16 and Keras's mixed precision are refused: Keras
         computes them in float16, which convops cannot reproduce.
     """
+
+    #: Weights updated by the layer itself, never by an optimizer (BatchNormalization's moving statistics).
+    non_trainable: tuple[str, ...] = ()
 
     def __init__(self, name: str | None = None, input_shape: Sequence[int] | None = None, dtype: DTypeLike = "float32"):
         kind = _snake(type(self).__name__)
@@ -307,6 +308,10 @@ class Layer:
         return RuntimeError(f"layer {self.name!r}: backward() needs a forward(x, training=True) first")
 
     # -- weights -------------------------------------------------------------------------------
+    def trainable_keys(self) -> list[str]:
+        """The names of the weights an optimizer updates (every one but :attr:`non_trainable`)."""
+        return [key for key in self.params if key not in self.non_trainable]
+
     @property
     def weights(self) -> list[np.ndarray]:
         """The weight arrays themselves (not copies), in Keras's order."""

@@ -622,3 +622,11 @@ class Softmax(Activation):
 
     def __init__(self, name: str | None = None, input_shape: Sequence[int] | None = None, dtype: DTypeLike = "float32"):
         super().__init__("softmax", name=name, input_shape=input_shape, dtype=dtype)
+
+
+# Defined in modules of their own (this one is at its size budget); imported last because they
+# build on _Activated and _tf_padding above.
+from convops.nn.layers_extra import Conv2DTranspose, GlobalAveragePooling2D, ZeroPadding2D  # noqa: E402
+from convops.nn.regularization import BatchNormalization, Dropout  # noqa: E402
+
+__all__ += ["Dropout", "BatchNormalization", "Conv2DTranspose", "GlobalAveragePooling2D", "ZeroPadding2D"]

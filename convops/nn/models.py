@@ -274,9 +274,14 @@ class Model:
 
     # -- weights -------------------------------------------------------------------------------
     @property
-    def trainable_weights(self) -> list[np.ndarray]:
-        """The weight arrays themselves (not copies), in :meth:`get_weights`' order."""
+    def weights(self) -> list[np.ndarray]:
+        """Every weight array itself (not copies), in :meth:`get_weights`' order."""
         return [w for layer in self._layers for w in layer.params.values()]
+
+    @property
+    def trainable_weights(self) -> list[np.ndarray]:
+        """The weight arrays an optimizer updates (not BatchNormalization's moving statistics)."""
+        return [layer.params[key] for layer in self._layers for key in layer.trainable_keys()]
 
     def get_weights(self) -> list[np.ndarray]:
         """Copies of every weight array, layer by layer in Keras's order (kernel, then bias).
@@ -285,7 +290,7 @@ class Model:
         -------
         list of ndarray
         """
-        return [w.copy() for w in self.trainable_weights]
+        return [w.copy() for w in self.weights]
 
     def set_weights(self, weights: Sequence[ArrayLike]) -> None:
         """Load weights in :meth:`get_weights`' order.
@@ -303,7 +308,7 @@ class Model:
             The model is in use in another thread.
         """
         self._require_built("set_weights")
-        mine = self.trainable_weights
+        mine = self.weights
         new_weights = _checked_weights(weights, mine, f"model {self.name!r}")
         with self._guard.writing(self.name, "set_weights"):
             for current, new in zip(mine, new_weights):
@@ -431,7 +436,7 @@ class Model:
 
     def _backprop_and_apply(self, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
         loss, correct = self._backprop(x, y)
-        pairs = [(layer.grads[key], layer.params[key]) for layer in self._layers for key in layer.params]
+        pairs = [(layer.grads[key], layer.params[key]) for layer in self._layers for key in layer.trainable_keys()]
         self._optimizer().apply_gradients(pairs)
         return loss, correct
 
@@ -472,7 +477,7 @@ class Model:
         -------
         loss : float
         gradients : list of ndarray
-            In :meth:`get_weights`' order.
+            In :attr:`trainable_weights`' order (BatchNormalization's moving statistics have none).
 
         Examples
         --------
@@ -490,7 +495,7 @@ class Model:
         y = self._prepare_y(y, len(x))
         with self._guard.writing(self.name, "loss_and_gradients"):
             loss, _ = blas_threads.call(1, self._backprop, x, y)
-            return loss, [layer.grads[key] for layer in self._layers for key in layer.params]
+            return loss, [layer.grads[key] for layer in self._layers for key in layer.trainable_keys()]
 
     def _test_step(self, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
         out, logits = self._infer(x)
