@@ -234,3 +234,134 @@ def test_dropout_noise_shape_must_broadcast():
     layer.build((3,))
     with pytest.raises(ValueError, match="`noise_shape`"):
         layer.forward(np.ones((2, 3)), training=True)
+
+
+# -- losses ----------------------------------------------------------------------------------------
+
+
+def _loss_case(kind, from_logits, dtype, seed=0):
+    rng = np.random.default_rng(seed)
+    if kind == "categorical_crossentropy":
+        z = rng.standard_normal((6, 4)) * 3
+        y = rng.dirichlet(np.ones(4), 6)  # soft targets: the general formula
+        y[:3] = np.eye(4)[[0, 3, 1]]
+        pred = z if from_logits else np.exp(z) / np.exp(z).sum(1, keepdims=True)
+    elif kind == "binary_crossentropy":
+        z = rng.standard_normal((5, 3)) * 4
+        y = rng.integers(0, 2, (5, 3)).astype(float)
+        pred = z if from_logits else 1 / (1 + np.exp(-z))
+        pred[0, 0] = 0.0 if not from_logits else pred[0, 0]  # a clipped value: no gradient
+    else:
+        pred = rng.standard_normal((4, 2, 3))
+        y = rng.standard_normal((4, 2, 3))
+    return y.astype(dtype), pred.astype(dtype)
+
+
+@pytest.mark.parametrize("dtype, rtol", [("float64", 1e-12), ("float32", 2e-6)])
+@pytest.mark.parametrize(
+    "kind, cls, from_logits",
+    [
+        ("categorical_crossentropy", "CategoricalCrossentropy", False),
+        ("categorical_crossentropy", "CategoricalCrossentropy", True),
+        ("binary_crossentropy", "BinaryCrossentropy", False),
+        ("binary_crossentropy", "BinaryCrossentropy", True),
+        ("mean_squared_error", "MeanSquaredError", None),
+    ],
+)
+def test_losses_match_keras_value_and_gradient(tf, keras, kind, cls, from_logits, dtype, rtol):
+    y, pred = _loss_case(kind, from_logits, dtype)
+    kwargs = {} if from_logits is None else {"from_logits": from_logits}
+    mine = getattr(nn.losses, cls)(**kwargs)
+    theirs = getattr(keras.losses, cls)(dtype=dtype, **kwargs)
+    value, grad = mine.value_and_grad(y, pred)
+    p = tf.constant(pred)
+    with tf.GradientTape() as tape:
+        tape.watch(p)
+        kvalue = theirs(tf.constant(y), p)
+    kgrad = tape.gradient(kvalue, p).numpy()
+    assert abs(value - float(kvalue)) <= rtol * max(1, abs(float(kvalue)))
+    assert grad.dtype == np.dtype(dtype)
+    assert _max_rel(grad, kgrad) <= rtol, f"gradient: {_max_rel(grad, kgrad):.3g}"
+    # The functional forms are Keras's per-example values; compile's strings find the classes.
+    per_example = getattr(nn.losses, kind)(y, pred, **kwargs)
+    kper = getattr(keras.losses, kind)(y, pred, **kwargs).numpy()
+    assert per_example.shape == kper.shape and _max_rel(per_example, kper) <= rtol
+    assert type(nn.losses.get(kind)) is type(mine)
+    assert type(nn.losses.get("mse")) is nn.losses.MeanSquaredError
+
+
+@pytest.mark.parametrize(
+    "loss, activation, units, make_y",
+    [
+        ("categorical_crossentropy", "softmax", 3, lambda rng, n: np.eye(3)[rng.integers(0, 3, n)]),
+        ("binary_crossentropy", "sigmoid", 1, lambda rng, n: rng.integers(0, 2, (n, 1)).astype(float)),
+        ("mse", "linear", 2, lambda rng, n: rng.standard_normal((n, 2))),
+    ],
+)
+def test_models_with_each_loss_match_keras_gradients_and_training(tf, keras, keras_float64, loss, activation, units, make_y):
+    """Loss and gradients of a small conv net (softmax/sigmoid outputs: Keras's logits path), then
+    four SGD steps with fit: losses and weights as Keras's."""
+    rng = np.random.default_rng(10)
+    x, y = rng.standard_normal((6, 5, 5, 2)), make_y(rng, 6)
+
+    def build(kl):
+        return [kl.Conv2D(2, 3, activation="relu"), kl.Flatten(), kl.Dense(units, activation=activation)]
+
+    km = keras.Sequential([keras.Input((5, 5, 2))] + build(keras.layers))
+    model = nn.Sequential([layers.Input((5, 5, 2), dtype="float64")] + build_f64(build))
+    model.set_weights(km.get_weights())
+    model.compile(optimizer=nn.SGD(0.1), loss=loss, metrics=["accuracy"] if loss != "mse" else None)
+    km.compile(optimizer=keras.optimizers.SGD(0.1), loss=loss, metrics=["accuracy"] if loss != "mse" else None)
+    value, grads = model.loss_and_gradients(x, y)
+    with tf.GradientTape() as tape:
+        kvalue = km.compute_loss(x=x, y=tf.constant(y), y_pred=km(x, training=True))
+    kgrads = tape.gradient(kvalue, km.trainable_weights)
+    assert abs(value - float(kvalue)) < 1e-12
+    for ours, theirs in zip(grads, kgrads):
+        assert _max_rel(ours, theirs.numpy()) < 1e-10
+    history = model.fit(x, y, batch_size=3, epochs=2, shuffle=False, verbose=0)
+    khistory = km.fit(x, y, batch_size=3, epochs=2, shuffle=False, verbose=0)
+    for key in khistory.history:
+        assert _max_rel(history.history[key], khistory.history[key]) < 1e-9, key
+    for ours, theirs in zip(model.get_weights(), km.get_weights()):
+        assert _max_rel(ours, theirs) < 1e-9
+
+
+def build_f64(build):
+    return build(_Float64Layers())
+
+
+class _Float64Layers:
+    """``layers`` with dtype='float64' by default (Keras's side follows keras.config.floatx())."""
+
+    def __getattr__(self, name):
+        cls = getattr(layers, name)
+        return lambda *args, **kwargs: cls(*args, dtype="float64", **kwargs)
+
+
+@pytest.fixture
+def keras_float64(keras):
+    """float64 for Keras's layers, losses and metrics in one test. Both settings: Keras caches its
+    global dtype policy at the first layer call, after which set_floatx alone changes nothing."""
+    previous = keras.config.floatx(), keras.config.dtype_policy()
+    keras.config.set_floatx("float64")
+    keras.config.set_dtype_policy("float64")
+    yield
+    keras.config.set_floatx(previous[0])
+    keras.config.set_dtype_policy(previous[1])
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: nn.losses.get("hinge"), "`loss`"),
+        (lambda: nn.losses.get(3), "`loss`"),
+        (lambda: nn.losses.CategoricalCrossentropy(from_logits="no"), "`from_logits`"),
+        (lambda: nn.losses.binary_crossentropy(np.ones((2, 3)), np.ones((2, 2))), "`y_true`"),
+        (lambda: nn.losses.categorical_crossentropy([0, 1], np.ones((2, 2))), "sparse_categorical_crossentropy"),
+        (lambda: nn.losses.mse(np.ones((2, 2)), np.array([["a", "b"]] * 2)), "`y_pred`"),
+    ],
+)
+def test_bad_loss_arguments_name_the_argument(call, message):
+    with pytest.raises((ValueError, TypeError), match=message):
+        call()

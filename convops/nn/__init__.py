@@ -36,7 +36,7 @@ from convops.nn.layers import (
     Softmax,
     ZeroPadding2D,
 )
-from convops.nn.losses import SparseCategoricalCrossentropy
+from convops.nn.losses import BinaryCrossentropy, CategoricalCrossentropy, MeanSquaredError, SparseCategoricalCrossentropy
 from convops.nn.models import History, Model, Sequential
 from convops.nn.optimizers import SGD, Adam, RMSprop
 
@@ -67,6 +67,9 @@ __all__ = [
     "GlobalAveragePooling2D",
     "ZeroPadding2D",
     "SparseCategoricalCrossentropy",
+    "CategoricalCrossentropy",
+    "BinaryCrossentropy",
+    "MeanSquaredError",
     "RMSprop",
     "SGD",
     "Adam",

@@ -129,8 +129,8 @@ class _Activated(Layer):
         output, logits : ndarray
         """
         z = self._pre_activation(self._checked_batch(x, "x", self.input_shape), False)
-        if self.activation_name == "softmax":
-            return activations.softmax(z), z
+        if self.activation_name in ("softmax", "sigmoid"):
+            return self._act(z), z
         logits = z.copy()
         return self._activate(z, False), logits
 
@@ -141,6 +141,10 @@ class _Activated(Layer):
             if training:
                 self.logits = z
             y = activations.softmax(z)
+        elif self.activation_name == "sigmoid":
+            if training:
+                self.logits = z  # binary crossentropy uses them, as Keras
+            y = self._act(z)
         else:
             y = self._act(z)
         if training:

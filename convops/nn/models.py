@@ -52,6 +52,8 @@ from convops.nn.layers import Conv2D, InputLayer, Layer, SymbolicTensor, _Activa
 
 __all__ = ["Model", "Sequential", "History"]
 
+_ACCURACY_NAMES = ("accuracy", "acc", "sparse_categorical_accuracy", "categorical_accuracy", "binary_accuracy")
+
 _model_counters: dict[str, itertools.count[int]] = defaultdict(itertools.count)
 
 
@@ -111,7 +113,7 @@ class Model:
         self._layers: list[Layer] = []
         self._show_input_row = False
         self.optimizer: optimizers_module.Optimizer | None = None
-        self.loss: losses_module.SparseCategoricalCrossentropy | None = None
+        self.loss: losses_module.Loss | None = None
         self.metrics: list[str] = []
         self.compiled = False
         if inputs is not None or outputs is not None:
@@ -198,7 +200,7 @@ class Model:
             )
         return self._input_layer
 
-    def _loss(self) -> losses_module.SparseCategoricalCrossentropy:
+    def _loss(self) -> losses_module.Loss:
         if self.loss is None:
             raise RuntimeError("call model.compile(optimizer=..., loss=..., metrics=...) first")
         return self.loss
@@ -328,7 +330,7 @@ class Model:
     def compile(
         self,
         optimizer: str | optimizers_module.Optimizer = "rmsprop",
-        loss: str | losses_module.SparseCategoricalCrossentropy = "sparse_categorical_crossentropy",
+        loss: str | losses_module.Loss = "sparse_categorical_crossentropy",
         metrics: Sequence[str] | None = None,
     ) -> None:
         """Choose the optimizer, the loss and the metrics.
@@ -336,7 +338,10 @@ class Model:
         Parameters
         ----------
         optimizer : {"rmsprop", "sgd", "adam"} or Optimizer
-        loss : "sparse_categorical_crossentropy" or SparseCategoricalCrossentropy
+        loss : str or loss instance
+            ``"sparse_categorical_crossentropy"``, ``"categorical_crossentropy"``,
+            ``"binary_crossentropy"``, ``"mean_squared_error"`` / ``"mse"``, or an instance of
+            one of :mod:`convops.nn.losses`' classes.
         metrics : list of str, optional
             ``["accuracy"]`` (also spelled ``"acc"``, ``"sparse_categorical_accuracy"``) or none.
 
@@ -349,8 +354,11 @@ class Model:
             raise TypeError(f"`metrics` must be a list such as ['accuracy']; got {_checks.describe(metrics)}")
         metrics = list(metrics or [])
         for metric in metrics:
-            if not isinstance(metric, str) or metric not in ("accuracy", "acc", "sparse_categorical_accuracy"):
-                raise ValueError(f"`metrics` may contain 'accuracy' (sparse categorical accuracy); got {metric!r}")
+            if not isinstance(metric, str) or metric not in _ACCURACY_NAMES:
+                raise ValueError(
+                    f"`metrics` may contain 'accuracy' (sparse categorical, categorical or binary, as "
+                    f"the shapes say; also spelled {_ACCURACY_NAMES[1:]}); got {metric!r}"
+                )
         chosen_optimizer = optimizers_module.get(optimizer)
         chosen_loss = losses_module.get(loss)
         with self._guard.writing(self.name, "compile"):
@@ -392,11 +400,10 @@ class Model:
         return np.ascontiguousarray(x, dtype=self._input().dtype)
 
     def _prepare_y(self, y: Any, n: int, name: str = "y") -> np.ndarray:
-        classes = self._layers[-1]._shapes()[1][-1]
         length = getattr(y, "__len__", None)
         if length is not None and not isinstance(y, (str, bytes)) and len(y) != n:
             raise ValueError(f"`x` and `{name}` must have the same number of examples; got {n} and {len(y)}")
-        return losses_module._labels(y, n, classes, name)
+        return self._loss().prepare_y(y, (n,) + self._layers[-1]._shapes()[1], name)
 
     def _forward(self, x: np.ndarray, training: bool) -> np.ndarray:
         # BLAS held at one thread through blas_threads.call (not `with limit(1)`: no contextlib
@@ -425,9 +432,11 @@ class Model:
         return x, logits
 
     def _fused_logits(self) -> bool:
-        # Keras: a softmax output and from_logits=False -> the loss uses the softmax's logits.
-        last = self._layers[-1]
-        return isinstance(last, _Activated) and last.activation_name == "softmax" and not self._loss().from_logits
+        # Keras: a softmax (sigmoid) output and a crossentropy (binary crossentropy) loss with
+        # from_logits=False -> the loss uses the activation's input, its logits.
+        last, loss = self._layers[-1], self._loss()
+        fused = loss.fused_activation
+        return isinstance(last, _Activated) and fused is not None and last.activation_name == fused and not loss.from_logits
 
     def _train_step(self, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
         # NumPy's and SciPy's OpenBLAS threads, spinning after a small product (Dense), would
@@ -852,8 +861,18 @@ class Sequential(Model):
 
 
 def _correct(y: np.ndarray, out: np.ndarray) -> float:
-    labels = np.asarray(y).reshape(-1)
-    return float(np.count_nonzero(np.argmax(out, axis=1) == labels))
+    """The sum over the batch of each example's accuracy, chosen from the shapes as Keras's
+    ``"accuracy"``: sparse categorical for integer labels, binary (threshold 0.5) for one
+    output unit, else categorical (the argmax of the targets)."""
+    if len(out) == 0:
+        return 0.0
+    if y.ndim < out.ndim:
+        hits = np.argmax(out, axis=-1) == y.reshape(out.shape[:-1])
+    elif out.shape[-1] == 1:
+        hits = (out > 0.5) == (y > 0.5)
+    else:
+        hits = np.argmax(out, axis=-1) == np.argmax(y, axis=-1)
+    return float(hits.reshape(len(out), -1).mean(axis=1).sum())
 
 
 def _batch_size(batch_size: int | None) -> int:
