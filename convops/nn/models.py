@@ -31,6 +31,7 @@ table -- live in ``_guard.py`` and ``_summary.py``.)
 from __future__ import annotations
 
 import itertools
+import os
 import sys
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -42,12 +43,15 @@ from numpy.typing import ArrayLike
 from convops._threads import blas_threads
 from convops._validation import as_int
 from convops.nn import _checks
+from convops.nn import callbacks as callbacks_module
 from convops.nn import losses as losses_module
+from convops.nn import saving
 from convops.nn import optimizers as optimizers_module
 from convops.nn._guard import UseGuard
 from convops.nn._progress import ProgressBar
 from convops.nn._random import next_generator
 from convops.nn._summary import summary_lines
+from convops.nn.callbacks import History
 from convops.nn.layers import Conv2D, InputLayer, Layer, SymbolicTensor, _Activated, _checked_weights
 
 __all__ = ["Model", "Sequential", "History"]
@@ -60,23 +64,6 @@ _model_counters: dict[str, itertools.count[int]] = defaultdict(itertools.count)
 def _model_name(kind: str) -> str:
     n = next(_model_counters[kind])
     return kind if n == 0 else f"{kind}_{n}"
-
-
-class History:
-    """What ``fit`` returns: ``history.history["loss"]`` etc., one value per epoch, and
-    ``history.epoch``, the epochs' indices."""
-
-    def __init__(self) -> None:
-        self.history: dict[str, list[float]] = {}
-        self.epoch: list[int] = []
-
-    def _append(self, epoch: int, logs: dict[str, float]) -> None:
-        self.epoch.append(epoch)
-        for key, value in logs.items():
-            self.history.setdefault(key, []).append(float(value))
-
-    def __repr__(self) -> str:
-        return f"History({self.history})"
 
 
 class Model:
@@ -116,6 +103,8 @@ class Model:
         self.loss: losses_module.Loss | None = None
         self.metrics: list[str] = []
         self.compiled = False
+        self.stop_training = False
+        self.history: History | None = None
         if inputs is not None or outputs is not None:
             self.name = name or _model_name("functional")
             self._from_graph(inputs, outputs)
@@ -696,6 +685,7 @@ class Model:
         validation_data: tuple[ArrayLike, ArrayLike] | None = None,
         shuffle: bool = True,
         stream: TextIO | None = None,
+        callbacks: Sequence[callbacks_module.Callback] | None = None,
     ) -> History:
         """Train for ``epochs`` passes over ``(x, y)`` in mini-batches of ``batch_size`` (32).
 
@@ -718,6 +708,9 @@ class Model:
             :func:`convops.nn.set_random_seed`).
         stream : file-like, optional
             Where the progress goes (default ``sys.stdout``).
+        callbacks : list of Callback, optional
+            E.g. :class:`~convops.nn.callbacks.EarlyStopping`,
+            :class:`~convops.nn.callbacks.ModelCheckpoint`; their hooks run as in Keras.
 
         Returns
         -------
@@ -741,6 +734,7 @@ class Model:
         validation_split = _checks.as_float(validation_split, "validation_split", 0.0, 1.0, high_open=True)
         shuffle = _checks.as_bool(shuffle, "shuffle")
         out = _stream(stream)
+        hooks = _callbacks(callbacks)
         if validation_data is not None:
             validation_data = self._validation_data(validation_data)
         elif validation_split:
@@ -749,7 +743,7 @@ class Model:
         if len(x) == 0:
             raise ValueError("`x` has no examples to train on")
         with self._guard.writing(self.name, "fit"):
-            return self._fit(x, y, batch_size, epochs, verbose, validation_data, shuffle, out)
+            return self._fit(x, y, batch_size, epochs, verbose, validation_data, shuffle, out, hooks)
 
     def _validation_data(self, data: Any) -> tuple[np.ndarray, np.ndarray]:
         if not isinstance(data, (tuple, list)) or len(data) != 2:
@@ -773,11 +767,24 @@ class Model:
         validation_data: tuple[np.ndarray, np.ndarray] | None,
         shuffle: bool,
         out: TextIO,
+        hooks: list[callbacks_module.Callback],
     ) -> History:
         rng = next_generator()
         history = History()
+        hooks = hooks + [history]
         steps = max(1, -(-len(x) // batch_size))
+        for hook in hooks:
+            hook.set_model(self)
+            hook.set_params({"verbose": verbose, "epochs": epochs, "steps": steps})
+        self.stop_training = False
+        # Weights change between the hooks (restore_best_weights, user code): no writing guard
+        # is held by them, fit's guard covers the whole call.
+        for hook in hooks:
+            hook.on_train_begin()
+        logs: dict[str, float] = {}
         for epoch in range(epochs):
+            for hook in hooks:
+                hook.on_epoch_begin(epoch)
             if verbose:
                 out.write(f"Epoch {epoch + 1}/{epochs}\n")
             order = rng.permutation(len(x)) if shuffle else np.arange(len(x))
@@ -785,10 +792,14 @@ class Model:
             total_loss = total_correct = seen = 0.0
             for step in range(steps):
                 index = order[step * batch_size : (step + 1) * batch_size]
+                for hook in hooks:
+                    hook.on_train_batch_begin(step)
                 loss, correct = self._train_step(np.ascontiguousarray(x[index]), y[index])
                 total_loss += loss * len(index)
                 total_correct += correct
                 seen += len(index)
+                for hook in hooks:
+                    hook.on_train_batch_end(step, self._logs(total_loss, total_correct, seen))
                 if step < steps - 1:
                     bar.update(step + 1, self._logs(total_loss, total_correct, seen))
             logs = self._logs(total_loss, total_correct, seen)
@@ -799,8 +810,53 @@ class Model:
                     logs["val_accuracy"] = val[1]  # Keras's order: alphabetical
                 logs["val_loss"] = val[0]
             bar.update(steps, logs, finalize=True)
-            history._append(epoch, logs)
+            for hook in hooks:
+                hook.on_epoch_end(epoch, dict(logs))
+            if self.stop_training:
+                break
+        for hook in hooks:
+            hook.on_train_end(dict(logs))
         return history
+
+    # -- files ---------------------------------------------------------------------------------
+    def save_weights(self, filepath: str | os.PathLike[str]) -> None:
+        """Write every weight (moving statistics included) to ``filepath``, an ``.npz`` of plain
+        arrays with a header naming each layer's weights (no ``.npz`` is appended to the name).
+
+        Parameters
+        ----------
+        filepath : str or os.PathLike
+        """
+        with self._guard.reading(self.name, "save_weights"):
+            saving.save_weights(self, filepath)
+
+    def load_weights(self, filepath: str | os.PathLike[str]) -> None:
+        """Load weights written by :meth:`save_weights`, or Keras 3's ``.weights.h5`` file of a
+        model with the same architecture (needs h5py).
+
+        Parameters
+        ----------
+        filepath : str or os.PathLike
+
+        Raises
+        ------
+        ValueError
+            The file is not a weights file, or its weights do not fit this model (nothing changes).
+        ImportError
+            A ``.h5`` file without h5py installed.
+        """
+        saving.load_weights(self, filepath)
+
+    def save(self, filepath: str | os.PathLike[str]) -> None:
+        """Write the architecture, the compile settings and every weight to one ``.npz`` file,
+        read back by :func:`convops.nn.load_model`.
+
+        Parameters
+        ----------
+        filepath : str or os.PathLike
+        """
+        with self._guard.reading(self.name, "save"):
+            saving.save_model(self, filepath)
 
     # -- summary -------------------------------------------------------------------------------
     def summary(self, print_fn: Callable[[str], Any] | None = None) -> None:
@@ -873,6 +929,23 @@ def _correct(y: np.ndarray, out: np.ndarray) -> float:
     else:
         hits = np.argmax(out, axis=-1) == np.argmax(y, axis=-1)
     return float(hits.reshape(len(out), -1).mean(axis=1).sum())
+
+
+def _callbacks(callbacks: Any) -> list[callbacks_module.Callback]:
+    if callbacks is None:
+        return []
+    if isinstance(callbacks, callbacks_module.Callback):
+        return [callbacks]
+    if isinstance(callbacks, (str, bytes)) or not hasattr(callbacks, "__iter__"):
+        raise TypeError(f"`callbacks` must be a list of Callback objects; got {_checks.describe(callbacks)}")
+    callbacks = list(callbacks)
+    for index, hook in enumerate(callbacks):
+        if not isinstance(hook, callbacks_module.Callback):
+            raise TypeError(
+                f"`callbacks`: item {index} must be a convops.nn.callbacks.Callback (subclass it for your "
+                f"own hooks); got {_checks.describe(hook)}"
+            )
+    return callbacks
 
 
 def _batch_size(batch_size: int | None) -> int:
