@@ -365,3 +365,294 @@ def keras_float64(keras):
 def test_bad_loss_arguments_name_the_argument(call, message):
     with pytest.raises((ValueError, TypeError), match=message):
         call()
+
+
+# -- callbacks -------------------------------------------------------------------------------------
+
+
+class _ScriptedModel:
+    """Just what a callback touches: weights that name their epoch, stop_training, saving."""
+
+    def __init__(self):
+        self.epoch, self.stop_training, self.restored, self.saved = 0, False, None, []
+
+    def get_weights(self):
+        return [np.array(self.epoch)]
+
+    def set_weights(self, weights):
+        self.restored = int(weights[0])
+
+    def save_weights(self, filepath, overwrite=True):
+        self.saved.append(str(filepath))
+
+    save = save_weights
+
+
+def _run_callback(callback, values, monitor="val_loss"):
+    model = _ScriptedModel()
+    callback.set_model(model)
+    callback.on_train_begin()
+    for epoch, value in enumerate(values):
+        model.epoch = epoch
+        callback.on_epoch_end(epoch, {"loss": 1.0, monitor: value})
+        if model.stop_training:
+            break
+    callback.on_train_end()
+    return model
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_early_stopping_stops_and_restores_like_keras(keras, seed):
+    rng = np.random.default_rng(seed)
+    values = np.round(rng.uniform(0, 1, 15), 1).tolist()  # ties on purpose: min_delta matters
+    monitor, mode = ("val_loss", "auto") if seed % 2 else ("val_accuracy", "max")
+    kwargs = dict(
+        monitor=monitor,
+        mode=mode,
+        patience=int(rng.integers(0, 4)),
+        min_delta=float(rng.choice([0.0, 0.1])),
+        restore_best_weights=bool(seed % 3),
+        baseline=[None, 0.5][seed % 4 == 0],
+        start_from_epoch=int(seed % 5 == 0),
+    )
+    ours = _run_callback(nn.EarlyStopping(**kwargs), values, monitor)
+    theirs = _run_callback(keras.callbacks.EarlyStopping(**kwargs), values, monitor)
+    assert (ours.epoch, ours.restored) == (theirs.epoch, theirs.restored), kwargs
+
+
+@pytest.mark.parametrize("save_best_only, mode", [(False, "auto"), (True, "auto"), (True, "max")])
+def test_model_checkpoint_saves_the_epochs_keras_saves(keras, save_best_only, mode):
+    values = [0.5, 0.4, 0.45, 0.3, 0.3, 0.6]
+    pattern = "/tmp/ckpt-{epoch:02d}-{val_loss:.2f}.weights.h5"
+    kwargs = dict(save_best_only=save_best_only, save_weights_only=True, mode=mode)
+    ours = _run_callback(nn.ModelCheckpoint(pattern, **kwargs), values)
+    theirs = _run_callback(keras.callbacks.ModelCheckpoint(pattern, **kwargs), values)
+    assert ours.saved == theirs.saved and ours.saved
+
+
+def test_fit_runs_hooks_in_keras_order_and_early_stopping_restores_best_weights(tmp_path):
+    events = []
+
+    class Recorder(nn.Callback):
+        def on_train_begin(self, logs=None):
+            events.append("train_begin")
+
+        def on_epoch_begin(self, epoch, logs=None):
+            events.append(f"epoch_begin {epoch}")
+
+        def on_train_batch_end(self, batch, logs=None):
+            events.append(f"batch_end {batch}")
+
+        def on_epoch_end(self, epoch, logs=None):
+            events.append(f"epoch_end {epoch} {sorted(logs)}")
+
+        def on_train_end(self, logs=None):
+            events.append("train_end")
+
+    rng = np.random.default_rng(11)
+    x, y = rng.standard_normal((12, 4)), rng.integers(0, 3, 12)
+    nn.set_random_seed(0)
+    model = nn.Sequential([layers.Input((4,), dtype="float64"), layers.Dense(3, activation="softmax", dtype="float64")])
+    model.compile(optimizer=nn.SGD(5.0), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    weights_per_epoch = []
+
+    class Snapshot(nn.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            weights_per_epoch.append(self.model.get_weights())
+
+    stopper = nn.EarlyStopping(monitor="loss", patience=1, restore_best_weights=True)
+    checkpoint = nn.ModelCheckpoint(tmp_path / "w-{epoch}.npz", monitor="loss", save_best_only=True, save_weights_only=True)
+    history = model.fit(x, y, batch_size=6, epochs=30, verbose=0, shuffle=False,
+                        callbacks=[Recorder(), Snapshot(), stopper, checkpoint])
+    assert events[:4] == ["train_begin", "epoch_begin 0", "batch_end 0", "batch_end 1"]
+    assert events[4] == "epoch_end 0 ['accuracy', 'loss']" and events[-1] == "train_end"
+    assert model.history is history and history.epoch == list(range(len(history.epoch)))
+    losses = history.history["loss"]
+    assert len(losses) < 30, "a learning rate of 5 must make the loss go up at some point"
+    best = int(np.argmin(losses))
+    for ours, best_weights in zip(model.get_weights(), weights_per_epoch[best]):
+        np.testing.assert_array_equal(ours, best_weights)
+    # The last checkpoint holds the best epoch's weights.
+    fresh = nn.Sequential([layers.Input((4,), dtype="float64"), layers.Dense(3, activation="softmax", dtype="float64")])
+    fresh.load_weights(checkpoint.saved[-1])
+    assert checkpoint.saved[-1].endswith(f"w-{best + 1}.npz")
+    for ours, best_weights in zip(fresh.get_weights(), weights_per_epoch[best]):
+        np.testing.assert_array_equal(ours, best_weights)
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: nn.EarlyStopping(patience=-1), "`patience`"),
+        (lambda: nn.EarlyStopping(mode="up"), "`mode`"),
+        (lambda: nn.EarlyStopping(monitor=3), "`monitor`"),
+        (lambda: nn.EarlyStopping(restore_best_weights="yes"), "`restore_best_weights`"),
+        (lambda: nn.ModelCheckpoint(3), "`filepath`"),
+        (lambda: nn.ModelCheckpoint("x.npz", save_best_only=1), "`save_best_only`"),
+        (lambda: _run_callback(nn.EarlyStopping(monitor="val_f1"), [0.1, 0.2], "val_f1"), "mode='max'"),
+        (lambda: _run_callback(nn.ModelCheckpoint("x-{val_acc}.npz"), [0.1]), "`filepath`"),
+    ],
+)
+def test_bad_callback_arguments_name_the_argument(call, message):
+    with pytest.raises((ValueError, TypeError), match=message):
+        call()
+
+
+def test_fit_refuses_what_is_not_a_callback():
+    model = nn.Sequential([layers.Input((2,)), layers.Dense(2, activation="softmax")])
+    model.compile()
+    with pytest.raises(TypeError, match="`callbacks`: item 0"):
+        model.fit(np.ones((2, 2)), [0, 1], verbose=0, callbacks=[print])
+
+
+# -- saving ----------------------------------------------------------------------------------------
+
+
+def _every_layer_model(dtype="float32"):
+    return nn.Sequential(
+        [
+            layers.Input((6, 6, 2), dtype=dtype),
+            layers.ZeroPadding2D(((1, 0), (0, 1)), dtype=dtype),
+            layers.Conv2D(3, 3, activation="relu", dtype=dtype),
+            layers.BatchNormalization(momentum=0.9, dtype=dtype),
+            layers.MaxPooling2D(2, padding="same", dtype=dtype),
+            layers.Conv2DTranspose(2, 3, strides=2, padding="same", dtype=dtype),
+            layers.GlobalAveragePooling2D(dtype=dtype),
+            layers.Dropout(0.25, dtype=dtype),
+            layers.Dense(3, activation="softmax", dtype=dtype),
+        ]
+    )
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_save_and_load_model_round_trip_bit_for_bit(tmp_path, dtype):
+    rng = np.random.default_rng(12)
+    x, y = rng.standard_normal((8, 6, 6, 2)), rng.integers(0, 3, 8)
+    nn.set_random_seed(1)
+    model = _every_layer_model(dtype)
+    model.compile(optimizer=nn.SGD(0.05, momentum=0.5), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit(x, y, epochs=2, batch_size=4, verbose=0)  # moves the moving statistics too
+    path = tmp_path / "model"  # no suffix: the file keeps the exact name
+    model.save(path)
+    assert path.exists()
+    loaded = nn.load_model(path)
+    assert type(loaded) is nn.Sequential and [type(a) for a in loaded.layers] == [type(a) for a in model.layers]
+    assert [a.get_config() for a in loaded.layers] == [a.get_config() for a in model.layers]
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+    assert loaded.evaluate(x, y, verbose=0) == model.evaluate(x, y, verbose=0)
+    assert type(loaded.optimizer) is nn.SGD and loaded.optimizer.momentum == 0.5
+    weights = tmp_path / "w.npz"
+    model.save_weights(weights)
+    nn.set_random_seed(2)
+    other = _every_layer_model(dtype)
+    other.load_weights(weights)
+    np.testing.assert_array_equal(other.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+def test_saved_files_are_plain_data(tmp_path):
+    model = _every_layer_model()
+    model.save(tmp_path / "m.npz")
+    with np.load(tmp_path / "m.npz", allow_pickle=False) as data:
+        assert all(data[key].dtype != object for key in data.files)
+
+
+def _foreign_files(tmp_path):
+    text = tmp_path / "text.npz"
+    text.write_text("not a zip")
+    plain = tmp_path / "plain.npz"
+    np.savez(plain, a=np.ones(3))
+    pickled = tmp_path / "pickled.npz"
+    np.savez(pickled, __convops_nn_weights__=np.array([{"code": print}], dtype=object))
+    truncated = tmp_path / "truncated.npz"
+    _every_layer_model().save_weights(truncated)
+    truncated.write_bytes(truncated.read_bytes()[:200])
+    return [text, plain, pickled, truncated]
+
+
+def test_foreign_and_corrupt_files_are_refused_and_change_nothing(tmp_path):
+    model = _every_layer_model()
+    before = model.get_weights()
+    for path in _foreign_files(tmp_path):
+        with pytest.raises(ValueError, match="`filepath`"):
+            model.load_weights(path)
+        with pytest.raises(ValueError, match="`filepath`"):
+            nn.load_model(path)
+    other = nn.Sequential([layers.Input((6, 6, 2)), layers.Flatten(), layers.Dense(2)])
+    other.save_weights(tmp_path / "other.npz")
+    with pytest.raises(ValueError, match="`weights`"):
+        model.load_weights(tmp_path / "other.npz")
+    with pytest.raises(ValueError, match="not a convops.nn model"):
+        nn.load_model(tmp_path / "other.npz")  # a weights file is not a model file
+    for ours, old in zip(model.get_weights(), before):
+        np.testing.assert_array_equal(ours, old)
+    with pytest.raises(TypeError, match="`filepath`"):
+        model.save_weights(3)
+    with pytest.raises(FileNotFoundError, match="`filepath`"):
+        model.load_weights(tmp_path / "missing.npz")
+
+
+def test_keras_weights_h5_loads_into_the_same_architecture(keras, tmp_path):
+    pytest.importorskip("h5py")
+    kl = keras.layers
+    km = keras.Sequential(
+        [keras.Input((6, 6, 2)), kl.ZeroPadding2D(1), kl.Conv2D(3, 3, activation="relu"), kl.BatchNormalization(),
+         kl.Conv2D(4, 3), kl.Conv2DTranspose(2, 2, strides=2), kl.GlobalAveragePooling2D(), kl.Dropout(0.5),
+         kl.Dense(3, activation="softmax")]
+    )
+    rng = np.random.default_rng(13)
+    x = rng.standard_normal((5, 6, 6, 2)).astype(np.float32)
+    km.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    km.fit(x, rng.integers(0, 3, 5), epochs=1, verbose=0)  # moving statistics away from 0 and 1
+    path = tmp_path / "model.weights.h5"
+    km.save_weights(path)
+    model = nn.Sequential(
+        [layers.Input((6, 6, 2)), layers.ZeroPadding2D(1), layers.Conv2D(3, 3, activation="relu"),
+         layers.BatchNormalization(), layers.Conv2D(4, 3), layers.Conv2DTranspose(2, 2, strides=2),
+         layers.GlobalAveragePooling2D(), layers.Dropout(0.5), layers.Dense(3, activation="softmax")]
+    )
+    model.load_weights(path)
+    for ours, theirs in zip(model.get_weights(), km.get_weights()):
+        np.testing.assert_array_equal(ours, theirs)
+    assert _max_rel(model.predict(x, verbose=0), km.predict(x, verbose=0)) < 1e-6
+    wrong = nn.Sequential([layers.Input((6, 6, 2)), layers.Conv2D(3, 3), layers.Flatten(), layers.Dense(3)])
+    with pytest.raises(ValueError, match="architectures differ|does not have"):
+        wrong.load_weights(path)
+
+
+def test_keras_h5_without_h5py_says_how_to_install_it(monkeypatch, tmp_path):
+    monkeypatch.setitem(__import__("sys").modules, "h5py", None)  # the import fails, as when missing
+    model = nn.Sequential([layers.Input((2,)), layers.Dense(2)])
+    with pytest.raises(ImportError, match="pip install h5py"):
+        model.load_weights(tmp_path / "model.weights.h5")
+
+
+# -- progress bar in a notebook --------------------------------------------------------------------
+
+
+class _KernelStream(io.StringIO):
+    """Stands in for ipykernel's OutStream (sys.stdout in a notebook): not a tty."""
+
+    def isatty(self):
+        return False
+
+
+_KernelStream.__module__ = "ipykernel.iostream"
+
+
+def test_progress_bar_is_live_in_a_notebook_and_plain_in_a_log(monkeypatch):
+    import convops.nn._progress as progress
+
+    clock = iter(np.arange(0, 100, 0.1))
+    monkeypatch.setattr(progress.time, "perf_counter", lambda: float(next(clock)))
+    x, y = np.ones((12, 3)), np.arange(12) % 2
+    model = nn.Sequential([layers.Input((3,)), layers.Dense(2, activation="softmax")])
+    model.compile()
+    notebook, log = _KernelStream(), io.StringIO()
+    model.fit(x, y, batch_size=2, epochs=1, stream=notebook)
+    model.fit(x, y, batch_size=2, epochs=1, stream=log)
+    live = notebook.getvalue().split("\n")[1]
+    frames = live.split("\r")[1:]
+    assert len(frames) == 6 and frames[0].startswith("1/6 ") and frames[-1].startswith("6/6 ")
+    assert "\x1b" not in notebook.getvalue()  # no terminal codes in Jupyter's output
+    assert all(len(a) >= len(b.rstrip()) for a, b in zip(frames[1:], frames[:-1]))  # old text covered
+    assert "\r" not in log.getvalue() and log.getvalue().count("6/6 ") == 1
