@@ -88,18 +88,32 @@ def _compare_layer(tf, mine, klayer, x, training=True, rtol=1e-12, seed=0):
         (dict(filters=2, kernel_size=(3, 2), strides=2, padding="same", activation="relu"), (2, 4, 5, 3)),
         (dict(filters=4, kernel_size=2, strides=(2, 3), padding="valid", use_bias=False), (1, 3, 3, 2)),
         (dict(filters=2, kernel_size=(1, 4), strides=3, padding="valid", activation="sigmoid"), (3, 2, 3, 1)),
-        (dict(filters=2, kernel_size=3, dilation_rate=2, padding="same"), (1, 6, 5, 2)),
     ],
 )
 def test_conv2d_transpose_matches_keras(tf, keras, kwargs, shape):
-    if kwargs.get("dilation_rate", 1) != 1:
-        pytest.skip("TensorFlow's CPU kernel refuses dilated Conv2DBackpropInput: no oracle")
     x = np.random.default_rng(1).standard_normal(shape)
     nn.set_random_seed(3)
     mine = layers.Conv2DTranspose(dtype="float64", bias_initializer="random_normal", **kwargs)
     klayer = keras.layers.Conv2DTranspose(dtype="float64", **kwargs)
     _compare_layer(tf, mine, klayer, x)
     assert mine.name.startswith("conv2d_transpose")
+
+
+@pytest.mark.parametrize("padding, shape", [("same", (1, 6, 5, 2)), ("valid", (2, 4, 3, 1))])
+def test_dilated_conv2d_transpose_is_the_transpose_of_tf_conv2d(tf, padding, shape):
+    """TensorFlow's CPU kernel refuses a dilated transposed convolution, so Keras cannot be the
+    oracle; the definition can: <T(x), u> = <x, conv2d(u)> for every u, conv2d TF's own."""
+    rng = np.random.default_rng(14)
+    x = rng.standard_normal(shape)
+    layer = layers.Conv2DTranspose(3, (3, 2), dilation_rate=2, padding=padding, use_bias=False, dtype="float64")
+    layer.build(shape[1:])
+    y = layer.forward(x, training=True)
+    u = rng.standard_normal(y.shape)
+    kernel = layer.get_weights()[0]
+    conv_u = tf.nn.conv2d(u, kernel, 1, padding.upper(), dilations=2).numpy()
+    assert conv_u.shape == x.shape
+    assert abs(np.sum(y * u) - np.sum(x * conv_u)) < 1e-10 * np.sum(np.abs(y * u))
+    np.testing.assert_allclose(layer.backward(u), conv_u, rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("keepdims", [False, True])
@@ -125,8 +139,14 @@ def test_batch_normalization_matches_keras(tf, keras, training, shape):
     mine = layers.BatchNormalization(dtype="float64")
     mine.build(shape[1:])
     # Non-trivial weights: gamma, beta and moving statistics all away from their initial values.
-    mine.set_weights([rng.uniform(0.5, 2, shape[-1]), rng.standard_normal(shape[-1]),
-                      rng.standard_normal(shape[-1]), rng.uniform(0.5, 2, shape[-1])])
+    mine.set_weights(
+        [
+            rng.uniform(0.5, 2, shape[-1]),
+            rng.standard_normal(shape[-1]),
+            rng.standard_normal(shape[-1]),
+            rng.uniform(0.5, 2, shape[-1]),
+        ]
+    )
     klayer = keras.layers.BatchNormalization(dtype="float64")
     _compare_layer(tf, mine, klayer, x, training=training, rtol=1e-12)
     # Keras's weight order and defaults.
@@ -181,9 +201,15 @@ def test_model_with_every_new_layer_predicts_and_trains_like_keras(tf, keras):
     """A whole model in float64: Keras's weights give Keras's predictions and loss gradients."""
 
     def build(kl, **d):
-        return [kl.ZeroPadding2D(1, **d), kl.Conv2D(3, 3, activation="relu", **d), kl.BatchNormalization(**d),
-                kl.Conv2DTranspose(2, 3, strides=2, padding="same", **d), kl.GlobalAveragePooling2D(**d),
-                kl.Dropout(0.0, **d), kl.Dense(4, activation="softmax", **d)]
+        return [
+            kl.ZeroPadding2D(1, **d),
+            kl.Conv2D(3, 3, activation="relu", **d),
+            kl.BatchNormalization(**d),
+            kl.Conv2DTranspose(2, 3, strides=2, padding="same", **d),
+            kl.GlobalAveragePooling2D(**d),
+            kl.Dropout(0.0, **d),
+            kl.Dense(4, activation="softmax", **d),
+        ]
 
     x = np.random.default_rng(9).standard_normal((5, 6, 6, 2))
     y = np.array([0, 3, 1, 2, 3])
@@ -298,7 +324,9 @@ def test_losses_match_keras_value_and_gradient(tf, keras, kind, cls, from_logits
         ("mse", "linear", 2, lambda rng, n: rng.standard_normal((n, 2))),
     ],
 )
-def test_models_with_each_loss_match_keras_gradients_and_training(tf, keras, keras_float64, loss, activation, units, make_y):
+def test_models_with_each_loss_match_keras_gradients_and_training(
+    tf, keras, keras_float64, loss, activation, units, make_y
+):
     """Loss and gradients of a small conv net (softmax/sigmoid outputs: Keras's logits path), then
     four SGD steps with fit: losses and weights as Keras's."""
     rng = np.random.default_rng(10)
@@ -461,9 +489,12 @@ def test_fit_runs_hooks_in_keras_order_and_early_stopping_restores_best_weights(
             weights_per_epoch.append(self.model.get_weights())
 
     stopper = nn.EarlyStopping(monitor="loss", patience=1, restore_best_weights=True)
-    checkpoint = nn.ModelCheckpoint(tmp_path / "w-{epoch}.npz", monitor="loss", save_best_only=True, save_weights_only=True)
-    history = model.fit(x, y, batch_size=6, epochs=30, verbose=0, shuffle=False,
-                        callbacks=[Recorder(), Snapshot(), stopper, checkpoint])
+    checkpoint = nn.ModelCheckpoint(
+        tmp_path / "w-{epoch}.npz", monitor="loss", save_best_only=True, save_weights_only=True
+    )
+    history = model.fit(
+        x, y, batch_size=6, epochs=30, verbose=0, shuffle=False, callbacks=[Recorder(), Snapshot(), stopper, checkpoint]
+    )
     assert events[:4] == ["train_begin", "epoch_begin 0", "batch_end 0", "batch_end 1"]
     assert events[4] == "epoch_end 0 ['accuracy', 'loss']" and events[-1] == "train_end"
     assert model.history is history and history.epoch == list(range(len(history.epoch)))
@@ -595,9 +626,17 @@ def test_keras_weights_h5_loads_into_the_same_architecture(keras, tmp_path):
     pytest.importorskip("h5py")
     kl = keras.layers
     km = keras.Sequential(
-        [keras.Input((6, 6, 2)), kl.ZeroPadding2D(1), kl.Conv2D(3, 3, activation="relu"), kl.BatchNormalization(),
-         kl.Conv2D(4, 3), kl.Conv2DTranspose(2, 2, strides=2), kl.GlobalAveragePooling2D(), kl.Dropout(0.5),
-         kl.Dense(3, activation="softmax")]
+        [
+            keras.Input((6, 6, 2)),
+            kl.ZeroPadding2D(1),
+            kl.Conv2D(3, 3, activation="relu"),
+            kl.BatchNormalization(),
+            kl.Conv2D(4, 3),
+            kl.Conv2DTranspose(2, 2, strides=2),
+            kl.GlobalAveragePooling2D(),
+            kl.Dropout(0.5),
+            kl.Dense(3, activation="softmax"),
+        ]
     )
     rng = np.random.default_rng(13)
     x = rng.standard_normal((5, 6, 6, 2)).astype(np.float32)
@@ -606,9 +645,17 @@ def test_keras_weights_h5_loads_into_the_same_architecture(keras, tmp_path):
     path = tmp_path / "model.weights.h5"
     km.save_weights(path)
     model = nn.Sequential(
-        [layers.Input((6, 6, 2)), layers.ZeroPadding2D(1), layers.Conv2D(3, 3, activation="relu"),
-         layers.BatchNormalization(), layers.Conv2D(4, 3), layers.Conv2DTranspose(2, 2, strides=2),
-         layers.GlobalAveragePooling2D(), layers.Dropout(0.5), layers.Dense(3, activation="softmax")]
+        [
+            layers.Input((6, 6, 2)),
+            layers.ZeroPadding2D(1),
+            layers.Conv2D(3, 3, activation="relu"),
+            layers.BatchNormalization(),
+            layers.Conv2D(4, 3),
+            layers.Conv2DTranspose(2, 2, strides=2),
+            layers.GlobalAveragePooling2D(),
+            layers.Dropout(0.5),
+            layers.Dense(3, activation="softmax"),
+        ]
     )
     model.load_weights(path)
     for ours, theirs in zip(model.get_weights(), km.get_weights()):

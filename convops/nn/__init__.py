@@ -19,6 +19,7 @@ Keras's names, defaults and weight layouts — and every number inspectable as a
 
 from convops.nn import activations, callbacks, initializers, layers, losses, models, optimizers, saving
 from convops.nn._random import set_random_seed
+from convops.nn.callbacks import Callback, EarlyStopping, History, ModelCheckpoint
 from convops.nn.layers import (
     Activation,
     AveragePooling2D,
@@ -36,8 +37,12 @@ from convops.nn.layers import (
     Softmax,
     ZeroPadding2D,
 )
-from convops.nn.losses import BinaryCrossentropy, CategoricalCrossentropy, MeanSquaredError, SparseCategoricalCrossentropy
-from convops.nn.callbacks import Callback, EarlyStopping, History, ModelCheckpoint
+from convops.nn.losses import (
+    BinaryCrossentropy,
+    CategoricalCrossentropy,
+    MeanSquaredError,
+    SparseCategoricalCrossentropy,
+)
 from convops.nn.models import Model, Sequential
 from convops.nn.optimizers import SGD, Adam, RMSprop
 from convops.nn.saving import load_model

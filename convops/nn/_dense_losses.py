@@ -111,10 +111,10 @@ class _DenseLoss:
         p = _predictions(y_pred, "y_pred")
         return self._from_outputs(_targets(y_true, p.shape, p.dtype), p)
 
-    def _from_logits(self, y: np.ndarray, z: np.ndarray) -> tuple[float, np.ndarray]:
+    def _from_logits(self, y: np.ndarray, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError(f"`from_logits`: {type(self).__name__} has no logits form")
 
-    def _from_outputs(self, y: np.ndarray, p: np.ndarray) -> tuple[float, np.ndarray]:
+    def _from_outputs(self, y: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         raise NotImplementedError
 
     def __repr__(self) -> str:

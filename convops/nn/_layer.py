@@ -149,7 +149,7 @@ class Layer:
 
         @functools.wraps(init)
         def recording_init(self: Layer, *args: Any, **kw: Any) -> None:
-            if "_init_arguments" not in self.__dict__:
+            if "_init_arguments" not in self.__dict__:  # the outermost constructor only
                 bound = signature.bind(self, *args, **kw)
                 bound.apply_defaults()
                 self._init_arguments = {
@@ -178,6 +178,7 @@ class Layer:
 
     #: Weights updated by the layer itself, never by an optimizer (BatchNormalization's moving statistics).
     non_trainable: tuple[str, ...] = ()
+    _init_arguments: dict[str, Any]
 
     def __init__(self, name: str | None = None, input_shape: Sequence[int] | None = None, dtype: DTypeLike = "float32"):
         kind = _snake(type(self).__name__)

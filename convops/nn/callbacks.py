@@ -71,7 +71,7 @@ class History(Callback):
 
 
 def _direction(monitor: str, mode: str, owner: str) -> str:
-    """"min" or "max": Keras's rule for mode="auto" (loss down, accuracy up)."""
+    """'min' or 'max': Keras's rule for mode='auto' (loss down, accuracy up)."""
     if mode in ("min", "max"):
         return mode
     metric = monitor.removeprefix("val_")
@@ -87,7 +87,9 @@ def _direction(monitor: str, mode: str, owner: str) -> str:
 
 def _monitor_args(monitor: Any, mode: Any, min_delta: Any) -> tuple[str, str, float]:
     if not isinstance(monitor, str):
-        raise TypeError(f"`monitor` must be the name of a logged value such as 'val_loss'; got {_checks.describe(monitor)}")
+        raise TypeError(
+            f"`monitor` must be the name of a logged value such as 'val_loss'; got {_checks.describe(monitor)}"
+        )
     if mode not in ("auto", "min", "max"):
         raise ValueError(f"`mode` must be 'auto', 'min' or 'max'; got {mode!r}")
     return monitor, mode, abs(_checks.as_float(min_delta, "min_delta"))
@@ -234,8 +236,10 @@ class ModelCheckpoint(_Monitor):
         self.verbose = as_int(verbose, "verbose")
         self.save_best_only = _checks.as_bool(save_best_only, "save_best_only")
         self.save_weights_only = _checks.as_bool(save_weights_only, "save_weights_only")
-        self.best = None if initial_value_threshold is None else _checks.as_float(
-            initial_value_threshold, "initial_value_threshold"
+        self.best = (
+            None
+            if initial_value_threshold is None
+            else _checks.as_float(initial_value_threshold, "initial_value_threshold")
         )
         self.saved: list[str] = []
 

@@ -204,7 +204,7 @@ def _zero_padding(value: Any) -> tuple[tuple[int, int], tuple[int, int]]:
         pads = ((as_int(value, "padding"),) * 2,) * 2
     if min(min(p) for p in pads) < 0:
         raise ValueError(f"{rule}; got {value!r}")
-    return pads[0], pads[1]  # type: ignore[return-value]
+    return pads[0], pads[1]
 
 
 class ZeroPadding2D(Layer):
@@ -232,7 +232,8 @@ class ZeroPadding2D(Layer):
     def _output_shape(self, input_shape):
         if len(input_shape) != 3:
             raise ValueError(
-                f"`input_shape`: ZeroPadding2D {self.name!r} needs inputs (batch, H, W, C); got (batch,) + {input_shape}"
+                f"`input_shape`: ZeroPadding2D {self.name!r} needs inputs (batch, H, W, C); "
+                f"got (batch,) + {input_shape}"
             )
         (top, bottom), (left, right) = self.padding
         h, w, c = input_shape

@@ -247,7 +247,9 @@ def get(identifier: Any) -> Loss:
     -------
     SparseCategoricalCrossentropy, CategoricalCrossentropy, BinaryCrossentropy or MeanSquaredError
     """
-    if isinstance(identifier, (SparseCategoricalCrossentropy, CategoricalCrossentropy, BinaryCrossentropy, MeanSquaredError)):
+    if isinstance(
+        identifier, (SparseCategoricalCrossentropy, CategoricalCrossentropy, BinaryCrossentropy, MeanSquaredError)
+    ):
         return identifier
     if isinstance(identifier, str) and identifier in _BY_NAME:
         return _BY_NAME[identifier]()

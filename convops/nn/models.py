@@ -1,4 +1,4 @@
-# Size: one class, Keras's Model, whose twenty public methods each carry a full numpydoc docstring.
+# Size: one class, Keras's Model, whose public methods each carry a full numpydoc docstring.
 """Models: a stack of layers trained with ``fit``, as Keras's ``Sequential`` and functional ``Model``.
 
 The tutorial's network in both of Keras's styles::
@@ -23,9 +23,10 @@ The tutorial's network in both of Keras's styles::
 A training step is the forward pass of every layer (keeping what backward needs), the loss and
 its gradient, the backward pass from the last layer to the first, and one optimizer update.
 
-(This file is longer than our ~600-line habit: ``Model`` is one class whose twenty public
-methods each carry a full numpydoc docstring; its helpers -- the thread guard, the summary
-table -- live in ``_guard.py`` and ``_summary.py``.)
+(This file is longer than our ~600-line habit: ``Model`` is one class whose public methods
+each carry a full numpydoc docstring; its helpers -- the thread guard, the summary table, the
+callbacks, the file formats -- live in ``_guard.py``, ``_summary.py``, ``callbacks.py`` and
+``saving.py``.)
 """
 
 from __future__ import annotations
@@ -42,10 +43,9 @@ from numpy.typing import ArrayLike
 
 from convops._threads import blas_threads
 from convops._validation import as_int
-from convops.nn import _checks
+from convops.nn import _checks, saving
 from convops.nn import callbacks as callbacks_module
 from convops.nn import losses as losses_module
-from convops.nn import saving
 from convops.nn import optimizers as optimizers_module
 from convops.nn._guard import UseGuard
 from convops.nn._progress import ProgressBar
@@ -425,7 +425,12 @@ class Model:
         # from_logits=False -> the loss uses the activation's input, its logits.
         last, loss = self._layers[-1], self._loss()
         fused = loss.fused_activation
-        return isinstance(last, _Activated) and fused is not None and last.activation_name == fused and not loss.from_logits
+        return (
+            isinstance(last, _Activated)
+            and fused is not None
+            and last.activation_name == fused
+            and not loss.from_logits
+        )
 
     def _train_step(self, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
         # NumPy's and SciPy's OpenBLAS threads, spinning after a small product (Dense), would
@@ -789,20 +794,7 @@ class Model:
                 out.write(f"Epoch {epoch + 1}/{epochs}\n")
             order = rng.permutation(len(x)) if shuffle else np.arange(len(x))
             bar = ProgressBar(steps, verbose, out)
-            total_loss = total_correct = seen = 0.0
-            for step in range(steps):
-                index = order[step * batch_size : (step + 1) * batch_size]
-                for hook in hooks:
-                    hook.on_train_batch_begin(step)
-                loss, correct = self._train_step(np.ascontiguousarray(x[index]), y[index])
-                total_loss += loss * len(index)
-                total_correct += correct
-                seen += len(index)
-                for hook in hooks:
-                    hook.on_train_batch_end(step, self._logs(total_loss, total_correct, seen))
-                if step < steps - 1:
-                    bar.update(step + 1, self._logs(total_loss, total_correct, seen))
-            logs = self._logs(total_loss, total_correct, seen)
+            logs = self._train_epoch(x, y, order, batch_size, steps, bar, hooks)
             if validation_data is not None:
                 val = self.evaluate(*validation_data, batch_size=batch_size, verbose=0)
                 val = val if isinstance(val, list) else [val]
@@ -817,6 +809,31 @@ class Model:
         for hook in hooks:
             hook.on_train_end(dict(logs))
         return history
+
+    def _train_epoch(
+        self,
+        x: np.ndarray,
+        y: np.ndarray,
+        order: np.ndarray,
+        batch_size: int,
+        steps: int,
+        bar: ProgressBar,
+        hooks: list[callbacks_module.Callback],
+    ) -> dict[str, float]:
+        total_loss = total_correct = seen = 0.0
+        for step in range(steps):
+            index = order[step * batch_size : (step + 1) * batch_size]
+            for hook in hooks:
+                hook.on_train_batch_begin(step)
+            loss, correct = self._train_step(np.ascontiguousarray(x[index]), y[index])
+            total_loss += loss * len(index)
+            total_correct += correct
+            seen += len(index)
+            for hook in hooks:
+                hook.on_train_batch_end(step, self._logs(total_loss, total_correct, seen))
+            if step < steps - 1:
+                bar.update(step + 1, self._logs(total_loss, total_correct, seen))
+        return self._logs(total_loss, total_correct, seen)
 
     # -- files ---------------------------------------------------------------------------------
     def save_weights(self, filepath: str | os.PathLike[str]) -> None:

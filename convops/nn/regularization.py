@@ -160,7 +160,7 @@ class BatchNormalization(Layer):
 
     def _make_weights(self):
         channels = (self._shapes()[0][-1],)
-        keys = [k for k in ("gamma", "beta") if (k == "gamma" and self.scale) or (k == "beta" and self.center)]
+        keys: list[str] = [k for k, kept in (("gamma", self.scale), ("beta", self.center)) if kept]
         keys += ["moving_mean", "moving_variance"]
         self.params = {key: self._initializers[key](channels, self.dtype) for key in keys}
 

@@ -46,7 +46,7 @@ def _write_npz(path: str, arrays: dict[str, np.ndarray]) -> None:
     handle, temporary = tempfile.mkstemp(dir=folder, suffix=".tmp")
     try:
         with os.fdopen(handle, "wb") as stream:
-            np.savez(stream, **arrays)
+            np.savez(stream, **arrays)  # type: ignore[arg-type]  # numpy's stub types allow_pickle only
         os.replace(temporary, path)
     except BaseException:
         if os.path.exists(temporary):
@@ -89,7 +89,9 @@ def _weight_arrays(model: Any) -> tuple[list[list[Any]], dict[str, np.ndarray]]:
 def _weights_from(arrays: dict[str, np.ndarray], header: dict[str, Any], path: str) -> list[np.ndarray]:
     names = header.get("weights")
     if not isinstance(names, list) or len(arrays) != len(names):
-        raise ValueError(f"`filepath`: {path!r} is corrupt: its header lists {names!r} but it holds {len(arrays)} arrays")
+        raise ValueError(
+            f"`filepath`: {path!r} is corrupt: its header lists {names!r} but it holds {len(arrays)} arrays"
+        )
     try:
         return [arrays[f"w{i:04d}"] for i in range(len(names))]
     except KeyError as exc:
@@ -185,14 +187,14 @@ def load_model(filepath: Any, compile: bool = True) -> Any:
         optimizer = getattr(optimizers, kind)(**settings["optimizer"]["config"])
         loss = losses.get(settings["loss"])
         if settings.get("from_logits"):
-            loss = type(loss)(from_logits=True)
+            loss.from_logits = True
         model.compile(optimizer=optimizer, loss=loss, metrics=settings["metrics"] or None)
     return model
 
 
 def _keras_h5_weights(model: Any, path: str) -> list[np.ndarray]:
     try:
-        import h5py
+        import h5py  # type: ignore[import-untyped]
     except ImportError:
         raise ImportError(
             "reading Keras's .weights.h5 files needs h5py: pip install h5py (or convert the weights "
@@ -233,5 +235,7 @@ def _keras_h5_weights(model: Any, path: str) -> list[np.ndarray]:
             used.add(key)
         unused = [k for k in group if k not in used and "vars" in group[k] and len(group[k]["vars"])]
         if unused:
-            raise ValueError(f"`filepath`: {path!r} has weights for Keras layers {unused} that this model does not have")
+            raise ValueError(
+                f"`filepath`: {path!r} has weights for Keras layers {unused} that this model does not have"
+            )
     return weights
