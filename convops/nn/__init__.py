@@ -17,23 +17,35 @@ Keras's names, defaults and weight layouts — and every number inspectable as a
 >>> model.compile(optimizer="rmsprop", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
 """
 
-from convops.nn import activations, initializers, layers, losses, models, optimizers
+from convops.nn import activations, callbacks, initializers, layers, losses, models, optimizers, saving
 from convops.nn._random import set_random_seed
+from convops.nn.callbacks import Callback, EarlyStopping, History, ModelCheckpoint
 from convops.nn.layers import (
     Activation,
     AveragePooling2D,
+    BatchNormalization,
     Conv2D,
+    Conv2DTranspose,
     Dense,
+    Dropout,
     Flatten,
+    GlobalAveragePooling2D,
     Input,
     InputLayer,
     MaxPooling2D,
     ReLU,
     Softmax,
+    ZeroPadding2D,
 )
-from convops.nn.losses import SparseCategoricalCrossentropy
-from convops.nn.models import History, Model, Sequential
+from convops.nn.losses import (
+    BinaryCrossentropy,
+    CategoricalCrossentropy,
+    MeanSquaredError,
+    SparseCategoricalCrossentropy,
+)
+from convops.nn.models import Model, Sequential
 from convops.nn.optimizers import SGD, Adam, RMSprop
+from convops.nn.saving import load_model
 
 __all__ = [
     "layers",
@@ -43,9 +55,15 @@ __all__ = [
     "activations",
     "initializers",
     "set_random_seed",
+    "saving",
+    "load_model",
     "Sequential",
     "Model",
     "History",
+    "callbacks",
+    "Callback",
+    "EarlyStopping",
+    "ModelCheckpoint",
     "Input",
     "InputLayer",
     "Conv2D",
@@ -56,7 +74,15 @@ __all__ = [
     "ReLU",
     "Softmax",
     "Activation",
+    "Dropout",
+    "BatchNormalization",
+    "Conv2DTranspose",
+    "GlobalAveragePooling2D",
+    "ZeroPadding2D",
     "SparseCategoricalCrossentropy",
+    "CategoricalCrossentropy",
+    "BinaryCrossentropy",
+    "MeanSquaredError",
     "RMSprop",
     "SGD",
     "Adam",

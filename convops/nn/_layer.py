@@ -4,7 +4,10 @@ Public through :mod:`convops.nn.layers`; kept apart so each file stays readable.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import itertools
+import re
 from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
@@ -26,12 +29,9 @@ _name_counters: dict[str, itertools.count[int]] = defaultdict(itertools.count)
 
 
 def _snake(name: str) -> str:
-    out = []
-    for i, ch in enumerate(name):
-        if ch.isupper() and i and not name[i - 1].isupper() and not name[i - 1].isdigit():
-            out.append("_")
-        out.append(ch.lower())
-    return "".join(out)
+    # Keras's to_snake_case: "Conv2DTranspose" -> "conv2d_transpose", "ReLU" -> "re_lu".
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 def _pair(value: Any, name: str) -> tuple[int, int]:
@@ -79,6 +79,23 @@ def _bias_act_backward(dz: np.ndarray, y: np.ndarray | None, channels: int, relu
     return partial.sum(axis=0)
 
 
+_NOT_PLAIN = object()
+
+
+def _plain(value: Any) -> Any:
+    """``value`` as JSON data (tuples become lists), or ``_NOT_PLAIN``."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (np.integer, np.floating, np.bool_)):
+        return value.item()
+    if isinstance(value, np.dtype):
+        return value.name
+    if isinstance(value, (list, tuple)):
+        items = [_plain(v) for v in value]
+        return _NOT_PLAIN if any(v is _NOT_PLAIN for v in items) else items
+    return _NOT_PLAIN
+
+
 class SymbolicTensor:
     """What ``Input(...)`` and calling a layer on it return: a shape and the layer that made it,
     enough to write Keras's functional form ``x = layers.Conv2D(32, 3)(inputs)``.
@@ -120,6 +137,48 @@ class Layer:
         What the layer computes in. float16 and Keras's mixed precision are refused: Keras
         computes them in float16, which convops cannot reproduce.
     """
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # Record the outermost constructor's arguments: get_config() (and model.save) returns
+        # them, so a saved model is rebuilt from data, never from pickled code.
+        super().__init_subclass__(**kwargs)
+        init = cls.__dict__.get("__init__")
+        if init is None:
+            return
+        signature = inspect.signature(init)
+
+        @functools.wraps(init)
+        def recording_init(self: Layer, *args: Any, **kw: Any) -> None:
+            if "_init_arguments" not in self.__dict__:  # the outermost constructor only
+                bound = signature.bind(self, *args, **kw)
+                bound.apply_defaults()
+                self._init_arguments = {
+                    k: v for k, v in list(bound.arguments.items())[1:] if k not in ("kwargs", "args")
+                }
+            init(self, *args, **kw)
+
+        cls.__init__ = recording_init  # type: ignore[method-assign]
+
+    def get_config(self) -> dict[str, Any]:
+        """The constructor's arguments as plain JSON data (Keras's ``get_config``), with the
+        layer's name and dtype. Initializer objects are left out (the weights carry their values).
+
+        Returns
+        -------
+        dict
+        """
+        config: dict[str, Any] = {}
+        for key, value in getattr(self, "_init_arguments", {}).items():
+            value = _plain(value)
+            if value is not _NOT_PLAIN:
+                config[key] = value
+        config["name"] = self.name
+        config["dtype"] = self.dtype.name
+        return config
+
+    #: Weights updated by the layer itself, never by an optimizer (BatchNormalization's moving statistics).
+    non_trainable: tuple[str, ...] = ()
+    _init_arguments: dict[str, Any]
 
     def __init__(self, name: str | None = None, input_shape: Sequence[int] | None = None, dtype: DTypeLike = "float32"):
         kind = _snake(type(self).__name__)
@@ -307,6 +366,10 @@ class Layer:
         return RuntimeError(f"layer {self.name!r}: backward() needs a forward(x, training=True) first")
 
     # -- weights -------------------------------------------------------------------------------
+    def trainable_keys(self) -> list[str]:
+        """The names of the weights an optimizer updates (every one but :attr:`non_trainable`)."""
+        return [key for key in self.params if key not in self.non_trainable]
+
     @property
     def weights(self) -> list[np.ndarray]:
         """The weight arrays themselves (not copies), in Keras's order."""

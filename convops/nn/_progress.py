@@ -8,14 +8,16 @@ from typing import TextIO
 
 
 class ProgressBar:
-    """One line per epoch. On a terminal it is redrawn in place as batches finish (at most ~20
-    times a second); elsewhere (a log, a notebook capture, a pipe) only the final line is
-    written, so logs stay readable. ``verbose=2`` writes Keras's one-line summary instead."""
+    """One line per epoch. On a terminal, and in a Jupyter notebook, it is redrawn in place as
+    batches finish (at most ~20 times a second); elsewhere (a log, a pipe) only the final line
+    is written, so logs stay readable. ``verbose=2`` writes Keras's one-line summary instead."""
 
     def __init__(self, target: int, verbose: int = 1, stream: TextIO | None = None, width: int = 20):
         self.target, self.verbose, self.width = target, verbose, width
         self.stream = stream if stream is not None else sys.stdout
-        self.dynamic = verbose == 1 and hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.notebook = verbose == 1 and _is_notebook(self.stream)
+        self.dynamic = verbose == 1 and (self.notebook or (hasattr(self.stream, "isatty") and self.stream.isatty()))
+        self._width_drawn = 0
         self.start = time.perf_counter()
         self._last_draw = 0.0
 
@@ -42,8 +44,21 @@ class ProgressBar:
         else:
             timing = f"{per_step * (self.target - current):.0f}s {unit}"  # ETA while running
         line = f"{current}/{self.target} {bar} {timing}" + (f" - {metrics}" if metrics else "")
-        if self.dynamic:
+        if self.notebook:
+            # Jupyter's output area honours "\r" but not the terminal's erase-line code: pad
+            # with spaces over the previous, longer line instead.
+            padding = " " * max(0, self._width_drawn - len(line))
+            self._width_drawn = len(line)
+            self.stream.write("\r" + line + padding + ("\n" if finalize else ""))
+        elif self.dynamic:
             self.stream.write("\r" + line + "\x1b[K" + ("\n" if finalize else ""))
         else:
             self.stream.write(line + "\n")
         self.stream.flush()
+
+
+def _is_notebook(stream: object) -> bool:
+    """Whether ``stream`` is a Jupyter kernel's output stream: ipykernel's ``OutStream`` (what
+    ``sys.stdout`` is in a notebook) is not a tty, yet its front end draws ``"\r"`` in place.
+    Decided from the stream's class, so a redirected stdout inside a notebook stays plain."""
+    return any(cls.__module__.split(".")[0] == "ipykernel" for cls in type(stream).__mro__)

@@ -78,8 +78,9 @@ def summary_lines(model: Any) -> list[str]:
         lines.append(line(row))
         lines.append(rule("├", "┼", "┤", "─") if index < len(rows) - 1 else rule("└", "┴", "┘", "─"))
     lines.append(f" Total params: {params:,} ({_memory(params * itemsize)})")
-    lines.append(f" Trainable params: {params:,} ({_memory(params * itemsize)})")
-    lines.append(f" Non-trainable params: 0 ({_memory(0)})")
+    trainable = sum(w.size for w in model.trainable_weights)
+    lines.append(f" Trainable params: {trainable:,} ({_memory(trainable * itemsize)})")
+    lines.append(f" Non-trainable params: {params - trainable:,} ({_memory((params - trainable) * itemsize)})")
     lines.append(
         f" Forward FLOPs per example: {total_flops:,} (multiply and add count 2; a training step costs about 3x)"
     )

@@ -129,8 +129,8 @@ class _Activated(Layer):
         output, logits : ndarray
         """
         z = self._pre_activation(self._checked_batch(x, "x", self.input_shape), False)
-        if self.activation_name == "softmax":
-            return activations.softmax(z), z
+        if self.activation_name in ("softmax", "sigmoid"):
+            return self._act(z), z
         logits = z.copy()
         return self._activate(z, False), logits
 
@@ -141,6 +141,10 @@ class _Activated(Layer):
             if training:
                 self.logits = z
             y = activations.softmax(z)
+        elif self.activation_name == "sigmoid":
+            if training:
+                self.logits = z  # binary crossentropy uses them, as Keras
+            y = self._act(z)
         else:
             y = self._act(z)
         if training:
@@ -622,3 +626,11 @@ class Softmax(Activation):
 
     def __init__(self, name: str | None = None, input_shape: Sequence[int] | None = None, dtype: DTypeLike = "float32"):
         super().__init__("softmax", name=name, input_shape=input_shape, dtype=dtype)
+
+
+# Defined in modules of their own (this one is at its size budget); imported last because they
+# build on _Activated and _tf_padding above.
+from convops.nn.layers_extra import Conv2DTranspose, GlobalAveragePooling2D, ZeroPadding2D  # noqa: E402
+from convops.nn.regularization import BatchNormalization, Dropout  # noqa: E402
+
+__all__ += ["Dropout", "BatchNormalization", "Conv2DTranspose", "GlobalAveragePooling2D", "ZeroPadding2D"]

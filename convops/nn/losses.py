@@ -16,7 +16,19 @@ from numpy.typing import ArrayLike
 
 from convops.nn._checks import as_bool, describe
 
-__all__ = ["SparseCategoricalCrossentropy", "sparse_categorical_crossentropy", "sparse_categorical_accuracy", "get"]
+__all__ = [
+    "SparseCategoricalCrossentropy",
+    "CategoricalCrossentropy",
+    "BinaryCrossentropy",
+    "MeanSquaredError",
+    "sparse_categorical_crossentropy",
+    "categorical_crossentropy",
+    "binary_crossentropy",
+    "mean_squared_error",
+    "mse",
+    "sparse_categorical_accuracy",
+    "get",
+]
 
 #: Keras's ``backend.epsilon()``: probabilities are clipped to [EPSILON, 1 - EPSILON] before the log.
 EPSILON = 1e-7
@@ -74,9 +86,15 @@ class SparseCategoricalCrossentropy:
     """
 
     name = "sparse_categorical_crossentropy"
+    #: The output activation whose input (logits) the loss uses instead of its output, as Keras.
+    fused_activation: str | None = "softmax"
 
     def __init__(self, from_logits: bool = False):
         self.from_logits = as_bool(from_logits, "from_logits")
+
+    def prepare_y(self, y_true: Any, output_shape: tuple[int, ...], name: str = "y") -> np.ndarray:
+        """The targets for outputs of ``output_shape`` (batch axis included), checked."""
+        return _labels(y_true, output_shape[0], output_shape[-1], name)
 
     def __call__(self, y_true: ArrayLike, y_pred: ArrayLike) -> float:
         """The loss.
@@ -194,22 +212,46 @@ def sparse_categorical_accuracy(y_true: ArrayLike, y_pred: ArrayLike) -> float:
     return float(np.mean(np.argmax(scores, axis=1) == labels)) if labels.size else 0.0
 
 
-def get(identifier: Any) -> SparseCategoricalCrossentropy:
+from convops.nn._dense_losses import (  # noqa: E402  (they build on the helpers above)
+    BinaryCrossentropy,
+    CategoricalCrossentropy,
+    MeanSquaredError,
+    binary_crossentropy,
+    categorical_crossentropy,
+    mean_squared_error,
+    mse,
+)
+
+Loss = SparseCategoricalCrossentropy | CategoricalCrossentropy | BinaryCrossentropy | MeanSquaredError
+
+_BY_NAME: dict[str, Any] = {
+    "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
+    "categorical_crossentropy": CategoricalCrossentropy,
+    "binary_crossentropy": BinaryCrossentropy,
+    "mean_squared_error": MeanSquaredError,
+    "mse": MeanSquaredError,
+}
+
+
+def get(identifier: Any) -> Loss:
     """The loss from Keras's name or an instance.
 
     Parameters
     ----------
-    identifier : "sparse_categorical_crossentropy" or SparseCategoricalCrossentropy
+    identifier : str or loss instance
+        ``"sparse_categorical_crossentropy"``, ``"categorical_crossentropy"``,
+        ``"binary_crossentropy"``, ``"mean_squared_error"`` (or ``"mse"``), or an instance of
+        one of the loss classes.
 
     Returns
     -------
-    SparseCategoricalCrossentropy
+    SparseCategoricalCrossentropy, CategoricalCrossentropy, BinaryCrossentropy or MeanSquaredError
     """
-    if isinstance(identifier, SparseCategoricalCrossentropy):
+    if isinstance(
+        identifier, (SparseCategoricalCrossentropy, CategoricalCrossentropy, BinaryCrossentropy, MeanSquaredError)
+    ):
         return identifier
-    if isinstance(identifier, str) and identifier == "sparse_categorical_crossentropy":
-        return SparseCategoricalCrossentropy()
+    if isinstance(identifier, str) and identifier in _BY_NAME:
+        return _BY_NAME[identifier]()
     kind = ValueError if isinstance(identifier, str) else TypeError
-    raise kind(
-        f"`loss` must be 'sparse_categorical_crossentropy' or a SparseCategoricalCrossentropy; got {identifier!r}"
-    )
+    raise kind(f"`loss` must be one of {sorted(_BY_NAME)} or an instance of a loss class; got {identifier!r}")

@@ -1,4 +1,4 @@
-# Size: one class, Keras's Model, whose twenty public methods each carry a full numpydoc docstring.
+# Size: one class, Keras's Model, whose public methods each carry a full numpydoc docstring.
 """Models: a stack of layers trained with ``fit``, as Keras's ``Sequential`` and functional ``Model``.
 
 The tutorial's network in both of Keras's styles::
@@ -23,14 +23,16 @@ The tutorial's network in both of Keras's styles::
 A training step is the forward pass of every layer (keeping what backward needs), the loss and
 its gradient, the backward pass from the last layer to the first, and one optimizer update.
 
-(This file is longer than our ~600-line habit: ``Model`` is one class whose twenty public
-methods each carry a full numpydoc docstring; its helpers -- the thread guard, the summary
-table -- live in ``_guard.py`` and ``_summary.py``.)
+(This file is longer than our ~600-line habit: ``Model`` is one class whose public methods
+each carry a full numpydoc docstring; its helpers -- the thread guard, the summary table, the
+callbacks, the file formats -- live in ``_guard.py``, ``_summary.py``, ``callbacks.py`` and
+``saving.py``.)
 """
 
 from __future__ import annotations
 
 import itertools
+import os
 import sys
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -41,16 +43,20 @@ from numpy.typing import ArrayLike
 
 from convops._threads import blas_threads
 from convops._validation import as_int
-from convops.nn import _checks
+from convops.nn import _checks, saving
+from convops.nn import callbacks as callbacks_module
 from convops.nn import losses as losses_module
 from convops.nn import optimizers as optimizers_module
 from convops.nn._guard import UseGuard
 from convops.nn._progress import ProgressBar
 from convops.nn._random import next_generator
 from convops.nn._summary import summary_lines
+from convops.nn.callbacks import History
 from convops.nn.layers import Conv2D, InputLayer, Layer, SymbolicTensor, _Activated, _checked_weights
 
 __all__ = ["Model", "Sequential", "History"]
+
+_ACCURACY_NAMES = ("accuracy", "acc", "sparse_categorical_accuracy", "categorical_accuracy", "binary_accuracy")
 
 _model_counters: dict[str, itertools.count[int]] = defaultdict(itertools.count)
 
@@ -58,23 +64,6 @@ _model_counters: dict[str, itertools.count[int]] = defaultdict(itertools.count)
 def _model_name(kind: str) -> str:
     n = next(_model_counters[kind])
     return kind if n == 0 else f"{kind}_{n}"
-
-
-class History:
-    """What ``fit`` returns: ``history.history["loss"]`` etc., one value per epoch, and
-    ``history.epoch``, the epochs' indices."""
-
-    def __init__(self) -> None:
-        self.history: dict[str, list[float]] = {}
-        self.epoch: list[int] = []
-
-    def _append(self, epoch: int, logs: dict[str, float]) -> None:
-        self.epoch.append(epoch)
-        for key, value in logs.items():
-            self.history.setdefault(key, []).append(float(value))
-
-    def __repr__(self) -> str:
-        return f"History({self.history})"
 
 
 class Model:
@@ -111,9 +100,11 @@ class Model:
         self._layers: list[Layer] = []
         self._show_input_row = False
         self.optimizer: optimizers_module.Optimizer | None = None
-        self.loss: losses_module.SparseCategoricalCrossentropy | None = None
+        self.loss: losses_module.Loss | None = None
         self.metrics: list[str] = []
         self.compiled = False
+        self.stop_training = False
+        self.history: History | None = None
         if inputs is not None or outputs is not None:
             self.name = name or _model_name("functional")
             self._from_graph(inputs, outputs)
@@ -198,7 +189,7 @@ class Model:
             )
         return self._input_layer
 
-    def _loss(self) -> losses_module.SparseCategoricalCrossentropy:
+    def _loss(self) -> losses_module.Loss:
         if self.loss is None:
             raise RuntimeError("call model.compile(optimizer=..., loss=..., metrics=...) first")
         return self.loss
@@ -274,9 +265,14 @@ class Model:
 
     # -- weights -------------------------------------------------------------------------------
     @property
-    def trainable_weights(self) -> list[np.ndarray]:
-        """The weight arrays themselves (not copies), in :meth:`get_weights`' order."""
+    def weights(self) -> list[np.ndarray]:
+        """Every weight array itself (not copies), in :meth:`get_weights`' order."""
         return [w for layer in self._layers for w in layer.params.values()]
+
+    @property
+    def trainable_weights(self) -> list[np.ndarray]:
+        """The weight arrays an optimizer updates (not BatchNormalization's moving statistics)."""
+        return [layer.params[key] for layer in self._layers for key in layer.trainable_keys()]
 
     def get_weights(self) -> list[np.ndarray]:
         """Copies of every weight array, layer by layer in Keras's order (kernel, then bias).
@@ -285,7 +281,7 @@ class Model:
         -------
         list of ndarray
         """
-        return [w.copy() for w in self.trainable_weights]
+        return [w.copy() for w in self.weights]
 
     def set_weights(self, weights: Sequence[ArrayLike]) -> None:
         """Load weights in :meth:`get_weights`' order.
@@ -303,7 +299,7 @@ class Model:
             The model is in use in another thread.
         """
         self._require_built("set_weights")
-        mine = self.trainable_weights
+        mine = self.weights
         new_weights = _checked_weights(weights, mine, f"model {self.name!r}")
         with self._guard.writing(self.name, "set_weights"):
             for current, new in zip(mine, new_weights):
@@ -323,7 +319,7 @@ class Model:
     def compile(
         self,
         optimizer: str | optimizers_module.Optimizer = "rmsprop",
-        loss: str | losses_module.SparseCategoricalCrossentropy = "sparse_categorical_crossentropy",
+        loss: str | losses_module.Loss = "sparse_categorical_crossentropy",
         metrics: Sequence[str] | None = None,
     ) -> None:
         """Choose the optimizer, the loss and the metrics.
@@ -331,7 +327,10 @@ class Model:
         Parameters
         ----------
         optimizer : {"rmsprop", "sgd", "adam"} or Optimizer
-        loss : "sparse_categorical_crossentropy" or SparseCategoricalCrossentropy
+        loss : str or loss instance
+            ``"sparse_categorical_crossentropy"``, ``"categorical_crossentropy"``,
+            ``"binary_crossentropy"``, ``"mean_squared_error"`` / ``"mse"``, or an instance of
+            one of :mod:`convops.nn.losses`' classes.
         metrics : list of str, optional
             ``["accuracy"]`` (also spelled ``"acc"``, ``"sparse_categorical_accuracy"``) or none.
 
@@ -344,8 +343,11 @@ class Model:
             raise TypeError(f"`metrics` must be a list such as ['accuracy']; got {_checks.describe(metrics)}")
         metrics = list(metrics or [])
         for metric in metrics:
-            if not isinstance(metric, str) or metric not in ("accuracy", "acc", "sparse_categorical_accuracy"):
-                raise ValueError(f"`metrics` may contain 'accuracy' (sparse categorical accuracy); got {metric!r}")
+            if not isinstance(metric, str) or metric not in _ACCURACY_NAMES:
+                raise ValueError(
+                    f"`metrics` may contain 'accuracy' (sparse categorical, categorical or binary, as "
+                    f"the shapes say; also spelled {_ACCURACY_NAMES[1:]}); got {metric!r}"
+                )
         chosen_optimizer = optimizers_module.get(optimizer)
         chosen_loss = losses_module.get(loss)
         with self._guard.writing(self.name, "compile"):
@@ -387,11 +389,10 @@ class Model:
         return np.ascontiguousarray(x, dtype=self._input().dtype)
 
     def _prepare_y(self, y: Any, n: int, name: str = "y") -> np.ndarray:
-        classes = self._layers[-1]._shapes()[1][-1]
         length = getattr(y, "__len__", None)
         if length is not None and not isinstance(y, (str, bytes)) and len(y) != n:
             raise ValueError(f"`x` and `{name}` must have the same number of examples; got {n} and {len(y)}")
-        return losses_module._labels(y, n, classes, name)
+        return self._loss().prepare_y(y, (n,) + self._layers[-1]._shapes()[1], name)
 
     def _forward(self, x: np.ndarray, training: bool) -> np.ndarray:
         # BLAS held at one thread through blas_threads.call (not `with limit(1)`: no contextlib
@@ -420,9 +421,16 @@ class Model:
         return x, logits
 
     def _fused_logits(self) -> bool:
-        # Keras: a softmax output and from_logits=False -> the loss uses the softmax's logits.
-        last = self._layers[-1]
-        return isinstance(last, _Activated) and last.activation_name == "softmax" and not self._loss().from_logits
+        # Keras: a softmax (sigmoid) output and a crossentropy (binary crossentropy) loss with
+        # from_logits=False -> the loss uses the activation's input, its logits.
+        last, loss = self._layers[-1], self._loss()
+        fused = loss.fused_activation
+        return (
+            isinstance(last, _Activated)
+            and fused is not None
+            and last.activation_name == fused
+            and not loss.from_logits
+        )
 
     def _train_step(self, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
         # NumPy's and SciPy's OpenBLAS threads, spinning after a small product (Dense), would
@@ -431,7 +439,7 @@ class Model:
 
     def _backprop_and_apply(self, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
         loss, correct = self._backprop(x, y)
-        pairs = [(layer.grads[key], layer.params[key]) for layer in self._layers for key in layer.params]
+        pairs = [(layer.grads[key], layer.params[key]) for layer in self._layers for key in layer.trainable_keys()]
         self._optimizer().apply_gradients(pairs)
         return loss, correct
 
@@ -472,7 +480,7 @@ class Model:
         -------
         loss : float
         gradients : list of ndarray
-            In :meth:`get_weights`' order.
+            In :attr:`trainable_weights`' order (BatchNormalization's moving statistics have none).
 
         Examples
         --------
@@ -490,7 +498,7 @@ class Model:
         y = self._prepare_y(y, len(x))
         with self._guard.writing(self.name, "loss_and_gradients"):
             loss, _ = blas_threads.call(1, self._backprop, x, y)
-            return loss, [layer.grads[key] for layer in self._layers for key in layer.params]
+            return loss, [layer.grads[key] for layer in self._layers for key in layer.trainable_keys()]
 
     def _test_step(self, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
         out, logits = self._infer(x)
@@ -682,6 +690,7 @@ class Model:
         validation_data: tuple[ArrayLike, ArrayLike] | None = None,
         shuffle: bool = True,
         stream: TextIO | None = None,
+        callbacks: Sequence[callbacks_module.Callback] | None = None,
     ) -> History:
         """Train for ``epochs`` passes over ``(x, y)`` in mini-batches of ``batch_size`` (32).
 
@@ -704,6 +713,9 @@ class Model:
             :func:`convops.nn.set_random_seed`).
         stream : file-like, optional
             Where the progress goes (default ``sys.stdout``).
+        callbacks : list of Callback, optional
+            E.g. :class:`~convops.nn.callbacks.EarlyStopping`,
+            :class:`~convops.nn.callbacks.ModelCheckpoint`; their hooks run as in Keras.
 
         Returns
         -------
@@ -727,6 +739,7 @@ class Model:
         validation_split = _checks.as_float(validation_split, "validation_split", 0.0, 1.0, high_open=True)
         shuffle = _checks.as_bool(shuffle, "shuffle")
         out = _stream(stream)
+        hooks = _callbacks(callbacks)
         if validation_data is not None:
             validation_data = self._validation_data(validation_data)
         elif validation_split:
@@ -735,7 +748,7 @@ class Model:
         if len(x) == 0:
             raise ValueError("`x` has no examples to train on")
         with self._guard.writing(self.name, "fit"):
-            return self._fit(x, y, batch_size, epochs, verbose, validation_data, shuffle, out)
+            return self._fit(x, y, batch_size, epochs, verbose, validation_data, shuffle, out, hooks)
 
     def _validation_data(self, data: Any) -> tuple[np.ndarray, np.ndarray]:
         if not isinstance(data, (tuple, list)) or len(data) != 2:
@@ -759,25 +772,29 @@ class Model:
         validation_data: tuple[np.ndarray, np.ndarray] | None,
         shuffle: bool,
         out: TextIO,
+        hooks: list[callbacks_module.Callback],
     ) -> History:
         rng = next_generator()
         history = History()
+        hooks = hooks + [history]
         steps = max(1, -(-len(x) // batch_size))
+        for hook in hooks:
+            hook.set_model(self)
+            hook.set_params({"verbose": verbose, "epochs": epochs, "steps": steps})
+        self.stop_training = False
+        # Weights change between the hooks (restore_best_weights, user code): no writing guard
+        # is held by them, fit's guard covers the whole call.
+        for hook in hooks:
+            hook.on_train_begin()
+        logs: dict[str, float] = {}
         for epoch in range(epochs):
+            for hook in hooks:
+                hook.on_epoch_begin(epoch)
             if verbose:
                 out.write(f"Epoch {epoch + 1}/{epochs}\n")
             order = rng.permutation(len(x)) if shuffle else np.arange(len(x))
             bar = ProgressBar(steps, verbose, out)
-            total_loss = total_correct = seen = 0.0
-            for step in range(steps):
-                index = order[step * batch_size : (step + 1) * batch_size]
-                loss, correct = self._train_step(np.ascontiguousarray(x[index]), y[index])
-                total_loss += loss * len(index)
-                total_correct += correct
-                seen += len(index)
-                if step < steps - 1:
-                    bar.update(step + 1, self._logs(total_loss, total_correct, seen))
-            logs = self._logs(total_loss, total_correct, seen)
+            logs = self._train_epoch(x, y, order, batch_size, steps, bar, hooks)
             if validation_data is not None:
                 val = self.evaluate(*validation_data, batch_size=batch_size, verbose=0)
                 val = val if isinstance(val, list) else [val]
@@ -785,8 +802,78 @@ class Model:
                     logs["val_accuracy"] = val[1]  # Keras's order: alphabetical
                 logs["val_loss"] = val[0]
             bar.update(steps, logs, finalize=True)
-            history._append(epoch, logs)
+            for hook in hooks:
+                hook.on_epoch_end(epoch, dict(logs))
+            if self.stop_training:
+                break
+        for hook in hooks:
+            hook.on_train_end(dict(logs))
         return history
+
+    def _train_epoch(
+        self,
+        x: np.ndarray,
+        y: np.ndarray,
+        order: np.ndarray,
+        batch_size: int,
+        steps: int,
+        bar: ProgressBar,
+        hooks: list[callbacks_module.Callback],
+    ) -> dict[str, float]:
+        total_loss = total_correct = seen = 0.0
+        for step in range(steps):
+            index = order[step * batch_size : (step + 1) * batch_size]
+            for hook in hooks:
+                hook.on_train_batch_begin(step)
+            loss, correct = self._train_step(np.ascontiguousarray(x[index]), y[index])
+            total_loss += loss * len(index)
+            total_correct += correct
+            seen += len(index)
+            for hook in hooks:
+                hook.on_train_batch_end(step, self._logs(total_loss, total_correct, seen))
+            if step < steps - 1:
+                bar.update(step + 1, self._logs(total_loss, total_correct, seen))
+        return self._logs(total_loss, total_correct, seen)
+
+    # -- files ---------------------------------------------------------------------------------
+    def save_weights(self, filepath: str | os.PathLike[str]) -> None:
+        """Write every weight (moving statistics included) to ``filepath``, an ``.npz`` of plain
+        arrays with a header naming each layer's weights (no ``.npz`` is appended to the name).
+
+        Parameters
+        ----------
+        filepath : str or os.PathLike
+        """
+        with self._guard.reading(self.name, "save_weights"):
+            saving.save_weights(self, filepath)
+
+    def load_weights(self, filepath: str | os.PathLike[str]) -> None:
+        """Load weights written by :meth:`save_weights`, or Keras 3's ``.weights.h5`` file of a
+        model with the same architecture (needs h5py).
+
+        Parameters
+        ----------
+        filepath : str or os.PathLike
+
+        Raises
+        ------
+        ValueError
+            The file is not a weights file, or its weights do not fit this model (nothing changes).
+        ImportError
+            A ``.h5`` file without h5py installed.
+        """
+        saving.load_weights(self, filepath)
+
+    def save(self, filepath: str | os.PathLike[str]) -> None:
+        """Write the architecture, the compile settings and every weight to one ``.npz`` file,
+        read back by :func:`convops.nn.load_model`.
+
+        Parameters
+        ----------
+        filepath : str or os.PathLike
+        """
+        with self._guard.reading(self.name, "save"):
+            saving.save_model(self, filepath)
 
     # -- summary -------------------------------------------------------------------------------
     def summary(self, print_fn: Callable[[str], Any] | None = None) -> None:
@@ -847,8 +934,35 @@ class Sequential(Model):
 
 
 def _correct(y: np.ndarray, out: np.ndarray) -> float:
-    labels = np.asarray(y).reshape(-1)
-    return float(np.count_nonzero(np.argmax(out, axis=1) == labels))
+    """The sum over the batch of each example's accuracy, chosen from the shapes as Keras's
+    ``"accuracy"``: sparse categorical for integer labels, binary (threshold 0.5) for one
+    output unit, else categorical (the argmax of the targets)."""
+    if len(out) == 0:
+        return 0.0
+    if y.ndim < out.ndim:
+        hits = np.argmax(out, axis=-1) == y.reshape(out.shape[:-1])
+    elif out.shape[-1] == 1:
+        hits = (out > 0.5) == (y > 0.5)
+    else:
+        hits = np.argmax(out, axis=-1) == np.argmax(y, axis=-1)
+    return float(hits.reshape(len(out), -1).mean(axis=1).sum())
+
+
+def _callbacks(callbacks: Any) -> list[callbacks_module.Callback]:
+    if callbacks is None:
+        return []
+    if isinstance(callbacks, callbacks_module.Callback):
+        return [callbacks]
+    if isinstance(callbacks, (str, bytes)) or not hasattr(callbacks, "__iter__"):
+        raise TypeError(f"`callbacks` must be a list of Callback objects; got {_checks.describe(callbacks)}")
+    callbacks = list(callbacks)
+    for index, hook in enumerate(callbacks):
+        if not isinstance(hook, callbacks_module.Callback):
+            raise TypeError(
+                f"`callbacks`: item {index} must be a convops.nn.callbacks.Callback (subclass it for your "
+                f"own hooks); got {_checks.describe(hook)}"
+            )
+    return callbacks
 
 
 def _batch_size(batch_size: int | None) -> int:
