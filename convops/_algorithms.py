@@ -51,8 +51,8 @@ INPUT_GRAD_ALGORITHMS: tuple[str, ...] = ("auto", "direct", "winograd", "im2col"
 # The dispatch method that runs each explicit algorithm through _conv_dispatch. "direct" forces
 # "image", which _conv_dispatch runs for one channel in and out and otherwise falls back to its
 # default, "direct": both are the direct SIMD kernels.
-_FORWARD_METHOD = {"direct": "image", "im2col": "gemm", "naive": "naive"}
-_INPUT_GRAD_METHOD = {"direct": "direct", "im2col": "gemm"}
+_FORWARD_KERNEL = {"direct": "image", "im2col": "gemm", "naive": "naive"}
+_INPUT_GRAD_KERNEL = {"direct": "direct", "im2col": "gemm"}
 
 
 def check_algorithm(op: str, algorithm: object, allowed: tuple[str, ...]) -> Algorithm:
@@ -231,7 +231,7 @@ def run_conv(algorithm: str, geo: ConvGeometry, x: np.ndarray, w: np.ndarray, ou
     elif algorithm == "fft":
         return _fft_forward(geo, x, w)
     else:
-        with dispatch.force(conv2d=_FORWARD_METHOD[algorithm]):
+        with dispatch.force(conv2d=_FORWARD_KERNEL[algorithm]):
             _conv_dispatch.run_conv(geo, x, w, out)
     return out
 
@@ -249,7 +249,7 @@ def run_input_grad(algorithm: str, op: str, geo: ConvGeometry, dy: np.ndarray, w
     elif algorithm == "winograd":
         _winograd_input_grad(geo, dy, w, dx, auto=False)
     else:
-        with dispatch.force(conv2d_backprop_input=_INPUT_GRAD_METHOD[algorithm]):
+        with dispatch.force(conv2d_backprop_input=_INPUT_GRAD_KERNEL[algorithm]):
             _conv_dispatch.run_input_grad(op, geo, dy, w, dx)
 
 
