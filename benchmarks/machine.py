@@ -187,4 +187,27 @@ def machine_info(original_env: dict[str, str | None]) -> dict:
         kernels = sys.modules.get("convops._kernels.simd")
         if kernels is not None and hasattr(kernels, "cpu_features"):
             info["convops_cpu_features"] = kernels.cpu_features()
+        if kernels is not None and hasattr(kernels, "fma_peak_gflops"):
+            info["fma_peak_gflops"] = fma_peak(kernels)
     return info
+
+
+def fma_peak(kernels, seconds: float = 0.2) -> dict:
+    """The measured FMA peak (GFLOP/s) per instruction set the kernels run here, float32 and
+    float64, on 1 thread (timed by its own CPU time: the core's ceiling, whatever else runs) and
+    on all of convops' threads (wall clock, with the load it ran under): the ceiling every
+    multiply-add kernel's GFLOP/s is compared with."""
+    convops = sys.modules["convops"]
+    threads = convops.get_num_threads()
+    out = {"threads_all": threads}
+    for isa in kernels.supported_isas():
+        if isa == "base" and len(kernels.supported_isas()) > 1:
+            continue  # the portable build only matters where nothing wider runs
+        row = {}
+        for dtype in ("float32", "float64"):
+            row[f"{dtype}_1_thread"] = round(kernels.fma_peak_gflops(isa, seconds, 1, dtype), 1)
+            with LoadProbe() as probe:
+                row[f"{dtype}_all_threads"] = round(kernels.fma_peak_gflops(isa, seconds, threads, dtype), 1)
+            row[f"{dtype}_all_threads_other_cores"] = probe.result.get("other_cores")
+        out[isa] = row
+    return out

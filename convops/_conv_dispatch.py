@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from convops import _threads, dispatch
+from convops import _autotune, _threads, dispatch
 from convops._kernels import load
 
 if TYPE_CHECKING:  # conv.py imports this module: no import cycle at run time
@@ -30,6 +30,9 @@ BLAS_INT_MAX = 2**31 - 1
 # Rows of the patch matrix built per GEMM call (forward fallback): big enough for BLAS to run at
 # full speed, small enough (~1 MiB of patches) to stay in cache while it is consumed.
 _PATCH_BYTES = 1 << 20
+# Bytes of out_backprop the direct filter-gradient kernel streams per pass: None = the autotuner's
+# choice (convops/_autotune.py); tests set a tiny value to force one output row per chunk.
+_D_FILTERS_CHUNK_BYTES: int | None = None
 # Scratch per task for the gradients' patch matrices (patches for the filter gradient, patch
 # gradients for the input gradient; at most one task per thread at a time): enough for BLAS calls
 # of a few hundred rows, small next to a training step's activations.
@@ -40,10 +43,6 @@ _SCRATCH_BYTES = 2 << 20
 _LANES = 8
 # Lanes of the filter gradient keep one partial filter gradient each: cap their total size.
 _PARTIALS_BYTES = 16 << 20
-# Bytes of out_backprop the direct filter-gradient kernel streams per pass (its chunk of output
-# rows stays in L2 while every block of the filter gradient reads it). Measured on 8x56x56x64,
-# 64x13x13x32 and 4x112x112x32 (1 core): 8 KiB to 1 MiB within ~10%, 128 KiB best.
-_D_FILTERS_CHUNK_BYTES = 128 << 10
 
 _simd = load("simd")
 _ISA_NAMES: tuple[str, ...] = _simd.ISA_NAMES
@@ -89,6 +88,12 @@ def check_blas(op: str, k: int, c_out: int) -> None:
         )
 
 
+def _flops(geo: ConvGeometry) -> int:
+    """Multiply-adds x 2 of the convolution (and of each of its gradients)."""
+    h_out, w_out = geo.out_hw
+    return 2 * geo.n * h_out * w_out * geo.c_out * geo.kh * geo.kw * geo.c_group
+
+
 # --------------------------------------------------------------------------- forward
 
 
@@ -124,7 +129,11 @@ def run_conv(geo: ConvGeometry, x: np.ndarray, w: np.ndarray, out: np.ndarray) -
     elif method == "image":
         _conv.conv2d_image(x, w, out, sh, dil_h, dil_w, top, left, isa_index(), threads)
     elif method == "direct":
-        _conv.conv2d_direct(x, w, out, sh, sw, dil_h, dil_w, top, left, geo.groups, isa_index(), threads)
+        isa = isa_index()
+        blocking = _autotune.direct_blocking(
+            geo.compute, isa, geo.c_group, geo.c_out // geo.groups, geo.kh, geo.kw, (sh, sw) == (1, 1), _flops(geo)
+        )
+        _conv.conv2d_direct(x, w, out, sh, sw, dil_h, dil_w, top, left, geo.groups, isa, threads, *blocking)
     else:
         k = geo.kh * geo.kw * geo.c_group
         check_blas("conv2d", k, geo.c_out)
@@ -177,6 +186,10 @@ def run_input_grad(op: str, geo: ConvGeometry, dy: np.ndarray, w: np.ndarray, dx
         extent_h, extent_w = (geo.kh - 1) * dil_h, (geo.kw - 1) * dil_w
         # flipped[ky, kx, o, g*C_g + c] = w[KH-1-ky, KW-1-kx, c, g*C_out_g + o]
         c_out_group = geo.c_out // geo.groups
+        isa = isa_index()
+        blocking = _autotune.direct_blocking(
+            geo.compute, isa, c_out_group, geo.c_group, geo.kh, geo.kw, True, _flops(geo)
+        )
         flipped = (
             w[::-1, ::-1]
             .reshape(geo.kh, geo.kw, geo.c_group, geo.groups, c_out_group)
@@ -194,8 +207,9 @@ def run_input_grad(op: str, geo: ConvGeometry, dy: np.ndarray, w: np.ndarray, dx
             extent_h - top,
             extent_w - left,
             geo.groups,
-            isa_index(),
+            isa,
             _threads.get_num_threads(),
+            *blocking,
         )
         return
     k = geo.kh * geo.kw * geo.c_group
@@ -257,6 +271,10 @@ def run_filter_grad(op: str, geo: ConvGeometry, x: np.ndarray, dy: np.ndarray, d
     dy = np.ascontiguousarray(dy, dtype=geo.compute)
     kernels = load("conv_grad")
     if choose_filter_grad_kernel(geo, dy) == "direct":
+        isa = isa_index()
+        blocking = _autotune.filter_blocking(
+            geo.compute, isa, geo.c_group, geo.c_out // geo.groups, geo.kh, geo.kw, (sh, sw) == (1, 1), _flops(geo)
+        )
         kernels.conv2d_backprop_filter_direct(
             x,
             dy,
@@ -268,9 +286,10 @@ def run_filter_grad(op: str, geo: ConvGeometry, x: np.ndarray, dy: np.ndarray, d
             top,
             left,
             geo.groups,
-            isa_index(),
-            _D_FILTERS_CHUNK_BYTES,
+            isa,
+            blocking.chunk_bytes if _D_FILTERS_CHUNK_BYTES is None else _D_FILTERS_CHUNK_BYTES,
             _threads.get_num_threads(),
+            blocking.max_vectors,
         )
         return
     k = geo.kh * geo.kw * geo.c_group

@@ -135,11 +135,11 @@ def conv2d_naive(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,
 
 cdef extern from "conv_simd.h" nogil:
     ptrdiff_t convops_simd_lanes(int isa, ptrdiff_t itemsize)
-    int convops_simd_pixels(int isa, int v)
-    ctypedef void (*convops_ukernel_f32)(int, const float* const*, float* const*, const float*, ptrdiff_t,
+    int convops_simd_pixels(int isa, int v, int choice)
+    ctypedef void (*convops_ukernel_f32)(int, int, const float* const*, float* const*, const float*, ptrdiff_t,
                                          ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t,
                                          ptrdiff_t) noexcept nogil
-    ctypedef void (*convops_ukernel_f64)(int, const double* const*, double* const*, const double*, ptrdiff_t,
+    ctypedef void (*convops_ukernel_f64)(int, int, const double* const*, double* const*, const double*, ptrdiff_t,
                                          ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t,
                                          ptrdiff_t) noexcept nogil
     ctypedef void (*convops_image_f32)(const float*, float*, const float*, ptrdiff_t, ptrdiff_t, ptrdiff_t,
@@ -154,14 +154,15 @@ cdef extern from "conv_simd.h" nogil:
     convops_image_f64 convops_images_f64[3]
 
 
-def block_shape(Py_ssize_t itemsize, Py_ssize_t c_out_group, int isa):
+def block_shape(Py_ssize_t itemsize, Py_ssize_t c_out_group, int isa, int max_vectors=4, int pixel_choice=0):
     """(V, P, lanes): vectors of output channels per block, pixels per block, lanes per vector,
-    as conv2d_direct chooses them for this dtype size, group width and instruction set."""
+    as conv2d_direct chooses them for this dtype size, group width, instruction set and blocking
+    (`max_vectors` 1..4, `pixel_choice` 0 or 1: see conv2d_direct)."""
     cdef Py_ssize_t lanes = convops_simd_lanes(isa, itemsize)
     cdef Py_ssize_t vectors = (c_out_group + lanes - 1) // lanes
-    cdef Py_ssize_t n_blocks = (vectors + 3) // 4
+    cdef Py_ssize_t n_blocks = (vectors + max_vectors - 1) // max_vectors
     cdef int v = <int>((vectors + n_blocks - 1) // n_blocks)
-    return v, convops_simd_pixels(isa, v), lanes
+    return v, convops_simd_pixels(isa, v, pixel_choice), lanes
 
 
 cdef struct Span:
@@ -197,7 +198,7 @@ cdef struct Plan:
     Py_ssize_t w_ci_stride     # elements from one in-channel's weights to the next's
     Py_ssize_t height, width, c_in, h_out, w_out, c_out, n_batch
     Py_ssize_t kh, kw, c_group, c_out_group, sh, sw, dil_h, dil_w, top, left
-    Py_ssize_t n_cb, vb, v, p, isa
+    Py_ssize_t n_cb, vb, v, p, isa, choice
     Span* rows
     Span* cols
     Py_ssize_t n_cols
@@ -213,8 +214,8 @@ cdef void _tasks(const Plan* plan, Py_ssize_t begin, Py_ssize_t end, floating du
     cdef Py_ssize_t i = begin, last, cob, b, g, cb, lo, hi, mid, pair, j, n_pixels, n_rows, n_cols, n, r, c, p, _block
     cdef const Span* rs
     cdef const Span* cs
-    cdef const floating* xs[12]
-    cdef floating* outs[12]
+    cdef const floating* xs[16]
+    cdef floating* outs[16]
     cdef floating scratch[64]
     cdef const floating* x = <const floating*>plan.x
     cdef floating* out = <floating*>plan.out
@@ -284,11 +285,11 @@ cdef void _tasks(const Plan* plan, Py_ssize_t begin, Py_ssize_t end, floating du
                     xs[p] = xs[0]
                     outs[p] = scratch
             if floating is float:
-                convops_ukernels_f32[plan.isa](<int>plan.v, xs, outs, w, rs.k1 - rs.k0, cs.k1 - cs.k0,
+                convops_ukernels_f32[plan.isa](<int>plan.v, <int>plan.choice, xs, outs, w, rs.k1 - rs.k0, cs.k1 - cs.k0,
                                                plan.c_group, row_stride, plan.dil_w * plan.c_in, plan.kw,
                                                plan.w_ci_stride, n_lanes)
             else:
-                convops_ukernels_f64[plan.isa](<int>plan.v, xs, outs, w, rs.k1 - rs.k0, cs.k1 - cs.k0,
+                convops_ukernels_f64[plan.isa](<int>plan.v, <int>plan.choice, xs, outs, w, rs.k1 - rs.k0, cs.k1 - cs.k0,
                                                plan.c_group, row_stride, plan.dil_w * plan.c_in, plan.kw,
                                                plan.w_ci_stride, n_lanes)
         i = last
@@ -307,12 +308,50 @@ cdef void _pack_filters(const floating* w, floating* packed, const Plan* plan, P
                 i += plan.vb
 
 
+# The blocking chooser of calls that arrive without one (fastpath.pyx's): convops/_autotune.py
+# installs it through set_blocking_hook, and it is asked only about calls of at least
+# _hook_min_flops (smaller ones run the default blocking, with no Python call).
+cdef object _blocking_hook = None
+cdef double _hook_min_flops = 0
+
+
+def set_blocking_hook(hook, double min_flops):
+    """Install `hook(itemsize, isa, c_group, c_out_group, kh, kw, stride1, flops) -> (max_vectors,
+    pixel_choice)`, asked for the blocking of fast-path calls of at least `min_flops`; None
+    removes it."""
+    global _blocking_hook, _hook_min_flops
+    _blocking_hook, _hook_min_flops = hook, min_flops
+
+
+# Output pixels from which packing the filters per block of channels pays for its copy (it reads
+# and writes the filters once; every pixel does kh*kw*C_in/groups multiply-adds per channel).
+cdef Py_ssize_t _PACK_MIN_PIXELS = 64
+
+
 cdef int _direct(const floating* x, Py_ssize_t n_batch, Py_ssize_t height, Py_ssize_t width, Py_ssize_t c_in,
                  const floating* w, Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t c_group, Py_ssize_t c_out,
                  floating* out, Py_ssize_t h_out, Py_ssize_t w_out, Py_ssize_t sh, Py_ssize_t sw,
                  Py_ssize_t dil_h, Py_ssize_t dil_w, Py_ssize_t pad_top, Py_ssize_t pad_left, Py_ssize_t groups,
                  int isa, int num_threads) except -1:
-    # conv2d_direct on raw C-contiguous buffers (fastpath.pyx calls it too).
+    # conv2d_direct on raw C-contiguous buffers (fastpath.pyx calls it): the blocking the hook
+    # chooses for large calls, the default for the rest.
+    cdef int max_vectors = 4, pixel_choice = 0
+    cdef double flops = 2.0 * n_batch * h_out * w_out * c_out * kh * kw * c_group
+    if _blocking_hook is not None and flops >= _hook_min_flops:
+        max_vectors, pixel_choice = _blocking_hook(sizeof(floating), isa, c_group, c_out // groups, kh, kw,
+                                                   sh == 1 and sw == 1, flops)
+    return _direct_blocked(x, n_batch, height, width, c_in, w, kh, kw, c_group, c_out, out, h_out, w_out, sh, sw,
+                           dil_h, dil_w, pad_top, pad_left, groups, isa, num_threads, max_vectors, pixel_choice)
+
+
+cdef int _direct_blocked(const floating* x, Py_ssize_t n_batch, Py_ssize_t height, Py_ssize_t width,
+                         Py_ssize_t c_in, const floating* w, Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t c_group,
+                         Py_ssize_t c_out, floating* out, Py_ssize_t h_out, Py_ssize_t w_out, Py_ssize_t sh,
+                         Py_ssize_t sw, Py_ssize_t dil_h, Py_ssize_t dil_w, Py_ssize_t pad_top, Py_ssize_t pad_left,
+                         Py_ssize_t groups, int isa, int num_threads, int max_vectors, int pixel_choice) except -1:
+    # One call of conv2d_direct. The blocking (max_vectors, pixel_choice) changes which output
+    # elements are computed together, never the order of any element's sum: any blocking gives
+    # the same bits (tests/test_autotune.py forces each one).
     cdef Plan plan
     cdef Py_ssize_t lanes, vectors, i, n_tasks, n_row_spans, r, c, total, chunk
     cdef floating* packed
@@ -328,10 +367,11 @@ cdef int _direct(const floating* x, Py_ssize_t n_batch, Py_ssize_t height, Py_ss
     plan.sh, plan.sw, plan.dil_h, plan.dil_w, plan.top, plan.left = sh, sw, dil_h, dil_w, pad_top, pad_left
     lanes = convops_simd_lanes(<int>plan.isa, sizeof(floating))
     vectors = (plan.c_out_group + lanes - 1) // lanes
-    plan.n_cb = (vectors + 3) // 4             # blocks of at most 4 vectors, as even as possible
+    plan.n_cb = (vectors + max_vectors - 1) // max_vectors   # blocks of at most max_vectors, as even as possible
     plan.v = (vectors + plan.n_cb - 1) // plan.n_cb
     plan.vb = plan.v * lanes
-    plan.p = convops_simd_pixels(<int>plan.isa, <int>plan.v)
+    plan.choice = pixel_choice
+    plan.p = convops_simd_pixels(<int>plan.isa, <int>plan.v, pixel_choice)
     plan.x, plan.out = x, out
     try:
         spans_raw = malloc((h_out + w_out) * sizeof(Span))
@@ -341,10 +381,15 @@ cdef int _direct(const floating* x, Py_ssize_t n_batch, Py_ssize_t height, Py_ss
         plan.cols = plan.rows + h_out
         n_row_spans = _spans(h_out, height, kh, sh, dil_h, pad_top, plan.rows)
         plan.n_cols = _spans(w_out, width, kw, sw, dil_w, pad_left, plan.cols)
-        # The micro-kernel reads V whole vectors of channels per block straight from the HWIO
-        # filters when every block is full; otherwise (C_out/groups not a multiple of the block)
-        # from a copy [g][cb][ky][kx][ci][vb] whose missing channels are zeros.
-        plan.packed = plan.n_cb * plan.vb != plan.c_out_group
+        # The micro-kernel reads V whole vectors of channels per block from a copy of the filters
+        # [g][cb][ky][kx][ci][vb] (missing channels zeros) when C_out/groups is not a multiple of
+        # the block, or when a block is not the whole row of C_out and enough pixels will reuse
+        # the copy: a block reading a part of each row of the HWIO filters touches lines it does
+        # not use. (AVX2, 1 core of a busy Zen 4, 4x56x56x64 VALID: 32 output channels, one block
+        # per row, 108-110 GFLOP/s; 64 channels in two blocks, 77-85 from the filters, up to 102
+        # from the copy. Noisy: the machine ran ~10 other threads.) From the filters otherwise.
+        plan.packed = plan.n_cb * plan.vb != plan.c_out_group or (
+            plan.vb != c_out and n_batch * h_out * w_out >= _PACK_MIN_PIXELS)
         plan.wp = w
         plan.w_ci_stride = c_out
         if plan.packed:
@@ -390,16 +435,25 @@ cdef int _direct(const floating* x, Py_ssize_t n_batch, Py_ssize_t height, Py_ss
 
 def conv2d_direct(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w, floating[:, :, :, ::1] out,
                   Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t dil_h, Py_ssize_t dil_w,
-                  Py_ssize_t pad_top, Py_ssize_t pad_left, Py_ssize_t groups, int isa, int num_threads):
+                  Py_ssize_t pad_top, Py_ssize_t pad_left, Py_ssize_t groups, int isa, int num_threads,
+                  int max_vectors=4, int pixel_choice=0):
     """Register-blocked direct cross-correlation (see the comment above), in instruction set
     `isa` (an index into simd.ISA_NAMES that this CPU runs). The filters must be finite if any
     window reaches the padding (the caller chooses conv2d_gemm otherwise).
 
+    Blocking (convops/_autotune.py chooses it; the result does not depend on it): blocks of at
+    most `max_vectors` (1..4) SIMD vectors of output channels, split as evenly as possible, times
+    P output pixels, P from src/conv_simd.h's first table (`pixel_choice` 0) or second (1).
+
     x: (N, H, W, C_in), w: (KH, KW, C_in/groups, C_out), out: (N, H_out, W_out, C_out), non-empty.
     """
-    return _direct(&x[0, 0, 0, 0], x.shape[0], x.shape[1], x.shape[2], x.shape[3], &w[0, 0, 0, 0], w.shape[0],
-                   w.shape[1], w.shape[2], w.shape[3], &out[0, 0, 0, 0], out.shape[1], out.shape[2], sh, sw, dil_h,
-                   dil_w, pad_top, pad_left, groups, isa, num_threads)
+    if not 1 <= max_vectors <= 4 or pixel_choice not in (0, 1):
+        raise ValueError(f"conv2d_direct: `max_vectors` must be 1..4 and `pixel_choice` 0 or 1; "
+                         f"got {max_vectors}, {pixel_choice}")
+    return _direct_blocked(&x[0, 0, 0, 0], x.shape[0], x.shape[1], x.shape[2], x.shape[3], &w[0, 0, 0, 0],
+                           w.shape[0], w.shape[1], w.shape[2], w.shape[3], &out[0, 0, 0, 0], out.shape[1],
+                           out.shape[2], sh, sw, dil_h, dil_w, pad_top, pad_left, groups, isa, num_threads,
+                           max_vectors, pixel_choice)
 
 
 cdef int _image(const floating* x, Py_ssize_t n_batch, Py_ssize_t height, Py_ssize_t width, const floating* w,

@@ -301,7 +301,8 @@ cdef void _filter_grad_tasks(void* ctx, ptrdiff_t begin, ptrdiff_t end) noexcept
 def conv2d_backprop_filter_direct(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] dy,
                                   floating[:, :, :, ::1] d_filters, Py_ssize_t sh, Py_ssize_t sw,
                                   Py_ssize_t dil_h, Py_ssize_t dil_w, Py_ssize_t pad_top, Py_ssize_t pad_left,
-                                  Py_ssize_t groups, int isa, Py_ssize_t chunk_bytes, int num_threads):
+                                  Py_ssize_t groups, int isa, Py_ssize_t chunk_bytes, int num_threads,
+                                  int max_vectors=4):
     """Filter gradient by a register-blocked direct kernel (no patch matrix, no BLAS).
 
     Same contract and result layout as conv2d_backprop_filter (x, dy, d_filters), with `isa` the
@@ -314,7 +315,8 @@ def conv2d_backprop_filter_direct(const floating[:, :, :, ::1] x, const floating
     (`chunk_bytes` of dy per chunk, so that they stay in cache for all the blocks; groups whose
     C_out/groups is not a whole number of vectors stream a zero-padded copy of the chunk). Tasks are
     ranges of blocks; every d_filters element is summed by one task in position order, so the result
-    does not depend on the thread count.
+    does not depend on the thread count. Nor on the blocking (convops/_autotune.py chooses it):
+    `chunk_bytes`, and `max_vectors` (1..4), the widest block of output channels, in SIMD vectors.
     """
     cdef FilterGradDirectPlan p
     cdef Py_ssize_t vectors, tasks
@@ -329,7 +331,9 @@ def conv2d_backprop_filter_direct(const floating[:, :, :, ::1] x, const floating
     p.isa = isa
     p.lanes = convops_dw_lanes(isa, sizeof(floating))
     vectors = (p.c_out_group + p.lanes - 1) // p.lanes
-    p.co_blocks = (vectors + 3) // 4
+    if not 1 <= max_vectors <= 4:
+        raise ValueError(f"conv2d_backprop_filter_direct: `max_vectors` must be 1..4; got {max_vectors}")
+    p.co_blocks = (vectors + max_vectors - 1) // max_vectors
     p.vec_per_block = (vectors + p.co_blocks - 1) // p.co_blocks
     p.rows_per_block = convops_dw_block_rows(isa, <int>p.vec_per_block)
     p.ci_blocks = (p.c_group + p.rows_per_block - 1) // p.rows_per_block

@@ -3,7 +3,12 @@
 # Kernels take the instruction set as an index into ISA_NAMES, chosen per call in Python (the
 # widest supported, unless convops.dispatch.force(isa=...) asks for another): a kernel module
 # holds no ISA state of its own.
+from libc.stddef cimport ptrdiff_t
+
+from convops._kernels.parallel cimport parallel_for
 from convops._kernels.simd cimport CONVOPS_SIMD_AVAILABLE, convops_simd_supported
+
+import time
 
 #: The instruction sets of the C kernels, narrowest first; a kernel's `isa` argument indexes it.
 ISA_NAMES = ("base", "avx2", "avx512")
@@ -25,3 +30,87 @@ def cpu_features():
     names = supported_isas()
     return {"simd_build": simd_build(), "supported": list(names),
             "in_use": names[len(names) - 1] if names else "base"}
+
+
+cdef extern from "fma_peak_simd.h" nogil:
+    ctypedef float (*convops_fma_peak_f32)(ptrdiff_t, float, float) noexcept nogil
+    ctypedef double (*convops_fma_peak_f64)(ptrdiff_t, double, double) noexcept nogil
+    convops_fma_peak_f32 convops_fma_peaks_f32[3]
+    convops_fma_peak_f64 convops_fma_peaks_f64[3]
+    ptrdiff_t convops_simd_lanes(int isa, ptrdiff_t itemsize)
+
+# 12 chains x 2 flops per lane per iteration (src/fma_peak_ukernel.h).
+cdef enum:
+    PEAK_FLOPS_PER_LANE = 24
+
+
+cdef struct PeakRun:
+    int isa
+    bint double_precision
+    ptrdiff_t iterations
+    double sink
+
+
+cdef void _peak_task(void* ctx, ptrdiff_t begin, ptrdiff_t end) noexcept nogil:
+    cdef PeakRun* run = <PeakRun*>ctx
+    cdef ptrdiff_t _t
+    cdef double total = 0
+    for _t in range(begin, end):
+        # a slightly below 1 and b small: the chains converge to b / (1 - a) and never overflow
+        # or turn subnormal (which would slow some cores down).
+        if run.double_precision:
+            total += convops_fma_peaks_f64[run.isa](run.iterations, 0.999999, 1e-6)
+        else:
+            total += convops_fma_peaks_f32[run.isa](run.iterations, 0.9999, 1e-4)
+    run.sink = total   # racy but harmless: only keeps the result alive
+
+
+def fma_peak_gflops(isa, double seconds=0.2, int threads=1, dtype="float32"):
+    """The measured fused-multiply-add peak of this CPU in GFLOP/s (1 FMA = 2 flops): `threads`
+    copies (one per thread of convops' pool) of a loop of 12 independent vector FMA chains in
+    instruction set `isa` ("base", "avx2" or "avx512", or its index in ISA_NAMES), the best of
+    ten runs of about `seconds` / 10 each. The ceiling of any multiply-add kernel; "base" has no
+    FMA (a multiply and an add, 16-byte vectors). `dtype` is "float32" or "float64".
+
+    One thread is timed by its own CPU time (it runs on the calling thread), so other processes
+    on a shared machine do not lower it; several threads by the wall clock, which they do (the
+    benchmarks record the machine's load next to it)."""
+    cdef PeakRun run
+    cdef double best = 0, start, elapsed, flops
+    cdef ptrdiff_t lanes
+    cdef int _rep
+    if isinstance(isa, str):
+        if isa not in ISA_NAMES:
+            raise ValueError(f"fma_peak_gflops: `isa` must be one of {ISA_NAMES}; got {isa!r}")
+        isa = ISA_NAMES.index(isa)
+    if not (0 <= isa < len(ISA_NAMES)) or not convops_simd_supported(isa):
+        raise ValueError(f"fma_peak_gflops: `isa` must be one this build and CPU run, {supported_isas()}; "
+                         f"got {isa!r}")
+    if dtype not in ("float32", "float64"):
+        raise ValueError(f"fma_peak_gflops: `dtype` must be 'float32' or 'float64'; got {dtype!r}")
+    if threads < 1:
+        raise ValueError(f"fma_peak_gflops: `threads` must be >= 1; got {threads}")
+    if not seconds > 0:
+        raise ValueError(f"fma_peak_gflops: `seconds` must be > 0; got {seconds}")
+    run.isa = isa
+    run.double_precision = dtype == "float64"
+    lanes = convops_simd_lanes(isa, 8 if run.double_precision else 4)
+    run.iterations = 1000
+    while True:                 # calibrate: iterations for ~seconds / 10 on one thread
+        start = time.thread_time()
+        with nogil:
+            _peak_task(&run, 0, 1)
+        elapsed = time.thread_time() - start
+        if elapsed > 2e-3 or run.iterations > (1 << 40):
+            break
+        run.iterations *= 4
+    run.iterations = max(1, <ptrdiff_t>(run.iterations * (seconds / 10) / elapsed))
+    flops = <double>threads * run.iterations * PEAK_FLOPS_PER_LANE * lanes
+    clock = time.thread_time if threads == 1 else time.perf_counter
+    for _rep in range(10):
+        start = clock()
+        with nogil:
+            parallel_for(_peak_task, &run, threads, 1, threads)
+        elapsed = clock() - start
+        best = max(best, flops / elapsed / 1e9)
+    return best

@@ -30,7 +30,8 @@ typedef UK_T UK_NAME(vec) __attribute__((vector_size(UK_VBYTES)));
  * groups into a scratch copy), but only n_lanes of the filter gradient are read and written (a
  * partial vector is copied through a zeroed one). The additions into each element run in segment
  * order, then position order: the same for any R, V or thread, so results are bit-identical for
- * any thread count. */
+ * any thread count. The loops over i and v are unrolled (R and V are constants here): GCC 12
+ * otherwise left the AVX2 accumulators on the stack (see conv_simd.h). */
 static inline __attribute__((always_inline)) UK_TARGET void UK_NAME(dw_block)(
         const int R, const int V, const int partial, const UK_T* x, const UK_T* dy, UK_T* dw,
         const ptrdiff_t* segs, ptrdiff_t n_seg, ptrdiff_t x_step, ptrdiff_t dy_step, ptrdiff_t dw_stride,
@@ -38,11 +39,12 @@ static inline __attribute__((always_inline)) UK_TARGET void UK_NAME(dw_block)(
 {
     UK_NAME(vec) acc[12][4];
     UK_NAME(vec) dv[4];
+    UK_NAME(vec) bv[12];
     const ptrdiff_t tail = n_lanes - (V - 1) * UK_L;   /* lanes of the last vector, 1..UK_L */
     ptrdiff_t s, j;
     int i, v;
-    for (i = 0; i < R; i++) {
-        for (v = 0; v < V; v++) {
+    _Pragma("GCC unroll 16") for (i = 0; i < R; i++) {
+        _Pragma("GCC unroll 16") for (v = 0; v < V; v++) {
             acc[i][v] = (UK_NAME(vec)){0};
             if (partial && v == V - 1)
                 memcpy(&acc[i][v], dw + i * dw_stride + v * UK_L, (size_t)tail * sizeof(UK_T));
@@ -59,17 +61,27 @@ static inline __attribute__((always_inline)) UK_TARGET void UK_NAME(dw_block)(
              * (UBSan's pointer-overflow check). */
             const UK_T* xp = xs + j * x_step;
             const UK_T* dp = ds + j * dy_step;
-            for (v = 0; v < V; v++)
-                memcpy(&dv[v], dp + v * UK_L, sizeof(dv[v]));   /* an unaligned vector load */
-            for (i = 0; i < R; i++) {
-                const UK_NAME(vec) b = (UK_NAME(vec)){0} + xp[i];   /* broadcast */
-                for (v = 0; v < V; v++)
-                    acc[i][v] += b * dv[v];
+            if (V > R) {   /* hold R broadcasts rather than V vectors of dy (conv_ukernel.h) */
+                _Pragma("GCC unroll 16") for (i = 0; i < R; i++)
+                    bv[i] = xp[i] - (UK_NAME(vec)){0};   /* broadcast (x - 0 is x, -0 too) */
+                _Pragma("GCC unroll 16") for (v = 0; v < V; v++) {
+                    memcpy(&dv[v], dp + v * UK_L, sizeof(dv[v]));   /* an unaligned vector load */
+                    _Pragma("GCC unroll 16") for (i = 0; i < R; i++)
+                        acc[i][v] += bv[i] * dv[v];
+                }
+            } else {
+                _Pragma("GCC unroll 16") for (v = 0; v < V; v++)
+                    memcpy(&dv[v], dp + v * UK_L, sizeof(dv[v]));
+                _Pragma("GCC unroll 16") for (i = 0; i < R; i++) {
+                    const UK_NAME(vec) b = xp[i] - (UK_NAME(vec)){0};
+                    _Pragma("GCC unroll 16") for (v = 0; v < V; v++)
+                        acc[i][v] += b * dv[v];
+                }
             }
         }
     }
-    for (i = 0; i < R; i++) {
-        for (v = 0; v < V; v++) {
+    _Pragma("GCC unroll 16") for (i = 0; i < R; i++) {
+        _Pragma("GCC unroll 16") for (v = 0; v < V; v++) {
             if (partial && v == V - 1)
                 memcpy(dw + i * dw_stride + v * UK_L, &acc[i][v], (size_t)tail * sizeof(UK_T));
             else

@@ -12,20 +12,32 @@
 #include "simd_isa.h"
 
 /* Output pixels per block for 1..4 vectors of channels, per instruction set: P x V accumulators
- * plus V weight vectors and one broadcast must fit the register file (32 vector registers with
- * AVX-512, 16 otherwise). The kernels take theirs at compile time, conv.pyx from the table. */
+ * plus min(P, V) weight vectors or broadcasts and one more must fit the register file (32 vector
+ * registers with AVX-512, 16 otherwise; conv_ukernel.h). Two choices per width, both compiled:
+ * CONVOPS_BLOCKS_<set> is the default, CONVOPS_ALT_BLOCKS_<vector bytes> the other one that
+ * convops/_autotune.py may pick when it is faster on this CPU (results are identical).
+ *
+ * The AVX2 V = 4 block (3 x 4 = 12 accumulators + 4 weights + 1 broadcast = 17 registers) ran
+ * at 17 GFLOP/s where AVX-512 ran at 100 on the same Zen 4 core (8x56x56x64->64): GCC 12 had
+ * not unrolled the loop over v, so the accumulators and weights lived on the stack. The loops
+ * are now unrolled and that block holds 3 broadcasts instead of 4 weights (16 registers). */
 #define CONVOPS_BLOCKS_BASE 8, 6, 4, 3
 #define CONVOPS_BLOCKS_AVX2 8, 6, 4, 3
 #define CONVOPS_BLOCKS_AVX512 12, 12, 8, 6
-static const int convops_pixels[CONVOPS_ISA_COUNT][4] = {
-    {CONVOPS_BLOCKS_BASE}, {CONVOPS_BLOCKS_AVX2}, {CONVOPS_BLOCKS_AVX512}};
+#define CONVOPS_ALT_BLOCKS_16 12, 4, 3, 2
+#define CONVOPS_ALT_BLOCKS_32 12, 4, 3, 2
+#define CONVOPS_ALT_BLOCKS_64 16, 14, 9, 4
+static const int convops_pixels[CONVOPS_ISA_COUNT][2][4] = {
+    {{CONVOPS_BLOCKS_BASE}, {CONVOPS_ALT_BLOCKS_16}},
+    {{CONVOPS_BLOCKS_AVX2}, {CONVOPS_ALT_BLOCKS_32}},
+    {{CONVOPS_BLOCKS_AVX512}, {CONVOPS_ALT_BLOCKS_64}}};
 
 #define CONVOPS_BODY "conv_ukernel.h"
 #include "simd_instantiate.h"
 
-typedef void (*convops_ukernel_f32)(int, const float* const*, float* const*, const float*, ptrdiff_t, ptrdiff_t,
+typedef void (*convops_ukernel_f32)(int, int, const float* const*, float* const*, const float*, ptrdiff_t, ptrdiff_t,
                                     ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t);
-typedef void (*convops_ukernel_f64)(int, const double* const*, double* const*, const double*, ptrdiff_t,
+typedef void (*convops_ukernel_f64)(int, int, const double* const*, double* const*, const double*, ptrdiff_t,
                                     ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t);
 typedef void (*convops_image_f32)(const float*, float*, const float*, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t,
                                   ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t,
@@ -39,6 +51,11 @@ CONVOPS_ISA_TABLE(convops_ukernel_f64, convops_ukernels_f64, f64, ukernel);
 CONVOPS_ISA_TABLE(convops_image_f32, convops_images_f32, f32, image_rows);
 CONVOPS_ISA_TABLE(convops_image_f64, convops_images_f64, f64, image_rows);
 
-static int convops_simd_pixels(int isa, int v) { return convops_pixels[isa][v - 1]; }
+/* Pixels per block of v vectors in instruction set isa, choice 0 (default) or 1. */
+static int convops_simd_pixels(int isa, int v, int choice) { return convops_pixels[isa][choice][v - 1]; }
+
+#undef CONVOPS_ALT_BLOCKS_16
+#undef CONVOPS_ALT_BLOCKS_32
+#undef CONVOPS_ALT_BLOCKS_64
 
 #endif /* CONVOPS_CONV_SIMD_H */

@@ -4,8 +4,9 @@
  * Cython has no vector types and no per-function target attribute. This file holds the loops;
  * simd_instantiate.h (through conv_simd.h) includes it once per (element type, instruction set)
  * with UK_T, UK_VBYTES, UK_TARGET and UK_NAME(x) set, and UK_BLOCK(v) = output pixels per block
- * when the block is v (1..4) vectors of channels wide. The readable Cython versions of the same
- * loops are conv2d_naive and conv2d_direct in convops/_kernels/conv.pyx.
+ * when the block is v (1..4) vectors of channels wide (UK_ALT(v) the second choice, conv_simd.h).
+ * The readable Cython versions of the same loops are conv2d_naive and conv2d_direct in
+ * convops/_kernels/conv.pyx.
  */
 
 typedef UK_T UK_NAME(vec) __attribute__((vector_size(UK_VBYTES)));
@@ -19,37 +20,56 @@ typedef UK_T UK_NAME(vec) __attribute__((vector_size(UK_VBYTES)));
  *        with w_ci_stride elements from one ci to the next (KW * C_g * w_ci_stride per ky):
  *        the HWIO filters themselves, or a zero-padded copy when the block overhangs C_out
  * The order of the additions is ky, kx, ci for every output element, whatever P, V or thread:
- * results are bit-identical for any thread count. */
+ * each lane of each accumulator is one output element's running sum, one multiply-add per tap,
+ * so results are bit-identical for any blocking (P, V) and any thread count.
+ *
+ * Every loop over p and v is unrolled (P and V are constants here): an accumulator indexed by a
+ * loop variable lives on the stack, and GCC 12 left the AVX2 blocks with V = 4 that way (a
+ * load-FMA-store chain per multiply-add: 6x slower than AVX-512, see conv_simd.h). When V > P the
+ * V weight vectors are not held: the loop runs over v outside p, keeping P broadcasts instead
+ * (P x V + P + 1 registers rather than P x V + V + 1: 16 for 3 x 4, which AVX2 has). */
 static inline __attribute__((always_inline)) UK_TARGET void UK_NAME(block)(
         const int V, const int P, const UK_T* const* xs, UK_T* const* outs, const UK_T* w,
         ptrdiff_t nky, ptrdiff_t nkx, ptrdiff_t cg, ptrdiff_t row_stride, ptrdiff_t col_stride,
         ptrdiff_t kw, ptrdiff_t w_ci_stride, ptrdiff_t n_lanes)
 {
-    UK_NAME(vec) acc[12][4];
+    UK_NAME(vec) acc[16][4];
     UK_NAME(vec) wv[4];
+    UK_NAME(vec) bv[16];
     ptrdiff_t ky, kx, ci;
     int p, v;
-    for (p = 0; p < P; p++)
-        for (v = 0; v < V; v++)
+    _Pragma("GCC unroll 16") for (p = 0; p < P; p++)
+        _Pragma("GCC unroll 4") for (v = 0; v < V; v++)
             acc[p][v] = (UK_NAME(vec)){0};
     for (ky = 0; ky < nky; ky++) {
         for (kx = 0; kx < nkx; kx++) {
             const ptrdiff_t off = ky * row_stride + kx * col_stride;
             const UK_T* wk = w + ((ky * kw + kx) * cg) * w_ci_stride;
             for (ci = 0; ci < cg; ci++) {
-                for (v = 0; v < V; v++)
-                    memcpy(&wv[v], wk + v * UK_L, sizeof(wv[v]));   /* an unaligned vector load */
-                wk += w_ci_stride;
-                for (p = 0; p < P; p++) {
-                    const UK_NAME(vec) b = (UK_NAME(vec)){0} + xs[p][off + ci];   /* broadcast */
-                    for (v = 0; v < V; v++)
-                        acc[p][v] += b * wv[v];
+                /* x - 0 is x for every x (0 + x would turn -0 into +0): a plain broadcast. */
+                if (V > P) {
+                    _Pragma("GCC unroll 16") for (p = 0; p < P; p++)
+                        bv[p] = xs[p][off + ci] - (UK_NAME(vec)){0};
+                    _Pragma("GCC unroll 4") for (v = 0; v < V; v++) {
+                        memcpy(&wv[v], wk + v * UK_L, sizeof(wv[v]));   /* an unaligned vector load */
+                        _Pragma("GCC unroll 16") for (p = 0; p < P; p++)
+                            acc[p][v] += bv[p] * wv[v];
+                    }
+                } else {
+                    _Pragma("GCC unroll 4") for (v = 0; v < V; v++)
+                        memcpy(&wv[v], wk + v * UK_L, sizeof(wv[v]));
+                    _Pragma("GCC unroll 16") for (p = 0; p < P; p++) {
+                        const UK_NAME(vec) b = xs[p][off + ci] - (UK_NAME(vec)){0};
+                        _Pragma("GCC unroll 4") for (v = 0; v < V; v++)
+                            acc[p][v] += b * wv[v];
+                    }
                 }
+                wk += w_ci_stride;
             }
         }
     }
-    for (p = 0; p < P; p++) {
-        for (v = 0; v < V; v++) {
+    _Pragma("GCC unroll 16") for (p = 0; p < P; p++) {
+        _Pragma("GCC unroll 4") for (v = 0; v < V; v++) {
             ptrdiff_t left = n_lanes - v * UK_L;
             if (left >= UK_L)
                 memcpy(outs[p] + v * UK_L, &acc[p][v], sizeof(acc[p][v]));
@@ -59,20 +79,29 @@ static inline __attribute__((always_inline)) UK_TARGET void UK_NAME(block)(
     }
 }
 
-#define UK_BLOCK_CASE(VV) \
-    UK_NAME(block)(VV, UK_BLOCK(VV), xs, outs, w, nky, nkx, cg, row_stride, col_stride, kw, w_ci_stride, n_lanes)
+/* The second pixel count per width for this instruction set (conv_simd.h), chosen by
+ * UK_VBYTES, which names the set among those simd_instantiate.h compiles. */
+#define UK_ALT(v) UK_ALT_(v, UK_VBYTES)
+#define UK_ALT_(v, bytes) UK_ALT__(v, bytes)
+#define UK_ALT__(v, bytes) UK_BLOCK_(v, CONVOPS_ALT_BLOCKS_##bytes)
 
-/* The entry point: V (1..4 vectors of output channels) chosen at run time, P = UK_BLOCK(V). */
+#define UK_BLOCK_CASE(VV, PP) \
+    UK_NAME(block)(VV, PP, xs, outs, w, nky, nkx, cg, row_stride, col_stride, kw, w_ci_stride, n_lanes)
+#define UK_WIDTH_CASE(VV) \
+    if (choice == 0) UK_BLOCK_CASE(VV, UK_BLOCK(VV)); else UK_BLOCK_CASE(VV, UK_ALT(VV))
+
+/* The entry point: V (1..4 vectors of output channels) and the pixel count chosen at run time:
+ * choice 0 = UK_BLOCK(V) pixels, 1 = UK_ALT(V) pixels (conv_simd.h's tables). */
 static UK_TARGET void UK_NAME(ukernel)(
-        int V, const UK_T* const* xs, UK_T* const* outs, const UK_T* w, ptrdiff_t nky, ptrdiff_t nkx,
-        ptrdiff_t cg, ptrdiff_t row_stride, ptrdiff_t col_stride, ptrdiff_t kw, ptrdiff_t w_ci_stride,
-        ptrdiff_t n_lanes)
+        int V, int choice, const UK_T* const* xs, UK_T* const* outs, const UK_T* w, ptrdiff_t nky,
+        ptrdiff_t nkx, ptrdiff_t cg, ptrdiff_t row_stride, ptrdiff_t col_stride, ptrdiff_t kw,
+        ptrdiff_t w_ci_stride, ptrdiff_t n_lanes)
 {
     switch (V) {
-    case 1: UK_BLOCK_CASE(1); break;
-    case 2: UK_BLOCK_CASE(2); break;
-    case 3: UK_BLOCK_CASE(3); break;
-    default: UK_BLOCK_CASE(4); break;
+    case 1: UK_WIDTH_CASE(1); break;
+    case 2: UK_WIDTH_CASE(2); break;
+    case 3: UK_WIDTH_CASE(3); break;
+    default: UK_WIDTH_CASE(4); break;
     }
 }
 
@@ -109,4 +138,8 @@ static UK_TARGET void UK_NAME(image_rows)(
 }
 
 #undef UK_BLOCK_CASE
+#undef UK_WIDTH_CASE
+#undef UK_ALT
+#undef UK_ALT_
+#undef UK_ALT__
 #undef UK_L

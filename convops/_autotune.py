@@ -1,0 +1,395 @@
+"""The blocking of the direct convolution kernels, chosen on the CPU they run on.
+
+The direct kernels (conv2d's, which also computes the stride-1 input gradient, and the filter
+gradient's) keep a block of results in SIMD registers while a reduction runs. How big a block is
+best depends on the microarchitecture (registers, load ports, FMA latency, cache sizes), so the
+first call of each *shape class* times a few candidate blockings on a small synthetic problem
+(one thread: ~1-3 ms of CPU for conv2d's kernel, ~10 ms for the filter gradient's, whose choice is
+about streaming larger data) and keeps the fastest for the rest of the process.
+
+**Results never depend on the blocking.** A blocking decides which output elements are computed
+together, never the order of any element's sum: each one runs over (ky, kx, c) -- over output
+positions for the filter gradient -- in the same order, one multiply-add at a time, for every
+candidate. So results are bit-identical across candidates, thread counts, runs and processes
+(tests/test_autotune.py forces every candidate on random shapes).
+
+Blockings
+---------
+``direct``: ``v<M><a|b>``, e.g. ``v4a`` (the built-in default): blocks of at most M (1-4) SIMD
+vectors of output channels, split as evenly as possible, times P output pixels, P from the first
+(``a``) or second (``b``) table of ``convops/_kernels/src/conv_simd.h`` for that width and ISA.
+
+``filter``: ``v<M>/<KiB>``, e.g. ``v4/128`` (the AVX-512 default; ``v3/32`` with 16 registers):
+blocks of at most M vectors of output channels, and ``out_backprop`` streamed in chunks of that
+many KiB (kept in cache while every block of the filter gradient reads it).
+
+Shape class: the kernel, dtype, instruction set, output-channel vectors per group (up to 16),
+input channels per group (power-of-two buckets), stride 1 or not and the kernel size. Calls of
+fewer than ~4 MFLOP use the default without timing anything (tuning could not pay off, and small
+calls keep their overhead).
+
+The environment variable ``CONVOPS_AUTOTUNE`` (read at import; :func:`reset` re-reads it):
+
+- unset or ``process``: tune on first use, remember for this process only.
+- ``persist``: also keep the choices in ``$XDG_CACHE_HOME/convops/autotune-<cpu>.json``
+  (``~/.cache`` without XDG_CACHE_HOME), ``<cpu>`` a hash of the CPU model and flags, so a
+  home directory shared by different machines keeps one file per CPU. Written atomically
+  (a temporary file renamed over it); read defensively: JSON only, every entry checked against the
+  grammar above, and a file that is not exactly that is ignored with a warning, never executed.
+- ``off``: the built-in default blocking everywhere, nothing timed.
+- a blocking: ``direct=v2b``, ``filter=v4/64`` or both, comma-separated: forced for every call
+  (an omitted kernel keeps its default). Anything else raises ValueError on the first call.
+
+conv2d's compiled fast path (plain NHWC calls) asks only about calls of at least the tuning
+threshold; smaller ones run the default blocking whatever the setting, with no Python call. The
+test suite's results do not depend on this setting; its Hypothesis examples are smaller than
+the threshold, so they run the default blocking unless a test forces another.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import tempfile
+import threading
+import time
+import warnings
+from typing import NamedTuple
+
+import numpy as np
+
+from convops._kernels import load
+
+ENV = "CONVOPS_AUTOTUNE"
+_FORMAT = 1
+# Below this many flops a call runs the default blocking: ~40 us of work, where a better
+# blocking saves microseconds and the timing would cost milliseconds.
+MIN_TUNED_FLOPS = 4_000_000
+# Flops of the synthetic problem timed per candidate: ~30-60 us at 60-120 GFLOP/s.
+_PROBE_FLOPS = 3_000_000
+# A candidate replaces the default only if this much faster: timing noise on a shared machine
+# must not flip the choice between runs (though a flip would not change results).
+_MARGIN = 0.95
+
+
+class DirectBlocking(NamedTuple):
+    max_vectors: int  # 1..4
+    pixel_choice: int  # 0 (table a) or 1 (table b)
+
+    def spec(self) -> str:
+        return f"v{self.max_vectors}{'ab'[self.pixel_choice]}"
+
+
+class FilterBlocking(NamedTuple):
+    max_vectors: int  # 1..4
+    chunk_kib: int
+
+    def spec(self) -> str:
+        return f"v{self.max_vectors}/{self.chunk_kib}"
+
+    @property
+    def chunk_bytes(self) -> int:
+        return self.chunk_kib << 10
+
+
+DEFAULT_DIRECT = DirectBlocking(4, 0)
+# AVX-512: 4 vectors, 128 KiB: measured on 8x56x56x64, 64x13x13x32 and 4x112x112x32 (1 core):
+# 8 KiB to 1 MiB within ~10%, 128 KiB best. AVX2 (16 registers; Zen 4, 1 core, float32, the
+# three 3x3 cases of the benchmark): v4/128 ran at 60-67 GFLOP/s, v3/32 at 76-93, v2/32 at 74-94.
+DEFAULT_FILTER = FilterBlocking(4, 128)
+DEFAULT_FILTER_16_REGISTERS = FilterBlocking(3, 32)
+
+
+def default_filter(isa: int) -> FilterBlocking:
+    """The built-in filter-gradient blocking of instruction set `isa` (an index into ISA_NAMES)."""
+    return DEFAULT_FILTER if isa == 2 else DEFAULT_FILTER_16_REGISTERS
+
+
+DIRECT_CANDIDATES = tuple(DirectBlocking(m, c) for m in (4, 3, 2, 1) for c in (0, 1))
+FILTER_CANDIDATES = tuple(FilterBlocking(m, k) for m in (4, 3, 2, 1) for k in (128, 32, 512))
+
+_DIRECT_RE = re.compile(r"v([1-4])([ab])")
+_FILTER_RE = re.compile(r"v([1-4])/([1-9][0-9]{0,5})")
+
+
+def parse_direct(text: str) -> DirectBlocking:
+    m = _DIRECT_RE.fullmatch(text)
+    if m is None:
+        raise ValueError(f"a direct blocking must look like 'v4a' (v1-v4, then a or b); got {text!r}")
+    return DirectBlocking(int(m.group(1)), "ab".index(m.group(2)))
+
+
+def parse_filter(text: str) -> FilterBlocking:
+    m = _FILTER_RE.fullmatch(text)
+    if m is None:
+        raise ValueError(f"a filter blocking must look like 'v4/128' (v1-v4, then a chunk in KiB); got {text!r}")
+    return FilterBlocking(int(m.group(1)), int(m.group(2)))
+
+
+def parse_setting(value: str | None) -> tuple[str, DirectBlocking | None, FilterBlocking | None]:
+    """The mode ("process", "persist", "off" or "forced") and the forced blockings of a value of
+    CONVOPS_AUTOTUNE; ValueError naming the variable for anything else."""
+    value = (value or "").strip()
+    if value in ("", "process", "persist", "off"):
+        return value or "process", None, None
+    direct = filt = None
+    try:
+        for item in value.split(","):
+            key, sep, spec = item.strip().partition("=")
+            if key == "direct" and sep and direct is None:
+                direct = parse_direct(spec.strip())
+            elif key == "filter" and sep and filt is None:
+                filt = parse_filter(spec.strip())
+            else:
+                raise ValueError(f"unknown or repeated item {item.strip()!r}")
+    except ValueError as exc:
+        raise ValueError(
+            f"{ENV} must be 'process', 'persist', 'off' or blockings like 'direct=v4a,filter=v4/128'; "
+            f"got {value!r}: {exc}"
+        ) from None
+    return "forced", direct, filt
+
+
+# --------------------------------------------------------------------------- state
+
+_lock = threading.Lock()
+_state: dict = {}
+
+
+def reset() -> None:
+    """Forget every choice and re-read CONVOPS_AUTOTUNE (tests; a long-lived process whose
+    environment changed)."""
+    with _lock:
+        _state.clear()
+        _state["raw"] = os.environ.get(ENV)
+        _state["choices"] = {}
+        _state["loaded"] = False
+
+
+reset()
+
+
+def _setting() -> tuple[str, DirectBlocking | None, FilterBlocking | None]:
+    parsed = _state.get("parsed")
+    if parsed is None:
+        parsed = _state["parsed"] = parse_setting(_state["raw"])
+    return parsed
+
+
+def cpu_id() -> str:
+    """A short hash of this CPU's model and flags (/proc/cpuinfo), naming its cache file."""
+    text = ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith(("model name", "flags", "Features", "CPU part")):
+                    text += line
+                if line.strip() == "" and text:
+                    break
+    except OSError:
+        import platform
+
+        text = platform.processor() + platform.machine()
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def cache_path() -> str:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "convops", f"autotune-{cpu_id()}.json")
+
+
+def read_cache(path: str) -> dict[str, str]:
+    """The entries of a cache file, each checked; {} (with a warning) for anything malformed."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        warnings.warn(f"convops: ignoring the autotuning cache {path}: {exc}", RuntimeWarning, stacklevel=2)
+        return {}
+    try:
+        if not (isinstance(data, dict) and data.get("format") == _FORMAT and isinstance(data.get("entries"), dict)):
+            raise ValueError(f"expected {{'format': {_FORMAT}, 'entries': {{...}}}}")
+        entries = data["entries"]
+        for key, spec in entries.items():
+            if not (isinstance(key, str) and isinstance(spec, str)):
+                raise ValueError(f"entry {key!r}: {spec!r} is not a string pair")
+            (parse_direct if key.startswith("direct|") else parse_filter)(spec)
+    except ValueError as exc:
+        warnings.warn(f"convops: ignoring the autotuning cache {path}: {exc}", RuntimeWarning, stacklevel=2)
+        return {}
+    return dict(entries)
+
+
+def write_cache(path: str, entries: dict[str, str]) -> None:
+    """Replace the cache file atomically (a reader sees the old file or the new one, never half)."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".autotune-", suffix=".json", dir=os.path.dirname(path))
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump({"format": _FORMAT, "entries": entries}, f, indent=0, sort_keys=True)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+# --------------------------------------------------------------------------- choice
+
+
+def _key(kernel: str, dtype: np.dtype, isa: int, vectors: int, c_group: int, stride1: bool, kh: int, kw: int) -> str:
+    c_bucket = min(c_group, 256).bit_length()
+    return f"{kernel}|{dtype.char}|{isa}|v{min(vectors, 16)}|c{c_bucket}|s{int(stride1)}|k{min(kh, 7)}x{min(kw, 7)}"
+
+
+def _lanes(dtype: np.dtype, isa: int) -> int:
+    return (64 if isa == 2 else 32 if isa == 1 else 16) // dtype.itemsize
+
+
+def _choose(kernel: str, key: str, measure) -> str:
+    choices = _state["choices"]
+    spec = choices.get(key)
+    if spec is not None:
+        return spec
+    with _lock:
+        spec = choices.get(key)
+        if spec is not None:
+            return spec
+        persist = _setting()[0] == "persist"
+        if persist and not _state["loaded"]:
+            _state["loaded"] = True
+            choices.update(read_cache(cache_path()))
+            spec = choices.get(key)
+            if spec is not None:
+                return spec
+        spec = measure()
+        choices[key] = spec
+        if persist:
+            try:
+                write_cache(cache_path(), dict(choices))
+            except OSError as exc:
+                warnings.warn(f"convops: could not write the autotuning cache: {exc}", RuntimeWarning, stacklevel=3)
+        return spec
+
+
+def _best(run, candidates, default, reps: int = 3):
+    """The fastest candidate (best of `reps` after a warm-up), the default unless beaten by the margin.
+
+    Timed by the calling thread's CPU time: the probes run on one thread, the calling one, so
+    other processes on a busy machine (which stretch the wall clock by whole time slices) do
+    not decide the choice."""
+    times = {}
+    for cand in candidates:
+        run(cand)
+        best = float("inf")
+        for _ in range(reps):
+            t = time.thread_time()
+            run(cand)
+            best = min(best, time.thread_time() - t)
+        times[cand] = best
+    fastest = min(times, key=times.get)
+    return fastest if times[fastest] < _MARGIN * times.get(default, float("inf")) else default
+
+
+def _probe_shape(c_group: int, c_out: int, kh: int, kw: int, stride: int) -> tuple[int, int]:
+    """(input side, output side) of a square one-image VALID problem of about _PROBE_FLOPS."""
+    per_pixel = 2 * kh * kw * c_group * c_out
+    # At least 8 x 8 pixels: from 64 pixels conv2d_direct packs the filters per block of channels,
+    # as it does for the large calls being tuned for.
+    side = max(8, int((_PROBE_FLOPS / per_pixel) ** 0.5))
+    return (side - 1) * stride + max(kh, kw), side
+
+
+def _probe_arrays(dtype: np.dtype, c_group: int, c_out: int, kh: int, kw: int, stride: int, min_side: int = 8):
+    rng = np.random.default_rng(0)
+    size, side = _probe_shape(c_group, c_out, kh, kw, stride)
+    if side < min_side:
+        side, size = min_side, (min_side - 1) * stride + max(kh, kw)
+    x = rng.standard_normal((1, size, size, c_group)).astype(dtype)
+    w = rng.standard_normal((kh, kw, c_group, c_out)).astype(dtype)
+    return x, w, np.empty((1, side, side, c_out), dtype)
+
+
+def direct_blocking(
+    dtype: np.dtype, isa: int, c_group: int, c_out_group: int, kh: int, kw: int, stride1: bool, flops: int
+) -> DirectBlocking:
+    """The blocking of one conv2d_direct call (groups run as separate problems of one group)."""
+    mode, forced, _ = _setting()
+    if mode == "forced":
+        return forced or DEFAULT_DIRECT
+    if mode == "off" or flops < MIN_TUNED_FLOPS:
+        return DEFAULT_DIRECT
+    vectors = -(-c_out_group // _lanes(dtype, isa))
+    key = _key("direct", dtype, isa, vectors, c_group, stride1, kh, kw)
+    return parse_direct(
+        _choose("direct", key, lambda: _measure_direct(dtype, isa, c_group, c_out_group, kh, kw, stride1).spec())
+    )
+
+
+def _measure_direct(dtype, isa, c_group, c_out_group, kh, kw, stride1) -> DirectBlocking:
+    conv = load("conv")
+    lanes = _lanes(dtype, isa)
+    cg, co, kh, kw, s = min(c_group, 128), min(c_out_group, 16 * lanes), min(kh, 7), min(kw, 7), 1 if stride1 else 2
+    x, w, out = _probe_arrays(dtype, cg, co, kh, kw, s)
+    shapes = {}
+    for cand in DIRECT_CANDIDATES:  # distinct (V, P) only: for narrow C_out several coincide
+        shapes.setdefault(conv.block_shape(dtype.itemsize, co, isa, *cand)[:2], cand)
+    candidates = [c for c in DIRECT_CANDIDATES if c in shapes.values()]
+    return _best(lambda c: conv.conv2d_direct(x, w, out, s, s, 1, 1, 0, 0, 1, isa, 1, *c), candidates, DEFAULT_DIRECT)
+
+
+def filter_blocking(
+    dtype: np.dtype, isa: int, c_group: int, c_out_group: int, kh: int, kw: int, stride1: bool, flops: int
+) -> FilterBlocking:
+    """The blocking of one conv2d_backprop_filter_direct call."""
+    mode, _, forced = _setting()
+    if mode == "forced":
+        return forced or default_filter(isa)
+    if mode == "off" or flops < MIN_TUNED_FLOPS:
+        return default_filter(isa)
+    vectors = -(-c_out_group // _lanes(dtype, isa))
+    key = _key("filter", dtype, isa, vectors, c_group, stride1, kh, kw)
+    return parse_filter(
+        _choose("filter", key, lambda: _measure_filter(dtype, isa, c_group, c_out_group, kh, kw, stride1).spec())
+    )
+
+
+def _measure_filter(dtype, isa, c_group, c_out_group, kh, kw, stride1) -> FilterBlocking:
+    grad = load("conv_grad")
+    lanes = _lanes(dtype, isa)
+    # What the filter blocking decides is how out_backprop streams through the cache: the probe's
+    # must be larger than the chunks (20 x 20 positions: 100 KiB of float32 at 64 channels), and
+    # C_in is capped lower and the best of 2 taken to keep it within ~10 ms of one core.
+    cg, co, kh, kw, s = min(c_group, 32), min(c_out_group, 16 * lanes), min(kh, 7), min(kw, 7), 1 if stride1 else 2
+    x, w, dy = _probe_arrays(dtype, cg, co, kh, kw, s, min_side=20)
+    vectors = -(-co // lanes)
+    widths = {}
+    for m in (4, 3, 2, 1):  # distinct block widths only
+        blocks = -(-vectors // m)
+        widths.setdefault(-(-vectors // blocks), m)
+    candidates = [c for c in FILTER_CANDIDATES if c.max_vectors in widths.values()]
+    return _best(
+        lambda c: grad.conv2d_backprop_filter_direct(
+            x, dy, w, s, s, 1, 1, 0, 0, 1, isa, c.chunk_bytes, 1, c.max_vectors
+        ),
+        candidates,
+        default_filter(isa),
+        reps=2,
+    )
+
+
+def _fast_path_hook(itemsize, isa, c_group, c_out_group, kh, kw, stride1, flops) -> DirectBlocking:
+    return direct_blocking(
+        np.dtype(np.float32 if itemsize == 4 else np.float64), isa, c_group, c_out_group, kh, kw, stride1, int(flops)
+    )
+
+
+# conv2d's fast path (convops/_kernels/fastpath.pyx) calls the direct kernel without a blocking:
+# the kernel asks this hook for large calls.
+load("conv").set_blocking_hook(_fast_path_hook, MIN_TUNED_FLOPS)

@@ -1,0 +1,217 @@
+"""The autotuner (convops/_autotune.py): every blocking gives the same bits, its choices are cached
+and read back safely, and CONVOPS_AUTOTUNE is honoured or rejected with a clear message."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+import convops
+from convops import _autotune, dispatch
+from convops._kernels.simd import supported_isas
+from convops.gradients import conv2d_backprop_filter, conv2d_backprop_input
+
+# Vector ISAs only: "base" runs without FMA, so it rounds differently from avx2/avx512 (by design,
+# as before); each ISA is compared with itself.
+ISAS = [isa for isa in supported_isas() if isa != "base"] or ["base"]
+
+# (x shape, filter shape, strides, padding, dilations): strides 1 and 2, SAME / VALID / explicit,
+# dilation, groups (C_in / filters' C_in), and channel counts that are not whole vectors.
+CASES = [
+    ((2, 9, 11, 5), (3, 3, 5, 19), 1, "SAME", 1),
+    ((1, 13, 10, 16), (3, 3, 16, 72), 1, "VALID", 1),
+    ((2, 12, 12, 8), (3, 3, 8, 40), 2, "SAME", 1),
+    ((1, 15, 14, 6), (3, 2, 6, 33), (2, 1), "VALID", 1),
+    ((1, 11, 12, 4), (3, 3, 4, 24), 1, "SAME", 2),
+    ((2, 8, 9, 12), (3, 3, 4, 48), 1, "SAME", 1),
+    ((1, 7, 7, 3), (1, 1, 3, 130), 1, [[0, 0], [1, 2], [2, 0], [0, 0]], 1),
+]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_autotuner(monkeypatch):
+    monkeypatch.delenv(_autotune.ENV, raising=False)
+    _autotune.reset()
+    yield
+    monkeypatch.delenv(_autotune.ENV, raising=False)
+    _autotune.reset()
+
+
+def _force(monkeypatch, value: str) -> None:
+    monkeypatch.setenv(_autotune.ENV, value)
+    _autotune.reset()
+
+
+def _bits(a: np.ndarray) -> np.ndarray:
+    return a.view(np.uint32 if a.dtype == np.float32 else np.uint64)
+
+
+def _run_all(case, dtype, isa, threads):
+    xs, ws, strides, padding, dilations = case
+    rng = np.random.default_rng(sum(xs) + sum(ws))
+    x = rng.standard_normal(xs).astype(dtype)
+    w = rng.standard_normal(ws).astype(dtype)
+    convops.set_num_threads(threads)
+    try:
+        with dispatch.force(isa=isa, conv2d="direct"):
+            y = convops.conv2d(x, w, strides, padding, dilations=dilations)
+            dy = rng.standard_normal(y.shape).astype(dtype)
+            dx = conv2d_backprop_input(xs, w, dy, strides, padding, dilations=dilations)
+            dw = conv2d_backprop_filter(x, ws, dy, strides, padding, dilations=dilations)
+    finally:
+        convops.set_num_threads(None)
+    return x, w, y, dx, dw
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", CASES, ids=lambda c: "x".join(map(str, c[0])) + f"-{c[1][3]}")
+def test_every_blocking_gives_the_same_bits(monkeypatch, case, dtype):
+    for isa in ISAS:
+        _force(monkeypatch, "off")
+        x, w, y0, dx0, dw0 = _run_all(case, dtype, isa, 1)
+        # The default itself is right (so "identical" below is not "identically wrong"): the
+        # seven-loop kernel, another summation, agrees to rounding.
+        _, _, strides, padding, dilations = case
+        with dispatch.force(conv2d="naive"):
+            expected = convops.conv2d(x, w, strides, padding, dilations=dilations)
+        np.testing.assert_allclose(y0, expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())
+        # Every candidate of each kernel at least once, on 1 and on 2 threads.
+        n = max(len(_autotune.DIRECT_CANDIDATES), len(_autotune.FILTER_CANDIDATES))
+        for i in range(2 * n):
+            direct = _autotune.DIRECT_CANDIDATES[i % len(_autotune.DIRECT_CANDIDATES)]
+            filt = _autotune.FILTER_CANDIDATES[i % len(_autotune.FILTER_CANDIDATES)]
+            threads = 1 + (i // n)
+            _force(monkeypatch, f"direct={direct.spec()},filter={filt.spec()}")
+            _, _, y, dx, dw = _run_all(case, dtype, isa, threads)
+            repro = f"{isa} {direct.spec()} {filt.spec()} threads={threads} {case}"
+            assert np.array_equal(_bits(y), _bits(y0)), repro
+            assert np.array_equal(_bits(dx), _bits(dx0)), repro
+            assert np.array_equal(_bits(dw), _bits(dw0)), repro
+
+
+def test_every_filter_chunk_gives_the_same_bits(monkeypatch):
+    case = ((3, 20, 17, 8), (3, 3, 8, 24), 1, "SAME", 1)
+    _force(monkeypatch, "off")
+    *_, dw0 = _run_all(case, np.float32, ISAS[-1], 1)
+    for filt in _autotune.FILTER_CANDIDATES + (_autotune.FilterBlocking(4, 1),):
+        _force(monkeypatch, f"filter={filt.spec()}")
+        *_, dw = _run_all(case, np.float32, ISAS[-1], 2)
+        assert np.array_equal(_bits(dw), _bits(dw0)), filt
+
+
+def test_large_fast_path_calls_are_tuned_and_agree(monkeypatch):
+    # A plain call takes conv2d's compiled fast path; above the threshold it asks the autotuner.
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((1, 24, 24, 16)).astype(np.float32)
+    assert 2 * 24 * 24 * 32 * 9 * 16 >= _autotune.MIN_TUNED_FLOPS
+    w = rng.standard_normal((3, 3, 16, 32)).astype(np.float32)
+    _force(monkeypatch, "process")
+    tuned = convops.conv2d(x, w, padding="SAME")
+    assert any(k.startswith("direct|") for k in _autotune._state["choices"])
+    for spec in ("v1a", "v2b", "v4a"):
+        _force(monkeypatch, f"direct={spec}")
+        assert np.array_equal(_bits(convops.conv2d(x, w, padding="SAME")), _bits(tuned)), spec
+
+
+def _counting_measure(monkeypatch, result: str) -> list:
+    calls = []
+
+    def measure(*args):
+        calls.append(args)
+        return _autotune.parse_direct(result)
+
+    monkeypatch.setattr(_autotune, "_measure_direct", measure)
+    monkeypatch.setattr(_autotune, "MIN_TUNED_FLOPS", 0)
+    return calls
+
+
+def _choose(dtype=np.float32):
+    return _autotune.direct_blocking(np.dtype(dtype), 1, 16, 64, 3, 3, True, 10**9)
+
+
+def test_cache_file_round_trip(monkeypatch, tmp_path):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    _force(monkeypatch, "persist")
+    calls = _counting_measure(monkeypatch, "v2b")
+    assert _choose() == _autotune.DirectBlocking(2, 1)
+    assert _choose() == _autotune.DirectBlocking(2, 1) and len(calls) == 1  # cached in the process
+    path = _autotune.cache_path()
+    assert path.startswith(str(tmp_path)) and os.path.basename(path).startswith("autotune-")
+    with open(path) as f:
+        assert list(json.load(f)["entries"].values()) == ["v2b"]
+    assert not [p for p in os.listdir(os.path.dirname(path)) if p.startswith(".autotune-")]  # no temp left
+    _autotune.reset()  # a new process: the file answers, nothing is timed
+    assert _choose() == _autotune.DirectBlocking(2, 1) and len(calls) == 1
+    _choose(np.float64)  # another shape class is timed and added to the file
+    with open(path) as f:
+        assert len(json.load(f)["entries"]) == 2 and len(calls) == 2
+
+
+def test_process_mode_writes_no_file(monkeypatch, tmp_path):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    _force(monkeypatch, "process")
+    _counting_measure(monkeypatch, "v3a")
+    assert _choose() == _autotune.DirectBlocking(3, 0)
+    assert not os.path.exists(tmp_path / "convops")
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "not json {",
+        "[1, 2]",
+        json.dumps({"format": 99, "entries": {}}),
+        json.dumps({"format": 1, "entries": {"direct|f|1|v8|c5|s1|k3x3": "__import__('os').system('x')"}}),
+        json.dumps({"format": 1, "entries": {"direct|f|1|v8|c5|s1|k3x3": "v9a"}}),
+        json.dumps({"format": 1, "entries": {"filter|f|1|v8|c5|s1|k3x3": 128}}),
+        json.dumps({"format": 1, "entries": ["v4a"]}),
+    ],
+)
+def test_corrupt_or_malicious_cache_is_ignored(monkeypatch, tmp_path, content):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    _force(monkeypatch, "persist")
+    path = _autotune.cache_path()
+    os.makedirs(os.path.dirname(path))
+    with open(path, "w") as f:
+        f.write(content)
+    calls = _counting_measure(monkeypatch, "v1b")
+    with pytest.warns(RuntimeWarning, match="ignoring the autotuning cache"):
+        assert _choose() == _autotune.DirectBlocking(1, 1)
+    assert len(calls) == 1  # measured instead
+    with open(path) as f:  # and replaced by a well-formed file
+        assert json.load(f)["format"] == 1
+
+
+def test_off_and_forced_settings_time_nothing(monkeypatch):
+    calls = _counting_measure(monkeypatch, "v1b")
+    _force(monkeypatch, "off")
+    assert _choose() == _autotune.DEFAULT_DIRECT
+    _force(monkeypatch, "direct=v3b")
+    assert _choose() == _autotune.DirectBlocking(3, 1)
+    assert _autotune.filter_blocking(np.dtype(np.float32), 1, 16, 64, 3, 3, True, 10**9) == _autotune.default_filter(1)
+    _force(monkeypatch, " filter=v2/64 ")
+    assert _choose() == _autotune.DEFAULT_DIRECT
+    assert _autotune.filter_blocking(np.dtype(np.float32), 1, 16, 64, 3, 3, True, 10**9) == (2, 64)
+    assert calls == []
+
+
+def test_real_measurement_picks_a_candidate(monkeypatch):
+    monkeypatch.setattr(_autotune, "MIN_TUNED_FLOPS", 0)
+    isa = ["base", "avx2", "avx512"].index(ISAS[-1])
+    assert _autotune.direct_blocking(np.dtype(np.float32), isa, 8, 24, 3, 3, False, 1) in _autotune.DIRECT_CANDIDATES
+    assert _autotune.filter_blocking(np.dtype(np.float64), isa, 8, 24, 3, 3, True, 1) in _autotune.FILTER_CANDIDATES
+
+
+@pytest.mark.parametrize(
+    "value", ["on", "v4a", "direct=v5a", "direct=v4c", "filter=v4", "filter=v4/0", "direct=v4a,direct=v3a", "direct"]
+)
+def test_bad_settings_are_rejected(monkeypatch, value):
+    _force(monkeypatch, value)
+    x = np.ones((1, 6, 6, 4), np.float32)
+    w = np.ones((3, 3, 4, 8), np.float32)
+    with pytest.raises(ValueError, match=f"CONVOPS_AUTOTUNE must be .*got {value!r}"):
+        with dispatch.force(conv2d="direct"):
+            convops.conv2d(x, w)
