@@ -1,8 +1,8 @@
 """Compare several saved runs side by side: ``python -m benchmarks.summary results/run-A.json ...``
 
 Prints, per case and thread mode, convops' speed-up over TF eager (by wall time, and by CPU time
-in parentheses), over torch channels-last, and its % of the matmul limit (conv) or of the copy
-bandwidth (pool/pad), one column group per run, with the load other processes put on the machine.
+in parentheses), over torch channels-last, and its % of the FMA peak (conv, runs that measured it;
+% of the matmul limit in older runs) or of the copy bandwidth (pool/pad), one column group per run, with the load other processes put on the machine.
 Decide on what repeats across runs: on a shared 2-core machine single differences under ~25% are noise.
 """
 
@@ -19,7 +19,9 @@ def _cell(case: dict) -> str:
         tf += f" ({c['tf_eager']:.2f})"
     torch = f"{s['torch_cl']:.2f}" if "torch_cl" in s else "-"
     limit = (
-        f"{case['pct_matmul']:.0f}%mm"
+        f"{case['pct_fma']:.0f}%fma"
+        if "pct_fma" in case
+        else f"{case['pct_matmul']:.0f}%mm"
         if "pct_matmul" in case
         else f"{case['pct_copy']:.0f}%cp"
         if "pct_copy" in case
