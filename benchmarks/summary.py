@@ -2,7 +2,8 @@
 
 Prints, per case and thread mode, convops' speed-up over TF eager (by wall time, and by CPU time
 in parentheses), over torch channels-last, and its % of the FMA peak (conv, runs that measured it;
-% of the matmul limit in older runs) or of the copy bandwidth (pool/pad), one column group per run, with the load other processes put on the machine.
+% of the matmul limit in older runs) or of the copy bandwidth (pool/pad), one column group per
+run, with the load other processes put on the machine.
 Decide on what repeats across runs: on a shared 2-core machine single differences under ~25% are noise.
 """
 
