@@ -98,6 +98,11 @@ def _ms(impls, name):
     return f"{value:.3f}" if value < 1 else f"{value:.2f}" if value < 100 else f"{value:.0f}"
 
 
+def _cpu_ms(impls, name):
+    cpu = impls[name].get("cpu_s")
+    return "" if cpu is None else f"{cpu * 1e3:.3f}" if cpu < 1e-3 else f"{cpu * 1e3:.2f}"
+
+
 def _x(speedup, name):
     return f"{speedup[name]:.2f}" if name in speedup else ""
 
@@ -245,10 +250,11 @@ def _algorithm_table(run: dict) -> list[str]:
         "GFLOP/s counts the direct convolution's multiply-adds x 2 whatever the algorithm does "
         "(Winograd and FFT do fewer, so they can pass the FMA peak); "
         f"% FMA peak of {peak.get('float32', 0):.0f} GFLOP/s (float32, {peak.get('isa', '?')}); "
-        '`x auto` = time of the default (`algorithm="auto"`) / this algorithm\'s time.',
+        '`x auto` = time of the default (`algorithm="auto"`) / this algorithm\'s time. `CPU ms`: the '
+        "process's CPU time per call (with 1 thread, what the call costs on a machine of its own).",
         "",
-        "| case | algorithm | ms | GFLOP/s | % FMA peak | x auto | xTF eager | other load |",
-        "|---|---|---|---|---|---|---|---|",
+        "| case | algorithm | ms | CPU ms | GFLOP/s | % FMA peak | x auto | xTF eager | other load |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for e in cases:
         im, load = e["impls"], e["load"]
@@ -261,7 +267,7 @@ def _algorithm_table(run: dict) -> list[str]:
         for label, impl, gflops, pct, x_auto in rows:
             xtf = im["tf_eager"]["median_s"] / im[impl]["median_s"] if "tf_eager" in im and impl != "tf_eager" else None
             lines.append(
-                f"| {e['label']} | {label} | {_ms(im, impl)} | {gflops:.1f} | "
+                f"| {e['label']} | {label} | {_ms(im, impl)} | {_cpu_ms(im, impl)} | {gflops:.1f} | "
                 f"{'' if pct is None else f'{pct:.0f}'} | {'' if x_auto is None else f'{x_auto:.2f}'} | "
                 f"{'' if xtf is None else f'{xtf:.2f}'} | {loadtext} |"
             )

@@ -32,8 +32,8 @@ STYLE = {
 }
 
 
-def load_run(path: pathlib.Path = RUN) -> dict:
-    with open(path) as f:
+def load_run(path: pathlib.Path | None = None) -> dict:
+    with open(path or RUN) as f:
         return json.load(f)
 
 
@@ -44,17 +44,20 @@ def _short(case: dict) -> str:
     return f"{n}x{h}x{w}x{c}→{co}\n{kh}x{kh} {case['padding']}"
 
 
-def speed_points(run: dict) -> dict[str, list[tuple[float, float, str]]]:
+def speed_points(run: dict, by_cpu: bool = False) -> dict[str, list[tuple[float, float, str]]]:
     """{algorithm: [(direct GFLOP of the case, GFLOP/s direct-equivalent, case label)]} of one
-    thread mode, for the cases that timed explicit algorithms, plus "auto" and TF eager."""
+    thread mode, for the cases that timed explicit algorithms, plus "auto" and TF eager; per
+    median wall time, or per CPU time (``by_cpu``: with one thread, what a call costs on a machine
+    of its own, whatever else ran)."""
+    key = "cpu_s" if by_cpu else "median_s"
+    impl_of = {"auto": "convops", "TF eager": "tf_eager"}
     points: dict[str, list] = {}
     for case in run["cases"]:
         if not case.get("algorithms"):
             continue
         size = case["flops"] / 1e9
-        rows = {"auto": case["gflops"], **{a: r["gflops"] for a, r in case["algorithms"].items()}}
-        if "tf_eager" in case["impls"]:
-            rows["TF eager"] = case["flops"] / case["impls"]["tf_eager"]["median_s"] / 1e9
+        names = ["auto", *case["algorithms"]] + (["TF eager"] if "tf_eager" in case["impls"] else [])
+        rows = {name: case["flops"] / case["impls"][impl_of.get(name, f"alg_{name}")][key] / 1e9 for name in names}
         for name, gflops in rows.items():
             points.setdefault(name, []).append((size, gflops, _short(case)))
     return points
@@ -67,14 +70,18 @@ def speed():
     runs = sorted(results["runs"], key=lambda r: r["threads"])
     fig, axes = plt.subplots(len(runs), 1, figsize=(g.MAX_WIDTH, 4.2 * len(runs)), squeeze=False)
     for ax, run in zip(axes[:, 0], runs):
-        points = speed_points(run)
+        by_cpu = run["threads"] == 1
+        points = speed_points(run, by_cpu)
+        # The cases in order of size, evenly spaced (two of them differ in work by only 40%).
+        sizes = sorted({p[0]: p[2] for pts in points.values() for p in pts}.items())
+        position = {size: i for i, (size, _) in enumerate(sizes)}
         for name in STYLE:
             if name not in points:
                 continue
             colour, marker = STYLE[name]
             pts = sorted(points[name])
             ax.plot(
-                [p[0] for p in pts],
+                [position[p[0]] for p in pts],
                 [p[1] for p in pts],
                 marker=marker,
                 color=colour,
@@ -85,31 +92,47 @@ def speed():
         peak = (run["limits"].get("fma_peak") or {}).get("float32")
         if peak:
             ax.axhline(peak, color=g.TEXT, linewidth=1, linestyle="--")
-            ax.text(0.012, peak * 1.04, f"FMA peak {peak:.0f} GFLOP/s", fontsize=g.MIN_FONT, va="bottom")
-        sizes = sorted({p[0]: p[2] for pts in points.values() for p in pts}.items())
-        ax.set_xscale("log")
+            ax.text(
+                0.01,
+                peak * 1.1,
+                f"FMA peak {peak:.0f} GFLOP/s",
+                fontsize=g.MIN_FONT,
+                transform=ax.get_yaxis_transform(),
+            )
+        values = [p[1] for pts in points.values() for p in pts]
         ax.set_yscale("log")
-        ax.set_xticks([s for s, _ in sizes])
-        ax.set_xticklabels([label for _, label in sizes], fontsize=g.MIN_FONT)
-        ax.minorticks_off()
-        ax.set_xlim(sizes[0][0] / 2, sizes[-1][0] * 2)
+        ax.set_ylim(min(values) / 2, max(values + [peak or 0]) * 3)  # room for the peak's label
+        ax.set_xticks(range(len(sizes)))
+        ax.set_xticklabels([f"{label}\n{size:.2g} GFLOP" for size, label in sizes], fontsize=g.MIN_FONT)
+        ax.set_xlim(-0.4, len(sizes) - 0.6)
         g.log_axis(ax, "y")
         ax.set_ylabel("GFLOP/s (direct-FLOP equivalent)")
         threads = run["threads"]
-        ax.set_title(f"{threads} thread{'s' * (threads > 1)} for everyone (problem size grows to the right)")
+        timing = "by CPU time per call" if by_cpu else "by median wall time per call, under the load of the moment"
+        ax.set_title(f"{threads} thread{'s' * (threads > 1)} for everyone, {timing}", fontsize=g.MIN_FONT + 1)
         ax.spines[["top", "right"]].set_visible(False)
+    axes[-1, 0].set_xlabel("case, in order of the direct convolution's work per call")
     handles, names = axes[0, 0].get_legend_handles_labels()
-    fig.legend(handles, names, loc="lower center", ncol=4, frameon=False, fontsize=g.MIN_FONT)
+    height = fig.get_figheight()
+    fig.legend(
+        handles,
+        names,
+        loc="lower center",
+        bbox_to_anchor=(0.5, 0.3 / height),
+        ncol=4,
+        frameon=False,
+        fontsize=g.MIN_FONT,
+    )
     machine = results["machine"]
     fig.text(
         0.01,
-        0.075,
+        0.05 / height,
         f"{machine['cpu']}, {machine['cores']} cores, {machine['date'][:10]}; float32, medians of interleaved "
-        "samples on a shared machine (see the run's load).",
+        "samples on a shared machine.",
         fontsize=g.MIN_FONT,
     )
     g.min_font(fig)
-    fig.tight_layout(rect=(0, 0.1, 1, 1))
+    fig.tight_layout(rect=(0, 1.0 / height, 1, 1))
     return fig
 
 
@@ -144,7 +167,7 @@ def error():
             colour, marker, line = _error_style(name)
             ax.plot([k for k, _ in pts], [v for _, v in pts], marker=marker, linestyle=line, color=colour, label=name)
         ax.axhline(1.0, color=g.TEXT, linewidth=1.2)
-        ax.text(10, 1.25, "TF-parity bound", fontsize=g.MIN_FONT)
+        ax.text(0.98, 1.3, "TF-parity bound", fontsize=g.MIN_FONT, ha="right", transform=ax.get_yaxis_transform())
         ax.set_xscale("log")
         ax.set_yscale("log")
         g.log_axis(ax, "y")
