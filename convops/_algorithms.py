@@ -31,7 +31,7 @@ algorithm that has SIMD kernels.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, cast
 
 import numpy as np
 
@@ -55,11 +55,11 @@ _FORWARD_METHOD = {"direct": "image", "im2col": "gemm", "naive": "naive"}
 _INPUT_GRAD_METHOD = {"direct": "direct", "im2col": "gemm"}
 
 
-def check_algorithm(op: str, algorithm: object, allowed: tuple[str, ...]) -> str:
+def check_algorithm(op: str, algorithm: object, allowed: tuple[str, ...]) -> Algorithm:
     """``algorithm`` if it is one of ``allowed``; else ValueError naming the argument."""
     if type(algorithm) is not str or algorithm not in allowed:
         raise ValueError(f"{op}: `algorithm` must be one of {allowed}; got {algorithm!r}")
-    return algorithm
+    return cast(Algorithm, algorithm)
 
 
 def _why_not_winograd(geo: ConvGeometry) -> str | None:
@@ -111,7 +111,7 @@ def check_supported(op: str, algorithm: str, geo: ConvGeometry) -> None:
 #   window). Its worst ratio (4 draws of 2x16x16 images per cell) is 1680 against a bound of 10
 #   at C_in = 1 (ReLU-like data) and 103 against 19 at C_in = 2: outside. Inside from C_in = 4
 #   (18 of 37), 7% of the bound at C_in = 8, 0.19% at C_in = 64 (1.08 of 577: a 500x margin).
-# - F(4x4, 3x3) and FFT leave rounding residue (up to 2.6e-6 for F(4x4) in float32, 7e-16 for
+# - F(4x4, 3x3) and FFT leave rounding residue (up to 2.7e-6 for F(4x4) in float32, 7e-16 for
 #   FFT's float64 transforms) in all-zero windows, whose TF-parity bound is 0: outside the bound
 #   on image-like and ReLU data at every C_in, so "auto" never runs them (elsewhere FFT in float64
 #   uses under half an eps: only the final rounding).
@@ -131,8 +131,8 @@ AUTO_FAST_PATH_MAX_FILTER_SIZE = 9 * AUTO_WINOGRAD_MIN_CHANNELS * AUTO_WINOGRAD_
 # Explicit "winograd" runs F(4x4, 3x3) from this many input channels per group and F(2x2, 3x3)
 # below. F(4x4) was the faster of the two on every shape above (8x56x56x64->64: 19.6 vs
 # 22.6 ms; 8x28x28x16->16: 0.23 vs 0.46 ms); its worst error is inside the TF-parity bound from
-# C_in = 16 (102 of 145; outside at 8: 198 of 73, and 3.7e4 of 10 at C_in = 1), all-zero
-# windows apart (a residue of ~1e-6 where the bound is 0).
+# C_in = 16 (94 of 145; outside at 8: 198 of 73, and 2.3e4 of 10 at C_in = 1), all-zero
+# windows apart (a residue of ~3e-6 where the bound is 0).
 WINOGRAD_F4_MIN_CHANNELS = 16
 
 
