@@ -42,7 +42,8 @@ def main(paths) -> None:
         for result in runs:
             run = next((r for r in result["runs"] if r["threads"] == threads), None)
             by_run.append({c["name"]: c for c in run["cases"]} if run else {})
-        names = [c["name"] for c in next(r for r in runs[0]["runs"] if r["threads"] == threads)["cases"]]
+        # Every case of any run, in the order of first appearance (runs may time different subsets).
+        names = list(dict.fromkeys(name for cases in by_run for name in cases))
         for name in names:
             print(f"{name:<34}" + "".join(f" | {_cell(cases[name]) if name in cases else '':<29}" for cases in by_run))
 
