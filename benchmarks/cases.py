@@ -31,6 +31,8 @@ class Case:
     group: str = ""  # "small", "compute", "memory", "image": what the target is
     reference: bool = False  # time convops.reference too (slow: small cases only)
     label: str = ""
+    # conv2d: also time convops.conv2d(..., algorithm=A) for each A here (impl "alg_A")
+    algorithms: tuple[str, ...] = ()
     extra: dict = field(default_factory=dict)
 
     def describe(self) -> str:
@@ -52,15 +54,25 @@ def _conv(name, n, h, w, ci, co, k=3, s=1, padding="VALID", group="compute", **k
     return Case(name, "conv2d", (n, h, w, ci), kernel=(k, k, ci, co), strides=s, padding=padding, group=group, **kw)
 
 
+# The explicit algorithms timed on the compute-bound 3x3 stride-1 cases; the seven-loop "naive"
+# kernel only on a batch-1 case (on batch 64 one call takes seconds), FFT also on a 9x9 case.
+ALGORITHMS_3X3 = ("direct", "winograd", "im2col", "fft")
+ALGORITHMS_LARGE_KERNEL = ("direct", "im2col", "fft")
+ALGORITHM_IMPLS = tuple(f"alg_{a}" for a in ("direct", "winograd", "fft", "im2col", "naive"))
+
 CASES = [
     _conv("conv_tiny", 1, 8, 8, 1, 1, group="small", reference=True),
     _conv("conv_l1_b1", 1, 28, 28, 1, 32, group="small", reference=True),
-    _conv("conv_l2_b1", 1, 13, 13, 32, 64, group="small", reference=True),
+    _conv("conv_l2_b1", 1, 13, 13, 32, 64, group="small", reference=True, algorithms=ALGORITHMS_3X3 + ("naive",)),
     _conv("conv_l3_b1", 1, 5, 5, 64, 128, group="small", reference=True),
     _conv("conv_l1_b64", 64, 28, 28, 1, 32, group="large"),
-    _conv("conv_l2_b64", 64, 13, 13, 32, 64, group="compute"),
+    _conv("conv_l2_b64", 64, 13, 13, 32, 64, group="compute", algorithms=ALGORITHMS_3X3),
+    # The tutorial network's third conv layer at batch 64 (its input is the 2x2-pooled conv2 map).
+    _conv("conv_l3t_b64", 64, 11, 11, 64, 128, group="compute", algorithms=ALGORITHMS_3X3),
     _conv("conv_l3_b64", 64, 5, 5, 64, 128, group="large"),
-    _conv("conv_56", 8, 56, 56, 64, 64, padding="SAME", group="compute"),
+    _conv("conv_56", 8, 56, 56, 64, 64, padding="SAME", group="compute", algorithms=ALGORITHMS_3X3),
+    # A large kernel, where the FFT's cost (independent of the kernel's size) can pay.
+    _conv("conv_k9_112", 4, 112, 112, 16, 16, k=9, padding="SAME", group="large", algorithms=ALGORITHMS_LARGE_KERNEL),
     _conv("conv_s2", 4, 112, 112, 32, 64, s=2, padding="SAME", group="compute"),
     _conv("conv_gray512", 1, 512, 512, 1, 1, k=5, padding="SAME", group="large"),
     _conv("conv_l1_b1_f64", 1, 28, 28, 1, 32, group="small", dtype="float64"),
@@ -233,6 +245,8 @@ def _build_conv(case: Case, x, impls, tf, torch, rng):
     impls["numpy"] = lambda: numpy_conv(x, w, s, pads)
     if case.reference:
         impls["reference"] = lambda: reference.conv2d_reference(x, w, (s, s), pads)
+    for algorithm in case.algorithms:
+        impls[f"alg_{algorithm}"] = lambda a=algorithm: convops.conv2d(x, w, s, pad, algorithm=a)
 
 
 def _build_pool(case: Case, x, impls, tf, torch, rng):

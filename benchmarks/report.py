@@ -35,11 +35,40 @@ def derived(entry: dict, limits: dict) -> dict:
     if entry["flops"]:
         out["gflops"] = entry["flops"] / t / 1e9
         out["pct_matmul"] = 100.0 * out["gflops"] / limits["matmul_f32"]["gflops"]
+        ceiling = _fma_ceiling(entry, limits)
+        if ceiling:
+            out["pct_fma"] = 100.0 * out["gflops"] / ceiling
+        out["algorithms"] = _algorithm_rows(entry, ceiling)
     if entry["bytes"]:
         out["gbs"] = entry["bytes"] / t / 1e9
         out["pct_copy"] = 100.0 * out["gbs"] / limits["copy"]["gbs"]
     out["met"] = _met(entry, out)
     return out
+
+
+def _fma_ceiling(entry: dict, limits: dict) -> float | None:
+    """The mode's FMA peak in the case's dtype (GFLOP/s), or None when it was not measured."""
+    peak = limits.get("fma_peak")
+    return peak.get(entry["dtype"]) if peak else None
+
+
+def _algorithm_rows(entry: dict, ceiling: float | None) -> dict:
+    """Per explicit algorithm (impl "alg_NAME"): GFLOP/s counted as the direct convolution's
+    multiply-adds (so an algorithm that does fewer can pass the FMA peak), % of that peak, and
+    the speed-up over convops' default (``x_auto``, above 1: faster than "auto")."""
+    impls = entry["impls"]
+    t_auto = impls["convops"]["median_s"]
+    rows = {}
+    for name, timing in impls.items():
+        if not name.startswith("alg_"):
+            continue
+        gflops = entry["flops"] / timing["median_s"] / 1e9
+        rows[name[4:]] = {
+            "gflops": gflops,
+            "pct_fma": 100.0 * gflops / ceiling if ceiling else None,
+            "x_auto": t_auto / timing["median_s"],
+        }
+    return rows
 
 
 def _met(entry: dict, d: dict):
@@ -67,6 +96,11 @@ def _ms(impls, name):
         return ""
     value = impls[name]["median_s"] * 1e3
     return f"{value:.3f}" if value < 1 else f"{value:.2f}" if value < 100 else f"{value:.0f}"
+
+
+def _cpu_ms(impls, name):
+    cpu = impls[name].get("cpu_s")
+    return "" if cpu is None else f"{cpu * 1e3:.3f}" if cpu < 1e-3 else f"{cpu * 1e3:.2f}"
 
 
 def _x(speedup, name):
@@ -105,6 +139,7 @@ COLUMNS = (
     "xTF by CPU time",
     "GFLOP/s",
     "% matmul",
+    "% FMA peak",
     "GB/s",
     "% copy",
     "target met",
@@ -129,6 +164,7 @@ def markdown(result: dict, header: bool = True) -> str:
             "depend on other processes' load; with more threads it compares total work, not speed.",
             "",
         ]
+        lines += _fma_lines(machine)
     for run in result["runs"]:
         lim = run["limits"]
         lines += [
@@ -161,12 +197,14 @@ def markdown(result: dict, header: bool = True) -> str:
                 _x(e.get("speedup_cpu", {}), "tf_eager"),
                 f"{e['gflops']:.1f}" if "gflops" in e else "",
                 f"{e['pct_matmul']:.0f}" if "gflops" in e else "",
+                f"{e['pct_fma']:.0f}" if "pct_fma" in e else "",
                 f"{e['gbs']:.1f}" if "gbs" in e else "",
                 f"{e['pct_copy']:.0f}" if "gbs" in e else "",
                 met,
                 f"{load.get('other_cores', '?')} cores, load {load.get('loadavg_1min', 0):.1f}",
             ]
             lines.append("| " + " | ".join(cells) + " |")
+        lines += _algorithm_table(run)
         bad = {e["name"]: e["disagree"] for e in run["cases"] if e["disagree"]}
         if bad:
             lines += ["", f"Results that disagree with convops: {bad}"]
@@ -174,3 +212,63 @@ def markdown(result: dict, header: bool = True) -> str:
             lines += ["", note]
         lines.append("")
     return "\n".join(lines) + "\n"
+
+
+def _fma_lines(machine: dict) -> list[str]:
+    """The machine's measured FMA peak per instruction set (benchmarks.machine.fma_peak)."""
+    peak = machine.get("fma_peak_gflops")
+    if not peak:
+        return []
+    in_use = (machine.get("convops_cpu_features") or {}).get("in_use")
+    parts = []
+    for isa, row in peak.items():
+        if not isinstance(row, dict):
+            continue
+        parts.append(
+            f"{isa}{' (in use)' if isa == in_use else ''}: float32 {row['float32_1_thread']:.0f} on 1 thread, "
+            f"{row['float32_all_threads']:.0f} on {peak.get('threads_all')}; "
+            f"float64 {row['float64_1_thread']:.0f} / {row['float64_all_threads']:.0f}"
+        )
+    return [
+        "FMA peak (GFLOP/s, an FMA-bound micro-kernel; 1 thread timed by its CPU time, all threads by "
+        "the wall clock under the load of the moment): " + "; ".join(parts) + ". "
+        "`% FMA peak` divides by the 1-thread peak times the thread count.",
+        "",
+    ]
+
+
+def _algorithm_table(run: dict) -> list[str]:
+    """One row per case and explicit algorithm= (cases with ``algorithms``), beside "auto" and TF."""
+    cases = [e for e in run["cases"] if e.get("algorithms")]
+    if not cases:
+        return []
+    peak = run["limits"].get("fma_peak") or {}
+    lines = [
+        "",
+        f"### Algorithms ({run['threads']} thread{'s' * (run['threads'] > 1)})",
+        "",
+        "GFLOP/s counts the direct convolution's multiply-adds x 2 whatever the algorithm does "
+        "(Winograd and FFT do fewer, so they can pass the FMA peak); "
+        f"% FMA peak of {peak.get('float32', 0):.0f} GFLOP/s (float32, {peak.get('isa', '?')}); "
+        '`x auto` = time of the default (`algorithm="auto"`) / this algorithm\'s time. `CPU ms`: the '
+        "process's CPU time per call (with 1 thread, what the call costs on a machine of its own).",
+        "",
+        "| case | algorithm | ms | CPU ms | GFLOP/s | % FMA peak | x auto | xTF eager | other load |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for e in cases:
+        im, load = e["impls"], e["load"]
+        loadtext = f"{load.get('other_cores', '?')} cores, load {load.get('loadavg_1min', 0):.1f}"
+        rows = [("auto (default)", "convops", e["gflops"], e.get("pct_fma"), 1.0)]
+        rows += [(a, f"alg_{a}", r["gflops"], r["pct_fma"], r["x_auto"]) for a, r in e["algorithms"].items()]
+        if "tf_eager" in im:
+            g = e["flops"] / im["tf_eager"]["median_s"] / 1e9
+            rows.append(("TF eager (oneDNN)", "tf_eager", g, 100.0 * g / peak["float32"] if peak else None, None))
+        for label, impl, gflops, pct, x_auto in rows:
+            xtf = im["tf_eager"]["median_s"] / im[impl]["median_s"] if "tf_eager" in im and impl != "tf_eager" else None
+            lines.append(
+                f"| {e['label']} | {label} | {_ms(im, impl)} | {_cpu_ms(im, impl)} | {gflops:.1f} | "
+                f"{'' if pct is None else f'{pct:.0f}'} | {'' if x_auto is None else f'{x_auto:.2f}'} | "
+                f"{'' if xtf is None else f'{xtf:.2f}'} | {loadtext} |"
+            )
+    return lines
