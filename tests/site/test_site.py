@@ -86,6 +86,7 @@ CONCEPTS = [
     "attribution",
     "cython",
     "testing",
+    "algorithms",
 ]
 # The sections of every concept page, in this order.
 SECTIONS = [
