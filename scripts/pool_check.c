@@ -98,7 +98,7 @@ static void check_simd_tables(void)
                       && convops_pools_f32[isa] != NULL && convops_pools_f64[isa] != NULL;
         if (present != built)
             fail("SIMD table does not match the build", 0, 0, 0, isa);
-        if (convops_simd_pixels(isa, 1) < 1 || convops_dw_block_rows(isa, 1) < 1)
+        if (convops_simd_pixels(isa, 1, 0) < 1 || convops_simd_pixels(isa, 1, 1) < 1 || convops_dw_block_rows(isa, 1) < 1)
             fail("a register-block table is empty", 0, 0, 0, isa);
         if (convops_simd_supported(isa) && !present)
             fail("an instruction set is reported as supported but has no kernels", 0, 0, 0, isa);
