@@ -31,7 +31,19 @@ from setuptools.errors import PlatformError as DistutilsPlatformError
 # The compiled half lives in convops/_kernels/, one module per concept (C only in _kernels/src/).
 # `parallel` holds the process's one thread pool and `simd` names the instruction sets; the others
 # cimport them. `fastpath` is the only module that reads Python objects and uses NumPy's C API.
-KERNELS = ["parallel", "simd", "conv", "conv_gemm", "conv_grad", "winograd", "pool", "pool_grad", "pad", "nn", "fastpath"]
+KERNELS = [
+    "parallel",
+    "simd",
+    "conv",
+    "conv_gemm",
+    "conv_grad",
+    "winograd",
+    "pool",
+    "pool_grad",
+    "pad",
+    "nn",
+    "fastpath",
+]
 NUMPY_C_API = {"fastpath"}
 KERNEL_DIR = Path("convops/_kernels")
 
