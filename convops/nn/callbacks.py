@@ -29,22 +29,86 @@ class Callback:
         self.params: dict[str, Any] = {}
 
     def set_model(self, model: Any) -> None:
+        """Attach the model being trained (``self.model``).
+
+        Parameters
+        ----------
+        model : Model
+            The model whose ``fit`` calls this callback.
+        """
         self.model = model
 
     def set_params(self, params: dict[str, Any]) -> None:
+        """Set the training parameters (``self.params``: ``epochs``, ``steps``, ``verbose``).
+
+        Parameters
+        ----------
+        params : dict
+            The parameters of this ``fit`` call.
+        """
         self.params = params
 
-    def on_train_begin(self, logs: dict[str, float] | None = None) -> None: ...
+    def on_train_begin(self, logs: dict[str, float] | None = None) -> None:
+        """Called once when ``fit`` starts.
 
-    def on_train_end(self, logs: dict[str, float] | None = None) -> None: ...
+        Parameters
+        ----------
+        logs : dict of str to float, optional
+            The metrics so far (Keras's ``logs``: ``loss``, ``accuracy``, ``val_loss``, ...).
+        """
 
-    def on_epoch_begin(self, epoch: int, logs: dict[str, float] | None = None) -> None: ...
+    def on_train_end(self, logs: dict[str, float] | None = None) -> None:
+        """Called once when ``fit`` ends (after the last epoch, or when training was stopped).
 
-    def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None: ...
+        Parameters
+        ----------
+        logs : dict of str to float, optional
+            The metrics so far (Keras's ``logs``: ``loss``, ``accuracy``, ``val_loss``, ...).
+        """
 
-    def on_train_batch_begin(self, batch: int, logs: dict[str, float] | None = None) -> None: ...
+    def on_epoch_begin(self, epoch: int, logs: dict[str, float] | None = None) -> None:
+        """Called at the start of every epoch.
 
-    def on_train_batch_end(self, batch: int, logs: dict[str, float] | None = None) -> None: ...
+        Parameters
+        ----------
+        epoch : int
+            Index of the epoch, from 0.
+        logs : dict of str to float, optional
+            The metrics so far (Keras's ``logs``: ``loss``, ``accuracy``, ``val_loss``, ...).
+        """
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
+        """Called at the end of every epoch, with the epoch's metrics (validation ones included).
+
+        Parameters
+        ----------
+        epoch : int
+            Index of the epoch, from 0.
+        logs : dict of str to float, optional
+            The metrics so far (Keras's ``logs``: ``loss``, ``accuracy``, ``val_loss``, ...).
+        """
+
+    def on_train_batch_begin(self, batch: int, logs: dict[str, float] | None = None) -> None:
+        """Called before every training batch.
+
+        Parameters
+        ----------
+        batch : int
+            Index of the batch within the epoch, from 0.
+        logs : dict of str to float, optional
+            The metrics so far (Keras's ``logs``: ``loss``, ``accuracy``, ``val_loss``, ...).
+        """
+
+    def on_train_batch_end(self, batch: int, logs: dict[str, float] | None = None) -> None:
+        """Called after every training batch, with the running metrics.
+
+        Parameters
+        ----------
+        batch : int
+            Index of the batch within the epoch, from 0.
+        logs : dict of str to float, optional
+            The metrics so far (Keras's ``logs``: ``loss``, ``accuracy``, ``val_loss``, ...).
+        """
 
 
 class History(Callback):
@@ -57,9 +121,25 @@ class History(Callback):
         self.epoch: list[int] = []
 
     def on_train_begin(self, logs: dict[str, float] | None = None) -> None:
+        """Start a new record of the epochs.
+
+        Parameters
+        ----------
+        logs : dict of str to float, optional
+            The metrics so far (Keras's ``logs``: ``loss``, ``accuracy``, ``val_loss``, ...).
+        """
         self.epoch = []
 
     def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
+        """Append the epoch's metrics to ``history``.
+
+        Parameters
+        ----------
+        epoch : int
+            Index of the epoch, from 0.
+        logs : dict of str to float, optional
+            The metrics so far (Keras's ``logs``: ``loss``, ``accuracy``, ``val_loss``, ...).
+        """
         self.epoch.append(epoch)
         for key, value in (logs or {}).items():
             self.history.setdefault(key, []).append(float(value))
@@ -166,6 +246,13 @@ class EarlyStopping(_Monitor):
         self.on_train_begin()
 
     def on_train_begin(self, logs: dict[str, float] | None = None) -> None:
+        """Reset the wait counter and the best value.
+
+        Parameters
+        ----------
+        logs : dict of str to float, optional
+            The metrics so far (Keras's ``logs``: ``loss``, ``accuracy``, ``val_loss``, ...).
+        """
         self.wait = 0
         self.stopped_epoch = 0
         self.best: float | None = None
@@ -173,6 +260,15 @@ class EarlyStopping(_Monitor):
         self.best_epoch = 0
 
     def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
+        """Compare the monitored value with the best so far; stop after ``patience`` epochs without gain.
+
+        Parameters
+        ----------
+        epoch : int
+            Index of the epoch, from 0.
+        logs : dict of str to float, optional
+            The metrics so far (Keras's ``logs``: ``loss``, ``accuracy``, ``val_loss``, ...).
+        """
         # Keras's algorithm, step for step (keras/src/callbacks/early_stopping.py).
         current = self._value(logs)
         if current is None or epoch < self.start_from_epoch:
@@ -192,6 +288,13 @@ class EarlyStopping(_Monitor):
             self.model.stop_training = True
 
     def on_train_end(self, logs: dict[str, float] | None = None) -> None:
+        """Restore the best weights, if asked, and report the stopped epoch.
+
+        Parameters
+        ----------
+        logs : dict of str to float, optional
+            The metrics so far (Keras's ``logs``: ``loss``, ``accuracy``, ``val_loss``, ...).
+        """
         if self.stopped_epoch > 0 and self.verbose > 0:
             print(f"Epoch {self.stopped_epoch + 1}: early stopping")
         if self.restore_best_weights and self.best_weights is not None:
@@ -244,6 +347,15 @@ class ModelCheckpoint(_Monitor):
         self.saved: list[str] = []
 
     def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
+        """Save the model (or its weights) for this epoch, if the rule says so.
+
+        Parameters
+        ----------
+        epoch : int
+            Index of the epoch, from 0.
+        logs : dict of str to float, optional
+            The metrics so far (Keras's ``logs``: ``loss``, ``accuracy``, ``val_loss``, ...).
+        """
         logs = dict(logs or {})
         try:
             path = self.filepath.format(epoch=epoch + 1, **logs)

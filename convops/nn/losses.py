@@ -93,7 +93,22 @@ class SparseCategoricalCrossentropy:
         self.from_logits = as_bool(from_logits, "from_logits")
 
     def prepare_y(self, y_true: Any, output_shape: tuple[int, ...], name: str = "y") -> np.ndarray:
-        """The targets for outputs of ``output_shape`` (batch axis included), checked."""
+        """The targets for outputs of ``output_shape`` (batch axis included), checked.
+
+        Parameters
+        ----------
+        y_true : array_like of int
+            Class labels, shape (N,) or (N, 1).
+        output_shape : tuple of int
+            Shape of the model's output, ``(N, classes)``.
+        name : str
+            The argument's name in error messages.
+
+        Returns
+        -------
+        ndarray of int64, shape (N,)
+            The labels, each in ``[0, classes)``.
+        """
         return _labels(y_true, output_shape[0], output_shape[-1], name)
 
     def __call__(self, y_true: ArrayLike, y_pred: ArrayLike) -> float:
