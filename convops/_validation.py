@@ -231,11 +231,21 @@ def check_rank(array: np.ndarray, name: str, op: str, layout: str) -> None:
         )
 
 
+def _integer_bytes(value: Any, array: np.ndarray) -> int:
+    """Bytes an integer operand needs: its itemsize, except for a list or scalar (which has no
+    dtype of its own, only TensorFlow's int32 by convention): 2 when its values fit in int16."""
+    if not _is_array(value) and array.size and array.min() >= -(2**15) and array.max() < 2**15:
+        return 2
+    return array.dtype.itemsize
+
+
 def promote_2d_pair(
     first: Any, second: Any, first_name: str, second_name: str, allowed: tuple[np.dtype, ...]
 ) -> tuple[Any, Any]:
     """The learner's 2-D form (one ``(H, W)`` image and one ``(KH, KW)`` kernel) with integer or
-    bool operands, as float: the float dtype among the operands (their wider one), else float32.
+    bool operands, as float: the float dtype among the operands (their wider one); else float32
+    when every integer operand has at most 16 bits (uint8 pixels, int16 kernels: exact in
+    float32), float64 for wider integers (exact up to 2**53, where float32 would round above 2**24).
 
     This is the one place convops is more lenient than TensorFlow: an image read with PIL,
     imageio or scikit-image is ``uint8`` and a kernel typed as ``[[-1, 0, 1]] * 3`` is integer,
@@ -250,18 +260,22 @@ def promote_2d_pair(
     if any(kind not in "biuf" for kind in kinds) or not any(kind in "biu" for kind in kinds):
         return first, second
     floats = [d for d in (a.dtype, b.dtype) if d.kind == "f"]
-    target = np.result_type(*floats) if floats else np.dtype(np.float32)
+    if floats:
+        target = np.result_type(*floats)
+    else:
+        widest = max(_integer_bytes(first, a), _integer_bytes(second, b))
+        target = np.dtype(np.float32 if widest <= 2 else np.float64)
     if target not in allowed:
         return first, second
     return a.astype(target), b.astype(target)
 
 
 def promote_2d_image(value: Any, name: str, allowed: tuple[np.dtype, ...]) -> Any:
-    """One 2-D image for a pooling op: integer or bool pixels as float32 when the op does not
-    take them (average pooling), unchanged otherwise (max pooling of uint8 is exact)."""
+    """One 2-D image for average pooling: integer or bool pixels as float32 (float64 for integers
+    wider than 16 bits, which float32 would round), values unchanged."""
     array = to_array(value, name)
     if array.ndim == 2 and array.dtype.kind in "biu" and array.dtype not in allowed and np.float32 in allowed:
-        return array.astype(np.float32)
+        return array.astype(np.float32 if _integer_bytes(value, array) <= 2 else np.float64)
     return value
 
 

@@ -301,6 +301,8 @@ def _as_hwio(w: np.ndarray, filters_format: Any, x: np.ndarray, layout: str) -> 
         return w
     c_in = x.shape[1]
     kh, kw, c_group, _ = w.shape
+    if min(w.shape) < 1:  # an empty filter bank: the usual checks say what is wrong
+        return w
     oihw_fits = w.shape[1] >= 1 and c_in % w.shape[1] == 0 and w.shape[2] == w.shape[3]
     if not oihw_fits:
         return w
@@ -393,8 +395,9 @@ def conv2d(
     dtypes: float16 (computed in float32, as TensorFlow does on CPU), float32, float64, int32
     (wraps on overflow). ``input`` and ``filters`` must have the same dtype; a list takes the
     other operand's dtype. The learner's 2-D form is more lenient: an integer or bool image or
-    kernel (a ``uint8`` image from PIL, ``[[-1, 0, 1]] * 3``) is computed as float32 (float64
-    when the other operand is float64), values unchanged. Non-native byte order (``>f4``) is the
+    kernel (a ``uint8`` image from PIL, ``[[-1, 0, 1]] * 3``) is computed in floating point, values
+    unchanged: float32 for integers of up to 16 bits (and lists of such values), float64 for wider
+    integers, the other operand's dtype when it is float. Non-native byte order (``>f4``) is the
     same dtype. When the kernel is larger than the padded input the result is an empty array
     (TensorFlow with oneDNN returns uninitialised memory there).
 

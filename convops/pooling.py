@@ -181,7 +181,8 @@ def _prepare(
     """The forward ops' argument handling: (NHWC array, whether it was one 2-D image, the data
     format, the geometry)."""
     fmt = check_data_format("NHWC" if data_format is None else data_format)
-    x = to_array(promote_2d_image(input, "input", dtypes), "input")
+    # Only the average needs float: a maximum of integers is exact in their own dtype.
+    x = to_array(promote_2d_image(input, "input", dtypes) if op == "avg_pool2d" else input, "input")
     check_dtype(x, "input", dtypes, op)
     image_2d = x.ndim == 2
     if image_2d:

@@ -285,9 +285,10 @@ def _conv_grad_expected(op: str, a: np.ndarray, b: np.ndarray, layout: str, in_s
         mag = direct_backprop_input(in_shape, np.abs(w64), np.abs(dy64), strides, pads, dilations)
         reduction = w64.shape[0] * w64.shape[1] * w64.shape[3]  # KH * KW * C_out
         want, mag = (nchw_t(want), nchw_t(mag)) if layout == "NCHW" else (want, mag)
+    native = a.dtype.newbyteorder("=")  # convops computes a big-endian >f4 as float32
     with np.errstate(all="ignore"):
-        want_c = want.astype(a.dtype)
-        bound = checks.conv_bound(want_c, mag, reduction, a.dtype)
+        want_c = want.astype(native)
+        bound = checks.conv_bound(want_c, mag, reduction, native)
     return want_c, bound
 
 

@@ -44,6 +44,7 @@ from hardening.fuzzing import (
     direct_pool,
     garbage_array_arg,
     int_like,
+    learner_2d_pair,
     mark_byte_order,
     padding_args,
     resolve_operands,
@@ -159,17 +160,24 @@ def conv2d_calls(draw) -> Call:
     }
     call = Call("conv2d", convops.conv2d, (x.value, filters.value), kwargs)
 
-    if x.status == INVALID or x.canonical is None or filters.status == INVALID:
-        # A list operand takes the other one's dtype, so a bad dtype may be reported on either.
-        return combine(call, args, [(x.is_list or filters.is_list, ["input", "filters"])])
-    xa, wa, match = resolve_operands(x, filters)
-    mark_byte_order(((x, xa), (filters, wa)))
-    rules = [
-        (xa is None or xa.dtype.name not in CONV_DTYPES, ["input"]),
-        (not match or wa is None, ["filters", "input"]),
-    ]
-    if any(violated for violated, _ in rules):
-        return combine(call, args, rules)
+    promoted = learner_2d_pair(x, filters, CONV_DTYPES)
+    if promoted is not None:  # the learner's 2-D form computes integer operands as floats
+        for arg in (x, filters):
+            arg.status = VALID if arg.status == INVALID else arg.status
+        xa, wa = promoted
+        rules = []
+    else:
+        if x.status == INVALID or x.canonical is None or filters.status == INVALID:
+            # A list operand takes the other one's dtype, so a bad dtype may be reported on either.
+            return combine(call, args, [(x.is_list or filters.is_list, ["input", "filters"])])
+        xa, wa, match = resolve_operands(x, filters)
+        mark_byte_order(((x, xa), (filters, wa)))
+        rules = [
+            (xa is None or xa.dtype.name not in CONV_DTYPES, ["input"]),
+            (not match or wa is None, ["filters", "input"]),
+        ]
+        if any(violated for violated, _ in rules):
+            return combine(call, args, rules)
     rules += [
         (xa.ndim not in (2, 4), ["input"]),
         (xa.ndim == 2 and wa.ndim != 2, ["filters", "input"]),
@@ -234,7 +242,7 @@ def _conv2d_expected(x4, w4, strides, pads, dilations, image_2d: bool, layout: s
 def pool_calls(draw, op: str) -> Call:
     dtypes = MAX_POOL_DTYPES if op == "max_pool2d" else AVG_POOL_DTYPES
     wild = draw(st.integers(0, 9), label="wild?") >= 4  # else every argument is drawn valid
-    fmt = draw(data_format_args(wild))
+    fmt = draw(data_format_args(wild, none_is_nhwc=True))
     layout = fmt.canonical or "NHWC"
     form = draw(st.sampled_from(["4d"] * 8 + ["2d"] + (["odd"] if wild else [])), label="input rank form")
     n, h, w, c = side(draw, "N", 2), side(draw, "H"), side(draw, "W"), side(draw, "C", 3)
@@ -273,9 +281,21 @@ def pool_calls(draw, op: str) -> Call:
         count_include_pad = bool(cip) if ok else False
     function = getattr(convops, op)
     call = Call(op, function, (x.value, ksize.value, strides.value), kwargs)
-    if x.status == INVALID or x.canonical is None:
-        return combine(call, args, geometry_rules)
-    xa = x.canonical.astype(default_list_dtype(x.canonical)) if x.is_list else x.canonical
+    xa = None
+    if op == "avg_pool2d" and x.canonical is not None:
+        # The documented 2-D rule: an integer or bool image is averaged as float32 (float64 for
+        # integers wider than 16 bits; a list by its values).
+        image = x.canonical.astype(default_list_dtype(x.canonical)) if x.is_list else x.canonical
+        if image.ndim == 2 and image.dtype.kind in "biu" and image.dtype.itemsize <= 8:
+            narrow = image.dtype.itemsize <= 2 or (
+                x.is_list and image.size and image.min() >= -(2**15) and image.max() < 2**15
+            )
+            xa = image.astype(np.float32 if narrow else np.float64)
+            x.status = VALID if x.status == INVALID else x.status
+    if xa is None:
+        if x.status == INVALID or x.canonical is None:
+            return combine(call, args, geometry_rules)
+        xa = x.canonical.astype(default_list_dtype(x.canonical)) if x.is_list else x.canonical
     rules = geometry_rules + [(xa.dtype.name not in dtypes, ["input"]), (xa.ndim not in (2, 4), ["input"])]
     if any(v for v, _ in rules) or ksize.canonical is None or padding.canonical is None:
         return combine(call, args, rules)
