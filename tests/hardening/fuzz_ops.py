@@ -238,6 +238,19 @@ def _conv2d_expected(x4, w4, strides, pads, dilations, image_2d: bool, layout: s
 # --------------------------------------------------------------------------- pools
 
 
+def _averaged_as_float(x) -> np.ndarray | None:
+    """avg_pool2d's documented 2-D rule: an integer or bool image is averaged as float32 (float64
+    for integers wider than 16 bits; a list by its values). None where it does not apply."""
+    if x.canonical is None:
+        return None
+    image = x.canonical.astype(default_list_dtype(x.canonical)) if x.is_list else x.canonical
+    if image.ndim != 2 or image.dtype.kind not in "biu" or image.dtype.itemsize > 8:
+        return None
+    narrow = image.dtype.itemsize <= 2 or (x.is_list and image.size and image.min() >= -(2**15) and image.max() < 2**15)
+    x.status = VALID if x.status == INVALID else x.status
+    return image.astype(np.float32 if narrow else np.float64)
+
+
 @st.composite
 def pool_calls(draw, op: str) -> Call:
     dtypes = MAX_POOL_DTYPES if op == "max_pool2d" else AVG_POOL_DTYPES
@@ -281,17 +294,7 @@ def pool_calls(draw, op: str) -> Call:
         count_include_pad = bool(cip) if ok else False
     function = getattr(convops, op)
     call = Call(op, function, (x.value, ksize.value, strides.value), kwargs)
-    xa = None
-    if op == "avg_pool2d" and x.canonical is not None:
-        # The documented 2-D rule: an integer or bool image is averaged as float32 (float64 for
-        # integers wider than 16 bits; a list by its values).
-        image = x.canonical.astype(default_list_dtype(x.canonical)) if x.is_list else x.canonical
-        if image.ndim == 2 and image.dtype.kind in "biu" and image.dtype.itemsize <= 8:
-            narrow = image.dtype.itemsize <= 2 or (
-                x.is_list and image.size and image.min() >= -(2**15) and image.max() < 2**15
-            )
-            xa = image.astype(np.float32 if narrow else np.float64)
-            x.status = VALID if x.status == INVALID else x.status
+    xa = _averaged_as_float(x) if op == "avg_pool2d" else None
     if xa is None:
         if x.status == INVALID or x.canonical is None:
             return combine(call, args, geometry_rules)
