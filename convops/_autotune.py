@@ -81,9 +81,12 @@ _C = TypeVar("_C")  # a candidate blocking
 class DirectBlocking(NamedTuple):
     max_vectors: int  # 1..4
     pixel_choice: int  # 0 (table a) or 1 (table b)
+    taps_per_pass: int = 0  # 0: all taps in one pass
+    group_blocks: int = 1  # 1..32 blocks per pass
 
     def spec(self) -> str:
-        return f"v{self.max_vectors}{'ab'[self.pixel_choice]}"
+        tail = f"t{self.taps_per_pass}g{self.group_blocks}" if self.taps_per_pass else ""
+        return f"v{self.max_vectors}{'ab'[self.pixel_choice]}{tail}"
 
 
 class FilterBlocking(NamedTuple):
@@ -112,17 +115,24 @@ def default_filter(isa: int) -> FilterBlocking:
 
 
 DIRECT_CANDIDATES = tuple(DirectBlocking(m, c) for m in (4, 3, 2, 1) for c in (0, 1))
+# Cache blocking over taps (taps per pass, blocks per group), tried for the best register
+# blocking of DIRECT_CANDIDATES: (0, 1) is one pass over all the taps.
+TAP_CANDIDATES = ((0, 1), (1, 8), (1, 32), (3, 8), (3, 32))
 FILTER_CANDIDATES = tuple(FilterBlocking(m, k) for m in (4, 3, 2, 1) for k in (128, 32, 512))
 
-_DIRECT_RE = re.compile(r"v([1-4])([ab])")
+_DIRECT_RE = re.compile(r"v([1-4])([ab])(?:t([1-9])g([1-9]|[12][0-9]|3[0-2]))?")
 _FILTER_RE = re.compile(r"v([1-4])/([1-9][0-9]{0,5})")
 
 
 def parse_direct(text: str) -> DirectBlocking:
     m = _DIRECT_RE.fullmatch(text)
     if m is None:
-        raise ValueError(f"a direct blocking must look like 'v4a' (v1-v4, then a or b); got {text!r}")
-    return DirectBlocking(int(m.group(1)), "ab".index(m.group(2)))
+        raise ValueError(
+            f"a direct blocking must look like 'v4a' or 'v4at1g8' (v1-v4, then a or b, then optionally "
+            f"t<taps per pass 1-9>g<blocks per group 1-32>); got {text!r}"
+        )
+    taps, group = (int(m.group(3)), int(m.group(4))) if m.group(3) else (0, 1)
+    return DirectBlocking(int(m.group(1)), "ab".index(m.group(2)), taps, group)
 
 
 def parse_filter(text: str) -> FilterBlocking:
@@ -347,9 +357,14 @@ def _measure_direct(
     x, w, out = _probe_arrays(dtype, cg, co, kh, kw, s)
     shapes: dict[tuple[int, int], DirectBlocking] = {}
     for cand in DIRECT_CANDIDATES:  # distinct (V, P) only: for narrow C_out several coincide
-        shapes.setdefault(conv.block_shape(dtype.itemsize, co, isa, *cand)[:2], cand)
+        shapes.setdefault(conv.block_shape(dtype.itemsize, co, isa, *cand[:2])[:2], cand)
     candidates = [c for c in DIRECT_CANDIDATES if c in shapes.values()]
-    return _best(lambda c: conv.conv2d_direct(x, w, out, s, s, 1, 1, 0, 0, 1, isa, 1, *c), candidates, DEFAULT_DIRECT)
+    best = _best(lambda c: conv.conv2d_direct(x, w, out, s, s, 1, 1, 0, 0, 1, isa, 1, *c), candidates, DEFAULT_DIRECT)
+    # Then the cache blocking over taps for that register blocking, on a problem with enough
+    # blocks of pixels for a group of 32 (the weights of one pass must be reused to pay).
+    x, w, out = _probe_arrays(dtype, cg, co, kh, kw, s, min_side=24)
+    tapped = [best._replace(taps_per_pass=t, group_blocks=g) for t, g in TAP_CANDIDATES if t < kh * kw]
+    return _best(lambda c: conv.conv2d_direct(x, w, out, s, s, 1, 1, 0, 0, 1, isa, 1, *c), tapped, best, reps=2)
 
 
 def filter_blocking(
