@@ -17,7 +17,11 @@ Blockings
 ---------
 ``direct``: ``v<M><a|b>``, e.g. ``v4a`` (the built-in default): blocks of at most M (1-4) SIMD
 vectors of output channels, split as evenly as possible, times P output pixels, P from the first
-(``a``) or second (``b``) table of ``convops/_kernels/src/conv_simd.h`` for that width and ISA.
+(``a``) or second (``b``) table of ``convops/_kernels/src/conv_simd.h`` for that width and ISA;
+optionally ``t<T>g<G>`` (e.g. ``v4at3g8``), cache blocking over taps: groups of G (1-32) blocks
+run T (1-9) taps at a time, so that those taps' weights stay in cache for the whole group, each
+pass resuming the float sums the previous one stored in the output (the same multiply-adds in
+the same order: bit-identical). The register blocking is timed first, then these on a larger probe.
 
 ``filter``: ``v<M>/<KiB>``, e.g. ``v4/128`` (the AVX-512 default; ``v3/32`` with 16 registers):
 blocks of at most M vectors of output channels, and ``out_backprop`` streamed in chunks of that
