@@ -4,7 +4,7 @@ The direct kernels (conv2d's, which also computes the stride-1 input gradient, a
 gradient's) keep a block of results in SIMD registers while a reduction runs. How big a block is
 best depends on the microarchitecture (registers, load ports, FMA latency, cache sizes), so the
 first call of each *shape class* times a few candidate blockings on a small synthetic problem
-(one thread: ~1-3 ms of CPU for conv2d's kernel, ~10 ms for the filter gradient's, whose choice is
+(one thread: ~5 ms of CPU for conv2d's kernel with its tap blocking, ~10 ms for the filter gradient's, whose choice is
 about streaming larger data) and keeps the fastest for the rest of the process.
 
 **Results never depend on the blocking.** A blocking decides which output elements are computed
@@ -120,8 +120,10 @@ def default_filter(isa: int) -> FilterBlocking:
 
 DIRECT_CANDIDATES = tuple(DirectBlocking(m, c) for m in (4, 3, 2, 1) for c in (0, 1))
 # Cache blocking over taps (taps per pass, blocks per group), tried for the best register
-# blocking of DIRECT_CANDIDATES: (0, 1) is one pass over all the taps.
-TAP_CANDIDATES = ((0, 1), (1, 8), (1, 32), (3, 8), (3, 32))
+# blocking of DIRECT_CANDIDATES: (0, 1) is one pass over all the taps. One tap per pass (a
+# reload and store of the accumulators every C_g multiply-adds) never won on Zen 4 (1 core,
+# float32, the three 3x3 benchmark cases, AVX-512 and AVX2), so it is not timed.
+TAP_CANDIDATES = ((0, 1), (3, 8), (3, 32))
 FILTER_CANDIDATES = tuple(FilterBlocking(m, k) for m in (4, 3, 2, 1) for k in (128, 32, 512))
 
 _DIRECT_RE = re.compile(r"v([1-4])([ab])(?:t([1-9])g([1-9]|[12][0-9]|3[0-2]))?")
@@ -365,9 +367,12 @@ def _measure_direct(
     candidates = [c for c in DIRECT_CANDIDATES if c in shapes.values()]
     best = _best(lambda c: conv.conv2d_direct(x, w, out, s, s, 1, 1, 0, 0, 1, isa, 1, *c), candidates, DEFAULT_DIRECT)
     # Then the cache blocking over taps for that register blocking, on a problem with enough
-    # blocks of pixels for a group of 32 (the weights of one pass must be reused to pay).
-    x, w, out = _probe_arrays(dtype, cg, co, kh, kw, s, min_side=24)
+    # blocks of pixels for a group of 32 (16 x 16 pixels: ~40 blocks of 6; the weights of one
+    # pass must be reused to pay): ~3 ms more for 64 -> 64 channels, ~20 ms at the caps.
     tapped = [best._replace(taps_per_pass=t, group_blocks=g) for t, g in TAP_CANDIDATES if t < kh * kw]
+    if len(tapped) < 2:
+        return best
+    x, w, out = _probe_arrays(dtype, cg, co, kh, kw, s, min_side=16)
     return _best(lambda c: conv.conv2d_direct(x, w, out, s, s, 1, 1, 0, 0, 1, isa, 1, *c), tapped, best, reps=2)
 
 

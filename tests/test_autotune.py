@@ -36,7 +36,7 @@ CASES = [
 DIRECTS = [
     d._replace(taps_per_pass=t, group_blocks=g)
     for d in _autotune.DIRECT_CANDIDATES
-    for t, g in _autotune.TAP_CANDIDATES + ((2, 3), (5, 2), (9, 32))
+    for t, g in _autotune.TAP_CANDIDATES + ((1, 4), (2, 3), (5, 2), (9, 32))
 ]
 
 
