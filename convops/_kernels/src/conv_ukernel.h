@@ -42,6 +42,11 @@ static inline __attribute__((always_inline)) UK_TARGET void UK_NAME(block)(
     _Pragma("GCC unroll 16") for (p = 0; p < P; p++) {
         _Pragma("GCC unroll 4") for (v = 0; v < V; v++) {
             ptrdiff_t left = n_lanes - v * UK_L;
+            /* Ask for the output's lines now, for writing: they are stored after the whole
+             * reduction, so a write miss to L3 or memory is hidden behind it instead of stalling
+             * the stores (a hint only: nothing computed depends on it). */
+            if (left > 0)
+                __builtin_prefetch(outs[p] + v * UK_L, 1, 3);
             acc[p][v] = (UK_NAME(vec)){0};
             /* A later pass continues the sums an earlier one stored (exactly: same type). */
             if (t0 > 0 && left >= UK_L)
