@@ -4,8 +4,9 @@ The direct kernels (conv2d's, which also computes the stride-1 input gradient, a
 gradient's) keep a block of results in SIMD registers while a reduction runs. How big a block is
 best depends on the microarchitecture (registers, load ports, FMA latency, cache sizes), so the
 first call of each *shape class* times a few candidate blockings on a small synthetic problem
-(one thread: ~3-10 ms of CPU for conv2d's kernel with its tap blocking, up to ~40 ms at 128 -> 256 channels; ~10 ms for the filter gradient's, whose choice is
-about streaming larger data) and keeps the fastest for the rest of the process.
+(one thread: ~3-10 ms of CPU for conv2d's kernel with its tap blocking, up to ~40 ms at 128 -> 256
+channels; ~10 ms for the filter gradient's, whose choice is about streaming larger data) and
+keeps the fastest for the rest of the process.
 
 **Results never depend on the blocking.** A blocking decides which output elements are computed
 together, never the order of any element's sum: each one runs over (ky, kx, c) -- over output
