@@ -4,8 +4,9 @@ The direct kernels (conv2d's, which also computes the stride-1 input gradient, a
 gradient's) keep a block of results in SIMD registers while a reduction runs. How big a block is
 best depends on the microarchitecture (registers, load ports, FMA latency, cache sizes), so the
 first call of each *shape class* times a few candidate blockings on a small synthetic problem
-(one thread: ~1-3 ms of CPU for conv2d's kernel, ~10 ms for the filter gradient's, whose choice is
-about streaming larger data) and keeps the fastest for the rest of the process.
+(one thread: ~3-10 ms of CPU for conv2d's kernel with its tap blocking, up to ~40 ms at 128 -> 256
+channels; ~10 ms for the filter gradient's, whose choice is about streaming larger data) and
+keeps the fastest for the rest of the process.
 
 **Results never depend on the blocking.** A blocking decides which output elements are computed
 together, never the order of any element's sum: each one runs over (ky, kx, c) -- over output
@@ -17,7 +18,11 @@ Blockings
 ---------
 ``direct``: ``v<M><a|b>``, e.g. ``v4a`` (the built-in default): blocks of at most M (1-4) SIMD
 vectors of output channels, split as evenly as possible, times P output pixels, P from the first
-(``a``) or second (``b``) table of ``convops/_kernels/src/conv_simd.h`` for that width and ISA.
+(``a``) or second (``b``) table of ``convops/_kernels/src/conv_simd.h`` for that width and ISA;
+optionally ``t<T>g<G>`` (e.g. ``v4at3g8``), cache blocking over taps: groups of G (1-32) blocks
+run T (1-9) taps at a time, so that those taps' weights stay in cache for the whole group, each
+pass resuming the float sums the previous one stored in the output (the same multiply-adds in
+the same order: bit-identical). The register blocking is timed first, then these on a larger probe.
 
 ``filter``: ``v<M>/<KiB>``, e.g. ``v4/128`` (the AVX-512 default; ``v3/32`` with 16 registers):
 blocks of at most M vectors of output channels, and ``out_backprop`` streamed in chunks of that
@@ -81,9 +86,12 @@ _C = TypeVar("_C")  # a candidate blocking
 class DirectBlocking(NamedTuple):
     max_vectors: int  # 1..4
     pixel_choice: int  # 0 (table a) or 1 (table b)
+    taps_per_pass: int = 0  # 0: all taps in one pass
+    group_blocks: int = 1  # 1..32 blocks per pass
 
     def spec(self) -> str:
-        return f"v{self.max_vectors}{'ab'[self.pixel_choice]}"
+        tail = f"t{self.taps_per_pass}g{self.group_blocks}" if self.taps_per_pass else ""
+        return f"v{self.max_vectors}{'ab'[self.pixel_choice]}{tail}"
 
 
 class FilterBlocking(NamedTuple):
@@ -112,17 +120,26 @@ def default_filter(isa: int) -> FilterBlocking:
 
 
 DIRECT_CANDIDATES = tuple(DirectBlocking(m, c) for m in (4, 3, 2, 1) for c in (0, 1))
+# Cache blocking over taps (taps per pass, blocks per group), tried for the best register
+# blocking of DIRECT_CANDIDATES: (0, 1) is one pass over all the taps. One tap per pass (a
+# reload and store of the accumulators every C_g multiply-adds) never won on Zen 4 (1 core,
+# float32, the three 3x3 benchmark cases, AVX-512 and AVX2), so it is not timed.
+TAP_CANDIDATES = ((0, 1), (3, 8), (3, 32))
 FILTER_CANDIDATES = tuple(FilterBlocking(m, k) for m in (4, 3, 2, 1) for k in (128, 32, 512))
 
-_DIRECT_RE = re.compile(r"v([1-4])([ab])")
+_DIRECT_RE = re.compile(r"v([1-4])([ab])(?:t([1-9])g([1-9]|[12][0-9]|3[0-2]))?")
 _FILTER_RE = re.compile(r"v([1-4])/([1-9][0-9]{0,5})")
 
 
 def parse_direct(text: str) -> DirectBlocking:
     m = _DIRECT_RE.fullmatch(text)
     if m is None:
-        raise ValueError(f"a direct blocking must look like 'v4a' (v1-v4, then a or b); got {text!r}")
-    return DirectBlocking(int(m.group(1)), "ab".index(m.group(2)))
+        raise ValueError(
+            f"a direct blocking must look like 'v4a' or 'v4at1g8' (v1-v4, then a or b, then optionally "
+            f"t<taps per pass 1-9>g<blocks per group 1-32>); got {text!r}"
+        )
+    taps, group = (int(m.group(3)), int(m.group(4))) if m.group(3) else (0, 1)
+    return DirectBlocking(int(m.group(1)), "ab".index(m.group(2)), taps, group)
 
 
 def parse_filter(text: str) -> FilterBlocking:
@@ -347,9 +364,17 @@ def _measure_direct(
     x, w, out = _probe_arrays(dtype, cg, co, kh, kw, s)
     shapes: dict[tuple[int, int], DirectBlocking] = {}
     for cand in DIRECT_CANDIDATES:  # distinct (V, P) only: for narrow C_out several coincide
-        shapes.setdefault(conv.block_shape(dtype.itemsize, co, isa, *cand)[:2], cand)
+        shapes.setdefault(conv.block_shape(dtype.itemsize, co, isa, *cand[:2])[:2], cand)
     candidates = [c for c in DIRECT_CANDIDATES if c in shapes.values()]
-    return _best(lambda c: conv.conv2d_direct(x, w, out, s, s, 1, 1, 0, 0, 1, isa, 1, *c), candidates, DEFAULT_DIRECT)
+    best = _best(lambda c: conv.conv2d_direct(x, w, out, s, s, 1, 1, 0, 0, 1, isa, 1, *c), candidates, DEFAULT_DIRECT)
+    # Then the cache blocking over taps for that register blocking, on a problem with enough
+    # blocks of pixels for a group of 32 (16 x 16 pixels: ~40 blocks of 6; the weights of one
+    # pass must be reused to pay): ~3 ms more for 64 -> 64 channels, ~20 ms at the caps.
+    tapped = [best._replace(taps_per_pass=t, group_blocks=g) for t, g in TAP_CANDIDATES if t < kh * kw]
+    if len(tapped) < 2:
+        return best
+    x, w, out = _probe_arrays(dtype, cg, co, kh, kw, s, min_side=16)
+    return _best(lambda c: conv.conv2d_direct(x, w, out, s, s, 1, 1, 0, 0, 1, isa, 1, *c), tapped, best, reps=2)
 
 
 def filter_blocking(

@@ -31,6 +31,15 @@ CASES = [
 ]
 
 
+# Every register blocking with every cache blocking over taps the tuner tries, and passes that end
+# in the middle of a row of taps (2 and 5 taps of a 3-wide window) or cover the window in one.
+DIRECTS = [
+    d._replace(taps_per_pass=t, group_blocks=g)
+    for d in _autotune.DIRECT_CANDIDATES
+    for t, g in _autotune.TAP_CANDIDATES + ((1, 4), (2, 3), (5, 2), (9, 32))
+]
+
+
 @pytest.fixture(autouse=True)
 def _fresh_autotuner(monkeypatch):
     monkeypatch.delenv(_autotune.ENV, raising=False)
@@ -79,9 +88,9 @@ def test_every_blocking_gives_the_same_bits(monkeypatch, case, dtype):
             expected = convops.conv2d(x, w, strides, padding, dilations=dilations)
         np.testing.assert_allclose(y0, expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())
         # Every candidate of each kernel at least once, on 1 and on 2 threads.
-        n = max(len(_autotune.DIRECT_CANDIDATES), len(_autotune.FILTER_CANDIDATES))
+        n = max(len(DIRECTS), len(_autotune.FILTER_CANDIDATES))
         for i in range(2 * n):
-            direct = _autotune.DIRECT_CANDIDATES[i % len(_autotune.DIRECT_CANDIDATES)]
+            direct = DIRECTS[i % len(DIRECTS)]
             filt = _autotune.FILTER_CANDIDATES[i % len(_autotune.FILTER_CANDIDATES)]
             threads = 1 + (i // n)
             _force(monkeypatch, f"direct={direct.spec()},filter={filt.spec()}")
@@ -111,7 +120,7 @@ def test_large_fast_path_calls_are_tuned_and_agree(monkeypatch):
     _force(monkeypatch, "process")
     tuned = convops.conv2d(x, w, padding="SAME")
     assert any(k.startswith("direct|") for k in _autotune._state["choices"])
-    for spec in ("v1a", "v2b", "v4a"):
+    for spec in ("v1a", "v2b", "v4a", "v4at1g8", "v3bt2g32"):
         _force(monkeypatch, f"direct={spec}")
         assert np.array_equal(_bits(convops.conv2d(x, w, padding="SAME")), _bits(tuned)), spec
 
@@ -135,16 +144,16 @@ def _choose(dtype=np.float32):
 def test_cache_file_round_trip(monkeypatch, tmp_path):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     _force(monkeypatch, "persist")
-    calls = _counting_measure(monkeypatch, "v2b")
-    assert _choose() == _autotune.DirectBlocking(2, 1)
-    assert _choose() == _autotune.DirectBlocking(2, 1) and len(calls) == 1  # cached in the process
+    calls = _counting_measure(monkeypatch, "v2bt3g8")
+    assert _choose() == _autotune.DirectBlocking(2, 1, 3, 8)
+    assert _choose() == _autotune.DirectBlocking(2, 1, 3, 8) and len(calls) == 1  # cached in the process
     path = _autotune.cache_path()
     assert path.startswith(str(tmp_path)) and os.path.basename(path).startswith("autotune-")
     with open(path) as f:
-        assert list(json.load(f)["entries"].values()) == ["v2b"]
+        assert list(json.load(f)["entries"].values()) == ["v2bt3g8"]
     assert not [p for p in os.listdir(os.path.dirname(path)) if p.startswith(".autotune-")]  # no temp left
     _autotune.reset()  # a new process: the file answers, nothing is timed
-    assert _choose() == _autotune.DirectBlocking(2, 1) and len(calls) == 1
+    assert _choose() == _autotune.DirectBlocking(2, 1, 3, 8) and len(calls) == 1
     _choose(np.float64)  # another shape class is timed and added to the file
     with open(path) as f:
         assert len(json.load(f)["entries"]) == 2 and len(calls) == 2
@@ -201,12 +210,27 @@ def test_off_and_forced_settings_time_nothing(monkeypatch):
 def test_real_measurement_picks_a_candidate(monkeypatch):
     monkeypatch.setattr(_autotune, "MIN_TUNED_FLOPS", 0)
     isa = ["base", "avx2", "avx512"].index(ISAS[-1])
-    assert _autotune.direct_blocking(np.dtype(np.float32), isa, 8, 24, 3, 3, False, 1) in _autotune.DIRECT_CANDIDATES
+    direct = _autotune.direct_blocking(np.dtype(np.float32), isa, 8, 24, 3, 3, False, 1)
+    assert direct[:2] + (0, 1) in _autotune.DIRECT_CANDIDATES
+    assert direct[2:] in _autotune.TAP_CANDIDATES
     assert _autotune.filter_blocking(np.dtype(np.float64), isa, 8, 24, 3, 3, True, 1) in _autotune.FILTER_CANDIDATES
 
 
 @pytest.mark.parametrize(
-    "value", ["on", "v4a", "direct=v5a", "direct=v4c", "filter=v4", "filter=v4/0", "direct=v4a,direct=v3a", "direct"]
+    "value",
+    [
+        "on",
+        "v4a",
+        "direct=v5a",
+        "direct=v4c",
+        "direct=v4at0g8",
+        "direct=v4at1g33",
+        "direct=v4at1",
+        "filter=v4",
+        "filter=v4/0",
+        "direct=v4a,direct=v3a",
+        "direct",
+    ],
 )
 def test_bad_settings_are_rejected(monkeypatch, value):
     _force(monkeypatch, value)

@@ -136,10 +136,10 @@ def conv2d_naive(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,
 cdef extern from "conv_simd.h" nogil:
     ptrdiff_t convops_simd_lanes(int isa, ptrdiff_t itemsize)
     int convops_simd_pixels(int isa, int v, int choice)
-    ctypedef void (*convops_ukernel_f32)(int, int, const float* const*, float* const*, const float*, ptrdiff_t,
+    ctypedef void (*convops_ukernel_f32)(int, int, const float* const*, float* const*, const float*, ptrdiff_t, ptrdiff_t,
                                          ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t,
                                          ptrdiff_t) noexcept nogil
-    ctypedef void (*convops_ukernel_f64)(int, int, const double* const*, double* const*, const double*, ptrdiff_t,
+    ctypedef void (*convops_ukernel_f64)(int, int, const double* const*, double* const*, const double*, ptrdiff_t, ptrdiff_t,
                                          ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t,
                                          ptrdiff_t) noexcept nogil
     ctypedef void (*convops_image_f32)(const float*, float*, const float*, ptrdiff_t, ptrdiff_t, ptrdiff_t,
@@ -199,12 +199,18 @@ cdef struct Plan:
     Py_ssize_t height, width, c_in, h_out, w_out, c_out, n_batch
     Py_ssize_t kh, kw, c_group, c_out_group, sh, sw, dil_h, dil_w, top, left
     Py_ssize_t n_cb, vb, v, p, isa, choice
+    Py_ssize_t taps, group         # taps per pass (0: all) and blocks per group (cache blocking)
     Span* rows
     Span* cols
     Py_ssize_t n_cols
     Py_ssize_t n_pairs
     Py_ssize_t* pair_first     # first block of each (row span, column span) pair; [n_pairs] = total
     Py_ssize_t n_blocks
+
+
+# The most blocks of pixels one pass over a part of the taps visits (Plan.group).
+cdef enum:
+    _MAX_GROUP = 32
 
 
 cdef void _tasks(const Plan* plan, Py_ssize_t begin, Py_ssize_t end, floating dummy) noexcept nogil:
@@ -214,9 +220,10 @@ cdef void _tasks(const Plan* plan, Py_ssize_t begin, Py_ssize_t end, floating du
     cdef Py_ssize_t i = begin, last, cob, b, g, cb, lo, hi, mid, pair, j, n_pixels, n_rows, n_cols, n, r, c, p, _block
     cdef const Span* rs
     cdef const Span* cs
-    cdef const floating* xs[16]
-    cdef floating* outs[16]
+    cdef const floating* xs[16 * _MAX_GROUP]
+    cdef floating* outs[16 * _MAX_GROUP]
     cdef floating scratch[64]
+    cdef Py_ssize_t n_taps, per_pass, group, n_group, k, q, t0, t1
     cdef const floating* x = <const floating*>plan.x
     cdef floating* out = <floating*>plan.out
     cdef const floating* w
@@ -262,37 +269,53 @@ cdef void _tasks(const Plan* plan, Py_ssize_t begin, Py_ssize_t end, floating du
         op = out + ((n * plan.h_out + rs.start + r) * plan.w_out + cs.start + c) * plan.c_out + out_offset
         xp = x + ((n * plan.height + (rs.start + r) * plan.sh + iy0) * plan.width
                   + (cs.start + c) * plan.sw + ix0) * plan.c_in + g * plan.c_group
-        for _block in range(i, last):
-            for p in range(plan.p):
-                if j < n_pixels:
-                    outs[p] = op
-                    xs[p] = xp if taps else x
-                    j += 1
-                    c += 1
-                    if c < n_cols:
-                        op += plan.c_out
-                        xp += x_step
+        # Groups of up to plan.group blocks; each group's taps run in passes of plan.taps taps
+        # (all of them when plan.taps is 0): the weights of one pass stay in cache for every
+        # block of the group, and each pass resumes the sums the previous one stored.
+        n_taps = (rs.k1 - rs.k0) * (cs.k1 - cs.k0)
+        per_pass = n_taps if plan.taps == 0 or plan.taps >= n_taps else plan.taps
+        group = 1 if per_pass == n_taps else plan.group
+        while i < last:
+            n_group = min(group, last - i)
+            for k in range(n_group):
+                for p in range(plan.p):
+                    q = k * 16 + p
+                    if j < n_pixels:
+                        outs[q] = op
+                        xs[q] = xp if taps else x
+                        j += 1
+                        c += 1
+                        if c < n_cols:
+                            op += plan.c_out
+                            xp += x_step
+                        else:
+                            c = 0
+                            r += 1
+                            if r == n_rows:
+                                r = 0
+                                n += 1
+                            op = out + ((n * plan.h_out + rs.start + r) * plan.w_out + cs.start) * plan.c_out + out_offset
+                            xp = x + ((n * plan.height + (rs.start + r) * plan.sh + iy0) * plan.width
+                                      + cs.start * plan.sw + ix0) * plan.c_in + g * plan.c_group
+                    else:                       # past the pair's last pixel: compute a copy, drop it
+                        xs[q] = xs[k * 16]
+                        outs[q] = scratch
+            t0 = 0
+            while True:
+                t1 = min(n_taps, t0 + per_pass)
+                for k in range(n_group):
+                    if floating is float:
+                        convops_ukernels_f32[plan.isa](<int>plan.v, <int>plan.choice, &xs[k * 16], &outs[k * 16], w,
+                                                       t0, t1, cs.k1 - cs.k0, plan.c_group, row_stride,
+                                                       plan.dil_w * plan.c_in, plan.kw, plan.w_ci_stride, n_lanes)
                     else:
-                        c = 0
-                        r += 1
-                        if r == n_rows:
-                            r = 0
-                            n += 1
-                        op = out + ((n * plan.h_out + rs.start + r) * plan.w_out + cs.start) * plan.c_out + out_offset
-                        xp = x + ((n * plan.height + (rs.start + r) * plan.sh + iy0) * plan.width
-                                  + cs.start * plan.sw + ix0) * plan.c_in + g * plan.c_group
-                else:                           # past the pair's last pixel: compute a copy, drop it
-                    xs[p] = xs[0]
-                    outs[p] = scratch
-            if floating is float:
-                convops_ukernels_f32[plan.isa](<int>plan.v, <int>plan.choice, xs, outs, w, rs.k1 - rs.k0, cs.k1 - cs.k0,
-                                               plan.c_group, row_stride, plan.dil_w * plan.c_in, plan.kw,
-                                               plan.w_ci_stride, n_lanes)
-            else:
-                convops_ukernels_f64[plan.isa](<int>plan.v, <int>plan.choice, xs, outs, w, rs.k1 - rs.k0, cs.k1 - cs.k0,
-                                               plan.c_group, row_stride, plan.dil_w * plan.c_in, plan.kw,
-                                               plan.w_ci_stride, n_lanes)
-        i = last
+                        convops_ukernels_f64[plan.isa](<int>plan.v, <int>plan.choice, &xs[k * 16], &outs[k * 16], w,
+                                                       t0, t1, cs.k1 - cs.k0, plan.c_group, row_stride,
+                                                       plan.dil_w * plan.c_in, plan.kw, plan.w_ci_stride, n_lanes)
+                t0 = t1
+                if t0 >= n_taps:
+                    break
+            i += n_group
 
 
 cdef void _pack_filters(const floating* w, floating* packed, const Plan* plan, Py_ssize_t groups) noexcept nogil:
@@ -317,7 +340,7 @@ cdef double _hook_min_flops = 0
 
 def set_blocking_hook(hook, double min_flops):
     """Install `hook(itemsize, isa, c_group, c_out_group, kh, kw, stride1, flops) -> (max_vectors,
-    pixel_choice)`, asked for the blocking of fast-path calls of at least `min_flops`; None
+    pixel_choice, taps_per_pass, group_blocks)` (conv2d_direct's blocking arguments), asked for the blocking of fast-path calls of at least `min_flops`; None
     removes it."""
     global _blocking_hook, _hook_min_flops
     _blocking_hook, _hook_min_flops = hook, min_flops
@@ -335,20 +358,22 @@ cdef int _direct(const floating* x, Py_ssize_t n_batch, Py_ssize_t height, Py_ss
                  int isa, int num_threads) except -1:
     # conv2d_direct on raw C-contiguous buffers (fastpath.pyx calls it): the blocking the hook
     # chooses for large calls, the default for the rest.
-    cdef int max_vectors = 4, pixel_choice = 0
+    cdef int max_vectors = 4, pixel_choice = 0, taps = 0, group = 1
     cdef double flops = 2.0 * n_batch * h_out * w_out * c_out * kh * kw * c_group
     if _blocking_hook is not None and flops >= _hook_min_flops:
-        max_vectors, pixel_choice = _blocking_hook(sizeof(floating), isa, c_group, c_out // groups, kh, kw,
-                                                   sh == 1 and sw == 1, flops)
+        max_vectors, pixel_choice, taps, group = _blocking_hook(sizeof(floating), isa, c_group, c_out // groups,
+                                                                kh, kw, sh == 1 and sw == 1, flops)
     return _direct_blocked(x, n_batch, height, width, c_in, w, kh, kw, c_group, c_out, out, h_out, w_out, sh, sw,
-                           dil_h, dil_w, pad_top, pad_left, groups, isa, num_threads, max_vectors, pixel_choice)
+                           dil_h, dil_w, pad_top, pad_left, groups, isa, num_threads, max_vectors, pixel_choice,
+                           taps, group)
 
 
 cdef int _direct_blocked(const floating* x, Py_ssize_t n_batch, Py_ssize_t height, Py_ssize_t width,
                          Py_ssize_t c_in, const floating* w, Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t c_group,
                          Py_ssize_t c_out, floating* out, Py_ssize_t h_out, Py_ssize_t w_out, Py_ssize_t sh,
                          Py_ssize_t sw, Py_ssize_t dil_h, Py_ssize_t dil_w, Py_ssize_t pad_top, Py_ssize_t pad_left,
-                         Py_ssize_t groups, int isa, int num_threads, int max_vectors, int pixel_choice) except -1:
+                         Py_ssize_t groups, int isa, int num_threads, int max_vectors, int pixel_choice,
+                         int taps=0, int group=1) except -1:
     # One call of conv2d_direct. The blocking (max_vectors, pixel_choice) changes which output
     # elements are computed together, never the order of any element's sum: any blocking gives
     # the same bits (tests/test_autotune.py forces each one).
@@ -371,6 +396,7 @@ cdef int _direct_blocked(const floating* x, Py_ssize_t n_batch, Py_ssize_t heigh
     plan.v = (vectors + plan.n_cb - 1) // plan.n_cb
     plan.vb = plan.v * lanes
     plan.choice = pixel_choice
+    plan.taps, plan.group = max(taps, 0), min(max(group, 1), <int>_MAX_GROUP)
     plan.p = convops_simd_pixels(<int>plan.isa, <int>plan.v, pixel_choice)
     plan.x, plan.out = x, out
     try:
@@ -436,24 +462,30 @@ cdef int _direct_blocked(const floating* x, Py_ssize_t n_batch, Py_ssize_t heigh
 def conv2d_direct(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w, floating[:, :, :, ::1] out,
                   Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t dil_h, Py_ssize_t dil_w,
                   Py_ssize_t pad_top, Py_ssize_t pad_left, Py_ssize_t groups, int isa, int num_threads,
-                  int max_vectors=4, int pixel_choice=0):
+                  int max_vectors=4, int pixel_choice=0, int taps_per_pass=0, int group_blocks=1):
     """Register-blocked direct cross-correlation (see the comment above), in instruction set
     `isa` (an index into simd.ISA_NAMES that this CPU runs). The filters must be finite if any
     window reaches the padding (the caller chooses conv2d_gemm otherwise).
 
     Blocking (convops/_autotune.py chooses it; the result does not depend on it): blocks of at
     most `max_vectors` (1..4) SIMD vectors of output channels, split as evenly as possible, times
-    P output pixels, P from src/conv_simd.h's first table (`pixel_choice` 0) or second (1).
+    P output pixels, P from src/conv_simd.h's first table (`pixel_choice` 0) or second (1); and
+    cache blocking over taps: with `taps_per_pass` > 0, groups of `group_blocks` (1..32) blocks run
+    that many taps (in ky, kx order) at a time, so that those taps' weights stay in cache for the
+    whole group, each pass resuming the sums the previous one stored (0: all taps in one pass).
 
     x: (N, H, W, C_in), w: (KH, KW, C_in/groups, C_out), out: (N, H_out, W_out, C_out), non-empty.
     """
     if not 1 <= max_vectors <= 4 or pixel_choice not in (0, 1):
         raise ValueError(f"conv2d_direct: `max_vectors` must be 1..4 and `pixel_choice` 0 or 1; "
                          f"got {max_vectors}, {pixel_choice}")
+    if taps_per_pass < 0 or not 1 <= group_blocks <= _MAX_GROUP:
+        raise ValueError(f"conv2d_direct: `taps_per_pass` must be >= 0 and `group_blocks` 1..{_MAX_GROUP}; "
+                         f"got {taps_per_pass}, {group_blocks}")
     return _direct_blocked(&x[0, 0, 0, 0], x.shape[0], x.shape[1], x.shape[2], x.shape[3], &w[0, 0, 0, 0],
                            w.shape[0], w.shape[1], w.shape[2], w.shape[3], &out[0, 0, 0, 0], out.shape[1],
                            out.shape[2], sh, sw, dil_h, dil_w, pad_top, pad_left, groups, isa, num_threads,
-                           max_vectors, pixel_choice)
+                           max_vectors, pixel_choice, taps_per_pass, group_blocks)
 
 
 cdef int _image(const floating* x, Py_ssize_t n_batch, Py_ssize_t height, Py_ssize_t width, const floating* w,

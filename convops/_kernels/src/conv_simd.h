@@ -35,9 +35,9 @@ static const int convops_pixels[CONVOPS_ISA_COUNT][2][4] = {
 #define CONVOPS_BODY "conv_ukernel.h"
 #include "simd_instantiate.h"
 
-typedef void (*convops_ukernel_f32)(int, int, const float* const*, float* const*, const float*, ptrdiff_t, ptrdiff_t,
+typedef void (*convops_ukernel_f32)(int, int, const float* const*, float* const*, const float*, ptrdiff_t, ptrdiff_t, ptrdiff_t,
                                     ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t);
-typedef void (*convops_ukernel_f64)(int, int, const double* const*, double* const*, const double*, ptrdiff_t,
+typedef void (*convops_ukernel_f64)(int, int, const double* const*, double* const*, const double*, ptrdiff_t, ptrdiff_t,
                                     ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t);
 typedef void (*convops_image_f32)(const float*, float*, const float*, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t,
                                   ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t,

@@ -12,7 +12,8 @@
 typedef UK_T UK_NAME(vec) __attribute__((vector_size(UK_VBYTES)));
 #define UK_L ((ptrdiff_t)(UK_VBYTES / sizeof(UK_T)))
 
-/* acc[p][v] += x[pixel p][tap] * w[tap][v] over the taps of one clipped window.
+/* acc[p][v] += x[pixel p][tap] * w[tap][v] over taps [t0, t1) of one clipped window (nky x nkx
+ * taps numbered ky * nkx + kx), acc starting at 0 when t0 = 0, at outs' values otherwise.
  *
  * xs[p]  input of pixel p at the window's first valid tap (ky0, kx0), channel offset of the group
  * outs[p] where pixel p's n_lanes output channels go
@@ -30,19 +31,32 @@ typedef UK_T UK_NAME(vec) __attribute__((vector_size(UK_VBYTES)));
  * (P x V + P + 1 registers rather than P x V + V + 1: 16 for 3 x 4, which AVX2 has). */
 static inline __attribute__((always_inline)) UK_TARGET void UK_NAME(block)(
         const int V, const int P, const UK_T* const* xs, UK_T* const* outs, const UK_T* w,
-        ptrdiff_t nky, ptrdiff_t nkx, ptrdiff_t cg, ptrdiff_t row_stride, ptrdiff_t col_stride,
+        ptrdiff_t t0, ptrdiff_t t1, ptrdiff_t nkx, ptrdiff_t cg, ptrdiff_t row_stride, ptrdiff_t col_stride,
         ptrdiff_t kw, ptrdiff_t w_ci_stride, ptrdiff_t n_lanes)
 {
     UK_NAME(vec) acc[16][4];
     UK_NAME(vec) wv[4];
     UK_NAME(vec) bv[16];
-    ptrdiff_t ky, kx, ci;
+    ptrdiff_t t, ky = nkx > 0 ? t0 / nkx : 0, kx = t0 - ky * nkx, ci;
     int p, v;
-    _Pragma("GCC unroll 16") for (p = 0; p < P; p++)
-        _Pragma("GCC unroll 4") for (v = 0; v < V; v++)
+    _Pragma("GCC unroll 16") for (p = 0; p < P; p++) {
+        _Pragma("GCC unroll 4") for (v = 0; v < V; v++) {
+            ptrdiff_t left = n_lanes - v * UK_L;
+            /* Ask for the output's lines now, for writing: they are stored after the whole
+             * reduction, so a write miss to L3 or memory is hidden behind it instead of stalling
+             * the stores (a hint only: nothing computed depends on it). */
+            if (left > 0)
+                __builtin_prefetch(outs[p] + v * UK_L, 1, 3);
             acc[p][v] = (UK_NAME(vec)){0};
-    for (ky = 0; ky < nky; ky++) {
-        for (kx = 0; kx < nkx; kx++) {
+            /* A later pass continues the sums an earlier one stored (exactly: same type). */
+            if (t0 > 0 && left >= UK_L)
+                memcpy(&acc[p][v], outs[p] + v * UK_L, sizeof(acc[p][v]));
+            else if (t0 > 0 && left > 0)
+                memcpy(&acc[p][v], outs[p] + v * UK_L, (size_t)left * sizeof(UK_T));
+        }
+    }
+    for (t = t0; t < t1; t++) {
+        {
             const ptrdiff_t off = ky * row_stride + kx * col_stride;
             const UK_T* wk = w + ((ky * kw + kx) * cg) * w_ci_stride;
             for (ci = 0; ci < cg; ci++) {
@@ -67,6 +81,10 @@ static inline __attribute__((always_inline)) UK_TARGET void UK_NAME(block)(
                 wk += w_ci_stride;
             }
         }
+        if (++kx == nkx) {
+            kx = 0;
+            ky++;
+        }
     }
     _Pragma("GCC unroll 16") for (p = 0; p < P; p++) {
         _Pragma("GCC unroll 4") for (v = 0; v < V; v++) {
@@ -86,15 +104,18 @@ static inline __attribute__((always_inline)) UK_TARGET void UK_NAME(block)(
 #define UK_ALT__(v, bytes) UK_BLOCK_(v, CONVOPS_ALT_BLOCKS_##bytes)
 
 #define UK_BLOCK_CASE(VV, PP) \
-    UK_NAME(block)(VV, PP, xs, outs, w, nky, nkx, cg, row_stride, col_stride, kw, w_ci_stride, n_lanes)
+    UK_NAME(block)(VV, PP, xs, outs, w, t0, t1, nkx, cg, row_stride, col_stride, kw, w_ci_stride, n_lanes)
 #define UK_WIDTH_CASE(VV) \
     if (choice == 0) UK_BLOCK_CASE(VV, UK_BLOCK(VV)); else UK_BLOCK_CASE(VV, UK_ALT(VV))
 
 /* The entry point: V (1..4 vectors of output channels) and the pixel count chosen at run time:
- * choice 0 = UK_BLOCK(V) pixels, 1 = UK_ALT(V) pixels (conv_simd.h's tables). */
+ * choice 0 = UK_BLOCK(V) pixels, 1 = UK_ALT(V) pixels (conv_simd.h's tables). Taps [t0, t1) of
+ * the clipped window, numbered ky * nkx + kx: from 0 to all of them in one call, or in several
+ * consecutive passes (cache blocking over taps, conv.pyx), each after the first resuming the sums
+ * the one before stored in outs -- the same multiply-adds in the same order. */
 static UK_TARGET void UK_NAME(ukernel)(
-        int V, int choice, const UK_T* const* xs, UK_T* const* outs, const UK_T* w, ptrdiff_t nky,
-        ptrdiff_t nkx, ptrdiff_t cg, ptrdiff_t row_stride, ptrdiff_t col_stride, ptrdiff_t kw,
+        int V, int choice, const UK_T* const* xs, UK_T* const* outs, const UK_T* w, ptrdiff_t t0,
+        ptrdiff_t t1, ptrdiff_t nkx, ptrdiff_t cg, ptrdiff_t row_stride, ptrdiff_t col_stride, ptrdiff_t kw,
         ptrdiff_t w_ci_stride, ptrdiff_t n_lanes)
 {
     switch (V) {
