@@ -55,7 +55,7 @@ echo "$(basename "$SDIST"): $(du -k "$SDIST" | cut -f1) KiB"
 
 step "sdist contents: the tracked sources, nothing generated or fetched"
 tar -tzf "$SDIST" | sed "s|^$NAME/||" | grep -v -e '/$' -e '^$' -e '^PKG-INFO$' -e '^setup.cfg$' -e '\.egg-info/' | sort >"$WORK/in_sdist.txt"
-git -C "$ROOT" ls-files -- convops tests docs examples requirements scripts/smoke_test.py scripts/dist_check.sh \
+git -C "$ROOT" ls-files -- convops tests docs examples requirements scripts/smoke_test.py scripts/dist_check.sh scripts/pool_check.c \
   README.md LICENSE CHANGELOG.md CONTRIBUTING.md pyproject.toml setup.py MANIFEST.in | sort >"$WORK/tracked.txt"
 if ! diff -u "$WORK/tracked.txt" "$WORK/in_sdist.txt" >"$WORK/sdist.diff"; then
   echo "the sdist differs from the tracked files (- missing from the sdist, + not tracked):"; cat "$WORK/sdist.diff"; exit 1
@@ -105,10 +105,11 @@ cp "$WORK"/unzipped/convops/_kernels/*.so "$SRC/convops/_kernels/"
 echo "selected out (each needs more than the sdist and its test extra): ${SDIST_OUT[*]}"
 set +e
 (cd "$SRC" && CI=true HYPOTHESIS_PROFILE="${HYPOTHESIS_PROFILE:-dev}" "$WORK/test/bin/python" -m pytest tests \
-  -p no:cacheprovider -q -rs "${SDIST_OUT[@]}" >"$WORK/pytest.log" 2>&1)
+  -p no:cacheprovider -q -rfEs "${SDIST_OUT[@]}" >"$WORK/pytest.log" 2>&1)
 status=$?
 set -e
 tail -30 "$WORK/pytest.log"
+grep -E "^(FAILED|ERROR) " "$WORK/pytest.log" || true  # every failure by name (the tail may not show them)
 summary=$(tail -1 "$WORK/pytest.log")
 if [ "$status" != 0 ] || ! grep -q " passed" <<<"$summary" || grep -qE "[0-9]+ (failed|errors?|skipped)" <<<"$summary"; then
   echo "the sdist's test suite did not pass cleanly (exit $status; skips count as failures): $summary"; exit 1

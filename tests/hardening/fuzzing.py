@@ -276,7 +276,8 @@ def resolve_operands(first: ArrayArg, second: ArrayArg) -> tuple[np.ndarray | No
             b, ok = list_to(second, a.dtype)
             return a, b, ok
         return a, b.astype(default_list_dtype(b)), False
-    return a, b, a.dtype == b.dtype
+    # Byte order is not a dtype: >f4 and float32 are the same numbers (convops normalises both).
+    return a, b, a.dtype.newbyteorder("=") == b.dtype.newbyteorder("=")
 
 
 def mark_byte_order(pairs) -> None:
