@@ -136,12 +136,12 @@ def conv2d_naive(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,
 cdef extern from "conv_simd.h" nogil:
     ptrdiff_t convops_simd_lanes(int isa, ptrdiff_t itemsize)
     int convops_simd_pixels(int isa, int v, int choice)
-    ctypedef void (*convops_ukernel_f32)(int, int, const float* const*, float* const*, const float*, ptrdiff_t, ptrdiff_t,
+    ctypedef void (*convops_ukernel_f32)(int, int, const float* const*, float* const*, const float*,
                                          ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t,
-                                         ptrdiff_t) noexcept nogil
-    ctypedef void (*convops_ukernel_f64)(int, int, const double* const*, double* const*, const double*, ptrdiff_t, ptrdiff_t,
+                                         ptrdiff_t, ptrdiff_t, ptrdiff_t) noexcept nogil
+    ctypedef void (*convops_ukernel_f64)(int, int, const double* const*, double* const*, const double*,
                                          ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t,
-                                         ptrdiff_t) noexcept nogil
+                                         ptrdiff_t, ptrdiff_t, ptrdiff_t) noexcept nogil
     ctypedef void (*convops_image_f32)(const float*, float*, const float*, ptrdiff_t, ptrdiff_t, ptrdiff_t,
                                        ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t,
                                        ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t) noexcept nogil
@@ -213,6 +213,8 @@ cdef enum:
     _MAX_GROUP = 32
 
 
+# Size: one task loop walks blocks, spans and tap passes with every pointer kept in registers; split
+# into helpers it would recompute the decoded position per block (the cost this loop avoids).
 cdef void _tasks(const Plan* plan, Py_ssize_t begin, Py_ssize_t end, floating dummy) noexcept nogil:
     # Tasks [begin, end): task i is block b of P pixels x channel block cob, i = cob * n_blocks + b.
     # Consecutive blocks of one (row span, column span) pair share their window and filters, and
@@ -294,7 +296,8 @@ cdef void _tasks(const Plan* plan, Py_ssize_t begin, Py_ssize_t end, floating du
                             if r == n_rows:
                                 r = 0
                                 n += 1
-                            op = out + ((n * plan.h_out + rs.start + r) * plan.w_out + cs.start) * plan.c_out + out_offset
+                            op = (out + ((n * plan.h_out + rs.start + r) * plan.w_out + cs.start) * plan.c_out
+                                  + out_offset)
                             xp = x + ((n * plan.height + (rs.start + r) * plan.sh + iy0) * plan.width
                                       + cs.start * plan.sw + ix0) * plan.c_in + g * plan.c_group
                     else:                       # past the pair's last pixel: compute a copy, drop it
@@ -340,8 +343,8 @@ cdef double _hook_min_flops = 0
 
 def set_blocking_hook(hook, double min_flops):
     """Install `hook(itemsize, isa, c_group, c_out_group, kh, kw, stride1, flops) -> (max_vectors,
-    pixel_choice, taps_per_pass, group_blocks)` (conv2d_direct's blocking arguments), asked for the blocking of fast-path calls of at least `min_flops`; None
-    removes it."""
+    pixel_choice, taps_per_pass, group_blocks)` (conv2d_direct's blocking arguments), asked for the
+    blocking of fast-path calls of at least `min_flops`; None removes it."""
     global _blocking_hook, _hook_min_flops
     _blocking_hook, _hook_min_flops = hook, min_flops
 
