@@ -213,7 +213,7 @@ class MeanSquaredError(_DenseLoss):
 
 def categorical_crossentropy(y_true: ArrayLike, y_pred: ArrayLike, from_logits: bool = False) -> np.ndarray:
     """Per-example categorical crossentropy, as ``keras.losses.categorical_crossentropy`` (the
-    class :class:`CategoricalCrossentropy` gives their mean).
+    class :class:`convops.nn.CategoricalCrossentropy` gives their mean).
 
     Parameters
     ----------

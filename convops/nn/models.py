@@ -330,7 +330,7 @@ class Model:
         loss : str or loss instance
             ``"sparse_categorical_crossentropy"``, ``"categorical_crossentropy"``,
             ``"binary_crossentropy"``, ``"mean_squared_error"`` / ``"mse"``, or an instance of
-            one of :mod:`convops.nn.losses`' classes.
+            one of the loss classes of ``convops.nn.losses``.
         metrics : list of str, optional
             ``["accuracy"]`` (also spelled ``"acc"``, ``"sparse_categorical_accuracy"``) or none.
 
