@@ -42,12 +42,13 @@ default_tests=(tests --ignore=tests/site --ignore=tests/test_package.py --ignore
 echo "== sanitizer build in $dir (CONVOPS_SANITIZE=1)"
 mkdir -p "$dir"
 # Copy every file git knows or would know (tracked, or new and not ignored): sources, tests,
-# examples, data. tar keeps modification times, so unchanged kernels are not recompiled; ignored
+# examples, scripts (the C test program and the distribution scripts that test_build and test_dist
+# read), data. tar keeps modification times, so unchanged kernels are not recompiled; ignored
 # files -- the in-place build's *.so and generated *.c, .venv, build/ itself -- never come along.
 # Tests and sources are refreshed whole so that a file deleted upstream does not linger.
-rm -rf "$dir/tests" "$dir/examples"
+rm -rf "$dir/tests" "$dir/examples" "$dir/scripts"
 find "$dir/convops" -maxdepth 3 -type f ! -name '*.so' ! -name '*.c' -delete 2>/dev/null || true
-git ls-files -z --cached --others --exclude-standard -- convops tests examples docs/_data setup.py pyproject.toml \
+git ls-files -z --cached --others --exclude-standard -- convops tests examples scripts docs/_data setup.py pyproject.toml \
     README.md LICENSE MANIFEST.in requirements | tar --null -T - -cf - | tar -C "$dir" -xf -
 # docs/_data above holds the committed digit sample; the real MNIST digits scripts/fetch_data.sh
 # fetched are git-ignored data: the datasets test and the example script read them from

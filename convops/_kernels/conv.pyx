@@ -232,7 +232,7 @@ cdef void _tasks(const Plan* plan, Py_ssize_t begin, Py_ssize_t end, floating du
     cdef Py_ssize_t n_lanes, out_offset, iy0, ix0, row_stride = plan.dil_h * plan.width * plan.c_in
     cdef Py_ssize_t x_step = plan.sw * plan.c_in
     cdef floating* op
-    cdef const floating* xp
+    cdef Py_ssize_t xo
     cdef bint taps
     while i < end:
         cob = i // plan.n_blocks
@@ -269,8 +269,11 @@ cdef void _tasks(const Plan* plan, Py_ssize_t begin, Py_ssize_t end, floating du
         c = j - (n * n_rows + r) * n_cols
         # Pointers of the current pixel; along a row they advance by constant steps.
         op = out + ((n * plan.h_out + rs.start + r) * plan.w_out + cs.start + c) * plan.c_out + out_offset
-        xp = x + ((n * plan.height + (rs.start + r) * plan.sh + iy0) * plan.width
-                  + (cs.start + c) * plan.sw + ix0) * plan.c_in + g * plan.c_group
+        # The input offset is kept as an integer and made a pointer only for pixels whose window
+        # has a real tap: for a window wholly in the padding (no taps) the offset may lie far
+        # outside the array (a padding of 2**60), and forming such a pointer is undefined behaviour.
+        xo = ((n * plan.height + (rs.start + r) * plan.sh + iy0) * plan.width
+              + (cs.start + c) * plan.sw + ix0) * plan.c_in + g * plan.c_group
         # Groups of up to plan.group blocks; each group's taps run in passes of plan.taps taps
         # (all of them when plan.taps is 0): the weights of one pass stay in cache for every
         # block of the group, and each pass resumes the sums the previous one stored.
@@ -284,12 +287,12 @@ cdef void _tasks(const Plan* plan, Py_ssize_t begin, Py_ssize_t end, floating du
                     q = k * 16 + p
                     if j < n_pixels:
                         outs[q] = op
-                        xs[q] = xp if taps else x
+                        xs[q] = x + xo if taps else x
                         j += 1
                         c += 1
                         if c < n_cols:
                             op += plan.c_out
-                            xp += x_step
+                            xo += x_step
                         else:
                             c = 0
                             r += 1
@@ -298,8 +301,8 @@ cdef void _tasks(const Plan* plan, Py_ssize_t begin, Py_ssize_t end, floating du
                                 n += 1
                             op = (out + ((n * plan.h_out + rs.start + r) * plan.w_out + cs.start) * plan.c_out
                                   + out_offset)
-                            xp = x + ((n * plan.height + (rs.start + r) * plan.sh + iy0) * plan.width
-                                      + cs.start * plan.sw + ix0) * plan.c_in + g * plan.c_group
+                            xo = ((n * plan.height + (rs.start + r) * plan.sh + iy0) * plan.width
+                                  + cs.start * plan.sw + ix0) * plan.c_in + g * plan.c_group
                     else:                       # past the pair's last pixel: compute a copy, drop it
                         xs[q] = xs[k * 16]
                         outs[q] = scratch

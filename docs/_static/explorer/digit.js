@@ -217,6 +217,7 @@ function keyMap(event, layer, h, w, channels) {
   const move = KEY_MOVES[event.key];
   if (!move) return;
   event.preventDefault();
+  event.stopPropagation(); // the site turns pages with the arrow keys: not while moving here
   const s = state.selection.layer === layer ? state.selection : { layer, y: h >> 1, x: w >> 1, channel: 0 };
   const clamp = (v, n) => Math.min(Math.max(v, 0), n - 1);
   select({

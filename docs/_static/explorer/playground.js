@@ -539,6 +539,7 @@ export function init(root) {
       return;
     }
     event.preventDefault();
+    event.stopPropagation(); // the site turns pages with the arrow keys: not while stepping here
   }
 
   root.querySelector("form").addEventListener("submit", (event) => event.preventDefault());
