@@ -58,7 +58,22 @@ class _DenseLoss:
         self.from_logits = as_bool(from_logits, "from_logits")
 
     def prepare_y(self, y_true: Any, output_shape: tuple[int, ...], name: str = "y") -> np.ndarray:
-        """The targets for outputs of ``output_shape`` (batch axis included), checked."""
+        """The targets for outputs of ``output_shape`` (batch axis included), checked.
+
+        Parameters
+        ----------
+        y_true : array_like
+            Targets of the outputs' shape (one-hot rows, probabilities or values).
+        output_shape : tuple of int
+            Shape of the model's output, batch axis included.
+        name : str
+            The argument's name in error messages.
+
+        Returns
+        -------
+        ndarray of float64
+            The targets, checked.
+        """
         return _targets(y_true, tuple(output_shape), np.dtype(np.float64), name)
 
     def __call__(self, y_true: ArrayLike, y_pred: ArrayLike) -> float:
@@ -100,7 +115,23 @@ class _DenseLoss:
     def per_example(
         self, y_true: ArrayLike, y_pred: ArrayLike | None = None, logits: ArrayLike | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Keras's per-example losses (the last axis reduced) and the gradient of their mean."""
+        """Keras's per-example losses (the last axis reduced) and the gradient of their mean.
+
+        Parameters
+        ----------
+        y_true : array_like
+            Targets of the predictions' shape.
+        y_pred : array_like, optional
+            Predictions (probabilities for the crossentropies, values for mse).
+        logits : array_like, optional
+            The output layer's logits, instead of ``y_pred`` (the fused softmax/sigmoid path).
+
+        Returns
+        -------
+        (ndarray, ndarray)
+            The losses per example and the gradient of their mean with respect to the
+            predictions (or the logits).
+        """
         if logits is None and self.from_logits:
             logits = y_pred
         if logits is not None:

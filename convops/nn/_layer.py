@@ -367,7 +367,13 @@ class Layer:
 
     # -- weights -------------------------------------------------------------------------------
     def trainable_keys(self) -> list[str]:
-        """The names of the weights an optimizer updates (every one but :attr:`non_trainable`)."""
+        """The names of the weights an optimizer updates (every one but :attr:`non_trainable`).
+
+        Returns
+        -------
+        list of str
+            Keys of ``params``, in their order.
+        """
         return [key for key in self.params if key not in self.non_trainable]
 
     @property

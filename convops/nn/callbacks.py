@@ -241,6 +241,10 @@ class EarlyStopping(_Monitor):
         if self.patience < 0 or self.start_from_epoch < 0:
             raise ValueError(f"`patience` and `start_from_epoch` must be >= 0; got {patience} and {start_from_epoch}")
         self.verbose = as_int(verbose, "verbose")
+        if self.verbose not in (0, 1):
+            raise ValueError(
+                f"`verbose` must be 0 (silent) or 1 (a line when it acts), as in Keras; got {self.verbose}"
+            )
         self.baseline = None if baseline is None else _checks.as_float(baseline, "baseline")
         self.restore_best_weights = _checks.as_bool(restore_best_weights, "restore_best_weights")
         self.on_train_begin()
@@ -337,6 +341,10 @@ class ModelCheckpoint(_Monitor):
             raise TypeError(f"`filepath` must be a str or path; got {_checks.describe(filepath)}")
         self.filepath = os.fspath(filepath)
         self.verbose = as_int(verbose, "verbose")
+        if self.verbose not in (0, 1):
+            raise ValueError(
+                f"`verbose` must be 0 (silent) or 1 (a line when it acts), as in Keras; got {self.verbose}"
+            )
         self.save_best_only = _checks.as_bool(save_best_only, "save_best_only")
         self.save_weights_only = _checks.as_bool(save_weights_only, "save_weights_only")
         self.best = (

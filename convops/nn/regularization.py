@@ -60,6 +60,8 @@ class Dropout(Layer):
             noise_shape = tuple(None if side is None else as_int(side, "noise_shape") for side in noise_shape)
         self.noise_shape = noise_shape
         self.seed = None if seed is None else as_int(seed, "seed")
+        if self.seed is not None and self.seed < 0:
+            raise ValueError(f"`seed` must be a non-negative integer; got {self.seed}")
         self._rng = next_generator(self.seed) if self.seed is not None else None
         self._mask: np.ndarray | None = None
 

@@ -54,10 +54,20 @@ def _write_npz(path: str, arrays: dict[str, np.ndarray]) -> None:
         raise
 
 
-def _read_npz(path: str, marker: str, what: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """The JSON header under ``marker`` and the arrays, or ValueError for a file not ours."""
+def _check_readable(path: str) -> None:
+    """A path to read from: ValueError for an empty path or a directory (never a file), and
+    FileNotFoundError only for a path where nothing is."""
+    if not path:
+        raise ValueError("`filepath` must name a file; got an empty path")
+    if os.path.isdir(path):
+        raise ValueError(f"`filepath` must name a file, not a directory; got {path!r}")
     if not os.path.isfile(path):
         raise FileNotFoundError(f"`filepath`: no file {path!r}")
+
+
+def _read_npz(path: str, marker: str, what: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """The JSON header under ``marker`` and the arrays, or ValueError for a file not ours."""
+    _check_readable(path)
     try:
         with np.load(path, allow_pickle=False) as data:
             if marker not in data.files:
@@ -99,7 +109,15 @@ def _weights_from(arrays: dict[str, np.ndarray], header: dict[str, Any], path: s
 
 
 def save_weights(model: Any, filepath: Any) -> None:
-    """Write every weight of ``model`` to ``filepath`` (``.npz``). See :meth:`Model.save_weights`."""
+    """Write every weight of ``model`` to ``filepath`` (``.npz``). See :meth:`Model.save_weights`.
+
+    Parameters
+    ----------
+    model : Model
+        A built convops model.
+    filepath : str or path-like
+        The ``.npz`` file to write.
+    """
     path = _path(filepath)
     model._require_built("save_weights")
     names, arrays = _weight_arrays(model)
@@ -108,7 +126,15 @@ def save_weights(model: Any, filepath: Any) -> None:
 
 
 def load_weights(model: Any, filepath: Any) -> None:
-    """Load weights saved by :func:`save_weights` or a Keras ``.weights.h5`` file. See :meth:`Model.load_weights`."""
+    """Load weights saved by :func:`save_weights` or a Keras ``.weights.h5`` file. See :meth:`Model.load_weights`.
+
+    Parameters
+    ----------
+    model : Model
+        A built convops model.
+    filepath : str or path-like
+        The ``.npz`` file (or Keras ``.weights.h5``) to read.
+    """
     path = _path(filepath)
     if path.endswith(".h5"):
         model.set_weights(_keras_h5_weights(model, path))
@@ -118,7 +144,15 @@ def load_weights(model: Any, filepath: Any) -> None:
 
 
 def save_model(model: Any, filepath: Any) -> None:
-    """Write the architecture, the compile settings and the weights of ``model`` to one ``.npz``."""
+    """Write the architecture, the compile settings and the weights of ``model`` to one ``.npz``.
+
+    Parameters
+    ----------
+    model : Model
+        A built convops model.
+    filepath : str or path-like
+        The ``.npz`` file to write.
+    """
     path = _path(filepath)
     model._require_built("save")
     names, arrays = _weight_arrays(model)
@@ -202,8 +236,7 @@ def _keras_h5_weights(model: Any, path: str) -> list[np.ndarray]:
         ) from None
     from convops.nn._layer import _snake
 
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"`filepath`: no file {path!r}")
+    _check_readable(path)
     try:
         handle = h5py.File(path, "r")
     except OSError as exc:

@@ -20,15 +20,15 @@ RESULTS = pathlib.Path(__file__).resolve().parents[2] / "benchmarks" / "results"
 RUN = RESULTS / "run-H.json"
 ERROR = RESULTS / "algorithm-error.json"
 
-# One colour and one marker per algorithm (Okabe-Ito; shapes tell them apart without colour).
+# One colour and one marker per algorithm (the grammar's colours; shapes tell them apart without colour).
 STYLE = {
-    "naive": ("#999999", "v"),
-    "im2col": ("#E69F00", "s"),
+    "naive": (g.PAD_EDGE, "v"),
+    "im2col": (g.SAME, "s"),
     "direct": (g.INPUT, "o"),
     "winograd": (g.OUTPUT, "D"),
     "fft": (g.WINDOW, "^"),
-    "auto": ("#222222", "x"),
-    "TF eager": ("#CC79A7", "+"),
+    "auto": (g.TEXT, "x"),
+    "TF eager": (g.CHANGED_EDGE, "+"),
 }
 
 
@@ -150,7 +150,7 @@ def error_points(data: dict, kind: str | None = None) -> dict[str, list[tuple[in
 
 def _error_style(name: str):
     base = name.split()[0]
-    colour, marker = STYLE.get(base, ("#444444", "o"))
+    colour, marker = STYLE.get(base, (g.GRID_EDGE, "o"))
     dashed = "F(4x4" in name or "float32" in name
     return colour, marker, "--" if dashed else "-"
 

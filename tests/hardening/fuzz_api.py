@@ -38,13 +38,15 @@ import convops
 import convops.arithmetic
 import convops.datasets
 import convops.nn
-from convops.nn import activations, initializers, layers, losses, models, optimizers
+from convops.nn import activations, callbacks, initializers, layers, losses, models, optimizers, saving
 
 MODULES = [
     convops.nn,
     layers,
     models,
     losses,
+    callbacks,
+    saving,
     optimizers,
     activations,
     initializers,
@@ -148,7 +150,7 @@ BAD: dict[str, list[Any]] = {
     "verbose": [3, -1, "loud", 1.5, None, True, [1]],
     "metrics": ["accuracy", ["mse"], 3, [3]],
     "optimizer": ["adagrad", 3, None],
-    "loss": ["mse", 3, None],
+    "loss": ["hinge", 3, None],
     "layer_list": [3, "abc", [3], ["dense"]],
     "layer": [3, "dense", None, np.zeros(3)],
     "symbolic": [3, None, np.zeros(3), "x"],
@@ -172,6 +174,11 @@ BAD: dict[str, list[Any]] = {
         np.zeros((4, 0)),
         np.array([["a"] * 3] * 4),
     ],
+    # Predictions of the dense losses (y_true has their shape, so a shape mismatch may be
+    # reported on either: tests/test_nn_keras_parity.py checks those; here only what is never a
+    # prediction).
+    "callbacks": [3, "early_stopping", [3], [None]],
+    "dense_scores": ["abc", None, [[1, 2], [3]], np.array([["a"] * 3] * 4), object()],
     "array": ["abc", None, [[1, 2], [3]], object(), np.array(["a", "b"])],
     "out_array": ["abc", 3, np.zeros(5), [1.0, 1.0, 1.0]],
     "weights": [3, "abc", [], [np.zeros(1)], None],
@@ -219,6 +226,33 @@ def tiny_model(compiled: bool = True) -> models.Sequential:
 X = np.linspace(-1, 1, 4 * 25, dtype=np.float32).reshape(4, 5, 5, 1)
 Y = np.array([0, 1, 2, 1])
 P = np.full((4, 3), 1 / 3)
+
+
+ONE_HOT = np.eye(3)[Y]
+HOOK = "a training hook: fit calls it with its own values (the callbacks tests check them against Keras)"
+
+
+def saved_model() -> Path:
+    """A model saved once (convops' own .npz), for load_model's valid call."""
+    path = _TMP / "model.npz"
+    if not path.exists():
+        tiny_model().save(path)
+    return path
+
+
+def saved_weights() -> Path:
+    path = _TMP / "model.weights.npz"
+    if not path.exists():
+        tiny_model().save_weights(path)
+    return path
+
+
+SAVE_PATH = "a path to write: tests/test_nn_keras_parity.py checks unwritable and foreign files"
+
+
+def _with_model(callback: Any) -> Any:
+    callback.set_model(tiny_model())
+    return callback
 
 
 def built(layer: layers.Layer, shape: tuple[int, ...]) -> layers.Layer:
@@ -321,7 +355,16 @@ POOL_KINDS = dict(
 COMMON = dict(name=None, input_shape=(4,), dtype="float32")
 COMMON_KINDS = dict(name="name", input_shape="shape_or_none", dtype="dtype")
 FIT = dict(
-    x=X, y=Y, batch_size=2, epochs=1, verbose=0, validation_split=0.0, validation_data=None, shuffle=True, stream=None
+    x=X,
+    y=Y,
+    batch_size=2,
+    epochs=1,
+    verbose=0,
+    validation_split=0.0,
+    validation_data=None,
+    shuffle=True,
+    stream=None,
+    callbacks=None,
 )
 FIT_KINDS = dict(
     x="array",
@@ -333,6 +376,7 @@ FIT_KINDS = dict(
     validation_data="validation_data",
     shuffle="bool",
     stream="stream",
+    callbacks="callbacks",
 )
 NN = "convops.nn"
 AR = "convops.arithmetic"
@@ -420,7 +464,6 @@ SPECS: dict[str, Spec] = {
         dict(layers=[layers.Input((4,)), layers.Dense(2)], name=None),
         dict(layers="layer_list", name="name"),
     ),
-    f"{NN}.models.History": Spec(fn(models.History), {}, {}),
     f"{NN}.models.Model.add": Spec(
         method(lambda: models.Sequential([layers.Input((4,))]), "add"), dict(layer=layers.Dense(2)), dict(layer="layer")
     ),
@@ -467,6 +510,248 @@ SPECS: dict[str, Spec] = {
         method(tiny_model, "summary"), dict(print_fn=lambda line: None), dict(print_fn="print_fn")
     ),
     f"{NN}.models.Sequential.pop": Spec(method(tiny_model, "pop"), {}, {}),
+    # -- the layers, losses, callbacks and saving of the tutorial's next chapter
+    f"{NN}.regularization.Dropout": Spec(
+        fn(layers.Dropout),
+        dict(rate=0.5, noise_shape=None, seed=None, name=None, input_shape=(4,), dtype="float32"),
+        dict(rate="fraction_right_open", seed="seed_or_none", name="name", input_shape="shape_or_none", dtype="dtype"),
+        fixed=dict(noise_shape="a shape with None entries, checked against the input when called"),
+    ),
+    f"{NN}.regularization.BatchNormalization": Spec(
+        fn(layers.BatchNormalization),
+        dict(axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True, name=None, input_shape=(4,)),
+        dict(center="bool", scale="bool", name="name", input_shape="shape_or_none"),
+        fixed=dict(
+            axis="only -1 is supported (checked when built)",
+            momentum="a float, Keras's default range is not enforced by Keras either",
+            epsilon="a float, as in Keras",
+            beta_initializer="initializers: fuzzed on Conv2D and Dense",
+            gamma_initializer="initializers: fuzzed on Conv2D and Dense",
+            moving_mean_initializer="initializers: fuzzed on Conv2D and Dense",
+            moving_variance_initializer="initializers: fuzzed on Conv2D and Dense",
+            dtype="the float dtypes: fuzzed on Conv2D and Dense",
+        ),
+    ),
+    f"{NN}.regularization.BatchNormalization.flops": Spec(
+        method(lambda: built(layers.BatchNormalization(), (4,)), "flops"), {}, {}
+    ),
+    f"{NN}.layers_extra.Conv2DTranspose": Spec(
+        fn(layers.Conv2DTranspose),
+        dict(filters=2, kernel_size=3, strides=1, padding="valid", name=None, input_shape=(5, 5, 1)),
+        dict(filters="pos_int", kernel_size="pos_pair", strides="pos_pair", padding="nn_padding", name="name"),
+        fixed=dict(
+            dilation_rate="checked with strides when built (TF's rule)",
+            activation="activations: fuzzed on Conv2D",
+            use_bias="fuzzed on Conv2D",
+            kernel_initializer="initializers: fuzzed on Conv2D",
+            bias_initializer="initializers: fuzzed on Conv2D",
+            input_shape="fuzzed on Conv2D",
+            dtype="fuzzed on Conv2D",
+        ),
+    ),
+    f"{NN}.layers_extra.Conv2DTranspose.flops": Spec(
+        method(lambda: built(layers.Conv2DTranspose(2, 3), (5, 5, 1)), "flops"), {}, {}
+    ),
+    f"{NN}.layers_extra.GlobalAveragePooling2D": Spec(
+        fn(layers.GlobalAveragePooling2D),
+        dict(keepdims=False, name=None, input_shape=(5, 5, 1), dtype="float32"),
+        dict(keepdims="bool", name="name"),
+        fixed=dict(input_shape="fuzzed on the pooling layers", dtype="fuzzed on the pooling layers"),
+    ),
+    f"{NN}.layers_extra.GlobalAveragePooling2D.flops": Spec(
+        method(lambda: built(layers.GlobalAveragePooling2D(), (5, 5, 1)), "flops"), {}, {}
+    ),
+    f"{NN}.layers_extra.ZeroPadding2D": Spec(
+        fn(layers.ZeroPadding2D),
+        dict(padding=(1, 1), name=None, input_shape=(5, 5, 1), dtype="float32"),
+        dict(name="name"),
+        fixed=dict(
+            padding="int, pair or pair of pairs: tests/test_nn_keras_parity.py checks the refusals",
+            input_shape="fuzzed on the pooling layers",
+            dtype="fuzzed on the pooling layers",
+        ),
+    ),
+    f"{NN}.layers.Layer.get_config": Spec(method(lambda: layers.Dense(3), "get_config"), {}, {}),
+    f"{NN}.layers.Layer.trainable_keys": Spec(method(lambda: built(layers.Dense(3), (4,)), "trainable_keys"), {}, {}),
+    f"{NN}.losses.SparseCategoricalCrossentropy.prepare_y": Spec(
+        method(losses.SparseCategoricalCrossentropy, "prepare_y"),
+        dict(y_true=Y, output_shape=(4, 3), name="y_true"),
+        dict(y_true="labels"),
+        fixed=dict(output_shape="the model's own output shape", name="the message's wording"),
+    ),
+    f"{NN}._dense_losses.CategoricalCrossentropy": Spec(
+        fn(losses.CategoricalCrossentropy), dict(from_logits=False), dict(from_logits="bool")
+    ),
+    f"{NN}._dense_losses.BinaryCrossentropy": Spec(
+        fn(losses.BinaryCrossentropy), dict(from_logits=False), dict(from_logits="bool")
+    ),
+    f"{NN}._dense_losses.MeanSquaredError": Spec(fn(losses.MeanSquaredError), {}, {}),
+    f"{NN}._dense_losses._DenseLoss.__call__": Spec(
+        method(losses.CategoricalCrossentropy, "__call__"),
+        dict(y_true=ONE_HOT, y_pred=P),
+        dict(y_pred="dense_scores"),
+        fixed=dict(y_true="one-hot or probabilities: tests/test_nn_keras_parity.py checks them against Keras"),
+    ),
+    f"{NN}._dense_losses._DenseLoss.per_example": Spec(
+        method(losses.CategoricalCrossentropy, "per_example"),
+        dict(y_true=ONE_HOT, y_pred=P, logits=None),
+        dict(y_pred="dense_scores"),
+        fixed=dict(y_true="as __call__", logits="optional alternative to y_pred"),
+    ),
+    f"{NN}._dense_losses._DenseLoss.value_and_grad": Spec(
+        method(losses.CategoricalCrossentropy, "value_and_grad"),
+        dict(y_true=ONE_HOT, y_pred=P, logits=None),
+        dict(y_pred="dense_scores"),
+        fixed=dict(y_true="as __call__", logits="optional alternative to y_pred"),
+    ),
+    f"{NN}._dense_losses._DenseLoss.prepare_y": Spec(
+        method(losses.CategoricalCrossentropy, "prepare_y"),
+        dict(y_true=ONE_HOT, output_shape=(4, 3), name="y"),
+        {},
+        fixed=dict(y_true="as __call__", output_shape="the model's own output shape", name="the message's wording"),
+    ),
+    f"{NN}._dense_losses.categorical_crossentropy": Spec(
+        fn(losses.categorical_crossentropy),
+        dict(y_true=ONE_HOT, y_pred=P, from_logits=False),
+        dict(y_pred="dense_scores", from_logits="bool"),
+        fixed=dict(y_true="as CategoricalCrossentropy.__call__"),
+    ),
+    f"{NN}._dense_losses.binary_crossentropy": Spec(
+        fn(losses.binary_crossentropy),
+        dict(y_true=ONE_HOT, y_pred=P, from_logits=False),
+        dict(y_pred="dense_scores", from_logits="bool"),
+        fixed=dict(y_true="as CategoricalCrossentropy.__call__"),
+    ),
+    f"{NN}._dense_losses.mean_squared_error": Spec(
+        fn(losses.mean_squared_error),
+        dict(y_true=ONE_HOT, y_pred=P),
+        dict(y_pred="dense_scores"),
+        fixed=dict(y_true="as CategoricalCrossentropy.__call__"),
+    ),
+    f"{NN}.callbacks.Callback": Spec(fn(callbacks.Callback), {}, {}),
+    f"{NN}.callbacks.History": Spec(fn(callbacks.History), {}, {}),
+    f"{NN}.callbacks.EarlyStopping": Spec(
+        fn(callbacks.EarlyStopping),
+        dict(monitor="val_loss", min_delta=0.0, patience=0, verbose=0, mode="auto", baseline=None),
+        dict(patience="nonneg_int", verbose="verbose"),
+        fixed=dict(
+            monitor="any metric name: fit says when it is missing",
+            min_delta="a float, as in Keras",
+            mode="'auto', 'min' or 'max': tests/test_nn_keras_parity.py",
+            baseline="a float or None",
+            restore_best_weights="a flag",
+            start_from_epoch="an epoch index",
+        ),
+    ),
+    f"{NN}.callbacks.ModelCheckpoint": Spec(
+        fn(callbacks.ModelCheckpoint),
+        dict(filepath=str(_TMP / "ckpt-{epoch}.npz"), monitor="val_loss", verbose=0),
+        dict(verbose="verbose"),
+        fixed=dict(
+            filepath="a path template, formatted and written at each epoch",
+            monitor="any metric name",
+            save_best_only="a flag",
+            save_weights_only="a flag",
+            mode="'auto', 'min' or 'max'",
+            initial_value_threshold="a float or None",
+        ),
+    ),
+    f"{NN}.callbacks.Callback.on_epoch_begin": Spec(
+        method(callbacks.Callback, "on_epoch_begin"), dict(epoch=0, logs={}), {}, fixed=dict(epoch=HOOK, logs=HOOK)
+    ),
+    f"{NN}.callbacks.Callback.on_epoch_end": Spec(
+        method(callbacks.Callback, "on_epoch_end"),
+        dict(epoch=0, logs={"val_loss": 1.0, "loss": 1.0}),
+        {},
+        fixed=dict(epoch=HOOK, logs=HOOK),
+    ),
+    f"{NN}.callbacks.Callback.on_train_batch_begin": Spec(
+        method(callbacks.Callback, "on_train_batch_begin"),
+        dict(batch=0, logs={}),
+        {},
+        fixed=dict(batch=HOOK, logs=HOOK),
+    ),
+    f"{NN}.callbacks.Callback.on_train_batch_end": Spec(
+        method(callbacks.Callback, "on_train_batch_end"), dict(batch=0, logs={}), {}, fixed=dict(batch=HOOK, logs=HOOK)
+    ),
+    f"{NN}.callbacks.Callback.on_train_begin": Spec(
+        method(callbacks.Callback, "on_train_begin"), dict(logs={}), {}, fixed=dict(logs=HOOK)
+    ),
+    f"{NN}.callbacks.Callback.on_train_end": Spec(
+        method(callbacks.Callback, "on_train_end"), dict(logs={}), {}, fixed=dict(logs=HOOK)
+    ),
+    f"{NN}.callbacks.Callback.set_model": Spec(
+        method(callbacks.Callback, "set_model"), dict(model=tiny_model()), {}, fixed=dict(model=HOOK)
+    ),
+    f"{NN}.callbacks.Callback.set_params": Spec(
+        method(callbacks.Callback, "set_params"),
+        dict(params={"epochs": 1, "steps": 1, "verbose": 0}),
+        {},
+        fixed=dict(params=HOOK),
+    ),
+    f"{NN}.callbacks.EarlyStopping.on_epoch_end": Spec(
+        method(lambda: _with_model(callbacks.EarlyStopping()), "on_epoch_end"),
+        dict(epoch=0, logs={"val_loss": 1.0, "loss": 1.0}),
+        {},
+        fixed=dict(epoch=HOOK, logs=HOOK),
+    ),
+    f"{NN}.callbacks.EarlyStopping.on_train_begin": Spec(
+        method(lambda: _with_model(callbacks.EarlyStopping()), "on_train_begin"),
+        dict(logs={}),
+        {},
+        fixed=dict(logs=HOOK),
+    ),
+    f"{NN}.callbacks.EarlyStopping.on_train_end": Spec(
+        method(lambda: _with_model(callbacks.EarlyStopping()), "on_train_end"), dict(logs={}), {}, fixed=dict(logs=HOOK)
+    ),
+    f"{NN}.callbacks.History.on_epoch_end": Spec(
+        method(callbacks.History, "on_epoch_end"),
+        dict(epoch=0, logs={"val_loss": 1.0, "loss": 1.0}),
+        {},
+        fixed=dict(epoch=HOOK, logs=HOOK),
+    ),
+    f"{NN}.callbacks.History.on_train_begin": Spec(
+        method(callbacks.History, "on_train_begin"), dict(logs={}), {}, fixed=dict(logs=HOOK)
+    ),
+    f"{NN}.callbacks.ModelCheckpoint.on_epoch_end": Spec(
+        method(lambda: _with_model(callbacks.ModelCheckpoint(str(_TMP / "ckpt-{epoch}.npz"))), "on_epoch_end"),
+        dict(epoch=0, logs={"val_loss": 1.0, "loss": 1.0}),
+        {},
+        fixed=dict(epoch=HOOK, logs=HOOK),
+    ),
+    f"{NN}.models.Model.save": Spec(
+        method(tiny_model, "save"), dict(filepath=str(_TMP / "saved.npz")), {}, fixed=dict(filepath=SAVE_PATH)
+    ),
+    f"{NN}.models.Model.save_weights": Spec(
+        method(tiny_model, "save_weights"),
+        dict(filepath=str(_TMP / "saved.weights.npz")),
+        {},
+        fixed=dict(filepath=SAVE_PATH),
+    ),
+    f"{NN}.models.Model.load_weights": Spec(
+        method(tiny_model, "load_weights"), dict(filepath=saved_weights()), dict(filepath="file")
+    ),
+    f"{NN}.saving.save_model": Spec(
+        fn(saving.save_model),
+        dict(model=tiny_model(), filepath=str(_TMP / "saved2.npz")),
+        {},
+        fixed=dict(model="the model's method Model.save is the public form", filepath=SAVE_PATH),
+    ),
+    f"{NN}.saving.save_weights": Spec(
+        fn(saving.save_weights),
+        dict(model=tiny_model(), filepath=str(_TMP / "saved2.weights.npz")),
+        {},
+        fixed=dict(model="the model's method Model.save_weights is the public form", filepath=SAVE_PATH),
+    ),
+    f"{NN}.saving.load_weights": Spec(
+        fn(saving.load_weights),
+        dict(model=tiny_model(), filepath=saved_weights()),
+        dict(filepath="file"),
+        fixed=dict(model="the model's method Model.load_weights is the public form"),
+    ),
+    f"{NN}.saving.load_model": Spec(
+        fn(saving.load_model), dict(filepath=saved_model(), compile=True), dict(filepath="file", compile="bool")
+    ),
     # -- losses, activations, optimizers, initializers
     f"{NN}.losses.SparseCategoricalCrossentropy": Spec(
         fn(losses.SparseCategoricalCrossentropy), dict(from_logits=False), dict(from_logits="bool")
