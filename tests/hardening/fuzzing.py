@@ -549,10 +549,12 @@ def _same_nan_inf(got: np.ndarray, want: np.ndarray) -> np.ndarray:
 
 
 def assert_array(got: Any, want: np.ndarray, repro: str, bound: np.ndarray | None = None) -> None:
-    """``got`` is an ndarray of ``want``'s shape and dtype, equal (or within ``bound``)."""
+    """``got`` is an ndarray of ``want``'s shape and dtype in native byte order (convops returns
+    a big-endian input's results natively), equal (or within ``bound``)."""
     assert isinstance(got, np.ndarray), f"returned {type(got).__name__}, not an ndarray\n  reproduce: {repro}"
     assert got.shape == want.shape, f"shape {got.shape}, expected {want.shape}\n  reproduce: {repro}"
-    assert got.dtype == want.dtype, f"dtype {got.dtype}, expected {want.dtype}\n  reproduce: {repro}"
+    native = want.dtype.newbyteorder("=")
+    assert got.dtype == native, f"dtype {got.dtype}, expected {native}\n  reproduce: {repro}"
     if got.size == 0:
         return
     if bound is None:
