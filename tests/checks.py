@@ -178,7 +178,7 @@ CONV_TOLERANCE = {
 
 def conv_bound(want: np.ndarray, magnitude: np.ndarray, reduction: int, dtype: np.dtype) -> np.ndarray:
     """Elementwise allowed error for a conv2d result (see :class:`Tolerance`)."""
-    tol = CONV_TOLERANCE[np.dtype(dtype)]
+    tol = CONV_TOLERANCE[np.dtype(dtype).newbyteorder("=")]  # >f4 is float32 (results are native)
     with np.errstate(invalid="ignore"):  # 0 * inf where the result is non-finite: compared exactly
         return tol.value_rtol * np.abs(want.astype(np.float64)) + tol.term_eps * (reduction + 1) * magnitude + tol.atol
 
