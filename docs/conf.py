@@ -41,10 +41,26 @@ extensions = [
     "figure_facts",
     "downloads",
     "explorer_assets",  # the explorer's trained weights and digits, written into _static/explorer
+    "i18n",  # the Traditional-Chinese edition: switcher, hreflang, lang, what is not translated
 ]
 
-exclude_patterns = ["_build", "_data", "_ext", "figures", "Thumbs.db", ".DS_Store"]
-templates_path = []
+exclude_patterns = ["_build", "_data", "_ext", "_templates", "figures", "locales", "Thumbs.db", ".DS_Store"]
+templates_path = ["_templates"]
+
+# Two editions from the same sources: English (the default) and Traditional Chinese, built by
+# scripts/site.sh with `-D language=zh_TW` into _build/html/zh_TW. Translations are gettext
+# catalogues, one per page (docs/locales/zh_TW/LC_MESSAGES/<page>.po), kept in step with the English
+# by `python scripts/i18n.py update` and checked complete by tests/test_i18n.py. No locations and no
+# uuids in the catalogues: a line moving in a page must not change them.
+language = "en"
+locale_dirs = ["locales/"]
+gettext_compact = False
+gettext_location = False
+gettext_uuid = False
+gettext_allow_fuzzy_translations = False
+# Chinese search: Sphinx segments the text with jieba (requirements/docs.txt); docs/_ext/i18n.py adds
+# the term list (docs/locales/zh_TW/terms.tsv) to jieba's dictionary, so that 感受野, 卷積, 池化 and
+# 步幅 are indexed as words.
 html_static_path = ["_static"]
 html_css_files = ["convops.css", "player.css"]
 html_js_files = [
@@ -128,7 +144,9 @@ class _AnyOption(dict):
 def _skip_figures_outside_html(app):
     # The doctest builder reads every page too; drawing ~40 figures and 5 GIFs again there would
     # double the docs job's time for nothing (the html build draws them, and fails if one fails).
-    if app.builder.format == "html":
+    # CONVOPS_DOCS_NO_FIGURES=1: an HTML build without figures, in seconds, for checking a page's
+    # text or a translation (never what scripts/site.sh builds).
+    if app.builder.format == "html" and os.environ.get("CONVOPS_DOCS_NO_FIGURES") != "1":
         return
     from docutils.parsers.rst import Directive
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Build the convops documentation site from a fresh clone, then serve it on localhost.
+# Build the convops documentation site from a fresh clone, both editions (English and 繁體中文, under
+# zh_TW/), then serve it on localhost.
 #
 #   bash scripts/site.sh              set up, build docs/_build/html, serve on http://127.0.0.1:8000
 #   bash scripts/site.sh --no-serve   set up and build only (CI); also CONVOPS_SITE_SERVE=0
@@ -39,10 +40,14 @@ bash scripts/fetch_data.sh
 if [ "$clean" = 1 ]; then
   rm -rf docs/_build docs/_generated
 fi
-echo "== building the site (sphinx-build -W --keep-going -n)"
+# Two editions from the same sources: English at the root, Traditional Chinese (繁體中文) under
+# zh_TW/ (its translations: docs/locales/zh_TW; every page links its twin).
+echo "== building the site (sphinx-build -W --keep-going -n): English"
 start=$(date +%s)
 python -m sphinx -W --keep-going -n -q -b html docs docs/_build/html
-echo "== site built in $(( $(date +%s) - start )) s: docs/_build/html/index.html"
+echo "== building the site: 繁體中文 (-D language=zh_TW)"
+python -m sphinx -W --keep-going -n -q -b html -D language=zh_TW docs docs/_build/html/zh_TW
+echo "== site built in $(( $(date +%s) - start )) s: docs/_build/html/index.html, docs/_build/html/zh_TW/index.html"
 
 if [ "$serve" = 1 ]; then
   port=${PORT:-8000}
