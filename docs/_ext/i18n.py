@@ -83,8 +83,16 @@ def _search_dictionary(app, config) -> None:
     config.html_search_options = {**config.html_search_options, "dict": str(path)}
 
 
+def _figure_language(app, config) -> None:
+    """The figures and build-time directives write in the edition's language (docs/figures/i18n.py)."""
+    from figures import i18n as figure_strings
+
+    figure_strings.set_language(config.language)
+
+
 def setup(app):
     app.connect("config-inited", _search_dictionary)
+    app.connect("config-inited", _figure_language)
     app.add_transform(KeepDataUntranslated)
     app.connect("html-page-context", _page_context)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
