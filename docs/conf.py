@@ -58,6 +58,8 @@ gettext_compact = False
 gettext_location = False
 gettext_uuid = False
 gettext_allow_fuzzy_translations = False
+# The explorer's widgets are raw HTML blocks (their labels, buttons and help): translated as messages.
+gettext_additional_targets = ["raw"]
 # Chinese search: Sphinx segments the text with jieba (requirements/docs.txt); docs/_ext/i18n.py adds
 # the term list (docs/locales/zh_TW/terms.tsv) to jieba's dictionary, so that 感受野, 卷積, 池化 and
 # 步幅 are indexed as words.
