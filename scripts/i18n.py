@@ -38,6 +38,8 @@ STABLE_DATE = datetime.datetime(2026, 12, 3, tzinfo=datetime.timezone.utc)
 #: Catalogues that are not a page's: the figures' and build-time directives' strings
 #: (``figures/*.po``, read by docs/figures/i18n.py).
 NOT_PAGES_PREFIX = "figures/"
+#: The theme's words, beside Sphinx's own zh_TW catalogue (docs/_ext/i18n.py).
+THEME = "sphinx"
 
 # Inline markup that a translation must keep, exactly as many of each: roles (:ref:`x`, :term:`y`,
 # :math:`z`), literals, substitutions, hyperlink references, footnote/citation references.
@@ -110,7 +112,7 @@ def update() -> None:
         _write(catalog, path)
     for path in sorted(CATALOGUES.rglob("*.po")):
         name = path.relative_to(CATALOGUES).with_suffix("").as_posix()
-        if name not in templates and not name.startswith(NOT_PAGES_PREFIX):
+        if name not in templates and name != THEME and not name.startswith(NOT_PAGES_PREFIX):
             path.unlink()
             print(f"removed {path.relative_to(ROOT)}: no page {name} any more")
     print(f"updated {len(templates)} catalogues in {CATALOGUES.relative_to(ROOT)}")
@@ -212,7 +214,7 @@ def problems(templates: dict[str, Catalog]) -> list[str]:
         found += _page_problems(name, template, _read(path))
     for path in sorted(CATALOGUES.rglob("*.po")):
         name = path.relative_to(CATALOGUES).with_suffix("").as_posix()
-        if name not in templates and not name.startswith(NOT_PAGES_PREFIX):
+        if name not in templates and name != THEME and not name.startswith(NOT_PAGES_PREFIX):
             found.append(f"{name}: a catalogue without a page")
     terms = read_terms()
     for name, template in templates.items():

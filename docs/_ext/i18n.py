@@ -40,6 +40,64 @@ class KeepDataUntranslated(SphinxTransform):
                 node["translatable"] = False
 
 
+# furo writes these words into its templates as plain text, not through gettext. They are rewritten
+# to gettext calls when the templates load (English is unchanged: gettext returns the English), and
+# translated in docs/locales/zh_TW/LC_MESSAGES/sphinx.po, the theme's catalogue, beside Sphinx's own.
+# A pair that is not found any more (a new furo) stops the build: the Chinese pages would have
+# English controls.
+THEME_REWRITES = {
+    "page.html": [
+        (f'aria-label="{w}"', f"aria-label=\"{{{{ _('{w}') }}}}\"")
+        for w in (
+            "Toggle site navigation sidebar",
+            "Toggle table of contents sidebar",
+            "Toggle Light / Dark / Auto color theme",
+        )
+    ]
+    # a message without the template's indentation around it
+    + [
+        (
+            '{% trans %}\n            <a href="https://github.com/pradyunsg/furo">Furo</a>\n            {% endtrans %}',
+            '{% trans %}<a href="https://github.com/pradyunsg/furo">Furo</a>{% endtrans %}',
+        )
+    ],
+    "partials/icons.html": [
+        (f"<title>{w}</title>", f"<title>{{{{ _('{w}') }}}}</title>")
+        for w in (
+            "Contents",
+            "Menu",
+            "Expand",
+            "Light mode",
+            "Dark mode",
+            "Auto light/dark, in light mode",
+            "Auto light/dark, in dark mode",
+        )
+    ],
+}
+#: furo's sidebar: the accessible name of a section's expand button (built in Python by furo).
+NAVIGATION_TOGGLE = "Toggle navigation of "
+
+
+def _translate_theme(app) -> None:
+    """Route furo's plain-text words through gettext (see THEME_REWRITES)."""
+    templates = getattr(app.builder, "templates", None)
+    if templates is None or not hasattr(templates, "get_source"):
+        return
+    original = templates.get_source
+
+    def get_source(environment, name):
+        source, filename, uptodate = original(environment, name)
+        rewrites = THEME_REWRITES.get(name.lstrip("!"), [])
+        if rewrites and "furo" in str(filename):
+            for old, new in rewrites:
+                if old not in source:
+                    raise RuntimeError(f"docs/_ext/i18n.py: furo's {name} no longer contains {old!r}")
+                source = source.replace(old, new)
+        return source, filename, uptodate
+
+    templates.get_source = get_source
+
+
 def _edition(language: str | None) -> tuple[str, str, str, str]:
     for edition in EDITIONS:
         if edition[0] == (language or "en"):
@@ -57,6 +115,10 @@ def _page_context(app, pagename: str, templatename: str, context: dict, doctree)
     for name, prefix, tag, label in EDITIONS:
         twins.append({"tag": tag, "label": label, "url": up + prefix + page, "current": name == this[0]})
     context["language"] = this[2]  # furo writes <html lang="{{ language }}">
+    tree = context.get("furo_navigation_tree")
+    if tree and this[0] != "en":
+        translated = app.builder._translator.gettext(NAVIGATION_TOGGLE)
+        context["furo_navigation_tree"] = tree.replace(NAVIGATION_TOGGLE, translated)
     context["convops_editions"] = twins
     links = "".join(f'\n<link rel="alternate" hreflang="{t["tag"]}" href="{t["url"]}">' for t in twins)
     context["metatags"] = context.get("metatags", "") + links
@@ -94,5 +156,6 @@ def setup(app):
     app.connect("config-inited", _search_dictionary)
     app.connect("config-inited", _figure_language)
     app.add_transform(KeepDataUntranslated)
-    app.connect("html-page-context", _page_context)
+    app.connect("builder-inited", _translate_theme)
+    app.connect("html-page-context", _page_context, priority=900)  # after furo's, which builds the tree
     return {"parallel_read_safe": True, "parallel_write_safe": True}
