@@ -86,14 +86,14 @@ def _translate_theme(app) -> None:
     original = templates.get_source
 
     def get_source(environment, name):
-        source, filename, uptodate = original(environment, name)
+        source, filename, is_current = original(environment, name)
         rewrites = THEME_REWRITES.get(name.lstrip("!"), [])
         if rewrites and "furo" in str(filename):
             for old, new in rewrites:
                 if old not in source:
                     raise RuntimeError(f"docs/_ext/i18n.py: furo's {name} no longer contains {old!r}")
                 source = source.replace(old, new)
-        return source, filename, uptodate
+        return source, filename, is_current
 
     templates.get_source = get_source
 
