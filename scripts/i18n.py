@@ -130,6 +130,57 @@ def markup_problem(english: str, chinese: str) -> str | None:
     return None
 
 
+def _any_role(name, rawtext, text, lineno, inliner, options=None, content=None):
+    from docutils import nodes, utils
+
+    return [nodes.inline(rawtext, utils.unescape(text))], []
+
+
+_MARKUP_CHARS = ("``", "`", "**", "|")
+
+
+def _render(text: str) -> tuple[int, int]:
+    """(warnings, markup characters left in the text) when docutils parses `text` as reST."""
+    import io
+
+    from docutils import nodes
+    from docutils.core import publish_doctree
+    from docutils.parsers.rst import roles
+
+    for name in set(re.findall(r":([\w+-]+):`", text)):
+        roles.register_local_role(name, _any_role)
+    doctree = publish_doctree(
+        text, settings_overrides={"report_level": 5, "halt_level": 5, "warning_stream": io.StringIO()}
+    )
+    warnings = sum(1 for m in doctree.findall(nodes.system_message) if m["level"] >= 2)
+    code = (nodes.literal, nodes.literal_block, nodes.math, nodes.math_block, nodes.raw, nodes.system_message)
+    left = 0
+    for node in doctree.findall(nodes.Text):
+        if not any(isinstance(a, code) for a in _ancestors(node)):
+            left += sum(str(node).count(c) for c in _MARKUP_CHARS)
+    return warnings, left
+
+
+def _ancestors(node):
+    while node.parent is not None:
+        node = node.parent
+        yield node
+
+
+def rendered_problem(english: str, chinese: str) -> str | None:
+    """What goes wrong when the translation is parsed as reST and not when the English is: a warning,
+    or markup (backticks, ``**``) left as plain text — reST's inline markup must be set off by
+    spaces or punctuation, and a Chinese character next to it is neither, so it can fail silently."""
+    if english.lstrip().startswith("<"):  # a raw HTML block, not reST
+        return None
+    (warn_en, left_en), (warn_zh, left_zh) = _render(english), _render(chinese)
+    if warn_zh > warn_en:
+        return "reST warning in the translation (inline markup next to a Chinese character? add a space or '\\ ')"
+    if left_zh > left_en:
+        return "markup shows as text in the translation (``, `, ** or | not parsed: add a space or '\\ ' beside it)"
+    return None
+
+
 def read_terms() -> list[tuple[str, str]]:
     """The term list (docs/locales/zh_TW/terms.tsv): (English, 中文) pairs."""
     pairs = []
@@ -192,7 +243,7 @@ def _page_problems(name: str, template: Catalog, catalog: Catalog) -> list[str]:
             found.append(f"{where}: untranslated")
         elif entry.fuzzy:
             found.append(f"{where}: fuzzy (the English changed; check the translation, then drop the flag)")
-        elif why := markup_problem(message.id, entry.string):
+        elif why := markup_problem(message.id, entry.string) or rendered_problem(message.id, entry.string):
             found.append(f"{where}: {why}")
     ids = {(m.id, m.context) for m in template if m.id}
     for entry in catalog:

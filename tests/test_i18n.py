@@ -111,3 +111,14 @@ def test_markup_rule_catches_lost_roles_and_code():
     assert "role" in i18n.markup_problem(english, "見 padding 與 ``pad(x, 1)``，或 `教學 <https://x.y/>`__。")
     assert "code" in i18n.markup_problem(english, "見 :doc:`padding` 與 ``pad(x, 2)``，或 `教學 <https://x.y/>`__。")
     assert "link" in i18n.markup_problem(english, "見 :doc:`padding` 與 ``pad(x, 1)``，或教學。")
+
+
+def test_render_rule_catches_markup_next_to_chinese():
+    """reST inline markup must be set off by spaces or punctuation: next to a Chinese character it
+    fails, sometimes silently (the backticks or asterisks show as text)."""
+    assert i18n.rendered_problem("a **b** c", "甲 **乙** 丙") is None
+    assert i18n.rendered_problem("a **b** c", "甲\\ **乙**\\ 丙") is None
+    assert i18n.rendered_problem("see ``x`` now", "看（``x``）") is None
+    assert i18n.rendered_problem("a **b** c", "甲**乙**丙") is not None
+    assert i18n.rendered_problem("see ``x`` now", "看``x``了") is not None
+    assert i18n.rendered_problem("see :term:`kernel` x", "見:term:`卷積核 <kernel>`（kernel）") is not None
