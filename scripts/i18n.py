@@ -191,6 +191,8 @@ def read_terms() -> list[tuple[str, str]]:
     return pairs
 
 
+#: Titles quoted as they were published (the tutorial this site follows).
+PROPER_NAMES = ("[AI] 卷積神經網路",)
 _OPEN = ("（", "(")
 _CLOSE = ("）", ")")
 
@@ -204,10 +206,13 @@ def first_use_problems(page: str, translations: list[str], terms: list[tuple[str
     English (ReLU, softmax) have nothing to add.
     """
     by_length = sorted((t for t in terms if t[0] != t[1]), key=lambda t: -len(t[1]))
+    # A title is a name, not a use of the terms in it: the tutorial's stays exactly as published.
     seen: set[str] = set()
     found = []
     for text in translations:
         text = _LITERAL.sub(lambda m: " " * len(m.group()), text)  # code is not prose
+        for title in PROPER_NAMES:
+            text = text.replace(title, " " * len(title))
         taken = [False] * len(text)
         for english, chinese in by_length:
             start = text.find(chinese)
