@@ -184,7 +184,7 @@ export const STRINGS = {
     en:
       "Max pooling has no weights: this unit is the largest of the {ph}×{pw} window at {rows}, {cols} " +
       "of map {n} of {layer}.",
-    zh: "最大池化沒有權重：這個單元是{layer}第 {n} 張特徵圖上，{rows}、{cols}這個 {ph}×{pw} 視窗裡的最大值。",
+    zh: "最大池化沒有權重：這個單元是{layer} 的第 {n} 張特徵圖上，{rows}、{cols}這個 {ph}×{pw} 視窗裡的最大值。",
   },
   "digit.noUnit": {
     en: "Draw a digit (or load one) to see what one unit computes.",
