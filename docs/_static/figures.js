@@ -14,10 +14,30 @@
  * 4. Every scroller that overflows (tables, code, formulas) is wrapped in .scroll-shadow, which
  *    shades the side that has more to see, and can take the keyboard focus to be scrolled.
  *
- * Nothing here loads anything: the dialog shows the image the page already has.
+ * Nothing here loads anything: the dialog shows the image the page already has. Its words are in
+ * the page's language (<html lang>: "zh-Hant-TW" in the Chinese edition), from STRINGS below
+ * (tests/js/strings.test.mjs checks that each has both languages).
  */
 (function () {
   "use strict";
+
+  // ------------------------------------------------------------------------------------------
+  // 0. words, in both editions of the site
+  const STRINGS = {
+    dialog: { en: "Enlarged figure", zh: "放大的圖" },
+    zoomIn: { en: "Zoom in", zh: "放大" },
+    fit: { en: "Fit to screen", zh: "符合螢幕大小" },
+    alone: { en: "Open alone", zh: "單獨開啟" },
+    close: { en: "Close", zh: "關閉" },
+    enlarge: { en: "Enlarge figure", zh: "放大圖片" },
+    enlargeNamed: { en: "Enlarge figure: {alt}", zh: "放大圖片：{alt}" },
+    clickToEnlarge: { en: "Click to enlarge", zh: "點一下即可放大" },
+  };
+  const LANGUAGE = /^zh/i.test(document.documentElement.lang || "") ? "zh" : "en";
+
+  function t(key, values) {
+    return STRINGS[key][LANGUAGE].replace(/\{(\w+)\}/g, (whole, name) => (values && name in values ? values[name] : whole));
+  }
 
   // ------------------------------------------------------------------------------------------
   // 1. click to enlarge
@@ -27,12 +47,12 @@
   function build() {
     dialog = document.createElement("dialog");
     dialog.className = "figure-zoom-dialog";
-    dialog.setAttribute("aria-label", "Enlarged figure");
+    dialog.setAttribute("aria-label", t("dialog"));
     dialog.innerHTML =
       '<div class="figure-zoom-bar">' +
-      '<button type="button" class="figure-zoom-toggle" aria-pressed="false">Zoom in</button>' +
-      '<a class="figure-zoom-alone" target="_blank" rel="noopener">Open alone</a>' +
-      '<button type="button" class="figure-zoom-close">Close <span aria-hidden="true">✕</span></button>' +
+      '<button type="button" class="figure-zoom-toggle" aria-pressed="false">' + t("zoomIn") + "</button>" +
+      '<a class="figure-zoom-alone" target="_blank" rel="noopener">' + t("alone") + "</a>" +
+      '<button type="button" class="figure-zoom-close">' + t("close") + ' <span aria-hidden="true">✕</span></button>' +
       "</div>" +
       '<div class="figure-zoom-view" tabindex="0"><img alt=""></div>' +
       '<p class="figure-zoom-alt"></p>';
@@ -81,7 +101,7 @@
   function zoom(on) {
     const toggle = dialog.querySelector(".figure-zoom-toggle");
     toggle.setAttribute("aria-pressed", on ? "true" : "false");
-    toggle.textContent = on ? "Fit to screen" : "Zoom in";
+    toggle.textContent = on ? t("fit") : t("zoomIn");
     fit();
   }
 
@@ -105,8 +125,8 @@
     const link = document.createElement("a");
     link.className = "figure-zoom";
     link.href = img.getAttribute("src");
-    link.setAttribute("aria-label", "Enlarge figure" + (img.alt ? ": " + img.alt : ""));
-    link.title = "Click to enlarge";
+    link.setAttribute("aria-label", img.alt ? t("enlargeNamed", { alt: img.alt }) : t("enlarge"));
+    link.title = t("clickToEnlarge");
     img.parentNode.insertBefore(link, img);
     link.appendChild(img);
     link.addEventListener("click", (event) => {
@@ -225,7 +245,7 @@
   }
 
   // for the browser test of the site
-  window.convopsFigures = { texToText: texToText, stripTeX: stripTeX };
+  window.convopsFigures = { texToText: texToText, stripTeX: stripTeX, strings: STRINGS, t: t };
 
   function ready() {
     // figures, and the frame an animation shows (a phone scales frames down: enlarge the current one)

@@ -11,18 +11,14 @@
 
 import { forward, loadModel, receptiveBox, unitArithmetic } from "./network.js";
 import { inkFromImageData, preprocess } from "./preprocess.js";
+import { t } from "./strings.js";
 
 const PEN_WIDTH = 20; // on the 280 px pad: after scaling to 20 px, a stroke 1.5-2 px wide, as MNIST's
 // CSS pixels per unit for each map side: every layer's maps stay readable and fit a phone's width.
 const MAP_SCALE = { 26: 2, 13: 3, 11: 4, 5: 6, 3: 8 };
-const LAYER_TITLES = [
-  "Conv 1: 3×3 kernels, 32 feature maps, ReLU",
-  "Max-pool 1: 2×2, stride 2",
-  "Conv 2: 3×3×32 kernels, 64 feature maps, ReLU",
-  "Max-pool 2: 2×2, stride 2",
-  "Conv 3: 3×3×64 kernels, 128 feature maps, ReLU",
-];
-const SHORT_NAMES = ["conv 1", "max-pool 1", "conv 2", "max-pool 2", "conv 3"];
+// The five spatial layers' titles and short names, in the page's language (strings.js).
+const LAYER_TITLES = [0, 1, 2, 3, 4].map((i) => t(`digit.layer${i}`));
+const SHORT_NAMES = [0, 1, 2, 3, 4].map((i) => t(`digit.short${i}`));
 const POSITIVE = [230, 115, 10]; // kernel weights: orange > 0, blue < 0 (readable on both themes)
 const NEGATIVE = [30, 115, 230];
 
@@ -182,7 +178,7 @@ function buildLayers(model) {
     maps.tabIndex = 0;
     maps.setAttribute("role", "group");
     maps.setAttribute("aria-labelledby", title.id);
-    maps.setAttribute("aria-description", "Arrow keys move the selected unit; [ and ] change the feature map.");
+    maps.setAttribute("aria-description", t("digit.mapsHelp"));
     maps.dataset.layer = String(index);
     maps.style.setProperty("--map-size", `${h * MAP_SCALE[h]}px`);
     for (let c = 0; c < channels; c++) {
@@ -192,7 +188,7 @@ function buildLayers(model) {
       canvas.className = "digit-map";
       canvas.dataset.channel = String(c);
       canvas.setAttribute("aria-hidden", "true");
-      canvas.title = `${SHORT_NAMES[index]}, feature map ${c + 1}`;
+      canvas.title = t("digit.mapTitle", { layer: SHORT_NAMES[index], n: c + 1 });
       maps.append(canvas);
     }
     maps.addEventListener("click", (event) => clickMap(event, index, h, w));
@@ -309,7 +305,7 @@ function drawBars(probabilities, predicted) {
     const value = document.createElement("span");
     value.className = "digit-bar-value";
     value.textContent = `${(100 * p).toFixed(1)} %`;
-    item.setAttribute("aria-label", `${k}: ${(100 * p).toFixed(1)} percent`);
+    item.setAttribute("aria-label", t("digit.barLabel", { digit: k, percent: (100 * p).toFixed(1) }));
     item.append(label, track, value);
     bars.append(item);
   }
@@ -321,15 +317,17 @@ function setStatus(kind, text) {
 }
 
 function describeGeometry(prepared) {
-  if (!prepared) return "A bundled MNIST test digit: already 20×20 in 28×28, centred by its centre of mass.";
+  if (!prepared) return t("digit.bundled");
   const { box, scaled, offset } = prepared;
-  return `Bounding box ${box.height}×${box.width} px → ${scaled.height}×${scaled.width}, placed at row ${offset.top}, column ${offset.left} so that its centre of mass is at the centre.`;
+  return t("digit.geometry", {
+    h: box.height, w: box.width, sh: scaled.height, sw: scaled.width, top: offset.top, left: offset.left,
+  });
 }
 
 function showEmpty() {
   state.result = null;
   state.prepared = null;
-  setStatus("empty", "Nothing drawn yet: draw a digit in the box, or load one of MNIST's test digits. The network needs some ink to read.");
+  setStatus("empty", t("digit.empty"));
   $("digit-explorer").removeAttribute("data-predicted");
   $("digit-geometry").textContent = "";
   drawInput();
@@ -366,8 +364,10 @@ function recompute() {
       markSelected();
     }
     const { probabilities, predicted } = state.result;
-    const label = state.source === "digit" ? `MNIST test digit labelled ${state.digits.labels[state.digitIndex]}: the` : "The";
-    setStatus("ready", `${label} network reads a ${predicted} (${(100 * probabilities[predicted]).toFixed(1)} %).`);
+    const read = { predicted, percent: (100 * probabilities[predicted]).toFixed(1) };
+    setStatus("ready", state.source === "digit"
+      ? t("digit.readsTest", { ...read, label: state.digits.labels[state.digitIndex] })
+      : t("digit.reads", read));
     $("digit-explorer").dataset.predicted = String(predicted);
     $("digit-geometry").textContent = describeGeometry(state.prepared);
     drawMaps(state.result);
@@ -381,7 +381,7 @@ function recompute() {
   state.parts.push({ preprocess: prepared - start, network: computed - prepared, drawing: end - computed });
   state.redraws += 1;
   $("digit-explorer").dataset.redraws = String(state.redraws);
-  $("digit-timing").textContent = `Last update: ${ms.toFixed(1)} ms (pre-processing, the network's forward pass and drawing every map).`;
+  $("digit-timing").textContent = t("digit.timing", { ms: ms.toFixed(1) });
 }
 
 /* ------------------------------------------------------------------ one unit */
@@ -396,7 +396,7 @@ function element(tag, className, text) {
 /** The 3x3 window of a first-layer unit: input x weight = product, cell by cell. */
 function productTable(unit) {
   const table = element("table", "digit-products");
-  table.append(element("caption", "", "Each pixel of the window times its weight"));
+  table.append(element("caption", "", t("digit.products")));
   const body = element("tbody");
   for (let i = 0; i < 3; i++) {
     const row = element("tr");
@@ -420,7 +420,7 @@ function kernelTiles(layer, channel) {
   canvas.width = perRow * (kw * cell + gap);
   canvas.height = Math.ceil(cin / perRow) * (kh * cell + gap);
   canvas.setAttribute("role", "img");
-  canvas.setAttribute("aria-label", `The ${cin} 3 by 3 slices of this map's kernel, one per input map; orange positive, blue negative`);
+  canvas.setAttribute("aria-label", t("digit.kernelTiles", { cin }));
   const ctx = canvas.getContext("2d");
   let scale = 0;
   for (let k = channel; k < layer.kernel.data.length; k += cout) scale = Math.max(scale, Math.abs(layer.kernel.data[k]));
@@ -443,26 +443,26 @@ function contributionList(unit, below) {
   for (const t of unit.terms) byMap.set(t.c, (byMap.get(t.c) || 0) + t.product);
   const top = Array.from(byMap).sort((a, b) => Math.abs(b[1]) - Math.abs(a[1])).slice(0, 5);
   const list = element("ul", "digit-contributions");
-  for (const [c, v] of top) list.append(element("li", "", `map ${c + 1} of ${below}: ${v >= 0 ? "+" : ""}${fmt(v)}`));
+  for (const [c, v] of top) list.append(element("li", "", t("digit.contribution", { n: c + 1, layer: below, value: `${v >= 0 ? "+" : ""}${fmt(v)}` })));
   return list;
 }
 
 function convStory(panel, layer, unit, s, h, w) {
   const [kh, kw, cin] = layer.kernel.shape;
   const n = kh * kw * cin;
-  const shared = `shared by all ${h}×${w} units of this map (parameter sharing)`;
+  const shared = t("digit.shared", { h, w });
   if (cin === 1) {
-    panel.append(element("p", "", `Its kernel: ${kh}×${kw} weights and a bias, ${shared}.`), productTable(unit));
+    panel.append(element("p", "", t("digit.kernel1", { kh, kw, shared })), productTable(unit));
   } else {
     panel.append(
-      element("p", "", `Its kernel: ${kh}×${kw}×${cin} = ${n} weights and a bias, ${shared}. One ${kh}×${kw} slice per input map:`),
+      element("p", "", t("digit.kernelN", { kh, kw, cin, n, shared })),
       kernelTiles(layer, s.channel),
-      element("p", "", `The input maps that weigh most in its sum (each map's ${kh * kw} products added up):`),
+      element("p", "", t("digit.weighMost", { k: kh * kw })),
       contributionList(unit, SHORT_NAMES[s.layer - 1]),
     );
   }
   const sum = element("p", "digit-arithmetic");
-  sum.textContent = `sum of the ${n} products = ${fmt(unit.sum)}; + bias ${fmt(unit.bias)} = ${fmt(unit.z)}; ReLU: max(0, ${fmt(unit.z)}) = ${fmt(unit.output)}`;
+  sum.textContent = t("digit.sum", { n, sum: fmt(unit.sum), bias: fmt(unit.bias), z: fmt(unit.z), output: fmt(unit.output) });
   panel.append(sum);
 }
 
@@ -474,10 +474,10 @@ function poolStory(panel, layer, s) {
   for (let i = 0; i < ph; i++) {
     for (let j = 0; j < pw; j++) values.push(below.data[((s.y * layer.strides[0] + i) * w + s.x * layer.strides[1] + j) * c + s.channel]);
   }
-  const rows = `rows ${s.y * layer.strides[0]}–${s.y * layer.strides[0] + ph - 1}`;
-  const cols = `columns ${s.x * layer.strides[1]}–${s.x * layer.strides[1] + pw - 1}`;
+  const rows = t("digit.poolRows", { from: s.y * layer.strides[0], to: s.y * layer.strides[0] + ph - 1 });
+  const cols = t("digit.poolColumns", { from: s.x * layer.strides[1], to: s.x * layer.strides[1] + pw - 1 });
   panel.append(
-    element("p", "", `Max pooling has no weights: this unit is the largest of the ${ph}×${pw} window at ${rows}, ${cols} of map ${s.channel + 1} of ${SHORT_NAMES[s.layer - 1]}.`),
+    element("p", "", t("digit.pool", { ph, pw, rows, cols, n: s.channel + 1, layer: SHORT_NAMES[s.layer - 1] })),
     element("p", "digit-arithmetic", `max(${values.map(fmt).join(", ")}) = ${fmt(Math.max(...values))}`),
   );
 }
@@ -487,7 +487,7 @@ function drawUnit() {
   const title = $("digit-unit-title");
   panel.replaceChildren(title);
   if (!state.result) {
-    panel.append(element("p", "digit-note", "Draw a digit (or load one) to see what one unit computes."));
+    panel.append(element("p", "digit-note", t("digit.noUnit")));
     return;
   }
   const s = state.selection;
@@ -497,13 +497,17 @@ function drawUnit() {
   const value = out.data[(s.y * w + s.x) * channels + s.channel];
   const box = receptiveBox(state.model, s.layer, s.y, s.x);
   panel.append(
-    element("p", "digit-unit-head", `${SHORT_NAMES[s.layer]}, feature map ${s.channel + 1} of ${channels}, unit at row ${s.y}, column ${s.x}: ${fmt(value)}`),
-    element("p", "", `Its receptive field: rows ${box.top}–${box.bottom}, columns ${box.left}–${box.right} of the input, ${box.size[0]}×${box.size[1]} pixels (outlined on the network input).`),
+    element("p", "digit-unit-head", t("digit.unitHead", {
+      layer: SHORT_NAMES[s.layer], n: s.channel + 1, count: channels, y: s.y, x: s.x, value: fmt(value),
+    })),
+    element("p", "", t("digit.field", {
+      top: box.top, bottom: box.bottom, left: box.left, right: box.right, h: box.size[0], w: box.size[1],
+    })),
   );
   const input = s.layer === 0 ? state.result.input : state.result.activations[s.layer - 1];
   if (layer.type === "Conv2D") convStory(panel, layer, unitArithmetic(layer, input, s.y, s.x, s.channel), s, h, w);
   else poolStory(panel, layer, s);
-  panel.append(element("p", "digit-note", "Click another unit, or focus a layer's maps and use the arrow keys ([ and ] change the map)."));
+  panel.append(element("p", "digit-note", t("digit.another")));
 }
 
 /* ------------------------------------------------------------------ start */
@@ -519,7 +523,7 @@ function setupPicker(digits) {
   digits.images.forEach((_, i) => {
     const option = document.createElement("option");
     option.value = String(i);
-    option.textContent = `${digits.labels[i]} (test digit ${i + 1} of ${digits.images.length})`; // as the filter lab
+    option.textContent = t("digit.option", { label: digits.labels[i], n: i + 1, count: digits.images.length }); // as the filter lab
     pick.append(option);
   });
   pick.disabled = false;
@@ -568,14 +572,14 @@ async function main() {
     state.model = model;
     state.digits = digits;
     if (!model.verified) {
-      const note = "The weights' SHA-256 was not checked: this browser computes digests only on https or localhost pages.";
+      const note = t("digit.unverified");
       $("digit-timing").after(element("p", "digit-note", note));
     }
     buildLayers(model);
     setupPicker(digits);
     recompute();
   } catch (error) {
-    setStatus("error", `The trained network could not be loaded: ${error.message}`);
+    setStatus("error", t("digit.loadFailed", { error: error.message }));
   }
 }
 

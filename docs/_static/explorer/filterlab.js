@@ -13,33 +13,28 @@
  */
 import { conv2d, pad, relu, tensor } from "./ops.js";
 import { resolvePadding, convOutputSize } from "./arithmetic.js";
+import { t } from "./strings.js";
 
 const SIDE = 28; // MNIST digits are 28 x 28
 const CELL = 8; // canvas pixels per map cell: the maps are drawn crisp, then scaled by CSS
 // Kernels of the concept page on response maps, and a few classics (rows top to bottom).
 const PRESETS = [
-  ["Vertical edge", [[-1, 0, 1], [-1, 0, 1], [-1, 0, 1]]],
-  ["Horizontal edge", [[-1, -1, -1], [0, 0, 0], [1, 1, 1]]],
-  ["Sobel, vertical edges", [[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]]],
-  ["Sobel, horizontal edges", [[-1, -2, -1], [0, 0, 0], [1, 2, 1]]],
-  ["Diagonal ↘", [[0, 1, 1], [-1, 0, 1], [-1, -1, 0]]],
-  ["Laplacian", [[0, 1, 0], [1, -4, 1], [0, 1, 0]]],
-  ["Outline", [[-1, -1, -1], [-1, 8, -1], [-1, -1, -1]]],
-  ["Sharpen", [[0, -1, 0], [-1, 5, -1], [0, -1, 0]]],
-  ["Box blur", [[1 / 9, 1 / 9, 1 / 9], [1 / 9, 1 / 9, 1 / 9], [1 / 9, 1 / 9, 1 / 9]]],
-  ["Gaussian blur", [[1 / 16, 2 / 16, 1 / 16], [2 / 16, 4 / 16, 2 / 16], [1 / 16, 2 / 16, 1 / 16]]],
-  ["Identity", [[0, 0, 0], [0, 1, 0], [0, 0, 0]]],
-  ["Box blur 5 × 5", Array.from({ length: 5 }, () => Array(5).fill(1 / 25))],
+  [t("fl.preset.verticalEdge"), [[-1, 0, 1], [-1, 0, 1], [-1, 0, 1]]],
+  [t("fl.preset.horizontalEdge"), [[-1, -1, -1], [0, 0, 0], [1, 1, 1]]],
+  [t("fl.preset.sobelVertical"), [[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]]],
+  [t("fl.preset.sobelHorizontal"), [[-1, -2, -1], [0, 0, 0], [1, 2, 1]]],
+  [t("fl.preset.diagonal"), [[0, 1, 1], [-1, 0, 1], [-1, -1, 0]]],
+  [t("fl.preset.laplacian"), [[0, 1, 0], [1, -4, 1], [0, 1, 0]]],
+  [t("fl.preset.outline"), [[-1, -1, -1], [-1, 8, -1], [-1, -1, -1]]],
+  [t("fl.preset.sharpen"), [[0, -1, 0], [-1, 5, -1], [0, -1, 0]]],
+  [t("fl.preset.boxBlur"), [[1 / 9, 1 / 9, 1 / 9], [1 / 9, 1 / 9, 1 / 9], [1 / 9, 1 / 9, 1 / 9]]],
+  [t("fl.preset.gaussianBlur"), [[1 / 16, 2 / 16, 1 / 16], [2 / 16, 4 / 16, 2 / 16], [1 / 16, 2 / 16, 1 / 16]]],
+  [t("fl.preset.identity"), [[0, 0, 0], [0, 1, 0], [0, 0, 0]]],
+  [t("fl.preset.boxBlur5"), Array.from({ length: 5 }, () => Array(5).fill(1 / 25))],
 ];
-const MODE_NAMES = {
-  VALID: "no padding",
-  CONSTANT: "zeros",
-  MEAN: "the image's mean",
-  REFLECT: "reflect",
-  SYMMETRIC: "symmetric",
-  EDGE: "edge",
-  CIRCULAR: "circular",
-};
+const MODE_NAMES = Object.fromEntries(
+  ["VALID", "CONSTANT", "MEAN", "REFLECT", "SYMMETRIC", "EDGE", "CIRCULAR"].map((mode) => [mode, t(`fl.mode.${mode}`)])
+);
 // The site's colour maps (docs/figures/grammar.py): stops from 0 to 1.
 const INPUT_STOPS = ["#ffffff", "#bcd9ec", "#0072b2", "#00304d"];
 const OUTPUT_STOPS = ["#ffffff", "#b3e2d5", "#009e73", "#00422f"];
@@ -188,16 +183,13 @@ export function compute(pixels, kernel, mode, stride) {
 function notices(result, kernel) {
   const said = [];
   if (kernel.flat().every((v) => v === 0)) {
-    said.push("Every weight is 0, so every response is 0: the maps are white.");
+    said.push(t("fl.allZero"));
   }
   if (result.response.data.some((v) => !Number.isFinite(v))) {
-    said.push(
-      "Some responses are beyond float32's range (±3.4 × 10³⁸) and became infinite: they are drawn " +
-        "in the darkest colour and the scale shows the largest finite response. Smaller weights avoid this."
-    );
+    said.push(t("fl.overflow"));
   }
   if (result.outSize === 0) {
-    said.push("The kernel is larger than the padded input: the response map is empty, as convops returns it.");
+    said.push(t("fl.emptyMap"));
   }
   return said;
 }
@@ -222,11 +214,10 @@ function readKernel(grid) {
       const bad = !Number.isFinite(value) || Math.abs(value) > FLOAT32_MAX;
       input.setAttribute("aria-invalid", bad ? "true" : "false");
       if (bad && !problem) {
-        const where = `Kernel row ${r + 1}, column ${c + 1}`;
+        const where = { row: r + 1, col: c + 1 };
         problem = Number.isFinite(value)
-          ? `${where} (${fmt(value)}) is beyond float32's range (±3.4 × 10³⁸): ` +
-            "type a smaller weight to see the maps."
-          : `${where} is empty or not a number: type a number (for example 0, −1 or 0.25) to see the maps.`;
+          ? t("fl.tooLarge", { ...where, value: fmt(value) })
+          : t("fl.notANumber", where);
       }
       return bad ? 0 : value;
     })
@@ -245,7 +236,7 @@ function buildGrid(grid, rows) {
       input.step = "any";
       input.inputMode = "decimal";
       input.value = String(Number(value.toPrecision(6)));
-      input.setAttribute("aria-label", `Kernel weight, row ${Math.floor(i / k) + 1}, column ${(i % k) + 1}`);
+      input.setAttribute("aria-label", t("fl.weightLabel", { row: Math.floor(i / k) + 1, col: (i % k) + 1 }));
       return input;
     })
   );
@@ -262,12 +253,12 @@ function resize(rows, k) {
 function kernelSumNote(rows) {
   const sum = rows.flat().reduce((a, b) => a + b, 0);
   if (Math.abs(sum) < 1e-9) {
-    return "The weights sum to 0: flat regions answer 0 (a detector of changes: edges, outlines).";
+    return t("fl.sumZero");
   }
   if (Math.abs(sum - 1) < 1e-6) {
-    return "The weights sum to 1: flat regions keep their value (a blur or a sharpening).";
+    return t("fl.sumOne");
   }
-  return `The weights sum to ${fmt(sum)}: flat regions are multiplied by that.`;
+  return t("fl.sumOther", { sum: fmt(sum) });
 }
 
 class FilterLab {
@@ -294,10 +285,10 @@ class FilterLab {
   fillSelects() {
     const { preset, digit } = this.controls;
     const options = PRESETS.map(([name], i) => new Option(name, String(i)));
-    preset.replaceChildren(...options, new Option("Custom (typed)", "custom"));
+    preset.replaceChildren(...options, new Option(t("fl.preset.custom"), "custom"));
     const count = this.digits.labels.length;
     digit.replaceChildren(
-      ...this.digits.labels.map((label, i) => new Option(`${label} (test digit ${i + 1} of ${count})`, String(i)))
+      ...this.digits.labels.map((label, i) => new Option(t("digit.option", { label, n: i + 1, count }), String(i)))
     );
     const seven = this.digits.labels.indexOf(7);
     digit.value = String(seven >= 0 ? seven : 0);
@@ -356,7 +347,7 @@ class FilterLab {
       this.say(notices(this.result, rows).join(" "), "ok");
       this.publish(rows, performance.now() - started);
     } catch (error) {
-      this.fail(`The maps could not be computed: ${error.message}`);
+      this.fail(t("fl.computeFailed", { error: error.message }));
     }
   }
 
@@ -422,19 +413,16 @@ class FilterLab {
     const r = this.result;
     const [[top, bottom], [left, right]] = r.pads;
     const [ph, pw] = r.padded.shape;
-    const padText = r.padding === "VALID" ? "no padding" :
-      `padded to ${ph} × ${pw} (${top} top, ${bottom} bottom, ${left} left, ${right} right: ${MODE_NAMES[r.padMode]})`;
-    el(this.root, "#filterlab-input-caption").textContent = `Input 28 × 28, ${padText}`;
+    const padText = r.padding === "VALID" ? t("fl.noPadding") :
+      t("fl.paddedTo", { h: ph, w: pw, top, bottom, left, right, mode: MODE_NAMES[r.padMode] });
+    el(this.root, "#filterlab-input-caption").textContent = t("fl.inputCaption", { padding: padText });
     const formula = `⌊(28 + ${top} + ${bottom} − ${r.k}) / ${r.stride}⌋ + 1 = ${r.outSize}`;
-    el(this.root, "#filterlab-response-caption").textContent =
-      `Response map ${r.outSize} × ${r.outSize}: ${formula}`;
-    el(this.root, "#filterlab-relu-caption").textContent = `After ReLU, ${r.outSize} × ${r.outSize}`;
-    el(this.root, ".filterlab-input").setAttribute("aria-label", `The digit, ${ph} × ${pw} with its padding`);
+    el(this.root, "#filterlab-response-caption").textContent = t("fl.responseCaption", { n: r.outSize, formula });
+    el(this.root, "#filterlab-relu-caption").textContent = t("fl.reluCaption", { n: r.outSize });
+    el(this.root, ".filterlab-input").setAttribute("aria-label", t("fl.inputLabel", { h: ph, w: pw }));
     el(this.root, ".filterlab-response").setAttribute("aria-label",
-      `The response map, ${r.outSize} × ${r.outSize}, values from ${fmt(-lim)} to ${fmt(lim)} on the scale: ` +
-      "arrow keys move the selected output");
-    el(this.root, ".filterlab-relu").setAttribute("aria-label",
-      `The response map after ReLU, ${r.outSize} × ${r.outSize}`);
+      t("fl.responseLabel", { n: r.outSize, low: fmt(-lim), high: fmt(lim) }));
+    el(this.root, ".filterlab-relu").setAttribute("aria-label", t("fl.reluLabel", { n: r.outSize }));
   }
 
   readout() {
@@ -447,10 +435,10 @@ class FilterLab {
     const [y, x] = this.selected;
     const v = r.response.data[y * r.outSize + x];
     const [y0, x0] = [y * r.stride, x * r.stride];
-    text.textContent =
-      `Output row ${y + 1}, column ${x + 1}: its receptive field is rows ${y0 + 1}–${y0 + r.k} and columns ` +
-      `${x0 + 1}–${x0 + r.k} of the padded input (outlined); the sum of window × kernel is ${fmt(v)}, ` +
-      `after ReLU ${fmt(Math.max(v, 0))}.`;
+    text.textContent = t("fl.readout", {
+      row: y + 1, col: x + 1, top: y0 + 1, bottom: y0 + r.k, left: x0 + 1, right: x0 + r.k,
+      value: fmt(v), relu: fmt(Math.max(v, 0)),
+    });
   }
 
   pick(event) {
@@ -494,7 +482,7 @@ async function loadDigits() {
     digits.images.every((img) => Array.isArray(img) && img.length === SIDE * SIDE) &&
     Array.isArray(digits.labels) && digits.labels.length === digits.images.length;
   if (!ok) {
-    throw new Error("digits.json does not hold 28 × 28 images with one label each");
+    throw new Error(t("fl.badDigits"));
   }
   return digits;
 }
@@ -507,7 +495,7 @@ async function start() {
   try {
     root.filterLab = new FilterLab(root, await loadDigits());
   } catch (error) {
-    el(root, ".filterlab-message").textContent = `The filter lab could not start: ${error.message}`;
+    el(root, ".filterlab-message").textContent = t("fl.startFailed", { error: error.message });
     root.dataset.status = "error";
   }
 }

@@ -21,6 +21,7 @@ import {
   resolvePadding,
   transposedOutputSizeRange,
 } from "./arithmetic.js";
+import { t } from "./strings.js";
 
 const LIMITS = {
   input: [0, 64],
@@ -171,33 +172,23 @@ function geometry(state) {
     return { rows, cols, message: convMessage(state, rows, cols, pool) };
   } catch (error) {
     // The controls are clamped, so arithmetic.js should never refuse them; say so if it does.
-    return { rows: null, cols: null, message: "This geometry is refused: " + error.message };
+    return { rows: null, cols: null, message: t("cp.refused", { error: error.message }) };
   }
 }
 
 function convMessage(state, rows, cols, pool) {
   if (pool && state.padding === "EXPLICIT" && Math.max(rows.pb, rows.pa, cols.pb, cols.pa) >= rows.k) {
-    return (
-      "convops.max_pool2d refuses this padding: explicit padding must be smaller than the window on " +
-      "each side (as in TensorFlow: a window may never lie entirely in the padding). The formula alone " +
-      "gives the size shown."
-    );
+    return t("cp.poolRefused");
   }
   if (rows.out === 0 || cols.out === 0) {
-    return (
-      "The window (" + rows.kEff + " wide) is larger than the padded input (" + rows.length + " × " +
-      cols.length + "): the output is empty (0 rows or columns), which is what convops returns."
-    );
+    return t("cp.empty", { kEff: rows.kEff, rows: rows.length, cols: cols.length });
   }
   return "";
 }
 
 function transposedMessage(range, rangeW) {
   if (range.stop <= range.start || rangeW.stop <= rangeW.start) {
-    return (
-      "No output size works: with this padding every convolution of this kernel and stride maps " +
-      "to another input size, so convops.conv2d_transpose refuses every output size. Shown empty."
-    );
+    return t("cp.noTransposedSize");
   }
   return "";
 }
@@ -217,14 +208,13 @@ function formulaLines(axis, sides, state) {
   const { s, pb, pa } = axis;
   if (state.padding === "SAME") {
     const total = pb + pa;
-    const odd = total % 2 ? " (the odd pixel goes to the " + sides[1] + ", as in TensorFlow)" : "";
+    const odd = total % 2 ? t("cp.oddPixel", { side: sides[1] }) : "";
     lines.push(
-      "SAME: o = ceil(i / s) = ceil(" + i + " / " + s + ") = " + Math.ceil(i / s) + "; padding " + total +
-        " = " + pb + " " + sides[0] + " + " + pa + " " + sides[1] + odd,
+      t("cp.same", { i, s, o: Math.ceil(i / s), total, pb, pa, before: sides[0], after: sides[1], odd }),
     );
   }
   if (i + pb + pa < kEff) {
-    lines.push("o = 0: i + p_before + p_after = " + (i + pb + pa) + " < k_eff = " + kEff + ", the window does not fit");
+    lines.push(t("cp.noFit", { n: i + pb + pa, kEff }));
   } else {
     lines.push(
       "o = floor((i + p_before + p_after − k_eff) / s) + 1 = floor((" + i + " + " + pb + " + " + pa + " − " +
@@ -239,18 +229,15 @@ function transposedLines(axis, state) {
   const { i, s, kEff, range } = axis;
   const lines = [];
   if (state.padding === "SAME") {
-    lines.push("n with ceil(n / s) = i: from (i − 1)·s + 1 = " + ((i - 1) * s + 1) + " to i·s = " + i * s);
+    lines.push(t("cp.transposedSame", { from: (i - 1) * s + 1, to: i * s }));
   } else {
     const p = state.padding === "EXPLICIT" ? axis.padding[0] + axis.padding[1] : 0;
-    lines.push(
-      "n with floor((n + p − k_eff) / s) + 1 = i: from (i − 1)·s + k_eff − p = " + ((i - 1) * s + kEff - p) +
-        " to i·s − 1 + k_eff − p = " + (i * s - 1 + kEff - p),
-    );
+    lines.push(t("cp.transposedValid", { from: (i - 1) * s + kEff - p, to: i * s - 1 + kEff - p }));
   }
   lines.push(
     range.stop > range.start
-      ? "conv2d_transpose accepts n = " + range.start + " to " + (range.stop - 1) + "; shown: n = " + axis.out
-      : "conv2d_transpose accepts no n: the output is empty",
+      ? t("cp.accepts", { from: range.start, to: range.stop - 1, n: axis.out })
+      : t("cp.acceptsNone"),
   );
   return lines;
 }
@@ -259,10 +246,14 @@ function formulaText(geo, state) {
   const { rows, cols } = geo;
   const square = rows.pb === cols.pb && rows.pa === cols.pa && rows.out === cols.out;
   if (square) {
-    return ["rows and columns:"].concat(formulaLines(rows, ["top/left", "bottom/right"], state)).join("\n");
+    return [t("cp.rowsAndColumns")].concat(formulaLines(rows, [t("cp.topLeft"), t("cp.bottomRight")], state)).join("\n");
   }
-  return ["rows:"]
-    .concat(formulaLines(rows, ["top", "bottom"], state), ["columns:"], formulaLines(cols, ["left", "right"], state))
+  return [t("cp.rows")]
+    .concat(
+      formulaLines(rows, [t("cp.top"), t("cp.bottom")], state),
+      [t("cp.columns")],
+      formulaLines(cols, [t("cp.left"), t("cp.right")], state),
+    )
     .join("\n");
 }
 
@@ -404,13 +395,14 @@ function drawOutput(canvas, geo, position, cell) {
 function windowText(geo, [r, c]) {
   const top = geo.rows.start(r);
   const left = geo.cols.start(c);
-  return "the window covers rows " + top + " to " + (top + geo.rows.kEff - 1) + " and columns " + left + " to " +
-    (left + geo.cols.kEff - 1) + " of the padded grid";
+  return t("cp.window", {
+    top, bottom: top + geo.rows.kEff - 1, left, right: left + geo.cols.kEff - 1,
+  });
 }
 
 function describeInput(geo, position) {
-  const text = "Padded input, " + geo.rows.length + " by " + geo.cols.length + " cells";
-  return text + (position ? "; " + windowText(geo, position) : "") + ".";
+  const size = { rows: geo.rows.length, cols: geo.cols.length };
+  return position ? t("cp.inputLabelAt", { ...size, window: windowText(geo, position) }) : t("cp.inputLabel", size);
 }
 
 export function init(root) {
@@ -461,23 +453,26 @@ export function init(root) {
     drawOutput(outputCanvas, geo, where, outCell);
     outputCanvas.hidden = count() === 0;
     $(root, "cp-output-caption").textContent = count() === 0
-      ? "Output: empty (" + geo.rows.out + " × " + geo.cols.out + ")"
-      : "Output (green), current cell outlined";
+      ? t("cp.outputEmpty", { rows: geo.rows.out, cols: geo.cols.out })
+      : t("cp.outputCaption");
     inputCanvas.setAttribute("aria-label", describeInput(geo, where));
-    outputCanvas.setAttribute("aria-label", "Output, " + geo.rows.out + " by " + geo.cols.out +
-      (where ? "; the current cell is row " + where[0] + ", column " + where[1] : "") + ".");
+    const out = { rows: geo.rows.out, cols: geo.cols.out };
+    outputCanvas.setAttribute("aria-label", where
+      ? t("cp.outputLabelAt", { ...out, row: where[0], col: where[1] })
+      : t("cp.outputLabel", out));
     $(root, "cp-position").textContent = where
-      ? "output row " + where[0] + ", column " + where[1] + " (" + (player.index + 1) + " / " + count() + "): " +
-        windowText(geo, where)
-      : "no output position";
+      ? t("cp.position", {
+        row: where[0], col: where[1], n: player.index + 1, count: count(), window: windowText(geo, where),
+      })
+      : t("cp.noPosition");
     root.dataset.position = where ? where.join(",") : "";
   }
 
   function setPlaying(on) {
     player.playing = on && count() > 1;
     window.clearTimeout(player.timer);
-    toggle.setAttribute("aria-label", player.playing ? "Pause" : "Play");
-    toggle.textContent = player.playing ? "❚❚ pause" : "▶ play";
+    toggle.setAttribute("aria-label", t(player.playing ? "cp.pause" : "cp.play"));
+    toggle.textContent = t(player.playing ? "cp.pauseButton" : "cp.playButton");
     root.dataset.playing = player.playing ? "true" : "false";
     $(root, "cp-position").setAttribute("aria-live", player.playing ? "off" : "polite");
     if (player.playing) {
