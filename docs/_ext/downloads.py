@@ -173,7 +173,7 @@ def _directive(
         )
         out.append(block)
     elif name in BODY_DIRECTIVES:
-        _, content, start = _split_options(body, first + i + 1)
+        _options, content, start = _split_options(body, first + i + 1)
         _walk(content, start, out, section, inside + (name,))
     return end
 

@@ -42,7 +42,7 @@ def _test_digit(label: int = 5) -> np.ndarray:
     as (28, 28) float32 in [0, 1]."""
     from . import mnist
 
-    (_, _), (x_test, y_test) = mnist.load_split()
+    _train, (x_test, y_test) = mnist.load_split()
     return mnist.as_input(x_test[np.flatnonzero(y_test == label)[0]][None])[0, :, :, 0]
 
 

@@ -31,7 +31,7 @@ BATCH = 500
 @functools.cache
 def test_set() -> tuple[np.ndarray, np.ndarray]:
     """The held-out digits as the model sees them: float32 ``(N, 28, 28, 1)`` in [0, 1], labels."""
-    (_, _), (x, y) = mnist.load_split()
+    _train, (x, y) = mnist.load_split()
     return mnist.as_input(x), y.astype(np.int64)
 
 

@@ -65,7 +65,7 @@ def shift_maps():
     base = features(x)
     for row, dx in enumerate((0, 1, 2)):
         xs = shift_right(x, dx)
-        fmap, pool1, _ = features(xs)
+        fmap, pool1, _pool2 = features(xs)
         axes[row, 0].imshow(xs, cmap=g.INPUT_CMAP, vmin=0, vmax=1)
         axes[row, 0].set_ylabel(_("shift {dx} px").format(dx=dx), fontsize=10)
         axes[row, 1].imshow(fmap, cmap=g.OUTPUT_CMAP, vmin=0, vmax=base[0].max())
