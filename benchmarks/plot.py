@@ -10,6 +10,10 @@ scale, right of 1 = faster than TF, left = slower). Use it from a Sphinx plot di
        plot_results()
 
 or ``python -m benchmarks.plot out.png``. Needs only matplotlib and the JSON file (no TensorFlow).
+
+Every word it draws goes through ``translate`` (English to the language drawn; the identity by
+default): the docs' Chinese edition passes its catalogue's lookup (``docs/figures/performance.py``),
+so that this module needs nothing from the docs. Templates are translated, then formatted.
 """
 
 from __future__ import annotations
@@ -43,7 +47,13 @@ def speed_vs_tf(case: dict, impl: str):
     return impls["tf_eager"]["median_s"] / impls[impl]["median_s"]
 
 
-def plot_results(results=None, path: str | os.PathLike | None = None, figsize=None):
+def _same(text: str) -> str:
+    return text
+
+
+def plot_results(results=None, path: str | os.PathLike | None = None, figsize=None, translate=_same):
+    """The figure (see the module docstring); ``translate`` maps each English string or template to
+    the language drawn (the identity: English)."""
     import matplotlib.pyplot as plt
 
     results = results if results is not None else load(path)
@@ -65,22 +75,25 @@ def plot_results(results=None, path: str | os.PathLike | None = None, figsize=No
                     xs.append(value)
             # Bars grow from 1 (as fast as TF): right = faster, left = slower, length = the factor
             # on the log axis (a bar from 0 has no start on a log axis).
-            ax.barh(ys, [x - 1 for x in xs], height=height, color=colour, label=name, left=1)
+            ax.barh(ys, [x - 1 for x in xs], height=height, color=colour, label=translate(name), left=1)
         ax.axvline(1.0, color="black", linewidth=1)
         ax.set_xscale("log")
         ax.set_yticks(range(len(cases)))
         ax.set_yticklabels(labels, fontsize=8)
         lim = run["limits"]
-        ax.set_title(
-            f"{run['threads']} thread{'s' * (run['threads'] > 1)}: speed vs TF eager\n"
-            f"(matmul {lim['matmul_f32']['gflops']:.0f} GFLOP/s, copy {lim['copy']['gbs']:.0f} GB/s)",
-            fontsize=9,
+        title = (
+            "{threads} threads: speed vs TF eager\n(matmul {gflops} GFLOP/s, copy {gbs} GB/s)"
+            if run["threads"] > 1
+            else "{threads} thread: speed vs TF eager\n(matmul {gflops} GFLOP/s, copy {gbs} GB/s)"
         )
-        ax.set_xlabel("TF eager time / time (log; right of 1 = faster than TF)", fontsize=8)
+        gflops, gbs = f"{lim['matmul_f32']['gflops']:.0f}", f"{lim['copy']['gbs']:.0f}"
+        ax.set_title(translate(title).format(threads=run["threads"], gflops=gflops, gbs=gbs), fontsize=9)
+        ax.set_xlabel(translate("TF eager time / time (log; right of 1 = faster than TF)"), fontsize=8)
         ax.grid(axis="x", which="both", alpha=0.3)
     axes[0][0].invert_yaxis()  # once: the panels share the y axis
     m = results["machine"]
-    fig.suptitle(f"{m['cpu']}, {m['cores']} cores, {m['date']} (convops {m.get('git_commit')})", fontsize=9)
+    machine = translate("{cpu}, {cores} cores, {date} (convops {commit})")
+    fig.suptitle(machine.format(cpu=m["cpu"], cores=m["cores"], date=m["date"], commit=m.get("git_commit")), fontsize=9)
     handles, names = axes[0][0].get_legend_handles_labels()
     fig.legend(handles, names, fontsize=8, loc="lower center", ncol=len(SERIES), frameon=False)
     fig.tight_layout(rect=(0, 0.03, 1, 1))

@@ -3,7 +3,8 @@
 Renders as ``<details class="answers"><summary>Show the answers</summary> … </details>``: closed
 by default, so a learner tries the exercises first; it opens with a click or the keyboard, needs no
 JavaScript and prints open in reader modes. Outside HTML (the doctest builder) the content is kept
-as a plain container, so any ``>>>`` lines inside still run.
+as a plain container, so any ``>>>`` lines inside still run. The summary is written in the edition's
+language (``figures.i18n``), unless the directive's argument gives its own.
 """
 
 from __future__ import annotations
@@ -11,13 +12,15 @@ from __future__ import annotations
 from docutils import nodes
 from sphinx.util.docutils import SphinxDirective
 
+from figures.i18n import _
+
 
 class answers_node(nodes.General, nodes.Element):
     pass
 
 
 def _visit_html(self, node):
-    summary = node.get("summary", "Show the answers")
+    summary = node.get("summary") or _("Show the answers")
     self.body.append(
         f'<details class="answers"><summary>{self.encode(summary)}</summary>\n<div class="answers-body">\n'
     )
@@ -42,7 +45,7 @@ class Answers(SphinxDirective):
 
     def run(self):
         node = answers_node()
-        node["summary"] = self.arguments[0] if self.arguments else "Show the answers"
+        node["summary"] = self.arguments[0] if self.arguments else _("Show the answers")
         self.state.nested_parse(self.content, self.content_offset, node)
         return [node]
 

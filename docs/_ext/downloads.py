@@ -8,6 +8,12 @@ then the examples as code cells, one displayed value per cell), and a transform 
 section (or to the last section with an example). The files go through Sphinx's download
 mechanism (``_downloads/``), so the links work offline.
 
+In the Chinese edition the link line is Chinese, and so are the words of the script and the
+notebook (the notebook's title and intro cell, its section headings, the script's header comment
+and section comments): the page's and sections' titles come from the page's catalogue
+(``docs/locales/zh_TW/LC_MESSAGES/<page>.po``, English where it has no translation yet), the rest
+from ``figures.i18n``. The code, and the output it prints, stays as the page shows it.
+
 The functions the build uses are plain functions of a page's path, so tests can call them
 without building the site: :func:`extract_blocks` (the doctest blocks of a page, with the doctest
 builder's semantics), :func:`build_script` and :func:`build_notebook`.
@@ -22,12 +28,22 @@ the downloads. ``>>>`` inside literal blocks (``::``, ``code-block``) and non-rs
 from __future__ import annotations
 
 import doctest
+import functools
 import json
 import os
 import re
 import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
+
+try:  # the build (docs/conf.py puts docs/ on sys.path): the edition's language
+    from figures import i18n
+    from figures.i18n import _
+except ModuleNotFoundError:  # read without the docs' packages (the tests import only docs/_ext): English
+    i18n = None  # type: ignore[assignment]
+
+    def _(text: str) -> str:
+        return text
 
 # --------------------------------------------------------------------------- reading a page
 
@@ -157,7 +173,7 @@ def _directive(
         )
         out.append(block)
     elif name in BODY_DIRECTIVES:
-        _, content, start = _split_options(body, first + i + 1)
+        _options, content, start = _split_options(body, first + i + 1)
         _walk(content, start, out, section, inside + (name,))
     return end
 
@@ -312,6 +328,29 @@ def _heading(block: Block) -> str:
     return f"{block.section} (answers)" if "answers" in block.inside else block.section
 
 
+@functools.cache
+def _page_catalogue(path: Path, language: str) -> dict[str, str]:
+    """The translated messages of a page's catalogue (empty when it has none)."""
+    from babel.messages.pofile import read_po
+
+    if not path.exists():
+        return {}
+    with path.open("rb") as f:
+        return {m.id: m.string for m in read_po(f) if m.id and m.string and not m.fuzzy}
+
+
+def _translated(rst: Path, text: str) -> str:
+    """A title of the page ``rst`` (page or section) in the edition's language: the page catalogue's
+    translation, English when there is none; a section of answers is marked in the language too."""
+    answers = text.endswith(" (answers)")
+    title = text.removesuffix(" (answers)") if answers else text
+    language = i18n.language() if i18n is not None else "en"
+    if language != "en":
+        po = i18n.LOCALES / language / "LC_MESSAGES" / f"{_docname(rst)}.po"
+        title = _page_catalogue(po, language).get(title, title)
+    return _("{section} (answers)").format(section=title) if answers else title
+
+
 def _page_url(docname: str) -> str:
     # From _downloads/<hash>/<file> back to the page: works inside the built site.
     return f"../../{docname}.html"
@@ -329,22 +368,21 @@ def _exception_name(example: doctest.Example) -> str:
 def build_script(rst: str | Path, page_url: str | None = None) -> str:
     """The page's examples as a Python script; each expected output is a ``# ->`` comment under its line."""
     rst = Path(rst)
-    title = page_title(rst)
+    title = _translated(rst, page_title(rst))
     url = page_url or f"{_docname(rst)}.html"
-    lines = [
-        f"# {title}",
-        f"# The examples of the convops documentation page {url}, in page order.",
-        "# What a line shows in Python's interactive prompt is written below it after `# ->`;",
-        "# run the file with `python`, or paste it into Python, IPython or Jupyter line by line.",
-        "",
-    ]
+    header = _(
+        "The examples of the convops documentation page {url}, in page order.\n"
+        "What a line shows in Python's interactive prompt is written below it after `# ->`;\n"
+        "run the file with `python`, or paste it into Python, IPython or Jupyter line by line."
+    ).format(url=url)
+    lines = [f"# {title}", *(f"# {line}" for line in header.split("\n")), ""]
     section = None
     for cell in _cells(extract_blocks(rst)):
         if cell.section != section:
             section = cell.section
             while lines and not lines[-1]:
                 lines.pop()
-            lines += ["", "", f"# --- {section} ---", ""]
+            lines += ["", "", f"# --- {_translated(rst, section)} ---", ""]
         for example in cell.examples:
             source = _shown(example)
             if example.exc_msg:
@@ -367,7 +405,7 @@ def build_script(rst: str | Path, page_url: str | None = None) -> str:
 def build_notebook(rst: str | Path, page_url: str | None = None) -> dict:
     """The page's examples as a Jupyter notebook (nbformat 4), one displayed value per code cell."""
     rst = Path(rst)
-    title = page_title(rst)
+    title = _translated(rst, page_title(rst))
     url = page_url or _page_url(_docname(rst))
 
     def markdown(text: str) -> dict:
@@ -375,15 +413,18 @@ def build_notebook(rst: str | Path, page_url: str | None = None) -> dict:
 
     cells = [
         markdown(
-            f"# {title}\n\nThe examples of [the documentation page]({url}), in page order. "
-            "Run the cells from the top: each one shows the value the page shows."
+            f"# {title}\n\n"
+            + _(
+                "The examples of [the documentation page]({url}), in page order. "
+                "Run the cells from the top: each one shows the value the page shows."
+            ).format(url=url)
         )
     ]
     section = None
     for cell in _cells(extract_blocks(rst)):
         if cell.section != section:
             section = cell.section
-            cells.append(markdown(f"## {section}"))
+            cells.append(markdown(f"## {_translated(rst, section)}"))
         metadata = {"tags": ["raises-exception"]} if any(e.exc_msg for e in cell.examples) else {}
         source = "".join(_shown(e) + "\n" for e in cell.examples)
         cells.append(
@@ -436,8 +477,8 @@ def _links_paragraph(docname: str, page_dir: Path, script: Path, notebook: Path)
     from sphinx import addnodes
 
     paragraph = nodes.paragraph(classes=["example-downloads"])
-    paragraph += nodes.Text(LINK_TEXT + " ")
-    for k, (path, label) in enumerate(((script, "script (.py)"), (notebook, "notebook (.ipynb)"))):
+    paragraph += nodes.Text(_("Download this page's examples:") + " ")  # LINK_TEXT, in the edition's language
+    for k, (path, label) in enumerate(((script, _("script (.py)")), (notebook, _("notebook (.ipynb)")))):
         if k:
             paragraph += nodes.Text(" · ")
         reference = addnodes.download_reference(
@@ -483,7 +524,10 @@ def setup(app):
         def _section(self):
             sections = list(self.document.findall(nodes.section))
             for section in sections:
-                if section.children and section[0].astext().strip().lower() == "worked example":
+                # by its English name: in the Chinese edition the title is translated, its name kept
+                if "worked example" in section["names"] or (
+                    section.children and section[0].astext().strip().lower() == "worked example"
+                ):
                     return section
             last = None
             for node in self.document.findall(

@@ -5,7 +5,8 @@ wrong, receptive-field sizes, ...) that belong to the model the build trains or 
 typed by hand. ``:fact:`trained_features.accuracy``` is
 ``figures.trained_features.facts()["accuracy"]``; an unknown module or key fails the build. Only the HTML
 builder computes them (other builders,
-such as doctest, read the pages too and get a placeholder).
+such as doctest, read the pages too and get a placeholder). A value with words in it (``12 of 32``)
+is written by the module in the edition's language (``figures.i18n``).
 """
 
 from __future__ import annotations

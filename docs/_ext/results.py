@@ -20,6 +20,10 @@ the site is built.
   (``figures.train_convnet.values()``; html builds only).
 ``.. example-output::`` — what ``python examples/train_mnist_convnet.py`` printed in the run that
   trained the site's network (``figures.mnist``; html builds only).
+
+The words around the data (headers, labels, sentences) are written in the edition's language:
+templates looked up with ``figures.i18n._`` (catalogue ``docs/locales/zh_TW/LC_MESSAGES/figures/
+directives.po``), then filled with the data, which stays as measured (machine, case and commit names).
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from docutils import nodes
 from sphinx.util.docutils import SphinxDirective
 
 from benchmarks.published import results_json  # (docs/conf.py puts the repository root on sys.path)
+from figures.i18n import _
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -55,6 +60,18 @@ GROUPS = {
     "memory": "memory-bound",
     "gradient": "gradient",
 }
+
+
+def group_name(group: str) -> str:
+    """A case group's name (GROUPS) in the edition's language; an unknown group as it is."""
+    names = {
+        "small": _("small call"),
+        "compute": _("compute-bound"),
+        "large": _("large conv"),
+        "memory": _("memory-bound"),
+        "gradient": _("gradient"),
+    }
+    return names.get(group, group)
 
 
 def load(path: pathlib.Path) -> dict:
@@ -162,7 +179,7 @@ def bench_value(key: str) -> str:
         return f"{statistics.fmean(loads):.1f}" if loads else "?"
     if parts[0] == "slower":  # every case where convops is slower than TF eager
         slow = [c for c in run["cases"] if c["speedup"].get("tf_eager", 1.0) < 1.0]
-        return "; ".join(f"{c['label']} ({_x(c['speedup']['tf_eager'])})" for c in slow) or "none"
+        return _("; ").join(f"{c['label']} ({_x(c['speedup']['tf_eager'])})" for c in slow) or _("none")
     if parts[0] in GROUPS:
         return _group_range(run, parts[0], parts[2])
     cases = {c["name"]: c for c in run["cases"]}
@@ -207,23 +224,38 @@ class BenchmarkMachine(_ResultsDirective):
         features = m.get("convops_cpu_features", {})
         blas = [b for b in m.get("blas", []) if isinstance(b, dict) and b.get("internal_api") == "openblas"]
         versions = ", ".join(f"{k} {v}" for k, v in m["versions"].items())
+        flags = ", ".join(f"``{flag}``" for flag in m.get("cpu_flags", []))
         lines = [
-            f"- **Results**: ``benchmarks/results/{LATEST.name}``",
-            f"- **Machine**: {m['cpu']}, {m['cores']} cores"
-            + (f" ({m['hypervisor_vendor']} virtual machine)" if m.get("hypervisor_vendor") else "")
-            + (f", {m['memory_gib']} GiB" if m.get("memory_gib") else "")
-            + (f"; caches L1d {m['l1d_cache']}, L2 {m['l2_cache']}, L3 {m['l3_cache']}" if m.get("l3_cache") else "")
+            _("- **Results**: ``benchmarks/results/{name}``").format(name=LATEST.name),
+            _("- **Machine**: {cpu}, {cores} cores").format(cpu=m["cpu"], cores=m["cores"])
             + (
-                f"; instruction sets {', '.join(f'``{flag}``' for flag in m['cpu_flags'])}"
-                if m.get("cpu_flags")
+                _(" ({vendor} virtual machine)").format(vendor=m["hypervisor_vendor"])
+                if m.get("hypervisor_vendor")
                 else ""
-            ),
-            f"- **When**: {m['date']}, convops at commit ``{m.get('git_commit')}``, Python {m.get('python')}",
-            f"- **Versions**: {versions}",
-            f"- **Back ends**: TensorFlow with oneDNN {'on' if m.get('tf_onednn') else 'off'}; convops' kernels "
-            f"compiled for {', '.join(features.get('supported', [])) or '?'}, running ``{features.get('in_use', '?')}``"
+            )
+            + (_(", {memory} GiB").format(memory=m["memory_gib"]) if m.get("memory_gib") else "")
             + (
-                f"; NumPy's BLAS: OpenBLAS {blas[-1].get('version')} ({blas[-1].get('architecture')} kernels)"
+                _("; caches L1d {l1d}, L2 {l2}, L3 {l3}").format(l1d=m["l1d_cache"], l2=m["l2_cache"], l3=m["l3_cache"])
+                if m.get("l3_cache")
+                else ""
+            )
+            + (_("; instruction sets {flags}").format(flags=flags) if flags else ""),
+            _("- **When**: {date}, convops at commit ``{commit}``, Python {python}").format(
+                date=m["date"], commit=m.get("git_commit"), python=m.get("python")
+            ),
+            _("- **Versions**: {versions}").format(versions=versions),
+            _(
+                "- **Back ends**: TensorFlow with oneDNN {onednn}; convops' kernels compiled for {supported}, "
+                "running ``{in_use}``"
+            ).format(
+                onednn=_("on") if m.get("tf_onednn") else _("off"),
+                supported=", ".join(features.get("supported", [])) or "?",
+                in_use=features.get("in_use", "?"),
+            )
+            + (
+                _("; NumPy's BLAS: OpenBLAS {version} ({arch} kernels)").format(
+                    version=blas[-1].get("version"), arch=blas[-1].get("architecture")
+                )
                 if blas
                 else ""
             ),
@@ -245,21 +277,23 @@ class BenchmarkCases(_ResultsDirective):
             raise self.error(str(exc)) from None
         lim = run["limits"]
         header = [
-            "case (kind)",
+            _("case (kind)"),
             "convops",
             "TF eager",
-            "speed vs TF eager",
-            "fastest peer: speed vs it",
-            "convops' rate (share of the limit)",
-            "other load",
+            _("speed vs TF eager"),
+            _("fastest peer: speed vs it"),
+            _("convops' rate (share of the limit)"),
+            _("other load"),
         ]
         rows = []
         for case in run["cases"]:
             impls = case["impls"]
             if case.get("gflops") is not None:
-                rate = f"{_num(case['gflops'])} GFLOP/s ({case['pct_matmul']:.0f}% of matmul)"
+                rate = _("{gflops} GFLOP/s ({pct}% of matmul)").format(
+                    gflops=_num(case["gflops"]), pct=f"{case['pct_matmul']:.0f}"
+                )
             elif case.get("gbs") is not None:
-                rate = f"{_num(case['gbs'])} GB/s ({case['pct_copy']:.0f}% of copy)"
+                rate = _("{gbs} GB/s ({pct}% of copy)").format(gbs=_num(case["gbs"]), pct=f"{case['pct_copy']:.0f}")
             else:
                 rate = ""
             speed = case["speedup"].get("tf_eager")
@@ -271,19 +305,20 @@ class BenchmarkCases(_ResultsDirective):
             )
             rows.append(
                 [
-                    f"{case['label']} (*{GROUPS.get(case['group'], case['group'])}*)",
+                    _("{label} (*{kind}*)").format(label=case["label"], kind=group_name(case["group"])),
                     _time(impls["convops"]["median_s"]),
                     _time(impls["tf_eager"]["median_s"]) if "tf_eager" in impls else "",
                     speed_text,
                     peer,
                     rate,
-                    f"{case['load'].get('other_cores', '?')} cores",
+                    _("{n} cores").format(n=case["load"].get("other_cores", "?")),
                 ]
             )
         title = (
-            f"{run['threads']} thread{'s' * (run['threads'] > 1)} for everyone: matmul "
-            f"{lim['matmul_f32']['gflops']:.0f} GFLOP/s, copy {lim['copy']['gbs']:.0f} GB/s"
-        )
+            _("{threads} threads for everyone: matmul {gflops} GFLOP/s, copy {gbs} GB/s")
+            if run["threads"] > 1
+            else _("{threads} thread for everyone: matmul {gflops} GFLOP/s, copy {gbs} GB/s")
+        ).format(threads=run["threads"], gflops=f"{lim['matmul_f32']['gflops']:.0f}", gbs=f"{lim['copy']['gbs']:.0f}")
         return self.render(_list_table(header, rows, widths=[30, 9, 9, 9, 15, 18, 10], title=title))
 
 
@@ -293,9 +328,10 @@ def training_provenance(section: str) -> str:
     data = load(TRAINING)
     m = data.get(section, {}).get("machine")
     if m:
-        return (
-            f"recorded by ``python -m benchmarks.training`` on {m.get('date', '?')} on {m.get('cpu', '?')}, "
-            f"{m.get('cores', '?')} cores (convops at ``{m.get('git_commit', '?')}``)"
+        return _(
+            "recorded by ``python -m benchmarks.training`` on {date} on {cpu}, {cores} cores (convops at ``{commit}``)"
+        ).format(
+            date=m.get("date", "?"), cpu=m.get("cpu", "?"), cores=m.get("cores", "?"), commit=m.get("git_commit", "?")
         )
     try:
         log = subprocess.run(
@@ -314,14 +350,18 @@ def training_provenance(section: str) -> str:
             timeout=10,
             env={"TZ": "UTC", "PATH": "/usr/bin:/bin"},
         )
-        commit, _, date = log.stdout.strip().partition(" ")
+        commit, _sep, date = log.stdout.strip().partition(" ")
     except (OSError, subprocess.SubprocessError):
         commit = date = ""
-    where = f"committed in ``{commit}`` on {date}" if commit else "its date was not recorded"
-    return (
-        f"recorded by ``python -m benchmarks.training`` on the benchmarks' development machine "
-        f"(this run predates the machine record in training.json; {where})"
+    where = (
+        _("committed in ``{commit}`` on {date}").format(commit=commit, date=date)
+        if commit
+        else _("its date was not recorded")
     )
+    return _(
+        "recorded by ``python -m benchmarks.training`` on the benchmarks' development machine "
+        "(this run predates the machine record in training.json; {where})"
+    ).format(where=where)
 
 
 class TrainingSpeed(_ResultsDirective):
@@ -332,20 +372,20 @@ class TrainingSpeed(_ResultsDirective):
         data = load(TRAINING)
         speed = data["speed"]
         header = [
-            "TensorFlow back end",
-            "Keras forward",
-            "convops forward",
-            "speed vs Keras",
-            "Keras training step",
-            "convops training step",
-            "speed vs Keras",
+            _("TensorFlow back end"),
+            _("Keras forward"),
+            _("convops forward"),
+            _("speed vs Keras"),
+            _("Keras training step"),
+            _("convops training step"),
+            _("speed vs Keras"),
         ]
         rows = []
         for run in speed["runs"]:
             t = {k: v["median_ms"] for k, v in run["times"].items()}
             rows.append(
                 [
-                    f"oneDNN {'on (TF default)' if run['onednn'] else 'off'}",
+                    "oneDNN " + (_("on (TF default)") if run["onednn"] else _("off")),
                     f"{t['keras_forward']:.1f} ms",
                     f"{t['convops_forward']:.1f} ms",
                     _x(t["keras_forward"] / t["convops_forward"]),
@@ -354,7 +394,7 @@ class TrainingSpeed(_ResultsDirective):
                     _x(t["keras_step"] / t["convops_step"]),
                 ]
             )
-        lines = _list_table(header, rows, title="Time per batch of 64 images (medians), same process, alternating")
+        lines = _list_table(header, rows, title=_("Time per batch of 64 images (medians), same process, alternating"))
         mem = speed["memory"]
         mine = mem["convops"]["step_peak_bytes"]
         off = mem["keras_onednn_off"]["step_peak_bytes"]
@@ -362,21 +402,21 @@ class TrainingSpeed(_ResultsDirective):
         mib = lambda b: f"{b / 2**20:.1f} MiB"  # noqa: E731
         rows = [
             [
-                "resident memory a step adds (Keras with oneDNN off: plain malloc)",
+                _("resident memory a step adds (Keras with oneDNN off: plain malloc)"),
                 mib(mine),
                 mib(off),
                 f"{mine / off:.2f}",
             ]
         ]
         if on:
-            rows.append(["Keras with oneDNN on: its allocator's own peak", mib(mine), mib(on), f"{mine / on:.2f}"])
+            rows.append([_("Keras with oneDNN on: its allocator's own peak"), mib(mine), mib(on), f"{mine / on:.2f}"])
         lines += _list_table(
-            ["measure", "convops", "Keras", "convops / Keras"],
+            [_("measure"), "convops", "Keras", "convops / Keras"],
             rows,
             widths=[50, 15, 15, 20],
-            title="Peak memory added by one training step",
+            title=_("Peak memory added by one training step"),
         )
-        lines += [f"These numbers were {training_provenance('speed')}.", ""]
+        lines += [_("These numbers were {provenance}.").format(provenance=training_provenance("speed")), ""]
         return self.render(lines)
 
 
@@ -423,26 +463,27 @@ class TrainingAccuracy(_ResultsDirective):
 
         recorded = train_convnet.recorded()
         e, last = train_convnet.epochs(), train_convnet.recorded_epochs()
-        (x_train, _), (x_test, _) = mnist.load_split()
-        header = ["run", "training digits", "seeds", f"after {e} epochs", f"after {last} epochs"]
+        (x_train, _y_train), (x_test, _y_test) = mnist.load_split()
+        after = _("after {n} epochs")
+        header = [_("run"), _("training digits"), _("seeds"), after.format(n=e), after.format(n=last)]
         build = train_convnet.build_runs()
         rows = [
             [
-                "the tutorial (Keras), as it reports",
+                _("the tutorial (Keras), as it reports"),
                 f"{train_convnet.TUTORIAL_TRAIN:,}",
-                "one run",
+                _("one run"),
                 f"{train_convnet.TUTORIAL_ACCURACY:.3f}",
                 "",
             ],
             [
-                "**convops, trained while this page was built**",
+                _("**convops, trained while this page was built**"),
                 f"{len(x_train):,}",
                 train_convnet._seeds(build),
                 _spread([r["val_accuracy"][e - 1] for r in build]),
                 "",
             ],
         ]
-        names = {"convops": "convops (recorded)", "keras_reshuffled": "Keras (recorded), TensorFlow back end"}
+        names = {"convops": _("convops (recorded)"), "keras_reshuffled": _("Keras (recorded), TensorFlow back end")}
         for fw, label in names.items():
             runs = recorded.get(fw, [])
             if runs:
@@ -459,21 +500,29 @@ class TrainingAccuracy(_ResultsDirective):
             header,
             rows,
             widths=[30, 12, 10, 24, 24],
-            title=f"Test accuracy on the {len(x_test):,} test digits: mean ± standard deviation "
-            f"over seeds (lowest–highest)",
+            title=_(
+                "Test accuracy on the {n} test digits: mean ± standard deviation over seeds (lowest–highest)"
+            ).format(n=f"{len(x_test):,}"),
         )
         versions = {}
         for run in recorded.get("keras_reshuffled", []):
             versions.update(run.get("versions", {}))
         seconds = [r["seconds"] for r in build]
         lines += [
-            f"The rows marked *recorded* were {training_provenance('mnist')}, with "
-            + ", ".join(f"{k} {v}" for k, v in sorted(versions.items()))
-            + f", on the same {len(x_train):,} / {len(x_test):,} split (checked by a hash of its arrays) "
-            f"and with the same recipe; Keras draws a new batch order every epoch, as convops' ``fit`` "
-            f"does, and each framework starts from its own seeded initial weights. The "
-            f"{len(build)} convops runs of this build took {statistics.fmean(seconds):.0f} s each "
-            f"(on the machine that built the site; the runs are cached between builds).",
+            _(
+                "The rows marked *recorded* were {provenance}, with {versions}, on the same {train} / {test} "
+                "split (checked by a hash of its arrays) and with the same recipe; Keras draws a new batch order "
+                "every epoch, as convops' ``fit`` does, and each framework starts from its own seeded initial "
+                "weights. The {runs} convops runs of this build took {seconds} s each (on the machine that built "
+                "the site; the runs are cached between builds)."
+            ).format(
+                provenance=training_provenance("mnist"),
+                versions=", ".join(f"{k} {v}" for k, v in sorted(versions.items())),
+                train=f"{len(x_train):,}",
+                test=f"{len(x_test):,}",
+                runs=len(build),
+                seconds=f"{statistics.fmean(seconds):.0f}",
+            ),
             "",
         ]
         return self.render(lines)
@@ -491,10 +540,9 @@ class ExampleOutput(SphinxDirective):
             return []
         text, seconds = mnist.script_output(), mnist.training_seconds()
         block = nodes.literal_block(text, text, language="text")
-        caption = (
-            f"Output of python examples/train_mnist_convnet.py, run while this site was built "
-            f"(training: {seconds:.0f} s)"
-        )
+        caption = _(
+            "Output of python examples/train_mnist_convnet.py, run while this site was built (training: {seconds} s)"
+        ).format(seconds=f"{seconds:.0f}")
         container = nodes.container("", literal_block=True, classes=["literal-block-wrapper", "example-output"])
         container += nodes.caption(caption, caption)
         container += block

@@ -7,6 +7,7 @@ from matplotlib.patches import Polygon, Rectangle
 from convops import arithmetic
 
 from . import grammar as g
+from .i18n import _
 
 # (name, kind, kernel, C_out)
 LAYERS = [
@@ -41,7 +42,7 @@ def _test_digit(label: int = 5) -> np.ndarray:
     as (28, 28) float32 in [0, 1]."""
     from . import mnist
 
-    (_, _), (x_test, y_test) = mnist.load_split()
+    _train, (x_test, y_test) = mnist.load_split()
     return mnist.as_input(x_test[np.flatnonzero(y_test == label)[0]][None])[0, :, :, 0]
 
 
@@ -96,7 +97,7 @@ def shapes():
     rows = summary()
     x = _test_digit()
     acts = trained_activations(x[None, :, :, None])
-    items = [("input", 28, 1, None, None)] + rows
+    items = [(_("input"), 28, 1, None, None)] + rows
     fig = plt.figure(figsize=(g.MAX_WIDTH, 6.3))
     ax = fig.add_axes([0, 0, 1, 1])
     width = 104.0
@@ -109,8 +110,10 @@ def shapes():
     ax.text(
         1,
         1,
-        f"28 → 26 → 13 → 11 → 5 → 3: the tutorial's network, {total:,} parameters.\n"
-        "Front faces: channel 0 of the trained network's activations for a test digit.",
+        _(
+            "28 → 26 → 13 → 11 → 5 → 3: the tutorial's network, {total} parameters.\n"
+            "Front faces: channel 0 of the trained network's activations for a test digit."
+        ).format(total=f"{total:,}"),
         fontsize=10,
         va="top",
     )
@@ -124,16 +127,16 @@ def shapes():
                 colour = g.OUTPUT
                 ax.add_patch(Rectangle((x0, base - bar), 2.0, bar, facecolor=colour, alpha=0.35, edgecolor=colour))
                 w = 2.0
-                lines = [name, f"{channels:,}"] + ([f"{params:,} params"] if params else ["0 params"])
+                lines = [name, f"{channels:,}", _("{n} params").format(n=f"{params:,}")]
             else:
                 colour = g.INPUT if index == 0 else g.OUTPUT
                 data = x if index == 0 else acts[index - 1][0, :, :, 0]
                 w = _block(ax, x0, base, size, channels, data, g.INPUT_CMAP if index == 0 else g.OUTPUT_CMAP, colour)
                 lines = [name, f"{size}×{size}×{channels}"]
                 if params is not None:
-                    lines.append(f"{params:,} params")
+                    lines.append(_("{n} params").format(n=f"{params:,}"))
                 if rf:
-                    lines.append(f"RF {rf}×{rf}")
+                    lines.append(_("RF {rf}×{rf}").format(rf=rf))
             centre = x0 + w / 2
             ax.text(centre, base + 1.2, lines[0], ha="center", va="top", fontsize=9.5, fontweight="bold", color=colour)
             ax.text(
@@ -172,7 +175,7 @@ def feature_maps(channels: int = 8):
     )
     ax_in = fig.add_subplot(gs[0, 0])
     ax_in.imshow(x, cmap=g.INPUT_CMAP, vmin=0, vmax=1)
-    ax_in.set_title("input", fontsize=9.5, color=g.INPUT)
+    ax_in.set_title(_("input"), fontsize=9.5, color=g.INPUT)
     g.plain(ax_in)
     for row, (act, name) in enumerate(zip(acts, names)):
         for c in range(channels):
@@ -181,14 +184,18 @@ def feature_maps(channels: int = 8):
             g.plain(ax)
             if c == 0:
                 ax.set_title(
-                    f"{name}: {act.shape[1]}×{act.shape[2]}×{act.shape[3]}, channels 0–{channels - 1}",
+                    _("{name}: {h}×{w}×{c}, channels 0–{last}").format(
+                        name=name, h=act.shape[1], w=act.shape[2], c=act.shape[3], last=channels - 1
+                    ),
                     fontsize=9.5,
                     loc="left",
                     color=g.OUTPUT,
                 )
     fig.suptitle(
-        "A test digit through the trained network (first 8 channels of each layer;\n"
-        "white = 0, darker green = stronger, each map on its own scale)",
+        _(
+            "A test digit through the trained network (first 8 channels of each layer;\n"
+            "white = 0, darker green = stronger, each map on its own scale)"
+        ),
         fontsize=10,
     )
     return fig

@@ -16,6 +16,7 @@ import convops
 from convops import arithmetic
 
 from . import grammar as g
+from .i18n import _
 
 #: The channel-mixing example: 3 input channels of 3x3, a 1x1 filter bank 3 -> 2.
 MIX_X = np.array(
@@ -58,15 +59,15 @@ def channel_mixing():
         y0 = top + c * (3 + gap)
         g.grid(ax, MIX_X[:, :, c], 0, y0, g.INPUT_CMAP, 0, vmax_in)
         g.highlight(ax, i, j, 0, y0)
-        g.label(ax, 1.5, y0 - 0.12, f"input channel {c}", g.INPUT, size=9)
+        g.label(ax, 1.5, y0 - 0.12, _("input channel {c}").format(c=c), g.INPUT, size=9)
     # the 1x1 filter bank: one row per input channel, one column per output channel
     yw = top + rows / 2 - 1.5
     g.grid(ax, MIX_W, xw, yw, g.KERNEL_CMAP, 0, float(MIX_W.max()))
     ax.add_patch(Rectangle((xw, yw), 2, 3, fill=False, edgecolor=g.WINDOW, linewidth=2.2, zorder=5))
-    g.label(ax, xw + 1, yw - 0.5, "1×1 filters", g.WINDOW, size=9)
-    g.label(ax, xw + 1, yw - 0.12, "out 0   out 1", g.WINDOW, size=9, weight="normal")
+    g.label(ax, xw + 1, yw - 0.5, _("1×1 filters"), g.WINDOW, size=9)
+    g.label(ax, xw + 1, yw - 0.12, _("out 0   out 1"), g.WINDOW, size=9, weight="normal")
     for c in range(3):
-        ax.text(xw - 0.15, yw + c + 0.5, f"in {c}", ha="right", va="center", fontsize=9, color=g.TEXT)
+        ax.text(xw - 0.15, yw + c + 0.5, _("in {c}").format(c=c), ha="right", va="center", fontsize=9, color=g.TEXT)
     g.symbol(ax, xw - 1.5, top + rows / 2, "×")
     g.symbol(ax, xo - 1.2, top + rows / 2, "=")
     vmax_out = float(out.max())
@@ -74,13 +75,13 @@ def channel_mixing():
         y0 = top + 1.2 + o * (3 + gap + 0.8)
         g.grid(ax, out[:, :, o], xo, y0, g.OUTPUT_CMAP, 0, vmax_out)
         g.highlight(ax, i, j, xo, y0)
-        g.label(ax, xo + 1.5, y0 - 0.12, f"output channel {o}", g.OUTPUT, size=9)
+        g.label(ax, xo + 1.5, y0 - 0.12, _("output channel {o}").format(o=o), g.OUTPUT, size=9)
     vec = ", ".join(g._fmt(v) for v in MIX_X[i, j])
     res = ", ".join(g._fmt(v) for v in out[i, j])
     ax.text(
         0,
         top + rows + 0.5,
-        f"pixel ({i}, {j}): channel vector [{vec}] × the 3×2 matrix = [{res}]",
+        _("pixel ({i}, {j}): channel vector [{vec}] × the 3×2 matrix = [{res}]").format(i=i, j=j, vec=vec, res=res),
         ha="left",
         va="top",
         fontsize=10,
@@ -89,7 +90,7 @@ def channel_mixing():
     ax.text(
         0,
         top + rows + 1.05,
-        "every pixel the same matrix; no neighbour is read",
+        _("every pixel the same matrix; no neighbour is read"),
         ha="left",
         va="top",
         fontsize=10,
@@ -105,12 +106,13 @@ def colour_filters():
     out = convops.conv2d(rgb[None], bank)[0]  # (H, W, 2)
     fig, axes = plt.subplots(1, 3, figsize=(7.3, 2.5))
     axes[0].imshow(rgb)
-    axes[0].set_title(f"input {rgb.shape[0]}×{rgb.shape[1]}×3", fontsize=10, color=g.INPUT)
+    axes[0].set_title(_("input {h}×{w}×3").format(h=rgb.shape[0], w=rgb.shape[1]), fontsize=10, color=g.INPUT)
     axes[1].imshow(out[:, :, 0], cmap="gray", vmin=0, vmax=1)
-    axes[1].set_title("weights " + ", ".join(f"{v:g}" for v in GRAY) + "\n= grayscale", fontsize=10, color=g.OUTPUT)
+    gray = ", ".join(f"{v:g}" for v in GRAY)
+    axes[1].set_title(_("weights {w}\n= grayscale").format(w=gray), fontsize=10, color=g.OUTPUT)
     image = g.signed_image(axes[2], out[:, :, 1], bar=False)
     axes[2].set_title(
-        "weights " + ", ".join(f"{v:g}" for v in RED_MINUS_GREEN).replace("-", "−") + "\n= red − green",
+        _("weights {w}\n= red − green").format(w=", ".join(f"{v:g}" for v in RED_MINUS_GREEN).replace("-", "−")),
         fontsize=10,
         color=g.OUTPUT,
     )
@@ -130,12 +132,12 @@ def bottleneck_counts():
         ("3×3, 64 → 64", 3, 64, 64, g.WINDOW),
         ("1×1, 64 → 256", 1, 64, 256, g.OUTPUT),
     ]
-    counts = [arithmetic.conv2d_params(k, c_in, c_out) for _, k, c_in, c_out, _ in layers]
+    counts = [arithmetic.conv2d_params(k, c_in, c_out) for _name, k, c_in, c_out, _colour in layers]
     fig, ax = plt.subplots(figsize=(7.0, 2.6))
     ax.barh([1], [counts[0]], color=layers[0][4], height=0.55)
     ax.text(counts[0] * 1.01, 1, f"{counts[0]:,}  ({layers[0][0]})", va="center", fontsize=9)
     left = 0
-    for (_, _, _, _, colour), n in zip(layers[1:], counts[1:]):
+    for (*_rest, colour), n in zip(layers[1:], counts[1:]):
         ax.barh(
             [0],
             [n],
@@ -153,20 +155,20 @@ def bottleneck_counts():
         va="center",
         fontsize=9,
     )
-    ax.set_yticks([1, 0], ["one 3×3 conv", "bottleneck"])
+    ax.set_yticks([1, 0], [_("one 3×3 conv"), _("bottleneck")])
     ax.legend(
         handles=[
-            Rectangle((0, 0), 1, 1, facecolor=g.WINDOW, edgecolor="white", label="3×3 layer"),
-            Rectangle((0, 0), 1, 1, facecolor=g.OUTPUT, edgecolor="white", hatch="///", label="1×1 layer"),
+            Rectangle((0, 0), 1, 1, facecolor=g.WINDOW, edgecolor="white", label=_("3×3 layer")),
+            Rectangle((0, 0), 1, 1, facecolor=g.OUTPUT, edgecolor="white", hatch="///", label=_("1×1 layer")),
         ],
         loc="lower right",
         frameon=False,
     )
     ax.set_xlim(0, counts[0] * 1.65)
     ax.set_ylim(-0.6, 1.6)
-    ax.set_xlabel("parameters (weights + biases), from convops.arithmetic.conv2d_params")
+    ax.set_xlabel(_("parameters (weights + biases), from convops.arithmetic.conv2d_params"))
     ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{int(v):,}"))
     ax.spines[["top", "right"]].set_visible(False)
-    ax.set_title("256 channels in and out: 1×1 convolutions shrink the channels the 3×3 sees", fontsize=10)
+    ax.set_title(_("256 channels in and out: 1×1 convolutions shrink the channels the 3×3 sees"), fontsize=10)
     fig.tight_layout()
     return fig

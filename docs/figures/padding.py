@@ -7,6 +7,7 @@ import convops
 from convops import arithmetic
 
 from . import grammar as g
+from .i18n import _
 
 SMALL = np.array([[3, 1, 0, 2, 4], [0, 6, 2, 1, 0], [5, 1, 7, 3, 2], [1, 0, 4, 8, 1], [2, 3, 0, 1, 6]], np.float32)
 LAPLACE = np.array([[0, 1, 0], [1, -4, 1], [0, 1, 0]], np.float32)
@@ -26,15 +27,17 @@ def border_effect():
     same = coverage(6, 6, 3, "SAME")
     fig, ax = g.canvas(15, 9.6, scale=0.45, title_space=0.05)
     g.grid(ax, valid, 0, 1.5, g.INPUT_CMAP, 0, 9)
-    g.label(ax, 3, 1.25, "VALID: windows covering each pixel", g.INPUT, size=9)
+    g.label(ax, 3, 1.25, _("VALID: windows covering each pixel"), g.INPUT, size=9)
     g.grid(ax, same, 8.5, 1.5, g.INPUT_CMAP, 0, 9)
-    g.label(ax, 11.5, 1.25, "SAME: windows covering each pixel", g.INPUT, size=9)
+    g.label(ax, 11.5, 1.25, _("SAME: windows covering each pixel"), g.INPUT, size=9)
     ax.text(
         0,
         8.0,
-        f"6×6 input, 3×3 kernel. VALID: a corner pixel is seen by {int(valid[0, 0])} window,\n"
-        f"the centre by {int(valid[2, 2])}. SAME: the zero border lets the window centre on every\n"
-        f"pixel (corners now seen {int(same[0, 0])} times).",
+        _(
+            "6×6 input, 3×3 kernel. VALID: a corner pixel is seen by {corner} window,\n"
+            "the centre by {centre}. SAME: the zero border lets the window centre on every\n"
+            "pixel (corners now seen {same_corner} times)."
+        ).format(corner=int(valid[0, 0]), centre=int(valid[2, 2]), same_corner=int(same[0, 0])),
         fontsize=9.5,
         va="top",
     )
@@ -43,8 +46,8 @@ def border_effect():
 
 def valid_vs_same():
     infos = [
-        (g.sliding_window(SMALL, kernel=LAPLACE, padding="VALID"), "VALID: no padding, 5×5 → 3×3"),
-        (g.sliding_window(SMALL, kernel=LAPLACE, padding="SAME"), "SAME: pad 1 on each side, 5×5 → 5×5"),
+        (g.sliding_window(SMALL, kernel=LAPLACE, padding="VALID"), _("VALID: no padding, 5×5 → 3×3")),
+        (g.sliding_window(SMALL, kernel=LAPLACE, padding="SAME"), _("SAME: pad 1 on each side, 5×5 → 5×5")),
     ]
     fig, axes = plt.subplots(2, 1, figsize=(7.2, 6.0), gridspec_kw={"height_ratios": [6.6, 8.6]})
     for ax, (info, title) in zip(axes, infos):
@@ -56,7 +59,7 @@ def valid_vs_same():
 
 def anim_same(path):
     info = g.sliding_window(SMALL, kernel=LAPLACE, padding="SAME")
-    g.animate(info, path, "SAME padding: the window may hang over the zero border", fps=2.5)
+    g.animate(info, path, _("SAME padding: the window may hang over the zero border"), fps=2.5)
 
 
 def tf_vs_pytorch():
@@ -70,8 +73,8 @@ def tf_vs_pytorch():
     pt_out = convops.conv2d(row, kernel, strides=2, padding=((0, 0), (1, 1)))[0]
     fig, ax = g.canvas(17, 8.6, scale=0.5)
     for y0, pads, out, name in [
-        (1.0, tf_pads, tf_out, f'TensorFlow "SAME": pad {tf_pads} → odd pixel on the right'),
-        (5.0, (1, 1), pt_out, "PyTorch padding=1: pad (1, 1) on both sides"),
+        (1.0, tf_pads, tf_out, _('TensorFlow "SAME": pad {pads} → odd pixel on the right').format(pads=tf_pads)),
+        (5.0, (1, 1), pt_out, _("PyTorch padding=1: pad (1, 1) on both sides")),
     ]:
         xp, mask = g.padded(row, ((0, 0), pads))
         g.label(ax, 0, y0 - 0.35, name, g.TEXT, size=9.5, ha="left")
@@ -88,11 +91,11 @@ def tf_vs_pytorch():
         xo = xp.shape[1] + 2.5
         ax.text(xo - 1.2, y0 + 0.8, "→", fontsize=16, va="center", ha="center")
         g.grid(ax, out[None, :], xo, y0 + 0.3, g.OUTPUT_CMAP, 0, 600)
-        ax.text(xo + 1.5, y0 + 1.55, "output", ha="center", va="top", fontsize=9, color=g.OUTPUT)
+        ax.text(xo + 1.5, y0 + 1.55, _("output"), ha="center", va="top", fontsize=9, color=g.OUTPUT)
     ax.text(
         0,
         8.5,
-        "Kernel [100, 10, 1], stride 2: each output spells the three pixels its window read.",
+        _("Kernel [100, 10, 1], stride 2: each output spells the three pixels its window read."),
         fontsize=9,
         va="bottom",
     )
@@ -103,12 +106,12 @@ def pad_modes():
     x = np.arange(1, 10, dtype=np.float32).reshape(3, 3)
     modes = ["CONSTANT", "REFLECT", "SYMMETRIC", "EDGE", "CIRCULAR", "MEAN"]
     notes = [
-        "zeros (tf.pad default)",
-        "mirror, edge not repeated",
-        "mirror, edge repeated",
-        "repeat the edge (not in TF)",
-        "wrap around (not in TF)",
-        "mean of the image (not in TF)",
+        _("zeros (tf.pad default)"),
+        _("mirror, edge not repeated"),
+        _("mirror, edge repeated"),
+        _("repeat the edge (not in TF)"),
+        _("wrap around (not in TF)"),
+        _("mean of the image (not in TF)"),
     ]
     fig, axes = plt.subplots(2, 3, figsize=(g.MAX_WIDTH, 6.6))
     mask = convops.pad(np.zeros((3, 3), bool), [[2, 2], [2, 2]], constant_values=True)
@@ -118,7 +121,7 @@ def pad_modes():
         g.grid(ax, xp, 0, 0, g.INPUT_CMAP, 0, 9, pad_mask=mask)
         ax.add_patch(plt.Rectangle((2, 2), 3, 3, fill=False, edgecolor=g.INPUT, linewidth=2))
         ax.set_title(f'"{mode}"\n{note}', fontsize=9.5)
-    fig.suptitle("convops.pad(x, [[2, 2], [2, 2]], mode):\nthe hatched border comes from ...", fontsize=10.5)
+    fig.suptitle(_("convops.pad(x, [[2, 2], [2, 2]], mode):\nthe hatched border comes from ..."), fontsize=10.5)
     fig.tight_layout()
     return fig
 
@@ -127,15 +130,20 @@ def zero_vs_mean():
     """A 5 x 5 blur of a dark-on-light digit: zero padding draws a dark frame, other modes do not."""
     x = 1.0 - 0.8 * g.digit(5)  # ink on white paper
     kernel = np.full((5, 5), 1 / 25, np.float32)
-    panels = [("input\n", x)]
-    panels.append(("zero\n(SAME)", convops.conv2d(x, kernel, padding="SAME")))
+    panels = [(_("input") + "\n", x)]
+    panels.append((_("zero\n(SAME)"), convops.conv2d(x, kernel, padding="SAME")))
     for mode in ("MEAN", "REFLECT", "EDGE"):
-        panels.append((f"{mode.lower()}\n(pad, VALID)", convops.conv2d(convops.pad(x, [[2, 2], [2, 2]], mode), kernel)))
+        panels.append(
+            (
+                _("{mode}\n(pad, VALID)").format(mode=mode.lower()),
+                convops.conv2d(convops.pad(x, [[2, 2], [2, 2]], mode), kernel),
+            )
+        )
     fig, axes = plt.subplots(1, 5, figsize=(g.MAX_WIDTH, 2.5))
     for ax, (title, data) in zip(axes, panels):
         ax.imshow(data, cmap="gray", vmin=0, vmax=1)
         ax.set_title(title, fontsize=9.5)
         g.plain(ax)
-    fig.suptitle("5×5 blur of a dark-on-light digit: zero padding drags the border towards black", fontsize=10)
+    fig.suptitle(_("5×5 blur of a dark-on-light digit: zero padding drags the border towards black"), fontsize=10)
     fig.subplots_adjust(left=0.01, right=0.99, top=0.7, bottom=0.03, wspace=0.08)
     return fig

@@ -11,6 +11,7 @@ from benchmarks.plot import load, plot_results
 from benchmarks.published import results_json
 
 from . import grammar as g
+from .i18n import _
 
 
 def speed_vs_tf(threads: int):
@@ -23,7 +24,7 @@ def speed_vs_tf(threads: int):
             f"{[run['threads'] for run in results['runs']]}"
         )
     n_cases = len(runs[0]["cases"])
-    fig = plot_results({**results, "runs": runs}, figsize=(g.MAX_WIDTH, 0.36 * n_cases + 2.8))
+    fig = plot_results({**results, "runs": runs}, figsize=(g.MAX_WIDTH, 0.36 * n_cases + 2.8), translate=_)
     # the column's rules: no text under 9 pt, and a legend that wraps instead of running off the page
     g.min_font(fig)
     for ax in fig.axes:

@@ -6,6 +6,7 @@ from matplotlib import pyplot as plt
 import convops
 
 from . import grammar as g
+from .i18n import _
 
 X4 = np.array([[1, 3, 2, 0], [4, 6, 1, 1], [0, 2, 5, 7], [3, 1, 8, 2]], np.float32)
 X5 = np.array([[1, 3, 2, 0, 4], [4, 6, 1, 1, 2], [0, 2, 5, 7, 1], [3, 1, 8, 2, 6], [2, 9, 0, 3, 5]], np.float32)
@@ -40,7 +41,7 @@ def max_vs_avg():
 
 def anim_max_pool(path):
     info = g.sliding_window(X4, ksize=(2, 2), strides=(2, 2), pool="max")
-    g.animate(info, path, "max pooling 2×2, stride 2: keep the largest value", fps=1.2)
+    g.animate(info, path, _("max pooling 2×2, stride 2: keep the largest value"), fps=1.2)
 
 
 def borders():
@@ -48,11 +49,11 @@ def borders():
     infos = [
         (
             g.sliding_window(X5, ksize=(2, 2), strides=(2, 2), padding="SAME", pool="max"),
-            "max, SAME: the last window holds 1 real cell",
+            _("max, SAME: the last window holds 1 real cell"),
         ),
         (
             g.sliding_window(X5, ksize=(2, 2), strides=(2, 2), padding="SAME", pool="avg"),
-            "avg, SAME: divide by the real cells only",
+            _("avg, SAME: divide by the real cells only"),
         ),
     ]
     return _stacked(infos, 8)
@@ -68,7 +69,7 @@ def digit_pooling():
     pooled_avg = convops.avg_pool2d(fmap, 2, 2)
     top = float(fmap.max())
     panels = [
-        (x, "digit\n28×28", g.INPUT_CMAP, 1.0, g.INPUT),
+        (x, _("digit") + "\n28×28", g.INPUT_CMAP, 1.0, g.INPUT),
         (fmap, f"ReLU(conv)\n{fmap.shape[0]}×{fmap.shape[1]}", g.OUTPUT_CMAP, top, g.OUTPUT),
         (pooled_max, f"max_pool2d\n→ {pooled_max.shape[0]}×{pooled_max.shape[1]}", g.OUTPUT_CMAP, top, g.OUTPUT),
         (pooled_avg, f"avg_pool2d\n→ {pooled_avg.shape[0]}×{pooled_avg.shape[1]}", g.OUTPUT_CMAP, top, g.OUTPUT),

@@ -9,6 +9,7 @@ import convops
 from convops import arithmetic
 
 from . import grammar as g
+from .i18n import _
 
 # The tutorial's network along one axis: conv 3, pool 2, conv 3, pool 2, conv 3.
 LAYERS = [(3, 1), (2, 2), (3, 1), (2, 2), (3, 1)]
@@ -70,10 +71,12 @@ def growth():
         ax.text(
             31, label_y, f"{NAMES[layer]}: {size}×{size}", color=g.TEXT, fontsize=10, va="center", fontweight="bold"
         )
-    fig.text(0.01, 0.985, "Field of each layer's middle unit, on the input", fontsize=10.5, fontweight="bold", va="top")
+    fig.text(
+        0.01, 0.985, _("Field of each layer's middle unit, on the input"), fontsize=10.5, fontweight="bold", va="top"
+    )
     tab = fig.add_axes([0.02, 0.02, 0.96, 0.3])
     tab.axis("off")
-    rows = [["layer", "kernel / stride", "output", "field size r", "jump j"]]
+    rows = [[_("layer"), _("kernel / stride"), _("output"), _("field size r"), _("jump j")]]
     size = 28
     for (k, s), name, rf in zip(LAYERS, NAMES, fields):
         size = arithmetic.conv_output_size(size, k, s)
@@ -108,8 +111,10 @@ def empirical():
         ax.set_title(f"{NAMES[layer]}: {mask.sum()} px\n= {rows.size}×{cols.size}", fontsize=9.5)
         g.plain(ax)
     fig.suptitle(
-        "Vermillion: input pixels that change the unit when raised (measured through the real ops).\n"
-        "Outline: the field predicted by convops.arithmetic. Dashed: the tutorial's 7×7.",
+        _(
+            "Vermillion: input pixels that change the unit when raised (measured through the real ops).\n"
+            "Outline: the field predicted by convops.arithmetic. Dashed: the tutorial's 7×7."
+        ),
         fontsize=9.5,
     )
     fig.subplots_adjust(left=0.01, right=0.99, top=0.68, bottom=0.03, wspace=0.08)

@@ -7,9 +7,10 @@ from matplotlib.patches import Rectangle
 import convops
 
 from . import grammar as g
+from .i18n import _
 
 # name: (integer weights, scale) — written as integers so the figure can print them
-FILTERS = {
+FILTERS = {  # the names are translated where drawn (figures.i18n)
     "vertical edge": ([[-1, 0, 1], [-1, 0, 1], [-1, 0, 1]], 1),
     "horizontal edge": ([[-1, -1, -1], [0, 0, 0], [1, 1, 1]], 1),
     "diagonal ↘": ([[0, 1, 1], [-1, 0, 1], [-1, -1, 0]], 1),
@@ -19,6 +20,23 @@ FILTERS = {
     "sharpen": ([[0, -1, 0], [-1, 5, -1], [0, -1, 0]], 1),
     "outline": ([[-1, -1, -1], [-1, 8, -1], [-1, -1, -1]], 1),
 }
+
+
+def filter_names() -> dict[str, str]:
+    """FILTERS' names as the figure draws them, in the language drawn."""
+    names = {
+        "vertical edge": _("vertical edge"),
+        "horizontal edge": _("horizontal edge"),
+        "diagonal ↘": _("diagonal ↘"),
+        "diagonal ↗": _("diagonal ↗"),
+        "box blur": _("box blur"),
+        "Gaussian blur": _("Gaussian blur"),
+        "sharpen": _("sharpen"),
+        "outline": _("outline"),
+    }
+    if names.keys() != FILTERS.keys():
+        raise AssertionError(f"response_maps: filter_names() must name every filter {list(FILTERS)}")
+    return names
 
 
 def bank() -> np.ndarray:
@@ -47,16 +65,18 @@ def response_maps(label: int = 7):
     )
     ax0 = fig.add_subplot(gs[0, 0])
     ax0.imshow(x, cmap=g.INPUT_CMAP, vmin=0, vmax=1)
-    ax0.set_title(f"digit {label}, 28×28", fontsize=9.5, color=g.INPUT)
+    ax0.set_title(_("digit {label}, 28×28").format(label=label), fontsize=9.5, color=g.INPUT)
     g.plain(ax0)
     note = fig.add_subplot(gs[0, 1:])
     note.axis("off")
     note.text(
         0.02,
         0.55,
-        "Rows 2 and 4: each 3×3 kernel (its weights written in it).\n"
-        "Rows 3 and 5: its 26×26 response map on the digit.\n"
-        "One conv2d call with the (3, 3, 1, 8) bank.",
+        _(
+            "Rows 2 and 4: each 3×3 kernel (its weights written in it).\n"
+            "Rows 3 and 5: its 26×26 response map on the digit.\n"
+            "One conv2d call with the (3, 3, 1, 8) bank."
+        ),
         fontsize=10,
         va="center",
         linespacing=1.5,
@@ -69,7 +89,7 @@ def response_maps(label: int = 7):
         g.setup_axes(kax, 3, 3)
         g.grid(kax, weights, 0, 0, g.SIGNED_CMAP, -g.limit(weights), g.limit(weights))
         kax.add_patch(Rectangle((0, 0), 3, 3, fill=False, edgecolor=g.WINDOW, linewidth=2))
-        kax.set_title(name + (f" (÷{scale})" if scale != 1 else ""), fontsize=9.5, color=g.WINDOW)
+        kax.set_title(filter_names()[name] + (f" (÷{scale})" if scale != 1 else ""), fontsize=9.5, color=g.WINDOW)
         rax = fig.add_subplot(gs[row + 1, col])
         lim = g.limit(maps[..., c])
         im = rax.imshow(maps[..., c] / lim, cmap=g.SIGNED_CMAP, vmin=-1, vmax=1)
@@ -77,7 +97,7 @@ def response_maps(label: int = 7):
     g.colorbar(
         im,
         rax,
-        "value ÷ the largest |value| in its panel",
+        _("value ÷ the largest |value| in its panel"),
         ticks=[-1, 0, 1],
         format=g._tick,
         cax=fig.add_axes([0.89, 0.2, 0.022, 0.45]),
@@ -98,8 +118,8 @@ def same_filter_everywhere():
     for ax in axes.ravel():
         g.plain(ax)
     for row in (0, 2):
-        axes[row, 0].set_ylabel("input", fontsize=10, color=g.INPUT)
-        axes[row + 1, 0].set_ylabel("ReLU(response)", fontsize=10, color=g.OUTPUT)
-    fig.suptitle("The 'top edge of a stroke' filter on ten digits: one batch, one conv2d call", fontsize=10)
+        axes[row, 0].set_ylabel(_("input"), fontsize=10, color=g.INPUT)
+        axes[row + 1, 0].set_ylabel(_("ReLU(response)"), fontsize=10, color=g.OUTPUT)
+    fig.suptitle(_("The 'top edge of a stroke' filter on ten digits: one batch, one conv2d call"), fontsize=10)
     fig.subplots_adjust(left=0.05, right=0.99, top=0.94, bottom=0.01, wspace=0.06, hspace=0.06)
     return fig

@@ -7,6 +7,7 @@ import convops
 from convops import arithmetic
 
 from . import grammar as g
+from .i18n import _
 
 X7 = (np.arange(49).reshape(7, 7) * 7 % 10).astype(np.float32)
 BOX = np.array([[1, 0, 1], [0, 1, 0], [1, 0, 1]], np.float32)
@@ -36,13 +37,18 @@ def stride_windows():
         for i in range(out):  # the windows on the diagonal, alternately solid and dashed
             g.window(ax, i * s, i * s, 3, 3, lw=2)
             ax.patches[-1].set_linestyle("-" if i % 2 == 0 else "--")
-        ax.set_title(f"{size}×{size}, stride {s}\n→ {out}×{out}:  ⌊({size} − 3) / {s}⌋ + 1", fontsize=9.5)
+        ax.set_title(
+            _("{size}×{size}, stride {s}\n→ {out}×{out}:  ⌊({size} − 3) / {s}⌋ + 1").format(size=size, s=s, out=out),
+            fontsize=9.5,
+        )
         ax.set_anchor("N")
     fig.text(
         0.5,
         0.02,
-        "Numbers: how many windows read each pixel (3×3 kernel). Windows drawn: the diagonal\n"
-        "ones. Crossed-out cells: pixels no window reads.",
+        _(
+            "Numbers: how many windows read each pixel (3×3 kernel). Windows drawn: the diagonal\n"
+            "ones. Crossed-out cells: pixels no window reads."
+        ),
         ha="center",
         fontsize=9.5,
     )
@@ -52,7 +58,7 @@ def stride_windows():
 
 def anim_stride(path):
     info = g.sliding_window(X7, kernel=BOX, strides=(2, 2))
-    g.animate(info, path, "stride 2: the window jumps two cells; 7×7 → 3×3", fps=1.4)
+    g.animate(info, path, _("stride 2: the window jumps two cells; 7×7 → 3×3"), fps=1.4)
 
 
 def output_sizes():
@@ -65,15 +71,15 @@ def output_sizes():
             [arithmetic.conv_output_size(int(i), 3, stride=s) for i in sizes],
             where="mid",
             color=colour,
-            label=f"stride {s}",
+            label=_("stride {s}").format(s=s),
             lw=2.2,
             linestyle=style,
         )
-    ax.set_xlabel("input size i (kernel k = 3, VALID)")
-    ax.set_ylabel("output size o")
+    ax.set_xlabel(_("input size i (kernel k = 3, VALID)"))
+    ax.set_ylabel(_("output size o"))
     ax.set_xticks(sizes[::1])
     ax.grid(alpha=0.3)
     ax.legend(frameon=False)
-    ax.set_title("o = ⌊(i − k) / s⌋ + 1: flat steps are input sizes\nwhose last rows are floored away", fontsize=10)
+    ax.set_title(_("o = ⌊(i − k) / s⌋ + 1: flat steps are input sizes\nwhose last rows are floored away"), fontsize=10)
     fig.tight_layout()
     return fig

@@ -6,6 +6,7 @@ from matplotlib import pyplot as plt
 import convops
 
 from . import grammar as g
+from .i18n import _
 
 
 def float32_error():
@@ -24,15 +25,15 @@ def float32_error():
         errors.append(err.max())
     ks = np.array(ks)
     fig, ax = plt.subplots(figsize=(g.MAX_WIDTH, 4.0))
-    ax.loglog(ks, errors, "o-", color=g.OUTPUT, lw=2, label="measured: max |f32 − f64| / Σ|x·w|")
-    ax.loglog(ks, (ks + 1) * 2 * u, "--", color=g.WINDOW, label="the tests' tolerance (K + 1)·eps (eps = 2⁻²³)")
-    ax.loglog(ks, np.sqrt(ks) * u, ":", color=g.INPUT, label="typical growth √K·u")
-    ax.set_xlabel("reduction length K = KH·KW·C_in")
-    ax.set_ylabel("relative error")
+    ax.loglog(ks, errors, "o-", color=g.OUTPUT, lw=2, label=_("measured: max |f32 − f64| / Σ|x·w|"))
+    ax.loglog(ks, (ks + 1) * 2 * u, "--", color=g.WINDOW, label=_("the tests' tolerance (K + 1)·eps (eps = 2⁻²³)"))
+    ax.loglog(ks, np.sqrt(ks) * u, ":", color=g.INPUT, label=_("typical growth √K·u"))
+    ax.set_xlabel(_("reduction length K = KH·KW·C_in"))
+    ax.set_ylabel(_("relative error"))
     ax.grid(alpha=0.3, which="both")
     g.log_axis(ax, "x")
     g.log_axis(ax, "y")
     ax.legend(frameon=False, fontsize=9.5)
-    ax.set_title("float32 rounding grows with K: tolerances are scaled by K", fontsize=10.5)
+    ax.set_title(_("float32 rounding grows with K: tolerances are scaled by K"), fontsize=10.5)
     fig.tight_layout()
     return fig

@@ -22,6 +22,7 @@ from matplotlib import ticker
 
 from . import grammar as g
 from . import mnist
+from .i18n import _
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 SCRIPT = mnist.SCRIPT
@@ -108,6 +109,13 @@ def _seeds(runs) -> str:
     return ", ".join(map(str, numbers))
 
 
+def _and(items: list[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c`` (in the language drawn: prose of the page)."""
+    if len(items) < 2:
+        return "".join(items)
+    return _("{first} and {last}").format(first=_(", ").join(items[:-1]), last=items[-1])
+
+
 def values() -> dict:
     """Every number the page's prose states, by name (the ``:training:`` role reads them)."""
     (x_train, _), (x_test, _) = mnist.load_split()
@@ -142,7 +150,7 @@ def values() -> dict:
         "tutorial_errors": f"{round((1 - TUTORIAL_ACCURACY) * len(x_test))}",
         "stderr_points": f"{100 * stderr:.1f}",
         "build_seeds": _seeds(ours),
-        "other_build_seeds": " and ".join(str(r["seed"]) for r in ours if r["seed"] != mnist.SEED),
+        "other_build_seeds": _and([str(r["seed"]) for r in ours if r["seed"] != mnist.SEED]),
         "build_mean": f"{ours_mean:.3f}",
         "build_range": f"{min(r['val_accuracy'][e - 1] for r in ours):.3f}–"
         f"{max(r['val_accuracy'][e - 1] for r in ours):.3f}",
@@ -199,13 +207,13 @@ def learning_curves():
     for run in ours:
         ax_loss.plot(e_ours, run["loss"], **style(run))
         ax_loss.plot(e_ours, run["val_loss"], ls="--", **style(run))
-    ax_loss.set(yscale="log", ylabel="loss (log scale)", title="Loss")
+    ax_loss.set(yscale="log", ylabel=_("loss (log scale)"), title=_("Loss"))
     low, high = ax_loss.get_ylim()
     ax_loss.set_yticks([t for t in (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2) if low <= t <= high])
     ax_loss.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _pos: f"{v:g}"))
     ax_loss.yaxis.set_minor_formatter(ticker.NullFormatter())
     keys = [plt.Line2D([], [], color=g.TEXT, lw=1.4), plt.Line2D([], [], color=g.TEXT, lw=1.4, ls="--")]
-    ax_loss.legend(keys, ["on the training digits", "on the test digits"], loc="upper right", frameon=False)
+    ax_loss.legend(keys, [_("on the training digits"), _("on the test digits")], loc="upper right", frameon=False)
 
     ax_acc.fill_between(e_rec, k_acc.min(axis=0), k_acc.max(axis=0), color=KERAS, alpha=0.18, lw=0)
     (keras_line,) = ax_acc.plot(e_rec, k_acc.mean(axis=0), color=KERAS, lw=1.6)
@@ -213,7 +221,7 @@ def learning_curves():
     lines = [ax_acc.plot(e_ours, run["val_accuracy"], **style(run))[0] for run in ours]
     ax_acc.axhline(TUTORIAL_ACCURACY, color=TUTORIAL, lw=1.2, ls=":")
     ax_acc.annotate(
-        f"the tutorial: {TUTORIAL_ACCURACY}",
+        _("the tutorial: {accuracy}").format(accuracy=TUTORIAL_ACCURACY),
         (1, TUTORIAL_ACCURACY),
         xytext=(0, 3),
         textcoords="offset points",
@@ -222,17 +230,17 @@ def learning_curves():
     )
     low = min(k_acc.min(), min(min(r["val_accuracy"]) for r in ours))
     ax_acc.set_ylim(math.floor(low * 50) / 50, 1.0)
-    ax_acc.set(xlabel="epoch", ylabel="test accuracy", title="Test accuracy")
+    ax_acc.set(xlabel=_("epoch"), ylabel=_("test accuracy"), title=_("Test accuracy"))
     ax_acc.set_xticks(e_rec)
     handles = [lines[0], keras_line, recorded_line]
     labels = [
-        f"convops, seed {mnist.SEED}, this build",
-        f"Keras, seeds {_seeds(keras)}, recorded: mean (band: range)",
-        f"convops, seeds {_seeds(rec['convops'])}, recorded: mean",
+        _("convops, seed {seed}, this build").format(seed=mnist.SEED),
+        _("Keras, seeds {seeds}, recorded: mean (band: range)").format(seeds=_seeds(keras)),
+        _("convops, seeds {seeds}, recorded: mean").format(seeds=_seeds(rec["convops"])),
     ]
     if others:
         handles.insert(1, lines[1])
-        labels.insert(1, f"convops, seeds {_seeds(others)}, this build")
+        labels.insert(1, _("convops, seeds {seeds}, this build").format(seeds=_seeds(others)))
     for ax in (ax_loss, ax_acc):
         ax.grid(alpha=0.3)
         ax.axvline(epochs(), color=g.PAD_EDGE, lw=0.8, ls=":")

@@ -18,7 +18,8 @@ from convops import arithmetic, nn
 from convops.nn import Conv2D
 
 from . import grammar as g
-from . import mnist
+from . import i18n, mnist
+from .i18n import _
 
 TOP = 20  # images per channel for the label-agreement measure
 SHOWN = 6  # patches shown per channel
@@ -30,7 +31,7 @@ BATCH = 500
 @functools.cache
 def test_set() -> tuple[np.ndarray, np.ndarray]:
     """The held-out digits as the model sees them: float32 ``(N, 28, 28, 1)`` in [0, 1], labels."""
-    (_, _), (x, y) = mnist.load_split()
+    _train, (x, y) = mnist.load_split()
     return mnist.as_input(x), y.astype(np.int64)
 
 
@@ -145,9 +146,13 @@ def initial_kernel() -> np.ndarray:
     return mnist.build_model().layers[0].get_weights()[0]
 
 
-@functools.cache
 def facts() -> dict[str, str]:
-    """The numbers the page states, computed at build time (the ``:trained:`` role)."""
+    """The numbers the page states, computed at build time (the ``:fact:`` role), in the language drawn."""
+    return _facts(i18n.language())
+
+
+@functools.cache
+def _facts(language: str) -> dict[str, str]:
     x, y = test_set()
     pred = test_predictions().argmax(axis=1)
     names = layer_names()
@@ -173,7 +178,9 @@ def facts() -> dict[str, str]:
         out[f"jump.{name}"] = str(rf.jump)
     for name in ("conv1", "conv2", "conv3"):
         out[f"agree.{name}"] = f"{agree[name]['agreement']:.2f}"
-        out[f"live.{name}"] = f"{agree[name]['live']} of {agree[name]['channels']}"
+        out[f"live.{name}"] = _("{live} of {channels}").format(
+            live=agree[name]["live"], channels=agree[name]["channels"]
+        )
     kernel = model().layers[0].get_weights()[0]
     start = initial_kernel()
     out["filter_change"] = f"{100 * np.linalg.norm(kernel - start) / np.linalg.norm(start):.0f}%"
@@ -205,17 +212,20 @@ def filters():
     colour bar."""
     kernel = model().layers[0].get_weights()[0]
     start = initial_kernel()
-    blocks = [(start, "random initialization"), (kernel, "after training")]
+    blocks = [
+        (start, _("conv1's 32 kernels, random initialization")),
+        (kernel, _("conv1's 32 kernels, after training")),
+    ]
     limit = _signed_limit(*(b for b, _ in blocks))
     fig = g.figure(5.6, 2.55 * len(blocks) + 0.2)
     outer = fig.add_gridspec(
         len(blocks), 2, width_ratios=[30, 1], hspace=0.3, wspace=0.06, left=0.02, right=0.9, top=0.93, bottom=0.03
     )
     for row, (values, title) in enumerate(blocks):
-        im = _kernel_block(fig, outer[row, 0], values, limit, f"conv1's 32 kernels, {title}")
+        im = _kernel_block(fig, outer[row, 0], values, limit, title)
     bar = fig.colorbar(im, cax=fig.add_subplot(outer[:, 1]), ticks=[-limit, 0, limit], format="%.2f")
     bar.ax.tick_params(labelsize=9, length=2)
-    bar.set_label("weight (0 = white)", fontsize=9)
+    bar.set_label(_("weight (0 = white)"), fontsize=9)
     return fig
 
 
@@ -251,7 +261,7 @@ def feature_maps(which: int = 0, channels: int = 6):
     )
     image_ax = fig.add_subplot(spec[0:2, 0])
     image_ax.imshow(x[index, :, :, 0], cmap=g.INPUT_CMAP, vmin=0, vmax=1, interpolation="nearest")
-    image_ax.set_title(f"input: a {y[index]}", fontsize=10, loc="left")
+    image_ax.set_title(_("input: a {digit}").format(digit=y[index]), fontsize=10, loc="left")
     g.plain(image_ax)
     for row, (k, a) in enumerate(rows):
         h, w, c = a.shape
@@ -266,12 +276,15 @@ def feature_maps(which: int = 0, channels: int = 6):
             ax = fig.add_subplot(spec[row, col + 2])
             im = ax.imshow(a[:, :, ch], cmap=g.OUTPUT_CMAP, vmin=0, vmax=top, interpolation="nearest")
             g.plain(ax)
-            ax.set_xlabel(f"ch {ch}", fontsize=9, labelpad=1)
+            ax.set_xlabel(_("ch {c}").format(c=ch), fontsize=9, labelpad=1)
         bar = fig.colorbar(im, cax=fig.add_subplot(spec[row, -1]), ticks=[0, top])
         bar.ax.tick_params(labelsize=9, length=2)
         bar.set_ticklabels(["0", f"{top:.2g}"])
     fig.suptitle(
-        f"Each layer's {channels} most active channels for this digit (activation: white 0, dark = the row's largest)",
+        _(
+            "Each layer's {channels} most active channels for this digit "
+            "(activation: white 0, dark = the row's largest)"
+        ).format(channels=channels),
         fontsize=9.5,
         x=0.01,
         ha="left",
@@ -315,7 +328,7 @@ def top_patches(count: int = 3):
             label_ax.text(
                 1.0,
                 0.5,
-                f"{name} ch {channel}\n{size}×{size} patches",
+                _("{name} ch {channel}\n{size}×{size} patches").format(name=name, channel=channel, size=size),
                 ha="right",
                 va="center",
                 fontsize=9.5,
@@ -328,9 +341,11 @@ def top_patches(count: int = 3):
                 ax.imshow(patch, cmap=g.INPUT_CMAP, vmin=0, vmax=1, interpolation="nearest")
                 ax.set_xticks([])
                 ax.set_yticks([])
-                ax.set_xlabel(f"a {labels[col]}", fontsize=9, labelpad=1)
+                ax.set_xlabel(_("a {digit}").format(digit=labels[col]), fontsize=9, labelpad=1)
     fig.suptitle(
-        f"Where deeper units fire most: the input patch each one sees, in its {SHOWN} strongest test images",
+        _("Where deeper units fire most: the input patch each one sees, in its {n} strongest test images").format(
+            n=SHOWN
+        ),
         fontsize=10,
         x=0.01,
         ha="left",
@@ -367,8 +382,8 @@ def growth():
         label_y = 5 + 7 * place
         ax.plot([left + size, 29.5], [top + (size if place else 0), label_y], color=g.WINDOW, lw=0.8)
         ax.text(29.8, label_y, f"{name}\n{size}×{size}", fontsize=9.5, color=g.TEXT, va="center")
-    ax.text(29.8, 26.2, "grey: never\nseen by conv3", fontsize=9, color=g.TEXT, va="center")
-    ax.set_title("one unit's field per layer", fontsize=10, loc="left")
+    ax.text(29.8, 26.2, _("grey: never\nseen by conv3"), fontsize=9, color=g.TEXT, va="center")
+    ax.set_title(_("one unit's field per layer"), fontsize=10, loc="left")
 
     depth = fig.add_axes([0.5, 0.22, 0.2, 0.62])
     depth.plot(range(len(rfs)), [rf.size for rf in rfs], marker="o", color=g.WINDOW)
@@ -377,8 +392,8 @@ def growth():
     depth.set_xticks(range(len(rfs)), windowed, rotation=45, fontsize=9)
     depth.tick_params(labelsize=9)
     depth.set_ylim(0, 28)
-    depth.set_ylabel("field side (pixels)", fontsize=9)
-    depth.set_title("field side", fontsize=10, loc="left")
+    depth.set_ylabel(_("field side (pixels)"), fontsize=9)
+    depth.set_title(_("field side"), fontsize=10, loc="left")
 
     agree = label_agreement()
     conv = [n for n in windowed if n.startswith("conv")]
@@ -388,6 +403,6 @@ def growth():
     bars.set_xticks(range(len(conv)), conv, fontsize=9, rotation=45)
     bars.tick_params(labelsize=9)
     bars.set_ylim(0, 1)
-    bars.set_ylabel(f"top {TOP} images: same digit", fontsize=9)
-    bars.set_title("- - - chance", fontsize=9, loc="left", fontweight="normal")
+    bars.set_ylabel(_("top {n} images: same digit").format(n=TOP), fontsize=9)
+    bars.set_title(_("- - - chance"), fontsize=9, loc="left", fontweight="normal")
     return fig

@@ -7,6 +7,7 @@ from matplotlib.patches import Rectangle
 import convops
 
 from . import grammar as g
+from .i18n import _
 
 EDGE = np.array([[-1, 0, 1], [-1, 0, 1], [-1, 0, 1]], np.float32)
 
@@ -64,21 +65,21 @@ def shift_maps():
     base = features(x)
     for row, dx in enumerate((0, 1, 2)):
         xs = shift_right(x, dx)
-        fmap, pool1, _ = features(xs)
+        fmap, pool1, _pool2 = features(xs)
         axes[row, 0].imshow(xs, cmap=g.INPUT_CMAP, vmin=0, vmax=1)
-        axes[row, 0].set_ylabel(f"shift {dx} px", fontsize=10)
+        axes[row, 0].set_ylabel(_("shift {dx} px").format(dx=dx), fontsize=10)
         axes[row, 1].imshow(fmap, cmap=g.OUTPUT_CMAP, vmin=0, vmax=base[0].max())
         axes[row, 2].imshow(pool1, cmap=g.OUTPUT_CMAP, vmin=0, vmax=base[0].max())
         same = pool1 == base[1]
         active = (pool1 != 0) | (base[1] != 0)
         _same_or_changed(axes[row, 3], same, active)
-        text = f"{same_fraction(pool1, base[1]):.0%} unchanged in place"
+        text = _("{share} unchanged in place").format(share=f"{same_fraction(pool1, base[1]):.0%}")
         if dx == 2:
             # a 2-pixel shift moves the pooled map by exactly one cell: compare one cell over
             moved = same_fraction(pool1[:, 1:], base[1][:, :-1])
-            text += f"\n{moved:.0%} equal 1 cell right"
+            text += "\n" + _("{share} equal 1 cell right").format(share=f"{moved:.0%}")
         axes[row, 3].set_xlabel(text, fontsize=9)
-    for ax, title in zip(axes[0], ["input", "ReLU(conv)\n26×26", "max_pool2d\n13×13", "pooled value\nthe same?"]):
+    for ax, title in zip(axes[0], [_("input"), "ReLU(conv)\n26×26", "max_pool2d\n13×13", _("pooled value\nthe same?")]):
         ax.set_title(title, fontsize=9.5)
     for ax in axes.ravel():
         g.plain(ax)
@@ -88,7 +89,7 @@ def shift_maps():
     ]
     fig.legend(
         handles,
-        ["the same (solid, dark)", "changed (light, hatched)"],
+        [_("the same (solid, dark)"), _("changed (light, hatched)")],
         loc="lower center",
         ncol=2,
         frameon=False,
@@ -103,7 +104,7 @@ def shift_maps():
 def invariance_curve():
     digits = [g.digit(d, 2) for d in range(10)]
     shifts = list(range(0, 9))
-    curves = {"conv map (same positions)": [], "after 1 max pool": [], "after 2 max pools": []}
+    curves = {_("conv map (same positions)"): [], _("after 1 max pool"): [], _("after 2 max pools"): []}
     for dx in shifts:
         scores = np.zeros(3)
         for x in digits:
@@ -116,11 +117,11 @@ def invariance_curve():
     # three lines told apart by marker and dash as well as colour
     for (key, values), colour, style in zip(curves.items(), [g.INPUT, g.WINDOW, g.OUTPUT], ["o-", "s--", "^:"]):
         ax.plot(shifts, values, style, color=colour, label=key, lw=2)
-    ax.set_xlabel("shift of the input (pixels to the right)")
-    ax.set_ylabel("active values unchanged")
+    ax.set_xlabel(_("shift of the input (pixels to the right)"))
+    ax.set_ylabel(_("active values unchanged"))
     ax.set_ylim(0, 1.05)
     ax.grid(alpha=0.3)
     ax.legend(frameon=False, fontsize=9)
-    ax.set_title("Pooling buys a little invariance to small shifts,\nnot full invariance (10 digits)", fontsize=10)
+    ax.set_title(_("Pooling buys a little invariance to small shifts,\nnot full invariance (10 digits)"), fontsize=10)
     fig.tight_layout()
     return fig

@@ -18,6 +18,7 @@ import convops
 from convops import arithmetic
 
 from . import grammar as g
+from .i18n import _
 
 #: The running example: a 3x3 input, a 3x3 kernel, stride 2, VALID: a 7x7 output.
 X = np.array([[1, 2, 0], [0, 1, 3], [2, 0, 1]], dtype=np.float32)
@@ -60,33 +61,32 @@ def _scatter_frame(ax, done: int) -> tuple[float, float]:
     width, height = xo + size + 0.1, top + size + 1.3
     g.setup_axes(ax, width, height)
     g.grid(ax, X, 0, top, g.INPUT_CMAP, 0, float(X.max()))
-    g.label(ax, w / 2, top - 0.3, "input 3×3", g.INPUT)
+    g.label(ax, w / 2, top - 0.3, _("input 3×3"), g.INPUT)
     g.grid(ax, W, xk, top, g.KERNEL_CMAP, 0, float(W.max()))
     ax.add_patch(Rectangle((xk, top), kw, kh, fill=False, edgecolor=g.WINDOW, linewidth=2.2, zorder=5))
-    g.label(ax, xk + kw / 2, top - 0.3, "kernel", g.WINDOW)
+    g.label(ax, xk + kw / 2, top - 0.3, _("kernel"), g.WINDOW)
     vmax = float(transpose(X, W, size).max())
     if done < X.size:
         i, j = divmod(done, w)
         g.highlight(ax, i, j, 0, top)
         copy = X[i, j] * W
         g.grid(ax, copy, xc, top, g.KERNEL_CMAP, 0, float(W.max() * X.max()))
-        g.label(ax, xc + kw / 2, top - 0.3, f"{g._fmt(X[i, j])} × kernel", g.WINDOW)
+        g.label(ax, xc + kw / 2, top - 0.3, _("{v} × kernel").format(v=g._fmt(X[i, j])), g.WINDOW)
         g.symbol(ax, xc - 0.7, top + kh / 2, "→")
         g.grid(ax, partial, xo, top, g.OUTPUT_CMAP, 0, vmax)
         g.window(ax, i * S, j * S, kh, kw, xo, top)
-        caption = (
-            f"input[{i},{j}] = {g._fmt(X[i, j])} adds {g._fmt(X[i, j])} × kernel to output rows "
-            f"{i * S}–{i * S + kh - 1}, columns {j * S}–{j * S + kw - 1}"
+        caption = _("input[{i},{j}] = {v} adds {v} × kernel to output rows {r0}–{r1}, columns {c0}–{c1}").format(
+            i=i, j=j, v=g._fmt(X[i, j]), r0=i * S, r1=i * S + kh - 1, c0=j * S, c1=j * S + kw - 1
         )
     else:
         g.grid(ax, partial, xo, top, g.OUTPUT_CMAP, 0, vmax)
-        caption = "every input cell has added its copy: overlapping copies add up"
-    g.label(ax, xo + size / 2, top - 0.3, f"output {size}×{size}", g.OUTPUT)
+        caption = _("every input cell has added its copy: overlapping copies add up")
+    g.label(ax, xo + size / 2, top - 0.3, _("output {size}×{size}").format(size=size), g.OUTPUT)
     ax.text(0, top + size + 0.45, caption, ha="left", va="top", fontsize=10, color=g.TEXT)
     ax.text(
         0,
         0.05,
-        f"transposed convolution, stride {S}: each input cell paints a scaled kernel",
+        _("transposed convolution, stride {s}: each input cell paints a scaled kernel").format(s=S),
         ha="left",
         va="top",
         fontsize=11,
@@ -159,21 +159,21 @@ def zero_insertion():
                 zorder=4,
             )
         )
-    g.label(ax, 0, top - 0.3, "input, spread out and padded", g.INPUT, size=10, ha="left")
+    g.label(ax, 0, top - 0.3, _("input, spread out and padded"), g.INPUT, size=10, ha="left")
     g.grid(ax, flipped, xk, top, g.KERNEL_CMAP, 0, float(W.max()))
     ax.add_patch(Rectangle((xk, top), kw, kh, fill=False, edgecolor=g.WINDOW, linewidth=2.2, zorder=5))
-    g.label(ax, xk + kw / 2, top - 0.3, "flipped", g.WINDOW)
+    g.label(ax, xk + kw / 2, top - 0.3, _("flipped"), g.WINDOW)
     g.symbol(ax, xk - 0.8, top + kh / 2, "⋆", 22)
     g.symbol(ax, xo - 0.9, top + kh / 2, "=")
     g.grid(ax, out, xo, top, g.OUTPUT_CMAP, 0, float(out.max()))
-    g.label(ax, xo + size / 2, top - 0.3, f"output {size}×{size}", g.OUTPUT)
+    g.label(ax, xo + size / 2, top - 0.3, _("output {size}×{size}").format(size=size), g.OUTPUT)
     i, j = 2, 3  # one window, and the output cell it gives
     g.window(ax, i, j, kh, kw, 0, top)
     g.highlight(ax, i, j, xo, top)
     ax.text(
         0,
         0.05,
-        f"the same {size}×{size} result as an ordinary stride-1 convolution",
+        _("the same {size}×{size} result as an ordinary stride-1 convolution").format(size=size),
         ha="left",
         va="top",
         fontsize=11,
@@ -205,14 +205,16 @@ def output_shape_ambiguity():
                     (j, i), 1, 1, fill=False, edgecolor=g.PAD_EDGE, hatch=g.CHANGED_HATCH, linewidth=0.6, zorder=3
                 )
             )
-        ax.set_title(f"output_shape {size}×{size}\nconv2d maps {size} → {back}", fontsize=10)
+        ax.set_title(
+            _("output_shape {size}×{size}\nconv2d maps {size} → {back}").format(size=size, back=back), fontsize=10
+        )
         ax.set_xlim(-0.1, 6.1)
         ax.set_ylim(6.1, -0.1)
-    fig.suptitle("conv2d_transpose of the same 2×2 input, kernel 3×3 of ones, stride 2, VALID", fontsize=10.5)
+    fig.suptitle(_("conv2d_transpose of the same 2×2 input, kernel 3×3 of ones, stride 2, VALID"), fontsize=10.5)
     fig.text(
         0.5,
         0.03,
-        "Cross-hatched: the row and column that no window of the forward conv2d reads; they get nothing back.",
+        _("Cross-hatched: the row and column that no window of the forward conv2d reads; they get nothing back."),
         ha="center",
         fontsize=9,
     )
@@ -230,13 +232,16 @@ def checkerboard():
         out = transpose(ones, np.ones((k, k), np.float32), 10, padding="SAME")
         g.setup_axes(ax, 10, 10)
         g.grid(ax, out, 0, 0, g.OUTPUT_CMAP, 0, 4)
-        verdict = "not a multiple of" if k % S else "a multiple of"
-        ax.set_title(f"kernel {k}×{k}, stride {S}: {k} is {verdict} {S}", fontsize=10)
-    fig.suptitle("conv2d_transpose of a 5×5 input of ones with a kernel of ones (SAME): 10×10", fontsize=10.5)
+        if k % S:
+            title = _("kernel {k}×{k}, stride {s}: {k} is not a multiple of {s}")
+        else:
+            title = _("kernel {k}×{k}, stride {s}: {k} is a multiple of {s}")
+        ax.set_title(title.format(k=k, s=S), fontsize=10)
+    fig.suptitle(_("conv2d_transpose of a 5×5 input of ones with a kernel of ones (SAME): 10×10"), fontsize=10.5)
     fig.text(
         0.5,
         0.02,
-        "Each number: how many scattered kernel copies overlap on that output pixel.",
+        _("Each number: how many scattered kernel copies overlap on that output pixel."),
         ha="center",
         fontsize=9,
     )
@@ -249,13 +254,13 @@ def checkerboard_digit():
     small = convops.avg_pool2d(g.digit(3), 2, 2)  # 28x28 -> 14x14
     fig, axes = plt.subplots(1, 3, figsize=(7.2, 2.9))
     axes[0].imshow(small, cmap=g.INPUT_CMAP, vmin=0, vmax=1)
-    axes[0].set_title("input 14×14", fontsize=10, color=g.INPUT)
+    axes[0].set_title(_("input 14×14"), fontsize=10, color=g.INPUT)
     # kernels of equal weights summing to 4 (= stride²): on average each output pixel gets 1 x input
     ups = {k: transpose(small, np.full((k, k), 4 / k**2, np.float32), 28, padding="SAME") for k in (3, 4)}
     top = max(float(up.max()) for up in ups.values())
     for ax, (k, up) in zip(axes[1:], ups.items()):
         image = ax.imshow(up, cmap=g.OUTPUT_CMAP, vmin=0, vmax=top)
-        ax.set_title(f"28×28, kernel {k}×{k}", fontsize=10, color=g.OUTPUT)
+        ax.set_title(_("28×28, kernel {k}×{k}").format(k=k), fontsize=10, color=g.OUTPUT)
     for ax in axes:
         g.plain(ax)
     fig.subplots_adjust(left=0.01, right=0.9, top=0.88, bottom=0.03, wspace=0.06)
