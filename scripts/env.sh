@@ -3,7 +3,8 @@
 #   scripts/env.sh [build|test|docs|all]
 # creates .venv, installs the pinned requirements (`test` and `all` add requirements/lint.txt,
 # the checks scripts/test.sh runs first), compiles the Cython kernels in place and,
-# for `test`/`docs`/`all`, installs Debian's chromium for the browser test of the site.
+# for `test`/`docs`/`all`, installs Debian's chromium for the browser test of the site and
+# fonts-noto-cjk for the Chinese edition's figures (and makes matplotlib's font cache list it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what=${1:-all}
@@ -37,12 +38,31 @@ if [ ! -e "$stamp" ]; then
 fi
 
 if [ "$what" != build ]; then
-  # On CI always ask apt: the browser test must not rely on someone having installed chromium.
+  # On CI always ask apt: the browser test must not rely on someone having installed chromium, nor
+  # the Chinese edition's figures on someone having installed a CJK font.
+  packages=()
   if [ "${CI:-}" = true ] || ! dpkg -s chromium >/dev/null 2>&1; then
     echo "== installing Debian's chromium (browser test of the docs site)"
+    packages+=(chromium chromium-driver)
+  fi
+  if [ "${CI:-}" = true ] || ! dpkg -s fonts-noto-cjk >/dev/null 2>&1; then
+    echo "== installing Debian's fonts-noto-cjk (the zh_TW edition's figures draw in Noto Sans CJK TC)"
+    packages+=(fonts-noto-cjk)
+  fi
+  if [ "${#packages[@]}" -gt 0 ]; then
     SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
     $SUDO apt-get update -qq >/dev/null
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
+  fi
+  # matplotlib lists the system's fonts once and caches the list: a cache written before the CJK font
+  # was installed does not know it. Check in a fresh process; if it is missing, drop the cache and
+  # let matplotlib list the fonts again.
+  find_cjk='from matplotlib import font_manager as fm
+fm.findfont(fm.FontProperties(family="Noto Sans CJK TC"), fallback_to_default=False)'
+  if ! python -c "$find_cjk" >/dev/null 2>&1; then
+    echo "== rebuilding matplotlib's font cache (it does not list Noto Sans CJK TC)"
+    rm -f "$(python -c 'import matplotlib; print(matplotlib.get_cachedir())')"/fontlist-v*.json
+    python -c "$find_cjk" >/dev/null || { echo "matplotlib cannot find Noto Sans CJK TC (fonts-noto-cjk)" >&2; exit 1; }
   fi
 fi
 

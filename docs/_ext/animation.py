@@ -15,9 +15,17 @@ animations end on the finished output); ``:width:`` caps the player's width (CSS
 content is the caption, as in ``.. figure::``.
 
 GIFs and their frames are written to ``_generated/`` in the source tree (git-ignored) and redrawn
-when missing or older than the drawing module (or ``grammar.py`` beside it), so an incremental
-build does not redraw them all. Outside HTML (the doctest builder) ``docs/conf.py`` replaces the
-directive with one that draws nothing.
+when missing or older than the drawing module (or ``grammar.py`` beside it, or, for a translated
+edition, the figure catalogues), so an incremental build does not redraw them all. Each edition has
+GIFs of its own (``kernels-anim_conv.gif``, ``kernels-anim_conv-zh_TW.gif``): the animations draw
+their words in the language being built (:mod:`figures.i18n`), and so does the player (its labels
+are written into the HTML, where ``player.js`` reads them). Outside HTML (the doctest builder)
+``docs/conf.py`` replaces the directive with one that draws nothing.
+
+The figures' matplotlib settings (:func:`figures.grammar.rc`: sizes, colours, real SVG text and the
+edition's font) are applied around every animation, and handed to the plot directive as
+``plot_rcparams``: it resets matplotlib before each figure (``plot_apply_rcparams``), which would
+otherwise drop them for every figure but the first one drawn.
 """
 
 from __future__ import annotations
@@ -32,6 +40,9 @@ import urllib.parse
 from docutils import nodes
 from docutils.parsers.rst import directives
 from sphinx.util.docutils import SphinxDirective
+
+from figures import i18n
+from figures.i18n import _
 
 # A GIF frame without a duration is shown this long (ms); browsers treat such frames alike.
 DEFAULT_DURATION = 100
@@ -102,13 +113,17 @@ class Animation(SphinxDirective):
         grammar = source.with_name("grammar.py")
         out_dir = pathlib.Path(self.env.srcdir, "_generated")
         out_dir.mkdir(exist_ok=True)
-        gif = out_dir / f"{module_name.rsplit('.', 1)[-1]}-{func_name}.gif"
-        newest = max(source.stat().st_mtime, grammar.stat().st_mtime if grammar.exists() else 0)
+        language = i18n.language()
+        suffix = "" if language == "en" else f"-{language}"  # one GIF per edition
+        gif = out_dir / f"{module_name.rsplit('.', 1)[-1]}-{func_name}{suffix}.gif"
+        depends = [source] + ([grammar] if grammar.exists() else [])
+        if language != "en":  # the words drawn come from the figure catalogues
+            depends += sorted((i18n.LOCALES / language / "LC_MESSAGES" / "figures").glob("*.po"))
+        newest = max(path.stat().st_mtime for path in depends)
         if not gif.exists() or gif.stat().st_mtime < newest:
-            func(gif)
-        self.env.note_dependency(str(source))
-        if grammar.exists():
-            self.env.note_dependency(str(grammar))
+            _draw(func, gif, language)
+        for path in depends:
+            self.env.note_dependency(str(path))
         frame_dir, manifest = frames_of(gif)
         count = len(manifest["frames"])
         poster = self.options.get("poster", count)
@@ -149,6 +164,25 @@ class Animation(SphinxDirective):
         return [figure]
 
 
+def _draw(func, gif: pathlib.Path, language: str) -> None:
+    """``func(gif)`` with the figures' matplotlib settings of `language` (restored afterwards)."""
+    import matplotlib
+
+    from figures import grammar
+
+    with matplotlib.rc_context():
+        matplotlib.rc_file_defaults()
+        grammar.apply(language)
+        func(gif)
+
+
+def _figure_rcparams(app, config) -> None:
+    """The plot directive's settings for every figure: the figures' own, in the edition's language."""
+    from figures import grammar
+
+    config.plot_rcparams = {**grammar.rc(config.language or "en"), **config.plot_rcparams}
+
+
 _ICONS = {  # 16×16 glyphs drawn in the text colour; the buttons' names are their aria-labels
     "prev": '<path d="M3 2h2v12H3zM14 2v12L6 8z"/>',
     "next": '<path d="M11 2h2v12h-2zM2 2v12l8-6z"/>',
@@ -178,21 +212,40 @@ def _visit_player_html(self, node):
         width += "px"  # a bare number, as in .. figure:: :width: 400
     style = f' style="max-width: {attr(width)}"' if width else ""
     first = uris[0]
+    # The words player.js writes as it plays (the toggle's two states, the slider's value, the
+    # player's own name) are data attributes here, in the edition's language.
+    frame_text = _("frame {frame} of {count}")
+    words = {
+        "play-label": _("Play"),
+        "play-title": _("Play (space)"),
+        "pause-label": _("Pause"),
+        "pause-title": _("Pause (space)"),
+        "frame-text": frame_text,
+        "roledescription": _("animation player"),
+        "label": _("Animation, {count} frames: space plays or pauses, arrow keys step").format(count=count),
+    }
+    data = "".join(f' data-{key}="{attr(value)}"' for key, value in words.items())
+    controls = attr(_("Animation controls"))
+    prev, prev_title = attr(_("Previous frame")), attr(_("Previous frame (left arrow)"))
+    play, play_title = attr(words["play-label"]), attr(words["play-title"])
+    next_, next_title = attr(_("Next frame")), attr(_("Next frame (right arrow)"))
+    slider, slider_text = attr(_("Frame")), attr(frame_text.format(frame=1, count=count))
     self.body.append(
         f'<div class="convops-player" data-frames="{attr(json.dumps(uris))}" '
-        f'data-durations="{attr(",".join(str(d) for d in node["durations"]))}" data-poster="{node["poster"]}"{style}>\n'
+        f'data-durations="{attr(",".join(str(d) for d in node["durations"]))}" data-poster="{node["poster"]}"'
+        f"{data}{style}>\n"
         f'<img class="convops-player-frame" src="{attr(first)}" alt="{attr(node["alt"])}" '
         f'width="{node["width"]}" height="{node["height"]}" />\n'
         # Hidden until player.js starts: without JavaScript the first frame stands alone.
-        f'<div class="convops-player-controls" role="group" aria-label="Animation controls" hidden>\n'
-        f'<button type="button" class="convops-player-prev" aria-label="Previous frame" '
-        f'title="Previous frame (left arrow)">{_icon("prev")}</button>\n'
-        f'<button type="button" class="convops-player-toggle" aria-label="Play" title="Play (space)">'
+        f'<div class="convops-player-controls" role="group" aria-label="{controls}" hidden>\n'
+        f'<button type="button" class="convops-player-prev" aria-label="{prev}" '
+        f'title="{prev_title}">{_icon("prev")}</button>\n'
+        f'<button type="button" class="convops-player-toggle" aria-label="{play}" title="{play_title}">'
         f"{_icon('play')}{_icon('pause')}</button>\n"
-        f'<button type="button" class="convops-player-next" aria-label="Next frame" '
-        f'title="Next frame (right arrow)">{_icon("next")}</button>\n'
+        f'<button type="button" class="convops-player-next" aria-label="{next_}" '
+        f'title="{next_title}">{_icon("next")}</button>\n'
         f'<input type="range" class="convops-player-slider" min="1" max="{count}" value="1" step="1" '
-        f'aria-label="Frame" aria-valuetext="frame 1 of {count}" />\n'
+        f'aria-label="{slider}" aria-valuetext="{slider_text}" />\n'
         f'<span class="convops-player-counter">1 / {count}</span>\n'
         f"</div>\n</div>\n"
     )
@@ -215,4 +268,5 @@ def setup(app):
         texinfo=(_visit_player_other, None),
     )
     app.add_directive("animation", Animation)
+    app.connect("config-inited", _figure_rcparams)
     return {"version": "2.0", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -7,6 +7,11 @@
  * `prefers-reduced-motion: reduce`, where it starts paused on the poster frame. Keys, while the
  * player or one of its controls has the focus: space plays/pauses, left/right arrows step,
  * Home/End go to the first/last frame. Stepping or dragging the slider pauses.
+ *
+ * The words it writes come from the player's data attributes, in the page's language (written by
+ * the directive from docs/locales/<language>/LC_MESSAGES/figures/animation.po): data-play-label,
+ * data-play-title, data-pause-label, data-pause-title, data-frame-text ("frame {frame} of {count}"),
+ * data-roledescription and data-label; English when one is missing.
  */
 (function () {
   "use strict";
@@ -25,6 +30,16 @@
     var next = controls.querySelector(".convops-player-next");
     var slider = controls.querySelector(".convops-player-slider");
     var counter = controls.querySelector(".convops-player-counter");
+    var words = {
+      playLabel: root.getAttribute("data-play-label") || "Play",
+      playTitle: root.getAttribute("data-play-title") || "Play (space)",
+      pauseLabel: root.getAttribute("data-pause-label") || "Pause",
+      pauseTitle: root.getAttribute("data-pause-title") || "Pause (space)",
+      frameText: root.getAttribute("data-frame-text") || "frame {frame} of {count}",
+      roledescription: root.getAttribute("data-roledescription") || "animation player",
+      label: root.getAttribute("data-label") ||
+        "Animation, " + n + " frames: space plays or pauses, arrow keys step"
+    };
     var poster = Math.min(Math.max(parseInt(root.getAttribute("data-poster"), 10) || n, 1), n) - 1;
     var current = 0;
     var playing = false;
@@ -40,7 +55,8 @@
       current = ((k % n) + n) % n;
       img.src = frames[current];
       slider.value = String(current + 1);
-      slider.setAttribute("aria-valuetext", "frame " + (current + 1) + " of " + n);
+      slider.setAttribute("aria-valuetext",
+        words.frameText.replace("{frame}", String(current + 1)).replace("{count}", String(n)));
       counter.textContent = (current + 1) + " / " + n;
       root.setAttribute("data-frame", String(current + 1));
     }
@@ -56,8 +72,8 @@
       playing = on;
       window.clearTimeout(timer);
       timer = null;
-      toggle.setAttribute("aria-label", on ? "Pause" : "Play");
-      toggle.title = on ? "Pause (space)" : "Play (space)";
+      toggle.setAttribute("aria-label", on ? words.pauseLabel : words.playLabel);
+      toggle.title = on ? words.pauseTitle : words.playTitle;
       root.classList.toggle("is-playing", on);
       root.setAttribute("data-playing", on ? "true" : "false");
       // Announce the frame number when a reader steps, not at every frame of a playing animation.
@@ -112,8 +128,8 @@
 
     root.tabIndex = 0;
     root.setAttribute("role", "group");
-    root.setAttribute("aria-roledescription", "animation player");
-    root.setAttribute("aria-label", "Animation, " + n + " frames: space plays or pauses, arrow keys step");
+    root.setAttribute("aria-roledescription", words.roledescription);
+    root.setAttribute("aria-label", words.label);
     controls.hidden = false;
     root.classList.add("is-ready");
 

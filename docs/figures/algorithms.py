@@ -14,6 +14,7 @@ import pathlib
 from matplotlib import pyplot as plt
 
 from . import grammar as g
+from .i18n import _
 
 RESULTS = pathlib.Path(__file__).resolve().parents[2] / "benchmarks" / "results"
 #: The committed benchmark run with per-algorithm rows (its cases time conv2d with each algorithm=).
@@ -40,7 +41,7 @@ def load_run(path: pathlib.Path | None = None) -> dict:
 def _short(case: dict) -> str:
     """'64x13x13x32->64 k3' from a case's shape and kernel."""
     n, h, w, c = case["shape"]
-    kh, _, _, co = case["kernel"]
+    kh, _kw, _ci, co = case["kernel"]
     return f"{n}x{h}x{w}x{c}→{co}\n{kh}x{kh} {case['padding']}"
 
 
@@ -95,7 +96,7 @@ def speed():
             ax.text(
                 0.01,
                 peak * 1.1,
-                f"FMA peak {peak:.0f} GFLOP/s",
+                _("FMA peak {peak:.0f} GFLOP/s").format(peak=peak),
                 fontsize=g.MIN_FONT,
                 transform=ax.get_yaxis_transform(),
             )
@@ -106,12 +107,15 @@ def speed():
         ax.set_xticklabels([f"{label}\n{size:.2g} GFLOP" for size, label in sizes], fontsize=g.MIN_FONT)
         ax.set_xlim(-0.4, len(sizes) - 0.6)
         g.log_axis(ax, "y")
-        ax.set_ylabel("GFLOP/s (direct-FLOP equivalent)")
+        ax.set_ylabel(_("GFLOP/s (direct-FLOP equivalent)"))
         threads = run["threads"]
-        timing = "by CPU time per call" if by_cpu else "by median wall time per call, under the load of the moment"
-        ax.set_title(f"{threads} thread{'s' * (threads > 1)} for everyone, {timing}", fontsize=g.MIN_FONT + 1)
+        timing = (
+            _("by CPU time per call") if by_cpu else _("by median wall time per call, under the load of the moment")
+        )
+        title = _("{n} threads for everyone, {timing}") if threads > 1 else _("{n} thread for everyone, {timing}")
+        ax.set_title(title.format(n=threads, timing=timing), fontsize=g.MIN_FONT + 1)
         ax.spines[["top", "right"]].set_visible(False)
-    axes[-1, 0].set_xlabel("case, in order of the direct convolution's work per call")
+    axes[-1, 0].set_xlabel(_("case, in order of the direct convolution's work per call"))
     handles, names = axes[0, 0].get_legend_handles_labels()
     height = fig.get_figheight()
     fig.legend(
@@ -127,8 +131,9 @@ def speed():
     fig.text(
         0.01,
         0.05 / height,
-        f"{machine['cpu']}, {machine['cores']} cores, {machine['date'][:10]}; float32, medians of interleaved "
-        "samples on a shared machine.",
+        _("{cpu}, {cores} cores, {date}; float32, medians of interleaved samples on a shared machine.").format(
+            cpu=machine["cpu"], cores=machine["cores"], date=machine["date"][:10]
+        ),
         fontsize=g.MIN_FONT,
     )
     g.min_font(fig)
@@ -160,21 +165,21 @@ def error():
     Gaussian data, and the worst over every kind of data measured (image-like, ReLU, mixed scales)."""
     with open(ERROR) as f:
         data = json.load(f)
-    panels = [("normal x1", "Gaussian inputs and filters"), (None, "worst over every kind of data measured")]
+    panels = [("normal x1", _("Gaussian inputs and filters")), (None, _("worst over every kind of data measured"))]
     fig, axes = plt.subplots(1, 2, figsize=(g.MAX_WIDTH, 4.6), sharey=True)
     for ax, (kind, title) in zip(axes, panels):
         for name, pts in error_points(data, kind).items():
             colour, marker, line = _error_style(name)
             ax.plot([k for k, _ in pts], [v for _, v in pts], marker=marker, linestyle=line, color=colour, label=name)
         ax.axhline(1.0, color=g.TEXT, linewidth=1.2)
-        ax.text(0.98, 1.3, "TF-parity bound", fontsize=g.MIN_FONT, ha="right", transform=ax.get_yaxis_transform())
+        ax.text(0.98, 1.3, _("TF-parity bound"), fontsize=g.MIN_FONT, ha="right", transform=ax.get_yaxis_transform())
         ax.set_xscale("log")
         ax.set_yscale("log")
         g.log_axis(ax, "y")
-        ax.set_xlabel("K = 9·C_in (terms per output)")
+        ax.set_xlabel(_("K = 9·C_in (terms per output)"))
         ax.set_title(title, fontsize=g.MIN_FONT + 1)
         ax.spines[["top", "right"]].set_visible(False)
-    axes[0].set_ylabel("max |error| / bound")
+    axes[0].set_ylabel(_("max |error| / bound"))
     handles, names = axes[0].get_legend_handles_labels()
     fig.legend(handles, names, loc="lower center", ncol=3, frameon=False, fontsize=g.MIN_FONT)
     g.min_font(fig)

@@ -20,6 +20,7 @@ from convops.nn import Conv2D
 
 from . import grammar as g
 from . import mnist, trained_features
+from .i18n import N_, _
 
 PATCH = 7  # side of the occluding square, pixels
 FILL = 0.0  # what covers it: the background's value (the ink is removed)
@@ -119,7 +120,7 @@ def occlusion(x: np.ndarray, cls: int, patch: int = PATCH, fill: float = FILL) -
 @functools.cache
 def mistakes() -> np.ndarray:
     """Indices of the misclassified test digits, in test-set order."""
-    _, y = trained_features.test_set()
+    _images, y = trained_features.test_set()
     return np.flatnonzero(trained_features.test_predictions().argmax(axis=1) != y)
 
 
@@ -128,7 +129,7 @@ def cam_survey(batch: int = 250) -> dict[str, float]:
     """Grad-CAM for the predicted class of every test digit: how many maps are zero everywhere,
     and how far the 9 position contributions plus the bias are from the logit (float32 rounding
     only: checked here, so a wrong gradient fails the build)."""
-    x, _ = trained_features.test_set()
+    x, _labels = trained_features.test_set()
     pred = trained_features.test_predictions().argmax(axis=1)
     k = last_conv()
     bias = model().layers[-1].get_weights()[1]
@@ -151,14 +152,14 @@ def cam_survey(batch: int = 250) -> dict[str, float]:
 @functools.cache
 def facts() -> dict[str, str]:
     """The numbers the page states, computed at build time (the ``:fact:`` role)."""
-    _, y = trained_features.test_set()
+    _images, y = trained_features.test_set()
     wrong = mistakes()
     k = last_conv()
     h, w, c = model().layers[k].output_shape
     rf = trained_features.fields()[-1]
     centres = rf.start + rf.jump * np.arange(h)
     stretched_at = (np.arange(h) + 0.5) * 28 / h - 0.5
-    x, _ = trained_features.test_set()
+    x, _labels = trained_features.test_set()
     pred = trained_features.test_predictions().argmax(axis=1)
     blank = lambda indices: sum(not grad_cam(x[n], int(pred[n]))["cam"].any() for n in indices)  # noqa: E731
     return {
@@ -220,12 +221,12 @@ def _row_data(n: int, kinds) -> dict[str, np.ndarray]:
 
 
 SIGNED = {"occlusion": "occlusion", "contrib": "contrib", "contrib_true": "contrib"}
-BAR_LABELS = {
-    "occlusion": "drop of p(said)",
-    "saliency": "share of max",
-    "cam": "share of max",
-    "cam3": "share of max",
-    "contrib": "part of the logit",
+BAR_LABELS = {  # translated where drawn
+    "occlusion": N_("drop of p(said)"),
+    "saliency": N_("share of max"),
+    "cam": N_("share of max"),
+    "cam3": N_("share of max"),
+    "contrib": N_("part of the logit"),
 }
 
 
@@ -235,7 +236,7 @@ def _panels(indices, columns, width: float, height_per_row: float, hspace: float
     scale down their column(s); a colour bar under each column that needs one."""
     x, y = trained_features.test_set()
     probs = trained_features.test_predictions()
-    kinds = [kind for _, kind in columns]
+    kinds = [kind for _title, kind in columns]
     data = {n: _row_data(n, kinds) for n in indices}
     limits = {}
     for kind, group in SIGNED.items():
@@ -263,9 +264,13 @@ def _panels(indices, columns, width: float, height_per_row: float, hspace: float
                 ax.imshow(image, cmap=g.INPUT_CMAP, vmin=0, vmax=1, interpolation="nearest")
                 g.plain(ax)
                 if "probs" in kinds:
-                    ax.set_xlabel(f"a {true}, said {pred}", fontsize=9, labelpad=2)
+                    ax.set_xlabel(_("a {true}, said {pred}").format(true=true, pred=pred), fontsize=9, labelpad=2)
                 else:
-                    ax.set_xlabel(f"a {true}\np({pred}) = {probs[n, pred]:.2f}", fontsize=9, labelpad=2)
+                    ax.set_xlabel(
+                        _("a {true}\np({pred}) = {p:.2f}").format(true=true, pred=pred, p=probs[n, pred]),
+                        fontsize=9,
+                        labelpad=2,
+                    )
             elif kind == "probs":
                 colours = [g.OUTPUT if d == pred else g.INPUT if d == true else g.PAD_EDGE for d in range(10)]
                 ax.bar(range(10), probs[n], color=colours, width=0.8)
@@ -277,7 +282,11 @@ def _panels(indices, columns, width: float, height_per_row: float, hspace: float
                     ax.spines[side].set_visible(False)
                 ax.set_box_aspect(1)
                 ax.set_xlabel(
-                    f"said {pred}: {probs[n, pred]:.2f}\ntrue {true}: {probs[n, true]:.2f}", fontsize=9, labelpad=1
+                    _("said {pred}: {p:.2f}\ntrue {true}: {q:.2f}").format(
+                        pred=pred, p=probs[n, pred], true=true, q=probs[n, true]
+                    ),
+                    fontsize=9,
+                    labelpad=1,
                 )
             elif kind in SIGNED:
                 lim = limits[SIGNED[kind]]
@@ -288,7 +297,7 @@ def _panels(indices, columns, width: float, height_per_row: float, hspace: float
                     ax.text(
                         0.5,
                         0.5,
-                        "all 0",
+                        _("all 0"),
                         transform=ax.transAxes,
                         ha="center",
                         va="center",
@@ -298,7 +307,7 @@ def _panels(indices, columns, width: float, height_per_row: float, hspace: float
                     )
             if row == 0:
                 ax.set_title(title, fontsize=9.5)
-    for col, (_, kind) in enumerate(columns):
+    for col, (_title, kind) in enumerate(columns):
         if kind not in ims:
             continue
         host = fig.add_subplot(spec[-1, col])
@@ -310,8 +319,8 @@ def _panels(indices, columns, width: float, height_per_row: float, hspace: float
             bar.ax.set_xticklabels([f"−{lim:.2g}", "0", f"{lim:.2g}"])
         else:
             bar = fig.colorbar(ims[kind], cax=cax, orientation="horizontal", ticks=[0, 1])
-            bar.ax.set_xticklabels(["0", "max"])
-        bar.set_label(BAR_LABELS[SIGNED.get(kind, kind)], fontsize=9, labelpad=1)
+            bar.ax.set_xticklabels(["0", _("max")])
+        bar.set_label(_(BAR_LABELS[SIGNED.get(kind, kind)]), fontsize=9, labelpad=1)
         bar.ax.tick_params(labelsize=9, length=2, pad=1)
         bar.outline.set_linewidth(0.5)
     return fig
@@ -322,12 +331,12 @@ def correct():
     Grad-CAM (its 3×3 map and that map laid on the input) and the exact contribution of each
     of the 9 positions to the logit."""
     columns = [
-        ("input", "input"),
-        (f"occlusion {PATCH}×{PATCH}", "occlusion"),
-        ("saliency", "saliency"),
+        (_("input"), "input"),
+        (_("occlusion {n}×{n}").format(n=PATCH), "occlusion"),
+        (_("saliency"), "saliency"),
         ("Grad-CAM 3×3", "cam3"),
-        ("on the input", "cam"),
-        ("per position", "contrib"),
+        (_("on the input"), "cam"),
+        (_("per position"), "contrib"),
     ]
     return _panels(trained_features._pick_digits(SHOWN), columns, 7.3, 1.12)
 
@@ -336,13 +345,13 @@ def misclassified():
     """The first misclassified test digits: probabilities, occlusion and saliency for the class
     the network said, Grad-CAM, and each position's contribution to the said and true logits."""
     columns = [
-        ("input", "input"),
-        ("p(class)", "probs"),
-        ("occlusion", "occlusion"),
-        ("saliency", "saliency"),
+        (_("input"), "input"),
+        (_("p(class)"), "probs"),
+        (_("occlusion"), "occlusion"),
+        (_("saliency"), "saliency"),
         ("Grad-CAM", "cam"),
-        ("pos.: said", "contrib"),
-        ("pos.: true", "contrib_true"),
+        (_("pos.: said"), "contrib"),
+        (_("pos.: true"), "contrib_true"),
     ]
     return _panels([int(n) for n in mistakes()[:SHOWN]], columns, 7.3, 1.3, hspace=0.8)
 
@@ -368,7 +377,7 @@ def gallery(columns: int = 10):
 def grad_cam_steps():
     """Grad-CAM of the first 7, step by step: channel weights, weighted sum, ReLU, and two ways
     to lay the 3×3 result over the input (at the units' receptive-field centres; stretched)."""
-    x, _ = trained_features.test_set()
+    x, _labels = trained_features.test_set()
     n = trained_features._pick_digits(1)[0]
     pred = int(trained_features.test_predictions()[n].argmax())
     steps = grad_cam(x[n], pred)
@@ -384,9 +393,9 @@ def grad_cam_steps():
         color=[plt.get_cmap(g.SIGNED_CMAP)(0.85 if v > 0 else 0.15) for v in weights],
     )
     ax.axhline(0, color=g.GRID_EDGE, lw=0.6)
-    ax.set_xlabel(f"conv3 channel k (0–{len(weights) - 1})", fontsize=9)
+    ax.set_xlabel(_("conv3 channel k (0–{last})").format(last=len(weights) - 1), fontsize=9)
     ax.tick_params(labelsize=9)
-    ax.set_title("1. weight αₖ = mean gradient", fontsize=9.5, loc="left")
+    ax.set_title(_("1. weight αₖ = mean gradient"), fontsize=9.5, loc="left")
     for k, (key, title) in enumerate([("sum", "2. Σ αₖ Aₖ"), ("cam", "3. ReLU")]):
         ax = fig.add_subplot(top[k + 1])
         lim = g.limit(steps["sum"])
@@ -416,15 +425,15 @@ def grad_cam_steps():
             ax.plot(cj, ci, "o", color=g.WINDOW, ms=4)
     first = centres[1] - (rf.size - 1) / 2
     ax.add_patch(Rectangle((first - 0.5, first - 0.5), rf.size, rf.size, fill=False, edgecolor=g.WINDOW, lw=1.6))
-    ax.set_title(f"conv3's units, a {rf.size}×{rf.size} field", fontsize=9.5, loc="left")
+    ax.set_title(_("conv3's units, a {n}×{n} field").format(n=rf.size), fontsize=9.5, loc="left")
     cam = _normalised(steps["cam"])
     for k, (values, title) in enumerate(
-        [(upsample(cam), "4. at the field centres"), (stretched(cam), "stretched to 28×28")]
+        [(upsample(cam), _("4. at the field centres")), (stretched(cam), _("stretched to 28×28"))]
     ):
         ax = fig.add_subplot(bottom[k + 1])
         im = _map(ax, values, g.OUTPUT_CMAP, 0, 1, image)
         ax.set_title(title, fontsize=9.5, loc="left")
     bar = fig.colorbar(im, ax=fig.axes[-2:], fraction=0.04, pad=0.03, ticks=[0, 1])
-    bar.ax.set_yticklabels(["0", "max"])
+    bar.ax.set_yticklabels(["0", _("max")])
     bar.ax.tick_params(labelsize=9, length=2)
     return fig

@@ -13,6 +13,7 @@ from matplotlib.patches import Rectangle
 import convops
 
 from . import grammar as g
+from .i18n import _
 
 KERNEL = np.arange(1, 10, dtype=np.float64).reshape(3, 3)  # distinct taps: a flip is visible
 DY3 = np.array([[1, 2, 0], [0, 1, 3], [2, 0, 1]], dtype=np.float64)
@@ -55,18 +56,18 @@ def pixel_collects():
     g.setup_axes(ax, width, height)
     g.grid(ax, one_hot, 0, top, g.INPUT_CMAP, 0, 1, numbers=False)
     g.window(ax, 0, 0, 3, 3, 0, top, lw=2.0)  # the window of output (0, 0)
-    g.label(ax, 2.5, top - 0.3, f"input: pixel ({i}, {j})", g.INPUT)
+    g.label(ax, 2.5, top - 0.3, _("input: pixel ({i}, {j})").format(i=i, j=j), g.INPUT)
     g.grid(ax, KERNEL, xk, top + 1, g.KERNEL_CMAP, 0, 9)
     frame(ax, xk, top + 1, 3, 3, g.WINDOW)
-    g.label(ax, xk + 1.5, top + 0.7, "kernel w", g.WINDOW)
+    g.label(ax, xk + 1.5, top + 0.7, _("kernel w"), g.WINDOW)
     g.grid(ax, weights, xo, top + 1, g.KERNEL_CMAP, 0, 9, blank=~reached)
     frame(ax, xo, top + 1, 3, 3, g.OUTPUT)
     g.highlight(ax, 0, 0, xo, top + 1)
-    g.label(ax, xo + 1.5, top + 0.7, "outputs that read it", g.OUTPUT)
+    g.label(ax, xo + 1.5, top + 0.7, _("outputs that read it"), g.OUTPUT)
     g.symbol(ax, xo - 1.0, top + 2.5, "→")
     terms = " + ".join(f"{g._fmt(weights[a, b])}·dy[{a},{b}]" for a, b in zip(*np.nonzero(reached)))
     ax.text(0, top + 5.45, f"dx[{i},{j}] = {terms}", ha="left", va="top", fontsize=9.5, color=g.TEXT)
-    ax.text(xo + 1.5, top + 4.2, "(weight that read the pixel)", ha="center", va="top", fontsize=9, color=g.TEXT)
+    ax.text(xo + 1.5, top + 4.2, _("(weight that read the pixel)"), ha="center", va="top", fontsize=9, color=g.TEXT)
     return fit(fig, width, height)
 
 
@@ -106,11 +107,11 @@ def full_correlation(stride: int = 1):
     g.setup_axes(ax, width, height)
     g.grid(ax, dyp, 0, top, g.OUTPUT_CMAP, 0, max(dy.max(), 1), pad_mask=mask)
     frame(ax, kh - 1, top + kh - 1, spread.shape[0], spread.shape[1], g.OUTPUT)
-    name = "dy, padded by 2" if stride == 1 else "dy, zeros between, padded by 2"
+    name = _("dy, padded by 2") if stride == 1 else _("dy, zeros between, padded by 2")
     g.label(ax, hp / 2, top - 0.3, name, g.OUTPUT)
     g.grid(ax, rotated, xk, top, g.KERNEL_CMAP, 0, 9)
     frame(ax, xk, top, kh, kw, g.WINDOW)
-    g.label(ax, xk + kw / 2, top - 0.3, "w rotated 180°", g.WINDOW)
+    g.label(ax, xk + kw / 2, top - 0.3, _("w rotated 180°"), g.WINDOW)
     g.symbol(ax, xk - 0.8, top + kh / 2, "⋆", 20)
     g.symbol(ax, xo - 0.95, top + kh / 2, "=")
     g.grid(ax, dx, xo, top, g.INPUT_CMAP, 0, dx.max())
@@ -151,7 +152,7 @@ def filter_gradient():
     g.setup_axes(ax, width, height)
     g.grid(ax, X4, 0, top, g.INPUT_CMAP, 0, 3)
     frame(ax, 0, top, 4, 4, g.INPUT)
-    g.label(ax, 2, top - 0.3, "input x", g.INPUT)
+    g.label(ax, 2, top - 0.3, _("input x"), g.INPUT)
     g.grid(ax, DY2, xk, top, g.OUTPUT_CMAP, 0, 2)
     frame(ax, xk, top, 2, 2, g.OUTPUT)
     g.label(ax, xk + 1, top - 0.3, "dy", g.OUTPUT)

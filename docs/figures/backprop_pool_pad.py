@@ -12,6 +12,7 @@ import convops
 
 from . import grammar as g
 from .backprop_conv import fit, frame  # one drawing style for both backprop pages
+from .i18n import _
 
 # -------------------------------------------------------------- backprop-pool-pad.rst
 POOL4 = np.array([[1, 3, 2, 0], [4, 6, 1, 1], [0, 2, 5, 7], [3, 1, 8, 2]], dtype=np.float64)
@@ -20,7 +21,7 @@ POOL_DY = np.array([[1, -2], [3, -1]], dtype=np.float64)
 
 def _argmax_cells(x, ksize, strides, padding="VALID"):
     """(row, col) of the cell each window's gradient goes to, from convops.max_pool2d_with_argmax."""
-    _, argmax = convops.max_pool2d_with_argmax(x[None, :, :, None], ksize, strides, padding)
+    _pooled, argmax = convops.max_pool2d_with_argmax(x[None, :, :, None], ksize, strides, padding)
     return [divmod(int(k), x.shape[1]) for k in argmax.ravel()]
 
 
@@ -44,7 +45,7 @@ def max_pool_routing():
             ax.add_patch(Rectangle((2 * b, top + 2 * a), 2, 2, fill=False, edgecolor=g.WINDOW, linewidth=1.6, zorder=5))
     for r, c in winners:
         g.highlight(ax, r, c, 0, top, lw=3)
-    g.label(ax, 2, top - 0.3, "input x", g.INPUT)
+    g.label(ax, 2, top - 0.3, _("input x"), g.INPUT)
     g.symbol(ax, x_right - 1.3, top + 2, "→")
     g.grid(ax, y, x_right, top + 1, g.OUTPUT_CMAP, 0, 8)
     frame(ax, x_right, top + 1, 2, 2, g.OUTPUT)
@@ -63,7 +64,7 @@ def max_pool_routing():
     ax.text(
         0,
         row2 + 4.3,
-        "each dy goes to its window's maximum;\nthe other cells get 0",
+        _("each dy goes to its window's maximum;\nthe other cells get 0"),
         ha="left",
         va="top",
         fontsize=9.5,
@@ -106,7 +107,7 @@ def overlapping_windows():
         )
     for r, c in set(cells):
         g.highlight(ax, r, c, 0, top, colour=g.TEXT, lw=2.4)
-    g.label(ax, 2.5, top - 0.3, "input x: four 3×3 windows", g.INPUT)
+    g.label(ax, 2.5, top - 0.3, _("input x: four 3×3 windows"), g.INPUT)
     g.grid(ax, OVERLAP_DY, x_dy, top + 1.5, g.OUTPUT_CMAP, 0, 4)
     frame(ax, x_dy, top + 1.5, 2, 2, g.OUTPUT)
     g.label(ax, x_dy + 1, top + 1.2, "dy", g.OUTPUT)
@@ -121,8 +122,14 @@ def overlapping_windows():
     ax.text(
         0,
         top + 5.35,
-        f"x[{shared[0]},{shared[1]}] = {g._fmt(OVERLAP5[shared])} wins {len(names)} windows: "
-        f"dx[{shared[0]},{shared[1]}] = {' + '.join(names)} = {g._fmt(dx[shared])}",
+        _("x[{r},{c}] = {value} wins {count} windows: dx[{r},{c}] = {terms} = {total}").format(
+            r=shared[0],
+            c=shared[1],
+            value=g._fmt(OVERLAP5[shared]),
+            count=len(names),
+            terms=" + ".join(names),
+            total=g._fmt(dx[shared]),
+        ),
         ha="left",
         va="top",
         fontsize=9.5,
@@ -154,14 +161,19 @@ def avg_pool_spread():
             ax.add_patch(
                 Rectangle((x_dx + 2 * b, top + 2 * a), 2, 2, fill=False, edgecolor=g.WINDOW, linewidth=1.6, zorder=5)
             )
-    g.label(ax, x_dx + 1.5, top - 0.3, "dx (padding hatched)", g.INPUT)
+    g.label(ax, x_dx + 1.5, top - 0.3, _("dx (padding hatched)"), g.INPUT)
     # the number of real cells of each window, from convops: the share of a dy of 1 is 1/count
     share = convops.avg_pool2d_grad((1, 3, 3, 1), np.ones((1, 2, 2, 1)), 2, 2, "SAME")[0, :, :, 0]
     lines = []
-    for cell, what in [((0, 0), "window of {n} real cells"), ((0, 2), "windows of {n}"), ((2, 2), "window of {n}")]:
+    for cell, what in [
+        ((0, 0), _("window of {n} real cells")),
+        ((0, 2), _("windows of {n}")),
+        ((2, 2), _("window of {n}")),
+    ]:
         n = round(1 / share[cell])
-        lines.append(f"{what.format(n=n)}: {g._fmt(dy[0, 0])}/{n} = {g._fmt(dx[cell])} each")
-    for k, text in enumerate(lines + ["padding gets nothing"]):
+        each = _("{what}: {dy}/{n} = {dx} each")
+        lines.append(each.format(what=what.format(n=n), dy=g._fmt(dy[0, 0]), n=n, dx=g._fmt(dx[cell])))
+    for k, text in enumerate(lines + [_("padding gets nothing")]):
         ax.text(x_dx + 4.4, top + 0.5 + k * 1.0, text, ha="left", va="center", fontsize=9, color=g.TEXT)
     return fit(fig, width, height)
 
@@ -221,7 +233,7 @@ def pad_reflect_2d():
     frame(ax, 1, top + 1, 3, 3, g.INPUT)
     g.label(ax, 2.5, top - 0.3, "pad(x, 1, REFLECT)", g.INPUT)
     g.grid(ax, dy, 6.4, top, g.OUTPUT_CMAP, 0, 2, pad_mask=mask)
-    g.label(ax, 8.9, top - 0.3, "dy = ones", g.OUTPUT)
+    g.label(ax, 8.9, top - 0.3, _("dy = ones"), g.OUTPUT)
     g.symbol(ax, x_dx - 0.9, top + 2.5, "→")
     g.grid(ax, dx, x_dx, top + 1, g.INPUT_CMAP, 0, dx.max())
     frame(ax, x_dx, top + 1, 3, 3, g.INPUT)

@@ -7,6 +7,7 @@ import convops
 from convops import arithmetic
 
 from . import grammar as g
+from .i18n import _
 
 
 def rgb_digit() -> np.ndarray:
@@ -25,18 +26,18 @@ def grayscale_vs_rgb():
         1, 6, figsize=(g.MAX_WIDTH, 2.3), gridspec_kw={"width_ratios": [1, 1, 0.28, 1, 1, 1], "wspace": 0.12}
     )
     axes[0].imshow(gray, cmap="gray_r", vmin=0, vmax=1)
-    axes[0].set_title("grayscale\n(28, 28, 1)", fontsize=9.5, color=g.INPUT)
+    axes[0].set_title(_("grayscale\n(28, 28, 1)"), fontsize=9.5, color=g.INPUT)
     axes[1].imshow(rgb)
-    axes[1].set_title("colour\n(28, 28, 3)", fontsize=9.5, color=g.INPUT)
+    axes[1].set_title(_("colour\n(28, 28, 3)"), fontsize=9.5, color=g.INPUT)
     axes[2].axis("off")
     axes[2].text(0.5, 0.5, "=", ha="center", va="center", fontsize=18, transform=axes[2].transAxes)
     # the three planes, each the same size as the image it comes from
-    for c, name in enumerate(["red", "green", "blue"]):
+    for c, name in enumerate([_("red"), _("green"), _("blue")]):
         axes[3 + c].imshow(rgb[..., c], cmap="gray", vmin=0, vmax=1)
         axes[3 + c].set_title(f"x[..., {c}]\n{name}", fontsize=9.5, color=g.INPUT)
     for ax in axes:
         g.plain(ax)
-    fig.suptitle("Each plane is one channel: white where that colour is strong", fontsize=10)
+    fig.suptitle(_("Each plane is one channel: white where that colour is strong"), fontsize=10)
     fig.subplots_adjust(left=0.015, right=0.985, top=0.74, bottom=0.03)
     return fig
 
@@ -57,14 +58,14 @@ def one_filter_per_map():
     )
     ax_in = fig.add_subplot(gs[0, 0])
     ax_in.imshow(rgb)
-    ax_in.set_title("input (1, 28, 28, 3)", fontsize=9.5, color=g.INPUT)
+    ax_in.set_title(_("input (1, 28, 28, 3)"), fontsize=9.5, color=g.INPUT)
     g.plain(ax_in)
     note = fig.add_subplot(gs[1, 0])
     note.axis("off")
     note.text(
         0.5,
         0.6,
-        "⋆ filters (3, 3, 3, 4)\n→ 4 maps",
+        _("⋆ filters (3, 3, 3, 4)\n→ 4 maps"),
         ha="center",
         va="center",
         fontsize=10,
@@ -72,14 +73,15 @@ def one_filter_per_map():
         fontweight="bold",
         transform=note.transAxes,
     )
-    names = ["vertical edges", "horizontal edges", "red − (green+blue)/2", "random weights"]
+    names = [_("vertical edges"), _("horizontal edges"), _("red − (green+blue)/2"), _("random weights")]
     for c in range(4):
         ax = fig.add_subplot(gs[c // 2, 1 + c % 2])
         g.signed_image(ax, out[..., c])
-        ax.set_title(f"map {c}:\n{names[c]}", fontsize=9.5, color=g.OUTPUT)
+        ax.set_title(_("map {c}:\n{name}").format(c=c, name=names[c]), fontsize=9.5, color=g.OUTPUT)
     fig.suptitle(
-        f"output {out.shape[:2]} × 4 channels: one feature map per filter, "
-        f"{arithmetic.conv2d_params(3, 3, 4)} parameters\n(purple < 0 < green)",
+        _("output {shape} × 4 channels: one feature map per filter, {n} parameters\n(purple < 0 < green)").format(
+            shape=out.shape[:2], n=arithmetic.conv2d_params(3, 3, 4)
+        ),
         fontsize=10,
     )
     return fig
@@ -101,8 +103,8 @@ def parameter_formula():
             fontsize=9,
         )
     ax.set_xlim(0, max(counts) * 1.75)
-    ax.set_xlabel("parameters (weights + biases)")
+    ax.set_xlabel(_("parameters (weights + biases)"))
     ax.spines[["top", "right"]].set_visible(False)
-    ax.set_title("Parameters of a Conv2D layer do not depend on the image size", fontsize=10)
+    ax.set_title(_("Parameters of a Conv2D layer do not depend on the image size"), fontsize=10)
     fig.tight_layout()
     return fig

@@ -7,6 +7,7 @@ import convops
 from convops import arithmetic
 
 from . import grammar as g
+from .i18n import _
 
 X7 = (np.arange(49).reshape(7, 7) * 3 % 10).astype(np.float32)
 CROSS = np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]], np.float32)
@@ -31,12 +32,22 @@ def taps():
         )
         g.grid(ax, result, 9.2, y0, g.OUTPUT_CMAP, 0, 81)
         g.highlight(ax, 0, 0, 9.2, y0)
-        g.label(ax, 0, y0 - 0.2, f"dilations={d}: the 3×3 kernel spans {k_eff}×{k_eff}", g.WINDOW, ha="left", size=10)
-        g.label(ax, 15.0, y0 + 0.1, f"output {size}×{size}", g.OUTPUT, ha="left", va="top")
+        g.label(
+            ax,
+            0,
+            y0 - 0.2,
+            _("dilations={d}: the 3×3 kernel spans {k}×{k}").format(d=d, k=k_eff),
+            g.WINDOW,
+            ha="left",
+            size=10,
+        )
+        g.label(ax, 15.0, y0 + 0.1, _("output {h}×{w}").format(h=size, w=size), g.OUTPUT, ha="left", va="top")
         ax.text(
             15.0,
             y0 + 1.1,
-            f"k_eff = (3 − 1)·{d} + 1 = {k_eff}\noutput = 7 − {k_eff} + 1 = {size}\nstill 9 weights",
+            _("k_eff = (3 − 1)·{d} + 1 = {k}\noutput = 7 − {k} + 1 = {size}\nstill 9 weights").format(
+                d=d, k=k_eff, size=size
+            ),
             ha="left",
             va="top",
             fontsize=10,
@@ -46,8 +57,10 @@ def taps():
     ax.text(
         0,
         3 * row_height + 0.05,
-        "Thick squares: the 9 taps the kernel reads; dashed: the span it covers.\n"
-        "Output cells: the sum of the input under the taps (kernel of ones).",
+        _(
+            "Thick squares: the 9 taps the kernel reads; dashed: the span it covers.\n"
+            "Output cells: the sum of the input under the taps (kernel of ones)."
+        ),
         ha="left",
         va="top",
         fontsize=9.5,
@@ -60,7 +73,7 @@ def taps():
 
 def anim_dilation(path):
     info = g.sliding_window(X7, kernel=CROSS, dilations=(2, 2))
-    g.animate(info, path, "dilation 2: the 3×3 kernel spans 5×5; 7×7 → 3×3", fps=1.4)
+    g.animate(info, path, _("dilation 2: the 3×3 kernel spans 5×5; 7×7 → 3×3"), fps=1.4)
 
 
 def digit_dilated():
@@ -77,7 +90,7 @@ def digit_dilated():
         gridspec_kw={"width_ratios": [28] + [out.shape[1] for out in outs], "wspace": 0.08},
     )
     axes[0].imshow(x, cmap=g.INPUT_CMAP, vmin=0, vmax=1)
-    axes[0].set_title("digit 28×28", fontsize=9.5, color=g.INPUT)
+    axes[0].set_title(_("digit 28×28"), fontsize=9.5, color=g.INPUT)
     for ax, d, out in zip(axes[1:], (1, 2, 3), outs):
         im = g.signed_image(ax, out, lim, bar=False)
         ax.set_title(f"dilations={d}\n{out.shape[0]}×{out.shape[1]}", fontsize=9.5, color=g.OUTPUT)
@@ -86,6 +99,6 @@ def digit_dilated():
         ax.set_anchor("S")  # same pixel size in every panel: bottoms aligned, smaller maps lower tops
     fig.subplots_adjust(left=0.01, right=0.88, top=0.8, bottom=0.04)
     g.colorbar(
-        im, axes[-1], "response", ticks=[-lim, 0, lim], format=g._tick, cax=fig.add_axes([0.9, 0.08, 0.018, 0.6])
+        im, axes[-1], _("response"), ticks=[-lim, 0, lim], format=g._tick, cax=fig.add_axes([0.9, 0.08, 0.018, 0.6])
     )
     return fig

@@ -27,6 +27,13 @@ points (the site writes SVG with real text, so a figure drawn at its natural siz
 12 CSS px, and never below 9 px in a column of 540 px or more). Figures are drawn on a white card
 so that they read the same in the site's light and dark modes.
 
+Figures are drawn in the language being built (:mod:`figures.i18n`): every word they draw is
+``_("…")``, and the Chinese edition draws with a Traditional-Chinese font, ``CJK_FONT`` (Debian's
+fonts-noto-cjk, installed by ``scripts/env.sh``), DejaVu Sans behind it for what it lacks.
+:func:`rc` is the matplotlib settings of a language; they are applied on import and whenever the
+language is set, and ``docs/_ext/animation.py`` hands them to the plot directive (which resets
+matplotlib before every figure) and applies them around every animation.
+
 All numbers come from convops: the figures call its ops and :mod:`convops.arithmetic`, so a
 wrong op or formula shows up as a wrong picture (or a failed build) here.
 """
@@ -35,6 +42,7 @@ from __future__ import annotations
 
 import functools
 import pathlib
+import unicodedata
 
 import matplotlib
 
@@ -47,6 +55,8 @@ from matplotlib.patches import Rectangle  # noqa: E402
 
 import convops  # noqa: E402
 from convops import arithmetic  # noqa: E402
+
+from .i18n import _, language, on_change  # noqa: E402
 
 # ----------------------------------------------------------------------------------------------
 # colours: Okabe & Ito (2008) for the roles, ColorBrewer PRGn for signed values
@@ -96,7 +106,8 @@ RC = {
     "axes.facecolor": "white",
     # Text is written into the SVG as <text> (crisp, searchable, selectable) in DejaVu Sans, which
     # matplotlib lays out with; a browser without it falls back to its sans-serif, which is
-    # narrower, so labels never run out of their place.
+    # narrower, so labels never run out of their place. The Chinese edition puts CJK_FONT first
+    # (rc("zh_TW")).
     "svg.fonttype": "none",
     "svg.hashsalt": "convops",
     "font.family": "sans-serif",
@@ -115,7 +126,47 @@ RC = {
     # pixelated (crisp at any zoom); raster output (the animations) uses nearest neighbours
     "image.interpolation": "none",
 }
-plt.rcParams.update(RC)
+#: The Chinese edition's font (Debian's fonts-noto-cjk): first in ``font.sans-serif`` for zh_TW,
+#: with the English list behind it for the glyphs it lacks.
+CJK_FONT = "Noto Sans CJK TC"
+
+
+def rc(lang: str | None = None) -> dict:
+    """The grammar's matplotlib settings for drawing in `lang` (default: the language being drawn)."""
+    params = dict(RC)
+    if (lang or language()) == "zh_TW":
+        params["font.sans-serif"] = [CJK_FONT, *RC["font.sans-serif"]]
+        # Named families, not only the generic one: matplotlib falls back glyph by glyph only along
+        # the families it is given (a generic family gives it one font), so ⋆, ⁻ and the superscripts,
+        # which the CJK font lacks, come from DejaVu Sans. The SVG names them in this order too.
+        params["font.family"] = [CJK_FONT, "DejaVu Sans", "sans-serif"]
+    return params
+
+
+def cjk_font():
+    """The file (and face) matplotlib draws CJK_FONT from; an error, never tofu, if it has none."""
+    from matplotlib import font_manager
+
+    try:
+        return font_manager.findfont(font_manager.FontProperties(family=CJK_FONT), fallback_to_default=False)
+    except ValueError:
+        raise RuntimeError(
+            f"figures: matplotlib cannot find the font {CJK_FONT!r}, which the zh_TW figures are drawn in: "
+            "install Debian's fonts-noto-cjk and let matplotlib list the fonts again (scripts/env.sh docs "
+            "does both)"
+        ) from None
+
+
+def apply(lang: str | None = None) -> None:
+    """Apply :func:`rc` of `lang` to matplotlib (checking that the font is there)."""
+    params = rc(lang)
+    if CJK_FONT in params["font.sans-serif"]:
+        cjk_font()
+    plt.rcParams.update(params)
+
+
+apply()
+on_change(apply)
 
 DATA = pathlib.Path(__file__).resolve().parent.parent / "_data" / "mnist_sample.npz"
 
@@ -505,6 +556,24 @@ def _signed(values) -> bool:
 _CHAR = 0.55 * 10 / 72 / 0.42
 
 
+def _chars(text: str) -> float:
+    """The width of `text` in average DejaVu characters: a wide (CJK) character is a full em, and so,
+    in the Chinese edition, is every character CJK_FONT draws a full em wide (·, × and the arrows)."""
+    cjk = language() == "zh_TW"
+    return sum(1 / 0.55 if unicodedata.east_asian_width(c) in "WF" or (cjk and _wide_in_cjk(c)) else 1 for c in text)
+
+
+@functools.cache
+def _wide_in_cjk(char: str) -> bool:
+    from matplotlib import font_manager
+
+    font = font_manager.get_font(cjk_font())
+    if not font.get_char_index(ord(char)):
+        return False  # drawn by DejaVu Sans
+    font.set_size(10, 72)
+    return font.load_char(ord(char)).linearHoriAdvance / 65536 >= 9  # at least 0.9 em
+
+
 def draw_step(ax, info, step: int | None, title: str | None = None, numbers: bool = True, show_formula: bool = True):
     """Draw input (with padding), kernel and output, the window at output position `step`
     (row-major), and the output filled up to that position (all of it when `step` is None).
@@ -531,20 +600,22 @@ def draw_step(ax, info, step: int | None, title: str | None = None, numbers: boo
     if step is not None and out.size and show_formula:
         i, j = divmod(step, wo)
         if info["pool"] == "max":
-            text = f"out[{i},{j}] = max of the window = {_fmt(out[i, j])}"
+            text = _("out[{i},{j}] = max of the window = {value}").format(i=i, j=j, value=_fmt(out[i, j]))
         elif info["pool"] == "avg":
-            text = f"out[{i},{j}] = mean of the real cells in the window = {_fmt(out[i, j])}"
+            text = _("out[{i},{j}] = mean of the real cells in the window = {value}").format(
+                i=i, j=j, value=_fmt(out[i, j])
+            )
         else:
             text = f"out[{i},{j}] = " + _products(info, i, j) + f" = {_fmt(out[i, j])}"
         text = text.replace("-", "−")
-        width = max(width, _CHAR * len(text) + 0.3)
+        width = max(width, _CHAR * _chars(text) + 0.3)
     if title:  # room for the title line (11 pt bold)
-        width = max(width, _CHAR * 1.2 * len(title) + 0.3)
+        width = max(width, _CHAR * 1.2 * _chars(title) + 0.3)
     setup_axes(ax, width, height)
     vmax_in = max(float(np.nanmax(np.abs(info["x"]))) if info["x"].size else 1, 1e-9)
     # padded cells of a pool never win (max) and are not counted (avg): no number shown in them
     grid(ax, xp, 0, top, INPUT_CMAP, 0, vmax_in, numbers, mask, pad_text="" if info["pool"] else None)
-    label(ax, wp / 2, top - 0.25, "input" + (" (padded)" if mask.any() else ""), INPUT)
+    label(ax, wp / 2, top - 0.25, _("input (padded)") if mask.any() else _("input"), INPUT)
     if kernel is not None:
         if signed_kernel:
             klim = limit(kernel)
@@ -553,7 +624,7 @@ def draw_step(ax, info, step: int | None, title: str | None = None, numbers: boo
         else:
             grid(ax, kernel, xk, top, KERNEL_CMAP, 0, max(kernel.max(), 1e-9), numbers)
         ax.add_patch(Rectangle((xk, top), kw, kh, fill=False, edgecolor=WINDOW, linewidth=2.2, zorder=5))
-        label(ax, xk + kw / 2, top - 0.25, "kernel", WINDOW)
+        label(ax, xk + kw / 2, top - 0.25, _("kernel"), WINDOW)
         symbol(ax, xk - 0.8, top + kh / 2, "⋆", 22)
         symbol(ax, xo - 0.95, top + kh / 2, "=")
     else:
@@ -579,7 +650,7 @@ def draw_step(ax, info, step: int | None, title: str | None = None, numbers: boo
             blank=~done,
         )
     ax.add_patch(Rectangle((xo, top), wo, ho, fill=False, edgecolor=OUTPUT, linewidth=2.2, zorder=4))
-    label(ax, xo + wo / 2, top - 0.25, f"output {ho}×{wo}", OUTPUT)
+    label(ax, xo + wo / 2, top - 0.25, _("output {h}×{w}").format(h=ho, w=wo), OUTPUT)
     if step is not None and out.size:
         i, j = divmod(step, wo)
         window(ax, i * sh, j * sw, kh, kw, 0, top, (dh, dw))
@@ -606,7 +677,7 @@ def _products(info, i: int, j: int) -> str:
         if b != 0
     ]
     if len(terms) > 9:
-        return "Σ window × kernel"
+        return _("Σ window × kernel")
     return " + ".join(terms) if terms else "0"
 
 

@@ -11,16 +11,26 @@ catalogue can hold. ``tests/test_figure_i18n.py`` extracts every ``_("…")`` of
 ``docs/_ext`` and checks that each has a translation, and that the chosen CJK font has every glyph
 of every translation. A string missing from the catalogue while the Chinese edition is built is an
 error, not a silent English word in a Chinese figure.
+
+A string defined before anything is drawn (a module-level table, a dictionary key) is marked with
+``N_("…")``, which returns it unchanged and only tells the extraction that it is a message; it is
+translated where it is drawn, ``_(name)``. Translate at drawing time, never at import: the language
+is set after the figure modules may have been imported.
+
+What else depends on the language (the font: ``figures.grammar`` draws Chinese in a CJK font) follows
+it through :func:`on_change`.
 """
 
 from __future__ import annotations
 
 import functools
 import pathlib
+from collections.abc import Callable
 
 LOCALES = pathlib.Path(__file__).resolve().parents[1] / "locales"
 LANGUAGES = ("en", "zh_TW")
 _language = "en"
+_listeners: list[Callable[[str], None]] = []
 
 
 def set_language(language: str | None) -> None:
@@ -30,6 +40,15 @@ def set_language(language: str | None) -> None:
     if language not in LANGUAGES:
         raise ValueError(f"figures: language must be one of {LANGUAGES}, got {language!r}")
     _language = language
+    for listener in _listeners:
+        listener(language)
+
+
+def on_change(listener: Callable[[str], None]) -> None:
+    """Call `listener(language)` whenever the language is set (``figures.grammar`` applies its
+    matplotlib settings, the font among them)."""
+    if listener not in _listeners:
+        _listeners.append(listener)
 
 
 def language() -> str:
@@ -49,6 +68,11 @@ def catalogue(language: str) -> dict[str, str]:
                 if message.id and message.string and not message.fuzzy:
                     strings[message.id] = message.string
     return strings
+
+
+def N_(text: str) -> str:
+    """Mark `text` as a message without translating it (translated where it is drawn: ``_(text)``)."""
+    return text
 
 
 def _(text: str) -> str:

@@ -6,6 +6,7 @@ from matplotlib import pyplot as plt
 import convops
 
 from . import grammar as g
+from .i18n import _
 
 
 def overview():
@@ -16,7 +17,7 @@ def overview():
     relu = np.maximum(fmap, 0)
     pooled = convops.max_pool2d(relu, 2, 2)
     steps = [
-        (x, "a real\nMNIST digit", g.INPUT_CMAP, g.INPUT),
+        (x, _("a real\nMNIST digit"), g.INPUT_CMAP, g.INPUT),
         (padded, "convops.\npad", g.INPUT_CMAP, g.INPUT),
         (fmap, "convops.\nconv2d", g.SIGNED_CMAP, g.OUTPUT),
         (pooled, "convops.\nmax_pool2d", g.OUTPUT_CMAP, g.OUTPUT),
@@ -43,7 +44,7 @@ def overview():
         if i == 2:
             g.window(ax, 9.5, 11.5, 3, 3, 0, 0, lw=1.8)
         ax.set_title(title, fontsize=9.5, fontweight="bold", color=colour)
-        ax.set_xlabel(f"{data.shape[0]}×{data.shape[1]}" + ("\nafter ReLU" if i == 3 else ""), fontsize=9.5)
+        ax.set_xlabel(f"{data.shape[0]}×{data.shape[1]}" + ("\n" + _("after ReLU") if i == 3 else ""), fontsize=9.5)
         ax.set_anchor("N")
         g.plain(ax)
     fig.subplots_adjust(left=0.01, right=0.99, top=0.72, bottom=0.2)
@@ -62,8 +63,10 @@ def overview():
     fig.text(
         0.5,
         0.985,
-        "convops: a CNN's operations in Cython, with TensorFlow's numbers;\n"
-        "every concept diagram on this site is drawn by them",
+        _(
+            "convops: a CNN's operations in Cython, with TensorFlow's numbers;\n"
+            "every concept diagram on this site is drawn by them"
+        ),
         ha="center",
         va="top",
         fontsize=10.5,
@@ -76,20 +79,20 @@ def legend():
     rows of three, then the signed map) so that it stays legible on a phone."""
     fig, ax = g.canvas(14.2, 9.4, scale=0.33, title_space=0.05)
     items = [
-        (lambda x, y: g.grid(ax, np.array([[1, 5]]), x, y, g.INPUT_CMAP, 0, 6), "input"),
+        (lambda x, y: g.grid(ax, np.array([[1, 5]]), x, y, g.INPUT_CMAP, 0, 6), _("input")),
         (
             lambda x, y: (
                 g.grid(ax, np.array([[1, 3]]), x, y, g.KERNEL_CMAP, 0, 3),
                 ax.add_patch(plt.Rectangle((x, y), 2, 1, fill=False, edgecolor=g.WINDOW, lw=2.2)),
             ),
-            "kernel",
+            _("kernel"),
         ),
         (
             lambda x, y: (g.grid(ax, np.array([[2, 3]]), x, y, g.INPUT_CMAP, 0, 6), g.window(ax, 0, 0, 1, 2, x, y)),
-            "kernel window",
+            _("kernel window"),
         ),
-        (lambda x, y: g.grid(ax, np.array([[0, 0]]), x, y, pad_mask=np.ones((1, 2), bool)), "padding"),
-        (lambda x, y: g.grid(ax, np.array([[2, 7]]), x, y, g.OUTPUT_CMAP, 0, 8), "output"),
+        (lambda x, y: g.grid(ax, np.array([[0, 0]]), x, y, pad_mask=np.ones((1, 2), bool)), _("padding")),
+        (lambda x, y: g.grid(ax, np.array([[2, 7]]), x, y, g.OUTPUT_CMAP, 0, 8), _("output")),
         (
             lambda x, y: (
                 ax.add_patch(plt.Rectangle((x, y), 1, 1, facecolor=g.SAME, edgecolor="white")),
@@ -99,7 +102,7 @@ def legend():
                     )
                 ),
             ),
-            "same / changed",
+            _("same / changed"),
         ),
     ]
     for index, (draw, name) in enumerate(items):
@@ -112,7 +115,7 @@ def legend():
     ax.text(
         0.6,
         7.5,
-        "signed values, kernels and outputs alike:\npurple < 0 < green, always with a colour bar",
+        _("signed values, kernels and outputs alike:\npurple < 0 < green, always with a colour bar"),
         ha="left",
         va="top",
         fontsize=10,
