@@ -142,6 +142,9 @@ class _AnyOption(dict):
     def __contains__(self, key):
         return True
 
+    def __bool__(self):  # docutils parses a directive's options only when its option_spec is truthy
+        return True
+
 
 def _skip_figures_outside_html(app):
     # The doctest builder reads every page too; drawing ~40 figures and 5 GIFs again there would
@@ -150,6 +153,7 @@ def _skip_figures_outside_html(app):
     # text or a translation (never what scripts/site.sh builds).
     if app.builder.format == "html" and os.environ.get("CONVOPS_DOCS_NO_FIGURES") != "1":
         return
+    from docutils import nodes
     from docutils.parsers.rst import Directive
 
     class Skip(Directive):
@@ -161,8 +165,23 @@ def _skip_figures_outside_html(app):
         def run(self):
             return []
 
+    class AltTextOnly(Skip):
+        """For the gettext builder: the figure's alt text, to be translated, and nothing drawn."""
+
+        def run(self):
+            alt = self.options.get("alt", "")
+            # As the real directives store it: the plot directive joins the lines with spaces, the
+            # animation directive keeps them.
+            alt = alt.replace("\n", " ") if self.name == "plot" else alt.strip()
+            if not alt:
+                return []
+            image = nodes.image(uri="/_static/favicon.svg", alt=alt)  # any image that exists
+            image.source, image.line = self.state_machine.get_source_and_line(self.lineno)
+            return [image]
+
+    stand_in = AltTextOnly if app.builder.name == "gettext" else Skip
     for name in ("plot", "animation"):
-        app.add_directive(name, Skip, override=True)
+        app.add_directive(name, stand_in, override=True)
 
 
 def setup(app):

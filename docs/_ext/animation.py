@@ -212,6 +212,9 @@ def _visit_player_html(self, node):
         width += "px"  # a bare number, as in .. figure:: :width: 400
     style = f' style="max-width: {attr(width)}"' if width else ""
     first = uris[0]
+    # The frames' alt text, which Sphinx has translated in the Chinese edition (the player's own copy
+    # of the option is the English).
+    alt = next(iter(node.findall(nodes.image)))["alt"]
     # The words player.js writes as it plays (the toggle's two states, the slider's value, the
     # player's own name) are data attributes here, in the edition's language.
     frame_text = _("frame {frame} of {count}")
@@ -234,7 +237,7 @@ def _visit_player_html(self, node):
         f'<div class="convops-player" data-frames="{attr(json.dumps(uris))}" '
         f'data-durations="{attr(",".join(str(d) for d in node["durations"]))}" data-poster="{node["poster"]}"'
         f"{data}{style}>\n"
-        f'<img class="convops-player-frame" src="{attr(first)}" alt="{attr(node["alt"])}" '
+        f'<img class="convops-player-frame" src="{attr(first)}" alt="{attr(alt)}" '
         f'width="{node["width"]}" height="{node["height"]}" />\n'
         # Hidden until player.js starts: without JavaScript the first frame stands alone.
         f'<div class="convops-player-controls" role="group" aria-label="{controls}" hidden>\n'
