@@ -33,6 +33,7 @@ SDIST_OUT=(
   --ignore=tests/site                   # the built docs site, opened in Chromium (scripts/site.sh)
   --ignore=tests/test_docs_examples.py  # the docs toolchain: pages' notebooks run in Jupyter (requirements/test.txt)
   --ignore=tests/test_figures_palette.py  # the docs' figure code: matplotlib (requirements/docs.txt)
+  --ignore=tests/test_figure_i18n.py    # the figures in Chinese: matplotlib and fonts-noto-cjk (scripts/env.sh docs)
   --ignore=tests/test_tooling.py        # mypy, the lint toolchain (requirements/lint.txt)
   --ignore=tests/test_i18n.py           # the site's translations: Sphinx's gettext builder (requirements/docs.txt)
   # numpydoc's validator, the lint toolchain (requirements/lint.txt)
