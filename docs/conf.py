@@ -73,6 +73,18 @@ html_js_files = [
 html_favicon = "_static/favicon.svg"
 html_theme = "furo"
 html_title = f"convops {release}"
+# furo's sidebar, with the language switcher under the project's name (on every page; the one at the
+# top of the article is on every page with a body of its own).
+html_sidebars = {
+    "**": [
+        "sidebar/scroll-start.html",
+        "sidebar/brand.html",
+        "sidebar/language.html",
+        "sidebar/search.html",
+        "sidebar/navigation.html",
+        "sidebar/scroll-end.html",
+    ]
+}
 html_theme_options = {
     "sidebar_hide_name": False,
     "navigation_with_keys": True,

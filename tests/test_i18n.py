@@ -122,3 +122,24 @@ def test_render_rule_catches_markup_next_to_chinese():
     assert i18n.rendered_problem("a **b** c", "甲**乙**丙") is not None
     assert i18n.rendered_problem("see ``x`` now", "看``x``了") is not None
     assert i18n.rendered_problem("see :term:`kernel` x", "見:term:`卷積核 <kernel>`（kernel）") is not None
+
+
+def test_concept_pages_share_their_section_titles():
+    """Every concept page has the same eight sections; in Chinese they read the same on every page
+    (the browser test finds them by these titles)."""
+    sections = {
+        "Intuition": "直覺",
+        "Definition": "定義",
+        "Formula": "公式",
+        "Figures": "圖解",
+        "Worked example": "實例演算",
+        "How TensorFlow does it": "TensorFlow 怎麼做",
+        "Summary": "重點整理",
+        "Exercises": "練習",
+    }
+    different = []
+    for path in sorted((i18n.CATALOGUES / "concepts").glob("*.po")):
+        for message in i18n._read(path):
+            if message.id in sections and message.string != sections[message.id]:
+                different.append(f"{path.stem}: {message.id!r} -> {message.string!r}")
+    assert not different, "\n".join(different)

@@ -152,7 +152,24 @@ def _figure_language(app, config) -> None:
     figure_strings.set_language(config.language)
 
 
+def _chinese_search_language():
+    """Sphinx 9.0's Chinese search with its browser side fixed.
+
+    ``SearchChinese`` segments with jieba and stems Latin words with the English stemmer, whose script
+    (``english-stemmer.js``) it puts in ``language_data.js`` -- followed by
+    ``window.Stemmer = ChineseStemmer``, a class that script does not define: the search page of a
+    Chinese site stops with "ChineseStemmer is not defined". The script's class is EnglishStemmer.
+    """
+    from sphinx.search.zh import SearchChinese
+
+    class SearchChineseWithEnglishStemmer(SearchChinese):
+        language_name = "English"  # names the stemmer class of js_stemmer_rawcode: EnglishStemmer
+
+    return SearchChineseWithEnglishStemmer
+
+
 def setup(app):
+    app.add_search_language(_chinese_search_language())
     app.connect("config-inited", _search_dictionary)
     app.connect("config-inited", _figure_language)
     app.add_transform(KeepDataUntranslated)
