@@ -37,7 +37,7 @@ if [ "${1:-}" = "--build-only" ]; then build_only=1; shift; fi
 # a fresh Python, its notebooks run in a Jupyter kernel; the figures' palette) -- they read docs/,
 # which the copy does not hold, and the kernels they reach are the ones the suites here exercise.
 default_tests=(tests --ignore=tests/site --ignore=tests/test_package.py --ignore=tests/test_docs_examples.py
-               --ignore=tests/test_figures_palette.py)
+               --ignore=tests/test_figures_palette.py --ignore=tests/test_figure_i18n.py --ignore=tests/test_i18n.py)
 
 echo "== sanitizer build in $dir (CONVOPS_SANITIZE=1)"
 mkdir -p "$dir"
