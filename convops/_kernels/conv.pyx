@@ -229,8 +229,8 @@ cdef void _tasks(const Plan* plan, Py_ssize_t begin, Py_ssize_t end, floating du
     # the 2 MB input). Only the last tile is shorter. Consecutive blocks of one (row span, column
     # span) pair share their window and filters, and their pixels follow each other: decode the
     # first pixel once, then step.
-    cdef Py_ssize_t i = begin, last, tile, cob, b, b0, n_tile, g, cb, lo, hi, mid, pair, j, n_pixels, n_rows, n_cols, n, r, c, p
-    cdef Py_ssize_t _block
+    cdef Py_ssize_t i = begin, last, tile, cob, b, b0, n_tile, g, cb, lo, hi, mid, pair, j, n_pixels
+    cdef Py_ssize_t n_rows, n_cols, n, r, c, p, _block
     cdef const Span* rs
     cdef const Span* cs
     cdef const floating* xs[16 * _MAX_GROUP]
