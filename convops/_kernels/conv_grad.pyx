@@ -176,8 +176,8 @@ cdef struct FilterGradDirectPlan:
     Py_ssize_t sh, sw, dil_h, dil_w, top, left
     Py_ssize_t out_rows           # N * H_out: the flattened (n, oy) output rows
     Py_ssize_t chunk_rows         # output rows streamed per pass (a cache block of dy and x)
-    Py_ssize_t rows_per_block     # R: filter-gradient rows (input channels of one tap) per block
-    Py_ssize_t ci_blocks          # ceil(C_in/groups / R)
+    Py_ssize_t rows_per_block     # R: the most filter-gradient rows (input channels of one tap) per block
+    Py_ssize_t ci_blocks          # ceil(C_in/groups / R); block cb has rows [cb*C_g//ci_blocks, (cb+1)*C_g//ci_blocks)
     Py_ssize_t parts              # tasks per group, each a range of (tap, ci block) units
     Py_ssize_t lanes, vec_per_block, co_blocks
     Py_ssize_t co_pad             # 0, or the padded row of a scratch copy of dy (narrow groups)
@@ -268,8 +268,8 @@ cdef void _filter_grad_task(const floating* x, const floating* dy, floating* d_f
                 cur_tap = tap
             if n_seg == 0:
                 continue
-            ci0 = cb * p.rows_per_block
-            n_rows = min(p.rows_per_block, p.c_group - ci0)
+            ci0 = cb * p.c_group // p.ci_blocks
+            n_rows = (cb + 1) * p.c_group // p.ci_blocks - ci0
             for b in range(p.co_blocks):
                 co0 = b * p.vec_per_block * p.lanes
                 n_lanes = min(p.vec_per_block * p.lanes, p.c_out_group - co0)
@@ -335,6 +335,10 @@ def conv2d_backprop_filter_direct(const floating[:, :, :, ::1] x, const floating
         raise ValueError(f"conv2d_backprop_filter_direct: `max_vectors` must be 1..4; got {max_vectors}")
     p.co_blocks = (vectors + max_vectors - 1) // max_vectors
     p.vec_per_block = (vectors + p.co_blocks - 1) // p.co_blocks
+    # R: at most the register table's rows, split as evenly as possible over the input channels
+    # (32 channels in blocks of at most 6: four of 5 and two of 6 rather than 6,6,6,6,6,2, whose last block
+    # would load as many dy vectors per position for a third of the multiply-adds). Which rows
+    # share a block does not change any element's sum.
     p.rows_per_block = convops_dw_block_rows(isa, <int>p.vec_per_block)
     p.ci_blocks = (p.c_group + p.rows_per_block - 1) // p.rows_per_block
     p.co_pad = 0 if p.c_out_group % p.lanes == 0 else vectors * p.lanes

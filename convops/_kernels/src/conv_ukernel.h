@@ -28,9 +28,14 @@ typedef UK_T UK_NAME(vec) __attribute__((vector_size(UK_VBYTES)));
  * loop variable lives on the stack, and GCC 12 left the AVX2 blocks with V = 4 that way (a
  * load-FMA-store chain per multiply-add: 6x slower than AVX-512, see conv_simd.h). When V > P the
  * V weight vectors are not held: the loop runs over v outside p, keeping P broadcasts instead
- * (P x V + P + 1 registers rather than P x V + V + 1: 16 for 3 x 4, which AVX2 has). */
+ * (P x V + P + 1 registers rather than P x V + V + 1: 16 for 3 x 4, which AVX2 has).
+ *
+ * `whole` (a constant here) = 1 promises n_lanes >= V * UK_L: every vector is loaded and stored
+ * whole. Without that promise the partial copies (a run-time length) make GCC keep acc on the
+ * stack and spend ~40 stack moves and branches per block: at C_in = 8 the prologue and epilogue
+ * took ~30% of the kernel's time (perf, 8x30x30x8->64); with it they are register moves. */
 static inline __attribute__((always_inline)) UK_TARGET void UK_NAME(block)(
-        const int V, const int P, const UK_T* const* xs, UK_T* const* outs, const UK_T* w,
+        const int V, const int P, const int whole, const UK_T* const* xs, UK_T* const* outs, const UK_T* w,
         ptrdiff_t t0, ptrdiff_t t1, ptrdiff_t nkx, ptrdiff_t cg, ptrdiff_t row_stride, ptrdiff_t col_stride,
         ptrdiff_t kw, ptrdiff_t w_ci_stride, ptrdiff_t n_lanes)
 {
@@ -41,7 +46,7 @@ static inline __attribute__((always_inline)) UK_TARGET void UK_NAME(block)(
     int p, v;
     _Pragma("GCC unroll 16") for (p = 0; p < P; p++) {
         _Pragma("GCC unroll 4") for (v = 0; v < V; v++) {
-            ptrdiff_t left = n_lanes - v * UK_L;
+            const ptrdiff_t left = whole ? UK_L : n_lanes - v * UK_L;
             /* Ask for the output's lines now, for writing: they are stored after the whole
              * reduction, so a write miss to L3 or memory is hidden behind it instead of stalling
              * the stores (a hint only: nothing computed depends on it). */
@@ -88,7 +93,7 @@ static inline __attribute__((always_inline)) UK_TARGET void UK_NAME(block)(
     }
     _Pragma("GCC unroll 16") for (p = 0; p < P; p++) {
         _Pragma("GCC unroll 4") for (v = 0; v < V; v++) {
-            ptrdiff_t left = n_lanes - v * UK_L;
+            const ptrdiff_t left = whole ? UK_L : n_lanes - v * UK_L;
             if (left >= UK_L)
                 memcpy(outs[p] + v * UK_L, &acc[p][v], sizeof(acc[p][v]));
             else if (left > 0)
@@ -103,10 +108,14 @@ static inline __attribute__((always_inline)) UK_TARGET void UK_NAME(block)(
 #define UK_ALT_(v, bytes) UK_ALT__(v, bytes)
 #define UK_ALT__(v, bytes) UK_BLOCK_(v, CONVOPS_ALT_BLOCKS_##bytes)
 
-#define UK_BLOCK_CASE(VV, PP) \
-    UK_NAME(block)(VV, PP, xs, outs, w, t0, t1, nkx, cg, row_stride, col_stride, kw, w_ci_stride, n_lanes)
+#define UK_BLOCK_CASE(VV, PP, WHOLE) \
+    UK_NAME(block)(VV, PP, WHOLE, xs, outs, w, t0, t1, nkx, cg, row_stride, col_stride, kw, w_ci_stride, n_lanes)
 #define UK_WIDTH_CASE(VV) \
-    if (choice == 0) UK_BLOCK_CASE(VV, UK_BLOCK(VV)); else UK_BLOCK_CASE(VV, UK_ALT(VV))
+    if (n_lanes >= VV * UK_L) { \
+        if (choice == 0) UK_BLOCK_CASE(VV, UK_BLOCK(VV), 1); else UK_BLOCK_CASE(VV, UK_ALT(VV), 1); \
+    } else { \
+        if (choice == 0) UK_BLOCK_CASE(VV, UK_BLOCK(VV), 0); else UK_BLOCK_CASE(VV, UK_ALT(VV), 0); \
+    }
 
 /* The entry point: V (1..4 vectors of output channels) and the pixel count chosen at run time:
  * choice 0 = UK_BLOCK(V) pixels, 1 = UK_ALT(V) pixels (conv_simd.h's tables). Taps [t0, t1) of
