@@ -33,7 +33,7 @@ if [ "${1:-}" = "--build-only" ]; then build_only=1; shift; fi
 
 # Default suites: every test of the package except the docs site's browser test (no kernels) and
 # the package test that builds wheels / imports with extensions removed (it reinstalls convops).
-# Also left out: the suites that check the docs' text and colours (every page's examples pasted into
+# Also left out: the suites that check the docs' text, translations and colours (every page's examples pasted into
 # a fresh Python, its notebooks run in a Jupyter kernel; the figures' palette) -- they read docs/,
 # which the copy does not hold, and the kernels they reach are the ones the suites here exercise.
 default_tests=(tests --ignore=tests/site --ignore=tests/test_package.py --ignore=tests/test_docs_examples.py
