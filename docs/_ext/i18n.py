@@ -14,7 +14,9 @@
 
 from __future__ import annotations
 
+import json
 import pathlib
+import re
 
 from docutils import nodes
 from sphinx.transforms import SphinxTransform
@@ -168,8 +170,29 @@ def _chinese_search_language():
     return SearchChineseWithEnglishStemmer
 
 
+# Sphinx 9.0's own zh_TW catalogue translates the search page's closing summary as "" (an empty
+# plural), so a Chinese search ends with no summary at all. Its translation, as the one message of the
+# browser-side catalogue (_static/translations.js) that this site supplies.
+SEARCH_FINISHED = "Search finished, found one page matching the search query."
+SEARCH_FINISHED_ZH = "搜尋完成，找到 ${resultCount} 個符合搜尋條件的頁面。"
+
+
+def _fill_search_summary(app, exception) -> None:
+    if exception is not None or not (app.config.language or "en").startswith("zh"):
+        return
+    path = pathlib.Path(app.outdir, "_static", "translations.js")
+    if not path.is_file():
+        return
+    text = path.read_text(encoding="utf-8")
+    empty = re.compile(re.escape(json.dumps(SEARCH_FINISHED)) + r':\s*\[\s*""\s*\]')
+    text, count = empty.subn(lambda m: f"{json.dumps(SEARCH_FINISHED)}: {json.dumps([SEARCH_FINISHED_ZH])}", text)
+    if count:
+        path.write_text(text, encoding="utf-8")
+
+
 def setup(app):
     app.add_search_language(_chinese_search_language())
+    app.connect("build-finished", _fill_search_summary)
     app.connect("config-inited", _search_dictionary)
     app.connect("config-inited", _figure_language)
     app.add_transform(KeepDataUntranslated)

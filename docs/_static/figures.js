@@ -8,7 +8,8 @@
  *    focus goes back to the figure. Without JavaScript the link still opens the SVG.
  * 2. Sphinx's search shows a snippet of each page's text, where formulas are still TeX source
  *    (MathJax typesets them only on the page itself): "\(k_{\text{eff}} = (k - 1)\cdot d + 1\)".
- *    Search.htmlToText is wrapped so that snippets read "k_eff = (k - 1)·d + 1".
+ *    Search.htmlToText is wrapped so that snippets read "k_eff = (k - 1)·d + 1" (and do not begin
+ *    with the language switcher's "English · 繁體中文").
  * 3. An inline formula wider than its line (MathJax does not break lines) gets the class
  *    math-wide, which makes it scroll inside the column instead of widening the page.
  * 4. Every scroller that overflows (tables, code, formulas) is wrapped in .scroll-shadow, which
@@ -187,7 +188,9 @@
     if (typeof Search === "undefined" || !Search.htmlToText || Search.htmlToText.convopsPatched) return;
     const original = Search.htmlToText;
     Search.htmlToText = function (htmlString, anchor) {
-      return stripTeX(original.call(this, htmlString, anchor));
+      // The language switcher at the top of every article is not the page's text.
+      const withoutSwitcher = htmlString.replace(/<nav class="language-switcher"[\s\S]*?<\/nav>/g, "");
+      return stripTeX(original.call(this, withoutSwitcher, anchor));
     };
     Search.htmlToText.convopsPatched = true;
   }

@@ -909,6 +909,8 @@ def test_chinese_search_finds_the_page(query, expected, browser, base_url):
         hits = _search(page, query)
         hrefs = [h["href"] for h in hits]
         assert any(expected in h for h in hrefs), f"search for {query!r} did not list {expected}: {hrefs[:10]}"
+        switcher = [h["snippet"][:60] for h in hits if "English" in h["snippet"][:40]]
+        assert not switcher, f"snippets that begin with the language switcher: {switcher}"
         assert not visit.problems(), visit.problems()
     finally:
         visit.close()
@@ -939,9 +941,9 @@ def test_every_concept_page_ran_its_doctests():
 
 def _search(page, query: str) -> list[dict]:
     """Run a search on search.html and return its hits ({href, snippet}) once the snippets arrived."""
+    # The summary is written when the search has finished (in the page's language).
     page.wait_for_function(
-        "() => /finished|did not match/i.test("
-        "(document.querySelector('#search-results p.search-summary') || {}).textContent || '')",
+        "() => ((document.querySelector('#search-results p.search-summary') || {}).textContent || '').trim()",
         timeout=20_000,
     )
     # Snippets are fetched page by page after the list is shown; objects (API entries) have none.
