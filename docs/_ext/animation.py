@@ -214,7 +214,7 @@ def _visit_player_html(self, node):
     first = uris[0]
     # The frames' alt text, which Sphinx has translated in the Chinese edition (the player's own copy
     # of the option is the English).
-    alt = next(iter(node.findall(nodes.image)))["alt"]
+    alt = next((image["alt"] for image in node.findall(nodes.image) if image.get("alt")), node["alt"])
     # The words player.js writes as it plays (the toggle's two states, the slider's value, the
     # player's own name) are data attributes here, in the edition's language.
     frame_text = _("frame {frame} of {count}")
