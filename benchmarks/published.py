@@ -1,7 +1,7 @@
 """Which benchmark run the docs show, in one place.
 
-Runs worth publishing are committed under a name: ``python -m benchmarks --tag G`` writes
-``results/run-G.json`` and ``.md``. ``results/latest.*`` is the last run on *this* machine and is
+Runs worth publishing are committed under a name: ``python -m benchmarks --tag I`` writes
+``results/run-I.json`` and ``.md``. ``results/latest.*`` is the last run on *this* machine and is
 git-ignored, so it never duplicates a committed run. The docs' performance page, its site test and
 ``python -m benchmarks.plot`` read :func:`results_json`:
 
@@ -20,7 +20,7 @@ import pathlib
 
 RESULTS = pathlib.Path(__file__).resolve().parent / "results"
 #: The committed run the published site shows (change it when a new run is committed).
-PUBLISHED_RUN = "run-G"
+PUBLISHED_RUN = "run-I"
 
 
 def results_json() -> pathlib.Path:

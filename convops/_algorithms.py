@@ -1,4 +1,4 @@
-"""The ``algorithm=`` argument of :func:`convops.conv2d` and :func:`convops.conv2d_backprop_input`.
+"""The ``algorithm=`` argument of :func:`convops.conv2d` and its gradients (and conv2d_transpose).
 
 Six ways to compute one convolution, all with the same result up to rounding:
 
@@ -82,7 +82,7 @@ def why_not(op: str, algorithm: str, geo: ConvGeometry) -> str | None:
         return _why_not_winograd(geo)
     if algorithm == "fft" and geo.strides != (1, 1):
         return f"it computes stride 1 only (a strided FFT conv computes every output); got strides {geo.strides}"
-    if op != "conv2d" and algorithm == "direct":
+    if op in ("conv2d_backprop_input", "conv2d_transpose") and algorithm == "direct":
         (top, bottom), (left, right) = geo.pads
         extent_h, extent_w = (geo.kh - 1) * geo.dilations[0], (geo.kw - 1) * geo.dilations[1]
         if geo.strides != (1, 1):
@@ -115,19 +115,42 @@ def check_supported(op: str, algorithm: str, geo: ConvGeometry) -> None:
 #   FFT's float64 transforms) in all-zero windows, whose TF-parity bound is 0: outside the bound
 #   on image-like and ReLU data at every C_in, so "auto" never runs them (elsewhere FFT in float64
 #   uses under half an eps: only the final rounding).
-# - Speed (float32, 1 thread, min of 7 interleaved runs; the machine was shared, load ~10 on 2
-#   cores, so ~20% noise): F(2x2) beats the direct kernels from ~64 channels in and out on images
-#   of 10x10 and up (8x56x56x64->64: 22.6 vs 39.8 ms; 4x28x28x128->128: 11.4 vs 20.8 ms;
-#   8x28x28x64->64: 3.1 vs 8.4 ms), not on small images (1x8x8x64->64: 0.11 vs 0.09 ms;
-#   64x5x5x64->128: 2.2 vs 1.8 ms: ragged tiles) nor clearly at 32 channels (64x13x13x32->64:
-#   7.6 vs 8.0 ms; 8x28x28x32->32: 1.16 vs 1.34 ms).
-AUTO_WINOGRAD_MIN_CHANNELS = 64
-# Output rows and columns (input rows and columns for the input gradient) below which ragged
-# tiles and the transforms' fixed costs are not repaid.
-AUTO_WINOGRAD_MIN_SIDE = 10
+# - Speed (float32, SAME, F(2x2) through "auto" with all its costs -- the scan below, the filter
+#   transform, the transforms and the GEMMs -- against the direct kernels; AMD EPYC (Zen 4),
+#   2 cores shared with other work; 1 thread timed by thread_time, 2 threads by wall time;
+#   runs interleaved in pairs, the median of 7 to 21 pairs' ratios direct/F(2x2); two sweeps of
+#   channels 16..256, output sides 3..56, batch 1..64). The direct kernels run near the core's
+#   peak, so F(2x2)'s 2.25x fewer multiplications pay only where its GEMMs are large enough:
+#   - channels (per group): never at 16 in or out (<= 0.92x) nor at 32 -> 32 (<= 1.04x, mostly
+#     0.9-1.0x); never with 256 in or out (128 -> 256: <= 1.02x, mostly 0.6-0.8x; 256 -> 256:
+#     <= 0.6x: its GEMMs, in chunks of 32 to 64 tiles there, reach about half the direct
+#     kernels' rate, and the filter transform grows as C_in C_out: 1.8 ms at 256 -> 256).
+#   - size: with 32..128 channels (32 -> 64 and up) F(2x2) wins from output sides of 14 and
+#     N * H_out * W_out >= ~3000 positions: 64 -> 64 at 8x20x20 1.16x (2 threads 1.15x), 8x56x56
+#     1.33x (1.29x), 1x56x56 1.23x; 32 -> 64 at 8x20x20 1.08x (0.99x), 64x28x28 1.24x; 128 -> 128
+#     at 8x20x20 1.13x (1.10x), 1x56x56 1.03x (0.99x). Below it loses or ties: sides of 7..11
+#     (64x11x11 64 -> 128 1.14x but 64 -> 64 1.04x, 32 -> 64 0.90x; 64x9x9 64 -> 128 1.00x),
+#     fewer positions (64 -> 64 at 1x20x20 0.88x, 8x14x14 1.13x but 0.99x on 2 threads;
+#     128 -> 128 at 8x14x14 0.98x; 32 -> 64 at 8x14x14 0.99x).
+#   Timings on these shared cores vary by up to 2x between sweeps (the ratios by ~10%). Inside
+#   the rule below F(2x2) was faster at 1 thread in the second sweep (1.03x to 1.40x) and at
+#   least 0.98x in the first; on 2 threads within 3% or better, but for two pairs disturbed by
+#   other work (0.58x, 0.82x where the same shape gave 1.08x, 1.19x at 1 thread). Outside it a
+#   few shapes win too (64 -> 128 at 8x14x14: 1.09x, 1.13x): the rule is on the safe side.
+# Channels in and out per group, each at least (the error rule alone needs C_in >= 4) ...
+AUTO_WINOGRAD_MIN_CHANNELS = 32
+# ... with C_in * C_out at least this (32 -> 64 yes, 32 -> 32 no) ...
+AUTO_WINOGRAD_MIN_CHANNEL_PRODUCT = 2048
+# ... and each at most this.
+AUTO_WINOGRAD_MAX_CHANNELS = 128
+# Output rows and columns (input rows and columns for the input gradient, whose transposed conv
+# has outputs of that size) below which ragged tiles and the transforms' fixed costs are not repaid.
+AUTO_WINOGRAD_MIN_SIDE = 14
+# N * H_out * W_out (N * H * W for the input gradient): the rows of the GEMMs, in tiles of 4.
+AUTO_WINOGRAD_MIN_POSITIONS = 3000
 # conv2d's small-call fast path runs the direct kernels: calls with filters of at least this many
-# entries (3 * 3 * 64 * 64) skip it, so that "auto" can consider Winograd for them.
-AUTO_FAST_PATH_MAX_FILTER_SIZE = 9 * AUTO_WINOGRAD_MIN_CHANNELS * AUTO_WINOGRAD_MIN_CHANNELS
+# entries (3 * 3 * 32 * 64) skip it, so that "auto" can consider Winograd for them.
+AUTO_FAST_PATH_MAX_FILTER_SIZE = 9 * AUTO_WINOGRAD_MIN_CHANNEL_PRODUCT
 # Explicit "winograd" runs F(4x4, 3x3) from this many input channels per group and F(2x2, 3x3)
 # below. F(4x4) was the faster of the two on every shape above (8x56x56x64->64: 19.6 vs
 # 22.6 ms; 8x28x28x16->16: 0.23 vs 0.46 ms); its worst error is inside the TF-parity bound from
@@ -137,13 +160,14 @@ WINOGRAD_F4_MIN_CHANNELS = 16
 
 
 def _finite_and_small(a: np.ndarray) -> float | None:
-    """max |a| if every value is finite, else None (two passes, no temporary array)."""
-    if a.size == 0:
-        return 0.0
-    top, bottom = float(a.max()), float(a.min())
-    if not (np.isfinite(top) and np.isfinite(bottom)):
-        return None
-    return max(top, -bottom)
+    """max |a| if every value is finite, else None: one compiled pass, no temporary array (a
+    copy only for an operand not yet in the compute dtype or not contiguous)."""
+    from convops._kernels import load  # noqa: PLC0415 - the Winograd kernels load on first use only
+
+    if a.dtype not in (np.float32, np.float64) or not a.flags.c_contiguous:
+        a = np.ascontiguousarray(a, dtype=np.float64 if a.dtype == np.float64 else np.float32)
+    top = load("winograd").max_abs(a.reshape(-1))
+    return None if top < 0 else top
 
 
 def _winograd_pays(forced_op: str, geo: ConvGeometry, sides: tuple[int, int], a: np.ndarray, b: np.ndarray) -> bool:
@@ -151,7 +175,10 @@ def _winograd_pays(forced_op: str, geo: ConvGeometry, sides: tuple[int, int], a:
     ``a`` and ``b`` and has outputs of ``sides``: channels, size, finiteness, nothing forced."""
     if dispatch.forced_method(forced_op) is not None or geo.compute == np.int32 or _why_not_winograd(geo):
         return False
-    if min(geo.c_group, geo.c_out // geo.groups) < AUTO_WINOGRAD_MIN_CHANNELS or min(sides) < AUTO_WINOGRAD_MIN_SIDE:
+    c_in, c_out = geo.c_group, geo.c_out // geo.groups
+    if not _winograd_channels_pay(c_in, c_out) or min(sides) < AUTO_WINOGRAD_MIN_SIDE:
+        return False
+    if geo.n * sides[0] * sides[1] < AUTO_WINOGRAD_MIN_POSITIONS:
         return False
     # Finite data only (Winograd spreads an inf or NaN over its tile), and far from overflow: the
     # transforms add up to 16 inputs and 9 filter taps before the channel sum.
@@ -159,6 +186,16 @@ def _winograd_pays(forced_op: str, geo: ConvGeometry, sides: tuple[int, int], a:
     if a_max is None or b_max is None:
         return False
     return a_max * b_max * 256.0 * (max(geo.c_group, geo.c_out) + 1) < float(np.finfo(geo.compute).max)
+
+
+def _winograd_channels_pay(c_in: int, c_out: int) -> bool:
+    """Channels per group (either direction: the input gradient swaps them) where F(2x2) can win."""
+    low, high = min(c_in, c_out), max(c_in, c_out)
+    return (
+        low >= AUTO_WINOGRAD_MIN_CHANNELS
+        and high <= AUTO_WINOGRAD_MAX_CHANNELS
+        and low * high >= AUTO_WINOGRAD_MIN_CHANNEL_PRODUCT
+    )
 
 
 def choose_auto(geo: ConvGeometry, x: np.ndarray, w: np.ndarray) -> str:
@@ -192,16 +229,15 @@ def _padded(geo: ConvGeometry, x: np.ndarray) -> np.ndarray:
 def _winograd_forward(geo: ConvGeometry, x: np.ndarray, w: np.ndarray, out: np.ndarray, auto: bool) -> np.ndarray:
     from convops import _winograd  # noqa: PLC0415 - its kernels load on first use only
 
-    xp = np.ascontiguousarray(_padded(geo, x))
-    threads = _threads.get_num_threads()
+    # The kernel reads x in place (its channel slice for a group) with the padding as offsets.
+    threads, tile = _threads.get_num_threads(), winograd_tile(geo, auto)
     if geo.groups == 1:  # the kernel's own result: no copy into `out`
-        return _winograd.conv2d_winograd_valid(xp, w, winograd_tile(geo, auto), threads)
+        return _winograd.conv2d_winograd(x, w, geo.pads, tile, threads)
     c_out_group = geo.c_out // geo.groups
     for g in range(geo.groups):
-        xs = xp if geo.groups == 1 else np.ascontiguousarray(xp[..., g * geo.c_group : (g + 1) * geo.c_group])
-        ws = w if geo.groups == 1 else np.ascontiguousarray(w[..., g * c_out_group : (g + 1) * c_out_group])
-        y = _winograd.conv2d_winograd_valid(xs, ws, winograd_tile(geo, auto), threads)
-        out[..., g * c_out_group : (g + 1) * c_out_group] = y
+        xs = x[..., g * geo.c_group : (g + 1) * geo.c_group]
+        ws = np.ascontiguousarray(w[..., g * c_out_group : (g + 1) * c_out_group])
+        out[..., g * c_out_group : (g + 1) * c_out_group] = _winograd.conv2d_winograd(xs, ws, geo.pads, tile, threads)
     return out
 
 
@@ -267,17 +303,61 @@ def _winograd_input_grad(geo: ConvGeometry, dy: np.ndarray, w: np.ndarray, dx: n
         .transpose(0, 1, 4, 3, 2)
         .reshape(3, 3, c_out_group, geo.groups * geo.c_group)
     )
-    # A forward pad above 2 leaves dy rows no input reads: crop them (negative padding).
-    pads = [(2 - top, 2 - bottom), (2 - left, 2 - right)]
-    crop = [(max(0, -a), max(0, -b)) for a, b in pads]
-    dy = dy[:, crop[0][0] : dy.shape[1] - crop[0][1], crop[1][0] : dy.shape[2] - crop[1][1]]
-    padded = np.pad(dy, ((0, 0), *[(max(0, a), max(0, b)) for a, b in pads], (0, 0)))
+    # dy padded by 2 - pad on each side; a forward pad above 2 leaves dy rows no input reads,
+    # which the negative amount skips. The kernel reads dy in place with these offsets.
+    pads = ((2 - top, 2 - bottom), (2 - left, 2 - right))
     from convops import _winograd  # noqa: PLC0415
 
     threads = _threads.get_num_threads()
     # The transposed conv's input channels are the forward C_out.
     tile = 4 if not auto and c_out_group >= WINOGRAD_F4_MIN_CHANNELS else 2
     for g in range(geo.groups):
-        ys = np.ascontiguousarray(padded[..., g * c_out_group : (g + 1) * c_out_group])
+        ys = dy[..., g * c_out_group : (g + 1) * c_out_group]
         ws = np.ascontiguousarray(flipped[..., g * geo.c_group : (g + 1) * geo.c_group])
-        dx[..., g * geo.c_group : (g + 1) * geo.c_group] = _winograd.conv2d_winograd_valid(ys, ws, tile, threads)
+        dx[..., g * geo.c_group : (g + 1) * geo.c_group] = _winograd.conv2d_winograd(ys, ws, pads, tile, threads)
+
+
+# --------------------------------------------------------------------------- filter gradient
+
+#: The values of conv2d_backprop_filter's ``algorithm`` argument: the direct filter-gradient
+#: kernel, im2col + BLAS, and Winograd F(3x3, 2x2) for stride-1 3x3 (the transpose of F(2x2, 3x3)).
+FILTER_GRAD_ALGORITHMS: tuple[str, ...] = ("auto", "direct", "winograd", "im2col")
+_FILTER_GRAD_KERNEL = {"direct": "direct", "im2col": "gemm"}
+
+# "auto" runs the direct kernel (_conv_dispatch's default choice). Winograd's filter gradient is
+# not inside the TF-parity bound everywhere: a tap whose products are all zero (an input that is
+# nonzero only in a row that tap never reads) gets rounding residue from the tile's other rows,
+# where the bound is 0. Nor was it faster (float32, 1 thread, thread_time, min of 7 interleaved
+# runs, NumPy transforms + BLAS): 8x56x56x64->64 SAME 20.0 vs 16.8 ms, 64x13x13x32->64 VALID 4.9
+# vs 2.8 ms, 64x11x11x64->128 VALID 11.7 vs 7.7 ms, 64x5x5x64->128 VALID 2.8 vs 0.9 ms.
+
+
+def run_filter_grad(
+    algorithm: str, op: str, geo: ConvGeometry, x: np.ndarray, dy: np.ndarray, d_filters: np.ndarray
+) -> None:
+    """Fill ``d_filters`` (HWIO, compute dtype, non-empty) with the filter gradient by ``algorithm``
+    (checked by :func:`check_supported`)."""
+    if algorithm == "auto":
+        _conv_dispatch.run_filter_grad(op, geo, x, dy, d_filters)
+    elif algorithm == "winograd":
+        _winograd_filter_grad(geo, x, dy, d_filters)
+    else:
+        # "direct" keeps the direct kernel's rule for non-finite dy on windows reaching the padding.
+        with dispatch.force(conv2d_backprop_filter=_FILTER_GRAD_KERNEL[algorithm]):
+            _conv_dispatch.run_filter_grad(op, geo, x, dy, d_filters)
+
+
+def _winograd_filter_grad(geo: ConvGeometry, x: np.ndarray, dy: np.ndarray, d_filters: np.ndarray) -> None:
+    """F(3x3, 2x2) on the padded input, one call per group."""
+    from convops import _winograd  # noqa: PLC0415 - its kernels load on first use only
+
+    xp = _padded(geo, np.asarray(x, dtype=geo.compute))
+    dy = np.asarray(dy, dtype=geo.compute)
+    threads = _threads.get_num_threads()
+    c_out_group = geo.c_out // geo.groups
+    for g in range(geo.groups):
+        xs = np.ascontiguousarray(xp[..., g * geo.c_group : (g + 1) * geo.c_group])
+        ys = np.ascontiguousarray(dy[..., g * c_out_group : (g + 1) * c_out_group])
+        d_filters[..., g * c_out_group : (g + 1) * c_out_group] = _winograd.conv2d_backprop_filter_winograd(
+            xs, ys, threads
+        )

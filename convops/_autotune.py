@@ -3,10 +3,11 @@
 The direct kernels (conv2d's, which also computes the stride-1 input gradient, and the filter
 gradient's) keep a block of results in SIMD registers while a reduction runs. How big a block is
 best depends on the microarchitecture (registers, load ports, FMA latency, cache sizes), so the
-first call of each *shape class* times a few candidate blockings on a small synthetic problem
-(one thread: ~3-10 ms of CPU for conv2d's kernel with its tap blocking, up to ~40 ms at 128 -> 256
-channels; ~10 ms for the filter gradient's, whose choice is about streaming larger data) and
-keeps the fastest for the rest of the process.
+first call of each *shape class* times a few candidate blockings on a small synthetic problem,
+in interleaved rounds, and keeps the one of the lowest median time for the rest of the process
+unless it is within a margin of the default (:func:`_best`). Tuning costs one thread ~2-6 ms of
+CPU for conv2d's kernel with its tap blocking (~45 ms at 128 -> 256 channels), ~5 ms for the
+filter gradient's, whose choice is about streaming larger data (~30 ms at 128 -> 256).
 
 **Results never depend on the blocking.** A blocking decides which output elements are computed
 together, never the order of any element's sum: each one runs over (ky, kx, c) -- over output
@@ -57,6 +58,7 @@ import hashlib
 import json
 import os
 import re
+import statistics
 import tempfile
 import threading
 import time
@@ -78,6 +80,9 @@ _PROBE_FLOPS = 3_000_000
 # A candidate replaces the default only if this much faster: timing noise on a shared machine
 # must not flip the choice between runs (though a flip would not change results).
 _MARGIN = 0.95
+# Timed runs of each candidate (after one warm-up), whose median decides: one slow or fast
+# outlier among them cannot.
+_ROUNDS = 5
 
 
 _C = TypeVar("_C")  # a candidate blocking
@@ -269,7 +274,8 @@ def _key(kernel: str, dtype: np.dtype, isa: int, vectors: int, c_group: int, str
     return f"{kernel}|{dtype.char}|{isa}|v{min(vectors, 16)}|c{c_bucket}|s{int(stride1)}|k{min(kh, 7)}x{min(kw, 7)}"
 
 
-def _lanes(dtype: np.dtype, isa: int) -> int:
+def simd_lanes(dtype: np.dtype, isa: int) -> int:
+    """Elements of `dtype` per SIMD vector of instruction set `isa` (an index into ISA_NAMES)."""
     return (64 if isa == 2 else 32 if isa == 1 else 16) // dtype.itemsize
 
 
@@ -299,23 +305,43 @@ def _choose(kernel: str, key: str, measure: Callable[[], str]) -> str:
         return spec
 
 
-def _best(run: Callable[[_C], object], candidates: Sequence[_C], default: _C, reps: int = 3) -> _C:
-    """The fastest candidate (best of `reps` after a warm-up), the default unless beaten by the margin.
+def _best(
+    run: Callable[[_C], object],
+    candidates: Sequence[_C],
+    default: _C,
+    rounds: int = _ROUNDS,
+    timer: Callable[[], float] = time.thread_time,
+) -> _C:
+    """The default, unless a candidate's median time beats the default's by the margin.
 
-    Timed by the calling thread's CPU time: the probes run on one thread, the calling one, so
-    other processes on a busy machine (which stretch the wall clock by whole time slices) do
-    not decide the choice."""
-    times: dict[_C, float] = {}
-    for cand in candidates:
+    Every candidate runs once untimed (a warm-up: caches, page faults), then `rounds` rounds
+    time each candidate once, round-robin from a start that moves one candidate on each round.
+    A burst of load lasting a few calls then slows one or two calls of several candidates
+    instead of every call of one, and the median drops an outlier round whichever way it goes
+    (a minimum would keep one lucky call).
+
+    The choice is the default if the fastest median is not ``_MARGIN`` times the default's,
+    else the first of `candidates` within that margin of the fastest: candidates closer than
+    the margin are a tie that timing noise would decide differently in every process, so a
+    fixed order of preference decides it.
+
+    Timed by ``timer``, the calling thread's CPU time: the probes run on the calling thread,
+    so other processes on a busy machine (which stretch the wall clock by whole time slices) do
+    not decide the choice; what thread CPU time does not remove -- other cores' traffic through
+    the shared caches and memory -- the interleaving and the median are for."""
+    order = list(candidates)
+    for cand in order:
         run(cand)
-        best = float("inf")
-        for _ in range(reps):
-            t = time.thread_time()
+    times: dict[_C, list[float]] = {cand: [] for cand in order}
+    for r in range(rounds):
+        for i in range(len(order)):
+            cand = order[(r + i) % len(order)]
+            start = timer()
             run(cand)
-            best = min(best, time.thread_time() - t)
-        times[cand] = best
-    fastest = min(times, key=lambda cand: times[cand])
-    return fastest if times[fastest] < _MARGIN * times.get(default, float("inf")) else default
+            times[cand].append(timer() - start)
+    median = {cand: statistics.median(t) for cand, t in times.items()}
+    fastest = min(median.values())
+    return next(cand for cand in (default, *order) if cand in median and _MARGIN * median[cand] <= fastest)
 
 
 def _probe_shape(c_group: int, c_out: int, kh: int, kw: int, stride: int) -> tuple[int, int]:
@@ -348,7 +374,7 @@ def direct_blocking(
         return forced or DEFAULT_DIRECT
     if mode == "off" or flops < MIN_TUNED_FLOPS:
         return DEFAULT_DIRECT
-    vectors = -(-c_out_group // _lanes(dtype, isa))
+    vectors = -(-c_out_group // simd_lanes(dtype, isa))
     key = _key("direct", dtype, isa, vectors, c_group, stride1, kh, kw)
     return parse_direct(
         _choose("direct", key, lambda: _measure_direct(dtype, isa, c_group, c_out_group, kh, kw, stride1).spec())
@@ -359,7 +385,7 @@ def _measure_direct(
     dtype: np.dtype, isa: int, c_group: int, c_out_group: int, kh: int, kw: int, stride1: bool
 ) -> DirectBlocking:
     conv = load("conv")
-    lanes = _lanes(dtype, isa)
+    lanes = simd_lanes(dtype, isa)
     cg, co, kh, kw, s = min(c_group, 128), min(c_out_group, 16 * lanes), min(kh, 7), min(kw, 7), 1 if stride1 else 2
     x, w, out = _probe_arrays(dtype, cg, co, kh, kw, s)
     shapes: dict[tuple[int, int], DirectBlocking] = {}
@@ -369,12 +395,12 @@ def _measure_direct(
     best = _best(lambda c: conv.conv2d_direct(x, w, out, s, s, 1, 1, 0, 0, 1, isa, 1, *c), candidates, DEFAULT_DIRECT)
     # Then the cache blocking over taps for that register blocking, on a problem with enough
     # blocks of pixels for a group of 32 (16 x 16 pixels: ~40 blocks of 6; the weights of one
-    # pass must be reused to pay): ~3 ms more for 64 -> 64 channels, ~20 ms at the caps.
+    # pass must be reused to pay), three rounds: ~2 ms more for 64 -> 64 channels, ~17 ms at the caps.
     tapped = [best._replace(taps_per_pass=t, group_blocks=g) for t, g in TAP_CANDIDATES if t < kh * kw]
     if len(tapped) < 2:
         return best
     x, w, out = _probe_arrays(dtype, cg, co, kh, kw, s, min_side=16)
-    return _best(lambda c: conv.conv2d_direct(x, w, out, s, s, 1, 1, 0, 0, 1, isa, 1, *c), tapped, best, reps=2)
+    return _best(lambda c: conv.conv2d_direct(x, w, out, s, s, 1, 1, 0, 0, 1, isa, 1, *c), tapped, best, rounds=3)
 
 
 def filter_blocking(
@@ -386,7 +412,7 @@ def filter_blocking(
         return forced or default_filter(isa)
     if mode == "off" or flops < MIN_TUNED_FLOPS:
         return default_filter(isa)
-    vectors = -(-c_out_group // _lanes(dtype, isa))
+    vectors = -(-c_out_group // simd_lanes(dtype, isa))
     key = _key("filter", dtype, isa, vectors, c_group, stride1, kh, kw)
     return parse_filter(
         _choose("filter", key, lambda: _measure_filter(dtype, isa, c_group, c_out_group, kh, kw, stride1).spec())
@@ -397,10 +423,10 @@ def _measure_filter(
     dtype: np.dtype, isa: int, c_group: int, c_out_group: int, kh: int, kw: int, stride1: bool
 ) -> FilterBlocking:
     grad = load("conv_grad")
-    lanes = _lanes(dtype, isa)
+    lanes = simd_lanes(dtype, isa)
     # What the filter blocking decides is how out_backprop streams through the cache: the probe's
     # must be larger than the chunks (20 x 20 positions: 100 KiB of float32 at 64 channels), and
-    # C_in is capped lower and the best of 2 taken to keep it within ~10 ms of one core.
+    # C_in is capped lower and three rounds taken to keep it within ~5 ms of one core (~30 at the caps).
     cg, co, kh, kw, s = min(c_group, 32), min(c_out_group, 16 * lanes), min(kh, 7), min(kw, 7), 1 if stride1 else 2
     x, w, dy = _probe_arrays(dtype, cg, co, kh, kw, s, min_side=20)
     vectors = -(-co // lanes)
@@ -415,7 +441,7 @@ def _measure_filter(
         ),
         candidates,
         default_filter(isa),
-        reps=2,
+        rounds=3,
     )
 
 

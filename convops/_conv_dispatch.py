@@ -41,6 +41,15 @@ _SCRATCH_BYTES = 2 << 20
 # input gradient, "lanes" of partial sums for the filter gradient), whatever the thread count, so
 # the summation order -- and the result -- never depends on the number of threads.
 _LANES = 8
+# The input gradient runs im2col + BLAS + col2im, not the direct kernel, for one group of C_in at
+# most (SIMD lanes) / this: the direct kernel fills C_in of its lanes. 64 images, 3x3 VALID, 1
+# thread (thread CPU time, median of 7), C_out 32 and 64 on 28x28 and 13x13 images, direct vs
+# GEMM in ms: AVX-512 float32 C_in = 1: 3.96 vs 2.63 (28x28->32), 8.41 vs 3.18 (->64), C_in = 4:
+# 4.23 vs 3.04, 7.88 vs 4.37; C_in = 8 (half a vector): 4.12 vs 4.17, 0.77 vs 0.83 at 13x13->32,
+# 7.96 vs 6.51 at 28x28->64; C_in = 16: 4.10 vs 7.13. AVX2 float32 (8 lanes) C_in = 2: 1.10-1.94x
+# faster by GEMM, C_in = 4: 0.88-1.41x; AVX-512 float64 (8 lanes) C_in = 2: 1.14-1.36x, C_in = 4:
+# 0.87-1.19x. Grouped convolutions keep the direct kernel (depthwise 64x28x28x32, 3x3: 31 vs 71).
+_INPUT_GRAD_GEMM_MAX_LANE_SHARE = 4
 # Lanes of the filter gradient keep one partial filter gradient each: cap their total size.
 _PARTIALS_BYTES = 16 << 20
 
@@ -162,6 +171,10 @@ def choose_input_grad_kernel(geo: ConvGeometry, w: np.ndarray) -> str:
     apply to strides > 1 (zero insertion would waste most of the work), to a forward pad larger
     than the dilated kernel (``dy`` rows no input cell reaches), or to non-finite filters when
     that forward convolution reaches its padding.
+
+    It is not chosen for few input channels either (one group, C_in at most a quarter of a SIMD
+    vector, _INPUT_GRAD_GEMM_MAX_LANE_SHARE): that kernel vectorises over its output channels,
+    the forward C_in, so it takes as long for C_in = 1 as for a whole vector of channels.
     """
     (top, bottom), (left, right) = geo.pads
     extent_h, extent_w = (geo.kh - 1) * geo.dilations[0], (geo.kw - 1) * geo.dilations[1]
@@ -172,9 +185,14 @@ def choose_input_grad_kernel(geo: ConvGeometry, w: np.ndarray) -> str:
             reaches_padding(geo.h, h_out, geo.kh, 1, geo.dilations[0], extent_h - top)
             or reaches_padding(geo.w, w_out, geo.kw, 1, geo.dilations[1], extent_w - left)
         )
-    if not direct or dispatch.forced_method("conv2d_backprop_input") == "gemm":
+    forced = dispatch.forced_method("conv2d_backprop_input")
+    if not direct or forced == "gemm":
         return "gemm"
-    return "direct"
+    if forced == "direct":
+        return "direct"
+    lanes = _autotune.simd_lanes(geo.compute, isa_index())
+    few_channels = geo.groups == 1 and geo.c_in * _INPUT_GRAD_GEMM_MAX_LANE_SHARE <= lanes
+    return "gemm" if few_channels else "direct"
 
 
 def run_input_grad(op: str, geo: ConvGeometry, dy: np.ndarray, w: np.ndarray, dx: np.ndarray) -> None:

@@ -1,3 +1,5 @@
+# Size: one algorithm: the transforms, the readable references and the compiled wrappers of the
+# forward conv and both gradients, sharing one set of matrices and argument checks.
 """Winograd convolution: F(2x2, 3x3) and F(4x4, 3x3) for 3x3, stride-1, dilation-1 convolutions.
 
 Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks" (CVPR 2016, arXiv:1509.09308).
@@ -39,12 +41,15 @@ so inputs within ~1/100 of the dtype's overflow threshold may overflow where the
 not.
 
 This module holds the transform matrices, the readable reference (one tile at a time, the page
-the docs show), the batched kernel wrapper and the input gradient. The API (convops.conv)
-validates its arguments and pads the input; here ``x`` is already padded (a VALID conv).
+the docs show), the batched kernel wrapper, the input gradient and the filter gradient (F(3x3,
+2x2), at the end). The API (convops.conv) validates its arguments; :func:`conv2d_winograd` reads
+the input in place with the padding as offsets, the other functions take ``x`` already padded (a
+VALID conv).
 """
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -238,16 +243,52 @@ def conv2d_winograd_valid(x: np.ndarray, w: np.ndarray, tile: int, num_threads: 
     ndarray, shape (N, H - 2, W - 2, C_out), dtype of ``x``
     """
     x, w, tile = _check_operands(x, w, tile)
+    return conv2d_winograd(x, w, ((0, 0), (0, 0)), tile, num_threads)
+
+
+def conv2d_winograd(x: np.ndarray, w: np.ndarray, padding_pairs: Any, tile: int, num_threads: int) -> np.ndarray:
+    """3x3 stride-1 cross-correlation of ``x`` zero-padded by ``padding_pairs``, by Winograd, with
+    no padded copy of ``x``: the kernel reads zeros outside it.
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, H, W, C_in), float32 or float64
+        The input before padding; any strides (a channel slice of a wider array is read in
+        place when its channels are contiguous).
+    w : ndarray, shape (3, 3, C_in, C_out), same dtype
+    padding_pairs : ((top, bottom), (left, right)), ints
+        Zeros added before/after each spatial axis; a negative amount removes rows (columns)
+        instead, at most as many as ``x`` has. ``H + top + bottom`` and ``W + left + right``
+        must be at least 2.
+    tile, num_threads
+        As in :func:`conv2d_winograd_valid`.
+
+    Returns
+    -------
+    ndarray, shape (N, H + top + bottom - 2, W + left + right - 2, C_out), dtype of ``x``
+        Bit for bit :func:`conv2d_winograd_valid` of the padded (cropped) ``x``: every tile's
+        transform reads the same values.
+    """
+    x, w, tile = _check_operands(x, w, tile, contiguous=False)
     threads = _check_threads(num_threads)
+    (top, bottom), (left, right) = _check_padding(padding_pairs, signed=True)
     n, height, width, c_in = x.shape
+    h_out, w_out = height + top + bottom - 2, width + left + right - 2
+    if min(top, 0) + min(bottom, 0) < -height or min(left, 0) + min(right, 0) < -width:
+        raise ValueError(f"`padding_pairs` {padding_pairs!r} crops more rows or columns than x.shape {x.shape} has")
+    if h_out < 0 or w_out < 0:
+        raise ValueError(
+            f"`x` padded by `padding_pairs` {padding_pairs!r} must have H and W >= 2 for a 3x3 VALID conv; "
+            f"got {(height + top + bottom, width + left + right)} from x.shape {x.shape}"
+        )
     c_out = w.shape[3]
-    y = np.empty((n, height - 2, width - 2, c_out), dtype=x.dtype)
+    y = np.empty((n, h_out, w_out, c_out), dtype=x.dtype)
     if y.size == 0:
         return y
     if c_in == 0:
         y.fill(0)
         return y
-    _run_kernel(x, w, y, tile, threads)
+    _run_kernel(x, w, y, tile, threads, (top, left))
     return y
 
 
@@ -296,9 +337,8 @@ def conv2d_backprop_input_winograd(
             f"`dy` must have spatial shape (H + top + bottom - 2, W + left + right - 2) = ({h_out}, {w_out}) "
             f"for input_shape {shape} and padding_pairs {((top, bottom), (left, right))}; got {dy.shape[1:3]}"
         )
-    dy2 = _pad_or_crop(dy, (2 - top, 2 - bottom), (2 - left, 2 - right))
     w_rot = np.ascontiguousarray(w[::-1, ::-1].transpose(0, 1, 3, 2))
-    return conv2d_winograd_valid(dy2, w_rot, tile, threads)
+    return conv2d_winograd(dy, w_rot, ((2 - top, 2 - bottom), (2 - left, 2 - right)), tile, threads)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -324,17 +364,18 @@ def _check_threads(num_threads: Any) -> int:
 
 
 def _check_operands(
-    x: Any, w: Any, tile: Any, x_name: str = "x", w_in_axis: int = 2
+    x: Any, w: Any, tile: Any, x_name: str = "x", w_in_axis: int = 2, contiguous: bool = True
 ) -> tuple[np.ndarray, np.ndarray, int]:
-    """Validated C-contiguous ``x`` (4-D, float32/64, spatial sides >= 2) and ``w`` (3, 3, ., .)
-    of the same dtype whose axis ``w_in_axis`` matches ``x``'s channels; and the tile."""
+    """Validated ``x`` (4-D, float32/64, spatial sides >= 2 when named "x" and ``contiguous``) and
+    ``w`` (3, 3, ., .) of the same dtype whose axis ``w_in_axis`` matches ``x``'s channels; and the
+    tile. ``x`` is C-contiguous, or with ``contiguous=False`` only its channel axis is."""
     tile = _check_tile(tile)
     if not isinstance(x, np.ndarray) or x.ndim != 4 or x.dtype not in (np.float32, np.float64):
         raise ValueError(
             f"`{x_name}` must be a 4-D float32 or float64 ndarray (N, H, W, C); got "
             f"{type(x).__name__} {getattr(x, 'shape', '')} {getattr(x, 'dtype', '')}"
         )
-    if x_name == "x" and (x.shape[1] < 2 or x.shape[2] < 2):
+    if x_name == "x" and contiguous and (x.shape[1] < 2 or x.shape[2] < 2):
         raise ValueError(f"`x` (already padded) must have H >= 2 and W >= 2 for a 3x3 VALID conv; got {x.shape}")
     if not isinstance(w, np.ndarray) or w.ndim != 4 or w.shape[:2] != (3, 3):
         raise ValueError(f"`w` must be an ndarray of shape (3, 3, C_in, C_out); got {getattr(w, 'shape', type(w))}")
@@ -342,7 +383,9 @@ def _check_operands(
         raise ValueError(f"`w` must have the dtype of `{x_name}` ({x.dtype}); got {w.dtype}")
     if w.shape[w_in_axis] != x.shape[3]:
         raise ValueError(f"`w` axis {w_in_axis} must equal `{x_name}`'s channels ({x.shape[3]}); got w.shape {w.shape}")
-    return np.ascontiguousarray(x), np.ascontiguousarray(w), tile
+    if contiguous or not (x.strides[3] == x.itemsize or x.flags.c_contiguous):
+        x = np.ascontiguousarray(x)
+    return x, np.ascontiguousarray(w), tile
 
 
 def _check_input_shape(input_shape: Any, dy: np.ndarray, w: np.ndarray) -> tuple[int, int, int, int]:
@@ -358,14 +401,15 @@ def _check_input_shape(input_shape: Any, dy: np.ndarray, w: np.ndarray) -> tuple
     return shape
 
 
-def _check_padding(padding_pairs: Any) -> tuple[tuple[int, int], tuple[int, int]]:
+def _check_padding(padding_pairs: Any, signed: bool = False) -> tuple[tuple[int, int], tuple[int, int]]:
+    kind = "ints" if signed else "non-negative ints"
     try:
         (top, bottom), (left, right) = ((int(a), int(b)) for a, b in padding_pairs)
     except (TypeError, ValueError):
         raise ValueError(
-            f"`padding_pairs` must be ((top, bottom), (left, right)) of non-negative ints; got {padding_pairs!r}"
+            f"`padding_pairs` must be ((top, bottom), (left, right)) of {kind}; got {padding_pairs!r}"
         ) from None
-    if min(top, bottom, left, right) < 0:
+    if not signed and min(top, bottom, left, right) < 0:
         raise ValueError(f"`padding_pairs` must be non-negative; got {padding_pairs!r}")
     return (top, bottom), (left, right)
 
@@ -388,7 +432,11 @@ def chunk_tiles(tile: int, c_in: int, c_out: int, itemsize: int) -> int:
     return int(max(16, min(512, fit)))
 
 
-def _run_kernel(x: np.ndarray, w: np.ndarray, y: np.ndarray, tile: int, threads: int) -> None:
+def _run_kernel(
+    x: np.ndarray, w: np.ndarray, y: np.ndarray, tile: int, threads: int, pad_before: tuple[int, int] = (0, 0)
+) -> None:
+    """Fill ``y`` with the conv of ``x`` zero-padded by ``pad_before`` = (top, left) rows and
+    columns before, and below and to the right as far as ``y`` needs (a VALID conv by default)."""
     from convops import _threads  # noqa: PLC0415 - imports threadpoolctl; only kernel calls need it
 
     c_in, c_out = w.shape[2], w.shape[3]
@@ -397,10 +445,196 @@ def _run_kernel(x: np.ndarray, w: np.ndarray, y: np.ndarray, tile: int, threads:
         raise ValueError(f"conv2d_winograd_valid: C_in * C_out ({c_in} * {c_out}) must be below 2**31")
     kernel = load("winograd")
     u = np.empty(((tile + 2) ** 2, c_in, c_out), dtype=x.dtype)
-    kernel.filter_transform(w, _MATRICES[tile][1], u)
+    kernel.filter_transform(w, _MATRICES[tile][1], u, threads)
     blas = _threads.blas_threads
     if blas.available is None:
         blas.call(1, int)  # loads threadpoolctl's view first: `available` picks the count
     # BLAS on one thread always (its results depend on its thread count); ours over the chunks,
     # and only when BLAS can be held at one thread while our threads call it.
-    blas.call(1, kernel.conv2d_winograd, x, u, y, tile, chunk, threads if blas.available else 1)
+    blas.call(1, kernel.conv2d_winograd, x, u, y, tile, chunk, threads if blas.available else 1, *pad_before)
+
+
+# --------------------------------------------------------------------------- filter gradient
+# dW[ky, kx, c, o] = sum_{n,y,x} x[n, y+ky, x+kx, c] dy[n, y, x, o] (stride 1, x padded) is the
+# transpose of F(2x2, 3x3)'s map g -> A^T [(G g G^T) * (B^T d B)] A: per tile,
+# G^T [(B^T d B) * (A dY A^T)] G, 16 products for the direct 36, the sum over tiles taken inside
+# (16 GEMMs M[e] = V[e]^T D[e]) and G^T M G once. A tap's error follows its whole tiles, so a tap
+# whose products are all zero gets rounding residue where the direct sum gives 0. Scratch per lane
+# (V and D of a chunk of tile rows) and the most lanes (partial M's summed in lane order) depend
+# on the shapes only, so the result never depends on the thread count.
+_FILTER_SCRATCH_BYTES = 2 << 20
+_FILTER_LANES = 8
+
+
+def winograd_filter_reference(x: np.ndarray, dy: np.ndarray) -> np.ndarray:
+    """Filter gradient of a VALID 3x3 stride-1 conv by F(3x3, 2x2), one tile at a time.
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, H, W, C_in), float32 or float64
+        The forward op's (already padded) input.
+    dy : ndarray, shape (N, H - 2, W - 2, C_out), same dtype
+        The upstream gradient.
+
+    Returns
+    -------
+    ndarray, shape (3, 3, C_in, C_out), dtype of ``x``
+        ``dW[ky, kx, c, o] = sum_{n, y, x} x[n, y + ky, x + kx, c] * dy[n, y, x, o]``.
+
+    Notes
+    -----
+    ``dy`` is cut into 2 x 2 tiles (zeros beyond its edge: they add exactly nothing), each
+    reading the 4 x 4 input tile ``d`` at twice its index. With F(2, 3)'s ``B^T``, ``G``, ``A^T``::
+
+        M[:, :, c, o] = sum over tiles of (B^T d_c B) * (A dY_o A^T)      (4 x 4)
+        dW[:, :, c, o] = G^T M[:, :, c, o] G                               (3 x 3)
+
+    the transpose of the forward tile map ``Y = A^T [(G g G^T) * (B^T d B)] A``. Computed in
+    the dtype of ``x``.
+    """
+    x, dy = _check_filter_operands(x, dy)
+    bt, g, at = (m.astype(x.dtype) for m in _MATRICES[2])
+    n, _, _, c_in = x.shape
+    h_out, w_out, c_out = dy.shape[1:]
+    m = np.zeros((4, 4, c_in, c_out), dtype=x.dtype)
+    for b in range(n):
+        for oy in range(0, h_out, 2):
+            for ox in range(0, w_out, 2):
+                d = np.zeros((4, 4, c_in), dtype=x.dtype)
+                patch = x[b, oy : oy + 4, ox : ox + 4]
+                d[: patch.shape[0], : patch.shape[1]] = patch
+                dy_tile = np.zeros((2, 2, c_out), dtype=x.dtype)
+                part = dy[b, oy : oy + 2, ox : ox + 2]
+                dy_tile[: part.shape[0], : part.shape[1]] = part
+                v = np.einsum("ik,klc,jl->ijc", bt, d, bt)  # B^T d B, per input channel
+                e = np.einsum("ki,klo,lj->ijo", at, dy_tile, at)  # A dY A^T, per output channel
+                m += v[:, :, :, None] * e[:, :, None, :]
+    return np.einsum("ik,ijco,jl->klco", g, m, g)
+
+
+def conv2d_backprop_filter_winograd(x: np.ndarray, dy: np.ndarray, num_threads: int) -> np.ndarray:
+    """Filter gradient of a VALID 3x3 stride-1 conv by F(3x3, 2x2), batched.
+
+    Parameters
+    ----------
+    x, dy
+        As in :func:`winograd_filter_reference`.
+    num_threads : int >= 1
+        Python threads over the lanes (each calls BLAS on one thread). The lanes, their chunks
+        of tiles and the order their partial sums are added depend only on the shapes, so the
+        result is bit-identical for any thread count.
+
+    Returns
+    -------
+    ndarray, shape (3, 3, C_in, C_out), dtype of ``x``
+
+    Notes
+    -----
+    Tiles are laid out as rows of 2 x 2 ``dy`` tiles, image after image; each image gets one
+    extra zero row of ``dy`` tiles so that the flat tile rows are evenly spaced in ``x`` (that
+    row's tiles straddle two images and add exactly zero). A lane transforms its chunks of tile
+    rows into V (16, tiles, C_in) and D (16, tiles, C_out) with strided slices and runs the 16
+    GEMMs ``V[e]^T D[e]``; ``G^T M G`` is summed in float64 and rounded once.
+    """
+    x, dy = _check_filter_operands(x, dy)
+    threads = _check_threads(num_threads)
+    n, height, width, c_in = x.shape
+    h_out, w_out, c_out = dy.shape[1:]
+    if 0 in (n, h_out, w_out, c_in, c_out):
+        return np.zeros((3, 3, c_in, c_out), dtype=x.dtype)
+    th, tw = -(-h_out // 2), -(-w_out // 2)
+    xp = np.zeros((n, 2 * th + 2, 2 * tw + 2, c_in), dtype=x.dtype)
+    xp[:, :height, :width] = x
+    dp = np.zeros((n, 2 * th + 2, 2 * tw, c_out), dtype=x.dtype)
+    dp[:, :h_out, :w_out] = dy
+    # Row pairs: flat tile row f reads x pairs f and f + 1 and dy pair f.
+    x_pairs, dy_pairs = xp.reshape(-1, 2, 2 * tw + 2, c_in), dp.reshape(-1, 2, 2 * tw, c_out)
+    rows = n * (th + 1) - 1
+    chunk = filter_chunk_rows(tw, c_in, c_out, x.dtype.itemsize)
+    chunks = -(-rows // chunk)
+    lanes = min(_FILTER_LANES, chunks)  # lane k: chunks chunks*k//lanes .. chunks*(k+1)//lanes - 1
+    bounds = [min(rows, chunks * k // lanes * chunk) for k in range(lanes + 1)]
+    work = [(x_pairs, dy_pairs, a, b, chunk, tw) for a, b in zip(bounds[:-1], bounds[1:])]
+    from convops import _threads  # noqa: PLC0415 - imports threadpoolctl; only kernel calls need it
+
+    blas = _threads.blas_threads
+    if blas.available is None:
+        blas.call(1, int)  # loads threadpoolctl's view first
+    workers = min(threads, len(work)) if blas.available else 1
+    # Our threads over the lanes (NumPy and BLAS release the GIL), BLAS on one thread.
+    with ThreadPoolExecutor(workers) as pool:
+        lanes_run = pool.map if workers > 1 else map
+        partials = blas.call(1, lambda: list(lanes_run(lambda args: _filter_lane(*args), work)))
+    m = partials[0]
+    for part in partials[1:]:
+        m += part
+    # G^T M G with the sign of D's last row (A's -1, left out of the transform) folded into G.
+    g = _G2 * np.array([1.0, 1.0, 1.0, -1.0])[:, None]
+    dw = np.einsum("ik,ijco,jl->klco", g, m.reshape(4, 4, c_in, c_out).astype(np.float64), g)
+    return dw.astype(x.dtype)
+
+
+def filter_chunk_rows(tiles_w: int, c_in: int, c_out: int, itemsize: int) -> int:
+    """Tile rows per chunk of the filter gradient, from the shapes only: V and D (``16 * tiles_w *
+    rows * (C_in + C_out)`` values) within ``_FILTER_SCRATCH_BYTES``, at least one row and 64 tiles."""
+    per_row = 16 * tiles_w * (c_in + c_out) * itemsize
+    return max(1, -(-64 // tiles_w), _FILTER_SCRATCH_BYTES // per_row)
+
+
+def _filter_lane(x_pairs: np.ndarray, dy_pairs: np.ndarray, first: int, end: int, chunk: int, tw: int) -> np.ndarray:
+    """sum over the tile rows first..end - 1 of V^T D, chunk by chunk in order: (16, C_in, C_out)."""
+    c_in, c_out = x_pairs.shape[3], dy_pairs.shape[3]
+    v = np.empty((16, chunk * tw, c_in), dtype=x_pairs.dtype)
+    d = np.empty((16, chunk * tw, c_out), dtype=x_pairs.dtype)
+    m = np.zeros((16, c_in, c_out), dtype=x_pairs.dtype)
+    for f0 in range(first, end, chunk):
+        f1 = min(end, f0 + chunk)
+        tiles = (f1 - f0) * tw
+        _filter_transforms(x_pairs, dy_pairs, f0, f1, tw, v[:, :tiles], d[:, :tiles])
+        m += np.matmul(v[:, :tiles].transpose(0, 2, 1), d[:, :tiles])
+    return m
+
+
+def _filter_transforms(
+    x_pairs: np.ndarray, dy_pairs: np.ndarray, f0: int, f1: int, tw: int, v: np.ndarray, d: np.ndarray
+) -> None:
+    """V = B^T d B (every tile of rows f0..f1 - 1) and D = A dY A^T without A's last sign."""
+    rows, c_in, c_out = f1 - f0, v.shape[2], d.shape[2]
+    r0, r1 = x_pairs[f0:f1, 0], x_pairs[f0:f1, 1]
+    r2, r3 = x_pairs[f0 + 1 : f1 + 1, 0], x_pairs[f0 + 1 : f1 + 1, 1]
+    vv = v.reshape(4, 4, rows, tw, c_in)
+    # B^T = [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]], down rows then across.
+    for a, t in enumerate((r0 - r2, r1 + r2, r2 - r1, r1 - r3)):
+        c0, c1, c2, c3 = (t[:, j : j + 2 * tw : 2] for j in range(4))
+        np.subtract(c0, c2, out=vv[a, 0])
+        np.add(c1, c2, out=vv[a, 1])
+        np.subtract(c2, c1, out=vv[a, 2])
+        np.subtract(c1, c3, out=vv[a, 3])
+    # A = [[1, 0], [1, 1], [1, -1], [0, -1]] with its last row's sign moved into G.
+    s0, s1 = dy_pairs[f0:f1, 0], dy_pairs[f0:f1, 1]
+    dd = d.reshape(4, 4, rows, tw, c_out)
+    for a, q in enumerate((s0, s0 + s1, s0 - s1, s1)):
+        e0, e1 = q[:, 0::2], q[:, 1::2]
+        np.copyto(dd[a, 0], e0)
+        np.add(e0, e1, out=dd[a, 1])
+        np.subtract(e0, e1, out=dd[a, 2])
+        np.copyto(dd[a, 3], e1)
+
+
+def _check_filter_operands(x: Any, dy: Any) -> tuple[np.ndarray, np.ndarray]:
+    if not isinstance(x, np.ndarray) or x.ndim != 4 or x.dtype not in (np.float32, np.float64):
+        raise ValueError(
+            f"`x` must be a 4-D float32 or float64 ndarray (N, H, W, C_in); got "
+            f"{type(x).__name__} {getattr(x, 'shape', '')} {getattr(x, 'dtype', '')}"
+        )
+    if x.shape[1] < 2 or x.shape[2] < 2:
+        raise ValueError(f"`x` (already padded) must have H >= 2 and W >= 2 for a 3x3 VALID conv; got {x.shape}")
+    want = (x.shape[0], x.shape[1] - 2, x.shape[2] - 2)
+    if not isinstance(dy, np.ndarray) or dy.ndim != 4 or dy.shape[:3] != want:
+        raise ValueError(
+            f"`dy` must be an ndarray of shape (N, H - 2, W - 2, C_out), {want} + (C_out,); got "
+            f"{getattr(dy, 'shape', type(dy))}"
+        )
+    if dy.dtype != x.dtype:
+        raise ValueError(f"`dy` must have the dtype of `x` ({x.dtype}); got {dy.dtype}")
+    return np.ascontiguousarray(x), np.ascontiguousarray(dy)

@@ -186,9 +186,10 @@ def conv_geometry(
         )
     if pad in ("SAME", "VALID"):
         pads = (resolve_padding(pad, h, kh, sh, dil_h), resolve_padding(pad, w, kw, sw, dil_w))
-        if max(max(pads[0]), max(pads[1])) > MAX_EXTENT:  # only a huge dilation gets here
+        if max(max(pads[0]), max(pads[1])) > MAX_EXTENT:  # a huge dilation or kernel size gets here
             raise ValueError(
-                f"`dilations` {(dil_h, dil_w)} with padding='SAME' needs padding {pads}, above the kernels' limit 2**60"
+                f"`{names.filters}` kernel size {(kh, kw)} with `dilations` {(dil_h, dil_w)} and "
+                f"padding='SAME' needs padding {pads}, above the kernels' limit 2**60"
             )
     else:
         pads = pad
@@ -334,6 +335,7 @@ _get_num_threads = _threads.get_num_threads
 # takes the general path, with the same result).
 _AUTO = "auto"
 _ndarray, _AUTO_MAX_FAST_FILTER = np.ndarray, _algorithms.AUTO_FAST_PATH_MAX_FILTER_SIZE
+_AUTO_MIN_POSITIONS = _algorithms.AUTO_WINOGRAD_MIN_POSITIONS
 
 
 @fill_doc
@@ -420,13 +422,29 @@ def conv2d(
     >>> convops.conv2d(np.ones((1, 5, 5, 3)), np.ones((3, 3, 3, 8)), strides=2, padding="SAME").shape
     (1, 3, 3, 8)
     """
-    # dispatch.nothing_forced(), inlined; large filters skip the fast path ("auto" may choose
-    # Winograd for them, _algorithms.choose_auto).
+    # dispatch.nothing_forced(), inlined. The fast path runs the default kernels, which are what
+    # an explicit "direct" asks for at any size; under "auto", large filters skip it ("auto" may
+    # choose Winograd for them, _algorithms.choose_auto).
     if (
-        algorithm is _AUTO
-        and filters_format is None
+        filters_format is None
         and _forced_kernels.get() is _NOTHING_FORCED
-        and (type(filters) is not _ndarray or filters.size < _AUTO_MAX_FAST_FILTER)
+        and (
+            (
+                algorithm is _AUTO
+                and (
+                    type(filters) is not _ndarray
+                    or filters.size < _AUTO_MAX_FAST_FILTER
+                    # fewer input positions than Winograd's minimum of output positions (the fast
+                    # path takes 4-D NHWC only, with VALID or SAME, whose outputs are no more)
+                    or (
+                        type(input) is _ndarray
+                        and input.ndim == 4
+                        and input.shape[0] * input.shape[1] * input.shape[2] < _AUTO_MIN_POSITIONS
+                    )
+                )
+            )
+            or (type(algorithm) is str and algorithm == "direct")
+        )
     ):
         # The common call (float NHWC ndarrays, int stride, VALID/SAME) in compiled code; None for
         # anything else, including every argument the checks below would reject. It runs the
@@ -623,6 +641,8 @@ def conv2d_transpose(
     data_format: DataFormat = "NHWC",
     dilations: Pair = 1,
     name: str | None = None,
+    *,
+    algorithm: Algorithm = "auto",
 ) -> np.ndarray:
     """Transposed convolution ("deconvolution"), as ``tf.nn.conv2d_transpose``.
 
@@ -650,6 +670,10 @@ def conv2d_transpose(
     %(dilations)s
         The forward conv2d's dilations (TensorFlow's CPU refuses > 1; convops computes them).
     %(name)s
+    algorithm : {"auto", "direct", "winograd", "im2col"}, optional, keyword only
+        As in :func:`conv2d_backprop_input` (the same op): ``"direct"`` (stride 1, padding at
+        most the dilated kernel's extent minus one), ``"im2col"``, ``"winograd"`` (3x3, stride 1,
+        dilation 1; for finite data) or ``"auto"``.
 
     Returns
     -------
@@ -685,7 +709,9 @@ def conv2d_transpose(
     ValueError: conv2d_transpose: output_shape height 5 is impossible with input height 2: ... heights 3 to 4 give 2
     """
     check_name(name)
-    return _backprop_input(_TRANSPOSE, output_shape, filters, input, strides, padding, data_format, dilations)
+    return _backprop_input(
+        _TRANSPOSE, output_shape, filters, input, strides, padding, data_format, dilations, algorithm
+    )
 
 
 def conv2d_backprop_filter(
@@ -696,6 +722,8 @@ def conv2d_backprop_filter(
     padding: Padding = "VALID",
     data_format: DataFormat = "NHWC",
     dilations: Pair = 1,
+    *,
+    algorithm: Algorithm = "auto",
 ) -> np.ndarray:
     """Gradient of :func:`convops.conv2d` with respect to its filters, as TF's ``Conv2DBackpropFilter``.
 
@@ -713,6 +741,13 @@ def conv2d_backprop_filter(
         ``dL/dy`` in ``data_format``; same dtype as ``input``.
     strides, padding, dilations, data_format
         Exactly as given to the forward :func:`convops.conv2d`.
+    algorithm : {"auto", "direct", "winograd", "im2col"}, optional, keyword only
+        ``"direct"``: the register-blocked kernel; ``"im2col"``: patch matrices by BLAS;
+        ``"winograd"``: F(3x3, 2x2), the transpose of the forward F(2x2, 3x3) (3x3, stride 1,
+        dilation 1; for finite data; a tap's error follows the magnitude of its whole 4x4 input
+        tiles, so a tap whose products are all zero may get rounding residue); ``"auto"`` (the
+        default): ``"direct"``, which keeps TensorFlow's rounding. See "Kernel choice" in the
+        API reference.
 
     Returns
     -------
@@ -738,6 +773,7 @@ def conv2d_backprop_filter(
     """
     names = _FILTER_GRAD
     op = names.op
+    algorithm = _algorithms.check_algorithm(op, algorithm, _algorithms.FILTER_GRAD_ALGORITHMS)
     layout = check_data_format(data_format)
     x, dy = _operands(op, input, "input", out_backprop, "out_backprop", GRAD_DTYPES)
     shape = "(N, H, W, C)" if layout == "NHWC" else "(N, C, H, W)"
@@ -746,10 +782,11 @@ def conv2d_backprop_filter(
     x, dy = to_nhwc(x, layout), to_nhwc(dy, layout)
     w_shape = int_vector(filter_sizes, "filter_sizes", (4,), "(KH, KW, C_in/groups, C_out)")
     geo = conv_geometry(names, x.shape, w_shape, dy.shape, strides, padding, dilations, layout, x.dtype)
+    _algorithms.check_supported(op, algorithm, geo)
     check_output_size(w_shape, geo.compute, op)
     d_filters = np.empty(w_shape, dtype=geo.compute)
     if dy.size and x.size and d_filters.size:
-        _conv_dispatch.run_filter_grad(op, geo, x, dy, d_filters)
+        _algorithms.run_filter_grad(algorithm, op, geo, x, dy, d_filters)
     else:
         d_filters.fill(0)
     return d_filters.astype(geo.dtype) if geo.compute != geo.dtype else d_filters

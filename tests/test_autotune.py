@@ -65,7 +65,7 @@ def _run_all(case, dtype, isa, threads):
     w = rng.standard_normal(ws).astype(dtype)
     convops.set_num_threads(threads)
     try:
-        with dispatch.force(isa=isa, conv2d="direct"):
+        with dispatch.force(isa=isa, conv2d="direct", conv2d_backprop_input="direct"):
             y = convops.conv2d(x, w, strides, padding, dilations=dilations)
             dy = rng.standard_normal(y.shape).astype(dtype)
             dx = conv2d_backprop_input(xs, w, dy, strides, padding, dilations=dilations)
@@ -239,3 +239,62 @@ def test_bad_settings_are_rejected(monkeypatch, value):
     with pytest.raises(ValueError, match=f"CONVOPS_AUTOTUNE must be .*got {value!r}"):
         with dispatch.force(conv2d="direct"):
             convops.conv2d(x, w)
+
+
+# --------------------------------------------------------------------------- the selection rule
+
+
+def _fake_timing(duration):
+    """A `run` and a `timer` for _autotune._best on a fake clock: the n-th call (warm-ups
+    included, from 0) of candidate `cand` advances the clock by ``duration(cand, n, k)``, k the
+    call's index among all calls; `calls` records the order."""
+    clock = [0.0]
+    calls: list = []
+
+    def run(cand):
+        clock[0] += duration(cand, calls.count(cand), len(calls))
+        calls.append(cand)
+
+    return run, lambda: clock[0], calls
+
+
+def test_tuner_warms_up_then_times_interleaved_rounds_from_a_rotating_start():
+    run, timer, calls = _fake_timing(lambda cand, n, k: 1.0)
+    _autotune._best(run, "abc", "a", rounds=5, timer=timer)
+    assert "".join(calls) == "abc" + "abc" + "bca" + "cab" + "abc" + "bca"
+
+
+@pytest.mark.parametrize(
+    ("speeds", "chosen"),
+    [
+        ({"a": 100, "b": 96, "c": 110}, "a"),  # 4% faster: within the margin, the default stays
+        ({"a": 100, "b": 94, "c": 110}, "b"),  # 6% faster: beats the margin
+        ({"a": 100, "b": 94, "c": 93}, "b"),  # b and c tie within the margin: the earlier one
+        ({"a": 100, "b": 94, "c": 80}, "c"),  # c beats b by more than the margin
+        ({"b": 100, "c": 90}, "c"),  # the default is not a candidate: the fastest
+    ],
+)
+def test_tuner_keeps_the_default_unless_beaten_by_the_margin(speeds, chosen):
+    assert _autotune._MARGIN == 0.95
+    run, timer, _ = _fake_timing(lambda cand, n, k: speeds[cand])
+    assert _autotune._best(run, list(speeds), "a", rounds=5, timer=timer) == chosen
+
+
+def test_one_outlier_round_does_not_flip_the_choice():
+    # b is 4% faster than the default a: a tie, a stays. In one round a runs 4x slower and b
+    # once runs twice as fast: the best of each candidate's times would pick b; the median of
+    # its five does not.
+    def duration(cand, n, k):
+        if n == 3:  # each candidate's third timed call
+            return {"a": 400, "b": 48, "c": 110}[cand]
+        return {"a": 100, "b": 96, "c": 110}[cand]
+
+    run, timer, _ = _fake_timing(duration)
+    assert _autotune._best(run, "abc", "a", rounds=5, timer=timer) == "a"
+    # A burst of load over four consecutive calls (all of one candidate's calls if they ran in
+    # a row) slows at most two calls of any candidate: still a.
+    run, timer, _ = _fake_timing(lambda cand, n, k: {"a": 100, "b": 96, "c": 110}[cand] * (3 if 5 <= k < 9 else 1))
+    assert _autotune._best(run, "abc", "a", rounds=5, timer=timer) == "a"
+    # And a candidate that is faster by more than the margin wins despite its slow round.
+    run, timer, _ = _fake_timing(lambda cand, n, k: 300 if n == 2 else {"a": 100, "b": 90, "c": 110}[cand])
+    assert _autotune._best(run, "abc", "a", rounds=5, timer=timer) == "b"

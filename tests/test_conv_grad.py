@@ -725,3 +725,50 @@ def test_concurrent_python_threads_get_the_same_results_and_leave_blas_alone():
     assert not failures
     after = [(i["filepath"], i["num_threads"]) for i in threadpool_info() if i["user_api"] == "blas"]
     assert after == before
+
+
+@pytest.mark.tf
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+@pytest.mark.parametrize(
+    "x_shape, w_shape, padding",
+    [
+        ((5, 12, 11, 1), (3, 3, 1, 20), "VALID"),  # the first layer of a small image network
+        ((5, 9, 10, 2), (3, 2, 2, 33), "SAME"),
+        ((5, 8, 8, 3), (3, 3, 3, 16), ((2, 1), (0, 2))),
+        ((5, 8, 9, 4), (2, 3, 4, 24), "SAME"),
+        ((5, 8, 8, 8), (3, 3, 8, 16), "VALID"),
+        ((5, 8, 9, 4), (3, 3, 2, 24), "SAME"),  # 2 groups of 2 channels: the direct kernel
+    ],
+)
+def test_conv2d_backprop_input_of_few_channels_matches_tensorflow_on_any_thread_count(
+    dtype, x_shape, w_shape, padding, monkeypatch
+):
+    """A stride-1 input gradient of one group with C_in at most a quarter of a SIMD vector runs
+    im2col + BLAS + col2im by default, not the direct kernel, which would fill C_in of its lanes
+    (convops._conv_dispatch.choose_input_grad_kernel): within TF's bound, the same bits on 1 and
+    2 threads (5 images: several chunks), and a forced "direct" still runs the direct kernel."""
+    blas_calls = []
+    run_blas = convops._threads.run_blas_kernel
+    monkeypatch.setattr(convops._threads, "run_blas_kernel", lambda *args: blas_calls.append(1) or run_blas(*args))
+    rng = np.random.default_rng(sum(x_shape) + sum(w_shape))
+    case = ConvCase(
+        rng.uniform(-1, 1, x_shape).astype(dtype), rng.uniform(-1, 1, w_shape).astype(dtype), (1, 1), padding
+    )
+    dy = conv_dy(case)
+    want_dx, want_dw = tf_conv_grads(case.x, case.w, dy, case.strides, case.padding, case.dilations)
+    bound_dx, _ = conv_grad_bounds(case, dy, want_dx, want_dw)
+    c_in, groups = x_shape[3], x_shape[3] // w_shape[2]
+    lanes = convops._autotune.simd_lanes(np.dtype(dtype), convops._conv_dispatch.default_isa())
+    for method in (None, "direct"):
+        runs = []
+        for threads in (1, 2):
+            blas_calls.clear()
+            with convops.num_threads(threads), force(**({"conv2d_backprop_input": method} if method else {})):
+                got, repro = call_op(
+                    convops.conv2d_backprop_input, "conv2d_backprop_input", case.x.shape, case.w, dy, padding=padding
+                )
+            runs.append(got)
+            assert_within(got, want_dx, bound_dx, repro, f"tf.GradientTape (method {method})", dtype=case.x.dtype)
+            few_channels = groups == 1 and 4 * c_in <= lanes
+            assert bool(blas_calls) == (method is None and few_channels), f"wrong path taken: {repro} {method}"
+        assert np.array_equal(runs[0], runs[1]), f"{method}: 1 and 2 threads differ"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import example, given
+from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
 import convops
@@ -202,6 +202,99 @@ def test_empty_operands(tile, dtype):
     assert got.shape == (2, 4, 4, 2) and not got.any()  # an empty channel sum is 0
     got = conv2d_winograd_valid(np.ones((2, 6, 6, 3), dtype), np.ones((3, 3, 3, 0), dtype), tile, 1)
     assert got.shape == (2, 4, 4, 0)
+
+
+# --------------------------------------------------------------------------- padding in place
+
+
+@st.composite
+def padded_cases(draw):
+    """(x, w, padding_pairs, tile, threads): ``x`` a view (a channel slice of a wider array, rows
+    reversed, or contiguous) and signed padding (negative = cropped) leaving sides >= 2."""
+    x, w, tile = draw(winograd_cases(max_side=14, max_channels=20))
+    pads = [draw(st.integers(-3, 4), label=f"pad {side}") for side in ("top", "bottom", "left", "right")]
+    n, height, width, c_in = x.shape
+    assume(height + min(pads[0], 0) + min(pads[1], 0) >= 0 and height + pads[0] + pads[1] >= 2)
+    assume(width + min(pads[2], 0) + min(pads[3], 0) >= 0 and width + pads[2] + pads[3] >= 2)
+    layout = draw(st.sampled_from(("contiguous", "channel slice", "rows reversed")), label="layout")
+    if layout == "channel slice":
+        wide = np.full((n, height, width, c_in + 3), np.nan, x.dtype)  # the other channels must not be read
+        wide[..., 1 : 1 + c_in] = x
+        x = wide[..., 1 : 1 + c_in]
+    elif layout == "rows reversed":
+        x = np.ascontiguousarray(x[:, ::-1])[:, ::-1]
+    threads = draw(st.integers(1, 3), label="threads")
+    return x, w, ((pads[0], pads[1]), (pads[2], pads[3])), tile, threads
+
+
+@given(case=padded_cases())
+@example(case=(*pinned((1, 5, 6, 3), 2, 2)[:2], ((1, 1), (1, 1)), 2, 1))  # SAME
+@example(case=(*pinned((1, 5, 6, 3), 2, 4)[:2], ((-2, 4), (3, -1)), 4, 2))  # crop one side, pad the other
+@example(case=(*pinned((1, 0, 3, 2), 2, 2)[:2], ((2, 1), (0, 0)), 2, 1))  # all padding: no input rows
+def test_padding_in_place_is_the_padded_copy_bit_for_bit(case):
+    """conv2d_winograd reads zeros outside ``x`` instead of copying it padded: every tile's
+    transforms see the values of the padded (cropped) copy, so the result is the VALID kernel's
+    on that copy, bit for bit, whatever the strides of ``x`` and the thread count."""
+    x, w, padding, tile, threads = case
+    (top, bottom), (left, right) = padding
+    copy = _winograd._pad_or_crop(np.ascontiguousarray(x), (top, bottom), (left, right))
+    want = conv2d_winograd_valid(copy, w, tile, 1)
+    got = _winograd.conv2d_winograd(x, w, padding, tile, threads)
+    assert_bits_equal(got, want, repro("_winograd.conv2d_winograd", x, w, padding, tile, threads), "the padded copy")
+
+
+@pytest.mark.parametrize(
+    ("padding", "fragment"),
+    [
+        (((1, 1), (0, "a")), "of ints; got"),
+        (((-2, -2), (0, 0)), "must have H and W >= 2"),
+        (((0, 0), (-6, 5)), "crops more rows or columns"),
+        ("SAME", "'SAME'"),
+    ],
+)
+def test_padding_in_place_bad_arguments(padding, fragment):
+    with pytest.raises(ValueError, match="`padding_pairs`") as info:
+        _winograd.conv2d_winograd(_X, _W, padding, 2, 1)
+    assert fragment in str(info.value)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_filter_transform_threads_and_exact_sums(dtype):
+    """The filter transform splits its C_in * C_out positions over threads: the same bits on any
+    count. For F(2x2) (G's entries 0, 1/2, 1) on float32 filters, the float64 sums are exact
+    (small integers times powers of 2), so the result is G w G^T rounded once to float32."""
+    kernel = _winograd.load("winograd")
+    rng = np.random.default_rng(2)
+    w = rng.integers(-64, 65, (3, 3, 96, 80)).astype(dtype) / 8
+    for tile in (2, 4):
+        g = transform_matrices(tile)[1]
+        us = []
+        for threads in (1, 2, 3):
+            u = np.empty(((tile + 2) ** 2, 96, 80), dtype)
+            kernel.filter_transform(w, g, u, threads)
+            us.append(u)
+        for threads, u in zip((2, 3), us[1:]):
+            assert_bits_equal(u, us[0], f"filter_transform(tile={tile}, {threads} threads)", "1 thread")
+        if tile == 2:
+            exact = np.einsum("ik,klco,jl->ijco", g, w.astype(np.float64), g).reshape(us[0].shape)
+            assert_bits_equal(us[0], exact.astype(dtype), "filter_transform(tile=2)", "G w G^T in float64")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("size", [0, 1, 15, 16, 17, 1000])
+def test_max_abs_is_the_largest_magnitude_or_minus_one_for_non_finite(dtype, size):
+    """The one-pass scan that lets "auto" run Winograd: max |a| (0 when empty), -1 as soon as one
+    value is inf or NaN, wherever it is (in the vectorised body or the tail)."""
+    kernel = _winograd.load("winograd")
+    rng = np.random.default_rng(size)
+    info = np.finfo(dtype)
+    for special in (None, np.inf, -np.inf, np.nan, -np.nan, info.max, -info.max, info.smallest_subnormal, -0.0):
+        for _ in range(8):
+            a = (rng.standard_normal(size) * 10.0 ** rng.integers(-30, 30)).astype(dtype)
+            if special is not None and size:
+                a[rng.integers(size)] = special
+            want = float(np.abs(a).max()) if size else 0.0
+            assert kernel.max_abs(a) == (want if np.isfinite(a).all() else -1.0), (a, special)
 
 
 # --------------------------------------------------------------------------- input gradient

@@ -1,10 +1,20 @@
-# The fused bias + ReLU steps of convops.nn's layers, forward and backward. Private: convops/nn
-# has validated the arrays. Per-lane partial sums in a fixed order keep the bias gradient
-# independent of the thread count.
+# The fused steps of convops.nn's layers: bias + ReLU forward and backward, and MaxPooling2D's
+# training pass for windows that do not overlap. Private: convops/nn has validated the arrays.
+# Per-lane partial sums in a fixed order keep the bias gradient independent of the thread count;
+# every other output element is written by one task.
 from libc.stddef cimport ptrdiff_t
+from libc.string cimport memset
 
 from convops._kernels.parallel cimport effective_threads, parallel_for, chunk_for
 from convops._kernels.common cimport floating
+
+cdef extern from "nn_pool_simd.h" nogil:
+    ctypedef void (*convops_pool2x2_f32)(const float*, ptrdiff_t, float*, unsigned char*, ptrdiff_t, ptrdiff_t,
+                                         ptrdiff_t, float) noexcept nogil
+    ctypedef void (*convops_pool2x2_f64)(const double*, ptrdiff_t, double*, unsigned char*, ptrdiff_t, ptrdiff_t,
+                                         ptrdiff_t, double) noexcept nogil
+    convops_pool2x2_f32 convops_pool2x2s_f32[3]
+    convops_pool2x2_f64 convops_pool2x2s_f64[3]
 
 # --------------------------------------------------------------------------- bias + ReLU (convops.nn)
 
@@ -25,10 +35,15 @@ cdef void _bias_forward_rows(floating* z, const floating* bias, const BiasPlan* 
     cdef floating* zr
     for row in range(r0, r1):
         zr = z + row * channels
-        if p.use_bias:
+        if p.use_bias and p.relu:
+            # One loop, the same two steps per element (the add rounds, then the select).
+            for c in range(channels):
+                v = zr[c] + bias[c]
+                zr[c] = 0 if v <= 0 else v
+        elif p.use_bias:
             for c in range(channels):
                 zr[c] = zr[c] + bias[c]
-        if p.relu:
+        elif p.relu:
             # A select (vectorised), keeping NaN as np.maximum(z, 0) does: NaN <= 0 is false.
             for c in range(channels):
                 v = zr[c]
@@ -100,3 +115,263 @@ def bias_act_backward(floating[:, ::1] dz, const floating[:, ::1] y, double[:, :
     p.code = 0 if floating is float else 1
     with nogil:
         parallel_for(_bias_backward_chunk, &p, p.lanes, 1, threads)
+
+
+# --------------------------------------------------------------------------- max pooling (MaxPooling2D)
+#
+# The training pass of MaxPooling2D with windows that do not overlap (KH <= sh and KW <= sw, Keras's
+# default strides = pool_size): the forward pass writes the maxima and, per output element, the
+# position of its argmax within its window (one byte: ky*KW + kx, so KH*KW <= 256); the backward
+# pass writes every input cell once from those codes. pooling.py's general kernels (an int32 index
+# per output, a zeroed dx and a scatter) give the same numbers for any window; these exist for speed.
+
+cdef enum:
+    _BLOCK = 64  # channels handled at once: running values in local arrays the compiler keeps apart
+
+
+cdef struct PoolTrainPlan:
+    const void* x
+    void* out
+    unsigned char* codes
+    const void* dy
+    void* dx
+    Py_ssize_t height, width, channels, h_out, w_out, kh, kw, sh, sw, top, left
+    double lowest
+    int code
+    int isa                     # the 2x2 forward's SIMD variant (nn_pool_simd.h), -1: the Cython loop
+
+
+cdef inline void _window_2x2(const floating* s0, const floating* s1, const floating* s2, const floating* s3,
+                             floating* out, unsigned char* codes, Py_ssize_t channels, floating lowest) noexcept nogil:
+    # _pool_forward_rows' two running values for a whole 2x2 window (cells s0..s3 in row-major
+    # order) in registers: no round trip through the local arrays for each cell.
+    cdef Py_ssize_t c
+    cdef floating v, a, m
+    cdef int w, mask
+    for c in range(channels):
+        v = s0[c]
+        a, w = v, 0
+        m = v if v > lowest else lowest
+        v = s1[c]
+        mask = -(<int>(v > a))
+        w = (w & ~mask) | (1 & mask)
+        a = v if v > a else a
+        m = v if v > m else m
+        v = s2[c]
+        mask = -(<int>(v > a))
+        w = (w & ~mask) | (2 & mask)
+        a = v if v > a else a
+        m = v if v > m else m
+        v = s3[c]
+        mask = -(<int>(v > a))
+        w = (w & ~mask) | (3 & mask)
+        m = v if v > m else m
+        out[c] = m
+        codes[c] = <unsigned char>w
+
+
+cdef void _pool_forward_rows(const floating* x, floating* out, const PoolTrainPlan* p, Py_ssize_t r0,
+                             Py_ssize_t r1) noexcept nogil:
+    # Per channel, two running values over the window's cells in row-major order:
+    # - `arg` and its position `where`: TensorFlow's argmax (start at the first real cell, move only
+    #   to a strictly greater value; a NaN first cell keeps it), the cell MaxPoolGrad sends dy to;
+    # - `best`: tf.nn.max_pool2d's value (start at `lowest`, keep strictly greater: NaN ignored).
+    # GCC 12 vectorises the channel loop only in this form: loads into locals, each select with
+    # its own comparison, the position picked by a 0/-1 mask (a float select sharing another's
+    # comparison is left as a branch, as is a conditional float add).
+    cdef Py_ssize_t row, n, oy, ox, y_start, x_start, y0, y1, x0, x1, iy, ix, b, c, c0, nc, lo, hi
+    cdef Py_ssize_t channels = p.channels, width = p.width, kw = p.kw, block = _BLOCK
+    cdef bint pair = p.kh == 2 and kw == 2
+    cdef floating arg[_BLOCK]
+    cdef floating best[_BLOCK]
+    cdef int where[_BLOCK]
+    cdef floating value, a, m, lowest = <floating>p.lowest
+    cdef int k, mask
+    cdef const floating* image
+    cdef const floating* src
+    cdef floating* o
+    cdef unsigned char* codes
+    for row in range(r0, r1):
+        n = row // p.h_out
+        oy = row - n * p.h_out
+        image = x + n * p.height * width * channels
+        y_start = oy * p.sh - p.top
+        y0, y1 = max(y_start, 0), min(y_start + p.kh, p.height)
+        # The run [lo, hi) of whole 2x2 windows (no cell in the padding) goes to the SIMD copy.
+        lo = hi = 0
+        if pair and p.isa >= 0 and y1 - y0 == 2 and width - 2 + p.left >= 0:
+            lo = (p.left + p.sw - 1) // p.sw
+            hi = min(p.w_out, (width - 2 + p.left) // p.sw + 1)
+            if hi > lo:
+                src = image + (y0 * width + lo * p.sw - p.left) * channels
+                if floating is float:
+                    convops_pool2x2s_f32[p.isa](src, width * channels, out + (row * p.w_out + lo) * channels,
+                                                p.codes + (row * p.w_out + lo) * channels, hi - lo,
+                                                p.sw * channels, channels, lowest)
+                else:
+                    convops_pool2x2s_f64[p.isa](src, width * channels, out + (row * p.w_out + lo) * channels,
+                                                p.codes + (row * p.w_out + lo) * channels, hi - lo,
+                                                p.sw * channels, channels, lowest)
+        for ox in range(p.w_out):
+            if lo <= ox < hi:
+                continue
+            x_start = ox * p.sw - p.left
+            x0, x1 = max(x_start, 0), min(x_start + kw, width)
+            o = out + (row * p.w_out + ox) * channels
+            codes = p.codes + (row * p.w_out + ox) * channels
+            if pair and y1 - y0 == 2 and x1 - x0 == 2:
+                src = image + (y0 * width + x0) * channels
+                _window_2x2(src, src + channels, src + width * channels, src + (width + 1) * channels, o, codes,
+                            channels, lowest)
+                continue
+            for b in range((channels + block - 1) // block):
+                c0 = b * block
+                nc = min(block, channels - c0)
+                src = image + (y0 * width + x0) * channels + c0
+                k = <int>((y0 - y_start) * kw + (x0 - x_start))
+                for c in range(nc):
+                    value = src[c]
+                    arg[c] = value
+                    where[c] = k
+                    best[c] = value if value > lowest else lowest
+                for iy in range(y0, y1):
+                    for ix in range(x0, x1):
+                        if iy == y0 and ix == x0:
+                            continue
+                        src = image + (iy * width + ix) * channels + c0
+                        k = <int>((iy - y_start) * kw + (ix - x_start))
+                        for c in range(nc):
+                            value, a, m = src[c], arg[c], best[c]
+                            mask = -(<int>(value > a))
+                            where[c] = (where[c] & ~mask) | (k & mask)
+                            arg[c] = value if value > a else a
+                            best[c] = value if value > m else m
+                for c in range(nc):
+                    o[c0 + c] = best[c]
+                    codes[c0 + c] = <unsigned char>where[c]
+
+
+cdef void _pool_forward_chunk(void* ctx, ptrdiff_t r0, ptrdiff_t r1) noexcept nogil:
+    cdef const PoolTrainPlan* p = <const PoolTrainPlan*>ctx
+    if p.code == 0:
+        _pool_forward_rows(<const float*>p.x, <float*>p.out, p, r0, r1)
+    else:
+        _pool_forward_rows(<const double*>p.x, <double*>p.out, p, r0, r1)
+
+
+cdef void _plan_pool(PoolTrainPlan* p, Py_ssize_t height, Py_ssize_t width, Py_ssize_t channels, Py_ssize_t h_out,
+                     Py_ssize_t w_out, Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t top,
+                     Py_ssize_t left) noexcept nogil:
+    p.height, p.width, p.channels, p.h_out, p.w_out = height, width, channels, h_out, w_out
+    p.kh, p.kw, p.sh, p.sw, p.top, p.left = kh, kw, sh, sw, top, left
+
+
+def max_pool_train_forward(const floating[:, :, :, ::1] x, floating[:, :, :, ::1] out,
+                           unsigned char[:, :, :, ::1] codes, Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sh,
+                           Py_ssize_t sw, Py_ssize_t pad_top, Py_ssize_t pad_left, floating lowest,
+                           int num_threads, int isa):
+    """out = tf.nn.max_pool2d(x) (running maximum from `lowest`, NaN ignored) and codes = the
+    position ky*KW + kx of TensorFlow's argmax (first real cell, then strictly greater) in each
+    window, counted from the window's unclipped corner. x: (N, H, W, C); out, codes:
+    (N, H_out, W_out, C). The caller guarantees KH*KW <= 256 and that every window holds a real
+    cell (a non-empty input). `isa`: the 2x2 windows' SIMD variant (an index into the tables of
+    nn_pool_simd.h, which the caller checked this CPU runs), -1 for the Cython loops; the same
+    bits either way. Parallel over output rows."""
+    cdef PoolTrainPlan p
+    cdef Py_ssize_t rows = out.shape[0] * out.shape[1]
+    cdef int threads = effective_threads(num_threads, rows * out.shape[2] * out.shape[3] * kh * kw)
+    _plan_pool(&p, x.shape[1], x.shape[2], x.shape[3], out.shape[1], out.shape[2], kh, kw, sh, sw, pad_top, pad_left)
+    p.x, p.out, p.codes = &x[0, 0, 0, 0], &out[0, 0, 0, 0], &codes[0, 0, 0, 0]
+    p.lowest = lowest
+    p.isa = isa
+    p.code = 0 if floating is float else 1
+    with nogil:
+        parallel_for(_pool_forward_chunk, &p, rows, chunk_for(rows, threads), threads)
+
+
+cdef inline void _cells_1x2(const floating* g, const unsigned char* codes, floating* d, Py_ssize_t channels,
+                            unsigned char k) noexcept nogil:
+    # _pool_backward_rows for the two cells (codes k, k + 1) of one row of a full window 2 wide.
+    cdef Py_ssize_t c
+    cdef floating value, zero = 0
+    cdef unsigned char code
+    for c in range(channels):
+        value = zero + g[c]
+        code = codes[c]
+        d[c] = value if code == k else zero
+        d[channels + c] = value if code == k + 1 else zero
+
+
+cdef void _pool_backward_rows(const floating* dy, floating* dx, const PoolTrainPlan* p, Py_ssize_t r0,
+                              Py_ssize_t r1) noexcept nogil:
+    # Windows do not overlap, so an input cell receives at most one dy: MaxPoolGrad's zeroed
+    # cell plus that dy, `zero + g` (a -0.0 gradient gives +0.0, as the sum does), or 0. The
+    # sums go to a local array first: GCC 12 leaves a select that guards a float add as a branch.
+    cdef Py_ssize_t row, n, iy, oy, ox, y_start, x_start, x0, x1, ix, j, b, c, c0, nc, offset
+    cdef Py_ssize_t channels = p.channels, width = p.width, kw = p.kw, w_out = p.w_out, block = _BLOCK
+    cdef unsigned char k
+    cdef floating zero = 0
+    cdef floating grad[_BLOCK]
+    cdef floating* d
+    cdef const floating* g
+    cdef const unsigned char* codes
+    for row in range(r0, r1):
+        n = row // p.height
+        iy = row - n * p.height
+        d = dx + row * width * channels
+        oy = (iy + p.top) // p.sh                   # the only window that can hold row iy
+        y_start = oy * p.sh - p.top
+        if oy >= p.h_out or iy >= y_start + p.kh:
+            memset(d, 0, width * channels * sizeof(floating))
+            continue
+        ix = 0
+        for ox in range(w_out):
+            x_start = ox * p.sw - p.left
+            x0, x1 = max(x_start, 0), min(x_start + kw, width)
+            if x0 > ix:                             # columns between windows
+                memset(d + ix * channels, 0, (x0 - ix) * channels * sizeof(floating))
+            offset = ((n * p.h_out + oy) * w_out + ox) * channels
+            if kw == 2 and x1 - x0 == 2:
+                _cells_1x2(dy + offset, p.codes + offset, d + x0 * channels, channels,
+                           <unsigned char>((iy - y_start) * 2))
+                ix = max(ix, x1)
+                continue
+            for b in range((channels + block - 1) // block):
+                c0 = b * block
+                nc = min(block, channels - c0)
+                g = dy + offset + c0
+                codes = p.codes + offset + c0
+                for c in range(nc):
+                    grad[c] = zero + g[c]
+                for j in range(x0, x1):
+                    k = <unsigned char>((iy - y_start) * kw + (j - x_start))
+                    for c in range(nc):
+                        d[j * channels + c0 + c] = grad[c] if codes[c] == k else zero
+            ix = max(ix, x1)
+        if width > ix:
+            memset(d + ix * channels, 0, (width - ix) * channels * sizeof(floating))
+
+
+cdef void _pool_backward_chunk(void* ctx, ptrdiff_t r0, ptrdiff_t r1) noexcept nogil:
+    cdef const PoolTrainPlan* p = <const PoolTrainPlan*>ctx
+    if p.code == 0:
+        _pool_backward_rows(<const float*>p.dy, <float*>p.dx, p, r0, r1)
+    else:
+        _pool_backward_rows(<const double*>p.dy, <double*>p.dx, p, r0, r1)
+
+
+def max_pool_train_backward(const floating[:, :, :, ::1] dy, const unsigned char[:, :, :, ::1] codes,
+                            floating[:, :, :, ::1] dx, Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sh,
+                            Py_ssize_t sw, Py_ssize_t pad_top, Py_ssize_t pad_left, int num_threads):
+    """dx = MaxPoolGrad: every dy goes to the cell its code names (max_pool_train_forward's), for
+    windows that do not overlap (KH <= sh, KW <= sw). dy, codes: (N, H_out, W_out, C); dx:
+    (N, H, W, C), overwritten (every cell is written). Parallel over input rows."""
+    cdef PoolTrainPlan p
+    cdef Py_ssize_t rows = dx.shape[0] * dx.shape[1]
+    cdef int threads = effective_threads(num_threads, rows * dx.shape[2] * dx.shape[3])
+    _plan_pool(&p, dx.shape[1], dx.shape[2], dx.shape[3], dy.shape[1], dy.shape[2], kh, kw, sh, sw, pad_top,
+               pad_left)
+    p.dy, p.dx, p.codes = &dy[0, 0, 0, 0], &dx[0, 0, 0, 0], <unsigned char*>&codes[0, 0, 0, 0]
+    p.code = 0 if floating is float else 1
+    with nogil:
+        parallel_for(_pool_backward_chunk, &p, rows, chunk_for(rows, threads), threads)

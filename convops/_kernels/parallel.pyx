@@ -14,6 +14,10 @@ cdef extern from "parallel.h" nogil:
     ctypedef void (*convops_task_fn)(void*, ptrdiff_t, ptrdiff_t) noexcept nogil
     void convops_parallel_for(convops_task_fn fn, void* ctx, ptrdiff_t n_tasks, ptrdiff_t chunk, int threads)
     int convops_pool_helper_count()
+    void convops_pool_end_backoff()
+    bint convops_pool_helpers_late(double own, double wait, ptrdiff_t n_chunks, ptrdiff_t mine)
+    ptrdiff_t convops_pool_last_call(int field)
+    void convops_pool_probe(double caller_seconds, double helper_seconds, double timeout)
     const char* CONVOPS_POOL_BACKEND
 
 # Below this many inner-loop operations (scalar element operations, ~20-40 us of work on one
@@ -58,3 +62,41 @@ def helper_threads():
 def pool_backend():
     """The threads the pool runs on: "posix", "win32", or "none" (every call on the caller)."""
     return CONVOPS_POOL_BACKEND.decode("ascii")
+
+
+def end_backoff():
+    """Let the next calls use their threads again at once: ends the pool's back-off (the 0.1 s of
+    one-thread calls that follows a call whose helpers were late). set_num_threads calls it."""
+    convops_pool_end_backoff()
+
+
+def helpers_late(double own, double wait, ptrdiff_t n_chunks, ptrdiff_t mine):
+    """The back-off rule: True when a call whose caller ran `mine` of `n_chunks` chunks in `own`
+    seconds, then waited `wait` seconds for the helpers, took longer than the caller alone would."""
+    return convops_pool_helpers_late(own, wait, n_chunks, mine)
+
+
+_LAST_CALL_FIELDS = ("threads", "allowed", "chunks", "caller_chunks", "backed_off", "own_us", "wait_us")
+
+
+def last_call():
+    """The last parallel loop in the process, as a dict: the threads asked for, the threads
+    allowed (1 in a back-off or for a single chunk), the chunks, the chunks the calling thread
+    ran (the rest ran on helpers), whether it started a back-off, and the calling thread's time
+    on its own chunks and then waiting for the helpers' (microseconds; 0 when it ran alone);
+    None with the "none" pool."""
+    values = [convops_pool_last_call(i) for i in range(len(_LAST_CALL_FIELDS))]
+    if values[0] < 0:
+        return None
+    record = dict(zip(_LAST_CALL_FIELDS, values))
+    record["backed_off"] = bool(record["backed_off"])
+    return record
+
+
+def probe(double caller_seconds, double helper_seconds, double timeout=2.0):
+    """Run a two-chunk loop on two threads whose helper finishes a set time after the caller: each
+    chunk waits (at most `timeout` s) until both are held, then keeps its thread busy for
+    `caller_seconds` on the calling thread or `helper_seconds` on a helper. Returns last_call()."""
+    with nogil:
+        convops_pool_probe(caller_seconds, helper_seconds, timeout)
+    return last_call()

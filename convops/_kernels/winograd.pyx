@@ -9,6 +9,10 @@
 # (including every GEMM's shape) is the same whichever thread runs it: results do not depend on
 # the thread count. The caller pins BLAS to one thread.
 #
+# The input is read where it lies, with the padding as offsets: the scatter of a tile reads zeros
+# for rows and columns outside it (padding, or beyond the padded edge for the last tiles), so no
+# padded copy is made and the transforms see exactly the values a padded copy would hold.
+#
 # Each transform is a 1-D transform applied to rows, then to columns, vectorised over channels
 # (the contiguous axis of NHWC): `src`/`dst` are the first of alpha (or m) channel vectors spaced
 # by a stride. The 1-D transforms are C (src/winograd.h: `restrict` and float literals).
@@ -29,6 +33,8 @@ cdef extern from "winograd.h" nogil:
     void convops_winograd_in_f64(int tile, const double* s, ptrdiff_t ss, double* d, ptrdiff_t ds, ptrdiff_t n)
     void convops_winograd_out_f32(int tile, const float* s, ptrdiff_t ss, float* d, ptrdiff_t ds, ptrdiff_t n)
     void convops_winograd_out_f64(int tile, const double* s, ptrdiff_t ss, double* d, ptrdiff_t ds, ptrdiff_t n)
+    float convops_max_abs_f32(const float* a, ptrdiff_t n)
+    double convops_max_abs_f64(const double* a, ptrdiff_t n)
 
 
 cdef inline void _input_transform(const floating* s, Py_ssize_t ss, floating* d, Py_ssize_t ds, Py_ssize_t nc,
@@ -52,10 +58,13 @@ cdef inline void _output_transform(const floating* s, Py_ssize_t ss, floating* d
 # --------------------------------------------------------------------------- plan
 
 cdef struct Plan:
-    const void* x           # (N, H, W, C_in), the padded input
+    const void* x           # (N, H, W, C_in) with unit channel stride: the input before padding
     const void* u           # (alpha**2, C_in, C_out), the transformed filters
-    void* y                 # (N, H - 2, W - 2, C_out)
-    Py_ssize_t n_batch, height, width, c_in, c_out, h_out, w_out
+    void* y                 # (N, H_out, W_out, C_out)
+    Py_ssize_t sx_n, sx_h, sx_w     # x's strides in elements
+    Py_ssize_t pad_top, pad_left    # x[r, c] is row r + pad_top, column c + pad_left of the padded input
+    Py_ssize_t rows_end, cols_end   # x's rows and columns the padded input holds (H_out + 2 rows)
+    Py_ssize_t n_batch, c_in, c_out, h_out, w_out
     Py_ssize_t tiles_h, tiles_w, n_tiles, chunk_tiles
     int tile, alpha, code
     bint failed
@@ -63,16 +72,21 @@ cdef struct Plan:
 
 cdef void _scatter_tile_input(const floating* x, Plan* p, Py_ssize_t tile_index, floating* v, floating* work,
                               Py_ssize_t t, Py_ssize_t rows_v) noexcept nogil:
-    # V[e, t, :] for e = (i, j) = B^T d B of this tile, d read from x with zeros beyond its edge.
+    # V[e, t, :] for e = (i, j) = B^T d B of this tile. d is the padded input's alpha x alpha window
+    # (zeros on the padding and beyond its edge), read from x: a row or column outside x is zeros,
+    # exactly the values a padded copy would hold, so the transforms see the same numbers.
     # work: alpha * alpha * CB (row-transformed tile) + alpha * CB (one zero-extended row).
     cdef int alpha = p.alpha, tile = p.tile
     cdef Py_ssize_t per_image = p.tiles_h * p.tiles_w
     cdef Py_ssize_t n = tile_index // per_image
     cdef Py_ssize_t rem = tile_index - n * per_image
     cdef Py_ssize_t ty = rem // p.tiles_w
-    cdef Py_ssize_t iy0 = ty * tile, ix0 = (rem - ty * p.tiles_w) * tile
-    cdef Py_ssize_t cols = min(<Py_ssize_t>alpha, p.width - ix0)
-    cdef Py_ssize_t c0, nc, i, j, c_in = p.c_in
+    # The window's first row and column in x's coordinates (negative on the top/left padding).
+    cdef Py_ssize_t iy0 = ty * tile - p.pad_top, ix0 = (rem - ty * p.tiles_w) * tile - p.pad_left
+    # Its columns inside x: j0 <= j < j1.
+    cdef Py_ssize_t j0 = max(<Py_ssize_t>0, -ix0), j1 = min(<Py_ssize_t>alpha, p.cols_end - ix0)
+    cdef bint whole = j0 == 0 and j1 == alpha
+    cdef Py_ssize_t c0, nc, i, j, c_in = p.c_in, sw = p.sx_w
     cdef floating* rowt = work
     cdef floating* edge = work + alpha * alpha * CB
     cdef const floating* src
@@ -81,16 +95,16 @@ cdef void _scatter_tile_input(const floating* x, Plan* p, Py_ssize_t tile_index,
         nc = min(<Py_ssize_t>CB, c_in - c0)
         for i in range(alpha):
             # rowt[i, j', :] = sum_j B^T[j', j] d[i, j, :]  (d B, row i)
-            if iy0 + i >= p.height:
+            if iy0 + i < 0 or iy0 + i >= p.rows_end:
                 memset(rowt + i * alpha * CB, 0, alpha * CB * sizeof(floating))
                 continue
-            src = x + ((n * p.height + iy0 + i) * p.width + ix0) * c_in + c0
-            if cols == alpha:
-                _input_transform(src, c_in, rowt + i * alpha * CB, CB, nc, tile)
+            src = x + n * p.sx_n + (iy0 + i) * p.sx_h + c0
+            if whole:
+                _input_transform(src + ix0 * sw, sw, rowt + i * alpha * CB, CB, nc, tile)
             else:
                 memset(edge, 0, alpha * CB * sizeof(floating))
-                for j in range(cols):
-                    memcpy(edge + j * CB, src + j * c_in, nc * sizeof(floating))
+                for j in range(j0, j1):
+                    memcpy(edge + j * CB, src + (ix0 + j) * sw, nc * sizeof(floating))
                 _input_transform(edge, CB, rowt + i * alpha * CB, CB, nc, tile)
         for j in range(alpha):
             # V[(i', j), t, :] = sum_i B^T[i', i] rowt[i, j, :]
@@ -171,56 +185,110 @@ cdef void _chunks(void* ctx, ptrdiff_t begin, ptrdiff_t end) noexcept nogil:
         _chunk_typed(<const double*>p.x, <const double*>p.u, <double*>p.y, p, begin, end)
 
 
+# --------------------------------------------------------------------------- filter transform
+
+cdef enum:
+    # Filter values (C_in * C_out positions) per filter-transform task: float64 sums on the stack.
+    FILTER_BLOCK = 512
+
+
+cdef struct FilterPlan:
+    const void* w           # (3, 3, C_in, C_out)
+    const double* g         # (alpha, 3)
+    void* u                 # (alpha**2, C_in, C_out)
+    Py_ssize_t kc           # C_in * C_out
+    int alpha, code
+
+
+cdef void _filter_block_typed(const floating* wp, floating* up, FilterPlan* f, Py_ssize_t q0,
+                              Py_ssize_t nq) noexcept nogil:
+    # u[(i, j), q] = sum over taps (ky, kx) in order of G[i, ky] G[j, kx] w[ky, kx, q], float64.
+    cdef double acc[FILTER_BLOCK]
+    cdef double coef
+    cdef Py_ssize_t i, j, ky, kx, q, kc = f.kc
+    cdef int alpha = f.alpha
+    for i in range(alpha):
+        for j in range(alpha):
+            memset(acc, 0, nq * sizeof(double))
+            for ky in range(3):
+                for kx in range(3):
+                    coef = f.g[i * 3 + ky] * f.g[j * 3 + kx]
+                    if coef != 0:
+                        for q in range(nq):
+                            acc[q] += coef * wp[(ky * 3 + kx) * kc + q0 + q]
+            for q in range(nq):
+                up[(i * alpha + j) * kc + q0 + q] = <floating>acc[q]
+
+
+cdef void _filter_blocks(void* ctx, ptrdiff_t begin, ptrdiff_t end) noexcept nogil:
+    cdef FilterPlan* f = <FilterPlan*>ctx
+    cdef ptrdiff_t block
+    cdef Py_ssize_t q0
+    for block in range(begin, end):
+        q0 = block * FILTER_BLOCK
+        if f.code == 0:
+            _filter_block_typed(<const float*>f.w, <float*>f.u, f, q0, min(<Py_ssize_t>FILTER_BLOCK, f.kc - q0))
+        else:
+            _filter_block_typed(<const double*>f.w, <double*>f.u, f, q0, min(<Py_ssize_t>FILTER_BLOCK, f.kc - q0))
+
+
 # --------------------------------------------------------------------------- entry points
 
-def filter_transform(const floating[:, :, :, ::1] w, const double[:, ::1] g, floating[:, :, ::1] u):
+def filter_transform(const floating[:, :, :, ::1] w, const double[:, ::1] g, floating[:, :, ::1] u,
+                     int num_threads=1):
     """u[(i, j), c, o] = (G w[:, :, c, o] G^T)[i, j], summed in float64 and rounded once.
 
-    w: (3, 3, C_in, C_out), g: (alpha, 3), u: (alpha**2, C_in, C_out), overwritten.
+    w: (3, 3, C_in, C_out), g: (alpha, 3), u: (alpha**2, C_in, C_out), overwritten. Every value
+    of u is its own sum, so splitting the (c, o) positions over threads changes no bit.
     """
-    cdef Py_ssize_t alpha = g.shape[0], kc = w.shape[2] * w.shape[3]
-    cdef Py_ssize_t i, j, ky, kx, q
-    cdef double coef
-    cdef const floating* wp = &w[0, 0, 0, 0]
-    cdef floating* up = &u[0, 0, 0]
-    cdef double* acc = <double*>malloc(kc * sizeof(double))
-    if acc == NULL:
-        raise MemoryError("conv2d_winograd_valid: could not allocate the filter-transform buffer")
+    cdef FilterPlan f
+    cdef ptrdiff_t n_blocks
+    cdef int threads
+    f.kc = w.shape[2] * w.shape[3]
+    if f.kc == 0:
+        return
+    f.alpha = g.shape[0]
+    f.w, f.g, f.u = &w[0, 0, 0, 0], &g[0, 0], &u[0, 0, 0]
+    f.code = 0 if floating is float else 1
+    n_blocks = (f.kc + FILTER_BLOCK - 1) // FILTER_BLOCK
+    threads = effective_threads(num_threads, f.alpha * f.alpha * 9 * f.kc) if n_blocks > 1 else 1
     with nogil:
-        for i in range(alpha):
-            for j in range(alpha):
-                memset(acc, 0, kc * sizeof(double))
-                for ky in range(3):
-                    for kx in range(3):
-                        coef = g[i, ky] * g[j, kx]
-                        if coef != 0:
-                            for q in range(kc):
-                                acc[q] += coef * wp[(ky * 3 + kx) * kc + q]
-                for q in range(kc):
-                    up[(i * alpha + j) * kc + q] = <floating>acc[q]
-    free(acc)
+        parallel_for(_filter_blocks, &f, n_blocks, 1, threads)
 
 
-def conv2d_winograd(const floating[:, :, :, ::1] x, const floating[:, :, ::1] u, floating[:, :, :, ::1] y,
-                    int tile, Py_ssize_t chunk_tiles, int num_threads):
-    """VALID 3x3 stride-1 cross-correlation by F(tile x tile, 3 x 3).
+def conv2d_winograd(const floating[:, :, :, :] x, const floating[:, :, ::1] u, floating[:, :, :, ::1] y,
+                    int tile, Py_ssize_t chunk_tiles, int num_threads,
+                    Py_ssize_t pad_top=0, Py_ssize_t pad_left=0):
+    """3x3 stride-1 cross-correlation of x zero-padded by (pad_top, pad_left) before, and below and
+    to the right as far as y needs, by F(tile x tile, 3 x 3); a negative pad skips x's first rows
+    (columns). Nothing is copied: the tile scatter reads zeros outside x.
 
-    x: (N, H, W, C_in), u: (alpha**2, C_in, C_out) from filter_transform, y: (N, H-2, W-2, C_out)
-    overwritten. Tiles are numbered image by image, row by row; each task is `chunk_tiles`
-    consecutive tiles. The caller guarantees non-empty y, C_in >= 1, BLAS-sized dimensions
-    (chunk_tiles * C_in, C_in * C_out < 2**31) and BLAS on one thread.
+    x: (N, H, W, C_in) with contiguous channels (any other strides, as for a channel slice), u: (alpha**2, C_in, C_out)
+    from filter_transform, y: (N, H_out, W_out, C_out) overwritten; the padded input is
+    (H_out + 2) x (W_out + 2), so x's rows from H_out + 2 - pad_top on are not read. Tiles are
+    numbered image by image, row by row; each task is `chunk_tiles` consecutive tiles. The caller
+    guarantees non-empty y, C_in >= 1, BLAS-sized dimensions (chunk_tiles * C_in,
+    C_in * C_out < 2**31) and BLAS on one thread.
     """
     cdef Plan p
-    cdef Py_ssize_t n_chunks
+    cdef Py_ssize_t n_chunks, item = sizeof(floating)
     cdef int threads
-    p.n_batch, p.height, p.width, p.c_in = x.shape[0], x.shape[1], x.shape[2], x.shape[3]
+    if x.shape[3] > 1 and x.strides[3] != item:
+        raise ValueError(f"conv2d_winograd: `x` must have contiguous channels; got a stride of {x.strides[3]} bytes")
+    p.n_batch, p.c_in = x.shape[0], x.shape[3]
     p.h_out, p.w_out, p.c_out = y.shape[1], y.shape[2], y.shape[3]
+    p.pad_top, p.pad_left = pad_top, pad_left
+    p.rows_end = min(x.shape[1], p.h_out + 2 - pad_top)
+    p.cols_end = min(x.shape[2], p.w_out + 2 - pad_left)
+    p.sx_n, p.sx_h, p.sx_w = x.strides[0] // item, x.strides[1] // item, x.strides[2] // item
     p.tile, p.alpha = tile, tile + 2
     p.tiles_h = (p.h_out + tile - 1) // tile
     p.tiles_w = (p.w_out + tile - 1) // tile
     p.n_tiles = p.n_batch * p.tiles_h * p.tiles_w
     p.chunk_tiles = chunk_tiles
-    p.x, p.u, p.y = &x[0, 0, 0, 0], &u[0, 0, 0], &y[0, 0, 0, 0]
+    # An x of no rows or columns (all padding) is never read.
+    p.x = &x[0, 0, 0, 0] if x.shape[1] > 0 and x.shape[2] > 0 else NULL
+    p.u, p.y = &u[0, 0, 0], &y[0, 0, 0, 0]
     p.code = 0 if floating is float else 1
     p.failed = False
     n_chunks = (p.n_tiles + chunk_tiles - 1) // chunk_tiles
@@ -230,3 +298,16 @@ def conv2d_winograd(const floating[:, :, :, ::1] x, const floating[:, :, ::1] u,
         parallel_for(_chunks, &p, n_chunks, 1, threads)
     if p.failed:
         raise MemoryError("conv2d_winograd_valid: could not allocate a tile buffer")
+
+
+def max_abs(const floating[::1] a):
+    """max |a| over every value (0 for none), or -1 when one is inf or NaN; one pass, no copy."""
+    cdef Py_ssize_t n = a.shape[0]
+    cdef floating top = 0
+    if n:
+        with nogil:
+            if floating is float:
+                top = convops_max_abs_f32(&a[0], n)
+            else:
+                top = convops_max_abs_f64(&a[0], n)
+    return float(top)

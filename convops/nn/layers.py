@@ -21,7 +21,7 @@ from numpy.typing import DTypeLike
 
 import convops
 from convops import arithmetic, gradients
-from convops.nn import _checks, activations, initializers
+from convops.nn import _checks, _conv_calls, activations, initializers
 from convops.nn._layer import (
     IntPair,
     Layer,
@@ -53,6 +53,7 @@ __all__ = [
 # Documented here, where users find them (Sphinx and help() show this module's name).
 Layer.__module__ = SymbolicTensor.__module__ = __name__
 _REEXPORTED = (_checked_weights,)  # models.py imports it from here
+_nn_kernels = convops._kernels.load("nn")
 
 
 def _tf_padding(padding: str) -> Literal["SAME", "VALID"]:
@@ -228,6 +229,7 @@ class Conv2D(_Activated):
         self.kernel_initializer = initializers.get(kernel_initializer, "kernel_initializer")
         self.bias_initializer = initializers.get(bias_initializer, "bias_initializer")
         self._x: np.ndarray | None = None
+        self._cached_geometry: tuple[Shape, Any] | None = None
 
     def _output_shape(self, input_shape):
         if len(input_shape) != 3:
@@ -268,8 +270,21 @@ class Conv2D(_Activated):
         """The bias ``(C_out,)``, or None without ``use_bias``."""
         return self.params.get("bias")
 
+    def _geometry(self, x_shape: Shape, training: bool) -> Any:
+        """The convolution's geometry for inputs of ``x_shape``, validated once per shape (kept by
+        the training pass only: inference writes nothing on the layer)."""
+        cached = self._cached_geometry
+        if cached is not None and cached[0] == x_shape:
+            return cached[1]
+        geo = _conv_calls.geometry(
+            x_shape, self.kernel.shape, self.strides, _tf_padding(self.padding), self.dilation_rate, self.dtype
+        )
+        if training:
+            self._cached_geometry = (x_shape, geo)
+        return geo
+
     def _pre_activation(self, x, training):
-        z = convops.conv2d(x, self.kernel, self.strides, _tf_padding(self.padding), self.dilation_rate)
+        z = _conv_calls.forward(self._geometry(x.shape, training), x, self.kernel)
         if training:
             self._x = x
         if self.use_bias:
@@ -279,7 +294,7 @@ class Conv2D(_Activated):
     def _forward(self, x, training):
         if self.activation_name not in ("relu", "linear"):
             return super()._forward(x, training)
-        z = convops.conv2d(x, self.kernel, self.strides, _tf_padding(self.padding), self.dilation_rate)
+        z = _conv_calls.forward(self._geometry(x.shape, training), x, self.kernel)
         if z.size:
             # Bias and ReLU in one pass over the output, in place (z is ours).
             _bias_act_forward(z, self.filters, self.bias, self.activation_name == "relu")
@@ -290,7 +305,7 @@ class Conv2D(_Activated):
     def _backward(self, dy, need_input_grad, from_logits, overwrite_dy):
         if self._x is None:
             raise self._no_forward()
-        args: tuple[Any, ...] = (self.strides, _tf_padding(self.padding), "NHWC", self.dilation_rate)
+        geo = self._geometry(self._x.shape, True)
         if self.activation_name in ("relu", "linear") and not from_logits and dy.size:
             # ReLU's mask and the bias gradient in one pass (the sum in float64, rounded once).
             reuse = overwrite_dy and dy.dtype == self.dtype and dy.flags.c_contiguous and dy.flags.writeable
@@ -299,10 +314,10 @@ class Conv2D(_Activated):
         else:
             dz = np.ascontiguousarray(self._activation_backward(dy, from_logits), dtype=self.dtype)
             bias_grad = dz.reshape(-1, self.filters).sum(axis=0, dtype=np.float64)
-        self.grads = {"kernel": gradients.conv2d_backprop_filter(self._x, self.kernel.shape, dz, *args)}
+        self.grads = {"kernel": _conv_calls.filter_grad(geo, self._x, dz)}
         if self.use_bias:
             self.grads["bias"] = bias_grad.astype(self.dtype)
-        dx = gradients.conv2d_backprop_input(self._x.shape, self.kernel, dz, *args) if need_input_grad else None
+        dx = _conv_calls.input_grad(geo, self.kernel, dz) if need_input_grad else None
         self._x = self._output = None
         return dx
 
@@ -408,25 +423,57 @@ class MaxPooling2D(_Pooling2D):
     ):
         super().__init__(pool_size, strides, padding, name=name, input_shape=input_shape, dtype=dtype)
         self._argmax: np.ndarray | None = None
+        self._cached_geometry: tuple[tuple[int, ...], Any] | None = None
 
     def _forward(self, x, training):
         if not training:
             return convops.max_pool2d(x, self.pool_size, self.strides, _tf_padding(self.padding), "NHWC")
-        # One pass gives the maxima (max_pool2d's values) and their positions for backward.
         x = np.ascontiguousarray(x)
-        ksize, strides, pad_before, out_shape = convops.pooling._pool_geometry(
-            "MaxPooling2D", x.shape, self.pool_size, self.strides, _tf_padding(self.padding), "NHWC"
-        )
+        ksize, strides, pad_before, out_shape = self._geometry(x.shape)
+        self._in_shape = x.shape
+        if self._codes_fit(ksize, strides) and x.size:
+            # Windows that do not overlap (Keras's default strides): the maxima and a one-byte
+            # position per output in one compiled pass; backward writes dx from them directly.
+            out = np.empty(out_shape, dtype=x.dtype)
+            self._argmax = np.empty(out_shape, dtype=np.uint8)
+            window = (*ksize, *strides, *pad_before)
+            lowest = convops.pooling._lowest(x.dtype)
+            threads, isa = convops.get_num_threads(), convops.pooling._float_isa()
+            _nn_kernels.max_pool_train_forward(x, out, self._argmax, *window, lowest, threads, isa)
+            return out
+        # One pass gives the maxima (max_pool2d's values) and their positions for backward.
         out, self._argmax = convops.pooling._argmax(
             x, ksize, strides, pad_before, out_shape, values_from_argmax=False, index_dtype=np.int32
         )
-        self._in_shape = x.shape
         return out.astype(x.dtype, copy=False)
+
+    @staticmethod
+    def _codes_fit(ksize, strides):
+        # Positions fit one byte (KH*KW <= 256) and every input cell is in at most one window.
+        return ksize[0] <= strides[0] and ksize[1] <= strides[1] and ksize[0] * ksize[1] <= 256
+
+    def _geometry(self, shape):
+        """``(ksize, strides, pad_before, out_shape)`` for an input of ``shape``, validated once per shape."""
+        cached = self._cached_geometry
+        if cached is None or cached[0] != shape:
+            geometry = convops.pooling._pool_geometry(
+                "MaxPooling2D", shape, self.pool_size, self.strides, _tf_padding(self.padding), "NHWC"
+            )
+            self._cached_geometry = cached = (shape, geometry)
+        return cached[1]
 
     def _backward(self, dy, need_input_grad, from_logits, overwrite_dy):
         if self._argmax is None or self._in_shape is None:
             raise self._no_forward()
-        dx = convops.pooling._scatter_argmax(np.ascontiguousarray(dy), self._argmax, self._in_shape)
+        dy = np.ascontiguousarray(dy)
+        if self._argmax.dtype == np.uint8:
+            ksize, strides, pad_before, _ = self._geometry(self._in_shape)
+            dx = np.empty(self._in_shape, dtype=dy.dtype)
+            if dx.size:
+                window = (*ksize, *strides, *pad_before)
+                _nn_kernels.max_pool_train_backward(dy, self._argmax, dx, *window, convops.get_num_threads())
+        else:
+            dx = convops.pooling._scatter_argmax(dy, self._argmax, self._in_shape)
         self._argmax = None
         return dx
 

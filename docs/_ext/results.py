@@ -5,9 +5,12 @@ hand: it is read from ``benchmarks/results/*.json`` (or produced by running the 
 the site is built.
 
 ``:bench:`KEY``` — one number or fact, e.g. ``:bench:`matmul.1``` (the 1-thread run's matmul
-  GFLOP/s), ``:bench:`conv_tiny.1.us``` (convops' time per call of that case), ``:bench:`compute.1.
+  GFLOP/s), ``:bench:`fma.1``` (its FMA peak, float32, the instruction set in use; ``fma.1.avx2``,
+  ``fma.1.float64``: another), ``:bench:`conv_tiny.1.us``` (convops' time per call of that case),
+  ``:bench:`conv_l3_b1.1.xtorch_cl``` (its speed vs one implementation), ``:bench:`compute.1.
   pct_matmul``` (the range over a group's float32 cases), ``:bench:`slower.1``` (the cases where
-  convops is slower than TF eager). An unknown key fails the build.
+  convops is slower than TF eager; ``slower.1.peer``: than the case's fastest peer, named). An
+  unknown key, or one the run did not record, fails the build.
 ``.. benchmark-machine::`` — the results file, machine, date, commit and versions of the run shown
   (``benchmarks/published.py`` says which run that is).
 ``.. benchmark-cases:: THREADS`` — the table of every case of one thread mode.
@@ -121,6 +124,7 @@ _CASE_FIELDS = {
     "gbs": lambda case: _num(case["gbs"]),
     "pct_matmul": lambda case: f"{case['pct_matmul']:.0f}%",
     "pct_copy": lambda case: f"{case['pct_copy']:.0f}%",
+    "pct_fma": lambda case: f"{case['pct_fma']:.0f}%",  # of the thread mode's FMA peak (runs that measured it)
     "mb": lambda case: f"{_num(case['bytes'] / 1e6, 2)} MB",  # bytes read + written by a pooling or padding
     "label": lambda case: case["label"],
     "other_cores": lambda case: f"{case['load'].get('other_cores', '?')}",
@@ -133,6 +137,8 @@ def _case_field(case: dict, field: str) -> str:
     impls = case["impls"]
     if field.endswith("_time") and field[:-5] in impls:  # any implementation's time, e.g. torch_cl_time
         return _time(impls[field[:-5]]["median_s"])
+    if field.startswith("x") and field[1:] in case["speedup"]:  # speed vs any implementation, e.g. xtorch_cl
+        return _x(case["speedup"][field[1:]])
     raise KeyError(f"unknown case field {field!r}")
 
 
@@ -160,6 +166,37 @@ def _group_range(run: dict, group: str, field: str) -> str:
     return f"{_num(low)}–{_num(high)}"
 
 
+def _fma_peak(results: dict, threads: str, options: list[str]) -> str:
+    """``fma.THREADS[.ISA][.DTYPE]``: the FMA peak the benchmark measured, in GFLOP/s. Without an
+    ISA, the ceiling the thread mode's "% FMA peak" divides by (the instruction set in use);
+    with one, the machine section's measurement of that instruction set (1 thread, or all)."""
+    dtype = options.pop() if options and options[-1] in ("float32", "float64") else "float32"
+    if len(options) > 1:
+        raise KeyError(f"fma.{threads}: unknown options {options}")
+    if not options:
+        peak = _run(results, threads)["limits"].get("fma_peak")
+        if not peak:
+            raise KeyError("this run did not measure the FMA peak")
+        return f"{peak[dtype]:.0f} GFLOP/s"
+    measured = results["machine"].get("fma_peak_gflops") or {}
+    if options[0] not in measured:
+        raise KeyError(f"no FMA peak of {options[0]!r}; measured: {sorted(k for k in measured if k != 'threads_all')}")
+    row = measured[options[0]]
+    return f"{row[f'{dtype}_1_thread' if threads == '1' else f'{dtype}_all_threads']:.0f} GFLOP/s"
+
+
+def _slower(run: dict, than: str) -> str:
+    """The cases where convops is slower than ``than``: an implementation (``tf_eager``), or
+    ``peer``, each case's fastest peer, named after its ratio."""
+    if than == "peer":
+        slow = [c for c in run["cases"] if c.get("fastest_peer") and c["speedup_vs_fastest_peer"] < 1.0]
+        text = [f"{c['label']} ({_x(c['speedup_vs_fastest_peer'])}, {IMPL_NAMES[c['fastest_peer']]})" for c in slow]
+    else:
+        slow = [c for c in run["cases"] if c["speedup"].get(than, 1.0) < 1.0]
+        text = [f"{c['label']} ({_x(c['speedup'][than])})" for c in slow]
+    return _("; ").join(text) or _("none")
+
+
 def bench_value(key: str) -> str:
     """The text of ``:bench:`KEY``` (see the module docstring)."""
     results = load(LATEST)
@@ -173,13 +210,14 @@ def bench_value(key: str) -> str:
             if parts[0] == "matmul"
             else f"{limits['copy']['gbs']:.0f} GB/s"
         )
+    if parts[0] == "fma":
+        return _fma_peak(results, parts[1], parts[2:])
     run = _run(results, parts[1])
     if parts[0] == "load":  # other programs' mean load over the run's cases, in cores
         loads = [c["load"]["other_cores"] for c in run["cases"] if c["load"].get("other_cores") is not None]
         return f"{statistics.fmean(loads):.1f}" if loads else "?"
-    if parts[0] == "slower":  # every case where convops is slower than TF eager
-        slow = [c for c in run["cases"] if c["speedup"].get("tf_eager", 1.0) < 1.0]
-        return _("; ").join(f"{c['label']} ({_x(c['speedup']['tf_eager'])})" for c in slow) or _("none")
+    if parts[0] == "slower":  # every case where convops is slower than TF eager (or another)
+        return _slower(run, parts[2] if len(parts) > 2 else "tf_eager")
     if parts[0] in GROUPS:
         return _group_range(run, parts[0], parts[2])
     cases = {c["name"]: c for c in run["cases"]}

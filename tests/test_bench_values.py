@@ -1,0 +1,121 @@
+"""The performance page's generated numbers (``:bench:`KEY``` of docs/_ext/results.py) on the
+published benchmark run, checked against the run's raw record without building the site:
+
+* every key the page and its Chinese catalogue use resolves (an unknown key fails the build late);
+* the FMA peak keys state what the machine section measured, per instruction set and thread mode;
+* ``slower.THREADS.peer`` lists exactly the cases where some peer's median time beats convops',
+  naming the quickest, and ``xIMPL`` is that implementation's median time over convops'.
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import re
+import sys
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
+for path in (ROOT, DOCS, DOCS / "_ext"):
+    if str(path) not in sys.path:
+        sys.path.insert(0, str(path))
+
+import results  # noqa: E402  (docs/_ext/results.py)
+
+from benchmarks.published import PUBLISHED_RUN, RESULTS  # noqa: E402
+
+PUBLISHED = RESULTS / f"{PUBLISHED_RUN}.json"
+PEERS = ("tf_eager", "tf_function", "torch_cl", "torch_nchw")
+PAGES = (DOCS / "performance.rst", DOCS / "locales" / "zh_TW" / "LC_MESSAGES" / "performance.po")
+
+
+@pytest.fixture(autouse=True)
+def published_run(monkeypatch):
+    """The committed published run, whatever ``results/latest.json`` this machine has."""
+    monkeypatch.setattr(results, "LATEST", PUBLISHED)
+
+
+def _record() -> dict:
+    return json.loads(PUBLISHED.read_text())
+
+
+def _gflops(text: str) -> float:
+    number, unit = text.split()
+    assert unit == "GFLOP/s", text
+    return float(number)
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
+def test_every_key_of_the_performance_page_resolves(page):
+    keys = sorted(set(re.findall(r":bench:`([^`]+)`", page.read_text(encoding="utf-8"))))
+    assert keys, f"no :bench: key in {page}"
+    failed = {}
+    for key in keys:
+        try:
+            results.bench_value(key)
+        except (KeyError, IndexError, ValueError) as exc:
+            failed[key] = str(exc)
+    assert not failed, f"keys of {page.name} that {PUBLISHED.name} cannot fill: {failed}"
+
+
+def test_fma_keys_state_the_measured_peak():
+    machine = _record()["machine"]
+    measured, isa = machine["fma_peak_gflops"], machine["convops_cpu_features"]["in_use"]
+    for name in (isa, "avx2"):
+        for dtype in ("float32", "float64"):
+            one = measured[name][f"{dtype}_1_thread"]
+            assert _gflops(results.bench_value(f"fma.1.{name}.{dtype}")) == pytest.approx(one, abs=0.5)
+            assert _gflops(results.bench_value(f"fma.2.{name}.{dtype}")) == pytest.approx(
+                measured[name][f"{dtype}_all_threads"], abs=0.5
+            )
+    # Without an instruction set: the ceiling of the thread mode (the one in use, 1 thread x threads),
+    # within the spread of two measurements of the same peak.
+    one = measured[isa]["float32_1_thread"]
+    assert _gflops(results.bench_value("fma.1")) == pytest.approx(one, rel=0.02)
+    assert _gflops(results.bench_value("fma.2")) == pytest.approx(2 * one, rel=0.02)
+    assert _gflops(results.bench_value("fma.1.float64")) == pytest.approx(measured[isa]["float64_1_thread"], rel=0.02)
+    with pytest.raises(KeyError, match="no FMA peak"):
+        results.bench_value("fma.1.sse9")
+
+
+@pytest.mark.parametrize("threads", ["1", "2"])
+def test_slower_peer_lists_the_cases_a_peer_wins(threads):
+    run = next(r for r in _record()["runs"] if str(r["threads"]) == threads)
+    expected = {}
+    for case in run["cases"]:
+        impls = case["impls"]
+        mine = impls["convops"]["median_s"]
+        times = {p: impls[p]["median_s"] for p in PEERS if p in impls}
+        best = min(times, key=times.get)
+        if times[best] < mine:
+            expected[case["label"]] = (times[best] / mine, results.IMPL_NAMES[best])  # below 1: convops slower
+    text = results.bench_value(f"slower.{threads}.peer")
+    listed = {}
+    if expected:
+        for item in text.split("; "):
+            label, _sep, rest = item.rpartition(" (")
+            ratio, name = rest.rstrip(")").split(", ")
+            listed[label] = (float(ratio.rstrip("×")), name)
+    assert listed.keys() == expected.keys(), text
+    for label, (ratio, name) in listed.items():
+        assert name == expected[label][1], label
+        assert ratio == pytest.approx(expected[label][0], abs=0.006), label
+
+
+def test_speed_vs_any_implementation():
+    run = next(r for r in _record()["runs"] if r["threads"] == 1)
+    checked = 0
+    for case in run["cases"]:
+        impls = case["impls"]
+        for impl in ("torch_cl", "torch_nchw", "tf_function"):
+            if impl not in impls:
+                continue
+            text = results.bench_value(f"{case['name']}.1.x{impl}")
+            expected = impls[impl]["median_s"] / impls["convops"]["median_s"]
+            assert float(text.rstrip("×")) == pytest.approx(expected, rel=0.05, abs=0.006), (case["name"], impl)
+            checked += 1
+    assert checked, f"{PUBLISHED.name} has no PyTorch or tf.function times"
+    with pytest.raises(KeyError, match="unknown case field"):
+        results.bench_value(f"{run['cases'][0]['name']}.1.xjax")

@@ -1,0 +1,149 @@
+"""The layers' own compiled paths, bit for bit:
+
+* MaxPooling2D's training pass against TensorFlow: ``tf.nn.max_pool2d`` forward and its
+  ``tf.GradientTape`` gradient (TF's MaxPoolGrad), for windows that do not overlap (the layer's
+  one-byte positions) and windows that do (the general argmax and scatter), with ties, signed
+  zeros, NaN, infinities and the dtype's lowest value, at one and two threads.
+* Conv2D, which skips the public ops' argument checks, against those ops (conv2d and its
+  gradients, themselves compared with TensorFlow in tests/test_conv*.py).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import convops
+import oracle
+from convops._kernels import load
+from convops.dispatch import force
+from convops.nn import layers
+
+# Every variant of the 2x2 forward: "cython" (the Cython loop) and each SIMD copy this CPU runs.
+POOL_ISAS = load("pool").variants()
+
+
+def tf_pool_and_grad(x: np.ndarray, pool: tuple[int, int], strides: tuple[int, int], padding: str, dy: np.ndarray):
+    tf = oracle.load()
+    tx = tf.constant(x)
+    with tf.GradientTape() as tape:
+        tape.watch(tx)
+        y = tf.nn.max_pool2d(tx, [1, *pool, 1], [1, *strides, 1], padding.upper())
+    return y.numpy(), tape.gradient(y, tx, output_gradients=tf.constant(dy)).numpy()
+
+
+def special_values(dtype: np.dtype) -> list[float]:
+    lowest = float(np.finfo(dtype).min)
+    return [0.0, -0.0, 1.0, 1.0, 2.0, -1.0, np.inf, -np.inf, np.nan, lowest]
+
+
+@st.composite
+def pool_cases(draw):
+    dtype = np.dtype(draw(st.sampled_from(["float32", "float64"])))
+    pool = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    # Mostly strides >= pool (windows apart: the one-byte positions), sometimes smaller (overlap).
+    if draw(st.booleans()):
+        pool = (2, 2)  # the SIMD copies' windows
+    strides = (draw(st.integers(max(1, pool[0] - 1), 4)), draw(st.integers(max(1, pool[1] - 1), 4)))
+    padding = draw(st.sampled_from(["valid", "same"]))
+    h, w = draw(st.integers(pool[0], 9)), draw(st.integers(pool[1], 9))
+    shape = (draw(st.integers(1, 3)), h, w, draw(st.sampled_from([1, 3, 8, 17, 70])))
+    seed = draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    values = special_values(dtype)
+    # Few distinct values (ties everywhere), special values in some cases, random ones in others.
+    if draw(st.booleans()):
+        x = rng.choice(np.array(values, dtype=dtype), size=shape)
+    else:
+        x = rng.integers(-3, 4, size=shape).astype(dtype)
+    return x, pool, strides, padding, rng
+
+
+@pytest.mark.tf
+@given(case=pool_cases(), isa=st.sampled_from(POOL_ISAS))
+def test_maxpool_layer_training_pass_matches_tf_bit_for_bit(case, isa):
+    x, pool, strides, padding, rng = case
+    layer = layers.MaxPooling2D(pool, strides, padding, dtype=x.dtype.name)
+    layer.build(x.shape[1:])
+    results = []
+    for threads in (1, 2):
+        with convops.num_threads(threads), force(isa=isa):
+            y = layer.forward(x, training=True)
+            dy = rng.standard_normal(y.shape).astype(x.dtype) if not results else results[0][2]
+            dy.flat[:: max(1, dy.size // 3)] = -0.0  # a -0.0 gradient lands as +0.0 (TF's zeroed sum)
+            dx = layer.backward(dy)
+        results.append((y, dx, dy))
+    want_y, want_dx = tf_pool_and_grad(x, pool, strides, padding, results[0][2])
+    for y, dx, _ in results:
+        assert y.dtype == x.dtype and dx.dtype == x.dtype
+        np.testing.assert_array_equal(y.view(f"u{x.itemsize}"), want_y.view(f"u{x.itemsize}"))
+        np.testing.assert_array_equal(dx.view(f"u{x.itemsize}"), want_dx.view(f"u{x.itemsize}"))
+
+
+def test_maxpool_layer_positions_follow_the_window_not_the_clipped_corner():
+    """SAME padding clips the last window (5 -> 3 windows of 2): its positions still count from
+    the unclipped corner, so the gradient lands on the cell that holds the maximum."""
+    x = np.arange(25, dtype=np.float32).reshape(1, 5, 5, 1)[:, ::-1, ::-1].copy()
+    layer = layers.MaxPooling2D(2, padding="same")
+    layer.build((5, 5, 1))
+    y = layer.forward(x, training=True)
+    # Each window's maximum is its top-left real cell (values fall to the right and downwards).
+    assert np.array_equal(y[0, :, :, 0], x[0, ::2, ::2, 0])
+    dx = layer.backward(np.arange(1, 10, dtype=np.float32).reshape(1, 3, 3, 1))
+    want = np.zeros((5, 5), np.float32)
+    want[::2, ::2] = np.arange(1, 10).reshape(3, 3)
+    assert np.array_equal(dx[0, :, :, 0], want)
+
+
+# --------------------------------------------------------------------------- Conv2D's convolutions
+
+
+@st.composite
+def conv_layers(draw):
+    dtype = draw(st.sampled_from(["float32", "float64"]))
+    groups = draw(st.sampled_from([1, 1, 2]))
+    c_in = groups * draw(st.integers(1, 3))
+    strides = draw(st.integers(1, 2))
+    dilation = 1 if strides > 1 else draw(st.integers(1, 2))
+    layer = layers.Conv2D(
+        groups * draw(st.integers(1, 3)),
+        (draw(st.integers(1, 3)), draw(st.integers(1, 3))),
+        strides=strides,
+        padding=draw(st.sampled_from(["valid", "same"])),
+        dilation_rate=dilation,
+        groups=groups,
+        activation=draw(st.sampled_from(["relu", "linear", "tanh"])),
+        dtype=dtype,
+    )
+    shape = (draw(st.integers(5, 9)), draw(st.integers(5, 9)), c_in)
+    layer.build(shape)
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    layer.set_weights([rng.standard_normal(w.shape) for w in layer.get_weights()])
+    return layer, rng.standard_normal((draw(st.integers(1, 3)), *shape)).astype(dtype), rng
+
+
+@given(case=conv_layers())
+def test_conv2d_layer_gives_the_public_ops_bits(case):
+    """The layer validates its geometry once and calls the ops' internals: the same bits as
+    conv2d + bias + activation forward and conv2d_backprop_filter / _input backward, whose own
+    tests compare them with TensorFlow."""
+    layer, x, rng = case
+    padding = layer.padding.upper()
+    args = (layer.strides, padding, "NHWC", layer.dilation_rate)
+    for _ in range(2):  # the second pass runs on the cached geometry
+        y = layer.forward(x, training=True)
+        z = convops.conv2d(x, layer.kernel, layer.strides, padding, layer.dilation_rate) + layer.bias
+        want_y = np.maximum(z, 0) if layer.activation_name == "relu" else np.tanh(z)
+        if layer.activation_name == "linear":
+            want_y = z
+        np.testing.assert_array_equal(y, want_y)
+        dy = rng.standard_normal(y.shape).astype(x.dtype)
+        dz = np.where(want_y > 0, dy, 0) if layer.activation_name == "relu" else dy
+        if layer.activation_name == "tanh":
+            dz = layer._act_backward(dy, want_y)
+        dx = layer.backward(dy.copy())
+        want_dw = convops.conv2d_backprop_filter(x, layer.kernel.shape, dz, *args)
+        np.testing.assert_array_equal(layer.grads["kernel"], want_dw)
+        np.testing.assert_array_equal(dx, convops.conv2d_backprop_input(x.shape, layer.kernel, dz, *args))
