@@ -81,6 +81,75 @@ def _cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+# (vendor, family) -> [(first model, last model, name)]: the microarchitectures of the x86 server
+# and desktop parts this project is measured on, by /proc/cpuinfo's numbers ("model name" alone says
+# "AMD EPYC" on a cloud VM, whether Zen 3 or Zen 4). Sources: AMD's and Intel's family/model lists.
+_MICROARCHITECTURES = {
+    ("AuthenticAMD", 23): [(0x00, 0x2F, "Zen/Zen+"), (0x30, 0xFF, "Zen 2")],
+    ("AuthenticAMD", 25): [(0x00, 0x0F, "Zen 3"), (0x10, 0x1F, "Zen 4"), (0x20, 0x5F, "Zen 3"), (0x60, 0xAF, "Zen 4")],
+    ("AuthenticAMD", 26): [(0x00, 0xFF, "Zen 5")],
+    ("GenuineIntel", 6): [
+        (0x55, 0x55, "Skylake-SP/Cascade Lake"),
+        (0x6A, 0x6C, "Ice Lake-SP"),
+        (0x8F, 0x8F, "Sapphire Rapids"),
+        (0xAD, 0xAE, "Granite Rapids"),
+        (0xCF, 0xCF, "Emerald Rapids"),
+    ],
+}
+
+
+def cpu_identity(cpuinfo: str) -> dict:
+    """Vendor, family, model and stepping of the first CPU in ``cpuinfo`` (the text of
+    /proc/cpuinfo), and its microarchitecture where :data:`_MICROARCHITECTURES` knows it (else
+    None); {} when the text has none of them (another system)."""
+    fields: dict[str, str] = {}
+    for line in cpuinfo.splitlines():
+        key, sep, value = line.partition(":")
+        key = key.strip()
+        if not sep:
+            if fields:
+                break  # the end of the first CPU's block
+            continue
+        if key in ("vendor_id", "cpu family", "model", "stepping") and key not in fields:
+            fields[key] = value.strip()
+    if not fields:
+        return {}
+    identity: dict = {"vendor": fields.get("vendor_id")}
+    for key, name in (("cpu family", "family"), ("model", "model"), ("stepping", "stepping")):
+        try:
+            identity[name] = int(fields[key])
+        except (KeyError, ValueError):
+            identity[name] = None
+    identity["microarchitecture"] = next(
+        (
+            name
+            for first, last, name in _MICROARCHITECTURES.get((identity["vendor"], identity["family"]), [])
+            if identity["model"] is not None and first <= identity["model"] <= last
+        ),
+        None,
+    )
+    return identity
+
+
+def _cpu_identity() -> dict:
+    try:
+        with open("/proc/cpuinfo") as f:
+            return cpu_identity(f.read())
+    except OSError:
+        return {}
+
+
+def describe_cpu(machine: dict) -> str:
+    """``machine["cpu"]`` with its microarchitecture and numbers when the record has them:
+    "AMD EPYC (Zen 3; family 25, model 1)"."""
+    identity = machine.get("cpu_id") or {}
+    if identity.get("family") is None:
+        return str(machine["cpu"])
+    numbers = f"family {identity['family']}, model {identity['model']}"
+    arch = identity.get("microarchitecture")
+    return f"{machine['cpu']} ({arch}; {numbers})" if arch else f"{machine['cpu']} ({numbers})"
+
+
 def _cpu_flags() -> list:
     try:
         with open("/proc/cpuinfo") as f:
@@ -154,6 +223,7 @@ def machine_info(original_env: dict[str, str | None]) -> dict:
         "host": platform.node(),
         "platform": platform.platform(),
         "cpu": _cpu_model(),
+        "cpu_id": _cpu_identity(),
         "cores": os.cpu_count(),
         "cpu_flags": _cpu_flags(),
         "memory_gib": _memory_gib(),

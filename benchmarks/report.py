@@ -6,6 +6,8 @@ are computed only within one run (one process, same minutes, same load).
 
 from __future__ import annotations
 
+from benchmarks.machine import describe_cpu
+
 PEERS = ("tf_eager", "tf_function", "torch_cl", "torch_nchw")
 TARGETS = {  # what each group of cases must reach (README.md, "Targets"), checked in the table's last column
     "small": "5x TF eager",
@@ -154,7 +156,7 @@ def markdown(result: dict, header: bool = True) -> str:
         lines += [
             "# convops benchmark results",
             "",
-            f"Machine: {machine['cpu']}, {machine['cores']} cores, {machine.get('memory_gib')} GiB; "
+            f"Machine: {describe_cpu(machine)}, {machine['cores']} cores, {machine.get('memory_gib')} GiB; "
             f"{machine['date']}; convops {machine['git_commit']}; versions "
             + ", ".join(f"{k} {v}" for k, v in machine["versions"].items())
             + ".",

@@ -12,7 +12,7 @@ import re
 import statistics
 import time
 
-from benchmarks.machine import LoadProbe, machine_info
+from benchmarks.machine import LoadProbe, describe_cpu, machine_info
 
 PAUSE_S = 0.02  # between two implementations' samples (see measure_interleaved)
 # After NumPy's baseline: its tensordot runs OpenBLAS, whose idle threads spin for ~2**28
@@ -215,7 +215,7 @@ def run_child(args) -> int:
     pattern = re.compile(args.filter) if args.filter else None
 
     print(
-        f"machine: {info['cpu']}, {info['cores']} cores; threads for everyone: {threads}; "
+        f"machine: {describe_cpu(info)}, {info['cores']} cores; threads for everyone: {threads}; "
         f"OpenBLAS pins: {os.environ.get('OPENBLAS_CORETYPE') or 'none'}",
         flush=True,
     )

@@ -404,6 +404,16 @@ def accuracy(args) -> dict:
 # --------------------------------------------------------------------------- report
 
 
+def _measured_on(machine: dict | None) -> str:
+    """Where the speed section was measured: its CPU (with the microarchitecture when known),
+    cores and date, as a clause to end the paragraph of minima ("" without a record)."""
+    if not machine:
+        return ""
+    from benchmarks.machine import describe_cpu
+
+    return f". Measured on {describe_cpu(machine)}, {machine.get('cores')} cores, {machine.get('date')}"
+
+
 def _speed_section(results: dict) -> list[str]:
     """Time per batch and peak memory of a training step, convops vs Keras."""
     lines = [
@@ -430,7 +440,8 @@ def _speed_section(results: dict) -> list[str]:
             f"oneDNN {'on' if r['onednn'] else 'off'}: "
             + ", ".join(f"{k} {v['min_ms']:.1f} ms" for k, v in r["times"].items())
             for r in results["speed"]["runs"]
-        ),
+        )
+        + _measured_on(results["speed"].get("machine")),
         "",
     ]
     mem = results["speed"]["memory"]

@@ -5,6 +5,10 @@ published benchmark run, checked against the run's raw record without building t
 * the FMA peak keys state what the machine section measured, per instruction set and thread mode;
 * ``slower.THREADS.peer`` lists exactly the cases where some peer's median time beats convops',
   naming the quickest, and ``xIMPL`` is that implementation's median time over convops'.
+
+And the machine line every run and page starts with: which CPU a run measured, by
+/proc/cpuinfo's numbers (``benchmarks/machine.py``), since a cloud VM's model name ("AMD EPYC")
+does not tell Zen 3 from Zen 4.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ for path in (ROOT, DOCS, DOCS / "_ext"):
 
 import results  # noqa: E402  (docs/_ext/results.py)
 
+from benchmarks.machine import cpu_identity, describe_cpu  # noqa: E402
 from benchmarks.published import PUBLISHED_RUN, RESULTS  # noqa: E402
 
 PUBLISHED = RESULTS / f"{PUBLISHED_RUN}.json"
@@ -119,3 +124,58 @@ def test_speed_vs_any_implementation():
     assert checked, f"{PUBLISHED.name} has no PyTorch or tf.function times"
     with pytest.raises(KeyError, match="unknown case field"):
         results.bench_value(f"{run['cases'][0]['name']}.1.xjax")
+
+
+def _cpuinfo(vendor: str, family: int, model: int, stepping: int, name: str, cpus: int = 2) -> str:
+    """/proc/cpuinfo as Linux writes it: one block per logical CPU, a blank line between."""
+    block = (
+        "processor\t: {n}\nvendor_id\t: {vendor}\ncpu family\t: {family}\nmodel\t\t: {model}\n"
+        "model name\t: {name}\nstepping\t: {stepping}\nflags\t\t: fpu avx2 fma\n"
+    )
+    return "\n".join(
+        block.format(n=n, vendor=vendor, family=family, model=model, name=name, stepping=stepping) for n in range(cpus)
+    )
+
+
+@pytest.mark.parametrize(
+    ("vendor", "family", "model", "expected"),
+    [
+        ("AuthenticAMD", 25, 0x01, "Zen 3"),  # EPYC 7003 (Milan): the AVX2-only machine here
+        ("AuthenticAMD", 25, 0x11, "Zen 4"),  # EPYC 9004 (Genoa): AVX-512
+        ("AuthenticAMD", 25, 0x21, "Zen 3"),  # Ryzen 5000 (Vermeer)
+        ("AuthenticAMD", 23, 0x31, "Zen 2"),  # EPYC 7002 (Rome)
+        ("AuthenticAMD", 26, 0x02, "Zen 5"),  # EPYC 9005 (Turin)
+        ("GenuineIntel", 6, 0x8F, "Sapphire Rapids"),  # Xeon 4th generation
+        ("GenuineIntel", 6, 0x55, "Skylake-SP/Cascade Lake"),
+        ("GenuineIntel", 6, 0x9A, None),  # Alder Lake (mobile): not in the table
+        ("CentaurHauls", 6, 0x0F, None),
+    ],
+)
+def test_cpu_identity_names_the_microarchitecture(vendor, family, model, expected):
+    identity = cpu_identity(_cpuinfo(vendor, family, model, 1, "Some CPU"))
+    assert identity == {
+        "vendor": vendor,
+        "family": family,
+        "model": model,
+        "stepping": 1,
+        "microarchitecture": expected,
+    }
+
+
+def test_cpu_identity_reads_the_first_cpu_only_and_nothing_on_other_systems():
+    first = _cpuinfo("AuthenticAMD", 25, 0x11, 1, "AMD EPYC", cpus=1)
+    second = _cpuinfo("GenuineIntel", 6, 0x8F, 8, "Intel Xeon", cpus=1)
+    assert cpu_identity(first + "\n\n" + second)["microarchitecture"] == "Zen 4"
+    assert cpu_identity("") == {}
+    assert cpu_identity("Processor\t: ARMv8 Processor rev 1 (v8l)\nBogoMIPS\t: 48.00\n") == {}
+    assert cpu_identity("vendor_id\t: GenuineIntel\ncpu family\t: six\n")["family"] is None
+
+
+def test_describe_cpu():
+    zen3 = cpu_identity(_cpuinfo("AuthenticAMD", 25, 1, 1, "AMD EPYC"))
+    assert describe_cpu({"cpu": "AMD EPYC", "cpu_id": zen3}) == "AMD EPYC (Zen 3; family 25, model 1)"
+    unknown = cpu_identity(_cpuinfo("GenuineIntel", 6, 0x9A, 3, "12th Gen Intel(R) Core(TM) i7-1260P"))
+    assert describe_cpu({"cpu": "i7-1260P", "cpu_id": unknown}) == "i7-1260P (family 6, model 154)"
+    # Runs recorded before the identity was kept (the published one among them) keep their line.
+    assert describe_cpu({"cpu": "AMD EPYC"}) == "AMD EPYC"
+    assert describe_cpu({"cpu": "AMD EPYC", "cpu_id": {}}) == "AMD EPYC"
