@@ -111,6 +111,62 @@ def test_every_filter_chunk_gives_the_same_bits(monkeypatch):
         assert np.array_equal(_bits(dw), _bits(dw0)), filt
 
 
+# (x shape, KH, KW, C_out, strides, padding as (top, left) with as much after, groups, dilation_w,
+#  whether a filter row's taps may share a block). A first layer (one input channel, VALID) and
+# a few channels; horizontal padding clips a border tap and not the others (SAME: one block per
+# tap, as groups and dilation also keep it).
+ROW_CASES = [
+    ((3, 12, 13, 1), 3, 3, 32, (1, 1), (0, 0), 1, 1, True),
+    ((2, 11, 16, 2), 3, 5, 20, (1, 2), (0, 0), 1, 1, True),
+    ((2, 9, 10, 3), 2, 3, 70, (2, 1), (1, 0), 1, 1, True),  # vertical padding only
+    ((2, 10, 9, 1), 3, 3, 16, (1, 1), (1, 1), 1, 1, False),  # SAME: kx = 0 reads padding at ox = 0
+    ((2, 10, 9, 2), 3, 3, 16, (1, 1), (0, 0), 2, 1, False),
+    ((2, 10, 12, 1), 3, 3, 16, (1, 1), (0, 0), 1, 2, False),
+    ((2, 8, 8, 1), 3, 1, 16, (1, 1), (0, 0), 1, 1, False),  # one tap per row: nothing to share
+]
+
+
+@pytest.mark.parametrize("case", ROW_CASES, ids=lambda c: f"{c[0]}k{c[1]}x{c[2]}s{c[4]}p{c[5]}g{c[6]}d{c[7]}")
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_filter_row_of_taps_in_one_block_gives_the_same_bits(case, dtype):
+    # The filter gradient's blocks may take R rows (kx, ci) of a whole filter row when C_in is
+    # small; each element's sum is the same either way, for every width of block and chunk.
+    from convops._kernels import load
+    from convops._kernels.simd import ISA_NAMES
+
+    xs, kh, kw, c_out, (sh, sw), (top, left), groups, dil_w, shared = case
+    rng = np.random.default_rng(sum(xs) + kh * kw)
+    x = rng.standard_normal(xs).astype(dtype)
+    h_out = (xs[1] + 2 * top - kh) // sh + 1
+    w_out = (xs[2] + 2 * left - (kw - 1) * dil_w - 1) // sw + 1
+    dy = rng.standard_normal((xs[0], h_out, w_out, c_out)).astype(dtype)
+    kernel = load("conv_grad").conv2d_backprop_filter_direct
+    for isa in ISAS:
+        for vectors in (1, 2, 4):
+            for chunk in (256, 1 << 17):
+                for threads in (1, 2):
+                    runs = []
+                    for whole_rows in (True, False):
+                        dw = np.full((kh, kw, xs[3] // groups, c_out), np.nan, dtype=dtype)
+                        lines = kernel(
+                            x, dy, dw, sh, sw, 1, dil_w, top, left, groups, ISA_NAMES.index(isa), chunk, threads,
+                            vectors, whole_rows,
+                        )  # fmt: skip
+                        runs.append((lines, dw))
+                    (lines, merged), (tap_lines, per_tap) = runs
+                    repro = (case, dtype.__name__, isa, vectors, chunk, threads)
+                    assert tap_lines == kh * kw, repro
+                    # Blocks hold several taps only where every tap of a row reads the same
+                    # positions, and always for one input channel (every block has room for 3 rows).
+                    assert lines in (kh, kh * kw), repro
+                    if lines == kh and kw > 1:
+                        assert shared, repro
+                    if shared and xs[3] // groups == 1:
+                        assert lines == kh, repro
+                    assert np.isfinite(merged).all(), repro
+                    assert np.array_equal(_bits(merged), _bits(per_tap)), repro
+
+
 def test_large_fast_path_calls_are_tuned_and_agree(monkeypatch):
     # A plain call takes conv2d's compiled fast path; above the threshold it asks the autotuner.
     rng = np.random.default_rng(1)

@@ -176,9 +176,18 @@ cdef struct FilterGradDirectPlan:
     Py_ssize_t sh, sw, dil_h, dil_w, top, left
     Py_ssize_t out_rows           # N * H_out: the flattened (n, oy) output rows
     Py_ssize_t chunk_rows         # output rows streamed per pass (a cache block of dy and x)
-    Py_ssize_t rows_per_block     # R: the most filter-gradient rows (input channels of one tap) per block
-    Py_ssize_t ci_blocks          # ceil(C_in/groups / R); block cb has rows [cb*C_g//ci_blocks, (cb+1)*C_g//ci_blocks)
-    Py_ssize_t parts              # tasks per group, each a range of (tap, ci block) units
+    Py_ssize_t rows_per_block     # R: the most filter-gradient rows per block
+    # A line: the filter-gradient rows one block may take from, consecutive in d_filters and in x.
+    # Normally one tap's C_g input channels (lines = KH*KW). With few input channels (C_g < R, no
+    # groups, no horizontal dilation) and every tap of a filter row reading the same positions
+    # (no padding clips one and not another), one filter row's KW*C_g rows (kx, ci): lines = KH,
+    # so that a first layer's block holds 3 taps instead of 1 (three times the independent
+    # multiply-adds per position, and dy streamed a third as often). Rows only change blocks: each
+    # element's sum runs over the same positions in the same order (bit-identical).
+    Py_ssize_t lines, line_rows
+    bint whole_rows               # lines are filter rows (ky), not taps
+    Py_ssize_t ci_blocks          # ceil(line_rows / R); block cb has rows [cb*T//ci_blocks, (cb+1)*T//ci_blocks)
+    Py_ssize_t parts              # tasks per group, each a range of (line, row block) units
     Py_ssize_t lanes, vec_per_block, co_blocks
     Py_ssize_t co_pad             # 0, or the padded row of a scratch copy of dy (narrow groups)
     int isa, code
@@ -215,6 +224,25 @@ cdef Py_ssize_t _filter_grad_segments(const FilterGradDirectPlan* p, Py_ssize_t 
     return n_seg
 
 
+cdef bint _same_columns_for_every_kx(Py_ssize_t width, Py_ssize_t w_out, Py_ssize_t kw, Py_ssize_t sw,
+                                     Py_ssize_t left) noexcept nogil:
+    # Whether every tap kx of a filter row reads the input at the same output columns [lo, hi)
+    # (_filter_grad_segments' run, dilation 1): true without horizontal padding (VALID), where
+    # each column's window lies in the image.
+    cdef Py_ssize_t kx, ix0, lo, hi, lo0 = -1, hi0 = -1
+    for kx in range(kw):
+        ix0 = kx - left
+        if width - 1 - ix0 < 0:
+            return False
+        lo = 0 if ix0 >= 0 else (-ix0 + sw - 1) // sw
+        hi = min(w_out, (width - 1 - ix0) // sw + 1)
+        if kx == 0:
+            lo0, hi0 = lo, hi
+        elif lo != lo0 or hi != hi0:
+            return False
+    return lo0 < hi0
+
+
 cdef void _filter_grad_task(const floating* x, const floating* dy, floating* d_filters, FilterGradDirectPlan* p,
                             Py_ssize_t task) noexcept nogil:
     # Task = (group g, part): the (tap, ci block) units [u0, u1) of group g, over every output
@@ -222,7 +250,7 @@ cdef void _filter_grad_task(const floating* x, const floating* dy, floating* d_f
     # every unit of the task streams them). Each d_filters element belongs to one unit: it is summed by
     # one task, in position order.
     cdef Py_ssize_t g = task // p.parts, part = task - g * p.parts
-    cdef Py_ssize_t units = p.kh * p.kw * p.ci_blocks
+    cdef Py_ssize_t units = p.lines * p.ci_blocks
     cdef Py_ssize_t u0 = part * units // p.parts, u1 = (part + 1) * units // p.parts
     cdef Py_ssize_t r0, r1, u, tap, cur_tap, cb, ci0, n_rows, b, co0, n_lanes, n_seg = 0, pos
     cdef Py_ssize_t dy_step = p.co_pad if p.co_pad else p.c_out
@@ -261,27 +289,32 @@ cdef void _filter_grad_task(const floating* x, const floating* dy, floating* d_f
                     dst[c] = 0
         cur_tap = -1
         for u in range(u0, u1):
-            tap = u // p.ci_blocks
+            tap = u // p.ci_blocks                  # the line: a tap, or a filter row (whole_rows)
             cb = u - tap * p.ci_blocks
             if tap != cur_tap:
-                n_seg = _filter_grad_segments(p, r0, r1, tap // p.kw, tap - (tap // p.kw) * p.kw, segs)
+                if p.whole_rows:                    # every kx reads kx=0's positions, kx*C_in further
+                    n_seg = _filter_grad_segments(p, r0, r1, tap, 0, segs)
+                else:
+                    n_seg = _filter_grad_segments(p, r0, r1, tap // p.kw, tap - (tap // p.kw) * p.kw, segs)
                 cur_tap = tap
             if n_seg == 0:
                 continue
-            ci0 = cb * p.c_group // p.ci_blocks
-            n_rows = (cb + 1) * p.c_group // p.ci_blocks - ci0
+            # Rows [ci0, ci0 + n_rows) of the line: input channels of a tap, or (kx, ci) pairs
+            # kx*C_in + ci of a filter row (C_g = C_in, dilation 1: that is also their offset in x).
+            ci0 = cb * p.line_rows // p.ci_blocks
+            n_rows = (cb + 1) * p.line_rows // p.ci_blocks - ci0
             for b in range(p.co_blocks):
                 co0 = b * p.vec_per_block * p.lanes
                 n_lanes = min(p.vec_per_block * p.lanes, p.c_out_group - co0)
                 if floating is float:
                     convops_dw_ukernels_f32[p.isa](
                         <int>n_rows, <int>((n_lanes + p.lanes - 1) // p.lanes), xg + ci0, dyg + co0,
-                        d_filters + (tap * p.c_group + ci0) * p.c_out + g * p.c_out_group + co0, segs, n_seg,
+                        d_filters + (tap * p.line_rows + ci0) * p.c_out + g * p.c_out_group + co0, segs, n_seg,
                         p.sw * p.c_in, dy_step, p.c_out, n_lanes)
                 else:
                     convops_dw_ukernels_f64[p.isa](
                         <int>n_rows, <int>((n_lanes + p.lanes - 1) // p.lanes), xg + ci0, dyg + co0,
-                        d_filters + (tap * p.c_group + ci0) * p.c_out + g * p.c_out_group + co0, segs, n_seg,
+                        d_filters + (tap * p.line_rows + ci0) * p.c_out + g * p.c_out_group + co0, segs, n_seg,
                         p.sw * p.c_in, dy_step, p.c_out, n_lanes)
         r0 = r1
     free(segs)
@@ -302,7 +335,7 @@ def conv2d_backprop_filter_direct(const floating[:, :, :, ::1] x, const floating
                                   floating[:, :, :, ::1] d_filters, Py_ssize_t sh, Py_ssize_t sw,
                                   Py_ssize_t dil_h, Py_ssize_t dil_w, Py_ssize_t pad_top, Py_ssize_t pad_left,
                                   Py_ssize_t groups, int isa, Py_ssize_t chunk_bytes, int num_threads,
-                                  int max_vectors=4):
+                                  int max_vectors=4, bint whole_rows=True):
     """Filter gradient by a register-blocked direct kernel (no patch matrix, no BLAS).
 
     Same contract and result layout as conv2d_backprop_filter (x, dy, d_filters), with `isa` the
@@ -316,7 +349,10 @@ def conv2d_backprop_filter_direct(const floating[:, :, :, ::1] x, const floating
     C_out/groups is not a whole number of vectors stream a zero-padded copy of the chunk). Tasks are
     ranges of blocks; every d_filters element is summed by one task in position order, so the result
     does not depend on the thread count. Nor on the blocking (convops/_autotune.py chooses it):
-    `chunk_bytes`, and `max_vectors` (1..4), the widest block of output channels, in SIMD vectors.
+    `chunk_bytes`, and `max_vectors` (1..4), the widest block of output channels, in SIMD vectors;
+    nor on `whole_rows` (False: blocks of one tap's channels even where a filter row's taps could
+    share one, for tests). Returns the lines the blocks were cut from: KH when a block may hold
+    several taps of a filter row, else KH*KW (FilterGradDirectPlan).
     """
     cdef FilterGradDirectPlan p
     cdef Py_ssize_t vectors, tasks
@@ -340,7 +376,11 @@ def conv2d_backprop_filter_direct(const floating[:, :, :, ::1] x, const floating
     # would load as many dy vectors per position for a third of the multiply-adds). Which rows
     # share a block does not change any element's sum.
     p.rows_per_block = convops_dw_block_rows(isa, <int>p.vec_per_block)
-    p.ci_blocks = (p.c_group + p.rows_per_block - 1) // p.rows_per_block
+    p.whole_rows = (whole_rows and groups == 1 and dil_w == 1 and p.kw > 1 and p.c_group < p.rows_per_block
+                    and _same_columns_for_every_kx(p.width, p.w_out, p.kw, sw, pad_left))
+    p.lines = p.kh if p.whole_rows else p.kh * p.kw
+    p.line_rows = p.kw * p.c_group if p.whole_rows else p.c_group
+    p.ci_blocks = (p.line_rows + p.rows_per_block - 1) // p.rows_per_block
     p.co_pad = 0 if p.c_out_group % p.lanes == 0 else vectors * p.lanes
     p.chunk_rows = max(1, min(p.out_rows, chunk_bytes // max(1, p.w_out * vectors * p.lanes * sizeof(floating))))
     p.x, p.dy, p.d_filters = &x[0, 0, 0, 0], &dy[0, 0, 0, 0], &d_filters[0, 0, 0, 0]
@@ -353,13 +393,14 @@ def conv2d_backprop_filter_direct(const floating[:, :, :, ::1] x, const floating
     # Parts per group: one per thread (with fewer groups than threads), as few as possible
     # because every part streams all of the group's dy and x through the cache once (8 parts per
     # group on 2 threads: a first layer with one input channel ran no faster than on one).
-    p.parts = max(1, min(p.kh * p.kw * p.ci_blocks, threads // min(groups, threads)))
+    p.parts = max(1, min(p.lines * p.ci_blocks, threads // min(groups, threads)))
     tasks = groups * p.parts
     with nogil:
         memset(p.d_filters, 0, p.kh * p.kw * p.c_group * p.c_out * sizeof(floating))
         parallel_for(_filter_grad_tasks, &p, tasks, 1, threads if tasks > 1 else 1)
     if p.failed:
         raise MemoryError("conv2d_backprop_filter_direct: could not allocate a segment buffer")
+    return p.lines
 
 
 # --------------------------------------------------------------------------- conv2d: input gradient
