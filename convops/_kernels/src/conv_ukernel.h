@@ -60,11 +60,22 @@ static inline __attribute__((always_inline)) UK_TARGET void UK_NAME(block)(
                 memcpy(&acc[p][v], outs[p] + v * UK_L, (size_t)left * sizeof(UK_T));
         }
     }
-    for (t = t0; t < t1; t++) {
-        {
-            const ptrdiff_t off = ky * row_stride + kx * col_stride;
-            const UK_T* wk = w + ((ky * kw + kx) * cg) * w_ci_stride;
-            for (ci = 0; ci < cg; ci++) {
+    /* The taps run a row at a time (or the part of a row in [t0, t1)). Where a pixel's inputs of
+     * consecutive taps kx are adjacent (col_stride == cg: dilation 1, one group), the row's
+     * (kx, ci) pairs are one run of inputs and one run of weight rows, so a single loop takes
+     * them: a first layer (cg = 1) then pays the loop's set-up once per row, not once per tap.
+     * The order of the multiply-adds is (ky, kx, ci) either way. */
+    t = t0;
+    while (t < t1) {
+        ptrdiff_t n = nkx - kx, r, rows, steps, off;
+        const UK_T* wk = w + ((ky * kw + kx) * cg) * w_ci_stride;
+        if (n > t1 - t)
+            n = t1 - t;
+        rows = col_stride == cg ? 1 : n;
+        steps = col_stride == cg ? n * cg : cg;
+        for (r = 0; r < rows; r++) {
+            off = ky * row_stride + (kx + r) * col_stride;
+            for (ci = 0; ci < steps; ci++) {
                 /* x - 0 is x for every x (0 + x would turn -0 into +0): a plain broadcast. */
                 if (V > P) {
                     _Pragma("GCC unroll 16") for (p = 0; p < P; p++)
@@ -83,10 +94,12 @@ static inline __attribute__((always_inline)) UK_TARGET void UK_NAME(block)(
                             acc[p][v] += b * wv[v];
                     }
                 }
-                wk += w_ci_stride;
+                wk += w_ci_stride;                  /* the next ci, or kx + 1's first */
             }
         }
-        if (++kx == nkx) {
+        t += n;
+        kx += n;
+        if (kx == nkx) {
             kx = 0;
             ky++;
         }
