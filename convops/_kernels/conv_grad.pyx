@@ -194,6 +194,17 @@ cdef struct FilterGradDirectPlan:
     bint failed
 
 
+cdef inline Py_ssize_t _tap_columns(Py_ssize_t width, Py_ssize_t w_out, Py_ssize_t sw, Py_ssize_t ix0,
+                                    Py_ssize_t* lo) noexcept nogil:
+    # The output columns [lo, hi) whose tap at input column ox*sw + ix0 lies in the image: lo the
+    # first with ox*sw + ix0 >= 0, hi (returned) one past the last with ox*sw + ix0 <= W - 1;
+    # hi = lo when there is none.
+    lo[0] = 0 if ix0 >= 0 else (-ix0 + sw - 1) // sw
+    if width - 1 - ix0 < 0:
+        return lo[0]
+    return min(w_out, (width - 1 - ix0) // sw + 1)
+
+
 cdef Py_ssize_t _filter_grad_segments(const FilterGradDirectPlan* p, Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t ky,
                                       Py_ssize_t kx, ptrdiff_t* segs) noexcept nogil:
     # The positions of output rows [r0, r1) whose tap (ky, kx) reads the input (not padding): per
@@ -201,11 +212,7 @@ cdef Py_ssize_t _filter_grad_segments(const FilterGradDirectPlan* p, Py_ssize_t 
     # is into dy itself, or into the chunk's padded copy (rows of co_pad) when there is one.
     cdef Py_ssize_t r, n, oy, iy, ix0, lo, hi, n_seg = 0
     ix0 = kx * p.dil_w - p.left                  # input column of ox = 0
-    # lo: the first ox with ox*sw + ix0 >= 0; hi: one past the last with ox*sw + ix0 <= W - 1.
-    lo = 0 if ix0 >= 0 else (-ix0 + p.sw - 1) // p.sw
-    if p.width - 1 - ix0 < 0:
-        return 0
-    hi = min(p.w_out, (p.width - 1 - ix0) // p.sw + 1)
+    hi = _tap_columns(p.width, p.w_out, p.sw, ix0, &lo)
     if lo >= hi:
         return 0
     for r in range(r0, r1):
@@ -229,18 +236,16 @@ cdef bint _same_columns_for_every_kx(Py_ssize_t width, Py_ssize_t w_out, Py_ssiz
     # Whether every tap kx of a filter row reads the input at the same output columns [lo, hi)
     # (_filter_grad_segments' run, dilation 1): true without horizontal padding (VALID), where
     # each column's window lies in the image.
-    cdef Py_ssize_t kx, ix0, lo, hi, lo0 = -1, hi0 = -1
+    cdef Py_ssize_t kx, lo, hi, lo0 = 0, hi0 = 0
     for kx in range(kw):
-        ix0 = kx - left
-        if width - 1 - ix0 < 0:
+        hi = _tap_columns(width, w_out, sw, kx - left, &lo)
+        if lo >= hi:
             return False
-        lo = 0 if ix0 >= 0 else (-ix0 + sw - 1) // sw
-        hi = min(w_out, (width - 1 - ix0) // sw + 1)
         if kx == 0:
             lo0, hi0 = lo, hi
         elif lo != lo0 or hi != hi0:
             return False
-    return lo0 < hi0
+    return True
 
 
 cdef void _filter_grad_task(const floating* x, const floating* dy, floating* d_filters, FilterGradDirectPlan* p,
