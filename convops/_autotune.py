@@ -54,12 +54,8 @@ the threshold, so they run the default blocking unless a test forces another.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import re
-import statistics
-import tempfile
 import threading
 import time
 import warnings
@@ -218,6 +214,8 @@ def cpu_id() -> str:
         import platform
 
         text = platform.processor() + platform.machine()
+    import hashlib  # here, not at import: `import convops` stays cheap
+
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -228,6 +226,8 @@ def cache_path() -> str:
 
 def read_cache(path: str) -> dict[str, str]:
     """The entries of a cache file, each checked; {} (with a warning) for anything malformed."""
+    import json
+
     try:
         with open(path, encoding="utf-8") as f:
             data = json.load(f)
@@ -252,6 +252,9 @@ def read_cache(path: str) -> dict[str, str]:
 
 def write_cache(path: str, entries: dict[str, str]) -> None:
     """Replace the cache file atomically (a reader sees the old file or the new one, never half)."""
+    import json
+    import tempfile
+
     os.makedirs(os.path.dirname(path), exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".autotune-", suffix=".json", dir=os.path.dirname(path))
     try:
@@ -339,6 +342,8 @@ def _best(
             start = timer()
             run(cand)
             times[cand].append(timer() - start)
+    import statistics
+
     median = {cand: statistics.median(t) for cand, t in times.items()}
     fastest = min(median.values())
     return next(cand for cand in (default, *order) if cand in median and _MARGIN * median[cand] <= fastest)

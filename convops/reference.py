@@ -23,7 +23,6 @@ quote these functions from this one path.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -268,6 +267,8 @@ def pad(x: np.ndarray, paddings: Sequence[Pair], mode: str = "CONSTANT", constan
             mean = x
         elif x.dtype.kind in "iub":
             # Exactly: Python ints do not overflow, and round(Fraction) rounds half to even.
+            from fractions import Fraction
+
             total = x.astype(object).sum(axis=axes, keepdims=True)
             mean = np.vectorize(lambda t: round(Fraction(int(t), count)), otypes=[object])(total)
         else:

@@ -27,9 +27,9 @@ EXTENSIONS = sorted(f"convops._kernels.{path.stem}" for path in PACKAGE.glob("_k
 assert len(EXTENSIONS) >= 8, f"no kernel sources found under {PACKAGE}/_kernels: {EXTENSIONS}"
 
 
-def _python(code: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "HYPOTHESIS"))}
-    env["PYTHONPATH"] = str(ROOT)
+def _python(code: str, timeout: float = 120, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "HYPOTHESIS"))}
+    env = {**base, "PYTHONPATH": str(ROOT), **(env or {})}
     return subprocess.run(
         [sys.executable, "-c", textwrap.dedent(code)],
         capture_output=True,
@@ -40,27 +40,41 @@ def _python(code: str, timeout: float = 120) -> subprocess.CompletedProcess:
     )
 
 
-def test_import_is_fast_and_does_not_import_tensorflow():
-    """`import convops` in a fresh interpreter: < 0.3 s of CPU (best of 5; CPU time, not the wall
-    clock, so that other processes on a shared machine do not decide it) and no
-    tensorflow/keras/scipy.linalg loaded."""
+def test_import_is_fast_and_does_not_import_tensorflow(tmp_path):
+    """`import convops` in a fresh interpreter costs < 0.1 s of CPU beyond NumPy's own import (best
+    of 5) and loads no tensorflow/keras/torch/scipy.linalg.
+
+    Measured as an installed package is imported: from cached bytecode (a first run writes it to a
+    private cache, since this machine may set PYTHONDONTWRITEBYTECODE), and NumPy imported first and
+    timed apart -- NumPy's import alone takes 0.1-0.25 s depending on the machine, which this
+    package does not decide. CPU time, not the wall clock, so other processes do not decide it."""
     code = """
         import json, sys, time
+        start = time.process_time()
+        import numpy
+        numpy_s = time.process_time() - start
         start = time.process_time()
         import convops
         elapsed = time.process_time() - start
         heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("tensorflow", "keras", "torch"))
-        print(json.dumps({"elapsed": elapsed, "heavy": heavy, "scipy_linalg": "scipy.linalg" in sys.modules}))
+        print(json.dumps({"elapsed": elapsed, "numpy": numpy_s, "heavy": heavy,
+                          "scipy_linalg": "scipy.linalg" in sys.modules}))
     """
+    env = {"PYTHONPYCACHEPREFIX": str(tmp_path), "PYTHONDONTWRITEBYTECODE": ""}
     runs = []
-    for _ in range(5):
-        result = _python(code)
+    for _ in range(6):
+        result = _python(code, env=env)
         assert result.returncode == 0, result.stderr
         runs.append(json.loads(result.stdout.strip().splitlines()[-1]))
+    assert any(tmp_path.rglob("_validation*.pyc")), "the first run did not cache convops' bytecode"
+    runs = runs[1:]  # the first run compiled the sources
     assert runs[0]["heavy"] == [], f"`import convops` imported {runs[0]['heavy'][:5]}"
     assert not runs[0]["scipy_linalg"], "scipy.linalg (~0.15 s) must load on the first conv2d, not on import"
     best = min(run["elapsed"] for run in runs)
-    assert best < 0.3, f"`import convops` took {best:.3f} s (best of 5; all: {[round(r['elapsed'], 3) for r in runs]})"
+    assert best < 0.1, (
+        f"`import convops` took {best:.3f} s beyond NumPy's import (best of 5; all: "
+        f"{[round(r['elapsed'], 3) for r in runs]}; NumPy's own: {[round(r['numpy'], 3) for r in runs]})"
+    )
 
 
 _BLOCKER = """
