@@ -33,6 +33,8 @@ CASES = [
 
 # Every register blocking with every cache blocking over taps the tuner tries, and passes that end
 # in the middle of a row of taps (2 and 5 taps of a 3-wide window) or cover the window in one.
+# Passes also switch the kernel's calls: a short reduction in one pass runs a row of blocks per
+# call (conv_ukernel.h's runs), in several passes one block per call -- the same bits either way.
 DIRECTS = [
     d._replace(taps_per_pass=t, group_blocks=g)
     for d in _autotune.DIRECT_CANDIDATES

@@ -39,6 +39,12 @@ typedef void (*convops_ukernel_f32)(int, int, const float* const*, float* const*
                                     ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t);
 typedef void (*convops_ukernel_f64)(int, int, const double* const*, double* const*, const double*, ptrdiff_t, ptrdiff_t,
                                     ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t);
+typedef void (*convops_run_f32)(int, int, const float*, float*, ptrdiff_t, ptrdiff_t, ptrdiff_t, const float*,
+                                ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t,
+                                ptrdiff_t);
+typedef void (*convops_run_f64)(int, int, const double*, double*, ptrdiff_t, ptrdiff_t, ptrdiff_t, const double*,
+                                ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t,
+                                ptrdiff_t);
 typedef void (*convops_image_f32)(const float*, float*, const float*, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t,
                                   ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t,
                                   ptrdiff_t, ptrdiff_t);
@@ -48,6 +54,8 @@ typedef void (*convops_image_f64)(const double*, double*, const double*, ptrdiff
 
 CONVOPS_ISA_TABLE(convops_ukernel_f32, convops_ukernels_f32, f32, ukernel);
 CONVOPS_ISA_TABLE(convops_ukernel_f64, convops_ukernels_f64, f64, ukernel);
+CONVOPS_ISA_TABLE(convops_run_f32, convops_runs_f32, f32, ukernel_run);
+CONVOPS_ISA_TABLE(convops_run_f64, convops_runs_f64, f64, ukernel_run);
 CONVOPS_ISA_TABLE(convops_image_f32, convops_images_f32, f32, image_rows);
 CONVOPS_ISA_TABLE(convops_image_f64, convops_images_f64, f64, image_rows);
 
