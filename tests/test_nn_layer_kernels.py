@@ -147,3 +147,57 @@ def test_conv2d_layer_gives_the_public_ops_bits(case):
         want_dw = convops.conv2d_backprop_filter(x, layer.kernel.shape, dz, *args)
         np.testing.assert_array_equal(layer.grads["kernel"], want_dw)
         np.testing.assert_array_equal(dx, convops.conv2d_backprop_input(x.shape, layer.kernel, dz, *args))
+
+
+@st.composite
+def bias_backward_cases(draw):
+    dtype = np.dtype(draw(st.sampled_from(["float32", "float64"])))
+    # Channel counts around the SIMD blocks' widths (2-8 per vector, 8 vectors per block).
+    channels = draw(st.sampled_from([1, 2, 3, 5, 8, 9, 16, 31, 32, 33, 64, 65, 130]))
+    rows = draw(st.integers(1, 600))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    dz = rng.standard_normal((rows, channels)).astype(dtype)
+    y = np.maximum(rng.standard_normal((rows, channels)), 0).astype(dtype)
+    specials = np.array([0.0, -0.0, np.nan, np.inf, -np.inf, 1e-300], dtype=np.float64).astype(dtype)
+    for a in (dz, y):
+        hit = rng.random(a.shape) < 0.1
+        a[hit] = rng.choice(specials, size=int(hit.sum()))
+    return dz, y, draw(st.booleans())
+
+
+@given(case=bias_backward_cases(), isa=st.sampled_from(POOL_ISAS))
+def test_bias_relu_backward_masks_and_sums_each_lane_in_row_order(case, isa):
+    """Conv2D's bias + ReLU backward (the Cython loop and each SIMD copy): dz where the ReLU was
+    on (y > 0; NaN counts as off) and +0 elsewhere, and the bias gradient as fixed lanes of rows,
+    each summed in row order in float64, the lanes then added in order -- on 1 and 2 threads."""
+    from convops.nn._layer import _LANES, _bias_act_backward
+
+    dz, y, relu = case
+    rows, channels = dz.shape
+    want_dz = np.where(y > 0, dz, np.zeros((), dz.dtype)) if relu else dz
+    lanes = max(1, min(_LANES, rows))
+    per_lane = -(-rows // lanes)
+    partials = []
+    for lane in range(lanes):
+        total = np.zeros(channels)
+        for row in want_dz[lane * per_lane : (lane + 1) * per_lane]:
+            total = total + row.astype(np.float64)  # one row at a time: the order is the point
+        partials.append(total)
+    want_bias = partials[0]
+    for partial in partials[1:]:
+        want_bias = want_bias + partial
+    for threads in (1, 2):
+        got_dz = dz.copy()
+        with convops.num_threads(threads), force(isa=isa):
+            got_bias = _bias_act_backward(got_dz, y if relu else None, channels, relu)
+        _assert_same_bits_or_both_nan(got_dz, want_dz)
+        _assert_same_bits_or_both_nan(got_bias, want_bias)
+
+
+def _assert_same_bits_or_both_nan(got: np.ndarray, want: np.ndarray) -> None:
+    # Which NaN a sum returns (its sign and payload) depends on the operand order of the one
+    # addition that meets two NaNs, which IEEE 754 leaves open; every other value, -0.0
+    # included, must match bit for bit.
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    keep = ~np.isnan(want)
+    np.testing.assert_array_equal(got[keep].view(f"u{got.itemsize}"), want[keep].view(f"u{want.itemsize}"))

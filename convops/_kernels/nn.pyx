@@ -16,6 +16,14 @@ cdef extern from "nn_pool_simd.h" nogil:
     convops_pool2x2_f32 convops_pool2x2s_f32[3]
     convops_pool2x2_f64 convops_pool2x2s_f64[3]
 
+cdef extern from "nn_bias_simd.h" nogil:
+    ctypedef void (*convops_bias_bwd_f32)(float*, const float*, double*, ptrdiff_t, ptrdiff_t, ptrdiff_t,
+                                          int) noexcept nogil
+    ctypedef void (*convops_bias_bwd_f64)(double*, const double*, double*, ptrdiff_t, ptrdiff_t, ptrdiff_t,
+                                          int) noexcept nogil
+    convops_bias_bwd_f32 convops_bias_bwds_f32[3]
+    convops_bias_bwd_f64 convops_bias_bwds_f64[3]
+
 # --------------------------------------------------------------------------- bias + ReLU (convops.nn)
 
 cdef struct BiasPlan:
@@ -26,6 +34,7 @@ cdef struct BiasPlan:
     Py_ssize_t m, channels, lanes
     bint use_bias, relu
     int code
+    int isa                     # the backward's SIMD variant (nn_bias_simd.h), -1: the Cython loop
 
 
 cdef void _bias_forward_rows(floating* z, const floating* bias, const BiasPlan* p, Py_ssize_t r0,
@@ -66,6 +75,7 @@ def bias_act_forward(floating[:, ::1] z, const floating[::1] bias, bint use_bias
     p.z, p.bias, p.m, p.channels = &z[0, 0], &bias[0], z.shape[0], z.shape[1]
     p.use_bias, p.relu = use_bias, relu
     p.code = 0 if floating is float else 1
+    p.isa = -1
     with nogil:
         parallel_for(_bias_forward_chunk, &p, p.m, chunk_for(p.m, threads), threads)
 
@@ -82,6 +92,12 @@ cdef void _bias_backward_lanes(floating* dz, const floating* y, const BiasPlan* 
             sums[c] = 0
         r0 = lane * per_lane
         r1 = min(r0 + per_lane, p.m)
+        if p.isa >= 0 and r1 > r0:
+            if floating is float:
+                convops_bias_bwds_f32[p.isa](dz, y, sums, r0, r1, channels, p.relu)
+            else:
+                convops_bias_bwds_f64[p.isa](dz, y, sums, r0, r1, channels, p.relu)
+            continue
         for row in range(r0, r1):
             d = dz + row * channels
             yr = y + row * channels
@@ -102,17 +118,20 @@ cdef void _bias_backward_chunk(void* ctx, ptrdiff_t l0, ptrdiff_t l1) noexcept n
 
 
 def bias_act_backward(floating[:, ::1] dz, const floating[:, ::1] y, double[:, ::1] partial_sums,
-                      bint relu, int num_threads):
+                      bint relu, int num_threads, int isa=-1):
     """The backward pass of bias + ReLU in one pass, in place: dz = dz * (y > 0) when `relu`, and
     the bias gradient's partial sums in double: rows are cut into len(partial_sums) fixed lanes
     and lane l adds its rows into partial_sums[l] (the caller adds the lanes in order, so the
-    result does not depend on the thread count). dz, y: (M, C); partial_sums: (lanes, C)."""
+    result does not depend on the thread count). dz, y: (M, C); partial_sums: (lanes, C). `isa`:
+    the SIMD variant (an index into the tables of src/nn_bias_simd.h), or -1 for the Cython loop;
+    both give the same bits."""
     cdef BiasPlan p
     cdef int threads = effective_threads(num_threads, dz.shape[0] * dz.shape[1])
     p.z, p.y, p.sums = &dz[0, 0], &y[0, 0], &partial_sums[0, 0]
     p.m, p.channels, p.lanes = dz.shape[0], dz.shape[1], partial_sums.shape[0]
     p.relu = relu
     p.code = 0 if floating is float else 1
+    p.isa = isa
     with nogil:
         parallel_for(_bias_backward_chunk, &p, p.lanes, 1, threads)
 

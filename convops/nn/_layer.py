@@ -75,7 +75,7 @@ def _bias_act_backward(dz: np.ndarray, y: np.ndarray | None, channels: int, relu
     if relu and y is None:
         raise RuntimeError("the ReLU's output is needed for its backward pass: run forward(x, training=True)")
     mask = y if relu and y is not None else dz
-    kernel(flat, mask.reshape(-1, channels), partial, relu, convops.get_num_threads())
+    kernel(flat, mask.reshape(-1, channels), partial, relu, convops.get_num_threads(), convops.pooling._float_isa())
     return partial.sum(axis=0)
 
 
