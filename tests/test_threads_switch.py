@@ -1,7 +1,8 @@
 """Thread-count changes take full effect, whatever ran before (the pool of ``_kernels/src/parallel.h``).
 
 The pool backs off -- runs the next 0.1 s of calls on the calling thread alone -- after a call
-whose helper threads made it slower than the caller alone would have been. Measured before
+whose helper threads made it slower than the caller alone would have been because their chunks ran
+over twice as slowly as the caller's (they lost their core, not just woke late). Measured before
 these tests: a filter gradient of one chunk per thread whose helper woke 0.7 ms after the caller
 (2.2 ms of the caller's own work) counted as late, and a 2-thread benchmark that followed ran at
 the 1-thread speed. None of these tests times anything: the pool's own record of its last
@@ -32,22 +33,28 @@ def two_threads():
 
 
 @pytest.mark.parametrize(
-    ("own", "wait", "chunks", "mine", "late"),
+    ("own", "wait", "chunks", "mine", "helper_chunk", "late"),
     [
-        (2.2e-3, 0.7e-3, 2, 1, False),  # one chunk each, the helper 0.7 ms behind: 2.9 ms vs 4.4 alone
-        (4.0e-3, 3.9e-3, 2, 1, False),
-        (4.0e-3, 4.1e-3, 2, 1, True),  # 8.1 ms vs 8.0 alone
-        (2.0e-3, 3.0e-3, 32, 20, True),  # a helper lost its core: 5 ms vs 3.2 alone
-        (2.0e-3, 0.1e-3, 32, 20, False),
-        (0.3e-3, 0.2e-3, 33, 17, False),
-        (1.0e-3, 1.0, 2, 0, False),  # the caller ran no chunk: nothing to compare with
+        (2.2e-3, 0.7e-3, 2, 1, 2.2e-3, False),  # one chunk each, the helper 0.7 ms behind: 2.9 ms vs 4.4 alone
+        (4.0e-3, 3.9e-3, 2, 1, 7.9e-3, False),
+        (4.0e-3, 4.1e-3, 2, 1, 8.1e-3, True),  # 8.1 ms vs 8.0 alone, its chunk twice as slow
+        (4.0e-3, 4.1e-3, 2, 1, 4.0e-3, False),  # as slow a call, but the helper only woke 4.1 ms late
+        (2.0e-3, 3.0e-3, 32, 20, 0.45e-3, True),  # a helper lost its core: 5 ms vs 3.2 alone
+        (2.0e-3, 3.0e-3, 32, 20, 0.1e-3, False),  # its chunks ran at the caller's speed
+        (2.0e-3, 0.1e-3, 32, 20, 0.1e-3, False),
+        (0.3e-3, 0.2e-3, 33, 17, 0.05e-3, False),
+        (1.0e-3, 1.0, 2, 0, 1.0, False),  # the caller ran no chunk: nothing to compare with
     ],
 )
-def test_back_off_only_when_helpers_made_the_call_slower_than_the_caller_alone(own, wait, chunks, mine, late):
-    # Alone the caller would have spent `own` plus its time per chunk for each helper chunk.
-    alone = own + (own / mine * (chunks - mine) if mine else float("inf"))
-    assert (own + wait > alone) == late
-    assert parallel.helpers_late(own, wait, chunks, mine) is late
+def test_back_off_only_when_a_slow_helper_made_the_call_slower_than_the_caller_alone(
+    own, wait, chunks, mine, helper_chunk, late
+):
+    # Alone the caller would have spent `own` plus its time per chunk for each helper chunk; the
+    # helper lost its core (rather than waking late) when its chunks ran over twice as long.
+    per_chunk = own / mine if mine else float("inf")
+    alone = own + per_chunk * (chunks - mine)
+    assert (own + wait > alone and helper_chunk > 2 * per_chunk) == late
+    assert parallel.helpers_late(own, wait, chunks, mine, helper_chunk) is late
 
 
 def _probe(caller_seconds: float, helper_seconds: float) -> dict:

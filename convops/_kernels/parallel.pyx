@@ -15,7 +15,7 @@ cdef extern from "parallel.h" nogil:
     void convops_parallel_for(convops_task_fn fn, void* ctx, ptrdiff_t n_tasks, ptrdiff_t chunk, int threads)
     int convops_pool_helper_count()
     void convops_pool_end_backoff()
-    bint convops_pool_helpers_late(double own, double wait, ptrdiff_t n_chunks, ptrdiff_t mine)
+    bint convops_pool_helpers_late(double own, double wait, ptrdiff_t n_chunks, ptrdiff_t mine, double helper_chunk)
     ptrdiff_t convops_pool_last_call(int field)
     void convops_pool_probe(double caller_seconds, double helper_seconds, double timeout)
     const char* CONVOPS_POOL_BACKEND
@@ -70,10 +70,12 @@ def end_backoff():
     convops_pool_end_backoff()
 
 
-def helpers_late(double own, double wait, ptrdiff_t n_chunks, ptrdiff_t mine):
+def helpers_late(double own, double wait, ptrdiff_t n_chunks, ptrdiff_t mine, double helper_chunk):
     """The back-off rule: True when a call whose caller ran `mine` of `n_chunks` chunks in `own`
-    seconds, then waited `wait` seconds for the helpers, took longer than the caller alone would."""
-    return convops_pool_helpers_late(own, wait, n_chunks, mine)
+    seconds, then waited `wait` seconds for the helpers, took longer than the caller alone would,
+    and the helpers' chunks took `helper_chunk` seconds each once claimed, more than twice the
+    caller's (a helper that lost its core, not one that woke late)."""
+    return convops_pool_helpers_late(own, wait, n_chunks, mine, helper_chunk)
 
 
 _LAST_CALL_FIELDS = ("threads", "allowed", "chunks", "caller_chunks", "backed_off", "own_us", "wait_us")

@@ -204,6 +204,8 @@ typedef struct convops_job {
     convops_atomic_size finished;   /* chunks done */
     convops_atomic_int helper_slots; /* helpers still allowed to join */
     convops_atomic_int refs;        /* the caller + each helper holding the job; last one frees */
+    convops_atomic_size helper_ns;  /* helpers' time inside their chunks (nanoseconds), */
+    convops_atomic_size helper_runs; /* over this many chunks: the back-off rule's evidence */
 } convops_job;
 
 static convops_lock_t convops_pool_lock = CONVOPS_LOCK_INIT;
@@ -234,7 +236,15 @@ static ptrdiff_t convops_job_work(convops_job* job)
             return ran;
         begin = c * job->chunk;
         end = begin + job->chunk < job->n_tasks ? begin + job->chunk : job->n_tasks;
-        job->fn(job->ctx, begin, end);
+        if (convops_on_helper) {
+            /* How long a helper's chunk took once claimed (not counting how late it woke). */
+            double t0 = convops_now();
+            job->fn(job->ctx, begin, end);
+            convops_size_add(&job->helper_ns, (ptrdiff_t)((convops_now() - t0) * 1e9), relaxed);
+            convops_size_add(&job->helper_runs, 1, relaxed);
+        } else {
+            job->fn(job->ctx, begin, end);
+        }
         ran++;
         if (convops_size_add(&job->finished, 1, acq_rel) + 1 == job->n_chunks) {
             convops_lock(&convops_pool_lock);
@@ -321,13 +331,22 @@ static convops_atomic_double convops_serial_until = 0;
 
 static inline void convops_pool_end_backoff(void) { convops_double_store(&convops_serial_until, 0.0); }
 
-/* Whether helpers made a call slower than the caller alone: `own` seconds for the caller's
- * `mine` of `n_chunks` chunks, then `wait` seconds for the helpers' last ones. */
-static int convops_pool_helpers_late(double own, double wait, ptrdiff_t n_chunks, ptrdiff_t mine)
+/* Whether helpers made a call slower than the caller alone because they lost their core: `own`
+ * seconds for the caller's `mine` of `n_chunks` chunks, then `wait` seconds for the helpers' last
+ * ones, which took `helper_chunk` seconds each on average once claimed. Both must hold: the call
+ * took longer than the caller alone would have, and a helper's chunk took more than twice the
+ * caller's. A helper that only woke late (a sleeping vCPU takes up to ~1 ms to run again on a
+ * VM) runs at full speed once awake, and the back-off would hold the next 0.1 s of calls -- five
+ * training steps of the tutorial's network -- at one thread for it: measured, 3 back-offs per
+ * 100 steps put 16% of its convolutions on one thread. */
+static int convops_pool_helpers_late(double own, double wait, ptrdiff_t n_chunks, ptrdiff_t mine,
+                                     double helper_chunk)
 {
+    double per_chunk;
     if (mine < 1)
         return 0;                          /* no time per chunk to compare with */
-    return wait > own / (double)mine * (double)(n_chunks - mine);
+    per_chunk = own / (double)mine;
+    return wait > per_chunk * (double)(n_chunks - mine) && helper_chunk > 2.0 * per_chunk;
 }
 
 /* The last call of parallel_for in the process (any thread; for tests): threads asked for,
@@ -392,6 +411,8 @@ static void convops_parallel_for(convops_task_fn fn, void* ctx, ptrdiff_t n_task
     convops_atomic_init(&job->finished, 0);
     convops_atomic_init(&job->helper_slots, threads - 1);
     convops_atomic_init(&job->refs, 2);            /* the caller and the pool's pointer */
+    convops_atomic_init(&job->helper_ns, 0);
+    convops_atomic_init(&job->helper_runs, 0);
 
     convops_lock(&convops_pool_lock);
 #if CONVOPS_THREADS_POSIX
@@ -426,7 +447,11 @@ static void convops_parallel_for(convops_task_fn fn, void* ctx, ptrdiff_t n_task
             convops_cond_wait(&convops_pool_done, &convops_pool_lock);
         convops_unlock(&convops_pool_lock);
         t_end = convops_now();
-        late = convops_pool_helpers_late(t_own - t_start, t_end - t_own, job->n_chunks, mine);
+        {
+            ptrdiff_t runs = convops_size_load(&job->helper_runs, relaxed);
+            double helper_chunk = runs > 0 ? (double)convops_size_load(&job->helper_ns, relaxed) * 1e-9 / (double)runs : 0.0;
+            late = convops_pool_helpers_late(t_own - t_start, t_end - t_own, job->n_chunks, mine, helper_chunk);
+        }
         if (late)
             convops_double_store(&convops_serial_until, t_end + CONVOPS_BACKOFF_SECONDS);
     }
@@ -484,12 +509,14 @@ static int convops_pool_helper_count(void)
 
 static int convops_pool_helper_count(void) { return 0; }
 static inline void convops_pool_end_backoff(void) {}
-static inline int convops_pool_helpers_late(double own, double wait, ptrdiff_t n_chunks, ptrdiff_t mine)
+static inline int convops_pool_helpers_late(double own, double wait, ptrdiff_t n_chunks, ptrdiff_t mine,
+                                            double helper_chunk)
 {
     (void)own;
     (void)wait;
     (void)n_chunks;
     (void)mine;
+    (void)helper_chunk;
     return 0;
 }
 static inline ptrdiff_t convops_pool_last_call(int field)
