@@ -18,6 +18,8 @@
 #include "conv_simd.h"
 #include "conv_grad_simd.h"
 #include "pool_simd.h"
+#include "nn_pool_simd.h"
+#include "nn_bias_simd.h"
 
 static _Thread_local int is_caller;  /* 1 on the thread that calls convops_parallel_for */
 
@@ -93,7 +95,10 @@ static void check_simd_tables(void)
     for (isa = 0; isa < CONVOPS_ISA_COUNT; isa++) {
         int built = isa == CONVOPS_ISA_BASE ? CONVOPS_SIMD_AVAILABLE : CONVOPS_SIMD_AVAILABLE && CONVOPS_SIMD_X86;
         int present = convops_ukernels_f32[isa] != NULL && convops_ukernels_f64[isa] != NULL
+                      && convops_runs_f32[isa] != NULL && convops_runs_f64[isa] != NULL
                       && convops_images_f32[isa] != NULL && convops_images_f64[isa] != NULL
+                      && convops_pool2x2s_f32[isa] != NULL && convops_pool2x2s_f64[isa] != NULL
+                      && convops_bias_bwds_f32[isa] != NULL && convops_bias_bwds_f64[isa] != NULL
                       && convops_dw_ukernels_f32[isa] != NULL && convops_dw_ukernels_f64[isa] != NULL
                       && convops_pools_f32[isa] != NULL && convops_pools_f64[isa] != NULL;
         if (present != built)
