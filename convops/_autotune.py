@@ -6,8 +6,9 @@ best depends on the microarchitecture (registers, load ports, FMA latency, cache
 first call of each *shape class* times a few candidate blockings on a small synthetic problem,
 in interleaved rounds, and keeps the one of the lowest median time for the rest of the process
 unless it is within a margin of the default (:func:`_best`). Tuning costs one thread ~2-6 ms of
-CPU for conv2d's kernel with its tap blocking (~45 ms at 128 -> 256 channels), ~5 ms for the
-filter gradient's, whose choice is about streaming larger data (~30 ms at 128 -> 256).
+CPU for conv2d's kernel with its tap blocking (~45 ms at 128 -> 256 channels), ~40-55 ms for the
+filter gradient's, whose chunk is about streaming data larger than a core's L2 cache and is timed
+on such data (~5 ms for a first layer's one input channel; Zen 3).
 
 **Results never depend on the blocking.** A blocking decides which output elements are computed
 together, never the order of any element's sum: each one runs over (ky, kx, c) -- over output
@@ -27,7 +28,8 @@ the same order: bit-identical). The register blocking is timed first, then these
 
 ``filter``: ``v<M>/<KiB>``, e.g. ``v4/128`` (the AVX-512 default; ``v3/32`` with 16 registers):
 blocks of at most M vectors of output channels, and ``out_backprop`` streamed in chunks of that
-many KiB (kept in cache while every block of the filter gradient reads it).
+many KiB (kept in cache while every block of the filter gradient reads it). The width is timed
+first, then the chunks (16, 32 and 128 KiB) on a larger probe.
 
 Shape class: the kernel, dtype, instruction set, output-channel vectors per group (up to 16),
 input channels per group (power-of-two buckets), stride 1 or not and the kernel size. Calls of
@@ -126,7 +128,15 @@ DIRECT_CANDIDATES = tuple(DirectBlocking(m, c) for m in (4, 3, 2, 1) for c in (0
 # reload and store of the accumulators every C_g multiply-adds) never won on Zen 4 (1 core,
 # float32, the three 3x3 benchmark cases, AVX-512 and AVX2), so it is not timed.
 TAP_CANDIDATES = ((0, 1), (3, 8), (3, 32))
-FILTER_CANDIDATES = tuple(FilterBlocking(m, k) for m in (4, 3, 2, 1) for k in (128, 32, 512))
+# Chunks of 16 KiB of out_backprop (with the input rows they read, about an L1 data cache of 32
+# KiB): on Zen 3 (AVX2, float32) the tutorial's conv2 ran 13-18% faster than at 32 KiB, on 1
+# and 2 threads; larger caches and AVX-512 preferred 128 KiB.
+FILTER_CHUNKS_KIB = (128, 32, 16)  # 512 KiB, a candidate before, was the slowest in every case
+FILTER_CANDIDATES = tuple(FilterBlocking(m, k) for m in (4, 3, 2, 1) for k in FILTER_CHUNKS_KIB)
+# The filter gradient's chunk is timed on out_backprop and an input of this many bytes together:
+# more than a core's L2 cache on the CPUs measured (512 KiB Zen 3, 1 MiB Zen 4, 2 MiB Sapphire
+# Rapids), as the calls worth tuning have.
+_STREAM_PROBE_BYTES = 2 << 20
 
 _DIRECT_RE = re.compile(r"v([1-4])([ab])(?:t([1-9])g([1-9]|[12][0-9]|3[0-2]))?")
 _FILTER_RE = re.compile(r"v([1-4])/([1-9][0-9]{0,5})")
@@ -429,25 +439,41 @@ def _measure_filter(
 ) -> FilterBlocking:
     grad = load("conv_grad")
     lanes = simd_lanes(dtype, isa)
-    # What the filter blocking decides is how out_backprop streams through the cache: the probe's
-    # must be larger than the chunks (20 x 20 positions: 100 KiB of float32 at 64 channels), and
-    # C_in is capped lower and three rounds taken to keep it within ~5 ms of one core (~30 at the caps).
+    # Two stages, as conv2d's tap blocking: the block width on a small probe (a question of
+    # registers and load ports), then the chunk on a probe larger than a core's L2 cache (what the
+    # chunk decides is how out_backprop and the input stream through the caches: on a probe
+    # that fits in L2 every chunk looks alike -- 6% apart on Zen 3 where the tutorial's conv2,
+    # 3.4 MB, ran 18% faster with 16 KiB than with 32). C_in is capped and three rounds taken to
+    # keep both within ~55 ms of one core (Zen 3, float32, at the caps).
     cg, co, kh, kw, s = min(c_group, 32), min(c_out_group, 16 * lanes), min(kh, 7), min(kw, 7), 1 if stride1 else 2
-    x, w, dy = _probe_arrays(dtype, cg, co, kh, kw, s, min_side=20)
+    x, w, out = _probe_arrays(dtype, cg, co, kh, kw, s, min_side=20)
+    # out_backprop of finite values (an uninitialised array may hold subnormals, slow to multiply).
+    dy = np.random.default_rng(1).standard_normal(out.shape).astype(dtype)
     vectors = -(-co // lanes)
     widths: dict[int, int] = {}
     for m in (4, 3, 2, 1):  # distinct block widths only
         blocks = -(-vectors // m)
         widths.setdefault(-(-vectors // blocks), m)
-    candidates = [c for c in FILTER_CANDIDATES if c.max_vectors in widths.values()]
-    return _best(
-        lambda c: grad.conv2d_backprop_filter_direct(
-            x, dy, w, s, s, 1, 1, 0, 0, 1, isa, c.chunk_bytes, 1, c.max_vectors
+    default = default_filter(isa)
+
+    def run(arrays: tuple[np.ndarray, np.ndarray, np.ndarray]) -> Callable[[FilterBlocking], object]:
+        xs, dys, ws = arrays
+        return lambda c: grad.conv2d_backprop_filter_direct(
+            xs, dys, ws, s, s, 1, 1, 0, 0, 1, isa, c.chunk_bytes, 1, c.max_vectors
+        )
+
+    width = _best(
+        run((x, dy, w)),
+        [FilterBlocking(m, default.chunk_kib) for m in (4, 3, 2, 1) if m in widths.values()],
+        FilterBlocking(
+            default.max_vectors if default.max_vectors in widths.values() else max(widths.values()), default.chunk_kib
         ),
-        candidates,
-        default_filter(isa),
         rounds=3,
     )
+    images = -(-_STREAM_PROBE_BYTES // (x[0].nbytes + dy[0].nbytes))
+    big = (np.repeat(x, images, axis=0), np.repeat(dy, images, axis=0), w)
+    chunks = [FilterBlocking(width.max_vectors, k) for k in FILTER_CHUNKS_KIB]
+    return _best(run(big), chunks, width, rounds=3)
 
 
 def _fast_path_hook(

@@ -274,6 +274,33 @@ def test_real_measurement_picks_a_candidate(monkeypatch):
     assert _autotune.filter_blocking(np.dtype(np.float64), isa, 8, 24, 3, 3, True, 1) in _autotune.FILTER_CANDIDATES
 
 
+def test_filter_tuning_times_widths_then_chunks_on_a_probe_larger_than_l2(monkeypatch):
+    # The chunk decides how out_backprop and the input stream through the caches, so it is timed
+    # on arrays larger than a core's L2 (on a probe that fits there every chunk looked alike),
+    # with the block width the first, small probe chose.
+    real = _autotune.load("conv_grad")
+    calls: list[tuple[int, int, int]] = []
+
+    class Recording:
+        def conv2d_backprop_filter_direct(self, x, dy, w, *args):
+            chunk_bytes, max_vectors = args[-3], args[-1]
+            calls.append((x.nbytes + dy.nbytes, max_vectors, chunk_bytes >> 10))
+            return real.conv2d_backprop_filter_direct(x, dy, w, *args)
+
+    monkeypatch.setattr(_autotune, "load", lambda name: Recording())
+    isa = ["base", "avx2", "avx512"].index(ISAS[-1])
+    chosen = _autotune.filter_blocking(np.dtype(np.float32), isa, 32, 64, 3, 3, True, 10**9)
+    small = [c for c in calls if c[0] < _autotune._STREAM_PROBE_BYTES]
+    large = [c for c in calls if c[0] >= _autotune._STREAM_PROBE_BYTES]
+    default_chunk = _autotune.default_filter(isa).chunk_kib
+    assert small and {kib for _, _, kib in small} == {default_chunk}
+    assert {v for _, v, _ in small} == {4, 3, 2, 1}  # 64 channels: every width is distinct
+    assert large and calls.index(large[0]) == len(small)  # the chunks after every width
+    assert {kib for _, _, kib in large} == set(_autotune.FILTER_CHUNKS_KIB)
+    assert len({v for _, v, _ in large}) == 1 and chosen.max_vectors == large[0][1]
+    assert chosen in _autotune.FILTER_CANDIDATES
+
+
 @pytest.mark.parametrize(
     "value",
     [
