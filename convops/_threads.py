@@ -127,7 +127,7 @@ def set_num_threads(n: int | None) -> None:
 
     The count applies from the next call on, whatever ran before: it also ends the pool's
     back-off (after a call whose helper threads were late, e.g. on a core taken by another
-    process, the next 0.1 s of calls run on the calling thread alone).
+    process, the next 10-160 ms of calls run on the calling thread alone).
 
     Parameters
     ----------
@@ -157,7 +157,7 @@ def set_num_threads(n: int | None) -> None:
         _default = _read_default()
     _num_threads = n  # one store: an interrupt leaves the old or the new value
     # A new count takes effect at once: end the pool's back-off (after a call whose helpers were
-    # late, the next 0.1 s of calls run on one thread; parallel.h).
+    # late, the next 10-160 ms of calls run on one thread; parallel.h).
     _parallel.end_backoff()
 
 

@@ -1,8 +1,9 @@
 """Thread-count changes take full effect, whatever ran before (the pool of ``_kernels/src/parallel.h``).
 
-The pool backs off -- runs the next 0.1 s of calls on the calling thread alone -- after a call
-whose helper threads made it slower than the caller alone would have been because their chunks ran
-over twice as slowly as the caller's (they lost their core, not just woke late). Measured before
+The pool backs off -- runs the next calls, for 10 ms and up to 160 ms when late calls repeat, on
+the calling thread alone -- after a call whose helper threads made it slower than the caller alone
+would have been because their chunks ran over twice as slowly as the caller's (they lost their
+core, not just woke late). Measured before
 these tests: a filter gradient of one chunk per thread whose helper woke 0.7 ms after the caller
 (2.2 ms of the caller's own work) counted as late, and a 2-thread benchmark that followed ran at
 the 1-thread speed. None of these tests times anything: the pool's own record of its last
@@ -12,6 +13,8 @@ scheduler does, the helper's chunk keeps it busy that long) are the observations
 """
 
 from __future__ import annotations
+
+import time
 
 import numpy as np
 import pytest
@@ -91,6 +94,27 @@ def test_a_late_helper_backs_off_and_set_num_threads_ends_it():
     assert _next_call()["allowed"] == 1
     convops.set_num_threads(2)
     assert _probe(0.0, 0.0)["allowed"] == 2
+
+
+def test_back_offs_lengthen_while_calls_stay_late_and_shorten_when_on_time():
+    # set_num_threads (the fixture) left the shortest: 10 ms. Each late call starts a back-off
+    # of the current length and doubles the next, up to 160 ms; each 8 on-time calls of two
+    # threads in a row halve it. (A sleep may last longer than asked, never shorter.)
+    assert parallel.next_backoff() == pytest.approx(0.01)
+    assert _probe(0.001, 0.020)["backed_off"]
+    assert parallel.next_backoff() == pytest.approx(0.02)
+    time.sleep(0.015)  # past the 10 ms back-off: two threads again
+    assert _probe(0.001, 0.020)["backed_off"]
+    assert parallel.next_backoff() == pytest.approx(0.04)
+    assert _next_call()["allowed"] == 1  # inside the 20 ms back-off
+    time.sleep(0.025)
+    for _ in range(7):
+        assert not _probe(0.001, 0.001)["backed_off"]
+    assert parallel.next_backoff() == pytest.approx(0.04)
+    assert not _probe(0.001, 0.001)["backed_off"]
+    assert parallel.next_backoff() == pytest.approx(0.02)
+    convops.set_num_threads(2)
+    assert parallel.next_backoff() == pytest.approx(0.01)
 
 
 def _tutorial_layers(rng: np.random.Generator) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:

@@ -15,6 +15,7 @@ cdef extern from "parallel.h" nogil:
     void convops_parallel_for(convops_task_fn fn, void* ctx, ptrdiff_t n_tasks, ptrdiff_t chunk, int threads)
     int convops_pool_helper_count()
     void convops_pool_end_backoff()
+    double convops_pool_next_backoff()
     bint convops_pool_helpers_late(double own, double wait, ptrdiff_t n_chunks, ptrdiff_t mine, double helper_chunk)
     ptrdiff_t convops_pool_last_call(int field)
     void convops_pool_probe(double caller_seconds, double helper_seconds, double timeout)
@@ -65,9 +66,17 @@ def pool_backend():
 
 
 def end_backoff():
-    """Let the next calls use their threads again at once: ends the pool's back-off (the 0.1 s of
-    one-thread calls that follows a call whose helpers were late). set_num_threads calls it."""
+    """Let the next calls use their threads again at once: ends the pool's back-off (the 10-160 ms
+    of one-thread calls that follow a call whose helpers were late) and makes the next one the
+    shortest. set_num_threads calls it."""
     convops_pool_end_backoff()
+
+
+def next_backoff():
+    """How long the next back-off would last, in seconds: 0.01 after on-time calls, doubled by
+    each late call up to 0.16, halved by each 8 on-time calls of several threads in a row
+    (parallel.h)."""
+    return convops_pool_next_backoff()
 
 
 def helpers_late(double own, double wait, ptrdiff_t n_chunks, ptrdiff_t mine, double helper_chunk):

@@ -311,7 +311,7 @@ _POOL = """
     def other():
         with convops.num_threads(CAP):
             convops.max_pool2d(x, 2, 2)
-    time.sleep(0.2)         # past the pool's back-off (0.1 s of serial calls after a late helper)
+    time.sleep(0.2)         # past the pool's back-off (at most 0.16 s of serial calls after a late helper)
     t = threading.Thread(target=other)
     t.start(); t.join()
     report["cap"] = {"helpers": pool.helper_threads(), "grown": tasks() - base, "main": convops.get_num_threads()}

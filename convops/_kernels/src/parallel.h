@@ -314,9 +314,10 @@ static void convops_pool_after_fork(void)
 #endif
 
 /* Back-off: when helpers keep the caller waiting (they claimed chunks, then lost their core to
- * another process), calls run on the caller alone for 0.1 s. Measured on a 2-core machine with
- * one core taken by another process: 2-thread calls were up to 7x slower than 1-thread ones;
- * with the back-off they cost what 1 thread costs, and on a quiet machine nothing changes.
+ * another process), the next calls run on the caller alone for a while. Measured on a 2-core
+ * machine with one core taken by another process: 2-thread calls were up to 7x slower than
+ * 1-thread ones; with the back-off they cost what 1 thread costs, and on a quiet machine nothing
+ * changes.
  *
  * "Late" means the call took longer than the caller alone would have: the wait exceeded the
  * caller's own time per chunk times the chunks the helpers ran. An earlier rule (a wait over a
@@ -325,20 +326,64 @@ static void convops_pool_after_fork(void)
  * of 64x13x13x32->64 on 2 threads: 2.2 ms of own work, 0.7 ms of wait, 4.4 ms serial) -- and
  * each time held every kernel of the process at one thread for the next 0.1 s (a whole
  * benchmark of 20 calls ran at the 1-thread speed). convops.set_num_threads() ends a back-off:
- * a new count takes effect at once. */
-#define CONVOPS_BACKOFF_SECONDS 0.1
+ * a new count takes effect at once.
+ *
+ * How long: 10 ms after a late call that follows on-time ones, twice as long after each late
+ * call that comes before 8 on-time calls of several threads, up to 160 ms; each 8 on-time calls
+ * in a row halve it again. A core shared with another process's loop makes a call late every
+ * few calls (the helper gets its core half the time): 10, 20, ... 160 ms, and then one slow call
+ * per 160 ms. A helper slowed for a moment -- on a VM a vCPU may stall for milliseconds, the
+ * guest cannot tell why -- costs 10 ms of one-thread calls. (Halving on every on-time call kept
+ * it at 10 ms under such a loop: a fifth of the calls ran on one thread and the mean call was
+ * 5% slower than on one thread.) Measured with a fixed 0.1 s (Zen 3, 2 vCPUs, no other process): a loop of 64x13x13x32
+ * filter gradients on 2 threads backed off 2-4 times a second, so that a third of its calls ran
+ * on one thread (median 2.3-2.9 ms against 1.8 in a second without a back-off). */
+#define CONVOPS_BACKOFF_MIN_SECONDS 0.01
+#define CONVOPS_BACKOFF_MAX_SECONDS 0.16
+#define CONVOPS_BACKOFF_CALM_CALLS 8
 static convops_atomic_double convops_serial_until = 0;
+static convops_atomic_double convops_backoff_seconds = CONVOPS_BACKOFF_MIN_SECONDS;  /* the next one's length */
+static convops_atomic_size convops_backoff_calm = 0;  /* on-time calls since the last late one */
 
-static inline void convops_pool_end_backoff(void) { convops_double_store(&convops_serial_until, 0.0); }
+static inline void convops_pool_end_backoff(void)
+{
+    convops_double_store(&convops_serial_until, 0.0);
+    convops_double_store(&convops_backoff_seconds, CONVOPS_BACKOFF_MIN_SECONDS);
+    convops_size_store(&convops_backoff_calm, 0, relaxed);
+}
+
+/* The length the next back-off would have (seconds; for tests). */
+static inline double convops_pool_next_backoff(void) { return convops_double_load(&convops_backoff_seconds); }
+
+/* After a call of several threads: a late one starts a back-off of the current length and
+ * doubles the next; every CONVOPS_BACKOFF_CALM_CALLS on-time ones in a row halve it.
+ * (Concurrent callers may lose an update: the length is a hint, each value of it is valid.) */
+static void convops_pool_note_call(int late, double t_end)
+{
+    double length = convops_double_load(&convops_backoff_seconds);
+    if (late) {
+        convops_double_store(&convops_serial_until, t_end + length);
+        convops_size_store(&convops_backoff_calm, 0, relaxed);
+        length *= 2.0;
+    } else if (convops_size_add(&convops_backoff_calm, 1, relaxed) + 1 >= CONVOPS_BACKOFF_CALM_CALLS) {
+        convops_size_store(&convops_backoff_calm, 0, relaxed);
+        length *= 0.5;
+    }
+    if (length < CONVOPS_BACKOFF_MIN_SECONDS)
+        length = CONVOPS_BACKOFF_MIN_SECONDS;
+    if (length > CONVOPS_BACKOFF_MAX_SECONDS)
+        length = CONVOPS_BACKOFF_MAX_SECONDS;
+    convops_double_store(&convops_backoff_seconds, length);
+}
 
 /* Whether helpers made a call slower than the caller alone because they lost their core: `own`
  * seconds for the caller's `mine` of `n_chunks` chunks, then `wait` seconds for the helpers' last
  * ones, which took `helper_chunk` seconds each on average once claimed. Both must hold: the call
  * took longer than the caller alone would have, and a helper's chunk took more than twice the
  * caller's. A helper that only woke late (a sleeping vCPU takes up to ~1 ms to run again on a
- * VM) runs at full speed once awake, and the back-off would hold the next 0.1 s of calls -- five
- * training steps of the tutorial's network -- at one thread for it: measured, 3 back-offs per
- * 100 steps put 16% of its convolutions on one thread. */
+ * VM) runs at full speed once awake, and a back-off would hold the next calls at one thread for
+ * it: measured with back-offs of a fixed 0.1 s (five training steps of the tutorial's network),
+ * 3 back-offs per 100 steps put 16% of its convolutions on one thread. */
 static int convops_pool_helpers_late(double own, double wait, ptrdiff_t n_chunks, ptrdiff_t mine,
                                      double helper_chunk)
 {
@@ -452,9 +497,8 @@ static void convops_parallel_for(convops_task_fn fn, void* ctx, ptrdiff_t n_task
             double helper_chunk = runs > 0 ? (double)convops_size_load(&job->helper_ns, relaxed) * 1e-9 / (double)runs : 0.0;
             late = convops_pool_helpers_late(t_own - t_start, t_end - t_own, job->n_chunks, mine, helper_chunk);
         }
-        if (late)
-            convops_double_store(&convops_serial_until, t_end + CONVOPS_BACKOFF_SECONDS);
     }
+    convops_pool_note_call(late, t_end);
     convops_pool_record(asked, threads, job->n_chunks, mine, late, t_own - t_start, t_end - t_own);
     convops_job_release(job);
 }
@@ -509,6 +553,7 @@ static int convops_pool_helper_count(void)
 
 static int convops_pool_helper_count(void) { return 0; }
 static inline void convops_pool_end_backoff(void) {}
+static inline double convops_pool_next_backoff(void) { return 0.0; }
 static inline int convops_pool_helpers_late(double own, double wait, ptrdiff_t n_chunks, ptrdiff_t mine,
                                             double helper_chunk)
 {
