@@ -40,6 +40,10 @@ def derived(entry: dict, limits: dict) -> dict:
         ceiling = _fma_ceiling(entry, limits)
         if ceiling:
             out["pct_fma"] = 100.0 * out["gflops"] / ceiling
+        if entry.get("fma_peak_beside_gflops"):
+            # Against the peak measured in the case's own rounds (suite.PEAK_IMPL): the same phase
+            # of a host whose speed changes.
+            out["pct_fma_beside"] = 100.0 * out["gflops"] / entry["fma_peak_beside_gflops"]
         out["algorithms"] = _algorithm_rows(entry, ceiling)
     if entry["bytes"]:
         out["gbs"] = entry["bytes"] / t / 1e9
@@ -57,9 +61,11 @@ def _fma_ceiling(entry: dict, limits: dict) -> float | None:
 def _algorithm_rows(entry: dict, ceiling: float | None) -> dict:
     """Per explicit algorithm (impl "alg_NAME"): GFLOP/s counted as the direct convolution's
     multiply-adds (so an algorithm that does fewer can pass the FMA peak), % of that peak, and
-    the speed-up over convops' default (``x_auto``, above 1: faster than "auto")."""
+    the speed-up over convops' default (``x_auto``, above 1: faster than "auto"); % of the peak
+    measured beside the case too, where it was (``pct_fma_beside``)."""
     impls = entry["impls"]
     t_auto = impls["convops"]["median_s"]
+    beside = entry.get("fma_peak_beside_gflops")
     rows = {}
     for name, timing in impls.items():
         if not name.startswith("alg_"):
@@ -68,6 +74,7 @@ def _algorithm_rows(entry: dict, ceiling: float | None) -> dict:
         rows[name[4:]] = {
             "gflops": gflops,
             "pct_fma": 100.0 * gflops / ceiling if ceiling else None,
+            "pct_fma_beside": 100.0 * gflops / beside if beside else None,
             "x_auto": t_auto / timing["median_s"],
         }
     return rows
@@ -142,6 +149,7 @@ COLUMNS = (
     "GFLOP/s",
     "% matmul",
     "% FMA peak",
+    "% FMA beside",
     "GB/s",
     "% copy",
     "target met",
@@ -200,6 +208,7 @@ def markdown(result: dict, header: bool = True) -> str:
                 f"{e['gflops']:.1f}" if "gflops" in e else "",
                 f"{e['pct_matmul']:.0f}" if "gflops" in e else "",
                 f"{e['pct_fma']:.0f}" if "pct_fma" in e else "",
+                f"{e['pct_fma_beside']:.0f}" if "pct_fma_beside" in e else "",
                 f"{e['gbs']:.1f}" if "gbs" in e else "",
                 f"{e['pct_copy']:.0f}" if "gbs" in e else "",
                 met,
@@ -234,7 +243,9 @@ def _fma_lines(machine: dict) -> list[str]:
     return [
         "FMA peak (GFLOP/s, an FMA-bound micro-kernel; 1 thread timed by its CPU time, all threads by "
         "the wall clock under the load of the moment): " + "; ".join(parts) + ". "
-        "`% FMA peak` divides by the 1-thread peak times the thread count.",
+        "`% FMA peak` divides by the 1-thread peak times the thread count; `% FMA beside` by the peak "
+        "measured in the case's own interleaved rounds, at its thread count (the same phase of a host "
+        "whose speed changes).",
         "",
     ]
 
@@ -255,22 +266,36 @@ def _algorithm_table(run: dict) -> list[str]:
         '`x auto` = time of the default (`algorithm="auto"`) / this algorithm\'s time. `CPU ms`: the '
         "process's CPU time per call (with 1 thread, what the call costs on a machine of its own).",
         "",
-        "| case | algorithm | ms | CPU ms | GFLOP/s | % FMA peak | x auto | xTF eager | other load |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| case | algorithm | ms | CPU ms | GFLOP/s | % FMA peak | % FMA beside | x auto | xTF eager | other load |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for e in cases:
         im, load = e["impls"], e["load"]
         loadtext = f"{load.get('other_cores', '?')} cores, load {load.get('loadavg_1min', 0):.1f}"
-        rows = [("auto (default)", "convops", e["gflops"], e.get("pct_fma"), 1.0)]
-        rows += [(a, f"alg_{a}", r["gflops"], r["pct_fma"], r["x_auto"]) for a, r in e["algorithms"].items()]
+        beside = e.get("fma_peak_beside_gflops")
+        rows = [("auto (default)", "convops", e["gflops"], e.get("pct_fma"), e.get("pct_fma_beside"), 1.0)]
+        rows += [
+            (a, f"alg_{a}", r["gflops"], r["pct_fma"], r.get("pct_fma_beside"), r["x_auto"])
+            for a, r in e["algorithms"].items()
+        ]
         if "tf_eager" in im:
             g = e["flops"] / im["tf_eager"]["median_s"] / 1e9
-            rows.append(("TF eager (oneDNN)", "tf_eager", g, 100.0 * g / peak["float32"] if peak else None, None))
-        for label, impl, gflops, pct, x_auto in rows:
+            rows.append(
+                (
+                    "TF eager (oneDNN)",
+                    "tf_eager",
+                    g,
+                    100.0 * g / peak["float32"] if peak else None,
+                    100.0 * g / beside if beside else None,
+                    None,
+                )
+            )
+        for label, impl, gflops, pct, pct_beside, x_auto in rows:
             xtf = im["tf_eager"]["median_s"] / im[impl]["median_s"] if "tf_eager" in im and impl != "tf_eager" else None
             lines.append(
                 f"| {e['label']} | {label} | {_ms(im, impl)} | {_cpu_ms(im, impl)} | {gflops:.1f} | "
-                f"{'' if pct is None else f'{pct:.0f}'} | {'' if x_auto is None else f'{x_auto:.2f}'} | "
+                f"{'' if pct is None else f'{pct:.0f}'} | {'' if pct_beside is None else f'{pct_beside:.0f}'} | "
+                f"{'' if x_auto is None else f'{x_auto:.2f}'} | "
                 f"{'' if xtf is None else f'{xtf:.2f}'} | {loadtext} |"
             )
     return lines

@@ -159,6 +159,32 @@ def _fma_ceiling(info: dict, threads: int) -> dict | None:
     return out
 
 
+# The FMA peak timed beside each case, as one more implementation in its interleaved rounds
+# (below). The host this was written on changes speed by phases of minutes (up to 2x); a peak
+# measured once, in the machine section, put the same kernel at 69-79% of it in one run and at
+# 91-94% of a peak measured next to it in another.
+PEAK_IMPL = "fma_peak"
+PEAK_SAMPLE_S = 0.02
+
+
+def _peak_beside(info: dict, dtype: str, threads: int):
+    """A function for measure_interleaved that measures the FMA peak (the machine section's
+    micro-kernel, ``PEAK_SAMPLE_S`` per sample, this mode's threads, the case's dtype) and the
+    list its values go to; (None, None) when the kernels have no peak to measure."""
+    import sys
+
+    kernels = sys.modules.get("convops._kernels.simd")
+    isa = (info.get("convops_cpu_features") or {}).get("in_use")
+    if kernels is None or not hasattr(kernels, "fma_peak_gflops") or isa is None:
+        return None, None
+    values: list[float] = []
+
+    def sample():
+        values.append(kernels.fma_peak_gflops(isa, PEAK_SAMPLE_S, threads, dtype))
+
+    return sample, values
+
+
 def _agree(name, expected, got, dtype, case, to_numpy):
     import numpy as np
 
@@ -255,8 +281,15 @@ def run_child(args) -> int:
             problem = _agree(name, expected, fn(), case.dtype, case, cases_mod.to_nhwc_numpy)
             if problem:
                 entry["disagree"][name] = problem
+        timed = dict(ordered)
+        peak_sample, peak_values = _peak_beside(info, case.dtype, threads) if entry["flops"] else (None, None)
+        if peak_sample is not None:
+            timed[PEAK_IMPL] = peak_sample
         with LoadProbe() as probe:
-            entry["impls"] = measure_interleaved(ordered, repeats=repeats, min_sample=min_sample, slow=SLOW_IMPLS)
+            entry["impls"] = measure_interleaved(timed, repeats=repeats, min_sample=min_sample, slow=SLOW_IMPLS)
+        entry["impls"].pop(PEAK_IMPL, None)
+        if peak_values:
+            entry["fma_peak_beside_gflops"] = statistics.median(peak_values)
         entry["load"] = probe.result
         entry.update(report.derived(entry, limits))
         results.append(entry)
