@@ -126,8 +126,20 @@ def choose_conv_kernel(geo: ConvGeometry, w: np.ndarray) -> str:
     return "image" if image else "direct"
 
 
-def run_conv(geo: ConvGeometry, x: np.ndarray, w: np.ndarray, out: np.ndarray) -> None:
-    """Fill ``out`` (non-empty, compute dtype) with the one kernel chosen for this call."""
+def run_conv(
+    geo: ConvGeometry,
+    x: np.ndarray,
+    w: np.ndarray,
+    out: np.ndarray,
+    bias: np.ndarray | None = None,
+    relu: bool = False,
+) -> bool:
+    """Fill ``out`` (non-empty, compute dtype) with the one kernel chosen for this call.
+
+    With ``bias`` ((C_out,), compute dtype) or ``relu``: a Keras Conv2D's epilogue, max(out + bias,
+    0), which the direct kernel applies as it stores each sum (bit for bit what
+    ``nn.bias_act_forward`` does afterwards). Returns whether it was applied: only by the direct
+    kernel; the caller applies it otherwise."""
     (sh, sw), (dil_h, dil_w), top, left = geo.strides, geo.dilations, geo.pads[0][0], geo.pads[1][0]
     method = choose_conv_kernel(geo, w)
     threads = _threads.get_num_threads()
@@ -142,7 +154,10 @@ def run_conv(geo: ConvGeometry, x: np.ndarray, w: np.ndarray, out: np.ndarray) -
         blocking = _autotune.direct_blocking(
             geo.compute, isa, geo.c_group, geo.c_out // geo.groups, geo.kh, geo.kw, (sh, sw) == (1, 1), _flops(geo)
         )
-        _conv.conv2d_direct(x, w, out, sh, sw, dil_h, dil_w, top, left, geo.groups, isa, threads, *blocking)
+        _conv.conv2d_direct(
+            x, w, out, sh, sw, dil_h, dil_w, top, left, geo.groups, isa, threads, *blocking, bias=bias, relu=relu
+        )
+        return True
     else:
         k = geo.kh * geo.kw * geo.c_group
         check_blas("conv2d", k, geo.c_out)
@@ -155,6 +170,7 @@ def run_conv(geo: ConvGeometry, x: np.ndarray, w: np.ndarray, out: np.ndarray) -
         _threads.blas_threads.call(
             1, load("conv_gemm").conv2d_gemm, x, w, out, sh, sw, dil_h, dil_w, top, left, geo.groups, chunk
         )
+    return False
 
 
 # --------------------------------------------------------------------------- input gradient

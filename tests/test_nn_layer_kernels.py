@@ -6,6 +6,8 @@
   zeros, NaN, infinities and the dtype's lowest value, at one and two threads.
 * Conv2D, which skips the public ops' argument checks, against those ops (conv2d and its
   gradients, themselves compared with TensorFlow in tests/test_conv*.py).
+* Conv2D's bias and ReLU, applied by the direct kernel as it stores each sum, against the
+  kernel's plain sums followed by the layer's separate pass.
 """
 
 from __future__ import annotations
@@ -147,6 +149,72 @@ def test_conv2d_layer_gives_the_public_ops_bits(case):
         want_dw = convops.conv2d_backprop_filter(x, layer.kernel.shape, dz, *args)
         np.testing.assert_array_equal(layer.grads["kernel"], want_dw)
         np.testing.assert_array_equal(dx, convops.conv2d_backprop_input(x.shape, layer.kernel, dz, *args))
+
+
+@st.composite
+def fused_conv_cases(draw):
+    dtype = np.dtype(draw(st.sampled_from(["float32", "float64"])))
+    groups = draw(st.sampled_from([1, 1, 2]))
+    c_group, c_out = draw(st.integers(1, 9)), groups * draw(st.integers(1, 40))
+    kh, kw = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    stride, dilation, pad = draw(st.integers(1, 2)), draw(st.integers(1, 2)), draw(st.integers(0, 1))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    x = rng.standard_normal(
+        (draw(st.integers(1, 3)), draw(st.integers(3, 12)), draw(st.integers(3, 12)), groups * c_group)
+    )
+    x[rng.random(x.shape) < 0.2] = 0.0  # all-zero windows: sums of exact zeros
+    specials = np.array([-0.0, np.nan, np.inf, -np.inf])
+    hit = rng.random(x.shape) < 0.02
+    x[hit] = rng.choice(specials, size=int(hit.sum()))
+    bias = rng.standard_normal(c_out)
+    bias[rng.random(c_out) < 0.2] = -0.0
+    w = rng.standard_normal((kh, kw, c_group, c_out))
+    # Blockings that split the taps into passes too: only the last pass may apply the epilogue.
+    blocking = draw(st.sampled_from([(4, 0, 0, 1), (2, 1, 0, 1), (3, 0, 2, 3), (1, 0, 1, 32)]))
+    return x.astype(dtype), w.astype(dtype), bias.astype(dtype), (stride, dilation, pad, groups), blocking
+
+
+@given(
+    case=fused_conv_cases(),
+    isa=st.sampled_from([convops._kernels.simd.ISA_NAMES.index(n) for n in convops._kernels.simd.supported_isas()]),
+    use_bias=st.booleans(),
+    relu=st.booleans(),
+    threads=st.sampled_from([1, 2]),
+)
+def test_direct_kernel_bias_and_relu_give_the_separate_pass_bits(case, isa, use_bias, relu, threads):
+    """max(sum + bias, 0) as each block is stored (conv_ukernel.h's epilogue) against the stored
+    sums then nn.bias_act_forward, byte for byte (NaN payloads and -0.0 included), for every
+    instruction set, blocking (tap passes too) and thread count."""
+    x, w, bias, (stride, dilation, pad, groups), blocking = case
+    conv, nn = load("conv"), load("nn")
+    h_out = (x.shape[1] + 2 * pad - dilation * (w.shape[0] - 1) - 1) // stride + 1
+    w_out = (x.shape[2] + 2 * pad - dilation * (w.shape[1] - 1) - 1) // stride + 1
+    if h_out < 1 or w_out < 1:
+        return
+    args = (stride, stride, dilation, dilation, pad, pad, groups, isa, threads, *blocking)
+    want = np.empty((x.shape[0], h_out, w_out, w.shape[3]), x.dtype)
+    conv.conv2d_direct(x, w, want, *args)
+    nn.bias_act_forward(want.reshape(-1, w.shape[3]), bias if use_bias else np.zeros_like(bias), use_bias, relu, 1)
+    got = np.empty_like(want)
+    conv.conv2d_direct(x, w, got, *args, bias=bias if use_bias else None, relu=relu)
+    assert got.tobytes() == want.tobytes()
+
+
+def test_conv2d_layer_fuses_bias_and_relu_only_on_the_direct_kernel():
+    # The tutorial's first layers run the direct kernel: fused. A 1-in, 1-out image filter runs
+    # another kernel: the layer's own pass. Both give the ops' bits.
+    rng = np.random.default_rng(0)
+    from convops.nn import _conv_calls
+
+    for shape, filters, fused in [((28, 28, 1), 32, True), ((13, 13, 32), 64, True), ((9, 9, 1), 1, False)]:
+        layer = layers.Conv2D(filters, 3, activation="relu")
+        layer.build(shape)
+        layer.set_weights([rng.standard_normal(w.shape) for w in layer.get_weights()])
+        x = rng.standard_normal((2, *shape)).astype(np.float32)
+        geo = layer._geometry(x.shape, False)
+        assert (_conv_calls.forward_fused(geo, x, layer.kernel, layer.bias, True) is not None) is fused
+        want = np.maximum(convops.conv2d(x, layer.kernel) + layer.bias, 0)
+        np.testing.assert_array_equal(layer.forward(x), want)
 
 
 @st.composite

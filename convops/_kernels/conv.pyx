@@ -140,16 +140,16 @@ cdef extern from "conv_simd.h" nogil:
     int convops_simd_pixels(int isa, int v, int choice)
     ctypedef void (*convops_ukernel_f32)(int, int, const float* const*, float* const*, const float*,
                                          ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t,
-                                         ptrdiff_t, ptrdiff_t, ptrdiff_t) noexcept nogil
+                                         ptrdiff_t, ptrdiff_t, ptrdiff_t, const float*, int) noexcept nogil
     ctypedef void (*convops_ukernel_f64)(int, int, const double* const*, double* const*, const double*,
                                          ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t,
-                                         ptrdiff_t, ptrdiff_t, ptrdiff_t) noexcept nogil
+                                         ptrdiff_t, ptrdiff_t, ptrdiff_t, const double*, int) noexcept nogil
     ctypedef void (*convops_run_f32)(int, int, const float*, float*, ptrdiff_t, ptrdiff_t, ptrdiff_t, const float*,
                                      ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t,
-                                     ptrdiff_t, ptrdiff_t) noexcept nogil
+                                     ptrdiff_t, ptrdiff_t, const float*, int) noexcept nogil
     ctypedef void (*convops_run_f64)(int, int, const double*, double*, ptrdiff_t, ptrdiff_t, ptrdiff_t,
                                      const double*, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t,
-                                     ptrdiff_t, ptrdiff_t, ptrdiff_t) noexcept nogil
+                                     ptrdiff_t, ptrdiff_t, ptrdiff_t, const double*, int) noexcept nogil
     ctypedef void (*convops_image_f32)(const float*, float*, const float*, ptrdiff_t, ptrdiff_t, ptrdiff_t,
                                        ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t,
                                        ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t) noexcept nogil
@@ -218,6 +218,8 @@ cdef struct Plan:
     Py_ssize_t n_blocks
     Py_ssize_t n_cobs          # channel blocks in all: groups * n_cb
     Py_ssize_t tile            # blocks of pixels per tile (the task order below)
+    const void* bias           # the epilogue (conv_ukernel.h): (C_out,) added after the sum, or NULL
+    bint relu                  # ... then max(., 0) as convops.nn's ReLU
 
 
 # The most blocks of pixels one pass over a part of the taps visits (Plan.group).
@@ -276,7 +278,8 @@ cdef void _tasks(const Plan* plan, Py_ssize_t begin, Py_ssize_t end, floating du
     cdef Py_ssize_t x_step = plan.sw * plan.c_in
     cdef floating* op
     cdef Py_ssize_t xo
-    cdef bint taps
+    cdef bint taps, last_pass
+    cdef const floating* bias                  # this channel block's bias, or NULL
     while i < end:
         tile = i // (plan.n_cobs * plan.tile)   # the tile, its first block and its length
         b0 = tile * plan.tile
@@ -301,6 +304,7 @@ cdef void _tasks(const Plan* plan, Py_ssize_t begin, Py_ssize_t end, floating du
         taps = rs.k1 > rs.k0 and cs.k1 > cs.k0
         n_lanes = min(plan.vb, plan.c_out_group - cb * plan.vb)
         out_offset = g * plan.c_out_group + cb * plan.vb
+        bias = (<const floating*>plan.bias) + out_offset if plan.bias != NULL else NULL
         iy0 = rs.k0 * plan.dil_h - plan.top
         ix0 = cs.k0 * plan.dil_w - plan.left
         if plan.packed:
@@ -334,11 +338,13 @@ cdef void _tasks(const Plan* plan, Py_ssize_t begin, Py_ssize_t end, floating du
                     if floating is float:
                         convops_runs_f32[plan.isa](<int>plan.v, <int>plan.choice, x + xo, op, x_step, plan.c_out,
                                                    n_run, w, 0, n_taps, cs.k1 - cs.k0, plan.c_group, row_stride,
-                                                   plan.dil_w * plan.c_in, plan.kw, plan.w_ci_stride, n_lanes)
+                                                   plan.dil_w * plan.c_in, plan.kw, plan.w_ci_stride, n_lanes,
+                                                   <const float*>bias, plan.relu)
                     else:
                         convops_runs_f64[plan.isa](<int>plan.v, <int>plan.choice, x + xo, op, x_step, plan.c_out,
                                                    n_run, w, 0, n_taps, cs.k1 - cs.k0, plan.c_group, row_stride,
-                                                   plan.dil_w * plan.c_in, plan.kw, plan.w_ci_stride, n_lanes)
+                                                   plan.dil_w * plan.c_in, plan.kw, plan.w_ci_stride, n_lanes,
+                                                   <const double*>bias, plan.relu)
                     i += n_run
                     j += n_run * plan.p
                     c += n_run * plan.p
@@ -380,15 +386,20 @@ cdef void _tasks(const Plan* plan, Py_ssize_t begin, Py_ssize_t end, floating du
             t0 = 0
             while True:
                 t1 = min(n_taps, t0 + per_pass)
+                last_pass = t1 >= n_taps        # the epilogue's pass
                 for k in range(n_group):
                     if floating is float:
                         convops_ukernels_f32[plan.isa](<int>plan.v, <int>plan.choice, &xs[k * 16], &outs[k * 16], w,
                                                        t0, t1, cs.k1 - cs.k0, plan.c_group, row_stride,
-                                                       plan.dil_w * plan.c_in, plan.kw, plan.w_ci_stride, n_lanes)
+                                                       plan.dil_w * plan.c_in, plan.kw, plan.w_ci_stride, n_lanes,
+                                                       <const float*>bias if last_pass else NULL,
+                                                       plan.relu and last_pass)
                     else:
                         convops_ukernels_f64[plan.isa](<int>plan.v, <int>plan.choice, &xs[k * 16], &outs[k * 16], w,
                                                        t0, t1, cs.k1 - cs.k0, plan.c_group, row_stride,
-                                                       plan.dil_w * plan.c_in, plan.kw, plan.w_ci_stride, n_lanes)
+                                                       plan.dil_w * plan.c_in, plan.kw, plan.w_ci_stride, n_lanes,
+                                                       <const double*>bias if last_pass else NULL,
+                                                       plan.relu and last_pass)
                 t0 = t1
                 if t0 >= n_taps:
                     break
@@ -442,7 +453,7 @@ cdef int _direct(const floating* x, Py_ssize_t n_batch, Py_ssize_t height, Py_ss
                                                                 kh, kw, sh == 1 and sw == 1, flops)
     return _direct_blocked(x, n_batch, height, width, c_in, w, kh, kw, c_group, c_out, out, h_out, w_out, sh, sw,
                            dil_h, dil_w, pad_top, pad_left, groups, isa, num_threads, max_vectors, pixel_choice,
-                           taps, group)
+                           taps, group, NULL, False)
 
 
 cdef int _direct_blocked(const floating* x, Py_ssize_t n_batch, Py_ssize_t height, Py_ssize_t width,
@@ -450,7 +461,7 @@ cdef int _direct_blocked(const floating* x, Py_ssize_t n_batch, Py_ssize_t heigh
                          Py_ssize_t c_out, floating* out, Py_ssize_t h_out, Py_ssize_t w_out, Py_ssize_t sh,
                          Py_ssize_t sw, Py_ssize_t dil_h, Py_ssize_t dil_w, Py_ssize_t pad_top, Py_ssize_t pad_left,
                          Py_ssize_t groups, int isa, int num_threads, int max_vectors, int pixel_choice,
-                         int taps=0, int group=1) except -1:
+                         int taps, int group, const floating* bias, bint relu) except -1:
     # One call of conv2d_direct. The blocking (max_vectors, pixel_choice) changes which output
     # elements are computed together, never the order of any element's sum: any blocking gives
     # the same bits (tests/test_autotune.py forces each one).
@@ -467,6 +478,7 @@ cdef int _direct_blocked(const floating* x, Py_ssize_t n_batch, Py_ssize_t heigh
     plan.h_out, plan.w_out = h_out, w_out
     plan.c_out_group = c_out // groups
     plan.sh, plan.sw, plan.dil_h, plan.dil_w, plan.top, plan.left = sh, sw, dil_h, dil_w, pad_top, pad_left
+    plan.bias, plan.relu = bias, relu
     lanes = convops_simd_lanes(<int>plan.isa, sizeof(floating))
     vectors = (plan.c_out_group + lanes - 1) // lanes
     plan.n_cb = (vectors + max_vectors - 1) // max_vectors   # blocks of at most max_vectors, as even as possible
@@ -544,7 +556,8 @@ cdef int _direct_blocked(const floating* x, Py_ssize_t n_batch, Py_ssize_t heigh
 def conv2d_direct(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w, floating[:, :, :, ::1] out,
                   Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t dil_h, Py_ssize_t dil_w,
                   Py_ssize_t pad_top, Py_ssize_t pad_left, Py_ssize_t groups, int isa, int num_threads,
-                  int max_vectors=4, int pixel_choice=0, int taps_per_pass=0, int group_blocks=1):
+                  int max_vectors=4, int pixel_choice=0, int taps_per_pass=0, int group_blocks=1,
+                  const floating[::1] bias=None, bint relu=False):
     """Register-blocked direct cross-correlation (see the comment above), in instruction set
     `isa` (an index into simd.ISA_NAMES that this CPU runs). The filters must be finite if any
     window reaches the padding (the caller chooses conv2d_gemm otherwise).
@@ -557,7 +570,15 @@ def conv2d_direct(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w
     whole group, each pass resuming the sums the previous one stored (0: all taps in one pass).
 
     x: (N, H, W, C_in), w: (KH, KW, C_in/groups, C_out), out: (N, H_out, W_out, C_out), non-empty.
+    `bias` ((C_out,), or None) and `relu`: a Keras Conv2D's bias and ReLU applied to each sum as it
+    is stored (out = max(sum + bias, 0)), bit for bit what nn.bias_act_forward does to the stored
+    output: the layer's output is written once instead of twice.
     """
+    cdef const floating* bias_ptr = NULL
+    if bias is not None:
+        if bias.shape[0] != w.shape[3]:
+            raise ValueError(f"conv2d_direct: `bias` must hold C_out = {w.shape[3]} values; got {bias.shape[0]}")
+        bias_ptr = &bias[0]
     if not 1 <= max_vectors <= 4 or pixel_choice not in (0, 1):
         raise ValueError(f"conv2d_direct: `max_vectors` must be 1..4 and `pixel_choice` 0 or 1; "
                          f"got {max_vectors}, {pixel_choice}")
@@ -567,7 +588,7 @@ def conv2d_direct(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w
     return _direct_blocked(&x[0, 0, 0, 0], x.shape[0], x.shape[1], x.shape[2], x.shape[3], &w[0, 0, 0, 0],
                            w.shape[0], w.shape[1], w.shape[2], w.shape[3], &out[0, 0, 0, 0], out.shape[1],
                            out.shape[2], sh, sw, dil_h, dil_w, pad_top, pad_left, groups, isa, num_threads,
-                           max_vectors, pixel_choice, taps_per_pass, group_blocks)
+                           max_vectors, pixel_choice, taps_per_pass, group_blocks, bias_ptr, relu)
 
 
 cdef int _image(const floating* x, Py_ssize_t n_batch, Py_ssize_t height, Py_ssize_t width, const floating* w,

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from convops import _algorithms
+from convops import _algorithms, _conv_dispatch
 from convops.conv import _FORWARD, ConvGeometry, conv_geometry
 
 _FILTER_GRAD_OP = "conv2d_backprop_filter"
@@ -42,6 +42,24 @@ def forward(geo: ConvGeometry, x: np.ndarray, w: np.ndarray) -> np.ndarray:
             out.fill(0)
         else:
             out = _algorithms.run_conv("auto", geo, np.ascontiguousarray(x), np.ascontiguousarray(w), out)
+    return out
+
+
+def forward_fused(
+    geo: ConvGeometry, x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, relu: bool
+) -> np.ndarray | None:
+    """``max(conv2d(x, w) + bias, 0)`` (without ``relu``: ``conv2d(x, w) + bias``) where "auto"
+    runs the direct kernel, which applies the bias and ReLU as it stores each sum: the layer's
+    output is written once, with the bits of the conv then ``nn.bias_act_forward`` (tests compare
+    them). None where "auto" runs another kernel (Winograd, the one-channel image filter, im2col
+    for non-finite filters at the padding): the caller takes :func:`forward` and its own pass."""
+    if x.size == 0 or 0 in (geo.n, *geo.out_hw, geo.c_out):
+        return None
+    x, w = np.ascontiguousarray(x), np.ascontiguousarray(w)
+    if _algorithms.choose_auto(geo, x, w) != "direct" or _conv_dispatch.choose_conv_kernel(geo, w) != "direct":
+        return None
+    out = np.empty((geo.n, *geo.out_hw, geo.c_out), dtype=geo.compute)
+    _conv_dispatch.run_conv(geo, x, w, out, bias=bias, relu=relu)
     return out
 
 

@@ -36,15 +36,16 @@ static const int convops_pixels[CONVOPS_ISA_COUNT][2][4] = {
 #include "simd_instantiate.h"
 
 typedef void (*convops_ukernel_f32)(int, int, const float* const*, float* const*, const float*, ptrdiff_t, ptrdiff_t, ptrdiff_t,
-                                    ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t);
+                                    ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, const float*, int);
 typedef void (*convops_ukernel_f64)(int, int, const double* const*, double* const*, const double*, ptrdiff_t, ptrdiff_t,
-                                    ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t);
+                                    ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t,
+                                    const double*, int);
 typedef void (*convops_run_f32)(int, int, const float*, float*, ptrdiff_t, ptrdiff_t, ptrdiff_t, const float*,
                                 ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t,
-                                ptrdiff_t);
+                                ptrdiff_t, const float*, int);
 typedef void (*convops_run_f64)(int, int, const double*, double*, ptrdiff_t, ptrdiff_t, ptrdiff_t, const double*,
                                 ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t,
-                                ptrdiff_t);
+                                ptrdiff_t, const double*, int);
 typedef void (*convops_image_f32)(const float*, float*, const float*, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t,
                                   ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t,
                                   ptrdiff_t, ptrdiff_t);

@@ -33,11 +33,17 @@ typedef UK_T UK_NAME(vec) __attribute__((vector_size(UK_VBYTES)));
  * `whole` (a constant here) = 1 promises n_lanes >= V * UK_L: every vector is loaded and stored
  * whole. Without that promise the partial copies (a run-time length) make GCC keep acc on the
  * stack and spend ~40 stack moves and branches per block: at C_in = 8 the prologue and epilogue
- * took ~30% of the kernel's time (perf, 8x30x30x8->64); with it they are register moves. */
+ * took ~30% of the kernel's time (perf, 8x30x30x8->64); with it they are register moves.
+ *
+ * The epilogue (a Keras Conv2D's bias and ReLU, fused so that the layer's output is written once):
+ * with `bias` (not NULL; this block's first channel) each sum then gets bias added, one rounding,
+ * and with `relu` it is replaced by +0 where it is <= 0 (NaN stays NaN): exactly what
+ * convops/_kernels/nn.pyx's bias_act_forward does to the stored sums, so the bits are the same.
+ * Only the last pass over the taps passes them. */
 static inline __attribute__((always_inline)) UK_TARGET void UK_NAME(block)(
         const int V, const int P, const int whole, const UK_T* const* xs, UK_T* const* outs, const UK_T* w,
         ptrdiff_t t0, ptrdiff_t t1, ptrdiff_t nkx, ptrdiff_t cg, ptrdiff_t row_stride, ptrdiff_t col_stride,
-        ptrdiff_t kw, ptrdiff_t w_ci_stride, ptrdiff_t n_lanes)
+        ptrdiff_t kw, ptrdiff_t w_ci_stride, ptrdiff_t n_lanes, const UK_T* bias, int relu)
 {
     UK_NAME(vec) acc[16][4];
     UK_NAME(vec) wv[4];
@@ -104,6 +110,28 @@ static inline __attribute__((always_inline)) UK_TARGET void UK_NAME(block)(
             ky++;
         }
     }
+    if (bias != NULL) {
+        _Pragma("GCC unroll 4") for (v = 0; v < V; v++) {
+            const ptrdiff_t left = whole ? UK_L : n_lanes - v * UK_L;
+            wv[v] = (UK_NAME(vec)){0};
+            if (left >= UK_L)
+                memcpy(&wv[v], bias + v * UK_L, sizeof(wv[v]));
+            else if (left > 0)
+                memcpy(&wv[v], bias + v * UK_L, (size_t)left * sizeof(UK_T));
+            _Pragma("GCC unroll 16") for (p = 0; p < P; p++)
+                acc[p][v] += wv[v];
+        }
+    }
+    if (relu) {
+        /* 0 where the sum is <= 0 (both zeros), else the sum (NaN too): the comparison's lanes are
+         * all ones where <= 0 holds, and clearing those lanes' bits leaves +0. */
+        _Pragma("GCC unroll 16") for (p = 0; p < P; p++) {
+            _Pragma("GCC unroll 4") for (v = 0; v < V; v++) {
+                const __typeof__(acc[p][v] <= acc[p][v]) off = acc[p][v] <= (UK_NAME(vec)){0};
+                acc[p][v] = (UK_NAME(vec))((__typeof__(off))acc[p][v] & ~off);
+            }
+        }
+    }
     _Pragma("GCC unroll 16") for (p = 0; p < P; p++) {
         _Pragma("GCC unroll 4") for (v = 0; v < V; v++) {
             const ptrdiff_t left = whole ? UK_L : n_lanes - v * UK_L;
@@ -122,7 +150,8 @@ static inline __attribute__((always_inline)) UK_TARGET void UK_NAME(block)(
 #define UK_ALT__(v, bytes) UK_BLOCK_(v, CONVOPS_ALT_BLOCKS_##bytes)
 
 #define UK_BLOCK_CASE(VV, PP, WHOLE) \
-    UK_NAME(block)(VV, PP, WHOLE, xs, outs, w, t0, t1, nkx, cg, row_stride, col_stride, kw, w_ci_stride, n_lanes)
+    UK_NAME(block)(VV, PP, WHOLE, xs, outs, w, t0, t1, nkx, cg, row_stride, col_stride, kw, w_ci_stride, n_lanes, \
+                   bias, relu)
 #define UK_WIDTH_CASE(VV) \
     if (n_lanes >= VV * UK_L) { \
         if (choice == 0) UK_BLOCK_CASE(VV, UK_BLOCK(VV), 1); else UK_BLOCK_CASE(VV, UK_ALT(VV), 1); \
@@ -138,11 +167,12 @@ static inline __attribute__((always_inline)) UK_TARGET void UK_NAME(block)(
  * choice 0 = UK_BLOCK(V) pixels, 1 = UK_ALT(V) pixels (conv_simd.h's tables). Taps [t0, t1) of
  * the clipped window, numbered ky * nkx + kx: from 0 to all of them in one call, or in several
  * consecutive passes (cache blocking over taps, conv.pyx), each after the first resuming the sums
- * the one before stored in outs -- the same multiply-adds in the same order. */
+ * the one before stored in outs -- the same multiply-adds in the same order. `bias` (or NULL) and
+ * `relu`: the epilogue (UK_NAME(block)), for the last pass only. */
 static UK_TARGET __attribute__((aligned(64))) void UK_NAME(ukernel)(
         int V, int choice, const UK_T* const* xs, UK_T* const* outs, const UK_T* w, ptrdiff_t t0,
         ptrdiff_t t1, ptrdiff_t nkx, ptrdiff_t cg, ptrdiff_t row_stride, ptrdiff_t col_stride, ptrdiff_t kw,
-        ptrdiff_t w_ci_stride, ptrdiff_t n_lanes)
+        ptrdiff_t w_ci_stride, ptrdiff_t n_lanes, const UK_T* bias, int relu)
 {
     switch (V) {
     case 1: UK_WIDTH_CASE(1); break;
@@ -162,7 +192,7 @@ static inline __attribute__((always_inline)) UK_TARGET void UK_NAME(run)(
         const int V, const int P, const int whole, const UK_T* x0, UK_T* out0, ptrdiff_t x_step,
         ptrdiff_t out_step, ptrdiff_t n_blocks, const UK_T* w, ptrdiff_t t0, ptrdiff_t t1, ptrdiff_t nkx,
         ptrdiff_t cg, ptrdiff_t row_stride, ptrdiff_t col_stride, ptrdiff_t kw, ptrdiff_t w_ci_stride,
-        ptrdiff_t n_lanes)
+        ptrdiff_t n_lanes, const UK_T* bias, int relu)
 {
     const UK_T* xs[16];
     UK_T* outs[16];
@@ -173,13 +203,14 @@ static inline __attribute__((always_inline)) UK_TARGET void UK_NAME(run)(
             xs[p] = x0 + (b * P + p) * x_step;
             outs[p] = out0 + (b * P + p) * out_step;
         }
-        UK_NAME(block)(V, P, whole, xs, outs, w, t0, t1, nkx, cg, row_stride, col_stride, kw, w_ci_stride, n_lanes);
+        UK_NAME(block)(V, P, whole, xs, outs, w, t0, t1, nkx, cg, row_stride, col_stride, kw, w_ci_stride, n_lanes,
+                       bias, relu);
     }
 }
 
 #define UK_RUN_CASE(VV, PP, WHOLE) \
     UK_NAME(run)(VV, PP, WHOLE, x0, out0, x_step, out_step, n_blocks, w, t0, t1, nkx, cg, row_stride, col_stride, \
-                 kw, w_ci_stride, n_lanes)
+                 kw, w_ci_stride, n_lanes, bias, relu)
 #define UK_RUN_WIDTH_CASE(VV) \
     if (n_lanes >= VV * UK_L) { \
         if (choice == 0) UK_RUN_CASE(VV, UK_BLOCK(VV), 1); else UK_RUN_CASE(VV, UK_ALT(VV), 1); \
@@ -191,7 +222,7 @@ static inline __attribute__((always_inline)) UK_TARGET void UK_NAME(run)(
 static UK_TARGET __attribute__((aligned(64))) void UK_NAME(ukernel_run)(
         int V, int choice, const UK_T* x0, UK_T* out0, ptrdiff_t x_step, ptrdiff_t out_step, ptrdiff_t n_blocks,
         const UK_T* w, ptrdiff_t t0, ptrdiff_t t1, ptrdiff_t nkx, ptrdiff_t cg, ptrdiff_t row_stride,
-        ptrdiff_t col_stride, ptrdiff_t kw, ptrdiff_t w_ci_stride, ptrdiff_t n_lanes)
+        ptrdiff_t col_stride, ptrdiff_t kw, ptrdiff_t w_ci_stride, ptrdiff_t n_lanes, const UK_T* bias, int relu)
 {
     switch (V) {
     case 1: UK_RUN_WIDTH_CASE(1); break;
