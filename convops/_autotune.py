@@ -6,9 +6,9 @@ best depends on the microarchitecture (registers, load ports, FMA latency, cache
 first call of each *shape class* times a few candidate blockings on a small synthetic problem,
 in interleaved rounds, and keeps the one of the lowest median time for the rest of the process
 unless it is within a margin of the default (:func:`_best`). Tuning costs one thread ~2-6 ms of
-CPU for conv2d's kernel with its tap blocking (~45 ms at 128 -> 256 channels), ~40-55 ms for the
+CPU for conv2d's kernel with its tap blocking (~45 ms at 128 -> 256 channels), ~50-75 ms for the
 filter gradient's, whose chunk is about streaming data larger than a core's L2 cache and is timed
-on such data (~5 ms for a first layer's one input channel; Zen 3).
+on such data, of the call's output size (~10 ms for a first layer's one input channel; Zen 3).
 
 **Results never depend on the blocking.** A blocking decides which output elements are computed
 together, never the order of any element's sum: each one runs over (ky, kx, c) -- over output
@@ -419,9 +419,18 @@ def _measure_direct(
 
 
 def filter_blocking(
-    dtype: np.dtype, isa: int, c_group: int, c_out_group: int, kh: int, kw: int, stride1: bool, flops: int
+    dtype: np.dtype,
+    isa: int,
+    c_group: int,
+    c_out_group: int,
+    kh: int,
+    kw: int,
+    stride1: bool,
+    flops: int,
+    out_hw: tuple[int, int] | None = None,
 ) -> FilterBlocking:
-    """The blocking of one conv2d_backprop_filter_direct call."""
+    """The blocking of one conv2d_backprop_filter_direct call. ``out_hw``, the call's output rows
+    and columns, shapes the chunk stage's probe (the first call of a shape class decides for it)."""
     mode, _, forced = _setting()
     if mode == "forced":
         return forced or default_filter(isa)
@@ -430,12 +439,21 @@ def filter_blocking(
     vectors = -(-c_out_group // simd_lanes(dtype, isa))
     key = _key("filter", dtype, isa, vectors, c_group, stride1, kh, kw)
     return parse_filter(
-        _choose("filter", key, lambda: _measure_filter(dtype, isa, c_group, c_out_group, kh, kw, stride1).spec())
+        _choose(
+            "filter", key, lambda: _measure_filter(dtype, isa, c_group, c_out_group, kh, kw, stride1, out_hw).spec()
+        )
     )
 
 
 def _measure_filter(
-    dtype: np.dtype, isa: int, c_group: int, c_out_group: int, kh: int, kw: int, stride1: bool
+    dtype: np.dtype,
+    isa: int,
+    c_group: int,
+    c_out_group: int,
+    kh: int,
+    kw: int,
+    stride1: bool,
+    out_hw: tuple[int, int] | None = None,
 ) -> FilterBlocking:
     grad = load("conv_grad")
     lanes = simd_lanes(dtype, isa)
@@ -443,8 +461,9 @@ def _measure_filter(
     # registers and load ports), then the chunk on a probe larger than a core's L2 cache (what the
     # chunk decides is how out_backprop and the input stream through the caches: on a probe
     # that fits in L2 every chunk looks alike -- 6% apart on Zen 3 where the tutorial's conv2,
-    # 3.4 MB, ran 18% faster with 16 KiB than with 32). C_in is capped and three rounds taken to
-    # keep both within ~55 ms of one core (Zen 3, float32, at the caps).
+    # 3.4 MB, ran 18% faster with 16 KiB than with 32). C_in is capped, and three rounds taken for
+    # the width, five for the chunk (closer), to keep both within ~50-75 ms of one core (Zen 3,
+    # float32).
     cg, co, kh, kw, s = min(c_group, 32), min(c_out_group, 16 * lanes), min(kh, 7), min(kw, 7), 1 if stride1 else 2
     x, w, out = _probe_arrays(dtype, cg, co, kh, kw, s, min_side=20)
     # out_backprop of finite values (an uninitialised array may hold subnormals, slow to multiply).
@@ -470,10 +489,27 @@ def _measure_filter(
         ),
         rounds=3,
     )
-    images = -(-_STREAM_PROBE_BYTES // (x[0].nbytes + dy[0].nbytes))
-    big = (np.repeat(x, images, axis=0), np.repeat(dy, images, axis=0), w)
+    big = _stream_probe(x, dy, w, s, out_hw)
     chunks = [FilterBlocking(width.max_vectors, k) for k in FILTER_CHUNKS_KIB]
-    return _best(run(big), chunks, width, rounds=3)
+    return _best(run(big), chunks, width, rounds=_ROUNDS)
+
+
+def _stream_probe(
+    x: np.ndarray, dy: np.ndarray, w: np.ndarray, stride: int, out_hw: tuple[int, int] | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The chunk stage's probe: images of the call's own output size (up to 64 x 64; else the small
+    probe's) until out_backprop and the input hold _STREAM_PROBE_BYTES. A chunk is whole output
+    rows, so the rows' length decides how many fit in it and how much input they read: the
+    tutorial's conv2 (11 x 11 outputs) ran 12-18% faster with 16 KiB than with 32 KiB chunks, a
+    20 x 20 probe showed 0-12% (Zen 3), and noise decided between them."""
+    if out_hw is not None:
+        side_h, side_w = min(max(out_hw[0], 1), 64), min(max(out_hw[1], 1), 64)
+        shape_x = ((side_h - 1) * stride + w.shape[0], (side_w - 1) * stride + w.shape[1])
+        rng = np.random.default_rng(2)
+        x = rng.standard_normal((1, *shape_x, x.shape[3])).astype(x.dtype)
+        dy = rng.standard_normal((1, side_h, side_w, dy.shape[3])).astype(dy.dtype)
+    images = -(-_STREAM_PROBE_BYTES // (x[0].nbytes + dy[0].nbytes))
+    return np.repeat(x, images, axis=0), np.repeat(dy, images, axis=0), w
 
 
 def _fast_path_hook(

@@ -307,7 +307,15 @@ def run_filter_grad(op: str, geo: ConvGeometry, x: np.ndarray, dy: np.ndarray, d
     if choose_filter_grad_kernel(geo, dy) == "direct":
         isa = isa_index()
         blocking = _autotune.filter_blocking(
-            geo.compute, isa, geo.c_group, geo.c_out // geo.groups, geo.kh, geo.kw, (sh, sw) == (1, 1), _flops(geo)
+            geo.compute,
+            isa,
+            geo.c_group,
+            geo.c_out // geo.groups,
+            geo.kh,
+            geo.kw,
+            (sh, sw) == (1, 1),
+            _flops(geo),
+            out_hw=geo.out_hw,
         )
         kernels.conv2d_backprop_filter_direct(
             x,

@@ -277,19 +277,22 @@ def test_real_measurement_picks_a_candidate(monkeypatch):
 def test_filter_tuning_times_widths_then_chunks_on_a_probe_larger_than_l2(monkeypatch):
     # The chunk decides how out_backprop and the input stream through the caches, so it is timed
     # on arrays larger than a core's L2 (on a probe that fits there every chunk looked alike),
-    # with the block width the first, small probe chose.
+    # of the call's own output size, with the block width the first, small probe chose.
     real = _autotune.load("conv_grad")
     calls: list[tuple[int, int, int]] = []
+    sides: set[tuple[int, int]] = set()
 
     class Recording:
         def conv2d_backprop_filter_direct(self, x, dy, w, *args):
             chunk_bytes, max_vectors = args[-3], args[-1]
             calls.append((x.nbytes + dy.nbytes, max_vectors, chunk_bytes >> 10))
+            if x.nbytes + dy.nbytes >= _autotune._STREAM_PROBE_BYTES:
+                sides.add(dy.shape[1:3])
             return real.conv2d_backprop_filter_direct(x, dy, w, *args)
 
     monkeypatch.setattr(_autotune, "load", lambda name: Recording())
     isa = ["base", "avx2", "avx512"].index(ISAS[-1])
-    chosen = _autotune.filter_blocking(np.dtype(np.float32), isa, 32, 64, 3, 3, True, 10**9)
+    chosen = _autotune.filter_blocking(np.dtype(np.float32), isa, 32, 64, 3, 3, True, 10**9, out_hw=(11, 13))
     small = [c for c in calls if c[0] < _autotune._STREAM_PROBE_BYTES]
     large = [c for c in calls if c[0] >= _autotune._STREAM_PROBE_BYTES]
     default_chunk = _autotune.default_filter(isa).chunk_kib
@@ -299,6 +302,7 @@ def test_filter_tuning_times_widths_then_chunks_on_a_probe_larger_than_l2(monkey
     assert {kib for _, _, kib in large} == set(_autotune.FILTER_CHUNKS_KIB)
     assert len({v for _, v, _ in large}) == 1 and chosen.max_vectors == large[0][1]
     assert chosen in _autotune.FILTER_CANDIDATES
+    assert sides == {(11, 13)}
 
 
 @pytest.mark.parametrize(
