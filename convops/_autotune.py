@@ -5,10 +5,12 @@ gradient's) keep a block of results in SIMD registers while a reduction runs. Ho
 best depends on the microarchitecture (registers, load ports, FMA latency, cache sizes), so the
 first call of each *shape class* times a few candidate blockings on a small synthetic problem,
 in interleaved rounds, and keeps the one of the lowest median time for the rest of the process
-unless it is within a margin of the default (:func:`_best`). Tuning costs one thread ~2-6 ms of
-CPU for conv2d's kernel with its tap blocking (~45 ms at 128 -> 256 channels), ~50-75 ms for the
-filter gradient's, whose chunk is about streaming data larger than a core's L2 cache and is timed
-on such data, of the call's output size (~10 ms for a first layer's one input channel; Zen 3).
+unless it is within a margin of the default (:func:`_best`). The stages that decide how data
+streams through the caches (conv2d's taps per pass, the filter gradient's chunk) are timed on
+~2 MiB of data of the call's own output size, more than a core's L2 cache. Tuning one shape class
+costs one thread ~20-60 ms of CPU for conv2d's kernel (up to ~180 ms for 64 channels at 56 x 56
+outputs) and ~50-75 ms for the filter gradient's (~10 ms for a first layer; Zen 3), once per
+process.
 
 **Results never depend on the blocking.** A blocking decides which output elements are computed
 together, never the order of any element's sum: each one runs over (ky, kx, c) -- over output
@@ -381,9 +383,19 @@ def _probe_arrays(
 
 
 def direct_blocking(
-    dtype: np.dtype, isa: int, c_group: int, c_out_group: int, kh: int, kw: int, stride1: bool, flops: int
+    dtype: np.dtype,
+    isa: int,
+    c_group: int,
+    c_out_group: int,
+    kh: int,
+    kw: int,
+    stride1: bool,
+    flops: int,
+    out_hw: tuple[int, int] | None = None,
 ) -> DirectBlocking:
-    """The blocking of one conv2d_direct call (groups run as separate problems of one group)."""
+    """The blocking of one conv2d_direct call (groups run as separate problems of one group).
+    ``out_hw``, the call's output rows and columns, shapes the tap stage's probe (the first call
+    of a shape class decides for it)."""
     mode, forced, _ = _setting()
     if mode == "forced":
         return forced or DEFAULT_DIRECT
@@ -392,12 +404,21 @@ def direct_blocking(
     vectors = -(-c_out_group // simd_lanes(dtype, isa))
     key = _key("direct", dtype, isa, vectors, c_group, stride1, kh, kw)
     return parse_direct(
-        _choose("direct", key, lambda: _measure_direct(dtype, isa, c_group, c_out_group, kh, kw, stride1).spec())
+        _choose(
+            "direct", key, lambda: _measure_direct(dtype, isa, c_group, c_out_group, kh, kw, stride1, out_hw).spec()
+        )
     )
 
 
 def _measure_direct(
-    dtype: np.dtype, isa: int, c_group: int, c_out_group: int, kh: int, kw: int, stride1: bool
+    dtype: np.dtype,
+    isa: int,
+    c_group: int,
+    c_out_group: int,
+    kh: int,
+    kw: int,
+    stride1: bool,
+    out_hw: tuple[int, int] | None = None,
 ) -> DirectBlocking:
     conv = load("conv")
     lanes = simd_lanes(dtype, isa)
@@ -410,12 +431,17 @@ def _measure_direct(
     best = _best(lambda c: conv.conv2d_direct(x, w, out, s, s, 1, 1, 0, 0, 1, isa, 1, *c), candidates, DEFAULT_DIRECT)
     # Then the cache blocking over taps for that register blocking, on a problem with enough
     # blocks of pixels for a group of 32 (16 x 16 pixels: ~40 blocks of 6; the weights of one
-    # pass must be reused to pay), three rounds: ~2 ms more for 64 -> 64 channels, ~17 ms at the caps.
+    # pass must be reused to pay), as large as the filter gradient's chunk probe and of the
+    # call's own output size (_stream_probe): each pass reads its group's inputs again, which
+    # costs little while they sit in L2 and more from L3 or memory. On a one-image probe the
+    # tutorial's conv2 and a stride-2 layer (4x112x112x32->64) chose 3 taps per pass, 5% and 7%
+    # slower than one pass on the real calls (Zen 3). Five rounds: the candidates are close.
     tapped = [best._replace(taps_per_pass=t, group_blocks=g) for t, g in TAP_CANDIDATES if t < kh * kw]
     if len(tapped) < 2:
         return best
     x, w, out = _probe_arrays(dtype, cg, co, kh, kw, s, min_side=16)
-    return _best(lambda c: conv.conv2d_direct(x, w, out, s, s, 1, 1, 0, 0, 1, isa, 1, *c), tapped, best, rounds=3)
+    x, out, w = _stream_probe(x, out, w, s, out_hw)
+    return _best(lambda c: conv.conv2d_direct(x, w, out, s, s, 1, 1, 0, 0, 1, isa, 1, *c), tapped, best)
 
 
 def filter_blocking(
@@ -497,8 +523,10 @@ def _measure_filter(
 def _stream_probe(
     x: np.ndarray, dy: np.ndarray, w: np.ndarray, stride: int, out_hw: tuple[int, int] | None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The chunk stage's probe: images of the call's own output size (up to 64 x 64; else the small
-    probe's) until out_backprop and the input hold _STREAM_PROBE_BYTES. A chunk is whole output
+    """The probe of the stages that decide how data streams through the caches (the filter
+    gradient's chunk, conv2d's taps per pass), as (input, output or out_backprop, filters): images
+    of the call's own output size (up to 64 x 64; else the small probe's) until the input and
+    the output hold _STREAM_PROBE_BYTES. A chunk is whole output
     rows, so the rows' length decides how many fit in it and how much input they read: the
     tutorial's conv2 (11 x 11 outputs) ran 12-18% faster with 16 KiB than with 32 KiB chunks, a
     20 x 20 probe showed 0-12% (Zen 3), and noise decided between them."""

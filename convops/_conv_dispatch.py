@@ -152,7 +152,15 @@ def run_conv(
     elif method == "direct":
         isa = isa_index()
         blocking = _autotune.direct_blocking(
-            geo.compute, isa, geo.c_group, geo.c_out // geo.groups, geo.kh, geo.kw, (sh, sw) == (1, 1), _flops(geo)
+            geo.compute,
+            isa,
+            geo.c_group,
+            geo.c_out // geo.groups,
+            geo.kh,
+            geo.kw,
+            (sh, sw) == (1, 1),
+            _flops(geo),
+            out_hw=geo.out_hw,
         )
         _conv.conv2d_direct(
             x, w, out, sh, sw, dil_h, dil_w, top, left, geo.groups, isa, threads, *blocking, bias=bias, relu=relu
@@ -222,7 +230,7 @@ def run_input_grad(op: str, geo: ConvGeometry, dy: np.ndarray, w: np.ndarray, dx
         c_out_group = geo.c_out // geo.groups
         isa = isa_index()
         blocking = _autotune.direct_blocking(
-            geo.compute, isa, c_out_group, geo.c_group, geo.kh, geo.kw, True, _flops(geo)
+            geo.compute, isa, c_out_group, geo.c_group, geo.kh, geo.kw, True, _flops(geo), out_hw=(geo.h, geo.w)
         )
         flipped = (
             w[::-1, ::-1]

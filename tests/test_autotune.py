@@ -305,6 +305,30 @@ def test_filter_tuning_times_widths_then_chunks_on_a_probe_larger_than_l2(monkey
     assert sides == {(11, 13)}
 
 
+def test_direct_tuning_times_taps_per_pass_on_a_probe_of_the_calls_size(monkeypatch):
+    # Passes over the taps read their group's inputs again: cheap from L2, not from L3 or memory,
+    # so the tap stage runs on ~2 MiB of the call's own output size, after the register blocking.
+    real = _autotune.load("conv")
+    stages: list[tuple[bool, tuple[int, int], int]] = []
+
+    class Recording:
+        def block_shape(self, *args):
+            return real.block_shape(*args)
+
+        def conv2d_direct(self, x, w, out, *args):
+            stages.append((x.nbytes + out.nbytes >= _autotune._STREAM_PROBE_BYTES, out.shape[1:3], args[-2]))
+            return real.conv2d_direct(x, w, out, *args)
+
+    monkeypatch.setattr(_autotune, "load", lambda name: Recording())
+    isa = ["base", "avx2", "avx512"].index(ISAS[-1])
+    chosen = _autotune.direct_blocking(np.dtype(np.float32), isa, 32, 64, 3, 3, True, 10**9, out_hw=(11, 13))
+    first_large = next(i for i, (large, _, _) in enumerate(stages) if large)
+    assert all(not large and taps == 0 for large, _, taps in stages[:first_large])  # register blocking
+    assert all(large and side == (11, 13) for large, side, _ in stages[first_large:])
+    assert {taps for _, _, taps in stages[first_large:]} == {t for t, _ in _autotune.TAP_CANDIDATES}
+    assert chosen[:2] + (0, 1) in _autotune.DIRECT_CANDIDATES
+
+
 @pytest.mark.parametrize(
     "value",
     [
