@@ -434,7 +434,7 @@ def _measure_direct(
     # pass must be reused to pay), as large as the filter gradient's chunk probe and of the
     # call's own output size (_stream_probe): each pass reads its group's inputs again, which
     # costs little while they sit in L2 and more from L3 or memory. On a one-image probe the
-    # tutorial's conv2 and a stride-2 layer (4x112x112x32->64) chose 3 taps per pass, 5% and 7%
+    # tutorial's conv2 and a stride-2 layer (4x112x112x32->64) chose 3 taps per pass, 5% and 3%
     # slower than one pass on the real calls (Zen 3). Five rounds: the candidates are close.
     tapped = [best._replace(taps_per_pass=t, group_blocks=g) for t, g in TAP_CANDIDATES if t < kh * kw]
     if len(tapped) < 2:
