@@ -877,11 +877,15 @@ def test_language_switcher_round_trip(start, browser, base_url):
     visit = Visit(browser, base_url)
     try:
         page = visit.open(start)
+        # Leave a page only once its own requests are done: navigating away aborts a fetch still in
+        # flight (the explorer's model on a slow machine), which the visit rightly reports.
+        page.wait_for_load_state("networkidle")
         page.click("article nav.language-switcher a[hreflang='zh-Hant-TW']")
         page.wait_for_load_state("load")
         assert page.url == base_url + ZH + start, page.url
         assert page.evaluate("() => document.documentElement.lang") == "zh-Hant-TW"
         assert page.locator("article nav.language-switcher .language-current").inner_text() == "繁體中文"
+        page.wait_for_load_state("networkidle")
         page.click("article nav.language-switcher a[hreflang='en']")
         page.wait_for_load_state("load")
         assert page.url == base_url + start, page.url
