@@ -259,10 +259,8 @@ def run_conv(algorithm: str, geo: ConvGeometry, x: np.ndarray, w: np.ndarray, ou
     """The conv by ``algorithm`` (checked by :func:`check_supported`): ``out`` (non-empty, compute
     dtype) filled, or a new array of its shape and dtype (Winograd and FFT return their own)."""
     if algorithm == "auto":
-        if choose_auto(geo, x, w) == "winograd":
-            return _winograd_forward(geo, x, w, out, auto=True)
-        _conv_dispatch.run_conv(geo, x, w, out)  # the default choice, forced kernels included
-    elif algorithm == "winograd":
+        return run_conv_auto(geo, x, w, out)[0]
+    if algorithm == "winograd":
         return _winograd_forward(geo, x, w, out, auto=False)
     elif algorithm == "fft":
         return _fft_forward(geo, x, w)
@@ -270,6 +268,17 @@ def run_conv(algorithm: str, geo: ConvGeometry, x: np.ndarray, w: np.ndarray, ou
         with dispatch.force(conv2d=_FORWARD_KERNEL[algorithm]):
             _conv_dispatch.run_conv(geo, x, w, out)
     return out
+
+
+def run_conv_auto(
+    geo: ConvGeometry, x: np.ndarray, w: np.ndarray, out: np.ndarray, bias: np.ndarray | None = None, relu: bool = False
+) -> tuple[np.ndarray, bool]:
+    """``run_conv("auto", ...)``, with a Keras Conv2D's epilogue (``bias``, ``relu``) for the kernel
+    that can apply it as it stores each sum (_conv_dispatch.run_conv): the result, and whether the
+    epilogue was applied (the caller applies it otherwise)."""
+    if choose_auto(geo, x, w) == "winograd":
+        return _winograd_forward(geo, x, w, out, auto=True), False
+    return out, _conv_dispatch.run_conv(geo, x, w, out, bias=bias, relu=relu)  # forced kernels included
 
 
 # --------------------------------------------------------------------------- input gradient

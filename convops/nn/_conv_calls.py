@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from convops import _algorithms, _conv_dispatch
+from convops import _algorithms
 from convops.conv import _FORWARD, ConvGeometry, conv_geometry
 
 _FILTER_GRAD_OP = "conv2d_backprop_filter"
@@ -36,31 +36,24 @@ def geometry(
 
 def forward(geo: ConvGeometry, x: np.ndarray, w: np.ndarray) -> np.ndarray:
     """``conv2d(x, w)``: ``(N, H_out, W_out, C_out)`` in ``x``'s dtype (float32 or float64)."""
-    out = np.empty((geo.n, *geo.out_hw, geo.c_out), dtype=geo.compute)
-    if out.size:
-        if x.size == 0:
-            out.fill(0)
-        else:
-            out = _algorithms.run_conv("auto", geo, np.ascontiguousarray(x), np.ascontiguousarray(w), out)
-    return out
+    return forward_fused(geo, x, w, None, False)[0]
 
 
 def forward_fused(
     geo: ConvGeometry, x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, relu: bool
-) -> np.ndarray | None:
-    """``max(conv2d(x, w) + bias, 0)`` (without ``relu``: ``conv2d(x, w) + bias``) where "auto"
-    runs the direct kernel, which applies the bias and ReLU as it stores each sum: the layer's
-    output is written once, with the bits of the conv then ``nn.bias_act_forward`` (tests compare
-    them). None where "auto" runs another kernel (Winograd, the one-channel image filter, im2col
-    for non-finite filters at the padding): the caller takes :func:`forward` and its own pass."""
-    if x.size == 0 or 0 in (geo.n, *geo.out_hw, geo.c_out):
-        return None
-    x, w = np.ascontiguousarray(x), np.ascontiguousarray(w)
-    if _algorithms.choose_auto(geo, x, w) != "direct" or _conv_dispatch.choose_conv_kernel(geo, w) != "direct":
-        return None
+) -> tuple[np.ndarray, bool]:
+    """``conv2d(x, w)``, and ``+ bias`` then ``max(., 0)`` (with ``relu``) where "auto" runs the
+    direct kernel, which applies them as it stores each sum: the layer's output is written once,
+    with the bits of the conv then ``nn.bias_act_forward`` (tests compare them). Returns the output
+    and whether the bias and ReLU were applied; where not (Winograd, the one-channel image filter,
+    im2col for non-finite filters at the padding, empty arrays) the caller applies them."""
     out = np.empty((geo.n, *geo.out_hw, geo.c_out), dtype=geo.compute)
-    _conv_dispatch.run_conv(geo, x, w, out, bias=bias, relu=relu)
-    return out
+    if not out.size:
+        return out, False
+    if x.size == 0:
+        out.fill(0)
+        return out, False
+    return _algorithms.run_conv_auto(geo, np.ascontiguousarray(x), np.ascontiguousarray(w), out, bias, relu)
 
 
 def filter_grad(geo: ConvGeometry, x: np.ndarray, dy: np.ndarray) -> np.ndarray:

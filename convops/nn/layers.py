@@ -297,11 +297,9 @@ class Conv2D(_Activated):
         geo, relu = self._geometry(x.shape, training), self.activation_name == "relu"
         # Bias and ReLU as the direct kernel stores each sum; else in one pass over the output,
         # in place (z is ours).
-        z = _conv_calls.forward_fused(geo, x, self.kernel, self.bias, relu)
-        if z is None:
-            z = _conv_calls.forward(geo, x, self.kernel)
-            if z.size:
-                _bias_act_forward(z, self.filters, self.bias, relu)
+        z, applied = _conv_calls.forward_fused(geo, x, self.kernel, self.bias, relu)
+        if not applied and z.size:
+            _bias_act_forward(z, self.filters, self.bias, relu)
         if training:
             self._x, self._output = x, z
         return z

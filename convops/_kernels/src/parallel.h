@@ -335,9 +335,10 @@ static void convops_pool_after_fork(void)
  * per 160 ms. A helper slowed for a moment -- on a VM a vCPU may stall for milliseconds, the
  * guest cannot tell why -- costs 10 ms of one-thread calls. (Halving on every on-time call kept
  * it at 10 ms under such a loop: a fifth of the calls ran on one thread and the mean call was
- * 5% slower than on one thread.) Measured with a fixed 0.1 s (Zen 3, 2 vCPUs, no other process): a loop of 64x13x13x32
- * filter gradients on 2 threads backed off 2-4 times a second, so that a third of its calls ran
- * on one thread (median 2.3-2.9 ms against 1.8 in a second without a back-off). */
+ * 5% slower than on one thread.) Measured with a fixed 0.1 s (Zen 3, 2 vCPUs, no other
+ * process): a loop of 64x13x13x32 filter gradients on 2 threads backed off 2-4 times a second,
+ * so that a third of its calls ran on one thread (median 2.3-2.9 ms against 1.8 in a second
+ * without a back-off). */
 #define CONVOPS_BACKOFF_MIN_SECONDS 0.01
 #define CONVOPS_BACKOFF_MAX_SECONDS 0.16
 #define CONVOPS_BACKOFF_CALM_CALLS 8
