@@ -20,7 +20,7 @@ import pathlib
 
 RESULTS = pathlib.Path(__file__).resolve().parent / "results"
 #: The committed run the published site shows (change it when a new run is committed).
-PUBLISHED_RUN = "run-I"
+PUBLISHED_RUN = "run-N"
 
 
 def results_json() -> pathlib.Path:

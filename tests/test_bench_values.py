@@ -126,6 +126,21 @@ def test_speed_vs_any_implementation():
         results.bench_value(f"{run['cases'][0]['name']}.1.xjax")
 
 
+def test_share_of_the_peak_measured_beside_each_case():
+    """``pct_fma_beside``: the case's GFLOP/s over the FMA peak measured between its own samples
+    (the case's dtype, the mode's threads), not over the machine section's."""
+    checked = 0
+    for run in _record()["runs"]:
+        for case in run["cases"]:
+            peak = case.get("fma_peak_beside_gflops")
+            if not peak or case.get("gflops") is None:
+                continue
+            text = results.bench_value(f"{case['name']}.{run['threads']}.pct_fma_beside")
+            assert float(text.rstrip("%")) == pytest.approx(100 * case["gflops"] / peak, abs=0.5), case["name"]
+            checked += 1
+    assert checked, f"{PUBLISHED.name} measured no peak beside its cases"
+
+
 def _cpuinfo(vendor: str, family: int, model: int, stepping: int, name: str, cpus: int = 2) -> str:
     """/proc/cpuinfo as Linux writes it: one block per logical CPU, a blank line between."""
     block = (

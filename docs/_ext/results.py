@@ -125,6 +125,7 @@ _CASE_FIELDS = {
     "pct_matmul": lambda case: f"{case['pct_matmul']:.0f}%",
     "pct_copy": lambda case: f"{case['pct_copy']:.0f}%",
     "pct_fma": lambda case: f"{case['pct_fma']:.0f}%",  # of the thread mode's FMA peak (runs that measured it)
+    "pct_fma_beside": lambda case: f"{case['pct_fma_beside']:.0f}%",  # of the peak timed between its samples
     "mb": lambda case: f"{_num(case['bytes'] / 1e6, 2)} MB",  # bytes read + written by a pooling or padding
     "label": lambda case: case["label"],
     "other_cores": lambda case: f"{case['load'].get('other_cores', '?')}",
