@@ -13,12 +13,11 @@ import pathlib
 
 from matplotlib import pyplot as plt
 
-from benchmarks.published import PUBLISHED_RUN
+from benchmarks.published import PUBLISHED_RUN, RESULTS
 
 from . import grammar as g
 from .i18n import _
 
-RESULTS = pathlib.Path(__file__).resolve().parents[2] / "benchmarks" / "results"
 #: The committed benchmark run with per-algorithm rows (its cases time conv2d with each algorithm=):
 #: the published run, the one the performance page shows from a fresh clone.
 RUN = RESULTS / f"{PUBLISHED_RUN}.json"
