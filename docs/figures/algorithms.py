@@ -1,8 +1,9 @@
 """docs/concepts/algorithms.rst: six ways to compute one convolution, from committed measurements.
 
 Nothing is timed while the docs are built (a shared build machine would make the curves noise):
-the speed figure reads the benchmark run that timed every ``algorithm=`` (:data:`RUN`, written by
-``python -m benchmarks --tag ...``), the error figure reads ``benchmarks/results/algorithm-error.json``
+the speed figure reads the benchmark run the performance page shows (its cases time conv2d with
+every ``algorithm=``; ``benchmarks/published.py`` says which run: the published one, or your own
+``python -m benchmarks``), the error figure reads ``benchmarks/results/algorithm-error.json``
 (``python -m benchmarks.algorithm_error``).
 """
 
@@ -13,14 +14,11 @@ import pathlib
 
 from matplotlib import pyplot as plt
 
-from benchmarks.published import PUBLISHED_RUN, RESULTS
+from benchmarks.published import RESULTS, results_json
 
 from . import grammar as g
 from .i18n import _
 
-#: The committed benchmark run with per-algorithm rows (its cases time conv2d with each algorithm=):
-#: the published run, the one the performance page shows from a fresh clone.
-RUN = RESULTS / f"{PUBLISHED_RUN}.json"
 ERROR = RESULTS / "algorithm-error.json"
 
 # One colour and one marker per algorithm (the grammar's colours; shapes tell them apart without colour).
@@ -36,7 +34,7 @@ STYLE = {
 
 
 def load_run(path: pathlib.Path | None = None) -> dict:
-    with open(path or RUN) as f:
+    with open(path or results_json()) as f:
         return json.load(f)
 
 
