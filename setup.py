@@ -8,6 +8,10 @@ Environment switches (all optional):
                          slower, but an out-of-range index raises instead of corrupting memory.
 ``CONVOPS_SANITIZE=1``   compile and link with -fsanitize=address,undefined (scripts/sanitize.sh builds
                          a copy this way and runs the tests under it; tests/hardening/README.md).
+``CONVOPS_AVX512_ON_AVX2=1``  a test build: the AVX-512 copies of the SIMD kernels compiled for AVX2+FMA
+                         and reported as supported wherever AVX2+FMA runs, so that their logic (16
+                         float lanes, the AVX-512 block tables) runs on a CPU without AVX-512
+                         (scripts/avx512_on_avx2.sh builds a copy this way and runs the kernel tests).
 """
 
 import os
@@ -54,6 +58,7 @@ def _flag(name):
 
 DEBUG = _flag("CONVOPS_DEBUG")
 SANITIZE = _flag("CONVOPS_SANITIZE")
+AVX512_ON_AVX2 = _flag("CONVOPS_AVX512_ON_AVX2")
 
 # Cython directives, chosen in one place. The kernels trust the Python layer's validation, so
 # bounds checks are off in a normal build and on in a debug build.
@@ -207,6 +212,12 @@ def _compiler_flags(compiler):
         # the SIMD kernels are large) and keeps stack traces exact. The code paths are the -O3 build's.
         compile_args += ["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-g", "-O1"]
         link_args += ["-fsanitize=address,undefined"]
+    if AVX512_ON_AVX2:
+        # simd_isa.h. -fno-gcse: the AVX-512 blocks split into AVX2 halves make functions so large
+        # that GCC's RTL partial-redundancy elimination took half of conv.c's 3.5 minutes (Zen 3);
+        # without it 76 s. It removes recomputed expressions only: the same floating-point operations,
+        # each multiply-add still contracted to one FMA (checked in the disassembly).
+        compile_args += ["-DCONVOPS_EMULATE_AVX512=1", "-fno-gcse"]
     return compile_args, link_args
 
 

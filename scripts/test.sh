@@ -31,6 +31,9 @@ run "distributions: sdist, manylinux wheel, smoke test without TF, the sdist's o
 # The same suites (fuzzing, sizes, concurrency, leaks included) with the kernels built under
 # AddressSanitizer + UndefinedBehaviorSanitizer in build/sanitize, on the dev profile's budget.
 run "tests under ASan + UBSan (scripts/sanitize.sh)" bash scripts/sanitize.sh
+# The AVX-512 copies of the kernels, which the build above runs only on a CPU with AVX-512, compiled
+# for AVX2 in build/avx512-on-avx2 and run through the kernel suites.
+run "AVX-512 kernels on this CPU's AVX2 (scripts/avx512_on_avx2.sh)" bash scripts/avx512_on_avx2.sh
 # The docs site: built with -W --keep-going -n (no warning, every reference resolved), its worked
 # examples run as doctests, then every page opened in Chromium (tests/site).
 run "docs: build the site (sphinx-build -W --keep-going -n)" bash scripts/site.sh --no-serve --no-setup --clean

@@ -15,7 +15,7 @@ from convops._kernels.simd import supported_isas
 from convops.gradients import conv2d_backprop_filter, conv2d_backprop_input
 
 # Vector ISAs only: "base" runs without FMA, so it rounds differently from avx2/avx512 (by design,
-# as before); each ISA is compared with itself.
+# as before); each ISA is compared with itself, and with the first.
 ISAS = [isa for isa in supported_isas() if isa != "base"] or ["base"]
 
 # (x shape, filter shape, strides, padding, dilations): strides 1 and 2, SAME / VALID / explicit,
@@ -80,9 +80,17 @@ def _run_all(case, dtype, isa, threads):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("case", CASES, ids=lambda c: "x".join(map(str, c[0])) + f"-{c[1][3]}")
 def test_every_blocking_gives_the_same_bits(monkeypatch, case, dtype):
+    first = None
     for isa in ISAS:
         _force(monkeypatch, "off")
         x, w, y0, dx0, dw0 = _run_all(case, dtype, isa, 1)
+        # And every vector ISA the bits of the first: each element's sum runs in the same order,
+        # one FMA per multiply-add, whatever the vector width (AVX-512 beside AVX2: on a CPU with
+        # AVX-512, or in the AVX2 build of its kernels, scripts/avx512_on_avx2.sh).
+        if first is None:
+            first = (isa, y0, dx0, dw0)
+        for name, got, want in zip(("y", "dx", "dw"), (y0, dx0, dw0), first[1:]):
+            assert np.array_equal(_bits(got), _bits(want)), f"{name}: {isa} differs from {first[0]} {case}"
         # The default itself is right (so "identical" below is not "identically wrong"): the
         # seven-loop kernel, another summation, agrees to rounding.
         _, _, strides, padding, dilations = case
@@ -297,7 +305,11 @@ def test_filter_tuning_times_widths_then_chunks_on_a_probe_larger_than_l2(monkey
     large = [c for c in calls if c[0] >= _autotune._STREAM_PROBE_BYTES]
     default_chunk = _autotune.default_filter(isa).chunk_kib
     assert small and {kib for _, _, kib in small} == {default_chunk}
-    assert {v for _, v, _ in small} == {4, 3, 2, 1}  # 64 channels: every width is distinct
+    # 64 channels: with 8 lanes (AVX2) 8 vectors, which at most 4, 3, 2 or 1 per block split into
+    # 2, 3, 4 or 8 blocks -- four distinct widths; with 16 (AVX-512) 4 vectors: 1 block of 4, 2 of
+    # 2 (at most 3 or 2 per block: one candidate, the first, 3), or 4 of 1.
+    widths_tried = {8: {4, 3, 2, 1}, 16: {4, 3, 1}}[_autotune.simd_lanes(np.dtype(np.float32), isa)]
+    assert {v for _, v, _ in small} == widths_tried
     assert large and calls.index(large[0]) == len(small)  # the chunks after every width
     assert {kib for _, _, kib in large} == set(_autotune.FILTER_CHUNKS_KIB)
     assert len({v for _, v, _ in large}) == 1 and chosen.max_vectors == large[0][1]

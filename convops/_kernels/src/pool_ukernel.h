@@ -29,8 +29,9 @@ typedef UK_I UK_NAME(ivec) __attribute__((vector_size(UK_VBYTES)));
 #define PK_LOAD(dst, src) memcpy(&(dst), (src), sizeof(dst))
 #define PK_STORE(dst, src) memcpy((dst), &(src), sizeof(src))
 /* running = value > running ? value : running, lane by lane. x86's max instructions compute
- * exactly that (second operand when unordered); elsewhere a compare and a bit select. */
-#if CONVOPS_SIMD_X86 && UK_VBYTES == 64
+ * exactly that (second operand when unordered); elsewhere, and for the AVX-512 copy of the
+ * AVX2 test build (simd_isa.h), a compare and a bit select. */
+#if CONVOPS_SIMD_X86 && UK_VBYTES == 64 && !CONVOPS_EMULATE_AVX512
 #define PK_MAXV UK_PER_TYPE(_mm512_max_ps, _mm512_max_pd)
 #elif CONVOPS_SIMD_X86 && UK_VBYTES == 32
 #define PK_MAXV UK_PER_TYPE(_mm256_max_ps, _mm256_max_pd)
@@ -53,7 +54,7 @@ typedef UK_I UK_NAME(ivec) __attribute__((vector_size(UK_VBYTES)));
  * the input. Used only for outputs too large to stay cached (pooling.py decides) and only when
  * every vector store is aligned (checked in pool_rows). Measured on the 8x112x112x64 float32
  * 2x2/2 average pool (6.4 MB out), 1 core: 0.71 -> 0.51 ms with 32-byte vectors. */
-#if CONVOPS_SIMD_X86 && UK_VBYTES == 64
+#if CONVOPS_SIMD_X86 && UK_VBYTES == 64 && !CONVOPS_EMULATE_AVX512
 #define PK_NT(p, v) _mm512_stream_si512((__m512i*)(void*)(p), (__m512i)(v))
 #elif CONVOPS_SIMD_X86 && UK_VBYTES == 32
 #define PK_NT(p, v) _mm256_stream_si256((__m256i*)(void*)(p), (__m256i)(v))

@@ -106,10 +106,14 @@
 #undef UK_TARGET
 #undef UK_BLOCKS
 
-/* ---- AVX-512F: 64-byte vectors, 32 registers ---- */
+/* ---- AVX-512F: 64-byte vectors, 32 registers (AVX2+FMA in the test build of simd_isa.h) ---- */
 #define UK_ISA avx512
 #define UK_VBYTES 64
+#if CONVOPS_EMULATE_AVX512
+#define UK_TARGET __attribute__((target("avx2,fma")))
+#else
 #define UK_TARGET __attribute__((target("avx512f,avx2,fma")))
+#endif
 #define UK_BLOCKS CONVOPS_BLOCKS_AVX512
 #define UK_DOUBLE 0
 #include CONVOPS_BODY

@@ -26,6 +26,15 @@
 #define CONVOPS_SIMD_X86 0
 #endif
 
+/* A test build (setup.py's CONVOPS_AVX512_ON_AVX2=1, scripts/avx512_on_avx2.sh): the AVX-512
+ * copies are compiled for AVX2+FMA (GCC splits each 64-byte vector operation into two 32-byte
+ * ones, each multiply-add still one FMA: the same roundings) and reported as supported wherever
+ * AVX2+FMA runs. Their logic -- 16 float lanes per vector, the AVX-512 block tables, the tails --
+ * then runs and is tested on CPUs without AVX-512, which the shipped build cannot do. */
+#ifndef CONVOPS_EMULATE_AVX512
+#define CONVOPS_EMULATE_AVX512 0
+#endif
+
 #define CONVOPS_ISA_BASE 0
 #define CONVOPS_ISA_AVX2 1
 #define CONVOPS_ISA_AVX512 2
@@ -56,7 +65,8 @@ static CONVOPS_MAYBE_UNUSED int convops_simd_supported(int isa)
     if (isa == CONVOPS_ISA_AVX2)
         return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
     if (isa == CONVOPS_ISA_AVX512)
-        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+        return (CONVOPS_EMULATE_AVX512 || __builtin_cpu_supports("avx512f")) && __builtin_cpu_supports("avx2")
+               && __builtin_cpu_supports("fma");
 #endif
     return 0;
 }

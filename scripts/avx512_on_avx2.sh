@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Run the kernel test suites on the AVX-512 copies of the SIMD kernels, on a CPU without AVX-512.
+#
+#   scripts/avx512_on_avx2.sh                 build + the kernel suites (below); non-zero exit on a failure
+#   scripts/avx512_on_avx2.sh tests/x.py ...  build + only the pytest arguments given
+#
+# Why: on a CPU with AVX-512 (Intel Xeon since Skylake-SP, AMD Zen 4 and later) every convolution
+# runs the AVX-512 copies of the kernels by default, and a machine without AVX-512 -- this
+# project's CI -- never executes them: their own logic (16 float lanes per vector, the AVX-512
+# tables of block sizes, partial last vectors, the tails) would go untested. setup.py's
+# CONVOPS_AVX512_ON_AVX2=1 compiles those copies from the same C for AVX2+FMA instead (GCC splits
+# each 64-byte vector operation into two 32-byte ones; each multiply-add stays one FMA, so the
+# roundings are those of the AVX-512 instructions) and reports AVX-512 as supported. The copy in
+# $AVX512_DIR (default build/avx512-on-avx2/) is built that way, and the suites run there with
+# AVX-512 as the default instruction set, beside AVX2 (the tests that compare the two then
+# compare them). What it cannot test is the compiler's AVX-512 code generation itself.
+#
+# Needs an x86-64 CPU with AVX2 and FMA; elsewhere it says so and fails (nothing to run it on).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# shellcheck disable=SC1091
+. .venv/bin/activate
+dir=${AVX512_DIR:-build/avx512-on-avx2}
+
+# The suites whose results depend on the instruction set: every kernel family (convolution and
+# its gradients with every blocking and algorithm, pooling, padding, the layers' fused kernels,
+# the thread pool's switching) against TensorFlow or the NumPy references, the Keras parity of
+# the tutorial's network, the property tests, and the hardening suites that reach the kernels
+# with random geometry, signed zeros and every thread count (~2.5 minutes on 2 cores).
+default_tests=(tests/test_conv_kernels.py tests/test_autotune.py tests/test_conv.py tests/test_conv_grad.py
+               tests/test_conv_algorithms.py tests/test_winograd.py tests/test_winograd_filter.py
+               tests/test_pool_kernels.py tests/test_pool.py tests/test_pool_grad.py tests/test_pad_kernels.py
+               tests/test_nn_layer_kernels.py tests/test_nn_keras_parity.py tests/test_threads_switch.py
+               tests/test_properties.py tests/hardening/test_fuzz.py tests/hardening/test_signed_zeros.py
+               tests/hardening/test_determinism.py)
+
+if ! grep -qw avx2 /proc/cpuinfo 2>/dev/null || ! grep -qw fma /proc/cpuinfo 2>/dev/null; then
+  echo "!! this CPU has no AVX2+FMA: the AVX-512 kernels cannot run here, emulated or not" >&2
+  exit 1
+fi
+
+echo "== AVX-512 kernels built for AVX2 in $dir (CONVOPS_AVX512_ON_AVX2=1)"
+# shellcheck source=scripts/variant_build.sh
+. scripts/variant_build.sh
+variant_copy "$dir"
+variant_build "$dir" "AVX-512-on-AVX2" CONVOPS_AVX512_ON_AVX2=1
+cd "$dir"
+variant_check_import "AVX-512 kernels built for AVX2"
+# The build must really offer AVX-512, as the default of the convolutions.
+python - <<'PYEOF'
+from convops._kernels import simd
+features = simd.cpu_features()
+assert features["in_use"] == "avx512", features
+print(f"   instruction sets: {features['supported']}, default {features['in_use']}")
+PYEOF
+if [ $# -eq 0 ]; then set -- "${default_tests[@]}"; fi
+echo "== tests with the AVX-512 kernels (profile ${HYPOTHESIS_PROFILE:-dev}): $*"
+python -m pytest -p no:cacheprovider -q "$@"
