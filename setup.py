@@ -49,6 +49,11 @@ KERNELS = [
     "fastpath",
 ]
 NUMPY_C_API = {"fastpath"}
+# Modules whose float arithmetic must round each operation as NumPy does (GCC and clang; MSVC's
+# default /fp:precise neither contracts nor sets errno): nn's optimizer updates reproduce NumPy's
+# formulas bit for bit, so no multiply-add may become one FMA; -fno-math-errno lets sqrt vectorise
+# (it only stops sqrt of a negative from setting errno; the result is the same NaN).
+NUMPY_ROUNDING = {"nn": ["-ffp-contract=off", "-fno-math-errno"]}
 KERNEL_DIR = Path("convops/_kernels")
 
 
@@ -229,7 +234,8 @@ class BuildExt(build_ext):
         _require_compiler(self.compiler)
         compile_args, link_args = _compiler_flags(self.compiler)
         for ext in self.extensions:
-            ext.extra_compile_args = compile_args + list(ext.extra_compile_args)
+            own = [] if self.compiler.compiler_type == "msvc" else NUMPY_ROUNDING.get(ext.name.rsplit(".", 1)[-1], [])
+            ext.extra_compile_args = compile_args + own + list(ext.extra_compile_args)
             ext.extra_link_args = link_args + list(ext.extra_link_args)
         # The .pyx sources become .c now; the Extension objects stay setuptools' own (the ones
         # build_ext prepared), so only their sources are replaced.

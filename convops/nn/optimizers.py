@@ -2,6 +2,12 @@
 
 Updates are done in place, in the variables' dtype, with the operations in Keras's order so
 that float32 results round the same way (that is what makes a 20-step parity test possible).
+
+Each optimizer's ``_update_reference`` is its formula in NumPy, the readable form; ``_update``
+runs the compiled twin (``convops/_kernels/nn.pyx``), one pass over each variable with the same
+operations in the same order -- the same bits (tests/test_nn_optimizers.py compares them) --
+where NumPy made a pass and a temporary per operation. It applies to C-contiguous float32 and
+float64 variables and gradients; anything else (a strided view, float16) takes the reference.
 """
 
 from __future__ import annotations
@@ -11,9 +17,28 @@ from typing import Any
 
 import numpy as np
 
+import convops._kernels
 from convops.nn._checks import as_bool, as_float, describe
 
 __all__ = ["Optimizer", "SGD", "RMSprop", "Adam", "get"]
+
+_kernels = convops._kernels.load("nn")
+
+
+def _flat(grad: np.ndarray, var: np.ndarray, slots: dict[str, np.ndarray]) -> list[np.ndarray] | None:
+    """``[var, grad, *slots]`` as 1-D views for the compiled updates, or None when one of them
+    is not a C-contiguous float32/float64 array of var's dtype, or when the gradient shares
+    memory with the variable (NumPy's ufuncs copy an overlapping operand; an element-by-element
+    loop would read what it has just written): the reference runs then. The slots are the
+    optimizer's own arrays."""
+    arrays = [var, grad, *slots.values()]
+    if var.dtype not in (np.float32, np.float64) or any(
+        a.dtype != var.dtype or not a.flags.c_contiguous for a in arrays
+    ):
+        return None
+    if np.may_share_memory(var, grad):
+        return None
+    return [a.reshape(-1) for a in arrays]
 
 
 class Optimizer:
@@ -83,6 +108,10 @@ class Optimizer:
         return {}
 
     def _update(self, grad: np.ndarray, var: np.ndarray, slots: dict[str, np.ndarray]) -> None:
+        """One variable's update in place: the compiled kernel, or the reference."""
+        self._update_reference(grad, var, slots)
+
+    def _update_reference(self, grad: np.ndarray, var: np.ndarray, slots: dict[str, np.ndarray]) -> None:
         raise NotImplementedError
 
     def get_config(self) -> dict[str, Any]:
@@ -121,6 +150,13 @@ class SGD(Optimizer):
         return {"momentum": np.zeros_like(var)} if self.momentum else {}
 
     def _update(self, grad, var, slots):
+        flat = _flat(grad, var, slots)
+        if flat is None:
+            return self._update_reference(grad, var, slots)
+        momentum = flat[2] if self.momentum else None
+        _kernels.sgd_update(flat[0], flat[1], momentum, self.learning_rate, self.momentum, self.nesterov)
+
+    def _update_reference(self, grad, var, slots):
         step = grad * self.learning_rate
         if not self.momentum:
             var -= step
@@ -187,6 +223,24 @@ class RMSprop(Optimizer):
         return slots
 
     def _update(self, grad, var, slots):
+        flat = _flat(grad, var, slots)
+        if flat is None:
+            return self._update_reference(grad, var, slots)
+        named = dict(zip(slots, flat[2:]))
+        _kernels.rmsprop_update(
+            flat[0],
+            flat[1],
+            named["velocity"],
+            named.get("average_gradient"),
+            named.get("momentum"),
+            self.learning_rate,
+            self.rho,
+            1 - self.rho,
+            self.epsilon,
+            self.momentum,
+        )
+
+    def _update_reference(self, grad, var, slots):
         v = slots["velocity"]
         v *= self.rho
         v += (1 - self.rho) * np.square(grad)
@@ -246,9 +300,20 @@ class Adam(Optimizer):
     def _make_slots(self, var):
         return {"m": np.zeros_like(var), "v": np.zeros_like(var)}
 
-    def _update(self, grad, var, slots):
+    def _alpha(self) -> float:
         t = self.iterations + 1
-        alpha = self.learning_rate * np.sqrt(1 - self.beta_2**t) / (1 - self.beta_1**t)
+        return float(self.learning_rate * np.sqrt(1 - self.beta_2**t) / (1 - self.beta_1**t))
+
+    def _update(self, grad, var, slots):
+        flat = _flat(grad, var, slots)
+        if flat is None:
+            return self._update_reference(grad, var, slots)
+        _kernels.adam_update(*flat, self._alpha(), 1 - self.beta_1, 1 - self.beta_2, self.epsilon)
+
+    def _update_reference(self, grad, var, slots):
+        # alpha is a float64 scalar: m * alpha and the quotient are computed in float64 (NumPy's
+        # promotion), then var -= rounds once to var's dtype.
+        alpha = np.float64(self._alpha())
         m, v = slots["m"], slots["v"]
         m += (grad - m) * (1 - self.beta_1)
         v += (np.square(grad) - v) * (1 - self.beta_2)

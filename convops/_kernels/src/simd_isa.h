@@ -20,6 +20,14 @@
 #define CONVOPS_SIMD_ISA_H
 #include <stddef.h>
 
+/* C99's `restrict` (no two pointers reach the same memory: the compiler may vectorise); MSVC's
+ * C spells it __restrict. */
+#if defined(_MSC_VER)
+#define CONVOPS_RESTRICT __restrict
+#else
+#define CONVOPS_RESTRICT restrict
+#endif
+
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__)) && !(defined(_WIN32) && !defined(__clang__))
 #define CONVOPS_SIMD_X86 1
 #else

@@ -18,12 +18,6 @@
 
 #include "simd_isa.h"
 
-#if defined(_MSC_VER)
-#define CONVOPS_RESTRICT __restrict
-#else
-#define CONVOPS_RESTRICT restrict
-#endif
-
 #define CONVOPS_WINOGRAD_TRANSFORMS(T, SUFFIX)                                                          \
     static void convops_bt2_rows_##SUFFIX(const T* CONVOPS_RESTRICT s0, const T* CONVOPS_RESTRICT s1,   \
                                           const T* CONVOPS_RESTRICT s2, const T* CONVOPS_RESTRICT s3,   \
