@@ -34,7 +34,8 @@ from setuptools.errors import PlatformError as DistutilsPlatformError
 
 # The compiled half lives in convops/_kernels/, one module per concept (C only in _kernels/src/).
 # `parallel` holds the process's one thread pool and `simd` names the instruction sets; the others
-# cimport them. `fastpath` is the only module that reads Python objects and uses NumPy's C API.
+# cimport them. `fastpath` reads Python objects through NumPy's C API; `memory` uses that API only
+# to install the training step's allocator.
 KERNELS = [
     "parallel",
     "simd",
@@ -46,9 +47,10 @@ KERNELS = [
     "pool_grad",
     "pad",
     "nn",
+    "memory",
     "fastpath",
 ]
-NUMPY_C_API = {"fastpath"}
+NUMPY_C_API = {"fastpath", "memory"}
 # Modules whose float arithmetic must round each operation as NumPy does (GCC and clang; MSVC's
 # default /fp:precise neither contracts nor sets errno): nn's optimizer updates reproduce NumPy's
 # formulas bit for bit, so no multiply-add may become one FMA; -fno-math-errno lets sqrt vectorise
@@ -257,7 +259,11 @@ extensions = [
         # times against `depends`; Cython tracks only what the .pyx names directly).
         depends=sorted(str(path) for path in (KERNEL_DIR / "src").glob("*.h"))
         + sorted(str(path) for path in KERNEL_DIR.glob("*.pxd")),
-        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_9_API_VERSION")] if name in NUMPY_C_API else [],
+        # NumPy's C API as of the oldest NumPy convops runs with (pyproject.toml: 1.25), which has
+        # the data allocators (NEP 49) memory.pyx installs.
+        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_9_API_VERSION"), ("NPY_TARGET_VERSION", "NPY_1_25_API_VERSION")]
+        if name in NUMPY_C_API
+        else [],
     )
     for name in KERNELS
 ]

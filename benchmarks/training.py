@@ -1,5 +1,8 @@
 """The tutorial's convnet trained with convops vs Keras: step time, peak memory, accuracy.
 
+Size: one command's four studies of that network (speed, memory, accuracy, real MNIST), the
+children that run them and their report.
+
     python -m benchmarks.training speed      # forward and training-step time, peak memory
     python -m benchmarks.training accuracy   # test accuracy after 5 and 20 epochs, 3 seeds each
     python -m benchmarks.training all
@@ -15,7 +18,12 @@ because oneDNN is chosen when TensorFlow is imported. Times are medians (and min
 calls after warm-up; Keras's are its compiled ``train_on_batch``/``predict_on_batch`` and a
 ``tf.function`` forward.
 
-memory: peak resident memory a training step adds, each framework alone in a fresh process.
+profile: where convops' training step spends its time, layer by layer, in a child of its own
+(benchmarks/step_profile.py).
+
+memory: peak resident memory a training step adds, each framework alone in a fresh process
+(convops' step allocator, which keeps the blocks a step frees for the next, emptied first: the
+steps take them again; the bytes it keeps after them are recorded too).
 glibc is told to serve every allocation above 64 KiB with mmap and to return freed memory at
 once, so resident memory follows live memory (otherwise freed buffers stay resident and hide
 the peak); after warm-up the peak counter is reset (/proc/self/clear_refs) and five steps run.
@@ -42,6 +50,8 @@ import platform
 import subprocess
 import sys
 import time
+
+from benchmarks import step_profile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 RESULTS = os.path.join(HERE, "results")
@@ -212,6 +222,13 @@ def child_memory(framework: str, onednn: bool) -> dict:
     for _ in range(5):
         model.train_on_batch(x, y)
     gc.collect()
+    if framework == "convops":
+        # The blocks convops' step allocator keeps for the next step go back to malloc (and so to
+        # the system): the steps below take them again, so their peak counts them.
+        from convops._kernels import load
+
+        step_memory = load("memory")
+        step_memory.release()
     before = _status("VmRSS")
     with open("/proc/self/clear_refs", "w") as f:
         f.write("5")  # reset VmHWM (the peak) to the current RSS
@@ -232,6 +249,7 @@ def child_memory(framework: str, onednn: bool) -> dict:
         info = tf.config.experimental.get_memory_info("CPU:0")
         result["allocator_peak_bytes"] = info["peak"] - info["current"]
     if framework == "convops":
+        result["kept_between_steps_bytes"] = step_memory.stats()["kept_bytes"]
         import tracemalloc
 
         tracemalloc.start()
@@ -248,7 +266,8 @@ def speed(args) -> dict:
         "keras_onednn_off": _run_child(args, "memory", "keras", "0"),
         "keras_onednn_on": _run_child(args, "memory", "keras", "1"),
     }
-    return {"runs": runs, "memory": memory, "machine": _machine()}
+    profile = _run_child(args, "profile", str(args.repeats))
+    return {"runs": runs, "memory": memory, "profile": profile, "machine": _machine()}
 
 
 # --------------------------------------------------------------------------- accuracy
@@ -460,10 +479,11 @@ def _speed_section(results: dict) -> list[str]:
         "",
         f"(convops' NumPy allocations alone, by tracemalloc: "
         f"{mem['convops'].get('tracemalloc_step_peak_bytes', 0) / 2**20:.1f} MiB; the rest is the "
-        f"kernels' scratch.)",
+        f"kernels' scratch. Kept between steps by convops' step allocator for the next step: "
+        f"{mem['convops'].get('kept_between_steps_bytes', 0) / 2**20:.1f} MiB.)",
         "",
     ]
-    return lines
+    return lines + step_profile.report(results["speed"].get("profile"))
 
 
 def _accuracy_section(results: dict) -> list[str]:
@@ -556,6 +576,8 @@ def main(argv=None) -> int:
             out = child_speed(rest[0] == "1", int(rest[1]))
         elif kind == "memory":
             out = child_memory(rest[0], rest[1] == "1")
+        elif kind == "profile":
+            out = step_profile.measure(int(rest[0]))
         else:
             out = child_accuracy(rest[0], int(rest[1]), int(rest[2]), *rest[3:4])
         print(json.dumps(out))

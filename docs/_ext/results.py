@@ -1,5 +1,8 @@
 """Benchmark results and example output written into the pages at build time.
 
+Size: one directive or role per generated table and number of the performance and training pages,
+with the helpers they share.
+
 Nothing on the performance and training pages that a new benchmark run can change is typed by
 hand: it is read from ``benchmarks/results/*.json`` (or produced by running the example) while
 the site is built.
@@ -449,14 +452,48 @@ class TrainingSpeed(_ResultsDirective):
         ]
         if on:
             rows.append([_("Keras with oneDNN on: its allocator's own peak"), mib(mine), mib(on), f"{mine / on:.2f}"])
+        kept = mem["convops"].get("kept_between_steps_bytes")
+        if kept is not None:
+            rows.append([_("kept between steps for the next one (convops' step allocator)"), mib(kept), "", ""])
         lines += _list_table(
             [_("measure"), "convops", "Keras", "convops / Keras"],
             rows,
             widths=[50, 15, 15, 20],
             title=_("Peak memory added by one training step"),
         )
+        lines += _step_profile_table(speed.get("profile"))
         lines += [_("These numbers were {provenance}.").format(provenance=training_provenance("speed")), ""]
         return self.render(lines)
+
+
+def _step_profile_table(profile: dict | None) -> list[str]:
+    """Where convops' training step spends its time, per layer (none for a run recorded without)."""
+    if not profile:
+        return []
+    step = profile["step_ms"]
+    ms = lambda value: f"{value:.2f} ms"  # noqa: E731
+    share = lambda value: f"{100 * value / step:.0f}%"  # noqa: E731
+    rows = [
+        [
+            f"``{layer['name']}`` ({layer['kind']})",
+            ms(layer["forward_ms"]),
+            ms(layer["backward_ms"]),
+            share(layer["forward_ms"] + layer["backward_ms"]),
+        ]
+        for layer in profile["layers"]
+    ]
+    rows += [
+        [_("loss"), "", "", share(profile["loss_ms"])],
+        [_("optimizer update ({name})").format(name=profile["optimizer"]), "", "", share(profile["optimizer_ms"])],
+        [_("the rest of the step (the model's Python)"), "", "", share(profile["other_ms"])],
+    ]
+    return _list_table(
+        [_("layer"), _("forward"), _("backward"), _("share of the step")],
+        rows,
+        title=_("Where convops' training step spends its time ({step} per step, {threads} threads)").format(
+            step=ms(step), threads=profile["convops_threads"]
+        ),
+    )
 
 
 def _spread(values) -> str:

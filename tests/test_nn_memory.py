@@ -1,0 +1,160 @@
+"""The training step's allocator (convops/_kernels/src/memory_cache.h, installed by convops.nn):
+large blocks freed by one step are handed to the next, zeroed where NumPy asks for zeros, never
+beyond its limits; it is installed only for the step's thread and only during the step; and a
+step's results do not depend on it.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+from convops._kernels import load
+from convops.nn import layers, models
+
+memory = load("memory")
+handler_name = np._core.multiarray.get_handler_name
+
+
+@pytest.fixture(autouse=True)
+def empty_cache():
+    memory.release()
+    yield
+    memory.release()
+
+
+def installed(fn):
+    previous = memory.install()
+    try:
+        return fn()
+    finally:
+        memory.restore(previous)
+
+
+def test_a_freed_large_block_serves_the_next_request_of_its_size():
+    n = memory.MIN_BYTES // 4  # float32 elements: exactly the smallest block kept
+    first = installed(lambda: np.full(n, 7.0, np.float32))
+    assert handler_name(first) == "convops_step_cache"
+    address = first.ctypes.data
+    del first
+    assert memory.stats()["kept_bytes"] == memory.MIN_BYTES
+    hits = memory.stats()["hits"]
+    again = installed(lambda: np.empty(n, np.float32))
+    assert again.ctypes.data == address and memory.stats()["hits"] == hits + 1
+    del again
+    zeros = installed(lambda: np.zeros(n, np.float32))  # the same block, with 7.0 in it: zeroed
+    assert zeros.ctypes.data == address and not zeros.any()
+    del zeros
+    other = installed(lambda: np.empty(n + 1, np.float32))  # another size: a new block
+    assert other.ctypes.data != address
+    assert memory.release() == memory.MIN_BYTES  # the first block; `other` is still alive
+    del other
+    assert memory.stats()["kept_blocks"] == 1
+
+
+def test_small_blocks_and_blocks_past_the_limits_are_not_kept():
+    small = installed(lambda: np.ones(memory.MIN_BYTES // 4 - 1, np.float32))
+    del small
+    assert memory.stats()["kept_blocks"] == 0
+    many = installed(lambda: [np.empty(memory.MIN_BYTES + 16 * i, np.uint8) for i in range(memory.SLOTS + 5)])
+    del many
+    assert memory.stats()["kept_blocks"] == memory.SLOTS
+    memory.release()
+    # Two blocks of 60% of the byte limit each (never touched: no memory is written): one is kept.
+    big = installed(lambda: [np.empty(memory.MAX_BYTES * 3 // 5, np.uint8) for _ in range(2)])
+    del big
+    assert memory.stats() | {"hits": 0, "misses": 0} == {
+        "kept_bytes": memory.MAX_BYTES * 3 // 5,
+        "kept_blocks": 1,
+        "hits": 0,
+        "misses": 0,
+    }
+
+
+def test_arrays_from_the_cache_resize_and_copy_like_any_other():
+    a = installed(lambda: np.arange(memory.MIN_BYTES // 8, dtype=np.float64))
+    b = a.copy()
+    a.resize(a.size * 2, refcheck=False)  # realloc through the allocator
+    np.testing.assert_array_equal(a[: b.size], b)
+    assert not a[b.size :].any()  # NumPy zero-fills the growth
+    c = installed(lambda: np.concatenate([a, a]))
+    np.testing.assert_array_equal(c, np.concatenate([a, a]))
+
+
+def test_installed_for_one_context_only_and_put_back():
+    before = handler_name()
+    seen = {}
+
+    def other_thread():
+        seen["name"] = handler_name()
+
+    def inside():
+        thread = threading.Thread(target=other_thread)
+        thread.start()
+        thread.join()
+        return handler_name()
+
+    assert installed(inside) == "convops_step_cache"
+    assert seen["name"] == before and handler_name() == before
+
+
+def tutorial(seed: int):
+    model = models.Sequential(
+        [
+            layers.Input((28, 28, 1)),
+            layers.Conv2D(32, 3, activation="relu"),
+            layers.MaxPooling2D(2),
+            layers.Conv2D(64, 3, activation="relu"),
+            layers.MaxPooling2D(2),
+            layers.Conv2D(128, 3, activation="relu"),
+            layers.Flatten(),
+            layers.Dense(10, activation="softmax"),
+        ]
+    )
+    model.compile(optimizer="rmsprop", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    rng = np.random.default_rng(seed)
+    model.set_weights([rng.standard_normal(w.shape).astype(np.float32) * 0.1 for w in model.get_weights()])
+    return model
+
+
+def test_training_steps_reuse_their_memory_and_give_the_same_bits(monkeypatch):
+    rng = np.random.default_rng(1)
+    x, y = rng.random((64, 28, 28, 1), dtype=np.float32), rng.integers(0, 10, 64)
+    cached = tutorial(0)
+    for _ in range(3):  # the first step's blocks come from malloc, later ones reuse them
+        cached.train_on_batch(x, y)
+    misses, hits = memory.stats()["misses"], memory.stats()["hits"]
+    for _ in range(3):
+        cached.train_on_batch(x, y)
+    assert memory.stats()["misses"] == misses  # every large array of a step from the cache
+    assert memory.stats()["hits"] >= hits + 3 * 10  # ten or more per step
+    assert handler_name() != "convops_step_cache"
+    predicted = cached.predict(x, verbose=0)
+
+    class NoCache:
+        install = staticmethod(lambda: None)
+        restore = staticmethod(lambda previous: None)
+
+    monkeypatch.setattr(models, "_step_memory", NoCache)
+    plain = tutorial(0)
+    for _ in range(6):
+        plain.train_on_batch(x, y)
+    for mine, theirs in zip(cached.get_weights(), plain.get_weights()):
+        np.testing.assert_array_equal(mine.view(np.uint32), theirs.view(np.uint32))
+    np.testing.assert_array_equal(predicted, plain.predict(x, verbose=0))
+
+
+def test_a_step_that_raises_puts_the_allocator_back(monkeypatch):
+    model = tutorial(0)
+    before = handler_name()
+
+    def fails(*args):
+        assert handler_name() == "convops_step_cache"
+        raise RuntimeError("inside the step")
+
+    monkeypatch.setattr(model, "_backprop_and_apply", fails)
+    with pytest.raises(RuntimeError, match="inside the step"):
+        model.train_on_batch(np.zeros((2, 28, 28, 1), np.float32), [0, 1])
+    assert handler_name() == before
