@@ -54,23 +54,38 @@ def test_a_freed_large_block_serves_the_next_request_of_its_size():
     assert memory.stats()["kept_blocks"] == 1
 
 
-def test_small_blocks_and_blocks_past_the_limits_are_not_kept():
+def test_small_blocks_are_not_kept_and_a_full_cache_keeps_the_newest():
     small = installed(lambda: np.ones(memory.MIN_BYTES // 4 - 1, np.float32))
     del small
     assert memory.stats()["kept_blocks"] == 0
-    many = installed(lambda: [np.empty(memory.MIN_BYTES + 16 * i, np.uint8) for i in range(memory.SLOTS + 5)])
-    del many
+    sizes = [memory.MIN_BYTES + 16 * i for i in range(memory.SLOTS + 5)]
+    many = installed(lambda: [np.empty(size, np.uint8) for size in sizes])
+    while many:  # freed in order (list.clear() frees from the end): the first five are pushed out
+        many.pop(0)
     assert memory.stats()["kept_blocks"] == memory.SLOTS
+    served = []
+    held = []
+    for size in (sizes[-1], sizes[5], sizes[4]):  # the newest, the oldest kept, one pushed out
+        hits = memory.stats()["hits"]
+        held.append(installed(lambda size=size: np.empty(size, np.uint8)))
+        served.append(memory.stats()["hits"] - hits)
+    assert served == [1, 1, 0]
+    del held
     memory.release()
-    # Two blocks of 60% of the byte limit each (never touched: no memory is written): one is kept.
-    big = installed(lambda: [np.empty(memory.MAX_BYTES * 3 // 5, np.uint8) for _ in range(2)])
-    del big
-    assert memory.stats() | {"hits": 0, "misses": 0} == {
-        "kept_bytes": memory.MAX_BYTES * 3 // 5,
-        "kept_blocks": 1,
-        "hits": 0,
-        "misses": 0,
-    }
+    # Blocks of 60% of the byte limit (never touched: no memory is written): the second freed
+    # pushes the first out; one larger than the limit is never kept.
+    big = installed(lambda: [np.empty(memory.MAX_BYTES * 3 // 5 + k, np.uint8) for k in range(2)])
+    addresses = [a.ctypes.data for a in big]
+    while big:
+        big.pop(0)
+    assert memory.stats()["kept_blocks"] == 1 and memory.stats()["kept_bytes"] == memory.MAX_BYTES * 3 // 5 + 1
+    again = installed(lambda: np.empty(memory.MAX_BYTES * 3 // 5 + 1, np.uint8))
+    assert again.ctypes.data == addresses[1]
+    del again
+    memory.release()
+    huge = installed(lambda: np.empty(memory.MAX_BYTES + 1, np.uint8))
+    del huge
+    assert memory.stats()["kept_blocks"] == 0
 
 
 def test_arrays_from_the_cache_resize_and_copy_like_any_other():

@@ -9,9 +9,12 @@
  * installs this allocator (NumPy's PyDataMem_Handler, NEP 49) around each training step; arrays
  * remember the allocator that made them, so they come back here whenever they are freed.
  *
- * Blocks of at least CONVOPS_CACHE_MIN_BYTES are kept on free (up to CONVOPS_CACHE_SLOTS blocks
- * and CONVOPS_CACHE_MAX_BYTES in all; beyond that, freed as usual) and handed out again to a
- * request of exactly their size -- a training step asks for the same sizes each time. Each block
+ * Blocks of at least CONVOPS_CACHE_MIN_BYTES are kept on free and handed out again to a request
+ * of exactly their size -- a training step asks for the same sizes each time. At most
+ * CONVOPS_CACHE_SLOTS blocks and CONVOPS_CACHE_MAX_BYTES in all are kept: a block freed into a
+ * full cache pushes out the oldest ones, so that what is kept follows the sizes in use now (a
+ * process that stops training, or trains another model, holds at most the limit, then the last
+ * blocks it freed). Each block
  * carries its size in a header, so nothing depends on the size NumPy reports when it frees.
  * Smaller blocks go straight to malloc and free (malloc's own bins keep them). A calloc served
  * from the cache is zeroed. One lock (a spin lock: held for a scan of at most 64 slots) guards the
@@ -60,7 +63,8 @@ static void* convops_cache_header(void* base, size_t size)
     return (char*)base + CONVOPS_CACHE_HEADER;
 }
 
-/* A kept block of exactly `size` bytes (its header's pointer), or NULL. */
+/* A kept block of exactly `size` bytes (its header's pointer; the newest of that size), or NULL.
+ * The blocks stay in the order they were freed, oldest first. */
 static void* convops_cache_take(size_t size)
 {
     void* base = NULL;
@@ -71,7 +75,9 @@ static void* convops_cache_take(size_t size)
     for (i = convops_cache_count - 1; i >= 0; i--) {
         if (convops_cache_blocks[i].size == size) {
             base = convops_cache_blocks[i].base;
-            convops_cache_blocks[i] = convops_cache_blocks[--convops_cache_count];
+            convops_cache_count--;
+            memmove(convops_cache_blocks + i, convops_cache_blocks + i + 1,
+                    (size_t)(convops_cache_count - i) * sizeof(convops_cache_blocks[0]));
             convops_cache_bytes -= size;
             break;
         }
@@ -131,27 +137,34 @@ static void* convops_cache_realloc(void* ctx, void* ptr, size_t new_size)
 static void convops_cache_free(void* ctx, void* ptr, size_t size_numpy_reports)
 {
     void* base;
+    void* evicted[CONVOPS_CACHE_SLOTS];
     size_t size;
-    int kept = 0;
+    int n_evicted = 0, i;
     (void)ctx;
     (void)size_numpy_reports; /* the header's size is the block's */
     if (ptr == NULL)
         return;
     base = (char*)ptr - CONVOPS_CACHE_HEADER;
     size = *(size_t*)base;
-    if (size >= CONVOPS_CACHE_MIN_BYTES) {
-        convops_cache_lock();
-        if (convops_cache_count < CONVOPS_CACHE_SLOTS && convops_cache_bytes + size <= CONVOPS_CACHE_MAX_BYTES) {
-            convops_cache_blocks[convops_cache_count].base = base;
-            convops_cache_blocks[convops_cache_count].size = size;
-            convops_cache_count++;
-            convops_cache_bytes += size;
-            kept = 1;
-        }
-        CONVOPS_CACHE_UNLOCK();
-    }
-    if (!kept)
+    if (size < CONVOPS_CACHE_MIN_BYTES || size > CONVOPS_CACHE_MAX_BYTES) {
         free(base);
+        return;
+    }
+    convops_cache_lock();
+    /* The oldest blocks (the front) make room; the rest move up, the order kept. */
+    while (convops_cache_count == CONVOPS_CACHE_SLOTS || convops_cache_bytes + size > CONVOPS_CACHE_MAX_BYTES) {
+        evicted[n_evicted++] = convops_cache_blocks[0].base;
+        convops_cache_bytes -= convops_cache_blocks[0].size;
+        convops_cache_count--;
+        memmove(convops_cache_blocks, convops_cache_blocks + 1, (size_t)convops_cache_count * sizeof(convops_cache_blocks[0]));
+    }
+    convops_cache_blocks[convops_cache_count].base = base;
+    convops_cache_blocks[convops_cache_count].size = size;
+    convops_cache_count++;
+    convops_cache_bytes += size;
+    CONVOPS_CACHE_UNLOCK();
+    for (i = 0; i < n_evicted; i++)
+        free(evicted[i]);
 }
 
 /* Free every kept block; returns the bytes released. */
