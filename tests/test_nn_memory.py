@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from convops._kernels import load
-from convops.nn import layers, models
+from convops.nn import models
+from test_nn import tutorial as tutorial_model
 
 memory = load("memory")
 handler_name = np._core.multiarray.get_handler_name
@@ -116,19 +117,8 @@ def test_installed_for_one_context_only_and_put_back():
 
 
 def tutorial(seed: int):
-    model = models.Sequential(
-        [
-            layers.Input((28, 28, 1)),
-            layers.Conv2D(32, 3, activation="relu"),
-            layers.MaxPooling2D(2),
-            layers.Conv2D(64, 3, activation="relu"),
-            layers.MaxPooling2D(2),
-            layers.Conv2D(128, 3, activation="relu"),
-            layers.Flatten(),
-            layers.Dense(10, activation="softmax"),
-        ]
-    )
-    model.compile(optimizer="rmsprop", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    """The tutorial's network (tests/test_nn.py) with seeded weights."""
+    model = tutorial_model()
     rng = np.random.default_rng(seed)
     model.set_weights([rng.standard_normal(w.shape).astype(np.float32) * 0.1 for w in model.get_weights()])
     return model
