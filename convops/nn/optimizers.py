@@ -311,8 +311,9 @@ class Adam(Optimizer):
         _kernels.adam_update(*flat, self._alpha(), 1 - self.beta_1, 1 - self.beta_2, self.epsilon)
 
     def _update_reference(self, grad, var, slots):
-        # alpha is a float64 scalar: m * alpha and the quotient are computed in float64 (NumPy's
-        # promotion), then var -= rounds once to var's dtype.
+        # alpha is a float64 scalar: m * alpha and the quotient are computed in float64 (NumPy 2's
+        # promotion; NumPy 1.x's value-based casting kept them in float32, the compiled update
+        # computes them in float64 with any NumPy), then var -= rounds once to var's dtype.
         alpha = np.float64(self._alpha())
         m, v = slots["m"], slots["v"]
         m += (grad - m) * (1 - self.beta_1)
