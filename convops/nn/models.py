@@ -57,6 +57,21 @@ from convops.nn.layers import Conv2D, InputLayer, Layer, SymbolicTensor, _Activa
 
 _step_memory = load("memory")
 
+
+def _in_step(fn: Callable[..., Any], *args: Any) -> Any:
+    """``fn(*args)`` as a training step or an inference batch runs: BLAS on the calling thread
+    (NumPy's and SciPy's OpenBLAS threads, spinning after a small product such as Dense's, would
+    compete with the kernels' own threads), and NumPy's arrays from convops' step allocator, which
+    keeps freed large blocks for the next step (convops/_kernels/src/memory_cache.h: the same sizes
+    every step, reused instead of new pages; in a fresh process the tutorial's step took 16 ms
+    instead of 10), put back afterwards."""
+    previous = _step_memory.install()
+    try:
+        return blas_threads.call(1, fn, *args)
+    finally:
+        _step_memory.restore(previous)
+
+
 __all__ = ["Model", "Sequential", "History"]
 
 _ACCURACY_NAMES = ("accuracy", "acc", "sparse_categorical_accuracy", "categorical_accuracy", "binary_accuracy")
@@ -409,13 +424,9 @@ class Model:
 
     def _infer(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """Inference output and, when the loss uses them, the last layer's logits -- in local
-        variables only, so that concurrent calls on one model cannot see each other's. The step
-        allocator too (_train_step): predict and evaluate run batch after batch of the same sizes."""
-        previous = _step_memory.install()
-        try:
-            return blas_threads.call(1, self._infer_layers, x)
-        finally:
-            _step_memory.restore(previous)
+        variables only, so that concurrent calls on one model cannot see each other's. Run as a
+        training step is (_in_step): predict and evaluate run batch after batch of the same sizes."""
+        return _in_step(self._infer_layers, x)
 
     def _infer_layers(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         logits = None
@@ -441,16 +452,7 @@ class Model:
         )
 
     def _train_step(self, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-        # NumPy's and SciPy's OpenBLAS threads, spinning after a small product (Dense), would
-        # compete with the kernels' own threads: inside a step BLAS runs on the calling thread.
-        # The step's arrays come from convops' step allocator, which keeps freed large blocks for
-        # the next step (convops/_kernels/src/memory_cache.h): the same sizes every step, reused
-        # instead of new pages (in a fresh process the tutorial's step took 16 ms instead of 10).
-        previous = _step_memory.install()
-        try:
-            return blas_threads.call(1, self._backprop_and_apply, x, y)
-        finally:
-            _step_memory.restore(previous)
+        return _in_step(self._backprop_and_apply, x, y)
 
     def _backprop_and_apply(self, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
         loss, correct = self._backprop(x, y)
