@@ -10,6 +10,9 @@ git-ignored, so it never duplicates a committed run. The docs' performance page,
   rebuilding the site after ``python -m benchmarks`` shows your run;
 * otherwise (a fresh clone, CI) the published run, :data:`PUBLISHED_RUN`.
 
+The page's table of convops against its fastest peer on every kind of CPU measured reads the
+committed runs :data:`MACHINE_RUNS` names, whatever the above chooses.
+
 Nothing heavy is imported: the docs' build and the site test use this without NumPy's threads.
 """
 
@@ -20,7 +23,10 @@ import pathlib
 
 RESULTS = pathlib.Path(__file__).resolve().parent / "results"
 #: The committed run the published site shows (change it when a new run is committed).
-PUBLISHED_RUN = "run-N"
+PUBLISHED_RUN = "run-O"
+#: The latest committed run of each CPU the suite has run on, which the performance page sets side
+#: by side (one run per microarchitecture, oldest first; add a run when a new kind of CPU is measured).
+MACHINE_RUNS = ("run-N", "run-O")
 
 
 def results_json() -> pathlib.Path:

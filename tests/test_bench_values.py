@@ -76,11 +76,13 @@ def test_fma_keys_state_the_measured_peak():
                 measured[name][f"{dtype}_all_threads"], abs=0.5
             )
     # Without an instruction set: the ceiling of the thread mode (the one in use, 1 thread x threads),
-    # within the spread of two measurements of the same peak.
+    # within the spread of two measurements of the same peak (the machine section's and the thread
+    # mode's own, minutes apart: 2% on Zen 3, up to 6% on an Emerald Rapids VM whose clock varies, 177.5
+    # and 185.8 GFLOP/s in float32, 85.6 and 90.6 in float64), and a peak per thread, not two summed.
     one = measured[isa]["float32_1_thread"]
-    assert _gflops(results.bench_value("fma.1")) == pytest.approx(one, rel=0.02)
-    assert _gflops(results.bench_value("fma.2")) == pytest.approx(2 * one, rel=0.02)
-    assert _gflops(results.bench_value("fma.1.float64")) == pytest.approx(measured[isa]["float64_1_thread"], rel=0.02)
+    assert _gflops(results.bench_value("fma.1")) == pytest.approx(one, rel=0.08)
+    assert _gflops(results.bench_value("fma.2")) == pytest.approx(2 * one, rel=0.08)
+    assert _gflops(results.bench_value("fma.1.float64")) == pytest.approx(measured[isa]["float64_1_thread"], rel=0.08)
     with pytest.raises(KeyError, match="no FMA peak"):
         results.bench_value("fma.1.sse9")
 
@@ -194,3 +196,27 @@ def test_describe_cpu():
     # Runs recorded before the identity was kept (the published one among them) keep their line.
     assert describe_cpu({"cpu": "AMD EPYC"}) == "AMD EPYC"
     assert describe_cpu({"cpu": "AMD EPYC", "cpu_id": {}}) == "AMD EPYC"
+
+
+def test_machines_table_gives_each_runs_ratio_against_its_fastest_peer():
+    """``.. benchmark-machines::``: every committed run of MACHINE_RUNS (one per kind of CPU), a
+    column per thread mode whose cells are that run's ratio against the case's fastest peer."""
+    from benchmarks.published import MACHINE_RUNS  # noqa: PLC0415
+
+    runs = [(f"{name}.json", json.loads((RESULTS / f"{name}.json").read_text())) for name in MACHINE_RUNS]
+    cpus = [describe_cpu(r["machine"]) for _name, r in runs]
+    assert len(set(cpus)) == len(cpus), f"MACHINE_RUNS should name one run per kind of CPU: {cpus}"
+    header, rows, sources = results.machines_table(runs)
+    assert len(header) == 1 + sum(len(r["runs"]) for _name, r in runs)
+    assert len(sources) == len(runs) and all(name in line for (name, _r), line in zip(runs, sources))
+    by_label = {row[0]: row[1:] for row in rows}
+    column = 0
+    for _name, record in runs:
+        for run in sorted(record["runs"], key=lambda r: r["threads"]):
+            assert f"{run['threads']} thread" in header[1 + column]
+            for case in run["cases"]:
+                cell = by_label[case["label"]][column]
+                ratio = case["speedup_vs_fastest_peer"]
+                expected = f"{ratio:.2f}×" if ratio < 10 else f"{ratio:.0f}×"
+                assert cell == (f"**{expected}**" if ratio < 1 else expected), (case["name"], cell, ratio)
+            column += 1

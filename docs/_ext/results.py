@@ -17,6 +17,8 @@ the site is built.
 ``.. benchmark-machine::`` — the results file, machine, date, commit and versions of the run shown
   (``benchmarks/published.py`` says which run that is).
 ``.. benchmark-cases:: THREADS`` — the table of every case of one thread mode.
+``.. benchmark-machines::`` — convops against each case's fastest peer in every committed run of
+  ``MACHINE_RUNS`` (one per kind of CPU measured), both thread modes.
 ``.. training-speed::`` — forward/step time and peak memory of the tutorial's convnet, convops vs
   Keras, from training.json.
 ``.. training-accuracy::`` — test accuracy on the docs' real-MNIST split: the tutorial's claim,
@@ -42,7 +44,7 @@ import subprocess
 from docutils import nodes
 from sphinx.util.docutils import SphinxDirective
 
-from benchmarks.published import results_json  # (docs/conf.py puts the repository root on sys.path)
+from benchmarks.published import MACHINE_RUNS, results_json  # (docs/conf.py puts the repository root on sys.path)
 from figures.i18n import _
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -102,12 +104,17 @@ def _num(value: float, digits: int = 3) -> str:
     return text
 
 
+# Between a number and its unit: a no-break space, so that a narrow table cell (a phone) wraps
+# between values, never inside "0.39 ms".
+NBSP = "\u00a0"
+
+
 def _time(seconds: float) -> str:
     if seconds < 1e-3:
-        return f"{_num(seconds * 1e6)} µs"
+        return f"{_num(seconds * 1e6)}{NBSP}µs"
     if seconds < 1:
-        return f"{_num(seconds * 1e3)} ms"
-    return f"{_num(seconds)} s"
+        return f"{_num(seconds * 1e3)}{NBSP}ms"
+    return f"{_num(seconds)}{NBSP}s"
 
 
 def _x(value: float) -> str:
@@ -116,9 +123,9 @@ def _x(value: float) -> str:
 
 # What ``:bench:`CASE.THREADS.FIELD``` prints for each FIELD of one benchmark case.
 _CASE_FIELDS = {
-    "us": lambda case: f"{_num(case['impls']['convops']['median_s'] * 1e6)} µs",
+    "us": lambda case: f"{_num(case['impls']['convops']['median_s'] * 1e6)}{NBSP}µs",
     "time": lambda case: _time(case["impls"]["convops"]["median_s"]),
-    "tf_us": lambda case: f"{_num(case['impls']['tf_eager']['median_s'] * 1e6)} µs",
+    "tf_us": lambda case: f"{_num(case['impls']['tf_eager']['median_s'] * 1e6)}{NBSP}µs",
     "tf_time": lambda case: _time(case["impls"]["tf_eager"]["median_s"]),
     "xtf": lambda case: _x(case["speedup"]["tf_eager"]),
     "xpeer": lambda case: _x(case["speedup_vs_fastest_peer"]),
@@ -406,6 +413,58 @@ def training_provenance(section: str) -> str:
     ).format(where=where)
 
 
+def _cpu_name(machine: dict) -> str:
+    """A run's CPU in a few words: its microarchitecture where the record names it ("Zen 3",
+    "Emerald Rapids"), else the model name."""
+    return (machine.get("cpu_id") or {}).get("microarchitecture") or str(machine["cpu"])
+
+
+def machines_table(runs: list[tuple[str, dict]]) -> tuple[list[str], list[list[str]], list[str]]:
+    """The header, rows and source lines of ``.. benchmark-machines::`` for ``runs``, (file name,
+    results) pairs: one column per run and thread mode (fewest threads first), one row per case of
+    any run, each cell convops' speed against that case's fastest peer (bold below 1)."""
+    columns, sources = [], []
+    for file_name, results in runs:
+        m = results["machine"]
+        cpu, isa = _cpu_name(m), m.get("convops_cpu_features", {}).get("in_use", "?")
+        for run in sorted(results["runs"], key=lambda r: r["threads"]):
+            template = _("{cpu}, {threads} threads") if run["threads"] > 1 else _("{cpu}, {threads} thread")
+            columns.append((template.format(cpu=cpu, threads=run["threads"]), {c["name"]: c for c in run["cases"]}))
+        sources.append(
+            _(
+                "- {cpu}: ``benchmarks/results/{file}`` ({model}, ``{isa}`` kernels; {date}, commit ``{commit}``)"
+            ).format(
+                cpu=cpu, file=file_name, model=m["cpu"], isa=isa, date=m["date"].split()[0], commit=m.get("git_commit")
+            )
+        )
+    rows = []
+    for case_name in dict.fromkeys(n for _title, cases in columns for n in cases):
+        label = next(cases[case_name]["label"] for _title, cases in columns if case_name in cases)
+        cells = []
+        for _title, cases in columns:
+            case = cases.get(case_name) or {}
+            ratio = case.get("speedup_vs_fastest_peer") if case.get("fastest_peer") else None
+            cells.append("" if ratio is None else (f"**{_x(ratio)}**" if ratio < 1 else _x(ratio)))
+        rows.append([label] + cells)
+    return [_("case")] + [title for title, _cases in columns], rows, sources
+
+
+class BenchmarkMachines(_ResultsDirective):
+    """convops' speed against each case's fastest peer on every kind of CPU measured (the runs
+    ``MACHINE_RUNS`` names), one column per CPU and thread mode, and where each run comes from."""
+
+    def run(self):
+        runs = []
+        for name in MACHINE_RUNS:
+            path = RESULTS / f"{name}.json"
+            self.env.note_dependency(str(path))
+            runs.append((path.name, load(path)))
+        header, rows, sources = machines_table(runs)
+        widths = [32] + [max(1, 68 // (len(header) - 1))] * (len(header) - 1)
+        title = _("convops' speed against the fastest peer of each case, on each kind of CPU")
+        return self.render(_list_table(header, rows, widths=widths, title=title) + sources + [""])
+
+
 class TrainingSpeed(_ResultsDirective):
     """Forward and training-step time and peak step memory of the tutorial's convnet."""
 
@@ -428,11 +487,11 @@ class TrainingSpeed(_ResultsDirective):
             rows.append(
                 [
                     "oneDNN " + (_("on (TF default)") if run["onednn"] else _("off")),
-                    f"{t['keras_forward']:.1f} ms",
-                    f"{t['convops_forward']:.1f} ms",
+                    f"{t['keras_forward']:.1f}{NBSP}ms",
+                    f"{t['convops_forward']:.1f}{NBSP}ms",
                     _x(t["keras_forward"] / t["convops_forward"]),
-                    f"{t['keras_step']:.1f} ms",
-                    f"{t['convops_step']:.1f} ms",
+                    f"{t['keras_step']:.1f}{NBSP}ms",
+                    f"{t['convops_step']:.1f}{NBSP}ms",
                     _x(t["keras_step"] / t["convops_step"]),
                 ]
             )
@@ -471,7 +530,7 @@ def _step_profile_table(profile: dict | None) -> list[str]:
     if not profile:
         return []
     step = profile["step_ms"]
-    ms = lambda value: f"{value:.2f} ms"  # noqa: E731
+    ms = lambda value: f"{value:.2f}{NBSP}ms"  # noqa: E731
     share = lambda value: f"{100 * value / step:.0f}%"  # noqa: E731
     rows = [
         [
@@ -629,6 +688,7 @@ def setup(app):
     app.add_role("bench", bench_role)
     app.add_directive("benchmark-machine", BenchmarkMachine)
     app.add_directive("benchmark-cases", BenchmarkCases)
+    app.add_directive("benchmark-machines", BenchmarkMachines)
     app.add_directive("training-speed", TrainingSpeed)
     app.add_directive("training-accuracy", TrainingAccuracy)
     app.add_directive("example-output", ExampleOutput)
