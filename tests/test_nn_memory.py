@@ -99,6 +99,24 @@ def test_arrays_from_the_cache_resize_and_copy_like_any_other():
     np.testing.assert_array_equal(c, np.concatenate([a, a]))
 
 
+def test_every_block_starts_on_a_cache_line():
+    """64-byte alignment (a cache line, an AVX-512 vector) for blocks of every size, new or kept,
+    zeroed or not, and after a resize moves them."""
+    sizes = (1, 3, 100, 4096, memory.MIN_BYTES - 1, memory.MIN_BYTES, memory.MIN_BYTES + 8, 5 << 20)
+    arrays = installed(lambda: [np.empty(n, np.uint8) for n in sizes] + [np.ones(n, np.uint8) for n in sizes])
+    assert [a.ctypes.data % 64 for a in arrays] == [0] * len(arrays)
+    del arrays  # the large ones are kept ...
+    hits = memory.stats()["hits"]
+    again = installed(lambda: [np.zeros(n, np.uint8) for n in sizes])  # ... and served again, zeroed
+    assert memory.stats()["hits"] == hits + 3
+    assert [a.ctypes.data % 64 for a in again] == [0] * len(sizes) and not any(a.any() for a in again)
+    grown = installed(lambda: np.arange(1000, dtype=np.float64))
+    for n in (3000, memory.MIN_BYTES // 8 + 5, 10):
+        grown.resize(n, refcheck=False)
+        assert grown.ctypes.data % 64 == 0, n
+    np.testing.assert_array_equal(grown, np.arange(10.0))
+
+
 def test_installed_for_one_context_only_and_put_back():
     before = handler_name()
     seen = {}
