@@ -181,3 +181,16 @@ def test_a_step_that_raises_puts_the_allocator_back(monkeypatch):
     with pytest.raises(RuntimeError, match="inside the step"):
         model.train_on_batch(np.zeros((2, 28, 28, 1), np.float32), [0, 1])
     assert handler_name() == before
+
+
+def test_weights_start_on_a_cache_line_and_stay_there():
+    """A built model's weights start on a 64-byte boundary, and set_weights and training steps
+    write into those arrays (the optimizers update in place) rather than replacing them."""
+    model = tutorial_model()
+    weights = [w for layer in model.layers for w in layer.params.values()]
+    assert weights and [w.ctypes.data % 64 for w in weights] == [0] * len(weights)
+    addresses = [w.ctypes.data for w in weights]
+    model.set_weights([w * 0.5 for w in model.get_weights()])
+    rng = np.random.default_rng(0)
+    model.train_on_batch(rng.random((4, 28, 28, 1), dtype=np.float32), np.arange(4))
+    assert [w.ctypes.data for layer in model.layers for w in layer.params.values()] == addresses
