@@ -124,9 +124,13 @@ def test_every_filter_chunk_gives_the_same_bits(monkeypatch):
 # (x shape, KH, KW, C_out, strides, padding as (top, left) with as much after, groups, dilation_w,
 #  whether a filter row's taps may share a block). A first layer (one input channel, VALID) and
 # a few channels; horizontal padding clips a border tap and not the others (SAME: one block per
-# tap, as groups and dilation also keep it).
+# tap, as groups and dilation also keep it). A whole 3-row filter of 3 * KW * C_in <= 9 rows may be
+# one block where no filter row reads vertical padding (the first cases: 9 and 6 rows, with 32, 70
+# and 16 output channels, vertical stride 2).
 ROW_CASES = [
     ((3, 12, 13, 1), 3, 3, 32, (1, 1), (0, 0), 1, 1, True),
+    ((2, 9, 11, 1), 3, 2, 70, (2, 1), (0, 0), 1, 1, True),
+    ((2, 7, 8, 1), 3, 3, 16, (2, 2), (0, 0), 1, 1, True),
     ((2, 11, 16, 2), 3, 5, 20, (1, 2), (0, 0), 1, 1, True),
     ((2, 9, 10, 3), 2, 3, 70, (2, 1), (1, 0), 1, 1, True),  # vertical padding only
     ((2, 10, 9, 1), 3, 3, 16, (1, 1), (1, 1), 1, 1, False),  # SAME: kx = 0 reads padding at ox = 0
@@ -156,25 +160,35 @@ def test_a_filter_row_of_taps_in_one_block_gives_the_same_bits(case, dtype):
             for chunk in (256, 1 << 17):
                 for threads in (1, 2):
                     runs = []
-                    for whole_rows in (True, False):
+                    for whole_rows, whole_filter in ((True, True), (True, False), (False, False)):
                         dw = np.full((kh, kw, xs[3] // groups, c_out), np.nan, dtype=dtype)
                         lines = kernel(
                             x, dy, dw, sh, sw, 1, dil_w, top, left, groups, ISA_NAMES.index(isa), chunk, threads,
-                            vectors, whole_rows,
+                            vectors, whole_rows, whole_filter,
                         )  # fmt: skip
                         runs.append((lines, dw))
-                    (lines, merged), (tap_lines, per_tap) = runs
+                    (lines, merged), (row_lines, by_rows), (tap_lines, per_tap) = runs
                     repro = (case, dtype.__name__, isa, vectors, chunk, threads)
                     assert tap_lines == kh * kw, repro
                     # Blocks hold several taps only where every tap of a row reads the same
                     # positions, and always for one input channel (every block has room for 3 rows).
-                    assert lines in (kh, kh * kw), repro
-                    if lines == kh and kw > 1:
+                    assert row_lines in (kh, kh * kw), repro
+                    if row_lines == kh and kw > 1:
                         assert shared, repro
                     if shared and xs[3] // groups == 1:
-                        assert lines == kh, repro
-                    assert np.isfinite(merged).all(), repro
-                    assert np.array_equal(_bits(merged), _bits(per_tap)), repro
+                        assert row_lines == kh, repro
+                    # A whole filter in one block: 3 rows of taps, none reading vertical padding;
+                    # always for the tutorial's first layer (3 x 3 x 1 -> 32) on AVX-512 in float32,
+                    # whose blocks of one or two vectors have room for its 9 rows.
+                    if lines == 1:
+                        assert row_lines == kh == 3 and top == 0, repro
+                    else:
+                        assert lines == row_lines, repro
+                    if case is ROW_CASES[0] and isa == "avx512" and dtype == np.float32:
+                        assert lines == 1, repro
+                    for other in (by_rows, per_tap):
+                        assert np.isfinite(other).all(), repro
+                        assert np.array_equal(_bits(merged), _bits(other)), repro
 
 
 def test_large_fast_path_calls_are_tuned_and_agree(monkeypatch):

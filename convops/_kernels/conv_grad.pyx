@@ -159,9 +159,9 @@ def conv2d_backprop_filter(const floating[:, :, :, ::1] x, const floating[:, :, 
 
 cdef extern from "conv_grad_simd.h" nogil:
     ctypedef void (*convops_dw_f32)(int, int, const float*, const float*, float*, const ptrdiff_t*, ptrdiff_t,
-                                    ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t) noexcept nogil
-    ctypedef void (*convops_dw_f64)(int, int, const double*, const double*, double*, const ptrdiff_t*,
                                     ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t) noexcept nogil
+    ctypedef void (*convops_dw_f64)(int, int, const double*, const double*, double*, const ptrdiff_t*,
+                                    ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t) noexcept nogil
     convops_dw_f32 convops_dw_ukernels_f32[3]
     convops_dw_f64 convops_dw_ukernels_f64[3]
     ptrdiff_t convops_dw_lanes(int isa, ptrdiff_t itemsize)
@@ -186,6 +186,12 @@ cdef struct FilterGradDirectPlan:
     # element's sum runs over the same positions in the same order (bit-identical).
     Py_ssize_t lines, line_rows
     bint whole_rows               # lines are filter rows (ky), not taps
+    # A whole filter of KH = 3 rows as one line (lines = 1) when its 3 * KW * C_g rows fit a block
+    # and every filter row reads the input at every output row (no vertical padding reached): a
+    # first layer's 3 x 3 x 1 filter in one block of 9 rows, out_backprop streamed once instead of
+    # three times. `group_stride`: the x elements from one filter row's rows to the next's (the
+    # micro-kernel's G = 3); 0 otherwise.
+    Py_ssize_t group_stride
     Py_ssize_t ci_blocks          # ceil(line_rows / R); block cb has rows [cb*T//ci_blocks, (cb+1)*T//ci_blocks)
     Py_ssize_t parts              # tasks per group, each a range of (line, row block) units
     Py_ssize_t lanes, vec_per_block, co_blocks
@@ -315,12 +321,12 @@ cdef void _filter_grad_task(const floating* x, const floating* dy, floating* d_f
                     convops_dw_ukernels_f32[p.isa](
                         <int>n_rows, <int>((n_lanes + p.lanes - 1) // p.lanes), xg + ci0, dyg + co0,
                         d_filters + (tap * p.line_rows + ci0) * p.c_out + g * p.c_out_group + co0, segs, n_seg,
-                        p.sw * p.c_in, dy_step, p.c_out, n_lanes)
+                        p.sw * p.c_in, dy_step, p.c_out, n_lanes, p.group_stride)
                 else:
                     convops_dw_ukernels_f64[p.isa](
                         <int>n_rows, <int>((n_lanes + p.lanes - 1) // p.lanes), xg + ci0, dyg + co0,
                         d_filters + (tap * p.line_rows + ci0) * p.c_out + g * p.c_out_group + co0, segs, n_seg,
-                        p.sw * p.c_in, dy_step, p.c_out, n_lanes)
+                        p.sw * p.c_in, dy_step, p.c_out, n_lanes, p.group_stride)
         r0 = r1
     free(segs)
     free(padded)
@@ -340,7 +346,7 @@ def conv2d_backprop_filter_direct(const floating[:, :, :, ::1] x, const floating
                                   floating[:, :, :, ::1] d_filters, Py_ssize_t sh, Py_ssize_t sw,
                                   Py_ssize_t dil_h, Py_ssize_t dil_w, Py_ssize_t pad_top, Py_ssize_t pad_left,
                                   Py_ssize_t groups, int isa, Py_ssize_t chunk_bytes, int num_threads,
-                                  int max_vectors=4, bint whole_rows=True):
+                                  int max_vectors=4, bint whole_rows=True, bint whole_filter=True):
     """Filter gradient by a register-blocked direct kernel (no patch matrix, no BLAS).
 
     Same contract and result layout as conv2d_backprop_filter (x, dy, d_filters), with `isa` the
@@ -356,8 +362,9 @@ def conv2d_backprop_filter_direct(const floating[:, :, :, ::1] x, const floating
     does not depend on the thread count. Nor on the blocking (convops/_autotune.py chooses it):
     `chunk_bytes`, and `max_vectors` (1..4), the widest block of output channels, in SIMD vectors;
     nor on `whole_rows` (False: blocks of one tap's channels even where a filter row's taps could
-    share one, for tests). Returns the lines the blocks were cut from: KH when a block may hold
-    several taps of a filter row, else KH*KW (FilterGradDirectPlan).
+    share one, for tests) or `whole_filter` (False: no block of a whole 3-row filter). Returns the
+    lines the blocks were cut from: 1 when a block holds a whole filter, KH when it may hold several
+    taps of a filter row, else KH*KW (FilterGradDirectPlan).
     """
     cdef FilterGradDirectPlan p
     cdef Py_ssize_t vectors, tasks
@@ -385,6 +392,10 @@ def conv2d_backprop_filter_direct(const floating[:, :, :, ::1] x, const floating
                     and _same_columns_for_every_kx(p.width, p.w_out, p.kw, sw, pad_left))
     p.lines = p.kh if p.whole_rows else p.kh * p.kw
     p.line_rows = p.kw * p.c_group if p.whole_rows else p.c_group
+    p.group_stride = 0
+    if (whole_filter and p.whole_rows and p.kh == 3 and p.line_rows <= 3 and 3 * p.line_rows <= p.rows_per_block
+            and pad_top == 0 and (p.h_out - 1) * sh + 2 * dil_h <= p.height - 1):
+        p.lines, p.line_rows, p.group_stride = 1, 3 * p.line_rows, dil_h * p.width * p.c_in
     p.ci_blocks = (p.line_rows + p.rows_per_block - 1) // p.rows_per_block
     p.co_pad = 0 if p.c_out_group % p.lanes == 0 else vectors * p.lanes
     p.chunk_rows = max(1, min(p.out_rows, chunk_bytes // max(1, p.w_out * vectors * p.lanes * sizeof(floating))))

@@ -26,9 +26,9 @@ static const int convops_dw_rows[CONVOPS_ISA_COUNT][4] = {
 #include "simd_instantiate.h"
 
 typedef void (*convops_dw_f32)(int, int, const float*, const float*, float*, const ptrdiff_t*, ptrdiff_t,
-                               ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t);
+                               ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t);
 typedef void (*convops_dw_f64)(int, int, const double*, const double*, double*, const ptrdiff_t*, ptrdiff_t,
-                               ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t);
+                               ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t);
 
 CONVOPS_ISA_TABLE(convops_dw_f32, convops_dw_ukernels_f32, f32, dw_ukernel);
 CONVOPS_ISA_TABLE(convops_dw_f64, convops_dw_ukernels_f64, f64, dw_ukernel);

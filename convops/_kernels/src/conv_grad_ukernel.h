@@ -31,11 +31,18 @@ typedef UK_T UK_NAME(vec) __attribute__((vector_size(UK_VBYTES)));
  * partial vector is copied through a zeroed one). The additions into each element run in segment
  * order, then position order: the same for any R, V or thread, so results are bit-identical for
  * any thread count. The loops over i and v are unrolled (R and V are constants here): GCC 12
- * otherwise left the AVX2 accumulators on the stack (see conv_simd.h). */
+ * otherwise left the AVX2 accumulators on the stack (see conv_simd.h).
+ *
+ * Rows come in G groups (a constant: 1 or 3) of R / G consecutive elements of x, `gs` elements
+ * from one group to the next: G = 1 is R consecutive input channels (or a filter row's (kx, ci)
+ * pairs); G = 3 is a whole filter of three rows (ky) when KW * C_in is small -- a first layer's
+ * 3 x 3 x 1 filter is 9 rows, read in one pass over out_backprop instead of three. Row i is at
+ * x + (i / (R / G)) * gs + i % (R / G): constant offsets from one register, and gs scaled by 1 or 2. */
+#define UK_DW_ROW(i) (((i) / (R / G)) * gs + (i) % (R / G))
 static inline __attribute__((always_inline)) UK_TARGET void UK_NAME(dw_block)(
-        const int R, const int V, const int partial, const UK_T* x, const UK_T* dy, UK_T* dw,
+        const int R, const int V, const int partial, const int G, const UK_T* x, const UK_T* dy, UK_T* dw,
         const ptrdiff_t* segs, ptrdiff_t n_seg, ptrdiff_t x_step, ptrdiff_t dy_step, ptrdiff_t dw_stride,
-        ptrdiff_t n_lanes)
+        ptrdiff_t n_lanes, ptrdiff_t gs)
 {
     UK_NAME(vec) acc[12][4];
     UK_NAME(vec) dv[4];
@@ -63,7 +70,7 @@ static inline __attribute__((always_inline)) UK_TARGET void UK_NAME(dw_block)(
             const UK_T* dp = ds + j * dy_step;
             if (V > R) {   /* hold R broadcasts rather than V vectors of dy (conv_ukernel.h) */
                 _Pragma("GCC unroll 16") for (i = 0; i < R; i++)
-                    bv[i] = xp[i] - (UK_NAME(vec)){0};   /* broadcast (x - 0 is x, -0 too) */
+                    bv[i] = xp[UK_DW_ROW(i)] - (UK_NAME(vec)){0};   /* broadcast (x - 0 is x, -0 too) */
                 _Pragma("GCC unroll 16") for (v = 0; v < V; v++) {
                     memcpy(&dv[v], dp + v * UK_L, sizeof(dv[v]));   /* an unaligned vector load */
                     _Pragma("GCC unroll 16") for (i = 0; i < R; i++)
@@ -73,7 +80,7 @@ static inline __attribute__((always_inline)) UK_TARGET void UK_NAME(dw_block)(
                 _Pragma("GCC unroll 16") for (v = 0; v < V; v++)
                     memcpy(&dv[v], dp + v * UK_L, sizeof(dv[v]));
                 _Pragma("GCC unroll 16") for (i = 0; i < R; i++) {
-                    const UK_NAME(vec) b = xp[i] - (UK_NAME(vec)){0};
+                    const UK_NAME(vec) b = xp[UK_DW_ROW(i)] - (UK_NAME(vec)){0};
                     _Pragma("GCC unroll 16") for (v = 0; v < V; v++)
                         acc[i][v] += b * dv[v];
                 }
@@ -90,8 +97,25 @@ static inline __attribute__((always_inline)) UK_TARGET void UK_NAME(dw_block)(
     }
 }
 
+#undef UK_DW_ROW
+
 #define UK_DW_CASE_R(RR, VV, PART) \
-    UK_NAME(dw_block)(RR, VV, PART, x, dy, dw, segs, n_seg, x_step, dy_step, dw_stride, n_lanes)
+    UK_NAME(dw_block)(RR, VV, PART, 1, x, dy, dw, segs, n_seg, x_step, dy_step, dw_stride, n_lanes, 0)
+#define UK_DW_CASE_G3(RR, VV, PART) \
+    UK_NAME(dw_block)(RR, VV, PART, 3, x, dy, dw, segs, n_seg, x_step, dy_step, dw_stride, n_lanes, group_stride)
+/* Whole 3-row filters: R = 3, 6 or 9 rows (9 only with 1 or 2 vectors, where the register tables
+ * have room for them; conv_grad.pyx asks for no more rows than UK_BLOCK(V)). */
+#define UK_DW_SW_G3_9(VV, PART) \
+    switch (R) { \
+    case 3: UK_DW_CASE_G3(3, VV, PART); break; \
+    case 6: UK_DW_CASE_G3(6, VV, PART); break; \
+    default: UK_DW_CASE_G3(9, VV, PART); break; \
+    }
+#define UK_DW_SW_G3_6(VV, PART) \
+    switch (R) { \
+    case 3: UK_DW_CASE_G3(3, VV, PART); break; \
+    default: UK_DW_CASE_G3(6, VV, PART); break; \
+    }
 
 /* R rows (1..UK_BLOCK(V) for V vectors) x V vectors, both chosen at run time: full blocks use
  * R = UK_BLOCK(V), the last rows of a tap a smaller R. */
@@ -150,8 +174,18 @@ static inline __attribute__((always_inline)) UK_TARGET void UK_NAME(dw_block)(
  * instruction cache's lines no longer depends on the code before them (2-14% here, Zen 3). */
 static UK_TARGET __attribute__((aligned(64))) void UK_NAME(dw_ukernel)(
         int R, int V, const UK_T* x, const UK_T* dy, UK_T* dw, const ptrdiff_t* segs, ptrdiff_t n_seg,
-        ptrdiff_t x_step, ptrdiff_t dy_step, ptrdiff_t dw_stride, ptrdiff_t n_lanes)
+        ptrdiff_t x_step, ptrdiff_t dy_step, ptrdiff_t dw_stride, ptrdiff_t n_lanes, ptrdiff_t group_stride)
 {
+    if (group_stride > 0) {   /* R rows of a whole 3-row filter (UK_NAME(dw_block)'s G = 3) */
+        const int part = n_lanes < V * UK_L;
+        switch (V) {
+        case 1: if (part) UK_DW_SW_G3_9(1, 1) else UK_DW_SW_G3_9(1, 0) break;
+        case 2: if (part) UK_DW_SW_G3_9(2, 1) else UK_DW_SW_G3_9(2, 0) break;
+        case 3: if (part) UK_DW_SW_G3_6(3, 1) else UK_DW_SW_G3_6(3, 0) break;
+        default: if (part) UK_DW_SW_G3_6(4, 1) else UK_DW_SW_G3_6(4, 0) break;
+        }
+        return;
+    }
     if (n_lanes >= V * UK_L) {
         switch (V) {
         case 1: UK_DW_SW(UK_BLOCK(1), 1, 0); break;
@@ -170,6 +204,9 @@ static UK_TARGET __attribute__((aligned(64))) void UK_NAME(dw_ukernel)(
 }
 
 #undef UK_DW_CASE_R
+#undef UK_DW_CASE_G3
+#undef UK_DW_SW_G3_9
+#undef UK_DW_SW_G3_6
 #undef UK_DW_SW
 #undef UK_DW_SW_I
 #undef UK_DW_SW_3
