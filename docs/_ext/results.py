@@ -426,7 +426,7 @@ def machines_table(runs: list[tuple[str, dict]]) -> tuple[list[str], list[list[s
     columns, sources = [], []
     for file_name, results in runs:
         m = results["machine"]
-        cpu, isa = _cpu_name(m), m.get("convops_cpu_features", {}).get("in_use", "?")
+        cpu = _cpu_name(m)
         for run in sorted(results["runs"], key=lambda r: r["threads"]):
             template = _("{cpu}, {threads} threads") if run["threads"] > 1 else _("{cpu}, {threads} thread")
             columns.append((template.format(cpu=cpu, threads=run["threads"]), {c["name"]: c for c in run["cases"]}))
@@ -434,7 +434,12 @@ def machines_table(runs: list[tuple[str, dict]]) -> tuple[list[str], list[list[s
             _(
                 "- {cpu}: ``benchmarks/results/{file}`` ({model}, ``{isa}`` kernels; {date}, commit ``{commit}``)"
             ).format(
-                cpu=cpu, file=file_name, model=m["cpu"], isa=isa, date=m["date"].split()[0], commit=m.get("git_commit")
+                cpu=cpu,
+                file=file_name,
+                model=m["cpu"],
+                isa=_machine_field(m, "isa"),
+                date=_machine_field(m, "date"),
+                commit=_machine_field(m, "commit"),
             )
         )
     rows = []
