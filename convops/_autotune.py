@@ -3,9 +3,10 @@
 The direct kernels (conv2d's, which also computes the stride-1 input gradient, and the filter
 gradient's) keep a block of results in SIMD registers while a reduction runs. How big a block is
 best depends on the microarchitecture (registers, load ports, FMA latency, cache sizes), so the
-first call of each *shape class* times a few candidate blockings on a small synthetic problem,
-in interleaved rounds, and keeps the one of the lowest median time for the rest of the process
-unless it is within a margin of the default (:func:`_best`). The stages that decide how data
+first call of each *shape class* times a few candidate blockings on a small synthetic problem
+(conv2d's with output rows as long as the call's), in interleaved rounds, and keeps the one of
+the lowest median time for the rest of the process unless it is within a margin of the default
+(:func:`_best`). The stages that decide how data
 streams through the caches (conv2d's taps per pass, the filter gradient's chunk) are timed on
 ~2 MiB of data of the call's own output size, more than a core's L2 cache. Tuning one shape class
 costs one thread ~20-60 ms of CPU for conv2d's kernel (up to ~180 ms for 64 channels at 56 x 56
@@ -77,6 +78,8 @@ _FORMAT = 1
 MIN_TUNED_FLOPS = 4_000_000
 # Flops of the synthetic problem timed per candidate: ~30-60 us at 60-120 GFLOP/s.
 _PROBE_FLOPS = 3_000_000
+# The widest row of conv2d's register-blocking probe (_probe_arrays): 8 blocks of 16 pixels.
+_PROBE_MAX_WIDTH = 128
 # A candidate replaces the default only if this much faster: timing noise on a shared machine
 # must not flip the choice between runs (though a flip would not change results).
 _MARGIN = 0.95
@@ -371,15 +374,32 @@ def _probe_shape(c_group: int, c_out: int, kh: int, kw: int, stride: int) -> tup
 
 
 def _probe_arrays(
-    dtype: np.dtype, c_group: int, c_out: int, kh: int, kw: int, stride: int, min_side: int = 8
+    dtype: np.dtype,
+    c_group: int,
+    c_out: int,
+    kh: int,
+    kw: int,
+    stride: int,
+    min_side: int = 8,
+    out_w: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """x, w and out of a one-image VALID probe of about _PROBE_FLOPS: square, or with ``out_w``
+    (the call's output columns, up to _PROBE_MAX_WIDTH) wider than that square, rows of the call's
+    own length. conv2d's kernels run a row's whole blocks of pixels together and address their
+    evenly spaced pixels from a few registers, while a block that wraps to the next row holds a
+    pointer per pixel: on a 10 x 10 probe every block of 16 pixels wrapped, and the tuner kept 12
+    pixels where 16 were 1.1x faster on the call's 112-pixel rows (9 x 9 filters, 16 channels,
+    Emerald Rapids)."""
     rng = np.random.default_rng(0)
-    size, side = _probe_shape(c_group, c_out, kh, kw, stride)
-    if side < min_side:
-        side, size = min_side, (min_side - 1) * stride + max(kh, kw)
-    x = rng.standard_normal((1, size, size, c_group)).astype(dtype)
+    side = max(_probe_shape(c_group, c_out, kh, kw, stride)[1], min_side)
+    rows, cols = side, side
+    if out_w is not None and out_w > side:
+        cols = min(out_w, _PROBE_MAX_WIDTH)
+        per_row = 2 * kh * kw * c_group * c_out * cols
+        rows = max(-(-64 // cols), round(_PROBE_FLOPS / per_row), 1)  # 64 pixels at least, as above
+    x = rng.standard_normal((1, (rows - 1) * stride + kh, (cols - 1) * stride + kw, c_group)).astype(dtype)
     w = rng.standard_normal((kh, kw, c_group, c_out)).astype(dtype)
-    return x, w, np.empty((1, side, side, c_out), dtype)
+    return x, w, np.empty((1, rows, cols, c_out), dtype)
 
 
 def direct_blocking(
@@ -423,7 +443,7 @@ def _measure_direct(
     conv = load("conv")
     lanes = simd_lanes(dtype, isa)
     cg, co, kh, kw, s = min(c_group, 128), min(c_out_group, 16 * lanes), min(kh, 7), min(kw, 7), 1 if stride1 else 2
-    x, w, out = _probe_arrays(dtype, cg, co, kh, kw, s)
+    x, w, out = _probe_arrays(dtype, cg, co, kh, kw, s, out_w=out_hw[1] if out_hw else None)
     shapes: dict[tuple[int, int], DirectBlocking] = {}
     for cand in DIRECT_CANDIDATES:  # distinct (V, P) only: for narrow C_out several coincide
         shapes.setdefault(conv.block_shape(dtype.itemsize, co, isa, *cand[:2])[:2], cand)
@@ -541,10 +561,27 @@ def _stream_probe(
 
 
 def _fast_path_hook(
-    itemsize: int, isa: int, c_group: int, c_out_group: int, kh: int, kw: int, stride1: bool, flops: float
+    itemsize: int,
+    isa: int,
+    c_group: int,
+    c_out_group: int,
+    kh: int,
+    kw: int,
+    stride1: bool,
+    flops: float,
+    h_out: int,
+    w_out: int,
 ) -> DirectBlocking:
     return direct_blocking(
-        np.dtype(np.float32 if itemsize == 4 else np.float64), isa, c_group, c_out_group, kh, kw, stride1, int(flops)
+        np.dtype(np.float32 if itemsize == 4 else np.float64),
+        isa,
+        c_group,
+        c_out_group,
+        kh,
+        kw,
+        stride1,
+        int(flops),
+        out_hw=(h_out, w_out),
     )
 
 

@@ -28,6 +28,11 @@ CASES = [
     ((1, 11, 12, 4), (3, 3, 4, 24), 1, "SAME", 2),
     ((2, 8, 9, 12), (3, 3, 4, 48), 1, "SAME", 1),
     ((1, 7, 7, 3), (1, 1, 3, 130), 1, [[0, 0], [1, 2], [2, 0], [0, 0]], 1),
+    # Rows of 36 outputs and a reduction of 500 (5 x 5 x 20): one vector of channels runs rows of
+    # 12 or 16 evenly spaced pixels, addressed from a few registers (conv_ukernel.h's
+    # even_pixel), blocks that wrap a row through a pointer each, and the border's one-column
+    # spans down 14 rows of an image, even until they cross into the next image.
+    ((2, 14, 36, 20), (5, 5, 20, 16), 1, "SAME", 1),
 ]
 
 
@@ -353,6 +358,55 @@ def test_direct_tuning_times_taps_per_pass_on_a_probe_of_the_calls_size(monkeypa
     assert all(large and side == (11, 13) for large, side, _ in stages[first_large:])
     assert {taps for _, _, taps in stages[first_large:]} == {t for t, _ in _autotune.TAP_CANDIDATES}
     assert chosen[:2] + (0, 1) in _autotune.DIRECT_CANDIDATES
+
+
+def test_register_blocking_is_timed_on_rows_as_long_as_the_calls(monkeypatch):
+    # A row's whole blocks of pixels run together, evenly spaced (conv_ukernel.h's even_pixel); a
+    # block that wraps to the next row does not. The register stage's probe has the call's row
+    # length (up to _PROBE_MAX_WIDTH), so 16-pixel blocks are judged on rows where they fit: on
+    # the square probe of a 9x9 layer (10 x 10 outputs) every one of them wrapped.
+    real = _autotune.load("conv")
+    widths: list[int] = []
+
+    class Recording:
+        def block_shape(self, *args):
+            return real.block_shape(*args)
+
+        def conv2d_direct(self, x, w, out, *args):
+            if x.nbytes + out.nbytes < _autotune._STREAM_PROBE_BYTES:  # the register stage (see above)
+                widths.append(out.shape[2])
+                assert x.shape[1:3] == (out.shape[1] + w.shape[0] - 1, out.shape[2] + w.shape[1] - 1)
+                assert out.shape[1] * out.shape[2] >= 64
+            return real.conv2d_direct(x, w, out, *args)
+
+    monkeypatch.setattr(_autotune, "load", lambda name: Recording())
+    isa = ["base", "avx2", "avx512"].index(ISAS[-1])
+    _autotune.direct_blocking(np.dtype(np.float32), isa, 16, 16, 9, 9, True, 10**9, out_hw=(112, 112))
+    assert set(widths) == {112}
+    widths.clear()
+    _autotune.reset()
+    _autotune.direct_blocking(np.dtype(np.float32), isa, 16, 16, 9, 9, True, 10**9, out_hw=(300, 300))
+    assert set(widths) == {_autotune._PROBE_MAX_WIDTH}
+    widths.clear()
+    _autotune.reset()
+    _autotune.direct_blocking(np.dtype(np.float32), isa, 16, 16, 9, 9, True, 10**9)  # no row length: square
+    assert len(set(widths)) == 1 and widths[0] < 112
+
+
+def test_fast_path_calls_tell_the_tuner_their_output_size(monkeypatch):
+    asked = []
+    real = _autotune.direct_blocking
+
+    def spy(*args, **kwargs):
+        asked.append(kwargs.get("out_hw"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(_autotune, "direct_blocking", spy)
+    _force(monkeypatch, "process")
+    x = np.random.default_rng(3).standard_normal((1, 24, 40, 16)).astype(np.float32)
+    w = np.random.default_rng(4).standard_normal((3, 3, 16, 32)).astype(np.float32)
+    convops.conv2d(x, w, padding="VALID")
+    assert asked == [(22, 38)]
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,7 @@ from libc.string cimport memcpy, memset
 
 from convops._kernels.parallel cimport effective_threads, parallel_for
 from convops._kernels.common cimport floating
+from convops._kernels.simd cimport CONVOPS_ISA_AVX512
 
 cdef struct IntPlan:
     const int* x
@@ -234,7 +235,10 @@ cdef enum:
 # reduction pays per block about as much in set-up (the pointers, the call, the window's first
 # tap) as in multiply-adds: one call per row made a first layer (9 per output) 1.3x faster, 27
 # 1.15x, 144 1.04x; at 288 (3x3x32) the per-block calls were as fast or 1-3% faster (AMD EPYC
-# Zen 3, AVX2, one thread).
+# Zen 3, AVX2, one thread). Blocks one AVX-512 vector wide run a row per call at any length: a
+# run's pixels are evenly spaced and addressed from a few registers (conv_ukernel.h's even_pixel)
+# instead of a pointer each, up to 16 of them (9x9 filters, 16 channels: with the tuner's 16
+# pixels the call took 13.4-15.1 ms at best where it took 16.2-18.2, Emerald Rapids, 1 thread).
 cdef enum:
     _RUN_MAX_REDUCTION = 160
 
@@ -330,7 +334,8 @@ cdef void _tasks(const Plan* plan, Py_ssize_t begin, Py_ssize_t end, floating du
         per_pass = n_taps if plan.taps == 0 or plan.taps >= n_taps else plan.taps
         group = 1 if per_pass == n_taps else plan.group
         while i < last:
-            if per_pass == n_taps and taps and j < n_pixels and n_taps * plan.c_group <= _RUN_MAX_REDUCTION:
+            if per_pass == n_taps and taps and j < n_pixels and (
+                    n_taps * plan.c_group <= _RUN_MAX_REDUCTION or (plan.v == 1 and plan.isa == CONVOPS_ISA_AVX512)):
                 # Whole blocks left in this output row: one call runs them, computing their pixels'
                 # pointers itself (the same multiply-adds as one call per block below).
                 n_run = min((n_cols - c) // plan.p, last - i)
@@ -427,9 +432,9 @@ cdef double _hook_min_flops = 0
 
 
 def set_blocking_hook(hook, double min_flops):
-    """Install `hook(itemsize, isa, c_group, c_out_group, kh, kw, stride1, flops) -> (max_vectors,
-    pixel_choice, taps_per_pass, group_blocks)` (conv2d_direct's blocking arguments), asked for the
-    blocking of fast-path calls of at least `min_flops`; None removes it."""
+    """Install `hook(itemsize, isa, c_group, c_out_group, kh, kw, stride1, flops, h_out, w_out) ->
+    (max_vectors, pixel_choice, taps_per_pass, group_blocks)` (conv2d_direct's blocking arguments),
+    asked for the blocking of fast-path calls of at least `min_flops`; None removes it."""
     global _blocking_hook, _hook_min_flops
     _blocking_hook, _hook_min_flops = hook, min_flops
 
@@ -450,7 +455,7 @@ cdef int _direct(const floating* x, Py_ssize_t n_batch, Py_ssize_t height, Py_ss
     cdef double flops = 2.0 * n_batch * h_out * w_out * c_out * kh * kw * c_group
     if _blocking_hook is not None and flops >= _hook_min_flops:
         max_vectors, pixel_choice, taps, group = _blocking_hook(sizeof(floating), isa, c_group, c_out // groups,
-                                                                kh, kw, sh == 1 and sw == 1, flops)
+                                                                kh, kw, sh == 1 and sw == 1, flops, h_out, w_out)
     return _direct_blocked(x, n_batch, height, width, c_in, w, kh, kw, c_group, c_out, out, h_out, w_out, sh, sw,
                            dil_h, dil_w, pad_top, pad_left, groups, isa, num_threads, max_vectors, pixel_choice,
                            taps, group, NULL, False)

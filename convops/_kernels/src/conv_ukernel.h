@@ -12,6 +12,56 @@
 typedef UK_T UK_NAME(vec) __attribute__((vector_size(UK_VBYTES)));
 #define UK_L ((ptrdiff_t)(UK_VBYTES / sizeof(UK_T)))
 
+/* Pixel p's input, broadcast, in a block of evenly spaced pixels (UK_NAME(block) with `even`): xb
+ * is pixel 0's input, b3 and b10 pixels 3 and 10's (formed only when the block has them), s1 and
+ * s3 one and three pixels' distance in bytes. Every address is one base plus a scaled index, as
+ * x86 addresses memory ([base + index * 1, 2, 4 or 8]): pixels 0-15 take three bases and two
+ * indices, five registers for any P.
+ *
+ * Why: a block of one vector of output channels holds up to 16 pixels, and with a pointer per
+ * pixel 16 pointers do not fit x86-64's 15 free general registers: GCC kept some in vector
+ * registers and moved them back per multiply-add, on an FMA port (9 x 9 filters, 16 channels,
+ * Emerald Rapids). Written in C (xb + p * s1), GCC hoists each p * s1 into a register of its own,
+ * the same problem, so on x86-64 with AVX-512 each broadcast is one instruction naming its base,
+ * index and scale. It reads memory and says so ("memory"); elsewhere (the portable copy, and
+ * AVX-512 emulated on AVX2 for tests) the same addresses in C, which give the same bits. */
+#if UK_VBYTES == 64 && defined(__x86_64__) && !CONVOPS_EMULATE_AVX512
+#define UK_BCAST_INSN UK_PER_TYPE("vbroadcastss", "vbroadcastsd")
+#define UK_BC(base, idx, sc) \
+    __asm__ volatile(UK_BCAST_INSN " (%1,%2," #sc "), %0" : "=v"(r) : "r"(base), "r"(idx) : "memory")
+#define UK_B0(base) __asm__ volatile(UK_BCAST_INSN " (%1), %0" : "=v"(r) : "r"(base) : "memory")
+#else
+#define UK_BC(base, idx, sc) r = *(const UK_T*)((base) + (sc) * (idx)) - (UK_NAME(vec)){0}
+#define UK_B0(base) r = *(const UK_T*)(base) - (UK_NAME(vec)){0}
+#endif
+static inline __attribute__((always_inline)) UK_TARGET UK_NAME(vec) UK_NAME(even_pixel)(
+        const int p, const char* xb, const char* b3, const char* b10, ptrdiff_t s1, ptrdiff_t s3)
+{
+    UK_NAME(vec) r;
+    switch (p) {
+    case 0: UK_B0(xb); break;
+    case 1: UK_BC(xb, s1, 1); break;
+    case 2: UK_BC(xb, s1, 2); break;
+    case 3: UK_BC(xb, s3, 1); break;
+    case 4: UK_BC(xb, s1, 4); break;
+    case 5: UK_BC(b3, s1, 2); break;
+    case 6: UK_BC(xb, s3, 2); break;
+    case 7: UK_BC(b3, s1, 4); break;
+    case 8: UK_BC(xb, s1, 8); break;
+    case 9: UK_BC(b3, s3, 2); break;
+    case 10: UK_B0(b10); break;
+    case 11: UK_BC(b3, s1, 8); break;
+    case 12: UK_BC(xb, s3, 4); break;
+    case 13: UK_BC(b10, s3, 1); break;
+    case 14: UK_BC(b10, s1, 4); break;
+    default: UK_BC(b3, s3, 4); break;
+    }
+    return r;
+}
+#undef UK_BC
+#undef UK_B0
+
+
 /* acc[p][v] += x[pixel p][tap] * w[tap][v] over taps [t0, t1) of one clipped window (nky x nkx
  * taps numbered ky * nkx + kx), acc starting at 0 when t0 = 0, at outs' values otherwise.
  *
@@ -39,12 +89,20 @@ typedef UK_T UK_NAME(vec) __attribute__((vector_size(UK_VBYTES)));
  * with `bias` (not NULL; this block's first channel) each sum then gets bias added, one rounding,
  * and with `relu` it is replaced by +0 where it is <= 0 (NaN stays NaN): exactly what
  * convops/_kernels/nn.pyx's bias_act_forward does to the stored sums, so the bits are the same.
- * Only the last pass over the taps passes them. */
+ * Only the last pass over the taps passes them.
+ *
+ * `even` (a constant here) = 1: the P pixels are evenly spaced, pixel p's input at
+ * x_even + p * x_even_step and its output at out_even + p * out_even_step (xs and outs unused),
+ * and their inputs are read through UK_NAME(even_pixel): the same values, so the same bits. */
 static inline __attribute__((always_inline)) UK_TARGET void UK_NAME(block)(
-        const int V, const int P, const int whole, const UK_T* const* xs, UK_T* const* outs, const UK_T* w,
+        const int V, const int P, const int whole, const int even, const UK_T* const* xs, const UK_T* x_even,
+        ptrdiff_t x_even_step, UK_T* const* outs, UK_T* out_even, ptrdiff_t out_even_step, const UK_T* w,
         ptrdiff_t t0, ptrdiff_t t1, ptrdiff_t nkx, ptrdiff_t cg, ptrdiff_t row_stride, ptrdiff_t col_stride,
         ptrdiff_t kw, ptrdiff_t w_ci_stride, ptrdiff_t n_lanes, const UK_T* bias, int relu)
 {
+    /* Pixel distances in bytes for `even` blocks (UK_NAME(even_pixel)). */
+    const ptrdiff_t s1 = x_even_step * (ptrdiff_t)sizeof(UK_T), s3 = 3 * s1, s10 = 10 * s1;
+#define UK_OUT(p) (even ? out_even + (p) * out_even_step : outs[p])
     UK_NAME(vec) acc[16][4];
     UK_NAME(vec) wv[4];
     UK_NAME(vec) bv[16];
@@ -57,13 +115,13 @@ static inline __attribute__((always_inline)) UK_TARGET void UK_NAME(block)(
              * reduction, so a write miss to L3 or memory is hidden behind it instead of stalling
              * the stores (a hint only: nothing computed depends on it). */
             if (left > 0)
-                __builtin_prefetch(outs[p] + v * UK_L, 1, 3);
+                __builtin_prefetch(UK_OUT(p) + v * UK_L, 1, 3);
             acc[p][v] = (UK_NAME(vec)){0};
             /* A later pass continues the sums an earlier one stored (exactly: same type). */
             if (t0 > 0 && left >= UK_L)
-                memcpy(&acc[p][v], outs[p] + v * UK_L, sizeof(acc[p][v]));
+                memcpy(&acc[p][v], UK_OUT(p) + v * UK_L, sizeof(acc[p][v]));
             else if (t0 > 0 && left > 0)
-                memcpy(&acc[p][v], outs[p] + v * UK_L, (size_t)left * sizeof(UK_T));
+                memcpy(&acc[p][v], UK_OUT(p) + v * UK_L, (size_t)left * sizeof(UK_T));
         }
     }
     /* The taps run a row at a time (or the part of a row in [t0, t1)). Where a pixel's inputs of
@@ -82,10 +140,14 @@ static inline __attribute__((always_inline)) UK_TARGET void UK_NAME(block)(
         for (r = 0; r < rows; r++) {
             off = ky * row_stride + (kx + r) * col_stride;
             for (ci = 0; ci < steps; ci++) {
+                const char* xb = even ? (const char*)(x_even + off + ci) : NULL;
+                const char* b3 = even && P > 3 ? xb + s3 : NULL;
+                const char* b10 = even && P > 10 ? xb + s10 : NULL;
+#define UK_PIXEL(p) (even ? UK_NAME(even_pixel)(p, xb, b3, b10, s1, s3) : xs[p][off + ci] - (UK_NAME(vec)){0})
                 /* x - 0 is x for every x (0 + x would turn -0 into +0): a plain broadcast. */
                 if (V > P) {
                     _Pragma("GCC unroll 16") for (p = 0; p < P; p++)
-                        bv[p] = xs[p][off + ci] - (UK_NAME(vec)){0};
+                        bv[p] = UK_PIXEL(p);
                     _Pragma("GCC unroll 4") for (v = 0; v < V; v++) {
                         memcpy(&wv[v], wk + v * UK_L, sizeof(wv[v]));   /* an unaligned vector load */
                         _Pragma("GCC unroll 16") for (p = 0; p < P; p++)
@@ -95,11 +157,12 @@ static inline __attribute__((always_inline)) UK_TARGET void UK_NAME(block)(
                     _Pragma("GCC unroll 4") for (v = 0; v < V; v++)
                         memcpy(&wv[v], wk + v * UK_L, sizeof(wv[v]));
                     _Pragma("GCC unroll 16") for (p = 0; p < P; p++) {
-                        const UK_NAME(vec) b = xs[p][off + ci] - (UK_NAME(vec)){0};
+                        const UK_NAME(vec) b = UK_PIXEL(p);
                         _Pragma("GCC unroll 4") for (v = 0; v < V; v++)
                             acc[p][v] += b * wv[v];
                     }
                 }
+#undef UK_PIXEL
                 wk += w_ci_stride;                  /* the next ci, or kx + 1's first */
             }
         }
@@ -110,6 +173,10 @@ static inline __attribute__((always_inline)) UK_TARGET void UK_NAME(block)(
             ky++;
         }
     }
+    /* Pixel p's output is recomputed here, not kept from the prologue through the loop, where
+     * P pointers would take the registers the loop needs. */
+    if (even)
+        __asm__("" : "+r"(out_even));
     if (bias != NULL) {
         _Pragma("GCC unroll 4") for (v = 0; v < V; v++) {
             const ptrdiff_t left = whole ? UK_L : n_lanes - v * UK_L;
@@ -136,11 +203,12 @@ static inline __attribute__((always_inline)) UK_TARGET void UK_NAME(block)(
         _Pragma("GCC unroll 4") for (v = 0; v < V; v++) {
             const ptrdiff_t left = whole ? UK_L : n_lanes - v * UK_L;
             if (left >= UK_L)
-                memcpy(outs[p] + v * UK_L, &acc[p][v], sizeof(acc[p][v]));
+                memcpy(UK_OUT(p) + v * UK_L, &acc[p][v], sizeof(acc[p][v]));
             else if (left > 0)
-                memcpy(outs[p] + v * UK_L, &acc[p][v], (size_t)left * sizeof(UK_T));
+                memcpy(UK_OUT(p) + v * UK_L, &acc[p][v], (size_t)left * sizeof(UK_T));
         }
     }
+#undef UK_OUT
 }
 
 /* The second pixel count per width for this instruction set (conv_simd.h), chosen by
@@ -149,9 +217,40 @@ static inline __attribute__((always_inline)) UK_TARGET void UK_NAME(block)(
 #define UK_ALT_(v, bytes) UK_ALT__(v, bytes)
 #define UK_ALT__(v, bytes) UK_BLOCK_(v, CONVOPS_ALT_BLOCKS_##bytes)
 
+/* Whether the P pixels' inputs and outputs are evenly spaced (a block along a row, or down a
+ * column span within one image), and their steps in elements. Compared as integers: a block's
+ * last pointers may be a scratch row's (conv.pyx), and pointers into different arrays are not
+ * subtracted in C. */
+static inline __attribute__((always_inline)) int UK_NAME(evenly_spaced)(
+        const int P, const UK_T* const* xs, UK_T* const* outs, ptrdiff_t* x_step, ptrdiff_t* out_step)
+{
+    const ptrdiff_t dx = (ptrdiff_t)((uintptr_t)xs[1] - (uintptr_t)xs[0]);
+    const ptrdiff_t d_out = (ptrdiff_t)((uintptr_t)outs[1] - (uintptr_t)outs[0]);
+    int p;
+    if (dx % (ptrdiff_t)sizeof(UK_T) != 0 || d_out % (ptrdiff_t)sizeof(UK_T) != 0)
+        return 0;
+    for (p = 2; p < P; p++) {
+        if ((ptrdiff_t)((uintptr_t)xs[p] - (uintptr_t)xs[p - 1]) != dx ||
+                (ptrdiff_t)((uintptr_t)outs[p] - (uintptr_t)outs[p - 1]) != d_out)
+            return 0;
+    }
+    *x_step = dx / (ptrdiff_t)sizeof(UK_T);
+    *out_step = d_out / (ptrdiff_t)sizeof(UK_T);
+    return 1;
+}
+
+/* Blocks one AVX-512 vector wide (up to 16 pixels) whose pixels are evenly spaced are addressed
+ * from a few registers (UK_NAME(even_pixel)); any other block through its pointers. */
 #define UK_BLOCK_CASE(VV, PP, WHOLE) \
-    UK_NAME(block)(VV, PP, WHOLE, xs, outs, w, t0, t1, nkx, cg, row_stride, col_stride, kw, w_ci_stride, n_lanes, \
-                   bias, relu)
+    do { \
+        ptrdiff_t x_step_, out_step_; \
+        if (VV == 1 && UK_VBYTES == 64 && UK_NAME(evenly_spaced)(PP, xs, outs, &x_step_, &out_step_)) \
+            UK_NAME(block)(VV, PP, WHOLE, 1, NULL, xs[0], x_step_, NULL, outs[0], out_step_, w, t0, t1, nkx, cg, \
+                           row_stride, col_stride, kw, w_ci_stride, n_lanes, bias, relu); \
+        else \
+            UK_NAME(block)(VV, PP, WHOLE, 0, xs, NULL, 0, outs, NULL, 0, w, t0, t1, nkx, cg, row_stride, col_stride, \
+                           kw, w_ci_stride, n_lanes, bias, relu); \
+    } while (0)
 #define UK_WIDTH_CASE(VV) \
     if (n_lanes >= VV * UK_L) { \
         if (choice == 0) UK_BLOCK_CASE(VV, UK_BLOCK(VV), 1); else UK_BLOCK_CASE(VV, UK_ALT(VV), 1); \
@@ -199,12 +298,19 @@ static inline __attribute__((always_inline)) UK_TARGET void UK_NAME(run)(
     ptrdiff_t b;
     int p;
     for (b = 0; b < n_blocks; b++) {
+        if (V == 1 && UK_VBYTES == 64) {   /* up to 16 pixels: addressed from bases (UK_NAME(even_pixel)) */
+            UK_NAME(block)(V, P, whole, 1, NULL, x0 + b * P * x_step, x_step, NULL, out0 + b * P * out_step,
+                           out_step, w, t0, t1, nkx, cg, row_stride, col_stride, kw, w_ci_stride, n_lanes, bias, relu);
+            continue;
+        }
+        /* Wider blocks have at most 12 pixels, and a pointer each measured as fast or faster
+         * (32 channels, 9 x 9 and first layers, AVX-512, Emerald Rapids). */
         _Pragma("GCC unroll 16") for (p = 0; p < P; p++) {
             xs[p] = x0 + (b * P + p) * x_step;
             outs[p] = out0 + (b * P + p) * out_step;
         }
-        UK_NAME(block)(V, P, whole, xs, outs, w, t0, t1, nkx, cg, row_stride, col_stride, kw, w_ci_stride, n_lanes,
-                       bias, relu);
+        UK_NAME(block)(V, P, whole, 0, xs, NULL, 0, outs, NULL, 0, w, t0, t1, nkx, cg, row_stride, col_stride, kw,
+                       w_ci_stride, n_lanes, bias, relu);
     }
 }
 
