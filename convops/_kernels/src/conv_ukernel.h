@@ -23,8 +23,10 @@ typedef UK_T UK_NAME(vec) __attribute__((vector_size(UK_VBYTES)));
  * registers and moved them back per multiply-add, on an FMA port (9 x 9 filters, 16 channels,
  * Emerald Rapids). Written in C (xb + p * s1), GCC hoists each p * s1 into a register of its own,
  * the same problem, so on x86-64 with AVX-512 each broadcast is one instruction naming its base,
- * index and scale. It reads memory and says so ("memory"); elsewhere (the portable copy, and
- * AVX-512 emulated on AVX2 for tests) the same addresses in C, which give the same bits. */
+ * index and scale. It reads memory and says so ("memory"). The AVX-512 copy built for AVX2 (for
+ * tests, simd_isa.h) computes the same addresses in C: the same values, so the same bits. Only
+ * blocks one AVX-512 vector wide use this (UK_NAME(run), UK_BLOCK_CASE): the narrower sets' blocks
+ * hold at most 12 pixels, and two-vector blocks measured as fast with a pointer per pixel. */
 #if UK_VBYTES == 64 && defined(__x86_64__) && !CONVOPS_EMULATE_AVX512
 #define UK_BCAST_INSN UK_PER_TYPE("vbroadcastss", "vbroadcastsd")
 #define UK_BC(base, idx, sc) \
