@@ -6,12 +6,11 @@ best depends on the microarchitecture (registers, load ports, FMA latency, cache
 first call of each *shape class* times a few candidate blockings on a small synthetic problem
 (conv2d's with output rows as long as the call's), in interleaved rounds, and keeps the one of
 the lowest median time for the rest of the process unless it is within a margin of the default
-(:func:`_best`). The stages that decide how data
-streams through the caches (conv2d's taps per pass, the filter gradient's chunk) are timed on
-~2 MiB of data of the call's own output size, more than a core's L2 cache. Tuning one shape class
-costs one thread ~20-60 ms of CPU for conv2d's kernel (up to ~180 ms for 64 channels at 56 x 56
-outputs) and ~50-75 ms for the filter gradient's (~10 ms for a first layer; Zen 3), once per
-process.
+(:func:`_best`). The stages that decide how data streams through the caches (conv2d's taps per
+pass, the filter gradient's chunk) are timed on ~2 MiB of data of the call's own output size, more
+than a core's L2 cache. Tuning one shape class costs one thread ~20-60 ms of CPU for conv2d's
+kernel (up to ~180 ms for 64 channels at 56 x 56 outputs) and ~50-75 ms for the filter gradient's
+(~10 ms for a first layer; Zen 3), once per process.
 
 **Results never depend on the blocking.** A blocking decides which output elements are computed
 together, never the order of any element's sum: each one runs over (ky, kx, c) -- over output
@@ -364,15 +363,6 @@ def _best(
     return next(cand for cand in (default, *order) if cand in median and _MARGIN * median[cand] <= fastest)
 
 
-def _probe_shape(c_group: int, c_out: int, kh: int, kw: int, stride: int) -> tuple[int, int]:
-    """(input side, output side) of a square one-image VALID problem of about _PROBE_FLOPS."""
-    per_pixel = 2 * kh * kw * c_group * c_out
-    # At least 8 x 8 pixels: from 64 pixels conv2d_direct packs the filters per block of channels,
-    # as it does for the large calls being tuned for.
-    side = max(8, int((_PROBE_FLOPS / per_pixel) ** 0.5))
-    return (side - 1) * stride + max(kh, kw), side
-
-
 def _probe_arrays(
     dtype: np.dtype,
     c_group: int,
@@ -391,12 +381,14 @@ def _probe_arrays(
     pixels where 16 were 1.1x faster on the call's 112-pixel rows (9 x 9 filters, 16 channels,
     Emerald Rapids)."""
     rng = np.random.default_rng(0)
-    side = max(_probe_shape(c_group, c_out, kh, kw, stride)[1], min_side)
+    per_pixel = 2 * kh * kw * c_group * c_out
+    # At least 8 x 8 pixels: from 64 pixels conv2d_direct packs the filters per block of channels,
+    # as it does for the large calls being tuned for.
+    side = max(8, min_side, int((_PROBE_FLOPS / per_pixel) ** 0.5))
     rows, cols = side, side
     if out_w is not None and out_w > side:
         cols = min(out_w, _PROBE_MAX_WIDTH)
-        per_row = 2 * kh * kw * c_group * c_out * cols
-        rows = max(-(-64 // cols), round(_PROBE_FLOPS / per_row), 1)  # 64 pixels at least, as above
+        rows = max(-(-64 // cols), round(_PROBE_FLOPS / (per_pixel * cols)), 1)  # 64 pixels at least, as above
     x = rng.standard_normal((1, (rows - 1) * stride + kh, (cols - 1) * stride + kw, c_group)).astype(dtype)
     w = rng.standard_normal((kh, kw, c_group, c_out)).astype(dtype)
     return x, w, np.empty((1, rows, cols, c_out), dtype)
