@@ -10,6 +10,7 @@ import importlib
 from types import ModuleType
 
 from convops import arithmetic, reference
+from convops._memory import release_memory
 from convops._threads import get_num_threads, num_threads, openmp_enabled, set_num_threads
 from convops._version import __version__
 from convops.conv import conv2d
@@ -46,6 +47,7 @@ __all__ = [
     "set_num_threads",
     "num_threads",
     "openmp_enabled",
+    "release_memory",
 ]
 
 # Submodules that `import convops` does not load (convops.nn pulls in the whole Keras-like API,

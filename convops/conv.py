@@ -329,6 +329,7 @@ _DEFAULT_ISA = _conv_dispatch.default_isa()
 # The small-call fast path and what it checks first, bound once: a plain conv2d call costs ~0.6 us
 # in all, so an attribute lookup or a Python call (~40 ns each) is worth saving here.
 _fast_conv2d = load("fastpath").conv2d_fast
+_memory = load("memory")  # large results from a cache of freed blocks: no new pages per call
 _forced_kernels, _NOTHING_FORCED = dispatch._forced, dispatch._NOTHING
 _get_num_threads = _threads.get_num_threads
 # The default of `algorithm`: an identity check (a string equal to it that is another object
@@ -478,7 +479,7 @@ def conv2d(
     _algorithms.check_supported("conv2d", algorithm, geo)
     out_shape = (geo.n, *geo.out_hw, geo.c_out)
     check_output_size(out_shape, geo.compute, "conv2d")
-    out = np.empty(out_shape, dtype=geo.compute)
+    out = _memory.empty(out_shape, geo.compute)
     if out.size:
         if x.size == 0 or geo.c_out == 0:
             out.fill(0)
@@ -551,7 +552,7 @@ def _backprop_input(
     geo = conv_geometry(names, x_shape, w.shape, dy.shape, strides, padding, dilations, data_format, w.dtype)
     _algorithms.check_supported(op, algorithm, geo)
     check_output_size(x_shape, geo.compute, op)
-    dx = np.empty(x_shape, dtype=geo.compute)
+    dx = _memory.empty(x_shape, geo.compute)
     if not (dy.size and w.size and dx.size):
         dx.fill(0)
     else:

@@ -32,6 +32,7 @@ __all__ = ["pad", "padding_index", "PAD_MODES"]
 _kernels = load("pad")
 pad_copy = _kernels.pad_copy
 pad_fast = load("fastpath").pad_fast
+_memory = load("memory")  # large results from a cache of freed blocks: no new pages per call
 
 #: A mode of :func:`pad`, in the spellings the docs use (any case is accepted at run time).
 PadMode: TypeAlias = Literal[
@@ -270,7 +271,7 @@ def pad(
 
     if mode_upper == "MEAN":
         return _pad_mean(x, pairs, out_shape)
-    out = np.empty(out_shape, dtype=x.dtype)
+    out = _memory.empty(out_shape, x.dtype)
     if out.size == 0:
         return out
     maps = [
@@ -320,7 +321,7 @@ def _constant(constant_values: Any, dtype: np.dtype) -> np.ndarray:
 
 def _pad_mean(x: np.ndarray, pairs: Sequence[tuple[int, int]], out_shape: tuple[int, ...]) -> np.ndarray:
     padded_axes = tuple(axis for axis, (before, after) in enumerate(pairs) if before or after)
-    out = np.empty(out_shape, dtype=x.dtype)
+    out = _memory.empty(out_shape, x.dtype)
     if out.size == 0:
         return out
     # The mean of a C-contiguous copy: NumPy's summation order (pairwise along the contiguous
@@ -426,7 +427,8 @@ def pad_grad(grad: ArrayLike, paddings: Paddings, mode: PadMode = "CONSTANT") ->
         # A crop, as TF's Slice: copying keeps a -0.0 upstream gradient (the fold kernel sums
         # from +0.0, and +0.0 + -0.0 is +0.0).
         interior = tuple(slice(before, before + n) for (before, _), n in zip(pairs, in_shape))
-        dx = np.array(dy[interior], dtype=compute, order="C")
+        dx = _memory.empty(tuple(in_shape), compute)
+        np.copyto(dx, dy[interior])
     else:
         dx = np.ascontiguousarray(dy, dtype=compute)
         for axis, ((before, after), n_in) in enumerate(zip(pairs, in_shape)):
@@ -448,7 +450,7 @@ def _fold_axis(dy: np.ndarray, axis: int, n_in: int, before: int, after: int, mo
     outer = int(np.prod(dy.shape[:axis], dtype=np.int64))
     inner = int(np.prod(dy.shape[axis + 1 :], dtype=np.int64))
     out_shape = dy.shape[:axis] + (n_in,) + dy.shape[axis + 1 :]
-    dx = np.empty(out_shape, dtype=dy.dtype)
+    dx = _memory.empty(out_shape, dy.dtype)
     if dx.size:
         _kernels.pad_fold_axis(
             dy.reshape(outer, dy.shape[axis], inner),
@@ -463,7 +465,8 @@ def _fold_axis(dy: np.ndarray, axis: int, n_in: int, before: int, after: int, mo
 def _mean_pad_grad(dy: np.ndarray, pairs: Sequence[tuple[int, int]], in_shape: tuple[int, ...]) -> np.ndarray:
     """MEAN mode: border = mean of x over the padded axes (one mean per index of the others)."""
     interior = tuple(slice(before, before + n) for (before, _), n in zip(pairs, in_shape))
-    dx = np.array(dy[interior], dtype=dy.dtype, order="C")
+    dx = _memory.empty(in_shape, dy.dtype)
+    np.copyto(dx, dy[interior])
     padded_axes = tuple(axis for axis, (before, after) in enumerate(pairs) if before or after)
     if not padded_axes or dx.size == 0:
         return dx

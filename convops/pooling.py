@@ -47,6 +47,7 @@ __all__ = ["max_pool2d", "avg_pool2d", "max_pool2d_grad", "max_pool2d_with_argma
 
 _kernels = load("pool")
 _grad_kernels = load("pool_grad")
+_memory = load("memory")  # large results from a cache of freed blocks: no new pages per call
 
 MAX_POOL_DTYPES = tuple(
     np.dtype(t)
@@ -161,15 +162,10 @@ def _check_bool(value: Any, name: str) -> None:
 
 
 def _empty_output(shape: Shape4, dtype: np.dtype) -> tuple[np.ndarray, bool]:
-    """``np.empty(shape, dtype)`` and whether the kernel should stream it; a streamed output is
-    64-byte aligned (a view into a slightly larger buffer), which streaming stores require."""
-    dtype = np.dtype(dtype)
-    nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    if dtype.kind != "f" or nbytes < STREAM_BYTES:
-        return np.empty(shape, dtype=dtype), False
-    buffer = np.empty(nbytes + 64, dtype=np.uint8)
-    start = -buffer.ctypes.data % 64
-    return buffer[start : start + nbytes].view(dtype).reshape(shape), True
+    """``np.empty(shape, dtype)`` and whether the kernel should stream it: a large float output,
+    64-byte aligned as streaming stores require (the result cache's blocks are)."""
+    out = _memory.empty(shape, dtype)
+    return out, out.dtype.kind == "f" and out.nbytes >= STREAM_BYTES and out.ctypes.data % 64 == 0
 
 
 # --------------------------------------------------------------------------- forward
@@ -266,7 +262,7 @@ def max_pool2d(
     shape = geometry.out_shape
     check_output_size(shape, compute, "max_pool2d")
     # float16 is narrowed after the call: no point streaming its float32 temporary.
-    out, stream = _empty_output(shape, compute) if x.dtype == compute else (np.empty(shape, dtype=compute), False)
+    out, stream = _empty_output(shape, compute) if x.dtype == compute else (_memory.empty(shape, compute), False)
     if out.size:
         (kh, kw), (sh, sw), (top, left) = geometry.ksize, geometry.strides, geometry.pad_before
         _kernels.max_pool(
@@ -430,8 +426,8 @@ def _argmax(
             f"`{name}` images must have at most 2**31 - 1 elements (H*W*C) for the argmax; "
             f"got (H, W, C) = {x.shape[1:]}, {image} elements"
         )
-    out = np.empty(out_shape, dtype=compute)
-    argmax = np.empty(out_shape, dtype=index_dtype)
+    out = _memory.empty(out_shape, compute)
+    argmax = _memory.empty(out_shape, index_dtype)
     lowest = _lowest(x.dtype)
     if out.size and x.size == 0:
         # An empty H or W under explicit padding: every window lies in the padding and has no
@@ -461,7 +457,7 @@ def _argmax(
 
 def _scatter_argmax(dy: np.ndarray, argmax: np.ndarray, in_shape: tuple[int, ...]) -> np.ndarray:
     """dx (``in_shape``, NHWC) with every dy element added at its argmax (same compute dtype as dy)."""
-    dx = np.empty(in_shape, dtype=dy.dtype)
+    dx = _memory.empty(in_shape, dy.dtype)
     n = in_shape[0]
     if dx.size == 0:
         return dx
@@ -719,7 +715,7 @@ def avg_pool2d_grad(
     compute = compute_dtype(dy.dtype)
     check_output_size(geometry.in_shape, compute, op)
     if all(in_shape) and dy.size:
-        dx = np.empty(geometry.in_shape, dtype=compute)  # the kernel writes every cell
+        dx = _memory.empty(geometry.in_shape, compute)  # the kernel writes every cell
         (kh, kw), (sh, sw), (top, left) = geometry.ksize, geometry.strides, geometry.pad_before
         readable = forced_method("avg_pool2d_grad") == "readable"
         _grad_kernels.avg_pool_grad(
@@ -736,7 +732,7 @@ def avg_pool2d_grad(
             readable,
         )
     else:
-        dx = np.zeros(geometry.in_shape, dtype=compute)
+        dx = _memory.zeros(geometry.in_shape, compute)
     if compute != dy.dtype:
         dx = dx.astype(dy.dtype)
     return from_nhwc(dx, fmt)

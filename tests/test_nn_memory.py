@@ -1,7 +1,8 @@
-"""The training step's allocator (convops/_kernels/src/memory_cache.h, installed by convops.nn):
-large blocks freed by one step are handed to the next, zeroed where NumPy asks for zeros, never
-beyond its limits; it is installed only for the step's thread and only during the step; and a
-step's results do not depend on it.
+"""convops' cache of freed large blocks (convops/_kernels/src/memory_cache.h): installed by
+convops.nn around a training step, it hands the blocks one step frees to the next, zeroed where
+NumPy asks for zeros, never beyond its limits; it is installed only for the step's thread and only
+during the step; and a step's results do not depend on it. The public ops take their large results
+from it too (a result freed by the caller serves the next call of its size), and only those.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import threading
 import numpy as np
 import pytest
 
+import convops
 from convops._kernels import load
 from convops.nn import models
 from test_nn import tutorial as tutorial_model
@@ -37,7 +39,7 @@ def installed(fn):
 def test_a_freed_large_block_serves_the_next_request_of_its_size():
     n = memory.MIN_BYTES // 4  # float32 elements: exactly the smallest block kept
     first = installed(lambda: np.full(n, 7.0, np.float32))
-    assert handler_name(first) == "convops_step_cache"
+    assert handler_name(first) == "convops_cache"
     address = first.ctypes.data
     del first
     assert memory.stats()["kept_bytes"] == memory.MIN_BYTES
@@ -130,7 +132,7 @@ def test_installed_for_one_context_only_and_put_back():
         thread.join()
         return handler_name()
 
-    assert installed(inside) == "convops_step_cache"
+    assert installed(inside) == "convops_cache"
     assert seen["name"] == before and handler_name() == before
 
 
@@ -153,7 +155,7 @@ def test_training_steps_reuse_their_memory_and_give_the_same_bits(monkeypatch):
         cached.train_on_batch(x, y)
     assert memory.stats()["misses"] == misses  # every large array of a step from the cache
     assert memory.stats()["hits"] >= hits + 3 * 10  # ten or more per step
-    assert handler_name() != "convops_step_cache"
+    assert handler_name() != "convops_cache"
     predicted = cached.predict(x, verbose=0)
 
     class NoCache:
@@ -174,7 +176,7 @@ def test_a_step_that_raises_puts_the_allocator_back(monkeypatch):
     before = handler_name()
 
     def fails(*args):
-        assert handler_name() == "convops_step_cache"
+        assert handler_name() == "convops_cache"
         raise RuntimeError("inside the step")
 
     monkeypatch.setattr(model, "_backprop_and_apply", fails)
@@ -194,3 +196,58 @@ def test_weights_start_on_a_cache_line_and_stay_there():
     rng = np.random.default_rng(0)
     model.train_on_batch(rng.random((4, 28, 28, 1), dtype=np.float32), np.arange(4))
     assert [w.ctypes.data for layer in model.layers for w in layer.params.values()] == addresses
+
+
+LARGE_RESULTS = {  # each op's result has at least MIN_BYTES (256 KiB): 64 x 32 x 32 x 32 float32 = 8 MiB
+    "conv2d (fast path)": lambda x, w: convops.conv2d(x, w, 1, "SAME"),
+    "conv2d (general path)": lambda x, w: convops.conv2d(x, w, 1, "SAME", dilations=2),
+    "conv2d winograd": lambda x, w: convops.conv2d(x, w, 1, "SAME", algorithm="winograd"),
+    "conv2d fft": lambda x, w: convops.conv2d(x, w, 1, "VALID", algorithm="fft"),
+    "conv2d_backprop_input": lambda x, w: convops.conv2d_backprop_input(x.shape, w, x, 1, "SAME"),
+    "max_pool2d": lambda x, w: convops.max_pool2d(x, 1, 1, "VALID"),
+    "avg_pool2d": lambda x, w: convops.avg_pool2d(x, 1, 1, "VALID"),
+    "max_pool2d_with_argmax": lambda x, w: convops.max_pool2d_with_argmax(x, 1, 1, "VALID")[1],
+    "max_pool2d_grad": lambda x, w: convops.max_pool2d_grad(x, x, 1, 1, "VALID"),
+    "avg_pool2d_grad": lambda x, w: convops.avg_pool2d_grad(x.shape, x, 1, 1, "VALID"),
+    "pad (fast path)": lambda x, w: convops.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]]),
+    "pad MEAN": lambda x, w: convops.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]], "MEAN"),
+    "pad_grad": lambda x, w: convops.pad_grad(x, [[0, 0], [1, 1], [1, 1], [0, 0]]),
+    "pad_grad REFLECT": lambda x, w: convops.pad_grad(x, [[0, 0], [1, 1], [1, 1], [0, 0]], "REFLECT"),
+    "pad_grad MEAN": lambda x, w: convops.pad_grad(x, [[0, 0], [1, 1], [1, 1], [0, 0]], "MEAN"),
+}
+
+
+@pytest.mark.parametrize("op", list(LARGE_RESULTS))
+def test_a_large_result_comes_from_the_cache_and_serves_the_next_call(op):
+    """The page faults of a new large array cost a call in a loop more than many kernels (a
+    2 MiB result ~0.9 ms in a VM): a freed result's block serves the next call of its size."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((64, 32, 32, 32)).astype(np.float32)
+    w = rng.standard_normal((3, 3, 32, 32)).astype(np.float32)
+    call = LARGE_RESULTS[op]
+    first = call(x, w)
+    assert handler_name(first) == "convops_cache" and first.ctypes.data % 64 == 0
+    assert handler_name() != "convops_cache"  # installed for the allocation only
+    expected = first.copy()
+    del first
+    misses, hits = memory.stats()["misses"], memory.stats()["hits"]
+    again = call(x, w)
+    assert memory.stats()["hits"] > hits and memory.stats()["misses"] == misses  # nothing new
+    np.testing.assert_array_equal(again, expected)
+
+
+def test_small_results_stay_numpy_s_own():
+    x = np.ones((1, 8, 8, 4), np.float32)  # 1 KiB results: no Python call added to a small call
+    for result in (
+        convops.conv2d(x, np.ones((3, 3, 4, 4), np.float32)),
+        convops.max_pool2d(x, 2, 2, "VALID"),
+        convops.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]]),
+    ):
+        assert handler_name(result) == "default_allocator"
+
+
+def test_a_call_that_raises_leaves_numpy_s_allocator_in_place():
+    before = handler_name()
+    with pytest.raises(ValueError, match="padding"):
+        convops.conv2d(np.ones((64, 32, 32, 32), np.float32), np.ones((3, 3, 32, 32), np.float32), 1, "FULL")
+    assert handler_name() == before

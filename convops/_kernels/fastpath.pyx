@@ -16,7 +16,24 @@ from libc.string cimport memset
 from convops._kernels.conv cimport _direct, _image
 from convops._kernels.pad cimport _pad
 
+from convops._kernels import memory as _memory
+
 cnp.import_array()
+
+cdef double _CACHED_MIN_BYTES = _memory.MIN_BYTES
+_cached_empty = _memory.empty
+
+
+cdef inline cnp.ndarray _result(int ndim, cnp.npy_intp* dims, int typenum, Py_ssize_t itemsize):
+    # The result array: a large one from memory.pyx's cache of freed blocks (what the general path
+    # allocates too), a small one straight from NumPy (no Python call: small calls stay cheap).
+    cdef double nbytes = <double>itemsize
+    cdef int i
+    for i in range(ndim):
+        nbytes *= <double>dims[i]
+    if nbytes < _CACHED_MIN_BYTES:
+        return cnp.PyArray_EMPTY(ndim, dims, typenum, 0)
+    return _cached_empty(tuple([dims[i] for i in range(ndim)]), cnp.PyArray_DescrFromType(typenum))
 
 
 cdef inline void same_padding(Py_ssize_t size, Py_ssize_t k, Py_ssize_t s, Py_ssize_t d, Py_ssize_t* before,
@@ -111,7 +128,7 @@ def conv2d_fast(input, filters, strides, padding, dilations, data_format, int is
     if (top or bottom or left or right) and not _finite(<const char*>cnp.PyArray_DATA(w), w.size, is_float):
         return None
     dims[0], dims[1], dims[2], dims[3] = n, h_out, w_out, c_out
-    out = cnp.PyArray_EMPTY(4, dims, typenum, 0)
+    out = _result(4, dims, typenum, cnp.PyArray_ITEMSIZE(x))
     if is_float:
         if c_in == 1 and c_out == 1 and s == 1:
             _image(<const float*>cnp.PyArray_DATA(x), n, height, width, <const float*>cnp.PyArray_DATA(w),
@@ -202,7 +219,7 @@ def pad_fast(input, paddings, mode, constant_values, int num_threads):
         count *= out_shape[axis]
         if count == 0 or count > (1 << 40):
             return None                          # empty or huge: the general path's business
-    out = cnp.PyArray_EMPTY(<int>ndim, dims, cnp.PyArray_TYPE(x), 0)
+    out = _result(<int>ndim, dims, cnp.PyArray_TYPE(x), cnp.PyArray_ITEMSIZE(x))
     maps = <Py_ssize_t*>malloc(total * sizeof(Py_ssize_t))
     if maps == NULL:
         raise MemoryError("pad: could not allocate the index maps")
