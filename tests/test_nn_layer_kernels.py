@@ -84,6 +84,28 @@ def test_maxpool_layer_training_pass_matches_tf_bit_for_bit(case, isa):
         np.testing.assert_array_equal(dx.view(f"u{x.itemsize}"), want_dx.view(f"u{x.itemsize}"))
 
 
+def test_maxpool_layer_runs_the_widest_variant_unless_one_is_forced(monkeypatch):
+    """The layer's arrays come from the step allocator on 64-byte boundaries, so its 2x2 kernel
+    runs the widest variant this CPU has (AVX-512 took 0.36 instead of 0.63 ms with AVX2 for
+    64x26x26x32), not the public pools' AVX2 default; force(isa=...) still decides inside."""
+    seen = []
+    real = layers._nn_kernels.max_pool_train_forward
+
+    def spy(*args):
+        seen.append(args[-1])  # the `isa` argument
+        return real(*args)
+
+    monkeypatch.setattr(layers._nn_kernels, "max_pool_train_forward", spy)
+    layer = layers.MaxPooling2D(2)
+    layer.build((4, 4, 8))
+    x = np.ones((1, 4, 4, 8), np.float32)
+    layer.forward(x, training=True)
+    with force(isa="cython"):
+        layer.forward(x, training=True)
+    widest = load("simd").supported_isas()
+    assert seen == [load("simd").ISA_NAMES.index(widest[-1]) if widest else -1, -1]
+
+
 def test_maxpool_layer_positions_follow_the_window_not_the_clipped_corner():
     """SAME padding clips the last window (5 -> 3 windows of 2): its positions still count from
     the unclipped corner, so the gradient lands on the cell that holds the maximum."""

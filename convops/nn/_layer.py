@@ -75,7 +75,8 @@ def _bias_act_backward(dz: np.ndarray, y: np.ndarray | None, channels: int, relu
     if relu and y is None:
         raise RuntimeError("the ReLU's output is needed for its backward pass: run forward(x, training=True)")
     mask = y if relu and y is not None else dz
-    kernel(flat, mask.reshape(-1, channels), partial, relu, convops.get_num_threads(), convops.pooling._float_isa())
+    isa = convops.pooling._float_isa(widest=True)  # the step's arrays are on 64-byte boundaries
+    kernel(flat, mask.reshape(-1, channels), partial, relu, convops.get_num_threads(), isa)
     return partial.sum(axis=0)
 
 

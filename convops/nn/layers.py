@@ -440,7 +440,7 @@ class MaxPooling2D(_Pooling2D):
             self._argmax = np.empty(out_shape, dtype=np.uint8)
             window = (*ksize, *strides, *pad_before)
             lowest = convops.pooling._lowest(x.dtype)
-            threads, isa = convops.get_num_threads(), convops.pooling._float_isa()
+            threads, isa = convops.get_num_threads(), convops.pooling._float_isa(widest=True)
             _nn_kernels.max_pool_train_forward(x, out, self._argmax, *window, lowest, threads, isa)
             return out
         # One pass gives the maxima (max_pool2d's values) and their positions for backward.

@@ -11,6 +11,9 @@
 #include <stdint.h>
 
 #include "simd_isa.h"
+#if CONVOPS_SIMD_X86
+#include <immintrin.h>   /* the AVX2 packs nn_pool_ukernel.h narrows the codes with */
+#endif
 
 #define CONVOPS_BODY "nn_pool_ukernel.h"
 #include "simd_instantiate.h"

@@ -10,6 +10,27 @@
 typedef UK_T UK_NAME(pvec) __attribute__((vector_size(UK_VBYTES)));
 typedef UK_I UK_NAME(pivec) __attribute__((vector_size(UK_VBYTES)));
 #define NP_L ((ptrdiff_t)(UK_VBYTES / sizeof(UK_T)))
+/* The codes (0..3, one per lane) stored as one byte per lane. With AVX2, GCC narrows a vector lane
+ * by lane through general registers (the lanes' extraction took longer than the rest of the
+ * window); two or three packs do it in registers. Elsewhere __builtin_convertvector (one vpmovdb
+ * or vpmovqb with AVX-512). */
+typedef unsigned char UK_NAME(pcodes) __attribute__((vector_size(UK_VBYTES / sizeof(UK_T))));
+static inline UK_TARGET void UK_NAME(store_codes)(unsigned char* code, UK_NAME(pivec) w)
+{
+#if CONVOPS_SIMD_X86 && UK_VBYTES == 32
+    const __m256i v = (__m256i)w;
+    /* float: eight int32 codes -> eight uint16; double: four int64 codes (int32 pairs (c, 0)) ->
+     * (c, 0) uint16 pairs, read again as int32 and packed once more -> four uint16. */
+    __m128i words = _mm_packus_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    if (sizeof(UK_T) == 8)
+        words = _mm_packus_epi32(words, words);
+    const __m128i bytes = _mm_packus_epi16(words, words);
+    memcpy(code, &bytes, sizeof(UK_NAME(pcodes)));
+#else
+    const UK_NAME(pcodes) narrow = __builtin_convertvector(w, UK_NAME(pcodes));
+    memcpy(code, &narrow, sizeof(narrow));
+#endif
+}
 #define NP_SELECT(mask, a, b) \
     ((UK_NAME(pvec))(((UK_NAME(pivec))(a) & (mask)) | ((UK_NAME(pivec))(b) & ~(mask))))
 
@@ -31,7 +52,6 @@ static UK_TARGET void UK_NAME(max_pool_2x2_codes)(const UK_T* x, ptrdiff_t row_s
         for (; c + NP_L <= channels; c += NP_L) {
             UK_NAME(pvec) v, a, m;
             UK_NAME(pivec) w, gt;
-            UK_I lanes[NP_L];
             memcpy(&v, s0 + c, sizeof(v));
             a = v;
             w = (UK_NAME(pivec)){0};
@@ -51,9 +71,7 @@ static UK_TARGET void UK_NAME(max_pool_2x2_codes)(const UK_T* x, ptrdiff_t row_s
             w = (w & ~gt) | (gt & 3);
             m = NP_SELECT((UK_NAME(pivec))(v > m), v, m);
             memcpy(o + c, &m, sizeof(m));
-            memcpy(lanes, &w, sizeof(w));
-            for (ptrdiff_t i = 0; i < NP_L; i++)
-                code[c + i] = (unsigned char)lanes[i];
+            UK_NAME(store_codes)(code + c, w);
         }
         for (; c < channels; c++) {  /* the last channels, one at a time: the same steps */
             UK_T v = s0[c], a = v, m = v > lowest ? v : lowest;
