@@ -695,6 +695,28 @@ def test_gradients_do_not_depend_on_the_thread_count():
         assert np.array_equal(one, two)
 
 
+@pytest.mark.parametrize("c_in", [1, 3])
+def test_a_first_layer_s_filter_gradient_splits_its_channels_between_threads_with_the_same_bits(c_in):
+    """A first layer's filter gradient has one or three units of rows (a whole 3x3x1 filter, or
+    its three filter rows): on two threads each takes half of the output channels instead, every
+    element still summed in position order by one of them -- the same bits as one thread."""
+    rng = np.random.default_rng(c_in)
+    x = rng.standard_normal((16, 28, 28, c_in)).astype(np.float32)
+    dy = rng.standard_normal((16, 26, 26, 32)).astype(np.float32)
+    with convops.num_threads(1):
+        one = convops.conv2d_backprop_filter(x, (3, 3, c_in, 32), dy, 1, "VALID")
+    with convops.num_threads(2):
+        two = convops.conv2d_backprop_filter(x, (3, 3, c_in, 32), dy, 1, "VALID")
+    assert np.array_equal(one.view(np.uint32), two.view(np.uint32))
+    want = np.einsum(
+        "nhwc,nhwo->co",
+        np.lib.stride_tricks.sliding_window_view(x, (3, 3), (1, 2)).reshape(16, 26, 26, c_in * 9),
+        dy,
+        dtype=np.float64,
+    )
+    np.testing.assert_allclose(one.transpose(2, 0, 1, 3).reshape(c_in * 9, 32), want, rtol=1e-4, atol=1e-3)
+
+
 def test_concurrent_python_threads_get_the_same_results_and_leave_blas_alone():
     """The conv gradients run BLAS single-threaded inside their own parallel loops; calls from
     several Python threads at once must neither change the results nor leave NumPy's/SciPy's

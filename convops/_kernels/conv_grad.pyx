@@ -194,6 +194,7 @@ cdef struct FilterGradDirectPlan:
     Py_ssize_t group_stride
     Py_ssize_t ci_blocks          # ceil(line_rows / R); block cb has rows [cb*T//ci_blocks, (cb+1)*T//ci_blocks)
     Py_ssize_t parts              # tasks per group, each a range of (line, row block) units
+    Py_ssize_t co_splits          # tasks per part, each a range of the output-channel blocks
     Py_ssize_t lanes, vec_per_block, co_blocks
     Py_ssize_t co_pad             # 0, or the padded row of a scratch copy of dy (narrow groups)
     int isa, code
@@ -256,11 +257,14 @@ cdef bint _same_columns_for_every_kx(Py_ssize_t width, Py_ssize_t w_out, Py_ssiz
 
 cdef void _filter_grad_task(const floating* x, const floating* dy, floating* d_filters, FilterGradDirectPlan* p,
                             Py_ssize_t task) noexcept nogil:
-    # Task = (group g, part): the (tap, ci block) units [u0, u1) of group g, over every output
+    # Task = (group g, part, split): the (tap, ci block) units [u0, u1) of group g, for the output-
+    # channel blocks [b0, b1) of the split (all of them unless a part has threads to spare), over every output
     # position, chunk of output rows by chunk (the chunk's dy and input rows stay in cache while
     # every unit of the task streams them). Each d_filters element belongs to one unit: it is summed by
     # one task, in position order.
-    cdef Py_ssize_t g = task // p.parts, part = task - g * p.parts
+    cdef Py_ssize_t g = task // (p.parts * p.co_splits), part = task // p.co_splits - g * p.parts
+    cdef Py_ssize_t split = task - (task // p.co_splits) * p.co_splits
+    cdef Py_ssize_t b0 = split * p.co_blocks // p.co_splits, b1 = (split + 1) * p.co_blocks // p.co_splits
     cdef Py_ssize_t units = p.lines * p.ci_blocks
     cdef Py_ssize_t u0 = part * units // p.parts, u1 = (part + 1) * units // p.parts
     cdef Py_ssize_t r0, r1, u, tap, cur_tap, cb, ci0, n_rows, b, co0, n_lanes, n_seg = 0, pos
@@ -314,7 +318,7 @@ cdef void _filter_grad_task(const floating* x, const floating* dy, floating* d_f
             # kx*C_in + ci of a filter row (C_g = C_in, dilation 1: that is also their offset in x).
             ci0 = cb * p.line_rows // p.ci_blocks
             n_rows = (cb + 1) * p.line_rows // p.ci_blocks - ci0
-            for b in range(p.co_blocks):
+            for b in range(b0, b1):
                 co0 = b * p.vec_per_block * p.lanes
                 n_lanes = min(p.vec_per_block * p.lanes, p.c_out_group - co0)
                 if floating is float:
@@ -340,6 +344,43 @@ cdef void _filter_grad_tasks(void* ctx, ptrdiff_t begin, ptrdiff_t end) noexcept
             _filter_grad_task(<const float*>p.x, <const float*>p.dy, <float*>p.d_filters, p, task)
         else:
             _filter_grad_task(<const double*>p.x, <const double*>p.dy, <double*>p.d_filters, p, task)
+
+
+cdef void _block_rows(FilterGradDirectPlan* p, Py_ssize_t vectors, int max_vectors, bint whole_rows,
+                      bint whole_filter) noexcept nogil:
+    # The register blocks of conv2d_backprop_filter_direct: output-channel blocks of at most
+    # `max_vectors` vectors, and the filter-gradient rows each block takes (lines, rows, groups).
+    p.co_blocks = (vectors + max_vectors - 1) // max_vectors
+    p.vec_per_block = (vectors + p.co_blocks - 1) // p.co_blocks
+    # R: at most the register table's rows, split as evenly as possible over the input channels
+    # (32 channels in blocks of at most 6: four of 5 and two of 6 rather than 6,6,6,6,6,2, whose last block
+    # would load as many dy vectors per position for a third of the multiply-adds). Which rows
+    # share a block does not change any element's sum.
+    p.rows_per_block = convops_dw_block_rows(p.isa, <int>p.vec_per_block)
+    p.whole_rows = (whole_rows and p.groups == 1 and p.dil_w == 1 and p.kw > 1 and p.c_group < p.rows_per_block
+                    and _same_columns_for_every_kx(p.width, p.w_out, p.kw, p.sw, p.left))
+    p.lines = p.kh if p.whole_rows else p.kh * p.kw
+    p.line_rows = p.kw * p.c_group if p.whole_rows else p.c_group
+    p.group_stride = 0
+    if (whole_filter and p.whole_rows and p.kh == 3 and p.line_rows <= 3 and 3 * p.line_rows <= p.rows_per_block
+            and p.top == 0 and (p.h_out - 1) * p.sh + 2 * p.dil_h <= p.height - 1):
+        p.lines, p.line_rows, p.group_stride = 1, 3 * p.line_rows, p.dil_h * p.width * p.c_in
+    p.ci_blocks = (p.line_rows + p.rows_per_block - 1) // p.rows_per_block
+    p.co_pad = 0 if p.c_out_group % p.lanes == 0 else vectors * p.lanes
+
+
+cdef inline Py_ssize_t _parts(const FilterGradDirectPlan* p, int threads) noexcept nogil:
+    # Parts per group: one per thread (with fewer groups than threads), as few as possible
+    # because every part streams all of the group's dy and x through the cache once (8 parts per
+    # group on 2 threads: a first layer with one input channel ran no faster than on one).
+    cdef Py_ssize_t units = p.lines * p.ci_blocks
+    cdef Py_ssize_t parts = max(1, min(units, threads // min(p.groups, threads)))
+    if units < 2 * parts and units % parts:
+        # Too few units to share evenly (a first layer's 3 filter rows on 2 threads: 1 and 2): the
+        # larger part decides the time while both stream dy, and the pool would take the uneven
+        # wait for a slow helper. One part ran faster (0.41 vs 0.45 ms, 64x28x28x1->32, Zen 3).
+        parts = 1
+    return parts
 
 
 def conv2d_backprop_filter_direct(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] dy,
@@ -381,23 +422,7 @@ def conv2d_backprop_filter_direct(const floating[:, :, :, ::1] x, const floating
     vectors = (p.c_out_group + p.lanes - 1) // p.lanes
     if not 1 <= max_vectors <= 4:
         raise ValueError(f"conv2d_backprop_filter_direct: `max_vectors` must be 1..4; got {max_vectors}")
-    p.co_blocks = (vectors + max_vectors - 1) // max_vectors
-    p.vec_per_block = (vectors + p.co_blocks - 1) // p.co_blocks
-    # R: at most the register table's rows, split as evenly as possible over the input channels
-    # (32 channels in blocks of at most 6: four of 5 and two of 6 rather than 6,6,6,6,6,2, whose last block
-    # would load as many dy vectors per position for a third of the multiply-adds). Which rows
-    # share a block does not change any element's sum.
-    p.rows_per_block = convops_dw_block_rows(isa, <int>p.vec_per_block)
-    p.whole_rows = (whole_rows and groups == 1 and dil_w == 1 and p.kw > 1 and p.c_group < p.rows_per_block
-                    and _same_columns_for_every_kx(p.width, p.w_out, p.kw, sw, pad_left))
-    p.lines = p.kh if p.whole_rows else p.kh * p.kw
-    p.line_rows = p.kw * p.c_group if p.whole_rows else p.c_group
-    p.group_stride = 0
-    if (whole_filter and p.whole_rows and p.kh == 3 and p.line_rows <= 3 and 3 * p.line_rows <= p.rows_per_block
-            and pad_top == 0 and (p.h_out - 1) * sh + 2 * dil_h <= p.height - 1):
-        p.lines, p.line_rows, p.group_stride = 1, 3 * p.line_rows, dil_h * p.width * p.c_in
-    p.ci_blocks = (p.line_rows + p.rows_per_block - 1) // p.rows_per_block
-    p.co_pad = 0 if p.c_out_group % p.lanes == 0 else vectors * p.lanes
+    _block_rows(&p, vectors, max_vectors, whole_rows, whole_filter)
     p.chunk_rows = max(1, min(p.out_rows, chunk_bytes // max(1, p.w_out * vectors * p.lanes * sizeof(floating))))
     p.x, p.dy, p.d_filters = &x[0, 0, 0, 0], &dy[0, 0, 0, 0], &d_filters[0, 0, 0, 0]
     p.code = 0 if floating is float else 1
@@ -406,16 +431,17 @@ def conv2d_backprop_filter_direct(const floating[:, :, :, ::1] x, const floating
             (floating is double and convops_dw_ukernels_f64[isa] == NULL):
         raise ValueError(f"conv2d_backprop_filter_direct: instruction set {isa} is not in this build")
     threads = effective_threads(num_threads, p.out_rows * p.w_out * p.kh * p.kw * p.c_group * p.c_out // 16)
-    # Parts per group: one per thread (with fewer groups than threads), as few as possible
-    # because every part streams all of the group's dy and x through the cache once (8 parts per
-    # group on 2 threads: a first layer with one input channel ran no faster than on one).
-    p.parts = max(1, min(p.lines * p.ci_blocks, threads // min(groups, threads)))
-    if p.lines * p.ci_blocks < 2 * p.parts and (p.lines * p.ci_blocks) % p.parts:
-        # Too few units to share evenly (a first layer's 3 filter rows on 2 threads: 1 and 2): the
-        # larger part decides the time while both stream dy, and the pool would take the uneven
-        # wait for a slow helper. One part ran faster (0.41 vs 0.45 ms, 64x28x28x1->32, Zen 3).
-        p.parts = 1
-    tasks = groups * p.parts
+    p.parts = _parts(&p, threads)
+    p.co_splits = 1
+    if groups * p.parts < threads and p.co_pad == 0:
+        # Fewer tasks than threads (a first layer's whole filter is one unit): blocks of output
+        # channels narrow enough for each thread to take its own -- each reads only its channels'
+        # lines of dy, and every d_filters element is still summed by one task in position order.
+        if (vectors + threads - 1) // threads < p.vec_per_block:
+            _block_rows(&p, vectors, <int>((vectors + threads - 1) // threads), whole_rows, whole_filter)
+            p.parts = _parts(&p, threads)
+        p.co_splits = max(1, min(p.co_blocks, threads // (groups * p.parts)))
+    tasks = groups * p.parts * p.co_splits
     with nogil:
         memset(p.d_filters, 0, p.kh * p.kw * p.c_group * p.c_out * sizeof(floating))
         parallel_for(_filter_grad_tasks, &p, tasks, 1, threads if tasks > 1 else 1)
