@@ -49,6 +49,8 @@ import scipy.fft
 
 from convops._kernels import load
 
+_memory = load("memory")  # large results from a cache of freed blocks: no new pages per call
+
 # Images transformed per batch of work: bounds the complex128 temporaries (the transforms of a
 # chunk of images and of its output) to a few tens of MiB whatever the batch size.
 _CHUNK_BYTES = 32 << 20
@@ -87,7 +89,7 @@ def conv2d_fft_valid(x: np.ndarray, w: np.ndarray, groups: int = 1, compute: typ
     """
     n, h, width, c_in = x.shape
     kh, kw, c_group, c_out = w.shape
-    out = load("memory").empty((n, h - kh + 1, width - kw + 1, c_out), x.dtype)  # from the cache when large
+    out = _memory.empty((n, h - kh + 1, width - kw + 1, c_out), x.dtype)
     c_out_group = c_out // groups
     size = (scipy.fft.next_fast_len(h, real=True), scipy.fft.next_fast_len(width, real=True))
     freq_w = size[1] // 2 + 1

@@ -56,6 +56,8 @@ import numpy as np
 
 from convops._kernels import load
 
+_memory = load("memory")  # large results from a cache of freed blocks: no new pages per call
+
 #: The tiles implemented: output tile side m of F(m x m, 3 x 3).
 TILES = (2, 4)
 
@@ -282,7 +284,7 @@ def conv2d_winograd(x: np.ndarray, w: np.ndarray, padding_pairs: Any, tile: int,
             f"got {(height + top + bottom, width + left + right)} from x.shape {x.shape}"
         )
     c_out = w.shape[3]
-    y = load("memory").empty((n, h_out, w_out, c_out), x.dtype)  # a result: from the cache when large
+    y = _memory.empty((n, h_out, w_out, c_out), x.dtype)
     if y.size == 0:
         return y
     if c_in == 0:
