@@ -25,6 +25,23 @@ cdef extern from "nn_bias_simd.h" nogil:
     convops_bias_bwd_f32 convops_bias_bwds_f32[3]
     convops_bias_bwd_f64 convops_bias_bwds_f64[3]
 
+cdef extern from "nn_first_conv_simd.h" nogil:
+    ctypedef struct convops_first_conv_plan:
+        ptrdiff_t height, width, c_in
+        ptrdiff_t kh, kw, sh, sw, dh, dw, pad_top, pad_left
+        ptrdiff_t conv_h, conv_w
+        ptrdiff_t pool_h, pool_w, c_out
+        ptrdiff_t pkh, pkw, psh, psw, ptop, pleft
+        int relu
+    ctypedef void (*convops_first_conv_f32)(const float*, const float*, const float*, const unsigned char*,
+                                            float*, double*, ptrdiff_t, ptrdiff_t,
+                                            const convops_first_conv_plan*) noexcept nogil
+    ctypedef void (*convops_first_conv_f64)(const double*, const double*, const double*, const unsigned char*,
+                                            double*, double*, ptrdiff_t, ptrdiff_t,
+                                            const convops_first_conv_plan*) noexcept nogil
+    convops_first_conv_f32 convops_first_convs_f32[3]
+    convops_first_conv_f64 convops_first_convs_f64[3]
+
 # --------------------------------------------------------------------------- bias + ReLU (convops.nn)
 
 cdef struct BiasPlan:
@@ -395,6 +412,75 @@ def max_pool_train_backward(const floating[:, :, :, ::1] dy, const unsigned char
     p.code = 0 if floating is float else 1
     with nogil:
         parallel_for(_pool_backward_chunk, &p, rows, chunk_for(rows, threads), threads)
+
+
+# --------------------------------------------------------------------------- a first Conv2D under a max pool
+
+
+cdef struct FirstConvTask:
+    convops_first_conv_plan plan
+    const void* x
+    const void* dy
+    const void* pooled
+    const unsigned char* codes
+    void* dw                    # lanes x K x C_out partial sums
+    double* bias                # lanes x C_out partial sums
+    Py_ssize_t n, lanes, dw_size, bias_size
+    int code, isa
+
+
+cdef void _first_conv_chunk(void* ctx, ptrdiff_t l0, ptrdiff_t l1) noexcept nogil:
+    cdef const FirstConvTask* t = <const FirstConvTask*>ctx
+    cdef Py_ssize_t lane, n0, n1
+    for lane in range(l0, l1):
+        n0 = lane * t.n // t.lanes
+        n1 = (lane + 1) * t.n // t.lanes
+        if t.code == 0:
+            convops_first_convs_f32[t.isa](<const float*>t.x, <const float*>t.dy, <const float*>t.pooled, t.codes,
+                                           <float*>t.dw + lane * t.dw_size, t.bias + lane * t.bias_size, n0, n1,
+                                           &t.plan)
+        else:
+            convops_first_convs_f64[t.isa](<const double*>t.x, <const double*>t.dy, <const double*>t.pooled,
+                                           t.codes, <double*>t.dw + lane * t.dw_size, t.bias + lane * t.bias_size,
+                                           n0, n1, &t.plan)
+
+
+def first_conv_grads_from_max_pool(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] dy,
+                                   const floating[:, :, :, ::1] pooled, const unsigned char[:, :, :, ::1] codes,
+                                   floating[:, ::1] dw_partial, double[:, ::1] bias_partial, tuple conv,
+                                   Py_ssize_t conv_h, Py_ssize_t conv_w, tuple pool, bint relu, int num_threads,
+                                   int isa):
+    """The filter and bias gradients of a Conv2D (+ bias, + ReLU when `relu`) whose output a max
+    pool with windows that do not overlap reads, from that pool's gradient, without dL/dz
+    (src/nn_first_conv_ukernel.h). x: (N, H, W, C_in), the conv's input; dy, pooled, codes:
+    (N, PH, PW, C_out), the pool's gradient, output and argmax positions (ky*PKW + kx from the
+    window's unclipped corner). conv = (KH, KW, sh, sw, dh, dw, pad_top, pad_left); the conv's
+    output is conv_h x conv_w; pool = (PKH, PKW, psh, psw, pad_top, pad_left), PKH*PKW <= 4.
+    dw_partial: (lanes, >= KH*KW*C_in*C_out), bias_partial: (lanes, >= C_out), both zeroed by the
+    caller, each lane's row a cache line or more from the next (threads write them at every pooled
+    output); lane l sums images [l*N // lanes, (l+1)*N // lanes) into the start of its rows (dw in
+    HWIO order) and the caller adds the lanes in order, so the result does not depend on the thread
+    count. `isa`: the SIMD variant (an index into the
+    tables of src/nn_first_conv_simd.h, which the caller checked this CPU runs); every variant
+    gives the same bits."""
+    cdef FirstConvTask t
+    cdef Py_ssize_t lanes = dw_partial.shape[0]
+    if x.shape[0] == 0 or lanes == 0:
+        return
+    t.plan.height, t.plan.width, t.plan.c_in = x.shape[1], x.shape[2], x.shape[3]
+    t.plan.kh, t.plan.kw, t.plan.sh, t.plan.sw, t.plan.dh, t.plan.dw, t.plan.pad_top, t.plan.pad_left = conv
+    t.plan.conv_h, t.plan.conv_w = conv_h, conv_w
+    t.plan.pool_h, t.plan.pool_w, t.plan.c_out = dy.shape[1], dy.shape[2], dy.shape[3]
+    t.plan.pkh, t.plan.pkw, t.plan.psh, t.plan.psw, t.plan.ptop, t.plan.pleft = pool
+    t.plan.relu = relu
+    t.x, t.dy, t.pooled, t.codes = &x[0, 0, 0, 0], &dy[0, 0, 0, 0], &pooled[0, 0, 0, 0], &codes[0, 0, 0, 0]
+    t.dw, t.bias = &dw_partial[0, 0], &bias_partial[0, 0]
+    t.n, t.lanes, t.dw_size, t.bias_size = x.shape[0], lanes, dw_partial.shape[1], bias_partial.shape[1]
+    t.code = 0 if floating is float else 1
+    t.isa = isa
+    cdef int threads = effective_threads(num_threads, dy.size * t.plan.kh * t.plan.kw * t.plan.c_in * 4)
+    with nogil:
+        parallel_for(_first_conv_chunk, &t, lanes, 1, threads)
 
 
 # --------------------------------------------------------------------------- optimizer updates

@@ -20,9 +20,10 @@ import numpy as np
 from numpy.typing import DTypeLike
 
 import convops
-from convops import arithmetic, gradients
+from convops import _algorithms, arithmetic, gradients
 from convops.nn import _checks, _conv_calls, activations, initializers
 from convops.nn._layer import (
+    _LANES,
     IntPair,
     Layer,
     Shape,
@@ -323,6 +324,79 @@ class Conv2D(_Activated):
         self._x = self._output = None
         return dx
 
+    def _first_layer_grads_from_max_pool(self, pool: MaxPooling2D, dy: np.ndarray) -> bool:
+        """A model's training step, for its first layer with weights when a MaxPooling2D comes
+        right after it: this layer's and the pool's backward in one pass where the compiled kernel
+        applies (ReLU or no activation; windows of at most 4 cells that do not overlap; one group;
+        a SIMD variant), storing the kernel and bias gradients and returning True; else False,
+        having changed nothing (the caller runs both layers' backward). ``dy``: the gradient of
+        the pool's output.
+
+        Such a layer needs no input gradient, and dL/dz is zero but at each pool window's maximum,
+        where it is the pool's gradient if the ReLU was on there -- that is, if the pooled value
+        is > 0. So the sums run over the pool's outputs (src/nn_first_conv_ukernel.h) and dz is
+        never written: for the tutorial's first layer, 1.4 MB read instead of a 5.5 MB dz written
+        by the pool's backward, read and rewritten by the ReLU's and read by the filter gradient.
+        The filter gradient adds the same nonzero products as conv2d_backprop_filter of dz, in
+        lanes of images summed in a fixed order: the same bits on any thread count and SIMD
+        variant, and within the dense kernel's rounding of it."""
+        if self._x is None or pool._output is None or pool._argmax is None:
+            return False
+        if self.activation_name not in ("relu", "linear") or pool._argmax.dtype != np.uint8:
+            return False
+        geo = self._geometry(self._x.shape, True)
+        ksize, strides, pad_before, _ = pool._geometry(pool._in_shape)
+        isa = convops.pooling._float_isa(widest=True)
+        taps = geo.kh * geo.kw * geo.c_in
+        if (
+            isa < 0
+            or ksize[0] * ksize[1] > 4
+            or geo.groups != 1
+            or taps > 256
+            or dy.dtype != geo.compute
+            or pool._output.dtype != geo.compute
+            or dy.shape != pool._output.shape
+            or not dy.flags.c_contiguous
+            or dy.size == 0
+        ):
+            return False
+        x = np.ascontiguousarray(self._x, dtype=geo.compute)
+        # Finite data whose sums cannot overflow, for two reasons. The dense gradient multiplies
+        # every input by dz, zeros included (0 * inf = NaN), and the kernel only the nonzero
+        # entries. And the pooled value is the ReLU's output at the argmax only where the window
+        # holds no NaN (max pooling skips NaN; TensorFlow's argmax may point at one).
+        x_max, w_max = _algorithms._finite_and_small(x), _algorithms._finite_and_small(self.kernel)
+        b_max = _algorithms._finite_and_small(self.bias) if self.use_bias else 0.0
+        if x_max is None or w_max is None or b_max is None:
+            return False
+        if taps * x_max * w_max + b_max >= float(np.finfo(geo.compute).max) / 2:
+            return False
+        # Each lane's partial sums at least a cache line past the previous lane's: the threads
+        # write them at every pooled output.
+        lanes, size = max(1, min(_LANES, geo.n)), taps * self.filters
+        kernel_partial = np.zeros((lanes, size + 128 // geo.compute.itemsize), dtype=geo.compute)
+        bias_partial = np.zeros((lanes, self.filters + 16), dtype=np.float64)
+        _nn_kernels.first_conv_grads_from_max_pool(
+            x,
+            dy,
+            pool._output,
+            pool._argmax,
+            kernel_partial,
+            bias_partial,
+            (geo.kh, geo.kw, *geo.strides, *geo.dilations, geo.pads[0][0], geo.pads[1][0]),
+            *geo.out_hw,
+            (*ksize, *strides, *pad_before),
+            self.activation_name == "relu",
+            convops.get_num_threads(),
+            isa,
+        )
+        self.grads = {"kernel": kernel_partial[:, :size].sum(axis=0).reshape(self.kernel.shape)}
+        if self.use_bias:
+            self.grads["bias"] = bias_partial[:, : self.filters].sum(axis=0).astype(self.dtype)
+        self._x = self._output = None
+        pool._argmax = pool._output = None
+        return True
+
     def flops(self) -> int:
         """Floating-point operations for one example (multiply + add count 2).
 
@@ -425,6 +499,7 @@ class MaxPooling2D(_Pooling2D):
     ):
         super().__init__(pool_size, strides, padding, name=name, input_shape=input_shape, dtype=dtype)
         self._argmax: np.ndarray | None = None
+        self._output: np.ndarray | None = None
         self._cached_geometry: tuple[tuple[int, ...], Any] | None = None
 
     def _forward(self, x, training):
@@ -442,12 +517,14 @@ class MaxPooling2D(_Pooling2D):
             lowest = convops.pooling._lowest(x.dtype)
             threads, isa = convops.get_num_threads(), convops.pooling._float_isa(widest=True)
             _nn_kernels.max_pool_train_forward(x, out, self._argmax, *window, lowest, threads, isa)
-            return out
-        # One pass gives the maxima (max_pool2d's values) and their positions for backward.
-        out, self._argmax = convops.pooling._argmax(
-            x, ksize, strides, pad_before, out_shape, values_from_argmax=False, index_dtype=np.int32
-        )
-        return out.astype(x.dtype, copy=False)
+        else:
+            # One pass gives the maxima (max_pool2d's values) and their positions for backward.
+            out, self._argmax = convops.pooling._argmax(
+                x, ksize, strides, pad_before, out_shape, values_from_argmax=False, index_dtype=np.int32
+            )
+            out = out.astype(x.dtype, copy=False)
+        self._output = out  # a first Conv2D below reads it (Conv2D._first_layer_grads_from_max_pool)
+        return out
 
     @staticmethod
     def _codes_fit(ksize, strides):
@@ -476,7 +553,7 @@ class MaxPooling2D(_Pooling2D):
                 _nn_kernels.max_pool_train_backward(dy, self._argmax, dx, *window, convops.get_num_threads())
         else:
             dx = convops.pooling._scatter_argmax(dy, self._argmax, self._in_shape)
-        self._argmax = None
+        self._argmax = self._output = None
         return dx
 
     def flops(self) -> int:

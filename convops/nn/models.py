@@ -53,7 +53,7 @@ from convops.nn._progress import ProgressBar
 from convops.nn._random import next_generator
 from convops.nn._summary import summary_lines
 from convops.nn.callbacks import History
-from convops.nn.layers import Conv2D, InputLayer, Layer, SymbolicTensor, _Activated, _checked_weights
+from convops.nn.layers import Conv2D, InputLayer, Layer, MaxPooling2D, SymbolicTensor, _Activated, _checked_weights
 
 _step_memory = load("memory")
 
@@ -472,15 +472,25 @@ class Model:
         # Layers below the first one with weights need no gradient at all, and that one needs
         # none with respect to its input.
         first = next((i for i, layer in enumerate(self._layers) if layer.params), len(self._layers))
-        for index in range(len(self._layers) - 1, first - 1, -1):
+        index = len(self._layers) - 1
+        while index >= first:
             layer = self._layers[index]
             need = index > first
+            below = self._layers[index - 1] if index > first else None
             if index == len(self._layers) - 1 and fused:
                 dy = layer.backward(dy, need, from_logits=True)
+            elif (
+                index - 1 == first
+                and isinstance(layer, MaxPooling2D)
+                and isinstance(below, Conv2D)
+                and below._first_layer_grads_from_max_pool(layer, dy)
+            ):
+                index -= 1  # the first layer with weights and its max pool, in one pass
             elif isinstance(layer, Conv2D):
                 dy = layer.backward(dy, need, overwrite_dy=True)  # dy is ours: no copy
             else:
                 dy = layer.backward(dy, need)
+            index -= 1
         return loss, correct
 
     def loss_and_gradients(self, x: ArrayLike, y: ArrayLike) -> tuple[float, list[np.ndarray]]:
