@@ -291,3 +291,190 @@ def _assert_same_bits_or_both_nan(got: np.ndarray, want: np.ndarray) -> None:
     np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
     keep = ~np.isnan(want)
     np.testing.assert_array_equal(got[keep].view(f"u{got.itemsize}"), want[keep].view(f"u{want.itemsize}"))
+
+
+# ---------------------------------------------------------------- a first Conv2D under a max pool
+
+
+@st.composite
+def first_layer_cases(draw):
+    """A Conv2D (any stride, dilation, padding; ReLU or none; bias or not) and a max pool whose
+    windows hold at most 4 cells and do not overlap, on finite data."""
+    dtype = np.dtype(draw(st.sampled_from(["float32", "float64"])))
+    kernel = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    conv = dict(
+        filters=draw(st.sampled_from([1, 3, 8, 16, 21, 32, 40])),  # vectors of 4, 8, 16 and tails
+        kernel_size=kernel,
+        strides=(draw(st.integers(1, 2)), draw(st.integers(1, 2))),
+        dilation_rate=(1, 1),
+        padding=draw(st.sampled_from(["valid", "same"])),
+        activation=draw(st.sampled_from(["relu", None])),
+        use_bias=draw(st.booleans()),
+    )
+    if conv["strides"] == (1, 1):  # Keras takes a dilation only with stride 1
+        conv["dilation_rate"] = draw(st.sampled_from([(1, 1), (2, 1), (1, 2)]))
+    pool_size = draw(st.sampled_from([(2, 2), (1, 2), (2, 1), (1, 1)]))
+    pool = dict(
+        pool_size=pool_size,
+        strides=(pool_size[0] + draw(st.integers(0, 1)), pool_size[1] + draw(st.integers(0, 1))),
+        padding=draw(st.sampled_from(["valid", "same"])),
+    )
+    shape = (draw(st.integers(4, 11)), draw(st.integers(4, 11)), draw(st.integers(1, 3)))
+    n = draw(st.integers(1, 11))  # fewer images than lanes, and lanes of unequal size
+    return dtype, conv, pool, shape, n, draw(st.integers(0, 2**32 - 1))
+
+
+def _first_layer_and_pool(dtype, conv, pool, shape, seed):
+    rng = np.random.default_rng(seed)
+    conv_layer = layers.Conv2D(**conv, dtype=dtype.name)
+    pool_layer = layers.MaxPooling2D(**pool, dtype=dtype.name)
+    try:  # a window that does not fit is refused (tested elsewhere)
+        conv_layer.build(shape)
+        pool_layer.build(conv_layer.output_shape)
+    except ValueError:
+        return None
+    conv_layer.params["kernel"] = rng.standard_normal(conv_layer.kernel.shape).astype(dtype)
+    if conv_layer.use_bias:  # some channels mostly on, some mostly off
+        conv_layer.params["bias"] = rng.normal(0, 1.5, conv_layer.filters).astype(dtype)
+    return conv_layer, pool_layer, rng
+
+
+def _steps(conv_layer, pool_layer, x, dy):
+    """Both layers' training forward, as a model's step runs them."""
+    pool_layer.forward(conv_layer.forward(x, training=True), training=True)
+    return dy.copy()
+
+
+@given(case=first_layer_cases(), isa=st.sampled_from([v for v in POOL_ISAS if v != "cython"]))
+def test_first_layer_grads_from_a_max_pool_match_both_layers_backward(case, isa):
+    """Conv2D._first_layer_grads_from_max_pool (one pass over the pool's gradient, no dL/dz)
+    against the pool's backward then the conv's: the same bias gradient up to its final rounding,
+    the kernel gradient inside the sum's rounding bound, and the same bits on 1 and 2 threads and
+    in every SIMD copy (the lanes and their order do not depend on either)."""
+    dtype, conv, pool, shape, n, seed = case
+    built = _first_layer_and_pool(dtype, conv, pool, shape, seed)
+    if built is None:
+        return
+    conv_layer, pool_layer, rng = built
+    x = rng.standard_normal((n, *shape)).astype(dtype)
+    dy = rng.standard_normal((n, *pool_layer.output_shape)).astype(dtype)
+    dy[rng.random(dy.shape) < 0.1] = 0  # exact zeros and -0.0 among the gradients
+    dy[rng.random(dy.shape) < 0.05] = -0.0
+
+    got = []
+    for variant in (isa, *[v for v in POOL_ISAS if v not in ("cython", isa)]):
+        for threads in (1, 2):
+            with force(isa=variant), convops.num_threads(threads):
+                assert conv_layer._first_layer_grads_from_max_pool(pool_layer, _steps(conv_layer, pool_layer, x, dy))
+            assert conv_layer._x is None and pool_layer._argmax is None and pool_layer._output is None
+            got.append(dict(conv_layer.grads))
+    for other in got[1:]:
+        for key in got[0]:
+            _assert_same_bits_or_both_nan(other[key], got[0][key])
+
+    dz = pool_layer.backward(_steps(conv_layer, pool_layer, x, dy))
+    assert conv_layer.backward(dz, need_input_grad=False) is None
+    want = conv_layer.grads
+    assert set(got[0]) == set(want)
+    # dz with the ReLU's mask, as the conv's backward saw it; the bound of each sum's rounding
+    # (M terms: N * H_out * W_out) on both results, against sum |x| |dz| in float64.
+    y = conv_layer.forward(x, training=False)
+    dz_masked = np.where(y > 0, dz, 0) if conv["activation"] == "relu" else dz
+    terms = dz.shape[0] * dz.shape[1] * dz.shape[2]
+    if "bias" in want:  # float64 sums of the same values in another order
+        bias_bound = 2 * (terms + 1) * 2.0**-53 * np.abs(dz_masked).astype(np.float64).sum(axis=(0, 1, 2))
+        bias_bound += np.finfo(dtype).eps * np.abs(want["bias"])  # and the rounding to float32
+        assert np.all(np.abs(got[0]["bias"].astype(np.float64) - want["bias"]) <= bias_bound)
+    magnitude = convops.conv2d_backprop_filter(
+        np.abs(x).astype(np.float64),
+        conv_layer.kernel.shape,
+        np.abs(dz_masked).astype(np.float64),
+        conv_layer.strides,
+        conv_layer.padding.upper(),
+        dilations=conv_layer.dilation_rate,
+    )
+    bound = 2 * (terms + 1) * np.finfo(dtype).eps * magnitude
+    assert np.all(np.abs(got[0]["kernel"].astype(np.float64) - want["kernel"]) <= bound)
+
+
+def test_first_layer_pass_declines_what_it_cannot_compute_and_leaves_the_layers_as_they_were():
+    """Data that is not finite or could overflow (the pooled value would not be the ReLU's output
+    at the argmax, and the dense sum's 0 * inf would be lost), windows of more than 4 cells or
+    overlapping, grouped convs and the forced Cython loops go to the two layers' own backward."""
+    rng = np.random.default_rng(3)
+
+    def attempt(x, conv=None, pool=None, kernel=None, isa=None):
+        conv_layer = layers.Conv2D(**(conv or dict(filters=4, kernel_size=3, activation="relu")))
+        conv_layer.build(x.shape[1:])
+        if kernel is not None:
+            conv_layer.params["kernel"] = kernel
+        pool_layer = layers.MaxPooling2D(**(pool or dict(pool_size=2)))
+        pool_layer.build(conv_layer.output_shape)
+        dy = rng.standard_normal((len(x), *pool_layer.output_shape)).astype(np.float32)
+        with force(isa=isa) if isa else convops.num_threads(convops.get_num_threads()):
+            out = pool_layer.forward(conv_layer.forward(x, training=True), training=True)
+            done = conv_layer._first_layer_grads_from_max_pool(pool_layer, dy)
+        if not done:  # nothing was consumed: the layers' own backward still runs
+            assert conv_layer._x is not None and pool_layer._output is out and pool_layer._argmax is not None
+            conv_layer.backward(pool_layer.backward(dy), need_input_grad=False)
+        return done
+
+    x = rng.standard_normal((2, 8, 8, 1)).astype(np.float32)
+    assert attempt(x)
+    for bad in (np.inf, -np.inf, np.nan):
+        poisoned = x.copy()
+        poisoned[1, 4, 5, 0] = bad
+        assert not attempt(poisoned)
+    kernel = rng.standard_normal((3, 3, 1, 4)).astype(np.float32)
+    kernel[0, 0, 0, 1] = np.nan
+    assert not attempt(x, kernel=kernel)
+    assert not attempt(x * np.float32(1e19), kernel=np.full((3, 3, 1, 4), 1e19, np.float32))  # sums could overflow
+    assert not attempt(x, pool=dict(pool_size=3))  # 9 cells
+    assert not attempt(x, pool=dict(pool_size=2, strides=1))  # overlapping
+    assert not attempt(
+        rng.standard_normal((2, 8, 8, 2)).astype(np.float32), conv=dict(filters=4, kernel_size=3, groups=2)
+    )
+    assert not attempt(x, isa="cython")
+    assert not attempt(x, conv=dict(filters=4, kernel_size=3, activation="sigmoid"))
+
+
+def test_a_model_step_takes_its_first_conv_and_pool_in_one_pass():
+    """The tutorial's network (its first layer: Conv2D 32 + ReLU under a 2x2 max pool): a step
+    runs that pass, every other gradient keeps its bits, and the first kernel's gradient stays
+    inside the rounding bound of the two layers' backward."""
+    from convops.nn import Sequential
+
+    rng = np.random.default_rng(0)
+    model = Sequential(
+        [
+            layers.Input((28, 28, 1)),
+            layers.Conv2D(32, 3, activation="relu"),
+            layers.MaxPooling2D(2),
+            layers.Conv2D(64, 3, activation="relu"),
+            layers.MaxPooling2D(2),
+            layers.Flatten(),
+            layers.Dense(10, activation="softmax"),
+        ]
+    )
+    model.compile(loss="sparse_categorical_crossentropy")
+    x, y = rng.random((16, 28, 28, 1)).astype(np.float32), rng.integers(0, 10, 16)
+    first = model.layers[0]
+    calls = []
+    original = type(first)._first_layer_grads_from_max_pool
+
+    def spy(layer, pool, dy):
+        calls.append(layer.name)
+        return original(layer, pool, dy)
+
+    try:
+        type(first)._first_layer_grads_from_max_pool = spy
+        _, fused = model.loss_and_gradients(x, y)
+        assert calls == [first.name]  # the first layer only: the second needs its input gradient
+        type(first)._first_layer_grads_from_max_pool = lambda layer, pool, dy: False
+        _, plain = model.loss_and_gradients(x, y)
+    finally:
+        type(first)._first_layer_grads_from_max_pool = original
+    for got, want in zip(fused[1:], plain[1:]):
+        _assert_same_bits_or_both_nan(got, want)
+    assert np.abs(fused[0] - plain[0]).max() <= 1e-5 * np.abs(plain[0]).max()
+    assert not np.array_equal(fused[0], np.zeros_like(fused[0]))
