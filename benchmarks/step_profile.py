@@ -40,6 +40,8 @@ def measure(repeats: int) -> dict:
     for layer in layers:
         timed(layer, "_forward", f"{layer.name} forward")
         timed(layer, "_backward", f"{layer.name} backward")
+        if hasattr(layer, "_first_layer_grads_from_max_pool"):  # with its max pool's backward
+            timed(layer, "_first_layer_grads_from_max_pool", f"{layer.name} backward")
     timed(model._loss(), "value_and_grad", "loss")
     timed(model._optimizer(), "apply_gradients", "optimizer")
     for _ in range(10):  # warm-up: tuning, pools, caches
@@ -101,7 +103,8 @@ def report(profile: dict | None) -> list[str]:
     lines += [
         "",
         f"Medians per step, {profile['convops_threads']} threads; step {step:.1f} ms. Each part timed "
-        "around its call inside `train_on_batch` (the medians of the parts need not add up to the step's).",
+        "around its call inside `train_on_batch` (the medians of the parts need not add up to the step's). "
+        "A first Conv2D under a max pool takes both layers' backward in one pass, counted as the Conv2D's.",
         "",
     ]
     return lines
