@@ -366,7 +366,7 @@ class Conv2D(_Activated):
         # entries. And the pooled value is the ReLU's output at the argmax only where the window
         # holds no NaN (max pooling skips NaN; TensorFlow's argmax may point at one).
         x_max, w_max = _algorithms._finite_and_small(x), _algorithms._finite_and_small(self.kernel)
-        b_max = _algorithms._finite_and_small(self.bias) if self.use_bias else 0.0
+        b_max = _algorithms._finite_and_small(self.bias) if self.bias is not None else 0.0
         if x_max is None or w_max is None or b_max is None:
             return False
         if taps * x_max * w_max + b_max >= float(np.finfo(geo.compute).max) / 2:
