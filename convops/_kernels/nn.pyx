@@ -423,8 +423,8 @@ cdef struct FirstConvTask:
     const void* dy
     const void* pooled
     const unsigned char* codes
-    void* dw                    # lanes x K x C_out partial sums
-    double* bias                # lanes x C_out partial sums
+    void* dw                    # a row of dw_size per lane, K x C_out partial sums at its start
+    double* bias                # a row of bias_size per lane, C_out partial sums at its start
     Py_ssize_t n, lanes, dw_size, bias_size
     int code, isa
 
@@ -460,9 +460,8 @@ def first_conv_grads_from_max_pool(const floating[:, :, :, ::1] x, const floatin
     caller, each lane's row a cache line or more from the next (threads write them at every pooled
     output); lane l sums images [l*N // lanes, (l+1)*N // lanes) into the start of its rows (dw in
     HWIO order) and the caller adds the lanes in order, so the result does not depend on the thread
-    count. `isa`: the SIMD variant (an index into the
-    tables of src/nn_first_conv_simd.h, which the caller checked this CPU runs); every variant
-    gives the same bits."""
+    count. `isa`: the SIMD variant (an index into the tables of src/nn_first_conv_simd.h, which the
+    caller checked this CPU runs); every variant gives the same bits."""
     cdef FirstConvTask t
     cdef Py_ssize_t lanes = dw_partial.shape[0]
     if x.shape[0] == 0 or lanes == 0:

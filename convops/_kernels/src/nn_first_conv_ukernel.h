@@ -17,8 +17,8 @@
  * TensorFlow multiplies it: 0 * inf = NaN). So each sum adds the dense filter gradient's products
  * with dz's nonzero entries, one per pooled output in order; the products with its zeros are left
  * out, which changes nothing for a finite x (the caller checks). Channels past the last whole
- * vector take the same steps one at a time, so every
- * copy gives the same bits (nn is compiled with -ffp-contract=off). Each call sums images
+ * vector take the same steps one at a time, so every copy gives the same bits (nn is compiled
+ * with -ffp-contract=off). Each call sums images
  * [n0, n1) into its own dw (K x C_out, K = kh * kw * c_in in HWIO order) and bias sums; the caller
  * adds the calls' partial sums in a fixed order. */
 
