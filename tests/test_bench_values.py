@@ -220,3 +220,23 @@ def test_machines_table_gives_each_runs_ratio_against_its_fastest_peer():
                 expected = f"{ratio:.2f}×" if ratio < 10 else f"{ratio:.0f}×"
                 assert cell == (f"**{expected}**" if ratio < 1 else expected), (case["name"], cell, ratio)
             column += 1
+
+
+def test_step_profile_says_where_a_backward_ran_inside_another_layer():
+    """The training step's per-layer table (``benchmarks/step_profile.py``, timed inside real
+    steps): the tutorial's first Conv2D takes its max pool's backward in one pass, so the pool's
+    row says so instead of reporting 0 ms, in the Markdown report and on the site (both
+    editions' string), while every other layer's backward is timed."""
+    from benchmarks import step_profile  # noqa: PLC0415
+
+    profile = step_profile.measure(repeats=1)
+    layers = {layer["name"]: layer for layer in profile["layers"]}
+    first_conv, first_pool = (layer["name"] for layer in profile["layers"][:2])
+    assert layers[first_pool] == {**layers[first_pool], "backward_in": first_conv, "backward_ms": 0.0}
+    assert layers[first_conv]["backward_ms"] > 0
+    assert [name for name, layer in layers.items() if "backward_in" in layer] == [first_pool]
+    assert all(layer["backward_ms"] > 0 for name, layer in layers.items() if name not in (first_pool, "flatten"))
+    report = "\n".join(step_profile.report(profile))
+    assert f"| {first_pool} (MaxPooling2D) | {layers[first_pool]['forward_ms']:.2f} ms | in {first_conv}'s |" in report
+    table = "\n".join(results._step_profile_table(profile))
+    assert f"in ``{first_conv}``'s" in table and table.count("in ``") == 1

@@ -541,7 +541,10 @@ def _step_profile_table(profile: dict | None) -> list[str]:
         [
             f"``{layer['name']}`` ({layer['kind']})",
             ms(layer["forward_ms"]),
-            ms(layer["backward_ms"]),
+            # a backward that ran inside another layer's (a first Conv2D's one pass takes its max pool's)
+            _("in ``{layer}``'s").format(layer=layer["backward_in"])
+            if "backward_in" in layer
+            else ms(layer["backward_ms"]),
             share(layer["forward_ms"] + layer["backward_ms"]),
         ]
         for layer in profile["layers"]
