@@ -109,9 +109,8 @@ def report(profile: dict | None) -> list[str]:
     for layer in profile["layers"]:
         both = layer["forward_ms"] + layer["backward_ms"]
         backward = f"in {layer['backward_in']}'s" if "backward_in" in layer else f"{layer['backward_ms']:.2f} ms"
-        lines.append(
-            f"| {layer['name']} ({layer['kind']}) | {layer['forward_ms']:.2f} ms | {backward} | {100 * both / step:.0f}% |"
-        )
+        forward, share = f"{layer['forward_ms']:.2f} ms", f"{100 * both / step:.0f}%"
+        lines.append(f"| {layer['name']} ({layer['kind']}) | {forward} | {backward} | {share} |")
     for label, key in (
         ("loss", "loss_ms"),
         (f"optimizer ({profile['optimizer']})", "optimizer_ms"),
