@@ -55,7 +55,10 @@ NUMPY_C_API = {"fastpath", "memory"}
 # default /fp:precise neither contracts nor sets errno): nn's optimizer updates reproduce NumPy's
 # formulas bit for bit, so no multiply-add may become one FMA; -fno-math-errno lets sqrt vectorise
 # (it only stops sqrt of a negative from setting errno; the result is the same NaN).
-NUMPY_ROUNDING = {"nn": ["-ffp-contract=off", "-fno-math-errno"]}
+# winograd: its transforms are compiled once per instruction set (winograd.h), and each copy must
+# round every operation as the others do -- a multiply-add fused in the AVX2 copy only would change
+# its bits.
+NUMPY_ROUNDING = {"nn": ["-ffp-contract=off", "-fno-math-errno"], "winograd": ["-ffp-contract=off"]}
 KERNEL_DIR = Path("convops/_kernels")
 
 

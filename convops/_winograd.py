@@ -440,6 +440,7 @@ def _run_kernel(
     """Fill ``y`` with the conv of ``x`` zero-padded by ``pad_before`` = (top, left) rows and
     columns before, and below and to the right as far as ``y`` needs (a VALID conv by default)."""
     from convops import _threads  # noqa: PLC0415 - imports threadpoolctl; only kernel calls need it
+    from convops._conv_dispatch import isa_index  # noqa: PLC0415 - the kernels load on first use only
 
     c_in, c_out = w.shape[2], w.shape[3]
     chunk = chunk_tiles(tile, c_in, c_out, x.dtype.itemsize)
@@ -453,7 +454,9 @@ def _run_kernel(
         blas.call(1, int)  # loads threadpoolctl's view first: `available` picks the count
     # BLAS on one thread always (its results depend on its thread count); ours over the chunks,
     # and only when BLAS can be held at one thread while our threads call it.
-    blas.call(1, kernel.conv2d_winograd, x, u, y, tile, chunk, threads if blas.available else 1, *pad_before)
+    blas.call(
+        1, kernel.conv2d_winograd, x, u, y, tile, chunk, threads if blas.available else 1, *pad_before, isa_index()
+    )
 
 
 # --------------------------------------------------------------------------- filter gradient

@@ -28,6 +28,8 @@ from convops._winograd import (
 from strategies import make_values
 
 DTYPES = ("float32", "float64")
+#: The instruction sets beside the portable one whose transforms this CPU runs.
+WINOGRAD_ISAS = [isa for isa in __import__("convops._kernels.simd", fromlist=["x"]).supported_isas() if isa != "base"]
 
 #: Extra rounding terms per tile size, on top of the channel sum's K + 1 (see winograd_bound).
 TRANSFORM_TERMS = {2: 8, 4: 64}
@@ -148,6 +150,20 @@ def test_reference_matches_tensorflow(tile, dtype):
     w = rng.standard_normal((3, 3, 3, 4)).astype(dtype)
     want = oracle.conv2d(x, w, (1, 1), "VALID", (1, 1))
     check(winograd_reference(x, w, tile), want, x, w, tile, repro("_winograd.winograd_reference", x, w, tile), "TF")
+
+
+@given(case=winograd_cases(max_side=14, max_channels=70))
+def test_every_instruction_set_gives_the_same_bits(case):
+    """The transforms are compiled once per instruction set (src/winograd.h), each vectorised for
+    its registers, channel counts across whole vectors and tails (1..70 of 4, 8 or 16 lanes):
+    every copy this CPU runs gives the bits of the portable one (no multiply-add fused)."""
+    x, w, tile = case
+    call = repro("_winograd.conv2d_winograd_valid", x, w, tile, 1)
+    with convops.dispatch.force(isa="base"):
+        portable = conv2d_winograd_valid(x, w, tile, 1)
+    for isa in WINOGRAD_ISAS:
+        with convops.dispatch.force(isa=isa):
+            assert_bits_equal(conv2d_winograd_valid(x, w, tile, 1), portable, call, f"the {isa} transforms")
 
 
 @pytest.mark.parametrize("tile", [2, 4])

@@ -29,30 +29,35 @@ cdef enum:
     CB = 64
 
 cdef extern from "winograd.h" nogil:
-    void convops_winograd_in_f32(int tile, const float* s, ptrdiff_t ss, float* d, ptrdiff_t ds, ptrdiff_t n)
-    void convops_winograd_in_f64(int tile, const double* s, ptrdiff_t ss, double* d, ptrdiff_t ds, ptrdiff_t n)
-    void convops_winograd_out_f32(int tile, const float* s, ptrdiff_t ss, float* d, ptrdiff_t ds, ptrdiff_t n)
-    void convops_winograd_out_f64(int tile, const double* s, ptrdiff_t ss, double* d, ptrdiff_t ds, ptrdiff_t n)
+    # The transforms, one copy per instruction set (indexed by convops.dispatch's ISA index).
+    ctypedef void (*convops_winograd_f32)(int tile, const float* s, ptrdiff_t ss, float* d, ptrdiff_t ds,
+                                          ptrdiff_t n)
+    ctypedef void (*convops_winograd_f64)(int tile, const double* s, ptrdiff_t ss, double* d, ptrdiff_t ds,
+                                          ptrdiff_t n)
+    convops_winograd_f32 convops_winograd_ins_f32[3]
+    convops_winograd_f64 convops_winograd_ins_f64[3]
+    convops_winograd_f32 convops_winograd_outs_f32[3]
+    convops_winograd_f64 convops_winograd_outs_f64[3]
     float convops_max_abs_f32(const float* a, ptrdiff_t n)
     double convops_max_abs_f64(const double* a, ptrdiff_t n)
 
 
 cdef inline void _input_transform(const floating* s, Py_ssize_t ss, floating* d, Py_ssize_t ds, Py_ssize_t nc,
-                                  int tile) noexcept nogil:
+                                  int tile, int isa) noexcept nogil:
     # d[k] = sum_j B^T[k, j] s[j] for the alpha channel vectors s[j] = s + j * ss.
     if floating is float:
-        convops_winograd_in_f32(tile, s, ss, d, ds, nc)
+        convops_winograd_ins_f32[isa](tile, s, ss, d, ds, nc)
     else:
-        convops_winograd_in_f64(tile, s, ss, d, ds, nc)
+        convops_winograd_ins_f64[isa](tile, s, ss, d, ds, nc)
 
 
 cdef inline void _output_transform(const floating* s, Py_ssize_t ss, floating* d, Py_ssize_t ds, Py_ssize_t nc,
-                                   int tile) noexcept nogil:
+                                   int tile, int isa) noexcept nogil:
     # d[k] = sum_j A^T[k, j] s[j], k < tile.
     if floating is float:
-        convops_winograd_out_f32(tile, s, ss, d, ds, nc)
+        convops_winograd_outs_f32[isa](tile, s, ss, d, ds, nc)
     else:
-        convops_winograd_out_f64(tile, s, ss, d, ds, nc)
+        convops_winograd_outs_f64[isa](tile, s, ss, d, ds, nc)
 
 
 # --------------------------------------------------------------------------- plan
@@ -67,6 +72,7 @@ cdef struct Plan:
     Py_ssize_t n_batch, c_in, c_out, h_out, w_out
     Py_ssize_t tiles_h, tiles_w, n_tiles, chunk_tiles
     int tile, alpha, code
+    int isa                 # the transforms' instruction set (winograd.h's tables)
     bint failed
 
 
@@ -100,16 +106,16 @@ cdef void _scatter_tile_input(const floating* x, Plan* p, Py_ssize_t tile_index,
                 continue
             src = x + n * p.sx_n + (iy0 + i) * p.sx_h + c0
             if whole:
-                _input_transform(src + ix0 * sw, sw, rowt + i * alpha * CB, CB, nc, tile)
+                _input_transform(src + ix0 * sw, sw, rowt + i * alpha * CB, CB, nc, tile, p.isa)
             else:
                 memset(edge, 0, alpha * CB * sizeof(floating))
                 for j in range(j0, j1):
                     memcpy(edge + j * CB, src + (ix0 + j) * sw, nc * sizeof(floating))
-                _input_transform(edge, CB, rowt + i * alpha * CB, CB, nc, tile)
+                _input_transform(edge, CB, rowt + i * alpha * CB, CB, nc, tile, p.isa)
         for j in range(alpha):
             # V[(i', j), t, :] = sum_i B^T[i', i] rowt[i, j, :]
             _input_transform(rowt + j * CB, alpha * CB, v + (j * rows_v + t) * c_in + c0,
-                             alpha * rows_v * c_in, nc, tile)
+                             alpha * rows_v * c_in, nc, tile, p.isa)
         c0 += nc
 
 
@@ -134,14 +140,14 @@ cdef void _gather_tile_output(const floating* m, Plan* p, Py_ssize_t tile_index,
         for j in range(alpha):
             # colt[i', j, :] = sum_i A^T[i', i] M[(i, j)]
             _output_transform(m + (j * rows_m + t) * c_out + c0, alpha * rows_m * c_out, colt + j * CB,
-                              alpha * CB, nc, tile)
+                              alpha * CB, nc, tile, p.isa)
         for i in range(rows):
             # y[i', j', :] = sum_j A^T[j', j] colt[i', j, :]
             dst = y + ((n * p.h_out + oy0 + i) * p.w_out + ox0) * c_out + c0
             if cols == tile:
-                _output_transform(colt + i * alpha * CB, CB, dst, c_out, nc, tile)
+                _output_transform(colt + i * alpha * CB, CB, dst, c_out, nc, tile, p.isa)
             else:
-                _output_transform(colt + i * alpha * CB, CB, row, CB, nc, tile)
+                _output_transform(colt + i * alpha * CB, CB, row, CB, nc, tile, p.isa)
                 for j in range(cols):
                     memcpy(dst + j * c_out, row + j * CB, nc * sizeof(floating))
         c0 += nc
@@ -258,7 +264,7 @@ def filter_transform(const floating[:, :, :, ::1] w, const double[:, ::1] g, flo
 
 def conv2d_winograd(const floating[:, :, :, :] x, const floating[:, :, ::1] u, floating[:, :, :, ::1] y,
                     int tile, Py_ssize_t chunk_tiles, int num_threads,
-                    Py_ssize_t pad_top=0, Py_ssize_t pad_left=0):
+                    Py_ssize_t pad_top=0, Py_ssize_t pad_left=0, int isa=0):
     """3x3 stride-1 cross-correlation of x zero-padded by (pad_top, pad_left) before, and below and
     to the right as far as y needs, by F(tile x tile, 3 x 3); a negative pad skips x's first rows
     (columns). Nothing is copied: the tile scatter reads zeros outside x.
@@ -268,7 +274,8 @@ def conv2d_winograd(const floating[:, :, :, :] x, const floating[:, :, ::1] u, f
     (H_out + 2) x (W_out + 2), so x's rows from H_out + 2 - pad_top on are not read. Tiles are
     numbered image by image, row by row; each task is `chunk_tiles` consecutive tiles. The caller
     guarantees non-empty y, C_in >= 1, BLAS-sized dimensions (chunk_tiles * C_in,
-    C_in * C_out < 2**31) and BLAS on one thread.
+    C_in * C_out < 2**31) and BLAS on one thread. `isa`: the transforms' copy (0 portable, 1 AVX2,
+    2 AVX-512; the caller's choice among those this CPU runs), all of the same bits.
     """
     cdef Plan p
     cdef Py_ssize_t n_chunks, item = sizeof(floating)
@@ -281,7 +288,9 @@ def conv2d_winograd(const floating[:, :, :, :] x, const floating[:, :, ::1] u, f
     p.rows_end = min(x.shape[1], p.h_out + 2 - pad_top)
     p.cols_end = min(x.shape[2], p.w_out + 2 - pad_left)
     p.sx_n, p.sx_h, p.sx_w = x.strides[0] // item, x.strides[1] // item, x.strides[2] // item
-    p.tile, p.alpha = tile, tile + 2
+    if not 0 <= isa < 3:
+        raise ValueError(f"conv2d_winograd: `isa` must be 0, 1 or 2; got {isa}")
+    p.tile, p.alpha, p.isa = tile, tile + 2, isa
     p.tiles_h = (p.h_out + tile - 1) // tile
     p.tiles_w = (p.w_out + tile - 1) // tile
     p.n_tiles = p.n_batch * p.tiles_h * p.tiles_w

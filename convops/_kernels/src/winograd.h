@@ -18,8 +18,8 @@
 
 #include "simd_isa.h"
 
-#define CONVOPS_WINOGRAD_TRANSFORMS(T, SUFFIX)                                                          \
-    static void convops_bt2_rows_##SUFFIX(const T* CONVOPS_RESTRICT s0, const T* CONVOPS_RESTRICT s1,   \
+#define CONVOPS_WINOGRAD_TRANSFORMS(T, SUFFIX, ATTR)                                                          \
+    ATTR static void convops_bt2_rows_##SUFFIX(const T* CONVOPS_RESTRICT s0, const T* CONVOPS_RESTRICT s1,   \
                                           const T* CONVOPS_RESTRICT s2, const T* CONVOPS_RESTRICT s3,   \
                                           T* CONVOPS_RESTRICT d0, T* CONVOPS_RESTRICT d1,               \
                                           T* CONVOPS_RESTRICT d2, T* CONVOPS_RESTRICT d3, ptrdiff_t n)  \
@@ -32,7 +32,7 @@
             d3[c] = s1[c] - s3[c];                                                                     \
         }                                                                                              \
     }                                                                                                  \
-    static void convops_bt4_rows_##SUFFIX(const T* CONVOPS_RESTRICT s0, const T* CONVOPS_RESTRICT s1,   \
+    ATTR static void convops_bt4_rows_##SUFFIX(const T* CONVOPS_RESTRICT s0, const T* CONVOPS_RESTRICT s1,   \
                                           const T* CONVOPS_RESTRICT s2, const T* CONVOPS_RESTRICT s3,   \
                                           const T* CONVOPS_RESTRICT s4, const T* CONVOPS_RESTRICT s5,   \
                                           T* CONVOPS_RESTRICT d0, T* CONVOPS_RESTRICT d1,               \
@@ -50,7 +50,7 @@
             d5[c] = ((T)4 * s1[c] - (T)5 * s3[c]) + s5[c];                                             \
         }                                                                                              \
     }                                                                                                  \
-    static void convops_at2_rows_##SUFFIX(const T* CONVOPS_RESTRICT s0, const T* CONVOPS_RESTRICT s1,   \
+    ATTR static void convops_at2_rows_##SUFFIX(const T* CONVOPS_RESTRICT s0, const T* CONVOPS_RESTRICT s1,   \
                                           const T* CONVOPS_RESTRICT s2, const T* CONVOPS_RESTRICT s3,   \
                                           T* CONVOPS_RESTRICT d0, T* CONVOPS_RESTRICT d1, ptrdiff_t n)  \
     {                                                                                                  \
@@ -60,7 +60,7 @@
             d1[c] = (s1[c] - s2[c]) - s3[c];                                                           \
         }                                                                                              \
     }                                                                                                  \
-    static void convops_at4_rows_##SUFFIX(const T* CONVOPS_RESTRICT s0, const T* CONVOPS_RESTRICT s1,   \
+    ATTR static void convops_at4_rows_##SUFFIX(const T* CONVOPS_RESTRICT s0, const T* CONVOPS_RESTRICT s1,   \
                                           const T* CONVOPS_RESTRICT s2, const T* CONVOPS_RESTRICT s3,   \
                                           const T* CONVOPS_RESTRICT s4, const T* CONVOPS_RESTRICT s5,   \
                                           T* CONVOPS_RESTRICT d0, T* CONVOPS_RESTRICT d1,               \
@@ -76,7 +76,7 @@
         }                                                                                              \
     }                                                                                                  \
     /* Strided entry points: the row pointers of one transform. */                                     \
-    static inline void convops_winograd_in_##SUFFIX(int tile, const T* s, ptrdiff_t ss, T* d, ptrdiff_t ds,  \
+    ATTR static void convops_winograd_in_##SUFFIX(int tile, const T* s, ptrdiff_t ss, T* d, ptrdiff_t ds,  \
                                                     ptrdiff_t n)                                       \
     {                                                                                                  \
         if (tile == 2)                                                                                 \
@@ -85,7 +85,7 @@
             convops_bt4_rows_##SUFFIX(s, s + ss, s + 2 * ss, s + 3 * ss, s + 4 * ss, s + 5 * ss, d, d + ds,  \
                                       d + 2 * ds, d + 3 * ds, d + 4 * ds, d + 5 * ds, n);               \
     }                                                                                                  \
-    static inline void convops_winograd_out_##SUFFIX(int tile, const T* s, ptrdiff_t ss, T* d, ptrdiff_t ds, \
+    ATTR static void convops_winograd_out_##SUFFIX(int tile, const T* s, ptrdiff_t ss, T* d, ptrdiff_t ds, \
                                                      ptrdiff_t n)                                      \
     {                                                                                                  \
         if (tile == 2)                                                                                 \
@@ -95,8 +95,45 @@
                                       d + 2 * ds, d + 3 * ds, n);                                      \
     }
 
-CONVOPS_WINOGRAD_TRANSFORMS(float, f32)
-CONVOPS_WINOGRAD_TRANSFORMS(double, f64)
+/* One copy per instruction set, as the other kernel families have (simd_instantiate.h), each the
+ * same loops vectorised for that set's registers, chosen by the caller (winograd.pyx, from
+ * convops.dispatch's instruction set): the SSE2 baseline on its own spent 15-20% of an F(2x2)
+ * call's time in these loops. The module is compiled with -ffp-contract=off (setup.py), so no
+ * copy fuses a multiply and an add: every copy rounds every operation alike, the same bits. */
+CONVOPS_WINOGRAD_TRANSFORMS(float, f32, )
+CONVOPS_WINOGRAD_TRANSFORMS(double, f64, )
+#if CONVOPS_SIMD_X86
+CONVOPS_WINOGRAD_TRANSFORMS(float, avx2_f32, __attribute__((target("avx2"))))
+CONVOPS_WINOGRAD_TRANSFORMS(double, avx2_f64, __attribute__((target("avx2"))))
+#if CONVOPS_EMULATE_AVX512
+#define CONVOPS_WINOGRAD_AVX512 __attribute__((target("avx2")))
+#else
+/* 512-bit vectors asked for: the compilers' generic tuning would otherwise vectorise these loops
+ * with 256 (GCC's target option; clang's attribute of its own). */
+#if defined(__clang__)
+#define CONVOPS_WINOGRAD_AVX512 __attribute__((target("avx512f,avx2"), min_vector_width(512)))
+#else
+#define CONVOPS_WINOGRAD_AVX512 __attribute__((target("avx512f,avx2,prefer-vector-width=512")))
+#endif
+#endif
+CONVOPS_WINOGRAD_TRANSFORMS(float, avx512_f32, CONVOPS_WINOGRAD_AVX512)
+CONVOPS_WINOGRAD_TRANSFORMS(double, avx512_f64, CONVOPS_WINOGRAD_AVX512)
+#undef CONVOPS_WINOGRAD_AVX512
+#define CONVOPS_WINOGRAD_COPIES(name, t) {convops_winograd_##name##_##t, convops_winograd_##name##_avx2_##t, \
+                                          convops_winograd_##name##_avx512_##t}
+#else
+#define CONVOPS_WINOGRAD_COPIES(name, t) {convops_winograd_##name##_##t, convops_winograd_##name##_##t, \
+                                          convops_winograd_##name##_##t}
+#endif
+
+/* The copies by instruction set (CONVOPS_ISA_*; the portable one wherever a set is missing). */
+typedef void (*convops_winograd_f32)(int, const float*, ptrdiff_t, float*, ptrdiff_t, ptrdiff_t);
+typedef void (*convops_winograd_f64)(int, const double*, ptrdiff_t, double*, ptrdiff_t, ptrdiff_t);
+static const convops_winograd_f32 convops_winograd_ins_f32[CONVOPS_ISA_COUNT] = CONVOPS_WINOGRAD_COPIES(in, f32);
+static const convops_winograd_f64 convops_winograd_ins_f64[CONVOPS_ISA_COUNT] = CONVOPS_WINOGRAD_COPIES(in, f64);
+static const convops_winograd_f32 convops_winograd_outs_f32[CONVOPS_ISA_COUNT] = CONVOPS_WINOGRAD_COPIES(out, f32);
+static const convops_winograd_f64 convops_winograd_outs_f64[CONVOPS_ISA_COUNT] = CONVOPS_WINOGRAD_COPIES(out, f64);
+#undef CONVOPS_WINOGRAD_COPIES
 
 /* max |a[i]| over n values, or -1 when one is inf or NaN: one pass over the bits. Clearing the
  * sign bit leaves a non-negative integer whose order is the order of |a| for every finite value
