@@ -6,7 +6,8 @@
  * each of `n` channels. In C rather than Cython for two reasons Cython cannot express: `restrict`
  * (one pointer per row, so that GCC vectorises over channels without alias checks; the Cython
  * loops stayed scalar) and float literals (Cython writes `4 * s` as `4.0 * s`, computing float32
- * transforms in double). Plain C99, no intrinsics: the loops vectorise at the baseline ISA.
+ * transforms in double). Plain C99, no intrinsics: the compiler vectorises the loops for each
+ * instruction set's copy (per-function target attributes, below).
  * Sources and destinations never overlap (the callers read one buffer and write another).
  */
 #ifndef CONVOPS_WINOGRAD_H
@@ -18,8 +19,8 @@
 
 #include "simd_isa.h"
 
-#define CONVOPS_WINOGRAD_TRANSFORMS(T, SUFFIX, ATTR)                                                          \
-    ATTR static void convops_bt2_rows_##SUFFIX(const T* CONVOPS_RESTRICT s0, const T* CONVOPS_RESTRICT s1,   \
+#define CONVOPS_WINOGRAD_TRANSFORMS(T, SUFFIX, ATTR)                                                   \
+    ATTR static void convops_bt2_rows_##SUFFIX(const T* CONVOPS_RESTRICT s0, const T* CONVOPS_RESTRICT s1, \
                                           const T* CONVOPS_RESTRICT s2, const T* CONVOPS_RESTRICT s3,   \
                                           T* CONVOPS_RESTRICT d0, T* CONVOPS_RESTRICT d1,               \
                                           T* CONVOPS_RESTRICT d2, T* CONVOPS_RESTRICT d3, ptrdiff_t n)  \
@@ -32,7 +33,7 @@
             d3[c] = s1[c] - s3[c];                                                                     \
         }                                                                                              \
     }                                                                                                  \
-    ATTR static void convops_bt4_rows_##SUFFIX(const T* CONVOPS_RESTRICT s0, const T* CONVOPS_RESTRICT s1,   \
+    ATTR static void convops_bt4_rows_##SUFFIX(const T* CONVOPS_RESTRICT s0, const T* CONVOPS_RESTRICT s1, \
                                           const T* CONVOPS_RESTRICT s2, const T* CONVOPS_RESTRICT s3,   \
                                           const T* CONVOPS_RESTRICT s4, const T* CONVOPS_RESTRICT s5,   \
                                           T* CONVOPS_RESTRICT d0, T* CONVOPS_RESTRICT d1,               \
@@ -50,7 +51,7 @@
             d5[c] = ((T)4 * s1[c] - (T)5 * s3[c]) + s5[c];                                             \
         }                                                                                              \
     }                                                                                                  \
-    ATTR static void convops_at2_rows_##SUFFIX(const T* CONVOPS_RESTRICT s0, const T* CONVOPS_RESTRICT s1,   \
+    ATTR static void convops_at2_rows_##SUFFIX(const T* CONVOPS_RESTRICT s0, const T* CONVOPS_RESTRICT s1, \
                                           const T* CONVOPS_RESTRICT s2, const T* CONVOPS_RESTRICT s3,   \
                                           T* CONVOPS_RESTRICT d0, T* CONVOPS_RESTRICT d1, ptrdiff_t n)  \
     {                                                                                                  \
@@ -60,7 +61,7 @@
             d1[c] = (s1[c] - s2[c]) - s3[c];                                                           \
         }                                                                                              \
     }                                                                                                  \
-    ATTR static void convops_at4_rows_##SUFFIX(const T* CONVOPS_RESTRICT s0, const T* CONVOPS_RESTRICT s1,   \
+    ATTR static void convops_at4_rows_##SUFFIX(const T* CONVOPS_RESTRICT s0, const T* CONVOPS_RESTRICT s1, \
                                           const T* CONVOPS_RESTRICT s2, const T* CONVOPS_RESTRICT s3,   \
                                           const T* CONVOPS_RESTRICT s4, const T* CONVOPS_RESTRICT s5,   \
                                           T* CONVOPS_RESTRICT d0, T* CONVOPS_RESTRICT d1,               \
@@ -76,7 +77,7 @@
         }                                                                                              \
     }                                                                                                  \
     /* Strided entry points: the row pointers of one transform. */                                     \
-    ATTR static void convops_winograd_in_##SUFFIX(int tile, const T* s, ptrdiff_t ss, T* d, ptrdiff_t ds,  \
+    ATTR static void convops_winograd_in_##SUFFIX(int tile, const T* s, ptrdiff_t ss, T* d, ptrdiff_t ds, \
                                                     ptrdiff_t n)                                       \
     {                                                                                                  \
         if (tile == 2)                                                                                 \
