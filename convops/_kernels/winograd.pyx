@@ -24,40 +24,44 @@ from convops._kernels.blas cimport _gemm
 from convops._kernels.parallel cimport effective_threads, parallel_for
 from convops._kernels.common cimport floating
 
-# Channels transformed together: alpha * alpha * CB values of scratch stay in L1.
+# Channels of a tile at x's edge or y's transformed together: alpha * alpha * CB values of scratch stay in L1.
 cdef enum:
     CB = 64
 
 cdef extern from "winograd.h" nogil:
-    # The transforms, one copy per instruction set (indexed by convops.dispatch's ISA index).
-    ctypedef void (*convops_winograd_f32)(int tile, const float* s, ptrdiff_t ss, float* d, ptrdiff_t ds,
-                                          ptrdiff_t n)
-    ctypedef void (*convops_winograd_f64)(int tile, const double* s, ptrdiff_t ss, double* d, ptrdiff_t ds,
-                                          ptrdiff_t n)
-    convops_winograd_f32 convops_winograd_ins_f32[3]
-    convops_winograd_f64 convops_winograd_ins_f64[3]
-    convops_winograd_f32 convops_winograd_outs_f32[3]
-    convops_winograd_f64 convops_winograd_outs_f64[3]
+    # One tile's transforms, one copy per instruction set (indexed by convops.dispatch's ISA index).
+    ctypedef void (*convops_winograd_in_fn_f32)(int tile, const float* s, ptrdiff_t sr, ptrdiff_t sc, float* d,
+                                             ptrdiff_t de, ptrdiff_t n)
+    ctypedef void (*convops_winograd_in_fn_f64)(int tile, const double* s, ptrdiff_t sr, ptrdiff_t sc, double* d,
+                                             ptrdiff_t de, ptrdiff_t n)
+    ctypedef void (*convops_winograd_out_fn_f32)(int tile, const float* s, ptrdiff_t se, float* d, ptrdiff_t dr,
+                                              ptrdiff_t dc, ptrdiff_t n)
+    ctypedef void (*convops_winograd_out_fn_f64)(int tile, const double* s, ptrdiff_t se, double* d, ptrdiff_t dr,
+                                              ptrdiff_t dc, ptrdiff_t n)
+    convops_winograd_in_fn_f32 convops_winograd_ins_f32[3]
+    convops_winograd_in_fn_f64 convops_winograd_ins_f64[3]
+    convops_winograd_out_fn_f32 convops_winograd_outs_f32[3]
+    convops_winograd_out_fn_f64 convops_winograd_outs_f64[3]
     float convops_max_abs_f32(const float* a, ptrdiff_t n)
     double convops_max_abs_f64(const double* a, ptrdiff_t n)
 
 
-cdef inline void _input_transform(const floating* s, Py_ssize_t ss, floating* d, Py_ssize_t ds, Py_ssize_t nc,
-                                  int tile, int isa) noexcept nogil:
-    # d[k] = sum_j B^T[k, j] s[j] for the alpha channel vectors s[j] = s + j * ss.
+cdef inline void _input_transform(const floating* s, Py_ssize_t sr, Py_ssize_t sc, floating* d, Py_ssize_t de,
+                                  Py_ssize_t nc, int tile, int isa) noexcept nogil:
+    # V[(i', j')] = (B^T D B)[i', j'] at d + (i' * alpha + j') * de, D[i][j] at s + i * sr + j * sc; nc channels.
     if floating is float:
-        convops_winograd_ins_f32[isa](tile, s, ss, d, ds, nc)
+        convops_winograd_ins_f32[isa](tile, s, sr, sc, d, de, nc)
     else:
-        convops_winograd_ins_f64[isa](tile, s, ss, d, ds, nc)
+        convops_winograd_ins_f64[isa](tile, s, sr, sc, d, de, nc)
 
 
-cdef inline void _output_transform(const floating* s, Py_ssize_t ss, floating* d, Py_ssize_t ds, Py_ssize_t nc,
-                                   int tile, int isa) noexcept nogil:
-    # d[k] = sum_j A^T[k, j] s[j], k < tile.
+cdef inline void _output_transform(const floating* s, Py_ssize_t se, floating* d, Py_ssize_t dr, Py_ssize_t dc,
+                                   Py_ssize_t nc, int tile, int isa) noexcept nogil:
+    # Y[i'][j'] = (A^T M A)[i', j'] at d + i' * dr + j' * dc, M[(i, j)] at s + (i * alpha + j) * se; nc channels.
     if floating is float:
-        convops_winograd_outs_f32[isa](tile, s, ss, d, ds, nc)
+        convops_winograd_outs_f32[isa](tile, s, se, d, dr, dc, nc)
     else:
-        convops_winograd_outs_f64[isa](tile, s, ss, d, ds, nc)
+        convops_winograd_outs_f64[isa](tile, s, se, d, dr, dc, nc)
 
 
 # --------------------------------------------------------------------------- plan
@@ -79,9 +83,9 @@ cdef struct Plan:
 cdef void _scatter_tile_input(const floating* x, Plan* p, Py_ssize_t tile_index, floating* v, floating* work,
                               Py_ssize_t t, Py_ssize_t rows_v) noexcept nogil:
     # V[e, t, :] for e = (i, j) = B^T d B of this tile. d is the padded input's alpha x alpha window
-    # (zeros on the padding and beyond its edge), read from x: a row or column outside x is zeros,
-    # exactly the values a padded copy would hold, so the transforms see the same numbers.
-    # work: alpha * alpha * CB (row-transformed tile) + alpha * CB (one zero-extended row).
+    # (zeros on the padding and beyond its edge). A window inside x is read in place; one that
+    # crosses x's edge is first copied, CB channels at a time, into `work` (alpha * alpha * CB)
+    # with zeros where the padded input has them, so the transforms see the same numbers.
     cdef int alpha = p.alpha, tile = p.tile
     cdef Py_ssize_t per_image = p.tiles_h * p.tiles_w
     cdef Py_ssize_t n = tile_index // per_image
@@ -89,40 +93,29 @@ cdef void _scatter_tile_input(const floating* x, Plan* p, Py_ssize_t tile_index,
     cdef Py_ssize_t ty = rem // p.tiles_w
     # The window's first row and column in x's coordinates (negative on the top/left padding).
     cdef Py_ssize_t iy0 = ty * tile - p.pad_top, ix0 = (rem - ty * p.tiles_w) * tile - p.pad_left
-    # Its columns inside x: j0 <= j < j1.
+    # Its rows and columns inside x: i0 <= i < i1, j0 <= j < j1.
+    cdef Py_ssize_t i0 = max(<Py_ssize_t>0, -iy0), i1 = min(<Py_ssize_t>alpha, p.rows_end - iy0)
     cdef Py_ssize_t j0 = max(<Py_ssize_t>0, -ix0), j1 = min(<Py_ssize_t>alpha, p.cols_end - ix0)
-    cdef bint whole = j0 == 0 and j1 == alpha
-    cdef Py_ssize_t c0, nc, i, j, c_in = p.c_in, sw = p.sx_w
-    cdef floating* rowt = work
-    cdef floating* edge = work + alpha * alpha * CB
-    cdef const floating* src
+    cdef Py_ssize_t c0, nc, i, j, c_in = p.c_in, sw = p.sx_w, de = rows_v * c_in
+    cdef const floating* src = x + n * p.sx_n + iy0 * p.sx_h + ix0 * sw
+    if i0 == 0 and i1 == alpha and j0 == 0 and j1 == alpha:
+        _input_transform(src, p.sx_h, sw, v + t * c_in, de, c_in, tile, p.isa)
+        return
     c0 = 0
     while c0 < c_in:
         nc = min(<Py_ssize_t>CB, c_in - c0)
-        for i in range(alpha):
-            # rowt[i, j', :] = sum_j B^T[j', j] d[i, j, :]  (d B, row i)
-            if iy0 + i < 0 or iy0 + i >= p.rows_end:
-                memset(rowt + i * alpha * CB, 0, alpha * CB * sizeof(floating))
-                continue
-            src = x + n * p.sx_n + (iy0 + i) * p.sx_h + c0
-            if whole:
-                _input_transform(src + ix0 * sw, sw, rowt + i * alpha * CB, CB, nc, tile, p.isa)
-            else:
-                memset(edge, 0, alpha * CB * sizeof(floating))
-                for j in range(j0, j1):
-                    memcpy(edge + j * CB, src + (ix0 + j) * sw, nc * sizeof(floating))
-                _input_transform(edge, CB, rowt + i * alpha * CB, CB, nc, tile, p.isa)
-        for j in range(alpha):
-            # V[(i', j), t, :] = sum_i B^T[i', i] rowt[i, j, :]
-            _input_transform(rowt + j * CB, alpha * CB, v + (j * rows_v + t) * c_in + c0,
-                             alpha * rows_v * c_in, nc, tile, p.isa)
+        memset(work, 0, alpha * alpha * CB * sizeof(floating))
+        for i in range(i0, i1):
+            for j in range(j0, j1):
+                memcpy(work + (i * alpha + j) * CB, src + i * p.sx_h + j * sw + c0, nc * sizeof(floating))
+        _input_transform(work, alpha * CB, CB, v + t * c_in + c0, de, nc, tile, p.isa)
         c0 += nc
 
 
 cdef void _gather_tile_output(const floating* m, Plan* p, Py_ssize_t tile_index, floating* y, floating* work,
                               Py_ssize_t t, Py_ssize_t rows_m) noexcept nogil:
-    # y's tile (cropped at the edges) = A^T M A, M[e] = m[e, t, :].
-    # work: tile * alpha * CB (column-transformed M) + tile * CB (one output row before cropping).
+    # y's tile (cropped at the edges) = A^T M A, M[e] = m[e, t, :]. A whole tile is written in
+    # place; a cropped one goes through `work` (tile * tile * CB), CB channels at a time.
     cdef int alpha = p.alpha, tile = p.tile
     cdef Py_ssize_t per_image = p.tiles_h * p.tiles_w
     cdef Py_ssize_t n = tile_index // per_image
@@ -130,26 +123,18 @@ cdef void _gather_tile_output(const floating* m, Plan* p, Py_ssize_t tile_index,
     cdef Py_ssize_t ty = rem // p.tiles_w
     cdef Py_ssize_t oy0 = ty * tile, ox0 = (rem - ty * p.tiles_w) * tile
     cdef Py_ssize_t rows = min(<Py_ssize_t>tile, p.h_out - oy0), cols = min(<Py_ssize_t>tile, p.w_out - ox0)
-    cdef Py_ssize_t c0, nc, i, j, c_out = p.c_out
-    cdef floating* colt = work
-    cdef floating* row = work + tile * alpha * CB
-    cdef floating* dst
+    cdef Py_ssize_t c0, nc, i, j, c_out = p.c_out, se = rows_m * c_out
+    cdef floating* dst = y + ((n * p.h_out + oy0) * p.w_out + ox0) * c_out
+    if rows == tile and cols == tile:
+        _output_transform(m + t * c_out, se, dst, p.w_out * c_out, c_out, c_out, tile, p.isa)
+        return
     c0 = 0
     while c0 < c_out:
         nc = min(<Py_ssize_t>CB, c_out - c0)
-        for j in range(alpha):
-            # colt[i', j, :] = sum_i A^T[i', i] M[(i, j)]
-            _output_transform(m + (j * rows_m + t) * c_out + c0, alpha * rows_m * c_out, colt + j * CB,
-                              alpha * CB, nc, tile, p.isa)
+        _output_transform(m + t * c_out + c0, se, work, tile * CB, CB, nc, tile, p.isa)
         for i in range(rows):
-            # y[i', j', :] = sum_j A^T[j', j] colt[i', j, :]
-            dst = y + ((n * p.h_out + oy0 + i) * p.w_out + ox0) * c_out + c0
-            if cols == tile:
-                _output_transform(colt + i * alpha * CB, CB, dst, c_out, nc, tile, p.isa)
-            else:
-                _output_transform(colt + i * alpha * CB, CB, row, CB, nc, tile, p.isa)
-                for j in range(cols):
-                    memcpy(dst + j * c_out, row + j * CB, nc * sizeof(floating))
+            for j in range(cols):
+                memcpy(dst + (i * p.w_out + j) * c_out + c0, work + (i * tile + j) * CB, nc * sizeof(floating))
         c0 += nc
 
 
@@ -157,7 +142,7 @@ cdef void _chunk_typed(const floating* x, const floating* u, floating* y, Plan* 
                        ptrdiff_t end) noexcept nogil:
     cdef Py_ssize_t e, t, first, rows
     cdef Py_ssize_t a2 = p.alpha * p.alpha, c_in = p.c_in, c_out = p.c_out, chunk_tiles = p.chunk_tiles
-    cdef Py_ssize_t work_len = (p.alpha * p.alpha + p.alpha) * CB
+    cdef Py_ssize_t work_len = p.alpha * p.alpha * CB
     # V and M, then the transforms' scratch; one allocation for this thread's run of chunks.
     cdef floating* v = <floating*>malloc((a2 * chunk_tiles * (c_in + c_out) + work_len) * sizeof(floating))
     cdef floating* m
