@@ -31,13 +31,13 @@ cdef enum:
 cdef extern from "winograd.h" nogil:
     # One tile's transforms, one copy per instruction set (indexed by convops.dispatch's ISA index).
     ctypedef void (*convops_winograd_in_fn_f32)(int tile, const float* s, ptrdiff_t sr, ptrdiff_t sc, float* d,
-                                             ptrdiff_t de, ptrdiff_t n)
+                                                ptrdiff_t de, ptrdiff_t n)
     ctypedef void (*convops_winograd_in_fn_f64)(int tile, const double* s, ptrdiff_t sr, ptrdiff_t sc, double* d,
-                                             ptrdiff_t de, ptrdiff_t n)
+                                                ptrdiff_t de, ptrdiff_t n)
     ctypedef void (*convops_winograd_out_fn_f32)(int tile, const float* s, ptrdiff_t se, float* d, ptrdiff_t dr,
-                                              ptrdiff_t dc, ptrdiff_t n)
+                                                 ptrdiff_t dc, ptrdiff_t n)
     ctypedef void (*convops_winograd_out_fn_f64)(int tile, const double* s, ptrdiff_t se, double* d, ptrdiff_t dr,
-                                              ptrdiff_t dc, ptrdiff_t n)
+                                                 ptrdiff_t dc, ptrdiff_t n)
     convops_winograd_in_fn_f32 convops_winograd_ins_f32[3]
     convops_winograd_in_fn_f64 convops_winograd_ins_f64[3]
     convops_winograd_out_fn_f32 convops_winograd_outs_f32[3]
@@ -116,7 +116,7 @@ cdef void _gather_tile_output(const floating* m, Plan* p, Py_ssize_t tile_index,
                               Py_ssize_t t, Py_ssize_t rows_m) noexcept nogil:
     # y's tile (cropped at the edges) = A^T M A, M[e] = m[e, t, :]. A whole tile is written in
     # place; a cropped one goes through `work` (tile * tile * CB), CB channels at a time.
-    cdef int alpha = p.alpha, tile = p.tile
+    cdef int tile = p.tile
     cdef Py_ssize_t per_image = p.tiles_h * p.tiles_w
     cdef Py_ssize_t n = tile_index // per_image
     cdef Py_ssize_t rem = tile_index - n * per_image
