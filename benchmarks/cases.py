@@ -67,7 +67,9 @@ CASES = [
     _conv("conv_l3_b1", 1, 5, 5, 64, 128, group="small", reference=True),
     _conv("conv_l1_b64", 64, 28, 28, 1, 32, group="large"),
     _conv("conv_l2_b64", 64, 13, 13, 32, 64, group="compute", algorithms=ALGORITHMS_3X3),
-    # The tutorial network's third conv layer at batch 64 (its input is the 2x2-pooled conv2 map).
+    # The tutorial network's third conv layer (64 -> 128 filters) on conv2's 11x11 output, as in that
+    # network without its second pool: the tutorial's widest filters on a map large enough to be
+    # compute-bound. conv3 itself reads the pooled 5x5 map (conv_l3_b64).
     _conv("conv_l3t_b64", 64, 11, 11, 64, 128, group="compute", algorithms=ALGORITHMS_3X3),
     _conv("conv_l3_b64", 64, 5, 5, 64, 128, group="large"),
     _conv("conv_56", 8, 56, 56, 64, 64, padding="SAME", group="compute", algorithms=ALGORITHMS_3X3),
