@@ -418,20 +418,26 @@ def _check_padding(padding_pairs: Any, signed: bool = False) -> tuple[tuple[int,
 
 #: Scratch per task (V and M of one chunk of tiles): measured, see chunk_tiles.
 _SCRATCH_BYTES = 1 << 20
+#: Tasks a call is cut into at least, where it has the tiles: threads then share them evenly.
+_MIN_TASKS = 8
 _BLAS_INT_MAX = 2**31 - 1
 
 
-def chunk_tiles(tile: int, c_in: int, c_out: int, itemsize: int) -> int:
-    """Tiles per task: as many as fit V and M (``alpha**2 * tiles * (C_in + C_out)`` values) in
-    ``_SCRATCH_BYTES``, between 16 and 512.
+def chunk_tiles(tile: int, c_in: int, c_out: int, itemsize: int, n_tiles: int) -> int:
+    """Tiles per task: at most as many as fit V and M (``alpha**2 * tiles * (C_in + C_out)``
+    values) in ``_SCRATCH_BYTES``, between 16 and 512, and few enough that the ``n_tiles`` tiles
+    make at least ``_MIN_TASKS`` tasks (when they hold that many of 16), all of about one size.
 
     A function of the shapes only, never of the thread count, so that every task -- and every
     BLAS call, whose summation order may depend on its row count -- is the same on any number
-    of threads.
+    of threads. Why a least number of tasks: 4 x 28 x 28 images of 32 channels (784 F(2x2) tiles)
+    made 5 tasks of 170, 3 for one thread and 2 for the other, and F(2x2) ran at 0.82x the direct
+    kernels' speed on 2 threads where it ran at 1.02x on one.
     """
     alpha = tile + 2
-    fit = _SCRATCH_BYTES // (alpha * alpha * (c_in + c_out) * itemsize)
-    return int(max(16, min(512, fit)))
+    fit = int(max(16, min(512, _SCRATCH_BYTES // (alpha * alpha * (c_in + c_out) * itemsize))))
+    tasks = max(-(-n_tiles // fit), _MIN_TASKS)
+    return max(16, -(-n_tiles // tasks))
 
 
 def _run_kernel(
@@ -443,7 +449,8 @@ def _run_kernel(
     from convops._conv_dispatch import isa_index  # noqa: PLC0415 - the kernels load on first use only
 
     c_in, c_out = w.shape[2], w.shape[3]
-    chunk = chunk_tiles(tile, c_in, c_out, x.dtype.itemsize)
+    n_tiles = y.shape[0] * -(-y.shape[1] // tile) * -(-y.shape[2] // tile)
+    chunk = chunk_tiles(tile, c_in, c_out, x.dtype.itemsize, n_tiles)
     if c_in * c_out > _BLAS_INT_MAX or chunk * max(c_in, c_out) > _BLAS_INT_MAX:
         raise ValueError(f"conv2d_winograd_valid: C_in * C_out ({c_in} * {c_out}) must be below 2**31")
     kernel = load("winograd")

@@ -178,17 +178,27 @@ def test_results_do_not_depend_on_thread_count(tile, dtype, monkeypatch):
     w = rng.standard_normal((3, 3, 32, 24)).astype(dtype)
     call = repro("_winograd.conv2d_winograd_valid", x, w, tile, 1)
     first = conv2d_winograd_valid(x, w, tile, 1)
-    assert _winograd.chunk_tiles(tile, 32, 24, x.dtype.itemsize) == 16
+    assert _winograd.chunk_tiles(tile, 32, 24, x.dtype.itemsize, 3 * -(-21 // tile) * -(-17 // tile)) == 16
     for threads in (1, 2, 3, 2):
         assert_bits_equal(conv2d_winograd_valid(x, w, tile, threads), first, call, f"{threads} threads")
 
 
 @pytest.mark.parametrize("tile", [2, 4])
-def test_chunk_size_does_not_depend_on_threads_and_bounds_scratch(tile):
-    for c_in, c_out in ((1, 1), (64, 64), (512, 512)):
-        chunk = _winograd.chunk_tiles(tile, c_in, c_out, 4)
-        assert 16 <= chunk <= 512
-        assert chunk == 16 or chunk * (tile + 2) ** 2 * (c_in + c_out) * 4 <= _winograd._SCRATCH_BYTES
+def test_chunk_size_bounds_scratch_and_makes_even_tasks(tile):
+    """Tasks fit the scratch budget, are at least 8 where the tiles allow tasks of 16 or more, and
+    the last is short by fewer tiles than there are tasks (a function of the shapes only: the
+    signature takes no thread count)."""
+    for c_in, c_out in ((1, 1), (32, 64), (64, 64), (512, 512)):
+        for n_tiles in (1, 15, 16, 127, 128, 129, 784, 2304, 6272, 100_000):
+            chunk = _winograd.chunk_tiles(tile, c_in, c_out, 4, n_tiles)
+            assert 16 <= chunk <= 512
+            assert chunk == 16 or chunk * (tile + 2) ** 2 * (c_in + c_out) * 4 <= _winograd._SCRATCH_BYTES
+            tasks = -(-n_tiles // chunk)
+            assert tasks >= min(8, n_tiles // 16), (c_in, c_out, n_tiles, chunk)
+            if tasks > 1 and chunk > 16:  # (tasks of 16, the least, may leave a short last one)
+                assert n_tiles - (tasks - 1) * chunk >= chunk - tasks, (c_in, c_out, n_tiles, chunk)
+    # 4 x 28 x 28 x 32 -> 64 by F(2x2): 784 tiles that once made 5 tasks (3 against 2 on 2 threads).
+    assert -(-784 // _winograd.chunk_tiles(2, 32, 64, 4, 784)) == 8
 
 
 @pytest.mark.parametrize("tile", [2, 4])
