@@ -20,12 +20,13 @@
 
 #include "simd_isa.h"
 
-/* The vector type of a copy (VBYTES bytes of T, unaligned: `aligned` lowered to the element's, as
- * the compilers' own headers declare unaligned SIMD loads), its lanes, and full unrolling of the
- * loops over a tile's rows and columns, so that every value of the tile stays in a register. */
+/* The vector type of a copy: VBYTES bytes of T, unaligned (`aligned` lowered to the element's)
+ * and reading arrays of T (`may_alias`), as the compilers' own headers declare unaligned SIMD
+ * loads; its lanes; and full unrolling of the loops over a tile's rows and columns, so that every
+ * value of the tile stays in a register. */
 #if CONVOPS_SIMD_AVAILABLE
-#define CONVOPS_WINOGRAD_VECTOR(T, name, VBYTES) \
-    typedef T name __attribute__((vector_size(VBYTES), aligned(sizeof(T))));
+#define CONVOPS_WINOGRAD_VECTOR(T, name, VBYTES)                                                       \
+    typedef T name __attribute__((vector_size(VBYTES), aligned(sizeof(T)), may_alias));
 #define CONVOPS_WINOGRAD_LANES(T, VBYTES) ((ptrdiff_t)((VBYTES) / sizeof(T)))
 #define CONVOPS_UNROLL_(text) _Pragma(#text)
 #define CONVOPS_UNROLL(n) CONVOPS_UNROLL_(GCC unroll n)
@@ -36,10 +37,9 @@
 #endif
 
 /* The 1-D transforms of x[0..alpha) into y, each of type E (one channel's value or a vector of
- * channels, of element type T): B^T (inputs) and A^T (outputs) of
- * convops/_winograd.py, common sums shared between rows. Every copy evaluates these same
- * expressions in this order. */
-#define CONVOPS_BT2(E, T, x, y)                                                                           \
+ * channels, of element type T): B^T (inputs) and A^T (outputs) of convops/_winograd.py, common
+ * sums shared between rows. Every copy evaluates these same expressions in this order. */
+#define CONVOPS_BT2(E, T, x, y)                                                                        \
     do {                                                                                               \
         /* B^T rows (1 0 -1 0), (0 1 1 0), (0 -1 1 0), (0 1 0 -1) */                                   \
         (y)[0] = (x)[0] - (x)[2];                                                                      \
@@ -47,9 +47,9 @@
         (y)[2] = (x)[2] - (x)[1];                                                                      \
         (y)[3] = (x)[1] - (x)[3];                                                                      \
     } while (0)
-#define CONVOPS_BT4(E, T, x, y)                                                                           \
+#define CONVOPS_BT4(E, T, x, y)                                                                        \
     do {                                                                                               \
-        /* B^T of F(4, 3), points 0, 1, -1, 2, -2, infinity */                                        \
+        /* B^T of F(4, 3), points 0, 1, -1, 2, -2, infinity */                                         \
         E a_ = (x)[4] - (x)[2], b_ = (x)[3] - (x)[1], p_ = (x)[3] + (x)[4], q_ = (x)[1] + (x)[2];      \
         (y)[0] = ((T)4 * (x)[0] - (T)5 * (x)[2]) + (x)[4];                                             \
         (y)[1] = p_ - (T)4 * q_;                                                                       \
@@ -58,13 +58,13 @@
         (y)[4] = a_ - (T)2 * b_;                                                                       \
         (y)[5] = ((T)4 * (x)[1] - (T)5 * (x)[3]) + (x)[5];                                             \
     } while (0)
-#define CONVOPS_AT2(E, T, x, y)                                                                           \
+#define CONVOPS_AT2(E, T, x, y)                                                                        \
     do {                                                                                               \
         /* A^T rows (1 1 1 0), (0 1 -1 -1) */                                                          \
         (y)[0] = ((x)[0] + (x)[1]) + (x)[2];                                                           \
         (y)[1] = ((x)[1] - (x)[2]) - (x)[3];                                                           \
     } while (0)
-#define CONVOPS_AT4(E, T, x, y)                                                                           \
+#define CONVOPS_AT4(E, T, x, y)                                                                        \
     do {                                                                                               \
         /* A^T row r is (0^r, 1, (-1)^r, 2^r, (-2)^r, [r == 3]) */                                     \
         E p12_ = (x)[1] + (x)[2], m12_ = (x)[1] - (x)[2], p34_ = (x)[3] + (x)[4], m34_ = (x)[3] - (x)[4]; \
@@ -77,19 +77,19 @@
 /* One tile's 2-D input transform, V = B^T D B, for the channels c..c+lanes of E (T, or a vector
  * of T): D[i][j] at s[i * sr + j * sc + c], V[(i', j')] written to d[(i' * alpha + j') * de + c].
  * Rows first (the 1-D transform of each row i over j), then columns. */
-#define CONVOPS_WINOGRAD_TILE_IN(E, T, ALPHA, BT, s, sr, sc, d, de, c)                                \
+#define CONVOPS_WINOGRAD_TILE_IN(E, T, ALPHA, BT, s, sr, sc, d, de, c)                                 \
     do {                                                                                               \
         E x_[ALPHA], r_[ALPHA][ALPHA], col_[ALPHA], v_[ALPHA];                                         \
-        CONVOPS_UNROLL(6) for (int i = 0; i < (ALPHA); i++) {                                    \
-            CONVOPS_UNROLL(6) for (int j = 0; j < (ALPHA); j++)                                  \
+        CONVOPS_UNROLL(6) for (int i = 0; i < (ALPHA); i++) {                                          \
+            CONVOPS_UNROLL(6) for (int j = 0; j < (ALPHA); j++)                                        \
                 x_[j] = *(const E*)((s) + i * (sr) + j * (sc) + (c));                                  \
-            BT(E, T, x_, r_[i]);                                                                          \
+            BT(E, T, x_, r_[i]);                                                                       \
         }                                                                                              \
-        CONVOPS_UNROLL(6) for (int j = 0; j < (ALPHA); j++) {                                    \
-            CONVOPS_UNROLL(6) for (int i = 0; i < (ALPHA); i++)                                  \
+        CONVOPS_UNROLL(6) for (int j = 0; j < (ALPHA); j++) {                                          \
+            CONVOPS_UNROLL(6) for (int i = 0; i < (ALPHA); i++)                                        \
                 col_[i] = r_[i][j];                                                                    \
-            BT(E, T, col_, v_);                                                                           \
-            CONVOPS_UNROLL(6) for (int i = 0; i < (ALPHA); i++)                                  \
+            BT(E, T, col_, v_);                                                                        \
+            CONVOPS_UNROLL(6) for (int i = 0; i < (ALPHA); i++)                                        \
                 *(E*)((d) + (i * (ALPHA) + j) * (de) + (c)) = v_[i];                                   \
         }                                                                                              \
     } while (0)
@@ -97,19 +97,19 @@
 /* One tile's 2-D output transform, Y = A^T M A, for the channels c..c+lanes of E: M[(i, j)] at
  * s[(i * alpha + j) * se + c], Y[i'][j'] written to d[i' * dr + j' * dc + c]. Columns first (the
  * 1-D transform over i of each column j), then rows. */
-#define CONVOPS_WINOGRAD_TILE_OUT(E, T, ALPHA, M, AT, s, se, d, dr, dc, c)                            \
+#define CONVOPS_WINOGRAD_TILE_OUT(E, T, ALPHA, M, AT, s, se, d, dr, dc, c)                             \
     do {                                                                                               \
         E x_[ALPHA], t_[M][ALPHA], y_[M];                                                              \
-        CONVOPS_UNROLL(6) for (int j = 0; j < (ALPHA); j++) {                                    \
-            CONVOPS_UNROLL(6) for (int i = 0; i < (ALPHA); i++)                                  \
+        CONVOPS_UNROLL(6) for (int j = 0; j < (ALPHA); j++) {                                          \
+            CONVOPS_UNROLL(6) for (int i = 0; i < (ALPHA); i++)                                        \
                 x_[i] = *(const E*)((s) + (i * (ALPHA) + j) * (se) + (c));                             \
-            AT(E, T, x_, y_);                                                                             \
-            CONVOPS_UNROLL(4) for (int i = 0; i < (M); i++)                                      \
+            AT(E, T, x_, y_);                                                                          \
+            CONVOPS_UNROLL(4) for (int i = 0; i < (M); i++)                                            \
                 t_[i][j] = y_[i];                                                                      \
         }                                                                                              \
-        CONVOPS_UNROLL(4) for (int i = 0; i < (M); i++) {                                        \
-            AT(E, T, t_[i], y_);                                                                          \
-            CONVOPS_UNROLL(4) for (int j = 0; j < (M); j++)                                      \
+        CONVOPS_UNROLL(4) for (int i = 0; i < (M); i++) {                                              \
+            AT(E, T, t_[i], y_);                                                                       \
+            CONVOPS_UNROLL(4) for (int j = 0; j < (M); j++)                                            \
                 *(E*)((d) + i * (dr) + j * (dc) + (c)) = y_[j];                                        \
         }                                                                                              \
     } while (0)
@@ -205,7 +205,7 @@ static const convops_winograd_out_fn_f64 convops_winograd_outs_f64[CONVOPS_ISA_C
  * semantics does not); the running maxima of LANES interleaved streams are elementwise, so the
  * loop needs no reassociation. An AVX2 copy (simd_isa.h's target attributes) where the CPU has
  * it: 2.5x the SSE2 copy's speed here (0.08 vs 0.21 ms for 1.7M float32). */
-#define CONVOPS_MAX_ABS_BODY(T, S, SIGN_CLEAR, EXPONENT, LANES)                                       \
+#define CONVOPS_MAX_ABS_BODY(T, S, SIGN_CLEAR, EXPONENT, LANES)                                        \
     {                                                                                                  \
         S lane[LANES] = {0}, top = 0;                                                                  \
         ptrdiff_t i = 0;                                                                               \
@@ -233,10 +233,10 @@ static const convops_winograd_out_fn_f64 convops_winograd_outs_f64[CONVOPS_ISA_C
     }
 
 #define CONVOPS_MAX_ABS(T, S, SIGN_CLEAR, EXPONENT, LANES, SUFFIX)                                     \
-    static T convops_max_abs_base_##SUFFIX(const T* CONVOPS_RESTRICT a, ptrdiff_t n)                  \
-    CONVOPS_MAX_ABS_BODY(T, S, SIGN_CLEAR, EXPONENT, LANES)                                           \
-    CONVOPS_MAX_ABS_AVX2(T, S, SIGN_CLEAR, EXPONENT, LANES, SUFFIX)                                   \
-    static inline T convops_max_abs_##SUFFIX(const T* a, ptrdiff_t n)                                 \
+    static T convops_max_abs_base_##SUFFIX(const T* CONVOPS_RESTRICT a, ptrdiff_t n)                   \
+    CONVOPS_MAX_ABS_BODY(T, S, SIGN_CLEAR, EXPONENT, LANES)                                            \
+    CONVOPS_MAX_ABS_AVX2(T, S, SIGN_CLEAR, EXPONENT, LANES, SUFFIX)                                    \
+    static inline T convops_max_abs_##SUFFIX(const T* a, ptrdiff_t n)                                  \
     {                                                                                                  \
         CONVOPS_MAX_ABS_CALL_AVX2(SUFFIX)                                                              \
         return convops_max_abs_base_##SUFFIX(a, n);                                                    \
