@@ -97,9 +97,11 @@ cdef void _scatter_tile_input(const floating* x, Plan* p, Py_ssize_t tile_index,
     cdef Py_ssize_t i0 = max(<Py_ssize_t>0, -iy0), i1 = min(<Py_ssize_t>alpha, p.rows_end - iy0)
     cdef Py_ssize_t j0 = max(<Py_ssize_t>0, -ix0), j1 = min(<Py_ssize_t>alpha, p.cols_end - ix0)
     cdef Py_ssize_t c0, nc, i, j, c_in = p.c_in, sw = p.sx_w, de = rows_v * c_in
-    cdef const floating* src = x + n * p.sx_n + iy0 * p.sx_h + ix0 * sw
+    # The window's first cell as an offset into x: a pointer is formed only to cells inside x (x
+    # itself is NULL when it has no rows or columns, and a window may start above or left of it).
+    cdef Py_ssize_t start = n * p.sx_n + iy0 * p.sx_h + ix0 * sw
     if i0 == 0 and i1 == alpha and j0 == 0 and j1 == alpha:
-        _input_transform(src, p.sx_h, sw, v + t * c_in, de, c_in, tile, p.isa)
+        _input_transform(x + start, p.sx_h, sw, v + t * c_in, de, c_in, tile, p.isa)
         return
     c0 = 0
     while c0 < c_in:
@@ -107,7 +109,7 @@ cdef void _scatter_tile_input(const floating* x, Plan* p, Py_ssize_t tile_index,
         memset(work, 0, alpha * alpha * CB * sizeof(floating))
         for i in range(i0, i1):
             for j in range(j0, j1):
-                memcpy(work + (i * alpha + j) * CB, src + i * p.sx_h + j * sw + c0, nc * sizeof(floating))
+                memcpy(work + (i * alpha + j) * CB, x + (start + i * p.sx_h + j * sw + c0), nc * sizeof(floating))
         _input_transform(work, alpha * CB, CB, v + t * c_in + c0, de, nc, tile, p.isa)
         c0 += nc
 
