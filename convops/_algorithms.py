@@ -137,6 +137,17 @@ def check_supported(op: str, algorithm: str, geo: ConvGeometry) -> None:
 #   least 0.98x in the first; on 2 threads within 3% or better, but for two pairs disturbed by
 #   other work (0.58x, 0.82x where the same shape gave 1.08x, 1.19x at 1 thread). Outside it a
 #   few shapes win too (64 -> 128 at 8x14x14: 1.09x, 1.13x): the rule is on the safe side.
+# - Re-measured below the size rule once the transforms ran a whole tile per call (VALID, output
+#   sides 9, 11, 13 and 14, batch 8 and 64, 11 pairs each), on two kinds of CPU:
+#   - AMD EPYC (Zen 4, AVX-512): batch 64 wins from side 11 at every channel pair, by 1.14-1.52x
+#     on 1 thread and 1.02-1.49x on 2 (the tutorial's conv2, 64x11x11 32 -> 64: 1.14x, 1.15x);
+#     batch 8 loses on 2 threads below side 13 (0.45-0.89x, 32 -> 64 still 0.91x at 14).
+#   - Intel Xeon (Emerald Rapids): 64 -> 128 wins at sides 9..14 (1.10-1.25x), but 64 -> 64 at 11
+#     gave 0.92x on 1 thread, 32 -> 64 at 11 0.88x on 2 and 128 -> 128 at 9..11 0.80-0.95x.
+#   Where the two disagree the rule stays as it is: "auto" must not pick by CPU (its results would
+#   then differ between machines), and a rule for 64 -> 128 alone would fit one benchmark case.
+#   What bounds F(2x2) there (Zen 4, perf, 64x11x11 128 -> 128): OpenBLAS's small GEMMs run at the
+#   FMA peak, but packing their operands takes 16% of the call and the transforms 10%.
 # Channels in and out per group, each at least (the error rule alone needs C_in >= 4) ...
 AUTO_WINOGRAD_MIN_CHANNELS = 32
 # ... with C_in * C_out at least this (32 -> 64 yes, 32 -> 32 no) ...
