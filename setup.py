@@ -219,8 +219,17 @@ def _compiler_flags(compiler):
     compile_args += ["-O0", "-g"] if DEBUG else ["-O3"]
     if SANITIZE:
         # -O1 after -O3: ASan's recommended level; compiles ~5x faster (17 s vs 2 min of CPU here:
-        # the SIMD kernels are large) and keeps stack traces exact. The code paths are the -O3 build's.
-        compile_args += ["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-g", "-O1"]
+        # the SIMD kernels are large) and keeps stack traces exact. The code paths are the -O3 build's,
+        # and so is the rounding: -fexpensive-optimizations lets GCC fuse a * b + c into one FMA at
+        # -O1 as at -O3 (conv_ukernel.h's AVX-512 blocks one vector wide fuse it in asm, and every
+        # instruction set must round as they do).
+        compile_args += [
+            "-fsanitize=address,undefined",
+            "-fno-omit-frame-pointer",
+            "-g",
+            "-O1",
+            "-fexpensive-optimizations",
+        ]
         link_args += ["-fsanitize=address,undefined"]
     if AVX512_ON_AVX2:
         # simd_isa.h. -fno-gcse: the AVX-512 blocks split into AVX2 halves make functions so large

@@ -12,56 +12,87 @@
 typedef UK_T UK_NAME(vec) __attribute__((vector_size(UK_VBYTES)));
 #define UK_L ((ptrdiff_t)(UK_VBYTES / sizeof(UK_T)))
 
-/* Pixel p's input, broadcast, in a block of evenly spaced pixels (UK_NAME(block) with `even`): xb
- * is pixel 0's input, b3 and b10 pixels 3 and 10's (formed only when the block has them), s1 and
- * s3 one and three pixels' distance in bytes. Every address is one base plus a scaled index, as
- * x86 addresses memory ([base + index * 1, 2, 4 or 8]): pixels 0-15 take three bases and two
- * indices, five registers for any P.
+/* Pixel p's input in a block of evenly spaced pixels (UK_NAME(block) with `even`, which only
+ * blocks one AVX-512 vector wide are: UK_NAME(run), UK_BLOCK_CASE): xb is pixel 0's input, b3
+ * and b10 pixels 3 and 10's (formed only when the block has them), s1 and s3 one and three
+ * pixels' distance in bytes. Every address is one base plus a scaled index, as x86 addresses
+ * memory ([base + index * 1, 2, 4 or 8]): pixels 0-15 take three bases and two indices, five
+ * registers for any P. UK_EVEN_ADDRESS(SCALED, ONE) names pixel p's as SCALED(base, index, scale)
+ * or ONE(base).
  *
  * Why: a block of one vector of output channels holds up to 16 pixels, and with a pointer per
  * pixel 16 pointers do not fit x86-64's 15 free general registers: GCC kept some in vector
  * registers and moved them back per multiply-add, on an FMA port (9 x 9 filters, 16 channels,
  * Emerald Rapids). Written in C (xb + p * s1), GCC hoists each p * s1 into a register of its own,
- * the same problem, so on x86-64 with AVX-512 each broadcast is one instruction naming its base,
- * index and scale. It reads memory and says so ("memory"). The AVX-512 copy built for AVX2 (for
- * tests, simd_isa.h) computes the same addresses in C: the same values, so the same bits. Only
- * blocks one AVX-512 vector wide use this (UK_NAME(run), UK_BLOCK_CASE): the narrower sets' blocks
- * hold at most 12 pixels, and two-vector blocks measured as fast with a pointer per pixel. */
-#if UK_VBYTES == 64 && defined(__x86_64__) && !CONVOPS_EMULATE_AVX512
-#define UK_BCAST_INSN UK_PER_TYPE("vbroadcastss", "vbroadcastsd")
-#define UK_BC(base, idx, sc) \
-    __asm__ volatile(UK_BCAST_INSN " (%1,%2," #sc "), %0" : "=v"(r) : "r"(base), "r"(idx) : "memory")
-#define UK_B0(base) __asm__ volatile(UK_BCAST_INSN " (%1), %0" : "=v"(r) : "r"(base) : "memory")
-#else
+ * the same problem, so on x86-64 each multiply-add is one instruction naming its base, index and
+ * scale (UK_NAME(even_fma)). The narrower sets' blocks hold at most 12 pixels, and two-vector
+ * blocks measured as fast with a pointer per pixel. */
+#define UK_EVEN_ADDRESS(SCALED, ONE) \
+    switch (p) { \
+    case 0: ONE(xb); break; \
+    case 1: SCALED(xb, s1, 1); break; \
+    case 2: SCALED(xb, s1, 2); break; \
+    case 3: SCALED(xb, s3, 1); break; \
+    case 4: SCALED(xb, s1, 4); break; \
+    case 5: SCALED(b3, s1, 2); break; \
+    case 6: SCALED(xb, s3, 2); break; \
+    case 7: SCALED(b3, s1, 4); break; \
+    case 8: SCALED(xb, s1, 8); break; \
+    case 9: SCALED(b3, s3, 2); break; \
+    case 10: ONE(b10); break; \
+    case 11: SCALED(b3, s1, 8); break; \
+    case 12: SCALED(xb, s3, 4); break; \
+    case 13: SCALED(b10, s3, 1); break; \
+    case 14: SCALED(b10, s1, 4); break; \
+    default: SCALED(b3, s3, 4); break; \
+    }
+
+/* Pixel p's input, broadcast: what the block multiplies by w where UK_NAME(even_fma) is not
+ * compiled (the AVX-512 copy built for AVX2 for tests, simd_isa.h; builds without optimisation).
+ * The same values, so the same bits. */
 #define UK_BC(base, idx, sc) r = *(const UK_T*)((base) + (sc) * (idx)) - (UK_NAME(vec)){0}
 #define UK_B0(base) r = *(const UK_T*)(base) - (UK_NAME(vec)){0}
-#endif
 static inline __attribute__((always_inline)) UK_TARGET UK_NAME(vec) UK_NAME(even_pixel)(
         const int p, const char* xb, const char* b3, const char* b10, ptrdiff_t s1, ptrdiff_t s3)
 {
     UK_NAME(vec) r;
-    switch (p) {
-    case 0: UK_B0(xb); break;
-    case 1: UK_BC(xb, s1, 1); break;
-    case 2: UK_BC(xb, s1, 2); break;
-    case 3: UK_BC(xb, s3, 1); break;
-    case 4: UK_BC(xb, s1, 4); break;
-    case 5: UK_BC(b3, s1, 2); break;
-    case 6: UK_BC(xb, s3, 2); break;
-    case 7: UK_BC(b3, s1, 4); break;
-    case 8: UK_BC(xb, s1, 8); break;
-    case 9: UK_BC(b3, s3, 2); break;
-    case 10: UK_B0(b10); break;
-    case 11: UK_BC(b3, s1, 8); break;
-    case 12: UK_BC(xb, s3, 4); break;
-    case 13: UK_BC(b10, s3, 1); break;
-    case 14: UK_BC(b10, s1, 4); break;
-    default: UK_BC(b3, s3, 4); break;
-    }
+    UK_EVEN_ADDRESS(UK_BC, UK_B0);
     return r;
 }
 #undef UK_BC
 #undef UK_B0
+
+/* acc + x[pixel p] * w on x86-64 with AVX-512: one FMA whose broadcast is its memory operand
+ * ({1to16}), which reads memory and says so ("memory"). Folding the broadcast into the FMA pays
+ * on AMD Zen 4, where a separate broadcast into a 512-bit register takes a vector pipe the FMAs
+ * need, and a block one vector wide needs a broadcast per multiply-add: 9 x 9 filters on 16
+ * channels (4x112x112, 1 thread) ran 23.6 ms at 75% of the FMA peak with vbroadcastss, 17.9 ms
+ * (99%) folded. On Intel Emerald Rapids a trial of the fold ran as fast as the broadcast.
+ *
+ * The FMA rounds once, as the C loops' acc += b * w do only where the compiler fuses them: GCC
+ * from -O2, and at -O1 with -fexpensive-optimizations (setup.py's sanitizer build), clang at
+ * every level. So it is compiled only in optimised builds (__OPTIMIZE__), where every copy then
+ * rounds each multiply-add once: the same bits on every instruction set. */
+#undef UK_FOLDED_FMA
+#if UK_VBYTES == 64 && defined(__x86_64__) && !CONVOPS_EMULATE_AVX512 && defined(__OPTIMIZE__)
+#define UK_FOLDED_FMA 1
+#define UK_FMA_INSN UK_PER_TYPE("vfmadd231ps", "vfmadd231pd")
+#define UK_FMA_BC UK_PER_TYPE("%{1to16%}", "%{1to8%}")
+#define UK_FC(base, idx, sc) \
+    __asm__ volatile(UK_FMA_INSN " (%1,%2," #sc ")" UK_FMA_BC ", %3, %0" : "+v"(acc) : "r"(base), "r"(idx), "v"(w) : "memory")
+#define UK_F0(base) __asm__ volatile(UK_FMA_INSN " (%1)" UK_FMA_BC ", %2, %0" : "+v"(acc) : "r"(base), "v"(w) : "memory")
+static inline __attribute__((always_inline)) UK_TARGET UK_NAME(vec) UK_NAME(even_fma)(
+        const int p, UK_NAME(vec) acc, const UK_NAME(vec) w, const char* xb, const char* b3, const char* b10,
+        ptrdiff_t s1, ptrdiff_t s3)
+{
+    UK_EVEN_ADDRESS(UK_FC, UK_F0);
+    return acc;
+}
+#undef UK_FC
+#undef UK_F0
+#else
+#define UK_FOLDED_FMA 0
+#endif
 
 
 /* acc[p][v] += x[pixel p][tap] * w[tap][v] over taps [t0, t1) of one clipped window (nky x nkx
@@ -95,7 +126,8 @@ static inline __attribute__((always_inline)) UK_TARGET UK_NAME(vec) UK_NAME(even
  *
  * `even` (a constant here) = 1: the P pixels are evenly spaced, pixel p's input at
  * x_even + p * x_even_step and its output at out_even + p * out_even_step (xs and outs unused),
- * and their inputs are read through UK_NAME(even_pixel): the same values, so the same bits. */
+ * and their inputs are read through UK_NAME(even_fma) or UK_NAME(even_pixel): the same values
+ * and roundings, so the same bits. */
 static inline __attribute__((always_inline)) UK_TARGET void UK_NAME(block)(
         const int V, const int P, const int whole, const int even, const UK_T* const* xs, const UK_T* x_even,
         ptrdiff_t x_even_step, UK_T* const* outs, UK_T* out_even, ptrdiff_t out_even_step, const UK_T* w,
@@ -155,7 +187,15 @@ static inline __attribute__((always_inline)) UK_TARGET void UK_NAME(block)(
                         _Pragma("GCC unroll 16") for (p = 0; p < P; p++)
                             acc[p][v] += bv[p] * wv[v];
                     }
-                } else {
+                }
+#if UK_FOLDED_FMA
+                else if (V == 1 && even) {
+                    memcpy(&wv[0], wk, sizeof(wv[0]));
+                    _Pragma("GCC unroll 16") for (p = 0; p < P; p++)
+                        acc[p][0] = UK_NAME(even_fma)(p, acc[p][0], wv[0], xb, b3, b10, s1, s3);
+                }
+#endif
+                else {
                     _Pragma("GCC unroll 4") for (v = 0; v < V; v++)
                         memcpy(&wv[v], wk + v * UK_L, sizeof(wv[v]));
                     _Pragma("GCC unroll 16") for (p = 0; p < P; p++) {
