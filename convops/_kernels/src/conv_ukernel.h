@@ -25,7 +25,7 @@ typedef UK_T UK_NAME(vec) __attribute__((vector_size(UK_VBYTES)));
  * registers and moved them back per multiply-add, on an FMA port (9 x 9 filters, 16 channels,
  * Emerald Rapids). Written in C (xb + p * s1), GCC hoists each p * s1 into a register of its own,
  * the same problem, so on x86-64 each multiply-add is one instruction naming its base, index and
- * scale (UK_NAME(even_fma)). The narrower sets' blocks hold at most 12 pixels, and two-vector
+ * scale (UK_NAME(even_madd)). The narrower sets' blocks hold at most 12 pixels, and two-vector
  * blocks measured as fast with a pointer per pixel. */
 #define UK_EVEN_ADDRESS(SCALED, ONE) \
     switch (p) { \
@@ -47,52 +47,38 @@ typedef UK_T UK_NAME(vec) __attribute__((vector_size(UK_VBYTES)));
     default: SCALED(b3, s3, 4); break; \
     }
 
-/* Pixel p's input, broadcast: what the block multiplies by w where UK_NAME(even_fma) is not
- * compiled (the AVX-512 copy built for AVX2 for tests, simd_isa.h; builds without optimisation).
- * The same values, so the same bits. */
-#define UK_BC(base, idx, sc) r = *(const UK_T*)((base) + (sc) * (idx)) - (UK_NAME(vec)){0}
-#define UK_B0(base) r = *(const UK_T*)(base) - (UK_NAME(vec)){0}
-static inline __attribute__((always_inline)) UK_TARGET UK_NAME(vec) UK_NAME(even_pixel)(
-        const int p, const char* xb, const char* b3, const char* b10, ptrdiff_t s1, ptrdiff_t s3)
-{
-    UK_NAME(vec) r;
-    UK_EVEN_ADDRESS(UK_BC, UK_B0);
-    return r;
-}
-#undef UK_BC
-#undef UK_B0
-
-/* acc + x[pixel p] * w on x86-64 with AVX-512: one FMA whose broadcast is its memory operand
+/* acc + x[pixel p] * w. On x86-64 with AVX-512: one FMA whose broadcast is its memory operand
  * ({1to16}), which reads memory and says so ("memory"). Folding the broadcast into the FMA pays
  * on AMD Zen 4, where a separate broadcast into a 512-bit register takes a vector pipe the FMAs
  * need, and a block one vector wide needs a broadcast per multiply-add: 9 x 9 filters on 16
  * channels (4x112x112, 1 thread) ran 23.6 ms at 75% of the FMA peak with vbroadcastss, 17.9 ms
  * (99%) folded. On Intel Emerald Rapids a trial of the fold ran as fast as the broadcast.
  *
- * The FMA rounds once, as the C loops' acc += b * w do only where the compiler fuses them: GCC
+ * The FMA rounds once, as the C form's acc + r * w does only where the compiler fuses it: GCC
  * from -O2, and at -O1 with -fexpensive-optimizations (setup.py's sanitizer build), clang at
- * every level. So it is compiled only in optimised builds (__OPTIMIZE__), where every copy then
- * rounds each multiply-add once: the same bits on every instruction set. */
-#undef UK_FOLDED_FMA
+ * every level. So the asm is compiled only in optimised builds (__OPTIMIZE__), where every copy
+ * rounds each multiply-add once; elsewhere (the AVX-512 copy built for AVX2 for tests,
+ * simd_isa.h; builds without optimisation) the C form: the same values and roundings, so the
+ * same bits on every instruction set. */
 #if UK_VBYTES == 64 && defined(__x86_64__) && !CONVOPS_EMULATE_AVX512 && defined(__OPTIMIZE__)
-#define UK_FOLDED_FMA 1
 #define UK_FMA_INSN UK_PER_TYPE("vfmadd231ps", "vfmadd231pd")
 #define UK_FMA_BC UK_PER_TYPE("%{1to16%}", "%{1to8%}")
-#define UK_FC(base, idx, sc) \
+#define UK_SCALED(base, idx, sc) \
     __asm__ volatile(UK_FMA_INSN " (%1,%2," #sc ")" UK_FMA_BC ", %3, %0" : "+v"(acc) : "r"(base), "r"(idx), "v"(w) : "memory")
-#define UK_F0(base) __asm__ volatile(UK_FMA_INSN " (%1)" UK_FMA_BC ", %2, %0" : "+v"(acc) : "r"(base), "v"(w) : "memory")
-static inline __attribute__((always_inline)) UK_TARGET UK_NAME(vec) UK_NAME(even_fma)(
+#define UK_ONE(base) __asm__ volatile(UK_FMA_INSN " (%1)" UK_FMA_BC ", %2, %0" : "+v"(acc) : "r"(base), "v"(w) : "memory")
+#else
+#define UK_SCALED(base, idx, sc) acc += (*(const UK_T*)((base) + (sc) * (idx)) - (UK_NAME(vec)){0}) * w
+#define UK_ONE(base) acc += (*(const UK_T*)(base) - (UK_NAME(vec)){0}) * w
+#endif
+static inline __attribute__((always_inline)) UK_TARGET UK_NAME(vec) UK_NAME(even_madd)(
         const int p, UK_NAME(vec) acc, const UK_NAME(vec) w, const char* xb, const char* b3, const char* b10,
         ptrdiff_t s1, ptrdiff_t s3)
 {
-    UK_EVEN_ADDRESS(UK_FC, UK_F0);
+    UK_EVEN_ADDRESS(UK_SCALED, UK_ONE);
     return acc;
 }
-#undef UK_FC
-#undef UK_F0
-#else
-#define UK_FOLDED_FMA 0
-#endif
+#undef UK_SCALED
+#undef UK_ONE
 
 
 /* acc[p][v] += x[pixel p][tap] * w[tap][v] over taps [t0, t1) of one clipped window (nky x nkx
@@ -126,15 +112,14 @@ static inline __attribute__((always_inline)) UK_TARGET UK_NAME(vec) UK_NAME(even
  *
  * `even` (a constant here) = 1: the P pixels are evenly spaced, pixel p's input at
  * x_even + p * x_even_step and its output at out_even + p * out_even_step (xs and outs unused),
- * and their inputs are read through UK_NAME(even_fma) or UK_NAME(even_pixel): the same values
- * and roundings, so the same bits. */
+ * and each multiply-add is UK_NAME(even_madd): the same values and roundings, so the same bits. */
 static inline __attribute__((always_inline)) UK_TARGET void UK_NAME(block)(
         const int V, const int P, const int whole, const int even, const UK_T* const* xs, const UK_T* x_even,
         ptrdiff_t x_even_step, UK_T* const* outs, UK_T* out_even, ptrdiff_t out_even_step, const UK_T* w,
         ptrdiff_t t0, ptrdiff_t t1, ptrdiff_t nkx, ptrdiff_t cg, ptrdiff_t row_stride, ptrdiff_t col_stride,
         ptrdiff_t kw, ptrdiff_t w_ci_stride, ptrdiff_t n_lanes, const UK_T* bias, int relu)
 {
-    /* Pixel distances in bytes for `even` blocks (UK_NAME(even_pixel)). */
+    /* Pixel distances in bytes for `even` blocks (UK_NAME(even_madd)). */
     const ptrdiff_t s1 = x_even_step * (ptrdiff_t)sizeof(UK_T), s3 = 3 * s1, s10 = 10 * s1;
 #define UK_OUT(p) (even ? out_even + (p) * out_even_step : outs[p])
     UK_NAME(vec) acc[16][4];
@@ -177,9 +162,16 @@ static inline __attribute__((always_inline)) UK_TARGET void UK_NAME(block)(
                 const char* xb = even ? (const char*)(x_even + off + ci) : NULL;
                 const char* b3 = even && P > 3 ? xb + s3 : NULL;
                 const char* b10 = even && P > 10 ? xb + s10 : NULL;
-#define UK_PIXEL(p) (even ? UK_NAME(even_pixel)(p, xb, b3, b10, s1, s3) : xs[p][off + ci] - (UK_NAME(vec)){0})
+#define UK_PIXEL(p) (xs[p][off + ci] - (UK_NAME(vec)){0})
                 /* x - 0 is x for every x (0 + x would turn -0 into +0): a plain broadcast. */
-                if (V > P) {
+                if (even) {
+                    _Pragma("GCC unroll 4") for (v = 0; v < V; v++)
+                        memcpy(&wv[v], wk + v * UK_L, sizeof(wv[v]));
+                    _Pragma("GCC unroll 16") for (p = 0; p < P; p++) {
+                        _Pragma("GCC unroll 4") for (v = 0; v < V; v++)
+                            acc[p][v] = UK_NAME(even_madd)(p, acc[p][v], wv[v], xb, b3, b10, s1, s3);
+                    }
+                } else if (V > P) {
                     _Pragma("GCC unroll 16") for (p = 0; p < P; p++)
                         bv[p] = UK_PIXEL(p);
                     _Pragma("GCC unroll 4") for (v = 0; v < V; v++) {
@@ -187,15 +179,7 @@ static inline __attribute__((always_inline)) UK_TARGET void UK_NAME(block)(
                         _Pragma("GCC unroll 16") for (p = 0; p < P; p++)
                             acc[p][v] += bv[p] * wv[v];
                     }
-                }
-#if UK_FOLDED_FMA
-                else if (V == 1 && even) {
-                    memcpy(&wv[0], wk, sizeof(wv[0]));
-                    _Pragma("GCC unroll 16") for (p = 0; p < P; p++)
-                        acc[p][0] = UK_NAME(even_fma)(p, acc[p][0], wv[0], xb, b3, b10, s1, s3);
-                }
-#endif
-                else {
+                } else {
                     _Pragma("GCC unroll 4") for (v = 0; v < V; v++)
                         memcpy(&wv[v], wk + v * UK_L, sizeof(wv[v]));
                     _Pragma("GCC unroll 16") for (p = 0; p < P; p++) {
@@ -282,7 +266,7 @@ static inline __attribute__((always_inline)) int UK_NAME(evenly_spaced)(
 }
 
 /* Blocks one AVX-512 vector wide (up to 16 pixels) whose pixels are evenly spaced are addressed
- * from a few registers (UK_NAME(even_pixel)); any other block through its pointers. */
+ * from a few registers (UK_NAME(even_madd)); any other block through its pointers. */
 #define UK_BLOCK_CASE(VV, PP, WHOLE) \
     do { \
         ptrdiff_t x_step_, out_step_; \
@@ -340,7 +324,7 @@ static inline __attribute__((always_inline)) UK_TARGET void UK_NAME(run)(
     ptrdiff_t b;
     int p;
     for (b = 0; b < n_blocks; b++) {
-        if (V == 1 && UK_VBYTES == 64) {   /* up to 16 pixels: addressed from bases (UK_NAME(even_pixel)) */
+        if (V == 1 && UK_VBYTES == 64) {   /* up to 16 pixels: addressed from bases (UK_NAME(even_madd)) */
             UK_NAME(block)(V, P, whole, 1, NULL, x0 + b * P * x_step, x_step, NULL, out0 + b * P * out_step,
                            out_step, w, t0, t1, nkx, cg, row_stride, col_stride, kw, w_ci_stride, n_lanes, bias, relu);
             continue;
