@@ -113,22 +113,30 @@ def measure_interleaved(fns: dict, repeats=7, min_sample=0.025, warmup=2, budget
     }
 
 
-def _limits(np, threads, quick):
-    """The machine's own ceilings in this mode: BLAS float32 matmul and a large copy."""
+def _matmul_limit(np, dtype, quick):
+    """BLAS's n x n matrix product in ``dtype``, counted as 2 n**3 flops (best and median rate)."""
     n = 2048 if quick else 4096
     rng = np.random.default_rng(1)
-    a = rng.standard_normal((n, n), dtype=np.float32)
-    b = rng.standard_normal((n, n), dtype=np.float32)
-    c = np.empty((n, n), np.float32)
+    a = rng.standard_normal((n, n)).astype(dtype)
+    b = rng.standard_normal((n, n)).astype(dtype)
+    c = np.empty((n, n), dtype)
     with LoadProbe() as probe:
         t = measure(lambda: np.matmul(a, b, out=c), repeats=3 if quick else 5, warmup=1, budget=10)
-    matmul = {
+    return {
         "n": n,
         "gflops": 2.0 * n**3 / t["min_s"] / 1e9,
         "gflops_median": 2.0 * n**3 / t["median_s"] / 1e9,
         **t,
         "load": probe.result,
     }
+
+
+def _limits(np, threads, quick):
+    """The machine's own ceilings in this mode: BLAS matmul in float32 and in float64 (each
+    dtype's convolutions are compared with their own: float64 does half the multiply-adds per
+    instruction), and a large copy."""
+    matmul = _matmul_limit(np, np.float32, quick)
+    matmul_f64 = _matmul_limit(np, np.float64, quick)
     src = np.ones(2**26, np.float32)  # 256 MiB: far beyond the last-level cache
     dst = np.empty_like(src)
     with LoadProbe() as probe:
@@ -140,7 +148,7 @@ def _limits(np, threads, quick):
         **t,
         "load": probe.result,
     }
-    return {"matmul_f32": matmul, "copy": copy}
+    return {"matmul_f32": matmul, "matmul_f64": matmul_f64, "copy": copy}
 
 
 def _fma_ceiling(info: dict, threads: int) -> dict | None:
@@ -248,7 +256,8 @@ def run_child(args) -> int:
     limits = _limits(np, threads, args.quick)
     limits["fma_peak"] = _fma_ceiling(info, threads)
     print(
-        f"limits: float32 matmul {limits['matmul_f32']['n']}^2 {limits['matmul_f32']['gflops']:.0f} GFLOP/s, "
+        f"limits: matmul {limits['matmul_f32']['n']}^2 float32 {limits['matmul_f32']['gflops']:.0f}, "
+        f"float64 {limits['matmul_f64']['gflops']:.0f} GFLOP/s, "
         f"copy {limits['copy']['gbs']:.1f} GB/s (read + write)",
         flush=True,
     )

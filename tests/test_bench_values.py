@@ -240,3 +240,55 @@ def test_step_profile_says_where_a_backward_ran_inside_another_layer():
     assert f"| {first_pool} (MaxPooling2D) | {layers[first_pool]['forward_ms']:.2f} ms | in {first_conv}'s |" in report
     table = "\n".join(results._step_profile_table(profile))
     assert f"in ``{first_conv}``'s" in table and table.count("in ``") == 1
+
+
+def _conv_case(dtype: str, gflops: float, tf_speedup: float) -> dict:
+    """A compute-group case measured at ``gflops`` (1 GFLOP in 1/gflops s) and ``tf_speedup``."""
+    t = 1.0 / gflops
+    return {
+        "dtype": dtype,
+        "group": "compute",
+        "flops": 1e9,
+        "bytes": None,
+        "impls": {"convops": {"median_s": t}, "tf_eager": {"median_s": t * tf_speedup}},
+    }
+
+
+def test_float64_convolutions_are_held_to_float64_arithmetic():
+    """A float64 conv's share of matmul is of a float64 matmul (half the multiply-adds per
+    instruction); a run that timed only float32's leaves it blank and its target unjudged."""
+    from benchmarks import report
+
+    limits = {"matmul_f32": {"gflops": 200.0}, "matmul_f64": {"gflops": 100.0}, "copy": {"gbs": 20.0}}
+    f64 = report.derived(_conv_case("float64", 70.0, 2.0), limits)
+    assert f64["pct_matmul"] == pytest.approx(70.0)  # not 35% of float32's 200
+    assert f64["met"] is True
+    f32 = report.derived(_conv_case("float32", 70.0, 2.0), limits)
+    assert f32["pct_matmul"] == pytest.approx(35.0) and f32["met"] is False
+
+    old_run = {"matmul_f32": {"gflops": 200.0}, "copy": {"gbs": 20.0}}
+    unjudged = report.derived(_conv_case("float64", 70.0, 2.0), old_run)
+    assert "pct_matmul" not in unjudged and unjudged["met"] is None
+    assert report.derived(_conv_case("float64", 70.0, 0.5), old_run)["met"] is False  # slower than TF: missed
+
+
+def test_the_page_gives_float64_rates_against_float64_ceilings():
+    """The performance table's rate column: float32 rows against the float32 matmul, float64 rows
+    against float64 arithmetic (the published run timed no float64 matmul: its FMA peak)."""
+    record = _record()
+    seen = set()
+    for run in record["runs"]:
+        peak64 = run["limits"]["fma_peak"]["float64"]
+        for case in run["cases"]:
+            if case.get("gflops") is None:
+                continue
+            text = results._rate(case)
+            if case["dtype"] == "float32":
+                share = 100 * case["gflops"] / run["limits"]["matmul_f32"]["gflops"]
+                assert text.endswith(f"({share:.0f}% of matmul)"), text
+            else:
+                assert "matmul_f64" not in run["limits"]
+                share = 100 * case["gflops"] / peak64
+                assert text.endswith(f"({share:.0f}% of the float64 FMA peak)"), text
+            seen.add(case["dtype"])
+    assert seen == {"float32", "float64"}

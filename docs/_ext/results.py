@@ -163,6 +163,22 @@ def _machine_field(machine: dict, field: str) -> str:
     return str(machine[field])
 
 
+def _rate(case: dict) -> str:
+    """A convolution's GFLOP/s and its share of the ceiling in its own dtype: the run's matmul of
+    that dtype, or for a float64 case of a run that timed only the float32 matmul, the float64 FMA
+    peak (float64 does half the multiply-adds per instruction: float32's matmul is not its limit)."""
+    gflops = _num(case["gflops"])
+    if case.get("dtype", "float32") == "float32":
+        return _("{gflops} GFLOP/s ({pct}% of matmul)").format(gflops=gflops, pct=f"{case['pct_matmul']:.0f}")
+    if case.get("pct_matmul") is not None:
+        return _("{gflops} GFLOP/s ({pct}% of float64 matmul)").format(gflops=gflops, pct=f"{case['pct_matmul']:.0f}")
+    if case.get("pct_fma") is not None:
+        return _("{gflops} GFLOP/s ({pct}% of the float64 FMA peak)").format(
+            gflops=gflops, pct=f"{case['pct_fma']:.0f}"
+        )
+    return _("{gflops} GFLOP/s").format(gflops=gflops)
+
+
 def _group_range(run: dict, group: str, field: str) -> str:
     """``low–high`` of ``field`` over the float32 cases of ``group``."""
     cases = [c for c in run["cases"] if c["group"] == group and c.get("dtype", "float32") == "float32"]
@@ -338,9 +354,7 @@ class BenchmarkCases(_ResultsDirective):
         for case in run["cases"]:
             impls = case["impls"]
             if case.get("gflops") is not None:
-                rate = _("{gflops} GFLOP/s ({pct}% of matmul)").format(
-                    gflops=_num(case["gflops"]), pct=f"{case['pct_matmul']:.0f}"
-                )
+                rate = _rate(case)
             elif case.get("gbs") is not None:
                 rate = _("{gbs} GB/s ({pct}% of copy)").format(gbs=_num(case["gbs"]), pct=f"{case['pct_copy']:.0f}")
             else:
