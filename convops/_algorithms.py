@@ -146,8 +146,13 @@ def check_supported(op: str, algorithm: str, geo: ConvGeometry) -> None:
 #     gave 0.92x on 1 thread, 32 -> 64 at 11 0.88x on 2 and 128 -> 128 at 9..11 0.80-0.95x.
 #   Where the two disagree the rule stays as it is: "auto" must not pick by CPU (its results would
 #   then differ between machines), and a rule for 64 -> 128 alone would fit one benchmark case.
-#   What bounds F(2x2) there (Zen 4, perf, 64x11x11 128 -> 128): OpenBLAS's small GEMMs run at the
-#   FMA peak, but packing their operands takes 16% of the call and the transforms 10%.
+#   What bounded F(2x2) at 128 -> 128 (Zen 4, perf, 64x11x11): packing the GEMMs' operands took
+#   16% of the call. Its chunks of 64 tiles made products of 64 x 128 x 128 multiply-adds, just
+#   above the 100**3 below which OpenBLAS runs unpacked small-matrix kernels; _winograd.chunk_tiles
+#   now keeps every product below it (61 tiles there, the same bits). Then on Zen 4, 128 -> 128
+#   at output sides 9 / 11 / 13 / 14 (VALID, 9 pairs each): batch 64 1.44 / 1.52 / 1.58 / 1.85x
+#   on 1 thread and 1.36 / 1.48 / 1.52 / 1.76x on 2; batch 8 1.16 / 1.28 / 1.36 / 1.63x and
+#   0.95 / 1.05 / 1.40 / 1.42x. The Emerald Rapids figures above predate the change.
 # Channels in and out per group, each at least (the error rule alone needs C_in >= 4) ...
 AUTO_WINOGRAD_MIN_CHANNELS = 32
 # ... with C_in * C_out at least this (32 -> 64 yes, 32 -> 32 no) ...

@@ -418,6 +418,10 @@ def _check_padding(padding_pairs: Any, signed: bool = False) -> tuple[tuple[int,
 
 #: Scratch per task (V and M of one chunk of tiles): measured, see chunk_tiles.
 _SCRATCH_BYTES = 1 << 20
+#: The most multiply-adds (rows x C_in x C_out) of one product that OpenBLAS runs with its small-
+#: matrix kernels, which read both operands where they lie; above it they are first copied into
+#: OpenBLAS's packed layout (its gemm_small_kernel_permit: M * N * K <= 100**3).
+_BLAS_SMALL_PRODUCT = 100**3
 #: Tasks a call is cut into at least, where it has the tiles: threads then share them evenly.
 _MIN_TASKS = 8
 _BLAS_INT_MAX = 2**31 - 1
@@ -425,8 +429,15 @@ _BLAS_INT_MAX = 2**31 - 1
 
 def chunk_tiles(tile: int, c_in: int, c_out: int, itemsize: int, n_tiles: int) -> int:
     """Tiles per task: at most as many as fit V and M (``alpha**2 * tiles * (C_in + C_out)``
-    values) in ``_SCRATCH_BYTES``, between 16 and 512, and few enough that the ``n_tiles`` tiles
-    make at least ``_MIN_TASKS`` tasks (when they hold that many of 16), all of about one size.
+    values) in ``_SCRATCH_BYTES`` and keep each product within ``_BLAS_SMALL_PRODUCT``
+    multiply-adds, between 16 and 512, and few enough that the ``n_tiles`` tiles make at least
+    ``_MIN_TASKS`` tasks (when they hold that many of 16), all of about one size.
+
+    Why the product bound: at 128 -> 128 channels the scratch allowed 64 tiles, a product of
+    64 x 128 x 128 = 1.05e6 multiply-adds, just above OpenBLAS's small-matrix limit, so every
+    product first packed both operands; at 61 tiles they run unpacked, and F(2x2) took 1.27-1.4x
+    less time (8x28x28, 64x13x13 and 4x56x56 x 128 -> 128, 1 and 2 threads, AMD Zen 4), with the
+    same bits (both of OpenBLAS's paths add the products in channel order).
 
     A function of the shapes only, never of the thread count, so that every task -- and every
     BLAS call, whose summation order may depend on its row count -- is the same on any number
@@ -435,7 +446,8 @@ def chunk_tiles(tile: int, c_in: int, c_out: int, itemsize: int, n_tiles: int) -
     kernels' speed on 2 threads where it ran at 1.02x on one.
     """
     alpha = tile + 2
-    fit = int(max(16, min(512, _SCRATCH_BYTES // (alpha * alpha * (c_in + c_out) * itemsize))))
+    fit = min(_SCRATCH_BYTES // (alpha * alpha * (c_in + c_out) * itemsize), _BLAS_SMALL_PRODUCT // (c_in * c_out))
+    fit = int(max(16, min(512, fit)))
     tasks = max(-(-n_tiles // fit), _MIN_TASKS)
     return max(16, -(-n_tiles // tasks))
 

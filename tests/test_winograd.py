@@ -193,12 +193,16 @@ def test_chunk_size_bounds_scratch_and_makes_even_tasks(tile):
             chunk = _winograd.chunk_tiles(tile, c_in, c_out, 4, n_tiles)
             assert 16 <= chunk <= 512
             assert chunk == 16 or chunk * (tile + 2) ** 2 * (c_in + c_out) * 4 <= _winograd._SCRATCH_BYTES
+            # Each product small enough for OpenBLAS's small-matrix kernels (no packing).
+            assert chunk == 16 or chunk * c_in * c_out <= _winograd._BLAS_SMALL_PRODUCT
             tasks = -(-n_tiles // chunk)
             assert tasks >= min(8, n_tiles // 16), (c_in, c_out, n_tiles, chunk)
             if tasks > 1 and chunk > 16:  # (tasks of 16, the least, may leave a short last one)
                 assert n_tiles - (tasks - 1) * chunk >= chunk - tasks, (c_in, c_out, n_tiles, chunk)
     # 4 x 28 x 28 x 32 -> 64 by F(2x2): 784 tiles that once made 5 tasks (3 against 2 on 2 threads).
     assert -(-784 // _winograd.chunk_tiles(2, 32, 64, 4, 784)) == 8
+    # 128 -> 128 by F(2x2): the scratch alone allowed 64 tiles, products of 64 * 128 * 128 > 100**3.
+    assert _winograd.chunk_tiles(2, 128, 128, 4, 100_000) == 61
 
 
 @pytest.mark.parametrize("tile", [2, 4])
