@@ -149,10 +149,13 @@ def check_supported(op: str, algorithm: str, geo: ConvGeometry) -> None:
 #   What bounded F(2x2) at 128 -> 128 (Zen 4, perf, 64x11x11): packing the GEMMs' operands took
 #   16% of the call. Its chunks of 64 tiles made products of 64 x 128 x 128 multiply-adds, just
 #   above the 100**3 below which OpenBLAS runs unpacked small-matrix kernels; _winograd.chunk_tiles
-#   now keeps every product below it (61 tiles there, the same bits). Then on Zen 4, 128 -> 128
-#   at output sides 9 / 11 / 13 / 14 (VALID, 9 pairs each): batch 64 1.44 / 1.52 / 1.58 / 1.85x
-#   on 1 thread and 1.36 / 1.48 / 1.52 / 1.76x on 2; batch 8 1.16 / 1.28 / 1.36 / 1.63x and
-#   0.95 / 1.05 / 1.40 / 1.42x. The Emerald Rapids figures above predate the change.
+#   now keeps every product below it (61 tiles there, the same bits).
+# - The sweep is a command now: `python -m benchmarks.winograd_rule` (17 s) times this grid and
+#   keeps one table per kind of CPU in benchmarks/results/winograd-rule.json. Zen 4 after the
+#   change above: batch 64 wins from side 11 at every channel pair (1.12-1.58x on 1 and 2
+#   threads; 128 -> 128 1.36-1.85x from side 9); batch 8 loses at 32 -> 64 on 2 threads up to
+#   side 13 (0.62-0.86x). The Emerald Rapids figures above predate the change: run it there too
+#   before moving the rule.
 # Channels in and out per group, each at least (the error rule alone needs C_in >= 4) ...
 AUTO_WINOGRAD_MIN_CHANNELS = 32
 # ... with C_in * C_out at least this (32 -> 64 yes, 32 -> 32 no) ...
