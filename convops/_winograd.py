@@ -437,7 +437,9 @@ def chunk_tiles(tile: int, c_in: int, c_out: int, itemsize: int, n_tiles: int) -
     64 x 128 x 128 = 1.05e6 multiply-adds, just above OpenBLAS's small-matrix limit, so every
     product first packed both operands; at 61 tiles they run unpacked, and F(2x2) took 1.27-1.4x
     less time (8x28x28, 64x13x13 and 4x56x56 x 128 -> 128, 1 and 2 threads, AMD Zen 4), with the
-    same bits (both of OpenBLAS's paths add the products in channel order).
+    same bits (both of OpenBLAS's paths add 128 channels' products in order; at 512 channels its
+    packed path splits the sum and rounds differently). Not below 16 tiles: at 512 -> 512 the
+    unpacked products of 3 to 7 tiles re-read U from memory per chunk and ran 1.3-1.9x slower.
 
     A function of the shapes only, never of the thread count, so that every task -- and every
     BLAS call, whose summation order may depend on its row count -- is the same on any number
