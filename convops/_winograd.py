@@ -424,22 +424,49 @@ _SCRATCH_BYTES = 1 << 20
 _BLAS_SMALL_PRODUCT = 100**3
 #: Tasks a call is cut into at least, where it has the tiles: threads then share them evenly.
 _MIN_TASKS = 8
+#: Chunks whose products fit that limit only below this many tiles are not worth keeping
+#: unpacked: each chunk reads all of U (``alpha**2 * C_in * C_out`` values), and so few tiles
+#: cannot repay it (see chunk_tiles).
+_UNPACKED_MIN_TILES = 12
+#: Where the products are packed anyway: scratch per task, and the least tiles per task.
+_PACKED_SCRATCH_BYTES = 32 << 20
+_PACKED_MIN_TILES = 64
 _BLAS_INT_MAX = 2**31 - 1
 
 
 def chunk_tiles(tile: int, c_in: int, c_out: int, itemsize: int, n_tiles: int) -> int:
-    """Tiles per task: at most as many as fit V and M (``alpha**2 * tiles * (C_in + C_out)``
-    values) in ``_SCRATCH_BYTES`` and keep each product within ``_BLAS_SMALL_PRODUCT``
-    multiply-adds, between 16 and 512, and few enough that the ``n_tiles`` tiles make at least
-    ``_MIN_TASKS`` tasks (when they hold that many of 16), all of about one size.
+    """Tiles per task, from the shapes only. Two regimes, by whether a chunk of at least
+    ``_UNPACKED_MIN_TILES`` keeps each product within ``_BLAS_SMALL_PRODUCT`` multiply-adds
+    (``C_in * C_out`` up to 83,333: 256 -> 256 yes, 320 -> 320 no):
+
+    * **Unpacked** (OpenBLAS's small-matrix kernels): at most as many tiles as fit V and M
+      (``alpha**2 * tiles * (C_in + C_out)`` values) in ``_SCRATCH_BYTES`` and keep each product
+      within the limit, between 16 (or the limit's count, if fewer) and 512, and few enough that
+      the ``n_tiles`` tiles make at least ``_MIN_TASKS`` tasks (when they hold that many of 16),
+      all of about one size.
+    * **Packed** (every product of a useful size is packed anyway): as many tiles as fit V and M in
+      ``_PACKED_SCRATCH_BYTES`` (but at least ``_PACKED_MIN_TILES``, at most 512), in tasks of
+      about one size, at least 2, 4 or 8 of them as far as tasks of ``_PACKED_MIN_TILES`` allow (2
+      from 32 tiles on), so that 2, 4 or 8 threads share them evenly.
 
     Why the product bound: at 128 -> 128 channels the scratch allowed 64 tiles, a product of
     64 x 128 x 128 = 1.05e6 multiply-adds, just above OpenBLAS's small-matrix limit, so every
     product first packed both operands; at 61 tiles they run unpacked, and F(2x2) took 1.27-1.4x
     less time (8x28x28, 64x13x13 and 4x56x56 x 128 -> 128, 1 and 2 threads, AMD Zen 4), with the
-    same bits (both of OpenBLAS's paths add 128 channels' products in order; at 512 channels its
-    packed path splits the sum and rounds differently). Not below 16 tiles: at 512 -> 512 the
-    unpacked products of 3 to 7 tiles re-read U from memory per chunk and ran 1.3-1.9x slower.
+    same bits (both of OpenBLAS's paths add 128 channels' products in order). At 256 -> 256 a floor
+    of 16 tiles made every product packed (16 x 256 x 256 > 100**3); chunks of 14-15 tiles ran
+    F(2x2) and F(4x4) 1.6-2.4x faster (8x28x28 and 16x14x14, 1 and 2 threads, Zen 4), the same bits.
+
+    Why large chunks once packed: each chunk reads all of U (and packs it), ``alpha**2 * C_in *
+    C_out`` values -- 36 MB for F(4x4) at 512 -> 512 in float32 -- for a product of ``tiles``
+    rows, so its cost per tile falls as the chunk grows, well past a scratch that fits in L2.
+    Against the 16 tiles that were the floor (Zen 4, alternating timings, 320 -> 320 up to 768 ->
+    768 and 256 <-> 512): chunks of 96-256 tiles 1.5-3.0x faster on 1 thread; on 2 threads 4 equal
+    tasks of a 392-tile call 1.8-2.6x (8 of 49 tiles: 1.5-2.1x; 4 of 128 with a short last one
+    less); a 32-tile call (2x14x14 x 512 -> 512, F(4x4)) ran 22 ms as 2 tasks, 28 as one. Unpacked
+    chunks of 3-9 tiles there ran 0.25-0.9x (F(4x4)) the speed of those 16. The
+    packed path's sum may split by its row count: a chunk size is a rounding choice, fixed by
+    the shapes.
 
     A function of the shapes only, never of the thread count, so that every task -- and every
     BLAS call, whose summation order may depend on its row count -- is the same on any number
@@ -448,10 +475,18 @@ def chunk_tiles(tile: int, c_in: int, c_out: int, itemsize: int, n_tiles: int) -
     kernels' speed on 2 threads where it ran at 1.02x on one.
     """
     alpha = tile + 2
-    fit = min(_SCRATCH_BYTES // (alpha * alpha * (c_in + c_out) * itemsize), _BLAS_SMALL_PRODUCT // (c_in * c_out))
-    fit = int(max(16, min(512, fit)))
-    tasks = max(-(-n_tiles // fit), _MIN_TASKS)
-    return max(16, -(-n_tiles // tasks))
+    per_tile = alpha * alpha * (c_in + c_out) * itemsize  # bytes of V and M per tile
+    product_fit = _BLAS_SMALL_PRODUCT // (c_in * c_out)
+    if product_fit >= _UNPACKED_MIN_TILES:
+        least = min(16, product_fit)
+        most = max(least, min(512, product_fit, _SCRATCH_BYTES // per_tile))
+        tasks = max(-(-n_tiles // most), _MIN_TASKS)
+        return max(least, -(-n_tiles // tasks))
+    most = max(_PACKED_MIN_TILES, min(512, _PACKED_SCRATCH_BYTES // per_tile))
+    even = min(_MIN_TASKS, max(2, n_tiles // _PACKED_MIN_TILES)) if n_tiles >= 32 else 1
+    even = 1 << (even.bit_length() - 1)  # 1, 2, 4 or 8
+    tasks = max(-(-n_tiles // most), even)
+    return max(1, -(-n_tiles // tasks))
 
 
 def _run_kernel(

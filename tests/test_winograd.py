@@ -185,24 +185,74 @@ def test_results_do_not_depend_on_thread_count(tile, dtype, monkeypatch):
 
 @pytest.mark.parametrize("tile", [2, 4])
 def test_chunk_size_bounds_scratch_and_makes_even_tasks(tile):
-    """Tasks fit the scratch budget, are at least 8 where the tiles allow tasks of 16 or more, and
-    the last is short by fewer tiles than there are tasks (a function of the shapes only: the
-    signature takes no thread count)."""
-    for c_in, c_out in ((1, 1), (32, 64), (64, 64), (512, 512)):
+    """Where chunks of 12 tiles or more keep each product within OpenBLAS's small-matrix limit,
+    they do: tasks fit the scratch budget, are at least 8 where the tiles allow tasks of 16 or
+    more, and the last is short by fewer tiles than there are tasks (a function of the shapes
+    only: the signature takes no thread count)."""
+    for c_in, c_out in ((1, 1), (32, 64), (64, 64), (128, 128), (200, 400), (256, 256)):
+        product_fit = 100**3 // (c_in * c_out)
+        assert product_fit >= 12
         for n_tiles in (1, 15, 16, 127, 128, 129, 784, 2304, 6272, 100_000):
             chunk = _winograd.chunk_tiles(tile, c_in, c_out, 4, n_tiles)
-            assert 16 <= chunk <= 512
-            assert chunk == 16 or chunk * (tile + 2) ** 2 * (c_in + c_out) * 4 <= _winograd._SCRATCH_BYTES
+            least = min(16, product_fit)
+            assert least <= chunk <= 512
+            assert chunk == least or chunk * (tile + 2) ** 2 * (c_in + c_out) * 4 <= _winograd._SCRATCH_BYTES
             # Each product small enough for OpenBLAS's small-matrix kernels (no packing).
-            assert chunk == 16 or chunk * c_in * c_out <= _winograd._BLAS_SMALL_PRODUCT
+            assert chunk * c_in * c_out <= 100**3, (c_in, c_out, n_tiles, chunk)
             tasks = -(-n_tiles // chunk)
-            assert tasks >= min(8, n_tiles // 16), (c_in, c_out, n_tiles, chunk)
-            if tasks > 1 and chunk > 16:  # (tasks of 16, the least, may leave a short last one)
+            assert tasks >= min(8, n_tiles // least), (c_in, c_out, n_tiles, chunk)
+            if tasks > 1 and chunk > least:  # (tasks of the least size may leave a short last one)
                 assert n_tiles - (tasks - 1) * chunk >= chunk - tasks, (c_in, c_out, n_tiles, chunk)
     # 4 x 28 x 28 x 32 -> 64 by F(2x2): 784 tiles that once made 5 tasks (3 against 2 on 2 threads).
     assert -(-784 // _winograd.chunk_tiles(2, 32, 64, 4, 784)) == 8
     # 128 -> 128 by F(2x2): the scratch alone allowed 64 tiles, products of 64 * 128 * 128 > 100**3.
     assert _winograd.chunk_tiles(2, 128, 128, 4, 100_000) == 61
+    # 256 -> 256: a floor of 16 tiles made 16 * 256 * 256 > 100**3 (packed); 15 do not.
+    assert _winograd.chunk_tiles(tile, 256, 256, 4, 1568) == 15
+
+
+@pytest.mark.parametrize("tile", [2, 4])
+@pytest.mark.parametrize("itemsize", [4, 8])
+def test_packed_products_get_long_chunks_in_even_tasks(tile, itemsize):
+    """Where even 12 tiles would make products OpenBLAS packs (C_in * C_out above 100**3 / 12),
+    chunks are long -- every chunk reads all of U -- within 32 MiB of scratch, cut into 2, 4 or 8
+    tasks of about one size (2 from 32 tiles on), never fewer than a 64-tile chunk allows."""
+    for c_in, c_out in ((320, 320), (384, 384), (256, 512), (512, 256), (512, 512), (2048, 2048)):
+        per_tile = (tile + 2) ** 2 * (c_in + c_out) * itemsize
+        for n_tiles in (1, 16, 31, 32, 64, 100, 128, 196, 392, 784, 1568, 100_000):
+            chunk = _winograd.chunk_tiles(tile, c_in, c_out, itemsize, n_tiles)
+            tasks = -(-n_tiles // chunk)
+            assert 1 <= chunk <= 512
+            assert chunk <= 64 or chunk * per_tile <= 32 << 20, (c_in, c_out, n_tiles, chunk)
+            if n_tiles < 32:
+                assert chunk == n_tiles
+                continue
+            least_tasks = max(2, min(8, n_tiles // 64))
+            assert tasks >= 1 << (least_tasks.bit_length() - 1), (c_in, c_out, n_tiles, chunk)
+            assert n_tiles < 64 or chunk >= 32, (c_in, c_out, n_tiles, chunk)
+            if 128 * per_tile <= 32 << 20:  # room for two tasks of 64 (all but 2048 -> 2048)
+                assert chunk >= min(64, -(-n_tiles // 2)), (c_in, c_out, n_tiles, chunk)
+            assert n_tiles - (tasks - 1) * chunk >= chunk - tasks, (c_in, c_out, n_tiles, chunk)
+    # 8 x 14 x 14 x 512 -> 512 by F(2x2): 392 tiles in 4 tasks of 98, where chunks of 16 (the old
+    # floor) ran 2.4-2.9x slower on Zen 4.
+    assert _winograd.chunk_tiles(2, 512, 512, 4, 392) == 98
+
+
+@pytest.mark.parametrize("tile", [2, 4])
+def test_packed_chunks_give_the_same_bits_on_any_thread_count(tile):
+    """320 -> 320 channels (the packed regime): 2 x 18 x 18 inputs make 128 F(2x2) tiles (2 tasks of
+    64) or 32 F(4x4) tiles (2 of 16); 1, 2 and 3 threads give the same bits, and both agree with
+    the float64 reference within the documented bound."""
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((2, 18, 18, 320)).astype(np.float32)
+    w = rng.standard_normal((3, 3, 320, 320)).astype(np.float32)
+    call = repro("_winograd.conv2d_winograd_valid", x, w, tile, 1)
+    first = conv2d_winograd_valid(x, w, tile, 1)
+    for threads in (2, 3, 2):
+        assert_bits_equal(conv2d_winograd_valid(x, w, tile, threads), first, call, f"{threads} threads")
+    windows = np.lib.stride_tricks.sliding_window_view(x.astype(np.float64), (3, 3), axis=(1, 2))
+    want = np.tensordot(windows, w.astype(np.float64), axes=([3, 4, 5], [2, 0, 1]))  # (N, 16, 16, C_out)
+    check(first, want, x, w, tile, call, "float64 sum")
 
 
 @pytest.mark.parametrize("tile", [2, 4])
