@@ -114,13 +114,20 @@ def test_forced_variant_runs_and_does_not_leak(pool_isa, monkeypatch):
     from convops import pooling
 
     seen = []
-    real = pooling._kernels.max_pool
+    real, real_fast = pooling._kernels.max_pool, pooling._pool2d_fast
 
     def spy(*args):
         seen.append(args[10])  # the `isa` argument
         return real(*args)
 
+    def fast_spy(*args):  # unforced plain calls take the compiled fast path
+        out = real_fast(*args)
+        if out is not None:
+            seen.append(args[7])  # its `isa` argument
+        return out
+
     monkeypatch.setattr(_pool_kernels, "max_pool", spy)
+    monkeypatch.setattr(pooling, "_pool2d_fast", fast_spy)
     x = _data((1, 4, 4, 8), np.float32, 0)
     convops.max_pool2d(x, 2, 2)
     with force(isa=pool_isa):
@@ -168,3 +175,133 @@ def test_pools_do_not_depend_on_the_thread_count(pool_isa, dtype):
             )
     for one, two in zip(*runs):
         assert np.array_equal(one, two)
+
+
+# ------------------------------------------------------------------ the compiled fast path
+
+_fastpath = __import__("convops._kernels", fromlist=["load"]).load("fastpath")
+
+
+def _fast(x, ksize, strides, padding, data_format="NHWC", is_max=True, count_include_pad=False):
+    from convops import pooling
+
+    return _fastpath.pool2d_fast(
+        x, ksize, strides, padding, data_format, is_max, count_include_pad, pooling._PLAIN_ISA, 2, pooling.STREAM_BYTES
+    )
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_pool_fast_path_takes_the_plain_call_and_agrees_bit_for_bit(dtype):
+    """The public pools take the fast path for plain calls and give the general path's bits
+    (forcing the default variant sends a call the general way): windows with and without
+    padding, unequal pairs, NaN and inf, both conventions of the average, and an output large
+    enough for streaming stores."""
+    from convops import pooling
+
+    default = pooling._DEFAULT_ISA
+    x = _data((3, 11, 10, 37), dtype, 0) * 10
+    x[0, 0, 0, :5] = np.nan
+    x[1, 3:5, 2:4, 7] = -np.inf
+    x[2, 4, 4, 9] = np.inf
+    big = _data((8, 112, 112, 64), dtype, 1)  # outputs of 1.6 / 3.2 MB: streamed
+    cases = [
+        (x, 2, 2, "VALID", "NHWC"),
+        (x, 3, 2, "SAME", None),
+        (x, (3, 2), [1, 2], "same", "NHWC"),
+        (x, [2, 3], (3, 1), "valid", None),
+        (x, (11, 3), 1, "VALID", "NHWC"),  # windows as tall as the image
+        (big, 2, 2, "VALID", "NHWC"),
+    ]
+    for data, ksize, strides, padding, fmt in cases:
+        call = f"convops.max_pool2d(<{data.dtype} {data.shape}>, {ksize!r}, {strides!r}, {padding!r}, {fmt!r})"
+        with force(isa=default):
+            want_max = convops.max_pool2d(data, ksize, strides, padding, fmt)
+            want_avg = convops.avg_pool2d(data, ksize, strides, padding, fmt)
+            want_avg_pad = convops.avg_pool2d(data, ksize, strides, padding, fmt, count_include_pad=True)
+        fast = _fast(data, ksize, strides, padding, fmt)
+        assert fast is not None, call
+        assert_exact(fast, want_max, call, "the general path")
+        assert_exact(convops.max_pool2d(data, ksize, strides, padding, fmt), want_max, call, "the general path")
+        fast_avg = _fast(data, ksize, strides, padding, fmt, is_max=False)
+        assert fast_avg is not None, call
+        assert_exact(fast_avg, want_avg, call, "the general path (avg)")
+        assert_exact(convops.avg_pool2d(data, ksize, strides, padding, fmt), want_avg, call, "the general path (avg)")
+        got = convops.avg_pool2d(data, ksize, strides, padding, fmt, count_include_pad=True)
+        assert_exact(got, want_avg_pad, call, "the general path (count_include_pad)")
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        "list input",
+        "float16",
+        "int32",
+        "strided view",
+        "fortran order",
+        "big-endian",
+        "3-D input",
+        "2-D image",
+        "NCHW",
+        "lowercase nhwc",
+        "looks like NCHW",
+        "4-element ksize",
+        "stride 0",
+        "window 0",
+        "bool stride",
+        "float stride",
+        "numpy int stride",
+        "explicit padding",
+        "bad padding string",
+        "empty output",
+        "zero batch",
+        "count_include_pad not a bool",
+    ],
+)
+def test_pool_fast_path_declines_everything_else(case):
+    # None = "not mine": the general path then handles it, including every error and warning.
+    x = _data((2, 6, 6, 4), np.float32, 0)
+    args = {"input": x, "ksize": 2, "strides": 2, "padding": "VALID", "data_format": "NHWC"}
+    change = {
+        "list input": {"input": x.tolist()},
+        "float16": {"input": x.astype(np.float16)},
+        "int32": {"input": (x * 10).astype(np.int32)},
+        "strided view": {"input": x[:, ::2]},
+        "fortran order": {"input": np.asfortranarray(x)},
+        "big-endian": {"input": x.astype(">f4")},
+        "3-D input": {"input": x[0]},
+        "2-D image": {"input": x[0, :, :, 0]},
+        "NCHW": {"data_format": "NCHW"},
+        "lowercase nhwc": {"data_format": "nhwc"},
+        "looks like NCHW": {"input": _data((2, 3, 8, 8), np.float32, 1), "data_format": None},
+        "4-element ksize": {"ksize": [1, 2, 2, 1]},
+        "stride 0": {"strides": 0},
+        "window 0": {"ksize": (0, 2)},
+        "bool stride": {"strides": True},
+        "float stride": {"strides": 2.0},
+        "numpy int stride": {"strides": np.int64(2)},
+        "explicit padding": {"padding": [[0, 0], [1, 1]]},
+        "bad padding string": {"padding": "FULL"},
+        "empty output": {"ksize": 7},
+        "zero batch": {"input": x[:0]},
+        "count_include_pad not a bool": {},
+    }[case]
+    args.update(change)
+    if case == "count_include_pad not a bool":
+        assert _fast(*args.values(), is_max=False, count_include_pad=np.bool_(True)) is None
+        return
+    assert _fast(*args.values()) is None
+    assert _fast(*args.values(), is_max=False) is None
+
+
+def test_pool_fast_path_does_not_change_errors_or_warnings():
+    x = _data((1, 6, 6, 4), np.float32, 0)
+    with pytest.raises(ValueError, match="ksize"):
+        convops.max_pool2d(x, 0, 1)
+    with pytest.raises(ValueError, match="strides"):
+        convops.avg_pool2d(x, 2, (1, 0))
+    with pytest.raises(TypeError, match="count_include_pad"):
+        convops.avg_pool2d(x, 2, 2, count_include_pad=1)
+    with pytest.raises(TypeError, match="name"):
+        convops.max_pool2d(x, 2, 2, name=3)
+    with pytest.warns(UserWarning, match="NCHW"):
+        convops.max_pool2d(_data((2, 3, 8, 8), np.float32, 1), 2, 2)

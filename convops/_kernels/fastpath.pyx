@@ -1,4 +1,4 @@
-# The small-call fast paths of convops.conv2d and convops.pad: the only compiled module that reads
+# The small-call fast paths of convops.conv2d, convops.pad and the forward pools: the only compiled module that reads
 # Python objects and cimports NumPy. Each accepts only the most common call, in exactly the form
 # the general path would accept unchanged, and returns None for anything else -- including every
 # argument that would raise and every call whose kernel choice needs more than these checks -- so
@@ -9,12 +9,14 @@
 import numpy as np
 
 cimport numpy as cnp
+from libc.float cimport DBL_MAX, FLT_MAX
 from libc.math cimport signbit
 from libc.stdlib cimport free, malloc
 from libc.string cimport memset
 
 from convops._kernels.conv cimport _direct, _image
 from convops._kernels.pad cimport _pad
+from convops._kernels.pool cimport PoolPlan, plan_type, plan_window, run_pool
 
 from convops._kernels import memory as _memory
 
@@ -242,4 +244,94 @@ def pad_fast(input, paddings, mode, constant_values, int num_threads):
              out_shape, maps, offsets, befores, zero, x.dtype.itemsize, count * x.dtype.itemsize, num_threads)
     finally:
         free(maps)
+    return out
+
+
+# --------------------------------------------------------------------------- max_pool2d, avg_pool2d
+# The plain call: a float32/float64 NHWC C-contiguous 4-D ndarray, an int window and stride (or
+# pairs of ints), "VALID"/"SAME", data_format "NHWC" -- or not given, where the warning about a
+# shape that looks like NCHW would not fire -- and a non-empty result.
+
+cdef bint _pair_of(object value, Py_ssize_t* first, Py_ssize_t* second) except -1:
+    # An exact int or a list/tuple of 2 exact ints, each in 1..65536, into first and second;
+    # False = not this fast path's business.
+    if type(value) is int:
+        if not 1 <= value <= 65536:
+            return False
+        first[0] = second[0] = value
+        return True
+    if (type(value) is not tuple and type(value) is not list) or len(value) != 2:
+        return False
+    a, b = value
+    if type(a) is not int or type(b) is not int or not (1 <= a <= 65536 and 1 <= b <= 65536):
+        return False
+    first[0], second[0] = a, b
+    return True
+
+
+cdef inline Py_ssize_t _valid_size(Py_ssize_t size, Py_ssize_t k, Py_ssize_t s) noexcept nogil:
+    # convops.arithmetic.pool_output_size without padding: floor((size - k) / s) + 1, 0 if negative.
+    return (size - k) // s + 1 if size >= k else 0
+
+
+def pool2d_fast(input, ksize, strides, padding, data_format, bint is_max, count_include_pad, int isa,
+                int num_threads, Py_ssize_t stream_bytes):
+    """``convops.max_pool2d(input, ksize, strides, padding, data_format)`` (``is_max``) or
+    ``convops.avg_pool2d(..., count_include_pad=count_include_pad)`` for the plain call above,
+    by the same kernel in the float variant `isa` (the one convops.pooling chooses when nothing
+    is forced); or None. Outputs of at least `stream_bytes` on a 64-byte boundary are written with
+    non-temporal stores, as the general path writes them."""
+    cdef cnp.ndarray x, out
+    cdef Py_ssize_t n, height, width, channels, kh, kw, sh, sw, h_out, w_out, rows
+    cdef Py_ssize_t top = 0, bottom = 0, left = 0, right = 0
+    cdef cnp.npy_intp dims[4]
+    cdef int typenum
+    cdef bint same
+    cdef PoolPlan plan
+    if type(input) is not np.ndarray or type(padding) is not str:
+        return None
+    if not is_max and type(count_include_pad) is not bool:
+        return None
+    if padding == "VALID" or padding == "valid":
+        same = False
+    elif padding == "SAME" or padding == "same":
+        same = True
+    else:
+        return None
+    if not _pair_of(ksize, &kh, &kw) or not _pair_of(strides, &sh, &sw):
+        return None
+    x = input
+    typenum = cnp.PyArray_TYPE(x)
+    if (cnp.PyArray_NDIM(x) != 4 or (typenum != cnp.NPY_FLOAT32 and typenum != cnp.NPY_FLOAT64)
+            or not cnp.PyArray_ISCARRAY_RO(x) or not cnp.PyArray_ISNOTSWAPPED(x)):
+        return None
+    n, height, width, channels = x.shape[0], x.shape[1], x.shape[2], x.shape[3]
+    if data_format is None:
+        # pooling._warn_if_nchw's shapes: the general path warns about them.
+        if (height == 1 or height == 3 or height == 4) and width == channels and width >= 8:
+            return None
+    elif not (type(data_format) is str and data_format == "NHWC"):
+        return None
+    if same:
+        same_padding(height, kh, sh, 1, &top, &bottom)
+        same_padding(width, kw, sw, 1, &left, &right)
+        h_out, w_out = (height + sh - 1) // sh, (width + sw - 1) // sw
+    else:
+        h_out, w_out = _valid_size(height, kh, sh), _valid_size(width, kw, sw)
+    if n < 1 or h_out < 1 or w_out < 1 or channels < 1:
+        return None                              # empty result: the general path's business
+    dims[0], dims[1], dims[2], dims[3] = n, h_out, w_out, channels
+    out = _result(4, dims, typenum, cnp.PyArray_ITEMSIZE(x))
+    rows = n * h_out
+    plan_window(&plan, height, width, channels, h_out, w_out, kh, kw, sh, sw, top, left)
+    if typenum == cnp.NPY_FLOAT32:
+        plan_type(&plan, <float>-FLT_MAX)        # the lowest finite value: max_pool2d's start
+    else:
+        plan_type(&plan, <double>-DBL_MAX)
+    plan.x, plan.out = cnp.PyArray_DATA(x), cnp.PyArray_DATA(out)
+    plan.isa = isa
+    plan.stream = out.nbytes >= stream_bytes and <size_t>cnp.PyArray_DATA(out) % 64 == 0
+    plan.count_include_pad = not is_max and count_include_pad
+    with nogil:
+        run_pool(&plan, is_max, rows, rows * w_out * kh * kw * channels, num_threads)
     return out

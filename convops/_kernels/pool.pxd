@@ -28,6 +28,10 @@ cdef struct PoolPlan:
     long long lowest_i
 
 
+# The forward pools' run of a planned call (pool.pyx), for its def functions and fastpath.pyx.
+cdef void run_pool(PoolPlan* plan, bint is_max, Py_ssize_t rows, Py_ssize_t work, int num_threads) noexcept nogil
+
+
 cdef inline void plan_window(PoolPlan* p, Py_ssize_t height, Py_ssize_t width, Py_ssize_t channels,
                              Py_ssize_t h_out, Py_ssize_t w_out, Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sh,
                              Py_ssize_t sw, Py_ssize_t top, Py_ssize_t left) noexcept nogil:

@@ -154,15 +154,13 @@ def max_pool(const pool_t[:, :, :, ::1] x, pool_t[:, :, :, ::1] out, Py_ssize_t 
     """
     cdef PoolPlan plan
     cdef Py_ssize_t rows = out.shape[0] * out.shape[1]
-    cdef int threads = effective_threads(num_threads, rows * out.shape[2] * kh * kw * x.shape[3])
     plan_window(&plan, x.shape[1], x.shape[2], x.shape[3], out.shape[1], out.shape[2], kh, kw, sh, sw,
                 pad_top, pad_left)
     plan_type(&plan, lowest)
     plan.x, plan.out = &x[0, 0, 0, 0], &out[0, 0, 0, 0]
     plan.stream, plan.isa = stream, isa
     with nogil:
-        # Chunks of rows claimed by whichever thread is free (parallel.h).
-        parallel_for(_max_chunk, &plan, rows, max(1, rows // (threads * 16)), threads)
+        run_pool(&plan, True, rows, rows * out.shape[2] * kh * kw * x.shape[3], num_threads)
 
 
 def avg_pool(const floating[:, :, :, ::1] x, floating[:, :, :, ::1] out, Py_ssize_t kh, Py_ssize_t kw,
@@ -174,7 +172,6 @@ def avg_pool(const floating[:, :, :, ::1] x, floating[:, :, :, ::1] out, Py_ssiz
     `isa` and `stream` as for max_pool."""
     cdef PoolPlan plan
     cdef Py_ssize_t rows = out.shape[0] * out.shape[1]
-    cdef int threads = effective_threads(num_threads, rows * out.shape[2] * kh * kw * x.shape[3])
     plan_window(&plan, x.shape[1], x.shape[2], x.shape[3], out.shape[1], out.shape[2], kh, kw, sh, sw,
                 pad_top, pad_left)
     plan_type(&plan, <floating>0)
@@ -182,4 +179,12 @@ def avg_pool(const floating[:, :, :, ::1] x, floating[:, :, :, ::1] out, Py_ssiz
     plan.stream, plan.isa = stream, isa
     plan.count_include_pad = count_include_pad
     with nogil:
-        parallel_for(_avg_chunk, &plan, rows, max(1, rows // (threads * 16)), threads)
+        run_pool(&plan, False, rows, rows * out.shape[2] * kh * kw * x.shape[3], num_threads)
+
+
+cdef void run_pool(PoolPlan* plan, bint is_max, Py_ssize_t rows, Py_ssize_t work, int num_threads) noexcept nogil:
+    # The forward pools' one run (max_pool and avg_pool above; fastpath.pyx's plain calls): chunks
+    # of output rows claimed by whichever thread is free (parallel.h). `work`: multiply-adds'
+    # worth of reads, rows * W_out * KH * KW * C, from which the thread count follows.
+    cdef int threads = effective_threads(num_threads, work)
+    parallel_for(_max_chunk if is_max else _avg_chunk, plan, rows, max(1, rows // (threads * 16)), threads)
