@@ -299,6 +299,11 @@ def choose_filter_grad_kernel(geo: ConvGeometry, dy: np.ndarray) -> str:
         return "gemm"
     (top, _), (left, _) = geo.pads
     h_out, w_out = geo.out_hw
+    (sh, sw), (dil_h, dil_w) = geo.strides, geo.dilations
+    if not (
+        reaches_padding(h_out, geo.h, geo.kh, sh, dil_h, top) or reaches_padding(w_out, geo.w, geo.kw, sw, dil_w, left)
+    ):
+        return "direct"  # no window reaches the padding (VALID): no mask to build, nothing to check
     rows = _window_reaches_padding(h_out, geo.h, geo.kh, geo.strides[0], geo.dilations[0], top)
     cols = _window_reaches_padding(w_out, geo.w, geo.kw, geo.strides[1], geo.dilations[1], left)
     if (rows.any() and not np.isfinite(dy[:, rows]).all()) or (cols.any() and not np.isfinite(dy[:, :, cols]).all()):

@@ -77,6 +77,21 @@ def _pair(value: Any, name: str, check: Callable[[Any, str], int]) -> tuple[int,
     return check(h, name), check(w, name)
 
 
+# The formulas, for arguments already checked (convops.conv's geometry validates them once, where
+# the public functions below would check every one again: a third of a small call's time).
+def _same_pads(i: int, k: int, s: int, d: int) -> tuple[int, int]:
+    """TensorFlow's SAME ``(before, after)``: ``o = ceil(i / s)``, total ``max((o - 1) * s + k_eff - i, 0)``,
+    the odd pixel after."""
+    total = max((-(-i // s) - 1) * s + (k - 1) * d + 1 - i, 0)
+    return total // 2, total - total // 2
+
+
+def _output_size(i: int, k: int, s: int, d: int, before: int, after: int) -> int:
+    """``floor((i + before + after - k_eff) / s) + 1``, or 0 when the padded input is shorter than ``k_eff``."""
+    span = i + before + after - (k - 1) * d - 1
+    return 0 if span < 0 else span // s + 1
+
+
 def _bool(value: Any, name: str) -> bool:
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"`{name}` must be a bool; got {value!r} ({type(value).__name__})")
@@ -140,10 +155,8 @@ def same_padding(input_size: int, kernel_size: int, stride: int = 1, dilation: i
     """
     i = _non_negative(input_size, "input_size")
     s = _positive(stride, "stride")
-    k_eff = effective_kernel_size(kernel_size, dilation)
-    o = -(-i // s)
-    total = max((o - 1) * s + k_eff - i, 0)
-    return total // 2, total - total // 2
+    k, d = _positive(kernel_size, "kernel_size"), _positive(dilation, "dilation")
+    return _same_pads(i, k, s, d)
 
 
 @fill_doc
@@ -232,12 +245,9 @@ def conv_output_size(
     """
     i = _non_negative(input_size, "input_size")
     s = _positive(stride, "stride")
-    k_eff = effective_kernel_size(kernel_size, dilation)
-    before, after = resolve_padding(padding, i, kernel_size, s, dilation)
-    span = i + before + after - k_eff
-    if span < 0:
-        return 0
-    return span // s + 1
+    k, d = _positive(kernel_size, "kernel_size"), _positive(dilation, "dilation")
+    before, after = resolve_padding(padding, i, k, s, d)
+    return _output_size(i, k, s, d, before, after)
 
 
 @fill_doc

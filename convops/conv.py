@@ -44,7 +44,7 @@ from convops._validation import (
     to_array,
     to_nhwc,
 )
-from convops.arithmetic import conv_output_size, input_size_range, resolve_padding
+from convops.arithmetic import _output_size, _same_pads, conv_output_size, input_size_range
 
 __all__ = ["conv2d"]
 
@@ -184,16 +184,18 @@ def conv_geometry(
             f"grouped {op}: `{names.filters}` out-channels ({c_out}) must be a multiple of the number "
             f"of groups ({groups} = C_in {c_in} / {names.group_axis} {c_group})"
         )
-    if pad in ("SAME", "VALID"):
-        pads = (resolve_padding(pad, h, kh, sh, dil_h), resolve_padding(pad, w, kw, sw, dil_w))
+    if pad == "SAME":
+        pads = (_same_pads(h, kh, sh, dil_h), _same_pads(w, kw, sw, dil_w))
         if max(max(pads[0]), max(pads[1])) > MAX_EXTENT:  # a huge dilation or kernel size gets here
             raise ValueError(
                 f"`{names.filters}` kernel size {(kh, kw)} with `dilations` {(dil_h, dil_w)} and "
                 f"padding='SAME' needs padding {pads}, above the kernels' limit 2**60"
             )
+    elif pad == "VALID":
+        pads = ((0, 0), (0, 0))
     else:
         pads = pad
-    out_hw = (conv_output_size(h, kh, sh, pads[0], dil_h), conv_output_size(w, kw, sw, pads[1], dil_w))
+    out_hw = (_output_size(h, kh, sh, dil_h, *pads[0]), _output_size(w, kw, sw, dil_w, *pads[1]))
     if dy_shape is not None:
         if dy_shape[3] != c_out:
             raise ValueError(
@@ -202,7 +204,8 @@ def conv_geometry(
             )
         if dy_shape[0] != n:
             raise ValueError(f"{op}: `{names.sizes}` batch ({n}) must equal the batch of `{names.dy}` ({dy_shape[0]})")
-        _check_spatial(names, (h, w), (dy_shape[1], dy_shape[2]), (kh, kw), (sh, sw), (dil_h, dil_w), pad, pads)
+        if (dy_shape[1], dy_shape[2]) != out_hw:
+            _check_spatial(names, (h, w), (dy_shape[1], dy_shape[2]), (kh, kw), (sh, sw), (dil_h, dil_w), pad, pads)
     return ConvGeometry(
         n,
         h,
@@ -329,6 +332,7 @@ _DEFAULT_ISA = _conv_dispatch.default_isa()
 # The small-call fast path and what it checks first, bound once: a plain conv2d call costs ~0.6 us
 # in all, so an attribute lookup or a Python call (~40 ns each) is worth saving here.
 _fast_conv2d = load("fastpath").conv2d_fast
+_fast_input_grad = load("fastpath").conv2d_backprop_input_fast
 _memory = load("memory")  # large results from a cache of freed blocks: no new pages per call
 _forced_kernels, _NOTHING_FORCED = dispatch._forced, dispatch._NOTHING
 _get_num_threads = _threads.get_num_threads
@@ -627,6 +631,26 @@ def conv2d_backprop_input(
     >>> convops.conv2d_backprop_input((1, 1, 4, 1), w, dy)[0, :, :, 0]
     array([[  2.,  23., 230., 300.]], dtype=float32)
     """
+    # The plain call of a small layer in compiled code (fastpath.pyx): None for anything else. Like
+    # conv2d's, it runs the default kernel, so it is skipped whenever convops.dispatch.force is in effect.
+    if _forced_kernels.get() is _NOTHING_FORCED and (
+        algorithm is _AUTO or (type(algorithm) is str and algorithm == "direct")
+    ):
+        dx = _fast_input_grad(
+            input_sizes,
+            filters,
+            out_backprop,
+            strides,
+            padding,
+            data_format,
+            dilations,
+            _AUTO_MAX_FAST_FILTER,
+            _conv_dispatch._INPUT_GRAD_GEMM_MAX_LANE_SHARE,
+            _DEFAULT_ISA,
+            _get_num_threads(),
+        )
+        if dx is not None:
+            return dx
     return _backprop_input(
         _INPUT_GRAD, input_sizes, filters, out_backprop, strides, padding, data_format, dilations, algorithm
     )

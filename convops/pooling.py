@@ -40,7 +40,7 @@ from convops._validation import (
     to_array,
     to_nhwc,
 )
-from convops.arithmetic import pool_output_size, resolve_padding
+from convops.arithmetic import _output_size, _same_pads
 from convops.dispatch import forced_isa, forced_method
 
 __all__ = ["max_pool2d", "avg_pool2d", "max_pool2d_grad", "max_pool2d_with_argmax", "avg_pool2d_grad"]
@@ -135,8 +135,10 @@ def pool_geometry(
     sh, sw = spatial_pair(strides, "strides", data_format)
     pad = parse_padding(padding, data_format)
     n, height, width, channels = (int(size) for size in shape_nhwc)
-    if pad in ("SAME", "VALID"):
-        (top, bottom), (left, right) = resolve_padding(pad, height, kh, sh), resolve_padding(pad, width, kw, sw)
+    if pad == "SAME":  # (the unchecked formulas: spatial_pair has checked the window and strides)
+        (top, bottom), (left, right) = _same_pads(height, kh, sh, 1), _same_pads(width, kw, sw, 1)
+    elif pad == "VALID":
+        top = bottom = left = right = 0
     else:
         (top, bottom), (left, right) = pad
         if max(top, bottom) >= kh or max(left, right) >= kw:
@@ -144,8 +146,8 @@ def pool_geometry(
                 f"explicit `padding` of {op} must be smaller than the window `ksize` {(kh, kw)} "
                 f"on each side; got ((top, bottom), (left, right)) = {((top, bottom), (left, right))}"
             )
-    h_out = pool_output_size(height, kh, sh, (top, bottom))
-    w_out = pool_output_size(width, kw, sw, (left, right))
+    h_out = _output_size(height, kh, sh, 1, top, bottom)
+    w_out = _output_size(width, kw, sw, 1, left, right)
     return PoolGeometry(
         (kh, kw), (sh, sw), ((top, bottom), (left, right)), (n, height, width, channels), (n, h_out, w_out, channels)
     )

@@ -288,6 +288,107 @@ def test_fast_path_declines_everything_else(case):
     assert fastpath.conv2d_fast(*args.values(), _conv_dispatch.default_isa(), 1) is None
 
 
+def _fast_input_grad(sizes, w, dy, strides=1, padding="VALID", data_format="NHWC", dilations=1):
+    return fastpath.conv2d_backprop_input_fast(
+        sizes,
+        w,
+        dy,
+        strides,
+        padding,
+        data_format,
+        dilations,
+        conv_module._AUTO_MAX_FAST_FILTER,
+        _conv_dispatch._INPUT_GRAD_GEMM_MAX_LANE_SHARE,
+        _conv_dispatch.default_isa(),
+        2,
+    )
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_input_grad_fast_path_takes_the_plain_call_and_agrees_bit_for_bit(dtype):
+    """Small stride-1 input gradients take the compiled path and give the general path's bits
+    (which forcing the direct kernel selects): VALID and SAME, odd and even kernels, channels
+    that fill no whole vector, and a call large enough for the blocking chooser."""
+    cases = [
+        ((3, 10, 9, 12), (3, 3, 12, 20), "VALID"),
+        ((3, 10, 9, 12), (3, 3, 12, 20), "same"),
+        ((2, 7, 8, 17), (2, 4, 17, 5), "SAME"),
+        ((1, 5, 5, 64), (3, 3, 64, 16), "VALID"),
+        ((64, 13, 13, 16), (3, 3, 16, 64), "VALID"),
+    ]
+    for sizes, w_shape, padding in cases:
+        w = _data(w_shape, dtype, 1)
+        out_hw = (sizes[1] - w_shape[0] + 1, sizes[2] - w_shape[1] + 1) if padding == "VALID" else sizes[1:3]
+        dy = _data((sizes[0], *out_hw, w_shape[3]), dtype, 2)
+        call = f"conv2d_backprop_input({sizes}, <{w_shape}>, <{dy.shape}>, 1, {padding!r}) {np.dtype(dtype).name}"
+        fast = _fast_input_grad(list(sizes), w, dy, 1, padding)
+        assert fast is not None, call
+        with force(conv2d_backprop_input="direct"):  # the general path
+            general = convops.conv2d_backprop_input(sizes, w, dy, 1, padding)
+        assert_exact(fast, general, call, "the general path")
+        assert_exact(convops.conv2d_backprop_input(sizes, w, dy, 1, padding), general, call, "the general path")
+        assert_exact(convops.conv2d_backprop_input(sizes, w, dy, 1, padding, algorithm="direct"), general, call)
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        "list filters",
+        "float16",
+        "mixed dtypes",
+        "strided dy",
+        "fortran filters",
+        "short sizes",
+        "numpy sizes",
+        "sizes mismatch batch",
+        "sizes mismatch channels",
+        "dy mismatch spatial",
+        "grouped",
+        "stride 2",
+        "dilation 2",
+        "NCHW",
+        "explicit padding",
+        "few input channels",
+        "non-finite filters",
+        "large filters",
+    ],
+)
+def test_input_grad_fast_path_declines_everything_else(case):
+    # None = "not mine": the general path then runs it (another kernel) or raises its own error.
+    w = _data((3, 3, 8, 6), np.float32, 1)
+    dy = _data((2, 4, 4, 6), np.float32, 2)
+    args = {"sizes": (2, 6, 6, 8), "w": w, "dy": dy, "strides": 1, "padding": "VALID", "data_format": "NHWC"}
+    bad_w = w.copy()
+    bad_w[0, 0, 0, 0] = np.inf
+    change = {
+        "list filters": {"w": w.tolist()},
+        "float16": {"w": w.astype(np.float16), "dy": dy.astype(np.float16)},
+        "mixed dtypes": {"dy": dy.astype(np.float64)},
+        "strided dy": {"dy": _data((2, 8, 4, 6), np.float32, 3)[:, ::2]},
+        "fortran filters": {"w": np.asfortranarray(w)},
+        "short sizes": {"sizes": (6, 6)},
+        "numpy sizes": {"sizes": np.array([2, 6, 6, 8])},
+        "sizes mismatch batch": {"sizes": (3, 6, 6, 8)},
+        "sizes mismatch channels": {"sizes": (2, 6, 6, 4)},
+        "dy mismatch spatial": {"sizes": (2, 7, 6, 8)},
+        "grouped": {"sizes": (2, 6, 6, 16)},
+        "stride 2": {"strides": 2},
+        "dilation 2": {"dy": _data((2, 2, 2, 6), np.float32, 4)},
+        "NCHW": {"data_format": "NCHW"},
+        "explicit padding": {"padding": [[0, 0], [1, 1], [1, 1], [0, 0]]},
+        "few input channels": {"sizes": (2, 6, 6, 1), "w": _data((3, 3, 1, 6), np.float32, 5)},
+        "non-finite filters": {"w": bad_w},
+        "large filters": {
+            "sizes": (2, 6, 6, 64),
+            "w": _data((3, 3, 64, 32), np.float32, 6),
+            "dy": _data((2, 4, 4, 32), np.float32, 7),
+        },
+    }[case]
+    args.update(change)
+    dilations = 2 if case == "dilation 2" else 1
+    assert _fast_input_grad(*args.values(), dilations=dilations) is None
+
+
 def test_fast_path_does_not_change_errors():
     x = _data((1, 6, 6, 4), np.float32, 0)
     with pytest.raises(ValueError, match="filters"):

@@ -1,4 +1,5 @@
-# The small-call fast paths of convops.conv2d, convops.pad and the forward pools: the only compiled module that reads
+# The small-call fast paths of convops.conv2d, its input gradient, convops.pad and the forward
+# pools: the only compiled module that reads
 # Python objects and cimports NumPy. Each accepts only the most common call, in exactly the form
 # the general path would accept unchanged, and returns None for anything else -- including every
 # argument that would raise and every call whose kernel choice needs more than these checks -- so
@@ -15,6 +16,7 @@ from libc.stdlib cimport free, malloc
 from libc.string cimport memset
 
 from convops._kernels.conv cimport _direct, _image
+from convops._kernels.common cimport floating
 from convops._kernels.pad cimport _pad
 from convops._kernels.pool cimport PoolPlan, plan_type, plan_window, run_pool
 
@@ -335,3 +337,113 @@ def pool2d_fast(input, ksize, strides, padding, data_format, bint is_max, count_
     with nogil:
         run_pool(&plan, is_max, rows, rows * w_out * kh * kw * channels, num_threads)
     return out
+
+
+# --------------------------------------------------------------------------- conv2d_backprop_input
+# The plain call of a small layer: `input_sizes` a list/tuple of 4 exact ints, float32/float64
+# NHWC C-contiguous filters and out_backprop of one dtype, stride 1, "VALID"/"SAME", no dilation,
+# no groups, finite filters of fewer than `max_filter_size` entries (below the size from which
+# "auto" considers Winograd), and more input channels than a `lane_share`-th of a SIMD vector (the
+# direct kernel's calls: fewer go to im2col), a non-empty result. It runs what the general path
+# runs there: the transposed convolution of out_backprop with the flipped filters by the direct
+# kernel (convops/_conv_dispatch.py, run_input_grad).
+
+cdef bint _four_sizes(object sizes, Py_ssize_t* out) except -1:
+    # A list/tuple of 4 exact ints >= 1 (TF's short form (H, W) and anything else: False).
+    if (type(sizes) is not tuple and type(sizes) is not list) or len(sizes) != 4:
+        return False
+    for i in range(4):
+        v = sizes[i]
+        if type(v) is not int or not 1 <= v <= (1 << 40):
+            return False
+        out[i] = v
+    return True
+
+
+cdef void _flip(const floating* w, floating* flipped, Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t c_in,
+                Py_ssize_t c_out) noexcept nogil:
+    # flipped[ky, kx, o, c] = w[KH-1-ky, KW-1-kx, c, o] (small filters only: a plain loop).
+    cdef Py_ssize_t ky, kx, c, o
+    cdef const floating* src
+    cdef floating* dst
+    for ky in range(kh):
+        for kx in range(kw):
+            src = w + ((kh - 1 - ky) * kw + kw - 1 - kx) * c_in * c_out
+            dst = flipped + (ky * kw + kx) * c_out * c_in
+            for o in range(c_out):
+                for c in range(c_in):
+                    dst[o * c_in + c] = src[c * c_out + o]
+
+
+def conv2d_backprop_input_fast(input_sizes, filters, out_backprop, strides, padding, data_format, dilations,
+                               Py_ssize_t max_filter_size, Py_ssize_t lane_share, int isa, int num_threads):
+    """``convops.conv2d_backprop_input(input_sizes, filters, out_backprop, strides, padding,
+    data_format, dilations)`` for the plain call above, in instruction set `isa`; or None."""
+    cdef cnp.ndarray w, dy, dx
+    cdef Py_ssize_t sizes[4]
+    cdef Py_ssize_t n, height, width, c_in, kh, kw, c_out, h_out, w_out, lanes
+    cdef Py_ssize_t top = 0, bottom = 0, left = 0, right = 0
+    cdef cnp.npy_intp dims[4]
+    cdef int typenum
+    cdef bint same, is_float
+    cdef void* flipped = NULL
+    if type(filters) is not np.ndarray or type(out_backprop) is not np.ndarray or type(padding) is not str:
+        return None
+    if not (type(dilations) is int and dilations == 1) or not (type(data_format) is str and data_format == "NHWC"):
+        return None
+    if _stride_of(strides) != 1 or not _four_sizes(input_sizes, sizes):
+        return None
+    if padding == "VALID" or padding == "valid":
+        same = False
+    elif padding == "SAME" or padding == "same":
+        same = True
+    else:
+        return None
+    w, dy = filters, out_backprop
+    typenum = cnp.PyArray_TYPE(w)
+    if (cnp.PyArray_NDIM(w) != 4 or cnp.PyArray_NDIM(dy) != 4 or cnp.PyArray_TYPE(dy) != typenum
+            or (typenum != cnp.NPY_FLOAT32 and typenum != cnp.NPY_FLOAT64)
+            or not cnp.PyArray_ISCARRAY_RO(w) or not cnp.PyArray_ISCARRAY_RO(dy)
+            or not cnp.PyArray_ISNOTSWAPPED(w) or not cnp.PyArray_ISNOTSWAPPED(dy)):
+        return None
+    n, height, width, c_in = sizes[0], sizes[1], sizes[2], sizes[3]
+    kh, kw, c_out = w.shape[0], w.shape[1], w.shape[3]
+    if w.shape[2] != c_in or c_out < 1 or kh < 1 or kw < 1 or w.size >= max_filter_size:
+        return None
+    lanes = (64 if isa == 2 else 32 if isa == 1 else 16) // cnp.PyArray_ITEMSIZE(w)
+    if c_in * lane_share <= lanes:
+        return None
+    if same:
+        same_padding(height, kh, 1, 1, &top, &bottom)
+        same_padding(width, kw, 1, 1, &left, &right)
+        h_out, w_out = height, width
+    else:
+        h_out, w_out = height - kh + 1, width - kw + 1
+    # The shapes conv2d maps: anything else is the general path's to refuse.
+    if h_out < 1 or w_out < 1 or dy.shape[0] != n or dy.shape[1] != h_out or dy.shape[2] != w_out:
+        return None
+    if dy.shape[3] != c_out:
+        return None
+    is_float = typenum == cnp.NPY_FLOAT32
+    if not _finite(<const char*>cnp.PyArray_DATA(w), w.size, is_float):
+        return None                              # im2col, as TensorFlow multiplies padding zeros
+    dims[0], dims[1], dims[2], dims[3] = n, height, width, c_in
+    dx = _result(4, dims, typenum, cnp.PyArray_ITEMSIZE(w))
+    flipped = malloc(w.size * cnp.PyArray_ITEMSIZE(w))
+    if flipped == NULL:
+        raise MemoryError("conv2d_backprop_input: could not allocate the flipped filters")
+    try:
+        # flipped[ky, kx, o, c] = w[KH-1-ky, KW-1-kx, c, o]: the transposed convolution's filters.
+        if is_float:
+            _flip(<const float*>cnp.PyArray_DATA(w), <float*>flipped, kh, kw, c_in, c_out)
+            _direct(<const float*>cnp.PyArray_DATA(dy), n, h_out, w_out, c_out, <const float*>flipped, kh, kw, c_out,
+                    c_in, <float*>cnp.PyArray_DATA(dx), height, width, 1, 1, 1, 1, kh - 1 - top, kw - 1 - left, 1,
+                    isa, num_threads)
+        else:
+            _flip(<const double*>cnp.PyArray_DATA(w), <double*>flipped, kh, kw, c_in, c_out)
+            _direct(<const double*>cnp.PyArray_DATA(dy), n, h_out, w_out, c_out, <const double*>flipped, kh, kw, c_out,
+                    c_in, <double*>cnp.PyArray_DATA(dx), height, width, 1, 1, 1, 1, kh - 1 - top, kw - 1 - left, 1,
+                    isa, num_threads)
+    finally:
+        free(flipped)
+    return dx
