@@ -69,6 +69,26 @@ cdef Py_ssize_t _stride_of(object strides) except -2:
     return s if 1 <= s <= 65536 else -1
 
 
+cdef int _same_of(object padding):
+    # 1 for "SAME"/"same", 0 for "VALID"/"valid", -1 (not this fast path's business) otherwise.
+    if type(padding) is not str:
+        return -1
+    if padding == "VALID" or padding == "valid":
+        return 0
+    if padding == "SAME" or padding == "same":
+        return 1
+    return -1
+
+
+cdef bint _float_pair(cnp.ndarray a, cnp.ndarray b):
+    # Two 4-D C-contiguous arrays in native byte order, both float32 or both float64.
+    cdef int typenum = cnp.PyArray_TYPE(a)
+    return (cnp.PyArray_NDIM(a) == 4 and cnp.PyArray_NDIM(b) == 4 and cnp.PyArray_TYPE(b) == typenum
+            and (typenum == cnp.NPY_FLOAT32 or typenum == cnp.NPY_FLOAT64)
+            and cnp.PyArray_ISCARRAY_RO(a) and cnp.PyArray_ISCARRAY_RO(b)
+            and cnp.PyArray_ISNOTSWAPPED(a) and cnp.PyArray_ISNOTSWAPPED(b))
+
+
 cdef bint _finite(const char* data, Py_ssize_t count, bint is_float) noexcept nogil:
     # False if any of `count` values is inf or NaN (x - x is NaN exactly for those).
     cdef Py_ssize_t i
@@ -91,29 +111,22 @@ def conv2d_fast(input, filters, strides, padding, dilations, data_format, int is
     cdef Py_ssize_t top = 0, bottom = 0, left = 0, right = 0
     cdef cnp.npy_intp dims[4]
     cdef int typenum
-    cdef bint same, is_float
+    cdef int same
+    cdef bint is_float
     if type(input) is not np.ndarray or type(filters) is not np.ndarray:
         return None
     if not (type(dilations) is int and dilations == 1) or not (data_format == "NHWC" and type(data_format) is str):
         return None
-    if type(padding) is not str:
-        return None
-    if padding == "VALID" or padding == "valid":
-        same = False
-    elif padding == "SAME" or padding == "same":
-        same = True
-    else:
+    same = _same_of(padding)
+    if same < 0:
         return None
     s = _stride_of(strides)
     if s < 0:
         return None
     x, w = input, filters
-    typenum = cnp.PyArray_TYPE(x)
-    if (cnp.PyArray_NDIM(x) != 4 or cnp.PyArray_NDIM(w) != 4 or cnp.PyArray_TYPE(w) != typenum
-            or (typenum != cnp.NPY_FLOAT32 and typenum != cnp.NPY_FLOAT64)
-            or not cnp.PyArray_ISCARRAY_RO(x) or not cnp.PyArray_ISCARRAY_RO(w)
-            or not cnp.PyArray_ISNOTSWAPPED(x) or not cnp.PyArray_ISNOTSWAPPED(w)):
+    if not _float_pair(x, w):
         return None
+    typenum = cnp.PyArray_TYPE(x)
     n, height, width, c_in = x.shape[0], x.shape[1], x.shape[2], x.shape[3]
     kh, kw, c_out = w.shape[0], w.shape[1], w.shape[3]
     if w.shape[2] != c_in or n < 1 or height < 1 or width < 1 or c_in < 1 or kh < 1 or kw < 1 or c_out < 1:
@@ -288,17 +301,14 @@ def pool2d_fast(input, ksize, strides, padding, data_format, bint is_max, count_
     cdef Py_ssize_t top = 0, bottom = 0, left = 0, right = 0
     cdef cnp.npy_intp dims[4]
     cdef int typenum
-    cdef bint same
+    cdef int same
     cdef PoolPlan plan
-    if type(input) is not np.ndarray or type(padding) is not str:
+    if type(input) is not np.ndarray:
         return None
     if not is_max and type(count_include_pad) is not bool:
         return None
-    if padding == "VALID" or padding == "valid":
-        same = False
-    elif padding == "SAME" or padding == "same":
-        same = True
-    else:
+    same = _same_of(padding)
+    if same < 0:
         return None
     if not _pair_of(ksize, &kh, &kw) or not _pair_of(strides, &sh, &sw):
         return None
@@ -385,27 +395,22 @@ def conv2d_backprop_input_fast(input_sizes, filters, out_backprop, strides, padd
     cdef Py_ssize_t top = 0, bottom = 0, left = 0, right = 0
     cdef cnp.npy_intp dims[4]
     cdef int typenum
-    cdef bint same, is_float
+    cdef int same
+    cdef bint is_float
     cdef void* flipped = NULL
-    if type(filters) is not np.ndarray or type(out_backprop) is not np.ndarray or type(padding) is not str:
+    if type(filters) is not np.ndarray or type(out_backprop) is not np.ndarray:
         return None
     if not (type(dilations) is int and dilations == 1) or not (type(data_format) is str and data_format == "NHWC"):
         return None
     if _stride_of(strides) != 1 or not _four_sizes(input_sizes, sizes):
         return None
-    if padding == "VALID" or padding == "valid":
-        same = False
-    elif padding == "SAME" or padding == "same":
-        same = True
-    else:
+    same = _same_of(padding)
+    if same < 0:
         return None
     w, dy = filters, out_backprop
-    typenum = cnp.PyArray_TYPE(w)
-    if (cnp.PyArray_NDIM(w) != 4 or cnp.PyArray_NDIM(dy) != 4 or cnp.PyArray_TYPE(dy) != typenum
-            or (typenum != cnp.NPY_FLOAT32 and typenum != cnp.NPY_FLOAT64)
-            or not cnp.PyArray_ISCARRAY_RO(w) or not cnp.PyArray_ISCARRAY_RO(dy)
-            or not cnp.PyArray_ISNOTSWAPPED(w) or not cnp.PyArray_ISNOTSWAPPED(dy)):
+    if not _float_pair(w, dy):
         return None
+    typenum = cnp.PyArray_TYPE(w)
     n, height, width, c_in = sizes[0], sizes[1], sizes[2], sizes[3]
     kh, kw, c_out = w.shape[0], w.shape[1], w.shape[3]
     if w.shape[2] != c_in or c_out < 1 or kh < 1 or kw < 1 or w.size >= max_filter_size:
