@@ -1,16 +1,17 @@
 # The small-call fast paths of convops.conv2d, its input gradient, convops.pad and the forward
-# pools: the only compiled module that reads
-# Python objects and cimports NumPy. Each accepts only the most common call, in exactly the form
-# the general path would accept unchanged, and returns None for anything else -- including every
-# argument that would raise and every call whose kernel choice needs more than these checks -- so
-# every error, and every unusual call, still goes through the Python layer word for word. What
-# they save is the general argument handling: ~6 us of Python per call, most of a small call's
-# cost. They run the same kernels (cimported from conv.pxd and pad.pxd) with the same geometry,
-# so results are bit-identical to the general path's.
+# pools: the only compiled module that reads Python objects and cimports NumPy. Each accepts only
+# the most common call, in exactly the form the general path would accept unchanged, and returns
+# None for anything else -- including every argument that would raise and every call whose kernel
+# choice needs more than these checks -- so every error, and every unusual call, still goes
+# through the Python layer word for word. What they save is the general argument handling: ~6 us
+# of Python per call (~13 us for a pool), most of a small call's cost. They run the same kernels
+# (cimported from conv.pxd, pad.pxd and pool.pxd) with the same geometry, so results are
+# bit-identical to the general path's.
 import numpy as np
 
 cimport numpy as cnp
 from libc.float cimport DBL_MAX, FLT_MAX
+from libc.stddef cimport ptrdiff_t
 from libc.math cimport signbit
 from libc.stdlib cimport free, malloc
 from libc.string cimport memset
@@ -21,6 +22,9 @@ from convops._kernels.pad cimport _pad
 from convops._kernels.pool cimport PoolPlan, plan_type, plan_window, run_pool
 
 from convops._kernels import memory as _memory
+
+cdef extern from "simd_isa.h" nogil:
+    ptrdiff_t convops_simd_lanes(int isa, ptrdiff_t itemsize)
 
 cnp.import_array()
 
@@ -415,7 +419,7 @@ def conv2d_backprop_input_fast(input_sizes, filters, out_backprop, strides, padd
     kh, kw, c_out = w.shape[0], w.shape[1], w.shape[3]
     if w.shape[2] != c_in or c_out < 1 or kh < 1 or kw < 1 or w.size >= max_filter_size:
         return None
-    lanes = (64 if isa == 2 else 32 if isa == 1 else 16) // cnp.PyArray_ITEMSIZE(w)
+    lanes = convops_simd_lanes(isa, cnp.PyArray_ITEMSIZE(w))
     if c_in * lane_share <= lanes:
         return None
     if same:
