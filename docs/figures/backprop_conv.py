@@ -52,7 +52,7 @@ def pixel_collects():
     fig = g.figure(7.0, 3.4)
     ax = fig.add_axes([0, 0, 1, 1])
     top, xk, xo = 1.1, 6.6, 11.6
-    width, height = 15.0, top + 5 + 1.3
+    width, height = 15.4, top + 5 + 1.3  # room for the caption centred under the outputs
     g.setup_axes(ax, width, height)
     g.grid(ax, one_hot, 0, top, g.INPUT_CMAP, 0, 1, numbers=False)
     g.window(ax, 0, 0, 3, 3, 0, top, lw=2.0)  # the window of output (0, 0)

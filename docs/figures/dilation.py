@@ -97,8 +97,8 @@ def digit_dilated():
     for ax in axes:
         g.plain(ax)
         ax.set_anchor("S")  # same pixel size in every panel: bottoms aligned, smaller maps lower tops
-    fig.subplots_adjust(left=0.01, right=0.88, top=0.8, bottom=0.04)
+    fig.subplots_adjust(left=0.01, right=0.865, top=0.8, bottom=0.04)
     g.colorbar(
-        im, axes[-1], _("response"), ticks=[-lim, 0, lim], format=g._tick, cax=fig.add_axes([0.9, 0.08, 0.018, 0.6])
+        im, axes[-1], _("response"), ticks=[-lim, 0, lim], format=g._tick, cax=fig.add_axes([0.885, 0.08, 0.018, 0.6])
     )
     return fig

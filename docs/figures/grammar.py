@@ -26,6 +26,10 @@ Figures fit the page's column: at most ``MAX_WIDTH`` inches wide, no text below 
 points (the site writes SVG with real text, so a figure drawn at its natural size shows 9 pt as
 12 CSS px, and never below 9 px in a column of 540 px or more). Figures are drawn on a white card
 so that they read the same in the site's light and dark modes.
+Nothing is drawn past a figure's edges, where the image would cut it off: every figure checks
+this each time it is drawn (:func:`check_edges`, hooked into every pyplot figure), and the
+sliding-window figures measure their titles and formula lines to make room for them
+(:func:`text_spans`, :func:`fit_width`).
 
 Figures are drawn in the language being built (:mod:`figures.i18n`): every word they draw is
 ``_("…")``, and the Chinese edition draws with a Traditional-Chinese font, ``CJK_FONT`` (Debian's
@@ -41,8 +45,8 @@ wrong op or formula shows up as a wrong picture (or a failed build) here.
 from __future__ import annotations
 
 import functools
+import io
 import pathlib
-import unicodedata
 
 import matplotlib
 
@@ -125,6 +129,8 @@ RC = {
     # images keep their own pixels: SVG embeds them at their size and the browser draws them
     # pixelated (crisp at any zoom); raster output (the animations) uses nearest neighbours
     "image.interpolation": "none",
+    # every figure checks, each time it is drawn, that nothing it draws is cut off at its edges
+    "figure.hooks": [f"{__name__}:watch_edges"],
 }
 #: The Chinese edition's font (Debian's fonts-noto-cjk): first in ``font.sans-serif`` for zh_TW,
 #: with the English list behind it for the glyphs it lacks.
@@ -141,6 +147,54 @@ def rc(lang: str | None = None) -> dict:
         # which the CJK font lacks, come from DejaVu Sans. The SVG names them in this order too.
         params["font.family"] = [CJK_FONT, "DejaVu Sans", "sans-serif"]
     return params
+
+
+def watch_edges(fig) -> None:
+    """Make every draw of `fig` check that what it draws lies inside it (:func:`check_edges`): the
+    site shows figures as images, and whatever reaches past an image's edge is cut off. A
+    matplotlib figure hook (``figure.hooks`` in :data:`RC`): pyplot calls it for every new figure."""
+    fig.canvas.mpl_connect("draw_event", lambda event: check_edges(event.canvas.figure, event.renderer))
+
+
+def check_edges(fig, renderer) -> None:
+    """Raise ValueError naming what `fig` draws past its edges (by more than a quarter point):
+    texts, tick labels, legends, colour bars. Text keeps its size in points whatever the figure's
+    size, so a long title or label can outgrow a figure that fits its diagram."""
+    from matplotlib.axes import Axes
+    from matplotlib.text import Text
+
+    width, height = fig.get_size_inches()
+    slack = 0.25 / 72
+
+    def outside(box) -> bool:
+        return box.x0 < -slack or box.y0 < -slack or box.x1 > width + slack or box.y1 > height + slack
+
+    inches = fig.dpi_scale_trans.inverted()
+    if not outside(fig.get_tightbbox(renderer)):
+        return
+    # name the culprits: texts and legends (the figure's and its axes'), titles, axes' tick labels
+    named = [
+        (a, repr(a.get_text()) if isinstance(a, Text) else type(a).__name__)
+        for a in fig.get_default_bbox_extra_artists()
+        if not isinstance(a, Axes)
+    ]
+    for ax in fig.axes:
+        named += [
+            (title, repr(title.get_text())) for title in (ax.title, ax._left_title, ax._right_title) if title.get_text()
+        ]
+        if ax.axison:
+            named += [(ax.xaxis, "the x axis's labels"), (ax.yaxis, "the y axis's labels")]
+    culprits = []
+    for artist, name in named:
+        box = artist.get_tightbbox(renderer) if artist.get_visible() else None
+        if box is not None and outside(box.transformed(inches)) and name not in culprits:
+            culprits.append(name)
+    box = fig.get_tightbbox(renderer)
+    raise ValueError(
+        f"figures: drawn past the edge of a {width:.2f} x {height:.2f} inch figure (what is drawn spans "
+        f"x {box.x0:.2f}..{box.x1:.2f}, y {box.y0:.2f}..{box.y1:.2f}): {', '.join(culprits) or 'an artist'}; "
+        "widen the figure, make room for it or shorten the text"
+    )
 
 
 def cjk_font():
@@ -553,30 +607,11 @@ def _signed(values) -> bool:
 
 
 # width of one character, in cells of 0.42 in, at 10 pt (DejaVu Sans averages ~0.55 em)
-_CHAR = 0.55 * 10 / 72 / 0.42
-
-
-def _chars(text: str) -> float:
-    """The width of `text` in average DejaVu characters: a wide (CJK) character is a full em, and so,
-    in the Chinese edition, is every character CJK_FONT draws a full em wide (·, × and the arrows)."""
-    cjk = language() == "zh_TW"
-    return sum(1 / 0.55 if unicodedata.east_asian_width(c) in "WF" or (cjk and _wide_in_cjk(c)) else 1 for c in text)
-
-
-@functools.cache
-def _wide_in_cjk(char: str) -> bool:
-    from matplotlib import font_manager
-
-    font = font_manager.get_font(cjk_font())
-    if not font.get_char_index(ord(char)):
-        return False  # drawn by DejaVu Sans
-    font.set_size(10, 72)
-    return font.load_char(ord(char)).linearHoriAdvance / 65536 >= 9  # at least 0.9 em
-
-
 def draw_step(ax, info, step: int | None, title: str | None = None, numbers: bool = True, show_formula: bool = True):
     """Draw input (with padding), kernel and output, the window at output position `step`
     (row-major), and the output filled up to that position (all of it when `step` is None).
+    Returns the diagram's width and height in cells; the title and the formula line start at its
+    left edge and may reach further (:func:`text_spans` measures them).
 
     A kernel or output with negative values is drawn with the signed map, with a colour key
     under it."""
@@ -608,9 +643,6 @@ def draw_step(ax, info, step: int | None, title: str | None = None, numbers: boo
         else:
             text = f"out[{i},{j}] = " + _products(info, i, j) + f" = {_fmt(out[i, j])}"
         text = text.replace("-", "−")
-        width = max(width, _CHAR * _chars(text) + 0.3)
-    if title:  # room for the title line (11 pt bold)
-        width = max(width, _CHAR * 1.2 * _chars(title) + 0.3)
     setup_axes(ax, width, height)
     vmax_in = max(float(np.nanmax(np.abs(info["x"]))) if info["x"].size else 1, 1e-9)
     # padded cells of a pool never win (max) and are not counted (avg): no number shown in them
@@ -681,13 +713,63 @@ def _products(info, i: int, j: int) -> str:
     return " + ".join(terms) if terms else "0"
 
 
+def text_spans(ax, dpi: float | None = None) -> list[tuple[float, float]]:
+    """The horizontal reach of every text on `ax`, a cell diagram, as (x, inches): the text starts
+    or centres at cell x and reaches `inches` to the right of it. Text keeps its size in points
+    while cells scale, so its reach in cells depends on the scale (:func:`fit_width`).
+
+    Measured as the figure will be saved: at `dpi` for a raster image (text is hinted to whole
+    pixels there, so a line of 11-point bold is relatively wider at 90 dpi than at 100), or, when
+    `dpi` is None, for SVG (unhinted, laid out in points)."""
+    fig = ax.figure
+    before = fig.dpi
+    if dpi is None:
+        from matplotlib.backends.backend_svg import RendererSVG
+
+        dpi = 72  # what matplotlib lays an SVG out at
+        fig.set_dpi(dpi)
+        renderer = RendererSVG(1, 1, io.StringIO())
+    else:
+        fig.set_dpi(dpi)
+        renderer = fig.canvas.get_renderer()
+    share = {"left": 1.0, "center": 0.5, "right": 0.0}
+    spans = [
+        (text.get_position()[0], share[text.get_horizontalalignment()] * text.get_window_extent(renderer).width / dpi)
+        for text in ax.texts
+    ]
+    fig.set_dpi(before)
+    return spans
+
+
+def fit_width(width: float, spans, scale: float) -> tuple[float, float]:
+    """The (width in cells, scale) at which a diagram `width` cells wide and the texts of `spans`
+    (:func:`text_spans`) fit one figure at most MAX_WIDTH inches wide (:func:`cell_figure_size`);
+    cells are `scale` inches, smaller if the diagram would be wider than MAX_WIDTH."""
+    scale = min(scale, MAX_WIDTH / (width + 0.2))
+    margin = 0.06  # inches to the right of the longest text
+    reach = max([0.0] + [(x + 0.1) * scale + inches for x, inches in spans])
+    if reach + margin > MAX_WIDTH:
+        raise ValueError(
+            f"figures: a text of this diagram reaches {reach:.2f} inches, wider than the page's column "
+            f"(MAX_WIDTH = {MAX_WIDTH} inches): shorten it"
+        )
+    return max(width, (reach + margin) / scale - 0.2), scale
+
+
+def cell_figure_size(width: float, height: float, scale: float) -> tuple[float, float]:
+    """The size in inches of a figure whose one axes shows `width` x `height` cells of `scale`
+    inches, with :func:`setup_axes`' tenth of a cell around them."""
+    return (width + 0.2) * scale, (height + 0.2) * scale
+
+
 def static_step(info, step, title=None, scale: float = 0.42):
-    """One step of the sliding window as a figure at most MAX_WIDTH wide."""
+    """One step of the sliding window as a figure (SVG) at most MAX_WIDTH wide."""
     fig = plt.figure()
     ax = fig.add_axes([0, 0, 1, 1])
     width, height = draw_step(ax, info, step, title)
-    scale = min(scale, MAX_WIDTH / width)
-    fig.set_size_inches(width * scale, height * scale)
+    width, scale = fit_width(width, text_spans(ax), scale)
+    setup_axes(ax, width, height)
+    fig.set_size_inches(cell_figure_size(width, height, scale))
     return fig
 
 
@@ -696,14 +778,16 @@ def animate(info, path, title: str | None = None, fps: float = 1.6, scale: float
     fig = plt.figure()
     ax = fig.add_axes([0, 0, 1, 1])
     width, height = 0.0, 0.0
+    spans = []
     n = max(info["out"].size, 1)
     # the figure is sized for the largest frame (formula lines differ in length)
     for step in list(range(n)) + [None]:
         ax.clear()
         w, h = draw_step(ax, info, step, title)
         width, height = max(width, w), max(height, h)
-    scale = min(scale, MAX_WIDTH / width)
-    fig.set_size_inches(width * scale, height * scale)
+        spans += text_spans(ax, dpi)
+    width, scale = fit_width(width, spans, scale)
+    fig.set_size_inches(cell_figure_size(width, height, scale))
 
     def update(step):
         ax.clear()

@@ -98,10 +98,10 @@ def shapes():
     x = _test_digit()
     acts = trained_activations(x[None, :, :, None])
     items = [(_("input"), 28, 1, None, None)] + rows
-    fig = plt.figure(figsize=(g.MAX_WIDTH, 6.3))
+    fig = plt.figure(figsize=(g.MAX_WIDTH, 6.4))
     ax = fig.add_axes([0, 0, 1, 1])
     width = 104.0
-    height = width * 6.3 / g.MAX_WIDTH
+    height = width * 6.4 / g.MAX_WIDTH
     ax.set_xlim(0, width)
     ax.set_ylim(height, 0)
     ax.set_aspect("equal")

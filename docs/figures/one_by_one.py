@@ -169,6 +169,9 @@ def bottleneck_counts():
     ax.set_xlabel(_("parameters (weights + biases), from convops.arithmetic.conv2d_params"))
     ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{int(v):,}"))
     ax.spines[["top", "right"]].set_visible(False)
-    ax.set_title(_("256 channels in and out: 1×1 convolutions shrink the channels the 3×3 sees"), fontsize=10)
+    # over the figure, not the axes: centred over the axes, it would run past the right edge
+    fig.suptitle(
+        _("256 channels in and out: 1×1 convolutions shrink the channels the 3×3 sees"), fontsize=10, fontweight="bold"
+    )
     fig.tight_layout()
     return fig

@@ -219,7 +219,7 @@ def filters():
     limit = _signed_limit(*(b for b, _ in blocks))
     fig = g.figure(5.6, 2.55 * len(blocks) + 0.2)
     outer = fig.add_gridspec(
-        len(blocks), 2, width_ratios=[30, 1], hspace=0.3, wspace=0.06, left=0.02, right=0.9, top=0.93, bottom=0.03
+        len(blocks), 2, width_ratios=[30, 1], hspace=0.3, wspace=0.06, left=0.02, right=0.88, top=0.93, bottom=0.03
     )
     for row, (values, title) in enumerate(blocks):
         im = _kernel_block(fig, outer[row, 0], values, limit, title)
