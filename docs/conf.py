@@ -178,18 +178,25 @@ def _skip_figures_outside_html(app):
             return []
 
     class AltTextOnly(Skip):
-        """For the gettext builder: the figure's alt text, to be translated, and nothing drawn."""
+        """For the gettext builder: the figure's words, to be translated, and nothing drawn: its
+        alt text and, for an animation, its caption (the directive's content, where a plot's
+        content is code)."""
 
         def run(self):
             alt = self.options.get("alt", "")
             # As the real directives store it: the plot directive joins the lines with spaces, the
             # animation directive keeps them.
             alt = alt.replace("\n", " ") if self.name == "plot" else alt.strip()
-            if not alt:
-                return []
-            image = nodes.image(uri="/_static/favicon.svg", alt=alt)  # any image that exists
-            image.source, image.line = self.state_machine.get_source_and_line(self.lineno)
-            return [image]
+            found = []
+            if alt:
+                image = nodes.image(uri="/_static/favicon.svg", alt=alt)  # any image that exists
+                image.source, image.line = self.state_machine.get_source_and_line(self.lineno)
+                found.append(image)
+            if self.name == "animation" and self.content:
+                body = nodes.Element()
+                self.state.nested_parse(self.content, self.content_offset, body)
+                found += body.children
+            return found
 
     stand_in = AltTextOnly if app.builder.name == "gettext" else Skip
     for name in ("plot", "animation"):

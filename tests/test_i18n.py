@@ -42,6 +42,9 @@ def test_the_extraction_reads_every_page_and_no_docstring(templates):
     ids = [m.id for t in templates.values() for m in t if m.id]
     assert not any("Parameters" == i or i.startswith("**Machine**") for i in ids)
     assert any(i.startswith("The API reference") or "API" in i for i in (m.id for m in templates["api"] if m.id))
+    # An animation's caption is its directive's content (a plot's content is code): a message too.
+    pooling = {m.id for m in templates["concepts/pooling"] if m.id}
+    assert "Max pooling: each non-overlapping 2×2 block gives its largest value." in pooling
 
 
 def test_term_list_is_one_translation_per_term():
