@@ -93,7 +93,11 @@ def _float_isa(widest: bool = False) -> int:
 # The plain forward call (float NHWC ndarray, int window and stride, VALID/SAME) in compiled code
 # (fastpath.pyx), and what it checks first, bound once: it saves ~13 us of argument handling, most
 # of a small pool's cost. It runs the default variant, so it is skipped while anything is forced.
-_pool2d_fast = load("fastpath").pool2d_fast
+# The gradients' plain calls likewise (float NHWC ndarrays, `grad` of the output's shape): ~10 us.
+_fastpath = load("fastpath")
+_pool2d_fast = _fastpath.pool2d_fast
+_max_pool2d_grad_fast = _fastpath.max_pool2d_grad_fast
+_avg_pool2d_grad_fast = _fastpath.avg_pool2d_grad_fast
 _forced, _NOTHING_FORCED = dispatch._forced, dispatch._NOTHING
 _PLAIN_ISA = _float_isa()
 _get_num_threads = _threads.get_num_threads
@@ -552,6 +556,10 @@ def max_pool2d_grad(
     array([[0., 1.],
            [0., 0.]])
     """
+    if _forced.get() is _NOTHING_FORCED:
+        dx = _max_pool2d_grad_fast(orig_input, grad, ksize, strides, padding, data_format, _get_num_threads())
+        if dx is not None:
+            return dx
     op = "max_pool2d_grad"
     fmt = check_data_format(data_format)
     x = to_array(orig_input, "orig_input", like=to_array(grad, "grad") if _is_array(grad) else None)
@@ -737,6 +745,12 @@ def avg_pool2d_grad(
            [0.25, 0.25, 0.5 ],
            [0.5 , 0.5 , 1.  ]])
     """
+    if _forced.get() is _NOTHING_FORCED:
+        dx = _avg_pool2d_grad_fast(
+            orig_input_shape, grad, ksize, strides, padding, data_format, count_include_pad, _get_num_threads()
+        )
+        if dx is not None:
+            return dx
     op = "avg_pool2d_grad"
     fmt = check_data_format(data_format)
     _check_bool(count_include_pad, "count_include_pad")

@@ -32,9 +32,9 @@ step() { echo; echo "== dist_check [$((SECONDS - START)) s]: $*"; }
 SDIST_OUT=(
   --ignore=tests/site                   # the built docs site, opened in Chromium (scripts/site.sh)
   --ignore=tests/test_docs_examples.py  # the docs toolchain: pages' notebooks run in Jupyter (requirements/test.txt)
-  --ignore=tests/test_figures_palette.py  # the docs' figure code: matplotlib (requirements/docs.txt)
-  --ignore=tests/test_figure_i18n.py    # the figures in Chinese: matplotlib and fonts-noto-cjk (scripts/env.sh docs)
-  --ignore=tests/test_figure_edges.py   # the docs' figures fit their images: matplotlib, fonts-noto-cjk (scripts/env.sh docs)
+  # the docs' figure code (its colours, its words in Chinese, its edges): matplotlib
+  # (requirements/docs.txt) and fonts-noto-cjk (scripts/env.sh docs)
+  --ignore-glob='tests/test_figure*.py'
   --ignore=tests/test_tooling.py        # mypy, the lint toolchain (requirements/lint.txt)
   --ignore=tests/test_i18n.py           # the site's translations: Sphinx's gettext builder (requirements/docs.txt)
   --ignore=tests/test_bench_values.py   # the docs' benchmark numbers: Sphinx (requirements/docs.txt), benchmarks/ (not in the sdist)

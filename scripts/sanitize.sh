@@ -38,8 +38,7 @@ if [ "${1:-}" = "--build-only" ]; then build_only=1; shift; fi
 # benchmark numbers; the benchmark commands) -- they read docs/ or benchmarks/,
 # which the copy does not hold, and the kernels they reach are the ones the suites here exercise.
 default_tests=(tests --ignore=tests/site --ignore=tests/test_package.py --ignore=tests/test_docs_examples.py
-               --ignore=tests/test_figures_palette.py --ignore=tests/test_figure_i18n.py --ignore=tests/test_i18n.py
-               --ignore=tests/test_figure_edges.py
+               --ignore-glob='tests/test_figure*.py' --ignore=tests/test_i18n.py
                --ignore=tests/test_bench_values.py --ignore=tests/test_benchmark_tools.py)
 
 echo "== sanitizer build in $dir (CONVOPS_SANITIZE=1)"

@@ -465,3 +465,136 @@ def test_argmax_refuses_images_beyond_32_bit_positions_before_any_work():
         convops.max_pool2d_grad(x, dy, 2, 2)
     with pytest.raises(ValueError, match="`input` " + message):
         convops.max_pool2d_with_argmax(x, 2, 2)
+
+
+# --------------------------------------------------------------------------- the compiled fast paths
+
+_fastpath = __import__("convops._kernels", fromlist=["load"]).load("fastpath")
+
+
+def _general(op, *args):
+    """`op(*args)` the general way: forcing anything (here the default ISA) skips the fast paths."""
+    from convops import pooling
+
+    with force(isa=pooling._DEFAULT_ISA):
+        return op(*args)
+
+
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+def test_pool_grad_fast_paths_take_the_plain_call_and_agree_bit_for_bit(dtype):
+    """max_pool2d_grad and avg_pool2d_grad take the compiled path for plain calls and give the
+    general path's bits: VALID and SAME, unequal pairs, overlapping windows, windows as tall as
+    the image, ties, NaN and inf, both average conventions, and a batch large enough for threads."""
+    rng = np.random.default_rng(7)
+    x = rng.integers(-3, 4, (3, 11, 10, 37)).astype(dtype)  # small integers: ties in most windows
+    x[0, 0, 0, :5] = np.nan
+    x[1, 3:5, 2:4, 7] = -np.inf
+    x[2, 4, 4, 9] = np.inf
+    big = rng.standard_normal((16, 28, 28, 32)).astype(dtype)
+    cases = [
+        (x, 2, 2, "VALID"),
+        (x, 3, 2, "SAME"),
+        (x, 3, 1, "SAME"),  # every cell in up to nine windows
+        (x, (3, 2), [1, 2], "same"),
+        (x, [2, 3], (3, 1), "valid"),
+        (x, (11, 3), 1, "VALID"),
+        (big, 2, 2, "VALID"),
+        (big, 3, 2, "SAME"),
+    ]
+    for data, ksize, strides, padding in cases:
+        call = f"<{data.dtype} {data.shape}>, ksize={ksize!r}, strides={strides!r}, padding={padding!r}"
+        dy = rng.standard_normal(convops.max_pool2d(data, ksize, strides, padding).shape).astype(dtype)
+        want = _general(convops.max_pool2d_grad, data, dy, ksize, strides, padding)
+        fast = _fastpath.max_pool2d_grad_fast(data, dy, ksize, strides, padding, "NHWC", 2)
+        assert fast is not None, call
+        assert_exact(fast, want, "max_pool2d_grad" + call, "the general path")
+        assert_exact(convops.max_pool2d_grad(data, dy, ksize, strides, padding), want, call, "the general path")
+        for shape in (data.shape, list(data.shape)):
+            for include in (False, True):
+                want = _general(convops.avg_pool2d_grad, shape, dy, ksize, strides, padding, "NHWC", include)
+                fast = _fastpath.avg_pool2d_grad_fast(shape, dy, ksize, strides, padding, "NHWC", include, 2)
+                assert fast is not None, call
+                assert_exact(fast, want, f"avg_pool2d_grad{call}, count_include_pad={include}", "the general path")
+                got = convops.avg_pool2d_grad(shape, dy, ksize, strides, padding, count_include_pad=include)
+                assert_exact(got, want, call, "the general path")
+
+
+def test_pool_grad_fast_paths_run_the_general_kernels_on_one_thread_too():
+    x = np.random.default_rng(8).standard_normal((16, 28, 28, 32)).astype(np.float32)
+    dy = np.random.default_rng(9).standard_normal((16, 14, 14, 32)).astype(np.float32)
+    for threads in (1, 2, 3):
+        assert np.array_equal(
+            _fastpath.max_pool2d_grad_fast(x, dy, 2, 2, "VALID", "NHWC", threads),
+            _general(convops.max_pool2d_grad, x, dy, 2, 2),
+        )
+        assert np.array_equal(
+            _fastpath.avg_pool2d_grad_fast(x.shape, dy, 2, 2, "VALID", "NHWC", False, threads),
+            _general(convops.avg_pool2d_grad, x.shape, dy, 2, 2),
+        )
+
+
+_DECLINED = {
+    # None = "not mine": the general path then handles it, including every error.
+    "list input": {"x": "list"},
+    "float16": {"x": np.float16, "dy": np.float16},
+    "int32": {"x": np.int32, "dy": np.int32},
+    "dtypes differ": {"dy": np.float64},
+    "strided view": {"x": "strided"},
+    "fortran order": {"x": "fortran"},
+    "big-endian": {"x": ">f4", "dy": ">f4"},
+    "3-D": {"x": "3-D", "dy": "3-D"},
+    "NCHW": {"data_format": "NCHW"},
+    "lowercase nhwc": {"data_format": "nhwc"},
+    "data_format None": {"data_format": None},
+    "grad of the wrong shape": {"dy": "wrong shape"},
+    "4-element ksize": {"ksize": [1, 2, 2, 1]},
+    "stride 0": {"strides": 0},
+    "bool stride": {"strides": True},
+    "float stride": {"strides": 2.0},
+    "numpy int window": {"ksize": np.int64(2)},
+    "explicit padding": {"padding": [[0, 0], [1, 1]]},
+    "bad padding string": {"padding": "FULL"},
+    "empty output": {"ksize": 7, "dy": "empty"},
+    "zero batch": {"x": "zero batch", "dy": "zero batch"},
+}
+
+
+@pytest.mark.parametrize("case", list(_DECLINED))
+def test_pool_grad_fast_paths_decline_everything_else(case):
+    x = np.random.default_rng(1).standard_normal((2, 6, 6, 4)).astype(np.float32)
+    dy = np.ones((2, 3, 3, 4), np.float32)
+    args = {"ksize": 2, "strides": 2, "padding": "VALID", "data_format": "NHWC"}
+    change = dict(_DECLINED[case])
+    forms = {
+        "list": lambda a: a.tolist(),
+        "strided": lambda a: np.ones((2, 12, 6, 4), a.dtype)[:, ::2],
+        "fortran": np.asfortranarray,
+        "3-D": lambda a: a[0],
+        "wrong shape": lambda a: np.ones((2, 2, 2, 4), a.dtype),
+        "empty": lambda a: np.ones((2, 0, 0, 4), a.dtype),
+        "zero batch": lambda a: a[:0],
+    }
+    for name, array in (("x", x), ("dy", dy)):
+        form = change.pop(name, None)
+        if form is not None:
+            array = forms[form](array) if isinstance(form, str) and form in forms else array.astype(form)
+        if name == "x":
+            x = array
+        else:
+            dy = array
+    args.update(change)
+    shape = np.shape(x)
+    assert _fastpath.max_pool2d_grad_fast(x, dy, *args.values(), 2) is None
+    if case not in ("list input", "strided view", "fortran order", "dtypes differ"):  # x is only its shape here
+        assert _fastpath.avg_pool2d_grad_fast(shape, dy, *args.values(), False, 2) is None
+
+
+@pytest.mark.parametrize(
+    "sizes",
+    [np.array([2, 6, 6, 4]), (2, 6, 6), (2, 6, 6, np.int64(4)), (2, 6, 6, 4.0), (2, 6, 6, True), (0, 6, 6, 4), "2664"],
+)
+def test_avg_pool_grad_fast_path_takes_only_a_list_or_tuple_of_four_ints(sizes):
+    dy = np.ones((2, 3, 3, 4), np.float32)
+    assert _fastpath.avg_pool2d_grad_fast(sizes, dy, 2, 2, "VALID", "NHWC", False, 2) is None
+    assert _fastpath.avg_pool2d_grad_fast((2, 6, 6, 4), dy, 2, 2, "VALID", "NHWC", np.bool_(False), 2) is None
+    assert _fastpath.avg_pool2d_grad_fast((2, 6, 6, 4), dy, 2, 2, "VALID", "NHWC", False, 2) is not None

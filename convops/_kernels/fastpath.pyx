@@ -1,12 +1,12 @@
-# The small-call fast paths of convops.conv2d, its input gradient, convops.pad and the forward
-# pools: the only compiled module that reads Python objects and cimports NumPy. Each accepts only
-# the most common call, in exactly the form the general path would accept unchanged, and returns
-# None for anything else -- including every argument that would raise and every call whose kernel
-# choice needs more than these checks -- so every error, and every unusual call, still goes
+# The small-call fast paths of convops.conv2d, its input gradient, convops.pad, the pools and their
+# gradients: the only compiled module that reads Python objects and cimports NumPy. Each accepts
+# only the most common call, in exactly the form the general path would accept unchanged, and
+# returns None for anything else -- including every argument that would raise and every call whose
+# kernel choice needs more than these checks -- so every error, and every unusual call, still goes
 # through the Python layer word for word. What they save is the general argument handling: ~6 us
-# of Python per call (~13 us for a pool), most of a small call's cost. They run the same kernels
-# (cimported from conv.pxd, pad.pxd and pool.pxd) with the same geometry, so results are
-# bit-identical to the general path's.
+# of Python per call (~13 us for a pool, ~10 for a pool gradient), most of a small call's cost.
+# They run the same kernels (cimported from conv.pxd, pad.pxd, pool.pxd and pool_grad.pxd) with the
+# same geometry, so results are bit-identical to the general path's.
 import numpy as np
 
 cimport numpy as cnp
@@ -20,6 +20,7 @@ from convops._kernels.conv cimport _direct, _image
 from convops._kernels.common cimport floating
 from convops._kernels.pad cimport _pad
 from convops._kernels.pool cimport PoolPlan, plan_type, plan_window, run_pool
+from convops._kernels.pool_grad cimport run_argmax, run_avg_grad, run_scatter
 
 from convops._kernels import memory as _memory
 
@@ -353,14 +354,81 @@ def pool2d_fast(input, ksize, strides, padding, data_format, bint is_max, count_
     return out
 
 
-# --------------------------------------------------------------------------- conv2d_backprop_input
-# The plain call of a small layer: `input_sizes` a list/tuple of 4 exact ints, float32/float64
-# NHWC C-contiguous filters and out_backprop of one dtype, stride 1, "VALID"/"SAME", no dilation,
-# no groups, finite filters of fewer than `max_filter_size` entries (below the size from which
-# "auto" considers Winograd), and more input channels than a `lane_share`-th of a SIMD vector (the
-# direct kernel's calls: fewer go to im2col), a non-empty result. It runs what the general path
-# runs there: the transposed convolution of out_backprop with the flipped filters by the direct
-# kernel (convops/_conv_dispatch.py, run_input_grad).
+# --------------------------------------------------------------------------- pool gradients
+# The plain calls: float32/float64 NHWC C-contiguous ndarrays of one dtype, data_format "NHWC",
+# window and stride as for the forward pools, VALID/SAME, a `grad` of exactly the forward output's
+# shape, nothing empty. They run what the general path runs, by the same plans and runs
+# (pool_grad.pxd): max pooling's argmax (int32 positions), then its scatter; average pooling's
+# gather.
+
+cdef bint _pool_window(object ksize, object strides, object padding, Py_ssize_t height, Py_ssize_t width,
+                       Py_ssize_t* kh, Py_ssize_t* kw, Py_ssize_t* sh, Py_ssize_t* sw, Py_ssize_t* top,
+                       Py_ssize_t* left, Py_ssize_t* h_out, Py_ssize_t* w_out) except -1:
+    # The window, stride and padding of a plain call and the output size they give (False: not
+    # this fast path's business), as pooling.pool_geometry computes them.
+    cdef Py_ssize_t bottom, right
+    cdef int same = _same_of(padding)
+    if same < 0 or not _pair_of(ksize, kh, kw) or not _pair_of(strides, sh, sw):
+        return False
+    if same:
+        same_padding(height, kh[0], sh[0], 1, top, &bottom)
+        same_padding(width, kw[0], sw[0], 1, left, &right)
+        h_out[0], w_out[0] = (height + sh[0] - 1) // sh[0], (width + sw[0] - 1) // sw[0]
+    else:
+        top[0] = left[0] = 0
+        h_out[0], w_out[0] = _valid_size(height, kh[0], sh[0]), _valid_size(width, kw[0], sw[0])
+    return True
+
+
+cdef bint _nhwc_of(object data_format):
+    return type(data_format) is str and data_format == "NHWC"
+
+
+def max_pool2d_grad_fast(orig_input, grad, ksize, strides, padding, data_format, int num_threads):
+    """``convops.max_pool2d_grad(orig_input, grad, ksize, strides, padding, data_format)`` for the
+    plain call above, or None."""
+    cdef cnp.ndarray x, dy, dx, values, argmax
+    cdef Py_ssize_t n, height, width, channels, kh, kw, sh, sw, top, left, h_out, w_out, rows
+    cdef cnp.npy_intp dims[4]
+    cdef int typenum
+    cdef PoolPlan plan
+    if type(orig_input) is not np.ndarray or type(grad) is not np.ndarray or not _nhwc_of(data_format):
+        return None
+    x, dy = orig_input, grad
+    if not _float_pair(x, dy):
+        return None
+    n, height, width, channels = x.shape[0], x.shape[1], x.shape[2], x.shape[3]
+    if not _pool_window(ksize, strides, padding, height, width, &kh, &kw, &sh, &sw, &top, &left, &h_out, &w_out):
+        return None
+    if (n < 1 or h_out < 1 or w_out < 1 or channels < 1 or dy.shape[0] != n or dy.shape[1] != h_out
+            or dy.shape[2] != w_out or dy.shape[3] != channels):
+        return None                              # an empty result or a wrong `grad`: the general path's
+    if height * width * channels > 2147483647:
+        return None                              # positions past int32: the general path refuses them
+    typenum = cnp.PyArray_TYPE(x)
+    dims[0], dims[1], dims[2], dims[3] = n, h_out, w_out, channels
+    values = _result(4, dims, typenum, cnp.PyArray_ITEMSIZE(x))   # the kernel's window maxima (unused)
+    argmax = _result(4, dims, cnp.NPY_INT32, 4)
+    dims[1], dims[2] = height, width
+    dx = _result(4, dims, typenum, cnp.PyArray_ITEMSIZE(x))
+    rows = n * h_out
+    plan_window(&plan, height, width, channels, h_out, w_out, kh, kw, sh, sw, top, left)
+    if typenum == cnp.NPY_FLOAT32:
+        plan_type(&plan, <float>-FLT_MAX)
+    else:
+        plan_type(&plan, <double>-DBL_MAX)
+    plan.x, plan.out, plan.argmax = cnp.PyArray_DATA(x), cnp.PyArray_DATA(values), cnp.PyArray_DATA(argmax)
+    plan.index32, plan.values_from_argmax = True, False
+    plan.size_in, plan.size_out = height * width * channels, h_out * w_out * channels
+    plan.dy, plan.dx = cnp.PyArray_DATA(dy), cnp.PyArray_DATA(dx)
+    with nogil:
+        run_argmax(&plan, rows, rows * w_out * kh * kw * channels, num_threads)
+        if not plan.failed:
+            run_scatter(&plan, n, num_threads)
+    if plan.failed:
+        raise MemoryError("max_pool_argmax: could not allocate a scratch row")
+    return dx
+
 
 cdef bint _four_sizes(object sizes, Py_ssize_t* out) except -1:
     # A list/tuple of 4 exact ints >= 1 (TF's short form (H, W) and anything else: False).
@@ -373,6 +441,57 @@ cdef bint _four_sizes(object sizes, Py_ssize_t* out) except -1:
         out[i] = v
     return True
 
+
+def avg_pool2d_grad_fast(orig_input_shape, grad, ksize, strides, padding, data_format, count_include_pad,
+                         int num_threads):
+    """``convops.avg_pool2d_grad(orig_input_shape, grad, ksize, strides, padding, data_format,
+    count_include_pad)`` for the plain call above (`orig_input_shape` a list/tuple of 4 exact
+    ints), or None."""
+    cdef cnp.ndarray dy, dx
+    cdef Py_ssize_t kh, kw, sh, sw, top, left, h_out, w_out
+    cdef Py_ssize_t sizes[4]
+    cdef cnp.npy_intp dims[4]
+    cdef int typenum
+    cdef PoolPlan plan
+    if type(grad) is not np.ndarray or type(count_include_pad) is not bool or not _nhwc_of(data_format):
+        return None
+    if not _four_sizes(orig_input_shape, sizes):
+        return None
+    dy = grad
+    typenum = cnp.PyArray_TYPE(dy)
+    if (cnp.PyArray_NDIM(dy) != 4 or (typenum != cnp.NPY_FLOAT32 and typenum != cnp.NPY_FLOAT64)
+            or not cnp.PyArray_ISCARRAY_RO(dy) or not cnp.PyArray_ISNOTSWAPPED(dy)):
+        return None
+    if <double>sizes[0] * sizes[1] * sizes[2] * sizes[3] * cnp.PyArray_ITEMSIZE(dy) > <double>(1 << 62):
+        return None                              # the general path says it is too large
+    if not _pool_window(ksize, strides, padding, sizes[1], sizes[2], &kh, &kw, &sh, &sw, &top, &left, &h_out,
+                        &w_out):
+        return None
+    if (h_out < 1 or w_out < 1 or dy.shape[0] != sizes[0] or dy.shape[1] != h_out or dy.shape[2] != w_out
+            or dy.shape[3] != sizes[3]):
+        return None
+    dims[0], dims[1], dims[2], dims[3] = sizes[0], sizes[1], sizes[2], sizes[3]
+    dx = _result(4, dims, typenum, cnp.PyArray_ITEMSIZE(dy))
+    plan_window(&plan, sizes[1], sizes[2], sizes[3], h_out, w_out, kh, kw, sh, sw, top, left)
+    if typenum == cnp.NPY_FLOAT32:
+        plan_type(&plan, <float>0)
+    else:
+        plan_type(&plan, <double>0)
+    plan.dy, plan.dx = cnp.PyArray_DATA(dy), cnp.PyArray_DATA(dx)
+    plan.count_include_pad, plan.readable = count_include_pad, False
+    with nogil:
+        run_avg_grad(&plan, sizes[0] * sizes[1], num_threads)
+    return dx
+
+
+# --------------------------------------------------------------------------- conv2d_backprop_input
+# The plain call of a small layer: `input_sizes` a list/tuple of 4 exact ints, float32/float64
+# NHWC C-contiguous filters and out_backprop of one dtype, stride 1, "VALID"/"SAME", no dilation,
+# no groups, finite filters of fewer than `max_filter_size` entries (below the size from which
+# "auto" considers Winograd), and more input channels than a `lane_share`-th of a SIMD vector (the
+# direct kernel's calls: fewer go to im2col), a non-empty result. It runs what the general path
+# runs there: the transposed convolution of out_backprop with the flipped filters by the direct
+# kernel (convops/_conv_dispatch.py, run_input_grad).
 
 cdef void _flip(const floating* w, floating* flipped, Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t c_in,
                 Py_ssize_t c_out) noexcept nogil:

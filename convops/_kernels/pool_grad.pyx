@@ -123,18 +123,22 @@ def max_pool_argmax(const pool_t[:, :, :, ::1] x, pool_t[:, :, :, ::1] out, inde
     """
     cdef PoolPlan p
     cdef Py_ssize_t rows = out.shape[0] * out.shape[1]
-    cdef int threads = effective_threads(num_threads, rows * out.shape[2] * kh * kw * x.shape[3])
     plan_window(&p, x.shape[1], x.shape[2], x.shape[3], out.shape[1], out.shape[2], kh, kw, sh, sw,
                 pad_top, pad_left)
     plan_type(&p, lowest)
     p.x, p.out, p.argmax = &x[0, 0, 0, 0], &out[0, 0, 0, 0], &argmax[0, 0, 0, 0]
     p.index32 = index_t is int
     p.values_from_argmax = values_from_argmax
-    p.failed = False
     with nogil:
-        parallel_for(_argmax_chunk, &p, rows, chunk_for(rows, threads), threads)
+        run_argmax(&p, rows, rows * out.shape[2] * kh * kw * x.shape[3], num_threads)
     if p.failed:
         raise MemoryError("max_pool_argmax: could not allocate a scratch row")
+
+
+cdef void run_argmax(PoolPlan* plan, Py_ssize_t rows, Py_ssize_t work, int num_threads) noexcept nogil:
+    cdef int threads = effective_threads(num_threads, work)
+    plan.failed = False
+    parallel_for(_argmax_chunk, plan, rows, chunk_for(rows, threads), threads)
 
 
 cdef void _scatter_images(floating* dx, const floating* dy, const index_t* argmax, const PoolPlan* p,
@@ -173,14 +177,17 @@ def max_pool_grad_scatter(const floating[:, ::1] dy, const index_t[:, ::1] argma
     order, so float sums are bit-identical). dy, argmax (int32 or int64): (N, H_out*W_out*C);
     dx: (N, H*W*C), overwritten. Windows of one image may overlap, so the tasks are whole images."""
     cdef PoolPlan p
-    cdef Py_ssize_t n_batch = dx.shape[0]
-    cdef int threads = effective_threads(num_threads, n_batch * (dx.shape[1] + dy.shape[1]))
     p.size_in, p.size_out = dx.shape[1], dy.shape[1]
     p.dx, p.dy, p.argmax = &dx[0, 0], &dy[0, 0], <void*>&argmax[0, 0]
     p.index32 = index_t is int
     plan_type(&p, <floating>0)
     with nogil:
-        parallel_for(_scatter_chunk, &p, n_batch, chunk_for(n_batch, threads), threads)
+        run_scatter(&p, dx.shape[0], num_threads)
+
+
+cdef void run_scatter(PoolPlan* plan, Py_ssize_t n_batch, int num_threads) noexcept nogil:
+    cdef int threads = effective_threads(num_threads, n_batch * (plan.size_in + plan.size_out))
+    parallel_for(_scatter_chunk, plan, n_batch, chunk_for(n_batch, threads), threads)
 
 
 # --------------------------------------------------------------------------- average pooling
@@ -349,9 +356,6 @@ def avg_pool_grad(const floating[:, :, :, ::1] dy, floating[:, :, :, ::1] dx, Py
     over input rows. `readable`: run the readable loop instead of the fast ones.
     """
     cdef PoolPlan p
-    cdef Py_ssize_t rows = dx.shape[0] * dx.shape[1]
-    cdef int threads = effective_threads(num_threads, rows * dx.shape[2] * dx.shape[3]
-                                         * max(1, kh // sh) * max(1, kw // sw))
     plan_window(&p, dx.shape[1], dx.shape[2], dx.shape[3], dy.shape[1], dy.shape[2], kh, kw, sh, sw,
                 pad_top, pad_left)
     plan_type(&p, <floating>0)
@@ -359,4 +363,12 @@ def avg_pool_grad(const floating[:, :, :, ::1] dy, floating[:, :, :, ::1] dx, Py
     p.count_include_pad = count_include_pad
     p.readable = readable
     with nogil:
-        parallel_for(_avg_grad_chunk, &p, rows, chunk_for(rows, threads), threads)
+        run_avg_grad(&p, dx.shape[0] * dx.shape[1], num_threads)
+
+
+cdef void run_avg_grad(PoolPlan* plan, Py_ssize_t rows, int num_threads) noexcept nogil:
+    # `rows` input rows (N * H); the work per row: W * C cells, each gathering from up to
+    # ceil(KH / sh) * ceil(KW / sw) windows (counted as max(1, KH // sh) * max(1, KW // sw)).
+    cdef int threads = effective_threads(num_threads, rows * plan.width * plan.channels
+                                         * max(1, plan.kh // plan.sh) * max(1, plan.kw // plan.sw))
+    parallel_for(_avg_grad_chunk, plan, rows, chunk_for(rows, threads), threads)
