@@ -50,6 +50,14 @@ _LANES = 8
 # faster by GEMM, C_in = 4: 0.88-1.41x; AVX-512 float64 (8 lanes) C_in = 2: 1.14-1.36x, C_in = 4:
 # 0.87-1.19x. Grouped convolutions keep the direct kernel (depthwise 64x28x28x32, 3x3: 31 vs 71).
 _INPUT_GRAD_GEMM_MAX_LANE_SHARE = 4
+# ... but only from this much work, N * H * W * C_out * KH * KW (the direct kernel's vector
+# multiply-adds there): below it im2col's fixed costs (BLAS pinned to one thread through
+# threadpoolctl, the patch matrix, col2im: ~30 us) outweigh the idle lanes. AMD Zen 4, AVX-512
+# float32, 2 threads, forced direct vs GEMM through the general path (us): 1x8x8x1 -> 1: 21.6 vs
+# 31.9; 1x8x8x2 -> 4: 22.9 vs 31.8; 1x16x16x1 -> 8 SAME (18,432): 33.2 vs 42.4; 1x28x28x1 -> 32
+# (225,792): 125 vs 71. The small calls also take conv2d_backprop_input's compiled fast path
+# (fastpath.pyx), which saves ~20 us more of the direct side: 1x8x8x1 -> 1 in ~2 us.
+_INPUT_GRAD_GEMM_MIN_WORK = 1 << 15
 # Lanes of the filter gradient keep one partial filter gradient each: cap their total size.
 _PARTIALS_BYTES = 16 << 20
 
@@ -198,7 +206,8 @@ def choose_input_grad_kernel(geo: ConvGeometry, w: np.ndarray) -> str:
 
     It is not chosen for few input channels either (one group, C_in at most a quarter of a SIMD
     vector, _INPUT_GRAD_GEMM_MAX_LANE_SHARE): that kernel vectorises over its output channels,
-    the forward C_in, so it takes as long for C_in = 1 as for a whole vector of channels.
+    the forward C_in, so it takes as long for C_in = 1 as for a whole vector of channels -- unless
+    the call is small (_INPUT_GRAD_GEMM_MIN_WORK), where im2col's fixed costs weigh more.
     """
     (top, bottom), (left, right) = geo.pads
     extent_h, extent_w = (geo.kh - 1) * geo.dilations[0], (geo.kw - 1) * geo.dilations[1]
@@ -216,7 +225,8 @@ def choose_input_grad_kernel(geo: ConvGeometry, w: np.ndarray) -> str:
         return "direct"
     lanes = _autotune.simd_lanes(geo.compute, isa_index())
     few_channels = geo.groups == 1 and geo.c_in * _INPUT_GRAD_GEMM_MAX_LANE_SHARE <= lanes
-    return "gemm" if few_channels else "direct"
+    work = geo.n * geo.h * geo.w * geo.c_out * geo.kh * geo.kw
+    return "gemm" if few_channels and work >= _INPUT_GRAD_GEMM_MIN_WORK else "direct"
 
 
 def run_input_grad(op: str, geo: ConvGeometry, dy: np.ndarray, w: np.ndarray, dx: np.ndarray) -> None:

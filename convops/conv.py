@@ -646,6 +646,7 @@ def conv2d_backprop_input(
             dilations,
             _AUTO_MAX_FAST_FILTER,
             _conv_dispatch._INPUT_GRAD_GEMM_MAX_LANE_SHARE,
+            _conv_dispatch._INPUT_GRAD_GEMM_MIN_WORK,
             _DEFAULT_ISA,
             _get_num_threads(),
         )

@@ -756,6 +756,7 @@ def test_concurrent_python_threads_get_the_same_results_and_leave_blas_alone():
     [
         ((5, 12, 11, 1), (3, 3, 1, 20), "VALID"),  # the first layer of a small image network
         ((5, 9, 10, 2), (3, 2, 2, 33), "SAME"),
+        ((2, 7, 6, 1), (3, 3, 1, 4), "SAME"),  # a small call (3,024 multiply-adds): the direct kernel
         ((5, 8, 8, 3), (3, 3, 3, 16), ((2, 1), (0, 2))),
         ((5, 8, 9, 4), (2, 3, 4, 24), "SAME"),
         ((5, 8, 8, 8), (3, 3, 8, 16), "VALID"),
@@ -767,8 +768,9 @@ def test_conv2d_backprop_input_of_few_channels_matches_tensorflow_on_any_thread_
 ):
     """A stride-1 input gradient of one group with C_in at most a quarter of a SIMD vector runs
     im2col + BLAS + col2im by default, not the direct kernel, which would fill C_in of its lanes
-    (convops._conv_dispatch.choose_input_grad_kernel): within TF's bound, the same bits on 1 and
-    2 threads (5 images: several chunks), and a forced "direct" still runs the direct kernel."""
+    (convops._conv_dispatch.choose_input_grad_kernel) -- unless the call is small: within TF's
+    bound, the same bits on 1 and 2 threads (5 images: several chunks), and a forced "direct"
+    still runs the direct kernel."""
     blas_calls = []
     run_blas = convops._threads.run_blas_kernel
     monkeypatch.setattr(convops._threads, "run_blas_kernel", lambda *args: blas_calls.append(1) or run_blas(*args))
@@ -792,5 +794,7 @@ def test_conv2d_backprop_input_of_few_channels_matches_tensorflow_on_any_thread_
             runs.append(got)
             assert_within(got, want_dx, bound_dx, repro, f"tf.GradientTape (method {method})", dtype=case.x.dtype)
             few_channels = groups == 1 and 4 * c_in <= lanes
-            assert bool(blas_calls) == (method is None and few_channels), f"wrong path taken: {repro} {method}"
+            work = np.prod(x_shape[:3]) * np.prod(w_shape[:2]) * w_shape[3]  # N*H*W * KH*KW * C_out
+            gemm = method is None and few_channels and work >= 32768
+            assert bool(blas_calls) == gemm, f"wrong path taken: {repro} {method}"
         assert np.array_equal(runs[0], runs[1]), f"{method}: 1 and 2 threads differ"

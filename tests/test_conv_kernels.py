@@ -299,6 +299,7 @@ def _fast_input_grad(sizes, w, dy, strides=1, padding="VALID", data_format="NHWC
         dilations,
         conv_module._AUTO_MAX_FAST_FILTER,
         _conv_dispatch._INPUT_GRAD_GEMM_MAX_LANE_SHARE,
+        _conv_dispatch._INPUT_GRAD_GEMM_MIN_WORK,
         _conv_dispatch.default_isa(),
         2,
     )
@@ -315,6 +316,8 @@ def test_input_grad_fast_path_takes_the_plain_call_and_agrees_bit_for_bit(dtype)
         ((2, 7, 8, 17), (2, 4, 17, 5), "SAME"),
         ((1, 5, 5, 64), (3, 3, 64, 16), "VALID"),
         ((64, 13, 13, 16), (3, 3, 16, 64), "VALID"),
+        ((1, 8, 8, 1), (3, 3, 1, 1), "VALID"),  # few input channels, a small call: the direct kernel
+        ((2, 9, 7, 2), (3, 3, 2, 5), "SAME"),
     ]
     for sizes, w_shape, padding in cases:
         w = _data(w_shape, dtype, 1)
@@ -348,7 +351,7 @@ def test_input_grad_fast_path_takes_the_plain_call_and_agrees_bit_for_bit(dtype)
         "dilation 2",
         "NCHW",
         "explicit padding",
-        "few input channels",
+        "few input channels, much work",
         "non-finite filters",
         "large filters",
     ],
@@ -376,7 +379,11 @@ def test_input_grad_fast_path_declines_everything_else(case):
         "dilation 2": {"dy": _data((2, 2, 2, 6), np.float32, 4)},
         "NCHW": {"data_format": "NCHW"},
         "explicit padding": {"padding": [[0, 0], [1, 1], [1, 1], [0, 0]]},
-        "few input channels": {"sizes": (2, 6, 6, 1), "w": _data((3, 3, 1, 6), np.float32, 5)},
+        "few input channels, much work": {  # 8 x 28 x 28 x 6 x 3 x 3 = 338,688 multiply-adds: im2col's
+            "sizes": (8, 28, 28, 1),
+            "w": _data((3, 3, 1, 6), np.float32, 5),
+            "dy": _data((8, 26, 26, 6), np.float32, 8),
+        },
         "non-finite filters": {"w": bad_w},
         "large filters": {
             "sizes": (2, 6, 6, 64),

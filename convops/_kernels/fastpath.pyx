@@ -488,10 +488,11 @@ def avg_pool2d_grad_fast(orig_input_shape, grad, ksize, strides, padding, data_f
 # The plain call of a small layer: `input_sizes` a list/tuple of 4 exact ints, float32/float64
 # NHWC C-contiguous filters and out_backprop of one dtype, stride 1, "VALID"/"SAME", no dilation,
 # no groups, finite filters of fewer than `max_filter_size` entries (below the size from which
-# "auto" considers Winograd), and more input channels than a `lane_share`-th of a SIMD vector (the
-# direct kernel's calls: fewer go to im2col), a non-empty result. It runs what the general path
-# runs there: the transposed convolution of out_backprop with the flipped filters by the direct
-# kernel (convops/_conv_dispatch.py, run_input_grad).
+# "auto" considers Winograd), a non-empty result, and either more input channels than a
+# `lane_share`-th of a SIMD vector or less work than `min_gemm_work` (the direct kernel's calls:
+# the others go to im2col). It runs what the general path runs there: the transposed convolution
+# of out_backprop with the flipped filters by the direct kernel (convops/_conv_dispatch.py,
+# run_input_grad, choose_input_grad_kernel).
 
 cdef void _flip(const floating* w, floating* flipped, Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t c_in,
                 Py_ssize_t c_out) noexcept nogil:
@@ -509,7 +510,8 @@ cdef void _flip(const floating* w, floating* flipped, Py_ssize_t kh, Py_ssize_t 
 
 
 def conv2d_backprop_input_fast(input_sizes, filters, out_backprop, strides, padding, data_format, dilations,
-                               Py_ssize_t max_filter_size, Py_ssize_t lane_share, int isa, int num_threads):
+                               Py_ssize_t max_filter_size, Py_ssize_t lane_share, double min_gemm_work, int isa,
+                               int num_threads):
     """``convops.conv2d_backprop_input(input_sizes, filters, out_backprop, strides, padding,
     data_format, dilations)`` for the plain call above, in instruction set `isa`; or None."""
     cdef cnp.ndarray w, dy, dx
@@ -539,8 +541,8 @@ def conv2d_backprop_input_fast(input_sizes, filters, out_backprop, strides, padd
     if w.shape[2] != c_in or c_out < 1 or kh < 1 or kw < 1 or w.size >= max_filter_size:
         return None
     lanes = convops_simd_lanes(isa, cnp.PyArray_ITEMSIZE(w))
-    if c_in * lane_share <= lanes:
-        return None
+    if c_in * lane_share <= lanes and <double>n * height * width * c_out * kh * kw >= min_gemm_work:
+        return None                              # im2col's: few input channels in a large call
     if same:
         same_padding(height, kh, 1, 1, &top, &bottom)
         same_padding(width, kw, 1, 1, &left, &right)
