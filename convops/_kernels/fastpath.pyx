@@ -85,13 +85,16 @@ cdef int _same_of(object padding):
     return -1
 
 
-cdef bint _float_pair(cnp.ndarray a, cnp.ndarray b):
-    # Two 4-D C-contiguous arrays in native byte order, both float32 or both float64.
+cdef bint _float_array(cnp.ndarray a):
+    # A 4-D C-contiguous float32 or float64 array in native byte order.
     cdef int typenum = cnp.PyArray_TYPE(a)
-    return (cnp.PyArray_NDIM(a) == 4 and cnp.PyArray_NDIM(b) == 4 and cnp.PyArray_TYPE(b) == typenum
-            and (typenum == cnp.NPY_FLOAT32 or typenum == cnp.NPY_FLOAT64)
-            and cnp.PyArray_ISCARRAY_RO(a) and cnp.PyArray_ISCARRAY_RO(b)
-            and cnp.PyArray_ISNOTSWAPPED(a) and cnp.PyArray_ISNOTSWAPPED(b))
+    return (cnp.PyArray_NDIM(a) == 4 and (typenum == cnp.NPY_FLOAT32 or typenum == cnp.NPY_FLOAT64)
+            and cnp.PyArray_ISCARRAY_RO(a) and cnp.PyArray_ISNOTSWAPPED(a))
+
+
+cdef bint _float_pair(cnp.ndarray a, cnp.ndarray b):
+    # Two such arrays of one dtype.
+    return cnp.PyArray_TYPE(a) == cnp.PyArray_TYPE(b) and _float_array(a) and _float_array(b)
 
 
 cdef bint _finite(const char* data, Py_ssize_t count, bint is_float) noexcept nogil:
@@ -294,73 +297,6 @@ cdef inline Py_ssize_t _valid_size(Py_ssize_t size, Py_ssize_t k, Py_ssize_t s) 
     return (size - k) // s + 1 if size >= k else 0
 
 
-def pool2d_fast(input, ksize, strides, padding, data_format, bint is_max, count_include_pad, int isa,
-                int num_threads, Py_ssize_t stream_bytes):
-    """``convops.max_pool2d(input, ksize, strides, padding, data_format)`` (``is_max``) or
-    ``convops.avg_pool2d(..., count_include_pad=count_include_pad)`` for the plain call above,
-    by the same kernel in the float variant `isa` (the one convops.pooling chooses when nothing
-    is forced); or None. Outputs of at least `stream_bytes` on a 64-byte boundary are written with
-    non-temporal stores, as the general path writes them."""
-    cdef cnp.ndarray x, out
-    cdef Py_ssize_t n, height, width, channels, kh, kw, sh, sw, h_out, w_out, rows
-    cdef Py_ssize_t top = 0, bottom = 0, left = 0, right = 0
-    cdef cnp.npy_intp dims[4]
-    cdef int typenum
-    cdef int same
-    cdef PoolPlan plan
-    if type(input) is not np.ndarray:
-        return None
-    if not is_max and type(count_include_pad) is not bool:
-        return None
-    same = _same_of(padding)
-    if same < 0:
-        return None
-    if not _pair_of(ksize, &kh, &kw) or not _pair_of(strides, &sh, &sw):
-        return None
-    x = input
-    typenum = cnp.PyArray_TYPE(x)
-    if (cnp.PyArray_NDIM(x) != 4 or (typenum != cnp.NPY_FLOAT32 and typenum != cnp.NPY_FLOAT64)
-            or not cnp.PyArray_ISCARRAY_RO(x) or not cnp.PyArray_ISNOTSWAPPED(x)):
-        return None
-    n, height, width, channels = x.shape[0], x.shape[1], x.shape[2], x.shape[3]
-    if data_format is None:
-        # pooling._warn_if_nchw's shapes: the general path warns about them.
-        if (height == 1 or height == 3 or height == 4) and width == channels and width >= 8:
-            return None
-    elif not (type(data_format) is str and data_format == "NHWC"):
-        return None
-    if same:
-        same_padding(height, kh, sh, 1, &top, &bottom)
-        same_padding(width, kw, sw, 1, &left, &right)
-        h_out, w_out = (height + sh - 1) // sh, (width + sw - 1) // sw
-    else:
-        h_out, w_out = _valid_size(height, kh, sh), _valid_size(width, kw, sw)
-    if n < 1 or h_out < 1 or w_out < 1 or channels < 1:
-        return None                              # empty result: the general path's business
-    dims[0], dims[1], dims[2], dims[3] = n, h_out, w_out, channels
-    out = _result(4, dims, typenum, cnp.PyArray_ITEMSIZE(x))
-    rows = n * h_out
-    plan_window(&plan, height, width, channels, h_out, w_out, kh, kw, sh, sw, top, left)
-    if typenum == cnp.NPY_FLOAT32:
-        plan_type(&plan, <float>-FLT_MAX)        # the lowest finite value: max_pool2d's start
-    else:
-        plan_type(&plan, <double>-DBL_MAX)
-    plan.x, plan.out = cnp.PyArray_DATA(x), cnp.PyArray_DATA(out)
-    plan.isa = isa
-    plan.stream = out.nbytes >= stream_bytes and <size_t>cnp.PyArray_DATA(out) % 64 == 0
-    plan.count_include_pad = not is_max and count_include_pad
-    with nogil:
-        run_pool(&plan, is_max, rows, rows * w_out * kh * kw * channels, num_threads)
-    return out
-
-
-# --------------------------------------------------------------------------- pool gradients
-# The plain calls: float32/float64 NHWC C-contiguous ndarrays of one dtype, data_format "NHWC",
-# window and stride as for the forward pools, VALID/SAME, a `grad` of exactly the forward output's
-# shape, nothing empty. They run what the general path runs, by the same plans and runs
-# (pool_grad.pxd): max pooling's argmax (int32 positions), then its scatter; average pooling's
-# gather.
-
 cdef bint _pool_window(object ksize, object strides, object padding, Py_ssize_t height, Py_ssize_t width,
                        Py_ssize_t* kh, Py_ssize_t* kw, Py_ssize_t* sh, Py_ssize_t* sw, Py_ssize_t* top,
                        Py_ssize_t* left, Py_ssize_t* h_out, Py_ssize_t* w_out) except -1:
@@ -383,6 +319,66 @@ cdef bint _pool_window(object ksize, object strides, object padding, Py_ssize_t 
 cdef bint _nhwc_of(object data_format):
     return type(data_format) is str and data_format == "NHWC"
 
+
+cdef void _plan_float(PoolPlan* plan, int typenum, bint max_start) noexcept:
+    # The plan's float type; with `max_start`, the max kernels' start: the lowest finite value.
+    if typenum == cnp.NPY_FLOAT32:
+        plan_type(plan, <float>(-FLT_MAX if max_start else 0))
+    else:
+        plan_type(plan, <double>(-DBL_MAX if max_start else 0))
+
+
+def pool2d_fast(input, ksize, strides, padding, data_format, bint is_max, count_include_pad, int isa,
+                int num_threads, Py_ssize_t stream_bytes):
+    """``convops.max_pool2d(input, ksize, strides, padding, data_format)`` (``is_max``) or
+    ``convops.avg_pool2d(..., count_include_pad=count_include_pad)`` for the plain call above,
+    by the same kernel in the float variant `isa` (the one convops.pooling chooses when nothing
+    is forced); or None. Outputs of at least `stream_bytes` on a 64-byte boundary are written with
+    non-temporal stores, as the general path writes them."""
+    cdef cnp.ndarray x, out
+    cdef Py_ssize_t n, height, width, channels, kh, kw, sh, sw, top, left, h_out, w_out, rows
+    cdef cnp.npy_intp dims[4]
+    cdef int typenum
+    cdef PoolPlan plan
+    if type(input) is not np.ndarray:
+        return None
+    if not is_max and type(count_include_pad) is not bool:
+        return None
+    x = input
+    if not _float_array(x):
+        return None
+    typenum = cnp.PyArray_TYPE(x)
+    n, height, width, channels = x.shape[0], x.shape[1], x.shape[2], x.shape[3]
+    if data_format is None:
+        # pooling._warn_if_nchw's shapes: the general path warns about them.
+        if (height == 1 or height == 3 or height == 4) and width == channels and width >= 8:
+            return None
+    elif not _nhwc_of(data_format):
+        return None
+    if not _pool_window(ksize, strides, padding, height, width, &kh, &kw, &sh, &sw, &top, &left, &h_out, &w_out):
+        return None
+    if n < 1 or h_out < 1 or w_out < 1 or channels < 1:
+        return None                              # empty result: the general path's business
+    dims[0], dims[1], dims[2], dims[3] = n, h_out, w_out, channels
+    out = _result(4, dims, typenum, cnp.PyArray_ITEMSIZE(x))
+    rows = n * h_out
+    plan_window(&plan, height, width, channels, h_out, w_out, kh, kw, sh, sw, top, left)
+    _plan_float(&plan, typenum, True)
+    plan.x, plan.out = cnp.PyArray_DATA(x), cnp.PyArray_DATA(out)
+    plan.isa = isa
+    plan.stream = out.nbytes >= stream_bytes and <size_t>cnp.PyArray_DATA(out) % 64 == 0
+    plan.count_include_pad = not is_max and count_include_pad
+    with nogil:
+        run_pool(&plan, is_max, rows, rows * w_out * kh * kw * channels, num_threads)
+    return out
+
+
+# --------------------------------------------------------------------------- pool gradients
+# The plain calls: float32/float64 NHWC C-contiguous ndarrays of one dtype, data_format "NHWC",
+# window and stride as for the forward pools, VALID/SAME, a `grad` of exactly the forward output's
+# shape, nothing empty. They run what the general path runs, by the same plans and runs
+# (pool_grad.pxd): max pooling's argmax (int32 positions), then its scatter; average pooling's
+# gather.
 
 def max_pool2d_grad_fast(orig_input, grad, ksize, strides, padding, data_format, int num_threads):
     """``convops.max_pool2d_grad(orig_input, grad, ksize, strides, padding, data_format)`` for the
@@ -413,10 +409,7 @@ def max_pool2d_grad_fast(orig_input, grad, ksize, strides, padding, data_format,
     dx = _result(4, dims, typenum, cnp.PyArray_ITEMSIZE(x))
     rows = n * h_out
     plan_window(&plan, height, width, channels, h_out, w_out, kh, kw, sh, sw, top, left)
-    if typenum == cnp.NPY_FLOAT32:
-        plan_type(&plan, <float>-FLT_MAX)
-    else:
-        plan_type(&plan, <double>-DBL_MAX)
+    _plan_float(&plan, typenum, True)
     plan.x, plan.out, plan.argmax = cnp.PyArray_DATA(x), cnp.PyArray_DATA(values), cnp.PyArray_DATA(argmax)
     plan.index32, plan.values_from_argmax = True, False
     plan.size_in, plan.size_out = height * width * channels, h_out * w_out * channels
@@ -458,10 +451,9 @@ def avg_pool2d_grad_fast(orig_input_shape, grad, ksize, strides, padding, data_f
     if not _four_sizes(orig_input_shape, sizes):
         return None
     dy = grad
-    typenum = cnp.PyArray_TYPE(dy)
-    if (cnp.PyArray_NDIM(dy) != 4 or (typenum != cnp.NPY_FLOAT32 and typenum != cnp.NPY_FLOAT64)
-            or not cnp.PyArray_ISCARRAY_RO(dy) or not cnp.PyArray_ISNOTSWAPPED(dy)):
+    if not _float_array(dy):
         return None
+    typenum = cnp.PyArray_TYPE(dy)
     if <double>sizes[0] * sizes[1] * sizes[2] * sizes[3] * cnp.PyArray_ITEMSIZE(dy) > <double>(1 << 62):
         return None                              # the general path says it is too large
     if not _pool_window(ksize, strides, padding, sizes[1], sizes[2], &kh, &kw, &sh, &sw, &top, &left, &h_out,
@@ -473,10 +465,7 @@ def avg_pool2d_grad_fast(orig_input_shape, grad, ksize, strides, padding, data_f
     dims[0], dims[1], dims[2], dims[3] = sizes[0], sizes[1], sizes[2], sizes[3]
     dx = _result(4, dims, typenum, cnp.PyArray_ITEMSIZE(dy))
     plan_window(&plan, sizes[1], sizes[2], sizes[3], h_out, w_out, kh, kw, sh, sw, top, left)
-    if typenum == cnp.NPY_FLOAT32:
-        plan_type(&plan, <float>0)
-    else:
-        plan_type(&plan, <double>0)
+    _plan_float(&plan, typenum, False)
     plan.dy, plan.dx = cnp.PyArray_DATA(dy), cnp.PyArray_DATA(dx)
     plan.count_include_pad, plan.readable = count_include_pad, False
     with nogil:
