@@ -85,6 +85,23 @@ cdef int _same_of(object padding):
     return -1
 
 
+cdef bint _nhwc_of(object data_format):
+    # Exactly the string "NHWC" (lowercase, NCHW and None are the general path's).
+    return type(data_format) is str and data_format == "NHWC"
+
+
+cdef bint _four_sizes(object sizes, Py_ssize_t* out) except -1:
+    # A list/tuple of 4 exact ints >= 1 (TF's short form (H, W) and anything else: False).
+    if (type(sizes) is not tuple and type(sizes) is not list) or len(sizes) != 4:
+        return False
+    for i in range(4):
+        v = sizes[i]
+        if type(v) is not int or not 1 <= v <= (1 << 40):
+            return False
+        out[i] = v
+    return True
+
+
 cdef bint _float_array(cnp.ndarray a):
     # A 4-D C-contiguous float32 or float64 array in native byte order.
     cdef int typenum = cnp.PyArray_TYPE(a)
@@ -123,7 +140,7 @@ def conv2d_fast(input, filters, strides, padding, dilations, data_format, int is
     cdef bint is_float
     if type(input) is not np.ndarray or type(filters) is not np.ndarray:
         return None
-    if not (type(dilations) is int and dilations == 1) or not (data_format == "NHWC" and type(data_format) is str):
+    if not (type(dilations) is int and dilations == 1) or not _nhwc_of(data_format):
         return None
     same = _same_of(padding)
     if same < 0:
@@ -316,10 +333,6 @@ cdef bint _pool_window(object ksize, object strides, object padding, Py_ssize_t 
     return True
 
 
-cdef bint _nhwc_of(object data_format):
-    return type(data_format) is str and data_format == "NHWC"
-
-
 cdef void _plan_float(PoolPlan* plan, int typenum, bint max_start) noexcept:
     # The plan's float type; with `max_start`, the max kernels' start: the lowest finite value.
     if typenum == cnp.NPY_FLOAT32:
@@ -423,18 +436,6 @@ def max_pool2d_grad_fast(orig_input, grad, ksize, strides, padding, data_format,
     return dx
 
 
-cdef bint _four_sizes(object sizes, Py_ssize_t* out) except -1:
-    # A list/tuple of 4 exact ints >= 1 (TF's short form (H, W) and anything else: False).
-    if (type(sizes) is not tuple and type(sizes) is not list) or len(sizes) != 4:
-        return False
-    for i in range(4):
-        v = sizes[i]
-        if type(v) is not int or not 1 <= v <= (1 << 40):
-            return False
-        out[i] = v
-    return True
-
-
 def avg_pool2d_grad_fast(orig_input_shape, grad, ksize, strides, padding, data_format, count_include_pad,
                          int num_threads):
     """``convops.avg_pool2d_grad(orig_input_shape, grad, ksize, strides, padding, data_format,
@@ -514,7 +515,7 @@ def conv2d_backprop_input_fast(input_sizes, filters, out_backprop, strides, padd
     cdef void* flipped = NULL
     if type(filters) is not np.ndarray or type(out_backprop) is not np.ndarray:
         return None
-    if not (type(dilations) is int and dilations == 1) or not (type(data_format) is str and data_format == "NHWC"):
+    if not (type(dilations) is int and dilations == 1) or not _nhwc_of(data_format):
         return None
     if _stride_of(strides) != 1 or not _four_sizes(input_sizes, sizes):
         return None
