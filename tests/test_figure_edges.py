@@ -12,8 +12,9 @@ letters so). Checked here:
 * the sliding-window animations and static steps widen the figure for a title or formula line
   longer than the diagram, measured at the resolution they are saved at; a title wider than the
   page's column is a ValueError, not a clipped picture;
-* the animations whose titles outgrow their diagrams draw in both languages (every figure of the
-  site is drawn, and so checked, by the site build).
+* the animations whose titles outgrow their diagrams draw in both languages, and the Cython
+  ladder's timings with their note for a build without TensorFlow (every figure of the site is
+  drawn, and so checked, by the site build -- but CI builds it with TensorFlow).
 """
 
 from __future__ import annotations
@@ -156,3 +157,14 @@ def test_the_site_animations_fit(tmp_path, lang, name):
         i18n.set_language("en")
     width, _height, frames = _gif_size(tmp_path / "a.gif")
     assert frames > 1 and width <= grammar.MAX_WIDTH * 90 + 1
+
+
+def test_the_ladder_figure_fits_without_tensorflow(monkeypatch):
+    """The Cython ladder's timings say when TensorFlow was not importable (README's site set-up
+    installs no TensorFlow): that note once ran past the figure's right edge."""
+    from figures import cython
+
+    monkeypatch.setattr(cython, "tensorflow", lambda: None)
+    fig = cython.timings()
+    assert "TensorFlow was not importable" in " ".join(t.get_text() for t in fig.texts)
+    assert _save(fig, "svg").startswith(b"<?xml")

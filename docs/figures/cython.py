@@ -157,6 +157,8 @@ def timings():
     ).format(
         threads=convops.get_num_threads(), openmp=convops.openmp_enabled(), cpus=os.cpu_count(), load=os.getloadavg()[0]
     )
-    fig.text(0.01, 0.01, note + measured, fontsize=9)
-    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    # The note on a line of its own: beside the measurement it runs past the figure's edge.
+    text = note.rstrip() + "\n" + measured if note else measured
+    fig.text(0.01, 0.01, text, fontsize=9)
+    fig.tight_layout(rect=(0, 0.08 if note else 0.06, 1, 1))
     return fig
