@@ -77,6 +77,9 @@ CASES = [
     _conv("conv_k9_112", 4, 112, 112, 16, 16, k=9, padding="SAME", group="large", algorithms=ALGORITHMS_LARGE_KERNEL),
     _conv("conv_s2", 4, 112, 112, 32, 64, s=2, padding="SAME", group="compute"),
     _conv("conv_gray512", 1, 512, 512, 1, 1, k=5, padding="SAME", group="large"),
+    # Fewer output channels than a vector (a network's head, a bottleneck): the direct kernel's
+    # blocks are one partial vector wide.
+    _conv("conv_narrow_b64", 64, 28, 28, 32, 8, group="compute"),
     _conv("conv_l1_b1_f64", 1, 28, 28, 1, 32, group="small", dtype="float64"),
     _conv("conv_l2_b64_f64", 64, 13, 13, 32, 64, group="compute", dtype="float64"),
     _conv("conv_56_f64", 8, 56, 56, 64, 64, padding="SAME", group="compute", dtype="float64"),
@@ -97,6 +100,14 @@ CASES = [
         kernel=(3, 3, 32, 64),
         group="gradient",
         label="grad conv 64x13x13x32->64 k3 VALID (dx, dw)",
+    ),
+    Case(
+        "grad_conv_l1_b64",
+        "conv2d_grad",
+        (64, 28, 28, 1),
+        kernel=(3, 3, 1, 32),
+        group="gradient",
+        label="grad conv 64x28x28x1->32 k3 VALID (dx, dw)",
     ),
     Case(
         "grad_conv_56",

@@ -42,22 +42,25 @@ _SCRATCH_BYTES = 2 << 20
 # the summation order -- and the result -- never depends on the number of threads.
 _LANES = 8
 # The input gradient runs im2col + BLAS + col2im, not the direct kernel, for one group of C_in at
-# most (SIMD lanes) / this: the direct kernel fills C_in of its lanes. 64 images, 3x3 VALID, 1
-# thread (thread CPU time, median of 7), C_out 32 and 64 on 28x28 and 13x13 images, direct vs
-# GEMM in ms: AVX-512 float32 C_in = 1: 3.96 vs 2.63 (28x28->32), 8.41 vs 3.18 (->64), C_in = 4:
-# 4.23 vs 3.04, 7.88 vs 4.37; C_in = 8 (half a vector): 4.12 vs 4.17, 0.77 vs 0.83 at 13x13->32,
-# 7.96 vs 6.51 at 28x28->64; C_in = 16: 4.10 vs 7.13. AVX2 float32 (8 lanes) C_in = 2: 1.10-1.94x
-# faster by GEMM, C_in = 4: 0.88-1.41x; AVX-512 float64 (8 lanes) C_in = 2: 1.14-1.36x, C_in = 4:
-# 0.87-1.19x. Grouped convolutions keep the direct kernel (depthwise 64x28x28x32, 3x3: 31 vs 71).
-_INPUT_GRAD_GEMM_MAX_LANE_SHARE = 4
+# most (SIMD lanes of the direct kernel's instruction set, block_isa) / this: the direct kernel
+# vectorises over its output channels, the forward C_in, so it costs as much for C_in = 1 as for
+# a whole vector (AVX2's 8 float32 lanes, which it runs for C_in <= 8), while GEMM's cost grows
+# with C_in. AMD Zen 4, float32, 64 images, 3x3 VALID, forced direct vs GEMM (ms; 1 thread,
+# thread CPU time, median of 7 / 2 threads, wall): C_in = 1, 28x28 -> 32: 3.43 vs 1.28; C_in = 2:
+# 28x28 -> 32 3.21 vs 2.80 / 2.07 vs 1.79, -> 64 6.11 vs 3.44 / 4.12 vs 2.35; C_in = 4: -> 32
+# 3.32 vs 3.38 / 1.85 vs 1.87, -> 64 6.63 vs 4.81 / 4.32 vs 3.20, 13x13 -> 64 1.01 vs 0.84 /
+# 0.73 vs 0.51; C_in = 8: 3.47 vs 4.72, 13x13 -> 32 0.54 vs 0.78. Float64 (4 AVX2 lanes): C_in =
+# 2: 4.42 vs 3.71, C_in = 4: 4.25 vs 4.65. Grouped convolutions keep the direct kernel
+# (depthwise 64x28x28x32, 3x3: 31 vs 71).
+_INPUT_GRAD_GEMM_MAX_LANE_SHARE = 2
 # ... but only from this much work, N * H * W * C_out * KH * KW (the direct kernel's vector
 # multiply-adds there): below it im2col's fixed costs (BLAS pinned to one thread through
-# threadpoolctl, the patch matrix, col2im: ~30 us) outweigh the idle lanes. AMD Zen 4, AVX-512
-# float32, 2 threads, forced direct vs GEMM through the general path (us): 1x8x8x1 -> 1: 21.6 vs
-# 31.9; 1x8x8x2 -> 4: 22.9 vs 31.8; 1x16x16x1 -> 8 SAME (18,432): 33.2 vs 42.4; 1x28x28x1 -> 32
-# (225,792): 125 vs 71. The small calls also take conv2d_backprop_input's compiled fast path
-# (fastpath.pyx), which saves ~20 us more of the direct side: 1x8x8x1 -> 1 in ~2 us.
-_INPUT_GRAD_GEMM_MIN_WORK = 1 << 15
+# threadpoolctl, ~10 us; the Python around it, ~20 us: the direct kernel's small calls take
+# conv2d_backprop_input's compiled fast path, fastpath.pyx) outweigh the idle lanes. Zen 4,
+# float32, 2 threads, direct by the fast path vs GEMM (us): 1x16x16x1 -> 32 SAME (73,728): 17.4
+# vs 37.0; 1x28x28x1 -> 16 (112,896): 23.7 vs 40.8; 1x28x28x1 -> 32 (225,792): 43.9 vs 45.0, and
+# C_in = 4 there: 44.7 vs 79.2; 2x28x28x1 -> 32 (451,584): 62.2 vs 59.6; 4x28x28x1 -> 32: 100 vs 88.
+_INPUT_GRAD_GEMM_MIN_WORK = 1 << 18
 # Lanes of the filter gradient keep one partial filter gradient each: cap their total size.
 _PARTIALS_BYTES = 16 << 20
 
@@ -78,6 +81,17 @@ def isa_index() -> int:
     if forced is not None and forced in _SUPPORTED_ISAS:
         return _ISA_NAMES.index(forced)
     return _WIDEST_ISA
+
+
+def block_isa(compute: np.dtype, channels: int) -> int:
+    """The instruction set of a register-blocked kernel (conv2d's direct kernel, which the input
+    gradient runs too, or the filter gradient's) whose groups have ``channels`` output channels:
+    the forced one if the conv kernels run it here, else the widest -- AVX2 in place of AVX-512
+    when the channels fit one AVX2 vector (the same bits; src/simd_isa.h, convops_block_isa)."""
+    forced = dispatch.forced_isa()
+    if forced is not None and forced in _SUPPORTED_ISAS:
+        return _ISA_NAMES.index(forced)
+    return _simd.block_isa(_WIDEST_ISA, channels * compute.itemsize)
 
 
 def default_isa() -> int:
@@ -158,7 +172,7 @@ def run_conv(
     elif method == "image":
         _conv.conv2d_image(x, w, out, sh, dil_h, dil_w, top, left, isa_index(), threads)
     elif method == "direct":
-        isa = isa_index()
+        isa = block_isa(geo.compute, geo.c_out // geo.groups)
         blocking = _autotune.direct_blocking(
             geo.compute,
             isa,
@@ -204,10 +218,11 @@ def choose_input_grad_kernel(geo: ConvGeometry, w: np.ndarray) -> str:
     than the dilated kernel (``dy`` rows no input cell reaches), or to non-finite filters when
     that forward convolution reaches its padding.
 
-    It is not chosen for few input channels either (one group, C_in at most a quarter of a SIMD
-    vector, _INPUT_GRAD_GEMM_MAX_LANE_SHARE): that kernel vectorises over its output channels,
-    the forward C_in, so it takes as long for C_in = 1 as for a whole vector of channels -- unless
-    the call is small (_INPUT_GRAD_GEMM_MIN_WORK), where im2col's fixed costs weigh more.
+    It is not chosen for few input channels either (one group, C_in at most half a SIMD vector of
+    the set it would run, block_isa: _INPUT_GRAD_GEMM_MAX_LANE_SHARE): that kernel vectorises over
+    its output channels, the forward C_in, so it takes as long for C_in = 1 as for a whole vector
+    of channels -- unless the call is small (_INPUT_GRAD_GEMM_MIN_WORK), where im2col's fixed
+    costs weigh more.
     """
     (top, bottom), (left, right) = geo.pads
     extent_h, extent_w = (geo.kh - 1) * geo.dilations[0], (geo.kw - 1) * geo.dilations[1]
@@ -223,7 +238,7 @@ def choose_input_grad_kernel(geo: ConvGeometry, w: np.ndarray) -> str:
         return "gemm"
     if forced == "direct":
         return "direct"
-    lanes = _autotune.simd_lanes(geo.compute, isa_index())
+    lanes = _autotune.simd_lanes(geo.compute, block_isa(geo.compute, geo.c_group))
     few_channels = geo.groups == 1 and geo.c_in * _INPUT_GRAD_GEMM_MAX_LANE_SHARE <= lanes
     work = geo.n * geo.h * geo.w * geo.c_out * geo.kh * geo.kw
     return "gemm" if few_channels and work >= _INPUT_GRAD_GEMM_MIN_WORK else "direct"
@@ -238,7 +253,7 @@ def run_input_grad(op: str, geo: ConvGeometry, dy: np.ndarray, w: np.ndarray, dx
         extent_h, extent_w = (geo.kh - 1) * dil_h, (geo.kw - 1) * dil_w
         # flipped[ky, kx, o, g*C_g + c] = w[KH-1-ky, KW-1-kx, c, g*C_out_g + o]
         c_out_group = geo.c_out // geo.groups
-        isa = isa_index()
+        isa = block_isa(geo.compute, geo.c_group)  # the transposed convolution's outputs: C_in / groups
         blocking = _autotune.direct_blocking(
             geo.compute, isa, c_out_group, geo.c_group, geo.kh, geo.kw, True, _flops(geo), out_hw=(geo.h, geo.w)
         )
@@ -328,7 +343,7 @@ def run_filter_grad(op: str, geo: ConvGeometry, x: np.ndarray, dy: np.ndarray, d
     dy = np.ascontiguousarray(dy, dtype=geo.compute)
     kernels = load("conv_grad")
     if choose_filter_grad_kernel(geo, dy) == "direct":
-        isa = isa_index()
+        isa = block_isa(geo.compute, geo.c_out // geo.groups)
         blocking = _autotune.filter_blocking(
             geo.compute,
             isa,

@@ -533,3 +533,42 @@ def test_fast_path_leaves_non_finite_filters_with_padding_to_the_general_path():
     valid = fastpath.conv2d_fast(x, w, 1, "VALID", 1, "NHWC", isa, 1)  # no padding: direct
     assert valid is not None
     assert_exact(np.isnan(valid), np.isnan(oracle.conv2d(x, w, (1, 1), "VALID", (1, 1))), "VALID", "TF's NaN pattern")
+
+
+# ------------------------------------------------------------------ few output channels: AVX2
+
+
+def test_few_output_channels_run_avx2_in_place_of_avx512_with_the_same_bits():
+    """A register-blocked kernel whose groups have at most 32 bytes of output channels runs AVX2
+    where AVX-512 is the widest set (one vector wide either way; _conv_dispatch.block_isa), unless
+    an instruction set is forced; and every kernel it serves gives the forced widest set's bits:
+    conv2d (compiled fast path and general path), the input gradient's direct kernel (its outputs
+    are the forward C_in) and the filter gradient's."""
+    names = simd.ISA_NAMES
+    widest = _conv_dispatch.default_isa()
+    narrow = names.index("avx2") if names[widest] == "avx512" else widest
+    f32, f64 = np.dtype(np.float32), np.dtype(np.float64)
+    assert [_conv_dispatch.block_isa(f32, c) for c in (1, 8, 9, 16)] == [narrow, narrow, widest, widest]
+    assert [_conv_dispatch.block_isa(f64, c) for c in (1, 4, 5)] == [narrow, narrow, widest]
+    for name in ISAS:
+        with force(isa=name):
+            assert _conv_dispatch.block_isa(f32, 1) == names.index(name)
+    for dtype in FLOATS:
+        for c_in, c_out in ((5, 1), (3, 8), (16, 3), (8, 4)):
+            x = _data((3, 11, 10, c_in), dtype, c_in)
+            w = _data((3, 3, c_in, c_out), dtype, c_out)
+            call = f"{np.dtype(dtype).name} {c_in} -> {c_out} channels"
+            fast = convops.conv2d(x, w, 1, "SAME")
+            dy = _data(fast.shape, dtype, 7)
+            with force(conv2d_backprop_input="direct", conv2d_backprop_filter="direct"):
+                general = convops.conv2d(x, w, 1, "SAME")  # anything forced: the general path
+                dx = convops.conv2d_backprop_input(x.shape, w, dy, 1, "SAME")
+                dw = convops.conv2d_backprop_filter(x, w.shape, dy, 1, "SAME")
+            with force(isa=names[widest], conv2d_backprop_input="direct", conv2d_backprop_filter="direct"):
+                want = convops.conv2d(x, w, 1, "SAME")
+                want_dx = convops.conv2d_backprop_input(x.shape, w, dy, 1, "SAME")
+                want_dw = convops.conv2d_backprop_filter(x, w.shape, dy, 1, "SAME")
+            assert_exact(fast, want, call, f"forced {names[widest]}")
+            assert_exact(general, want, call + " (general path)", f"forced {names[widest]}")
+            assert_exact(dx, want_dx, call + " input gradient", f"forced {names[widest]}")
+            assert_exact(dw, want_dw, call + " filter gradient", f"forced {names[widest]}")

@@ -39,6 +39,13 @@ cdef struct InputGradPlan:
     Py_ssize_t n_batch, height, width, c_in, h_out, w_out, kh, kw, c_group, c_out, groups
     Py_ssize_t sh, sw, dil_h, dil_w, top, left
     Py_ssize_t chunk_images
+    # col2im's tap tables, one per axis, built once per call: input row iy is read by
+    # row_count[iy] taps, whose offsets into an image's dP are row_offset[iy*kh : ...]
+    # (oy*W_out*K + ky*KW*C_group, in ascending ky); columns alike (ox*K + kx*C_group, ascending kx).
+    Py_ssize_t* row_count
+    Py_ssize_t* row_offset
+    Py_ssize_t* col_count
+    Py_ssize_t* col_offset
     int code
     bint failed
 
@@ -455,14 +462,19 @@ def conv2d_backprop_filter_direct(const floating[:, :, :, ::1] x, const floating
 cdef void _input_chunk_typed(const floating* dy, const floating* w, floating* dx, InputGradPlan* p,
                              Py_ssize_t chunk) noexcept nogil:
     # One chunk of images: dP = dy_g . w_g^T by BLAS into this task's scratch, then every input
-    # cell of these images gathers the dP entries of the taps that read it (col2im).
+    # cell of these images gathers the dP entries of the taps that read it (col2im), in ascending
+    # ky then kx, through the per-axis tap tables (no division in the loop).
     cdef Py_ssize_t k = p.kh * p.kw * p.c_group, c_out_group = p.c_out // p.groups
     cdef Py_ssize_t per_image = p.h_out * p.w_out, c_group = p.c_group
     cdef Py_ssize_t n0 = chunk * p.chunk_images
     cdef Py_ssize_t images = min(p.chunk_images, p.n_batch - n0)
     cdef Py_ssize_t rows = images * per_image
-    cdef Py_ssize_t row, nl, iy, ix, ky, kx, ty, tx, oy, ox, c, g
+    cdef Py_ssize_t nl, iy, ix, a, b, c, g, n_rows, n_cols
+    cdef const Py_ssize_t* roff
+    cdef const Py_ssize_t* coff
+    cdef floating total
     cdef floating* acc
+    cdef const floating* image
     cdef const floating* src
     cdef floating* buf = <floating*>malloc(rows * k * sizeof(floating))
     if buf == NULL:
@@ -473,35 +485,53 @@ cdef void _input_chunk_typed(const floating* dy, const floating* w, floating* dx
         # where row-major w (K x C_out) read column-major is w^T, hence trans_a.
         _gemm(True, False, <int>k, <int>rows, <int>c_out_group, w + g * c_out_group, <int>p.c_out,
               dy + n0 * per_image * p.c_out + g * c_out_group, <int>p.c_out, <floating>0, buf, <int>k)
-        for row in range(images * p.height):
-            nl = row // p.height
-            iy = row - nl * p.height
-            for ix in range(p.width):
-                acc = dx + (((n0 + nl) * p.height + iy) * p.width + ix) * p.c_in + g * c_group
-                memset(acc, 0, c_group * sizeof(floating))
-                for ky in range(p.kh):
-                    # Tap ky of output row oy reads input row oy*sh - top + ky*dil_h.
-                    ty = iy + p.top - ky * p.dil_h
-                    if ty < 0:
-                        break          # ty only decreases with ky
-                    if ty % p.sh != 0:
+        for nl in range(images):
+            image = buf + nl * per_image * k
+            for iy in range(p.height):
+                n_rows = p.row_count[iy]
+                roff = p.row_offset + iy * p.kh
+                for ix in range(p.width):
+                    n_cols = p.col_count[ix]
+                    coff = p.col_offset + ix * p.kw
+                    acc = dx + (((n0 + nl) * p.height + iy) * p.width + ix) * p.c_in + g * c_group
+                    if c_group == 1:
+                        # One channel: the sum stays in a register (the compiler cannot know that acc
+                        # and dP never alias, so it would store acc after every add).
+                        total = 0
+                        for a in range(n_rows):
+                            for b in range(n_cols):
+                                total = total + image[roff[a] + coff[b]]
+                        acc[0] = total
                         continue
-                    oy = ty // p.sh
-                    if oy >= p.h_out:
-                        continue
-                    for kx in range(p.kw):
-                        tx = ix + p.left - kx * p.dil_w
-                        if tx < 0:
-                            break
-                        if tx % p.sw != 0:
-                            continue
-                        ox = tx // p.sw
-                        if ox >= p.w_out:
-                            continue
-                        src = buf + ((nl * p.h_out + oy) * p.w_out + ox) * k + (ky * p.kw + kx) * c_group
-                        for c in range(c_group):
-                            acc[c] = acc[c] + src[c]
+                    memset(acc, 0, c_group * sizeof(floating))
+                    for a in range(n_rows):
+                        for b in range(n_cols):
+                            src = image + roff[a] + coff[b]
+                            for c in range(c_group):
+                                acc[c] = acc[c] + src[c]
     free(buf)
+
+
+cdef void _tap_table(Py_ssize_t size, Py_ssize_t n_taps, Py_ssize_t before, Py_ssize_t dilation,
+                     Py_ssize_t stride, Py_ssize_t n_out, Py_ssize_t out_step, Py_ssize_t tap_step,
+                     Py_ssize_t* count, Py_ssize_t* offset) noexcept nogil:
+    # For every input index i along one axis: the taps t (ascending) whose window o reads it,
+    # i = o*stride - before + t*dilation with 0 <= o < n_out, as offsets o*out_step + t*tap_step.
+    cdef Py_ssize_t i, t, shifted, o, n
+    for i in range(size):
+        n = 0
+        for t in range(n_taps):
+            shifted = i + before - t * dilation
+            if shifted < 0:
+                break          # shifted only decreases with t
+            if shifted % stride != 0:
+                continue
+            o = shifted // stride
+            if o >= n_out:
+                continue
+            offset[i * n_taps + n] = o * out_step + t * tap_step
+            n += 1
+        count[i] = n
 
 
 cdef void _input_chunks(void* ctx, ptrdiff_t begin, ptrdiff_t end) noexcept nogil:
@@ -543,7 +573,18 @@ def conv2d_backprop_input(const floating[:, :, :, ::1] dy, const floating[:, :, 
     n_chunks = (p.n_batch + chunk_images - 1) // chunk_images
     threads = effective_threads(num_threads, p.n_batch * p.h_out * p.w_out * p.kh * p.kw * p.c_group
                                 * (p.c_out // groups) // 16) if n_chunks > 1 else 1
+    p.row_count = <Py_ssize_t*>malloc((p.height + p.height * p.kh + p.width + p.width * p.kw) * sizeof(Py_ssize_t))
+    if p.row_count == NULL:
+        raise MemoryError("conv2d_backprop_input: could not allocate the tap tables")
+    p.row_offset = p.row_count + p.height
+    p.col_count = p.row_offset + p.height * p.kh
+    p.col_offset = p.col_count + p.width
     with nogil:
+        _tap_table(p.height, p.kh, p.top, p.dil_h, p.sh, p.h_out, p.w_out * p.kw * p.kh * p.c_group,
+                   p.kw * p.c_group, p.row_count, p.row_offset)
+        _tap_table(p.width, p.kw, p.left, p.dil_w, p.sw, p.w_out, p.kh * p.kw * p.c_group, p.c_group,
+                   p.col_count, p.col_offset)
         parallel_for(_input_chunks, &p, n_chunks, 1, threads)
+    free(p.row_count)
     if p.failed:
         raise MemoryError("conv2d_backprop_input: could not allocate a patch-gradient buffer")

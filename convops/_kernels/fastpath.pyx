@@ -21,6 +21,7 @@ from convops._kernels.common cimport floating
 from convops._kernels.pad cimport _pad
 from convops._kernels.pool cimport PoolPlan, plan_type, plan_window, run_pool
 from convops._kernels.pool_grad cimport run_argmax, run_avg_grad, run_scatter
+from convops._kernels.simd cimport convops_block_isa
 
 from convops._kernels import memory as _memory
 
@@ -128,7 +129,8 @@ cdef bint _finite(const char* data, Py_ssize_t count, bint is_float) noexcept no
 def conv2d_fast(input, filters, strides, padding, dilations, data_format, int isa, int num_threads):
     """``convops.conv2d(input, filters, strides, padding, dilations, data_format)`` for the plain
     case described above, run by the kernel convops.conv would choose (conv2d_image for one
-    channel in and out at stride 1, else conv2d_direct) in instruction set `isa`; or None (then
+    channel in and out at stride 1, else conv2d_direct) in instruction set `isa` (the direct
+    kernel: AVX2 in place of AVX-512 for few output channels, convops_block_isa); or None (then
     nothing was done: the caller takes the general path). Non-finite filters whose windows reach
     the padding are the general path's business (it chooses conv2d_gemm)."""
     cdef cnp.ndarray x, w, out
@@ -171,6 +173,8 @@ def conv2d_fast(input, filters, strides, padding, dilations, data_format, int is
         return None
     dims[0], dims[1], dims[2], dims[3] = n, h_out, w_out, c_out
     out = _result(4, dims, typenum, cnp.PyArray_ITEMSIZE(x))
+    if not (c_in == 1 and c_out == 1 and s == 1):
+        isa = convops_block_isa(isa, c_out * cnp.PyArray_ITEMSIZE(x))   # the direct kernel's, as run_conv's
     if is_float:
         if c_in == 1 and c_out == 1 and s == 1:
             _image(<const float*>cnp.PyArray_DATA(x), n, height, width, <const float*>cnp.PyArray_DATA(w),
@@ -479,10 +483,10 @@ def avg_pool2d_grad_fast(orig_input_shape, grad, ksize, strides, padding, data_f
 # NHWC C-contiguous filters and out_backprop of one dtype, stride 1, "VALID"/"SAME", no dilation,
 # no groups, finite filters of fewer than `max_filter_size` entries (below the size from which
 # "auto" considers Winograd), a non-empty result, and either more input channels than a
-# `lane_share`-th of a SIMD vector or less work than `min_gemm_work` (the direct kernel's calls:
-# the others go to im2col). It runs what the general path runs there: the transposed convolution
-# of out_backprop with the flipped filters by the direct kernel (convops/_conv_dispatch.py,
-# run_input_grad, choose_input_grad_kernel).
+# `lane_share`-th of a SIMD vector (of the set the direct kernel runs: convops_block_isa) or less
+# work than `min_gemm_work` (the direct kernel's calls: the others go to im2col). It runs what the
+# general path runs there: the transposed convolution of out_backprop with the flipped filters by
+# the direct kernel (convops/_conv_dispatch.py, run_input_grad, choose_input_grad_kernel).
 
 cdef void _flip(const floating* w, floating* flipped, Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t c_in,
                 Py_ssize_t c_out) noexcept nogil:
@@ -530,6 +534,7 @@ def conv2d_backprop_input_fast(input_sizes, filters, out_backprop, strides, padd
     kh, kw, c_out = w.shape[0], w.shape[1], w.shape[3]
     if w.shape[2] != c_in or c_out < 1 or kh < 1 or kw < 1 or w.size >= max_filter_size:
         return None
+    isa = convops_block_isa(isa, c_in * cnp.PyArray_ITEMSIZE(w))   # the direct kernel's: its outputs are C_in
     lanes = convops_simd_lanes(isa, cnp.PyArray_ITEMSIZE(w))
     if c_in * lane_share <= lanes and <double>n * height * width * c_out * kh * kw >= min_gemm_work:
         return None                              # im2col's: few input channels in a large call

@@ -6,7 +6,7 @@
 from libc.stddef cimport ptrdiff_t
 
 from convops._kernels.parallel cimport parallel_for
-from convops._kernels.simd cimport CONVOPS_SIMD_AVAILABLE, convops_simd_supported
+from convops._kernels.simd cimport CONVOPS_SIMD_AVAILABLE, convops_block_isa, convops_simd_supported
 
 import time
 
@@ -22,6 +22,13 @@ def supported_isas():
 def simd_build():
     """True when the extensions hold the C SIMD kernels (GCC or clang builds)."""
     return bool(CONVOPS_SIMD_AVAILABLE)
+
+
+def block_isa(int isa, Py_ssize_t channel_bytes):
+    """The instruction set a register-blocked conv kernel runs when `isa` is the widest and each
+    group has `channel_bytes` bytes of output channels: AVX2 for AVX-512 when they fit one AVX2
+    vector, else `isa` (src/simd_isa.h, convops_block_isa, says why)."""
+    return convops_block_isa(isa, channel_bytes)
 
 
 def cpu_features():

@@ -54,7 +54,7 @@
 #define CONVOPS_SIMD_AVAILABLE 0
 #endif
 
-/* Marks the two helpers below: some modules call only one of them (pool.pyx never asks for lanes,
+/* Marks the helpers below: some modules call only some of them (pool.pyx never asks for lanes,
  * conv_grad.pyx never asks what is supported). Not `inline`: that changes how the compiler
  * inlines into conv.pyx's callers. */
 #if defined(__GNUC__)
@@ -83,6 +83,20 @@ static CONVOPS_MAYBE_UNUSED int convops_simd_supported(int isa)
 static CONVOPS_MAYBE_UNUSED ptrdiff_t convops_simd_lanes(int isa, ptrdiff_t itemsize)
 {
     return (isa == CONVOPS_ISA_AVX512 ? 64 : isa == CONVOPS_ISA_AVX2 ? 32 : 16) / itemsize;
+}
+
+/* The instruction set of a register-blocked kernel -- conv2d's direct kernel (which the input
+ * gradient runs too) and the filter gradient's -- when convops chooses it: `isa`, the widest,
+ * except AVX2 in place of AVX-512 when a group's output channels fit one 32-byte vector
+ * (`channel_bytes` <= 32: float32 up to 8 channels, float64 up to 4). Such a block is one vector
+ * wide in either set and AVX-512 would leave half its lanes or more idle; the multiply-adds and
+ * their order are the same, so are the bits (tests/test_autotune.py). Where 512-bit operations
+ * run as two 256-bit halves (AMD Zen 4) AVX2 is 1.3-1.6x faster there (64x28x28x32 -> 2..8, 3x3,
+ * float32 and float64, forward and both gradients, 1 thread); cores with two 512-bit FMA units
+ * (Intel Xeon) issue as many 256-bit FMAs per cycle, so the same work takes the same cycles. */
+static CONVOPS_MAYBE_UNUSED int convops_block_isa(int isa, ptrdiff_t channel_bytes)
+{
+    return isa == CONVOPS_ISA_AVX512 && channel_bytes <= 32 ? CONVOPS_ISA_AVX2 : isa;
 }
 
 #endif /* CONVOPS_SIMD_ISA_H */
