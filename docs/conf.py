@@ -34,6 +34,7 @@ extensions = [
     "sphinx.ext.mathjax",
     "numpydoc",
     "matplotlib.sphinxext.plot_directive",
+    "figure_depends",  # the plot directive, redrawing a page's figures when their modules change
     "animation",
     "kernel_source",
     "results",

@@ -15,8 +15,9 @@ animations end on the finished output); ``:width:`` caps the player's width (CSS
 content is the caption, as in ``.. figure::``.
 
 GIFs and their frames are written to ``_generated/`` in the source tree (git-ignored) and redrawn
-when missing or older than the drawing module (or ``grammar.py`` beside it, or, for a translated
-edition, the figure catalogues), so an incremental build does not redraw them all. Each edition has
+when missing or older than the drawing module (or a figure module it imports, or, for a translated
+edition, the figure catalogues: ``figure_depends.figure_sources``), so an incremental build does not
+redraw them all. Each edition has
 GIFs of its own (``kernels-anim_conv.gif``, ``kernels-anim_conv-zh_TW.gif``): the animations draw
 their words in the language being built (:mod:`figures.i18n`), and so does the player (its labels
 are written into the HTML, where ``player.js`` reads them). Outside HTML (the doctest builder)
@@ -39,6 +40,7 @@ import urllib.parse
 
 from docutils import nodes
 from docutils.parsers.rst import directives
+from figure_depends import figure_sources
 from sphinx.util.docutils import SphinxDirective
 
 from figures import i18n
@@ -109,16 +111,12 @@ class Animation(SphinxDirective):
             raise self.error(f"animation: use `.. animation:: module:function` with an :alt: option; got {target!r}")
         module = importlib.import_module(module_name)
         func = getattr(module, func_name)
-        source = pathlib.Path(module.__file__)
-        grammar = source.with_name("grammar.py")
         out_dir = pathlib.Path(self.env.srcdir, "_generated")
         out_dir.mkdir(exist_ok=True)
         language = i18n.language()
         suffix = "" if language == "en" else f"-{language}"  # one GIF per edition
         gif = out_dir / f"{module_name.rsplit('.', 1)[-1]}-{func_name}{suffix}.gif"
-        depends = [source] + ([grammar] if grammar.exists() else [])
-        if language != "en":  # the words drawn come from the figure catalogues
-            depends += sorted((i18n.LOCALES / language / "LC_MESSAGES" / "figures").glob("*.po"))
+        depends = figure_sources([module_name.rsplit(".", 1)[-1]], language) or [pathlib.Path(module.__file__)]
         newest = max(path.stat().st_mtime for path in depends)
         if not gif.exists() or gif.stat().st_mtime < newest:
             _draw(func, gif, language)
