@@ -83,15 +83,16 @@ def isa_index() -> int:
     return _WIDEST_ISA
 
 
-def block_isa(compute: np.dtype, channels: int) -> int:
-    """The instruction set of a register-blocked kernel (conv2d's direct kernel, which the input
-    gradient runs too, or the filter gradient's) whose groups have ``channels`` output channels:
-    the forced one if the conv kernels run it here, else the widest -- AVX2 in place of AVX-512
-    when the channels fit one AVX2 vector (the same bits; src/simd_isa.h, convops_block_isa)."""
+def block_isa(compute: np.dtype, channels: int, direct: bool = True) -> int:
+    """The instruction set of a register-blocked kernel whose groups have ``channels`` output
+    channels -- conv2d's direct kernel (``direct``: the forward convolution and the input
+    gradient, which runs it on flipped filters) or the filter gradient's: the forced one if the
+    conv kernels run it here, else the widest, with AVX2 in place of AVX-512 for few channels (the
+    same bits; src/simd_isa.h, convops_block_isa, says where and why)."""
     forced = dispatch.forced_isa()
     if forced is not None and forced in _SUPPORTED_ISAS:
         return _ISA_NAMES.index(forced)
-    return _simd.block_isa(_WIDEST_ISA, channels * compute.itemsize)
+    return _simd.block_isa(_WIDEST_ISA, channels * compute.itemsize, direct)
 
 
 def default_isa() -> int:
@@ -343,7 +344,7 @@ def run_filter_grad(op: str, geo: ConvGeometry, x: np.ndarray, dy: np.ndarray, d
     dy = np.ascontiguousarray(dy, dtype=geo.compute)
     kernels = load("conv_grad")
     if choose_filter_grad_kernel(geo, dy) == "direct":
-        isa = block_isa(geo.compute, geo.c_out // geo.groups)
+        isa = block_isa(geo.compute, geo.c_out // geo.groups, direct=False)
         blocking = _autotune.filter_blocking(
             geo.compute,
             isa,

@@ -539,22 +539,25 @@ def test_fast_path_leaves_non_finite_filters_with_padding_to_the_general_path():
 
 
 def test_few_output_channels_run_avx2_in_place_of_avx512_with_the_same_bits():
-    """A register-blocked kernel whose groups have at most 32 bytes of output channels runs AVX2
-    where AVX-512 is the widest set (one vector wide either way; _conv_dispatch.block_isa), unless
-    an instruction set is forced; and every kernel it serves gives the forced widest set's bits:
-    conv2d (compiled fast path and general path), the input gradient's direct kernel (its outputs
-    are the forward C_in) and the filter gradient's."""
+    """Where AVX-512 is the widest set, conv2d's direct kernel runs AVX2 for fewer output channels
+    per group than an AVX-512 vector and the filter gradient's for at most 32 bytes of them
+    (_conv_dispatch.block_isa), unless an instruction set is forced; and every kernel it serves
+    gives the forced widest set's bits: conv2d (compiled fast path and general path), the input
+    gradient's direct kernel (its outputs are the forward C_in) and the filter gradient's."""
     names = simd.ISA_NAMES
     widest = _conv_dispatch.default_isa()
     narrow = names.index("avx2") if names[widest] == "avx512" else widest
     f32, f64 = np.dtype(np.float32), np.dtype(np.float64)
-    assert [_conv_dispatch.block_isa(f32, c) for c in (1, 8, 9, 16)] == [narrow, narrow, widest, widest]
-    assert [_conv_dispatch.block_isa(f64, c) for c in (1, 4, 5)] == [narrow, narrow, widest]
+    block_isa = _conv_dispatch.block_isa
+    assert [block_isa(f32, c) for c in (1, 8, 9, 15, 16, 24)] == [narrow] * 4 + [widest] * 2
+    assert [block_isa(f64, c) for c in (1, 4, 5, 7, 8)] == [narrow] * 4 + [widest]
+    assert [block_isa(f32, c, direct=False) for c in (1, 8, 9, 15)] == [narrow, narrow, widest, widest]
+    assert [block_isa(f64, c, direct=False) for c in (4, 5)] == [narrow, widest]
     for name in ISAS:
         with force(isa=name):
-            assert _conv_dispatch.block_isa(f32, 1) == names.index(name)
+            assert block_isa(f32, 1) == block_isa(f32, 1, direct=False) == names.index(name)
     for dtype in FLOATS:
-        for c_in, c_out in ((5, 1), (3, 8), (16, 3), (8, 4)):
+        for c_in, c_out in ((5, 1), (3, 8), (16, 3), (8, 4), (4, 13)):
             x = _data((3, 11, 10, c_in), dtype, c_in)
             w = _data((3, 3, c_in, c_out), dtype, c_out)
             call = f"{np.dtype(dtype).name} {c_in} -> {c_out} channels"

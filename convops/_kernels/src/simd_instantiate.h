@@ -24,8 +24,6 @@
  *   UK_TARGET    the function attribute that lets the compiler use the instruction set
  *   UK_NAME(x)   the name of x in this copy: convops_<f32|f64>_<base|avx2|avx512>_x
  *   UK_BLOCK(v)  rows of a register block v (1..4) vectors wide, from CONVOPS_BLOCKS_<set>
- *   UK_LOAD_PART(vec, src, n), UK_STORE_PART(dst, vec, n)
- *                the first n lanes of a vector from or to memory that holds only those
  * CONVOPS_BODY and CONVOPS_BLOCKS_* are undefined at the end, ready for the next family.
  */
 #ifndef CONVOPS_SIMD_INSTANTIATE_H
@@ -71,29 +69,6 @@
 #define UK_BLOCK_2(b1, b2, b3, b4) b2
 #define UK_BLOCK_3(b1, b2, b3, b4) b3
 #define UK_BLOCK_4(b1, b2, b3, b4) b4
-
-/* The first n (1 .. lanes - 1) lanes of vector `vec` (an lvalue), loaded (the others 0) or
- * stored, lane by lane through a whole vector on the stack. Not memcpy(&vec, src, n * size) of
- * a run-time length: that takes the accumulator's address, and GCC then kept every accumulator
- * of a register block on the stack for the whole reduction -- with fewer output channels than a
- * vector every block is such a block, and conv2d ran at half the speed of a whole vector
- * (64x30x30x32 -> 8, 3x3, AVX-512: 9.9 ms; -> 16: 5.1 ms; Zen 4). */
-#define UK_LOAD_PART(vec, src, n)                                                                  \
-    do {                                                                                           \
-        UK_T part_[UK_VBYTES / sizeof(UK_T)] = {0};                                                \
-        ptrdiff_t i_;                                                                              \
-        for (i_ = 0; i_ < (n); i_++)                                                               \
-            part_[i_] = (src)[i_];                                                                 \
-        memcpy(&(vec), part_, sizeof(vec));                                                        \
-    } while (0)
-#define UK_STORE_PART(dst, vec, n)                                                                 \
-    do {                                                                                           \
-        UK_T part_[UK_VBYTES / sizeof(UK_T)];                                                      \
-        ptrdiff_t i_;                                                                              \
-        memcpy(part_, &(vec), sizeof(vec));                                                        \
-        for (i_ = 0; i_ < (n); i_++)                                                               \
-            (dst)[i_] = part_[i_];                                                                 \
-    } while (0)
 
 #endif /* CONVOPS_SIMD_INSTANTIATE_H */
 

@@ -85,18 +85,31 @@ static CONVOPS_MAYBE_UNUSED ptrdiff_t convops_simd_lanes(int isa, ptrdiff_t item
     return (isa == CONVOPS_ISA_AVX512 ? 64 : isa == CONVOPS_ISA_AVX2 ? 32 : 16) / itemsize;
 }
 
-/* The instruction set of a register-blocked kernel -- conv2d's direct kernel (which the input
- * gradient runs too) and the filter gradient's -- when convops chooses it: `isa`, the widest,
- * except AVX2 in place of AVX-512 when a group's output channels fit one 32-byte vector
- * (`channel_bytes` <= 32: float32 up to 8 channels, float64 up to 4). Such a block is one vector
- * wide in either set and AVX-512 would leave half its lanes or more idle; the multiply-adds and
- * their order are the same, so are the bits (tests/test_autotune.py). Where 512-bit operations
- * run as two 256-bit halves (AMD Zen 4) AVX2 is 1.3-1.6x faster there (64x28x28x32 -> 2..8, 3x3,
- * float32 and float64, forward and both gradients, 1 thread); cores with two 512-bit FMA units
- * (Intel Xeon) issue as many 256-bit FMAs per cycle, so the same work takes the same cycles. */
-static CONVOPS_MAYBE_UNUSED int convops_block_isa(int isa, ptrdiff_t channel_bytes)
+/* The instruction set of a register-blocked kernel -- conv2d's direct kernel (`direct`: the
+ * forward convolution and the input gradient, which is that kernel on flipped filters) or the
+ * filter gradient's -- when convops chooses it: `isa`, the widest, except AVX2 in place of
+ * AVX-512
+ * - for any of them when a group's output channels fit one 32-byte vector (`channel_bytes` <= 32:
+ *   float32 up to 8 channels, float64 up to 4). Such a block is one vector wide in either set and
+ *   AVX-512 would leave half its lanes or more idle. Where 512-bit operations run as two 256-bit
+ *   halves (AMD Zen 4) AVX2 is 1.3-1.6x faster (64x28x28x32 -> 2..8, 3x3, float32 and float64,
+ *   forward and both gradients, 1 thread); cores with two 512-bit FMA units (Intel Xeon) issue as
+ *   many 256-bit FMAs per cycle, so the same work takes the same cycles.
+ * - for conv2d's direct kernel also when they are fewer than one AVX-512 vector (< 64 bytes). Its
+ *   AVX-512 blocks one vector wide multiply-add by inline assembly (conv_ukernel.h), and when
+ *   that vector is partial its copies in and out (a memcpy of a run-time length) make GCC keep
+ *   the accumulator in memory around every multiply-add: twice the time of a whole vector
+ *   (64x30x30x32 -> 12..15, 3x3, 1 thread, Zen 4: 9.6-9.8 ms; AVX2, two vectors: 4.4-4.6 ms;
+ *   -> 16 on AVX-512: 4.6-4.9 ms). Copying the partial vector lane by lane instead mended those
+ *   blocks but made the kernel's whole-vector blocks slower (the tutorial's first layer,
+ *   64x28x28x1 -> 32: 0.45 -> 0.52 ms), so AVX2 runs them.
+ * The multiply-adds and their order are the same in every set, so are the bits
+ * (tests/test_autotune.py, tests/test_conv_kernels.py). */
+static CONVOPS_MAYBE_UNUSED int convops_block_isa(int isa, ptrdiff_t channel_bytes, int direct)
 {
-    return isa == CONVOPS_ISA_AVX512 && channel_bytes <= 32 ? CONVOPS_ISA_AVX2 : isa;
+    if (isa == CONVOPS_ISA_AVX512 && (channel_bytes <= 32 || (direct && channel_bytes < 64)))
+        return CONVOPS_ISA_AVX2;
+    return isa;
 }
 
 #endif /* CONVOPS_SIMD_ISA_H */
