@@ -44,7 +44,7 @@ _LANES = 8
 # The input gradient runs im2col + BLAS + col2im, not the direct kernel, for one group of C_in at
 # most (SIMD lanes of the direct kernel's instruction set, block_isa) / this: the direct kernel
 # vectorises over its output channels, the forward C_in, so it costs as much for C_in = 1 as for
-# a whole vector (AVX2's 8 float32 lanes, which it runs for C_in <= 8), while GEMM's cost grows
+# a whole vector (AVX2's 8 float32 lanes: it runs AVX2 for C_in < 16), while GEMM's cost grows
 # with C_in. AMD Zen 4, float32, 64 images, 3x3 VALID, forced direct vs GEMM (ms; 1 thread,
 # thread CPU time, median of 7 / 2 threads, wall): C_in = 1, 28x28 -> 32: 3.43 vs 1.28; C_in = 2:
 # 28x28 -> 32 3.21 vs 2.80 / 2.07 vs 1.79, -> 64 6.11 vs 3.44 / 4.12 vs 2.35; C_in = 4: -> 32
