@@ -139,7 +139,7 @@ def conv2d_fast(input, filters, strides, padding, dilations, data_format, int is
     cdef cnp.npy_intp dims[4]
     cdef int typenum
     cdef int same
-    cdef bint is_float
+    cdef bint is_float, image
     if type(input) is not np.ndarray or type(filters) is not np.ndarray:
         return None
     if not (type(dilations) is int and dilations == 1) or not _nhwc_of(data_format):
@@ -173,10 +173,11 @@ def conv2d_fast(input, filters, strides, padding, dilations, data_format, int is
         return None
     dims[0], dims[1], dims[2], dims[3] = n, h_out, w_out, c_out
     out = _result(4, dims, typenum, cnp.PyArray_ITEMSIZE(x))
-    if not (c_in == 1 and c_out == 1 and s == 1):
+    image = c_in == 1 and c_out == 1 and s == 1   # conv2d_image, else conv2d_direct (as run_conv chooses)
+    if not image:
         isa = convops_block_isa(isa, c_out * cnp.PyArray_ITEMSIZE(x), 1)   # the direct kernel's, as run_conv's
     if is_float:
-        if c_in == 1 and c_out == 1 and s == 1:
+        if image:
             _image(<const float*>cnp.PyArray_DATA(x), n, height, width, <const float*>cnp.PyArray_DATA(w),
                    kh, kw, <float*>cnp.PyArray_DATA(out), h_out, w_out, s, 1, 1, top, left, isa, num_threads)
         else:
@@ -184,7 +185,7 @@ def conv2d_fast(input, filters, strides, padding, dilations, data_format, int is
                     <const float*>cnp.PyArray_DATA(w), kh, kw, c_in, c_out, <float*>cnp.PyArray_DATA(out),
                     h_out, w_out, s, s, 1, 1, top, left, 1, isa, num_threads)
     else:
-        if c_in == 1 and c_out == 1 and s == 1:
+        if image:
             _image(<const double*>cnp.PyArray_DATA(x), n, height, width, <const double*>cnp.PyArray_DATA(w),
                    kh, kw, <double*>cnp.PyArray_DATA(out), h_out, w_out, s, 1, 1, top, left, isa, num_threads)
         else:

@@ -12,12 +12,12 @@ is written by the module in the edition's language (``figures.i18n``).
 from __future__ import annotations
 
 import importlib
-import pathlib
 
 from docutils import nodes
+from figure_depends import figure_sources
 from sphinx.util.docutils import SphinxRole
 
-FIGURES = pathlib.Path(__file__).resolve().parent.parent / "figures"
+from figures import i18n
 
 
 class FactRole(SphinxRole):
@@ -28,8 +28,10 @@ class FactRole(SphinxRole):
                 f"fact {self.text!r}: write MODULE.KEY, e.g. trained.accuracy", line=self.lineno
             )
             return [self.inliner.problematic(self.rawtext, self.rawtext, msg)], [msg]
-        for name in (module_name, "mnist", "grammar"):
-            self.env.note_dependency(str(FIGURES / f"{name}.py"))
+        # The module computes the value with what it imports (the trained network's mnist.py...)
+        # and writes words in the edition's language: all of it is the page's dependency.
+        for path in figure_sources([module_name], i18n.language()):
+            self.env.note_dependency(str(path))
         if self.env.app.builder.format != "html":
             return [nodes.Text("…")], []
         try:
