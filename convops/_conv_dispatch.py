@@ -44,7 +44,7 @@ _LANES = 8
 # The input gradient runs im2col + BLAS + col2im, not the direct kernel, for one group of C_in at
 # most (SIMD lanes of the direct kernel's instruction set, block_isa) / this: the direct kernel
 # vectorises over its output channels, the forward C_in, so it costs as much for C_in = 1 as for
-# a whole vector (AVX2's 8 float32 lanes: it runs AVX2 for C_in < 16), while GEMM's cost grows
+# a whole vector (AVX2's 8 float32 lanes: it runs AVX2 for C_in <= 8), while GEMM's cost grows
 # with C_in. AMD Zen 4, float32, 64 images, 3x3 VALID, forced direct vs GEMM (ms; 1 thread,
 # thread CPU time, median of 7 / 2 threads, wall): C_in = 1, 28x28 -> 32: 3.43 vs 1.28; C_in = 2:
 # 28x28 -> 32 3.21 vs 2.80 / 2.07 vs 1.79, -> 64 6.11 vs 3.44 / 4.12 vs 2.35; C_in = 4: -> 32
@@ -83,16 +83,16 @@ def isa_index() -> int:
     return _WIDEST_ISA
 
 
-def block_isa(compute: np.dtype, channels: int, direct: bool = True) -> int:
+def block_isa(compute: np.dtype, channels: int) -> int:
     """The instruction set of a register-blocked kernel whose groups have ``channels`` output
-    channels -- conv2d's direct kernel (``direct``: the forward convolution and the input
-    gradient, which runs it on flipped filters) or the filter gradient's: the forced one if the
-    conv kernels run it here, else the widest, with AVX2 in place of AVX-512 for few channels (the
-    same bits; src/simd_isa.h, convops_block_isa, says where and why)."""
+    channels -- conv2d's direct kernel (the forward convolution and the input gradient, which
+    runs it on flipped filters) or the filter gradient's: the forced one if the conv kernels run
+    it here, else the widest, with AVX2 in place of AVX-512 for channels that fit one AVX2 vector
+    (the same bits; src/simd_isa.h, convops_block_isa, says where and why)."""
     forced = dispatch.forced_isa()
     if forced is not None and forced in _SUPPORTED_ISAS:
         return _ISA_NAMES.index(forced)
-    return _simd.block_isa(_WIDEST_ISA, channels * compute.itemsize, direct)
+    return _simd.block_isa(_WIDEST_ISA, channels * compute.itemsize)
 
 
 def default_isa() -> int:
@@ -344,7 +344,7 @@ def run_filter_grad(op: str, geo: ConvGeometry, x: np.ndarray, dy: np.ndarray, d
     dy = np.ascontiguousarray(dy, dtype=geo.compute)
     kernels = load("conv_grad")
     if choose_filter_grad_kernel(geo, dy) == "direct":
-        isa = block_isa(geo.compute, geo.c_out // geo.groups, direct=False)
+        isa = block_isa(geo.compute, geo.c_out // geo.groups)
         blocking = _autotune.filter_blocking(
             geo.compute,
             isa,

@@ -768,7 +768,7 @@ def test_conv2d_backprop_input_of_few_channels_matches_tensorflow_on_any_thread_
     dtype, x_shape, w_shape, padding, monkeypatch
 ):
     """A stride-1 input gradient of one group with C_in at most half a SIMD vector (of the set
-    the direct kernel would run: AVX2 for fewer channels than an AVX-512 vector) runs
+    the direct kernel would run: AVX2 for channels that fit one AVX2 vector) runs
     im2col + BLAS + col2im by default, not the direct kernel, which would fill C_in of its lanes
     (convops._conv_dispatch.choose_input_grad_kernel) -- unless the call is small (fewer than
     2**18 of the direct kernel's multiply-adds): within TF's bound, the same bits on 1 and 2
@@ -785,7 +785,7 @@ def test_conv2d_backprop_input_of_few_channels_matches_tensorflow_on_any_thread_
     bound_dx, _ = conv_grad_bounds(case, dy, want_dx, want_dw)
     c_in, groups = x_shape[3], x_shape[3] // w_shape[2]
     isa = convops._conv_dispatch.default_isa()
-    if convops._kernels.simd.ISA_NAMES[isa] == "avx512" and c_in * np.dtype(dtype).itemsize < 64:
+    if convops._kernels.simd.ISA_NAMES[isa] == "avx512" and c_in * np.dtype(dtype).itemsize <= 32:
         isa = convops._kernels.simd.ISA_NAMES.index("avx2")
     lanes = convops._autotune.simd_lanes(np.dtype(dtype), isa)
     for method in (None, "direct"):

@@ -7,4 +7,4 @@ cdef extern from "simd_isa.h" nogil:
     int CONVOPS_ISA_AVX512
     int CONVOPS_SIMD_AVAILABLE
     int convops_simd_supported(int isa)
-    int convops_block_isa(int isa, Py_ssize_t channel_bytes, int direct)
+    int convops_block_isa(int isa, Py_ssize_t channel_bytes)

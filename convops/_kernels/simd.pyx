@@ -24,12 +24,11 @@ def simd_build():
     return bool(CONVOPS_SIMD_AVAILABLE)
 
 
-def block_isa(int isa, Py_ssize_t channel_bytes, bint direct):
+def block_isa(int isa, Py_ssize_t channel_bytes):
     """The instruction set a register-blocked conv kernel runs when `isa` is the widest and each
-    group has `channel_bytes` bytes of output channels: AVX2 in place of AVX-512 for a few
-    channels, more of them for conv2d's direct kernel (`direct`); else `isa` (src/simd_isa.h,
-    convops_block_isa, says why)."""
-    return convops_block_isa(isa, channel_bytes, direct)
+    group has `channel_bytes` bytes of output channels: AVX2 in place of AVX-512 for channels that
+    fit one AVX2 vector, else `isa` (src/simd_isa.h, convops_block_isa, says why)."""
+    return convops_block_isa(isa, channel_bytes)
 
 
 def cpu_features():

@@ -10,6 +10,9 @@
 #include <stddef.h>
 
 #include "simd_isa.h"
+#if CONVOPS_SIMD_X86
+#include <immintrin.h>   /* AVX-512's masked loads and stores for partial vectors (conv_ukernel.h) */
+#endif
 
 /* Output pixels per block for 1..4 vectors of channels, per instruction set: P x V accumulators
  * plus min(P, V) weight vectors or broadcasts and one more must fit the register file (32 vector

@@ -85,29 +85,25 @@ static CONVOPS_MAYBE_UNUSED ptrdiff_t convops_simd_lanes(int isa, ptrdiff_t item
     return (isa == CONVOPS_ISA_AVX512 ? 64 : isa == CONVOPS_ISA_AVX2 ? 32 : 16) / itemsize;
 }
 
-/* The instruction set of a register-blocked kernel -- conv2d's direct kernel (`direct`: the
- * forward convolution and the input gradient, which is that kernel on flipped filters) or the
- * filter gradient's -- when convops chooses it: `isa`, the widest, except AVX2 in place of
- * AVX-512
- * - for any of them when a group's output channels fit one 32-byte vector (`channel_bytes` <= 32:
- *   float32 up to 8 channels, float64 up to 4). Such a block is one vector wide in either set and
- *   AVX-512 would leave half its lanes or more idle. Where 512-bit operations run as two 256-bit
- *   halves (AMD Zen 4) AVX2 is 1.3-1.6x faster (64x28x28x32 -> 2..8, 3x3, float32 and float64,
- *   forward and both gradients, 1 thread); cores with two 512-bit FMA units (Intel Xeon) issue as
- *   many 256-bit FMAs per cycle, so the same work takes the same cycles.
- * - for conv2d's direct kernel also when they are fewer than one AVX-512 vector (< 64 bytes). Its
- *   AVX-512 blocks one vector wide multiply-add by inline assembly (conv_ukernel.h), and when
- *   that vector is partial its copies in and out (a memcpy of a run-time length) make GCC keep
- *   the accumulator in memory around every multiply-add: twice the time of a whole vector
- *   (64x30x30x32 -> 12..15, 3x3, 1 thread, Zen 4: 9.6-9.8 ms; AVX2, two vectors: 4.4-4.6 ms;
- *   -> 16 on AVX-512: 4.6-4.9 ms). Copying the partial vector lane by lane instead mended those
- *   blocks but made the kernel's whole-vector blocks slower (the tutorial's first layer,
- *   64x28x28x1 -> 32: 0.45 -> 0.52 ms), so AVX2 runs them.
+/* The instruction set of a register-blocked conv kernel (conv2d's direct kernel -- the forward
+ * convolution and the input gradient, which is that kernel on flipped filters -- or the filter
+ * gradient's) when convops chooses it: `isa`, the widest, except AVX2 in place of AVX-512 when a
+ * group's output channels fit one 32-byte vector (`channel_bytes` <= 32: float32 up to 8
+ * channels, float64 up to 4). Such a block is one vector wide in either set and AVX-512 would
+ * leave half its lanes or more idle. Where 512-bit operations run as two 256-bit halves (AMD
+ * Zen 4) AVX2 is 1.3-1.6x faster (64x28x28x32 -> 2..8, 3x3, float32 and float64, forward and
+ * both gradients, 1 thread); cores with two 512-bit FMA units (Intel Xeon) issue as many 256-bit
+ * FMAs per cycle, so the same work takes the same cycles.
+ *
+ * From 33 bytes AVX-512 needs half the multiply-adds of AVX2 (9..16 float32 channels: one vector
+ * against two), which pays where its FMAs are whole (Intel) and costs little where they are not:
+ * Zen 4, 64x30x30x32 -> 9..16 channels, 3x3, 1 thread, forward: AVX2 4.6-4.8 ms, AVX-512
+ * 4.9-5.1 (16, whole vectors in both: 4.6-4.8 vs 4.9-5.0), input gradient a tie.
  * The multiply-adds and their order are the same in every set, so are the bits
  * (tests/test_autotune.py, tests/test_conv_kernels.py). */
-static CONVOPS_MAYBE_UNUSED int convops_block_isa(int isa, ptrdiff_t channel_bytes, int direct)
+static CONVOPS_MAYBE_UNUSED int convops_block_isa(int isa, ptrdiff_t channel_bytes)
 {
-    if (isa == CONVOPS_ISA_AVX512 && (channel_bytes <= 32 || (direct && channel_bytes < 64)))
+    if (isa == CONVOPS_ISA_AVX512 && channel_bytes <= 32)
         return CONVOPS_ISA_AVX2;
     return isa;
 }
