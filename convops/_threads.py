@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import ctypes
 import os
 import threading
 import warnings
@@ -232,8 +233,10 @@ class BlasThreads:
 
     The conv-gradient kernels call BLAS from their own threads, each on its own chunk; OpenBLAS's
     threads on top of those would fight over the cores (measured on 2 cores: a tutorial-sized
-    filter gradient took 50-110 ms instead of 3 ms). threadpoolctl sets OpenBLAS's thread count
-    (~10 us). The limit is shared: while any ``with`` block (in any Python thread) is running,
+    filter gradient took 50-110 ms instead of 3 ms). threadpoolctl finds the BLAS libraries, and
+    their thread counts are set
+    by calling OpenBLAS's own ``openblas_set_num_threads`` (see :meth:`_load`). The limit is
+    shared: while any ``with`` block (in any Python thread) is running,
     BLAS is limited; when the last one ends, the counts recorded before the first one are
     restored -- so concurrent callers can never leave BLAS limited. Without threadpoolctl the
     kernels run their chunks one after the other and leave BLAS's threading alone.
@@ -248,6 +251,11 @@ class BlasThreads:
 
     def __init__(self) -> None:
         self._libs: list = []
+        # Per library: a function returning its thread count and one setting it; the libraries
+        # whose counts threadpoolctl sets (_load).
+        self._getters: list = []
+        self._setters: list = []
+        self._by_threadpoolctl: list = []
         self.available: bool | None = None
         # Re-entrant: a signal handler running convops while this thread holds the lock must not
         # deadlock; _settle is idempotent, so re-entering it is harmless.
@@ -265,8 +273,47 @@ class BlasThreads:
             return
         # After a BLAS-using kernel module is imported: SciPy's OpenBLAS must be loaded to be found.
         load("conv_gemm")
-        self._libs = list(ThreadpoolController().select(user_api="blas").lib_controllers)
-        self.available = bool(self._libs)
+        libs = list(ThreadpoolController().select(user_api="blas").lib_controllers)
+        getters, setters, by_threadpoolctl = [], [], []
+        for lib in libs:
+            direct = self._openblas_functions(lib)
+            if direct is not None:
+                getters.append(direct[0])
+                setters.append(direct[1])
+            else:
+                getters.append(lambda lib=lib: lib.num_threads)
+                setters.append(lambda threads, lib=lib: self._set(lib, threads))
+                by_threadpoolctl.append(lib)
+        self._libs, self._getters, self._setters, self._by_threadpoolctl = libs, getters, setters, by_threadpoolctl
+        self.available = bool(libs)
+
+    @staticmethod
+    def _openblas_functions(lib: Any) -> tuple[Any, Any] | None:
+        """OpenBLAS's own get and set functions for its thread count, when ``lib`` is an OpenBLAS
+        with its own threads (pthreads): ctypes functions called directly.
+
+        Why not threadpoolctl's ``num_threads`` and ``set_num_threads``: in Python they cost
+        ~0.4-0.6 us each, a lowering and restoring of two libraries (NumPy's and SciPy's OpenBLAS
+        in the wheels) ~13 us -- a third of a small gradient call (1 x 28 x 28 x 1 -> 32 by im2col:
+        44 us, AMD Zen 4); the C functions ~0.1-0.15 us. An interrupt cannot land inside a C call.
+        They also ignore threadpoolctl's rule that only the first Python thread to set a pthreads
+        OpenBLAS's count may change it, which :meth:`_set` overrides anyway. Another threading
+        layer (OpenMP: per-thread counts) keeps threadpoolctl's functions."""
+        if lib.internal_api != "openblas" or lib.threading_layer != "pthreads":
+            return None
+        try:
+            dll = ctypes.CDLL(lib.filepath)
+        except OSError:
+            return None
+        for prefix in ("", "scipy_"):
+            for suffix in ("", "64_", "_64"):
+                get = getattr(dll, f"{prefix}openblas_get_num_threads{suffix}", None)
+                set_ = getattr(dll, f"{prefix}openblas_set_num_threads{suffix}", None)
+                if get is not None and set_ is not None:
+                    get.restype, get.argtypes = ctypes.c_int, []
+                    set_.restype, set_.argtypes = None, [ctypes.c_int]
+                    return get, set_
+        return None
 
     @contextlib.contextmanager
     def limit(self, threads: int) -> Iterator[None]:
@@ -320,17 +367,18 @@ class BlasThreads:
         with self._lock:
             if self._holders:
                 if not self._lowered:
-                    self._originals = [lib.num_threads for lib in self._libs]
+                    self._originals = [get() for get in self._getters]
                     self._lowered = True
                 if self._applied != threads:
                     self._applied = None
-                    for lib in self._libs:
-                        self._set(lib, threads)
+                    for set_ in self._setters:
+                        set_(threads)
                     self._applied = threads
             elif self._lowered:
                 self._applied = None
-                for lib, count in zip(self._libs, self._originals):
-                    self._set(lib, count)
+                for set_, count in zip(self._setters, self._originals):
+                    set_(count)
+                for lib in self._by_threadpoolctl:
                     # Let go: another Python thread (or the user's own threadpoolctl) may set it next.
                     if hasattr(type(lib), "clear_controlling_thread"):
                         type(lib).clear_controlling_thread()

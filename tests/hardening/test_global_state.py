@@ -115,8 +115,22 @@ def gemm_filter_gradient(monkeypatch):
     monkeypatch.setattr("convops.conv._FILTER_GRAD_METHOD", "gemm", raising=False)
 
 
+@pytest.fixture(params=["openblas", "threadpoolctl"])
+def blas_route(request, monkeypatch):
+    """How convops sets BLAS's thread counts: OpenBLAS's own functions (pthreads OpenBLAS, as in
+    the NumPy and SciPy wheels) or threadpoolctl's (any other library or threading layer; here
+    forced by finding no OpenBLAS functions). The limiter is loaded afresh for each, and again
+    after the test."""
+    if request.param == "threadpoolctl":
+        monkeypatch.setattr(threads_module.BlasThreads, "_openblas_functions", staticmethod(lambda lib: None))
+    threads_module.blas_threads.available = None
+    yield request.param
+    monkeypatch.undo()
+    threads_module.blas_threads.available = None
+
+
 @pytest.fixture
-def blas_at_3():
+def blas_at_3(blas_route):
     """BLAS at 3 threads (neither 1, what convops lowers it to, nor this machine's default), and
     convops's BLAS limiter loaded before the hook is installed."""
     controller = threadpoolctl.ThreadpoolController()
@@ -142,7 +156,7 @@ def _filter_grad(x: np.ndarray, dy: np.ndarray) -> np.ndarray:
         return convops.conv2d_backprop_filter(x, (3, 3, 8, 16), dy)
 
 
-def test_interrupt_at_every_line_of_blas_limit_and_thread_count(blas_at_3):
+def test_interrupt_at_every_line_of_blas_limit_and_thread_count(blas_at_3, blas_route):
     x, dy = _grad_inputs(2, 12)
     expected = _filter_grad(x, dy)
     convops.set_num_threads(3)
@@ -157,8 +171,12 @@ def test_interrupt_at_every_line_of_blas_limit_and_thread_count(blas_at_3):
         assert state() == before, f"state changed by an interrupt at {hook.where}"
 
     functions = inject_everywhere(call, (THREADS_FILE, TPC_FILE), check)
-    # Interrupts landed while BLAS's counts were being lowered and restored, and in convops' count.
-    assert {"_settle", "_set", "set_num_threads", "num_threads", "get_num_threads"} <= functions, functions
+    # Interrupts landed while BLAS's counts were being lowered and restored, and in convops' count
+    # (OpenBLAS's own functions are C: no line of them runs in Python).
+    landed = {"_settle", "num_threads", "get_num_threads"}
+    if blas_route == "threadpoolctl":
+        landed |= {"_set", "set_num_threads"}
+    assert landed <= functions, functions
     # The lowered count was never recorded as the original: a clean call restores 3, not 1.
     np.testing.assert_array_equal(_filter_grad(x, dy), expected)
     assert state() == before
@@ -269,3 +287,21 @@ def test_real_signals_during_long_gradient_calls(blas_at_3):
     assert interrupts >= 100, f"only {interrupts} of 150 timers interrupted a call"
     assert landed.get("_threads.py", 0) >= 5, f"too few interrupts landed in the BLAS limit: {landed}"
     print(f"interrupts landed in: {landed}")
+
+
+def test_pthreads_openblas_counts_are_set_by_openblas_itself():
+    """NumPy's and SciPy's wheels bundle OpenBLAS with its own threads (pthreads): convops sets
+    their counts with OpenBLAS's functions, and threadpoolctl (which reads them independently)
+    sees each lowering and restoring."""
+    threads_module.blas_threads.available = None
+    threads_module.blas_threads.call(1, int)  # loads the limiter
+    libs = threads_module.blas_threads._libs
+    pthreads = [lib for lib in libs if lib.internal_api == "openblas" and lib.threading_layer == "pthreads"]
+    assert pthreads, f"no pthreads OpenBLAS among {[lib.filepath for lib in libs]}: the wheels' BLAS changed"
+    assert not any(lib in threads_module.blas_threads._by_threadpoolctl for lib in pthreads)
+    with threadpoolctl.threadpool_limits(3, user_api="blas"):  # not 1, whatever the environment says
+        before = blas_counts()
+        assert before == [3] * len(before)
+        with threads_module.blas_threads.limit(1):
+            assert blas_counts() == [1] * len(before)
+        assert blas_counts() == before
