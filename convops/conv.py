@@ -645,8 +645,9 @@ def conv2d_backprop_input(
             data_format,
             dilations,
             _AUTO_MAX_FAST_FILTER,
-            _conv_dispatch._INPUT_GRAD_GEMM_MAX_LANE_SHARE,
+            _conv_dispatch._INPUT_GRAD_GEMM_MAX_CHANNELS,
             _conv_dispatch._INPUT_GRAD_GEMM_MIN_WORK,
+            _conv_dispatch._INPUT_GRAD_GEMM_WORK_GROWTH,
             _DEFAULT_ISA,
             _get_num_threads(),
         )

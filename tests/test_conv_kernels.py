@@ -298,8 +298,9 @@ def _fast_input_grad(sizes, w, dy, strides=1, padding="VALID", data_format="NHWC
         data_format,
         dilations,
         conv_module._AUTO_MAX_FAST_FILTER,
-        _conv_dispatch._INPUT_GRAD_GEMM_MAX_LANE_SHARE,
+        _conv_dispatch._INPUT_GRAD_GEMM_MAX_CHANNELS,
         _conv_dispatch._INPUT_GRAD_GEMM_MIN_WORK,
+        _conv_dispatch._INPUT_GRAD_GEMM_WORK_GROWTH,
         _conv_dispatch.default_isa(),
         2,
     )

@@ -11,7 +11,6 @@ import numpy as np
 
 cimport numpy as cnp
 from libc.float cimport DBL_MAX, FLT_MAX
-from libc.stddef cimport ptrdiff_t
 from libc.math cimport signbit
 from libc.stdlib cimport free, malloc
 from libc.string cimport memset
@@ -24,9 +23,6 @@ from convops._kernels.pool_grad cimport run_argmax, run_avg_grad, run_scatter
 from convops._kernels.simd cimport convops_block_isa
 
 from convops._kernels import memory as _memory
-
-cdef extern from "simd_isa.h" nogil:
-    ptrdiff_t convops_simd_lanes(int isa, ptrdiff_t itemsize)
 
 cnp.import_array()
 
@@ -483,9 +479,9 @@ def avg_pool2d_grad_fast(orig_input_shape, grad, ksize, strides, padding, data_f
 # The plain call of a small layer: `input_sizes` a list/tuple of 4 exact ints, float32/float64
 # NHWC C-contiguous filters and out_backprop of one dtype, stride 1, "VALID"/"SAME", no dilation,
 # no groups, finite filters of fewer than `max_filter_size` entries (below the size from which
-# "auto" considers Winograd), a non-empty result, and either more input channels than a
-# `lane_share`-th of a SIMD vector (of the set the direct kernel runs: convops_block_isa) or less
-# work than `min_gemm_work` (the direct kernel's calls: the others go to im2col). It runs what the
+# "auto" considers Winograd), a non-empty result, and either more than `max_gemm_channels` input
+# channels or less work than `min_gemm_work` times `gemm_work_growth` per channel past the first
+# (the direct kernel's calls: the others go to im2col; _conv_dispatch.input_grad_gemm_pays). It runs what the
 # general path runs there: the transposed convolution of out_backprop with the flipped filters by
 # the direct kernel (convops/_conv_dispatch.py, run_input_grad, choose_input_grad_kernel).
 
@@ -505,13 +501,14 @@ cdef void _flip(const floating* w, floating* flipped, Py_ssize_t kh, Py_ssize_t 
 
 
 def conv2d_backprop_input_fast(input_sizes, filters, out_backprop, strides, padding, data_format, dilations,
-                               Py_ssize_t max_filter_size, Py_ssize_t lane_share, double min_gemm_work, int isa,
-                               int num_threads):
+                               Py_ssize_t max_filter_size, Py_ssize_t max_gemm_channels, double min_gemm_work,
+                               double gemm_work_growth, int isa, int num_threads):
     """``convops.conv2d_backprop_input(input_sizes, filters, out_backprop, strides, padding,
     data_format, dilations)`` for the plain call above, in instruction set `isa`; or None."""
     cdef cnp.ndarray w, dy, dx
     cdef Py_ssize_t sizes[4]
-    cdef Py_ssize_t n, height, width, c_in, kh, kw, c_out, h_out, w_out, lanes
+    cdef Py_ssize_t n, height, width, c_in, kh, kw, c_out, h_out, w_out, _c
+    cdef double gemm_work
     cdef Py_ssize_t top = 0, bottom = 0, left = 0, right = 0
     cdef cnp.npy_intp dims[4]
     cdef int typenum
@@ -536,9 +533,12 @@ def conv2d_backprop_input_fast(input_sizes, filters, out_backprop, strides, padd
     if w.shape[2] != c_in or c_out < 1 or kh < 1 or kw < 1 or w.size >= max_filter_size:
         return None
     isa = convops_block_isa(isa, c_in * cnp.PyArray_ITEMSIZE(w))   # the direct kernel's: its outputs are C_in
-    lanes = convops_simd_lanes(isa, cnp.PyArray_ITEMSIZE(w))
-    if c_in * lane_share <= lanes and <double>n * height * width * c_out * kh * kw >= min_gemm_work:
-        return None                              # im2col's: few input channels in a large call
+    if c_in <= max_gemm_channels:
+        gemm_work = min_gemm_work
+        for _c in range(1, c_in):
+            gemm_work *= gemm_work_growth
+        if <double>n * height * width * c_out * kh * kw >= gemm_work:
+            return None                          # im2col's: few input channels in a large call
     if same:
         same_padding(height, kh, 1, 1, &top, &bottom)
         same_padding(width, kw, 1, 1, &left, &right)
