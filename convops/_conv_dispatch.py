@@ -41,41 +41,41 @@ _SCRATCH_BYTES = 2 << 20
 # input gradient, "lanes" of partial sums for the filter gradient), whatever the thread count, so
 # the summation order -- and the result -- never depends on the number of threads.
 _LANES = 8
-# The input gradient runs im2col + BLAS + col2im, not the direct kernel, for one group of at most
-# this many input channels: the direct kernel vectorises over its output channels, the forward
-# C_in, so it costs as much for C_in = 1 as for a whole vector (AVX2's 8 float32 lanes: it runs
-# AVX2 for C_in <= 8), while GEMM's cost grows with C_in. AMD Zen 4, float32, 64 images, 3x3
-# VALID, forced direct vs GEMM (ms; 1 thread, thread CPU time, median of 7 / 2 threads, wall):
-# C_in = 1, 28x28 -> 32: 3.43 vs 1.28; C_in = 2: 28x28 -> 32 3.21 vs 2.80 / 2.07 vs 1.79, -> 64
-# 6.11 vs 3.44 / 4.12 vs 2.35; C_in = 4: -> 32 3.32 vs 3.38 / 1.85 vs 1.87, -> 64 6.63 vs 4.81 /
-# 4.32 vs 3.20, 13x13 -> 64 1.01 vs 0.84 / 0.73 vs 0.51; C_in = 8: 3.47 vs 4.72. Float64: C_in =
-# 2: 4.42 vs 3.71, C_in = 4: 4.25 vs 4.65. Below 64 images C_in = 4 loses everywhere measured
-# (below). Grouped convolutions keep the direct kernel (depthwise 64x28x28x32, 3x3: 31 vs 71).
-_INPUT_GRAD_GEMM_MAX_CHANNELS = 2
-# ... and only from this much work for C_in = 1, N * H * W * C_out * KH * KW (the direct kernel's
-# vector multiply-adds), and _INPUT_GRAD_GEMM_WORK_GROWTH times more for each further channel:
-# below it im2col's fixed costs (BLAS pinned to one thread, ~3 us; the Python around it, ~20 us:
-# the direct kernel's small calls take conv2d_backprop_input's compiled fast path, fastpath.pyx)
-# and its cost per channel outweigh the idle lanes. Zen 4, float32, 28x28 -> 32 VALID unless
-# said, the direct kernel by the fast path vs GEMM (us, best of 5; 2 threads / 1 thread):
-#   C_in = 1: 1x16x16 -> 32 SAME (73,728) 17.2 vs 29.6; 1x20x20 (115,200) 23.7 vs 30.0;
-#     1x22x22 (139,392) 30.1 vs 31.1; 1x24x24 (165,888) 34.0 vs 34.5; 1 image (225,792) 43.4 vs
-#     37.1; 2 images 49.8 vs 51.7 / 81.0 vs 51.0; 4: 88.4 vs 78.9 / 157 vs 78.2; 8: 168 vs 134
-#   C_in = 2: 1 image 44.4 vs 60.1; 2: 51.6 vs 97.1; 4: 127 vs 171; 8 (1,806,336): 216 vs 185 /
-#     317 vs 318; 16 (3,612,672): 375 vs 343 / 674 vs 643; 64x13x13 -> 64: 493 vs 331
-#   C_in = 4: 1 image 44.6 vs 70.5; 2: 81.0 vs 116; 4: 127 vs 124 / 164 vs 208; 8: 210 vs 219
-_INPUT_GRAD_GEMM_MIN_WORK = 3 << 16
-_INPUT_GRAD_GEMM_WORK_GROWTH = 16
+# The input gradient runs im2col + BLAS + col2im, not the direct kernel, for one group of few
+# input channels and many output channels. The direct kernel vectorises over its output channels,
+# the forward C_in, so it costs as much for C_in = 1 as for a whole vector (AVX2's 8 float32 lanes:
+# it runs AVX2 for C_in <= 8); GEMM's cost grows with C_in and pays off with C_out (its reduction
+# is over C_out, and col2im's gathers do not grow with it). So im2col for
+#   C_in at most (SIMD lanes of the direct kernel's set, block_isa) / _INPUT_GRAD_GEMM_MAX_LANE_SHARE,
+#   C_out at least _INPUT_GRAD_GEMM_MIN_OUT_PER_IN * C_in, and
+#   at least _INPUT_GRAD_GEMM_MIN_WORK = N * H * W * C_out * KH * KW (the direct kernel's vector
+#   multiply-adds; below it im2col's fixed costs weigh more: BLAS pinned, ~3 us).
+# AMD Zen 4, float32, 3x3 VALID unless said, both by the compiled fast path, direct vs GEMM (us,
+# best of 5; 1 thread, and 2 threads where they differ):
+#   C_in 1: 1x28x28 -> 4 (28,224) 11.0 vs 11.4; 1x20x20 -> 8 SAME 9.3 vs 9.4; 1x12x12 -> 16 SAME
+#     (20,736) 7.1 vs 7.2; 1x16x16 -> 16 SAME (36,864) 10.1 vs 8.6; 1x12x12 -> 32 SAME (41,472)
+#     11.8 vs 8.1; 1x28x28 -> 32 43.5 vs 18.3; 8x28x28 -> 32 313 vs 112 / 168 vs 112
+#   C_in 2: 1x12x12 -> 16 SAME 7.3 vs 11.4; 1x28x28 -> 8 15.3 vs 34.0; 1x16x16 -> 32 SAME 17.5
+#     vs 18.2; 1x28x28 -> 32 43.4 vs 41.3; 8x28x28 -> 32 317 vs 293 / 172 vs 151; 1x13x13 -> 64
+#     26.0 vs 14.5; 4x13x13 -> 64 61.5 vs 41.2
+#   C_in 3: 1x28x28 -> 32 43.7 vs 49.6; 8x28x28 -> 32 319 vs 357 / 223 vs 206; 13x13 -> 64,
+#     1 / 4 / 64 images: 26.1 vs 17.4, 62.3 vs 52.8, 887 vs 718
+#   C_in 4: 1x28x28 -> 32 44.2 vs 50.4; 8x28x28 -> 32 320 vs 362; 13x13 -> 64, 1 / 4 / 64 images:
+#     26.6 vs 18.2, 63.0 vs 54.2, 887 vs 731; 64x28x28 -> 64 (ms) 6.63 vs 4.81
+#   C_in 8: 64x28x28 -> 32 (ms) 3.47 vs 4.72; float64 C_in 4 (a whole AVX2 vector) -> 32: 4.25 vs
+#     4.65. Grouped convolutions keep the direct kernel (depthwise 64x28x28x32: 31 vs 71 ms).
+_INPUT_GRAD_GEMM_MAX_LANE_SHARE = 2
+_INPUT_GRAD_GEMM_MIN_OUT_PER_IN = 16
+_INPUT_GRAD_GEMM_MIN_WORK = 1 << 15
 
 
-def input_grad_gemm_pays(c_in: int, groups: int, work: int) -> bool:
+def input_grad_gemm_pays(compute: np.dtype, c_in: int, c_out: int, groups: int, work: int) -> bool:
     """Whether a stride-1 input gradient the direct kernel could run is im2col's by default: one
-    group of at most _INPUT_GRAD_GEMM_MAX_CHANNELS input channels and enough work (N * H * W *
-    C_out * KH * KW) for that many (the constants above say why; the compiled fast path,
-    fastpath.pyx, applies the same rule)."""
-    if groups != 1 or c_in > _INPUT_GRAD_GEMM_MAX_CHANNELS:
+    group, few input channels, many output channels and enough work (N * H * W * C_out * KH *
+    KW; the constants above say why; the compiled fast path, fastpath.pyx, applies the same rule)."""
+    if groups != 1 or c_out < _INPUT_GRAD_GEMM_MIN_OUT_PER_IN * c_in or work < _INPUT_GRAD_GEMM_MIN_WORK:
         return False
-    return work >= _INPUT_GRAD_GEMM_MIN_WORK * _INPUT_GRAD_GEMM_WORK_GROWTH ** (c_in - 1)
+    return c_in * _INPUT_GRAD_GEMM_MAX_LANE_SHARE <= _autotune.simd_lanes(compute, block_isa(compute, c_in))
 
 
 # Lanes of the filter gradient keep one partial filter gradient each: cap their total size.
@@ -236,10 +236,10 @@ def choose_input_grad_kernel(geo: ConvGeometry, w: np.ndarray) -> str:
     than the dilated kernel (``dy`` rows no input cell reaches), or to non-finite filters when
     that forward convolution reaches its padding.
 
-    It is not chosen for few input channels either (one group, C_in of 1 or 2: input_grad_gemm_pays):
-    that kernel vectorises over its output channels, the forward C_in, so it takes as long for
-    C_in = 1 as for a whole vector of channels -- unless the call is small, where im2col's fixed
-    costs and its cost per channel weigh more.
+    It is not chosen for few input channels and many output channels either (one group:
+    input_grad_gemm_pays): that kernel vectorises over its output channels, the forward C_in, so
+    it takes as long for C_in = 1 as for a whole vector of channels -- unless the call is small,
+    where im2col's fixed costs weigh more.
     """
     (top, bottom), (left, right) = geo.pads
     extent_h, extent_w = (geo.kh - 1) * geo.dilations[0], (geo.kw - 1) * geo.dilations[1]
@@ -256,7 +256,7 @@ def choose_input_grad_kernel(geo: ConvGeometry, w: np.ndarray) -> str:
     if forced == "direct":
         return "direct"
     work = geo.n * geo.h * geo.w * geo.c_out * geo.kh * geo.kw
-    return "gemm" if input_grad_gemm_pays(geo.c_in, geo.groups, work) else "direct"
+    return "gemm" if input_grad_gemm_pays(geo.compute, geo.c_in, geo.c_out, geo.groups, work) else "direct"
 
 
 def run_input_grad(op: str, geo: ConvGeometry, dy: np.ndarray, w: np.ndarray, dx: np.ndarray) -> None:

@@ -755,10 +755,12 @@ def test_concurrent_python_threads_get_the_same_results_and_leave_blas_alone():
     "x_shape, w_shape, padding",
     [
         ((5, 24, 23, 1), (3, 3, 1, 20), "VALID"),  # the first layer of a small image network
-        ((5, 18, 20, 2), (3, 2, 2, 33), "SAME"),  # 356,400: too little for 2 channels, the direct kernel
-        ((16, 28, 28, 2), (3, 3, 2, 32), "VALID"),  # 3,612,672: enough for 2 channels
-        ((2, 7, 6, 1), (3, 3, 1, 4), "SAME"),  # a small call (3,024 multiply-adds): the direct kernel
-        ((5, 12, 11, 1), (3, 3, 1, 20), "VALID"),  # 118,800: the direct kernel
+        ((5, 18, 20, 2), (3, 2, 2, 33), "SAME"),
+        ((16, 28, 28, 2), (3, 3, 2, 32), "VALID"),
+        ((2, 13, 13, 4), (3, 3, 4, 64), "VALID"),  # im2col in float32, the direct kernel in float64
+        ((2, 7, 6, 1), (3, 3, 1, 4), "SAME"),  # few output channels: the direct kernel
+        ((1, 8, 8, 1), (3, 3, 1, 16), "VALID"),  # a small call (9,216 multiply-adds): the direct kernel
+        ((5, 12, 11, 1), (3, 3, 1, 20), "VALID"),
         ((5, 20, 20, 3), (3, 3, 3, 16), ((2, 1), (0, 2))),
         ((5, 8, 9, 4), (2, 3, 4, 24), "SAME"),
         ((5, 8, 8, 8), (3, 3, 8, 16), "VALID"),
@@ -768,12 +770,13 @@ def test_concurrent_python_threads_get_the_same_results_and_leave_blas_alone():
 def test_conv2d_backprop_input_of_few_channels_matches_tensorflow_on_any_thread_count(
     dtype, x_shape, w_shape, padding, monkeypatch
 ):
-    """A stride-1 input gradient of one group with C_in of 1 or 2 runs im2col + BLAS + col2im by
-    default, not the direct kernel, which would fill C_in of its lanes
-    (convops._conv_dispatch.choose_input_grad_kernel) -- unless the call is small (fewer than
-    196,608 of the direct kernel's multiply-adds for one channel, 16 times that for two): within
-    TF's bound, the same bits on 1 and 2 threads (5 images: several chunks), and a forced
-    "direct" still runs the direct kernel."""
+    """A stride-1 input gradient of one group with C_in at most half a SIMD vector (of the set
+    the direct kernel would run: AVX2 for channels that fit one AVX2 vector) and C_out at least
+    16 C_in runs im2col + BLAS + col2im by default, not the direct kernel, which would fill C_in
+    of its lanes (convops._conv_dispatch.choose_input_grad_kernel) -- unless the call is small
+    (fewer than 32,768 of the direct kernel's multiply-adds): within TF's bound, the same bits on
+    1 and 2 threads (5 images: several chunks), and a forced "direct" still runs the direct
+    kernel."""
     blas_calls = []
     run_blas = convops._threads.run_blas_kernel
     monkeypatch.setattr(convops._threads, "run_blas_kernel", lambda *args: blas_calls.append(1) or run_blas(*args))
@@ -785,6 +788,10 @@ def test_conv2d_backprop_input_of_few_channels_matches_tensorflow_on_any_thread_
     want_dx, want_dw = tf_conv_grads(case.x, case.w, dy, case.strides, case.padding, case.dilations)
     bound_dx, _ = conv_grad_bounds(case, dy, want_dx, want_dw)
     c_in, groups = x_shape[3], x_shape[3] // w_shape[2]
+    isa = convops._conv_dispatch.default_isa()
+    if convops._kernels.simd.ISA_NAMES[isa] == "avx512" and c_in * np.dtype(dtype).itemsize <= 32:
+        isa = convops._kernels.simd.ISA_NAMES.index("avx2")
+    lanes = convops._autotune.simd_lanes(np.dtype(dtype), isa)
     for method in (None, "direct"):
         runs = []
         for threads in (1, 2):
@@ -796,6 +803,7 @@ def test_conv2d_backprop_input_of_few_channels_matches_tensorflow_on_any_thread_
             runs.append(got)
             assert_within(got, want_dx, bound_dx, repro, f"tf.GradientTape (method {method})", dtype=case.x.dtype)
             work = np.prod(x_shape[:3]) * np.prod(w_shape[:2]) * w_shape[3]  # N*H*W * KH*KW * C_out
-            gemm = method is None and groups == 1 and work >= {1: 196_608, 2: 3_145_728}.get(c_in, np.inf)
+            few_in_many_out = groups == 1 and 2 * c_in <= lanes and w_shape[3] >= 16 * c_in
+            gemm = method is None and few_in_many_out and work >= 32_768
             assert bool(blas_calls) == gemm, f"wrong path taken: {repro} {method}"
         assert np.array_equal(runs[0], runs[1]), f"{method}: 1 and 2 threads differ"

@@ -1,3 +1,5 @@
+# Size: the fast paths of seven public functions, each a screen of argument checks that mirror its
+# general path's, sharing the argument readers and the result allocator at the top.
 # The small-call fast paths of convops.conv2d, its input gradient, convops.pad, the pools and their
 # gradients: the only compiled module that reads Python objects and cimports NumPy. Each accepts
 # only the most common call, in exactly the form the general path would accept unchanged, and
@@ -11,6 +13,7 @@ import numpy as np
 
 cimport numpy as cnp
 from libc.float cimport DBL_MAX, FLT_MAX
+from libc.stddef cimport ptrdiff_t
 from libc.math cimport signbit
 from libc.stdlib cimport free, malloc
 from libc.string cimport memset
@@ -23,6 +26,9 @@ from convops._kernels.pool_grad cimport run_argmax, run_avg_grad, run_scatter
 from convops._kernels.simd cimport convops_block_isa
 
 from convops._kernels import memory as _memory
+
+cdef extern from "simd_isa.h" nogil:
+    ptrdiff_t convops_simd_lanes(int isa, ptrdiff_t itemsize)
 
 cnp.import_array()
 
@@ -479,11 +485,14 @@ def avg_pool2d_grad_fast(orig_input_shape, grad, ksize, strides, padding, data_f
 # The plain call of a small layer: `input_sizes` a list/tuple of 4 exact ints, float32/float64
 # NHWC C-contiguous filters and out_backprop of one dtype, stride 1, "VALID"/"SAME", no dilation,
 # no groups, finite filters of fewer than `max_filter_size` entries (below the size from which
-# "auto" considers Winograd), a non-empty result, and either more than `max_gemm_channels` input
-# channels or less work than `min_gemm_work` times `gemm_work_growth` per channel past the first
-# (the direct kernel's calls: the others go to im2col; _conv_dispatch.input_grad_gemm_pays). It runs what the
-# general path runs there: the transposed convolution of out_backprop with the flipped filters by
-# the direct kernel (convops/_conv_dispatch.py, run_input_grad, choose_input_grad_kernel).
+# "auto" considers Winograd) and a non-empty result. It runs what the general path runs there
+# (convops/_conv_dispatch.py, run_input_grad, choose_input_grad_kernel): for input channels that
+# fill at most a `lane_share`-th of the direct kernel's SIMD vector, at least `min_out_per_in`
+# output channels per input channel and at least `min_gemm_work` of the direct kernel's
+# multiply-adds (input_grad_gemm_pays), im2col + BLAS + col2im, in chunks of whole images as the
+# general path cuts them (at most `max_chunks` of them, each within `scratch_bytes` of patches),
+# with BLAS at one thread (by `run_blas`: convops._threads.run_blas_kernel); else the transposed convolution of
+# out_backprop with the flipped filters by the direct kernel.
 
 cdef void _flip(const floating* w, floating* flipped, Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t c_in,
                 Py_ssize_t c_out) noexcept nogil:
@@ -500,15 +509,31 @@ cdef void _flip(const floating* w, floating* flipped, Py_ssize_t kh, Py_ssize_t 
                     dst[o * c_in + c] = src[c * c_out + o]
 
 
+cdef Py_ssize_t _BLAS_INT_MAX = 2147483647
+_input_grad_gemm_kernel = None
+
+
+cdef object _input_grad_gemm():
+    # conv_grad's im2col kernel, imported on first use: it cimports SciPy's BLAS, whose import
+    # costs ~0.15-0.4 s (blas.pxd), which no other fast path needs.
+    global _input_grad_gemm_kernel
+    if _input_grad_gemm_kernel is None:
+        from convops._kernels import conv_grad
+        _input_grad_gemm_kernel = conv_grad.conv2d_backprop_input
+    return _input_grad_gemm_kernel
+
+
 def conv2d_backprop_input_fast(input_sizes, filters, out_backprop, strides, padding, data_format, dilations,
-                               Py_ssize_t max_filter_size, Py_ssize_t max_gemm_channels, double min_gemm_work,
-                               double gemm_work_growth, int isa, int num_threads):
+                               Py_ssize_t max_filter_size, Py_ssize_t lane_share, Py_ssize_t min_out_per_in,
+                               double min_gemm_work, Py_ssize_t scratch_bytes, Py_ssize_t max_chunks, run_blas,
+                               int isa, int num_threads):
     """``convops.conv2d_backprop_input(input_sizes, filters, out_backprop, strides, padding,
     data_format, dilations)`` for the plain call above, in instruction set `isa`; or None."""
     cdef cnp.ndarray w, dy, dx
     cdef Py_ssize_t sizes[4]
-    cdef Py_ssize_t n, height, width, c_in, kh, kw, c_out, h_out, w_out, _c
-    cdef double gemm_work
+    cdef Py_ssize_t n, height, width, c_in, kh, kw, c_out, h_out, w_out
+    cdef bint gemm
+    cdef Py_ssize_t per_image, chunk
     cdef Py_ssize_t top = 0, bottom = 0, left = 0, right = 0
     cdef cnp.npy_intp dims[4]
     cdef int typenum
@@ -533,12 +558,8 @@ def conv2d_backprop_input_fast(input_sizes, filters, out_backprop, strides, padd
     if w.shape[2] != c_in or c_out < 1 or kh < 1 or kw < 1 or w.size >= max_filter_size:
         return None
     isa = convops_block_isa(isa, c_in * cnp.PyArray_ITEMSIZE(w))   # the direct kernel's: its outputs are C_in
-    if c_in <= max_gemm_channels:
-        gemm_work = min_gemm_work
-        for _c in range(1, c_in):
-            gemm_work *= gemm_work_growth
-        if <double>n * height * width * c_out * kh * kw >= gemm_work:
-            return None                          # im2col's: few input channels in a large call
+    gemm = (c_in * lane_share <= convops_simd_lanes(isa, cnp.PyArray_ITEMSIZE(w)) and c_out >= min_out_per_in * c_in
+            and <double>n * height * width * c_out * kh * kw >= min_gemm_work)   # few in, many out, a large call
     if same:
         same_padding(height, kh, 1, 1, &top, &bottom)
         same_padding(width, kw, 1, 1, &left, &right)
@@ -554,6 +575,15 @@ def conv2d_backprop_input_fast(input_sizes, filters, out_backprop, strides, padd
     if not _finite(<const char*>cnp.PyArray_DATA(w), w.size, is_float):
         return None                              # im2col, as TensorFlow multiplies padding zeros
     dims[0], dims[1], dims[2], dims[3] = n, height, width, c_in
+    if gemm:
+        per_image = h_out * w_out
+        if per_image > _BLAS_INT_MAX:
+            return None                          # the general path's to refuse
+        chunk = max(1, scratch_bytes // (per_image * kh * kw * c_in * cnp.PyArray_ITEMSIZE(w)))
+        chunk = max(1, min(chunk, (n + max_chunks - 1) // max_chunks, _BLAS_INT_MAX // per_image))
+        dx = _result(4, dims, typenum, cnp.PyArray_ITEMSIZE(w))
+        run_blas(_input_grad_gemm(), (n + chunk - 1) // chunk > 1, dy, w, dx, 1, 1, 1, 1, top, left, 1, chunk)
+        return dx
     dx = _result(4, dims, typenum, cnp.PyArray_ITEMSIZE(w))
     flipped = malloc(w.size * cnp.PyArray_ITEMSIZE(w))
     if flipped == NULL:
