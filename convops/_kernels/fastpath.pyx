@@ -491,8 +491,9 @@ def avg_pool2d_grad_fast(orig_input_shape, grad, ksize, strides, padding, data_f
 # output channels per input channel and at least `min_gemm_work` of the direct kernel's
 # multiply-adds (input_grad_gemm_pays), im2col + BLAS + col2im, in chunks of whole images as the
 # general path cuts them (at most `max_chunks` of them, each within `scratch_bytes` of patches),
-# with BLAS at one thread (by `run_blas`: convops._threads.run_blas_kernel); else the transposed convolution of
-# out_backprop with the flipped filters by the direct kernel.
+# with BLAS at one thread (by `run_blas`, convops._threads.run_blas_kernel: no compiled module
+# imports Python-side convops); else the transposed convolution of out_backprop with the flipped
+# filters by the direct kernel.
 
 cdef void _flip(const floating* w, floating* flipped, Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t c_in,
                 Py_ssize_t c_out) noexcept nogil:
