@@ -233,13 +233,13 @@ class BlasThreads:
 
     The conv-gradient kernels call BLAS from their own threads, each on its own chunk; OpenBLAS's
     threads on top of those would fight over the cores (measured on 2 cores: a tutorial-sized
-    filter gradient took 50-110 ms instead of 3 ms). threadpoolctl finds the BLAS libraries, and
-    their thread counts are set
-    by calling OpenBLAS's own ``openblas_set_num_threads`` (see :meth:`_load`). The limit is
-    shared: while any ``with`` block (in any Python thread) is running,
-    BLAS is limited; when the last one ends, the counts recorded before the first one are
-    restored -- so concurrent callers can never leave BLAS limited. Without threadpoolctl the
-    kernels run their chunks one after the other and leave BLAS's threading alone.
+    filter gradient took 50-110 ms instead of 3 ms). threadpoolctl finds the BLAS libraries; an
+    OpenBLAS with its own threads has its count set by its own ``openblas_set_num_threads``, any
+    other library through threadpoolctl (:meth:`_openblas_functions`). The limit is shared: while
+    any ``with`` block (in any Python thread) is running, BLAS is limited; when the last one ends,
+    the counts recorded before the first one are restored -- so concurrent callers can never leave
+    BLAS limited. Without threadpoolctl the kernels run their chunks one after the other and leave
+    BLAS's threading alone.
 
     State, each part changed by one store so an interrupt between two bytecodes leaves it
     consistent: ``_holders`` (the running blocks), ``_lowered`` (True from just before BLAS is
