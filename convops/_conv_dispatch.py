@@ -299,12 +299,11 @@ def run_input_grad(op: str, geo: ConvGeometry, dy: np.ndarray, w: np.ndarray, dx
     per_image = dy.shape[1] * dy.shape[2]
     if per_image > BLAS_INT_MAX:
         raise ValueError(f"{op}: {per_image} positions per image is too many for one BLAS call (2**31 - 1)")
-    # Whole images per chunk, at least _LANES chunks when the batch allows, within the scratch.
-    budget = max(1, _SCRATCH_BYTES // max(1, per_image * k * geo.compute.itemsize))
-    chunk = max(1, min(budget, -(-geo.n // _LANES), BLAS_INT_MAX // per_image))
+    # The kernel cuts the images into chunks (at most _LANES, each within the scratch) and runs
+    # one thread for one chunk.
     _threads.run_blas_kernel(
         load("conv_grad").conv2d_backprop_input,
-        -(-geo.n // chunk) > 1,
+        True,
         dy,
         np.ascontiguousarray(w),
         dx,
@@ -315,7 +314,8 @@ def run_input_grad(op: str, geo: ConvGeometry, dy: np.ndarray, w: np.ndarray, dx
         top,
         left,
         geo.groups,
-        chunk,
+        _SCRATCH_BYTES,
+        _LANES,
     )
 
 

@@ -5,7 +5,7 @@
 from libc.stdlib cimport malloc, free
 
 from convops._kernels.blas cimport _gemm, _im2col_row
-from convops._kernels.common cimport floating
+from convops._kernels.common cimport floating, BLAS_INT_MAX
 
 
 def conv2d_gemm(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,
@@ -33,7 +33,7 @@ def conv2d_gemm(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,
     cdef floating* buf
     cdef bint pointwise = (kh == 1 and kw == 1 and sh == 1 and sw == 1 and pad_top == 0
                            and pad_left == 0 and groups == 1 and x.shape[1] == h_out
-                           and x.shape[2] == w_out and m_total <= 2147483647)
+                           and x.shape[2] == w_out and m_total <= BLAS_INT_MAX)
     if pointwise:
         # A 1x1 convolution with stride 1 is a plain matrix product: no patch matrix needed.
         with nogil:

@@ -14,7 +14,7 @@ from libc.string cimport memset
 
 from convops._kernels.blas cimport _gemm, _im2col_row
 from convops._kernels.parallel cimport effective_threads, parallel_for, chunk_for
-from convops._kernels.common cimport floating
+from convops._kernels.common cimport floating, BLAS_INT_MAX
 
 # --------------------------------------------------------------------------- plans
 
@@ -547,30 +547,34 @@ cdef void _input_chunks(void* ctx, ptrdiff_t begin, ptrdiff_t end) noexcept nogi
 def conv2d_backprop_input(const floating[:, :, :, ::1] dy, const floating[:, :, :, ::1] w,
                           floating[:, :, :, ::1] dx, Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t dil_h,
                           Py_ssize_t dil_w, Py_ssize_t pad_top, Py_ssize_t pad_left, Py_ssize_t groups,
-                          Py_ssize_t chunk_images, int num_threads):
+                          Py_ssize_t scratch_bytes, Py_ssize_t max_chunks, int num_threads):
     """Input gradient (= transposed convolution) as GEMM + col2im, one task per chunk of images.
 
     dy: (N, H_out, W_out, C_out), w: (KH, KW, C_in/groups, C_out), dx: (N, H, W, C_in), overwritten.
-    For each chunk of `chunk_images` images and each group: the patch gradient
-    dP = dy_g . w_g^T (rows x K) is one BLAS call into the task's scratch; then every input cell
-    of those images *gathers* the entries of dP that its taps touched (col2im). Cells no window
-    reaches (rows dropped by a VALID stride) get 0. Every dx element is summed by one task in a
-    fixed order: the result does not depend on the thread count. With several chunks BLAS must
-    run single-threaded (the caller arranges it). The caller guarantees BLAS-sized dimensions
-    and non-empty dy, w and dx.
+    The images are cut into chunks of whole images: at most `max_chunks` of them, more only where
+    a chunk's patch gradients (H_out*W_out x K per image, K = KH*KW*C_in/groups) would not fit
+    `scratch_bytes`. The cut depends on the shapes alone, never on the thread count. For each
+    chunk and each group: the patch gradient dP = dy_g . w_g^T (rows x K) is one BLAS call into
+    the task's scratch; then every input cell of those images *gathers* the entries of dP that
+    its taps touched (col2im). Cells no window reaches (rows dropped by a VALID stride) get 0.
+    Every dx element is summed by one task in a fixed order: the result does not depend on the
+    thread count. BLAS must run single-threaded (the caller arranges it). The caller guarantees
+    BLAS-sized dimensions (K, C_out and H_out*W_out below 2**31) and non-empty dy, w and dx.
     """
     cdef InputGradPlan p
-    cdef Py_ssize_t n_chunks
+    cdef Py_ssize_t n_chunks, patch_bytes
     cdef int threads
     p.n_batch, p.height, p.width, p.c_in = dx.shape[0], dx.shape[1], dx.shape[2], dx.shape[3]
     p.h_out, p.w_out = dy.shape[1], dy.shape[2]
     p.kh, p.kw, p.c_group, p.c_out, p.groups = w.shape[0], w.shape[1], w.shape[2], w.shape[3], groups
     p.sh, p.sw, p.dil_h, p.dil_w, p.top, p.left = sh, sw, dil_h, dil_w, pad_top, pad_left
-    p.chunk_images = chunk_images
+    patch_bytes = p.h_out * p.w_out * p.kh * p.kw * p.c_group * sizeof(floating)   # one image's dP
+    p.chunk_images = max(1, min(scratch_bytes // patch_bytes, (p.n_batch + max_chunks - 1) // max_chunks,
+                                BLAS_INT_MAX // (p.h_out * p.w_out)))
     p.dy, p.w, p.d_input = &dy[0, 0, 0, 0], &w[0, 0, 0, 0], &dx[0, 0, 0, 0]
     p.code = 0 if floating is float else 1
     p.failed = False
-    n_chunks = (p.n_batch + chunk_images - 1) // chunk_images
+    n_chunks = (p.n_batch + p.chunk_images - 1) // p.chunk_images
     # The work in units of one vector multiply-add (parallel.pyx): the GEMM's multiply-adds / 16,
     # plus col2im's gathers, ~8 units each (~1 ns: 1 x 28 x 28 x 1 -> 32 took ~7 us for its 7,056,
     # AMD Zen 4). Counting only the GEMM kept 2-8 images of one channel on one thread (2 x 28 x

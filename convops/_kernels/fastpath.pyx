@@ -19,7 +19,7 @@ from libc.stdlib cimport free, malloc
 from libc.string cimport memset
 
 from convops._kernels.conv cimport _direct, _image
-from convops._kernels.common cimport floating
+from convops._kernels.common cimport floating, BLAS_INT_MAX
 from convops._kernels.pad cimport _pad
 from convops._kernels.pool cimport PoolPlan, plan_type, plan_window, run_pool
 from convops._kernels.pool_grad cimport run_argmax, run_avg_grad, run_scatter
@@ -489,8 +489,8 @@ def avg_pool2d_grad_fast(orig_input_shape, grad, ksize, strides, padding, data_f
 # (convops/_conv_dispatch.py, run_input_grad, choose_input_grad_kernel): for input channels that
 # fill at most a `lane_share`-th of the direct kernel's SIMD vector, at least `min_out_per_in`
 # output channels per input channel and at least `min_gemm_work` of the direct kernel's
-# multiply-adds (input_grad_gemm_pays), im2col + BLAS + col2im, in chunks of whole images as the
-# general path cuts them (at most `max_chunks` of them, each within `scratch_bytes` of patches),
+# multiply-adds (input_grad_gemm_pays), im2col + BLAS + col2im with the general path's limits on
+# its chunks of images (at most `max_chunks` of them, each within `scratch_bytes` of patches),
 # with BLAS at one thread (by `run_blas`, convops._threads.run_blas_kernel: no compiled module
 # imports Python-side convops); else the transposed convolution of out_backprop with the flipped
 # filters by the direct kernel.
@@ -510,7 +510,6 @@ cdef void _flip(const floating* w, floating* flipped, Py_ssize_t kh, Py_ssize_t 
                     dst[o * c_in + c] = src[c * c_out + o]
 
 
-cdef Py_ssize_t _BLAS_INT_MAX = 2147483647
 _input_grad_gemm_kernel = None
 
 
@@ -534,7 +533,6 @@ def conv2d_backprop_input_fast(input_sizes, filters, out_backprop, strides, padd
     cdef Py_ssize_t sizes[4]
     cdef Py_ssize_t n, height, width, c_in, kh, kw, c_out, h_out, w_out
     cdef bint gemm
-    cdef Py_ssize_t per_image, chunk
     cdef Py_ssize_t top = 0, bottom = 0, left = 0, right = 0
     cdef cnp.npy_intp dims[4]
     cdef int typenum
@@ -577,13 +575,10 @@ def conv2d_backprop_input_fast(input_sizes, filters, out_backprop, strides, padd
         return None                              # im2col, as TensorFlow multiplies padding zeros
     dims[0], dims[1], dims[2], dims[3] = n, height, width, c_in
     if gemm:
-        per_image = h_out * w_out
-        if per_image > _BLAS_INT_MAX:
+        if h_out * w_out > BLAS_INT_MAX:         # a BLAS dimension (the filters are small)
             return None                          # the general path's to refuse
-        chunk = max(1, scratch_bytes // (per_image * kh * kw * c_in * cnp.PyArray_ITEMSIZE(w)))
-        chunk = max(1, min(chunk, (n + max_chunks - 1) // max_chunks, _BLAS_INT_MAX // per_image))
         dx = _result(4, dims, typenum, cnp.PyArray_ITEMSIZE(w))
-        run_blas(_input_grad_gemm(), (n + chunk - 1) // chunk > 1, dy, w, dx, 1, 1, 1, 1, top, left, 1, chunk)
+        run_blas(_input_grad_gemm(), True, dy, w, dx, 1, 1, 1, 1, top, left, 1, scratch_bytes, max_chunks)
         return dx
     dx = _result(4, dims, typenum, cnp.PyArray_ITEMSIZE(w))
     flipped = malloc(w.size * cnp.PyArray_ITEMSIZE(w))
