@@ -6,6 +6,7 @@ variables can still be set (OpenBLAS reads them when it is loaded).
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import subprocess
@@ -148,6 +149,21 @@ def describe_cpu(machine: dict) -> str:
     numbers = f"family {identity['family']}, model {identity['model']}"
     arch = identity.get("microarchitecture")
     return f"{machine['cpu']} ({arch}; {numbers})" if arch else f"{machine['cpu']} ({numbers})"
+
+
+def merge_per_cpu(path: str, cpu: str, entry: dict) -> None:
+    """Put ``entry`` under ``cpu`` in the JSON file at ``path`` (one entry per kind of CPU, the
+    newest replacing an older one; the file is created when missing) and say so."""
+    try:
+        with open(path) as f:
+            merged = json.load(f)
+    except FileNotFoundError:
+        merged = {}
+    merged[cpu] = entry
+    with open(path, "w") as f:
+        json.dump(merged, f, indent=1, sort_keys=True)
+        f.write("\n")
+    print(f"\nmerged into {path}")
 
 
 def _cpu_flags() -> list:

@@ -119,9 +119,11 @@ def main(argv=None) -> int:
             f.write("\n")
         with open(os.path.join(args.out, name + ".md"), "w") as f:
             f.write(text)
-    print(
-        f"\nwrote {os.path.join(args.out, 'latest.json')} and latest.md (git-ignored; --tag NAME for a run to commit)"
-    )
+    latest = os.path.join(args.out, "latest.json")
+    if args.tag:
+        print(f"\nwrote {latest} and latest.md (git-ignored), and run-{args.tag}.json and .md to commit")
+    else:
+        print(f"\nwrote {latest} and latest.md (git-ignored; --tag NAME for a run to commit)")
     return 0
 
 

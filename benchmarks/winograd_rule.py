@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import statistics
 import time
@@ -28,7 +27,7 @@ import numpy as np
 
 import convops
 import convops.conv as _conv_api
-from benchmarks.machine import describe_cpu, machine_info
+from benchmarks.machine import describe_cpu, machine_info, merge_per_cpu
 from convops import _algorithms
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -144,22 +143,17 @@ def main(argv: list[str] | None = None) -> int:
     cpu = describe_cpu(machine)
     text = table(cells)
     print(f"F(2x2) against the direct kernels below the size rule (direct time / F(2x2) time), {cpu}:\n\n{text}")
-    try:
-        with open(args.out) as f:
-            merged = json.load(f)
-    except FileNotFoundError:
-        merged = {}
-    merged[cpu] = {
-        "date": machine["date"],
-        "convops": machine.get("git_commit"),
-        "blas": machine.get("blas"),  # the products run through it: its kernels and limits matter
-        "pairs": args.pairs,
-        "cells": cells,
-    }
-    with open(args.out, "w") as f:
-        json.dump(merged, f, indent=1, sort_keys=True)
-        f.write("\n")
-    print(f"\nmerged into {args.out}")
+    merge_per_cpu(
+        args.out,
+        cpu,
+        {
+            "date": machine["date"],
+            "convops": machine.get("git_commit"),
+            "blas": machine.get("blas"),  # the products run through it: its kernels and limits matter
+            "pairs": args.pairs,
+            "cells": cells,
+        },
+    )
     return 0
 
 

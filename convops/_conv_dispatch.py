@@ -104,8 +104,9 @@ def block_isa(compute: np.dtype, channels: int) -> int:
     """The instruction set of a register-blocked kernel whose groups have ``channels`` output
     channels -- conv2d's direct kernel (the forward convolution and the input gradient, which
     runs it on flipped filters) or the filter gradient's: the forced one if the conv kernels run
-    it here, else the widest, with AVX2 in place of AVX-512 for channels that fit one AVX2 vector
-    (the same bits; src/simd_isa.h, convops_block_isa, says where and why)."""
+    it here, else the widest, with AVX2 in place of AVX-512 where it leaves fewer lanes idle: for
+    channels that fit one AVX2 vector, and for 17..24 float32 channels (say) on CPUs that run a
+    512-bit FMA as two halves (the same bits; src/simd_isa.h, convops_block_isa, says where and why)."""
     forced = dispatch.forced_isa()
     if forced is not None and forced in _SUPPORTED_ISAS:
         return _ISA_NAMES.index(forced)

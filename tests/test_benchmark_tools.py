@@ -1,6 +1,7 @@
 """benchmarks/winograd_rule.py: the sweep behind "auto"'s Winograd size rule times what it says
 (F(2x2) in one arm, the direct kernels in the other), leaves "auto" as it found it, and the
-committed table holds the whole grid for every kind of CPU it was run on."""
+committed table holds the whole grid for every kind of CPU it was run on. benchmarks/isa_rule.py,
+the sweep behind the register-blocked kernels' choice of AVX2 or AVX-512, likewise."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import json
 import numpy as np
 import pytest
 
-from benchmarks import winograd_rule
+from benchmarks import isa_rule, winograd_rule
 from convops import _algorithms
 
 
@@ -67,3 +68,81 @@ def _geometry(x: np.ndarray, w: np.ndarray):
     from convops.nn._conv_calls import geometry
 
     return geometry(x.shape, w.shape, (1, 1), "VALID", (1, 1), x.dtype)
+
+
+# --------------------------------------------------------------------------- isa_rule
+
+
+@pytest.mark.parametrize("kernel", isa_rule.KERNELS)
+def test_each_isa_rule_problem_blocks_the_channels_it_names(kernel):
+    """The channels a cell names are the ones the kernel's register blocks hold: the forward's
+    and the filter gradient's C_out, the input gradient's C_in (its outputs)."""
+    result = isa_rule.problem(kernel, 12, "float32")()
+    assert result.dtype == np.float32 and result.shape[-1] == 12
+    assert (
+        result.shape
+        == {
+            "forward": (isa_rule.BATCH, isa_rule.SIDE - 2, isa_rule.SIDE - 2, 12),
+            "input_grad": (isa_rule.BATCH, isa_rule.SIDE, isa_rule.SIDE, 12),
+            "filter_grad": (3, 3, isa_rule.OTHER, 12),
+        }[kernel]
+    )
+
+
+def test_the_picks_cost_is_its_time_over_the_faster_ones():
+    # ratio = AVX2 time / AVX-512 time
+    assert isa_rule.pick_cost(1.25, "avx512") == 1.0 and isa_rule.pick_cost(0.8, "avx2") == 1.0
+    assert isa_rule.pick_cost(1.25, "avx2") == pytest.approx(1.25)
+    assert isa_rule.pick_cost(0.8, "avx512") == pytest.approx(1.25)
+
+
+def test_an_isa_cell_and_its_table():
+    cell = isa_rule.cell("forward", 24, "float32", threads=1, pairs=1, margin=0.05)
+    assert cell["ratio"] == pytest.approx(cell["avx2_ms"] / cell["avx512_ms"])
+    assert cell["rule"] == isa_rule.rule_pick(24, "float32")
+    assert cell["rule_ok"] == (isa_rule.pick_cost(cell["ratio"], cell["rule"]) <= 1.05)
+    row = next(line for line in isa_rule.table([cell]).splitlines() if line.startswith("| forward | 1 |"))
+    assert f"{cell['ratio']:.2f} {cell['rule']}" in row
+
+
+def test_isa_rule_writes_nothing_without_both_sets(monkeypatch, tmp_path, capsys):
+    class NoAvx512:
+        @staticmethod
+        def supported_isas():
+            return ("base", "avx2")
+
+    monkeypatch.setattr(isa_rule, "load", lambda name: NoAvx512)
+    out = tmp_path / "isa-rule.json"
+    assert isa_rule.main(["--out", str(out)]) == 0
+    assert not out.exists() and "nothing written" in capsys.readouterr().out
+
+
+def test_the_committed_isa_table_holds_the_whole_grid():
+    with open(isa_rule.OUT) as f:
+        tables = json.load(f)
+    assert tables, "no CPU measured"
+    grid = {
+        (kernel, dtype, channels, threads)
+        for kernel in isa_rule.KERNELS
+        for dtype, counts in isa_rule.CHANNELS.items()
+        for channels in counts
+        for threads in (1, 2)
+    }
+    for cpu, entry in tables.items():
+        cells = {(c["kernel"], c["dtype"], c["channels"], c["threads"]): c for c in entry["cells"]}
+        assert set(cells) == grid, cpu
+        for c in cells.values():
+            assert c["ratio"] > 0 and c["avx2_ms"] > 0 and c["avx512_ms"] > 0, (cpu, c)
+            assert c["rule"] in ("avx2", "avx512"), (cpu, c)
+
+
+def test_a_sweep_keeps_one_entry_per_kind_of_cpu(tmp_path, capsys):
+    from benchmarks.machine import merge_per_cpu
+
+    path = str(tmp_path / "rule.json")
+    merge_per_cpu(path, "CPU A", {"cells": [1]})
+    merge_per_cpu(path, "CPU B", {"cells": [2]})
+    merge_per_cpu(path, "CPU A", {"cells": [3]})  # a newer run of A replaces the older one
+    with open(path) as f:
+        assert json.load(f) == {"CPU A": {"cells": [3]}, "CPU B": {"cells": [2]}}
+    assert capsys.readouterr().out.count(f"merged into {path}") == 3

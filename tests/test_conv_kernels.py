@@ -573,26 +573,60 @@ def test_fast_path_leaves_non_finite_filters_with_padding_to_the_general_path():
 # ------------------------------------------------------------------ few output channels: AVX2
 
 
+def test_the_block_isa_rule_on_both_kinds_of_avx512_core():
+    """AVX2 in place of AVX-512 where AVX2 leaves fewer lanes idle (the channels fill their last
+    64-byte vector by half or less) and either they fit one AVX2 vector or 512-bit FMAs run as two
+    halves; any other set is kept. Asked for both kinds of core, whatever this CPU is."""
+    avx2, avx512 = simd.ISA_NAMES.index("avx2"), simd.ISA_NAMES.index("avx512")
+    in_halves = {c for c in range(1, 65) if c % 16 in range(1, 9)}  # 1..8, 17..24, 33..40, 49..56
+    for c in range(1, 65):
+        want_whole = avx2 if c <= 8 else avx512
+        assert simd.block_isa(avx512, 4 * c, False) == want_whole, f"{c} float32 channels, whole FMAs"
+        assert simd.block_isa(avx512, 4 * c, True) == (avx2 if c in in_halves else avx512), f"{c} channels, halves"
+        for isa in (simd.ISA_NAMES.index("base"), avx2):
+            assert simd.block_isa(isa, 4 * c, True) == simd.block_isa(isa, 4 * c, False) == isa
+    # float64: 12 channels (96 bytes) are 17..24 float32's case; 16 (128 bytes) whole vectors.
+    want = [avx2, avx512, avx512, avx2, avx2, avx512, avx512]
+    assert [simd.block_isa(avx512, 8 * c, True) for c in (4, 5, 8, 9, 12, 13, 16)] == want
+
+
+def test_the_halves_probe_answers_once_per_process():
+    """simd.avx512_halves() is measured once: the same answer every time, the one the default
+    rule uses (block_isa without the argument), and False where AVX-512 does not run."""
+    first = simd.avx512_halves()
+    assert isinstance(first, bool) and all(simd.avx512_halves() is first for _ in range(3))
+    if "avx512" not in simd.supported_isas():
+        assert first is False
+    widest = _conv_dispatch.default_isa()
+    for channel_bytes in range(1, 257):
+        assert simd.block_isa(widest, channel_bytes) == simd.block_isa(widest, channel_bytes, first)
+    assert simd.cpu_features()["avx512_halves"] is first
+
+
 def test_few_output_channels_run_avx2_in_place_of_avx512_with_the_same_bits():
     """Where AVX-512 is the widest set, the register-blocked kernels (conv2d's direct kernel and
     the filter gradient's) run AVX2 for output channels per group that fit one AVX2 vector (32
-    bytes: _conv_dispatch.block_isa), unless an instruction set is forced; and every kernel it
-    serves gives the forced widest set's bits: conv2d (compiled fast path and general path), the
-    input gradient's direct kernel (its outputs are the forward C_in) and the filter gradient's.
-    The channel mixes include partial AVX-512 vectors (13, 5 in float64), which the direct
-    kernel's one-vector blocks copy in and out with masked loads and stores."""
+    bytes: _conv_dispatch.block_isa), and on cores that run 512-bit FMAs as two halves also for
+    channels that fill their last AVX-512 vector by half or less (17..24 float32), unless an
+    instruction set is forced; and every kernel it serves gives the forced widest set's bits:
+    conv2d (compiled fast path and general path), the input gradient's direct kernel (its
+    outputs are the forward C_in) and the filter gradient's. The channel mixes include partial
+    AVX-512 vectors (13, 5 in float64), which the direct kernel's one-vector blocks copy in and
+    out with masked loads and stores, and 20 channels (AVX2 on such cores, AVX-512 elsewhere)."""
     names = simd.ISA_NAMES
     widest = _conv_dispatch.default_isa()
     narrow = names.index("avx2") if names[widest] == "avx512" else widest
+    halved = narrow if simd.avx512_halves() else widest  # where the kind of core decides
     f32, f64 = np.dtype(np.float32), np.dtype(np.float64)
     block_isa = _conv_dispatch.block_isa
-    assert [block_isa(f32, c) for c in (1, 8, 9, 15, 16, 24)] == [narrow] * 2 + [widest] * 4
-    assert [block_isa(f64, c) for c in (1, 4, 5, 7, 8)] == [narrow] * 2 + [widest] * 3
+    counts = (1, 8, 9, 15, 16, 17, 24, 25, 32)
+    assert [block_isa(f32, c) for c in counts] == [narrow] * 2 + [widest] * 3 + [halved] * 2 + [widest] * 2
+    assert [block_isa(f64, c) for c in (1, 4, 5, 7, 8, 12, 16)] == [narrow] * 2 + [widest] * 3 + [halved, widest]
     for name in ISAS:
         with force(isa=name):
-            assert block_isa(f32, 1) == block_isa(f64, 8) == names.index(name)
+            assert block_isa(f32, 1) == block_isa(f32, 24) == block_isa(f64, 8) == names.index(name)
     for dtype in FLOATS:
-        for c_in, c_out in ((5, 1), (3, 8), (16, 3), (8, 4), (4, 13)):
+        for c_in, c_out in ((5, 1), (3, 8), (16, 3), (8, 4), (4, 13), (3, 20), (20, 2)):
             x = _data((3, 11, 10, c_in), dtype, c_in)
             w = _data((3, 3, c_in, c_out), dtype, c_out)
             call = f"{np.dtype(dtype).name} {c_in} -> {c_out} channels"

@@ -23,7 +23,7 @@ from convops._kernels.common cimport floating, BLAS_INT_MAX
 from convops._kernels.pad cimport _pad
 from convops._kernels.pool cimport PoolPlan, plan_type, plan_window, run_pool
 from convops._kernels.pool_grad cimport run_argmax, run_avg_grad, run_scatter
-from convops._kernels.simd cimport convops_block_isa
+from convops._kernels.simd cimport block_isa_here
 
 from convops._kernels import memory as _memory
 
@@ -132,7 +132,7 @@ def conv2d_fast(input, filters, strides, padding, dilations, data_format, int is
     """``convops.conv2d(input, filters, strides, padding, dilations, data_format)`` for the plain
     case described above, run by the kernel convops.conv would choose (conv2d_image for one
     channel in and out at stride 1, else conv2d_direct) in instruction set `isa` (the direct
-    kernel: AVX2 in place of AVX-512 for output channels that fit one AVX2 vector, convops_block_isa); or None (then
+    kernel: AVX2 in place of AVX-512 where it leaves fewer lanes idle, simd.pyx, block_isa_here); or None (then
     nothing was done: the caller takes the general path). Non-finite filters whose windows reach
     the padding are the general path's business (it chooses conv2d_gemm)."""
     cdef cnp.ndarray x, w, out
@@ -177,7 +177,7 @@ def conv2d_fast(input, filters, strides, padding, dilations, data_format, int is
     out = _result(4, dims, typenum, cnp.PyArray_ITEMSIZE(x))
     image = c_in == 1 and c_out == 1 and s == 1   # conv2d_image, else conv2d_direct (as run_conv chooses)
     if not image:
-        isa = convops_block_isa(isa, c_out * cnp.PyArray_ITEMSIZE(x))   # the direct kernel's, as run_conv's
+        isa = block_isa_here(isa, c_out * cnp.PyArray_ITEMSIZE(x))   # the direct kernel's, as run_conv's
     if is_float:
         if image:
             _image(<const float*>cnp.PyArray_DATA(x), n, height, width, <const float*>cnp.PyArray_DATA(w),
@@ -556,7 +556,7 @@ def conv2d_backprop_input_fast(input_sizes, filters, out_backprop, strides, padd
     kh, kw, c_out = w.shape[0], w.shape[1], w.shape[3]
     if w.shape[2] != c_in or c_out < 1 or kh < 1 or kw < 1 or w.size >= max_filter_size:
         return None
-    isa = convops_block_isa(isa, c_in * cnp.PyArray_ITEMSIZE(w))   # the direct kernel's: its outputs are C_in
+    isa = block_isa_here(isa, c_in * cnp.PyArray_ITEMSIZE(w))   # the direct kernel's: its outputs are C_in
     gemm = (c_in * lane_share <= convops_simd_lanes(isa, cnp.PyArray_ITEMSIZE(w)) and c_out >= min_out_per_in * c_in
             and <double>n * height * width * c_out * kh * kw >= min_gemm_work)   # few in, many out, a large call
     if same:

@@ -6,7 +6,8 @@
 from libc.stddef cimport ptrdiff_t
 
 from convops._kernels.parallel cimport parallel_for
-from convops._kernels.simd cimport CONVOPS_SIMD_AVAILABLE, convops_block_isa, convops_simd_supported
+from convops._kernels.simd cimport (CONVOPS_ISA_AVX2, CONVOPS_ISA_AVX512, CONVOPS_SIMD_AVAILABLE,
+                                    convops_avx2_fewer_idle, convops_block_isa, convops_simd_supported)
 
 import time
 
@@ -24,19 +25,63 @@ def simd_build():
     return bool(CONVOPS_SIMD_AVAILABLE)
 
 
-def block_isa(int isa, Py_ssize_t channel_bytes):
+def block_isa(int isa, Py_ssize_t channel_bytes, avx512_halves=None):
     """The instruction set a register-blocked conv kernel runs when `isa` is the widest and each
-    group has `channel_bytes` bytes of output channels: AVX2 in place of AVX-512 for channels that
-    fit one AVX2 vector, else `isa` (src/simd_isa.h, convops_block_isa, says why)."""
-    return convops_block_isa(isa, channel_bytes)
+    group has `channel_bytes` bytes of output channels: AVX2 in place of AVX-512 where AVX2
+    leaves fewer lanes idle and either the channels fit one AVX2 vector or this CPU runs 512-bit
+    FMAs as two halves (src/simd_isa.h, convops_block_isa, says why), else `isa`.
+    `avx512_halves`: None (this CPU's answer, avx512_halves()) or a bool to ask about another."""
+    if avx512_halves is None:
+        return block_isa_here(isa, channel_bytes)
+    return convops_block_isa(isa, channel_bytes, bool(avx512_halves))
+
+
+cdef int _halves = -1   # avx512_halves(): -1 until measured
+cdef double _halves_sink = 0   # keeps the probe's loops: their result is stored
+
+
+cdef int block_isa_here(int isa, Py_ssize_t channel_bytes) except -1:
+    # Measures only where the answer depends on it (channels past one AVX2 vector that fill their
+    # last AVX-512 vector by half or less, as 17..24 float32 channels do), once per process.
+    if isa == CONVOPS_ISA_AVX512 and channel_bytes > 32 and convops_avx2_fewer_idle(channel_bytes):
+        return convops_block_isa(isa, channel_bytes, avx512_halves())
+    return convops_block_isa(isa, channel_bytes, 0)
+
+
+def avx512_halves():
+    """Whether this CPU runs a 512-bit FMA as two 256-bit halves (AMD Zen 4) rather than whole
+    (Intel Xeon): measured once per process, on first need, in ~0.3 ms. The same 12 FMA chains
+    (fma_peak_gflops's loop) run in AVX2 and in AVX-512, in turn, three times each, timed by the
+    thread's CPU time; the best AVX-512 time at least 1.5x the best AVX2 time (about 2x where
+    each instruction takes two passes, about 1x where it takes one) means halves. False where
+    AVX-512 does not run. It only chooses between instruction sets that give the same bits."""
+    global _halves, _halves_sink
+    cdef double best_256 = 1e300, best_512 = 1e300, start
+    cdef int _rep
+    if _halves < 0:
+        if not (convops_simd_supported(CONVOPS_ISA_AVX512) and convops_simd_supported(CONVOPS_ISA_AVX2)):
+            _halves = 0
+        else:
+            # The thread's CPU time where it is fine-grained (Linux: ns), else the wall clock.
+            clock = time.thread_time if time.get_clock_info("thread_time").resolution <= 1e-6 else time.perf_counter
+            for _rep in range(3):
+                start = clock()
+                _halves_sink += convops_fma_peaks_f32[CONVOPS_ISA_AVX2](_HALVES_PROBE_ITERATIONS, 0.9999, 1e-4)
+                best_256 = min(best_256, clock() - start)
+                start = clock()
+                _halves_sink += convops_fma_peaks_f32[CONVOPS_ISA_AVX512](_HALVES_PROBE_ITERATIONS, 0.9999, 1e-4)
+                best_512 = min(best_512, clock() - start)
+            _halves = best_512 >= 1.5 * best_256
+    return bool(_halves)
 
 
 def cpu_features():
     """What the SIMD kernels can use here (the benchmarks record it): whether this is a SIMD build,
-    the supported instruction sets and the one a call uses by default (the widest)."""
+    the supported instruction sets, the one a call uses by default (the widest) and whether
+    512-bit FMAs run as two halves (avx512_halves)."""
     names = supported_isas()
     return {"simd_build": simd_build(), "supported": list(names),
-            "in_use": names[len(names) - 1] if names else "base"}
+            "in_use": names[len(names) - 1] if names else "base", "avx512_halves": avx512_halves()}
 
 
 cdef extern from "fma_peak_simd.h" nogil:
@@ -49,6 +94,8 @@ cdef extern from "fma_peak_simd.h" nogil:
 # 12 chains x 2 flops per lane per iteration (src/fma_peak_ukernel.h).
 cdef enum:
     PEAK_FLOPS_PER_LANE = 24
+    # avx512_halves()'s loops: 240,000 FMAs, ~30 us in AVX2 at two FMAs per cycle.
+    _HALVES_PROBE_ITERATIONS = 20000
 
 
 cdef struct PeakRun:

@@ -85,25 +85,38 @@ static CONVOPS_MAYBE_UNUSED ptrdiff_t convops_simd_lanes(int isa, ptrdiff_t item
     return (isa == CONVOPS_ISA_AVX512 ? 64 : isa == CONVOPS_ISA_AVX2 ? 32 : 16) / itemsize;
 }
 
+/* Whether `channel_bytes` of channels leave fewer lanes idle in 32-byte vectors than in
+ * 64-byte ones: they fill their last 64-byte vector by half or less. */
+static CONVOPS_MAYBE_UNUSED int convops_avx2_fewer_idle(ptrdiff_t channel_bytes)
+{
+    return channel_bytes > 0 && (channel_bytes % 64 == 0 ? 0 : channel_bytes % 64 <= 32);
+}
+
 /* The instruction set of a register-blocked conv kernel (conv2d's direct kernel -- the forward
  * convolution and the input gradient, which is that kernel on flipped filters -- or the filter
- * gradient's) when convops chooses it: `isa`, the widest, except AVX2 in place of AVX-512 when a
- * group's output channels fit one 32-byte vector (`channel_bytes` <= 32: float32 up to 8
- * channels, float64 up to 4). Such a block is one vector wide in either set and AVX-512 would
- * leave half its lanes or more idle. Where 512-bit operations run as two 256-bit halves (AMD
- * Zen 4) AVX2 is 1.3-1.6x faster (64x28x28x32 -> 2..8, 3x3, float32 and float64, forward and
- * both gradients, 1 thread); cores with two 512-bit FMA units (Intel Xeon) issue as many 256-bit
- * FMAs per cycle, so the same work takes the same cycles.
- *
- * From 33 bytes AVX-512 needs half the multiply-adds of AVX2 (9..16 float32 channels: one vector
- * against two), which pays where its FMAs are whole (Intel) and costs little where they are not:
- * Zen 4, 64x30x30x32 -> 9..16 channels, 3x3, 1 thread, forward: AVX2 4.6-4.8 ms, AVX-512
- * 4.9-5.1 (16, whole vectors in both: 4.6-4.8 vs 4.9-5.0), input gradient a tie.
- * The multiply-adds and their order are the same in every set, so are the bits
- * (tests/test_autotune.py, tests/test_conv_kernels.py). */
-static CONVOPS_MAYBE_UNUSED int convops_block_isa(int isa, ptrdiff_t channel_bytes)
+ * gradient's) when convops chooses it: `isa`, the widest, except AVX2 in place of AVX-512 where
+ * a group's output channels (`channel_bytes` of them) leave fewer lanes idle in AVX2's 32-byte
+ * vectors than in AVX-512's 64-byte ones (the channels fill a last AVX-512 vector by half or
+ * less), and either
+ * - they fit one AVX2 vector (`channel_bytes` <= 32: float32 up to 8 channels, float64 up to
+ *   4): one vector wide in either set, AVX-512 would leave half its lanes or more idle. Where
+ *   512-bit operations run as two 256-bit halves (AMD Zen 4) AVX2 is 1.3-1.6x faster; cores
+ *   with two 512-bit FMA units (Intel Xeon) issue as many 256-bit FMAs per cycle, so the same
+ *   work takes the same cycles; or
+ * - `avx512_halves`: this CPU runs a 512-bit FMA as two 256-bit halves (simd.pyx measures it
+ *   once), so the cost is the 256-bit halves a block spends, and AVX2 spends fewer: float32
+ *   17..24 channels take three AVX2 vectors against two AVX-512 ones, four halves (Zen 4, 1 and
+ *   2 threads, 16x30x30 images, 3x3: AVX2 1.3x faster for 24 channels in all three kernels,
+ *   float64 12 channels alike). Where the FMAs are whole, AVX-512's fewer vectors win.
+ * Elsewhere AVX-512 needs as many halves as AVX2 and fewer instructions, with twice the
+ * registers: 9..16 float32 channels tie forward on Zen 4 and the filter gradient runs 1.15-1.25x
+ * faster. `python -m benchmarks.isa_rule` measures every case on the CPU it runs on
+ * (benchmarks/results/isa-rule.json). The multiply-adds and their order are the same in every
+ * set, so are the bits (tests/test_autotune.py, tests/test_conv_kernels.py). */
+static CONVOPS_MAYBE_UNUSED int convops_block_isa(int isa, ptrdiff_t channel_bytes, int avx512_halves)
 {
-    if (isa == CONVOPS_ISA_AVX512 && channel_bytes <= 32)
+    if (isa == CONVOPS_ISA_AVX512 && convops_avx2_fewer_idle(channel_bytes)
+        && (channel_bytes <= 32 || avx512_halves))
         return CONVOPS_ISA_AVX2;
     return isa;
 }
