@@ -9,6 +9,7 @@ from convops._kernels.parallel cimport parallel_for
 from convops._kernels.simd cimport (CONVOPS_ISA_AVX2, CONVOPS_ISA_AVX512, CONVOPS_SIMD_AVAILABLE,
                                     convops_avx2_fewer_idle, convops_block_isa, convops_simd_supported)
 
+import sys
 import time
 
 #: The instruction sets of the C kernels, narrowest first; a kernel's `isa` argument indexes it.
@@ -52,7 +53,7 @@ def avx512_halves():
     """Whether this CPU runs a 512-bit FMA as two 256-bit halves (AMD Zen 4) rather than whole
     (Intel Xeon): measured once per process, on first need, in ~0.3 ms. The same 12 FMA chains
     (fma_peak_gflops's loop) run in AVX2 and in AVX-512, in turn, three times each, timed by the
-    thread's CPU time; the best AVX-512 time at least 1.5x the best AVX2 time (about 2x where
+    thread's CPU time (the wall clock outside Linux); the best AVX-512 time at least 1.5x the best AVX2 time (about 2x where
     each instruction takes two passes, about 1x where it takes one) means halves. False where
     AVX-512 does not run. It only chooses between instruction sets that give the same bits."""
     global _halves, _halves_sink
@@ -62,8 +63,9 @@ def avx512_halves():
         if not (convops_simd_supported(CONVOPS_ISA_AVX512) and convops_simd_supported(CONVOPS_ISA_AVX2)):
             _halves = 0
         else:
-            # The thread's CPU time where it is fine-grained (Linux: ns), else the wall clock.
-            clock = time.thread_time if time.get_clock_info("thread_time").resolution <= 1e-6 else time.perf_counter
+            # The thread's CPU time on Linux (ns); elsewhere it may tick every ~16 ms (Windows,
+            # whatever its stated resolution), so the wall clock.
+            clock = time.thread_time if sys.platform.startswith("linux") else time.perf_counter
             for _rep in range(3):
                 start = clock()
                 _halves_sink += convops_fma_peaks_f32[CONVOPS_ISA_AVX2](_HALVES_PROBE_ITERATIONS, 0.9999, 1e-4)
@@ -71,7 +73,7 @@ def avx512_halves():
                 start = clock()
                 _halves_sink += convops_fma_peaks_f32[CONVOPS_ISA_AVX512](_HALVES_PROBE_ITERATIONS, 0.9999, 1e-4)
                 best_512 = min(best_512, clock() - start)
-            _halves = best_512 >= 1.5 * best_256
+            _halves = best_256 > 0 and best_512 >= 1.5 * best_256   # a clock that saw nothing: whole
     return bool(_halves)
 
 
