@@ -53,9 +53,10 @@ def avx512_halves():
     """Whether this CPU runs a 512-bit FMA as two 256-bit halves (AMD Zen 4) rather than whole
     (Intel Xeon): measured once per process, on first need, in ~0.3 ms. The same 12 FMA chains
     (fma_peak_gflops's loop) run in AVX2 and in AVX-512, in turn, three times each, timed by the
-    thread's CPU time (the wall clock outside Linux); the best AVX-512 time at least 1.5x the best AVX2 time (about 2x where
-    each instruction takes two passes, about 1x where it takes one) means halves. False where
-    AVX-512 does not run. It only chooses between instruction sets that give the same bits."""
+    thread's CPU time (the wall clock outside Linux); the best AVX-512 time at least 1.5x the
+    best AVX2 time (about 2x where each instruction takes two passes, about 1x where it takes
+    one) means halves. False where AVX-512 does not run. It only chooses between instruction
+    sets that give the same bits."""
     global _halves, _halves_sink
     cdef double best_256 = 1e300, best_512 = 1e300, start
     cdef int _rep
