@@ -107,9 +107,10 @@ static CONVOPS_MAYBE_UNUSED int convops_avx2_fewer_idle(ptrdiff_t channel_bytes)
  *   once), so the cost is the 256-bit halves a block spends, and AVX2 spends fewer: float32
  *   17..24 channels take three AVX2 vectors against two AVX-512 ones, four halves (Zen 4, 1 and
  *   2 threads, 16x30x30 images, 3x3: AVX2 1.3x faster for 24 channels in all three kernels,
- *   float64 12 channels alike). Where the FMAs are whole, AVX-512's fewer vectors win.
+ *   float64 12 channels alike). Where the FMAs are whole (Intel) AVX-512's two vectors should
+ *   take fewer cycles than AVX2's three; not measured there yet, so such cores keep AVX-512.
  * Elsewhere AVX-512 needs as many halves as AVX2 and fewer instructions, with twice the
- * registers: 9..16 float32 channels tie forward on Zen 4 and the filter gradient runs 1.15-1.25x
+ * registers: 9..16 float32 channels tie forward on Zen 4 and the filter gradient runs 1.1-1.25x
  * faster. `python -m benchmarks.isa_rule` measures every case on the CPU it runs on
  * (benchmarks/results/isa-rule.json). The multiply-adds and their order are the same in every
  * set, so are the bits (tests/test_autotune.py, tests/test_conv_kernels.py). */
