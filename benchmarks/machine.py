@@ -86,7 +86,15 @@ def _cpu_model() -> str:
 # and desktop parts this project is measured on, by /proc/cpuinfo's numbers ("model name" alone says
 # "AMD EPYC" on a cloud VM, whether Zen 3 or Zen 4). Sources: AMD's and Intel's family/model lists.
 _MICROARCHITECTURES = {
-    ("AuthenticAMD", 23): [(0x00, 0x2F, "Zen/Zen+"), (0x30, 0xFF, "Zen 2")],
+    # Zen+ is models 0x08 (Pinnacle Ridge) and 0x18 (Picasso) only; EPYC 7001 (Naples) is 0x01.
+    ("AuthenticAMD", 23): [
+        (0x00, 0x07, "Zen"),
+        (0x08, 0x08, "Zen+"),
+        (0x09, 0x17, "Zen"),
+        (0x18, 0x18, "Zen+"),
+        (0x19, 0x2F, "Zen"),
+        (0x30, 0xFF, "Zen 2"),
+    ],
     ("AuthenticAMD", 25): [(0x00, 0x0F, "Zen 3"), (0x10, 0x1F, "Zen 4"), (0x20, 0x5F, "Zen 3"), (0x60, 0xAF, "Zen 4")],
     ("AuthenticAMD", 26): [(0x00, 0xFF, "Zen 5")],
     ("GenuineIntel", 6): [

@@ -26,7 +26,7 @@ RESULTS = pathlib.Path(__file__).resolve().parent / "results"
 PUBLISHED_RUN = "run-O"
 #: The latest committed run of each CPU the suite has run on, which the performance page sets side
 #: by side (one run per microarchitecture, oldest first; add a run when a new kind of CPU is measured).
-MACHINE_RUNS = ("run-N", "run-O", "run-R")
+MACHINE_RUNS = ("run-N", "run-O", "run-R", "run-S")
 
 
 def results_json() -> pathlib.Path:

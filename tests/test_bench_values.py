@@ -161,6 +161,8 @@ def _cpuinfo(vendor: str, family: int, model: int, stepping: int, name: str, cpu
         ("AuthenticAMD", 25, 0x11, "Zen 4"),  # EPYC 9004 (Genoa): AVX-512
         ("AuthenticAMD", 25, 0x21, "Zen 3"),  # Ryzen 5000 (Vermeer)
         ("AuthenticAMD", 23, 0x31, "Zen 2"),  # EPYC 7002 (Rome)
+        ("AuthenticAMD", 23, 0x01, "Zen"),  # EPYC 7001 (Naples): AVX2 as two 128-bit halves
+        ("AuthenticAMD", 23, 0x08, "Zen+"),  # Ryzen 2000 (Pinnacle Ridge)
         ("AuthenticAMD", 26, 0x02, "Zen 5"),  # EPYC 9005 (Turin)
         ("GenuineIntel", 6, 0x8F, "Sapphire Rapids"),  # Xeon 4th generation
         ("GenuineIntel", 6, 0x55, "Skylake-SP/Cascade Lake"),
