@@ -53,5 +53,9 @@ if features["in_use"] != "avx512":
 print(f"   instruction sets: {features['supported']}, default {features['in_use']}")
 PYEOF
 if [ $# -eq 0 ]; then set -- "${default_tests[@]}"; fi
+# PYTEST_WORKERS (scripts/test.sh sets it: one per core): that many pytest-xdist workers; unset or
+# below 2, one process.
+workers=()
+if [ "${PYTEST_WORKERS:-0}" -ge 2 ]; then workers=(-n "$PYTEST_WORKERS"); fi
 echo "== tests with the AVX-512 kernels (profile ${HYPOTHESIS_PROFILE:-dev}): $*"
-python -m pytest -p no:cacheprovider -q "$@"
+python -m pytest -p no:cacheprovider -q "${workers[@]}" "$@"

@@ -104,6 +104,13 @@ step "fresh venv without TensorFlow: the repaired wheel's smoke test"
 step "fresh venv with the test extra: the unpacked sdist's own test suite"
 "$PY" -m venv "$WORK/test"
 "$WORK/test/bin/python" -m pip install -q "$REPAIRED[test]"
+# PYTEST_WORKERS (scripts/test.sh sets it: one per core): that many pytest-xdist workers, the
+# runner's tool rather than the package's, at requirements/test.txt's pin; unset or below 2, one process.
+workers=()
+if [ "${PYTEST_WORKERS:-0}" -ge 2 ]; then
+  "$WORK/test/bin/python" -m pip install -q "$(grep '^pytest-xdist==' "$ROOT/requirements/test.txt")"
+  workers=(-n "$PYTEST_WORKERS")
+fi
 # The suite imports convops from the source tree it sits in (subprocess tests set PYTHONPATH to
 # it), as in a checkout built in place: put this sdist's compiled kernels there, copied from the
 # wheel just built from it (the same binaries, so no second compile).
@@ -112,7 +119,7 @@ cp "$WORK"/unzipped/convops/_kernels/*.so "$SRC/convops/_kernels/"
 echo "selected out (each needs more than the sdist and its test extra): ${SDIST_OUT[*]}"
 set +e
 (cd "$SRC" && CI=true HYPOTHESIS_PROFILE="${HYPOTHESIS_PROFILE:-dev}" "$WORK/test/bin/python" -m pytest tests \
-  -p no:cacheprovider -q -rfEs "${SDIST_OUT[@]}" >"$WORK/pytest.log" 2>&1)
+  -p no:cacheprovider -q -rfEs "${workers[@]}" "${SDIST_OUT[@]}" >"$WORK/pytest.log" 2>&1)
 status=$?
 set -e
 tail -30 "$WORK/pytest.log"

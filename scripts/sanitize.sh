@@ -74,6 +74,10 @@ cd "$dir"
 # The copy's convops must be the one imported: sanitized, from this directory.
 variant_check_import sanitized
 if [ $# -eq 0 ]; then set -- "${default_tests[@]}"; fi
+# PYTEST_WORKERS (scripts/test.sh sets it: one per core): that many pytest-xdist workers; unset or
+# below 2, one process.
+workers=()
+if [ "${PYTEST_WORKERS:-0}" -ge 2 ]; then workers=(-n "$PYTEST_WORKERS"); fi
 echo "== tests under ASan + UBSan (profile $HYPOTHESIS_PROFILE, seed 0): $*"
 status=0
 # --capture=sys: a sanitizer writes its report to file descriptor 2 just before aborting; with
@@ -81,7 +85,7 @@ status=0
 # The size tests ask for absurd allocations on purpose (they must raise MemoryError); with
 # allocator_may_return_null ASan returns NULL but prints one "failed to allocate" warning each
 # (thousands of lines): filtered out of stderr, nothing else is.
-python -m pytest -p no:cacheprovider -q --capture=sys --hypothesis-seed=0 -o faulthandler_timeout=300 "$@" \
+python -m pytest -p no:cacheprovider -q "${workers[@]}" --capture=sys --hypothesis-seed=0 -o faulthandler_timeout=300 "$@" \
   2> >(grep -v --line-buffered '^==[0-9]*==WARNING: AddressSanitizer failed to allocate 0x[0-9a-f]* bytes$' >&2) \
   || status=$?
 if [ "$status" -ne 0 ]; then
