@@ -17,7 +17,10 @@ bash scripts/fetch_data.sh     # real MNIST (once, checksummed): tests/test_data
 # wall time (the ci profile's suite: 20 minutes serial on a first-generation AMD EPYC).
 # PYTEST_WORKERS=0 runs them serially.
 if [ -z "${PYTEST_WORKERS:-}" ]; then
-  PYTEST_WORKERS=$(python -c 'import os; n = min(4, len(os.sched_getaffinity(0))); print(n if n >= 2 else 0)')
+  # the cores this process may use (Linux), else all of them (macOS has no sched_getaffinity)
+  PYTEST_WORKERS=$(python -c 'import os
+cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+print(min(4, cores) if cores >= 2 else 0)')
 fi
 export PYTEST_WORKERS
 status=0
