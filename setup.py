@@ -242,7 +242,15 @@ def _compiler_flags(compiler):
 
 class BuildExt(build_ext):
     """Probe the compiler this build really uses (set by CC, --compiler, or the platform's
-    default), choose its flags, then Cythonize and compile."""
+    default), choose its flags, then Cythonize and compile -- one extension per core at a time
+    unless ``-j N`` says otherwise (pip's and ``python -m build``'s builds pass no ``-j``, and the
+    twelve modules compiled one after another take ~5 minutes on a slow 2-core CPU)."""
+
+    def finalize_options(self):
+        super().finalize_options()
+        if self.parallel is None:
+            cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+            self.parallel = min(cores, len(self.extensions)) if cores > 1 else None
 
     def build_extensions(self):
         _require_compiler(self.compiler)

@@ -7,7 +7,10 @@ git-ignored, so it never duplicates a committed run. The docs' performance page,
 
 * ``CONVOPS_BENCHMARK_RUN=NAME`` set: ``results/NAME.json`` (``latest`` or ``run-F``, say);
 * otherwise your own ``results/latest.json`` when you have run the benchmarks here, so that
-  rebuilding the site after ``python -m benchmarks`` shows your run;
+  rebuilding the site after ``python -m benchmarks`` shows your run -- if it can stand in for the
+  published run: the pages quote every case in both thread modes of a 2-core machine, so a run
+  narrowed by ``--filter``, ``--threads`` or ``--quick``, or made with another number of cores,
+  cannot (:func:`unfit_for_pages` says why; ``CONVOPS_BENCHMARK_RUN=latest`` shows it anyway);
 * otherwise (a fresh clone, CI) the published run, :data:`PUBLISHED_RUN`.
 
 The page's table of convops against its fastest peer on every kind of CPU measured reads the
@@ -18,6 +21,7 @@ Nothing heavy is imported: the docs' build and the site test use this without Nu
 
 from __future__ import annotations
 
+import json
 import os
 import pathlib
 
@@ -41,4 +45,29 @@ def results_json() -> pathlib.Path:
             )
         return path
     latest = RESULTS / "latest.json"
-    return latest if latest.exists() else RESULTS / f"{PUBLISHED_RUN}.json"
+    if latest.exists() and not unfit_for_pages(latest):
+        return latest
+    return RESULTS / f"{PUBLISHED_RUN}.json"
+
+
+def _coverage(path: pathlib.Path) -> dict[int, set[str]]:
+    """Each thread mode of a run's results and its case names (a quick run's modes count as none)."""
+    with open(path) as f:
+        runs = json.load(f)["runs"]
+    return {run["threads"]: {case["name"] for case in run["cases"]} for run in runs if not run.get("quick")}
+
+
+def unfit_for_pages(path: pathlib.Path) -> str:
+    """Why the run in ``path`` cannot stand in for the published run on the pages ('' if it can):
+    the thread modes or cases of the published run it lacks."""
+    have = _coverage(path)
+    reasons = []
+    for threads, cases in sorted(_coverage(RESULTS / f"{PUBLISHED_RUN}.json").items(), reverse=True):
+        if threads not in have:
+            reasons.append(f"no {threads}-thread run (it has {sorted(have) or 'only quick ones'})")
+        elif cases - have[threads]:
+            missing = sorted(cases - have[threads])
+            reasons.append(
+                f"{len(missing)} of the {len(cases)} cases missing at {threads} thread(s), {missing[0]} first"
+            )
+    return "; ".join(reasons)

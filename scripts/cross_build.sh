@@ -82,7 +82,7 @@ mkdir -p "$tmp/src"
 git ls-files -z --cached --others --exclude-standard -- convops setup.py pyproject.toml README.md LICENSE \
   | tar --null -T - -cf - | tar -xf - -C "$tmp/src"
 # The compiler's warnings (Cython's generated code has many) go to a log, shown when the build fails.
-if ! (cd "$tmp/src" && CC=clang LDSHARED="clang -shared" python setup.py -q build_ext --inplace -j 2) \
+if ! (cd "$tmp/src" && CC=clang LDSHARED="clang -shared" python setup.py -q build_ext --inplace) \
      > "$tmp/clang-build.log" 2>&1; then
   tail -n 60 "$tmp/clang-build.log"
   echo "the clang build failed" >&2

@@ -11,10 +11,10 @@ if [ -z "${HYPOTHESIS_PROFILE:-}" ]; then
 fi
 export HYPOTHESIS_PROFILE
 bash scripts/fetch_data.sh     # real MNIST (once, checksummed): tests/test_datasets.py and the docs use it
-# The test suites below (this checkout's, the sdist's, the sanitized and the AVX-512 builds') run
-# in one pytest worker process per core (pytest-xdist), at most 4 (each imports TensorFlow): most
-# tests are single-threaded Python and TensorFlow calls, so on 2 cores this nearly halves their
-# wall time (the ci profile's suite: 20 minutes serial on a first-generation AMD EPYC).
+# The test suites below (this checkout's, the sdist's, the sanitized and the AVX-512 builds', the
+# browser test's) run in one pytest worker process per core (pytest-xdist), at most 4 (each imports
+# TensorFlow): most tests are single-threaded Python and TensorFlow calls, so on 2 cores this nearly
+# halves their wall time (the ci profile's suite: 20 minutes serial on a first-generation AMD EPYC).
 # PYTEST_WORKERS=0 runs them serially.
 if [ -z "${PYTEST_WORKERS:-}" ]; then
   # the cores this process may use (Linux), else all of them (macOS has no sched_getaffinity)
@@ -52,5 +52,5 @@ run "docs: build the site (sphinx-build -W --keep-going -n)" bash scripts/site.s
 run "docs: doctests (sphinx-build -b doctest)" \
   python -m sphinx -W --keep-going -n -q -b doctest docs docs/_build/doctest
 run "docs: the explorer's JavaScript against convops (node --test)" bash scripts/js_test.sh
-run "docs: browser test of every page (Chromium)" python -m pytest tests/site -p no:cacheprovider
+run "docs: browser test of every page (Chromium)" python -m pytest tests/site -p no:cacheprovider -n "$PYTEST_WORKERS"
 exit $status

@@ -31,7 +31,7 @@ variant_build() {
   local dir=$1 label=$2 log
   shift 2
   log=$(mktemp)
-  if ! (cd "$dir" && env "$@" python setup.py -q build_ext --inplace -j 2) >"$log" 2>&1; then
+  if ! (cd "$dir" && env "$@" python setup.py -q build_ext --inplace) >"$log" 2>&1; then
     cat "$log" >&2; rm -f "$log"; echo "!! $label build failed" >&2; return 1
   fi
   rm -f "$log"

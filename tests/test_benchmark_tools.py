@@ -146,3 +146,58 @@ def test_a_sweep_keeps_one_entry_per_kind_of_cpu(tmp_path, capsys):
     with open(path) as f:
         assert json.load(f) == {"CPU A": {"cells": [3]}, "CPU B": {"cells": [2]}}
     assert capsys.readouterr().out.count(f"merged into {path}") == 3
+
+
+def _narrowed(run: dict, *, threads=None, keep_cases=None, quick=False) -> dict:
+    """A copy of a results file as `python -m benchmarks` writes it with --threads, --filter or --quick."""
+    out = json.loads(json.dumps(run))
+    out["runs"] = [r for r in out["runs"] if threads is None or r["threads"] in threads]
+    for r in out["runs"]:
+        r["quick"] = quick
+        if keep_cases is not None:
+            r["cases"] = r["cases"][:keep_cases]
+    return out
+
+
+@pytest.mark.parametrize(
+    ("narrowing", "shown"),
+    [
+        ({}, "latest"),  # a whole run on a 2-core machine: the pages show it
+        ({"threads": [1]}, "published"),  # --threads 1
+        ({"keep_cases": 2}, "published"),  # --filter
+        ({"quick": True}, "published"),  # --quick: a smoke test, not a result
+    ],
+)
+def test_the_pages_show_your_run_only_when_it_covers_theirs(monkeypatch, tmp_path, narrowing, shown):
+    """A run narrowed by --threads, --filter or --quick cannot fill the performance page (it quotes
+    every case in both thread modes): the pages keep the published run instead of failing to build."""
+    from benchmarks import published
+
+    with open(published.RESULTS / f"{published.PUBLISHED_RUN}.json") as f:
+        run = json.load(f)
+    assert sorted(r["threads"] for r in run["runs"]) == [1, 2]
+    (tmp_path / f"{published.PUBLISHED_RUN}.json").write_text(json.dumps(run))
+    (tmp_path / "latest.json").write_text(json.dumps(_narrowed(run, **narrowing)))
+    monkeypatch.setattr(published, "RESULTS", tmp_path)
+    monkeypatch.delenv("CONVOPS_BENCHMARK_RUN", raising=False)
+    expected = tmp_path / ("latest.json" if shown == "latest" else f"{published.PUBLISHED_RUN}.json")
+    assert published.results_json() == expected
+    reason = published.unfit_for_pages(tmp_path / "latest.json")
+    assert (reason == "") == (shown == "latest")
+    monkeypatch.setenv("CONVOPS_BENCHMARK_RUN", "latest")  # asked for by name: shown whatever it lacks
+    assert published.results_json() == tmp_path / "latest.json"
+
+
+def test_a_run_on_more_cores_does_not_fill_the_pages(monkeypatch, tmp_path):
+    from benchmarks import published
+
+    with open(published.RESULTS / f"{published.PUBLISHED_RUN}.json") as f:
+        run = json.load(f)
+    (tmp_path / f"{published.PUBLISHED_RUN}.json").write_text(json.dumps(run))
+    for r in run["runs"]:
+        r["threads"] = 8 if r["threads"] == 2 else r["threads"]  # an 8-core machine's run: 8 and 1
+    (tmp_path / "latest.json").write_text(json.dumps(run))
+    monkeypatch.setattr(published, "RESULTS", tmp_path)
+    monkeypatch.delenv("CONVOPS_BENCHMARK_RUN", raising=False)
+    assert published.results_json() == tmp_path / f"{published.PUBLISHED_RUN}.json"
+    assert published.unfit_for_pages(tmp_path / "latest.json") == "no 2-thread run (it has [1, 8])"

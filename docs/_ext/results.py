@@ -37,14 +37,20 @@ directives.po``), then filled with the data, which stays as measured (machine, c
 from __future__ import annotations
 
 import json
+import os
 import pathlib
 import statistics
 import subprocess
+import sys
 
 from docutils import nodes
 from sphinx.util.docutils import SphinxDirective
 
-from benchmarks.published import MACHINE_RUNS, results_json  # (docs/conf.py puts the repository root on sys.path)
+from benchmarks.published import (  # (docs/conf.py puts the repository root on sys.path)
+    MACHINE_RUNS,
+    results_json,
+    unfit_for_pages,
+)
 from figures.i18n import _
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -707,6 +713,15 @@ class ExampleOutput(SphinxDirective):
 
 
 def setup(app):
+    latest = RESULTS / "latest.json"
+    if latest.exists() and LATEST != latest and not os.environ.get("CONVOPS_BENCHMARK_RUN"):
+        # A narrowed run of yours is kept out of the pages rather than failing their build: say so
+        # (on stderr: scripts/site.sh builds with -q, which hides Sphinx's info messages).
+        print(
+            f"benchmarks: the pages show {LATEST.name}, not your {latest.name} ({unfit_for_pages(latest)}); "
+            "CONVOPS_BENCHMARK_RUN=latest shows it anyway",
+            file=sys.stderr,
+        )
     app.add_role("bench", bench_role)
     app.add_directive("benchmark-machine", BenchmarkMachine)
     app.add_directive("benchmark-cases", BenchmarkCases)

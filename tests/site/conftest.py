@@ -40,10 +40,18 @@ def browser():
         chromium.close()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def screenshots():
+    """$CONVOPS_SCREENSHOTS, else one new directory per test run, shared by pytest-xdist's workers
+    (they name the run alike in PYTEST_XDIST_TESTRUNUID)."""
     where = os.environ.get("CONVOPS_SCREENSHOTS")
-    path = pathlib.Path(where) if where else pathlib.Path(tempfile.mkdtemp(prefix="convops-site-shots-"))
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    if where:
+        path = pathlib.Path(where)
+    elif run:
+        path = pathlib.Path(tempfile.gettempdir()) / f"convops-site-shots-{run}"
+    else:
+        path = pathlib.Path(tempfile.mkdtemp(prefix="convops-site-shots-"))
     path.mkdir(parents=True, exist_ok=True)
     print(f"\nscreenshots of every page: {path}")
     return path

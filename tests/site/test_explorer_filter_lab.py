@@ -42,6 +42,20 @@ ERRORS: dict[str, float] = {}  # the largest error measured per kind of case, pr
 MILLIS: list[float] = []  # time to compute and draw the maps, as the page measured it
 
 
+@pytest.fixture(scope="module", autouse=True)
+def report_max_error():
+    """After the module's tests in this process: the largest error measured against convops (run the
+    module with -s to see it). A teardown, not a test: under pytest-xdist a test that read what
+    other tests recorded could run in another worker process."""
+    yield
+    if ERRORS:
+        print(
+            "\nfilter lab vs convops, max abs error / map scale: "
+            + ", ".join(f"{k} {v:.2e}" for k, v in ERRORS.items())
+        )
+        print(f"time to compute and draw the maps: median {np.median(MILLIS):.1f} ms, max {max(MILLIS):.1f} ms")
+
+
 @pytest.fixture(scope="module")
 def digits():
     path = SITE / "_static" / "explorer" / "digits.json"
@@ -227,10 +241,3 @@ def test_layout_and_screenshots(browser, base_url, digits, screenshots, width, s
         assert visit.problems() == []
     finally:
         visit.close()
-
-
-def test_report_max_error():
-    """Print the largest error measured against convops (run the module with -s to see it)."""
-    assert ERRORS, "no comparison ran"
-    print("\nfilter lab vs convops, max abs error / map scale: " + ", ".join(f"{k} {v:.2e}" for k, v in ERRORS.items()))
-    print(f"time to compute and draw the maps: median {np.median(MILLIS):.1f} ms, max {max(MILLIS):.1f} ms")
