@@ -37,7 +37,6 @@ directives.po``), then filled with the data, which stays as measured (machine, c
 from __future__ import annotations
 
 import json
-import os
 import pathlib
 import statistics
 import subprocess
@@ -48,8 +47,8 @@ from sphinx.util.docutils import SphinxDirective
 
 from benchmarks.published import (  # (docs/conf.py puts the repository root on sys.path)
     MACHINE_RUNS,
+    latest_passed_over,
     results_json,
-    unfit_for_pages,
 )
 from figures.i18n import _
 
@@ -713,12 +712,12 @@ class ExampleOutput(SphinxDirective):
 
 
 def setup(app):
-    latest = RESULTS / "latest.json"
-    if latest.exists() and LATEST != latest and not os.environ.get("CONVOPS_BENCHMARK_RUN"):
+    passed_over = latest_passed_over()
+    if passed_over:
         # A narrowed run of yours is kept out of the pages rather than failing their build: say so
         # (on stderr: scripts/site.sh builds with -q, which hides Sphinx's info messages).
         print(
-            f"benchmarks: the pages show {LATEST.name}, not your {latest.name} ({unfit_for_pages(latest)}); "
+            f"benchmarks: the pages show {LATEST.name}, not your latest.json ({passed_over}); "
             "CONVOPS_BENCHMARK_RUN=latest shows it anyway",
             file=sys.stderr,
         )
